@@ -1,0 +1,1 @@
+"""CX research workspace helpers."""

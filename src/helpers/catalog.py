@@ -1,0 +1,154 @@
+"""Data catalog: load and save tables by logical name (config/catalog.yaml).
+
+Also the run-folder conventions every notebook shares: metrics JSON and result tables go to
+``<run_dir>/metrics/<notebook>.json`` and ``<run_dir>/tables/<name>.parquet``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Mapping
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import yaml
+
+from helpers import paths
+from helpers.errors import DataError
+
+
+@cache
+def _entries() -> dict[str, str]:
+    """Names are 'raw.X' and 'processed.X'; a bare 'X' means processed.X, else raw.X."""
+    with open(paths.CONFIG_DIR / "catalog.yaml", encoding="utf-8") as fh:
+        cfg = yaml.safe_load(fh)
+    flat = {f"{layer}.{name}": rel for layer, items in cfg.items() for name, rel in items.items()}
+    for layer in ("raw", "processed"):
+        flat.update(cfg.get(layer, {}))
+    return flat
+
+
+def path(name: str) -> Path:
+    """Absolute path of a catalog entry ('responses', 'raw.accounts', ...)."""
+    try:
+        return paths.resolve(_entries()[name])
+    except KeyError:
+        raise DataError(f"unknown catalog name {name!r}", file="config/catalog.yaml",
+                        expected=", ".join(sorted(_entries()))) from None
+
+
+def load(name: str, path: str | os.PathLike[str] | None = None) -> pd.DataFrame:
+    """Load a table by logical name (or from an explicit `path`, which overrides the catalog)."""
+    p = paths.resolve(path) if path else globals()["path"](name)
+    if not p.exists():
+        raise DataError("file not found", file=p, expected=f"the '{name}' table; run `cx clean` or `make report`")
+    if p.suffix == ".parquet":
+        return pd.read_parquet(p)
+    if p.suffix == ".csv":
+        return pd.read_csv(p)
+    if p.suffix == ".json":
+        return pd.json_normalize(json.loads(p.read_text(encoding="utf-8")))
+    raise DataError(f"unsupported suffix {p.suffix!r}", file=p, expected=".parquet, .csv or .json")
+
+
+def load_json(name: str, path: str | os.PathLike[str] | None = None) -> dict[str, Any]:
+    """Load a JSON document (e.g. 'truth', 'cleaning_log') by logical name or path."""
+    p = paths.resolve(path) if path else globals()["path"](name)
+    if not p.exists():
+        raise DataError("file not found", file=p, expected=f"the '{name}' document")
+    return json.loads(p.read_text(encoding="utf-8"))
+
+
+def _guard(p: Path) -> None:
+    if paths.is_raw(p):
+        raise PermissionError(f"{p}: data/raw is immutable; write derived data to data/processed")
+
+
+def atomic_write_bytes(p: Path, data: bytes) -> None:
+    """Write `data` to `p` via a temporary file and rename: readers never see half a file."""
+    _guard(p)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=p.parent, prefix=f".{p.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        os.replace(tmp, p)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def atomic_write_table(df: pd.DataFrame, p: Path) -> None:
+    """Write a DataFrame (parquet or csv by suffix) atomically."""
+    _guard(p)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=p.parent, prefix=f".{p.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        if p.suffix == ".parquet":
+            df.to_parquet(tmp, index=False)
+        elif p.suffix == ".csv":
+            df.to_csv(tmp, index=False)
+        else:
+            raise DataError(f"unsupported suffix {p.suffix!r}", file=p, expected=".parquet or .csv")
+        os.replace(tmp, p)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def save(df: pd.DataFrame, name: str, path: str | os.PathLike[str] | None = None) -> Path:
+    """Save a table by logical name (atomically). Refuses anything inside data/raw."""
+    p = paths.resolve(path) if path else globals()["path"](name)
+    atomic_write_table(df, p)
+    return p
+
+
+def save_json(doc: Mapping[str, Any], p: str | os.PathLike[str]) -> Path:
+    """Save a JSON document atomically (refuses data/raw)."""
+    target = paths.resolve(p)
+    atomic_write_bytes(target, json.dumps(doc, indent=2, default=_json_default).encode("utf-8"))
+    return target
+
+
+def _json_default(o: Any) -> Any:
+    if hasattr(o, "item"):
+        return o.item()
+    if hasattr(o, "isoformat"):
+        return o.isoformat()
+    if hasattr(o, "tolist"):
+        return o.tolist()
+    raise TypeError(f"not JSON serialisable: {type(o).__name__}")
+
+
+def save_metrics(metrics: Mapping[str, Any], notebook: str, run_dir: str | os.PathLike[str]) -> Path:
+    """Write a notebook's headline figures to ``<run_dir>/metrics/<notebook>.json``.
+
+    Values should carry their uncertainty: ``{"nps_b2b": {"estimate": 31.2, "ci_low": .., "ci_high": .., "n": ..}}``.
+    """
+    return save_json(dict(metrics), paths.resolve(run_dir) / "metrics" / f"{notebook}.json")
+
+
+def load_metrics(run_dir: str | os.PathLike[str]) -> dict[str, dict[str, Any]]:
+    """All metrics files of a run, keyed by notebook name."""
+    folder = paths.resolve(run_dir) / "metrics"
+    return {p.stem: json.loads(p.read_text(encoding="utf-8")) for p in sorted(folder.glob("*.json"))}
+
+
+def save_result(df: pd.DataFrame, name: str, run_dir: str | os.PathLike[str]) -> Path:
+    """Write a result table to ``<run_dir>/tables/<name>.parquet`` (the summary reads these)."""
+    p = paths.resolve(run_dir) / "tables" / f"{name}.parquet"
+    atomic_write_table(df, p)
+    return p
+
+
+def load_result(name: str, run_dir: str | os.PathLike[str]) -> pd.DataFrame:
+    """Read a result table written by :func:`save_result`."""
+    p = paths.resolve(run_dir) / "tables" / f"{name}.parquet"
+    if not p.exists():
+        raise DataError("result table not found", file=p, expected="the notebook that writes it to have run")
+    return pd.read_parquet(p)

@@ -1,0 +1,37 @@
+"""The one error type for bad input data: its message names file, column/row, found and expected."""
+
+from __future__ import annotations
+
+
+class DataError(ValueError):
+    """Bad input data. ``str(err)`` is a single line fit for the command line.
+
+    Parameters
+    ----------
+    message : what is wrong, e.g. "column 'Q1' has no numeric values".
+    file, column, row : where it is (any may be omitted).
+    expected : what would have been valid.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        file: object | None = None,
+        column: str | None = None,
+        row: int | None = None,
+        expected: str | None = None,
+    ) -> None:
+        self.file, self.column, self.row, self.expected = file, column, row, expected
+        where = [f"{file}" if file is not None else None,
+                 f"column {column!r}" if column is not None else None,
+                 f"row {row}" if row is not None else None]
+        prefix = ", ".join(w for w in where if w)
+        text = f"{prefix}: {message}" if prefix else message
+        if expected:
+            text += f" (expected {expected})"
+        super().__init__(" ".join(text.split()))
+
+
+class ConfigError(DataError):
+    """Invalid configuration or run parameters."""

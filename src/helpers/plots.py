@@ -1,0 +1,141 @@
+"""House style for every chart: one theme, a colour-blind-safe palette, fixed NPS colours.
+
+Every chart states what it shows: axis labels with units, n on bars, and a methods note
+(definition, n, weights, exclusions, date window) via :func:`methods_note`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import matplotlib as mpl
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import seaborn as sns
+
+# Okabe-Ito: distinguishable with the common colour-vision deficiencies.
+PALETTE: list[str] = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000"]
+NPS_COLORS: dict[str, str] = {"promoter": "#009E73", "passive": "#BDBDBD", "detractor": "#D55E00"}
+SUPPRESSED_COLOR = "#DDDDDD"
+
+
+def set_theme() -> None:
+    """Apply the house theme (call once per notebook; helpers.plots functions assume it)."""
+    sns.set_theme(style="whitegrid", palette=PALETTE, font_scale=1.0)
+    mpl.rcParams.update({
+        "figure.figsize": (8, 4.5), "figure.dpi": 100, "savefig.dpi": 150,
+        "axes.titleweight": "bold", "axes.titlesize": 12, "axes.titlelocation": "left",
+        "axes.spines.top": False, "axes.spines.right": False, "legend.frameon": False,
+    })
+
+
+def methods_note(ax: plt.Axes, text: str) -> None:
+    """Small grey note under the chart: definition, n, weights, exclusions, date window."""
+    ax.figure.text(0.01, -0.02, text, ha="left", va="top", fontsize=8, color="#555555", wrap=True)
+
+
+def nps_stacked_bars(
+    table: pd.DataFrame,
+    label: str = "segment",
+    title: str = "Promoters, passives and detractors",
+    ax: plt.Axes | None = None,
+) -> plt.Axes:
+    """Horizontal 100% bars of detractor / passive / promoter shares with NPS, its CI and n.
+
+    `table` needs columns `label`, `pct_detractor`, `pct_passive`, `pct_promoter` (0-100),
+    `nps`, `ci_low`, `ci_high`, `n`; optional bool `suppressed` and str `reason` grey a row out.
+    """
+    ax = ax or plt.subplots(figsize=(9, 0.5 * len(table) + 1.5))[1]
+    y = np.arange(len(table))
+    left = np.zeros(len(table))
+    suppressed = table.get("suppressed", pd.Series(False, index=table.index)).to_numpy(bool)
+    for group in ("detractor", "passive", "promoter"):
+        width = table[f"pct_{group}"].to_numpy(float)
+        colors = [SUPPRESSED_COLOR if s else NPS_COLORS[group] for s in suppressed]
+        ax.barh(y, width, left=left, color=colors, label=group.capitalize() + "s", edgecolor="white")
+        left += np.nan_to_num(width)
+    for i, row in enumerate(table.itertuples(index=False)):
+        r = row._asdict()
+        if suppressed[i]:
+            txt = f"suppressed: {r.get('reason', 'small n')} (n={int(r['n'])})"
+        else:
+            txt = f"NPS {r['nps']:+.0f} [{r['ci_low']:+.0f}, {r['ci_high']:+.0f}]  n={int(r['n'])}"
+        ax.text(101, i, txt, va="center", fontsize=9)
+    ax.set_yticks(y, table[label].astype(str))
+    ax.set_xlim(0, 100)
+    ax.set_xlabel("Share of respondents (%)")
+    ax.invert_yaxis()
+    ax.set_title(title)
+    ax.legend(ncols=3, loc="upper center", bbox_to_anchor=(0.5, -0.15 if len(table) > 3 else -0.3))
+    return ax
+
+
+def ci_points(
+    table: pd.DataFrame,
+    label: str,
+    estimate: str = "estimate",
+    low: str = "ci_low",
+    high: str = "ci_high",
+    xlabel: str = "Estimate",
+    title: str = "",
+    ax: plt.Axes | None = None,
+    n: str | None = "n",
+) -> plt.Axes:
+    """Forest plot: one point with a CI whisker per row, n printed beside it."""
+    ax = ax or plt.subplots(figsize=(8, 0.45 * len(table) + 1.5))[1]
+    y = np.arange(len(table))
+    est = table[estimate].to_numpy(float)
+    err = np.vstack([est - table[low].to_numpy(float), table[high].to_numpy(float) - est])
+    ax.errorbar(est, y, xerr=err, fmt="o", color=PALETTE[0], capsize=3)
+    if n and n in table:
+        for i, v in enumerate(table[n]):
+            ax.annotate(f"n={int(v)}", (table[high].iloc[i], i), xytext=(4, 0),
+                        textcoords="offset points", va="center", fontsize=8, color="#555555")
+    ax.set_yticks(y, table[label].astype(str))
+    ax.invert_yaxis()
+    ax.set_xlabel(xlabel)
+    ax.set_title(title)
+    return ax
+
+
+def line_with_band(
+    table: pd.DataFrame,
+    x: str,
+    estimate: str = "estimate",
+    low: str = "ci_low",
+    high: str = "ci_high",
+    hue: str | None = None,
+    ylabel: str = "",
+    title: str = "",
+    ax: plt.Axes | None = None,
+) -> plt.Axes:
+    """Trend line with a shaded confidence band, one line per `hue` level."""
+    ax = ax or plt.subplots()[1]
+    groups: Sequence[tuple[object, pd.DataFrame]] = list(table.groupby(hue, sort=False)) if hue else [(None, table)]
+    for i, (name, g) in enumerate(groups):
+        color = PALETTE[i % len(PALETTE)]
+        ax.plot(g[x].astype(str), g[estimate], marker="o", color=color, label=None if name is None else str(name))
+        ax.fill_between(g[x].astype(str), g[low], g[high], color=color, alpha=0.2, linewidth=0)
+    ax.set_ylabel(ylabel)
+    ax.set_xlabel(x.replace("_", " ").capitalize())
+    ax.set_title(title)
+    if hue:
+        ax.legend(title=hue.replace("_", " "))
+    return ax
+
+
+def funnel(steps: pd.DataFrame, label: str = "step", value: str = "rows", title: str = "", ax: plt.Axes | None = None) -> plt.Axes:
+    """Horizontal funnel (raw rows -> included rows) with counts and % of raw."""
+    ax = ax or plt.subplots(figsize=(8, 0.45 * len(steps) + 1.2))[1]
+    vals = steps[value].to_numpy(float)
+    y = np.arange(len(steps))
+    ax.barh(y, vals, color=PALETTE[0])
+    for i, v in enumerate(vals):
+        ax.text(v, i, f" {int(v):,} ({v / vals[0]:.1%})", va="center", fontsize=9)
+    ax.set_yticks(y, steps[label].astype(str))
+    ax.invert_yaxis()
+    ax.set_xlabel("Responses (rows)")
+    ax.set_xlim(0, vals[0] * 1.25)
+    ax.set_title(title)
+    return ax
