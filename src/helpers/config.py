@@ -7,6 +7,7 @@ naming the file and key when the content is not what is expected.
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from typing import Any
 
 import yaml
@@ -42,3 +43,85 @@ def require(doc: dict[str, Any], key: str, typ: type | tuple[type, ...], file: o
         names = typ.__name__ if isinstance(typ, type) else " or ".join(t.__name__ for t in typ)
         raise ConfigError(f"key {key!r} is {type(value).__name__}", file=file, expected=names)
     return value
+
+
+@dataclass(frozen=True)
+class SegmentsConfig:
+    """Validated content of config/segments.yaml (see that file for the meaning of each key)."""
+
+    market_column: str
+    market_rule: str | None
+    subsegments: dict[str, list[str]]
+    b2c_margins: dict[str, dict[str, float]]
+    trim_lower: float
+    trim_upper: float
+    role_order: list[str]
+    role_weights: dict[str, float]
+    account_vote: str
+    persona_items: dict[str, list[str]]
+    k_min: int
+    k_max: int
+    criterion: str
+    seeds: list[int]
+    min_n: int
+    max_halfwidth: float
+
+
+def load_segments(path: str | os.PathLike[str] = "config/segments.yaml") -> SegmentsConfig:
+    """Read and validate the segmentation config; margins must each sum to 1 (within 1e-6)."""
+    doc = read_yaml(path)
+    f = paths.resolve(path)
+    market = require(doc, "market", dict, f)
+    column = require(market, "column", str, f"{f} market")
+    rule = market.get("rule")
+    if rule is not None and (not isinstance(rule, str) or not rule.endswith(("not null", " is null"))):
+        raise ConfigError(f"market.rule is {rule!r}", file=f,
+                          expected="null or '<column> not null' / '<column> is null'")
+    subsegments = {str(k): [str(c) for c in v]
+                   for k, v in require(doc, "subsegments", dict, f).items()}
+    margins: dict[str, dict[str, float]] = {}
+    for var, shares in require(doc, "b2c_margins", dict, f).items():
+        if not isinstance(shares, dict) or not shares:
+            raise ConfigError(f"b2c_margins.{var} is {shares!r}", file=f,
+                              expected="a mapping category -> share")
+        vals = {str(k): float(v) for k, v in shares.items()}
+        if any(v <= 0 for v in vals.values()) or abs(sum(vals.values()) - 1) > 1e-6:
+            raise ConfigError(f"b2c_margins.{var} shares sum to {sum(vals.values()):.4f}", file=f,
+                              expected="positive shares summing to 1")
+        margins[str(var)] = vals
+    weights = require(doc, "weights", dict, f)
+    lo = float(require(weights, "trim_lower", (int, float), f))
+    hi = float(require(weights, "trim_upper", (int, float), f))
+    if not 0 < lo <= 1 <= hi:
+        raise ConfigError(f"weights.trim_lower={lo}, trim_upper={hi}", file=f,
+                          expected="0 < trim_lower <= 1 <= trim_upper")
+    b2b = require(doc, "b2b", dict, f)
+    vote = require(b2b, "account_vote", str, f)
+    if vote not in ("mean", "majority"):
+        raise ConfigError(f"b2b.account_vote is {vote!r}", file=f, expected="mean or majority")
+    personas = require(doc, "personas", dict, f)
+    k_min = require(personas, "k_min", int, f)
+    k_max = require(personas, "k_max", int, f)
+    if not 2 <= k_min <= k_max:
+        raise ConfigError(f"personas k_min={k_min}, k_max={k_max}", file=f,
+                          expected="2 <= k_min <= k_max")
+    criterion = require(personas, "criterion", str, f)
+    if criterion not in ("silhouette", "bic"):
+        raise ConfigError(f"personas.criterion is {criterion!r}", file=f, expected="silhouette or bic")
+    small = require(doc, "small_n", dict, f)
+    min_n = require(small, "min_n", int, f)
+    halfwidth = float(require(small, "max_halfwidth", (int, float), f))
+    if min_n < 1 or halfwidth <= 0:
+        raise ConfigError(f"small_n min_n={min_n}, max_halfwidth={halfwidth}", file=f,
+                          expected="min_n >= 1 and max_halfwidth > 0")
+    return SegmentsConfig(
+        market_column=column, market_rule=rule, subsegments=subsegments, b2c_margins=margins,
+        trim_lower=lo, trim_upper=hi,
+        role_order=[str(r) for r in require(b2b, "role_order", list, f)],
+        role_weights={str(k): float(v) for k, v in require(b2b, "role_weights", dict, f).items()},
+        account_vote=vote,
+        persona_items={m: [str(c) for c in personas[m]] for m in ("B2B", "B2C") if m in personas},
+        k_min=k_min, k_max=k_max, criterion=criterion,
+        seeds=[int(s) for s in require(personas, "seeds", list, f)],
+        min_n=min_n, max_halfwidth=halfwidth,
+    )
