@@ -1,0 +1,172 @@
+"""Free-text comments: tone (lexicon polarity), personal-data masking, themes (TF-IDF + NMF).
+
+Comments arrive PII-masked from cleaning; :func:`mask_pii` is applied again before any quote is
+shown, because a second guard is cheap and a leaked email in a report is not.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterable
+
+import numpy as np
+import pandas as pd
+
+# --- tone ---------------------------------------------------------------------------------------
+# Small CX lexicon: word -> valence (-3..3). Stems are matched by exact token after lower-casing.
+_POSITIVE: dict[str, float] = {
+    "good": 1.9, "great": 3.1, "excellent": 3.2, "outstanding": 3.2, "fantastic": 3.0,
+    "amazing": 2.9, "awesome": 3.0, "perfect": 2.9, "best": 3.0, "love": 3.0, "loved": 2.9,
+    "loves": 2.9, "like": 1.2, "liked": 1.5, "helpful": 2.2, "easy": 1.9, "easier": 1.6,
+    "fast": 1.6, "quick": 1.5, "quickly": 1.4, "smooth": 2.0, "smoothly": 2.0, "seamless": 2.3,
+    "responsive": 1.9, "knowledgeable": 2.1, "recommend": 2.0, "recommended": 1.9,
+    "friendly": 2.2, "professional": 1.9, "reliable": 2.0, "intuitive": 1.9, "efficient": 1.9,
+    "happy": 2.7, "satisfied": 2.2, "pleased": 2.3, "impressed": 2.4, "clear": 1.3,
+    "transparent": 1.6, "fair": 1.3, "valuable": 2.1, "worth": 1.5, "nice": 1.8,
+    "thanks": 1.9, "thank": 1.5, "superb": 3.0, "brilliant": 2.8, "wonderful": 2.7,
+    "exceeded": 2.2, "attentive": 1.8, "supportive": 2.0, "solid": 1.5, "well": 1.1,
+    "fine": 0.8, "ok": 0.9, "okay": 0.9, "on-time": 1.8, "on-budget": 1.8, "painless": 2.0,
+    "flawless": 2.9, "delighted": 3.0, "glad": 2.0, "enjoy": 2.2, "enjoyed": 2.2,
+    "improved": 1.5, "helped": 1.6, "partner": 1.0, "understood": 1.4, "competitive": 1.2, "affordable": 1.6,
+}
+_NEGATIVE: dict[str, float] = {
+    "bad": -2.5, "poor": -2.1, "poorly": -2.0, "terrible": -3.1, "awful": -3.1,
+    "horrible": -3.1, "worst": -3.1, "slow": -1.7, "slower": -1.5, "late": -1.6,
+    "delay": -1.7, "delays": -1.8, "delayed": -1.8, "expensive": -1.6, "overpriced": -2.2,
+    "confusing": -1.8, "confused": -1.6, "difficult": -1.6, "hard": -0.9, "frustrating": -2.3,
+    "frustrated": -2.2, "frustration": -2.2, "disappointed": -2.3, "disappointing": -2.3,
+    "disappointment": -2.3, "unhelpful": -2.2, "rude": -2.4, "broken": -2.0, "bug": -1.4,
+    "bugs": -1.6, "buggy": -1.9, "issue": -1.1, "issues": -1.3, "problem": -1.5,
+    "problems": -1.6, "complaint": -1.6, "complaints": -1.7, "useless": -2.5, "waste": -2.2,
+    "nightmare": -2.9, "chaotic": -2.2, "chaos": -2.2, "missed": -1.4, "pushy": -2.0,
+    "unresponsive": -2.2, "ignored": -2.0, "mess": -2.2, "messy": -1.9, "hidden": -1.0,
+    "overrun": -1.8, "crash": -2.0, "crashes": -2.1, "error": -1.4, "errors": -1.6,
+    "fail": -2.2, "failed": -2.3, "failure": -2.4, "lacking": -1.6, "lack": -1.4,
+    "unclear": -1.5, "waiting": -1.2, "wait": -0.8, "angry": -2.7, "annoying": -2.2,
+    "annoyed": -2.1, "unacceptable": -2.8, "disaster": -3.0, "sloppy": -2.1, "hate": -2.7,
+    "cancel": -1.5, "cancelled": -1.5, "churn": -1.6, "misleading": -2.3, "overpromised": -2.1,
+    "rushed": -1.7, "pressure": -1.2, "pressured": -1.9, "stressful": -2.0, "painful": -2.3,
+    "clunky": -1.8, "outdated": -1.5, "complicated": -1.5, "incompetent": -2.6, "worse": -2.1,
+    "lost": -1.3, "never-again": -2.8, "unreliable": -2.1, "inconsistent": -1.5,
+}
+LEXICON: dict[str, float] = {**_POSITIVE, **_NEGATIVE}
+
+# Multi-word expressions rewritten to single tokens before lookup.
+_PHRASES: dict[str, str] = {
+    "on time": "on-time", "on budget": "on-budget", "over budget": "overrun",
+    "never again": "never-again", "let down": "disappointed", "took forever": "slow",
+    "too long": "slow", "waste of time": "waste", "went live late": "late",
+    "no one": "nobody", "fell through the cracks": "ignored", "hard sell": "pushy",
+}
+_NEGATORS = frozenset({
+    "not", "no", "never", "none", "nobody", "nothing", "neither", "nor", "without", "hardly",
+    "barely", "cannot", "cant", "dont", "didnt", "doesnt", "isnt", "wasnt", "werent", "arent",
+    "wont", "wouldnt", "couldnt", "shouldnt", "havent", "hasnt", "hadnt", "aint", "lacks",
+})
+_BOOSTERS: dict[str, float] = {
+    "very": 0.293, "really": 0.293, "extremely": 0.4, "so": 0.2, "super": 0.3, "incredibly": 0.4,
+    "totally": 0.3, "absolutely": 0.35, "highly": 0.3, "quite": 0.1, "too": 0.2,
+    "slightly": -0.3, "somewhat": -0.2, "bit": -0.2, "little": -0.2,
+}
+_CONTRAST = frozenset({"but", "however", "although", "though", "yet", "except"})
+_NEGATION_SCALAR = -0.74     # VADER (Hutto & Gilbert 2014): negated valence flips and shrinks
+_NORMALISE_ALPHA = 15.0      # VADER: score / sqrt(score^2 + alpha) maps sums to (-1, 1)
+_TOKEN = re.compile(r"[a-z]+(?:-[a-z]+)*|\d+(?:/\d+)?|[.!?;]")
+
+
+def _tokens(text: str) -> list[str]:
+    t = text.lower().replace("’", "'").replace("n't", "nt").replace("'", "")
+    for phrase, token in _PHRASES.items():
+        t = t.replace(phrase, token)
+    return _TOKEN.findall(t)
+
+
+def _sentence_score(tokens: list[str]) -> float:
+    """Sum of valences in one sentence: boosters, negation (3-token window) and contrast."""
+    vals: list[float] = []
+    contrast_at: int | None = None
+    for i, tok in enumerate(tokens):
+        if tok in _CONTRAST and contrast_at is None:
+            contrast_at = len(vals)
+        v = LEXICON.get(tok)
+        if v is None:
+            vals.append(0.0)
+            continue
+        window = tokens[max(0, i - 3):i]
+        for w in window:
+            if w in _BOOSTERS:
+                v += math.copysign(_BOOSTERS[w], v)
+        if any(w in _NEGATORS for w in window):
+            v *= _NEGATION_SCALAR
+        vals.append(v)
+    if contrast_at is not None:  # "10, but onboarding was a mess": the clause after 'but' counts
+        vals = [v * 0.5 for v in vals[:contrast_at]] + [v * 1.5 for v in vals[contrast_at:]]
+    return float(sum(vals))
+
+
+def tone_one(text: object) -> float:
+    """Polarity of one comment in [-1, 1]; NaN when the comment is missing or blank.
+
+    Lexicon sum over sentences (VADER-style rules: negation within three tokens flips and shrinks
+    a word's valence, boosters add intensity, the clause after a contrast word weighs 3x the clause
+    before it) normalised with ``s / sqrt(s^2 + 15)``. Numbers ("10", "9/10") carry no valence, so
+    a "10 but ..." comment is scored on its complaint, not on the score it quotes.
+    """
+    if text is None or (isinstance(text, float) and math.isnan(text)) or text is pd.NA:
+        return float("nan")
+    s = str(text).strip()
+    if not s:
+        return float("nan")
+    toks = _tokens(s)
+    total, sentence = 0.0, []
+    for tok in [*toks, "."]:
+        if tok in {".", "!", "?", ";"}:
+            total += _sentence_score(sentence)
+            sentence = []
+        else:
+            sentence.append(tok)
+    return float(total / math.sqrt(total * total + _NORMALISE_ALPHA))
+
+
+def tone(comments: Iterable[object] | pd.Series) -> pd.Series:
+    """Polarity of each comment in [-1, 1] (negative = complaint), NaN for missing/blank text.
+
+    Parameters
+    ----------
+    comments : Series (its index is kept) or any iterable of strings.
+
+    Returns
+    -------
+    Series of float named ``tone``. 0 means no opinion words were found.
+    """
+    s = comments if isinstance(comments, pd.Series) else pd.Series(list(comments), dtype=object)
+    return pd.Series([tone_one(c) for c in s.astype(object)], index=s.index, name="tone",
+                     dtype=float)
+
+
+# --- personal data ------------------------------------------------------------------------------
+_EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
+_PHONE = re.compile(r"(?<![\w])(?:\+?\d[\d\s().-]{6,}\d)(?![\w])")
+_URL = re.compile(r"https?://\S+")
+
+
+def mask_pii(comments: Iterable[object] | pd.Series) -> pd.Series:
+    """Replace emails, phone numbers and URLs with ``[email]``, ``[phone]``, ``[url]``.
+
+    A phone is 8+ characters of digits, spaces, dots, dashes or brackets with at least 8 digits
+    (so "9/10" and years survive). Missing comments stay missing.
+    """
+    s = comments if isinstance(comments, pd.Series) else pd.Series(list(comments), dtype=object)
+
+    def _phone(m: re.Match[str]) -> str:
+        return "[phone]" if sum(ch.isdigit() for ch in m.group()) >= 8 else m.group()
+
+    def _one(c: object) -> object:
+        if c is None or c is pd.NA or (isinstance(c, float) and np.isnan(c)):
+            return c
+        t = _URL.sub("[url]", str(c))
+        t = _EMAIL.sub("[email]", t)
+        return _PHONE.sub(_phone, t)
+
+    return pd.Series([_one(c) for c in s.astype(object)], index=s.index, name=s.name, dtype=object)
