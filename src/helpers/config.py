@@ -125,3 +125,102 @@ def load_segments(path: str | os.PathLike[str] = "config/segments.yaml") -> Segm
         seeds=[int(s) for s in require(personas, "seeds", list, f)],
         min_n=min_n, max_halfwidth=halfwidth,
     )
+
+
+# --- report pipeline: config/pipeline.yaml and config/params.yaml (helpers.pipeline) ---
+
+
+@dataclass(frozen=True)
+class NotebookStep:
+    """One notebook of the report pipeline (an entry of config/pipeline.yaml ``notebooks:``)."""
+
+    name: str
+    path: str
+    needs: tuple[str, ...] = ()
+    inputs: tuple[str, ...] = ()
+    pdf: bool = False
+
+
+@dataclass(frozen=True)
+class PipelineConfig:
+    """Validated config/pipeline.yaml: notebooks in run order, plus headline metric keys."""
+
+    file: str
+    steps: tuple[NotebookStep, ...]
+    headline: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class RunParams:
+    """Validated config/params.yaml: ``shared`` keys and ``notebooks.<name>`` keys."""
+
+    file: str
+    shared: dict[str, Any]
+    notebooks: dict[str, dict[str, Any]]
+
+
+def load_pipeline(path: str | os.PathLike[str] = "config/pipeline.yaml") -> PipelineConfig:
+    """Read config/pipeline.yaml; `needs` must name earlier notebooks (run order is file order).
+
+    Optional keys: ``notebooks_dir`` (default ``notebooks``, relative to the project root),
+    per entry ``path`` (default ``<notebooks_dir>/<name>.ipynb``) and ``pdf`` (print it to PDF),
+    and a top-level ``headline`` list of ``<notebook>.<metric>`` keys shown on the index page.
+    """
+    f = paths.resolve(path)
+    doc = read_yaml(f)
+    folder = doc.get("notebooks_dir", "notebooks")
+    if not isinstance(folder, str):
+        raise ConfigError(f"notebooks_dir is {folder!r}", file=f, expected="a folder path")
+    entries = require(doc, "notebooks", list, f)
+    steps: list[NotebookStep] = []
+    for i, entry in enumerate(entries):
+        where = f"notebooks[{i}]"
+        if not isinstance(entry, dict):
+            raise ConfigError(f"{where} is {entry!r}", file=f, expected="a mapping with 'name'")
+        name = require(entry, "name", str, f"{f} {where}")
+        seen = [s.name for s in steps]
+        if name in seen:
+            raise ConfigError(f"{where}: notebook {name!r} listed twice", file=f)
+        needs = tuple(str(n) for n in (entry.get("needs") or []))
+        for n in needs:
+            if n not in seen:
+                raise ConfigError(f"{where} ({name}): needs {n!r}", file=f,
+                                  expected=f"a notebook listed before it: {', '.join(seen) or 'none'}")
+        inputs = tuple(str(k) for k in (entry.get("inputs") or []))
+        nb_path = entry.get("path") or f"{folder}/{name}.ipynb"
+        steps.append(NotebookStep(name=name, path=str(nb_path), needs=needs, inputs=inputs,
+                                  pdf=bool(entry.get("pdf", False))))
+    if not steps:
+        raise ConfigError("no notebooks listed", file=f, expected="at least one notebook")
+    headline = doc.get("headline") or []
+    if not isinstance(headline, list):
+        raise ConfigError(f"headline is {headline!r}", file=f, expected="a list of notebook.metric")
+    return PipelineConfig(file=str(f), steps=tuple(steps), headline=tuple(str(h) for h in headline))
+
+
+def load_params(path: str | os.PathLike[str] = "config/params.yaml") -> RunParams:
+    """Read config/params.yaml (``shared:`` and ``notebooks: {name: {key: value}}``).
+
+    Only the structure is checked here; keys and types are checked against each notebook's
+    parameters cell by :func:`helpers.pipeline.validate`.
+    """
+    f = paths.resolve(path)
+    doc = read_yaml(f)
+    unknown = sorted(set(doc) - {"shared", "notebooks"})
+    if unknown:
+        raise ConfigError(f"unknown top-level key {unknown[0]!r}", file=f,
+                          expected="only 'shared' and 'notebooks'")
+    shared = doc.get("shared") or {}
+    if not isinstance(shared, dict):
+        raise ConfigError(f"shared is {type(shared).__name__}", file=f, expected="a mapping")
+    per = doc.get("notebooks") or {}
+    if not isinstance(per, dict):
+        raise ConfigError(f"notebooks is {type(per).__name__}", file=f, expected="a mapping")
+    notebooks: dict[str, dict[str, Any]] = {}
+    for name, values in per.items():
+        values = values or {}
+        if not isinstance(values, dict):
+            raise ConfigError(f"notebooks.{name} is {type(values).__name__}", file=f,
+                              expected="a mapping parameter -> value")
+        notebooks[str(name)] = {str(k): v for k, v in values.items()}
+    return RunParams(file=str(f), shared={str(k): v for k, v in shared.items()}, notebooks=notebooks)
