@@ -1,0 +1,374 @@
+"""Key-driver analysis: which experiences move likelihood to recommend, and how sure we are.
+
+The reference method is the LMG / Shapley decomposition of R² (general dominance, Grömping 2006):
+each driver's importance is its average gain in R² over all orders of entry, so the importances
+sum to the model's R². Every R² of a subset follows from the correlation matrix, so after one pass
+over the rows the cost depends only on the number of drivers (2^p subsets), never on the rows.
+Bootstrap resamples re-weight per-cluster sufficient statistics (sums of z and zz') instead of
+copying rows: B2B resamples whole accounts, B2C contacts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from math import factorial
+
+import numpy as np
+import pandas as pd
+
+from helpers.errors import DataError
+
+MAX_EXACT_DRIVERS = 20
+RW_LABEL = "johnson_relative_weights (approximation)"
+LMG_LABEL = "lmg_shapley (exact)"
+
+
+# --- input checks -------------------------------------------------------------------------------
+def _numeric(df: pd.DataFrame, cols: Sequence[str]) -> np.ndarray:
+    """Columns as a float matrix (NaN for missing) or DataError naming the bad column."""
+    missing = [c for c in cols if c not in df.columns]
+    if missing:
+        raise DataError(f"column(s) {missing} not found", column=missing[0],
+                        expected=f"columns among {list(df.columns)[:12]}...")
+    out = np.empty((len(df), len(cols)))
+    for j, c in enumerate(cols):
+        s = df[c]
+        if s.dtype == bool:
+            s = s.astype(float)
+        try:
+            out[:, j] = pd.to_numeric(s, errors="raise").to_numpy(dtype=float, na_value=np.nan)
+        except (TypeError, ValueError):
+            bad = s[pd.to_numeric(s, errors="coerce").isna() & s.notna()]
+            raise DataError(f"non-numeric value {bad.iloc[0]!r}", column=c,
+                            row=int(np.flatnonzero(s.index == bad.index[0])[0]),
+                            expected="numbers or missing") from None
+    return out
+
+
+def _weights(df: pd.DataFrame, weights: str | None) -> np.ndarray:
+    if weights is None:
+        return np.ones(len(df))
+    w = _numeric(df, [weights])[:, 0]
+    bad = ~np.isfinite(w) | (w < 0)
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise DataError(f"weight {w[i]!r} is missing or negative", column=weights, row=i,
+                        expected="finite weights >= 0")
+    return w
+
+
+def _cluster_codes(df: pd.DataFrame, cluster: str | None, keep: np.ndarray) -> np.ndarray:
+    """Integer cluster id per kept row (each row its own cluster when `cluster` is None)."""
+    if cluster is None:
+        return np.arange(int(keep.sum()))
+    if cluster not in df.columns:
+        raise DataError("cluster column not found", column=cluster, expected="an id column")
+    ids = df[cluster].to_numpy(dtype=object)[keep]
+    if pd.isna(ids).any():
+        raise DataError("missing cluster id", column=cluster,
+                        row=int(np.flatnonzero(pd.isna(df[cluster]).to_numpy() & keep)[0]),
+                        expected="an id on every analysed row (B2B: account_id)")
+    return pd.factorize(ids)[0]
+
+
+# --- R² of every subset from a correlation matrix ------------------------------------------------
+def _popcount(a: np.ndarray) -> np.ndarray:
+    a = a.astype(np.int64)
+    c = np.zeros_like(a)
+    while a.any():
+        c += a & 1
+        a >>= 1
+    return c
+
+
+def all_subset_r2(corr: np.ndarray, chunk: int = 40_000) -> np.ndarray:
+    """R² of the regression of variable 0 on every subset of variables 1..p.
+
+    Parameters
+    ----------
+    corr : (p+1, p+1) correlation matrix, outcome first.
+
+    Returns
+    -------
+    Array of length 2^p indexed by bit mask (bit j set = driver j in the model); entry 0 is 0.
+    Subsets of one size are solved together (batched ``np.linalg.solve``), so the Python loop runs
+    over sizes and chunks only.
+    """
+    p = corr.shape[0] - 1
+    rxx, rxy = corr[1:, 1:], corr[1:, 0]
+    masks = np.arange(1 << p, dtype=np.int64)
+    sizes = _popcount(masks)
+    r2 = np.zeros(1 << p)
+    bits = ((masks[:, None] >> np.arange(p)) & 1).astype(bool)
+    for k in range(1, p + 1):
+        sel = masks[sizes == k]
+        for start in range(0, len(sel), chunk):
+            m = sel[start:start + chunk]
+            idx = np.nonzero(bits[m])[1].reshape(len(m), k)
+            a = rxx[idx[:, :, None], idx[:, None, :]]
+            b = rxy[idx]
+            try:
+                sol = np.linalg.solve(a, b[..., None])[..., 0]
+            except np.linalg.LinAlgError:
+                sol = np.einsum("mij,mj->mi", np.linalg.pinv(a, hermitian=True), b)
+            r2[m] = np.einsum("mi,mi->m", sol, b)
+    return r2
+
+
+def lmg_from_corr(corr: np.ndarray) -> np.ndarray:
+    """Exact LMG / Shapley share of R² for each driver (outcome first in `corr`)."""
+    p = corr.shape[0] - 1
+    r2 = all_subset_r2(corr)
+    masks = np.arange(1 << p, dtype=np.int64)
+    sizes = _popcount(masks)
+    wsize = np.array([factorial(s) * factorial(p - s - 1) / factorial(p) for s in range(p)])
+    out = np.empty(p)
+    for j in range(p):
+        bit = np.int64(1) << j
+        without = masks[(masks & bit) == 0]
+        out[j] = np.sum(wsize[sizes[without]] * (r2[without | bit] - r2[without]))
+    return out
+
+
+def relative_weights_from_corr(corr: np.ndarray) -> np.ndarray:
+    """Johnson's (2000) relative weights: an approximation of LMG for many drivers.
+
+    Regress the outcome on the orthogonal counterparts Z = Rxx^{1/2} of the drivers and map the
+    squared coefficients back with the squared loadings. Sums to R². Thomas et al. (2014) show it
+    can misorder drivers; use only when 2^p subsets are out of reach.
+    """
+    rxx, rxy = corr[1:, 1:], corr[1:, 0]
+    evals, evecs = np.linalg.eigh(rxx)
+    evals = np.clip(evals, 1e-12, None)
+    lam = evecs @ np.diag(np.sqrt(evals)) @ evecs.T
+    beta = np.linalg.solve(lam, rxy)
+    return (lam**2) @ (beta**2)
+
+
+# --- moments ----------------------------------------------------------------------------------
+def _corr_from_totals(w: float, s1: np.ndarray, s2: np.ndarray) -> np.ndarray:
+    mean = s1 / w
+    cov = s2 / w - np.outer(mean, mean)
+    sd = np.sqrt(np.clip(np.diag(cov), 0, None))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        corr = cov / np.outer(sd, sd)
+    np.fill_diagonal(corr, 1.0)
+    return corr
+
+
+def _pairwise_corr(z: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Weighted pairwise-complete Pearson correlations and the weighted n of each pair."""
+    present = ~np.isnan(z)
+    m = present.astype(float)
+    x = np.where(present, z, 0.0)
+    x = x - np.where(present, np.nansum(z * w[:, None], 0) / (m * w[:, None]).sum(0), 0.0)
+    mw = m * w[:, None]
+    wij = mw.T @ m
+    sx = (x * w[:, None]).T @ m            # sum of x_i over rows where j present
+    sxx = (x * x * w[:, None]).T @ m       # sum of x_i^2 over rows where j present
+    sxy = (x * w[:, None]).T @ x           # sum of x_i x_j (both present: zeros elsewhere)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mi, mj = sx / wij, sx.T / wij
+        cov = sxy / wij - mi * mj
+        vi, vj = sxx / wij - mi**2, sxx.T / wij - mj**2
+        corr = cov / np.sqrt(vi * vj)
+    np.fill_diagonal(corr, 1.0)
+    return corr, (m.T @ m)
+
+
+def _nearest_psd_corr(corr: np.ndarray) -> tuple[np.ndarray, bool]:
+    """Clip negative eigenvalues (pairwise matrices need not be positive semi-definite)."""
+    evals, evecs = np.linalg.eigh(corr)
+    if evals.min() > 1e-10:
+        return corr, False
+    fixed = evecs @ np.diag(np.clip(evals, 1e-8, None)) @ evecs.T
+    d = np.sqrt(np.diag(fixed))
+    return fixed / np.outer(d, d), True
+
+
+def _decompose(corr: np.ndarray, exact: bool) -> np.ndarray:
+    return lmg_from_corr(corr) if exact else relative_weights_from_corr(corr)
+
+
+def _check_corr(corr: np.ndarray, names: Sequence[str]) -> None:
+    sd_bad = [names[i] for i in range(len(names)) if not np.isfinite(corr[i]).all()]
+    if sd_bad:
+        raise DataError("no variation (constant or too few answers)", column=sd_bad[0],
+                        expected="a driver and outcome that vary across respondents")
+    evals = np.linalg.eigvalsh(corr[1:, 1:])
+    if evals.min() < 1e-10:
+        raise DataError("drivers are perfectly collinear", column=str(list(names[1:])),
+                        expected="no driver that is an exact linear combination of others")
+
+
+# --- public API ---------------------------------------------------------------------------------
+def shapley_importance(
+    df: pd.DataFrame,
+    outcome: str,
+    drivers: Sequence[str],
+    weights: str | None = None,
+    missing: str = "complete",
+    n_boot: int = 0,
+    cluster: str | None = None,
+    seed: int = 0,
+    level: float = 0.95,
+    method: str = "auto",
+) -> pd.DataFrame:
+    """Relative importance of each driver for `outcome`: exact LMG/Shapley decomposition of R².
+
+    Parameters
+    ----------
+    df : one row per response.
+    outcome : e.g. "ltr".
+    drivers : item columns (numeric); up to 20 for the exact method.
+    weights : optional column of survey weights (weighted covariance, as R's ``cov.wt``).
+    missing : "complete" (rows with every item answered) or "pairwise" (each correlation on the
+        rows answering both; the matrix is made positive semi-definite if needed).
+    n_boot : bootstrap resamples for percentile CIs and rank stability (0 = none).
+    cluster : resampling unit column (B2B: "account_id"); None resamples rows (B2C contacts).
+    seed, level : random seed and confidence level of the intervals.
+    method : "auto" (exact LMG up to 20 drivers, else relative weights), "lmg" or "relweights".
+
+    Returns
+    -------
+    DataFrame indexed by driver, sorted by importance, with ``importance`` (sums to R²),
+    ``share`` (importance / R²), ``rank`` (1 = most important), ``method`` and ``n``; with
+    ``n_boot > 0`` also ``se``, ``ci_low``, ``ci_high`` (importance), ``share_ci_low``,
+    ``share_ci_high`` and ``top3_share`` (share of resamples with the driver in the top 3).
+    ``attrs`` holds method, missing (a sentence stating the rule and rows used), n, r2, n_boot,
+    cluster and n_clusters.
+    """
+    drivers = list(drivers)
+    if not drivers:
+        raise DataError("no drivers given", expected="at least one driver column")
+    if len(set(drivers)) != len(drivers) or outcome in drivers:
+        raise DataError("duplicate driver or outcome among drivers", column=outcome,
+                        expected="distinct columns")
+    if missing not in {"complete", "pairwise"}:
+        raise DataError(f"missing={missing!r}", expected="'complete' or 'pairwise'")
+    p = len(drivers)
+    if method == "auto":
+        exact = p <= MAX_EXACT_DRIVERS
+    elif method in {"lmg", "relweights"}:
+        exact = method == "lmg"
+        if exact and p > MAX_EXACT_DRIVERS:
+            raise DataError(f"{p} drivers for the exact method",
+                            expected=f"at most {MAX_EXACT_DRIVERS} (or method='relweights')")
+    else:
+        raise DataError(f"method={method!r}", expected="'auto', 'lmg' or 'relweights'")
+    label = LMG_LABEL if exact else RW_LABEL
+    names = [outcome, *drivers]
+    z_all = _numeric(df, names)
+    w_all = _weights(df, weights)
+    has_y = ~np.isnan(z_all[:, 0]) & (w_all > 0)
+    complete = has_y & ~np.isnan(z_all).any(axis=1)
+
+    if missing == "complete":
+        keep = complete
+        n_used = int(keep.sum())
+        if n_used < p + 2:
+            raise DataError(f"only {n_used} complete rows for {p} drivers", column=outcome,
+                            expected=f"at least {p + 2} rows with every item answered")
+        note = (f"complete case: {n_used} of {int(has_y.sum())} rows with {outcome} used "
+                f"({int(has_y.sum()) - n_used} with a missing item dropped)")
+    else:
+        keep = has_y & ~np.isnan(z_all[:, 1:]).all(axis=1)
+        n_used = int(keep.sum())
+        if n_used < p + 2:
+            raise DataError(f"only {n_used} rows with {outcome} and any item", column=outcome,
+                            expected=f"at least {p + 2}")
+    z, w = z_all[keep], w_all[keep]
+    codes = _cluster_codes(df, cluster, keep)
+    n_clusters = int(codes.max()) + 1 if len(codes) else 0
+
+    if missing == "complete":
+        zc = z - np.average(z, axis=0, weights=w)
+        corr = _corr_from_totals(w.sum(), (zc * w[:, None]).sum(0), (zc * w[:, None]).T @ zc)
+        _check_corr(corr, names)
+        psd_fixed = False
+    else:
+        corr, pair_n = _pairwise_corr(z, w)
+        _check_corr(np.where(np.isfinite(corr), corr, np.nan), names)
+        corr, psd_fixed = _nearest_psd_corr(corr)
+        note = (f"pairwise: each correlation on the rows answering both ({int(pair_n.min())} to "
+                f"{int(pair_n[np.triu_indices(p + 1, 1)].max())} rows per pair, {n_used} rows with "
+                f"{outcome} and at least one item)"
+                + ("; matrix adjusted to be positive semi-definite" if psd_fixed else ""))
+    imp = _decompose(corr, exact)
+    r2 = float(imp.sum())
+    out = pd.DataFrame({"importance": imp, "share": imp / r2 if r2 > 0 else np.nan},
+                       index=pd.Index(drivers, name="driver"))
+    out["method"] = label
+    out["n"] = n_used
+
+    if n_boot > 0:
+        boot = _bootstrap(z, w, codes, n_clusters, n_boot, seed, exact, missing)
+        alpha = (1 - level) / 2
+        out["se"] = boot.std(axis=0, ddof=1)
+        out["ci_low"], out["ci_high"] = np.nanquantile(boot, [alpha, 1 - alpha], axis=0)
+        shares = boot / boot.sum(axis=1, keepdims=True)
+        out["share_ci_low"], out["share_ci_high"] = np.nanquantile(shares, [alpha, 1 - alpha], 0)
+        ranks = (-boot).argsort(axis=1).argsort(axis=1) + 1
+        out["top3_share"] = (ranks <= min(3, p)).mean(axis=0)
+    out = out.sort_values("importance", ascending=False)
+    out.insert(2, "rank", np.arange(1, p + 1))
+    out.attrs.update({"method": label, "missing": note, "n": n_used, "r2": r2,
+                      "n_boot": int(n_boot), "cluster": cluster or "row",
+                      "n_clusters": n_clusters, "level": level, "outcome": outcome,
+                      "weights": weights or "none"})
+    return out
+
+
+def _cluster_totals(z: np.ndarray, w: np.ndarray, codes: np.ndarray, n_clusters: int
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Per-cluster weighted sums: W_c, sum z, and the upper triangle of sum z z' (centred z)."""
+    q = z.shape[1]
+    zc = z - np.average(z, axis=0, weights=w)
+    iu = np.triu_indices(q)
+    wc = np.bincount(codes, weights=w, minlength=n_clusters)
+    if n_clusters == len(codes):  # every row its own cluster (codes are 0..n-1 in order)
+        s1 = zc * w[:, None]
+        s2 = (zc[:, iu[0]] * zc[:, iu[1]]) * w[:, None]
+    else:
+        order = np.argsort(codes, kind="stable")
+        bounds = np.flatnonzero(np.diff(codes[order], prepend=-1))
+        zo, wo = zc[order], w[order]
+        s1 = np.add.reduceat(zo * wo[:, None], bounds, axis=0)
+        s2 = np.add.reduceat((zo[:, iu[0]] * zo[:, iu[1]]) * wo[:, None], bounds, axis=0)
+    return wc, s1, s2, np.asarray(iu)
+
+
+def _resample_counts(rng: np.random.Generator, n_clusters: int, b: int) -> np.ndarray:
+    """(b, n_clusters) multiplicities of a with-replacement resample of the clusters."""
+    draws = rng.integers(0, n_clusters, size=(b, n_clusters))
+    offs = (np.arange(b) * n_clusters)[:, None]
+    return np.bincount((draws + offs).ravel(), minlength=b * n_clusters).reshape(b, n_clusters)
+
+
+def _bootstrap(z: np.ndarray, w: np.ndarray, codes: np.ndarray, n_clusters: int, n_boot: int,
+               seed: int, exact: bool, missing: str) -> np.ndarray:
+    """(n_boot, p) importances from cluster resamples of the per-cluster sufficient statistics."""
+    rng = np.random.default_rng(seed)
+    q = z.shape[1]
+    out = np.full((n_boot, q - 1), np.nan)
+    chunk = max(1, min(n_boot, 4_000_000 // max(n_clusters, 1)))
+    if missing == "complete":
+        wc, s1, s2, iu = _cluster_totals(z, w, codes, n_clusters)
+    for start in range(0, n_boot, chunk):
+        k = _resample_counts(rng, n_clusters, min(chunk, n_boot - start)).astype(float)
+        if missing == "complete":
+            tw, t1, t2u = k @ wc, k @ s1, k @ s2
+        for i in range(k.shape[0]):
+            if missing == "complete":
+                t2 = np.zeros((q, q))
+                t2[iu[0], iu[1]] = t2u[i]
+                t2 = t2 + np.triu(t2, 1).T
+                corr = _corr_from_totals(tw[i], t1[i], t2)
+            else:
+                corr, _ = _pairwise_corr(z, w * k[i][codes])
+                corr, _ = _nearest_psd_corr(corr)
+            if not np.isfinite(corr).all() or np.linalg.eigvalsh(corr[1:, 1:]).min() < 1e-10:
+                continue  # degenerate resample (a constant item): left out of the intervals
+            out[start + i] = _decompose(corr, exact)
+    return out[~np.isnan(out).any(axis=1)]
