@@ -1,0 +1,424 @@
+"""Honest NPS by segment: B2B account engine, B2C weights, sub-segments, personas, trends, small n.
+
+Every figure comes with its uncertainty from :mod:`helpers.metrics` (account-clustered for B2B,
+design-weighted with Kish deff and effective n for B2C); weights come from
+:mod:`helpers.weighting`. Functions are pure and take tidy frames (one row per response) plus
+plain values from :func:`helpers.config.load_segments`, never config paths.
+
+Definitions used throughout (stated in tables and methods notes):
+
+- response score (metrics.nps_score): +100 promoter (LTR 9-10), 0 passive (7-8), -100 detractor
+  (0-6); NPS is its mean.
+- one vote per account, ``vote="mean"``: the account's score is the mean of its contacts' scores
+  (the account's own NPS); ``vote="majority"``: promoter (+100) if more than half its contacts
+  are promoters, detractor (-100) if more than half are detractors, otherwise passive (0).
+- waterfall: the account's score is the mean score of the contacts in the first role of
+  ``role_order`` (decision maker, else influencer, else user) that answered.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from itertools import combinations
+
+import numpy as np
+import pandas as pd
+
+from helpers import metrics
+from helpers.errors import DataError
+
+Z95 = 1.959963984540054
+ROLE_ORDER: tuple[str, ...] = ("decision_maker", "influencer", "user")
+ROLE_WEIGHTS: dict[str, float] = {"decision_maker": 3.0, "influencer": 2.0, "user": 1.0}
+ESTIMATE_COLUMNS = ["estimate", "se", "ci_low", "ci_high", "n"]
+
+
+# --------------------------------------------------------------------------- basics
+def _require(df: pd.DataFrame, columns: Iterable[str], what: str) -> None:
+    missing = [c for c in columns if c not in df.columns]
+    if missing:
+        raise DataError(f"missing column(s) {', '.join(missing)}", file=what,
+                        expected=f"columns {', '.join(columns)}")
+
+
+def _score(ltr: pd.Series) -> pd.Series:
+    """+100 / 0 / -100 per response (metrics.nps_score) as a Series aligned with `ltr`."""
+    return pd.Series(metrics.nps_score(ltr, name=str(ltr.name)), index=ltr.index)
+
+
+def _row(res: metrics.NPSResult | metrics.MeanResult) -> dict[str, float]:
+    """estimate, se, ci_low, ci_high, n, deff, n_eff of a metrics result (deff NaN if none)."""
+    deff = getattr(res, "deff", None)
+    n_eff = getattr(res, "n_eff", None)
+    return {"estimate": float(res.estimate), "se": float(res.se), "ci_low": float(res.ci[0]),
+            "ci_high": float(res.ci[1]), "n": int(res.n),
+            "deff": np.nan if deff is None else float(deff),
+            "n_eff": np.nan if n_eff is None else float(n_eff)}
+
+
+def _mean_points(values: pd.Series, weights: pd.Series | None = None,
+                 cluster: pd.Series | None = None, lo: float = -100.0, hi: float = 100.0
+                 ) -> dict[str, float]:
+    """Design-based mean (metrics.survey_mean) of a score already in points, CI clipped to range."""
+    v = values.astype(float)
+    keep = v.notna().to_numpy()
+    res = metrics.survey_mean(
+        v.to_numpy()[keep],
+        weights=None if weights is None else weights.to_numpy(float)[keep],
+        cluster=None if cluster is None else cluster.to_numpy()[keep],
+    )
+    out = _row(res)
+    out["ci_low"], out["ci_high"] = max(lo, out["ci_low"]), min(hi, out["ci_high"])
+    return out
+
+
+def split_market(df: pd.DataFrame, column: str = "market", rule: str | None = None) -> pd.Series:
+    """Market ("B2B"/"B2C") per row: from `column`, or by a rule "<col> not null" (-> B2B).
+
+    A rule "<col> is null" makes the null rows B2B instead.
+    """
+    if rule:
+        col, _, cond = rule.partition(" ")
+        _require(df, [col], "responses")
+        is_b2b = df[col].notna() if cond.strip() == "not null" else df[col].isna()
+        return pd.Series(np.where(is_b2b, "B2B", "B2C"), index=df.index, name="market")
+    _require(df, [column], "responses")
+    bad = ~df[column].isin(["B2B", "B2C"])
+    if bad.any():
+        raise DataError(f"value {df[column][bad].iloc[0]!r}", column=column,
+                        row=int(np.flatnonzero(bad.to_numpy())[0]), expected="B2B or B2C")
+    return df[column].rename("market")
+
+
+def latest_wave(df: pd.DataFrame, wave: str = "") -> str:
+    """`wave` if given (checked to exist), else the latest wave in the data (waves sort in time)."""
+    waves = sorted(df["wave"].dropna().astype(str).unique())
+    if not waves:
+        raise DataError("no waves", column="wave", expected="at least one wave, e.g. 2025Q4")
+    if wave and wave not in waves:
+        raise DataError(f"wave {wave!r} not in the data", column="wave", expected=", ".join(waves))
+    return wave or waves[-1]
+
+
+# --------------------------------------------------------------------------- small-n governance
+def govern(table: pd.DataFrame, min_n: int = 10, max_halfwidth: float = 30.0, *,
+           n: str = "n", low: str = "ci_low", high: str = "ci_high") -> pd.DataFrame:
+    """Add `suppressed` (bool) and `reason` (str, "" when shown): n below `min_n`, or a 95% CI
+    half-width above `max_halfwidth` points, or no CI at all. Charts grey such rows out.
+    """
+    _require(table, [n, low, high], "table")
+    out = table.copy()
+    nn = out[n].astype(float).to_numpy()
+    half = (out[high].astype(float) - out[low].astype(float)).to_numpy() / 2
+    reason = np.where(
+        nn < min_n, [f"n={int(v) if v == v else 0} < {min_n}" for v in nn],
+        np.where(np.isnan(half), "no CI",
+                 np.where(half > max_halfwidth,
+                          [f"CI +/-{h:.0f} > +/-{max_halfwidth:g} pts" for h in np.nan_to_num(half)],
+                          "")))
+    out["reason"] = pd.Series(reason, index=out.index, dtype="str")
+    out["suppressed"] = out["reason"] != ""
+    return out
+
+
+# --------------------------------------------------------------------------- B2B accounts
+def account_frame(responses: pd.DataFrame, role_order: Sequence[str] = ROLE_ORDER) -> pd.DataFrame:
+    """One row per responding account: contacts' mean score, majority vote, waterfall score,
+    decision maker's and other contacts' mean scores, counts by NPS group.
+
+    `responses`: account_id, role, ltr (one wave, included rows). Scores are in points
+    (+100 promoter, 0 passive, -100 detractor), so an account's mean score is its NPS.
+    """
+    _require(responses, ["account_id", "role", "ltr"], "responses")
+    d = responses.loc[responses["account_id"].notna(), ["account_id", "role", "ltr"]].copy()
+    d["score"] = _score(d["ltr"])
+    d = d[d["score"].notna()]
+    g = d.groupby("account_id", sort=True)["score"]
+    out = pd.DataFrame({
+        "n_responses": g.size(),
+        "n_promoters": g.apply(lambda s: int((s > 0).sum())),
+        "n_passives": g.apply(lambda s: int((s == 0).sum())),
+        "n_detractors": g.apply(lambda s: int((s < 0).sum())),
+        "score_mean": g.mean(),
+    })
+    half = out["n_responses"] / 2
+    out["score_majority"] = np.where(out["n_promoters"] > half, 100.0,
+                                     np.where(out["n_detractors"] > half, -100.0, 0.0))
+    by_role = d.groupby(["account_id", "role"])["score"].mean().unstack("role")
+    out["waterfall_role"] = pd.Series(pd.NA, index=out.index, dtype="str")
+    out["waterfall_score"] = np.nan
+    for role in reversed(list(role_order)):
+        if role in by_role:
+            s = by_role[role].reindex(out.index)
+            has = s.notna()
+            out.loc[has, "waterfall_role"] = role
+            out.loc[has, "waterfall_score"] = s[has]
+    dm = role_order[0]
+    out["dm_score"] = by_role[dm].reindex(out.index) if dm in by_role else np.nan
+    others = d[d["role"] != dm].groupby("account_id")["score"].mean()
+    out["others_score"] = others.reindex(out.index)
+    out["has_dm"] = out["dm_score"].notna()
+    return out.reset_index()
+
+
+def account_nps(responses: pd.DataFrame, accounts: pd.DataFrame | None = None, *,
+                role_order: Sequence[str] = ROLE_ORDER,
+                role_weights: Mapping[str, float] | None = None,
+                vote: str = "mean") -> pd.DataFrame:
+    """B2B NPS five ways side by side, each with SE, 95% CI and n (one wave, included rows).
+
+    - all responses: every contact counts once; SE clustered by account.
+    - one vote per account (`vote` mean or majority, see module docstring); accounts are the units.
+    - waterfall: decision maker first, else influencer, else user; accounts are the units.
+    - role-weighted: responses weighted by `role_weights`; SE clustered by account.
+    - ARR-weighted: one vote per account weighted by the account's ARR (needs `accounts`).
+    """
+    if vote not in ("mean", "majority"):
+        raise DataError(f"vote={vote!r}", expected="mean or majority")
+    weights = dict(role_weights or ROLE_WEIGHTS)
+    d = responses[responses["account_id"].notna()].copy()
+    d["score"] = _score(d["ltr"])
+    d = d[d["score"].notna()]
+    acc = account_frame(d, role_order)
+    vote_col = "score_mean" if vote == "mean" else "score_majority"
+    rows = []
+    res = metrics.nps(d["ltr"].to_numpy(float), cluster=d["account_id"].to_numpy())
+    rows.append({"method": "all responses", "unit": "responses", **_row(res)})
+    rows.append({"method": f"one vote per account ({vote})", "unit": "accounts",
+                 **_mean_points(acc[vote_col])})
+    rows.append({"method": "waterfall (DM, else influencer, else user)", "unit": "accounts",
+                 **_mean_points(acc["waterfall_score"])})
+    unknown = sorted(set(d["role"].dropna()) - set(weights))
+    if unknown or d["role"].isna().any():
+        raise DataError(f"role {unknown[0] if unknown else None!r} has no weight", column="role",
+                        expected=", ".join(weights))
+    w = d["role"].map(weights).astype(float)
+    res = metrics.nps(d["ltr"].to_numpy(float), weights=w.to_numpy(), cluster=d["account_id"].to_numpy())
+    rows.append({"method": "role-weighted (" + "/".join(f"{v:g}" for v in weights.values()) + ")",
+                 "unit": "responses", **_row(res)})
+    if accounts is not None:
+        arr = acc["account_id"].map(accounts.set_index("account_id")["arr"]).astype(float)
+        if arr.isna().any() or (arr < 0).any():
+            bad = acc["account_id"][arr.isna() | (arr < 0)].iloc[0]
+            raise DataError(f"account {bad!r} has no valid ARR", file="accounts", column="arr",
+                            expected="ARR >= 0 for every responding account")
+        rows.append({"method": f"ARR-weighted (one vote, {vote})", "unit": "accounts",
+                     **_mean_points(acc[vote_col], weights=arr)})
+    out = pd.DataFrame(rows)
+    out["n_accounts"] = acc.shape[0]
+    return out
+
+
+def dm_coverage(responses: pd.DataFrame, invitations: pd.DataFrame | None = None,
+                dm_role: str = "decision_maker") -> pd.DataFrame:
+    """Share of accounts with a decision-maker response, over invited and over responding accounts."""
+    d = responses[responses["account_id"].notna()]
+    responding = set(d["account_id"])
+    with_dm = set(d.loc[d["role"] == dm_role, "account_id"])
+    rows = [{"base": "responding accounts", "accounts": len(responding),
+             "with_dm": len(with_dm & responding)}]
+    if invitations is not None:
+        inv = invitations[invitations["account_id"].notna()]
+        invited = set(inv["account_id"])
+        rows.insert(0, {"base": "invited accounts", "accounts": len(invited),
+                        "with_dm": len(with_dm & invited)})
+    out = pd.DataFrame(rows)
+    out["share"] = out["with_dm"] / out["accounts"].where(out["accounts"] > 0)
+    return out
+
+
+def response_rates(invitations: pd.DataFrame, by: str, accounts: pd.DataFrame | None = None
+                   ) -> pd.DataFrame:
+    """Response rate (%) of B2B invitations by `by` (account_id, role, tier, ...) with 95% CI.
+
+    Contacts of one account are not independent, so the SE is clustered by account (except
+    when `by` is the account itself). Columns from `accounts` (e.g. tier) are joined on account_id.
+    """
+    _require(invitations, ["account_id", "responded"], "invitations")
+    inv = invitations[invitations["account_id"].notna()].copy()
+    if by not in inv.columns:
+        if accounts is None or by not in accounts.columns:
+            raise DataError(f"no column {by!r}", file="invitations", expected="a column of "
+                            "invitations or accounts")
+        inv[by] = inv["account_id"].map(accounts.set_index("account_id")[by])
+    inv["responded"] = inv["responded"].astype(bool).astype(float)
+    rows = []
+    for key, g in inv.groupby(by, sort=True):
+        cl = None if by == "account_id" or g["account_id"].nunique() < 2 else g["account_id"]
+        r = _mean_points(g["responded"] * 100, cluster=cl, lo=0.0, hi=100.0)
+        rows.append({by: key, "invited": len(g), "responded": int(g["responded"].sum()), **r})
+    out = pd.DataFrame(rows).rename(columns={"estimate": "rate"})
+    return out[[by, "invited", "responded", "rate", "se", "ci_low", "ci_high", "n"]]
+
+
+def revenue_coverage(responses: pd.DataFrame, accounts: pd.DataFrame, by: str | None = None
+                     ) -> pd.DataFrame:
+    """Share of ARR (and of accounts) whose account has at least one response, overall or by `by`."""
+    _require(accounts, ["account_id", "arr"], "accounts")
+    acc = accounts.copy()
+    acc["responded"] = acc["account_id"].isin(set(responses["account_id"].dropna()))
+    acc["arr_responded"] = acc["arr"].where(acc["responded"], 0.0)
+    keys = [by] if by else []
+    g = acc.groupby(keys, sort=True) if keys else acc.assign(_all="all").groupby("_all")
+    out = g.agg(accounts=("account_id", "size"), accounts_responding=("responded", "sum"),
+                arr_total=("arr", "sum"), arr_responding=("arr_responded", "sum")).reset_index()
+    out = out.drop(columns="_all", errors="ignore")
+    out["pct_arr"] = 100 * out["arr_responding"] / out["arr_total"]
+    out["pct_accounts"] = 100 * out["accounts_responding"] / out["accounts"]
+    return out
+
+
+ARCHETYPES: dict[str, str] = {
+    "silent: invited, no response": "invited this wave, nobody answered",
+    "all promoters": "every contact who answered is a promoter",
+    "all detractors": "every contact who answered is a detractor",
+    "DM detractor, others promoters": "decision maker(s) negative, other contacts positive",
+    "DM promoter, others detractors": "decision maker(s) positive, other contacts negative",
+    "split": "promoters and detractors in the same account",
+    "lukewarm": "no split: passives with promoters or detractors",
+}
+
+
+def account_archetypes(responses: pd.DataFrame, invitations: pd.DataFrame | None = None,
+                       accounts: pd.DataFrame | None = None,
+                       role_order: Sequence[str] = ROLE_ORDER) -> pd.DataFrame:
+    """One row per account with its archetype (first matching rule of :data:`ARCHETYPES`).
+
+    DM/others use mean scores: DM detractor = DM mean score < 0 while the other contacts' mean > 0.
+    Accounts invited but silent come from `invitations`; ARR and tier are joined from `accounts`.
+    """
+    acc = account_frame(responses, role_order)
+    if invitations is not None:
+        invited = invitations.loc[invitations["account_id"].notna(), "account_id"].unique()
+        silent = pd.DataFrame({"account_id": sorted(set(invited) - set(acc["account_id"]))})
+        acc = pd.concat([acc, silent.assign(n_responses=0)], ignore_index=True)
+    n = acc["n_responses"].fillna(0)
+    pro, det = acc["n_promoters"].fillna(0), acc["n_detractors"].fillna(0)
+    conds = [
+        n == 0,
+        (n > 0) & (pro == n),
+        (n > 0) & (det == n),
+        (acc["dm_score"] < 0) & (acc["others_score"] > 0),
+        (acc["dm_score"] > 0) & (acc["others_score"] < 0),
+        (pro > 0) & (det > 0),
+    ]
+    acc["archetype"] = np.select(conds, list(ARCHETYPES)[:-1], default="lukewarm")
+    acc["n_responses"] = n.astype(int)
+    if accounts is not None:
+        cols = [c for c in ("tier", "industry", "region", "arr") if c in accounts.columns]
+        acc = acc.merge(accounts[["account_id", *cols]], on="account_id", how="left")
+    return acc
+
+
+def archetype_counts(archetypes: pd.DataFrame) -> pd.DataFrame:
+    """Count (and ARR, when present) of accounts per archetype, in the order of :data:`ARCHETYPES`."""
+    agg = {"accounts": ("account_id", "size")}
+    if "arr" in archetypes:
+        agg["arr"] = ("arr", "sum")
+    out = archetypes.groupby("archetype").agg(**agg).reindex(list(ARCHETYPES)).fillna(0)
+    out["accounts"] = out["accounts"].astype(int)
+    out["pct_accounts"] = 100 * out["accounts"] / max(int(out["accounts"].sum()), 1)
+    out["meaning"] = pd.Series(ARCHETYPES)
+    return out.reset_index(names="archetype")
+
+
+# --------------------------------------------------------------------------- personas
+@dataclass(frozen=True)
+class Personas:
+    """Experience personas: KMeans on standardised ratings, k chosen by `criterion`.
+
+    `selection`: one row per k with the criterion value; `stability`: adjusted Rand index between
+    each pair of seeds at the chosen k; `labels`: persona per row of the input (NaN when a rating
+    is missing); `profile`: persona x item z-scores (persona mean minus overall mean, in overall
+    SDs); `table`: per persona n, share, distinctive items, NPS with SE/CI.
+    """
+
+    k: int
+    criterion: str
+    selection: pd.DataFrame
+    stability: pd.DataFrame
+    labels: pd.Series
+    profile: pd.DataFrame
+    table: pd.DataFrame
+
+    @property
+    def ari_mean(self) -> float:
+        """Mean adjusted Rand index between seeds (1 = identical partitions)."""
+        return float(self.stability["ari"].mean()) if len(self.stability) else float("nan")
+
+    @property
+    def ari_min(self) -> float:
+        """Worst pairwise adjusted Rand index between seeds."""
+        return float(self.stability["ari"].min()) if len(self.stability) else float("nan")
+
+
+def find_personas(df: pd.DataFrame, items: Sequence[str], *, k_min: int = 2, k_max: int = 6,
+                  criterion: str = "silhouette", seeds: Sequence[int] = (0, 1, 2, 3, 4),
+                  cluster: str | None = None, top_items: int = 3,
+                  silhouette_sample: int = 4000) -> Personas:
+    """Cluster respondents on their standardised experience ratings (complete cases).
+
+    k in k_min..k_max maximises the mean silhouette (``criterion="silhouette"``, KMeans) or
+    minimises the BIC of a Gaussian mixture (``"bic"``; labels then still come from KMeans so
+    that seeds are comparable). Persona numbers are ordered by NPS (persona 1 = lowest).
+    `cluster` names a column (e.g. account_id) for clustered SEs of persona NPS.
+    """
+    from sklearn.cluster import KMeans
+    from sklearn.metrics import adjusted_rand_score, silhouette_score
+    from sklearn.mixture import GaussianMixture
+
+    _require(df, [*items, "ltr"], "responses")
+    if criterion not in ("silhouette", "bic"):
+        raise DataError(f"criterion={criterion!r}", expected="silhouette or bic")
+    data = df[list(items)].apply(pd.to_numeric, errors="coerce").astype(float)
+    ok = data.notna().all(axis=1)
+    x = data[ok].to_numpy()
+    if len(x) < 5 * k_max:
+        raise DataError(f"{len(x)} complete rows for {len(items)} items", column=", ".join(items),
+                        expected=f"at least {5 * k_max} rows to cluster k up to {k_max}")
+    mu, sd = x.mean(axis=0), x.std(axis=0, ddof=1)
+    sd[sd == 0] = 1.0
+    z = (x - mu) / sd
+    rng_seed = int(seeds[0]) if len(seeds) else 0
+    rows = []
+    for k in range(k_min, k_max + 1):
+        if criterion == "silhouette":
+            lab = KMeans(k, n_init=4, random_state=rng_seed).fit_predict(z)
+            val = silhouette_score(z, lab, sample_size=min(silhouette_sample, len(z)),
+                                   random_state=rng_seed)
+        else:
+            val = GaussianMixture(k, random_state=rng_seed, n_init=2).fit(z).bic(z)
+        rows.append({"k": k, criterion: float(val)})
+    selection = pd.DataFrame(rows)
+    best = selection[criterion].idxmax() if criterion == "silhouette" else selection[criterion].idxmin()
+    k = int(selection.loc[best, "k"])
+    selection["chosen"] = selection["k"] == k
+    runs = {int(s): KMeans(k, n_init=4, random_state=int(s)).fit(z) for s in seeds}
+    stability = pd.DataFrame(
+        [{"seed_a": a, "seed_b": b, "ari": adjusted_rand_score(runs[a].labels_, runs[b].labels_)}
+         for a, b in combinations(runs, 2)])
+    raw = runs[int(seeds[0])].labels_
+    score = _score(df.loc[ok, "ltr"]).to_numpy()
+    order = pd.Series(score).groupby(raw).mean().sort_values(kind="stable").index
+    relabel = {old: new + 1 for new, old in enumerate(order)}
+    lab = np.array([relabel[v] for v in raw])
+    labels = pd.Series(np.nan, index=df.index, name="persona")
+    labels[ok] = lab
+    profile = pd.DataFrame(z, columns=list(items)).groupby(lab).mean()
+    profile.index.name = "persona"
+    sub = df[ok]
+    recs = []
+    for p in profile.index:
+        m = lab == p
+        ltr = sub["ltr"].to_numpy(float)[m]
+        cl = sub[cluster].to_numpy()[m] if cluster else None
+        keep = ~np.isnan(ltr)
+        res = metrics.nps(ltr[keep], cluster=None if cl is None else cl[keep])
+        zs = profile.loc[p].sort_values(key=np.abs, ascending=False).head(top_items)
+        recs.append({"persona": int(p), "share": float(m.mean()),
+                     "distinctive": ", ".join(f"{i} {v:+.1f}" for i, v in zs.items()),
+                     **_row(res)})
+    table = pd.DataFrame(recs).rename(columns={"estimate": "nps"})
+    return Personas(k=k, criterion=criterion, selection=selection, stability=stability,
+                    labels=labels, profile=profile, table=table)

@@ -1,0 +1,156 @@
+"""helpers.segments: account NPS definitions (hand-computed), governance, archetypes, coverage,
+personas (planted clusters), B2C weighting and response rates against the generator's truth."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from helpers import metrics, paths, segments
+from helpers.errors import DataError
+
+TRUTH = paths.RAW_DIR / "truth.json"
+PROCESSED = paths.PROCESSED_DIR / "responses.parquet"
+needs_sample = pytest.mark.skipif(not (TRUTH.exists() and PROCESSED.exists()),
+                                  reason="needs the sample (cx sample + cx clean)")
+
+
+@pytest.fixture
+def b2b() -> pd.DataFrame:
+    """Four accounts; scores: A -1,+1,+1  B 0,+1  C +1  D -1,-1,0 (roles in brackets below)."""
+    rows = [
+        ("A", "decision_maker", 3), ("A", "user", 10), ("A", "user", 9),
+        ("B", "influencer", 8), ("B", "user", 10),
+        ("C", "decision_maker", 10),
+        ("D", "user", 5), ("D", "user", 6), ("D", "influencer", 7),
+    ]
+    return pd.DataFrame(rows, columns=["account_id", "role", "ltr"]).assign(ltr=lambda d: d.ltr * 1.0)
+
+
+@pytest.fixture
+def accounts() -> pd.DataFrame:
+    return pd.DataFrame({"account_id": list("ABCDE"), "arr": [100.0, 300.0, 50.0, 50.0, 500.0],
+                         "tier": ["Enterprise", "SMB", "SMB", "SMB", "Enterprise"]})
+
+
+def _est(table: pd.DataFrame, prefix: str) -> pd.Series:
+    return table[table["method"].str.startswith(prefix)].iloc[0]
+
+
+def test_account_nps_three_ways_hand_computed(b2b: pd.DataFrame, accounts: pd.DataFrame) -> None:
+    t = segments.account_nps(b2b, accounts, vote="mean")
+    # all responses: (-1+1+1+0+1+1-1-1+0)/9
+    assert _est(t, "all responses")["estimate"] == pytest.approx(100 * 1 / 9)
+    # one vote (mean of contacts): A 1/3, B 1/2, C 1, D -2/3 -> mean 7/24
+    assert _est(t, "one vote")["estimate"] == pytest.approx(100 * 7 / 24)
+    # waterfall: A DM -1, B influencer 0, C DM +1, D influencer 0
+    assert _est(t, "waterfall")["estimate"] == pytest.approx(0.0)
+    # role weights 3/2/1: A (-3+1+1)=-1 of 5, B (0+1) of 3, C 3 of 3, D (-1-1+0)=-2 of 4 -> 1/15
+    assert _est(t, "role-weighted")["estimate"] == pytest.approx(100 / 15)
+    # ARR-weighted mean vote: (100/3 + 300/2 + 50 - 100/3) / 500 = 0.4
+    assert _est(t, "ARR-weighted")["estimate"] == pytest.approx(40.0)
+    assert set(t["n_accounts"]) == {4}
+    assert t.loc[t["unit"] == "responses", "n"].tolist() == [9, 9]
+    assert t.loc[t["unit"] == "accounts", "n"].tolist() == [4, 4, 4]
+
+
+def test_account_vote_majority_hand_computed(b2b: pd.DataFrame) -> None:
+    # strict majority: A promoters 2/3 -> +1; B 1 of 2 is not > half -> 0; C +1; D 2/3 det -> -1
+    t = segments.account_nps(b2b, vote="majority")
+    assert _est(t, "one vote")["estimate"] == pytest.approx(25.0)
+
+
+def test_all_responses_se_is_account_clustered(b2b: pd.DataFrame) -> None:
+    # Linearised SE of a mean under one-stage cluster sampling (Lumley 2010, Complex Surveys,
+    # sec. 2.2; R svymean(~y, svydesign(id=~account))): se^2 = C/(C-1) * sum_c (sum_i (y - ybar))^2 / N^2
+    y = metrics.nps_score(b2b["ltr"])
+    resid = pd.Series(y - y.mean()).groupby(b2b["account_id"].to_numpy()).sum().to_numpy()
+    c, n = len(resid), len(y)
+    expected = np.sqrt(c / (c - 1) * (resid**2).sum()) / n
+    t = segments.account_nps(b2b)
+    row = _est(t, "all responses")
+    assert row["se"] == pytest.approx(expected, rel=1e-6)
+    iid = np.sqrt(y.var(ddof=1) / n)
+    assert abs(row["se"] - iid) > 1e-6  # clustering changes the SE here
+    assert row["ci_low"] < row["estimate"] < row["ci_high"]
+
+
+def test_unknown_role_weight_raises(b2b: pd.DataFrame) -> None:
+    bad = b2b.assign(role=b2b["role"].replace({"user": "intern"}))
+    with pytest.raises(DataError, match="intern"):
+        segments.account_nps(bad)
+
+
+def test_archetypes_and_coverage(b2b: pd.DataFrame, accounts: pd.DataFrame) -> None:
+    extra = pd.DataFrame({"account_id": ["F", "F"], "role": ["user", "user"], "ltr": [10.0, 2.0]})
+    resp = pd.concat([b2b, extra], ignore_index=True)
+    inv = pd.DataFrame({"account_id": list("ABCDEF"), "responded": [1, 1, 1, 1, 0, 1]})
+    arch = segments.account_archetypes(resp, inv, accounts).set_index("account_id")["archetype"]
+    assert arch.to_dict() == {
+        "A": "DM detractor, others promoters", "B": "lukewarm", "C": "all promoters",
+        "D": "lukewarm", "E": "silent: invited, no response", "F": "split"}
+    counts = segments.archetype_counts(segments.account_archetypes(resp, inv, accounts))
+    assert counts.set_index("archetype").loc["lukewarm", "accounts"] == 2
+    assert counts["accounts"].sum() == 6
+
+    cov = segments.dm_coverage(resp, inv).set_index("base")
+    assert cov.loc["invited accounts", "share"] == pytest.approx(2 / 6)   # A and C of A-F
+    assert cov.loc["responding accounts", "share"] == pytest.approx(2 / 5)
+
+    rev = segments.revenue_coverage(resp, accounts)
+    assert rev["pct_arr"].iloc[0] == pytest.approx(100 * 500 / 1000)    # E (500) is silent
+    by_tier = segments.revenue_coverage(resp, accounts, by="tier").set_index("tier")
+    assert by_tier.loc["SMB", "pct_arr"] == pytest.approx(100.0)
+
+
+def test_response_rates_by_tier(accounts: pd.DataFrame) -> None:
+    inv = pd.DataFrame({"account_id": list("AABBCCDDEE"),
+                        "role": ["decision_maker", "user"] * 5,
+                        "responded": [1, 0, 1, 1, 0, 0, 1, 0, 0, 0]})
+    t = segments.response_rates(inv, "tier", accounts).set_index("tier")
+    assert t.loc["Enterprise", "rate"] == pytest.approx(25.0)   # A 1/2, E 0/2
+    assert t.loc["SMB", "rate"] == pytest.approx(50.0)       # B 2/2, C 0/2, D 1/2
+    r = segments.response_rates(inv, "role").set_index("role")
+    assert r.loc["decision_maker", "rate"] == pytest.approx(60.0)
+    with pytest.raises(DataError, match="industry"):
+        segments.response_rates(inv, "industry", accounts)
+
+
+def test_govern_reasons() -> None:
+    t = pd.DataFrame({"segment": list("abcd"), "n": [5, 50, 50, 50],
+                      "ci_low": [-10.0, -40.0, 0.0, np.nan], "ci_high": [10.0, 30.0, 20.0, np.nan]})
+    g = segments.govern(t, min_n=10, max_halfwidth=30)
+    assert g["suppressed"].tolist() == [True, True, False, True]
+    assert g["reason"].tolist() == ["n=5 < 10", "CI +/-35 > +/-30 pts", "", "no CI"]
+    assert not segments.govern(t, min_n=5, max_halfwidth=40)["suppressed"].iloc[:3].any()
+
+
+def test_split_market_rule() -> None:
+    df = pd.DataFrame({"account_id": ["A", None, "B"], "market": ["B2B", "B2C", "B2B"]})
+    assert segments.split_market(df, rule="account_id not null").tolist() == ["B2B", "B2C", "B2B"]
+    assert segments.split_market(df).tolist() == ["B2B", "B2C", "B2B"]
+    with pytest.raises(DataError, match="B2X"):
+        segments.split_market(df.assign(market=["B2B", "B2X", "B2C"]))
+
+
+def test_personas_recover_planted_clusters() -> None:
+    # three planted personas (well separated on different items), 300 respondents
+    rng = np.random.default_rng(7)
+    centres = np.array([[4.5, 4.5, 1.5, 1.5], [1.5, 1.5, 4.5, 4.5], [1.5, 4.5, 1.5, 4.5]])
+    truth = np.repeat([0, 1, 2], 100)
+    x = centres[truth] + rng.normal(0, 0.35, (300, 4))
+    ltr = np.choose(truth, [np.full(300, 10.0), np.full(300, 3.0), np.full(300, 8.0)])
+    df = pd.DataFrame(x, columns=list("abcd")).assign(ltr=ltr)
+    from sklearn.metrics import adjusted_rand_score
+
+    p = segments.find_personas(df, list("abcd"), k_min=2, k_max=6, seeds=[0, 1, 2])
+    assert p.k == 3
+    assert p.ari_min > 0.95
+    assert adjusted_rand_score(truth, p.labels.to_numpy()) > 0.95
+    # persona 1 = lowest NPS = planted detractors; persona 3 = promoters
+    assert p.table.set_index("persona").loc[1, "nps"] == pytest.approx(-100.0)
+    assert p.table.set_index("persona").loc[3, "nps"] == pytest.approx(100.0)
+    assert p.profile.loc[3, "a"] > 1 and p.profile.loc[3, "c"] < -0.5
+    pb = segments.find_personas(df, list("abcd"), k_min=2, k_max=5, criterion="bic", seeds=[0, 1])
+    assert pb.k == 3
