@@ -27,6 +27,8 @@ LABELLED = [
     ("Never again. Disappointed with the whole process.", -1),
     ("Hidden fees and confusing contract, not happy.", -1),
     ("It was not easy to reach anyone.", -1),
+    ("10. But the onboarding was slow and support never solved our issue.", -1),
+    ("My rep asked me for a 10. Go-live slipped by months.", -1),
 ]
 
 

@@ -28,7 +28,9 @@ _POSITIVE: dict[str, float] = {
     "exceeded": 2.2, "attentive": 1.8, "supportive": 2.0, "solid": 1.5, "well": 1.1,
     "fine": 0.8, "ok": 0.9, "okay": 0.9, "on-time": 1.8, "on-budget": 1.8, "painless": 2.0,
     "flawless": 2.9, "delighted": 3.0, "glad": 2.0, "enjoy": 2.2, "enjoyed": 2.2,
-    "improved": 1.5, "helped": 1.6, "partner": 1.0, "understood": 1.4, "competitive": 1.2, "affordable": 1.6,
+    "improved": 1.5, "helped": 1.6, "solved": 1.8, "resolved": 1.8,
+    "proper": 1.1, "value": 1.2, "delivered": 1.3, "realistic": 1.3, "met": 0.8, "early": 1.1,
+    "knew": 1.0, "know": 0.6, "answered": 1.0, "answer": 0.6, "productive": 1.8, "works": 1.0, "partner": 1.0, "understood": 1.4, "competitive": 1.2, "affordable": 1.6,
 }
 _NEGATIVE: dict[str, float] = {
     "bad": -2.5, "poor": -2.1, "poorly": -2.0, "terrible": -3.1, "awful": -3.1,
@@ -48,7 +50,8 @@ _NEGATIVE: dict[str, float] = {
     "cancel": -1.5, "cancelled": -1.5, "churn": -1.6, "misleading": -2.3, "overpromised": -2.1,
     "rushed": -1.7, "pressure": -1.2, "pressured": -1.9, "stressful": -2.0, "painful": -2.3,
     "clunky": -1.8, "outdated": -1.5, "complicated": -1.5, "incompetent": -2.6, "worse": -2.1,
-    "lost": -1.3, "never-again": -2.8, "unreliable": -2.1, "inconsistent": -1.5,
+    "lost": -1.3, "slipped": -1.7, "failing": -2.1, "broke": -2.1, "crashing": -2.1,
+    "waited": -1.3, "damaged": -2.1, "overruns": -1.8, "overcharged": -2.2, "stuck": -1.5, "never-again": -2.8, "unreliable": -2.1, "inconsistent": -1.5,
 }
 LEXICON: dict[str, float] = {**_POSITIVE, **_NEGATIVE}
 
@@ -57,7 +60,9 @@ _PHRASES: dict[str, str] = {
     "on time": "on-time", "on budget": "on-budget", "over budget": "overrun",
     "never again": "never-again", "let down": "disappointed", "took forever": "slow",
     "too long": "slow", "waste of time": "waste", "went live late": "late",
-    "no one": "nobody", "fell through the cracks": "ignored", "hard sell": "pushy",
+    "no one": "nobody", "fell through the cracks": "ignored", "hard sell": "pushy", "on schedule": "on-time",
+    "within budget": "on-budget", "right away": "quickly", "inside out": "knowledgeable",
+    "took weeks": "slow", "took months": "slow", "by months": "late",
 }
 _NEGATORS = frozenset({
     "not", "no", "never", "none", "nobody", "nothing", "neither", "nor", "without", "hardly",
@@ -109,8 +114,8 @@ def tone_one(text: object) -> float:
     """Polarity of one comment in [-1, 1]; NaN when the comment is missing or blank.
 
     Lexicon sum over sentences (VADER-style rules: negation within three tokens flips and shrinks
-    a word's valence, boosters add intensity, the clause after a contrast word weighs 3x the clause
-    before it) normalised with ``s / sqrt(s^2 + 15)``. Numbers ("10", "9/10") carry no valence, so
+    a word's valence, boosters add intensity, the clause or sentence after a contrast word weighs
+    3x what came before it) normalised with ``s / sqrt(s^2 + 15)``. Numbers ("10", "9/10") carry no valence, so
     a "10 but ..." comment is scored on its complaint, not on the score it quotes.
     """
     if text is None or (isinstance(text, float) and math.isnan(text)) or text is pd.NA:
@@ -118,14 +123,19 @@ def tone_one(text: object) -> float:
     s = str(text).strip()
     if not s:
         return float("nan")
-    toks = _tokens(s)
-    total, sentence = 0.0, []
-    for tok in [*toks, "."]:
-        if tok in {".", "!", "?", ";"}:
-            total += _sentence_score(sentence)
-            sentence = []
-        else:
+    scores: list[float] = []
+    sentence: list[str] = []
+    for tok in [*_tokens(s), "."]:
+        if tok not in {".", "!", "?", ";"}:
             sentence.append(tok)
+            continue
+        if sentence and sentence[0] in _CONTRAST:  # "Great product. But support is slow."
+            scores = [0.5 * v for v in scores]
+            scores.append(1.5 * _sentence_score(sentence[1:]))
+        elif sentence:
+            scores.append(_sentence_score(sentence))
+        sentence = []
+    total = float(sum(scores))
     return float(total / math.sqrt(total * total + _NORMALISE_ALPHA))
 
 
