@@ -11,7 +11,6 @@ copying rows: B2B resamples whole accounts, B2C contacts.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from math import factorial
 
 import numpy as np
