@@ -1,0 +1,341 @@
+"""Benchmarks: does better CX pay in the market, and how do we compare with competitors?
+
+Two views live here:
+
+* :func:`backtest`: the Watermark Consulting CX ROI method. Each year's CX index gives an equally
+  weighted portfolio of the top-N and one of the bottom-N public companies, held one calendar year
+  with dividends reinvested, rebalanced annually, compared with a benchmark total-return index.
+* :func:`vendor_nps` / :func:`paired_gaps` / :func:`gaps_by_segment`: our NPS against each
+  competitor's, rated by the same respondents (a paired comparison, not two independent samples).
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, field
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from helpers.errors import DataError
+
+PRICE_ONLY_TEXT = (
+    "Prices without dividends were given: every return here is a price return and understates "
+    "the total return (dividends reinvested) that the Watermark method uses."
+)
+CASH_RULE = "stopped trading mid-year: held as cash at its last value until year end"
+NO_START_RULE = "no price at the start of the holding year: not bought, weight spread over the rest"
+MISSING_RULE = "no prices at all for this ticker: not bought, weight spread over the rest"
+
+
+class PriceOnlyWarning(UserWarning):
+    """Returns computed from prices without dividends (they understate total returns)."""
+
+
+@dataclass(frozen=True)
+class BacktestResult:
+    """Outcome of :func:`backtest`.
+
+    Attributes
+    ----------
+    summary : one row per portfolio: cumulative_return, annualised_return, volatility (annualised),
+        max_drawdown, years, start, end.
+    yearly : year, portfolio, return, n_holdings, cumulative.
+    series : date, portfolio, value (1.0 at the start): the cumulative-return path.
+    holdings : year, portfolio, company, ticker, rank, return (each name's holding-year return).
+    events : companies that could not be held for the full year and how they were handled.
+    excess : mean yearly return difference (leaders - laggards, leaders - benchmark) with a t CI.
+    price_only : True when dividends were missing (returns understated).
+    notes : text for the report (price-only warning, ranking rule, event handling).
+    """
+
+    summary: pd.DataFrame
+    yearly: pd.DataFrame
+    series: pd.DataFrame
+    holdings: pd.DataFrame
+    events: pd.DataFrame
+    excess: pd.DataFrame
+    price_only: bool
+    top_n: int
+    benchmark: str
+    lag: int
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+
+def _check_columns(df: pd.DataFrame, needed: list[str], name: str) -> None:
+    missing = [c for c in needed if c not in df.columns]
+    if missing:
+        raise DataError(f"missing column(s) {missing}", file=name, column=missing[0],
+                        expected=f"columns {needed}")
+
+
+def total_return_index(prices: pd.DataFrame, price_type: str = "auto") -> tuple[pd.DataFrame, bool]:
+    """Wide total-return levels (dates x tickers) and whether they are price-only.
+
+    `prices` is long: date, ticker and either `total_return` (an index level), or `price` plus
+    `dividend` (cash per share, on its ex-date: reinvested at that day's close, so the day's
+    factor is (price + dividend) / previous price), or `price` alone (price-only: understated).
+    `price_type` forces "total_return", "dividend" or "price"; "auto" picks by columns.
+    """
+    _check_columns(prices, ["date", "ticker"], "prices")
+    if price_type == "auto":
+        price_type = ("total_return" if "total_return" in prices.columns
+                      else "dividend" if {"price", "dividend"} <= set(prices.columns) else "price")
+    value_col = "total_return" if price_type == "total_return" else "price"
+    _check_columns(prices, [value_col], "prices")
+    df = prices.assign(date=pd.to_datetime(prices["date"]), ticker=prices["ticker"].astype(str))
+    level = pd.to_numeric(df[value_col], errors="coerce")
+    bad = ~(level > 0)
+    if bad.any():
+        i = int(np.flatnonzero(bad.to_numpy())[0])
+        raise DataError(f"non-positive or missing value {df[value_col].iloc[i]!r}", file="prices",
+                        column=value_col, row=i, expected="prices > 0")
+    df = df.assign(level=level.astype(float))
+    if df.duplicated(["ticker", "date"]).any():
+        i = int(np.flatnonzero(df.duplicated(["ticker", "date"]).to_numpy())[0])
+        raise DataError("duplicate (ticker, date)", file="prices", row=i,
+                        expected="one price per ticker and day")
+    df = df.sort_values(["ticker", "date"])
+    if price_type == "dividend":
+        div = pd.to_numeric(df["dividend"], errors="coerce").fillna(0.0).astype(float)
+        prev = df.groupby("ticker")["level"].shift(1)
+        factor = ((df["level"] + div) / prev).fillna(1.0)
+        df = df.assign(level=factor.groupby(df["ticker"]).cumprod())
+    wide = df.pivot(index="date", columns="ticker", values="level").sort_index()
+    return wide, price_type == "price"
+
+
+def _ranked(cx_index: pd.DataFrame, year: int) -> pd.DataFrame:
+    """That year's index rows ordered best first (by `rank` if given, else by `score` descending)."""
+    rows = cx_index[cx_index["year"] == year]
+    if "rank" in rows.columns and rows["rank"].notna().all():
+        order = rows.sort_values(["rank", "ticker"])
+    else:
+        order = rows.sort_values(["score", "ticker"], ascending=[False, True])
+    return order
+
+
+def _hold_year(
+    wide: pd.DataFrame, tickers: list[str], year: int, grace_days: int = 7
+) -> tuple[pd.Series, dict[str, float], list[dict]]:
+    """Equal-weight buy-and-hold path over one calendar year, plus per-name returns and events."""
+    start_anchor = wide.index[wide.index <= pd.Timestamp(year - 1, 12, 31)]
+    if len(start_anchor) == 0:
+        raise DataError(f"no prices on or before {year - 1}-12-31", file="prices", column="date",
+                        expected=f"prices that start before the {year} holding year")
+    t0 = start_anchor[-1]
+    t1 = wide.index[wide.index <= pd.Timestamp(year, 12, 31)][-1]
+    window = wide.loc[t0:t1]
+    events: list[dict] = []
+    paths: dict[str, pd.Series] = {}
+    rets: dict[str, float] = {}
+    for tk in tickers:
+        if tk not in wide.columns:
+            events.append({"ticker": tk, "event": MISSING_RULE, "date": pd.NaT})
+            continue
+        full = wide[tk].dropna()
+        before = full[(full.index <= t0) & (full.index >= t0 - pd.Timedelta(days=grace_days))]
+        if before.empty:
+            events.append({"ticker": tk, "event": NO_START_RULE, "date": t0})
+            continue
+        s = window[tk].ffill().fillna(before.iloc[-1]) / before.iloc[-1]
+        last = full[full.index <= t1].index[-1]
+        if last < t1 - pd.Timedelta(days=grace_days):
+            events.append({"ticker": tk, "event": CASH_RULE, "date": last})
+        paths[tk] = s
+        rets[tk] = float(s.iloc[-1] - 1.0)
+    if not paths:
+        return pd.Series(dtype=float), rets, events
+    path = pd.concat(paths, axis=1).mean(axis=1)
+    return path, rets, events
+
+
+def _max_drawdown(values: np.ndarray) -> float:
+    peak = np.maximum.accumulate(values)
+    return float(np.min(values / peak - 1.0))
+
+
+def _mean_ci(diff: np.ndarray, label: str, level: float = 0.95) -> dict:
+    n = len(diff)
+    est = float(np.mean(diff)) if n else np.nan
+    se = float(np.std(diff, ddof=1) / np.sqrt(n)) if n > 1 else np.nan
+    t = stats.t.ppf(0.5 + level / 2, n - 1) if n > 1 else np.nan
+    return {"comparison": label, "estimate": est, "se": se, "ci_low": est - t * se,
+            "ci_high": est + t * se, "n": n}
+
+
+def backtest(
+    cx_index: pd.DataFrame,
+    prices: pd.DataFrame,
+    top_n: int = 10,
+    benchmark: str = "BENCH-TR",
+    start_year: int | None = None,
+    end_year: int | None = None,
+    lag: int = 0,
+    price_type: str = "auto",
+) -> BacktestResult:
+    """Watermark CX ROI backtest: top-N vs bottom-N of each year's CX index vs a benchmark.
+
+    Parameters
+    ----------
+    cx_index : year, ticker, and `rank` (1 = best) or `score` (higher = better); `company` optional.
+    prices : long date, ticker and either price + dividend, a `total_return` level, or price only
+        (then a :class:`PriceOnlyWarning` is raised, ``price_only`` is set and the notes say the
+        returns are understated). Must contain the `benchmark` ticker.
+    top_n : names per portfolio (Watermark: 10), equally weighted at the start of each year.
+    benchmark : ticker of the benchmark total-return index.
+    start_year, end_year : holding years (inclusive); default: all years the index and prices cover.
+    lag : 0 (Watermark) holds year Y's list during calendar year Y (the index published for Y);
+        1 holds the previous year's list (no look-ahead when the index is published late).
+    price_type : "auto" (by columns), "total_return", "dividend" or "price".
+
+    Each holding year runs from the last trading day on or before 31 Dec of Y-1 to the last on or
+    before 31 Dec of Y, buy-and-hold (weights drift within the year). A name that stops trading
+    mid-year is held as cash at its last value until year end; a name with no price at the start of
+    the year is not bought and its weight is spread over the rest. Both appear in ``events``.
+    """
+    _check_columns(cx_index, ["year", "ticker"], "cx_index")
+    if "rank" not in cx_index.columns and "score" not in cx_index.columns:
+        raise DataError("neither 'rank' nor 'score' present", file="cx_index", column="rank",
+                        expected="a rank (1 = best) or a score (higher = better) per company")
+    if top_n < 1:
+        raise DataError(f"top_n={top_n}", expected="at least 1 company per portfolio")
+    idx = cx_index.assign(year=pd.to_numeric(cx_index["year"], errors="coerce"),
+                          ticker=cx_index["ticker"].astype(str))
+    if idx["year"].isna().any():
+        raise DataError("non-numeric year", file="cx_index", column="year",
+                        row=int(np.flatnonzero(idx["year"].isna().to_numpy())[0]),
+                        expected="calendar years like 2012")
+    idx = idx.assign(year=idx["year"].astype(int))
+    if "company" not in idx.columns:
+        idx = idx.assign(company=idx["ticker"])
+
+    wide, price_only = total_return_index(prices, price_type)
+    if benchmark not in wide.columns:
+        raise DataError(f"benchmark ticker {benchmark!r} not found", file="prices", column="ticker",
+                        expected="the benchmark total-return series among the tickers")
+    notes: list[str] = []
+    if price_only:
+        warnings.warn(PRICE_ONLY_TEXT, PriceOnlyWarning, stacklevel=2)
+        notes.append(PRICE_ONLY_TEXT)
+
+    last_price_year = wide.index.max().year
+    first_year = int(idx["year"].min()) + lag if start_year is None else int(start_year)
+    last_year = (min(int(idx["year"].max()) + lag, last_price_year) if end_year is None
+                 else int(end_year))
+    if last_year < first_year:
+        raise DataError(f"start_year {first_year} is after end_year {last_year}", file="cx_index",
+                        column="year", expected="start_year <= end_year")
+
+    labels = {"leaders": f"Leaders (top {top_n})", "laggards": f"Laggards (bottom {top_n})",
+              "benchmark": f"Benchmark ({benchmark})"}
+    yearly, paths, holdings, events = [], {k: [] for k in labels}, [], []
+    for year in range(first_year, last_year + 1):
+        ranked = _ranked(idx, year - lag)
+        if len(ranked) < top_n:
+            raise DataError(f"{len(ranked)} companies in the {year - lag} index", file="cx_index",
+                            column="year", expected=f"at least top_n={top_n}")
+        if len(ranked) < 2 * top_n:
+            notes.append(f"{year - lag}: only {len(ranked)} companies, top and bottom overlap.")
+        groups = {"leaders": ranked.head(top_n), "laggards": ranked.tail(top_n).iloc[::-1]}
+        for key, rows in groups.items():
+            path, rets, evs = _hold_year(wide, rows["ticker"].tolist(), year)
+            if path.empty:
+                raise DataError(f"no {key} company has prices for {year}", file="prices",
+                                column="ticker", expected="prices for the index companies")
+            paths[key].append(path)
+            yearly.append({"year": year, "portfolio": labels[key],
+                           "return": float(path.iloc[-1] - 1.0), "n_holdings": len(rets)})
+            for r in rows.itertuples(index=False):
+                holdings.append({"year": year, "portfolio": labels[key], "company": r.company,
+                                 "ticker": r.ticker,
+                                 "rank": getattr(r, "rank", np.nan),
+                                 "return": rets.get(r.ticker, np.nan)})
+            comp = dict(zip(rows["ticker"], rows["company"], strict=False))
+            for e in evs:
+                events.append({"year": year, "portfolio": labels[key],
+                               "company": comp.get(e["ticker"]), **e,
+                               "return_to_exit": rets.get(e["ticker"], np.nan)})
+        path, _, _ = _hold_year(wide, [benchmark], year)
+        if path.empty:
+            raise DataError(f"benchmark {benchmark!r} has no price at the start of {year}",
+                            file="prices", column="ticker", expected="a complete benchmark series")
+        paths["benchmark"].append(path)
+        yearly.append({"year": year, "portfolio": labels["benchmark"],
+                       "return": float(path.iloc[-1] - 1.0), "n_holdings": 1})
+
+    series_parts, summary = [], []
+    n_years = last_year - first_year + 1
+    for key, label in labels.items():
+        chained, level = [], 1.0
+        for i, p in enumerate(paths[key]):
+            seg = p * level if i == 0 else (p * level).iloc[1:]
+            chained.append(seg)
+            level = float(p.iloc[-1] * level)
+        s = pd.concat(chained)
+        series_parts.append(pd.DataFrame({"date": s.index, "portfolio": label, "value": s.to_numpy()}))
+        per = s.to_numpy()[1:] / s.to_numpy()[:-1] - 1.0
+        per_year = len(per) / n_years
+        cum = float(s.iloc[-1] - 1.0)
+        summary.append({
+            "portfolio": label, "cumulative_return": cum,
+            "annualised_return": (1.0 + cum) ** (1.0 / n_years) - 1.0,
+            "volatility": float(np.std(per, ddof=1) * np.sqrt(per_year)) if len(per) > 1 else np.nan,
+            "max_drawdown": _max_drawdown(s.to_numpy()), "years": n_years,
+            "start": s.index[0], "end": s.index[-1],
+        })
+    yearly_df = pd.DataFrame(yearly)
+    yearly_df["cumulative"] = yearly_df.groupby("portfolio")["return"].transform(
+        lambda r: (1.0 + r).cumprod() - 1.0)
+    by = yearly_df.pivot(index="year", columns="portfolio", values="return")
+    excess = pd.DataFrame([
+        _mean_ci((by[labels["leaders"]] - by[labels["laggards"]]).to_numpy(),
+                 "leaders - laggards (mean yearly return difference)"),
+        _mean_ci((by[labels["leaders"]] - by[labels["benchmark"]]).to_numpy(),
+                 "leaders - benchmark (mean yearly return difference)"),
+        _mean_ci((by[labels["laggards"]] - by[labels["benchmark"]]).to_numpy(),
+                 "laggards - benchmark (mean yearly return difference)"),
+    ])
+    events_df = pd.DataFrame(events, columns=["year", "portfolio", "company", "ticker", "event",
+                                              "date", "return_to_exit"])
+    rule = ("each year's index list is held during that same calendar year (Watermark)" if lag == 0
+            else f"each year's holdings come from the index {lag} year(s) earlier")
+    notes.append(f"Ranking: {rule}; equal weights at the start of each year, buy-and-hold, "
+                 "rebalanced annually.")
+    if len(events_df):
+        notes.append(f"{len(events_df)} holding(s) could not run the full year; see the events table "
+                     "(delisted names held as cash at their last value; names without a start price "
+                     "not bought).")
+    return BacktestResult(
+        summary=pd.DataFrame(summary), yearly=yearly_df,
+        series=pd.concat(series_parts, ignore_index=True), holdings=pd.DataFrame(holdings),
+        events=events_df, excess=excess, price_only=price_only, top_n=top_n, benchmark=benchmark,
+        lag=lag, notes=tuple(notes),
+    )
+
+
+def plot_cumulative(result: BacktestResult, ax: plt.Axes | None = None, title: str = "") -> plt.Axes:
+    """Cumulative-return lines for leaders, laggards and the benchmark, final value labelled."""
+    from helpers import plots
+
+    ax = ax or plt.subplots(figsize=(9, 4.8))[1]
+    colors = [plots.PALETTE[2], plots.PALETTE[5], "#555555"]
+    for color, (name, g) in zip(colors, result.series.groupby("portfolio", sort=False), strict=False):
+        y = (g["value"] - 1.0) * 100
+        ax.plot(g["date"], y, color=color, label=name, lw=1.6 if "Bench" not in name else 1.2)
+        ax.annotate(f"{y.iloc[-1]:+.0f}%", (g["date"].iloc[-1], y.iloc[-1]), xytext=(4, 0),
+                    textcoords="offset points", va="center", fontsize=9, color=color)
+    ax.axhline(0, color="#999999", lw=0.8)
+    ax.set_ylabel("Cumulative return (%)")
+    ax.set_xlabel("")
+    s = result.summary
+    ax.set_title(title or f"CX leaders vs laggards, {s['start'].iloc[0]:%Y}-{s['end'].iloc[0]:%Y}")
+    ax.legend(loc="upper left")
+    kind = "PRICE-ONLY returns (understated)" if result.price_only else "total returns"
+    plots.methods_note(ax, (
+        f"Equal-weighted top/bottom {result.top_n} of each year's CX index, held one calendar year, "
+        f"{kind}, rebalanced annually; benchmark {result.benchmark}. {len(result.events)} mid-year "
+        "exits/entries handled (events table). Past returns; correlation, not causation."))
+    return ax

@@ -1,0 +1,190 @@
+"""Tests for helpers.benchmark (market backtest, competitor benchmark) and helpers.synth_market."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from helpers import benchmark, synth_market
+from helpers.errors import DataError
+
+# S&P 500 calendar-year total returns 2007-2013, ../shared/reference/README.md (Watermark study).
+SP500_TR = [5.49, -37.00, 26.46, 15.06, 2.11, 16.00, 32.39]
+# S&P 500 year-end closing levels 2006-2013 (S&P Dow Jones Indices, price index, no dividends):
+# the README's price-only figures (+0.6% to 2012, +30.3% to 2013) follow from these.
+SP500_CLOSE = [1418.30, 1468.36, 903.25, 1115.10, 1257.64, 1257.60, 1426.19, 1848.36]
+YEAR_ENDS = pd.to_datetime([f"{y}-12-31" for y in range(2006, 2014)])
+
+
+def _index(tickers: list[str], years=range(2007, 2014)) -> pd.DataFrame:
+    """A CX index listing `tickers` best first every year."""
+    return pd.DataFrame([{"year": y, "company": f"Co {t}", "ticker": t, "rank": r + 1}
+                         for y in years for r, t in enumerate(tickers)])
+
+
+def _tr_prices(tickers: list[str]) -> pd.DataFrame:
+    level = 100 * np.cumprod([1.0] + [1 + r / 100 for r in SP500_TR])
+    return pd.concat([pd.DataFrame({"date": YEAR_ENDS, "ticker": t, "total_return": level})
+                      for t in tickers], ignore_index=True)
+
+
+def _cum(res: benchmark.BacktestResult, which: str) -> float:
+    s = res.summary.set_index("portfolio")["cumulative_return"]
+    return float(s[[p for p in s.index if p.startswith(which)][0]])
+
+
+@pytest.mark.parametrize(("end", "published"), [(2012, 0.145), (2013, 0.515)])
+def test_benchmark_matches_watermark_published_sp500(end: int, published: float) -> None:
+    """Watermark: S&P 500 +14.5% (2007-2012) and +51.5% (2007-2013; 51.6% compounded)."""
+    res = benchmark.backtest(_index(["A", "B"]), _tr_prices(["SPX", "A", "B"]), top_n=1,
+                             benchmark="SPX", start_year=2007, end_year=end)
+    assert _cum(res, "Benchmark") == pytest.approx(published, abs=0.0015)
+    assert not res.price_only
+    assert res.summary["years"].iloc[0] == end - 2006
+
+
+def test_price_plus_dividends_reinvested_equals_total_return() -> None:
+    """Year-end price levels plus the dividend implied by TR - price return give the TR figure."""
+    close = np.array(SP500_CLOSE)
+    tr = np.array(SP500_TR) / 100
+    div = np.r_[0.0, (1 + tr) * close[:-1] - close[1:]]
+    prices = pd.concat([pd.DataFrame({"date": YEAR_ENDS, "ticker": t, "price": close,
+                                      "dividend": div}) for t in ["SPX", "A"]])
+    res = benchmark.backtest(_index(["A"]), prices, top_n=1, benchmark="SPX")
+    assert _cum(res, "Benchmark") == pytest.approx(0.516, abs=0.001)
+
+
+def test_price_only_series_warns_and_gives_lower_figure() -> None:
+    """README: a price-only S&P 500 series gives about +0.6% (2007-2012) and +30.3% (2007-2013)."""
+    prices = pd.concat([pd.DataFrame({"date": YEAR_ENDS, "ticker": t, "price": SP500_CLOSE})
+                        for t in ["SPX", "A"]])
+    with pytest.warns(benchmark.PriceOnlyWarning, match="understates"):
+        res12 = benchmark.backtest(_index(["A"]), prices, top_n=1, benchmark="SPX", end_year=2012)
+    with pytest.warns(benchmark.PriceOnlyWarning):
+        res13 = benchmark.backtest(_index(["A"]), prices, top_n=1, benchmark="SPX")
+    assert _cum(res12, "Benchmark") == pytest.approx(0.006, abs=0.001)
+    assert _cum(res13, "Benchmark") == pytest.approx(0.303, abs=0.001)
+    assert res13.price_only and any("understates" in n for n in res13.notes)
+
+
+def test_equal_weights_buy_and_hold_and_rank_or_score() -> None:
+    """Top-2 of 4, one year: equal start weights, so the year return is the mean of the two."""
+    d = pd.to_datetime(["2019-12-31", "2020-06-30", "2020-12-31"])
+    levels = {"A": [100, 150, 120], "B": [50, 40, 60], "C": [10, 10, 11], "D": [20, 10, 30],
+              "X": [1, 1, 1.1]}
+    prices = pd.concat([pd.DataFrame({"date": d, "ticker": t, "total_return": v})
+                        for t, v in levels.items()])
+    by_score = pd.DataFrame({"year": 2020, "ticker": list("ABCD"), "score": [90, 80, 20, 10]})
+    res = benchmark.backtest(by_score, prices, top_n=2, benchmark="X")
+    y = res.yearly.set_index("portfolio")["return"]
+    assert y["Leaders (top 2)"] == pytest.approx((0.2 + 0.2) / 2)
+    assert y["Laggards (bottom 2)"] == pytest.approx((0.1 + 0.5) / 2)
+    lead = res.series[res.series["portfolio"] == "Leaders (top 2)"]["value"].to_numpy()
+    np.testing.assert_allclose(lead, [1.0, (1.5 + 0.8) / 2, 1.2])
+    lag = res.series[res.series["portfolio"] == "Laggards (bottom 2)"]["value"].to_numpy()
+    np.testing.assert_allclose(lag, [1.0, (1.0 + 0.5) / 2, (1.1 + 1.5) / 2])
+    dd = res.summary.set_index("portfolio")["max_drawdown"]
+    assert dd["Laggards (bottom 2)"] == pytest.approx(-0.25)
+    assert dd["Leaders (top 2)"] == 0.0
+    by_rank = by_score.assign(rank=[4, 3, 2, 1])
+    flipped = benchmark.backtest(by_rank, prices, top_n=2, benchmark="X")
+    assert flipped.yearly.set_index("portfolio")["return"]["Leaders (top 2)"] == pytest.approx(0.3)
+
+
+def test_delisted_held_as_cash_and_late_listing_reported() -> None:
+    d = pd.bdate_range("2019-12-02", "2020-12-31")
+    flat = pd.DataFrame({"date": d, "ticker": "X", "total_return": 100.0})
+    dead = pd.DataFrame({"date": d[d <= "2020-03-31"], "ticker": "A",
+                         "total_return": np.linspace(100, 80, (d <= "2020-03-31").sum())})
+    late = pd.DataFrame({"date": d[d >= "2020-05-01"], "ticker": "B", "total_return": 10.0})
+    ok = pd.DataFrame({"date": d, "ticker": "C", "total_return": np.linspace(50, 60, len(d))})
+    cx = pd.DataFrame({"year": 2020, "company": ["Aco", "Bco", "Cco"], "ticker": ["A", "B", "C"],
+                       "rank": [1, 2, 3]})
+    res = benchmark.backtest(cx, pd.concat([flat, dead, late, ok]), top_n=3, benchmark="X")
+    ev = res.events[res.events["portfolio"] == "Leaders (top 3)"].set_index("ticker")
+    assert set(ev.index) == {"A", "B"}
+    assert ev.loc["A", "event"] == benchmark.CASH_RULE
+    assert ev.loc["A", "date"] == pd.Timestamp("2020-03-31")
+    assert ev.loc["B", "event"] == benchmark.NO_START_RULE
+    lead = res.yearly.set_index("portfolio").loc["Leaders (top 3)"]
+    assert lead["n_holdings"] == 2
+    a0 = dead["total_return"][dead["date"] <= "2019-12-31"].iloc[-1]
+    assert lead["return"] == pytest.approx((80 / a0 - 1 + 60 / ok["total_return"][ok["date"] <= "2019-12-31"].iloc[-1] - 1) / 2)
+
+
+def test_bad_inputs_raise_dataerror() -> None:
+    prices = _tr_prices(["SPX", "A"])
+    with pytest.raises(DataError, match="benchmark"):
+        benchmark.backtest(_index(["A"]), prices, top_n=1, benchmark="NOPE")
+    with pytest.raises(DataError, match="rank"):
+        benchmark.backtest(_index(["A"]).drop(columns="rank"), prices, top_n=1, benchmark="SPX")
+    with pytest.raises(DataError, match="top_n"):
+        benchmark.backtest(_index(["A"]), prices, top_n=2, benchmark="SPX")
+    with pytest.raises(DataError, match="total_return"):
+        benchmark.backtest(_index(["A"]), prices.assign(total_return=-1.0), top_n=1,
+                           benchmark="SPX")
+
+
+@pytest.fixture(scope="module")
+def market():
+    cx, prices, truth = synth_market.make_market_sample(7)
+    return cx, prices, truth, benchmark.backtest(cx, prices, top_n=truth["top_n"],
+                                                 benchmark=truth["benchmark"])
+
+
+def test_synthetic_market_shape_and_determinism(market) -> None:
+    cx, prices, truth, _ = market
+    assert truth["synthetic"] is True
+    assert list(cx.columns) == ["year", "company", "ticker", "score", "rank"]
+    assert list(prices.columns) == ["date", "ticker", "price", "dividend"]
+    assert cx.groupby("year").size().eq(truth["n_companies_per_year"]).all()
+    assert (cx.groupby("year")["rank"].apply(lambda r: sorted(r) == list(range(1, 41)))).all()
+    assert set(cx["year"]) == set(range(2007, 2025))
+    paid = prices[(prices["dividend"] > 0) & (prices["date"].dt.year == 2020)]
+    assert paid.groupby("ticker").size().eq(4).all() and "BENCH-TR" not in set(paid["ticker"])
+    assert prices["date"].dt.dayofweek.max() <= 4
+    cx2, prices2, _ = synth_market.make_market_sample(7)
+    pd.testing.assert_frame_equal(cx, cx2)
+    pd.testing.assert_frame_equal(prices, prices2)
+
+
+def test_backtest_recovers_planted_leader_premium(market) -> None:
+    """Planted: leaders drift LEADER_PREMIUM per year above laggards; the CI must cover it."""
+    _, _, truth, res = market
+    ex = res.excess.set_index("comparison").iloc[0]
+    assert ex["ci_low"] > 0
+    assert ex["ci_low"] < truth["leader_premium_annual"] < ex["ci_high"]
+    assert _cum(res, "Leaders") > _cum(res, "Benchmark") > _cum(res, "Laggards")
+
+
+def test_synthetic_delisting_and_entrant_are_reported(market) -> None:
+    _, _, truth, res = market
+    gone = truth["delisted"][0]
+    ev = res.events[res.events["ticker"] == gone["ticker"]]
+    assert len(ev) == 1 and ev["event"].iloc[0] == benchmark.CASH_RULE
+    assert ev["date"].iloc[0] == pd.Timestamp(gone["last_date"])
+    new = truth["entered"][0]
+    held = res.holdings[res.holdings["ticker"] == new["ticker"]]
+    assert held.empty or held["year"].min() >= new["first_index_year"]
+    assert not res.holdings["return"].isna().any()
+
+
+def test_plot_cumulative_labels(market) -> None:
+    import matplotlib.pyplot as plt
+
+    res = market[3]
+    ax = benchmark.plot_cumulative(res)
+    assert len(ax.get_lines()) == 4  # three portfolios and the zero line
+    assert "total returns" in ax.figure.texts[-1].get_text()
+    plt.close(ax.figure)
+
+
+def test_no_warning_with_dividends(market) -> None:
+    cx, prices, truth, _ = market
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", benchmark.PriceOnlyWarning)
+        small = cx[cx["year"] <= 2008]
+        benchmark.backtest(small, prices[prices["date"] < "2009-01-01"], top_n=10)
