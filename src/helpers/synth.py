@@ -1,0 +1,830 @@
+"""Sample CX program with planted truth (`cx sample`).
+
+Generates a B2B relationship survey (accounts with several contacts, quarterly waves, invitations,
+sales and implementation items, deal dates with a quarter-end rush, gaming reps) and a B2C
+transactional survey (a biased sample of a population with known margins), competitor ratings,
+comments consistent with the scores, next-period account outcomes, and a synthetic public CX index
+with prices. The survey is written as a Qualtrics-style export with planted data-quality defects.
+Everything planted is written to ``truth.json`` so later analyses can be checked against it.
+Deterministic for a seed; fully vectorised (1,000,000 responses in well under a minute).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+# ---------------------------------------------------------------------------------------------
+# The planted model
+# ---------------------------------------------------------------------------------------------
+SALES_ITEMS = {
+    "sales_needs": "Understood our needs",
+    "sales_expectations": "Set realistic expectations",
+    "sales_pricing": "Pricing was transparent",
+    "sales_responsiveness": "Responded quickly to our questions",
+    "sales_knowledge": "Knew the product well",
+}
+IMPL_ITEMS = {
+    "impl_on_time": "Delivered on time",
+    "impl_on_budget": "Delivered on budget",
+    "impl_onboarding": "Onboarding and training",
+    "impl_communication": "Project communication",
+    "impl_time_to_value": "Time to value",
+}
+TOUCHPOINT_ITEMS = {
+    "tp_purchase": "Ease of purchase",
+    "tp_delivery": "Delivery",
+    "tp_quality": "Product quality",
+    "tp_support": "Customer support",
+    "tp_value": "Value for money",
+    "tp_app": "App and website",
+}
+# True effect on LTR (0-10 points) per item point (1-5 scale). Top 3 differ by market.
+B2B_EFFECTS = {
+    "impl_time_to_value": 0.85, "sales_expectations": 0.75, "impl_onboarding": 0.60,
+    "sales_needs": 0.25, "impl_communication": 0.15, "sales_responsiveness": 0.15,
+    "impl_on_time": 0.10, "sales_knowledge": 0.10, "sales_pricing": 0.08, "impl_on_budget": 0.05,
+}
+B2C_EFFECTS = {
+    "tp_quality": 0.85, "tp_support": 0.70, "tp_value": 0.55,
+    "tp_delivery": 0.20, "tp_purchase": 0.12, "tp_app": 0.08,
+}
+QUARTER_END_IMPL_PENALTY = -0.8   # item points on every implementation item
+QUARTER_END_SLIP_DAYS = 35.0      # extra go-live slip for deals rushed at quarter end
+COMPETITORS = {"Northwind": 0.9, "Contoso": -0.6, "Globex": -1.4, "Initech": 0.0}  # LTR shift vs us
+POPULATION_MARGINS = {
+    "channel": {"Online": 0.50, "Store": 0.30, "Phone": 0.20},
+    "age_band": {"18-34": 0.30, "35-54": 0.40, "55+": 0.30},
+    "region": {"NA": 0.40, "EMEA": 0.30, "APAC": 0.20, "LATAM": 0.10},
+}
+# Selection bias of the B2C sample (who answers): online and young over-represented.
+B2C_SELECTION = {"channel": {"Online": 1.8, "Store": 0.7, "Phone": 0.5},
+                 "age_band": {"18-34": 1.7, "35-54": 0.9, "55+": 0.6},
+                 "region": {"NA": 1.0, "EMEA": 1.0, "APAC": 1.0, "LATAM": 1.0}}
+B2C_LTR_SHIFT = {"channel": {"Online": -0.4, "Store": 0.6, "Phone": 0.0},
+                 "age_band": {"18-34": -0.6, "35-54": 0.0, "55+": 0.7}}
+INDUSTRIES = ["Software", "Manufacturing", "Financial services", "Healthcare", "Retail", "Public sector"]
+TIERS = {"Enterprise": 0.2, "Mid-market": 0.35, "SMB": 0.45}
+TIER_ARR = {"Enterprise": 400_000.0, "Mid-market": 90_000.0, "SMB": 18_000.0}
+REGIONS_B2B = {"NA": 0.45, "EMEA": 0.30, "APAC": 0.17, "LATAM": 0.08}
+ROLE_LTR = {"decision_maker": -0.3, "influencer": 0.0, "user": 0.25}
+LAST_WAVE = pd.Period("2026Q3", freq="Q")
+MEDIAN_DURATION_S = 360.0
+COMPANY = "Acme Cloud"
+
+FIRST_NAMES = np.array(["Anna", "Ben", "Carla", "David", "Elif", "Farid", "Greta", "Hiro", "Ines", "Jonas",
+                        "Kemal", "Lena", "Marco", "Nadia", "Oscar", "Priya", "Quentin", "Rosa", "Sven", "Tara",
+                        "Umar", "Vera", "Wei", "Ximena", "Yusuf", "Zoe"])
+LAST_NAMES = np.array(["Schmidt", "Okafor", "Rossi", "Tanaka", "Novak", "Garcia", "Lindqvist", "Dubois",
+                       "Kowalski", "Haddad", "Murphy", "Sato", "Jensen", "Silva", "Moreau", "Becker", "Ivanova",
+                       "Nguyen", "Fischer", "Costa"])
+
+POSITIVE = {
+    "sales_needs": ["The sales team really understood what we needed.", "They took time to learn our business."],
+    "sales_expectations": ["Everything promised in the sales cycle was delivered.",
+                           "Expectations set during the sale were realistic and met."],
+    "sales_pricing": ["Pricing was clear with no surprises.", "Transparent pricing from day one."],
+    "sales_responsiveness": ["Our rep always answered quickly.", "Fast answers to every question."],
+    "sales_knowledge": ["The rep knew the product inside out.", "Very knowledgeable sales engineers."],
+    "impl_on_time": ["Go-live happened on the planned date.", "The project finished on schedule."],
+    "impl_on_budget": ["Implementation stayed within budget.", "No cost overruns at all."],
+    "impl_onboarding": ["Onboarding and training were excellent.", "Great training, the team was productive fast."],
+    "impl_communication": ["Project communication was clear and regular.", "We always knew the project status."],
+    "impl_time_to_value": ["We saw value within weeks.", "Quick time to value, it paid off fast."],
+    "tp_purchase": ["Buying was quick and easy.", "Checkout took a minute."],
+    "tp_delivery": ["Delivery was fast.", "Arrived earlier than promised."],
+    "tp_quality": ["The product quality is excellent.", "Great quality, it just works."],
+    "tp_support": ["Support solved my problem right away.", "Friendly and helpful support staff."],
+    "tp_value": ["Great value for money.", "Worth every cent."],
+    "tp_app": ["The app is easy to use.", "Love the website and app."],
+}
+NEGATIVE = {
+    "sales_needs": ["Sales never understood our requirements.", "They pitched features we did not need."],
+    "sales_expectations": ["The sales team overpromised and the product did not deliver.",
+                           "What we were sold is not what we got."],
+    "sales_pricing": ["Hidden costs appeared after signing.", "Pricing was confusing and kept changing."],
+    "sales_responsiveness": ["Our rep took weeks to reply.", "Hard to get answers from sales."],
+    "sales_knowledge": ["The rep did not know the product.", "Sales could not answer technical questions."],
+    "impl_on_time": ["Go-live slipped by months.", "The implementation was badly delayed."],
+    "impl_on_budget": ["The project went far over budget.", "Implementation costs doubled."],
+    "impl_onboarding": ["Onboarding was a mess and training was poor.", "No proper training for our users."],
+    "impl_communication": ["Nobody told us what was happening in the project.", "Poor project communication."],
+    "impl_time_to_value": ["Still no value after a year.", "It took far too long to see any benefit."],
+    "tp_purchase": ["Checkout kept failing.", "Buying was complicated."],
+    "tp_delivery": ["Delivery was late again.", "My order arrived damaged and late."],
+    "tp_quality": ["The product broke after a week.", "Poor quality for the price."],
+    "tp_support": ["Support never solved my issue.", "Waited an hour to reach support."],
+    "tp_value": ["Too expensive for what you get.", "Not worth the money."],
+    "tp_app": ["The app keeps crashing.", "The website is confusing."],
+}
+
+
+@dataclass(frozen=True)
+class Sample:
+    """A generated CX program: raw tables as a platform/CRM would export them, plus the truth."""
+
+    export: pd.DataFrame                 # Qualtrics-style response export (text values, all columns)
+    questions: dict[str, str]            # column id -> question text (2nd header row)
+    import_ids: dict[str, str]           # column id -> ImportId (3rd header row)
+    accounts: pd.DataFrame               # CRM extract, one row per B2B account
+    invitations: pd.DataFrame            # distribution list: who was invited, who answered
+    cx_index: pd.DataFrame | None = None
+    prices: pd.DataFrame | None = None
+    truth: dict[str, Any] = field(default_factory=dict)
+
+
+# ---------------------------------------------------------------------------------------------
+# Generation
+# ---------------------------------------------------------------------------------------------
+def generate(rows: int = 5000, seed: int = 42, gaming: bool = True, waves: int = 4,
+             b2b_share: float = 0.6, market_data: bool = True) -> Sample:
+    """Generate the sample program in memory.
+
+    Parameters
+    ----------
+    rows : number of rows of the survey export (responses incl. planted duplicates and test rows).
+    seed : random seed; the same seed gives identical output.
+    gaming : plant reps who pressure customers for 10s (False: nobody games).
+    waves : quarterly waves ending in 2026Q3.
+    b2b_share : share of export rows from the B2B relationship survey.
+    market_data : also generate the synthetic public CX index and prices (issue: leaders vs laggards).
+    """
+    if rows < 200:
+        raise ValueError(f"rows={rows}: the sample needs at least 200 rows")
+    rng = np.random.default_rng(seed)
+    wave_labels = [str(LAST_WAVE - (waves - 1 - i)) for i in range(waves)]
+    defects = _defect_counts(rows)
+    n_survey = rows - defects["duplicates"]
+    n_b2b_target = int(round(n_survey * b2b_share))
+
+    b2b, accounts, invitations, acc_truth = _b2b(rng, n_b2b_target, wave_labels, gaming)
+    b2c, b2c_truth = _b2c(rng, n_survey - len(b2b), wave_labels, seed)
+    resp = pd.concat([b2b, b2c], ignore_index=True)
+    resp = resp.sample(frac=1.0, random_state=seed).reset_index(drop=True)  # mixed order like a real export
+    comp, comp_truth = _competitors(rng, resp, seed)
+    resp = pd.concat([resp, comp], axis=1)
+    resp["comment"] = _comments(rng, resp)
+
+    export, questions, import_ids, defect_truth = _to_export(rng, resp, defects)
+    truth = {
+        "seed": seed, "rows": int(len(export)), "waves": wave_labels, "company": COMPANY,
+        "driver_effects": {"B2B": B2B_EFFECTS, "B2C": B2C_EFFECTS},
+        "top3": {"B2B": _top(B2B_EFFECTS, 3), "B2C": _top(B2C_EFFECTS, 3)},
+        "quarter_end_penalty": {
+            "impl_items_points": QUARTER_END_IMPL_PENALTY,
+            "go_live_slip_days": QUARTER_END_SLIP_DAYS,
+            "ltr_points": round(QUARTER_END_IMPL_PENALTY * sum(v for k, v in B2B_EFFECTS.items()
+                                                               if k.startswith("impl_")), 3),
+            "sign": "negative",
+        },
+        "gaming": gaming,
+        **acc_truth, **b2c_truth, **comp_truth,
+        "defects": defect_truth,
+        "b2b_responses": int((resp["market"] == "B2B").sum()),
+        "b2c_responses": int((resp["market"] == "B2C").sum()),
+    }
+    cx_index = prices = None
+    if market_data:
+        try:
+            from helpers import synth_market
+        except ImportError:  # the market-view generator is optional
+            synth_market = None
+        if synth_market is not None:
+            cx_index, prices, market_truth = synth_market.make_market_sample(seed)
+            truth["market"] = market_truth
+    return Sample(export, questions, import_ids, accounts, invitations, cx_index, prices, truth)
+
+
+def _top(effects: dict[str, float], k: int) -> list[str]:
+    return [name for name, _ in sorted(effects.items(), key=lambda kv: -kv[1])[:k]]
+
+
+def _defect_counts(rows: int) -> dict[str, int]:
+    def share(p: float, floor: int) -> int:
+        return max(floor, int(round(rows * p)))
+    return {
+        "duplicates": share(0.010, 3), "test_responses": share(0.006, 3), "speeders": share(0.015, 3),
+        "straightliners": share(0.010, 3), "out_of_range": share(0.005, 2), "blank_ltr": share(0.012, 3),
+        "label_valued": share(0.040, 3),
+    }
+
+
+def _to_items(latent: np.ndarray, center: float = 3.5) -> np.ndarray:
+    return np.clip(np.rint(center + latent), 1, 5)
+
+
+def _quarter_end(dates: pd.DatetimeIndex | pd.Series) -> np.ndarray:
+    d = pd.DatetimeIndex(dates)
+    q_end = (d.to_period("Q").end_time).normalize()
+    return np.asarray((q_end - d.normalize()).days < 14)
+
+
+def _wave_dates(rng: np.random.Generator, waves: np.ndarray) -> pd.DatetimeIndex:
+    """A submission time inside the wave's fielding window (weeks 3-8 of the quarter)."""
+    starts = pd.PeriodIndex(waves, freq="Q").start_time
+    offset = rng.uniform(14, 56, len(waves)) * 86400.0
+    return pd.DatetimeIndex(starts + pd.to_timedelta(np.round(offset), unit="s"))
+
+
+def _b2b(rng: np.random.Generator, target: int, wave_labels: list[str], gaming: bool):
+    n_waves = len(wave_labels)
+    # Expected responses per account per wave ~ 3.8 contacts x 0.5 response rate.
+    n_acc = max(30, int(np.ceil(target / (n_waves * 1.9) * 1.15)))
+    n_reps = int(np.clip(n_acc // 18, 8, 60))
+    acc_ids = np.array([f"A{i:05d}" for i in range(1, n_acc + 1)])
+    tier = rng.choice(list(TIERS), n_acc, p=list(TIERS.values()))
+    arr = np.array([TIER_ARR[t] for t in tier]) * rng.lognormal(0, 0.5, n_acc)
+    region = rng.choice(list(REGIONS_B2B), n_acc, p=list(REGIONS_B2B.values()))
+    industry = rng.choice(INDUSTRIES, n_acc)
+    rep_ids = np.array([f"R{i:02d}" for i in range(1, n_reps + 1)])
+    rep = rep_ids[rng.integers(0, n_reps, n_acc)]
+    gaming_reps = sorted(rng.choice(rep_ids, 3, replace=False).tolist()) if gaming else []
+
+    # Deal and implementation: a quarter-end rush (deals closed in the last 14 days of a quarter).
+    start = pd.Timestamp("2023-01-01")
+    day = rng.integers(0, 900, n_acc)
+    rush = rng.random(n_acc) < 0.22
+    close = start + pd.to_timedelta(day, unit="D")
+    q_end = close.to_period("Q").end_time.normalize()
+    close = pd.DatetimeIndex(np.where(rush, q_end - pd.to_timedelta(rng.integers(0, 14, n_acc), unit="D"), close))
+    qe = _quarter_end(close)
+    planned_len = np.array([{"Enterprise": 150, "Mid-market": 90, "SMB": 45}[t] for t in tier]) * rng.uniform(0.8, 1.2, n_acc)
+    slip = np.maximum(0, rng.gamma(1.5, 10, n_acc) + QUARTER_END_SLIP_DAYS * qe + rng.normal(0, 5, n_acc))
+    go_live_planned = close + pd.to_timedelta(np.rint(planned_len), unit="D")
+    go_live = go_live_planned + pd.to_timedelta(np.rint(slip), unit="D")
+
+    # Account-level experience factors.
+    f_sales, f_impl, f_all = rng.normal(0, 1, (3, n_acc))
+    u_acc = rng.normal(0, 1, n_acc)
+    propensity = rng.normal(0, 0.8, n_acc)
+    silent = rng.random(n_acc) < 0.07
+    propensity[silent] = -6.0
+
+    # Contacts: 1-8 per account; the first is the decision maker.
+    n_contacts = 1 + rng.binomial(7, 0.4, n_acc)
+    c_acc = np.repeat(np.arange(n_acc), n_contacts)
+    first = np.r_[0, np.cumsum(n_contacts)[:-1]]
+    is_first = np.zeros(len(c_acc), bool)
+    is_first[first] = True
+    role = np.where(is_first, "decision_maker", np.where(rng.random(len(c_acc)) < 0.35, "influencer", "user"))
+    n_c = len(c_acc)
+    c_first = FIRST_NAMES[rng.integers(0, len(FIRST_NAMES), n_c)]
+    c_last = LAST_NAMES[rng.integers(0, len(LAST_NAMES), n_c)]
+    c_email = pd.Series(c_first).str.lower() + "." + pd.Series(c_last).str.lower() + "." + \
+        pd.Series(np.arange(n_c)).astype(str) + "@" + pd.Series(acc_ids[c_acc]).str.lower() + ".example.com"
+    c_phone = pd.Series(rng.integers(200, 999, n_c)).astype(str) + "-555-" + \
+        pd.Series(rng.integers(1000, 9999, n_c)).astype(str)
+    c_noise = rng.normal(0, 1, n_c)
+    corp_ip = _ips(rng, n_acc)
+    c_ip_shared = rng.random(n_c) < 0.5      # half the contacts sit behind the account's corporate NAT
+
+    # Invitations: every contact, every wave; respond with a role- and account-dependent probability.
+    inv_c = np.tile(np.arange(n_c), n_waves)
+    inv_w = np.repeat(np.arange(n_waves), n_c)
+    role_p = {"decision_maker": -0.35, "influencer": 0.0, "user": 0.15}
+    logit = 0.05 + np.vectorize(role_p.get)(role[inv_c]) + propensity[c_acc[inv_c]]
+    responded = rng.random(len(inv_c)) < 1 / (1 + np.exp(-logit))
+    idx = np.flatnonzero(responded)
+    if len(idx) > target:  # trim to the target: the extra invitees simply did not answer
+        drop = rng.choice(idx, len(idx) - target, replace=False)
+        responded[drop] = False
+        idx = np.flatnonzero(responded)
+    wave_arr = np.array(wave_labels)[inv_w]
+    invited_at = pd.PeriodIndex(wave_arr, freq="Q").start_time + pd.Timedelta(days=10)
+    invitations = pd.DataFrame({
+        "wave": wave_arr, "market": "B2B", "account_id": acc_ids[c_acc[inv_c]],
+        "contact_email": c_email.to_numpy()[inv_c], "role": role[inv_c],
+        "invited_at": invited_at.strftime("%Y-%m-%d"), "responded": responded,
+    })
+
+    # Responses.
+    rc, rw = inv_c[idx], inv_w[idx]
+    ra = c_acc[rc]
+    n = len(idx)
+    wave_shift = np.array([0.0, 0.05, -0.05, 0.15, 0.1, 0.0, 0.05, -0.1][:n_waves] + [0.0] * max(0, n_waves - 8))
+    items: dict[str, np.ndarray] = {}
+    for name in SALES_ITEMS:
+        items[name] = _to_items(0.6 * f_sales[ra] + 0.3 * f_all[ra] + 0.15 * c_noise[rc] + rng.normal(0, 0.8, n))
+    slip_r = slip[ra]
+    for name in IMPL_ITEMS:
+        lat = 0.6 * f_impl[ra] + 0.3 * f_all[ra] + 0.15 * c_noise[rc] + rng.normal(0, 0.8, n)
+        lat = lat + QUARTER_END_IMPL_PENALTY * qe[ra]
+        if name == "impl_on_time":
+            lat = lat - 0.01 * (slip_r - QUARTER_END_SLIP_DAYS * qe[ra])
+        items[name] = _to_items(lat)
+    ltr_lat = 8.3 + sum(B2B_EFFECTS[k] * (items[k] - 3.5) for k in B2B_EFFECTS) + 0.5 * u_acc[ra] \
+        + np.vectorize(ROLE_LTR.get)(role[rc]) + wave_shift[rw] + rng.normal(0, 1.1, n)
+    ltr = np.clip(np.rint(ltr_lat), 0, 10)
+    ces = np.clip(np.rint(4.9 + 0.5 * (items["impl_onboarding"] - 3.5) + 0.4 * (items["sales_responsiveness"] - 3.5)
+                          + rng.normal(0, 1.0, n)), 1, 7)
+    csat = np.clip(np.rint(3.7 + 0.3 * (ltr - 7.5) + rng.normal(0, 0.6, n)), 1, 5)
+
+    submitted = _wave_dates(rng, np.array(wave_labels)[rw])
+    touch = submitted - pd.to_timedelta(rng.uniform(3, 60, n), unit="D")
+
+    # Gaming reps: pressured 10s that contradict the experience ratings, right after a rep touch,
+    # some typed in from the rep's own office IP.
+    pressured = np.zeros(n, bool)
+    ip = np.where(c_ip_shared[rc], corp_ip[ra], _ips(rng, n))
+    if gaming_reps:
+        by_gamer = np.isin(rep[ra], gaming_reps)
+        pressured = by_gamer & (rng.random(n) < 0.55) & (ltr < 10)
+        ltr = np.where(pressured, 10.0, ltr)
+        touch = pd.DatetimeIndex(np.where(pressured, submitted - pd.to_timedelta(rng.uniform(0.1, 1.8, n), unit="D"),
+                                          touch))
+        office_ip = {r: _ips(rng, 1)[0] for r in gaming_reps}
+        typed_in = pressured & (rng.random(n) < 0.25)
+        ip = np.where(typed_in, np.vectorize(lambda r: office_ip.get(r, ""))(rep[ra]), ip)
+
+    resp = pd.DataFrame({
+        "market": "B2B", "wave": np.array(wave_labels)[rw], "account_id": acc_ids[ra], "role": role[rc],
+        "rep_id": rep[ra], "region": region[ra], "industry": industry[ra], "tier": tier[ra],
+        "first_name": c_first[rc], "last_name": c_last[rc], "email": c_email.to_numpy()[rc],
+        "phone": c_phone.to_numpy()[rc], "ip": ip, "submitted_at": submitted,
+        "ltr": ltr, "ces": ces, "csat": csat, **items,
+        "deal_close_date": close[ra], "go_live_planned": go_live_planned[ra], "go_live_date": go_live[ra],
+        "last_rep_touch_at": touch, "pressured": pressured,
+    })
+
+    # Next-period outcomes depend on the accounts' true experience (latent satisfaction).
+    sat = (B2B_EFFECTS["impl_time_to_value"] * f_impl + B2B_EFFECTS["sales_expectations"] * f_sales
+           + 0.6 * f_all + 0.5 * u_acc + QUARTER_END_IMPL_PENALTY * qe)
+    z = (sat - sat.mean()) / sat.std()
+    p_renew = 1 / (1 + np.exp(-(1.9 + 1.0 * z - 0.6 * silent)))
+    renewed = rng.random(n_acc) < p_renew
+    exp_rate = np.maximum(0, rng.normal(0.05 + 0.06 * z, 0.06))
+    expansion = np.where(renewed, arr * exp_rate, 0.0)
+    renewal_date = pd.Period(wave_labels[-1], freq="Q").end_time.normalize() + \
+        pd.to_timedelta(rng.integers(1, 365, n_acc), unit="D")
+    accounts = pd.DataFrame({
+        "account_id": acc_ids, "account_name": [f"Customer {i} Ltd" for i in range(1, n_acc + 1)],
+        "industry": industry, "tier": tier, "region": region, "arr": np.round(arr, 2), "rep_id": rep,
+        "n_contacts": n_contacts,
+        "deal_close_date": close.strftime("%Y-%m-%d"), "go_live_planned": go_live_planned.strftime("%Y-%m-%d"),
+        "go_live_date": go_live.strftime("%Y-%m-%d"), "renewal_date": renewal_date.strftime("%Y-%m-%d"),
+        "renewed": renewed, "churned": ~renewed, "expansion_arr": np.round(expansion, 2),
+    })
+    q = np.quantile(z, [0.25, 0.75])
+    truth = {
+        "gaming_reps": gaming_reps,
+        "b2b_accounts": n_acc, "b2b_reps": n_reps, "silent_accounts": int(silent.sum()),
+        "b2b_response_rate": round(float(responded.mean()), 4),
+        "outcomes": {
+            "renewal_logit_per_sd_experience": 1.0,
+            "expansion_rate_per_sd_experience": 0.06,
+            "expected_renewal_top_quartile": round(float(p_renew[z >= q[1]].mean()), 4),
+            "expected_renewal_bottom_quartile": round(float(p_renew[z <= q[0]].mean()), 4),
+            "direction": "accounts with better experience renew and expand more",
+        },
+        "pressured_responses": int(pressured.sum()),
+    }
+    return resp, accounts, invitations, truth
+
+
+def _ips(rng: np.random.Generator, n: int) -> np.ndarray:
+    parts = rng.integers(1, 255, (4, n)).astype(str)
+    return np.char.add(np.char.add(np.char.add(np.char.add(parts[0], "."), parts[1]), "."),
+                       np.char.add(np.char.add(parts[2], "."), parts[3]))
+
+
+def _b2c_draw(rng: np.random.Generator, n: int, selection: bool) -> pd.DataFrame:
+    """Consumers: attributes from the population margins (x selection factors for the sample)."""
+    cols: dict[str, np.ndarray] = {}
+    for var, margin in POPULATION_MARGINS.items():
+        levels = list(margin)
+        p = np.array([margin[lv] * (B2C_SELECTION[var][lv] if selection else 1.0) for lv in levels])
+        cols[var] = rng.choice(levels, n, p=p / p.sum())
+    df = pd.DataFrame(cols)
+    df["tenure_band"] = rng.choice(["<1y", "1-3y", "3y+"], n, p=[0.3, 0.4, 0.3])
+    f = rng.normal(0, 1, n)
+    for name in TOUCHPOINT_ITEMS:
+        lat = 0.65 * f + rng.normal(0, 0.85, n)
+        if name == "tp_support":
+            lat = lat + np.where(df["channel"] == "Store", 0.4, 0.0)
+        if name == "tp_app":
+            lat = lat + np.where(df["channel"] == "Online", 0.4, 0.0)
+        df[name] = _to_items(lat, 3.6)
+    shift = sum(df[var].map(B2C_LTR_SHIFT[var]).to_numpy(float) for var in B2C_LTR_SHIFT)
+    ltr_lat = 8.0 + sum(B2C_EFFECTS[k] * (df[k].to_numpy() - 3.6) for k in B2C_EFFECTS) + shift + rng.normal(0, 1.3, n)
+    df["ltr"] = np.clip(np.rint(ltr_lat), 0, 10)
+    return df
+
+
+def _nps_of(ltr: np.ndarray) -> float:
+    return float(100 * ((ltr >= 9).mean() - (ltr <= 6).mean()))
+
+
+def _b2c(rng: np.random.Generator, n: int, wave_labels: list[str], seed: int):
+    df = _b2c_draw(rng, n, selection=True)
+    df["ces"] = np.clip(np.rint(5.2 + 0.5 * (df["tp_support"] - 3.6) + 0.3 * (df["tp_purchase"] - 3.6)
+                                + rng.normal(0, 1.0, n)), 1, 7)
+    df["csat"] = np.clip(np.rint(3.8 + 0.3 * (df["ltr"] - 7.5) + rng.normal(0, 0.6, n)), 1, 5)
+    wave = np.array(wave_labels)[rng.integers(0, len(wave_labels), n)]
+    df["market"], df["wave"] = "B2C", wave
+    df["submitted_at"] = _wave_dates(rng, wave)
+    first = FIRST_NAMES[rng.integers(0, len(FIRST_NAMES), n)]
+    last = LAST_NAMES[rng.integers(0, len(LAST_NAMES), n)]
+    df["first_name"], df["last_name"] = first, last
+    df["email"] = (pd.Series(first).str.lower() + "_" + pd.Series(last).str.lower()
+                   + pd.Series(np.arange(n)).astype(str) + "@mail.example.org").to_numpy()
+    df["phone"] = ("+44 7700 " + pd.Series(rng.integers(100000, 999999, n)).astype(str)).to_numpy()
+    df["ip"] = _ips(rng, n)
+    # The population's true NPS: a large draw of the same model without selection.
+    pop = _b2c_draw(np.random.default_rng(seed + 10_007), 400_000, selection=False)
+    truth = {
+        "b2c_population_margins": POPULATION_MARGINS,
+        "b2c_selection_factors": B2C_SELECTION,
+        "b2c_population_nps": round(_nps_of(pop["ltr"].to_numpy()), 2),
+        "b2c_sample_expected_nps_unweighted": round(_nps_of(df["ltr"].to_numpy()), 2),
+    }
+    return df, truth
+
+
+def _competitors(rng: np.random.Generator, resp: pd.DataFrame, seed: int):
+    """Each respondent rates the competitors they use (0-10), correlated with their own rating style."""
+    n = len(resp)
+    ltr = resp["ltr"].to_numpy(float)
+    cols, truth = {}, {}
+    pop_rng = np.random.default_rng(seed + 20_011)
+    for name, shift in COMPETITORS.items():
+        uses = rng.random(n) < 0.35
+        score = np.clip(np.rint(7.2 + shift + 0.35 * (ltr - 7.5) + rng.normal(0, 1.8, n)), 0, 10)
+        cols[f"comp_{name}"] = np.where(uses, score, np.nan)
+        # Expected NPS among users: same model over a large draw of our respondents' ltr.
+        big = pop_rng.choice(ltr, 200_000)
+        sim = np.clip(np.rint(7.2 + shift + 0.35 * (big - 7.5) + pop_rng.normal(0, 1.8, len(big))), 0, 10)
+        truth[name] = round(_nps_of(sim), 2)
+    return pd.DataFrame(cols, index=resp.index), {"competitor_nps": truth, "competitor_ltr_shift": COMPETITORS}
+
+
+def _comments(rng: np.random.Generator, resp: pd.DataFrame) -> np.ndarray:
+    """Comments consistent with the score: praise of the best item, complaint about the worst."""
+    n = len(resp)
+    is_b2b = (resp["market"] == "B2B").to_numpy()
+    b2b_items, b2c_items = list(B2B_EFFECTS), list(B2C_EFFECTS)
+    b2b_vals = resp[b2b_items].to_numpy(float)
+    b2c_vals = resp[b2c_items].to_numpy(float)
+    # Weighted by importance: people talk about what matters to them.
+    w_b2b = np.array([B2B_EFFECTS[k] for k in b2b_items]) + 0.2
+    w_b2c = np.array([B2C_EFFECTS[k] for k in b2c_items]) + 0.2
+    jitter = rng.random((n, max(len(b2b_items), len(b2c_items))))
+    best_b2b = np.nanargmax(np.nan_to_num(b2b_vals * w_b2b + jitter[:, :len(b2b_items)] * 0.3, nan=-9), axis=1)
+    worst_b2b = np.nanargmax(np.nan_to_num((6 - b2b_vals) * w_b2b + jitter[:, :len(b2b_items)] * 0.3, nan=-9), axis=1)
+    best_b2c = np.nanargmax(np.nan_to_num(b2c_vals * w_b2c + jitter[:, :len(b2c_items)] * 0.3, nan=-9), axis=1)
+    worst_b2c = np.nanargmax(np.nan_to_num((6 - b2c_vals) * w_b2c + jitter[:, :len(b2c_items)] * 0.3, nan=-9), axis=1)
+    best = np.where(is_b2b, np.array(b2b_items)[best_b2b], np.array(b2c_items)[best_b2c])
+    worst = np.where(is_b2b, np.array(b2b_items)[worst_b2b], np.array(b2c_items)[worst_b2c])
+    variant = rng.integers(0, 2, n)
+    pos = _lookup(POSITIVE, best, variant)
+    neg = _lookup(NEGATIVE, worst, variant)
+    ltr = resp["ltr"].to_numpy(float)
+    pressured = resp.get("pressured", pd.Series(False, index=resp.index)).fillna(False).to_numpy(bool)
+    text = np.where(ltr >= 9, pos, np.where(ltr <= 6, neg, np.char.add(np.char.add(pos.astype(str), " But "),
+                                                                        np.char.lower(neg.astype(str)))))
+    text = np.where(pressured, np.char.add("My rep asked me for a 10. ", neg.astype(str)), text)
+    blank = (rng.random(n) < 0.3) & ~pressured
+    text = np.where(blank, "", text).astype(object)
+    # A few people write their contact details into the comment (must be masked by cleaning).
+    pii = (~blank) & (rng.random(n) < 0.02)
+    use_email = rng.random(n) < 0.5
+    contact = np.where(use_email, " Contact me at " + resp["email"].astype(str).to_numpy() + ".",
+                       " Call me on " + resp["phone"].astype(str).to_numpy() + ".")
+    text = np.where(pii, text + contact, text)
+    return text
+
+
+def _lookup(table: dict[str, list[str]], keys: np.ndarray, variant: np.ndarray) -> np.ndarray:
+    names = list(table)
+    flat = np.array([table[k][v] for k in names for v in range(2)])
+    pos = pd.Index(names).get_indexer(keys)
+    return flat[pos * 2 + variant]
+
+
+# ---------------------------------------------------------------------------------------------
+# The Qualtrics-style export, with planted defects
+# ---------------------------------------------------------------------------------------------
+QUESTION_COLUMNS: dict[str, tuple[str, str]] = {  # canonical -> (column id, question text)
+    "ltr": ("Q1", f"How likely are you to recommend {COMPANY} to a friend or colleague?"),
+    "ces": ("Q2", f"{COMPANY} made it easy for me to handle my issue."),
+    "csat": ("Q3", f"Overall, how satisfied are you with {COMPANY}?"),
+    **{k: (f"Q4_{i}", f"Thinking about the sales process, how would you rate us on... - {t}")
+       for i, (k, t) in enumerate(SALES_ITEMS.items(), 1)},
+    **{k: (f"Q5_{i}", f"Thinking about the implementation, how would you rate us on... - {t}")
+       for i, (k, t) in enumerate(IMPL_ITEMS.items(), 1)},
+    **{k: (f"Q6_{i}", f"How would you rate your recent experience with... - {t}")
+       for i, (k, t) in enumerate(TOUCHPOINT_ITEMS.items(), 1)},
+    "comment": ("Q7", "What is the most important reason for your score?"),
+    **{f"comp_{v}": (f"Q8_{i}", f"How likely are you to recommend each of these vendors? - {v}")
+       for i, v in enumerate(COMPETITORS, 1)},
+}
+EMBEDDED = {  # canonical -> embedded data field
+    "market": "Market", "account_id": "AccountID", "role": "ContactRole", "wave": "Wave", "rep_id": "RepID",
+    "region": "Region", "industry": "Industry", "tier": "Tier", "channel": "Channel", "age_band": "AgeBand",
+    "tenure_band": "Tenure", "deal_close_date": "DealCloseDate", "go_live_planned": "GoLivePlanned",
+    "go_live_date": "GoLiveDate", "last_rep_touch_at": "LastRepTouch", "phone": "Phone",
+}
+GRIDS = {"Q4": list(SALES_ITEMS), "Q5": list(IMPL_ITEMS), "Q6": list(TOUCHPOINT_ITEMS)}
+LTR_LABELS = {0.0: "0 - Not at all likely", 10.0: "10 - Extremely likely"}
+NA_CODES = ["N/A", "Don't know", "-99"]
+
+
+def _to_export(rng: np.random.Generator, resp: pd.DataFrame, defects: dict[str, int]):
+    n = len(resp)
+    resp = resp.copy()
+    resp["response_id"] = [f"R_{x}" for x in _ids(rng, n)]
+    dur = MEDIAN_DURATION_S * np.exp(np.clip(rng.normal(0, 0.35, n), -0.75, 1.5))
+    resp["duration"] = np.rint(dur)
+    resp["status"] = "IP Address"
+    resp["progress"], resp["finished"] = 100, 1
+    resp["channel_dist"] = "email"
+
+    # Disjoint rows for each row-level defect.
+    order = rng.permutation(n)
+    cuts = np.cumsum([defects[k] for k in ("test_responses", "speeders", "straightliners", "out_of_range",
+                                           "blank_ltr", "duplicates")])
+    test_r, speed_r, straight_r, oor_r, blank_r, dup_src = np.split(order[:cuts[-1]], cuts[:-1])
+
+    test_kind = rng.choice(["Survey Preview", "Survey Test", "Spam"], len(test_r))
+    resp.loc[test_r, "status"] = test_kind
+    resp.loc[test_r, "channel_dist"] = np.where(test_kind == "Spam", "anonymous", np.where(
+        test_kind == "Survey Preview", "preview", "test"))
+    for col in ("email", "first_name", "last_name"):
+        resp.loc[test_r, col] = np.where(test_kind == "Spam", resp.loc[test_r, col], "")
+    resp.loc[speed_r, "duration"] = np.rint(MEDIAN_DURATION_S * rng.uniform(0.05, 0.22, len(speed_r)))
+
+    # Straightliners: one grid answered with a single value throughout.
+    for r in straight_r:
+        grid = GRIDS["Q6"] if resp.at[r, "market"] == "B2C" else GRIDS[rng.choice(["Q4", "Q5"])]
+        resp.loc[r, grid] = float(rng.integers(1, 6))
+    # Everyone else: no accidental straightlining (a genuinely flat grid is vanishingly rare).
+    others = np.setdiff1d(np.arange(n), straight_r)
+    for grid in GRIDS.values():
+        vals = resp.loc[others, grid].to_numpy(float)
+        full = np.isfinite(vals).sum(axis=1) >= 5
+        flat = full & (np.nanmax(np.where(full[:, None], vals, 0), axis=1)
+                       == np.nanmin(np.where(full[:, None], vals, 0), axis=1))
+        rows = others[flat]
+        col = rng.integers(0, len(grid), len(rows))
+        cur = vals[flat, col]
+        bumped = np.where(cur >= 5, cur - 1, cur + 1)
+        arr = resp[grid].to_numpy(float, copy=True)
+        arr[rows, col] = bumped
+        resp[grid] = arr
+
+    # Text values as a platform writes them.
+    text = {c: _num_text(resp[c]) for c in ["ltr", "ces", "csat", *B2B_EFFECTS, *B2C_EFFECTS,
+                                              *[f"comp_{v}" for v in COMPETITORS]]}
+    half = len(oor_r) // 2
+    text["ltr"][oor_r[:half]] = rng.choice(["11", "12", "15"], half)
+    text["ces"][oor_r[half:]] = rng.choice(["8", "9", "0"], len(oor_r) - half)
+    text["ltr"][blank_r] = ""
+    resp.loc[blank_r, "finished"] = np.where(rng.random(len(blank_r)) < 0.5, 0, 1)
+    resp.loc[blank_r, "progress"] = np.where(resp.loc[blank_r, "finished"] == 0, 45, 100)
+
+    # Label-valued answers on clean rows whose LTR is 0 or 10.
+    used = set(order[:cuts[-1]].tolist())
+    cand = np.flatnonzero(np.isin(resp["ltr"].to_numpy(), [0.0, 10.0]))
+    cand = np.array([c for c in cand if c not in used]) if len(cand) < 50_000 else np.setdiff1d(cand, list(used))
+    lab = rng.choice(cand, min(defects["label_valued"], len(cand)), replace=False)
+    text["ltr"][lab] = resp["ltr"].to_numpy()[lab].astype(float)
+    text["ltr"][lab] = np.vectorize(LTR_LABELS.get)(resp["ltr"].to_numpy()[lab])
+    # "Not applicable" codes on driver items (must become missing, never zero).
+    na_cells = 0
+    for c in [*B2B_EFFECTS, *B2C_EFFECTS]:
+        col = text[c]
+        hit = (col != "") & (rng.random(n) < 0.015)
+        hit[straight_r] = False
+        col[hit] = rng.choice(NA_CODES, int(hit.sum()))
+        na_cells += int(hit.sum())
+
+    columns = _export_frame(resp, text)
+    # Duplicates: an earlier complete submission by the same contact in the same wave.
+    dups = columns.iloc[dup_src].copy()
+    dup_resp = resp.iloc[dup_src]
+    earlier = dup_resp["submitted_at"] - pd.to_timedelta(rng.uniform(1, 72, len(dup_src)), unit="h")
+    dups["EndDate"] = earlier.dt.strftime("%Y-%m-%d %H:%M:%S").to_numpy()
+    dups["RecordedDate"] = dups["EndDate"]
+    dups["StartDate"] = (earlier - pd.to_timedelta(dup_resp["duration"].to_numpy(), unit="s")).dt.strftime(
+        "%Y-%m-%d %H:%M:%S").to_numpy()
+    dups["ResponseId"] = [f"R_{x}" for x in _ids(rng, len(dup_src))]
+    export = pd.concat([columns, dups], ignore_index=True)
+    export = export.sample(frac=1.0, random_state=int(rng.integers(0, 2**31))).reset_index(drop=True)
+
+    questions = {c: q for c, q in _header_text().items()}
+    import_ids = _import_ids()
+    pii_comments = resp["comment"].str.contains("@", regex=False) | resp["comment"].str.contains("Call me on")
+    truth = {
+        **{k: int(v) for k, v in defects.items()},
+        "label_valued": int(len(lab)),
+        "not_applicable_answers": na_cells,
+        "comments_with_contact_details": int(pii_comments.sum()),
+        "test_response_ids": sorted(resp.loc[test_r, "response_id"].tolist())[:50],
+    }
+    return export[list(questions)], questions, import_ids, truth
+
+
+def _ids(rng: np.random.Generator, n: int) -> np.ndarray:
+    alphabet = np.array(list("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"))
+    chars = alphabet[rng.integers(0, len(alphabet), (n, 15))]
+    return chars.view(f"<U{15}").ravel() if chars.flags["C_CONTIGUOUS"] else np.array(["".join(r) for r in chars])
+
+
+def _num_text(s: pd.Series) -> np.ndarray:
+    v = s.to_numpy(float)
+    out = np.full(len(v), "", dtype=object)
+    ok = np.isfinite(v)
+    out[ok] = v[ok].astype(int).astype(str)
+    return out
+
+
+def _fmt_dates(s: pd.Series, fmt: str) -> np.ndarray:
+    d = pd.to_datetime(s)
+    return d.dt.strftime(fmt).fillna("").to_numpy(object)
+
+
+def _export_frame(resp: pd.DataFrame, text: dict[str, np.ndarray]) -> pd.DataFrame:
+    end = resp["submitted_at"]
+    start = end - pd.to_timedelta(resp["duration"], unit="s")
+    b2b = (resp["market"] == "B2B").to_numpy()
+    lat, lon = _coords(resp)
+    cols: dict[str, Any] = {
+        "StartDate": start.dt.strftime("%Y-%m-%d %H:%M:%S").to_numpy(),
+        "EndDate": end.dt.strftime("%Y-%m-%d %H:%M:%S").to_numpy(),
+        "Status": resp["status"].to_numpy(),
+        "IPAddress": resp["ip"].to_numpy(),
+        "Progress": resp["progress"].astype(int).astype(str).to_numpy(),
+        "Duration (in seconds)": resp["duration"].astype(int).astype(str).to_numpy(),
+        "Finished": resp["finished"].astype(int).astype(str).to_numpy(),
+        "RecordedDate": end.dt.strftime("%Y-%m-%d %H:%M:%S").to_numpy(),
+        "ResponseId": resp["response_id"].to_numpy(),
+        "RecipientLastName": resp["last_name"].to_numpy(),
+        "RecipientFirstName": resp["first_name"].to_numpy(),
+        "RecipientEmail": resp["email"].to_numpy(),
+        "ExternalReference": "",
+        "LocationLatitude": lat, "LocationLongitude": lon,
+        "DistributionChannel": resp["channel_dist"].to_numpy(),
+        "UserLanguage": "EN",
+    }
+    for canon, (col, _) in QUESTION_COLUMNS.items():
+        cols[col] = text[canon] if canon in text else resp[canon].fillna("").to_numpy(object)
+    for canon, col in EMBEDDED.items():
+        if canon in ("deal_close_date", "go_live_planned", "go_live_date"):
+            vals = np.where(b2b, _fmt_dates(resp[canon], "%Y-%m-%d"), "")
+        elif canon == "last_rep_touch_at":
+            vals = np.where(b2b, _fmt_dates(resp[canon], "%Y-%m-%d %H:%M:%S"), "")
+        else:
+            vals = resp[canon].fillna("").astype(str).to_numpy(object) if canon in resp else ""
+        cols[col] = vals
+    return pd.DataFrame(cols)
+
+
+def _coords(resp: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    centre = {"NA": (40.7, -74.0), "EMEA": (50.1, 8.7), "APAC": (1.35, 103.8), "LATAM": (-23.5, -46.6)}
+    c = np.array([centre.get(r, (0.0, 0.0)) for r in resp["region"].fillna("NA")])
+    jit = np.random.default_rng(7).normal(0, 0.5, c.shape)
+    return np.round(c[:, 0] + jit[:, 0], 4).astype(str), np.round(c[:, 1] + jit[:, 1], 4).astype(str)
+
+
+def _header_text() -> dict[str, str]:
+    base = {
+        "StartDate": "Start Date", "EndDate": "End Date", "Status": "Response Type", "IPAddress": "IP Address",
+        "Progress": "Progress", "Duration (in seconds)": "Duration (in seconds)", "Finished": "Finished",
+        "RecordedDate": "Recorded Date", "ResponseId": "Response ID", "RecipientLastName": "Recipient Last Name",
+        "RecipientFirstName": "Recipient First Name", "RecipientEmail": "Recipient Email",
+        "ExternalReference": "External Data Reference", "LocationLatitude": "Location Latitude",
+        "LocationLongitude": "Location Longitude", "DistributionChannel": "Distribution Channel",
+        "UserLanguage": "User Language",
+    }
+    base.update({col: q for col, q in QUESTION_COLUMNS.values()})
+    base.update({col: col for col in EMBEDDED.values()})
+    return base
+
+
+def _import_ids() -> dict[str, str]:
+    meta = {"StartDate": '{"ImportId":"startDate","timeZone":"America/Denver"}',
+            "EndDate": '{"ImportId":"endDate","timeZone":"America/Denver"}',
+            "Status": '{"ImportId":"status"}', "IPAddress": '{"ImportId":"ipAddress"}',
+            "Progress": '{"ImportId":"progress"}', "Duration (in seconds)": '{"ImportId":"duration"}',
+            "Finished": '{"ImportId":"finished"}',
+            "RecordedDate": '{"ImportId":"recordedDate","timeZone":"America/Denver"}',
+            "ResponseId": '{"ImportId":"_recordId"}', "RecipientLastName": '{"ImportId":"recipientLastName"}',
+            "RecipientFirstName": '{"ImportId":"recipientFirstName"}',
+            "RecipientEmail": '{"ImportId":"recipientEmail"}',
+            "ExternalReference": '{"ImportId":"externalDataReference"}',
+            "LocationLatitude": '{"ImportId":"locationLatitude"}',
+            "LocationLongitude": '{"ImportId":"locationLongitude"}',
+            "DistributionChannel": '{"ImportId":"distributionChannel"}',
+            "UserLanguage": '{"ImportId":"userLanguage"}'}
+    for col, _ in QUESTION_COLUMNS.values():
+        qid = "QID" + col[1:]
+        meta[col] = json.dumps({"ImportId": qid + ("_TEXT" if col == "Q7" else "")}, separators=(",", ":"))
+    for col in EMBEDDED.values():
+        meta[col] = json.dumps({"ImportId": col}, separators=(",", ":"))
+    return meta
+
+
+# ---------------------------------------------------------------------------------------------
+# Writing
+# ---------------------------------------------------------------------------------------------
+FORMATS = ("qualtrics", "csv", "xlsx", "sav")
+
+
+def write(sample: Sample, out_dir: str | Path, fmt: str = "qualtrics") -> dict[str, Path]:
+    """Write the sample into `out_dir`: the survey export, side tables and truth.json.
+
+    fmt: "qualtrics" (CSV with 3 header rows, the default), "csv" (one header row),
+    "xlsx" (Qualtrics-style XLSX) or "sav" (SPSS with value labels and -99 user-missing).
+    """
+    if fmt not in FORMATS:
+        raise ValueError(f"format {fmt!r} unknown; expected one of {', '.join(FORMATS)}")
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    written: dict[str, Path] = {}
+    ext = {"qualtrics": "csv", "csv": "csv", "xlsx": "xlsx", "sav": "sav"}[fmt]
+    survey = out / f"survey_export.{ext}"
+    if fmt == "qualtrics":
+        _write_qualtrics_csv(sample, survey)
+    elif fmt == "csv":
+        _atomic(survey, lambda p: sample.export.to_csv(p, index=False))
+    elif fmt == "xlsx":
+        _atomic(survey, lambda p: _write_xlsx(sample, p))
+    else:
+        _atomic(survey, lambda p: _write_sav(sample, p))
+    written["survey_export"] = survey
+    tables = {"accounts": sample.accounts, "invitations": sample.invitations,
+              "cx_index": sample.cx_index, "prices": sample.prices}
+    for name, df in tables.items():
+        if df is not None:
+            p = out / f"{name}.csv"
+            _atomic(p, lambda tmp, df=df: _fast_csv(df, tmp))
+            written[name] = p
+    truth_path = out / "truth.json"
+    _atomic(truth_path, lambda p: Path(p).write_text(json.dumps(sample.truth, indent=2), encoding="utf-8"))
+    written["truth"] = truth_path
+    return written
+
+
+def _atomic(path: Path, writer) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    try:
+        writer(tmp)
+        tmp.replace(path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def _fast_csv(df: pd.DataFrame, path: Path) -> None:
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+    table = pa.Table.from_pandas(df, preserve_index=False)
+    pacsv.write_csv(table, str(path), pacsv.WriteOptions(quoting_style="needed"))
+
+
+def _write_qualtrics_csv(sample: Sample, path: Path) -> None:
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    def writer(tmp: Path) -> None:
+        head = io.StringIO()
+        w = csv.writer(head, lineterminator="\n")
+        cols = list(sample.export.columns)
+        w.writerow(cols)
+        w.writerow([sample.questions[c] for c in cols])
+        w.writerow([sample.import_ids[c] for c in cols])
+        table = pa.table({c: pa.array(sample.export[c].astype(str).to_numpy(), pa.string()) for c in cols})
+        with open(tmp, "wb") as fh:
+            fh.write(head.getvalue().encode("utf-8"))
+            pacsv.write_csv(table, fh, pacsv.WriteOptions(include_header=False, quoting_style="needed"))
+    _atomic(path, writer)
+
+
+def _write_xlsx(sample: Sample, path: Path) -> None:
+    cols = list(sample.export.columns)
+    header = pd.DataFrame([[sample.questions[c] for c in cols], [sample.import_ids[c] for c in cols]], columns=cols)
+    pd.concat([header, sample.export], ignore_index=True).to_excel(path, index=False, engine="openpyxl")
+
+
+def _write_sav(sample: Sample, path: Path) -> None:
+    import pyreadstat
+    df = sample.export.copy()
+    labels: dict[str, dict[float, str]] = {}
+    missing: dict[str, list[float]] = {}
+    numeric = [col for canon, (col, _) in QUESTION_COLUMNS.items() if canon != "comment"]
+    for col in numeric:
+        s = df[col].replace({"N/A": "-99", "Don't know": "-99", **{v: str(int(k)) for k, v in LTR_LABELS.items()}})
+        df[col] = pd.to_numeric(s, errors="coerce")
+        missing[col] = [-99.0]
+        labels[col] = {-99.0: "Not applicable"}
+    labels["Q1"].update({0.0: "Not at all likely", 10.0: "Extremely likely"})
+    safe = {c: "".join(ch if ch.isalnum() else "_" for ch in c) for c in df.columns}
+    df = df.rename(columns=safe)
+    pyreadstat.write_sav(df, str(path), column_labels=[sample.questions[c] for c in sample.export.columns],
+                         variable_value_labels={safe[k]: v for k, v in labels.items()},
+                         missing_ranges={safe[k]: v for k, v in missing.items()})
