@@ -199,3 +199,200 @@ def test_eb_rates_flags_a_planted_outlier():
 def test_eb_rates_rejects_bad_counts():
     with pytest.raises(DataError, match="successes"):
         metrics.eb_rates([3, 7], [5, 6])
+
+
+# ----------------------------------------------------------------- differences
+SLEEP_1 = [0.7, -1.6, -0.2, -1.2, -0.1, 3.4, 3.7, 0.8, 0.0, 2.0]
+SLEEP_2 = [1.9, 0.8, 1.1, 0.1, -0.1, 4.4, 5.5, 1.6, 4.6, 3.4]
+
+
+def test_issue_example_46_to_39_on_90_responses_is_noise():
+    # issue 4: a 46 -> 39 "drop" on 90 responses is not significant (p ~ 0.5)
+    a, b = counts(18, 12, 60), counts(21, 13, 56)
+    assert metrics.nps(a).nps == pytest.approx(46.7, abs=0.1)
+    assert metrics.nps(b).nps == pytest.approx(38.9, abs=0.1)
+    d = metrics.compare_independent(a, b)
+    assert d.estimate == pytest.approx(-7.78, abs=0.01)
+    assert d.p == pytest.approx(0.5, abs=0.05)
+    assert d.ci[0] < 0 < d.ci[1]
+    assert metrics.min_detectable_difference(90) > abs(d.estimate)
+
+
+def test_compare_independent_two_proportions_textbook():
+    # CSAT top-2 in two samples; SE of a difference of proportions, p1q1/n1 + p2q2/n2
+    a, b = [5] * 30 + [2] * 70, [5] * 45 + [2] * 55
+    d = metrics.compare_independent(a, b, metric="csat_top2")
+    se = np.sqrt(0.3 * 0.7 / 99 + 0.45 * 0.55 / 99)  # survey_mean uses n - 1 as svymean does
+    assert d.estimate == pytest.approx(15.0)
+    assert d.se == pytest.approx(100 * se, rel=1e-9)
+
+
+def test_compare_paired_reproduces_students_sleep_t_test():
+    # R: t.test(extra ~ group, data = sleep, paired = TRUE): t = -4.0621, df = 9, p = 0.002833,
+    # 95 % CI of group1 - group2 (-2.4598858, -0.7001142)
+    df = pd.DataFrame({"id": list(range(10)) * 2, "grp": [1] * 10 + [2] * 10,
+                       "extra": SLEEP_1 + SLEEP_2})
+    d = metrics.compare_paired(df, "id", "grp", "extra", metric="mean")
+    assert d.estimate == pytest.approx(1.58)
+    assert d.z == pytest.approx(4.0621, abs=1e-4)
+    assert d.p == pytest.approx(0.002833, abs=1e-6)
+    assert d.ci == pytest.approx((0.7001142, 2.4598858), abs=1e-6)
+    assert d.n_units == 10 and d.df == 9
+
+
+def _panel(seed: int, n_accounts: int = 120, change: float = 0.0) -> pd.DataFrame:
+    """Accounts keep their mood across waves; 1-4 contacts answer per wave."""
+    rng = np.random.default_rng(seed)
+    happy = rng.random(n_accounts) < 0.5
+    rows = []
+    for wave, shift in (("2025Q3", 0.0), ("2025Q4", change)):
+        k = rng.integers(1, 5, n_accounts)
+        acct = np.repeat(np.arange(n_accounts), k)
+        p10 = np.clip(np.where(happy[acct], 0.7, 0.15) + shift, 0, 1)
+        ltr = np.where(rng.random(len(acct)) < p10, 10.0, np.where(happy[acct], 8.0, 3.0))
+        rows.append(pd.DataFrame({"account_id": acct, "wave": wave, "ltr": ltr}))
+    return pd.concat(rows, ignore_index=True)
+
+
+def test_compare_paired_keeps_its_size_on_planted_null_panel():
+    # planted truth: no change; the clustered panel test rejects ~5 % of 150 simulated panels
+    p = np.array([metrics.compare_paired(_panel(s), "account_id", "wave", "ltr").p
+                  for s in range(150)])
+    assert 0.01 <= np.mean(p < 0.05) <= 0.11
+    d = metrics.compare_paired(_panel(1, change=0.25), "account_id", "wave", "ltr")
+    assert d.estimate > 0 and d.p < 0.05
+
+
+def test_compare_paired_drops_units_seen_once_and_validates():
+    df = _panel(2)
+    extra = pd.DataFrame({"account_id": [999], "wave": ["2025Q4"], "ltr": [0.0]})
+    d1 = metrics.compare_paired(df, "account_id", "wave", "ltr")
+    d2 = metrics.compare_paired(pd.concat([df, extra]), "account_id", "wave", "ltr")
+    assert d1 == d2
+    with pytest.raises(DataError, match="periods"):
+        metrics.compare_paired(df.assign(wave="x"), "account_id", "wave", "ltr")
+    with pytest.raises(DataError, match="nope"):
+        metrics.compare_paired(df, "nope", "wave", "ltr")
+
+
+def test_min_detectable_difference_matches_statsmodels_power():
+    from statsmodels.stats.power import NormalIndPower
+
+    var = 0.45 + 0.15 - 0.3**2
+    mdd = metrics.min_detectable_difference(250, p_promoter=0.45, p_detractor=0.15)
+    es = NormalIndPower().solve_power(nobs1=250, alpha=0.05, power=0.8, ratio=1.0)
+    assert mdd == pytest.approx(100 * es * np.sqrt(var), rel=1e-4)
+    n = metrics.sample_size_for_difference(mdd)
+    assert n in (250, 251)
+    assert metrics.min_detectable_difference(250, deff=2.0) == pytest.approx(mdd * np.sqrt(2))
+
+
+def test_min_detectable_difference_has_planted_power():
+    # planted truth: two waves whose true NPS differs by the MDD -> ~80 % of tests reject
+    rng = np.random.default_rng(42)
+    n, sims = 2000, 3000
+    d = metrics.min_detectable_difference(n) / 100
+    pa = [0.15, 0.40, 0.45]
+    pb = [0.15 - d / 2, 0.40, 0.45 + d / 2]
+    ca, cb = rng.multinomial(n, pa, size=sims), rng.multinomial(n, pb, size=sims)
+
+    def est_var(c):
+        det, pro = c[:, 0] / n, c[:, 2] / n
+        return pro - det, pro + det - (pro - det) ** 2
+
+    (ea, va), (eb, vb) = est_var(ca), est_var(cb)
+    power = np.mean(np.abs(eb - ea) / np.sqrt(va / n + vb / n) > 1.959964)
+    assert 0.76 < power < 0.87
+
+
+# ----------------------------------------------------------------- CES and CSAT
+def test_csat_top2_wilson_interval_newcombe_1998():
+    # Newcombe (1998), Stat Med 17: 81/263, Wilson score interval 0.2553 to 0.3662
+    r = metrics.csat([5] * 40 + [4] * 41 + [1] * 100 + [3] * 82)
+    assert r.pct_top2.estimate == pytest.approx(100 * 81 / 263)
+    assert r.pct_top2.ci == pytest.approx((25.53, 36.62), abs=0.005)
+    # Newcombe's 15/148: 0.0624 to 0.1605
+    r2 = metrics.csat([4] * 15 + [2] * 133)
+    assert r2.pct_top2.ci == pytest.approx((6.24, 16.05), abs=0.005)
+
+
+def test_ces_mean_and_agree_share_design_based(apistrat):
+    # the CES mean with strata / fpc goes through survey_mean, checked above against R
+    rng = np.random.default_rng(0)
+    ces = rng.integers(1, 8, len(apistrat)).astype(float)
+    r = metrics.ces(ces, weights=apistrat["pw"], strata=apistrat["stype"], fpc=apistrat["fpc"])
+    m = metrics.survey_mean(ces, apistrat["pw"], strata=apistrat["stype"], fpc=apistrat["fpc"])
+    assert r.mean.estimate == pytest.approx(m.estimate) and r.mean.se == pytest.approx(m.se)
+    w = apistrat["pw"].to_numpy()
+    assert r.pct_agree.estimate == pytest.approx(100 * w[ces >= 5].sum() / w.sum())
+    assert 0 <= r.pct_agree.ci[0] < r.pct_agree.estimate < r.pct_agree.ci[1] <= 100
+
+
+def test_ces_csat_reject_out_of_scale():
+    with pytest.raises(DataError, match="1-7"):
+        metrics.ces([1, 8])
+    with pytest.raises(DataError, match="1-5"):
+        metrics.csat(pd.Series([0, 5], name="csat"))
+    assert metrics.csat([5, np.nan, 1]).pct_top2.n == 2
+
+
+# ----------------------------------------------------------------- segment table
+def test_nps_table_rows_match_r_nps_package():
+    groups = {"g1": (1, 2, 3), "g2": (1, 0, 1), "g3": (0, 1, 1), "g4": (1, 1, 1)}
+    se_ref = {"g1": 0.304, "g2": 0.707, "g3": 0.354, "g4": 0.471}
+    df = pd.concat([pd.DataFrame({"seg": k, "ltr": counts(*v)}) for k, v in groups.items()])
+    t = metrics.nps_table(df, "seg", ci="wald").set_index("seg")
+    for k, (det, pas, pro) in groups.items():
+        n = det + pas + pro
+        assert t.loc[k, "n"] == n
+        assert t.loc[k, "nps"] == pytest.approx(100 * (pro - det) / n)
+        assert t.loc[k, "se"] / 100 == pytest.approx(se_ref[k], abs=5e-4)
+        assert t.loc[k, "pct_passive"] == pytest.approx(100 * pas / n)
+    adj = metrics.nps_table(df, "seg").set_index("seg")
+    r = metrics.nps(counts(1, 2, 3))
+    assert (adj.loc["g1", "ci_low"], adj.loc["g1", "ci_high"]) == pytest.approx(r.ci)
+
+
+def test_nps_table_weighted_clustered_equals_design_nps():
+    rng = np.random.default_rng(3)
+    df = pd.DataFrame({"tier": rng.choice(["SMB", "Enterprise"], 400),
+                       "region": rng.choice(["NA", "EMEA"], 400),
+                       "ltr": rng.integers(0, 11, 400).astype(float),
+                       "acct": rng.integers(0, 60, 400), "w": rng.uniform(0.5, 3, 400)})
+    df.loc[::17, "ltr"] = np.nan
+    t = metrics.nps_table(df, ["tier", "region"], weight="w", cluster="acct")
+    assert len(t) == 4 and {"deff", "n_eff", "n_clusters"} <= set(t)
+    for row in t.itertuples():
+        g = df[(df.tier == row.tier) & (df.region == row.region)]
+        r = metrics.nps(g["ltr"], weights=g["w"], cluster=g["acct"])
+        assert row.nps == pytest.approx(r.nps) and row.se == pytest.approx(r.se)
+        assert (row.ci_low, row.ci_high) == pytest.approx(r.ci)
+        assert row.n == r.n and row.deff == pytest.approx(r.deff)
+
+
+def test_nps_table_cluster_ci_covers_planted_truth():
+    # planted truth: 400 replicate B2B samples of 80 accounts x 4 contacts; an account is happy
+    # (80 % promoters, 5 % detractors) or unhappy (10 % / 60 %) with probability 1/2, so the
+    # true NPS is 0.5 * 75 + 0.5 * (-50) = 12.5. Contacts of an account are alike (ICC > 0).
+    rng = np.random.default_rng(2024)
+    reps, accts, m = 400, 80, 4
+    happy = rng.random(reps * accts) < 0.5
+    acct = np.repeat(np.arange(reps * accts), m)
+    p_pro, p_det = np.where(happy, 0.8, 0.1)[acct], np.where(happy, 0.05, 0.6)[acct]
+    u = rng.random(len(acct))
+    ltr = np.where(u < p_pro, 10.0, np.where(u < p_pro + p_det, 2.0, 7.0))
+    df = pd.DataFrame({"rep": acct // accts, "acct": acct, "ltr": ltr})
+    clustered = metrics.nps_table(df, "rep", cluster="acct")
+    naive = metrics.nps_table(df, "rep")
+    cover = lambda t: np.mean((t.ci_low <= 12.5) & (12.5 <= t.ci_high))  # noqa: E731
+    assert 0.92 <= cover(clustered) <= 0.98
+    assert cover(naive) < 0.90
+    assert clustered["deff"].median() > 1.5
+
+
+def test_nps_table_missing_column_and_groups():
+    df = pd.DataFrame({"seg": ["a", None, "b"], "ltr": [10.0, 0.0, 5.0]})
+    t = metrics.nps_table(df, "seg")
+    assert t["seg"].tolist() == ["a", "b"] and t["n"].tolist() == [1, 1]
+    with pytest.raises(DataError, match="'nope'"):
+        metrics.nps_table(df, "nope")

@@ -14,6 +14,7 @@ multinomial variance of Rocks (2016) and the R ``NPS`` package, with the adjuste
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
@@ -31,7 +32,9 @@ ADJUSTED_WALD_PSEUDO = (0.75, 1.5, 0.75)
 
 __all__ = [
     "NPSResult", "MeanResult", "DiffResult", "CESResult", "CSATResult",
-    "nps", "nps_score", "survey_mean", "survey_total", "bh_adjust",
+    "nps", "nps_score", "survey_mean", "survey_total", "ces", "csat", "nps_table",
+    "compare_independent", "compare_paired", "bh_adjust",
+    "min_detectable_difference", "sample_size_for_difference",
     "fit_beta_binomial", "eb_rates",
 ]
 
@@ -110,7 +113,11 @@ class NPSResult:
 
 @dataclass(frozen=True)
 class DiffResult:
-    """Difference ``b - a`` between two estimates with SE, CI, z statistic and two-sided p."""
+    """Difference ``b - a`` between two estimates with SE, CI, test statistic and two-sided p.
+
+    ``z`` is a t statistic with ``df`` degrees of freedom when ``df`` is set (paired design),
+    else a normal z. ``n_units`` counts the units of a paired comparison.
+    """
 
     estimate: float
     se: float
@@ -122,6 +129,7 @@ class DiffResult:
     metric: str
     level: float = 0.95
     n_units: int | None = None
+    df: float | None = None
 
     @property
     def ci_low(self) -> float:
@@ -561,3 +569,291 @@ def eb_rates(successes: ArrayLike, trials: ArrayLike, labels: ArrayLike | None =
     out.attrs.update(alpha=a, beta=b, prior_mean=a / (a + b), pooled_rate=float(pooled),
                      method=method, level=level)
     return out
+
+
+# --------------------------------------------------------------------------- CES and CSAT
+def _check_scale(x: np.ndarray, lo: float, hi: float, name: str) -> None:
+    bad = (x < lo) | (x > hi)
+    if bad.any():
+        row = int(np.flatnonzero(bad)[0])
+        raise DataError(f"value {x[row]:g} outside the {lo:g}-{hi:g} scale", column=name, row=row,
+                        expected=f"{lo:g}-{hi:g} or missing")
+
+
+def _proportion_result(est: float, var: float, var_srs: float, n: int, level: float) -> MeanResult:
+    """Percentage (0-100) with a design-based SE and a Wilson interval on the effective n.
+
+    The Wilson interval (Wilson 1927; Newcombe 1998) stays inside 0-100 and keeps its coverage
+    for small n and shares near 0 or 100 %, where estimate +- z SE does not.
+    """
+    base = _mean_result(est, var, var_srs, n, level)
+    zq = _z(level)
+    m = base.n_eff if np.isfinite(base.n_eff) and base.n_eff > 0 else float(n)
+    centre = (est + zq**2 / (2 * m)) / (1 + zq**2 / m)
+    half = zq / (1 + zq**2 / m) * np.sqrt(est * (1 - est) / m + zq**2 / (4 * m**2))
+    lo, hi = max(centre - half, 0.0), min(centre + half, 1.0)
+    return MeanResult(100 * est, 100 * base.se, (float(100 * lo), float(100 * hi)), n, base.deff,
+                      base.n_eff, level)
+
+
+def _mean_and_share(values: ArrayLike, lo: float, hi: float, cut: float, weights, strata,
+                    cluster, fpc, level: float, name: str) -> tuple[MeanResult, MeanResult]:
+    y, w, s, c, f = _prepare(values, weights, strata, cluster, fpc, name)
+    _check_scale(y, lo, hi, name)
+    mean = _mean_result(*_linearised_mean(y, w, s, c, f), len(y), level)
+    share = _proportion_result(*_linearised_mean((y >= cut).astype(float), w, s, c, f), len(y),
+                               level)
+    return mean, share
+
+
+def ces(values: ArrayLike, weights: ArrayLike | None = None, strata: ArrayLike | None = None,
+        cluster: ArrayLike | None = None, fpc: ArrayLike | None = None,
+        level: float = 0.95) -> CESResult:
+    """Customer Effort Score 2.0 (1-7 agreement): mean and % agree (5-7), design-based.
+
+    Same design arguments as :func:`survey_mean`; NaN dropped, values outside 1-7 raise
+    DataError. ``pct_agree`` is in percent with a Wilson interval on the effective n.
+    """
+    name = _name(values, "ces")
+    mean, share = _mean_and_share(values, 1, 7, 5, weights, strata, cluster, fpc, level, name)
+    return CESResult(mean=mean, pct_agree=share)
+
+
+def csat(values: ArrayLike, weights: ArrayLike | None = None, strata: ArrayLike | None = None,
+         cluster: ArrayLike | None = None, fpc: ArrayLike | None = None,
+         level: float = 0.95) -> CSATResult:
+    """CSAT (1-5): % top-2 box (4-5) and mean score, design-based.
+
+    Same design arguments as :func:`survey_mean`; NaN dropped, values outside 1-5 raise
+    DataError. ``pct_top2`` is in percent with a Wilson interval on the effective n.
+    """
+    name = _name(values, "csat")
+    mean, share = _mean_and_share(values, 1, 5, 4, weights, strata, cluster, fpc, level, name)
+    return CSATResult(pct_top2=share, mean=mean)
+
+
+# --------------------------------------------------------------------------- differences
+Metric = Literal["nps", "mean", "ces_agree", "csat_top2"]
+
+
+def _metric_values(values: ArrayLike, metric: str, name: str) -> np.ndarray:
+    """Per-response values whose (weighted) mean is the metric, on the reporting scale."""
+    if metric == "nps":
+        return nps_score(values, name)
+    y = _as_float(values, name)
+    if metric == "mean":
+        return y
+    if metric in ("ces_agree", "csat_top2"):
+        lo, hi, cut = (1, 7, 5) if metric == "ces_agree" else (1, 5, 4)
+        _check_scale(y, lo, hi, name)
+        return np.where(np.isnan(y), np.nan, 100.0 * (y >= cut))
+    raise DataError(f"unknown metric {metric!r}", expected="nps, mean, ces_agree or csat_top2")
+
+
+def _estimate(values: ArrayLike, metric: str, weights, cluster, level: float, name: str):
+    if metric == "nps":
+        r = nps(values, weights=weights, cluster=cluster, ci="wald", level=level)
+        return r.nps, r.se, r.n
+    r = survey_mean(_metric_values(values, metric, name), weights=weights, cluster=cluster,
+                    level=level)
+    return r.estimate, r.se, r.n
+
+
+def _diff(est: float, se: float, n_a: int, n_b: int, metric: str, level: float,
+          df: float | None = None, n_units: int | None = None) -> DiffResult:
+    dist = stats.norm if df is None else stats.t(df)
+    q = float(dist.ppf(0.5 + level / 2))
+    stat = est / se if se > 0 else (0.0 if est == 0 else np.sign(est) * np.inf)
+    p = float(2 * dist.sf(abs(stat)))
+    return DiffResult(float(est), float(se), (est - q * se, est + q * se), float(stat), p, n_a, n_b,
+                      metric, level, n_units, df)
+
+
+def compare_independent(a_scores: ArrayLike, b_scores: ArrayLike, *, metric: Metric = "nps",
+                        a_weights: ArrayLike | None = None, b_weights: ArrayLike | None = None,
+                        a_cluster: ArrayLike | None = None, b_cluster: ArrayLike | None = None,
+                        level: float = 0.95) -> DiffResult:
+    """Difference ``b - a`` between two independent samples (e.g. two segments or two waves
+    with different respondents), with SE = sqrt(se_a^2 + se_b^2), Wald CI, z and two-sided p.
+
+    ``metric``: "nps" (0-10 scores, points), "mean" (any scale), "ces_agree" (% 5-7 on 1-7) or
+    "csat_top2" (% 4-5 on 1-5). Weights and clusters (e.g. accounts) apply per sample. For the
+    same accounts in two waves use :func:`compare_paired` instead.
+    """
+    ea, sa, na = _estimate(a_scores, metric, a_weights, a_cluster, level, _name(a_scores, "a"))
+    eb, sb, nb = _estimate(b_scores, metric, b_weights, b_cluster, level, _name(b_scores, "b"))
+    return _diff(eb - ea, float(np.hypot(sa, sb)), na, nb, metric, level)
+
+
+def compare_paired(df: pd.DataFrame, unit: str, period: str, score: str, *,
+                   periods: tuple[Any, Any] | None = None, metric: Metric = "nps",
+                   weight: str | None = None, level: float = 0.95) -> DiffResult:
+    """Change between two waves for the same units (panel), clustered by unit.
+
+    Keeps the units (e.g. accounts) that responded in both periods, estimates the metric in
+    each period over their responses and linearises the difference ``b - a``; each unit's two
+    waves form one cluster, so the positive correlation of an account with itself is used
+    (narrower than treating the waves as independent) and several contacts per account are
+    not counted as independent. With one response per unit and period this is exactly the
+    paired t-test; the p-value and CI use a t distribution with (units - 1) df.
+
+    Parameters
+    ----------
+    df : tidy responses. unit, period, score : column names. periods : (a, b); default the two
+        sorted values of ``period`` (an error when there are not exactly two).
+    metric : as in :func:`compare_independent`. weight : optional weight column.
+    """
+    for col in (unit, period, score, *([weight] if weight else [])):
+        if col not in df.columns:
+            raise DataError("column not found", column=col, expected=f"one of {list(df.columns)}")
+    if periods is None:
+        found = sorted(df[period].dropna().unique())
+        if len(found) != 2:
+            raise DataError(f"{len(found)} periods found", column=period,
+                            expected="exactly two periods, or pass periods=(a, b)")
+        periods = (found[0], found[1])
+    y_all = _metric_values(df[score], metric, score)
+    in_b = (df[period] == periods[1]).to_numpy()
+    keep = ((df[period] == periods[0]).to_numpy() | in_b) & ~np.isnan(y_all)
+    keep &= df[unit].notna().to_numpy()
+    sub_unit = df[unit].to_numpy()[keep]
+    sub_b = in_b[keep]
+    units_a, units_b = set(sub_unit[~sub_b]), set(sub_unit[sub_b])
+    both = np.isin(sub_unit, list(units_a & units_b))
+    y, is_b, u = y_all[keep][both], sub_b[both], sub_unit[both]
+    n_units = len(units_a & units_b)
+    if n_units < 2:
+        raise DataError(f"{n_units} units responded in both periods", column=unit,
+                        expected="at least two units present in both periods")
+    w = (_weights(df[weight].to_numpy()[keep][both], len(y), weight) if weight
+         else np.ones(len(y)))
+    z = np.empty(len(y))
+    est = {}
+    for flag, sign in ((False, -1.0), (True, 1.0)):
+        m = is_b == flag
+        tw = w[m].sum()
+        est[flag] = float(w[m] @ y[m] / tw)
+        z[m] = sign * w[m] * (y[m] - est[flag]) / tw
+    var = _design_variance(z, None, _codes(u, len(u), unit), None)
+    return _diff(est[True] - est[False], float(np.sqrt(var)), int((~is_b).sum()),
+                 int(is_b.sum()), metric, level, df=float(n_units - 1), n_units=n_units)
+
+
+def _nps_variance(p_promoter: float, p_detractor: float) -> float:
+    if not (0 <= p_promoter <= 1 and 0 <= p_detractor <= 1 and p_promoter + p_detractor <= 1):
+        raise DataError(f"shares promoter {p_promoter!r}, detractor {p_detractor!r}",
+                        expected="shares in 0-1 summing to at most 1")
+    return p_promoter + p_detractor - (p_promoter - p_detractor) ** 2
+
+
+def min_detectable_difference(n: float, *, n_b: float | None = None, p_promoter: float = 0.45,
+                              p_detractor: float = 0.15, alpha: float = 0.05, power: float = 0.8,
+                              deff: float = 1.0) -> float:
+    """Smallest true NPS change (points) a two-sided test at ``alpha`` detects with ``power``.
+
+    MDD = (z_{1-alpha/2} + z_power) * sqrt(deff * Var * (1/n + 1/n_b)) with the multinomial
+    NPS variance Var = p_pro + p_det - (p_pro - p_det)^2 at the expected shares (default 45 %
+    promoters, 15 % detractors, NPS 30). ``n`` responses in the first group, ``n_b`` in the
+    second (default: same); ``deff`` inflates for weighting or account clustering.
+    """
+    n_b = n if n_b is None else n_b
+    if n <= 0 or n_b <= 0:
+        raise DataError(f"sample sizes {n!r}, {n_b!r}", expected="positive numbers of responses")
+    var = _nps_variance(p_promoter, p_detractor)
+    k = stats.norm.ppf(1 - alpha / 2) + stats.norm.ppf(power)
+    return float(100 * k * np.sqrt(deff * var * (1 / n + 1 / n_b)))
+
+
+def sample_size_for_difference(difference: float, *, p_promoter: float = 0.45,
+                               p_detractor: float = 0.15, alpha: float = 0.05,
+                               power: float = 0.8, deff: float = 1.0) -> int:
+    """Responses per group needed to detect an NPS change of ``difference`` points
+    (the inverse of :func:`min_detectable_difference` with equal groups), rounded up."""
+    if difference == 0:
+        raise DataError("difference 0 cannot be detected", expected="a non-zero difference")
+    var = _nps_variance(p_promoter, p_detractor)
+    k = stats.norm.ppf(1 - alpha / 2) + stats.norm.ppf(power)
+    return int(np.ceil(deff * 2 * var * (k / (difference / 100)) ** 2 - 1e-9))
+
+
+# --------------------------------------------------------------------------- segment table
+def nps_table(df: pd.DataFrame, by: str | Sequence[str], score: str = "ltr",
+              weight: str | None = None, cluster: str | None = None, level: float = 0.95,
+              ci: CIMethod = "adjusted_wald") -> pd.DataFrame:
+    """NPS with uncertainty for every group of ``by``, vectorised (one pass of bincounts).
+
+    One row per group (sorted): the ``by`` columns, ``n``, ``pct_promoter``, ``pct_passive``,
+    ``pct_detractor``, ``nps``, ``se``, ``ci_low``, ``ci_high``, ``deff``, ``n_eff`` (and
+    ``n_clusters`` when ``cluster`` is given). Without weight and cluster each row equals
+    :func:`nps` on the group; with them each group is estimated as its own design (weighted
+    ratio mean, clusters nested in the group, with replacement), as :func:`nps` with the same
+    weights / clusters on the group's rows. NaN scores are dropped; rows with a missing group
+    label are left out.
+    """
+    by_cols = [by] if isinstance(by, str) else list(by)
+    cols = [*by_cols, score, *([weight] if weight else []), *([cluster] if cluster else [])]
+    missing = [c for c in cols if c not in df.columns]
+    if missing:
+        raise DataError("column not found", column=missing[0], expected=f"one of {list(df.columns)}")
+    if ci not in ("adjusted_wald", "wald"):
+        raise DataError(f"unknown ci method {ci!r}", expected="'adjusted_wald' or 'wald'")
+    zq = _z(level)
+    y = nps_score(df[score], score) / 100.0
+    gid = (df.groupby(by_cols, sort=True, dropna=True, observed=True).ngroup()
+           .fillna(-1).to_numpy().astype(np.int64))
+    keep = ~np.isnan(y) & (gid >= 0)
+    if cluster is not None:
+        keep &= df[cluster].notna().to_numpy()
+    idx = np.flatnonzero(keep)
+    g = gid[idx].astype(np.int64)
+    y = y[idx]
+    n_groups = int(gid.max()) + 1 if len(gid) and gid.max() >= 0 else 0
+    w = (_weights(df[weight].to_numpy()[idx], len(idx), weight) if weight else None)
+    ww = np.ones(len(idx)) if w is None else w
+
+    n = np.bincount(g, minlength=n_groups).astype(float)
+    tw = np.bincount(g, weights=ww, minlength=n_groups)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        p_pro = np.bincount(g, weights=ww * (y > 0), minlength=n_groups) / tw
+        p_det = np.bincount(g, weights=ww * (y < 0), minlength=n_groups) / tw
+        est = p_pro - p_det
+        var_srs = np.maximum(p_pro + p_det - est**2, 0.0) / n
+        out_extra: dict[str, np.ndarray] = {}
+        if w is None and cluster is None:
+            var = var_srs
+        else:
+            z = ww * (y - est[g]) / tw[g]
+            if cluster is not None:
+                c_codes = _codes(df[cluster].to_numpy()[idx], len(idx), cluster)
+                psu = _combine(g, c_codes)
+                t = np.bincount(psu, weights=z)
+                first = np.full(len(t), -1, dtype=np.int64)
+                first[psu[::-1]] = np.arange(len(psu) - 1, -1, -1)
+                tg = g[first]
+                out_extra["n_clusters"] = np.bincount(tg, minlength=n_groups)
+            else:
+                t, tg = z, g
+            m = np.bincount(tg, minlength=n_groups).astype(float)
+            t_mean = np.bincount(tg, weights=t, minlength=n_groups) / m
+            ss = np.bincount(tg, weights=(t - t_mean[tg]) ** 2, minlength=n_groups)
+            var = np.where(m > 1, m / (m - 1) * ss, np.nan)
+        se = np.sqrt(var)
+        deff = np.where(var_srs > 0, var / var_srs, 1.0)
+        n_eff = np.where(deff > 0, n / deff, n)
+    if ci == "wald":
+        lo, hi = np.clip(est - zq * se, -1, 1), np.clip(est + zq * se, -1, 1)
+    else:
+        lo, hi = _adjusted_wald(p_pro, p_det, np.where(np.isfinite(n_eff), n_eff, n), zq)
+        lo, hi = np.where(np.isnan(se), np.nan, lo), np.where(np.isnan(se), np.nan, hi)
+    present = n > 0
+    first_row = np.full(n_groups, -1, dtype=np.int64)
+    first_row[g[::-1]] = idx[::-1]
+    labels = df[by_cols].iloc[first_row[present]].reset_index(drop=True)
+    table = labels.assign(
+        n=n[present].astype(np.int64), pct_promoter=100 * p_pro[present],
+        pct_passive=100 * (1 - p_pro - p_det)[present], pct_detractor=100 * p_det[present],
+        nps=100 * est[present], se=100 * se[present], ci_low=100 * lo[present],
+        ci_high=100 * hi[present], deff=deff[present], n_eff=n_eff[present],
+        **{k: v[present] for k, v in out_extra.items()},
+    )
+    return table
