@@ -147,7 +147,7 @@ def read_survey(
         return _read_spss(p, encoding)
     if container == "parquet":
         return _read_parquet(p)
-    layout = None if format in ("auto", "xlsx", "spss", "sav", "parquet") else format
+    layout = {"auto": None, "xlsx": "csv"}.get(format, format)
     if container == "xlsx":
         return _read_xlsx(p, layout, sheet, encoding)
     return _read_text(p, layout, encoding, size)
@@ -467,7 +467,7 @@ def _arrow_read(source: Any, width: int, delimiter: str) -> pa.Table | _Ragged |
     try:
         return pacsv.read_csv(source, read_options=read, parse_options=parse,
                               convert_options=convert)
-    except pa.ArrowInvalid as exc:
+    except pa.ArrowException as exc:
         msg = str(exc)
         if "UTF8" in msg or "UTF-8" in msg:
             return UnicodeError(msg)
@@ -498,8 +498,9 @@ def _ragged_error(p: Path, enc: str, delimiter: str, width: int, n_header: int,
         reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=False)
         for k, rec in enumerate(reader, start=1):
             if rec and len(rec) != width and k > n_header:
-                return DataError(f"has {len(rec)} fields (ragged row)", file=p,
-                                 row=reader.line_num, expected=f"{width} fields like the header")
+                return DataError(f"has {len(rec)} fields (ragged row, ends on line "
+                                 f"{reader.line_num})", file=p, row=k,
+                                 expected=f"{width} fields like the header")
     except csv.Error as exc:
         return DataError(f"malformed CSV ({exc})", file=p, expected="well-formed CSV")
     return DataError(f"malformed CSV ({arrow_msg})", file=p,
@@ -771,6 +772,7 @@ def _read_xlsx(p: Path, layout: str | None, sheet: str | int | None,
     rows = [(r + [None] * width)[:width] for r in rows]
     records = [[c or "" for c in r] for r in rows[:3]]
     kind, n_header = _detect_layout(records, layout, p)
+    kind = "xlsx" if kind == "csv" else kind
     if n_header:
         notes.append(f"removed {n_header} header row{'s' if n_header > 1 else ''}")
     notes.append("cells converted to text like a CSV export (numbers, dates as ISO text)")
