@@ -1,0 +1,170 @@
+"""B2C sample weighting: raking to population margins, trimming, Kish design effect.
+
+Typical use: ``w = rake(df, margins)``, then ``trim_weights(w)`` to cap extreme weights, and
+report ``kish_deff(w)`` / ``effective_n(w)`` next to every weighted figure (the variance cost of
+weighting). Margins come from config (population shares per level, each variable summing to 1).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from helpers.errors import DataError
+
+__all__ = ["rake", "trim_weights", "kish_deff", "effective_n", "margin_table"]
+
+_SUM_TOL = 1e-6
+
+
+def _positive_weights(w: Any, n: int, name: str) -> np.ndarray:
+    arr = np.asarray(w, dtype=float).ravel()
+    if len(arr) != n:
+        raise DataError(f"{len(arr)} weights for {n} rows", column=name, expected=f"{n} weights")
+    bad = ~np.isfinite(arr) | (arr <= 0)
+    if bad.any():
+        row = int(np.flatnonzero(bad)[0])
+        raise DataError(f"weight {arr[row]!r}", column=name, row=row,
+                        expected="finite positive weights")
+    return arr
+
+
+def _margin_codes(df: pd.DataFrame, var: str,
+                  shares: Mapping[Any, float]) -> tuple[np.ndarray, np.ndarray]:
+    """Row codes into the margin's levels and the target shares, after validation."""
+    if var not in df.columns:
+        raise DataError("raking variable not in the data", column=var,
+                        expected=f"one of {list(df.columns)}")
+    if not shares:
+        raise DataError("empty margin", column=var, expected="population shares per level")
+    levels = list(shares)
+    target = np.array([float(shares[k]) for k in levels])
+    if not np.isfinite(target).all() or (target <= 0).any():
+        bad = levels[int(np.flatnonzero(~np.isfinite(target) | (target <= 0))[0])]
+        raise DataError(f"margin share of level {bad!r} is {shares[bad]!r}", column=var,
+                        expected="positive shares (drop levels absent from the population)")
+    if abs(target.sum() - 1) > _SUM_TOL:
+        raise DataError(f"margin shares sum to {target.sum():.6g}", column=var,
+                        expected="shares summing to 1")
+    col = df[var]
+    if col.isna().any():
+        row = int(np.flatnonzero(col.isna().to_numpy())[0])
+        raise DataError("missing value in a raking variable", column=var, row=row,
+                        expected=f"one of {levels}")
+    codes = pd.Index(levels).get_indexer(col)
+    if (codes < 0).any():
+        row = int(np.flatnonzero(codes < 0)[0])
+        raise DataError(f"level {col.iloc[row]!r} has no population margin", column=var, row=row,
+                        expected=f"one of {levels}")
+    counts = np.bincount(codes, minlength=len(levels))
+    if (counts == 0).any():
+        lvl = levels[int(np.flatnonzero(counts == 0)[0])]
+        raise DataError(f"margin level {lvl!r} has no respondents, so it cannot be matched",
+                        column=var, expected="every margin level present in the sample")
+    return codes, target
+
+
+def rake(df: pd.DataFrame, margins: Mapping[str, Mapping[Any, float]],
+         base_weight: str | Any | None = None, max_iter: int = 100,
+         tol: float = 1e-6) -> pd.Series:
+    """Rake weights to population margins by iterative proportional fitting (Deming-Stephan).
+
+    Parameters
+    ----------
+    df : one row per respondent, with every raking variable.
+    margins : ``{variable: {level: population share}}``; each variable's shares sum to 1.
+    base_weight : column name or array of design weights (default 1 each).
+    max_iter : full sweeps over the variables before giving up.
+    tol : largest allowed gap between achieved and target share.
+
+    Returns
+    -------
+    Series ``weight`` on ``df.index``: positive, summing to the base weights' total, whose
+    weighted shares reproduce every margin within ``tol``. Raises DataError when a data level has
+    no margin, a margin does not sum to 1, a margin level has no respondents, or the margins
+    cannot be met jointly (no convergence).
+    """
+    n = len(df)
+    if n == 0:
+        raise DataError("no rows to weight", expected="at least one respondent")
+    if isinstance(base_weight, str):
+        if base_weight not in df.columns:
+            raise DataError("base weight column not found", column=base_weight)
+        base = _positive_weights(df[base_weight].to_numpy(dtype=float), n, base_weight)
+    elif base_weight is None:
+        base = np.ones(n)
+    else:
+        base = _positive_weights(base_weight, n, "base_weight")
+    specs = [(var, *_margin_codes(df, var, shares)) for var, shares in margins.items()]
+    total = base.sum()
+    w = base.copy()
+    gap = np.inf
+    for _ in range(max_iter):
+        for _var, codes, target in specs:
+            achieved = np.bincount(codes, weights=w, minlength=len(target))
+            w *= (target * total / achieved)[codes]
+        gap = max(float(np.abs(np.bincount(c, weights=w, minlength=len(t)) / total - t).max())
+                  for _v, c, t in specs)
+        if gap <= tol:
+            break
+    else:
+        raise DataError(f"raking did not converge in {max_iter} sweeps (largest share gap "
+                        f"{gap:.2g})", column=", ".join(margins),
+                        expected="margins that the sample can meet jointly (collapse sparse levels)")
+    return pd.Series(w, index=df.index, name="weight")
+
+
+def trim_weights(w: Any, upper: float = 5.0, lower: float = 0.2, max_iter: int = 50) -> Any:
+    """Cap weights at ``upper`` x mean and floor them at ``lower`` x mean, keeping their sum.
+
+    Capping and re-normalising to the original total is repeated until every weight lies within
+    the bounds (re-normalising can push a weight back out). Returns the same type as ``w``
+    (a Series keeps its index and name).
+    """
+    if not (upper > 1 and 0 <= lower < 1):
+        raise DataError(f"trim bounds lower={lower!r}, upper={upper!r}",
+                        expected="0 <= lower < 1 < upper (multiples of the mean weight)")
+    arr = _positive_weights(w, len(np.asarray(w).ravel()), getattr(w, "name", None) or "weights")
+    total, n = arr.sum(), len(arr)
+    mean = total / n
+    out = arr.copy()
+    for _ in range(max_iter):
+        out = np.clip(out, lower * mean, upper * mean)
+        out *= total / out.sum()
+        if out.max() <= upper * mean * (1 + 1e-9) and out.min() >= lower * mean * (1 - 1e-9):
+            break
+    if isinstance(w, pd.Series):
+        return pd.Series(out, index=w.index, name=w.name)
+    return out
+
+
+def kish_deff(w: Any) -> float:
+    """Kish's design effect of unequal weighting, 1 + cv^2 = n * sum(w^2) / sum(w)^2."""
+    arr = _positive_weights(w, len(np.asarray(w).ravel()), "weights")
+    return float(len(arr) * np.sum(arr**2) / np.sum(arr) ** 2)
+
+
+def effective_n(w: Any) -> float:
+    """Kish effective sample size sum(w)^2 / sum(w^2) = n / kish_deff(w)."""
+    arr = _positive_weights(w, len(np.asarray(w).ravel()), "weights")
+    return float(np.sum(arr) ** 2 / np.sum(arr**2))
+
+
+def margin_table(df: pd.DataFrame, margins: Mapping[str, Mapping[Any, float]],
+                 weight: Any | None = None) -> pd.DataFrame:
+    """Sample, weighted and population share per raking level, to show what weighting did.
+
+    Columns: variable, level, n, sample_share, weighted_share, population_share.
+    """
+    w = np.ones(len(df)) if weight is None else np.asarray(weight, dtype=float)
+    rows = []
+    for var, shares in margins.items():
+        for level, pop in shares.items():
+            m = (df[var] == level).to_numpy()
+            rows.append({"variable": var, "level": level, "n": int(m.sum()),
+                         "sample_share": m.mean(), "weighted_share": w[m].sum() / w.sum(),
+                         "population_share": float(pop)})
+    return pd.DataFrame(rows)
