@@ -1,0 +1,382 @@
+"""Cleaning: an export in, one audited response table out (`cx clean`, notebook 01).
+
+Rows are never deleted: each quality rule sets a flag, `include` is True when none fired, and the
+cleaning log counts rows per rule. Personal data is dropped or replaced by salted hash keys before
+anything is written; emails and phone numbers inside comments are masked.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import secrets
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from helpers import catalog, io, paths, text
+from helpers import schema as schema_mod
+from helpers.errors import DataError
+from helpers.schema import Schema
+
+RULES: list[tuple[str, str]] = [  # flag column, plain-language reason (in funnel order)
+    ("flag_test", "preview, test or spam response"),
+    ("flag_duplicate", "duplicate submission (same contact and wave; latest complete kept)"),
+    ("flag_speeder", "speeder (much faster than the median)"),
+    ("flag_straightliner", "straightliner (same answer across a whole grid)"),
+    ("flag_out_of_range", "value outside its scale"),
+    ("flag_incomplete", "incomplete (no likelihood-to-recommend answer)"),
+]
+SALT_ENV = "CX_SALT"
+SALT_FILE = ".cx_salt"
+
+
+# --------------------------------------------------------------------------------------------
+# Personal data
+# --------------------------------------------------------------------------------------------
+def load_salt() -> str:
+    """The salt for hash keys: $CX_SALT, else the git-ignored file .cx_salt (created on first use)."""
+    env = os.environ.get(SALT_ENV)
+    if env:
+        return env
+    p = paths.PROJECT_ROOT / SALT_FILE
+    if not p.exists():
+        p.write_text(secrets.token_hex(32), encoding="utf-8")
+        p.chmod(0o600)
+    return p.read_text(encoding="utf-8").strip()
+
+
+def hash_keys(values: pd.Series, salt: str) -> pd.Series:
+    """Salted BLAKE2 keys (16 hex chars) of normalised values; blanks stay missing."""
+    norm = values.astype("string").str.strip().str.lower()
+    norm = norm.where(norm != "")
+    uniq = norm.dropna().unique()
+    key = salt.encode()
+    lookup = {u: hashlib.blake2b(u.encode(), key=key[:64], digest_size=8).hexdigest() for u in uniq}
+    return norm.map(lookup).astype("string")
+
+
+def mask_comments(comments: pd.Series) -> pd.Series:
+    """Mask emails and phone numbers in free text (only rows that could hold one are scanned)."""
+    s = comments.astype("string")
+    suspect = s.str.contains("@", regex=False, na=False) | s.str.count(r"\d").fillna(0).ge(8)
+    out = s.copy()
+    if suspect.any():
+        out[suspect] = text.mask_pii(s[suspect]).astype("string")
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# Responses
+# --------------------------------------------------------------------------------------------
+@dataclass
+class CleanResult:
+    """Everything `clean` produces, in memory, before anything is written."""
+
+    responses: pd.DataFrame
+    competitor_ratings: pd.DataFrame
+    log: dict[str, Any]
+    side_tables: dict[str, pd.DataFrame] = field(default_factory=dict)
+
+
+def _mapped(survey: io.Survey, sch: Schema) -> dict[str, str]:
+    cols = list(survey.data.columns)
+    found: dict[str, str] = {}
+    for name, spec in {**sch.fields, **sch.drivers}.items():
+        col = schema_mod.locate(spec, cols, survey.questions, survey.import_ids)
+        if col is None and spec.required:
+            where = spec.column or spec.import_id or spec.pattern
+            raise DataError(f"mapped column for '{name}' missing", file=survey.path, column=where,
+                            expected=f"a column matching the schema ({sch.source})")
+        if col is not None:
+            found[name] = col
+    return found
+
+
+def clean_responses(survey: io.Survey, sch: Schema, salt: str, speeder_fraction: float | None = None,
+                    min_grid_items: int | None = None) -> CleanResult:
+    """Map an export to canonical fields, flag quality problems and remove personal data."""
+    raw = survey.data
+    n = len(raw)
+    if n == 0:
+        raise DataError("no responses (only header rows)", file=survey.path, expected="at least one data row")
+    mapped = _mapped(survey, sch)
+    out = pd.DataFrame(index=raw.index)
+    log: dict[str, Any] = {"input": {"file": Path(survey.path).name, "format": survey.format,
+                                     "encoding": survey.encoding, "rows": n, "columns": raw.shape[1],
+                                     "reader_notes": list(survey.notes)},
+                           "schema": sch.source, "answers": {}}
+    oor = np.zeros(n, bool)
+    for name, col in mapped.items():
+        spec = sch.fields.get(name) or sch.drivers[name]
+        s = raw[col]
+        if spec.type in ("score", "number"):
+            parsed = schema_mod.parse_scores(s, spec.scale, sch.label_sets.get(spec.labels or ""),
+                                             sch.not_applicable)
+            answered = s.notna() & (s.astype("string").str.strip() != "")
+            if name == "ltr" and answered.any() and parsed.values.notna().sum() == 0 \
+                    and not parsed.out_of_range.any():
+                raise DataError("no numeric values", file=survey.path, column=col,
+                                expected="likelihood-to-recommend answers 0-10")
+            out[name] = parsed.values
+            oor |= parsed.out_of_range.to_numpy(bool)
+            log["answers"][name] = {"column": col, "labels_mapped": parsed.labels_mapped,
+                                    "not_applicable": parsed.not_applicable, "unreadable": parsed.unparseable,
+                                    "out_of_range": int(parsed.out_of_range.sum())}
+        elif spec.type == "datetime":
+            out[name] = pd.to_datetime(s, errors="coerce", format="mixed")
+            if spec.required and out[name].isna().all():
+                raise DataError("no readable dates", file=survey.path, column=col, expected="dates/times")
+        else:
+            out[name] = s.astype("string").str.strip().replace("", pd.NA)
+
+    # Personal data: hash or drop; only keys leave this function.
+    for name, spec in sch.personal.items():
+        col = schema_mod.locate(spec, list(raw.columns), survey.questions, survey.import_ids)
+        if col is not None and spec.action == "hash":
+            out[name] = hash_keys(raw[col], salt)
+    if "comment" in out:
+        out["comment"] = mask_comments(out["comment"])
+
+    _derive(out, sch)
+    _flag(out, sch, oor, speeder_fraction, min_grid_items)
+    comp = _competitors(raw, survey, sch, out)
+    log.update(_log(out, sch, survey, mapped))
+    out = out.drop(columns=["status", "distribution_channel", "finished", "started_at"],
+                   errors="ignore")
+    return CleanResult(out.reset_index(drop=True), comp, log)
+
+
+def _derive(out: pd.DataFrame, sch: Schema) -> None:
+    if "market" in out:
+        out["market"] = out["market"].str.upper()
+    else:
+        key = sch.market_rule.get("b2b_when_present", "account_id")
+        out["market"] = np.where(out[key].notna(), "B2B", "B2C") if key in out else "B2C"
+        out["market"] = out["market"].astype("string")
+    if "wave" not in out and "submitted_at" in out:
+        out["wave"] = out["submitted_at"].dt.to_period("Q").astype("string")
+    if {"go_live_date", "go_live_planned"} <= set(out):
+        out["go_live_slip_days"] = (out["go_live_date"] - out["go_live_planned"]).dt.days.astype(float)
+    if {"go_live_date", "deal_close_date"} <= set(out):
+        out["impl_length_days"] = (out["go_live_date"] - out["deal_close_date"]).dt.days.astype(float)
+    if "deal_close_date" in out:
+        out["quarter_end_deal"] = quarter_end(out["deal_close_date"])
+    if "duration_s" in out:
+        out["duration_s"] = out["duration_s"].astype(float)
+    ltr = out["ltr"]
+    out["nps_group"] = pd.Series(np.select([ltr >= 9, ltr >= 7, ltr >= 0],
+                                           ["promoter", "passive", "detractor"], default=""),
+                                 index=out.index).replace("", pd.NA).astype("string")
+
+
+def quarter_end(dates: pd.Series, days: int = 14) -> pd.Series:
+    """True when a date lies in the last `days` days of its calendar quarter (missing stays missing)."""
+    d = pd.to_datetime(dates)
+    end = d.dt.to_period("Q").dt.end_time.dt.normalize()
+    res = (end - d.dt.normalize()).dt.days < days
+    return res.astype("boolean").where(d.notna())
+
+
+def _flag(out: pd.DataFrame, sch: Schema, oor: np.ndarray, speeder_fraction: float | None,
+          min_grid_items: int | None) -> None:
+    q = sch.quality
+    n = len(out)
+    status = out.get("status", pd.Series(pd.NA, index=out.index, dtype="string")).astype("string")
+    chan = out.get("distribution_channel", pd.Series(pd.NA, index=out.index, dtype="string")).astype("string")
+    test = status.isin([str(v) for v in q["test_status"]]).fillna(False) | \
+        chan.str.lower().isin([str(v).lower() for v in q["test_channels"]]).fillna(False)
+    out["flag_test"] = test.to_numpy(bool)
+
+    # Duplicates: same contact and wave; keep the latest complete submission.
+    keys = [k for k in q["duplicate_key"] if k in out]
+    dup = np.zeros(n, bool)
+    if keys and len(keys) == len(q["duplicate_key"]):
+        complete = out["ltr"].notna().to_numpy() & ~oor
+        if "finished" in out:
+            complete &= out["finished"].fillna(1).to_numpy(float) == 1
+        cand = out[keys].notna().all(axis=1).to_numpy() & ~out["flag_test"].to_numpy()
+        order = pd.DataFrame({"complete": complete, "t": out.get("submitted_at")}, index=out.index)
+        order = pd.concat([order, out[keys]], axis=1)[cand]
+        order = order.sort_values(["complete", "t"], ascending=[False, False], kind="stable")
+        later = order.duplicated(keys, keep="first")
+        dup[out.index.get_indexer(later[later].index)] = True
+    out["flag_duplicate"] = dup
+
+    frac = float(speeder_fraction if speeder_fraction is not None else q["speeder_fraction"])
+    if "duration_s" in out:
+        med = out.loc[~out["flag_test"], "duration_s"].median()
+        out["flag_speeder"] = (out["duration_s"] < frac * med).fillna(False).to_numpy(bool)
+    else:
+        out["flag_speeder"] = False
+
+    k = int(min_grid_items if min_grid_items is not None else q["straightliner_min_items"])
+    flat = np.zeros(n, bool)
+    by_group: dict[str, list[str]] = {}
+    for name, spec in sch.drivers.items():
+        if name in out:
+            by_group.setdefault(spec.group or "", []).append(name)
+    for items in by_group.values():
+        if len(items) < k:
+            continue
+        vals = out[items].to_numpy(float)
+        answered = np.isfinite(vals).sum(axis=1)
+        filled = np.where(np.isfinite(vals), vals, np.nan)
+        with np.errstate(invalid="ignore"):
+            spread = np.nanmax(np.where(answered[:, None] > 0, filled, 0), axis=1) - \
+                np.nanmin(np.where(answered[:, None] > 0, filled, 0), axis=1)
+        flat |= (answered >= k) & (spread == 0)
+    out["flag_straightliner"] = flat
+    out["flag_out_of_range"] = oor
+    # No usable LTR: left blank or answered "not applicable" (out-of-range is its own rule).
+    out["flag_incomplete"] = out["ltr"].isna().to_numpy() & ~oor
+    flags = [f for f, _ in RULES]
+    out["include"] = ~out[flags].any(axis=1)
+    reason = np.full(n, "", dtype=object)
+    for f, why in reversed(RULES):
+        reason = np.where(out[f].to_numpy(bool), why, reason)
+    out["exclusion_reason"] = pd.Series(reason, index=out.index, dtype="string")
+
+
+def _competitors(raw: pd.DataFrame, survey: io.Survey, sch: Schema, out: pd.DataFrame) -> pd.DataFrame:
+    frames = []
+    for vendor, spec in sch.competitors.items():
+        col = schema_mod.locate(spec, list(raw.columns), survey.questions, survey.import_ids)
+        if col is None:
+            continue
+        vals = schema_mod.parse_scores(raw[col], (0.0, 10.0), None, sch.not_applicable).values
+        keep = vals.notna()
+        frames.append(pd.DataFrame({"response_id": out.loc[keep, "response_id"], "market": out.loc[keep, "market"],
+                                    "wave": out.loc[keep, "wave"] if "wave" in out else pd.NA,
+                                    "vendor": vendor, "ltr": vals[keep], "include": out.loc[keep, "include"]}))
+    if not frames:
+        return pd.DataFrame(columns=["response_id", "market", "wave", "vendor", "ltr", "include"])
+    comp = pd.concat(frames, ignore_index=True)
+    comp["vendor"] = comp["vendor"].astype("string")
+    return comp
+
+
+def _log(out: pd.DataFrame, sch: Schema, survey: io.Survey, mapped: dict[str, str]) -> dict[str, Any]:
+    n = len(out)
+    rules = {f.removeprefix("flag_"): {"rows": int(out[f].sum()), "reason": why} for f, why in RULES}
+    funnel = [{"step": "raw rows", "rows": n}]
+    remaining = np.ones(n, bool)
+    for f, _ in RULES:
+        remaining &= ~out[f].to_numpy(bool)
+        funnel.append({"step": f"minus {f.removeprefix('flag_').replace('_', ' ')}", "rows": int(remaining.sum())})
+    placed = set(mapped.values())
+    for specs in (sch.personal, sch.competitors):
+        for spec in specs.values():
+            col = schema_mod.locate(spec, list(survey.data.columns), survey.questions, survey.import_ids)
+            if col:
+                placed.add(col)
+    unplaced = [c for c in survey.data.columns if c not in placed]
+    return {"rules": rules, "funnel": funnel, "included": int(out["include"].sum()),
+            "mapped_columns": mapped, "unplaced_columns": unplaced,
+            "personal_data": {n: s.action for n, s in sch.personal.items()}}
+
+
+# --------------------------------------------------------------------------------------------
+# Side tables
+# --------------------------------------------------------------------------------------------
+ACCOUNT_COLUMNS = ["account_id", "industry", "tier", "region", "arr", "rep_id", "deal_close_date",
+                   "go_live_planned", "go_live_date", "renewal_date"]
+
+
+def clean_accounts(df: pd.DataFrame, file: object) -> pd.DataFrame:
+    """CRM account extract -> accounts table with journey fields and next-period outcomes."""
+    schema_mod.require_columns(df, ACCOUNT_COLUMNS, file)
+    out = df.drop(columns=[c for c in ("account_name",) if c in df]).copy()
+    for c in ("deal_close_date", "go_live_planned", "go_live_date", "renewal_date"):
+        out[c] = pd.to_datetime(out[c], errors="coerce")
+    out["arr"] = pd.to_numeric(out["arr"], errors="coerce")
+    bad = out["arr"].isna() | (out["arr"] < 0)
+    if bad.any():
+        row = int(np.flatnonzero(bad.to_numpy())[0]) + 2
+        raise DataError(f"ARR is {df['arr'].iloc[row - 2]!r}", file=file, column="arr", row=row,
+                        expected="a non-negative number")
+    out["go_live_slip_days"] = (out["go_live_date"] - out["go_live_planned"]).dt.days.astype(float)
+    out["impl_length_days"] = (out["go_live_date"] - out["deal_close_date"]).dt.days.astype(float)
+    out["quarter_end_deal"] = quarter_end(out["deal_close_date"])
+    if {"renewed", "expansion_arr"} <= set(out):
+        out["renewed"] = out["renewed"].astype(str).str.lower().isin(["true", "1", "yes"])
+        out["churned"] = ~out["renewed"]
+        out["expansion_arr"] = pd.to_numeric(out["expansion_arr"], errors="coerce").fillna(0.0)
+        out["nrr"] = np.where(out["renewed"], (out["arr"] + out["expansion_arr"]) / out["arr"], 0.0)
+    for c in ("account_id", "industry", "tier", "region", "rep_id"):
+        out[c] = out[c].astype("string")
+    return out
+
+
+def clean_invitations(df: pd.DataFrame, file: object, salt: str) -> pd.DataFrame:
+    """Distribution list -> invitations with hashed contact keys (emails dropped)."""
+    schema_mod.require_columns(df, ["wave", "account_id", "contact_email", "role", "responded"], file)
+    out = df.copy()
+    out["contact_key"] = hash_keys(out.pop("contact_email"), salt)
+    out["responded"] = out["responded"].astype(str).str.lower().isin(["true", "1", "yes"])
+    if "invited_at" in out:
+        out["invited_at"] = pd.to_datetime(out["invited_at"], errors="coerce")
+    for c in ("wave", "account_id", "role", "market"):
+        if c in out:
+            out[c] = out[c].astype("string")
+    return out
+
+
+def _read_table(path: Path) -> pd.DataFrame:
+    if not path.exists():
+        raise DataError("file not found", file=path, expected="a CSV or parquet table")
+    try:
+        return pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(path)
+    except (ValueError, OSError, UnicodeDecodeError) as exc:
+        raise DataError(f"cannot read table ({type(exc).__name__}: {str(exc).splitlines()[0]})",
+                        file=path, expected="a CSV or parquet table") from None
+
+
+# --------------------------------------------------------------------------------------------
+# The whole step, shared by `cx clean` and notebook 01
+# --------------------------------------------------------------------------------------------
+def run(raw_path: str | os.PathLike[str], schema_path: str | os.PathLike[str] = schema_mod.DEFAULT_SCHEMA,
+        out_dir: str | os.PathLike[str] = "data/processed", accounts_path: str | None = None,
+        invitations_path: str | None = None, cx_index_path: str | None = None, prices_path: str | None = None,
+        format: str = "auto", encoding: str | None = None, speeder_fraction: float | None = None) -> CleanResult:
+    """Read, clean and write everything (atomically: nothing is written if any step fails).
+
+    Side-table paths default to files beside the export (accounts.csv, invitations.csv, cx_index.csv,
+    prices.csv) when present.
+    """
+    raw = paths.resolve(raw_path)
+    sch = schema_mod.load(schema_path)
+    salt = load_salt()
+    survey = io.read_survey(raw, format=format, encoding=encoding)
+    result = clean_responses(survey, sch, salt, speeder_fraction)
+
+    def side(given: str | None, default: str) -> Path | None:
+        if given:
+            return paths.resolve(given)
+        p = raw.parent / default
+        return p if p.exists() else None
+
+    if (p := side(accounts_path, "accounts.csv")) is not None:
+        result.side_tables["accounts"] = clean_accounts(_read_table(p), p)
+    if (p := side(invitations_path, "invitations.csv")) is not None:
+        result.side_tables["invitations"] = clean_invitations(_read_table(p), p, salt)
+    for name, given in (("cx_index", cx_index_path), ("prices", prices_path)):
+        if (p := side(given, f"{name}.csv")) is not None:
+            t = _read_table(p)
+            if "date" in t:
+                t["date"] = pd.to_datetime(t["date"], errors="coerce")
+            result.side_tables[name] = t
+    result.log["side_tables"] = {k: int(len(v)) for k, v in result.side_tables.items()}
+
+    out = paths.resolve(out_dir)
+    if paths.is_raw(out):
+        raise PermissionError(f"{out}: data/raw is immutable; write to data/processed")
+    catalog.atomic_write_table(result.responses, out / "responses.parquet")
+    catalog.atomic_write_table(result.competitor_ratings, out / "competitor_ratings.parquet")
+    for name, df in result.side_tables.items():
+        catalog.atomic_write_table(df, out / f"{name}.parquet")
+    catalog.save_json(result.log, out / "cleaning_log.json")
+    return result

@@ -1,0 +1,115 @@
+"""Command line: `cx sample`, `cx clean`, `cx schema infer`, `cx run`.
+
+Bad input ends with one line on stderr (file, column/row, what was found and expected) and a
+non-zero exit, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from helpers.errors import DataError
+
+
+def _sample(args: argparse.Namespace) -> int:
+    from helpers import synth
+    t0 = time.perf_counter()
+    sample = synth.generate(rows=args.rows, seed=args.seed, gaming=not args.no_gaming)
+    written = synth.write(sample, args.out, fmt=args.format)
+    print(f"wrote {len(sample.export):,} responses ({args.format}) and {len(written) - 1} side files "
+          f"to {args.out} in {time.perf_counter() - t0:.1f} s; planted truth: {written['truth']}")
+    return 0
+
+
+def _clean(args: argparse.Namespace) -> int:
+    from helpers import clean
+    res = clean.run(args.raw, schema_path=args.schema, out_dir=args.out, format=args.format,
+                    encoding=args.encoding, speeder_fraction=args.speeder_fraction)
+    log = res.log
+    print(f"{log['input']['file']}: {log['input']['rows']:,} rows read ({log['input']['format']}), "
+          f"{log['included']:,} included; wrote {args.out}/responses.parquet and cleaning_log.json")
+    for rule, r in log["rules"].items():
+        print(f"  {rule:<15} {r['rows']:>8,}  {r['reason']}")
+    return 0
+
+
+def _schema_infer(args: argparse.Namespace) -> int:
+    from helpers import io, schema_infer
+    survey = io.read_survey(args.raw, format=args.format, encoding=args.encoding)
+    text, unplaced = schema_infer.infer_schema(survey)
+    if args.out:
+        Path(args.out).write_text(text, encoding="utf-8")
+        print(f"draft schema written to {args.out}")
+    else:
+        print(text)
+    if unplaced:
+        print(f"{len(unplaced)} column(s) not placed: {', '.join(map(str, unplaced))}", file=sys.stderr)
+    return 0
+
+
+def _run(args: argparse.Namespace) -> int:
+    from helpers import pipeline
+    result = pipeline.run(Path(args.params), out_dir=Path(args.out) if args.out else None)
+    print(f"run {result.run_id} {result.status}: {result.run_dir}")
+    print(f"open the report index: {result.index_path}")
+    return result.exit_code
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="cx", description="CX research workspace")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    s = sub.add_parser("sample", help="generate the sample CX program with planted truth")
+    s.add_argument("--rows", type=int, default=5000, help="rows in the survey export (default 5000)")
+    s.add_argument("--seed", type=int, default=42)
+    s.add_argument("--out", default="data/raw", help="output folder (default data/raw)")
+    s.add_argument("--format", default="qualtrics", choices=["qualtrics", "csv", "xlsx", "sav"])
+    s.add_argument("--no-gaming", action="store_true", help="plant no reps who game their scores")
+    s.set_defaults(func=_sample)
+
+    c = sub.add_parser("clean", help="read an export, flag quality problems, remove personal data")
+    c.add_argument("raw", help="the survey export (Qualtrics, SurveyMonkey, SPSS, CSV, XLSX, parquet)")
+    c.add_argument("--schema", default="config/survey.yaml")
+    c.add_argument("--out", default="data/processed")
+    c.add_argument("--format", default="auto")
+    c.add_argument("--encoding", default=None)
+    c.add_argument("--speeder-fraction", type=float, default=None)
+    c.set_defaults(func=_clean)
+
+    sc = sub.add_parser("schema", help="survey schema tools")
+    scs = sc.add_subparsers(dest="schema_command", required=True)
+    inf = scs.add_parser("infer", help="draft a schema from an export")
+    inf.add_argument("raw")
+    inf.add_argument("--out", default=None, help="write the draft here (default: print)")
+    inf.add_argument("--format", default="auto")
+    inf.add_argument("--encoding", default=None)
+    inf.set_defaults(func=_schema_infer)
+
+    r = sub.add_parser("run", help="run the report pipeline")
+    r.add_argument("--params", default="config/params.yaml")
+    r.add_argument("--out", default=None, help="reports folder (default reports/)")
+    r.set_defaults(func=_run)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args))
+    except DataError as exc:
+        print(f"cx {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except PermissionError as exc:
+        print(f"cx {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"cx {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
