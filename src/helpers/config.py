@@ -92,9 +92,9 @@ def load_segments(path: str | os.PathLike[str] = "config/segments.yaml") -> Segm
     weights = require(doc, "weights", dict, f)
     lo = float(require(weights, "trim_lower", (int, float), f))
     hi = float(require(weights, "trim_upper", (int, float), f))
-    if not 0 < lo <= 1 <= hi:
+    if not 0 <= lo < 1 < hi:
         raise ConfigError(f"weights.trim_lower={lo}, trim_upper={hi}", file=f,
-                          expected="0 < trim_lower <= 1 <= trim_upper")
+                          expected="0 <= trim_lower < 1 < trim_upper")
     b2b = require(doc, "b2b", dict, f)
     vote = require(b2b, "account_vote", str, f)
     if vote not in ("mean", "majority"):

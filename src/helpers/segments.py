@@ -25,7 +25,7 @@ from itertools import combinations
 import numpy as np
 import pandas as pd
 
-from helpers import metrics
+from helpers import metrics, weighting
 from helpers.errors import DataError
 
 Z95 = 1.959963984540054
@@ -364,6 +364,16 @@ def find_personas(df: pd.DataFrame, items: Sequence[str], *, k_min: int = 2, k_m
     that seeds are comparable). Persona numbers are ordered by NPS (persona 1 = lowest).
     `cluster` names a column (e.g. account_id) for clustered SEs of persona NPS.
     """
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(1):  # small problems: BLAS/OpenMP threads only oversubscribe the CPU
+        return _find_personas(df, list(items), k_min, k_max, criterion, list(seeds), cluster,
+                              top_items, silhouette_sample)
+
+
+def _find_personas(df: pd.DataFrame, items: list[str], k_min: int, k_max: int, criterion: str,
+                   seeds: list[int], cluster: str | None, top_items: int,
+                   silhouette_sample: int) -> Personas:
     from sklearn.cluster import KMeans
     from sklearn.metrics import adjusted_rand_score, silhouette_score
     from sklearn.mixture import GaussianMixture
@@ -422,3 +432,162 @@ def find_personas(df: pd.DataFrame, items: Sequence[str], *, k_min: int = 2, k_m
     table = pd.DataFrame(recs).rename(columns={"estimate": "nps"})
     return Personas(k=k, criterion=criterion, selection=selection, stability=stability,
                     labels=labels, profile=profile, table=table)
+
+
+# --------------------------------------------------------------------------- B2C weights
+def b2c_weights(df: pd.DataFrame, margins: Mapping[str, Mapping[str, float]], *,
+                trim_lower: float = 0.3, trim_upper: float = 3.0, by: str | None = "wave",
+                max_rounds: int = 20) -> pd.Series:
+    """Raking weights (weighting.rake) to population `margins`, trimmed to [lower, upper] x mean.
+
+    Raked separately within each `by` group (each wave is its own sample of the population),
+    then trimmed (weighting.trim_weights) and re-raked from the trimmed weights until both the
+    bounds hold and the margins move no further (at most `max_rounds`); the result is the last
+    trimmed weights, so the bounds always hold and margins hold closely (see
+    weighting.margin_table). Weights average 1 within each group.
+    """
+    groups = [(None, df)] if by is None else list(df.groupby(by, sort=True))
+    parts = []
+    for _, g in groups:
+        w = weighting.rake(g, margins)
+        for _ in range(max_rounds):
+            t = weighting.trim_weights(w, upper=trim_upper, lower=trim_lower)
+            if np.allclose(t.to_numpy(), w.to_numpy(), rtol=1e-6):
+                break
+            w = weighting.rake(g, margins, base_weight=t.to_numpy())
+        parts.append(t / t.mean())
+    return pd.concat(parts).reindex(df.index).rename("weight")
+
+
+def weighting_effect(df: pd.DataFrame, weight: pd.Series, score: str = "ltr") -> pd.DataFrame:
+    """Unweighted vs weighted NPS side by side, with Kish deff and effective n of the weights.
+
+    `deff`/`n_eff` are the design effect of the estimate (metrics.nps); `kish_deff`/`kish_n_eff`
+    those of unequal weighting alone (weighting.kish_deff / effective_n).
+    """
+    keep = df[score].notna().to_numpy()
+    y, w = df[score].to_numpy(float)[keep], weight.to_numpy(float)[keep]
+    rows = [{"estimate_type": "unweighted", **_row(metrics.nps(y)), "kish_deff": 1.0,
+             "kish_n_eff": float(len(y))},
+            {"estimate_type": "weighted (raked)", **_row(metrics.nps(y, weights=w)),
+             "kish_deff": weighting.kish_deff(w), "kish_n_eff": weighting.effective_n(w)}]
+    return pd.DataFrame(rows).rename(columns={"estimate": "nps"})
+
+
+# --------------------------------------------------------------------------- tables
+def _kish_by(df: pd.DataFrame, by: list[str], weight: str) -> pd.DataFrame:
+    w = df[weight].astype(float)
+    g = pd.DataFrame({"w": w, "w2": w**2, "one": 1.0}).groupby(
+        [df[c] for c in by], sort=True, observed=True).sum()
+    g["kish_deff"] = g["one"] * g["w2"] / g["w"] ** 2
+    g["kish_n_eff"] = g["w"] ** 2 / g["w2"]
+    return g[["kish_deff", "kish_n_eff"]].reset_index()
+
+
+def nps_by(df: pd.DataFrame, by: str | Sequence[str], *, weight: str | None = None,
+           cluster: str | None = None, min_n: int = 10, max_halfwidth: float = 30.0
+           ) -> pd.DataFrame:
+    """metrics.nps_table for `by`, plus Kish deff / effective n when weighted, then :func:`govern`."""
+    by_cols = [by] if isinstance(by, str) else list(by)
+    t = metrics.nps_table(df, by_cols, weight=weight, cluster=cluster)
+    if weight is not None:
+        t = t.merge(_kish_by(df[df["ltr"].notna()], by_cols, weight), on=by_cols, how="left")
+    return govern(t, min_n=min_n, max_halfwidth=max_halfwidth)
+
+
+def segment_tables(df: pd.DataFrame, dimensions: Sequence[str], *, weight: str | None = None,
+                   cluster: str | None = None, min_n: int = 10, max_halfwidth: float = 30.0
+                   ) -> pd.DataFrame:
+    """Sub-segment NPS for each of `dimensions` stacked into one long table.
+
+    Columns: dimension, segment, n, pct_promoter/passive/detractor, nps, se, ci_low, ci_high,
+    deff, n_eff (+ kish_* when weighted, n_clusters when clustered), suppressed, reason.
+    Use ``cluster="account_id"`` for B2B and ``weight=`` raked weights for B2C.
+    """
+    parts = []
+    for dim in dimensions:
+        _require(df, [dim], "responses")
+        t = nps_by(df, dim, weight=weight, cluster=cluster, min_n=min_n,
+                   max_halfwidth=max_halfwidth)
+        parts.append(t.rename(columns={dim: "segment"}).assign(
+            dimension=dim, segment=lambda x: x["segment"].astype(str)))
+    out = pd.concat(parts, ignore_index=True)
+    return out[["dimension", "segment", *[c for c in out.columns if c not in ("dimension", "segment")]]]
+
+
+def headline(df: pd.DataFrame, *, weight: str | None = None, cluster: str | None = None
+             ) -> pd.DataFrame:
+    """NPS, CES (mean and % agree 5-7) and CSAT (% top-2) of one market with SE, CI, n, deff.
+
+    Pass ``cluster="account_id"`` for B2B (account-clustered SEs) and ``weight=`` for B2C.
+    """
+    w = None if weight is None else df[weight]
+    c = None if cluster is None else df[cluster]
+    ces = metrics.ces(df["ces"], weights=w, cluster=c)
+    csat = metrics.csat(df["csat"], weights=w, cluster=c)
+    rows = [
+        ("nps", "NPS (points, -100..100)", metrics.nps(df["ltr"], weights=w, cluster=c)),
+        ("ces_mean", "CES mean (1-7)", ces.mean),
+        ("ces_agree", "CES % agree (5-7)", ces.pct_agree),
+        ("csat_top2", "CSAT % top-2 box (4-5)", csat.pct_top2),
+    ]
+    return pd.DataFrame([{"metric": k, "label": lab, **_row(r)} for k, lab, r in rows])
+
+
+# --------------------------------------------------------------------------- trends
+def trend(df: pd.DataFrame, by: str | None = None, *, weight: str | None = None,
+          cluster: str | None = None, min_n: int = 10, max_halfwidth: float = 30.0
+          ) -> pd.DataFrame:
+    """NPS per wave (and per `by` segment) with 95% CI, governed; waves sort chronologically."""
+    return nps_by(df, ["wave", *([by] if by else [])], weight=weight, cluster=cluster,
+                  min_n=min_n, max_halfwidth=max_halfwidth)
+
+
+def wave_changes(df: pd.DataFrame, by: str | Sequence[str] | None = None, *,
+                 weight: str | None = None, cluster: str | None = None,
+                 paired_unit: str | None = None, q: float = 0.05) -> pd.DataFrame:
+    """Wave-over-wave NPS change overall and per segment of each `by` dimension, tested, then
+    Benjamini-Hochberg across all rows (one family: every segment and wave pair at once).
+
+    With `paired_unit` (B2B: account_id) the change is estimated on the units that answered in
+    both waves (metrics.compare_paired, t with units-1 df); otherwise the waves are independent
+    samples (metrics.compare_independent with `weight` / `cluster`). A change is `significant`
+    only when its BH-adjusted p-value is <= `q` (metrics.bh_adjust). Pairs that cannot be tested
+    (fewer than 2 units in both waves, or an empty wave) get NaN p and a `note`.
+    """
+    waves = sorted(df["wave"].dropna().astype(str).unique())
+    dims = [] if by is None else [by] if isinstance(by, str) else list(by)
+    groups = [("all", "all", df)] + [(d, str(k), g) for d in dims
+                                     for k, g in df.groupby(d, sort=True)]
+    rows = []
+    for dim, seg, g in groups:
+        for a, b in zip(waves[:-1], waves[1:], strict=True):
+            ga, gb = g[g["wave"] == a], g[g["wave"] == b]
+            base = {"dimension": dim, "segment": seg, "wave_from": a, "wave_to": b}
+            try:
+                if paired_unit:
+                    r = metrics.compare_paired(g[g["wave"].isin([a, b])], paired_unit, "wave",
+                                               "ltr", periods=(a, b), weight=weight)
+                    test = "paired (same units in both waves)"
+                else:
+                    r = metrics.compare_independent(
+                        ga["ltr"], gb["ltr"],
+                        a_weights=None if weight is None else ga[weight],
+                        b_weights=None if weight is None else gb[weight],
+                        a_cluster=None if cluster is None else ga[cluster],
+                        b_cluster=None if cluster is None else gb[cluster])
+                    test = "independent samples"
+                rows.append({**base, "change": r.estimate, "se": r.se, "ci_low": r.ci[0],
+                             "ci_high": r.ci[1], "p_value": r.p, "n_from": r.n_a, "n_to": r.n_b,
+                             "n_units": r.n_units, "test": test, "note": ""})
+            except DataError as exc:
+                rows.append({**base, "change": np.nan, "se": np.nan, "ci_low": np.nan,
+                             "ci_high": np.nan, "p_value": np.nan, "n_from": len(ga),
+                             "n_to": len(gb), "n_units": None, "test": "", "note": str(exc)})
+    out = pd.DataFrame(rows)
+    if out.empty:
+        return out
+    adj = metrics.bh_adjust(out["p_value"], q=q)
+    out["p_adjusted"] = adj["p_adjusted"].to_numpy()
+    out["significant"] = adj["reject"].to_numpy()
+    return out
