@@ -12,6 +12,7 @@ Two views live here:
 from __future__ import annotations
 
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import matplotlib.pyplot as plt
@@ -338,4 +339,171 @@ def plot_cumulative(result: BacktestResult, ax: plt.Axes | None = None, title: s
         f"Equal-weighted top/bottom {result.top_n} of each year's CX index, held one calendar year, "
         f"{kind}, rebalanced annually; benchmark {result.benchmark}. {len(result.events)} mid-year "
         "exits/entries handled (events table). Past returns; correlation, not causation."))
+    return ax
+
+
+# --------------------------------------------------------------------------- competitor benchmark
+def vendor_ratings(
+    responses: pd.DataFrame,
+    competitor_ratings: pd.DataFrame,
+    us: str = "Us",
+    market: str | None = None,
+    wave: str | Sequence[str] | None = None,
+    segments: Sequence[str] = ("region", "tier", "industry", "channel"),
+) -> pd.DataFrame:
+    """Long table of LTR ratings for us and each competitor by the same (included) respondents.
+
+    Parameters
+    ----------
+    responses : processed responses (our own LTR); only ``include`` rows are used.
+    competitor_ratings : long response_id, vendor, ltr (market and wave are taken from responses).
+    us : our vendor label. market : "B2B", "B2C" or None (both). wave : a wave, a list, or None.
+    segments : segment columns copied from responses when present.
+
+    Returns
+    -------
+    response_id, cluster (account_id for B2B, else the response: the unit of independence),
+    market, wave, segment columns, vendor, ltr. Rows without a rating are dropped.
+    """
+    for df, name, cols in ((responses, "responses", ["response_id", "include", "market", "wave",
+                                                     "ltr"]),
+                           (competitor_ratings, "competitor_ratings", ["response_id", "vendor",
+                                                                       "ltr"])):
+        _check_columns(df, cols, name)
+    base = responses[responses["include"].astype(bool)]
+    if market is not None:
+        base = base[base["market"] == market]
+    if wave is not None:
+        waves = [wave] if isinstance(wave, str) else list(wave)
+        base = base[base["wave"].astype(str).isin(waves)]
+    if base.empty:
+        raise DataError("no included responses after filtering", file="responses",
+                        column="market", expected=f"market={market!r}, wave={wave!r} to match rows")
+    keep = ["response_id", "market", "wave", *[c for c in segments if c in base.columns]]
+    acct = base["account_id"] if "account_id" in base.columns else pd.Series(pd.NA, index=base.index)
+    base = base.assign(cluster=acct.astype("string").fillna("resp:" + base["response_id"].astype(str)))
+    keep.insert(1, "cluster")
+    ours = base[[*keep, "ltr"]].assign(vendor=us)
+    theirs = base[keep].merge(competitor_ratings[["response_id", "vendor", "ltr"]],
+                              on="response_id", how="inner")
+    out = pd.concat([ours, theirs], ignore_index=True)
+    out["ltr"] = pd.to_numeric(out["ltr"], errors="coerce")
+    out = out[out["ltr"].notna()]
+    out["vendor"] = out["vendor"].astype(str)
+    return out[[*keep, "vendor", "ltr"]].reset_index(drop=True)
+
+
+def vendor_nps(ratings: pd.DataFrame, us: str = "Us", by: str | None = None) -> pd.DataFrame:
+    """NPS per vendor (and segment) with cluster-robust SE (accounts) and adjusted Wald CI.
+
+    Each vendor's NPS is over the respondents who rated it (competitor ratings come from users of
+    that competitor). Our vendor comes first. Uses :func:`helpers.metrics.nps_table`.
+    """
+    _check_columns(ratings, ["vendor", "ltr", "cluster"], "ratings")
+    from helpers import metrics
+
+    cols = ["vendor", *([by] if by else [])]
+    table = metrics.nps_table(ratings, by=cols, score="ltr", cluster="cluster")
+    table["is_us"] = table["vendor"] == us
+    return table.sort_values(["is_us", "nps"], ascending=[False, False]).reset_index(drop=True)
+
+
+def paired_mean_difference(d: np.ndarray, cluster: np.ndarray | None = None,
+                           level: float = 0.95) -> dict[str, float]:
+    """Mean of paired differences with a cluster-robust SE and a t interval (clusters - 1 df).
+
+    With one pair per cluster this is the paired t-test (R ``t.test(paired = TRUE)``).
+    """
+    from helpers import metrics
+
+    d = np.asarray(d, float)
+    cl = np.arange(len(d)) if cluster is None else np.asarray(cluster)
+    n_cl = len(pd.unique(cl))
+    if len(d) < 2 or n_cl < 2:
+        return {"estimate": float(np.mean(d)) if len(d) else np.nan, "se": np.nan,
+                "ci_low": np.nan, "ci_high": np.nan, "t": np.nan, "p_value": np.nan,
+                "n": len(d), "n_clusters": n_cl}
+    r = metrics.survey_mean(d, cluster=cl, level=level)
+    q = stats.t.ppf(0.5 + level / 2, n_cl - 1)
+    t = r.estimate / r.se if r.se > 0 else np.nan
+    return {"estimate": r.estimate, "se": r.se, "ci_low": r.estimate - q * r.se,
+            "ci_high": r.estimate + q * r.se, "t": t,
+            "p_value": float(2 * stats.t.sf(abs(t), n_cl - 1)) if np.isfinite(t) else np.nan,
+            "n": len(d), "n_clusters": n_cl}
+
+
+def paired_gaps(ratings: pd.DataFrame, us: str = "Us", by: str | None = None,
+                level: float = 0.95, q: float = 0.05, min_n: int = 30) -> pd.DataFrame:
+    """Our NPS minus each competitor's among respondents who rated both (paired, clustered).
+
+    Each respondent scores +100/0/-100 for us and for the competitor; the gap is the mean of the
+    per-respondent difference, its SE is clustered by account (contacts of one account are not
+    independent), t interval with (accounts - 1) df. Benjamini-Hochberg over all rows
+    (competitors x segments). ``verdict``: "lead" / "lag" when significant after BH, else
+    "no clear difference"; rows with fewer than `min_n` pairs are "too few".
+    """
+    _check_columns(ratings, ["response_id", "cluster", "vendor", "ltr"], "ratings")
+    from helpers import metrics
+
+    r = ratings.assign(score=metrics.nps_score(ratings["ltr"], "ltr"))
+    ours = r[r["vendor"] == us][["response_id", "score"]].rename(columns={"score": "s_us"})
+    if ours.empty:
+        raise DataError(f"no ratings for {us!r}", file="ratings", column="vendor",
+                        expected="our own vendor label among the vendors")
+    pairs = r[r["vendor"] != us].merge(ours, on="response_id", how="inner")
+    groups = ["vendor", *([by] if by else [])]
+    rows = []
+    for key, g in pairs.groupby(groups, sort=True):
+        key = key if isinstance(key, tuple) else (key,)
+        res = paired_mean_difference((g["s_us"] - g["score"]).to_numpy(), g["cluster"].to_numpy(),
+                                     level)
+        rows.append({**dict(zip(groups, key, strict=True)), "nps_us": float(g["s_us"].mean()),
+                     "nps_competitor": float(g["score"].mean()), **res})
+    out = pd.DataFrame(rows).rename(columns={"vendor": "competitor"})
+    out.loc[out["n"] < min_n, ["p_value"]] = np.nan
+    bh = metrics.bh_adjust(out["p_value"].astype(float), q=q)
+    out["p_adjusted"] = bh["p_adjusted"].to_numpy()
+    sig = bh["reject"].to_numpy(bool)
+    out["verdict"] = np.where(out["n"] < min_n, "too few",
+                              np.where(sig & (out["estimate"] > 0), "lead",
+                                       np.where(sig & (out["estimate"] < 0), "lag",
+                                                "no clear difference")))
+    return out
+
+
+VERDICT_COLORS = {"lead": "#009E73", "lag": "#D55E00", "no clear difference": "#999999",
+                  "too few": "#DDDDDD"}
+
+
+def plot_gaps(gaps: pd.DataFrame, us: str = "Us", label: str = "competitor", title: str = "",
+              ax: plt.Axes | None = None) -> plt.Axes:
+    """Dot plot for sales: our NPS lead (right, green) or lag (left, orange) vs each competitor.
+
+    One row per competitor: the paired NPS gap in points with its CI, coloured by verdict (BH),
+    with "we lead/lag by ... [CI], n pairs" printed beside it.
+    """
+    g = gaps.sort_values("estimate", ascending=False).reset_index(drop=True)
+    ax = ax or plt.subplots(figsize=(8, 0.55 * len(g) + 1.8))[1]
+    lo = np.nanmin(g["ci_low"]) if len(g) else -10
+    hi = np.nanmax(g["ci_high"]) if len(g) else 10
+    span = max(abs(lo), abs(hi), 5) * 1.15
+    for i, r in g.iterrows():
+        color = VERDICT_COLORS.get(r["verdict"], "#999999")
+        ax.plot([r["ci_low"], r["ci_high"]], [i, i], color=color, lw=2.5, solid_capstyle="round")
+        ax.plot(r["estimate"], i, "o", color=color, ms=9)
+        word = {"lead": "we lead", "lag": "we lag"}.get(r["verdict"], r["verdict"])
+        ax.text(span * 1.02, i, f"{word}: {r['estimate']:+.0f} [{r['ci_low']:+.0f}, "
+                f"{r['ci_high']:+.0f}], n={int(r['n'])}", va="center", fontsize=9, color=color)
+    ax.axvline(0, color="#555555", lw=1)
+    ax.set_yticks(range(len(g)), [f"vs {c}" for c in g[label].astype(str)])
+    ax.set_xlim(-span, span)
+    ax.invert_yaxis()
+    ax.set_xlabel(f"NPS of {us} minus competitor (points, same respondents)")
+    ax.set_title(title or f"Where {us} leads or lags on NPS")
+    from helpers import plots
+
+    plots.methods_note(ax, (
+        "Paired comparison: respondents who rated both vendors; NPS = % promoters (9-10) - % "
+        "detractors (0-6); 95% CI clustered by account; green/orange = significant after "
+        "Benjamini-Hochberg (FDR 5%), grey = no clear difference."))
     return ax

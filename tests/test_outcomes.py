@@ -1,0 +1,138 @@
+"""Tests for helpers.outcomes: account NPS ranking, leader-laggard gaps, revenue at risk."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from helpers import catalog, outcomes, paths
+from helpers.errors import DataError
+
+# R datasets::sleep, extra by group (Student 1908); R 4.x `t.test(extra ~ group, data = sleep)`
+# (Welch): t = -1.8608, df = 17.776, p = 0.07939, 95% CI -3.3654832 to 0.2054832.
+SLEEP_1 = [0.7, -1.6, -0.2, -1.2, -0.1, 3.4, 3.7, 0.8, 0.0, 2.0]
+SLEEP_2 = [1.9, 0.8, 1.1, 0.1, -0.1, 4.4, 5.5, 1.6, 4.6, 3.4]
+
+
+def test_rate_difference_matches_newcombe_1998_example() -> None:
+    """Newcombe (1998) Stat Med 17:873, example (a) 56/70 vs 48/80, method 10: 0.0524 to 0.3339."""
+    acc = pd.DataFrame({"group": ["leader"] * 70 + ["laggard"] * 80,
+                        "renewed": [1.0] * 56 + [0.0] * 14 + [1.0] * 48 + [0.0] * 32})
+    row = outcomes.compare_groups(acc, outcomes=["renewed"]).iloc[0]
+    assert row["estimate"] == pytest.approx(0.2)
+    assert row["ci_low"] == pytest.approx(0.0524, abs=5e-5)
+    assert row["ci_high"] == pytest.approx(0.3339, abs=5e-5)
+    assert row["ratio"] == pytest.approx(0.8 / 0.6)
+    # Katz et al. (1978) log interval: exp(log(4/3) +- 1.96 sqrt(1/56 - 1/70 + 1/48 - 1/80))
+    half = 1.959964 * np.sqrt(1 / 56 - 1 / 70 + 1 / 48 - 1 / 80)
+    assert row["ratio_ci_low"] == pytest.approx(4 / 3 * np.exp(-half), abs=1e-4)  # 1.0766
+    assert row["ratio_ci_high"] == pytest.approx(4 / 3 * np.exp(half), abs=1e-4)  # 1.6512
+    assert row["effect_size_name"] == "Cohen's h" and row["n"] == 150
+
+
+def test_mean_difference_matches_r_welch_on_sleep() -> None:
+    acc = pd.DataFrame({"group": ["leader"] * 10 + ["laggard"] * 10, "nrr": SLEEP_1 + SLEEP_2})
+    row = outcomes.compare_groups(acc, outcomes=["nrr"]).iloc[0]
+    assert row["estimate"] == pytest.approx(0.75 - 2.33)
+    assert row["ci_low"] == pytest.approx(-3.3654832, abs=1e-6)
+    assert row["ci_high"] == pytest.approx(0.2054832, abs=1e-6)
+    assert row["p_value"] == pytest.approx(0.07939, abs=1e-5)
+
+
+def _responses(n_by_account: dict[str, list[float]]) -> pd.DataFrame:
+    return pd.DataFrame([{"account_id": a, "ltr": s} for a, scores in n_by_account.items()
+                         for s in scores])
+
+
+def test_shrinkage_ranks_more_evidence_higher_and_quartiles() -> None:
+    """One promoter is weaker evidence than six: after shrinkage the six-promoter account ranks first."""
+    rng = np.random.default_rng(1)
+    data = {f"A{i:02d}": list(rng.integers(0, 11, 4).astype(float)) for i in range(20)}
+    data["ONE"] = [10.0]
+    data["SIX"] = [10.0] * 6
+    ranked = outcomes.account_nps(_responses(data), min_n=1)
+    top = ranked.set_index("account_id")
+    assert top.loc["ONE", "nps"] == top.loc["SIX", "nps"] == 100
+    assert top.loc["SIX", "rank"] == 1 and top.loc["ONE", "rank"] > 1
+    assert top.loc["ONE", "nps_shrunk"] < top.loc["SIX", "nps_shrunk"] < 100
+    assert (ranked["group"] == "leader").sum() == (ranked["group"] == "laggard").sum() == 22 // 4
+    lead = ranked[ranked["group"] == "leader"]["nps_shrunk"].min()
+    assert (ranked[ranked["group"] != "leader"]["nps_shrunk"] <= lead).all()
+    # min_n keeps small accounts out of the ranking, not out of the table
+    strict = outcomes.account_nps(_responses(data), min_n=4).set_index("account_id")
+    assert not strict.loc["ONE", "eligible"] and strict.loc["ONE", "group"] == ""
+    assert pd.isna(strict.loc["ONE", "rank"])
+
+
+def _planted_accounts(n: int = 3000, seed: int = 3) -> tuple[pd.DataFrame, np.ndarray]:
+    """Accounts with churn planted as logit P(churn) = -1.6 - 1.2 * NPS/100."""
+    rng = np.random.default_rng(seed)
+    nps = rng.choice(np.arange(-100, 101, 25), n).astype(float)
+    p = 1 / (1 + np.exp(-(-1.6 - 1.2 * nps / 100)))
+    churned = rng.random(n) < p
+    arr = rng.lognormal(11, 0.6, n)
+    acc = pd.DataFrame({"account_id": [f"A{i}" for i in range(n)], "nps": nps,
+                        "pct_detractor": np.where(nps < 0, 60.0, 20.0), "arr": arr,
+                        "churned": churned.astype(float), "renewed": (~churned).astype(float)})
+    return acc, p
+
+
+def test_revenue_at_risk_covers_planted_expected_loss() -> None:
+    acc, p = _planted_accounts()
+    res = outcomes.revenue_at_risk(acc, n_draws=2000).iloc[-1]
+    det = acc["nps"] < 0
+    truth = float((acc["arr"] * p)[det].sum())
+    assert res["segment"] == "Total" and res["n"] == det.sum()
+    assert res["arr_at_risk"] == pytest.approx(acc.loc[det, "arr"].sum())
+    assert res["ci_low"] < truth < res["ci_high"]
+    assert res["ci_high"] - res["ci_low"] < 0.5 * res["estimate"]
+    assert res["odds_ratio_per_10pts"] == pytest.approx(np.exp(-0.12), abs=0.03)
+
+
+def test_gap_value_scales_difference_by_laggard_arr() -> None:
+    acc = pd.DataFrame({"group": ["middle"] * 70 + ["laggard"] * 80,
+                        "renewed": [1.0] * 56 + [0.0] * 14 + [1.0] * 48 + [0.0] * 32,
+                        "arr": 1000.0})
+    acc["nrr"] = acc["renewed"]
+    row = outcomes.gap_value(acc).iloc[0]
+    assert row["arr_laggards"] == 80_000
+    assert row["estimate"] == pytest.approx(0.2 * 80_000)
+    assert row["ci_low"] == pytest.approx(0.0524 * 80_000, rel=1e-3)
+
+
+def test_prepare_accounts_derives_nrr_and_keeps_unrated() -> None:
+    acc = pd.DataFrame({"account_id": ["A", "B", "C"], "arr": [100.0, 200.0, 50.0],
+                        "renewed": [True, False, True], "churned": [False, True, False],
+                        "expansion_arr": [10.0, 0.0, 0.0]})
+    ranked = pd.DataFrame({"account_id": ["A", "B"], "n": [3, 3], "nps": [50.0, -50.0],
+                           "ci_low": 0.0, "ci_high": 0.0, "pct_detractor": [0.0, 60.0],
+                           "nps_shrunk": [40.0, -40.0], "rank": [1, 2],
+                           "group": ["leader", "laggard"]})
+    out = outcomes.prepare_accounts(acc, ranked).set_index("account_id")
+    assert out["nrr"].tolist() == [1.1, 0.0, 1.0]
+    assert out.loc["C", "group"] == "not rated"
+    with pytest.raises(DataError, match="arr"):
+        outcomes.prepare_accounts(acc.assign(arr=[1.0, 0.0, 1.0]), ranked)
+    with pytest.raises(DataError, match="expansion_arr"):
+        outcomes.prepare_accounts(acc.drop(columns="expansion_arr"), ranked)
+
+
+SAMPLE = paths.PROCESSED_DIR / "responses.parquet"
+TRUTH = paths.RAW_DIR / "truth.json"
+
+
+@pytest.mark.skipif(not (SAMPLE.exists() and TRUTH.exists()), reason="run `cx sample` + `cx clean`")
+def test_sample_leaders_renew_more_as_planted() -> None:
+    """truth['outcomes']: better experience -> more renewal and expansion (planted)."""
+    truth = catalog.load_json("truth")["outcomes"]
+    resp = outcomes.latest_wave_b2b(catalog.load("responses"))
+    acc = outcomes.prepare_accounts(catalog.load("accounts"), outcomes.account_nps(resp, min_n=2))
+    cmp = outcomes.compare_groups(acc).set_index("outcome")
+    planted_gap = truth["expected_renewal_top_quartile"] - truth["expected_renewal_bottom_quartile"]
+    assert planted_gap > 0
+    assert cmp.loc["renewed", "ci_low"] > 0  # leaders renew more, significantly
+    assert cmp.loc["churned", "ci_high"] < 0
+    assert cmp.loc["nrr", "ci_low"] > 0 and cmp.loc["expansion_rate", "estimate"] > 0
+    # observed quartiles of a noisy NPS are diluted versions of the latent ones
+    assert cmp.loc["renewed", "estimate"] < planted_gap + 2 * cmp.loc["renewed", "se"]
