@@ -1,0 +1,253 @@
+"""Tests for helpers.integrity: published values, planted truth (own simulation and the sample)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from helpers import catalog, integrity, paths
+from helpers.errors import DataError
+
+ITEMS = [f"item_{j}" for j in range(6)]
+REFERENCE = paths.PROJECT_ROOT.parent / "shared" / "reference"
+
+
+def simulate(
+    gaming: tuple[str, ...] = ("R03", "R11"),
+    happy: tuple[str, ...] = (),
+    n_reps: int = 16,
+    accounts_per_rep: int = 14,
+    seed: int = 0,
+) -> pd.DataFrame:
+    """Small B2B programme: LTR driven by six 1-5 items; gaming reps pressure half of their
+    customers into a 10 (touching them the day before, some answered from the rep's device),
+    leaving the experience ratings and comments as they were. `happy` reps have customers with
+    a genuinely better experience (higher ratings and scores, no gaming)."""
+    rng = np.random.default_rng(seed)
+    start = pd.Timestamp("2025-10-01")
+    reps = np.array([f"R{r + 1:02d}" for r in range(n_reps)])
+    acc_rep = np.repeat(reps, accounts_per_rep)
+    acc_id = np.array([f"{r}-A{a:02d}" for r, a in zip(acc_rep, np.tile(
+        np.arange(accounts_per_rep), n_reps))])
+    acc_u = rng.normal(0.0, 0.6, len(acc_rep)) + np.where(np.isin(acc_rep, happy), 1.2, 0.0)
+    per_acc = rng.integers(4, 11, len(acc_rep))
+    ai = np.repeat(np.arange(len(acc_rep)), per_acc)
+    n = len(ai)
+    latent = acc_u[ai] + rng.normal(0, 0.7, n)
+    items = np.clip(np.round(3.2 + 0.9 * (latent[:, None] + rng.normal(0, 0.5, (n, 6)))), 1, 5)
+    mean_item = items.mean(axis=1)
+    ltr = np.clip(np.round(7.0 + 1.6 * (mean_item - 3.2) + rng.normal(0, 1.2, n)), 0, 10)
+    sub = start + pd.to_timedelta(rng.uniform(0, 60, n), unit="D")
+    touch = sub - pd.to_timedelta(rng.exponential(12, n), unit="D")
+    ip = np.array([f"ip{v}" for v in rng.integers(1e12, size=n)], dtype=object)
+    pressured = np.isin(acc_rep[ai], gaming) & (rng.random(n) < 0.5)
+    ltr = np.where(pressured, 10.0, ltr)
+    touch = touch.where(~pressured, sub - pd.to_timedelta(rng.uniform(2, 30, n), unit="h"))
+    laptop = pressured & (rng.random(n) < 0.3)
+    ip[laptop] = np.char.add("ip-", acc_rep[ai][laptop]).astype(object)
+    comment = np.where(mean_item < 2.9, "onboarding was a mess and support was slow",
+                       np.where(mean_item > 3.6, "great team, very helpful", ""))
+    return pd.DataFrame({
+        "response_id": [f"resp{i}" for i in range(n)], "market": "B2B", "wave": "2025Q4",
+        "rep_id": acc_rep[ai], "account_id": acc_id[ai], "ltr": ltr,
+        **{c: items[:, j] for j, c in enumerate(ITEMS)}, "comment": comment,
+        "submitted_at": sub, "last_rep_touch_at": touch,
+        "deal_close_date": start - pd.to_timedelta(rng.uniform(60, 700, len(acc_rep))[ai], unit="D"),
+        "ip_key": ip, "contact_key": [f"c{i}" for i in range(n)], "include": True,
+        "flag_test": False,
+    })
+
+
+@pytest.fixture(scope="module")
+def gamed() -> pd.DataFrame:
+    return simulate()
+
+
+@pytest.fixture(scope="module")
+def gamed_evidence(gamed: pd.DataFrame) -> pd.DataFrame:
+    return integrity.evidence(gamed, ITEMS)
+
+
+# --- published values ---------------------------------------------------------------------------
+
+def test_clustered_mean_reproduces_r_survey_apiclus1() -> None:
+    """R survey: svymean(~api00, svydesign(id=~dnum, weights=~pw, fpc=~fpc)) = 644.17, SE 23.542.
+
+    apiclus1 has equal weights, so the design-based SE is the CR1 cluster-robust SE times the
+    finite-population correction sqrt(1 - 15/757) (15 of 757 districts sampled).
+    """
+    api = pd.read_csv(REFERENCE / "apiclus1.csv")
+    mean, se, dof = integrity.clustered_mean(api["api00"].to_numpy(), api["dnum"].to_numpy())
+    assert mean == pytest.approx(644.17, abs=0.005)
+    assert se * np.sqrt(1 - 15 / 757) == pytest.approx(23.542, abs=0.001)
+    assert dof == 14
+
+
+def test_clustered_mean_without_clusters_is_the_textbook_se() -> None:
+    y = np.array([2.0, 4.0, 4.0, 4.0, 5.0, 5.0, 7.0, 9.0])  # mean 5, sample sd 2.138
+    mean, se, dof = integrity.clustered_mean(y, None)
+    assert mean == 5.0
+    assert se == pytest.approx(2.13809 / np.sqrt(8), rel=1e-4)
+    assert dof == 7
+
+
+# --- planted truth in a small simulation --------------------------------------------------------
+
+def test_gaming_reps_flagged_and_no_one_else(gamed_evidence: pd.DataFrame) -> None:
+    audit = integrity.integrity_index(gamed_evidence)
+    flagged = set(audit.loc[audit["flagged"], "rep_id"])
+    assert {"R03", "R11"} <= flagged
+    assert len(flagged - {"R03", "R11"}) <= 1
+    assert list(audit["rep_id"][:2]) in (["R03", "R11"], ["R11", "R03"])
+    assert audit["rank"].tolist() == list(range(1, len(audit) + 1))
+
+
+def test_residual_recovers_planted_inflation(gamed: pd.DataFrame,
+                                             gamed_evidence: pd.DataFrame) -> None:
+    """Half the gaming reps' responses were set to 10: the mean residual equals the mean of
+    (10 - honest LTR) over them, about 0.5 * (10 - 7) = 1.5 points; honest reps scatter near 0."""
+    res = gamed_evidence.loc[gamed_evidence["check"] == "ltr_residual"].set_index("rep_id")
+    honest = gamed.loc[~gamed["rep_id"].isin(["R03", "R11"])]
+    for rep in ("R03", "R11"):
+        assert res.loc[rep, "ci_low"] > 0.5
+        assert res.loc[rep, "estimate"] == pytest.approx(1.5, abs=0.6)
+    others = res.drop(index=["R03", "R11"])
+    assert others["estimate"].abs().max() < 0.6
+    # the honest reps' CIs cover the truth 0 at about the nominal rate (>= 12 of 14)
+    assert ((others["ci_low"] <= 0) & (others["ci_high"] >= 0)).sum() >= 12
+    assert honest["rep_id"].nunique() == len(others)
+
+
+def test_gaming_off_flags_at_most_one_rep() -> None:
+    for seed in (1, 2):
+        ev = integrity.evidence(simulate(gaming=(), seed=seed), ITEMS)
+        assert integrity.integrity_index(ev)["flagged"].sum() <= 1
+
+
+def test_happy_customers_are_not_gaming() -> None:
+    """A rep whose customers rate the experience better collects more 10s (distribution check
+    fails) but the ratings explain the scores, so they are not flagged."""
+    ev = integrity.evidence(simulate(gaming=(), happy=("R05",), seed=3), ITEMS)
+    share = ev.loc[(ev["check"] == "share_9_10")].set_index("rep_id")
+    assert share["estimate"].idxmax() == "R05"
+    audit = integrity.integrity_index(ev).set_index("rep_id")
+    assert not audit.loc["R05", "flagged"]
+    resid = ev.loc[ev["check"] == "ltr_residual"].set_index("rep_id")
+    assert resid.loc["R05", "ci_low"] < 0 < resid.loc["R05", "ci_high"]
+
+
+def test_small_rep_not_flagged_by_chance() -> None:
+    """A rep with 6 responses, 3 of them 10s (50% vs ~10% for peers), tops the raw ranking but
+    shrinkage and FDR keep the check from failing."""
+    df = simulate(gaming=(), seed=4)
+    small = df.loc[df["rep_id"] == "R02"].head(6).copy()
+    small["ltr"] = [10.0, 10.0, 10.0, 8.0, 7.0, 6.0]
+    df = pd.concat([df.loc[df["rep_id"] != "R02"], small], ignore_index=True)
+    ev = integrity.score_share_evidence(df, 10)
+    row = ev.set_index("rep_id").loc["R02"]
+    assert row["estimate"] == ev["estimate"].max()
+    assert row["shrunk"] < row["estimate"]
+    assert not row["fail"]
+
+
+def test_reasons_are_plain_words(gamed_evidence: pd.DataFrame) -> None:
+    audit = integrity.integrity_index(gamed_evidence).set_index("rep_id")
+    why = audit.loc["R03", "reasons"]
+    assert "points above what their customers' experience ratings predict" in why
+    assert "for peers" in why and "q" in why
+    assert "within 2 days of a rep touchpoint" in why
+
+
+def test_repeated_keys_counts_only(gamed: pd.DataFrame, gamed_evidence: pd.DataFrame) -> None:
+    keys = gamed_evidence.loc[gamed_evidence["check"] == "repeated_keys"].set_index("rep_id")
+    assert keys.loc["R03", "k"] > 0 and keys.drop(index=["R03", "R11"])["k"].sum() == 0
+    shown = " ".join(map(str, gamed_evidence.to_numpy().ravel()))
+    assert "ip-" not in shown and not any(k in shown for k in gamed["ip_key"].head(50))
+    hit = integrity.repeated_keys(pd.DataFrame({
+        "wave": ["Q1", "Q1", "Q2", "Q2"], "ip_key": ["a", "a", "a", None],
+        "contact_key": ["x", "y", "x", None]}))
+    assert hit.tolist() == [True, True, False, False]
+
+
+def test_tone_contradiction_uses_text_tone(gamed_evidence: pd.DataFrame) -> None:
+    tone = gamed_evidence.loc[gamed_evidence["check"] == "tone_contradiction"].set_index("rep_id")
+    assert tone.loc[["R03", "R11"], "estimate"].min() > tone.drop(index=["R03", "R11"])[
+        "estimate"].max()
+
+
+def test_timing_quarter_end_window() -> None:
+    df = pd.DataFrame({"rep_id": ["R1"] * 4 + ["R2"] * 4,
+                       "submitted_at": pd.to_datetime(["2025-03-18 00:00", "2025-03-31 23:00",
+                                                       "2025-06-16 12:00", "2025-06-17 00:00"] * 2)})
+    ev = integrity.timing_evidence(df).set_index("rep_id")
+    assert ev.loc["R1", "check"] == "timing_quarter_end"
+    assert ev.loc["R1", "k"] == 3  # Mar 18, Mar 31 and Jun 17 fall in the last 14 days; Jun 16 not
+
+
+# --- outputs ------------------------------------------------------------------------------------
+
+def test_pseudonyms_stable_and_beyond_z() -> None:
+    ids = [f"R{i:02d}" for i in range(30)]
+    names = integrity.pseudonyms(ids)
+    assert names["R00"] == "Rep A" and names["R25"] == "Rep Z" and names["R26"] == "Rep AA"
+    assert len(set(names.values())) == 30
+    assert integrity.pseudonyms(ids) == names
+
+
+def test_write_flags_keeps_ids(tmp_path, gamed_evidence: pd.DataFrame) -> None:
+    audit = integrity.integrity_index(gamed_evidence)
+    audit["pseudonym"] = audit["rep_id"].map(integrity.pseudonyms(audit["rep_id"]))
+    p = integrity.write_flags(audit, tmp_path)
+    back = pd.read_csv(p)
+    assert p.name == "integrity_flags.csv"
+    assert {"rep_id", "flagged", "score", "reasons"} <= set(back.columns)
+    assert "pseudonym" not in back and back["flagged"].dtype == bool
+    assert back["rep_id"].tolist() == audit["rep_id"].tolist()
+
+
+def test_nps_with_without(gamed: pd.DataFrame) -> None:
+    out = integrity.nps_with_without(gamed, ["R03", "R11"]).set_index("label")
+    honest = gamed.loc[~gamed["rep_id"].isin(["R03", "R11"]), "ltr"]
+    truth = 100 * ((honest >= 9).mean() - (honest <= 6).mean())
+    assert out.loc["without flagged reps", "estimate"] == pytest.approx(truth)
+    assert out.loc["all responses", "estimate"] > out.loc["without flagged reps", "estimate"]
+    assert out.loc["without flagged reps", "n"] == len(honest)
+    assert (out["ci_low"] < out["estimate"]).all() and (out["estimate"] < out["ci_high"]).all()
+
+
+def test_bad_data_raises_data_error() -> None:
+    with pytest.raises(DataError, match="rep_id"):
+        integrity.evidence(pd.DataFrame({"market": ["B2B"], "ltr": [9.0]}), ITEMS)
+    with pytest.raises(DataError, match="ltr"):
+        integrity.ltr_residual_evidence(pd.DataFrame({"rep_id": ["R1"], "ltr": [9.0],
+                                                      "item_0": [3.0]}), ["item_0"])
+
+
+# --- planted truth in the generated sample ------------------------------------------------------
+
+def _b2b_items(df: pd.DataFrame) -> list[str]:
+    return [c for c in df.columns if c.startswith(("sales_", "impl_")) and df[c].notna().any()]
+
+
+def test_sample_gaming_reps_recovered() -> None:
+    try:
+        truth = catalog.load_json("truth")
+        responses = catalog.load("responses")
+    except DataError:
+        pytest.skip("no generated sample yet (run `cx sample` and `cx clean`)")
+    audit = integrity.integrity_index(integrity.evidence(responses, _b2b_items(responses)))
+    flagged = set(audit.loc[audit["flagged"], "rep_id"])
+    gaming = set(truth["gaming_reps"])
+    assert gaming and gaming <= flagged
+    assert len(flagged - gaming) <= 1
+
+
+def test_generated_sample_without_gaming_flags_at_most_one() -> None:
+    synth = pytest.importorskip("helpers.synth")
+    if "gaming" not in getattr(synth.generate, "__code__", synth.generate).co_varnames:
+        pytest.skip("helpers.synth.generate has no gaming switch yet")
+    tables = synth.generate(rows=3000, seed=11, gaming=False)
+    responses = _processed(tables)
+    audit = integrity.integrity_index(integrity.evidence(responses, _b2b_items(responses)))
+    assert audit["flagged"].sum() <= 1
