@@ -1,0 +1,576 @@
+"""The report pipeline behind ``cx run``: validate, execute notebooks, render, record, publish.
+
+1. Read config/pipeline.yaml (notebooks in order, ``needs``, ``inputs``) and config/params.yaml
+   (``shared`` + ``notebooks.<name>`` keys) and validate every parameter against each notebook's
+   parameters cell (``papermill.inspect_notebook``) *before* anything runs: unknown keys, wrong
+   types and missing input files raise one one-line :class:`ConfigError`.
+2. Take the lock ``reports/.lock`` (two runs never overlap), mark runs left "running" by a dead
+   process as failed, create ``reports/<run-id>/`` (UTC timestamp + git sha, never reused).
+3. Run the notebooks one after the other with papermill (kernel python3, cwd = project root,
+   ``run_dir`` injected), render each executed notebook to standalone HTML (code hidden) even
+   when it failed, skip the notebooks that need a failed one, and keep ``manifest.json`` current.
+4. Rewrite ``reports/index.html``; switch ``reports/latest`` only when the whole run succeeded.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import contextlib
+import datetime as dt
+import errno
+import fcntl
+import hashlib
+import importlib.metadata
+import json
+import logging
+import os
+import platform
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from helpers import config, paths, report
+from helpers.config import NotebookStep, PipelineConfig, RunParams
+from helpers.errors import ConfigError
+
+log = logging.getLogger("helpers.pipeline")
+
+EXIT_OK, EXIT_FAILED, EXIT_CONFIG, EXIT_LOCKED = 0, 1, 2, 75
+RESERVED = ("run_dir",)
+KEY_PACKAGES = ("cx-workspace", "numpy", "pandas", "scipy", "statsmodels", "scikit-learn",
+                "matplotlib", "seaborn", "pyarrow", "pyreadstat", "openpyxl", "pyyaml",
+                "papermill", "nbconvert", "nbformat", "nbclient", "ipykernel")
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """Outcome of one ``cx run``: where it went and how it ended."""
+
+    run_id: str
+    run_dir: Path
+    status: str  # "succeeded" | "failed"
+    exit_code: int
+    index_path: Path
+
+
+@dataclass(frozen=True)
+class PlannedStep:
+    """A validated notebook: its file, the parameters to inject and the input files it reads."""
+
+    step: NotebookStep
+    notebook: Path
+    overrides: dict[str, Any]
+    defaults: dict[str, Any]
+    declared: dict[str, dict[str, Any]]
+    inputs: dict[str, Path] = field(default_factory=dict)
+
+
+class RunLockedError(RuntimeError):
+    """Another run holds reports/.lock."""
+
+
+# --- validation ------------------------------------------------------------------------------
+
+
+def _rel(p: Path | str) -> str:
+    """Path relative to the project root when inside it (for messages), else absolute."""
+    p = Path(p)
+    try:
+        return str(p.resolve().relative_to(paths.PROJECT_ROOT))
+    except ValueError:
+        return str(p)
+
+
+def _literal(text: str) -> Any:
+    try:
+        return ast.literal_eval(text)
+    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+        return None
+
+
+def _describe(value: Any) -> str:
+    text = repr(value)
+    return f"{type(value).__name__} {text if len(text) < 60 else text[:57] + '...'}"
+
+
+_SCALARS: dict[str, tuple[type, ...]] = {"str": (str,), "int": (int,), "float": (int, float),
+                                         "bool": (bool,)}
+
+
+def coerce(value: Any, type_name: str, default: Any = None) -> Any:
+    """Check `value` against a parameters-cell annotation and return it in that type.
+
+    Raises TypeError naming what was expected. YAML dates become ISO strings for ``str``; ints
+    are accepted (and converted) for ``float``; bools are never ints. Parameters without an
+    annotation are checked against the type of their literal default, when there is one.
+    """
+    t = (type_name or "None").replace(" ", "")
+    if t in ("None", "Any", "typing.Any"):
+        if default is None:
+            return _plain(value)
+        t = type(default).__name__
+    base, _, inner = t.partition("[")
+    inner = inner[:-1] if inner.endswith("]") else inner
+    if isinstance(value, dt.date) and base == "str":
+        return value.isoformat()
+    if base in _SCALARS:
+        ok = isinstance(value, _SCALARS[base]) and not (isinstance(value, bool) and base != "bool")
+        if not ok:
+            raise TypeError(base)
+        return float(value) if base == "float" else value
+    if base in ("list", "List", "tuple", "Tuple"):
+        if not isinstance(value, list | tuple):
+            raise TypeError(t)
+        if inner in _SCALARS:
+            try:
+                return [coerce(v, inner) for v in value]
+            except TypeError:
+                raise TypeError(t) from None
+        return [_plain(v) for v in value]
+    if base in ("dict", "Dict"):
+        if not isinstance(value, dict):
+            raise TypeError(t)
+        return {str(k): _plain(v) for k, v in value.items()}
+    return _plain(value)
+
+
+def _plain(value: Any) -> Any:
+    """Make YAML values papermill-safe (dates -> ISO strings, tuples -> lists)."""
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    return value
+
+
+def inspect_parameters(notebook: Path) -> dict[str, dict[str, Any]]:
+    """Parameters declared by a notebook's ``parameters`` cell (name -> type, default, help)."""
+    import papermill
+
+    return papermill.inspect_notebook(str(notebook))
+
+
+def validate(params: RunParams, pipeline: PipelineConfig) -> list[PlannedStep]:
+    """Check every parameter against every notebook before anything runs.
+
+    Returns the planned steps; raises :class:`ConfigError` (one line, naming file, key, what was
+    found and what was expected) for unknown notebooks or keys, wrong types, a reserved key, a
+    missing notebook or a missing input file.
+    """
+    pfile, yfile = _rel(params.file), _rel(pipeline.file)
+    names = [s.name for s in pipeline.steps]
+    for name in params.notebooks:
+        if name not in names:
+            raise ConfigError(f"notebooks.{name}: unknown notebook", file=pfile,
+                              expected=f"one of {', '.join(names)} (config/pipeline.yaml)")
+    for key in (*params.shared, *(k for v in params.notebooks.values() for k in v)):
+        if key in RESERVED:
+            raise ConfigError(f"key {key!r} is set by the runner", file=pfile,
+                              expected="no run_dir in params (use cx run --out)")
+    declared_anywhere: set[str] = set()
+    planned: list[PlannedStep] = []
+    for step in pipeline.steps:
+        nb_path = paths.resolve(step.path)
+        if not nb_path.is_file():
+            raise ConfigError(f"notebook {step.name!r}: file {step.path} not found", file=yfile,
+                              expected="an existing .ipynb (entry 'path' or notebooks_dir)")
+        declared = inspect_parameters(nb_path)
+        declared_anywhere.update(declared)
+        defaults = {k: _literal(v.get("default", "")) for k, v in declared.items()}
+        overrides: dict[str, Any] = {}
+        merged = {k: v for k, v in params.shared.items() if k in declared}
+        specific = params.notebooks.get(step.name, {})
+        for key in specific:
+            if key not in declared:
+                raise ConfigError(
+                    f"notebooks.{step.name}.{key}: unknown parameter", file=pfile,
+                    expected=f"one of {', '.join(sorted(declared)) or 'none'} "
+                             f"(parameters cell of {_rel(nb_path)})")
+        merged.update(specific)
+        for key, value in merged.items():
+            where = f"notebooks.{step.name}.{key}" if key in specific else f"shared.{key}"
+            type_name = declared[key].get("inferred_type_name", "None")
+            try:
+                overrides[key] = coerce(value, type_name, defaults.get(key))
+            except TypeError as exc:
+                raise ConfigError(f"{where}: found {_describe(value)}", file=pfile,
+                                  expected=f"{exc} (parameters cell of {_rel(nb_path)}, "
+                                           f"used by {step.name})") from None
+        inputs: dict[str, Path] = {}
+        for key in step.inputs:
+            if key not in declared:
+                raise ConfigError(f"notebook {step.name!r}: input {key!r} is not a parameter",
+                                  file=yfile, expected=f"one of {', '.join(sorted(declared))}")
+            value = overrides.get(key, defaults.get(key))
+            source = (f"notebooks.{step.name}.{key}" if key in specific else
+                      f"shared.{key}" if key in overrides else f"default of {key} in {_rel(nb_path)}")
+            if not isinstance(value, str) or not value:
+                raise ConfigError(f"{source}: input file is {value!r}", file=pfile,
+                                  expected="a file path")
+            resolved = paths.resolve(value)
+            if not resolved.exists():
+                raise ConfigError(f"{source}: input file {value!r} not found", file=pfile,
+                                  expected=f"an existing file ({step.name} reads it)")
+            inputs[key] = resolved
+        planned.append(PlannedStep(step=step, notebook=nb_path, overrides=overrides,
+                                   defaults=defaults, declared=declared, inputs=inputs))
+    for key in params.shared:
+        if key not in declared_anywhere:
+            raise ConfigError(f"shared.{key}: no notebook declares this parameter", file=pfile,
+                              expected="a parameter of at least one notebook in the pipeline")
+    return planned
+
+
+# --- run folder, lock, manifest --------------------------------------------------------------
+
+
+def git_info(root: Path | None = None) -> dict[str, Any]:
+    """Current commit (full and short) and whether tracked files differ from it."""
+    root = root or paths.PROJECT_ROOT
+
+    def git(*args: str) -> str:
+        proc = subprocess.run(["git", *args], cwd=root, capture_output=True, text=True,
+                              timeout=20, check=False)
+        return proc.stdout.strip() if proc.returncode == 0 else ""
+
+    commit = git("rev-parse", "HEAD")
+    dirty = bool(git("status", "--porcelain", "--untracked-files=no")) if commit else None
+    return {"commit": commit or None, "short": commit[:7] if commit else "nogit", "dirty": dirty}
+
+
+def make_run_dir(out_dir: Path, run_id: str | None = None, now: dt.datetime | None = None,
+                 short_sha: str = "nogit") -> tuple[str, Path]:
+    """Create ``out_dir/<run-id>``: ``YYYYmmddTHHMMSSZ-<sha>``, suffixed ``-2``, ``-3``... if taken.
+
+    ``mkdir`` without ``exist_ok`` is atomic, so two callers never get the same folder.
+    """
+    now = now or dt.datetime.now(dt.UTC)
+    base = run_id or f"{now:%Y%m%dT%H%M%SZ}-{short_sha}"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for i in range(1, 1000):
+        candidate = base if i == 1 else f"{base}-{i}"
+        try:
+            (out_dir / candidate).mkdir()
+        except FileExistsError:
+            continue
+        return candidate, out_dir / candidate
+    raise RuntimeError(f"{out_dir}: no free run id for {base}")
+
+
+def sha256_path(p: Path) -> str:
+    """SHA-256 of a file (of the sorted relative names and contents for a folder)."""
+    h = hashlib.sha256()
+    files = sorted(q for q in p.rglob("*") if q.is_file()) if p.is_dir() else [p]
+    for q in files:
+        if p.is_dir():
+            h.update(str(q.relative_to(p)).encode())
+        with open(q, "rb") as fh:
+            for chunk in iter(lambda: fh.read(1 << 20), b""):
+                h.update(chunk)
+    return h.hexdigest()
+
+
+def package_versions() -> dict[str, str | None]:
+    """Versions of Python and the key packages (importlib.metadata), for the manifest."""
+    out: dict[str, str | None] = {"python": platform.python_version()}
+    for name in KEY_PACKAGES:
+        try:
+            out[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            out[name] = None
+    return out
+
+
+def _pid_alive(pid: Any) -> bool:
+    if not isinstance(pid, int) or pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except OSError as exc:
+        return exc.errno == errno.EPERM
+    return True
+
+
+@contextlib.contextmanager
+def run_lock(out_dir: Path) -> Iterator[None]:
+    """Hold ``out_dir/.lock`` (fcntl, non-blocking) or raise :class:`RunLockedError`."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    lock_path = out_dir / ".lock"
+    fh = open(lock_path, "a+")  # noqa: SIM115 - held for the whole run
+    try:
+        try:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            fh.seek(0)
+            holder = fh.read().strip() or "unknown"
+            raise RunLockedError(f"{lock_path}: another report run is in progress ({holder}); "
+                                 "not starting a second one, try again when it has finished") from None
+        fh.seek(0)
+        fh.truncate()
+        fh.write(f"pid {os.getpid()} on {socket.gethostname()} since "
+                 f"{dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M:%S UTC}")
+        fh.flush()
+        yield
+    finally:
+        fh.close()
+
+
+def mark_interrupted(out_dir: Path) -> list[str]:
+    """Mark runs whose manifest still says "running" but whose process is gone as failed.
+
+    Called while holding the lock, so no run in `out_dir` can genuinely be running.
+    """
+    fixed = []
+    for manifest in sorted(out_dir.glob("*/manifest.json")):
+        try:
+            doc = json.loads(manifest.read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError):
+            continue
+        if doc.get("status") != "running":
+            continue
+        pid = doc.get("pid")
+        gone = "is gone" if not _pid_alive(pid) else "no longer holds the run lock"
+        reason = f"interrupted: process {pid} {gone}; the run never finished"
+        doc.update(status="failed", error=reason,
+                   finished_at=doc.get("finished_at") or _now())
+        for nb in doc.get("notebooks", []):
+            if nb.get("status") in ("running", "pending"):
+                nb.update(status="failed" if nb["status"] == "running" else "skipped",
+                          error=reason if nb["status"] == "running" else None,
+                          reason=None if nb["status"] == "running" else reason)
+        report.publish_bytes(manifest, json.dumps(doc, indent=2).encode("utf-8"))
+        fixed.append(str(doc.get("run_id", manifest.parent.name)))
+        log.warning("run %s was %s; marked failed", manifest.parent.name, reason)
+    return fixed
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _write_manifest(run_dir: Path, doc: Mapping[str, Any]) -> None:
+    report.publish_bytes(run_dir / "manifest.json",
+                         json.dumps(doc, indent=2, default=str).encode("utf-8"))
+
+
+def _switch_latest(out_dir: Path, run_id: str) -> None:
+    """Point ``out_dir/latest`` at `run_id` atomically (symlink + rename)."""
+    link = out_dir / "latest"
+    tmp = out_dir / f".latest.{os.getpid()}"
+    tmp.unlink(missing_ok=True)
+    os.symlink(run_id, tmp)
+    os.replace(tmp, link)
+
+
+@contextlib.contextmanager
+def _run_log(run_dir: Path) -> Iterator[None]:
+    """Send pipeline and papermill logging to ``<run_dir>/run.log`` for the run's duration."""
+    handler = logging.FileHandler(run_dir / "run.log", encoding="utf-8")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    loggers = [logging.getLogger(n) for n in ("helpers.pipeline", "helpers.report", "papermill")]
+    saved = [lg.level for lg in loggers]
+    for lg in loggers:
+        lg.addHandler(handler)
+        lg.setLevel(logging.INFO)
+    try:
+        yield
+    finally:
+        for lg, level in zip(loggers, saved, strict=True):
+            lg.removeHandler(handler)
+            lg.setLevel(level)
+        handler.close()
+
+
+# --- running ---------------------------------------------------------------------------------
+
+
+def _param_rows(plan: PlannedStep, run_dir_value: str) -> list[report.ParamRow]:
+    rows = []
+    for name, meta in plan.declared.items():
+        if name == "run_dir":
+            value, source = run_dir_value, "runner"
+        elif name in plan.overrides:
+            value, source = plan.overrides[name], "params file"
+        else:
+            value, source = plan.defaults.get(name, meta.get("default")), "notebook default"
+        rows.append(report.ParamRow(name=name, value=json.dumps(value, default=str),
+                                    source=source, help=str(meta.get("help", ""))))
+    return rows
+
+
+def _error_text(exc: BaseException) -> str:
+    ename, evalue = getattr(exc, "ename", None), getattr(exc, "evalue", None)
+    if ename:
+        cell = getattr(exc, "exec_count", None)
+        where = f" (cell [{cell}])" if cell else ""
+        return " ".join(f"{ename}: {evalue}{where}".split())[:500]
+    return " ".join(f"{type(exc).__name__}: {exc}".split())[:500]
+
+
+def _execute(plan: PlannedStep, output: Path, parameters: dict[str, Any]) -> None:
+    import papermill
+
+    on_tty = sys.stdout.isatty()
+    papermill.execute_notebook(
+        str(plan.notebook), str(output), parameters=parameters, kernel_name="python3",
+        cwd=str(paths.PROJECT_ROOT), progress_bar=on_tty, log_output=not on_tty,
+    )
+
+
+def run(
+    params_path: str | os.PathLike[str] = "config/params.yaml",
+    out_dir: str | os.PathLike[str] | None = None,
+    pipeline_path: str | os.PathLike[str] | None = None,
+    run_id: str | None = None,
+) -> RunResult:
+    """Validate, then run the whole pipeline into ``<out_dir>/<run-id>/``.
+
+    Raises :class:`ConfigError` (nothing executed, no run folder) when the parameters do not fit
+    the notebooks, and :class:`RunLockedError` when another run holds the lock.
+    """
+    params = config.load_params(params_path)
+    pipeline = config.load_pipeline(pipeline_path or "config/pipeline.yaml")
+    plan = validate(params, pipeline)
+    reports = paths.resolve(out_dir) if out_dir else paths.REPORTS_DIR
+    with run_lock(reports):
+        mark_interrupted(reports)
+        git = git_info()
+        rid, run_dir = make_run_dir(reports, run_id, short_sha=git["short"])
+        with _run_log(run_dir):
+            return _run_locked(plan, params, pipeline, reports, rid, run_dir, git)
+
+
+def _run_locked(plan: list[PlannedStep], params: RunParams, pipeline: PipelineConfig,
+                reports: Path, rid: str, run_dir: Path, git: dict[str, Any]) -> RunResult:
+    started = time.perf_counter()
+    run_dir_value = _rel(run_dir)
+    inputs: dict[str, str] = {}
+    for extra in (Path(params.file), Path(pipeline.file), *(p.notebook for p in plan)):
+        inputs[_rel(extra)] = sha256_path(extra)
+    for p in plan:
+        for f in p.inputs.values():
+            inputs.setdefault(_rel(f), sha256_path(f))
+    manifest: dict[str, Any] = {
+        "run_id": rid, "status": "running", "pid": os.getpid(), "host": socket.gethostname(),
+        "started_at": _now(), "finished_at": None, "duration_s": None,
+        "git": {"commit": git["commit"], "dirty": git["dirty"]},
+        "params_file": _rel(params.file), "pipeline_file": _rel(pipeline.file),
+        "parameters": {p.step.name: {**p.overrides, **({"run_dir": run_dir_value}
+                                                       if "run_dir" in p.declared else {})}
+                       for p in plan},
+        "inputs": inputs, "packages": package_versions(),
+        "notebooks": [{"name": p.step.name, "status": "pending", "needs": list(p.step.needs),
+                       "duration_s": None, "error": None, "reason": None, "ipynb": None,
+                       "html": None, "pdf": None} for p in plan],
+    }
+    _write_manifest(run_dir, manifest)
+    report.write_index(reports, pipeline.headline)
+    log.info("run %s started: %d notebooks into %s", rid, len(plan), run_dir)
+    status_of: dict[str, str] = {}
+    try:
+        for p, entry in zip(plan, manifest["notebooks"], strict=True):
+            name = p.step.name
+            blocked = [n for n in p.step.needs if status_of.get(n) != "succeeded"]
+            if blocked:
+                entry.update(status="skipped", reason="needs " + ", ".join(
+                    f"{n} ({status_of.get(n, 'not run')})" for n in blocked))
+                status_of[name] = "skipped"
+                log.warning("%s skipped: %s", name, entry["reason"])
+                _write_manifest(run_dir, manifest)
+                continue
+            entry["status"] = "running"
+            _write_manifest(run_dir, manifest)
+            output = run_dir / f"{name}.ipynb"
+            parameters = dict(p.overrides)
+            if "run_dir" in p.declared:
+                parameters["run_dir"] = run_dir_value
+            log.info("%s: executing %s", name, _rel(p.notebook))
+            t0 = time.perf_counter()
+            error = None
+            try:
+                _execute(p, output, parameters)
+            except Exception as exc:  # noqa: BLE001 - any failure marks this notebook failed
+                error = _error_text(exc)
+            entry.update(duration_s=round(time.perf_counter() - t0, 3), error=error,
+                         status="failed" if error else "succeeded")
+            status_of[name] = entry["status"]
+            if output.is_file():
+                entry["ipynb"] = output.name
+                try:
+                    html_path = report.render_notebook_html(
+                        output, run_dir / f"{name}.html", run_id=rid,
+                        parameters=_param_rows(p, run_dir_value), status=entry["status"],
+                        error=error, commit=git["short"])
+                    entry["html"] = html_path.name
+                except Exception as exc:  # noqa: BLE001 - a rendering bug must not hide the run
+                    entry["status"] = status_of[name] = "failed"
+                    entry["error"] = (error + "; " if error else "") + "HTML: " + _error_text(exc)
+            if error:
+                log.error("%s failed: %s", name, error)
+            else:
+                log.info("%s succeeded in %.1f s", name, entry["duration_s"])
+            if p.step.pdf and entry["html"] and entry["status"] == "succeeded":
+                pdf, message = report.print_pdf(run_dir / entry["html"], run_dir / f"{name}.pdf")
+                entry["pdf"] = pdf.name if pdf else None
+                entry["pdf_note"] = message
+                log.info("%s: %s", name, message)
+            _write_manifest(run_dir, manifest)
+    except BaseException as exc:
+        manifest.update(status="failed", error=f"interrupted: {_error_text(exc)}")
+        raise
+    finally:
+        if manifest["status"] == "running":
+            ok = all(e["status"] == "succeeded" for e in manifest["notebooks"])
+            manifest["status"] = "succeeded" if ok else "failed"
+        manifest.update(finished_at=_now(), duration_s=round(time.perf_counter() - started, 3))
+        _write_manifest(run_dir, manifest)
+        if manifest["status"] == "succeeded":
+            _switch_latest(reports, rid)
+        index = report.write_index(reports, pipeline.headline)
+        log.info("run %s %s in %.1f s; index %s", rid, manifest["status"],
+                 manifest["duration_s"], index)
+    status = manifest["status"]
+    return RunResult(run_id=rid, run_dir=run_dir, status=status,
+                     exit_code=EXIT_OK if status == "succeeded" else EXIT_FAILED, index_path=index)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``cx run [--params FILE] [--out DIR] [--pipeline FILE] [--run-id ID] [--check]``."""
+    ap = argparse.ArgumentParser(prog="cx run", description="Run the report pipeline.")
+    ap.add_argument("--params", default="config/params.yaml", help="run parameters (YAML)")
+    ap.add_argument("--out", default=None, help="reports folder (default: reports/)")
+    ap.add_argument("--pipeline", default=None, help="pipeline definition (default: config/pipeline.yaml)")
+    ap.add_argument("--run-id", default=None, help="explicit run id (suffixed if taken)")
+    ap.add_argument("--check", action="store_true", help="validate the parameters only, run nothing")
+    args = ap.parse_args(argv)
+    if not logging.getLogger().handlers:
+        logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s",
+                            stream=sys.stderr)
+    try:
+        if args.check:
+            plan = validate(config.load_params(args.params),
+                            config.load_pipeline(args.pipeline or "config/pipeline.yaml"))
+            print(f"parameters OK for {len(plan)} notebook(s)")
+            return EXIT_OK
+        result = run(args.params, out_dir=args.out, pipeline_path=args.pipeline, run_id=args.run_id)
+    except ConfigError as exc:
+        print(f"cx run: configuration error: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    except RunLockedError as exc:
+        print(f"cx run: {exc}", file=sys.stderr)
+        return EXIT_LOCKED
+    print(f"run {result.run_id} {result.status}: {result.run_dir}")
+    print(f"report index: {result.index_path}")
+    return result.exit_code
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

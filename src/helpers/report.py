@@ -1,0 +1,387 @@
+"""Reports leadership reads: notebook -> standalone HTML (code hidden), PDF, and the run index.
+
+Rendering uses nbconvert's HTMLExporter with the house template ``templates/cx`` (the JupyterLab
+look without external scripts, so every file stands alone for email), a visible run-parameters
+table (hiding input also hides papermill's injected parameters cell) and a table of contents
+built from the notebook's headings. The index page lists every run in ``reports/`` with status,
+headline figures and the trend of those figures across runs as small inline SVG charts.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import logging
+import math
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import nbformat
+
+from helpers import catalog
+
+log = logging.getLogger("helpers.report")
+
+TEMPLATES_DIR = Path(__file__).with_name("templates")
+CSS = (TEMPLATES_DIR / "cx" / "cx.css").read_text(encoding="utf-8")
+CHROMIUM_CANDIDATES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
+_HEADING = re.compile(r'<h([1-3]) id="([^"]+)"[^>]*>(.*?)</h\1>', re.S)
+_TAG = re.compile(r"<[^>]+>")
+
+
+@dataclass(frozen=True)
+class ParamRow:
+    """One line of the run-parameters table shown at the top of every report."""
+
+    name: str
+    value: str
+    source: str
+    help: str = ""
+
+
+def publish_bytes(target: str | os.PathLike[str], data: bytes) -> Path:
+    """Write a report file atomically and make it world-readable (a web server serves it)."""
+    p = Path(target)
+    catalog.atomic_write_bytes(p, data)
+    p.chmod(0o644)
+    return p
+
+
+def _exporter() -> Any:
+    from nbconvert import HTMLExporter
+    from nbconvert.preprocessors import TagRemovePreprocessor
+
+    exporter = HTMLExporter(
+        template_name="cx",
+        extra_template_basedirs=[str(TEMPLATES_DIR)],
+        exclude_input=True,
+        exclude_input_prompt=True,
+        exclude_output_prompt=True,
+        embed_images=True,
+    )
+    exporter.register_preprocessor(
+        TagRemovePreprocessor(remove_cell_tags={"remove_cell"},
+                              remove_all_outputs_tags={"remove_output"}, enabled=True),
+        enabled=True,
+    )
+    return exporter
+
+
+def table_of_contents(body: str) -> str:
+    """An HTML list linking to every h1-h3 heading (with an id) in a rendered notebook."""
+    items = []
+    for level, anchor, inner in _HEADING.findall(body):
+        text = html.unescape(_TAG.sub("", inner)).rstrip("¶").strip()
+        if text:
+            items.append(f'<li class="cx-toc-{level}"><a href="#{anchor}">{html.escape(text)}</a></li>')
+    return "<ul>" + "".join(items) + "</ul>" if items else "<p>(no sections)</p>"
+
+
+def render_notebook_html(
+    ipynb: str | os.PathLike[str],
+    out: str | os.PathLike[str],
+    *,
+    run_id: str,
+    parameters: Sequence[ParamRow] = (),
+    status: str = "succeeded",
+    error: str | None = None,
+    title: str | None = None,
+    commit: str | None = None,
+) -> Path:
+    """Render an executed notebook to one self-contained HTML file with code hidden.
+
+    Also used for failed notebooks: papermill leaves the error banner and traceback in the
+    executed notebook, and `error` adds a one-line banner at the top.
+    """
+    src, target = Path(ipynb), Path(out)
+    nb = nbformat.read(src, as_version=4)
+    name = src.stem
+    resources = {
+        "metadata": {"name": title or name},
+        "cx": {
+            "css": CSS, "run_id": run_id, "status": status, "error": error,
+            "title": title or _title_of(nb, name), "notebook": name, "commit": commit,
+            "generated": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+            "parameters": [
+                {k: html.escape(str(getattr(p, k))) for k in ("name", "value", "source", "help")}
+                for p in parameters
+            ],
+        },
+    }
+    body, _ = _exporter().from_notebook_node(nb, resources=resources)
+    body = body.replace("<!--CX_TOC-->", table_of_contents(body), 1)
+    return publish_bytes(target, body.encode("utf-8"))
+
+
+def _title_of(nb: nbformat.NotebookNode, fallback: str) -> str:
+    """First level-1 markdown heading of the notebook, else a readable form of its name."""
+    for cell in nb.cells:
+        if cell.cell_type == "markdown":
+            m = re.search(r"^#\s+(.+)$", cell.source, re.M)
+            if m:
+                return m.group(1).strip()
+    return re.sub(r"^\d+_", "", fallback).replace("_", " ").capitalize()
+
+
+# --- PDF -------------------------------------------------------------------------------------
+
+
+def find_chromium() -> str | None:
+    """Path of a headless-capable Chromium (env CX_CHROMIUM overrides), or None when absent."""
+    env = os.environ.get("CX_CHROMIUM")
+    if env:
+        return env if Path(env).is_file() else None
+    for name in CHROMIUM_CANDIDATES:
+        found = shutil.which(name)
+        if found:
+            return found
+    return None
+
+
+def chromium_command(chromium: str, profile: str, *args: str) -> list[str]:
+    """Headless Chromium command line that never touches the network or a user profile."""
+    return [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+            "--disable-background-networking", "--disable-component-update", "--disable-sync",
+            "--disable-dev-shm-usage", f"--user-data-dir={profile}", *args]
+
+
+def print_pdf(html_path: str | os.PathLike[str], pdf_path: str | os.PathLike[str],
+              timeout: float = 120) -> tuple[Path | None, str]:
+    """Print an HTML report to PDF with headless Chromium.
+
+    Returns ``(path, message)``; path is None (and the message says why) when Chromium is absent
+    or fails, so a run without a browser still completes.
+    """
+    chromium = find_chromium()
+    if chromium is None:
+        return None, ("PDF skipped: Chromium not found (install Debian's package: "
+                      "apt-get install -y chromium, or set CX_CHROMIUM)")
+    src, target = Path(html_path).resolve(), Path(pdf_path).resolve()
+    with tempfile.TemporaryDirectory(prefix="cx-chromium-") as profile:
+        cmd = chromium_command(chromium, profile, "--no-pdf-header-footer",
+                               f"--print-to-pdf={target}", src.as_uri())
+        try:
+            proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False)
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            return None, f"PDF failed: {type(exc).__name__}: {exc}"
+    if proc.returncode != 0 or not target.is_file() or target.stat().st_size == 0:
+        tail = (proc.stderr or "").strip().splitlines()[-1:] or ["no output"]
+        return None, f"PDF failed: chromium exit {proc.returncode}: {tail[0]}"
+    return target, f"PDF written: {target}"
+
+
+# --- metrics and the run index ---------------------------------------------------------------
+
+
+def flatten_metrics(metrics: Mapping[str, Any], prefix: str = "") -> dict[str, dict[str, Any]]:
+    """Flatten ``{notebook: {key: {estimate, ci_low, ...} | number | {nested}}}`` to dotted keys.
+
+    A leaf is either a mapping with an ``estimate`` or a plain number (bools and strings are not
+    figures and are dropped). Values come back as ``{"estimate", "ci_low", "ci_high", "n", ...}``.
+    """
+    out: dict[str, dict[str, Any]] = {}
+    for key, value in metrics.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, Mapping) and "estimate" in value:
+            if _is_number(value["estimate"]):
+                out[name] = dict(value)
+        elif isinstance(value, Mapping):
+            out.update(flatten_metrics(value, f"{name}."))
+        elif _is_number(value):
+            out[name] = {"estimate": value}
+    return out
+
+
+def _is_number(x: Any) -> bool:
+    return isinstance(x, int | float) and not isinstance(x, bool) and math.isfinite(float(x))
+
+
+def format_figure(value: Mapping[str, Any], digits: int = 1) -> str:
+    """'31.2 [27.0, 35.4] n=812' style text of one metric (CI and n when present)."""
+    est = float(value["estimate"])
+    text = f"{est:,.{digits}f}"
+    lo, hi = value.get("ci_low"), value.get("ci_high")
+    if _is_number(lo) and _is_number(hi):
+        text += f" [{float(lo):,.{digits}f}, {float(hi):,.{digits}f}]"
+    if _is_number(value.get("n")):
+        text += f" n={int(value['n']):,}"
+    return text
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    """What the index shows about one run (read from its manifest and metrics)."""
+
+    run_id: str
+    status: str
+    started_at: str
+    duration_s: float | None
+    notebooks: tuple[dict[str, Any], ...]
+    figures: dict[str, dict[str, Any]]
+
+
+def read_runs(reports_dir: str | os.PathLike[str]) -> list[RunSummary]:
+    """Every run folder with a manifest.json, oldest first (run ids sort chronologically)."""
+    root = Path(reports_dir)
+    runs = []
+    for manifest in sorted(root.glob("*/manifest.json")):
+        try:
+            doc = json.loads(manifest.read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError):
+            continue
+        try:
+            figures = flatten_metrics(catalog.load_metrics(manifest.parent))
+        except (OSError, json.JSONDecodeError):
+            figures = {}
+        runs.append(RunSummary(
+            run_id=str(doc.get("run_id", manifest.parent.name)),
+            status=str(doc.get("status", "unknown")),
+            started_at=str(doc.get("started_at", "")),
+            duration_s=doc.get("duration_s"),
+            notebooks=tuple(doc.get("notebooks", [])),
+            figures=figures,
+        ))
+    return runs
+
+
+def headline_keys(runs: Sequence[RunSummary], configured: Iterable[str] = (), limit: int = 6) -> list[str]:
+    """Configured headline keys (pipeline.yaml ``headline``), else the first few with a CI."""
+    keys = [k for k in configured]
+    if keys:
+        return keys
+    for run in reversed(runs):
+        with_ci = [k for k, v in run.figures.items() if "ci_low" in v]
+        if with_ci:
+            return with_ci[:limit]
+    return []
+
+
+def sparkline_svg(points: Sequence[tuple[str, float, float | None, float | None]],
+                  width: int = 240, height: int = 70) -> str:
+    """Inline SVG of a figure across runs: line with CI whiskers, first and last value labelled."""
+    pts = [(lab, est, lo, hi) for lab, est, lo, hi in points if _is_number(est)]
+    if not pts:
+        return ""
+    values = [v for _, est, lo, hi in pts for v in (est, lo, hi) if _is_number(v)]
+    vmin, vmax = min(values), max(values)
+    span = (vmax - vmin) or 1.0
+    pad_x, pad_y = 8, 14
+
+    def x(i: int) -> float:
+        return pad_x + (width - 2 * pad_x) * (i / max(len(pts) - 1, 1))
+
+    def y(v: float) -> float:
+        return pad_y + (height - 2 * pad_y) * (1 - (v - vmin) / span)
+
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+             f'viewBox="0 0 {width} {height}" role="img">']
+    for i, (_, _, lo, hi) in enumerate(pts):
+        if _is_number(lo) and _is_number(hi):
+            parts.append(f'<line x1="{x(i):.1f}" x2="{x(i):.1f}" y1="{y(lo):.1f}" y2="{y(hi):.1f}" '
+                         'stroke="#56B4E9" stroke-width="3" stroke-opacity="0.6"/>')
+    path = " ".join(f"{x(i):.1f},{y(est):.1f}" for i, (_, est, _, _) in enumerate(pts))
+    parts.append(f'<polyline points="{path}" fill="none" stroke="#0072B2" stroke-width="1.5"/>')
+    for i, (lab, est, _, _) in enumerate(pts):
+        parts.append(f'<circle cx="{x(i):.1f}" cy="{y(est):.1f}" r="2.5" fill="#0072B2">'
+                     f"<title>{html.escape(lab)}: {est:,.1f}</title></circle>")
+    first, last = pts[0], pts[-1]
+    parts.append(f'<text x="{pad_x}" y="{height - 2}" font-size="10" fill="#57606a">{first[1]:,.1f}</text>')
+    parts.append(f'<text x="{width - pad_x}" y="{height - 2}" font-size="10" fill="#1f2328" '
+                 f'text-anchor="end">{last[1]:,.1f}</text>')
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def _trend_section(runs: Sequence[RunSummary], keys: Sequence[str]) -> str:
+    ok = [r for r in runs if r.status == "succeeded"]
+    if not keys or not ok:
+        return "<p>No headline figures yet: they appear once a run has finished successfully.</p>"
+    figs = []
+    for key in keys:
+        points = [(r.run_id, r.figures[key]["estimate"], r.figures[key].get("ci_low"),
+                   r.figures[key].get("ci_high")) for r in ok if key in r.figures]
+        if not points:
+            figs.append(f'<figure class="cx-trend"><figcaption><b>{html.escape(key)}</b>: '
+                        "not available in any successful run</figcaption></figure>")
+            continue
+        latest = next(r for r in reversed(ok) if key in r.figures).figures[key]
+        figs.append(f'<figure class="cx-trend">{sparkline_svg(points)}<figcaption><b>'
+                    f"{html.escape(key)}</b>: latest {html.escape(format_figure(latest))}; "
+                    f"{len(points)} successful run(s), bars = 95% CI</figcaption></figure>")
+    return "".join(figs)
+
+
+def _status(s: str) -> str:
+    return f'<span class="cx-status cx-status-{html.escape(s)}">{html.escape(s)}</span>'
+
+
+def _run_row(run: RunSummary, keys: Sequence[str], latest_id: str | None) -> str:
+    links = []
+    for nb in run.notebooks:
+        name = html.escape(str(nb.get("name", "")))
+        status = str(nb.get("status", ""))
+        if nb.get("html"):
+            link = f'<a href="{html.escape(run.run_id)}/{html.escape(nb["html"])}">{name}</a>'
+        else:
+            link = name
+        if nb.get("pdf"):
+            link += f' (<a href="{html.escape(run.run_id)}/{html.escape(nb["pdf"])}">PDF</a>)'
+        note = ""
+        if status != "succeeded":
+            reason = nb.get("error") or nb.get("reason") or ""
+            note = f" {_status(status)}" + (f" <small>{html.escape(str(reason))[:200]}</small>"
+                                            if reason else "")
+        links.append(f"<li>{link}{note}</li>")
+    figs = "".join(f'<li class="cx-kf">{html.escape(k)}: {html.escape(format_figure(run.figures[k]))}</li>'
+                   for k in keys if k in run.figures)
+    dur = f"{run.duration_s:,.0f} s" if _is_number(run.duration_s) else ""
+    mark = " (latest)" if run.run_id == latest_id else ""
+    return (f"<tr><td><code>{html.escape(run.run_id)}</code>{mark}</td><td>{_status(run.status)}</td>"
+            f"<td>{html.escape(run.started_at)}<br><small>{dur}</small></td>"
+            f"<td><ul>{''.join(links)}</ul></td><td><ul>{figs or '<li>none</li>'}</ul></td></tr>")
+
+
+def write_index(reports_dir: str | os.PathLike[str], headline: Iterable[str] = ()) -> Path:
+    """(Re)write ``reports/index.html``: run history (newest first) and headline trends."""
+    root = Path(reports_dir)
+    runs = read_runs(root)
+    keys = headline_keys(runs, headline)
+    latest = root / "latest"
+    latest_id = os.readlink(latest) if latest.is_symlink() else None
+    rows = "".join(_run_row(r, keys, latest_id) for r in reversed(runs))
+    latest_link = ('<p>Latest successful run: <a href="latest/">'
+                   f"{html.escape(latest_id)}</a></p>") if latest_id else \
+        "<p>No successful run yet.</p>"
+    page = f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1.0">
+<title>CX reports: run history</title>
+<style>{CSS}</style></head>
+<body class="cx-index">
+<header class="cx-header"><h1 class="cx-title">CX reports</h1>
+<p class="cx-meta">{len(runs)} run(s) &middot; updated {datetime.now(UTC):%Y-%m-%d %H:%M UTC}</p>
+</header>
+{latest_link}
+<h2>Headline figures across runs</h2>
+<p class="cx-methods">Each chart shows one headline figure per successful run, oldest left, with
+its 95% confidence interval as a vertical bar where the notebook reported one. Figures come from
+each run's <code>metrics/*.json</code>; a missing point means the figure was not available in that
+run.</p>
+{_trend_section(runs, keys)}
+<h2>Run history</h2>
+<table class="cx-table"><thead><tr><th>Run</th><th>Status</th><th>Started (UTC)</th>
+<th>Reports</th><th>Key figures</th></tr></thead>
+<tbody>{rows or '<tr><td colspan="5">No runs yet.</td></tr>'}</tbody></table>
+<footer class="cx-footer">Each run folder holds the executed notebooks, their HTML, manifest.json
+(git commit, input checksums, parameters, package versions) and run.log.</footer>
+</body></html>
+"""
+    return publish_bytes(root / "index.html", page.encode("utf-8"))

@@ -1,0 +1,299 @@
+"""Tests of the report pipeline (helpers.pipeline): validation before anything runs, failed runs,
+skipped dependants, the latest link, unique run ids, the lock and interrupted runs.
+
+The fixture notebooks in tests/fixtures/pipeline are tiny; only two kernels start in this file.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import os
+import re
+import subprocess
+import threading
+from pathlib import Path
+
+import pytest
+
+from helpers import config, pipeline, report
+from helpers.errors import ConfigError
+
+FIX = Path(__file__).parent / "fixtures" / "pipeline"
+PARAMS = FIX / "params.yaml"
+OK = FIX / "pipeline_ok.yaml"
+FAIL = FIX / "pipeline_fail.yaml"
+CODE_IN_DOM = re.compile(r'class="[^"]*(jp-InputArea|jp-InputPrompt|jp-CodeMirrorEditor)')
+
+
+@pytest.fixture()
+def no_execution(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Record (instead of run) every notebook execution."""
+    calls: list[str] = []
+    monkeypatch.setattr(pipeline, "_execute", lambda plan, *a, **k: calls.append(plan.step.name))
+    return calls
+
+
+def _params(tmp_path: Path, text: str) -> Path:
+    p = tmp_path / "params.yaml"
+    p.write_text(text, encoding="utf-8")
+    return p
+
+
+def _expect_config_error(tmp_path: Path, params_text: str, calls: list[str], *needles: str) -> str:
+    out = tmp_path / "reports"
+    with pytest.raises(ConfigError) as err:
+        pipeline.run(_params(tmp_path, params_text), out_dir=out, pipeline_path=OK)
+    msg = str(err.value)
+    assert "\n" not in msg
+    for needle in needles:
+        assert needle in msg, msg
+    assert calls == []
+    assert not out.exists() or not any(out.iterdir()), "a run folder was created"
+    return msg
+
+
+# --- validation: nothing runs -----------------------------------------------------------------
+
+
+def test_unknown_key_is_rejected_before_anything_runs(tmp_path: Path, no_execution: list[str]) -> None:
+    msg = _expect_config_error(
+        tmp_path, "notebooks:\n  01_ok:\n    min_nn: 3\n", no_execution,
+        "notebooks.01_ok.min_nn", "unknown parameter", "params.yaml", "min_n")
+    assert "expected one of" in msg
+
+
+def test_wrong_type_is_rejected(tmp_path: Path, no_execution: list[str]) -> None:
+    _expect_config_error(tmp_path, "notebooks:\n  01_ok:\n    min_n: ten\n", no_execution,
+                         "notebooks.01_ok.min_n", "found str 'ten'", "expected int")
+
+
+def test_bool_is_not_an_int_and_float_is_not_an_int(tmp_path: Path, no_execution: list[str]) -> None:
+    _expect_config_error(tmp_path, "shared:\n  min_n: true\n", no_execution,
+                         "shared.min_n", "found bool True", "expected int")
+    _expect_config_error(tmp_path, "shared:\n  min_n: 2.5\n", no_execution,
+                         "shared.min_n", "found float 2.5")
+
+
+def test_missing_input_file_is_rejected(tmp_path: Path, no_execution: list[str]) -> None:
+    _expect_config_error(tmp_path, "notebooks:\n  01_ok:\n    data_path: data/raw/nope.csv\n",
+                         no_execution, "notebooks.01_ok.data_path", "'data/raw/nope.csv' not found")
+
+
+def test_unknown_notebook_and_orphan_shared_key(tmp_path: Path, no_execution: list[str]) -> None:
+    _expect_config_error(tmp_path, "notebooks:\n  09_nope:\n    a: 1\n", no_execution,
+                         "notebooks.09_nope", "unknown notebook", "01_ok")
+    _expect_config_error(tmp_path, "shared:\n  colour: red\n", no_execution,
+                         "shared.colour", "no notebook declares")
+
+
+def test_run_dir_is_reserved(tmp_path: Path, no_execution: list[str]) -> None:
+    _expect_config_error(tmp_path, "shared:\n  run_dir: x\n", no_execution, "run_dir")
+
+
+def test_cli_config_error_is_one_line_and_exit_2(tmp_path: Path, no_execution: list[str],
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    p = _params(tmp_path, "notebooks:\n  01_ok:\n    alpha: high\n")
+    code = pipeline.main(["--params", str(p), "--pipeline", str(OK), "--out", str(tmp_path / "r")])
+    err = capsys.readouterr().err.strip()
+    assert code == pipeline.EXIT_CONFIG
+    assert len(err.splitlines()) == 1 and "notebooks.01_ok.alpha" in err and "float" in err
+    assert no_execution == []
+
+
+def test_yaml_dates_ints_and_shared_keys_are_coerced() -> None:
+    plan = pipeline.validate(config.load_params(PARAMS), config.load_pipeline(OK))
+    over = plan[0].overrides
+    assert over["wave"] == "2025-12-31"  # YAML date -> str for a str parameter
+    assert over["alpha"] == 1.0 and isinstance(over["alpha"], float)  # int accepted for float
+    assert over["min_n"] == 5  # from shared:
+    assert plan[0].inputs["data_path"] == FIX / "data.csv"
+
+
+@pytest.mark.parametrize(("value", "type_name", "expected"), [
+    (dt.date(2025, 1, 2), "str", "2025-01-02"),
+    (3, "float", 3.0),
+    (["a", dt.date(2025, 1, 2)], "list[str]", ["a", "2025-01-02"]),
+    ({"k": 1}, "dict", {"k": 1}),
+    (7, "None", 7),
+])
+def test_coerce_accepts(value: object, type_name: str, expected: object) -> None:
+    assert pipeline.coerce(value, type_name) == expected
+
+
+@pytest.mark.parametrize(("value", "type_name", "default"), [
+    ("x", "int", None), (True, "float", None), (1, "bool", None), ("a", "list[str]", None),
+    ([1, "a"], "list[int]", None), ("3", "None", 3),
+])
+def test_coerce_rejects(value: object, type_name: str, default: object) -> None:
+    with pytest.raises(TypeError):
+        pipeline.coerce(value, type_name, default)
+
+
+def test_pipeline_needs_must_name_an_earlier_notebook(tmp_path: Path) -> None:
+    bad = tmp_path / "pipeline.yaml"
+    bad.write_text("notebooks:\n  - name: a\n    needs: [b]\n  - name: b\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match="needs 'b'"):
+        config.load_pipeline(bad)
+
+
+# --- run ids, lock, interrupted runs ----------------------------------------------------------
+
+
+def test_run_ids_are_unique_and_never_reuse_a_folder(tmp_path: Path) -> None:
+    now = dt.datetime(2026, 11, 23, 14, 15, 0, tzinfo=dt.UTC)
+    ids: list[str] = []
+
+    def take() -> None:
+        ids.append(pipeline.make_run_dir(tmp_path, now=now, short_sha="ab12cd3")[0])
+
+    threads = [threading.Thread(target=take) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(set(ids)) == 8
+    assert "20261123T141500Z-ab12cd3" in ids and "20261123T141500Z-ab12cd3-8" in ids
+    assert len(list(tmp_path.iterdir())) == 8
+
+
+def test_second_run_is_refused_while_the_lock_is_held(tmp_path: Path, no_execution: list[str],
+                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "reports"
+    with pipeline.run_lock(out):
+        with pytest.raises(pipeline.RunLockedError, match="another report run is in progress"):
+            pipeline.run(PARAMS, out_dir=out, pipeline_path=OK)
+        code = pipeline.main(["--params", str(PARAMS), "--pipeline", str(OK), "--out", str(out)])
+    assert code == pipeline.EXIT_LOCKED
+    assert "in progress" in capsys.readouterr().err
+    assert no_execution == []
+    assert [p.name for p in out.iterdir()] == [".lock"]
+
+
+def test_interrupted_run_is_marked_failed(tmp_path: Path) -> None:
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    folder = tmp_path / "20260101T000000Z-abc1234"
+    folder.mkdir()
+    (folder / "manifest.json").write_text(json.dumps({
+        "run_id": folder.name, "status": "running", "pid": dead.pid,
+        "notebooks": [{"name": "a", "status": "running"}, {"name": "b", "status": "pending"}],
+    }))
+    assert pipeline.mark_interrupted(tmp_path) == [folder.name]
+    doc = json.loads((folder / "manifest.json").read_text())
+    assert doc["status"] == "failed" and "interrupted" in doc["error"]
+    assert [n["status"] for n in doc["notebooks"]] == ["failed", "skipped"]
+
+
+# --- real runs (two kernels) ------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, pipeline.RunResult]:
+    out = tmp_path_factory.mktemp("reports")
+    good = pipeline.run(PARAMS, out_dir=out, pipeline_path=OK)
+    fail_params = out.parent / "fail_params.yaml"
+    fail_params.write_text("notebooks: {}\n", encoding="utf-8")
+    bad = pipeline.run(fail_params, out_dir=out, pipeline_path=FAIL, run_id=good.run_id)
+    return {"good": good, "bad": bad}
+
+
+def _manifest(result: pipeline.RunResult) -> dict:
+    return json.loads((result.run_dir / "manifest.json").read_text())
+
+
+def test_successful_run_switches_latest_and_records_manifest(runs: dict) -> None:
+    good = runs["good"]
+    assert (good.status, good.exit_code) == ("succeeded", 0)
+    doc = _manifest(good)
+    assert doc["status"] == "succeeded" and doc["notebooks"][0]["status"] == "succeeded"
+    data = FIX / "data.csv"
+    assert doc["inputs"]["tests/fixtures/pipeline/data.csv"] == hashlib.sha256(
+        data.read_bytes()).hexdigest()
+    assert doc["packages"]["papermill"] == "2.7.0" and doc["git"]["commit"]
+    assert doc["parameters"]["01_ok"]["wave"] == "2025-12-31"
+    metrics = json.loads((good.run_dir / "metrics" / "01_ok.json").read_text())
+    assert metrics["score"]["estimate"] == pytest.approx(3.0)  # mean of 1, 2, 3, 6
+    assert metrics["wave"] == "2025-12-31"  # the YAML date reached the notebook as a str
+    assert (good.run_dir / "run.log").read_text().count("01_ok succeeded") == 1
+
+
+def test_report_html_hides_code_and_shows_parameters(runs: dict) -> None:
+    page = (runs["good"].run_dir / "01_ok.html").read_text()
+    assert not CODE_IN_DOM.search(page)
+    assert "catalog.save_metrics" not in page  # no source code
+    assert "Run parameters" in page and "2025-12-31" in page and "params file" in page
+    assert 'src="data:image/png;base64,' in page  # chart embedded: the file stands alone
+    assert "<script src=" not in page  # no external scripts
+    assert 'href="#The-score"' in page  # table of contents
+
+
+def test_failing_notebook_fails_the_run_and_skips_dependants(runs: dict) -> None:
+    good, bad = runs["good"], runs["bad"]
+    assert bad.status == "failed" and bad.exit_code != 0
+    assert bad.run_id == good.run_id + "-2"  # same requested id: suffixed, not overwritten
+    doc = _manifest(bad)
+    by_name = {n["name"]: n for n in doc["notebooks"]}
+    assert by_name["02_fail"]["status"] == "failed"
+    assert "planted failure" in by_name["02_fail"]["error"]
+    assert by_name["03_dep"]["status"] == "skipped"
+    assert "02_fail (failed)" in by_name["03_dep"]["reason"]
+    assert not (bad.run_dir / "03_dep.ipynb").exists()
+    page = (bad.run_dir / "02_fail.html").read_text()
+    assert "planted failure for the pipeline test" in page and "cx-status-failed" in page
+    assert not CODE_IN_DOM.search(page)
+
+
+def test_latest_is_not_switched_by_a_failed_run(runs: dict) -> None:
+    out = runs["good"].run_dir.parent
+    assert os.readlink(out / "latest") == runs["good"].run_id
+
+
+def test_index_lists_every_run_with_links_and_figures(runs: dict) -> None:
+    index = runs["bad"].index_path.read_text()
+    for r in runs.values():
+        assert r.run_id in index
+    assert f'href="{runs["good"].run_id}/01_ok.html"' in index
+    assert f'href="{runs["bad"].run_id}/02_fail.html"' in index
+    assert "01_ok.score: 3.0 [" in index and "<svg" in index
+    assert "02_fail (failed)" in index
+
+
+def test_index_survives_a_broken_manifest(runs: dict, tmp_path: Path) -> None:
+    (tmp_path / "junk").mkdir()
+    (tmp_path / "junk" / "manifest.json").write_text("{not json")
+    assert "No runs yet" in report.write_index(tmp_path).read_text()
+
+
+
+# --- nbval sanitisers ---------------------------------------------------------------------------
+
+
+def _sanitise(text: str) -> str:
+    import configparser
+
+    cfg = configparser.ConfigParser()
+    cfg.read(Path(__file__).parent / "nbval_sanitize.cfg")
+    for section in cfg.sections():
+        text = re.sub(cfg[section]["regex"], cfg[section]["replace"], text)
+    return text
+
+
+@pytest.mark.parametrize(("raw", "clean"), [
+    ("run 20261123T141500Z-ab12cd3-2 finished", "run RUN-ID finished"),
+    ("generated 2026-11-23T14:15:03Z", "generated DATETIME"),
+    ("generated 2026-11-23 14:15 UTC", "generated DATETIME"),
+    ("as of 2026-11-23", "as of DATE"),
+    ("at 14:15:03", "at TIME"),
+    ("<function f at 0x7f3a2b4c5d60>", "<function f at 0xADDRESS>"),
+    ("<Figure size 800x450 with 1 Axes>", "<Figure>"),
+    ("saved to /tmp/pytest-of-root/pytest-3/x/metrics.json", "saved to TMP-PATH"),
+])
+def test_nbval_sanitisers_mask_what_changes_between_runs(raw: str, clean: str) -> None:
+    assert _sanitise(raw) == clean
+
+
+def test_nbval_sanitisers_keep_headline_numbers() -> None:
+    text = "B2B NPS +31.2 [27.0, 35.4] n=812; CES 5.4 (SE 0.05); 2025Q4 vs 2025Q3: -4.1 points"
+    assert _sanitise(text) == text
