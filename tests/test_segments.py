@@ -3,11 +3,13 @@ personas (planted clusters), B2C weighting and response rates against the genera
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
 
-from helpers import metrics, paths, segments
+from helpers import catalog, config, metrics, paths, segments, synth, weighting
 from helpers.errors import DataError
 
 TRUTH = paths.RAW_DIR / "truth.json"
@@ -154,3 +156,59 @@ def test_personas_recover_planted_clusters() -> None:
     assert p.profile.loc[3, "a"] > 1 and p.profile.loc[3, "c"] < -0.5
     pb = segments.find_personas(df, list("abcd"), k_min=2, k_max=5, criterion="bic", seeds=[0, 1])
     assert pb.k == 3
+
+
+# --------------------------------------------------------------------------- planted truth (sample)
+@pytest.fixture(scope="module")
+def sample() -> dict:
+    truth = json.loads(TRUTH.read_text(encoding="utf-8"))
+    resp = catalog.load("responses")
+    return {"truth": truth, "resp": resp[resp["include"]], "inv": catalog.load("invitations"),
+            "acc": catalog.load("accounts"), "cfg": config.load_segments()}
+
+
+@needs_sample
+def test_raking_moves_b2c_nps_to_planted_population_nps(sample: dict) -> None:
+    cfg, truth = sample["cfg"], sample["truth"]["b2c_population_nps"]
+    b2c = sample["resp"][sample["resp"]["market"] == "B2C"]
+    w = segments.b2c_weights(b2c, cfg.b2c_margins, trim_lower=cfg.trim_lower,
+                             trim_upper=cfg.trim_upper)
+    eff = segments.weighting_effect(b2c, w).set_index("estimate_type")
+    unw, wtd = eff.loc["unweighted"], eff.loc["weighted (raked)"]
+    # the sample over-represents Online and 18-34 (lower LTR): weighting must move toward truth
+    assert abs(wtd["nps"] - truth) < abs(unw["nps"] - truth) / 2
+    assert wtd["ci_low"] <= truth <= wtd["ci_high"]
+    assert not unw["ci_low"] <= truth <= unw["ci_high"]
+    assert wtd["kish_deff"] > 1 and wtd["kish_n_eff"] < wtd["n"]
+    # trimmed weights stay within bounds and still meet the population margins closely
+    assert w.max() <= cfg.trim_upper * w.mean() * (1 + 1e-6)
+    assert w.min() >= cfg.trim_lower * w.mean() * (1 - 1e-6)
+    for wave, g in b2c.groupby("wave"):
+        mt = weighting.margin_table(g, cfg.b2c_margins, w[g.index])
+        gap = (mt["weighted_share"] - mt["population_share"]).abs().max()
+        assert gap < 0.01, wave
+
+
+@needs_sample
+def test_response_rates_match_generator(sample: dict) -> None:
+    inv = sample["inv"]
+    overall = segments.response_rates(inv.assign(all="all"), "all").iloc[0]
+    assert overall["rate"] / 100 == pytest.approx(sample["truth"]["b2b_response_rate"], abs=5e-5)
+    # planted: decision makers answer less (logit -0.35) than users (+0.15)
+    by_role = segments.response_rates(inv, "role").set_index("role")
+    assert by_role.loc["decision_maker", "ci_high"] < by_role.loc["user", "ci_low"]
+    # planted silent accounts (propensity -6) never answer; a few others may be fully excluded
+    never = set(sample["acc"]["account_id"]) - set(sample["resp"]["account_id"].dropna())
+    assert sample["truth"]["silent_accounts"] <= len(never) <= sample["truth"]["silent_accounts"] + 12
+
+
+@needs_sample
+def test_role_effect_and_account_views_on_sample(sample: dict) -> None:
+    b2b = sample["resp"][sample["resp"]["market"] == "B2B"]
+    by_role = segments.nps_by(b2b, "role", cluster="account_id").set_index("role")["nps"]
+    # planted role shift on LTR: decision_maker -0.3 < influencer 0 < user +0.25
+    assert synth.ROLE_LTR["decision_maker"] < synth.ROLE_LTR["user"]
+    assert by_role["decision_maker"] < by_role["user"]
+    t = segments.account_nps(b2b, sample["acc"]).set_index("unit", append=True)
+    assert (t["ci_low"] < t["estimate"]).all() and (t["estimate"] < t["ci_high"]).all()
+    assert t.xs("responses", level="unit")["deff"].gt(1).all()   # contacts cluster in accounts
