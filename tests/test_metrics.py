@@ -396,3 +396,44 @@ def test_nps_table_missing_column_and_groups():
     assert t["seg"].tolist() == ["a", "b"] and t["n"].tolist() == [1, 1]
     with pytest.raises(DataError, match="'nope'"):
         metrics.nps_table(df, "nope")
+
+
+# ----------------------------------------------------------------- planted truth of the sample
+RESPONSES = PROJECT_ROOT / "data" / "processed" / "responses.parquet"
+TRUTH = PROJECT_ROOT / "data" / "raw" / "truth.json"
+needs_sample = pytest.mark.skipif(not (RESPONSES.exists() and TRUTH.exists()),
+                                  reason="run `cx sample` and `cx clean` first")
+
+
+@pytest.fixture(scope="module")
+def sample():
+    import json
+
+    return pd.read_parquet(RESPONSES).query("include"), json.loads(TRUTH.read_text())
+
+
+@needs_sample
+def test_sample_b2c_raked_nps_covers_planted_population_nps(sample):
+    from helpers import weighting
+
+    df, truth = sample
+    b2c = df[df["market"] == "B2C"]
+    w = weighting.rake(b2c, truth["b2c_population_margins"])
+    raw, weighted = metrics.nps(b2c["ltr"]), metrics.nps(b2c["ltr"], weights=w)
+    assert raw.ci[0] <= truth["b2c_sample_expected_nps_unweighted"] <= raw.ci[1]
+    assert weighted.ci[0] <= truth["b2c_population_nps"] <= weighted.ci[1]
+    assert not raw.ci[0] <= truth["b2c_population_nps"] <= raw.ci[1]  # the bias raking removes
+    assert weighted.deff > 1
+
+
+@needs_sample
+def test_sample_eb_rates_rank_planted_gaming_reps_first(sample):
+    df, truth = sample
+    b2b = df[(df["market"] == "B2B") & df["ltr"].notna()]
+    g = b2b.assign(pro=b2b["ltr"] >= 9).groupby("rep_id")["pro"].agg(["sum", "size"])
+    out = metrics.eb_rates(g["sum"], g["size"], labels=g.index)
+    top = out.nlargest(len(truth["gaming_reps"]), "shrunk_rate")["label"]
+    assert set(top) == set(truth["gaming_reps"])
+    reject = metrics.bh_adjust(out["p_value"])["reject"].to_numpy()
+    high = (out["raw_rate"] > out.attrs["pooled_rate"]).to_numpy()
+    assert set(out.loc[reject & high, "label"]) == set(truth["gaming_reps"])

@@ -549,6 +549,11 @@ def eb_rates(successes: ArrayLike, trials: ArrayLike, labels: ArrayLike | None =
     which allows for ordinary between-unit variation; use it with :func:`bh_adjust` when scanning
     many units, so small units are not flagged by chance). Prior and pooled rate are in
     ``.attrs`` (alpha, beta, prior_mean, pooled_rate).
+
+    ``p_value`` assumes responses are independent given the unit; clustered responses (several
+    contacts of one account) make it anti-conservative. ``p_value_eb`` is conservative when a
+    few extreme units widen the fitted prior (on the sample, BH on ``p_value`` finds the planted
+    gaming reps, BH on ``p_value_eb`` finds none): rank by ``shrunk_rate`` either way.
     """
     k = _as_float(successes, "successes")
     n = _as_float(trials, "trials")
