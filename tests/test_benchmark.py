@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from helpers import benchmark, synth_market
+from helpers import benchmark, catalog, paths, synth_market
 from helpers.errors import DataError
 
 # S&P 500 calendar-year total returns 2007-2013, ../shared/reference/README.md (Watermark study).
@@ -145,7 +145,7 @@ def test_synthetic_market_shape_and_determinism(market) -> None:
     assert set(cx["year"]) == set(range(2007, 2025))
     paid = prices[(prices["dividend"] > 0) & (prices["date"].dt.year == 2020)]
     assert paid.groupby("ticker").size().eq(4).all() and "BENCH-TR" not in set(paid["ticker"])
-    assert prices["date"].dt.dayofweek.max() <= 4
+    assert prices["date"].dt.day_of_week.max() <= 4
     cx2, prices2, _ = synth_market.make_market_sample(7)
     pd.testing.assert_frame_equal(cx, cx2)
     pd.testing.assert_frame_equal(prices, prices2)
@@ -188,3 +188,74 @@ def test_no_warning_with_dividends(market) -> None:
         warnings.simplefilter("error", benchmark.PriceOnlyWarning)
         small = cx[cx["year"] <= 2008]
         benchmark.backtest(small, prices[prices["date"] < "2009-01-01"], top_n=10)
+
+
+# --------------------------------------------------------------------------- competitor benchmark
+# R datasets::sleep (Student 1908); R `t.test(extra[1:10], extra[11:20], paired = TRUE)`:
+# mean difference -1.58, t = -4.0621, df = 9, p = 0.002833, 95% CI -2.4598858 to -0.7001142.
+SLEEP_1 = [0.7, -1.6, -0.2, -1.2, -0.1, 3.4, 3.7, 0.8, 0.0, 2.0]
+SLEEP_2 = [1.9, 0.8, 1.1, 0.1, -0.1, 4.4, 5.5, 1.6, 4.6, 3.4]
+
+
+def test_paired_difference_matches_r_paired_t_test() -> None:
+    res = benchmark.paired_mean_difference(np.subtract(SLEEP_1, SLEEP_2))
+    assert res["estimate"] == pytest.approx(-1.58)
+    assert res["t"] == pytest.approx(-4.0621, abs=1e-4)
+    assert res["p_value"] == pytest.approx(0.002833, abs=1e-6)
+    assert res["ci_low"] == pytest.approx(-2.4598858, abs=1e-6)
+    assert res["ci_high"] == pytest.approx(-0.7001142, abs=1e-6)
+
+
+def _ratings(n: int = 400, seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Respondents in 40 accounts rate us and two rivals; rival ratings follow ours (same raters)."""
+    rng = np.random.default_rng(seed)
+    ltr = np.clip(np.rint(rng.normal(8, 2, n)), 0, 10)
+    resp = pd.DataFrame({"response_id": [f"r{i}" for i in range(n)], "include": True,
+                         "market": "B2B", "wave": "2026Q3", "ltr": ltr,
+                         "account_id": [f"A{i % 40}" for i in range(n)],
+                         "region": np.where(np.arange(n) % 2 == 0, "NA", "EMEA")})
+    comp = pd.concat([
+        pd.DataFrame({"response_id": resp["response_id"], "vendor": "Better",
+                      "ltr": np.clip(ltr + 1, 0, 10)}),
+        pd.DataFrame({"response_id": resp["response_id"], "vendor": "Same", "ltr": ltr}),
+    ])
+    return resp, comp
+
+
+def test_paired_gaps_verdicts_and_chart() -> None:
+    import matplotlib.pyplot as plt
+
+    resp, comp = _ratings()
+    rat = benchmark.vendor_ratings(resp, comp, us="Us")
+    assert set(rat["vendor"]) == {"Us", "Better", "Same"} and (rat["cluster"].str[0] == "A").all()
+    gaps = benchmark.paired_gaps(rat, us="Us").set_index("competitor")
+    assert gaps.loc["Better", "verdict"] == "lag" and gaps.loc["Better", "ci_high"] < 0
+    assert gaps.loc["Same", "estimate"] == 0 and gaps.loc["Same", "verdict"] == "no clear difference"
+    assert gaps.loc["Better", "n_clusters"] == 40
+    by = benchmark.paired_gaps(rat, us="Us", by="region")
+    assert len(by) == 4 and set(by["region"]) == {"NA", "EMEA"}
+    nps = benchmark.vendor_nps(rat, us="Us")
+    assert nps["vendor"].iloc[0] == "Us" and {"ci_low", "ci_high", "n"} <= set(nps.columns)
+    ax = benchmark.plot_gaps(gaps.reset_index(), us="Us")
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["vs Same", "vs Better"]
+    plt.close(ax.figure)
+    with pytest.raises(DataError, match="Them"):
+        benchmark.paired_gaps(rat, us="Them")
+
+
+SAMPLE = paths.PROCESSED_DIR / "competitor_ratings.parquet"
+TRUTH = paths.RAW_DIR / "truth.json"
+
+
+@pytest.mark.skipif(not (SAMPLE.exists() and TRUTH.exists()), reason="run `cx sample` + `cx clean`")
+def test_sample_competitor_nps_matches_planted_truth() -> None:
+    truth = catalog.load_json("truth")
+    rat = benchmark.vendor_ratings(catalog.load("responses"), catalog.load("competitor_ratings"),
+                                   us=truth["company"])
+    nps = benchmark.vendor_nps(rat, us=truth["company"]).set_index("vendor")
+    for vendor, planted in truth["competitor_nps"].items():
+        assert nps.loc[vendor, "ci_low"] - 1 < planted < nps.loc[vendor, "ci_high"] + 1, vendor
+    gaps = benchmark.paired_gaps(rat, us=truth["company"]).set_index("competitor")
+    for vendor, shift in truth["competitor_ltr_shift"].items():
+        if abs(shift) >= 0.5:  # planted LTR shift vs us: positive = they are better
+            assert gaps.loc[vendor, "verdict"] == ("lag" if shift > 0 else "lead"), vendor
