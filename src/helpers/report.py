@@ -385,3 +385,94 @@ run.</p>
 </body></html>
 """
     return publish_bytes(root / "index.html", page.encode("utf-8"))
+
+
+# --- browser check (used by tests/test_browser.py and after a run) ----------------------------
+
+_PROBE = """<script>/* cx browser check: collects errors, broken images and code cells */
+window.__cx = {errors: []};
+window.addEventListener("error", function (e) {
+  var t = e.target;
+  window.__cx.errors.push(t && t !== window && (t.src || t.href) ? "failed to load " + (t.src || t.href)
+                          : String(e.message || e));
+}, true);
+window.addEventListener("unhandledrejection", function (e) { window.__cx.errors.push("unhandled rejection: " + e.reason); });
+(function () { var ce = console.error; console.error = function () {
+  window.__cx.errors.push("console.error: " + Array.prototype.join.call(arguments, " ")); ce.apply(console, arguments); }; })();
+window.addEventListener("load", function () {
+  var imgs = Array.prototype.slice.call(document.images);
+  var broken = imgs.filter(function (i) { return !i.complete || i.naturalWidth === 0; })
+                   .map(function (i) { return (i.currentSrc || i.src).slice(0, 120); });
+  var code = document.querySelectorAll(".jp-InputArea, .jp-InputPrompt, .jp-InputArea-editor, .jp-CodeMirrorEditor, .input_area, .prompt.input_prompt").length;
+  var out = document.createElement("pre"); out.id = "__cx_result"; out.hidden = true;
+  out.textContent = JSON.stringify({errors: window.__cx.errors, images: imgs.length, broken: broken,
+                                    code_cells: code, title: document.title});
+  document.body.appendChild(out);
+});
+</script>"""
+_RESULT = re.compile(r'<pre id="__cx_result"[^>]*>(.*?)</pre>', re.S)
+
+
+@dataclass(frozen=True)
+class BrowserCheck:
+    """What headless Chromium saw on one page: errors, images and (forbidden) code cells."""
+
+    page: str
+    errors: tuple[str, ...]
+    images: int
+    broken_images: tuple[str, ...]
+    code_cells: int
+    screenshot: str | None
+
+    @property
+    def ok(self) -> bool:
+        """No console/script/resource error, every image loaded, no code cell in the DOM."""
+        return not self.errors and not self.broken_images and self.code_cells == 0
+
+
+def check_in_browser(page: str | os.PathLike[str], screenshot: str | os.PathLike[str] | None = None,
+                     chromium: str | None = None, timeout: float = 90) -> BrowserCheck:
+    """Open an HTML file in headless Chromium and report errors, broken images and code cells.
+
+    A copy of the page with a small probe script is loaded beside the original (so relative links
+    resolve the same); Chromium's own console log on stderr is read too. With `screenshot`, the
+    original page is also saved as a full-width PNG. Raises FileNotFoundError without Chromium.
+    """
+    chromium = chromium or find_chromium()
+    if chromium is None:
+        raise FileNotFoundError("Chromium not found (apt-get install -y chromium)")
+    src = Path(page).resolve()
+    text = src.read_text(encoding="utf-8")
+    probe = src.with_name(f".cx-browsercheck-{src.name}")
+    head = re.search(r"<head[^>]*>", text, re.I)
+    at = head.end() if head else 0
+    probe.write_text(text[:at] + _PROBE + text[at:], encoding="utf-8")
+    shot: Path | None = None
+    try:
+        with tempfile.TemporaryDirectory(prefix="cx-chromium-") as profile:
+            cmd = chromium_command(chromium, profile, "--enable-logging=stderr", "--v=0",
+                                   "--virtual-time-budget=5000", "--dump-dom", probe.as_uri())
+            proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False)
+            if screenshot is not None:
+                shot = Path(screenshot).resolve()
+                shot.parent.mkdir(parents=True, exist_ok=True)
+                subprocess.run(chromium_command(chromium, profile, "--hide-scrollbars",
+                                                "--window-size=1280,1600", f"--screenshot={shot}",
+                                                src.as_uri()),
+                               capture_output=True, text=True, timeout=timeout, check=False)
+    finally:
+        probe.unlink(missing_ok=True)
+    found = _RESULT.search(proc.stdout)
+    if not found:
+        return BrowserCheck(page=str(src), errors=(f"page did not load (chromium exit "
+                                                   f"{proc.returncode})",), images=0,
+                            broken_images=(), code_cells=0, screenshot=None)
+    result = json.loads(html.unescape(found.group(1)))
+    errors = list(result["errors"])
+    for line in proc.stderr.splitlines():
+        if "CONSOLE" in line and ("Uncaught" in line or "Error" in line) and not any(
+                e.split(": ", 1)[-1][:40] in line for e in errors):
+            errors.append(line.split("] ", 1)[-1].strip())
+    return BrowserCheck(page=str(src), errors=tuple(errors), images=int(result["images"]),
+                        broken_images=tuple(result["broken"]), code_cells=int(result["code_cells"]),
+                        screenshot=str(shot) if shot and shot.is_file() else None)
