@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from helpers import catalog, integrity, paths
+from helpers import catalog, clean, integrity, paths, schema, synth
 from helpers.errors import DataError
 
 ITEMS = [f"item_{j}" for j in range(6)]
@@ -28,8 +28,8 @@ def simulate(
     start = pd.Timestamp("2025-10-01")
     reps = np.array([f"R{r + 1:02d}" for r in range(n_reps)])
     acc_rep = np.repeat(reps, accounts_per_rep)
-    acc_id = np.array([f"{r}-A{a:02d}" for r, a in zip(acc_rep, np.tile(
-        np.arange(accounts_per_rep), n_reps))])
+    acc_id = np.char.add(np.char.add(acc_rep, "-A"),
+                         np.tile(np.arange(accounts_per_rep), n_reps).astype(str))
     acc_u = rng.normal(0.0, 0.6, len(acc_rep)) + np.where(np.isin(acc_rep, happy), 1.2, 0.0)
     per_acc = rng.integers(4, 11, len(acc_rep))
     ai = np.repeat(np.arange(len(acc_rep)), per_acc)
@@ -120,9 +120,8 @@ def test_residual_recovers_planted_inflation(gamed: pd.DataFrame,
 
 
 def test_gaming_off_flags_at_most_one_rep() -> None:
-    for seed in (1, 2):
-        ev = integrity.evidence(simulate(gaming=(), seed=seed), ITEMS)
-        assert integrity.integrity_index(ev)["flagged"].sum() <= 1
+    ev = integrity.evidence(simulate(gaming=(), seed=1), ITEMS)
+    assert integrity.integrity_index(ev)["flagged"].sum() <= 1
 
 
 def test_happy_customers_are_not_gaming() -> None:
@@ -226,28 +225,28 @@ def test_bad_data_raises_data_error() -> None:
 
 # --- planted truth in the generated sample ------------------------------------------------------
 
-def _b2b_items(df: pd.DataFrame) -> list[str]:
-    return [c for c in df.columns if c.startswith(("sales_", "impl_")) and df[c].notna().any()]
+def _audit(responses: pd.DataFrame) -> pd.DataFrame:
+    return integrity.integrity_index(integrity.evidence(responses, schema.driver_items("B2B")))
 
 
 def test_sample_gaming_reps_recovered() -> None:
+    """data/raw/truth.json gaming_reps: every one flagged, at most one other rep flagged."""
     try:
         truth = catalog.load_json("truth")
         responses = catalog.load("responses")
     except DataError:
         pytest.skip("no generated sample yet (run `cx sample` and `cx clean`)")
-    audit = integrity.integrity_index(integrity.evidence(responses, _b2b_items(responses)))
+    audit = _audit(responses)
     flagged = set(audit.loc[audit["flagged"], "rep_id"])
     gaming = set(truth["gaming_reps"])
     assert gaming and gaming <= flagged
     assert len(flagged - gaming) <= 1
 
 
-def test_generated_sample_without_gaming_flags_at_most_one() -> None:
-    synth = pytest.importorskip("helpers.synth")
-    if "gaming" not in getattr(synth.generate, "__code__", synth.generate).co_varnames:
-        pytest.skip("helpers.synth.generate has no gaming switch yet")
-    tables = synth.generate(rows=3000, seed=11, gaming=False)
-    responses = _processed(tables)
-    audit = integrity.integrity_index(integrity.evidence(responses, _b2b_items(responses)))
-    assert audit["flagged"].sum() <= 1
+def test_generated_sample_without_gaming_flags_at_most_one(tmp_path) -> None:
+    sample = synth.generate(rows=2000, seed=11, gaming=False, market_data=False)
+    assert sample.truth["gaming_reps"] == []
+    synth.write(sample, tmp_path / "raw")
+    responses = clean.run(tmp_path / "raw" / "survey_export.csv",
+                          out_dir=tmp_path / "processed").responses
+    assert _audit(responses)["flagged"].sum() <= 1

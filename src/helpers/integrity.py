@@ -167,7 +167,7 @@ def rate_vs_peers(
     se = np.sqrt(var_r + var_o)
     with np.errstate(divide="ignore", invalid="ignore"):
         t = np.where(se > 0, (rate - peer) / se, 0.0)
-    p = np.where(np.isfinite(t), stats.t.sf(t, np.maximum(gr - 1, 1)), 1.0)
+    p = np.where(np.isfinite(t) & (se > 0), stats.t.sf(t, np.maximum(gr - 1, 1)), 1.0)
     out = pd.DataFrame({
         "rep_id": g.index.astype(str), "n": n.astype(int), "k": k.astype(int),
         "estimate": rate, "peer": peer, "shrunk": eb["shrunk"], "ci_low": eb["ci_low"],
