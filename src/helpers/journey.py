@@ -1,0 +1,239 @@
+"""The sales -> implementation journey as an explanation of ratings and promoters.
+
+Deals rushed in at quarter end, long implementations and go-live slips are account-level facts,
+so every effect here is estimated with account-clustered standard errors (contacts of one
+account are not independent). Also the "walk back from promoters": what promoter accounts lived
+through differently, and account teams compared on promoter rate with empirical-Bayes shrinkage.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from helpers import metrics
+from helpers.errors import DataError
+
+IMPL_ITEMS = ["impl_on_time", "impl_on_budget", "impl_onboarding", "impl_communication",
+              "impl_time_to_value"]
+SALES_ITEMS = ["sales_needs", "sales_expectations", "sales_pricing", "sales_responsiveness",
+               "sales_knowledge"]
+
+
+def _require(df: pd.DataFrame, cols: Sequence[str]) -> None:
+    missing = [c for c in cols if c not in df.columns]
+    if missing:
+        raise DataError("column not found", column=missing[0],
+                        expected=f"columns {list(cols)} (B2B responses)")
+
+
+def _fit(y: np.ndarray, x: np.ndarray, groups: np.ndarray | None, logit: bool):
+    """OLS or logit with cluster-robust (groups) or HC1 standard errors."""
+    import statsmodels.api as sm
+    from threadpoolctl import threadpool_limits
+
+    xc = sm.add_constant(x, has_constant="add")
+    model = sm.Logit(y, xc) if logit else sm.OLS(y, xc)
+    kw = {"cov_type": "cluster", "cov_kwds": {"groups": groups}} if groups is not None \
+        else {"cov_type": "HC1"}
+    with threadpool_limits(1), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return model.fit(disp=0, **kw) if logit else model.fit(**kw)
+
+
+def _design(df: pd.DataFrame, explanation: str, controls: Sequence[str]) -> np.ndarray:
+    x = df[[explanation]].astype(float)
+    if controls:
+        dummies = pd.get_dummies(df[list(controls)].astype("string"), drop_first=True, dtype=float)
+        x = pd.concat([x, dummies], axis=1)
+    return x.to_numpy(float, copy=True)
+
+
+def _row(explanation: str, outcome: str, effect: str, est: float, se: float, p: float,
+         n: int, n_clusters: int, zq: float, unit: str, exp: bool = False) -> dict[str, object]:
+    lo, hi = est - zq * se, est + zq * se
+    if exp:
+        est, lo, hi = np.exp(est), np.exp(lo), np.exp(hi)
+    return {"explanation": explanation, "outcome": outcome, "effect": effect, "estimate": est,
+            "se": se, "ci_low": lo, "ci_high": hi, "p_value": p, "n": n,
+            "n_clusters": n_clusters, "unit": unit}
+
+
+def journey_effects(
+    df: pd.DataFrame,
+    impl_items: Sequence[str] = IMPL_ITEMS,
+    ltr: str = "ltr",
+    cluster: str = "account_id",
+    per_days: float = 30.0,
+    controls: Sequence[str] = (),
+    level: float = 0.95,
+) -> pd.DataFrame:
+    """Effect sizes of quarter-end deals, implementation length and go-live slip.
+
+    Outcomes: the implementation items (each, and their mean ``impl_mean``), promoter (9-10) and
+    LTR; for quarter-end deals also the go-live slip itself (the mechanism, one row per account).
+
+    Effects (all with account-clustered SEs; `controls` are categorical columns such as "tier"
+    added to every model):
+
+    - quarter_end_deal: ``mean difference`` (quarter-end minus other deals, item points / LTR
+      points / days), ``cohen_d`` (difference over the pooled SD; its SE uses the clustered SE of
+      the difference), ``odds_ratio`` of being a promoter.
+    - go_live_slip_days, impl_length_days: ``slope per {per_days} days`` on item ratings and LTR,
+      ``odds_ratio per {per_days} days`` of being a promoter.
+
+    Returns a tidy frame: explanation, outcome, effect, estimate, se (log scale for odds ratios),
+    ci_low, ci_high, p_value, n, n_clusters, unit.
+    """
+    need = ["quarter_end_deal", "go_live_slip_days", "impl_length_days", ltr, cluster,
+            *impl_items, *controls]
+    _require(df, need)
+    zq = float(stats.norm.ppf(0.5 + level / 2))
+    d = df.copy()
+    d["impl_mean"] = d[list(impl_items)].mean(axis=1, skipna=False)
+    d["promoter"] = np.where(d[ltr].isna(), np.nan, (d[ltr] >= 9).astype(float))
+    d["quarter_end_deal"] = d["quarter_end_deal"].astype("boolean").astype("Float64")
+    outcomes = [*impl_items, "impl_mean", ltr]
+    rows: list[dict[str, object]] = []
+    for expl in ("quarter_end_deal", "go_live_slip_days", "impl_length_days"):
+        binary = expl == "quarter_end_deal"
+        scale = 1.0 if binary else per_days
+        for out in [*outcomes, "promoter"]:
+            sub = d.dropna(subset=[expl, out, cluster, *controls])
+            if len(sub) < 20 or sub[expl].nunique() < 2:
+                continue
+            x = _design(sub, expl, controls)
+            x[:, 0] = x[:, 0] / scale
+            groups = pd.factorize(sub[cluster])[0]
+            y = sub[out].to_numpy(float)
+            n, ncl = len(sub), int(groups.max()) + 1
+            if out == "promoter":
+                if y.min() == y.max():
+                    continue
+                fit = _fit(y, x, groups, logit=True)
+                label = "odds_ratio" if binary else f"odds_ratio per {per_days:g} days"
+                rows.append(_row(expl, out, label, fit.params[1], fit.bse[1], fit.pvalues[1],
+                                 n, ncl, zq, "odds ratio", exp=True))
+                continue
+            fit = _fit(y, x, groups, logit=False)
+            unit = "LTR points" if out == ltr else "item points (1-5)"
+            if binary:
+                rows.append(_row(expl, out, "mean difference", fit.params[1], fit.bse[1],
+                                 fit.pvalues[1], n, ncl, zq, unit))
+                g1, g0 = y[x[:, 0] == 1], y[x[:, 0] == 0]
+                sd = np.sqrt(((len(g1) - 1) * g1.var(ddof=1) + (len(g0) - 1) * g0.var(ddof=1))
+                             / (len(y) - 2))
+                dd = fit.params[1] / sd
+                se_d = np.sqrt((fit.bse[1] / sd) ** 2 + dd**2 / (2 * len(y)))
+                rows.append(_row(expl, out, "cohen_d", dd, se_d, fit.pvalues[1], n, ncl, zq,
+                                 "standard deviations"))
+            else:
+                rows.append(_row(expl, out, f"slope per {per_days:g} days", fit.params[1],
+                                 fit.bse[1], fit.pvalues[1], n, ncl, zq, unit))
+    acc = d.dropna(subset=["quarter_end_deal", "go_live_slip_days", cluster]) \
+        .drop_duplicates(cluster)
+    if len(acc) >= 20 and acc["quarter_end_deal"].nunique() == 2:
+        fit = _fit(acc["go_live_slip_days"].to_numpy(float),
+                   _design(acc, "quarter_end_deal", controls), None, logit=False)
+        rows.append(_row("quarter_end_deal", "go_live_slip_days", "mean difference",
+                         fit.params[1], fit.bse[1], fit.pvalues[1], len(acc), len(acc), zq,
+                         "days (one row per account)"))
+    out = pd.DataFrame(rows)
+    out.attrs.update({"cluster": cluster, "controls": list(controls), "level": level,
+                      "per_days": per_days})
+    return out
+
+
+def walk_back(
+    df: pd.DataFrame,
+    items: Sequence[str],
+    account: str | None = "account_id",
+    ltr: str = "ltr",
+    promoter_share: float = 0.5,
+    q: float = 0.05,
+    level: float = 0.95,
+) -> pd.DataFrame:
+    """What did promoter accounts experience differently? Item by item, with FDR control.
+
+    Each account's contacts are averaged (one vote per account); an account is a promoter account
+    when at least `promoter_share` of its responding contacts gave 9-10. With ``account=None``
+    (B2C) each response is its own unit. For every item: mean among promoter accounts, among the
+    others, the difference (promoters minus others) with a Wald CI and p-value
+    (:func:`helpers.metrics.compare_independent`), and the Benjamini-Hochberg adjusted p-value
+    across items (:func:`helpers.metrics.bh_adjust`).
+    """
+    _require(df, [ltr, *items, *([account] if account else [])])
+    d = df.dropna(subset=[ltr])
+    if account is not None:
+        d = d.dropna(subset=[account])
+        g = d.assign(_pro=(d[ltr] >= 9).astype(float)).groupby(account, observed=True)
+        units = g[list(items)].mean()
+        units["promoter_unit"] = g["_pro"].mean() >= promoter_share
+    else:
+        units = d[list(items)].copy()
+        units["promoter_unit"] = d[ltr] >= 9
+    pro, rest = units[units["promoter_unit"]], units[~units["promoter_unit"]]
+    if len(pro) < 2 or len(rest) < 2:
+        raise DataError(f"{len(pro)} promoter and {len(rest)} other units", column=ltr,
+                        expected="at least 2 of each")
+    rows = []
+    for it in items:
+        r = metrics.compare_independent(rest[it].dropna(), pro[it].dropna(), metric="mean",
+                                        level=level)
+        rows.append({"item": it, "mean_promoter": pro[it].mean(), "mean_other": rest[it].mean(),
+                     "estimate": r.estimate, "se": r.se, "ci_low": r.ci_low,
+                     "ci_high": r.ci_high, "p_value": r.p, "n_promoter": r.n_b,
+                     "n_other": r.n_a})
+    out = pd.DataFrame(rows)
+    bh = metrics.bh_adjust(out["p_value"], q=q)
+    out["p_adjusted"] = bh["p_adjusted"].to_numpy()
+    out["significant"] = bh["reject"].to_numpy()
+    out = out.sort_values("estimate", ascending=False, ignore_index=True)
+    out.attrs.update({"unit": account or "response", "promoter_share": promoter_share, "q": q,
+                      "n_promoter_units": len(pro), "n_other_units": len(rest)})
+    return out
+
+
+def team_comparison(
+    df: pd.DataFrame,
+    team: str = "rep_id",
+    ltr: str = "ltr",
+    q: float = 0.05,
+    level: float = 0.95,
+) -> pd.DataFrame:
+    """Account teams compared on promoter rate, shrunk so small teams do not top the list by luck.
+
+    Promoter counts per team go through :func:`helpers.metrics.eb_rates` (beta-binomial
+    empirical Bayes): each team's rate is pulled towards the overall rate in proportion to how
+    little data it has. Teams are ranked by the shrunk rate; ``p_value_eb`` (team vs the fitted
+    between-team distribution) is BH-adjusted across teams (:func:`helpers.metrics.bh_adjust`), so
+    ``flag`` marks teams that differ beyond ordinary team-to-team variation at FDR `q`.
+    Contacts are counted, so a team with few large accounts looks more certain than it is; a
+    team's high rate can also be pressured scores (see the score-integrity notebook).
+    """
+    _require(df, [team, ltr])
+    d = df.dropna(subset=[team, ltr])
+    g = d.assign(_pro=(d[ltr] >= 9).astype(float)).groupby(team, observed=True)["_pro"]
+    counts = pd.DataFrame({"successes": g.sum(), "trials": g.count()})
+    if len(counts) < 3:
+        raise DataError(f"{len(counts)} teams", column=team, expected="at least 3 teams")
+    eb = metrics.eb_rates(counts["successes"], counts["trials"], labels=counts.index,
+                          level=level)
+    bh = metrics.bh_adjust(eb["p_value_eb"], q=q)
+    eb["p_adjusted"] = bh["p_adjusted"].to_numpy()
+    eb["flag"] = np.where(bh["reject"].to_numpy(),
+                          np.where(eb["raw_rate"] > eb.attrs["pooled_rate"], "above", "below"),
+                          "")
+    eb["rank_raw"] = eb["raw_rate"].rank(ascending=False, method="min").astype(int)
+    eb["rank_shrunk"] = eb["shrunk_rate"].rank(ascending=False, method="min").astype(int)
+    out = eb.rename(columns={"label": team}).sort_values("shrunk_rate", ascending=False,
+                                                          ignore_index=True)
+    for c in ("raw_rate", "shrunk_rate", "ci_low", "ci_high"):
+        out[c] = 100 * out[c]
+    out = out.rename(columns={"trials": "n"})
+    out.attrs.update({**eb.attrs, "q": q, "scale": "percent promoters"})
+    return out
