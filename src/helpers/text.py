@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+
+from helpers.errors import DataError
 
 # --- tone ---------------------------------------------------------------------------------------
 # Small CX lexicon: word -> valence (-3..3). Stems are matched by exact token after lower-casing.
@@ -180,3 +183,137 @@ def mask_pii(comments: Iterable[object] | pd.Series) -> pd.Series:
         return _PHONE.sub(_phone, t)
 
     return pd.Series([_one(c) for c in s.astype(object)], index=s.index, name=s.name, dtype=object)
+
+
+# --- themes -------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Themes:
+    """Comment themes from TF-IDF + NMF.
+
+    terms : one row per theme: theme (label from its top terms), top_terms.
+    weights : comment x theme NMF weights (index of the comments; blank comments left out).
+    assignment : main theme of each comment (the largest weight), NaN for blank comments.
+    """
+
+    terms: pd.DataFrame
+    weights: pd.DataFrame
+    assignment: pd.Series
+
+
+def themes(
+    comments: pd.Series,
+    n_themes: int = 6,
+    top_terms: int = 6,
+    min_df: int = 3,
+    seed: int = 0,
+) -> Themes:
+    """Find `n_themes` themes in free-text comments (scikit-learn TF-IDF on words and word pairs,
+    English stop words removed, then non-negative matrix factorisation).
+
+    A theme is labelled by its three strongest terms; every non-blank comment gets the theme with
+    its largest weight. Unsupervised: read the labels and quotes before naming a theme in a report.
+    """
+    from sklearn.decomposition import NMF
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from threadpoolctl import threadpool_limits
+
+    s = pd.Series(comments).astype("string")
+    text = s.fillna("").str.strip()
+    keep = text.str.len() > 0
+    docs = mask_pii(text[keep]).astype(str)
+    if len(docs) < max(n_themes * 2, min_df):
+        raise DataError(f"{len(docs)} non-blank comments for {n_themes} themes",
+                        column=str(s.name or "comment"), expected=f"at least {n_themes * 2}")
+    vec = TfidfVectorizer(stop_words="english", ngram_range=(1, 2), min_df=min_df,
+                          max_features=3000, sublinear_tf=True,
+                          token_pattern=r"(?u)\b[a-zA-Z][a-zA-Z-]+\b")
+    x = vec.fit_transform(docs.to_list())
+    k = min(n_themes, x.shape[1])
+    nmf = NMF(n_components=k, init="nndsvda", random_state=seed, max_iter=400)
+    with threadpool_limits(1):  # shared machine: BLAS threads oversubscribe and slow NMF down
+        w = nmf.fit_transform(x)
+    vocab = np.asarray(vec.get_feature_names_out())
+    tops = [vocab[np.argsort(comp)[::-1][:top_terms]] for comp in nmf.components_]
+    labels = _unique_labels([" / ".join(t[:3]) for t in tops])
+    terms = pd.DataFrame({"theme": labels, "top_terms": [", ".join(t) for t in tops]})
+    weights = pd.DataFrame(w, index=docs.index, columns=labels)
+    main = pd.Series(np.asarray(labels, dtype=object)[w.argmax(axis=1)], index=docs.index)
+    main[w.max(axis=1) <= 0] = "(no theme)"
+    assignment = pd.Series(pd.NA, index=s.index, dtype="string", name="theme")
+    assignment[docs.index] = main.astype("string")
+    return Themes(terms, weights, assignment)
+
+
+def _unique_labels(labels: list[str]) -> list[str]:
+    seen: dict[str, int] = {}
+    out = []
+    for lab in labels:
+        seen[lab] = seen.get(lab, 0) + 1
+        out.append(lab if seen[lab] == 1 else f"{lab} ({seen[lab]})")
+    return out
+
+
+def theme_contrast(
+    assignment: pd.Series,
+    group: pd.Series,
+    a: str = "detractor",
+    b: str = "promoter",
+    level: float = 0.95,
+) -> pd.DataFrame:
+    """Share of comments per theme among group `b` (promoters) and `a` (detractors), with Wilson
+    intervals, and the difference b - a in percentage points with its CI and p-value
+    (:func:`helpers.metrics.compare_independent`, metric "mean" on 0/100 indicators).
+
+    Denominator: non-blank comments of the group. Respondents are treated as independent (B2B
+    contacts of one account are not quite: the intervals are somewhat too narrow there).
+    """
+    from statsmodels.stats.proportion import proportion_confint
+
+    from helpers import metrics
+
+    d = pd.DataFrame({"theme": assignment, "group": pd.Series(group).astype("string")})
+    d = d.dropna()
+    ga, gb = d[d["group"] == a], d[d["group"] == b]
+    if len(ga) == 0 or len(gb) == 0:
+        raise DataError(f"{len(gb)} {b} and {len(ga)} {a} comments", column="group",
+                        expected=f"comments from both {a}s and {b}s")
+    rows = []
+    for th in sorted(d["theme"].unique()):
+        xa, xb = (ga["theme"] == th).to_numpy(), (gb["theme"] == th).to_numpy()
+        row: dict[str, object] = {"theme": th}
+        for name, x in ((b, xb), (a, xa)):
+            lo, hi = proportion_confint(int(x.sum()), len(x), alpha=1 - level, method="wilson")
+            row.update({f"share_{name}": 100 * x.mean(), f"{name}_ci_low": 100 * lo,
+                        f"{name}_ci_high": 100 * hi, f"n_{name}": len(x)})
+        diff = metrics.compare_independent(pd.Series(100.0 * xa), pd.Series(100.0 * xb),
+                                           metric="mean", level=level)
+        row.update({"estimate": diff.estimate, "se": diff.se, "ci_low": diff.ci_low,
+                    "ci_high": diff.ci_high, "p_value": diff.p})
+        rows.append(row)
+    out = pd.DataFrame(rows).sort_values("estimate", ascending=False, ignore_index=True)
+    out.attrs.update({"difference": f"{b} minus {a}, percentage points", "level": level})
+    return out
+
+
+def example_quotes(
+    th: Themes,
+    comments: pd.Series,
+    group: pd.Series,
+    groups: Sequence[str] = ("promoter", "detractor"),
+    k: int = 2,
+    max_chars: int = 160,
+) -> pd.DataFrame:
+    """The `k` most typical comments (largest theme weight) per theme and group, PII-masked."""
+    masked = mask_pii(comments)
+    grp = pd.Series(group).astype("string")
+    rows = []
+    for theme in th.terms["theme"]:
+        wts = th.weights[theme]
+        for g in groups:
+            idx = wts.index[(grp.reindex(wts.index) == g).fillna(False).to_numpy()
+                            & (th.assignment.reindex(wts.index) == theme).fillna(False).to_numpy()]
+            for i in wts.loc[idx].sort_values(ascending=False).index[:k]:
+                q = str(masked.loc[i])
+                rows.append({"theme": theme, "group": g,
+                             "quote": q if len(q) <= max_chars else q[:max_chars - 1] + "…"})
+    return pd.DataFrame(rows, columns=["theme", "group", "quote"])
