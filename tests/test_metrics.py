@@ -129,6 +129,17 @@ def test_nps_design_uses_survey_mean(apiclus1):
     assert r.deff is not None and r.n_eff == pytest.approx(r.n / r.deff)
 
 
+def test_single_cluster_gives_no_standard_error_not_zero():
+    # one account cannot show between-account variation: SE is unknown (R survey refuses too)
+    r = metrics.nps([10, 0, 8, 9], cluster=["A"] * 4)
+    assert np.isnan(r.se) and np.isnan(r.ci[0]) and np.isnan(r.ci[1])
+    m = metrics.survey_mean([1.0, 2.0, 4.0], cluster=[1, 1, 1])
+    assert m.estimate == pytest.approx(7 / 3) and np.isnan(m.se) and np.isnan(m.n_eff)
+    t = metrics.nps_table(pd.DataFrame({"g": ["a"] * 3 + ["b"] * 2, "ltr": [10, 0, 9, 9, 3],
+                                        "acct": [1, 1, 1, 2, 3]}), "g", cluster="acct")
+    assert np.isnan(t["se"].iloc[0]) and np.isfinite(t["se"].iloc[1])
+
+
 # ----------------------------------------------------------------- BH
 BH95 = [0.0001, 0.0004, 0.0019, 0.0095, 0.0201, 0.0278, 0.0298, 0.0344, 0.0459, 0.3240,
         0.4262, 0.5719, 0.6528, 0.7590, 1.0000]

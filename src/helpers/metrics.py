@@ -229,7 +229,8 @@ def _design_variance(z: np.ndarray, strata: np.ndarray | None, psu: np.ndarray |
 
     With-replacement PSUs, n_h / (n_h - 1) * sum_c (t_hc - tbar_h)^2 per stratum, times
     (1 - n_h / N_h) when the population size N_h (``fpc``) is given. A stratum with a single PSU
-    contributes zero (R survey's ``lonely.psu = "certainty"``).
+    contributes zero (R survey's ``lonely.psu = "certainty"``); with no stratum holding two
+    PSUs the variance cannot be estimated and NaN is returned (not a misleading zero).
     """
     n = len(z)
     s = strata if strata is not None else np.zeros(n, dtype=np.int64)
@@ -246,6 +247,8 @@ def _design_variance(z: np.ndarray, strata: np.ndarray | None, psu: np.ndarray |
     n_h = np.bincount(psu_stratum, minlength=n_strata).astype(float)
     mean_h = np.bincount(psu_stratum, weights=t, minlength=n_strata) / np.maximum(n_h, 1)
     ss_h = np.bincount(psu_stratum, weights=(t - mean_h[psu_stratum]) ** 2, minlength=n_strata)
+    if not (n_h > 1).any():
+        return float("nan")
     with np.errstate(divide="ignore", invalid="ignore"):
         var_h = np.where(n_h > 1, n_h / (n_h - 1) * ss_h, 0.0)
     if fpc is not None:
@@ -310,9 +313,9 @@ def _linearised_mean(y: np.ndarray, w: np.ndarray | None, s, c, f) -> tuple[floa
 
 def _mean_result(est: float, var: float, var_srs: float, n: int, level: float,
                  scale: float = 1.0) -> MeanResult:
-    se = float(np.sqrt(max(var, 0.0)))
-    deff = var / var_srs if var_srs > 0 else 1.0
-    n_eff = n / deff if deff > 0 else float(n)
+    se = float(np.sqrt(max(var, 0.0))) if np.isfinite(var) else float("nan")
+    deff = var / var_srs if var_srs > 0 else (1.0 if var == 0 else float("nan"))
+    n_eff = n / deff if deff > 0 else (float(n) if deff == 0 else float("nan"))
     zq = _z(level)
     e, s_ = est * scale, se * scale
     return MeanResult(e, s_, (e - zq * s_, e + zq * s_), n, float(deff), float(n_eff), level)
@@ -423,14 +426,16 @@ def nps(scores: ArrayLike, weights: ArrayLike | None = None, strata: ArrayLike |
     if design:
         _, var, _ = _linearised_mean(y / 100.0, w, s, c, f)
         var_srs = (p_pro + p_det - est**2) / n
-        deff = var / var_srs if var_srs > 0 else 1.0
-        n_eff: float | None = n / deff if deff > 0 else float(n)
-        se = float(np.sqrt(max(var, 0.0)))
+        deff = var / var_srs if var_srs > 0 else (1.0 if var == 0 else float("nan"))
+        n_eff: float | None = n / deff if deff > 0 else (float(n) if deff == 0 else float("nan"))
+        se = float(np.sqrt(max(var, 0.0))) if np.isfinite(var) else float("nan")
         deff_out: float | None = float(deff)
     else:
         se = float(np.sqrt(max(p_pro + p_det - est**2, 0.0) / n))
         n_eff, deff_out = None, None
-    if ci == "wald":
+    if not np.isfinite(se):
+        lo = hi = float("nan")
+    elif ci == "wald":
         lo, hi = max(est - zq * se, -1.0), min(est + zq * se, 1.0)
     else:
         lo_a, hi_a = _adjusted_wald(np.array(p_pro), np.array(p_det),
