@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import statsmodels.api as sm
@@ -358,3 +359,45 @@ def metric_dict(row: pd.Series | dict, scale: float = 1.0) -> dict[str, float]:
     r = dict(row)
     return {k: (float(r[k]) * scale if k != "n" else int(r[k]))
             for k in ("estimate", "se", "ci_low", "ci_high", "n") if k in r}
+
+
+GROUP_LABELS = {"leader": "Leaders (top 25%)", "middle": "Middle", "laggard": "Laggards (bottom 25%)",
+                "below min n": "Too few responses", "not rated": "No response"}
+
+
+def plot_group_outcomes(summary: pd.DataFrame, outcomes: Sequence[str] = DEFAULT_OUTCOMES,
+                        title: str = "") -> plt.Figure:
+    """Small multiples: each outcome's level per account group with its 95% CI and n.
+
+    `summary` is :func:`group_summary` output. Rates and NRR are shown in percent.
+    """
+    from helpers import plots
+
+    groups = [g for g in GROUP_LABELS if g in set(summary["group"])]
+    colors = {"leader": plots.PALETTE[2], "middle": plots.PALETTE[0],
+              "laggard": plots.PALETTE[5], "below min n": "#999999", "not rated": "#999999"}
+    fig, axes = plt.subplots(1, len(outcomes), figsize=(3.1 * len(outcomes), 0.5 * len(groups) + 1.8),
+                             sharey=True)
+    axes = np.atleast_1d(axes)
+    for ax, out in zip(axes, outcomes, strict=True):
+        sub = summary[summary["outcome"] == out].set_index("group").reindex(groups)
+        for i, g in enumerate(groups):
+            r = sub.loc[g]
+            ax.plot([100 * r["ci_low"], 100 * r["ci_high"]], [i, i], color=colors[g], lw=2.5)
+            ax.plot(100 * r["estimate"], i, "o", color=colors[g], ms=7)
+            ax.annotate(f"{100 * r['estimate']:.0f}%", (100 * r["ci_high"], i), xytext=(3, 0),
+                        textcoords="offset points", va="center", fontsize=8)
+        ax.set_title({**BINARY, **CONTINUOUS}[out], fontsize=10)
+        ax.set_xlabel("%")
+    axes[0].set_yticks(range(len(groups)),
+                       [f"{GROUP_LABELS[g]} (n={int(summary.loc[summary['group'] == g, 'n'].iloc[0])})"
+                        for g in groups])
+    axes[0].invert_yaxis()
+    fig.suptitle(title or "Next-period outcomes by account NPS group", x=0.01, ha="left",
+                 fontweight="bold")
+    plots.methods_note(axes[0], (
+        "Accounts ranked by NPS in the survey wave (empirical-Bayes shrunk; minimum n of rated "
+        "contacts applies); groups by quartile. Points: share or mean per account; bars: 95% CI "
+        "(Wilson for rates, t for means). NRR = (ARR + expansion - churned ARR) / ARR."))
+    fig.tight_layout()
+    return fig
