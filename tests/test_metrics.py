@@ -73,6 +73,10 @@ def test_survey_mean_drops_nan_and_rejects_bad_weights():
         metrics.survey_mean([1.0, 2.0], weights=[1.0, -1.0])
     with pytest.raises(DataError, match="cluster"):
         metrics.survey_mean([1.0, 2.0], cluster=["a", None])
+    with pytest.raises(DataError, match="fpc"):
+        metrics.survey_mean([1.0, 2.0, 3.0], fpc=[10, 10, 20])
+    with pytest.raises(DataError, match="fpc"):
+        metrics.survey_mean([1.0, 2.0, 3.0], fpc=[2, 2, 2])
 
 
 # ----------------------------------------------------------------- NPS

@@ -276,11 +276,10 @@ def _prepare(values: ArrayLike, weights: ArrayLike | None, strata: ArrayLike | N
         if len(f) != n or not np.isfinite(f).all():
             raise DataError("fpc must be a finite population size for every row", column="fpc",
                             expected=f"{n} finite entries")
-        if s is not None:
-            lo = pd.Series(f).groupby(s).agg(["min", "max"])
-            if (lo["min"] != lo["max"]).any():
-                raise DataError("fpc varies within a stratum", column="fpc",
-                                expected="one population size per stratum")
+        lo = pd.Series(f).groupby(s if s is not None else np.zeros(n)).agg(["min", "max"])
+        if (lo["min"] != lo["max"]).any():
+            raise DataError("fpc varies within a stratum", column="fpc",
+                            expected="one population size per stratum")
     keep = ~np.isnan(y)
     if not keep.all():
         y = y[keep]
