@@ -124,7 +124,7 @@ def test_govern_reasons() -> None:
                       "ci_low": [-10.0, -40.0, 0.0, np.nan], "ci_high": [10.0, 30.0, 20.0, np.nan]})
     g = segments.govern(t, min_n=10, max_halfwidth=30)
     assert g["suppressed"].tolist() == [True, True, False, True]
-    assert g["reason"].tolist() == ["n=5 < 10", "CI +/-35 > +/-30 pts", "", "no CI"]
+    assert g["reason"].tolist() == ["n=5 < 10", "CI +/-35.0 > +/-30 pts", "", "no CI"]
     assert not segments.govern(t, min_n=5, max_halfwidth=40)["suppressed"].iloc[:3].any()
 
 

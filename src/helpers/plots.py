@@ -139,3 +139,37 @@ def funnel(steps: pd.DataFrame, label: str = "step", value: str = "rows", title:
     ax.set_xlim(0, vals[0] * 1.25)
     ax.set_title(title)
     return ax
+
+
+def account_matrix(
+    table: pd.DataFrame,
+    x: str = "dm_score",
+    y: str = "others_score",
+    size: str | None = "arr",
+    hue: str | None = "archetype",
+    xlabel: str = "Decision maker's score (NPS points)",
+    ylabel: str = "Other contacts' mean score (NPS points)",
+    title: str = "Account matrix",
+    ax: plt.Axes | None = None,
+) -> plt.Axes:
+    """One dot per account (x vs y score, -100..100), dot area by `size`, colour by `hue`,
+    quadrant lines at 0; accounts lacking x or y are left out and counted in the title."""
+    ax = ax or plt.subplots(figsize=(7.5, 6))[1]
+    d = table.dropna(subset=[x, y])
+    sizes = pd.Series(40.0, index=d.index)
+    if size and size in d and len(d) and d[size].max() > 0:
+        sizes = 20 + 280 * d[size].astype(float).clip(lower=0) / d[size].max()
+    groups = list(d.groupby(hue, sort=True)) if hue and hue in d else [(None, d)]
+    for i, (name, g) in enumerate(groups):
+        ax.scatter(g[x], g[y], s=sizes[g.index], color=PALETTE[i % len(PALETTE)], alpha=0.7,
+                   edgecolor="white", label=None if name is None else f"{name} ({len(g)})")
+    ax.axhline(0, color="#555555", linewidth=0.8)
+    ax.axvline(0, color="#555555", linewidth=0.8)
+    ax.set_xlim(-105, 105)
+    ax.set_ylim(-105, 105)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(f"{title} (n={len(d)} accounts; {len(table) - len(d)} without both)")
+    if hue and hue in d:
+        ax.legend(title=hue.replace("_", " "), loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=8)
+    return ax

@@ -26,12 +26,11 @@ import numpy as np
 import pandas as pd
 
 from helpers import metrics, weighting
+from helpers.config import SegmentsConfig
 from helpers.errors import DataError
 
-Z95 = 1.959963984540054
 ROLE_ORDER: tuple[str, ...] = ("decision_maker", "influencer", "user")
 ROLE_WEIGHTS: dict[str, float] = {"decision_maker": 3.0, "influencer": 2.0, "user": 1.0}
-ESTIMATE_COLUMNS = ["estimate", "se", "ci_low", "ci_high", "n"]
 
 
 # --------------------------------------------------------------------------- basics
@@ -115,7 +114,7 @@ def govern(table: pd.DataFrame, min_n: int = 10, max_halfwidth: float = 30.0, *,
         nn < min_n, [f"n={int(v) if v == v else 0} < {min_n}" for v in nn],
         np.where(np.isnan(half), "no CI",
                  np.where(half > max_halfwidth,
-                          [f"CI +/-{h:.0f} > +/-{max_halfwidth:g} pts" for h in np.nan_to_num(half)],
+                          [f"CI +/-{h:.1f} > +/-{max_halfwidth:g} pts" for h in np.nan_to_num(half)],
                           "")))
     out["reason"] = pd.Series(reason, index=out.index, dtype="str")
     out["suppressed"] = out["reason"] != ""
@@ -250,6 +249,18 @@ def response_rates(invitations: pd.DataFrame, by: str, accounts: pd.DataFrame | 
         rows.append({by: key, "invited": len(g), "responded": int(g["responded"].sum()), **r})
     out = pd.DataFrame(rows).rename(columns={"estimate": "rate"})
     return out[[by, "invited", "responded", "rate", "se", "ci_low", "ci_high", "n"]]
+
+
+def response_rate_table(invitations: pd.DataFrame, accounts: pd.DataFrame | None = None,
+                        dims: Sequence[str] = ("tier", "role")) -> pd.DataFrame:
+    """:func:`response_rates` for several dimensions stacked (dimension, group, label, rate...)."""
+    parts = [response_rates(invitations, d, accounts).rename(columns={d: "group"}).assign(dimension=d)
+             for d in dims]
+    out = pd.concat(parts, ignore_index=True)
+    out["group"] = out["group"].astype(str)
+    out["label"] = out["dimension"] + ": " + out["group"]
+    return out[["dimension", "group", "label", *[c for c in out if c not in
+                                                 ("dimension", "group", "label")]]]
 
 
 def revenue_coverage(responses: pd.DataFrame, accounts: pd.DataFrame, by: str | None = None
@@ -591,3 +602,143 @@ def wave_changes(df: pd.DataFrame, by: str | Sequence[str] | None = None, *,
     out["p_adjusted"] = adj["p_adjusted"].to_numpy()
     out["significant"] = adj["reject"].to_numpy()
     return out
+
+
+# --------------------------------------------------------------------------- notebook inputs
+@dataclass(frozen=True)
+class SegmentData:
+    """Included responses split by market (B2C with raking weights), accounts, invitations.
+
+    `wave` is the reported wave; `b2b` / `b2c` hold every wave (for trends), `now(...)` selects
+    the reported wave of any of these frames.
+    """
+
+    wave: str
+    waves: list[str]
+    b2b: pd.DataFrame
+    b2c: pd.DataFrame
+    accounts: pd.DataFrame
+    invitations: pd.DataFrame
+
+    def now(self, df: pd.DataFrame) -> pd.DataFrame:
+        """Rows of `df` in the reported wave."""
+        return df[df["wave"] == self.wave]
+
+
+def prepare(responses: pd.DataFrame, accounts: pd.DataFrame, invitations: pd.DataFrame,
+            cfg: SegmentsConfig, wave: str = "") -> SegmentData:
+    """Keep included rows, split markets by the configured rule, add B2C raking weights.
+
+    `wave` "" means the latest wave. Bad data (unknown market, missing margin level) raises
+    DataError naming the column.
+    """
+    _require(responses, ["include", "wave", "ltr", "account_id"], "responses")
+    resp = responses[responses["include"].astype(bool)].copy()
+    resp["market"] = split_market(resp, cfg.market_column, cfg.market_rule)
+    chosen = latest_wave(resp, wave)
+    b2c = resp[resp["market"] == "B2C"].copy()
+    if len(b2c):
+        b2c["weight"] = b2c_weights(b2c, cfg.b2c_margins, trim_lower=cfg.trim_lower,
+                                    trim_upper=cfg.trim_upper)
+    inv = invitations[invitations["account_id"].notna()]
+    if "market" in inv:
+        inv = inv[inv["market"] == "B2B"]
+    return SegmentData(wave=chosen, waves=sorted(resp["wave"].dropna().astype(str).unique()),
+                       b2b=resp[resp["market"] == "B2B"].copy(), b2c=b2c,
+                       accounts=accounts, invitations=inv.copy())
+
+
+def market_headline(data: SegmentData) -> pd.DataFrame:
+    """Headline NPS / CES / CSAT of the reported wave per market: B2B account-clustered,
+    B2C raking-weighted (with Kish deff and effective n of the weights)."""
+    parts = []
+    b2b, b2c = data.now(data.b2b), data.now(data.b2c)
+    if len(b2b):
+        parts.append(headline(b2b, cluster="account_id").assign(
+            market="B2B", design="clustered by account", kish_deff=np.nan, kish_n_eff=np.nan))
+    if len(b2c):
+        parts.append(headline(b2c, weight="weight").assign(
+            market="B2C", design="raked weights", kish_deff=weighting.kish_deff(b2c["weight"]),
+            kish_n_eff=weighting.effective_n(b2c["weight"])))
+    out = pd.concat(parts, ignore_index=True)
+    return out[["market", "metric", "label", "estimate", "se", "ci_low", "ci_high", "n", "deff",
+                "n_eff", "kish_deff", "kish_n_eff", "design"]]
+
+
+def headline_metrics(head: pd.DataFrame, changes: pd.DataFrame | None = None) -> dict[str, object]:
+    """Run-folder metrics: ``{"<metric>_<market>": {estimate, se, ci_low, ci_high, n, ...}}`` plus
+    the list of wave-over-wave changes significant after Benjamini-Hochberg."""
+    out: dict[str, object] = {}
+    for r in head.to_dict("records"):
+        key = f"{r['metric']}_{str(r['market']).lower()}"
+        out[key] = {k: (None if isinstance(v, float) and np.isnan(v) else v) for k, v in r.items()
+                    if k in ("estimate", "se", "ci_low", "ci_high", "n", "deff", "n_eff",
+                             "kish_deff", "kish_n_eff", "design")}
+    if changes is not None and len(changes):
+        sig = changes[changes["significant"]]
+        cols = ["market", "dimension", "segment", "wave_from", "wave_to", "change", "ci_low",
+                "ci_high", "p_value", "p_adjusted", "test"]
+        out["significant_changes"] = sig[[c for c in cols if c in sig]].to_dict("records")
+        out["changes_tested"] = int(changes["p_value"].notna().sum())
+    return out
+
+
+def market_segments(data: SegmentData, subsegments: Mapping[str, Sequence[str]], *,
+                    min_n: int = 10, max_halfwidth: float = 30.0) -> pd.DataFrame:
+    """Sub-segment NPS of the reported wave for both markets (B2B clustered, B2C weighted),
+    governed, with a `label` "market · dimension: segment" for charts."""
+    parts = []
+    for market, df, kw in (("B2B", data.now(data.b2b), {"cluster": "account_id"}),
+                           ("B2C", data.now(data.b2c), {"weight": "weight"})):
+        dims = [d for d in subsegments.get(market, []) if d in df.columns]
+        if len(df) and dims:
+            t = segment_tables(df, dims, min_n=min_n, max_halfwidth=max_halfwidth, **kw)
+            parts.append(t.assign(market=market))
+    out = pd.concat(parts, ignore_index=True)
+    out["label"] = out["market"] + " · " + out["dimension"] + ": " + out["segment"]
+    return out
+
+
+def market_trends(data: SegmentData, *, min_n: int = 10, max_halfwidth: float = 30.0
+                  ) -> pd.DataFrame:
+    """NPS per wave and market with 95% CI (B2B clustered by account, B2C raking-weighted)."""
+    parts = []
+    if len(data.b2b):
+        parts.append(trend(data.b2b, cluster="account_id", min_n=min_n,
+                           max_halfwidth=max_halfwidth).assign(market="B2B"))
+    if len(data.b2c):
+        parts.append(trend(data.b2c, weight="weight", min_n=min_n,
+                           max_halfwidth=max_halfwidth).assign(market="B2C"))
+    return pd.concat(parts, ignore_index=True)
+
+
+def market_changes(data: SegmentData, subsegments: Mapping[str, Sequence[str]], q: float = 0.05
+                   ) -> pd.DataFrame:
+    """Wave-over-wave NPS changes, overall and per sub-segment, both markets: B2B paired on the
+    accounts present in both waves, B2C independent weighted samples; one Benjamini-Hochberg
+    family across every test of both markets."""
+    parts = []
+    if len(data.b2b):
+        parts.append(wave_changes(data.b2b, list(subsegments.get("B2B", [])),
+                                  paired_unit="account_id", q=q).assign(market="B2B"))
+    if len(data.b2c):
+        parts.append(wave_changes(data.b2c, list(subsegments.get("B2C", [])), weight="weight",
+                                  q=q).assign(market="B2C"))
+    out = pd.concat(parts, ignore_index=True)
+    adj = metrics.bh_adjust(out["p_value"], q=q)
+    out["p_adjusted"] = adj["p_adjusted"].to_numpy()
+    out["significant"] = adj["reject"].to_numpy()
+    return out[["market", *[c for c in out.columns if c != "market"]]]
+
+
+def persona_table(personas: Mapping[str, Personas]) -> pd.DataFrame:
+    """Persona tables of several markets stacked, with a chart `label` "B2B persona 1 (items)"
+    and each market's k, criterion and seed-stability ARI repeated per row."""
+    parts = [p.table.assign(market=m, k=p.k, criterion=p.criterion, ari_mean=p.ari_mean,
+                            ari_min=p.ari_min) for m, p in personas.items()]
+    out = pd.concat(parts, ignore_index=True)
+    out["label"] = (out["market"] + " persona " + out["persona"].astype(str) + " ("
+                    + (100 * out["share"]).round(0).astype(int).astype(str) + "%): "
+                    + out["distinctive"])
+    return out[["market", "persona", "label", *[c for c in out if c not in
+                                                ("market", "persona", "label")]]]
