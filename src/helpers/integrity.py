@@ -593,6 +593,33 @@ def nps_with_without(
     return pd.DataFrame(rows)
 
 
+def leadership_table(audit: pd.DataFrame, names: Mapping[str, str]) -> pd.DataFrame:
+    """The ranked audit list as leadership sees it: pseudonyms instead of rep ids.
+
+    Columns: Rep, Flagged, Score, Kinds of evidence, Responses, Reasons (plain words).
+    """
+    _require(audit, ["rep_id", "flagged", "score", "families_failed", "n", "reasons"], "audit list")
+    return pd.DataFrame({
+        "Rep": audit["rep_id"].map(names), "Flagged": audit["flagged"].map({True: "yes",
+                                                                             False: "no"}),
+        "Score": audit["score"].round(1), "Kinds of evidence": audit["families_failed"],
+        "Responses": audit["n"], "Reasons": audit["reasons"],
+    }).reset_index(drop=True)
+
+
+def headline_metrics(audit: pd.DataFrame, nps_table: pd.DataFrame) -> dict[str, dict[str, float]]:
+    """Metrics for the run folder: reps flagged, NPS with and without their responses."""
+    out: dict[str, dict[str, float]] = {
+        "reps_flagged": {"estimate": int(audit["flagged"].sum()), "n": int(len(audit))},
+    }
+    keys = {"all responses": "nps_all", "without flagged reps": "nps_without_flagged"}
+    for r in nps_table.itertuples():
+        out[keys.get(r.label, r.label)] = {"estimate": round(r.estimate, 2), "se": round(r.se, 2),
+                                           "ci_low": round(r.ci_low, 2),
+                                           "ci_high": round(r.ci_high, 2), "n": int(r.n)}
+    return out
+
+
 # --- charts -------------------------------------------------------------------------------------
 
 def plot_rate_funnel(
@@ -602,7 +629,8 @@ def plot_rate_funnel(
     """Funnel plot: each rep's raw rate against their n, inside the 95% / 99.8% peer band.
 
     The band is the pooled rate ± z·√(p(1-p)/n): what chance alone produces for a rep with that
-    many responses. Points are labelled with pseudonyms; flagged reps are orange.
+    many responses. Flagged reps (orange) and reps above the 95% band are labelled with their
+    pseudonyms.
     """
     from helpers.plots import PALETTE
 
@@ -620,9 +648,11 @@ def plot_rate_funnel(
     flagged = set(flagged)
     colors = [PALETTE[5] if r in flagged else PALETTE[0] for r in d["rep_id"]]
     ax.scatter(d["n"], d["estimate"] * 100, c=colors, zorder=3)
-    for r in d.itertuples():
-        ax.annotate(names.get(r.rep_id, r.rep_id), (r.n, r.estimate * 100), xytext=(4, 2),
-                    textcoords="offset points", fontsize=7, color="#333333")
+    outside = d["estimate"] - pooled > 1.96 * np.sqrt(pooled * (1 - pooled) / d["n"])
+    for r, out in zip(d.itertuples(), outside, strict=True):
+        if out or r.rep_id in flagged:  # label what stands out; the rest is the crowd
+            ax.annotate(names.get(r.rep_id, r.rep_id), (r.n, r.estimate * 100), xytext=(4, 2),
+                        textcoords="offset points", fontsize=8, color="#333333")
     ax.set_xlabel("Responses per rep (n)")
     ax.set_ylabel("Share of responses (%)")
     ax.legend(loc="upper right", fontsize=8)
@@ -636,7 +666,8 @@ def plot_predicted_vs_given(
     """Mean LTR given vs predicted from the experience ratings per rep, with the residual's CI.
 
     On the diagonal a rep's scores are what their customers' ratings explain; above it the scores
-    are higher than the experience behind them. Vertical bars: 95% account-clustered CI.
+    are higher than the experience behind them. Vertical bars: 95% account-clustered CI. Flagged
+    reps and reps whose CI lies above 0 are labelled.
     """
     from helpers.plots import PALETTE
 
@@ -651,8 +682,9 @@ def plot_predicted_vs_given(
     ax.vlines(d["predicted"], lo, hi, colors=colors, alpha=0.6)
     ax.scatter(d["predicted"], d["given"], c=colors, zorder=3)
     for r in d.itertuples():
-        ax.annotate(names.get(r.rep_id, r.rep_id), (r.predicted, r.given), xytext=(4, 2),
-                    textcoords="offset points", fontsize=7, color="#333333")
+        if r.rep_id in flagged or r.ci_low > 0:
+            ax.annotate(names.get(r.rep_id, r.rep_id), (r.predicted, r.given), xytext=(4, 2),
+                        textcoords="offset points", fontsize=8, color="#333333")
     lims = [min(d["predicted"].min(), lo.min()) - 0.3, max(d["predicted"].max(), hi.max()) + 0.3]
     ax.plot(lims, lims, color="#555555", lw=1, ls="--", label="given = predicted")
     ax.set_xlim(lims)
@@ -660,4 +692,18 @@ def plot_predicted_vs_given(
     ax.set_xlabel("Mean LTR predicted from experience ratings (0-10)")
     ax.set_ylabel("Mean LTR given (0-10)")
     ax.legend(loc="upper left", fontsize=8)
+    return ax
+
+
+def plot_nps_with_without(nps_table: pd.DataFrame, ax: plt.Axes | None = None) -> plt.Axes:
+    """Headline NPS with and without the flagged reps' responses: points, 95% CIs and n."""
+    from helpers.plots import ci_points
+
+    ax = ax or plt.subplots(figsize=(8, 3.2))[1]
+    ci_points(nps_table, label="label", xlabel="NPS (points, -100 to 100)", ax=ax,
+              title="B2B NPS with and without the flagged reps' responses")
+    lo, hi = nps_table["ci_low"].min(), nps_table["ci_high"].max()
+    ax.set_xlim(lo - 0.1 * (hi - lo), hi + 0.25 * (hi - lo))
+    ax.set_ylim(len(nps_table) - 0.5, -0.5)
+    ax.figure.tight_layout()
     return ax
