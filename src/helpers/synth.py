@@ -596,13 +596,24 @@ def _to_export(rng: np.random.Generator, resp: pd.DataFrame, defects: dict[str, 
     text["ltr"][lab] = resp["ltr"].to_numpy()[lab].astype(float)
     text["ltr"][lab] = np.vectorize(LTR_LABELS.get)(resp["ltr"].to_numpy()[lab])
     # "Not applicable" codes on driver items (must become missing, never zero).
-    na_cells = 0
     for c in [*B2B_EFFECTS, *B2C_EFFECTS]:
         col = text[c]
         hit = (col != "") & (rng.random(n) < 0.015)
         hit[straight_r] = False
         col[hit] = rng.choice(NA_CODES, int(hit.sum()))
-        na_cells += int(hit.sum())
+    # Undo codes that would leave a grid flat (5+ answers, one value): those rows are not planted.
+    for grid in GRIDS.values():
+        cells = np.column_stack([text[c] for c in grid])
+        vals = pd.DataFrame(cells).apply(pd.to_numeric, errors="coerce").to_numpy(float, copy=True)
+        vals[np.isin(cells, NA_CODES)] = np.nan
+        n_ans = np.isfinite(vals).sum(axis=1)
+        with np.errstate(invalid="ignore"):
+            spread = np.nanmax(np.where(n_ans[:, None] > 0, vals, 0), axis=1) - \
+                np.nanmin(np.where(n_ans[:, None] > 0, vals, 0), axis=1)
+        accidental = (n_ans >= 5) & (spread == 0) & np.isin(cells, NA_CODES).any(axis=1)
+        for j, c in enumerate(grid):
+            undo = accidental & np.isin(cells[:, j], NA_CODES)
+            text[c][undo] = _num_text(resp[c])[undo]
 
     columns = _export_frame(resp, text)
     # Duplicates: an earlier complete submission by the same contact in the same wave.
@@ -617,6 +628,8 @@ def _to_export(rng: np.random.Generator, resp: pd.DataFrame, defects: dict[str, 
     export = pd.concat([columns, dups], ignore_index=True)
     export = export.sample(frac=1.0, random_state=int(rng.integers(0, 2**31))).reset_index(drop=True)
 
+    item_cols = [QUESTION_COLUMNS[c][0] for c in [*B2B_EFFECTS, *B2C_EFFECTS]]
+    na_cells = int(export[item_cols].isin(NA_CODES).to_numpy().sum())
     questions = {c: q for c, q in _header_text().items()}
     import_ids = _import_ids()
     pii_comments = resp["comment"].str.contains("@", regex=False) | resp["comment"].str.contains("Call me on")

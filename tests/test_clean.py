@@ -1,0 +1,96 @@
+"""Cleaning finds every planted defect, removes personal data, and never writes half a result."""
+
+import json
+
+import pandas as pd
+import pytest
+
+from helpers import clean, io, schema
+from helpers.errors import DataError
+
+RULE_TO_TRUTH = {"test": "test_responses", "duplicate": "duplicates", "speeder": "speeders",
+                 "straightliner": "straightliners", "out_of_range": "out_of_range", "incomplete": "blank_ltr"}
+
+
+def test_every_planted_defect_is_found(cleaned, truth):
+    for rule, key in RULE_TO_TRUTH.items():
+        assert cleaned.log["rules"][rule]["rows"] == truth["defects"][key], rule
+    assert cleaned.log["answers"]["ltr"]["labels_mapped"] == truth["defects"]["label_valued"]
+    na = sum(a["not_applicable"] for k, a in cleaned.log["answers"].items() if k not in ("ltr", "ces", "csat"))
+    assert na == truth["defects"]["not_applicable_answers"]
+
+
+def test_flags_and_include_are_consistent(cleaned):
+    r = cleaned.responses
+    flags = [c for c in r.columns if c.startswith("flag_")]
+    assert len(flags) == 6
+    assert (r["include"] == ~r[flags].any(axis=1)).all()
+    assert (r.loc[r["include"], "exclusion_reason"] == "").all()
+    assert cleaned.log["funnel"][-1]["rows"] == int(r["include"].sum())
+    assert r.loc[r["include"], "ltr"].between(0, 10).all()
+
+
+def test_not_applicable_is_missing_never_zero(cleaned):
+    items = schema.load().driver_items()
+    vals = cleaned.responses[items]
+    assert (vals.min() >= 1).all()
+
+
+def test_no_personal_data_in_processed_files(cleaned, sample_dir):
+    raw = io.read_survey(sample_dir / "survey_export.csv").data
+    emails = set(raw["RecipientEmail"].dropna()) - {""}
+    lasts = {x for x in raw["RecipientLastName"].dropna() if len(x) > 3}
+    ips = set(raw["IPAddress"].dropna())
+    assert "@" not in (cleaned.out / "cleaning_log.json").read_text()
+    text = pd.concat([pd.read_parquet(p).astype(str).stack() for p in cleaned.out.glob("*.parquet")])
+    joined = "\n".join(map(str, text.tolist()))
+    assert not [e for e in list(emails)[:400] if e in joined]
+    assert not [ip for ip in list(ips)[:400] if ip in joined]
+    assert not [n for n in lasts if f" {n}" in joined or f"{n}," in joined]
+    assert "@" not in joined.replace("[email]", "")
+    assert "[email]" in joined or "[phone]" in joined  # comments with contact details were masked
+
+
+def test_contact_keys_are_salted(sample_dir):
+    s = pd.Series(["anna@x.com", "ANNA@x.com ", None])
+    a, b = clean.hash_keys(s, "salt-1"), clean.hash_keys(s, "salt-2")
+    assert a[0] == a[1] and a[0] != b[0] and pd.isna(a[2])
+
+
+def test_failure_writes_nothing(tmp_path, sample_dir):
+    from helpers.paths import PROJECT_ROOT
+    text = (PROJECT_ROOT / "config" / "survey.yaml").read_text()
+    bad = tmp_path / "schema.yaml"
+    bad.write_text(text.replace("ResponseId, import_id: _recordId", "NoSuchColumn, import_id: nope"))
+    out = tmp_path / "out"
+    with pytest.raises(DataError, match="response_id"):
+        clean.run(sample_dir / "survey_export.csv", schema_path=bad, out_dir=out)
+    assert not out.exists() or not any(out.iterdir())
+
+
+def test_ltr_without_numbers_is_a_clear_error(tmp_path):
+    p = tmp_path / "x.csv"
+    p.write_text("ResponseId,EndDate,Q1\nR_1,2026-01-01 10:00:00,great\nR_2,2026-01-02 10:00:00,fine\n")
+    with pytest.raises(DataError) as err:
+        clean.run(p, out_dir=tmp_path / "out")
+    msg = str(err.value)
+    assert "x.csv" in msg and "Q1" in msg and "\n" not in msg
+
+
+def test_raw_folder_is_refused(tmp_path, sample_dir):
+    from helpers import paths
+    with pytest.raises(PermissionError):
+        clean.run(sample_dir / "survey_export.csv", out_dir=paths.RAW_DIR / "x")
+
+
+def test_quarter_end():
+    d = pd.Series(pd.to_datetime(["2025-03-31", "2025-03-18", "2025-03-17", "2025-02-01", None]))
+    assert clean.quarter_end(d).tolist()[:4] == [True, True, False, False]
+    assert pd.isna(clean.quarter_end(d).iloc[4])
+
+
+def test_cleaning_log_is_json(cleaned):
+    doc = json.loads((cleaned.out / "cleaning_log.json").read_text())
+    assert doc["input"]["rows"] == 3000 and doc["input"]["format"] == "qualtrics"
+    assert doc["funnel"][0]["rows"] == 3000
+    assert [f["rows"] for f in doc["funnel"]] == sorted((f["rows"] for f in doc["funnel"]), reverse=True)

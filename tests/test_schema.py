@@ -1,0 +1,52 @@
+"""Schema loading and answer parsing: labels to numbers, not-applicable to missing."""
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from helpers import schema
+from helpers.errors import ConfigError
+
+NA = frozenset({"n/a", "don't know", "-99"})
+
+
+def test_labels_and_codes():
+    s = pd.Series(["10 - Extremely likely", "0 - Not at all likely", "7", "N/A", "Don't know", "-99", "", None,
+                   "11", "great"], dtype="string")
+    p = schema.parse_scores(s, (0, 10), None, NA)
+    v = p.values.tolist()
+    assert v[:3] == [10.0, 0.0, 7.0]
+    assert all(np.isnan(x) for x in v[3:])
+    assert p.labels_mapped == 2 and p.not_applicable == 3 and p.unparseable == 1
+    assert p.out_of_range.tolist() == [False] * 8 + [True, False]
+
+
+def test_label_sets():
+    sch = schema.load()
+    s = pd.Series(["Strongly agree", "somewhat disagree", "5"], dtype="string")
+    p = schema.parse_scores(s, (1, 7), sch.label_sets["agree7"], sch.not_applicable)
+    assert p.values.tolist() == [7.0, 3.0, 5.0]
+
+
+@given(st.lists(st.one_of(st.integers(-200, 200).map(str), st.text(max_size=12), st.none()), max_size=40))
+def test_parse_never_crashes_and_respects_scale(values):
+    p = schema.parse_scores(pd.Series(values, dtype="string"), (0, 10), None, NA)
+    v = p.values.dropna()
+    assert ((v >= 0) & (v <= 10)).all()
+    assert len(p.values) == len(values)
+
+
+def test_driver_items_by_market():
+    sch = schema.load()
+    assert "impl_time_to_value" in sch.driver_items("B2B")
+    assert "tp_quality" in sch.driver_items("B2C") and "tp_quality" not in sch.driver_items("B2B")
+
+
+def test_bad_schema_is_one_line(tmp_path):
+    p = tmp_path / "s.yaml"
+    p.write_text("fields:\n  response_id: {column: ResponseId}\n  ltr: {column: Q1, type: score, scale: [10, 0]}\n")
+    with pytest.raises(ConfigError) as err:
+        schema.load(p)
+    assert "ltr.scale" in str(err.value) and "\n" not in str(err.value)
