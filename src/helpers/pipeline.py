@@ -330,6 +330,8 @@ def mark_interrupted(out_dir: Path) -> list[str]:
     """
     fixed = []
     for manifest in sorted(out_dir.glob("*/manifest.json")):
+        if manifest.parent.is_symlink():
+            continue
         try:
             doc = json.loads(manifest.read_text(encoding="utf-8"))
         except (OSError, json.JSONDecodeError):

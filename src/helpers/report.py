@@ -233,6 +233,8 @@ def read_runs(reports_dir: str | os.PathLike[str]) -> list[RunSummary]:
     root = Path(reports_dir)
     runs = []
     for manifest in sorted(root.glob("*/manifest.json")):
+        if manifest.parent.is_symlink():  # reports/latest points at a run listed anyway
+            continue
         try:
             doc = json.loads(manifest.read_text(encoding="utf-8"))
         except (OSError, json.JSONDecodeError):
@@ -250,6 +252,19 @@ def read_runs(reports_dir: str | os.PathLike[str]) -> list[RunSummary]:
             figures=figures,
         ))
     return runs
+
+
+_UPPER = {"nps", "ces", "csat", "b2b", "b2c", "arr", "nrr", "ci", "dm"}
+
+
+def metric_label(key: str) -> str:
+    """Readable name of a dotted metric key: '02_segments.nps_b2b' -> 'NPS B2B (segments)'."""
+    head, _, rest = key.partition(".")
+    if not rest:
+        head, rest = "", key
+    words = [w.upper() if w.lower() in _UPPER else w for w in re.split(r"[._]+", rest) if w]
+    source = re.sub(r"^\d+_", "", head).replace("_", " ")
+    return " ".join(words) + (f" ({source})" if source else "")
 
 
 def headline_keys(runs: Sequence[RunSummary], configured: Iterable[str] = (), limit: int = 6) -> list[str]:
@@ -309,12 +324,13 @@ def _trend_section(runs: Sequence[RunSummary], keys: Sequence[str]) -> str:
         points = [(r.run_id, r.figures[key]["estimate"], r.figures[key].get("ci_low"),
                    r.figures[key].get("ci_high")) for r in ok if key in r.figures]
         if not points:
-            figs.append(f'<figure class="cx-trend"><figcaption><b>{html.escape(key)}</b>: '
-                        "not available in any successful run</figcaption></figure>")
+            figs.append(f'<figure class="cx-trend"><figcaption><b>{html.escape(metric_label(key))}'
+                        "</b>: not available in any successful run</figcaption></figure>")
             continue
         latest = next(r for r in reversed(ok) if key in r.figures).figures[key]
-        figs.append(f'<figure class="cx-trend">{sparkline_svg(points)}<figcaption><b>'
-                    f"{html.escape(key)}</b>: latest {html.escape(format_figure(latest))}; "
+        figs.append(f'<figure class="cx-trend">{sparkline_svg(points)}<figcaption>'
+                    f'<b title="{html.escape(key)}">{html.escape(metric_label(key))}</b>: '
+                    f"latest {html.escape(format_figure(latest))}; "
                     f"{len(points)} successful run(s), bars = 95% CI</figcaption></figure>")
     return "".join(figs)
 
@@ -340,7 +356,8 @@ def _run_row(run: RunSummary, keys: Sequence[str], latest_id: str | None) -> str
             note = f" {_status(status)}" + (f" <small>{html.escape(str(reason))[:200]}</small>"
                                             if reason else "")
         links.append(f"<li>{link}{note}</li>")
-    figs = "".join(f'<li class="cx-kf">{html.escape(k)}: {html.escape(format_figure(run.figures[k]))}</li>'
+    figs = "".join(f'<li class="cx-kf" title="{html.escape(k)}">{html.escape(metric_label(k))}: '
+                   f"{html.escape(format_figure(run.figures[k]))}</li>"
                    for k in keys if k in run.figures)
     dur = f"{run.duration_s:,.0f} s" if _is_number(run.duration_s) else ""
     mark = " (latest)" if run.run_id == latest_id else ""
@@ -476,3 +493,217 @@ def check_in_browser(page: str | os.PathLike[str], screenshot: str | os.PathLike
     return BrowserCheck(page=str(src), errors=tuple(errors), images=int(result["images"]),
                         broken_images=tuple(result["broken"]), code_cells=int(result["code_cells"]),
                         screenshot=str(shot) if shot and shot.is_file() else None)
+
+
+# --- executive summary: read the run's artefacts, never recompute ----------------------------
+
+MISSING = "not available in this run"
+MARKETS = ("B2B", "B2C")
+HEADLINE_METRICS = {  # metric key -> (label, unit, signed)
+    "nps": ("NPS", "points, -100 to +100", True),
+    "ces_mean": ("CES mean", "1-7 agreement scale", False),
+    "ces_agree": ("CES % agree (5-7)", "%", False),
+    "csat_top2": ("CSAT % top-2 box (4-5)", "%", False),
+}
+
+
+@dataclass(frozen=True)
+class Artefacts:
+    """Everything one run wrote: metrics by notebook and result tables by name."""
+
+    run_dir: Path
+    metrics: dict[str, dict[str, Any]]
+    tables: dict[str, Any]
+
+    def metric(self, key: str, prefer: Sequence[str] = ()) -> Any:
+        """A top-level metric `key` from the preferred notebooks first, then any notebook."""
+        order = [*[n for n in prefer if n in self.metrics],
+                 *[n for n in self.metrics if n not in prefer]]
+        for nb in order:
+            if key in self.metrics[nb]:
+                return self.metrics[nb][key]
+        return None
+
+    def table(self, *names: str) -> Any:
+        """The first of `names` that this run wrote, else None."""
+        for name in names:
+            if name in self.tables:
+                return self.tables[name]
+        return None
+
+
+def load_artefacts(run_dir: str | os.PathLike[str]) -> Artefacts:
+    """Read ``<run_dir>/metrics/*.json`` and ``<run_dir>/tables/*.parquet`` (what exists)."""
+    import pandas as pd
+
+    root = Path(run_dir)
+    folder = catalog.paths.resolve(root)
+    metrics = catalog.load_metrics(folder) if (folder / "metrics").is_dir() else {}
+    tables = {p.stem: pd.read_parquet(p) for p in sorted((folder / "tables").glob("*.parquet"))}
+    return Artefacts(run_dir=folder, metrics=metrics, tables=tables)
+
+
+def ci_text(est: float, lo: float | None, hi: float | None, n: Any = None, signed: bool = False,
+            digits: int = 1, unit: str = "") -> str:
+    """'+31.2 [+27.0, +35.4] (n=812)': estimate, 95% CI and n in one phrase."""
+    if not _is_number(est):
+        return MISSING
+    f = f"{{:{'+' if signed else ''},.{digits}f}}"
+    text = f.format(est) + unit
+    if _is_number(lo) and _is_number(hi):
+        text += f" [{f.format(lo)}, {f.format(hi)}]"
+    if _is_number(n):
+        text += f" (n={int(n):,})"
+    return text
+
+
+def headline_figures(art: Artefacts) -> Any:
+    """NPS / CES / CSAT per market from the segments notebook (metrics ``<metric>_<market>``, or
+    a ``headline`` table with market and metric columns). Missing figures say so in `text`."""
+    import pandas as pd
+
+    table = art.table("headline", "market_headline")
+    rows = []
+    for market in MARKETS:
+        for metric, (label, unit, signed) in HEADLINE_METRICS.items():
+            value = art.metric(f"{metric}_{market.lower()}", prefer=("02_segments",))
+            if not isinstance(value, Mapping) and table is not None and {"market", "metric"} <= set(table):
+                hit = table[(table["market"] == market) & (table["metric"] == metric)]
+                value = hit.iloc[0].to_dict() if len(hit) else None
+            value = value if isinstance(value, Mapping) else {}
+            est = value.get("estimate")
+            rows.append({
+                "market": market, "metric": metric, "label": label, "unit": unit,
+                "estimate": float(est) if _is_number(est) else float("nan"),
+                "ci_low": _num(value.get("ci_low")), "ci_high": _num(value.get("ci_high")),
+                "n": _num(value.get("n")), "design": value.get("design") or "",
+                "text": ci_text(est, value.get("ci_low"), value.get("ci_high"), value.get("n"),
+                                signed=signed),
+            })
+    return pd.DataFrame(rows)
+
+
+def _num(x: Any) -> float:
+    return float(x) if _is_number(x) else float("nan")
+
+
+def significant_changes(art: Artefacts) -> Any:
+    """Wave-over-wave changes significant after false-discovery control, and only those.
+
+    Read from the ``wave_changes`` table (column ``significant``) or the ``significant_changes``
+    list in the metrics; nothing is re-tested here.
+    """
+    import pandas as pd
+
+    cols = ["market", "dimension", "segment", "wave_from", "wave_to", "change", "ci_low",
+            "ci_high", "p_adjusted", "test"]
+    table = art.table("wave_changes")
+    if table is not None and "significant" in table:
+        sig = table[table["significant"].fillna(False).astype(bool)]
+    else:
+        listed = art.metric("significant_changes", prefer=("02_segments",))
+        sig = pd.DataFrame(listed) if isinstance(listed, list) else pd.DataFrame(columns=cols)
+    sig = sig[[c for c in cols if c in sig]].copy()
+    if sig.empty:
+        return sig
+    sig["label"] = [_change_label(r) for r in sig.to_dict("records")]
+    return sig.sort_values("change", key=abs, ascending=False).reset_index(drop=True)
+
+
+def _change_label(r: Mapping[str, Any]) -> str:
+    seg = "all" if r.get("segment") in (None, "all") else f"{r.get('dimension')}: {r.get('segment')}"
+    return f"{r.get('market', '')} {seg} ({r.get('wave_from')} to {r.get('wave_to')})".strip()
+
+
+def changes_tested(art: Artefacts) -> int | None:
+    """How many wave-over-wave changes were tested (the false-discovery family size)."""
+    table = art.table("wave_changes")
+    if table is not None and "p_value" in table:
+        return int(table["p_value"].notna().sum())
+    value = art.metric("changes_tested", prefer=("02_segments",))
+    return int(value) if _is_number(value) else None
+
+
+_DRIVER_TABLES = ("driver_importance", "drivers_importance", "importance", "shapley_importance",
+                  "driver_importance_b2b", "driver_importance_b2c")
+
+
+def top_drivers(art: Artefacts, k: int = 3) -> Any:
+    """The `k` most important drivers of LTR per market, as the drivers notebook ranked them.
+
+    Reads a table whose name mentions drivers or importance, with a driver column (``driver`` /
+    ``item`` / index) and ``importance`` or ``share``; the market comes from a ``market`` column
+    or the table name. Columns: market, rank, driver, importance, ci_low, ci_high, share.
+    """
+    import pandas as pd
+
+    names = [n for n in art.tables if n in _DRIVER_TABLES or
+             ("import" in n.lower() and "persona" not in n.lower())]
+    parts = []
+    for name in names:
+        t = art.tables[name].copy()
+        driver_col = next((c for c in ("driver", "item", "variable") if c in t), None)
+        if driver_col is None:
+            t = t.reset_index()
+            driver_col = t.columns[0]
+        value_col = next((c for c in ("importance", "share", "estimate") if c in t), None)
+        if value_col is None:
+            continue
+        if "market" not in t:
+            market = next((m for m in MARKETS if m.lower() in name.lower()), None)
+            if market is None:
+                continue
+            t["market"] = market
+        if "segment" in t:  # overall rows only, not per-segment breakdowns
+            t = t[t["segment"].astype(str).str.lower().isin(["all", "overall", "total"])]
+        t = t.rename(columns={driver_col: "driver", value_col: "importance"})
+        parts.append(t)
+    if not parts:
+        return pd.DataFrame(columns=["market", "rank", "driver", "importance", "ci_low", "ci_high"])
+    allt = pd.concat(parts, ignore_index=True).drop_duplicates(["market", "driver"])
+    allt = allt.sort_values(["market", "importance"], ascending=[True, False])
+    allt["rank"] = allt.groupby("market").cumcount() + 1
+    keep = [c for c in ("market", "rank", "driver", "importance", "ci_low", "ci_high", "share",
+                        "top3_share", "n") if c in allt]
+    return allt[allt["rank"] <= k][keep].reset_index(drop=True)
+
+
+def revenue_gap(art: Artefacts) -> Any:
+    """The leaders-vs-laggards gap in revenue terms (ARR, USD) from the leaders notebook.
+
+    Reads a ``gap_value`` table (basis, gap, estimate, ci_low, ci_high, n) or metrics of
+    04_leaders_vs_laggards whose key mentions a gap, value or revenue and carries an estimate.
+    """
+    import pandas as pd
+
+    table = art.table("gap_value", "leader_gap_value", "revenue_gap")
+    if table is not None and {"estimate", "ci_low", "ci_high"} <= set(table):
+        out = table.copy()
+        out["label"] = out["basis"] if "basis" in out else [f"gap {i + 1}" for i in range(len(out))]
+        return out.reset_index(drop=True)
+    rows = []
+    for nb, values in art.metrics.items():
+        if not nb.startswith("04"):
+            continue
+        for key, v in flatten_metrics(values).items():
+            low = key.lower()
+            if any(w in low for w in ("value", "revenue", "arr", "risk")) and "ci_low" in v:
+                rows.append({"label": key.replace("_", " "), **v})
+    return pd.DataFrame(rows, columns=None if rows else ["label", "estimate", "ci_low", "ci_high", "n"])
+
+
+def integrity_summary(art: Artefacts) -> dict[str, Any]:
+    """Reps flagged and NPS with / without their responses (from the integrity notebook)."""
+    return {key: art.metric(key, prefer=("05_score_integrity",))
+            for key in ("reps_flagged", "nps_all", "nps_without_flagged")}
+
+
+def available(art: Artefacts) -> Any:
+    """Which notebooks left metrics and which tables exist: the summary's inventory."""
+    import pandas as pd
+
+    rows = [{"artefact": f"metrics/{nb}.json", "kind": "metrics", "items": len(v)}
+            for nb, v in art.metrics.items()]
+    rows += [{"artefact": f"tables/{name}.parquet", "kind": "table", "items": len(t)}
+             for name, t in art.tables.items()]
+    return pd.DataFrame(rows, columns=["artefact", "kind", "items"])

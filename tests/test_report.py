@@ -1,0 +1,140 @@
+"""Tests of helpers.report: HTML rendering pieces, metrics flattening, the index and its trend,
+the PDF fallback, and the executive-summary readers (which must never recompute, only read)."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import nbformat
+import pandas as pd
+import pytest
+
+from helpers import catalog, report
+
+
+def _fig(est: float, lo: float, hi: float, n: int) -> dict:
+    return {"estimate": est, "se": (hi - lo) / 3.92, "ci_low": lo, "ci_high": hi, "n": n}
+
+
+def _fake_run(root: Path, run_id: str, status: str, metrics: dict | None) -> Path:
+    run = root / run_id
+    (run / "metrics").mkdir(parents=True)
+    (run / "manifest.json").write_text(json.dumps({
+        "run_id": run_id, "status": status, "started_at": "2026-11-23T06:15:00Z", "duration_s": 42.0,
+        "notebooks": [{"name": "02_segments", "status": status, "html": "02_segments.html",
+                       "error": None if status == "succeeded" else "ValueError: boom"}]}))
+    if metrics is not None:
+        catalog.save_metrics(metrics, "02_segments", run)
+    return run
+
+
+def test_flatten_metrics_keeps_figures_and_drops_non_numbers() -> None:
+    flat = report.flatten_metrics({"02_segments": {
+        "nps": {"B2B": _fig(31.2, 27.0, 35.4, 812)}, "n_waves": 4, "wave": "2025Q4",
+        "ok": True, "bad": {"estimate": float("nan")}}})
+    assert set(flat) == {"02_segments.nps.B2B", "02_segments.n_waves"}
+    assert flat["02_segments.nps.B2B"]["ci_high"] == 35.4
+    assert flat["02_segments.n_waves"] == {"estimate": 4}
+
+
+def test_metric_label() -> None:
+    assert report.metric_label("02_segments.nps_b2b") == "NPS B2B (segments)"
+    assert report.metric_label("ces_agree_b2c") == "CES agree B2C"
+
+
+def test_format_figure() -> None:
+    assert report.format_figure(_fig(31.2, 27.0, 35.4, 812)) == "31.2 [27.0, 35.4] n=812"
+    assert report.format_figure({"estimate": 1234.5}, digits=0) == "1,234"
+
+
+def test_table_of_contents_links_headings() -> None:
+    body = ('<h1 id="Title">Title<a class="anchor-link" href="#Title">¶</a></h1>'
+            '<h2 id="NPS-&amp;-CES">NPS &amp; CES<a class="anchor-link">¶</a></h2><h4 id="x">x</h4>')
+    toc = report.table_of_contents(body)
+    assert '<a href="#Title">Title</a>' in toc
+    assert '<li class="cx-toc-2"><a href="#NPS-&amp;-CES">NPS &amp; CES</a></li>' in toc
+    assert "#x" not in toc  # only h1-h3
+
+
+def test_sparkline_scales_points_into_the_box() -> None:
+    svg = report.sparkline_svg([("r1", 10.0, 5.0, 15.0), ("r2", 20.0, 15.0, 25.0)], 200, 60)
+    assert svg.startswith("<svg") and svg.count("<circle") == 2 and svg.count("<line") == 2
+    # lowest value (5) at the bottom padding (y = 60 - 14), highest (25) at the top (y = 14)
+    assert 'y1="46.0"' in svg and 'y2="14.0"' in svg
+    assert report.sparkline_svg([]) == ""
+
+
+def test_index_shows_history_trend_and_latest(tmp_path: Path) -> None:
+    _fake_run(tmp_path, "20261101T061500Z-aaaaaaa", "succeeded", {"nps_b2b": _fig(30.0, 26.0, 34.0, 800)})
+    _fake_run(tmp_path, "20261108T061500Z-bbbbbbb", "failed", None)
+    _fake_run(tmp_path, "20261115T061500Z-ccccccc", "succeeded", {"nps_b2b": _fig(36.0, 32.0, 40.0, 790)})
+    os.symlink("20261115T061500Z-ccccccc", tmp_path / "latest")
+    page = report.write_index(tmp_path).read_text()
+    assert page.index("20261115T061500Z-ccccccc") < page.index("20261101T061500Z-aaaaaaa")  # newest first
+    assert "NPS B2B (segments)</b>: latest 36.0 [32.0, 40.0] n=790; 2 successful run(s)" in page
+    assert page.count("<circle") == 2  # the failed run has no point
+    assert "ValueError: boom" in page and 'href="latest/"' in page
+    assert oct((tmp_path / "index.html").stat().st_mode & 0o777) == "0o644"
+
+
+def test_headline_keys_prefers_configuration(tmp_path: Path) -> None:
+    _fake_run(tmp_path, "r1", "succeeded", {"a": _fig(1, 0, 2, 5), "b": 3})
+    runs = report.read_runs(tmp_path)
+    assert report.headline_keys(runs) == ["02_segments.a"]  # only figures with a CI by default
+    assert report.headline_keys(runs, ["02_segments.b"]) == ["02_segments.b"]
+
+
+def test_pdf_is_skipped_with_a_clear_message_without_chromium(tmp_path: Path,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CX_CHROMIUM", str(tmp_path / "no-such-browser"))
+    pdf, message = report.print_pdf(tmp_path / "x.html", tmp_path / "x.pdf")
+    assert pdf is None and "Chromium not found" in message and "apt-get install" in message
+    assert not (tmp_path / "x.pdf").exists()
+
+
+def test_render_hides_code_and_shows_parameters_and_toc(tmp_path: Path) -> None:
+    nb = nbformat.v4.new_notebook()
+    nb.metadata.kernelspec = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    code = nbformat.v4.new_code_cell("secret_code_line = 1\nprint('visible output')")
+    code.outputs = [nbformat.v4.new_output("stream", name="stdout", text="visible output\n")]
+    nb.cells = [nbformat.v4.new_markdown_cell("# My report\n\n## Section one\n\nProse."), code]
+    src = tmp_path / "07_x.ipynb"
+    nbformat.write(nb, src)
+    out = report.render_notebook_html(
+        src, tmp_path / "07_x.html", run_id="R1",
+        parameters=[report.ParamRow("min_n", "10", "params file", "smallest <cell>")])
+    page = out.read_text()
+    assert "visible output" in page and "secret_code_line" not in page
+    assert "<td><code>min_n</code></td>" in page and "smallest &lt;cell&gt;" in page
+    assert '<a href="#Section-one">Section one</a>' in page
+    assert "<title>My report</title>" in page or "My report" in page
+    assert 'class="jp-InputArea' not in page
+
+
+def test_summary_readers_say_not_available_when_artefacts_are_missing(tmp_path: Path) -> None:
+    art = report.load_artefacts(tmp_path)
+    assert art.metrics == {} and art.tables == {}
+    head = report.headline_figures(art)
+    assert set(head["market"]) == {"B2B", "B2C"}
+    assert head["estimate"].isna().all()
+    assert (head["text"] == report.MISSING).all()
+    assert report.significant_changes(art).empty
+    assert report.top_drivers(art).empty
+    assert report.revenue_gap(art).empty
+
+
+def test_headline_figures_read_from_a_table_or_metrics(tmp_path: Path) -> None:
+    table = pd.DataFrame([
+        {"market": "B2B", "metric": "nps", "label": "NPS", **_fig(31.2, 27.0, 35.4, 812)},
+        {"market": "B2C", "metric": "csat_top2", "label": "CSAT", **_fig(78.0, 75.5, 80.5, 2100)},
+    ])
+    catalog.save_result(table, "headline", tmp_path)
+    catalog.save_metrics({"nps_b2c": _fig(12.0, 9.0, 15.0, 2100)}, "02_segments", tmp_path)
+    head = report.headline_figures(report.load_artefacts(tmp_path)).set_index(["market", "metric"])
+    assert head.loc[("B2B", "nps"), "estimate"] == 31.2
+    assert head.loc[("B2B", "nps"), "text"] == "+31.2 [+27.0, +35.4] (n=812)"
+    assert head.loc[("B2C", "nps"), "estimate"] == 12.0  # from metrics when not in the table
+    assert head.loc[("B2C", "csat_top2"), "n"] == 2100
+    assert head.loc[("B2B", "ces_mean"), "text"] == report.MISSING
