@@ -504,8 +504,10 @@ class NonlinearCheck:
     auc : one row per model (logistic, gradient_boosting): auc (mean over folds), se (sd/sqrt(k)),
         ci_low, ci_high (t interval over folds, approximate: folds share training data), n, folds.
     importance : one row per driver: permutation importance (mean drop in held-out AUC) under both
-        models, their ranks, rank_gap (logistic rank - boosting rank) and ``verdict``.
-    disagreements : rows of `importance` whose ranks differ by 2 or more, with a sentence each.
+        models, their ranks, rank_gap (logistic rank - boosting rank), each driver's share of the
+        model's total importance and ``verdict``.
+    disagreements : rows of `importance` where the shares differ by `min_share_gap` or more,
+        with a sentence each.
     """
 
     target: str
@@ -525,6 +527,7 @@ def nonlinear_check(
     n_repeats: int = 3,
     seed: int = 0,
     level: float = 0.95,
+    min_share_gap: float = 0.10,
 ) -> NonlinearCheck:
     """Does a non-linear model see something the linear view misses?
 
@@ -532,7 +535,9 @@ def nonlinear_check(
     the same folds (grouped by `cluster` so an account never sits in both training and test),
     compares held-out AUC, and ranks drivers by held-out permutation importance under each model.
     A driver the boosting model ranks much higher than the logistic model suggests a threshold or
-    interaction effect; similar AUCs mean the linear view is adequate.
+    interaction effect; similar AUCs mean the linear view is adequate. The views disagree on a
+    driver when its share of the total (positive) permutation importance differs by at least
+    `min_share_gap` between the two models.
     """
     from scipy import stats
     from sklearn.ensemble import HistGradientBoostingClassifier
@@ -580,12 +585,17 @@ def nonlinear_check(
     imp["rank_logistic"] = imp["perm_logistic"].rank(ascending=False, method="min").astype(int)
     imp["rank_boosting"] = imp["perm_boosting"].rank(ascending=False, method="min").astype(int)
     imp["rank_gap"] = imp["rank_logistic"] - imp["rank_boosting"]
-    imp["verdict"] = np.select(
-        [imp["rank_gap"] >= 2, imp["rank_gap"] <= -2], ["boosting ranks higher (non-linear?)",
-                                                        "boosting ranks lower"], "agree")
+    for m in ("logistic", "boosting"):
+        pos = imp[f"perm_{m}"].clip(lower=0)
+        imp[f"share_{m}"] = pos / pos.sum() if pos.sum() > 0 else 0.0
+    gap = imp["share_boosting"] - imp["share_logistic"]
+    imp["verdict"] = np.select([gap >= min_share_gap, gap <= -min_share_gap],
+                               ["boosting sees more (non-linear?)", "boosting sees less"],
+                               "agree")
     dis = imp[imp["verdict"] != "agree"].copy()
-    dis["note"] = [f"{r.driver}: rank {r.rank_boosting} under boosting vs {r.rank_logistic} "
-                   f"under logistic" for r in dis.itertuples()]
+    dis["note"] = [f"{r.driver}: {100 * r.share_boosting:.0f}% of the boosting model's "
+                   f"importance (rank {r.rank_boosting}) vs {100 * r.share_logistic:.0f}% of the "
+                   f"logistic model's (rank {r.rank_logistic})" for r in dis.itertuples()]
     return NonlinearCheck(target, pd.DataFrame(auc_rows), imp.sort_values("rank_boosting"), dis)
 
 

@@ -1,0 +1,259 @@
+"""Tests for helpers.drivers against published values (R relaimpo on swiss) and planted truth."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy.special import expit
+
+from helpers import drivers
+from helpers.errors import DataError
+from helpers.paths import PROJECT_ROOT
+
+SWISS = PROJECT_ROOT.parent / "shared" / "reference" / "swiss.csv"
+SWISS_X = ["Agriculture", "Examination", "Education", "Catholic", "Infant.Mortality"]
+# Grömping (2006) / R: calc.relimp(lm(Fertility ~ ., swiss), type = "lmg")
+RELAIMPO_LMG = {"Agriculture": 0.057091, "Examination": 0.171173, "Education": 0.260135,
+                "Catholic": 0.105570, "Infant.Mortality": 0.112766}
+SWISS_R2 = 0.706735
+
+
+@pytest.fixture(scope="module")
+def swiss() -> pd.DataFrame:
+    return pd.read_csv(SWISS)
+
+
+# --------------------------------------------------------------------- published values: relaimpo
+def test_lmg_reproduces_relaimpo_on_swiss(swiss: pd.DataFrame) -> None:
+    out = drivers.shapley_importance(swiss, "Fertility", SWISS_X)
+    for name, value in RELAIMPO_LMG.items():
+        assert out.loc[name, "importance"] == pytest.approx(value, abs=5e-7)
+    assert out.attrs["r2"] == pytest.approx(SWISS_R2, abs=5e-7)
+    assert out["importance"].sum() == pytest.approx(SWISS_R2, abs=5e-7)
+    assert out["share"].sum() == pytest.approx(1.0)
+    assert list(out.index[:2]) == ["Education", "Examination"]
+    assert list(out["rank"]) == [1, 2, 3, 4, 5]
+    assert out.attrs["method"] == drivers.LMG_LABEL
+    assert "complete case: 47 of 47" in out.attrs["missing"]
+
+
+def test_integer_weights_equal_duplicated_rows(swiss: pd.DataFrame) -> None:
+    w = np.resize([1, 2, 3], len(swiss))
+    weighted = drivers.shapley_importance(swiss.assign(w=w), "Fertility", SWISS_X, weights="w")
+    dup = swiss.loc[swiss.index.repeat(w)]
+    plain = drivers.shapley_importance(dup, "Fertility", SWISS_X)
+    pd.testing.assert_series_equal(weighted["importance"], plain["importance"], rtol=1e-10)
+
+
+def test_pairwise_equals_complete_without_missing_and_states_rule(swiss: pd.DataFrame) -> None:
+    a = drivers.shapley_importance(swiss, "Fertility", SWISS_X, missing="pairwise")
+    assert a.loc["Education", "importance"] == pytest.approx(RELAIMPO_LMG["Education"], abs=5e-7)
+    holes = swiss.copy()
+    holes.loc[[0, 5, 9], "Education"] = np.nan
+    cc = drivers.shapley_importance(holes, "Fertility", SWISS_X)
+    pw = drivers.shapley_importance(holes, "Fertility", SWISS_X, missing="pairwise")
+    assert cc.attrs["n"] == 44 and "3 with a missing item dropped" in cc.attrs["missing"]
+    assert pw.attrs["missing"].startswith("pairwise") and "44 to 47 rows per pair" in \
+        pw.attrs["missing"]
+    assert pw["importance"].sum() == pytest.approx(pw.attrs["r2"])
+
+
+# --------------------------------------------------------------------- planted truth: orthogonal
+def _orthogonal(betas: list[float], n_rep: int = 8, seed: int = 0) -> pd.DataFrame:
+    """Full factorial +-1 design (orthogonal columns) and an error orthogonal to it, so the true
+    share of R² of driver j is exactly beta_j^2 / var(y)."""
+    p = len(betas)
+    grid = np.array(np.meshgrid(*[[-1.0, 1.0]] * p)).reshape(p, -1).T
+    x = np.tile(grid, (n_rep, 1))
+    e = np.random.default_rng(seed).normal(size=len(x))
+    xc = np.column_stack([np.ones(len(x)), x])
+    e -= xc @ np.linalg.lstsq(xc, e, rcond=None)[0]
+    y = x @ np.array(betas) + e
+    return pd.DataFrame(x, columns=[f"x{j}" for j in range(p)]).assign(y=y)
+
+
+def test_lmg_and_relative_weights_recover_orthogonal_truth() -> None:
+    betas = [1.5, 1.0, 0.5, 0.2]
+    df = _orthogonal(betas)
+    truth = np.array(betas) ** 2 / df["y"].var(ddof=0)
+    cols = [f"x{j}" for j in range(4)]
+    lmg = drivers.shapley_importance(df, "y", cols).loc[cols, "importance"].to_numpy()
+    rw = drivers.shapley_importance(df, "y", cols, method="relweights")
+    np.testing.assert_allclose(lmg, truth, atol=1e-10)
+    np.testing.assert_allclose(rw.loc[cols, "importance"].to_numpy(), truth, atol=1e-10)
+    assert rw.attrs["method"] == drivers.RW_LABEL and "approximation" in rw["method"].iloc[0]
+
+
+def test_more_than_20_drivers_switch_to_labelled_relative_weights() -> None:
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(300, 21))
+    df = pd.DataFrame(x, columns=[f"d{j}" for j in range(21)])
+    df["y"] = x[:, 0] * 2 + x[:, 1] + rng.normal(size=300)
+    out = drivers.shapley_importance(df, "y", [f"d{j}" for j in range(21)])
+    assert out.attrs["method"] == drivers.RW_LABEL
+    assert list(out.index[:2]) == ["d0", "d1"]
+    assert out["importance"].sum() == pytest.approx(out.attrs["r2"])
+    with pytest.raises(DataError, match="at most 20"):
+        drivers.shapley_importance(df, "y", [f"d{j}" for j in range(21)], method="lmg")
+
+
+# --------------------------------------------------------------------- bootstrap
+def test_bootstrap_intervals_cover_estimate_and_rank_stability(swiss: pd.DataFrame) -> None:
+    out = drivers.shapley_importance(swiss, "Fertility", SWISS_X, n_boot=200, seed=3)
+    assert ((out["ci_low"] <= out["importance"]) & (out["importance"] <= out["ci_high"])).all()
+    assert out["top3_share"].between(0, 1).all()
+    assert out["top3_share"].sum() == pytest.approx(3.0)  # three drivers in the top 3 each time
+    assert out.loc["Education", "top3_share"] > out.loc["Agriculture", "top3_share"]
+
+
+def test_cluster_bootstrap_resamples_whole_clusters() -> None:
+    """Planted: every row copied 5 times within its cluster. Resampling rows pretends to have 5x
+    the information (intervals ~ sqrt(5) too narrow); resampling clusters must not."""
+    rng = np.random.default_rng(4)
+    n = 120
+    x = rng.normal(size=(n, 3))
+    base = pd.DataFrame(x, columns=["a", "b", "c"]).assign(
+        y=x @ [1.0, 0.6, 0.3] + rng.normal(size=n), acc=np.arange(n))
+    dup = base.loc[base.index.repeat(5)].reset_index(drop=True)
+    rows = drivers.shapley_importance(dup, "y", ["a", "b", "c"], n_boot=200, seed=1)
+    clus = drivers.shapley_importance(dup, "y", ["a", "b", "c"], n_boot=200, seed=1,
+                                      cluster="acc")
+    orig = drivers.shapley_importance(base, "y", ["a", "b", "c"], n_boot=200, seed=1)
+    width = {k: (t["ci_high"] - t["ci_low"]).sum() for k, t in
+             {"rows": rows, "clus": clus, "orig": orig}.items()}
+    assert width["rows"] < 0.65 * width["clus"]
+    assert 0.75 < width["clus"] / width["orig"] < 1.33
+    assert clus.attrs["n_clusters"] == n and clus.attrs["cluster"] == "acc"
+
+
+# --------------------------------------------------------------------- bad data
+def test_bad_data_raises_one_line_data_error(swiss: pd.DataFrame) -> None:
+    with pytest.raises(DataError, match="not found"):
+        drivers.shapley_importance(swiss, "Fertility", ["Nope"])
+    bad = swiss.astype({"Catholic": object})
+    bad.loc[3, "Catholic"] = "lots"
+    with pytest.raises(DataError, match="non-numeric value 'lots'") as err:
+        drivers.shapley_importance(bad, "Fertility", SWISS_X)
+    assert "\n" not in str(err.value) and "row 3" in str(err.value)
+    with pytest.raises(DataError, match="no variation"):
+        drivers.shapley_importance(swiss.assign(k=1.0), "Fertility", [*SWISS_X, "k"])
+    with pytest.raises(DataError, match="collinear"):
+        drivers.shapley_importance(swiss.assign(e2=swiss["Education"] * 2), "Fertility",
+                                   [*SWISS_X, "e2"])
+    with pytest.raises(DataError, match="missing cluster id"):
+        drivers.shapley_importance(swiss.assign(c=np.where(swiss.index == 2, None, "a")),
+                                   "Fertility", SWISS_X, n_boot=5, cluster="c")
+
+
+# --------------------------------------------------------------------- planted ordered logit
+CUTS = (-1.0, 1.5)  # latent eta above CUTS[0]: not a detractor; above CUTS[1]: promoter
+BETAS = {"good": 0.9, "fair": 0.4, "noise": 0.0}
+
+
+def _ordered_logit(n: int, seed: int, clusters: int | None = None) -> pd.DataFrame:
+    """Items 1-5; P(promoter) = expit(eta - c2), P(detractor) = expit(c1 - eta): both logistic,
+    so the promoter odds ratio per item point is exp(beta) and the detractor one exp(-beta)."""
+    rng = np.random.default_rng(seed)
+    x = rng.integers(1, 6, size=(n, len(BETAS))).astype(float)
+    eta = (x - 3) @ np.array(list(BETAS.values()))
+    u = rng.random(n)
+    p_pro, p_det = expit(eta - CUTS[1]), expit(CUTS[0] - eta)
+    ltr = np.where(u < p_det, 3.0, np.where(u > 1 - p_pro, 10.0, 8.0))
+    df = pd.DataFrame(x, columns=list(BETAS)).assign(ltr=ltr)
+    if clusters:
+        df["acc"] = rng.integers(0, clusters, n).astype(str)
+    return df
+
+
+def test_promoter_and_detractor_odds_ratios_cover_planted_truth() -> None:
+    df = _ordered_logit(2500, seed=11, clusters=300)
+    out = drivers.outcome_models(df, list(BETAS), cluster="acc")
+    assert out.attrs["cov_type"] == "cluster"
+    for _, r in out.iterrows():
+        b = BETAS[r.driver] * (1 if r.target == "promoter" else -1)
+        assert r.ci_low <= np.exp(b) <= r.ci_high, (r.target, r.driver)
+    good = out.set_index(["target", "driver"]).loc[("promoter", "good")]
+    assert good.ci_low > 1.8  # exp(0.9) = 2.46: detected
+    table = drivers.odds_ratio_table(out)
+    assert {"promoter OR [CI]", "detractor OR [CI]"} <= set(table.columns)
+
+
+def test_nonlinear_check_flags_a_non_monotonic_driver() -> None:
+    """Planted: 'mid' makes promoters only at exactly 3 (an inverted U): invisible to a linear
+    logit, found by gradient boosting."""
+    rng = np.random.default_rng(5)
+    n = 1500
+    x = rng.integers(1, 6, size=(n, 4)).astype(float)
+    eta = 0.5 * (x[:, 0] - 3) + 0.15 * (x[:, 1] - 3) + 2.0 * (x[:, 2] == 3) - 0.6
+    ltr = np.where(rng.random(n) < expit(eta), 9.0, 5.0)
+    df = pd.DataFrame(x, columns=["lin", "weak", "mid", "noise"]).assign(ltr=ltr)
+    res = drivers.nonlinear_check(df, ["lin", "weak", "mid", "noise"], folds=3, n_repeats=2)
+    imp = res.importance.set_index("driver")
+    assert imp.loc["mid", "rank_boosting"] <= 2
+    assert imp.loc["mid", "rank_logistic"] >= 3
+    more = res.disagreements[res.disagreements["verdict"].str.startswith("boosting sees more")]
+    assert set(more["driver"]) == {"mid"}
+    assert res.importance.set_index("driver").loc["mid", "verdict"].startswith("boosting sees more")
+    auc = res.auc.set_index("model")["auc"]
+    assert auc["gradient_boosting"] > auc["logistic"]
+
+
+def test_what_if_covers_planted_nps_change() -> None:
+    df = _ordered_logit(3000, seed=2, clusters=300)
+    out = drivers.what_if(df, list(BETAS), cluster="acc", n_boot=60, seed=1)
+    x = df[list(BETAS)].to_numpy()
+    eta = (x - 3) @ np.array(list(BETAS.values()))
+    for j, name in enumerate(BETAS):
+        q25, med = np.quantile(x[:, j], 0.25, method="inverted_cdf"), np.median(x[:, j])
+        xn = x.copy()
+        xn[:, j] = np.where(x[:, j] <= q25, np.maximum(x[:, j], med), x[:, j])
+        eta_n = (xn - 3) @ np.array(list(BETAS.values()))
+        true = 100 * np.mean((expit(eta_n - CUTS[1]) - expit(CUTS[0] - eta_n))
+                             - (expit(eta - CUTS[1]) - expit(CUTS[0] - eta)))
+        r = out.loc[name]
+        assert r.ci_low <= true <= r.ci_high, (name, true, r.ci_low, r.ci_high)
+    assert out.loc["good", "ci_low"] > 0
+    assert out.index[0] == "good"
+
+
+# --------------------------------------------------------------------- segments and matrix
+def test_segment_importance_skips_small_segments_with_reason() -> None:
+    df = _ordered_logit(700, seed=3)
+    df["seg"] = np.where(np.arange(700) < 650, "big", "small")
+    res = drivers.segment_importance(df, "ltr", list(BETAS), "seg", min_n=100)
+    assert set(res.table["segment"]) == {"big"}
+    assert res.skipped.set_index("segment").loc["small", "reason"] == "n=50 < min_n=100"
+    assert res.table.query("segment == 'big'")["driver"].iloc[0] == "good"
+
+
+def test_priority_matrix_labels_quadrants() -> None:
+    """Planted: 'good' matters most but is rated low -> fix first; 'noise' does not matter."""
+    df = _ordered_logit(2000, seed=8)
+    df["good"] = np.clip(df["good"] - 1, 1, 5)  # rated lower on average, still the top driver
+    df["fair"] = np.clip(df["fair"] + 1, 1, 5)
+    imp = drivers.shapley_importance(df, "ltr", list(BETAS), n_boot=50)
+    pm = drivers.priority_matrix(imp, df)
+    assert pm.loc["good", "quadrant"] == "fix first"
+    assert pm.loc["noise", "share"] < 1 / 3 and pm.loc["noise", "quadrant"] in {
+        "monitor", "don't over-invest"}
+    assert pm.loc["good", "performance"] == pytest.approx(df["good"].mean())
+    assert (pm["perf_ci_low"] < pm["performance"]).all() and "quadrant_certain" in pm
+    top = drivers.priority_matrix(imp, df, performance="top_box")
+    assert top.loc["fair", "performance"] == pytest.approx(100 * (df["fair"] >= 4).mean())
+
+
+# --------------------------------------------------------------------- planted truth of the sample
+def _sample_responses(cleaned) -> pd.DataFrame:
+    return cleaned.responses.query("include")
+
+
+@pytest.mark.parametrize("market", ["B2B", "B2C"])
+def test_true_top3_drivers_rank_in_top3(cleaned, truth, market: str) -> None:
+    from helpers import schema
+
+    df = _sample_responses(cleaned).query("market == @market")
+    items = schema.driver_items(market)
+    out = drivers.shapley_importance(df, "ltr", items, n_boot=0,
+                                     cluster="account_id" if market == "B2B" else None)
+    assert set(out.index[:3]) == set(truth["top3"][market])
