@@ -380,3 +380,62 @@ def run(raw_path: str | os.PathLike[str], schema_path: str | os.PathLike[str] = 
         catalog.atomic_write_table(df, out / f"{name}.parquet")
     catalog.save_json(result.log, out / "cleaning_log.json")
     return result
+
+
+# --------------------------------------------------------------------------------------------
+# Reader-facing summaries of a cleaning run (notebook 01)
+# --------------------------------------------------------------------------------------------
+def input_summary(log: dict[str, Any]) -> pd.DataFrame:
+    """What came in: file, format, encoding, rows, columns, side tables, what the reader did."""
+    inp = log["input"]
+    rows = [("file", inp["file"]), ("format", inp["format"]), ("encoding", inp.get("encoding") or "n/a"),
+            ("rows (responses)", f"{inp['rows']:,}"), ("columns", f"{inp['columns']:,}"),
+            ("columns mapped to canonical fields", f"{len(log['mapped_columns']):,}"),
+            ("columns not used", ", ".join(log["unplaced_columns"]) or "none")]
+    rows += [(f"side table: {k}", f"{v:,} rows") for k, v in log.get("side_tables", {}).items()]
+    rows += [("reader note", note) for note in inp.get("reader_notes", [])]
+    return pd.DataFrame(rows, columns=["item", "value"]).set_index("item")
+
+
+def rule_table(log: dict[str, Any]) -> pd.DataFrame:
+    """Rows flagged per quality rule (a row can hit several) and rows removed at each funnel step."""
+    funnel = log["funnel"]
+    removed = [funnel[i]["rows"] - funnel[i + 1]["rows"] for i in range(len(funnel) - 1)]
+    df = pd.DataFrame([{"rule": k, "reason": v["reason"], "rows flagged": v["rows"]}
+                       for k, v in log["rules"].items()])
+    df["removed at this step"] = removed
+    df["% of raw"] = (100 * df["rows flagged"] / funnel[0]["rows"]).round(1)
+    return df.set_index("rule")
+
+
+def answer_table(log: dict[str, Any]) -> pd.DataFrame:
+    """Per answer column: labels read as numbers, not-applicable answers set missing, unreadable, out of range."""
+    df = pd.DataFrame(log["answers"]).T
+    df.index.name = "field"
+    return df[["column", "labels_mapped", "not_applicable", "unreadable", "out_of_range"]]
+
+
+def ltr_distribution(responses: pd.DataFrame) -> pd.DataFrame:
+    """Counts of each LTR score (0-10) among all readable rows and among included rows."""
+    scores = pd.Index(range(11), name="ltr")
+    ltr = responses["ltr"]
+    before = ltr.value_counts().reindex(scores, fill_value=0)
+    after = ltr[responses["include"]].value_counts().reindex(scores, fill_value=0)
+    return pd.DataFrame({"all readable rows": before, "included rows": after}).astype(int)
+
+
+def personal_data_table(sch: Schema, responses: pd.DataFrame) -> pd.DataFrame:
+    """What happened to each personal-data field, and how many comments had contact details masked."""
+    rows = [{"field": n, "source column": s.column or s.import_id, "treatment":
+             "replaced by salted hash key" if s.action == "hash" else "dropped"} for n, s in sch.personal.items()]
+    if "comment" in responses:
+        c = responses["comment"].astype("string")
+        masked = int((c.str.contains(r"\[email\]|\[phone\]", regex=True, na=False)).sum())
+        rows.append({"field": "comment", "source column": "free text",
+                     "treatment": f"emails and phone numbers masked ({masked:,} comments)"})
+    return pd.DataFrame(rows).set_index("field")
+
+
+def funnel_table(log: dict[str, Any]) -> pd.DataFrame:
+    """Rows left after each quality rule, in funnel order (for plots.funnel)."""
+    return pd.DataFrame(log["funnel"])
