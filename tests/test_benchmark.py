@@ -115,6 +115,19 @@ def test_delisted_held_as_cash_and_late_listing_reported() -> None:
     assert lead["return"] == pytest.approx((80 / a0 - 1 + 60 / ok["total_return"][ok["date"] <= "2019-12-31"].iloc[-1] - 1) / 2)
 
 
+def test_lag_one_holds_previous_years_list() -> None:
+    d = pd.to_datetime(["2019-12-31", "2020-12-31", "2021-12-31"])
+    prices = pd.concat([pd.DataFrame({"date": d, "ticker": t, "total_return": v})
+                        for t, v in {"A": [1, 2, 2], "B": [1, 1, 3], "X": [1, 1, 1]}.items()])
+    cx = pd.DataFrame({"year": [2020, 2020, 2021, 2021], "ticker": ["A", "B", "B", "A"],
+                       "rank": [1, 2, 1, 2]})
+    same = benchmark.backtest(cx, prices, top_n=1, benchmark="X")
+    assert same.yearly.query("portfolio == 'Leaders (top 1)'")["return"].tolist() == [1.0, 2.0]
+    lagged = benchmark.backtest(cx, prices, top_n=1, benchmark="X", lag=1)
+    assert lagged.yearly.query("portfolio == 'Leaders (top 1)'")["return"].tolist() == [0.0]
+    assert (lagged.first_year, lagged.last_year) == (2021, 2021)
+
+
 def test_bad_inputs_raise_dataerror() -> None:
     prices = _tr_prices(["SPX", "A"])
     with pytest.raises(DataError, match="benchmark"):
@@ -179,6 +192,8 @@ def test_plot_cumulative_labels(market) -> None:
     ax = benchmark.plot_cumulative(res)
     assert len(ax.get_lines()) == 4  # three portfolios and the zero line
     assert "total returns" in ax.figure.texts[-1].get_text()
+    assert "n=18 years" in ax.figure.texts[-1].get_text()
+    assert ax.get_title().endswith("2007-2024")
     plt.close(ax.figure)
 
 

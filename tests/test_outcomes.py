@@ -136,3 +136,66 @@ def test_sample_leaders_renew_more_as_planted() -> None:
     assert cmp.loc["nrr", "ci_low"] > 0 and cmp.loc["expansion_rate", "estimate"] > 0
     # observed quartiles of a noisy NPS are diluted versions of the latent ones
     assert cmp.loc["renewed", "estimate"] < planted_gap + 2 * cmp.loc["renewed", "se"]
+
+
+def _book(seed: int = 5, n: int = 240) -> pd.DataFrame:
+    """Accounts with planted renewal 0.9 (leaders) / 0.8 (middle) / 0.6 (laggards) in two tiers."""
+    rng = np.random.default_rng(seed)
+    group = np.repeat(["leader", "middle", "middle", "laggard"], n // 4)
+    p = pd.Series(group).map({"leader": 0.9, "middle": 0.8, "laggard": 0.6}).to_numpy()
+    renewed = (rng.random(n) < p).astype(float)
+    arr = rng.lognormal(10, 0.5, n)
+    exp_rate = np.where(renewed == 1, rng.uniform(0, 0.2, n), 0.0)
+    return pd.DataFrame({"account_id": [f"A{i}" for i in range(n)], "group": group,
+                         "tier": np.where(np.arange(n) % 2 == 0, "SMB", "Enterprise"),
+                         "renewed": renewed, "churned": 1 - renewed, "arr": arr,
+                         "expansion_rate": exp_rate, "nrr": renewed * (1 + exp_rate),
+                         "nps": np.where(group == "laggard", -30.0, 40.0),
+                         "pct_detractor": np.where(group == "laggard", 55.0, 10.0)})
+
+
+def test_by_segment_bh_and_small_segments() -> None:
+    acc = _book()
+    acc.loc[acc.index[:4], "tier"] = "Tiny"
+    out = outcomes.compare_by_segment(acc, "tier")
+    tiny = out[out["tier"] == "Tiny"]
+    assert (tiny["reason"] != "").all() and tiny["p_adjusted"].isna().all()
+    tested = out[out["tier"] != "Tiny"]
+    assert (tested["p_adjusted"] >= tested["p_value"]).all()
+    assert tested.loc[tested["outcome"] == "renewed", "estimate"].gt(0).all()
+
+
+def test_headline_metrics_in_points_and_money() -> None:
+    acc = _book()
+    gaps = outcomes.compare_groups(acc)
+    risk = outcomes.revenue_at_risk(acc, n_draws=500)
+    value = outcomes.gap_value(acc)
+    comp = pd.DataFrame({"competitor": ["X"], "estimate": [-9.0], "se": [3.0], "ci_low": [-15.0],
+                         "ci_high": [-3.0], "n": [900], "verdict": ["lag"]})
+    m = outcomes.headline_metrics(gaps, risk, value, comp)
+    g = gaps.set_index("outcome")
+    assert m["leader_laggard_gap_renewed_pts"]["estimate"] == pytest.approx(100 * g.loc["renewed", "estimate"])
+    assert m["leader_laggard_gap_renewed_pts"]["ci_low"] == pytest.approx(100 * g.loc["renewed", "ci_low"])
+    assert m["revenue_at_risk_expected_churn_arr"]["n"] == (acc["nps"] < 0).sum()
+    assert m["gap_value_renewal_arr"]["estimate"] == pytest.approx(value["estimate"].iloc[0])
+    assert m["nps_gap_vs_X"]["verdict"] == "lag" and m["nps_gap_vs_X"]["n"] == 900
+
+
+def test_plot_group_outcomes_shows_groups_with_n() -> None:
+    import matplotlib.pyplot as plt
+
+    fig = outcomes.plot_group_outcomes(outcomes.group_summary(_book()))
+    labels = [t.get_text() for t in fig.axes[0].get_yticklabels()]
+    assert labels == ["Leaders (top 25%) (n=60)", "Middle (n=120)", "Laggards (bottom 25%) (n=60)"]
+    assert len(fig.axes) == 4
+    plt.close(fig)
+
+
+def test_latest_wave_filter() -> None:
+    resp = pd.DataFrame({"include": [True, True, False, True], "market": ["B2B", "B2B", "B2B", "B2C"],
+                         "wave": ["2026Q2", "2026Q3", "2026Q4", "2026Q4"],
+                         "account_id": ["A", "B", "C", None], "ltr": [9, 10, 3, 7]})
+    assert outcomes.latest_wave_b2b(resp)["account_id"].tolist() == ["B"]
+    assert outcomes.latest_wave_b2b(resp, wave="2026Q2")["account_id"].tolist() == ["A"]
+    with pytest.raises(DataError, match="2025Q1"):
+        outcomes.latest_wave_b2b(resp, wave="2025Q1")

@@ -62,6 +62,8 @@ class BacktestResult:
     top_n: int
     benchmark: str
     lag: int
+    first_year: int = 0
+    last_year: int = 0
     notes: tuple[str, ...] = field(default_factory=tuple)
 
 
@@ -313,7 +315,7 @@ def backtest(
         summary=pd.DataFrame(summary), yearly=yearly_df,
         series=pd.concat(series_parts, ignore_index=True), holdings=pd.DataFrame(holdings),
         events=events_df, excess=excess, price_only=price_only, top_n=top_n, benchmark=benchmark,
-        lag=lag, notes=tuple(notes),
+        lag=lag, first_year=first_year, last_year=last_year, notes=tuple(notes),
     )
 
 
@@ -331,14 +333,16 @@ def plot_cumulative(result: BacktestResult, ax: plt.Axes | None = None, title: s
     ax.axhline(0, color="#999999", lw=0.8)
     ax.set_ylabel("Cumulative return (%)")
     ax.set_xlabel("")
-    s = result.summary
-    ax.set_title(title or f"CX leaders vs laggards, {s['start'].iloc[0]:%Y}-{s['end'].iloc[0]:%Y}")
+    ax.set_title(title or f"CX leaders vs laggards, {result.first_year}-{result.last_year}")
     ax.legend(loc="upper left")
     kind = "PRICE-ONLY returns (understated)" if result.price_only else "total returns"
+    ex = result.excess.iloc[0]
     plots.methods_note(ax, (
         f"Equal-weighted top/bottom {result.top_n} of each year's CX index, held one calendar year, "
-        f"{kind}, rebalanced annually; benchmark {result.benchmark}. {len(result.events)} mid-year "
-        "exits/entries handled (events table). Past returns; correlation, not causation."))
+        f"{kind}, rebalanced annually; benchmark {result.benchmark}. Mean yearly return gap "
+        f"leaders - laggards {100 * ex['estimate']:+.1f} pts, 95% CI [{100 * ex['ci_low']:+.1f}, "
+        f"{100 * ex['ci_high']:+.1f}], n={int(ex['n'])} years. {len(result.events)} mid-year "
+        "exits/late listings handled (events table). Past returns; correlation, not causation."))
     return ax
 
 

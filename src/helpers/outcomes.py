@@ -401,3 +401,39 @@ def plot_group_outcomes(summary: pd.DataFrame, outcomes: Sequence[str] = DEFAULT
         "(Wilson for rates, t for means). NRR = (ARR + expansion - churned ARR) / ARR."))
     fig.tight_layout()
     return fig
+
+
+def headline_metrics(gaps: pd.DataFrame, risk: pd.DataFrame, value: pd.DataFrame,
+                     competitor_gaps: pd.DataFrame, backtest: object | None = None,
+                     synthetic_market: bool = False) -> dict[str, object]:
+    """The notebook's headline figures as ``{key: {estimate, se, ci_low, ci_high, n}}``.
+
+    Rates, NRR and NPS gaps in points (percentage points), money in ARR currency units, returns in
+    percent. `gaps` from :func:`compare_groups`, `risk` from :func:`revenue_at_risk` (its "Total"
+    row), `value` from :func:`gap_value`, `competitor_gaps` from
+    :func:`helpers.benchmark.paired_gaps` (overall, one row per competitor), `backtest` a
+    :class:`helpers.benchmark.BacktestResult`.
+    """
+    out: dict[str, object] = {}
+    for r in gaps.itertuples(index=False):
+        if pd.notna(getattr(r, "estimate", np.nan)):
+            out[f"leader_laggard_gap_{r.outcome}_pts"] = metric_dict(r._asdict(), scale=100.0)
+    total = risk[risk["segment"] == "Total"].iloc[0]
+    out["revenue_at_risk_expected_churn_arr"] = metric_dict(total)
+    out["arr_in_detractor_accounts"] = {"estimate": float(total["arr_at_risk"]), "n": int(total["n"])}
+    for r in value.itertuples(index=False):
+        key = "renewal" if r.basis.startswith(BINARY["renewed"]) else "nrr"
+        out[f"gap_value_{key}_arr"] = metric_dict(r._asdict())
+    for r in competitor_gaps.itertuples(index=False):
+        out[f"nps_gap_vs_{r.competitor}"] = {**metric_dict(r._asdict()), "verdict": r.verdict}
+    if backtest is not None:
+        s = backtest.summary.set_index("portfolio")
+        tag = "_synthetic" if synthetic_market else ""
+        for label, key in zip(s.index, ("leaders", "laggards", "benchmark"), strict=True):
+            out[f"backtest{tag}_{key}_cumulative_return_pct"] = {
+                "estimate": 100 * float(s.loc[label, "cumulative_return"]),
+                "n": int(s.loc[label, "years"])}
+        ex = backtest.excess.iloc[0]
+        out[f"backtest{tag}_leader_laggard_excess_yearly_pct"] = metric_dict(ex, scale=100.0)
+        out["backtest_price_only"] = bool(backtest.price_only)
+    return out
