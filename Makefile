@@ -43,7 +43,7 @@ nbtest: $(STAMP) $(PROCESSED)
 test: lint unit nbtest
 
 bench: $(STAMP)
-	$(BIN)/python -m helpers.bench
+	$(BIN)/python benchmarks/run_all.py
 
 lab: $(STAMP) $(PROCESSED)
 	$(BIN)/jupyter lab --notebook-dir=.
