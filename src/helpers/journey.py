@@ -70,6 +70,7 @@ def journey_effects(
     cluster: str = "account_id",
     per_days: float = 30.0,
     controls: Sequence[str] = (),
+    adjust_journey: bool = True,
     level: float = 0.95,
 ) -> pd.DataFrame:
     """Effect sizes of quarter-end deals, implementation length and go-live slip.
@@ -84,7 +85,10 @@ def journey_effects(
       points / days), ``cohen_d`` (difference over the pooled SD; its SE uses the clustered SE of
       the difference), ``odds_ratio`` of being a promoter.
     - go_live_slip_days, impl_length_days: ``slope per {per_days} days`` on item ratings and LTR,
-      ``odds_ratio per {per_days} days`` of being a promoter.
+      ``odds_ratio per {per_days} days`` of being a promoter. With `adjust_journey` each is
+      adjusted for the other two journey variables (quarter-end deals slip more, so an
+      unadjusted slip slope would carry the quarter-end penalty). The quarter-end effect is not
+      adjusted for slip: slip is one of the ways the rush hurts, so it is a total effect.
 
     Returns a tidy frame: explanation, outcome, effect, estimate, se (log scale for odds ratios),
     ci_low, ci_high, p_value, n, n_clusters, unit.
@@ -99,14 +103,18 @@ def journey_effects(
     d["quarter_end_deal"] = d["quarter_end_deal"].astype("boolean").astype("Float64")
     outcomes = [*impl_items, "impl_mean", ltr]
     rows: list[dict[str, object]] = []
-    for expl in ("quarter_end_deal", "go_live_slip_days", "impl_length_days"):
+    journey_vars = ("quarter_end_deal", "go_live_slip_days", "impl_length_days")
+    for expl in journey_vars:
         binary = expl == "quarter_end_deal"
         scale = 1.0 if binary else per_days
+        adjust = [v for v in journey_vars if v != expl] if (adjust_journey and not binary) else []
         for out in [*outcomes, "promoter"]:
-            sub = d.dropna(subset=[expl, out, cluster, *controls])
+            sub = d.dropna(subset=[expl, out, cluster, *controls, *adjust])
             if len(sub) < 20 or sub[expl].nunique() < 2:
                 continue
             x = _design(sub, expl, controls)
+            if adjust:
+                x = np.column_stack([x, sub[adjust].astype(float).to_numpy()])
             x[:, 0] = x[:, 0] / scale
             groups = pd.factorize(sub[cluster])[0]
             y = sub[out].to_numpy(float)
@@ -144,7 +152,7 @@ def journey_effects(
                          "days (one row per account)"))
     out = pd.DataFrame(rows)
     out.attrs.update({"cluster": cluster, "controls": list(controls), "level": level,
-                      "per_days": per_days})
+                      "per_days": per_days, "adjust_journey": adjust_journey})
     return out
 
 
@@ -198,6 +206,18 @@ def walk_back(
     return out
 
 
+def _loo_betabinom_p(k: np.ndarray, n: np.ndarray) -> np.ndarray:
+    """Two-sided p of each unit's count under the beta-binomial fitted to all other units."""
+    out = np.empty(len(k))
+    for i in range(len(k)):
+        rest = np.arange(len(k)) != i
+        a, b = metrics.fit_beta_binomial(k[rest], n[rest])
+        lo = stats.betabinom.cdf(k[i], n[i], a, b)
+        hi = stats.betabinom.sf(k[i] - 1, n[i], a, b)
+        out[i] = min(1.0, 2 * min(lo, hi))
+    return out
+
+
 def team_comparison(
     df: pd.DataFrame,
     team: str = "rep_id",
@@ -209,8 +229,10 @@ def team_comparison(
 
     Promoter counts per team go through :func:`helpers.metrics.eb_rates` (beta-binomial
     empirical Bayes): each team's rate is pulled towards the overall rate in proportion to how
-    little data it has. Teams are ranked by the shrunk rate; ``p_value_eb`` (team vs the fitted
-    between-team distribution) is BH-adjusted across teams (:func:`helpers.metrics.bh_adjust`), so
+    little data it has. Teams are ranked by the shrunk rate. ``p_value_loo`` tests each team
+    against the beta-binomial distribution fitted to the *other* teams (leave-one-out, so an
+    outlying team does not widen its own yardstick, which makes ``p_value_eb`` very
+    conservative); it is BH-adjusted across teams (:func:`helpers.metrics.bh_adjust`), so
     ``flag`` marks teams that differ beyond ordinary team-to-team variation at FDR `q`.
     Contacts are counted, so a team with few large accounts looks more certain than it is; a
     team's high rate can also be pressured scores (see the score-integrity notebook).
@@ -223,7 +245,9 @@ def team_comparison(
         raise DataError(f"{len(counts)} teams", column=team, expected="at least 3 teams")
     eb = metrics.eb_rates(counts["successes"], counts["trials"], labels=counts.index,
                           level=level)
-    bh = metrics.bh_adjust(eb["p_value_eb"], q=q)
+    eb["p_value_loo"] = _loo_betabinom_p(counts["successes"].to_numpy(float),
+                                         counts["trials"].to_numpy(float))
+    bh = metrics.bh_adjust(eb["p_value_loo"], q=q)
     eb["p_adjusted"] = bh["p_adjusted"].to_numpy()
     eb["flag"] = np.where(bh["reject"].to_numpy(),
                           np.where(eb["raw_rate"] > eb.attrs["pooled_rate"], "above", "below"),

@@ -1,0 +1,125 @@
+"""Tests for helpers.journey: planted effects (constructed frames and the generated sample)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from helpers import journey
+from helpers.errors import DataError
+
+IMPL = journey.IMPL_ITEMS
+
+
+def _accounts_frame(n_acc: int = 300, contacts: int = 4, seed: int = 0,
+                    qe_penalty: float = -0.6, slip_per_day: float = -0.01) -> pd.DataFrame:
+    """Planted journey: quarter-end deals lower every implementation item by `qe_penalty`
+    points and slip 30 days more; each slip day costs `slip_per_day` points; LTR follows items."""
+    rng = np.random.default_rng(seed)
+    qe = rng.random(n_acc) < 0.25
+    slip = rng.gamma(2, 10, n_acc) + 30 * qe
+    length = rng.uniform(40, 200, n_acc)
+    acc_effect = rng.normal(0, 0.4, n_acc)
+    ra = np.repeat(np.arange(n_acc), contacts)
+    n = len(ra)
+    items = {it: 3.2 + qe_penalty * qe[ra] + slip_per_day * slip[ra] + acc_effect[ra]
+             + rng.normal(0, 0.7, n) for it in IMPL}
+    ltr = np.clip(np.rint(7 + 1.2 * (np.mean(list(items.values()), axis=0) - 3)
+                          + rng.normal(0, 1.2, n)), 0, 10)
+    return pd.DataFrame({"account_id": [f"A{i}" for i in ra], "quarter_end_deal": qe[ra],
+                         "go_live_slip_days": slip[ra], "impl_length_days": length[ra],
+                         "ltr": ltr, **items})
+
+
+def _effect(tab: pd.DataFrame, expl: str, outcome: str, effect: str) -> pd.Series:
+    hit = tab[(tab.explanation == expl) & (tab.outcome == outcome) & (tab.effect == effect)]
+    assert len(hit) == 1, (expl, outcome, effect)
+    return hit.iloc[0]
+
+
+def test_journey_effects_recover_planted_penalties() -> None:
+    df = _accounts_frame()
+    tab = journey.journey_effects(df)
+    # planted: -0.6 points on each item for quarter-end deals (+ their 30 extra days x -0.01)
+    r = _effect(tab, "quarter_end_deal", "impl_mean", "mean difference")
+    assert r.ci_low <= -0.6 - 0.3 <= r.ci_high and r.ci_high < 0
+    s = _effect(tab, "go_live_slip_days", "impl_on_time", "slope per 30 days")
+    assert s.ci_low <= -0.3 <= s.ci_high  # -0.01 per day = -0.3 per 30 days
+    slip = _effect(tab, "quarter_end_deal", "go_live_slip_days", "mean difference")
+    assert slip.ci_low <= 30 <= slip.ci_high and slip.n == 300
+    length = _effect(tab, "impl_length_days", "impl_mean", "slope per 30 days")
+    assert length.ci_low <= 0 <= length.ci_high  # planted: no effect of length
+    orr = _effect(tab, "quarter_end_deal", "promoter", "odds_ratio")
+    assert orr.ci_high < 1 and orr.ci_low < orr.estimate < orr.ci_high
+    d = _effect(tab, "quarter_end_deal", "impl_mean", "cohen_d")
+    assert d.estimate < 0 and d.ci_high < 0
+
+
+def test_cohen_d_matches_textbook_formula_and_clustered_se_is_wider() -> None:
+    df = _accounts_frame(seed=3)
+    tab = journey.journey_effects(df)
+    y, g = df["impl_onboarding"], df["quarter_end_deal"]
+    a, b = y[g], y[~g]
+    sp = np.sqrt(((len(a) - 1) * a.var() + (len(b) - 1) * b.var()) / (len(y) - 2))
+    d = _effect(tab, "quarter_end_deal", "impl_onboarding", "cohen_d")
+    assert d.estimate == pytest.approx((a.mean() - b.mean()) / sp)
+    # contacts of one account share its journey: clustered SE must exceed the naive one
+    naive = sp * np.sqrt(1 / len(a) + 1 / len(b))
+    md = _effect(tab, "quarter_end_deal", "impl_onboarding", "mean difference")
+    assert md.se > 1.15 * naive and md.n_clusters == 300
+
+
+def test_quarter_end_penalty_detected_on_sample(cleaned, truth) -> None:
+    df = cleaned.responses.query("include and market == 'B2B'")
+    tab = journey.journey_effects(df)
+    assert truth["quarter_end_penalty"]["sign"] == "negative"
+    for item in [*IMPL, "impl_mean"]:
+        r = _effect(tab, "quarter_end_deal", item, "mean difference")
+        assert r.ci_high < 0, item
+    slip = _effect(tab, "quarter_end_deal", "go_live_slip_days", "mean difference")
+    assert slip.ci_low <= truth["quarter_end_penalty"]["go_live_slip_days"] <= slip.ci_high
+    ltr = _effect(tab, "quarter_end_deal", "ltr", "mean difference")
+    assert ltr.estimate < 0
+
+
+def test_walk_back_finds_planted_difference_with_fdr() -> None:
+    rng = np.random.default_rng(7)
+    n_acc = 400
+    pro_acc = rng.random(n_acc) < 0.4
+    ra = np.repeat(np.arange(n_acc), 3)
+    df = pd.DataFrame({"account_id": ra, "ltr": np.where(pro_acc[ra], 10.0, 6.0)})
+    df["lifted"] = 3 + 0.5 * pro_acc[ra] + rng.normal(0, 0.8, len(ra))
+    for j in range(6):
+        df[f"null{j}"] = 3 + rng.normal(0, 0.8, len(ra))
+    items = ["lifted", *[f"null{j}" for j in range(6)]]
+    out = journey.walk_back(df, items).set_index("item")
+    assert out.loc["lifted", "ci_low"] <= 0.5 <= out.loc["lifted", "ci_high"]
+    assert out.loc["lifted", "significant"]
+    assert not out.drop(index="lifted")["significant"].any()
+    assert (out["p_adjusted"] >= out["p_value"]).all()
+    assert out.attrs["n_promoter_units"] == int(pro_acc.sum())
+
+
+def test_team_comparison_small_lucky_team_does_not_top_the_list() -> None:
+    """Planted: 12 teams at 40 % promoters, team T_big truly at 75 %, tiny T_lucky 3 of 3."""
+    rng = np.random.default_rng(2)
+    rows = []
+    for t in range(12):
+        rows += [(f"T{t:02d}", float(rng.random() < 0.4) * 10) for _ in range(80)]
+    rows += [("T_big", float(rng.random() < 0.75) * 10) for _ in range(200)]
+    rows += [("T_lucky", 10.0)] * 3
+    df = pd.DataFrame(rows, columns=["rep_id", "ltr"])
+    out = journey.team_comparison(df).set_index("rep_id")
+    assert out.loc["T_lucky", "rank_raw"] == 1
+    assert out.loc["T_big", "rank_shrunk"] == 1 and out.loc["T_lucky", "rank_shrunk"] > 1
+    assert out.loc["T_big", "flag"] == "above"
+    assert (out.drop(index=["T_big"])["flag"] == "").all()
+    assert out.loc["T_lucky", "shrunk_rate"] < 80
+
+
+def test_missing_columns_raise_data_error() -> None:
+    with pytest.raises(DataError, match="quarter_end_deal"):
+        journey.journey_effects(pd.DataFrame({"ltr": [1.0]}))
+    with pytest.raises(DataError, match="at least 3 teams"):
+        journey.team_comparison(pd.DataFrame({"rep_id": ["a", "b"], "ltr": [9.0, 3.0]}))
