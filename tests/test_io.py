@@ -466,3 +466,14 @@ def test_input_files_unchanged(tmp_path: Path) -> None:
         except DataError:
             pass
     assert {f: (f.read_bytes(), f.stat().st_mtime_ns) for f in files} == before
+
+
+def test_overlong_first_rows_are_dataerror(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+                                           ) -> None:
+    import helpers.io as hio
+
+    monkeypatch.setattr(hio, "_SAMPLE_BYTES", 64)
+    monkeypatch.setattr(hio, "_MAX_HEADER_BYTES", 256)
+    p = write(tmp_path, "long.csv", b"a,b\n" + b"x" * 5000 + b",y\n1,2\n")
+    with pytest.raises(DataError, match=r"long\.csv, row 2: the first 2 rows span more than"):
+        read_survey(p)

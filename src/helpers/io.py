@@ -43,6 +43,7 @@ FORMATS: tuple[str, ...] = (
 
 _STRING = pd.StringDtype("pyarrow")
 _SAMPLE_BYTES = 1 << 20
+_MAX_HEADER_BYTES = 1 << 26
 _SNIFF_RECORDS = 20
 _DELIMITERS = (",", ";", "\t", "|")
 _QUALTRICS_IDS = {
@@ -370,6 +371,10 @@ def _read_text(p: Path, layout: str | None, encoding: str | None, size: int) -> 
         records, ends = _parse_records(text, delimiter, 3, whole)
         if whole or len(records) >= 3:
             break
+        if sample_size >= _MAX_HEADER_BYTES:
+            raise DataError(f"the first {len(records) + 1} rows span more than "
+                            f"{_MAX_HEADER_BYTES >> 20} MB", file=p, row=len(records) + 1,
+                            expected="a survey export with rows of a sensible length")
         sample_size *= 4
     notes.extend(sample_notes)
 
