@@ -68,6 +68,9 @@ def test_price_only_series_warns_and_gives_lower_figure() -> None:
     assert _cum(res12, "Benchmark") == pytest.approx(0.006, abs=0.001)
     assert _cum(res13, "Benchmark") == pytest.approx(0.303, abs=0.001)
     assert res13.price_only and any("understates" in n for n in res13.notes)
+    zero = prices.assign(dividend=0.0)
+    with pytest.warns(benchmark.PriceOnlyWarning, match="No company"):
+        assert benchmark.backtest(_index(["A"]), zero, top_n=1, benchmark="SPX").price_only
 
 
 def test_equal_weights_buy_and_hold_and_rank_or_score() -> None:
@@ -136,6 +139,9 @@ def test_bad_inputs_raise_dataerror() -> None:
         benchmark.backtest(_index(["A"]).drop(columns="rank"), prices, top_n=1, benchmark="SPX")
     with pytest.raises(DataError, match="top_n"):
         benchmark.backtest(_index(["A"]), prices, top_n=2, benchmark="SPX")
+    with pytest.raises(DataError, match="listed twice"):
+        benchmark.backtest(pd.concat([_index(["A"]), _index(["A"])]), prices, top_n=1,
+                           benchmark="SPX")
     with pytest.raises(DataError, match="total_return"):
         benchmark.backtest(_index(["A"]), prices.assign(total_return=-1.0), top_n=1,
                            benchmark="SPX")

@@ -14,13 +14,16 @@ from __future__ import annotations
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from scipy import stats
 
 from helpers.errors import DataError
+
+if TYPE_CHECKING:
+    import matplotlib.pyplot as plt
 
 PRICE_ONLY_TEXT = (
     "Prices without dividends were given: every return here is a price return and understates "
@@ -214,6 +217,12 @@ def backtest(
     idx = idx.assign(year=idx["year"].astype(int))
     if "company" not in idx.columns:
         idx = idx.assign(company=idx["ticker"])
+    dup = idx.duplicated(["year", "ticker"])
+    if dup.any():
+        i = int(np.flatnonzero(dup.to_numpy())[0])
+        raise DataError(f"ticker {idx['ticker'].iloc[i]!r} listed twice in {idx['year'].iloc[i]}",
+                        file="cx_index", column="ticker", row=i,
+                        expected="one row per company and year")
 
     wide, price_only = total_return_index(prices, price_type)
     if benchmark not in wide.columns:
@@ -223,6 +232,13 @@ def backtest(
     if price_only:
         warnings.warn(PRICE_ONLY_TEXT, PriceOnlyWarning, stacklevel=2)
         notes.append(PRICE_ONLY_TEXT)
+    elif "total_return" not in prices.columns and price_type in ("auto", "dividend"):
+        div = pd.to_numeric(prices["dividend"], errors="coerce").fillna(0.0)
+        if not (div[prices["ticker"].astype(str) != benchmark] > 0).any():
+            price_only = True
+            text = "No company in the prices has a dividend. " + PRICE_ONLY_TEXT
+            warnings.warn(text, PriceOnlyWarning, stacklevel=2)
+            notes.append(text)
 
     last_price_year = wide.index.max().year
     first_year = int(idx["year"].min()) + lag if start_year is None else int(start_year)
@@ -321,6 +337,8 @@ def backtest(
 
 def plot_cumulative(result: BacktestResult, ax: plt.Axes | None = None, title: str = "") -> plt.Axes:
     """Cumulative-return lines for leaders, laggards and the benchmark, final value labelled."""
+    import matplotlib.pyplot as plt
+
     from helpers import plots
 
     ax = ax or plt.subplots(figsize=(9, 4.8))[1]
@@ -486,6 +504,8 @@ def plot_gaps(gaps: pd.DataFrame, us: str = "Us", label: str = "competitor", tit
     One row per competitor: the paired NPS gap in points with its CI, coloured by verdict (BH),
     with "we lead/lag by ... [CI], n pairs" printed beside it.
     """
+    import matplotlib.pyplot as plt
+
     g = gaps.sort_values("estimate", ascending=False).reset_index(drop=True)
     ax = ax or plt.subplots(figsize=(8, 0.55 * len(g) + 1.8))[1]
     lo = np.nanmin(g["ci_low"]) if len(g) else -10

@@ -14,16 +14,18 @@ experience alone would return.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-import statsmodels.api as sm
 from scipy import stats
 from statsmodels.stats.proportion import confint_proportions_2indep, proportion_confint
 
 from helpers import metrics
 from helpers.errors import DataError
+
+if TYPE_CHECKING:
+    import matplotlib.pyplot as plt
 
 GROUPS = ("leader", "middle", "laggard")
 BINARY = {"renewed": "Renewal rate", "churned": "Churn rate"}
@@ -275,8 +277,11 @@ def _churn_model(acc: pd.DataFrame, n_draws: int, seed: int):
         raise DataError(f"{len(fit_df)} rated accounts, churn values {sorted(fit_df['churned'].unique())}",
                         file="accounts", column="churned",
                         expected="at least 10 rated accounts with both churned and retained")
-    X = sm.add_constant(fit_df["nps"].to_numpy(float) / 100)
-    model = sm.Logit(fit_df["churned"].to_numpy(float), X).fit(disp=0)
+    from statsmodels.discrete.discrete_model import Logit
+
+    x = fit_df["nps"].to_numpy(float) / 100
+    X = np.column_stack([np.ones_like(x), x])
+    model = Logit(fit_df["churned"].to_numpy(float), X).fit(disp=0)
     draws = np.random.default_rng(seed).multivariate_normal(
         model.params, model.cov_params(), size=n_draws)
     return model, draws
@@ -371,6 +376,8 @@ def plot_group_outcomes(summary: pd.DataFrame, outcomes: Sequence[str] = DEFAULT
 
     `summary` is :func:`group_summary` output. Rates and NRR are shown in percent.
     """
+    import matplotlib.pyplot as plt
+
     from helpers import plots
 
     groups = [g for g in GROUP_LABELS if g in set(summary["group"])]
