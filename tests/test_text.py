@@ -82,3 +82,43 @@ def test_mask_pii_emails_phones_urls() -> None:
     assert out.iloc[1] == "call [phone] today"
     assert out.iloc[2] == "score 9/10 in 2025, see [url]"
     assert pd.isna(out.iloc[3])
+
+
+# --------------------------------------------------------------------- themes (planted topics)
+def _planted_comments(n: int = 300, seed: int = 0) -> pd.DataFrame:
+    """Two planted topics: promoters talk about support 80 % of the time, detractors 20 %."""
+    rng = np.random.default_rng(seed)
+    support = ["support team helpful friendly", "helpful support agent solved ticket",
+               "friendly support team quick ticket"]
+    delivery = ["delivery late parcel damaged", "parcel arrived late delivery slow",
+                "late delivery damaged box courier"]
+    group = np.where(np.arange(n) < n // 2, "promoter", "detractor")
+    p_support = np.where(group == "promoter", 0.8, 0.2)
+    topic = np.where(rng.random(n) < p_support, "support", "delivery")
+    texts = [rng.choice(support if t == "support" else delivery) for t in topic]
+    texts[0] = texts[0] + " mail jane@example.com"
+    texts[1] = ""
+    return pd.DataFrame({"comment": texts, "group": group, "topic": topic})
+
+
+def test_themes_recover_planted_topics_and_contrast() -> None:
+    df = _planted_comments()
+    th = text.themes(df["comment"], n_themes=2, min_df=2)
+    assert pd.isna(th.assignment.iloc[1])  # blank comment: no theme
+    found = th.assignment.dropna()
+    agree = pd.crosstab(found, df.loc[found.index, "topic"])
+    assert (agree.max(axis=1).sum() / agree.to_numpy().sum()) == 1.0
+    con = text.theme_contrast(th.assignment, df["group"]).set_index("theme")
+    support_theme = agree["support"].idxmax()
+    row = con.loc[support_theme]
+    truth_share = 100 * (df.loc[found.index].query("group == 'promoter'")["topic"]
+                         == "support").mean()
+    assert row.share_promoter == pytest.approx(truth_share)
+    assert row.ci_low <= 60 <= row.ci_high  # planted difference 80 % - 20 %
+    assert row.promoter_ci_low < row.share_promoter < row.promoter_ci_high
+    quotes = text.example_quotes(th, df["comment"], df["group"], k=2)
+    assert len(quotes) == 2 * 2 * 2
+    every = text.example_quotes(th, df["comment"], df["group"], k=1000)
+    assert len(every) == len(found)
+    assert not every["quote"].str.contains("@").any()
+    assert every["quote"].str.contains(r"\[email\]").sum() == 1
