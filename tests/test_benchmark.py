@@ -129,6 +129,11 @@ def test_lag_one_holds_previous_years_list() -> None:
     lagged = benchmark.backtest(cx, prices, top_n=1, benchmark="X", lag=1)
     assert lagged.yearly.query("portfolio == 'Leaders (top 1)'")["return"].tolist() == [0.0]
     assert (lagged.first_year, lagged.last_year) == (2021, 2021)
+    short = prices[prices["date"] < "2021-07-01"]
+    part = benchmark.backtest(cx, pd.concat([short, prices.iloc[[0]].assign(
+        date=pd.Timestamp("2021-06-30"))]).drop_duplicates(["ticker", "date"]), top_n=1,
+        benchmark="X")
+    assert any("partial holding year" in n for n in part.notes)
 
 
 def test_bad_inputs_raise_dataerror() -> None:
@@ -255,6 +260,11 @@ def test_paired_gaps_verdicts_and_chart() -> None:
     assert gaps.loc["Better", "n_clusters"] == 40
     by = benchmark.paired_gaps(rat, us="Us", by="region")
     assert len(by) == 4 and set(by["region"]) == {"NA", "EMEA"}
+    pairs = benchmark.all_pairs(rat).set_index(["vendor_a", "vendor_b"])
+    assert len(pairs) == 3
+    assert pairs.loc[("Better", "Us"), "estimate"] == pytest.approx(-gaps.loc["Better", "estimate"])
+    assert pairs.loc[("Better", "Us"), "se"] == pytest.approx(gaps.loc["Better", "se"])
+    assert pairs.loc[("Better", "Same"), "significant"]
     nps = benchmark.vendor_nps(rat, us="Us")
     assert nps["vendor"].iloc[0] == "Us" and {"ci_low", "ci_high", "n"} <= set(nps.columns)
     ax = benchmark.plot_gaps(gaps.reset_index(), us="Us")

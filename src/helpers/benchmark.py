@@ -319,6 +319,9 @@ def backtest(
     ])
     events_df = pd.DataFrame(events, columns=["year", "portfolio", "company", "ticker", "event",
                                               "date", "return_to_exit"])
+    final = wide.index[wide.index <= pd.Timestamp(last_year, 12, 31)][-1]
+    if final < pd.Timestamp(last_year, 12, 24):
+        notes.append(f"{last_year} is a partial holding year: prices end on {final:%Y-%m-%d}.")
     rule = ("each year's index list is held during that same calendar year (Watermark)" if lag == 0
             else f"each year's holdings come from the index {lag} year(s) earlier")
     notes.append(f"Ranking: {rule}; equal weights at the start of each year, buy-and-hold, "
@@ -490,6 +493,38 @@ def paired_gaps(ratings: pd.DataFrame, us: str = "Us", by: str | None = None,
                               np.where(sig & (out["estimate"] > 0), "lead",
                                        np.where(sig & (out["estimate"] < 0), "lag",
                                                 "no clear difference")))
+    return out
+
+
+def all_pairs(ratings: pd.DataFrame, level: float = 0.95, q: float = 0.05,
+              min_n: int = 30) -> pd.DataFrame:
+    """Paired NPS difference for every pair of vendors (a - b) among respondents rating both.
+
+    Same method as :func:`paired_gaps` (per-respondent +100/0/-100 differences, SE clustered by
+    account, t interval), with Benjamini-Hochberg over all pairs. Columns: vendor_a, vendor_b,
+    nps_a, nps_b, estimate, se, ci_low, ci_high, t, p_value, n, n_clusters, p_adjusted,
+    significant (False when fewer than `min_n` pairs).
+    """
+    _check_columns(ratings, ["response_id", "cluster", "vendor", "ltr"], "ratings")
+    from helpers import metrics
+
+    r = ratings.assign(score=metrics.nps_score(ratings["ltr"], "ltr"))
+    wide = r.pivot_table(index=["response_id", "cluster"], columns="vendor", values="score",
+                         aggfunc="first").reset_index()
+    vendors = sorted(r["vendor"].unique())
+    rows = []
+    for i, a in enumerate(vendors):
+        for b in vendors[i + 1:]:
+            both = wide[wide[a].notna() & wide[b].notna()]
+            res = paired_mean_difference((both[a] - both[b]).to_numpy(), both["cluster"].to_numpy(),
+                                         level)
+            rows.append({"vendor_a": a, "vendor_b": b, "nps_a": float(both[a].mean()),
+                         "nps_b": float(both[b].mean()), **res})
+    out = pd.DataFrame(rows)
+    out.loc[out["n"] < min_n, "p_value"] = np.nan
+    bh = metrics.bh_adjust(out["p_value"].astype(float), q=q)
+    out["p_adjusted"] = bh["p_adjusted"].to_numpy()
+    out["significant"] = bh["reject"].to_numpy(bool)
     return out
 
 
