@@ -812,3 +812,141 @@ def _wquantile(x: np.ndarray, w: np.ndarray, q: float) -> float:
     order = np.argsort(x, kind="stable")
     cw = np.cumsum(w[order]) / w.sum()
     return float(x[order][np.searchsorted(cw, q - 1e-12)])
+
+
+# --- report helpers (notebook 03) ---------------------------------------------------------------
+DESIGNS: dict[str, dict[str, str | None]] = {
+    "B2B": {"cluster": "account_id", "weights": None},   # contacts nested in accounts
+    "B2C": {"cluster": None, "weights": "weight"},       # raked to population margins
+}
+
+
+def ranked_table(imps: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """Importance results of several markets as one tidy table (market, driver, share with CI,
+    rank, rank stability, n, R², method, missing-data rule), for save_result and the summary."""
+    parts = []
+    for market, imp in imps.items():
+        t = imp.reset_index()
+        t.insert(0, "market", market)
+        t["r2"] = imp.attrs.get("r2")
+        t["missing_rule"] = imp.attrs.get("missing")
+        t["resampling"] = imp.attrs.get("cluster")
+        parts.append(t)
+    return pd.concat(parts, ignore_index=True)
+
+
+def share_text(imp: pd.DataFrame, k: int | None = None) -> pd.DataFrame:
+    """Printable ranked drivers: share of R² in % with its 95% CI and rank stability."""
+    t = imp.head(k) if k else imp
+    out = pd.DataFrame({"rank": t["rank"], "share %": (100 * t["share"]).round(1)})
+    if "share_ci_low" in t:
+        out["95% CI"] = [f"[{100 * lo:.1f}, {100 * hi:.1f}]"
+                         for lo, hi in zip(t["share_ci_low"], t["share_ci_high"], strict=True)]
+        out["top-3 in % of resamples"] = (100 * t["top3_share"]).round(0).astype(int)
+    return out
+
+
+def headline_metrics(imps: dict[str, pd.DataFrame], journey: pd.DataFrame | None = None,
+                     k: int = 3) -> dict[str, dict[str, object]]:
+    """Headline figures for the run's metrics file: top-k drivers per market (share of R² with
+    CI, n) and, when given, the quarter-end effect on implementation ratings and on LTR."""
+    out: dict[str, dict[str, object]] = {}
+    for market, imp in imps.items():
+        for driver, r in imp.head(k).iterrows():
+            out[f"{market.lower()}_driver_{int(r['rank'])}"] = {
+                "driver": driver, "estimate": 100 * float(r["share"]),
+                "ci_low": 100 * float(r.get("share_ci_low", np.nan)),
+                "ci_high": 100 * float(r.get("share_ci_high", np.nan)),
+                "n": int(r["n"]), "unit": "% of explained variance in LTR",
+                "top3_share": float(r.get("top3_share", np.nan)),
+            }
+        out[f"{market.lower()}_r2"] = {"estimate": float(imp.attrs["r2"]), "n": imp.attrs["n"],
+                                       "method": imp.attrs["method"]}
+    if journey is not None and len(journey):
+        for outcome, key in (("impl_mean", "quarter_end_effect_impl"),
+                             ("ltr", "quarter_end_effect_ltr")):
+            hit = journey[(journey.explanation == "quarter_end_deal") & (journey.outcome == outcome)
+                          & (journey.effect == "mean difference")]
+            if len(hit):
+                r = hit.iloc[0]
+                out[key] = {"estimate": float(r.estimate), "se": float(r.se),
+                            "ci_low": float(r.ci_low), "ci_high": float(r.ci_high),
+                            "n": int(r.n), "n_clusters": int(r.n_clusters), "unit": r.unit}
+    return out
+
+
+def select_waves(df: pd.DataFrame, waves: str = "") -> pd.DataFrame:
+    """Rows of the comma-separated `waves` ("" = all waves pooled: driver models need n)."""
+    if not waves.strip():
+        return df
+    wanted = [w.strip() for w in waves.split(",") if w.strip()]
+    have = set(df["wave"].dropna().astype(str))
+    unknown = [w for w in wanted if w not in have]
+    if unknown:
+        raise DataError(f"wave {unknown[0]!r} not in the data", column="wave",
+                        expected=", ".join(sorted(have)))
+    return df[df["wave"].astype(str).isin(wanted)]
+
+
+def methods_text(imp: pd.DataFrame) -> str:
+    """One-paragraph methods note for an importance chart (method, R², n, CI, missing data)."""
+    a = imp.attrs
+    boot = (f"95% percentile bootstrap CIs from {a['n_boot']} resamples of "
+            f"{a['n_clusters']:,} {'accounts' if a['cluster'] == 'account_id' else 'respondents'}"
+            if a.get("n_boot") else "no bootstrap")
+    weights = "" if a.get("weights", "none") == "none" else f"; weighted by '{a['weights']}'"
+    return (f"{a['method']} of R² = {a['r2']:.2f} for {a['outcome']} (0-10) on n = {a['n']:,} "
+            f"responses; {boot}{weights}. Missing answers: {a['missing']}.")
+
+
+def stack(results: dict[str, pd.DataFrame], key: str = "market") -> pd.DataFrame:
+    """Concatenate per-market results (index kept as a column) with a `key` column and a `label`
+    column "<market>: <row name>" for charts; attrs are dropped (parquet needs plain JSON)."""
+    parts = []
+    for k, t in results.items():
+        r = t.reset_index() if t.index.name else t.copy()
+        first = r.columns[0]
+        r.insert(0, key, k)
+        r["label"] = k + ": " + r[first].astype(str)
+        parts.append(r)
+    out = pd.concat(parts, ignore_index=True)
+    out.attrs = {}
+    return out
+
+
+def segment_pivot(res: SegmentImportance) -> pd.DataFrame:
+    """Driver x segment table of 'share % [CI]' (skipped segments as a column with the reason)."""
+    t = res.table
+    if t.empty:
+        table = pd.DataFrame()
+    else:
+        ci = "share_ci_low" in t
+        cell = [f"{100 * r.share:.0f}%" + (f" [{100 * r.share_ci_low:.0f}, "
+                                            f"{100 * r.share_ci_high:.0f}]" if ci else "")
+                for r in t.itertuples()]
+        table = t.assign(cell=cell).pivot(index="driver", columns="segment", values="cell")
+        order = t.groupby("driver")["share"].mean().sort_values(ascending=False).index
+        table = table.loc[order]
+        n = t.groupby("segment")["n"].first()
+        table.columns = [f"{c} (n={n[c]:,})" for c in table.columns]
+    for r in res.skipped.itertuples():
+        table[f"{r.segment}: skipped"] = r.reason
+    return table
+
+
+def nonlinear_summary(checks: dict[tuple[str, str], NonlinearCheck]) -> pd.DataFrame:
+    """One row per (market, target): held-out AUC of both models with CIs, and the drivers on
+    which they disagree."""
+    rows = []
+    for (market, target), c in checks.items():
+        a = c.auc.set_index("model")
+        row: dict[str, object] = {"market": market, "target": target}
+        for m in ("logistic", "gradient_boosting"):
+            row[f"AUC {m}"] = f"{a.loc[m, 'auc']:.3f} [{a.loc[m, 'ci_low']:.3f}, " \
+                              f"{a.loc[m, 'ci_high']:.3f}]"
+        row["AUC gain of boosting"] = round(float(a.loc["gradient_boosting", "auc"]
+                                                  - a.loc["logistic", "auc"]), 3)
+        row["disagreements"] = "; ".join(c.disagreements["note"]) or "none"
+        row["n"] = int(a["n"].iloc[0])
+        rows.append(row)
+    return pd.DataFrame(rows)
