@@ -439,3 +439,10 @@ def personal_data_table(sch: Schema, responses: pd.DataFrame) -> pd.DataFrame:
 def funnel_table(log: dict[str, Any]) -> pd.DataFrame:
     """Rows left after each quality rule, in funnel order (for plots.funnel)."""
     return pd.DataFrame(log["funnel"])
+
+
+def rule_summary(log: dict[str, Any]) -> str:
+    """Plain-text rows flagged per rule and rows included (a stable, checkable headline)."""
+    lines = [f"{rule:<15}{r['rows']:>8,} rows flagged" for rule, r in log["rules"].items()]
+    lines.append(f"{'included':<15}{log['included']:>8,} of {log['input']['rows']:,} rows")
+    return "\n".join(lines)
