@@ -135,6 +135,15 @@ def main(argv: list[str] | None = None) -> None:
         print(f"read_survey qualtrics csv {k} rows x {int(r['cols'])} cols ({size_mb:.0f} MB): "
               f"{r['seconds']:.2f} s (target < 8 s), peak {r['peak_mb']:.0f} MB "
               f"[cpu {r['cpu']:.2f} s, load {os.getloadavg()[0]:.1f}]")
+        small = folder / f"qualtrics_{args.rows // 5}_cp1252.csv"
+        if not small.exists():
+            generate(small, args.rows // 5)
+            small.write_bytes(small.read_bytes().decode("utf-8").encode("cp1252"))
+        r = _run("read", small)
+        k5 = f"{args.rows // 5000}k"
+        print(f"read_survey cp1252 csv {k5} rows (decoded in Python): {r['seconds']:.2f} s "
+              f"(target < 4 s), peak {r['peak_mb']:.0f} MB "
+              f"[cpu {r['cpu']:.2f} s, load {os.getloadavg()[0]:.1f}]")
         r = _run("ingest", path)
         print(f"ingest to parquet {k} rows (read_survey + to_parquet): {r['seconds']:.2f} s "
               f"(target < 20 s), peak {r['peak_mb']:.0f} MB (target < 3000 MB) "

@@ -56,7 +56,6 @@ _TIMESTAMP = re.compile(r"^\s*(\d{4}-\d{2}-\d{2}|\d{1,2}/\d{1,2}/\d{2,4})")
 _RESPONSE_ID = re.compile(r"^R_[A-Za-z0-9]{6,}$")
 _SM_OPTION_ONLY = {"", "Response", "Open-Ended Response"}
 _SM_IDS = {"RespondentID", "Respondent ID", "CollectorID", "Collector ID"}
-_UTF8_MULTIBYTE = re.compile(rb"[\xc2-\xdf][\x80-\xbf]|[\xe0-\xef][\x80-\xbf]{2}|[\xf0-\xf4][\x80-\xbf]{3}")
 _HTML_TAG = re.compile(r"<[^>]{0,200}>")
 
 
@@ -269,7 +268,8 @@ def _decode_all(raw: bytes, p: Path, encoding: str | None, notes: list[str]) -> 
         return raw.decode("utf-8"), "utf-8"
     except UnicodeDecodeError as exc:
         first_bad = exc.start
-    if _UTF8_MULTIBYTE.search(raw):
+    valid = raw.decode("utf-8", errors="ignore")
+    if len(valid) != len(valid.encode("ascii", errors="ignore")):  # some real UTF-8 text
         text = raw.decode("utf-8", errors="helpers_io_cp1252")
         line = raw.count(b"\n", 0, first_bad) + 1
         notes.append("mixed encodings: decoded as UTF-8, with the bytes that are not valid UTF-8 "
