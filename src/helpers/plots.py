@@ -31,8 +31,18 @@ def set_theme() -> None:
 
 
 def methods_note(ax: plt.Axes, text: str) -> None:
-    """Small grey note under the chart: definition, n, weights, exclusions, date window."""
-    ax.figure.text(0.01, -0.02, text, ha="left", va="top", fontsize=8, color="#555555", wrap=True)
+    """Small grey note under the chart: definition, n, weights, exclusions, date window.
+
+    Placed below everything the axes draw (tick labels, x label, legend) so it never overlaps them.
+    """
+    fig = ax.figure
+    y = -0.02
+    try:
+        box = ax.get_tightbbox(fig.canvas.get_renderer()).transformed(fig.transFigure.inverted())
+        y = min(y, box.y0 - 0.02)
+    except (AttributeError, ValueError):
+        pass
+    fig.text(0.01, y, text, ha="left", va="top", fontsize=8, color="#555555", wrap=True)
 
 
 def nps_stacked_bars(
