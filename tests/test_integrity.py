@@ -250,3 +250,25 @@ def test_generated_sample_without_gaming_flags_at_most_one(tmp_path) -> None:
     responses = clean.run(tmp_path / "raw" / "survey_export.csv",
                           out_dir=tmp_path / "processed").responses
     assert _audit(responses)["flagged"].sum() <= 1
+
+
+def test_leadership_outputs_never_show_rep_ids(gamed_evidence: pd.DataFrame) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    audit = integrity.integrity_index(gamed_evidence)
+    names = integrity.pseudonyms(audit["rep_id"])
+    flagged = audit.loc[audit["flagged"], "rep_id"].tolist()
+    table = integrity.leadership_table(audit, names)
+    assert table["Rep"].tolist()[:2] == ["Rep A", "Rep B"]
+    assert not table.astype(str).apply(lambda c: c.str.contains(r"\bR\d\d\b")).any().any()
+    ax = integrity.plot_rate_funnel(gamed_evidence, "share_10", names, flagged)
+    labels = [t.get_text() for t in ax.texts]
+    assert "Rep A" in labels and not any(t.startswith("R0") or t.startswith("R1") for t in labels)
+    assert f"n={int(audit['n'].sum()):,}" in ax.get_title()
+    ax = integrity.plot_predicted_vs_given(gamed_evidence, names, flagged)
+    assert {"Rep A", "Rep B"} <= {t.get_text() for t in ax.texts}
+    metrics = integrity.headline_metrics(audit, integrity.nps_with_without(
+        simulate(), flagged))
+    assert metrics["reps_flagged"] == {"estimate": len(flagged), "n": 16}
+    assert {"estimate", "se", "ci_low", "ci_high", "n"} <= set(metrics["nps_without_flagged"])

@@ -624,7 +624,7 @@ def headline_metrics(audit: pd.DataFrame, nps_table: pd.DataFrame) -> dict[str, 
 
 def plot_rate_funnel(
     ev: pd.DataFrame, check: str, names: Mapping[str, str], flagged: Iterable[str] = (),
-    ax: plt.Axes | None = None,
+    title: str = "", ax: plt.Axes | None = None,
 ) -> plt.Axes:
     """Funnel plot: each rep's raw rate against their n, inside the 95% / 99.8% peer band.
 
@@ -655,12 +655,14 @@ def plot_rate_funnel(
                         textcoords="offset points", fontsize=8, color="#333333")
     ax.set_xlabel("Responses per rep (n)")
     ax.set_ylabel("Share of responses (%)")
+    ax.set_title(f"{title or check} ({len(d)} reps, n={int(d['n'].sum()):,})")
     ax.legend(loc="upper right", fontsize=8)
     return ax
 
 
 def plot_predicted_vs_given(
     ev: pd.DataFrame, names: Mapping[str, str], flagged: Iterable[str] = (),
+    title: str = "Mean LTR given vs predicted from experience ratings, per rep",
     ax: plt.Axes | None = None,
 ) -> plt.Axes:
     """Mean LTR given vs predicted from the experience ratings per rep, with the residual's CI.
@@ -689,6 +691,7 @@ def plot_predicted_vs_given(
     ax.plot(lims, lims, color="#555555", lw=1, ls="--", label="given = predicted")
     ax.set_xlim(lims)
     ax.set_ylim(lims)
+    ax.set_title(f"{title} ({len(d)} reps, n={int(d['n'].sum()):,})")
     ax.set_xlabel("Mean LTR predicted from experience ratings (0-10)")
     ax.set_ylabel("Mean LTR given (0-10)")
     ax.legend(loc="upper left", fontsize=8)
