@@ -103,7 +103,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except DataError as exc:
         print(f"cx {args.command}: error: {exc}", file=sys.stderr)
         return 2
-    except PermissionError as exc:
+    except (PermissionError, RuntimeError) as exc:  # raw data is immutable; a run holds the lock
         print(f"cx {args.command}: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
