@@ -109,7 +109,9 @@ def test_render_hides_code_and_shows_parameters_and_toc(tmp_path: Path) -> None:
     assert "visible output" in page and "secret_code_line" not in page
     assert "<td><code>min_n</code></td>" in page and "smallest &lt;cell&gt;" in page
     assert '<a href="#Section-one">Section one</a>' in page
-    assert "<title>My report</title>" in page or "My report" in page
+    assert "<title>My report</title>" in page
+    assert page.count(">My report<") == 2  # <title> and header; the repeated h1 is dropped
+    assert "id=\"My-report\"" not in page
     assert 'class="jp-InputArea' not in page
 
 
@@ -138,3 +140,106 @@ def test_headline_figures_read_from_a_table_or_metrics(tmp_path: Path) -> None:
     assert head.loc[("B2C", "nps"), "estimate"] == 12.0  # from metrics when not in the table
     assert head.loc[("B2C", "csat_top2"), "n"] == 2100
     assert head.loc[("B2B", "ces_mean"), "text"] == report.MISSING
+
+
+# --- executive-summary findings: plain words with the numbers the notebooks wrote -------------
+
+
+@pytest.fixture()
+def run_art(tmp_path: Path) -> report.Artefacts:
+    """A run folder shaped like the real notebooks' artefacts (keys as 01/02/04/05 write them)."""
+    catalog.save_metrics({"rows_raw": 5000, "rows_included": 4710,
+                          "flagged": {"test": 30, "duplicate": 50, "speeder": 0}},
+                         "01_clean_survey", tmp_path)
+    catalog.save_metrics({"wave": "2026Q3", "nps_b2b": {**_fig(17.8, 9.4, 25.9, 731),
+                                                        "design": "clustered by account"},
+                          "ces_mean_b2b": _fig(4.76, 4.67, 4.86, 731),
+                          "csat_top2_b2c": _fig(71.7, 66.7, 76.2, 460)}, "02_segments", tmp_path)
+    catalog.save_result(pd.DataFrame([
+        {"market": "B2B", "dimension": "all", "segment": "all", "wave_from": "2026Q2",
+         "wave_to": "2026Q3", "change": -9.0, "ci_low": -15.0, "ci_high": -3.0, "p_value": 0.001,
+         "p_adjusted": 0.02, "significant": True, "test": "paired"},
+        {"market": "B2C", "dimension": "channel", "segment": "Store", "wave_from": "2026Q2",
+         "wave_to": "2026Q3", "change": 12.0, "ci_low": 1.0, "ci_high": 23.0, "p_value": 0.03,
+         "p_adjusted": 0.4, "significant": False, "test": "independent"},
+    ]), "wave_changes", tmp_path)
+    catalog.save_result(pd.DataFrame({
+        "market": ["B2B"] * 4, "driver": ["impl_on_time", "sales_needs", "impl_onboarding", "x"],
+        "importance": [0.05, 0.12, 0.08, 0.01], "ci_low": [0.03, 0.09, 0.05, 0.0],
+        "ci_high": [0.07, 0.15, 0.11, 0.02]}), "driver_importance", tmp_path)
+    catalog.save_result(pd.DataFrame([{"basis": "Renewal rate: laggards to middle", "gap": 0.1,
+                                       "estimate": 832306.6, "se": 5e5, "ci_low": -167984.2,
+                                       "ci_high": 1975282.7, "n": 165}]), "gap_value", tmp_path)
+    catalog.save_metrics({"leader_laggard_gap_renewed_pts": _fig(16.4, 2.7, 29.8, 110),
+                          "revenue_at_risk_expected_churn_arr": _fig(3.53e6, 2.51e6, 4.79e6, 97)},
+                         "04_leaders_vs_laggards", tmp_path)
+    catalog.save_metrics({"reps_flagged": {"estimate": 3, "n": 25},
+                          "nps_all": _fig(13.5, 6.8, 20.0, 2836),
+                          "nps_without_flagged": _fig(8.1, 1.0, 15.0, 2533)},
+                         "05_score_integrity", tmp_path)
+    return report.load_artefacts(tmp_path)
+
+
+def test_headline_finding_states_numbers_cis_and_n(run_art: report.Artefacts) -> None:
+    f = report.headline_finding(run_art)
+    assert "wave 2026Q3" in f.text
+    assert "NPS **+17.8 points [+9.4, +25.9] (n=731)**; clustered by account" in f.text
+    assert "CES 4.76 [4.67, 4.86] on 1-7" in f.text
+    assert "CSAT top-2 box 71.7% [66.7, 76.2]" in f.text
+    assert "B2C**: NPS **not available in this run" in f.text
+    assert list(f.table["label"]) == ["B2B NPS"] and f.table["n"].iloc[0] == 731
+    assert repr(f) == f.text and f._repr_markdown_() == f.text  # nbval checks the plain text
+
+
+def test_changes_finding_reports_only_significant_changes(run_art: report.Artefacts) -> None:
+    f = report.changes_finding(run_art)
+    assert "1 of 2 changes tested are significant" in f.text
+    assert "B2B all (2026Q2 to 2026Q3): **-9.0 [-15.0, -3.0]** points (adjusted p = 0.020" in f.text
+    assert "Store" not in f.text  # p = 0.03 unadjusted, not significant after BH: not news
+    assert list(f.table["estimate"]) == [-9.0]
+
+
+def test_changes_finding_says_when_nothing_changed(tmp_path: Path) -> None:
+    catalog.save_result(pd.DataFrame({"market": ["B2B"], "change": [3.0], "ci_low": [-1.0],
+                                      "ci_high": [7.0], "p_value": [0.2], "p_adjusted": [0.2],
+                                      "significant": [False]}), "wave_changes", tmp_path)
+    f = report.changes_finding(report.load_artefacts(tmp_path))
+    assert f.text.startswith("**No significant change since the previous wave.** Of the 1 ")
+    assert f.table.empty
+
+
+def test_drivers_finding_ranks_by_importance(run_art: report.Artefacts) -> None:
+    f = report.drivers_finding(run_art, k=3)
+    assert "**B2B**: 1. sales needs (0.120 [0.090, 0.150]); 2. impl onboarding" in f.text
+    assert "x (" not in f.text  # fourth driver not listed with k=3
+    assert len(f.table) == 3
+
+
+def test_revenue_finding_in_money_with_cis(run_art: report.Artefacts) -> None:
+    f = report.revenue_finding(run_art)
+    assert "renewal rate: **+16.4 percentage points [+2.7, +29.8] (n=110)**." in f.text
+    assert ("Renewal rate: laggards to middle: worth **USD 832k** ARR a year (95% CI USD -168k to "
+            "USD 1.98M); the interval includes zero") in f.text
+    assert "detractor accounts: **USD 3.53M** (95% CI USD 2.51M to USD 4.79M; 97 accounts)" in f.text
+    assert f.table["estimate"].iloc[0] == pytest.approx(0.8323066)  # charted in millions
+
+
+def test_integrity_finding_with_exclusions_and_flags(run_art: report.Artefacts) -> None:
+    f = report.integrity_finding(run_art)
+    assert "290 of 5,000 survey responses (5.8%) were excluded before analysis: 30 test, 50 duplicate." in f.text
+    assert "**3 of 25 account teams**" in f.text
+    assert "(-5.4 points)" in f.text and "not proof" in f.text
+    assert list(f.table["label"]) == ["all responses", "without flagged teams"]
+
+
+def test_findings_without_artefacts_say_so(tmp_path: Path) -> None:
+    art = report.load_artefacts(tmp_path)
+    for finding in (report.changes_finding(art), report.drivers_finding(art),
+                    report.revenue_finding(art), report.integrity_finding(art)):
+        assert report.MISSING in finding.text and finding.table.empty
+
+
+def test_money() -> None:
+    assert report.money(1_975_282.7) == "USD 1.98M"
+    assert report.money(-167_984.2, "EUR") == "EUR -168k"
+    assert report.money(950) == "USD 950"

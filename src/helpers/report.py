@@ -104,11 +104,12 @@ def render_notebook_html(
     src, target = Path(ipynb), Path(out)
     nb = nbformat.read(src, as_version=4)
     name = src.stem
+    title = title or _title_of(nb, name)
     resources = {
-        "metadata": {"name": title or name},
+        "metadata": {"name": title},
         "cx": {
             "css": CSS, "run_id": run_id, "status": status, "error": error,
-            "title": title or _title_of(nb, name), "notebook": name, "commit": commit,
+            "title": title, "notebook": name, "commit": commit,
             "generated": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
             "parameters": [
                 {k: html.escape(str(getattr(p, k))) for k in ("name", "value", "source", "help")}
@@ -117,8 +118,20 @@ def render_notebook_html(
         },
     }
     body, _ = _exporter().from_notebook_node(nb, resources=resources)
+    body = _drop_repeated_title(body, resources["cx"]["title"])
     body = body.replace("<!--CX_TOC-->", table_of_contents(body), 1)
     return publish_bytes(target, body.encode("utf-8"))
+
+
+def _drop_repeated_title(body: str, title: str) -> str:
+    """Remove the notebook's first h1 when it repeats the page title shown in the header."""
+    main = body.find('<main class="cx-main">')
+    m = _HEADING.search(body, main if main >= 0 else 0)
+    if m and m.group(1) == "1":
+        text = html.unescape(_TAG.sub("", m.group(3))).rstrip("¶").strip()
+        if text == title.strip():
+            return body[:m.start()] + body[m.end():]
+    return body
 
 
 def _title_of(nb: nbformat.NotebookNode, fallback: str) -> str:
@@ -702,8 +715,265 @@ def available(art: Artefacts) -> Any:
     """Which notebooks left metrics and which tables exist: the summary's inventory."""
     import pandas as pd
 
-    rows = [{"artefact": f"metrics/{nb}.json", "kind": "metrics", "items": len(v)}
+    rows = [{"artefact": f"metrics/{nb}.json", "written by": nb, "entries": len(v)}
             for nb, v in art.metrics.items()]
-    rows += [{"artefact": f"tables/{name}.parquet", "kind": "table", "items": len(t)}
+    rows += [{"artefact": f"tables/{name}.parquet", "written by": "", "entries": len(t)}
              for name, t in art.tables.items()]
-    return pd.DataFrame(rows, columns=["artefact", "kind", "items"])
+    return pd.DataFrame(rows, columns=["artefact", "written by", "entries"]).set_index("artefact")
+
+
+# --- executive summary: findings in plain words, each with one chart and a methods note -------
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One section of the executive summary: plain-words text (Markdown) and the rows to chart.
+
+    Displays as Markdown in a notebook; its plain-text form is the same text, so nbval can check
+    the numbers. `table` has label, estimate, ci_low, ci_high and n (empty: nothing to chart).
+    """
+
+    text: str
+    table: Any
+    title: str
+    xlabel: str
+    note: str
+
+    def _repr_markdown_(self) -> str:
+        return self.text
+
+    def __repr__(self) -> str:
+        return self.text
+
+
+def money(x: float, currency: str = "USD") -> str:
+    """Compact money: 1234567 -> 'USD 1.23M', -45000 -> 'USD -45k'."""
+    if not _is_number(x):
+        return MISSING
+    if abs(x) >= 1e6:
+        return f"{currency} {x / 1e6:,.2f}M"
+    if abs(x) >= 1e3:
+        return f"{currency} {x / 1e3:,.0f}k"
+    return f"{currency} {x:,.0f}"
+
+
+def _zero_note(v: Mapping[str, Any]) -> str:
+    """', not distinguishable from zero' when the 95% CI spans zero."""
+    lo, hi = v.get("ci_low"), v.get("ci_high")
+    if _is_number(lo) and _is_number(hi) and lo < 0 < hi:
+        return "; the interval includes zero, so this is not established at the 95% level"
+    return ""
+
+
+def _bullets(lines: Iterable[str]) -> str:
+    return "\n".join(f"- {line}" for line in lines)
+
+
+def headline_finding(art: Artefacts) -> Finding:
+    """Headline NPS, CES and CSAT per market with 95% CIs and n (from 02_segments)."""
+    import pandas as pd
+
+    head = headline_figures(art)
+    wave = art.metric("wave", prefer=("02_segments",))
+    lines = []
+    for market in MARKETS:
+        h = head[head["market"] == market].set_index("metric")
+        nps, ces, agree, csat = (h.loc[m] for m in ("nps", "ces_mean", "ces_agree", "csat_top2"))
+        design = f"; {nps['design']}" if nps["design"] else ""
+        nps_text = ci_text(nps["estimate"], nps["ci_low"], nps["ci_high"], nps["n"], signed=True,
+                           unit=" points")
+        lines.append(
+            f"**{market}**: NPS **{nps_text}**{design}; "
+            f"CES {ci_text(ces['estimate'], ces['ci_low'], ces['ci_high'], digits=2)} on 1-7 "
+            f"({ci_text(agree['estimate'], agree['ci_low'], agree['ci_high'], unit='%')} agree); "
+            f"CSAT top-2 box {ci_text(csat['estimate'], csat['ci_low'], csat['ci_high'], unit='%')}.")
+    when = f"wave {wave}" if isinstance(wave, str) and wave else "the reported wave"
+    text = (f"Headline figures for {when}, with 95% confidence intervals in brackets and the "
+            f"number of responses:\n\n" + _bullets(lines))
+    rows = head[(head["metric"] == "nps") & head["estimate"].notna()]
+    table = pd.DataFrame({"label": rows["market"] + " NPS", "estimate": rows["estimate"],
+                          "ci_low": rows["ci_low"], "ci_high": rows["ci_high"], "n": rows["n"]})
+    note = ("NPS = % promoters (9-10) - % detractors (0-6), in points. 95% CI: adjusted Wald; "
+            "B2B SE clustered by account, B2C weighted by raking to population margins. "
+            f"n = included responses in {when} (test, duplicate, speeder, straightliner, "
+            "out-of-range and incomplete responses excluded). Source: metrics/02_segments.json.")
+    return Finding(text, table.reset_index(drop=True), f"NPS by market, {when}",
+                   "NPS (points, -100 to +100)", note)
+
+
+def changes_finding(art: Artefacts, q: float = 0.05) -> Finding:
+    """Wave-over-wave NPS changes that survive false-discovery control, and only those."""
+    import pandas as pd
+
+    sig, tested = significant_changes(art), changes_tested(art)
+    empty = pd.DataFrame(columns=["label", "estimate", "ci_low", "ci_high", "n"])
+    if tested is None and sig.empty:
+        return Finding(f"Changes since the previous wave: {MISSING}.", empty, "", "", "")
+    if sig.empty:
+        text = (f"**No significant change since the previous wave.** Of the {tested} wave-over-wave "
+                "NPS changes tested (overall and per segment, both markets), none survives "
+                f"Benjamini-Hochberg false-discovery control (q = {q:g}); movements in the trend "
+                "charts are within sampling noise.")
+        return Finding(text, empty, "", "", "")
+    lines = [f"{r['label']}: **{ci_text(r['change'], r['ci_low'], r['ci_high'], signed=True)}** "
+             f"points (adjusted p = {r['p_adjusted']:.3f}; {r.get('test') or 'tested'})"
+             for r in sig.to_dict("records")]
+    text = (f"**{len(sig)} of {tested if tested is not None else 'the'} changes tested are "
+            f"significant** after Benjamini-Hochberg false-discovery control (q = {q:g}); only "
+            "these are reported:\n\n" + _bullets(lines))
+    table = pd.DataFrame({"label": sig["label"], "estimate": sig["change"],
+                          "ci_low": sig["ci_low"], "ci_high": sig["ci_high"]})
+    note = ("Change in NPS points between consecutive waves with 95% CI. B2B: paired on accounts "
+            "answering in both waves; B2C: independent weighted samples. Significance after "
+            f"Benjamini-Hochberg across all {tested} tests at q = {q:g}. "
+            "Source: tables/wave_changes.parquet.")
+    return Finding(text, table, "Significant NPS changes since the previous wave",
+                   "Change in NPS (points)", note)
+
+
+def drivers_finding(art: Artefacts, k: int = 3) -> Finding:
+    """The top-k drivers of LTR per market with their importance intervals (03_promoter_drivers)."""
+    import pandas as pd
+
+    drv = top_drivers(art, k)
+    empty = pd.DataFrame(columns=["label", "estimate", "ci_low", "ci_high", "n"])
+    if drv.empty:
+        return Finding(f"Top drivers of promoters: {MISSING}.", empty, "", "", "")
+    lines = []
+    for market, g in drv.groupby("market", sort=True):
+        parts = []
+        for r in g.to_dict("records"):
+            name = str(r["driver"]).replace("_", " ")
+            ci = ci_text(r["importance"], r.get("ci_low"), r.get("ci_high"), digits=3)
+            share = f", {100 * r['share']:.0f}% of explained variance" if _is_number(r.get("share")) else ""
+            parts.append(f"{int(r['rank'])}. {name} ({ci}{share})")
+        lines.append(f"**{market}**: " + "; ".join(parts))
+    text = (f"What moves customers to promoter, the top {k} drivers per market by their share of "
+            "the explained variance in likelihood to recommend (95% bootstrap CI where available):"
+            "\n\n" + _bullets(lines))
+    table = pd.DataFrame({
+        "label": drv["market"] + " · " + drv["driver"].astype(str).str.replace("_", " "),
+        "estimate": drv["importance"],
+        "ci_low": drv["ci_low"] if "ci_low" in drv else drv["importance"],
+        "ci_high": drv["ci_high"] if "ci_high" in drv else drv["importance"]})
+    note = ("Importance = Shapley / LMG share of R² of LTR (0-10) explained by the experience "
+            "items (general dominance); CIs from bootstrap resamples (B2B resampling accounts). "
+            "Included responses, all waves of the run. Source: the drivers notebook's tables.")
+    return Finding(text, table, f"Top {k} drivers of likelihood to recommend",
+                   "Importance (share of R²)", note)
+
+
+def revenue_finding(art: Artefacts, currency: str = "USD") -> Finding:
+    """Leaders vs laggards in revenue terms: gap value and ARR at risk (04_leaders_vs_laggards)."""
+    import pandas as pd
+
+    gap = revenue_gap(art)
+    risk = art.metric("revenue_at_risk_expected_churn_arr", prefer=("04_leaders_vs_laggards",))
+    pts = {k: art.metric(f"leader_laggard_gap_{k}_pts", prefer=("04_leaders_vs_laggards",))
+           for k in ("renewed", "nrr", "churned")}
+    lines = []
+    for key, label in (("renewed", "renewal rate"), ("nrr", "net revenue retention"),
+                       ("churned", "churn rate")):
+        v = pts[key]
+        if isinstance(v, Mapping) and _is_number(v.get("estimate")):
+            figure = ci_text(v["estimate"], v.get("ci_low"), v.get("ci_high"), v.get("n"),
+                             signed=True, unit=" percentage points")
+            lines.append(f"Leaders vs laggards, {label}: **{figure}**{_zero_note(v)}.")
+    for r in gap.to_dict("records"):
+        lines.append(f"{str(r['label']).capitalize()}: worth **{money(r['estimate'], currency)}** "
+                     f"ARR a year (95% CI {money(r['ci_low'], currency)} to "
+                     f"{money(r['ci_high'], currency)}){_zero_note(r)}.")
+    if isinstance(risk, Mapping) and _is_number(risk.get("estimate")):
+        lines.append(f"ARR expected to churn in detractor accounts: **{money(risk['estimate'], currency)}**"
+                     f" (95% CI {money(risk.get('ci_low'), currency)} to "
+                     f"{money(risk.get('ci_high'), currency)}; {int(risk.get('n') or 0)} accounts).")
+    if not lines:
+        empty = pd.DataFrame(columns=["label", "estimate", "ci_low", "ci_high", "n"])
+        return Finding(f"Leaders vs laggards in revenue terms: {MISSING}.", empty, "", "", "")
+    text = ("Does better experience pay? Accounts ranked by NPS, top quartile (leaders) against "
+            "bottom quartile (laggards), on next-period outcomes:\n\n" + _bullets(lines) +
+            "\n\nThese are associations, not guaranteed returns: an upper bound on what the "
+            "experience gap alone explains.")
+    table = pd.DataFrame({"label": [str(x) for x in gap.get("label", [])],
+                          "estimate": gap.get("estimate", []) / 1e6 if len(gap) else [],
+                          "ci_low": gap.get("ci_low", []) / 1e6 if len(gap) else [],
+                          "ci_high": gap.get("ci_high", []) / 1e6 if len(gap) else []})
+    if len(gap) and "n" in gap:
+        table["n"] = gap["n"].to_numpy()
+    note = ("Gap value = difference in outcome rate (laggards vs the target group) x laggards' ARR; "
+            "CI of the difference (Newcombe / Welch) times that ARR. Leaders / laggards = top / "
+            "bottom quartile of account NPS (accounts with enough rated contacts). "
+            "Source: tables/gap_value.parquet, metrics/04_leaders_vs_laggards.json.")
+    return Finding(text, table, "What closing the experience gap is worth",
+                   f"ARR ({currency} millions)", note)
+
+
+def data_quality_line(art: Artefacts) -> str | None:
+    """'290 of 5,000 responses (5.8%) excluded before analysis: 30 test, ...' from 01's metrics."""
+    raw = art.metric("rows_raw", prefer=("01_clean_survey",))
+    kept = art.metric("rows_included", prefer=("01_clean_survey",))
+    if not (_is_number(raw) and _is_number(kept)) or raw <= 0:
+        return None
+    flags = art.metric("flagged", prefer=("01_clean_survey",))
+    detail = ""
+    if isinstance(flags, Mapping):
+        parts = [f"{int(v):,} {k.replace('_', ' ')}" for k, v in flags.items() if _is_number(v) and v]
+        detail = (": " + ", ".join(parts)) if parts else ""
+    dropped = int(raw) - int(kept)
+    return (f"{dropped:,} of {int(raw):,} survey responses ({100 * dropped / raw:.1f}%) were "
+            f"excluded before analysis{detail}.")
+
+
+def integrity_finding(art: Artefacts) -> Finding:
+    """Integrity caveats: reps flagged for possible score gaming and how much they move NPS."""
+    import pandas as pd
+
+    info = integrity_summary(art)
+    flagged, all_, without = info["reps_flagged"], info["nps_all"], info["nps_without_flagged"]
+    empty = pd.DataFrame(columns=["label", "estimate", "ci_low", "ci_high", "n"])
+    quality = data_quality_line(art)
+    if not isinstance(flagged, Mapping):
+        text = "Integrity caveats:\n\n" + _bullets([
+            f"Score integrity checks: {MISSING}.", quality or f"Data-quality exclusions: {MISSING}."])
+        return Finding(text, empty, "", "", "")
+    n_flag, n_reps = int(flagged.get("estimate") or 0), flagged.get("n")
+    lines = [quality or f"Data-quality exclusions: {MISSING}.",
+             f"**{n_flag} of {n_reps} account teams** show several independent signs of "
+             "pressured or gamed scores (pseudonyms and reasons in the score-integrity report)."]
+    rows = []
+    if isinstance(all_, Mapping) and isinstance(without, Mapping):
+        moved = float(without["estimate"]) - float(all_["estimate"])
+        lines.append(
+            f"B2B NPS across the waves analysed, all responses: {ci_text(all_['estimate'], all_.get('ci_low'), all_.get('ci_high'), all_.get('n'), signed=True)}; "
+            f"without the flagged teams' responses: "
+            f"{ci_text(without['estimate'], without.get('ci_low'), without.get('ci_high'), without.get('n'), signed=True)}"
+            f" ({moved:+.1f} points).")
+        rows = [{"label": lab, **{k: v.get(k) for k in ("estimate", "ci_low", "ci_high", "n")}}
+                for lab, v in (("all responses", all_), ("without flagged teams", without))]
+    lines.append("A flag is a reason to look, not proof of misconduct.")
+    text = "Integrity caveats:\n\n" + _bullets(lines)
+    note = ("NPS of B2B responses with and without the flagged teams, 95% CI adjusted Wald with SE "
+            "clustered by account. Flags need at least two independent kinds of evidence "
+            "(share of 10s vs peers with empirical-Bayes shrinkage and false-discovery control, "
+            "LTR contradicting the experience ratings, tone, timing, repeated devices). "
+            "Source: metrics/05_score_integrity.json.")
+    return Finding(text, pd.DataFrame(rows) if rows else empty,
+                   "B2B NPS with and without flagged account teams", "NPS (points)", note)
+
+
+def show(finding: Finding) -> None:
+    """Display a finding's text and its chart with the methods note (or say none is available)."""
+    import matplotlib.pyplot as plt
+    from IPython.display import Markdown, display
+
+    from helpers import plots
+
+    display(finding)
+    if finding.table is None or len(finding.table) == 0:
+        if MISSING not in finding.text:
+            display(Markdown("_No chart: nothing to show for this section in this run._"))
+        return
+    ax = plots.ci_points(finding.table, label="label", xlabel=finding.xlabel, title=finding.title,
+                         n="n" if "n" in finding.table else None)
+    plots.methods_note(ax, finding.note)
+    plt.show()
