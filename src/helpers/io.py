@@ -417,7 +417,7 @@ def _read_text(p: Path, layout: str | None, encoding: str | None, size: int) -> 
         raise _ragged_error(p, enc, delimiter, width, n_header, table.message)
     if not isinstance(table, pa.Table):
         raise DataError("undecodable text", file=p, expected="UTF-8 text")
-    frame = table.to_pandas(types_mapper={pa.string(): _STRING}.get)
+    frame = table.to_pandas(types_mapper={pa.string(): _STRING, pa.large_string(): _STRING}.get)
     return _assemble(kind, header, frame, notes, p, enc)
 
 
@@ -461,7 +461,7 @@ def _arrow_options(width: int, delimiter: str) -> tuple[Any, Any, Any]:
     read = pacsv.ReadOptions(column_names=names, block_size=1 << 24)
     parse = pacsv.ParseOptions(delimiter=delimiter, newlines_in_values=True,
                                ignore_empty_lines=True)
-    convert = pacsv.ConvertOptions(column_types=dict.fromkeys(names, pa.string()),
+    convert = pacsv.ConvertOptions(column_types=dict.fromkeys(names, pa.large_string()),
                                    null_values=[""], strings_can_be_null=True,
                                    quoted_strings_can_be_null=True)
     return read, parse, convert
@@ -478,7 +478,7 @@ def _arrow_read(source: Any, width: int, delimiter: str) -> pa.Table | _Ragged |
             return UnicodeError(msg)
         if "Empty CSV file" in msg:
             names = [f"c{i}" for i in range(width)]
-            return pa.table({n: pa.array([], pa.string()) for n in names})
+            return pa.table({n: pa.array([], pa.large_string()) for n in names})
         return _Ragged(msg.splitlines()[0] if msg else "CSV parse error")
 
 
