@@ -7,6 +7,8 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from helpers import benchmark, catalog, paths, synth_market
 from helpers.errors import DataError
@@ -290,3 +292,26 @@ def test_sample_competitor_nps_matches_planted_truth() -> None:
     for vendor, shift in truth["competitor_ltr_shift"].items():
         if abs(shift) >= 0.5:  # planted LTR shift vs us: positive = they are better
             assert gaps.loc[vendor, "verdict"] == ("lag" if shift > 0 else "lead"), vendor
+
+
+@settings(max_examples=15, deadline=None)
+@given(st.lists(st.lists(st.floats(-0.6, 1.5), min_size=5, max_size=5), min_size=1, max_size=4),
+       st.permutations(list(range(4))))
+def test_yearly_returns_are_equal_weight_means_of_planted_returns(rets, order) -> None:
+    """Planted yearly returns per ticker: each portfolio year = mean of its names' returns."""
+    years = list(range(2001, 2001 + len(rets)))
+    tickers = ["A", "B", "C", "D", "X"]
+    levels = np.vstack([np.ones(5), np.cumprod(1 + np.array(rets), axis=0)])
+    dates = pd.to_datetime([f"{y}-12-31" for y in [2000, *years]])
+    prices = pd.DataFrame([{"date": d, "ticker": t, "total_return": levels[i, j]}
+                           for i, d in enumerate(dates) for j, t in enumerate(tickers)])
+    cx = pd.DataFrame([{"year": y, "ticker": tickers[k], "rank": r + 1}
+                       for y in years for r, k in enumerate(order)])
+    res = benchmark.backtest(cx, prices, top_n=2, benchmark="X")
+    got = res.yearly.pivot(index="year", columns="portfolio", values="return")
+    r = np.array(rets)
+    np.testing.assert_allclose(got["Leaders (top 2)"], r[:, order[:2]].mean(axis=1), atol=1e-12)
+    np.testing.assert_allclose(got["Laggards (bottom 2)"], r[:, order[2:]].mean(axis=1), atol=1e-12)
+    np.testing.assert_allclose(got["Benchmark (X)"], r[:, 4], atol=1e-12)
+    cum = res.summary.set_index("portfolio")["cumulative_return"]
+    assert cum["Benchmark (X)"] == pytest.approx(np.prod(1 + r[:, 4]) - 1)

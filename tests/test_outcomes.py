@@ -199,3 +199,15 @@ def test_latest_wave_filter() -> None:
     assert outcomes.latest_wave_b2b(resp, wave="2026Q2")["account_id"].tolist() == ["A"]
     with pytest.raises(DataError, match="2025Q1"):
         outcomes.latest_wave_b2b(resp, wave="2025Q1")
+
+
+def test_revenue_at_risk_rules_and_segments() -> None:
+    acc = _book()
+    neg = outcomes.revenue_at_risk(acc, by="tier", n_draws=300)
+    maj = outcomes.revenue_at_risk(acc, rule="majority_detractors", n_draws=300)
+    assert list(neg["segment"]) == ["Enterprise", "SMB", "Total"]
+    assert neg.set_index("segment").loc[["Enterprise", "SMB"], "arr_at_risk"].sum() == (
+        pytest.approx(neg.iloc[-1]["arr_at_risk"]))
+    assert maj.iloc[-1]["n"] == (acc["pct_detractor"] > 50).sum()
+    with pytest.raises(DataError, match="rule"):
+        outcomes.revenue_at_risk(acc, rule="vibes")
