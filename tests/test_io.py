@@ -151,7 +151,9 @@ def test_qualtrics_large_file_sampled_path(tmp_path: Path, monkeypatch: pytest.M
     monkeypatch.setattr(hio, "_SAMPLE_BYTES", 64)  # smaller than the header: sample must grow
     body = QUALTRICS_ROWS[:3] + QUALTRICS_ROWS[3:] * 50
     p = write(tmp_path, "q.csv", b"\xef\xbb\xbf" + to_csv(body, newline="\r\n").encode())
+    before = (p.read_bytes(), p.stat().st_mtime_ns)
     s = read_survey(p)
+    assert (p.read_bytes(), p.stat().st_mtime_ns) == before  # memory-mapped read only
     assert s.data.shape == (150, 8)
     assert s.encoding == "utf-8-sig"
     assert s.data.loc[147, "ResponseId"] == "R_abcdefg123456"[:2] + "abcdef123456"

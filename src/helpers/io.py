@@ -116,7 +116,8 @@ def read_survey(
     ------
     DataError
         Missing, empty, undecodable, ragged or unrecognised files, or a Qualtrics export that
-        lost its header rows.
+        lost its header rows. Row numbers in messages count the file's records from 1,
+        header rows included (a quoted line break does not start a new row).
     """
     p = paths.resolve(path)
     if format not in FORMATS:
@@ -458,7 +459,7 @@ class _Ragged:
 
 def _arrow_options(width: int, delimiter: str) -> tuple[Any, Any, Any]:
     names = [f"c{i}" for i in range(width)]
-    read = pacsv.ReadOptions(column_names=names, block_size=1 << 24)
+    read = pacsv.ReadOptions(column_names=names, block_size=1 << 22)
     parse = pacsv.ParseOptions(delimiter=delimiter, newlines_in_values=True,
                                ignore_empty_lines=True)
     convert = pacsv.ConvertOptions(column_types=dict.fromkeys(names, pa.large_string()),
