@@ -160,13 +160,14 @@ def test_qualtrics_large_file_sampled_path(tmp_path: Path, monkeypatch: pytest.M
     assert s.data.loc[149, "Q3"] == "Größe: ok – €5"
 
 
-def test_qualtrics_large_file_with_late_cp1252_bytes(tmp_path: Path,
+@pytest.mark.parametrize("bom", [b"", b"\xef\xbb\xbf"])
+def test_qualtrics_large_file_with_late_cp1252_bytes(tmp_path: Path, bom: bytes,
                                                      monkeypatch: pytest.MonkeyPatch) -> None:
     import helpers.io as hio
 
     monkeypatch.setattr(hio, "_SAMPLE_BYTES", 2048)
     body = QUALTRICS_ROWS[:3] + QUALTRICS_ROWS[3:] * 20
-    data = to_csv(body).encode() + "2025-10-09 09:00:00,x,IP Address,R_zzzzzz999999,5,9,5,Café\n"\
+    data = bom + to_csv(body).encode() + "2025-10-09 09:00:00,x,IP Address,R_zzzzzz999999,5,9,5,Café\n"\
         .encode("cp1252")
     s = read_survey(write(tmp_path, "q.csv", data))
     assert s.data.shape == (61, 8)

@@ -256,8 +256,9 @@ def _decode_all(raw: bytes, p: Path, encoding: str | None, notes: list[str]) -> 
             raise _undecodable(raw, encoding, exc, p) from None
         notes.append(f"decoded as {encoding} (as requested)")
         return text.removeprefix("\ufeff"), encoding
-    bom, _ = _bom_encoding(raw[:4])
-    enc = bom or _utf16_without_bom(raw[:4096])
+    bom, bom_len = _bom_encoding(raw[:4])
+    enc = bom if bom != "utf-8-sig" else None
+    enc = enc or (_utf16_without_bom(raw[:4096]) if bom is None else None)
     if enc is not None:
         try:
             text = raw.decode(enc)
@@ -265,17 +266,22 @@ def _decode_all(raw: bytes, p: Path, encoding: str | None, notes: list[str]) -> 
             raise _undecodable(raw, enc, exc, p) from None
         notes.append(f"decoded as {enc}" + (" (byte-order mark)" if bom else " (no byte-order mark)"))
         return text.removeprefix("\ufeff"), enc
+    body = raw[bom_len:]
     try:
-        return raw.decode("utf-8"), "utf-8"
+        text = body.decode("utf-8")
+        if bom:
+            notes.append("decoded as utf-8 (byte-order mark removed)")
+        return text, bom or "utf-8"
     except UnicodeDecodeError as exc:
-        first_bad = exc.start
-    valid = raw.decode("utf-8", errors="ignore")
+        first_bad = exc.start + bom_len
+    valid = body.decode("utf-8", errors="ignore")
     if len(valid) != len(valid.encode("ascii", errors="ignore")):  # some real UTF-8 text
-        text = raw.decode("utf-8", errors="helpers_io_cp1252")
+        text = body.decode("utf-8", errors="helpers_io_cp1252")
         line = raw.count(b"\n", 0, first_bad) + 1
         notes.append("mixed encodings: decoded as UTF-8, with the bytes that are not valid UTF-8 "
                      f"(first on line {line}) decoded as cp1252")
         return text, "utf-8+cp1252"
+    raw = body
     try:
         text = raw.decode("cp1252")
         notes.append("not valid UTF-8: decoded as cp1252 (Windows Western European)")
