@@ -123,39 +123,58 @@ def _ranked(cx_index: pd.DataFrame, year: int) -> pd.DataFrame:
     return order
 
 
+@dataclass(frozen=True)
+class _Panel:
+    """Total-return levels as arrays: forward-filled values and the last valid row per cell."""
+
+    dates: pd.DatetimeIndex
+    filled: np.ndarray
+    last_valid: np.ndarray
+    column: dict[str, int]
+
+    @classmethod
+    def of(cls, wide: pd.DataFrame) -> _Panel:
+        valid = wide.notna().to_numpy()
+        rows = np.where(valid, np.arange(len(wide))[:, None], -1)
+        return cls(wide.index, wide.ffill().to_numpy(float), np.maximum.accumulate(rows, axis=0),
+                   {str(c): i for i, c in enumerate(wide.columns)})
+
+
 def _hold_year(
-    wide: pd.DataFrame, tickers: list[str], year: int, grace_days: int = 7
+    panel: _Panel, tickers: list[str], year: int, grace_days: int = 7
 ) -> tuple[pd.Series, dict[str, float], list[dict]]:
     """Equal-weight buy-and-hold path over one calendar year, plus per-name returns and events."""
-    start_anchor = wide.index[wide.index <= pd.Timestamp(year - 1, 12, 31)]
-    if len(start_anchor) == 0:
+    dates = panel.dates
+    i0 = int(dates.searchsorted(pd.Timestamp(year - 1, 12, 31), side="right")) - 1
+    if i0 < 0:
         raise DataError(f"no prices on or before {year - 1}-12-31", file="prices", column="date",
                         expected=f"prices that start before the {year} holding year")
-    t0 = start_anchor[-1]
-    t1 = wide.index[wide.index <= pd.Timestamp(year, 12, 31)][-1]
-    window = wide.loc[t0:t1]
+    i1 = int(dates.searchsorted(pd.Timestamp(year, 12, 31), side="right")) - 1
+    t0, t1 = dates[i0], dates[i1]
+    grace = pd.Timedelta(days=grace_days)
     events: list[dict] = []
-    paths: dict[str, pd.Series] = {}
-    rets: dict[str, float] = {}
+    cols: list[int] = []
+    held: list[str] = []
     for tk in tickers:
-        if tk not in wide.columns:
+        j = panel.column.get(tk)
+        if j is None:
             events.append({"ticker": tk, "event": MISSING_RULE, "date": pd.NaT})
             continue
-        full = wide[tk].dropna()
-        before = full[(full.index <= t0) & (full.index >= t0 - pd.Timedelta(days=grace_days))]
-        if before.empty:
+        lv0 = panel.last_valid[i0, j]
+        if lv0 < 0 or dates[lv0] < t0 - grace:
             events.append({"ticker": tk, "event": NO_START_RULE, "date": t0})
             continue
-        s = window[tk].ffill().fillna(before.iloc[-1]) / before.iloc[-1]
-        last = full[full.index <= t1].index[-1]
-        if last < t1 - pd.Timedelta(days=grace_days):
-            events.append({"ticker": tk, "event": CASH_RULE, "date": last})
-        paths[tk] = s
-        rets[tk] = float(s.iloc[-1] - 1.0)
-    if not paths:
-        return pd.Series(dtype=float), rets, events
-    path = pd.concat(paths, axis=1).mean(axis=1)
-    return path, rets, events
+        lv1 = panel.last_valid[i1, j]
+        if dates[lv1] < t1 - grace:
+            events.append({"ticker": tk, "event": CASH_RULE, "date": dates[lv1]})
+        cols.append(j)
+        held.append(tk)
+    if not cols:
+        return pd.Series(dtype=float), {}, events
+    window = panel.filled[i0:i1 + 1, cols]
+    rel = window / window[0]
+    rets = dict(zip(held, (rel[-1] - 1.0).tolist(), strict=True))
+    return pd.Series(rel.mean(axis=1), index=dates[i0:i1 + 1]), rets, events
 
 
 def _max_drawdown(values: np.ndarray) -> float:
@@ -240,6 +259,7 @@ def backtest(
             warnings.warn(text, PriceOnlyWarning, stacklevel=2)
             notes.append(text)
 
+    panel = _Panel.of(wide)
     last_price_year = wide.index.max().year
     first_year = int(idx["year"].min()) + lag if start_year is None else int(start_year)
     last_year = (min(int(idx["year"].max()) + lag, last_price_year) if end_year is None
@@ -260,7 +280,7 @@ def backtest(
             notes.append(f"{year - lag}: only {len(ranked)} companies, top and bottom overlap.")
         groups = {"leaders": ranked.head(top_n), "laggards": ranked.tail(top_n).iloc[::-1]}
         for key, rows in groups.items():
-            path, rets, evs = _hold_year(wide, rows["ticker"].tolist(), year)
+            path, rets, evs = _hold_year(panel, rows["ticker"].tolist(), year)
             if path.empty:
                 raise DataError(f"no {key} company has prices for {year}", file="prices",
                                 column="ticker", expected="prices for the index companies")
@@ -277,7 +297,7 @@ def backtest(
                 events.append({"year": year, "portfolio": labels[key],
                                "company": comp.get(e["ticker"]), **e,
                                "return_to_exit": rets.get(e["ticker"], np.nan)})
-        path, _, _ = _hold_year(wide, [benchmark], year)
+        path, _, _ = _hold_year(panel, [benchmark], year)
         if path.empty:
             raise DataError(f"benchmark {benchmark!r} has no price at the start of {year}",
                             file="prices", column="ticker", expected="a complete benchmark series")
