@@ -297,3 +297,22 @@ def test_nbval_sanitisers_mask_what_changes_between_runs(raw: str, clean: str) -
 def test_nbval_sanitisers_keep_headline_numbers() -> None:
     text = "B2B NPS +31.2 [27.0, 35.4] n=812; CES 5.4 (SE 0.05); 2025Q4 vs 2025Q3: -4.1 points"
     assert _sanitise(text) == text
+
+
+def test_a_run_stopped_half_way_is_closed_as_failed(tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """SIGTERM (systemd stop) becomes SystemExit in main(): the manifest must not stay 'running'."""
+    def stop(plan: object, *a: object, **k: object) -> None:
+        raise SystemExit(143)
+
+    monkeypatch.setattr(pipeline, "_execute", stop)
+    out = tmp_path / "reports"
+    with pytest.raises(SystemExit):
+        pipeline.run(PARAMS, out_dir=out, pipeline_path=OK)
+    (run,) = [p for p in out.iterdir() if p.is_dir()]
+    doc = json.loads((run / "manifest.json").read_text())
+    assert doc["status"] == "failed" and doc["error"].startswith("interrupted")
+    assert doc["notebooks"][0]["status"] == "failed"
+    assert not (out / "latest").exists()
+    with pipeline.run_lock(out):  # the lock was released
+        pass

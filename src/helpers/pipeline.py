@@ -26,6 +26,7 @@ import json
 import logging
 import os
 import platform
+import signal
 import socket
 import subprocess
 import sys
@@ -155,7 +156,13 @@ def inspect_parameters(notebook: Path) -> dict[str, dict[str, Any]]:
     """Parameters declared by a notebook's ``parameters`` cell (name -> type, default, help)."""
     import papermill
 
-    return papermill.inspect_notebook(str(notebook))
+    pm_log = logging.getLogger("papermill")
+    level = pm_log.level
+    pm_log.setLevel(logging.WARNING)  # no "Input Notebook: ..." line per notebook on --check
+    try:
+        return papermill.inspect_notebook(str(notebook))
+    finally:
+        pm_log.setLevel(level)
 
 
 def validate(params: RunParams, pipeline: PipelineConfig) -> list[PlannedStep]:
@@ -526,7 +533,13 @@ def _run_locked(plan: list[PlannedStep], params: RunParams, pipeline: PipelineCo
                 log.info("%s: %s", name, message)
             _write_manifest(run_dir, manifest)
     except BaseException as exc:
-        manifest.update(status="failed", error=f"interrupted: {_error_text(exc)}")
+        reason = f"interrupted: {_error_text(exc)}"
+        manifest.update(status="failed", error=reason)
+        for entry in manifest["notebooks"]:
+            if entry["status"] == "running":
+                entry.update(status="failed", error=reason)
+            elif entry["status"] == "pending":
+                entry.update(status="skipped", reason=reason)
         raise
     finally:
         if manifest["status"] == "running":
@@ -544,6 +557,11 @@ def _run_locked(plan: list[PlannedStep], params: RunParams, pipeline: PipelineCo
                      exit_code=EXIT_OK if status == "succeeded" else EXIT_FAILED, index_path=index)
 
 
+def _terminate(signum: int, frame: Any) -> None:
+    """Turn SIGTERM into an exception so the manifest is closed as failed, not left running."""
+    raise SystemExit(128 + signum)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """``cx run [--params FILE] [--out DIR] [--pipeline FILE] [--run-id ID] [--check]``."""
     ap = argparse.ArgumentParser(prog="cx run", description="Run the report pipeline.")
@@ -556,6 +574,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s",
                             stream=sys.stderr)
+    previous = signal.signal(signal.SIGTERM, _terminate)  # systemd stop: close the run as failed
     try:
         if args.check:
             plan = validate(config.load_params(args.params),
@@ -569,10 +588,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except RunLockedError as exc:
         print(f"cx run: {exc}", file=sys.stderr)
         return EXIT_LOCKED
+    finally:
+        signal.signal(signal.SIGTERM, previous)
     print(f"run {result.run_id} {result.status}: {result.run_dir}")
     print(f"report index: {result.index_path}")
     return result.exit_code
-
 
 if __name__ == "__main__":
     raise SystemExit(main())

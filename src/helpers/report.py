@@ -9,6 +9,7 @@ headline figures and the trend of those figures across runs as small inline SVG 
 
 from __future__ import annotations
 
+import functools
 import html
 import json
 import logging
@@ -55,7 +56,9 @@ def publish_bytes(target: str | os.PathLike[str], data: bytes) -> Path:
     return p
 
 
+@functools.cache
 def _exporter() -> Any:
+    """One HTMLExporter per process: compiling the templates costs about a second."""
     from nbconvert import HTMLExporter
     from nbconvert.preprocessors import TagRemovePreprocessor
 
