@@ -20,7 +20,7 @@ from helpers.io import Survey, read_survey
 from helpers.paths import PROJECT_ROOT
 
 REAL = PROJECT_ROOT.parent / "shared" / "real-exports"
-SETTINGS = settings(max_examples=60, deadline=None,
+SETTINGS = settings(max_examples=40, deadline=None,
                     suppress_health_check=[HealthCheck.function_scoped_fixture])
 
 QUALTRICS = (
@@ -153,3 +153,60 @@ def test_mixed_encodings(lines: list[tuple[str, str]]) -> None:
     for (enc, t), got in zip(lines, result.data["text"].tolist(), strict=True):
         if enc == "utf-8" or t.isascii():
             assert (got if isinstance(got, str) else "") == t
+
+
+TEXT_CELL = st.text(alphabet=st.sampled_from(list("abcAZ09 -_.'\"é€中,;")), max_size=6)
+
+
+@settings(max_examples=20, deadline=None)
+@given(st.lists(st.lists(st.one_of(st.none(), TEXT_CELL, st.integers(-10**6, 10**6),
+                                   st.integers(-10**6, 10**6).map(lambda i: i / 100)),
+                         min_size=3, max_size=3), min_size=0, max_size=5))
+def test_xlsx_cells_read_back_as_text(rows: list[list[object]]) -> None:
+    """Generic XLSX: every cell comes back as the text a CSV export would carry."""
+    import io
+
+    import openpyxl
+
+    wb = openpyxl.Workbook()
+    wb.active.append(["h0", "h1", "h2"])
+    for r in rows:
+        wb.active.append(r)
+    buf = io.BytesIO()
+    wb.save(buf)
+    result = read_bytes(buf.getvalue(), ".xlsx")
+    assert isinstance(result, Survey), result
+    assert result.format == "xlsx" and list(result.data.columns) == ["h0", "h1", "h2"]
+
+    def text(v: object) -> str | None:
+        if v is None or v == "":
+            return None
+        if isinstance(v, float):
+            return str(int(v)) if v.is_integer() and abs(v) < 1e15 else repr(v)
+        return str(v)
+
+    expected = [[text(v) for v in r] for r in rows if any(text(v) is not None for v in r)]
+    got = [[None if pd.isna(v) else v for v in r] for r in result.data.astype(object).values]
+    assert got == expected
+
+
+@SETTINGS
+@given(st.lists(st.tuples(st.sampled_from(["", "Q a", "Q b", "Q a<br>x"]),
+                          st.sampled_from(["", "Response", "Open-Ended Response", "opt 1",
+                                           "opt 2"])), min_size=1, max_size=8))
+def test_surveymonkey_names_unique(cols: list[tuple[str, str]]) -> None:
+    """Any SurveyMonkey header gives one unique name and one question per column."""
+    row1 = ["RespondentID"] + [q for q, _ in cols]
+    row2 = ["", "Response"] + [o for _, o in cols][1:]
+    row2 = row2[:len(row1)]
+    data_row = [str(i) for i in range(len(row1))]
+
+    def line(r: list[str]) -> str:
+        return ",".join('"' + v + '"' for v in r) + "\n"
+
+    result = read_bytes((line(row1) + line(row2) + line(data_row)).encode(), format="surveymonkey")
+    assert isinstance(result, Survey), result
+    assert result.data.shape == (1, len(row1))
+    assert result.data.columns.is_unique and set(result.questions) == set(result.data.columns)
+    assert result.data.iloc[0].tolist() == data_row
+    assert all("<br>" not in c for c in result.data.columns)
