@@ -211,3 +211,17 @@ def test_revenue_at_risk_rules_and_segments() -> None:
     assert maj.iloc[-1]["n"] == (acc["pct_detractor"] > 50).sum()
     with pytest.raises(DataError, match="rule"):
         outcomes.revenue_at_risk(acc, rule="vibes")
+
+
+def test_gap_value_by_segment_sums_to_segment_arr() -> None:
+    acc = _book()
+    acc.loc[acc.index[:3], "tier"] = "Tiny"
+    out = outcomes.gap_value_by_segment(acc, "tier")
+    assert set(out["tier"]) == {"Enterprise", "SMB", "Tiny"}
+    tiny = out[out["tier"] == "Tiny"]
+    assert tiny["estimate"].isna().all() and (tiny["reason"] != "").all()
+    smb = out[(out["tier"] == "SMB") & out["basis"].str.startswith("Renewal")].iloc[0]
+    lag = acc[(acc["tier"] == "SMB") & (acc["group"] == "laggard")]
+    mid = acc[(acc["tier"] == "SMB") & (acc["group"] == "middle")]
+    assert smb["estimate"] == pytest.approx((mid["renewed"].mean() - lag["renewed"].mean())
+                                            * lag["arr"].sum())

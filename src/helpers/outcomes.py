@@ -359,6 +359,28 @@ def gap_value(acc: pd.DataFrame, target: str = "middle", level: float = 0.95) ->
     return pd.DataFrame(rows)
 
 
+def gap_value_by_segment(acc: pd.DataFrame, by: str, target: str = "middle",
+                         level: float = 0.95, min_accounts: int = 5) -> pd.DataFrame:
+    """:func:`gap_value` within each level of `by` (groups from the overall ranking).
+
+    Segments with fewer than `min_accounts` laggard or target accounts get NaN and a reason.
+    """
+    _need(acc, [by, "group", "arr", "renewed", "nrr"], "accounts")
+    rows = []
+    for name, g in acc.groupby(by, sort=True):
+        cmp = compare_groups(g, a=target, b="laggard", outcomes=("renewed", "nrr"), level=level,
+                             min_accounts=min_accounts)
+        arr_lag = float(g.loc[g["group"] == "laggard", "arr"].sum())
+        for r in cmp.to_dict("records"):
+            est, se = r.get("estimate", np.nan), r.get("se", np.nan)
+            lo, hi = r.get("ci_low", np.nan), r.get("ci_high", np.nan)
+            rows.append({by: name, "basis": f"{r['label']}: laggards to {target}", "gap": est,
+                         "arr_laggards": arr_lag, "estimate": est * arr_lag, "se": se * arr_lag,
+                         "ci_low": lo * arr_lag, "ci_high": hi * arr_lag, "n": r["n"],
+                         "reason": r.get("reason", "")})
+    return pd.DataFrame(rows)
+
+
 def metric_dict(row: pd.Series | dict, scale: float = 1.0) -> dict[str, float]:
     """{estimate, se, ci_low, ci_high, n} of a result row (times `scale`) for save_metrics."""
     r = dict(row)
