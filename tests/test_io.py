@@ -420,6 +420,9 @@ def test_missing_file_unknown_format_unknown_encoding(tmp_path: Path) -> None:
         read_survey(tmp_path)
     with pytest.raises(DataError, match=r"not an XLSX"):
         read_survey(p, format="xlsx")
+    q = write(tmp_path, "q.csv", to_csv(QUALTRICS_ROWS).encode())
+    with pytest.raises(DataError, match=r"q\.csv, row 3: .*ImportId row.*not a qualtrics_legacy"):
+        read_survey(q, format="qualtrics_legacy")
 
 
 def test_undecodable_with_explicit_encoding(tmp_path: Path) -> None:

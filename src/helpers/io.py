@@ -546,6 +546,9 @@ def _detect_layout(records: Sequence[Sequence[str]], layout: str | None, p: Path
 
     if layout in ("csv", "tsv"):
         return "csv", 1
+    if layout in ("qualtrics_legacy", "surveymonkey") and import_row(row3):
+        raise DataError(f"row 3 is a Qualtrics ImportId row, so this is not a {layout} export",
+                        file=p, row=3, expected="format='qualtrics' or format='auto'")
     if layout == "qualtrics_legacy" or (layout is None and legacy and row2 is not None
                                         and any(c.strip() == "ResponseID" for c in row2)):
         if row2 is None:
