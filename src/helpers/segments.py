@@ -133,14 +133,10 @@ def account_frame(responses: pd.DataFrame, role_order: Sequence[str] = ROLE_ORDE
     d = responses.loc[responses["account_id"].notna(), ["account_id", "role", "ltr"]].copy()
     d["score"] = _score(d["ltr"])
     d = d[d["score"].notna()]
-    g = d.groupby("account_id", sort=True)["score"]
-    out = pd.DataFrame({
-        "n_responses": g.size(),
-        "n_promoters": g.apply(lambda s: int((s > 0).sum())),
-        "n_passives": g.apply(lambda s: int((s == 0).sum())),
-        "n_detractors": g.apply(lambda s: int((s < 0).sum())),
-        "score_mean": g.mean(),
-    })
+    counts = pd.DataFrame({"n_responses": 1, "n_promoters": d["score"] > 0,
+                           "n_passives": d["score"] == 0, "n_detractors": d["score"] < 0},
+                          index=d.index).astype(int).groupby(d["account_id"], sort=True).sum()
+    out = counts.assign(score_mean=d.groupby("account_id", sort=True)["score"].mean())
     half = out["n_responses"] / 2
     out["score_majority"] = np.where(out["n_promoters"] > half, 100.0,
                                      np.where(out["n_detractors"] > half, -100.0, 0.0))
@@ -182,18 +178,20 @@ def account_nps(responses: pd.DataFrame, accounts: pd.DataFrame | None = None, *
     acc = account_frame(d, role_order)
     vote_col = "score_mean" if vote == "mean" else "score_majority"
     rows = []
-    res = metrics.nps(d["ltr"].to_numpy(float), cluster=d["account_id"].to_numpy())
+    account_code = pd.factorize(d["account_id"])[0]  # integer clusters: factorised once
+    res = metrics.nps(d["ltr"].to_numpy(float), cluster=account_code)
     rows.append({"method": "all responses", "unit": "responses", **_row(res)})
     rows.append({"method": f"one vote per account ({vote})", "unit": "accounts",
                  **_mean_points(acc[vote_col])})
     rows.append({"method": "waterfall (DM, else influencer, else user)", "unit": "accounts",
                  **_mean_points(acc["waterfall_score"])})
-    unknown = sorted(set(d["role"].dropna()) - set(weights))
-    if unknown or d["role"].isna().any():
+    role = d["role"].astype("category")
+    unknown = sorted(set(role.cat.categories) - set(weights))
+    if unknown or role.isna().any():
         raise DataError(f"role {unknown[0] if unknown else None!r} has no weight", column="role",
                         expected=", ".join(weights))
-    w = d["role"].map(weights).astype(float)
-    res = metrics.nps(d["ltr"].to_numpy(float), weights=w.to_numpy(), cluster=d["account_id"].to_numpy())
+    w = role.map(weights).astype(float)
+    res = metrics.nps(d["ltr"].to_numpy(float), weights=w.to_numpy(), cluster=account_code)
     rows.append({"method": "role-weighted (" + "/".join(f"{v:g}" for v in weights.values()) + ")",
                  "unit": "responses", **_row(res)})
     if accounts is not None:
@@ -457,13 +455,16 @@ def b2c_weights(df: pd.DataFrame, margins: Mapping[str, Mapping[str, float]], *,
     trimmed weights, so the bounds always hold and margins hold closely (see
     weighting.margin_table). Weights average 1 within each group.
     """
-    groups = [(None, df)] if by is None else list(df.groupby(by, sort=True))
+    _require(df, list(margins), "responses")
+    # categorical columns: raking looks levels up many times (much faster than on strings)
+    cats = df[list(margins)].astype("category")
+    groups = [(None, cats)] if by is None else list(cats.groupby(df[by], sort=True))
     parts = []
     for _, g in groups:
         w = weighting.rake(g, margins)
         for _ in range(max_rounds):
             t = weighting.trim_weights(w, upper=trim_upper, lower=trim_lower)
-            if np.allclose(t.to_numpy(), w.to_numpy(), rtol=1e-6):
+            if np.abs(t.to_numpy() - w.to_numpy()).max() <= 1e-4 * t.mean():
                 break
             w = weighting.rake(g, margins, base_weight=t.to_numpy())
         parts.append(t / t.mean())
@@ -495,11 +496,21 @@ def _kish_by(df: pd.DataFrame, by: list[str], weight: str) -> pd.DataFrame:
     return g[["kish_deff", "kish_n_eff"]].reset_index()
 
 
+def _cluster_codes(labels: pd.Series) -> pd.Series:
+    """Cluster labels as float codes (NaN stays missing): factorising strings once is far
+    cheaper than once per table."""
+    codes = pd.factorize(labels)[0].astype(float)
+    codes[codes < 0] = np.nan
+    return pd.Series(codes, index=labels.index, name=labels.name)
+
+
 def nps_by(df: pd.DataFrame, by: str | Sequence[str], *, weight: str | None = None,
            cluster: str | None = None, min_n: int = 10, max_halfwidth: float = 30.0
            ) -> pd.DataFrame:
     """metrics.nps_table for `by`, plus Kish deff / effective n when weighted, then :func:`govern`."""
     by_cols = [by] if isinstance(by, str) else list(by)
+    if cluster is not None and not pd.api.types.is_numeric_dtype(df[cluster]):
+        df = df.assign(**{cluster: _cluster_codes(df[cluster])})
     t = metrics.nps_table(df, by_cols, weight=weight, cluster=cluster)
     if weight is not None:
         t = t.merge(_kish_by(df[df["ltr"].notna()], by_cols, weight), on=by_cols, how="left")
@@ -515,6 +526,8 @@ def segment_tables(df: pd.DataFrame, dimensions: Sequence[str], *, weight: str |
     deff, n_eff (+ kish_* when weighted, n_clusters when clustered), suppressed, reason.
     Use ``cluster="account_id"`` for B2B and ``weight=`` raked weights for B2C.
     """
+    if cluster is not None and not pd.api.types.is_numeric_dtype(df[cluster]):
+        df = df.assign(**{cluster: _cluster_codes(df[cluster])})
     parts = []
     for dim in dimensions:
         _require(df, [dim], "responses")

@@ -1,0 +1,79 @@
+"""Speed of the segment engine (helpers.segments) at scale.
+
+Prints one line per target: "<name>: <seconds> s (target < X s), peak <MB> MB"
+(seconds from an untraced call; peak = tracemalloc peak of Python allocations in a second,
+traced call, since tracing slows the code down several-fold).
+
+    .venv/bin/python benchmarks/bench_segments.py
+"""
+
+from __future__ import annotations
+
+import time
+import tracemalloc
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from helpers import config, segments
+
+ROWS = 1_000_000
+ACCOUNTS = 50_000
+
+
+def _measure(name: str, target_s: float, fn: Callable[[], Any]) -> Any:
+    t0 = time.perf_counter()
+    out = fn()
+    seconds = time.perf_counter() - t0
+    tracemalloc.start()
+    fn()
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    print(f"{name}: {seconds:.2f} s (target < {target_s:g} s), peak {peak / 2**20:.0f} MB")
+    return out
+
+
+def _frame(rng: np.random.Generator) -> pd.DataFrame:
+    """1M responses: 4 waves, 50,000 accounts, 3 roles, dimensions with 30 segments in all."""
+    cfg = config.load_segments()
+    df = pd.DataFrame({
+        "wave": rng.choice(["2025Q4", "2026Q1", "2026Q2", "2026Q3"], ROWS),
+        "account_id": np.char.add("A", rng.integers(0, ACCOUNTS, ROWS).astype(str)),
+        "role": rng.choice(["decision_maker", "influencer", "user"], ROWS, p=[0.2, 0.3, 0.5]),
+        "ltr": rng.integers(0, 11, ROWS).astype(float),
+        "segment20": rng.choice([f"S{i:02d}" for i in range(20)], ROWS),
+    })
+    for var, shares in cfg.b2c_margins.items():   # region 4 + channel 3 + age band 3 = 10
+        df[var] = rng.choice(list(shares), ROWS)
+    return df
+
+
+def main() -> None:
+    """Run each target once (after a warm-up of the imports) and print its line."""
+    rng = np.random.default_rng(0)
+    cfg = config.load_segments()
+    df = _frame(rng)
+    dims = ["segment20", "region", "channel", "age_band"]          # 20 + 4 + 3 + 3 = 30
+    small = df.head(2000)
+    segments.segment_tables(small, dims, cluster="account_id")    # warm-up
+    _measure("segment_tables 1M rows x 30 segments, clustered by 50k accounts, governed", 5.0,
+             lambda: segments.segment_tables(df, dims, cluster="account_id"))
+    w = _measure("b2c_weights: rake + trim, 1M rows, 4 waves x 3 margins", 5.0,
+                 lambda: segments.b2c_weights(df, cfg.b2c_margins))
+    dfw = df.assign(weight=w)
+    _measure("segment_tables 1M rows x 30 segments, weighted (deff + Kish), governed", 5.0,
+             lambda: segments.segment_tables(dfw, dims, weight="weight"))
+    _measure("account_nps five ways, 1M responses, 50k accounts", 5.0,
+             lambda: segments.account_nps(df, role_order=cfg.role_order,
+                                          role_weights=cfg.role_weights))
+    items = [f"x{i}" for i in range(6)]
+    rated = pd.DataFrame(rng.integers(1, 6, (50_000, 6)).astype(float), columns=items)
+    rated["ltr"] = rng.integers(0, 11, 50_000).astype(float)
+    _measure("find_personas 50k rows x 6 items, k=2..6, 5 seeds", 30.0,
+             lambda: segments.find_personas(rated, items, seeds=cfg.seeds))
+
+
+if __name__ == "__main__":
+    main()
