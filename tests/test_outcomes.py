@@ -112,6 +112,9 @@ def test_prepare_accounts_derives_nrr_and_keeps_unrated() -> None:
     out = outcomes.prepare_accounts(acc, ranked).set_index("account_id")
     assert out["nrr"].tolist() == [1.1, 0.0, 1.0]
     assert out.loc["C", "group"] == "not rated"
+    with pytest.warns(UserWarning, match="1 rated account"):
+        short = outcomes.prepare_accounts(acc.iloc[1:], ranked)
+    assert short.attrs["rated_without_outcomes"] == ["A"]
     with pytest.raises(DataError, match="arr"):
         outcomes.prepare_accounts(acc.assign(arr=[1.0, 0.0, 1.0]), ranked)
     with pytest.raises(DataError, match="expansion_arr"):

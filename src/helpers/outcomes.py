@@ -13,6 +13,7 @@ experience alone would return.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
@@ -69,7 +70,7 @@ def account_nps(responses: pd.DataFrame, min_n: int = 2, account: str = "account
     -------
     One row per account: account_id, n, nps, se, ci_low, ci_high (adjusted Wald, Rocks 2016, via
     :func:`helpers.metrics.nps_table`), pct_promoter, pct_detractor, nps_shrunk, eligible, rank
-    (1 = best, by shrunk NPS, ties broken by larger n), group ("leader" top quartile, "laggard"
+    (1 = best, by shrunk NPS, ties broken by larger n, then account id), group ("leader" top quartile, "laggard"
     bottom quartile, "middle", or "" when not eligible).
 
     The shrinkage is normal-normal empirical Bayes: between-account variance tau^2 by the method of
@@ -137,6 +138,11 @@ def prepare_accounts(accounts: pd.DataFrame, ranked: pd.DataFrame,
     cols = [account, "n", "nps", "ci_low", "ci_high", "pct_detractor", "nps_shrunk", "rank",
             "group"]
     out = acc.merge(ranked[cols], on=account, how="left")
+    orphans = sorted(set(ranked[account]) - set(acc[account]))
+    if orphans:
+        warnings.warn(f"{len(orphans)} rated account(s) missing from the accounts table, left out of "
+                      f"the outcome comparison (e.g. {orphans[:3]})", stacklevel=2)
+    out.attrs["rated_without_outcomes"] = orphans
     out["group"] = out["group"].fillna("").replace("", "not rated")
     out.loc[out["n"].notna() & ~out["group"].isin(GROUPS), "group"] = "below min n"
     return out
