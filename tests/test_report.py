@@ -163,10 +163,11 @@ def run_art(tmp_path: Path) -> report.Artefacts:
          "wave_to": "2026Q3", "change": 12.0, "ci_low": 1.0, "ci_high": 23.0, "p_value": 0.03,
          "p_adjusted": 0.4, "significant": False, "test": "independent"},
     ]), "wave_changes", tmp_path)
-    catalog.save_result(pd.DataFrame({
+    catalog.save_result(pd.DataFrame({  # columns as 03_promoter_drivers writes drivers_ranked
         "market": ["B2B"] * 4, "driver": ["impl_on_time", "sales_needs", "impl_onboarding", "x"],
-        "importance": [0.05, 0.12, 0.08, 0.01], "ci_low": [0.03, 0.09, 0.05, 0.0],
-        "ci_high": [0.07, 0.15, 0.11, 0.02]}), "driver_importance", tmp_path)
+        "importance": [0.05, 0.12, 0.08, 0.01], "share": [0.19, 0.46, 0.31, 0.04],
+        "share_ci_low": [0.12, 0.40, 0.25, 0.0], "share_ci_high": [0.25, 0.52, 0.37, 0.08],
+        "top3_share": [0.9, 1.0, 1.0, 0.1], "n": 2463, "r2": 0.26}), "drivers_ranked", tmp_path)
     catalog.save_result(pd.DataFrame([{"basis": "Renewal rate: laggards to middle", "gap": 0.1,
                                        "estimate": 832306.6, "se": 5e5, "ci_low": -167984.2,
                                        "ci_high": 1975282.7, "n": 165}]), "gap_value", tmp_path)
@@ -210,9 +211,20 @@ def test_changes_finding_says_when_nothing_changed(tmp_path: Path) -> None:
 
 def test_drivers_finding_ranks_by_importance(run_art: report.Artefacts) -> None:
     f = report.drivers_finding(run_art, k=3)
-    assert "**B2B**: 1. sales needs (0.120 [0.090, 0.150]); 2. impl onboarding" in f.text
-    assert "x (" not in f.text  # fourth driver not listed with k=3
-    assert len(f.table) == 3
+    assert ("**B2B** (all items together explain 26% of LTR variance): 1. sales: needs "
+            "(46.0% [40.0, 52.0] of explained variance, top 3 in 100% of resamples); "
+            "2. implementation: onboarding") in f.text
+    assert "3. implementation: on time (19.0% [12.0, 25.0]" in f.text
+    assert " x (" not in f.text  # fourth driver not listed with k=3
+    assert list(f.table["estimate"].round(1)) == [46.0, 31.0, 19.0]
+
+
+def test_drivers_from_metrics_when_no_table(tmp_path: Path) -> None:
+    catalog.save_metrics({"b2c_driver_1": {"driver": "tp_quality", "estimate": 32.2, "ci_low": 27.0,
+                                           "ci_high": 37.1, "n": 1711, "top3_share": 1.0}},
+                         "03_promoter_drivers", tmp_path)
+    f = report.drivers_finding(report.load_artefacts(tmp_path))
+    assert "**B2C**: 1. touchpoint: quality (32.2% [27.0, 37.1] of explained variance" in f.text
 
 
 def test_revenue_finding_in_money_with_cis(run_art: report.Artefacts) -> None:

@@ -640,48 +640,58 @@ def changes_tested(art: Artefacts) -> int | None:
     return int(value) if _is_number(value) else None
 
 
-_DRIVER_TABLES = ("driver_importance", "drivers_importance", "importance", "shapley_importance",
-                  "driver_importance_b2b", "driver_importance_b2c")
+_DRIVER_TABLES = ("drivers_ranked", "driver_importance", "drivers_importance", "importance",
+                  "shapley_importance")
+_ITEM_PREFIX = {"impl": "implementation", "sales": "sales", "tp": "touchpoint"}
+
+
+def driver_label(item: str) -> str:
+    """'impl_time_to_value' -> 'implementation: time to value' (plain words for leadership)."""
+    head, _, rest = str(item).partition("_")
+    if head in _ITEM_PREFIX and rest:
+        return f"{_ITEM_PREFIX[head]}: {rest.replace('_', ' ')}"
+    return str(item).replace("_", " ")
 
 
 def top_drivers(art: Artefacts, k: int = 3) -> Any:
     """The `k` most important drivers of LTR per market, as the drivers notebook ranked them.
 
-    Reads a table whose name mentions drivers or importance, with a driver column (``driver`` /
-    ``item`` / index) and ``importance`` or ``share``; the market comes from a ``market`` column
-    or the table name. Columns: market, rank, driver, importance, ci_low, ci_high, share.
+    Reads the ``drivers_ranked`` table (or another table named for driver importance) with
+    ``market``, ``driver`` and ``importance`` / ``share`` (+ CIs); without a table, the
+    ``<market>_driver_<rank>`` metrics. Columns: market, rank, driver, importance, ci_low,
+    ci_high and, when present, share (of R²) with share_ci_low / share_ci_high, top3_share, n.
     """
     import pandas as pd
 
-    names = [n for n in art.tables if n in _DRIVER_TABLES or
-             ("import" in n.lower() and "persona" not in n.lower())]
-    parts = []
-    for name in names:
+    cols = ["market", "rank", "driver", "importance", "ci_low", "ci_high"]
+    name = next((n for n in _DRIVER_TABLES if n in art.tables), None)
+    if name is not None:
         t = art.tables[name].copy()
-        driver_col = next((c for c in ("driver", "item", "variable") if c in t), None)
-        if driver_col is None:
-            t = t.reset_index()
-            driver_col = t.columns[0]
-        value_col = next((c for c in ("importance", "share", "estimate") if c in t), None)
-        if value_col is None:
-            continue
-        if "market" not in t:
-            market = next((m for m in MARKETS if m.lower() in name.lower()), None)
-            if market is None:
-                continue
-            t["market"] = market
+        if "driver" not in t:
+            t = t.reset_index().rename(columns={"index": "driver"})
+        if "importance" not in t and "share" in t:
+            t["importance"] = t["share"]
+        if "market" not in t or "importance" not in t:
+            return pd.DataFrame(columns=cols)
         if "segment" in t:  # overall rows only, not per-segment breakdowns
             t = t[t["segment"].astype(str).str.lower().isin(["all", "overall", "total"])]
-        t = t.rename(columns={driver_col: "driver", value_col: "importance"})
-        parts.append(t)
-    if not parts:
-        return pd.DataFrame(columns=["market", "rank", "driver", "importance", "ci_low", "ci_high"])
-    allt = pd.concat(parts, ignore_index=True).drop_duplicates(["market", "driver"])
-    allt = allt.sort_values(["market", "importance"], ascending=[True, False])
-    allt["rank"] = allt.groupby("market").cumcount() + 1
-    keep = [c for c in ("market", "rank", "driver", "importance", "ci_low", "ci_high", "share",
-                        "top3_share", "n") if c in allt]
-    return allt[allt["rank"] <= k][keep].reset_index(drop=True)
+        t = t.sort_values(["market", "importance"], ascending=[True, False])
+        t["rank"] = t.groupby("market").cumcount() + 1
+    else:
+        rows = []
+        for market in MARKETS:
+            for rank in range(1, k + 1):
+                v = art.metric(f"{market.lower()}_driver_{rank}", prefer=("03_promoter_drivers",))
+                if isinstance(v, Mapping) and "driver" in v and _is_number(v.get("estimate")):
+                    rows.append({"market": market, "rank": rank, "driver": v["driver"],
+                                 "importance": v["estimate"] / 100, "share": v["estimate"] / 100,
+                                 "share_ci_low": _num(v.get("ci_low")) / 100,
+                                 "share_ci_high": _num(v.get("ci_high")) / 100,
+                                 "top3_share": v.get("top3_share"), "n": v.get("n")})
+        t = pd.DataFrame(rows, columns=None if rows else cols)
+    keep = [c for c in (*cols, "share", "share_ci_low", "share_ci_high", "top3_share", "n", "r2")
+            if c in t]
+    return t[t["rank"] <= k][keep].reset_index(drop=True)
 
 
 def revenue_gap(art: Artefacts) -> Any:
@@ -842,28 +852,43 @@ def drivers_finding(art: Artefacts, k: int = 3) -> Finding:
     empty = pd.DataFrame(columns=["label", "estimate", "ci_low", "ci_high", "n"])
     if drv.empty:
         return Finding(f"Top drivers of promoters: {MISSING}.", empty, "", "", "")
+    as_share = "share" in drv and drv["share"].notna().all()
+    if as_share:
+        est = 100 * drv["share"]
+        lo = 100 * drv["share_ci_low"] if "share_ci_low" in drv else est * float("nan")
+        hi = 100 * drv["share_ci_high"] if "share_ci_high" in drv else est * float("nan")
+    else:
+        est = drv["importance"]
+        lo = drv["ci_low"] if "ci_low" in drv else est * float("nan")
+        hi = drv["ci_high"] if "ci_high" in drv else est * float("nan")
     lines = []
-    for market, g in drv.groupby("market", sort=True):
+    for market in sorted(drv["market"].unique()):
+        idx = drv.index[drv["market"] == market]
         parts = []
-        for r in g.to_dict("records"):
-            name = str(r["driver"]).replace("_", " ")
-            ci = ci_text(r["importance"], r.get("ci_low"), r.get("ci_high"), digits=3)
-            share = f", {100 * r['share']:.0f}% of explained variance" if _is_number(r.get("share")) else ""
-            parts.append(f"{int(r['rank'])}. {name} ({ci}{share})")
-        lines.append(f"**{market}**: " + "; ".join(parts))
-    text = (f"What moves customers to promoter, the top {k} drivers per market by their share of "
-            "the explained variance in likelihood to recommend (95% bootstrap CI where available):"
+        for i in idx:
+            r = drv.loc[i]
+            figure = (ci_text(est[i], lo[i], hi[i], unit="%") + " of explained variance"
+                      if as_share else ci_text(est[i], lo[i], hi[i], digits=3))
+            stable = (f", top 3 in {100 * r['top3_share']:.0f}% of resamples"
+                      if _is_number(r.get("top3_share")) else "")
+            parts.append(f"{int(r['rank'])}. {driver_label(r['driver'])} ({figure}{stable})")
+        r2 = drv.loc[idx[0]].get("r2") if "r2" in drv else None
+        r2_text = f" (all items together explain {100 * r2:.0f}% of LTR variance)" if _is_number(r2) else ""
+        lines.append(f"**{market}**{r2_text}: " + "; ".join(parts))
+    text = (f"What moves customers to promoter: the top {k} experiences per market by their share "
+            "of the explained variance in likelihood to recommend, with 95% bootstrap intervals:"
             "\n\n" + _bullets(lines))
-    table = pd.DataFrame({
-        "label": drv["market"] + " · " + drv["driver"].astype(str).str.replace("_", " "),
-        "estimate": drv["importance"],
-        "ci_low": drv["ci_low"] if "ci_low" in drv else drv["importance"],
-        "ci_high": drv["ci_high"] if "ci_high" in drv else drv["importance"]})
-    note = ("Importance = Shapley / LMG share of R² of LTR (0-10) explained by the experience "
-            "items (general dominance); CIs from bootstrap resamples (B2B resampling accounts). "
-            "Included responses, all waves of the run. Source: the drivers notebook's tables.")
+    n = drv["n"] if "n" in drv else None
+    table = pd.DataFrame({"label": drv["market"] + " · " + drv["driver"].map(driver_label),
+                          "estimate": est, "ci_low": lo.fillna(est), "ci_high": hi.fillna(est)})
+    if n is not None:
+        table["n"] = n.to_numpy()
+    note = ("Importance = Shapley / LMG decomposition of R² of LTR (0-10) on the experience items "
+            "(general dominance), as a share of the model's R². 95% CIs from bootstrap resamples "
+            "(B2B resampling accounts, B2C contacts); n = complete responses used. "
+            "Source: tables/drivers_ranked.parquet (03_promoter_drivers).")
     return Finding(text, table, f"Top {k} drivers of likelihood to recommend",
-                   "Importance (share of R²)", note)
+                   "Share of explained variance (%)" if as_share else "Importance (R²)", note)
 
 
 def revenue_finding(art: Artefacts, currency: str = "USD") -> Finding:
