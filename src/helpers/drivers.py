@@ -47,6 +47,9 @@ def _numeric(df: pd.DataFrame, cols: Sequence[str]) -> np.ndarray:
     if missing:
         raise DataError(f"column(s) {missing} not found", column=missing[0],
                         expected=f"columns among {list(df.columns)[:12]}...")
+    if all(pd.api.types.is_float_dtype(df[c]) or pd.api.types.is_integer_dtype(df[c])
+           for c in cols):
+        return df[list(cols)].to_numpy(dtype=float, na_value=np.nan)
     out = np.empty((len(df), len(cols)))
     for j, c in enumerate(cols):
         s = df[c]
@@ -219,6 +222,7 @@ def _check_corr(corr: np.ndarray, names: Sequence[str]) -> None:
 
 
 # --- public API ---------------------------------------------------------------------------------
+@_single_thread
 def shapley_importance(
     df: pd.DataFrame,
     outcome: str,
@@ -299,8 +303,13 @@ def shapley_importance(
     n_clusters = int(codes.max()) + 1 if len(codes) else 0
 
     if missing == "complete":
-        zc = z - np.average(z, axis=0, weights=w)
-        corr = _corr_from_totals(w.sum(), (zc * w[:, None]).sum(0), (zc * w[:, None]).T @ zc)
+        if weights is None:
+            zc = z - z.mean(axis=0)
+            corr = _corr_from_totals(float(len(zc)), zc.sum(0), zc.T @ zc)
+        else:
+            zc = z - np.average(z, axis=0, weights=w)
+            zw = zc * w[:, None]
+            corr = _corr_from_totals(w.sum(), zw.sum(0), zw.T @ zc)
         _check_corr(corr, names)
         psd_fixed = False
     else:
