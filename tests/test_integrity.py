@@ -272,3 +272,29 @@ def test_leadership_outputs_never_show_rep_ids(gamed_evidence: pd.DataFrame) -> 
         simulate(), flagged))
     assert metrics["reps_flagged"] == {"estimate": len(flagged), "n": 16}
     assert {"estimate", "se", "ci_low", "ci_high", "n"} <= set(metrics["nps_without_flagged"])
+
+
+def test_consistent_evidence_route_uses_fisher_combination() -> None:
+    """Rep X: three families each nominally off (p .01/.02/.03), none surviving BH on its own;
+    Fisher's combination (scipy.stats.combine_pvalues as the reference) flags X. Rep Y has one very
+    strong family only (happy customers) and is not flagged."""
+    from scipy.stats import combine_pvalues
+
+    fams = ["distribution", "ratings", "tone"]
+    checks = ["share_10", "ltr_residual", "tone_contradiction"]
+    rows = []
+    for rep, ps in (("X", [0.01, 0.02, 0.03]), ("Y", [1e-6, 0.6, 0.7])):
+        for check, fam, p in zip(checks, fams, ps, strict=True):
+            rows.append({"rep_id": rep, "check": check, "family": fam, "n": 50, "p": p,
+                         "z": float(integrity._z(np.array([p]))[0]), "q": 0.2 if rep == "X"
+                         else (0.01 if p < 1e-3 else 0.8), "fail": rep == "Y" and p < 1e-3,
+                         "reason": f"{check} of {rep}"})
+    audit = integrity.integrity_index(pd.DataFrame(rows)).set_index("rep_id")
+    p_x = combine_pvalues([0.01, 0.02, 0.03], method="fisher").pvalue
+    assert p_x == pytest.approx(0.000512, abs=2e-6)
+    # Y's combination is even smaller (one huge family), so X ranks 2nd of 2: BH q = p * 2/2
+    assert audit.loc["X", "q_combined"] == pytest.approx(p_x, rel=1e-3)
+    assert audit.loc["Y", "q_combined"] < 0.05  # ...but one kind of evidence never flags
+    assert audit.loc["X", "flagged"] and audit.loc["X", "families_nominal"] == 3
+    assert "3 kinds of evidence point the same way" in audit.loc["X", "reasons"]
+    assert not audit.loc["Y", "flagged"] and audit.loc["Y", "families_failed"] == 1

@@ -492,47 +492,85 @@ def integrity_index(
     ev: pd.DataFrame,
     min_families: int = 2,
     weights: Mapping[str, float] | None = None,
+    alpha: float = 0.05,
 ) -> pd.DataFrame:
     """Combine the evidence into one ranked row per rep.
 
-    A check fails when its BH q-value is below the alpha used in the evidence; checks of one
-    family (e.g. share of 10s and of 9-10s) count once. ``flagged`` = at least `min_families`
-    families fail: a rep whose customers are simply happy fails only the distribution family,
-    because their experience ratings explain the scores. ``score`` = Σ_family w · max(0, z) with
-    z the largest one-sided z-score of the family; it ranks the list.
+    Evidence is counted per family (checks of one family, e.g. share of 10s and of 9-10s, use
+    the same data and count once). A rep is flagged when at least `min_families` families agree,
+    in either of two ways:
+
+    - *strong*: a check of each family fails on its own (BH q-value below `alpha`);
+    - *consistent*: each family points the same way at the nominal level (family p-value, the
+      smallest check p-value times the checks in the family (Bonferroni), below `alpha`) and the
+      families together are significant: Fisher's combination -2 Σ ln p_family ~ χ²(2F),
+      BH-adjusted across reps (``q_combined``) below `alpha`. This catches a small rep whose
+      every kind of evidence is moderately off, while a rep whose customers are simply happy
+      (one very strong family, nothing else) is not flagged.
+
+    ``score`` = Σ_family w · max(0, z) with z the largest one-sided z-score of the family (weights
+    :data:`DEFAULT_WEIGHTS`); it ranks the list.
 
     Returns
     -------
     Frame sorted flagged first then by score: rep_id, rank, flagged, score, families_failed,
-    checks_failed, n (responses in the score checks), reasons, and one q-value column per check.
+    families_nominal, q_combined, checks_failed, n (responses in the score checks), reasons, and
+    one q-value column per check.
     """
-    _require(ev, ["rep_id", "check", "family", "z", "q", "fail", "reason"], "index")
+    _require(ev, ["rep_id", "check", "family", "p", "z", "q", "fail", "reason"], "index")
     w = {**DEFAULT_WEIGHTS, **(weights or {})}
     fam = (ev.assign(zpos=ev["z"].clip(lower=0))
-           .groupby(["rep_id", "family"]).agg(z=("zpos", "max"), fail=("fail", "any"))
+           .groupby(["rep_id", "family"])
+           .agg(z=("zpos", "max"), fail=("fail", "any"), p=("p", "min"), m=("p", "size"))
            .reset_index())
+    fam["p_family"] = (fam["p"] * fam["m"]).clip(upper=1.0)
     fam["wz"] = fam["z"] * fam["family"].map(w).fillna(1.0)
-    per = fam.groupby("rep_id").agg(score=("wz", "sum"), families_failed=("fail", "sum"))
+    fam["nominal"] = fam["p_family"] < alpha
+    fam["lnp"] = np.log(fam["p_family"].clip(lower=1e-300))
+    per = fam.groupby("rep_id").agg(score=("wz", "sum"), families_failed=("fail", "sum"),
+                                    families_nominal=("nominal", "sum"), lnp=("lnp", "sum"),
+                                    n_families=("family", "size"))
+    per["p_combined"] = stats.chi2.sf(-2 * per["lnp"], 2 * per["n_families"])
+    per["q_combined"] = metrics.bh_adjust(per["p_combined"].to_numpy(float))[
+        "p_adjusted"].to_numpy(float)
     per["checks_failed"] = ev.groupby("rep_id")["fail"].sum()
     n_col = ev.loc[ev["check"] == "share_9_10"].set_index("rep_id")["n"]
     per["n"] = n_col.reindex(per.index).fillna(ev.groupby("rep_id")["n"].max()).astype(int)
-    per["flagged"] = per["families_failed"] >= min_families
-    order = ev.assign(order=ev["z"]).sort_values(["rep_id", "order"], ascending=[True, False])
-    failing = order.loc[order["fail"]].groupby("rep_id")["reason"].agg("; ".join)
-    per["reasons"] = failing.reindex(per.index).fillna("no check failed after FDR control")
-    single = ~per["flagged"] & (per["families_failed"] > 0)
-    per.loc[single, "reasons"] = "only one kind of evidence (not flagged): " + per.loc[single,
-                                                                                        "reasons"]
+    strong = per["families_failed"] >= min_families
+    consistent = (per["q_combined"] < alpha) & (per["families_nominal"] >= min_families)
+    per["flagged"] = strong | consistent
+    per["reasons"] = _reasons(ev, fam, per, strong, consistent, alpha)
     qs = ev.pivot_table(index="rep_id", columns="check", values="q", aggfunc="first")
     qs.columns = [f"q_{c}" for c in qs.columns]
-    per = per.join(qs).reset_index()
+    per = per.drop(columns=["lnp", "n_families", "p_combined"]).join(qs).reset_index()
     per["score"] = per["score"].round(3)
+    per["q_combined"] = per["q_combined"].round(6)
     per = per.sort_values(["flagged", "score", "rep_id"], ascending=[False, False, True],
                           ignore_index=True)
     per.insert(1, "rank", np.arange(1, len(per) + 1))
-    first = ["rep_id", "rank", "flagged", "score", "families_failed", "checks_failed", "n",
-             "reasons"]
+    first = ["rep_id", "rank", "flagged", "score", "families_failed", "families_nominal",
+             "q_combined", "checks_failed", "n", "reasons"]
     return per[first + [c for c in per.columns if c not in first]]
+
+
+def _reasons(ev: pd.DataFrame, fam: pd.DataFrame, per: pd.DataFrame, strong: pd.Series,
+             consistent: pd.Series, alpha: float) -> pd.Series:
+    """Plain-words reasons per rep: the failing checks, or the consistent nominal evidence."""
+    ordered = ev.sort_values(["rep_id", "z"], ascending=[True, False])
+    failing = ordered.loc[ordered["fail"]].groupby("rep_id")["reason"].agg("; ".join)
+    nominal_fams = fam.loc[fam["nominal"], ["rep_id", "family"]]
+    best = (ordered.merge(nominal_fams, on=["rep_id", "family"])
+            .drop_duplicates(["rep_id", "family"]).groupby("rep_id")["reason"].agg("; ".join))
+    out = failing.reindex(per.index).fillna("no check failed after FDR control")
+    only_consistent = consistent & ~strong
+    out[only_consistent] = [
+        f"{int(per.loc[r, 'families_nominal'])} kinds of evidence point the same way (each "
+        f"p<{alpha:g}, together q={per.loc[r, 'q_combined']:.3f}): " + best.get(r, "")
+        for r in per.index[only_consistent]
+    ]
+    single = ~(strong | consistent) & (per["families_failed"] > 0)
+    out[single] = "only one kind of evidence (not flagged): " + out[single]
+    return out
 
 
 def pseudonyms(rep_ids: Sequence[str]) -> dict[str, str]:
