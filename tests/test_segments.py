@@ -154,7 +154,7 @@ def test_personas_recover_planted_clusters() -> None:
     assert p.table.set_index("persona").loc[1, "nps"] == pytest.approx(-100.0)
     assert p.table.set_index("persona").loc[3, "nps"] == pytest.approx(100.0)
     assert p.profile.loc[3, "a"] > 1 and p.profile.loc[3, "c"] < -0.5
-    pb = segments.find_personas(df, list("abcd"), k_min=2, k_max=5, criterion="bic", seeds=[0, 1])
+    pb = segments.find_personas(df, list("abcd"), k_min=2, k_max=4, criterion="bic", seeds=[0])
     assert pb.k == 3
 
 
@@ -212,3 +212,69 @@ def test_role_effect_and_account_views_on_sample(sample: dict) -> None:
     t = segments.account_nps(b2b, sample["acc"]).set_index("unit", append=True)
     assert (t["ci_low"] < t["estimate"]).all() and (t["estimate"] < t["ci_high"]).all()
     assert t.xs("responses", level="unit")["deff"].gt(1).all()   # contacts cluster in accounts
+
+
+def test_wave_changes_flag_planted_shift_only() -> None:
+    # segment "moved": 40 accounts x 2 waves, every contact detractor (3) then promoter (10);
+    # segment "flat": identical score mix in both waves. Only "moved" may be significant.
+    rng = np.random.default_rng(3)
+    rows = []
+    for seg, before, after in (("moved", 3.0, 10.0), ("flat", None, None)):
+        for a in range(40):
+            for wave in ("2026Q1", "2026Q2"):
+                for _ in range(2):
+                    if seg == "moved":
+                        ltr = before if wave == "2026Q1" else after
+                    else:
+                        ltr = float(rng.choice([3, 8, 10]))
+                    rows.append({"segment": seg, "account_id": f"{seg}{a}", "wave": wave, "ltr": ltr})
+    df = pd.DataFrame(rows)
+    for kw in ({"paired_unit": "account_id"}, {"cluster": "account_id"}):
+        ch = segments.wave_changes(df, "segment", **kw).set_index(["dimension", "segment"])
+        assert ch.loc[("segment", "moved"), "change"] == pytest.approx(200.0)
+        assert bool(ch.loc[("segment", "moved"), "significant"])
+        assert not bool(ch.loc[("segment", "flat"), "significant"])
+        assert (ch["p_adjusted"] >= ch["p_value"]).all()
+
+
+def test_segment_tables_suppress_small_cells() -> None:
+    df = pd.DataFrame({"tier": ["SMB"] * 60 + ["Enterprise"] * 6,
+                       "ltr": [10.0, 9.0, 8.0, 3.0] * 15 + [10.0] * 6})
+    t = segments.segment_tables(df, ["tier"], min_n=10).set_index("segment")
+    assert t.loc["Enterprise", "suppressed"] and t.loc["Enterprise", "reason"] == "n=6 < 10"
+    assert not t.loc["SMB", "suppressed"]
+    assert t.loc["SMB", "nps"] == pytest.approx(25.0)   # (30 - 15) / 60
+
+
+def test_prepare_picks_latest_wave_and_included_rows() -> None:
+    resp = pd.DataFrame({"include": [True, True, False, True], "wave": ["2026Q1", "2026Q2", "2026Q3", "2026Q2"],
+                         "market": ["B2B", "B2B", "B2B", "B2C"], "account_id": ["A", "A", "A", None],
+                         "ltr": [9.0, 10.0, 0.0, 7.0], "channel": ["Online"] * 4,
+                         "age_band": ["18-34"] * 4, "region": ["NA"] * 4})
+    cfg = config.load_segments()
+    margins = {"channel": {"Online": 1.0}}
+    cfg1 = type(cfg)(**{**cfg.__dict__, "b2c_margins": margins})
+    data = segments.prepare(resp, pd.DataFrame({"account_id": ["A"], "arr": [1.0]}),
+                            pd.DataFrame({"account_id": ["A"], "wave": ["2026Q2"], "responded": [True]}),
+                            cfg1)
+    assert data.wave == "2026Q2"            # 2026Q3 exists only in an excluded row
+    assert len(data.now(data.b2b)) == 1 and data.b2c["weight"].tolist() == [1.0]
+    with pytest.raises(DataError, match="2027Q1"):
+        segments.prepare(resp, pd.DataFrame(), pd.DataFrame({"account_id": []}), cfg1, "2027Q1")
+
+
+@needs_sample
+def test_no_b2c_wave_change_survives_fdr(sample: dict) -> None:
+    # the generator draws every B2C wave from the same population (no wave effect planted):
+    # any B2C "change" is a false discovery, so none may survive Benjamini-Hochberg
+    cfg = sample["cfg"]
+    resp = sample["resp"]
+    data = segments.prepare(resp, sample["acc"], sample["inv"], cfg)
+    ch = segments.wave_changes(data.b2c, cfg.subsegments["B2C"], weight="weight")
+    assert len(ch) >= 30 and not ch["significant"].any()
+    head = segments.market_headline(data).set_index(["market", "metric"])
+    truth = sample["truth"]["b2c_population_nps"]
+    assert head.loc[("B2C", "nps"), "ci_low"] <= truth <= head.loc[("B2C", "nps"), "ci_high"]
+    m = segments.headline_metrics(head.reset_index(), ch)
+    assert m["nps_b2c"]["n"] == int((data.now(data.b2c)["ltr"].notna()).sum())
+    assert m["changes_tested"] == int(ch["p_value"].notna().sum())
