@@ -255,3 +255,16 @@ def test_money() -> None:
     assert report.money(1_975_282.7) == "USD 1.98M"
     assert report.money(-167_984.2, "EUR") == "EUR -168k"
     assert report.money(950) == "USD 950"
+
+
+def test_index_links_the_latest_summary_and_its_pdf(tmp_path: Path) -> None:
+    run = _fake_run(tmp_path, "20261115T061500Z-ccccccc", "succeeded", None)
+    doc = json.loads((run / "manifest.json").read_text())
+    doc["notebooks"].append({"name": "06_executive_summary", "status": "succeeded",
+                             "html": "06_executive_summary.html", "pdf": "06_executive_summary.pdf"})
+    (run / "manifest.json").write_text(json.dumps(doc))
+    os.symlink(run.name, tmp_path / "latest")
+    page = report.write_index(tmp_path).read_text()
+    assert '<a href="latest/06_executive_summary.html"><b>Read the executive summary</b></a>' in page
+    assert '(<a href="latest/06_executive_summary.pdf">PDF</a>)' in page
+    assert "started 2026-11-23 06:15 UTC" in page

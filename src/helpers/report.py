@@ -307,7 +307,9 @@ def sparkline_svg(points: Sequence[tuple[str, float, float | None, float | None]
     pad_x, pad_y = 8, 14
 
     def x(i: int) -> float:
-        return pad_x + (width - 2 * pad_x) * (i / max(len(pts) - 1, 1))
+        if len(pts) == 1:
+            return width / 2
+        return pad_x + (width - 2 * pad_x) * (i / (len(pts) - 1))
 
     def y(v: float) -> float:
         return pad_y + (height - 2 * pad_y) * (1 - (v - vmin) / span)
@@ -378,8 +380,32 @@ def _run_row(run: RunSummary, keys: Sequence[str], latest_id: str | None) -> str
     dur = f"{run.duration_s:,.0f} s" if _is_number(run.duration_s) else ""
     mark = " (latest)" if run.run_id == latest_id else ""
     return (f"<tr><td><code>{html.escape(run.run_id)}</code>{mark}</td><td>{_status(run.status)}</td>"
-            f"<td>{html.escape(run.started_at)}<br><small>{dur}</small></td>"
+            f"<td>{html.escape(_when(run.started_at))}<br><small>{dur}</small></td>"
             f"<td><ul>{''.join(links)}</ul></td><td><ul>{figs or '<li>none</li>'}</ul></td></tr>")
+
+
+def _when(stamp: str) -> str:
+    """'2026-11-23T14:45:01Z' -> '2026-11-23 14:45 UTC' (as stored when it does not parse)."""
+    try:
+        return datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%SZ").strftime("%Y-%m-%d %H:%M UTC")
+    except ValueError:
+        return stamp
+
+
+def _latest_block(runs: Sequence[RunSummary], latest_id: str | None) -> str:
+    """The first thing a reader sees: a link to the newest successful run's summary (and PDF)."""
+    run = next((r for r in runs if r.run_id == latest_id), None)
+    if run is None:
+        return "<p>No successful run yet.</p>"
+    links = []
+    for nb in run.notebooks:
+        if nb.get("pdf") and nb.get("html"):
+            name = html.escape(str(nb.get("name", "")).split("_", 1)[-1].replace("_", " "))
+            links.append(f'<a href="latest/{html.escape(nb["html"])}"><b>Read the {name}</b></a> '
+                         f'(<a href="latest/{html.escape(nb["pdf"])}">PDF</a>)')
+    started = html.escape(_when(run.started_at))
+    return (f'<p class="cx-latest">Latest successful run: <a href="latest/">{html.escape(run.run_id)}'
+            f"</a>, started {started}. {' '.join(links)}</p>")
 
 
 def write_index(reports_dir: str | os.PathLike[str], headline: Iterable[str] = ()) -> Path:
@@ -390,9 +416,7 @@ def write_index(reports_dir: str | os.PathLike[str], headline: Iterable[str] = (
     latest = root / "latest"
     latest_id = os.readlink(latest) if latest.is_symlink() else None
     rows = "".join(_run_row(r, keys, latest_id) for r in reversed(runs))
-    latest_link = ('<p>Latest successful run: <a href="latest/">'
-                   f"{html.escape(latest_id)}</a></p>") if latest_id else \
-        "<p>No successful run yet.</p>"
+    latest_link = _latest_block(runs, latest_id)
     page = f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1.0">
