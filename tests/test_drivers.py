@@ -197,6 +197,8 @@ def test_nonlinear_check_flags_a_non_monotonic_driver() -> None:
     assert res.importance.set_index("driver").loc["mid", "verdict"].startswith("boosting sees more")
     auc = res.auc.set_index("model")["auc"]
     assert auc["gradient_boosting"] > auc["logistic"]
+    summary = drivers.nonlinear_summary({("X", "promoter"): res})
+    assert summary["AUC gain of boosting"].iloc[0] > 0 and "mid" in summary["disagreements"].iloc[0]
 
 
 def test_what_if_covers_planted_nps_change() -> None:
@@ -225,6 +227,9 @@ def test_segment_importance_skips_small_segments_with_reason() -> None:
     assert set(res.table["segment"]) == {"big"}
     assert res.skipped.set_index("segment").loc["small", "reason"] == "n=50 < min_n=100"
     assert res.table.query("segment == 'big'")["driver"].iloc[0] == "good"
+    piv = drivers.segment_pivot(res)
+    assert list(piv.columns) == ["big (n=650)", "small: skipped"]
+    assert piv.index[0] == "good" and (piv["small: skipped"] == "n=50 < min_n=100").all()
 
 
 def test_priority_matrix_labels_quadrants() -> None:
@@ -257,3 +262,34 @@ def test_true_top3_drivers_rank_in_top3(cleaned, truth, market: str) -> None:
     out = drivers.shapley_importance(df, "ltr", items, n_boot=0,
                                      cluster="account_id" if market == "B2B" else None)
     assert set(out.index[:3]) == set(truth["top3"][market])
+
+
+# --------------------------------------------------------------------- report helpers
+def test_report_helpers_tables_and_headline(swiss: pd.DataFrame) -> None:
+    imp = drivers.shapley_importance(swiss, "Fertility", SWISS_X, n_boot=30, seed=2)
+    ranked = drivers.ranked_table({"B2B": imp, "B2C": imp})
+    assert len(ranked) == 10 and set(ranked["market"]) == {"B2B", "B2C"}
+    assert ranked["r2"].iloc[0] == pytest.approx(SWISS_R2, abs=1e-6)
+    head = drivers.headline_metrics({"B2B": imp})
+    assert head["b2b_driver_1"]["driver"] == "Education"
+    assert head["b2b_driver_1"]["estimate"] == pytest.approx(100 * 0.260135 / SWISS_R2, abs=1e-3)
+    first = head["b2b_driver_1"]
+    assert first["ci_low"] <= first["estimate"] <= first["ci_high"] and first["n"] == 47
+    note = drivers.methods_text(imp)
+    assert "R² = 0.71" in note and "n = 47" in note and "30 resamples" in note
+    text = drivers.share_text(imp, k=2)
+    assert list(text.index) == ["Education", "Examination"]
+    stacked = drivers.stack({"A": imp, "B": imp})
+    assert stacked["label"].iloc[0] == "A: Education" and stacked.attrs == {}
+
+
+def test_prepare_markets_units_and_wave_selection() -> None:
+    b2b = pd.DataFrame({"wave": ["2026Q1", "2026Q2"], "account_id": ["A", "B"]})
+    b2c = pd.DataFrame({"wave": ["2026Q1", "2026Q2", "2026Q2"],
+                        "contact_key": ["k1", None, "k1"], "response_id": ["r1", "r2", "r3"]})
+    m = drivers.prepare_markets(b2b, b2c, waves="2026Q2")
+    assert list(m["B2B"]["account_id"]) == ["B"]
+    assert list(m["B2C"]["contact_unit"]) == ["anon:r2", "k1"]
+    assert drivers.prepare_markets(b2b, b2c)["B2C"]["contact_unit"].nunique() == 2
+    with pytest.raises(DataError, match="2030Q1"):
+        drivers.prepare_markets(b2b, b2c, waves="2030Q1")

@@ -825,9 +825,23 @@ def _wquantile(x: np.ndarray, w: np.ndarray, q: float) -> float:
 
 # --- report helpers (notebook 03) ---------------------------------------------------------------
 DESIGNS: dict[str, dict[str, str | None]] = {
-    "B2B": {"cluster": "account_id", "weights": None},   # contacts nested in accounts
-    "B2C": {"cluster": None, "weights": "weight"},       # raked to population margins
+    "B2B": {"cluster": "account_id", "weights": None},      # contacts nested in accounts
+    "B2C": {"cluster": "contact_unit", "weights": "weight"},  # contacts; raked to the population
 }
+
+
+def prepare_markets(b2b: pd.DataFrame, b2c: pd.DataFrame, waves: str = ""
+                    ) -> dict[str, pd.DataFrame]:
+    """The two markets' included responses for the selected waves, ready for :data:`DESIGNS`:
+    B2C gets ``contact_unit`` (the contact key; an anonymous response is its own unit), so that
+    a consumer who answered in several waves is resampled as one."""
+    b2c = select_waves(b2c, waves)
+    unit = b2c["contact_key"].astype("string") if "contact_key" in b2c else \
+        pd.Series(pd.NA, index=b2c.index, dtype="string")
+    fallback = b2c["response_id"].astype("string") if "response_id" in b2c else \
+        pd.Series([f"row{i}" for i in range(len(b2c))], index=b2c.index, dtype="string")
+    return {"B2B": select_waves(b2b, waves),
+            "B2C": b2c.assign(contact_unit=unit.fillna("anon:" + fallback))}
 
 
 def ranked_table(imps: dict[str, pd.DataFrame]) -> pd.DataFrame:
@@ -900,9 +914,9 @@ def select_waves(df: pd.DataFrame, waves: str = "") -> pd.DataFrame:
 def methods_text(imp: pd.DataFrame) -> str:
     """One-paragraph methods note for an importance chart (method, R², n, CI, missing data)."""
     a = imp.attrs
+    unit = {"account_id": "accounts", "row": "responses"}.get(a["cluster"], "contacts")
     boot = (f"95% percentile bootstrap CIs from {a['n_boot']} resamples of "
-            f"{a['n_clusters']:,} {'accounts' if a['cluster'] == 'account_id' else 'respondents'}"
-            if a.get("n_boot") else "no bootstrap")
+            f"{a['n_clusters']:,} {unit}" if a.get("n_boot") else "no bootstrap")
     weights = "" if a.get("weights", "none") == "none" else f"; weighted by '{a['weights']}'"
     return (f"{a['method']} of R² = {a['r2']:.2f} for {a['outcome']} (0-10) on n = {a['n']:,} "
             f"responses; {boot}{weights}. Missing answers: {a['missing']}.")
