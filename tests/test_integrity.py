@@ -268,6 +268,8 @@ def test_leadership_outputs_never_show_rep_ids(gamed_evidence: pd.DataFrame) -> 
     assert f"n={int(audit['n'].sum()):,}" in ax.get_title()
     ax = integrity.plot_predicted_vs_given(gamed_evidence, names, flagged)
     assert {"Rep A", "Rep B"} <= {t.get_text() for t in ax.texts}
+    checks = integrity.check_table(gamed_evidence, names)
+    assert checks.index[0] == "Rep A" and "ltr_residual" in checks and len(checks) == 16
     metrics = integrity.headline_metrics(audit, integrity.nps_with_without(
         simulate(), flagged))
     assert metrics["reps_flagged"] == {"estimate": len(flagged), "n": 16}

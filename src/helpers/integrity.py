@@ -645,6 +645,17 @@ def leadership_table(audit: pd.DataFrame, names: Mapping[str, str]) -> pd.DataFr
     }).reset_index(drop=True)
 
 
+def check_table(ev: pd.DataFrame, names: Mapping[str, str]) -> pd.DataFrame:
+    """q-value of every check (columns) per rep (rows, by pseudonym, in the order of `names`)."""
+    _require(ev, ["rep_id", "check", "q"], "check table")
+    table = ev.pivot_table(index="rep_id", columns="check", values="q", aggfunc="first").round(3)
+    table = table.reindex([r for r in names if r in table.index])
+    table.index = [names[r] for r in table.index]
+    table.index.name = "Rep"
+    table.columns.name = None
+    return table
+
+
 def headline_metrics(audit: pd.DataFrame, nps_table: pd.DataFrame) -> dict[str, dict[str, float]]:
     """Metrics for the run folder: reps flagged, NPS with and without their responses."""
     out: dict[str, dict[str, float]] = {
