@@ -256,7 +256,7 @@ def test_index_lists_every_run_with_links_and_figures(runs: dict) -> None:
         assert r.run_id in index
     assert f'href="{runs["good"].run_id}/01_ok.html"' in index
     assert f'href="{runs["bad"].run_id}/02_fail.html"' in index
-    assert "01_ok.score: 3.0 [" in index and "<svg" in index
+    assert "score (ok): 3.0 [" in index and "<svg" in index  # pipeline_ok.yaml headline
     assert "02_fail (failed)" in index
 
 
