@@ -154,6 +154,7 @@ def test_personas_recover_planted_clusters() -> None:
     assert p.table.set_index("persona").loc[1, "nps"] == pytest.approx(-100.0)
     assert p.table.set_index("persona").loc[3, "nps"] == pytest.approx(100.0)
     assert p.profile.loc[3, "a"] > 1 and p.profile.loc[3, "c"] < -0.5
+    assert p.structure.endswith("strong")   # well-separated planted blobs
     pb = segments.find_personas(df, list("abcd"), k_min=2, k_max=4, criterion="bic", seeds=[0])
     assert pb.k == 3
 

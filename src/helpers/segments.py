@@ -357,6 +357,18 @@ class Personas:
         return float(self.stability["ari"].mean()) if len(self.stability) else float("nan")
 
     @property
+    def structure(self) -> str:
+        """Kaufman & Rousseeuw (1990) reading of the chosen k's mean silhouette (silhouette
+        criterion only): > 0.70 strong, > 0.50 reasonable, > 0.25 weak, else no substantial
+        structure (personas are then slices of a continuum, not distinct groups)."""
+        if "silhouette" not in self.selection:
+            return "n/a (BIC criterion)"
+        s = float(self.selection.loc[self.selection["chosen"], "silhouette"].iloc[0])
+        label = ("strong" if s > 0.70 else "reasonable" if s > 0.50 else "weak" if s > 0.25
+                 else "no substantial structure")
+        return f"silhouette {s:.2f}: {label}"
+
+    @property
     def ari_min(self) -> float:
         """Worst pairwise adjusted Rand index between seeds."""
         return float(self.stability["ari"].min()) if len(self.stability) else float("nan")
