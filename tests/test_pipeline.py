@@ -16,6 +16,8 @@ import threading
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from helpers import config, pipeline, report
 from helpers.errors import ConfigError
@@ -316,3 +318,31 @@ def test_a_run_stopped_half_way_is_closed_as_failed(tmp_path: Path,
     assert not (out / "latest").exists()
     with pipeline.run_lock(out):  # the lock was released
         pass
+
+
+# --- property tests of the parameter coercion --------------------------------------------------
+
+
+@given(st.integers(min_value=-10**12, max_value=10**12))
+def test_any_int_is_a_float_parameter(x: int) -> None:
+    out = pipeline.coerce(x, "float")
+    assert isinstance(out, float) and out == float(x)
+
+
+@given(st.booleans(), st.sampled_from(["int", "float", "str", "list[int]"]))
+def test_bools_never_pass_as_other_types(b: bool, type_name: str) -> None:
+    with pytest.raises(TypeError):
+        pipeline.coerce(b, type_name)
+
+
+@given(st.dates() | st.datetimes())
+def test_yaml_dates_become_iso_strings(d: dt.date) -> None:
+    assert pipeline.coerce(d, "str") == d.isoformat()
+    assert pipeline.coerce([d], "list[str]") == [d.isoformat()]
+
+
+@given(st.text(max_size=20))
+def test_strings_pass_unchanged_and_are_never_numbers(s: str) -> None:
+    assert pipeline.coerce(s, "str") == s
+    with pytest.raises(TypeError):
+        pipeline.coerce(s, "int")
