@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from scipy.special import expit
 
 from helpers import drivers
@@ -293,3 +295,28 @@ def test_prepare_markets_units_and_wave_selection() -> None:
     assert drivers.prepare_markets(b2b, b2c)["B2C"]["contact_unit"].nunique() == 2
     with pytest.raises(DataError, match="2030Q1"):
         drivers.prepare_markets(b2b, b2c, waves="2030Q1")
+
+
+# --------------------------------------------------------------------- properties
+@settings(max_examples=20, deadline=None)
+@given(seed=st.integers(0, 10_000), p=st.integers(1, 6),
+       scale=st.floats(0.1, 50), shift=st.floats(-100, 100))
+def test_lmg_sums_to_ols_r2_and_is_invariant(seed: int, p: int, scale: float,
+                                            shift: float) -> None:
+    """Shares sum to the OLS R² (computed independently by least squares) and do not change
+    when a driver is rescaled/shifted or the drivers are listed in another order."""
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(80, p)) @ rng.normal(size=(p, p)) * 0.5 + rng.normal(size=(80, p))
+    y = x @ rng.normal(size=p) + rng.normal(size=80)
+    cols = [f"x{j}" for j in range(p)]
+    df = pd.DataFrame(x, columns=cols).assign(y=y)
+    out = drivers.shapley_importance(df, "y", cols)
+    xc = np.column_stack([np.ones(80), x])
+    resid = y - xc @ np.linalg.lstsq(xc, y, rcond=None)[0]
+    r2 = 1 - resid.var() / y.var()
+    assert out["importance"].sum() == pytest.approx(r2, abs=1e-9)
+    assert (out["importance"] >= -1e-12).all()
+    moved = df.assign(x0=df["x0"] * scale + shift)
+    again = drivers.shapley_importance(moved, "y", cols[::-1])
+    pd.testing.assert_series_equal(again["importance"].sort_index(),
+                                   out["importance"].sort_index(), atol=1e-9, rtol=0)
