@@ -546,7 +546,8 @@ def nonlinear_check(
     A driver the boosting model ranks much higher than the logistic model suggests a threshold or
     interaction effect; similar AUCs mean the linear view is adequate. The views disagree on a
     driver when its share of the total (positive) permutation importance differs by at least
-    `min_share_gap` between the two models.
+    `min_share_gap` between the two models. Survey weights are not used (a model-fit comparison,
+    not a population estimate); complete cases only.
     """
     from scipy import stats
     from sklearn.ensemble import HistGradientBoostingClassifier
