@@ -8,6 +8,8 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from helpers import catalog, config, metrics, paths, segments, synth, weighting
 from helpers.errors import DataError
@@ -279,3 +281,30 @@ def test_no_b2c_wave_change_survives_fdr(sample: dict) -> None:
     m = segments.headline_metrics(head.reset_index(), ch)
     assert m["nps_b2c"]["n"] == int((data.now(data.b2c)["ltr"].notna()).sum())
     assert m["changes_tested"] == int(ch["p_value"].notna().sum())
+
+
+# --------------------------------------------------------------------------- properties
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 60), st.one_of(st.floats(0, 60), st.just(float("nan")))), min_size=1,
+                max_size=20), st.integers(1, 30), st.floats(1, 50))
+def test_govern_suppresses_exactly_small_or_wide_cells(cells, min_n: int, max_half: float) -> None:
+    n = [c[0] for c in cells]
+    half = np.array([c[1] for c in cells])
+    t = pd.DataFrame({"n": n, "ci_low": -half, "ci_high": half})
+    g = segments.govern(t, min_n=min_n, max_halfwidth=max_half)
+    expected = (np.array(n) < min_n) | np.isnan(half) | (half > max_half)
+    assert g["suppressed"].tolist() == expected.tolist()
+    assert ((g["reason"] != "") == g["suppressed"]).all()
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.lists(st.integers(0, 10), min_size=3, max_size=30))
+def test_one_contact_per_account_makes_the_three_ways_agree(ltr: list[int]) -> None:
+    # with one (decision-maker) response per account, all three definitions coincide
+    df = pd.DataFrame({"account_id": [f"A{i}" for i in range(len(ltr))],
+                       "role": "decision_maker", "ltr": np.array(ltr, float)})
+    t = segments.account_nps(df)
+    first3 = t["estimate"].iloc[:3].to_numpy()
+    assert np.allclose(first3, first3[0])
+    expected = 100 * (np.mean(np.array(ltr) >= 9) - np.mean(np.array(ltr) <= 6))
+    assert first3[0] == pytest.approx(expected)
