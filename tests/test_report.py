@@ -11,7 +11,7 @@ import nbformat
 import pandas as pd
 import pytest
 
-from helpers import catalog, report
+from helpers import catalog, paths, report
 
 
 def _fig(est: float, lo: float, hi: float, n: int) -> dict:
@@ -268,3 +268,24 @@ def test_index_links_the_latest_summary_and_its_pdf(tmp_path: Path) -> None:
     assert '<a href="latest/06_executive_summary.html"><b>Read the executive summary</b></a>' in page
     assert '(<a href="latest/06_executive_summary.pdf">PDF</a>)' in page
     assert "started 2026-11-23 06:15 UTC" in page
+
+
+_LATEST = paths.REPORTS_DIR / "latest"
+_TRUTH = paths.RAW_DIR / "truth.json"
+
+
+@pytest.mark.skipif(not (_LATEST.is_dir() and _TRUTH.is_file()),
+                    reason="needs a finished `make report` on the generated sample")
+def test_summary_of_the_latest_run_names_the_planted_top_drivers() -> None:
+    """Planted truth (data/raw/truth.json top3) must come through the whole chain to the summary."""
+    art = report.load_artefacts(_LATEST)
+    if "drivers_ranked" not in art.tables:
+        pytest.skip("the latest run has no drivers table")
+    truth = json.loads(_TRUTH.read_text())["top3"]
+    drv = report.top_drivers(art, k=3)
+    for market, items in truth.items():
+        assert set(drv.loc[drv["market"] == market, "driver"]) == set(items)
+    text = report.drivers_finding(art).text
+    for items in truth.values():
+        for item in items:
+            assert report.driver_label(item) in text
