@@ -211,9 +211,9 @@ def test_changes_finding_says_when_nothing_changed(tmp_path: Path) -> None:
 
 def test_drivers_finding_ranks_by_importance(run_art: report.Artefacts) -> None:
     f = report.drivers_finding(run_art, k=3)
-    assert ("**B2B** (all items together explain 26% of LTR variance): 1. sales: needs "
-            "(46.0% [40.0, 52.0] of explained variance, top 3 in 100% of resamples); "
-            "2. implementation: onboarding") in f.text
+    assert ("- **B2B** (all items together explain 26% of LTR variance):\n    1. sales: needs "
+            "(46.0% [40.0, 52.0] of explained variance, top 3 in 100% of resamples)\n"
+            "    2. implementation: onboarding") in f.text
     assert "3. implementation: on time (19.0% [12.0, 25.0]" in f.text
     assert " x (" not in f.text  # fourth driver not listed with k=3
     assert list(f.table["estimate"].round(1)) == [46.0, 31.0, 19.0]
@@ -224,7 +224,7 @@ def test_drivers_from_metrics_when_no_table(tmp_path: Path) -> None:
                                            "ci_high": 37.1, "n": 1711, "top3_share": 1.0}},
                          "03_promoter_drivers", tmp_path)
     f = report.drivers_finding(report.load_artefacts(tmp_path))
-    assert "**B2C**: 1. touchpoint: quality (32.2% [27.0, 37.1] of explained variance" in f.text
+    assert "**B2C**:\n    1. touchpoint: quality (32.2% [27.0, 37.1] of explained variance" in f.text
 
 
 def test_revenue_finding_in_money_with_cis(run_art: report.Artefacts) -> None:

@@ -898,7 +898,7 @@ def drivers_finding(art: Artefacts, k: int = 3) -> Finding:
             parts.append(f"{int(r['rank'])}. {driver_label(r['driver'])} ({figure}{stable})")
         r2 = drv.loc[idx[0]].get("r2") if "r2" in drv else None
         r2_text = f" (all items together explain {100 * r2:.0f}% of LTR variance)" if _is_number(r2) else ""
-        lines.append(f"**{market}**{r2_text}: " + "; ".join(parts))
+        lines.append(f"**{market}**{r2_text}:\n" + "\n".join(f"    {p}" for p in parts))
     text = (f"What moves customers to promoter: the top {k} experiences per market by their share "
             "of the explained variance in likelihood to recommend, with 95% bootstrap intervals:"
             "\n\n" + _bullets(lines))
