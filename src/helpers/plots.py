@@ -278,3 +278,29 @@ def priority_matrix(
     ax.set_ylabel(f"Performance: {unit}")
     ax.set_title(title)
     return ax
+
+
+def nps_bars_ci(
+    table: pd.DataFrame,
+    label: str = "segment",
+    title: str = "Promoters, passives and detractors",
+) -> plt.Axes:
+    """:func:`nps_stacked_bars` with a second panel of NPS points and 95% CI whiskers per row
+    (suppressed rows drawn grey). Returns the bars' axes (for :func:`methods_note`)."""
+    fig, (ax1, ax2) = plt.subplots(
+        1, 2, figsize=(14, 0.5 * len(table) + 1.8), sharey=True,
+        gridspec_kw={"width_ratios": [3, 2], "wspace": 0.8})
+    nps_stacked_bars(table, label=label, title=title, ax=ax1)
+    suppressed = table.get("suppressed", pd.Series(False, index=table.index)).to_numpy(bool)
+    est = table["nps"].to_numpy(float)
+    lo, hi = table["ci_low"].to_numpy(float), table["ci_high"].to_numpy(float)
+    for i in range(len(table)):
+        color = SUPPRESSED_COLOR if suppressed[i] else PALETTE[0]
+        ax2.errorbar(est[i], i, xerr=[[est[i] - lo[i]], [hi[i] - est[i]]], fmt="o", color=color,
+                     capsize=3)
+    ax2.axvline(0, color="#555555", linewidth=0.8)
+    ax2.set_xlim(-100, 100)
+    ax2.set_xlabel("NPS (points), 95% CI")
+    ax2.tick_params(axis="y", left=False)
+    ax2.set_title("NPS with 95% CI")
+    return ax1
