@@ -100,6 +100,19 @@ def test_more_than_20_drivers_switch_to_labelled_relative_weights() -> None:
         drivers.shapley_importance(df, "y", [f"d{j}" for j in range(21)], method="lmg")
 
 
+@pytest.mark.parametrize("p", [1, 3, 8, 16])
+def test_subset_r2_tree_equals_direct_solves_and_ols(p: int) -> None:
+    rng = np.random.default_rng(p)
+    x = rng.normal(size=(120, p + 1))
+    x[:, 1:] += 0.4 * x[:, :1]
+    corr = np.corrcoef(x.T)
+    tree, direct = drivers.all_subset_r2(corr), drivers.all_subset_r2_solve(corr)
+    np.testing.assert_allclose(tree, direct, atol=1e-12)
+    full = np.column_stack([np.ones(120), x[:, 1:]])
+    resid = x[:, 0] - full @ np.linalg.lstsq(full, x[:, 0], rcond=None)[0]
+    assert tree[-1] == pytest.approx(1 - resid.var() / x[:, 0].var(), abs=1e-10)
+
+
 # --------------------------------------------------------------------- bootstrap
 def test_bootstrap_intervals_cover_estimate_and_rank_stability(swiss: pd.DataFrame) -> None:
     out = drivers.shapley_importance(swiss, "Fertility", SWISS_X, n_boot=200, seed=3)

@@ -101,8 +101,61 @@ def _popcount(a: np.ndarray) -> np.ndarray:
     return c
 
 
-def all_subset_r2(corr: np.ndarray, chunk: int = 40_000) -> np.ndarray:
+def all_subset_r2(corr: np.ndarray) -> np.ndarray:
     """R² of the regression of variable 0 on every subset of variables 1..p.
+
+    Parameters
+    ----------
+    corr : (p+1, p+1) correlation matrix, outcome first.
+
+    Returns
+    -------
+    Array of length 2^p indexed by bit mask (bit j set = driver j in the model); entry 0 is 0.
+
+    Notes
+    -----
+    Subsets are grown one driver at a time (a child adds a driver larger than all of its
+    parent's), extending the parent's inverse Cholesky factor Linv (C_S = L L') by one row:
+    with l = Linv c_{S,j} and d = sqrt(1 - l'l), the new coordinate of the outcome is
+    (r_jy - l'z_S) / d and R²(S + j) = R²(S) + that squared. Each subset costs O(k²) instead
+    of a k x k solve; one tree per smallest driver keeps memory bounded.
+    """
+    p = corr.shape[0] - 1
+    rxx, rxy = corr[1:, 1:], corr[1:, 0]
+    r2 = np.zeros(1 << p)
+    for root in range(p):
+        idx = np.array([[root]])
+        mask = np.array([1 << root], dtype=np.int64)
+        linv = np.ones((1, 1, 1))
+        z = rxy[idx]
+        r2[mask] = z[:, 0] ** 2
+        while True:
+            last = idx[:, -1]
+            n_child = p - 1 - last
+            if n_child.sum() == 0:
+                break
+            pi = np.repeat(np.arange(len(idx)), n_child)
+            starts = np.repeat(np.cumsum(n_child) - n_child, n_child)
+            j = last[pi] + 1 + (np.arange(len(pi)) - starts)
+            lp, zp = linv[pi], z[pi]
+            c = rxx[idx[pi], j[:, None]]
+            lvec = np.einsum("mij,mj->mi", lp, c)
+            d = np.sqrt(np.clip(1.0 - np.einsum("mi,mi->m", lvec, lvec), 1e-15, None))
+            znew = (rxy[j] - np.einsum("mi,mi->m", lvec, zp)) / d
+            mask = mask[pi] | (np.int64(1) << j)
+            r2[mask] = r2[mask & ~(np.int64(1) << j)] + znew**2
+            k = idx.shape[1]
+            new = np.zeros((len(pi), k + 1, k + 1))
+            new[:, :k, :k] = lp
+            new[:, k, :k] = -np.einsum("mji,mj->mi", lp, lvec) / d[:, None]
+            new[:, k, k] = 1.0 / d
+            linv, z = new, np.column_stack([zp, znew])
+            idx = np.column_stack([idx[pi], j])
+    return r2
+
+
+def all_subset_r2_solve(corr: np.ndarray, chunk: int = 40_000) -> np.ndarray:
+    """Reference for :func:`all_subset_r2`: one batched linear solve per subset.
 
     Parameters
     ----------
@@ -138,7 +191,8 @@ def all_subset_r2(corr: np.ndarray, chunk: int = 40_000) -> np.ndarray:
 def lmg_from_corr(corr: np.ndarray) -> np.ndarray:
     """Exact LMG / Shapley share of R² for each driver (outcome first in `corr`)."""
     p = corr.shape[0] - 1
-    r2 = all_subset_r2(corr)
+    # batched solves win for small p (bootstrap loops); the Cholesky tree from ~15 drivers
+    r2 = all_subset_r2(corr) if p >= 15 else all_subset_r2_solve(corr)
     masks = np.arange(1 << p, dtype=np.int64)
     sizes = _popcount(masks)
     wsize = np.array([factorial(s) * factorial(p - s - 1) / factorial(p) for s in range(p)])
