@@ -215,6 +215,9 @@ def test_successful_run_switches_latest_and_records_manifest(runs: dict) -> None
         data.read_bytes()).hexdigest()
     assert doc["packages"]["papermill"] == "2.7.0" and doc["git"]["commit"]
     assert doc["parameters"]["01_ok"]["wave"] == "2025-12-31"
+    assert doc["parameters"]["01_ok"]["make_chart"] is True  # a default, recorded too
+    assert doc["parameters"]["01_ok"]["run_dir"] == str(good.run_dir)
+    assert "make_chart" not in doc["overrides"]["01_ok"] and doc["overrides"]["01_ok"]["min_n"] == 5
     metrics = json.loads((good.run_dir / "metrics" / "01_ok.json").read_text())
     assert metrics["score"]["estimate"] == pytest.approx(3.0)  # mean of 1, 2, 3, 6
     assert metrics["wave"] == "2025-12-31"  # the YAML date reached the notebook as a str

@@ -415,6 +415,18 @@ def _param_rows(plan: PlannedStep, run_dir_value: str) -> list[report.ParamRow]:
     return rows
 
 
+def _effective(plan: PlannedStep, run_dir_value: str) -> dict[str, Any]:
+    """Every parameter a notebook ran with: its defaults, the params file's values, run_dir."""
+    out: dict[str, Any] = {}
+    for name, meta in plan.declared.items():
+        default = plan.defaults.get(name)
+        out[name] = default if default is not None else meta.get("default")
+    out.update(plan.overrides)
+    if "run_dir" in plan.declared:
+        out["run_dir"] = run_dir_value
+    return out
+
+
 def _error_text(exc: BaseException) -> str:
     ename, evalue = getattr(exc, "ename", None), getattr(exc, "evalue", None)
     if ename:
@@ -472,9 +484,8 @@ def _run_locked(plan: list[PlannedStep], params: RunParams, pipeline: PipelineCo
         "started_at": _now(), "finished_at": None, "duration_s": None,
         "git": {"commit": git["commit"], "dirty": git["dirty"]},
         "params_file": _rel(params.file), "pipeline_file": _rel(pipeline.file),
-        "parameters": {p.step.name: {**p.overrides, **({"run_dir": run_dir_value}
-                                                       if "run_dir" in p.declared else {})}
-                       for p in plan},
+        "parameters": {p.step.name: _effective(p, run_dir_value) for p in plan},
+        "overrides": {p.step.name: p.overrides for p in plan},
         "inputs": inputs, "packages": package_versions(),
         "notebooks": [{"name": p.step.name, "status": "pending", "needs": list(p.step.needs),
                        "duration_s": None, "error": None, "reason": None, "ipynb": None,
