@@ -27,7 +27,7 @@ from typing import Any
 
 import nbformat
 
-from helpers import catalog
+from helpers import catalog, paths
 
 log = logging.getLogger("helpers.report")
 
@@ -577,7 +577,7 @@ def load_artefacts(run_dir: str | os.PathLike[str]) -> Artefacts:
     import pandas as pd
 
     root = Path(run_dir)
-    folder = catalog.paths.resolve(root)
+    folder = paths.resolve(root)
     metrics = catalog.load_metrics(folder) if (folder / "metrics").is_dir() else {}
     tables = {p.stem: pd.read_parquet(p) for p in sorted((folder / "tables").glob("*.parquet"))}
     return Artefacts(run_dir=folder, metrics=metrics, tables=tables)
@@ -1029,3 +1029,46 @@ def show(finding: Finding) -> None:
                          n="n" if "n" in finding.table else None)
     plots.methods_note(ax, finding.note)
     plt.show()
+
+
+def check_run(run_dir: str | os.PathLike[str], screenshots: bool = True) -> list[BrowserCheck]:
+    """Browser-check the index and every report of a run; screenshots into ``<run>/screenshots``."""
+    run = Path(run_dir).resolve()
+    pages = [run.parent / "index.html", *sorted(run.glob("*.html"))]
+    return [check_in_browser(p, screenshot=(run / "screenshots" / f"{p.stem}.png")
+                             if screenshots else None) for p in pages if p.is_file()]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m helpers.report check RUN_DIR``: browser-check a finished run (exit 1 on problems,
+    0 with a note when Chromium is absent); ``index [REPORTS_DIR]``: rewrite the index page."""
+    import argparse
+
+    ap = argparse.ArgumentParser(prog="python -m helpers.report")
+    sub = ap.add_subparsers(dest="command", required=True)
+    c = sub.add_parser("check", help="open the index and every report of a run in headless Chromium")
+    c.add_argument("run_dir", nargs="?", default="reports/latest")
+    i = sub.add_parser("index", help="rewrite reports/index.html from the run folders")
+    i.add_argument("reports_dir", nargs="?", default="reports")
+    args = ap.parse_args(argv)
+    if args.command == "index":
+        from helpers import config
+
+        print(write_index(paths.resolve(args.reports_dir), config.load_pipeline().headline))
+        return 0
+    if find_chromium() is None:
+        print("browser check skipped: Chromium not found (apt-get install -y chromium)")
+        return 0
+    failed = 0
+    for check in check_run(paths.resolve(args.run_dir)):
+        problems = [*check.errors, *(f"image did not load: {b}" for b in check.broken_images)]
+        if check.code_cells:
+            problems.append(f"{check.code_cells} code cell(s) in the DOM")
+        failed += bool(problems)
+        status = "ok" if not problems else "FAILED: " + "; ".join(problems)
+        print(f"{Path(check.page).name}: {status} ({check.images} images)")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
