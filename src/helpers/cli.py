@@ -1,4 +1,4 @@
-"""Command line: `cx sample`, `cx clean`, `cx schema infer`, `cx run`.
+"""Command line: `cx sample`, `cx clean`, `cx schema infer`, `cx drivers`, `cx run`.
 
 Bad input ends with one line on stderr (file, column/row, what was found and expected) and a
 non-zero exit, never a traceback.
@@ -51,6 +51,17 @@ def _schema_infer(args: argparse.Namespace) -> int:
     return 0
 
 
+def _drivers(args: argparse.Namespace) -> int:
+    from helpers import catalog, drivers, schema
+    df = catalog.load("responses", path=args.responses)
+    df = df[df["include"].astype(bool) & (df["market"] == args.market)]
+    imp = drivers.shapley_importance(df, "ltr", schema.driver_items(args.market), n_boot=args.boot,
+                                     seed=args.seed, cluster="account_id" if args.market == "B2B" else None)
+    print(drivers.share_text(imp).to_string())
+    print(drivers.methods_text(imp))
+    return 0
+
+
 def _run(args: argparse.Namespace) -> int:
     from helpers import pipeline
     result = pipeline.run(Path(args.params), out_dir=Path(args.out) if args.out else None)
@@ -88,6 +99,13 @@ def build_parser() -> argparse.ArgumentParser:
     inf.add_argument("--format", default="auto")
     inf.add_argument("--encoding", default=None)
     inf.set_defaults(func=_schema_infer)
+
+    d = sub.add_parser("drivers", help="rank the drivers of LTR (exact Shapley/LMG with bootstrap CIs)")
+    d.add_argument("--market", default="B2B", choices=["B2B", "B2C"])
+    d.add_argument("--boot", type=int, default=200, help="bootstrap resamples (0 = none)")
+    d.add_argument("--seed", type=int, default=0)
+    d.add_argument("--responses", default="data/processed/responses.parquet")
+    d.set_defaults(func=_drivers)
 
     r = sub.add_parser("run", help="run the report pipeline")
     r.add_argument("--params", default="config/params.yaml")
