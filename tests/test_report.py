@@ -184,7 +184,8 @@ def run_art(tmp_path: Path) -> report.Artefacts:
 def test_headline_finding_states_numbers_cis_and_n(run_art: report.Artefacts) -> None:
     f = report.headline_finding(run_art)
     assert "wave 2026Q3" in f.text
-    assert "NPS **+17.8 points [+9.4, +25.9] (n=731)**; clustered by account" in f.text
+    assert ("NPS **+17.8 points [+9.4, +25.9] (n=731)** (standard errors allow for several "
+            "contacts per account); CES") in f.text
     assert "CES 4.76 [4.67, 4.86] on 1-7" in f.text
     assert "CSAT top-2 box 71.7% [66.7, 76.2]" in f.text
     assert "B2C**: NPS **not available in this run" in f.text

@@ -806,6 +806,10 @@ def _bullets(lines: Iterable[str]) -> str:
     return "\n".join(f"- {line}" for line in lines)
 
 
+_DESIGNS = {"clustered by account": "standard errors allow for several contacts per account",
+            "raked weights": "weighted to the customer population"}
+
+
 def headline_finding(art: Artefacts) -> Finding:
     """Headline NPS, CES and CSAT per market with 95% CIs and n (from 02_segments)."""
     import pandas as pd
@@ -816,7 +820,8 @@ def headline_finding(art: Artefacts) -> Finding:
     for market in MARKETS:
         h = head[head["market"] == market].set_index("metric")
         nps, ces, agree, csat = (h.loc[m] for m in ("nps", "ces_mean", "ces_agree", "csat_top2"))
-        design = f"; {nps['design']}" if nps["design"] else ""
+        design = _DESIGNS.get(nps["design"], nps["design"])
+        design = f" ({design})" if design else ""
         nps_text = ci_text(nps["estimate"], nps["ci_low"], nps["ci_high"], nps["n"], signed=True,
                            unit=" points")
         lines.append(
