@@ -162,6 +162,9 @@ def run_art(tmp_path: Path) -> report.Artefacts:
         {"market": "B2C", "dimension": "channel", "segment": "Store", "wave_from": "2026Q2",
          "wave_to": "2026Q3", "change": 12.0, "ci_low": 1.0, "ci_high": 23.0, "p_value": 0.03,
          "p_adjusted": 0.4, "significant": False, "test": "independent"},
+        {"market": "B2B", "dimension": "region", "segment": "EMEA", "wave_from": "2026Q1",
+         "wave_to": "2026Q2", "change": 15.0, "ci_low": 8.0, "ci_high": 22.0, "p_value": 0.0001,
+         "p_adjusted": 0.003, "significant": True, "test": "paired"},
     ]), "wave_changes", tmp_path)
     catalog.save_result(pd.DataFrame({  # columns as 03_promoter_drivers writes drivers_ranked
         "market": ["B2B"] * 4, "driver": ["impl_on_time", "sales_needs", "impl_onboarding", "x"],
@@ -195,7 +198,10 @@ def test_headline_finding_states_numbers_cis_and_n(run_art: report.Artefacts) ->
 
 def test_changes_finding_reports_only_significant_changes(run_art: report.Artefacts) -> None:
     f = report.changes_finding(run_art)
-    assert "1 of 2 changes tested are significant" in f.text
+    assert "**1 of the 2 NPS changes into 2026Q3 tested is significant**" in f.text
+    assert "across all 3 tests of the run" in f.text
+    assert "EMEA" not in f.text  # significant, but between earlier waves: not 'since the previous'
+
     assert "B2B all (2026Q2 to 2026Q3): **-9.0 [-15.0, -3.0]** points (adjusted p = 0.020" in f.text
     assert "Store" not in f.text  # p = 0.03 unadjusted, not significant after BH: not news
     assert list(f.table["estimate"]) == [-9.0]
@@ -206,7 +212,8 @@ def test_changes_finding_says_when_nothing_changed(tmp_path: Path) -> None:
                                       "ci_high": [7.0], "p_value": [0.2], "p_adjusted": [0.2],
                                       "significant": [False]}), "wave_changes", tmp_path)
     f = report.changes_finding(report.load_artefacts(tmp_path))
-    assert f.text.startswith("**No significant change since the previous wave.** Of the 1 ")
+    assert f.text.startswith("**No significant change since the previous wave.** Of the 1 "
+                             "wave-over-wave NPS changes tested")
     assert f.table.empty
 
 

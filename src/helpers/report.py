@@ -627,11 +627,32 @@ def _num(x: Any) -> float:
     return float(x) if _is_number(x) else float("nan")
 
 
+def latest_wave(art: Artefacts) -> str | None:
+    """The wave the run reports on: the segments notebook's ``wave`` metric, else the newest
+    ``wave_to`` of the wave-changes table."""
+    wave = art.metric("wave", prefer=("02_segments",))
+    if isinstance(wave, str) and wave:
+        return wave
+    table = art.table("wave_changes")
+    if table is not None and "wave_to" in table and table["wave_to"].notna().any():
+        return str(sorted(table["wave_to"].dropna().astype(str))[-1])
+    return None
+
+
+def _since_previous(df: Any, wave: str | None) -> Any:
+    """Rows comparing the reported wave with the one before it (all rows when unknown)."""
+    if wave is None or "wave_to" not in df:
+        return df
+    return df[df["wave_to"].astype(str) == wave]
+
+
 def significant_changes(art: Artefacts) -> Any:
-    """Wave-over-wave changes significant after false-discovery control, and only those.
+    """Changes since the previous wave that are significant after false-discovery control, and
+    only those.
 
     Read from the ``wave_changes`` table (column ``significant``) or the ``significant_changes``
-    list in the metrics; nothing is re-tested here.
+    list in the metrics, restricted to the pair ending in the reported wave; nothing is
+    re-tested here.
     """
     import pandas as pd
 
@@ -643,6 +664,7 @@ def significant_changes(art: Artefacts) -> Any:
     else:
         listed = art.metric("significant_changes", prefer=("02_segments",))
         sig = pd.DataFrame(listed) if isinstance(listed, list) else pd.DataFrame(columns=cols)
+    sig = _since_previous(sig, latest_wave(art))
     sig = sig[[c for c in cols if c in sig]].copy()
     if sig.empty:
         return sig
@@ -655,13 +677,14 @@ def _change_label(r: Mapping[str, Any]) -> str:
     return f"{r.get('market', '')} {seg} ({r.get('wave_from')} to {r.get('wave_to')})".strip()
 
 
-def changes_tested(art: Artefacts) -> int | None:
-    """How many wave-over-wave changes were tested (the false-discovery family size)."""
+def changes_tested(art: Artefacts) -> tuple[int | None, int | None]:
+    """(changes tested since the previous wave, size of the false-discovery family)."""
     table = art.table("wave_changes")
     if table is not None and "p_value" in table:
-        return int(table["p_value"].notna().sum())
+        tested = table[table["p_value"].notna()]
+        return int(len(_since_previous(tested, latest_wave(art)))), int(len(tested))
     value = art.metric("changes_tested", prefer=("02_segments",))
-    return int(value) if _is_number(value) else None
+    return (None, int(value)) if _is_number(value) else (None, None)
 
 
 _DRIVER_TABLES = ("drivers_ranked", "driver_importance", "drivers_importance", "importance",
@@ -844,32 +867,36 @@ def headline_finding(art: Artefacts) -> Finding:
 
 
 def changes_finding(art: Artefacts, q: float = 0.05) -> Finding:
-    """Wave-over-wave NPS changes that survive false-discovery control, and only those."""
+    """NPS changes since the previous wave that survive false-discovery control, and only those."""
     import pandas as pd
 
-    sig, tested = significant_changes(art), changes_tested(art)
+    sig = significant_changes(art)
+    tested, family = changes_tested(art)
+    wave = latest_wave(art)
     empty = pd.DataFrame(columns=["label", "estimate", "ci_low", "ci_high", "n"])
-    if tested is None and sig.empty:
+    if family is None and sig.empty:
         return Finding(f"Changes since the previous wave: {MISSING}.", empty, "", "", "")
+    scope = (f"{tested} NPS changes into {wave} tested" if tested is not None and wave
+             else f"{family} wave-over-wave NPS changes tested")
+    control = (f"Benjamini-Hochberg false-discovery control (q = {q:g}, across all {family} "
+               "tests of the run)")
     if sig.empty:
-        text = (f"**No significant change since the previous wave.** Of the {tested} wave-over-wave "
-                "NPS changes tested (overall and per segment, both markets), none survives "
-                f"Benjamini-Hochberg false-discovery control (q = {q:g}); movements in the trend "
+        text = (f"**No significant change since the previous wave.** Of the {scope} (overall and "
+                f"per segment, both markets), none survives {control}; movements in the trend "
                 "charts are within sampling noise.")
         return Finding(text, empty, "", "", "")
     lines = [f"{r['label']}: **{ci_text(r['change'], r['ci_low'], r['ci_high'], signed=True)}** "
              f"points (adjusted p = {r['p_adjusted']:.3f}; {r.get('test') or 'tested'})"
              for r in sig.to_dict("records")]
-    text = (f"**{len(sig)} of {tested if tested is not None else 'the'} changes tested are "
-            f"significant** after Benjamini-Hochberg false-discovery control (q = {q:g}); only "
-            "these are reported:\n\n" + _bullets(lines))
+    text = (f"**{len(sig)} of the {scope} {'is' if len(sig) == 1 else 'are'} significant** "
+            f"after {control}; only these are reported:\n\n" + _bullets(lines))
     table = pd.DataFrame({"label": sig["label"], "estimate": sig["change"],
                           "ci_low": sig["ci_low"], "ci_high": sig["ci_high"]})
-    note = ("Change in NPS points between consecutive waves with 95% CI. B2B: paired on accounts "
-            "answering in both waves; B2C: independent weighted samples. Significance after "
-            f"Benjamini-Hochberg across all {tested} tests at q = {q:g}. "
-            "Source: tables/wave_changes.parquet.")
-    return Finding(text, table, "Significant NPS changes since the previous wave",
+    note = ("Change in NPS points from the previous wave with 95% CI. B2B: paired on accounts "
+            "answering in both waves; B2C: independent weighted samples. Significant after "
+            f"Benjamini-Hochberg across all {family} tests at q = {q:g}. "
+            "Source: tables/wave_changes.parquet (02_segments).")
+    return Finding(text, table, f"Significant NPS changes into {wave or 'the latest wave'}",
                    "Change in NPS (points)", note)
 
 
