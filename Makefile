@@ -8,7 +8,7 @@ SAMPLE := data/raw/survey_export.csv
 PROCESSED := data/processed/responses.parquet
 NBVAL  := --nbval-lax --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg
 
-.PHONY: all install sample data report test lint unit nbtest bench lab clean-reports clean
+.PHONY: all install sample data report test lint unit nbtest bench lab check-reports clean-reports clean
 
 all: report
 
@@ -53,3 +53,6 @@ clean-reports:
 
 clean:
 	rm -rf $(VENV) data/processed/* reports/*/ reports/index.html reports/latest
+
+check-reports: $(STAMP)
+	$(BIN)/python -m helpers.report check reports/latest

@@ -64,10 +64,9 @@ def _drivers(args: argparse.Namespace) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     from helpers import pipeline
-    result = pipeline.run(Path(args.params), out_dir=Path(args.out) if args.out else None)
-    print(f"run {result.run_id} {result.status}: {result.run_dir}")
-    print(f"open the report index: {result.index_path}")
-    return result.exit_code
+    argv = ["--params", args.params] + (["--out", args.out] if args.out else [])
+    argv += ["--run-id", args.run_id] if args.run_id else []
+    return pipeline.main(argv + (["--check"] if args.check else []))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -110,6 +109,8 @@ def build_parser() -> argparse.ArgumentParser:
     r = sub.add_parser("run", help="run the report pipeline")
     r.add_argument("--params", default="config/params.yaml")
     r.add_argument("--out", default=None, help="reports folder (default reports/)")
+    r.add_argument("--run-id", default=None, help="explicit run id (suffixed if taken)")
+    r.add_argument("--check", action="store_true", help="validate the parameters only, run nothing")
     r.set_defaults(func=_run)
     return p
 
@@ -121,7 +122,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except DataError as exc:
         print(f"cx {args.command}: error: {exc}", file=sys.stderr)
         return 2
-    except (PermissionError, RuntimeError) as exc:  # raw data is immutable; a run holds the lock
+    except PermissionError as exc:  # raw data is immutable
         print(f"cx {args.command}: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
