@@ -20,6 +20,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 # ---------------------------------------------------------------------------------------------
 # The planted model
@@ -167,12 +169,18 @@ def generate(rows: int = 5000, seed: int = 42, gaming: bool = True, waves: int =
     b2b, accounts, invitations, acc_truth = _b2b(rng, n_b2b_target, wave_labels, gaming)
     b2c, b2c_truth = _b2c(rng, n_survey - len(b2b), wave_labels, seed)
     resp = pd.concat([b2b, b2c], ignore_index=True)
+    del b2b, b2c  # (memory: only the combined frame from here on)
     resp = resp.sample(frac=1.0, random_state=seed).reset_index(drop=True)  # mixed order like a real export
     comp, comp_truth = _competitors(rng, resp, seed)
     resp = pd.concat([resp, comp], axis=1)
+    del comp
     resp["comment"] = _comments(rng, resp)
+    n_market = resp["market"].value_counts()
 
-    export, questions, import_ids, defect_truth = _to_export(rng, resp, defects)
+    # Handed over without keeping a reference here, so _to_export can release it early (memory).
+    holder = [resp]
+    del resp
+    export, questions, import_ids, defect_truth = _to_export(rng, holder.pop(), defects)
     truth = {
         "seed": seed, "rows": int(len(export)), "waves": wave_labels, "company": COMPANY,
         "driver_effects": {"B2B": B2B_EFFECTS, "B2C": B2C_EFFECTS},
@@ -187,8 +195,8 @@ def generate(rows: int = 5000, seed: int = 42, gaming: bool = True, waves: int =
         "gaming": gaming,
         **acc_truth, **b2c_truth, **comp_truth,
         "defects": defect_truth,
-        "b2b_responses": int((resp["market"] == "B2B").sum()),
-        "b2c_responses": int((resp["market"] == "B2C").sum()),
+        "b2b_responses": int(n_market.get("B2B", 0)),
+        "b2c_responses": int(n_market.get("B2C", 0)),
     }
     cx_index = prices = None
     if market_data:
@@ -228,9 +236,25 @@ def _quarter_end(dates: pd.DatetimeIndex | pd.Series) -> np.ndarray:
 
 def _wave_dates(rng: np.random.Generator, waves: np.ndarray) -> pd.DatetimeIndex:
     """A submission time inside the wave's fielding window (weeks 3-8 of the quarter)."""
-    starts = pd.PeriodIndex(waves, freq="Q").start_time
+    starts = _wave_starts(waves)
     offset = rng.uniform(14, 56, len(waves)) * 86400.0
     return pd.DatetimeIndex(starts + pd.to_timedelta(np.round(offset), unit="s"))
+
+
+def _wave_starts(waves: np.ndarray) -> pd.DatetimeIndex:
+    """Start time of each wave label's quarter (each distinct label parsed once, not per row)."""
+    labels, inv = np.unique(np.asarray(waves), return_inverse=True)
+    return pd.PeriodIndex(labels, freq="Q").start_time[inv.ravel()]
+
+
+def _lookup_map(keys: np.ndarray, mapping: dict[Any, Any], default: Any = None) -> np.ndarray:
+    """Vectorised ``mapping.get(key, default)`` over an array (replaces np.vectorize(dict.get))."""
+    keys = np.asarray(keys)
+    vals = np.array([*mapping.values(), default])
+    out = np.full(len(keys), vals[-1], dtype=vals.dtype)
+    for k, v in zip(mapping, vals[:-1], strict=True):  # few keys: one vectorised comparison each
+        out[keys == k] = v
+    return out
 
 
 def _b2b(rng: np.random.Generator, target: int, wave_labels: list[str], gaming: bool):
@@ -240,7 +264,7 @@ def _b2b(rng: np.random.Generator, target: int, wave_labels: list[str], gaming: 
     n_reps = int(np.clip(n_acc // 18, 8, 60))
     acc_ids = np.array([f"A{i:05d}" for i in range(1, n_acc + 1)])
     tier = rng.choice(list(TIERS), n_acc, p=list(TIERS.values()))
-    arr = np.array([TIER_ARR[t] for t in tier]) * rng.lognormal(0, 0.5, n_acc)
+    arr = _lookup_map(tier, TIER_ARR, 0.0) * rng.lognormal(0, 0.5, n_acc)
     region = rng.choice(list(REGIONS_B2B), n_acc, p=list(REGIONS_B2B.values()))
     industry = rng.choice(INDUSTRIES, n_acc)
     rep_ids = np.array([f"R{i:02d}" for i in range(1, n_reps + 1)])
@@ -255,7 +279,8 @@ def _b2b(rng: np.random.Generator, target: int, wave_labels: list[str], gaming: 
     q_end = close.to_period("Q").end_time.normalize()
     close = pd.DatetimeIndex(np.where(rush, q_end - pd.to_timedelta(rng.integers(0, 14, n_acc), unit="D"), close))
     qe = _quarter_end(close)
-    planned_len = np.array([{"Enterprise": 150, "Mid-market": 90, "SMB": 45}[t] for t in tier]) * rng.uniform(0.8, 1.2, n_acc)
+    planned_len = _lookup_map(tier, {"Enterprise": 150, "Mid-market": 90, "SMB": 45}, 0) \
+        * rng.uniform(0.8, 1.2, n_acc)
     slip = np.maximum(0, rng.gamma(1.5, 10, n_acc) + QUARTER_END_SLIP_DAYS * qe + rng.normal(0, 5, n_acc))
     go_live_planned = close + pd.to_timedelta(np.rint(planned_len), unit="D")
     go_live = go_live_planned + pd.to_timedelta(np.rint(slip), unit="D")
@@ -289,7 +314,7 @@ def _b2b(rng: np.random.Generator, target: int, wave_labels: list[str], gaming: 
     inv_c = np.tile(np.arange(n_c), n_waves)
     inv_w = np.repeat(np.arange(n_waves), n_c)
     role_p = {"decision_maker": -0.35, "influencer": 0.0, "user": 0.15}
-    logit = 0.05 + np.vectorize(role_p.get)(role[inv_c]) + propensity[c_acc[inv_c]]
+    logit = 0.05 + _lookup_map(role, role_p, 0.0)[inv_c] + propensity[c_acc[inv_c]]
     responded = rng.random(len(inv_c)) < 1 / (1 + np.exp(-logit))
     idx = np.flatnonzero(responded)
     if len(idx) > target:  # trim to the target: the extra invitees simply did not answer
@@ -297,11 +322,12 @@ def _b2b(rng: np.random.Generator, target: int, wave_labels: list[str], gaming: 
         responded[drop] = False
         idx = np.flatnonzero(responded)
     wave_arr = np.array(wave_labels)[inv_w]
-    invited_at = pd.PeriodIndex(wave_arr, freq="Q").start_time + pd.Timedelta(days=10)
+    invited_at = np.asarray((pd.PeriodIndex(wave_labels, freq="Q").start_time
+                             + pd.Timedelta(days=10)).strftime("%Y-%m-%d"))[inv_w]
     invitations = pd.DataFrame({
         "wave": wave_arr, "market": "B2B", "account_id": acc_ids[c_acc[inv_c]],
         "contact_email": c_email.to_numpy()[inv_c], "role": role[inv_c],
-        "invited_at": invited_at.strftime("%Y-%m-%d"), "responded": responded,
+        "invited_at": invited_at, "responded": responded,
     })
 
     # Responses.
@@ -320,7 +346,7 @@ def _b2b(rng: np.random.Generator, target: int, wave_labels: list[str], gaming: 
             lat = lat - 0.01 * (slip_r - QUARTER_END_SLIP_DAYS * qe[ra])
         items[name] = _to_items(lat)
     ltr_lat = 8.3 + sum(B2B_EFFECTS[k] * (items[k] - 3.5) for k in B2B_EFFECTS) + 0.5 * u_acc[ra] \
-        + np.vectorize(ROLE_LTR.get)(role[rc]) + wave_shift[rw] + rng.normal(0, 1.1, n)
+        + _lookup_map(role, ROLE_LTR, 0.0)[rc] + wave_shift[rw] + rng.normal(0, 1.1, n)
     ltr = np.clip(np.rint(ltr_lat), 0, 10)
     ces = np.clip(np.rint(4.9 + 0.5 * (items["impl_onboarding"] - 3.5) + 0.4 * (items["sales_responsiveness"] - 3.5)
                           + rng.normal(0, 1.0, n)), 1, 7)
@@ -341,7 +367,7 @@ def _b2b(rng: np.random.Generator, target: int, wave_labels: list[str], gaming: 
                                           touch))
         office_ip = {r: _ips(rng, 1)[0] for r in gaming_reps}
         typed_in = pressured & (rng.random(n) < 0.25)
-        ip = np.where(typed_in, np.vectorize(lambda r: office_ip.get(r, ""))(rep[ra]), ip)
+        ip = np.where(typed_in, _lookup_map(rep, office_ip, "")[ra], ip)
 
     resp = pd.DataFrame({
         "market": "B2B", "wave": np.array(wave_labels)[rw], "account_id": acc_ids[ra], "role": role[rc],
@@ -389,32 +415,33 @@ def _b2b(rng: np.random.Generator, target: int, wave_labels: list[str], gaming: 
 
 
 def _ips(rng: np.random.Generator, n: int) -> np.ndarray:
-    parts = rng.integers(1, 255, (4, n)).astype(str)
-    return np.char.add(np.char.add(np.char.add(np.char.add(parts[0], "."), parts[1]), "."),
-                       np.char.add(np.char.add(parts[2], "."), parts[3]))
+    parts = [pc.cast(pa.array(p), pa.string()) for p in rng.integers(1, 255, (4, n))]
+    return pc.binary_join_element_wise(*parts, ".").to_numpy(zero_copy_only=False)
 
 
-def _b2c_draw(rng: np.random.Generator, n: int, selection: bool) -> pd.DataFrame:
-    """Consumers: attributes from the population margins (x selection factors for the sample)."""
+def _b2c_draw(rng: np.random.Generator, n: int, selection: bool) -> dict[str, np.ndarray]:
+    """Consumers: attributes from the population margins (x selection factors for the sample).
+
+    Plain arrays (no DataFrame) so that the 400,000-consumer population draw stays cheap.
+    """
     cols: dict[str, np.ndarray] = {}
     for var, margin in POPULATION_MARGINS.items():
         levels = list(margin)
         p = np.array([margin[lv] * (B2C_SELECTION[var][lv] if selection else 1.0) for lv in levels])
         cols[var] = rng.choice(levels, n, p=p / p.sum())
-    df = pd.DataFrame(cols)
-    df["tenure_band"] = rng.choice(["<1y", "1-3y", "3y+"], n, p=[0.3, 0.4, 0.3])
+    cols["tenure_band"] = rng.choice(["<1y", "1-3y", "3y+"], n, p=[0.3, 0.4, 0.3])
     f = rng.normal(0, 1, n)
     for name in TOUCHPOINT_ITEMS:
         lat = 0.65 * f + rng.normal(0, 0.85, n)
         if name == "tp_support":
-            lat = lat + np.where(df["channel"] == "Store", 0.4, 0.0)
+            lat = lat + np.where(cols["channel"] == "Store", 0.4, 0.0)
         if name == "tp_app":
-            lat = lat + np.where(df["channel"] == "Online", 0.4, 0.0)
-        df[name] = _to_items(lat, 3.6)
-    shift = sum(df[var].map(B2C_LTR_SHIFT[var]).to_numpy(float) for var in B2C_LTR_SHIFT)
-    ltr_lat = 8.0 + sum(B2C_EFFECTS[k] * (df[k].to_numpy() - 3.6) for k in B2C_EFFECTS) + shift + rng.normal(0, 1.3, n)
-    df["ltr"] = np.clip(np.rint(ltr_lat), 0, 10)
-    return df
+            lat = lat + np.where(cols["channel"] == "Online", 0.4, 0.0)
+        cols[name] = _to_items(lat, 3.6)
+    shift = sum(_lookup_map(cols[var], B2C_LTR_SHIFT[var], np.nan) for var in B2C_LTR_SHIFT)
+    ltr_lat = 8.0 + sum(B2C_EFFECTS[k] * (cols[k] - 3.6) for k in B2C_EFFECTS) + shift + rng.normal(0, 1.3, n)
+    cols["ltr"] = np.clip(np.rint(ltr_lat), 0, 10)
+    return cols
 
 
 def _nps_of(ltr: np.ndarray) -> float:
@@ -422,7 +449,7 @@ def _nps_of(ltr: np.ndarray) -> float:
 
 
 def _b2c(rng: np.random.Generator, n: int, wave_labels: list[str], seed: int):
-    df = _b2c_draw(rng, n, selection=True)
+    df = pd.DataFrame(_b2c_draw(rng, n, selection=True))
     df["ces"] = np.clip(np.rint(5.2 + 0.5 * (df["tp_support"] - 3.6) + 0.3 * (df["tp_purchase"] - 3.6)
                                 + rng.normal(0, 1.0, n)), 1, 7)
     df["csat"] = np.clip(np.rint(3.8 + 0.3 * (df["ltr"] - 7.5) + rng.normal(0, 0.6, n)), 1, 5)
@@ -441,7 +468,7 @@ def _b2c(rng: np.random.Generator, n: int, wave_labels: list[str], seed: int):
     truth = {
         "b2c_population_margins": POPULATION_MARGINS,
         "b2c_selection_factors": B2C_SELECTION,
-        "b2c_population_nps": round(_nps_of(pop["ltr"].to_numpy()), 2),
+        "b2c_population_nps": round(_nps_of(pop["ltr"]), 2),
         "b2c_sample_expected_nps_unweighted": round(_nps_of(df["ltr"].to_numpy()), 2),
     }
     return df, truth
@@ -482,29 +509,36 @@ def _comments(rng: np.random.Generator, resp: pd.DataFrame) -> np.ndarray:
     best = np.where(is_b2b, np.array(b2b_items)[best_b2b], np.array(b2c_items)[best_b2c])
     worst = np.where(is_b2b, np.array(b2b_items)[worst_b2b], np.array(b2c_items)[worst_b2c])
     variant = rng.integers(0, 2, n)
-    pos = _lookup(POSITIVE, best, variant)
-    neg = _lookup(NEGATIVE, worst, variant)
+    # Every possible comment is built once in a small table and rows pick a code (no per-row
+    # string building): praise, complaint, "praise But complaint", pressured, blank.
+    flat_pos, pos = _lookup_codes(POSITIVE, best, variant)
+    flat_neg, neg = _lookup_codes(NEGATIVE, worst, variant)
+    n_pos, n_neg = len(flat_pos), len(flat_neg)
+    table = np.array([*flat_pos, *flat_neg, *[f"{a} But {b.lower()}" for a in flat_pos for b in flat_neg],
+                      *[f"My rep asked me for a 10. {b}" for b in flat_neg], ""], dtype=object)
     ltr = resp["ltr"].to_numpy(float)
     pressured = resp.get("pressured", pd.Series(False, index=resp.index)).fillna(False).to_numpy(bool)
-    text = np.where(ltr >= 9, pos, np.where(ltr <= 6, neg, np.char.add(np.char.add(pos.astype(str), " But "),
-                                                                        np.char.lower(neg.astype(str)))))
-    text = np.where(pressured, np.char.add("My rep asked me for a 10. ", neg.astype(str)), text)
+    code = np.where(ltr >= 9, pos, np.where(ltr <= 6, n_pos + neg, n_pos + n_neg + pos * n_neg + neg))
+    code = np.where(pressured, n_pos + n_neg + n_pos * n_neg + neg, code)
     blank = (rng.random(n) < 0.3) & ~pressured
-    text = np.where(blank, "", text).astype(object)
+    text = table[np.where(blank, len(table) - 1, code)]
     # A few people write their contact details into the comment (must be masked by cleaning).
     pii = (~blank) & (rng.random(n) < 0.02)
     use_email = rng.random(n) < 0.5
-    contact = np.where(use_email, " Contact me at " + resp["email"].astype(str).to_numpy() + ".",
-                       " Call me on " + resp["phone"].astype(str).to_numpy() + ".")
-    text = np.where(pii, text + contact, text)
+    idx = np.flatnonzero(pii)
+    email = resp["email"].iloc[idx].astype(str).to_numpy(object)
+    phone = resp["phone"].iloc[idx].astype(str).to_numpy(object)
+    contact = np.where(use_email[idx], " Contact me at " + email + ".", " Call me on " + phone + ".")
+    text[idx] = text[idx] + contact
     return text
 
 
-def _lookup(table: dict[str, list[str]], keys: np.ndarray, variant: np.ndarray) -> np.ndarray:
+def _lookup_codes(table: dict[str, list[str]], keys: np.ndarray,
+                  variant: np.ndarray) -> tuple[list[str], np.ndarray]:
+    """The table's phrases flattened, and each row's position in that list (item key, variant)."""
     names = list(table)
-    flat = np.array([table[k][v] for k in names for v in range(2)])
-    pos = pd.Index(names).get_indexer(keys)
-    return flat[pos * 2 + variant]
+    flat = [table[k][v] for k in names for v in range(2)]
+    return flat, pd.Index(names).get_indexer(keys) * 2 + variant
 
 
 # ---------------------------------------------------------------------------------------------
@@ -538,7 +572,7 @@ NA_CODES = ["N/A", "Don't know", "-99"]
 def _to_export(rng: np.random.Generator, resp: pd.DataFrame, defects: dict[str, int]):
     n = len(resp)
     resp = resp.copy()
-    resp["response_id"] = [f"R_{x}" for x in _ids(rng, n)]
+    resp["response_id"] = "R_" + _ids(rng, n).astype(object)
     dur = MEDIAN_DURATION_S * np.exp(np.clip(rng.normal(0, 0.35, n), -0.75, 1.5))
     resp["duration"] = np.rint(dur)
     resp["status"] = "IP Address"
@@ -560,13 +594,23 @@ def _to_export(rng: np.random.Generator, resp: pd.DataFrame, defects: dict[str, 
     resp.loc[speed_r, "duration"] = np.rint(MEDIAN_DURATION_S * rng.uniform(0.05, 0.22, len(speed_r)))
 
     # Straightliners: one grid answered with a single value throughout.
-    for r in straight_r:
-        grid = GRIDS["Q6"] if resp.at[r, "market"] == "B2C" else GRIDS[rng.choice(["Q4", "Q5"])]
-        resp.loc[r, grid] = float(rng.integers(1, 6))
+    # (The draws stay in a scalar loop so the random stream is unchanged; the writes are vectorised.)
+    market = resp["market"].to_numpy(object)
+    s_grid = np.empty(len(straight_r), dtype=object)
+    s_val = np.empty(len(straight_r), dtype=float)
+    for i, r in enumerate(straight_r):
+        s_grid[i] = "Q6" if market[r] == "B2C" else str(rng.choice(["Q4", "Q5"]))
+        s_val[i] = float(rng.integers(1, 6))
+    for g, grid in GRIDS.items():
+        sel = s_grid == g
+        for c in grid:
+            arr = resp[c].to_numpy(float, copy=True)
+            arr[straight_r[sel]] = s_val[sel]
+            resp[c] = arr
     # Everyone else: no accidental straightlining (a genuinely flat grid is vanishingly rare).
     others = np.setdiff1d(np.arange(n), straight_r)
     for grid in GRIDS.values():
-        vals = resp.loc[others, grid].to_numpy(float)
+        vals = resp[grid].to_numpy(float)[others]
         full = np.isfinite(vals).sum(axis=1) >= 5
         flat = full & (np.nanmax(np.where(full[:, None], vals, 0), axis=1)
                        == np.nanmin(np.where(full[:, None], vals, 0), axis=1))
@@ -579,8 +623,8 @@ def _to_export(rng: np.random.Generator, resp: pd.DataFrame, defects: dict[str, 
         resp[grid] = arr
 
     # Text values as a platform writes them.
-    text = {c: _num_text(resp[c]) for c in ["ltr", "ces", "csat", *B2B_EFFECTS, *B2C_EFFECTS,
-                                              *[f"comp_{v}" for v in COMPETITORS]]}
+    text = {c: _TextCodes.of_numbers(resp[c]) for c in ["ltr", "ces", "csat", *B2B_EFFECTS, *B2C_EFFECTS,
+                                                          *[f"comp_{v}" for v in COMPETITORS]]}
     half = len(oor_r) // 2
     text["ltr"][oor_r[:half]] = rng.choice(["11", "12", "15"], half)
     text["ces"][oor_r[half:]] = rng.choice(["8", "9", "0"], len(oor_r) - half)
@@ -589,58 +633,74 @@ def _to_export(rng: np.random.Generator, resp: pd.DataFrame, defects: dict[str, 
     resp.loc[blank_r, "progress"] = np.where(resp.loc[blank_r, "finished"] == 0, 45, 100)
 
     # Label-valued answers on clean rows whose LTR is 0 or 10.
-    used = set(order[:cuts[-1]].tolist())
-    cand = np.flatnonzero(np.isin(resp["ltr"].to_numpy(), [0.0, 10.0]))
-    cand = np.array([c for c in cand if c not in used]) if len(cand) < 50_000 else np.setdiff1d(cand, list(used))
+    cand = np.setdiff1d(np.flatnonzero(np.isin(resp["ltr"].to_numpy(), [0.0, 10.0])), order[:cuts[-1]])
     lab = rng.choice(cand, min(defects["label_valued"], len(cand)), replace=False)
-    text["ltr"][lab] = resp["ltr"].to_numpy()[lab].astype(float)
-    text["ltr"][lab] = np.vectorize(LTR_LABELS.get)(resp["ltr"].to_numpy()[lab])
+    text["ltr"][lab] = _lookup_map(resp["ltr"].to_numpy()[lab], LTR_LABELS, None)
     # "Not applicable" codes on driver items (must become missing, never zero).
+    na_hit: dict[str, np.ndarray] = {}
     for c in [*B2B_EFFECTS, *B2C_EFFECTS]:
         col = text[c]
-        hit = (col != "") & (rng.random(n) < 0.015)
+        hit = col.nonblank() & (rng.random(n) < 0.015)
         hit[straight_r] = False
         col[hit] = rng.choice(NA_CODES, int(hit.sum()))
+        na_hit[c] = hit
     # Undo codes that would leave a grid flat (5+ answers, one value): those rows are not planted.
+    # A cell reads as its number unless it was given a code above, so the numbers come from resp.
     for grid in GRIDS.values():
-        cells = np.column_stack([text[c] for c in grid])
-        vals = pd.DataFrame(cells).apply(pd.to_numeric, errors="coerce").to_numpy(float, copy=True)
-        vals[np.isin(cells, NA_CODES)] = np.nan
+        coded = np.column_stack([na_hit[c] for c in grid])
+        vals = resp[grid].to_numpy(float, copy=True)
+        vals[coded] = np.nan
         n_ans = np.isfinite(vals).sum(axis=1)
         with np.errstate(invalid="ignore"):
             spread = np.nanmax(np.where(n_ans[:, None] > 0, vals, 0), axis=1) - \
                 np.nanmin(np.where(n_ans[:, None] > 0, vals, 0), axis=1)
-        accidental = (n_ans >= 5) & (spread == 0) & np.isin(cells, NA_CODES).any(axis=1)
+        accidental = (n_ans >= 5) & (spread == 0) & coded.any(axis=1)
         for j, c in enumerate(grid):
-            undo = accidental & np.isin(cells[:, j], NA_CODES)
-            text[c][undo] = _num_text(resp[c])[undo]
+            undo = accidental & coded[:, j]
+            if undo.any():
+                text[c][undo] = _num_text(resp[c][undo])
 
-    columns = _export_frame(resp, text)
+    pii_comments = resp["comment"].str.contains("@", regex=False) | resp["comment"].str.contains("Call me on")
+    test_ids = sorted(resp.loc[test_r, "response_id"].tolist())[:50]
+    dup_resp = resp.iloc[dup_src][["submitted_at", "duration"]].copy()
+    keep = ["market", "region", "submitted_at", "duration", "status", "ip", "progress", "finished",
+            "response_id", "last_name", "first_name", "email", "channel_dist", "comment"]
+    resp = resp[[c for c in resp.columns if c in keep or c in EMBEDDED]]  # (memory: drop the numbers)
+    columns = _export_frame(resp, text)  # consumes resp and text
+    del resp, text
+
     # Duplicates: an earlier complete submission by the same contact in the same wave.
-    dups = columns.iloc[dup_src].copy()
-    dup_resp = resp.iloc[dup_src]
+    dup_take = pa.array(dup_src)
+    dups = {c: a.take(dup_take) for c, a in columns.items()}
     earlier = dup_resp["submitted_at"] - pd.to_timedelta(rng.uniform(1, 72, len(dup_src)), unit="h")
-    dups["EndDate"] = earlier.dt.strftime("%Y-%m-%d %H:%M:%S").to_numpy()
+    dups["EndDate"] = _fmt_dates(earlier)
     dups["RecordedDate"] = dups["EndDate"]
-    dups["StartDate"] = (earlier - pd.to_timedelta(dup_resp["duration"].to_numpy(), unit="s")).dt.strftime(
-        "%Y-%m-%d %H:%M:%S").to_numpy()
-    dups["ResponseId"] = [f"R_{x}" for x in _ids(rng, len(dup_src))]
-    export = pd.concat([columns, dups], ignore_index=True)
-    export = export.sample(frac=1.0, random_state=int(rng.integers(0, 2**31))).reset_index(drop=True)
+    dups["StartDate"] = _fmt_dates(earlier - pd.to_timedelta(dup_resp["duration"].to_numpy(), unit="s"))
+    dups["ResponseId"] = pa.array([f"R_{x}" for x in _ids(rng, len(dup_src))], pa.string())
+    # Rows and duplicates in a shuffled order, taken once per column; the order is exactly the one
+    # DataFrame.sample(frac=1.0, random_state=seed) draws (RandomState.choice without replacement).
+    total = n + len(dup_src)
+    order_all = pa.array(np.random.RandomState(int(rng.integers(0, 2**31))).choice(total, total, replace=False))
+    questions = {c: q for c, q in _header_text().items()}
+    dtype = pd.StringDtype("pyarrow", na_value=np.nan)  # pandas' default "str" dtype
+    export_cols = {}
+    for c in questions:
+        whole = pa.chunked_array([columns.pop(c), dups.pop(c)]).take(order_all)
+        export_cols[c] = pd.Series(whole, dtype=dtype)
+    export = pd.DataFrame(export_cols)
+    del export_cols
 
     item_cols = [QUESTION_COLUMNS[c][0] for c in [*B2B_EFFECTS, *B2C_EFFECTS]]
     na_cells = int(export[item_cols].isin(NA_CODES).to_numpy().sum())
-    questions = {c: q for c, q in _header_text().items()}
     import_ids = _import_ids()
-    pii_comments = resp["comment"].str.contains("@", regex=False) | resp["comment"].str.contains("Call me on")
     truth = {
         **{k: int(v) for k, v in defects.items()},
         "label_valued": int(len(lab)),
         "not_applicable_answers": na_cells,
         "comments_with_contact_details": int(pii_comments.sum()),
-        "test_response_ids": sorted(resp.loc[test_r, "response_id"].tolist())[:50],
+        "test_response_ids": test_ids,
     }
-    return export[list(questions)], questions, import_ids, truth
+    return export, questions, import_ids, truth
 
 
 def _ids(rng: np.random.Generator, n: int) -> np.ndarray:
@@ -649,60 +709,137 @@ def _ids(rng: np.random.Generator, n: int) -> np.ndarray:
     return chars.view(f"<U{15}").ravel() if chars.flags["C_CONTIGUOUS"] else np.array(["".join(r) for r in chars])
 
 
+class _TextCodes:
+    """A text column held as integer codes into a small vocabulary.
+
+    Answer columns have a handful of distinct values; editing codes and turning them into one
+    Arrow string array at the end avoids a million Python strings per column.
+    """
+
+    def __init__(self, codes: np.ndarray, vocab: list[str]) -> None:
+        self.codes, self.vocab = codes, list(vocab)
+
+    @classmethod
+    def of_numbers(cls, s: pd.Series) -> _TextCodes:
+        """Whole numbers as text, "" when missing."""
+        v = s.to_numpy(float)
+        ok = np.isfinite(v)
+        codes = np.zeros(len(v), np.int16)
+        found, uniq = pd.factorize(v[ok].astype(np.int64))
+        codes[ok] = found + 1
+        return cls(codes, ["", *uniq.astype(str).tolist()])
+
+    def __setitem__(self, rows: np.ndarray, values: str | np.ndarray) -> None:
+        if isinstance(values, str):
+            values = np.array([values], dtype=object)[np.zeros(len(self.codes[rows]), np.intp)]
+        uniq, inv = np.unique(np.asarray(values, dtype=object), return_inverse=True)
+        base = len(self.vocab)
+        self.vocab.extend(str(u) for u in uniq)
+        self.codes[rows] = base + inv.ravel()
+
+    def nonblank(self) -> np.ndarray:
+        """True where the text is not empty."""
+        blank = [i for i, v in enumerate(self.vocab) if v == ""]
+        return ~np.isin(self.codes, blank)
+
+    def to_arrow(self):
+        return pc.take(pa.array(self.vocab, pa.string()), pa.array(self.codes))
+
+
 def _num_text(s: pd.Series) -> np.ndarray:
+    """Whole numbers as text ("" when missing); each distinct value is formatted once."""
     v = s.to_numpy(float)
     out = np.full(len(v), "", dtype=object)
     ok = np.isfinite(v)
-    out[ok] = v[ok].astype(int).astype(str)
+    if ok.any():
+        codes, uniq = pd.factorize(v[ok].astype(int))
+        out[ok] = uniq.astype(str).astype(object)[codes]
     return out
 
 
-def _fmt_dates(s: pd.Series, fmt: str) -> np.ndarray:
-    d = pd.to_datetime(s)
-    return d.dt.strftime(fmt).fillna("").to_numpy(object)
+def _fmt_dates(s: pd.Series | pd.DatetimeIndex, with_time: bool = True):
+    """Datetimes as export text, "%Y-%m-%d %H:%M:%S" (or "%Y-%m-%d"), "" when missing.
+
+    Returns an Arrow string array. Each distinct day and each distinct time of day is formatted
+    once and the parts are joined in Arrow (pandas strftime formats row by row).
+    """
+    a = np.asarray(pd.to_datetime(s), dtype="datetime64[ns]").astype("datetime64[s]")
+    nat = np.isnat(a)
+    days, tod = np.divmod(a.astype(np.int64), 86400)
+    day_u, day_i = np.unique(np.where(nat, 0, days), return_inverse=True)
+    text = pc.take(pa.array(np.datetime_as_string(day_u.astype("datetime64[D]")).tolist(), pa.string()),
+                   pa.array(day_i.ravel()))
+    if with_time:
+        tod_u, tod_i = np.unique(np.where(nat, 0, tod), return_inverse=True)
+        clock = [f"{t // 3600:02d}:{t // 60 % 60:02d}:{t % 60:02d}" for t in tod_u.tolist()]
+        text = pc.binary_join_element_wise(text, pc.take(pa.array(clock, pa.string()),
+                                                         pa.array(tod_i.ravel())), " ")
+    return pc.if_else(pa.array(nat), "", text)
 
 
-def _export_frame(resp: pd.DataFrame, text: dict[str, np.ndarray]) -> pd.DataFrame:
-    end = resp["submitted_at"]
-    start = end - pd.to_timedelta(resp["duration"], unit="s")
-    b2b = (resp["market"] == "B2B").to_numpy()
+def _export_frame(resp: pd.DataFrame, text: dict[str, _TextCodes]) -> dict[str, Any]:
+    """The export's columns as text, built as Arrow string arrays (no per-row Python strings).
+
+    Consumes `resp` and `text`: each source column is removed once converted, so the response
+    frame and the export never both sit in memory in full.
+    """
+    n = len(resp)
+    b2b = pa.array((resp["market"] == "B2B").to_numpy(bool))
     lat, lon = _coords(resp)
+    end = resp.pop("submitted_at")
+    duration = resp.pop("duration")
+    end_text = _fmt_dates(end)
+
+    def strings(name: str) -> pa.Array:
+        return pa.array(resp.pop(name).fillna("").astype(str), pa.string())
+
+    def const(value: str) -> pa.Array:
+        return pc.take(pa.array([value], pa.string()), pa.array(np.zeros(n, np.int32)))
+
     cols: dict[str, Any] = {
-        "StartDate": start.dt.strftime("%Y-%m-%d %H:%M:%S").to_numpy(),
-        "EndDate": end.dt.strftime("%Y-%m-%d %H:%M:%S").to_numpy(),
-        "Status": resp["status"].to_numpy(),
-        "IPAddress": resp["ip"].to_numpy(),
-        "Progress": resp["progress"].astype(int).astype(str).to_numpy(),
-        "Duration (in seconds)": resp["duration"].astype(int).astype(str).to_numpy(),
-        "Finished": resp["finished"].astype(int).astype(str).to_numpy(),
-        "RecordedDate": end.dt.strftime("%Y-%m-%d %H:%M:%S").to_numpy(),
-        "ResponseId": resp["response_id"].to_numpy(),
-        "RecipientLastName": resp["last_name"].to_numpy(),
-        "RecipientFirstName": resp["first_name"].to_numpy(),
-        "RecipientEmail": resp["email"].to_numpy(),
-        "ExternalReference": "",
+        "StartDate": _fmt_dates(end - pd.to_timedelta(duration, unit="s")),
+        "EndDate": end_text,
+        "Status": strings("status"),
+        "IPAddress": strings("ip"),
+        "Progress": _TextCodes.of_numbers(resp.pop("progress")).to_arrow(),
+        "Duration (in seconds)": _TextCodes.of_numbers(duration).to_arrow(),
+        "Finished": _TextCodes.of_numbers(resp.pop("finished")).to_arrow(),
+        "RecordedDate": end_text,
+        "ResponseId": strings("response_id"),
+        "RecipientLastName": strings("last_name"),
+        "RecipientFirstName": strings("first_name"),
+        "RecipientEmail": strings("email"),
+        "ExternalReference": const(""),
         "LocationLatitude": lat, "LocationLongitude": lon,
-        "DistributionChannel": resp["channel_dist"].to_numpy(),
-        "UserLanguage": "EN",
+        "DistributionChannel": strings("channel_dist"),
+        "UserLanguage": const("EN"),
     }
+    del end, duration
     for canon, (col, _) in QUESTION_COLUMNS.items():
-        cols[col] = text[canon] if canon in text else resp[canon].fillna("").to_numpy(object)
+        cols[col] = text.pop(canon).to_arrow() if canon in text else strings(canon)
     for canon, col in EMBEDDED.items():
-        if canon in ("deal_close_date", "go_live_planned", "go_live_date"):
-            vals = np.where(b2b, _fmt_dates(resp[canon], "%Y-%m-%d"), "")
-        elif canon == "last_rep_touch_at":
-            vals = np.where(b2b, _fmt_dates(resp[canon], "%Y-%m-%d %H:%M:%S"), "")
+        if canon in ("deal_close_date", "go_live_planned", "go_live_date", "last_rep_touch_at"):
+            vals = pc.if_else(b2b, _fmt_dates(resp.pop(canon), with_time=canon == "last_rep_touch_at"), "")
         else:
-            vals = resp[canon].fillna("").astype(str).to_numpy(object) if canon in resp else ""
+            vals = strings(canon) if canon in resp else const("")
         cols[col] = vals
-    return pd.DataFrame(cols)
+    return cols
 
 
-def _coords(resp: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+def _coords(resp: pd.DataFrame):
+    """Jittered location per region, as text; each distinct value is formatted once."""
     centre = {"NA": (40.7, -74.0), "EMEA": (50.1, 8.7), "APAC": (1.35, 103.8), "LATAM": (-23.5, -46.6)}
-    c = np.array([centre.get(r, (0.0, 0.0)) for r in resp["region"].fillna("NA")])
+    table = np.array([*centre.values(), (0.0, 0.0)])
+    pos = pd.Index(list(centre)).get_indexer(resp["region"].fillna("NA").to_numpy(object))
+    c = table[np.where(pos < 0, len(centre), pos)]
     jit = np.random.default_rng(7).normal(0, 0.5, c.shape)
-    return np.round(c[:, 0] + jit[:, 0], 4).astype(str), np.round(c[:, 1] + jit[:, 1], 4).astype(str)
+    out = []
+    for j in range(2):
+        bits = np.round(c[:, j] + jit[:, j], 4).view(np.int64)  # exact: keeps -0.0 apart from 0.0
+        codes, uniq = pd.factorize(bits)
+        out.append(pc.take(pa.array(uniq.view(np.float64).astype(str).tolist(), pa.string()),
+                           pa.array(codes)))
+    return out[0], out[1]
 
 
 def _header_text() -> dict[str, str]:
@@ -794,14 +931,12 @@ def _atomic(path: Path, writer) -> None:
 
 
 def _fast_csv(df: pd.DataFrame, path: Path) -> None:
-    import pyarrow as pa
     import pyarrow.csv as pacsv
     table = pa.Table.from_pandas(df, preserve_index=False)
     pacsv.write_csv(table, str(path), pacsv.WriteOptions(quoting_style="needed"))
 
 
 def _write_qualtrics_csv(sample: Sample, path: Path) -> None:
-    import pyarrow as pa
     import pyarrow.csv as pacsv
 
     def writer(tmp: Path) -> None:
@@ -811,7 +946,7 @@ def _write_qualtrics_csv(sample: Sample, path: Path) -> None:
         w.writerow(cols)
         w.writerow([sample.questions[c] for c in cols])
         w.writerow([sample.import_ids[c] for c in cols])
-        table = pa.table({c: pa.array(sample.export[c].astype(str).to_numpy(), pa.string()) for c in cols})
+        table = pa.table({c: pa.array(sample.export[c].astype(str), pa.string()) for c in cols})
         with open(tmp, "wb") as fh:
             fh.write(head.getvalue().encode("utf-8"))
             pacsv.write_csv(table, fh, pacsv.WriteOptions(include_header=False, quoting_style="needed"))
