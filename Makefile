@@ -32,7 +32,7 @@ report: $(STAMP) $(SAMPLE)
 	$(BIN)/cx run --params config/params.yaml
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests notebooks
+	$(BIN)/ruff check src tests notebooks benchmarks
 
 unit: $(STAMP) $(PROCESSED)
 	$(BIN)/pytest -q tests
