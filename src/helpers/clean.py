@@ -16,6 +16,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from helpers import catalog, io, paths, text
 from helpers import schema as schema_mod
@@ -50,13 +52,24 @@ def load_salt() -> str:
 
 
 def hash_keys(values: pd.Series, salt: str) -> pd.Series:
-    """Salted BLAKE2 keys (16 hex chars) of normalised values; blanks stay missing."""
+    """Salted BLAKE2 keys (16 hex chars) of normalised values; blanks stay missing.
+
+    Each distinct value is hashed once (from a copy of the keyed hash state, which skips the key
+    block) and the keys are spread back to the rows with an Arrow take.
+    """
     norm = values.astype("string").str.strip().str.lower()
     norm = norm.where(norm != "")
-    uniq = norm.dropna().unique()
-    key = salt.encode()
-    lookup = {u: hashlib.blake2b(u.encode(), key=key[:64], digest_size=8).hexdigest() for u in uniq}
-    return norm.map(lookup).astype("string")
+    codes, uniq = pd.factorize(norm)
+    keyed = hashlib.blake2b(key=salt.encode()[:64], digest_size=8)
+
+    def key_of(u: str) -> str:
+        h = keyed.copy()
+        h.update(u.encode())
+        return h.hexdigest()
+
+    keys = pa.array([*map(key_of, uniq.tolist()), None], pa.string())
+    taken = keys.take(pa.array(np.where(codes < 0, len(uniq), codes)))
+    return pd.Series(taken, index=values.index, dtype="string")
 
 
 def mask_comments(comments: pd.Series) -> pd.Series:
@@ -96,6 +109,71 @@ def _mapped(survey: io.Survey, sch: Schema) -> dict[str, str]:
     return found
 
 
+def parse_scores(raw: pd.Series, scale: tuple[float, float] | None, labels: dict[str, float] | None,
+                 not_applicable: frozenset[str], max_distinct: int = 256) -> schema_mod.ParsedScores:
+    """`schema.parse_scores`, evaluated once per distinct answer and spread back to the rows.
+
+    An answer column holds a handful of distinct texts; parsing each once and weighting its
+    counts by how many rows hold it gives the same values, flags and counts as parsing every row
+    (parse_scores is element-wise) at a fraction of the cost. Columns with many distinct values
+    are parsed directly.
+    """
+    codes, uniq = pd.factorize(raw, use_na_sentinel=False)
+    if len(uniq) > max_distinct or len(uniq) == len(raw):
+        return schema_mod.parse_scores(raw, scale, labels, not_applicable)
+    u = pd.Series(uniq, dtype=raw.dtype)
+    whole = schema_mod.parse_scores(u, scale, labels, not_applicable)
+    mapped = na = bad = 0
+    if whole.labels_mapped or whole.not_applicable or whole.unparseable:
+        # Row counts: a plain number (not a not-applicable code) is never a label, a code or
+        # unreadable; every other distinct answer is parsed alone and weighted by its rows.
+        if pd.api.types.is_numeric_dtype(u.dtype):
+            plain = ~u.astype(float).astype(str).isin(not_applicable).to_numpy(bool)
+        else:
+            text = u.astype("string").str.strip()
+            plain = (pd.to_numeric(text, errors="coerce").notna()
+                     & ~text.str.lower().isin(not_applicable).fillna(False)).to_numpy(bool)
+        rows = np.bincount(codes, minlength=len(uniq))
+        for i in np.flatnonzero(~plain):
+            one = schema_mod.parse_scores(u.iloc[i:i + 1], scale, labels, not_applicable)
+            mapped += one.labels_mapped * int(rows[i])
+            na += one.not_applicable * int(rows[i])
+            bad += one.unparseable * int(rows[i])
+    return schema_mod.ParsedScores(
+        pd.Series(whole.values.to_numpy(float)[codes], index=raw.index, name=raw.name), mapped, na, bad,
+        pd.Series(whole.out_of_range.to_numpy(bool)[codes], index=raw.index))
+
+
+def parse_datetimes(s: pd.Series) -> pd.Series:
+    """Text -> datetimes, unreadable values NaT.
+
+    The export's usual explicit formats are tried first (vectorised; a whole column either fits
+    or raises); anything else falls back to pandas' per-value ``format="mixed"`` parsing.
+    """
+    formats = ("%Y-%m-%d %H:%M:%S", "%Y-%m-%d")
+    if pd.api.types.is_string_dtype(s.dtype) and not pd.api.types.is_object_dtype(s.dtype):
+        text = pa.array(s.astype("string").str.strip().replace("", pd.NA))
+        for fmt in formats if text.null_count < len(text) else ():  # Arrow: same formats, faster
+            try:
+                ts = pc.strptime(text, format=fmt, unit="s").cast(pa.timestamp("us"))
+            except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+                continue
+            # strptime rolls impossible dates over (Feb 30 -> Mar 2): accept the column only if
+            # every date written back (each distinct day formatted once) equals its text.
+            day = ts.cast(pa.date32())
+            days = pc.unique(day)
+            iso = pa.array([d.isoformat() if d else None for d in days.to_pylist()], pa.string())
+            same = pc.equal(iso.take(pc.index_in(day, days)), pc.utf8_slice_codeunits(text, 0, 10))
+            if pc.all(same).as_py() is not False:
+                return pd.Series(ts.to_numpy(zero_copy_only=False), index=s.index, name=s.name)
+    for fmt in formats:
+        try:
+            return pd.to_datetime(s, format=fmt)
+        except (ValueError, TypeError, OverflowError):
+            continue
+    return pd.to_datetime(s, errors="coerce", format="mixed")
+
+
 def clean_responses(survey: io.Survey, sch: Schema, salt: str, speeder_fraction: float | None = None,
                     min_grid_items: int | None = None) -> CleanResult:
     """Map an export to canonical fields, flag quality problems and remove personal data."""
@@ -114,11 +192,9 @@ def clean_responses(survey: io.Survey, sch: Schema, salt: str, speeder_fraction:
         spec = sch.fields.get(name) or sch.drivers[name]
         s = raw[col]
         if spec.type in ("score", "number"):
-            parsed = schema_mod.parse_scores(s, spec.scale, sch.label_sets.get(spec.labels or ""),
-                                             sch.not_applicable)
-            answered = s.notna() & (s.astype("string").str.strip() != "")
-            if name == "ltr" and answered.any() and parsed.values.notna().sum() == 0 \
-                    and not parsed.out_of_range.any():
+            parsed = parse_scores(s, spec.scale, sch.label_sets.get(spec.labels or ""), sch.not_applicable)
+            if name == "ltr" and parsed.values.notna().sum() == 0 and not parsed.out_of_range.any() \
+                    and (s.notna() & (s.astype("string").str.strip() != "")).any():
                 raise DataError("no numeric values", file=survey.path, column=col,
                                 expected="likelihood-to-recommend answers 0-10")
             out[name] = parsed.values
@@ -127,7 +203,7 @@ def clean_responses(survey: io.Survey, sch: Schema, salt: str, speeder_fraction:
                                     "not_applicable": parsed.not_applicable, "unreadable": parsed.unparseable,
                                     "out_of_range": int(parsed.out_of_range.sum())}
         elif spec.type == "datetime":
-            out[name] = pd.to_datetime(s, errors="coerce", format="mixed")
+            out[name] = parse_datetimes(s)
             if spec.required and out[name].isna().all():
                 raise DataError("no readable dates", file=survey.path, column=col, expected="dates/times")
         else:
@@ -198,12 +274,23 @@ def _flag(out: pd.DataFrame, sch: Schema, oor: np.ndarray, speeder_fraction: flo
         complete = out["ltr"].notna().to_numpy() & ~oor
         if "finished" in out:
             complete &= out["finished"].fillna(1).to_numpy(float) == 1
-        cand = out[keys].notna().all(axis=1).to_numpy() & ~out["flag_test"].to_numpy()
-        order = pd.DataFrame({"complete": complete, "t": out.get("submitted_at")}, index=out.index)
-        order = pd.concat([order, out[keys]], axis=1)[cand]
-        order = order.sort_values(["complete", "t"], ascending=[False, False], kind="stable")
-        later = order.duplicated(keys, keep="first")
-        dup[out.index.get_indexer(later[later].index)] = True
+        cand = np.flatnonzero(out[keys].notna().all(axis=1).to_numpy() & ~out["flag_test"].to_numpy())
+        # Complete first, then latest first (no time last), ties in file order: a stable lexsort
+        # on integer keys; within each contact-and-wave group every row after the first is a duplicate.
+        group = np.zeros(len(cand), np.int64)
+        for k in keys:
+            codes, uniq = pd.factorize(out[k].iloc[cand])
+            group = group * (len(uniq) + 1) + codes
+        if "submitted_at" in out:
+            t = out["submitted_at"].to_numpy("datetime64[us]")[cand]
+            newest_first = np.where(np.isnat(t), np.iinfo(np.int64).max, -t.astype(np.int64))
+        else:
+            newest_first = np.zeros(len(cand), np.int64)
+        sorted_rows = np.lexsort((newest_first, ~complete[cand]))
+        first = np.unique(group[sorted_rows], return_index=True)[1]
+        later = np.ones(len(cand), bool)
+        later[first] = False
+        dup[cand[sorted_rows[later]]] = True
     out["flag_duplicate"] = dup
 
     frac = float(speeder_fraction if speeder_fraction is not None else q["speeder_fraction"])
@@ -247,7 +334,7 @@ def _competitors(raw: pd.DataFrame, survey: io.Survey, sch: Schema, out: pd.Data
         col = schema_mod.locate(spec, list(raw.columns), survey.questions, survey.import_ids)
         if col is None:
             continue
-        vals = schema_mod.parse_scores(raw[col], (0.0, 10.0), None, sch.not_applicable).values
+        vals = parse_scores(raw[col], (0.0, 10.0), None, sch.not_applicable).values
         keep = vals.notna()
         frames.append(pd.DataFrame({"response_id": out.loc[keep, "response_id"], "market": out.loc[keep, "market"],
                                     "wave": out.loc[keep, "wave"] if "wave" in out else pd.NA,
