@@ -25,8 +25,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import nbformat
-
 from helpers import catalog, paths
 
 log = logging.getLogger("helpers.report")
@@ -105,6 +103,8 @@ def render_notebook_html(
     executed notebook, and `error` adds a one-line banner at the top.
     """
     src, target = Path(ipynb), Path(out)
+    import nbformat  # lazy: its jsonschema formats cost seconds of import in every kernel
+
     nb = nbformat.read(src, as_version=4)
     name = src.stem
     title = title or _title_of(nb, name)
@@ -137,7 +137,7 @@ def _drop_repeated_title(body: str, title: str) -> str:
     return body
 
 
-def _title_of(nb: nbformat.NotebookNode, fallback: str) -> str:
+def _title_of(nb: Any, fallback: str) -> str:
     """First level-1 markdown heading of the notebook, else a readable form of its name."""
     for cell in nb.cells:
         if cell.cell_type == "markdown":
