@@ -9,27 +9,11 @@ traced call, since tracing slows the code down).
 
 from __future__ import annotations
 
-import time
-import tracemalloc
-from collections.abc import Callable
-from typing import Any
-
 import numpy as np
 import pandas as pd
+from harness import measure
 
 from helpers import drivers
-
-
-def _measure(name: str, target_s: float, fn: Callable[[], Any]) -> Any:
-    t0 = time.perf_counter()
-    out = fn()
-    seconds = time.perf_counter() - t0
-    tracemalloc.start()
-    fn()
-    _, peak = tracemalloc.get_traced_memory()
-    tracemalloc.stop()
-    print(f"{name}: {seconds:.2f} s (target < {target_s:g} s), peak {peak / 2**20:.0f} MB")
-    return out
 
 
 def _survey(rows: int, p: int, accounts: int, seed: int) -> tuple[pd.DataFrame, list[str]]:
@@ -52,16 +36,16 @@ def main() -> None:
     small, names = _survey(2_000, 5, 100, 0)
     drivers.shapley_importance(small, "ltr", names, n_boot=5, cluster="account_id")  # warm-up
     big, names15 = _survey(1_000_000, 15, 20_000, 1)
-    _measure("shapley_importance, 15 drivers x 1,000,000 rows", 3.0,
+    measure("shapley_importance, 15 drivers x 1,000,000 rows", 3.0,
              lambda: drivers.shapley_importance(big, "ltr", names15))
     mid, names12 = _survey(100_000, 12, 5_000, 2)
-    _measure("200 bootstrap resamples, 12 drivers x 100,000 rows (by account)", 30.0,
+    measure("200 bootstrap resamples, 12 drivers x 100,000 rows (by account)", 30.0,
              lambda: drivers.shapley_importance(mid, "ltr", names12, n_boot=200,
                                                 cluster="account_id"))
-    _measure("200 bootstrap resamples, 12 drivers x 100,000 rows (by contact)", 30.0,
+    measure("200 bootstrap resamples, 12 drivers x 100,000 rows (by contact)", 30.0,
              lambda: drivers.shapley_importance(mid, "ltr", names12, n_boot=200))
     wide, names20 = _survey(5_000, 20, 500, 3)
-    _measure("shapley_importance, 20 drivers (2^20 subsets) x 5,000 rows", 30.0,
+    measure("shapley_importance, 20 drivers (2^20 subsets) x 5,000 rows", 30.0,
              lambda: drivers.shapley_importance(wide, "ltr", names20))
 
 

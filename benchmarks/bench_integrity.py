@@ -6,12 +6,11 @@ best of a few runs without tracing; peak is the traced (tracemalloc) allocation 
 
 from __future__ import annotations
 
-import time
-import tracemalloc
 from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
+from harness import measure
 
 from helpers import catalog, integrity, schema
 from helpers.errors import DataError
@@ -44,20 +43,6 @@ def make_b2b(rows: int, reps: int, accounts: int, seed: int = 0) -> pd.DataFrame
     })
 
 
-def measure(fn: Callable[[], object], repeat: int = 2) -> tuple[float, float]:
-    """(best wall seconds over `repeat` runs, traced peak MB of one run)."""
-    best = np.inf
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - t0)
-    tracemalloc.start()
-    fn()
-    _, peak = tracemalloc.get_traced_memory()
-    tracemalloc.stop()
-    return best, peak / 2**20
-
-
 def audit(df: pd.DataFrame) -> pd.DataFrame:
     return integrity.integrity_index(integrity.evidence(df, ITEMS))
 
@@ -75,8 +60,7 @@ def main() -> None:
     targets.append(("evidence + index 100k B2B rows, 60 reps, 10k accounts",
                     lambda: audit(big), 30.0))
     for name, fn, target in targets:
-        secs, peak = measure(fn)
-        print(f"{name}: {secs:.2f} s (target < {target:g} s), peak {peak:.0f} MB")
+        measure(name, target, fn, repeat=2)
 
 
 if __name__ == "__main__":

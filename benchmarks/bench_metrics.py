@@ -6,12 +6,11 @@ best of a few runs without tracing; peak is the traced (tracemalloc) allocation 
 
 from __future__ import annotations
 
-import time
-import tracemalloc
 from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
+from harness import measure
 
 from helpers import metrics
 
@@ -33,20 +32,6 @@ def make_responses(seed: int = 0) -> pd.DataFrame:
     })
 
 
-def measure(fn: Callable[[], object], repeat: int = 3) -> tuple[float, float]:
-    """(best wall seconds over `repeat` runs, traced peak MB of one run)."""
-    best = np.inf
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - t0)
-    tracemalloc.start()
-    fn()
-    _, peak = tracemalloc.get_traced_memory()
-    tracemalloc.stop()
-    return best, peak / 2**20
-
-
 def main() -> None:
     df = make_responses()
     targets: list[tuple[str, Callable[[], object], float]] = [
@@ -61,8 +46,7 @@ def main() -> None:
          lambda: metrics.nps(df["ltr"], weights=df["weight"], cluster=df["account_id"]), 5.0),
     ]
     for name, fn, target in targets:
-        seconds, peak = measure(fn)
-        print(f"{name}: {seconds:.3f} s (target < {target:g} s), peak {peak:.0f} MB")
+        measure(name, target, fn, repeat=3)
 
 
 if __name__ == "__main__":

@@ -9,30 +9,14 @@ traced call, since tracing slows the code down several-fold).
 
 from __future__ import annotations
 
-import time
-import tracemalloc
-from collections.abc import Callable
-from typing import Any
-
 import numpy as np
 import pandas as pd
+from harness import measure
 
 from helpers import config, segments
 
 ROWS = 1_000_000
 ACCOUNTS = 50_000
-
-
-def _measure(name: str, target_s: float, fn: Callable[[], Any]) -> Any:
-    t0 = time.perf_counter()
-    out = fn()
-    seconds = time.perf_counter() - t0
-    tracemalloc.start()
-    fn()
-    _, peak = tracemalloc.get_traced_memory()
-    tracemalloc.stop()
-    print(f"{name}: {seconds:.2f} s (target < {target_s:g} s), peak {peak / 2**20:.0f} MB")
-    return out
 
 
 def _frame(rng: np.random.Generator) -> pd.DataFrame:
@@ -58,20 +42,20 @@ def main() -> None:
     dims = ["segment20", "region", "channel", "age_band"]          # 20 + 4 + 3 + 3 = 30
     small = df.head(2000)
     segments.segment_tables(small, dims, cluster="account_id")    # warm-up
-    _measure("segment_tables 1M rows x 30 segments, clustered by 50k accounts, governed", 5.0,
+    measure("segment_tables 1M rows x 30 segments, clustered by 50k accounts, governed", 5.0,
              lambda: segments.segment_tables(df, dims, cluster="account_id"))
-    w = _measure("b2c_weights: rake + trim, 1M rows, 4 waves x 3 margins", 5.0,
+    w = measure("b2c_weights: rake + trim, 1M rows, 4 waves x 3 margins", 5.0,
                  lambda: segments.b2c_weights(df, cfg.b2c_margins))
     dfw = df.assign(weight=w)
-    _measure("segment_tables 1M rows x 30 segments, weighted (deff + Kish), governed", 5.0,
+    measure("segment_tables 1M rows x 30 segments, weighted (deff + Kish), governed", 5.0,
              lambda: segments.segment_tables(dfw, dims, weight="weight"))
-    _measure("account_nps five ways, 1M responses, 50k accounts", 5.0,
+    measure("account_nps five ways, 1M responses, 50k accounts", 5.0,
              lambda: segments.account_nps(df, role_order=cfg.role_order,
                                           role_weights=cfg.role_weights))
     items = [f"x{i}" for i in range(6)]
     rated = pd.DataFrame(rng.integers(1, 6, (50_000, 6)).astype(float), columns=items)
     rated["ltr"] = rng.integers(0, 11, 50_000).astype(float)
-    _measure("find_personas 50k rows x 6 items, k=2..6, 5 seeds", 30.0,
+    measure("find_personas 50k rows x 6 items, k=2..6, 5 seeds", 30.0,
              lambda: segments.find_personas(rated, items, seeds=cfg.seeds))
 
 
