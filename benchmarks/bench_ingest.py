@@ -1,0 +1,101 @@
+"""Benchmark `cx sample --rows 1000000` (issue 2) and `cx clean` on that export (issue 3).
+
+Each command runs as its own child process (`python -m helpers.cli ...`, the code behind `cx`);
+wall time comes from time.perf_counter, CPU time (user + sys) and peak resident memory from the
+child's resource usage (os.wait4, the per-child form of getrusage(RUSAGE_CHILDREN)). On a shared
+machine the wall time depends on the load, the CPU time much less, so both are printed:
+
+    cx sample 1M rows: 24.03 s (target < 60 s), peak 1735 MB (target < 2000 MB) [cpu 24.1 s, load 2.4]
+
+The cleaning line also says whether every planted defect count in truth.json was found again.
+
+    .venv/bin/python benchmarks/bench_ingest.py [--rows 1000000] [--dir DIR] [--keep]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+SAMPLE_TARGET_S, SAMPLE_TARGET_MB = 60.0, 2000.0
+CLEAN_TARGET_S, CLEAN_TARGET_MB = 20.0, 3000.0
+# cleaning rule in cleaning_log.json -> defect count in truth.json
+RULE_TO_DEFECT = {"test": "test_responses", "duplicate": "duplicates", "speeder": "speeders",
+                  "straightliner": "straightliners", "out_of_range": "out_of_range",
+                  "incomplete": "blank_ltr"}
+
+
+def measure(cmd: list[str]) -> dict[str, float]:
+    """Run `cmd` as a child process; wall seconds, CPU seconds and peak RSS (MB) of that child.
+
+    Raises RuntimeError with the end of the child's stderr when it exits non-zero.
+    """
+    t0 = time.perf_counter()
+    with tempfile.TemporaryFile() as err:
+        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=err)
+        _, status, usage = os.wait4(proc.pid, 0)
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        wall = time.perf_counter() - t0
+        if proc.returncode != 0:
+            err.seek(0)
+            tail = err.read().decode("utf-8", "replace").strip().splitlines()[-5:]
+            raise RuntimeError(f"{' '.join(cmd[2:4])} exited {proc.returncode}: " + " | ".join(tail))
+    return {"seconds": wall, "cpu": usage.ru_utime + usage.ru_stime,
+            "peak_mb": usage.ru_maxrss / 1024}
+
+
+def line(name: str, r: dict[str, float], target_s: float, target_mb: float, note: str = "") -> str:
+    """One result line in the house format, plus CPU time and the current load average."""
+    extra = f", {note}" if note else ""
+    return (f"{name}: {r['seconds']:.2f} s (target < {target_s:g} s), peak {r['peak_mb']:.0f} MB "
+            f"(target < {target_mb:g} MB) [cpu {r['cpu']:.1f} s, load {os.getloadavg()[0]:.1f}{extra}]")
+
+
+def defects_found(processed: Path, raw: Path) -> str:
+    """Compare the cleaning log's rule counts with the planted defect counts in truth.json."""
+    log = json.loads((processed / "cleaning_log.json").read_text(encoding="utf-8"))
+    truth = json.loads((raw / "truth.json").read_text(encoding="utf-8"))["defects"]
+    found = {key: log["rules"][rule]["rows"] for rule, key in RULE_TO_DEFECT.items()}
+    found["label_valued"] = log["answers"]["ltr"]["labels_mapped"]
+    found["not_applicable_answers"] = sum(a["not_applicable"] for name, a in log["answers"].items()
+                                          if name not in ("ltr", "ces", "csat"))
+    wrong = [f"{key} {n} vs {truth[key]}" for key, n in found.items() if n != truth[key]]
+    return "planted defects all found" if not wrong else "DEFECT COUNTS DIFFER: " + "; ".join(wrong)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--rows", type=int, default=1_000_000)
+    ap.add_argument("--seed", type=int, default=42)
+    ap.add_argument("--dir", type=Path, default=None, help="work folder (default: a temporary one)")
+    ap.add_argument("--keep", action="store_true", help="keep the generated files (with --dir)")
+    args = ap.parse_args(argv)
+    k = f"{args.rows // 1000}k" if args.rows < 1_000_000 else f"{args.rows / 1e6:g}M"
+    cx = [sys.executable, "-m", "helpers.cli"]
+    work = args.dir or Path(tempfile.mkdtemp(prefix="bench_ingest_"))
+    raw, processed = work / "raw", work / "processed"
+    try:
+        r = measure([*cx, "sample", "--rows", str(args.rows), "--seed", str(args.seed), "--out", str(raw)])
+        print(line(f"cx sample {k} rows", r, SAMPLE_TARGET_S, SAMPLE_TARGET_MB), flush=True)
+        export = raw / "survey_export.csv"
+        size = export.stat().st_size / 2**20
+        r = measure([*cx, "clean", str(export), "--out", str(processed)])
+        print(line(f"cx clean {k} rows ({size:.0f} MB export + side tables) to parquet", r,
+                   CLEAN_TARGET_S, CLEAN_TARGET_MB, defects_found(processed, raw)), flush=True)
+    finally:
+        if not args.keep:
+            shutil.rmtree(work if args.dir is None else raw, ignore_errors=True)
+            if args.dir is not None:
+                shutil.rmtree(processed, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
