@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import os
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -148,8 +149,30 @@ def parse_datetimes(s: pd.Series) -> pd.Series:
     """Text -> datetimes, unreadable values NaT.
 
     The export's usual explicit formats are tried first (vectorised; a whole column either fits
-    or raises); anything else falls back to pandas' per-value ``format="mixed"`` parsing.
+    or raises); anything else falls back to pandas' per-value ``format="mixed"`` parsing. A
+    column with few distinct values (dates without time) is parsed once per distinct value.
     """
+    return _by_distinct(s, _parse_datetimes)
+
+
+def _by_distinct(s: pd.Series, to_dates: Callable[[pd.Series], pd.Series]) -> pd.Series:
+    """`to_dates(s)` computed once per distinct value when values repeat a lot (missing -> NaT).
+
+    The distinct values keep their order of first appearance, so format inference sees the
+    same first value as it would on the whole column.
+    """
+    head = s.iloc[:20_000]
+    if len(s) > 2 * len(head) and head.nunique() > len(head) // 4:  # mostly distinct: skip
+        return to_dates(s)
+    codes, uniq = pd.factorize(s)
+    if not 0 < len(uniq) <= len(s) // 4:
+        return to_dates(s)
+    parsed = to_dates(pd.Series(uniq, dtype=s.dtype)).to_numpy()
+    table = np.concatenate([parsed, np.array(["NaT"], dtype=parsed.dtype)])
+    return pd.Series(table[codes], index=s.index, name=s.name)
+
+
+def _parse_datetimes(s: pd.Series) -> pd.Series:
     formats = ("%Y-%m-%d %H:%M:%S", "%Y-%m-%d")
     if pd.api.types.is_string_dtype(s.dtype) and not pd.api.types.is_object_dtype(s.dtype):
         text = pa.array(s.astype("string").str.strip().replace("", pd.NA))
@@ -405,7 +428,7 @@ def clean_invitations(df: pd.DataFrame, file: object, salt: str) -> pd.DataFrame
     out["contact_key"] = hash_keys(out.pop("contact_email"), salt)
     out["responded"] = out["responded"].astype(str).str.lower().isin(["true", "1", "yes"])
     if "invited_at" in out:
-        out["invited_at"] = pd.to_datetime(out["invited_at"], errors="coerce")
+        out["invited_at"] = _by_distinct(out["invited_at"], lambda v: pd.to_datetime(v, errors="coerce"))
     for c in ("wave", "account_id", "role", "market"):
         if c in out:
             out[c] = out[c].astype("string")
