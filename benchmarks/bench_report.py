@@ -9,11 +9,11 @@ Per-notebook wall times come from the run's manifest.json, largest first:
     make report (cx run, 5 notebooks): 48.20 s (target < 60 s), peak 610 MB [cpu 61.3 s, load 2.1]
     notebook 02_segments: 14.10 s (29% of the run, succeeded)
 
-By default the run is exactly what `make report` does, so notebook 01 rewrites data/processed/
-(from the same raw files; the result is identical). --isolated points every data/processed path
-(and notebook 01's out_dir) at a temporary folder instead, for a busy shared work tree.
+The notebooks do exactly the work of `make report`, but every data/processed path in the params
+(and notebook 01's out_dir) points at a temporary folder, so a benchmark never rewrites the work
+tree's processed tables; --in-place runs the params file unchanged, like `make report` itself.
 
-    .venv/bin/python benchmarks/bench_report.py [--params config/params.yaml] [--isolated]
+    .venv/bin/python benchmarks/bench_report.py [--params config/params.yaml] [--in-place]
 """
 
 from __future__ import annotations
@@ -81,13 +81,13 @@ def manifest_of(reports: Path) -> dict:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--params", type=Path, default=Path("config/params.yaml"))
-    ap.add_argument("--isolated", action="store_true",
-                    help="write processed tables into a temporary folder, not data/processed")
+    ap.add_argument("--in-place", action="store_true",
+                    help="use the params unchanged (notebook 01 rewrites data/processed)")
     args = ap.parse_args(argv)
     params = paths.resolve(args.params)
     with tempfile.TemporaryDirectory(prefix="bench_report_") as tmp:
         work = Path(tmp)
-        if args.isolated:
+        if not args.in_place:
             params = isolated_params(params, work / "processed", work / "params.yaml")
         reports = work / "reports"
         r = run_pipeline(params, reports)
