@@ -30,6 +30,7 @@ def _single_thread(func: F) -> F:
     scikit-learn's boosting and small-matrix BLAS calls 10x slower, not faster."""
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
+        import sklearn.ensemble  # noqa: F401  load the OpenMP runtime first: limits only reach loaded libraries
         from threadpoolctl import threadpool_limits
         with threadpool_limits(1):
             return func(*args, **kwargs)

@@ -385,6 +385,7 @@ def find_personas(df: pd.DataFrame, items: Sequence[str], *, k_min: int = 2, k_m
     that seeds are comparable). Persona numbers are ordered by NPS (persona 1 = lowest).
     `cluster` names a column (e.g. account_id) for clustered SEs of persona NPS.
     """
+    import sklearn.cluster  # noqa: F401  load the OpenMP runtime first: limits only reach loaded libraries
     from threadpoolctl import threadpool_limits
 
     with threadpool_limits(1):  # small problems: BLAS/OpenMP threads only oversubscribe the CPU
