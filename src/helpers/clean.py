@@ -267,9 +267,8 @@ def _derive(out: pd.DataFrame, sch: Schema) -> None:
     if "duration_s" in out:
         out["duration_s"] = out["duration_s"].astype(float)
     ltr = out["ltr"]
-    out["nps_group"] = pd.Series(np.select([ltr >= 9, ltr >= 7, ltr >= 0],
-                                           ["promoter", "passive", "detractor"], default=""),
-                                 index=out.index).replace("", pd.NA).astype("string")
+    group = np.select([ltr >= 9, ltr >= 7, ltr >= 0], [0, 1, 2], default=3)
+    out["nps_group"] = _labels(["promoter", "passive", "detractor", None], group, out.index)
 
 
 def quarter_end(dates: pd.Series, days: int = 14) -> pd.Series:
@@ -345,10 +344,15 @@ def _flag(out: pd.DataFrame, sch: Schema, oor: np.ndarray, speeder_fraction: flo
     out["flag_incomplete"] = out["ltr"].isna().to_numpy() & ~oor
     flags = [f for f, _ in RULES]
     out["include"] = ~out[flags].any(axis=1)
-    reason = np.full(n, "", dtype=object)
-    for f, why in reversed(RULES):
-        reason = np.where(out[f].to_numpy(bool), why, reason)
-    out["exclusion_reason"] = pd.Series(reason, index=out.index, dtype="string")
+    reason = np.zeros(n, np.int8)
+    for i, (f, _) in reversed(list(enumerate(RULES, 1))):
+        reason = np.where(out[f].to_numpy(bool), i, reason)
+    out["exclusion_reason"] = _labels(["", *(why for _, why in RULES)], reason, out.index)
+
+
+def _labels(names: list[str | None], codes: np.ndarray, index: pd.Index) -> pd.Series:
+    """A "string" column from integer codes into `names` (one Arrow take, no per-row strings)."""
+    return pd.Series(pa.array(names, pa.string()).take(pa.array(codes)), index=index, dtype="string")
 
 
 def _competitors(raw: pd.DataFrame, survey: io.Survey, sch: Schema, out: pd.DataFrame) -> pd.DataFrame:
