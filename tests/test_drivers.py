@@ -333,3 +333,11 @@ def test_lmg_sums_to_ols_r2_and_is_invariant(seed: int, p: int, scale: float,
     again = drivers.shapley_importance(moved, "y", cols[::-1])
     pd.testing.assert_series_equal(again["importance"].sort_index(),
                                    out["importance"].sort_index(), atol=1e-9, rtol=0)
+
+
+def test_fast_auc_equals_scikit_learn_with_ties() -> None:
+    from sklearn.metrics import roc_auc_score
+    rng = np.random.default_rng(3)
+    y = rng.integers(0, 2, 500)
+    score = rng.integers(0, 6, 500) + 0.5 * y  # many ties
+    assert drivers._auc(y, score) == pytest.approx(roc_auc_score(y, score), abs=1e-12)

@@ -557,8 +557,25 @@ def odds_ratio_table(models: pd.DataFrame, digits: int = 2) -> pd.DataFrame:
 
 
 def _auc(y: np.ndarray, score: np.ndarray) -> float:
-    from sklearn.metrics import roc_auc_score
-    return float(roc_auc_score(y, score))
+    """ROC AUC as the Mann-Whitney statistic (ties averaged), without scikit-learn's per-call checks."""
+    from scipy.stats import rankdata
+    pos = y == 1
+    n1, n0 = int(pos.sum()), int((~pos).sum())
+    return float((rankdata(score)[pos].sum() - n1 * (n1 + 1) / 2) / (n1 * n0))
+
+
+def _permutation_importance(model: Any, x: np.ndarray, y: np.ndarray, n_repeats: int,
+                            rng: np.random.Generator) -> np.ndarray:
+    """Mean drop in held-out AUC when one driver's column is shuffled (Breiman's permutation importance)."""
+    base = _auc(y, model.predict_proba(x)[:, 1])
+    shuffled = x.copy()
+    drop = np.zeros(x.shape[1])
+    for j in range(x.shape[1]):
+        for _ in range(n_repeats):
+            shuffled[:, j] = rng.permutation(x[:, j])
+            drop[j] += (base - _auc(y, model.predict_proba(shuffled)[:, 1])) / n_repeats
+        shuffled[:, j] = x[:, j]
+    return drop
 
 
 @dataclass(frozen=True)
@@ -606,7 +623,6 @@ def nonlinear_check(
     """
     from scipy import stats
     from sklearn.ensemble import HistGradientBoostingClassifier
-    from sklearn.inspection import permutation_importance
     from sklearn.linear_model import LogisticRegression
     from sklearn.model_selection import GroupKFold, StratifiedKFold
 
@@ -635,9 +651,8 @@ def nonlinear_check(
         for name, make in models.items():
             model = make().fit(x[train], y[train])
             aucs[name].append(_auc(y[test], model.predict_proba(x[test])[:, 1]))
-            pi = permutation_importance(model, x[test], y[test], scoring="roc_auc",
-                                        n_repeats=n_repeats, random_state=seed)
-            perm[name] += pi.importances_mean / len(splits)
+            perm[name] += _permutation_importance(model, x[test], y[test], n_repeats,
+                                                  np.random.default_rng(seed)) / len(splits)
     tq = float(stats.t.ppf(0.5 + level / 2, max(k - 1, 1)))
     auc_rows = []
     for name, vals in aucs.items():
