@@ -116,11 +116,11 @@ def parse_scores(raw: pd.Series, scale: tuple[float, float] | None, labels: dict
 
     An answer column holds a handful of distinct texts; parsing each once and weighting its
     counts by how many rows hold it gives the same values, flags and counts as parsing every row
-    (parse_scores is element-wise) at a fraction of the cost. Columns with many distinct values
-    are parsed directly.
+    (parse_scores is element-wise) at a fraction of the cost. Columns whose values are mostly
+    distinct, or with more than `max_distinct` distinct non-numeric answers, are parsed directly.
     """
     codes, uniq = pd.factorize(raw, use_na_sentinel=False)
-    if len(uniq) > max_distinct or len(uniq) == len(raw):
+    if len(uniq) > len(raw) // 2:
         return schema_mod.parse_scores(raw, scale, labels, not_applicable)
     u = pd.Series(uniq, dtype=raw.dtype)
     whole = schema_mod.parse_scores(u, scale, labels, not_applicable)
@@ -134,6 +134,8 @@ def parse_scores(raw: pd.Series, scale: tuple[float, float] | None, labels: dict
             text = u.astype("string").str.strip()
             plain = (pd.to_numeric(text, errors="coerce").notna()
                      & ~text.str.lower().isin(not_applicable).fillna(False)).to_numpy(bool)
+        if (~plain).sum() > max_distinct:
+            return schema_mod.parse_scores(raw, scale, labels, not_applicable)
         rows = np.bincount(codes, minlength=len(uniq))
         for i in np.flatnonzero(~plain):
             one = schema_mod.parse_scores(u.iloc[i:i + 1], scale, labels, not_applicable)
