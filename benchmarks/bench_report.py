@@ -78,9 +78,24 @@ def manifest_of(reports: Path) -> dict:
     return json.loads(found[0].read_text(encoding="utf-8"))
 
 
+def slowest_cells(run_dir: Path, k: int) -> list[str]:
+    """The `k` slowest cells of the executed notebooks (papermill's per-cell duration)."""
+    cells = []
+    for ipynb in sorted(run_dir.glob("*.ipynb")):
+        nb = json.loads(ipynb.read_text(encoding="utf-8"))
+        for i, cell in enumerate(nb.get("cells", [])):
+            d = (cell.get("metadata", {}).get("papermill") or {}).get("duration")
+            if cell.get("cell_type") == "code" and d:
+                src = "".join(cell.get("source", "")).strip().splitlines()
+                first = next((ln for ln in src if ln.strip() and not ln.lstrip().startswith("#")), "")
+                cells.append((float(d), ipynb.stem, i, first[:70]))
+    return [f"slowest cell {name}[{i}]: {d:.2f} s  {first}" for d, name, i, first in sorted(cells)[::-1][:k]]
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--params", type=Path, default=Path("config/params.yaml"))
+    ap.add_argument("--cells", type=int, default=8, help="list this many slowest cells (default 8)")
     ap.add_argument("--in-place", action="store_true",
                     help="use the params unchanged (notebook 01 rewrites data/processed)")
     args = ap.parse_args(argv)
@@ -109,6 +124,9 @@ def main(argv: list[str] | None = None) -> int:
             print(f"notebook {nb['name']}: {d:.2f} s ({100 * d / total:.0f}% of the run, {nb['status']})")
         rest = total - sum(nb.get("duration_s") or 0.0 for nb in nbs)
         print(f"runner overhead (validation, HTML/PDF rendering, index): {rest:.2f} s", flush=True)
+        run_dir = next(m.parent for m in reports.glob("*/manifest.json") if not m.parent.is_symlink())
+        for text in slowest_cells(run_dir, args.cells):
+            print(text, flush=True)
         shutil.rmtree(reports, ignore_errors=True)
     return 0 if r["exit"] == 0 else 1
 
