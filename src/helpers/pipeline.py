@@ -6,8 +6,9 @@
    types and missing input files raise one one-line :class:`ConfigError`.
 2. Take the lock ``reports/.lock`` (two runs never overlap), mark runs left "running" by a dead
    process as failed, create ``reports/<run-id>/`` (UTC timestamp + git sha, never reused).
-3. Run the notebooks one after the other with papermill (kernel python3, cwd = project root,
-   ``run_dir`` injected), render each executed notebook to standalone HTML (code hidden) even
+3. Run the notebooks with papermill (kernel python3, cwd = project root, ``run_dir`` injected),
+   each once all the notebooks it needs have finished, up to PARALLEL at a time from this one
+   process; render each executed notebook to standalone HTML (code hidden) even
    when it failed, skip the notebooks that need a failed one, and keep ``manifest.json`` current.
 4. Rewrite ``reports/index.html``; switch ``reports/latest`` only when the whole run succeeded.
 """
@@ -30,8 +31,10 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -43,6 +46,8 @@ from helpers.errors import ConfigError
 log = logging.getLogger("helpers.pipeline")
 
 EXIT_OK, EXIT_FAILED, EXIT_CONFIG, EXIT_LOCKED = 0, 1, 2, 75
+# Notebooks run at once when their needs are met (CX_PARALLEL_NOTEBOOKS=1 runs them one by one).
+PARALLEL = max(1, int(os.environ.get("CX_PARALLEL_NOTEBOOKS", min(2, os.cpu_count() or 1))))
 RESERVED = ("run_dir",)
 KEY_PACKAGES = ("cx-workspace", "numpy", "pandas", "scipy", "statsmodels", "scikit-learn",
                 "matplotlib", "seaborn", "pyarrow", "pyreadstat", "openpyxl", "pyyaml",
@@ -495,54 +500,75 @@ def _run_locked(plan: list[PlannedStep], params: RunParams, pipeline: PipelineCo
     report.write_index(reports, pipeline.headline)
     log.info("run %s started: %d notebooks into %s", rid, len(plan), run_dir)
     status_of: dict[str, str] = {}
+    lock = threading.Lock()
+
+    def save() -> None:
+        with lock:
+            _write_manifest(run_dir, manifest)
+
+    publisher = ThreadPoolExecutor(max_workers=1, thread_name_prefix="render")
+    rendering: list[Future[None]] = []
+
+    def execute(p: PlannedStep, entry: dict[str, Any]) -> None:
+        """Run one notebook (in a worker thread), then queue its HTML/PDF rendering."""
+        name = p.step.name
+        output = run_dir / f"{name}.ipynb"
+        parameters = dict(p.overrides)
+        if "run_dir" in p.declared:
+            parameters["run_dir"] = run_dir_value
+        log.info("%s: executing %s", name, _rel(p.notebook))
+        t0 = time.perf_counter()
+        error = None
+        try:
+            _execute(p, output, parameters)
+        except Exception as exc:  # noqa: BLE001 - any failure marks this notebook failed
+            error = _error_text(exc)
+        entry.update(duration_s=round(time.perf_counter() - t0, 3), error=error,
+                     status="failed" if error else "succeeded")
+        if error:
+            log.error("%s failed: %s", name, error)
+        else:
+            log.info("%s succeeded in %.1f s", name, entry["duration_s"])
+        if output.is_file():
+            entry["ipynb"] = output.name
+            rendering.append(publisher.submit(_publish, p, entry, output, error, run_dir, rid,
+                                              run_dir_value, git["short"], status_of, save))
+        status_of[name] = entry["status"]
+        save()
+
+    # Notebooks whose needs are met run side by side, PARALLEL at a time: kernels are started
+    # from this one process, whose port cache (jupyter_client LocalPortCache) keeps their ports
+    # apart. HTML and PDF are rendered on another thread meanwhile.
+    names = {p.step.name for p in plan}
+    waiting = list(zip(plan, manifest["notebooks"], strict=True))
+    active: dict[Future[None], str] = {}
+    runner = ThreadPoolExecutor(max_workers=PARALLEL, thread_name_prefix="notebook")
     try:
-        for p, entry in zip(plan, manifest["notebooks"], strict=True):
-            name = p.step.name
-            blocked = [n for n in p.step.needs if status_of.get(n) != "succeeded"]
-            if blocked:
-                entry.update(status="skipped", reason="needs " + ", ".join(
-                    f"{n} ({status_of.get(n, 'not run')})" for n in blocked))
-                status_of[name] = "skipped"
-                log.warning("%s skipped: %s", name, entry["reason"])
-                _write_manifest(run_dir, manifest)
-                continue
-            entry["status"] = "running"
-            _write_manifest(run_dir, manifest)
-            output = run_dir / f"{name}.ipynb"
-            parameters = dict(p.overrides)
-            if "run_dir" in p.declared:
-                parameters["run_dir"] = run_dir_value
-            log.info("%s: executing %s", name, _rel(p.notebook))
-            t0 = time.perf_counter()
-            error = None
-            try:
-                _execute(p, output, parameters)
-            except Exception as exc:  # noqa: BLE001 - any failure marks this notebook failed
-                error = _error_text(exc)
-            entry.update(duration_s=round(time.perf_counter() - t0, 3), error=error,
-                         status="failed" if error else "succeeded")
-            status_of[name] = entry["status"]
-            if output.is_file():
-                entry["ipynb"] = output.name
-                try:
-                    html_path = report.render_notebook_html(
-                        output, run_dir / f"{name}.html", run_id=rid,
-                        parameters=_param_rows(p, run_dir_value), status=entry["status"],
-                        error=error, commit=git["short"])
-                    entry["html"] = html_path.name
-                except Exception as exc:  # noqa: BLE001 - a rendering bug must not hide the run
-                    entry["status"] = status_of[name] = "failed"
-                    entry["error"] = (error + "; " if error else "") + "HTML: " + _error_text(exc)
-            if error:
-                log.error("%s failed: %s", name, error)
-            else:
-                log.info("%s succeeded in %.1f s", name, entry["duration_s"])
-            if p.step.pdf and entry["html"] and entry["status"] == "succeeded":
-                pdf, message = report.print_pdf(run_dir / entry["html"], run_dir / f"{name}.pdf")
-                entry["pdf"] = pdf.name if pdf else None
-                entry["pdf_note"] = message
-                log.info("%s: %s", name, message)
-            _write_manifest(run_dir, manifest)
+        while waiting or active:
+            for item in list(waiting):
+                p, entry = item
+                if len(active) >= PARALLEL:
+                    break
+                if any(n in names and n not in status_of for n in p.step.needs):
+                    continue  # a notebook it needs has not finished yet
+                waiting.remove(item)
+                name = p.step.name
+                blocked = [n for n in p.step.needs if status_of.get(n) != "succeeded"]
+                if blocked:
+                    entry.update(status="skipped", reason="needs " + ", ".join(
+                        f"{n} ({status_of.get(n, 'not run')})" for n in blocked))
+                    status_of[name] = "skipped"
+                    log.warning("%s skipped: %s", name, entry["reason"])
+                    save()
+                    continue
+                entry["status"] = "running"
+                save()
+                active[runner.submit(execute, p, entry)] = name
+            if active:
+                done, _ = wait(active, return_when=FIRST_COMPLETED)
+                for job in done:
+                    del active[job]
+                    job.result()  # an interrupt inside a notebook's thread ends the run here
     except BaseException as exc:
         reason = f"interrupted: {_error_text(exc)}"
         manifest.update(status="failed", error=reason)
@@ -553,6 +579,10 @@ def _run_locked(plan: list[PlannedStep], params: RunParams, pipeline: PipelineCo
                 entry.update(status="skipped", reason=reason)
         raise
     finally:
+        runner.shutdown(wait=not active, cancel_futures=True)
+        publisher.shutdown(wait=True)
+        for job in rendering:
+            job.result()
         if manifest["status"] == "running":
             ok = all(e["status"] == "succeeded" for e in manifest["notebooks"])
             manifest["status"] = "succeeded" if ok else "failed"
@@ -566,6 +596,28 @@ def _run_locked(plan: list[PlannedStep], params: RunParams, pipeline: PipelineCo
     status = manifest["status"]
     return RunResult(run_id=rid, run_dir=run_dir, status=status,
                      exit_code=EXIT_OK if status == "succeeded" else EXIT_FAILED, index_path=index)
+
+
+def _publish(p: PlannedStep, entry: dict[str, Any], output: Path, error: str | None, run_dir: Path,
+             rid: str, run_dir_value: str, commit: str, status_of: dict[str, str],
+             save: Callable[[], None]) -> None:
+    """Render one executed notebook to HTML (and PDF when asked); a rendering bug fails the notebook."""
+    name = p.step.name
+    try:
+        html_path = report.render_notebook_html(
+            output, run_dir / f"{name}.html", run_id=rid, parameters=_param_rows(p, run_dir_value),
+            status=entry["status"], error=error, commit=commit)
+        entry["html"] = html_path.name
+    except Exception as exc:  # noqa: BLE001 - a rendering bug must not hide the run
+        entry["status"] = status_of[name] = "failed"
+        entry["error"] = (error + "; " if error else "") + "HTML: " + _error_text(exc)
+        log.error("%s: %s", name, entry["error"])
+    if p.step.pdf and entry["html"] and entry["status"] == "succeeded":
+        pdf, message = report.print_pdf(run_dir / entry["html"], run_dir / f"{name}.pdf")
+        entry["pdf"] = pdf.name if pdf else None
+        entry["pdf_note"] = message
+        log.info("%s: %s", name, message)
+    save()
 
 
 def _terminate(signum: int, frame: Any) -> None:

@@ -12,7 +12,6 @@ import matplotlib as mpl
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-import seaborn as sns
 
 # Okabe-Ito: distinguishable with the common colour-vision deficiencies.
 PALETTE: list[str] = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000"]
@@ -22,8 +21,16 @@ SUPPRESSED_COLOR = "#DDDDDD"
 
 def set_theme() -> None:
     """Apply the house theme (call once per notebook; helpers.plots functions assume it)."""
-    sns.set_theme(style="whitegrid", palette=PALETTE, font_scale=1.0)
+    # seaborn's "whitegrid" look, set directly: importing seaborn (and scipy.stats with it) costs
+    # ~1.5 s in every kernel, and these rcParams are all the theme needs.
     mpl.rcParams.update({
+        "axes.facecolor": "white", "figure.facecolor": "white", "axes.edgecolor": ".8",
+        "axes.grid": True, "axes.axisbelow": True, "grid.color": ".8", "grid.linestyle": "-",
+        "axes.labelcolor": ".15", "text.color": ".15", "xtick.color": ".15", "ytick.color": ".15",
+        "xtick.direction": "out", "ytick.direction": "out", "xtick.bottom": False, "ytick.left": False,
+        "axes.prop_cycle": mpl.cycler(color=PALETTE), "image.cmap": "viridis",
+        "font.family": ["sans-serif"], "font.sans-serif": ["DejaVu Sans", "Arial", "Liberation Sans"],
+        "lines.solid_capstyle": "round", "patch.edgecolor": "w", "patch.force_edgecolor": True,
         "figure.figsize": (8, 4.5), "figure.dpi": 100, "savefig.dpi": 150,
         "axes.titleweight": "bold", "axes.titlesize": 12, "axes.titlelocation": "left",
         "axes.spines.top": False, "axes.spines.right": False, "legend.frameon": False,
