@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from helpers import cli, io, paths, synth
+from helpers import cli, io, paths, report, synth
 
 
 def _digest(folder: Path) -> dict[str, str]:
@@ -80,3 +80,17 @@ def test_no_personal_data_in_processed_files_or_reports(run):
     blob = "\n".join(texts)
     assert not [e for e in emails if e in blob]
     assert not [n for n in names if n in blob]
+
+
+@pytest.mark.skipif(report.find_chromium() is None, reason="Debian chromium not installed")
+def test_every_real_report_opens_cleanly_in_headless_chromium(run):
+    """The index and all six reports: no console errors, every image loaded, no code cells;
+    screenshots saved into the run folder."""
+    run_dir = (run["reports"] / "latest").resolve()
+    checks = report.check_run(run_dir)
+    assert len(checks) == 1 + len(list(run_dir.glob("*.html")))
+    for c in checks:
+        assert not c.errors and not c.broken_images and c.code_cells == 0, c
+    assert len(list((run_dir / "screenshots").glob("*.png"))) == len(checks)
+    charts = {Path(c.screenshot).stem: c.images for c in checks}
+    assert charts["02_segments"] >= 3 and charts["03_promoter_drivers"] >= 3
