@@ -40,8 +40,22 @@ __all__ = [
 
 
 # --------------------------------------------------------------------------- result types
+class _Interval:
+    """`ci_low` / `ci_high` for results that hold their confidence interval as ``ci``."""
+
+    ci: tuple[float, float]
+
+    @property
+    def ci_low(self) -> float:
+        return self.ci[0]
+
+    @property
+    def ci_high(self) -> float:
+        return self.ci[1]
+
+
 @dataclass(frozen=True)
-class MeanResult:
+class MeanResult(_Interval):
     """Design-based mean (or total, or percentage) with its uncertainty.
 
     ``deff`` is the design effect against simple random sampling of the same n (with
@@ -56,14 +70,6 @@ class MeanResult:
     n_eff: float
     level: float = 0.95
 
-    @property
-    def ci_low(self) -> float:
-        return self.ci[0]
-
-    @property
-    def ci_high(self) -> float:
-        return self.ci[1]
-
     def to_dict(self) -> dict[str, float]:
         """Metric dict in the run-folder convention (estimate, se, ci_low, ci_high, n, ...)."""
         return {"estimate": self.estimate, "se": self.se, "ci_low": self.ci[0],
@@ -71,7 +77,7 @@ class MeanResult:
 
 
 @dataclass(frozen=True)
-class NPSResult:
+class NPSResult(_Interval):
     """Net Promoter Score in points (-100..100) with shares, SE, CI and design effect.
 
     ``se`` is the standard error of the point estimate ``nps`` (multinomial, or design-based when
@@ -96,14 +102,6 @@ class NPSResult:
     def estimate(self) -> float:
         return self.nps
 
-    @property
-    def ci_low(self) -> float:
-        return self.ci[0]
-
-    @property
-    def ci_high(self) -> float:
-        return self.ci[1]
-
     def to_dict(self) -> dict[str, Any]:
         """Metric dict in the run-folder convention (estimate, se, ci_low, ci_high, n, ...)."""
         d = asdict(self)
@@ -112,7 +110,7 @@ class NPSResult:
 
 
 @dataclass(frozen=True)
-class DiffResult:
+class DiffResult(_Interval):
     """Difference ``b - a`` between two estimates with SE, CI, test statistic and two-sided p.
 
     ``z`` is a t statistic with ``df`` degrees of freedom when ``df`` is set (paired design),
@@ -130,14 +128,6 @@ class DiffResult:
     level: float = 0.95
     n_units: int | None = None
     df: float | None = None
-
-    @property
-    def ci_low(self) -> float:
-        return self.ci[0]
-
-    @property
-    def ci_high(self) -> float:
-        return self.ci[1]
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
