@@ -41,9 +41,17 @@ def path(name: str) -> Path:
                         expected=", ".join(sorted(_entries()))) from None
 
 
+_catalog_path = path  # the parameters below named `path` shadow the function
+
+
+def _target(name: str, explicit: str | os.PathLike[str] | None) -> Path:
+    """An explicit path (relative to the project root) wins over the catalog entry."""
+    return paths.resolve(explicit) if explicit else _catalog_path(name)
+
+
 def load(name: str, path: str | os.PathLike[str] | None = None) -> pd.DataFrame:
     """Load a table by logical name (or from an explicit `path`, which overrides the catalog)."""
-    p = paths.resolve(path) if path else globals()["path"](name)
+    p = _target(name, path)
     if not p.exists():
         raise DataError("file not found", file=p, expected=f"the '{name}' table; run `cx clean` or `make report`")
     if p.suffix == ".parquet":
@@ -57,7 +65,7 @@ def load(name: str, path: str | os.PathLike[str] | None = None) -> pd.DataFrame:
 
 def load_json(name: str, path: str | os.PathLike[str] | None = None) -> dict[str, Any]:
     """Load a JSON document (e.g. 'truth', 'cleaning_log') by logical name or path."""
-    p = paths.resolve(path) if path else globals()["path"](name)
+    p = _target(name, path)
     if not p.exists():
         raise DataError("file not found", file=p, expected=f"the '{name}' document")
     return json.loads(p.read_text(encoding="utf-8"))
@@ -103,7 +111,7 @@ def atomic_write_table(df: pd.DataFrame, p: Path) -> None:
 
 def save(df: pd.DataFrame, name: str, path: str | os.PathLike[str] | None = None) -> Path:
     """Save a table by logical name (atomically). Refuses anything inside data/raw."""
-    p = paths.resolve(path) if path else globals()["path"](name)
+    p = _target(name, path)
     atomic_write_table(df, p)
     return p
 
