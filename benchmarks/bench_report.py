@@ -121,9 +121,10 @@ def main(argv: list[str] | None = None) -> int:
             if d is None:
                 print(f"notebook {nb['name']}: not run ({nb['status']}: {nb.get('reason') or ''})")
                 continue
-            print(f"notebook {nb['name']}: {d:.2f} s ({100 * d / total:.0f}% of the run, {nb['status']})")
-        rest = total - sum(nb.get("duration_s") or 0.0 for nb in nbs)
-        print(f"runner overhead (validation, HTML/PDF rendering, index): {rest:.2f} s", flush=True)
+            print(f"notebook {nb['name']}: {d:.2f} s ({nb['status']})")
+        busy = sum(nb.get("duration_s") or 0.0 for nb in nbs)
+        print(f"notebook time {busy:.1f} s in {total:.1f} s wall: notebooks whose needs are met run "
+              "side by side, HTML/PDF rendering overlaps them", flush=True)
         run_dir = next(m.parent for m in reports.glob("*/manifest.json") if not m.parent.is_symlink())
         for text in slowest_cells(run_dir, args.cells):
             print(text, flush=True)
