@@ -67,15 +67,11 @@ def _numeric(df: pd.DataFrame, cols: Sequence[str]) -> np.ndarray:
 
 
 def _weights(df: pd.DataFrame, weights: str | None) -> np.ndarray:
+    """The weight column checked by the metrics module's rules (ones when unweighted)."""
     if weights is None:
         return np.ones(len(df))
-    w = _numeric(df, [weights])[:, 0]
-    bad = ~np.isfinite(w) | (w < 0)
-    if bad.any():
-        i = int(np.flatnonzero(bad)[0])
-        raise DataError(f"weight {w[i]!r} is missing or negative", column=weights, row=i,
-                        expected="finite weights >= 0")
-    return w
+    from helpers import metrics
+    return metrics._weights(df[weights], len(df), weights)
 
 
 def _cluster_codes(df: pd.DataFrame, cluster: str | None, keep: np.ndarray) -> np.ndarray:
