@@ -12,7 +12,7 @@ import tempfile
 from pathlib import Path
 
 import pandas as pd
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from helpers.errors import DataError
@@ -127,7 +127,16 @@ def test_wellformed_tables_round_trip(data: st.DataObject) -> None:
         return '"' + v.replace('"', '""') + '"'
 
     text = "".join(delimiter.join(quote(v) for v in r) + newline for r in [header, *rows])
-    result = read_bytes(text.encode(encoding))
+    raw = text.encode(encoding)
+    if encoding == "cp1252" and not text.isascii():
+        # cp1252 bytes that are also valid UTF-8 ("é““" is E9 93 93 = U+94D3) are read as UTF-8,
+        # as any reader must: the file itself cannot tell them apart.
+        try:
+            raw.decode("utf-8")
+            assume(False)
+        except UnicodeDecodeError:
+            pass
+    result = read_bytes(raw)
     assert isinstance(result, Survey), result
     assert result.format == "csv"
     assert list(result.data.columns) == header
