@@ -55,4 +55,4 @@ clean:
 	rm -rf $(VENV) data/processed/* reports/*/ reports/index.html reports/latest
 
 check-reports: $(STAMP)
-	$(BIN)/python -m helpers.report check reports/latest
+	$(BIN)/cx report check reports/latest

@@ -11,16 +11,17 @@ from __future__ import annotations
 
 from harness import measure
 
-from helpers import benchmark, synth_market
+from helpers.analysis import market_backtest
+from helpers.sample import market_data
 
 
 def main() -> None:
     """Run each target once (after a warm-up of the imports) and print its line."""
-    synth_market.make_market_sample(0)
+    market_data.make_market_sample(0)
     cx, prices, truth = measure("make_market_sample (41 tickers x 18 years, daily)", 3.0,
-                                 lambda: synth_market.make_market_sample(1))
+                                 lambda: market_data.make_market_sample(1))
     measure("backtest (top/bottom 10 of 40, 2007-2024, daily prices + dividends)", 5.0,
-             lambda: benchmark.backtest(cx, prices, top_n=10, benchmark=truth["benchmark"]))
+             lambda: market_backtest.backtest(cx, prices, top_n=10, benchmark=truth["benchmark"]))
 
 
 if __name__ == "__main__":

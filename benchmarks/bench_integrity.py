@@ -12,8 +12,10 @@ import numpy as np
 import pandas as pd
 from harness import measure
 
-from helpers import catalog, integrity, schema
+from helpers import catalog
+from helpers.analysis import integrity
 from helpers.errors import DataError
+from helpers.ingest import schema
 
 ITEMS = schema.driver_items("B2B")
 COMMENTS = np.array(["Onboarding was a mess and training was poor.", "Great team, very helpful.",

@@ -1,4 +1,4 @@
-"""Benchmark helpers.io.read_survey on a 1,000,000-row Qualtrics-style export.
+"""Benchmark helpers.ingest.readers.read_survey on a 1,000,000-row Qualtrics-style export.
 
 Generates the export once (into a temporary folder, or --dir), then measures each target in a
 fresh subprocess so that the peak resident memory (resource.getrusage ru_maxrss) belongs to that
@@ -95,7 +95,7 @@ def generate(path: Path, rows: int, seed: int = 1) -> None:
 
 def measure(target: str, path: Path) -> None:
     """Run one target in this (fresh) process and print JSON with seconds and peak MB."""
-    from helpers.io import read_survey
+    from helpers.ingest.readers import read_survey
 
     t0, c0 = time.perf_counter(), time.process_time()
     survey = read_survey(path)

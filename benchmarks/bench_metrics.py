@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 from harness import measure
 
-from helpers import metrics
+from helpers.stats import estimators
 
 N_ROWS = 1_000_000
 N_SEGMENTS = 30
@@ -36,14 +36,14 @@ def main() -> None:
     df = make_responses()
     targets: list[tuple[str, Callable[[], object], float]] = [
         ("nps_table 1M rows x 30 segments (unweighted, adjusted Wald)",
-         lambda: metrics.nps_table(df, "segment"), 5.0),
+         lambda: estimators.nps_table(df, "segment"), 5.0),
         ("nps_table 1M rows x 30 segments (weighted, 50k account clusters)",
-         lambda: metrics.nps_table(df, "segment", weight="weight", cluster="account_id"), 5.0),
+         lambda: estimators.nps_table(df, "segment", weight="weight", cluster="account_id"), 5.0),
         ("survey_mean 1M rows, 50k clusters, 4 strata, weighted",
-         lambda: metrics.survey_mean(df["ltr"], weights=df["weight"], strata=df["stratum"],
+         lambda: estimators.survey_mean(df["ltr"], weights=df["weight"], strata=df["stratum"],
                                      cluster=df["account_id"]), 5.0),
         ("nps 1M rows, 50k account clusters, weighted",
-         lambda: metrics.nps(df["ltr"], weights=df["weight"], cluster=df["account_id"]), 5.0),
+         lambda: estimators.nps(df["ltr"], weights=df["weight"], cluster=df["account_id"]), 5.0),
     ]
     for name, fn, target in targets:
         measure(name, target, fn, repeat=3)

@@ -23,7 +23,8 @@ from typing import Any
 
 import nbformat
 
-from helpers import catalog, config, paths, pipeline, report
+from helpers import catalog, config, paths
+from helpers.reporting import browser, pipeline, render, run_index
 
 
 def measure(name: str, target: float, func: Callable[[], Any]) -> Any:
@@ -103,15 +104,15 @@ def main(argv: list[str] | None = None) -> int:
                 lambda: pipeline.validate(config.load_params(), config.load_pipeline()))
         nb = big_notebook(root / "big.ipynb")
         html = measure("render 12-section notebook with 12 charts to HTML", 5.0,
-                       lambda: report.render_notebook_html(nb, root / "big.html", run_id="bench"))
+                       lambda: render.render_notebook_html(nb, root / "big.html", run_id="bench"))
         print(f"  (HTML size {html.stat().st_size / 2**20:.1f} MB)")
         runs = many_runs(root / "reports")
-        measure("index of 200 runs x 30 metrics", 3.0, lambda: report.write_index(runs))
-        if report.find_chromium():
+        measure("index of 200 runs x 30 metrics", 3.0, lambda: run_index.write_index(runs))
+        if browser.find_chromium():
             measure("browser check of one report (headless Chromium)", 15.0,
-                    lambda: report.check_in_browser(html))
+                    lambda: browser.check_in_browser(html))
             measure("PDF of one report (headless Chromium)", 15.0,
-                    lambda: report.print_pdf(html, root / "big.pdf"))
+                    lambda: render.print_pdf(html, root / "big.pdf"))
         else:
             print("browser check / PDF: skipped (Chromium not installed)")
         if args.full:

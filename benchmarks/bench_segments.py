@@ -1,4 +1,4 @@
-"""Speed of the segment engine (helpers.segments) at scale.
+"""Speed of the segment engine (helpers.analysis.segments) at scale.
 
 Prints one line per target: "<name>: <seconds> s (target < X s), peak <MB> MB"
 (seconds from an untraced call; peak = tracemalloc peak of Python allocations in a second,
@@ -13,7 +13,8 @@ import numpy as np
 import pandas as pd
 from harness import measure
 
-from helpers import config, segments
+from helpers import config
+from helpers.analysis import segments
 
 ROWS = 1_000_000
 ACCOUNTS = 50_000

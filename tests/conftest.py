@@ -14,9 +14,9 @@ os.environ.setdefault("CX_SALT", "test-salt-not-secret")
 @pytest.fixture(scope="session")
 def sample_dir(tmp_path_factory) -> Path:
     """A 3,000-row sample written like `cx sample` does (raw folder of its own)."""
-    from helpers import synth
+    from helpers.sample import program
     out = tmp_path_factory.mktemp("raw")
-    synth.write(synth.generate(rows=3000, seed=7), out)
+    program.write(program.generate(rows=3000, seed=7), out)
     return out
 
 
@@ -28,7 +28,7 @@ def truth(sample_dir) -> dict:
 @pytest.fixture(scope="session")
 def cleaned(sample_dir, tmp_path_factory):
     """The sample cleaned by the same code as `cx clean` (returns the CleanResult; files in .out)."""
-    from helpers import clean
+    from helpers.ingest import clean
     out = tmp_path_factory.mktemp("processed")
     res = clean.run(sample_dir / "survey_export.csv", out_dir=out)
     res.out = out

@@ -1,4 +1,4 @@
-"""Tests for helpers.benchmark (market backtest, competitor benchmark) and helpers.synth_market."""
+"""Tests for helpers.analysis.market_backtest, helpers.analysis.competitors and helpers.sample.market_data."""
 
 from __future__ import annotations
 
@@ -10,8 +10,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from helpers import benchmark, catalog, paths, synth_market
+from helpers import catalog, paths
+from helpers.analysis import competitors, market_backtest
 from helpers.errors import DataError
+from helpers.reporting import charts
+from helpers.sample import market_data
 
 # S&P 500 calendar-year total returns 2007-2013, ../shared/reference/README.md (Watermark study).
 SP500_TR = [5.49, -37.00, 26.46, 15.06, 2.11, 16.00, 32.39]
@@ -33,7 +36,7 @@ def _tr_prices(tickers: list[str]) -> pd.DataFrame:
                       for t in tickers], ignore_index=True)
 
 
-def _cum(res: benchmark.BacktestResult, which: str) -> float:
+def _cum(res: market_backtest.BacktestResult, which: str) -> float:
     s = res.summary.set_index("portfolio")["cumulative_return"]
     return float(s[[p for p in s.index if p.startswith(which)][0]])
 
@@ -41,7 +44,7 @@ def _cum(res: benchmark.BacktestResult, which: str) -> float:
 @pytest.mark.parametrize(("end", "published"), [(2012, 0.145), (2013, 0.515)])
 def test_benchmark_matches_watermark_published_sp500(end: int, published: float) -> None:
     """Watermark: S&P 500 +14.5% (2007-2012) and +51.5% (2007-2013; 51.6% compounded)."""
-    res = benchmark.backtest(_index(["A", "B"]), _tr_prices(["SPX", "A", "B"]), top_n=1,
+    res = market_backtest.backtest(_index(["A", "B"]), _tr_prices(["SPX", "A", "B"]), top_n=1,
                              benchmark="SPX", start_year=2007, end_year=end)
     assert _cum(res, "Benchmark") == pytest.approx(published, abs=0.0015)
     assert not res.price_only
@@ -55,7 +58,7 @@ def test_price_plus_dividends_reinvested_equals_total_return() -> None:
     div = np.r_[0.0, (1 + tr) * close[:-1] - close[1:]]
     prices = pd.concat([pd.DataFrame({"date": YEAR_ENDS, "ticker": t, "price": close,
                                       "dividend": div}) for t in ["SPX", "A"]])
-    res = benchmark.backtest(_index(["A"]), prices, top_n=1, benchmark="SPX")
+    res = market_backtest.backtest(_index(["A"]), prices, top_n=1, benchmark="SPX")
     assert _cum(res, "Benchmark") == pytest.approx(0.516, abs=0.001)
 
 
@@ -63,16 +66,16 @@ def test_price_only_series_warns_and_gives_lower_figure() -> None:
     """README: a price-only S&P 500 series gives about +0.6% (2007-2012) and +30.3% (2007-2013)."""
     prices = pd.concat([pd.DataFrame({"date": YEAR_ENDS, "ticker": t, "price": SP500_CLOSE})
                         for t in ["SPX", "A"]])
-    with pytest.warns(benchmark.PriceOnlyWarning, match="understates"):
-        res12 = benchmark.backtest(_index(["A"]), prices, top_n=1, benchmark="SPX", end_year=2012)
-    with pytest.warns(benchmark.PriceOnlyWarning):
-        res13 = benchmark.backtest(_index(["A"]), prices, top_n=1, benchmark="SPX")
+    with pytest.warns(market_backtest.PriceOnlyWarning, match="understates"):
+        res12 = market_backtest.backtest(_index(["A"]), prices, top_n=1, benchmark="SPX", end_year=2012)
+    with pytest.warns(market_backtest.PriceOnlyWarning):
+        res13 = market_backtest.backtest(_index(["A"]), prices, top_n=1, benchmark="SPX")
     assert _cum(res12, "Benchmark") == pytest.approx(0.006, abs=0.001)
     assert _cum(res13, "Benchmark") == pytest.approx(0.303, abs=0.001)
     assert res13.price_only and any("understates" in n for n in res13.notes)
     zero = prices.assign(dividend=0.0)
-    with pytest.warns(benchmark.PriceOnlyWarning, match="No company"):
-        assert benchmark.backtest(_index(["A"]), zero, top_n=1, benchmark="SPX").price_only
+    with pytest.warns(market_backtest.PriceOnlyWarning, match="No company"):
+        assert market_backtest.backtest(_index(["A"]), zero, top_n=1, benchmark="SPX").price_only
 
 
 def test_equal_weights_buy_and_hold_and_rank_or_score() -> None:
@@ -83,7 +86,7 @@ def test_equal_weights_buy_and_hold_and_rank_or_score() -> None:
     prices = pd.concat([pd.DataFrame({"date": d, "ticker": t, "total_return": v})
                         for t, v in levels.items()])
     by_score = pd.DataFrame({"year": 2020, "ticker": list("ABCD"), "score": [90, 80, 20, 10]})
-    res = benchmark.backtest(by_score, prices, top_n=2, benchmark="X")
+    res = market_backtest.backtest(by_score, prices, top_n=2, benchmark="X")
     y = res.yearly.set_index("portfolio")["return"]
     assert y["Leaders (top 2)"] == pytest.approx((0.2 + 0.2) / 2)
     assert y["Laggards (bottom 2)"] == pytest.approx((0.1 + 0.5) / 2)
@@ -95,7 +98,7 @@ def test_equal_weights_buy_and_hold_and_rank_or_score() -> None:
     assert dd["Laggards (bottom 2)"] == pytest.approx(-0.25)
     assert dd["Leaders (top 2)"] == 0.0
     by_rank = by_score.assign(rank=[4, 3, 2, 1])
-    flipped = benchmark.backtest(by_rank, prices, top_n=2, benchmark="X")
+    flipped = market_backtest.backtest(by_rank, prices, top_n=2, benchmark="X")
     assert flipped.yearly.set_index("portfolio")["return"]["Leaders (top 2)"] == pytest.approx(0.3)
 
 
@@ -108,12 +111,12 @@ def test_delisted_held_as_cash_and_late_listing_reported() -> None:
     ok = pd.DataFrame({"date": d, "ticker": "C", "total_return": np.linspace(50, 60, len(d))})
     cx = pd.DataFrame({"year": 2020, "company": ["Aco", "Bco", "Cco"], "ticker": ["A", "B", "C"],
                        "rank": [1, 2, 3]})
-    res = benchmark.backtest(cx, pd.concat([flat, dead, late, ok]), top_n=3, benchmark="X")
+    res = market_backtest.backtest(cx, pd.concat([flat, dead, late, ok]), top_n=3, benchmark="X")
     ev = res.events[res.events["portfolio"] == "Leaders (top 3)"].set_index("ticker")
     assert set(ev.index) == {"A", "B"}
-    assert ev.loc["A", "event"] == benchmark.CASH_RULE
+    assert ev.loc["A", "event"] == market_backtest.CASH_RULE
     assert ev.loc["A", "date"] == pd.Timestamp("2020-03-31")
-    assert ev.loc["B", "event"] == benchmark.NO_START_RULE
+    assert ev.loc["B", "event"] == market_backtest.NO_START_RULE
     lead = res.yearly.set_index("portfolio").loc["Leaders (top 3)"]
     assert lead["n_holdings"] == 2
     a0 = dead["total_return"][dead["date"] <= "2019-12-31"].iloc[-1]
@@ -126,13 +129,13 @@ def test_lag_one_holds_previous_years_list() -> None:
                         for t, v in {"A": [1, 2, 2], "B": [1, 1, 3], "X": [1, 1, 1]}.items()])
     cx = pd.DataFrame({"year": [2020, 2020, 2021, 2021], "ticker": ["A", "B", "B", "A"],
                        "rank": [1, 2, 1, 2]})
-    same = benchmark.backtest(cx, prices, top_n=1, benchmark="X")
+    same = market_backtest.backtest(cx, prices, top_n=1, benchmark="X")
     assert same.yearly.query("portfolio == 'Leaders (top 1)'")["return"].tolist() == [1.0, 2.0]
-    lagged = benchmark.backtest(cx, prices, top_n=1, benchmark="X", lag=1)
+    lagged = market_backtest.backtest(cx, prices, top_n=1, benchmark="X", lag=1)
     assert lagged.yearly.query("portfolio == 'Leaders (top 1)'")["return"].tolist() == [0.0]
     assert (lagged.first_year, lagged.last_year) == (2021, 2021)
     short = prices[prices["date"] < "2021-07-01"]
-    part = benchmark.backtest(cx, pd.concat([short, prices.iloc[[0]].assign(
+    part = market_backtest.backtest(cx, pd.concat([short, prices.iloc[[0]].assign(
         date=pd.Timestamp("2021-06-30"))]).drop_duplicates(["ticker", "date"]), top_n=1,
         benchmark="X")
     assert any("partial holding year" in n for n in part.notes)
@@ -141,23 +144,23 @@ def test_lag_one_holds_previous_years_list() -> None:
 def test_bad_inputs_raise_dataerror() -> None:
     prices = _tr_prices(["SPX", "A"])
     with pytest.raises(DataError, match="benchmark"):
-        benchmark.backtest(_index(["A"]), prices, top_n=1, benchmark="NOPE")
+        market_backtest.backtest(_index(["A"]), prices, top_n=1, benchmark="NOPE")
     with pytest.raises(DataError, match="rank"):
-        benchmark.backtest(_index(["A"]).drop(columns="rank"), prices, top_n=1, benchmark="SPX")
+        market_backtest.backtest(_index(["A"]).drop(columns="rank"), prices, top_n=1, benchmark="SPX")
     with pytest.raises(DataError, match="top_n"):
-        benchmark.backtest(_index(["A"]), prices, top_n=2, benchmark="SPX")
+        market_backtest.backtest(_index(["A"]), prices, top_n=2, benchmark="SPX")
     with pytest.raises(DataError, match="listed twice"):
-        benchmark.backtest(pd.concat([_index(["A"]), _index(["A"])]), prices, top_n=1,
+        market_backtest.backtest(pd.concat([_index(["A"]), _index(["A"])]), prices, top_n=1,
                            benchmark="SPX")
     with pytest.raises(DataError, match="total_return"):
-        benchmark.backtest(_index(["A"]), prices.assign(total_return=-1.0), top_n=1,
+        market_backtest.backtest(_index(["A"]), prices.assign(total_return=-1.0), top_n=1,
                            benchmark="SPX")
 
 
 @pytest.fixture(scope="module")
 def market():
-    cx, prices, truth = synth_market.make_market_sample(7)
-    return cx, prices, truth, benchmark.backtest(cx, prices, top_n=truth["top_n"],
+    cx, prices, truth = market_data.make_market_sample(7)
+    return cx, prices, truth, market_backtest.backtest(cx, prices, top_n=truth["top_n"],
                                                  benchmark=truth["benchmark"])
 
 
@@ -172,7 +175,7 @@ def test_synthetic_market_shape_and_determinism(market) -> None:
     paid = prices[(prices["dividend"] > 0) & (prices["date"].dt.year == 2020)]
     assert paid.groupby("ticker").size().eq(4).all() and "BENCH-TR" not in set(paid["ticker"])
     assert prices["date"].dt.day_of_week.max() <= 4
-    cx2, prices2, _ = synth_market.make_market_sample(7)
+    cx2, prices2, _ = market_data.make_market_sample(7)
     pd.testing.assert_frame_equal(cx, cx2)
     pd.testing.assert_frame_equal(prices, prices2)
 
@@ -190,7 +193,7 @@ def test_synthetic_delisting_and_entrant_are_reported(market) -> None:
     _, _, truth, res = market
     gone = truth["delisted"][0]
     ev = res.events[res.events["ticker"] == gone["ticker"]]
-    assert len(ev) == 1 and ev["event"].iloc[0] == benchmark.CASH_RULE
+    assert len(ev) == 1 and ev["event"].iloc[0] == market_backtest.CASH_RULE
     assert ev["date"].iloc[0] == pd.Timestamp(gone["last_date"])
     new = truth["entered"][0]
     held = res.holdings[res.holdings["ticker"] == new["ticker"]]
@@ -201,9 +204,9 @@ def test_synthetic_delisting_and_entrant_are_reported(market) -> None:
 def test_plot_cumulative_labels() -> None:
     import matplotlib.pyplot as plt
 
-    res = benchmark.backtest(_index(["A", "B"]), _tr_prices(["SPX", "A", "B"]), top_n=1,
+    res = market_backtest.backtest(_index(["A", "B"]), _tr_prices(["SPX", "A", "B"]), top_n=1,
                              benchmark="SPX")
-    ax = benchmark.plot_cumulative(res)
+    ax = charts.backtest_cumulative(res)
     assert len(ax.get_lines()) == 4  # three portfolios and the zero line
     note = ax.figure.texts[-1].get_text()
     assert "total returns" in note and "n=7 years" in note
@@ -215,9 +218,9 @@ def test_plot_cumulative_labels() -> None:
 def test_no_warning_with_dividends(market) -> None:
     cx, prices, truth, _ = market
     with warnings.catch_warnings():
-        warnings.simplefilter("error", benchmark.PriceOnlyWarning)
+        warnings.simplefilter("error", market_backtest.PriceOnlyWarning)
         small = cx[cx["year"] <= 2008]
-        benchmark.backtest(small, prices[prices["date"] < "2009-01-01"], top_n=10)
+        market_backtest.backtest(small, prices[prices["date"] < "2009-01-01"], top_n=10)
 
 
 # --------------------------------------------------------------------------- competitor benchmark
@@ -228,7 +231,7 @@ SLEEP_2 = [1.9, 0.8, 1.1, 0.1, -0.1, 4.4, 5.5, 1.6, 4.6, 3.4]
 
 
 def test_paired_difference_matches_r_paired_t_test() -> None:
-    res = benchmark.paired_mean_difference(np.subtract(SLEEP_1, SLEEP_2))
+    res = competitors.paired_mean_difference(np.subtract(SLEEP_1, SLEEP_2))
     assert res["estimate"] == pytest.approx(-1.58)
     assert res["t"] == pytest.approx(-4.0621, abs=1e-4)
     assert res["p_value"] == pytest.approx(0.002833, abs=1e-6)
@@ -256,26 +259,26 @@ def test_paired_gaps_verdicts_and_chart() -> None:
     import matplotlib.pyplot as plt
 
     resp, comp = _ratings()
-    rat = benchmark.vendor_ratings(resp, comp, us="Us")
+    rat = competitors.vendor_ratings(resp, comp, us="Us")
     assert set(rat["vendor"]) == {"Us", "Better", "Same"} and (rat["cluster"].str[0] == "A").all()
-    gaps = benchmark.paired_gaps(rat, us="Us").set_index("competitor")
+    gaps = competitors.paired_gaps(rat, us="Us").set_index("competitor")
     assert gaps.loc["Better", "verdict"] == "lag" and gaps.loc["Better", "ci_high"] < 0
     assert gaps.loc["Same", "estimate"] == 0 and gaps.loc["Same", "verdict"] == "no clear difference"
     assert gaps.loc["Better", "n_clusters"] == 40
-    by = benchmark.paired_gaps(rat, us="Us", by="region")
+    by = competitors.paired_gaps(rat, us="Us", by="region")
     assert len(by) == 4 and set(by["region"]) == {"NA", "EMEA"}
-    pairs = benchmark.all_pairs(rat).set_index(["vendor_a", "vendor_b"])
+    pairs = competitors.all_pairs(rat).set_index(["vendor_a", "vendor_b"])
     assert len(pairs) == 3
     assert pairs.loc[("Better", "Us"), "estimate"] == pytest.approx(-gaps.loc["Better", "estimate"])
     assert pairs.loc[("Better", "Us"), "se"] == pytest.approx(gaps.loc["Better", "se"])
     assert pairs.loc[("Better", "Same"), "significant"]
-    nps = benchmark.vendor_nps(rat, us="Us")
+    nps = competitors.vendor_nps(rat, us="Us")
     assert nps["vendor"].iloc[0] == "Us" and {"ci_low", "ci_high", "n"} <= set(nps.columns)
-    ax = benchmark.plot_gaps(gaps.reset_index(), us="Us")
+    ax = charts.competitor_gaps(gaps.reset_index(), us="Us")
     assert [t.get_text() for t in ax.get_yticklabels()] == ["vs Same", "vs Better"]
     plt.close(ax.figure)
     with pytest.raises(DataError, match="Them"):
-        benchmark.paired_gaps(rat, us="Them")
+        competitors.paired_gaps(rat, us="Them")
 
 
 SAMPLE = paths.PROCESSED_DIR / "competitor_ratings.parquet"
@@ -285,12 +288,12 @@ TRUTH = paths.RAW_DIR / "truth.json"
 @pytest.mark.skipif(not (SAMPLE.exists() and TRUTH.exists()), reason="run `cx sample` + `cx clean`")
 def test_sample_competitor_nps_matches_planted_truth() -> None:
     truth = catalog.load_json("truth")
-    rat = benchmark.vendor_ratings(catalog.load("responses"), catalog.load("competitor_ratings"),
+    rat = competitors.vendor_ratings(catalog.load("responses"), catalog.load("competitor_ratings"),
                                    us=truth["company"])
-    nps = benchmark.vendor_nps(rat, us=truth["company"]).set_index("vendor")
+    nps = competitors.vendor_nps(rat, us=truth["company"]).set_index("vendor")
     for vendor, planted in truth["competitor_nps"].items():
         assert nps.loc[vendor, "ci_low"] - 1 < planted < nps.loc[vendor, "ci_high"] + 1, vendor
-    gaps = benchmark.paired_gaps(rat, us=truth["company"]).set_index("competitor")
+    gaps = competitors.paired_gaps(rat, us=truth["company"]).set_index("competitor")
     for vendor, shift in truth["competitor_ltr_shift"].items():
         if abs(shift) >= 0.5:  # planted LTR shift vs us: positive = they are better
             assert gaps.loc[vendor, "verdict"] == ("lag" if shift > 0 else "lead"), vendor
@@ -309,7 +312,7 @@ def test_yearly_returns_are_equal_weight_means_of_planted_returns(rets, order) -
                            for i, d in enumerate(dates) for j, t in enumerate(tickers)])
     cx = pd.DataFrame([{"year": y, "ticker": tickers[k], "rank": r + 1}
                        for y in years for r, k in enumerate(order)])
-    res = benchmark.backtest(cx, prices, top_n=2, benchmark="X")
+    res = market_backtest.backtest(cx, prices, top_n=2, benchmark="X")
     got = res.yearly.pivot(index="year", columns="portfolio", values="return")
     r = np.array(rets)
     np.testing.assert_allclose(got["Leaders (top 2)"], r[:, order[:2]].mean(axis=1), atol=1e-12)

@@ -16,11 +16,12 @@ from pathlib import Path
 
 import pytest
 
-from helpers import paths, pipeline, report
+from helpers import paths
+from helpers.reporting import browser, pipeline, render
 
 FIX = Path(__file__).parent / "fixtures" / "pipeline"
 
-pytestmark = pytest.mark.skipif(report.find_chromium() is None,
+pytestmark = pytest.mark.skipif(browser.find_chromium() is None,
                                 reason="Chromium not installed (apt-get install -y chromium)")
 
 
@@ -36,8 +37,8 @@ def _pages(run: Path) -> list[Path]:
     return [run.parent / "index.html", *sorted(run.glob("*.html"))]
 
 
-def _assert_clean(page: Path, run: Path) -> report.BrowserCheck:
-    check = report.check_in_browser(page, screenshot=run / "screenshots" / f"{page.stem}.png")
+def _assert_clean(page: Path, run: Path) -> browser.BrowserCheck:
+    check = browser.check_in_browser(page, screenshot=run / "screenshots" / f"{page.stem}.png")
     assert not check.errors, f"{page.name}: console/resource errors {check.errors}"
     assert not check.broken_images, f"{page.name}: images that did not load {check.broken_images}"
     assert check.code_cells == 0, f"{page.name}: {check.code_cells} code cell(s) in the DOM"
@@ -59,7 +60,7 @@ def test_the_check_catches_errors_broken_images_and_code(tmp_path: Path) -> None
         '<div class="jp-InputArea"><pre>print("code")</pre></div>'
         '<img src="missing.png" alt="missing">'
         "<script>notDefinedAnywhere()</script></body></html>", encoding="utf-8")
-    check = report.check_in_browser(bad)
+    check = browser.check_in_browser(bad)
     assert not check.ok
     assert check.code_cells == 1
     assert any("missing.png" in b for b in check.broken_images)
@@ -67,7 +68,7 @@ def test_the_check_catches_errors_broken_images_and_code(tmp_path: Path) -> None
 
 
 def test_pdf_of_a_report(run_dir: Path) -> None:
-    pdf, message = report.print_pdf(run_dir / "01_ok.html", run_dir / "01_ok.pdf")
+    pdf, message = render.print_pdf(run_dir / "01_ok.html", run_dir / "01_ok.pdf")
     assert pdf is not None, message
     assert pdf.read_bytes()[:5] == b"%PDF-"
 

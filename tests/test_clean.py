@@ -5,8 +5,8 @@ import json
 import pandas as pd
 import pytest
 
-from helpers import clean, io, schema
 from helpers.errors import DataError
+from helpers.ingest import clean, privacy, readers, schema
 
 RULE_TO_TRUTH = {"test": "test_responses", "duplicate": "duplicates", "speeder": "speeders",
                  "straightliner": "straightliners", "out_of_range": "out_of_range", "incomplete": "blank_ltr"}
@@ -37,7 +37,7 @@ def test_not_applicable_is_missing_never_zero(cleaned):
 
 
 def test_no_personal_data_in_processed_files(cleaned, sample_dir):
-    raw = io.read_survey(sample_dir / "survey_export.csv").data
+    raw = readers.read_survey(sample_dir / "survey_export.csv").data
     emails = set(raw["RecipientEmail"].dropna()) - {""}
     lasts = {x for x in raw["RecipientLastName"].dropna() if len(x) > 3}
     ips = set(raw["IPAddress"].dropna())
@@ -53,7 +53,7 @@ def test_no_personal_data_in_processed_files(cleaned, sample_dir):
 
 def test_contact_keys_are_salted(sample_dir):
     s = pd.Series(["anna@x.com", "ANNA@x.com ", None])
-    a, b = clean.hash_keys(s, "salt-1"), clean.hash_keys(s, "salt-2")
+    a, b = privacy.hash_keys(s, "salt-1"), privacy.hash_keys(s, "salt-2")
     assert a[0] == a[1] and a[0] != b[0] and pd.isna(a[2])
 
 

@@ -10,13 +10,14 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from helpers import cli, synth
+from helpers import cli
+from helpers.sample import program
 
 
 @pytest.fixture(scope="module")
 def valid_export(tmp_path_factory) -> bytes:
     out = tmp_path_factory.mktemp("valid")
-    synth.write(synth.generate(rows=200, seed=1, market_data=False), out)
+    program.write(program.generate(rows=200, seed=1, market_data=False), out)
     return (out / "survey_export.csv").read_bytes()
 
 

@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.special import expit
 
-from helpers import drivers
+from helpers.analysis import drivers, importance
 from helpers.errors import DataError
 from helpers.paths import PROJECT_ROOT
 
@@ -28,7 +28,7 @@ def swiss() -> pd.DataFrame:
 
 # --------------------------------------------------------------------- published values: relaimpo
 def test_lmg_reproduces_relaimpo_on_swiss(swiss: pd.DataFrame) -> None:
-    out = drivers.shapley_importance(swiss, "Fertility", SWISS_X)
+    out = importance.shapley_importance(swiss, "Fertility", SWISS_X)
     for name, value in RELAIMPO_LMG.items():
         assert out.loc[name, "importance"] == pytest.approx(value, abs=5e-7)
     assert out.attrs["r2"] == pytest.approx(SWISS_R2, abs=5e-7)
@@ -36,25 +36,25 @@ def test_lmg_reproduces_relaimpo_on_swiss(swiss: pd.DataFrame) -> None:
     assert out["share"].sum() == pytest.approx(1.0)
     assert list(out.index[:2]) == ["Education", "Examination"]
     assert list(out["rank"]) == [1, 2, 3, 4, 5]
-    assert out.attrs["method"] == drivers.LMG_LABEL
+    assert out.attrs["method"] == importance.LMG_LABEL
     assert "complete case: 47 of 47" in out.attrs["missing"]
 
 
 def test_integer_weights_equal_duplicated_rows(swiss: pd.DataFrame) -> None:
     w = np.resize([1, 2, 3], len(swiss))
-    weighted = drivers.shapley_importance(swiss.assign(w=w), "Fertility", SWISS_X, weights="w")
+    weighted = importance.shapley_importance(swiss.assign(w=w), "Fertility", SWISS_X, weights="w")
     dup = swiss.loc[swiss.index.repeat(w)]
-    plain = drivers.shapley_importance(dup, "Fertility", SWISS_X)
+    plain = importance.shapley_importance(dup, "Fertility", SWISS_X)
     pd.testing.assert_series_equal(weighted["importance"], plain["importance"], rtol=1e-10)
 
 
 def test_pairwise_equals_complete_without_missing_and_states_rule(swiss: pd.DataFrame) -> None:
-    a = drivers.shapley_importance(swiss, "Fertility", SWISS_X, missing="pairwise")
+    a = importance.shapley_importance(swiss, "Fertility", SWISS_X, missing="pairwise")
     assert a.loc["Education", "importance"] == pytest.approx(RELAIMPO_LMG["Education"], abs=5e-7)
     holes = swiss.copy()
     holes.loc[[0, 5, 9], "Education"] = np.nan
-    cc = drivers.shapley_importance(holes, "Fertility", SWISS_X)
-    pw = drivers.shapley_importance(holes, "Fertility", SWISS_X, missing="pairwise")
+    cc = importance.shapley_importance(holes, "Fertility", SWISS_X)
+    pw = importance.shapley_importance(holes, "Fertility", SWISS_X, missing="pairwise")
     assert cc.attrs["n"] == 44 and "3 with a missing item dropped" in cc.attrs["missing"]
     assert pw.attrs["missing"].startswith("pairwise") and "44 to 47 rows per pair" in \
         pw.attrs["missing"]
@@ -80,11 +80,11 @@ def test_lmg_and_relative_weights_recover_orthogonal_truth() -> None:
     df = _orthogonal(betas)
     truth = np.array(betas) ** 2 / df["y"].var(ddof=0)
     cols = [f"x{j}" for j in range(4)]
-    lmg = drivers.shapley_importance(df, "y", cols).loc[cols, "importance"].to_numpy()
-    rw = drivers.shapley_importance(df, "y", cols, method="relweights")
+    lmg = importance.shapley_importance(df, "y", cols).loc[cols, "importance"].to_numpy()
+    rw = importance.shapley_importance(df, "y", cols, method="relweights")
     np.testing.assert_allclose(lmg, truth, atol=1e-10)
     np.testing.assert_allclose(rw.loc[cols, "importance"].to_numpy(), truth, atol=1e-10)
-    assert rw.attrs["method"] == drivers.RW_LABEL and "approximation" in rw["method"].iloc[0]
+    assert rw.attrs["method"] == importance.RW_LABEL and "approximation" in rw["method"].iloc[0]
 
 
 def test_more_than_20_drivers_switch_to_labelled_relative_weights() -> None:
@@ -92,12 +92,12 @@ def test_more_than_20_drivers_switch_to_labelled_relative_weights() -> None:
     x = rng.normal(size=(300, 21))
     df = pd.DataFrame(x, columns=[f"d{j}" for j in range(21)])
     df["y"] = x[:, 0] * 2 + x[:, 1] + rng.normal(size=300)
-    out = drivers.shapley_importance(df, "y", [f"d{j}" for j in range(21)])
-    assert out.attrs["method"] == drivers.RW_LABEL
+    out = importance.shapley_importance(df, "y", [f"d{j}" for j in range(21)])
+    assert out.attrs["method"] == importance.RW_LABEL
     assert list(out.index[:2]) == ["d0", "d1"]
     assert out["importance"].sum() == pytest.approx(out.attrs["r2"])
     with pytest.raises(DataError, match="at most 20"):
-        drivers.shapley_importance(df, "y", [f"d{j}" for j in range(21)], method="lmg")
+        importance.shapley_importance(df, "y", [f"d{j}" for j in range(21)], method="lmg")
 
 
 @pytest.mark.parametrize("p", [1, 3, 8, 16])
@@ -106,7 +106,7 @@ def test_subset_r2_tree_equals_direct_solves_and_ols(p: int) -> None:
     x = rng.normal(size=(120, p + 1))
     x[:, 1:] += 0.4 * x[:, :1]
     corr = np.corrcoef(x.T)
-    tree, direct = drivers.all_subset_r2(corr), drivers.all_subset_r2_solve(corr)
+    tree, direct = importance.all_subset_r2(corr), importance.all_subset_r2_solve(corr)
     np.testing.assert_allclose(tree, direct, atol=1e-12)
     full = np.column_stack([np.ones(120), x[:, 1:]])
     resid = x[:, 0] - full @ np.linalg.lstsq(full, x[:, 0], rcond=None)[0]
@@ -115,7 +115,7 @@ def test_subset_r2_tree_equals_direct_solves_and_ols(p: int) -> None:
 
 # --------------------------------------------------------------------- bootstrap
 def test_bootstrap_intervals_cover_estimate_and_rank_stability(swiss: pd.DataFrame) -> None:
-    out = drivers.shapley_importance(swiss, "Fertility", SWISS_X, n_boot=200, seed=3)
+    out = importance.shapley_importance(swiss, "Fertility", SWISS_X, n_boot=200, seed=3)
     assert ((out["ci_low"] <= out["importance"]) & (out["importance"] <= out["ci_high"])).all()
     assert out["top3_share"].between(0, 1).all()
     assert out["top3_share"].sum() == pytest.approx(3.0)  # three drivers in the top 3 each time
@@ -131,10 +131,10 @@ def test_cluster_bootstrap_resamples_whole_clusters() -> None:
     base = pd.DataFrame(x, columns=["a", "b", "c"]).assign(
         y=x @ [1.0, 0.6, 0.3] + rng.normal(size=n), acc=np.arange(n))
     dup = base.loc[base.index.repeat(5)].reset_index(drop=True)
-    rows = drivers.shapley_importance(dup, "y", ["a", "b", "c"], n_boot=200, seed=1)
-    clus = drivers.shapley_importance(dup, "y", ["a", "b", "c"], n_boot=200, seed=1,
+    rows = importance.shapley_importance(dup, "y", ["a", "b", "c"], n_boot=200, seed=1)
+    clus = importance.shapley_importance(dup, "y", ["a", "b", "c"], n_boot=200, seed=1,
                                       cluster="acc")
-    orig = drivers.shapley_importance(base, "y", ["a", "b", "c"], n_boot=200, seed=1)
+    orig = importance.shapley_importance(base, "y", ["a", "b", "c"], n_boot=200, seed=1)
     width = {k: (t["ci_high"] - t["ci_low"]).sum() for k, t in
              {"rows": rows, "clus": clus, "orig": orig}.items()}
     assert width["rows"] < 0.65 * width["clus"]
@@ -145,19 +145,19 @@ def test_cluster_bootstrap_resamples_whole_clusters() -> None:
 # --------------------------------------------------------------------- bad data
 def test_bad_data_raises_one_line_data_error(swiss: pd.DataFrame) -> None:
     with pytest.raises(DataError, match="not found"):
-        drivers.shapley_importance(swiss, "Fertility", ["Nope"])
+        importance.shapley_importance(swiss, "Fertility", ["Nope"])
     bad = swiss.astype({"Catholic": object})
     bad.loc[3, "Catholic"] = "lots"
     with pytest.raises(DataError, match="non-numeric value 'lots'") as err:
-        drivers.shapley_importance(bad, "Fertility", SWISS_X)
+        importance.shapley_importance(bad, "Fertility", SWISS_X)
     assert "\n" not in str(err.value) and "row 3" in str(err.value)
     with pytest.raises(DataError, match="no variation"):
-        drivers.shapley_importance(swiss.assign(k=1.0), "Fertility", [*SWISS_X, "k"])
+        importance.shapley_importance(swiss.assign(k=1.0), "Fertility", [*SWISS_X, "k"])
     with pytest.raises(DataError, match="collinear"):
-        drivers.shapley_importance(swiss.assign(e2=swiss["Education"] * 2), "Fertility",
+        importance.shapley_importance(swiss.assign(e2=swiss["Education"] * 2), "Fertility",
                                    [*SWISS_X, "e2"])
     with pytest.raises(DataError, match="missing cluster id"):
-        drivers.shapley_importance(swiss.assign(c=np.where(swiss.index == 2, None, "a")),
+        importance.shapley_importance(swiss.assign(c=np.where(swiss.index == 2, None, "a")),
                                    "Fertility", SWISS_X, n_boot=5, cluster="c")
 
 
@@ -238,11 +238,11 @@ def test_what_if_covers_planted_nps_change() -> None:
 def test_segment_importance_skips_small_segments_with_reason() -> None:
     df = _ordered_logit(700, seed=3)
     df["seg"] = np.where(np.arange(700) < 650, "big", "small")
-    res = drivers.segment_importance(df, "ltr", list(BETAS), "seg", min_n=100)
+    res = importance.segment_importance(df, "ltr", list(BETAS), "seg", min_n=100)
     assert set(res.table["segment"]) == {"big"}
     assert res.skipped.set_index("segment").loc["small", "reason"] == "n=50 < min_n=100"
     assert res.table.query("segment == 'big'")["driver"].iloc[0] == "good"
-    piv = drivers.segment_pivot(res)
+    piv = importance.segment_pivot(res)
     assert list(piv.columns) == ["big (n=650)", "small: skipped"]
     assert piv.index[0] == "good" and (piv["small: skipped"] == "n=50 < min_n=100").all()
 
@@ -252,7 +252,7 @@ def test_priority_matrix_labels_quadrants() -> None:
     df = _ordered_logit(2000, seed=8)
     df["good"] = np.clip(df["good"] - 1, 1, 5)  # rated lower on average, still the top driver
     df["fair"] = np.clip(df["fair"] + 1, 1, 5)
-    imp = drivers.shapley_importance(df, "ltr", list(BETAS), n_boot=50)
+    imp = importance.shapley_importance(df, "ltr", list(BETAS), n_boot=50)
     pm = drivers.priority_matrix(imp, df)
     assert pm.loc["good", "quadrant"] == "fix first"
     assert pm.loc["noise", "share"] < 1 / 3 and pm.loc["noise", "quadrant"] in {
@@ -270,19 +270,19 @@ def _sample_responses(cleaned) -> pd.DataFrame:
 
 @pytest.mark.parametrize("market", ["B2B", "B2C"])
 def test_true_top3_drivers_rank_in_top3(cleaned, truth, market: str) -> None:
-    from helpers import schema
+    from helpers.ingest import schema
 
     df = _sample_responses(cleaned).query("market == @market")
     items = schema.driver_items(market)
-    out = drivers.shapley_importance(df, "ltr", items, n_boot=0,
+    out = importance.shapley_importance(df, "ltr", items, n_boot=0,
                                      cluster="account_id" if market == "B2B" else None)
     assert set(out.index[:3]) == set(truth["top3"][market])
 
 
 # --------------------------------------------------------------------- report helpers
 def test_report_helpers_tables_and_headline(swiss: pd.DataFrame) -> None:
-    imp = drivers.shapley_importance(swiss, "Fertility", SWISS_X, n_boot=30, seed=2)
-    ranked = drivers.ranked_table({"B2B": imp, "B2C": imp})
+    imp = importance.shapley_importance(swiss, "Fertility", SWISS_X, n_boot=30, seed=2)
+    ranked = importance.ranked_table({"B2B": imp, "B2C": imp})
     assert len(ranked) == 10 and set(ranked["market"]) == {"B2B", "B2C"}
     assert ranked["r2"].iloc[0] == pytest.approx(SWISS_R2, abs=1e-6)
     head = drivers.headline_metrics({"B2B": imp})
@@ -290,9 +290,9 @@ def test_report_helpers_tables_and_headline(swiss: pd.DataFrame) -> None:
     assert head["b2b_driver_1"]["estimate"] == pytest.approx(100 * 0.260135 / SWISS_R2, abs=1e-3)
     first = head["b2b_driver_1"]
     assert first["ci_low"] <= first["estimate"] <= first["ci_high"] and first["n"] == 47
-    note = drivers.methods_text(imp)
+    note = importance.methods_text(imp)
     assert "R² = 0.71" in note and "n = 47" in note and "30 resamples" in note
-    text = drivers.share_text(imp, k=2)
+    text = importance.share_text(imp, k=2)
     assert list(text.index) == ["Education", "Examination"]
     stacked = drivers.stack({"A": imp, "B": imp})
     assert stacked["label"].iloc[0] == "A: Education" and stacked.attrs == {}
@@ -323,14 +323,14 @@ def test_lmg_sums_to_ols_r2_and_is_invariant(seed: int, p: int, scale: float,
     y = x @ rng.normal(size=p) + rng.normal(size=80)
     cols = [f"x{j}" for j in range(p)]
     df = pd.DataFrame(x, columns=cols).assign(y=y)
-    out = drivers.shapley_importance(df, "y", cols)
+    out = importance.shapley_importance(df, "y", cols)
     xc = np.column_stack([np.ones(80), x])
     resid = y - xc @ np.linalg.lstsq(xc, y, rcond=None)[0]
     r2 = 1 - resid.var() / y.var()
     assert out["importance"].sum() == pytest.approx(r2, abs=1e-9)
     assert (out["importance"] >= -1e-12).all()
     moved = df.assign(x0=df["x0"] * scale + shift)
-    again = drivers.shapley_importance(moved, "y", cols[::-1])
+    again = importance.shapley_importance(moved, "y", cols[::-1])
     pd.testing.assert_series_equal(again["importance"].sort_index(),
                                    out["importance"].sort_index(), atol=1e-9, rtol=0)
 

@@ -11,7 +11,10 @@ import pandas as pd
 import pytest
 import yaml
 
-from helpers import cli, io, paths, report, synth
+from helpers import cli, paths
+from helpers.ingest import readers
+from helpers.reporting import browser
+from helpers.sample import program
 
 
 def _digest(folder: Path) -> dict[str, str]:
@@ -42,7 +45,7 @@ def _params_for(tmp: Path, raw: Path, processed: Path) -> Path:
 def run(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("e2e")
     raw, processed, reports = tmp / "raw", tmp / "processed", tmp / "reports"
-    synth.write(synth.generate(rows=1500, seed=11), raw)
+    program.write(program.generate(rows=1500, seed=11), raw)
     before = _digest(raw)
     code = cli.main(["run", "--params", str(_params_for(tmp, raw, processed)), "--out", str(reports)])
     return {"code": code, "raw": raw, "processed": processed, "reports": reports, "before": before}
@@ -69,7 +72,7 @@ def test_raw_data_is_byte_identical_after_a_run(run):
 
 
 def test_no_personal_data_in_processed_files_or_reports(run):
-    raw = io.read_survey(run["raw"] / "survey_export.csv").data
+    raw = readers.read_survey(run["raw"] / "survey_export.csv").data
     emails = {e for e in raw["RecipientEmail"].dropna() if e}
     names = {f"{first} {last}" for first, last in
              zip(raw["RecipientFirstName"].fillna(""), raw["RecipientLastName"].fillna(""), strict=True) if first and last}
@@ -82,12 +85,12 @@ def test_no_personal_data_in_processed_files_or_reports(run):
     assert not [n for n in names if n in blob]
 
 
-@pytest.mark.skipif(report.find_chromium() is None, reason="Debian chromium not installed")
+@pytest.mark.skipif(browser.find_chromium() is None, reason="Debian chromium not installed")
 def test_every_real_report_opens_cleanly_in_headless_chromium(run):
     """The index and all six reports: no console errors, every image loaded, no code cells;
     screenshots saved into the run folder."""
     run_dir = (run["reports"] / "latest").resolve()
-    checks = report.check_run(run_dir)
+    checks = browser.check_run(run_dir)
     assert len(checks) == 1 + len(list(run_dir.glob("*.html")))
     for c in checks:
         assert not c.errors and not c.broken_images and c.code_cells == 0, c

@@ -6,8 +6,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from helpers import catalog, clean, integrity, paths, schema, synth
+from helpers import catalog, paths
+from helpers.analysis import integrity
 from helpers.errors import DataError
+from helpers.ingest import clean, schema
+from helpers.reporting import charts
+from helpers.sample import program
 
 ITEMS = [f"item_{j}" for j in range(6)]
 REFERENCE = paths.PROJECT_ROOT.parent / "shared" / "reference"
@@ -244,9 +248,9 @@ def test_sample_gaming_reps_recovered() -> None:
 
 
 def test_generated_sample_without_gaming_flags_at_most_one(tmp_path) -> None:
-    sample = synth.generate(rows=2000, seed=11, gaming=False, market_data=False)
+    sample = program.generate(rows=2000, seed=11, gaming=False, market_data=False)
     assert sample.truth["gaming_reps"] == []
-    synth.write(sample, tmp_path / "raw")
+    program.write(sample, tmp_path / "raw")
     responses = clean.run(tmp_path / "raw" / "survey_export.csv",
                           out_dir=tmp_path / "processed").responses
     assert _audit(responses)["flagged"].sum() <= 1
@@ -262,11 +266,11 @@ def test_leadership_outputs_never_show_rep_ids(gamed_evidence: pd.DataFrame) -> 
     table = integrity.leadership_table(audit, names)
     assert table["Rep"].tolist()[:2] == ["Rep A", "Rep B"]
     assert not table.astype(str).apply(lambda c: c.str.contains(r"\bR\d\d\b")).any().any()
-    ax = integrity.plot_rate_funnel(gamed_evidence, "share_10", names, flagged)
+    ax = charts.rate_funnel(gamed_evidence, "share_10", names, flagged)
     labels = [t.get_text() for t in ax.texts]
     assert "Rep A" in labels and not any(t.startswith("R0") or t.startswith("R1") for t in labels)
     assert f"n={int(audit['n'].sum()):,}" in ax.get_title()
-    ax = integrity.plot_predicted_vs_given(gamed_evidence, names, flagged)
+    ax = charts.predicted_vs_given(gamed_evidence, names, flagged)
     assert {"Rep A", "Rep B"} <= {t.get_text() for t in ax.texts}
     checks = integrity.check_table(gamed_evidence, names)
     assert checks.index[0] == "Rep A" and "ltr_residual" in checks and len(checks) == 16

@@ -1,4 +1,4 @@
-"""Tests for helpers.io.read_survey: real exports, generated fixtures, bad input."""
+"""Tests for helpers.ingest.readers.read_survey: real exports, generated fixtures, bad input."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from helpers.errors import DataError
-from helpers.io import Survey, read_survey
+from helpers.ingest.readers import Survey, read_survey
 from helpers.paths import PROJECT_ROOT
 
 REAL = PROJECT_ROOT.parent / "shared" / "real-exports"
@@ -146,7 +146,7 @@ def test_qualtrics_python_dict_importid_row(tmp_path: Path) -> None:
 def test_qualtrics_large_file_sampled_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
                                            ) -> None:
     """Files bigger than the sample go through pyarrow at a byte offset past the header rows."""
-    import helpers.io as hio
+    import helpers.ingest.readers as hio
 
     monkeypatch.setattr(hio, "_SAMPLE_BYTES", 64)  # smaller than the header: sample must grow
     body = QUALTRICS_ROWS[:3] + QUALTRICS_ROWS[3:] * 50
@@ -163,7 +163,7 @@ def test_qualtrics_large_file_sampled_path(tmp_path: Path, monkeypatch: pytest.M
 @pytest.mark.parametrize("bom", [b"", b"\xef\xbb\xbf"])
 def test_qualtrics_large_file_with_late_cp1252_bytes(tmp_path: Path, bom: bytes,
                                                      monkeypatch: pytest.MonkeyPatch) -> None:
-    import helpers.io as hio
+    import helpers.ingest.readers as hio
 
     monkeypatch.setattr(hio, "_SAMPLE_BYTES", 2048)
     body = QUALTRICS_ROWS[:3] + QUALTRICS_ROWS[3:] * 20
@@ -476,7 +476,7 @@ def test_input_files_unchanged(tmp_path: Path) -> None:
 
 def test_overlong_first_rows_are_dataerror(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
                                            ) -> None:
-    import helpers.io as hio
+    import helpers.ingest.readers as hio
 
     monkeypatch.setattr(hio, "_SAMPLE_BYTES", 64)
     monkeypatch.setattr(hio, "_MAX_HEADER_BYTES", 256)

@@ -1,4 +1,4 @@
-"""Property tests for helpers.io.read_survey: malformed input gives a clean result or DataError.
+"""Property tests for helpers.ingest.readers.read_survey: malformed input gives a clean result or DataError.
 
 Random bytes, truncated exports, random delimiters, line endings and encodings, mixed
 encodings: the reader must either return a Survey or raise DataError with a one-line message,
@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from helpers.errors import DataError
-from helpers.io import Survey, read_survey
+from helpers.ingest.readers import Survey, read_survey
 from helpers.paths import PROJECT_ROOT
 
 REAL = PROJECT_ROOT.parent / "shared" / "real-exports"

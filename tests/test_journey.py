@@ -1,4 +1,4 @@
-"""Tests for helpers.journey: planted effects (constructed frames and the generated sample)."""
+"""Tests for helpers.analysis.journey: planted effects (constructed frames and the generated sample)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from helpers import journey
+from helpers.analysis import journey
 from helpers.errors import DataError
 
 IMPL = journey.IMPL_ITEMS

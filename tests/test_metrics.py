@@ -1,4 +1,4 @@
-"""Tests of helpers.metrics against published values (R survey, R NPS / Rocks 2016, BH 1995,
+"""Tests of helpers.stats (estimators, compare, shrinkage) against published values (R survey, R NPS / Rocks 2016, BH 1995,
 Student's sleep data) and against truth planted by simulation with fixed seeds."""
 
 from __future__ import annotations
@@ -7,9 +7,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from helpers import metrics
 from helpers.errors import DataError
 from helpers.paths import PROJECT_ROOT
+from helpers.stats import compare, estimators, shrinkage
 
 REF = PROJECT_ROOT.parent / "shared" / "reference"
 
@@ -31,7 +31,7 @@ def counts(det: int, pas: int, pro: int) -> list[float]:
 # ----------------------------------------------------------------- survey_mean / survey_total
 def test_survey_mean_stratified_matches_r_svymean(apistrat):
     d = apistrat
-    r = metrics.survey_mean(d["api00"], weights=d["pw"], strata=d["stype"], fpc=d["fpc"])
+    r = estimators.survey_mean(d["api00"], weights=d["pw"], strata=d["stype"], fpc=d["fpc"])
     assert r.estimate == pytest.approx(662.29, abs=0.005)
     assert r.se == pytest.approx(9.4089, abs=5e-5)
     assert r.n == 200
@@ -40,18 +40,18 @@ def test_survey_mean_stratified_matches_r_svymean(apistrat):
 
 def test_survey_mean_cluster_matches_r_svymean(apiclus1):
     d = apiclus1
-    r = metrics.survey_mean(d["api00"], weights=d["pw"], cluster=d["dnum"], fpc=d["fpc"])
+    r = estimators.survey_mean(d["api00"], weights=d["pw"], cluster=d["dnum"], fpc=d["fpc"])
     assert r.estimate == pytest.approx(644.17, abs=0.005)
     assert r.se == pytest.approx(23.542, abs=5e-4)
     assert r.deff > 1  # schools within a district are alike
 
 
 def test_survey_total_matches_r_svytotal(apistrat, apiclus1):
-    s = metrics.survey_total(apistrat["enroll"], apistrat["pw"], strata=apistrat["stype"],
+    s = estimators.survey_total(apistrat["enroll"], apistrat["pw"], strata=apistrat["stype"],
                              fpc=apistrat["fpc"])
     assert s.estimate == pytest.approx(3_687_178, abs=1)
     assert s.se == pytest.approx(114_642, abs=1)
-    c = metrics.survey_total(apiclus1["enroll"], apiclus1["pw"], cluster=apiclus1["dnum"],
+    c = estimators.survey_total(apiclus1["enroll"], apiclus1["pw"], cluster=apiclus1["dnum"],
                              fpc=apiclus1["fpc"])
     assert c.estimate == pytest.approx(3_404_940, abs=1)
     assert c.se == pytest.approx(932_235, abs=1)
@@ -60,23 +60,23 @@ def test_survey_total_matches_r_svytotal(apistrat, apiclus1):
 def test_survey_mean_unweighted_is_textbook_se():
     # Student (1908) sleep data, drug 1: mean 0.75, sd 1.789010 (R: sd(sleep$extra[1:10])).
     x = [0.7, -1.6, -0.2, -1.2, -0.1, 3.4, 3.7, 0.8, 0.0, 2.0]
-    r = metrics.survey_mean(x)
+    r = estimators.survey_mean(x)
     assert r.estimate == pytest.approx(0.75)
     assert r.se == pytest.approx(1.789010 / np.sqrt(10), rel=1e-6)
     assert r.deff == pytest.approx(1.0)
 
 
 def test_survey_mean_drops_nan_and_rejects_bad_weights():
-    r = metrics.survey_mean([1.0, np.nan, 3.0])
+    r = estimators.survey_mean([1.0, np.nan, 3.0])
     assert r.n == 2 and r.estimate == 2.0
     with pytest.raises(DataError, match="weights"):
-        metrics.survey_mean([1.0, 2.0], weights=[1.0, -1.0])
+        estimators.survey_mean([1.0, 2.0], weights=[1.0, -1.0])
     with pytest.raises(DataError, match="cluster"):
-        metrics.survey_mean([1.0, 2.0], cluster=["a", None])
+        estimators.survey_mean([1.0, 2.0], cluster=["a", None])
     with pytest.raises(DataError, match="fpc"):
-        metrics.survey_mean([1.0, 2.0, 3.0], fpc=[10, 10, 20])
+        estimators.survey_mean([1.0, 2.0, 3.0], fpc=[10, 10, 20])
     with pytest.raises(DataError, match="fpc"):
-        metrics.survey_mean([1.0, 2.0, 3.0], fpc=[2, 2, 2])
+        estimators.survey_mean([1.0, 2.0, 3.0], fpc=[2, 2, 2])
 
 
 # ----------------------------------------------------------------- NPS
@@ -85,7 +85,7 @@ def test_survey_mean_drops_nan_and_rejects_bad_weights():
     (1, 1, 1, 2 / 3, 0.471), (0, 0, 4, 0.0, 0.0),
 ])
 def test_nps_matches_r_nps_package(det, pas, pro, var, se):
-    r = metrics.nps(counts(det, pas, pro), ci="wald")
+    r = estimators.nps(counts(det, pas, pro), ci="wald")
     n = det + pas + pro
     assert r.se / 100 == pytest.approx(se, abs=5e-4)
     assert (r.se / 100) ** 2 * n == pytest.approx(var)
@@ -93,41 +93,41 @@ def test_nps_matches_r_nps_package(det, pas, pro, var, se):
 
 
 def test_nps_point_values_from_r_package():
-    assert metrics.nps([0, 7, 7, 9, 9, 9]).nps == pytest.approx(100 / 3)
-    assert metrics.nps([0]).nps == -100
-    assert metrics.nps([10]).nps == 100
-    assert metrics.nps([7]).nps == 0
+    assert estimators.nps([0, 7, 7, 9, 9, 9]).nps == pytest.approx(100 / 3)
+    assert estimators.nps([0]).nps == -100
+    assert estimators.nps([10]).nps == 100
+    assert estimators.nps([7]).nps == 0
 
 
 def test_nps_adjusted_wald_rocks_2016():
     # counts (1, 2, 3) + (0.75, 1.5, 0.75): pro 3.75/9, det 1.75/9, n + 3 = 9
-    r = metrics.nps(counts(1, 2, 3), ci="adjusted_wald")
+    r = estimators.nps(counts(1, 2, 3), ci="adjusted_wald")
     pro, det = 3.75 / 9, 1.75 / 9
     est = pro - det
     se = np.sqrt((pro + det - est**2) / 9)
     assert r.ci[0] == pytest.approx(100 * (est - 1.959964 * se), abs=1e-4)
     assert r.ci[1] == pytest.approx(100 * (est + 1.959964 * se), abs=1e-4)
     # all-promoter sample: Wald collapses to a point, adjusted Wald does not
-    assert metrics.nps([10] * 5, ci="wald").ci == (100.0, 100.0)
-    assert metrics.nps([10] * 5).ci[0] < 80
+    assert estimators.nps([10] * 5, ci="wald").ci == (100.0, 100.0)
+    assert estimators.nps([10] * 5).ci[0] < 80
 
 
 def test_nps_nan_dropped_and_out_of_range_rejected():
-    r = metrics.nps(pd.Series([10, np.nan, 0, 8], name="ltr"))
+    r = estimators.nps(pd.Series([10, np.nan, 0, 8], name="ltr"))
     assert r.n == 3
     assert r.p_promoter == pytest.approx(1 / 3)
     with pytest.raises(DataError, match="'ltr'.*11"):
-        metrics.nps(pd.Series([10, 11], name="ltr"))
+        estimators.nps(pd.Series([10, 11], name="ltr"))
     with pytest.raises(DataError):
-        metrics.nps([-1, 5])
+        estimators.nps([-1, 5])
 
 
 def test_nps_design_uses_survey_mean(apiclus1):
     # NPS under a cluster design equals survey_mean of the +100/0/-100 score (R svymean).
     rng = np.random.default_rng(7)
     ltr = rng.integers(0, 11, len(apiclus1))
-    r = metrics.nps(ltr, weights=apiclus1["pw"], cluster=apiclus1["dnum"], ci="wald")
-    m = metrics.survey_mean(metrics.nps_score(ltr), apiclus1["pw"], cluster=apiclus1["dnum"])
+    r = estimators.nps(ltr, weights=apiclus1["pw"], cluster=apiclus1["dnum"], ci="wald")
+    m = estimators.survey_mean(estimators.nps_score(ltr), apiclus1["pw"], cluster=apiclus1["dnum"])
     assert r.nps == pytest.approx(m.estimate)
     assert r.se == pytest.approx(m.se)
     assert r.deff is not None and r.n_eff == pytest.approx(r.n / r.deff)
@@ -135,11 +135,11 @@ def test_nps_design_uses_survey_mean(apiclus1):
 
 def test_single_cluster_gives_no_standard_error_not_zero():
     # one account cannot show between-account variation: SE is unknown (R survey refuses too)
-    r = metrics.nps([10, 0, 8, 9], cluster=["A"] * 4)
+    r = estimators.nps([10, 0, 8, 9], cluster=["A"] * 4)
     assert np.isnan(r.se) and np.isnan(r.ci[0]) and np.isnan(r.ci[1])
-    m = metrics.survey_mean([1.0, 2.0, 4.0], cluster=[1, 1, 1])
+    m = estimators.survey_mean([1.0, 2.0, 4.0], cluster=[1, 1, 1])
     assert m.estimate == pytest.approx(7 / 3) and np.isnan(m.se) and np.isnan(m.n_eff)
-    t = metrics.nps_table(pd.DataFrame({"g": ["a"] * 3 + ["b"] * 2, "ltr": [10, 0, 9, 9, 3],
+    t = estimators.nps_table(pd.DataFrame({"g": ["a"] * 3 + ["b"] * 2, "ltr": [10, 0, 9, 9, 3],
                                         "acct": [1, 1, 1, 2, 3]}), "g", cluster="acct")
     assert np.isnan(t["se"].iloc[0]) and np.isfinite(t["se"].iloc[1])
 
@@ -150,21 +150,21 @@ BH95 = [0.0001, 0.0004, 0.0019, 0.0095, 0.0201, 0.0278, 0.0298, 0.0344, 0.0459, 
 
 
 def test_bh_adjust_benjamini_hochberg_1995_example():
-    out = metrics.bh_adjust(BH95, q=0.05)
+    out = compare.bh_adjust(BH95, q=0.05)
     assert out["reject"].tolist() == [True] * 4 + [False] * 11
     # 4th smallest: 0.0095 * 15 / 4 (R p.adjust "BH")
     assert out["p_adjusted"].iloc[3] == pytest.approx(0.035625)
     shuffled = pd.Series(BH95[::-1], index=list("abcdefghijklmno"))
-    out2 = metrics.bh_adjust(shuffled)
+    out2 = compare.bh_adjust(shuffled)
     assert out2.loc[["l", "m", "n", "o"], "reject"].all() and out2["reject"].sum() == 4
 
 
 def test_bh_adjust_nan_and_bad_input():
-    out = metrics.bh_adjust([0.01, np.nan, 0.02])
+    out = compare.bh_adjust([0.01, np.nan, 0.02])
     assert np.isnan(out["p_adjusted"].iloc[1]) and not out["reject"].iloc[1]
     assert out["p_adjusted"].iloc[0] == pytest.approx(0.02)
     with pytest.raises(DataError):
-        metrics.bh_adjust([0.5, 1.5])
+        compare.bh_adjust([0.5, 1.5])
 
 
 # ----------------------------------------------------------------- empirical Bayes
@@ -177,16 +177,16 @@ def _simulate_units(n_units: int, a: float, b: float, seed: int, lo: int = 20, h
 
 def test_fit_beta_binomial_recovers_planted_prior():
     k, n, _ = _simulate_units(3000, 20.0, 60.0, seed=11)
-    a, b = metrics.fit_beta_binomial(k, n)
+    a, b = shrinkage.fit_beta_binomial(k, n)
     assert a / (a + b) == pytest.approx(0.25, abs=0.01)
     assert a + b == pytest.approx(80, rel=0.25)
-    am, bm = metrics.fit_beta_binomial(k, n, method="mom")
+    am, bm = shrinkage.fit_beta_binomial(k, n, method="mom")
     assert am + bm == pytest.approx(80, rel=0.35)
 
 
 def test_eb_rates_shrinks_toward_prior_and_beats_raw():
     k, n, p = _simulate_units(400, 8.0, 12.0, seed=3, lo=3, hi=30)
-    out = metrics.eb_rates(k, n, labels=[f"R{i}" for i in range(400)])
+    out = shrinkage.eb_rates(k, n, labels=[f"R{i}" for i in range(400)])
     assert {"raw_rate", "shrunk_rate", "ci_low", "ci_high", "p_value", "p_value_eb"} <= set(out)
     # posterior means are closer to the planted unit rates than raw rates (Efron-Morris effect)
     assert np.mean((out["shrunk_rate"] - p) ** 2) < 0.7 * np.mean((out["raw_rate"] - p) ** 2)
@@ -198,22 +198,22 @@ def test_eb_rates_shrinks_toward_prior_and_beats_raw():
 def test_eb_rates_small_units_not_flagged_by_chance():
     # 60 reps with 6 responses each, all drawn from the same prior: none flagged after BH
     k, n, _ = _simulate_units(60, 30.0, 20.0, seed=5, lo=6, hi=7)
-    out = metrics.eb_rates(k, n)
-    assert not metrics.bh_adjust(out["p_value_eb"])["reject"].any()
-    assert not metrics.bh_adjust(out["p_value"])["reject"].any()
+    out = shrinkage.eb_rates(k, n)
+    assert not compare.bh_adjust(out["p_value_eb"])["reject"].any()
+    assert not compare.bh_adjust(out["p_value"])["reject"].any()
 
 
 def test_eb_rates_flags_a_planted_outlier():
     k, n, _ = _simulate_units(40, 60.0, 40.0, seed=9, lo=40, hi=41)
     k[0] = 39  # one rep at 39/40 when the others sit near 60%
-    out = metrics.eb_rates(k, n)
-    flags = metrics.bh_adjust(out["p_value_eb"])["reject"]
+    out = shrinkage.eb_rates(k, n)
+    flags = compare.bh_adjust(out["p_value_eb"])["reject"]
     assert flags.iloc[0] and flags.sum() == 1
 
 
 def test_eb_rates_rejects_bad_counts():
     with pytest.raises(DataError, match="successes"):
-        metrics.eb_rates([3, 7], [5, 6])
+        shrinkage.eb_rates([3, 7], [5, 6])
 
 
 # ----------------------------------------------------------------- differences
@@ -224,19 +224,19 @@ SLEEP_2 = [1.9, 0.8, 1.1, 0.1, -0.1, 4.4, 5.5, 1.6, 4.6, 3.4]
 def test_issue_example_46_to_39_on_90_responses_is_noise():
     # issue 4: a 46 -> 39 "drop" on 90 responses is not significant (p ~ 0.5)
     a, b = counts(18, 12, 60), counts(21, 13, 56)
-    assert metrics.nps(a).nps == pytest.approx(46.7, abs=0.1)
-    assert metrics.nps(b).nps == pytest.approx(38.9, abs=0.1)
-    d = metrics.compare_independent(a, b)
+    assert estimators.nps(a).nps == pytest.approx(46.7, abs=0.1)
+    assert estimators.nps(b).nps == pytest.approx(38.9, abs=0.1)
+    d = compare.compare_independent(a, b)
     assert d.estimate == pytest.approx(-7.78, abs=0.01)
     assert d.p == pytest.approx(0.5, abs=0.05)
     assert d.ci[0] < 0 < d.ci[1]
-    assert metrics.min_detectable_difference(90) > abs(d.estimate)
+    assert compare.min_detectable_difference(90) > abs(d.estimate)
 
 
 def test_compare_independent_two_proportions_textbook():
     # CSAT top-2 in two samples; SE of a difference of proportions, p1q1/n1 + p2q2/n2
     a, b = [5] * 30 + [2] * 70, [5] * 45 + [2] * 55
-    d = metrics.compare_independent(a, b, metric="csat_top2")
+    d = compare.compare_independent(a, b, metric="csat_top2")
     se = np.sqrt(0.3 * 0.7 / 99 + 0.45 * 0.55 / 99)  # survey_mean uses n - 1 as svymean does
     assert d.estimate == pytest.approx(15.0)
     assert d.se == pytest.approx(100 * se, rel=1e-9)
@@ -247,7 +247,7 @@ def test_compare_paired_reproduces_students_sleep_t_test():
     # 95 % CI of group1 - group2 (-2.4598858, -0.7001142)
     df = pd.DataFrame({"id": list(range(10)) * 2, "grp": [1] * 10 + [2] * 10,
                        "extra": SLEEP_1 + SLEEP_2})
-    d = metrics.compare_paired(df, "id", "grp", "extra", metric="mean")
+    d = compare.compare_paired(df, "id", "grp", "extra", metric="mean")
     assert d.estimate == pytest.approx(1.58)
     assert d.z == pytest.approx(4.0621, abs=1e-4)
     assert d.p == pytest.approx(0.002833, abs=1e-6)
@@ -271,42 +271,42 @@ def _panel(seed: int, n_accounts: int = 120, change: float = 0.0) -> pd.DataFram
 
 def test_compare_paired_keeps_its_size_on_planted_null_panel():
     # planted truth: no change; the clustered panel test rejects ~5 % of 150 simulated panels
-    p = np.array([metrics.compare_paired(_panel(s), "account_id", "wave", "ltr").p
+    p = np.array([compare.compare_paired(_panel(s), "account_id", "wave", "ltr").p
                   for s in range(150)])
     assert 0.01 <= np.mean(p < 0.05) <= 0.11
-    d = metrics.compare_paired(_panel(1, change=0.25), "account_id", "wave", "ltr")
+    d = compare.compare_paired(_panel(1, change=0.25), "account_id", "wave", "ltr")
     assert d.estimate > 0 and d.p < 0.05
 
 
 def test_compare_paired_drops_units_seen_once_and_validates():
     df = _panel(2)
     extra = pd.DataFrame({"account_id": [999], "wave": ["2025Q4"], "ltr": [0.0]})
-    d1 = metrics.compare_paired(df, "account_id", "wave", "ltr")
-    d2 = metrics.compare_paired(pd.concat([df, extra]), "account_id", "wave", "ltr")
+    d1 = compare.compare_paired(df, "account_id", "wave", "ltr")
+    d2 = compare.compare_paired(pd.concat([df, extra]), "account_id", "wave", "ltr")
     assert d1 == d2
     with pytest.raises(DataError, match="periods"):
-        metrics.compare_paired(df.assign(wave="x"), "account_id", "wave", "ltr")
+        compare.compare_paired(df.assign(wave="x"), "account_id", "wave", "ltr")
     with pytest.raises(DataError, match="nope"):
-        metrics.compare_paired(df, "nope", "wave", "ltr")
+        compare.compare_paired(df, "nope", "wave", "ltr")
 
 
 def test_min_detectable_difference_matches_statsmodels_power():
     from statsmodels.stats.power import NormalIndPower
 
     var = 0.45 + 0.15 - 0.3**2
-    mdd = metrics.min_detectable_difference(250, p_promoter=0.45, p_detractor=0.15)
+    mdd = compare.min_detectable_difference(250, p_promoter=0.45, p_detractor=0.15)
     es = NormalIndPower().solve_power(nobs1=250, alpha=0.05, power=0.8, ratio=1.0)
     assert mdd == pytest.approx(100 * es * np.sqrt(var), rel=1e-4)
-    n = metrics.sample_size_for_difference(mdd)
+    n = compare.sample_size_for_difference(mdd)
     assert n in (250, 251)
-    assert metrics.min_detectable_difference(250, deff=2.0) == pytest.approx(mdd * np.sqrt(2))
+    assert compare.min_detectable_difference(250, deff=2.0) == pytest.approx(mdd * np.sqrt(2))
 
 
 def test_min_detectable_difference_has_planted_power():
     # planted truth: two waves whose true NPS differs by the MDD -> ~80 % of tests reject
     rng = np.random.default_rng(42)
     n, sims = 2000, 3000
-    d = metrics.min_detectable_difference(n) / 100
+    d = compare.min_detectable_difference(n) / 100
     pa = [0.15, 0.40, 0.45]
     pb = [0.15 - d / 2, 0.40, 0.45 + d / 2]
     ca, cb = rng.multinomial(n, pa, size=sims), rng.multinomial(n, pb, size=sims)
@@ -323,11 +323,11 @@ def test_min_detectable_difference_has_planted_power():
 # ----------------------------------------------------------------- CES and CSAT
 def test_csat_top2_wilson_interval_newcombe_1998():
     # Newcombe (1998), Stat Med 17: 81/263, Wilson score interval 0.2553 to 0.3662
-    r = metrics.csat([5] * 40 + [4] * 41 + [1] * 100 + [3] * 82)
+    r = estimators.csat([5] * 40 + [4] * 41 + [1] * 100 + [3] * 82)
     assert r.pct_top2.estimate == pytest.approx(100 * 81 / 263)
     assert r.pct_top2.ci == pytest.approx((25.53, 36.62), abs=0.005)
     # Newcombe's 15/148: 0.0624 to 0.1605
-    r2 = metrics.csat([4] * 15 + [2] * 133)
+    r2 = estimators.csat([4] * 15 + [2] * 133)
     assert r2.pct_top2.ci == pytest.approx((6.24, 16.05), abs=0.005)
 
 
@@ -335,8 +335,8 @@ def test_ces_mean_and_agree_share_design_based(apistrat):
     # the CES mean with strata / fpc goes through survey_mean, checked above against R
     rng = np.random.default_rng(0)
     ces = rng.integers(1, 8, len(apistrat)).astype(float)
-    r = metrics.ces(ces, weights=apistrat["pw"], strata=apistrat["stype"], fpc=apistrat["fpc"])
-    m = metrics.survey_mean(ces, apistrat["pw"], strata=apistrat["stype"], fpc=apistrat["fpc"])
+    r = estimators.ces(ces, weights=apistrat["pw"], strata=apistrat["stype"], fpc=apistrat["fpc"])
+    m = estimators.survey_mean(ces, apistrat["pw"], strata=apistrat["stype"], fpc=apistrat["fpc"])
     assert r.mean.estimate == pytest.approx(m.estimate) and r.mean.se == pytest.approx(m.se)
     w = apistrat["pw"].to_numpy()
     assert r.pct_agree.estimate == pytest.approx(100 * w[ces >= 5].sum() / w.sum())
@@ -345,10 +345,10 @@ def test_ces_mean_and_agree_share_design_based(apistrat):
 
 def test_ces_csat_reject_out_of_scale():
     with pytest.raises(DataError, match="1-7"):
-        metrics.ces([1, 8])
+        estimators.ces([1, 8])
     with pytest.raises(DataError, match="1-5"):
-        metrics.csat(pd.Series([0, 5], name="csat"))
-    assert metrics.csat([5, np.nan, 1]).pct_top2.n == 2
+        estimators.csat(pd.Series([0, 5], name="csat"))
+    assert estimators.csat([5, np.nan, 1]).pct_top2.n == 2
 
 
 # ----------------------------------------------------------------- segment table
@@ -356,15 +356,15 @@ def test_nps_table_rows_match_r_nps_package():
     groups = {"g1": (1, 2, 3), "g2": (1, 0, 1), "g3": (0, 1, 1), "g4": (1, 1, 1)}
     se_ref = {"g1": 0.304, "g2": 0.707, "g3": 0.354, "g4": 0.471}
     df = pd.concat([pd.DataFrame({"seg": k, "ltr": counts(*v)}) for k, v in groups.items()])
-    t = metrics.nps_table(df, "seg", ci="wald").set_index("seg")
+    t = estimators.nps_table(df, "seg", ci="wald").set_index("seg")
     for k, (det, pas, pro) in groups.items():
         n = det + pas + pro
         assert t.loc[k, "n"] == n
         assert t.loc[k, "nps"] == pytest.approx(100 * (pro - det) / n)
         assert t.loc[k, "se"] / 100 == pytest.approx(se_ref[k], abs=5e-4)
         assert t.loc[k, "pct_passive"] == pytest.approx(100 * pas / n)
-    adj = metrics.nps_table(df, "seg").set_index("seg")
-    r = metrics.nps(counts(1, 2, 3))
+    adj = estimators.nps_table(df, "seg").set_index("seg")
+    r = estimators.nps(counts(1, 2, 3))
     assert (adj.loc["g1", "ci_low"], adj.loc["g1", "ci_high"]) == pytest.approx(r.ci)
 
 
@@ -375,11 +375,11 @@ def test_nps_table_weighted_clustered_equals_design_nps():
                        "ltr": rng.integers(0, 11, 400).astype(float),
                        "acct": rng.integers(0, 60, 400), "w": rng.uniform(0.5, 3, 400)})
     df.loc[::17, "ltr"] = np.nan
-    t = metrics.nps_table(df, ["tier", "region"], weight="w", cluster="acct")
+    t = estimators.nps_table(df, ["tier", "region"], weight="w", cluster="acct")
     assert len(t) == 4 and {"deff", "n_eff", "n_clusters"} <= set(t)
     for row in t.itertuples():
         g = df[(df.tier == row.tier) & (df.region == row.region)]
-        r = metrics.nps(g["ltr"], weights=g["w"], cluster=g["acct"])
+        r = estimators.nps(g["ltr"], weights=g["w"], cluster=g["acct"])
         assert row.nps == pytest.approx(r.nps) and row.se == pytest.approx(r.se)
         assert (row.ci_low, row.ci_high) == pytest.approx(r.ci)
         assert row.n == r.n and row.deff == pytest.approx(r.deff)
@@ -397,8 +397,8 @@ def test_nps_table_cluster_ci_covers_planted_truth():
     u = rng.random(len(acct))
     ltr = np.where(u < p_pro, 10.0, np.where(u < p_pro + p_det, 2.0, 7.0))
     df = pd.DataFrame({"rep": acct // accts, "acct": acct, "ltr": ltr})
-    clustered = metrics.nps_table(df, "rep", cluster="acct")
-    naive = metrics.nps_table(df, "rep")
+    clustered = estimators.nps_table(df, "rep", cluster="acct")
+    naive = estimators.nps_table(df, "rep")
     cover = lambda t: np.mean((t.ci_low <= 12.5) & (12.5 <= t.ci_high))  # noqa: E731
     assert 0.92 <= cover(clustered) <= 0.98
     assert cover(naive) < 0.90
@@ -407,10 +407,10 @@ def test_nps_table_cluster_ci_covers_planted_truth():
 
 def test_nps_table_missing_column_and_groups():
     df = pd.DataFrame({"seg": ["a", None, "b"], "ltr": [10.0, 0.0, 5.0]})
-    t = metrics.nps_table(df, "seg")
+    t = estimators.nps_table(df, "seg")
     assert t["seg"].tolist() == ["a", "b"] and t["n"].tolist() == [1, 1]
     with pytest.raises(DataError, match="'nope'"):
-        metrics.nps_table(df, "nope")
+        estimators.nps_table(df, "nope")
 
 
 # ----------------------------------------------------------------- planted truth of the sample
@@ -429,12 +429,12 @@ def sample():
 
 @needs_sample
 def test_sample_b2c_raked_nps_covers_planted_population_nps(sample):
-    from helpers import weighting
+    from helpers.stats import weighting
 
     df, truth = sample
     b2c = df[df["market"] == "B2C"]
     w = weighting.rake(b2c, truth["b2c_population_margins"])
-    raw, weighted = metrics.nps(b2c["ltr"]), metrics.nps(b2c["ltr"], weights=w)
+    raw, weighted = estimators.nps(b2c["ltr"]), estimators.nps(b2c["ltr"], weights=w)
     assert raw.ci[0] <= truth["b2c_sample_expected_nps_unweighted"] <= raw.ci[1]
     assert weighted.ci[0] <= truth["b2c_population_nps"] <= weighted.ci[1]
     assert not raw.ci[0] <= truth["b2c_population_nps"] <= raw.ci[1]  # the bias raking removes
@@ -446,9 +446,9 @@ def test_sample_eb_rates_rank_planted_gaming_reps_first(sample):
     df, truth = sample
     b2b = df[(df["market"] == "B2B") & df["ltr"].notna()]
     g = b2b.assign(pro=b2b["ltr"] >= 9).groupby("rep_id")["pro"].agg(["sum", "size"])
-    out = metrics.eb_rates(g["sum"], g["size"], labels=g.index)
+    out = shrinkage.eb_rates(g["sum"], g["size"], labels=g.index)
     top = out.nlargest(len(truth["gaming_reps"]), "shrunk_rate")["label"]
     assert set(top) == set(truth["gaming_reps"])
-    reject = metrics.bh_adjust(out["p_value"])["reject"].to_numpy()
+    reject = compare.bh_adjust(out["p_value"])["reject"].to_numpy()
     high = (out["raw_rate"] > out.attrs["pooled_rate"]).to_numpy()
     assert set(out.loc[reject & high, "label"]) == set(truth["gaming_reps"])

@@ -2,7 +2,8 @@
 
 import pytest
 
-from helpers import nbtools, paths
+from helpers import paths
+from helpers.reporting import nbtools
 
 NOTEBOOKS = sorted(paths.NOTEBOOKS_DIR.glob("*.ipynb"))
 

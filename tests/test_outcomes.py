@@ -6,8 +6,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from helpers import catalog, outcomes, paths
+from helpers import catalog, paths
+from helpers.analysis import outcomes
 from helpers.errors import DataError
+from helpers.reporting import charts
 
 # R datasets::sleep, extra by group (Student 1908); R 4.x `t.test(extra ~ group, data = sleep)`
 # (Welch): t = -1.8608, df = 17.776, p = 0.07939, 95% CI -3.3654832 to 0.2054832.
@@ -187,7 +189,7 @@ def test_headline_metrics_in_points_and_money() -> None:
 def test_plot_group_outcomes_shows_groups_with_n() -> None:
     import matplotlib.pyplot as plt
 
-    fig = outcomes.plot_group_outcomes(outcomes.group_summary(_book()))
+    fig = charts.group_outcomes(outcomes.group_summary(_book()))
     labels = [t.get_text() for t in fig.axes[0].get_yticklabels()]
     assert labels == ["Leaders (top 25%) (n=60)", "Middle (n=120)", "Laggards (bottom 25%) (n=60)"]
     assert len(fig.axes) == 4

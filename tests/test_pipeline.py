@@ -1,4 +1,4 @@
-"""Tests of the report pipeline (helpers.pipeline): validation before anything runs, failed runs,
+"""Tests of the report pipeline (helpers.reporting.pipeline): validation before anything runs, failed runs,
 skipped dependants, the latest link, unique run ids, the lock and interrupted runs.
 
 The fixture notebooks in tests/fixtures/pipeline are tiny; only two kernels start in this file.
@@ -19,8 +19,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from helpers import config, pipeline, report
+from helpers import config
 from helpers.errors import ConfigError
+from helpers.reporting import pipeline, run_index
 
 FIX = Path(__file__).parent / "fixtures" / "pipeline"
 PARAMS = FIX / "params.yaml"
@@ -268,7 +269,7 @@ def test_index_lists_every_run_with_links_and_figures(runs: dict) -> None:
 def test_index_survives_a_broken_manifest(runs: dict, tmp_path: Path) -> None:
     (tmp_path / "junk").mkdir()
     (tmp_path / "junk" / "manifest.json").write_text("{not json")
-    assert "No runs yet" in report.write_index(tmp_path).read_text()
+    assert "No runs yet" in run_index.write_index(tmp_path).read_text()
 
 
 

@@ -1,4 +1,4 @@
-"""Tests of helpers.report: HTML rendering pieces, metrics flattening, the index and its trend,
+"""Tests of helpers.reporting (render, run_index, summary, formats): HTML rendering pieces, metrics flattening, the index and its trend,
 the PDF fallback, and the executive-summary readers (which must never recompute, only read)."""
 
 from __future__ import annotations
@@ -11,7 +11,8 @@ import nbformat
 import pandas as pd
 import pytest
 
-from helpers import catalog, paths, report
+from helpers import catalog, paths
+from helpers.reporting import formats, render, run_index, summary
 
 
 def _fig(est: float, lo: float, hi: float, n: int) -> dict:
@@ -31,7 +32,7 @@ def _fake_run(root: Path, run_id: str, status: str, metrics: dict | None) -> Pat
 
 
 def test_flatten_metrics_keeps_figures_and_drops_non_numbers() -> None:
-    flat = report.flatten_metrics({"02_segments": {
+    flat = run_index.flatten_metrics({"02_segments": {
         "nps": {"B2B": _fig(31.2, 27.0, 35.4, 812)}, "n_waves": 4, "wave": "2025Q4",
         "ok": True, "bad": {"estimate": float("nan")}}})
     assert set(flat) == {"02_segments.nps.B2B", "02_segments.n_waves"}
@@ -40,30 +41,30 @@ def test_flatten_metrics_keeps_figures_and_drops_non_numbers() -> None:
 
 
 def test_metric_label() -> None:
-    assert report.metric_label("02_segments.nps_b2b") == "NPS B2B (segments)"
-    assert report.metric_label("ces_agree_b2c") == "CES agree B2C"
+    assert formats.metric_label("02_segments.nps_b2b") == "NPS B2B (segments)"
+    assert formats.metric_label("ces_agree_b2c") == "CES agree B2C"
 
 
 def test_format_figure() -> None:
-    assert report.format_figure(_fig(31.2, 27.0, 35.4, 812)) == "31.2 [27.0, 35.4] n=812"
-    assert report.format_figure({"estimate": 1234.5}, digits=0) == "1,234"
+    assert formats.format_figure(_fig(31.2, 27.0, 35.4, 812)) == "31.2 [27.0, 35.4] n=812"
+    assert formats.format_figure({"estimate": 1234.5}, digits=0) == "1,234"
 
 
 def test_table_of_contents_links_headings() -> None:
     body = ('<h1 id="Title">Title<a class="anchor-link" href="#Title">¶</a></h1>'
             '<h2 id="NPS-&amp;-CES">NPS &amp; CES<a class="anchor-link">¶</a></h2><h4 id="x">x</h4>')
-    toc = report.table_of_contents(body)
+    toc = render.table_of_contents(body)
     assert '<a href="#Title">Title</a>' in toc
     assert '<li class="cx-toc-2"><a href="#NPS-&amp;-CES">NPS &amp; CES</a></li>' in toc
     assert "#x" not in toc  # only h1-h3
 
 
 def test_sparkline_scales_points_into_the_box() -> None:
-    svg = report.sparkline_svg([("r1", 10.0, 5.0, 15.0), ("r2", 20.0, 15.0, 25.0)], 200, 60)
+    svg = run_index.sparkline_svg([("r1", 10.0, 5.0, 15.0), ("r2", 20.0, 15.0, 25.0)], 200, 60)
     assert svg.startswith("<svg") and svg.count("<circle") == 2 and svg.count("<line") == 2
     # lowest value (5) at the bottom padding (y = 60 - 14), highest (25) at the top (y = 14)
     assert 'y1="46.0"' in svg and 'y2="14.0"' in svg
-    assert report.sparkline_svg([]) == ""
+    assert run_index.sparkline_svg([]) == ""
 
 
 def test_index_shows_history_trend_and_latest(tmp_path: Path) -> None:
@@ -71,7 +72,7 @@ def test_index_shows_history_trend_and_latest(tmp_path: Path) -> None:
     _fake_run(tmp_path, "20261108T061500Z-bbbbbbb", "failed", None)
     _fake_run(tmp_path, "20261115T061500Z-ccccccc", "succeeded", {"nps_b2b": _fig(36.0, 32.0, 40.0, 790)})
     os.symlink("20261115T061500Z-ccccccc", tmp_path / "latest")
-    page = report.write_index(tmp_path).read_text()
+    page = run_index.write_index(tmp_path).read_text()
     assert page.index("20261115T061500Z-ccccccc") < page.index("20261101T061500Z-aaaaaaa")  # newest first
     assert "NPS B2B (segments)</b>: latest 36.0 [32.0, 40.0] n=790; 2 successful run(s)" in page
     assert page.count("<circle") == 2  # the failed run has no point
@@ -81,15 +82,15 @@ def test_index_shows_history_trend_and_latest(tmp_path: Path) -> None:
 
 def test_headline_keys_prefers_configuration(tmp_path: Path) -> None:
     _fake_run(tmp_path, "r1", "succeeded", {"a": _fig(1, 0, 2, 5), "b": 3})
-    runs = report.read_runs(tmp_path)
-    assert report.headline_keys(runs) == ["02_segments.a"]  # only figures with a CI by default
-    assert report.headline_keys(runs, ["02_segments.b"]) == ["02_segments.b"]
+    runs = run_index.read_runs(tmp_path)
+    assert run_index.headline_keys(runs) == ["02_segments.a"]  # only figures with a CI by default
+    assert run_index.headline_keys(runs, ["02_segments.b"]) == ["02_segments.b"]
 
 
 def test_pdf_is_skipped_with_a_clear_message_without_chromium(tmp_path: Path,
                                                             monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CX_CHROMIUM", str(tmp_path / "no-such-browser"))
-    pdf, message = report.print_pdf(tmp_path / "x.html", tmp_path / "x.pdf")
+    pdf, message = render.print_pdf(tmp_path / "x.html", tmp_path / "x.pdf")
     assert pdf is None and "Chromium not found" in message and "apt-get install" in message
     assert not (tmp_path / "x.pdf").exists()
 
@@ -102,9 +103,9 @@ def test_render_hides_code_and_shows_parameters_and_toc(tmp_path: Path) -> None:
     nb.cells = [nbformat.v4.new_markdown_cell("# My report\n\n## Section one\n\nProse."), code]
     src = tmp_path / "07_x.ipynb"
     nbformat.write(nb, src)
-    out = report.render_notebook_html(
+    out = render.render_notebook_html(
         src, tmp_path / "07_x.html", run_id="R1",
-        parameters=[report.ParamRow("min_n", "10", "params file", "smallest <cell>")])
+        parameters=[render.ParamRow("min_n", "10", "params file", "smallest <cell>")])
     page = out.read_text()
     assert "visible output" in page and "secret_code_line" not in page
     assert "<td><code>min_n</code></td>" in page and "smallest &lt;cell&gt;" in page
@@ -116,15 +117,15 @@ def test_render_hides_code_and_shows_parameters_and_toc(tmp_path: Path) -> None:
 
 
 def test_summary_readers_say_not_available_when_artefacts_are_missing(tmp_path: Path) -> None:
-    art = report.load_artefacts(tmp_path)
+    art = summary.load_artefacts(tmp_path)
     assert art.metrics == {} and art.tables == {}
-    head = report.headline_figures(art)
+    head = summary.headline_figures(art)
     assert set(head["market"]) == {"B2B", "B2C"}
     assert head["estimate"].isna().all()
-    assert (head["text"] == report.MISSING).all()
-    assert report.significant_changes(art).empty
-    assert report.top_drivers(art).empty
-    assert report.revenue_gap(art).empty
+    assert (head["text"] == formats.MISSING).all()
+    assert summary.significant_changes(art).empty
+    assert summary.top_drivers(art).empty
+    assert summary.revenue_gap(art).empty
 
 
 def test_headline_figures_read_from_a_table_or_metrics(tmp_path: Path) -> None:
@@ -134,19 +135,19 @@ def test_headline_figures_read_from_a_table_or_metrics(tmp_path: Path) -> None:
     ])
     catalog.save_result(table, "headline", tmp_path)
     catalog.save_metrics({"nps_b2c": _fig(12.0, 9.0, 15.0, 2100)}, "02_segments", tmp_path)
-    head = report.headline_figures(report.load_artefacts(tmp_path)).set_index(["market", "metric"])
+    head = summary.headline_figures(summary.load_artefacts(tmp_path)).set_index(["market", "metric"])
     assert head.loc[("B2B", "nps"), "estimate"] == 31.2
     assert head.loc[("B2B", "nps"), "text"] == "+31.2 [+27.0, +35.4] (n=812)"
     assert head.loc[("B2C", "nps"), "estimate"] == 12.0  # from metrics when not in the table
     assert head.loc[("B2C", "csat_top2"), "n"] == 2100
-    assert head.loc[("B2B", "ces_mean"), "text"] == report.MISSING
+    assert head.loc[("B2B", "ces_mean"), "text"] == formats.MISSING
 
 
 # --- executive-summary findings: plain words with the numbers the notebooks wrote -------------
 
 
 @pytest.fixture()
-def run_art(tmp_path: Path) -> report.Artefacts:
+def run_art(tmp_path: Path) -> summary.Artefacts:
     """A run folder shaped like the real notebooks' artefacts (keys as 01/02/04/05 write them)."""
     catalog.save_metrics({"rows_raw": 5000, "rows_included": 4710,
                           "flagged": {"test": 30, "duplicate": 50, "speeder": 0}},
@@ -181,11 +182,11 @@ def run_art(tmp_path: Path) -> report.Artefacts:
                           "nps_all": _fig(13.5, 6.8, 20.0, 2836),
                           "nps_without_flagged": _fig(8.1, 1.0, 15.0, 2533)},
                          "05_score_integrity", tmp_path)
-    return report.load_artefacts(tmp_path)
+    return summary.load_artefacts(tmp_path)
 
 
-def test_headline_finding_states_numbers_cis_and_n(run_art: report.Artefacts) -> None:
-    f = report.headline_finding(run_art)
+def test_headline_finding_states_numbers_cis_and_n(run_art: summary.Artefacts) -> None:
+    f = summary.headline_finding(run_art)
     assert "wave 2026Q3" in f.text
     assert ("NPS **+17.8 points [+9.4, +25.9] (n=731)** (standard errors allow for several "
             "contacts per account); CES") in f.text
@@ -196,8 +197,8 @@ def test_headline_finding_states_numbers_cis_and_n(run_art: report.Artefacts) ->
     assert repr(f) == f.text and f._repr_markdown_() == f.text  # nbval checks the plain text
 
 
-def test_changes_finding_reports_only_significant_changes(run_art: report.Artefacts) -> None:
-    f = report.changes_finding(run_art)
+def test_changes_finding_reports_only_significant_changes(run_art: summary.Artefacts) -> None:
+    f = summary.changes_finding(run_art)
     assert "**1 of the 2 NPS changes into 2026Q3 tested is significant**" in f.text
     assert "across all 3 tests of the run" in f.text
     assert "EMEA" not in f.text  # significant, but between earlier waves: not 'since the previous'
@@ -211,14 +212,14 @@ def test_changes_finding_says_when_nothing_changed(tmp_path: Path) -> None:
     catalog.save_result(pd.DataFrame({"market": ["B2B"], "change": [3.0], "ci_low": [-1.0],
                                       "ci_high": [7.0], "p_value": [0.2], "p_adjusted": [0.2],
                                       "significant": [False]}), "wave_changes", tmp_path)
-    f = report.changes_finding(report.load_artefacts(tmp_path))
+    f = summary.changes_finding(summary.load_artefacts(tmp_path))
     assert f.text.startswith("**No significant change since the previous wave.** Of the 1 "
                              "wave-over-wave NPS changes tested")
     assert f.table.empty
 
 
-def test_drivers_finding_ranks_by_importance(run_art: report.Artefacts) -> None:
-    f = report.drivers_finding(run_art, k=3)
+def test_drivers_finding_ranks_by_importance(run_art: summary.Artefacts) -> None:
+    f = summary.drivers_finding(run_art, k=3)
     assert ("- **B2B** (all items together explain 26% of LTR variance):\n    1. sales: needs "
             "(46.0% [40.0, 52.0] of explained variance, top 3 in 100% of resamples)\n"
             "    2. implementation: onboarding") in f.text
@@ -231,12 +232,12 @@ def test_drivers_from_metrics_when_no_table(tmp_path: Path) -> None:
     catalog.save_metrics({"b2c_driver_1": {"driver": "tp_quality", "estimate": 32.2, "ci_low": 27.0,
                                            "ci_high": 37.1, "n": 1711, "top3_share": 1.0}},
                          "03_promoter_drivers", tmp_path)
-    f = report.drivers_finding(report.load_artefacts(tmp_path))
+    f = summary.drivers_finding(summary.load_artefacts(tmp_path))
     assert "**B2C**:\n    1. touchpoint: quality (32.2% [27.0, 37.1] of explained variance" in f.text
 
 
-def test_revenue_finding_in_money_with_cis(run_art: report.Artefacts) -> None:
-    f = report.revenue_finding(run_art)
+def test_revenue_finding_in_money_with_cis(run_art: summary.Artefacts) -> None:
+    f = summary.revenue_finding(run_art)
     assert "renewal rate: **+16.4 percentage points [+2.7, +29.8] (n=110)**." in f.text
     assert ("Renewal rate: laggards to middle: worth **USD 832k** ARR a year (95% CI USD -168k to "
             "USD 1.98M); the interval includes zero") in f.text
@@ -244,8 +245,8 @@ def test_revenue_finding_in_money_with_cis(run_art: report.Artefacts) -> None:
     assert f.table["estimate"].iloc[0] == pytest.approx(0.8323066)  # charted in millions
 
 
-def test_integrity_finding_with_exclusions_and_flags(run_art: report.Artefacts) -> None:
-    f = report.integrity_finding(run_art)
+def test_integrity_finding_with_exclusions_and_flags(run_art: summary.Artefacts) -> None:
+    f = summary.integrity_finding(run_art)
     assert "290 of 5,000 survey responses (5.8%) were excluded before analysis: 30 test, 50 duplicate." in f.text
     assert "**3 of 25 account teams**" in f.text
     assert "(-5.4 points)" in f.text and "not proof" in f.text
@@ -253,16 +254,16 @@ def test_integrity_finding_with_exclusions_and_flags(run_art: report.Artefacts) 
 
 
 def test_findings_without_artefacts_say_so(tmp_path: Path) -> None:
-    art = report.load_artefacts(tmp_path)
-    for finding in (report.changes_finding(art), report.drivers_finding(art),
-                    report.revenue_finding(art), report.integrity_finding(art)):
-        assert report.MISSING in finding.text and finding.table.empty
+    art = summary.load_artefacts(tmp_path)
+    for finding in (summary.changes_finding(art), summary.drivers_finding(art),
+                    summary.revenue_finding(art), summary.integrity_finding(art)):
+        assert formats.MISSING in finding.text and finding.table.empty
 
 
 def test_money() -> None:
-    assert report.money(1_975_282.7) == "USD 1.98M"
-    assert report.money(-167_984.2, "EUR") == "EUR -168k"
-    assert report.money(950) == "USD 950"
+    assert formats.money(1_975_282.7) == "USD 1.98M"
+    assert formats.money(-167_984.2, "EUR") == "EUR -168k"
+    assert formats.money(950) == "USD 950"
 
 
 def test_index_links_the_latest_summary_and_its_pdf(tmp_path: Path) -> None:
@@ -272,7 +273,7 @@ def test_index_links_the_latest_summary_and_its_pdf(tmp_path: Path) -> None:
                              "html": "06_executive_summary.html", "pdf": "06_executive_summary.pdf"})
     (run / "manifest.json").write_text(json.dumps(doc))
     os.symlink(run.name, tmp_path / "latest")
-    page = report.write_index(tmp_path).read_text()
+    page = run_index.write_index(tmp_path).read_text()
     assert '<a href="latest/06_executive_summary.html"><b>Read the executive summary</b></a>' in page
     assert '(<a href="latest/06_executive_summary.pdf">PDF</a>)' in page
     assert "started 2026-11-23 06:15 UTC" in page
@@ -286,14 +287,14 @@ _TRUTH = paths.RAW_DIR / "truth.json"
                     reason="needs a finished `make report` on the generated sample")
 def test_summary_of_the_latest_run_names_the_planted_top_drivers() -> None:
     """Planted truth (data/raw/truth.json top3) must come through the whole chain to the summary."""
-    art = report.load_artefacts(_LATEST)
+    art = summary.load_artefacts(_LATEST)
     if "drivers_ranked" not in art.tables:
         pytest.skip("the latest run has no drivers table")
     truth = json.loads(_TRUTH.read_text())["top3"]
-    drv = report.top_drivers(art, k=3)
+    drv = summary.top_drivers(art, k=3)
     for market, items in truth.items():
         assert set(drv.loc[drv["market"] == market, "driver"]) == set(items)
-    text = report.drivers_finding(art).text
+    text = summary.drivers_finding(art).text
     for items in truth.values():
         for item in items:
-            assert report.driver_label(item) in text
+            assert summary.driver_label(item) in text

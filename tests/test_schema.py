@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from helpers import schema
 from helpers.errors import ConfigError
+from helpers.ingest import schema
 
 NA = frozenset({"n/a", "don't know", "-99"})
 

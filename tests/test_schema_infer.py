@@ -1,4 +1,4 @@
-"""Tests for helpers.schema_infer.infer_schema: drafts that load and place the right columns."""
+"""Tests for helpers.ingest.infer.infer_schema: drafts that load and place the right columns."""
 
 from __future__ import annotations
 
@@ -8,10 +8,10 @@ import pandas as pd
 import pytest
 import yaml
 
-from helpers import schema
-from helpers.io import Survey, read_survey
+from helpers.ingest import schema
+from helpers.ingest.infer import _scale, infer_schema
+from helpers.ingest.readers import Survey, read_survey
 from helpers.paths import CONFIG_DIR, PROJECT_ROOT
-from helpers.schema_infer import _scale, infer_schema
 
 REAL = PROJECT_ROOT.parent / "shared" / "real-exports"
 needs_real = pytest.mark.skipif(not REAL.is_dir(), reason="../shared/real-exports not present")

@@ -1,4 +1,4 @@
-"""helpers.segments: account NPS definitions (hand-computed), governance, archetypes, coverage,
+"""helpers.analysis.segments: account NPS definitions (hand-computed), governance, archetypes, coverage,
 personas (planted clusters), B2C weighting and response rates against the generator's truth."""
 
 from __future__ import annotations
@@ -11,8 +11,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from helpers import catalog, config, metrics, paths, segments, synth, weighting
+from helpers import catalog, config, paths
+from helpers.analysis import segments
 from helpers.errors import DataError
+from helpers.sample import program
+from helpers.stats import estimators, weighting
 
 TRUTH = paths.RAW_DIR / "truth.json"
 PROCESSED = paths.PROCESSED_DIR / "responses.parquet"
@@ -68,7 +71,7 @@ def test_account_vote_majority_hand_computed(b2b: pd.DataFrame) -> None:
 def test_all_responses_se_is_account_clustered(b2b: pd.DataFrame) -> None:
     # Linearised SE of a mean under one-stage cluster sampling (Lumley 2010, Complex Surveys,
     # sec. 2.2; R svymean(~y, svydesign(id=~account))): se^2 = C/(C-1) * sum_c (sum_i (y - ybar))^2 / N^2
-    y = metrics.nps_score(b2b["ltr"])
+    y = estimators.nps_score(b2b["ltr"])
     resid = pd.Series(y - y.mean()).groupby(b2b["account_id"].to_numpy()).sum().to_numpy()
     c, n = len(resid), len(y)
     expected = np.sqrt(c / (c - 1) * (resid**2).sum()) / n
@@ -210,7 +213,7 @@ def test_role_effect_and_account_views_on_sample(sample: dict) -> None:
     b2b = sample["resp"][sample["resp"]["market"] == "B2B"]
     by_role = segments.nps_by(b2b, "role", cluster="account_id").set_index("role")["nps"]
     # planted role shift on LTR: decision_maker -0.3 < influencer 0 < user +0.25
-    assert synth.ROLE_LTR["decision_maker"] < synth.ROLE_LTR["user"]
+    assert program.ROLE_LTR["decision_maker"] < program.ROLE_LTR["user"]
     assert by_role["decision_maker"] < by_role["user"]
     t = segments.account_nps(b2b, sample["acc"]).set_index("unit", append=True)
     assert (t["ci_low"] < t["estimate"]).all() and (t["estimate"] < t["ci_high"]).all()

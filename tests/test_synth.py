@@ -4,13 +4,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from helpers import io, synth
+from helpers.ingest import readers
+from helpers.sample import program
 
 
 def test_same_seed_same_sample_and_different_seed_differs():
-    a = synth.generate(rows=600, seed=3, market_data=False)
-    b = synth.generate(rows=600, seed=3, market_data=False)
-    c = synth.generate(rows=600, seed=4, market_data=False)
+    a = program.generate(rows=600, seed=3, market_data=False)
+    b = program.generate(rows=600, seed=3, market_data=False)
+    c = program.generate(rows=600, seed=4, market_data=False)
     pd.testing.assert_frame_equal(a.export, b.export)
     pd.testing.assert_frame_equal(a.accounts, b.accounts)
     assert a.truth == b.truth
@@ -18,11 +19,11 @@ def test_same_seed_same_sample_and_different_seed_differs():
 
 
 def test_rows_and_truth(sample_dir, truth):
-    s = io.read_survey(sample_dir / "survey_export.csv")
+    s = readers.read_survey(sample_dir / "survey_export.csv")
     assert s.format == "qualtrics"
     assert len(s.data) == truth["rows"] == 3000
     assert s.import_ids["Q1"] == "QID1"
-    assert set(truth["top3"]["B2B"]) <= set(synth.B2B_EFFECTS)
+    assert set(truth["top3"]["B2B"]) <= set(program.B2B_EFFECTS)
     assert truth["top3"]["B2B"] != truth["top3"]["B2C"]
     assert 2 <= len(truth["gaming_reps"]) <= 3
     assert truth["quarter_end_penalty"]["impl_items_points"] < 0
@@ -46,7 +47,7 @@ def test_b2b_structure(sample_dir):
 
 def test_quarter_end_rush_planted(cleaned):
     b2b = cleaned.responses.query("market == 'B2B' and include")
-    impl = b2b[list(synth.IMPL_ITEMS)].mean(axis=1)
+    impl = b2b[list(program.IMPL_ITEMS)].mean(axis=1)
     diff = impl[b2b["quarter_end_deal"].astype(bool)].mean() - impl[~b2b["quarter_end_deal"].astype(bool)].mean()
     assert diff < -0.3
 
@@ -60,15 +61,15 @@ def test_gaming_reps_give_more_tens(cleaned, truth):
 
 
 def test_no_gaming_option():
-    s = synth.generate(rows=600, seed=5, gaming=False, market_data=False)
+    s = program.generate(rows=600, seed=5, gaming=False, market_data=False)
     assert s.truth["gaming_reps"] == [] and s.truth["pressured_responses"] == 0
 
 
 @pytest.mark.parametrize("fmt", ["csv", "xlsx", "sav"])
 def test_other_formats_read_back(tmp_path, fmt):
-    s = synth.generate(rows=300, seed=2, market_data=False)
-    written = synth.write(s, tmp_path, fmt=fmt)
-    back = io.read_survey(written["survey_export"], format="csv" if fmt == "csv" else "auto")
+    s = program.generate(rows=300, seed=2, market_data=False)
+    written = program.write(s, tmp_path, fmt=fmt)
+    back = readers.read_survey(written["survey_export"], format="csv" if fmt == "csv" else "auto")
     assert len(back.data) == 300
     ltr = pd.to_numeric(back.data["Q1"], errors="coerce")
     assert np.nanmax(ltr) >= 10

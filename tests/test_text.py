@@ -8,7 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from helpers import text
+from helpers.analysis import text
+from helpers.ingest import privacy
 
 # Hand-labelled: +1 clearly positive, -1 clearly negative (labelled by reading, before scoring).
 LABELLED = [
@@ -77,7 +78,7 @@ def test_mask_pii_emails_phones_urls() -> None:
                    "call +1 (555) 123-4567 today",
                    "score 9/10 in 2025, see https://x.example/a?b=1",
                    None])
-    out = text.mask_pii(s)
+    out = privacy.mask_pii(s)
     assert out.iloc[0] == "mail me at [email] please"
     assert out.iloc[1] == "call [phone] today"
     assert out.iloc[2] == "score 9/10 in 2025, see [url]"

@@ -1,4 +1,4 @@
-"""Tests of helpers.weighting: raking reproduces margins, trimming bounds, Kish design effect."""
+"""Tests of helpers.stats.weighting: raking reproduces margins, trimming bounds, Kish design effect."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from helpers import weighting
 from helpers.errors import DataError
+from helpers.stats import weighting
 
 MARGINS = {"age_band": {"18-34": 0.3, "35-54": 0.4, "55+": 0.3},
            "channel": {"Online": 0.5, "Store": 0.3, "Phone": 0.2}}

@@ -1,4 +1,4 @@
-"""Command line: `cx sample`, `cx clean`, `cx schema infer`, `cx drivers`, `cx run`.
+"""Command line: `cx sample`, `cx clean`, `cx schema infer`, `cx drivers`, `cx run`, `cx report`.
 
 Bad input ends with one line on stderr (file, column/row, what was found and expected) and a
 non-zero exit, never a traceback.
@@ -16,17 +16,17 @@ from helpers.errors import DataError
 
 
 def _sample(args: argparse.Namespace) -> int:
-    from helpers import synth
+    from helpers.sample import program
     t0 = time.perf_counter()
-    sample = synth.generate(rows=args.rows, seed=args.seed, gaming=not args.no_gaming)
-    written = synth.write(sample, args.out, fmt=args.format)
+    sample = program.generate(rows=args.rows, seed=args.seed, gaming=not args.no_gaming)
+    written = program.write(sample, args.out, fmt=args.format)
     print(f"wrote {len(sample.export):,} responses ({args.format}) and {len(written) - 1} side files "
           f"to {args.out} in {time.perf_counter() - t0:.1f} s; planted truth: {written['truth']}")
     return 0
 
 
 def _clean(args: argparse.Namespace) -> int:
-    from helpers import clean
+    from helpers.ingest import clean
     res = clean.run(args.raw, schema_path=args.schema, out_dir=args.out, format=args.format,
                     encoding=args.encoding, speeder_fraction=args.speeder_fraction)
     log = res.log
@@ -38,9 +38,9 @@ def _clean(args: argparse.Namespace) -> int:
 
 
 def _schema_infer(args: argparse.Namespace) -> int:
-    from helpers import io, schema_infer
-    survey = io.read_survey(args.raw, format=args.format, encoding=args.encoding)
-    text, unplaced = schema_infer.infer_schema(survey)
+    from helpers.ingest import infer, readers
+    survey = readers.read_survey(args.raw, format=args.format, encoding=args.encoding)
+    text, unplaced = infer.infer_schema(survey)
     if args.out:
         Path(args.out).write_text(text, encoding="utf-8")
         print(f"draft schema written to {args.out}")
@@ -52,21 +52,40 @@ def _schema_infer(args: argparse.Namespace) -> int:
 
 
 def _drivers(args: argparse.Namespace) -> int:
-    from helpers import catalog, drivers, schema
+    from helpers import catalog
+    from helpers.analysis import importance
+    from helpers.ingest import schema
     df = catalog.load("responses", path=args.responses)
     df = df[df["include"].astype(bool) & (df["market"] == args.market)]
-    imp = drivers.shapley_importance(df, "ltr", schema.driver_items(args.market), n_boot=args.boot,
+    imp = importance.shapley_importance(df, "ltr", schema.driver_items(args.market), n_boot=args.boot,
                                      seed=args.seed, cluster="account_id" if args.market == "B2B" else None)
-    print(drivers.share_text(imp).to_string())
-    print(drivers.methods_text(imp))
+    print(importance.share_text(imp).to_string())
+    print(importance.methods_text(imp))
     return 0
 
 
 def _run(args: argparse.Namespace) -> int:
-    from helpers import pipeline
+    from helpers.reporting import pipeline
     argv = ["--params", args.params] + (["--out", args.out] if args.out else [])
     argv += ["--run-id", args.run_id] if args.run_id else []
     return pipeline.main(argv + (["--check"] if args.check else []))
+
+
+def _report(args: argparse.Namespace) -> int:
+    from helpers import config, paths
+    from helpers.reporting import browser, run_index
+    if args.report_command == "index":
+        print(run_index.write_index(paths.resolve(args.reports_dir), config.load_pipeline().headline))
+        return 0
+    if browser.find_chromium() is None:
+        print("browser check skipped: Chromium not found (apt-get install -y chromium)")
+        return 0
+    failed = 0
+    for check in browser.check_run(paths.resolve(args.run_dir)):
+        failed += not check.ok
+        status = "ok" if check.ok else "FAILED: " + "; ".join(check.problems())
+        print(f"{Path(check.page).name}: {status} ({check.images} images)")
+    return 1 if failed else 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -112,6 +131,15 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--run-id", default=None, help="explicit run id (suffixed if taken)")
     r.add_argument("--check", action="store_true", help="validate the parameters only, run nothing")
     r.set_defaults(func=_run)
+
+    rp = sub.add_parser("report", help="report tools: browser-check a run, rewrite the run index")
+    rps = rp.add_subparsers(dest="report_command", required=True)
+    chk = rps.add_parser("check", help="open the index and every report of a run in headless Chromium")
+    chk.add_argument("run_dir", nargs="?", default="reports/latest")
+    chk.set_defaults(func=_report)
+    idx = rps.add_parser("index", help="rewrite reports/index.html from the run folders")
+    idx.add_argument("reports_dir", nargs="?", default="reports")
+    idx.set_defaults(func=_report)
     return p
 
 

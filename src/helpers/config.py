@@ -127,7 +127,7 @@ def load_segments(path: str | os.PathLike[str] = "config/segments.yaml") -> Segm
     )
 
 
-# --- report pipeline: config/pipeline.yaml and config/params.yaml (helpers.pipeline) ---
+# --- report pipeline: config/pipeline.yaml and config/params.yaml (helpers.reporting.pipeline) ---
 
 
 @dataclass(frozen=True)
@@ -202,7 +202,7 @@ def load_params(path: str | os.PathLike[str] = "config/params.yaml") -> RunParam
     """Read config/params.yaml (``shared:`` and ``notebooks: {name: {key: value}}``).
 
     Only the structure is checked here; keys and types are checked against each notebook's
-    parameters cell by :func:`helpers.pipeline.validate`.
+    parameters cell by :func:`helpers.reporting.pipeline.validate`.
     """
     f = paths.resolve(path)
     doc = read_yaml(f)

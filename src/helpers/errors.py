@@ -1,6 +1,10 @@
-"""The one error type for bad input data: its message names file, column/row, found and expected."""
+"""The one error type for bad input data (its message names file, column/row, found and expected)
+and the one column check every layer uses."""
 
 from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
 
 
 class DataError(ValueError):
@@ -35,3 +39,17 @@ class DataError(ValueError):
 
 class ConfigError(DataError):
     """Invalid configuration or run parameters."""
+
+
+def require_columns(df: Any, columns: Iterable[str], file: object = None, purpose: str = "") -> None:
+    """Raise DataError naming the first column of `columns` that `df` lacks.
+
+    `file` names the table (e.g. "responses"), `purpose` what needs the columns (e.g. "the
+    timing check"); both appear in the one-line message.
+    """
+    wanted = list(columns)
+    missing = [c for c in wanted if c not in df.columns]
+    if missing:
+        what = f"missing column(s) {', '.join(map(str, missing))}" + (f" for {purpose}" if purpose else "")
+        raise DataError(what, file=file, column=str(missing[0]),
+                        expected=f"columns {', '.join(map(str, wanted))}")

@@ -5,7 +5,7 @@ docs/data-contract.md by its column id, its Qualtrics ImportId or its question t
 likely ... recommend", effort, satisfaction, e-mail, names, IP address, ...), recognises rating
 grids as driver items (grouped sales / implementation / touchpoint by their wording) and
 competitor LTR grids, guesses answer scales from the data, and lists every column it could not
-place. The result is a draft: it loads with ``helpers.schema.load`` but needs a human look.
+place. The result is a draft: it loads with ``helpers.ingest.schema.load`` but needs a human look.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from typing import Any
 
 import pandas as pd
 
-from helpers.io import Survey
+from helpers.ingest.readers import Survey
 
 __all__ = ["infer_schema"]
 
@@ -269,7 +269,7 @@ def infer_schema(survey: Survey, template: Mapping[str, Any] | None = None
 
     Parameters
     ----------
-    survey : an export read by :func:`helpers.io.read_survey`.
+    survey : an export read by :func:`helpers.ingest.readers.read_survey`.
     template : an existing schema document whose ``answers``, ``market_rule`` and ``quality``
         sections are copied into the draft (built-in defaults when None).
 
@@ -405,4 +405,3 @@ def _answers_and_quality(tpl: Mapping[str, Any]) -> list[str]:
     lines += ["", "# Quality rules (flags, never deletes).", "quality:"]
     lines += [f"  {k}: {_fmt(v)}" for k, v in quality.items()]
     return lines
-

@@ -1,17 +1,17 @@
-"""Key-driver analysis: which experiences move likelihood to recommend, and how sure we are.
+"""Key-driver importance: which experiences move likelihood to recommend, and how sure we are.
 
 The reference method is the LMG / Shapley decomposition of R² (general dominance, Grömping 2006):
 each driver's importance is its average gain in R² over all orders of entry, so the importances
 sum to the model's R². Every R² of a subset follows from the correlation matrix, so after one pass
 over the rows the cost depends only on the number of drivers (2^p subsets), never on the rows.
 Bootstrap resamples re-weight per-cluster sufficient statistics (sums of z and zz') instead of
-copying rows: B2B resamples whole accounts, B2C contacts.
+copying rows: B2B resamples whole accounts, B2C contacts. Above 20 drivers Johnson's relative
+weights (an approximation, labelled so) replace the exact split.
 """
 
 from __future__ import annotations
 
 import functools
-import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from math import factorial
@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from helpers.errors import DataError
+from helpers.stats import design
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -70,8 +71,7 @@ def _weights(df: pd.DataFrame, weights: str | None) -> np.ndarray:
     """The weight column checked by the metrics module's rules (ones when unweighted)."""
     if weights is None:
         return np.ones(len(df))
-    from helpers import metrics
-    return metrics._weights(df[weights], len(df), weights)
+    return design.as_weights(df[weights], len(df), weights)
 
 
 def _cluster_codes(df: pd.DataFrame, cluster: str | None, keep: np.ndarray) -> np.ndarray:
@@ -450,231 +450,6 @@ def _bootstrap(z: np.ndarray, w: np.ndarray, codes: np.ndarray, n_clusters: int,
     return out[~np.isnan(out).any(axis=1)]
 
 
-# --- promoter and detractor models ---------------------------------------------------------------
-TARGETS = {"promoter": (9.0, 10.0), "detractor": (0.0, 6.0)}
-
-
-def target_flag(ltr: pd.Series | np.ndarray, target: str) -> np.ndarray:
-    """1.0 where `ltr` falls in the target band (promoter 9-10, detractor 0-6), NaN if missing."""
-    if target not in TARGETS:
-        raise DataError(f"target {target!r}", expected="'promoter' or 'detractor'")
-    lo, hi = TARGETS[target]
-    x = np.asarray(ltr, dtype=float)
-    return np.where(np.isnan(x), np.nan, ((x >= lo) & (x <= hi)).astype(float))
-
-
-def _model_frame(df: pd.DataFrame, drivers: Sequence[str], ltr: str, cluster: str | None,
-                 weights: str | None) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Complete rows: X (n, p), ltr (n,), weights (n,), cluster codes (n,)."""
-    z = _numeric(df, [ltr, *drivers])
-    w = _weights(df, weights)
-    keep = ~np.isnan(z).any(axis=1) & (w > 0)
-    if cluster is not None:
-        keep &= df[cluster].notna().to_numpy()
-    codes = _cluster_codes(df, cluster, keep)
-    return z[keep, 1:], z[keep, 0], w[keep], codes
-
-
-@_single_thread
-def outcome_models(
-    df: pd.DataFrame,
-    drivers: Sequence[str],
-    ltr: str = "ltr",
-    cluster: str | None = None,
-    weights: str | None = None,
-    level: float = 0.95,
-) -> pd.DataFrame:
-    """Promoter (9-10 vs rest) and detractor (0-6 vs rest) logistic models, side by side.
-
-    Why two models: what makes a promoter is not simply the absence of what makes a detractor
-    (an item can prevent detractors without creating promoters). Odds ratios are per 1-point
-    item change, all drivers in the model together, complete cases. Standard errors are
-    cluster-robust by `cluster` (B2B: account) when given, HC1 with survey `weights`, else
-    model-based.
-
-    Returns
-    -------
-    Tidy DataFrame: target, driver, odds_ratio, ci_low, ci_high, log_or, se, p_value, n,
-    n_clusters, auc (in-sample, for reference). ``attrs['cov_type']`` says which SE was used.
-    """
-    import statsmodels.api as sm
-    from scipy import stats
-
-    x, y_ltr, w, codes = _model_frame(df, drivers, ltr, cluster, weights)
-    if len(y_ltr) < len(drivers) + 10:
-        raise DataError(f"{len(y_ltr)} complete rows for {len(drivers)} drivers", column=ltr,
-                        expected=f"at least {len(drivers) + 10} rows with every item answered")
-    zq = float(stats.norm.ppf(0.5 + level / 2))
-    xc = sm.add_constant(x, has_constant="add")
-    if cluster is not None:
-        cov_type, kw = "cluster", {"cov_kwds": {"groups": codes}}
-    elif weights is not None:
-        cov_type, kw = "HC1", {}
-    else:
-        cov_type, kw = "nonrobust", {}
-    rows = []
-    for target in TARGETS:
-        y = target_flag(y_ltr, target)
-        if y.min() == y.max():
-            raise DataError(f"no variation in {target} flag", column=ltr,
-                            expected="both promoters/detractors and others")
-        glm_kw = {"var_weights": w} if weights is not None else {}
-        try:
-            with warnings.catch_warnings():  # robust sandwich with var_weights = pseudo-ML
-                warnings.filterwarnings("ignore", message="cov_type not fully supported")
-                fit = sm.GLM(y, xc, family=sm.families.Binomial(), **glm_kw).fit(
-                    cov_type=cov_type, **kw)
-        except (np.linalg.LinAlgError, ValueError) as exc:
-            raise DataError(f"{target} model failed to fit: {exc}", column=ltr,
-                            expected="items that are not perfectly collinear or separating") from None
-        auc = _auc(y, fit.predict(xc))
-        for j, d in enumerate(drivers, start=1):
-            b, se = float(fit.params[j]), float(fit.bse[j])
-            rows.append({"target": target, "driver": d, "odds_ratio": np.exp(b),
-                         "ci_low": np.exp(b - zq * se), "ci_high": np.exp(b + zq * se),
-                         "log_or": b, "se": se, "p_value": float(fit.pvalues[j]),
-                         "n": len(y), "n_clusters": int(codes.max()) + 1, "auc": auc})
-    out = pd.DataFrame(rows)
-    out.attrs.update({"cov_type": cov_type, "cluster": cluster or "none", "level": level,
-                      "weights": weights or "none"})
-    return out
-
-
-def odds_ratio_table(models: pd.DataFrame, digits: int = 2) -> pd.DataFrame:
-    """Promoter and detractor odds ratios side by side, one row per driver (display table)."""
-    def fmt(r: pd.Series) -> str:
-        return f"{r.odds_ratio:.{digits}f} [{r.ci_low:.{digits}f}, {r.ci_high:.{digits}f}]"
-    t = models.assign(text=models.apply(fmt, axis=1))
-    wide = t.pivot(index="driver", columns="target", values="text")
-    wide.columns = [f"{c} OR [CI]" for c in wide.columns]
-    ors = models.pivot(index="driver", columns="target", values="odds_ratio")
-    wide["promoter / detractor gap"] = np.log(ors["promoter"]) + np.log(ors["detractor"])
-    return wide.sort_values("promoter / detractor gap", key=np.abs, ascending=False)
-
-
-def _auc(y: np.ndarray, score: np.ndarray) -> float:
-    """ROC AUC as the Mann-Whitney statistic (ties averaged), without scikit-learn's per-call checks."""
-    from scipy.stats import rankdata
-    pos = y == 1
-    n1, n0 = int(pos.sum()), int((~pos).sum())
-    return float((rankdata(score)[pos].sum() - n1 * (n1 + 1) / 2) / (n1 * n0))
-
-
-def _permutation_importance(model: Any, x: np.ndarray, y: np.ndarray, n_repeats: int,
-                            rng: np.random.Generator) -> np.ndarray:
-    """Mean drop in held-out AUC when one driver's column is shuffled (Breiman's permutation importance)."""
-    base = _auc(y, model.predict_proba(x)[:, 1])
-    shuffled = x.copy()
-    drop = np.zeros(x.shape[1])
-    for j in range(x.shape[1]):
-        for _ in range(n_repeats):
-            shuffled[:, j] = rng.permutation(x[:, j])
-            drop[j] += (base - _auc(y, model.predict_proba(shuffled)[:, 1])) / n_repeats
-        shuffled[:, j] = x[:, j]
-    return drop
-
-
-@dataclass(frozen=True)
-class NonlinearCheck:
-    """Gradient boosting vs logistic regression on the same cross-validation folds.
-
-    auc : one row per model (logistic, gradient_boosting): auc (mean over folds), se (sd/sqrt(k)),
-        ci_low, ci_high (t interval over folds, approximate: folds share training data), n, folds.
-    importance : one row per driver: permutation importance (mean drop in held-out AUC) under both
-        models, their ranks, rank_gap (logistic rank - boosting rank), each driver's share of the
-        model's total importance and ``verdict``.
-    disagreements : rows of `importance` where the shares differ by `min_share_gap` or more,
-        with a sentence each.
-    """
-
-    target: str
-    auc: pd.DataFrame
-    importance: pd.DataFrame
-    disagreements: pd.DataFrame
-
-
-@_single_thread
-def nonlinear_check(
-    df: pd.DataFrame,
-    drivers: Sequence[str],
-    target: str = "promoter",
-    ltr: str = "ltr",
-    cluster: str | None = None,
-    folds: int = 5,
-    n_repeats: int = 3,
-    seed: int = 0,
-    level: float = 0.95,
-    min_share_gap: float = 0.10,
-) -> NonlinearCheck:
-    """Does a non-linear model see something the linear view misses?
-
-    Fits scikit-learn ``HistGradientBoostingClassifier`` and an unpenalised logistic regression on
-    the same folds (grouped by `cluster` so an account never sits in both training and test),
-    compares held-out AUC, and ranks drivers by held-out permutation importance under each model.
-    A driver the boosting model ranks much higher than the logistic model suggests a threshold or
-    interaction effect; similar AUCs mean the linear view is adequate. The views disagree on a
-    driver when its share of the total (positive) permutation importance differs by at least
-    `min_share_gap` between the two models. Survey weights are not used (a model-fit comparison,
-    not a population estimate); complete cases only.
-    """
-    from scipy import stats
-    from sklearn.ensemble import HistGradientBoostingClassifier
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.model_selection import GroupKFold, StratifiedKFold
-
-    x, y_ltr, _, codes = _model_frame(df, drivers, ltr, cluster, None)
-    y = target_flag(y_ltr, target).astype(int)
-    if min(y.sum(), len(y) - y.sum()) < folds * 2:
-        raise DataError(f"too few {target}s or others for {folds}-fold cross-validation",
-                        column=ltr, expected=f"at least {folds * 2} of each")
-    if cluster is not None:
-        k = min(folds, int(codes.max()) + 1)
-        splits = list(GroupKFold(n_splits=k).split(x, y, groups=codes))
-    else:
-        k = folds
-        splits = list(StratifiedKFold(n_splits=k, shuffle=True, random_state=seed).split(x, y))
-    models = {
-        "logistic": lambda: LogisticRegression(C=1e6, max_iter=1000),
-        "gradient_boosting": lambda: HistGradientBoostingClassifier(
-            max_iter=100, learning_rate=0.1, max_leaf_nodes=15, min_samples_leaf=20,
-            random_state=seed),
-    }
-    aucs = {m: [] for m in models}
-    perm = {m: np.zeros(len(drivers)) for m in models}
-    for train, test in splits:
-        if len(np.unique(y[test])) < 2:
-            continue
-        for name, make in models.items():
-            model = make().fit(x[train], y[train])
-            aucs[name].append(_auc(y[test], model.predict_proba(x[test])[:, 1]))
-            perm[name] += _permutation_importance(model, x[test], y[test], n_repeats,
-                                                  np.random.default_rng(seed)) / len(splits)
-    tq = float(stats.t.ppf(0.5 + level / 2, max(k - 1, 1)))
-    auc_rows = []
-    for name, vals in aucs.items():
-        v = np.array(vals)
-        se = v.std(ddof=1) / np.sqrt(len(v)) if len(v) > 1 else np.nan
-        auc_rows.append({"model": name, "auc": v.mean(), "se": se, "ci_low": v.mean() - tq * se,
-                         "ci_high": v.mean() + tq * se, "n": len(y), "folds": len(v)})
-    imp = pd.DataFrame({"driver": list(drivers), "perm_logistic": perm["logistic"],
-                        "perm_boosting": perm["gradient_boosting"]})
-    imp["rank_logistic"] = imp["perm_logistic"].rank(ascending=False, method="min").astype(int)
-    imp["rank_boosting"] = imp["perm_boosting"].rank(ascending=False, method="min").astype(int)
-    imp["rank_gap"] = imp["rank_logistic"] - imp["rank_boosting"]
-    for m in ("logistic", "boosting"):
-        pos = imp[f"perm_{m}"].clip(lower=0)
-        imp[f"share_{m}"] = pos / pos.sum() if pos.sum() > 0 else 0.0
-    gap = imp["share_boosting"] - imp["share_logistic"]
-    imp["verdict"] = np.select([gap >= min_share_gap, gap <= -min_share_gap],
-                               ["boosting sees more (non-linear?)", "boosting sees less"],
-                               "agree")
-    dis = imp[imp["verdict"] != "agree"].copy()
-    dis["note"] = [f"{r.driver}: {100 * r.share_boosting:.0f}% of the boosting model's "
-                   f"importance (rank {r.rank_boosting}) vs {100 * r.share_logistic:.0f}% of the "
-                   f"logistic model's (rank {r.rank_logistic})" for r in dis.itertuples()]
-    return NonlinearCheck(target, pd.DataFrame(auc_rows), imp.sort_values("rank_boosting"), dis)
-
-
 # --- segments -----------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class SegmentImportance:
@@ -734,183 +509,6 @@ def segment_importance(
     return SegmentImportance(table, pd.DataFrame(skipped, columns=["segment", "n", "reason"]))
 
 
-# --- priority matrix and what-if ---------------------------------------------------------------
-QUADRANTS = {
-    (True, False): "fix first",
-    (True, True): "maintain",
-    (False, False): "monitor",
-    (False, True): "don't over-invest",
-}
-
-
-def priority_matrix(
-    importance: pd.DataFrame,
-    df: pd.DataFrame,
-    performance: str = "mean",
-    weights: str | None = None,
-    cluster: str | None = None,
-    level: float = 0.95,
-) -> pd.DataFrame:
-    """Importance (share of R² with CI) x performance (mean, or % top-2 box, with CI) per driver.
-
-    Quadrants: importance is high when the share exceeds an equal share (1/p); performance is
-    high when above the median of the drivers' performance. "fix first" = high importance, low
-    performance; "maintain" = high, high; "monitor" = low, low; "don't over-invest" = low, high.
-    ``quadrant_certain`` is False when the share's CI straddles the equal-share line.
-
-    Parameters
-    ----------
-    importance : output of :func:`shapley_importance` (bootstrapped for the share CI).
-    df : the responses the importance was estimated on.
-    performance : "mean" (item mean, 1-5) or "top_box" (% answering 4-5).
-    """
-    from helpers import metrics
-
-    if performance not in {"mean", "top_box"}:
-        raise DataError(f"performance={performance!r}", expected="'mean' or 'top_box'")
-    drivers = list(importance.index)
-    w = df[weights] if weights else None
-    cl = df[cluster] if cluster else None
-    rows = []
-    for d in drivers:
-        if performance == "mean":
-            r = metrics.survey_mean(df[d], weights=w, cluster=cl, level=level)
-        else:
-            r = metrics.csat(df[d], weights=w, cluster=cl, level=level).pct_top2
-        rows.append({"driver": d, "performance": r.estimate, "perf_se": r.se,
-                     "perf_ci_low": r.ci_low, "perf_ci_high": r.ci_high, "perf_n": r.n})
-    perf = pd.DataFrame(rows).set_index("driver")
-    cols = ["importance", "share", "rank"] + [c for c in ("share_ci_low", "share_ci_high")
-                                              if c in importance]
-    out = importance[cols].join(perf)
-    equal = 1.0 / len(drivers)
-    perf_cut = float(out["performance"].median())
-    hi_imp = out["share"] > equal
-    hi_perf = out["performance"] >= perf_cut
-    out["quadrant"] = [QUADRANTS[(bool(a), bool(b))] for a, b in zip(hi_imp, hi_perf, strict=True)]
-    if "share_ci_low" in out:
-        out["quadrant_certain"] = (out["share_ci_low"] > equal) | (out["share_ci_high"] < equal)
-    out.attrs.update({"importance_cut": equal, "performance_cut": perf_cut,
-                      "performance": performance, **{k: v for k, v in importance.attrs.items()
-                                                     if k in {"method", "n", "r2", "missing"}}})
-    return out
-
-
-def _logit_newton(x: np.ndarray, y: np.ndarray, w: np.ndarray, beta: np.ndarray | None = None,
-                  iters: int = 25) -> np.ndarray:
-    """Weighted logistic regression by Newton-Raphson (x includes the constant)."""
-    b = np.zeros(x.shape[1]) if beta is None else beta.copy()
-    for _ in range(iters):
-        eta = np.clip(x @ b, -30, 30)
-        p = 1 / (1 + np.exp(-eta))
-        g = x.T @ (w * (y - p))
-        h = (x * (w * p * (1 - p))[:, None]).T @ x + 1e-9 * np.eye(x.shape[1])
-        step = np.linalg.solve(h, g)
-        b += step
-        if np.abs(step).max() < 1e-8:
-            break
-    return b
-
-
-def _what_if_effects(x: np.ndarray, y_pro: np.ndarray, y_det: np.ndarray, w: np.ndarray,
-                     moved: list[np.ndarray], b0: tuple[np.ndarray, np.ndarray] | None = None
-                     ) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray]]:
-    xc = np.column_stack([np.ones(len(x)), x])
-    bp = _logit_newton(xc, y_pro, w, None if b0 is None else b0[0])
-    bd = _logit_newton(xc, y_det, w, None if b0 is None else b0[1])
-    base = 1 / (1 + np.exp(-(xc @ bp))) - 1 / (1 + np.exp(-(xc @ bd)))
-    out = np.empty(len(moved))
-    for j, new_col in enumerate(moved):
-        xn = xc.copy()
-        xn[:, j + 1] = new_col
-        after = 1 / (1 + np.exp(-(xn @ bp))) - 1 / (1 + np.exp(-(xn @ bd)))
-        out[j] = 100 * np.sum(w * (after - base)) / w.sum()
-    return out, (bp, bd)
-
-
-@_single_thread
-def what_if(
-    df: pd.DataFrame,
-    drivers: Sequence[str],
-    ltr: str = "ltr",
-    cluster: str | None = None,
-    weights: str | None = None,
-    n_boot: int = 200,
-    seed: int = 0,
-    level: float = 0.95,
-) -> pd.DataFrame:
-    """Expected NPS change (points) if the bottom quartile on a driver moved up to its median.
-
-    Promoter and detractor probabilities come from the two logistic models of
-    :func:`outcome_models` (all drivers together); respondents at or below the driver's 25th
-    percentile get the median instead, everyone else is unchanged, and the change in mean
-    P(promoter) - P(detractor) is the NPS change. The interval is a percentile bootstrap that
-    resamples `cluster` (B2B accounts) and refits both models each time. A model-based
-    counterfactual, not an experiment: read it as "worth this much if the association is causal".
-
-    Returns
-    -------
-    DataFrame indexed by driver: q25, median, share_moved, estimate, se, ci_low, ci_high, n.
-    """
-    x, y_ltr, w, codes = _model_frame(df, drivers, ltr, cluster, weights)
-    if len(y_ltr) < len(drivers) + 10:
-        raise DataError(f"{len(y_ltr)} complete rows for {len(drivers)} drivers", column=ltr,
-                        expected=f"at least {len(drivers) + 10}")
-    y_pro, y_det = target_flag(y_ltr, "promoter"), target_flag(y_ltr, "detractor")
-    q25 = np.array([_wquantile(x[:, j], w, 0.25) for j in range(x.shape[1])])
-    med = np.array([_wquantile(x[:, j], w, 0.5) for j in range(x.shape[1])])
-    moved = [np.where(x[:, j] <= q25[j], np.maximum(x[:, j], med[j]), x[:, j])
-             for j in range(x.shape[1])]
-    est, b0 = _what_if_effects(x, y_pro, y_det, w, moved)
-    n_cl = int(codes.max()) + 1
-    rng = np.random.default_rng(seed)
-    boot = np.empty((n_boot, len(drivers)))
-    for b in range(n_boot):
-        k = _resample_counts(rng, n_cl, 1)[0].astype(float)
-        boot[b], _ = _what_if_effects(x, y_pro, y_det, w * k[codes], moved, b0)
-    alpha = (1 - level) / 2
-    out = pd.DataFrame({
-        "q25": q25, "median": med,
-        "share_moved": [float(np.sum(w * (m != x[:, j])) / w.sum()) for j, m in enumerate(moved)],
-        "estimate": est,
-        "se": boot.std(axis=0, ddof=1) if n_boot > 1 else np.nan,
-        "ci_low": np.quantile(boot, alpha, axis=0) if n_boot else np.nan,
-        "ci_high": np.quantile(boot, 1 - alpha, axis=0) if n_boot else np.nan,
-        "n": len(y_ltr),
-    }, index=pd.Index(list(drivers), name="driver")).sort_values("estimate", ascending=False)
-    out.attrs.update({"n_boot": n_boot, "cluster": cluster or "row", "level": level,
-                      "rule": "bottom quartile (<= 25th percentile) moved to the median"})
-    return out
-
-
-def _wquantile(x: np.ndarray, w: np.ndarray, q: float) -> float:
-    """Weighted quantile (lower: the smallest value whose cumulative weight reaches q)."""
-    order = np.argsort(x, kind="stable")
-    cw = np.cumsum(w[order]) / w.sum()
-    return float(x[order][np.searchsorted(cw, q - 1e-12)])
-
-
-# --- report helpers (notebook 03) ---------------------------------------------------------------
-DESIGNS: dict[str, dict[str, str | None]] = {
-    "B2B": {"cluster": "account_id", "weights": None},      # contacts nested in accounts
-    "B2C": {"cluster": "contact_unit", "weights": "weight"},  # contacts; raked to the population
-}
-
-
-def prepare_markets(b2b: pd.DataFrame, b2c: pd.DataFrame, waves: str = ""
-                    ) -> dict[str, pd.DataFrame]:
-    """The two markets' included responses for the selected waves, ready for :data:`DESIGNS`:
-    B2C gets ``contact_unit`` (the contact key; an anonymous response is its own unit), so that
-    a consumer who answered in several waves is resampled as one."""
-    b2c = select_waves(b2c, waves)
-    unit = b2c["contact_key"].astype("string") if "contact_key" in b2c else \
-        pd.Series(pd.NA, index=b2c.index, dtype="string")
-    fallback = b2c["response_id"].astype("string") if "response_id" in b2c else \
-        pd.Series([f"row{i}" for i in range(len(b2c))], index=b2c.index, dtype="string")
-    return {"B2B": select_waves(b2b, waves),
-            "B2C": b2c.assign(contact_unit=unit.fillna("anon:" + fallback))}
-
-
 def ranked_table(imps: dict[str, pd.DataFrame]) -> pd.DataFrame:
     """Importance results of several markets as one tidy table (market, driver, share with CI,
     rank, rank stability, n, R², method, missing-data rule), for save_result and the summary."""
@@ -936,48 +534,6 @@ def share_text(imp: pd.DataFrame, k: int | None = None) -> pd.DataFrame:
     return out
 
 
-def headline_metrics(imps: dict[str, pd.DataFrame], journey: pd.DataFrame | None = None,
-                     k: int = 3) -> dict[str, dict[str, object]]:
-    """Headline figures for the run's metrics file: top-k drivers per market (share of R² with
-    CI, n) and, when given, the quarter-end effect on implementation ratings and on LTR."""
-    out: dict[str, dict[str, object]] = {}
-    for market, imp in imps.items():
-        for driver, r in imp.head(k).iterrows():
-            out[f"{market.lower()}_driver_{int(r['rank'])}"] = {
-                "driver": driver, "estimate": 100 * float(r["share"]),
-                "ci_low": 100 * float(r.get("share_ci_low", np.nan)),
-                "ci_high": 100 * float(r.get("share_ci_high", np.nan)),
-                "n": int(r["n"]), "unit": "% of explained variance in LTR",
-                "top3_share": float(r.get("top3_share", np.nan)),
-            }
-        out[f"{market.lower()}_r2"] = {"estimate": float(imp.attrs["r2"]), "n": imp.attrs["n"],
-                                       "method": imp.attrs["method"]}
-    if journey is not None and len(journey):
-        for outcome, key in (("impl_mean", "quarter_end_effect_impl"),
-                             ("ltr", "quarter_end_effect_ltr")):
-            hit = journey[(journey.explanation == "quarter_end_deal") & (journey.outcome == outcome)
-                          & (journey.effect == "mean difference")]
-            if len(hit):
-                r = hit.iloc[0]
-                out[key] = {"estimate": float(r.estimate), "se": float(r.se),
-                            "ci_low": float(r.ci_low), "ci_high": float(r.ci_high),
-                            "n": int(r.n), "n_clusters": int(r.n_clusters), "unit": r.unit}
-    return out
-
-
-def select_waves(df: pd.DataFrame, waves: str = "") -> pd.DataFrame:
-    """Rows of the comma-separated `waves` ("" = all waves pooled: driver models need n)."""
-    if not waves.strip():
-        return df
-    wanted = [w.strip() for w in waves.split(",") if w.strip()]
-    have = set(df["wave"].dropna().astype(str))
-    unknown = [w for w in wanted if w not in have]
-    if unknown:
-        raise DataError(f"wave {unknown[0]!r} not in the data", column="wave",
-                        expected=", ".join(sorted(have)))
-    return df[df["wave"].astype(str).isin(wanted)]
-
-
 def methods_text(imp: pd.DataFrame) -> str:
     """One-paragraph methods note for an importance chart (method, R², n, CI, missing data)."""
     a = imp.attrs
@@ -987,21 +543,6 @@ def methods_text(imp: pd.DataFrame) -> str:
     weights = "" if a.get("weights", "none") == "none" else f"; weighted by '{a['weights']}'"
     return (f"{a['method']} of R² = {a['r2']:.2f} for {a['outcome']} (0-10) on n = {a['n']:,} "
             f"responses; {boot}{weights}. Missing answers: {a['missing']}.")
-
-
-def stack(results: dict[str, pd.DataFrame], key: str = "market") -> pd.DataFrame:
-    """Concatenate per-market results (index kept as a column) with a `key` column and a `label`
-    column "<market>: <row name>" for charts; attrs are dropped (parquet needs plain JSON)."""
-    parts = []
-    for k, t in results.items():
-        r = t.reset_index() if t.index.name else t.copy()
-        first = r.columns[0]
-        r.insert(0, key, k)
-        r["label"] = k + ": " + r[first].astype(str)
-        parts.append(r)
-    out = pd.concat(parts, ignore_index=True)
-    out.attrs = {}
-    return out
 
 
 def segment_pivot(res: SegmentImportance) -> pd.DataFrame:
@@ -1022,21 +563,3 @@ def segment_pivot(res: SegmentImportance) -> pd.DataFrame:
     for r in res.skipped.itertuples():
         table[f"{r.segment}: skipped"] = r.reason
     return table
-
-
-def nonlinear_summary(checks: dict[tuple[str, str], NonlinearCheck]) -> pd.DataFrame:
-    """One row per (market, target): held-out AUC of both models with CIs, and the drivers on
-    which they disagree."""
-    rows = []
-    for (market, target), c in checks.items():
-        a = c.auc.set_index("model")
-        row: dict[str, object] = {"market": market, "target": target}
-        for m in ("logistic", "gradient_boosting"):
-            row[f"AUC {m}"] = f"{a.loc[m, 'auc']:.3f} [{a.loc[m, 'ci_low']:.3f}, " \
-                              f"{a.loc[m, 'ci_high']:.3f}]"
-        row["AUC gain of boosting"] = round(float(a.loc["gradient_boosting", "auc"]
-                                                  - a.loc["logistic", "auc"]), 3)
-        row["disagreements"] = "; ".join(c.disagreements["note"]) or "none"
-        row["n"] = int(a["n"].iloc[0])
-        rows.append(row)
-    return pd.DataFrame(rows)

@@ -15,20 +15,14 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from helpers import metrics
-from helpers.errors import DataError
+from helpers.errors import DataError, require_columns
+from helpers.stats import compare, shrinkage
 
 IMPL_ITEMS = ["impl_on_time", "impl_on_budget", "impl_onboarding", "impl_communication",
               "impl_time_to_value"]
 SALES_ITEMS = ["sales_needs", "sales_expectations", "sales_pricing", "sales_responsiveness",
                "sales_knowledge"]
 
-
-def _require(df: pd.DataFrame, cols: Sequence[str]) -> None:
-    missing = [c for c in cols if c not in df.columns]
-    if missing:
-        raise DataError("column not found", column=missing[0],
-                        expected=f"columns {list(cols)} (B2B responses)")
 
 
 def _fit(y: np.ndarray, x: np.ndarray, groups: np.ndarray | None, logit: bool):
@@ -95,7 +89,7 @@ def journey_effects(
     """
     need = ["quarter_end_deal", "go_live_slip_days", "impl_length_days", ltr, cluster,
             *impl_items, *controls]
-    _require(df, need)
+    require_columns(df, need, "B2B responses")
     zq = float(stats.norm.ppf(0.5 + level / 2))
     d = df.copy()
     d["impl_mean"] = d[list(impl_items)].mean(axis=1, skipna=False)
@@ -171,10 +165,10 @@ def walk_back(
     when at least `promoter_share` of its responding contacts gave 9-10. With ``account=None``
     (B2C) each response is its own unit. For every item: mean among promoter accounts, among the
     others, the difference (promoters minus others) with a Wald CI and p-value
-    (:func:`helpers.metrics.compare_independent`), and the Benjamini-Hochberg adjusted p-value
-    across items (:func:`helpers.metrics.bh_adjust`).
+    (:func:`helpers.stats.compare.compare_independent`), and the Benjamini-Hochberg adjusted p-value
+    across items (:func:`helpers.stats.compare.bh_adjust`).
     """
-    _require(df, [ltr, *items, *([account] if account else [])])
+    require_columns(df, [ltr, *items, *([account] if account else [])], "B2B responses")
     d = df.dropna(subset=[ltr])
     if account is not None:
         d = d.dropna(subset=[account])
@@ -190,14 +184,14 @@ def walk_back(
                         expected="at least 2 of each")
     rows = []
     for it in items:
-        r = metrics.compare_independent(rest[it].dropna(), pro[it].dropna(), metric="mean",
+        r = compare.compare_independent(rest[it].dropna(), pro[it].dropna(), metric="mean",
                                         level=level)
         rows.append({"item": it, "mean_promoter": pro[it].mean(), "mean_other": rest[it].mean(),
                      "estimate": r.estimate, "se": r.se, "ci_low": r.ci_low,
                      "ci_high": r.ci_high, "p_value": r.p, "n_promoter": r.n_b,
                      "n_other": r.n_a})
     out = pd.DataFrame(rows)
-    bh = metrics.bh_adjust(out["p_value"], q=q)
+    bh = compare.bh_adjust(out["p_value"], q=q)
     out["p_adjusted"] = bh["p_adjusted"].to_numpy()
     out["significant"] = bh["reject"].to_numpy()
     out = out.sort_values("estimate", ascending=False, ignore_index=True)
@@ -211,7 +205,7 @@ def _loo_betabinom_p(k: np.ndarray, n: np.ndarray) -> np.ndarray:
     out = np.empty(len(k))
     for i in range(len(k)):
         rest = np.arange(len(k)) != i
-        a, b = metrics.fit_beta_binomial(k[rest], n[rest])
+        a, b = shrinkage.fit_beta_binomial(k[rest], n[rest])
         lo = stats.betabinom.cdf(k[i], n[i], a, b)
         hi = stats.betabinom.sf(k[i] - 1, n[i], a, b)
         out[i] = min(1.0, 2 * min(lo, hi))
@@ -227,27 +221,27 @@ def team_comparison(
 ) -> pd.DataFrame:
     """Account teams compared on promoter rate, shrunk so small teams do not top the list by luck.
 
-    Promoter counts per team go through :func:`helpers.metrics.eb_rates` (beta-binomial
+    Promoter counts per team go through :func:`helpers.stats.shrinkage.eb_rates` (beta-binomial
     empirical Bayes): each team's rate is pulled towards the overall rate in proportion to how
     little data it has. Teams are ranked by the shrunk rate. ``p_value_loo`` tests each team
     against the beta-binomial distribution fitted to the *other* teams (leave-one-out, so an
     outlying team does not widen its own yardstick, which makes ``p_value_eb`` very
-    conservative); it is BH-adjusted across teams (:func:`helpers.metrics.bh_adjust`), so
+    conservative); it is BH-adjusted across teams (:func:`helpers.stats.compare.bh_adjust`), so
     ``flag`` marks teams that differ beyond ordinary team-to-team variation at FDR `q`.
     Contacts are counted, so a team with few large accounts looks more certain than it is; a
     team's high rate can also be pressured scores (see the score-integrity notebook).
     """
-    _require(df, [team, ltr])
+    require_columns(df, [team, ltr], "B2B responses")
     d = df.dropna(subset=[team, ltr])
     g = d.assign(_pro=(d[ltr] >= 9).astype(float)).groupby(team, observed=True)["_pro"]
     counts = pd.DataFrame({"successes": g.sum(), "trials": g.count()})
     if len(counts) < 3:
         raise DataError(f"{len(counts)} teams", column=team, expected="at least 3 teams")
-    eb = metrics.eb_rates(counts["successes"], counts["trials"], labels=counts.index,
+    eb = shrinkage.eb_rates(counts["successes"], counts["trials"], labels=counts.index,
                           level=level)
     eb["p_value_loo"] = _loo_betabinom_p(counts["successes"].to_numpy(float),
                                          counts["trials"].to_numpy(float))
-    bh = metrics.bh_adjust(eb["p_value_loo"], q=q)
+    bh = compare.bh_adjust(eb["p_value_loo"], q=q)
     eb["p_adjusted"] = bh["p_adjusted"].to_numpy()
     eb["flag"] = np.where(bh["reject"].to_numpy(),
                           np.where(eb["raw_rate"] > eb.attrs["pooled_rate"], "above", "below"),

@@ -39,11 +39,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from helpers import config, paths, report
+from helpers import config, paths
 from helpers.config import NotebookStep, PipelineConfig, RunParams
 from helpers.errors import ConfigError
+from helpers.reporting import render, run_index
 
-log = logging.getLogger("helpers.pipeline")
+log = logging.getLogger("helpers.reporting.pipeline")
 
 EXIT_OK, EXIT_FAILED, EXIT_CONFIG, EXIT_LOCKED = 0, 1, 2, 75
 # Notebooks run at once when their needs are met (CX_PARALLEL_NOTEBOOKS=1 runs them one by one).
@@ -360,7 +361,7 @@ def mark_interrupted(out_dir: Path) -> list[str]:
                 nb.update(status="failed" if nb["status"] == "running" else "skipped",
                           error=reason if nb["status"] == "running" else None,
                           reason=None if nb["status"] == "running" else reason)
-        report.publish_bytes(manifest, json.dumps(doc, indent=2).encode("utf-8"))
+        render.publish_bytes(manifest, json.dumps(doc, indent=2).encode("utf-8"))
         fixed.append(str(doc.get("run_id", manifest.parent.name)))
         log.warning("run %s was %s; marked failed", manifest.parent.name, reason)
     return fixed
@@ -371,7 +372,7 @@ def _now() -> str:
 
 
 def _write_manifest(run_dir: Path, doc: Mapping[str, Any]) -> None:
-    report.publish_bytes(run_dir / "manifest.json",
+    render.publish_bytes(run_dir / "manifest.json",
                          json.dumps(doc, indent=2, default=str).encode("utf-8"))
 
 
@@ -389,7 +390,7 @@ def _run_log(run_dir: Path) -> Iterator[None]:
     """Send pipeline and papermill logging to ``<run_dir>/run.log`` for the run's duration."""
     handler = logging.FileHandler(run_dir / "run.log", encoding="utf-8")
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    loggers = [logging.getLogger(n) for n in ("helpers.pipeline", "helpers.report", "papermill")]
+    loggers = [logging.getLogger(n) for n in ("helpers.reporting.pipeline", "helpers.reporting.render", "papermill")]
     saved = [lg.level for lg in loggers]
     for lg in loggers:
         lg.addHandler(handler)
@@ -406,7 +407,7 @@ def _run_log(run_dir: Path) -> Iterator[None]:
 # --- running ---------------------------------------------------------------------------------
 
 
-def _param_rows(plan: PlannedStep, run_dir_value: str) -> list[report.ParamRow]:
+def _param_rows(plan: PlannedStep, run_dir_value: str) -> list[render.ParamRow]:
     rows = []
     for name, meta in plan.declared.items():
         if name == "run_dir":
@@ -415,7 +416,7 @@ def _param_rows(plan: PlannedStep, run_dir_value: str) -> list[report.ParamRow]:
             value, source = plan.overrides[name], "params file"
         else:
             value, source = plan.defaults.get(name, meta.get("default")), "notebook default"
-        rows.append(report.ParamRow(name=name, value=json.dumps(value, default=str),
+        rows.append(render.ParamRow(name=name, value=json.dumps(value, default=str),
                                     source=source, help=str(meta.get("help", ""))))
     return rows
 
@@ -497,7 +498,7 @@ def _run_locked(plan: list[PlannedStep], params: RunParams, pipeline: PipelineCo
                        "html": None, "pdf": None} for p in plan],
     }
     _write_manifest(run_dir, manifest)
-    report.write_index(reports, pipeline.headline)
+    run_index.write_index(reports, pipeline.headline)
     log.info("run %s started: %d notebooks into %s", rid, len(plan), run_dir)
     status_of: dict[str, str] = {}
     lock = threading.Lock()
@@ -590,7 +591,7 @@ def _run_locked(plan: list[PlannedStep], params: RunParams, pipeline: PipelineCo
         _write_manifest(run_dir, manifest)
         if manifest["status"] == "succeeded":
             _switch_latest(reports, rid)
-        index = report.write_index(reports, pipeline.headline)
+        index = run_index.write_index(reports, pipeline.headline)
         log.info("run %s %s in %.1f s; index %s", rid, manifest["status"],
                  manifest["duration_s"], index)
     status = manifest["status"]
@@ -604,7 +605,7 @@ def _publish(p: PlannedStep, entry: dict[str, Any], output: Path, error: str | N
     """Render one executed notebook to HTML (and PDF when asked); a rendering bug fails the notebook."""
     name = p.step.name
     try:
-        html_path = report.render_notebook_html(
+        html_path = render.render_notebook_html(
             output, run_dir / f"{name}.html", run_id=rid, parameters=_param_rows(p, run_dir_value),
             status=entry["status"], error=error, commit=commit)
         entry["html"] = html_path.name
@@ -613,7 +614,7 @@ def _publish(p: PlannedStep, entry: dict[str, Any], output: Path, error: str | N
         entry["error"] = (error + "; " if error else "") + "HTML: " + _error_text(exc)
         log.error("%s: %s", name, entry["error"])
     if p.step.pdf and entry["html"] and entry["status"] == "succeeded":
-        pdf, message = report.print_pdf(run_dir / entry["html"], run_dir / f"{name}.pdf")
+        pdf, message = render.print_pdf(run_dir / entry["html"], run_dir / f"{name}.pdf")
         entry["pdf"] = pdf.name if pdf else None
         entry["pdf_note"] = message
         log.info("%s: %s", name, message)

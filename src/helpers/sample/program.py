@@ -23,6 +23,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from helpers.sample import market_data as market_sample
+
 # ---------------------------------------------------------------------------------------------
 # The planted model
 # ---------------------------------------------------------------------------------------------
@@ -200,13 +202,8 @@ def generate(rows: int = 5000, seed: int = 42, gaming: bool = True, waves: int =
     }
     cx_index = prices = None
     if market_data:
-        try:
-            from helpers import synth_market
-        except ImportError:  # the market-view generator is optional
-            synth_market = None
-        if synth_market is not None:
-            cx_index, prices, market_truth = synth_market.make_market_sample(seed)
-            truth["market"] = market_truth
+        cx_index, prices, market_truth = market_sample.make_market_sample(seed)
+        truth["market"] = market_truth
     return Sample(export, questions, import_ids, accounts, invitations, cx_index, prices, truth)
 
 

@@ -15,18 +15,14 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 from statsmodels.stats.proportion import confint_proportions_2indep, proportion_confint
 
-from helpers import metrics
-from helpers.errors import DataError
-
-if TYPE_CHECKING:
-    import matplotlib.pyplot as plt
+from helpers.errors import DataError, require_columns
+from helpers.stats import compare, estimators
 
 GROUPS = ("leader", "middle", "laggard")
 BINARY = {"renewed": "Renewal rate", "churned": "Churn rate"}
@@ -34,17 +30,11 @@ CONTINUOUS = {"nrr": "Net revenue retention", "expansion_rate": "Expansion (% of
 DEFAULT_OUTCOMES = ("renewed", "nrr", "expansion_rate", "churned")
 
 
-def _need(df: pd.DataFrame, cols: Sequence[str], name: str) -> None:
-    missing = [c for c in cols if c not in df.columns]
-    if missing:
-        raise DataError("column not found", file=name, column=missing[0],
-                        expected=f"columns {list(cols)}")
-
 
 def latest_wave_b2b(responses: pd.DataFrame, market: str = "B2B",
                     wave: str | None = None) -> pd.DataFrame:
     """Included responses of `market` in `wave` (default: the latest wave present)."""
-    _need(responses, ["include", "market", "wave", "account_id", "ltr"], "responses")
+    require_columns(responses, ["include", "market", "wave", "account_id", "ltr"], "responses")
     sub = responses[responses["include"].astype(bool) & (responses["market"] == market)]
     if sub.empty:
         raise DataError(f"no included {market} responses", file="responses", column="market",
@@ -69,7 +59,7 @@ def account_nps(responses: pd.DataFrame, min_n: int = 2, account: str = "account
     Returns
     -------
     One row per account: account_id, n, nps, se, ci_low, ci_high (adjusted Wald, Rocks 2016, via
-    :func:`helpers.metrics.nps_table`), pct_promoter, pct_detractor, nps_shrunk, eligible, rank
+    :func:`helpers.stats.estimators.nps_table`), pct_promoter, pct_detractor, nps_shrunk, eligible, rank
     (1 = best, by shrunk NPS, ties broken by larger n, then account id), group ("leader" top quartile, "laggard"
     bottom quartile, "middle", or "" when not eligible).
 
@@ -77,13 +67,13 @@ def account_nps(responses: pd.DataFrame, min_n: int = 2, account: str = "account
     moments, within-account variance pooled over accounts, so an account with one promoter is pulled
     towards the mean more than one with six.
     """
-    _need(responses, [account, score], "responses")
+    require_columns(responses, [account, score], "responses")
     rated = responses[responses[score].notna() & responses[account].notna()]
     if rated.empty:
         raise DataError("no rated responses with an account", file="responses", column=score,
                         expected="0-10 scores for B2B accounts")
-    table = metrics.nps_table(rated, by=account, score=score)
-    y = metrics.nps_score(rated[score], score)
+    table = estimators.nps_table(rated, by=account, score=score)
+    y = estimators.nps_score(rated[score], score)
     resid = y - table.set_index(account)["nps"].reindex(rated[account]).to_numpy()
     dof = len(y) - len(table)
     sigma2 = float(np.sum(resid**2) / dof) if dof > 0 else float(np.var(y))
@@ -120,7 +110,7 @@ def prepare_accounts(accounts: pd.DataFrame, ranked: pd.DataFrame,
     Accounts without a rating in the wave keep group "not rated" (they are not dropped: silent
     accounts are a risk of their own). nrr = (arr + expansion_arr - churned * arr) / arr.
     """
-    _need(accounts, [account, "arr", "renewed", "churned", "expansion_arr"], "accounts")
+    require_columns(accounts, [account, "arr", "renewed", "churned", "expansion_arr"], "accounts")
     acc = accounts.copy()
     arr = pd.to_numeric(acc["arr"], errors="coerce")
     bad = ~(arr > 0)
@@ -212,7 +202,7 @@ def compare_groups(acc: pd.DataFrame, a: str = "leader", b: str = "laggard",
     (= a - b), se, ci_low, ci_high, n (accounts in both groups), ratio (+ CI), p_value,
     effect_size, effect_size_name. Fewer than `min_accounts` in a group gives NaN and a reason.
     """
-    _need(acc, ["group", *outcomes], "accounts")
+    require_columns(acc, ["group", *outcomes], "accounts")
     rows = []
     for out in outcomes:
         if out not in BINARY and out not in CONTINUOUS:
@@ -235,16 +225,16 @@ def compare_by_segment(acc: pd.DataFrame, by: str, outcomes: Sequence[str] = DEF
                        level: float = 0.95, min_accounts: int = 5, q: float = 0.05) -> pd.DataFrame:
     """Leader - laggard gaps within each level of `by` (groups from the overall ranking).
 
-    Benjamini-Hochberg across all segment x outcome tests (:func:`helpers.metrics.bh_adjust`):
+    Benjamini-Hochberg across all segment x outcome tests (:func:`helpers.stats.compare.bh_adjust`):
     ``p_adjusted`` and ``significant`` (FDR `q`). Segments too small are kept with a reason.
     """
-    _need(acc, [by], "accounts")
+    require_columns(acc, [by], "accounts")
     parts = [compare_groups(g, outcomes=outcomes, level=level, min_accounts=min_accounts)
              .assign(**{by: name}) for name, g in acc.groupby(by, sort=True)]
     out = pd.concat(parts, ignore_index=True)
     if "p_value" not in out.columns:
         out["p_value"] = np.nan
-    bh = metrics.bh_adjust(out["p_value"].astype(float), q=q)
+    bh = compare.bh_adjust(out["p_value"].astype(float), q=q)
     out["p_adjusted"] = bh["p_adjusted"].to_numpy()
     out["significant"] = bh["reject"].to_numpy()
     return out[[by, *[c for c in out.columns if c != by]]]
@@ -311,7 +301,7 @@ def revenue_at_risk(acc: pd.DataFrame, rule: str = "negative_nps", by: str | Non
     ARR), estimate (expected churned ARR = sum of ARR x predicted churn probability), se, ci_low,
     ci_high, observed_churned_arr (what churned last period, for comparison), odds_ratio_per_10pts.
     """
-    _need(acc, ["nps", "pct_detractor", "arr", "churned"], "accounts")
+    require_columns(acc, ["nps", "pct_detractor", "arr", "churned"], "accounts")
     if rule == "negative_nps":
         det = acc["nps"] < 0
     elif rule == "majority_detractors":
@@ -371,7 +361,7 @@ def gap_value_by_segment(acc: pd.DataFrame, by: str, target: str = "middle",
 
     Segments with fewer than `min_accounts` laggard or target accounts get NaN and a reason.
     """
-    _need(acc, [by, "group", "arr", "renewed", "nrr"], "accounts")
+    require_columns(acc, [by, "group", "arr", "renewed", "nrr"], "accounts")
     rows = []
     for name, g in acc.groupby(by, sort=True):
         cmp = compare_groups(g, a=target, b="laggard", outcomes=("renewed", "nrr"), level=level,
@@ -394,50 +384,6 @@ def metric_dict(row: pd.Series | dict, scale: float = 1.0) -> dict[str, float]:
             for k in ("estimate", "se", "ci_low", "ci_high", "n") if k in r}
 
 
-GROUP_LABELS = {"leader": "Leaders (top 25%)", "middle": "Middle", "laggard": "Laggards (bottom 25%)",
-                "below min n": "Too few responses", "not rated": "No response"}
-
-
-def plot_group_outcomes(summary: pd.DataFrame, outcomes: Sequence[str] = DEFAULT_OUTCOMES,
-                        title: str = "") -> plt.Figure:
-    """Small multiples: each outcome's level per account group with its 95% CI and n.
-
-    `summary` is :func:`group_summary` output. Rates and NRR are shown in percent.
-    """
-    import matplotlib.pyplot as plt
-
-    from helpers import plots
-
-    groups = [g for g in GROUP_LABELS if g in set(summary["group"])]
-    colors = {"leader": plots.PALETTE[2], "middle": plots.PALETTE[0],
-              "laggard": plots.PALETTE[5], "below min n": "#999999", "not rated": "#999999"}
-    fig, axes = plt.subplots(1, len(outcomes), figsize=(3.1 * len(outcomes), 0.5 * len(groups) + 1.8),
-                             sharey=True)
-    axes = np.atleast_1d(axes)
-    for ax, out in zip(axes, outcomes, strict=True):
-        sub = summary[summary["outcome"] == out].set_index("group").reindex(groups)
-        for i, g in enumerate(groups):
-            r = sub.loc[g]
-            ax.plot([100 * r["ci_low"], 100 * r["ci_high"]], [i, i], color=colors[g], lw=2.5)
-            ax.plot(100 * r["estimate"], i, "o", color=colors[g], ms=7)
-            ax.annotate(f"{100 * r['estimate']:.0f}%", (100 * r["ci_high"], i), xytext=(3, 0),
-                        textcoords="offset points", va="center", fontsize=8)
-        ax.set_title({**BINARY, **CONTINUOUS}[out], fontsize=10)
-        ax.set_xlabel("%")
-    axes[0].set_yticks(range(len(groups)),
-                       [f"{GROUP_LABELS[g]} (n={int(summary.loc[summary['group'] == g, 'n'].iloc[0])})"
-                        for g in groups])
-    axes[0].invert_yaxis()
-    fig.suptitle(title or "Next-period outcomes by account NPS group", x=0.01, ha="left",
-                 fontweight="bold")
-    plots.methods_note(axes[0], (
-        "Accounts ranked by NPS in the survey wave (empirical-Bayes shrunk; minimum n of rated "
-        "contacts applies); groups by quartile. Points: share or mean per account; bars: 95% CI "
-        "(Wilson for rates, t for means). NRR = (ARR + expansion - churned ARR) / ARR."))
-    fig.tight_layout()
-    return fig
-
-
 def headline_metrics(gaps: pd.DataFrame, risk: pd.DataFrame, value: pd.DataFrame,
                      competitor_gaps: pd.DataFrame, backtest: object | None = None,
                      synthetic_market: bool = False) -> dict[str, object]:
@@ -446,8 +392,8 @@ def headline_metrics(gaps: pd.DataFrame, risk: pd.DataFrame, value: pd.DataFrame
     Rates, NRR and NPS gaps in points (percentage points), money in ARR currency units, returns in
     percent. `gaps` from :func:`compare_groups`, `risk` from :func:`revenue_at_risk` (its "Total"
     row), `value` from :func:`gap_value`, `competitor_gaps` from
-    :func:`helpers.benchmark.paired_gaps` (overall, one row per competitor), `backtest` a
-    :class:`helpers.benchmark.BacktestResult`.
+    :func:`helpers.analysis.competitors.paired_gaps` (overall, one row per competitor), `backtest` a
+    :class:`helpers.analysis.market_backtest.BacktestResult`.
     """
     out: dict[str, object] = {}
     for r in gaps.itertuples(index=False):

@@ -15,6 +15,8 @@ import numpy as np
 import pandas as pd
 
 from helpers.errors import DataError
+from helpers.ingest.privacy import mask_pii
+from helpers.stats import compare
 
 # --- tone ---------------------------------------------------------------------------------------
 # Small CX lexicon: word -> valence (-3..3). Stems are matched by exact token after lower-casing.
@@ -158,33 +160,6 @@ def tone(comments: Iterable[object] | pd.Series) -> pd.Series:
                      dtype=float)
 
 
-# --- personal data ------------------------------------------------------------------------------
-_EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
-_PHONE = re.compile(r"(?<![\w])(?:\+?\d[\d\s().-]{6,}\d)(?![\w])")
-_URL = re.compile(r"https?://\S+")
-
-
-def mask_pii(comments: Iterable[object] | pd.Series) -> pd.Series:
-    """Replace emails, phone numbers and URLs with ``[email]``, ``[phone]``, ``[url]``.
-
-    A phone is 8+ characters of digits, spaces, dots, dashes or brackets with at least 8 digits
-    (so "9/10" and years survive). Missing comments stay missing.
-    """
-    s = comments if isinstance(comments, pd.Series) else pd.Series(list(comments), dtype=object)
-
-    def _phone(m: re.Match[str]) -> str:
-        return "[phone]" if sum(ch.isdigit() for ch in m.group()) >= 8 else m.group()
-
-    def _one(c: object) -> object:
-        if c is None or c is pd.NA or (isinstance(c, float) and np.isnan(c)):
-            return c
-        t = _URL.sub("[url]", str(c))
-        t = _EMAIL.sub("[email]", t)
-        return _PHONE.sub(_phone, t)
-
-    return pd.Series([_one(c) for c in s.astype(object)], index=s.index, name=s.name, dtype=object)
-
-
 # --- themes -------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Themes:
@@ -262,14 +237,12 @@ def theme_contrast(
 ) -> pd.DataFrame:
     """Share of comments per theme among group `b` (promoters) and `a` (detractors), with Wilson
     intervals, and the difference b - a in percentage points with its CI and p-value
-    (:func:`helpers.metrics.compare_independent`, metric "mean" on 0/100 indicators).
+    (:func:`helpers.stats.compare.compare_independent`, metric "mean" on 0/100 indicators).
 
     Denominator: non-blank comments of the group. Respondents are treated as independent (B2B
     contacts of one account are not quite: the intervals are somewhat too narrow there).
     """
     from statsmodels.stats.proportion import proportion_confint
-
-    from helpers import metrics
 
     d = pd.DataFrame({"theme": assignment, "group": pd.Series(group).astype("string")})
     d = d.dropna()
@@ -285,7 +258,7 @@ def theme_contrast(
             lo, hi = proportion_confint(int(x.sum()), len(x), alpha=1 - level, method="wilson")
             row.update({f"share_{name}": 100 * x.mean(), f"{name}_ci_low": 100 * lo,
                         f"{name}_ci_high": 100 * hi, f"n_{name}": len(x)})
-        diff = metrics.compare_independent(pd.Series(100.0 * xa), pd.Series(100.0 * xb),
+        diff = compare.compare_independent(pd.Series(100.0 * xa), pd.Series(100.0 * xb),
                                            metric="mean", level=level)
         row.update({"estimate": diff.estimate, "se": diff.se, "ci_low": diff.ci_low,
                     "ci_high": diff.ci_high, "p_value": diff.p})

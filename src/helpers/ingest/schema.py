@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from helpers import config
-from helpers.errors import ConfigError, DataError
+from helpers.errors import ConfigError
 
 DEFAULT_SCHEMA = "config/survey.yaml"
 _LEADING_NUMBER = re.compile(r"^\s*(-?\d+(?:[.,]\d+)?)\s*(?:$|[-–:=)]|\s)")
@@ -218,13 +218,5 @@ def driver_items(market: str | None = None, path: str | os.PathLike[str] = DEFAU
     return load(path).driver_items(market)
 
 
-def require_columns(df: pd.DataFrame, columns: list[str], file: object) -> None:
-    """Raise DataError naming the first missing column."""
-    for c in columns:
-        if c not in df.columns:
-            raise DataError("required column missing", file=file, column=c,
-                            expected=f"columns {', '.join(columns)}")
 
-
-__all__ = ["Schema", "FieldSpec", "load", "locate", "parse_scores", "data_dictionary", "driver_items",
-           "require_columns"]
+__all__ = ["Schema", "FieldSpec", "load", "locate", "parse_scores", "data_dictionary", "driver_items"]

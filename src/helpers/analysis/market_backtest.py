@@ -1,29 +1,22 @@
-"""Benchmarks: does better CX pay in the market, and how do we compare with competitors?
+"""Market backtest: did the CX leaders beat the market? (the Watermark Consulting CX ROI method)
 
-Two views live here:
-
-* :func:`backtest`: the Watermark Consulting CX ROI method. Each year's CX index gives an equally
-  weighted portfolio of the top-N and one of the bottom-N public companies, held one calendar year
-  with dividends reinvested, rebalanced annually, compared with a benchmark total-return index.
-* :func:`vendor_nps` / :func:`paired_gaps` / :func:`gaps_by_segment`: our NPS against each
-  competitor's, rated by the same respondents (a paired comparison, not two independent samples).
+Each year's CX index gives an equally weighted portfolio of the top-N and one of the bottom-N
+public companies, held one calendar year with dividends reinvested, rebalanced annually, and
+compared with a benchmark total-return index. :func:`backtest` runs the steps in order:
+total-return index per ticker, the yearly holdings, the portfolio paths, the summary statistics
+and the events (delistings held as cash, late entrants not bought).
 """
 
 from __future__ import annotations
 
 import warnings
-from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 
-from helpers.errors import DataError
-
-if TYPE_CHECKING:
-    import matplotlib.pyplot as plt
+from helpers.errors import DataError, require_columns
 
 PRICE_ONLY_TEXT = (
     "Prices without dividends were given: every return here is a price return and understates "
@@ -70,12 +63,6 @@ class BacktestResult:
     notes: tuple[str, ...] = field(default_factory=tuple)
 
 
-def _check_columns(df: pd.DataFrame, needed: list[str], name: str) -> None:
-    missing = [c for c in needed if c not in df.columns]
-    if missing:
-        raise DataError(f"missing column(s) {missing}", file=name, column=missing[0],
-                        expected=f"columns {needed}")
-
 
 def total_return_index(prices: pd.DataFrame, price_type: str = "auto") -> tuple[pd.DataFrame, bool]:
     """Wide total-return levels (dates x tickers) and whether they are price-only.
@@ -85,12 +72,12 @@ def total_return_index(prices: pd.DataFrame, price_type: str = "auto") -> tuple[
     factor is (price + dividend) / previous price), or `price` alone (price-only: understated).
     `price_type` forces "total_return", "dividend" or "price"; "auto" picks by columns.
     """
-    _check_columns(prices, ["date", "ticker"], "prices")
+    require_columns(prices, ["date", "ticker"], "prices")
     if price_type == "auto":
         price_type = ("total_return" if "total_return" in prices.columns
                       else "dividend" if {"price", "dividend"} <= set(prices.columns) else "price")
     value_col = "total_return" if price_type == "total_return" else "price"
-    _check_columns(prices, [value_col], "prices")
+    require_columns(prices, [value_col], "prices")
     df = prices.assign(date=pd.to_datetime(prices["date"]), ticker=prices["ticker"].astype(str))
     level = pd.to_numeric(df[value_col], errors="coerce")
     bad = ~(level > 0)
@@ -221,7 +208,7 @@ def backtest(
     mid-year is held as cash at its last value until year end; a name with no price at the start of
     the year is not bought and its weight is spread over the rest. Both appear in ``events``.
     """
-    _check_columns(cx_index, ["year", "ticker"], "cx_index")
+    require_columns(cx_index, ["year", "ticker"], "cx_index")
     if "rank" not in cx_index.columns and "score" not in cx_index.columns:
         raise DataError("neither 'rank' nor 'score' present", file="cx_index", column="rank",
                         expected="a rank (1 = best) or a score (higher = better) per company")
@@ -358,231 +345,5 @@ def backtest(
     )
 
 
-def plot_cumulative(result: BacktestResult, ax: plt.Axes | None = None, title: str = "") -> plt.Axes:
-    """Cumulative-return lines for leaders, laggards and the benchmark, final value labelled."""
-    import matplotlib.pyplot as plt
-
-    from helpers import plots
-
-    ax = ax or plt.subplots(figsize=(9, 4.8))[1]
-    colors = [plots.PALETTE[2], plots.PALETTE[5], "#555555"]
-    for color, (name, g) in zip(colors, result.series.groupby("portfolio", sort=False), strict=False):
-        y = (g["value"] - 1.0) * 100
-        ax.plot(g["date"], y, color=color, label=name, lw=1.6 if "Bench" not in name else 1.2)
-        ax.annotate(f"{y.iloc[-1]:+.0f}%", (g["date"].iloc[-1], y.iloc[-1]), xytext=(4, 0),
-                    textcoords="offset points", va="center", fontsize=9, color=color)
-    ax.axhline(0, color="#999999", lw=0.8)
-    ax.set_ylabel("Cumulative return (%)")
-    ax.set_xlabel("")
-    ax.set_title(title or f"CX leaders vs laggards, {result.first_year}-{result.last_year}")
-    ax.legend(loc="upper left")
-    kind = "PRICE-ONLY returns (understated)" if result.price_only else "total returns"
-    ex = result.excess.iloc[0]
-    plots.methods_note(ax, (
-        f"Equal-weighted top/bottom {result.top_n} of each year's CX index, held one calendar year, "
-        f"{kind}, rebalanced annually; benchmark {result.benchmark}. Mean yearly return gap "
-        f"leaders - laggards {100 * ex['estimate']:+.1f} pts, 95% CI [{100 * ex['ci_low']:+.1f}, "
-        f"{100 * ex['ci_high']:+.1f}], n={int(ex['n'])} years. {len(result.events)} mid-year "
-        "exits/late listings handled (events table). Past returns; correlation, not causation."))
-    return ax
-
-
-# --------------------------------------------------------------------------- competitor benchmark
-def vendor_ratings(
-    responses: pd.DataFrame,
-    competitor_ratings: pd.DataFrame,
-    us: str = "Us",
-    market: str | None = None,
-    wave: str | Sequence[str] | None = None,
-    segments: Sequence[str] = ("region", "tier", "industry", "channel"),
-) -> pd.DataFrame:
-    """Long table of LTR ratings for us and each competitor by the same (included) respondents.
-
-    Parameters
-    ----------
-    responses : processed responses (our own LTR); only ``include`` rows are used.
-    competitor_ratings : long response_id, vendor, ltr (market and wave are taken from responses).
-    us : our vendor label. market : "B2B", "B2C" or None (both). wave : a wave, a list, or None.
-    segments : segment columns copied from responses when present.
-
-    Returns
-    -------
-    response_id, cluster (account_id for B2B, else the response: the unit of independence),
-    market, wave, segment columns, vendor, ltr. Rows without a rating are dropped.
-    """
-    for df, name, cols in ((responses, "responses", ["response_id", "include", "market", "wave",
-                                                     "ltr"]),
-                           (competitor_ratings, "competitor_ratings", ["response_id", "vendor",
-                                                                       "ltr"])):
-        _check_columns(df, cols, name)
-    base = responses[responses["include"].astype(bool)]
-    if market is not None:
-        base = base[base["market"] == market]
-    if wave is not None:
-        waves = [wave] if isinstance(wave, str) else list(wave)
-        base = base[base["wave"].astype(str).isin(waves)]
-    if base.empty:
-        raise DataError("no included responses after filtering", file="responses",
-                        column="market", expected=f"market={market!r}, wave={wave!r} to match rows")
-    keep = ["response_id", "market", "wave", *[c for c in segments if c in base.columns]]
-    acct = base["account_id"] if "account_id" in base.columns else pd.Series(pd.NA, index=base.index)
-    base = base.assign(cluster=acct.astype("string").fillna("resp:" + base["response_id"].astype(str)))
-    keep.insert(1, "cluster")
-    ours = base[[*keep, "ltr"]].assign(vendor=us)
-    theirs = base[keep].merge(competitor_ratings[["response_id", "vendor", "ltr"]],
-                              on="response_id", how="inner")
-    out = pd.concat([ours, theirs], ignore_index=True)
-    out["ltr"] = pd.to_numeric(out["ltr"], errors="coerce")
-    out = out[out["ltr"].notna()]
-    out["vendor"] = out["vendor"].astype(str)
-    return out[[*keep, "vendor", "ltr"]].reset_index(drop=True)
-
-
-def vendor_nps(ratings: pd.DataFrame, us: str = "Us", by: str | None = None) -> pd.DataFrame:
-    """NPS per vendor (and segment) with cluster-robust SE (accounts) and adjusted Wald CI.
-
-    Each vendor's NPS is over the respondents who rated it (competitor ratings come from users of
-    that competitor). Our vendor comes first. Uses :func:`helpers.metrics.nps_table`.
-    """
-    _check_columns(ratings, ["vendor", "ltr", "cluster"], "ratings")
-    from helpers import metrics
-
-    cols = ["vendor", *([by] if by else [])]
-    table = metrics.nps_table(ratings, by=cols, score="ltr", cluster="cluster")
-    table["is_us"] = table["vendor"] == us
-    return table.sort_values(["is_us", "nps"], ascending=[False, False]).reset_index(drop=True)
-
-
-def paired_mean_difference(d: np.ndarray, cluster: np.ndarray | None = None,
-                           level: float = 0.95) -> dict[str, float]:
-    """Mean of paired differences with a cluster-robust SE and a t interval (clusters - 1 df).
-
-    With one pair per cluster this is the paired t-test (R ``t.test(paired = TRUE)``).
-    """
-    from helpers import metrics
-
-    d = np.asarray(d, float)
-    cl = np.arange(len(d)) if cluster is None else np.asarray(cluster)
-    n_cl = len(pd.unique(cl))
-    if len(d) < 2 or n_cl < 2:
-        return {"estimate": float(np.mean(d)) if len(d) else np.nan, "se": np.nan,
-                "ci_low": np.nan, "ci_high": np.nan, "t": np.nan, "p_value": np.nan,
-                "n": len(d), "n_clusters": n_cl}
-    r = metrics.survey_mean(d, cluster=cl, level=level)
-    q = stats.t.ppf(0.5 + level / 2, n_cl - 1)
-    t = r.estimate / r.se if r.se > 0 else np.nan
-    return {"estimate": r.estimate, "se": r.se, "ci_low": r.estimate - q * r.se,
-            "ci_high": r.estimate + q * r.se, "t": t,
-            "p_value": float(2 * stats.t.sf(abs(t), n_cl - 1)) if np.isfinite(t) else np.nan,
-            "n": len(d), "n_clusters": n_cl}
-
-
-def paired_gaps(ratings: pd.DataFrame, us: str = "Us", by: str | None = None,
-                level: float = 0.95, q: float = 0.05, min_n: int = 30) -> pd.DataFrame:
-    """Our NPS minus each competitor's among respondents who rated both (paired, clustered).
-
-    Each respondent scores +100/0/-100 for us and for the competitor; the gap is the mean of the
-    per-respondent difference, its SE is clustered by account (contacts of one account are not
-    independent), t interval with (accounts - 1) df. Benjamini-Hochberg over all rows
-    (competitors x segments). ``verdict``: "lead" / "lag" when significant after BH, else
-    "no clear difference"; rows with fewer than `min_n` pairs are "too few".
-    """
-    _check_columns(ratings, ["response_id", "cluster", "vendor", "ltr"], "ratings")
-    from helpers import metrics
-
-    r = ratings.assign(score=metrics.nps_score(ratings["ltr"], "ltr"))
-    ours = r[r["vendor"] == us][["response_id", "score"]].rename(columns={"score": "s_us"})
-    if ours.empty:
-        raise DataError(f"no ratings for {us!r}", file="ratings", column="vendor",
-                        expected="our own vendor label among the vendors")
-    pairs = r[r["vendor"] != us].merge(ours, on="response_id", how="inner")
-    groups = ["vendor", *([by] if by else [])]
-    rows = []
-    for key, g in pairs.groupby(groups, sort=True):
-        key = key if isinstance(key, tuple) else (key,)
-        res = paired_mean_difference((g["s_us"] - g["score"]).to_numpy(), g["cluster"].to_numpy(),
-                                     level)
-        rows.append({**dict(zip(groups, key, strict=True)), "nps_us": float(g["s_us"].mean()),
-                     "nps_competitor": float(g["score"].mean()), **res})
-    out = pd.DataFrame(rows).rename(columns={"vendor": "competitor"})
-    out.loc[out["n"] < min_n, ["p_value"]] = np.nan
-    bh = metrics.bh_adjust(out["p_value"].astype(float), q=q)
-    out["p_adjusted"] = bh["p_adjusted"].to_numpy()
-    sig = bh["reject"].to_numpy(bool)
-    out["verdict"] = np.where(out["n"] < min_n, "too few",
-                              np.where(sig & (out["estimate"] > 0), "lead",
-                                       np.where(sig & (out["estimate"] < 0), "lag",
-                                                "no clear difference")))
-    return out
-
-
-def all_pairs(ratings: pd.DataFrame, level: float = 0.95, q: float = 0.05,
-              min_n: int = 30) -> pd.DataFrame:
-    """Paired NPS difference for every pair of vendors (a - b) among respondents rating both.
-
-    Same method as :func:`paired_gaps` (per-respondent +100/0/-100 differences, SE clustered by
-    account, t interval), with Benjamini-Hochberg over all pairs. Columns: vendor_a, vendor_b,
-    nps_a, nps_b, estimate, se, ci_low, ci_high, t, p_value, n, n_clusters, p_adjusted,
-    significant (False when fewer than `min_n` pairs).
-    """
-    _check_columns(ratings, ["response_id", "cluster", "vendor", "ltr"], "ratings")
-    from helpers import metrics
-
-    r = ratings.assign(score=metrics.nps_score(ratings["ltr"], "ltr"))
-    wide = r.pivot_table(index=["response_id", "cluster"], columns="vendor", values="score",
-                         aggfunc="first").reset_index()
-    vendors = sorted(r["vendor"].unique())
-    rows = []
-    for i, a in enumerate(vendors):
-        for b in vendors[i + 1:]:
-            both = wide[wide[a].notna() & wide[b].notna()]
-            res = paired_mean_difference((both[a] - both[b]).to_numpy(), both["cluster"].to_numpy(),
-                                         level)
-            rows.append({"vendor_a": a, "vendor_b": b, "nps_a": float(both[a].mean()),
-                         "nps_b": float(both[b].mean()), **res})
-    out = pd.DataFrame(rows)
-    out.loc[out["n"] < min_n, "p_value"] = np.nan
-    bh = metrics.bh_adjust(out["p_value"].astype(float), q=q)
-    out["p_adjusted"] = bh["p_adjusted"].to_numpy()
-    out["significant"] = bh["reject"].to_numpy(bool)
-    return out
-
-
 VERDICT_COLORS = {"lead": "#009E73", "lag": "#D55E00", "no clear difference": "#999999",
                   "too few": "#DDDDDD"}
-
-
-def plot_gaps(gaps: pd.DataFrame, us: str = "Us", label: str = "competitor", title: str = "",
-              ax: plt.Axes | None = None) -> plt.Axes:
-    """Dot plot for sales: our NPS lead (right, green) or lag (left, orange) vs each competitor.
-
-    One row per competitor: the paired NPS gap in points with its CI, coloured by verdict (BH),
-    with "we lead/lag by ... [CI], n pairs" printed beside it.
-    """
-    import matplotlib.pyplot as plt
-
-    g = gaps.sort_values("estimate", ascending=False).reset_index(drop=True)
-    ax = ax or plt.subplots(figsize=(8, 0.55 * len(g) + 1.8))[1]
-    lo = np.nanmin(g["ci_low"]) if len(g) else -10
-    hi = np.nanmax(g["ci_high"]) if len(g) else 10
-    span = max(abs(lo), abs(hi), 5) * 1.15
-    for i, r in g.iterrows():
-        color = VERDICT_COLORS.get(r["verdict"], "#999999")
-        ax.plot([r["ci_low"], r["ci_high"]], [i, i], color=color, lw=2.5, solid_capstyle="round")
-        ax.plot(r["estimate"], i, "o", color=color, ms=9)
-        word = {"lead": "we lead", "lag": "we lag"}.get(r["verdict"], r["verdict"])
-        ax.text(span * 1.02, i, f"{word}: {r['estimate']:+.0f} [{r['ci_low']:+.0f}, "
-                f"{r['ci_high']:+.0f}], n={int(r['n'])}", va="center", fontsize=9, color=color)
-    ax.axvline(0, color="#555555", lw=1)
-    ax.set_yticks(range(len(g)), [f"vs {c}" for c in g[label].astype(str)])
-    ax.set_xlim(-span, span)
-    ax.invert_yaxis()
-    ax.set_xlabel(f"NPS of {us} minus competitor (points, same respondents)")
-    ax.set_title(title or f"Where {us} leads or lags on NPS")
-    from helpers import plots
-
-    plots.methods_note(ax, (
-        "Paired comparison: respondents who rated both vendors; NPS = % promoters (9-10) - % "
-        "detractors (0-6); 95% CI clustered by account; green/orange = significant after "
-        "Benjamini-Hochberg (FDR 5%), grey = no clear difference."))
-    return ax

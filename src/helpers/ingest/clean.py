@@ -7,9 +7,7 @@ anything is written; emails and phone numbers inside comments are masked.
 
 from __future__ import annotations
 
-import hashlib
 import os
-import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,10 +18,12 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from helpers import catalog, io, paths, text
-from helpers import schema as schema_mod
-from helpers.errors import DataError
-from helpers.schema import Schema
+from helpers import catalog, paths
+from helpers.errors import DataError, require_columns
+from helpers.ingest import readers
+from helpers.ingest import schema as schema_mod
+from helpers.ingest.privacy import hash_keys, load_salt, mask_comments
+from helpers.ingest.schema import Schema
 
 RULES: list[tuple[str, str]] = [  # flag column, plain-language reason (in funnel order)
     ("flag_test", "preview, test or spam response"),
@@ -33,54 +33,6 @@ RULES: list[tuple[str, str]] = [  # flag column, plain-language reason (in funne
     ("flag_out_of_range", "value outside its scale"),
     ("flag_incomplete", "incomplete (no likelihood-to-recommend answer)"),
 ]
-SALT_ENV = "CX_SALT"
-SALT_FILE = ".cx_salt"
-
-
-# --------------------------------------------------------------------------------------------
-# Personal data
-# --------------------------------------------------------------------------------------------
-def load_salt() -> str:
-    """The salt for hash keys: $CX_SALT, else the git-ignored file .cx_salt (created on first use)."""
-    env = os.environ.get(SALT_ENV)
-    if env:
-        return env
-    p = paths.PROJECT_ROOT / SALT_FILE
-    if not p.exists():
-        p.write_text(secrets.token_hex(32), encoding="utf-8")
-        p.chmod(0o600)
-    return p.read_text(encoding="utf-8").strip()
-
-
-def hash_keys(values: pd.Series, salt: str) -> pd.Series:
-    """Salted BLAKE2 keys (16 hex chars) of normalised values; blanks stay missing.
-
-    Each distinct value is hashed once (from a copy of the keyed hash state, which skips the key
-    block) and the keys are spread back to the rows with an Arrow take.
-    """
-    norm = values.astype("string").str.strip().str.lower()
-    norm = norm.where(norm != "")
-    codes, uniq = pd.factorize(norm)
-    keyed = hashlib.blake2b(key=salt.encode()[:64], digest_size=8)
-
-    def key_of(u: str) -> str:
-        h = keyed.copy()
-        h.update(u.encode())
-        return h.hexdigest()
-
-    keys = pa.array([*map(key_of, uniq.tolist()), None], pa.string())
-    taken = keys.take(pa.array(np.where(codes < 0, len(uniq), codes)))
-    return pd.Series(taken, index=values.index, dtype="string")
-
-
-def mask_comments(comments: pd.Series) -> pd.Series:
-    """Mask emails and phone numbers in free text (only rows that could hold one are scanned)."""
-    s = comments.astype("string")
-    suspect = s.str.contains("@", regex=False, na=False) | s.str.count(r"\d").fillna(0).ge(8)
-    out = s.copy()
-    if suspect.any():
-        out[suspect] = text.mask_pii(s[suspect]).astype("string")
-    return out
 
 
 # --------------------------------------------------------------------------------------------
@@ -96,7 +48,7 @@ class CleanResult:
     side_tables: dict[str, pd.DataFrame] = field(default_factory=dict)
 
 
-def _mapped(survey: io.Survey, sch: Schema) -> dict[str, str]:
+def _mapped(survey: readers.Survey, sch: Schema) -> dict[str, str]:
     cols = list(survey.data.columns)
     found: dict[str, str] = {}
     for name, spec in {**sch.fields, **sch.drivers}.items():
@@ -199,7 +151,7 @@ def _parse_datetimes(s: pd.Series) -> pd.Series:
     return pd.to_datetime(s, errors="coerce", format="mixed")
 
 
-def clean_responses(survey: io.Survey, sch: Schema, salt: str, speeder_fraction: float | None = None,
+def clean_responses(survey: readers.Survey, sch: Schema, salt: str, speeder_fraction: float | None = None,
                     min_grid_items: int | None = None) -> CleanResult:
     """Map an export to canonical fields, flag quality problems and remove personal data."""
     raw = survey.data
@@ -357,7 +309,7 @@ def _labels(names: list[str | None], codes: np.ndarray, index: pd.Index) -> pd.S
     return pd.Series(pa.array(names, pa.string()).take(pa.array(codes)), index=index, dtype="string")
 
 
-def _competitors(raw: pd.DataFrame, survey: io.Survey, sch: Schema, out: pd.DataFrame) -> pd.DataFrame:
+def _competitors(raw: pd.DataFrame, survey: readers.Survey, sch: Schema, out: pd.DataFrame) -> pd.DataFrame:
     frames = []
     for vendor, spec in sch.competitors.items():
         col = schema_mod.locate(spec, list(raw.columns), survey.questions, survey.import_ids)
@@ -375,7 +327,7 @@ def _competitors(raw: pd.DataFrame, survey: io.Survey, sch: Schema, out: pd.Data
     return comp
 
 
-def _log(out: pd.DataFrame, sch: Schema, survey: io.Survey, mapped: dict[str, str]) -> dict[str, Any]:
+def _log(out: pd.DataFrame, sch: Schema, survey: readers.Survey, mapped: dict[str, str]) -> dict[str, Any]:
     n = len(out)
     rules = {f.removeprefix("flag_"): {"rows": int(out[f].sum()), "reason": why} for f, why in RULES}
     funnel = [{"step": "raw rows", "rows": n}]
@@ -404,7 +356,7 @@ ACCOUNT_COLUMNS = ["account_id", "industry", "tier", "region", "arr", "rep_id", 
 
 def clean_accounts(df: pd.DataFrame, file: object) -> pd.DataFrame:
     """CRM account extract -> accounts table with journey fields and next-period outcomes."""
-    schema_mod.require_columns(df, ACCOUNT_COLUMNS, file)
+    require_columns(df, ACCOUNT_COLUMNS, file)
     out = df.drop(columns=[c for c in ("account_name",) if c in df]).copy()
     for c in ("deal_close_date", "go_live_planned", "go_live_date", "renewal_date"):
         out[c] = pd.to_datetime(out[c], errors="coerce")
@@ -429,7 +381,7 @@ def clean_accounts(df: pd.DataFrame, file: object) -> pd.DataFrame:
 
 def clean_invitations(df: pd.DataFrame, file: object, salt: str) -> pd.DataFrame:
     """Distribution list -> invitations with hashed contact keys (emails dropped)."""
-    schema_mod.require_columns(df, ["wave", "account_id", "contact_email", "role", "responded"], file)
+    require_columns(df, ["wave", "account_id", "contact_email", "role", "responded"], file)
     out = df.copy()
     out["contact_key"] = hash_keys(out.pop("contact_email"), salt)
     out["responded"] = out["responded"].astype(str).str.lower().isin(["true", "1", "yes"])
@@ -466,7 +418,7 @@ def run(raw_path: str | os.PathLike[str], schema_path: str | os.PathLike[str] = 
     raw = paths.resolve(raw_path)
     sch = schema_mod.load(schema_path)
     salt = load_salt()
-    survey = io.read_survey(raw, format=format, encoding=encoding)
+    survey = readers.read_survey(raw, format=format, encoding=encoding)
     result = clean_responses(survey, sch, salt, speeder_fraction)
 
     def side(given: str | None, default: str) -> Path | None:

@@ -1,17 +1,23 @@
-"""House style for every chart: one theme, a colour-blind-safe palette, fixed NPS colours.
+"""Charts: the house style and every chart a report draws (analysis returns tables, this draws them).
 
-Every chart states what it shows: axis labels with units, n on bars, and a methods note
-(definition, n, weights, exclusions, date window) via :func:`methods_note`.
+One theme, a colour-blind-safe palette (Okabe-Ito) and fixed NPS colours. Every chart states
+what it shows: axis labels with units, n on bars, and a methods note (definition, n, weights,
+exclusions, date window) via :func:`methods_note`. General charts come first, then the charts
+of particular analyses (integrity, leaders vs laggards, competitors, market backtest).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 import matplotlib as mpl
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+
+from helpers.analysis.market_backtest import VERDICT_COLORS, BacktestResult
+from helpers.analysis.outcomes import BINARY, CONTINUOUS, DEFAULT_OUTCOMES
+from helpers.errors import DataError
 
 # Okabe-Ito: distinguishable with the common colour-vision deficiencies.
 PALETTE: list[str] = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000"]
@@ -20,7 +26,7 @@ SUPPRESSED_COLOR = "#DDDDDD"
 
 
 def set_theme() -> None:
-    """Apply the house theme (call once per notebook; helpers.plots functions assume it)."""
+    """Apply the house theme (call once per notebook; helpers.reporting.charts functions assume it)."""
     # seaborn's "whitegrid" look, set directly: importing seaborn (and scipy.stats with it) costs
     # ~1.5 s in every kernel, and these rcParams are all the theme needs.
     mpl.rcParams.update({
@@ -218,7 +224,7 @@ def driver_importance(
 ) -> plt.Axes:
     """Ranked drivers: share of explained variance (R²) with bootstrap CI, and rank stability.
 
-    `imp` is :func:`helpers.drivers.shapley_importance` output (index = driver, columns share,
+    `imp` is :func:`helpers.analysis.importance.shapley_importance` output (index = driver, columns share,
     share_ci_low, share_ci_high, optional top3_share).
     """
     ax = ax or plt.subplots(figsize=(8, 0.45 * len(imp) + 1.6))[1]
@@ -251,7 +257,7 @@ def priority_matrix(
 ) -> plt.Axes:
     """Importance (share of R², x) against performance (y), both with CIs, quadrants labelled.
 
-    `pm` is :func:`helpers.drivers.priority_matrix` output; its attrs give the cut lines.
+    `pm` is :func:`helpers.analysis.drivers.priority_matrix` output; its attrs give the cut lines.
     """
     ax = ax or plt.subplots(figsize=(8, 6))[1]
     x = 100 * pm["share"].to_numpy(float)
@@ -311,3 +317,195 @@ def nps_bars_ci(
     ax2.tick_params(axis="y", left=False)
     ax2.set_title("NPS with 95% CI")
     return ax1
+
+
+# --- charts of particular analyses ---------------------------------------------------------
+
+def rate_funnel(
+    ev: pd.DataFrame, check: str, names: Mapping[str, str], flagged: Iterable[str] = (),
+    title: str = "", ax: plt.Axes | None = None,
+) -> plt.Axes:
+    """Funnel plot: each rep's raw rate against their n, inside the 95% / 99.8% peer band.
+
+    The band is the pooled rate ± z·√(p(1-p)/n): what chance alone produces for a rep with that
+    many responses. Flagged reps (orange) and reps above the 95% band are labelled with their
+    pseudonyms.
+    """
+
+    d = ev.loc[ev["check"] == check]
+    if d.empty:
+        raise DataError(f"no evidence rows for check {check!r}", column="check")
+    ax = ax or plt.subplots(figsize=(8, 4.5))[1]
+    pooled = d["k"].sum() / d["n"].sum()
+    nn = np.linspace(max(2, d["n"].min() * 0.8), d["n"].max() * 1.1, 200)
+    for zq, alpha_fill, lab in ((1.96, 0.25, "95% peer band"), (3.09, 0.12, "99.8% peer band")):
+        half = zq * np.sqrt(pooled * (1 - pooled) / nn)
+        ax.fill_between(nn, np.clip(pooled - half, 0, 1) * 100, np.clip(pooled + half, 0, 1) * 100,
+                        color=PALETTE[4], alpha=alpha_fill, linewidth=0, label=lab)
+    ax.axhline(pooled * 100, color="#555555", lw=1, ls="--", label=f"all reps {pooled:.0%}")
+    flagged = set(flagged)
+    colors = [PALETTE[5] if r in flagged else PALETTE[0] for r in d["rep_id"]]
+    ax.scatter(d["n"], d["estimate"] * 100, c=colors, zorder=3)
+    outside = d["estimate"] - pooled > 1.96 * np.sqrt(pooled * (1 - pooled) / d["n"])
+    for r, out in zip(d.itertuples(), outside, strict=True):
+        if out or r.rep_id in flagged:  # label what stands out; the rest is the crowd
+            ax.annotate(names.get(r.rep_id, r.rep_id), (r.n, r.estimate * 100), xytext=(4, 2),
+                        textcoords="offset points", fontsize=8, color="#333333")
+    ax.set_xlabel("Responses per rep (n)")
+    ax.set_ylabel("Share of responses (%)")
+    ax.set_title(f"{title or check} ({len(d)} reps, n={int(d['n'].sum()):,})")
+    ax.legend(loc="upper right", fontsize=8)
+    return ax
+
+
+def predicted_vs_given(
+    ev: pd.DataFrame, names: Mapping[str, str], flagged: Iterable[str] = (),
+    title: str = "Mean LTR given vs predicted from experience ratings, per rep",
+    ax: plt.Axes | None = None,
+) -> plt.Axes:
+    """Mean LTR given vs predicted from the experience ratings per rep, with the residual's CI.
+
+    On the diagonal a rep's scores are what their customers' ratings explain; above it the scores
+    are higher than the experience behind them. Vertical bars: 95% account-clustered CI. Flagged
+    reps and reps whose CI lies above 0 are labelled.
+    """
+
+    d = ev.loc[ev["check"] == "ltr_residual"]
+    if d.empty or "predicted" not in d:
+        raise DataError("no ltr_residual evidence with predicted/given columns", column="check")
+    ax = ax or plt.subplots(figsize=(6.5, 5.5))[1]
+    flagged = set(flagged)
+    colors = [PALETTE[5] if r in flagged else PALETTE[0] for r in d["rep_id"]]
+    lo = d["predicted"] + d["ci_low"]
+    hi = d["predicted"] + d["ci_high"]
+    ax.vlines(d["predicted"], lo, hi, colors=colors, alpha=0.6)
+    ax.scatter(d["predicted"], d["given"], c=colors, zorder=3)
+    for r in d.itertuples():
+        if r.rep_id in flagged or r.ci_low > 0:
+            ax.annotate(names.get(r.rep_id, r.rep_id), (r.predicted, r.given), xytext=(4, 2),
+                        textcoords="offset points", fontsize=8, color="#333333")
+    lims = [min(d["predicted"].min(), lo.min()) - 0.3, max(d["predicted"].max(), hi.max()) + 0.3]
+    ax.plot(lims, lims, color="#555555", lw=1, ls="--", label="given = predicted")
+    ax.set_xlim(lims)
+    ax.set_ylim(lims)
+    ax.set_title(f"{title} ({len(d)} reps, n={int(d['n'].sum()):,})")
+    ax.set_xlabel("Mean LTR predicted from experience ratings (0-10)")
+    ax.set_ylabel("Mean LTR given (0-10)")
+    ax.legend(loc="upper left", fontsize=8)
+    return ax
+
+
+def nps_with_without(nps_table: pd.DataFrame, ax: plt.Axes | None = None) -> plt.Axes:
+    """Headline NPS with and without the flagged reps' responses: points, 95% CIs and n."""
+
+    ax = ax or plt.subplots(figsize=(8, 3.2))[1]
+    ci_points(nps_table, label="label", xlabel="NPS (points, -100 to 100)", ax=ax,
+              title="B2B NPS with and without the flagged reps' responses")
+    lo, hi = nps_table["ci_low"].min(), nps_table["ci_high"].max()
+    ax.set_xlim(lo - 0.1 * (hi - lo), hi + 0.25 * (hi - lo))
+    ax.set_ylim(len(nps_table) - 0.5, -0.5)
+    ax.figure.tight_layout()
+    return ax
+
+
+GROUP_LABELS = {"leader": "Leaders (top 25%)", "middle": "Middle", "laggard": "Laggards (bottom 25%)",
+                "below min n": "Too few responses", "not rated": "No response"}
+
+
+def group_outcomes(summary: pd.DataFrame, outcomes: Sequence[str] = DEFAULT_OUTCOMES,
+                        title: str = "") -> plt.Figure:
+    """Small multiples: each outcome's level per account group with its 95% CI and n.
+
+    `summary` is :func:`group_summary` output. Rates and NRR are shown in percent.
+    """
+
+
+    groups = [g for g in GROUP_LABELS if g in set(summary["group"])]
+    colors = {"leader": PALETTE[2], "middle": PALETTE[0],
+              "laggard": PALETTE[5], "below min n": "#999999", "not rated": "#999999"}
+    fig, axes = plt.subplots(1, len(outcomes), figsize=(3.1 * len(outcomes), 0.5 * len(groups) + 1.8),
+                             sharey=True)
+    axes = np.atleast_1d(axes)
+    for ax, out in zip(axes, outcomes, strict=True):
+        sub = summary[summary["outcome"] == out].set_index("group").reindex(groups)
+        for i, g in enumerate(groups):
+            r = sub.loc[g]
+            ax.plot([100 * r["ci_low"], 100 * r["ci_high"]], [i, i], color=colors[g], lw=2.5)
+            ax.plot(100 * r["estimate"], i, "o", color=colors[g], ms=7)
+            ax.annotate(f"{100 * r['estimate']:.0f}%", (100 * r["ci_high"], i), xytext=(3, 0),
+                        textcoords="offset points", va="center", fontsize=8)
+        ax.set_title({**BINARY, **CONTINUOUS}[out], fontsize=10)
+        ax.set_xlabel("%")
+    axes[0].set_yticks(range(len(groups)),
+                       [f"{GROUP_LABELS[g]} (n={int(summary.loc[summary['group'] == g, 'n'].iloc[0])})"
+                        for g in groups])
+    axes[0].invert_yaxis()
+    fig.suptitle(title or "Next-period outcomes by account NPS group", x=0.01, ha="left",
+                 fontweight="bold")
+    methods_note(axes[0], (
+        "Accounts ranked by NPS in the survey wave (empirical-Bayes shrunk; minimum n of rated "
+        "contacts applies); groups by quartile. Points: share or mean per account; bars: 95% CI "
+        "(Wilson for rates, t for means). NRR = (ARR + expansion - churned ARR) / ARR."))
+    fig.tight_layout()
+    return fig
+
+
+def backtest_cumulative(result: BacktestResult, ax: plt.Axes | None = None, title: str = "") -> plt.Axes:
+    """Cumulative-return lines for leaders, laggards and the benchmark, final value labelled."""
+
+
+    ax = ax or plt.subplots(figsize=(9, 4.8))[1]
+    colors = [PALETTE[2], PALETTE[5], "#555555"]
+    for color, (name, g) in zip(colors, result.series.groupby("portfolio", sort=False), strict=False):
+        y = (g["value"] - 1.0) * 100
+        ax.plot(g["date"], y, color=color, label=name, lw=1.6 if "Bench" not in name else 1.2)
+        ax.annotate(f"{y.iloc[-1]:+.0f}%", (g["date"].iloc[-1], y.iloc[-1]), xytext=(4, 0),
+                    textcoords="offset points", va="center", fontsize=9, color=color)
+    ax.axhline(0, color="#999999", lw=0.8)
+    ax.set_ylabel("Cumulative return (%)")
+    ax.set_xlabel("")
+    ax.set_title(title or f"CX leaders vs laggards, {result.first_year}-{result.last_year}")
+    ax.legend(loc="upper left")
+    kind = "PRICE-ONLY returns (understated)" if result.price_only else "total returns"
+    ex = result.excess.iloc[0]
+    methods_note(ax, (
+        f"Equal-weighted top/bottom {result.top_n} of each year's CX index, held one calendar year, "
+        f"{kind}, rebalanced annually; benchmark {result.benchmark}. Mean yearly return gap "
+        f"leaders - laggards {100 * ex['estimate']:+.1f} pts, 95% CI [{100 * ex['ci_low']:+.1f}, "
+        f"{100 * ex['ci_high']:+.1f}], n={int(ex['n'])} years. {len(result.events)} mid-year "
+        "exits/late listings handled (events table). Past returns; correlation, not causation."))
+    return ax
+
+
+def competitor_gaps(gaps: pd.DataFrame, us: str = "Us", label: str = "competitor", title: str = "",
+              ax: plt.Axes | None = None) -> plt.Axes:
+    """Dot plot for sales: our NPS lead (right, green) or lag (left, orange) vs each competitor.
+
+    One row per competitor: the paired NPS gap in points with its CI, coloured by verdict (BH),
+    with "we lead/lag by ... [CI], n pairs" printed beside it.
+    """
+
+    g = gaps.sort_values("estimate", ascending=False).reset_index(drop=True)
+    ax = ax or plt.subplots(figsize=(8, 0.55 * len(g) + 1.8))[1]
+    lo = np.nanmin(g["ci_low"]) if len(g) else -10
+    hi = np.nanmax(g["ci_high"]) if len(g) else 10
+    span = max(abs(lo), abs(hi), 5) * 1.15
+    for i, r in g.iterrows():
+        color = VERDICT_COLORS.get(r["verdict"], "#999999")
+        ax.plot([r["ci_low"], r["ci_high"]], [i, i], color=color, lw=2.5, solid_capstyle="round")
+        ax.plot(r["estimate"], i, "o", color=color, ms=9)
+        word = {"lead": "we lead", "lag": "we lag"}.get(r["verdict"], r["verdict"])
+        ax.text(span * 1.02, i, f"{word}: {r['estimate']:+.0f} [{r['ci_low']:+.0f}, "
+                f"{r['ci_high']:+.0f}], n={int(r['n'])}", va="center", fontsize=9, color=color)
+    ax.axvline(0, color="#555555", lw=1)
+    ax.set_yticks(range(len(g)), [f"vs {c}" for c in g[label].astype(str)])
+    ax.set_xlim(-span, span)
+    ax.invert_yaxis()
+    ax.set_xlabel(f"NPS of {us} minus competitor (points, same respondents)")
+    ax.set_title(title or f"Where {us} leads or lags on NPS")
+
+    methods_note(ax, (
+        "Paired comparison: respondents who rated both vendors; NPS = % promoters (9-10) - % "
+        "detractors (0-6); 95% CI clustered by account; green/orange = significant after "
+        "Benjamini-Hochberg (FDR 5%), grey = no clear difference."))
+    return ax

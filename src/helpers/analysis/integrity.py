@@ -27,13 +27,14 @@ import string
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from scipy import stats
 
-from helpers import catalog, metrics, paths, text
-from helpers.errors import DataError
+from helpers import catalog, paths
+from helpers.analysis import text
+from helpers.errors import DataError, require_columns
+from helpers.stats import compare, estimators, shrinkage
 
 #: Columns of every evidence frame (one row per rep and check).
 EVIDENCE_COLUMNS: list[str] = [
@@ -63,12 +64,6 @@ _Z_CAP = 8.0  # z-scores beyond this add nothing (p below 1e-15 is not more info
 
 # --- shared machinery ---------------------------------------------------------------------------
 
-def _require(df: pd.DataFrame, cols: Iterable[str], what: str) -> None:
-    missing = [c for c in cols if c not in df.columns]
-    if missing:
-        raise DataError(f"missing column(s) {', '.join(missing)} for the {what} check",
-                        file="responses", column=missing[0], expected="the data-contract columns")
-
 
 def _z(p: pd.Series | np.ndarray) -> np.ndarray:
     """One-sided p-value -> z-score (positive = in the gaming direction), capped."""
@@ -90,7 +85,7 @@ def _finish(out: pd.DataFrame, check: str, alpha: float) -> pd.DataFrame:
     out["check"] = check
     out["family"] = FAMILIES[check]
     out["p"] = out["p"].fillna(1.0).clip(0.0, 1.0)
-    out["q"] = metrics.bh_adjust(out["p"].to_numpy(float))["p_adjusted"].to_numpy(float)
+    out["q"] = compare.bh_adjust(out["p"].to_numpy(float))["p_adjusted"].to_numpy(float)
     out["z"] = _z(out["p"])
     out["fail"] = out["q"] < alpha
     for c in EVIDENCE_COLUMNS:
@@ -123,7 +118,7 @@ def rate_vs_peers(
     -------
     Evidence frame: ``estimate`` = raw rate, ``peer`` = pooled rate of all other reps,
     ``shrunk`` / ``ci_low`` / ``ci_high`` = beta-binomial empirical-Bayes rate and its 95%
-    interval (:func:`helpers.metrics.eb_rates`), ``p`` = one-sided p-value of rate > peer rate,
+    interval (:func:`helpers.stats.shrinkage.eb_rates`), ``p`` = one-sided p-value of rate > peer rate,
     ``q`` = BH q-value across reps.
 
     Notes
@@ -183,11 +178,11 @@ def rate_vs_peers(
 
 
 def _eb(k: np.ndarray, n: np.ndarray) -> dict[str, np.ndarray]:
-    """Shrunk rates and their intervals from :func:`helpers.metrics.eb_rates`."""
+    """Shrunk rates and their intervals from :func:`helpers.stats.shrinkage.eb_rates`."""
     if k.sum() in (0, n.sum()) or len(k) < 2:  # nothing to compare: no rep stands out
         pooled = np.full(len(k), k.sum() / n.sum())
         return {"shrunk": pooled, "ci_low": pooled, "ci_high": pooled}
-    res = metrics.eb_rates(k, n)
+    res = shrinkage.eb_rates(k, n)
     return {"shrunk": res["shrunk_rate"].to_numpy(float),
             "ci_low": res["ci_low"].to_numpy(float), "ci_high": res["ci_high"].to_numpy(float)}
 
@@ -206,7 +201,7 @@ def score_share_evidence(
     A pressured rep collects more top scores than peers; shrinkage keeps a rep with a handful of
     responses from topping the list by chance.
     """
-    _require(df, [rep, "ltr"], "score share")
+    require_columns(df, [rep, "ltr"], "responses", "the score share check")
     d = df.loc[df[rep].notna() & df["ltr"].notna()]
     check = "share_10" if threshold >= 10 else "share_9_10"
     describe = "of scores are 10" if threshold >= 10 else f"of scores are {threshold}-10"
@@ -229,7 +224,7 @@ def fit_ltr_model(
     Frame with columns rep_id, account_id (when present), ltr, predicted, residual
     (given - predicted), indexed like the used rows of `df`.
     """
-    _require(df, [rep, "ltr", *items], "LTR residual")
+    require_columns(df, [rep, "ltr", *items], "responses", "the LTR residual check")
     if not items:
         raise DataError("no driver items given for the LTR model", expected="the driver item names")
     x = df[list(items)].apply(pd.to_numeric, errors="coerce")
@@ -353,11 +348,12 @@ def tone_evidence(
     """Share of a rep's 9-10 scores that come with a negative-tone comment, against peers.
 
     A customer who gives a 10 and writes a complaint was probably asked for the 10. Tone is
-    :func:`helpers.text.tone` (polarity in [-1, 1]) unless `polarity` is given; eligible are 9-10
+    :func:`helpers.analysis.text.tone` (polarity in [-1, 1]) unless `polarity` is given; eligible are 9-10
     scores with a non-blank comment; ``negative`` is the polarity below which a comment counts as
     a complaint.
     """
-    _require(df, [rep, "ltr"] + ([] if polarity is not None else ["comment"]), "tone")
+    require_columns(df, [rep, "ltr"] + ([] if polarity is not None else ["comment"]), "responses",
+                    "the tone check")
     pol = text.tone(df["comment"]) if polarity is None else polarity.reindex(df.index)
     eligible = df[rep].notna() & (df["ltr"] >= 9) & pol.notna()
     d = df.loc[eligible]
@@ -386,7 +382,7 @@ def timing_evidence(
     `quarter_end_days` days of a calendar quarter. A check whose date column is absent or empty
     is skipped.
     """
-    _require(df, [rep, "submitted_at"], "timing")
+    require_columns(df, [rep, "submitted_at"], "responses", "the timing check")
     sub = pd.to_datetime(df["submitted_at"], errors="coerce")
     parts = []
     for col, check, window, words in (
@@ -419,7 +415,7 @@ def repeated_keys(df: pd.DataFrame, keys: Sequence[str] = ("ip_key", "contact_ke
 
     Only this yes/no leaves the function: the hashes themselves are never shown.
     """
-    _require(df, [wave, *keys], "repeated keys")
+    require_columns(df, [wave, *keys], "responses", "the repeated keys check")
     hit = pd.Series(False, index=df.index)
     for key in keys:
         k = df[key].astype(object)
@@ -465,7 +461,7 @@ def evidence(
     check uses every row except test/preview responses, because duplicate submissions that
     cleaning removed are themselves evidence.
     """
-    _require(responses, ["market", "rep_id"], "integrity")
+    require_columns(responses, ["market", "rep_id"], "responses", "the integrity check")
     mk = responses.loc[(responses["market"] == market) & responses["rep_id"].notna()]
     if mk.empty:
         raise DataError(f"no {market} responses with a rep_id", file="responses", column="rep_id",
@@ -517,7 +513,7 @@ def integrity_index(
     families_nominal, q_combined, checks_failed, n (responses in the score checks), reasons, and
     one q-value column per check.
     """
-    _require(ev, ["rep_id", "check", "family", "p", "z", "q", "fail", "reason"], "index")
+    require_columns(ev, ["rep_id", "check", "family", "p", "z", "q", "fail", "reason"], "evidence table", "the integrity index")
     w = {**DEFAULT_WEIGHTS, **(weights or {})}
     fam = (ev.assign(zpos=ev["z"].clip(lower=0))
            .groupby(["rep_id", "family"])
@@ -531,7 +527,7 @@ def integrity_index(
                                     families_nominal=("nominal", "sum"), lnp=("lnp", "sum"),
                                     n_families=("family", "size"))
     per["p_combined"] = stats.chi2.sf(-2 * per["lnp"], 2 * per["n_families"])
-    per["q_combined"] = metrics.bh_adjust(per["p_combined"].to_numpy(float))[
+    per["q_combined"] = compare.bh_adjust(per["p_combined"].to_numpy(float))[
         "p_adjusted"].to_numpy(float)
     per["checks_failed"] = ev.groupby("rep_id")["fail"].sum()
     n_col = ev.loc[ev["check"] == "share_9_10"].set_index("rep_id")["n"]
@@ -597,7 +593,7 @@ def pseudonyms(rep_ids: Sequence[str]) -> dict[str, str]:
 
 def write_flags(audit: pd.DataFrame, run_dir: str | os.PathLike[str]) -> Path:
     """Write the analyst's audit list (with rep ids) to ``<run_dir>/integrity_flags.csv``."""
-    _require(audit, ["rep_id", "flagged", "score", "reasons"], "audit list")
+    require_columns(audit, ["rep_id", "flagged", "score", "reasons"], "audit list")
     target = paths.resolve(run_dir) / "integrity_flags.csv"
     catalog.atomic_write_table(audit.drop(columns=["pseudonym"], errors="ignore"), target)
     return target
@@ -608,7 +604,7 @@ def nps_with_without(
 ) -> pd.DataFrame:
     """Headline NPS with and without the flagged reps' responses, account-clustered CIs.
 
-    Uses :func:`helpers.metrics.nps` (design-based SE clustered by account, adjusted Wald CI),
+    Uses :func:`helpers.stats.estimators.nps` (design-based SE clustered by account, adjusted Wald CI),
     so leadership sees how much the flagged responses move the number.
 
     Returns
@@ -616,7 +612,7 @@ def nps_with_without(
     Frame with rows "all responses" and "without flagged reps" and columns label, estimate, se,
     ci_low, ci_high, n, reps.
     """
-    _require(df, ["ltr", rep, cluster], "NPS with and without")
+    require_columns(df, ["ltr", rep, cluster], "responses", "NPS with and without flagged reps")
     flagged = set(flagged)
     d = df.loc[df["ltr"].notna()]
     rows = []
@@ -624,7 +620,7 @@ def nps_with_without(
         if part.empty:
             raise DataError("no responses left after removing the flagged reps", column=rep)
         cl = part[cluster].astype(object).where(part[cluster].notna(), part.index.astype(str))
-        res = metrics.nps(part["ltr"].to_numpy(float), cluster=cl.astype(str).to_numpy())
+        res = estimators.nps(part["ltr"].to_numpy(float), cluster=cl.astype(str).to_numpy())
         rows.append({"label": label, "estimate": float(res.nps), "se": float(res.se),
                      "ci_low": float(res.ci[0]), "ci_high": float(res.ci[1]), "n": int(res.n),
                      "reps": int(part[rep].nunique())})
@@ -636,7 +632,7 @@ def leadership_table(audit: pd.DataFrame, names: Mapping[str, str]) -> pd.DataFr
 
     Columns: Rep, Flagged, Score, Kinds of evidence, Responses, Reasons (plain words).
     """
-    _require(audit, ["rep_id", "flagged", "score", "families_failed", "n", "reasons"], "audit list")
+    require_columns(audit, ["rep_id", "flagged", "score", "families_failed", "n", "reasons"], "audit list")
     return pd.DataFrame({
         "Rep": audit["rep_id"].map(names), "Flagged": audit["flagged"].map({True: "yes",
                                                                              False: "no"}),
@@ -647,7 +643,7 @@ def leadership_table(audit: pd.DataFrame, names: Mapping[str, str]) -> pd.DataFr
 
 def check_table(ev: pd.DataFrame, names: Mapping[str, str]) -> pd.DataFrame:
     """q-value of every check (columns) per rep (rows, by pseudonym, in the order of `names`)."""
-    _require(ev, ["rep_id", "check", "q"], "check table")
+    require_columns(ev, ["rep_id", "check", "q"], "evidence table")
     table = ev.pivot_table(index="rep_id", columns="check", values="q", aggfunc="first").round(3)
     table = table.reindex([r for r in names if r in table.index])
     table.index = [names[r] for r in table.index]
@@ -667,95 +663,3 @@ def headline_metrics(audit: pd.DataFrame, nps_table: pd.DataFrame) -> dict[str, 
                                            "ci_low": round(r.ci_low, 2),
                                            "ci_high": round(r.ci_high, 2), "n": int(r.n)}
     return out
-
-
-# --- charts -------------------------------------------------------------------------------------
-
-def plot_rate_funnel(
-    ev: pd.DataFrame, check: str, names: Mapping[str, str], flagged: Iterable[str] = (),
-    title: str = "", ax: plt.Axes | None = None,
-) -> plt.Axes:
-    """Funnel plot: each rep's raw rate against their n, inside the 95% / 99.8% peer band.
-
-    The band is the pooled rate ± z·√(p(1-p)/n): what chance alone produces for a rep with that
-    many responses. Flagged reps (orange) and reps above the 95% band are labelled with their
-    pseudonyms.
-    """
-    from helpers.plots import PALETTE
-
-    d = ev.loc[ev["check"] == check]
-    if d.empty:
-        raise DataError(f"no evidence rows for check {check!r}", column="check")
-    ax = ax or plt.subplots(figsize=(8, 4.5))[1]
-    pooled = d["k"].sum() / d["n"].sum()
-    nn = np.linspace(max(2, d["n"].min() * 0.8), d["n"].max() * 1.1, 200)
-    for zq, alpha_fill, lab in ((1.96, 0.25, "95% peer band"), (3.09, 0.12, "99.8% peer band")):
-        half = zq * np.sqrt(pooled * (1 - pooled) / nn)
-        ax.fill_between(nn, np.clip(pooled - half, 0, 1) * 100, np.clip(pooled + half, 0, 1) * 100,
-                        color=PALETTE[4], alpha=alpha_fill, linewidth=0, label=lab)
-    ax.axhline(pooled * 100, color="#555555", lw=1, ls="--", label=f"all reps {pooled:.0%}")
-    flagged = set(flagged)
-    colors = [PALETTE[5] if r in flagged else PALETTE[0] for r in d["rep_id"]]
-    ax.scatter(d["n"], d["estimate"] * 100, c=colors, zorder=3)
-    outside = d["estimate"] - pooled > 1.96 * np.sqrt(pooled * (1 - pooled) / d["n"])
-    for r, out in zip(d.itertuples(), outside, strict=True):
-        if out or r.rep_id in flagged:  # label what stands out; the rest is the crowd
-            ax.annotate(names.get(r.rep_id, r.rep_id), (r.n, r.estimate * 100), xytext=(4, 2),
-                        textcoords="offset points", fontsize=8, color="#333333")
-    ax.set_xlabel("Responses per rep (n)")
-    ax.set_ylabel("Share of responses (%)")
-    ax.set_title(f"{title or check} ({len(d)} reps, n={int(d['n'].sum()):,})")
-    ax.legend(loc="upper right", fontsize=8)
-    return ax
-
-
-def plot_predicted_vs_given(
-    ev: pd.DataFrame, names: Mapping[str, str], flagged: Iterable[str] = (),
-    title: str = "Mean LTR given vs predicted from experience ratings, per rep",
-    ax: plt.Axes | None = None,
-) -> plt.Axes:
-    """Mean LTR given vs predicted from the experience ratings per rep, with the residual's CI.
-
-    On the diagonal a rep's scores are what their customers' ratings explain; above it the scores
-    are higher than the experience behind them. Vertical bars: 95% account-clustered CI. Flagged
-    reps and reps whose CI lies above 0 are labelled.
-    """
-    from helpers.plots import PALETTE
-
-    d = ev.loc[ev["check"] == "ltr_residual"]
-    if d.empty or "predicted" not in d:
-        raise DataError("no ltr_residual evidence with predicted/given columns", column="check")
-    ax = ax or plt.subplots(figsize=(6.5, 5.5))[1]
-    flagged = set(flagged)
-    colors = [PALETTE[5] if r in flagged else PALETTE[0] for r in d["rep_id"]]
-    lo = d["predicted"] + d["ci_low"]
-    hi = d["predicted"] + d["ci_high"]
-    ax.vlines(d["predicted"], lo, hi, colors=colors, alpha=0.6)
-    ax.scatter(d["predicted"], d["given"], c=colors, zorder=3)
-    for r in d.itertuples():
-        if r.rep_id in flagged or r.ci_low > 0:
-            ax.annotate(names.get(r.rep_id, r.rep_id), (r.predicted, r.given), xytext=(4, 2),
-                        textcoords="offset points", fontsize=8, color="#333333")
-    lims = [min(d["predicted"].min(), lo.min()) - 0.3, max(d["predicted"].max(), hi.max()) + 0.3]
-    ax.plot(lims, lims, color="#555555", lw=1, ls="--", label="given = predicted")
-    ax.set_xlim(lims)
-    ax.set_ylim(lims)
-    ax.set_title(f"{title} ({len(d)} reps, n={int(d['n'].sum()):,})")
-    ax.set_xlabel("Mean LTR predicted from experience ratings (0-10)")
-    ax.set_ylabel("Mean LTR given (0-10)")
-    ax.legend(loc="upper left", fontsize=8)
-    return ax
-
-
-def plot_nps_with_without(nps_table: pd.DataFrame, ax: plt.Axes | None = None) -> plt.Axes:
-    """Headline NPS with and without the flagged reps' responses: points, 95% CIs and n."""
-    from helpers.plots import ci_points
-
-    ax = ax or plt.subplots(figsize=(8, 3.2))[1]
-    ci_points(nps_table, label="label", xlabel="NPS (points, -100 to 100)", ax=ax,
-              title="B2B NPS with and without the flagged reps' responses")
-    lo, hi = nps_table["ci_low"].min(), nps_table["ci_high"].max()
-    ax.set_xlim(lo - 0.1 * (hi - lo), hi + 0.25 * (hi - lo))
-    ax.set_ylim(len(nps_table) - 0.5, -0.5)
-    ax.figure.tight_layout()
-    return ax

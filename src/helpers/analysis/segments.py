@@ -1,8 +1,8 @@
 """Honest NPS by segment: B2B account engine, B2C weights, sub-segments, personas, trends, small n.
 
-Every figure comes with its uncertainty from :mod:`helpers.metrics` (account-clustered for B2B,
+Every figure comes with its uncertainty from :mod:`helpers.stats` (account-clustered for B2B,
 design-weighted with Kish deff and effective n for B2C); weights come from
-:mod:`helpers.weighting`. Functions are pure and take tidy frames (one row per response) plus
+:mod:`helpers.stats.weighting`. Functions are pure and take tidy frames (one row per response) plus
 plain values from :func:`helpers.config.load_segments`, never config paths.
 
 Definitions used throughout (stated in tables and methods notes):
@@ -18,35 +18,29 @@ Definitions used throughout (stated in tables and methods notes):
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from itertools import combinations
 
 import numpy as np
 import pandas as pd
 
-from helpers import metrics, weighting
 from helpers.config import SegmentsConfig
-from helpers.errors import DataError
+from helpers.errors import DataError, require_columns
+from helpers.stats import compare, estimators, weighting
 
 ROLE_ORDER: tuple[str, ...] = ("decision_maker", "influencer", "user")
 ROLE_WEIGHTS: dict[str, float] = {"decision_maker": 3.0, "influencer": 2.0, "user": 1.0}
 
 
 # --------------------------------------------------------------------------- basics
-def _require(df: pd.DataFrame, columns: Iterable[str], what: str) -> None:
-    missing = [c for c in columns if c not in df.columns]
-    if missing:
-        raise DataError(f"missing column(s) {', '.join(missing)}", file=what,
-                        expected=f"columns {', '.join(columns)}")
-
 
 def _score(ltr: pd.Series) -> pd.Series:
-    """+100 / 0 / -100 per response (metrics.nps_score) as a Series aligned with `ltr`."""
-    return pd.Series(metrics.nps_score(ltr, name=str(ltr.name)), index=ltr.index)
+    """+100 / 0 / -100 per response (estimators.nps_score) as a Series aligned with `ltr`."""
+    return pd.Series(estimators.nps_score(ltr, name=str(ltr.name)), index=ltr.index)
 
 
-def _row(res: metrics.NPSResult | metrics.MeanResult) -> dict[str, float]:
+def _row(res: estimators.NPSResult | estimators.MeanResult) -> dict[str, float]:
     """estimate, se, ci_low, ci_high, n, deff, n_eff of a metrics result (deff NaN if none)."""
     deff = getattr(res, "deff", None)
     n_eff = getattr(res, "n_eff", None)
@@ -59,10 +53,10 @@ def _row(res: metrics.NPSResult | metrics.MeanResult) -> dict[str, float]:
 def _mean_points(values: pd.Series, weights: pd.Series | None = None,
                  cluster: pd.Series | None = None, lo: float = -100.0, hi: float = 100.0
                  ) -> dict[str, float]:
-    """Design-based mean (metrics.survey_mean) of a score already in points, CI clipped to range."""
+    """Design-based mean (estimators.survey_mean) of a score already in points, CI clipped to range."""
     v = values.astype(float)
     keep = v.notna().to_numpy()
-    res = metrics.survey_mean(
+    res = estimators.survey_mean(
         v.to_numpy()[keep],
         weights=None if weights is None else weights.to_numpy(float)[keep],
         cluster=None if cluster is None else cluster.to_numpy()[keep],
@@ -79,10 +73,10 @@ def split_market(df: pd.DataFrame, column: str = "market", rule: str | None = No
     """
     if rule:
         col, _, cond = rule.partition(" ")
-        _require(df, [col], "responses")
+        require_columns(df, [col], "responses")
         is_b2b = df[col].notna() if cond.strip() == "not null" else df[col].isna()
         return pd.Series(np.where(is_b2b, "B2B", "B2C"), index=df.index, name="market")
-    _require(df, [column], "responses")
+    require_columns(df, [column], "responses")
     bad = ~df[column].isin(["B2B", "B2C"])
     if bad.any():
         raise DataError(f"value {df[column][bad].iloc[0]!r}", column=column,
@@ -106,7 +100,7 @@ def govern(table: pd.DataFrame, min_n: int = 10, max_halfwidth: float = 30.0, *,
     """Add `suppressed` (bool) and `reason` (str, "" when shown): n below `min_n`, or a 95% CI
     half-width above `max_halfwidth` points, or no CI at all. Charts grey such rows out.
     """
-    _require(table, [n, low, high], "table")
+    require_columns(table, [n, low, high], "table")
     out = table.copy()
     nn = out[n].astype(float).to_numpy()
     half = (out[high].astype(float) - out[low].astype(float)).to_numpy() / 2
@@ -129,7 +123,7 @@ def account_frame(responses: pd.DataFrame, role_order: Sequence[str] = ROLE_ORDE
     `responses`: account_id, role, ltr (one wave, included rows). Scores are in points
     (+100 promoter, 0 passive, -100 detractor), so an account's mean score is its NPS.
     """
-    _require(responses, ["account_id", "role", "ltr"], "responses")
+    require_columns(responses, ["account_id", "role", "ltr"], "responses")
     d = responses.loc[responses["account_id"].notna(), ["account_id", "role", "ltr"]].copy()
     d["score"] = _score(d["ltr"])
     d = d[d["score"].notna()]
@@ -179,7 +173,7 @@ def account_nps(responses: pd.DataFrame, accounts: pd.DataFrame | None = None, *
     vote_col = "score_mean" if vote == "mean" else "score_majority"
     rows = []
     account_code = pd.factorize(d["account_id"])[0]  # integer clusters: factorised once
-    res = metrics.nps(d["ltr"].to_numpy(float), cluster=account_code)
+    res = estimators.nps(d["ltr"].to_numpy(float), cluster=account_code)
     rows.append({"method": "all responses", "unit": "responses", **_row(res)})
     rows.append({"method": f"one vote per account ({vote})", "unit": "accounts",
                  **_mean_points(acc[vote_col])})
@@ -191,7 +185,7 @@ def account_nps(responses: pd.DataFrame, accounts: pd.DataFrame | None = None, *
         raise DataError(f"role {unknown[0] if unknown else None!r} has no weight", column="role",
                         expected=", ".join(weights))
     w = role.map(weights).astype(float)
-    res = metrics.nps(d["ltr"].to_numpy(float), weights=w.to_numpy(), cluster=account_code)
+    res = estimators.nps(d["ltr"].to_numpy(float), weights=w.to_numpy(), cluster=account_code)
     rows.append({"method": "role-weighted (" + "/".join(f"{v:g}" for v in weights.values()) + ")",
                  "unit": "responses", **_row(res)})
     if accounts is not None:
@@ -232,7 +226,7 @@ def response_rates(invitations: pd.DataFrame, by: str, accounts: pd.DataFrame | 
     Contacts of one account are not independent, so the SE is clustered by account (except
     when `by` is the account itself). Columns from `accounts` (e.g. tier) are joined on account_id.
     """
-    _require(invitations, ["account_id", "responded"], "invitations")
+    require_columns(invitations, ["account_id", "responded"], "invitations")
     inv = invitations[invitations["account_id"].notna()].copy()
     if by not in inv.columns:
         if accounts is None or by not in accounts.columns:
@@ -264,7 +258,7 @@ def response_rate_table(invitations: pd.DataFrame, accounts: pd.DataFrame | None
 def revenue_coverage(responses: pd.DataFrame, accounts: pd.DataFrame, by: str | None = None
                      ) -> pd.DataFrame:
     """Share of ARR (and of accounts) whose account has at least one response, overall or by `by`."""
-    _require(accounts, ["account_id", "arr"], "accounts")
+    require_columns(accounts, ["account_id", "arr"], "accounts")
     acc = accounts.copy()
     acc["responded"] = acc["account_id"].isin(set(responses["account_id"].dropna()))
     acc["arr_responded"] = acc["arr"].where(acc["responded"], 0.0)
@@ -400,7 +394,7 @@ def _find_personas(df: pd.DataFrame, items: list[str], k_min: int, k_max: int, c
     from sklearn.metrics import adjusted_rand_score, silhouette_score
     from sklearn.mixture import GaussianMixture
 
-    _require(df, [*items, "ltr"], "responses")
+    require_columns(df, [*items, "ltr"], "responses")
     if criterion not in ("silhouette", "bic"):
         raise DataError(f"criterion={criterion!r}", expected="silhouette or bic")
     data = df[list(items)].apply(pd.to_numeric, errors="coerce").astype(float)
@@ -446,7 +440,7 @@ def _find_personas(df: pd.DataFrame, items: list[str], k_min: int, k_max: int, c
         ltr = sub["ltr"].to_numpy(float)[m]
         cl = sub[cluster].to_numpy()[m] if cluster else None
         keep = ~np.isnan(ltr)
-        res = metrics.nps(ltr[keep], cluster=None if cl is None else cl[keep])
+        res = estimators.nps(ltr[keep], cluster=None if cl is None else cl[keep])
         zs = profile.loc[p].sort_values(key=np.abs, ascending=False).head(top_items)
         recs.append({"persona": int(p), "share": float(m.mean()),
                      "distinctive": ", ".join(f"{i} {v:+.1f}" for i, v in zs.items()),
@@ -468,7 +462,7 @@ def b2c_weights(df: pd.DataFrame, margins: Mapping[str, Mapping[str, float]], *,
     trimmed weights, so the bounds always hold and margins hold closely (see
     weighting.margin_table). Weights average 1 within each group.
     """
-    _require(df, list(margins), "responses")
+    require_columns(df, list(margins), "responses")
     # categorical columns: raking looks levels up many times (much faster than on strings)
     cats = df[list(margins)].astype("category")
     groups = [(None, cats)] if by is None else list(cats.groupby(df[by], sort=True))
@@ -487,14 +481,14 @@ def b2c_weights(df: pd.DataFrame, margins: Mapping[str, Mapping[str, float]], *,
 def weighting_effect(df: pd.DataFrame, weight: pd.Series, score: str = "ltr") -> pd.DataFrame:
     """Unweighted vs weighted NPS side by side, with Kish deff and effective n of the weights.
 
-    `deff`/`n_eff` are the design effect of the estimate (metrics.nps); `kish_deff`/`kish_n_eff`
+    `deff`/`n_eff` are the design effect of the estimate (estimators.nps); `kish_deff`/`kish_n_eff`
     those of unequal weighting alone (weighting.kish_deff / effective_n).
     """
     keep = df[score].notna().to_numpy()
     y, w = df[score].to_numpy(float)[keep], weight.to_numpy(float)[keep]
-    rows = [{"estimate_type": "unweighted", **_row(metrics.nps(y)), "kish_deff": 1.0,
+    rows = [{"estimate_type": "unweighted", **_row(estimators.nps(y)), "kish_deff": 1.0,
              "kish_n_eff": float(len(y))},
-            {"estimate_type": "weighted (raked)", **_row(metrics.nps(y, weights=w)),
+            {"estimate_type": "weighted (raked)", **_row(estimators.nps(y, weights=w)),
              "kish_deff": weighting.kish_deff(w), "kish_n_eff": weighting.effective_n(w)}]
     return pd.DataFrame(rows).rename(columns={"estimate": "nps"})
 
@@ -520,11 +514,11 @@ def _cluster_codes(labels: pd.Series) -> pd.Series:
 def nps_by(df: pd.DataFrame, by: str | Sequence[str], *, weight: str | None = None,
            cluster: str | None = None, min_n: int = 10, max_halfwidth: float = 30.0
            ) -> pd.DataFrame:
-    """metrics.nps_table for `by`, plus Kish deff / effective n when weighted, then :func:`govern`."""
+    """estimators.nps_table for `by`, plus Kish deff / effective n when weighted, then :func:`govern`."""
     by_cols = [by] if isinstance(by, str) else list(by)
     if cluster is not None and not pd.api.types.is_numeric_dtype(df[cluster]):
         df = df.assign(**{cluster: _cluster_codes(df[cluster])})
-    t = metrics.nps_table(df, by_cols, weight=weight, cluster=cluster)
+    t = estimators.nps_table(df, by_cols, weight=weight, cluster=cluster)
     if weight is not None:
         t = t.merge(_kish_by(df[df["ltr"].notna()], by_cols, weight), on=by_cols, how="left")
     return govern(t, min_n=min_n, max_halfwidth=max_halfwidth)
@@ -543,7 +537,7 @@ def segment_tables(df: pd.DataFrame, dimensions: Sequence[str], *, weight: str |
         df = df.assign(**{cluster: _cluster_codes(df[cluster])})
     parts = []
     for dim in dimensions:
-        _require(df, [dim], "responses")
+        require_columns(df, [dim], "responses")
         t = nps_by(df, dim, weight=weight, cluster=cluster, min_n=min_n,
                    max_halfwidth=max_halfwidth)
         parts.append(t.rename(columns={dim: "segment"}).assign(
@@ -560,10 +554,10 @@ def headline(df: pd.DataFrame, *, weight: str | None = None, cluster: str | None
     """
     w = None if weight is None else df[weight]
     c = None if cluster is None else df[cluster]
-    ces = metrics.ces(df["ces"], weights=w, cluster=c)
-    csat = metrics.csat(df["csat"], weights=w, cluster=c)
+    ces = estimators.ces(df["ces"], weights=w, cluster=c)
+    csat = estimators.csat(df["csat"], weights=w, cluster=c)
     rows = [
-        ("nps", "NPS (points, -100..100)", metrics.nps(df["ltr"], weights=w, cluster=c)),
+        ("nps", "NPS (points, -100..100)", estimators.nps(df["ltr"], weights=w, cluster=c)),
         ("ces_mean", "CES mean (1-7)", ces.mean),
         ("ces_agree", "CES % agree (5-7)", ces.pct_agree),
         ("csat_top2", "CSAT % top-2 box (4-5)", csat.pct_top2),
@@ -587,9 +581,9 @@ def wave_changes(df: pd.DataFrame, by: str | Sequence[str] | None = None, *,
     Benjamini-Hochberg across all rows (one family: every segment and wave pair at once).
 
     With `paired_unit` (B2B: account_id) the change is estimated on the units that answered in
-    both waves (metrics.compare_paired, t with units-1 df); otherwise the waves are independent
-    samples (metrics.compare_independent with `weight` / `cluster`). A change is `significant`
-    only when its BH-adjusted p-value is <= `q` (metrics.bh_adjust). Pairs that cannot be tested
+    both waves (compare.compare_paired, t with units-1 df); otherwise the waves are independent
+    samples (compare.compare_independent with `weight` / `cluster`). A change is `significant`
+    only when its BH-adjusted p-value is <= `q` (compare.bh_adjust). Pairs that cannot be tested
     (fewer than 2 units in both waves, or an empty wave) get NaN p and a `note`.
     """
     waves = sorted(df["wave"].dropna().astype(str).unique())
@@ -603,11 +597,11 @@ def wave_changes(df: pd.DataFrame, by: str | Sequence[str] | None = None, *,
             base = {"dimension": dim, "segment": seg, "wave_from": a, "wave_to": b}
             try:
                 if paired_unit:
-                    r = metrics.compare_paired(g[g["wave"].isin([a, b])], paired_unit, "wave",
+                    r = compare.compare_paired(g[g["wave"].isin([a, b])], paired_unit, "wave",
                                                "ltr", periods=(a, b), weight=weight)
                     test = "paired (same units in both waves)"
                 else:
-                    r = metrics.compare_independent(
+                    r = compare.compare_independent(
                         ga["ltr"], gb["ltr"],
                         a_weights=None if weight is None else ga[weight],
                         b_weights=None if weight is None else gb[weight],
@@ -624,7 +618,7 @@ def wave_changes(df: pd.DataFrame, by: str | Sequence[str] | None = None, *,
     out = pd.DataFrame(rows)
     if out.empty:
         return out
-    adj = metrics.bh_adjust(out["p_value"], q=q)
+    adj = compare.bh_adjust(out["p_value"], q=q)
     out["p_adjusted"] = adj["p_adjusted"].to_numpy()
     out["significant"] = adj["reject"].to_numpy()
     return out
@@ -658,7 +652,7 @@ def prepare(responses: pd.DataFrame, accounts: pd.DataFrame, invitations: pd.Dat
     `wave` "" means the latest wave. Bad data (unknown market, missing margin level) raises
     DataError naming the column.
     """
-    _require(responses, ["include", "wave", "ltr", "account_id"], "responses")
+    require_columns(responses, ["include", "wave", "ltr", "account_id"], "responses")
     resp = responses[responses["include"].astype(bool)].copy()
     resp["market"] = split_market(resp, cfg.market_column, cfg.market_rule)
     chosen = latest_wave(resp, wave)
@@ -751,7 +745,7 @@ def market_changes(data: SegmentData, subsegments: Mapping[str, Sequence[str]], 
         parts.append(wave_changes(data.b2c, list(subsegments.get("B2C", [])), weight="weight",
                                   q=q).assign(market="B2C"))
     out = pd.concat(parts, ignore_index=True)
-    adj = metrics.bh_adjust(out["p_value"], q=q)
+    adj = compare.bh_adjust(out["p_value"], q=q)
     out["p_adjusted"] = adj["p_adjusted"].to_numpy()
     out["significant"] = adj["reject"].to_numpy()
     return out[["market", *[c for c in out.columns if c != "market"]]]

@@ -2,7 +2,7 @@
 
 `cx sample` writes these to data/raw/cx_index.csv and data/raw/prices.csv so that notebook 04 runs
 by default. Everything here is made up and labelled so (``truth["synthetic"] is True``); the planted
-leader premium lets the tests check that :func:`helpers.benchmark.backtest` recovers it.
+leader premium lets the tests check that :func:`helpers.analysis.market_backtest.backtest` recovers it.
 """
 
 from __future__ import annotations

@@ -1,0 +1,171 @@
+"""Competitors: our NPS against each competitor's, rated by the same respondents.
+
+Respondents who rated us and a competitor give a paired comparison (not two independent
+samples): :func:`vendor_nps` per vendor, :func:`paired_gaps` our lead or lag per competitor (and
+by segment) with account-clustered CIs and Benjamini-Hochberg verdicts, :func:`all_pairs` every
+vendor against every other.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from helpers.errors import DataError, require_columns
+from helpers.stats import compare, estimators
+
+
+# --------------------------------------------------------------------------- competitor benchmark
+def vendor_ratings(
+    responses: pd.DataFrame,
+    competitor_ratings: pd.DataFrame,
+    us: str = "Us",
+    market: str | None = None,
+    wave: str | Sequence[str] | None = None,
+    segments: Sequence[str] = ("region", "tier", "industry", "channel"),
+) -> pd.DataFrame:
+    """Long table of LTR ratings for us and each competitor by the same (included) respondents.
+
+    Parameters
+    ----------
+    responses : processed responses (our own LTR); only ``include`` rows are used.
+    competitor_ratings : long response_id, vendor, ltr (market and wave are taken from responses).
+    us : our vendor label. market : "B2B", "B2C" or None (both). wave : a wave, a list, or None.
+    segments : segment columns copied from responses when present.
+
+    Returns
+    -------
+    response_id, cluster (account_id for B2B, else the response: the unit of independence),
+    market, wave, segment columns, vendor, ltr. Rows without a rating are dropped.
+    """
+    for df, name, cols in ((responses, "responses", ["response_id", "include", "market", "wave",
+                                                     "ltr"]),
+                           (competitor_ratings, "competitor_ratings", ["response_id", "vendor",
+                                                                       "ltr"])):
+        require_columns(df, cols, name)
+    base = responses[responses["include"].astype(bool)]
+    if market is not None:
+        base = base[base["market"] == market]
+    if wave is not None:
+        waves = [wave] if isinstance(wave, str) else list(wave)
+        base = base[base["wave"].astype(str).isin(waves)]
+    if base.empty:
+        raise DataError("no included responses after filtering", file="responses",
+                        column="market", expected=f"market={market!r}, wave={wave!r} to match rows")
+    keep = ["response_id", "market", "wave", *[c for c in segments if c in base.columns]]
+    acct = base["account_id"] if "account_id" in base.columns else pd.Series(pd.NA, index=base.index)
+    base = base.assign(cluster=acct.astype("string").fillna("resp:" + base["response_id"].astype(str)))
+    keep.insert(1, "cluster")
+    ours = base[[*keep, "ltr"]].assign(vendor=us)
+    theirs = base[keep].merge(competitor_ratings[["response_id", "vendor", "ltr"]],
+                              on="response_id", how="inner")
+    out = pd.concat([ours, theirs], ignore_index=True)
+    out["ltr"] = pd.to_numeric(out["ltr"], errors="coerce")
+    out = out[out["ltr"].notna()]
+    out["vendor"] = out["vendor"].astype(str)
+    return out[[*keep, "vendor", "ltr"]].reset_index(drop=True)
+
+
+def vendor_nps(ratings: pd.DataFrame, us: str = "Us", by: str | None = None) -> pd.DataFrame:
+    """NPS per vendor (and segment) with cluster-robust SE (accounts) and adjusted Wald CI.
+
+    Each vendor's NPS is over the respondents who rated it (competitor ratings come from users of
+    that competitor). Our vendor comes first. Uses :func:`helpers.stats.estimators.nps_table`.
+    """
+    require_columns(ratings, ["vendor", "ltr", "cluster"], "ratings")
+    cols = ["vendor", *([by] if by else [])]
+    table = estimators.nps_table(ratings, by=cols, score="ltr", cluster="cluster")
+    table["is_us"] = table["vendor"] == us
+    return table.sort_values(["is_us", "nps"], ascending=[False, False]).reset_index(drop=True)
+
+
+def paired_mean_difference(d: np.ndarray, cluster: np.ndarray | None = None,
+                           level: float = 0.95) -> dict[str, float]:
+    """Mean of paired differences with a cluster-robust SE and a t interval (clusters - 1 df).
+
+    With one pair per cluster this is the paired t-test (R ``t.test(paired = TRUE)``).
+    """
+    d = np.asarray(d, float)
+    cl = np.arange(len(d)) if cluster is None else np.asarray(cluster)
+    n_cl = len(pd.unique(cl))
+    if len(d) < 2 or n_cl < 2:
+        return {"estimate": float(np.mean(d)) if len(d) else np.nan, "se": np.nan,
+                "ci_low": np.nan, "ci_high": np.nan, "t": np.nan, "p_value": np.nan,
+                "n": len(d), "n_clusters": n_cl}
+    r = estimators.survey_mean(d, cluster=cl, level=level)
+    q = stats.t.ppf(0.5 + level / 2, n_cl - 1)
+    t = r.estimate / r.se if r.se > 0 else np.nan
+    return {"estimate": r.estimate, "se": r.se, "ci_low": r.estimate - q * r.se,
+            "ci_high": r.estimate + q * r.se, "t": t,
+            "p_value": float(2 * stats.t.sf(abs(t), n_cl - 1)) if np.isfinite(t) else np.nan,
+            "n": len(d), "n_clusters": n_cl}
+
+
+def paired_gaps(ratings: pd.DataFrame, us: str = "Us", by: str | None = None,
+                level: float = 0.95, q: float = 0.05, min_n: int = 30) -> pd.DataFrame:
+    """Our NPS minus each competitor's among respondents who rated both (paired, clustered).
+
+    Each respondent scores +100/0/-100 for us and for the competitor; the gap is the mean of the
+    per-respondent difference, its SE is clustered by account (contacts of one account are not
+    independent), t interval with (accounts - 1) df. Benjamini-Hochberg over all rows
+    (competitors x segments). ``verdict``: "lead" / "lag" when significant after BH, else
+    "no clear difference"; rows with fewer than `min_n` pairs are "too few".
+    """
+    require_columns(ratings, ["response_id", "cluster", "vendor", "ltr"], "ratings")
+    r = ratings.assign(score=estimators.nps_score(ratings["ltr"], "ltr"))
+    ours = r[r["vendor"] == us][["response_id", "score"]].rename(columns={"score": "s_us"})
+    if ours.empty:
+        raise DataError(f"no ratings for {us!r}", file="ratings", column="vendor",
+                        expected="our own vendor label among the vendors")
+    pairs = r[r["vendor"] != us].merge(ours, on="response_id", how="inner")
+    groups = ["vendor", *([by] if by else [])]
+    rows = []
+    for key, g in pairs.groupby(groups, sort=True):
+        key = key if isinstance(key, tuple) else (key,)
+        res = paired_mean_difference((g["s_us"] - g["score"]).to_numpy(), g["cluster"].to_numpy(),
+                                     level)
+        rows.append({**dict(zip(groups, key, strict=True)), "nps_us": float(g["s_us"].mean()),
+                     "nps_competitor": float(g["score"].mean()), **res})
+    out = pd.DataFrame(rows).rename(columns={"vendor": "competitor"})
+    out.loc[out["n"] < min_n, ["p_value"]] = np.nan
+    bh = compare.bh_adjust(out["p_value"].astype(float), q=q)
+    out["p_adjusted"] = bh["p_adjusted"].to_numpy()
+    sig = bh["reject"].to_numpy(bool)
+    out["verdict"] = np.where(out["n"] < min_n, "too few",
+                              np.where(sig & (out["estimate"] > 0), "lead",
+                                       np.where(sig & (out["estimate"] < 0), "lag",
+                                                "no clear difference")))
+    return out
+
+
+def all_pairs(ratings: pd.DataFrame, level: float = 0.95, q: float = 0.05,
+              min_n: int = 30) -> pd.DataFrame:
+    """Paired NPS difference for every pair of vendors (a - b) among respondents rating both.
+
+    Same method as :func:`paired_gaps` (per-respondent +100/0/-100 differences, SE clustered by
+    account, t interval), with Benjamini-Hochberg over all pairs. Columns: vendor_a, vendor_b,
+    nps_a, nps_b, estimate, se, ci_low, ci_high, t, p_value, n, n_clusters, p_adjusted,
+    significant (False when fewer than `min_n` pairs).
+    """
+    require_columns(ratings, ["response_id", "cluster", "vendor", "ltr"], "ratings")
+    r = ratings.assign(score=estimators.nps_score(ratings["ltr"], "ltr"))
+    wide = r.pivot_table(index=["response_id", "cluster"], columns="vendor", values="score",
+                         aggfunc="first").reset_index()
+    vendors = sorted(r["vendor"].unique())
+    rows = []
+    for i, a in enumerate(vendors):
+        for b in vendors[i + 1:]:
+            both = wide[wide[a].notna() & wide[b].notna()]
+            res = paired_mean_difference((both[a] - both[b]).to_numpy(), both["cluster"].to_numpy(),
+                                         level)
+            rows.append({"vendor_a": a, "vendor_b": b, "nps_a": float(both[a].mean()),
+                         "nps_b": float(both[b].mean()), **res})
+    out = pd.DataFrame(rows)
+    out.loc[out["n"] < min_n, "p_value"] = np.nan
+    bh = compare.bh_adjust(out["p_value"].astype(float), q=q)
+    out["p_adjusted"] = bh["p_adjusted"].to_numpy()
+    out["significant"] = bh["reject"].to_numpy(bool)
+    return out

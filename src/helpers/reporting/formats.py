@@ -1,0 +1,71 @@
+"""Number formats every report shares: figures with CIs, money, metric labels."""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping
+from typing import Any
+
+
+def is_number(x: Any) -> bool:
+    return isinstance(x, int | float) and not isinstance(x, bool) and math.isfinite(float(x))
+
+
+def format_figure(value: Mapping[str, Any], digits: int = 1) -> str:
+    """'31.2 [27.0, 35.4] n=812' style text of one metric (CI and n when present)."""
+    est = float(value["estimate"])
+    text = f"{est:,.{digits}f}"
+    lo, hi = value.get("ci_low"), value.get("ci_high")
+    if is_number(lo) and is_number(hi):
+        text += f" [{float(lo):,.{digits}f}, {float(hi):,.{digits}f}]"
+    if is_number(value.get("n")):
+        text += f" n={int(value['n']):,}"
+    return text
+
+
+_UPPER = {"nps", "ces", "csat", "b2b", "b2c", "arr", "nrr", "ci", "dm"}
+
+
+def metric_label(key: str) -> str:
+    """Readable name of a dotted metric key: '02_segments.nps_b2b' -> 'NPS B2B (segments)'."""
+    head, _, rest = key.partition(".")
+    if not rest:
+        head, rest = "", key
+    words = [w.upper() if w.lower() in _UPPER else w for w in re.split(r"[._]+", rest) if w]
+    source = re.sub(r"^\d+_", "", head).replace("_", " ")
+    return " ".join(words) + (f" ({source})" if source else "")
+
+
+# --- executive summary: read the run's artefacts, never recompute ----------------------------
+
+MISSING = "not available in this run"
+
+
+def ci_text(est: float, lo: float | None, hi: float | None, n: Any = None, signed: bool = False,
+            digits: int = 1, unit: str = "") -> str:
+    """'+31.2 [+27.0, +35.4] (n=812)': estimate, 95% CI and n in one phrase."""
+    if not is_number(est):
+        return MISSING
+    f = f"{{:{'+' if signed else ''},.{digits}f}}"
+    text = f.format(est) + unit
+    if is_number(lo) and is_number(hi):
+        text += f" [{f.format(lo)}, {f.format(hi)}]"
+    if is_number(n):
+        text += f" (n={int(n):,})"
+    return text
+
+
+def as_number(x: Any) -> float:
+    return float(x) if is_number(x) else float("nan")
+
+
+def money(x: float, currency: str = "USD") -> str:
+    """Compact money: 1234567 -> 'USD 1.23M', -45000 -> 'USD -45k'."""
+    if not is_number(x):
+        return MISSING
+    if abs(x) >= 1e6:
+        return f"{currency} {x / 1e6:,.2f}M"
+    if abs(x) >= 1e3:
+        return f"{currency} {x / 1e3:,.0f}k"
+    return f"{currency} {x:,.0f}"

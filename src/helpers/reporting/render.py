@@ -1,0 +1,168 @@
+"""Notebook -> standalone HTML (code hidden) and PDF, in the house template.
+
+Rendering uses nbconvert's HTMLExporter with the template ``templates/cx`` (the JupyterLab look
+without external scripts, so every file stands alone for email), a visible run-parameters table
+(hiding input also hides papermill's injected parameters cell) and a table of contents built from
+the notebook's headings. PDFs are printed by headless Chromium.
+"""
+
+from __future__ import annotations
+
+import functools
+import html
+import logging
+import os
+import re
+import subprocess
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from helpers import catalog
+from helpers.reporting.browser import chromium_command, find_chromium
+
+log = logging.getLogger("helpers.reporting.render")
+
+TEMPLATES_DIR = Path(__file__).with_name("templates")
+CSS = (TEMPLATES_DIR / "cx" / "cx.css").read_text(encoding="utf-8")
+_HEADING = re.compile(r'<h([1-3]) id="([^"]+)"[^>]*>(.*?)</h\1>', re.S)
+_TAG = re.compile(r"<[^>]+>")
+
+
+@dataclass(frozen=True)
+class ParamRow:
+    """One line of the run-parameters table shown at the top of every report."""
+
+    name: str
+    value: str
+    source: str
+    help: str = ""
+
+
+def publish_bytes(target: str | os.PathLike[str], data: bytes) -> Path:
+    """Write a report file atomically and make it world-readable (a web server serves it)."""
+    p = Path(target)
+    catalog.atomic_write_bytes(p, data)
+    p.chmod(0o644)
+    return p
+
+
+@functools.cache
+def _exporter() -> Any:
+    """One HTMLExporter per process: compiling the templates costs about a second."""
+    from nbconvert import HTMLExporter
+    from nbconvert.preprocessors import TagRemovePreprocessor
+
+    exporter = HTMLExporter(
+        template_name="cx",
+        extra_template_basedirs=[str(TEMPLATES_DIR)],
+        exclude_input=True,
+        exclude_input_prompt=True,
+        exclude_output_prompt=True,
+        embed_images=True,
+    )
+    exporter.register_preprocessor(
+        TagRemovePreprocessor(remove_cell_tags={"remove_cell"},
+                              remove_all_outputs_tags={"remove_output"}, enabled=True),
+        enabled=True,
+    )
+    return exporter
+
+
+def table_of_contents(body: str) -> str:
+    """An HTML list linking to every h1-h3 heading (with an id) in a rendered notebook."""
+    items = []
+    for level, anchor, inner in _HEADING.findall(body):
+        text = html.unescape(_TAG.sub("", inner)).rstrip("¶").strip()
+        if text:
+            items.append(f'<li class="cx-toc-{level}"><a href="#{anchor}">{html.escape(text)}</a></li>')
+    return "<ul>" + "".join(items) + "</ul>" if items else "<p>(no sections)</p>"
+
+
+def render_notebook_html(
+    ipynb: str | os.PathLike[str],
+    out: str | os.PathLike[str],
+    *,
+    run_id: str,
+    parameters: Sequence[ParamRow] = (),
+    status: str = "succeeded",
+    error: str | None = None,
+    title: str | None = None,
+    commit: str | None = None,
+) -> Path:
+    """Render an executed notebook to one self-contained HTML file with code hidden.
+
+    Also used for failed notebooks: papermill leaves the error banner and traceback in the
+    executed notebook, and `error` adds a one-line banner at the top.
+    """
+    src, target = Path(ipynb), Path(out)
+    import nbformat  # lazy: its jsonschema formats cost seconds of import in every kernel
+
+    nb = nbformat.read(src, as_version=4)
+    name = src.stem
+    title = title or _title_of(nb, name)
+    resources = {
+        "metadata": {"name": title},
+        "cx": {
+            "css": CSS, "run_id": run_id, "status": status, "error": error,
+            "title": title, "notebook": name, "commit": commit,
+            "generated": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+            "parameters": [
+                {k: html.escape(str(getattr(p, k))) for k in ("name", "value", "source", "help")}
+                for p in parameters
+            ],
+        },
+    }
+    body, _ = _exporter().from_notebook_node(nb, resources=resources)
+    body = _drop_repeated_title(body, resources["cx"]["title"])
+    body = body.replace("<!--CX_TOC-->", table_of_contents(body), 1)
+    return publish_bytes(target, body.encode("utf-8"))
+
+
+def _drop_repeated_title(body: str, title: str) -> str:
+    """Remove the notebook's first h1 when it repeats the page title shown in the header."""
+    main = body.find('<main class="cx-main">')
+    m = _HEADING.search(body, main if main >= 0 else 0)
+    if m and m.group(1) == "1":
+        text = html.unescape(_TAG.sub("", m.group(3))).rstrip("¶").strip()
+        if text == title.strip():
+            return body[:m.start()] + body[m.end():]
+    return body
+
+
+def _title_of(nb: Any, fallback: str) -> str:
+    """First level-1 markdown heading of the notebook, else a readable form of its name."""
+    for cell in nb.cells:
+        if cell.cell_type == "markdown":
+            m = re.search(r"^#\s+(.+)$", cell.source, re.M)
+            if m:
+                return m.group(1).strip()
+    return re.sub(r"^\d+_", "", fallback).replace("_", " ").capitalize()
+
+
+def print_pdf(html_path: str | os.PathLike[str], pdf_path: str | os.PathLike[str],
+              timeout: float = 120) -> tuple[Path | None, str]:
+    """Print an HTML report to PDF with headless Chromium.
+
+    Returns ``(path, message)``; path is None (and the message says why) when Chromium is absent
+    or fails, so a run without a browser still completes.
+    """
+    chromium = find_chromium()
+    if chromium is None:
+        return None, ("PDF skipped: Chromium not found (install Debian's package: "
+                      "apt-get install -y chromium, or set CX_CHROMIUM)")
+    src, target = Path(html_path).resolve(), Path(pdf_path).resolve()
+    with tempfile.TemporaryDirectory(prefix="cx-chromium-") as profile:
+        cmd = chromium_command(chromium, profile, "--no-pdf-header-footer",
+                               f"--print-to-pdf={target}", src.as_uri())
+        try:
+            proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False)
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            return None, f"PDF failed: {type(exc).__name__}: {exc}"
+    if proc.returncode != 0 or not target.is_file() or target.stat().st_size == 0:
+        tail = (proc.stderr or "").strip().splitlines()[-1:] or ["no output"]
+        return None, f"PDF failed: chromium exit {proc.returncode}: {tail[0]}"
+    return target, f"PDF written: {target}"

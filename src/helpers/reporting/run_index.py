@@ -1,0 +1,237 @@
+"""The run index: ``reports/index.html`` lists every run with status, headline figures and the
+trend of those figures across runs as small inline SVG charts."""
+
+from __future__ import annotations
+
+import html
+import json
+import os
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from helpers import catalog
+from helpers.reporting.formats import format_figure, is_number, metric_label
+from helpers.reporting.render import CSS, publish_bytes
+
+# --- metrics and the run index ---------------------------------------------------------------
+
+
+def flatten_metrics(metrics: Mapping[str, Any], prefix: str = "") -> dict[str, dict[str, Any]]:
+    """Flatten ``{notebook: {key: {estimate, ci_low, ...} | number | {nested}}}`` to dotted keys.
+
+    A leaf is either a mapping with an ``estimate`` or a plain number (bools and strings are not
+    figures and are dropped). Values come back as ``{"estimate", "ci_low", "ci_high", "n", ...}``.
+    """
+    out: dict[str, dict[str, Any]] = {}
+    for key, value in metrics.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, Mapping) and "estimate" in value:
+            if is_number(value["estimate"]):
+                out[name] = dict(value)
+        elif isinstance(value, Mapping):
+            out.update(flatten_metrics(value, f"{name}."))
+        elif is_number(value):
+            out[name] = {"estimate": value}
+    return out
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    """What the index shows about one run (read from its manifest and metrics)."""
+
+    run_id: str
+    status: str
+    started_at: str
+    duration_s: float | None
+    notebooks: tuple[dict[str, Any], ...]
+    figures: dict[str, dict[str, Any]]
+
+
+def read_runs(reports_dir: str | os.PathLike[str]) -> list[RunSummary]:
+    """Every run folder with a manifest.json, oldest first (run ids sort chronologically)."""
+    root = Path(reports_dir)
+    runs = []
+    for manifest in sorted(root.glob("*/manifest.json")):
+        if manifest.parent.is_symlink():  # reports/latest points at a run listed anyway
+            continue
+        try:
+            doc = json.loads(manifest.read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError):
+            continue
+        try:
+            figures = flatten_metrics(catalog.load_metrics(manifest.parent))
+        except (OSError, json.JSONDecodeError):
+            figures = {}
+        runs.append(RunSummary(
+            run_id=str(doc.get("run_id", manifest.parent.name)),
+            status=str(doc.get("status", "unknown")),
+            started_at=str(doc.get("started_at", "")),
+            duration_s=doc.get("duration_s"),
+            notebooks=tuple(doc.get("notebooks", [])),
+            figures=figures,
+        ))
+    return runs
+
+
+def headline_keys(runs: Sequence[RunSummary], configured: Iterable[str] = (), limit: int = 6) -> list[str]:
+    """Configured headline keys (pipeline.yaml ``headline``), else the first few with a CI."""
+    keys = [k for k in configured]
+    if keys:
+        return keys
+    for run in reversed(runs):
+        with_ci = [k for k, v in run.figures.items() if "ci_low" in v]
+        if with_ci:
+            return with_ci[:limit]
+    return []
+
+
+def sparkline_svg(points: Sequence[tuple[str, float, float | None, float | None]],
+                  width: int = 240, height: int = 70) -> str:
+    """Inline SVG of a figure across runs: line with CI whiskers, first and last value labelled."""
+    pts = [(lab, est, lo, hi) for lab, est, lo, hi in points if is_number(est)]
+    if not pts:
+        return ""
+    values = [v for _, est, lo, hi in pts for v in (est, lo, hi) if is_number(v)]
+    vmin, vmax = min(values), max(values)
+    span = (vmax - vmin) or 1.0
+    pad_x, pad_y = 8, 14
+
+    def x(i: int) -> float:
+        if len(pts) == 1:
+            return width / 2
+        return pad_x + (width - 2 * pad_x) * (i / (len(pts) - 1))
+
+    def y(v: float) -> float:
+        return pad_y + (height - 2 * pad_y) * (1 - (v - vmin) / span)
+
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+             f'viewBox="0 0 {width} {height}" role="img">']
+    for i, (_, _, lo, hi) in enumerate(pts):
+        if is_number(lo) and is_number(hi):
+            parts.append(f'<line x1="{x(i):.1f}" x2="{x(i):.1f}" y1="{y(lo):.1f}" y2="{y(hi):.1f}" '
+                         'stroke="#56B4E9" stroke-width="3" stroke-opacity="0.6"/>')
+    path = " ".join(f"{x(i):.1f},{y(est):.1f}" for i, (_, est, _, _) in enumerate(pts))
+    parts.append(f'<polyline points="{path}" fill="none" stroke="#0072B2" stroke-width="1.5"/>')
+    for i, (lab, est, _, _) in enumerate(pts):
+        parts.append(f'<circle cx="{x(i):.1f}" cy="{y(est):.1f}" r="2.5" fill="#0072B2">'
+                     f"<title>{html.escape(lab)}: {est:,.1f}</title></circle>")
+    first, last = pts[0], pts[-1]
+    parts.append(f'<text x="{pad_x}" y="{height - 2}" font-size="10" fill="#57606a">{first[1]:,.1f}</text>')
+    parts.append(f'<text x="{width - pad_x}" y="{height - 2}" font-size="10" fill="#1f2328" '
+                 f'text-anchor="end">{last[1]:,.1f}</text>')
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def _trend_section(runs: Sequence[RunSummary], keys: Sequence[str]) -> str:
+    ok = [r for r in runs if r.status == "succeeded"]
+    if not keys or not ok:
+        return "<p>No headline figures yet: they appear once a run has finished successfully.</p>"
+    figs = []
+    for key in keys:
+        points = [(r.run_id, r.figures[key]["estimate"], r.figures[key].get("ci_low"),
+                   r.figures[key].get("ci_high")) for r in ok if key in r.figures]
+        if not points:
+            figs.append(f'<figure class="cx-trend"><figcaption><b>{html.escape(metric_label(key))}'
+                        "</b>: not available in any successful run</figcaption></figure>")
+            continue
+        latest = next(r for r in reversed(ok) if key in r.figures).figures[key]
+        figs.append(f'<figure class="cx-trend">{sparkline_svg(points)}<figcaption>'
+                    f'<b title="{html.escape(key)}">{html.escape(metric_label(key))}</b>: '
+                    f"latest {html.escape(format_figure(latest))}; "
+                    f"{len(points)} successful run(s), bars = 95% CI</figcaption></figure>")
+    return "".join(figs)
+
+
+def _status(s: str) -> str:
+    return f'<span class="cx-status cx-status-{html.escape(s)}">{html.escape(s)}</span>'
+
+
+def _run_row(run: RunSummary, keys: Sequence[str], latest_id: str | None) -> str:
+    links = []
+    for nb in run.notebooks:
+        name = html.escape(str(nb.get("name", "")))
+        status = str(nb.get("status", ""))
+        if nb.get("html"):
+            link = f'<a href="{html.escape(run.run_id)}/{html.escape(nb["html"])}">{name}</a>'
+        else:
+            link = name
+        if nb.get("pdf"):
+            link += f' (<a href="{html.escape(run.run_id)}/{html.escape(nb["pdf"])}">PDF</a>)'
+        note = ""
+        if status != "succeeded":
+            reason = nb.get("error") or nb.get("reason") or ""
+            note = f" {_status(status)}" + (f" <small>{html.escape(str(reason))[:200]}</small>"
+                                            if reason else "")
+        links.append(f"<li>{link}{note}</li>")
+    figs = "".join(f'<li class="cx-kf" title="{html.escape(k)}">{html.escape(metric_label(k))}: '
+                   f"{html.escape(format_figure(run.figures[k]))}</li>"
+                   for k in keys if k in run.figures)
+    dur = f"{run.duration_s:,.0f} s" if is_number(run.duration_s) else ""
+    mark = " (latest)" if run.run_id == latest_id else ""
+    return (f"<tr><td><code>{html.escape(run.run_id)}</code>{mark}</td><td>{_status(run.status)}</td>"
+            f"<td>{html.escape(_when(run.started_at))}<br><small>{dur}</small></td>"
+            f"<td><ul>{''.join(links)}</ul></td><td><ul>{figs or '<li>none</li>'}</ul></td></tr>")
+
+
+def _when(stamp: str) -> str:
+    """'2026-11-23T14:45:01Z' -> '2026-11-23 14:45 UTC' (as stored when it does not parse)."""
+    try:
+        return datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%SZ").strftime("%Y-%m-%d %H:%M UTC")
+    except ValueError:
+        return stamp
+
+
+def _latest_block(runs: Sequence[RunSummary], latest_id: str | None) -> str:
+    """The first thing a reader sees: a link to the newest successful run's summary (and PDF)."""
+    run = next((r for r in runs if r.run_id == latest_id), None)
+    if run is None:
+        return "<p>No successful run yet.</p>"
+    links = []
+    for nb in run.notebooks:
+        if nb.get("pdf") and nb.get("html"):
+            name = html.escape(str(nb.get("name", "")).split("_", 1)[-1].replace("_", " "))
+            links.append(f'<a href="latest/{html.escape(nb["html"])}"><b>Read the {name}</b></a> '
+                         f'(<a href="latest/{html.escape(nb["pdf"])}">PDF</a>)')
+    started = html.escape(_when(run.started_at))
+    return (f'<p class="cx-latest">Latest successful run: <a href="latest/">{html.escape(run.run_id)}'
+            f"</a>, started {started}. {' '.join(links)}</p>")
+
+
+def write_index(reports_dir: str | os.PathLike[str], headline: Iterable[str] = ()) -> Path:
+    """(Re)write ``reports/index.html``: run history (newest first) and headline trends."""
+    root = Path(reports_dir)
+    runs = read_runs(root)
+    keys = headline_keys(runs, headline)
+    latest = root / "latest"
+    latest_id = os.readlink(latest) if latest.is_symlink() else None
+    rows = "".join(_run_row(r, keys, latest_id) for r in reversed(runs))
+    latest_link = _latest_block(runs, latest_id)
+    page = f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1.0">
+<title>CX reports: run history</title>
+<style>{CSS}</style></head>
+<body class="cx-index">
+<header class="cx-header"><h1 class="cx-title">CX reports</h1>
+<p class="cx-meta">{len(runs)} run(s) &middot; updated {datetime.now(UTC):%Y-%m-%d %H:%M UTC}</p>
+</header>
+{latest_link}
+<h2>Headline figures across runs</h2>
+<p class="cx-methods">Each chart shows one headline figure per successful run, oldest left, with
+its 95% confidence interval as a vertical bar where the notebook reported one. Figures come from
+each run's <code>metrics/*.json</code>; a missing point means the figure was not available in that
+run.</p>
+{_trend_section(runs, keys)}
+<h2>Run history</h2>
+<table class="cx-table"><thead><tr><th>Run</th><th>Status</th><th>Started (UTC)</th>
+<th>Reports</th><th>Key figures</th></tr></thead>
+<tbody>{rows or '<tr><td colspan="5">No runs yet.</td></tr>'}</tbody></table>
+<footer class="cx-footer">Each run folder holds the executed notebooks, their HTML, manifest.json
+(git commit, input checksums, parameters, package versions) and run.log.</footer>
+</body></html>
+"""
+    return publish_bytes(root / "index.html", page.encode("utf-8"))

@@ -1,0 +1,492 @@
+"""Executive summary (notebook 06): read a run's artefacts, never recompute, say it plainly.
+
+:func:`load_artefacts` reads the metrics and result tables the notebooks wrote; each
+``*_finding`` turns them into a :class:`Finding` (plain-words text, the rows to chart and a
+methods note); :func:`show` displays one with its chart.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import matplotlib.pyplot as plt
+import pandas as pd
+
+from helpers import catalog, paths
+from helpers.reporting import charts
+from helpers.reporting.formats import MISSING, as_number, ci_text, is_number, money
+from helpers.reporting.run_index import flatten_metrics
+
+MARKETS = ("B2B", "B2C")
+HEADLINE_METRICS = {  # metric key -> (label, unit, signed)
+    "nps": ("NPS", "points, -100 to +100", True),
+    "ces_mean": ("CES mean", "1-7 agreement scale", False),
+    "ces_agree": ("CES % agree (5-7)", "%", False),
+    "csat_top2": ("CSAT % top-2 box (4-5)", "%", False),
+}
+
+
+@dataclass(frozen=True)
+class Artefacts:
+    """Everything one run wrote: metrics by notebook and result tables by name."""
+
+    run_dir: Path
+    metrics: dict[str, dict[str, Any]]
+    tables: dict[str, Any]
+
+    def metric(self, key: str, prefer: Sequence[str] = ()) -> Any:
+        """A top-level metric `key` from the preferred notebooks first, then any notebook."""
+        order = [*[n for n in prefer if n in self.metrics],
+                 *[n for n in self.metrics if n not in prefer]]
+        for nb in order:
+            if key in self.metrics[nb]:
+                return self.metrics[nb][key]
+        return None
+
+    def table(self, *names: str) -> Any:
+        """The first of `names` that this run wrote, else None."""
+        for name in names:
+            if name in self.tables:
+                return self.tables[name]
+        return None
+
+
+def load_artefacts(run_dir: str | os.PathLike[str]) -> Artefacts:
+    """Read ``<run_dir>/metrics/*.json`` and ``<run_dir>/tables/*.parquet`` (what exists)."""
+    root = Path(run_dir)
+    folder = paths.resolve(root)
+    metrics = catalog.load_metrics(folder) if (folder / "metrics").is_dir() else {}
+    tables = {p.stem: pd.read_parquet(p) for p in sorted((folder / "tables").glob("*.parquet"))}
+    return Artefacts(run_dir=folder, metrics=metrics, tables=tables)
+
+
+def headline_figures(art: Artefacts) -> Any:
+    """NPS / CES / CSAT per market from the segments notebook (metrics ``<metric>_<market>``, or
+    a ``headline`` table with market and metric columns). Missing figures say so in `text`."""
+    table = art.table("headline", "market_headline")
+    rows = []
+    for market in MARKETS:
+        for metric, (label, unit, signed) in HEADLINE_METRICS.items():
+            value = art.metric(f"{metric}_{market.lower()}", prefer=("02_segments",))
+            if not isinstance(value, Mapping) and table is not None and {"market", "metric"} <= set(table):
+                hit = table[(table["market"] == market) & (table["metric"] == metric)]
+                value = hit.iloc[0].to_dict() if len(hit) else None
+            value = value if isinstance(value, Mapping) else {}
+            est = value.get("estimate")
+            rows.append({
+                "market": market, "metric": metric, "label": label, "unit": unit,
+                "estimate": float(est) if is_number(est) else float("nan"),
+                "ci_low": as_number(value.get("ci_low")), "ci_high": as_number(value.get("ci_high")),
+                "n": as_number(value.get("n")), "design": value.get("design") or "",
+                "text": ci_text(est, value.get("ci_low"), value.get("ci_high"), value.get("n"),
+                                signed=signed),
+            })
+    return pd.DataFrame(rows)
+
+
+def latest_wave(art: Artefacts) -> str | None:
+    """The wave the run reports on: the segments notebook's ``wave`` metric, else the newest
+    ``wave_to`` of the wave-changes table."""
+    wave = art.metric("wave", prefer=("02_segments",))
+    if isinstance(wave, str) and wave:
+        return wave
+    table = art.table("wave_changes")
+    if table is not None and "wave_to" in table and table["wave_to"].notna().any():
+        return str(sorted(table["wave_to"].dropna().astype(str))[-1])
+    return None
+
+
+def _since_previous(df: Any, wave: str | None) -> Any:
+    """Rows comparing the reported wave with the one before it (all rows when unknown)."""
+    if wave is None or "wave_to" not in df:
+        return df
+    return df[df["wave_to"].astype(str) == wave]
+
+
+def significant_changes(art: Artefacts) -> Any:
+    """Changes since the previous wave that are significant after false-discovery control, and
+    only those.
+
+    Read from the ``wave_changes`` table (column ``significant``) or the ``significant_changes``
+    list in the metrics, restricted to the pair ending in the reported wave; nothing is
+    re-tested here.
+    """
+    cols = ["market", "dimension", "segment", "wave_from", "wave_to", "change", "ci_low",
+            "ci_high", "p_adjusted", "test"]
+    table = art.table("wave_changes")
+    if table is not None and "significant" in table:
+        sig = table[table["significant"].fillna(False).astype(bool)]
+    else:
+        listed = art.metric("significant_changes", prefer=("02_segments",))
+        sig = pd.DataFrame(listed) if isinstance(listed, list) else pd.DataFrame(columns=cols)
+    sig = _since_previous(sig, latest_wave(art))
+    sig = sig[[c for c in cols if c in sig]].copy()
+    if sig.empty:
+        return sig
+    sig["label"] = [_change_label(r) for r in sig.to_dict("records")]
+    return sig.sort_values("change", key=abs, ascending=False).reset_index(drop=True)
+
+
+def _change_label(r: Mapping[str, Any]) -> str:
+    seg = "all" if r.get("segment") in (None, "all") else f"{r.get('dimension')}: {r.get('segment')}"
+    return f"{r.get('market', '')} {seg} ({r.get('wave_from')} to {r.get('wave_to')})".strip()
+
+
+def changes_tested(art: Artefacts) -> tuple[int | None, int | None]:
+    """(changes tested since the previous wave, size of the false-discovery family)."""
+    table = art.table("wave_changes")
+    if table is not None and "p_value" in table:
+        tested = table[table["p_value"].notna()]
+        return int(len(_since_previous(tested, latest_wave(art)))), int(len(tested))
+    value = art.metric("changes_tested", prefer=("02_segments",))
+    return (None, int(value)) if is_number(value) else (None, None)
+
+
+_DRIVER_TABLES = ("drivers_ranked", "driver_importance", "drivers_importance", "importance",
+                  "shapley_importance")
+_ITEM_PREFIX = {"impl": "implementation", "sales": "sales", "tp": "touchpoint"}
+
+
+def driver_label(item: str) -> str:
+    """'impl_time_to_value' -> 'implementation: time to value' (plain words for leadership)."""
+    head, _, rest = str(item).partition("_")
+    if head in _ITEM_PREFIX and rest:
+        return f"{_ITEM_PREFIX[head]}: {rest.replace('_', ' ')}"
+    return str(item).replace("_", " ")
+
+
+def top_drivers(art: Artefacts, k: int = 3) -> Any:
+    """The `k` most important drivers of LTR per market, as the drivers notebook ranked them.
+
+    Reads the ``drivers_ranked`` table (or another table named for driver importance) with
+    ``market``, ``driver`` and ``importance`` / ``share`` (+ CIs); without a table, the
+    ``<market>_driver_<rank>`` metrics. Columns: market, rank, driver, importance, ci_low,
+    ci_high and, when present, share (of R²) with share_ci_low / share_ci_high, top3_share, n.
+    """
+    cols = ["market", "rank", "driver", "importance", "ci_low", "ci_high"]
+    name = next((n for n in _DRIVER_TABLES if n in art.tables), None)
+    if name is not None:
+        t = art.tables[name].copy()
+        if "driver" not in t:
+            t = t.reset_index().rename(columns={"index": "driver"})
+        if "importance" not in t and "share" in t:
+            t["importance"] = t["share"]
+        if "market" not in t or "importance" not in t:
+            return pd.DataFrame(columns=cols)
+        if "segment" in t:  # overall rows only, not per-segment breakdowns
+            t = t[t["segment"].astype(str).str.lower().isin(["all", "overall", "total"])]
+        t = t.sort_values(["market", "importance"], ascending=[True, False])
+        t["rank"] = t.groupby("market").cumcount() + 1
+    else:
+        rows = []
+        for market in MARKETS:
+            for rank in range(1, k + 1):
+                v = art.metric(f"{market.lower()}_driver_{rank}", prefer=("03_promoter_drivers",))
+                if isinstance(v, Mapping) and "driver" in v and is_number(v.get("estimate")):
+                    rows.append({"market": market, "rank": rank, "driver": v["driver"],
+                                 "importance": v["estimate"] / 100, "share": v["estimate"] / 100,
+                                 "share_ci_low": as_number(v.get("ci_low")) / 100,
+                                 "share_ci_high": as_number(v.get("ci_high")) / 100,
+                                 "top3_share": v.get("top3_share"), "n": v.get("n")})
+        t = pd.DataFrame(rows, columns=None if rows else cols)
+    keep = [c for c in (*cols, "share", "share_ci_low", "share_ci_high", "top3_share", "n", "r2")
+            if c in t]
+    return t[t["rank"] <= k][keep].reset_index(drop=True)
+
+
+def revenue_gap(art: Artefacts) -> Any:
+    """The leaders-vs-laggards gap in revenue terms (ARR, USD) from the leaders notebook.
+
+    Reads a ``gap_value`` table (basis, gap, estimate, ci_low, ci_high, n) or metrics of
+    04_leaders_vs_laggards whose key mentions a gap, value or revenue and carries an estimate.
+    """
+    table = art.table("gap_value", "leader_gap_value", "revenue_gap")
+    if table is not None and {"estimate", "ci_low", "ci_high"} <= set(table):
+        out = table.copy()
+        out["label"] = out["basis"] if "basis" in out else [f"gap {i + 1}" for i in range(len(out))]
+        return out.reset_index(drop=True)
+    rows = []
+    for nb, values in art.metrics.items():
+        if not nb.startswith("04"):
+            continue
+        for key, v in flatten_metrics(values).items():
+            low = key.lower()
+            if any(w in low for w in ("value", "revenue", "arr", "risk")) and "ci_low" in v:
+                rows.append({"label": key.replace("_", " "), **v})
+    return pd.DataFrame(rows, columns=None if rows else ["label", "estimate", "ci_low", "ci_high", "n"])
+
+
+def integrity_summary(art: Artefacts) -> dict[str, Any]:
+    """Reps flagged and NPS with / without their responses (from the integrity notebook)."""
+    return {key: art.metric(key, prefer=("05_score_integrity",))
+            for key in ("reps_flagged", "nps_all", "nps_without_flagged")}
+
+
+def available(art: Artefacts) -> Any:
+    """Which notebooks left metrics and which tables exist: the summary's inventory."""
+    rows = [{"artefact": f"metrics/{nb}.json", "written by": nb, "entries": len(v)}
+            for nb, v in art.metrics.items()]
+    rows += [{"artefact": f"tables/{name}.parquet", "written by": "", "entries": len(t)}
+             for name, t in art.tables.items()]
+    return pd.DataFrame(rows, columns=["artefact", "written by", "entries"]).set_index("artefact")
+
+
+# --- executive summary: findings in plain words, each with one chart and a methods note -------
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One section of the executive summary: plain-words text (Markdown) and the rows to chart.
+
+    Displays as Markdown in a notebook; its plain-text form is the same text, so nbval can check
+    the numbers. `table` has label, estimate, ci_low, ci_high and n (empty: nothing to chart).
+    """
+
+    text: str
+    table: Any
+    title: str
+    xlabel: str
+    note: str
+
+    def _repr_markdown_(self) -> str:
+        return self.text
+
+    def __repr__(self) -> str:
+        return self.text
+
+
+def _zero_note(v: Mapping[str, Any]) -> str:
+    """', not distinguishable from zero' when the 95% CI spans zero."""
+    lo, hi = v.get("ci_low"), v.get("ci_high")
+    if is_number(lo) and is_number(hi) and lo < 0 < hi:
+        return "; the interval includes zero, so this is not established at the 95% level"
+    return ""
+
+
+def _bullets(lines: Iterable[str]) -> str:
+    return "\n".join(f"- {line}" for line in lines)
+
+
+_DESIGNS = {"clustered by account": "standard errors allow for several contacts per account",
+            "raked weights": "weighted to the customer population"}
+
+
+def headline_finding(art: Artefacts) -> Finding:
+    """Headline NPS, CES and CSAT per market with 95% CIs and n (from 02_segments)."""
+    head = headline_figures(art)
+    wave = art.metric("wave", prefer=("02_segments",))
+    lines = []
+    for market in MARKETS:
+        h = head[head["market"] == market].set_index("metric")
+        nps, ces, agree, csat = (h.loc[m] for m in ("nps", "ces_mean", "ces_agree", "csat_top2"))
+        design = _DESIGNS.get(nps["design"], nps["design"])
+        design = f" ({design})" if design else ""
+        nps_text = ci_text(nps["estimate"], nps["ci_low"], nps["ci_high"], nps["n"], signed=True,
+                           unit=" points")
+        lines.append(
+            f"**{market}**: NPS **{nps_text}**{design}; "
+            f"CES {ci_text(ces['estimate'], ces['ci_low'], ces['ci_high'], digits=2)} on 1-7 "
+            f"({ci_text(agree['estimate'], agree['ci_low'], agree['ci_high'], unit='%')} agree); "
+            f"CSAT top-2 box {ci_text(csat['estimate'], csat['ci_low'], csat['ci_high'], unit='%')}.")
+    when = f"wave {wave}" if isinstance(wave, str) and wave else "the reported wave"
+    text = (f"Headline figures for {when}, with 95% confidence intervals in brackets and the "
+            f"number of responses:\n\n" + _bullets(lines))
+    rows = head[(head["metric"] == "nps") & head["estimate"].notna()]
+    table = pd.DataFrame({"label": rows["market"] + " NPS", "estimate": rows["estimate"],
+                          "ci_low": rows["ci_low"], "ci_high": rows["ci_high"], "n": rows["n"]})
+    note = ("NPS = % promoters (9-10) - % detractors (0-6), in points. 95% CI: adjusted Wald; "
+            "B2B SE clustered by account, B2C weighted by raking to population margins. "
+            f"n = included responses in {when} (test, duplicate, speeder, straightliner, "
+            "out-of-range and incomplete responses excluded). Source: metrics/02_segments.json.")
+    return Finding(text, table.reset_index(drop=True), f"NPS by market, {when}",
+                   "NPS (points, -100 to +100)", note)
+
+
+def changes_finding(art: Artefacts, q: float = 0.05) -> Finding:
+    """NPS changes since the previous wave that survive false-discovery control, and only those."""
+    sig = significant_changes(art)
+    tested, family = changes_tested(art)
+    wave = latest_wave(art)
+    empty = pd.DataFrame(columns=["label", "estimate", "ci_low", "ci_high", "n"])
+    if family is None and sig.empty:
+        return Finding(f"Changes since the previous wave: {MISSING}.", empty, "", "", "")
+    scope = (f"{tested} NPS changes into {wave} tested" if tested is not None and wave
+             else f"{family} wave-over-wave NPS changes tested")
+    control = (f"Benjamini-Hochberg false-discovery control (q = {q:g}, across all {family} "
+               "tests of the run)")
+    if sig.empty:
+        text = (f"**No significant change since the previous wave.** Of the {scope} (overall and "
+                f"per segment, both markets), none survives {control}; movements in the trend "
+                "charts are within sampling noise.")
+        return Finding(text, empty, "", "", "")
+    lines = [f"{r['label']}: **{ci_text(r['change'], r['ci_low'], r['ci_high'], signed=True)}** "
+             f"points (adjusted p = {r['p_adjusted']:.3f}; {r.get('test') or 'tested'})"
+             for r in sig.to_dict("records")]
+    text = (f"**{len(sig)} of the {scope} {'is' if len(sig) == 1 else 'are'} significant** "
+            f"after {control}; only these are reported:\n\n" + _bullets(lines))
+    table = pd.DataFrame({"label": sig["label"], "estimate": sig["change"],
+                          "ci_low": sig["ci_low"], "ci_high": sig["ci_high"]})
+    note = ("Change in NPS points from the previous wave with 95% CI. B2B: paired on accounts "
+            "answering in both waves; B2C: independent weighted samples. Significant after "
+            f"Benjamini-Hochberg across all {family} tests at q = {q:g}. "
+            "Source: tables/wave_changes.parquet (02_segments).")
+    return Finding(text, table, f"Significant NPS changes into {wave or 'the latest wave'}",
+                   "Change in NPS (points)", note)
+
+
+def drivers_finding(art: Artefacts, k: int = 3) -> Finding:
+    """The top-k drivers of LTR per market with their importance intervals (03_promoter_drivers)."""
+    drv = top_drivers(art, k)
+    empty = pd.DataFrame(columns=["label", "estimate", "ci_low", "ci_high", "n"])
+    if drv.empty:
+        return Finding(f"Top drivers of promoters: {MISSING}.", empty, "", "", "")
+    as_share = "share" in drv and drv["share"].notna().all()
+    if as_share:
+        est = 100 * drv["share"]
+        lo = 100 * drv["share_ci_low"] if "share_ci_low" in drv else est * float("nan")
+        hi = 100 * drv["share_ci_high"] if "share_ci_high" in drv else est * float("nan")
+    else:
+        est = drv["importance"]
+        lo = drv["ci_low"] if "ci_low" in drv else est * float("nan")
+        hi = drv["ci_high"] if "ci_high" in drv else est * float("nan")
+    lines = []
+    for market in sorted(drv["market"].unique()):
+        idx = drv.index[drv["market"] == market]
+        parts = []
+        for i in idx:
+            r = drv.loc[i]
+            figure = (ci_text(est[i], lo[i], hi[i], unit="%") + " of explained variance"
+                      if as_share else ci_text(est[i], lo[i], hi[i], digits=3))
+            stable = (f", top 3 in {100 * r['top3_share']:.0f}% of resamples"
+                      if is_number(r.get("top3_share")) else "")
+            parts.append(f"{int(r['rank'])}. {driver_label(r['driver'])} ({figure}{stable})")
+        r2 = drv.loc[idx[0]].get("r2") if "r2" in drv else None
+        r2_text = f" (all items together explain {100 * r2:.0f}% of LTR variance)" if is_number(r2) else ""
+        lines.append(f"**{market}**{r2_text}:\n" + "\n".join(f"    {p}" for p in parts))
+    text = (f"What moves customers to promoter: the top {k} experiences per market by their share "
+            "of the explained variance in likelihood to recommend, with 95% bootstrap intervals:"
+            "\n\n" + _bullets(lines))
+    n = drv["n"] if "n" in drv else None
+    table = pd.DataFrame({"label": drv["market"] + " · " + drv["driver"].map(driver_label),
+                          "estimate": est, "ci_low": lo.fillna(est), "ci_high": hi.fillna(est)})
+    if n is not None:
+        table["n"] = n.to_numpy()
+    note = ("Importance = Shapley / LMG decomposition of R² of LTR (0-10) on the experience items "
+            "(general dominance), as a share of the model's R². 95% CIs from bootstrap resamples "
+            "(B2B resampling accounts, B2C contacts); n = complete responses used. "
+            "Source: tables/drivers_ranked.parquet (03_promoter_drivers).")
+    return Finding(text, table, f"Top {k} drivers of likelihood to recommend",
+                   "Share of explained variance (%)" if as_share else "Importance (R²)", note)
+
+
+def revenue_finding(art: Artefacts, currency: str = "USD") -> Finding:
+    """Leaders vs laggards in revenue terms: gap value and ARR at risk (04_leaders_vs_laggards)."""
+    gap = revenue_gap(art)
+    risk = art.metric("revenue_at_risk_expected_churn_arr", prefer=("04_leaders_vs_laggards",))
+    pts = {k: art.metric(f"leader_laggard_gap_{k}_pts", prefer=("04_leaders_vs_laggards",))
+           for k in ("renewed", "nrr", "churned")}
+    lines = []
+    for key, label in (("renewed", "renewal rate"), ("nrr", "net revenue retention"),
+                       ("churned", "churn rate")):
+        v = pts[key]
+        if isinstance(v, Mapping) and is_number(v.get("estimate")):
+            figure = ci_text(v["estimate"], v.get("ci_low"), v.get("ci_high"), v.get("n"),
+                             signed=True, unit=" percentage points")
+            lines.append(f"Leaders vs laggards, {label}: **{figure}**{_zero_note(v)}.")
+    for r in gap.to_dict("records"):
+        lines.append(f"{str(r['label']).capitalize()}: worth **{money(r['estimate'], currency)}** "
+                     f"ARR a year (95% CI {money(r['ci_low'], currency)} to "
+                     f"{money(r['ci_high'], currency)}){_zero_note(r)}.")
+    if isinstance(risk, Mapping) and is_number(risk.get("estimate")):
+        lines.append(f"ARR expected to churn in detractor accounts: **{money(risk['estimate'], currency)}**"
+                     f" (95% CI {money(risk.get('ci_low'), currency)} to "
+                     f"{money(risk.get('ci_high'), currency)}; {int(risk.get('n') or 0)} accounts).")
+    if not lines:
+        empty = pd.DataFrame(columns=["label", "estimate", "ci_low", "ci_high", "n"])
+        return Finding(f"Leaders vs laggards in revenue terms: {MISSING}.", empty, "", "", "")
+    text = ("Does better experience pay? Accounts ranked by NPS, top quartile (leaders) against "
+            "bottom quartile (laggards), on next-period outcomes:\n\n" + _bullets(lines) +
+            "\n\nThese are associations, not guaranteed returns: an upper bound on what the "
+            "experience gap alone explains.")
+    table = pd.DataFrame({"label": [str(x) for x in gap.get("label", [])],
+                          "estimate": gap.get("estimate", []) / 1e6 if len(gap) else [],
+                          "ci_low": gap.get("ci_low", []) / 1e6 if len(gap) else [],
+                          "ci_high": gap.get("ci_high", []) / 1e6 if len(gap) else []})
+    if len(gap) and "n" in gap:
+        table["n"] = gap["n"].to_numpy()
+    note = ("Gap value = difference in outcome rate (laggards vs the target group) x laggards' ARR; "
+            "CI of the difference (Newcombe / Welch) times that ARR. Leaders / laggards = top / "
+            "bottom quartile of account NPS (accounts with enough rated contacts). "
+            "Source: tables/gap_value.parquet, metrics/04_leaders_vs_laggards.json.")
+    return Finding(text, table, "What closing the experience gap is worth",
+                   f"ARR ({currency} millions)", note)
+
+
+def data_quality_line(art: Artefacts) -> str | None:
+    """'290 of 5,000 responses (5.8%) excluded before analysis: 30 test, ...' from 01's metrics."""
+    raw = art.metric("rows_raw", prefer=("01_clean_survey",))
+    kept = art.metric("rows_included", prefer=("01_clean_survey",))
+    if not (is_number(raw) and is_number(kept)) or raw <= 0:
+        return None
+    flags = art.metric("flagged", prefer=("01_clean_survey",))
+    detail = ""
+    if isinstance(flags, Mapping):
+        parts = [f"{int(v):,} {k.replace('_', ' ')}" for k, v in flags.items() if is_number(v) and v]
+        detail = (": " + ", ".join(parts)) if parts else ""
+    dropped = int(raw) - int(kept)
+    return (f"{dropped:,} of {int(raw):,} survey responses ({100 * dropped / raw:.1f}%) were "
+            f"excluded before analysis{detail}.")
+
+
+def integrity_finding(art: Artefacts) -> Finding:
+    """Integrity caveats: reps flagged for possible score gaming and how much they move NPS."""
+    info = integrity_summary(art)
+    flagged, all_, without = info["reps_flagged"], info["nps_all"], info["nps_without_flagged"]
+    empty = pd.DataFrame(columns=["label", "estimate", "ci_low", "ci_high", "n"])
+    quality = data_quality_line(art)
+    if not isinstance(flagged, Mapping):
+        text = "Integrity caveats:\n\n" + _bullets([
+            f"Score integrity checks: {MISSING}.", quality or f"Data-quality exclusions: {MISSING}."])
+        return Finding(text, empty, "", "", "")
+    n_flag, n_reps = int(flagged.get("estimate") or 0), flagged.get("n")
+    lines = [quality or f"Data-quality exclusions: {MISSING}.",
+             f"**{n_flag} of {n_reps} account teams** show several independent signs of "
+             "pressured or gamed scores (pseudonyms and reasons in the score-integrity report)."]
+    rows = []
+    if isinstance(all_, Mapping) and isinstance(without, Mapping):
+        moved = float(without["estimate"]) - float(all_["estimate"])
+        lines.append(
+            f"B2B NPS across the waves analysed, all responses: {ci_text(all_['estimate'], all_.get('ci_low'), all_.get('ci_high'), all_.get('n'), signed=True)}; "
+            f"without the flagged teams' responses: "
+            f"{ci_text(without['estimate'], without.get('ci_low'), without.get('ci_high'), without.get('n'), signed=True)}"
+            f" ({moved:+.1f} points).")
+        rows = [{"label": lab, **{k: v.get(k) for k in ("estimate", "ci_low", "ci_high", "n")}}
+                for lab, v in (("all responses", all_), ("without flagged teams", without))]
+    lines.append("A flag is a reason to look, not proof of misconduct.")
+    text = "Integrity caveats:\n\n" + _bullets(lines)
+    note = ("NPS of B2B responses with and without the flagged teams, 95% CI adjusted Wald with SE "
+            "clustered by account. Flags need at least two independent kinds of evidence "
+            "(share of 10s vs peers with empirical-Bayes shrinkage and false-discovery control, "
+            "LTR contradicting the experience ratings, tone, timing, repeated devices). "
+            "Source: metrics/05_score_integrity.json.")
+    return Finding(text, pd.DataFrame(rows) if rows else empty,
+                   "B2B NPS with and without flagged account teams", "NPS (points)", note)
+
+
+def show(finding: Finding) -> None:
+    """Display a finding's text and its chart with the methods note (or say none is available)."""
+    from IPython.display import Markdown, display
+
+    display(finding)
+    if finding.table is None or len(finding.table) == 0:
+        if MISSING not in finding.text:
+            display(Markdown("_No chart: nothing to show for this section in this run._"))
+        return
+    ax = charts.ci_points(finding.table, label="label", xlabel=finding.xlabel, title=finding.title,
+                         n="n" if "n" in finding.table else None)
+    charts.methods_note(ax, finding.note)
+    plt.show()

@@ -1,0 +1,234 @@
+"""Tests of differences: between segments or waves, paired panels, and many tests at once.
+
+:func:`compare_independent` (two samples), :func:`compare_paired` (the same units in two waves,
+clustered by unit), minimum detectable differences and sample sizes for NPS, and
+:func:`bh_adjust` (Benjamini-Hochberg false-discovery control) for scans of many segments.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from helpers.errors import DataError
+from helpers.stats.design import (
+    ArrayLike,
+    Interval,
+    as_codes,
+    as_float,
+    as_weights,
+    check_scale,
+    design_variance,
+    series_name,
+)
+from helpers.stats.estimators import nps, nps_score, survey_mean
+
+
+@dataclass(frozen=True)
+class DiffResult(Interval):
+    """Difference ``b - a`` between two estimates with SE, CI, test statistic and two-sided p.
+
+    ``z`` is a t statistic with ``df`` degrees of freedom when ``df`` is set (paired design),
+    else a normal z. ``n_units`` counts the units of a paired comparison.
+    """
+
+    estimate: float
+    se: float
+    ci: tuple[float, float]
+    z: float
+    p: float
+    n_a: int
+    n_b: int
+    metric: str
+    level: float = 0.95
+    n_units: int | None = None
+    df: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d.pop("ci")
+        return {"ci_low": self.ci[0], "ci_high": self.ci[1], **d}
+
+
+# --------------------------------------------------------------------------- multiple testing
+def bh_adjust(pvalues: ArrayLike, q: float = 0.05) -> pd.DataFrame:
+    """Benjamini-Hochberg (1995) step-up false discovery rate control.
+
+    Parameters
+    ----------
+    pvalues : p-values (NaN allowed: left out of the count m and never rejected).
+    q : false discovery rate.
+
+    Returns
+    -------
+    DataFrame (index of ``pvalues`` when a Series) with columns ``p_value``, ``p_adjusted``
+    (BH-adjusted, as R ``p.adjust(method="BH")``) and ``reject`` (p_adjusted <= q).
+    """
+    p = as_float(pvalues, series_name(pvalues, "pvalues"))
+    ok = ~np.isnan(p)
+    if ((p[ok] < 0) | (p[ok] > 1)).any():
+        raise DataError("p-value outside [0, 1]", column=series_name(pvalues, "pvalues"),
+                        expected="probabilities")
+    if not 0 < q < 1:
+        raise DataError(f"q = {q!r}", expected="0 < q < 1")
+    adj = np.full(len(p), np.nan)
+    pv = p[ok]
+    m = len(pv)
+    if m:
+        order = np.argsort(pv)[::-1]
+        ranks = np.arange(m, 0, -1)
+        stepped = np.minimum.accumulate(pv[order] * m / ranks)
+        out = np.empty(m)
+        out[order] = np.minimum(stepped, 1.0)
+        adj[ok] = out
+    index = pvalues.index if isinstance(pvalues, pd.Series) else None
+    return pd.DataFrame({"p_value": p, "p_adjusted": adj, "reject": np.nan_to_num(adj, nan=2) <= q},
+                        index=index)
+
+
+# --------------------------------------------------------------------------- differences
+Metric = Literal["nps", "mean", "ces_agree", "csat_top2"]
+
+
+def _metric_values(values: ArrayLike, metric: str, name: str) -> np.ndarray:
+    """Per-response values whose (weighted) mean is the metric, on the reporting scale."""
+    if metric == "nps":
+        return nps_score(values, name)
+    y = as_float(values, name)
+    if metric == "mean":
+        return y
+    if metric in ("ces_agree", "csat_top2"):
+        lo, hi, cut = (1, 7, 5) if metric == "ces_agree" else (1, 5, 4)
+        check_scale(y, lo, hi, name)
+        return np.where(np.isnan(y), np.nan, 100.0 * (y >= cut))
+    raise DataError(f"unknown metric {metric!r}", expected="nps, mean, ces_agree or csat_top2")
+
+
+def _estimate(values: ArrayLike, metric: str, weights, cluster, level: float, name: str):
+    if metric == "nps":
+        r = nps(values, weights=weights, cluster=cluster, ci="wald", level=level)
+        return r.nps, r.se, r.n
+    r = survey_mean(_metric_values(values, metric, name), weights=weights, cluster=cluster,
+                    level=level)
+    return r.estimate, r.se, r.n
+
+
+def _diff(est: float, se: float, n_a: int, n_b: int, metric: str, level: float,
+          df: float | None = None, n_units: int | None = None) -> DiffResult:
+    dist = stats.norm if df is None else stats.t(df)
+    q = float(dist.ppf(0.5 + level / 2))
+    stat = est / se if se > 0 else (0.0 if est == 0 else np.sign(est) * np.inf)
+    p = float(2 * dist.sf(abs(stat)))
+    return DiffResult(float(est), float(se), (est - q * se, est + q * se), float(stat), p, n_a, n_b,
+                      metric, level, n_units, df)
+
+
+def compare_independent(a_scores: ArrayLike, b_scores: ArrayLike, *, metric: Metric = "nps",
+                        a_weights: ArrayLike | None = None, b_weights: ArrayLike | None = None,
+                        a_cluster: ArrayLike | None = None, b_cluster: ArrayLike | None = None,
+                        level: float = 0.95) -> DiffResult:
+    """Difference ``b - a`` between two independent samples (e.g. two segments or two waves
+    with different respondents), with SE = sqrt(se_a^2 + se_b^2), Wald CI, z and two-sided p.
+
+    ``metric``: "nps" (0-10 scores, points), "mean" (any scale), "ces_agree" (% 5-7 on 1-7) or
+    "csat_top2" (% 4-5 on 1-5). Weights and clusters (e.g. accounts) apply per sample. For the
+    same accounts in two waves use :func:`compare_paired` instead.
+    """
+    ea, sa, na = _estimate(a_scores, metric, a_weights, a_cluster, level, series_name(a_scores, "a"))
+    eb, sb, nb = _estimate(b_scores, metric, b_weights, b_cluster, level, series_name(b_scores, "b"))
+    return _diff(eb - ea, float(np.hypot(sa, sb)), na, nb, metric, level)
+
+
+def compare_paired(df: pd.DataFrame, unit: str, period: str, score: str, *,
+                   periods: tuple[Any, Any] | None = None, metric: Metric = "nps",
+                   weight: str | None = None, level: float = 0.95) -> DiffResult:
+    """Change between two waves for the same units (panel), clustered by unit.
+
+    Keeps the units (e.g. accounts) that responded in both periods, estimates the metric in
+    each period over their responses and linearises the difference ``b - a``; each unit's two
+    waves form one cluster, so the positive correlation of an account with itself is used
+    (narrower than treating the waves as independent) and several contacts per account are
+    not counted as independent. With one response per unit and period this is exactly the
+    paired t-test; the p-value and CI use a t distribution with (units - 1) df.
+
+    Parameters
+    ----------
+    df : tidy responses. unit, period, score : column names. periods : (a, b); default the two
+        sorted values of ``period`` (an error when there are not exactly two).
+    metric : as in :func:`compare_independent`. weight : optional weight column.
+    """
+    for col in (unit, period, score, *([weight] if weight else [])):
+        if col not in df.columns:
+            raise DataError("column not found", column=col, expected=f"one of {list(df.columns)}")
+    if periods is None:
+        found = sorted(df[period].dropna().unique())
+        if len(found) != 2:
+            raise DataError(f"{len(found)} periods found", column=period,
+                            expected="exactly two periods, or pass periods=(a, b)")
+        periods = (found[0], found[1])
+    y_all = _metric_values(df[score], metric, score)
+    in_b = (df[period] == periods[1]).to_numpy()
+    keep = ((df[period] == periods[0]).to_numpy() | in_b) & ~np.isnan(y_all)
+    keep &= df[unit].notna().to_numpy()
+    sub_unit = df[unit].to_numpy()[keep]
+    sub_b = in_b[keep]
+    units_a, units_b = set(sub_unit[~sub_b]), set(sub_unit[sub_b])
+    both = np.isin(sub_unit, list(units_a & units_b))
+    y, is_b, u = y_all[keep][both], sub_b[both], sub_unit[both]
+    n_units = len(units_a & units_b)
+    if n_units < 2:
+        raise DataError(f"{n_units} units responded in both periods", column=unit,
+                        expected="at least two units present in both periods")
+    w = (as_weights(df[weight].to_numpy()[keep][both], len(y), weight) if weight
+         else np.ones(len(y)))
+    z = np.empty(len(y))
+    est = {}
+    for flag, sign in ((False, -1.0), (True, 1.0)):
+        m = is_b == flag
+        tw = w[m].sum()
+        est[flag] = float(w[m] @ y[m] / tw)
+        z[m] = sign * w[m] * (y[m] - est[flag]) / tw
+    var = design_variance(z, None, as_codes(u, len(u), unit), None)
+    return _diff(est[True] - est[False], float(np.sqrt(var)), int((~is_b).sum()),
+                 int(is_b.sum()), metric, level, df=float(n_units - 1), n_units=n_units)
+
+
+def _nps_variance(p_promoter: float, p_detractor: float) -> float:
+    if not (0 <= p_promoter <= 1 and 0 <= p_detractor <= 1 and p_promoter + p_detractor <= 1):
+        raise DataError(f"shares promoter {p_promoter!r}, detractor {p_detractor!r}",
+                        expected="shares in 0-1 summing to at most 1")
+    return p_promoter + p_detractor - (p_promoter - p_detractor) ** 2
+
+
+def min_detectable_difference(n: float, *, n_b: float | None = None, p_promoter: float = 0.45,
+                              p_detractor: float = 0.15, alpha: float = 0.05, power: float = 0.8,
+                              deff: float = 1.0) -> float:
+    """Smallest true NPS change (points) a two-sided test at ``alpha`` detects with ``power``.
+
+    MDD = (z_{1-alpha/2} + z_power) * sqrt(deff * Var * (1/n + 1/n_b)) with the multinomial
+    NPS variance Var = p_pro + p_det - (p_pro - p_det)^2 at the expected shares (default 45 %
+    promoters, 15 % detractors, NPS 30). ``n`` responses in the first group, ``n_b`` in the
+    second (default: same); ``deff`` inflates for weighting or account clustering.
+    """
+    n_b = n if n_b is None else n_b
+    if n <= 0 or n_b <= 0:
+        raise DataError(f"sample sizes {n!r}, {n_b!r}", expected="positive numbers of responses")
+    var = _nps_variance(p_promoter, p_detractor)
+    k = stats.norm.ppf(1 - alpha / 2) + stats.norm.ppf(power)
+    return float(100 * k * np.sqrt(deff * var * (1 / n + 1 / n_b)))
+
+
+def sample_size_for_difference(difference: float, *, p_promoter: float = 0.45,
+                               p_detractor: float = 0.15, alpha: float = 0.05,
+                               power: float = 0.8, deff: float = 1.0) -> int:
+    """Responses per group needed to detect an NPS change of ``difference`` points
+    (the inverse of :func:`min_detectable_difference` with equal groups), rounded up."""
+    if difference == 0:
+        raise DataError("difference 0 cannot be detected", expected="a non-zero difference")
+    var = _nps_variance(p_promoter, p_detractor)
+    k = stats.norm.ppf(1 - alpha / 2) + stats.norm.ppf(power)
+    return int(np.ceil(deff * 2 * var * (k / (difference / 100)) ** 2 - 1e-9))
