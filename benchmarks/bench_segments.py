@@ -14,7 +14,7 @@ import pandas as pd
 from harness import measure
 
 from helpers import config
-from helpers.analysis import segments
+from helpers.analysis import segments, selection
 
 ROWS = 1_000_000
 ACCOUNTS = 50_000
@@ -46,7 +46,7 @@ def main() -> None:
     measure("segment_tables 1M rows x 30 segments, clustered by 50k accounts, governed", 5.0,
              lambda: segments.segment_tables(df, dims, cluster="account_id"))
     w = measure("b2c_weights: rake + trim, 1M rows, 4 waves x 3 margins", 5.0,
-                 lambda: segments.b2c_weights(df, cfg.b2c_margins))
+                 lambda: selection.b2c_weights(df, cfg.b2c_margins))
     dfw = df.assign(weight=w)
     measure("segment_tables 1M rows x 30 segments, weighted (deff + Kish), governed", 5.0,
              lambda: segments.segment_tables(dfw, dims, weight="weight"))

@@ -288,8 +288,9 @@ TRUTH = paths.RAW_DIR / "truth.json"
 @pytest.mark.skipif(not (SAMPLE.exists() and TRUTH.exists()), reason="run `cx sample` + `cx clean`")
 def test_sample_competitor_nps_matches_planted_truth() -> None:
     truth = catalog.load_json("truth")
-    rat = competitors.vendor_ratings(catalog.load("responses"), catalog.load("competitor_ratings"),
-                                   us=truth["company"])
+    resp = catalog.load("responses")
+    rat = competitors.vendor_ratings(resp[resp["include"]], catalog.load("competitor_ratings"),
+                                     us=truth["company"])
     nps = competitors.vendor_nps(rat, us=truth["company"]).set_index("vendor")
     for vendor, planted in truth["competitor_nps"].items():
         assert nps.loc[vendor, "ci_low"] - 1 < planted < nps.loc[vendor, "ci_high"] + 1, vendor

@@ -298,18 +298,6 @@ def test_report_helpers_tables_and_headline(swiss: pd.DataFrame) -> None:
     assert stacked["label"].iloc[0] == "A: Education" and stacked.attrs == {}
 
 
-def test_prepare_markets_units_and_wave_selection() -> None:
-    b2b = pd.DataFrame({"wave": ["2026Q1", "2026Q2"], "account_id": ["A", "B"]})
-    b2c = pd.DataFrame({"wave": ["2026Q1", "2026Q2", "2026Q2"],
-                        "contact_key": ["k1", None, "k1"], "response_id": ["r1", "r2", "r3"]})
-    m = drivers.prepare_markets(b2b, b2c, waves="2026Q2")
-    assert list(m["B2B"]["account_id"]) == ["B"]
-    assert list(m["B2C"]["contact_unit"]) == ["anon:r2", "k1"]
-    assert drivers.prepare_markets(b2b, b2c)["B2C"]["contact_unit"].nunique() == 2
-    with pytest.raises(DataError, match="2030Q1"):
-        drivers.prepare_markets(b2b, b2c, waves="2030Q1")
-
-
 # --------------------------------------------------------------------- properties
 @settings(max_examples=20, deadline=None)
 @given(seed=st.integers(0, 10_000), p=st.integers(1, 6),

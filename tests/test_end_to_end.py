@@ -47,8 +47,10 @@ def run(tmp_path_factory):
     raw, processed, reports = tmp / "raw", tmp / "processed", tmp / "reports"
     program.write(program.generate(rows=1500, seed=11), raw)
     before = _digest(raw)
-    code = cli.main(["run", "--params", str(_params_for(tmp, raw, processed)), "--out", str(reports)])
-    return {"code": code, "raw": raw, "processed": processed, "reports": reports, "before": before}
+    params = _params_for(tmp, raw, processed)
+    code = cli.main(["run", "--params", str(params), "--out", str(reports)])
+    return {"code": code, "raw": raw, "processed": processed, "reports": reports, "before": before,
+            "params": params}
 
 
 def test_run_succeeds_and_renders_every_notebook(run):
@@ -97,3 +99,20 @@ def test_every_real_report_opens_cleanly_in_headless_chromium(run):
     assert len(list((run_dir / "screenshots").glob("*.png"))) == len(checks)
     charts = {Path(c.screenshot).stem: c.images for c in checks}
     assert charts["02_segments"] >= 3 and charts["03_promoter_drivers"] >= 3
+
+
+@pytest.mark.parametrize("market", ["B2B", "B2C"])
+def test_cx_drivers_equals_notebook_03(run, market, capsys):
+    """`cx drivers` selects, weights and resamples as notebook 03 does: same shares and CIs."""
+    table = pd.read_parquet(run["reports"] / "latest" / "tables" / "drivers_ranked.parquet")
+    table = table[table["market"] == market].set_index("driver")
+    capsys.readouterr()
+    assert cli.main(["drivers", "--market", market, "--params", str(run["params"])]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    printed = {ln.split()[0]: ln.split() for ln in lines[2:2 + len(table)]}
+    assert set(printed) == set(table.index)
+    for driver, r in table.iterrows():
+        row = printed[driver]
+        assert int(row[1]) == int(r["rank"])
+        assert float(row[2]) == pytest.approx(round(100 * r["share"], 1), abs=0.051)
+        assert " ".join(row[3:5]) == f"[{100 * r['share_ci_low']:.1f}, {100 * r['share_ci_high']:.1f}]"

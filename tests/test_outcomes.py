@@ -53,7 +53,7 @@ def test_shrinkage_ranks_more_evidence_higher_and_quartiles() -> None:
     data = {f"A{i:02d}": list(rng.integers(0, 11, 4).astype(float)) for i in range(20)}
     data["ONE"] = [10.0]
     data["SIX"] = [10.0] * 6
-    ranked = outcomes.account_nps(_responses(data), min_n=1)
+    ranked = outcomes.rank_accounts(_responses(data), min_n=1)
     top = ranked.set_index("account_id")
     assert top.loc["ONE", "nps"] == top.loc["SIX", "nps"] == 100
     assert top.loc["SIX", "rank"] == 1 and top.loc["ONE", "rank"] > 1
@@ -62,7 +62,7 @@ def test_shrinkage_ranks_more_evidence_higher_and_quartiles() -> None:
     lead = ranked[ranked["group"] == "leader"]["nps_shrunk"].min()
     assert (ranked[ranked["group"] != "leader"]["nps_shrunk"] <= lead).all()
     # min_n keeps small accounts out of the ranking, not out of the table
-    strict = outcomes.account_nps(_responses(data), min_n=4).set_index("account_id")
+    strict = outcomes.rank_accounts(_responses(data), min_n=4).set_index("account_id")
     assert not strict.loc["ONE", "eligible"] and strict.loc["ONE", "group"] == ""
     assert pd.isna(strict.loc["ONE", "rank"])
 
@@ -132,7 +132,7 @@ def test_sample_leaders_renew_more_as_planted() -> None:
     """truth['outcomes']: better experience -> more renewal and expansion (planted)."""
     truth = catalog.load_json("truth")["outcomes"]
     resp = outcomes.latest_wave_b2b(catalog.load("responses"))
-    acc = outcomes.prepare_accounts(catalog.load("accounts"), outcomes.account_nps(resp, min_n=2))
+    acc = outcomes.prepare_accounts(catalog.load("accounts"), outcomes.rank_accounts(resp, min_n=2))
     cmp = outcomes.compare_groups(acc).set_index("outcome")
     planted_gap = truth["expected_renewal_top_quartile"] - truth["expected_renewal_bottom_quartile"]
     assert planted_gap > 0
@@ -194,16 +194,6 @@ def test_plot_group_outcomes_shows_groups_with_n() -> None:
     assert labels == ["Leaders (top 25%) (n=60)", "Middle (n=120)", "Laggards (bottom 25%) (n=60)"]
     assert len(fig.axes) == 4
     plt.close(fig)
-
-
-def test_latest_wave_filter() -> None:
-    resp = pd.DataFrame({"include": [True, True, False, True], "market": ["B2B", "B2B", "B2B", "B2C"],
-                         "wave": ["2026Q2", "2026Q3", "2026Q4", "2026Q4"],
-                         "account_id": ["A", "B", "C", None], "ltr": [9, 10, 3, 7]})
-    assert outcomes.latest_wave_b2b(resp)["account_id"].tolist() == ["B"]
-    assert outcomes.latest_wave_b2b(resp, wave="2026Q2")["account_id"].tolist() == ["A"]
-    with pytest.raises(DataError, match="2025Q1"):
-        outcomes.latest_wave_b2b(resp, wave="2025Q1")
 
 
 def test_revenue_at_risk_rules_and_segments() -> None:

@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from helpers import catalog, config, paths
-from helpers.analysis import segments
+from helpers.analysis import segments, selection
 from helpers.errors import DataError
 from helpers.sample import program
 from helpers.stats import estimators, weighting
@@ -133,14 +133,6 @@ def test_govern_reasons() -> None:
     assert not segments.govern(t, min_n=5, max_halfwidth=40)["suppressed"].iloc[:3].any()
 
 
-def test_split_market_rule() -> None:
-    df = pd.DataFrame({"account_id": ["A", None, "B"], "market": ["B2B", "B2C", "B2B"]})
-    assert segments.split_market(df, rule="account_id not null").tolist() == ["B2B", "B2C", "B2B"]
-    assert segments.split_market(df).tolist() == ["B2B", "B2C", "B2B"]
-    with pytest.raises(DataError, match="B2X"):
-        segments.split_market(df.assign(market=["B2B", "B2X", "B2C"]))
-
-
 def test_personas_recover_planted_clusters() -> None:
     # three planted personas (well separated on different items), 300 respondents
     rng = np.random.default_rng(7)
@@ -177,7 +169,7 @@ def sample() -> dict:
 def test_raking_moves_b2c_nps_to_planted_population_nps(sample: dict) -> None:
     cfg, truth = sample["cfg"], sample["truth"]["b2c_population_nps"]
     b2c = sample["resp"][sample["resp"]["market"] == "B2C"]
-    w = segments.b2c_weights(b2c, cfg.b2c_margins, trim_lower=cfg.trim_lower,
+    w = selection.b2c_weights(b2c, cfg.b2c_margins, trim_lower=cfg.trim_lower,
                              trim_upper=cfg.trim_upper)
     eff = segments.weighting_effect(b2c, w).set_index("estimate_type")
     unw, wtd = eff.loc["unweighted"], eff.loc["weighted (raked)"]
@@ -252,30 +244,13 @@ def test_segment_tables_suppress_small_cells() -> None:
     assert t.loc["SMB", "nps"] == pytest.approx(25.0)   # (30 - 15) / 60
 
 
-def test_prepare_picks_latest_wave_and_included_rows() -> None:
-    resp = pd.DataFrame({"include": [True, True, False, True], "wave": ["2026Q1", "2026Q2", "2026Q3", "2026Q2"],
-                         "market": ["B2B", "B2B", "B2B", "B2C"], "account_id": ["A", "A", "A", None],
-                         "ltr": [9.0, 10.0, 0.0, 7.0], "channel": ["Online"] * 4,
-                         "age_band": ["18-34"] * 4, "region": ["NA"] * 4})
-    cfg = config.load_segments()
-    margins = {"channel": {"Online": 1.0}}
-    cfg1 = type(cfg)(**{**cfg.__dict__, "b2c_margins": margins})
-    data = segments.prepare(resp, pd.DataFrame({"account_id": ["A"], "arr": [1.0]}),
-                            pd.DataFrame({"account_id": ["A"], "wave": ["2026Q2"], "responded": [True]}),
-                            cfg1)
-    assert data.wave == "2026Q2"            # 2026Q3 exists only in an excluded row
-    assert len(data.now(data.b2b)) == 1 and data.b2c["weight"].tolist() == [1.0]
-    with pytest.raises(DataError, match="2027Q1"):
-        segments.prepare(resp, pd.DataFrame(), pd.DataFrame({"account_id": []}), cfg1, "2027Q1")
-
-
 @needs_sample
 def test_no_b2c_wave_change_survives_fdr(sample: dict) -> None:
     # the generator draws every B2C wave from the same population (no wave effect planted):
     # any B2C "change" is a false discovery, so none may survive Benjamini-Hochberg
     cfg = sample["cfg"]
     resp = sample["resp"]
-    data = segments.prepare(resp, sample["acc"], sample["inv"], cfg)
+    data = selection.study(resp, cfg, accounts=sample["acc"], invitations=sample["inv"])
     ch = segments.wave_changes(data.b2c, cfg.subsegments["B2C"], weight="weight")
     assert len(ch) >= 30 and not ch["significant"].any()
     head = segments.market_headline(data).set_index(["market", "metric"])

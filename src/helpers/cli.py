@@ -52,13 +52,18 @@ def _schema_infer(args: argparse.Namespace) -> int:
 
 
 def _drivers(args: argparse.Namespace) -> int:
-    from helpers import catalog
-    from helpers.analysis import importance
+    """Rank drivers exactly as notebook 03 does: same selection, design, waves and parameters."""
+    from helpers import catalog, config
+    from helpers.analysis import importance, selection
     from helpers.ingest import schema
-    df = catalog.load("responses", path=args.responses)
-    df = df[df["include"].astype(bool) & (df["market"] == args.market)]
-    imp = importance.shapley_importance(df, "ltr", schema.driver_items(args.market), n_boot=args.boot,
-                                     seed=args.seed, cluster="account_id" if args.market == "B2B" else None)
+    p = config.notebook_params("03_promoter_drivers", args.params)
+    data = selection.study(catalog.load("responses", path=args.responses or p.get("responses_path")),
+                           config.load_segments(p.get("segments_config", "config/segments.yaml")))
+    chosen = data.market(args.market, p.get("waves", "") if args.waves is None else args.waves)
+    boot = p.get("n_boot", 200) if args.boot is None else args.boot
+    seed = p.get("seed", 2026) if args.seed is None else args.seed
+    imp = importance.shapley_importance(chosen.rows, "ltr", schema.driver_items(args.market),
+                                        n_boot=boot, seed=seed, **chosen.design)
     print(importance.share_text(imp).to_string())
     print(importance.methods_text(imp))
     return 0
@@ -120,9 +125,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     d = sub.add_parser("drivers", help="rank the drivers of LTR (exact Shapley/LMG with bootstrap CIs)")
     d.add_argument("--market", default="B2B", choices=["B2B", "B2C"])
-    d.add_argument("--boot", type=int, default=200, help="bootstrap resamples (0 = none)")
-    d.add_argument("--seed", type=int, default=0)
-    d.add_argument("--responses", default="data/processed/responses.parquet")
+    d.add_argument("--params", default="config/params.yaml",
+                   help="run parameters; defaults are notebook 03's (waves, n_boot, seed, paths)")
+    d.add_argument("--waves", default=None, help="comma-separated waves to pool ('' = all)")
+    d.add_argument("--boot", type=int, default=None, help="bootstrap resamples (0 = none)")
+    d.add_argument("--seed", type=int, default=None)
+    d.add_argument("--responses", default=None, help="cleaned responses (default: the params file's)")
     d.set_defaults(func=_drivers)
 
     r = sub.add_parser("run", help="run the report pipeline")

@@ -224,3 +224,9 @@ def load_params(path: str | os.PathLike[str] = "config/params.yaml") -> RunParam
                               expected="a mapping parameter -> value")
         notebooks[str(name)] = {str(k): v for k, v in values.items()}
     return RunParams(file=str(f), shared={str(k): v for k, v in shared.items()}, notebooks=notebooks)
+
+
+def notebook_params(notebook: str, path: str | os.PathLike[str] = "config/params.yaml") -> dict[str, Any]:
+    """The parameters a run gives `notebook`: the file's ``shared`` keys, then its own section."""
+    params = load_params(path)
+    return {**params.shared, **params.notebooks.get(notebook, {})}

@@ -20,41 +20,30 @@ from helpers.stats import compare, estimators
 
 # --------------------------------------------------------------------------- competitor benchmark
 def vendor_ratings(
-    responses: pd.DataFrame,
+    rows: pd.DataFrame,
     competitor_ratings: pd.DataFrame,
     us: str = "Us",
-    market: str | None = None,
-    wave: str | Sequence[str] | None = None,
     segments: Sequence[str] = ("region", "tier", "industry", "channel"),
 ) -> pd.DataFrame:
-    """Long table of LTR ratings for us and each competitor by the same (included) respondents.
+    """Long table of LTR ratings for us and each competitor by the same respondents.
 
     Parameters
     ----------
-    responses : processed responses (our own LTR); only ``include`` rows are used.
-    competitor_ratings : long response_id, vendor, ltr (market and wave are taken from responses).
-    us : our vendor label. market : "B2B", "B2C" or None (both). wave : a wave, a list, or None.
-    segments : segment columns copied from responses when present.
+    rows : the selected responses (our own LTR), e.g. ``selection.Study.market(...).rows``.
+    competitor_ratings : long response_id, vendor, ltr.
+    us : our vendor label. segments : segment columns copied from `rows` when present.
 
     Returns
     -------
     response_id, cluster (account_id for B2B, else the response: the unit of independence),
     market, wave, segment columns, vendor, ltr. Rows without a rating are dropped.
     """
-    for df, name, cols in ((responses, "responses", ["response_id", "include", "market", "wave",
-                                                     "ltr"]),
-                           (competitor_ratings, "competitor_ratings", ["response_id", "vendor",
-                                                                       "ltr"])):
-        require_columns(df, cols, name)
-    base = responses[responses["include"].astype(bool)]
-    if market is not None:
-        base = base[base["market"] == market]
-    if wave is not None:
-        waves = [wave] if isinstance(wave, str) else list(wave)
-        base = base[base["wave"].astype(str).isin(waves)]
-    if base.empty:
-        raise DataError("no included responses after filtering", file="responses",
-                        column="market", expected=f"market={market!r}, wave={wave!r} to match rows")
+    require_columns(rows, ["response_id", "market", "wave", "ltr"], "responses")
+    require_columns(competitor_ratings, ["response_id", "vendor", "ltr"], "competitor_ratings")
+    if rows.empty:
+        raise DataError("no responses selected", file="responses", column="market",
+                        expected="at least one included response of the market")
+    base = rows
     keep = ["response_id", "market", "wave", *[c for c in segments if c in base.columns]]
     acct = base["account_id"] if "account_id" in base.columns else pd.Series(pd.NA, index=base.index)
     base = base.assign(cluster=acct.astype("string").fillna("resp:" + base["response_id"].astype(str)))

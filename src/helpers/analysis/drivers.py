@@ -408,26 +408,6 @@ def _wquantile(x: np.ndarray, w: np.ndarray, q: float) -> float:
 
 
 # --- report helpers (notebook 03) ---------------------------------------------------------------
-DESIGNS: dict[str, dict[str, str | None]] = {
-    "B2B": {"cluster": "account_id", "weights": None},      # contacts nested in accounts
-    "B2C": {"cluster": "contact_unit", "weights": "weight"},  # contacts; raked to the population
-}
-
-
-def prepare_markets(b2b: pd.DataFrame, b2c: pd.DataFrame, waves: str = ""
-                    ) -> dict[str, pd.DataFrame]:
-    """The two markets' included responses for the selected waves, ready for :data:`DESIGNS`:
-    B2C gets ``contact_unit`` (the contact key; an anonymous response is its own unit), so that
-    a consumer who answered in several waves is resampled as one."""
-    b2c = select_waves(b2c, waves)
-    unit = b2c["contact_key"].astype("string") if "contact_key" in b2c else \
-        pd.Series(pd.NA, index=b2c.index, dtype="string")
-    fallback = b2c["response_id"].astype("string") if "response_id" in b2c else \
-        pd.Series([f"row{i}" for i in range(len(b2c))], index=b2c.index, dtype="string")
-    return {"B2B": select_waves(b2b, waves),
-            "B2C": b2c.assign(contact_unit=unit.fillna("anon:" + fallback))}
-
-
 def headline_metrics(imps: dict[str, pd.DataFrame], journey: pd.DataFrame | None = None,
                      k: int = 3) -> dict[str, dict[str, object]]:
     """Headline figures for the run's metrics file: top-k drivers per market (share of R² with
@@ -455,19 +435,6 @@ def headline_metrics(imps: dict[str, pd.DataFrame], journey: pd.DataFrame | None
                             "ci_low": float(r.ci_low), "ci_high": float(r.ci_high),
                             "n": int(r.n), "n_clusters": int(r.n_clusters), "unit": r.unit}
     return out
-
-
-def select_waves(df: pd.DataFrame, waves: str = "") -> pd.DataFrame:
-    """Rows of the comma-separated `waves` ("" = all waves pooled: driver models need n)."""
-    if not waves.strip():
-        return df
-    wanted = [w.strip() for w in waves.split(",") if w.strip()]
-    have = set(df["wave"].dropna().astype(str))
-    unknown = [w for w in wanted if w not in have]
-    if unknown:
-        raise DataError(f"wave {unknown[0]!r} not in the data", column="wave",
-                        expected=", ".join(sorted(have)))
-    return df[df["wave"].astype(str).isin(wanted)]
 
 
 def stack(results: dict[str, pd.DataFrame], key: str = "market") -> pd.DataFrame:

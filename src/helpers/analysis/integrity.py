@@ -447,7 +447,6 @@ def keys_evidence(
 def evidence(
     responses: pd.DataFrame,
     items: Sequence[str],
-    market: str = "B2B",
     alpha: float = 0.05,
     touch_days: float = 2.0,
     close_days: float = 30.0,
@@ -455,16 +454,18 @@ def evidence(
     negative_tone: float = -0.2,
     leave_rep_out: bool = True,
 ) -> pd.DataFrame:
-    """All checks on the processed responses table, stacked (one row per rep and check).
+    """All checks on one market's responses, stacked (one row per rep and check).
 
-    Score, ratings, tone and timing checks use the analysis rows (``include``); the repeated-key
-    check uses every row except test/preview responses, because duplicate submissions that
-    cleaning removed are themselves evidence.
+    `responses` are every row of the market, excluded ones too
+    (``selection.Study.market(m, included=False).rows``): score, ratings, tone and timing checks
+    use the analysis rows (``include``); the repeated-key check uses every row except
+    test/preview responses, because duplicate submissions that cleaning removed are themselves
+    evidence.
     """
-    require_columns(responses, ["market", "rep_id"], "responses", "the integrity check")
-    mk = responses.loc[(responses["market"] == market) & responses["rep_id"].notna()]
+    require_columns(responses, ["rep_id"], "responses", "the integrity check")
+    mk = responses.loc[responses["rep_id"].notna()]
     if mk.empty:
-        raise DataError(f"no {market} responses with a rep_id", file="responses", column="rep_id",
+        raise DataError("no responses with a rep_id", file="responses", column="rep_id",
                         expected="B2B responses owned by an account team")
     inc = mk.loc[mk["include"].astype(bool)] if "include" in mk else mk
     not_test = mk.loc[~mk["flag_test"].astype(bool)] if "flag_test" in mk else mk

@@ -47,7 +47,7 @@ def latest_wave_b2b(responses: pd.DataFrame, market: str = "B2B",
     return out
 
 
-def account_nps(responses: pd.DataFrame, min_n: int = 2, account: str = "account_id",
+def rank_accounts(responses: pd.DataFrame, min_n: int = 2, account: str = "account_id",
                 score: str = "ltr") -> pd.DataFrame:
     """Per-account NPS with CI, shrunk NPS, rank and leader / middle / laggard group.
 

@@ -25,7 +25,7 @@ from itertools import combinations
 import numpy as np
 import pandas as pd
 
-from helpers.config import SegmentsConfig
+from helpers.analysis.selection import Study
 from helpers.errors import DataError, require_columns
 from helpers.stats import compare, estimators, weighting
 
@@ -64,34 +64,6 @@ def _mean_points(values: pd.Series, weights: pd.Series | None = None,
     out = _row(res)
     out["ci_low"], out["ci_high"] = max(lo, out["ci_low"]), min(hi, out["ci_high"])
     return out
-
-
-def split_market(df: pd.DataFrame, column: str = "market", rule: str | None = None) -> pd.Series:
-    """Market ("B2B"/"B2C") per row: from `column`, or by a rule "<col> not null" (-> B2B).
-
-    A rule "<col> is null" makes the null rows B2B instead.
-    """
-    if rule:
-        col, _, cond = rule.partition(" ")
-        require_columns(df, [col], "responses")
-        is_b2b = df[col].notna() if cond.strip() == "not null" else df[col].isna()
-        return pd.Series(np.where(is_b2b, "B2B", "B2C"), index=df.index, name="market")
-    require_columns(df, [column], "responses")
-    bad = ~df[column].isin(["B2B", "B2C"])
-    if bad.any():
-        raise DataError(f"value {df[column][bad].iloc[0]!r}", column=column,
-                        row=int(np.flatnonzero(bad.to_numpy())[0]), expected="B2B or B2C")
-    return df[column].rename("market")
-
-
-def latest_wave(df: pd.DataFrame, wave: str = "") -> str:
-    """`wave` if given (checked to exist), else the latest wave in the data (waves sort in time)."""
-    waves = sorted(df["wave"].dropna().astype(str).unique())
-    if not waves:
-        raise DataError("no waves", column="wave", expected="at least one wave, e.g. 2025Q4")
-    if wave and wave not in waves:
-        raise DataError(f"wave {wave!r} not in the data", column="wave", expected=", ".join(waves))
-    return wave or waves[-1]
 
 
 # --------------------------------------------------------------------------- small-n governance
@@ -451,33 +423,6 @@ def _find_personas(df: pd.DataFrame, items: list[str], k_min: int, k_max: int, c
 
 
 # --------------------------------------------------------------------------- B2C weights
-def b2c_weights(df: pd.DataFrame, margins: Mapping[str, Mapping[str, float]], *,
-                trim_lower: float = 0.3, trim_upper: float = 3.0, by: str | None = "wave",
-                max_rounds: int = 20) -> pd.Series:
-    """Raking weights (weighting.rake) to population `margins`, trimmed to [lower, upper] x mean.
-
-    Raked separately within each `by` group (each wave is its own sample of the population),
-    then trimmed (weighting.trim_weights) and re-raked from the trimmed weights until both the
-    bounds hold and the margins move no further (at most `max_rounds`); the result is the last
-    trimmed weights, so the bounds always hold and margins hold closely (see
-    weighting.margin_table). Weights average 1 within each group.
-    """
-    require_columns(df, list(margins), "responses")
-    # categorical columns: raking looks levels up many times (much faster than on strings)
-    cats = df[list(margins)].astype("category")
-    groups = [(None, cats)] if by is None else list(cats.groupby(df[by], sort=True))
-    parts = []
-    for _, g in groups:
-        w = weighting.rake(g, margins)
-        for _ in range(max_rounds):
-            t = weighting.trim_weights(w, upper=trim_upper, lower=trim_lower)
-            if np.abs(t.to_numpy() - w.to_numpy()).max() <= 1e-4 * t.mean():
-                break
-            w = weighting.rake(g, margins, base_weight=t.to_numpy())
-        parts.append(t / t.mean())
-    return pd.concat(parts).reindex(df.index).rename("weight")
-
-
 def weighting_effect(df: pd.DataFrame, weight: pd.Series, score: str = "ltr") -> pd.DataFrame:
     """Unweighted vs weighted NPS side by side, with Kish deff and effective n of the weights.
 
@@ -624,51 +569,8 @@ def wave_changes(df: pd.DataFrame, by: str | Sequence[str] | None = None, *,
     return out
 
 
-# --------------------------------------------------------------------------- notebook inputs
-@dataclass(frozen=True)
-class SegmentData:
-    """Included responses split by market (B2C with raking weights), accounts, invitations.
-
-    `wave` is the reported wave; `b2b` / `b2c` hold every wave (for trends), `now(...)` selects
-    the reported wave of any of these frames.
-    """
-
-    wave: str
-    waves: list[str]
-    b2b: pd.DataFrame
-    b2c: pd.DataFrame
-    accounts: pd.DataFrame
-    invitations: pd.DataFrame
-
-    def now(self, df: pd.DataFrame) -> pd.DataFrame:
-        """Rows of `df` in the reported wave."""
-        return df[df["wave"] == self.wave]
-
-
-def prepare(responses: pd.DataFrame, accounts: pd.DataFrame, invitations: pd.DataFrame,
-            cfg: SegmentsConfig, wave: str = "") -> SegmentData:
-    """Keep included rows, split markets by the configured rule, add B2C raking weights.
-
-    `wave` "" means the latest wave. Bad data (unknown market, missing margin level) raises
-    DataError naming the column.
-    """
-    require_columns(responses, ["include", "wave", "ltr", "account_id"], "responses")
-    resp = responses[responses["include"].astype(bool)].copy()
-    resp["market"] = split_market(resp, cfg.market_column, cfg.market_rule)
-    chosen = latest_wave(resp, wave)
-    b2c = resp[resp["market"] == "B2C"].copy()
-    if len(b2c):
-        b2c["weight"] = b2c_weights(b2c, cfg.b2c_margins, trim_lower=cfg.trim_lower,
-                                    trim_upper=cfg.trim_upper)
-    inv = invitations[invitations["account_id"].notna()]
-    if "market" in inv:
-        inv = inv[inv["market"] == "B2B"]
-    return SegmentData(wave=chosen, waves=sorted(resp["wave"].dropna().astype(str).unique()),
-                       b2b=resp[resp["market"] == "B2B"].copy(), b2c=b2c,
-                       accounts=accounts, invitations=inv.copy())
-
-
-def market_headline(data: SegmentData) -> pd.DataFrame:
+# --------------------------------------------------------------------------- per-market views of a study
+def market_headline(data: Study) -> pd.DataFrame:
     """Headline NPS / CES / CSAT of the reported wave per market: B2B account-clustered,
     B2C raking-weighted (with Kish deff and effective n of the weights)."""
     parts = []
@@ -703,7 +605,7 @@ def headline_metrics(head: pd.DataFrame, changes: pd.DataFrame | None = None) ->
     return out
 
 
-def market_segments(data: SegmentData, subsegments: Mapping[str, Sequence[str]], *,
+def market_segments(data: Study, subsegments: Mapping[str, Sequence[str]], *,
                     min_n: int = 10, max_halfwidth: float = 30.0) -> pd.DataFrame:
     """Sub-segment NPS of the reported wave for both markets (B2B clustered, B2C weighted),
     governed, with a `label` "market · dimension: segment" for charts."""
@@ -719,7 +621,7 @@ def market_segments(data: SegmentData, subsegments: Mapping[str, Sequence[str]],
     return out
 
 
-def market_trends(data: SegmentData, *, min_n: int = 10, max_halfwidth: float = 30.0
+def market_trends(data: Study, *, min_n: int = 10, max_halfwidth: float = 30.0
                   ) -> pd.DataFrame:
     """NPS per wave and market with 95% CI (B2B clustered by account, B2C raking-weighted)."""
     parts = []
@@ -732,7 +634,7 @@ def market_trends(data: SegmentData, *, min_n: int = 10, max_halfwidth: float = 
     return pd.concat(parts, ignore_index=True)
 
 
-def market_changes(data: SegmentData, subsegments: Mapping[str, Sequence[str]], q: float = 0.05
+def market_changes(data: Study, subsegments: Mapping[str, Sequence[str]], q: float = 0.05
                    ) -> pd.DataFrame:
     """Wave-over-wave NPS changes, overall and per sub-segment, both markets: B2B paired on the
     accounts present in both waves, B2C independent weighted samples; one Benjamini-Hochberg

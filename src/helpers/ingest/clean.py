@@ -62,13 +62,13 @@ def _mapped(survey: readers.Survey, sch: Schema) -> dict[str, str]:
     return found
 
 
-def parse_scores(raw: pd.Series, scale: tuple[float, float] | None, labels: dict[str, float] | None,
+def parse_column(raw: pd.Series, scale: tuple[float, float] | None, labels: dict[str, float] | None,
                  not_applicable: frozenset[str], max_distinct: int = 256) -> schema_mod.ParsedScores:
     """`schema.parse_scores`, evaluated once per distinct answer and spread back to the rows.
 
     An answer column holds a handful of distinct texts; parsing each once and weighting its
     counts by how many rows hold it gives the same values, flags and counts as parsing every row
-    (parse_scores is element-wise) at a fraction of the cost. Columns whose values are mostly
+    (schema.parse_scores is element-wise) at a fraction of the cost. Columns whose values are mostly
     distinct, or with more than `max_distinct` distinct non-numeric answers, are parsed directly.
     """
     codes, uniq = pd.factorize(raw, use_na_sentinel=False)
@@ -169,7 +169,7 @@ def clean_responses(survey: readers.Survey, sch: Schema, salt: str, speeder_frac
         spec = sch.fields.get(name) or sch.drivers[name]
         s = raw[col]
         if spec.type in ("score", "number"):
-            parsed = parse_scores(s, spec.scale, sch.label_sets.get(spec.labels or ""), sch.not_applicable)
+            parsed = parse_column(s, spec.scale, sch.label_sets.get(spec.labels or ""), sch.not_applicable)
             if name == "ltr" and parsed.values.notna().sum() == 0 and not parsed.out_of_range.any() \
                     and (s.notna() & (s.astype("string").str.strip() != "")).any():
                 raise DataError("no numeric values", file=survey.path, column=col,
@@ -315,7 +315,7 @@ def _competitors(raw: pd.DataFrame, survey: readers.Survey, sch: Schema, out: pd
         col = schema_mod.locate(spec, list(raw.columns), survey.questions, survey.import_ids)
         if col is None:
             continue
-        vals = parse_scores(raw[col], (0.0, 10.0), None, sch.not_applicable).values
+        vals = parse_column(raw[col], (0.0, 10.0), None, sch.not_applicable).values
         keep = vals.notna()
         frames.append(pd.DataFrame({"response_id": out.loc[keep, "response_id"], "market": out.loc[keep, "market"],
                                     "wave": out.loc[keep, "wave"] if "wave" in out else pd.NA,

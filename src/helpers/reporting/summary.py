@@ -88,7 +88,7 @@ def headline_figures(art: Artefacts) -> Any:
     return pd.DataFrame(rows)
 
 
-def latest_wave(art: Artefacts) -> str | None:
+def run_wave(art: Artefacts) -> str | None:
     """The wave the run reports on: the segments notebook's ``wave`` metric, else the newest
     ``wave_to`` of the wave-changes table."""
     wave = art.metric("wave", prefer=("02_segments",))
@@ -123,7 +123,7 @@ def significant_changes(art: Artefacts) -> Any:
     else:
         listed = art.metric("significant_changes", prefer=("02_segments",))
         sig = pd.DataFrame(listed) if isinstance(listed, list) else pd.DataFrame(columns=cols)
-    sig = _since_previous(sig, latest_wave(art))
+    sig = _since_previous(sig, run_wave(art))
     sig = sig[[c for c in cols if c in sig]].copy()
     if sig.empty:
         return sig
@@ -141,7 +141,7 @@ def changes_tested(art: Artefacts) -> tuple[int | None, int | None]:
     table = art.table("wave_changes")
     if table is not None and "p_value" in table:
         tested = table[table["p_value"].notna()]
-        return int(len(_since_previous(tested, latest_wave(art)))), int(len(tested))
+        return int(len(_since_previous(tested, run_wave(art)))), int(len(tested))
     value = art.metric("changes_tested", prefer=("02_segments",))
     return (None, int(value)) if is_number(value) else (None, None)
 
@@ -310,7 +310,7 @@ def changes_finding(art: Artefacts, q: float = 0.05) -> Finding:
     """NPS changes since the previous wave that survive false-discovery control, and only those."""
     sig = significant_changes(art)
     tested, family = changes_tested(art)
-    wave = latest_wave(art)
+    wave = run_wave(art)
     empty = pd.DataFrame(columns=["label", "estimate", "ci_low", "ci_high", "n"])
     if family is None and sig.empty:
         return Finding(f"Changes since the previous wave: {MISSING}.", empty, "", "", "")
