@@ -138,6 +138,7 @@ class NotebookStep:
     path: str
     needs: tuple[str, ...] = ()
     inputs: tuple[str, ...] = ()
+    optional_inputs: tuple[str, ...] = ()
     pdf: bool = False
 
 
@@ -187,9 +188,10 @@ def load_pipeline(path: str | os.PathLike[str] = "config/pipeline.yaml") -> Pipe
                 raise ConfigError(f"{where} ({name}): needs {n!r}", file=f,
                                   expected=f"a notebook listed before it: {', '.join(seen) or 'none'}")
         inputs = tuple(str(k) for k in (entry.get("inputs") or []))
+        optional = tuple(str(k) for k in (entry.get("optional_inputs") or []))
         nb_path = entry.get("path") or f"{folder}/{name}.ipynb"
         steps.append(NotebookStep(name=name, path=str(nb_path), needs=needs, inputs=inputs,
-                                  pdf=bool(entry.get("pdf", False))))
+                                  optional_inputs=optional, pdf=bool(entry.get("pdf", False))))
     if not steps:
         raise ConfigError("no notebooks listed", file=f, expected="at least one notebook")
     headline = doc.get("headline") or []

@@ -18,12 +18,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from helpers.analysis.importance import (
-    _cluster_codes,
-    _numeric,
-    _resample_counts,
-    _single_thread,
-    _weights,
+from helpers.analysis.modelling import (
+    cluster_codes,
+    numeric_matrix,
+    resample_counts,
+    row_weights,
+    single_thread,
 )
 from helpers.errors import DataError
 from helpers.stats import estimators
@@ -44,16 +44,16 @@ def target_flag(ltr: pd.Series | np.ndarray, target: str) -> np.ndarray:
 def _model_frame(df: pd.DataFrame, drivers: Sequence[str], ltr: str, cluster: str | None,
                  weights: str | None) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Complete rows: X (n, p), ltr (n,), weights (n,), cluster codes (n,)."""
-    z = _numeric(df, [ltr, *drivers])
-    w = _weights(df, weights)
+    z = numeric_matrix(df, [ltr, *drivers])
+    w = row_weights(df, weights)
     keep = ~np.isnan(z).any(axis=1) & (w > 0)
     if cluster is not None:
         keep &= df[cluster].notna().to_numpy()
-    codes = _cluster_codes(df, cluster, keep)
+    codes = cluster_codes(df, cluster, keep)
     return z[keep, 1:], z[keep, 0], w[keep], codes
 
 
-@_single_thread
+@single_thread
 def outcome_models(
     df: pd.DataFrame,
     drivers: Sequence[str],
@@ -171,7 +171,7 @@ class NonlinearCheck:
     disagreements: pd.DataFrame
 
 
-@_single_thread
+@single_thread
 def nonlinear_check(
     df: pd.DataFrame,
     drivers: Sequence[str],
@@ -345,7 +345,7 @@ def _what_if_effects(x: np.ndarray, y_pro: np.ndarray, y_det: np.ndarray, w: np.
     return out, (bp, bd)
 
 
-@_single_thread
+@single_thread
 def what_if(
     df: pd.DataFrame,
     drivers: Sequence[str],
@@ -383,7 +383,7 @@ def what_if(
     rng = np.random.default_rng(seed)
     boot = np.empty((n_boot, len(drivers)))
     for b in range(n_boot):
-        k = _resample_counts(rng, n_cl, 1)[0].astype(float)
+        k = resample_counts(rng, n_cl, 1)[0].astype(float)
         boot[b], _ = _what_if_effects(x, y_pro, y_det, w * k[codes], moved, b0)
     alpha = (1 - level) / 2
     out = pd.DataFrame({

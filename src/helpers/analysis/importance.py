@@ -11,81 +11,25 @@ weights (an approximation, labelled so) replace the exact split.
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from math import factorial
-from typing import Any, TypeVar
 
 import numpy as np
 import pandas as pd
 
+from helpers.analysis.modelling import (
+    cluster_codes,
+    numeric_matrix,
+    resample_counts,
+    row_weights,
+    single_thread,
+)
 from helpers.errors import DataError
-from helpers.stats import design
-
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-def _single_thread(func: F) -> F:
-    """Run with one BLAS/OpenMP thread: on a shared machine, thread oversubscription makes
-    scikit-learn's boosting and small-matrix BLAS calls 10x slower, not faster."""
-    @functools.wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        import sklearn.ensemble  # noqa: F401  load the OpenMP runtime first: limits only reach loaded libraries
-        from threadpoolctl import threadpool_limits
-        with threadpool_limits(1):
-            return func(*args, **kwargs)
-    return wrapper  # type: ignore[return-value]
 
 MAX_EXACT_DRIVERS = 20
 RW_LABEL = "johnson_relative_weights (approximation)"
 LMG_LABEL = "lmg_shapley (exact)"
-
-
-# --- input checks -------------------------------------------------------------------------------
-def _numeric(df: pd.DataFrame, cols: Sequence[str]) -> np.ndarray:
-    """Columns as a float matrix (NaN for missing) or DataError naming the bad column."""
-    missing = [c for c in cols if c not in df.columns]
-    if missing:
-        raise DataError(f"column(s) {missing} not found", column=missing[0],
-                        expected=f"columns among {list(df.columns)[:12]}...")
-    if all(pd.api.types.is_float_dtype(df[c]) or pd.api.types.is_integer_dtype(df[c])
-           for c in cols):
-        return df[list(cols)].to_numpy(dtype=float, na_value=np.nan)
-    out = np.empty((len(df), len(cols)))
-    for j, c in enumerate(cols):
-        s = df[c]
-        if s.dtype == bool:
-            s = s.astype(float)
-        try:
-            out[:, j] = pd.to_numeric(s, errors="raise").to_numpy(dtype=float, na_value=np.nan)
-        except (TypeError, ValueError):
-            bad = s[pd.to_numeric(s, errors="coerce").isna() & s.notna()]
-            raise DataError(f"non-numeric value {bad.iloc[0]!r}", column=c,
-                            row=int(np.flatnonzero(s.index == bad.index[0])[0]),
-                            expected="numbers or missing") from None
-    return out
-
-
-def _weights(df: pd.DataFrame, weights: str | None) -> np.ndarray:
-    """The weight column checked by the metrics module's rules (ones when unweighted)."""
-    if weights is None:
-        return np.ones(len(df))
-    return design.as_weights(df[weights], len(df), weights)
-
-
-def _cluster_codes(df: pd.DataFrame, cluster: str | None, keep: np.ndarray) -> np.ndarray:
-    """Integer cluster id per kept row (each row its own cluster when `cluster` is None)."""
-    if cluster is None:
-        return np.arange(int(keep.sum()))
-    if cluster not in df.columns:
-        raise DataError("cluster column not found", column=cluster, expected="an id column")
-    ids = df[cluster].to_numpy(dtype=object)[keep]
-    if pd.isna(ids).any():
-        raise DataError("missing cluster id", column=cluster,
-                        row=int(np.flatnonzero(pd.isna(df[cluster]).to_numpy() & keep)[0]),
-                        expected="an id on every analysed row (B2B: account_id)")
-    return pd.factorize(ids)[0]
 
 
 # --- R² of every subset from a correlation matrix ------------------------------------------------
@@ -273,7 +217,7 @@ def _check_corr(corr: np.ndarray, names: Sequence[str]) -> None:
 
 
 # --- public API ---------------------------------------------------------------------------------
-@_single_thread
+@single_thread
 def shapley_importance(
     df: pd.DataFrame,
     outcome: str,
@@ -330,8 +274,8 @@ def shapley_importance(
         raise DataError(f"method={method!r}", expected="'auto', 'lmg' or 'relweights'")
     label = LMG_LABEL if exact else RW_LABEL
     names = [outcome, *drivers]
-    z_all = _numeric(df, names)
-    w_all = _weights(df, weights)
+    z_all = numeric_matrix(df, names)
+    w_all = row_weights(df, weights)
     has_y = ~np.isnan(z_all[:, 0]) & (w_all > 0)
     complete = has_y & ~np.isnan(z_all).any(axis=1)
 
@@ -350,7 +294,7 @@ def shapley_importance(
             raise DataError(f"only {n_used} rows with {outcome} and any item", column=outcome,
                             expected=f"at least {p + 2}")
     z, w = z_all[keep], w_all[keep]
-    codes = _cluster_codes(df, cluster, keep)
+    codes = cluster_codes(df, cluster, keep)
     n_clusters = int(codes.max()) + 1 if len(codes) else 0
 
     if missing == "complete":
@@ -415,13 +359,6 @@ def _cluster_totals(z: np.ndarray, w: np.ndarray, codes: np.ndarray, n_clusters:
     return wc, s1, s2, np.asarray(iu)
 
 
-def _resample_counts(rng: np.random.Generator, n_clusters: int, b: int) -> np.ndarray:
-    """(b, n_clusters) multiplicities of a with-replacement resample of the clusters."""
-    draws = rng.integers(0, n_clusters, size=(b, n_clusters))
-    offs = (np.arange(b) * n_clusters)[:, None]
-    return np.bincount((draws + offs).ravel(), minlength=b * n_clusters).reshape(b, n_clusters)
-
-
 def _bootstrap(z: np.ndarray, w: np.ndarray, codes: np.ndarray, n_clusters: int, n_boot: int,
                seed: int, exact: bool, missing: str) -> np.ndarray:
     """(n_boot, p) importances from cluster resamples of the per-cluster sufficient statistics."""
@@ -432,7 +369,7 @@ def _bootstrap(z: np.ndarray, w: np.ndarray, codes: np.ndarray, n_clusters: int,
     if missing == "complete":
         wc, s1, s2, iu = _cluster_totals(z, w, codes, n_clusters)
     for start in range(0, n_boot, chunk):
-        k = _resample_counts(rng, n_clusters, min(chunk, n_boot - start)).astype(float)
+        k = resample_counts(rng, n_clusters, min(chunk, n_boot - start)).astype(float)
         if missing == "complete":
             tw, t1, t2u = k @ wc, k @ s1, k @ s2
         for i in range(k.shape[0]):

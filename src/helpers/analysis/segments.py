@@ -363,8 +363,7 @@ def _find_personas(df: pd.DataFrame, items: list[str], k_min: int, k_max: int, c
                    seeds: list[int], cluster: str | None, top_items: int,
                    silhouette_sample: int) -> Personas:
     from sklearn.cluster import KMeans
-    from sklearn.metrics import adjusted_rand_score, silhouette_score
-    from sklearn.mixture import GaussianMixture
+    from sklearn.metrics import adjusted_rand_score
 
     require_columns(df, [*items, "ltr"], "responses")
     if criterion not in ("silhouette", "bic"):
@@ -378,20 +377,9 @@ def _find_personas(df: pd.DataFrame, items: list[str], k_min: int, k_max: int, c
     mu, sd = x.mean(axis=0), x.std(axis=0, ddof=1)
     sd[sd == 0] = 1.0
     z = (x - mu) / sd
-    rng_seed = int(seeds[0]) if len(seeds) else 0
-    rows = []
-    for k in range(k_min, k_max + 1):
-        if criterion == "silhouette":
-            lab = KMeans(k, n_init=4, random_state=rng_seed).fit_predict(z)
-            val = silhouette_score(z, lab, sample_size=min(silhouette_sample, len(z)),
-                                   random_state=rng_seed)
-        else:
-            val = GaussianMixture(k, random_state=rng_seed, n_init=2).fit(z).bic(z)
-        rows.append({"k": k, criterion: float(val)})
-    selection = pd.DataFrame(rows)
-    best = selection[criterion].idxmax() if criterion == "silhouette" else selection[criterion].idxmin()
-    k = int(selection.loc[best, "k"])
-    selection["chosen"] = selection["k"] == k
+    selection = _choose_k(z, k_min, k_max, criterion, int(seeds[0]) if len(seeds) else 0,
+                          silhouette_sample)
+    k = int(selection.loc[selection["chosen"], "k"].iloc[0])
     runs = {int(s): KMeans(k, n_init=4, random_state=int(s)).fit(z) for s in seeds}
     stability = pd.DataFrame(
         [{"seed_a": a, "seed_b": b, "ari": adjusted_rand_score(runs[a].labels_, runs[b].labels_)}
@@ -405,7 +393,37 @@ def _find_personas(df: pd.DataFrame, items: list[str], k_min: int, k_max: int, c
     labels[ok] = lab
     profile = pd.DataFrame(z, columns=list(items)).groupby(lab).mean()
     profile.index.name = "persona"
-    sub = df[ok]
+    table = _persona_nps(df[ok], lab, profile, cluster, top_items)
+    return Personas(k=k, criterion=criterion, selection=selection, stability=stability,
+                    labels=labels, profile=profile, table=table)
+
+
+def _choose_k(z: np.ndarray, k_min: int, k_max: int, criterion: str, seed: int,
+              silhouette_sample: int) -> pd.DataFrame:
+    """k and its criterion for each candidate k (mean silhouette of KMeans, or GMM BIC), with
+    ``chosen`` marking the best (highest silhouette, lowest BIC)."""
+    from sklearn.cluster import KMeans
+    from sklearn.metrics import silhouette_score
+    from sklearn.mixture import GaussianMixture
+
+    rows = []
+    for k in range(k_min, k_max + 1):
+        if criterion == "silhouette":
+            lab = KMeans(k, n_init=4, random_state=seed).fit_predict(z)
+            val = silhouette_score(z, lab, sample_size=min(silhouette_sample, len(z)),
+                                   random_state=seed)
+        else:
+            val = GaussianMixture(k, random_state=seed, n_init=2).fit(z).bic(z)
+        rows.append({"k": k, criterion: float(val)})
+    selection = pd.DataFrame(rows)
+    best = selection[criterion].idxmax() if criterion == "silhouette" else selection[criterion].idxmin()
+    selection["chosen"] = selection.index == best
+    return selection
+
+
+def _persona_nps(sub: pd.DataFrame, lab: np.ndarray, profile: pd.DataFrame, cluster: str | None,
+                 top_items: int) -> pd.DataFrame:
+    """One row per persona: share of respondents, most distinctive items (z), NPS with CI."""
     recs = []
     for p in profile.index:
         m = lab == p
@@ -417,9 +435,7 @@ def _find_personas(df: pd.DataFrame, items: list[str], k_min: int, k_max: int, c
         recs.append({"persona": int(p), "share": float(m.mean()),
                      "distinctive": ", ".join(f"{i} {v:+.1f}" for i, v in zs.items()),
                      **_row(res)})
-    table = pd.DataFrame(recs).rename(columns={"estimate": "nps"})
-    return Personas(k=k, criterion=criterion, selection=selection, stability=stability,
-                    labels=labels, profile=profile, table=table)
+    return pd.DataFrame(recs).rename(columns={"estimate": "nps"})
 
 
 # --------------------------------------------------------------------------- B2C weights

@@ -235,49 +235,70 @@ def quarter_end(dates: pd.Series, days: int = 14) -> pd.Series:
 
 def _flag(out: pd.DataFrame, sch: Schema, oor: np.ndarray, speeder_fraction: float | None,
           min_grid_items: int | None) -> None:
+    """Set every quality flag, ``include`` and ``exclusion_reason`` (first rule that fired)."""
     q = sch.quality
-    n = len(out)
-    status = out.get("status", pd.Series(pd.NA, index=out.index, dtype="string")).astype("string")
-    chan = out.get("distribution_channel", pd.Series(pd.NA, index=out.index, dtype="string")).astype("string")
-    test = status.isin([str(v) for v in q["test_status"]]).fillna(False) | \
-        chan.str.lower().isin([str(v).lower() for v in q["test_channels"]]).fillna(False)
-    out["flag_test"] = test.to_numpy(bool)
-
-    # Duplicates: same contact and wave; keep the latest complete submission.
-    keys = [k for k in q["duplicate_key"] if k in out]
-    dup = np.zeros(n, bool)
-    if keys and len(keys) == len(q["duplicate_key"]):
-        complete = out["ltr"].notna().to_numpy() & ~oor
-        if "finished" in out:
-            complete &= out["finished"].fillna(1).to_numpy(float) == 1
-        cand = np.flatnonzero(out[keys].notna().all(axis=1).to_numpy() & ~out["flag_test"].to_numpy())
-        # Complete first, then latest first (no time last), ties in file order: a stable lexsort
-        # on integer keys; within each contact-and-wave group every row after the first is a duplicate.
-        group = np.zeros(len(cand), np.int64)
-        for k in keys:
-            codes, uniq = pd.factorize(out[k].iloc[cand])
-            group = group * (len(uniq) + 1) + codes
-        if "submitted_at" in out:
-            t = out["submitted_at"].to_numpy("datetime64[us]")[cand]
-            newest_first = np.where(np.isnat(t), np.iinfo(np.int64).max, -t.astype(np.int64))
-        else:
-            newest_first = np.zeros(len(cand), np.int64)
-        sorted_rows = np.lexsort((newest_first, ~complete[cand]))
-        first = np.unique(group[sorted_rows], return_index=True)[1]
-        later = np.ones(len(cand), bool)
-        later[first] = False
-        dup[cand[sorted_rows[later]]] = True
-    out["flag_duplicate"] = dup
-
+    out["flag_test"] = _test_rows(out, q)
+    out["flag_duplicate"] = _duplicate_rows(out, q["duplicate_key"], oor)
     frac = float(speeder_fraction if speeder_fraction is not None else q["speeder_fraction"])
     if "duration_s" in out:
         med = out.loc[~out["flag_test"], "duration_s"].median()
         out["flag_speeder"] = (out["duration_s"] < frac * med).fillna(False).to_numpy(bool)
     else:
         out["flag_speeder"] = False
-
     k = int(min_grid_items if min_grid_items is not None else q["straightliner_min_items"])
-    flat = np.zeros(n, bool)
+    out["flag_straightliner"] = _straightliners(out, sch, k)
+    out["flag_out_of_range"] = oor
+    # No usable LTR: left blank or answered "not applicable" (out-of-range is its own rule).
+    out["flag_incomplete"] = out["ltr"].isna().to_numpy() & ~oor
+    flags = [f for f, _ in RULES]
+    out["include"] = ~out[flags].any(axis=1)
+    reason = np.zeros(len(out), np.int8)
+    for i, (f, _) in reversed(list(enumerate(RULES, 1))):
+        reason = np.where(out[f].to_numpy(bool), i, reason)
+    out["exclusion_reason"] = _labels(["", *(why for _, why in RULES)], reason, out.index)
+
+
+def _test_rows(out: pd.DataFrame, q: dict[str, Any]) -> np.ndarray:
+    """Preview, test or spam responses (by status or distribution channel)."""
+    status = out.get("status", pd.Series(pd.NA, index=out.index, dtype="string")).astype("string")
+    chan = out.get("distribution_channel", pd.Series(pd.NA, index=out.index, dtype="string")).astype("string")
+    test = status.isin([str(v) for v in q["test_status"]]).fillna(False) | \
+        chan.str.lower().isin([str(v).lower() for v in q["test_channels"]]).fillna(False)
+    return test.to_numpy(bool)
+
+
+def _duplicate_rows(out: pd.DataFrame, key: list[str], oor: np.ndarray) -> np.ndarray:
+    """Every submission of a contact and wave but one: the latest complete one is kept."""
+    dup = np.zeros(len(out), bool)
+    keys = [k for k in key if k in out]
+    if not keys or len(keys) != len(key):
+        return dup
+    complete = out["ltr"].notna().to_numpy() & ~oor
+    if "finished" in out:
+        complete &= out["finished"].fillna(1).to_numpy(float) == 1
+    cand = np.flatnonzero(out[keys].notna().all(axis=1).to_numpy() & ~out["flag_test"].to_numpy())
+    # Complete first, then latest first (no time last), ties in file order: a stable lexsort
+    # on integer keys; within each contact-and-wave group every row after the first is a duplicate.
+    group = np.zeros(len(cand), np.int64)
+    for k in keys:
+        codes, uniq = pd.factorize(out[k].iloc[cand])
+        group = group * (len(uniq) + 1) + codes
+    if "submitted_at" in out:
+        t = out["submitted_at"].to_numpy("datetime64[us]")[cand]
+        newest_first = np.where(np.isnat(t), np.iinfo(np.int64).max, -t.astype(np.int64))
+    else:
+        newest_first = np.zeros(len(cand), np.int64)
+    sorted_rows = np.lexsort((newest_first, ~complete[cand]))
+    first = np.unique(group[sorted_rows], return_index=True)[1]
+    later = np.ones(len(cand), bool)
+    later[first] = False
+    dup[cand[sorted_rows[later]]] = True
+    return dup
+
+
+def _straightliners(out: pd.DataFrame, sch: Schema, k: int) -> np.ndarray:
+    """Rows giving one answer across a whole grid (a driver group) of at least `k` answered items."""
+    flat = np.zeros(len(out), bool)
     by_group: dict[str, list[str]] = {}
     for name, spec in sch.drivers.items():
         if name in out:
@@ -292,16 +313,7 @@ def _flag(out: pd.DataFrame, sch: Schema, oor: np.ndarray, speeder_fraction: flo
             spread = np.nanmax(np.where(answered[:, None] > 0, filled, 0), axis=1) - \
                 np.nanmin(np.where(answered[:, None] > 0, filled, 0), axis=1)
         flat |= (answered >= k) & (spread == 0)
-    out["flag_straightliner"] = flat
-    out["flag_out_of_range"] = oor
-    # No usable LTR: left blank or answered "not applicable" (out-of-range is its own rule).
-    out["flag_incomplete"] = out["ltr"].isna().to_numpy() & ~oor
-    flags = [f for f, _ in RULES]
-    out["include"] = ~out[flags].any(axis=1)
-    reason = np.zeros(n, np.int8)
-    for i, (f, _) in reversed(list(enumerate(RULES, 1))):
-        reason = np.where(out[f].to_numpy(bool), i, reason)
-    out["exclusion_reason"] = _labels(["", *(why for _, why in RULES)], reason, out.index)
+    return flat
 
 
 def _labels(names: list[str | None], codes: np.ndarray, index: pd.Index) -> pd.Series:

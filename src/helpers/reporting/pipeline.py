@@ -33,8 +33,8 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from collections.abc import Iterator, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -42,7 +42,7 @@ from typing import Any
 from helpers import config, paths
 from helpers.config import NotebookStep, PipelineConfig, RunParams
 from helpers.errors import ConfigError
-from helpers.reporting import render, run_index
+from helpers.reporting import render, run_index, scheduler
 
 log = logging.getLogger("helpers.reporting.pipeline")
 
@@ -178,7 +178,7 @@ def validate(params: RunParams, pipeline: PipelineConfig) -> list[PlannedStep]:
     found and what was expected) for unknown notebooks or keys, wrong types, a reserved key, a
     missing notebook or a missing input file.
     """
-    pfile, yfile = _rel(params.file), _rel(pipeline.file)
+    pfile = _rel(params.file)
     names = [s.name for s in pipeline.steps]
     for name in params.notebooks:
         if name not in names:
@@ -188,58 +188,71 @@ def validate(params: RunParams, pipeline: PipelineConfig) -> list[PlannedStep]:
         if key in RESERVED:
             raise ConfigError(f"key {key!r} is set by the runner", file=pfile,
                               expected="no run_dir in params (use cx run --out)")
-    declared_anywhere: set[str] = set()
-    planned: list[PlannedStep] = []
-    for step in pipeline.steps:
-        nb_path = paths.resolve(step.path)
-        if not nb_path.is_file():
-            raise ConfigError(f"notebook {step.name!r}: file {step.path} not found", file=yfile,
-                              expected="an existing .ipynb (entry 'path' or notebooks_dir)")
-        declared = inspect_parameters(nb_path)
-        declared_anywhere.update(declared)
-        defaults = {k: _literal(v.get("default", "")) for k, v in declared.items()}
-        overrides: dict[str, Any] = {}
-        merged = {k: v for k, v in params.shared.items() if k in declared}
-        specific = params.notebooks.get(step.name, {})
-        for key in specific:
-            if key not in declared:
-                raise ConfigError(
-                    f"notebooks.{step.name}.{key}: unknown parameter", file=pfile,
-                    expected=f"one of {', '.join(sorted(declared)) or 'none'} "
-                             f"(parameters cell of {_rel(nb_path)})")
-        merged.update(specific)
-        for key, value in merged.items():
-            where = f"notebooks.{step.name}.{key}" if key in specific else f"shared.{key}"
-            type_name = declared[key].get("inferred_type_name", "None")
-            try:
-                overrides[key] = coerce(value, type_name, defaults.get(key))
-            except TypeError as exc:
-                raise ConfigError(f"{where}: found {_describe(value)}", file=pfile,
-                                  expected=f"{exc} (parameters cell of {_rel(nb_path)}, "
-                                           f"used by {step.name})") from None
-        inputs: dict[str, Path] = {}
-        for key in step.inputs:
-            if key not in declared:
-                raise ConfigError(f"notebook {step.name!r}: input {key!r} is not a parameter",
-                                  file=yfile, expected=f"one of {', '.join(sorted(declared))}")
-            value = overrides.get(key, defaults.get(key))
-            source = (f"notebooks.{step.name}.{key}" if key in specific else
-                      f"shared.{key}" if key in overrides else f"default of {key} in {_rel(nb_path)}")
-            if not isinstance(value, str) or not value:
-                raise ConfigError(f"{source}: input file is {value!r}", file=pfile,
-                                  expected="a file path")
-            resolved = paths.resolve(value)
-            if not resolved.exists():
-                raise ConfigError(f"{source}: input file {value!r} not found", file=pfile,
-                                  expected=f"an existing file ({step.name} reads it)")
-            inputs[key] = resolved
-        planned.append(PlannedStep(step=step, notebook=nb_path, overrides=overrides,
-                                   defaults=defaults, declared=declared, inputs=inputs))
+    planned = [_plan_step(step, params, pipeline) for step in pipeline.steps]
+    declared_anywhere = {k for p in planned for k in p.declared}
     for key in params.shared:
         if key not in declared_anywhere:
             raise ConfigError(f"shared.{key}: no notebook declares this parameter", file=pfile,
                               expected="a parameter of at least one notebook in the pipeline")
     return planned
+
+
+def _plan_step(step: NotebookStep, params: RunParams, pipeline: PipelineConfig) -> PlannedStep:
+    """One notebook's checked parameters (params file over its defaults) and input files."""
+    pfile, yfile = _rel(params.file), _rel(pipeline.file)
+    nb_path = paths.resolve(step.path)
+    if not nb_path.is_file():
+        raise ConfigError(f"notebook {step.name!r}: file {step.path} not found", file=yfile,
+                          expected="an existing .ipynb (entry 'path' or notebooks_dir)")
+    declared = inspect_parameters(nb_path)
+    defaults = {k: _literal(v.get("default", "")) for k, v in declared.items()}
+    specific = params.notebooks.get(step.name, {})
+    for key in specific:
+        if key not in declared:
+            raise ConfigError(
+                f"notebooks.{step.name}.{key}: unknown parameter", file=pfile,
+                expected=f"one of {', '.join(sorted(declared)) or 'none'} "
+                         f"(parameters cell of {_rel(nb_path)})")
+    merged = {**{k: v for k, v in params.shared.items() if k in declared}, **specific}
+    overrides: dict[str, Any] = {}
+    for key, value in merged.items():
+        where = f"notebooks.{step.name}.{key}" if key in specific else f"shared.{key}"
+        try:
+            overrides[key] = coerce(value, declared[key].get("inferred_type_name", "None"),
+                                    defaults.get(key))
+        except TypeError as exc:
+            raise ConfigError(f"{where}: found {_describe(value)}", file=pfile,
+                              expected=f"{exc} (parameters cell of {_rel(nb_path)}, "
+                                       f"used by {step.name})") from None
+    inputs: dict[str, Path] = {}
+    for key in (*step.inputs, *step.optional_inputs):
+        if key not in declared:
+            raise ConfigError(f"notebook {step.name!r}: input {key!r} is not a parameter",
+                              file=yfile, expected=f"one of {', '.join(sorted(declared))}")
+        source = (f"notebooks.{step.name}.{key}" if key in specific else
+                  f"shared.{key}" if key in overrides else f"default of {key} in {_rel(nb_path)}")
+        found = _input_file(overrides.get(key, defaults.get(key)), source, pfile, step,
+                            optional=key in step.optional_inputs)
+        if found is not None:
+            inputs[key] = found
+    return PlannedStep(step=step, notebook=nb_path, overrides=overrides, defaults=defaults,
+                       declared=declared, inputs=inputs)
+
+
+def _input_file(value: Any, source: str, pfile: str, step: NotebookStep,
+                optional: bool) -> Path | None:
+    """The existing file an input parameter names; None for an optional input left ""."""
+    if optional and value in ("", None):
+        return None
+    if not isinstance(value, str) or not value:
+        raise ConfigError(f"{source}: input file is {value!r}", file=pfile,
+                          expected="a file path" + (' (or "" when not provided)' if optional else ""))
+    resolved = paths.resolve(value)
+    if not resolved.exists():
+        raise ConfigError(f"{source}: input file {value!r} not found", file=pfile,
+                          expected=f"an existing file ({step.name} reads it)"
+                                   + ('; "" when you have none' if optional else ""))
+    return resolved
 
 
 # --- run folder, lock, manifest --------------------------------------------------------------
@@ -475,150 +488,163 @@ def run(
             return _run_locked(plan, params, pipeline, reports, rid, run_dir, git)
 
 
-def _run_locked(plan: list[PlannedStep], params: RunParams, pipeline: PipelineConfig,
-                reports: Path, rid: str, run_dir: Path, git: dict[str, Any]) -> RunResult:
-    started = time.perf_counter()
-    run_dir_value = _rel(run_dir)
+@dataclass
+class _Run:
+    """One run in progress: where it writes, its manifest (kept current on disk) and renderer."""
+
+    rid: str
+    run_dir: Path
+    short_sha: str
+    manifest: dict[str, Any]
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    publisher: ThreadPoolExecutor = field(
+        default_factory=lambda: ThreadPoolExecutor(max_workers=1, thread_name_prefix="render"))
+    rendering: list[Future[None]] = field(default_factory=list)
+
+    @property
+    def run_dir_value(self) -> str:
+        return _rel(self.run_dir)
+
+    def save(self) -> None:
+        with self.lock:
+            _write_manifest(self.run_dir, self.manifest)
+
+
+def _new_manifest(plan: list[PlannedStep], params: RunParams, pipeline: PipelineConfig, rid: str,
+                  run_dir: Path, git: dict[str, Any]) -> dict[str, Any]:
+    """The manifest a run starts with: inputs' checksums, parameters, packages, pending notebooks."""
     inputs: dict[str, str] = {}
     for extra in (Path(params.file), Path(pipeline.file), *(p.notebook for p in plan)):
         inputs[_rel(extra)] = sha256_path(extra)
     for p in plan:
         for f in p.inputs.values():
             inputs.setdefault(_rel(f), sha256_path(f))
-    manifest: dict[str, Any] = {
+    return {
         "run_id": rid, "status": "running", "pid": os.getpid(), "host": socket.gethostname(),
         "started_at": _now(), "finished_at": None, "duration_s": None,
         "git": {"commit": git["commit"], "dirty": git["dirty"]},
         "params_file": _rel(params.file), "pipeline_file": _rel(pipeline.file),
-        "parameters": {p.step.name: _effective(p, run_dir_value) for p in plan},
+        "parameters": {p.step.name: _effective(p, _rel(run_dir)) for p in plan},
         "overrides": {p.step.name: p.overrides for p in plan},
         "inputs": inputs, "packages": package_versions(),
         "notebooks": [{"name": p.step.name, "status": "pending", "needs": list(p.step.needs),
                        "duration_s": None, "error": None, "reason": None, "ipynb": None,
                        "html": None, "pdf": None} for p in plan],
     }
-    _write_manifest(run_dir, manifest)
+
+
+def _run_locked(plan: list[PlannedStep], params: RunParams, pipeline: PipelineConfig,
+                reports: Path, rid: str, run_dir: Path, git: dict[str, Any]) -> RunResult:
+    """Run every notebook in dependency order (PARALLEL at a time), render, close the manifest.
+
+    Kernels are started from this one process, whose port cache (jupyter_client LocalPortCache)
+    keeps their ports apart; HTML and PDF are rendered on another thread meanwhile.
+    """
+    started = time.perf_counter()
+    run = _Run(rid, run_dir, git["short"], _new_manifest(plan, params, pipeline, rid, run_dir, git))
+    run.save()
     run_index.write_index(reports, pipeline.headline)
     log.info("run %s started: %d notebooks into %s", rid, len(plan), run_dir)
-    status_of: dict[str, str] = {}
-    lock = threading.Lock()
+    entries = {e["name"]: e for e in run.manifest["notebooks"]}
+    jobs = [scheduler.Job(p.step.name, p.step.needs, p) for p in plan]
 
-    def save() -> None:
-        with lock:
-            _write_manifest(run_dir, manifest)
+    def start(job: scheduler.Job) -> None:
+        entries[job.name]["status"] = "running"
+        run.save()
 
-    publisher = ThreadPoolExecutor(max_workers=1, thread_name_prefix="render")
-    rendering: list[Future[None]] = []
+    def skip(job: scheduler.Job, reason: str) -> None:
+        entries[job.name].update(status="skipped", reason=reason)
+        log.warning("%s skipped: %s", job.name, reason)
+        run.save()
 
-    def execute(p: PlannedStep, entry: dict[str, Any]) -> None:
-        """Run one notebook (in a worker thread), then queue its HTML/PDF rendering."""
-        name = p.step.name
-        output = run_dir / f"{name}.ipynb"
-        parameters = dict(p.overrides)
-        if "run_dir" in p.declared:
-            parameters["run_dir"] = run_dir_value
-        log.info("%s: executing %s", name, _rel(p.notebook))
-        t0 = time.perf_counter()
-        error = None
-        try:
-            _execute(p, output, parameters)
-        except Exception as exc:  # noqa: BLE001 - any failure marks this notebook failed
-            error = _error_text(exc)
-        entry.update(duration_s=round(time.perf_counter() - t0, 3), error=error,
-                     status="failed" if error else "succeeded")
-        if error:
-            log.error("%s failed: %s", name, error)
-        else:
-            log.info("%s succeeded in %.1f s", name, entry["duration_s"])
-        if output.is_file():
-            entry["ipynb"] = output.name
-            rendering.append(publisher.submit(_publish, p, entry, output, error, run_dir, rid,
-                                              run_dir_value, git["short"], status_of, save))
-        status_of[name] = entry["status"]
-        save()
-
-    # Notebooks whose needs are met run side by side, PARALLEL at a time: kernels are started
-    # from this one process, whose port cache (jupyter_client LocalPortCache) keeps their ports
-    # apart. HTML and PDF are rendered on another thread meanwhile.
-    names = {p.step.name for p in plan}
-    waiting = list(zip(plan, manifest["notebooks"], strict=True))
-    active: dict[Future[None], str] = {}
-    runner = ThreadPoolExecutor(max_workers=PARALLEL, thread_name_prefix="notebook")
     try:
-        while waiting or active:
-            for item in list(waiting):
-                p, entry = item
-                if len(active) >= PARALLEL:
-                    break
-                if any(n in names and n not in status_of for n in p.step.needs):
-                    continue  # a notebook it needs has not finished yet
-                waiting.remove(item)
-                name = p.step.name
-                blocked = [n for n in p.step.needs if status_of.get(n) != "succeeded"]
-                if blocked:
-                    entry.update(status="skipped", reason="needs " + ", ".join(
-                        f"{n} ({status_of.get(n, 'not run')})" for n in blocked))
-                    status_of[name] = "skipped"
-                    log.warning("%s skipped: %s", name, entry["reason"])
-                    save()
-                    continue
-                entry["status"] = "running"
-                save()
-                active[runner.submit(execute, p, entry)] = name
-            if active:
-                done, _ = wait(active, return_when=FIRST_COMPLETED)
-                for job in done:
-                    del active[job]
-                    job.result()  # an interrupt inside a notebook's thread ends the run here
+        scheduler.run_jobs(jobs, lambda job: _execute_step(run, job.payload, entries[job.name]),
+                           parallel=PARALLEL, on_start=start, on_skip=skip)
     except BaseException as exc:
-        reason = f"interrupted: {_error_text(exc)}"
-        manifest.update(status="failed", error=reason)
-        for entry in manifest["notebooks"]:
-            if entry["status"] == "running":
-                entry.update(status="failed", error=reason)
-            elif entry["status"] == "pending":
-                entry.update(status="skipped", reason=reason)
+        _mark_interrupted_run(run.manifest, f"interrupted: {_error_text(exc)}")
         raise
     finally:
-        runner.shutdown(wait=not active, cancel_futures=True)
-        publisher.shutdown(wait=True)
-        for job in rendering:
-            job.result()
-        if manifest["status"] == "running":
-            ok = all(e["status"] == "succeeded" for e in manifest["notebooks"])
-            manifest["status"] = "succeeded" if ok else "failed"
-        manifest.update(finished_at=_now(), duration_s=round(time.perf_counter() - started, 3))
-        _write_manifest(run_dir, manifest)
-        if manifest["status"] == "succeeded":
-            _switch_latest(reports, rid)
-        index = run_index.write_index(reports, pipeline.headline)
-        log.info("run %s %s in %.1f s; index %s", rid, manifest["status"],
-                 manifest["duration_s"], index)
-    status = manifest["status"]
+        index = _finish(run, reports, pipeline, started)
+    status = run.manifest["status"]
     return RunResult(run_id=rid, run_dir=run_dir, status=status,
                      exit_code=EXIT_OK if status == "succeeded" else EXIT_FAILED, index_path=index)
 
 
-def _publish(p: PlannedStep, entry: dict[str, Any], output: Path, error: str | None, run_dir: Path,
-             rid: str, run_dir_value: str, commit: str, status_of: dict[str, str],
-             save: Callable[[], None]) -> None:
+def _execute_step(run: _Run, p: PlannedStep, entry: dict[str, Any]) -> str:
+    """Run one notebook (in a worker thread), then queue its HTML/PDF rendering; its status."""
+    name = p.step.name
+    output = run.run_dir / f"{name}.ipynb"
+    parameters = dict(p.overrides)
+    if "run_dir" in p.declared:
+        parameters["run_dir"] = run.run_dir_value
+    log.info("%s: executing %s", name, _rel(p.notebook))
+    t0 = time.perf_counter()
+    error = None
+    try:
+        _execute(p, output, parameters)
+    except Exception as exc:  # noqa: BLE001 - any failure marks this notebook failed
+        error = _error_text(exc)
+    entry.update(duration_s=round(time.perf_counter() - t0, 3), error=error,
+                 status="failed" if error else "succeeded")
+    if error:
+        log.error("%s failed: %s", name, error)
+    else:
+        log.info("%s succeeded in %.1f s", name, entry["duration_s"])
+    if output.is_file():
+        entry["ipynb"] = output.name
+        run.rendering.append(run.publisher.submit(_publish, run, p, entry, output, error))
+    run.save()
+    return entry["status"]
+
+
+def _mark_interrupted_run(manifest: dict[str, Any], reason: str) -> None:
+    manifest.update(status="failed", error=reason)
+    for entry in manifest["notebooks"]:
+        if entry["status"] == "running":
+            entry.update(status="failed", error=reason)
+        elif entry["status"] == "pending":
+            entry.update(status="skipped", reason=reason)
+
+
+def _finish(run: _Run, reports: Path, pipeline: PipelineConfig, started: float) -> Path:
+    """Wait for rendering, close the manifest, switch latest on success, rewrite the index."""
+    run.publisher.shutdown(wait=True)
+    for job in run.rendering:
+        job.result()
+    manifest = run.manifest
+    if manifest["status"] == "running":
+        ok = all(e["status"] == "succeeded" for e in manifest["notebooks"])
+        manifest["status"] = "succeeded" if ok else "failed"
+    manifest.update(finished_at=_now(), duration_s=round(time.perf_counter() - started, 3))
+    _write_manifest(run.run_dir, manifest)
+    if manifest["status"] == "succeeded":
+        _switch_latest(reports, run.rid)
+    index = run_index.write_index(reports, pipeline.headline)
+    log.info("run %s %s in %.1f s; index %s", run.rid, manifest["status"], manifest["duration_s"],
+             index)
+    return index
+
+
+def _publish(run: _Run, p: PlannedStep, entry: dict[str, Any], output: Path,
+             error: str | None) -> None:
     """Render one executed notebook to HTML (and PDF when asked); a rendering bug fails the notebook."""
     name = p.step.name
     try:
         html_path = render.render_notebook_html(
-            output, run_dir / f"{name}.html", run_id=rid, parameters=_param_rows(p, run_dir_value),
-            status=entry["status"], error=error, commit=commit)
+            output, run.run_dir / f"{name}.html", run_id=run.rid,
+            parameters=_param_rows(p, run.run_dir_value), status=entry["status"], error=error,
+            commit=run.short_sha)
         entry["html"] = html_path.name
     except Exception as exc:  # noqa: BLE001 - a rendering bug must not hide the run
-        entry["status"] = status_of[name] = "failed"
+        entry["status"] = "failed"
         entry["error"] = (error + "; " if error else "") + "HTML: " + _error_text(exc)
         log.error("%s: %s", name, entry["error"])
     if p.step.pdf and entry["html"] and entry["status"] == "succeeded":
-        pdf, message = render.print_pdf(run_dir / entry["html"], run_dir / f"{name}.pdf")
+        pdf, message = render.print_pdf(run.run_dir / entry["html"], run.run_dir / f"{name}.pdf")
         entry["pdf"] = pdf.name if pdf else None
         entry["pdf_note"] = message
         log.info("%s: %s", name, message)
-    save()
+    run.save()
 
 
 def _terminate(signum: int, frame: Any) -> None:

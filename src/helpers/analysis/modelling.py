@@ -1,0 +1,83 @@
+"""Inputs shared by the driver models: a numeric matrix, row weights, cluster ids, resampling.
+
+Every model of :mod:`helpers.analysis.importance` and :mod:`helpers.analysis.drivers` reads its
+columns, weights and clusters through these checks (one-line DataError naming the column), and
+runs its numerical core on one BLAS/OpenMP thread (:func:`single_thread`).
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
+
+import numpy as np
+import pandas as pd
+
+from helpers.errors import DataError
+from helpers.stats import design
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def single_thread(func: F) -> F:
+    """Run with one BLAS/OpenMP thread: on a shared machine, thread oversubscription makes
+    scikit-learn's boosting and small-matrix BLAS calls 10x slower, not faster."""
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        import sklearn.ensemble  # noqa: F401  load the OpenMP runtime first: limits only reach loaded libraries
+        from threadpoolctl import threadpool_limits
+        with threadpool_limits(1):
+            return func(*args, **kwargs)
+    return wrapper  # type: ignore[return-value]
+
+def numeric_matrix(df: pd.DataFrame, cols: Sequence[str]) -> np.ndarray:
+    """Columns as a float matrix (NaN for missing) or DataError naming the bad column."""
+    missing = [c for c in cols if c not in df.columns]
+    if missing:
+        raise DataError(f"column(s) {missing} not found", column=missing[0],
+                        expected=f"columns among {list(df.columns)[:12]}...")
+    if all(pd.api.types.is_float_dtype(df[c]) or pd.api.types.is_integer_dtype(df[c])
+           for c in cols):
+        return df[list(cols)].to_numpy(dtype=float, na_value=np.nan)
+    out = np.empty((len(df), len(cols)))
+    for j, c in enumerate(cols):
+        s = df[c]
+        if s.dtype == bool:
+            s = s.astype(float)
+        try:
+            out[:, j] = pd.to_numeric(s, errors="raise").to_numpy(dtype=float, na_value=np.nan)
+        except (TypeError, ValueError):
+            bad = s[pd.to_numeric(s, errors="coerce").isna() & s.notna()]
+            raise DataError(f"non-numeric value {bad.iloc[0]!r}", column=c,
+                            row=int(np.flatnonzero(s.index == bad.index[0])[0]),
+                            expected="numbers or missing") from None
+    return out
+
+
+def row_weights(df: pd.DataFrame, weights: str | None) -> np.ndarray:
+    """The weight column checked by the metrics module's rules (ones when unweighted)."""
+    if weights is None:
+        return np.ones(len(df))
+    return design.as_weights(df[weights], len(df), weights)
+
+
+def cluster_codes(df: pd.DataFrame, cluster: str | None, keep: np.ndarray) -> np.ndarray:
+    """Integer cluster id per kept row (each row its own cluster when `cluster` is None)."""
+    if cluster is None:
+        return np.arange(int(keep.sum()))
+    if cluster not in df.columns:
+        raise DataError("cluster column not found", column=cluster, expected="an id column")
+    ids = df[cluster].to_numpy(dtype=object)[keep]
+    if pd.isna(ids).any():
+        raise DataError("missing cluster id", column=cluster,
+                        row=int(np.flatnonzero(pd.isna(df[cluster]).to_numpy() & keep)[0]),
+                        expected="an id on every analysed row (B2B: account_id)")
+    return pd.factorize(ids)[0]
+
+
+def resample_counts(rng: np.random.Generator, n_clusters: int, b: int) -> np.ndarray:
+    """(b, n_clusters) multiplicities of a with-replacement resample of the clusters."""
+    draws = rng.integers(0, n_clusters, size=(b, n_clusters))
+    offs = (np.arange(b) * n_clusters)[:, None]
+    return np.bincount((draws + offs).ravel(), minlength=b * n_clusters).reshape(b, n_clusters)

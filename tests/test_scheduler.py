@@ -1,0 +1,72 @@
+"""Tests of helpers.reporting.scheduler: dependency order, skips with reasons, the parallel limit."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from helpers.reporting.scheduler import Job, run_jobs
+
+
+def _recorder(fail: set[str] = frozenset(), pause: float = 0.0):
+    started: list[str] = []
+    running, peak = [0], [0]
+    lock = threading.Lock()
+
+    def run(job: Job) -> str:
+        with lock:
+            started.append(job.name)
+            running[0] += 1
+            peak[0] = max(peak[0], running[0])
+        time.sleep(pause)
+        with lock:
+            running[0] -= 1
+        return "failed" if job.name in fail else "succeeded"
+
+    return run, started, peak
+
+
+def test_needs_run_first_and_failures_skip_dependants_with_a_reason() -> None:
+    jobs = [Job("clean"), Job("segments", ("clean",)), Job("drivers", ("clean",)),
+            Job("summary", ("segments", "drivers"))]
+    run, started, _ = _recorder(fail={"drivers"})
+    skipped: dict[str, str] = {}
+    status = run_jobs(jobs, run, parallel=2, on_skip=lambda j, why: skipped.update({j.name: why}))
+    assert started[0] == "clean" and set(started) == {"clean", "segments", "drivers"}
+    assert status == {"clean": "succeeded", "segments": "succeeded", "drivers": "failed",
+                      "summary": "skipped"}
+    assert skipped == {"summary": "needs drivers (failed)"}
+
+
+def test_at_most_parallel_jobs_at_once_and_all_independent_jobs_overlap() -> None:
+    jobs = [Job(f"j{i}") for i in range(5)]
+    run, _, peak = _recorder(pause=0.05)
+    assert set(run_jobs(jobs, run, parallel=2).values()) == {"succeeded"}
+    assert peak[0] == 2
+    run, _, peak = _recorder(pause=0.05)
+    run_jobs(jobs, run, parallel=1)
+    assert peak[0] == 1
+
+
+def test_skips_cascade_and_unknown_needs_are_ignored() -> None:
+    jobs = [Job("a"), Job("b", ("a",)), Job("c", ("b", "not-in-batch"))]
+    run, started, _ = _recorder(fail={"a"})
+    assert run_jobs(jobs, run) == {"a": "failed", "b": "skipped", "c": "skipped"}
+    assert started == ["a"]
+
+
+def test_an_exception_in_a_job_stops_the_run_and_propagates() -> None:
+    def run(job: Job) -> str:
+        if job.name == "b":
+            raise KeyboardInterrupt
+        return "succeeded"
+
+    with pytest.raises(KeyboardInterrupt):
+        run_jobs([Job("a"), Job("b"), Job("c", ("b",))], run)
+
+
+def test_jobs_waiting_on_each_other_are_refused() -> None:
+    with pytest.raises(ValueError, match="wait on each other"):
+        run_jobs([Job("a", ("b",)), Job("b", ("a",))], lambda j: "succeeded")
