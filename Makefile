@@ -26,7 +26,8 @@ $(SAMPLE): | $(STAMP)
 
 data: $(PROCESSED)
 $(PROCESSED): $(SAMPLE) config/survey.yaml | $(STAMP)
-	$(BIN)/cx clean $(SAMPLE) --out data/processed
+	$(BIN)/cx clean $(SAMPLE) --out data/processed --accounts data/raw/accounts.csv \
+	  --invitations data/raw/invitations.csv --cx-index data/raw/cx_index.csv --prices data/raw/prices.csv
 
 report: $(STAMP) $(SAMPLE)
 	$(BIN)/cx run --params config/params.yaml

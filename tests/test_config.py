@@ -24,14 +24,10 @@ def _write(tmp_path: Path, mutate) -> Path:
 
 def test_shipped_segments_config_is_valid() -> None:
     cfg = config.load_segments()
-    assert cfg.market_column == "market"
-    assert cfg.subsegments["B2B"] == ["region", "industry", "tier", "role"]
-    assert cfg.subsegments["B2C"] == ["channel", "region", "age_band", "tenure_band"]
     # the population the sample generator draws from (task spec): channel, age band, region
     assert cfg.b2c_margins["channel"] == {"Online": 0.50, "Store": 0.30, "Phone": 0.20}
     assert cfg.b2c_margins["age_band"] == {"18-34": 0.30, "35-54": 0.40, "55+": 0.30}
     assert cfg.b2c_margins["region"] == {"NA": 0.40, "EMEA": 0.30, "APAC": 0.20, "LATAM": 0.10}
-    assert cfg.min_n == 10 and cfg.max_halfwidth == 30
     assert cfg.role_order[0] == "decision_maker"
 
 
@@ -48,10 +44,10 @@ def test_margins_equal_generator_truth() -> None:
 @pytest.mark.parametrize(("mutate", "needle"), [
     (lambda d: d["b2c_margins"]["channel"].update(Online=0.6), "b2c_margins.channel"),
     (lambda d: d["b2b"].update(account_vote="median"), "account_vote"),
-    (lambda d: d.pop("small_n"), "small_n"),
+    (lambda d: d.pop("personas"), "personas"),
     (lambda d: d["personas"].update(k_min=1), "k_min"),
     (lambda d: d["weights"].update(trim_lower=2.0), "trim_lower"),
-    (lambda d: d["market"].update(rule="account_id exists"), "market.rule"),
+    (lambda d: d["personas"].update(criterion="elbow"), "criterion"),
 ])
 def test_invalid_config_raises_one_line_error(tmp_path: Path, mutate, needle: str) -> None:
     p = _write(tmp_path, mutate)

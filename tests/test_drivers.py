@@ -273,7 +273,7 @@ def test_true_top3_drivers_rank_in_top3(cleaned, truth, market: str) -> None:
     from helpers.ingest import schema
 
     df = _sample_responses(cleaned).query("market == @market")
-    items = schema.driver_items(market)
+    items = schema.load().driver_items(market)
     out = importance.shapley_importance(df, "ltr", items, n_boot=0,
                                      cluster="account_id" if market == "B2B" else None)
     assert set(out.index[:3]) == set(truth["top3"][market])

@@ -230,7 +230,7 @@ def test_bad_data_raises_data_error() -> None:
 # --- planted truth in the generated sample ------------------------------------------------------
 
 def _audit(responses: pd.DataFrame) -> pd.DataFrame:
-    return integrity.integrity_index(integrity.evidence(responses, schema.driver_items("B2B")))
+    return integrity.integrity_index(integrity.evidence(responses, schema.load().driver_items("B2B")))
 
 
 def test_sample_gaming_reps_recovered() -> None:

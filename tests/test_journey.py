@@ -9,7 +9,8 @@ import pytest
 from helpers.analysis import journey
 from helpers.errors import DataError
 
-IMPL = journey.IMPL_ITEMS
+IMPL = ["impl_on_time", "impl_on_budget", "impl_onboarding", "impl_communication",
+        "impl_time_to_value"]
 
 
 def _accounts_frame(n_acc: int = 300, contacts: int = 4, seed: int = 0,
@@ -40,7 +41,7 @@ def _effect(tab: pd.DataFrame, expl: str, outcome: str, effect: str) -> pd.Serie
 
 def test_journey_effects_recover_planted_penalties() -> None:
     df = _accounts_frame()
-    tab = journey.journey_effects(df)
+    tab = journey.journey_effects(df, IMPL)
     # planted: -0.6 points on each item for quarter-end deals (+ their 30 extra days x -0.01)
     r = _effect(tab, "quarter_end_deal", "impl_mean", "mean difference")
     assert r.ci_low <= -0.6 - 0.3 <= r.ci_high and r.ci_high < 0
@@ -58,7 +59,7 @@ def test_journey_effects_recover_planted_penalties() -> None:
 
 def test_cohen_d_matches_textbook_formula_and_clustered_se_is_wider() -> None:
     df = _accounts_frame(seed=3)
-    tab = journey.journey_effects(df)
+    tab = journey.journey_effects(df, IMPL)
     y, g = df["impl_onboarding"], df["quarter_end_deal"]
     a, b = y[g], y[~g]
     sp = np.sqrt(((len(a) - 1) * a.var() + (len(b) - 1) * b.var()) / (len(y) - 2))
@@ -72,7 +73,7 @@ def test_cohen_d_matches_textbook_formula_and_clustered_se_is_wider() -> None:
 
 def test_quarter_end_penalty_detected_on_sample(cleaned, truth) -> None:
     df = cleaned.responses.query("include and market == 'B2B'")
-    tab = journey.journey_effects(df)
+    tab = journey.journey_effects(df, IMPL)
     assert truth["quarter_end_penalty"]["sign"] == "negative"
     for item in [*IMPL, "impl_mean"]:
         r = _effect(tab, "quarter_end_deal", item, "mean difference")
@@ -120,6 +121,6 @@ def test_team_comparison_small_lucky_team_does_not_top_the_list() -> None:
 
 def test_missing_columns_raise_data_error() -> None:
     with pytest.raises(DataError, match="quarter_end_deal"):
-        journey.journey_effects(pd.DataFrame({"ltr": [1.0]}))
+        journey.journey_effects(pd.DataFrame({"ltr": [1.0]}), IMPL)
     with pytest.raises(DataError, match="at least 3 teams"):
         journey.team_comparison(pd.DataFrame({"rep_id": ["a", "b"], "ltr": [9.0, 3.0]}))

@@ -31,3 +31,53 @@ def test_every_parameter_is_visible_to_papermill(nb):
     declared = {m[1] for m in re.finditer(r"^(\w+)\s*:", cell.source, flags=re.M)}
     assert declared == set(papermill.inspect_notebook(str(nb))), "a parameter line papermill cannot parse"
     assert "run_dir" in declared
+
+
+@pytest.mark.parametrize("nb", NOTEBOOKS, ids=lambda p: p.name)
+def test_parameter_defaults_equal_the_params_file(nb):
+    """config/params.yaml is the one source of run parameters: each notebook's defaults equal it,
+    and every notebook parameter (but run_dir) is listed there."""
+    import ast
+
+    import papermill
+
+    from helpers import config
+
+    declared = papermill.inspect_notebook(str(nb))
+    given = config.notebook_params(nb.stem)
+    for name, meta in declared.items():
+        if name == "run_dir":
+            continue
+        assert name in given, f"{nb.name}: {name} is missing from config/params.yaml"
+        assert ast.literal_eval(meta["default"]) == given[name], (
+            f"{nb.name}: default {name} = {meta['default']} but config/params.yaml says {given[name]!r}")
+
+
+@pytest.mark.parametrize("nb", NOTEBOOKS, ids=lambda p: p.name)
+def test_interactive_runs_follow_the_params_file(nb):
+    """Every pipeline notebook reads config/params.yaml when run outside `cx run`."""
+    import nbformat
+
+    code = "\n".join(c.source for c in nbformat.read(nb, as_version=4).cells if c.cell_type == "code")
+    assert f'config.use_params_file(globals(), "{nb.stem}")' in code
+
+
+def test_use_params_file_only_outside_a_run(tmp_path, monkeypatch):
+    from helpers import config
+    from helpers.errors import ConfigError
+
+    p = tmp_path / "params.yaml"
+    p.write_text("shared: {min_n: 5}\nnotebooks:\n  02_segments: {wave: 2026Q1, max_halfwidth: 20}\n")
+    ns = {"min_n": 10, "wave": "", "max_halfwidth": 30.0, "run_dir": "x", "other": 1}
+    monkeypatch.delenv(config.RUN_ENV, raising=False)
+    monkeypatch.setenv(config.PARAMS_ENV, str(p))
+    assert config.use_params_file(ns, "02_segments") == {"min_n": 5, "wave": "2026Q1",
+                                                         "max_halfwidth": 20.0}
+    assert ns["max_halfwidth"] == 20.0 and isinstance(ns["max_halfwidth"], float)
+    ns2 = {"min_n": 10}
+    monkeypatch.setenv(config.RUN_ENV, "a-run")
+    assert config.use_params_file(ns2, "02_segments") == {} and ns2 == {"min_n": 10}
+    monkeypatch.delenv(config.RUN_ENV)
+    p.write_text("notebooks:\n  02_segments: {min_n: ten}\n")
+    with pytest.raises(ConfigError, match="min_n"):
+        config.use_params_file({"min_n": 10}, "02_segments")

@@ -119,8 +119,11 @@ def test_prepare_accounts_derives_nrr_and_keeps_unrated() -> None:
     assert short.attrs["rated_without_outcomes"] == ["A"]
     with pytest.raises(DataError, match="arr"):
         outcomes.prepare_accounts(acc.assign(arr=[1.0, 0.0, 1.0]), ranked)
-    with pytest.raises(DataError, match="expansion_arr"):
-        outcomes.prepare_accounts(acc.drop(columns="expansion_arr"), ranked)
+    with pytest.raises(DataError, match="renewed"):
+        outcomes.prepare_accounts(acc.drop(columns="renewed"), ranked)
+    lean = outcomes.prepare_accounts(acc.drop(columns=["expansion_arr", "churned"]), ranked)
+    assert outcomes.outcomes_present(lean) == ["renewed", "churned"]  # no revenue outcomes
+    assert lean["churned"].tolist() == [0.0, 1.0, 0.0]
 
 
 SAMPLE = paths.PROCESSED_DIR / "responses.parquet"

@@ -12,6 +12,7 @@ import pandas as pd
 import pytest
 
 from helpers import catalog, paths
+from helpers.errors import DataError
 from helpers.reporting import formats, render, run_index, summary
 
 
@@ -128,22 +129,18 @@ def test_summary_readers_say_not_available_when_artefacts_are_missing(tmp_path: 
     assert summary.revenue_gap(art).empty
 
 
-def test_headline_figures_read_from_a_table_or_metrics(tmp_path: Path) -> None:
-    table = pd.DataFrame([
-        {"market": "B2B", "metric": "nps", "label": "NPS", **_fig(31.2, 27.0, 35.4, 812)},
-        {"market": "B2C", "metric": "csat_top2", "label": "CSAT", **_fig(78.0, 75.5, 80.5, 2100)},
-    ])
-    catalog.save_result(table, "headline", tmp_path)
-    catalog.save_metrics({"nps_b2c": _fig(12.0, 9.0, 15.0, 2100)}, "02_segments", tmp_path)
+def test_headline_figures_read_the_registered_metrics_only(tmp_path: Path) -> None:
+    catalog.save_metrics({"nps_b2c": _fig(12.0, 9.0, 15.0, 2100),
+                          "csat_top2_b2c": _fig(78.0, 75.5, 80.5, 2100)}, "02_segments", tmp_path)
+    catalog.save_metrics({"nps_b2b": _fig(31.2, 27.0, 35.4, 812)}, "03_promoter_drivers", tmp_path)
     head = summary.headline_figures(summary.load_artefacts(tmp_path)).set_index(["market", "metric"])
-    assert head.loc[("B2B", "nps"), "estimate"] == 31.2
-    assert head.loc[("B2B", "nps"), "text"] == "+31.2 [+27.0, +35.4] (n=812)"
-    assert head.loc[("B2C", "nps"), "estimate"] == 12.0  # from metrics when not in the table
+    assert head.loc[("B2C", "nps"), "estimate"] == 12.0
+    assert head.loc[("B2C", "nps"), "text"] == "+12.0 [+9.0, +15.0] (n=2,100)"
     assert head.loc[("B2C", "csat_top2"), "n"] == 2100
-    assert head.loc[("B2B", "ces_mean"), "text"] == formats.MISSING
-
-
-# --- executive-summary findings: plain words with the numbers the notebooks wrote -------------
+    # a figure written by another notebook than the contract names is not picked up
+    assert head.loc[("B2B", "nps"), "text"] == formats.MISSING
+    with pytest.raises(DataError, match="unregistered result table 'headline'"):
+        summary.load_artefacts(tmp_path).table("headline")
 
 
 @pytest.fixture()
@@ -169,6 +166,7 @@ def run_art(tmp_path: Path) -> summary.Artefacts:
     ]), "wave_changes", tmp_path)
     catalog.save_result(pd.DataFrame({  # columns as 03_promoter_drivers writes drivers_ranked
         "market": ["B2B"] * 4, "driver": ["impl_on_time", "sales_needs", "impl_onboarding", "x"],
+        "label": ["implementation: on time", "sales: needs", "implementation: onboarding", "x"],
         "importance": [0.05, 0.12, 0.08, 0.01], "share": [0.19, 0.46, 0.31, 0.04],
         "share_ci_low": [0.12, 0.40, 0.25, 0.0], "share_ci_high": [0.25, 0.52, 0.37, 0.08],
         "top3_share": [0.9, 1.0, 1.0, 0.1], "n": 2463, "r2": 0.26}), "drivers_ranked", tmp_path)
@@ -190,9 +188,9 @@ def test_headline_finding_states_numbers_cis_and_n(run_art: summary.Artefacts) -
     assert "wave 2026Q3" in f.text
     assert ("NPS **+17.8 points [+9.4, +25.9] (n=731)** (standard errors allow for several "
             "contacts per account); CES") in f.text
-    assert "CES 4.76 [4.67, 4.86] on 1-7" in f.text
-    assert "CSAT top-2 box 71.7% [66.7, 76.2]" in f.text
-    assert "B2C**: NPS **not available in this run" in f.text
+    assert "CES mean 4.76 [4.67, 4.86]" in f.text
+    assert "CSAT % top-2 box (4-5) 71.7% [66.7, 76.2]" not in f.text  # B2C has no NPS: no line
+    assert "**B2C**" not in f.text
     assert list(f.table["label"]) == ["B2B NPS"] and f.table["n"].iloc[0] == 731
     assert repr(f) == f.text and f._repr_markdown_() == f.text  # nbval checks the plain text
 
@@ -228,12 +226,13 @@ def test_drivers_finding_ranks_by_importance(run_art: summary.Artefacts) -> None
     assert list(f.table["estimate"].round(1)) == [46.0, 31.0, 19.0]
 
 
-def test_drivers_from_metrics_when_no_table(tmp_path: Path) -> None:
-    catalog.save_metrics({"b2c_driver_1": {"driver": "tp_quality", "estimate": 32.2, "ci_low": 27.0,
-                                           "ci_high": 37.1, "n": 1711, "top3_share": 1.0}},
-                         "03_promoter_drivers", tmp_path)
+def test_drivers_use_the_schema_labels_stored_with_the_ranking(tmp_path: Path) -> None:
+    catalog.save_result(pd.DataFrame({"market": ["B2C"], "driver": ["q6_3"], "label": ["Quality"],
+                                      "share": [0.322], "share_ci_low": [0.27], "share_ci_high": [0.371],
+                                      "top3_share": [1.0], "n": [1711], "r2": [0.59]}),
+                        "drivers_ranked", tmp_path)
     f = summary.drivers_finding(summary.load_artefacts(tmp_path))
-    assert "**B2C**:\n    1. touchpoint: quality (32.2% [27.0, 37.1] of explained variance" in f.text
+    assert "**B2C** (all items together explain 59% of LTR variance):\n    1. Quality (32.2% [27.0, 37.1]" in f.text
 
 
 def test_revenue_finding_in_money_with_cis(run_art: summary.Artefacts) -> None:

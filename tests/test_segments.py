@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from helpers import catalog, config, paths
 from helpers.analysis import segments, selection
 from helpers.errors import DataError
+from helpers.ingest import schema
 from helpers.sample import program
 from helpers.stats import estimators, weighting
 
@@ -250,8 +251,9 @@ def test_no_b2c_wave_change_survives_fdr(sample: dict) -> None:
     # any B2C "change" is a false discovery, so none may survive Benjamini-Hochberg
     cfg = sample["cfg"]
     resp = sample["resp"]
-    data = selection.study(resp, cfg, accounts=sample["acc"], invitations=sample["inv"])
-    ch = segments.wave_changes(data.b2c, cfg.subsegments["B2C"], weight="weight")
+    data = selection.study(resp, schema.load(), cfg, tables={"accounts": sample["acc"],
+                                                             "invitations": sample["inv"]})
+    ch = segments.wave_changes(data.b2c, schema.load().segment_fields("B2C"), weight="weight")
     assert len(ch) >= 30 and not ch["significant"].any()
     head = segments.market_headline(data).set_index(["market", "metric"])
     truth = sample["truth"]["b2c_population_nps"]

@@ -1,4 +1,5 @@
-"""Tests of helpers.analysis.selection: the one way every notebook and the CLI select responses."""
+"""Tests of helpers.analysis.selection: the one way every notebook and the CLI select responses,
+and of the market rule applied when cleaning (helpers.ingest.clean.market_of)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import pytest
 from helpers import config
 from helpers.analysis import selection
 from helpers.errors import DataError
+from helpers.ingest import clean, schema
 
 
 def _responses() -> pd.DataFrame:
@@ -27,33 +29,36 @@ def _cfg(**over: object) -> config.SegmentsConfig:
     return type(cfg)(**{**cfg.__dict__, "b2c_margins": {"channel": {"Online": 1.0}}, **over})
 
 
-def test_split_market_by_column_or_rule() -> None:
-    df = pd.DataFrame({"account_id": ["A", None, "B"], "market": ["B2B", "B2C", "B2B"]})
-    assert selection.split_market(df, rule="account_id not null").tolist() == ["B2B", "B2C", "B2B"]
-    assert selection.split_market(df, rule="account_id is null").tolist() == ["B2C", "B2B", "B2C"]
-    assert selection.split_market(df).tolist() == ["B2B", "B2C", "B2B"]
-    with pytest.raises(DataError, match="B2X"):
-        selection.split_market(df.assign(market=["B2B", "B2X", "B2C"]))
+def _study(df: pd.DataFrame | None = None, **kw: object) -> selection.Study:
+    return selection.study(_responses() if df is None else df, schema.load(), _cfg(), **kw)
 
 
-def test_study_reports_latest_included_wave_and_honours_the_market_rule() -> None:
-    data = selection.study(_responses(), _cfg())
+def test_market_rule_by_column_presence_or_constant() -> None:
+    df = pd.DataFrame({"account_id": ["A", None, "B"], "market": ["b2b", "B2C", None]})
+    assert clean.market_of(df, {"b2b_when_present": "account_id"}).tolist() == ["B2B", "B2C", "B2B"]
+    assert clean.market_of(df, {"column": "market"}).tolist() == ["B2B", "B2C", "B2C"]
+    assert clean.market_of(df, {"all": "B2C"}).tolist() == ["B2C"] * 3
+    with pytest.raises(DataError, match="'B2X'"):
+        clean.market_of(df.assign(market=["B2B", "B2X", "B2C"]), {"column": "market"})
+
+
+def test_study_reports_latest_included_wave() -> None:
+    data = _study()
     assert data.wave == "2026Q2"               # 2026Q3 exists only in an excluded row
     assert data.waves == ["2026Q1", "2026Q2"]
     assert data.market("B2B", "reported").rows["response_id"].tolist() == ["r1"]
     assert data.market("B2B", included=False).rows["response_id"].tolist() == ["r0", "r1", "r2"]
-    # a rule overrides the column: rows without an account are B2C whatever the column says
-    ruled = selection.study(_responses().assign(market="B2B"), _cfg(market_rule="account_id not null"))
-    assert ruled.market("B2C").rows["response_id"].tolist() == ["r3", "r4", "r5"]
+    assert data.markets == ["B2B", "B2C"]
     with pytest.raises(DataError, match="2027Q1"):
-        selection.study(_responses(), _cfg(), wave="2027Q1")
+        _study(wave="2027Q1")
 
 
 def test_market_design_weights_and_contact_units() -> None:
-    data = selection.study(_responses(), _cfg())
+    data = _study()
     b2c = data.market("B2C")
     assert b2c.design == {"cluster": "contact_unit", "weights": "weight"}
     assert b2c.rows["weight"].tolist() == [1.0, 1.0, 1.0]
+    assert data.weighting.startswith("raked to channel")
     # a consumer answering in two waves is one unit; an anonymous response is its own
     assert b2c.rows["contact_unit"].tolist() == ["k1", "k1", "anon:r5"]
     assert data.market("B2B").design == {"cluster": "account_id", "weights": None}
@@ -62,3 +67,22 @@ def test_market_design_weights_and_contact_units() -> None:
         data.market("B2C", "2030Q1")
     with pytest.raises(DataError, match="B2G"):
         data.market("B2G")
+
+
+def test_b2c_without_the_margin_fields_is_unweighted_and_says_so() -> None:
+    data = _study(_responses().drop(columns="channel"))
+    assert (data.b2c["weight"] == 1.0).all()
+    assert data.weighting.startswith("unweighted: the B2C responses lack channel")
+    with pytest.raises(DataError, match="'Kiosk'"):  # a level the population margins do not know
+        _study(_responses().assign(channel="Kiosk"))
+
+
+def test_facts_say_what_the_data_has() -> None:
+    data = _study(tables={"accounts": pd.DataFrame({"account_id": ["A", "B"], "arr": [1.0, 2.0]}),
+                          "invitations": None})
+    f = data.facts
+    assert f.rows == {"B2B": 2, "B2C": 3}
+    assert "account_id" in f.fields["B2B"] and "role" not in f.fields["B2B"]
+    assert f.waves == {"B2B": 2, "B2C": 2}
+    assert f.tables == {"accounts": frozenset({"account_id", "arr"})}
+    assert f.drivers == {"B2B": 0, "B2C": 0}   # no driver item columns in these rows

@@ -63,6 +63,14 @@ def load(name: str, path: str | os.PathLike[str] | None = None) -> pd.DataFrame:
     raise DataError(f"unsupported suffix {p.suffix!r}", file=p, expected=".parquet, .csv or .json")
 
 
+def load_optional(name: str, path: str | os.PathLike[str] | None = None) -> pd.DataFrame | None:
+    """Like :func:`load`, but an optional table not provided ("" path or no file) is None."""
+    if path == "":
+        return None
+    p = _target(name, path)
+    return load(name, p) if p.exists() else None
+
+
 def load_json(name: str, path: str | os.PathLike[str] | None = None) -> dict[str, Any]:
     """Load a JSON document (e.g. 'truth', 'cleaning_log') by logical name or path."""
     p = _target(name, path)

@@ -1,4 +1,5 @@
-"""Command line: `cx sample`, `cx clean`, `cx schema infer`, `cx drivers`, `cx run`, `cx report`.
+"""Command line: `cx sample`, `cx schema infer`, `cx check`, `cx clean`, `cx run`, `cx drivers`,
+`cx report`.
 
 Bad input ends with one line on stderr (file, column/row, what was found and expected) and a
 non-zero exit, never a traceback.
@@ -28,7 +29,9 @@ def _sample(args: argparse.Namespace) -> int:
 def _clean(args: argparse.Namespace) -> int:
     from helpers.ingest import clean
     res = clean.run(args.raw, schema_path=args.schema, out_dir=args.out, format=args.format,
-                    encoding=args.encoding, speeder_fraction=args.speeder_fraction)
+                    encoding=args.encoding, speeder_fraction=args.speeder_fraction,
+                    accounts_path=args.accounts, invitations_path=args.invitations,
+                    cx_index_path=args.cx_index, prices_path=args.prices)
     log = res.log
     print(f"{log['input']['file']}: {log['input']['rows']:,} rows read ({log['input']['format']}), "
           f"{log['included']:,} included; wrote {args.out}/responses.parquet and cleaning_log.json")
@@ -38,32 +41,38 @@ def _clean(args: argparse.Namespace) -> int:
 
 
 def _schema_infer(args: argparse.Namespace) -> int:
+    from helpers import paths
     from helpers.ingest import infer, readers
     survey = readers.read_survey(args.raw, format=args.format, encoding=args.encoding)
-    text, unplaced = infer.infer_schema(survey)
+    draft = infer.infer_schema(survey)
+    print(f"{Path(args.raw).name}: {len(survey.data):,} responses, {survey.data.shape[1]} columns "
+          f"({survey.format}). Decisions:", file=sys.stderr)
+    print(draft.report(), file=sys.stderr)
     if args.out:
-        Path(args.out).write_text(text, encoding="utf-8")
-        print(f"draft schema written to {args.out}")
+        out = paths.resolve(args.out)
+        if paths.is_raw(out):
+            raise PermissionError(f"{out}: data/raw is immutable; write the schema to config/")
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(draft.text, encoding="utf-8")
+        print(f"draft schema written to {args.out}; next: cx check {args.raw} --schema {args.out}",
+              file=sys.stderr)
     else:
-        print(text)
-    if unplaced:
-        print(f"{len(unplaced)} column(s) not placed: {', '.join(map(str, unplaced))}", file=sys.stderr)
+        print(draft.text)
     return 0
 
 
 def _drivers(args: argparse.Namespace) -> int:
     """Rank drivers exactly as notebook 03 does: same selection, design, waves and parameters."""
-    from helpers import catalog, config
+    from helpers import config
     from helpers.analysis import importance, selection
-    from helpers.ingest import schema
     p = config.notebook_params("03_promoter_drivers", args.params)
-    data = selection.study(catalog.load("responses", path=args.responses or p.get("responses_path")),
-                           config.load_segments(p.get("segments_config", "config/segments.yaml")))
+    data = selection.load(args.responses or p["responses_path"], p["schema_path"],
+                          p["segments_config"], accounts_path=p.get("accounts_path", ""))
     chosen = data.market(args.market, p.get("waves", "") if args.waves is None else args.waves)
-    boot = p.get("n_boot", 200) if args.boot is None else args.boot
-    seed = p.get("seed", 2026) if args.seed is None else args.seed
-    imp = importance.shapley_importance(chosen.rows, "ltr", schema.driver_items(args.market),
-                                        n_boot=boot, seed=seed, **chosen.design)
+    items = [i for i in data.schema.driver_items(args.market) if chosen.rows[i].notna().any()]
+    imp = importance.shapley_importance(
+        chosen.rows, "ltr", items, n_boot=p["n_boot"] if args.boot is None else args.boot,
+        seed=p["seed"] if args.seed is None else args.seed, **chosen.design)
     print(importance.share_text(imp).to_string())
     print(importance.methods_text(imp))
     return 0
@@ -73,7 +82,37 @@ def _run(args: argparse.Namespace) -> int:
     from helpers.reporting import pipeline
     argv = ["--params", args.params] + (["--out", args.out] if args.out else [])
     argv += ["--run-id", args.run_id] if args.run_id else []
+    for opt in pipeline.EXPORT_OPTIONS:
+        value = getattr(args, opt)
+        argv += [f"--{opt.replace('_', '-')}", value] if value else []
     return pipeline.main(argv + (["--check"] if args.check else []))
+
+
+def _check(args: argparse.Namespace) -> int:
+    """Clean in memory (nothing written) and say which report sections the data supports."""
+    from helpers import config, contract
+    from helpers.analysis import selection
+    from helpers.ingest import clean
+    res = clean.prepare(args.raw, schema_path=args.schema, format=args.format, encoding=args.encoding,
+                        accounts_path=args.accounts, invitations_path=args.invitations,
+                        cx_index_path=args.cx_index, prices_path=args.prices)
+    log = res.log
+    print(f"{log['input']['file']}: {log['input']['rows']:,} rows read ({log['input']['format']}), "
+          f"{log['included']:,} included; nothing written")
+    for rule, r in log["rules"].items():
+        print(f"  {rule:<15} {r['rows']:>8,}  {r['reason']}")
+    data = selection.study(res.responses, res.schema, config.load_segments(args.segments),
+                           tables=res.side_tables)
+    print(data.describe())
+    lacking = {s: contract.missing(s, data.facts) for s in contract.SECTIONS}
+    off = {s: m for s, m in lacking.items() if m}
+    print(f"{len(lacking) - len(off)} of {len(lacking)} report sections can run on this data.")
+    for section, missing in off.items():
+        print(f"  not available: {contract.SECTIONS[section].title}: needs {'; '.join(missing)}")
+    extra = "".join(f" --{o.replace('_', '-')} {getattr(args, o)}"
+                    for o in ("accounts", "invitations", "cx_index", "prices") if getattr(args, o))
+    print(f"next: cx run --raw {args.raw} --schema {args.schema}{extra}")
+    return 0
 
 
 def _report(args: argparse.Namespace) -> int:
@@ -91,6 +130,14 @@ def _report(args: argparse.Namespace) -> int:
         status = "ok" if check.ok else "FAILED: " + "; ".join(check.problems())
         print(f"{Path(check.page).name}: {status} ({check.images} images)")
     return 1 if failed else 0
+
+
+def _export_options(p: argparse.ArgumentParser) -> None:
+    """The optional inputs beside an export (each may be left out)."""
+    for name, what in (("accounts", "account master (CRM extract)"),
+                       ("invitations", "invitations: who was invited each wave"),
+                       ("cx-index", "public CX index (market view)"), ("prices", "daily prices (market view)")):
+        p.add_argument(f"--{name}", default="", help=f"{what}; optional")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -112,6 +159,7 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--format", default="auto")
     c.add_argument("--encoding", default=None)
     c.add_argument("--speeder-fraction", type=float, default=None)
+    _export_options(c)
     c.set_defaults(func=_clean)
 
     sc = sub.add_parser("schema", help="survey schema tools")
@@ -138,7 +186,19 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--out", default=None, help="reports folder (default reports/)")
     r.add_argument("--run-id", default=None, help="explicit run id (suffixed if taken)")
     r.add_argument("--check", action="store_true", help="validate the parameters only, run nothing")
+    _export_options(r)
+    r.add_argument("--raw", default=None, help="run on this export (instead of the params file's)")
+    r.add_argument("--schema", default=None, help="with --raw: its survey schema")
     r.set_defaults(func=_run)
+
+    ck = sub.add_parser("check", help="check an export against its schema; list the sections it supports")
+    ck.add_argument("raw", help="the survey export")
+    ck.add_argument("--schema", default="config/survey.yaml")
+    ck.add_argument("--segments", default="config/segments.yaml", help="analysis settings")
+    ck.add_argument("--format", default="auto")
+    ck.add_argument("--encoding", default=None)
+    _export_options(ck)
+    ck.set_defaults(func=_check)
 
     rp = sub.add_parser("report", help="report tools: browser-check a run, rewrite the run index")
     rps = rp.add_subparsers(dest="report_command", required=True)

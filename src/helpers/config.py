@@ -49,36 +49,22 @@ def require(doc: dict[str, Any], key: str, typ: type | tuple[type, ...], file: o
 class SegmentsConfig:
     """Validated content of config/segments.yaml (see that file for the meaning of each key)."""
 
-    market_column: str
-    market_rule: str | None
-    subsegments: dict[str, list[str]]
     b2c_margins: dict[str, dict[str, float]]
     trim_lower: float
     trim_upper: float
     role_order: list[str]
     role_weights: dict[str, float]
     account_vote: str
-    persona_items: dict[str, list[str]]
     k_min: int
     k_max: int
     criterion: str
     seeds: list[int]
-    min_n: int
-    max_halfwidth: float
 
 
 def load_segments(path: str | os.PathLike[str] = "config/segments.yaml") -> SegmentsConfig:
-    """Read and validate the segmentation config; margins must each sum to 1 (within 1e-6)."""
+    """Read and validate the analysis settings; margins must each sum to 1 (within 1e-6)."""
     doc = read_yaml(path)
     f = paths.resolve(path)
-    market = require(doc, "market", dict, f)
-    column = require(market, "column", str, f"{f} market")
-    rule = market.get("rule")
-    if rule is not None and (not isinstance(rule, str) or not rule.endswith(("not null", " is null"))):
-        raise ConfigError(f"market.rule is {rule!r}", file=f,
-                          expected="null or '<column> not null' / '<column> is null'")
-    subsegments = {str(k): [str(c) for c in v]
-                   for k, v in require(doc, "subsegments", dict, f).items()}
     margins: dict[str, dict[str, float]] = {}
     for var, shares in require(doc, "b2c_margins", dict, f).items():
         if not isinstance(shares, dict) or not shares:
@@ -108,22 +94,13 @@ def load_segments(path: str | os.PathLike[str] = "config/segments.yaml") -> Segm
     criterion = require(personas, "criterion", str, f)
     if criterion not in ("silhouette", "bic"):
         raise ConfigError(f"personas.criterion is {criterion!r}", file=f, expected="silhouette or bic")
-    small = require(doc, "small_n", dict, f)
-    min_n = require(small, "min_n", int, f)
-    halfwidth = float(require(small, "max_halfwidth", (int, float), f))
-    if min_n < 1 or halfwidth <= 0:
-        raise ConfigError(f"small_n min_n={min_n}, max_halfwidth={halfwidth}", file=f,
-                          expected="min_n >= 1 and max_halfwidth > 0")
     return SegmentsConfig(
-        market_column=column, market_rule=rule, subsegments=subsegments, b2c_margins=margins,
+        b2c_margins=margins,
         trim_lower=lo, trim_upper=hi,
         role_order=[str(r) for r in require(b2b, "role_order", list, f)],
         role_weights={str(k): float(v) for k, v in require(b2b, "role_weights", dict, f).items()},
-        account_vote=vote,
-        persona_items={m: [str(c) for c in personas[m]] for m in ("B2B", "B2C") if m in personas},
-        k_min=k_min, k_max=k_max, criterion=criterion,
+        account_vote=vote, k_min=k_min, k_max=k_max, criterion=criterion,
         seeds=[int(s) for s in require(personas, "seeds", list, f)],
-        min_n=min_n, max_halfwidth=halfwidth,
     )
 
 
@@ -228,7 +205,46 @@ def load_params(path: str | os.PathLike[str] = "config/params.yaml") -> RunParam
     return RunParams(file=str(f), shared={str(k): v for k, v in shared.items()}, notebooks=notebooks)
 
 
+def with_overrides(params: RunParams, overrides: dict[str, dict[str, Any]]) -> RunParams:
+    """`params` with some notebooks' values replaced (e.g. ``cx run --raw ... --schema ...``)."""
+    merged = {name: dict(values) for name, values in params.notebooks.items()}
+    for name, values in overrides.items():
+        merged.setdefault(name, {}).update(values)
+    return RunParams(file=params.file, shared=dict(params.shared), notebooks=merged)
+
+
 def notebook_params(notebook: str, path: str | os.PathLike[str] = "config/params.yaml") -> dict[str, Any]:
     """The parameters a run gives `notebook`: the file's ``shared`` keys, then its own section."""
     params = load_params(path)
     return {**params.shared, **params.notebooks.get(notebook, {})}
+
+
+RUN_ENV = "CX_RUN_ID"       # set by `cx run` for the notebooks it executes
+PARAMS_ENV = "CX_PARAMS"    # another params file for interactive runs
+
+
+def use_params_file(namespace: dict[str, Any], notebook: str,
+                    path: str | os.PathLike[str] = "config/params.yaml") -> dict[str, Any]:
+    """Outside a pipeline run (JupyterLab, nbval), set the notebook's parameters from the params file.
+
+    A scheduled run injects its parameters itself (``$CX_RUN_ID`` is set), so nothing changes
+    there. Interactively the notebook explores what config/params.yaml (or ``$CX_PARAMS``)
+    points at, not whatever its parameters cell defaults to. Only parameters the notebook
+    declares are set (``run_dir`` stays as it is); returns the values set.
+    """
+    if os.environ.get(RUN_ENV):
+        return {}
+    values = notebook_params(notebook, os.environ.get(PARAMS_ENV) or path)
+    applied = {}
+    for key, value in values.items():
+        if key not in namespace or key == "run_dir":
+            continue
+        default = namespace[key]
+        if isinstance(default, float) and isinstance(value, int) and not isinstance(value, bool):
+            value = float(value)
+        if type(value) is not type(default):
+            raise ConfigError(f"notebooks.{notebook}.{key} is {type(value).__name__} {value!r}",
+                              file=os.environ.get(PARAMS_ENV) or path,
+                              expected=f"{type(default).__name__} like the notebook's default")
+        namespace[key] = applied[key] = value
+    return applied

@@ -11,7 +11,7 @@ copying rows: B2B resamples whole accounts, B2C contacts.
 from __future__ import annotations
 
 import warnings
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -269,6 +269,7 @@ def priority_matrix(
     weights: str | None = None,
     cluster: str | None = None,
     level: float = 0.95,
+    scales: Mapping[str, tuple[float, float]] | None = None,
 ) -> pd.DataFrame:
     """Importance (share of R² with CI) x performance (mean, or % top-2 box, with CI) per driver.
 
@@ -281,7 +282,10 @@ def priority_matrix(
     ----------
     importance : output of :func:`shapley_importance` (bootstrapped for the share CI).
     df : the responses the importance was estimated on.
-    performance : "mean" (item mean, 1-5) or "top_box" (% answering 4-5).
+    performance : "mean" (item mean) or "top_box" (% answering in the top two boxes).
+    scales : each item's answer scale. With scales, a mean is shown as a percentage of its scale
+        (0 = lowest answer, 100 = highest), so items asked on different scales compare, and the
+        top two boxes are each item's own; without, raw means and 4-5 on 1-5.
     """
     if performance not in {"mean", "top_box"}:
         raise DataError(f"performance={performance!r}", expected="'mean' or 'top_box'")
@@ -290,10 +294,13 @@ def priority_matrix(
     cl = df[cluster] if cluster else None
     rows = []
     for d in drivers:
+        lo, hi = (scales or {}).get(d, (1.0, 5.0))
         if performance == "mean":
-            r = estimators.survey_mean(df[d], weights=w, cluster=cl, level=level)
+            pomp = 100.0 / (hi - lo) if scales else 1.0
+            y = (df[d] - lo) * pomp if scales else df[d]
+            r = estimators.survey_mean(y, weights=w, cluster=cl, level=level)
         else:
-            r = estimators.csat(df[d], weights=w, cluster=cl, level=level).pct_top2
+            r = estimators.csat(df[d], weights=w, cluster=cl, level=level, scale=(lo, hi)).pct_top2
         rows.append({"driver": d, "performance": r.estimate, "perf_se": r.se,
                      "perf_ci_low": r.ci_low, "perf_ci_high": r.ci_high, "perf_n": r.n})
     perf = pd.DataFrame(rows).set_index("driver")
@@ -307,8 +314,10 @@ def priority_matrix(
     out["quadrant"] = [QUADRANTS[(bool(a), bool(b))] for a, b in zip(hi_imp, hi_perf, strict=True)]
     if "share_ci_low" in out:
         out["quadrant_certain"] = (out["share_ci_low"] > equal) | (out["share_ci_high"] < equal)
+    unit = ("% in the top two boxes" if performance == "top_box" else
+             "mean rating, % of the scale" if scales else "mean rating")
     out.attrs.update({"importance_cut": equal, "performance_cut": perf_cut,
-                      "performance": performance, **{k: v for k, v in importance.attrs.items()
+                      "performance": performance, "performance_unit": unit, **{k: v for k, v in importance.attrs.items()
                                                      if k in {"method", "n", "r2", "missing"}}})
     return out
 

@@ -446,13 +446,16 @@ def segment_importance(
     return SegmentImportance(table, pd.DataFrame(skipped, columns=["segment", "n", "reason"]))
 
 
-def ranked_table(imps: dict[str, pd.DataFrame]) -> pd.DataFrame:
-    """Importance results of several markets as one tidy table (market, driver, share with CI,
-    rank, rank stability, n, R², method, missing-data rule), for save_result and the summary."""
+def ranked_table(imps: dict[str, pd.DataFrame], labels: dict[str, str] | None = None) -> pd.DataFrame:
+    """Importance results of several markets as one tidy table (market, driver, label, share with
+    CI, rank, rank stability, n, R², method, missing-data rule), for save_result and the summary.
+    `labels` are the items' labels from the survey schema (the name in words when absent)."""
     parts = []
     for market, imp in imps.items():
         t = imp.reset_index()
         t.insert(0, "market", market)
+        t.insert(2, "label", [(labels or {}).get(str(d)) or str(d).replace("_", " ")
+                              for d in t.iloc[:, 1]])
         t["r2"] = imp.attrs.get("r2")
         t["missing_rule"] = imp.attrs.get("missing")
         t["resampling"] = imp.attrs.get("cluster")

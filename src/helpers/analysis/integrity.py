@@ -474,10 +474,11 @@ def evidence(
         score_share_evidence(inc, 9, alpha=alpha),
         ltr_residual_evidence(inc, items, leave_rep_out=leave_rep_out, alpha=alpha),
     ]
-    if "comment" in inc:
+    if "comment" in inc and inc["comment"].notna().any():
         parts.append(tone_evidence(inc, negative=negative_tone, alpha=alpha))
-    parts.append(timing_evidence(inc, touch_days=touch_days, close_days=close_days,
-                                 quarter_end_days=quarter_end_days, alpha=alpha))
+    if "submitted_at" in inc and inc["submitted_at"].notna().any():
+        parts.append(timing_evidence(inc, touch_days=touch_days, close_days=close_days,
+                                     quarter_end_days=quarter_end_days, alpha=alpha))
     if {"ip_key", "contact_key", "wave"} <= set(not_test.columns):
         parts.append(keys_evidence(not_test, alpha=alpha))
     return pd.concat(parts, ignore_index=True)

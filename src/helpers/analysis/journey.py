@@ -9,7 +9,7 @@ through differently, and account teams compared on promoter rate with empirical-
 from __future__ import annotations
 
 import warnings
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -17,12 +17,6 @@ from scipy import stats
 
 from helpers.errors import DataError, require_columns
 from helpers.stats import compare, shrinkage
-
-IMPL_ITEMS = ["impl_on_time", "impl_on_budget", "impl_onboarding", "impl_communication",
-              "impl_time_to_value"]
-SALES_ITEMS = ["sales_needs", "sales_expectations", "sales_pricing", "sales_responsiveness",
-               "sales_knowledge"]
-
 
 
 def _fit(y: np.ndarray, x: np.ndarray, groups: np.ndarray | None, logit: bool):
@@ -59,7 +53,7 @@ def _row(explanation: str, outcome: str, effect: str, est: float, se: float, p: 
 
 def journey_effects(
     df: pd.DataFrame,
-    impl_items: Sequence[str] = IMPL_ITEMS,
+    impl_items: Sequence[str],
     ltr: str = "ltr",
     cluster: str = "account_id",
     per_days: float = 30.0,
@@ -158,6 +152,7 @@ def walk_back(
     promoter_share: float = 0.5,
     q: float = 0.05,
     level: float = 0.95,
+    scales: Mapping[str, tuple[float, float]] | None = None,
 ) -> pd.DataFrame:
     """What did promoter accounts experience differently? Item by item, with FDR control.
 
@@ -166,10 +161,14 @@ def walk_back(
     (B2C) each response is its own unit. For every item: mean among promoter accounts, among the
     others, the difference (promoters minus others) with a Wald CI and p-value
     (:func:`helpers.stats.compare.compare_independent`), and the Benjamini-Hochberg adjusted p-value
-    across items (:func:`helpers.stats.compare.bh_adjust`).
+    across items (:func:`helpers.stats.compare.bh_adjust`). With `scales`, every item is first
+    put on a 0-100 "% of its scale" footing, so items asked on different scales compare.
     """
     require_columns(df, [ltr, *items, *([account] if account else [])], "B2B responses")
     d = df.dropna(subset=[ltr])
+    if scales:
+        d = d.assign(**{it: (d[it] - scales[it][0]) * 100.0 / (scales[it][1] - scales[it][0])
+                        for it in items})
     if account is not None:
         d = d.dropna(subset=[account])
         g = d.assign(_pro=(d[ltr] >= 9).astype(float)).groupby(account, observed=True)
@@ -196,6 +195,7 @@ def walk_back(
     out["significant"] = bh["reject"].to_numpy()
     out = out.sort_values("estimate", ascending=False, ignore_index=True)
     out.attrs.update({"unit": account or "response", "promoter_share": promoter_share, "q": q,
+                      "points": "% of the scale" if scales else "item points",
                       "n_promoter_units": len(pro), "n_other_units": len(rest)})
     return out
 

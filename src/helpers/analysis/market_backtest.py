@@ -178,6 +178,26 @@ def _mean_ci(diff: np.ndarray, label: str, level: float = 0.95) -> dict:
             "ci_high": est + t * se, "n": n}
 
 
+def is_synthetic(cx_index: pd.DataFrame) -> bool:
+    """True when the index says it is generated (a ``source`` column mentioning "synthetic")."""
+    return "source" in cx_index and cx_index["source"].astype(str).str.contains(
+        "synthetic", case=False).any()
+
+
+def find_benchmark(cx_index: pd.DataFrame, prices: pd.DataFrame, given: str = "") -> str:
+    """The benchmark ticker: `given`, else the one ticker of the prices that is not in the index."""
+    if given:
+        return given
+    require_columns(prices, ["ticker"], "prices")
+    extra = sorted(set(prices["ticker"].astype(str)) - set(cx_index["ticker"].astype(str)))
+    if len(extra) != 1:
+        raise DataError(f"{len(extra)} tickers of the prices are not in the CX index "
+                        f"({', '.join(extra[:5]) or 'none'})", file="prices", column="ticker",
+                        expected="exactly one (the benchmark total-return index), or set "
+                                 "benchmark_ticker in the parameters")
+    return extra[0]
+
+
 def backtest(
     cx_index: pd.DataFrame,
     prices: pd.DataFrame,

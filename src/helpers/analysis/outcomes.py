@@ -105,12 +105,14 @@ def rank_accounts(responses: pd.DataFrame, min_n: int = 2, account: str = "accou
 
 def prepare_accounts(accounts: pd.DataFrame, ranked: pd.DataFrame,
                      account: str = "account_id") -> pd.DataFrame:
-    """Join account outcomes to the NPS ranking; derive nrr and expansion_rate when missing.
+    """Join account outcomes to the NPS ranking; derive churned, nrr and expansion_rate.
 
+    Needs ``arr`` and ``renewed``; ``churned`` defaults to not renewed; with ``expansion_arr``
+    (or ``nrr``) the revenue outcomes are added: nrr = (arr + expansion_arr - churned * arr) / arr.
     Accounts without a rating in the wave keep group "not rated" (they are not dropped: silent
-    accounts are a risk of their own). nrr = (arr + expansion_arr - churned * arr) / arr.
+    accounts are a risk of their own).
     """
-    require_columns(accounts, [account, "arr", "renewed", "churned", "expansion_arr"], "accounts")
+    require_columns(accounts, [account, "arr", "renewed"], "accounts", "the leaders-vs-laggards view")
     acc = accounts.copy()
     arr = pd.to_numeric(acc["arr"], errors="coerce")
     bad = ~(arr > 0)
@@ -118,13 +120,15 @@ def prepare_accounts(accounts: pd.DataFrame, ranked: pd.DataFrame,
         i = int(np.flatnonzero(bad.to_numpy())[0])
         raise DataError(f"arr {acc['arr'].iloc[i]!r}", file="accounts", column="arr", row=i,
                         expected="annual recurring revenue > 0")
-    for col in ("renewed", "churned"):
-        acc[col] = acc[col].astype("boolean").astype(float)
-    exp_arr = pd.to_numeric(acc["expansion_arr"], errors="coerce").fillna(0.0)
-    if "nrr" not in acc.columns or acc["nrr"].isna().all():
-        acc["nrr"] = (arr + exp_arr - acc["churned"] * arr) / arr
+    acc["renewed"] = acc["renewed"].astype("boolean").astype(float)
+    acc["churned"] = (acc["churned"].astype("boolean").astype(float) if "churned" in acc
+                      else 1.0 - acc["renewed"])
+    if "expansion_arr" in acc:
+        exp_arr = pd.to_numeric(acc["expansion_arr"], errors="coerce").fillna(0.0)
+        if "nrr" not in acc.columns or acc["nrr"].isna().all():
+            acc["nrr"] = (arr + exp_arr - acc["churned"] * arr) / arr
+        acc["expansion_rate"] = exp_arr / arr
     acc["arr"] = arr.astype(float)
-    acc["expansion_rate"] = exp_arr / arr
     cols = [account, "n", "nps", "ci_low", "ci_high", "pct_detractor", "nps_shrunk", "rank",
             "group"]
     out = acc.merge(ranked[cols], on=account, how="left")
@@ -240,6 +244,11 @@ def compare_by_segment(acc: pd.DataFrame, by: str, outcomes: Sequence[str] = DEF
     return out[[by, *[c for c in out.columns if c != by]]]
 
 
+def outcomes_present(acc: pd.DataFrame) -> list[str]:
+    """The outcomes an account table supports, in :data:`DEFAULT_OUTCOMES` order."""
+    return [o for o in DEFAULT_OUTCOMES if o in acc and acc[o].notna().any()]
+
+
 def group_summary(acc: pd.DataFrame, outcomes: Sequence[str] = DEFAULT_OUTCOMES,
                   level: float = 0.95) -> pd.DataFrame:
     """Per group (leader, middle, laggard, below min n, not rated): accounts, ARR, outcome levels.
@@ -343,7 +352,8 @@ def gap_value(acc: pd.DataFrame, target: str = "middle", level: float = 0.95) ->
     (ARR treated as known). An association, not a guaranteed return: an upper bound on what the
     experience gap alone explains.
     """
-    cmp = compare_groups(acc, a=target, b="laggard", outcomes=("renewed", "nrr"), level=level)
+    cmp = compare_groups(acc, a=target, b="laggard", level=level,
+                         outcomes=[o for o in ("renewed", "nrr") if o in acc])
     arr_lag = float(acc.loc[acc["group"] == "laggard", "arr"].sum())
     rows = []
     for r in cmp.itertuples(index=False):
@@ -361,11 +371,11 @@ def gap_value_by_segment(acc: pd.DataFrame, by: str, target: str = "middle",
 
     Segments with fewer than `min_accounts` laggard or target accounts get NaN and a reason.
     """
-    require_columns(acc, [by, "group", "arr", "renewed", "nrr"], "accounts")
+    require_columns(acc, [by, "group", "arr", "renewed"], "accounts")
     rows = []
     for name, g in acc.groupby(by, sort=True):
-        cmp = compare_groups(g, a=target, b="laggard", outcomes=("renewed", "nrr"), level=level,
-                             min_accounts=min_accounts)
+        cmp = compare_groups(g, a=target, b="laggard", level=level, min_accounts=min_accounts,
+                             outcomes=[o for o in ("renewed", "nrr") if o in acc])
         arr_lag = float(g.loc[g["group"] == "laggard", "arr"].sum())
         for r in cmp.to_dict("records"):
             est, se = r.get("estimate", np.nan), r.get("se", np.nan)
@@ -384,37 +394,45 @@ def metric_dict(row: pd.Series | dict, scale: float = 1.0) -> dict[str, float]:
             for k in ("estimate", "se", "ci_low", "ci_high", "n") if k in r}
 
 
-def headline_metrics(gaps: pd.DataFrame, risk: pd.DataFrame, value: pd.DataFrame,
-                     competitor_gaps: pd.DataFrame, backtest: object | None = None,
-                     synthetic_market: bool = False) -> dict[str, object]:
+def headline_metrics(gaps: pd.DataFrame | None = None, risk: pd.DataFrame | None = None,
+                     value: pd.DataFrame | None = None, competitor_gaps: pd.DataFrame | None = None,
+                     backtest: object | None = None, synthetic_market: bool = False
+                     ) -> dict[str, object]:
     """The notebook's headline figures as ``{key: {estimate, se, ci_low, ci_high, n}}``.
 
     Rates, NRR and NPS gaps in points (percentage points), money in ARR currency units, returns in
     percent. `gaps` from :func:`compare_groups`, `risk` from :func:`revenue_at_risk` (its "Total"
     row), `value` from :func:`gap_value`, `competitor_gaps` from
     :func:`helpers.analysis.competitors.paired_gaps` (overall, one row per competitor), `backtest` a
-    :class:`helpers.analysis.market_backtest.BacktestResult`.
+    :class:`helpers.analysis.market_backtest.BacktestResult`; any may be None (section not
+    available in this run).
     """
     out: dict[str, object] = {}
-    for r in gaps.itertuples(index=False):
+    for r in (gaps.itertuples(index=False) if gaps is not None else ()):
         if pd.notna(getattr(r, "estimate", np.nan)):
             out[f"leader_laggard_gap_{r.outcome}_pts"] = metric_dict(r._asdict(), scale=100.0)
-    total = risk[risk["segment"] == "Total"].iloc[0]
-    out["revenue_at_risk_expected_churn_arr"] = metric_dict(total)
-    out["arr_in_detractor_accounts"] = {"estimate": float(total["arr_at_risk"]), "n": int(total["n"])}
-    for r in value.itertuples(index=False):
+    if risk is not None and (risk["segment"] == "Total").any():
+        total = risk[risk["segment"] == "Total"].iloc[0]
+        out["revenue_at_risk_expected_churn_arr"] = metric_dict(total)
+        out["arr_in_detractor_accounts"] = {"estimate": float(total["arr_at_risk"]), "n": int(total["n"])}
+    for r in (value.itertuples(index=False) if value is not None else ()):
         key = "renewal" if r.basis.startswith(BINARY["renewed"]) else "nrr"
         out[f"gap_value_{key}_arr"] = metric_dict(r._asdict())
-    for r in competitor_gaps.itertuples(index=False):
+    for r in (competitor_gaps.itertuples(index=False) if competitor_gaps is not None else ()):
         out[f"nps_gap_vs_{r.competitor}"] = {**metric_dict(r._asdict()), "verdict": r.verdict}
     if backtest is not None:
-        s = backtest.summary.set_index("portfolio")
-        tag = "_synthetic" if synthetic_market else ""
-        for label, key in zip(s.index, ("leaders", "laggards", "benchmark"), strict=True):
-            out[f"backtest{tag}_{key}_cumulative_return_pct"] = {
-                "estimate": 100 * float(s.loc[label, "cumulative_return"]),
-                "n": int(s.loc[label, "years"])}
-        ex = backtest.excess.iloc[0]
-        out[f"backtest{tag}_leader_laggard_excess_yearly_pct"] = metric_dict(ex, scale=100.0)
-        out["backtest_price_only"] = bool(backtest.price_only)
+        out.update(_backtest_metrics(backtest, synthetic_market))
+    return out
+
+
+def _backtest_metrics(backtest: object, synthetic_market: bool) -> dict[str, object]:
+    s = backtest.summary.set_index("portfolio")  # type: ignore[attr-defined]
+    tag = "_synthetic" if synthetic_market else ""
+    out: dict[str, object] = {}
+    for label, key in zip(s.index, ("leaders", "laggards", "benchmark"), strict=True):
+        out[f"backtest{tag}_{key}_cumulative_return_pct"] = {
+            "estimate": 100 * float(s.loc[label, "cumulative_return"]), "n": int(s.loc[label, "years"])}
+    ex = backtest.excess.iloc[0]  # type: ignore[attr-defined]
+    out[f"backtest{tag}_leader_laggard_excess_yearly_pct"] = metric_dict(ex, scale=100.0)
+    out["backtest_price_only"] = bool(backtest.price_only)  # type: ignore[attr-defined]
     return out

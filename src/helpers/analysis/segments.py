@@ -92,11 +92,14 @@ def account_frame(responses: pd.DataFrame, role_order: Sequence[str] = ROLE_ORDE
     """One row per responding account: contacts' mean score, majority vote, waterfall score,
     decision maker's and other contacts' mean scores, counts by NPS group.
 
-    `responses`: account_id, role, ltr (one wave, included rows). Scores are in points
-    (+100 promoter, 0 passive, -100 detractor), so an account's mean score is its NPS.
+    `responses`: account_id, ltr and role when known (one wave, included rows). Scores are in
+    points (+100 promoter, 0 passive, -100 detractor), so an account's mean score is its NPS;
+    without roles the role-based columns are missing.
     """
-    require_columns(responses, ["account_id", "role", "ltr"], "responses")
-    d = responses.loc[responses["account_id"].notna(), ["account_id", "role", "ltr"]].copy()
+    require_columns(responses, ["account_id", "ltr"], "responses")
+    d = responses.loc[responses["account_id"].notna()].copy()
+    d["role"] = d["role"] if "role" in d else pd.Series(pd.NA, index=d.index, dtype="string")
+    d = d[["account_id", "role", "ltr"]]
     d["score"] = _score(d["ltr"])
     d = d[d["score"].notna()]
     counts = pd.DataFrame({"n_responses": 1, "n_promoters": d["score"] > 0,
@@ -127,13 +130,16 @@ def account_nps(responses: pd.DataFrame, accounts: pd.DataFrame | None = None, *
                 role_order: Sequence[str] = ROLE_ORDER,
                 role_weights: Mapping[str, float] | None = None,
                 vote: str = "mean") -> pd.DataFrame:
-    """B2B NPS five ways side by side, each with SE, 95% CI and n (one wave, included rows).
+    """B2B NPS up to five ways side by side, each with SE, 95% CI and n (one wave, included rows).
 
     - all responses: every contact counts once; SE clustered by account.
     - one vote per account (`vote` mean or majority, see module docstring); accounts are the units.
     - waterfall: decision maker first, else influencer, else user; accounts are the units.
     - role-weighted: responses weighted by `role_weights`; SE clustered by account.
     - ARR-weighted: one vote per account weighted by the account's ARR (needs `accounts`).
+
+    Without contact roles the waterfall and role-weighted rows, without ARR the ARR-weighted
+    row, are left out.
     """
     if vote not in ("mean", "majority"):
         raise DataError(f"vote={vote!r}", expected="mean or majority")
@@ -149,18 +155,9 @@ def account_nps(responses: pd.DataFrame, accounts: pd.DataFrame | None = None, *
     rows.append({"method": "all responses", "unit": "responses", **_row(res)})
     rows.append({"method": f"one vote per account ({vote})", "unit": "accounts",
                  **_mean_points(acc[vote_col])})
-    rows.append({"method": "waterfall (DM, else influencer, else user)", "unit": "accounts",
-                 **_mean_points(acc["waterfall_score"])})
-    role = d["role"].astype("category")
-    unknown = sorted(set(role.cat.categories) - set(weights))
-    if unknown or role.isna().any():
-        raise DataError(f"role {unknown[0] if unknown else None!r} has no weight", column="role",
-                        expected=", ".join(weights))
-    w = role.map(weights).astype(float)
-    res = estimators.nps(d["ltr"].to_numpy(float), weights=w.to_numpy(), cluster=account_code)
-    rows.append({"method": "role-weighted (" + "/".join(f"{v:g}" for v in weights.values()) + ")",
-                 "unit": "responses", **_row(res)})
-    if accounts is not None:
+    if "role" in d and d["role"].notna().any():
+        rows += _role_rows(d, acc, weights, account_code)
+    if accounts is not None and "arr" in accounts and accounts["arr"].notna().any():
         arr = acc["account_id"].map(accounts.set_index("account_id")["arr"]).astype(float)
         if arr.isna().any() or (arr < 0).any():
             bad = acc["account_id"][arr.isna() | (arr < 0)].iloc[0]
@@ -171,6 +168,23 @@ def account_nps(responses: pd.DataFrame, accounts: pd.DataFrame | None = None, *
     out = pd.DataFrame(rows)
     out["n_accounts"] = acc.shape[0]
     return out
+
+
+def _role_rows(d: pd.DataFrame, acc: pd.DataFrame, weights: Mapping[str, float],
+               account_code: np.ndarray) -> list[dict[str, object]]:
+    """The waterfall and role-weighted variants of account NPS (they need contact roles)."""
+    rows: list[dict[str, object]] = [{"method": "waterfall (DM, else influencer, else user)",
+                                      "unit": "accounts", **_mean_points(acc["waterfall_score"])}]
+    role = d["role"].astype("category")
+    unknown = sorted(set(role.cat.categories) - set(weights))
+    if unknown or role.isna().any():
+        raise DataError(f"role {unknown[0] if unknown else None!r} has no weight", column="role",
+                        expected=", ".join(weights) + " (b2b.role_weights in the analysis settings)")
+    w = role.map(weights).astype(float)
+    res = estimators.nps(d["ltr"].to_numpy(float), weights=w.to_numpy(), cluster=account_code)
+    rows.append({"method": "role-weighted (" + "/".join(f"{v:g}" for v in weights.values()) + ")",
+                 "unit": "responses", **_row(res)})
+    return rows
 
 
 def dm_coverage(responses: pd.DataFrame, invitations: pd.DataFrame | None = None,
@@ -216,7 +230,7 @@ def response_rates(invitations: pd.DataFrame, by: str, accounts: pd.DataFrame | 
 
 
 def response_rate_table(invitations: pd.DataFrame, accounts: pd.DataFrame | None = None,
-                        dims: Sequence[str] = ("tier", "role")) -> pd.DataFrame:
+                        dims: Sequence[str] = ("role",)) -> pd.DataFrame:
     """:func:`response_rates` for several dimensions stacked (dimension, group, label, rate...)."""
     parts = [response_rates(invitations, d, accounts).rename(columns={d: "group"}).assign(dimension=d)
              for d in dims]
@@ -257,11 +271,13 @@ ARCHETYPES: dict[str, str] = {
 
 def account_archetypes(responses: pd.DataFrame, invitations: pd.DataFrame | None = None,
                        accounts: pd.DataFrame | None = None,
-                       role_order: Sequence[str] = ROLE_ORDER) -> pd.DataFrame:
+                       role_order: Sequence[str] = ROLE_ORDER,
+                       join: Sequence[str] = ("arr",)) -> pd.DataFrame:
     """One row per account with its archetype (first matching rule of :data:`ARCHETYPES`).
 
     DM/others use mean scores: DM detractor = DM mean score < 0 while the other contacts' mean > 0.
-    Accounts invited but silent come from `invitations`; ARR and tier are joined from `accounts`.
+    Accounts invited but silent come from `invitations`; the `join` columns (those present,
+    e.g. ARR and a segment field) are joined from `accounts`.
     """
     acc = account_frame(responses, role_order)
     if invitations is not None:
@@ -281,7 +297,7 @@ def account_archetypes(responses: pd.DataFrame, invitations: pd.DataFrame | None
     acc["archetype"] = np.select(conds, list(ARCHETYPES)[:-1], default="lukewarm")
     acc["n_responses"] = n.astype(int)
     if accounts is not None:
-        cols = [c for c in ("tier", "industry", "region", "arr") if c in accounts.columns]
+        cols = [c for c in join if c in accounts.columns and c != "account_id"]
         acc = acc.merge(accounts[["account_id", *cols]], on="account_id", how="left")
     return acc
 
@@ -507,22 +523,29 @@ def segment_tables(df: pd.DataFrame, dimensions: Sequence[str], *, weight: str |
     return out[["dimension", "segment", *[c for c in out.columns if c not in ("dimension", "segment")]]]
 
 
-def headline(df: pd.DataFrame, *, weight: str | None = None, cluster: str | None = None
-             ) -> pd.DataFrame:
-    """NPS, CES (mean and % agree 5-7) and CSAT (% top-2) of one market with SE, CI, n, deff.
+def headline(df: pd.DataFrame, measures: Mapping[str, tuple[float, float]] | None = None, *,
+             weight: str | None = None, cluster: str | None = None) -> pd.DataFrame:
+    """NPS, and CES (mean and % agree) and CSAT (% top-2 box) when asked, with SE, CI, n, deff.
 
-    Pass ``cluster="account_id"`` for B2B (account-clustered SEs) and ``weight=`` for B2C.
+    `measures` maps "ces" / "csat" to their answer scales (the survey schema's); a measure with
+    no answer in `df` is left out. Pass ``cluster="account_id"`` for B2B (account-clustered
+    SEs) and ``weight=`` for B2C.
     """
     w = None if weight is None else df[weight]
     c = None if cluster is None else df[cluster]
-    ces = estimators.ces(df["ces"], weights=w, cluster=c)
-    csat = estimators.csat(df["csat"], weights=w, cluster=c)
-    rows = [
-        ("nps", "NPS (points, -100..100)", estimators.nps(df["ltr"], weights=w, cluster=c)),
-        ("ces_mean", "CES mean (1-7)", ces.mean),
-        ("ces_agree", "CES % agree (5-7)", ces.pct_agree),
-        ("csat_top2", "CSAT % top-2 box (4-5)", csat.pct_top2),
-    ]
+    rows = [("nps", "NPS (points, -100..100)", estimators.nps(df["ltr"], weights=w, cluster=c))]
+    measures = measures or {}
+    if "ces" in measures and df["ces"].notna().any():
+        lo, hi = measures["ces"]
+        ces = estimators.ces(df["ces"], weights=w, cluster=c, scale=(lo, hi))
+        cut = estimators.agree_cut((lo, hi))
+        rows += [("ces_mean", f"CES mean ({lo:g}-{hi:g})", ces.mean),
+                 ("ces_agree", f"CES % agree ({cut:g}-{hi:g})", ces.pct_agree)]
+    if "csat" in measures and df["csat"].notna().any():
+        lo, hi = measures["csat"]
+        csat = estimators.csat(df["csat"], weights=w, cluster=c, scale=(lo, hi))
+        rows.append(("csat_top2", f"CSAT % top-2 box ({estimators.top2_cut((lo, hi)):g}-{hi:g})",
+                     csat.pct_top2))
     return pd.DataFrame([{"metric": k, "label": lab, **_row(r)} for k, lab, r in rows])
 
 
@@ -587,16 +610,19 @@ def wave_changes(df: pd.DataFrame, by: str | Sequence[str] | None = None, *,
 
 # --------------------------------------------------------------------------- per-market views of a study
 def market_headline(data: Study) -> pd.DataFrame:
-    """Headline NPS / CES / CSAT of the reported wave per market: B2B account-clustered,
-    B2C raking-weighted (with Kish deff and effective n of the weights)."""
+    """Headline NPS (and CES / CSAT when the survey asks them) of the reported wave per market:
+    B2B account-clustered, B2C weighted (with Kish deff and effective n of the weights)."""
+    measures = {m: data.schema.scale(m) for m in data.schema.measures() if m != "ltr"}
     parts = []
     b2b, b2c = data.now(data.b2b), data.now(data.b2c)
     if len(b2b):
-        parts.append(headline(b2b, cluster="account_id").assign(
+        parts.append(headline(b2b, measures, cluster="account_id").assign(
             market="B2B", design="clustered by account", kish_deff=np.nan, kish_n_eff=np.nan))
     if len(b2c):
-        parts.append(headline(b2c, weight="weight").assign(
-            market="B2C", design="raked weights", kish_deff=weighting.kish_deff(b2c["weight"]),
+        weighted = data.weighting.startswith("raked")
+        parts.append(headline(b2c, measures, weight="weight").assign(
+            market="B2C", design="raked weights" if weighted else "unweighted",
+            kish_deff=weighting.kish_deff(b2c["weight"]),
             kish_n_eff=weighting.effective_n(b2c["weight"])))
     out = pd.concat(parts, ignore_index=True)
     return out[["market", "metric", "label", "estimate", "se", "ci_low", "ci_high", "n", "deff",
@@ -611,7 +637,7 @@ def headline_metrics(head: pd.DataFrame, changes: pd.DataFrame | None = None) ->
         key = f"{r['metric']}_{str(r['market']).lower()}"
         out[key] = {k: (None if isinstance(v, float) and np.isnan(v) else v) for k, v in r.items()
                     if k in ("estimate", "se", "ci_low", "ci_high", "n", "deff", "n_eff",
-                             "kish_deff", "kish_n_eff", "design")}
+                             "kish_deff", "kish_n_eff", "design", "label")}
     if changes is not None and len(changes):
         sig = changes[changes["significant"]]
         cols = ["market", "dimension", "segment", "wave_from", "wave_to", "change", "ci_low",
@@ -621,14 +647,13 @@ def headline_metrics(head: pd.DataFrame, changes: pd.DataFrame | None = None) ->
     return out
 
 
-def market_segments(data: Study, subsegments: Mapping[str, Sequence[str]], *,
-                    min_n: int = 10, max_halfwidth: float = 30.0) -> pd.DataFrame:
-    """Sub-segment NPS of the reported wave for both markets (B2B clustered, B2C weighted),
-    governed, with a `label` "market · dimension: segment" for charts."""
+def market_segments(data: Study, *, min_n: int = 10, max_halfwidth: float = 30.0) -> pd.DataFrame:
+    """Sub-segment NPS of the reported wave for each market over the schema's segment fields
+    (B2B clustered, B2C weighted), governed, with a `label` "market · dimension: segment"."""
     parts = []
     for market, df, kw in (("B2B", data.now(data.b2b), {"cluster": "account_id"}),
                            ("B2C", data.now(data.b2c), {"weight": "weight"})):
-        dims = [d for d in subsegments.get(market, []) if d in df.columns]
+        dims = [d for d in data.schema.segment_fields(market) if d in df.columns and df[d].notna().any()]
         if len(df) and dims:
             t = segment_tables(df, dims, min_n=min_n, max_halfwidth=max_halfwidth, **kw)
             parts.append(t.assign(market=market))
@@ -650,23 +675,27 @@ def market_trends(data: Study, *, min_n: int = 10, max_halfwidth: float = 30.0
     return pd.concat(parts, ignore_index=True)
 
 
-def market_changes(data: Study, subsegments: Mapping[str, Sequence[str]], q: float = 0.05
-                   ) -> pd.DataFrame:
+def market_changes(data: Study, q: float = 0.05) -> pd.DataFrame:
     """Wave-over-wave NPS changes, overall and per sub-segment, both markets: B2B paired on the
     accounts present in both waves, B2C independent weighted samples; one Benjamini-Hochberg
     family across every test of both markets."""
     parts = []
     if len(data.b2b):
-        parts.append(wave_changes(data.b2b, list(subsegments.get("B2B", [])),
+        parts.append(wave_changes(data.b2b, _segment_fields(data, "B2B"),
                                   paired_unit="account_id", q=q).assign(market="B2B"))
     if len(data.b2c):
-        parts.append(wave_changes(data.b2c, list(subsegments.get("B2C", [])), weight="weight",
+        parts.append(wave_changes(data.b2c, _segment_fields(data, "B2C"), weight="weight",
                                   q=q).assign(market="B2C"))
     out = pd.concat(parts, ignore_index=True)
     adj = compare.bh_adjust(out["p_value"], q=q)
     out["p_adjusted"] = adj["p_adjusted"].to_numpy()
     out["significant"] = adj["reject"].to_numpy()
     return out[["market", *[c for c in out.columns if c != "market"]]]
+
+
+def _segment_fields(data: Study, market: str) -> list[str]:
+    rows = data.market(market).rows
+    return [f for f in data.schema.segment_fields(market) if f in rows and rows[f].notna().any()]
 
 
 def persona_table(personas: Mapping[str, Personas]) -> pd.DataFrame:

@@ -16,8 +16,11 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from helpers import catalog, config, contract
 from helpers.config import SegmentsConfig
 from helpers.errors import DataError, require_columns
+from helpers.ingest import schema as schema_mod
+from helpers.ingest.schema import Schema
 from helpers.stats import weighting
 
 MARKETS = ("B2B", "B2C")
@@ -56,8 +59,44 @@ class Study:
     waves: list[str]
     included: pd.DataFrame
     all_rows: pd.DataFrame
-    accounts: pd.DataFrame
-    invitations: pd.DataFrame
+    schema: Schema
+    settings: SegmentsConfig
+    tables: dict[str, pd.DataFrame]
+    weighting: str
+
+    @property
+    def accounts(self) -> pd.DataFrame:
+        """The account table (master or derived from the responses); empty when not provided."""
+        return self.tables.get("accounts", pd.DataFrame({"account_id": pd.Series(dtype="string")}))
+
+    @property
+    def invitations(self) -> pd.DataFrame:
+        """B2B invitations; empty when not provided."""
+        return self.tables.get("invitations", pd.DataFrame(
+            {"account_id": pd.Series(dtype="string"), "wave": pd.Series(dtype="string"),
+             "responded": pd.Series(dtype=bool)}))
+
+    @property
+    def markets(self) -> list[str]:
+        """Markets with at least one included response."""
+        return [m for m in MARKETS if (self.included["market"] == m).any()]
+
+    @property
+    def facts(self) -> contract.Facts:
+        """What this study's data has, for checking each section's declared needs."""
+        rows, fields, drivers, stages, segments, waves = {}, {}, {}, {}, {}, {}
+        for m in MARKETS:
+            d = self.included[self.included["market"] == m]
+            rows[m] = len(d)
+            filled = frozenset(c for c in d.columns if d[c].notna().any())
+            fields[m] = filled
+            drivers[m] = sum(i in filled for i in self.schema.driver_items(m))
+            for stage in ("sales", "implementation"):
+                stages[f"{m}.{stage}"] = sum(i in filled for i in self.schema.stage_items(stage))
+            segments[m] = sum(f in d and d[f].nunique() >= 2 for f in self.schema.segment_fields(m))
+            waves[m] = int(d["wave"].nunique())
+        tables = {k: frozenset(map(str, t.columns)) for k, t in self.tables.items() if len(t)}
+        return contract.Facts(rows, fields, drivers, stages, segments, waves, tables)
 
     @property
     def b2b(self) -> pd.DataFrame:
@@ -68,6 +107,33 @@ class Study:
     def b2c(self) -> pd.DataFrame:
         """Included B2C responses of every wave, with raking weights."""
         return self.market("B2C").rows
+
+    def describe(self) -> str:
+        """One paragraph: the reported wave, the waves, responses per market, the B2C weighting."""
+        parts = []
+        for m in self.markets:
+            now = self.now(self.market(m).rows)
+            acc = (f" from {now['account_id'].nunique():,} accounts"
+                   if m == "B2B" and "account_id" in now and now["account_id"].notna().any() else "")
+            parts.append(f"{m} {len(now):,} responses{acc}")
+        text = (f"Reported wave {self.wave} (waves {', '.join(self.waves)}): "
+                + ", ".join(parts or ["no included responses"]) + ".")
+        if "B2C" in self.markets:
+            text += f" B2C figures are {self.weighting}."
+        return text
+
+    def segment(self, market: str, exclude: Sequence[str] = ("role",)) -> str | None:
+        """The market's first segment field (schema order) with at least two values in its rows."""
+        rows = self.included[self.included["market"] == market]
+        for f in self.schema.segment_fields(market):
+            if f not in exclude and f in rows and rows[f].nunique() >= 2:
+                return f
+        return None
+
+    def account_segment(self) -> str | None:
+        """The first B2B segment field the account table carries (None without one)."""
+        return next((f for f in self.schema.segment_fields("B2B")
+                     if f != "role" and f in self.accounts and self.accounts[f].notna().any()), None)
 
     def now(self, df: pd.DataFrame) -> pd.DataFrame:
         """Rows of `df` in the reported wave."""
@@ -107,50 +173,60 @@ class Study:
         return wanted
 
 
-def study(responses: pd.DataFrame, cfg: SegmentsConfig, *, accounts: pd.DataFrame | None = None,
-          invitations: pd.DataFrame | None = None, wave: str = "") -> Study:
-    """Assign markets by the configured rule, weight B2C per wave, fix the reported wave.
+def study(responses: pd.DataFrame, sch: Schema, cfg: SegmentsConfig, *,
+          tables: Mapping[str, pd.DataFrame | None] | None = None, wave: str = "") -> Study:
+    """Included responses with B2C weights and contact units, the reported wave, the inputs.
 
-    `wave` "" means the latest wave. Accounts and invitations are optional (empty tables when
-    not provided). Bad data (unknown market, missing margin level) raises DataError naming the
-    column.
+    `tables` holds the optional inputs (accounts, invitations, competitor_ratings, cx_index,
+    prices); None or missing means not provided. `wave` "" means the latest wave. Bad data
+    raises DataError naming the column.
     """
-    accounts = pd.DataFrame({"account_id": []}) if accounts is None else accounts
-    invitations = pd.DataFrame({"account_id": []}) if invitations is None else invitations
-    require_columns(responses, ["include", "wave", "ltr", "account_id"], "responses")
+    require_columns(responses, ["include", "wave", "ltr", "market"], "responses")
     every = responses.copy()
-    every["market"] = split_market(every, cfg.market_column, cfg.market_rule)
+    every["market"] = every["market"].astype("string")
     resp = every[every["include"].astype(bool)].copy()
     b2c = resp["market"] == "B2C"
+    note = "no B2C responses"
     if b2c.any():
-        resp.loc[b2c, "weight"] = b2c_weights(resp[b2c], cfg.b2c_margins,
-                                                       trim_lower=cfg.trim_lower,
-                                                       trim_upper=cfg.trim_upper)
+        resp.loc[b2c, "weight"], note = _b2c_weights_or_none(resp[b2c], cfg)
         resp.loc[b2c, "contact_unit"] = _contact_unit(resp[b2c])
-    inv = invitations[invitations["account_id"].notna()]
-    if "market" in inv:
-        inv = inv[inv["market"] == "B2B"]
+    present = {k: v for k, v in (tables or {}).items() if v is not None}
+    if "invitations" in present:
+        inv = present["invitations"]
+        inv = inv[inv["account_id"].notna()]
+        present["invitations"] = (inv[inv["market"] == "B2B"] if "market" in inv else inv).copy()
     return Study(wave=reported_wave(resp, wave),
                  waves=sorted(resp["wave"].dropna().astype(str).unique()),
-                 included=resp, all_rows=every, accounts=accounts, invitations=inv.copy())
+                 included=resp, all_rows=every, schema=sch, settings=cfg, tables=present,
+                 weighting=note)
 
 
-def split_market(df: pd.DataFrame, column: str = "market", rule: str | None = None) -> pd.Series:
-    """Market ("B2B"/"B2C") per row: from `column`, or by a rule "<col> not null" (-> B2B).
+def load(responses_path: str, schema_path: str, segments_config: str, *, wave: str = "",
+         **optional_paths: str) -> Study:
+    """:func:`study` on files: the cleaned responses, the schema cleaning used, the analysis
+    settings, and the optional processed tables (``accounts_path=...``; "" or an absent file
+    means not provided)."""
+    tables = {name.removesuffix("_path"): catalog.load_optional(name.removesuffix("_path"), path)
+              for name, path in optional_paths.items()}
+    return study(catalog.load("responses", path=responses_path), schema_mod.load(schema_path),
+                 config.load_segments(segments_config), tables=tables, wave=wave)
 
-    A rule "<col> is null" makes the null rows B2B instead.
-    """
-    if rule:
-        col, _, cond = rule.partition(" ")
-        require_columns(df, [col], "responses")
-        is_b2b = df[col].notna() if cond.strip() == "not null" else df[col].isna()
-        return pd.Series(np.where(is_b2b, "B2B", "B2C"), index=df.index, name="market")
-    require_columns(df, [column], "responses")
-    bad = ~df[column].isin(["B2B", "B2C"])
-    if bad.any():
-        raise DataError(f"value {df[column][bad].iloc[0]!r}", column=column,
-                        row=int(np.flatnonzero(bad.to_numpy())[0]), expected="B2B or B2C")
-    return df[column].rename("market")
+
+def _b2c_weights_or_none(b2c: pd.DataFrame, cfg: SegmentsConfig) -> tuple[pd.Series, str]:
+    """Raking weights when every margin field is present and known, else weights of 1 and why."""
+    lacking = [v for v in cfg.b2c_margins if v not in b2c or b2c[v].isna().any()]
+    if lacking:
+        return (pd.Series(1.0, index=b2c.index),
+                f"unweighted: the B2C responses lack {', '.join(lacking)} (population margins in "
+                "the analysis settings); figures describe the respondents, not the population")
+    unknown = [f"{v}={x!r}" for v, shares in cfg.b2c_margins.items()
+               for x in b2c[v].astype(str).unique() if x not in shares]
+    if unknown:
+        raise DataError(f"B2C value {unknown[0]} has no population share", column=unknown[0].split("=")[0],
+                        expected="every level in b2c_margins of the analysis settings (config/segments.yaml)")
+    w = b2c_weights(b2c, cfg.b2c_margins, trim_lower=cfg.trim_lower, trim_upper=cfg.trim_upper)
+    return w, f"raked to {', '.join(cfg.b2c_margins)} margins, trimmed to " \
+              f"{cfg.trim_lower:g}-{cfg.trim_upper:g} x mean weight"
 
 
 def reported_wave(df: pd.DataFrame, wave: str = "") -> str:

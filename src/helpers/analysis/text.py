@@ -1,15 +1,20 @@
-"""Free-text comments: tone (lexicon polarity), personal-data masking, themes (TF-IDF + NMF).
+"""Free-text comments: language, tone (lexicon polarity) and themes (TF-IDF + NMF).
 
-Comments arrive PII-masked from cleaning; :func:`mask_pii` is applied again before any quote is
-shown, because a second guard is cheap and a leaked email in a report is not.
+Language coverage: :func:`language` tells English, French, German, Spanish, Italian, Dutch and
+Portuguese apart by their function words (no model is downloaded). Themes work in all seven:
+each language's stop words are removed and accented words are kept. Tone uses an English
+lexicon and scores English comments only; other comments get no tone (NaN) rather than a wrong
+one, and every report says how many comments that left out. Comments arrive PII-masked from
+cleaning; :func:`helpers.ingest.privacy.mask_pii` is applied again before any quote is shown,
+because a second guard is cheap and a leaked email in a report is not.
 """
 
 from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -17,6 +22,60 @@ import pandas as pd
 from helpers.errors import DataError
 from helpers.ingest.privacy import mask_pii
 from helpers.stats import compare
+
+# --- language ----------------------------------------------------------------------------------
+# Function words per language (the most frequent words of each; from the Snowball stop lists).
+STOP_WORDS: dict[str, frozenset[str]] = {
+    "en": frozenset("""a about after all also an and any are as at be because been but by can could
+        did do does for from had has have he her his how i if in into is it its just me more most
+        my no not of on one only or our out so some than that the their them then there they this
+        to too up us very was we were what when which who will with would you your""".split()),
+    "fr": frozenset("""a à au aux avec ce ces cette c dans de des du elle en est et être été il ils
+        j je la le les leur lui ma mais me même mes moi mon ne nos notre nous on ou où par pas pour
+        qu que qui sa se ses son sont sur ta te tes toi ton tu très un une vos votre vous y d l n s
+        t m ça plus bien trop tout tous fait avoir ont été""".split()),
+    "de": frozenset("""aber als am an auch auf aus bei bin bis bist da dann das dass dem den der des
+        die doch du ein eine einem einen einer er es für hat hatte ich ihr im in ist ja kein mit
+        nicht noch nur oder sehr sich sie sind so über um und uns von war wir wird wie zu zum zur
+        war""".split()),
+    "es": frozenset("""a al algo como con de del el ella en es esta este están fue ha hay la las le
+        lo los me mi muy más no nos o para pero por que qué se ser si sin su sus también te todo
+        tu un una uno y ya""".split()),
+    "it": frozenset("""a al alla anche che chi ci come con da del della di e è gli ha ho i il in io
+        la le lo ma mi molto nel nella non per più poi quando questo se si sono su sua suo un una
+        uno""".split()),
+    "nl": frozenset("""aan al als bij dan dat de deze die dit door een en er geen had heb heeft het
+        hij hoe ik in is je maar met mij niet nog nu of om ons ook op over te tot u uit van veel
+        voor was wat we wel wij zijn zo""".split()),
+    "pt": frozenset("""a ao as com como da das de do dos e é ela ele em entre era essa esse está eu
+        foi há isso já mais mas me meu minha muito na não nas no nos o os ou para pela pelo por
+        que se sem ser seu sua também um uma você""".split()),
+}
+LANGUAGES = {"en": "English", "fr": "French", "de": "German", "es": "Spanish", "it": "Italian",
+             "nl": "Dutch", "pt": "Portuguese"}
+_WORD = re.compile(r"[^\W\d_]+(?:['’-][^\W\d_]+)*")
+
+
+def language(text: object) -> str | None:
+    """The comment's language code (en, fr, de, es, it, nl, pt), "other" when none of these
+    function words occur, None for a blank comment."""
+    if text is None or text is pd.NA or (isinstance(text, float) and math.isnan(text)):
+        return None
+    words = [w for w in _WORD.findall(str(text).lower().replace("’", "'")) for w in w.split("'")]
+    if not words:
+        return None
+    hits = {code: sum(w in stop for w in words) for code, stop in STOP_WORDS.items()}
+    best = max(hits, key=lambda c: (hits[c], c == "en"))
+    return best if hits[best] > 0 else "other"
+
+
+def languages(comments: pd.Series) -> pd.Series:
+    """:func:`language` of each comment (each distinct text detected once)."""
+    s = pd.Series(comments).astype("string")
+    codes, uniq = pd.factorize(s)
+    found = np.array([language(u) for u in uniq] + [None], dtype=object)
+    return pd.Series(found[codes], index=s.index, name="language", dtype="string")
+
 
 # --- tone ---------------------------------------------------------------------------------------
 # Small CX lexicon: word -> valence (-3..3). Stems are matched by exact token after lower-casing.
@@ -153,11 +212,14 @@ def tone(comments: Iterable[object] | pd.Series) -> pd.Series:
 
     Returns
     -------
-    Series of float named ``tone``. 0 means no opinion words were found.
+    Series of float named ``tone``. 0 means no opinion words were found; NaN also for comments
+    not in English (the lexicon is English: see the module docstring).
     """
     s = comments if isinstance(comments, pd.Series) else pd.Series(list(comments), dtype=object)
-    return pd.Series([tone_one(c) for c in s.astype(object)], index=s.index, name="tone",
-                     dtype=float)
+    english = languages(s).fillna("").isin(["en", "other"]).to_numpy()
+    return pd.Series([tone_one(c) if ok else float("nan") for c, ok in zip(s.astype(object), english,
+                                                                           strict=True)],
+                     index=s.index, name="tone", dtype=float)
 
 
 # --- themes -------------------------------------------------------------------------------------
@@ -173,6 +235,7 @@ class Themes:
     terms: pd.DataFrame
     weights: pd.DataFrame
     assignment: pd.Series
+    languages: dict[str, int] = field(default_factory=dict)
 
 
 def themes(
@@ -183,7 +246,7 @@ def themes(
     seed: int = 0,
 ) -> Themes:
     """Find `n_themes` themes in free-text comments (scikit-learn TF-IDF on words and word pairs,
-    English stop words removed, then non-negative matrix factorisation).
+    the stop words of every language found removed, then non-negative matrix factorisation).
 
     A theme is labelled by its three strongest terms; every non-blank comment gets the theme with
     its largest weight. Unsupervised: read the labels and quotes before naming a theme in a report.
@@ -199,9 +262,12 @@ def themes(
     if len(docs) < max(n_themes * 2, min_df):
         raise DataError(f"{len(docs)} non-blank comments for {n_themes} themes",
                         column=str(s.name or "comment"), expected=f"at least {n_themes * 2}")
-    vec = TfidfVectorizer(stop_words="english", ngram_range=(1, 2), min_df=min_df,
-                          max_features=3000, sublinear_tf=True,
-                          token_pattern=r"(?u)\b[a-zA-Z][a-zA-Z-]+\b")
+    found = languages(docs).value_counts()
+    stop = set(STOP_WORDS["en"]).union(*(STOP_WORDS[c] for c in found.index if c in STOP_WORDS))
+    from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
+    vec = TfidfVectorizer(stop_words=sorted(stop | set(ENGLISH_STOP_WORDS)), ngram_range=(1, 2),
+                          min_df=min_df, max_features=3000, sublinear_tf=True,
+                          token_pattern=r"(?u)\b[^\W\d_][^\W\d_-]+\b")
     x = vec.fit_transform(docs.to_list())
     k = min(n_themes, x.shape[1])
     nmf = NMF(n_components=k, init="nndsvda", random_state=seed, max_iter=400)
@@ -216,7 +282,18 @@ def themes(
     main[w.max(axis=1) <= 0] = "(no theme)"
     assignment = pd.Series(pd.NA, index=s.index, dtype="string", name="theme")
     assignment[docs.index] = main.astype("string")
-    return Themes(terms, weights, assignment)
+    return Themes(terms, weights, assignment, {str(k): int(v) for k, v in found.items()})
+
+
+def language_note(found: Mapping[str, Themes]) -> str:
+    """"comments in French 9,812, English 12; tone scored for English only" for a methods note."""
+    counts: dict[str, int] = {}
+    for t in found.values():
+        for code, n in t.languages.items():
+            counts[code] = counts.get(code, 0) + n
+    parts = [f"{LANGUAGES.get(c, 'other languages')} {n:,}" for c, n in
+             sorted(counts.items(), key=lambda kv: -kv[1])]
+    return "comments in " + ", ".join(parts) + "; themes cover all seven supported languages, tone English only"
 
 
 def _unique_labels(labels: list[str]) -> list[str]:

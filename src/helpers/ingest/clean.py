@@ -27,7 +27,7 @@ from helpers.ingest.schema import Schema
 
 RULES: list[tuple[str, str]] = [  # flag column, plain-language reason (in funnel order)
     ("flag_test", "preview, test or spam response"),
-    ("flag_duplicate", "duplicate submission (same contact and wave; latest complete kept)"),
+    ("flag_duplicate", "duplicate submission (same contact and wave, same response id or identical row; latest complete kept)"),
     ("flag_speeder", "speeder (much faster than the median)"),
     ("flag_straightliner", "straightliner (same answer across a whole grid)"),
     ("flag_out_of_range", "value outside its scale"),
@@ -46,20 +46,28 @@ class CleanResult:
     competitor_ratings: pd.DataFrame
     log: dict[str, Any]
     side_tables: dict[str, pd.DataFrame] = field(default_factory=dict)
+    schema: Schema | None = None
 
 
 def _mapped(survey: readers.Survey, sch: Schema) -> dict[str, str]:
+    """Export column of every field and driver item the schema names (each must exist)."""
     cols = list(survey.data.columns)
     found: dict[str, str] = {}
-    for name, spec in {**sch.fields, **sch.drivers}.items():
-        col = schema_mod.locate(spec, cols, survey.questions, survey.import_ids)
-        if col is None and spec.required:
-            where = spec.column or spec.import_id or spec.pattern
-            raise DataError(f"mapped column for '{name}' missing", file=survey.path, column=where,
-                            expected=f"a column matching the schema ({sch.source})")
-        if col is not None:
+    for section, specs in (("fields", sch.fields), ("drivers", sch.drivers)):
+        for name, spec in specs.items():
+            col = schema_mod.locate(spec, cols, survey.questions, survey.import_ids)
+            if col is None:
+                raise DataError(f"{section}.{name}: no column matches {spec.source!r} in "
+                                f"{Path(survey.path).name}", file=sch.where(f"{section}.{name}"),
+                                expected=f"a column of the export (it has {_some(cols)}); fix or "
+                                         "remove this entry")
             found[name] = col
     return found
+
+
+def _some(cols: list[str], k: int = 8) -> str:
+    shown = ", ".join(repr(c) for c in cols[:k])
+    return shown + (f" and {len(cols) - k} more" if len(cols) > k else "")
 
 
 def parse_column(raw: pd.Series, scale: tuple[float, float] | None, labels: dict[str, float] | None,
@@ -153,7 +161,7 @@ def _parse_datetimes(s: pd.Series) -> pd.Series:
 
 def clean_responses(survey: readers.Survey, sch: Schema, salt: str, speeder_fraction: float | None = None,
                     min_grid_items: int | None = None) -> CleanResult:
-    """Map an export to canonical fields, flag quality problems and remove personal data."""
+    """Map an export to the schema's fields, flag quality problems and remove personal data."""
     raw = survey.data
     n = len(raw)
     if n == 0:
@@ -167,24 +175,24 @@ def clean_responses(survey: readers.Survey, sch: Schema, salt: str, speeder_frac
     oor = np.zeros(n, bool)
     for name, col in mapped.items():
         spec = sch.fields.get(name) or sch.drivers[name]
-        s = raw[col]
         if spec.type in ("score", "number"):
-            parsed = parse_column(s, spec.scale, sch.label_sets.get(spec.labels or ""), sch.not_applicable)
-            if name == "ltr" and parsed.values.notna().sum() == 0 and not parsed.out_of_range.any() \
-                    and (s.notna() & (s.astype("string").str.strip() != "")).any():
-                raise DataError("no numeric values", file=survey.path, column=col,
-                                expected="likelihood-to-recommend answers 0-10")
+            parsed = _read_numbers(raw[col], spec, sch, col, survey.path)
             out[name] = parsed.values
             oor |= parsed.out_of_range.to_numpy(bool)
             log["answers"][name] = {"column": col, "labels_mapped": parsed.labels_mapped,
                                     "not_applicable": parsed.not_applicable, "unreadable": parsed.unparseable,
                                     "out_of_range": int(parsed.out_of_range.sum())}
         elif spec.type == "datetime":
-            out[name] = parse_datetimes(s)
-            if spec.required and out[name].isna().all():
-                raise DataError("no readable dates", file=survey.path, column=col, expected="dates/times")
+            out[name] = parse_datetimes(raw[col])
+            if out[name].isna().all() and raw[col].notna().any():
+                raise DataError(f"fields.{name}: no readable dates in column {col!r}",
+                                file=sch.where(f"fields.{name}"), expected="dates/times, e.g. 2026-03-31")
         else:
-            out[name] = s.astype("string").str.strip().replace("", pd.NA)
+            out[name] = raw[col].astype("string").str.strip().replace("", pd.NA)
+    if "comment" in out:  # "NA", "n/a", "-99" in a comment field mean no comment
+        out["comment"] = out["comment"].mask(out["comment"].str.lower().isin(sch.not_applicable))
+    if "response_id" not in out:  # exports without an id: the row number in the file
+        out["response_id"] = pd.Series([f"row{i + 1}" for i in range(n)], index=raw.index, dtype="string")
 
     # Personal data: hash or drop; only keys leave this function.
     for name, spec in sch.personal.items():
@@ -203,15 +211,45 @@ def clean_responses(survey: readers.Survey, sch: Schema, salt: str, speeder_frac
     return CleanResult(out.reset_index(drop=True), comp, log)
 
 
+def _read_numbers(s: pd.Series, spec: schema_mod.FieldSpec, sch: Schema, col: str,
+                  file: object) -> schema_mod.ParsedScores:
+    """Answers of a score or number column; a scale that does not fit the data is a schema error.
+
+    A few answers outside the scale are data-quality flags (``flag_out_of_range``); when more than
+    a fifth are outside it, or an LTR column never goes above 5, the schema's scale is wrong.
+    """
+    section = "fields" if spec.name in sch.fields else "drivers"
+    where = sch.where(f"{section}.{spec.name}")
+    parsed = parse_column(s, spec.scale, sch.label_sets.get(spec.labels or ""), sch.not_applicable)
+    answered = int(parsed.values.notna().sum()) + int(parsed.out_of_range.sum())
+    if spec.name == "ltr" and answered == 0 and (s.notna() & (s.astype("string").str.strip() != "")).any():
+        raise DataError(f"fields.ltr: column {col!r} has no numeric values", file=where,
+                        expected="likelihood-to-recommend answers 0-10")
+    if spec.scale is None or answered == 0:
+        return parsed
+    outside = int(parsed.out_of_range.sum())
+    values = parse_column(s, None, sch.label_sets.get(spec.labels or ""), sch.not_applicable).values
+    found = f"values {values.min():g} to {values.max():g}"
+    lo, hi = spec.scale
+    if outside > 0.2 * answered:
+        raise DataError(f"{section}.{spec.name}: column {col!r} holds {found}, {outside:,} of "
+                        f"{answered:,} answers outside the scale [{lo:g}, {hi:g}]", file=where,
+                        expected="the scale the question was asked on: fix `scale`")
+    if spec.name == "ltr" and answered >= 30 and values.max() <= 5:
+        raise DataError(f"fields.ltr: column {col!r} holds {found} only", file=where,
+                        expected="a 0-10 likelihood-to-recommend question (NPS needs 0-10)")
+    return parsed
+
+
 def _derive(out: pd.DataFrame, sch: Schema) -> None:
-    if "market" in out:
-        out["market"] = out["market"].str.upper()
-    else:
-        key = sch.market_rule.get("b2b_when_present", "account_id")
-        out["market"] = np.where(out[key].notna(), "B2B", "B2C") if key in out else "B2C"
-        out["market"] = out["market"].astype("string")
-    if "wave" not in out and "submitted_at" in out:
-        out["wave"] = out["submitted_at"].dt.to_period("Q").astype("string")
+    """Market (by the schema's rule), wave, journey durations and the NPS group of each row."""
+    out["market"] = market_of(out, sch.market_rule, sch.where("market_rule"))
+    if "wave" not in out:
+        if "submitted_at" in out and out["submitted_at"].notna().any():
+            period = schema_mod.WAVE_PERIODS[sch.waves]
+            out["wave"] = _wave_labels(out["submitted_at"], period)
+        else:  # no date at all: one wave
+            out["wave"] = pd.Series("all", index=out.index, dtype="string")
     if {"go_live_date", "go_live_planned"} <= set(out):
         out["go_live_slip_days"] = (out["go_live_date"] - out["go_live_planned"]).dt.days.astype(float)
     if {"go_live_date", "deal_close_date"} <= set(out):
@@ -223,6 +261,32 @@ def _derive(out: pd.DataFrame, sch: Schema) -> None:
     ltr = out["ltr"]
     group = np.select([ltr >= 9, ltr >= 7, ltr >= 0], [0, 1, 2], default=3)
     out["nps_group"] = _labels(["promoter", "passive", "detractor", None], group, out.index)
+
+
+def market_of(df: pd.DataFrame, rule: dict[str, str], where: str = "market_rule") -> pd.Series:
+    """"B2B" / "B2C" per row by the schema's market rule (see ``market_rule`` in the schema)."""
+    kind, value = next(iter(rule.items()))
+    if kind == "all":
+        return pd.Series(value, index=df.index, dtype="string", name="market")
+    if kind == "b2b_when_present":
+        filled = df[value].notna() if value in df else pd.Series(False, index=df.index)
+        return pd.Series(np.where(filled, "B2B", "B2C"), index=df.index, dtype="string", name="market")
+    m = df[value].astype("string").str.strip().str.upper()
+    bad = m.notna() & ~m.isin(["B2B", "B2C"])
+    if bad.any():
+        row = int(np.flatnonzero(bad.to_numpy())[0])
+        raise DataError(f"market value {df[value].iloc[row]!r}", file=where, column=value, row=row + 1,
+                        expected="B2B or B2C (or another market_rule)")
+    return m.fillna("B2C").rename("market")
+
+
+def _wave_labels(dates: pd.Series, period: str) -> pd.Series:
+    """'2026Q3' (quarter), '2026-07' (month), '2026H2' (half) or '2026' (year) per date."""
+    if period == "2Q":
+        half = np.where(dates.dt.month <= 6, "H1", "H2")
+        labels = dates.dt.year.astype("Int64").astype("string") + pd.Series(half, index=dates.index)
+        return labels.where(dates.notna()).astype("string")
+    return dates.dt.to_period(period).astype("string").where(dates.notna())
 
 
 def quarter_end(dates: pd.Series, days: int = 14) -> pd.Series:
@@ -238,7 +302,7 @@ def _flag(out: pd.DataFrame, sch: Schema, oor: np.ndarray, speeder_fraction: flo
     """Set every quality flag, ``include`` and ``exclusion_reason`` (first rule that fired)."""
     q = sch.quality
     out["flag_test"] = _test_rows(out, q)
-    out["flag_duplicate"] = _duplicate_rows(out, q["duplicate_key"], oor)
+    out["flag_duplicate"] = _duplicate_rows(out, _duplicate_key(out, sch), oor)
     frac = float(speeder_fraction if speeder_fraction is not None else q["speeder_fraction"])
     if "duration_s" in out:
         med = out.loc[~out["flag_test"], "duration_s"].median()
@@ -267,12 +331,26 @@ def _test_rows(out: pd.DataFrame, q: dict[str, Any]) -> np.ndarray:
     return test.to_numpy(bool)
 
 
+def _duplicate_key(out: pd.DataFrame, sch: Schema) -> list[str]:
+    """Columns that identify one respondent's submission: the schema's key when the export has it
+    (contact and wave), else the export's response id, else every column (identical rows)."""
+    key = [k for k in sch.quality["duplicate_key"]]
+    if all(k in out for k in key):
+        return key
+    if "response_id" in sch.fields:
+        return ["response_id"]
+    return [c for c in out.columns if c != "response_id"]
+
+
 def _duplicate_rows(out: pd.DataFrame, key: list[str], oor: np.ndarray) -> np.ndarray:
     """Every submission of a contact and wave but one: the latest complete one is kept."""
     dup = np.zeros(len(out), bool)
     keys = [k for k in key if k in out]
     if not keys or len(keys) != len(key):
         return dup
+    if len(keys) > 3:  # identical rows: one hash per row stands for all its columns
+        out = out.assign(_row=pd.util.hash_pandas_object(out[keys], index=False))
+        keys = ["_row"]
     complete = out["ltr"].notna().to_numpy() & ~oor
     if "finished" in out:
         complete &= out["finished"].fillna(1).to_numpy(float) == 1
@@ -362,40 +440,72 @@ def _log(out: pd.DataFrame, sch: Schema, survey: readers.Survey, mapped: dict[st
 # --------------------------------------------------------------------------------------------
 # Side tables
 # --------------------------------------------------------------------------------------------
-ACCOUNT_COLUMNS = ["account_id", "industry", "tier", "region", "arr", "rep_id", "deal_close_date",
-                   "go_live_planned", "go_live_date", "renewal_date"]
+ACCOUNT_DATES = ("deal_close_date", "go_live_planned", "go_live_date", "renewal_date")
 
 
 def clean_accounts(df: pd.DataFrame, file: object) -> pd.DataFrame:
-    """CRM account extract -> accounts table with journey fields and next-period outcomes."""
-    require_columns(df, ACCOUNT_COLUMNS, file)
+    """CRM account extract -> accounts table. Only ``account_id`` is required: ARR, journey dates,
+    renewal outcomes and segment columns are used when present (the analyses that need a missing
+    one say so)."""
+    require_columns(df, ["account_id"], file)
     out = df.drop(columns=[c for c in ("account_name",) if c in df]).copy()
-    for c in ("deal_close_date", "go_live_planned", "go_live_date", "renewal_date"):
-        out[c] = pd.to_datetime(out[c], errors="coerce")
-    out["arr"] = pd.to_numeric(out["arr"], errors="coerce")
-    bad = out["arr"].isna() | (out["arr"] < 0)
-    if bad.any():
-        row = int(np.flatnonzero(bad.to_numpy())[0]) + 2
-        raise DataError(f"ARR is {df['arr'].iloc[row - 2]!r}", file=file, column="arr", row=row,
-                        expected="a non-negative number")
-    out["go_live_slip_days"] = (out["go_live_date"] - out["go_live_planned"]).dt.days.astype(float)
-    out["impl_length_days"] = (out["go_live_date"] - out["deal_close_date"]).dt.days.astype(float)
-    out["quarter_end_deal"] = quarter_end(out["deal_close_date"])
-    if {"renewed", "expansion_arr"} <= set(out):
+    blank = out["account_id"].isna() | (out["account_id"].astype("string").str.strip() == "")
+    if blank.any():
+        raise DataError("account_id is empty", file=file, column="account_id",
+                        row=int(np.flatnonzero(blank.to_numpy())[0]) + 2, expected="an id on every row")
+    for c in ACCOUNT_DATES:
+        if c in out:
+            out[c] = pd.to_datetime(out[c], errors="coerce")
+    if "arr" in out:
+        out["arr"] = pd.to_numeric(out["arr"], errors="coerce")
+        bad = out["arr"].isna() | (out["arr"] < 0)
+        if bad.any():
+            row = int(np.flatnonzero(bad.to_numpy())[0]) + 2
+            raise DataError(f"ARR is {df['arr'].iloc[row - 2]!r}", file=file, column="arr", row=row,
+                            expected="a non-negative number")
+    if {"go_live_date", "go_live_planned"} <= set(out):
+        out["go_live_slip_days"] = (out["go_live_date"] - out["go_live_planned"]).dt.days.astype(float)
+    if {"go_live_date", "deal_close_date"} <= set(out):
+        out["impl_length_days"] = (out["go_live_date"] - out["deal_close_date"]).dt.days.astype(float)
+    if "deal_close_date" in out:
+        out["quarter_end_deal"] = quarter_end(out["deal_close_date"])
+    if "renewed" in out:
         out["renewed"] = out["renewed"].astype(str).str.lower().isin(["true", "1", "yes"])
         out["churned"] = ~out["renewed"]
-        out["expansion_arr"] = pd.to_numeric(out["expansion_arr"], errors="coerce").fillna(0.0)
-        out["nrr"] = np.where(out["renewed"], (out["arr"] + out["expansion_arr"]) / out["arr"], 0.0)
-    for c in ("account_id", "industry", "tier", "region", "rep_id"):
-        out[c] = out[c].astype("string")
+        if {"arr", "expansion_arr"} <= set(out):
+            out["expansion_arr"] = pd.to_numeric(out["expansion_arr"], errors="coerce").fillna(0.0)
+            out["nrr"] = np.where(out["renewed"], (out["arr"] + out["expansion_arr"]) / out["arr"], 0.0)
+    for c in out.columns:
+        if out[c].dtype == object:
+            out[c] = out[c].astype("string")
+    return out
+
+
+def accounts_from_responses(responses: pd.DataFrame) -> pd.DataFrame:
+    """Accounts named in the responses when no account master is given: one row per account
+    with the fields that are constant within every account (e.g. tier, region, rep)."""
+    b2b = responses[responses["account_id"].notna()] if "account_id" in responses else responses.iloc[:0]
+    if b2b.empty:
+        return pd.DataFrame({"account_id": pd.Series(dtype="string")})
+    skip = {"response_id", "contact_key", "ip_key", "ltr", "comment", "submitted_at", "wave",
+            "include", "exclusion_reason", "nps_group", "duration_s"}
+    cols = [c for c in b2b.columns if c not in skip and not c.startswith("flag_")
+            and b2b[c].dtype in (object, "string") and c != "account_id"]
+    constant = [c for c in cols if (b2b.groupby("account_id")[c].nunique(dropna=True) <= 1).all()]
+    out = b2b.groupby("account_id", sort=True)[constant].first().reset_index()
+    out["account_id"] = out["account_id"].astype("string")
     return out
 
 
 def clean_invitations(df: pd.DataFrame, file: object, salt: str) -> pd.DataFrame:
-    """Distribution list -> invitations with hashed contact keys (emails dropped)."""
-    require_columns(df, ["wave", "account_id", "contact_email", "role", "responded"], file)
+    """Distribution list -> invitations with hashed contact keys (emails dropped).
+
+    Needs ``wave``, ``account_id`` and ``responded``; ``role`` and ``contact_email`` are used
+    when present (coverage by role, matching contacts)."""
+    require_columns(df, ["wave", "account_id", "responded"], file)
     out = df.copy()
-    out["contact_key"] = hash_keys(out.pop("contact_email"), salt)
+    if "contact_email" in out:
+        out["contact_key"] = hash_keys(out.pop("contact_email"), salt)
     out["responded"] = out["responded"].astype(str).str.lower().isin(["true", "1", "yes"])
     if "invited_at" in out:
         out["invited_at"] = _by_distinct(out["invited_at"], lambda v: pd.to_datetime(v, errors="coerce"))
@@ -418,48 +528,73 @@ def _read_table(path: Path) -> pd.DataFrame:
 # --------------------------------------------------------------------------------------------
 # The whole step, shared by `cx clean` and notebook 01
 # --------------------------------------------------------------------------------------------
+SIDE_TABLES = ("accounts", "invitations", "competitor_ratings", "cx_index", "prices")
+
+
+def prepare(raw_path: str | os.PathLike[str], schema_path: str | os.PathLike[str] = schema_mod.DEFAULT_SCHEMA,
+            accounts_path: str | None = None, invitations_path: str | None = None,
+            cx_index_path: str | None = None, prices_path: str | None = None, format: str = "auto",
+            encoding: str | None = None, speeder_fraction: float | None = None) -> CleanResult:
+    """Read and clean an export and its optional inputs in memory (``cx check``; :func:`run`
+    writes the result). Optional inputs "" or None are not provided; without an account master,
+    the accounts named in the responses are used."""
+    raw = paths.resolve(raw_path)
+    sch = schema_mod.load(schema_path)
+    salt = load_salt()
+    survey = readers.read_survey(raw, format=format, encoding=encoding)
+    result = clean_responses(survey, sch, salt, speeder_fraction)
+    result.schema = sch
+    if accounts_path:
+        p = paths.resolve(accounts_path)
+        result.side_tables["accounts"] = clean_accounts(_read_table(p), p)
+    elif "account_id" in result.responses:
+        result.side_tables["accounts"] = accounts_from_responses(result.responses)
+    if invitations_path:
+        p = paths.resolve(invitations_path)
+        result.side_tables["invitations"] = clean_invitations(_read_table(p), p, salt)
+    if len(result.competitor_ratings):
+        result.side_tables["competitor_ratings"] = result.competitor_ratings
+    for name, given in (("cx_index", cx_index_path), ("prices", prices_path)):
+        if given:
+            t = _read_table(paths.resolve(given))
+            if "date" in t:
+                t["date"] = pd.to_datetime(t["date"], errors="coerce")
+            result.side_tables[name] = t
+    result.log["side_tables"] = {k: int(len(v)) for k, v in result.side_tables.items()}
+    result.log["accounts_from"] = ("account master" if accounts_path else
+                                   "responses" if "accounts" in result.side_tables else None)
+    return result
+
+
 def run(raw_path: str | os.PathLike[str], schema_path: str | os.PathLike[str] = schema_mod.DEFAULT_SCHEMA,
         out_dir: str | os.PathLike[str] = "data/processed", accounts_path: str | None = None,
         invitations_path: str | None = None, cx_index_path: str | None = None, prices_path: str | None = None,
         format: str = "auto", encoding: str | None = None, speeder_fraction: float | None = None) -> CleanResult:
     """Read, clean and write everything (atomically: nothing is written if any step fails).
 
-    Side-table paths default to files beside the export (accounts.csv, invitations.csv, cx_index.csv,
-    prices.csv) when present.
+    Processed tables of inputs not provided this time are removed, so no earlier programme's
+    table is read by mistake. The schema used is copied beside the tables (``survey.yaml``):
+    later notebooks read the programme's items from it.
     """
-    raw = paths.resolve(raw_path)
-    sch = schema_mod.load(schema_path)
-    salt = load_salt()
-    survey = readers.read_survey(raw, format=format, encoding=encoding)
-    result = clean_responses(survey, sch, salt, speeder_fraction)
+    result = prepare(raw_path, schema_path, accounts_path, invitations_path, cx_index_path,
+                     prices_path, format, encoding, speeder_fraction)
+    _write(result, result.schema, paths.resolve(out_dir))
+    return result
 
-    def side(given: str | None, default: str) -> Path | None:
-        if given:
-            return paths.resolve(given)
-        p = raw.parent / default
-        return p if p.exists() else None
 
-    if (p := side(accounts_path, "accounts.csv")) is not None:
-        result.side_tables["accounts"] = clean_accounts(_read_table(p), p)
-    if (p := side(invitations_path, "invitations.csv")) is not None:
-        result.side_tables["invitations"] = clean_invitations(_read_table(p), p, salt)
-    for name, given in (("cx_index", cx_index_path), ("prices", prices_path)):
-        if (p := side(given, f"{name}.csv")) is not None:
-            t = _read_table(p)
-            if "date" in t:
-                t["date"] = pd.to_datetime(t["date"], errors="coerce")
-            result.side_tables[name] = t
-    result.log["side_tables"] = {k: int(len(v)) for k, v in result.side_tables.items()}
-
-    out = paths.resolve(out_dir)
+def _write(result: CleanResult, sch: Schema | None, out: Path) -> None:
+    """Write the processed tables, the schema copy and the log; remove stale side tables."""
     if paths.is_raw(out):
         raise PermissionError(f"{out}: data/raw is immutable; write to data/processed")
     catalog.atomic_write_table(result.responses, out / "responses.parquet")
-    catalog.atomic_write_table(result.competitor_ratings, out / "competitor_ratings.parquet")
     for name, df in result.side_tables.items():
         catalog.atomic_write_table(df, out / f"{name}.parquet")
+    for name in SIDE_TABLES:
+        if name not in result.side_tables:
+            (out / f"{name}.parquet").unlink(missing_ok=True)
+    if sch is not None:
+        catalog.atomic_write_bytes(out / "survey.yaml", paths.resolve(sch.source).read_bytes())
     catalog.save_json(result.log, out / "cleaning_log.json")
-    return result
 
 
 # --------------------------------------------------------------------------------------------

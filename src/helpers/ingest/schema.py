@@ -1,5 +1,14 @@
-"""Survey schema (config/survey.yaml): which export column is which canonical field, and how
-answer labels become numbers ("10 - Extremely likely" -> 10; "N/A", "Don't know", -99 -> missing).
+"""Survey schema (config/survey.yaml): which export column is which field, and what the survey asks.
+
+The schema drives everything downstream. It maps export columns to fields (by column id,
+Qualtrics ImportId or question-text pattern), says how answer labels become numbers
+("10 - Extremely likely" -> 10; "N/A", "Don't know", -99 -> missing), and declares the
+programme's own question set: the measures present (``ltr`` is the one required field; ``ces``
+and ``csat`` are optional, each on its own scale), the driver items with their groups (any
+names), labels and scales, the segment fields per market, the journey stages, how a response's
+market is decided and how waves are derived. Nothing downstream assumes the sample's names.
+
+Every problem names the schema file and line, the field, what was found and what was expected.
 """
 
 from __future__ import annotations
@@ -11,11 +20,28 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import yaml
 
-from helpers import config
+from helpers import config, paths
 from helpers.errors import ConfigError
 
 DEFAULT_SCHEMA = "config/survey.yaml"
+MARKETS = ("B2B", "B2C")
+WAVE_PERIODS = {"quarter": "Q", "month": "M", "half": "2Q", "year": "Y"}
+#: Fields with a fixed meaning (docs/data-contract.md) and their default type; any other field
+#: name is the programme's own (a segment field such as "business_unit", read as text).
+CANONICAL: dict[str, str] = {
+    "response_id": "text", "submitted_at": "datetime", "started_at": "datetime",
+    "duration_s": "number", "status": "text", "distribution_channel": "text", "finished": "number",
+    "market": "text", "wave": "text", "account_id": "text", "role": "text", "rep_id": "text",
+    "ltr": "score", "ces": "score", "csat": "score", "comment": "text",
+    "deal_close_date": "datetime", "go_live_planned": "datetime", "go_live_date": "datetime",
+    "last_rep_touch_at": "datetime",
+}
+MEASURE_SCALES = {"ltr": (0.0, 10.0), "ces": (1.0, 7.0), "csat": (1.0, 5.0)}
+_KEYS = {"column", "import_id", "pattern", "type", "scale", "labels", "required", "group",
+         "label", "action"}
+_TYPES = {"text", "number", "datetime", "score"}
 _LEADING_NUMBER = re.compile(r"^\s*(-?\d+(?:[.,]\d+)?)\s*(?:$|[-–:=)]|\s)")
 
 
@@ -31,26 +57,36 @@ class FieldSpec:
     scale: tuple[float, float] | None = None
     labels: str | None = None                 # name of a label set for text answers
     required: bool = False
-    group: str | None = None                  # drivers: sales / implementation / touchpoint ...
+    group: str | None = None                  # drivers: any group name (sales, product, ...)
     label: str | None = None                  # short label for charts
     action: str | None = None                 # personal data: hash or drop
+
+    @property
+    def source(self) -> str:
+        """How the schema locates the column, for messages."""
+        return self.column or self.import_id or self.pattern or "?"
 
 
 @dataclass(frozen=True)
 class Schema:
-    """A validated survey schema."""
+    """A validated survey schema (see the module docstring and config/survey.yaml)."""
 
     fields: dict[str, FieldSpec]
     drivers: dict[str, FieldSpec]
     competitors: dict[str, FieldSpec]
     personal: dict[str, FieldSpec]
-    markets: dict[str, list[str]]
-    market_rule: dict[str, str]
+    markets: dict[str, list[str]]              # market -> driver groups
+    segments: dict[str, list[str]]             # market -> segment fields
+    stages: dict[str, str]                     # journey stage (sales, implementation) -> group
+    market_rule: dict[str, str]                # {b2b_when_present: f} | {column: f} | {all: M}
+    waves: str                                 # period of waves derived from submitted_at
     not_applicable: frozenset[str]
     label_sets: dict[str, dict[str, float]]
     quality: dict[str, Any]
     source: str = DEFAULT_SCHEMA
     survey: str = ""
+    company: str = "Us"                        # our name, beside the competitors
+    lines: dict[str, int] = field(default_factory=dict, compare=False, repr=False)
 
     def driver_items(self, market: str | None = None) -> list[str]:
         """Driver item names, for one market (by its driver groups) or all."""
@@ -59,79 +95,223 @@ class Schema:
         groups = self.markets.get(market, [])
         return [n for n, s in self.drivers.items() if s.group in groups]
 
+    def group_items(self, group: str | None) -> list[str]:
+        """Items of one driver group (empty when the group is None or unknown)."""
+        return [n for n, s in self.drivers.items() if group is not None and s.group == group]
+
+    def stage_items(self, stage: str) -> list[str]:
+        """Items of a journey stage ("sales", "implementation"), empty when not declared."""
+        return self.group_items(self.stages.get(stage))
+
     def driver_labels(self) -> dict[str, str]:
-        return {n: s.label or n for n, s in self.drivers.items()}
+        return {n: s.label or n.replace("_", " ") for n, s in self.drivers.items()}
 
     def driver_groups(self) -> dict[str, str]:
         return {n: s.group or "other" for n, s in self.drivers.items()}
 
+    def segment_fields(self, market: str) -> list[str]:
+        return list(self.segments.get(market, []))
 
-_TYPES = {"text", "number", "datetime", "score"}
+    def scale(self, name: str) -> tuple[float, float]:
+        """Answer scale of a measure or driver item (measure defaults: LTR 0-10, CES 1-7, CSAT 1-5)."""
+        spec = self.fields.get(name) or self.drivers.get(name)
+        if spec is not None and spec.scale is not None:
+            return spec.scale
+        if name in MEASURE_SCALES:
+            return MEASURE_SCALES[name]
+        raise ConfigError(f"{name!r} has no scale", file=self.where(f"drivers.{name}"))
+
+    def measures(self) -> list[str]:
+        """The measures this survey asks: ltr, and ces / csat when mapped."""
+        return [m for m in ("ltr", "ces", "csat") if m in self.fields]
+
+    def where(self, key: str) -> str:
+        """'config/survey.yaml line 12' for a dotted key (the file alone when unknown)."""
+        line = self.lines.get(key) or self.lines.get(key.split(".")[0])
+        return f"{self.source} line {line}" if line else self.source
 
 
-def _spec(name: str, raw: Any, file: str, section: str, **defaults: Any) -> FieldSpec:
+def _spec(name: str, raw: Any, where: str, section: str, **defaults: Any) -> FieldSpec:
     if not isinstance(raw, dict):
-        raise ConfigError(f"{section}.{name} is {type(raw).__name__}", file=file, expected="a mapping")
-    unknown = set(raw) - {"column", "import_id", "pattern", "type", "scale", "labels", "required", "group",
-                          "label", "action"}
+        raise ConfigError(f"{section}.{name} is {type(raw).__name__}", file=where, expected="a mapping")
+    unknown = set(raw) - _KEYS
     if unknown:
-        raise ConfigError(f"{section}.{name} has unknown key(s) {sorted(unknown)}", file=file,
-                          expected="column, import_id, pattern, type, scale, labels, required, group, label, action")
+        raise ConfigError(f"{section}.{name} has unknown key(s) {sorted(unknown)}", file=where,
+                          expected=", ".join(sorted(_KEYS)))
     if not any(raw.get(k) for k in ("column", "import_id", "pattern")):
-        raise ConfigError(f"{section}.{name} names no column", file=file, expected="column, import_id or pattern")
+        raise ConfigError(f"{section}.{name} names no column", file=where,
+                          expected="column, import_id or pattern")
     kw = {**defaults, **raw}
     if kw.get("type", "text") not in _TYPES:
-        raise ConfigError(f"{section}.{name}.type is {kw['type']!r}", file=file, expected=" | ".join(sorted(_TYPES)))
+        raise ConfigError(f"{section}.{name}.type is {kw['type']!r}", file=where,
+                          expected=" | ".join(sorted(_TYPES)))
     scale = kw.get("scale")
     if scale is not None:
-        if not (isinstance(scale, list) and len(scale) == 2 and all(isinstance(v, int | float) for v in scale)
+        if not (isinstance(scale, list) and len(scale) == 2
+                and all(isinstance(v, int | float) and not isinstance(v, bool) for v in scale)
                 and scale[0] < scale[1]):
-            raise ConfigError(f"{section}.{name}.scale is {scale!r}", file=file, expected="[low, high]")
+            raise ConfigError(f"{section}.{name}.scale is {scale!r}", file=where,
+                              expected="[low, high], e.g. [1, 5] or [0, 10]")
         kw["scale"] = (float(scale[0]), float(scale[1]))
     if kw.get("pattern"):
         try:
             re.compile(kw["pattern"])
         except re.error as exc:
-            raise ConfigError(f"{section}.{name}.pattern is not a regular expression ({exc})", file=file) from None
+            raise ConfigError(f"{section}.{name}.pattern is not a regular expression ({exc})",
+                              file=where) from None
     return FieldSpec(name=name, **{k: (str(v) if k in ("column", "import_id") and v is not None else v)
                                    for k, v in kw.items()})
+
+
+def _key_lines(path: str | os.PathLike[str]) -> dict[str, int]:
+    """Line of every top-level key and of every entry one level below ('fields.ltr' -> 31)."""
+    try:
+        node = yaml.compose(paths.resolve(path).read_text(encoding="utf-8"))
+    except (yaml.YAMLError, OSError):
+        return {}
+    out: dict[str, int] = {}
+    if isinstance(node, yaml.MappingNode):
+        for k, v in node.value:
+            out[str(k.value)] = k.start_mark.line + 1
+            if isinstance(v, yaml.MappingNode):
+                for k2, _ in v.value:
+                    out[f"{k.value}.{k2.value}"] = k2.start_mark.line + 1
+    return out
 
 
 def load(path: str | os.PathLike[str] = DEFAULT_SCHEMA) -> Schema:
     """Read and validate a survey schema YAML file."""
     doc = config.read_yaml(path)
     file = str(path)
-    fields = {n: _spec(n, s, file, "fields") for n, s in (doc.get("fields") or {}).items()}
-    for must in ("response_id", "ltr"):
-        if must not in fields:
-            raise ConfigError(f"fields.{must} is missing", file=file, expected=f"a mapping for {must}")
-    drivers = {n: _spec(n, s, file, "drivers", type="score", labels="rating5")
+    lines = _key_lines(path)
+
+    def at(key: str) -> str:
+        line = lines.get(key) or lines.get(key.split(".")[0])
+        return f"{file} line {line}" if line else file
+
+    fields = {n: _spec(n, s, at(f"fields.{n}"), "fields", type=CANONICAL.get(n, "text"),
+                       scale=list(MEASURE_SCALES[n]) if n in MEASURE_SCALES else None)
+              for n, s in (doc.get("fields") or {}).items()}
+    if "ltr" not in fields:
+        raise ConfigError("fields.ltr is missing", file=at("fields"),
+                          expected="the likelihood-to-recommend column, e.g. ltr: {column: Q1}")
+    if fields["ltr"].scale != (0.0, 10.0):
+        raise ConfigError(f"fields.ltr.scale is {list(fields['ltr'].scale or ())}",
+                          file=at("fields.ltr"), expected="[0, 10]: NPS needs the 0-10 question")
+    drivers = {n: _spec(n, s, at(f"drivers.{n}"), "drivers", type="score")
                for n, s in (doc.get("drivers") or {}).items()}
     for n, s in drivers.items():
         if s.scale is None or s.group is None:
-            raise ConfigError(f"drivers.{n} needs group and scale", file=file)
-    competitors = {n: _spec(n, s, file, "competitors", type="score", scale=[0, 10])
+            raise ConfigError(f"drivers.{n} needs group and scale", file=at(f"drivers.{n}"),
+                              expected="e.g. {column: Q4_1, group: sales, scale: [1, 5]}")
+    competitors = {n: _spec(n, s, at(f"competitors.{n}"), "competitors", type="score", scale=[0, 10])
                    for n, s in (doc.get("competitors") or {}).items()}
-    personal = {n: _spec(n, s, file, "personal") for n, s in (doc.get("personal") or {}).items()}
+    personal = {n: _spec(n, s, at(f"personal.{n}"), "personal") for n, s in (doc.get("personal") or {}).items()}
     for n, s in personal.items():
         if s.action not in ("hash", "drop"):
-            raise ConfigError(f"personal.{n}.action is {s.action!r}", file=file, expected="hash or drop")
+            raise ConfigError(f"personal.{n}.action is {s.action!r}", file=at(f"personal.{n}"),
+                              expected="hash or drop")
     answers = doc.get("answers") or {}
     label_sets = {k: {str(a).strip().lower(): float(v) for a, v in m.items()}
                   for k, m in (answers.get("label_sets") or {}).items()}
     for n, s in {**fields, **drivers}.items():
         if s.labels and s.labels not in label_sets:
-            raise ConfigError(f"{n}.labels names unknown label set {s.labels!r}", file=file,
+            raise ConfigError(f"{n}.labels names unknown label set {s.labels!r}", file=at(f"fields.{n}"),
                               expected=", ".join(label_sets) or "a set under answers.label_sets")
     quality = {"test_status": [], "test_channels": [], "speeder_fraction": 0.33,
-               "straightliner_min_items": 5, "duplicate_key": ["contact_key", "wave"], **(doc.get("quality") or {})}
+               "straightliner_min_items": 5, "duplicate_key": ["contact_key", "wave"],
+               **(doc.get("quality") or {})}
     return Schema(
         fields=fields, drivers=drivers, competitors=competitors, personal=personal,
-        markets={k: list(v) for k, v in (doc.get("markets") or {}).items()},
-        market_rule=doc.get("market_rule") or {},
+        markets=_markets(doc, drivers, at), segments=_segments(doc, fields, at),
+        stages=_stages(doc, drivers, at), market_rule=_market_rule(doc, fields, at),
+        waves=_waves(doc, at),
         not_applicable=frozenset(str(v).strip().lower() for v in answers.get("not_applicable", [])),
         label_sets=label_sets, quality=quality, source=file, survey=str(doc.get("survey", "")),
+        company=str(doc.get("company") or "Us"), lines=lines,
     )
+
+
+def _names(value: Any, key: str, where: str) -> list[str]:
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ConfigError(f"{key} is {value!r}", file=where, expected="a list of names")
+    return list(value)
+
+
+def _markets(doc: dict[str, Any], drivers: dict[str, FieldSpec], at: Any) -> dict[str, list[str]]:
+    """Driver groups per market; by default every group belongs to every market present."""
+    raw = doc.get("markets")
+    groups = list(dict.fromkeys(s.group for s in drivers.values()))
+    if raw is None:
+        return {m: groups for m in MARKETS}
+    if not isinstance(raw, dict):
+        raise ConfigError(f"markets is {raw!r}", file=at("markets"), expected="B2B: [groups], B2C: [groups]")
+    out = {}
+    for m, gs in raw.items():
+        if m not in MARKETS:
+            raise ConfigError(f"markets.{m}: unknown market", file=at(f"markets.{m}"), expected="B2B or B2C")
+        out[m] = _names(gs, f"markets.{m}", at(f"markets.{m}"))
+        for g in out[m]:
+            if g not in groups:
+                raise ConfigError(f"markets.{m}: group {g!r} has no driver item",
+                                  file=at(f"markets.{m}"), expected=f"one of {groups}")
+    return out
+
+
+def _segments(doc: dict[str, Any], fields: dict[str, FieldSpec], at: Any) -> dict[str, list[str]]:
+    raw = doc.get("segments") or {}
+    if not isinstance(raw, dict):
+        raise ConfigError(f"segments is {raw!r}", file=at("segments"), expected="B2B: [fields], B2C: [fields]")
+    out = {}
+    for m, names in raw.items():
+        if m not in MARKETS:
+            raise ConfigError(f"segments.{m}: unknown market", file=at(f"segments.{m}"), expected="B2B or B2C")
+        out[m] = _names(names, f"segments.{m}", at(f"segments.{m}"))
+        for n in out[m]:
+            if n not in fields:
+                raise ConfigError(f"segments.{m}: {n!r} is not a field", file=at(f"segments.{m}"),
+                                  expected=f"a field under fields: ({', '.join(fields)})")
+    return out
+
+
+def _stages(doc: dict[str, Any], drivers: dict[str, FieldSpec], at: Any) -> dict[str, str]:
+    raw = doc.get("stages") or {}
+    groups = {s.group for s in drivers.values()}
+    if not isinstance(raw, dict):
+        raise ConfigError(f"stages is {raw!r}", file=at("stages"),
+                          expected="sales: <group>, implementation: <group>")
+    for stage, g in raw.items():
+        if stage not in ("sales", "implementation") or g not in groups:
+            raise ConfigError(f"stages.{stage}: {g!r}", file=at(f"stages.{stage}"),
+                              expected=f"sales or implementation -> a driver group ({sorted(groups)})")
+    return {str(k): str(v) for k, v in raw.items()}
+
+
+def _market_rule(doc: dict[str, Any], fields: dict[str, FieldSpec], at: Any) -> dict[str, str]:
+    """How a response's market is decided; default: the market field, else accounts -> B2B."""
+    raw = doc.get("market_rule")
+    if raw is None:
+        if "market" in fields:
+            return {"column": "market"}
+        return {"b2b_when_present": "account_id"} if "account_id" in fields else {"all": "B2C"}
+    ok = isinstance(raw, dict) and len(raw) == 1
+    kind, value = next(iter(raw.items())) if ok else (None, None)
+    if kind == "all" and value in MARKETS:
+        return {"all": value}
+    if kind in ("column", "b2b_when_present") and value in fields:
+        return {kind: value}
+    raise ConfigError(f"market_rule is {raw!r}", file=at("market_rule"),
+                      expected="{all: B2B}, {all: B2C}, {column: <field with B2B/B2C>} or "
+                               "{b2b_when_present: <field, e.g. account_id>}")
+
+
+def _waves(doc: dict[str, Any], at: Any) -> str:
+    raw = doc.get("waves") or {}
+    period = raw.get("period", "quarter") if isinstance(raw, dict) else raw
+    if period not in WAVE_PERIODS:
+        raise ConfigError(f"waves.period is {period!r}", file=at("waves"),
+                          expected=" | ".join(WAVE_PERIODS))
+    return str(period)
 
 
 def locate(spec: FieldSpec, columns: list[str], questions: dict[str, str],
@@ -198,25 +378,19 @@ def parse_scores(raw: pd.Series, scale: tuple[float, float] | None, labels: dict
 
 
 def data_dictionary(schema: Schema) -> pd.DataFrame:
-    """One row per canonical field: name, type, scale, group and where it comes from."""
+    """One row per field: name, kind, type, scale, group and where it comes from."""
     rows = []
     for section, specs in (("field", schema.fields), ("driver", schema.drivers),
                            ("competitor", schema.competitors)):
         for n, s in specs.items():
-            rows.append({"field": n if section != "competitor" else f"competitor: {n}", "kind": section,
+            kind = section if section != "field" or n in CANONICAL else "segment field"
+            rows.append({"field": n if section != "competitor" else f"competitor: {n}", "kind": kind,
                          "type": s.type, "scale": "" if s.scale is None else f"{s.scale[0]:g}-{s.scale[1]:g}",
-                         "group": s.group or "", "label": s.label or "",
-                         "source": s.column or s.import_id or s.pattern or ""})
+                         "group": s.group or "", "label": s.label or "", "source": s.source})
     for n, s in schema.personal.items():
         rows.append({"field": n, "kind": "personal", "type": "hash key" if s.action == "hash" else "dropped",
                      "scale": "", "group": "", "label": "", "source": s.column or s.import_id or ""})
     return pd.DataFrame(rows)
 
 
-def driver_items(market: str | None = None, path: str | os.PathLike[str] = DEFAULT_SCHEMA) -> list[str]:
-    """Driver item names for a market, from the schema (default config/survey.yaml)."""
-    return load(path).driver_items(market)
-
-
-
-__all__ = ["Schema", "FieldSpec", "load", "locate", "parse_scores", "data_dictionary", "driver_items"]
+__all__ = ["Schema", "FieldSpec", "load", "locate", "parse_scores", "data_dictionary", "CANONICAL"]

@@ -25,6 +25,16 @@ NPS_COLORS: dict[str, str] = {"promoter": "#009E73", "passive": "#BDBDBD", "detr
 SUPPRESSED_COLOR = "#DDDDDD"
 
 
+def show() -> None:
+    """Draw the current figure now (a chart per market in a loop each get their own output)."""
+    plt.show()
+
+
+def _label(name: object, labels: Mapping[str, str] | None) -> str:
+    """A driver's chart label from the schema, else its name in words."""
+    return (labels or {}).get(str(name)) or str(name).replace("_", " ")
+
+
 def set_theme() -> None:
     """Apply the house theme (call once per notebook; helpers.reporting.charts functions assume it)."""
     # seaborn's "whitegrid" look, set directly: importing seaborn (and scipy.stats with it) costs
@@ -221,6 +231,7 @@ def driver_importance(
     imp: pd.DataFrame,
     title: str = "What drives likelihood to recommend",
     ax: plt.Axes | None = None,
+    labels: Mapping[str, str] | None = None,
 ) -> plt.Axes:
     """Ranked drivers: share of explained variance (R²) with bootstrap CI, and rank stability.
 
@@ -242,7 +253,7 @@ def driver_importance(
         if "top3_share" in imp:
             note += f"  (top 3 in {100 * imp['top3_share'].iloc[i]:.0f}% of resamples)"
         ax.text(hi[i], i, note, va="center", fontsize=8, color="#333333")
-    ax.set_yticks(y, [str(i).replace("_", " ") for i in imp.index])
+    ax.set_yticks(y, [_label(i, labels) for i in imp.index])
     ax.invert_yaxis()
     ax.set_xlim(0, max(100 * imp.get("share_ci_high", imp["share"]).max() * 1.6, 10))
     ax.set_xlabel("Share of explained variance in LTR (%), 95% bootstrap CI")
@@ -254,6 +265,7 @@ def priority_matrix(
     pm: pd.DataFrame,
     title: str = "Priority matrix: importance x performance",
     ax: plt.Axes | None = None,
+    labels: Mapping[str, str] | None = None,
 ) -> plt.Axes:
     """Importance (share of R², x) against performance (y), both with CIs, quadrants labelled.
 
@@ -273,7 +285,7 @@ def priority_matrix(
         c = colors.get(row["quadrant"], PALETTE[0])
         ax.errorbar(x[i], y[i], xerr=None if xerr is None else xerr[:, [i]], yerr=yerr[:, [i]],
                     fmt="o", color=c, capsize=2, linewidth=1)
-        ax.annotate(str(name).replace("_", " "), (x[i], y[i]), xytext=(5, 4), textcoords="offset points",
+        ax.annotate(_label(name, labels), (x[i], y[i]), xytext=(5, 4), textcoords="offset points",
                     fontsize=8)
     xcut, ycut = 100 * pm.attrs.get("importance_cut", 1 / len(pm)), pm.attrs.get("performance_cut",
                                                                                    float(np.median(y)))
@@ -286,7 +298,8 @@ def priority_matrix(
                                     "monitor": (x0, y0, "left", "bottom"),
                                     "don't over-invest": (x0, y1, "left", "top")}.items():
         ax.text(qx, qy, label.upper(), ha=ha, va=va, fontsize=9, color=colors[label], fontweight="bold")
-    unit = "% rating 4-5" if pm.attrs.get("performance") == "top_box" else "mean rating (1-5)"
+    unit = pm.attrs.get("performance_unit") or (
+        "% rating 4-5" if pm.attrs.get("performance") == "top_box" else "mean rating (1-5)")
     ax.set_xlabel("Importance: share of explained variance in LTR (%)")
     ax.set_ylabel(f"Performance: {unit}")
     ax.set_title(title)

@@ -465,18 +465,37 @@ def _execute(plan: PlannedStep, output: Path, parameters: dict[str, Any]) -> Non
     )
 
 
+#: `cx run` options naming one export and its optional inputs -> notebook 01's parameters.
+EXPORT_OPTIONS = {"raw": "raw_path", "schema": "schema_path", "accounts": "accounts_path",
+                  "invitations": "invitations_path", "cx_index": "cx_index_path",
+                  "prices": "prices_path"}
+
+
+def export_overrides(**given: str | None) -> dict[str, dict[str, Any]]:
+    """Notebook 01's parameters for a run on one export: the options given, and "" (not
+    provided) for every optional input not given, so no file of another programme is read."""
+    if not given.get("raw"):
+        return {}
+    values = {param: given.get(opt) or "" for opt, param in EXPORT_OPTIONS.items()}
+    if not given.get("schema"):
+        values.pop("schema_path")
+    return {"01_clean_survey": values}
+
+
 def run(
     params_path: str | os.PathLike[str] = "config/params.yaml",
     out_dir: str | os.PathLike[str] | None = None,
     pipeline_path: str | os.PathLike[str] | None = None,
     run_id: str | None = None,
+    overrides: dict[str, dict[str, Any]] | None = None,
 ) -> RunResult:
     """Validate, then run the whole pipeline into ``<out_dir>/<run-id>/``.
 
+    `overrides` replace notebooks' values of the params file (see :func:`export_overrides`).
     Raises :class:`ConfigError` (nothing executed, no run folder) when the parameters do not fit
     the notebooks, and :class:`RunLockedError` when another run holds the lock.
     """
-    params = config.load_params(params_path)
+    params = config.with_overrides(config.load_params(params_path), overrides or {})
     pipeline = config.load_pipeline(pipeline_path or "config/pipeline.yaml")
     plan = validate(params, pipeline)
     reports = paths.resolve(out_dir) if out_dir else paths.REPORTS_DIR
@@ -484,8 +503,16 @@ def run(
         mark_interrupted(reports)
         git = git_info()
         rid, run_dir = make_run_dir(reports, run_id, short_sha=git["short"])
-        with _run_log(run_dir):
-            return _run_locked(plan, params, pipeline, reports, rid, run_dir, git)
+        previous = os.environ.get(config.RUN_ENV)
+        os.environ[config.RUN_ENV] = rid  # kernels inherit it: notebooks keep the injected values
+        try:
+            with _run_log(run_dir):
+                return _run_locked(plan, params, pipeline, reports, rid, run_dir, git)
+        finally:
+            if previous is None:
+                os.environ.pop(config.RUN_ENV, None)
+            else:
+                os.environ[config.RUN_ENV] = previous
 
 
 @dataclass
@@ -660,18 +687,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--pipeline", default=None, help="pipeline definition (default: config/pipeline.yaml)")
     ap.add_argument("--run-id", default=None, help="explicit run id (suffixed if taken)")
     ap.add_argument("--check", action="store_true", help="validate the parameters only, run nothing")
+    for opt in EXPORT_OPTIONS:
+        ap.add_argument(f"--{opt.replace('_', '-')}", default=None,
+                        help="run on this export" if opt == "raw" else f"with --raw: {opt} file")
     args = ap.parse_args(argv)
+    overrides = export_overrides(**{o: getattr(args, o) for o in EXPORT_OPTIONS})
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s",
                             stream=sys.stderr)
     previous = signal.signal(signal.SIGTERM, _terminate)  # systemd stop: close the run as failed
     try:
         if args.check:
-            plan = validate(config.load_params(args.params),
+            plan = validate(config.with_overrides(config.load_params(args.params), overrides),
                             config.load_pipeline(args.pipeline or "config/pipeline.yaml"))
             print(f"parameters OK for {len(plan)} notebook(s)")
             return EXIT_OK
-        result = run(args.params, out_dir=args.out, pipeline_path=args.pipeline, run_id=args.run_id)
+        result = run(args.params, out_dir=args.out, pipeline_path=args.pipeline, run_id=args.run_id,
+                     overrides=overrides)
     except ConfigError as exc:
         print(f"cx run: configuration error: {exc}", file=sys.stderr)
         return EXIT_CONFIG

@@ -8,18 +8,17 @@ methods note); :func:`show` displays one with its chart.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import matplotlib.pyplot as plt
 import pandas as pd
 
-from helpers import catalog, paths
-from helpers.reporting import charts
+from helpers import catalog, contract, paths
+from helpers.reporting import cards, charts
 from helpers.reporting.formats import MISSING, as_number, ci_text, is_number, money
-from helpers.reporting.run_index import flatten_metrics
 
 MARKETS = ("B2B", "B2C")
 HEADLINE_METRICS = {  # metric key -> (label, unit, signed)
@@ -37,22 +36,17 @@ class Artefacts:
     run_dir: Path
     metrics: dict[str, dict[str, Any]]
     tables: dict[str, Any]
+    not_available: list[dict[str, Any]] = field(default_factory=list)
 
-    def metric(self, key: str, prefer: Sequence[str] = ()) -> Any:
-        """A top-level metric `key` from the preferred notebooks first, then any notebook."""
-        order = [*[n for n in prefer if n in self.metrics],
-                 *[n for n in self.metrics if n not in prefer]]
-        for nb in order:
-            if key in self.metrics[nb]:
-                return self.metrics[nb][key]
-        return None
+    def metric(self, key: str, notebook: str) -> Any:
+        """Metric `key` of the metrics file `notebook` wrote (None when this run has none)."""
+        if notebook not in contract.METRICS:
+            raise ValueError(f"{notebook!r} writes no metrics file (contract.METRICS)")
+        return self.metrics.get(notebook, {}).get(key)
 
-    def table(self, *names: str) -> Any:
-        """The first of `names` that this run wrote, else None."""
-        for name in names:
-            if name in self.tables:
-                return self.tables[name]
-        return None
+    def table(self, name: str) -> Any:
+        """The registered result table `name` when this run wrote it, else None."""
+        return self.tables.get(contract.table_name(name))
 
 
 def load_artefacts(run_dir: str | os.PathLike[str]) -> Artefacts:
@@ -61,20 +55,17 @@ def load_artefacts(run_dir: str | os.PathLike[str]) -> Artefacts:
     folder = paths.resolve(root)
     metrics = catalog.load_metrics(folder) if (folder / "metrics").is_dir() else {}
     tables = {p.stem: pd.read_parquet(p) for p in sorted((folder / "tables").glob("*.parquet"))}
-    return Artefacts(run_dir=folder, metrics=metrics, tables=tables)
+    return Artefacts(run_dir=folder, metrics=metrics, tables=tables,
+                     not_available=cards.not_available(folder))
 
 
 def headline_figures(art: Artefacts) -> Any:
-    """NPS / CES / CSAT per market from the segments notebook (metrics ``<metric>_<market>``, or
-    a ``headline`` table with market and metric columns). Missing figures say so in `text`."""
-    table = art.table("headline", "market_headline")
+    """NPS / CES / CSAT per market from the segments notebook's metrics ``<metric>_<market>``.
+    Figures this run does not have say so in `text`."""
     rows = []
     for market in MARKETS:
         for metric, (label, unit, signed) in HEADLINE_METRICS.items():
-            value = art.metric(f"{metric}_{market.lower()}", prefer=("02_segments",))
-            if not isinstance(value, Mapping) and table is not None and {"market", "metric"} <= set(table):
-                hit = table[(table["market"] == market) & (table["metric"] == metric)]
-                value = hit.iloc[0].to_dict() if len(hit) else None
+            value = art.metric(f"{metric}_{market.lower()}", "02_segments")
             value = value if isinstance(value, Mapping) else {}
             est = value.get("estimate")
             rows.append({
@@ -91,7 +82,7 @@ def headline_figures(art: Artefacts) -> Any:
 def run_wave(art: Artefacts) -> str | None:
     """The wave the run reports on: the segments notebook's ``wave`` metric, else the newest
     ``wave_to`` of the wave-changes table."""
-    wave = art.metric("wave", prefer=("02_segments",))
+    wave = art.metric("wave", "02_segments")
     if isinstance(wave, str) and wave:
         return wave
     table = art.table("wave_changes")
@@ -121,7 +112,7 @@ def significant_changes(art: Artefacts) -> Any:
     if table is not None and "significant" in table:
         sig = table[table["significant"].fillna(False).astype(bool)]
     else:
-        listed = art.metric("significant_changes", prefer=("02_segments",))
+        listed = art.metric("significant_changes", "02_segments")
         sig = pd.DataFrame(listed) if isinstance(listed, list) else pd.DataFrame(columns=cols)
     sig = _since_previous(sig, run_wave(art))
     sig = sig[[c for c in cols if c in sig]].copy()
@@ -142,87 +133,51 @@ def changes_tested(art: Artefacts) -> tuple[int | None, int | None]:
     if table is not None and "p_value" in table:
         tested = table[table["p_value"].notna()]
         return int(len(_since_previous(tested, run_wave(art)))), int(len(tested))
-    value = art.metric("changes_tested", prefer=("02_segments",))
+    value = art.metric("changes_tested", "02_segments")
     return (None, int(value)) if is_number(value) else (None, None)
 
 
-_DRIVER_TABLES = ("drivers_ranked", "driver_importance", "drivers_importance", "importance",
-                  "shapley_importance")
-_ITEM_PREFIX = {"impl": "implementation", "sales": "sales", "tp": "touchpoint"}
-
-
-def driver_label(item: str) -> str:
-    """'impl_time_to_value' -> 'implementation: time to value' (plain words for leadership)."""
-    head, _, rest = str(item).partition("_")
-    if head in _ITEM_PREFIX and rest:
-        return f"{_ITEM_PREFIX[head]}: {rest.replace('_', ' ')}"
-    return str(item).replace("_", " ")
+def driver_label(item: str, labels: Mapping[str, str] | None = None) -> str:
+    """The item's label from the survey schema (stored with the ranking), else its name in words."""
+    return (labels or {}).get(str(item)) or str(item).replace("_", " ")
 
 
 def top_drivers(art: Artefacts, k: int = 3) -> Any:
     """The `k` most important drivers of LTR per market, as the drivers notebook ranked them.
 
-    Reads the ``drivers_ranked`` table (or another table named for driver importance) with
-    ``market``, ``driver`` and ``importance`` / ``share`` (+ CIs); without a table, the
-    ``<market>_driver_<rank>`` metrics. Columns: market, rank, driver, importance, ci_low,
-    ci_high and, when present, share (of R²) with share_ci_low / share_ci_high, top3_share, n.
+    Reads the ``drivers_ranked`` table (market, driver, label, share with share_ci_low /
+    share_ci_high, top3_share, n, r2). Columns: market, rank, driver, label, importance, share,
+    share_ci_low, share_ci_high, top3_share, n, r2.
     """
-    cols = ["market", "rank", "driver", "importance", "ci_low", "ci_high"]
-    name = next((n for n in _DRIVER_TABLES if n in art.tables), None)
-    if name is not None:
-        t = art.tables[name].copy()
-        if "driver" not in t:
-            t = t.reset_index().rename(columns={"index": "driver"})
-        if "importance" not in t and "share" in t:
-            t["importance"] = t["share"]
-        if "market" not in t or "importance" not in t:
-            return pd.DataFrame(columns=cols)
-        if "segment" in t:  # overall rows only, not per-segment breakdowns
-            t = t[t["segment"].astype(str).str.lower().isin(["all", "overall", "total"])]
-        t = t.sort_values(["market", "importance"], ascending=[True, False])
-        t["rank"] = t.groupby("market").cumcount() + 1
-    else:
-        rows = []
-        for market in MARKETS:
-            for rank in range(1, k + 1):
-                v = art.metric(f"{market.lower()}_driver_{rank}", prefer=("03_promoter_drivers",))
-                if isinstance(v, Mapping) and "driver" in v and is_number(v.get("estimate")):
-                    rows.append({"market": market, "rank": rank, "driver": v["driver"],
-                                 "importance": v["estimate"] / 100, "share": v["estimate"] / 100,
-                                 "share_ci_low": as_number(v.get("ci_low")) / 100,
-                                 "share_ci_high": as_number(v.get("ci_high")) / 100,
-                                 "top3_share": v.get("top3_share"), "n": v.get("n")})
-        t = pd.DataFrame(rows, columns=None if rows else cols)
+    cols = ["market", "rank", "driver", "label", "importance", "ci_low", "ci_high"]
+    t = art.table("drivers_ranked")
+    if t is None or t.empty:
+        return pd.DataFrame(columns=cols)
+    t = t.copy()
+    if "label" not in t:
+        t["label"] = t["driver"].map(driver_label)
+    t["importance"] = t["share"]
+    t = t.sort_values(["market", "importance"], ascending=[True, False])
+    t["rank"] = t.groupby("market").cumcount() + 1
     keep = [c for c in (*cols, "share", "share_ci_low", "share_ci_high", "top3_share", "n", "r2")
             if c in t]
     return t[t["rank"] <= k][keep].reset_index(drop=True)
 
 
 def revenue_gap(art: Artefacts) -> Any:
-    """The leaders-vs-laggards gap in revenue terms (ARR, USD) from the leaders notebook.
-
-    Reads a ``gap_value`` table (basis, gap, estimate, ci_low, ci_high, n) or metrics of
-    04_leaders_vs_laggards whose key mentions a gap, value or revenue and carries an estimate.
-    """
-    table = art.table("gap_value", "leader_gap_value", "revenue_gap")
-    if table is not None and {"estimate", "ci_low", "ci_high"} <= set(table):
-        out = table.copy()
-        out["label"] = out["basis"] if "basis" in out else [f"gap {i + 1}" for i in range(len(out))]
-        return out.reset_index(drop=True)
-    rows = []
-    for nb, values in art.metrics.items():
-        if not nb.startswith("04"):
-            continue
-        for key, v in flatten_metrics(values).items():
-            low = key.lower()
-            if any(w in low for w in ("value", "revenue", "arr", "risk")) and "ci_low" in v:
-                rows.append({"label": key.replace("_", " "), **v})
-    return pd.DataFrame(rows, columns=None if rows else ["label", "estimate", "ci_low", "ci_high", "n"])
+    """The leaders-vs-laggards gap in revenue terms (ARR) from the leaders notebook's
+    ``gap_value`` table (basis, gap, estimate, ci_low, ci_high, n); empty when not available."""
+    table = art.table("gap_value")
+    if table is None:
+        return pd.DataFrame(columns=["label", "estimate", "ci_low", "ci_high", "n"])
+    out = table.copy()
+    out["label"] = out["basis"]
+    return out.reset_index(drop=True)
 
 
 def integrity_summary(art: Artefacts) -> dict[str, Any]:
     """Reps flagged and NPS with / without their responses (from the integrity notebook)."""
-    return {key: art.metric(key, prefer=("05_score_integrity",))
+    return {key: art.metric(key, "05_score_integrity")
             for key in ("reps_flagged", "nps_all", "nps_without_flagged")}
 
 
@@ -272,34 +227,37 @@ def _bullets(lines: Iterable[str]) -> str:
 
 
 _DESIGNS = {"clustered by account": "standard errors allow for several contacts per account",
-            "raked weights": "weighted to the customer population"}
+            "raked weights": "weighted to the customer population",
+            "unweighted": "unweighted: describes the respondents"}
 
 
 def headline_finding(art: Artefacts) -> Finding:
-    """Headline NPS, CES and CSAT per market with 95% CIs and n (from 02_segments)."""
+    """Headline NPS, and CES and CSAT where asked, per market with 95% CIs and n (from 02)."""
     head = headline_figures(art)
-    wave = art.metric("wave", prefer=("02_segments",))
+    wave = art.metric("wave", "02_segments")
     lines = []
     for market in MARKETS:
         h = head[head["market"] == market].set_index("metric")
-        nps, ces, agree, csat = (h.loc[m] for m in ("nps", "ces_mean", "ces_agree", "csat_top2"))
+        nps = h.loc["nps"]
+        if not is_number(nps["estimate"]):
+            continue  # no responses of this market in the run
         design = _DESIGNS.get(nps["design"], nps["design"])
-        design = f" ({design})" if design else ""
-        nps_text = ci_text(nps["estimate"], nps["ci_low"], nps["ci_high"], nps["n"], signed=True,
-                           unit=" points")
-        lines.append(
-            f"**{market}**: NPS **{nps_text}**{design}; "
-            f"CES {ci_text(ces['estimate'], ces['ci_low'], ces['ci_high'], digits=2)} on 1-7 "
-            f"({ci_text(agree['estimate'], agree['ci_low'], agree['ci_high'], unit='%')} agree); "
-            f"CSAT top-2 box {ci_text(csat['estimate'], csat['ci_low'], csat['ci_high'], unit='%')}.")
-    when = f"wave {wave}" if isinstance(wave, str) and wave else "the reported wave"
+        parts = [f"NPS **{ci_text(nps['estimate'], nps['ci_low'], nps['ci_high'], nps['n'], signed=True, unit=' points')}**"
+                 + (f" ({design})" if design else "")]
+        for metric, digits, unit in (("ces_mean", 2, ""), ("ces_agree", 1, "%"), ("csat_top2", 1, "%")):
+            r = h.loc[metric]
+            if is_number(r["estimate"]):
+                label = art.metric(f"{metric}_{market.lower()}", "02_segments").get("label") or r["label"]
+                parts.append(f"{label} {ci_text(r['estimate'], r['ci_low'], r['ci_high'], digits=digits, unit=unit)}")
+        lines.append(f"**{market}**: " + "; ".join(parts) + ".")
+    when = f"wave {wave}" if isinstance(wave, str) and wave and wave != "all" else "this survey"
     text = (f"Headline figures for {when}, with 95% confidence intervals in brackets and the "
-            f"number of responses:\n\n" + _bullets(lines))
+            f"number of responses:\n\n" + (_bullets(lines) if lines else MISSING))
     rows = head[(head["metric"] == "nps") & head["estimate"].notna()]
     table = pd.DataFrame({"label": rows["market"] + " NPS", "estimate": rows["estimate"],
                           "ci_low": rows["ci_low"], "ci_high": rows["ci_high"], "n": rows["n"]})
     note = ("NPS = % promoters (9-10) - % detractors (0-6), in points. 95% CI: adjusted Wald; "
-            "B2B SE clustered by account, B2C weighted by raking to population margins. "
+            "B2B SE clustered by account, B2C weighted to population margins where known. "
             f"n = included responses in {when} (test, duplicate, speeder, straightliner, "
             "out-of-range and incomplete responses excluded). Source: metrics/02_segments.json.")
     return Finding(text, table.reset_index(drop=True), f"NPS by market, {when}",
@@ -363,7 +321,7 @@ def drivers_finding(art: Artefacts, k: int = 3) -> Finding:
                       if as_share else ci_text(est[i], lo[i], hi[i], digits=3))
             stable = (f", top 3 in {100 * r['top3_share']:.0f}% of resamples"
                       if is_number(r.get("top3_share")) else "")
-            parts.append(f"{int(r['rank'])}. {driver_label(r['driver'])} ({figure}{stable})")
+            parts.append(f"{int(r['rank'])}. {r['label']} ({figure}{stable})")
         r2 = drv.loc[idx[0]].get("r2") if "r2" in drv else None
         r2_text = f" (all items together explain {100 * r2:.0f}% of LTR variance)" if is_number(r2) else ""
         lines.append(f"**{market}**{r2_text}:\n" + "\n".join(f"    {p}" for p in parts))
@@ -371,7 +329,7 @@ def drivers_finding(art: Artefacts, k: int = 3) -> Finding:
             "of the explained variance in likelihood to recommend, with 95% bootstrap intervals:"
             "\n\n" + _bullets(lines))
     n = drv["n"] if "n" in drv else None
-    table = pd.DataFrame({"label": drv["market"] + " · " + drv["driver"].map(driver_label),
+    table = pd.DataFrame({"label": drv["market"] + " · " + drv["label"].astype(str),
                           "estimate": est, "ci_low": lo.fillna(est), "ci_high": hi.fillna(est)})
     if n is not None:
         table["n"] = n.to_numpy()
@@ -386,8 +344,8 @@ def drivers_finding(art: Artefacts, k: int = 3) -> Finding:
 def revenue_finding(art: Artefacts, currency: str = "USD") -> Finding:
     """Leaders vs laggards in revenue terms: gap value and ARR at risk (04_leaders_vs_laggards)."""
     gap = revenue_gap(art)
-    risk = art.metric("revenue_at_risk_expected_churn_arr", prefer=("04_leaders_vs_laggards",))
-    pts = {k: art.metric(f"leader_laggard_gap_{k}_pts", prefer=("04_leaders_vs_laggards",))
+    risk = art.metric("revenue_at_risk_expected_churn_arr", "04_leaders_vs_laggards")
+    pts = {k: art.metric(f"leader_laggard_gap_{k}_pts", "04_leaders_vs_laggards")
            for k in ("renewed", "nrr", "churned")}
     lines = []
     for key, label in (("renewed", "renewal rate"), ("nrr", "net revenue retention"),
@@ -428,11 +386,11 @@ def revenue_finding(art: Artefacts, currency: str = "USD") -> Finding:
 
 def data_quality_line(art: Artefacts) -> str | None:
     """'290 of 5,000 responses (5.8%) excluded before analysis: 30 test, ...' from 01's metrics."""
-    raw = art.metric("rows_raw", prefer=("01_clean_survey",))
-    kept = art.metric("rows_included", prefer=("01_clean_survey",))
+    raw = art.metric("rows_raw", "01_clean_survey")
+    kept = art.metric("rows_included", "01_clean_survey")
     if not (is_number(raw) and is_number(kept)) or raw <= 0:
         return None
-    flags = art.metric("flagged", prefer=("01_clean_survey",))
+    flags = art.metric("flagged", "01_clean_survey")
     detail = ""
     if isinstance(flags, Mapping):
         parts = [f"{int(v):,} {k.replace('_', ' ')}" for k, v in flags.items() if is_number(v) and v]
@@ -477,13 +435,25 @@ def integrity_finding(art: Artefacts) -> Finding:
                    "B2B NPS with and without flagged account teams", "NPS (points)", note)
 
 
+def availability_finding(art: Artefacts) -> Finding:
+    """What this run could not show, and what each section needs (from ``sections/*.json``)."""
+    empty = pd.DataFrame(columns=["label", "estimate", "ci_low", "ci_high", "n"])
+    if not art.not_available:
+        return Finding("Every section of every report had the data it needs in this run.", empty,
+                       "", "", "")
+    lines = [f"{r['title']}: needs " + "; ".join(r["missing"]) for r in art.not_available]
+    text = (f"**{len(lines)} section(s) were not available in this run** (the reports show a card "
+            "in their place):\n\n" + _bullets(lines))
+    return Finding(text, empty, "", "", "")
+
+
 def show(finding: Finding) -> None:
     """Display a finding's text and its chart with the methods note (or say none is available)."""
     from IPython.display import Markdown, display
 
     display(finding)
     if finding.table is None or len(finding.table) == 0:
-        if MISSING not in finding.text:
+        if MISSING not in finding.text and finding.title:
             display(Markdown("_No chart: nothing to show for this section in this run._"))
         return
     ax = charts.ci_points(finding.table, label="label", xlabel=finding.xlabel, title=finding.title,

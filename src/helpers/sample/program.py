@@ -906,7 +906,9 @@ def write(sample: Sample, out_dir: str | Path, fmt: str = "qualtrics") -> dict[s
         _atomic(survey, lambda p: _write_sav(sample, p))
     written["survey_export"] = survey
     tables = {"accounts": sample.accounts, "invitations": sample.invitations,
-              "cx_index": sample.cx_index, "prices": sample.prices}
+              "cx_index": None if sample.cx_index is None else
+              sample.cx_index.assign(source="synthetic sample (cx sample): not real companies"),
+              "prices": sample.prices}
     for name, df in tables.items():
         if df is not None:
             p = out / f"{name}.csv"

@@ -271,29 +271,42 @@ def _mean_and_share(values: ArrayLike, lo: float, hi: float, cut: float, weights
     return mean, share
 
 
+def agree_cut(scale: tuple[float, float]) -> float:
+    """Lowest answer counted as "agree" on a CES scale: above the midpoint (1-7 -> 5, 1-5 -> 4)."""
+    lo, hi = scale
+    return float(np.floor((lo + hi) / 2) + 1)
+
+
+def top2_cut(scale: tuple[float, float]) -> float:
+    """Lowest answer in the top-2 box of a CSAT scale (1-5 -> 4, 0-10 -> 9)."""
+    return float(scale[1] - 1)
+
+
 def ces(values: ArrayLike, weights: ArrayLike | None = None, strata: ArrayLike | None = None,
         cluster: ArrayLike | None = None, fpc: ArrayLike | None = None,
-        level: float = 0.95) -> CESResult:
-    """Customer Effort Score 2.0 (1-7 agreement): mean and % agree (5-7), design-based.
+        level: float = 0.95, scale: tuple[float, float] = (1.0, 7.0)) -> CESResult:
+    """Customer Effort Score: mean and % agree (above the scale midpoint: 5-7 on CES 2.0's 1-7).
 
-    Same design arguments as :func:`survey_mean`; NaN dropped, values outside 1-7 raise
+    Same design arguments as :func:`survey_mean`; NaN dropped, values outside `scale` raise
     DataError. ``pct_agree`` is in percent with a Wilson interval on the effective n.
     """
     name = series_name(values, "ces")
-    mean, share = _mean_and_share(values, 1, 7, 5, weights, strata, cluster, fpc, level, name)
+    mean, share = _mean_and_share(values, *scale, agree_cut(scale), weights, strata, cluster, fpc,
+                                  level, name)
     return CESResult(mean=mean, pct_agree=share)
 
 
 def csat(values: ArrayLike, weights: ArrayLike | None = None, strata: ArrayLike | None = None,
          cluster: ArrayLike | None = None, fpc: ArrayLike | None = None,
-         level: float = 0.95) -> CSATResult:
-    """CSAT (1-5): % top-2 box (4-5) and mean score, design-based.
+         level: float = 0.95, scale: tuple[float, float] = (1.0, 5.0)) -> CSATResult:
+    """CSAT: % top-2 box (4-5 on 1-5, 9-10 on 0-10) and mean score, design-based.
 
-    Same design arguments as :func:`survey_mean`; NaN dropped, values outside 1-5 raise
+    Same design arguments as :func:`survey_mean`; NaN dropped, values outside `scale` raise
     DataError. ``pct_top2`` is in percent with a Wilson interval on the effective n.
     """
     name = series_name(values, "csat")
-    mean, share = _mean_and_share(values, 1, 5, 4, weights, strata, cluster, fpc, level, name)
+    mean, share = _mean_and_share(values, *scale, top2_cut(scale), weights, strata, cluster, fpc,
+                                  level, name)
     return CSATResult(pct_top2=share, mean=mean)
 
 

@@ -1,0 +1,194 @@
+"""The run contract, declared once: what each report section needs, and what each notebook writes.
+
+Real programmes rarely have every input. Each analysis section declares here the data it needs
+(a market's responses, fields, driver items, waves, optional input tables and their columns);
+the notebooks show a "not available" card instead of a section whose needs are not met, the run
+validation (``cx check`` / ``cx run --check``) lists what will not be available, and the
+executive summary and the run index report it. The artefacts a notebook writes for another to
+read (metrics files and result tables) are named here too: written and read by these names only.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from helpers.errors import DataError
+
+#: Optional inputs: processed table -> (what it is, how to provide it).
+INPUTS: dict[str, tuple[str, str]] = {
+    "accounts": ("an account master or an account column in the export",
+                 "map account_id in the survey schema, or set accounts_path (01_clean_survey) "
+                 "to a CRM extract with account_id"),
+    "invitations": ("an invitations table (who was invited each wave)",
+                    "set invitations_path (01_clean_survey) to a file with wave, account_id, "
+                    "responded (and role)"),
+    "competitor_ratings": ("competitor ratings (LTR of other vendors by the same respondents)",
+                           "map the competitor LTR columns under `competitors:` in the survey schema"),
+    "cx_index": ("a public CX index (year, ticker, rank or score)",
+                 "set cx_index_path (01_clean_survey); see README 'A real CX index and price file'"),
+    "prices": ("daily prices with dividends or total returns",
+               "set prices_path (01_clean_survey); see README 'A real CX index and price file'"),
+}
+#: Response fields a section may need -> how to provide it.
+FIELD_HOW: dict[str, str] = {
+    "account_id": "map the account column as account_id in the survey schema",
+    "role": "map the contact role (decision_maker / influencer / user) as role",
+    "rep_id": "map the account team or sales rep column as rep_id",
+    "comment": "map the free-text comment column as comment",
+    "ces": "map the customer-effort question as ces (with its scale)",
+    "csat": "map the satisfaction question as csat (with its scale)",
+    "submitted_at": "map the response date as submitted_at (waves are derived from it)",
+    "deal_close_date": "map the deal close date (export or account master)",
+    "go_live_date": "map the go-live date (export or account master)",
+    "go_live_planned": "map the planned go-live date (export or account master)",
+    "last_rep_touch_at": "map the last rep contact date as last_rep_touch_at",
+}
+
+
+@dataclass(frozen=True)
+class Needs:
+    """What one report section needs to run."""
+
+    title: str
+    market: str | None = None                    # rows of this market
+    fields: tuple[str, ...] = ()                 # response fields with at least one value
+    drivers: int = 0                             # driver items of the market, at least
+    stage: str | None = None                     # a journey stage's items (sales, implementation)
+    segments: int = 0                            # segment fields of the market, at least
+    inputs: tuple[str, ...] = ()                 # optional input tables, non-empty
+    columns: dict[str, tuple[str, ...]] = field(default_factory=dict)  # input -> columns
+    waves: int = 1                               # distinct waves, at least
+    min_rows: int = 30                           # responses of the market, at least
+
+
+B2B, B2C = "B2B", "B2C"
+SECTIONS: dict[str, Needs] = {
+    # 02_segments
+    "segments.headline": Needs("Headline NPS, CES and CSAT by market", min_rows=1),
+    "segments.subsegments": Needs("NPS by sub-segment", segments=1),
+    "segments.trends": Needs("NPS per wave", waves=2),
+    "segments.changes": Needs("Changes since the previous wave", waves=2),
+    "segments.account_nps": Needs("B2B NPS by account", market=B2B, fields=("account_id",)),
+    "segments.dm_coverage": Needs("Decision-maker coverage", market=B2B, fields=("account_id", "role")),
+    "segments.revenue_coverage": Needs("Revenue coverage", market=B2B, fields=("account_id",),
+                                       inputs=("accounts",), columns={"accounts": ("arr",)}),
+    "segments.response_rates": Needs("Response rates by tier and role", market=B2B,
+                                     fields=("account_id",), inputs=("invitations",)),
+    "segments.archetypes": Needs("Account archetypes", market=B2B, fields=("account_id", "role")),
+    "segments.b2c_weighting": Needs("B2C weighting to the population", market=B2C, min_rows=30),
+    "segments.personas": Needs("Personas", drivers=2, min_rows=60),
+    # 03_promoter_drivers
+    "drivers.importance": Needs("What drives likelihood to recommend", drivers=2),
+    "drivers.by_segment": Needs("Drivers by segment", drivers=2, segments=1, min_rows=60),
+    "drivers.priority": Needs("Priority matrix", drivers=2),
+    "drivers.what_if": Needs("What-if NPS gain", drivers=2, min_rows=60),
+    "drivers.models": Needs("Promoter and detractor models", drivers=2, min_rows=60),
+    "drivers.nonlinear": Needs("Non-linear check", drivers=2, min_rows=100),
+    "drivers.journey": Needs("Quarter-end deals and go-live slips", market=B2B,
+                             fields=("account_id", "deal_close_date", "go_live_date", "go_live_planned"),
+                             stage="implementation"),
+    "drivers.walk_back": Needs("What promoter accounts experienced", market=B2B,
+                               fields=("account_id",), drivers=2),
+    "drivers.teams": Needs("Account teams' promoter rates", market=B2B, fields=("rep_id",)),
+    "drivers.themes": Needs("What promoters and detractors say", fields=("comment",)),
+    # 04_leaders_vs_laggards
+    "outcomes.leaders": Needs("Leaders vs laggards: renewal and growth", market=B2B,
+                              fields=("account_id",), inputs=("accounts",),
+                              columns={"accounts": ("arr", "renewed")}),
+    "outcomes.competitors": Needs("Competitive benchmark", inputs=("competitor_ratings",), min_rows=10),
+    "outcomes.market": Needs("Did CX leaders beat the market", inputs=("cx_index", "prices"), min_rows=0),
+    # 05_score_integrity
+    "integrity.reps": Needs("Gamed or pressured scores by rep", market=B2B, fields=("rep_id",),
+                            drivers=2),
+}
+
+#: Metrics files and result tables: name -> the notebook that writes it.
+METRICS = ("01_clean_survey", "02_segments", "03_promoter_drivers", "04_leaders_vs_laggards",
+           "05_score_integrity", "07_sales_briefing")
+TABLES: dict[str, str] = {
+    **dict.fromkeys(("segment_nps", "nps_trend", "wave_changes", "b2b_account_nps", "b2b_archetypes",
+                     "b2b_response_rates", "b2b_response_rates_by_account", "personas",
+                     "market_headline"), "02_segments"),
+    **dict.fromkeys(("drivers_ranked", "drivers_priority", "drivers_what_if", "drivers_odds_ratios",
+                     "drivers_segments", "journey_effects", "promoter_walk_back",
+                     "team_promoter_rates", "comment_themes"), "03_promoter_drivers"),
+    **dict.fromkeys(("account_nps_ranking", "leader_laggard_gaps", "leader_laggard_by_segment",
+                     "outcomes_by_group", "revenue_at_risk", "gap_value", "gap_value_by_segment",
+                     "competitor_nps", "competitor_gaps", "competitor_pairs",
+                     "competitor_gaps_by_segment", "backtest_summary", "backtest_yearly",
+                     "backtest_events"), "04_leaders_vs_laggards"),
+    **dict.fromkeys(("integrity_nps", "integrity_audit"), "05_score_integrity"),
+}
+
+
+def needs(section: str) -> Needs:
+    """The declared needs of `section` (DataError for an undeclared name)."""
+    try:
+        return SECTIONS[section]
+    except KeyError:
+        raise DataError(f"unknown report section {section!r}", file="helpers/contract.py",
+                        expected="a name in contract.SECTIONS") from None
+
+
+def table_name(name: str) -> str:
+    """`name` if it is a registered result table, else DataError."""
+    if name not in TABLES:
+        raise DataError(f"unregistered result table {name!r}", file="helpers/contract.py",
+                        expected="a name in contract.TABLES (add it there with its notebook)")
+    return name
+
+
+@dataclass(frozen=True)
+class Facts:
+    """What a run's data has: per market, the rows, fields with values, driver items, segment
+    fields and waves; and the optional input tables present with their columns."""
+
+    rows: dict[str, int]
+    fields: dict[str, frozenset[str]]
+    drivers: dict[str, int]
+    stages: dict[str, int]
+    segments: dict[str, int]
+    waves: dict[str, int]
+    tables: dict[str, frozenset[str]]
+
+
+def missing(section: str, facts: Facts, market: str | None = None) -> list[str]:
+    """What `section` lacks in this run, each as "<what> (<how to provide it>)"; [] = available.
+
+    `market` is the market the section is shown for (sections pinned to a market use theirs).
+    """
+    need = needs(section)
+    m = need.market or market
+    if m is not None and facts.rows.get(m, 0) == 0:
+        return [f"{m} responses (the export has none)"]
+    markets = [m] if m is not None else [k for k, v in facts.rows.items() if v]
+    if not markets:
+        return ["responses (none included)"]
+    out: list[str] = []
+    rows = max(facts.rows.get(k, 0) for k in markets)
+    if rows < need.min_rows:
+        out.append(f"at least {need.min_rows} responses (this run has {rows}; not enough data)")
+    have = frozenset().union(*(facts.fields.get(k, frozenset()) for k in markets))
+    for f in need.fields:
+        if f not in have:
+            out.append(f"the field {f} ({FIELD_HOW.get(f, f'map {f} in the survey schema')})")
+    if need.drivers and max(facts.drivers.get(k, 0) for k in markets) < need.drivers:
+        out.append(f"at least {need.drivers} driver items rated by {' or '.join(markets)} "
+                   "respondents (list rating questions under `drivers:` in the survey schema)")
+    if need.stage and max(facts.stages.get(f"{k}.{need.stage}", 0) for k in markets) == 0:
+        out.append(f"items rating the {need.stage} stage (`stages: {{{need.stage}: <group>}}` "
+                   "in the survey schema)")
+    if need.segments and max(facts.segments.get(k, 0) for k in markets) < need.segments:
+        out.append("a segment field (list fields under `segments:` in the survey schema)")
+    if need.waves > 1 and max(facts.waves.get(k, 0) for k in markets) < need.waves:
+        out.append(f"at least {need.waves} waves (this run has one; map the response date as "
+                   "submitted_at or a wave column)")
+    for t in need.inputs:
+        if t not in facts.tables:
+            what, how = INPUTS[t]
+            out.append(f"{what} ({how})")
+        else:
+            lacking = [c for c in need.columns.get(t, ()) if c not in facts.tables[t]]
+            if lacking:
+                out.append(f"columns {', '.join(lacking)} in the {t} table ({INPUTS[t][1]})")
+    return out

@@ -1,0 +1,82 @@
+"""Section gates: show a section when its declared needs are met, else a "not available" card.
+
+A notebook opens one :class:`Gate` on its study's facts and asks it before each section::
+
+    gate = cards.Gate("02_segments", data.facts)
+    if gate.open("segments.account_nps"):
+        ...  # the section
+
+When a need is missing the reader sees a card, "Not available in this run: needs X (how to
+provide it)", and the notebook goes on. :meth:`Gate.save` writes what was and was not available
+to the run folder (``sections/<notebook>.json``), which the executive summary and the run index
+read.
+"""
+
+from __future__ import annotations
+
+import html
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+from helpers import catalog, contract, paths
+
+
+@dataclass
+class Gate:
+    """Checks sections against a run's facts, shows cards, remembers the outcome."""
+
+    notebook: str
+    facts: contract.Facts
+    record: list[dict[str, Any]] = field(default_factory=list)
+
+    def open(self, section: str, market: str | None = None, show: bool = True) -> bool:
+        """True when `section` (for `market`) can run; otherwise display its card and False."""
+        lacking = contract.missing(section, self.facts, market)
+        title = contract.needs(section).title + (f" ({market})" if market else "")
+        seen = any(r["section"] == section and r["market"] == market for r in self.record)
+        if not seen:
+            self.record.append({"section": section, "title": title, "market": market,
+                                "available": not lacking, "missing": lacking})
+        if lacking and show and not seen:
+            from IPython.display import HTML, display
+
+            display(HTML(card_html(title, lacking)))
+        return not lacking
+
+    def markets(self, section: str, markets: list[str] | tuple[str, ...]) -> list[str]:
+        """The markets for which `section` can run (a card for each market that cannot, when
+        that market has responses at all)."""
+        out = []
+        for m in markets:
+            if self.facts.rows.get(m, 0) == 0:
+                continue
+            if self.open(section, m):
+                out.append(m)
+        return out
+
+    def unavailable(self) -> list[dict[str, Any]]:
+        return [r for r in self.record if not r["available"]]
+
+    def save(self, run_dir: str | os.PathLike[str]) -> None:
+        """Write ``<run_dir>/sections/<notebook>.json`` (one entry per section asked)."""
+        catalog.save_json({"notebook": self.notebook, "sections": self.record},
+                          paths.resolve(run_dir) / "sections" / f"{self.notebook}.json")
+
+
+def card_html(title: str, lacking: list[str]) -> str:
+    """The "not available" card: the section's title and each missing need in plain words."""
+    items = "".join(f"<li>{html.escape(m)}</li>" for m in lacking)
+    return (f'<div class="cx-card cx-na" role="note"><p><strong>Not available in this run: '
+            f"{html.escape(title)}</strong></p><p>This section needs:</p><ul>{items}</ul></div>")
+
+
+def not_available(run_dir: str | os.PathLike[str]) -> list[dict[str, Any]]:
+    """Every section a run's notebooks reported as not available (from ``sections/*.json``)."""
+    folder = paths.resolve(run_dir) / "sections"
+    out: list[dict[str, Any]] = []
+    for p in sorted(folder.glob("*.json")) if folder.is_dir() else ():
+        doc = catalog.load_json("sections", p)
+        out += [{**r, "notebook": doc.get("notebook", p.stem)} for r in doc.get("sections", [])
+                if not r.get("available", True)]
+    return out
