@@ -86,25 +86,12 @@ def outcome_models(
     xc = sm.add_constant(x, has_constant="add")
     if cluster is not None:
         cov_type, kw = "cluster", {"cov_kwds": {"groups": codes}}
-    elif weights is not None:
-        cov_type, kw = "HC1", {}
     else:
-        cov_type, kw = "nonrobust", {}
+        cov_type, kw = ("HC1" if weights is not None else "nonrobust"), {}
     rows = []
     for target in TARGETS:
         y = target_flag(y_ltr, target)
-        if y.min() == y.max():
-            raise DataError(f"no variation in {target} flag", column=ltr,
-                            expected="both promoters/detractors and others")
-        glm_kw = {"var_weights": w} if weights is not None else {}
-        try:
-            with warnings.catch_warnings():  # robust sandwich with var_weights = pseudo-ML
-                warnings.filterwarnings("ignore", message="cov_type not fully supported")
-                fit = sm.GLM(y, xc, family=sm.families.Binomial(), **glm_kw).fit(
-                    cov_type=cov_type, **kw)
-        except (np.linalg.LinAlgError, ValueError) as exc:
-            raise DataError(f"{target} model failed to fit: {exc}", column=ltr,
-                            expected="items that are not perfectly collinear or separating") from None
+        fit = _binomial_fit(y, xc, w if weights is not None else None, cov_type, kw, target, ltr)
         auc = _auc(y, fit.predict(xc))
         for j, d in enumerate(drivers, start=1):
             b, se = float(fit.params[j]), float(fit.bse[j])
@@ -116,6 +103,25 @@ def outcome_models(
     out.attrs.update({"cov_type": cov_type, "cluster": cluster or "none", "level": level,
                       "weights": weights or "none"})
     return out
+
+
+def _binomial_fit(y: np.ndarray, xc: np.ndarray, var_weights: np.ndarray | None, cov_type: str,
+                  cov_kw: dict[str, Any], target: str, ltr: str) -> Any:
+    """Logistic GLM of one target flag (0/1) on `xc`, or a DataError naming why it cannot fit."""
+    import statsmodels.api as sm
+
+    if y.min() == y.max():
+        raise DataError(f"no variation in {target} flag", column=ltr,
+                        expected="both promoters/detractors and others")
+    glm_kw = {"var_weights": var_weights} if var_weights is not None else {}
+    try:
+        with warnings.catch_warnings():  # robust sandwich with var_weights = pseudo-ML
+            warnings.filterwarnings("ignore", message="cov_type not fully supported")
+            return sm.GLM(y, xc, family=sm.families.Binomial(), **glm_kw).fit(
+                cov_type=cov_type, **cov_kw)
+    except (np.linalg.LinAlgError, ValueError) as exc:
+        raise DataError(f"{target} model failed to fit: {exc}", column=ltr,
+                        expected="items that are not perfectly collinear or separating") from None
 
 
 def odds_ratio_table(models: pd.DataFrame, digits: int = 2) -> pd.DataFrame:
@@ -195,30 +201,52 @@ def nonlinear_check(
     `min_share_gap` between the two models. Survey weights are not used (a model-fit comparison,
     not a population estimate); complete cases only.
     """
-    from scipy import stats
-    from sklearn.ensemble import HistGradientBoostingClassifier
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.model_selection import GroupKFold, StratifiedKFold
-
     x, y_ltr, _, codes = _model_frame(df, drivers, ltr, cluster, None)
     y = target_flag(y_ltr, target).astype(int)
     if min(y.sum(), len(y) - y.sum()) < folds * 2:
         raise DataError(f"too few {target}s or others for {folds}-fold cross-validation",
                         column=ltr, expected=f"at least {folds * 2} of each")
-    if cluster is not None:
+    splits, k = _cv_splits(x, y, codes, cluster is not None, folds, seed)
+    aucs, perm = _cv_scores(x, y, splits, len(drivers), n_repeats, seed)
+    imp = _importance_views(drivers, perm, min_share_gap)
+    dis = imp[imp["verdict"] != "agree"].copy()
+    dis["note"] = [f"{r.driver}: {100 * r.share_boosting:.0f}% of the boosting model's "
+                   f"importance (rank {r.rank_boosting}) vs {100 * r.share_logistic:.0f}% of the "
+                   f"logistic model's (rank {r.rank_logistic})" for r in dis.itertuples()]
+    return NonlinearCheck(target, _auc_table(aucs, len(y), k, level),
+                          imp.sort_values("rank_boosting"), dis)
+
+
+def _cv_splits(x: np.ndarray, y: np.ndarray, codes: np.ndarray, grouped: bool, folds: int,
+               seed: int) -> tuple[list[tuple[np.ndarray, np.ndarray]], int]:
+    """Cross-validation folds (by cluster `codes` when `grouped`, else stratified) and their count."""
+    from sklearn.model_selection import GroupKFold, StratifiedKFold
+
+    if grouped:
         k = min(folds, int(codes.max()) + 1)
-        splits = list(GroupKFold(n_splits=k).split(x, y, groups=codes))
-    else:
-        k = folds
-        splits = list(StratifiedKFold(n_splits=k, shuffle=True, random_state=seed).split(x, y))
+        return list(GroupKFold(n_splits=k).split(x, y, groups=codes)), k
+    splits = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed).split(x, y)
+    return list(splits), folds
+
+
+def _cv_scores(x: np.ndarray, y: np.ndarray, splits: list[tuple[np.ndarray, np.ndarray]],
+               n_drivers: int, n_repeats: int, seed: int
+               ) -> tuple[dict[str, list[float]], dict[str, np.ndarray]]:
+    """Held-out AUC per fold and mean permutation importance per driver, for each model.
+
+    Folds whose test part holds one class only are skipped.
+    """
+    from sklearn.ensemble import HistGradientBoostingClassifier
+    from sklearn.linear_model import LogisticRegression
+
     models = {
         "logistic": lambda: LogisticRegression(C=1e6, max_iter=1000),
         "gradient_boosting": lambda: HistGradientBoostingClassifier(
             max_iter=100, learning_rate=0.1, max_leaf_nodes=15, min_samples_leaf=20,
             random_state=seed),
     }
-    aucs = {m: [] for m in models}
-    perm = {m: np.zeros(len(drivers)) for m in models}
+    aucs: dict[str, list[float]] = {m: [] for m in models}
+    perm = {m: np.zeros(n_drivers) for m in models}
     for train, test in splits:
         if len(np.unique(y[test])) < 2:
             continue
@@ -227,13 +255,26 @@ def nonlinear_check(
             aucs[name].append(_auc(y[test], model.predict_proba(x[test])[:, 1]))
             perm[name] += _permutation_importance(model, x[test], y[test], n_repeats,
                                                   np.random.default_rng(seed)) / len(splits)
+    return aucs, perm
+
+
+def _auc_table(aucs: dict[str, list[float]], n: int, k: int, level: float) -> pd.DataFrame:
+    """Mean held-out AUC per model with a t interval over the `k` folds."""
+    from scipy import stats
+
     tq = float(stats.t.ppf(0.5 + level / 2, max(k - 1, 1)))
-    auc_rows = []
+    rows = []
     for name, vals in aucs.items():
         v = np.array(vals)
         se = v.std(ddof=1) / np.sqrt(len(v)) if len(v) > 1 else np.nan
-        auc_rows.append({"model": name, "auc": v.mean(), "se": se, "ci_low": v.mean() - tq * se,
-                         "ci_high": v.mean() + tq * se, "n": len(y), "folds": len(v)})
+        rows.append({"model": name, "auc": v.mean(), "se": se, "ci_low": v.mean() - tq * se,
+                     "ci_high": v.mean() + tq * se, "n": n, "folds": len(v)})
+    return pd.DataFrame(rows)
+
+
+def _importance_views(drivers: Sequence[str], perm: dict[str, np.ndarray], min_share_gap: float
+                      ) -> pd.DataFrame:
+    """Both models' permutation importance per driver: ranks, shares of the total and verdict."""
     imp = pd.DataFrame({"driver": list(drivers), "perm_logistic": perm["logistic"],
                         "perm_boosting": perm["gradient_boosting"]})
     imp["rank_logistic"] = imp["perm_logistic"].rank(ascending=False, method="min").astype(int)
@@ -246,11 +287,7 @@ def nonlinear_check(
     imp["verdict"] = np.select([gap >= min_share_gap, gap <= -min_share_gap],
                                ["boosting sees more (non-linear?)", "boosting sees less"],
                                "agree")
-    dis = imp[imp["verdict"] != "agree"].copy()
-    dis["note"] = [f"{r.driver}: {100 * r.share_boosting:.0f}% of the boosting model's "
-                   f"importance (rank {r.rank_boosting}) vs {100 * r.share_logistic:.0f}% of the "
-                   f"logistic model's (rank {r.rank_logistic})" for r in dis.itertuples()]
-    return NonlinearCheck(target, pd.DataFrame(auc_rows), imp.sort_values("rank_boosting"), dis)
+    return imp
 
 
 # --- priority matrix and what-if ---------------------------------------------------------------

@@ -234,8 +234,7 @@ def shapley_importance(
 
     Parameters
     ----------
-    df : one row per response.
-    outcome : e.g. "ltr".
+    df, outcome : one row per response; the outcome column, e.g. "ltr".
     drivers : item columns (numeric); up to 20 for the exact method.
     weights : optional column of survey weights (weighted covariance, as R's ``cov.wt``).
     missing : "complete" (rows with every item answered) or "pairwise" (each correlation on the
@@ -255,6 +254,31 @@ def shapley_importance(
     cluster and n_clusters.
     """
     drivers = list(drivers)
+    exact = _use_exact(drivers, outcome, missing, method)
+    label = LMG_LABEL if exact else RW_LABEL
+    names = [outcome, *drivers]
+    z_all, w_all = numeric_matrix(df, names), row_weights(df, weights)
+    keep, note = _analysed_rows(z_all, w_all, missing, outcome, len(drivers))
+    z, w, n_used = z_all[keep], w_all[keep], int(keep.sum())
+    codes = cluster_codes(df, cluster, keep)
+    n_clusters = int(codes.max()) + 1 if len(codes) else 0
+    if missing == "complete":
+        corr = _complete_corr(z, w, weighted=weights is not None)
+        _check_corr(corr, names)
+    else:
+        corr, note = _pairwise_psd_corr(z, w, names, n_used)
+    imp = _decompose(corr, exact)
+    boot = _bootstrap(z, w, codes, n_clusters, n_boot, seed, exact, missing) if n_boot > 0 else None
+    out = _importance_table(imp, drivers, label, n_used, boot, level)
+    out.attrs.update({"method": label, "missing": note, "n": n_used, "r2": float(imp.sum()),
+                      "n_boot": int(n_boot), "cluster": cluster or "row",
+                      "n_clusters": n_clusters, "level": level, "outcome": outcome,
+                      "weights": weights or "none"})
+    return out
+
+
+def _use_exact(drivers: list[str], outcome: str, missing: str, method: str) -> bool:
+    """Check the arguments; True for the exact LMG split, False for relative weights."""
     if not drivers:
         raise DataError("no drivers given", expected="at least one driver column")
     if len(set(drivers)) != len(drivers) or outcome in drivers:
@@ -264,80 +288,86 @@ def shapley_importance(
         raise DataError(f"missing={missing!r}", expected="'complete' or 'pairwise'")
     p = len(drivers)
     if method == "auto":
-        exact = p <= MAX_EXACT_DRIVERS
-    elif method in {"lmg", "relweights"}:
-        exact = method == "lmg"
-        if exact and p > MAX_EXACT_DRIVERS:
-            raise DataError(f"{p} drivers for the exact method",
-                            expected=f"at most {MAX_EXACT_DRIVERS} (or method='relweights')")
-    else:
+        return p <= MAX_EXACT_DRIVERS
+    if method not in {"lmg", "relweights"}:
         raise DataError(f"method={method!r}", expected="'auto', 'lmg' or 'relweights'")
-    label = LMG_LABEL if exact else RW_LABEL
-    names = [outcome, *drivers]
-    z_all = numeric_matrix(df, names)
-    w_all = row_weights(df, weights)
-    has_y = ~np.isnan(z_all[:, 0]) & (w_all > 0)
-    complete = has_y & ~np.isnan(z_all).any(axis=1)
+    if method == "lmg" and p > MAX_EXACT_DRIVERS:
+        raise DataError(f"{p} drivers for the exact method",
+                        expected=f"at most {MAX_EXACT_DRIVERS} (or method='relweights')")
+    return method == "lmg"
 
+
+def _analysed_rows(z_all: np.ndarray, w_all: np.ndarray, missing: str, outcome: str, p: int
+                   ) -> tuple[np.ndarray, str]:
+    """Rows to analyse (outcome present, positive weight; every item for "complete", any item
+    for "pairwise") and, for complete cases, the sentence stating the rule ("" for pairwise:
+    :func:`_pairwise_psd_corr` states it)."""
+    has_y = ~np.isnan(z_all[:, 0]) & (w_all > 0)
     if missing == "complete":
-        keep = complete
+        keep = has_y & ~np.isnan(z_all).any(axis=1)
         n_used = int(keep.sum())
         if n_used < p + 2:
             raise DataError(f"only {n_used} complete rows for {p} drivers", column=outcome,
                             expected=f"at least {p + 2} rows with every item answered")
-        note = (f"complete case: {n_used} of {int(has_y.sum())} rows with {outcome} used "
-                f"({int(has_y.sum()) - n_used} with a missing item dropped)")
-    else:
-        keep = has_y & ~np.isnan(z_all[:, 1:]).all(axis=1)
-        n_used = int(keep.sum())
-        if n_used < p + 2:
-            raise DataError(f"only {n_used} rows with {outcome} and any item", column=outcome,
-                            expected=f"at least {p + 2}")
-    z, w = z_all[keep], w_all[keep]
-    codes = cluster_codes(df, cluster, keep)
-    n_clusters = int(codes.max()) + 1 if len(codes) else 0
+        return keep, (f"complete case: {n_used} of {int(has_y.sum())} rows with {outcome} used "
+                      f"({int(has_y.sum()) - n_used} with a missing item dropped)")
+    keep = has_y & ~np.isnan(z_all[:, 1:]).all(axis=1)
+    n_used = int(keep.sum())
+    if n_used < p + 2:
+        raise DataError(f"only {n_used} rows with {outcome} and any item", column=outcome,
+                        expected=f"at least {p + 2}")
+    return keep, ""
 
-    if missing == "complete":
-        if weights is None:
-            zc = z - z.mean(axis=0)
-            corr = _corr_from_totals(float(len(zc)), zc.sum(0), zc.T @ zc)
-        else:
-            zc = z - np.average(z, axis=0, weights=w)
-            zw = zc * w[:, None]
-            corr = _corr_from_totals(w.sum(), zw.sum(0), zw.T @ zc)
-        _check_corr(corr, names)
-        psd_fixed = False
-    else:
-        corr, pair_n = _pairwise_corr(z, w)
-        _check_corr(np.where(np.isfinite(corr), corr, np.nan), names)
-        corr, psd_fixed = _nearest_psd_corr(corr)
-        note = (f"pairwise: each correlation on the rows answering both ({int(pair_n.min())} to "
-                f"{int(pair_n[np.triu_indices(p + 1, 1)].max())} rows per pair, {n_used} rows with "
-                f"{outcome} and at least one item)"
-                + ("; matrix adjusted to be positive semi-definite" if psd_fixed else ""))
-    imp = _decompose(corr, exact)
+
+def _complete_corr(z: np.ndarray, w: np.ndarray, weighted: bool) -> np.ndarray:
+    """Correlation matrix of complete rows (weighted covariance when `weighted`)."""
+    if not weighted:
+        zc = z - z.mean(axis=0)
+        return _corr_from_totals(float(len(zc)), zc.sum(0), zc.T @ zc)
+    zc = z - np.average(z, axis=0, weights=w)
+    zw = zc * w[:, None]
+    return _corr_from_totals(w.sum(), zw.sum(0), zw.T @ zc)
+
+
+def _pairwise_psd_corr(z: np.ndarray, w: np.ndarray, names: Sequence[str], n_used: int
+                       ) -> tuple[np.ndarray, str]:
+    """Pairwise-complete correlations made positive semi-definite, and the sentence stating the
+    rule and the rows per pair."""
+    p = len(names) - 1
+    corr, pair_n = _pairwise_corr(z, w)
+    _check_corr(np.where(np.isfinite(corr), corr, np.nan), names)
+    corr, psd_fixed = _nearest_psd_corr(corr)
+    note = (f"pairwise: each correlation on the rows answering both ({int(pair_n.min())} to "
+            f"{int(pair_n[np.triu_indices(p + 1, 1)].max())} rows per pair, {n_used} rows with "
+            f"{names[0]} and at least one item)"
+            + ("; matrix adjusted to be positive semi-definite" if psd_fixed else ""))
+    return corr, note
+
+
+def _importance_table(imp: np.ndarray, drivers: list[str], label: str, n_used: int,
+                      boot: np.ndarray | None, level: float) -> pd.DataFrame:
+    """Importances and shares of R² by driver, ranked, with bootstrap intervals when `boot`."""
     r2 = float(imp.sum())
     out = pd.DataFrame({"importance": imp, "share": imp / r2 if r2 > 0 else np.nan},
                        index=pd.Index(drivers, name="driver"))
     out["method"] = label
     out["n"] = n_used
-
-    if n_boot > 0:
-        boot = _bootstrap(z, w, codes, n_clusters, n_boot, seed, exact, missing)
-        alpha = (1 - level) / 2
-        out["se"] = boot.std(axis=0, ddof=1)
-        out["ci_low"], out["ci_high"] = np.nanquantile(boot, [alpha, 1 - alpha], axis=0)
-        shares = boot / boot.sum(axis=1, keepdims=True)
-        out["share_ci_low"], out["share_ci_high"] = np.nanquantile(shares, [alpha, 1 - alpha], 0)
-        ranks = (-boot).argsort(axis=1).argsort(axis=1) + 1
-        out["top3_share"] = (ranks <= min(3, p)).mean(axis=0)
+    if boot is not None:
+        _add_intervals(out, boot, level)
     out = out.sort_values("importance", ascending=False)
-    out.insert(2, "rank", np.arange(1, p + 1))
-    out.attrs.update({"method": label, "missing": note, "n": n_used, "r2": r2,
-                      "n_boot": int(n_boot), "cluster": cluster or "row",
-                      "n_clusters": n_clusters, "level": level, "outcome": outcome,
-                      "weights": weights or "none"})
+    out.insert(2, "rank", np.arange(1, len(drivers) + 1))
     return out
+
+
+def _add_intervals(out: pd.DataFrame, boot: np.ndarray, level: float) -> None:
+    """Add bootstrap SE, percentile CIs of importance and share, and top-3 frequency to `out`."""
+    alpha = (1 - level) / 2
+    out["se"] = boot.std(axis=0, ddof=1)
+    out["ci_low"], out["ci_high"] = np.nanquantile(boot, [alpha, 1 - alpha], axis=0)
+    shares = boot / boot.sum(axis=1, keepdims=True)
+    out["share_ci_low"], out["share_ci_high"] = np.nanquantile(shares, [alpha, 1 - alpha], 0)
+    ranks = (-boot).argsort(axis=1).argsort(axis=1) + 1
+    out["top3_share"] = (ranks <= min(3, boot.shape[1])).mean(axis=0)
 
 
 def _cluster_totals(z: np.ndarray, w: np.ndarray, codes: np.ndarray, n_clusters: int

@@ -130,43 +130,15 @@ def rate_vs_peers(
     p-value of eb_rates: its prior is fitted on all reps, and two or three gaming reps widen the
     fitted spread so much that they hide one another (masking).
     """
-    d = pd.DataFrame({"rep_id": rep.to_numpy(), "e": pd.to_numeric(event, errors="coerce")})
-    d["c"] = (cluster.astype(object).to_numpy() if cluster is not None
-              else np.arange(len(d))).astype(str)
-    d = d.dropna(subset=["rep_id", "e"])
-    if d.empty:
-        raise DataError(f"no eligible responses for the {check} check", file="responses",
-                        expected="responses with a rep_id and the fields the check needs")
-    d["rep_id"] = d["rep_id"].astype(str)
+    d = _eligible(rep, event, cluster, check)
     g = d.groupby("rep_id", sort=True)["e"].agg(["sum", "size"])
-    k = g["sum"].to_numpy(float)
-    n = g["size"].to_numpy(float)
+    k, n = g["sum"].to_numpy(float), g["size"].to_numpy(float)
     eb = _eb(k, n)
-    # cluster sums s (events) and m (responses) per account, then per-rep sufficient statistics
-    cs = d.groupby(["rep_id", "c"])["e"].agg(["sum", "size"]).reset_index()
-    cs["s2"], cs["sm"], cs["m2"] = cs["sum"] ** 2, cs["sum"] * cs["size"], cs["size"] ** 2
-    per = cs.groupby("rep_id")[["s2", "sm", "m2"]].sum().reindex(g.index)
-    per["G"] = cs.groupby("rep_id").size().reindex(g.index)
-    s2, sm, m2, gr = (per[c].to_numpy(float) for c in ("s2", "sm", "m2", "G"))
-    rate = k / n
-    n_o, k_o, g_o = n.sum() - n, k.sum() - k, gr.sum() - gr
-    peer = np.divide(k_o, n_o, out=np.full_like(k, np.nan), where=n_o > 0)
-
-    def cr1(gg, ss2, ssm, mm2, p, nn):
-        with np.errstate(divide="ignore", invalid="ignore"):
-            v = gg / (gg - 1) * (ss2 - 2 * p * ssm + p**2 * mm2) / nn**2
-        return np.where(gg > 1, np.maximum(v, 0.0), 0.0)
-
-    var_r = np.maximum(cr1(gr, s2, sm, m2, rate, n), eb["shrunk"] * (1 - eb["shrunk"]) / n)
-    var_o = cr1(g_o, s2.sum() - s2, sm.sum() - sm, m2.sum() - m2, peer, n_o)
-    se = np.sqrt(var_r + var_o)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        t = np.where(se > 0, (rate - peer) / se, 0.0)
-    p = np.where(np.isfinite(t) & (se > 0), stats.t.sf(t, np.maximum(gr - 1, 1)), 1.0)
+    test = _peer_test(d, g.index, k, n, eb["shrunk"])
     out = pd.DataFrame({
         "rep_id": g.index.astype(str), "n": n.astype(int), "k": k.astype(int),
-        "estimate": rate, "peer": peer, "shrunk": eb["shrunk"], "ci_low": eb["ci_low"],
-        "ci_high": eb["ci_high"], "se": np.sqrt(var_r), "p": p,
+        "estimate": test["estimate"], "peer": test["peer"], "shrunk": eb["shrunk"],
+        "ci_low": eb["ci_low"], "ci_high": eb["ci_high"], "se": test["se"], "p": test["p"],
     })
     out = _finish(out, check, alpha)
     out["reason"] = [
@@ -175,6 +147,54 @@ def rate_vs_peers(
         for r in out.itertuples()
     ]
     return out
+
+
+def _eligible(rep: pd.Series, event: pd.Series, cluster: pd.Series | None, check: str
+              ) -> pd.DataFrame:
+    """Responses with a rep and an event: rep_id (text), e (0/1), c (cluster id as text)."""
+    d = pd.DataFrame({"rep_id": rep.to_numpy(), "e": pd.to_numeric(event, errors="coerce")})
+    d["c"] = (cluster.astype(object).to_numpy() if cluster is not None
+              else np.arange(len(d))).astype(str)
+    d = d.dropna(subset=["rep_id", "e"])
+    if d.empty:
+        raise DataError(f"no eligible responses for the {check} check", file="responses",
+                        expected="responses with a rep_id and the fields the check needs")
+    d["rep_id"] = d["rep_id"].astype(str)
+    return d
+
+
+def _peer_test(d: pd.DataFrame, reps: pd.Index, k: np.ndarray, n: np.ndarray,
+               shrunk: np.ndarray) -> dict[str, np.ndarray]:
+    """Each rep's rate against the other reps' pooled rate (the test in :func:`rate_vs_peers`).
+
+    `k` events of `n` responses per rep in the order of `reps`; returns the rate (estimate), the
+    peer rate, the rep's standard error (se) and the one-sided p-value (p).
+    """
+    # cluster sums s (events) and m (responses) per account, then per-rep sufficient statistics
+    cs = d.groupby(["rep_id", "c"])["e"].agg(["sum", "size"]).reset_index()
+    cs["s2"], cs["sm"], cs["m2"] = cs["sum"] ** 2, cs["sum"] * cs["size"], cs["size"] ** 2
+    per = cs.groupby("rep_id")[["s2", "sm", "m2"]].sum().reindex(reps)
+    per["G"] = cs.groupby("rep_id").size().reindex(reps)
+    s2, sm, m2, gr = (per[c].to_numpy(float) for c in ("s2", "sm", "m2", "G"))
+    rate = k / n
+    n_o, k_o, g_o = n.sum() - n, k.sum() - k, gr.sum() - gr
+    peer = np.divide(k_o, n_o, out=np.full_like(k, np.nan), where=n_o > 0)
+    var_r = np.maximum(_cr1(gr, s2, sm, m2, rate, n), shrunk * (1 - shrunk) / n)
+    var_o = _cr1(g_o, s2.sum() - s2, sm.sum() - sm, m2.sum() - m2, peer, n_o)
+    se = np.sqrt(var_r + var_o)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        t = np.where(se > 0, (rate - peer) / se, 0.0)
+    p = np.where(np.isfinite(t) & (se > 0), stats.t.sf(t, np.maximum(gr - 1, 1)), 1.0)
+    return {"estimate": rate, "peer": peer, "se": np.sqrt(var_r), "p": p}
+
+
+def _cr1(g: np.ndarray, s2: np.ndarray, sm: np.ndarray, m2: np.ndarray, p: np.ndarray,
+         n: np.ndarray) -> np.ndarray:
+    """CR1 cluster-robust variance of a rate `p` over `g` clusters from the sums of squared
+    cluster events (s2), events x size (sm) and squared sizes (m2); 0 with one cluster."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        v = g / (g - 1) * (s2 - 2 * p * sm + p**2 * m2) / n**2
+    return np.where(g > 1, np.maximum(v, 0.0), 0.0)
 
 
 def _eb(k: np.ndarray, n: np.ndarray) -> dict[str, np.ndarray]:
@@ -516,24 +536,8 @@ def integrity_index(
     one q-value column per check.
     """
     require_columns(ev, ["rep_id", "check", "family", "p", "z", "q", "fail", "reason"], "evidence table", "the integrity index")
-    w = {**DEFAULT_WEIGHTS, **(weights or {})}
-    fam = (ev.assign(zpos=ev["z"].clip(lower=0))
-           .groupby(["rep_id", "family"])
-           .agg(z=("zpos", "max"), fail=("fail", "any"), p=("p", "min"), m=("p", "size"))
-           .reset_index())
-    fam["p_family"] = (fam["p"] * fam["m"]).clip(upper=1.0)
-    fam["wz"] = fam["z"] * fam["family"].map(w).fillna(1.0)
-    fam["nominal"] = fam["p_family"] < alpha
-    fam["lnp"] = np.log(fam["p_family"].clip(lower=1e-300))
-    per = fam.groupby("rep_id").agg(score=("wz", "sum"), families_failed=("fail", "sum"),
-                                    families_nominal=("nominal", "sum"), lnp=("lnp", "sum"),
-                                    n_families=("family", "size"))
-    per["p_combined"] = stats.chi2.sf(-2 * per["lnp"], 2 * per["n_families"])
-    per["q_combined"] = compare.bh_adjust(per["p_combined"].to_numpy(float))[
-        "p_adjusted"].to_numpy(float)
-    per["checks_failed"] = ev.groupby("rep_id")["fail"].sum()
-    n_col = ev.loc[ev["check"] == "share_9_10"].set_index("rep_id")["n"]
-    per["n"] = n_col.reindex(per.index).fillna(ev.groupby("rep_id")["n"].max()).astype(int)
+    fam = _family_evidence(ev, {**DEFAULT_WEIGHTS, **(weights or {})}, alpha)
+    per = _rep_evidence(ev, fam)
     strong = per["families_failed"] >= min_families
     consistent = (per["q_combined"] < alpha) & (per["families_nominal"] >= min_families)
     per["flagged"] = strong | consistent
@@ -549,6 +553,34 @@ def integrity_index(
     first = ["rep_id", "rank", "flagged", "score", "families_failed", "families_nominal",
              "q_combined", "checks_failed", "n", "reasons"]
     return per[first + [c for c in per.columns if c not in first]]
+
+
+def _family_evidence(ev: pd.DataFrame, w: Mapping[str, float], alpha: float) -> pd.DataFrame:
+    """One row per rep and family: largest z, any failure, Bonferroni family p-value, weighted z."""
+    fam = (ev.assign(zpos=ev["z"].clip(lower=0))
+           .groupby(["rep_id", "family"])
+           .agg(z=("zpos", "max"), fail=("fail", "any"), p=("p", "min"), m=("p", "size"))
+           .reset_index())
+    fam["p_family"] = (fam["p"] * fam["m"]).clip(upper=1.0)
+    fam["wz"] = fam["z"] * fam["family"].map(w).fillna(1.0)
+    fam["nominal"] = fam["p_family"] < alpha
+    fam["lnp"] = np.log(fam["p_family"].clip(lower=1e-300))
+    return fam
+
+
+def _rep_evidence(ev: pd.DataFrame, fam: pd.DataFrame) -> pd.DataFrame:
+    """One row per rep: score, families failed and nominal, Fisher's combination across the
+    families (p_combined, BH ``q_combined``), checks failed and n."""
+    per = fam.groupby("rep_id").agg(score=("wz", "sum"), families_failed=("fail", "sum"),
+                                    families_nominal=("nominal", "sum"), lnp=("lnp", "sum"),
+                                    n_families=("family", "size"))
+    per["p_combined"] = stats.chi2.sf(-2 * per["lnp"], 2 * per["n_families"])
+    per["q_combined"] = compare.bh_adjust(per["p_combined"].to_numpy(float))[
+        "p_adjusted"].to_numpy(float)
+    per["checks_failed"] = ev.groupby("rep_id")["fail"].sum()
+    n_col = ev.loc[ev["check"] == "share_9_10"].set_index("rep_id")["n"]
+    per["n"] = n_col.reindex(per.index).fillna(ev.groupby("rep_id")["n"].max()).astype(int)
+    return per
 
 
 def _reasons(ev: pd.DataFrame, fam: pd.DataFrame, per: pd.DataFrame, strong: pd.Series,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -84,64 +85,90 @@ def journey_effects(
     need = ["quarter_end_deal", "go_live_slip_days", "impl_length_days", ltr, cluster,
             *impl_items, *controls]
     require_columns(df, need, "B2B responses")
-    zq = float(stats.norm.ppf(0.5 + level / 2))
+    m = _Models(ltr, cluster, controls, per_days, float(stats.norm.ppf(0.5 + level / 2)))
     d = df.copy()
     d["impl_mean"] = d[list(impl_items)].mean(axis=1, skipna=False)
     d["promoter"] = np.where(d[ltr].isna(), np.nan, (d[ltr] >= 9).astype(float))
     d["quarter_end_deal"] = d["quarter_end_deal"].astype("boolean").astype("Float64")
-    outcomes = [*impl_items, "impl_mean", ltr]
+    outcomes = [*impl_items, "impl_mean", ltr, "promoter"]
     rows: list[dict[str, object]] = []
     journey_vars = ("quarter_end_deal", "go_live_slip_days", "impl_length_days")
     for expl in journey_vars:
         binary = expl == "quarter_end_deal"
-        scale = 1.0 if binary else per_days
         adjust = [v for v in journey_vars if v != expl] if (adjust_journey and not binary) else []
-        for out in [*outcomes, "promoter"]:
-            sub = d.dropna(subset=[expl, out, cluster, *controls, *adjust])
-            if len(sub) < 20 or sub[expl].nunique() < 2:
-                continue
-            x = _design(sub, expl, controls)
-            if adjust:
-                x = np.column_stack([x, sub[adjust].astype(float).to_numpy()])
-            x[:, 0] = x[:, 0] / scale
-            groups = pd.factorize(sub[cluster])[0]
-            y = sub[out].to_numpy(float)
-            n, ncl = len(sub), int(groups.max()) + 1
-            if out == "promoter":
-                if y.min() == y.max():
-                    continue
-                fit = _fit(y, x, groups, logit=True)
-                label = "odds_ratio" if binary else f"odds_ratio per {per_days:g} days"
-                rows.append(_row(expl, out, label, fit.params[1], fit.bse[1], fit.pvalues[1],
-                                 n, ncl, zq, "odds ratio", exp=True))
-                continue
-            fit = _fit(y, x, groups, logit=False)
-            unit = "LTR points" if out == ltr else "item points (1-5)"
-            if binary:
-                rows.append(_row(expl, out, "mean difference", fit.params[1], fit.bse[1],
-                                 fit.pvalues[1], n, ncl, zq, unit))
-                g1, g0 = y[x[:, 0] == 1], y[x[:, 0] == 0]
-                sd = np.sqrt(((len(g1) - 1) * g1.var(ddof=1) + (len(g0) - 1) * g0.var(ddof=1))
-                             / (len(y) - 2))
-                dd = fit.params[1] / sd
-                se_d = np.sqrt((fit.bse[1] / sd) ** 2 + dd**2 / (2 * len(y)))
-                rows.append(_row(expl, out, "cohen_d", dd, se_d, fit.pvalues[1], n, ncl, zq,
-                                 "standard deviations"))
-            else:
-                rows.append(_row(expl, out, f"slope per {per_days:g} days", fit.params[1],
-                                 fit.bse[1], fit.pvalues[1], n, ncl, zq, unit))
-    acc = d.dropna(subset=["quarter_end_deal", "go_live_slip_days", cluster]) \
-        .drop_duplicates(cluster)
-    if len(acc) >= 20 and acc["quarter_end_deal"].nunique() == 2:
-        fit = _fit(acc["go_live_slip_days"].to_numpy(float),
-                   _design(acc, "quarter_end_deal", controls), None, logit=False)
-        rows.append(_row("quarter_end_deal", "go_live_slip_days", "mean difference",
-                         fit.params[1], fit.bse[1], fit.pvalues[1], len(acc), len(acc), zq,
-                         "days (one row per account)"))
+        for out in outcomes:
+            rows += _effect_rows(d, expl, out, adjust, m)
+    rows += _slip_rows(d, m)
     out = pd.DataFrame(rows)
     out.attrs.update({"cluster": cluster, "controls": list(controls), "level": level,
                       "per_days": per_days, "adjust_journey": adjust_journey})
     return out
+
+
+@dataclass(frozen=True)
+class _Models:
+    """What every journey model shares: LTR column, cluster, controls, slope unit, CI quantile."""
+
+    ltr: str
+    cluster: str
+    controls: Sequence[str]
+    per_days: float
+    zq: float
+
+
+def _effect_rows(d: pd.DataFrame, expl: str, out: str, adjust: list[str], m: _Models
+                 ) -> list[dict[str, object]]:
+    """Effects of one journey variable on one outcome, adjusted for `adjust`.
+
+    Promoter: an odds ratio (logit). Quarter-end deals: mean difference and Cohen's d. Slip and
+    length: a slope per ``m.per_days`` days. None with under 20 rows or no variation.
+    """
+    binary = expl == "quarter_end_deal"
+    scale = 1.0 if binary else m.per_days
+    sub = d.dropna(subset=[expl, out, m.cluster, *m.controls, *adjust])
+    if len(sub) < 20 or sub[expl].nunique() < 2:
+        return []
+    x = _design(sub, expl, m.controls)
+    if adjust:
+        x = np.column_stack([x, sub[adjust].astype(float).to_numpy()])
+    x[:, 0] = x[:, 0] / scale
+    groups = pd.factorize(sub[m.cluster])[0]
+    y = sub[out].to_numpy(float)
+    n, ncl = len(sub), int(groups.max()) + 1
+    if out == "promoter":
+        if y.min() == y.max():
+            return []
+        fit = _fit(y, x, groups, logit=True)
+        label = "odds_ratio" if binary else f"odds_ratio per {m.per_days:g} days"
+        return [_row(expl, out, label, fit.params[1], fit.bse[1], fit.pvalues[1],
+                     n, ncl, m.zq, "odds ratio", exp=True)]
+    fit = _fit(y, x, groups, logit=False)
+    unit = "LTR points" if out == m.ltr else "item points (1-5)"
+    if not binary:
+        return [_row(expl, out, f"slope per {m.per_days:g} days", fit.params[1],
+                     fit.bse[1], fit.pvalues[1], n, ncl, m.zq, unit)]
+    g1, g0 = y[x[:, 0] == 1], y[x[:, 0] == 0]
+    sd = np.sqrt(((len(g1) - 1) * g1.var(ddof=1) + (len(g0) - 1) * g0.var(ddof=1))
+                 / (len(y) - 2))
+    dd = fit.params[1] / sd
+    se_d = np.sqrt((fit.bse[1] / sd) ** 2 + dd**2 / (2 * len(y)))
+    return [_row(expl, out, "mean difference", fit.params[1], fit.bse[1], fit.pvalues[1],
+                 n, ncl, m.zq, unit),
+            _row(expl, out, "cohen_d", dd, se_d, fit.pvalues[1], n, ncl, m.zq,
+                 "standard deviations")]
+
+
+def _slip_rows(d: pd.DataFrame, m: _Models) -> list[dict[str, object]]:
+    """Go-live slip of quarter-end deals minus others, one row per account (HC1 SEs)."""
+    acc = d.dropna(subset=["quarter_end_deal", "go_live_slip_days", m.cluster]) \
+        .drop_duplicates(m.cluster)
+    if len(acc) < 20 or acc["quarter_end_deal"].nunique() != 2:
+        return []
+    fit = _fit(acc["go_live_slip_days"].to_numpy(float),
+               _design(acc, "quarter_end_deal", m.controls), None, logit=False)
+    return [_row("quarter_end_deal", "go_live_slip_days", "mean difference",
+                 fit.params[1], fit.bse[1], fit.pvalues[1], len(acc), len(acc), m.zq,
+                 "days (one row per account)")]
 
 
 def walk_back(

@@ -228,6 +228,32 @@ def backtest(
     mid-year is held as cash at its last value until year end; a name with no price at the start of
     the year is not bought and its weight is spread over the rest. Both appear in ``events``.
     """
+    idx = _checked_index(cx_index, top_n)
+    wide, price_only, notes = _total_return_panel(prices, price_type, benchmark)
+    first_year, last_year = _holding_years(idx, wide, start_year, end_year, lag)
+    labels = {"leaders": f"Leaders (top {top_n})", "laggards": f"Laggards (bottom {top_n})",
+              "benchmark": f"Benchmark ({benchmark})"}
+    ledger = _Ledger({k: [] for k in labels})
+    panel = _Panel.of(wide)
+    for year in range(first_year, last_year + 1):
+        for key, rows in _yearly_holdings(idx, year - lag, top_n, notes).items():
+            _hold_portfolio(ledger, panel, rows, year, key, labels[key])
+        _hold_benchmark(ledger, panel, benchmark, year, labels["benchmark"])
+
+    summary, series = _summarise(ledger.paths, labels, last_year - first_year + 1)
+    yearly = _yearly_table(ledger.yearly)
+    events = pd.DataFrame(ledger.events, columns=["year", "portfolio", "company", "ticker", "event",
+                                                  "date", "return_to_exit"])
+    notes += _closing_notes(wide, last_year, lag, len(events))
+    return BacktestResult(
+        summary=summary, yearly=yearly, series=series, holdings=pd.DataFrame(ledger.holdings),
+        events=events, excess=_excess(yearly, labels), price_only=price_only, top_n=top_n,
+        benchmark=benchmark, lag=lag, first_year=first_year, last_year=last_year, notes=tuple(notes),
+    )
+
+
+def _checked_index(cx_index: pd.DataFrame, top_n: int) -> pd.DataFrame:
+    """The CX index with integer years, text tickers and a company name, or a DataError."""
     require_columns(cx_index, ["year", "ticker"], "cx_index")
     if "rank" not in cx_index.columns and "score" not in cx_index.columns:
         raise DataError("neither 'rank' nor 'score' present", file="cx_index", column="rank",
@@ -249,78 +275,118 @@ def backtest(
         raise DataError(f"ticker {idx['ticker'].iloc[i]!r} listed twice in {idx['year'].iloc[i]}",
                         file="cx_index", column="ticker", row=i,
                         expected="one row per company and year")
+    return idx
 
+
+def _total_return_panel(prices: pd.DataFrame, price_type: str, benchmark: str
+                        ) -> tuple[pd.DataFrame, bool, list[str]]:
+    """Wide total-return levels, whether they are price-only, and the price-only note if so.
+
+    Dividend prices in which no company pays a dividend count as price-only too. Warns with
+    :class:`PriceOnlyWarning` at the caller of :func:`backtest`.
+    """
     wide, price_only = total_return_index(prices, price_type)
     if benchmark not in wide.columns:
         raise DataError(f"benchmark ticker {benchmark!r} not found", file="prices", column="ticker",
                         expected="the benchmark total-return series among the tickers")
     notes: list[str] = []
     if price_only:
-        warnings.warn(PRICE_ONLY_TEXT, PriceOnlyWarning, stacklevel=2)
+        warnings.warn(PRICE_ONLY_TEXT, PriceOnlyWarning, stacklevel=3)
         notes.append(PRICE_ONLY_TEXT)
     elif "total_return" not in prices.columns and price_type in ("auto", "dividend"):
         div = pd.to_numeric(prices["dividend"], errors="coerce").fillna(0.0)
         if not (div[prices["ticker"].astype(str) != benchmark] > 0).any():
             price_only = True
             text = "No company in the prices has a dividend. " + PRICE_ONLY_TEXT
-            warnings.warn(text, PriceOnlyWarning, stacklevel=2)
+            warnings.warn(text, PriceOnlyWarning, stacklevel=3)
             notes.append(text)
+    return wide, price_only, notes
 
-    panel = _Panel.of(wide)
-    last_price_year = wide.index.max().year
+
+def _holding_years(idx: pd.DataFrame, wide: pd.DataFrame, start_year: int | None,
+                   end_year: int | None, lag: int) -> tuple[int, int]:
+    """First and last holding year: as given, else every year the index (lagged) and prices cover."""
     first_year = int(idx["year"].min()) + lag if start_year is None else int(start_year)
-    last_year = (min(int(idx["year"].max()) + lag, last_price_year) if end_year is None
+    last_year = (min(int(idx["year"].max()) + lag, wide.index.max().year) if end_year is None
                  else int(end_year))
     if last_year < first_year:
         raise DataError(f"start_year {first_year} is after end_year {last_year}", file="cx_index",
                         column="year", expected="start_year <= end_year")
+    return first_year, last_year
 
-    labels = {"leaders": f"Leaders (top {top_n})", "laggards": f"Laggards (bottom {top_n})",
-              "benchmark": f"Benchmark ({benchmark})"}
-    yearly, paths, holdings, events = [], {k: [] for k in labels}, [], []
-    for year in range(first_year, last_year + 1):
-        ranked = _ranked(idx, year - lag)
-        if len(ranked) < top_n:
-            raise DataError(f"{len(ranked)} companies in the {year - lag} index", file="cx_index",
-                            column="year", expected=f"at least top_n={top_n}")
-        if len(ranked) < 2 * top_n:
-            notes.append(f"{year - lag}: only {len(ranked)} companies, top and bottom overlap.")
-        groups = {"leaders": ranked.head(top_n), "laggards": ranked.tail(top_n).iloc[::-1]}
-        for key, rows in groups.items():
-            path, rets, evs = _hold_year(panel, rows["ticker"].tolist(), year)
-            if path.empty:
-                raise DataError(f"no {key} company has prices for {year}", file="prices",
-                                column="ticker", expected="prices for the index companies")
-            paths[key].append(path)
-            yearly.append({"year": year, "portfolio": labels[key],
-                           "return": float(path.iloc[-1] - 1.0), "n_holdings": len(rets)})
-            for r in rows.itertuples(index=False):
-                holdings.append({"year": year, "portfolio": labels[key], "company": r.company,
-                                 "ticker": r.ticker,
-                                 "rank": getattr(r, "rank", np.nan),
-                                 "return": rets.get(r.ticker, np.nan)})
-            comp = dict(zip(rows["ticker"], rows["company"], strict=False))
-            for e in evs:
-                events.append({"year": year, "portfolio": labels[key],
-                               "company": comp.get(e["ticker"]), **e,
-                               "return_to_exit": rets.get(e["ticker"], np.nan)})
-        path, _, _ = _hold_year(panel, [benchmark], year)
-        if path.empty:
-            raise DataError(f"benchmark {benchmark!r} has no price at the start of {year}",
-                            file="prices", column="ticker", expected="a complete benchmark series")
-        paths["benchmark"].append(path)
-        yearly.append({"year": year, "portfolio": labels["benchmark"],
-                       "return": float(path.iloc[-1] - 1.0), "n_holdings": 1})
 
+def _yearly_holdings(idx: pd.DataFrame, index_year: int, top_n: int, notes: list[str]
+                     ) -> dict[str, pd.DataFrame]:
+    """The index rows bought for one holding year: leaders best first, laggards worst first.
+
+    Notes a year whose index is too short for the top and bottom N not to overlap.
+    """
+    ranked = _ranked(idx, index_year)
+    if len(ranked) < top_n:
+        raise DataError(f"{len(ranked)} companies in the {index_year} index", file="cx_index",
+                        column="year", expected=f"at least top_n={top_n}")
+    if len(ranked) < 2 * top_n:
+        notes.append(f"{index_year}: only {len(ranked)} companies, top and bottom overlap.")
+    return {"leaders": ranked.head(top_n), "laggards": ranked.tail(top_n).iloc[::-1]}
+
+
+@dataclass
+class _Ledger:
+    """What the holding years produced: each portfolio's yearly paths and the table rows."""
+
+    paths: dict[str, list[pd.Series]]
+    yearly: list[dict] = field(default_factory=list)
+    holdings: list[dict] = field(default_factory=list)
+    events: list[dict] = field(default_factory=list)
+
+
+def _hold_portfolio(ledger: _Ledger, panel: _Panel, rows: pd.DataFrame, year: int, key: str,
+                    label: str) -> None:
+    """Hold one portfolio (`rows` of the index) for one year; record path, return, names, events."""
+    path, rets, evs = _hold_year(panel, rows["ticker"].tolist(), year)
+    if path.empty:
+        raise DataError(f"no {key} company has prices for {year}", file="prices",
+                        column="ticker", expected="prices for the index companies")
+    ledger.paths[key].append(path)
+    ledger.yearly.append({"year": year, "portfolio": label,
+                          "return": float(path.iloc[-1] - 1.0), "n_holdings": len(rets)})
+    for r in rows.itertuples(index=False):
+        ledger.holdings.append({"year": year, "portfolio": label, "company": r.company,
+                                "ticker": r.ticker, "rank": getattr(r, "rank", np.nan),
+                                "return": rets.get(r.ticker, np.nan)})
+    comp = dict(zip(rows["ticker"], rows["company"], strict=False))
+    for e in evs:
+        ledger.events.append({"year": year, "portfolio": label, "company": comp.get(e["ticker"]),
+                              **e, "return_to_exit": rets.get(e["ticker"], np.nan)})
+
+
+def _hold_benchmark(ledger: _Ledger, panel: _Panel, benchmark: str, year: int, label: str) -> None:
+    """Hold the benchmark for one year; it must have a price at the start of the year."""
+    path, _, _ = _hold_year(panel, [benchmark], year)
+    if path.empty:
+        raise DataError(f"benchmark {benchmark!r} has no price at the start of {year}",
+                        file="prices", column="ticker", expected="a complete benchmark series")
+    ledger.paths["benchmark"].append(path)
+    ledger.yearly.append({"year": year, "portfolio": label,
+                          "return": float(path.iloc[-1] - 1.0), "n_holdings": 1})
+
+
+def _chain(paths: list[pd.Series]) -> pd.Series:
+    """Yearly paths (each 1.0 at its start) chained into one cumulative path."""
+    chained, level = [], 1.0
+    for i, p in enumerate(paths):
+        seg = p * level if i == 0 else (p * level).iloc[1:]
+        chained.append(seg)
+        level = float(p.iloc[-1] * level)
+    return pd.concat(chained)
+
+
+def _summarise(paths: dict[str, list[pd.Series]], labels: dict[str, str], n_years: int
+               ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Summary statistics per portfolio, and the long frame of cumulative paths."""
     series_parts, summary = [], []
-    n_years = last_year - first_year + 1
     for key, label in labels.items():
-        chained, level = [], 1.0
-        for i, p in enumerate(paths[key]):
-            seg = p * level if i == 0 else (p * level).iloc[1:]
-            chained.append(seg)
-            level = float(p.iloc[-1] * level)
-        s = pd.concat(chained)
+        s = _chain(paths[key])
         series_parts.append(pd.DataFrame({"date": s.index, "portfolio": label, "value": s.to_numpy()}))
         per = s.to_numpy()[1:] / s.to_numpy()[:-1] - 1.0
         per_year = len(per) / n_years
@@ -332,11 +398,21 @@ def backtest(
             "max_drawdown": _max_drawdown(s.to_numpy()), "years": n_years,
             "start": s.index[0], "end": s.index[-1],
         })
-    yearly_df = pd.DataFrame(yearly)
-    yearly_df["cumulative"] = yearly_df.groupby("portfolio")["return"].transform(
+    return pd.DataFrame(summary), pd.concat(series_parts, ignore_index=True)
+
+
+def _yearly_table(rows: list[dict]) -> pd.DataFrame:
+    """Yearly returns per portfolio with the cumulative return to date."""
+    yearly = pd.DataFrame(rows)
+    yearly["cumulative"] = yearly.groupby("portfolio")["return"].transform(
         lambda r: (1.0 + r).cumprod() - 1.0)
-    by = yearly_df.pivot(index="year", columns="portfolio", values="return")
-    excess = pd.DataFrame([
+    return yearly
+
+
+def _excess(yearly: pd.DataFrame, labels: dict[str, str]) -> pd.DataFrame:
+    """Mean yearly return differences between the portfolios, with t intervals."""
+    by = yearly.pivot(index="year", columns="portfolio", values="return")
+    return pd.DataFrame([
         _mean_ci((by[labels["leaders"]] - by[labels["laggards"]]).to_numpy(),
                  "leaders - laggards (mean yearly return difference)"),
         _mean_ci((by[labels["leaders"]] - by[labels["benchmark"]]).to_numpy(),
@@ -344,8 +420,11 @@ def backtest(
         _mean_ci((by[labels["laggards"]] - by[labels["benchmark"]]).to_numpy(),
                  "laggards - benchmark (mean yearly return difference)"),
     ])
-    events_df = pd.DataFrame(events, columns=["year", "portfolio", "company", "ticker", "event",
-                                              "date", "return_to_exit"])
+
+
+def _closing_notes(wide: pd.DataFrame, last_year: int, lag: int, n_events: int) -> list[str]:
+    """Report notes on a partial last year, the ranking rule and the events table."""
+    notes = []
     final = wide.index[wide.index <= pd.Timestamp(last_year, 12, 31)][-1]
     if final < pd.Timestamp(last_year, 12, 24):
         notes.append(f"{last_year} is a partial holding year: prices end on {final:%Y-%m-%d}.")
@@ -353,16 +432,11 @@ def backtest(
             else f"each year's holdings come from the index {lag} year(s) earlier")
     notes.append(f"Ranking: {rule}; equal weights at the start of each year, buy-and-hold, "
                  "rebalanced annually.")
-    if len(events_df):
-        notes.append(f"{len(events_df)} holding(s) could not run the full year; see the events table "
+    if n_events:
+        notes.append(f"{n_events} holding(s) could not run the full year; see the events table "
                      "(delisted names held as cash at their last value; names without a start price "
                      "not bought).")
-    return BacktestResult(
-        summary=pd.DataFrame(summary), yearly=yearly_df,
-        series=pd.concat(series_parts, ignore_index=True), holdings=pd.DataFrame(holdings),
-        events=events_df, excess=excess, price_only=price_only, top_n=top_n, benchmark=benchmark,
-        lag=lag, first_year=first_year, last_year=last_year, notes=tuple(notes),
-    )
+    return notes
 
 
 VERDICT_COLORS = {"lead": "#009E73", "lag": "#D55E00", "no clear difference": "#999999",

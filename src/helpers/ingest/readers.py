@@ -120,6 +120,20 @@ def read_survey(
         header rows included (a quoted line break does not start a new row).
     """
     p = paths.resolve(path)
+    size, head = _checked_file(p, format, encoding)
+    container = _container(head, p, format)
+    if container == "spss":
+        return _read_spss(p, encoding)
+    if container == "parquet":
+        return _read_parquet(p)
+    layout = {"auto": None, "xlsx": "csv"}.get(format, format)
+    if container == "xlsx":
+        return _read_xlsx(p, layout, sheet, encoding)
+    return _read_text(p, layout, encoding, size)
+
+
+def _checked_file(p: Path, format: str, encoding: str | None) -> tuple[int, bytes]:
+    """Size and first 8 bytes of a readable, non-empty file, after checking format and encoding."""
     if format not in FORMATS:
         raise DataError(f"unknown format {format!r}", file=p, expected=", ".join(FORMATS))
     if encoding is not None:
@@ -142,16 +156,7 @@ def read_survey(
     if size == 0:
         raise DataError("file is empty (0 bytes)", file=p,
                         expected="a header row and at least one response")
-
-    container = _container(head, p, format)
-    if container == "spss":
-        return _read_spss(p, encoding)
-    if container == "parquet":
-        return _read_parquet(p)
-    layout = {"auto": None, "xlsx": "csv"}.get(format, format)
-    if container == "xlsx":
-        return _read_xlsx(p, layout, sheet, encoding)
-    return _read_text(p, layout, encoding, size)
+    return size, head
 
 
 # ----------------------------------------------------------------------------------------------
@@ -362,8 +367,52 @@ def _sniff_delimiter(text: str, complete: bool) -> str:
     return best
 
 
+@dataclass(frozen=True)
+class _TextHead:
+    """The decoded leading sample of a text export and its first records."""
+
+    raw: bytes
+    text: str
+    encoding: str
+    whole: bool                  # the sample is the whole file
+    delimiter: str
+    records: list[list[str]]     # up to 3
+    ends: list[int]              # index in `text` just after each record
+
+
 def _read_text(p: Path, layout: str | None, encoding: str | None, size: int) -> Survey:
+    """A CSV/TSV export: layout and header rows from a leading sample, then the body by pyarrow."""
     notes: list[str] = []
+    head = _text_head(p, layout, encoding, size, notes)
+    if not head.records:
+        raise DataError("file has no complete record", file=p, expected="a header row")
+    kind, n_header = _detect_layout(head.records, layout, p)
+    header = head.records[:n_header]
+    width = len(header[0])
+    for k, rec in enumerate(header[1:], start=2):
+        if len(rec) != width:
+            raise DataError(f"header row {k} has {len(rec)} fields", file=p, row=k,
+                            expected=f"{width} fields like header row 1")
+    if head.delimiter != ",":
+        notes.append(f"delimiter: {_delim_name(head.delimiter)}")
+    if n_header:
+        notes.append(f"removed {n_header} header row{'s' if n_header > 1 else ''}")
+    table, enc = _text_body(p, head, n_header, width, encoding, notes)
+    if isinstance(table, _Ragged):
+        raise _ragged_error(p, enc, head.delimiter, width, n_header, table.message)
+    if not isinstance(table, pa.Table):
+        raise DataError("undecodable text", file=p, expected="UTF-8 text")
+    frame = table.to_pandas(types_mapper={pa.string(): _STRING, pa.large_string(): _STRING}.get)
+    return _assemble(kind, header, frame, notes, p, enc)
+
+
+def _text_head(p: Path, layout: str | None, encoding: str | None, size: int,
+               notes: list[str]) -> _TextHead:
+    """Decode a leading sample that holds the first 3 records (or the whole file).
+
+    The sample starts at 1 MB and grows fourfold up to 64 MB; rows longer than that are a
+    DataError. Adds the decoding notes of the final sample to `notes`.
+    """
     sample_size = _SAMPLE_BYTES
     while True:
         with open(p, "rb") as fh:
@@ -377,34 +426,30 @@ def _read_text(p: Path, layout: str | None, encoding: str | None, size: int) -> 
         delimiter = "\t" if layout == "tsv" else _sniff_delimiter(text, whole)
         records, ends = _parse_records(text, delimiter, 3, whole)
         if whole or len(records) >= 3:
-            break
+            notes.extend(sample_notes)
+            return _TextHead(raw, text, enc, whole, delimiter, records, ends)
         if sample_size >= _MAX_HEADER_BYTES:
             raise DataError(f"the first {len(records) + 1} rows span more than "
                             f"{_MAX_HEADER_BYTES >> 20} MB", file=p, row=len(records) + 1,
                             expected="a survey export with rows of a sensible length")
         sample_size *= 4
-    notes.extend(sample_notes)
 
-    if not records:
-        raise DataError("file has no complete record", file=p, expected="a header row")
-    kind, n_header = _detect_layout(records, layout, p)
-    header = records[:n_header]
-    width = len(header[0])
-    for k, rec in enumerate(header[1:], start=2):
-        if len(rec) != width:
-            raise DataError(f"header row {k} has {len(rec)} fields", file=p, row=k,
-                            expected=f"{width} fields like header row 1")
-    if delimiter != ",":
-        notes.append(f"delimiter: {_delim_name(delimiter)}")
-    if n_header:
-        notes.append(f"removed {n_header} header row{'s' if n_header > 1 else ''}")
-    data_start = ends[n_header - 1]
 
+def _text_body(p: Path, head: _TextHead, n_header: int, width: int, encoding: str | None,
+               notes: list[str]) -> tuple[pa.Table | _Ragged | UnicodeError | None, str]:
+    """The records after the header rows as an Arrow table (or why not), and the encoding used.
+
+    A sampled (large UTF-8) file is parsed by pyarrow in place. When bytes after the sample are
+    not UTF-8, the whole file is decoded in Python (e.g. mixed encodings) and parsed from that
+    text, unless an explicit `encoding` rejects it.
+    """
+    text, enc, whole = head.text, head.encoding, head.whole
+    data_start = head.ends[n_header - 1]
     table: pa.Table | _Ragged | UnicodeError | None = None
     if not whole:  # large UTF-8 file: pyarrow reads the bytes after the header in place
-        offset = (3 if raw.startswith(codecs.BOM_UTF8) else 0) + len(
+        offset = (3 if head.raw.startswith(codecs.BOM_UTF8) else 0) + len(
             text[:data_start].encode("utf-8"))
-        table = _arrow_read_file(p, offset, width, delimiter)
+        table = _arrow_read_file(p, offset, width, head.delimiter)
         if isinstance(table, UnicodeError):
             if encoding is not None:
                 with open(p, "rb") as fh:
@@ -416,16 +461,11 @@ def _read_text(p: Path, layout: str | None, encoding: str | None, size: int) -> 
             with open(p, "rb") as fh:
                 text, enc = _decode_all(fh.read(), p, None, notes)
             whole = True
-            _, ends = _parse_records(text, delimiter, n_header, True)
+            _, ends = _parse_records(text, head.delimiter, n_header, True)
             data_start = ends[n_header - 1]
     if whole:
-        table = _arrow_read_bytes(text[data_start:].encode("utf-8"), width, delimiter)
-    if isinstance(table, _Ragged):
-        raise _ragged_error(p, enc, delimiter, width, n_header, table.message)
-    if not isinstance(table, pa.Table):
-        raise DataError("undecodable text", file=p, expected="UTF-8 text")
-    frame = table.to_pandas(types_mapper={pa.string(): _STRING, pa.large_string(): _STRING}.get)
-    return _assemble(kind, header, frame, notes, p, enc)
+        table = _arrow_read_bytes(text[data_start:].encode("utf-8"), width, head.delimiter)
+    return table, enc
 
 
 def _decode_sample(raw: bytes, complete: bool, p: Path, encoding: str | None,
@@ -735,11 +775,31 @@ def _cell_text(v: Any) -> str | None:
 
 def _read_xlsx(p: Path, layout: str | None, sheet: str | int | None,
                encoding: str | None) -> Survey:
-    import openpyxl
-
+    """An XLSX export: one sheet's cells as text like a CSV export, then the same layout rules."""
     notes: list[str] = []
     if encoding is not None:
         notes.append(f"encoding={encoding!r} ignored: XLSX stores its own text encoding")
+    rows, sheet_name = _xlsx_sheet_rows(p, sheet, notes)
+    rows = _squared_rows(rows, sheet_name, p, notes)
+    width = len(rows[0])
+    records = [[c or "" for c in r] for r in rows[:3]]
+    kind, n_header = _detect_layout(records, layout, p)
+    kind = "xlsx" if kind == "csv" else kind
+    if n_header:
+        notes.append(f"removed {n_header} header row{'s' if n_header > 1 else ''}")
+    notes.append("cells converted to text like a CSV export (numbers, dates as ISO text)")
+    body = rows[n_header:]
+    frame = pd.DataFrame({f"c{i}": pd.array([r[i] for r in body], dtype=_STRING)
+                          for i in range(width)})
+    survey = _assemble(kind, records[:n_header], frame, notes, p, None)
+    return survey
+
+
+def _xlsx_sheet_rows(p: Path, sheet: str | int | None, notes: list[str]
+                     ) -> tuple[list[list[str | None]], str]:
+    """Every row of the chosen sheet as cell text (None for empty cells), and the sheet's name."""
+    import openpyxl
+
     try:
         wb = openpyxl.load_workbook(p, read_only=True, data_only=True)
     except Exception as exc:  # corrupt zip/XML: any library error means the workbook is bad
@@ -773,6 +833,12 @@ def _read_xlsx(p: Path, layout: str | None, sheet: str | int | None,
         notes.append(f"read sheet {sheet_name!r} of {len(names)} ({', '.join(names)})")
     else:
         notes.append(f"read sheet {sheet_name!r}")
+    return rows, sheet_name
+
+
+def _squared_rows(rows: list[list[str | None]], sheet_name: str, p: Path, notes: list[str]
+                  ) -> list[list[str | None]]:
+    """Rows without the empty ones, all of one width (trailing all-empty columns dropped)."""
     n_before = len(rows)
     rows = [r for r in rows if any(c is not None and c.strip() for c in r)]
     if not rows:
@@ -784,18 +850,7 @@ def _read_xlsx(p: Path, layout: str | None, sheet: str | int | None,
     # drop trailing columns that are empty everywhere (openpyxl pads to the used range)
     while width > 1 and all(len(r) < width or r[width - 1] is None for r in rows):
         width -= 1
-    rows = [(r + [None] * width)[:width] for r in rows]
-    records = [[c or "" for c in r] for r in rows[:3]]
-    kind, n_header = _detect_layout(records, layout, p)
-    kind = "xlsx" if kind == "csv" else kind
-    if n_header:
-        notes.append(f"removed {n_header} header row{'s' if n_header > 1 else ''}")
-    notes.append("cells converted to text like a CSV export (numbers, dates as ISO text)")
-    body = rows[n_header:]
-    frame = pd.DataFrame({f"c{i}": pd.array([r[i] for r in body], dtype=_STRING)
-                          for i in range(width)})
-    survey = _assemble(kind, records[:n_header], frame, notes, p, None)
-    return survey
+    return [(r + [None] * width)[:width] for r in rows]
 
 
 # ----------------------------------------------------------------------------------------------

@@ -166,11 +166,11 @@ def generate(rows: int = 5000, seed: int = 42, gaming: bool = True, waves: int =
     wave_labels = [str(LAST_WAVE - (waves - 1 - i)) for i in range(waves)]
     defects = _defect_counts(rows)
     n_survey = rows - defects["duplicates"]
-    n_b2b_target = int(round(n_survey * b2b_share))
 
-    b2b, accounts, invitations, acc_truth = _b2b(rng, n_b2b_target, wave_labels, gaming)
-    b2c, b2c_truth = _b2c(rng, n_survey - len(b2b), wave_labels, seed)
-    resp = pd.concat([b2b, b2c], ignore_index=True)
+    b2b = _b2b(rng, int(round(n_survey * b2b_share)), wave_labels, gaming)
+    b2c, b2c_truth = _b2c(rng, n_survey - len(b2b.responses), wave_labels, seed)
+    resp = pd.concat([b2b.responses, b2c], ignore_index=True)
+    accounts, invitations, b2b_truth = b2b.accounts, b2b.invitations, b2b.truth
     del b2b, b2c  # (memory: only the combined frame from here on)
     resp = resp.sample(frac=1.0, random_state=seed).reset_index(drop=True)  # mixed order like a real export
     comp, comp_truth = _competitors(rng, resp, seed)
@@ -182,9 +182,24 @@ def generate(rows: int = 5000, seed: int = 42, gaming: bool = True, waves: int =
     # Handed over without keeping a reference here, so _to_export can release it early (memory).
     holder = [resp]
     del resp
-    export, questions, import_ids, defect_truth = _to_export(rng, holder.pop(), defects)
+    export = _to_export(rng, holder.pop(), defects)
     truth = {
-        "seed": seed, "rows": int(len(export)), "waves": wave_labels, "company": COMPANY,
+        "seed": seed, "rows": int(len(export.frame)), "waves": wave_labels, **_planted_model(),
+        "gaming": gaming, **b2b_truth, **b2c_truth, **comp_truth, "defects": export.truth,
+        "b2b_responses": int(n_market.get("B2B", 0)), "b2c_responses": int(n_market.get("B2C", 0)),
+    }
+    cx_index = prices = None
+    if market_data:
+        cx_index, prices, market_truth = market_sample.make_market_sample(seed)
+        truth["market"] = market_truth
+    return Sample(export.frame, export.questions, export.import_ids, accounts, invitations, cx_index,
+                  prices, truth)
+
+
+def _planted_model() -> dict[str, Any]:
+    """The planted driver model for truth.json: company, driver effects, top 3, quarter-end penalty."""
+    return {
+        "company": COMPANY,
         "driver_effects": {"B2B": B2B_EFFECTS, "B2C": B2C_EFFECTS},
         "top3": {"B2B": _top(B2B_EFFECTS, 3), "B2C": _top(B2C_EFFECTS, 3)},
         "quarter_end_penalty": {
@@ -194,17 +209,7 @@ def generate(rows: int = 5000, seed: int = 42, gaming: bool = True, waves: int =
                                                                if k.startswith("impl_")), 3),
             "sign": "negative",
         },
-        "gaming": gaming,
-        **acc_truth, **b2c_truth, **comp_truth,
-        "defects": defect_truth,
-        "b2b_responses": int(n_market.get("B2B", 0)),
-        "b2c_responses": int(n_market.get("B2C", 0)),
     }
-    cx_index = prices = None
-    if market_data:
-        cx_index, prices, market_truth = market_sample.make_market_sample(seed)
-        truth["market"] = market_truth
-    return Sample(export, questions, import_ids, accounts, invitations, cx_index, prices, truth)
 
 
 def _top(effects: dict[str, float], k: int) -> list[str]:
@@ -254,8 +259,82 @@ def _lookup_map(keys: np.ndarray, mapping: dict[Any, Any], default: Any = None) 
     return out
 
 
-def _b2b(rng: np.random.Generator, target: int, wave_labels: list[str], gaming: bool):
-    n_waves = len(wave_labels)
+@dataclass(frozen=True)
+class _B2BProgram:
+    """The generated B2B relationship survey and the CRM tables around it."""
+
+    responses: pd.DataFrame    # one row per response (numbers, not yet export text)
+    accounts: pd.DataFrame     # CRM extract with next-period outcomes, one row per account
+    invitations: pd.DataFrame  # every contact, every wave, and whether they answered
+    truth: dict[str, Any]      # what was planted (gaming reps, response rate, outcome model)
+
+
+@dataclass(frozen=True)
+class _Accounts:
+    """B2B accounts, one array entry each: CRM fields, the deal and its implementation, and the
+    latent experience factors that drive their contacts' answers and the account's outcomes."""
+
+    ids: np.ndarray
+    tier: np.ndarray
+    arr: np.ndarray
+    region: np.ndarray
+    industry: np.ndarray
+    rep: np.ndarray
+    n_reps: int
+    gaming_reps: list[str]
+    close: pd.DatetimeIndex
+    quarter_end: np.ndarray      # deal closed in the last 14 days of a quarter
+    slip: np.ndarray             # go-live slip in days
+    go_live_planned: pd.DatetimeIndex
+    go_live: pd.DatetimeIndex
+    f_sales: np.ndarray
+    f_impl: np.ndarray
+    f_all: np.ndarray
+    u_acc: np.ndarray
+    propensity: np.ndarray       # logit shift of the contacts' response probability
+    silent: np.ndarray           # accounts whose contacts (almost) never answer
+
+
+@dataclass(frozen=True)
+class _Contacts:
+    """The accounts' contacts, one array entry each (``account`` indexes :class:`_Accounts`)."""
+
+    account: np.ndarray
+    n_per_account: np.ndarray
+    role: np.ndarray
+    first: np.ndarray
+    last: np.ndarray
+    email: np.ndarray
+    phone: np.ndarray
+    noise: np.ndarray            # the contact's own rating style
+    corp_ip: np.ndarray          # one per account: its corporate NAT address
+    ip_shared: np.ndarray        # contact sits behind the corporate NAT
+
+
+def _b2b(rng: np.random.Generator, target: int, wave_labels: list[str], gaming: bool
+         ) -> _B2BProgram:
+    """The B2B survey: accounts, their contacts, an invitation per contact and wave, about
+    `target` responses, and next-period account outcomes.
+
+    The steps draw from `rng` in this order; reordering them changes the sample for every seed.
+    """
+    acc = _b2b_accounts(rng, target, len(wave_labels), gaming)
+    con = _b2b_contacts(rng, acc)
+    invitations, rc, rw = _b2b_invitations(rng, acc, con, wave_labels, target)
+    resp = _b2b_responses(rng, acc, con, rc, rw, wave_labels)
+    accounts, outcomes = _b2b_outcomes(rng, acc, con, wave_labels[-1])
+    truth = {
+        "gaming_reps": acc.gaming_reps,
+        "b2b_accounts": len(acc.ids), "b2b_reps": acc.n_reps, "silent_accounts": int(acc.silent.sum()),
+        "b2b_response_rate": round(float(invitations["responded"].to_numpy().mean()), 4),
+        "outcomes": outcomes,
+        "pressured_responses": int(resp["pressured"].to_numpy().sum()),
+    }
+    return _B2BProgram(resp, accounts, invitations, truth)
+
+
+def _b2b_accounts(rng: np.random.Generator, target: int, n_waves: int, gaming: bool) -> _Accounts:
+    """Enough accounts for `target` responses, with reps, deals (a quarter-end rush) and factors."""
     # Expected responses per account per wave ~ 3.8 contacts x 0.5 response rate.
     n_acc = max(30, int(np.ceil(target / (n_waves * 1.9) * 1.15)))
     n_reps = int(np.clip(n_acc // 18, 8, 60))
@@ -288,8 +367,13 @@ def _b2b(rng: np.random.Generator, target: int, wave_labels: list[str], gaming: 
     propensity = rng.normal(0, 0.8, n_acc)
     silent = rng.random(n_acc) < 0.07
     propensity[silent] = -6.0
+    return _Accounts(acc_ids, tier, arr, region, industry, rep, n_reps, gaming_reps, close, qe, slip,
+                     go_live_planned, go_live, f_sales, f_impl, f_all, u_acc, propensity, silent)
 
-    # Contacts: 1-8 per account; the first is the decision maker.
+
+def _b2b_contacts(rng: np.random.Generator, acc: _Accounts) -> _Contacts:
+    """1-8 contacts per account (the first is the decision maker), with personal data."""
+    n_acc = len(acc.ids)
     n_contacts = 1 + rng.binomial(7, 0.4, n_acc)
     c_acc = np.repeat(np.arange(n_acc), n_contacts)
     first = np.r_[0, np.cumsum(n_contacts)[:-1]]
@@ -300,115 +384,141 @@ def _b2b(rng: np.random.Generator, target: int, wave_labels: list[str], gaming: 
     c_first = FIRST_NAMES[rng.integers(0, len(FIRST_NAMES), n_c)]
     c_last = LAST_NAMES[rng.integers(0, len(LAST_NAMES), n_c)]
     c_email = pd.Series(c_first).str.lower() + "." + pd.Series(c_last).str.lower() + "." + \
-        pd.Series(np.arange(n_c)).astype(str) + "@" + pd.Series(acc_ids[c_acc]).str.lower() + ".example.com"
+        pd.Series(np.arange(n_c)).astype(str) + "@" + pd.Series(acc.ids[c_acc]).str.lower() + ".example.com"
     c_phone = pd.Series(rng.integers(200, 999, n_c)).astype(str) + "-555-" + \
         pd.Series(rng.integers(1000, 9999, n_c)).astype(str)
     c_noise = rng.normal(0, 1, n_c)
     corp_ip = _ips(rng, n_acc)
     c_ip_shared = rng.random(n_c) < 0.5      # half the contacts sit behind the account's corporate NAT
+    return _Contacts(c_acc, n_contacts, role, c_first, c_last, c_email.to_numpy(), c_phone.to_numpy(),
+                     c_noise, corp_ip, c_ip_shared)
 
-    # Invitations: every contact, every wave; respond with a role- and account-dependent probability.
-    inv_c = np.tile(np.arange(n_c), n_waves)
-    inv_w = np.repeat(np.arange(n_waves), n_c)
+
+def _b2b_invitations(rng: np.random.Generator, acc: _Accounts, con: _Contacts,
+                     wave_labels: list[str], target: int) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
+    """Every contact invited every wave; who answers depends on role and account.
+
+    Returns the invitations table and, for each response (at most `target`), the contact's and
+    the wave's position.
+    """
+    n_c = len(con.account)
+    inv_c = np.tile(np.arange(n_c), len(wave_labels))
+    inv_w = np.repeat(np.arange(len(wave_labels)), n_c)
     role_p = {"decision_maker": -0.35, "influencer": 0.0, "user": 0.15}
-    logit = 0.05 + _lookup_map(role, role_p, 0.0)[inv_c] + propensity[c_acc[inv_c]]
+    logit = 0.05 + _lookup_map(con.role, role_p, 0.0)[inv_c] + acc.propensity[con.account[inv_c]]
     responded = rng.random(len(inv_c)) < 1 / (1 + np.exp(-logit))
     idx = np.flatnonzero(responded)
     if len(idx) > target:  # trim to the target: the extra invitees simply did not answer
         drop = rng.choice(idx, len(idx) - target, replace=False)
         responded[drop] = False
         idx = np.flatnonzero(responded)
-    wave_arr = np.array(wave_labels)[inv_w]
     invited_at = np.asarray((pd.PeriodIndex(wave_labels, freq="Q").start_time
                              + pd.Timedelta(days=10)).strftime("%Y-%m-%d"))[inv_w]
     invitations = pd.DataFrame({
-        "wave": wave_arr, "market": "B2B", "account_id": acc_ids[c_acc[inv_c]],
-        "contact_email": c_email.to_numpy()[inv_c], "role": role[inv_c],
+        "wave": np.array(wave_labels)[inv_w], "market": "B2B", "account_id": acc.ids[con.account[inv_c]],
+        "contact_email": con.email[inv_c], "role": con.role[inv_c],
         "invited_at": invited_at, "responded": responded,
     })
+    return invitations, inv_c[idx], inv_w[idx]
 
-    # Responses.
-    rc, rw = inv_c[idx], inv_w[idx]
-    ra = c_acc[rc]
-    n = len(idx)
+
+def _b2b_responses(rng: np.random.Generator, acc: _Accounts, con: _Contacts, rc: np.ndarray,
+                   rw: np.ndarray, wave_labels: list[str]) -> pd.DataFrame:
+    """One row per response (contact `rc` in wave `rw`): answers from the planted model, dates,
+    personal data, and the gaming reps' pressure."""
+    ra = con.account[rc]
+    n = len(rc)
+    answers = _b2b_answers(rng, acc, con, ra, rc, rw, len(wave_labels))
+    submitted = _wave_dates(rng, np.array(wave_labels)[rw])
+    touch = submitted - pd.to_timedelta(rng.uniform(3, 60, n), unit="D")
+    cols = {
+        "market": "B2B", "wave": np.array(wave_labels)[rw], "account_id": acc.ids[ra], "role": con.role[rc],
+        "rep_id": acc.rep[ra], "region": acc.region[ra], "industry": acc.industry[ra], "tier": acc.tier[ra],
+        "first_name": con.first[rc], "last_name": con.last[rc], "email": con.email[rc],
+        "phone": con.phone[rc], "ip": np.where(con.ip_shared[rc], con.corp_ip[ra], _ips(rng, n)),
+        "submitted_at": submitted, **answers,
+        "deal_close_date": acc.close[ra], "go_live_planned": acc.go_live_planned[ra],
+        "go_live_date": acc.go_live[ra], "last_rep_touch_at": touch, "pressured": np.zeros(n, bool),
+    }
+    if acc.gaming_reps:
+        cols.update(_pressure(rng, acc, ra, cols))
+    return pd.DataFrame(cols)
+
+
+def _b2b_answers(rng: np.random.Generator, acc: _Accounts, con: _Contacts, ra: np.ndarray,
+                 rc: np.ndarray, rw: np.ndarray, n_waves: int) -> dict[str, np.ndarray]:
+    """LTR, CES, CSAT and the sales and implementation items of each response (account `ra`,
+    contact `rc`, wave `rw`): LTR follows :data:`B2B_EFFECTS`; quarter-end deals rate the
+    implementation lower and slip."""
+    n = len(rc)
     wave_shift = np.array([0.0, 0.05, -0.05, 0.15, 0.1, 0.0, 0.05, -0.1][:n_waves] + [0.0] * max(0, n_waves - 8))
+    qe = acc.quarter_end
     items: dict[str, np.ndarray] = {}
     for name in SALES_ITEMS:
-        items[name] = _to_items(0.6 * f_sales[ra] + 0.3 * f_all[ra] + 0.15 * c_noise[rc] + rng.normal(0, 0.8, n))
-    slip_r = slip[ra]
+        items[name] = _to_items(0.6 * acc.f_sales[ra] + 0.3 * acc.f_all[ra] + 0.15 * con.noise[rc]
+                                + rng.normal(0, 0.8, n))
+    slip_r = acc.slip[ra]
     for name in IMPL_ITEMS:
-        lat = 0.6 * f_impl[ra] + 0.3 * f_all[ra] + 0.15 * c_noise[rc] + rng.normal(0, 0.8, n)
+        lat = 0.6 * acc.f_impl[ra] + 0.3 * acc.f_all[ra] + 0.15 * con.noise[rc] + rng.normal(0, 0.8, n)
         lat = lat + QUARTER_END_IMPL_PENALTY * qe[ra]
         if name == "impl_on_time":
             lat = lat - 0.01 * (slip_r - QUARTER_END_SLIP_DAYS * qe[ra])
         items[name] = _to_items(lat)
-    ltr_lat = 8.3 + sum(B2B_EFFECTS[k] * (items[k] - 3.5) for k in B2B_EFFECTS) + 0.5 * u_acc[ra] \
-        + _lookup_map(role, ROLE_LTR, 0.0)[rc] + wave_shift[rw] + rng.normal(0, 1.1, n)
+    ltr_lat = 8.3 + sum(B2B_EFFECTS[k] * (items[k] - 3.5) for k in B2B_EFFECTS) + 0.5 * acc.u_acc[ra] \
+        + _lookup_map(con.role, ROLE_LTR, 0.0)[rc] + wave_shift[rw] + rng.normal(0, 1.1, n)
     ltr = np.clip(np.rint(ltr_lat), 0, 10)
     ces = np.clip(np.rint(4.9 + 0.5 * (items["impl_onboarding"] - 3.5) + 0.4 * (items["sales_responsiveness"] - 3.5)
                           + rng.normal(0, 1.0, n)), 1, 7)
     csat = np.clip(np.rint(3.7 + 0.3 * (ltr - 7.5) + rng.normal(0, 0.6, n)), 1, 5)
+    return {"ltr": ltr, "ces": ces, "csat": csat, **items}
 
-    submitted = _wave_dates(rng, np.array(wave_labels)[rw])
-    touch = submitted - pd.to_timedelta(rng.uniform(3, 60, n), unit="D")
 
-    # Gaming reps: pressured 10s that contradict the experience ratings, right after a rep touch,
-    # some typed in from the rep's own office IP.
-    pressured = np.zeros(n, bool)
-    ip = np.where(c_ip_shared[rc], corp_ip[ra], _ips(rng, n))
-    if gaming_reps:
-        by_gamer = np.isin(rep[ra], gaming_reps)
-        pressured = by_gamer & (rng.random(n) < 0.55) & (ltr < 10)
-        ltr = np.where(pressured, 10.0, ltr)
-        touch = pd.DatetimeIndex(np.where(pressured, submitted - pd.to_timedelta(rng.uniform(0.1, 1.8, n), unit="D"),
-                                          touch))
-        office_ip = {r: _ips(rng, 1)[0] for r in gaming_reps}
-        typed_in = pressured & (rng.random(n) < 0.25)
-        ip = np.where(typed_in, _lookup_map(rep, office_ip, "")[ra], ip)
+def _pressure(rng: np.random.Generator, acc: _Accounts, ra: np.ndarray, cols: dict[str, Any]
+              ) -> dict[str, Any]:
+    """Gaming reps: pressured 10s that contradict the experience ratings, right after a rep touch,
+    some typed in from the rep's own office IP. Returns the columns it changes."""
+    n = len(ra)
+    submitted, ltr = cols["submitted_at"], cols["ltr"]
+    by_gamer = np.isin(acc.rep[ra], acc.gaming_reps)
+    pressured = by_gamer & (rng.random(n) < 0.55) & (ltr < 10)
+    touch = pd.DatetimeIndex(np.where(pressured, submitted - pd.to_timedelta(rng.uniform(0.1, 1.8, n), unit="D"),
+                                      cols["last_rep_touch_at"]))
+    office_ip = {r: _ips(rng, 1)[0] for r in acc.gaming_reps}
+    typed_in = pressured & (rng.random(n) < 0.25)
+    return {"ip": np.where(typed_in, _lookup_map(acc.rep, office_ip, "")[ra], cols["ip"]),
+            "ltr": np.where(pressured, 10.0, ltr), "last_rep_touch_at": touch, "pressured": pressured}
 
-    resp = pd.DataFrame({
-        "market": "B2B", "wave": np.array(wave_labels)[rw], "account_id": acc_ids[ra], "role": role[rc],
-        "rep_id": rep[ra], "region": region[ra], "industry": industry[ra], "tier": tier[ra],
-        "first_name": c_first[rc], "last_name": c_last[rc], "email": c_email.to_numpy()[rc],
-        "phone": c_phone.to_numpy()[rc], "ip": ip, "submitted_at": submitted,
-        "ltr": ltr, "ces": ces, "csat": csat, **items,
-        "deal_close_date": close[ra], "go_live_planned": go_live_planned[ra], "go_live_date": go_live[ra],
-        "last_rep_touch_at": touch, "pressured": pressured,
-    })
 
-    # Next-period outcomes depend on the accounts' true experience (latent satisfaction).
-    sat = (B2B_EFFECTS["impl_time_to_value"] * f_impl + B2B_EFFECTS["sales_expectations"] * f_sales
-           + 0.6 * f_all + 0.5 * u_acc + QUARTER_END_IMPL_PENALTY * qe)
+def _b2b_outcomes(rng: np.random.Generator, acc: _Accounts, con: _Contacts, last_wave: str
+                  ) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """The CRM accounts table with next-period renewal and expansion, which depend on the
+    accounts' true experience (latent satisfaction); and the planted outcome model."""
+    n_acc = len(acc.ids)
+    sat = (B2B_EFFECTS["impl_time_to_value"] * acc.f_impl + B2B_EFFECTS["sales_expectations"] * acc.f_sales
+           + 0.6 * acc.f_all + 0.5 * acc.u_acc + QUARTER_END_IMPL_PENALTY * acc.quarter_end)
     z = (sat - sat.mean()) / sat.std()
-    p_renew = 1 / (1 + np.exp(-(1.9 + 1.0 * z - 0.6 * silent)))
+    p_renew = 1 / (1 + np.exp(-(1.9 + 1.0 * z - 0.6 * acc.silent)))
     renewed = rng.random(n_acc) < p_renew
     exp_rate = np.maximum(0, rng.normal(0.05 + 0.06 * z, 0.06))
-    expansion = np.where(renewed, arr * exp_rate, 0.0)
-    renewal_date = pd.Period(wave_labels[-1], freq="Q").end_time.normalize() + \
+    expansion = np.where(renewed, acc.arr * exp_rate, 0.0)
+    renewal_date = pd.Period(last_wave, freq="Q").end_time.normalize() + \
         pd.to_timedelta(rng.integers(1, 365, n_acc), unit="D")
     accounts = pd.DataFrame({
-        "account_id": acc_ids, "account_name": [f"Customer {i} Ltd" for i in range(1, n_acc + 1)],
-        "industry": industry, "tier": tier, "region": region, "arr": np.round(arr, 2), "rep_id": rep,
-        "n_contacts": n_contacts,
-        "deal_close_date": close.strftime("%Y-%m-%d"), "go_live_planned": go_live_planned.strftime("%Y-%m-%d"),
-        "go_live_date": go_live.strftime("%Y-%m-%d"), "renewal_date": renewal_date.strftime("%Y-%m-%d"),
+        "account_id": acc.ids, "account_name": [f"Customer {i} Ltd" for i in range(1, n_acc + 1)],
+        "industry": acc.industry, "tier": acc.tier, "region": acc.region, "arr": np.round(acc.arr, 2),
+        "rep_id": acc.rep, "n_contacts": con.n_per_account,
+        "deal_close_date": acc.close.strftime("%Y-%m-%d"), "go_live_planned": acc.go_live_planned.strftime("%Y-%m-%d"),
+        "go_live_date": acc.go_live.strftime("%Y-%m-%d"), "renewal_date": renewal_date.strftime("%Y-%m-%d"),
         "renewed": renewed, "churned": ~renewed, "expansion_arr": np.round(expansion, 2),
     })
     q = np.quantile(z, [0.25, 0.75])
-    truth = {
-        "gaming_reps": gaming_reps,
-        "b2b_accounts": n_acc, "b2b_reps": n_reps, "silent_accounts": int(silent.sum()),
-        "b2b_response_rate": round(float(responded.mean()), 4),
-        "outcomes": {
-            "renewal_logit_per_sd_experience": 1.0,
-            "expansion_rate_per_sd_experience": 0.06,
-            "expected_renewal_top_quartile": round(float(p_renew[z >= q[1]].mean()), 4),
-            "expected_renewal_bottom_quartile": round(float(p_renew[z <= q[0]].mean()), 4),
-            "direction": "accounts with better experience renew and expand more",
-        },
-        "pressured_responses": int(pressured.sum()),
+    return accounts, {
+        "renewal_logit_per_sd_experience": 1.0,
+        "expansion_rate_per_sd_experience": 0.06,
+        "expected_renewal_top_quartile": round(float(p_renew[z >= q[1]].mean()), 4),
+        "expected_renewal_bottom_quartile": round(float(p_renew[z <= q[0]].mean()), 4),
+        "direction": "accounts with better experience renew and expand more",
     }
-    return resp, accounts, invitations, truth
 
 
 def _ips(rng: np.random.Generator, n: int) -> np.ndarray:
@@ -566,9 +676,71 @@ LTR_LABELS = {0.0: "0 - Not at all likely", 10.0: "10 - Extremely likely"}
 NA_CODES = ["N/A", "Don't know", "-99"]
 
 
-def _to_export(rng: np.random.Generator, resp: pd.DataFrame, defects: dict[str, int]):
+@dataclass(frozen=True)
+class _Export:
+    """The Qualtrics-style export and what :func:`_to_export` planted in it."""
+
+    frame: pd.DataFrame            # text values, all columns, duplicates included, shuffled
+    questions: dict[str, str]      # column id -> question text (2nd header row)
+    import_ids: dict[str, str]     # column id -> ImportId (3rd header row)
+    truth: dict[str, Any]          # defect counts and the test response ids
+
+
+@dataclass(frozen=True)
+class _DefectRows:
+    """Disjoint row positions of each row-level defect (``planted``: all of them)."""
+
+    test: np.ndarray
+    speed: np.ndarray
+    straight: np.ndarray
+    out_of_range: np.ndarray
+    blank_ltr: np.ndarray
+    duplicate_of: np.ndarray       # rows that get an earlier duplicate submission
+    planted: np.ndarray
+
+
+def _to_export(rng: np.random.Generator, resp: pd.DataFrame, defects: dict[str, int]) -> _Export:
+    """The responses as a Qualtrics-style text export with the planted defects.
+
+    Consumes `resp` (pass the only reference: the numbers are dropped before the text export is
+    built, so both never sit in memory in full). The steps draw from `rng` in this order;
+    reordering them changes the sample for every seed.
+    """
     n = len(resp)
     resp = resp.copy()
+    _add_platform_fields(rng, resp)
+    rows = _defect_rows(rng, n, defects)
+    _plant_test_and_speeders(rng, resp, rows)
+    _plant_straightliners(rng, resp, rows.straight)
+    text = _answer_text(rng, resp, rows)
+    n_labels = _plant_labels(rng, resp, text, rows.planted, defects["label_valued"])
+    _plant_not_applicable(rng, resp, text, rows.straight)
+
+    pii_comments = resp["comment"].str.contains("@", regex=False) | resp["comment"].str.contains("Call me on")
+    test_ids = sorted(resp.loc[rows.test, "response_id"].tolist())[:50]
+    dup_resp = resp.iloc[rows.duplicate_of][["submitted_at", "duration"]].copy()
+    keep = ["market", "region", "submitted_at", "duration", "status", "ip", "progress", "finished",
+            "response_id", "last_name", "first_name", "email", "channel_dist", "comment"]
+    resp = resp[[c for c in resp.columns if c in keep or c in EMBEDDED]]  # (memory: drop the numbers)
+    columns = _export_frame(resp, text)  # consumes resp and text
+    del resp, text
+    questions = {c: q for c, q in _header_text().items()}
+    export = _with_duplicates(rng, columns, dup_resp, rows.duplicate_of, questions)
+
+    item_cols = [QUESTION_COLUMNS[c][0] for c in [*B2B_EFFECTS, *B2C_EFFECTS]]
+    truth = {
+        **{k: int(v) for k, v in defects.items()},
+        "label_valued": n_labels,
+        "not_applicable_answers": int(export[item_cols].isin(NA_CODES).to_numpy().sum()),
+        "comments_with_contact_details": int(pii_comments.sum()),
+        "test_response_ids": test_ids,
+    }
+    return _Export(export, questions, _import_ids(), truth)
+
+
+def _add_platform_fields(rng: np.random.Generator, resp: pd.DataFrame) -> None:
+    """Fields the survey platform records: response id, duration, status, progress, channel."""
+    n = len(resp)
     resp["response_id"] = "R_" + _ids(rng, n).astype(object)
     dur = MEDIAN_DURATION_S * np.exp(np.clip(rng.normal(0, 0.35, n), -0.75, 1.5))
     resp["duration"] = np.rint(dur)
@@ -576,12 +748,19 @@ def _to_export(rng: np.random.Generator, resp: pd.DataFrame, defects: dict[str, 
     resp["progress"], resp["finished"] = 100, 1
     resp["channel_dist"] = "email"
 
-    # Disjoint rows for each row-level defect.
+
+def _defect_rows(rng: np.random.Generator, n: int, defects: dict[str, int]) -> _DefectRows:
+    """Draw disjoint rows for each row-level defect, as many as `defects` asks for."""
     order = rng.permutation(n)
     cuts = np.cumsum([defects[k] for k in ("test_responses", "speeders", "straightliners", "out_of_range",
                                            "blank_ltr", "duplicates")])
-    test_r, speed_r, straight_r, oor_r, blank_r, dup_src = np.split(order[:cuts[-1]], cuts[:-1])
+    return _DefectRows(*np.split(order[:cuts[-1]], cuts[:-1]), planted=order[:cuts[-1]])
 
+
+def _plant_test_and_speeders(rng: np.random.Generator, resp: pd.DataFrame, rows: _DefectRows
+                             ) -> None:
+    """Test, preview and spam responses (no contact details unless spam); speeders' durations."""
+    test_r, speed_r = rows.test, rows.speed
     test_kind = rng.choice(["Survey Preview", "Survey Test", "Spam"], len(test_r))
     resp.loc[test_r, "status"] = test_kind
     resp.loc[test_r, "channel_dist"] = np.where(test_kind == "Spam", "anonymous", np.where(
@@ -590,7 +769,10 @@ def _to_export(rng: np.random.Generator, resp: pd.DataFrame, defects: dict[str, 
         resp.loc[test_r, col] = np.where(test_kind == "Spam", resp.loc[test_r, col], "")
     resp.loc[speed_r, "duration"] = np.rint(MEDIAN_DURATION_S * rng.uniform(0.05, 0.22, len(speed_r)))
 
-    # Straightliners: one grid answered with a single value throughout.
+
+def _plant_straightliners(rng: np.random.Generator, resp: pd.DataFrame, straight_r: np.ndarray
+                          ) -> None:
+    """Straightliners: one grid answered with a single value throughout; nobody else has one."""
     # (The draws stay in a scalar loop so the random stream is unchanged; the writes are vectorised.)
     market = resp["market"].to_numpy(object)
     s_grid = np.empty(len(straight_r), dtype=object)
@@ -605,7 +787,7 @@ def _to_export(rng: np.random.Generator, resp: pd.DataFrame, defects: dict[str, 
             arr[straight_r[sel]] = s_val[sel]
             resp[c] = arr
     # Everyone else: no accidental straightlining (a genuinely flat grid is vanishingly rare).
-    others = np.setdiff1d(np.arange(n), straight_r)
+    others = np.setdiff1d(np.arange(len(resp)), straight_r)
     for grid in GRIDS.values():
         vals = resp[grid].to_numpy(float)[others]
         full = np.isfinite(vals).sum(axis=1) >= 5
@@ -619,25 +801,40 @@ def _to_export(rng: np.random.Generator, resp: pd.DataFrame, defects: dict[str, 
         arr[rows, col] = bumped
         resp[grid] = arr
 
-    # Text values as a platform writes them.
+
+def _answer_text(rng: np.random.Generator, resp: pd.DataFrame, rows: _DefectRows
+                 ) -> dict[str, _TextCodes]:
+    """Answers as text the way a platform writes them, with out-of-range values and blank LTRs
+    planted (a blank LTR's response is half the time unfinished)."""
     text = {c: _TextCodes.of_numbers(resp[c]) for c in ["ltr", "ces", "csat", *B2B_EFFECTS, *B2C_EFFECTS,
                                                           *[f"comp_{v}" for v in COMPETITORS]]}
+    oor_r, blank_r = rows.out_of_range, rows.blank_ltr
     half = len(oor_r) // 2
     text["ltr"][oor_r[:half]] = rng.choice(["11", "12", "15"], half)
     text["ces"][oor_r[half:]] = rng.choice(["8", "9", "0"], len(oor_r) - half)
     text["ltr"][blank_r] = ""
     resp.loc[blank_r, "finished"] = np.where(rng.random(len(blank_r)) < 0.5, 0, 1)
     resp.loc[blank_r, "progress"] = np.where(resp.loc[blank_r, "finished"] == 0, 45, 100)
+    return text
 
-    # Label-valued answers on clean rows whose LTR is 0 or 10.
-    cand = np.setdiff1d(np.flatnonzero(np.isin(resp["ltr"].to_numpy(), [0.0, 10.0])), order[:cuts[-1]])
-    lab = rng.choice(cand, min(defects["label_valued"], len(cand)), replace=False)
+
+def _plant_labels(rng: np.random.Generator, resp: pd.DataFrame, text: dict[str, _TextCodes],
+                  planted: np.ndarray, n_labels: int) -> int:
+    """Label-valued LTR answers ("10 - Extremely likely") on clean rows whose LTR is 0 or 10;
+    returns how many were planted."""
+    cand = np.setdiff1d(np.flatnonzero(np.isin(resp["ltr"].to_numpy(), [0.0, 10.0])), planted)
+    lab = rng.choice(cand, min(n_labels, len(cand)), replace=False)
     text["ltr"][lab] = _lookup_map(resp["ltr"].to_numpy()[lab], LTR_LABELS, None)
-    # "Not applicable" codes on driver items (must become missing, never zero).
+    return int(len(lab))
+
+
+def _plant_not_applicable(rng: np.random.Generator, resp: pd.DataFrame, text: dict[str, _TextCodes],
+                          straight_r: np.ndarray) -> None:
+    """Plant "not applicable" codes on driver items (cleaning must make them missing, not 0)."""
     na_hit: dict[str, np.ndarray] = {}
     for c in [*B2B_EFFECTS, *B2C_EFFECTS]:
         col = text[c]
-        hit = col.nonblank() & (rng.random(n) < 0.015)
+        hit = col.nonblank() & (rng.random(len(resp)) < 0.015)
         hit[straight_r] = False
         col[hit] = rng.choice(NA_CODES, int(hit.sum()))
         na_hit[c] = hit
@@ -657,16 +854,14 @@ def _to_export(rng: np.random.Generator, resp: pd.DataFrame, defects: dict[str, 
             if undo.any():
                 text[c][undo] = _num_text(resp[c][undo])
 
-    pii_comments = resp["comment"].str.contains("@", regex=False) | resp["comment"].str.contains("Call me on")
-    test_ids = sorted(resp.loc[test_r, "response_id"].tolist())[:50]
-    dup_resp = resp.iloc[dup_src][["submitted_at", "duration"]].copy()
-    keep = ["market", "region", "submitted_at", "duration", "status", "ip", "progress", "finished",
-            "response_id", "last_name", "first_name", "email", "channel_dist", "comment"]
-    resp = resp[[c for c in resp.columns if c in keep or c in EMBEDDED]]  # (memory: drop the numbers)
-    columns = _export_frame(resp, text)  # consumes resp and text
-    del resp, text
 
-    # Duplicates: an earlier complete submission by the same contact in the same wave.
+def _with_duplicates(rng: np.random.Generator, columns: dict[str, Any], dup_resp: pd.DataFrame,
+                     dup_src: np.ndarray, questions: dict[str, str]) -> pd.DataFrame:
+    """The export frame: every row plus the duplicates, shuffled, in the order of `questions`.
+
+    A duplicate is an earlier complete submission by the same contact in the same wave (a copy
+    of row `dup_src` with earlier dates and its own response id). Consumes `columns`.
+    """
     dup_take = pa.array(dup_src)
     dups = {c: a.take(dup_take) for c, a in columns.items()}
     earlier = dup_resp["submitted_at"] - pd.to_timedelta(rng.uniform(1, 72, len(dup_src)), unit="h")
@@ -676,28 +871,14 @@ def _to_export(rng: np.random.Generator, resp: pd.DataFrame, defects: dict[str, 
     dups["ResponseId"] = pa.array([f"R_{x}" for x in _ids(rng, len(dup_src))], pa.string())
     # Rows and duplicates in a shuffled order, taken once per column; the order is exactly the one
     # DataFrame.sample(frac=1.0, random_state=seed) draws (RandomState.choice without replacement).
-    total = n + len(dup_src)
+    total = len(columns["ResponseId"]) + len(dup_src)
     order_all = pa.array(np.random.RandomState(int(rng.integers(0, 2**31))).choice(total, total, replace=False))
-    questions = {c: q for c, q in _header_text().items()}
     dtype = pd.StringDtype("pyarrow", na_value=np.nan)  # pandas' default "str" dtype
     export_cols = {}
     for c in questions:
         whole = pa.chunked_array([columns.pop(c), dups.pop(c)]).take(order_all)
         export_cols[c] = pd.Series(whole, dtype=dtype)
-    export = pd.DataFrame(export_cols)
-    del export_cols
-
-    item_cols = [QUESTION_COLUMNS[c][0] for c in [*B2B_EFFECTS, *B2C_EFFECTS]]
-    na_cells = int(export[item_cols].isin(NA_CODES).to_numpy().sum())
-    import_ids = _import_ids()
-    truth = {
-        **{k: int(v) for k, v in defects.items()},
-        "label_valued": int(len(lab)),
-        "not_applicable_answers": na_cells,
-        "comments_with_contact_details": int(pii_comments.sum()),
-        "test_response_ids": test_ids,
-    }
-    return export, questions, import_ids, truth
+    return pd.DataFrame(export_cols)
 
 
 def _ids(rng: np.random.Generator, n: int) -> np.ndarray:
