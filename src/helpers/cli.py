@@ -17,12 +17,20 @@ from helpers.errors import DataError
 
 
 def _sample(args: argparse.Namespace) -> int:
-    from helpers.sample import program
+    from helpers.sample import profiles, program
     t0 = time.perf_counter()
-    sample = program.generate(rows=args.rows, seed=args.seed, gaming=not args.no_gaming)
-    written = program.write(sample, args.out, fmt=args.format)
-    print(f"wrote {len(sample.export):,} responses ({args.format}) and {len(written) - 1} side files "
-          f"to {args.out} in {time.perf_counter() - t0:.1f} s; planted truth: {written['truth']}")
+    if args.profile == "full":
+        sample = program.generate(rows=args.rows, seed=args.seed, gaming=not args.no_gaming)
+        written = program.write(sample, args.out, fmt=args.format)
+        rows = len(sample.export)
+    else:
+        written = profiles.write(args.profile, args.out, rows=args.rows, seed=args.seed,
+                                 gaming=not args.no_gaming)
+        rows = int(written.pop("rows"))
+    extra = f"; its schema: {written['schema']}" if "schema" in written else ""
+    print(f"wrote the {args.profile!r} sample ({rows:,} responses) and {len(written) - 1} other "
+          f"file(s) to {args.out} in {time.perf_counter() - t0:.1f} s; planted truth: "
+          f"{written['truth']}{extra}")
     return 0
 
 
@@ -82,7 +90,7 @@ def _run(args: argparse.Namespace) -> int:
     from helpers.reporting import pipeline
     argv = ["--params", args.params] + (["--out", args.out] if args.out else [])
     argv += ["--run-id", args.run_id] if args.run_id else []
-    for opt in pipeline.EXPORT_OPTIONS:
+    for opt in (*pipeline.EXPORT_OPTIONS, "segments"):
         value = getattr(args, opt)
         argv += [f"--{opt.replace('_', '-')}", value] if value else []
     return pipeline.main(argv + (["--check"] if args.check else []))
@@ -150,6 +158,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--out", default="data/raw", help="output folder (default data/raw)")
     s.add_argument("--format", default="qualtrics", choices=["qualtrics", "csv", "xlsx", "sav"])
     s.add_argument("--no-gaming", action="store_true", help="plant no reps who game their scores")
+    s.add_argument("--profile", default="full", choices=["full", "b2c-only", "b2b-responses", "custom"],
+                   help="the programme's shape: full (default), B2C only, B2B responses only, or "
+                        "its own item names and scales (writes the schema beside the export)")
     s.set_defaults(func=_sample)
 
     c = sub.add_parser("clean", help="read an export, flag quality problems, remove personal data")
@@ -189,6 +200,7 @@ def build_parser() -> argparse.ArgumentParser:
     _export_options(r)
     r.add_argument("--raw", default=None, help="run on this export (instead of the params file's)")
     r.add_argument("--schema", default=None, help="with --raw: its survey schema")
+    r.add_argument("--segments", default=None, help="analysis settings (default config/segments.yaml)")
     r.set_defaults(func=_run)
 
     ck = sub.add_parser("check", help="check an export against its schema; list the sections it supports")

@@ -206,11 +206,16 @@ def load_params(path: str | os.PathLike[str] = "config/params.yaml") -> RunParam
 
 
 def with_overrides(params: RunParams, overrides: dict[str, dict[str, Any]]) -> RunParams:
-    """`params` with some notebooks' values replaced (e.g. ``cx run --raw ... --schema ...``)."""
+    """`params` with some values replaced (e.g. ``cx run --raw ... --schema ...``): key
+    ``shared`` for every notebook that declares the parameter, else a notebook's name."""
     merged = {name: dict(values) for name, values in params.notebooks.items()}
+    shared = {**params.shared, **overrides.get("shared", {})}
     for name, values in overrides.items():
-        merged.setdefault(name, {}).update(values)
-    return RunParams(file=params.file, shared=dict(params.shared), notebooks=merged)
+        if name != "shared":
+            merged.setdefault(name, {}).update(values)
+    for values in merged.values():  # a shared override beats the same key set per notebook
+        values.update({k: v for k, v in overrides.get("shared", {}).items() if k in values})
+    return RunParams(file=params.file, shared=shared, notebooks=merged)
 
 
 def notebook_params(notebook: str, path: str | os.PathLike[str] = "config/params.yaml") -> dict[str, Any]:
@@ -224,18 +229,17 @@ PARAMS_ENV = "CX_PARAMS"    # another params file for interactive runs
 
 
 def use_params_file(namespace: dict[str, Any], notebook: str,
-                    path: str | os.PathLike[str] = "config/params.yaml") -> dict[str, Any]:
+                    path: str | os.PathLike[str] = "config/params.yaml") -> None:
     """Outside a pipeline run (JupyterLab, nbval), set the notebook's parameters from the params file.
 
     A scheduled run injects its parameters itself (``$CX_RUN_ID`` is set), so nothing changes
     there. Interactively the notebook explores what config/params.yaml (or ``$CX_PARAMS``)
     points at, not whatever its parameters cell defaults to. Only parameters the notebook
-    declares are set (``run_dir`` stays as it is); returns the values set.
+    declares are set (``run_dir`` stays as it is).
     """
     if os.environ.get(RUN_ENV):
-        return {}
+        return
     values = notebook_params(notebook, os.environ.get(PARAMS_ENV) or path)
-    applied = {}
     for key, value in values.items():
         if key not in namespace or key == "run_dir":
             continue
@@ -246,5 +250,4 @@ def use_params_file(namespace: dict[str, Any], notebook: str,
             raise ConfigError(f"notebooks.{notebook}.{key} is {type(value).__name__} {value!r}",
                               file=os.environ.get(PARAMS_ENV) or path,
                               expected=f"{type(default).__name__} like the notebook's default")
-        namespace[key] = applied[key] = value
-    return applied
+        namespace[key] = value

@@ -375,7 +375,8 @@ def _duplicate_rows(out: pd.DataFrame, key: list[str], oor: np.ndarray) -> np.nd
 
 
 def _straightliners(out: pd.DataFrame, sch: Schema, k: int) -> np.ndarray:
-    """Rows giving one answer across a whole grid (a driver group) of at least `k` answered items."""
+    """Rows giving one answer across a whole grid (a driver group) of at least `k` answered items
+    (the same point of each item's scale, so a grid mixing 1-5 and 0-10 items is judged fairly)."""
     flat = np.zeros(len(out), bool)
     by_group: dict[str, list[str]] = {}
     for name, spec in sch.drivers.items():
@@ -384,7 +385,9 @@ def _straightliners(out: pd.DataFrame, sch: Schema, k: int) -> np.ndarray:
     for items in by_group.values():
         if len(items) < k:
             continue
-        vals = out[items].to_numpy(float)
+        lo = np.array([sch.drivers[i].scale[0] for i in items])
+        hi = np.array([sch.drivers[i].scale[1] for i in items])
+        vals = (out[items].to_numpy(float) - lo) / (hi - lo)  # on a common 0-1 footing
         answered = np.isfinite(vals).sum(axis=1)
         filled = np.where(np.isfinite(vals), vals, np.nan)
         with np.errstate(invalid="ignore"):

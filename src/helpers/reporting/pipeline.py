@@ -471,15 +471,17 @@ EXPORT_OPTIONS = {"raw": "raw_path", "schema": "schema_path", "accounts": "accou
                   "prices": "prices_path"}
 
 
-def export_overrides(**given: str | None) -> dict[str, dict[str, Any]]:
-    """Notebook 01's parameters for a run on one export: the options given, and "" (not
-    provided) for every optional input not given, so no file of another programme is read."""
-    if not given.get("raw"):
-        return {}
-    values = {param: given.get(opt) or "" for opt, param in EXPORT_OPTIONS.items()}
-    if not given.get("schema"):
-        values.pop("schema_path")
-    return {"01_clean_survey": values}
+def export_overrides(segments: str | None = None, **given: str | None) -> dict[str, dict[str, Any]]:
+    """Parameters for a run on one export: notebook 01's options given, "" (not provided) for
+    every optional input not given, so no file of another programme is read; `segments` is the
+    analysis settings file for every notebook."""
+    out: dict[str, dict[str, Any]] = {"shared": {"segments_config": segments}} if segments else {}
+    if given.get("raw"):
+        values = {param: given.get(opt) or "" for opt, param in EXPORT_OPTIONS.items()}
+        if not given.get("schema"):
+            values.pop("schema_path")
+        out["01_clean_survey"] = values
+    return out
 
 
 def run(
@@ -690,8 +692,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     for opt in EXPORT_OPTIONS:
         ap.add_argument(f"--{opt.replace('_', '-')}", default=None,
                         help="run on this export" if opt == "raw" else f"with --raw: {opt} file")
+    ap.add_argument("--segments", default=None, help="analysis settings (default config/segments.yaml)")
     args = ap.parse_args(argv)
-    overrides = export_overrides(**{o: getattr(args, o) for o in EXPORT_OPTIONS})
+    overrides = export_overrides(args.segments, **{o: getattr(args, o) for o in EXPORT_OPTIONS})
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s",
                             stream=sys.stderr)
