@@ -11,7 +11,7 @@ from helpers.errors import DataError
 from helpers.paths import PROJECT_ROOT
 from helpers.stats import compare, estimators, shrinkage
 
-REF = PROJECT_ROOT.parent / "shared" / "reference"
+REF = PROJECT_ROOT / "tests" / "data"
 
 
 @pytest.fixture(scope="module")
@@ -101,12 +101,15 @@ def test_nps_point_values_from_r_package():
 
 def test_nps_adjusted_wald_rocks_2016():
     # counts (1, 2, 3) + (0.75, 1.5, 0.75): pro 3.75/9, det 1.75/9, n + 3 = 9
-    r = estimators.nps(counts(1, 2, 3), ci="adjusted_wald")
+    r = estimators.nps(counts(1, 2, 3), ci="adjusted_wald", df=np.inf)  # Rocks: normal quantile
     pro, det = 3.75 / 9, 1.75 / 9
     est = pro - det
     se = np.sqrt((pro + det - est**2) / 9)
     assert r.ci[0] == pytest.approx(100 * (est - 1.959964 * se), abs=1e-4)
     assert r.ci[1] == pytest.approx(100 * (est + 1.959964 * se), abs=1e-4)
+    # default: t with n - 1 = 5 df (qt(0.975, 5) = 2.570582)
+    rt = estimators.nps(counts(1, 2, 3))
+    assert rt.df == 5 and rt.ci[1] == pytest.approx(100 * (est + 2.570582 * se), abs=1e-4)
     # all-promoter sample: Wald collapses to a point, adjusted Wald does not
     assert estimators.nps([10] * 5, ci="wald").ci == (100.0, 100.0)
     assert estimators.nps([10] * 5).ci[0] < 80
@@ -323,11 +326,11 @@ def test_min_detectable_difference_has_planted_power():
 # ----------------------------------------------------------------- CES and CSAT
 def test_csat_top2_wilson_interval_newcombe_1998():
     # Newcombe (1998), Stat Med 17: 81/263, Wilson score interval 0.2553 to 0.3662
-    r = estimators.csat([5] * 40 + [4] * 41 + [1] * 100 + [3] * 82)
+    r = estimators.csat([5] * 40 + [4] * 41 + [1] * 100 + [3] * 82, df=np.inf)
     assert r.pct_top2.estimate == pytest.approx(100 * 81 / 263)
     assert r.pct_top2.ci == pytest.approx((25.53, 36.62), abs=0.005)
     # Newcombe's 15/148: 0.0624 to 0.1605
-    r2 = estimators.csat([4] * 15 + [2] * 133)
+    r2 = estimators.csat([4] * 15 + [2] * 133, df=np.inf)
     assert r2.pct_top2.ci == pytest.approx((6.24, 16.05), abs=0.005)
 
 

@@ -1,23 +1,39 @@
-"""Survey-design machinery shared by the estimators: input checks and Taylor-linearised variance.
+"""Survey-design machinery shared by the estimators: input checks, the :class:`Design` and its
+Taylor-linearised variance, equal to R's ``survey`` package (Lumley; checked against 4.1.1).
 
-Follows Lumley's R ``survey`` package: a weighted (ratio) mean with a linearised variance,
-strata, one-stage cluster sampling (PSUs with replacement unless ``fpc`` gives the population
-size per stratum). Inputs are validated here once (numbers, weights, group codes) with one-line
-:class:`helpers.errors.DataError` messages.
+A :class:`Design` is built once from weights, strata, one-stage clusters (PSUs), ``fpc`` and
+calibration margins. Estimators hand it linearised values ``z`` (zero outside a domain) and,
+for group tables, a group code per row; it returns the variance of each group's total, the
+covariance between groups and the design degrees of freedom. Domains keep every stratum and PSU
+of the full design (R ``svymean(~y, subset(design, ...))`` / ``svyby``), so a segment's SE is
+never computed as if the segment were its own sample.
+
+Single-PSU strata follow R's ``options(survey.lonely.psu=)``: ``"fail"``, ``"remove"``,
+``"certainty"``, ``"adjust"`` (default here, the conservative choice) or ``"average"``;
+results report how many such strata a figure touched. Calibration (raking, post-stratification)
+enters the variance through the residuals of the calibration, as R's ``svyrecvar`` does.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+from scipy import sparse, stats
 
 from helpers.errors import DataError
 
 ArrayLike = Any  # list, numpy array or pandas Series
 CIMethod = Literal["adjusted_wald", "wald"]
+DeffKind = Literal["replace", "srswor"]
+LonelyPSU = Literal["fail", "remove", "certainty", "adjust", "average"]
+LONELY_PSU_DEFAULT: LonelyPSU = "adjust"
+LONELY_CHOICES = ("fail", "remove", "certainty", "adjust", "average")
+#: Sweeps of the raking residualisation; R's svyrecvar uses 10 (kept for equality with R).
+RAKE_SWEEPS = 10
 
 
 # --------------------------------------------------------------------------- result types
@@ -36,10 +52,26 @@ class Interval:
 
 
 # --------------------------------------------------------------------------- input handling
-def z_value(level: float) -> float:
+def check_level(level: float) -> None:
     if not 0 < level < 1:
         raise DataError(f"confidence level {level!r} out of range", expected="0 < level < 1")
+
+
+def z_value(level: float) -> float:
+    check_level(level)
     return float(stats.norm.ppf(0.5 + level / 2))
+
+
+def t_value(level: float, df: ArrayLike) -> np.ndarray | float:
+    """Two-sided t quantile with ``df`` degrees of freedom (normal for inf; NaN for df < 1,
+    where no interval exists, as R's ``qt(p, 0)``)."""
+    check_level(level)
+    d = np.asarray(df, dtype=float)
+    with np.errstate(invalid="ignore"):
+        q = np.where(np.isinf(d), stats.norm.ppf(0.5 + level / 2),
+                     stats.t.ppf(0.5 + level / 2, np.where(d >= 1, d, 1.0)))
+    q = np.where(d >= 1, q, np.nan)
+    return float(q) if q.ndim == 0 else q
 
 
 def series_name(x: ArrayLike, default: str) -> str:
@@ -89,6 +121,22 @@ def as_weights(w: ArrayLike | None, n: int, name: str = "weights") -> np.ndarray
     return arr
 
 
+def as_mask(domain: ArrayLike | None, n: int) -> np.ndarray | None:
+    """Boolean domain mask of length n (None = the whole sample)."""
+    if domain is None:
+        return None
+    arr = np.asarray(domain).ravel()
+    if len(arr) != n:
+        raise DataError(f"domain has {len(arr)} entries for {n} rows", column="domain",
+                        expected=f"a boolean mask of {n} entries")
+    if arr.dtype != bool:
+        if pd.isna(arr).any() or not np.isin(arr, [0, 1]).all():
+            raise DataError("domain is not a boolean mask", column="domain",
+                            expected="True / False per row")
+        arr = arr.astype(bool)
+    return arr
+
+
 def combine_codes(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Codes of the (a, b) pairs, 0..k-1 (vectorised, hash-based)."""
     key = a.astype(np.int64) * (int(b.max()) + 1 if len(b) else 1) + b
@@ -96,98 +144,338 @@ def combine_codes(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return codes.astype(np.int64)
 
 
-# --------------------------------------------------------------------------- design variance
-def design_variance(z: np.ndarray, strata: np.ndarray | None, psu: np.ndarray | None,
-                     fpc: np.ndarray | None) -> float:
-    """Variance of a linearised total sum(z) under a stratified one-stage (cluster) design.
-
-    With-replacement PSUs, n_h / (n_h - 1) * sum_c (t_hc - tbar_h)^2 per stratum, times
-    (1 - n_h / N_h) when the population size N_h (``fpc``) is given. A stratum with a single PSU
-    contributes zero (R survey's ``lonely.psu = "certainty"``); with no stratum holding two
-    PSUs the variance cannot be estimated and NaN is returned (not a misleading zero).
-    """
-    n = len(z)
-    s = strata if strata is not None else np.zeros(n, dtype=np.int64)
-    if psu is None:
-        t, psu_stratum = z, s
-        first = np.arange(n)
-    else:
-        psu = combine_codes(s, psu)
-        t = np.bincount(psu, weights=z)
-        first = np.full(len(t), -1, dtype=np.int64)
-        first[psu[::-1]] = np.arange(n - 1, -1, -1)
-        psu_stratum = s[first]
-    n_strata = int(psu_stratum.max()) + 1 if len(psu_stratum) else 0
-    n_h = np.bincount(psu_stratum, minlength=n_strata).astype(float)
-    mean_h = np.bincount(psu_stratum, weights=t, minlength=n_strata) / np.maximum(n_h, 1)
-    ss_h = np.bincount(psu_stratum, weights=(t - mean_h[psu_stratum]) ** 2, minlength=n_strata)
-    if not (n_h > 1).any():
-        return float("nan")
-    with np.errstate(divide="ignore", invalid="ignore"):
-        var_h = np.where(n_h > 1, n_h / (n_h - 1) * ss_h, 0.0)
-    if fpc is not None:
-        pop_h = np.zeros(n_strata)
-        pop_h[psu_stratum] = fpc[first]
-        if (pop_h < n_h).any():
-            h = int(np.flatnonzero(pop_h < n_h)[0])
-            raise DataError(f"population size {pop_h[h]:g} is below the {int(n_h[h])} sampled units "
-                            f"of stratum {h}", column="fpc", expected="fpc >= units sampled")
-        var_h = var_h * (1 - n_h / pop_h)
-    return float(var_h.sum())
-
-
-def prepare_design(values: ArrayLike, weights: ArrayLike | None, strata: ArrayLike | None,
-             cluster: ArrayLike | None, fpc: ArrayLike | None, name: str):
-    """Validate inputs, drop rows whose value is missing, return aligned arrays."""
-    y = as_float(values, name)
-    n = len(y)
-    w = as_weights(weights, n)
-    s = as_codes(strata, n, "strata")
-    c = as_codes(cluster, n, "cluster")
-    f = None
-    if fpc is not None:
-        f = as_float(fpc, "fpc")
-        if len(f) != n or not np.isfinite(f).all():
-            raise DataError("fpc must be a finite population size for every row", column="fpc",
-                            expected=f"{n} finite entries")
-        lo = pd.Series(f).groupby(s if s is not None else np.zeros(n)).agg(["min", "max"])
-        if (lo["min"] != lo["max"]).any():
-            raise DataError("fpc varies within a stratum", column="fpc",
-                            expected="one population size per stratum")
-    keep = ~np.isnan(y)
-    if not keep.all():
-        y = y[keep]
-        w = w[keep] if w is not None else None
-        s = s[keep] if s is not None else None
-        c = c[keep] if c is not None else None
-        f = f[keep] if f is not None else None
-    if np.isinf(y).any():
-        raise DataError("infinite value", column=name, expected="finite numbers")
-    return y, w, s, c, f
-
-
-def linearised_mean(y: np.ndarray, w: np.ndarray | None, s, c, f) -> tuple[float, float, float]:
-    """Return (estimate, design variance, SRS variance) of the weighted ratio mean."""
-    n = len(y)
-    if n == 0:
-        raise DataError("no non-missing values", expected="at least one response")
-    ww = np.ones(n) if w is None else w
-    total_w = ww.sum()
-    if total_w <= 0:
-        raise DataError("weights sum to zero", column="weights", expected="positive total weight")
-    est = float(ww @ y / total_w)
-    resid = y - est
-    z = ww * resid / total_w
-    var = design_variance(z, s, c, f)
-    s2 = float(ww @ resid**2 / total_w) * (n / (n - 1)) if n > 1 else 0.0
-    var_srs = s2 / n
-    return est, var, var_srs
-
-
-# --------------------------------------------------------------------------- CES and CSAT
 def check_scale(x: np.ndarray, lo: float, hi: float, name: str) -> None:
     bad = (x < lo) | (x > hi)
     if bad.any():
         row = int(np.flatnonzero(bad)[0])
         raise DataError(f"value {x[row]:g} outside the {lo:g}-{hi:g} scale", column=name, row=row,
                         expected=f"{lo:g}-{hi:g} or missing")
+
+
+def _first_index(codes: np.ndarray, k: int) -> np.ndarray:
+    """Row of the first occurrence of each code 0..k-1."""
+    first = np.full(k, -1, dtype=np.int64)
+    first[codes[::-1]] = np.arange(len(codes) - 1, -1, -1)
+    return first
+
+
+# --------------------------------------------------------------------------- calibration
+@dataclass(frozen=True)
+class Calibration:
+    """Margins the weights were calibrated to: integer level codes per row, one array per margin.
+
+    ``method="rake"``: R's ``rake()`` (residuals from 10 sweeps of unweighted level means, as
+    ``svyrecvar``); ``"poststratify"``: R's ``postStratify()`` on one margin (weighted level
+    means; several margins are crossed into one post-stratum).
+    """
+
+    margins: tuple[np.ndarray, ...]
+    method: Literal["rake", "poststratify"] = "rake"
+
+
+def _calibration(margins: Sequence[ArrayLike], n: int, method: str) -> Calibration:
+    if method not in ("rake", "poststratify"):
+        raise DataError(f"calibration method {method!r}", expected="'rake' or 'poststratify'")
+    codes = [as_codes(m, n, "calibration margin") for m in margins]
+    if method == "poststratify" and len(codes) > 1:
+        key = codes[0]
+        for c in codes[1:]:
+            key = combine_codes(key, c)
+        codes = [key]
+    return Calibration(tuple(c for c in codes if c is not None), method)  # type: ignore[arg-type]
+
+
+# --------------------------------------------------------------------------- the design
+@dataclass(frozen=True)
+class Variance:
+    """Linearised variance of group totals: ``var`` per group, ``vcov`` (or None), the design
+    df per group (PSUs - strata holding the group's rows), ``df_union`` (pairs, or None) and
+    ``lonely`` (single-PSU strata each group touched), ``n_psu`` (PSUs holding the group)."""
+
+    var: np.ndarray
+    vcov: np.ndarray | None
+    df: np.ndarray
+    df_union: np.ndarray | None
+    lonely: np.ndarray
+    n_psu: np.ndarray
+
+
+class Design:
+    """A stratified one-stage cluster design with weights, fpc and calibration (R ``svydesign``).
+
+    Parameters
+    ----------
+    n : number of rows.
+    weights : sampling (or calibrated) weights, >= 0 (default 1). Zero-weight rows stay in the
+        design (as in R) but count in no n, effective n or df.
+    strata : stratum label per row.
+    cluster : PSU label per row (nested within strata; default: every row is its own PSU).
+    fpc : population size per stratum (units, or PSUs when clustered), or sampling fractions
+        (all <= 1) as R accepts; omit for sampling with replacement.
+    calibrate : margins the weights were raked / post-stratified to (label arrays per margin).
+    calibration_method : "rake" (R ``rake``) or "poststratify" (R ``postStratify``).
+    lonely_psu : handling of strata with a single PSU (R's ``survey.lonely.psu``).
+    """
+
+    def __init__(self, n: int, *, weights: ArrayLike | None = None,
+                 strata: ArrayLike | None = None, cluster: ArrayLike | None = None,
+                 fpc: ArrayLike | None = None, calibrate: Sequence[ArrayLike] | None = None,
+                 calibration_method: str = "rake",
+                 lonely_psu: LonelyPSU = LONELY_PSU_DEFAULT) -> None:
+        if lonely_psu not in LONELY_CHOICES:
+            raise DataError(f"lonely_psu={lonely_psu!r}", expected=", ".join(LONELY_CHOICES))
+        self.n, self.lonely_psu = int(n), lonely_psu
+        self.weighted = weights is not None
+        self.w = np.ones(n) if weights is None else as_weights(weights, n)
+        s = as_codes(strata, n, "strata")
+        self.stratified = s is not None
+        self.strata = np.zeros(n, dtype=np.int64) if s is None else s
+        c = as_codes(cluster, n, "cluster")
+        self.clustered = c is not None
+        self.psu = None if c is None else combine_codes(self.strata, c)
+        n_psu = n if self.psu is None else int(self.psu.max()) + 1 if n else 0
+        first = np.arange(n) if self.psu is None else _first_index(self.psu, n_psu)
+        self.psu_stratum = self.strata[first]
+        self.n_strata = int(self.strata.max()) + 1 if n else 0
+        self.n_h = np.bincount(self.psu_stratum, minlength=self.n_strata).astype(float)
+        self.f_h = self._fpc_factor(fpc, first)
+        self.has_fpc = fpc is not None
+        self.calibration = (None if not calibrate else
+                            _calibration(calibrate, n, calibration_method))
+        if self.calibration is not None and (self.w <= 0).any():
+            raise DataError("calibrated weights must be positive", column="weights",
+                            expected="weights > 0 for every calibrated row")
+        self.lonely_h = self.n_h == 1
+        lonely = self.lonely_h
+        with np.errstate(divide="ignore", invalid="ignore"):
+            s_h = np.where(lonely, self.f_h, self.f_h * self.n_h / (self.n_h - 1))
+            k_h = np.where(lonely, 0.0, self.f_h / (self.n_h - 1))
+        if lonely_psu != "adjust":   # certainty, remove, average, fail: no lonely contribution
+            s_h = np.where(lonely, 0.0, s_h)
+        self.s_h, self.k_h = s_h, k_h
+
+    # ------------------------------------------------------------------ construction helpers
+    @classmethod
+    def from_frame(cls, df: pd.DataFrame, *, weight: str | None = None,
+                   strata: str | None = None, cluster: str | None = None,
+                   fpc: str | None = None, calibrate: Sequence[str | Sequence[str]] | None = None,
+                   calibration_method: str = "rake",
+                   lonely_psu: LonelyPSU = LONELY_PSU_DEFAULT) -> Design:
+        """Design from columns of ``df``; ``calibrate`` lists margin columns (a list of columns
+        is their interaction, e.g. ``["wave", "region"]`` for margins raked within each wave).
+        Rows without a cluster label are PSUs of their own (a respondent without an account)."""
+        from helpers.errors import require_columns
+
+        margins = [[m] if isinstance(m, str) else list(m) for m in (calibrate or [])]
+        cols = [c for c in (weight, strata, cluster, fpc) if c] + [c for m in margins for c in m]
+        require_columns(df, cols, "responses")
+        cl = None
+        if cluster:
+            codes = pd.factorize(df[cluster])[0]
+            own = codes < 0
+            codes[own] = codes.max(initial=-1) + 1 + np.arange(int(own.sum()))
+            cl = codes
+        cal = [pd.MultiIndex.from_frame(df[m].astype(object)).factorize()[0] if len(m) > 1
+               else df[m[0]].to_numpy() for m in margins]
+        return cls(len(df), weights=None if weight is None else df[weight],
+                   strata=None if strata is None else df[strata], cluster=cl,
+                   fpc=None if fpc is None else df[fpc], calibrate=cal or None,
+                   calibration_method=calibration_method, lonely_psu=lonely_psu)
+
+    def _fpc_factor(self, fpc: ArrayLike | None, first: np.ndarray) -> np.ndarray:
+        """(N_h - n_h) / N_h per stratum (1 without fpc), from sizes or sampling fractions."""
+        if fpc is None:
+            return np.ones(self.n_strata)
+        f = as_float(fpc, "fpc")
+        if len(f) != self.n or not np.isfinite(f).all() or (f <= 0).any():
+            raise DataError("fpc must be a positive population size for every row",
+                            column="fpc", expected=f"{self.n} finite positive entries")
+        lo = pd.Series(f).groupby(self.strata).agg(["min", "max"])
+        if (lo["min"] != lo["max"]).any():
+            raise DataError("fpc varies within a stratum", column="fpc",
+                            expected="one population size per stratum")
+        pop = np.zeros(self.n_strata)
+        pop[self.psu_stratum] = f[first]
+        if (pop <= 1).all():   # sampling fractions, as R's svydesign accepts
+            pop = self.n_h / pop
+        if (pop < self.n_h - 1e-9).any():
+            h = int(np.flatnonzero(pop < self.n_h - 1e-9)[0])
+            raise DataError(f"population size {pop[h]:g} is below the {int(self.n_h[h])} sampled "
+                            f"units of stratum {h}", column="fpc", expected="fpc >= units sampled")
+        return np.clip((pop - self.n_h) / pop, 0.0, 1.0)
+
+    @property
+    def is_srs(self) -> bool:
+        """True when nothing but equal-weight rows sampled with replacement (no design at all)."""
+        return not (self.weighted or self.stratified or self.clustered or self.has_fpc
+                    or self.calibration is not None)
+
+    def validate_rows(self, n: int) -> None:
+        if n != self.n:
+            raise DataError(f"{n} values for a design of {self.n} rows", column="design",
+                            expected="values aligned with the rows the design was built on")
+
+    # ------------------------------------------------------------------ variance
+    def variance(self, z: np.ndarray, group: np.ndarray | None = None, n_groups: int = 1,
+                 covmat: bool = False) -> Variance:
+        """Variance of the totals of ``z`` per group (code per row, -1 = in no group).
+
+        ``z`` holds the linearised values of each row's own group (zero outside every group).
+        R: ``svyrecvar`` on the influence functions, with the groups as domains of this design.
+        """
+        g = np.zeros(self.n, dtype=np.int64) if group is None else group
+        inside = g >= 0
+        zz = np.where(inside, z, 0.0)
+        gg = np.where(inside, g, 0)
+        touched = self._touched(g, n_groups)
+        lonely_hit = (touched & self.lonely_h[:, None]).sum(axis=0)
+        if self.lonely_psu == "fail" and lonely_hit.any():
+            h = int(np.flatnonzero((touched & self.lonely_h[:, None]).any(axis=1))[0])
+            raise DataError(f"stratum {h} has only one PSU", column="strata",
+                            expected="two or more PSUs per stratum, or lonely_psu="
+                                     "'adjust' / 'certainty' / 'remove' / 'average'")
+        if self.calibration is None:
+            var, vcov = self._plain(zz, gg, inside, n_groups, covmat)
+        else:
+            var, vcov = self._calibrated(zz, gg, inside, n_groups, covmat)
+        if self.lonely_psu == "average" and self.lonely_h.any():
+            n_str = touched.sum(axis=0)
+            ok = n_str - lonely_hit
+            var = var * np.where(ok > 0, n_str / np.maximum(ok, 1), np.nan)
+            if vcov is not None:
+                vcov = vcov * self.n_strata / max(int((~self.lonely_h).sum()), 1)
+        df, df_union, n_psu = self._degf(g, n_groups, covmat)
+        estimable = bool((self.n_h > 1).any())
+        if not estimable:   # no stratum with two PSUs: no variance to estimate (not a zero)
+            var = np.full(n_groups, np.nan)
+            vcov = None if vcov is None else np.full_like(vcov, np.nan)
+        return Variance(var, vcov, df, df_union, lonely_hit, n_psu)
+
+    def _touched(self, g: np.ndarray, n_groups: int) -> np.ndarray:
+        """(strata x groups) bool: the group has rows in the stratum."""
+        inside = g >= 0
+        key = self.strata[inside] * n_groups + g[inside]
+        cnt = np.bincount(key, minlength=self.n_strata * n_groups)
+        return (cnt > 0).reshape(self.n_strata, n_groups)
+
+    def _psu_group_totals(self, zz: np.ndarray, gg: np.ndarray, inside: np.ndarray,
+                          n_groups: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(psu, group, total) of every PSU x group pair holding rows of the group."""
+        if self.psu is None:
+            return np.flatnonzero(inside), gg[inside], zz[inside]
+        key = self.psu[inside] * n_groups + gg[inside]
+        size = (int(self.psu.max()) + 1) * n_groups
+        if size <= 4 * self.n + 1_000_000:
+            tot = np.bincount(key, weights=zz[inside], minlength=size)
+            present = np.bincount(key, minlength=size) > 0
+            idx = np.flatnonzero(present)
+            return idx // n_groups, idx % n_groups, tot[idx]
+        codes, uniq = pd.factorize(key)
+        tot = np.bincount(codes, weights=zz[inside], minlength=len(uniq))
+        return uniq // n_groups, uniq % n_groups, tot
+
+    def _plain(self, zz, gg, inside, n_groups: int, covmat: bool):
+        c, g, t = self._psu_group_totals(zz, gg, inside, n_groups)
+        h = self.psu_stratum[c]
+        s_c = self.s_h[h]
+        quad = np.bincount(g, weights=s_c * t * t, minlength=n_groups)
+        t_h = np.bincount(h * n_groups + g, weights=t,
+                          minlength=self.n_strata * n_groups).reshape(self.n_strata, n_groups)
+        var = quad - (self.k_h[:, None] * t_h**2).sum(axis=0)
+        vcov = None
+        if covmat:
+            tm = sparse.csr_matrix((t, (c, g)), shape=(len(self.psu_stratum), n_groups))
+            vcov = np.asarray((tm.T @ sparse.diags(self.s_h[self.psu_stratum]) @ tm).todense())
+            vcov -= t_h.T @ (self.k_h[:, None] * t_h)
+            vcov = (vcov + vcov.T) / 2
+        return np.maximum(var, 0.0), vcov
+
+    def _calibrated(self, zz, gg, inside, n_groups: int, covmat: bool):
+        """Variance after replacing z by its calibration residuals (R svyrecvar postStrata)."""
+        cal = self.calibration
+        assert cal is not None
+        omega = np.ones(self.n) if cal.method == "rake" else self.w
+        u0 = zz / self.w
+        levels = [int(m.max()) + 1 for m in cal.margins]
+        offs = np.concatenate([[0], np.cumsum(levels)])
+        big_l = int(offs[-1])
+        r0 = np.zeros((big_l, n_groups))
+        cross = np.zeros((big_l, big_l))
+        for k, mk in enumerate(cal.margins):
+            r0[offs[k]:offs[k + 1]] = np.bincount(
+                mk[inside] * n_groups + gg[inside], weights=(omega * u0)[inside],
+                minlength=levels[k] * n_groups).reshape(levels[k], n_groups)
+            for m, mm in enumerate(cal.margins):
+                cross[offs[k]:offs[k + 1], offs[m]:offs[m + 1]] = np.bincount(
+                    mk * levels[m] + mm, weights=omega,
+                    minlength=levels[k] * levels[m]).reshape(levels[k], levels[m])
+        a = np.zeros((big_l, n_groups))
+        sweeps = RAKE_SWEEPS if cal.method == "rake" else 1
+        for _ in range(sweeps):
+            for k in range(len(cal.margins)):
+                sl = slice(offs[k], offs[k + 1])
+                a[sl] += (r0[sl] - cross[sl] @ a) / np.diag(cross)[sl][:, None]
+        return self._residual_quadratic(zz, gg, inside, n_groups, a, offs, covmat)
+
+    def _residual_quadratic(self, zz, gg, inside, n_groups: int, a: np.ndarray,
+                            offs: np.ndarray, covmat: bool):
+        """V = T'ST - T_h' K T_h for T = T0 - P a (T0: PSU x group totals of z; P: PSU x level
+        sums of w), expanded so that no dense PSU x group matrix is formed."""
+        cal = self.calibration
+        assert cal is not None
+        n_psu = len(self.psu_stratum)
+        psu = np.arange(self.n) if self.psu is None else self.psu
+        c, g, t = self._psu_group_totals(zz, gg, inside, n_groups)
+        t0 = sparse.csr_matrix((t, (c, g)), shape=(n_psu, n_groups))
+        rows = np.concatenate([psu] * len(cal.margins))
+        cols = np.concatenate([m + offs[k] for k, m in enumerate(cal.margins)])
+        pm = sparse.csr_matrix((np.tile(self.w, len(cal.margins)), (rows, cols)),
+                               shape=(n_psu, int(offs[-1])))
+        sd = sparse.diags(self.s_h[self.psu_stratum])
+        t0st0 = np.asarray((t0.T @ sd @ t0).todense())
+        t0sp = np.asarray((t0.T @ sd @ pm).todense())
+        psp = np.asarray((pm.T @ sd @ pm).todense())
+        tst = t0st0 - t0sp @ a - (t0sp @ a).T + a.T @ psp @ a
+        hs = sparse.csr_matrix((np.ones(n_psu), (self.psu_stratum, np.arange(n_psu))),
+                               shape=(self.n_strata, n_psu))
+        t_h = np.asarray((hs @ t0).todense()) - np.asarray((hs @ pm).todense()) @ a
+        vcov = tst - t_h.T @ (self.k_h[:, None] * t_h)
+        vcov = (vcov + vcov.T) / 2
+        return np.maximum(np.diag(vcov).copy(), 0.0), vcov if covmat else None
+
+    def _degf(self, g: np.ndarray, n_groups: int, pairs: bool):
+        """R ``degf(subset(design, group))``: PSUs minus strata holding positive-weight rows."""
+        keep = (g >= 0) & (self.w > 0)
+        gk = g[keep]
+        psu = np.flatnonzero(keep) if self.psu is None else self.psu[keep]
+        n_psu = self.n if self.psu is None else int(self.psu.max()) + 1
+        psu_pairs = np.unique(psu.astype(np.int64) * n_groups + gk)
+        str_pairs = np.unique(self.strata[keep] * n_groups + gk)
+        n_p = np.bincount(psu_pairs % n_groups, minlength=n_groups)
+        n_s = np.bincount(str_pairs % n_groups, minlength=n_groups)
+        df = (n_p - n_s).astype(float)
+        df_union = None
+        if pairs:
+            inc_p = sparse.csr_matrix((np.ones(len(psu_pairs)), (psu_pairs // n_groups,
+                                                                  psu_pairs % n_groups)),
+                                      shape=(n_psu, n_groups))
+            inc_s = sparse.csr_matrix((np.ones(len(str_pairs)), (str_pairs // n_groups,
+                                                                  str_pairs % n_groups)),
+                                      shape=(self.n_strata, n_groups))
+            both_p = np.asarray((inc_p.T @ inc_p).todense())
+            both_s = np.asarray((inc_s.T @ inc_s).todense())
+            df_union = ((n_p[:, None] + n_p[None, :] - both_p)
+                        - (n_s[:, None] + n_s[None, :] - both_s)).astype(float)
+        return df, df_union, n_p
+
+
+def as_design(design: Design | None, n: int, weights: ArrayLike | None, strata: ArrayLike | None,
+              cluster: ArrayLike | None, fpc: ArrayLike | None) -> Design:
+    """The given :class:`Design` (checked against n) or one built from the design arguments."""
+    if design is not None:
+        if any(v is not None for v in (weights, strata, cluster, fpc)):
+            raise DataError("both a design and design arguments given", column="design",
+                            expected="either design= or weights/strata/cluster/fpc")
+        design.validate_rows(n)
+        return design
+    return Design(n, weights=weights, strata=strata, cluster=cluster, fpc=fpc)
