@@ -10,6 +10,7 @@ import pytest
 from helpers.errors import DataError
 from helpers.paths import PROJECT_ROOT
 from helpers.stats import compare, estimators, shrinkage
+from helpers.stats.design import Design
 
 REF = PROJECT_ROOT / "tests" / "data"
 
@@ -371,7 +372,9 @@ def test_nps_table_rows_match_r_nps_package():
     assert (adj.loc["g1", "ci_low"], adj.loc["g1", "ci_high"]) == pytest.approx(r.ci)
 
 
-def test_nps_table_weighted_clustered_equals_design_nps():
+def test_nps_table_weighted_clustered_equals_domain_nps():
+    # every row is nps() for the group as a domain of the full design (R svyby = svymean on
+    # subset(design)); estimating the group's rows as their own design gives another SE
     rng = np.random.default_rng(3)
     df = pd.DataFrame({"tier": rng.choice(["SMB", "Enterprise"], 400),
                        "region": rng.choice(["NA", "EMEA"], 400),
@@ -379,13 +382,35 @@ def test_nps_table_weighted_clustered_equals_design_nps():
                        "acct": rng.integers(0, 60, 400), "w": rng.uniform(0.5, 3, 400)})
     df.loc[::17, "ltr"] = np.nan
     t = estimators.nps_table(df, ["tier", "region"], weight="w", cluster="acct")
-    assert len(t) == 4 and {"deff", "n_eff", "n_clusters"} <= set(t)
+    assert len(t) == 4 and {"deff", "n_eff", "n_clusters", "df", "note"} <= set(t)
+    design = Design.from_frame(df, weight="w", cluster="acct")
     for row in t.itertuples():
-        g = df[(df.tier == row.tier) & (df.region == row.region)]
-        r = estimators.nps(g["ltr"], weights=g["w"], cluster=g["acct"])
+        dom = ((df.tier == row.tier) & (df.region == row.region)).to_numpy()
+        r = estimators.nps(df["ltr"], design=design, domain=dom)
         assert row.nps == pytest.approx(r.nps) and row.se == pytest.approx(r.se)
         assert (row.ci_low, row.ci_high) == pytest.approx(r.ci)
-        assert row.n == r.n and row.deff == pytest.approx(r.deff)
+        assert row.n == r.n and row.deff == pytest.approx(r.deff) and row.df == r.df
+        g = df[dom]
+        own = estimators.nps(g["ltr"], weights=g["w"], cluster=g["acct"])
+        assert own.nps == pytest.approx(r.nps) and own.se != pytest.approx(r.se)
+
+
+def test_edge_cases_n1_all_promoters_zero_weights():
+    # n = 1: no SE and no interval, weighted or not (one answer shows no variation)
+    for r in (estimators.nps([10]), estimators.nps([10], weights=[2.0])):
+        assert r.nps == 100 and r.n == 1 and np.isnan(r.se) and np.isnan(r.ci[0])
+    assert np.isnan(estimators.survey_mean([3.0]).se)
+    # all promoters: SE 0; Wald collapses, adjusted Wald does not; deff undefined (0/0, as R)
+    w = estimators.nps([10] * 6, weights=[1, 2, 1, 2, 1, 2], ci="wald")
+    assert w.se == 0 and w.ci == (100.0, 100.0) and np.isnan(w.deff)
+    aw = estimators.nps([10] * 6, weights=[1, 2, 1, 2, 1, 2])
+    assert aw.ci[0] < 100 and aw.df == 5
+    # all weights zero: nothing to estimate
+    with pytest.raises(DataError, match="positive weight"):
+        estimators.nps([10, 0], weights=[0.0, 0.0])
+    # a domain with no rows
+    with pytest.raises(DataError, match="domain"):
+        estimators.survey_mean([1.0, 2.0], domain=[False, False])
 
 
 def test_nps_table_cluster_ci_covers_planted_truth():
