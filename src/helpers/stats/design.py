@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 from scipy import sparse, stats
 
-from helpers.errors import DataError
+from helpers.errors import DataError, require_columns
 
 ArrayLike = Any  # list, numpy array or pandas Series
 CIMethod = Literal["adjusted_wald", "wald"]
@@ -99,6 +99,8 @@ def as_codes(x: ArrayLike | None, n: int, name: str) -> np.ndarray | None:
     if len(arr) != n:
         raise DataError(f"length {len(arr)} differs from the values' length {n}", column=name,
                         expected=f"{n} entries")
+    if arr.dtype.kind in "iu" and len(arr):
+        return dense_codes(arr)
     codes, _ = pd.factorize(arr, use_na_sentinel=True)
     if (codes < 0).any():
         row = int(np.flatnonzero(codes < 0)[0])
@@ -137,11 +139,22 @@ def as_mask(domain: ArrayLike | None, n: int) -> np.ndarray | None:
     return arr
 
 
-def combine_codes(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Codes of the (a, b) pairs, 0..k-1 (vectorised, hash-based)."""
-    key = a.astype(np.int64) * (int(b.max()) + 1 if len(b) else 1) + b
-    codes, _ = pd.factorize(key)
+def dense_codes(arr: np.ndarray) -> np.ndarray:
+    """Codes 0..k-1 of integer labels in sorted order: a presence table when the labels' range
+    is small (a few ms for a million rows), else a hash."""
+    lo, hi = int(arr.min()), int(arr.max())
+    if hi - lo < 4 * len(arr) + 1_000_000:
+        shifted = arr.astype(np.int64) - lo
+        present = np.bincount(shifted, minlength=hi - lo + 1) > 0
+        return (np.cumsum(present) - 1)[shifted]
+    codes, _ = pd.factorize(arr)
     return codes.astype(np.int64)
+
+
+def combine_codes(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Codes of the (a, b) pairs, 0..k-1 (vectorised)."""
+    key = a.astype(np.int64) * (int(b.max()) + 1 if len(b) else 1) + b
+    return dense_codes(key) if len(key) else key
 
 
 def check_scale(x: np.ndarray, lo: float, hi: float, name: str) -> None:
@@ -264,8 +277,6 @@ class Design:
         """Design from columns of ``df``; ``calibrate`` lists margin columns (a list of columns
         is their interaction, e.g. ``["wave", "region"]`` for margins raked within each wave).
         Rows without a cluster label are PSUs of their own (a respondent without an account)."""
-        from helpers.errors import require_columns
-
         margins = [[m] if isinstance(m, str) else list(m) for m in (calibrate or [])]
         cols = [c for c in (weight, strata, cluster, fpc) if c] + [c for m in margins for c in m]
         require_columns(df, cols, "responses")
@@ -323,6 +334,8 @@ class Design:
         ``z`` holds the linearised values of each row's own group (zero outside every group).
         R: ``svyrecvar`` on the influence functions, with the groups as domains of this design.
         """
+        if group is None and self.calibration is None:
+            return self._whole(z)
         g = np.zeros(self.n, dtype=np.int64) if group is None else group
         inside = g >= 0
         zz = np.where(inside, z, 0.0)
@@ -350,6 +363,41 @@ class Design:
             var = np.full(n_groups, np.nan)
             vcov = None if vcov is None else np.full_like(vcov, np.nan)
         return Variance(var, vcov, df, df_union, lonely_hit, n_psu)
+
+    def _whole(self, z: np.ndarray) -> Variance:
+        """:meth:`variance` of the whole sample (no domain, no calibration): one bincount."""
+        if self.lonely_psu == "fail" and self.lonely_h.any():
+            raise DataError(f"stratum {int(np.flatnonzero(self.lonely_h)[0])} has only one PSU",
+                            column="strata", expected="two or more PSUs per stratum, or "
+                            "lonely_psu='adjust' / 'certainty' / 'remove' / 'average'")
+        t = z if self.psu is None else np.bincount(self.psu, weights=z,
+                                                   minlength=len(self.psu_stratum))
+        s_c = self.s_h[self.psu_stratum]
+        t_h = np.bincount(self.psu_stratum, weights=t, minlength=self.n_strata)
+        var = float(s_c @ (t * t) - self.k_h @ (t_h * t_h))
+        n_lonely = int(self.lonely_h.sum())
+        if self.lonely_psu == "average" and n_lonely:
+            ok = self.n_strata - n_lonely
+            var = var * self.n_strata / ok if ok else float("nan")
+        if not (self.n_h > 1).any():
+            var = float("nan")
+        df, n_psu = self._whole_df()
+        return Variance(np.array([max(var, 0.0)]), None, np.array([df]), None,
+                        np.array([n_lonely]), np.array([n_psu]))
+
+    def _whole_df(self) -> tuple[float, int]:
+        """PSUs and strata holding a positive weight (cached: the design does not change)."""
+        if not hasattr(self, "_df_cache"):
+            pos = self.w > 0
+            if self.psu is None:
+                n_p = int(pos.sum())
+                n_s = int((np.bincount(self.strata, weights=pos, minlength=self.n_strata) > 0).sum())
+            else:
+                has = np.bincount(self.psu, weights=pos, minlength=len(self.psu_stratum)) > 0
+                n_p = int(has.sum())
+                n_s = len(np.unique(self.psu_stratum[has]))
+            self._df_cache = (float(n_p - n_s), n_p)
+        return self._df_cache
 
     def _touched(self, g: np.ndarray, n_groups: int) -> np.ndarray:
         """(strata x groups) bool: the group has rows in the stratum."""
@@ -447,26 +495,36 @@ class Design:
         """R ``degf(subset(design, group))``: PSUs minus strata holding positive-weight rows."""
         keep = (g >= 0) & (self.w > 0)
         gk = g[keep]
-        psu = np.flatnonzero(keep) if self.psu is None else self.psu[keep]
-        n_psu = self.n if self.psu is None else int(self.psu.max()) + 1
-        psu_pairs = np.unique(psu.astype(np.int64) * n_groups + gk)
-        str_pairs = np.unique(self.strata[keep] * n_groups + gk)
-        n_p = np.bincount(psu_pairs % n_groups, minlength=n_groups)
-        n_s = np.bincount(str_pairs % n_groups, minlength=n_groups)
+        n_psu = len(self.psu_stratum)
+        if self.psu is None:   # every row its own PSU: the pairs are the rows
+            p_psu, p_grp = np.flatnonzero(keep), gk
+        else:
+            p_psu, p_grp = _pairs(self.psu[keep], gk, n_groups, n_psu)
+        s_str, s_grp = _pairs(self.strata[keep], gk, n_groups, self.n_strata)
+        n_p = np.bincount(p_grp, minlength=n_groups)
+        n_s = np.bincount(s_grp, minlength=n_groups)
         df = (n_p - n_s).astype(float)
         df_union = None
         if pairs:
-            inc_p = sparse.csr_matrix((np.ones(len(psu_pairs)), (psu_pairs // n_groups,
-                                                                  psu_pairs % n_groups)),
-                                      shape=(n_psu, n_groups))
-            inc_s = sparse.csr_matrix((np.ones(len(str_pairs)), (str_pairs // n_groups,
-                                                                  str_pairs % n_groups)),
-                                      shape=(self.n_strata, n_groups))
-            both_p = np.asarray((inc_p.T @ inc_p).todense())
-            both_s = np.asarray((inc_s.T @ inc_s).todense())
-            df_union = ((n_p[:, None] + n_p[None, :] - both_p)
-                        - (n_s[:, None] + n_s[None, :] - both_s)).astype(float)
+            def both(a: np.ndarray, grp: np.ndarray, size: int) -> np.ndarray:
+                inc = sparse.csr_matrix((np.ones(len(a)), (a, grp)), shape=(size, n_groups))
+                return np.asarray((inc.T @ inc).todense())
+            df_union = ((n_p[:, None] + n_p[None, :] - both(p_psu, p_grp, n_psu))
+                        - (n_s[:, None] + n_s[None, :] - both(s_str, s_grp, self.n_strata))
+                        ).astype(float)
         return df, df_union, n_p
+
+
+def _pairs(a: np.ndarray, b: np.ndarray, n_b: int, n_a: int) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct (a, b) pairs (codes a < n_a, b < n_b): a presence bincount when the table is
+    small enough, else a hash (both far cheaper than sorting a million rows)."""
+    key = a.astype(np.int64) * n_b + b
+    size = n_a * n_b
+    if size <= 4 * len(key) + 1_000_000:
+        idx = np.flatnonzero(np.bincount(key, minlength=size))
+    else:
+        idx = pd.unique(key)
+    return idx // n_b, idx % n_b
 
 
 def as_design(design: Design | None, n: int, weights: ArrayLike | None, strata: ArrayLike | None,

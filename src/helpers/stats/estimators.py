@@ -165,20 +165,30 @@ def group_means(design: Design, y: np.ndarray, group: np.ndarray | None = None,
     """
     if deff not in ("replace", "srswor"):
         raise DataError(f"deff={deff!r}", expected="'replace' or 'srswor'")
-    g = np.zeros(design.n, dtype=np.int64) if group is None else group
-    valid = (g >= 0) & ~np.isnan(y)
-    gv = np.where(valid, g, 0)
-    w = np.where(valid, design.w, 0.0)
-    yv = np.where(valid, y, 0.0)
-    n = np.bincount(gv, weights=(w > 0).astype(float), minlength=n_groups)
-    wsum = np.bincount(gv, weights=w, minlength=n_groups)
+    nan = np.isnan(y)
+    if group is None and not nan.any():   # the whole sample: no masks, one group
+        gv, w, yv, valid, g = None, design.w, y, None, None
+    else:
+        g = np.zeros(design.n, dtype=np.int64) if group is None else group
+        valid = (g >= 0) & ~nan
+        gv = np.where(valid, g, 0)
+        w = np.where(valid, design.w, 0.0)
+        yv = np.where(valid, y, 0.0)
+
+    def by_group(weights: np.ndarray) -> np.ndarray:
+        return (np.array([weights.sum()]) if gv is None else
+                np.bincount(gv, weights=weights, minlength=n_groups))
+
+    n = by_group((w > 0).astype(float))
+    wsum = by_group(w)
     with np.errstate(divide="ignore", invalid="ignore"):
-        mean = np.bincount(gv, weights=w * yv, minlength=n_groups) / wsum
-        resid = np.where(valid, yv - mean[gv], 0.0)
-        z = w * yv if total else w * resid / wsum[gv]
-        v = design.variance(np.where(valid, z, 0.0), np.where(valid, g, -1), n_groups, covmat)
-        s2 = (np.bincount(gv, weights=w * resid**2, minlength=n_groups) / wsum
-              * n / (n - 1))
+        mean = by_group(w * yv) / wsum
+        resid = yv - (mean[0] if gv is None else mean[gv])
+        wr = w * resid
+        z = w * yv if total else wr / (wsum[0] if gv is None else wsum[gv])
+        v = design.variance(z, None if valid is None else np.where(valid, g, -1), n_groups,
+                            covmat)
+        s2 = by_group(wr * resid) / wsum * n / (n - 1)
         var_srs = s2 / n * (wsum**2 if total else 1.0)
         if deff == "srswor":
             var_srs = np.where(wsum >= n, var_srs * (1 - n / wsum), np.nan)
