@@ -108,9 +108,10 @@ def test_nps_adjusted_wald_rocks_2016():
     se = np.sqrt((pro + det - est**2) / 9)
     assert r.ci[0] == pytest.approx(100 * (est - 1.959964 * se), abs=1e-4)
     assert r.ci[1] == pytest.approx(100 * (est + 1.959964 * se), abs=1e-4)
-    # default: t with n - 1 = 5 df (qt(0.975, 5) = 2.570582)
-    rt = estimators.nps(counts(1, 2, 3))
-    assert rt.df == 5 and rt.ci[1] == pytest.approx(100 * (est + 2.570582 * se), abs=1e-4)
+    # without a design the published normal quantile is the default; df= gives t
+    assert estimators.nps(counts(1, 2, 3)).ci == r.ci and np.isinf(r.df)
+    rt = estimators.nps(counts(1, 2, 3), df=5)   # qt(0.975, 5) = 2.570582
+    assert rt.ci[1] == pytest.approx(100 * (est + 2.570582 * se), abs=1e-4)
     # all-promoter sample: Wald collapses to a point, adjusted Wald does not
     assert estimators.nps([10] * 5, ci="wald").ci == (100.0, 100.0)
     assert estimators.nps([10] * 5).ci[0] < 80

@@ -11,9 +11,10 @@ estimate for a subpopulation within the full design, as ``svymean(~y, subset(des
 (``confint(..., df=degf(design))``). Missing values are a domain too: they never drop a PSU.
 
 NPS is the mean of a +100/0/-100 score, so the same machinery gives weighted, stratified and
-account-clustered NPS. A plain list of scores without any design uses the multinomial variance of
-Rocks (2016) and the R ``NPS`` package. Intervals use t with ``df`` degrees of freedom (n - 1
-without a design); pass ``df=numpy.inf`` for the normal intervals of the published formulas.
+account-clustered NPS. A plain list of NPS scores without any design is the R ``NPS`` package /
+Rocks (2016) case: multinomial variance and the published normal-quantile (adjusted) Wald
+interval (df reported as inf). Every other interval uses t with ``df`` degrees of freedom (the
+design's; n - 1 for a mean without a design, as ``svydesign(id=~1)``); ``df=`` overrides it.
 """
 
 from __future__ import annotations
@@ -367,14 +368,15 @@ def nps(scores: ArrayLike, weights: ArrayLike | None = None, strata: ArrayLike |
 
     Without a design (no weights, strata, cluster, fpc or ``design``) the variance is the
     multinomial one of Rocks (2016) / R ``NPS``: Var = p_pro + p_det - (p_pro - p_det)^2,
-    SE = sqrt(Var / n), df = n - 1. With a design, NPS is R's ``svymean`` of the +100/0/-100
+    SE = sqrt(Var / n), with the published normal quantile (df inf; pass ``df`` for t). With a
+    design, NPS is R's ``svymean`` of the +100/0/-100
     score (clustered by account for B2B, raked for B2C) with ``deff`` / ``n_eff`` and the
     design df; ``domain`` estimates a segment within the full design.
 
     ``ci="adjusted_wald"`` adds 0.75 detractor, 1.5 passive and 0.75 promoter pseudo-responses
     (n + 3) before the Wald interval (better coverage at small n); under a design they are
     added to the effective n. ``ci="wald"`` is estimate +- t SE. Both use the t quantile with
-    ``df`` (``numpy.inf``: normal, as the published formulas). n < 2: no SE and no interval.
+    ``df`` (default: the design's df). n < 2: no SE and no interval.
     """
     _check_ci(ci)
     check_level(level)
@@ -410,7 +412,7 @@ def _nps_multinomial(y: np.ndarray, ci: str, level: float, df: float | None,
     p_pro, p_det = float(np.mean(y > 0)), float(np.mean(y < 0))
     est = p_pro - p_det
     se = float(np.sqrt(max(p_pro + p_det - est**2, 0.0) / n)) if n >= 2 else float("nan")
-    d = float(n - 1) if df is None else float(df)
+    d = np.inf if df is None else float(df)
     lo, hi = _nps_interval(est, se, p_pro, p_det, n, float(n), t_value(level, d), ci)
     return NPSResult(100 * est, 100 * se, (100 * float(lo), 100 * float(hi)), n, p_pro,
                      1 - p_pro - p_det, p_det, ci, None, None, level, d)
@@ -535,7 +537,8 @@ def nps_table(df: pd.DataFrame, by: str | Sequence[str], score: str = "ltr",
     One row per group with rated rows of positive weight (sorted): the ``by`` columns, ``n``,
     ``pct_promoter``, ``pct_passive``, ``pct_detractor``, ``nps``, ``se``, ``ci_low``,
     ``ci_high``, ``df``, ``deff``, ``n_eff``, ``n_psu`` (and ``n_clusters`` when clustered),
-    ``note``. Without a design each row equals :func:`nps` on the group (multinomial); with
+    ``note``. Without a design each row equals :func:`nps` on the group (multinomial, normal
+    quantile as R ``NPS``); with
     weights / strata / clusters / fpc (columns) or a prebuilt ``design`` every group is a domain
     of the full design (strata and PSUs without the group count, as R), with its own df.
     ``covmat=True``: covariance between rows in ``attrs["vcov"]`` (see :func:`survey_by`).
@@ -561,7 +564,8 @@ def nps_table(df: pd.DataFrame, by: str | Sequence[str], score: str = "ltr",
         n = gm.n.astype(float)
         if plain:   # R NPS package: multinomial variance, no design effect
             var = np.where(n >= 2, np.maximum(p_pro + p_det - gm.est**2, 0.0) / n, np.nan)
-            dfs, deffs, n_effs = n - 1, np.full(n_groups, np.nan), np.full(n_groups, np.nan)
+            dfs = np.full(n_groups, np.inf)
+            deffs, n_effs = np.full(n_groups, np.nan), np.full(n_groups, np.nan)
         else:
             var, dfs, deffs, n_effs = gm.var, gm.df, gm.deff, gm.n_eff
     se = np.sqrt(var)
