@@ -286,8 +286,7 @@ class Design:
             own = codes < 0
             codes[own] = codes.max(initial=-1) + 1 + np.arange(int(own.sum()))
             cl = codes
-        cal = [pd.MultiIndex.from_frame(df[m].astype(object)).factorize()[0] if len(m) > 1
-               else df[m[0]].to_numpy() for m in margins]
+        cal = [_interaction(df, m) for m in margins]
         return cls(len(df), weights=None if weight is None else df[weight],
                    strata=None if strata is None else df[strata], cluster=cl,
                    fpc=None if fpc is None else df[fpc], calibrate=cal or None,
@@ -438,55 +437,77 @@ class Design:
             vcov = (vcov + vcov.T) / 2
         return np.maximum(var, 0.0), vcov
 
-    def _calibrated(self, zz, gg, inside, n_groups: int, covmat: bool):
-        """Variance after replacing z by its calibration residuals (R svyrecvar postStrata)."""
+    def _cal_parts(self) -> dict[str, Any]:
+        """What the calibrated variance needs from the design alone (computed once): level
+        offsets, cross-tabs of the margins, P (PSU x level sums of w), S P, P'SP, strata x P."""
+        if hasattr(self, "_cal_cache"):
+            return self._cal_cache
         cal = self.calibration
         assert cal is not None
         omega = np.ones(self.n) if cal.method == "rake" else self.w
-        u0 = zz / self.w
         levels = [int(m.max()) + 1 for m in cal.margins]
-        offs = np.concatenate([[0], np.cumsum(levels)])
+        offs = np.concatenate([[0], np.cumsum(levels)]).astype(np.int64)
         big_l = int(offs[-1])
-        r0 = np.zeros((big_l, n_groups))
         cross = np.zeros((big_l, big_l))
         for k, mk in enumerate(cal.margins):
-            r0[offs[k]:offs[k + 1]] = np.bincount(
-                mk[inside] * n_groups + gg[inside], weights=(omega * u0)[inside],
-                minlength=levels[k] * n_groups).reshape(levels[k], n_groups)
             for m, mm in enumerate(cal.margins):
                 cross[offs[k]:offs[k + 1], offs[m]:offs[m + 1]] = np.bincount(
                     mk * levels[m] + mm, weights=omega,
                     minlength=levels[k] * levels[m]).reshape(levels[k], levels[m])
-        a = np.zeros((big_l, n_groups))
+        n_psu = len(self.psu_stratum)
+        psu = np.arange(self.n) if self.psu is None else self.psu
+        rows = np.concatenate([psu] * len(cal.margins))
+        cols = np.concatenate([m + offs[k] for k, m in enumerate(cal.margins)])
+        pm = sparse.csr_matrix((np.tile(self.w, len(cal.margins)), (rows, cols)),
+                               shape=(n_psu, big_l))
+        spm = sparse.diags(self.s_h[self.psu_stratum]) @ pm
+        hs = sparse.csr_matrix((np.ones(n_psu), (self.psu_stratum, np.arange(n_psu))),
+                               shape=(self.n_strata, n_psu))
+        self._cal_cache = {"omega": omega, "levels": levels, "offs": offs, "cross": cross,
+                           "spm": spm.tocsr(), "psp": np.asarray((pm.T @ spm).todense()),
+                           "hpm": np.asarray((hs @ pm).todense())}
+        return self._cal_cache
+
+    def _calibrated(self, zz, gg, inside, n_groups: int, covmat: bool):
+        """Variance after replacing z by its calibration residuals (R svyrecvar postStrata):
+        the residuals are z - w * sum_m a_m[level_m], with the coefficients a from the sweeps
+        of level means (small matrices only, never a dense rows x groups array)."""
+        cal = self.calibration
+        assert cal is not None
+        parts = self._cal_parts()
+        levels, offs, cross = parts["levels"], parts["offs"], parts["cross"]
+        u0 = (parts["omega"] * zz / self.w)[inside]
+        r0 = np.zeros((int(offs[-1]), n_groups))
+        for k, mk in enumerate(cal.margins):
+            r0[offs[k]:offs[k + 1]] = np.bincount(
+                mk[inside] * n_groups + gg[inside], weights=u0,
+                minlength=levels[k] * n_groups).reshape(levels[k], n_groups)
+        a = np.zeros_like(r0)
         sweeps = RAKE_SWEEPS if cal.method == "rake" else 1
         for _ in range(sweeps):
             for k in range(len(cal.margins)):
                 sl = slice(offs[k], offs[k + 1])
                 a[sl] += (r0[sl] - cross[sl] @ a) / np.diag(cross)[sl][:, None]
-        return self._residual_quadratic(zz, gg, inside, n_groups, a, offs, covmat)
+        return self._residual_quadratic(zz, gg, inside, n_groups, a, parts, covmat)
 
     def _residual_quadratic(self, zz, gg, inside, n_groups: int, a: np.ndarray,
-                            offs: np.ndarray, covmat: bool):
+                            parts: dict[str, Any], covmat: bool):
         """V = T'ST - T_h' K T_h for T = T0 - P a (T0: PSU x group totals of z; P: PSU x level
         sums of w), expanded so that no dense PSU x group matrix is formed."""
-        cal = self.calibration
-        assert cal is not None
-        n_psu = len(self.psu_stratum)
-        psu = np.arange(self.n) if self.psu is None else self.psu
         c, g, t = self._psu_group_totals(zz, gg, inside, n_groups)
-        t0 = sparse.csr_matrix((t, (c, g)), shape=(n_psu, n_groups))
-        rows = np.concatenate([psu] * len(cal.margins))
-        cols = np.concatenate([m + offs[k] for k, m in enumerate(cal.margins)])
-        pm = sparse.csr_matrix((np.tile(self.w, len(cal.margins)), (rows, cols)),
-                               shape=(n_psu, int(offs[-1])))
-        sd = sparse.diags(self.s_h[self.psu_stratum])
-        t0st0 = np.asarray((t0.T @ sd @ t0).todense())
-        t0sp = np.asarray((t0.T @ sd @ pm).todense())
-        psp = np.asarray((pm.T @ sd @ pm).todense())
-        tst = t0st0 - t0sp @ a - (t0sp @ a).T + a.T @ psp @ a
-        hs = sparse.csr_matrix((np.ones(n_psu), (self.psu_stratum, np.arange(n_psu))),
-                               shape=(self.n_strata, n_psu))
-        t_h = np.asarray((hs @ t0).todense()) - np.asarray((hs @ pm).todense()) @ a
+        h = self.psu_stratum[c]
+        s_c = self.s_h[h]
+        if self.psu is None:   # one row per PSU: every group's totals sit on distinct PSUs
+            t0st0 = np.diag(np.bincount(g, weights=s_c * t * t, minlength=n_groups))
+        else:
+            t0 = sparse.csr_matrix((t, (c, g)), shape=(len(self.psu_stratum), n_groups))
+            t0st0 = np.asarray((t0.T @ sparse.diags(self.s_h[self.psu_stratum]) @ t0).todense())
+        t0 = sparse.csr_matrix((t, (g, c)), shape=(n_groups, len(self.psu_stratum)))
+        t0sp = np.asarray((t0 @ parts["spm"]).todense())
+        tst = t0st0 - t0sp @ a - (t0sp @ a).T + a.T @ parts["psp"] @ a
+        t0_h = np.bincount(h * n_groups + g, weights=t,
+                           minlength=self.n_strata * n_groups).reshape(self.n_strata, n_groups)
+        t_h = t0_h - parts["hpm"] @ a
         vcov = tst - t_h.T @ (self.k_h[:, None] * t_h)
         vcov = (vcov + vcov.T) / 2
         return np.maximum(np.diag(vcov).copy(), 0.0), vcov if covmat else None
@@ -525,6 +546,19 @@ def _pairs(a: np.ndarray, b: np.ndarray, n_b: int, n_a: int) -> tuple[np.ndarray
     else:
         idx = pd.unique(key)
     return idx // n_b, idx % n_b
+
+
+def _interaction(df: pd.DataFrame, cols: list[str]) -> np.ndarray:
+    """Codes of the combinations of ``cols`` (one factorisation per column, then arithmetic)."""
+    codes: np.ndarray | None = None
+    for col in cols:
+        k = pd.factorize(df[col])[0]
+        if (k < 0).any():
+            raise DataError("missing value in a calibration margin", column=col,
+                            row=int(np.flatnonzero(k < 0)[0]), expected="a level for every row")
+        codes = k if codes is None else combine_codes(codes, k)
+    assert codes is not None
+    return codes
 
 
 def as_design(design: Design | None, n: int, weights: ArrayLike | None, strata: ArrayLike | None,
