@@ -7,8 +7,14 @@ STAMP  := $(VENV)/.installed-stamp
 SAMPLE := data/raw/survey_export.csv
 PROCESSED := data/processed/responses.parquet
 NBVAL  := --nbval-lax --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg
+# The tests run on their own generated sample under build/test-data (CX_DATA_DIR), never on data/.
+TEST_DATA := $(CURDIR)/build/test-data
+TEST_ENV  := CX_DATA_DIR=$(TEST_DATA)
+TEST_PROCESSED := $(TEST_DATA)/processed/responses.parquet
+CLEAN_SAMPLE = cx clean data/raw/survey_export.csv --out data/processed --accounts data/raw/accounts.csv \
+	  --invitations data/raw/invitations.csv --cx-index data/raw/cx_index.csv --prices data/raw/prices.csv
 
-.PHONY: all install sample data report test lint unit nbtest bench lab check-reports clean-reports clean
+.PHONY: all install sample data test-data report test lint unit nbtest bench lab check-reports clean-reports clean
 
 all: report
 
@@ -26,8 +32,12 @@ $(SAMPLE): | $(STAMP)
 
 data: $(PROCESSED)
 $(PROCESSED): $(SAMPLE) config/survey.yaml | $(STAMP)
-	$(BIN)/cx clean $(SAMPLE) --out data/processed --accounts data/raw/accounts.csv \
-	  --invitations data/raw/invitations.csv --cx-index data/raw/cx_index.csv --prices data/raw/prices.csv
+	$(BIN)/$(CLEAN_SAMPLE)
+
+test-data: $(TEST_PROCESSED)
+$(TEST_PROCESSED): config/survey.yaml src/helpers/sample/program.py | $(STAMP)
+	$(TEST_ENV) $(BIN)/cx sample --out data/raw
+	$(TEST_ENV) $(BIN)/$(CLEAN_SAMPLE)
 
 report: $(STAMP) $(SAMPLE)
 	$(BIN)/cx run --params config/params.yaml
@@ -35,11 +45,11 @@ report: $(STAMP) $(SAMPLE)
 lint: $(STAMP)
 	$(BIN)/ruff check src tests notebooks benchmarks
 
-unit: $(STAMP) $(PROCESSED)
-	$(BIN)/pytest -q tests
+unit: $(STAMP) $(TEST_PROCESSED)
+	$(TEST_ENV) $(BIN)/pytest -q tests
 
-nbtest: $(STAMP) $(PROCESSED)
-	$(BIN)/pytest -q $(NBVAL) notebooks/*.ipynb
+nbtest: $(STAMP) $(TEST_PROCESSED)
+	$(TEST_ENV) $(BIN)/pytest -q $(NBVAL) notebooks/*.ipynb
 
 test: lint unit nbtest
 
@@ -53,7 +63,7 @@ clean-reports:
 	rm -rf reports/*/ reports/index.html reports/latest
 
 clean:
-	rm -rf $(VENV) data/processed/* reports/*/ reports/index.html reports/latest
+	rm -rf $(VENV) build data/processed/* reports/*/ reports/index.html reports/latest
 
 check-reports: $(STAMP)
 	$(BIN)/cx report check reports/latest

@@ -50,6 +50,11 @@ def main() -> None:
     dfw = df.assign(weight=w)
     measure("segment_tables 1M rows x 30 segments, weighted (deff + Kish), governed", 5.0,
              lambda: segments.segment_tables(dfw, dims, weight="weight"))
+    cal = segments.b2c_calibration(cfg.b2c_margins)
+    measure("segment_tables 1M rows x 30 segments, raked weights, calibration-aware, waves as "
+            "strata", 5.0,
+            lambda: segments.segment_tables(dfw, dims, weight="weight", calibrate=cal,
+                                            strata="wave"))
     measure("account_nps five ways, 1M responses, 50k accounts", 5.0,
              lambda: segments.account_nps(df, role_order=cfg.role_order,
                                           role_weights=cfg.role_weights))

@@ -7,11 +7,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from helpers import paths
 from helpers.errors import DataError
 from helpers.paths import PROJECT_ROOT
 from helpers.stats import compare, estimators, shrinkage
+from helpers.stats.design import Design
 
-REF = PROJECT_ROOT.parent / "shared" / "reference"
+REF = PROJECT_ROOT / "tests" / "data"
 
 
 @pytest.fixture(scope="module")
@@ -101,12 +103,16 @@ def test_nps_point_values_from_r_package():
 
 def test_nps_adjusted_wald_rocks_2016():
     # counts (1, 2, 3) + (0.75, 1.5, 0.75): pro 3.75/9, det 1.75/9, n + 3 = 9
-    r = estimators.nps(counts(1, 2, 3), ci="adjusted_wald")
+    r = estimators.nps(counts(1, 2, 3), ci="adjusted_wald", df=np.inf)  # Rocks: normal quantile
     pro, det = 3.75 / 9, 1.75 / 9
     est = pro - det
     se = np.sqrt((pro + det - est**2) / 9)
     assert r.ci[0] == pytest.approx(100 * (est - 1.959964 * se), abs=1e-4)
     assert r.ci[1] == pytest.approx(100 * (est + 1.959964 * se), abs=1e-4)
+    # without a design the published normal quantile is the default; df= gives t
+    assert estimators.nps(counts(1, 2, 3)).ci == r.ci and np.isinf(r.df)
+    rt = estimators.nps(counts(1, 2, 3), df=5)   # qt(0.975, 5) = 2.570582
+    assert rt.ci[1] == pytest.approx(100 * (est + 2.570582 * se), abs=1e-4)
     # all-promoter sample: Wald collapses to a point, adjusted Wald does not
     assert estimators.nps([10] * 5, ci="wald").ci == (100.0, 100.0)
     assert estimators.nps([10] * 5).ci[0] < 80
@@ -323,11 +329,11 @@ def test_min_detectable_difference_has_planted_power():
 # ----------------------------------------------------------------- CES and CSAT
 def test_csat_top2_wilson_interval_newcombe_1998():
     # Newcombe (1998), Stat Med 17: 81/263, Wilson score interval 0.2553 to 0.3662
-    r = estimators.csat([5] * 40 + [4] * 41 + [1] * 100 + [3] * 82)
+    r = estimators.csat([5] * 40 + [4] * 41 + [1] * 100 + [3] * 82, df=np.inf)
     assert r.pct_top2.estimate == pytest.approx(100 * 81 / 263)
     assert r.pct_top2.ci == pytest.approx((25.53, 36.62), abs=0.005)
     # Newcombe's 15/148: 0.0624 to 0.1605
-    r2 = estimators.csat([4] * 15 + [2] * 133)
+    r2 = estimators.csat([4] * 15 + [2] * 133, df=np.inf)
     assert r2.pct_top2.ci == pytest.approx((6.24, 16.05), abs=0.005)
 
 
@@ -368,7 +374,9 @@ def test_nps_table_rows_match_r_nps_package():
     assert (adj.loc["g1", "ci_low"], adj.loc["g1", "ci_high"]) == pytest.approx(r.ci)
 
 
-def test_nps_table_weighted_clustered_equals_design_nps():
+def test_nps_table_weighted_clustered_equals_domain_nps():
+    # every row is nps() for the group as a domain of the full design (R svyby = svymean on
+    # subset(design)); estimating the group's rows as their own design gives another SE
     rng = np.random.default_rng(3)
     df = pd.DataFrame({"tier": rng.choice(["SMB", "Enterprise"], 400),
                        "region": rng.choice(["NA", "EMEA"], 400),
@@ -376,13 +384,35 @@ def test_nps_table_weighted_clustered_equals_design_nps():
                        "acct": rng.integers(0, 60, 400), "w": rng.uniform(0.5, 3, 400)})
     df.loc[::17, "ltr"] = np.nan
     t = estimators.nps_table(df, ["tier", "region"], weight="w", cluster="acct")
-    assert len(t) == 4 and {"deff", "n_eff", "n_clusters"} <= set(t)
+    assert len(t) == 4 and {"deff", "n_eff", "n_clusters", "df", "note"} <= set(t)
+    design = Design.from_frame(df, weight="w", cluster="acct")
     for row in t.itertuples():
-        g = df[(df.tier == row.tier) & (df.region == row.region)]
-        r = estimators.nps(g["ltr"], weights=g["w"], cluster=g["acct"])
+        dom = ((df.tier == row.tier) & (df.region == row.region)).to_numpy()
+        r = estimators.nps(df["ltr"], design=design, domain=dom)
         assert row.nps == pytest.approx(r.nps) and row.se == pytest.approx(r.se)
         assert (row.ci_low, row.ci_high) == pytest.approx(r.ci)
-        assert row.n == r.n and row.deff == pytest.approx(r.deff)
+        assert row.n == r.n and row.deff == pytest.approx(r.deff) and row.df == r.df
+        g = df[dom]
+        own = estimators.nps(g["ltr"], weights=g["w"], cluster=g["acct"])
+        assert own.nps == pytest.approx(r.nps) and own.se != pytest.approx(r.se)
+
+
+def test_edge_cases_n1_all_promoters_zero_weights():
+    # n = 1: no SE and no interval, weighted or not (one answer shows no variation)
+    for r in (estimators.nps([10]), estimators.nps([10], weights=[2.0])):
+        assert r.nps == 100 and r.n == 1 and np.isnan(r.se) and np.isnan(r.ci[0])
+    assert np.isnan(estimators.survey_mean([3.0]).se)
+    # all promoters: SE 0; Wald collapses, adjusted Wald does not; deff undefined (0/0, as R)
+    w = estimators.nps([10] * 6, weights=[1, 2, 1, 2, 1, 2], ci="wald")
+    assert w.se == 0 and w.ci == (100.0, 100.0) and np.isnan(w.deff)
+    aw = estimators.nps([10] * 6, weights=[1, 2, 1, 2, 1, 2])
+    assert aw.ci[0] < 100 and aw.df == 5
+    # all weights zero: nothing to estimate
+    with pytest.raises(DataError, match="positive weight"):
+        estimators.nps([10, 0], weights=[0.0, 0.0])
+    # a domain with no rows
+    with pytest.raises(DataError, match="domain"):
+        estimators.survey_mean([1.0, 2.0], domain=[False, False])
 
 
 def test_nps_table_cluster_ci_covers_planted_truth():
@@ -414,8 +444,8 @@ def test_nps_table_missing_column_and_groups():
 
 
 # ----------------------------------------------------------------- planted truth of the sample
-RESPONSES = PROJECT_ROOT / "data" / "processed" / "responses.parquet"
-TRUTH = PROJECT_ROOT / "data" / "raw" / "truth.json"
+RESPONSES = paths.PROCESSED_DIR / "responses.parquet"
+TRUTH = paths.RAW_DIR / "truth.json"
 needs_sample = pytest.mark.skipif(not (RESPONSES.exists() and TRUTH.exists()),
                                   reason="run `cx sample` and `cx clean` first")
 

@@ -16,7 +16,7 @@ from helpers.analysis import segments, selection
 from helpers.errors import DataError
 from helpers.ingest import schema
 from helpers.sample import program
-from helpers.stats import estimators, weighting
+from helpers.stats import compare, estimators, weighting
 
 TRUTH = paths.RAW_DIR / "truth.json"
 PROCESSED = paths.PROCESSED_DIR / "responses.parquet"
@@ -234,6 +234,51 @@ def test_wave_changes_flag_planted_shift_only() -> None:
         assert bool(ch.loc[("segment", "moved"), "significant"])
         assert not bool(ch.loc[("segment", "flat"), "significant"])
         assert (ch["p_adjusted"] >= ch["p_value"]).all()
+
+
+def test_wave_changes_use_the_joint_design_covariance() -> None:
+    # the same accounts answer in both waves (clusters shared): the independent-sample SE
+    # ignores their positive covariance; the joint design (R svycontrast on svyby) does not
+    rng = np.random.default_rng(11)
+    mood = rng.choice([3.0, 10.0], 60)
+    rows = [{"account_id": a, "wave": w, "tier": "SMB" if a % 2 else "Ent",
+             "ltr": mood[a] if rng.random() < 0.8 else float(rng.integers(0, 11))}
+            for a in range(60) for w in ("2026Q1", "2026Q2") for _ in range(2)]
+    df = pd.DataFrame(rows)
+    ch = segments.wave_changes(df, "tier", cluster="account_id").set_index(["dimension",
+                                                                            "segment"])
+    allrow = ch.loc[("all", "all")]
+    t = estimators.nps_table(df, "wave", cluster="account_id", covmat=True, ci="wald")
+    d = compare.contrast(t, 0, 1)
+    assert (allrow["change"], allrow["se"], allrow["p_value"]) == pytest.approx(
+        (d.estimate, d.se, d.p))
+    assert d.df == 59                                  # 60 accounts - 1 stratum
+    a, b = df[df["wave"] == "2026Q1"], df[df["wave"] == "2026Q2"]
+    ind = compare.compare_independent(a["ltr"], b["ltr"], a_cluster=a["account_id"],
+                                      b_cluster=b["account_id"])
+    assert ind.se > 1.5 * d.se                         # shared accounts: strongly correlated
+    assert "joint design" in allrow["test"]
+
+
+@needs_sample
+def test_b2c_calibrated_headline_and_tables(sample: dict) -> None:
+    # with the raking margins the variance uses the calibration residuals (R rake); the
+    # estimate is unchanged and the segment table rows are domains of the same design
+    cfg = sample["cfg"]
+    data = selection.study(sample["resp"], schema.load(), cfg,
+                           tables={"accounts": sample["acc"], "invitations": sample["inv"]})
+    assert data.raking_margins() == cfg.b2c_margins
+    now = data.now(data.b2c)
+    plain = segments.headline(now, weight="weight").set_index("metric")
+    cal = segments.market_headline(data).set_index(["market", "metric"])
+    assert cal.loc[("B2C", "nps"), "estimate"] == pytest.approx(plain.loc["nps", "estimate"])
+    assert cal.loc[("B2C", "nps"), "se"] != pytest.approx(plain.loc["nps", "se"])
+    design = segments.design_for(now, weight="weight",
+                                 calibrate=segments.b2c_calibration(cfg.b2c_margins))
+    seg = segments.market_segments(data)
+    row = seg[(seg["market"] == "B2C") & (seg["dimension"] == "channel")].iloc[0]
+    r = estimators.nps(now["ltr"], design=design, domain=(now["channel"] == row["segment"]))
+    assert (row["nps"], row["se"], row["df"]) == pytest.approx((r.nps, r.se, r.df))
 
 
 def test_segment_tables_suppress_small_cells() -> None:

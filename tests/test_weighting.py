@@ -125,8 +125,13 @@ def test_kish_deff_and_effective_n():
     assert weighting.kish_deff(w) == pytest.approx(1.25)
     assert weighting.effective_n(w) == pytest.approx(80.0)
     assert weighting.kish_deff([2.0] * 7) == pytest.approx(1.0)
+    # zero weights are not part of the sample (R counts positive weights only)
+    assert weighting.kish_deff([1.0, 3.0, 0.0]) == pytest.approx(weighting.kish_deff([1.0, 3.0]))
+    assert weighting.effective_n([2.0, 2.0, 0.0]) == pytest.approx(2.0)
     with pytest.raises(DataError, match="weight"):
-        weighting.kish_deff([1.0, 0.0])
+        weighting.kish_deff([1.0, -1.0])
+    with pytest.raises(DataError, match="zero"):
+        weighting.effective_n([0.0, 0.0])
 
 
 def test_margin_table_shows_before_and_after():

@@ -17,8 +17,10 @@ from helpers.errors import DataError
 
 
 def _sample(args: argparse.Namespace) -> int:
+    from helpers import paths
     from helpers.sample import profiles, program
     t0 = time.perf_counter()
+    args.out = str(paths.resolve(args.out))
     if args.profile == "full":
         sample = program.generate(rows=args.rows, seed=args.seed, gaming=not args.no_gaming)
         written = program.write(sample, args.out, fmt=args.format)
@@ -35,7 +37,9 @@ def _sample(args: argparse.Namespace) -> int:
 
 
 def _clean(args: argparse.Namespace) -> int:
+    from helpers import paths
     from helpers.ingest import clean
+    args.out = str(paths.resolve(args.out))
     res = clean.run(args.raw, schema_path=args.schema, out_dir=args.out, format=args.format,
                     encoding=args.encoding, speeder_fraction=args.speeder_fraction,
                     accounts_path=args.accounts, invitations_path=args.invitations,

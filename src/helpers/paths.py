@@ -1,4 +1,9 @@
-"""Project-root anchored paths, so notebooks behave the same under papermill, nbval and JupyterLab."""
+"""Project-root anchored paths, so notebooks behave the same under papermill, nbval and JupyterLab.
+
+``data/`` may live elsewhere: with ``$CX_DATA_DIR`` set, every path under ``data/`` (in the
+catalog, the run parameters, the command line) resolves there instead. The test suite uses this
+to run on its own generated sample and never touch the analyst's data.
+"""
 
 from __future__ import annotations
 
@@ -19,7 +24,8 @@ def _find_root() -> Path:
 
 PROJECT_ROOT: Path = _find_root()
 CONFIG_DIR = PROJECT_ROOT / "config"
-DATA_DIR = PROJECT_ROOT / "data"
+DATA_DIR = Path(os.environ["CX_DATA_DIR"]).resolve() if os.environ.get("CX_DATA_DIR") \
+    else PROJECT_ROOT / "data"
 RAW_DIR = DATA_DIR / "raw"
 PROCESSED_DIR = DATA_DIR / "processed"
 REPORTS_DIR = PROJECT_ROOT / "reports"
@@ -27,9 +33,14 @@ NOTEBOOKS_DIR = PROJECT_ROOT / "notebooks"
 
 
 def resolve(path: str | os.PathLike[str]) -> Path:
-    """Return `path` as an absolute path; relative paths are taken from the project root."""
+    """Return `path` as an absolute path; relative paths are taken from the project root (and a
+    relative path under ``data/`` from :data:`DATA_DIR`)."""
     p = Path(path).expanduser()
-    return p if p.is_absolute() else (PROJECT_ROOT / p).resolve()
+    if p.is_absolute():
+        return p
+    if p.parts[:1] == ("data",):
+        return DATA_DIR.joinpath(*p.parts[1:]).resolve()
+    return (PROJECT_ROOT / p).resolve()
 
 
 def is_raw(path: str | os.PathLike[str]) -> bool:

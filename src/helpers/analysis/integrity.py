@@ -35,6 +35,7 @@ from helpers import catalog, paths
 from helpers.analysis import text
 from helpers.errors import DataError, require_columns
 from helpers.stats import compare, estimators, shrinkage
+from helpers.stats.design import Design
 
 #: Columns of every evidence frame (one row per rep and check).
 EVIDENCE_COLUMNS: list[str] = [
@@ -638,26 +639,29 @@ def nps_with_without(
 ) -> pd.DataFrame:
     """Headline NPS with and without the flagged reps' responses, account-clustered CIs.
 
-    Uses :func:`helpers.stats.estimators.nps` (design-based SE clustered by account, adjusted Wald CI),
-    so leadership sees how much the flagged responses move the number.
+    Uses :func:`helpers.stats.estimators.nps` (design-based SE clustered by account, adjusted Wald
+    CI with t on the design df); "without flagged reps" is a domain of the design of all
+    responses (R ``subset(design, ...)``), so accounts served by a flagged rep stay PSUs.
+    Leadership sees how much the flagged responses move the number.
 
     Returns
     -------
     Frame with rows "all responses" and "without flagged reps" and columns label, estimate, se,
-    ci_low, ci_high, n, reps.
+    ci_low, ci_high, df, n, reps.
     """
     require_columns(df, ["ltr", rep, cluster], "responses", "NPS with and without flagged reps")
     flagged = set(flagged)
     d = df.loc[df["ltr"].notna()]
+    design = Design.from_frame(d, cluster=cluster)   # a response without an account: own PSU
     rows = []
-    for label, part in (("all responses", d), ("without flagged reps", d.loc[~d[rep].isin(flagged)])):
-        if part.empty:
+    for label, keep in (("all responses", np.ones(len(d), dtype=bool)),
+                        ("without flagged reps", ~d[rep].isin(flagged).to_numpy())):
+        if not keep.any():
             raise DataError("no responses left after removing the flagged reps", column=rep)
-        cl = part[cluster].astype(object).where(part[cluster].notna(), part.index.astype(str))
-        res = estimators.nps(part["ltr"].to_numpy(float), cluster=cl.astype(str).to_numpy())
+        res = estimators.nps(d["ltr"], design=design, domain=keep)
         rows.append({"label": label, "estimate": float(res.nps), "se": float(res.se),
-                     "ci_low": float(res.ci[0]), "ci_high": float(res.ci[1]), "n": int(res.n),
-                     "reps": int(part[rep].nunique())})
+                     "ci_low": float(res.ci[0]), "ci_high": float(res.ci[1]), "df": res.df,
+                     "n": int(res.n), "reps": int(d.loc[keep, rep].nunique())})
     return pd.DataFrame(rows)
 
 

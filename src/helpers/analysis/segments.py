@@ -28,6 +28,7 @@ import pandas as pd
 from helpers.analysis.selection import Study
 from helpers.errors import DataError, require_columns
 from helpers.stats import compare, estimators, weighting
+from helpers.stats.design import Design
 
 ROLE_ORDER: tuple[str, ...] = ("decision_maker", "influencer", "user")
 ROLE_WEIGHTS: dict[str, float] = {"decision_maker": 3.0, "influencer": 2.0, "user": 1.0}
@@ -41,11 +42,11 @@ def _score(ltr: pd.Series) -> pd.Series:
 
 
 def _row(res: estimators.NPSResult | estimators.MeanResult) -> dict[str, float]:
-    """estimate, se, ci_low, ci_high, n, deff, n_eff of a metrics result (deff NaN if none)."""
+    """estimate, se, ci_low, ci_high, df, n, deff, n_eff of a metrics result (deff NaN if none)."""
     deff = getattr(res, "deff", None)
     n_eff = getattr(res, "n_eff", None)
     return {"estimate": float(res.estimate), "se": float(res.se), "ci_low": float(res.ci[0]),
-            "ci_high": float(res.ci[1]), "n": int(res.n),
+            "ci_high": float(res.ci[1]), "df": float(res.df), "n": int(res.n),
             "deff": np.nan if deff is None else float(deff),
             "n_eff": np.nan if n_eff is None else float(n_eff)}
 
@@ -53,17 +54,20 @@ def _row(res: estimators.NPSResult | estimators.MeanResult) -> dict[str, float]:
 def _mean_points(values: pd.Series, weights: pd.Series | None = None,
                  cluster: pd.Series | None = None, lo: float = -100.0, hi: float = 100.0
                  ) -> dict[str, float]:
-    """Design-based mean (estimators.survey_mean) of a score already in points, CI clipped to range."""
-    v = values.astype(float)
-    keep = v.notna().to_numpy()
+    """Design-based mean (estimators.survey_mean) of a score already in points, CI clipped to
+    range; missing values are outside the domain, their units stay in the design."""
     res = estimators.survey_mean(
-        v.to_numpy()[keep],
-        weights=None if weights is None else weights.to_numpy(float)[keep],
-        cluster=None if cluster is None else cluster.to_numpy()[keep],
+        values.astype(float).to_numpy(),
+        weights=None if weights is None else weights.to_numpy(float),
+        cluster=None if cluster is None else cluster.to_numpy(),
     )
     out = _row(res)
     out["ci_low"], out["ci_high"] = max(lo, out["ci_low"]), min(hi, out["ci_high"])
     return out
+
+
+
+
 
 
 # --------------------------------------------------------------------------- small-n governance
@@ -125,7 +129,6 @@ def account_frame(responses: pd.DataFrame, role_order: Sequence[str] = ROLE_ORDE
     out["has_dm"] = out["dm_score"].notna()
     return out.reset_index()
 
-
 def account_nps(responses: pd.DataFrame, accounts: pd.DataFrame | None = None, *,
                 role_order: Sequence[str] = ROLE_ORDER,
                 role_weights: Mapping[str, float] | None = None,
@@ -186,7 +189,6 @@ def _role_rows(d: pd.DataFrame, acc: pd.DataFrame, weights: Mapping[str, float],
                  "unit": "responses", **_row(res)})
     return rows
 
-
 def dm_coverage(responses: pd.DataFrame, invitations: pd.DataFrame | None = None,
                 dm_role: str = "decision_maker") -> pd.DataFrame:
     """Share of accounts with a decision-maker response, over invited and over responding accounts."""
@@ -210,7 +212,9 @@ def response_rates(invitations: pd.DataFrame, by: str, accounts: pd.DataFrame | 
     """Response rate (%) of B2B invitations by `by` (account_id, role, tier, ...) with 95% CI.
 
     Contacts of one account are not independent, so the SE is clustered by account (except
-    when `by` is the account itself). Columns from `accounts` (e.g. tier) are joined on account_id.
+    when `by` is the account itself); every group is a domain of the design of all invitations
+    (R ``svyby``), t interval with the group's df. Columns from `accounts` (e.g. tier) are
+    joined on account_id.
     """
     require_columns(invitations, ["account_id", "responded"], "invitations")
     inv = invitations[invitations["account_id"].notna()].copy()
@@ -219,14 +223,14 @@ def response_rates(invitations: pd.DataFrame, by: str, accounts: pd.DataFrame | 
             raise DataError(f"no column {by!r}", file="invitations", expected="a column of "
                             "invitations or accounts")
         inv[by] = inv["account_id"].map(accounts.set_index("account_id")[by])
-    inv["responded"] = inv["responded"].astype(bool).astype(float)
-    rows = []
-    for key, g in inv.groupby(by, sort=True):
-        cl = None if by == "account_id" or g["account_id"].nunique() < 2 else g["account_id"]
-        r = _mean_points(g["responded"] * 100, cluster=cl, lo=0.0, hi=100.0)
-        rows.append({by: key, "invited": len(g), "responded": int(g["responded"].sum()), **r})
-    out = pd.DataFrame(rows).rename(columns={"estimate": "rate"})
-    return out[[by, "invited", "responded", "rate", "se", "ci_low", "ci_high", "n"]]
+    inv["responded"] = 100 * inv["responded"].astype(bool).astype(float)
+    design = Design.from_frame(inv, cluster=None if by == "account_id" else "account_id")
+    out = estimators.survey_by(inv, "responded", by, design=design).rename(
+        columns={"estimate": "rate"})
+    out["ci_low"], out["ci_high"] = out["ci_low"].clip(0, 100), out["ci_high"].clip(0, 100)
+    out["invited"] = out["n"]
+    out["responded"] = (out["rate"] * out["n"] / 100).round().astype(int)
+    return out[[by, "invited", "responded", "rate", "se", "ci_low", "ci_high", "df", "n"]]
 
 
 def response_rate_table(invitations: pd.DataFrame, accounts: pd.DataFrame | None = None,
@@ -239,7 +243,6 @@ def response_rate_table(invitations: pd.DataFrame, accounts: pd.DataFrame | None
     out["label"] = out["dimension"] + ": " + out["group"]
     return out[["dimension", "group", "label", *[c for c in out if c not in
                                                  ("dimension", "group", "label")]]]
-
 
 def revenue_coverage(responses: pd.DataFrame, accounts: pd.DataFrame, by: str | None = None
                      ) -> pd.DataFrame:
@@ -300,7 +303,6 @@ def account_archetypes(responses: pd.DataFrame, invitations: pd.DataFrame | None
         cols = [c for c in join if c in accounts.columns and c != "account_id"]
         acc = acc.merge(accounts[["account_id", *cols]], on="account_id", how="left")
     return acc
-
 
 def archetype_counts(archetypes: pd.DataFrame) -> pd.DataFrame:
     """Count (and ARR, when present) of accounts per archetype, in the order of :data:`ARCHETYPES`."""
@@ -409,7 +411,7 @@ def _find_personas(df: pd.DataFrame, items: list[str], k_min: int, k_max: int, c
     labels[ok] = lab
     profile = pd.DataFrame(z, columns=list(items)).groupby(lab).mean()
     profile.index.name = "persona"
-    table = _persona_nps(df[ok], lab, profile, cluster, top_items)
+    table = _persona_nps(df, labels, profile, cluster, top_items)
     return Personas(k=k, criterion=criterion, selection=selection, stability=stability,
                     labels=labels, profile=profile, table=table)
 
@@ -437,36 +439,40 @@ def _choose_k(z: np.ndarray, k_min: int, k_max: int, criterion: str, seed: int,
     return selection
 
 
-def _persona_nps(sub: pd.DataFrame, lab: np.ndarray, profile: pd.DataFrame, cluster: str | None,
+def _persona_nps(df: pd.DataFrame, labels: pd.Series, profile: pd.DataFrame, cluster: str | None,
                  top_items: int) -> pd.DataFrame:
-    """One row per persona: share of respondents, most distinctive items (z), NPS with CI."""
+    """One row per persona: share of respondents, most distinctive items (z), NPS with CI (each
+    persona a domain of the design of all respondents)."""
+    design = Design.from_frame(df, cluster=cluster) if cluster else None
     recs = []
     for p in profile.index:
-        m = lab == p
-        ltr = sub["ltr"].to_numpy(float)[m]
-        cl = sub[cluster].to_numpy()[m] if cluster else None
-        keep = ~np.isnan(ltr)
-        res = estimators.nps(ltr[keep], cluster=None if cl is None else cl[keep])
+        res = estimators.nps(df["ltr"], design=design, domain=(labels == p).to_numpy())
         zs = profile.loc[p].sort_values(key=np.abs, ascending=False).head(top_items)
-        recs.append({"persona": int(p), "share": float(m.mean()),
+        recs.append({"persona": int(p), "share": float((labels == p).sum() / labels.notna().sum()),
                      "distinctive": ", ".join(f"{i} {v:+.1f}" for i, v in zs.items()),
                      **_row(res)})
     return pd.DataFrame(recs).rename(columns={"estimate": "nps"})
 
 
 # --------------------------------------------------------------------------- B2C weights
-def weighting_effect(df: pd.DataFrame, weight: pd.Series, score: str = "ltr") -> pd.DataFrame:
+
+
+def weighting_effect(df: pd.DataFrame, weight: pd.Series, score: str = "ltr",
+                     margins: Mapping[str, object] | None = None) -> pd.DataFrame:
     """Unweighted vs weighted NPS side by side, with Kish deff and effective n of the weights.
 
-    `deff`/`n_eff` are the design effect of the estimate (estimators.nps); `kish_deff`/`kish_n_eff`
-    those of unequal weighting alone (weighting.kish_deff / effective_n).
+    `deff`/`n_eff` are the design effect of the estimate (estimators.nps; with the raking
+    `margins` the weighted variance is calibration-aware, as R's ``rake``); `kish_deff` /
+    `kish_n_eff` those of unequal weighting alone (weighting.kish_deff / effective_n).
     """
     keep = df[score].notna().to_numpy()
-    y, w = df[score].to_numpy(float)[keep], weight.to_numpy(float)[keep]
-    rows = [{"estimate_type": "unweighted", **_row(estimators.nps(y)), "kish_deff": 1.0,
-             "kish_n_eff": float(len(y))},
-            {"estimate_type": "weighted (raked)", **_row(estimators.nps(y, weights=w)),
-             "kish_deff": weighting.kish_deff(w), "kish_n_eff": weighting.effective_n(w)}]
+    w = weight.to_numpy(float)
+    cal = [df[m].to_numpy() for m in margins] if margins else None
+    design = Design(len(df), weights=w, calibrate=cal)
+    rows = [{"estimate_type": "unweighted", **_row(estimators.nps(df[score])), "kish_deff": 1.0,
+             "kish_n_eff": float(keep.sum())},
+            {"estimate_type": "weighted (raked)", **_row(estimators.nps(df[score], design=design)),
+             "kish_deff": weighting.kish_deff(w[keep]), "kish_n_eff": weighting.effective_n(w[keep])}]
     return pd.DataFrame(rows).rename(columns={"estimate": "nps"})
 
 
@@ -480,43 +486,56 @@ def _kish_by(df: pd.DataFrame, by: list[str], weight: str) -> pd.DataFrame:
     return g[["kish_deff", "kish_n_eff"]].reset_index()
 
 
-def _cluster_codes(labels: pd.Series) -> pd.Series:
-    """Cluster labels as float codes (NaN stays missing): factorising strings once is far
-    cheaper than once per table."""
-    codes = pd.factorize(labels)[0].astype(float)
-    codes[codes < 0] = np.nan
-    return pd.Series(codes, index=labels.index, name=labels.name)
+Calibrate = Sequence[str | Sequence[str]] | None
+
+
+def design_for(df: pd.DataFrame, *, weight: str | None = None, cluster: str | None = None,
+               calibrate: Calibrate = None, strata: str | None = None) -> Design:
+    """The survey design of a market's responses: B2B clustered by account, B2C weighted with
+    its raking margins (``calibrate``, e.g. ``[["wave", "region"], ...]`` when raked within each
+    wave) and, across waves, ``strata="wave"`` (each wave is its own sample)."""
+    return Design.from_frame(df, weight=weight, cluster=cluster, strata=strata,
+                             calibrate=calibrate)
+
+
+def b2c_calibration(margins: Mapping[str, object] | None) -> list[list[str]] | None:
+    """Calibration margins of :func:`b2c_weights` (raked within each wave) for a Design."""
+    return None if not margins else [["wave", m] for m in margins]
 
 
 def nps_by(df: pd.DataFrame, by: str | Sequence[str], *, weight: str | None = None,
-           cluster: str | None = None, min_n: int = 10, max_halfwidth: float = 30.0
-           ) -> pd.DataFrame:
-    """estimators.nps_table for `by`, plus Kish deff / effective n when weighted, then :func:`govern`."""
+           cluster: str | None = None, min_n: int = 10, max_halfwidth: float = 30.0,
+           calibrate: Calibrate = None, strata: str | None = None,
+           design: Design | None = None) -> pd.DataFrame:
+    """estimators.nps_table for `by` (every group a domain of the design of all of `df`), plus
+    Kish deff / effective n when weighted, then :func:`govern`."""
     by_cols = [by] if isinstance(by, str) else list(by)
-    if cluster is not None and not pd.api.types.is_numeric_dtype(df[cluster]):
-        df = df.assign(**{cluster: _cluster_codes(df[cluster])})
-    t = estimators.nps_table(df, by_cols, weight=weight, cluster=cluster)
+    if design is None:
+        design = design_for(df, weight=weight, cluster=cluster, calibrate=calibrate,
+                            strata=strata)
+    t = estimators.nps_table(df, by_cols, design=design)
     if weight is not None:
         t = t.merge(_kish_by(df[df["ltr"].notna()], by_cols, weight), on=by_cols, how="left")
     return govern(t, min_n=min_n, max_halfwidth=max_halfwidth)
 
 
 def segment_tables(df: pd.DataFrame, dimensions: Sequence[str], *, weight: str | None = None,
-                   cluster: str | None = None, min_n: int = 10, max_halfwidth: float = 30.0
-                   ) -> pd.DataFrame:
+                   cluster: str | None = None, min_n: int = 10, max_halfwidth: float = 30.0,
+                   calibrate: Calibrate = None, strata: str | None = None) -> pd.DataFrame:
     """Sub-segment NPS for each of `dimensions` stacked into one long table.
 
     Columns: dimension, segment, n, pct_promoter/passive/detractor, nps, se, ci_low, ci_high,
-    deff, n_eff (+ kish_* when weighted, n_clusters when clustered), suppressed, reason.
-    Use ``cluster="account_id"`` for B2B and ``weight=`` raked weights for B2C.
+    df, deff, n_eff, n_psu, note (+ kish_* when weighted, n_clusters when clustered),
+    suppressed, reason. Use ``cluster="account_id"`` for B2B and ``weight=`` raked weights with
+    their ``calibrate`` margins for B2C; the design of all of `df` is built once and every
+    segment is a domain of it.
     """
-    if cluster is not None and not pd.api.types.is_numeric_dtype(df[cluster]):
-        df = df.assign(**{cluster: _cluster_codes(df[cluster])})
+    design = design_for(df, weight=weight, cluster=cluster, calibrate=calibrate, strata=strata)
     parts = []
     for dim in dimensions:
         require_columns(df, [dim], "responses")
-        t = nps_by(df, dim, weight=weight, cluster=cluster, min_n=min_n,
-                   max_halfwidth=max_halfwidth)
+        t = nps_by(df, dim, weight=weight, min_n=min_n, max_halfwidth=max_halfwidth,
+                   design=design)
         parts.append(t.rename(columns={dim: "segment"}).assign(
             dimension=dim, segment=lambda x: x["segment"].astype(str)))
     out = pd.concat(parts, ignore_index=True)
@@ -524,26 +543,28 @@ def segment_tables(df: pd.DataFrame, dimensions: Sequence[str], *, weight: str |
 
 
 def headline(df: pd.DataFrame, measures: Mapping[str, tuple[float, float]] | None = None, *,
-             weight: str | None = None, cluster: str | None = None) -> pd.DataFrame:
-    """NPS, and CES (mean and % agree) and CSAT (% top-2 box) when asked, with SE, CI, n, deff.
+             weight: str | None = None, cluster: str | None = None,
+             calibrate: Calibrate = None) -> pd.DataFrame:
+    """NPS, and CES (mean and % agree) and CSAT (% top-2 box) when asked, with SE, CI (t with the
+    design df), df, n, deff.
 
     `measures` maps "ces" / "csat" to their answer scales (the survey schema's); a measure with
     no answer in `df` is left out. Pass ``cluster="account_id"`` for B2B (account-clustered
-    SEs) and ``weight=`` for B2C.
+    SEs) and ``weight=`` with its raking margins ``calibrate`` for B2C (calibration-aware
+    variance, as R's ``rake``).
     """
-    w = None if weight is None else df[weight]
-    c = None if cluster is None else df[cluster]
-    rows = [("nps", "NPS (points, -100..100)", estimators.nps(df["ltr"], weights=w, cluster=c))]
+    design = design_for(df, weight=weight, cluster=cluster, calibrate=calibrate)
+    rows = [("nps", "NPS (points, -100..100)", estimators.nps(df["ltr"], design=design))]
     measures = measures or {}
     if "ces" in measures and df["ces"].notna().any():
         lo, hi = measures["ces"]
-        ces = estimators.ces(df["ces"], weights=w, cluster=c, scale=(lo, hi))
+        ces = estimators.ces(df["ces"], design=design, scale=(lo, hi))
         cut = estimators.agree_cut((lo, hi))
         rows += [("ces_mean", f"CES mean ({lo:g}-{hi:g})", ces.mean),
                  ("ces_agree", f"CES % agree ({cut:g}-{hi:g})", ces.pct_agree)]
     if "csat" in measures and df["csat"].notna().any():
         lo, hi = measures["csat"]
-        csat = estimators.csat(df["csat"], weights=w, cluster=c, scale=(lo, hi))
+        csat = estimators.csat(df["csat"], design=design, scale=(lo, hi))
         rows.append(("csat_top2", f"CSAT % top-2 box ({estimators.top2_cut((lo, hi)):g}-{hi:g})",
                      csat.pct_top2))
     return pd.DataFrame([{"metric": k, "label": lab, **_row(r)} for k, lab, r in rows])
@@ -551,54 +572,40 @@ def headline(df: pd.DataFrame, measures: Mapping[str, tuple[float, float]] | Non
 
 # --------------------------------------------------------------------------- trends
 def trend(df: pd.DataFrame, by: str | None = None, *, weight: str | None = None,
-          cluster: str | None = None, min_n: int = 10, max_halfwidth: float = 30.0
-          ) -> pd.DataFrame:
-    """NPS per wave (and per `by` segment) with 95% CI, governed; waves sort chronologically."""
+          cluster: str | None = None, min_n: int = 10, max_halfwidth: float = 30.0,
+          calibrate: Calibrate = None, strata: str | None = None) -> pd.DataFrame:
+    """NPS per wave (and per `by` segment) with 95% CI, governed; waves sort chronologically.
+    Each wave is a domain of the design of all waves (accounts answering in several waves are
+    one PSU; for B2C pass ``strata="wave"``)."""
     return nps_by(df, ["wave", *([by] if by else [])], weight=weight, cluster=cluster,
-                  min_n=min_n, max_halfwidth=max_halfwidth)
+                  min_n=min_n, max_halfwidth=max_halfwidth, calibrate=calibrate, strata=strata)
 
 
 def wave_changes(df: pd.DataFrame, by: str | Sequence[str] | None = None, *,
                  weight: str | None = None, cluster: str | None = None,
-                 paired_unit: str | None = None, q: float = 0.05) -> pd.DataFrame:
+                 paired_unit: str | None = None, q: float = 0.05, calibrate: Calibrate = None,
+                 strata: str | None = None) -> pd.DataFrame:
     """Wave-over-wave NPS change overall and per segment of each `by` dimension, tested, then
     Benjamini-Hochberg across all rows (one family: every segment and wave pair at once).
 
     With `paired_unit` (B2B: account_id) the change is estimated on the units that answered in
-    both waves (compare.compare_paired, t with units-1 df); otherwise the waves are independent
-    samples (compare.compare_independent with `weight` / `cluster`). A change is `significant`
-    only when its BH-adjusted p-value is <= `q` (compare.bh_adjust). Pairs that cannot be tested
-    (fewer than 2 units in both waves, or an empty wave) get NaN p and a `note`.
+    both waves (compare.compare_paired, t with units-1 df); otherwise each segment x wave is a
+    domain of the design of all of `df` (`weight`, `cluster`, `calibrate`, `strata`) and the
+    change is their contrast with the covariance of the joint design (compare.contrast, R
+    ``svycontrast``; t with the df of the two domains). A change is `significant` only when its
+    BH-adjusted p-value is <= `q` (compare.bh_adjust). Pairs that cannot be tested (fewer than
+    2 units in both waves, or an empty wave) get NaN p and a `note`.
     """
     waves = sorted(df["wave"].dropna().astype(str).unique())
     dims = [] if by is None else [by] if isinstance(by, str) else list(by)
-    groups = [("all", "all", df)] + [(d, str(k), g) for d in dims
-                                     for k, g in df.groupby(d, sort=True)]
-    rows = []
-    for dim, seg, g in groups:
-        for a, b in zip(waves[:-1], waves[1:], strict=True):
-            ga, gb = g[g["wave"] == a], g[g["wave"] == b]
-            base = {"dimension": dim, "segment": seg, "wave_from": a, "wave_to": b}
-            try:
-                if paired_unit:
-                    r = compare.compare_paired(g[g["wave"].isin([a, b])], paired_unit, "wave",
-                                               "ltr", periods=(a, b), weight=weight)
-                    test = "paired (same units in both waves)"
-                else:
-                    r = compare.compare_independent(
-                        ga["ltr"], gb["ltr"],
-                        a_weights=None if weight is None else ga[weight],
-                        b_weights=None if weight is None else gb[weight],
-                        a_cluster=None if cluster is None else ga[cluster],
-                        b_cluster=None if cluster is None else gb[cluster])
-                    test = "independent samples"
-                rows.append({**base, "change": r.estimate, "se": r.se, "ci_low": r.ci[0],
-                             "ci_high": r.ci[1], "p_value": r.p, "n_from": r.n_a, "n_to": r.n_b,
-                             "n_units": r.n_units, "test": test, "note": ""})
-            except DataError as exc:
-                rows.append({**base, "change": np.nan, "se": np.nan, "ci_low": np.nan,
-                             "ci_high": np.nan, "p_value": np.nan, "n_from": len(ga),
-                             "n_to": len(gb), "n_units": None, "test": "", "note": str(exc)})
+    if paired_unit:
+        rows = _paired_changes(df, dims, waves, paired_unit, weight)
+    else:
+        design = design_for(df, weight=weight, cluster=cluster, calibrate=calibrate,
+                            strata=strata)
+        d = df.assign(_all="all", wave=df["wave"].astype(str))
+        rows = [r for dim in ["_all", *dims]
+                for r in _joint_changes(d, dim, waves, design)]
     out = pd.DataFrame(rows)
     if out.empty:
         return out
@@ -608,10 +615,65 @@ def wave_changes(df: pd.DataFrame, by: str | Sequence[str] | None = None, *,
     return out
 
 
-# --------------------------------------------------------------------------- per-market views of a study
+def _untested(base: dict, n_from: int, n_to: int, note: str) -> dict:
+    return {**base, "change": np.nan, "se": np.nan, "ci_low": np.nan, "ci_high": np.nan,
+            "p_value": np.nan, "n_from": n_from, "n_to": n_to, "n_units": None, "test": "",
+            "note": note}
+
+
+def _tested(base: dict, r: compare.DiffResult, test: str) -> dict:
+    return {**base, "change": r.estimate, "se": r.se, "ci_low": r.ci[0], "ci_high": r.ci[1],
+            "p_value": r.p, "n_from": r.n_a, "n_to": r.n_b, "n_units": r.n_units, "test": test,
+            "note": ""}
+
+
+def _paired_changes(df: pd.DataFrame, dims: list[str], waves: list[str], unit: str,
+                    weight: str | None) -> list[dict]:
+    groups = [("all", "all", df)] + [(d, str(k), g) for d in dims
+                                     for k, g in df.groupby(d, sort=True)]
+    rows = []
+    for dim, seg, g in groups:
+        for a, b in zip(waves[:-1], waves[1:], strict=True):
+            base = {"dimension": dim, "segment": seg, "wave_from": a, "wave_to": b}
+            try:
+                r = compare.compare_paired(g[g["wave"].isin([a, b])], unit, "wave", "ltr",
+                                           periods=(a, b), weight=weight)
+                rows.append(_tested(base, r, "paired (same units in both waves)"))
+            except DataError as exc:
+                rows.append(_untested(base, int((g["wave"] == a).sum()),
+                                      int((g["wave"] == b).sum()), str(exc)))
+    return rows
+
+
+def _joint_changes(df: pd.DataFrame, dim: str, waves: list[str], design: Design) -> list[dict]:
+    """Consecutive-wave contrasts of every segment of `dim`, from one covmat table."""
+    t = estimators.nps_table(df, [dim, "wave"], design=design, covmat=True, ci="wald")
+    pos = {(str(k), w): i for i, (k, w) in enumerate(zip(t[dim], t["wave"], strict=True))}
+    segs = sorted(df[dim].dropna().astype(str).unique())
+    rows = []
+    for seg in segs:
+        for a, b in zip(waves[:-1], waves[1:], strict=True):
+            base = {"dimension": "all" if dim == "_all" else dim, "segment": seg,
+                    "wave_from": a, "wave_to": b}
+            ia, ib = pos.get((seg, a)), pos.get((seg, b))
+            if ia is None or ib is None:
+                n = [int(t["n"].iloc[i]) if i is not None else 0 for i in (ia, ib)]
+                rows.append(_untested(base, n[0], n[1], "no rated responses in one of the waves"))
+                continue
+            r = compare.contrast(t, ia, ib, metric="nps")
+            rows.append(_tested(base, r, "joint design (domains, covariance included)"))
+    return rows
+
+
+# --------------------------------------------------------------------------- notebook inputs
+
+
+
+
 def market_headline(data: Study) -> pd.DataFrame:
     """Headline NPS (and CES / CSAT when the survey asks them) of the reported wave per market:
-    B2B account-clustered, B2C weighted (with Kish deff and effective n of the weights)."""
+    B2B account-clustered, B2C weighted (calibration-aware when raked, R ``rake``; with Kish
+    deff and effective n of the weights)."""
     measures = {m: data.schema.scale(m) for m in data.schema.measures() if m != "ltr"}
     parts = []
     b2b, b2c = data.now(data.b2b), data.now(data.b2c)
@@ -619,14 +681,15 @@ def market_headline(data: Study) -> pd.DataFrame:
         parts.append(headline(b2b, measures, cluster="account_id").assign(
             market="B2B", design="clustered by account", kish_deff=np.nan, kish_n_eff=np.nan))
     if len(b2c):
-        weighted = data.weighting.startswith("raked")
-        parts.append(headline(b2c, measures, weight="weight").assign(
-            market="B2C", design="raked weights" if weighted else "unweighted",
+        margins = data.raking_margins()
+        parts.append(headline(b2c, measures, weight="weight",
+                              calibrate=b2c_calibration(margins)).assign(
+            market="B2C", design="raked weights" if margins else "unweighted",
             kish_deff=weighting.kish_deff(b2c["weight"]),
             kish_n_eff=weighting.effective_n(b2c["weight"])))
     out = pd.concat(parts, ignore_index=True)
-    return out[["market", "metric", "label", "estimate", "se", "ci_low", "ci_high", "n", "deff",
-                "n_eff", "kish_deff", "kish_n_eff", "design"]]
+    return out[["market", "metric", "label", "estimate", "se", "ci_low", "ci_high", "df", "n",
+                "deff", "n_eff", "kish_deff", "kish_n_eff", "design"]]
 
 
 def headline_metrics(head: pd.DataFrame, changes: pd.DataFrame | None = None) -> dict[str, object]:
@@ -636,8 +699,8 @@ def headline_metrics(head: pd.DataFrame, changes: pd.DataFrame | None = None) ->
     for r in head.to_dict("records"):
         key = f"{r['metric']}_{str(r['market']).lower()}"
         out[key] = {k: (None if isinstance(v, float) and np.isnan(v) else v) for k, v in r.items()
-                    if k in ("estimate", "se", "ci_low", "ci_high", "n", "deff", "n_eff",
-                             "kish_deff", "kish_n_eff", "design", "label")}
+                    if k in ("estimate", "se", "ci_low", "ci_high", "df", "n", "deff", "n_eff",
+                             "kish_deff", "kish_n_eff", "design")}
     if changes is not None and len(changes):
         sig = changes[changes["significant"]]
         cols = ["market", "dimension", "segment", "wave_from", "wave_to", "change", "ci_low",
@@ -649,10 +712,12 @@ def headline_metrics(head: pd.DataFrame, changes: pd.DataFrame | None = None) ->
 
 def market_segments(data: Study, *, min_n: int = 10, max_halfwidth: float = 30.0) -> pd.DataFrame:
     """Sub-segment NPS of the reported wave for each market over the schema's segment fields
-    (B2B clustered, B2C weighted), governed, with a `label` "market · dimension: segment"."""
+    (B2B clustered, B2C weighted and calibration-aware when raked), every segment a domain of
+    its market's design, governed, with a `label` "market · dimension: segment" for charts."""
     parts = []
+    b2c_kw = {"weight": "weight", "calibrate": b2c_calibration(data.raking_margins())}
     for market, df, kw in (("B2B", data.now(data.b2b), {"cluster": "account_id"}),
-                           ("B2C", data.now(data.b2c), {"weight": "weight"})):
+                           ("B2C", data.now(data.b2c), b2c_kw)):
         dims = [d for d in data.schema.segment_fields(market) if d in df.columns and df[d].notna().any()]
         if len(df) and dims:
             t = segment_tables(df, dims, min_n=min_n, max_halfwidth=max_halfwidth, **kw)
@@ -662,30 +727,33 @@ def market_segments(data: Study, *, min_n: int = 10, max_halfwidth: float = 30.0
     return out
 
 
-def market_trends(data: Study, *, min_n: int = 10, max_halfwidth: float = 30.0
-                  ) -> pd.DataFrame:
-    """NPS per wave and market with 95% CI (B2B clustered by account, B2C raking-weighted)."""
+def market_trends(data: Study, *, min_n: int = 10, max_halfwidth: float = 30.0) -> pd.DataFrame:
+    """NPS per wave and market with 95% CI (B2B clustered by account across waves, B2C weighted
+    with waves as strata, calibration-aware when raked)."""
     parts = []
     if len(data.b2b):
         parts.append(trend(data.b2b, cluster="account_id", min_n=min_n,
                            max_halfwidth=max_halfwidth).assign(market="B2B"))
     if len(data.b2c):
-        parts.append(trend(data.b2c, weight="weight", min_n=min_n,
-                           max_halfwidth=max_halfwidth).assign(market="B2C"))
+        parts.append(trend(data.b2c, weight="weight", min_n=min_n, max_halfwidth=max_halfwidth,
+                           calibrate=b2c_calibration(data.raking_margins()), strata="wave"
+                           ).assign(market="B2C"))
     return pd.concat(parts, ignore_index=True)
 
 
 def market_changes(data: Study, q: float = 0.05) -> pd.DataFrame:
     """Wave-over-wave NPS changes, overall and per sub-segment, both markets: B2B paired on the
-    accounts present in both waves, B2C independent weighted samples; one Benjamini-Hochberg
-    family across every test of both markets."""
+    accounts present in both waves, B2C contrasts of domains of the weighted design of all
+    waves (waves as strata, calibration-aware when raked); one Benjamini-Hochberg family across
+    every test of both markets."""
     parts = []
     if len(data.b2b):
         parts.append(wave_changes(data.b2b, _segment_fields(data, "B2B"),
                                   paired_unit="account_id", q=q).assign(market="B2B"))
     if len(data.b2c):
         parts.append(wave_changes(data.b2c, _segment_fields(data, "B2C"), weight="weight",
-                                  q=q).assign(market="B2C"))
+                                  q=q, calibrate=b2c_calibration(data.raking_margins()),
+                                  strata="wave").assign(market="B2C"))
     out = pd.concat(parts, ignore_index=True)
     adj = compare.bh_adjust(out["p_value"], q=q)
     out["p_adjusted"] = adj["p_adjusted"].to_numpy()

@@ -108,6 +108,10 @@ class Study:
         """Included B2C responses of every wave, with raking weights."""
         return self.market("B2C").rows
 
+    def raking_margins(self) -> dict[str, dict[str, float]] | None:
+        """The population margins B2C was raked to (None when B2C is unweighted)."""
+        return self.settings.b2c_margins if self.weighting.startswith("raked") else None
+
     def describe(self) -> str:
         """One paragraph: the reported wave, the waves, responses per market, the B2C weighting."""
         parts = []

@@ -1,7 +1,8 @@
 """Tests of differences: between segments or waves, paired panels, and many tests at once.
 
-:func:`compare_independent` (two samples), :func:`compare_paired` (the same units in two waves,
-clustered by unit), minimum detectable differences and sample sizes for NPS, and
+:func:`contrast` (two groups of one design, covariance included: R ``svycontrast``),
+:func:`compare_independent` (two separately drawn samples), :func:`compare_paired` (the same
+units in two waves, clustered by unit), minimum detectable differences and sample sizes for NPS, and
 :func:`bh_adjust` (Benjamini-Hochberg false-discovery control) for scans of many segments.
 """
 
@@ -17,23 +18,24 @@ from scipy import stats
 from helpers.errors import DataError
 from helpers.stats.design import (
     ArrayLike,
+    Design,
     Interval,
     as_codes,
     as_float,
     as_weights,
     check_scale,
-    design_variance,
     series_name,
+    t_value,
 )
-from helpers.stats.estimators import nps, nps_score, survey_mean
+from helpers.stats.estimators import group_means, nps_score
 
 
 @dataclass(frozen=True)
 class DiffResult(Interval):
     """Difference ``b - a`` between two estimates with SE, CI, test statistic and two-sided p.
 
-    ``z`` is a t statistic with ``df`` degrees of freedom when ``df`` is set (paired design),
-    else a normal z. ``n_units`` counts the units of a paired comparison.
+    ``z`` is a t statistic with ``df`` degrees of freedom (the design's; a normal z when
+    ``df`` is None). ``n_units`` counts the units of a paired comparison.
     """
 
     estimate: float
@@ -108,39 +110,84 @@ def _metric_values(values: ArrayLike, metric: str, name: str) -> np.ndarray:
     raise DataError(f"unknown metric {metric!r}", expected="nps, mean, ces_agree or csat_top2")
 
 
-def _estimate(values: ArrayLike, metric: str, weights, cluster, level: float, name: str):
-    if metric == "nps":
-        r = nps(values, weights=weights, cluster=cluster, ci="wald", level=level)
-        return r.nps, r.se, r.n
-    r = survey_mean(_metric_values(values, metric, name), weights=weights, cluster=cluster,
-                    level=level)
-    return r.estimate, r.se, r.n
-
-
 def _diff(est: float, se: float, n_a: int, n_b: int, metric: str, level: float,
           df: float | None = None, n_units: int | None = None) -> DiffResult:
-    dist = stats.norm if df is None else stats.t(df)
-    q = float(dist.ppf(0.5 + level / 2))
+    """Wald difference with a t reference (``df``; None or inf: normal)."""
+    d = np.inf if df is None else float(df)
+    q = float(t_value(level, d))
     stat = est / se if se > 0 else (0.0 if est == 0 else np.sign(est) * np.inf)
-    p = float(2 * dist.sf(abs(stat)))
-    return DiffResult(float(est), float(se), (est - q * se, est + q * se), float(stat), p, n_a, n_b,
-                      metric, level, n_units, df)
+    if np.isnan(se):
+        stat = float("nan")
+    dist = stats.norm if np.isinf(d) else stats.t(d) if d >= 1 else None
+    p = float(2 * dist.sf(abs(stat))) if dist is not None and not np.isnan(stat) else float("nan")
+    return DiffResult(float(est), float(se), (est - q * se, est + q * se), float(stat), p, n_a,
+                      n_b, metric, level, n_units, df)
 
 
 def compare_independent(a_scores: ArrayLike, b_scores: ArrayLike, *, metric: Metric = "nps",
                         a_weights: ArrayLike | None = None, b_weights: ArrayLike | None = None,
                         a_cluster: ArrayLike | None = None, b_cluster: ArrayLike | None = None,
                         level: float = 0.95) -> DiffResult:
-    """Difference ``b - a`` between two independent samples (e.g. two segments or two waves
-    with different respondents), with SE = sqrt(se_a^2 + se_b^2), Wald CI, z and two-sided p.
+    """Difference ``b - a`` between two independent samples (e.g. two separately drawn
+    samples with different respondents and accounts), with Wald CI, t and two-sided p.
 
-    ``metric``: "nps" (0-10 scores, points), "mean" (any scale), "ces_agree" (% 5-7 on 1-7) or
-    "csat_top2" (% 4-5 on 1-5). Weights and clusters (e.g. accounts) apply per sample. For the
-    same accounts in two waves use :func:`compare_paired` instead.
+    The samples are stacked into one design with each sample a stratum (clusters, e.g.
+    accounts, nested within it; weights per sample), so SE = sqrt(se_a^2 + se_b^2) and the
+    t reference has that design's df (PSUs - 2). ``metric``: "nps" (0-10 scores, points),
+    "mean" (any scale), "ces_agree" (% 5-7 on 1-7) or "csat_top2" (% 4-5 on 1-5). Groups of
+    one sample that share accounts or waves (segments, waves of a tracker) are not
+    independent: use :func:`contrast` on a table with ``covmat=True`` or, for the same accounts
+    in two waves, :func:`compare_paired`.
     """
-    ea, sa, na = _estimate(a_scores, metric, a_weights, a_cluster, level, series_name(a_scores, "a"))
-    eb, sb, nb = _estimate(b_scores, metric, b_weights, b_cluster, level, series_name(b_scores, "b"))
-    return _diff(eb - ea, float(np.hypot(sa, sb)), na, nb, metric, level)
+    ya = _metric_values(a_scores, metric, series_name(a_scores, "a"))
+    yb = _metric_values(b_scores, metric, series_name(b_scores, "b"))
+    na, nb = len(ya), len(yb)
+    side = np.repeat([0, 1], [na, nb])
+    w = None
+    if a_weights is not None or b_weights is not None:
+        w = np.concatenate([np.ones(na) if a_weights is None else as_float(a_weights, "a_weights"),
+                            np.ones(nb) if b_weights is None else as_float(b_weights, "b_weights")])
+    cl = None
+    if a_cluster is not None or b_cluster is not None:
+        ca = (np.arange(na) if a_cluster is None else as_codes(a_cluster, na, "a_cluster"))
+        cb = (np.arange(nb) if b_cluster is None else as_codes(b_cluster, nb, "b_cluster"))
+        cl = np.concatenate([ca, cb + int(ca.max(initial=-1)) + 1])
+    design = Design(na + nb, weights=w, strata=side, cluster=cl)
+    gm = group_means(design, np.concatenate([ya, yb]), side, 2, covmat=True)
+    if (gm.n == 0).any():
+        raise DataError(f"{int(gm.n[0])} and {int(gm.n[1])} valid values", column=metric,
+                        expected="at least one value in each sample")
+    return _contrast(gm.est, gm.vcov, gm.df_union, 0, 1, int(gm.n[0]), int(gm.n[1]), metric,
+                     level)
+
+
+def _contrast(est: np.ndarray, vcov: np.ndarray | None, df_union: np.ndarray | None, a: int,
+              b: int, n_a: int, n_b: int, metric: str, level: float) -> DiffResult:
+    assert vcov is not None and df_union is not None
+    var = vcov[a, a] + vcov[b, b] - 2 * vcov[a, b]
+    se = float(np.sqrt(max(var, 0.0))) if np.isfinite(var) else float("nan")
+    return _diff(float(est[b] - est[a]), se, n_a, n_b, metric, level, float(df_union[a, b]))
+
+
+def contrast(table: pd.DataFrame, a: int, b: int, *, estimate: str | None = None,
+             metric: str = "", level: float = 0.95) -> DiffResult:
+    """Difference between rows ``b`` and ``a`` (positions) of a group table made with
+    ``covmat=True`` (:func:`~helpers.stats.estimators.nps_table`, :func:`~helpers.stats.
+    estimators.survey_by`): R ``svycontrast`` on ``svyby(..., covmat=TRUE)``.
+
+    The SE uses the covariance of the two estimates in the joint design (groups sharing
+    accounts or clusters are correlated); the t reference has the df of the two groups' union
+    (PSUs - strata holding either, as ``degf(subset(design, group %in% c(a, b)))``).
+    """
+    vcov, df_union = table.attrs.get("vcov"), table.attrs.get("df_union")
+    if vcov is None or df_union is None:
+        raise DataError("table has no covariance matrix", column="vcov",
+                        expected="a group table made with covmat=True")
+    estimate = estimate or ("nps" if "nps" in table else "estimate")
+    est = table[estimate].to_numpy(float)
+    n = table["n"].to_numpy()
+    return _contrast(est, np.asarray(vcov), np.asarray(df_union), a, b, int(n[a]), int(n[b]),
+                     metric or estimate, level)
 
 
 def compare_paired(df: pd.DataFrame, unit: str, period: str, score: str, *,
@@ -192,7 +239,7 @@ def compare_paired(df: pd.DataFrame, unit: str, period: str, score: str, *,
         tw = w[m].sum()
         est[flag] = float(w[m] @ y[m] / tw)
         z[m] = sign * w[m] * (y[m] - est[flag]) / tw
-    var = design_variance(z, None, as_codes(u, len(u), unit), None)
+    var = float(Design(len(z), cluster=as_codes(u, len(u), unit)).variance(z).var[0])
     return _diff(est[True] - est[False], float(np.sqrt(var)), int((~is_b).sum()),
                  int(is_b.sum()), metric, level, df=float(n_units - 1), n_units=n_units)
 

@@ -1,23 +1,39 @@
-"""Survey-design machinery shared by the estimators: input checks and Taylor-linearised variance.
+"""Survey-design machinery shared by the estimators: input checks, the :class:`Design` and its
+Taylor-linearised variance, equal to R's ``survey`` package (Lumley; checked against 4.1.1).
 
-Follows Lumley's R ``survey`` package: a weighted (ratio) mean with a linearised variance,
-strata, one-stage cluster sampling (PSUs with replacement unless ``fpc`` gives the population
-size per stratum). Inputs are validated here once (numbers, weights, group codes) with one-line
-:class:`helpers.errors.DataError` messages.
+A :class:`Design` is built once from weights, strata, one-stage clusters (PSUs), ``fpc`` and
+calibration margins. Estimators hand it linearised values ``z`` (zero outside a domain) and,
+for group tables, a group code per row; it returns the variance of each group's total, the
+covariance between groups and the design degrees of freedom. Domains keep every stratum and PSU
+of the full design (R ``svymean(~y, subset(design, ...))`` / ``svyby``), so a segment's SE is
+never computed as if the segment were its own sample.
+
+Single-PSU strata follow R's ``options(survey.lonely.psu=)``: ``"fail"``, ``"remove"``,
+``"certainty"``, ``"adjust"`` (default here, the conservative choice) or ``"average"``;
+results report how many such strata a figure touched. Calibration (raking, post-stratification)
+enters the variance through the residuals of the calibration, as R's ``svyrecvar`` does.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+from scipy import sparse, stats
 
-from helpers.errors import DataError
+from helpers.errors import DataError, require_columns
 
 ArrayLike = Any  # list, numpy array or pandas Series
 CIMethod = Literal["adjusted_wald", "wald"]
+DeffKind = Literal["replace", "srswor"]
+LonelyPSU = Literal["fail", "remove", "certainty", "adjust", "average"]
+LONELY_PSU_DEFAULT: LonelyPSU = "adjust"
+LONELY_CHOICES = ("fail", "remove", "certainty", "adjust", "average")
+#: Sweeps of the raking residualisation; R's svyrecvar uses 10 (kept for equality with R).
+RAKE_SWEEPS = 10
 
 
 # --------------------------------------------------------------------------- result types
@@ -36,10 +52,26 @@ class Interval:
 
 
 # --------------------------------------------------------------------------- input handling
-def z_value(level: float) -> float:
+def check_level(level: float) -> None:
     if not 0 < level < 1:
         raise DataError(f"confidence level {level!r} out of range", expected="0 < level < 1")
+
+
+def z_value(level: float) -> float:
+    check_level(level)
     return float(stats.norm.ppf(0.5 + level / 2))
+
+
+def t_value(level: float, df: ArrayLike) -> np.ndarray | float:
+    """Two-sided t quantile with ``df`` degrees of freedom (normal for inf; NaN for df < 1,
+    where no interval exists, as R's ``qt(p, 0)``)."""
+    check_level(level)
+    d = np.asarray(df, dtype=float)
+    with np.errstate(invalid="ignore"):
+        q = np.where(np.isinf(d), stats.norm.ppf(0.5 + level / 2),
+                     stats.t.ppf(0.5 + level / 2, np.where(d >= 1, d, 1.0)))
+    q = np.where(d >= 1, q, np.nan)
+    return float(q) if q.ndim == 0 else q
 
 
 def series_name(x: ArrayLike, default: str) -> str:
@@ -67,6 +99,8 @@ def as_codes(x: ArrayLike | None, n: int, name: str) -> np.ndarray | None:
     if len(arr) != n:
         raise DataError(f"length {len(arr)} differs from the values' length {n}", column=name,
                         expected=f"{n} entries")
+    if arr.dtype.kind in "iu" and len(arr):
+        return dense_codes(arr)
     codes, _ = pd.factorize(arr, use_na_sentinel=True)
     if (codes < 0).any():
         row = int(np.flatnonzero(codes < 0)[0])
@@ -89,105 +123,451 @@ def as_weights(w: ArrayLike | None, n: int, name: str = "weights") -> np.ndarray
     return arr
 
 
-def combine_codes(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Codes of the (a, b) pairs, 0..k-1 (vectorised, hash-based)."""
-    key = a.astype(np.int64) * (int(b.max()) + 1 if len(b) else 1) + b
-    codes, _ = pd.factorize(key)
+def as_mask(domain: ArrayLike | None, n: int) -> np.ndarray | None:
+    """Boolean domain mask of length n (None = the whole sample)."""
+    if domain is None:
+        return None
+    arr = np.asarray(domain).ravel()
+    if len(arr) != n:
+        raise DataError(f"domain has {len(arr)} entries for {n} rows", column="domain",
+                        expected=f"a boolean mask of {n} entries")
+    if arr.dtype != bool:
+        if pd.isna(arr).any() or not np.isin(arr, [0, 1]).all():
+            raise DataError("domain is not a boolean mask", column="domain",
+                            expected="True / False per row")
+        arr = arr.astype(bool)
+    return arr
+
+
+def dense_codes(arr: np.ndarray) -> np.ndarray:
+    """Codes 0..k-1 of integer labels in sorted order: a presence table when the labels' range
+    is small (a few ms for a million rows), else a hash."""
+    lo, hi = int(arr.min()), int(arr.max())
+    if hi - lo < 4 * len(arr) + 1_000_000:
+        shifted = arr.astype(np.int64) - lo
+        present = np.bincount(shifted, minlength=hi - lo + 1) > 0
+        return (np.cumsum(present) - 1)[shifted]
+    codes, _ = pd.factorize(arr)
     return codes.astype(np.int64)
 
 
-# --------------------------------------------------------------------------- design variance
-def design_variance(z: np.ndarray, strata: np.ndarray | None, psu: np.ndarray | None,
-                     fpc: np.ndarray | None) -> float:
-    """Variance of a linearised total sum(z) under a stratified one-stage (cluster) design.
-
-    With-replacement PSUs, n_h / (n_h - 1) * sum_c (t_hc - tbar_h)^2 per stratum, times
-    (1 - n_h / N_h) when the population size N_h (``fpc``) is given. A stratum with a single PSU
-    contributes zero (R survey's ``lonely.psu = "certainty"``); with no stratum holding two
-    PSUs the variance cannot be estimated and NaN is returned (not a misleading zero).
-    """
-    n = len(z)
-    s = strata if strata is not None else np.zeros(n, dtype=np.int64)
-    if psu is None:
-        t, psu_stratum = z, s
-        first = np.arange(n)
-    else:
-        psu = combine_codes(s, psu)
-        t = np.bincount(psu, weights=z)
-        first = np.full(len(t), -1, dtype=np.int64)
-        first[psu[::-1]] = np.arange(n - 1, -1, -1)
-        psu_stratum = s[first]
-    n_strata = int(psu_stratum.max()) + 1 if len(psu_stratum) else 0
-    n_h = np.bincount(psu_stratum, minlength=n_strata).astype(float)
-    mean_h = np.bincount(psu_stratum, weights=t, minlength=n_strata) / np.maximum(n_h, 1)
-    ss_h = np.bincount(psu_stratum, weights=(t - mean_h[psu_stratum]) ** 2, minlength=n_strata)
-    if not (n_h > 1).any():
-        return float("nan")
-    with np.errstate(divide="ignore", invalid="ignore"):
-        var_h = np.where(n_h > 1, n_h / (n_h - 1) * ss_h, 0.0)
-    if fpc is not None:
-        pop_h = np.zeros(n_strata)
-        pop_h[psu_stratum] = fpc[first]
-        if (pop_h < n_h).any():
-            h = int(np.flatnonzero(pop_h < n_h)[0])
-            raise DataError(f"population size {pop_h[h]:g} is below the {int(n_h[h])} sampled units "
-                            f"of stratum {h}", column="fpc", expected="fpc >= units sampled")
-        var_h = var_h * (1 - n_h / pop_h)
-    return float(var_h.sum())
+def combine_codes(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Codes of the (a, b) pairs, 0..k-1 (vectorised)."""
+    key = a.astype(np.int64) * (int(b.max()) + 1 if len(b) else 1) + b
+    return dense_codes(key) if len(key) else key
 
 
-def prepare_design(values: ArrayLike, weights: ArrayLike | None, strata: ArrayLike | None,
-             cluster: ArrayLike | None, fpc: ArrayLike | None, name: str):
-    """Validate inputs, drop rows whose value is missing, return aligned arrays."""
-    y = as_float(values, name)
-    n = len(y)
-    w = as_weights(weights, n)
-    s = as_codes(strata, n, "strata")
-    c = as_codes(cluster, n, "cluster")
-    f = None
-    if fpc is not None:
-        f = as_float(fpc, "fpc")
-        if len(f) != n or not np.isfinite(f).all():
-            raise DataError("fpc must be a finite population size for every row", column="fpc",
-                            expected=f"{n} finite entries")
-        lo = pd.Series(f).groupby(s if s is not None else np.zeros(n)).agg(["min", "max"])
-        if (lo["min"] != lo["max"]).any():
-            raise DataError("fpc varies within a stratum", column="fpc",
-                            expected="one population size per stratum")
-    keep = ~np.isnan(y)
-    if not keep.all():
-        y = y[keep]
-        w = w[keep] if w is not None else None
-        s = s[keep] if s is not None else None
-        c = c[keep] if c is not None else None
-        f = f[keep] if f is not None else None
-    if np.isinf(y).any():
-        raise DataError("infinite value", column=name, expected="finite numbers")
-    return y, w, s, c, f
-
-
-def linearised_mean(y: np.ndarray, w: np.ndarray | None, s, c, f) -> tuple[float, float, float]:
-    """Return (estimate, design variance, SRS variance) of the weighted ratio mean."""
-    n = len(y)
-    if n == 0:
-        raise DataError("no non-missing values", expected="at least one response")
-    ww = np.ones(n) if w is None else w
-    total_w = ww.sum()
-    if total_w <= 0:
-        raise DataError("weights sum to zero", column="weights", expected="positive total weight")
-    est = float(ww @ y / total_w)
-    resid = y - est
-    z = ww * resid / total_w
-    var = design_variance(z, s, c, f)
-    s2 = float(ww @ resid**2 / total_w) * (n / (n - 1)) if n > 1 else 0.0
-    var_srs = s2 / n
-    return est, var, var_srs
-
-
-# --------------------------------------------------------------------------- CES and CSAT
 def check_scale(x: np.ndarray, lo: float, hi: float, name: str) -> None:
     bad = (x < lo) | (x > hi)
     if bad.any():
         row = int(np.flatnonzero(bad)[0])
         raise DataError(f"value {x[row]:g} outside the {lo:g}-{hi:g} scale", column=name, row=row,
                         expected=f"{lo:g}-{hi:g} or missing")
+
+
+def _first_index(codes: np.ndarray, k: int) -> np.ndarray:
+    """Row of the first occurrence of each code 0..k-1."""
+    first = np.full(k, -1, dtype=np.int64)
+    first[codes[::-1]] = np.arange(len(codes) - 1, -1, -1)
+    return first
+
+
+# --------------------------------------------------------------------------- calibration
+@dataclass(frozen=True)
+class Calibration:
+    """Margins the weights were calibrated to: integer level codes per row, one array per margin.
+
+    ``method="rake"``: R's ``rake()`` (residuals from 10 sweeps of unweighted level means, as
+    ``svyrecvar``); ``"poststratify"``: R's ``postStratify()`` on one margin (weighted level
+    means; several margins are crossed into one post-stratum).
+    """
+
+    margins: tuple[np.ndarray, ...]
+    method: Literal["rake", "poststratify"] = "rake"
+
+
+def _calibration(margins: Sequence[ArrayLike], n: int, method: str) -> Calibration:
+    if method not in ("rake", "poststratify"):
+        raise DataError(f"calibration method {method!r}", expected="'rake' or 'poststratify'")
+    codes = [as_codes(m, n, "calibration margin") for m in margins]
+    if method == "poststratify" and len(codes) > 1:
+        key = codes[0]
+        for c in codes[1:]:
+            key = combine_codes(key, c)
+        codes = [key]
+    return Calibration(tuple(c for c in codes if c is not None), method)  # type: ignore[arg-type]
+
+
+# --------------------------------------------------------------------------- the design
+@dataclass(frozen=True)
+class Variance:
+    """Linearised variance of group totals: ``var`` per group, ``vcov`` (or None), the design
+    df per group (PSUs - strata holding the group's rows), ``df_union`` (pairs, or None) and
+    ``lonely`` (single-PSU strata each group touched), ``n_psu`` (PSUs holding the group)."""
+
+    var: np.ndarray
+    vcov: np.ndarray | None
+    df: np.ndarray
+    df_union: np.ndarray | None
+    lonely: np.ndarray
+    n_psu: np.ndarray
+
+
+class Design:
+    """A stratified one-stage cluster design with weights, fpc and calibration (R ``svydesign``).
+
+    Parameters
+    ----------
+    n : number of rows.
+    weights : sampling (or calibrated) weights, >= 0 (default 1). Zero-weight rows stay in the
+        design (as in R) but count in no n, effective n or df.
+    strata : stratum label per row.
+    cluster : PSU label per row (nested within strata; default: every row is its own PSU).
+    fpc : population size per stratum (units, or PSUs when clustered), or sampling fractions
+        (all <= 1) as R accepts; omit for sampling with replacement.
+    calibrate : margins the weights were raked / post-stratified to (label arrays per margin).
+    calibration_method : "rake" (R ``rake``) or "poststratify" (R ``postStratify``).
+    lonely_psu : handling of strata with a single PSU (R's ``survey.lonely.psu``).
+    """
+
+    def __init__(self, n: int, *, weights: ArrayLike | None = None,
+                 strata: ArrayLike | None = None, cluster: ArrayLike | None = None,
+                 fpc: ArrayLike | None = None, calibrate: Sequence[ArrayLike] | None = None,
+                 calibration_method: str = "rake",
+                 lonely_psu: LonelyPSU = LONELY_PSU_DEFAULT) -> None:
+        if lonely_psu not in LONELY_CHOICES:
+            raise DataError(f"lonely_psu={lonely_psu!r}", expected=", ".join(LONELY_CHOICES))
+        self.n, self.lonely_psu = int(n), lonely_psu
+        self.weighted = weights is not None
+        self.w = np.ones(n) if weights is None else as_weights(weights, n)
+        s = as_codes(strata, n, "strata")
+        self.stratified = s is not None
+        self.strata = np.zeros(n, dtype=np.int64) if s is None else s
+        c = as_codes(cluster, n, "cluster")
+        self.clustered = c is not None
+        self.psu = None if c is None else combine_codes(self.strata, c)
+        n_psu = n if self.psu is None else int(self.psu.max()) + 1 if n else 0
+        first = np.arange(n) if self.psu is None else _first_index(self.psu, n_psu)
+        self.psu_stratum = self.strata[first]
+        self.n_strata = int(self.strata.max()) + 1 if n else 0
+        self.n_h = np.bincount(self.psu_stratum, minlength=self.n_strata).astype(float)
+        self.f_h = self._fpc_factor(fpc, first)
+        self.has_fpc = fpc is not None
+        self.calibration = (None if not calibrate else
+                            _calibration(calibrate, n, calibration_method))
+        if self.calibration is not None and (self.w <= 0).any():
+            raise DataError("calibrated weights must be positive", column="weights",
+                            expected="weights > 0 for every calibrated row")
+        self.lonely_h = self.n_h == 1
+        lonely = self.lonely_h
+        with np.errstate(divide="ignore", invalid="ignore"):
+            s_h = np.where(lonely, self.f_h, self.f_h * self.n_h / (self.n_h - 1))
+            k_h = np.where(lonely, 0.0, self.f_h / (self.n_h - 1))
+        if lonely_psu != "adjust":   # certainty, remove, average, fail: no lonely contribution
+            s_h = np.where(lonely, 0.0, s_h)
+        self.s_h, self.k_h = s_h, k_h
+
+    # ------------------------------------------------------------------ construction helpers
+    @classmethod
+    def from_frame(cls, df: pd.DataFrame, *, weight: str | None = None,
+                   strata: str | None = None, cluster: str | None = None,
+                   fpc: str | None = None, calibrate: Sequence[str | Sequence[str]] | None = None,
+                   calibration_method: str = "rake",
+                   lonely_psu: LonelyPSU = LONELY_PSU_DEFAULT) -> Design:
+        """Design from columns of ``df``; ``calibrate`` lists margin columns (a list of columns
+        is their interaction, e.g. ``["wave", "region"]`` for margins raked within each wave).
+        Rows without a cluster label are PSUs of their own (a respondent without an account)."""
+        margins = [[m] if isinstance(m, str) else list(m) for m in (calibrate or [])]
+        cols = [c for c in (weight, strata, cluster, fpc) if c] + [c for m in margins for c in m]
+        require_columns(df, cols, "responses")
+        cl = None
+        if cluster:
+            codes = pd.factorize(df[cluster])[0]
+            own = codes < 0
+            codes[own] = codes.max(initial=-1) + 1 + np.arange(int(own.sum()))
+            cl = codes
+        cal = [_interaction(df, m) for m in margins]
+        return cls(len(df), weights=None if weight is None else df[weight],
+                   strata=None if strata is None else df[strata], cluster=cl,
+                   fpc=None if fpc is None else df[fpc], calibrate=cal or None,
+                   calibration_method=calibration_method, lonely_psu=lonely_psu)
+
+    def _fpc_factor(self, fpc: ArrayLike | None, first: np.ndarray) -> np.ndarray:
+        """(N_h - n_h) / N_h per stratum (1 without fpc), from sizes or sampling fractions."""
+        if fpc is None:
+            return np.ones(self.n_strata)
+        f = as_float(fpc, "fpc")
+        if len(f) != self.n or not np.isfinite(f).all() or (f <= 0).any():
+            raise DataError("fpc must be a positive population size for every row",
+                            column="fpc", expected=f"{self.n} finite positive entries")
+        lo = pd.Series(f).groupby(self.strata).agg(["min", "max"])
+        if (lo["min"] != lo["max"]).any():
+            raise DataError("fpc varies within a stratum", column="fpc",
+                            expected="one population size per stratum")
+        pop = np.zeros(self.n_strata)
+        pop[self.psu_stratum] = f[first]
+        if (pop <= 1).all():   # sampling fractions, as R's svydesign accepts
+            pop = self.n_h / pop
+        if (pop < self.n_h - 1e-9).any():
+            h = int(np.flatnonzero(pop < self.n_h - 1e-9)[0])
+            raise DataError(f"population size {pop[h]:g} is below the {int(self.n_h[h])} sampled "
+                            f"units of stratum {h}", column="fpc", expected="fpc >= units sampled")
+        return np.clip((pop - self.n_h) / pop, 0.0, 1.0)
+
+    @property
+    def is_srs(self) -> bool:
+        """True when nothing but equal-weight rows sampled with replacement (no design at all)."""
+        return not (self.weighted or self.stratified or self.clustered or self.has_fpc
+                    or self.calibration is not None)
+
+    def validate_rows(self, n: int) -> None:
+        if n != self.n:
+            raise DataError(f"{n} values for a design of {self.n} rows", column="design",
+                            expected="values aligned with the rows the design was built on")
+
+    # ------------------------------------------------------------------ variance
+    def variance(self, z: np.ndarray, group: np.ndarray | None = None, n_groups: int = 1,
+                 covmat: bool = False) -> Variance:
+        """Variance of the totals of ``z`` per group (code per row, -1 = in no group).
+
+        ``z`` holds the linearised values of each row's own group (zero outside every group).
+        R: ``svyrecvar`` on the influence functions, with the groups as domains of this design.
+        """
+        if group is None and self.calibration is None:
+            return self._whole(z)
+        g = np.zeros(self.n, dtype=np.int64) if group is None else group
+        inside = g >= 0
+        zz = np.where(inside, z, 0.0)
+        gg = np.where(inside, g, 0)
+        touched = self._touched(g, n_groups)
+        lonely_hit = (touched & self.lonely_h[:, None]).sum(axis=0)
+        if self.lonely_psu == "fail" and lonely_hit.any():
+            h = int(np.flatnonzero((touched & self.lonely_h[:, None]).any(axis=1))[0])
+            raise DataError(f"stratum {h} has only one PSU", column="strata",
+                            expected="two or more PSUs per stratum, or lonely_psu="
+                                     "'adjust' / 'certainty' / 'remove' / 'average'")
+        if self.calibration is None:
+            var, vcov = self._plain(zz, gg, inside, n_groups, covmat)
+        else:
+            var, vcov = self._calibrated(zz, gg, inside, n_groups, covmat)
+        if self.lonely_psu == "average" and self.lonely_h.any():
+            n_str = touched.sum(axis=0)
+            ok = n_str - lonely_hit
+            var = var * np.where(ok > 0, n_str / np.maximum(ok, 1), np.nan)
+            if vcov is not None:
+                vcov = vcov * self.n_strata / max(int((~self.lonely_h).sum()), 1)
+        df, df_union, n_psu = self._degf(g, n_groups, covmat)
+        estimable = bool((self.n_h > 1).any())
+        if not estimable:   # no stratum with two PSUs: no variance to estimate (not a zero)
+            var = np.full(n_groups, np.nan)
+            vcov = None if vcov is None else np.full_like(vcov, np.nan)
+        return Variance(var, vcov, df, df_union, lonely_hit, n_psu)
+
+    def _whole(self, z: np.ndarray) -> Variance:
+        """:meth:`variance` of the whole sample (no domain, no calibration): one bincount."""
+        if self.lonely_psu == "fail" and self.lonely_h.any():
+            raise DataError(f"stratum {int(np.flatnonzero(self.lonely_h)[0])} has only one PSU",
+                            column="strata", expected="two or more PSUs per stratum, or "
+                            "lonely_psu='adjust' / 'certainty' / 'remove' / 'average'")
+        t = z if self.psu is None else np.bincount(self.psu, weights=z,
+                                                   minlength=len(self.psu_stratum))
+        s_c = self.s_h[self.psu_stratum]
+        t_h = np.bincount(self.psu_stratum, weights=t, minlength=self.n_strata)
+        var = float(s_c @ (t * t) - self.k_h @ (t_h * t_h))
+        n_lonely = int(self.lonely_h.sum())
+        if self.lonely_psu == "average" and n_lonely:
+            ok = self.n_strata - n_lonely
+            var = var * self.n_strata / ok if ok else float("nan")
+        if not (self.n_h > 1).any():
+            var = float("nan")
+        df, n_psu = self._whole_df()
+        return Variance(np.array([max(var, 0.0)]), None, np.array([df]), None,
+                        np.array([n_lonely]), np.array([n_psu]))
+
+    def _whole_df(self) -> tuple[float, int]:
+        """PSUs and strata holding a positive weight (cached: the design does not change)."""
+        if not hasattr(self, "_df_cache"):
+            pos = self.w > 0
+            if self.psu is None:
+                n_p = int(pos.sum())
+                n_s = int((np.bincount(self.strata, weights=pos, minlength=self.n_strata) > 0).sum())
+            else:
+                has = np.bincount(self.psu, weights=pos, minlength=len(self.psu_stratum)) > 0
+                n_p = int(has.sum())
+                n_s = len(np.unique(self.psu_stratum[has]))
+            self._df_cache = (float(n_p - n_s), n_p)
+        return self._df_cache
+
+    def _touched(self, g: np.ndarray, n_groups: int) -> np.ndarray:
+        """(strata x groups) bool: the group has rows in the stratum."""
+        inside = g >= 0
+        key = self.strata[inside] * n_groups + g[inside]
+        cnt = np.bincount(key, minlength=self.n_strata * n_groups)
+        return (cnt > 0).reshape(self.n_strata, n_groups)
+
+    def _psu_group_totals(self, zz: np.ndarray, gg: np.ndarray, inside: np.ndarray,
+                          n_groups: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(psu, group, total) of every PSU x group pair holding rows of the group."""
+        if self.psu is None:
+            return np.flatnonzero(inside), gg[inside], zz[inside]
+        key = self.psu[inside] * n_groups + gg[inside]
+        size = (int(self.psu.max()) + 1) * n_groups
+        if size <= 4 * self.n + 1_000_000:
+            tot = np.bincount(key, weights=zz[inside], minlength=size)
+            present = np.bincount(key, minlength=size) > 0
+            idx = np.flatnonzero(present)
+            return idx // n_groups, idx % n_groups, tot[idx]
+        codes, uniq = pd.factorize(key)
+        tot = np.bincount(codes, weights=zz[inside], minlength=len(uniq))
+        return uniq // n_groups, uniq % n_groups, tot
+
+    def _plain(self, zz, gg, inside, n_groups: int, covmat: bool):
+        c, g, t = self._psu_group_totals(zz, gg, inside, n_groups)
+        h = self.psu_stratum[c]
+        s_c = self.s_h[h]
+        quad = np.bincount(g, weights=s_c * t * t, minlength=n_groups)
+        t_h = np.bincount(h * n_groups + g, weights=t,
+                          minlength=self.n_strata * n_groups).reshape(self.n_strata, n_groups)
+        var = quad - (self.k_h[:, None] * t_h**2).sum(axis=0)
+        vcov = None
+        if covmat:
+            tm = sparse.csr_matrix((t, (c, g)), shape=(len(self.psu_stratum), n_groups))
+            vcov = np.asarray((tm.T @ sparse.diags(self.s_h[self.psu_stratum]) @ tm).todense())
+            vcov -= t_h.T @ (self.k_h[:, None] * t_h)
+            vcov = (vcov + vcov.T) / 2
+        return np.maximum(var, 0.0), vcov
+
+    def _cal_parts(self) -> dict[str, Any]:
+        """What the calibrated variance needs from the design alone (computed once): level
+        offsets, cross-tabs of the margins, P (PSU x level sums of w), S P, P'SP, strata x P."""
+        if hasattr(self, "_cal_cache"):
+            return self._cal_cache
+        cal = self.calibration
+        assert cal is not None
+        omega = np.ones(self.n) if cal.method == "rake" else self.w
+        levels = [int(m.max()) + 1 for m in cal.margins]
+        offs = np.concatenate([[0], np.cumsum(levels)]).astype(np.int64)
+        big_l = int(offs[-1])
+        cross = np.zeros((big_l, big_l))
+        for k, mk in enumerate(cal.margins):
+            for m, mm in enumerate(cal.margins):
+                cross[offs[k]:offs[k + 1], offs[m]:offs[m + 1]] = np.bincount(
+                    mk * levels[m] + mm, weights=omega,
+                    minlength=levels[k] * levels[m]).reshape(levels[k], levels[m])
+        n_psu = len(self.psu_stratum)
+        psu = np.arange(self.n) if self.psu is None else self.psu
+        rows = np.concatenate([psu] * len(cal.margins))
+        cols = np.concatenate([m + offs[k] for k, m in enumerate(cal.margins)])
+        pm = sparse.csr_matrix((np.tile(self.w, len(cal.margins)), (rows, cols)),
+                               shape=(n_psu, big_l))
+        spm = sparse.diags(self.s_h[self.psu_stratum]) @ pm
+        hs = sparse.csr_matrix((np.ones(n_psu), (self.psu_stratum, np.arange(n_psu))),
+                               shape=(self.n_strata, n_psu))
+        self._cal_cache = {"omega": omega, "levels": levels, "offs": offs, "cross": cross,
+                           "spm": spm.tocsr(), "psp": np.asarray((pm.T @ spm).todense()),
+                           "hpm": np.asarray((hs @ pm).todense())}
+        return self._cal_cache
+
+    def _calibrated(self, zz, gg, inside, n_groups: int, covmat: bool):
+        """Variance after replacing z by its calibration residuals (R svyrecvar postStrata):
+        the residuals are z - w * sum_m a_m[level_m], with the coefficients a from the sweeps
+        of level means (small matrices only, never a dense rows x groups array)."""
+        cal = self.calibration
+        assert cal is not None
+        parts = self._cal_parts()
+        levels, offs, cross = parts["levels"], parts["offs"], parts["cross"]
+        u0 = (parts["omega"] * zz / self.w)[inside]
+        r0 = np.zeros((int(offs[-1]), n_groups))
+        for k, mk in enumerate(cal.margins):
+            r0[offs[k]:offs[k + 1]] = np.bincount(
+                mk[inside] * n_groups + gg[inside], weights=u0,
+                minlength=levels[k] * n_groups).reshape(levels[k], n_groups)
+        a = np.zeros_like(r0)
+        sweeps = RAKE_SWEEPS if cal.method == "rake" else 1
+        for _ in range(sweeps):
+            for k in range(len(cal.margins)):
+                sl = slice(offs[k], offs[k + 1])
+                a[sl] += (r0[sl] - cross[sl] @ a) / np.diag(cross)[sl][:, None]
+        return self._residual_quadratic(zz, gg, inside, n_groups, a, parts, covmat)
+
+    def _residual_quadratic(self, zz, gg, inside, n_groups: int, a: np.ndarray,
+                            parts: dict[str, Any], covmat: bool):
+        """V = T'ST - T_h' K T_h for T = T0 - P a (T0: PSU x group totals of z; P: PSU x level
+        sums of w), expanded so that no dense PSU x group matrix is formed."""
+        c, g, t = self._psu_group_totals(zz, gg, inside, n_groups)
+        h = self.psu_stratum[c]
+        s_c = self.s_h[h]
+        if self.psu is None:   # one row per PSU: every group's totals sit on distinct PSUs
+            t0st0 = np.diag(np.bincount(g, weights=s_c * t * t, minlength=n_groups))
+        else:
+            t0 = sparse.csr_matrix((t, (c, g)), shape=(len(self.psu_stratum), n_groups))
+            t0st0 = np.asarray((t0.T @ sparse.diags(self.s_h[self.psu_stratum]) @ t0).todense())
+        t0 = sparse.csr_matrix((t, (g, c)), shape=(n_groups, len(self.psu_stratum)))
+        t0sp = np.asarray((t0 @ parts["spm"]).todense())
+        tst = t0st0 - t0sp @ a - (t0sp @ a).T + a.T @ parts["psp"] @ a
+        t0_h = np.bincount(h * n_groups + g, weights=t,
+                           minlength=self.n_strata * n_groups).reshape(self.n_strata, n_groups)
+        t_h = t0_h - parts["hpm"] @ a
+        vcov = tst - t_h.T @ (self.k_h[:, None] * t_h)
+        vcov = (vcov + vcov.T) / 2
+        return np.maximum(np.diag(vcov).copy(), 0.0), vcov if covmat else None
+
+    def _degf(self, g: np.ndarray, n_groups: int, pairs: bool):
+        """R ``degf(subset(design, group))``: PSUs minus strata holding positive-weight rows."""
+        keep = (g >= 0) & (self.w > 0)
+        gk = g[keep]
+        n_psu = len(self.psu_stratum)
+        if self.psu is None:   # every row its own PSU: the pairs are the rows
+            p_psu, p_grp = np.flatnonzero(keep), gk
+        else:
+            p_psu, p_grp = _pairs(self.psu[keep], gk, n_groups, n_psu)
+        s_str, s_grp = _pairs(self.strata[keep], gk, n_groups, self.n_strata)
+        n_p = np.bincount(p_grp, minlength=n_groups)
+        n_s = np.bincount(s_grp, minlength=n_groups)
+        df = (n_p - n_s).astype(float)
+        df_union = None
+        if pairs:
+            def both(a: np.ndarray, grp: np.ndarray, size: int) -> np.ndarray:
+                inc = sparse.csr_matrix((np.ones(len(a)), (a, grp)), shape=(size, n_groups))
+                return np.asarray((inc.T @ inc).todense())
+            df_union = ((n_p[:, None] + n_p[None, :] - both(p_psu, p_grp, n_psu))
+                        - (n_s[:, None] + n_s[None, :] - both(s_str, s_grp, self.n_strata))
+                        ).astype(float)
+        return df, df_union, n_p
+
+
+def _pairs(a: np.ndarray, b: np.ndarray, n_b: int, n_a: int) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct (a, b) pairs (codes a < n_a, b < n_b): a presence bincount when the table is
+    small enough, else a hash (both far cheaper than sorting a million rows)."""
+    key = a.astype(np.int64) * n_b + b
+    size = n_a * n_b
+    if size <= 4 * len(key) + 1_000_000:
+        idx = np.flatnonzero(np.bincount(key, minlength=size))
+    else:
+        idx = pd.unique(key)
+    return idx // n_b, idx % n_b
+
+
+def _interaction(df: pd.DataFrame, cols: list[str]) -> np.ndarray:
+    """Codes of the combinations of ``cols`` (one factorisation per column, then arithmetic)."""
+    codes: np.ndarray | None = None
+    for col in cols:
+        k = pd.factorize(df[col])[0]
+        if (k < 0).any():
+            raise DataError("missing value in a calibration margin", column=col,
+                            row=int(np.flatnonzero(k < 0)[0]), expected="a level for every row")
+        codes = k if codes is None else combine_codes(codes, k)
+    assert codes is not None
+    return codes
+
+
+def as_design(design: Design | None, n: int, weights: ArrayLike | None, strata: ArrayLike | None,
+              cluster: ArrayLike | None, fpc: ArrayLike | None) -> Design:
+    """The given :class:`Design` (checked against n) or one built from the design arguments."""
+    if design is not None:
+        if any(v is not None for v in (weights, strata, cluster, fpc)):
+            raise DataError("both a design and design arguments given", column="design",
+                            expected="either design= or weights/strata/cluster/fpc")
+        design.validate_rows(n)
+        return design
+    return Design(n, weights=weights, strata=strata, cluster=cluster, fpc=fpc)

@@ -1,11 +1,20 @@
-"""CX metrics with honest uncertainty: NPS, CES, CSAT, design-based means and totals, group tables.
+"""CX metrics with honest uncertainty: NPS, CES, CSAT, shares, design-based means and totals,
+group tables.
 
 A figure is never a bare float: results are frozen dataclasses (``NPSResult``, ``MeanResult``) or
-tidy frames with ``estimate``/``nps``, ``se``, ``ci_low``, ``ci_high``, ``n``. Design-based
-estimation (:mod:`helpers.stats.design`) reproduces ``svymean`` and ``svytotal`` on R's ``api``
-data (see tests). NPS is the mean of a +100/0/-100 score, so the same machinery gives weighted
-and account-clustered NPS; unweighted, unclustered NPS uses the multinomial variance of Rocks
-(2016) and the R ``NPS`` package, with the adjusted Wald interval.
+tidy frames with ``estimate``/``nps``, ``se``, ``ci_low``, ``ci_high``, ``df``, ``n``. Everything
+estimated in a design (weights, strata, clusters, fpc, calibration; :class:`~helpers.stats.
+design.Design`) equals R's ``survey`` package: ``svymean`` / ``svytotal`` (``domain=``: the
+estimate for a subpopulation within the full design, as ``svymean(~y, subset(design, ...))``),
+``svyby`` (:func:`survey_by`, :func:`nps_table`), ``deff`` as R (``"replace"`` by default, or
+``"srswor"`` = R's ``deff=TRUE``) and t intervals with the design's degrees of freedom
+(``confint(..., df=degf(design))``). Missing values are a domain too: they never drop a PSU.
+
+NPS is the mean of a +100/0/-100 score, so the same machinery gives weighted, stratified and
+account-clustered NPS. A plain list of NPS scores without any design is the R ``NPS`` package /
+Rocks (2016) case: multinomial variance and the published normal-quantile (adjusted) Wald
+interval (df reported as inf). Every other interval uses t with ``df`` degrees of freedom (the
+design's; n - 1 for a mean without a design, as ``svydesign(id=~1)``); ``df=`` overrides it.
 """
 
 from __future__ import annotations
@@ -17,34 +26,35 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from helpers.errors import DataError
+from helpers.errors import DataError, require_columns
 from helpers.stats.design import (
     ArrayLike,
     CIMethod,
+    DeffKind,
+    Design,
     Interval,
-    as_codes,
+    as_design,
     as_float,
-    as_weights,
+    as_mask,
+    check_level,
     check_scale,
-    combine_codes,
-    design_variance,
-    linearised_mean,
-    prepare_design,
     series_name,
-    z_value,
+    t_value,
 )
 
 #: Pseudo-counts of the adjusted Wald interval (Rocks 2016): detractor, passive, promoter.
 ADJUSTED_WALD_PSEUDO = (0.75, 1.5, 0.75)
 
 
-
 @dataclass(frozen=True)
 class MeanResult(Interval):
     """Design-based mean (or total, or percentage) with its uncertainty.
 
-    ``deff`` is the design effect against simple random sampling of the same n (with
-    replacement); ``n_eff = n / deff`` is the sample size an SRS would need for the same SE.
+    ``deff`` is R's design effect (``deff="replace"``: against simple random sampling with
+    replacement of the same n); ``n_eff = n / deff``. ``n`` counts rows with a positive weight
+    and a value in the domain. ``df`` are the design degrees of freedom of the t interval (PSUs
+    minus strata holding the domain); ``n_psu`` the PSUs holding it. ``note`` says when a
+    single-PSU stratum was handled (R ``survey.lonely.psu``).
     """
 
     estimate: float
@@ -54,11 +64,15 @@ class MeanResult(Interval):
     deff: float
     n_eff: float
     level: float = 0.95
+    df: float = float("inf")
+    n_psu: int | None = None
+    note: str = ""
 
-    def to_dict(self) -> dict[str, float]:
+    def to_dict(self) -> dict[str, Any]:
         """Metric dict in the run-folder convention (estimate, se, ci_low, ci_high, n, ...)."""
         return {"estimate": self.estimate, "se": self.se, "ci_low": self.ci[0],
-                "ci_high": self.ci[1], "n": self.n, "deff": self.deff, "n_eff": self.n_eff}
+                "ci_high": self.ci[1], "n": self.n, "deff": self.deff, "n_eff": self.n_eff,
+                "df": self.df}
 
 
 @dataclass(frozen=True)
@@ -66,9 +80,9 @@ class NPSResult(Interval):
     """Net Promoter Score in points (-100..100) with shares, SE, CI and design effect.
 
     ``se`` is the standard error of the point estimate ``nps`` (multinomial, or design-based when
-    weights / strata / clusters are given). ``ci`` follows ``method``: the adjusted Wald interval
-    is centred on the adjusted estimate, so it need not be symmetric around ``nps``.
-    ``deff`` / ``n_eff`` are None for an unweighted, unclustered sample.
+    a design is given). ``ci`` follows ``method``: the adjusted Wald interval is centred on the
+    adjusted estimate, so it need not be symmetric around ``nps``. ``deff`` / ``n_eff`` are None
+    without a design. ``df``: degrees of freedom of the t quantile.
     """
 
     nps: float
@@ -82,6 +96,9 @@ class NPSResult(Interval):
     deff: float | None = None
     n_eff: float | None = None
     level: float = 0.95
+    df: float = float("inf")
+    n_psu: int | None = None
+    note: str = ""
 
     @property
     def estimate(self) -> float:
@@ -110,58 +127,191 @@ class CSATResult:
     mean: MeanResult
 
 
-def _mean_result(est: float, var: float, var_srs: float, n: int, level: float,
-                 scale: float = 1.0) -> MeanResult:
-    se = float(np.sqrt(max(var, 0.0))) if np.isfinite(var) else float("nan")
-    deff = var / var_srs if var_srs > 0 else (1.0 if var == 0 else float("nan"))
-    n_eff = n / deff if deff > 0 else (float(n) if deff == 0 else float("nan"))
-    zq = z_value(level)
-    e, s_ = est * scale, se * scale
-    return MeanResult(e, s_, (e - zq * s_, e + zq * s_), n, float(deff), float(n_eff), level)
+# --------------------------------------------------------------------------- the core
+@dataclass(frozen=True)
+class GroupMeans:
+    """Domain means (or totals) of one variable per group, with R's variance, deff and df."""
+
+    est: np.ndarray
+    var: np.ndarray
+    var_srs: np.ndarray
+    n: np.ndarray
+    wsum: np.ndarray
+    df: np.ndarray
+    n_psu: np.ndarray
+    lonely: np.ndarray
+    vcov: np.ndarray | None
+    df_union: np.ndarray | None
+
+    @property
+    def deff(self) -> np.ndarray:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return self.var / self.var_srs
+
+    @property
+    def n_eff(self) -> np.ndarray:
+        d = self.deff
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.where(np.isfinite(d) & (d > 0), self.n / d, np.nan)
+
+
+def group_means(design: Design, y: np.ndarray, group: np.ndarray | None = None,
+                n_groups: int = 1, *, total: bool = False, covmat: bool = False,
+                deff: DeffKind = "replace") -> GroupMeans:
+    """Weighted mean (ratio) or total of ``y`` in each group as a domain of ``design``.
+
+    Rows with NaN ``y`` or group -1 are outside every domain but stay in the design (R
+    ``svyby`` / ``svymean(na.rm=TRUE)``). Linearised values: w (y - mean_g) / W_g for a mean,
+    w y for a total; ``var_srs`` is R's deff denominator (``"replace"`` or ``"srswor"``).
+    """
+    if deff not in ("replace", "srswor"):
+        raise DataError(f"deff={deff!r}", expected="'replace' or 'srswor'")
+    nan = np.isnan(y)
+    if group is None and not nan.any():   # the whole sample: no masks, one group
+        gv, w, yv, valid, g = None, design.w, y, None, None
+    else:
+        g = np.zeros(design.n, dtype=np.int64) if group is None else group
+        valid = (g >= 0) & ~nan
+        gv = np.where(valid, g, 0)
+        w = np.where(valid, design.w, 0.0)
+        yv = np.where(valid, y, 0.0)
+
+    def by_group(weights: np.ndarray) -> np.ndarray:
+        return (np.array([weights.sum()]) if gv is None else
+                np.bincount(gv, weights=weights, minlength=n_groups))
+
+    n = by_group((w > 0).astype(float))
+    wsum = by_group(w)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        mean = by_group(w * yv) / wsum
+        resid = yv - (mean[0] if gv is None else mean[gv])
+        wr = w * resid
+        z = w * yv if total else wr / (wsum[0] if gv is None else wsum[gv])
+        v = design.variance(z, None if valid is None else np.where(valid, g, -1), n_groups,
+                            covmat)
+        s2 = by_group(wr * resid) / wsum * n / (n - 1)
+        var_srs = s2 / n * (wsum**2 if total else 1.0)
+        if deff == "srswor":
+            var_srs = np.where(wsum >= n, var_srs * (1 - n / wsum), np.nan)
+    # a mean over one PSU has an identically zero linearised variance (R: SE 0, df 0): not a
+    # measurement of precision, so it is reported as not estimable; likewise n < 2
+    var = np.where((n >= 2) & (total | (v.n_psu >= 2)), v.var, np.nan)
+    return GroupMeans(wsum * mean if total else mean, var, var_srs, n.astype(np.int64), wsum,
+                      v.df, v.n_psu, v.lonely, v.vcov, v.df_union)
+
+
+def lonely_note(count: int, design: Design) -> str:
+    """Plain-words note when single-PSU strata were handled (empty otherwise)."""
+    if not count:
+        return ""
+    return (f"{int(count)} single-PSU stratum{'s' if count > 1 else ''} handled as "
+            f"lonely_psu='{design.lonely_psu}'")
+
+
+def _result(gm: GroupMeans, i: int, level: float, df: float | None, design: Design,
+            scale: float = 1.0) -> MeanResult:
+    d = float(gm.df[i]) if df is None else float(df)
+    se = float(np.sqrt(gm.var[i])) * scale
+    e = float(gm.est[i]) * scale
+    q = t_value(level, d)
+    return MeanResult(e, se, (e - q * se, e + q * se), int(gm.n[i]), float(gm.deff[i]),
+                      float(gm.n_eff[i]), level, d, int(gm.n_psu[i]),
+                      lonely_note(int(gm.lonely[i]), design))
+
+
+def _single(values: ArrayLike, weights, strata, cluster, fpc, design: Design | None,
+            domain: ArrayLike | None, name: str) -> tuple[Design, np.ndarray, np.ndarray | None]:
+    y = as_float(values, name)
+    if np.isinf(y).any():
+        raise DataError("infinite value", column=name, expected="finite numbers")
+    dz = as_design(design, len(y), weights, strata, cluster, fpc)
+    mask = as_mask(domain, len(y))
+    group = None if mask is None else np.where(mask, 0, -1)
+    return dz, y, group
+
+
+def _require_rows(gm: GroupMeans, name: str) -> None:
+    if gm.n[0] == 0:
+        raise DataError("no non-missing values with a positive weight in the domain",
+                        column=name, expected="at least one response")
 
 
 # --------------------------------------------------------------------------- means and totals
 def survey_mean(values: ArrayLike, weights: ArrayLike | None = None,
                 strata: ArrayLike | None = None, cluster: ArrayLike | None = None,
-                fpc: ArrayLike | None = None, level: float = 0.95) -> MeanResult:
-    """Design-based mean with a Taylor-linearised SE (R ``survey::svymean`` equivalent).
+                fpc: ArrayLike | None = None, level: float = 0.95, *,
+                design: Design | None = None, domain: ArrayLike | None = None,
+                deff: DeffKind = "replace", df: float | None = None) -> MeanResult:
+    """Design-based mean with a Taylor-linearised SE (R ``svymean``).
 
     Parameters
     ----------
-    values : numbers; NaN rows are dropped (``n`` counts valid ones).
-    weights : sampling weights (default 1).
-    strata : stratum label per row.
-    cluster : PSU label per row (one-stage cluster sampling, nested within strata).
-    fpc : population size per stratum (number of elements, or of clusters when ``cluster`` is
-        given), like ``svydesign(fpc=~fpc)``; omit for sampling with replacement.
-    level : confidence level of the normal-theory interval.
-
-    Returns
-    -------
-    MeanResult with estimate, se, ci, n, deff and n_eff.
+    values : numbers; NaN rows are outside the domain (they stay in the design).
+    weights, strata, cluster, fpc : the design (see :class:`~helpers.stats.design.Design`),
+        or pass a prebuilt ``design`` instead.
+    level : confidence level of the t interval.
+    domain : boolean mask: estimate for these rows within the full design (R
+        ``svymean(~y, subset(design, domain))``), never by dropping the other rows.
+    deff : "replace" (R ``deff="replace"``) or "srswor" (R ``deff=TRUE``).
+    df : degrees of freedom of the interval (default: the design's, PSUs - strata of the
+        domain; ``numpy.inf`` for a normal interval).
     """
-    y, w, s, c, f = prepare_design(values, weights, strata, cluster, fpc, series_name(values, "values"))
-    est, var, var_srs = linearised_mean(y, w, s, c, f)
-    return _mean_result(est, var, var_srs, len(y), level)
+    name = series_name(values, "values")
+    dz, y, group = _single(values, weights, strata, cluster, fpc, design, domain, name)
+    gm = group_means(dz, y, group, deff=deff)
+    _require_rows(gm, name)
+    if gm.wsum[0] <= 0:
+        raise DataError("weights sum to zero", column="weights", expected="positive total weight")
+    return _result(gm, 0, level, df, dz)
 
 
 def survey_total(values: ArrayLike, weights: ArrayLike | None = None,
                  strata: ArrayLike | None = None, cluster: ArrayLike | None = None,
-                 fpc: ArrayLike | None = None, level: float = 0.95) -> MeanResult:
-    """Design-based population total sum(w * y) with its SE (R ``survey::svytotal``).
+                 fpc: ArrayLike | None = None, level: float = 0.95, *,
+                 design: Design | None = None, domain: ArrayLike | None = None,
+                 deff: DeffKind = "replace", df: float | None = None) -> MeanResult:
+    """Design-based population total sum(w * y) with its SE (R ``svytotal``); same arguments
+    as :func:`survey_mean`. ``deff`` compares with an SRS of the same n estimating W * mean."""
+    name = series_name(values, "values")
+    dz, y, group = _single(values, weights, strata, cluster, fpc, design, domain, name)
+    gm = group_means(dz, y, group, total=True, deff=deff)
+    _require_rows(gm, name)
+    return _result(gm, 0, level, df, dz)
 
-    Same arguments as :func:`survey_mean`. ``deff`` compares with an SRS of the same n
-    estimating N * mean, N = sum of weights.
-    """
-    y, w, s, c, f = prepare_design(values, weights, strata, cluster, fpc, series_name(values, "values"))
-    n = len(y)
-    if n == 0:
-        raise DataError("no non-missing values", expected="at least one response")
-    ww = np.ones(n) if w is None else w
-    est = float(ww @ y)
-    var = design_variance(ww * y, s, c, f)
-    _, _, var_srs_mean = linearised_mean(y, w, None, None, None)
-    return _mean_result(est, var, var_srs_mean * ww.sum() ** 2, n, level)
+
+def wilson(p: np.ndarray, m: np.ndarray, q: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Wilson (1927) score interval for a share p on (effective) size m with quantile q."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        centre = (p + q**2 / (2 * m)) / (1 + q**2 / m)
+        half = q / (1 + q**2 / m) * np.sqrt(p * (1 - p) / m + q**2 / (4 * m**2))
+    return np.clip(centre - half, 0.0, 1.0), np.clip(centre + half, 0.0, 1.0)
+
+
+def _share_result(gm: GroupMeans, i: int, level: float, df: float | None,
+                  design: Design) -> MeanResult:
+    """Percentage with R's design-based SE and a Wilson interval on the effective n with the
+    design's t quantile (Wilson 1927; Newcombe 1998): stays inside 0-100 at small n."""
+    base = _result(gm, i, level, df, design, scale=100.0)
+    m = base.n_eff if np.isfinite(base.n_eff) and base.n_eff > 0 else float(base.n)
+    lo, hi = wilson(np.array(gm.est[i]), np.array(m), np.array(t_value(level, base.df)))
+    return MeanResult(base.estimate, base.se, (float(100 * lo), float(100 * hi)), base.n,
+                      base.deff, base.n_eff, level, base.df, base.n_psu, base.note)
+
+
+def proportion(flags: ArrayLike, weights: ArrayLike | None = None,
+               strata: ArrayLike | None = None, cluster: ArrayLike | None = None,
+               fpc: ArrayLike | None = None, level: float = 0.95, *,
+               design: Design | None = None, domain: ArrayLike | None = None,
+               deff: DeffKind = "replace", df: float | None = None) -> MeanResult:
+    """Share (in %) of rows whose flag is true (0/1 or bool; NaN outside the domain), with R's
+    ``svymean`` SE and a Wilson interval on the effective n (same arguments as
+    :func:`survey_mean`)."""
+    name = series_name(flags, "flags")
+    dz, y, group = _single(flags, weights, strata, cluster, fpc, design, domain, name)
+    check_scale(y, 0, 1, name)
+    gm = group_means(dz, y, group, deff=deff)
+    _require_rows(gm, name)
+    return _share_result(gm, 0, level, df, dz)
 
 
 # --------------------------------------------------------------------------- NPS
@@ -181,94 +331,104 @@ def nps_score(scores: ArrayLike, name: str | None = None) -> np.ndarray:
     return out
 
 
-def _adjusted_wald(p_pro: np.ndarray, p_det: np.ndarray, n_eff: np.ndarray, zq: float):
-    """Adjusted Wald interval (Rocks 2016) from shares and (effective) sample size, in fractions."""
+def adjusted_wald(p_pro: np.ndarray, p_det: np.ndarray, n_eff: np.ndarray, q: np.ndarray):
+    """Adjusted Wald interval (Rocks 2016) from shares and (effective) sample size, in fractions:
+    0.75 / 1.5 / 0.75 pseudo-responses added, then the Wald interval with quantile ``q``."""
     det_ps, pas_ps, pro_ps = ADJUSTED_WALD_PSEUDO
     n_adj = n_eff + det_ps + pas_ps + pro_ps
     pro = (p_pro * n_eff + pro_ps) / n_adj
     det = (p_det * n_eff + det_ps) / n_adj
     est = pro - det
     se = np.sqrt(np.maximum(pro + det - est**2, 0.0) / n_adj)
-    return np.clip(est - zq * se, -1, 1), np.clip(est + zq * se, -1, 1)
+    return np.clip(est - q * se, -1, 1), np.clip(est + q * se, -1, 1)
+
+
+def _nps_interval(est, se, p_pro, p_det, n, n_eff, q, ci: str):
+    """Wald or adjusted-Wald bounds (fractions); NaN where no SE or no quantile."""
+    if ci == "wald":
+        lo, hi = np.clip(est - q * se, -1, 1), np.clip(est + q * se, -1, 1)
+    else:
+        m = np.where(np.isfinite(n_eff) & (n_eff > 0), n_eff, n)
+        lo, hi = adjusted_wald(p_pro, p_det, m, q)
+    bad = ~np.isfinite(se) | ~np.isfinite(q)
+    return np.where(bad, np.nan, lo), np.where(bad, np.nan, hi)
+
+
+def _check_ci(ci: str) -> None:
+    if ci not in ("adjusted_wald", "wald"):
+        raise DataError(f"unknown ci method {ci!r}", expected="'adjusted_wald' or 'wald'")
 
 
 def nps(scores: ArrayLike, weights: ArrayLike | None = None, strata: ArrayLike | None = None,
         cluster: ArrayLike | None = None, fpc: ArrayLike | None = None,
-        ci: CIMethod = "adjusted_wald", level: float = 0.95) -> NPSResult:
+        ci: CIMethod = "adjusted_wald", level: float = 0.95, *, design: Design | None = None,
+        domain: ArrayLike | None = None, deff: DeffKind = "replace",
+        df: float | None = None) -> NPSResult:
     """Net Promoter Score in points with SE and confidence interval.
 
-    Without a design (no weights, strata, cluster, fpc) the variance is the multinomial one of
-    Rocks (2016) / R ``NPS``: Var = p_pro + p_det - (p_pro - p_det)^2, SE = sqrt(Var / n).
-    With a design, NPS is the design-based mean of the +100/0/-100 score (:func:`survey_mean`),
-    e.g. clustered by account for B2B, and ``deff`` / ``n_eff`` are reported.
+    Without a design (no weights, strata, cluster, fpc or ``design``) the variance is the
+    multinomial one of Rocks (2016) / R ``NPS``: Var = p_pro + p_det - (p_pro - p_det)^2,
+    SE = sqrt(Var / n), with the published normal quantile (df inf; pass ``df`` for t). With a
+    design, NPS is R's ``svymean`` of the +100/0/-100
+    score (clustered by account for B2B, raked for B2C) with ``deff`` / ``n_eff`` and the
+    design df; ``domain`` estimates a segment within the full design.
 
     ``ci="adjusted_wald"`` adds 0.75 detractor, 1.5 passive and 0.75 promoter pseudo-responses
-    (n + 3) before the Wald interval (better coverage at small n); under a design the pseudo
-    counts are added to the effective sample size ``n_eff``. ``ci="wald"`` is estimate +- z SE.
-    NaN scores are dropped; scores outside 0-10 raise DataError.
+    (n + 3) before the Wald interval (better coverage at small n); under a design they are
+    added to the effective n. ``ci="wald"`` is estimate +- t SE. Both use the t quantile with
+    ``df`` (default: the design's df). n < 2: no SE and no interval.
     """
-    if ci not in ("adjusted_wald", "wald"):
-        raise DataError(f"unknown ci method {ci!r}", expected="'adjusted_wald' or 'wald'")
-    zq = z_value(level)
-    y, w, s, c, f = prepare_design(nps_score(scores), weights, strata, cluster, fpc,
-                             series_name(scores, "scores"))
+    _check_ci(ci)
+    check_level(level)
+    name = series_name(scores, "scores")
+    y = nps_score(scores, name) / 100.0
+    plain = design is None and all(v is None for v in (weights, strata, cluster, fpc))
+    dz, _, group = _single(y, weights, strata, cluster, fpc, design, domain, name)
+    if plain:
+        keep = ~np.isnan(y) if group is None else ~np.isnan(y) & (group == 0)
+        return _nps_multinomial(y[keep], ci, level, df, name)
+    gm = group_means(dz, y, group, deff=deff)
+    _require_rows(gm, name)
+    if gm.wsum[0] <= 0:
+        raise DataError("weights sum to zero", column="weights", expected="positive total weight")
+    mask = ~np.isnan(y) & (True if group is None else group == 0)
+    w = dz.w[mask]
+    p_pro = float(w[y[mask] > 0].sum() / gm.wsum[0])
+    p_det = float(w[y[mask] < 0].sum() / gm.wsum[0])
+    d = float(gm.df[0]) if df is None else float(df)
+    se, q = float(np.sqrt(gm.var[0])), t_value(level, d)
+    lo, hi = _nps_interval(gm.est[0], se, p_pro, p_det, gm.n[0], gm.n_eff[0], q, ci)
+    return NPSResult(100 * float(gm.est[0]), 100 * se, (100 * float(lo), 100 * float(hi)),
+                     int(gm.n[0]), p_pro, 1 - p_pro - p_det, p_det, ci + "_design",
+                     float(gm.deff[0]), float(gm.n_eff[0]), level, d, int(gm.n_psu[0]),
+                     lonely_note(int(gm.lonely[0]), dz))
+
+
+def _nps_multinomial(y: np.ndarray, ci: str, level: float, df: float | None,
+                     name: str) -> NPSResult:
     n = len(y)
     if n == 0:
-        raise DataError("no valid scores", column=series_name(scores, "scores"),
-                        expected="at least one 0-10 score")
-    ww = np.ones(n) if w is None else w
-    tw = ww.sum()
-    p_pro = float(ww[y > 0].sum() / tw)
-    p_det = float(ww[y < 0].sum() / tw)
+        raise DataError("no valid scores", column=name, expected="at least one 0-10 score")
+    p_pro, p_det = float(np.mean(y > 0)), float(np.mean(y < 0))
     est = p_pro - p_det
-    design = any(v is not None for v in (w, s, c, f))
-    if design:
-        _, var, _ = linearised_mean(y / 100.0, w, s, c, f)
-        var_srs = (p_pro + p_det - est**2) / n
-        deff = var / var_srs if var_srs > 0 else (1.0 if var == 0 else float("nan"))
-        n_eff: float | None = n / deff if deff > 0 else (float(n) if deff == 0 else float("nan"))
-        se = float(np.sqrt(max(var, 0.0))) if np.isfinite(var) else float("nan")
-        deff_out: float | None = float(deff)
-    else:
-        se = float(np.sqrt(max(p_pro + p_det - est**2, 0.0) / n))
-        n_eff, deff_out = None, None
-    if not np.isfinite(se):
-        lo = hi = float("nan")
-    elif ci == "wald":
-        lo, hi = max(est - zq * se, -1.0), min(est + zq * se, 1.0)
-    else:
-        lo_a, hi_a = _adjusted_wald(np.array(p_pro), np.array(p_det),
-                                    np.array(n_eff if n_eff is not None else n, dtype=float), zq)
-        lo, hi = float(lo_a), float(hi_a)
-    return NPSResult(100 * est, 100 * se, (100 * lo, 100 * hi), n, p_pro, 1 - p_pro - p_det,
-                     p_det, ci + ("_design" if design else ""), deff_out,
-                     float(n_eff) if n_eff is not None else None, level)
+    se = float(np.sqrt(max(p_pro + p_det - est**2, 0.0) / n)) if n >= 2 else float("nan")
+    d = np.inf if df is None else float(df)
+    lo, hi = _nps_interval(est, se, p_pro, p_det, n, float(n), t_value(level, d), ci)
+    return NPSResult(100 * est, 100 * se, (100 * float(lo), 100 * float(hi)), n, p_pro,
+                     1 - p_pro - p_det, p_det, ci, None, None, level, d)
 
 
-def _proportion_result(est: float, var: float, var_srs: float, n: int, level: float) -> MeanResult:
-    """Percentage (0-100) with a design-based SE and a Wilson interval on the effective n.
-
-    The Wilson interval (Wilson 1927; Newcombe 1998) stays inside 0-100 and keeps its coverage
-    for small n and shares near 0 or 100 %, where estimate +- z SE does not.
-    """
-    base = _mean_result(est, var, var_srs, n, level)
-    zq = z_value(level)
-    m = base.n_eff if np.isfinite(base.n_eff) and base.n_eff > 0 else float(n)
-    centre = (est + zq**2 / (2 * m)) / (1 + zq**2 / m)
-    half = zq / (1 + zq**2 / m) * np.sqrt(est * (1 - est) / m + zq**2 / (4 * m**2))
-    lo, hi = max(centre - half, 0.0), min(centre + half, 1.0)
-    return MeanResult(100 * est, 100 * base.se, (float(100 * lo), float(100 * hi)), n, base.deff,
-                      base.n_eff, level)
-
-
+# --------------------------------------------------------------------------- CES and CSAT
 def _mean_and_share(values: ArrayLike, lo: float, hi: float, cut: float, weights, strata,
-                    cluster, fpc, level: float, name: str) -> tuple[MeanResult, MeanResult]:
-    y, w, s, c, f = prepare_design(values, weights, strata, cluster, fpc, name)
+                    cluster, fpc, level: float, name: str, design, domain, deff, df
+                    ) -> tuple[MeanResult, MeanResult]:
+    dz, y, group = _single(values, weights, strata, cluster, fpc, design, domain, name)
     check_scale(y, lo, hi, name)
-    mean = _mean_result(*linearised_mean(y, w, s, c, f), len(y), level)
-    share = _proportion_result(*linearised_mean((y >= cut).astype(float), w, s, c, f), len(y),
-                               level)
-    return mean, share
+    mean = group_means(dz, y, group, deff=deff)
+    _require_rows(mean, name)
+    flags = np.where(np.isnan(y), np.nan, (y >= cut).astype(float))
+    share = group_means(dz, flags, group, deff=deff)
+    return _result(mean, 0, level, df, dz), _share_result(share, 0, level, df, dz)
 
 
 def agree_cut(scale: tuple[float, float]) -> float:
@@ -284,110 +444,155 @@ def top2_cut(scale: tuple[float, float]) -> float:
 
 def ces(values: ArrayLike, weights: ArrayLike | None = None, strata: ArrayLike | None = None,
         cluster: ArrayLike | None = None, fpc: ArrayLike | None = None,
-        level: float = 0.95, scale: tuple[float, float] = (1.0, 7.0)) -> CESResult:
+        level: float = 0.95, *, design: Design | None = None, domain: ArrayLike | None = None,
+        deff: DeffKind = "replace", df: float | None = None,
+        scale: tuple[float, float] = (1.0, 7.0)) -> CESResult:
     """Customer Effort Score: mean and % agree (above the scale midpoint: 5-7 on CES 2.0's 1-7).
 
-    Same design arguments as :func:`survey_mean`; NaN dropped, values outside `scale` raise
-    DataError. ``pct_agree`` is in percent with a Wilson interval on the effective n.
+    Same design arguments as :func:`survey_mean`; NaN outside the domain, values outside
+    `scale` raise DataError. ``pct_agree`` is in percent with a Wilson interval on the
+    effective n.
     """
     name = series_name(values, "ces")
     mean, share = _mean_and_share(values, *scale, agree_cut(scale), weights, strata, cluster, fpc,
-                                  level, name)
+                                  level, name, design, domain, deff, df)
     return CESResult(mean=mean, pct_agree=share)
 
 
 def csat(values: ArrayLike, weights: ArrayLike | None = None, strata: ArrayLike | None = None,
          cluster: ArrayLike | None = None, fpc: ArrayLike | None = None,
-         level: float = 0.95, scale: tuple[float, float] = (1.0, 5.0)) -> CSATResult:
+         level: float = 0.95, *, design: Design | None = None, domain: ArrayLike | None = None,
+         deff: DeffKind = "replace", df: float | None = None,
+         scale: tuple[float, float] = (1.0, 5.0)) -> CSATResult:
     """CSAT: % top-2 box (4-5 on 1-5, 9-10 on 0-10) and mean score, design-based.
 
-    Same design arguments as :func:`survey_mean`; NaN dropped, values outside `scale` raise
-    DataError. ``pct_top2`` is in percent with a Wilson interval on the effective n.
+    Same design arguments as :func:`survey_mean`; NaN outside the domain, values outside
+    `scale` raise DataError. ``pct_top2`` is in percent with a Wilson interval on the
+    effective n.
     """
     name = series_name(values, "csat")
     mean, share = _mean_and_share(values, *scale, top2_cut(scale), weights, strata, cluster, fpc,
-                                  level, name)
+                                  level, name, design, domain, deff, df)
     return CSATResult(pct_top2=share, mean=mean)
 
 
-# --------------------------------------------------------------------------- segment table
-def nps_table(df: pd.DataFrame, by: str | Sequence[str], score: str = "ltr",
-              weight: str | None = None, cluster: str | None = None, level: float = 0.95,
-              ci: CIMethod = "adjusted_wald") -> pd.DataFrame:
-    """NPS with uncertainty for every group of ``by``, vectorised (one pass of bincounts).
+# --------------------------------------------------------------------------- group tables
+def group_codes(df: pd.DataFrame, by: list[str]) -> tuple[np.ndarray, int]:
+    """Sorted group code per row (-1 where a ``by`` label is missing) and the number of groups."""
+    gid = (df.groupby(by, sort=True, dropna=True, observed=True).ngroup()
+           .fillna(-1).to_numpy().astype(np.int64))
+    return gid, int(gid.max()) + 1 if len(gid) and gid.max() >= 0 else 0
 
-    One row per group (sorted): the ``by`` columns, ``n``, ``pct_promoter``, ``pct_passive``,
-    ``pct_detractor``, ``nps``, ``se``, ``ci_low``, ``ci_high``, ``deff``, ``n_eff`` (and
-    ``n_clusters`` when ``cluster`` is given). Without weight and cluster each row equals
-    :func:`nps` on the group; with them each group is estimated as its own design (weighted
-    ratio mean, clusters nested in the group, with replacement), as :func:`nps` with the same
-    weights / clusters on the group's rows. NaN scores are dropped; rows with a missing group
-    label are left out.
+
+def _labels(df: pd.DataFrame, by: list[str], gid: np.ndarray, n_groups: int,
+            keep: np.ndarray) -> pd.DataFrame:
+    first = np.full(n_groups, -1, dtype=np.int64)
+    rows = np.flatnonzero(gid >= 0)
+    first[gid[rows][::-1]] = rows[::-1]
+    return df[by].iloc[first[keep]].reset_index(drop=True)
+
+
+def _attach_vcov(table: pd.DataFrame, gm: GroupMeans, keep: np.ndarray, scale: float) -> None:
+    """R ``svyby(covmat=TRUE)``: covariance between the rows, and the df of each pair's union."""
+    if gm.vcov is not None and gm.df_union is not None:
+        table.attrs["vcov"] = gm.vcov[np.ix_(keep, keep)] * scale**2
+        table.attrs["df_union"] = gm.df_union[np.ix_(keep, keep)]
+
+
+def _table_design(df: pd.DataFrame, design: Design | None, weight, strata, cluster, fpc
+                  ) -> Design:
+    if design is not None:
+        if any(v is not None for v in (weight, strata, cluster, fpc)):
+            raise DataError("both a design and design columns given", column="design",
+                            expected="either design= or weight/strata/cluster/fpc")
+        design.validate_rows(len(df))
+        return design
+    return Design.from_frame(df, weight=weight, strata=strata, cluster=cluster, fpc=fpc)
+
+
+def survey_by(df: pd.DataFrame, value: str, by: str | Sequence[str], *,
+              weight: str | None = None, strata: str | None = None, cluster: str | None = None,
+              fpc: str | None = None, design: Design | None = None, total: bool = False,
+              covmat: bool = False, deff: DeffKind = "replace",
+              level: float = 0.95) -> pd.DataFrame:
+    """Mean (or total) of ``value`` for every group of ``by`` within the full design (R
+    ``svyby(~value, ~by, design, svymean)``).
+
+    One row per group with rows of positive weight (sorted): the ``by`` columns, estimate, se,
+    ci_low, ci_high (t with the group's df), df, n, n_psu, deff, n_eff, note. ``covmat=True``
+    puts the covariance between the rows in ``attrs["vcov"]`` and the df of each pair's union in
+    ``attrs["df_union"]`` (for :func:`helpers.stats.compare.contrast`). NaN values are outside
+    the domains; rows with a missing group label belong to no group.
     """
     by_cols = [by] if isinstance(by, str) else list(by)
-    cols = [*by_cols, score, *([weight] if weight else []), *([cluster] if cluster else [])]
-    missing = [c for c in cols if c not in df.columns]
-    if missing:
-        raise DataError("column not found", column=missing[0], expected=f"one of {list(df.columns)}")
-    if ci not in ("adjusted_wald", "wald"):
-        raise DataError(f"unknown ci method {ci!r}", expected="'adjusted_wald' or 'wald'")
-    zq = z_value(level)
-    y = nps_score(df[score], score) / 100.0
-    gid = (df.groupby(by_cols, sort=True, dropna=True, observed=True).ngroup()
-           .fillna(-1).to_numpy().astype(np.int64))
-    keep = ~np.isnan(y) & (gid >= 0)
-    if cluster is not None:
-        keep &= df[cluster].notna().to_numpy()
-    idx = np.flatnonzero(keep)
-    g = gid[idx].astype(np.int64)
-    y = y[idx]
-    n_groups = int(gid.max()) + 1 if len(gid) and gid.max() >= 0 else 0
-    w = (as_weights(df[weight].to_numpy()[idx], len(idx), weight) if weight else None)
-    ww = np.ones(len(idx)) if w is None else w
+    require_columns(df, [*by_cols, value], "responses")
+    dz = _table_design(df, design, weight, strata, cluster, fpc)
+    gid, n_groups = group_codes(df, by_cols)
+    gm = group_means(dz, as_float(df[value], value), gid, n_groups, total=total,
+                     covmat=covmat, deff=deff)
+    keep = gm.n > 0
+    se = np.sqrt(gm.var)
+    q = t_value(level, gm.df)
+    table = _labels(df, by_cols, gid, n_groups, keep).assign(
+        estimate=gm.est[keep], se=se[keep], ci_low=(gm.est - q * se)[keep],
+        ci_high=(gm.est + q * se)[keep], df=gm.df[keep], n=gm.n[keep],
+        n_psu=gm.n_psu[keep], deff=gm.deff[keep], n_eff=gm.n_eff[keep],
+        note=[lonely_note(int(k), dz) for k in gm.lonely[keep]])
+    _attach_vcov(table, gm, keep, 1.0)
+    return table
 
-    n = np.bincount(g, minlength=n_groups).astype(float)
-    tw = np.bincount(g, weights=ww, minlength=n_groups)
+
+def nps_table(df: pd.DataFrame, by: str | Sequence[str], score: str = "ltr",
+              weight: str | None = None, cluster: str | None = None, level: float = 0.95,
+              ci: CIMethod = "adjusted_wald", *, strata: str | None = None,
+              fpc: str | None = None, design: Design | None = None, covmat: bool = False,
+              deff: DeffKind = "replace") -> pd.DataFrame:
+    """NPS with uncertainty for every group of ``by``, vectorised: R ``svyby`` of the score.
+
+    One row per group with rated rows of positive weight (sorted): the ``by`` columns, ``n``,
+    ``pct_promoter``, ``pct_passive``, ``pct_detractor``, ``nps``, ``se``, ``ci_low``,
+    ``ci_high``, ``df``, ``deff``, ``n_eff``, ``n_psu`` (and ``n_clusters`` when clustered),
+    ``note``. Without a design each row equals :func:`nps` on the group (multinomial, normal
+    quantile as R ``NPS``); with
+    weights / strata / clusters / fpc (columns) or a prebuilt ``design`` every group is a domain
+    of the full design (strata and PSUs without the group count, as R), with its own df.
+    ``covmat=True``: covariance between rows in ``attrs["vcov"]`` (see :func:`survey_by`).
+    Rows without a cluster label are PSUs of their own; rows with a missing group label belong
+    to no group; NaN scores are outside every domain.
+    """
+    by_cols = [by] if isinstance(by, str) else list(by)
+    require_columns(df, [*by_cols, score, *[c for c in (weight, cluster, strata, fpc) if c]],
+                    "responses")
+    _check_ci(ci)
+    check_level(level)
+    y = nps_score(df[score], score) / 100.0
+    gid, n_groups = group_codes(df, by_cols)
+    plain = design is None and all(v is None for v in (weight, cluster, strata, fpc))
+    dz = Design(len(df)) if plain else _table_design(df, design, weight, strata, cluster, fpc)
+    gm = group_means(dz, y, gid, n_groups, covmat=covmat, deff=deff)
+    valid = (gid >= 0) & ~np.isnan(y)
+    gv = np.where(valid, gid, 0)
+    wv = np.where(valid, dz.w, 0.0)
     with np.errstate(divide="ignore", invalid="ignore"):
-        p_pro = np.bincount(g, weights=ww * (y > 0), minlength=n_groups) / tw
-        p_det = np.bincount(g, weights=ww * (y < 0), minlength=n_groups) / tw
-        est = p_pro - p_det
-        var_srs = np.maximum(p_pro + p_det - est**2, 0.0) / n
-        out_extra: dict[str, np.ndarray] = {}
-        if w is None and cluster is None:
-            var = var_srs
+        p_pro = np.bincount(gv, weights=wv * (y > 0), minlength=n_groups) / gm.wsum
+        p_det = np.bincount(gv, weights=wv * (y < 0), minlength=n_groups) / gm.wsum
+        n = gm.n.astype(float)
+        if plain:   # R NPS package: multinomial variance, no design effect
+            var = np.where(n >= 2, np.maximum(p_pro + p_det - gm.est**2, 0.0) / n, np.nan)
+            dfs = np.full(n_groups, np.inf)
+            deffs, n_effs = np.full(n_groups, np.nan), np.full(n_groups, np.nan)
         else:
-            z = ww * (y - est[g]) / tw[g]
-            if cluster is not None:
-                c_codes = as_codes(df[cluster].to_numpy()[idx], len(idx), cluster)
-                psu = combine_codes(g, c_codes)
-                t = np.bincount(psu, weights=z)
-                first = np.full(len(t), -1, dtype=np.int64)
-                first[psu[::-1]] = np.arange(len(psu) - 1, -1, -1)
-                tg = g[first]
-                out_extra["n_clusters"] = np.bincount(tg, minlength=n_groups)
-            else:
-                t, tg = z, g
-            m = np.bincount(tg, minlength=n_groups).astype(float)
-            t_mean = np.bincount(tg, weights=t, minlength=n_groups) / m
-            ss = np.bincount(tg, weights=(t - t_mean[tg]) ** 2, minlength=n_groups)
-            var = np.where(m > 1, m / (m - 1) * ss, np.nan)
-        se = np.sqrt(var)
-        deff = np.where(var_srs > 0, var / var_srs, 1.0)
-        n_eff = np.where(deff > 0, n / deff, n)
-    if ci == "wald":
-        lo, hi = np.clip(est - zq * se, -1, 1), np.clip(est + zq * se, -1, 1)
-    else:
-        lo, hi = _adjusted_wald(p_pro, p_det, np.where(np.isfinite(n_eff), n_eff, n), zq)
-        lo, hi = np.where(np.isnan(se), np.nan, lo), np.where(np.isnan(se), np.nan, hi)
-    present = n > 0
-    first_row = np.full(n_groups, -1, dtype=np.int64)
-    first_row[g[::-1]] = idx[::-1]
-    labels = df[by_cols].iloc[first_row[present]].reset_index(drop=True)
-    table = labels.assign(
-        n=n[present].astype(np.int64), pct_promoter=100 * p_pro[present],
-        pct_passive=100 * (1 - p_pro - p_det)[present], pct_detractor=100 * p_det[present],
-        nps=100 * est[present], se=100 * se[present], ci_low=100 * lo[present],
-        ci_high=100 * hi[present], deff=deff[present], n_eff=n_eff[present],
-        **{k: v[present] for k, v in out_extra.items()},
-    )
+            var, dfs, deffs, n_effs = gm.var, gm.df, gm.deff, gm.n_eff
+    se = np.sqrt(var)
+    lo, hi = _nps_interval(gm.est, se, p_pro, p_det, n, n_effs, t_value(level, dfs), ci)
+    keep = gm.n > 0
+    extra = {"n_clusters": gm.n_psu[keep]} if dz.clustered else {}
+    table = _labels(df, by_cols, gid, n_groups, keep).assign(
+        n=gm.n[keep], pct_promoter=100 * p_pro[keep],
+        pct_passive=100 * (1 - p_pro - p_det)[keep], pct_detractor=100 * p_det[keep],
+        nps=100 * gm.est[keep], se=100 * se[keep], ci_low=100 * lo[keep],
+        ci_high=100 * hi[keep], df=dfs[keep], deff=deffs[keep], n_eff=n_effs[keep],
+        n_psu=gm.n_psu[keep], **extra,
+        note=[lonely_note(int(k), dz) for k in gm.lonely[keep]])
+    _attach_vcov(table, gm, keep, 100.0)
     return table

@@ -83,7 +83,9 @@ def rake(df: pd.DataFrame, margins: Mapping[str, Mapping[Any, float]],
     Returns
     -------
     Series ``weight`` on ``df.index``: positive, summing to the base weights' total, whose
-    weighted shares reproduce every margin within ``tol``. Raises DataError when a data level has
+    weighted shares reproduce every margin within ``tol`` (R ``rake()`` with population totals
+    = shares x that total). Estimate with ``Design(..., calibrate=<the margin columns>)`` so the
+    variance uses the calibration residuals as R does for a raked design. Raises DataError when a data level has
     no margin, a margin does not sum to 1, a margin level has no respondents, or the margins
     cannot be met jointly (no convergence).
     """
@@ -117,39 +119,68 @@ def rake(df: pd.DataFrame, margins: Mapping[str, Mapping[Any, float]],
     return pd.Series(w, index=df.index, name="weight")
 
 
-def trim_weights(w: Any, upper: float = 5.0, lower: float = 0.2, max_iter: int = 50) -> Any:
+def trim_weights(w: Any, upper: float = 5.0, lower: float = 0.2, max_iter: int = 50,
+                 redistribute: str = "proportional") -> Any:
     """Cap weights at ``upper`` x mean and floor them at ``lower`` x mean, keeping their sum.
 
-    Capping and re-normalising to the original total is repeated until every weight lies within
-    the bounds (re-normalising can push a weight back out). Returns the same type as ``w``
-    (a Series keeps its index and name).
+    ``redistribute="proportional"`` (default): clip, then rescale every weight to the original
+    total, repeated until every weight lies within the bounds. ``"additive"``: R
+    ``trimWeights(design, upper, lower, strict=TRUE)`` with the bounds in weight units (here
+    multiples of the mean): the trimmed amount is spread equally over the weights inside the
+    bounds, repeated until none is outside. Either way a design built on the trimmed weights
+    keeps its calibration margins (``Design(calibrate=...)``), as R keeps ``postStrata``; the
+    margins then hold approximately. Returns the same type as ``w`` (a Series keeps its index).
     """
     if not (upper > 1 and 0 <= lower < 1):
         raise DataError(f"trim bounds lower={lower!r}, upper={upper!r}",
                         expected="0 <= lower < 1 < upper (multiples of the mean weight)")
+    if redistribute not in ("proportional", "additive"):
+        raise DataError(f"redistribute={redistribute!r}", expected="'proportional' or 'additive'")
     arr = _positive_weights(w, len(np.asarray(w).ravel()), getattr(w, "name", None) or "weights")
     total, n = arr.sum(), len(arr)
-    mean = total / n
+    hi, lo = upper * total / n, lower * total / n
     out = arr.copy()
     for _ in range(max_iter):
-        out = np.clip(out, lower * mean, upper * mean)
+        if redistribute == "additive":
+            outside = (out < lo) | (out > hi)
+            if not outside.any():
+                break
+            clipped = np.clip(out, lo, hi)
+            shift = (clipped - out).sum() / max(int((~outside).sum()), 1)
+            out = np.where(outside, clipped, clipped - shift)
+            continue
+        out = np.clip(out, lo, hi)
         out *= total / out.sum()
-        if out.max() <= upper * mean * (1 + 1e-9) and out.min() >= lower * mean * (1 - 1e-9):
+        if out.max() <= hi * (1 + 1e-9) and out.min() >= lo * (1 - 1e-9):
             break
     if isinstance(w, pd.Series):
         return pd.Series(out, index=w.index, name=w.name)
     return out
 
 
+def _nonnegative(w: Any) -> np.ndarray:
+    arr = np.asarray(w, dtype=float).ravel()
+    bad = ~np.isfinite(arr) | (arr < 0)
+    if bad.any():
+        row = int(np.flatnonzero(bad)[0])
+        raise DataError(f"weight {arr[row]!r}", column="weights", row=row,
+                        expected="finite non-negative weights")
+    arr = arr[arr > 0]
+    if not len(arr):
+        raise DataError("all weights are zero", column="weights", expected="a positive weight")
+    return arr
+
+
 def kish_deff(w: Any) -> float:
-    """Kish's design effect of unequal weighting, 1 + cv^2 = n * sum(w^2) / sum(w)^2."""
-    arr = _positive_weights(w, len(np.asarray(w).ravel()), "weights")
+    """Kish's design effect of unequal weighting, 1 + cv^2 = n * sum(w^2) / sum(w)^2, over the
+    positive weights (zero-weight rows are not part of the sample, as R counts them)."""
+    arr = _nonnegative(w)
     return float(len(arr) * np.sum(arr**2) / np.sum(arr) ** 2)
 
 
 def effective_n(w: Any) -> float:
-    """Kish effective sample size sum(w)^2 / sum(w^2) = n / kish_deff(w)."""
-    arr = _positive_weights(w, len(np.asarray(w).ravel()), "weights")
+    """Kish effective sample size sum(w)^2 / sum(w^2) = n / kish_deff(w) (positive weights)."""
+    arr = _nonnegative(w)
     return float(np.sum(arr) ** 2 / np.sum(arr**2))
 
 
