@@ -422,7 +422,7 @@ def run(raw_path: str | os.PathLike[str], schema_path: str | os.PathLike[str] = 
         out_dir: str | os.PathLike[str] = "data/processed", accounts_path: str | None = None,
         invitations_path: str | None = None, cx_index_path: str | None = None, prices_path: str | None = None,
         format: str = "auto", encoding: str | None = None, speeder_fraction: float | None = None) -> CleanResult:
-    """Read, clean and write everything (atomically: nothing is written if any step fails).
+    """Read, clean and write everything (nothing is written if any step fails; see `publish`).
 
     Side-table paths default to files beside the export (accounts.csv, invitations.csv, cx_index.csv,
     prices.csv) when present.
@@ -451,15 +451,25 @@ def run(raw_path: str | os.PathLike[str], schema_path: str | os.PathLike[str] = 
             result.side_tables[name] = t
     result.log["side_tables"] = {k: int(len(v)) for k, v in result.side_tables.items()}
 
-    out = paths.resolve(out_dir)
-    if paths.is_raw(out):
-        raise PermissionError(f"{out}: data/raw is immutable; write to data/processed")
-    catalog.atomic_write_table(result.responses, out / "responses.parquet")
-    catalog.atomic_write_table(result.competitor_ratings, out / "competitor_ratings.parquet")
-    for name, df in result.side_tables.items():
-        catalog.atomic_write_table(df, out / f"{name}.parquet")
-    catalog.save_json(result.log, out / "cleaning_log.json")
+    publish(result, out_dir)
     return result
+
+
+def publish(result: CleanResult, out_dir: str | os.PathLike[str] = "data/processed") -> Path:
+    """Write a cleaning result into `out_dir` as one step, under the project's writer lock.
+
+    Every table and the log are written to a staging folder first and swapped in together only
+    when all were written, so a full or read-only disk leaves `out_dir` as it was; a report run
+    in progress (which reads `out_dir`) makes this raise :class:`helpers.catalog.LockedError`.
+    """
+    out = catalog.refuse_raw(out_dir)
+    with catalog.writer_lock(), catalog.staged_folder(out) as stage:
+        catalog.atomic_write_table(result.responses, stage / "responses.parquet")
+        catalog.atomic_write_table(result.competitor_ratings, stage / "competitor_ratings.parquet")
+        for name, df in result.side_tables.items():
+            catalog.atomic_write_table(df, stage / f"{name}.parquet")
+        catalog.save_json(result.log, stage / "cleaning_log.json")
+    return out
 
 
 # --------------------------------------------------------------------------------------------
