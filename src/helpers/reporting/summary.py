@@ -20,6 +20,7 @@ from helpers import catalog, paths
 from helpers.reporting import charts
 from helpers.reporting.formats import MISSING, as_number, ci_text, is_number, money
 from helpers.reporting.run_index import flatten_metrics
+from helpers.reporting.safe_html import escape_markdown
 
 MARKETS = ("B2B", "B2C")
 HEADLINE_METRICS = {  # metric key -> (label, unit, signed)
@@ -253,7 +254,8 @@ class Finding:
     note: str
 
     def _repr_markdown_(self) -> str:
-        return self.text
+        # Findings carry data (waves, segments, drivers): shown literally, never as HTML.
+        return escape_markdown(self.text)
 
     def __repr__(self) -> str:
         return self.text
