@@ -8,6 +8,7 @@ anything is written; emails and phone numbers inside comments are masked.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -63,7 +64,8 @@ def _mapped(survey: readers.Survey, sch: Schema) -> dict[str, str]:
 
 
 def parse_column(raw: pd.Series, scale: tuple[float, float] | None, labels: dict[str, float] | None,
-                 not_applicable: frozenset[str], max_distinct: int = 256) -> schema_mod.ParsedScores:
+                 not_applicable: frozenset[str], max_distinct: int = 256,
+                 whole: bool = False) -> schema_mod.ParsedScores:
     """`schema.parse_scores`, evaluated once per distinct answer and spread back to the rows.
 
     An answer column holds a handful of distinct texts; parsing each once and weighting its
@@ -73,30 +75,30 @@ def parse_column(raw: pd.Series, scale: tuple[float, float] | None, labels: dict
     """
     codes, uniq = pd.factorize(raw, use_na_sentinel=False)
     if len(uniq) > len(raw) // 2:
-        return schema_mod.parse_scores(raw, scale, labels, not_applicable)
+        return schema_mod.parse_scores(raw, scale, labels, not_applicable, whole=whole)
     u = pd.Series(uniq, dtype=raw.dtype)
-    whole = schema_mod.parse_scores(u, scale, labels, not_applicable)
+    parsed = schema_mod.parse_scores(u, scale, labels, not_applicable, whole=whole)
     mapped = na = bad = 0
-    if whole.labels_mapped or whole.not_applicable or whole.unparseable:
+    if parsed.labels_mapped or parsed.not_applicable or parsed.unparseable:
         # Row counts: a plain number (not a not-applicable code) is never a label, a code or
         # unreadable; every other distinct answer is parsed alone and weighted by its rows.
         if pd.api.types.is_numeric_dtype(u.dtype):
             plain = ~u.astype(float).astype(str).isin(not_applicable).to_numpy(bool)
         else:
             text = u.astype("string").str.strip()
-            plain = (pd.to_numeric(text, errors="coerce").notna()
+            plain = (schema_mod.plain_numbers(text).notna()
                      & ~text.str.lower().isin(not_applicable).fillna(False)).to_numpy(bool)
         if (~plain).sum() > max_distinct:
-            return schema_mod.parse_scores(raw, scale, labels, not_applicable)
+            return schema_mod.parse_scores(raw, scale, labels, not_applicable, whole=whole)
         rows = np.bincount(codes, minlength=len(uniq))
         for i in np.flatnonzero(~plain):
-            one = schema_mod.parse_scores(u.iloc[i:i + 1], scale, labels, not_applicable)
+            one = schema_mod.parse_scores(u.iloc[i:i + 1], scale, labels, not_applicable, whole=whole)
             mapped += one.labels_mapped * int(rows[i])
             na += one.not_applicable * int(rows[i])
             bad += one.unparseable * int(rows[i])
     return schema_mod.ParsedScores(
-        pd.Series(whole.values.to_numpy(float)[codes], index=raw.index, name=raw.name), mapped, na, bad,
-        pd.Series(whole.out_of_range.to_numpy(bool)[codes], index=raw.index))
+        pd.Series(parsed.values.to_numpy(float)[codes], index=raw.index, name=raw.name), mapped, na, bad,
+        pd.Series(parsed.out_of_range.to_numpy(bool)[codes], index=raw.index))
 
 
 def parse_datetimes(s: pd.Series) -> pd.Series:
@@ -107,6 +109,43 @@ def parse_datetimes(s: pd.Series) -> pd.Series:
     column with few distinct values (dates without time) is parsed once per distinct value.
     """
     return _by_distinct(s, _parse_datetimes)
+
+
+def _dates_checked(s: pd.Series, file: object, column: str) -> pd.Series:
+    """:func:`parse_datetimes`, its one-line error naming the file and column."""
+    try:
+        return parse_datetimes(s)
+    except DataError as exc:
+        raise DataError(str(exc), file=file, column=column) from None
+
+
+def _unreadable_dates(text: pd.Series, parsed: pd.Series) -> np.ndarray:
+    """Rows with a date written but not readable (e.g. 2024-02-30)."""
+    written = text.astype("string").str.strip().fillna("") != ""
+    return (written & parsed.isna()).to_numpy(bool)
+
+
+_NUMERIC_DATE = re.compile(r"^\s*(\d{1,2})[/.-](\d{1,2})[/.-]\d{2,4}\b")
+
+
+def date_order(s: pd.Series) -> bool | None:
+    """Whether numeric dates in `s` are day-first (True), month-first (False) or neither (None).
+
+    One column is read in one order: day-first when any date has a first number above 12,
+    month-first otherwise. A column where some dates can only be day-first and others only
+    month-first raises DataError (the export mixes two locales).
+    """
+    text = pd.Series(pd.unique(s.dropna().astype(str)))
+    parts = text.str.extract(_NUMERIC_DATE).dropna().astype(int)
+    if parts.empty:
+        return None
+    day_first, month_first = parts[0] > 12, parts[1] > 12
+    if day_first.any() and month_first.any():
+        a, b = text[parts.index[day_first.to_numpy()][0]], text[parts.index[month_first.to_numpy()][0]]
+        raise DataError(f"dates mix day-first ({a.strip()}) and month-first ({b.strip()})",
+                        column=str(s.name) if s.name is not None else None,
+                        expected="one date order per column")
+    return bool(day_first.any())
 
 
 def _by_distinct(s: pd.Series, to_dates: Callable[[pd.Series], pd.Series]) -> pd.Series:
@@ -148,7 +187,8 @@ def _parse_datetimes(s: pd.Series) -> pd.Series:
             return pd.to_datetime(s, format=fmt)
         except (ValueError, TypeError, OverflowError):
             continue
-    return pd.to_datetime(s, errors="coerce", format="mixed")
+    day_first = date_order(s)
+    return pd.to_datetime(s, errors="coerce", format="mixed", dayfirst=bool(day_first))
 
 
 def clean_responses(survey: readers.Survey, sch: Schema, salt: str, speeder_fraction: float | None = None,
@@ -169,7 +209,8 @@ def clean_responses(survey: readers.Survey, sch: Schema, salt: str, speeder_frac
         spec = sch.fields.get(name) or sch.drivers[name]
         s = raw[col]
         if spec.type in ("score", "number"):
-            parsed = parse_column(s, spec.scale, sch.label_sets.get(spec.labels or ""), sch.not_applicable)
+            parsed = parse_column(s, spec.scale, sch.label_sets.get(spec.labels or ""), sch.not_applicable,
+                                  whole=spec.type == "score")
             if name == "ltr" and parsed.values.notna().sum() == 0 and not parsed.out_of_range.any() \
                     and (s.notna() & (s.astype("string").str.strip() != "")).any():
                 raise DataError("no numeric values", file=survey.path, column=col,
@@ -180,9 +221,14 @@ def clean_responses(survey: readers.Survey, sch: Schema, salt: str, speeder_frac
                                     "not_applicable": parsed.not_applicable, "unreadable": parsed.unparseable,
                                     "out_of_range": int(parsed.out_of_range.sum())}
         elif spec.type == "datetime":
-            out[name] = parse_datetimes(s)
+            out[name] = _dates_checked(s, survey.path, col)
             if spec.required and out[name].isna().all():
                 raise DataError("no readable dates", file=survey.path, column=col, expected="dates/times")
+            bad = _unreadable_dates(s, out[name])
+            if bad.any():  # an impossible date is a value outside its scale: flagged and logged
+                oor |= bad
+                log["answers"][name] = {"column": col, "labels_mapped": 0, "not_applicable": 0,
+                                        "unreadable": int(bad.sum()), "out_of_range": 0}
         else:
             out[name] = s.astype("string").str.strip().replace("", pd.NA)
 
@@ -327,7 +373,7 @@ def _competitors(raw: pd.DataFrame, survey: readers.Survey, sch: Schema, out: pd
         col = schema_mod.locate(spec, list(raw.columns), survey.questions, survey.import_ids)
         if col is None:
             continue
-        vals = parse_column(raw[col], (0.0, 10.0), None, sch.not_applicable).values
+        vals = parse_column(raw[col], (0.0, 10.0), None, sch.not_applicable, whole=True).values
         keep = vals.notna()
         frames.append(pd.DataFrame({"response_id": out.loc[keep, "response_id"], "market": out.loc[keep, "market"],
                                     "wave": out.loc[keep, "wave"] if "wave" in out else pd.NA,
