@@ -23,6 +23,7 @@ from helpers import catalog, paths
 from helpers.errors import DataError, require_columns
 from helpers.ingest import readers
 from helpers.ingest import schema as schema_mod
+from helpers.ingest.pii_text import PLACEHOLDER
 from helpers.ingest.privacy import hash_keys, load_salt, mask_comments
 from helpers.ingest.schema import Schema
 
@@ -566,9 +567,10 @@ def personal_data_table(sch: Schema, responses: pd.DataFrame) -> pd.DataFrame:
              "replaced by salted hash key" if s.action == "hash" else "dropped"} for n, s in sch.personal.items()]
     if "comment" in responses:
         c = responses["comment"].astype("string")
-        masked = int((c.str.contains(r"\[email\]|\[phone\]", regex=True, na=False)).sum())
+        masked = int(c.str.contains(PLACEHOLDER.pattern, regex=True, na=False).sum())
         rows.append({"field": "comment", "source column": "free text",
-                     "treatment": f"emails and phone numbers masked ({masked:,} comments)"})
+                     "treatment": "names, addresses, postcodes, bank/card/ID numbers, phones, "
+                                  f"emails and URLs masked ({masked:,} comments)"})
     return pd.DataFrame(rows).set_index("field")
 
 
