@@ -15,7 +15,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import textwrap
 import time
 from pathlib import Path
@@ -307,9 +306,9 @@ def _slow_pipeline(tmp_path: Path) -> tuple[Path, Path]:
     return pipe, params_file
 
 
-def _tmp_connection_files() -> set[str]:
+def _tmp_connection_files(folder: Path) -> set[str]:
     found = set()
-    for p in Path(tempfile.gettempdir()).glob("*.json"):
+    for p in folder.rglob("*.json"):
         try:
             if "shell_port" in p.read_text(errors="ignore")[:2000]:
                 found.add(p.name)
@@ -321,24 +320,25 @@ def _tmp_connection_files() -> set[str]:
 def test_killed_run_leaves_no_kernel_connection_file_in_tmp(tmp_path: Path) -> None:
     pipe, params_file = _slow_pipeline(tmp_path)
     out = tmp_path / "reports"
-    before = _tmp_connection_files()
+    tmp = tmp_path / "tmp"  # the run's /tmp (TMPDIR): jupyter_client used to put kernel files here
+    tmp.mkdir()
     proc = subprocess.Popen([sys.executable, "-m", "helpers.cli", "run", "--params",
                              str(params_file), "--pipeline", str(pipe), "--out", str(out)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            start_new_session=True)
+                            start_new_session=True, env={**os.environ, "TMPDIR": str(tmp)})
     try:
         deadline = time.monotonic() + 120
         while not list(out.glob(f"{pipeline.KERNELS}/*/kernel-*.json")):
             assert time.monotonic() < deadline and proc.poll() is None, "no kernel started"
             time.sleep(0.5)
         time.sleep(1)
-        assert _tmp_connection_files() - before == set()
+        assert _tmp_connection_files(tmp) == set()
     finally:
         os.killpg(proc.pid, signal.SIGKILL)  # the run, its kernel and everything it started
         proc.wait()
     left = list(out.glob(f"{pipeline.KERNELS}/*/kernel-*.json"))
     assert left and oct(left[0].parent.parent.stat().st_mode & 0o777) == "0o700"
-    assert _tmp_connection_files() - before == set()
+    assert _tmp_connection_files(tmp) == set()
     # the next run removes what the killed one left behind
     (out / ".lock").unlink(missing_ok=True)
     with pipeline.run_lock(out):

@@ -66,8 +66,8 @@ def sanitize(html: str | bytes) -> str:
                      strip_comments=True)
 
 
-_MD_SPECIAL = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", "[": "\\[", "]": "\\]",
-                             "`": "\\`", "\\": "\\\\"})
+_MD_SPECIAL = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", "`": "\\`", "\\": "\\\\"})
+_MD_LINK = re.compile(r"(!?)\[|\](?=[(\[:])")  # image/link openers, "](", "][", "]:"
 
 
 def escape_markdown(text: str) -> str:
@@ -75,9 +75,12 @@ def escape_markdown(text: str) -> str:
 
     For Markdown built from data (findings of the executive summary): a wave label
     ``2026Q3<img src=x onerror=alert(8)>`` is shown as those characters, not as an image. Bold
-    (``**``) and list markers written by the caller keep working.
+    (``**``), list markers and plain brackets such as a CI ``[27.0, 35.4]`` written by the caller
+    keep working and look the same; only brackets that could open a link or image are escaped.
     """
-    return str(text).translate(_MD_SPECIAL)
+    out = str(text).translate(_MD_SPECIAL)
+    return _MD_LINK.sub(lambda m: "!\\[" if m.group(1) else ("\\]" if m.group().startswith("]")
+                                                               else m.group()), out)
 
 
 def script_hash(script: str) -> str:
