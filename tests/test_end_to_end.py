@@ -1,10 +1,16 @@
 """`cx run` end to end on a small generated sample: every notebook runs, reports render,
-raw data stays byte-identical, and no personal data reaches processed files or HTML."""
+raw data stays byte-identical, and no personal data reaches processed files or HTML.
+
+The sample is laden with hostile values (issue 17): the latest wave label, an industry, a few
+comments and a string parameter carry markup that opens a dialog or sets a ``data-cx-pwned`` mark
+if it ever runs; headless Chromium must see none of that on any page.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import json
+import shutil
 from pathlib import Path
 
 import pandas as pd
@@ -19,6 +25,30 @@ from helpers.sample import program
 
 def _digest(folder: Path) -> dict[str, str]:
     return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.iterdir())}
+
+
+WAVE_EVIL = "2026Q3<img src=x onerror=\"alert(8);document.body.setAttribute('data-cx-pwned','w')\">"
+INDUSTRY_EVIL = "Retail\"><svg onload=\"alert(12)\"><circle r=1></circle></svg>"
+LABEL_EVIL = "Acme<img src=x onerror=alert(13)>"
+COMMENT_EVIL = ["Great onboarding <script>alert(1);document.body.dataset.cxPwned=1</script>",
+                "Support was slow <img src=x onerror=alert(2)> [see](javascript:alert(3))",
+                "Fine <details open ontoggle=alert(4)>x</details>"]
+
+
+def _plant_payloads(sample: program.Sample) -> None:
+    """Hostile values in every text field that reaches a page: wave, industry, comments."""
+    for frame, col in ((sample.export, "Wave"), (sample.invitations, "wave")):
+        frame[col] = frame[col].astype(object).where(frame[col] != "2026Q3", WAVE_EVIL)
+    first = sample.accounts["industry"].iloc[0]
+    sample.accounts["industry"] = sample.accounts["industry"].where(
+        sample.accounts["industry"] != first, INDUSTRY_EVIL)
+    sample.export["Industry"] = sample.export["Industry"].astype(object).where(
+        sample.export["Industry"] != first, INDUSTRY_EVIL)
+    comments = sample.export["Q7"].astype(object)
+    rows = comments.index[comments.fillna("").str.len() > 0][:60]
+    for i, row in enumerate(rows):
+        comments[row] = f"{comments[row]} {COMMENT_EVIL[i % len(COMMENT_EVIL)]}"
+    sample.export["Q7"] = comments
 
 
 def _params_for(tmp: Path, raw: Path, processed: Path) -> Path:
@@ -36,6 +66,10 @@ def _params_for(tmp: Path, raw: Path, processed: Path) -> Path:
         for k, v in section.items():
             section[k] = move(v)
     doc["notebooks"].setdefault("01_clean_survey", {})["out_dir"] = str(processed)
+    survey = yaml.safe_load((paths.CONFIG_DIR / "survey.yaml").read_text())
+    survey["company"] = LABEL_EVIL  # our name, shown beside the competitors
+    (tmp / "survey.yaml").write_text(yaml.safe_dump(survey, sort_keys=False))
+    doc["notebooks"]["01_clean_survey"]["schema_path"] = str(tmp / "survey.yaml")
     p = tmp / "params.yaml"
     p.write_text(yaml.safe_dump(doc))
     return p
@@ -45,7 +79,9 @@ def _params_for(tmp: Path, raw: Path, processed: Path) -> Path:
 def run(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("e2e")
     raw, processed, reports = tmp / "raw", tmp / "processed", tmp / "reports"
-    program.write(program.generate(rows=1500, seed=11), raw)
+    sample = program.generate(rows=1500, seed=11)
+    _plant_payloads(sample)
+    program.write(sample, raw)
     before = _digest(raw)
     params = _params_for(tmp, raw, processed)
     code = cli.main(["run", "--params", str(params), "--out", str(reports)])
@@ -96,6 +132,7 @@ def test_every_real_report_opens_cleanly_in_headless_chromium(run):
     assert len(checks) == 1 + len(list(run_dir.glob("*.html")))
     for c in checks:
         assert not c.errors and not c.broken_images and c.code_cells == 0, c
+        assert c.dialogs == () and c.marks == () and c.scripts == 0, c  # no payload ran
     assert len(list((run_dir / "screenshots").glob("*.png"))) == len(checks)
     charts = {Path(c.screenshot).stem: c.images for c in checks}
     assert charts["02_segments"] >= 3 and charts["03_promoter_drivers"] >= 3
@@ -116,3 +153,47 @@ def test_cx_drivers_equals_notebook_03(run, market, capsys):
         assert int(row[1]) == int(r["rank"])
         assert float(row[2]) == pytest.approx(round(100 * r["share"], 1), abs=0.051)
         assert " ".join(row[3:5]) == f"[{100 * r['share_ci_low']:.1f}, {100 * r['share_ci_high']:.1f}]"
+
+
+def test_hostile_values_reach_the_pages_as_text(run):
+    """The payloads are shown (escaped), not dropped: the test above is not vacuous."""
+    latest = run["reports"] / "latest"
+    summary_page = (latest / "06_executive_summary.html").read_text()
+    assert "2026Q3&lt;img src=x onerror=" in summary_page
+    assert "<img src=\"x\"" not in summary_page and "<img src=x" not in summary_page
+    pages = "".join(p.read_text() for p in latest.glob("*.html"))
+    assert "Acme&lt;img src=x onerror=alert(13)&gt;" in pages
+    assert "<script>alert" not in pages and "onerror=alert" not in pages.replace("&lt;img src=x onerror=alert", "")
+
+
+def test_error_banner_of_a_failed_run_runs_nothing(run, tmp_path):
+    """An ARR cell with markup fails notebook 01; its error page must show it as text."""
+    raw = tmp_path / "raw"
+    shutil.copytree(run["raw"], raw)
+    accounts = pd.read_csv(raw / "accounts.csv")
+    accounts["arr"] = accounts["arr"].astype(object)
+    accounts.loc[3, "arr"] = "<img src=x onerror=\"alert(9);document.body.dataset.cxPwned=1\">"
+    accounts.to_csv(raw / "accounts.csv", index=False)
+    params = _params_for(tmp_path, raw, tmp_path / "processed")
+    reports = tmp_path / "reports"
+    assert cli.main(["run", "--params", str(params), "--out", str(reports)]) == 1
+    (run_dir,) = [p for p in reports.iterdir() if p.is_dir() and not p.name.startswith(".")]
+    page = run_dir / "01_clean_survey.html"
+    text = page.read_text()
+    assert "This report did not finish" in text and "&lt;img src=x onerror=" in text
+    if browser.find_chromium() is not None:
+        check = browser.check_in_browser(page)
+        assert check.dialogs == () and check.marks == () and check.scripts == 0, check
+        assert not check.errors, check
+
+
+def test_leadership_pages_show_no_rep_id_and_no_exact_rep_count(run):
+    """Issue 17 item 6: 03, 05 and 06 never print a rep id, nor a rep's exact "k of n" count."""
+    import re
+    latest = run["reports"] / "latest"
+    accounts = pd.read_csv(run["raw"] / "accounts.csv")
+    rep_ids = set(accounts["rep_id"].astype(str))
+    for name in ("03_promoter_drivers", "05_score_integrity", "06_executive_summary"):
+        text = re.sub(r"<[^>]+>|data:image/[^\"']+", " ", (latest / f"{name}.html").read_text())
+        assert not [r for r in rep_ids if re.search(rf"\b{re.escape(r)}\b", text)], name
+        assert "responses," not in text or not re.search(r"\(shrunk \d+%, \d+ of \d+", text)

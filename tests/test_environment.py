@@ -15,10 +15,18 @@ def _pyproject() -> dict[str, str]:
     reqs = meta["dependencies"] + [r for extra in meta["optional-dependencies"].values() for r in extra]
     out = {}
     for r in reqs:
-        m = re.fullmatch(r"([A-Za-z0-9_.-]+)==([\w.]+)", r.strip())
-        assert m, f"pyproject requirement {r!r} is not pinned with =="
-        out[CONDA_NAMES.get(m[1].lower(), m[1].lower())] = m[2]
+        m = re.fullmatch(r"([A-Za-z0-9_.-]+)(==|~=)([\w.]+)", r.strip())
+        assert m, f"pyproject requirement {r!r} is not pinned with == or ~="
+        out[CONDA_NAMES.get(m[1].lower(), m[1].lower())] = m[3] if m[2] == "==" else _compatible(m[3])
     return out
+
+
+def _compatible(version: str) -> str:
+    """'~=0.3.7' as a conda range: '>=0.3.7,<0.4' (and '~=2.2' as '>=2.2,<3')."""
+    parts = version.split(".")
+    upper = parts[:-1]
+    upper[-1] = str(int(upper[-1]) + 1)
+    return f">={version},<{'.'.join(upper)}"
 
 
 def _conda() -> dict[str, str]:
@@ -26,7 +34,7 @@ def _conda() -> dict[str, str]:
     out = {}
     for d in deps:
         if isinstance(d, str) and "=" in d and not d.startswith("python="):
-            name, version = d.split("=", 1)
+            name, version = re.fullmatch(r"([A-Za-z0-9_.-]+)=?(.+)", d).groups()
             out[name.lower()] = version
     return out
 

@@ -6,10 +6,15 @@ Also the run-folder conventions every notebook shares: metrics JSON and result t
 
 from __future__ import annotations
 
+import contextlib
+import datetime as dt
+import fcntl
 import json
 import os
+import shutil
+import socket
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -80,8 +85,20 @@ def load_json(name: str, path: str | os.PathLike[str] | None = None) -> dict[str
 
 
 def _guard(p: Path) -> None:
+    refuse_raw(p)
+
+
+def refuse_raw(target: str | os.PathLike[str], what: str = "derived data") -> Path:
+    """`target` resolved; PermissionError (one line) when it lies in data/raw, however it is spelt.
+
+    Every writer calls this before it creates anything, so a refused command leaves no lock,
+    log or folder behind in data/raw.
+    """
+    p = paths.resolve(target)
     if paths.is_raw(p):
-        raise PermissionError(f"{p}: data/raw is immutable; write derived data to data/processed")
+        raise PermissionError(f"{p}: data/raw is immutable; write {what} to data/processed "
+                              "or reports/")
+    return p
 
 
 def atomic_write_bytes(p: Path, data: bytes) -> None:
@@ -168,3 +185,115 @@ def load_result(name: str, run_dir: str | os.PathLike[str]) -> pd.DataFrame:
     if not p.exists():
         raise DataError("result table not found", file=p, expected="the notebook that writes it to have run")
     return pd.read_parquet(p)
+
+
+# --- one writer at a time; outputs swapped in only when the whole step succeeded ---------------
+
+LOCK_ENV = "CX_WRITER_LOCK"  # "<lock file>|<pid>" of the run holding the lock (kernels inherit it)
+
+
+class LockedError(RuntimeError):
+    """Another command holds the writer lock (exit 75 on the command line: try again later)."""
+
+
+def writer_lock_path() -> Path:
+    """The one lock every command that writes data/processed or reports takes: reports/.lock."""
+    return paths.REPORTS_DIR / ".lock"
+
+
+def _inherited(lock_path: Path) -> bool:
+    """True when the run that started this process (a notebook kernel) holds `lock_path`."""
+    held, _, pid = os.environ.get(LOCK_ENV, "").rpartition("|")
+    if not held or not pid.isdigit() or Path(held) != lock_path.resolve():
+        return False
+    if int(pid) == os.getpid():  # a lock is never re-entered within one process
+        return False
+    try:
+        os.kill(int(pid), 0)
+        holder = lock_path.read_text(encoding="utf-8")
+    except OSError:
+        return False
+    return holder.startswith(f"pid {pid} ")
+
+
+@contextlib.contextmanager
+def file_lock(lock_path: str | os.PathLike[str], busy: str,
+              error: type[LockedError] = LockedError) -> Iterator[None]:
+    """Hold `lock_path` (fcntl, non-blocking) or raise :class:`LockedError` naming the holder.
+
+    While held, ``$CX_WRITER_LOCK`` names it, so notebook kernels started by this process (which
+    write data/processed on its behalf) pass :func:`writer_lock` instead of waiting for themselves.
+    """
+    lock = Path(lock_path)
+    refuse_raw(lock, "locks")
+    if _inherited(lock):
+        yield
+        return
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    fh = open(lock, "a+")  # noqa: SIM115 - held for the whole block
+    previous = os.environ.get(LOCK_ENV)
+    try:
+        try:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            fh.seek(0)
+            holder = fh.read().strip() or "unknown"
+            raise error(f"{lock}: {busy} ({holder}); try again when it has finished") from None
+        fh.seek(0)
+        fh.truncate()
+        fh.write(f"pid {os.getpid()} on {socket.gethostname()} since "
+                 f"{dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M:%S UTC}")
+        fh.flush()
+        os.environ[LOCK_ENV] = f"{lock.resolve()}|{os.getpid()}"
+        yield
+    finally:
+        if previous is None:
+            os.environ.pop(LOCK_ENV, None)
+        else:
+            os.environ[LOCK_ENV] = previous
+        fh.close()
+
+
+def writer_lock() -> contextlib.AbstractContextManager[None]:
+    """The project's writer lock (reports/.lock), shared by cx clean, cx run and cx report index."""
+    return file_lock(writer_lock_path(), "another command is writing data/processed or reports")
+
+
+@contextlib.contextmanager
+def staged_folder(out_dir: str | os.PathLike[str]) -> Iterator[Path]:
+    """A staging folder inside `out_dir`; its files replace those in `out_dir` only on success.
+
+    Write every output of a step into the yielded folder. When the block ends without an error
+    the files are moved in (same file system: each move is a rename; if one fails, the files
+    already moved are put back); on any error, a full disk included, `out_dir` is left exactly as
+    it was and the staging folder is removed.
+    """
+    out = refuse_raw(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    stage = Path(tempfile.mkdtemp(prefix=".staging-", dir=out))
+    try:
+        yield stage
+        _swap_in(stage, out)
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
+
+
+def _swap_in(stage: Path, out: Path) -> None:
+    backup = stage / ".previous"
+    backup.mkdir()
+    moved: list[tuple[Path, Path | None]] = []
+    try:
+        for f in sorted(q for q in stage.iterdir() if q != backup):
+            target = out / f.name
+            old = backup / f.name if target.exists() else None
+            if old is not None:
+                os.replace(target, old)
+            moved.append((target, old))
+            os.replace(f, target)
+    except BaseException:
+        for target, old in reversed(moved):
+            if old is not None:
+                os.replace(old, target)
+            else:
+                target.unlink(missing_ok=True)
+        raise

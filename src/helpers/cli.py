@@ -13,7 +13,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from helpers.errors import DataError
+from helpers.errors import DataError, os_error_line
 
 
 def _sample(args: argparse.Namespace) -> int:
@@ -53,19 +53,16 @@ def _clean(args: argparse.Namespace) -> int:
 
 
 def _schema_infer(args: argparse.Namespace) -> int:
-    from helpers import paths
+    from helpers import catalog
     from helpers.ingest import infer, readers
+    target = catalog.refuse_raw(args.out, "the draft schema") if args.out else None
     survey = readers.read_survey(args.raw, format=args.format, encoding=args.encoding)
     draft = infer.infer_schema(survey)
     print(f"{Path(args.raw).name}: {len(survey.data):,} responses, {survey.data.shape[1]} columns "
           f"({survey.format}). Decisions:", file=sys.stderr)
     print(draft.report(), file=sys.stderr)
-    if args.out:
-        out = paths.resolve(args.out)
-        if paths.is_raw(out):
-            raise PermissionError(f"{out}: data/raw is immutable; write the schema to config/")
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(draft.text, encoding="utf-8")
+    if target is not None:
+        catalog.atomic_write_bytes(target, draft.text.encode("utf-8"))
         print(f"draft schema written to {args.out}; next: cx check {args.raw} --schema {args.out}",
               file=sys.stderr)
     else:
@@ -93,7 +90,8 @@ def _drivers(args: argparse.Namespace) -> int:
 def _run(args: argparse.Namespace) -> int:
     from helpers.reporting import pipeline
     argv = ["--params", args.params] + (["--out", args.out] if args.out else [])
-    argv += ["--run-id", args.run_id] if args.run_id else []
+    argv += ["--pipeline", args.pipeline] if args.pipeline else []
+    argv += [f"--run-id={args.run_id}"] if args.run_id is not None else []
     for opt in (*pipeline.EXPORT_OPTIONS, "segments"):
         value = getattr(args, opt)
         argv += [f"--{opt.replace('_', '-')}", value] if value else []
@@ -131,7 +129,10 @@ def _report(args: argparse.Namespace) -> int:
     from helpers import config, paths
     from helpers.reporting import browser, run_index
     if args.report_command == "index":
-        print(run_index.write_index(paths.resolve(args.reports_dir), config.load_pipeline().headline))
+        from helpers import catalog
+        with catalog.writer_lock():
+            print(run_index.write_index(catalog.refuse_raw(args.reports_dir, "reports"),
+                                        config.load_pipeline().headline))
         return 0
     if browser.find_chromium() is None:
         print("browser check skipped: Chromium not found (apt-get install -y chromium)")
@@ -199,6 +200,7 @@ def build_parser() -> argparse.ArgumentParser:
     r = sub.add_parser("run", help="run the report pipeline")
     r.add_argument("--params", default="config/params.yaml")
     r.add_argument("--out", default=None, help="reports folder (default reports/)")
+    r.add_argument("--pipeline", default=None, help="pipeline definition (default config/pipeline.yaml)")
     r.add_argument("--run-id", default=None, help="explicit run id (suffixed if taken)")
     r.add_argument("--check", action="store_true", help="validate the parameters only, run nothing")
     _export_options(r)
@@ -228,14 +230,18 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from helpers.catalog import LockedError
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args))
     except DataError as exc:
         print(f"cx {args.command}: error: {exc}", file=sys.stderr)
         return 2
-    except PermissionError as exc:  # raw data is immutable
-        print(f"cx {args.command}: error: {exc}", file=sys.stderr)
+    except LockedError as exc:  # another writer: not an error of this input, try again later
+        print(f"cx {args.command}: {exc}", file=sys.stderr)
+        return 75
+    except OSError as exc:  # raw data is immutable; read-only or full disk
+        print(f"cx {args.command}: error: {os_error_line(exc)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"cx {args.command}: interrupted", file=sys.stderr)

@@ -15,23 +15,54 @@ import yaml
 from helpers import paths
 from helpers.errors import ConfigError
 
+MAX_YAML_BYTES = 1 << 20   # a configuration file is small; anything larger is a mistake
+MAX_YAML_NODES = 100_000   # values after expanding YAML aliases (stops "billion laughs" bombs)
+
 
 def read_yaml(path: str | os.PathLike[str]) -> dict[str, Any]:
-    """Read a YAML mapping (path relative to the project root) or raise ConfigError."""
+    """Read a YAML mapping (path relative to the project root) or raise ConfigError.
+
+    Files over 1 MB, or whose aliases expand to more than 100,000 values, are refused before
+    anything uses them.
+    """
     p = paths.resolve(path)
     if not p.is_file():
         raise ConfigError("file not found", file=p, expected="a YAML file")
+    size = p.stat().st_size
+    if size > MAX_YAML_BYTES:
+        raise ConfigError(f"file is {size:,} bytes", file=p,
+                          expected=f"a configuration file of at most {MAX_YAML_BYTES:,} bytes")
     try:
         doc = yaml.safe_load(p.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         raise ConfigError(f"invalid YAML: {getattr(exc, 'problem', exc)}", file=p,
                           row=(mark.line + 1) if mark else None) from None
+    except (UnicodeDecodeError, RecursionError, MemoryError) as exc:
+        raise ConfigError(f"unreadable YAML ({type(exc).__name__})", file=p,
+                          expected="UTF-8 YAML text") from None
+    if _expanded_size(doc, MAX_YAML_NODES) > MAX_YAML_NODES:
+        raise ConfigError(f"aliases expand to more than {MAX_YAML_NODES:,} values", file=p,
+                          expected="a plain configuration (YAML anchors/aliases used sparingly)")
     if doc is None:
         return {}
     if not isinstance(doc, dict):
         raise ConfigError(f"top level is a {type(doc).__name__}", file=p, expected="a mapping")
     return doc
+
+
+def _expanded_size(doc: Any, budget: int) -> int:
+    """Values in `doc` counting every alias expansion, stopping once past `budget`."""
+    seen, stack = 0, [doc]
+    while stack and seen <= budget:
+        node = stack.pop()
+        seen += 1
+        if isinstance(node, dict):
+            stack.extend(node.keys())
+            stack.extend(node.values())
+        elif isinstance(node, list | tuple | set):
+            stack.extend(node)
+    return seen
 
 
 def require(doc: dict[str, Any], key: str, typ: type | tuple[type, ...], file: object) -> Any:

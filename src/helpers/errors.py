@@ -53,3 +53,14 @@ def require_columns(df: Any, columns: Iterable[str], file: object = None, purpos
         what = f"missing column(s) {', '.join(map(str, missing))}" + (f" for {purpose}" if purpose else "")
         raise DataError(what, file=file, column=str(missing[0]),
                         expected=f"columns {', '.join(map(str, wanted))}")
+
+
+def os_error_line(exc: OSError) -> str:
+    """One line for a file-system error: what failed and on which file (no traceback).
+
+    The data/raw guard's PermissionError carries its own message and is shown as it is.
+    """
+    if isinstance(exc, PermissionError) and not exc.filename:
+        return " ".join(str(exc).split())
+    where = f": {exc.filename}" if exc.filename else ""
+    return " ".join(f"{exc.strerror or type(exc).__name__}{where}".split())

@@ -44,6 +44,12 @@ def resolve(path: str | os.PathLike[str]) -> Path:
 
 
 def is_raw(path: str | os.PathLike[str]) -> bool:
-    """True when `path` lies inside data/raw (immutable input data)."""
-    p = resolve(path)
-    return p == RAW_DIR or RAW_DIR in p.parents
+    """True when `path` lies inside data/raw (immutable input data).
+
+    Both sides are resolved the way the operating system would (``..``, symlinks of the path or
+    of any parent, absolute or relative), so ``data/processed/../raw`` or a link to data/raw
+    counts as data/raw.
+    """
+    p = Path(os.path.realpath(resolve(path)))
+    raw = Path(os.path.realpath(RAW_DIR))
+    return p == raw or raw in p.parents

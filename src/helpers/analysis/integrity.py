@@ -32,7 +32,7 @@ import pandas as pd
 from scipy import stats
 
 from helpers import catalog, paths
-from helpers.analysis import text
+from helpers.analysis import disclosure, text
 from helpers.errors import DataError, require_columns
 from helpers.stats import compare, estimators, shrinkage
 from helpers.stats.design import Design
@@ -668,15 +668,22 @@ def nps_with_without(
 def leadership_table(audit: pd.DataFrame, names: Mapping[str, str]) -> pd.DataFrame:
     """The ranked audit list as leadership sees it: pseudonyms instead of rep ids.
 
-    Columns: Rep, Flagged, Score, Kinds of evidence, Responses, Reasons (plain words).
+    Columns: Rep, Flagged, Score, Kinds of evidence, Responses, Reasons (plain words). Counts
+    follow :mod:`helpers.analysis.disclosure`: responses in bands of ten, no exact "k of n" in the
+    reasons, and reps with fewer than ten responses left out (``attrs['suppressed']``), so a
+    pseudonym cannot be matched to a rep id by a unique count on another page.
     """
     require_columns(audit, ["rep_id", "flagged", "score", "families_failed", "n", "reasons"], "audit list")
-    return pd.DataFrame({
-        "Rep": audit["rep_id"].map(names), "Flagged": audit["flagged"].map({True: "yes",
+    shown = audit[audit["n"] >= disclosure.MIN_CELL]
+    out = pd.DataFrame({
+        "Rep": shown["rep_id"].map(names), "Flagged": shown["flagged"].map({True: "yes",
                                                                              False: "no"}),
-        "Score": audit["score"].round(1), "Kinds of evidence": audit["families_failed"],
-        "Responses": audit["n"], "Reasons": audit["reasons"],
+        "Score": shown["score"].round(1), "Kinds of evidence": shown["families_failed"],
+        "Responses": shown["n"].map(disclosure.count_band),
+        "Reasons": shown["reasons"].map(disclosure.coarsen_counts),
     }).reset_index(drop=True)
+    out.attrs.update(suppressed=int(len(audit) - len(shown)), rule=disclosure.RULE)
+    return out
 
 
 def check_table(ev: pd.DataFrame, names: Mapping[str, str]) -> pd.DataFrame:

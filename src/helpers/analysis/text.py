@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from helpers.errors import DataError
+from helpers.ingest.pii_text import strip_placeholders
 from helpers.ingest.privacy import mask_pii
 from helpers.stats import compare
 
@@ -258,7 +259,7 @@ def themes(
     s = pd.Series(comments).astype("string")
     text = s.fillna("").str.strip()
     keep = text.str.len() > 0
-    docs = mask_pii(text[keep]).astype(str)
+    docs = mask_pii(text[keep]).astype(str).map(strip_placeholders)  # themes of masked text
     if len(docs) < max(n_themes * 2, min_df):
         raise DataError(f"{len(docs)} non-blank comments for {n_themes} themes",
                         column=str(s.name or "comment"), expected=f"at least {n_themes * 2}")

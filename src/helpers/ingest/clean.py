@@ -8,6 +8,7 @@ anything is written; emails and phone numbers inside comments are masked.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,6 +23,7 @@ from helpers import catalog, paths
 from helpers.errors import DataError, require_columns
 from helpers.ingest import readers
 from helpers.ingest import schema as schema_mod
+from helpers.ingest.pii_text import PLACEHOLDER
 from helpers.ingest.privacy import hash_keys, load_salt, mask_comments
 from helpers.ingest.schema import Schema
 
@@ -71,7 +73,8 @@ def _some(cols: list[str], k: int = 8) -> str:
 
 
 def parse_column(raw: pd.Series, scale: tuple[float, float] | None, labels: dict[str, float] | None,
-                 not_applicable: frozenset[str], max_distinct: int = 256) -> schema_mod.ParsedScores:
+                 not_applicable: frozenset[str], max_distinct: int = 256,
+                 whole: bool = False) -> schema_mod.ParsedScores:
     """`schema.parse_scores`, evaluated once per distinct answer and spread back to the rows.
 
     An answer column holds a handful of distinct texts; parsing each once and weighting its
@@ -81,30 +84,30 @@ def parse_column(raw: pd.Series, scale: tuple[float, float] | None, labels: dict
     """
     codes, uniq = pd.factorize(raw, use_na_sentinel=False)
     if len(uniq) > len(raw) // 2:
-        return schema_mod.parse_scores(raw, scale, labels, not_applicable)
+        return schema_mod.parse_scores(raw, scale, labels, not_applicable, whole=whole)
     u = pd.Series(uniq, dtype=raw.dtype)
-    whole = schema_mod.parse_scores(u, scale, labels, not_applicable)
+    parsed = schema_mod.parse_scores(u, scale, labels, not_applicable, whole=whole)
     mapped = na = bad = 0
-    if whole.labels_mapped or whole.not_applicable or whole.unparseable:
+    if parsed.labels_mapped or parsed.not_applicable or parsed.unparseable:
         # Row counts: a plain number (not a not-applicable code) is never a label, a code or
         # unreadable; every other distinct answer is parsed alone and weighted by its rows.
         if pd.api.types.is_numeric_dtype(u.dtype):
             plain = ~u.astype(float).astype(str).isin(not_applicable).to_numpy(bool)
         else:
             text = u.astype("string").str.strip()
-            plain = (pd.to_numeric(text, errors="coerce").notna()
+            plain = (schema_mod.plain_numbers(text).notna()
                      & ~text.str.lower().isin(not_applicable).fillna(False)).to_numpy(bool)
         if (~plain).sum() > max_distinct:
-            return schema_mod.parse_scores(raw, scale, labels, not_applicable)
+            return schema_mod.parse_scores(raw, scale, labels, not_applicable, whole=whole)
         rows = np.bincount(codes, minlength=len(uniq))
         for i in np.flatnonzero(~plain):
-            one = schema_mod.parse_scores(u.iloc[i:i + 1], scale, labels, not_applicable)
+            one = schema_mod.parse_scores(u.iloc[i:i + 1], scale, labels, not_applicable, whole=whole)
             mapped += one.labels_mapped * int(rows[i])
             na += one.not_applicable * int(rows[i])
             bad += one.unparseable * int(rows[i])
     return schema_mod.ParsedScores(
-        pd.Series(whole.values.to_numpy(float)[codes], index=raw.index, name=raw.name), mapped, na, bad,
-        pd.Series(whole.out_of_range.to_numpy(bool)[codes], index=raw.index))
+        pd.Series(parsed.values.to_numpy(float)[codes], index=raw.index, name=raw.name), mapped, na, bad,
+        pd.Series(parsed.out_of_range.to_numpy(bool)[codes], index=raw.index))
 
 
 def parse_datetimes(s: pd.Series) -> pd.Series:
@@ -115,6 +118,43 @@ def parse_datetimes(s: pd.Series) -> pd.Series:
     column with few distinct values (dates without time) is parsed once per distinct value.
     """
     return _by_distinct(s, _parse_datetimes)
+
+
+def _dates_checked(s: pd.Series, file: object, column: str) -> pd.Series:
+    """:func:`parse_datetimes`, its one-line error naming the file and column."""
+    try:
+        return parse_datetimes(s)
+    except DataError as exc:
+        raise DataError(str(exc), file=file, column=column) from None
+
+
+def _unreadable_dates(text: pd.Series, parsed: pd.Series) -> np.ndarray:
+    """Rows with a date written but not readable (e.g. 2024-02-30)."""
+    written = text.astype("string").str.strip().fillna("") != ""
+    return (written & parsed.isna()).to_numpy(bool)
+
+
+_NUMERIC_DATE = re.compile(r"^\s*(\d{1,2})[/.-](\d{1,2})[/.-]\d{2,4}\b")
+
+
+def date_order(s: pd.Series) -> bool | None:
+    """Whether numeric dates in `s` are day-first (True), month-first (False) or neither (None).
+
+    One column is read in one order: day-first when any date has a first number above 12,
+    month-first otherwise. A column where some dates can only be day-first and others only
+    month-first raises DataError (the export mixes two locales).
+    """
+    text = pd.Series(pd.unique(s.dropna().astype(str)))
+    parts = text.str.extract(_NUMERIC_DATE).dropna().astype(int)
+    if parts.empty:
+        return None
+    day_first, month_first = parts[0] > 12, parts[1] > 12
+    if day_first.any() and month_first.any():
+        a, b = text[parts.index[day_first.to_numpy()][0]], text[parts.index[month_first.to_numpy()][0]]
+        raise DataError(f"dates mix day-first ({a.strip()}) and month-first ({b.strip()})",
+                        column=str(s.name) if s.name is not None else None,
+                        expected="one date order per column")
+    return bool(day_first.any())
 
 
 def _by_distinct(s: pd.Series, to_dates: Callable[[pd.Series], pd.Series]) -> pd.Series:
@@ -156,7 +196,8 @@ def _parse_datetimes(s: pd.Series) -> pd.Series:
             return pd.to_datetime(s, format=fmt)
         except (ValueError, TypeError, OverflowError):
             continue
-    return pd.to_datetime(s, errors="coerce", format="mixed")
+    day_first = date_order(s)
+    return pd.to_datetime(s, errors="coerce", format="mixed", dayfirst=bool(day_first))
 
 
 def clean_responses(survey: readers.Survey, sch: Schema, salt: str, speeder_fraction: float | None = None,
@@ -183,10 +224,15 @@ def clean_responses(survey: readers.Survey, sch: Schema, salt: str, speeder_frac
                                     "not_applicable": parsed.not_applicable, "unreadable": parsed.unparseable,
                                     "out_of_range": int(parsed.out_of_range.sum())}
         elif spec.type == "datetime":
-            out[name] = parse_datetimes(raw[col])
+            out[name] = _dates_checked(raw[col], survey.path, col)
             if out[name].isna().all() and raw[col].notna().any():
                 raise DataError(f"fields.{name}: no readable dates in column {col!r}",
                                 file=sch.where(f"fields.{name}"), expected="dates/times, e.g. 2026-03-31")
+            bad = _unreadable_dates(raw[col], out[name])
+            if bad.any():  # an impossible date is a value outside its scale: flagged and logged
+                oor |= bad
+                log["answers"][name] = {"column": col, "labels_mapped": 0, "not_applicable": 0,
+                                        "unreadable": int(bad.sum()), "out_of_range": 0}
         else:
             out[name] = raw[col].astype("string").str.strip().replace("", pd.NA)
     if "comment" in out:  # "NA", "n/a", "-99" in a comment field mean no comment
@@ -215,28 +261,32 @@ def _read_numbers(s: pd.Series, spec: schema_mod.FieldSpec, sch: Schema, col: st
                   file: object) -> schema_mod.ParsedScores:
     """Answers of a score or number column; a scale that does not fit the data is a schema error.
 
-    A few answers outside the scale are data-quality flags (``flag_out_of_range``); when more than
-    a fifth are outside it, or an LTR column never goes above 5, the schema's scale is wrong.
+    A few answers outside the scale (or not whole numbers on a rating scale) are data-quality
+    flags (``flag_out_of_range``); when more than a fifth of 30 or more answers lie outside the
+    scale's range, or an LTR column never goes above 5, the schema's scale is wrong.
     """
     section = "fields" if spec.name in sch.fields else "drivers"
     where = sch.where(f"{section}.{spec.name}")
-    parsed = parse_column(s, spec.scale, sch.label_sets.get(spec.labels or ""), sch.not_applicable)
+    name = Path(str(file)).name
+    labels = sch.label_sets.get(spec.labels or "")
+    whole = spec.type == "score"  # ratings are whole numbers: 9.5 is outside any rating scale
+    parsed = parse_column(s, spec.scale, labels, sch.not_applicable, whole=whole)
     answered = int(parsed.values.notna().sum()) + int(parsed.out_of_range.sum())
     if spec.name == "ltr" and answered == 0 and (s.notna() & (s.astype("string").str.strip() != "")).any():
-        raise DataError(f"fields.ltr: column {col!r} has no numeric values", file=where,
+        raise DataError(f"fields.ltr: column {col!r} of {name} has no numeric values", file=where,
                         expected="likelihood-to-recommend answers 0-10")
-    if spec.scale is None or answered == 0:
+    if spec.scale is None or answered < 30:
         return parsed
-    outside = int(parsed.out_of_range.sum())
-    values = parse_column(s, None, sch.label_sets.get(spec.labels or ""), sch.not_applicable).values
-    found = f"values {values.min():g} to {values.max():g}"
+    values = parse_column(s, None, labels, sch.not_applicable).values
     lo, hi = spec.scale
+    outside = int(((values < lo) | (values > hi)).sum())
+    found = f"values {values.min():g} to {values.max():g}"
     if outside > 0.2 * answered:
-        raise DataError(f"{section}.{spec.name}: column {col!r} holds {found}, {outside:,} of "
-                        f"{answered:,} answers outside the scale [{lo:g}, {hi:g}]", file=where,
+        raise DataError(f"{section}.{spec.name}: column {col!r} of {name} holds {found}, {outside:,} "
+                        f"of {answered:,} answers outside the scale [{lo:g}, {hi:g}]", file=where,
                         expected="the scale the question was asked on: fix `scale`")
-    if spec.name == "ltr" and answered >= 30 and values.max() <= 5:
-        raise DataError(f"fields.ltr: column {col!r} holds {found} only", file=where,
+    if spec.name == "ltr" and values.max() <= 5:
+        raise DataError(f"fields.ltr: column {col!r} of {name} holds {found} only", file=where,
                         expected="a 0-10 likelihood-to-recommend question (NPS needs 0-10)")
     return parsed
 
@@ -408,7 +458,7 @@ def _competitors(raw: pd.DataFrame, survey: readers.Survey, sch: Schema, out: pd
         col = schema_mod.locate(spec, list(raw.columns), survey.questions, survey.import_ids)
         if col is None:
             continue
-        vals = parse_column(raw[col], (0.0, 10.0), None, sch.not_applicable).values
+        vals = parse_column(raw[col], (0.0, 10.0), None, sch.not_applicable, whole=True).values
         keep = vals.notna()
         frames.append(pd.DataFrame({"response_id": out.loc[keep, "response_id"], "market": out.loc[keep, "market"],
                                     "wave": out.loc[keep, "wave"] if "wave" in out else pd.NA,
@@ -573,7 +623,7 @@ def run(raw_path: str | os.PathLike[str], schema_path: str | os.PathLike[str] = 
         out_dir: str | os.PathLike[str] = "data/processed", accounts_path: str | None = None,
         invitations_path: str | None = None, cx_index_path: str | None = None, prices_path: str | None = None,
         format: str = "auto", encoding: str | None = None, speeder_fraction: float | None = None) -> CleanResult:
-    """Read, clean and write everything (atomically: nothing is written if any step fails).
+    """Read, clean and write everything (nothing is written if any step fails; see `publish`).
 
     Processed tables of inputs not provided this time are removed, so no earlier programme's
     table is read by mistake. The schema used is copied beside the tables (``survey.yaml``):
@@ -581,23 +631,33 @@ def run(raw_path: str | os.PathLike[str], schema_path: str | os.PathLike[str] = 
     """
     result = prepare(raw_path, schema_path, accounts_path, invitations_path, cx_index_path,
                      prices_path, format, encoding, speeder_fraction)
-    _write(result, result.schema, paths.resolve(out_dir))
+    publish(result, out_dir)
     return result
 
 
-def _write(result: CleanResult, sch: Schema | None, out: Path) -> None:
-    """Write the processed tables, the schema copy and the log; remove stale side tables."""
-    if paths.is_raw(out):
-        raise PermissionError(f"{out}: data/raw is immutable; write to data/processed")
-    catalog.atomic_write_table(result.responses, out / "responses.parquet")
-    for name, df in result.side_tables.items():
-        catalog.atomic_write_table(df, out / f"{name}.parquet")
-    for name in SIDE_TABLES:
-        if name not in result.side_tables:
-            (out / f"{name}.parquet").unlink(missing_ok=True)
-    if sch is not None:
-        catalog.atomic_write_bytes(out / "survey.yaml", paths.resolve(sch.source).read_bytes())
-    catalog.save_json(result.log, out / "cleaning_log.json")
+def publish(result: CleanResult, out_dir: str | os.PathLike[str] = "data/processed") -> Path:
+    """Write a cleaning result into `out_dir` as one step, under the project's writer lock.
+
+    Every table, the schema copy and the log are written to a staging folder first and swapped
+    in together only when all were written, so a full or read-only disk leaves `out_dir` as it
+    was; a report run in progress (which reads `out_dir`) makes this raise
+    :class:`helpers.catalog.LockedError`. Side tables of inputs not provided this time are then
+    removed, so no earlier programme's table is read by mistake.
+    """
+    out = catalog.refuse_raw(out_dir)
+    with catalog.writer_lock():
+        with catalog.staged_folder(out) as stage:
+            catalog.atomic_write_table(result.responses, stage / "responses.parquet")
+            for name, df in result.side_tables.items():
+                catalog.atomic_write_table(df, stage / f"{name}.parquet")
+            if result.schema is not None:
+                catalog.atomic_write_bytes(stage / "survey.yaml",
+                                           paths.resolve(result.schema.source).read_bytes())
+            catalog.save_json(result.log, stage / "cleaning_log.json")
+        for name in SIDE_TABLES:
+            if name not in result.side_tables:
+                (out / f"{name}.parquet").unlink(missing_ok=True)
+    return out
 
 
 # --------------------------------------------------------------------------------------------
@@ -648,9 +708,10 @@ def personal_data_table(sch: Schema, responses: pd.DataFrame) -> pd.DataFrame:
              "replaced by salted hash key" if s.action == "hash" else "dropped"} for n, s in sch.personal.items()]
     if "comment" in responses:
         c = responses["comment"].astype("string")
-        masked = int((c.str.contains(r"\[email\]|\[phone\]", regex=True, na=False)).sum())
+        masked = int(c.str.contains(PLACEHOLDER.pattern, regex=True, na=False).sum())
         rows.append({"field": "comment", "source column": "free text",
-                     "treatment": f"emails and phone numbers masked ({masked:,} comments)"})
+                     "treatment": "names, addresses, postcodes, bank/card/ID numbers, phones, "
+                                  f"emails and URLs masked ({masked:,} comments)"})
     return pd.DataFrame(rows).set_index("field")
 
 

@@ -1,15 +1,15 @@
 """Personal data: salted hash keys for identifiers and masking of contact details in free text.
 
 Nothing personal reaches data/processed or a report: identifiers (emails, IPs) become salted
-BLAKE2 keys (salt from $CX_SALT or the git-ignored .cx_salt), and emails, phone numbers and URLs
-inside comments are masked before anything is written or quoted.
+BLAKE2 keys (salt from $CX_SALT or the git-ignored .cx_salt), and personal data inside comments
+(names, addresses, postcodes, bank, card and ID numbers, phones, emails, URLs; see
+:mod:`helpers.ingest.pii_text`) is masked before anything is written or quoted.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
-import re
 import secrets
 from collections.abc import Iterable
 
@@ -18,6 +18,7 @@ import pandas as pd
 import pyarrow as pa
 
 from helpers import paths
+from helpers.ingest.pii_text import mask_text
 
 SALT_ENV = "CX_SALT"
 SALT_FILE = ".cx_salt"
@@ -60,37 +61,27 @@ def hash_keys(values: pd.Series, salt: str) -> pd.Series:
 
 
 def mask_comments(comments: pd.Series) -> pd.Series:
-    """Mask emails and phone numbers in free text (only rows that could hold one are scanned)."""
+    """Mask personal data in free-text comments (each distinct comment is masked once)."""
     s = comments.astype("string")
-    suspect = s.str.contains("@", regex=False, na=False) | s.str.count(r"\d").fillna(0).ge(8)
-    out = s.copy()
-    if suspect.any():
-        out[suspect] = mask_pii(s[suspect]).astype("string")
-    return out
-
-
-# --- personal data ------------------------------------------------------------------------------
-_EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
-_PHONE = re.compile(r"(?<![\w])(?:\+?\d[\d\s().-]{6,}\d)(?![\w])")
-_URL = re.compile(r"https?://\S+")
+    codes, uniq = pd.factorize(s)
+    if len(uniq) == 0:
+        return s
+    masked = pd.array([mask_text(str(u)) for u in uniq], dtype="string")
+    out = pd.Series(masked.take(np.where(codes < 0, 0, codes)), index=s.index, name=s.name,
+                    dtype="string")
+    return out.where(codes >= 0)
 
 
 def mask_pii(comments: Iterable[object] | pd.Series) -> pd.Series:
-    """Replace emails, phone numbers and URLs with ``[email]``, ``[phone]``, ``[url]``.
+    """Replace personal data in each text with placeholders ([email], [phone], [name], ...).
 
-    A phone is 8+ characters of digits, spaces, dots, dashes or brackets with at least 8 digits
-    (so "9/10" and years survive). Missing comments stay missing.
+    See :mod:`helpers.ingest.pii_text` for what is found and how. Missing comments stay missing.
     """
     s = comments if isinstance(comments, pd.Series) else pd.Series(list(comments), dtype=object)
-
-    def _phone(m: re.Match[str]) -> str:
-        return "[phone]" if sum(ch.isdigit() for ch in m.group()) >= 8 else m.group()
 
     def _one(c: object) -> object:
         if c is None or c is pd.NA or (isinstance(c, float) and np.isnan(c)):
             return c
-        t = _URL.sub("[url]", str(c))
-        t = _EMAIL.sub("[email]", t)
-        return _PHONE.sub(_phone, t)
+        return mask_text(str(c))
 
     return pd.Series([_one(c) for c in s.astype(object)], index=s.index, name=s.name, dtype=object)

@@ -228,8 +228,8 @@ def _utf16_without_bom(sample: bytes) -> str | None:
 def _check_text(text: str, p: Path, encoding: str) -> None:
     """Reject binary content that happened to decode (NULs, many control characters)."""
     sample = text[:65536]
-    if "\x00" in sample:
-        line = sample.count("\n", 0, sample.index("\x00")) + 1
+    if "\x00" in text:  # anywhere in what was read, not only the first 64 KB
+        line = text.count("\n", 0, text.index("\x00")) + 1
         raise DataError(f"contains NUL bytes (binary content) when decoded as {encoding}",
                         file=p, row=line, expected="a text export (CSV/TSV) or XLSX/SPSS/parquet")
     ctrl = sum(1 for ch in sample if (ord(ch) < 32 and ch not in "\t\r\n")
@@ -238,6 +238,26 @@ def _check_text(text: str, p: Path, encoding: str) -> None:
         raise DataError(f"contains {ctrl} control characters in its first {len(sample)} "
                         f"characters when decoded as {encoding} (binary or wrong encoding)",
                         file=p, expected="a text export (CSV/TSV); pass encoding= if it is text")
+
+
+def _check_nul_bytes(p: Path, encoding: str) -> None:
+    """Refuse a NUL byte anywhere in a file read in place (a memory-mapped scan, no copy)."""
+    with pa.memory_map(str(p), "r") as mm:
+        buf = memoryview(mm.read_buffer())
+        at = bytes(buf).find(b"\x00") if len(buf) < (1 << 26) else _find_in_chunks(buf)
+        if at >= 0:
+            line = bytes(buf[:at]).count(b"\n") + 1
+            raise DataError(f"contains NUL bytes (binary content) when decoded as {encoding}",
+                            file=p, row=line,
+                            expected="a text export (CSV/TSV) or XLSX/SPSS/parquet")
+
+
+def _find_in_chunks(buf: memoryview, size: int = 1 << 24) -> int:
+    for start in range(0, len(buf), size):
+        at = bytes(buf[start:start + size]).find(b"\x00")
+        if at >= 0:
+            return start + at
+    return -1
 
 
 def _undecodable(raw: bytes, encoding: str, exc: UnicodeDecodeError, p: Path) -> DataError:
@@ -447,6 +467,7 @@ def _text_body(p: Path, head: _TextHead, n_header: int, width: int, encoding: st
     data_start = head.ends[n_header - 1]
     table: pa.Table | _Ragged | UnicodeError | None = None
     if not whole:  # large UTF-8 file: pyarrow reads the bytes after the header in place
+        _check_nul_bytes(p, enc)
         offset = (3 if head.raw.startswith(codecs.BOM_UTF8) else 0) + len(
             text[:data_start].encode("utf-8"))
         table = _arrow_read_file(p, offset, width, head.delimiter)

@@ -42,6 +42,7 @@ MEASURE_SCALES = {"ltr": (0.0, 10.0), "ces": (1.0, 7.0), "csat": (1.0, 5.0)}
 _KEYS = {"column", "import_id", "pattern", "type", "scale", "labels", "required", "group",
          "label", "action"}
 _TYPES = {"text", "number", "datetime", "score"}
+_PLAIN_NUMBER = r"-?\d+(?:[.,]\d+)?"  # 10, 9.5, 9,5; not 1e1, +10, 0x0A, inf
 _LEADING_NUMBER = re.compile(r"^\s*(-?\d+(?:[.,]\d+)?)\s*(?:$|[-–:=)]|\s)")
 
 
@@ -342,10 +343,21 @@ class ParsedScores:
     out_of_range: pd.Series = field(default_factory=lambda: pd.Series(dtype=bool))
 
 
+def plain_numbers(text: pd.Series) -> pd.Series:
+    """Numbers written plainly (``10``, ``9.5``, ``9,5``); anything else (``1e1``, ``+10``,
+    ``inf``) is NaN, so it goes through the label rules and is counted when unreadable."""
+    plain = text.str.fullmatch(_PLAIN_NUMBER).fillna(False).astype(bool)
+    return pd.to_numeric(text.where(plain).str.replace(",", ".", regex=False), errors="coerce")
+
+
 def parse_scores(raw: pd.Series, scale: tuple[float, float] | None, labels: dict[str, float] | None,
-                 not_applicable: frozenset[str]) -> ParsedScores:
+                 not_applicable: frozenset[str], whole: bool = False) -> ParsedScores:
     """Answer text -> numbers. Not-applicable codes become NaN (never zero); values outside `scale`
-    become NaN and are marked in `.out_of_range`; unreadable text becomes NaN and is counted."""
+    become NaN and are marked in `.out_of_range`; unreadable text becomes NaN and is counted.
+
+    With `whole` (rating scales: LTR 0-10, items 1-5) a fraction such as 9.5 is no point of the
+    scale: it is treated like a value outside it (NaN, marked), never rounded into a promoter.
+    """
     if pd.api.types.is_numeric_dtype(raw.dtype):
         num = raw.astype(float)
         na_mask = num.astype(str).isin(not_applicable)
@@ -353,7 +365,7 @@ def parse_scores(raw: pd.Series, scale: tuple[float, float] | None, labels: dict
     else:
         text = raw.astype("string").str.strip()
         na_mask = text.str.lower().isin(not_applicable).fillna(False).to_numpy(bool)
-        num = pd.to_numeric(text.where(~na_mask), errors="coerce")
+        num = plain_numbers(text.where(~na_mask))
     num = num.where(~np.asarray(na_mask))
     mapped = 0
     unparseable = 0
@@ -373,7 +385,9 @@ def parse_scores(raw: pd.Series, scale: tuple[float, float] | None, labels: dict
     oor = pd.Series(False, index=raw.index)
     if scale is not None:
         oor = (num < scale[0]) | (num > scale[1])
-        num = num.where(~oor)
+    if whole:
+        oor = oor | (num.notna() & (num != num.round()))
+    num = num.where(~oor)
     return ParsedScores(num, mapped, int(np.asarray(na_mask).sum()), unparseable, oor)
 
 

@@ -44,8 +44,23 @@ def chromium_command(chromium: str, profile: str, *args: str) -> list[str]:
 
 # --- browser check (used by tests/test_browser.py and after a run) ----------------------------
 
-_PROBE = """<script>/* cx browser check: collects errors, broken images and code cells */
-window.__cx = {errors: []};
+_PROBE = """<script>/* cx browser check: collects errors, dialogs, data- marks, broken images, code */
+window.__cx = {errors: [], dialogs: [], marks: []};
+["alert", "confirm", "prompt", "print"].forEach(function (name) {
+  window[name] = function (msg) { window.__cx.dialogs.push(name + "(" + String(msg).slice(0, 80) + ")"); };
+});
+document.addEventListener("securitypolicyviolation", function (e) {
+  window.__cx.errors.push("blocked by the Content-Security-Policy: " + e.violatedDirective + " " +
+                          (e.blockedURI || "") + " " + (e.sample || ""));
+});
+var __cxMarks = new MutationObserver(function (records) {
+  records.forEach(function (r) {
+    if (r.attributeName && r.attributeName.indexOf("data-") === 0) {
+      window.__cx.marks.push(r.target.nodeName + " " + r.attributeName);
+    }
+  });
+});
+__cxMarks.observe(document, {attributes: true, subtree: true});
 window.addEventListener("error", function (e) {
   var t = e.target;
   window.__cx.errors.push(t && t !== window && (t.src || t.href) ? "failed to load " + (t.src || t.href)
@@ -54,16 +69,28 @@ window.addEventListener("error", function (e) {
 window.addEventListener("unhandledrejection", function (e) { window.__cx.errors.push("unhandled rejection: " + e.reason); });
 (function () { var ce = console.error; console.error = function () {
   window.__cx.errors.push("console.error: " + Array.prototype.join.call(arguments, " ")); ce.apply(console, arguments); }; })();
-window.addEventListener("load", function () {
+window.addEventListener("load", function () { setTimeout(__cxReport, 100); });
+function __cxReport() {  /* after load: CSP violation events are queued as tasks */
   var imgs = Array.prototype.slice.call(document.images);
   var broken = imgs.filter(function (i) { return !i.complete || i.naturalWidth === 0; })
                    .map(function (i) { return (i.currentSrc || i.src).slice(0, 120); });
   var code = document.querySelectorAll(".jp-InputArea, .jp-InputPrompt, .jp-InputArea-editor, .jp-CodeMirrorEditor, .input_area, .prompt.input_prompt").length;
+  __cxMarks.takeRecords().forEach(function (r) {
+    if (r.attributeName && r.attributeName.indexOf("data-") === 0) {
+      window.__cx.marks.push(r.target.nodeName + " " + r.attributeName);
+    }
+  });
+  __cxMarks.disconnect();
+  Array.prototype.forEach.call(document.querySelectorAll("[data-cx-pwned]"), function (el) {
+    window.__cx.marks.push(el.nodeName + " data-cx-pwned");
+  });
   var out = document.createElement("pre"); out.id = "__cx_result"; out.hidden = true;
   out.textContent = JSON.stringify({errors: window.__cx.errors, images: imgs.length, broken: broken,
-                                    code_cells: code, title: document.title});
+                                    code_cells: code, title: document.title,
+                                    dialogs: window.__cx.dialogs, marks: window.__cx.marks,
+                                    scripts: document.scripts.length - 1});
   document.body.appendChild(out);
-});
+}
 </script>"""
 _RESULT = re.compile(r'<pre id="__cx_result"[^>]*>(.*?)</pre>', re.S)
 
@@ -78,15 +105,21 @@ class BrowserCheck:
     broken_images: tuple[str, ...]
     code_cells: int
     screenshot: str | None
+    dialogs: tuple[str, ...] = ()
+    marks: tuple[str, ...] = ()
+    scripts: int = 0
 
     @property
     def ok(self) -> bool:
-        """No console/script/resource error, every image loaded, no code cell in the DOM."""
+        """No console/script/resource error or CSP violation, no dialog, no ``data-`` attribute
+        set by a script, every image loaded, no code cell in the DOM."""
         return not self.problems()
 
     def problems(self) -> list[str]:
         """Every problem seen on the page, one phrase each."""
         out = [*self.errors, *(f"image did not load: {b}" for b in self.broken_images)]
+        out += [f"a script opened a dialog: {d}" for d in self.dialogs]
+        out += [f"a script set an attribute: {m}" for m in self.marks]
         if self.code_cells:
             out.append(f"{self.code_cells} code cell(s) in the DOM")
         return out
@@ -137,7 +170,9 @@ def check_in_browser(page: str | os.PathLike[str], screenshot: str | os.PathLike
             errors.append(line.split("] ", 1)[-1].strip())
     return BrowserCheck(page=str(src), errors=tuple(errors), images=int(result["images"]),
                         broken_images=tuple(result["broken"]), code_cells=int(result["code_cells"]),
-                        screenshot=str(shot) if shot and shot.is_file() else None)
+                        screenshot=str(shot) if shot and shot.is_file() else None,
+                        dialogs=tuple(result["dialogs"]), marks=tuple(result["marks"]),
+                        scripts=int(result["scripts"]))
 
 
 def check_run(run_dir: str | os.PathLike[str], screenshots: bool = True) -> list[BrowserCheck]:

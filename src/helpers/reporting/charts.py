@@ -51,6 +51,7 @@ def set_theme() -> None:
         "axes.titleweight": "bold", "axes.titlesize": 12, "axes.titlelocation": "left",
         "axes.spines.top": False, "axes.spines.right": False, "legend.frameon": False,
     })
+    pd.set_option("styler.format.escape", "html")  # Styler tables show data as text, like to_html
 
 
 def methods_note(ax: plt.Axes, text: str) -> None:

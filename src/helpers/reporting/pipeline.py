@@ -20,28 +20,30 @@ import ast
 import contextlib
 import datetime as dt
 import errno
-import fcntl
 import hashlib
 import importlib.metadata
 import json
 import logging
 import os
 import platform
+import re
+import shutil
 import signal
 import socket
 import subprocess
 import sys
 import threading
 import time
+import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from helpers import config, paths
+from helpers import catalog, config, paths
 from helpers.config import NotebookStep, PipelineConfig, RunParams
-from helpers.errors import ConfigError
+from helpers.errors import ConfigError, os_error_line
 from helpers.reporting import render, run_index, scheduler
 
 log = logging.getLogger("helpers.reporting.pipeline")
@@ -78,8 +80,24 @@ class PlannedStep:
     inputs: dict[str, Path] = field(default_factory=dict)
 
 
-class RunLockedError(RuntimeError):
+class RunLockedError(catalog.LockedError):
     """Another run holds reports/.lock."""
+
+
+# A run id names a folder directly under reports/: letters, digits, '.', '_' and '-' only.
+RUN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,79}")
+MAX_PARAM_CHARS = 10_000  # a parameter value (as JSON) larger than this is a mistake or an attack
+
+
+def check_run_id(run_id: str | None) -> None:
+    """Raise ConfigError unless `run_id` is a plain folder name (no path, markup or '..')."""
+    if run_id is None:
+        return
+    if not RUN_ID.fullmatch(run_id) or ".." in run_id:
+        shown = repr(run_id) if len(run_id) <= 60 else repr(run_id[:57]) + "..."
+        raise ConfigError(f"run id {shown} is not a plain folder name", file="cx run --run-id",
+                          expected="1-80 letters, digits, '.', '_' or '-', starting with a letter "
+                                   "or digit, without '..'")
 
 
 # --- validation ------------------------------------------------------------------------------
@@ -217,6 +235,7 @@ def _plan_step(step: NotebookStep, params: RunParams, pipeline: PipelineConfig) 
     overrides: dict[str, Any] = {}
     for key, value in merged.items():
         where = f"notebooks.{step.name}.{key}" if key in specific else f"shared.{key}"
+        _check_size(value, where, pfile)
         try:
             overrides[key] = coerce(value, declared[key].get("inferred_type_name", "None"),
                                     defaults.get(key))
@@ -239,6 +258,18 @@ def _plan_step(step: NotebookStep, params: RunParams, pipeline: PipelineConfig) 
                        declared=declared, inputs=inputs)
 
 
+def _check_size(value: Any, where: str, pfile: str) -> None:
+    """ConfigError when a parameter value is larger than :data:`MAX_PARAM_CHARS` as JSON."""
+    try:
+        size = len(json.dumps(value, default=str))
+    except (ValueError, RecursionError):  # a self-referencing YAML structure
+        size = MAX_PARAM_CHARS + 1
+    if size > MAX_PARAM_CHARS:
+        raise ConfigError(f"{where}: value is {size:,} characters", file=pfile,
+                          expected=f"at most {MAX_PARAM_CHARS:,} (a parameter is a setting, "
+                                   "not data; put data in a file)")
+
+
 def _input_file(value: Any, source: str, pfile: str, step: NotebookStep,
                 optional: bool) -> Path | None:
     """The existing file an input parameter names; None for an optional input left ""."""
@@ -252,6 +283,9 @@ def _input_file(value: Any, source: str, pfile: str, step: NotebookStep,
         raise ConfigError(f"{source}: input file {value!r} not found", file=pfile,
                           expected=f"an existing file ({step.name} reads it)"
                                    + ('; "" when you have none' if optional else ""))
+    if not resolved.is_file():
+        raise ConfigError(f"{source}: input {value!r} is not a file", file=pfile,
+                          expected=f"one file ({step.name} reads it), not a folder")
     return resolved
 
 
@@ -325,28 +359,10 @@ def _pid_alive(pid: Any) -> bool:
     return True
 
 
-@contextlib.contextmanager
-def run_lock(out_dir: Path) -> Iterator[None]:
+def run_lock(out_dir: Path) -> contextlib.AbstractContextManager[None]:
     """Hold ``out_dir/.lock`` (fcntl, non-blocking) or raise :class:`RunLockedError`."""
-    out_dir.mkdir(parents=True, exist_ok=True)
-    lock_path = out_dir / ".lock"
-    fh = open(lock_path, "a+")  # noqa: SIM115 - held for the whole run
-    try:
-        try:
-            fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            fh.seek(0)
-            holder = fh.read().strip() or "unknown"
-            raise RunLockedError(f"{lock_path}: another report run is in progress ({holder}); "
-                                 "not starting a second one, try again when it has finished") from None
-        fh.seek(0)
-        fh.truncate()
-        fh.write(f"pid {os.getpid()} on {socket.gethostname()} since "
-                 f"{dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M:%S UTC}")
-        fh.flush()
-        yield
-    finally:
-        fh.close()
+    return catalog.file_lock(Path(out_dir) / ".lock", "another report run is in progress",
+                             error=RunLockedError)
 
 
 def mark_interrupted(out_dir: Path) -> list[str]:
@@ -398,10 +414,18 @@ def _switch_latest(out_dir: Path, run_id: str) -> None:
     os.replace(tmp, link)
 
 
+class _QuietFileHandler(logging.FileHandler):
+    """run.log that goes quiet when it cannot be written (full disk) instead of printing a
+    traceback per log record; the run's own error says what went wrong, in one line."""
+
+    def handleError(self, record: logging.LogRecord) -> None:  # noqa: N802 - logging's name
+        self.failed = True
+
+
 @contextlib.contextmanager
 def _run_log(run_dir: Path) -> Iterator[None]:
     """Send pipeline and papermill logging to ``<run_dir>/run.log`` for the run's duration."""
-    handler = logging.FileHandler(run_dir / "run.log", encoding="utf-8")
+    handler = _QuietFileHandler(run_dir / "run.log", encoding="utf-8")
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     loggers = [logging.getLogger(n) for n in ("helpers.reporting.pipeline", "helpers.reporting.render", "papermill")]
     saved = [lg.level for lg in loggers]
@@ -462,6 +486,7 @@ def _execute(plan: PlannedStep, output: Path, parameters: dict[str, Any]) -> Non
     papermill.execute_notebook(
         str(plan.notebook), str(output), parameters=parameters, kernel_name="python3",
         cwd=str(paths.PROJECT_ROOT), progress_bar=on_tty, log_output=not on_tty,
+        kernel_manager_class=_kernel_manager(),
     )
 
 
@@ -497,24 +522,74 @@ def run(
     Raises :class:`ConfigError` (nothing executed, no run folder) when the parameters do not fit
     the notebooks, and :class:`RunLockedError` when another run holds the lock.
     """
+    check_run_id(run_id)
+    reports = catalog.refuse_raw(out_dir, "reports") if out_dir else paths.REPORTS_DIR
     params = config.with_overrides(config.load_params(params_path), overrides or {})
     pipeline = config.load_pipeline(pipeline_path or "config/pipeline.yaml")
     plan = validate(params, pipeline)
-    reports = paths.resolve(out_dir) if out_dir else paths.REPORTS_DIR
-    with run_lock(reports):
+    same = (reports / ".lock").resolve() == catalog.writer_lock_path().resolve()
+    with run_lock(reports), contextlib.nullcontext() if same else catalog.writer_lock():
         mark_interrupted(reports)
         git = git_info()
         rid, run_dir = make_run_dir(reports, run_id, short_sha=git["short"])
         previous = os.environ.get(config.RUN_ENV)
         os.environ[config.RUN_ENV] = rid  # kernels inherit it: notebooks keep the injected values
         try:
-            with _run_log(run_dir):
+            with _run_log(run_dir), _kernel_folder(reports, rid):
                 return _run_locked(plan, params, pipeline, reports, rid, run_dir, git)
+        except OSError:
+            if not (run_dir / "manifest.json").is_file():  # nothing the index could show
+                shutil.rmtree(run_dir, ignore_errors=True)
+            raise
         finally:
             if previous is None:
                 os.environ.pop(config.RUN_ENV, None)
             else:
                 os.environ[config.RUN_ENV] = previous
+
+
+KERNELS = ".kernels"  # reports/.kernels/<run-id>/: connection files of the run's kernels (0700)
+
+
+@contextlib.contextmanager
+def _kernel_folder(reports: Path, rid: str) -> Iterator[None]:
+    """Kernel connection files go to a private folder of the run, never to /tmp.
+
+    A run killed outright cannot clean up after itself; the next run (which holds the lock, so no
+    other run is alive) removes what killed runs left behind.
+    """
+    root = reports / KERNELS
+    for stale in root.glob("*"):
+        shutil.rmtree(stale, ignore_errors=True)
+    folder = root / rid
+    folder.mkdir(parents=True, mode=0o700)
+    root.chmod(0o700)
+    _KERNEL_DIR[0] = folder
+    try:
+        yield
+    finally:
+        _KERNEL_DIR[0] = None
+        shutil.rmtree(folder, ignore_errors=True)
+        with contextlib.suppress(OSError):
+            root.rmdir()  # only when no killed run left a folder in it
+
+
+_KERNEL_DIR: list[Path | None] = [None]
+
+
+def _kernel_manager() -> type:
+    """A KernelManager whose connection file lives in the run's kernel folder."""
+    from jupyter_client.manager import KernelManager
+
+    folder = _KERNEL_DIR[0]
+
+    class RunKernelManager(KernelManager):  # type: ignore[misc]
+        def __init__(self, **kw: Any) -> None:
+            super().__init__(**kw)
+            if folder is not None and not self.connection_file:
+                self.connection_file = str(folder / f"kernel-{uuid.uuid4()}.json")
+
+    return RunKernelManager
 
 
 @dataclass
@@ -710,9 +785,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"cx run: configuration error: {exc}", file=sys.stderr)
         return EXIT_CONFIG
-    except RunLockedError as exc:
+    except catalog.LockedError as exc:
         print(f"cx run: {exc}", file=sys.stderr)
         return EXIT_LOCKED
+    except OSError as exc:  # full or read-only disk, data/raw refused: one line, no traceback
+        print(f"cx run: error: {os_error_line(exc)}", file=sys.stderr)
+        return EXIT_CONFIG
     finally:
         signal.signal(signal.SIGTERM, previous)
     print(f"run {result.run_id} {result.status}: {result.run_dir}")

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from helpers import catalog
+from helpers.reporting import safe_html
 from helpers.reporting.browser import chromium_command, find_chromium
 
 log = logging.getLogger("helpers.reporting.render")
@@ -63,7 +64,9 @@ def _exporter() -> Any:
         exclude_input_prompt=True,
         exclude_output_prompt=True,
         embed_images=True,
+        sanitize_html=True,  # Markdown cells and HTML/Markdown outputs pass the allow-list
     )
+    exporter.register_filter("clean_html", safe_html.sanitize)
     exporter.register_preprocessor(
         TagRemovePreprocessor(remove_cell_tags={"remove_cell"},
                               remove_all_outputs_tags={"remove_output"}, enabled=True),
@@ -110,8 +113,9 @@ def render_notebook_html(
             "css": CSS, "run_id": run_id, "status": status, "error": error,
             "title": title, "notebook": name, "commit": commit,
             "generated": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+            "csp": safe_html.content_security_policy(),
             "parameters": [
-                {k: html.escape(str(getattr(p, k))) for k in ("name", "value", "source", "help")}
+                {k: str(getattr(p, k)) for k in ("name", "value", "source", "help")}
                 for p in parameters
             ],
         },

@@ -15,6 +15,7 @@ from typing import Any
 from helpers import catalog
 from helpers.reporting.formats import format_figure, is_number, metric_label
 from helpers.reporting.render import CSS, publish_bytes
+from helpers.reporting.safe_html import csp_meta
 
 # --- metrics and the run index ---------------------------------------------------------------
 
@@ -211,7 +212,7 @@ def write_index(reports_dir: str | os.PathLike[str], headline: Iterable[str] = (
     rows = "".join(_run_row(r, keys, latest_id) for r in reversed(runs))
     latest_link = _latest_block(runs, latest_id)
     page = f"""<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8">
+<html lang="en"><head>{csp_meta()}<meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1.0">
 <title>CX reports: run history</title>
 <style>{CSS}</style></head>

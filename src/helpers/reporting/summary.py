@@ -19,6 +19,7 @@ import pandas as pd
 from helpers import catalog, contract, paths
 from helpers.reporting import cards, charts
 from helpers.reporting.formats import MISSING, as_number, ci_text, is_number, money
+from helpers.reporting.safe_html import escape_markdown
 
 MARKETS = ("B2B", "B2C")
 HEADLINE_METRICS = {  # metric key -> (label, unit, signed)
@@ -208,7 +209,8 @@ class Finding:
     note: str
 
     def _repr_markdown_(self) -> str:
-        return self.text
+        # Findings carry data (waves, segments, drivers): shown literally, never as HTML.
+        return escape_markdown(self.text)
 
     def __repr__(self) -> str:
         return self.text

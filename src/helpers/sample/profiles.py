@@ -174,7 +174,8 @@ def _custom_schema(base: dict[str, Any]) -> dict[str, Any]:
         col = CUSTOM_COLUMNS[f"Q{spec['import_id'][3]}_{spec['import_id'].split('_')[1]}"]
         drivers[f"item_{i + 1:02d}_{col.split('.')[1].lower()}"] = {
             "column": col, "group": groups[spec["group"]], "label": spec["label"],
-            "scale": [0, 10] if col == RESCALED_ITEM else spec["scale"]}
+            "scale": [0, 10] if col == RESCALED_ITEM else spec["scale"],
+            **({"type": "number"} if col == RESCALED_ITEM else {})}  # 0, 2.5, ... 10: not whole
     s["drivers"] = dict(reversed(list(drivers.items())))      # another order as well
     s["markets"] = {m: [groups[g] for g in gs] for m, gs in base["markets"].items()}
     s["stages"] = {"sales": "vertrieb", "implementation": "rollout"}
