@@ -11,7 +11,7 @@ from helpers.errors import DataError
 from helpers.paths import PROJECT_ROOT
 from helpers.stats import compare, estimators, shrinkage
 
-REF = PROJECT_ROOT.parent / "shared" / "reference"
+REF = PROJECT_ROOT / "tests" / "data" / "reference"
 
 
 @pytest.fixture(scope="module")

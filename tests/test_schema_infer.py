@@ -13,8 +13,7 @@ from helpers.ingest.infer import _scale, infer_schema
 from helpers.ingest.readers import Survey, read_survey
 from helpers.paths import CONFIG_DIR, PROJECT_ROOT
 
-REAL = PROJECT_ROOT.parent / "shared" / "real-exports"
-needs_real = pytest.mark.skipif(not REAL.is_dir(), reason="../shared/real-exports not present")
+REAL = PROJECT_ROOT / "tests" / "data" / "real-exports"  # sources: tests/data/README.md
 
 
 def draft(tmp_path: Path, survey: Survey) -> tuple[schema.Schema, dict, list[str]]:
@@ -60,7 +59,6 @@ def test_sample_draft_matches_the_reference_schema(sample_dir: Path, tmp_path: P
     assert doc["answers"]["label_sets"]["agree7"]["Strongly agree"] == 7
 
 
-@needs_real
 def test_real_qualtrics_draft(tmp_path: Path) -> None:
     survey = read_survey(REAL / "qualtrics_insights_sample.csv")
     got, _, unplaced = draft(tmp_path, survey)
@@ -74,7 +72,6 @@ def test_real_qualtrics_draft(tmp_path: Path) -> None:
     assert unplaced == ["Progress", "RecordedDate", "UserLanguage", "Q1", "Q2", "Q2 - Topics"]
 
 
-@needs_real
 def test_real_legacy_draft_uses_question_row_names(tmp_path: Path) -> None:
     survey = read_survey(REAL / "qualtrics_legacy_sample.csv")
     got, _, unplaced = draft(tmp_path, survey)
@@ -86,7 +83,6 @@ def test_real_legacy_draft_uses_question_row_names(tmp_path: Path) -> None:
     assert unplaced == ["V2", "Q1", "Q2", "LocationAccuracy"]
 
 
-@needs_real
 def test_real_surveymonkey_draft_lists_unplaced_questions(tmp_path: Path) -> None:
     survey = read_survey(REAL / "surveymonkey_steak_risk.csv")
     text, unplaced = infer_schema(survey)
