@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Fresh-machine check: clone this repository's HEAD into a temporary folder (where ../shared does not
-# exist), bootstrap .venv with a chosen Python from nothing, run `make report` and `make test`, and
+# Fresh-machine check: clone this repository's HEAD into a temporary folder (with no team folders
+# beside it, as a user's clone has), bootstrap .venv with a chosen Python from nothing, run `make report` and `make test`, and
 # print the wall time of each step against the targets (bootstrap + report < 180 s, test < 300 s).
 #
 #   PYTHON=python3.13 tools/fresh-check.sh        (or: make fresh-check PYTHON=python3.13)
@@ -38,6 +38,7 @@ step() {  # step NAME LOGFILE COMMAND...: run, keep the log, record the wall tim
   summary+=("$(printf '%-34s %5s s' "$name" "$secs")")
   if [ "$rc" != 0 ]; then
     tail -n 40 "$log"
+    printf '%s\n' "${summary[@]}"
     echo "fresh-check: $name failed (exit $rc); log: $log" >&2
     KEEP=1
     exit "$rc"
