@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Fresh-machine check: clone this repository's HEAD into a temporary folder (with no team folders
-# beside it, as a user's clone has), bootstrap .venv with a chosen Python from nothing, run `make report` and `make test`, and
-# print the wall time of each step against the targets (bootstrap + report < 180 s, test < 300 s).
+# Fresh-machine check: clone this repository's HEAD into a temporary folder (nothing of the team's
+# beside it, as in a user's clone), bootstrap .venv with a chosen Python from nothing, run
+# `make report` and `make test`, and print the wall time of each step against the targets
+# (bootstrap + report < 180 s, test < 300 s).
 #
 #   PYTHON=python3.13 tools/fresh-check.sh        (or: make fresh-check PYTHON=python3.13)
 #
