@@ -64,7 +64,7 @@ report: $(STAMP) $(SAMPLE)
 	$(BIN)/cx run --params config/params.yaml
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests notebooks benchmarks
+	$(BIN)/ruff check src tests notebooks benchmarks tools
 
 unit: $(STAMP) $(PROCESSED)
 	$(BIN)/pytest -q tests

@@ -8,7 +8,10 @@
 #
 # Environment: PYTHON (default python3); KEEP=1 keeps the folder; FRESH_PIP_CONFIG=keep uses this
 # machine's pip configuration (by default it is ignored, as on a machine that has none, so the
-# check shows the lock installs from PyPI alone); PIP_NO_CACHE_DIR=1 downloads every package again.
+# check shows the lock installs from PyPI alone); PIP_NO_CACHE_DIR=1 downloads every package again;
+# FRESH_SAVE=DIR copies the run's metrics and tables to DIR; COMPARE=DIR fails unless this run's
+# metrics and tables are byte-identical to DIR's (tools/compare_runs.py): two cold installs from
+# the lock, same numbers.
 # Only committed work is checked (the clone is of HEAD).
 set -euo pipefail
 src=$(cd "$(dirname "$0")/.." && pwd)
@@ -52,6 +55,12 @@ step "bootstrap (.venv from the lock)" "$tmp/install.log" make install PYTHON="$
 boot=$secs
 step "make report" "$tmp/report.log" make report
 report=$secs
+if [ -n "${FRESH_SAVE:-}" ]; then
+  mkdir -p "$FRESH_SAVE" && cp -r reports/latest/metrics reports/latest/tables "$FRESH_SAVE"/
+fi
+if [ -n "${COMPARE:-}" ]; then
+  "$python" tools/compare_runs.py "$COMPARE" reports/latest || { KEEP=1; exit 1; }
+fi
 step "make test" "$tmp/test.log" make test
 tests=$(grep -E '^[0-9]+ (passed|failed)' "$tmp/test.log" | paste -sd ';' -)
 
