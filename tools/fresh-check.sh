@@ -58,8 +58,9 @@ report=$secs
 if [ -n "${FRESH_SAVE:-}" ]; then
   mkdir -p "$FRESH_SAVE" && cp -r reports/latest/metrics reports/latest/tables "$FRESH_SAVE"/
 fi
-if [ -n "${COMPARE:-}" ]; then
-  "$python" tools/compare_runs.py "$COMPARE" reports/latest || { KEEP=1; exit 1; }
+same=""
+if [ -n "${COMPARE:-}" ]; then  # checked now, reported at the end (make test still runs)
+  same=$("$python" tools/compare_runs.py "$COMPARE" reports/latest 2>&1) && same_rc=0 || same_rc=1
 fi
 step "make test" "$tmp/test.log" make test
 tests=$(grep -E '^[0-9]+ (passed|failed)' "$tmp/test.log" | paste -sd ';' -)
@@ -68,3 +69,8 @@ printf '%s\n' "${summary[@]}"
 echo "cold bootstrap to finished report: $((boot + report)) s (target 180 s)"
 echo "make test: $secs s (target 300 s); pytest: $tests"
 echo "load at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
+if [ -n "$same" ]; then
+  echo "results compared with $COMPARE:"
+  echo "$same"
+  [ "$same_rc" = 0 ] || { KEEP=1; exit 1; }
+fi
