@@ -47,7 +47,7 @@ kernel: $(STAMP)
 hooks: $(STAMP)
 	$(BIN)/pre-commit install
 
-# Clone HEAD into a temporary folder, bootstrap it with $(PYTHON), run make test and make report,
+# Clone HEAD into a temporary folder, bootstrap it with $(PYTHON), run make report and make test,
 # print the wall times (tools/fresh-check.sh).
 fresh-check:
 	PYTHON=$(PYTHON) tools/fresh-check.sh
