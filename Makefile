@@ -1,9 +1,17 @@
 # One command each: `make report` (run the pipeline) and `make test` (the whole test suite).
-# Both bootstrap .venv from pyproject.toml on a fresh machine (Python 3.11 + pip, no conda).
+# Both bootstrap .venv on a fresh machine (Python 3.11, 3.12 or 3.13 + pip, no conda) from
+# requirements.lock: every package, transitive ones included, at one version with its hashes.
+# Another Python: `make clean; PYTHON=python3.13 make test`.
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
+LOCK   := requirements.lock
+# What `make lock` resolves: the project with its dev and explore extras, and the build backend
+# (pyproject.toml [build-system] requires; installed from the lock, so no unpinned build step).
+LOCK_IN := pyproject.toml --extra dev --extra explore
+BUILD_REQ := setuptools>=70.1
+UV_VERSION := 0.13.9
 SAMPLE := data/raw/survey_export.csv
 PROCESSED := data/processed/responses.parquet
 NBVAL  := --nbval-lax --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg
@@ -14,17 +22,41 @@ TEST_PROCESSED := $(TEST_DATA)/processed/responses.parquet
 CLEAN_SAMPLE = cx clean data/raw/survey_export.csv --out data/processed --accounts data/raw/accounts.csv \
 	  --invitations data/raw/invitations.csv --cx-index data/raw/cx_index.csv --prices data/raw/prices.csv
 
-.PHONY: all install sample data test-data report test lint unit nbtest bench lab check-reports clean-reports clean
+.PHONY: all install lock kernel hooks fresh-check sample data test-data report test lint unit nbtest \
+        bench lab check-reports clean-reports clean
 
 all: report
 
 install: $(STAMP)
 
-$(STAMP): pyproject.toml
+$(STAMP): $(LOCK) pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e '.[dev]'
+	$(BIN)/python -m pip install -q --require-hashes -r $(LOCK)
+	$(BIN)/python -m pip install -q --no-deps --no-build-isolation -e .
+	@$(BIN)/python -c 'import sys; print("installed .venv from $(LOCK) on Python", sys.version.split()[0])'
 	@touch $(STAMP)
+
+# Refresh requirements.lock after changing pyproject.toml (one resolution for every supported
+# Python and platform, hashes of every file; uv is only needed here, not for installing).
+lock:
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q uv==$(UV_VERSION)
+	echo '$(BUILD_REQ)' | $(BIN)/uv pip compile $(LOCK_IN) - --universal --python-version 3.11 \
+	  --generate-hashes --custom-compile-command 'make lock' --quiet -o $(LOCK)
+
+# A Jupyter kernel named after the project, so JupyterLab, VS Code and JupyterHub started
+# elsewhere can pick this .venv.
+kernel: $(STAMP)
+	$(BIN)/python -m ipykernel install --user --name cx-workspace --display-name "CX workspace (.venv)"
+
+# Git hooks from .pre-commit-config.yaml (ruff, notebook output stripping, whitespace).
+hooks: $(STAMP)
+	$(BIN)/pre-commit install
+
+# Clone HEAD into a temporary folder, bootstrap it with $(PYTHON), run make report and make test,
+# print the wall times (tools/fresh-check.sh).
+fresh-check:
+	PYTHON=$(PYTHON) tools/fresh-check.sh
 
 sample: $(SAMPLE)
 $(SAMPLE): | $(STAMP)
@@ -43,7 +75,7 @@ report: $(STAMP) $(SAMPLE)
 	$(BIN)/cx run --params config/params.yaml
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests notebooks benchmarks
+	$(BIN)/ruff check src tests notebooks benchmarks tools
 
 unit: $(STAMP) $(TEST_PROCESSED)
 	$(TEST_ENV) $(BIN)/pytest -q tests

@@ -16,7 +16,7 @@ from helpers.errors import DataError
 from helpers.reporting import charts
 from helpers.sample import market_data
 
-# S&P 500 calendar-year total returns 2007-2013, ../shared/reference/README.md (Watermark study).
+# S&P 500 calendar-year total returns 2007-2013, tests/data/README.md (Watermark study).
 SP500_TR = [5.49, -37.00, 26.46, 15.06, 2.11, 16.00, 32.39]
 # S&P 500 year-end closing levels 2006-2013 (S&P Dow Jones Indices, price index, no dividends):
 # the README's price-only figures (+0.6% to 2012, +30.3% to 2013) follow from these.

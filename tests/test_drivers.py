@@ -13,7 +13,7 @@ from helpers.analysis import drivers, importance
 from helpers.errors import DataError
 from helpers.paths import PROJECT_ROOT
 
-SWISS = PROJECT_ROOT.parent / "shared" / "reference" / "swiss.csv"
+SWISS = PROJECT_ROOT / "tests" / "data" / "reference" / "swiss.csv"  # R datasets::swiss
 SWISS_X = ["Agriculture", "Examination", "Education", "Catholic", "Infant.Mortality"]
 # Grömping (2006) / R: calc.relimp(lm(Fertility ~ ., swiss), type = "lmg")
 RELAIMPO_LMG = {"Agriculture": 0.057091, "Examination": 0.171173, "Education": 0.260135,

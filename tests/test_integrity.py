@@ -14,7 +14,7 @@ from helpers.reporting import charts
 from helpers.sample import program
 
 ITEMS = [f"item_{j}" for j in range(6)]
-REFERENCE = paths.PROJECT_ROOT.parent / "shared" / "reference"
+REFERENCE = paths.PROJECT_ROOT / "tests" / "data" / "reference"
 
 
 def simulate(

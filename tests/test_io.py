@@ -11,8 +11,7 @@ from helpers.errors import DataError
 from helpers.ingest.readers import Survey, read_survey
 from helpers.paths import PROJECT_ROOT
 
-REAL = PROJECT_ROOT.parent / "shared" / "real-exports"
-needs_real = pytest.mark.skipif(not REAL.is_dir(), reason="../shared/real-exports not present")
+REAL = PROJECT_ROOT / "tests" / "data" / "real-exports"  # sources: tests/data/README.md
 
 
 def write(tmp_path: Path, name: str, data: bytes) -> Path:
@@ -22,10 +21,9 @@ def write(tmp_path: Path, name: str, data: bytes) -> Path:
 
 
 # ---------------------------------------------------------------------------------------------
-# real exports (../shared/real-exports, see its README)
+# real exports (tests/data/real-exports, sources in tests/data/README.md)
 
 
-@needs_real
 def test_real_qualtrics_current_export() -> None:
     s = read_survey(REAL / "qualtrics_insights_sample.csv")
     assert isinstance(s, Survey)
@@ -45,7 +43,6 @@ def test_real_qualtrics_current_export() -> None:
     assert "removed 3 header rows" in s.notes
 
 
-@needs_real
 def test_real_qualtrics_legacy_export() -> None:
     s = read_survey(REAL / "qualtrics_legacy_sample.csv")
     assert s.format == "qualtrics_legacy"
@@ -61,7 +58,6 @@ def test_real_qualtrics_legacy_export() -> None:
     assert any("trailing delimiter" in n for n in s.notes)
 
 
-@needs_real
 def test_real_surveymonkey_export() -> None:
     s = read_survey(REAL / "surveymonkey_steak_risk.csv")
     assert s.format == "surveymonkey"

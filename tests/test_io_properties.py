@@ -19,7 +19,7 @@ from helpers.errors import DataError
 from helpers.ingest.readers import Survey, read_survey
 from helpers.paths import PROJECT_ROOT
 
-REAL = PROJECT_ROOT.parent / "shared" / "real-exports"
+REAL = PROJECT_ROOT / "tests" / "data" / "real-exports"
 SETTINGS = settings(max_examples=40, deadline=None,
                     suppress_health_check=[HealthCheck.function_scoped_fixture])
 
@@ -37,10 +37,8 @@ QUALTRICS = (
 def seeds() -> list[bytes]:
     out = [QUALTRICS, b"\xef\xbb\xbf" + QUALTRICS, QUALTRICS.decode().encode("utf-16")]
     for name in ("qualtrics_insights_sample.csv", "qualtrics_legacy_sample.csv"):
-        if (REAL / name).is_file():
-            out.append((REAL / name).read_bytes())
-    if (REAL / "surveymonkey_steak_risk.csv").is_file():
-        out.append((REAL / "surveymonkey_steak_risk.csv").read_bytes()[:4000])
+        out.append((REAL / name).read_bytes())
+    out.append((REAL / "surveymonkey_steak_risk.csv").read_bytes()[:4000])
     return out
 
 

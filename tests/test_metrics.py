@@ -13,7 +13,7 @@ from helpers.paths import PROJECT_ROOT
 from helpers.stats import compare, estimators, shrinkage
 from helpers.stats.design import Design
 
-REF = PROJECT_ROOT / "tests" / "data"
+REF = PROJECT_ROOT / "tests" / "data"  # R's api data with the derived ltr / nps columns
 
 
 @pytest.fixture(scope="module")

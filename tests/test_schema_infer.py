@@ -14,8 +14,7 @@ from helpers.ingest.infer import _scale, infer_schema
 from helpers.ingest.readers import Survey, read_survey
 from helpers.paths import CONFIG_DIR, PROJECT_ROOT
 
-REAL = PROJECT_ROOT.parent / "shared" / "real-exports"
-needs_real = pytest.mark.skipif(not REAL.is_dir(), reason="../shared/real-exports not present")
+REAL = PROJECT_ROOT / "tests" / "data" / "real-exports"  # sources: tests/data/README.md
 
 
 def draft(tmp_path: Path, survey: Survey) -> tuple[schema.Schema, dict, list[str]]:
@@ -67,7 +66,6 @@ def test_sample_draft_matches_the_reference_schema(sample_dir: Path, tmp_path: P
     assert doc["answers"]["label_sets"]["agree7"]["Strongly agree"] == 7
 
 
-@needs_real
 def test_real_qualtrics_draft(tmp_path: Path) -> None:
     survey = read_survey(REAL / "qualtrics_insights_sample.csv")
     got, _, unplaced = draft(tmp_path, survey)
@@ -82,7 +80,6 @@ def test_real_qualtrics_draft(tmp_path: Path) -> None:
     assert unplaced == ["Progress", "RecordedDate", "UserLanguage", "Q1", "Q2 - Topics"]
 
 
-@needs_real
 def test_real_legacy_draft_uses_question_row_names(tmp_path: Path) -> None:
     survey = read_survey(REAL / "qualtrics_legacy_sample.csv")
     got, _, unplaced = draft(tmp_path, survey)
@@ -94,7 +91,6 @@ def test_real_legacy_draft_uses_question_row_names(tmp_path: Path) -> None:
     assert unplaced == ["V2", "Q1", "LocationAccuracy"]
 
 
-@needs_real
 def test_real_surveymonkey_draft_places_ids_and_categories(tmp_path: Path) -> None:
     survey = read_survey(REAL / "surveymonkey_steak_risk.csv")
     d = infer_schema(survey)
@@ -189,7 +185,6 @@ def test_competing_ltr_candidates_are_reported(tmp_path: Path) -> None:
                n.startswith("LTR: 'nps' chosen over 'likely_to_recommend'") for n in d.notes)
 
 
-@needs_real
 def test_garden_retailer_export_latin1_without_dates(tmp_path: Path) -> None:
     survey = read_survey(REAL / "garden_retailer_nps_fr.csv")
     d = infer_schema(survey)

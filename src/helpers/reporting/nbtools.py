@@ -3,6 +3,8 @@
 `python -m helpers.nbtools refresh notebooks/NN_name.ipynb` executes a notebook on its defaults
 (from the project root), keeps the outputs and execution counts of checked cells and strips the rest.
 `python -m helpers.nbtools check` lists hygiene problems (used by tests/test_notebooks.py).
+`python -m helpers.reporting.nbtools strip FILE...` strips saved notebooks in place (the pre-commit
+hook; exit 1 when it changed a file, so the commit stops for a look).
 """
 
 from __future__ import annotations
@@ -44,6 +46,18 @@ def refresh(path: str | Path, timeout: int = 600) -> None:
     nbformat.write(strip(nb), p)
 
 
+def strip_file(path: str | Path) -> bool:
+    """Strip one saved notebook in place (no execution); True when the file changed."""
+    p = Path(path)
+    before = p.read_text(encoding="utf-8")
+    after = nbformat.writes(strip(nbformat.reads(before, as_version=4)))
+    after = after if after.endswith("\n") else after + "\n"
+    if after == before:
+        return False
+    p.write_text(after, encoding="utf-8")
+    return True
+
+
 def problems(path: str | Path) -> list[str]:
     """Hygiene problems of one notebook (empty list when clean)."""
     p = Path(path)
@@ -72,6 +86,11 @@ def main(argv: list[str]) -> int:
             refresh(path)
             print(f"refreshed {path}")
         return 0
+    if argv and argv[0] == "strip":
+        changed = [path for path in argv[1:] if strip_file(path)]
+        for path in changed:
+            print(f"stripped outputs of {path}")
+        return 1 if changed else 0
     if argv and argv[0] == "check":
         found = [msg for p in sorted(paths.NOTEBOOKS_DIR.glob("*.ipynb")) for msg in problems(p)]
         print("\n".join(found) or "all notebooks clean")
