@@ -350,3 +350,15 @@ def test_strings_pass_unchanged_and_are_never_numbers(s: str) -> None:
     assert pipeline.coerce(s, "str") == s
     with pytest.raises(TypeError):
         pipeline.coerce(s, "int")
+
+
+def test_check_lists_the_optional_inputs_not_provided(tmp_path: Path,
+                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    """`cx run --check` on a bare export says which inputs are missing and which sections lose them."""
+    p = _params(tmp_path, 'notebooks:\n  01_clean_survey:\n    invitations_path: ""\n'
+                          '    prices_path: ""\n')
+    assert pipeline.main(["--params", str(p), "--check"]) == pipeline.EXIT_OK
+    out = capsys.readouterr().out
+    assert "invitations_path); not available: Response rates by tier and role" in out
+    assert "prices_path); not available: Did CX leaders beat the market" in out
+    assert "accounts_path" not in out and "cx_index_path" not in out  # provided in params

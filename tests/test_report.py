@@ -297,3 +297,14 @@ def test_summary_of_the_latest_run_names_the_planted_top_drivers() -> None:
     for items in truth.values():
         for item in items:
             assert summary.driver_label(item) in text
+
+
+def test_index_counts_the_sections_a_run_could_not_show(tmp_path: Path) -> None:
+    run = _fake_run(tmp_path, "20261115T061500Z-ccccccc", "succeeded", None)
+    (run / "sections").mkdir()
+    (run / "sections" / "02_segments.json").write_text(json.dumps({"notebook": "02_segments",
+        "sections": [{"title": "Response rates <by tier>", "available": False},
+                     {"title": "NPS by segment", "available": True}]}))
+    page = run_index.write_index(tmp_path).read_text()
+    assert "1 section not available" in page
+    assert "Response rates &lt;by tier&gt;" in page and "<by tier>" not in page

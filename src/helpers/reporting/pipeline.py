@@ -41,7 +41,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from helpers import catalog, config, paths
+from helpers import catalog, config, contract, paths
 from helpers.config import NotebookStep, PipelineConfig, RunParams
 from helpers.errors import ConfigError, os_error_line
 from helpers.reporting import render, run_index, scheduler
@@ -751,6 +751,28 @@ def _publish(run: _Run, p: PlannedStep, entry: dict[str, Any], output: Path,
     run.save()
 
 
+#: Optional input parameters of notebook 01 -> the processed table they become.
+INPUT_TABLES = {"accounts_path": "accounts", "invitations_path": "invitations",
+                "cx_index_path": "cx_index", "prices_path": "prices"}
+
+
+def not_provided(plan: list[PlannedStep]) -> list[str]:
+    """One line per optional input left "" in this run: what it is and the report sections that
+    will show a "not available" card for want of it (from helpers.contract.SECTIONS)."""
+    lines = []
+    for p in plan:
+        for key in p.step.optional_inputs:
+            table = INPUT_TABLES.get(key)
+            if table is None or key in p.inputs:
+                continue
+            titles = [n.title for n in contract.SECTIONS.values() if table in n.inputs]
+            what = contract.INPUTS[table][0]
+            also = " unless the export has an account column" if table == "accounts" else ""
+            lines.append(f"not provided: {what} ({key}); not available{also}: "
+                         + ("; ".join(titles) or "nothing"))
+    return lines
+
+
 def _terminate(signum: int, frame: Any) -> None:
     """Turn SIGTERM into an exception so the manifest is closed as failed, not left running."""
     raise SystemExit(128 + signum)
@@ -779,6 +801,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             plan = validate(config.with_overrides(config.load_params(args.params), overrides),
                             config.load_pipeline(args.pipeline or "config/pipeline.yaml"))
             print(f"parameters OK for {len(plan)} notebook(s)")
+            for line in not_provided(plan):
+                print(line)
             return EXIT_OK
         result = run(args.params, out_dir=args.out, pipeline_path=args.pipeline, run_id=args.run_id,
                      overrides=overrides)

@@ -13,6 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from helpers import catalog
+from helpers.errors import DataError
+from helpers.reporting import cards
 from helpers.reporting.formats import format_figure, is_number, metric_label
 from helpers.reporting.render import CSS, publish_bytes
 from helpers.reporting.safe_html import csp_meta
@@ -49,6 +51,7 @@ class RunSummary:
     duration_s: float | None
     notebooks: tuple[dict[str, Any], ...]
     figures: dict[str, dict[str, Any]]
+    not_available: tuple[str, ...] = ()   # titles of the sections the run could not show
 
 
 def read_runs(reports_dir: str | os.PathLike[str]) -> list[RunSummary]:
@@ -66,13 +69,17 @@ def read_runs(reports_dir: str | os.PathLike[str]) -> list[RunSummary]:
             figures = flatten_metrics(catalog.load_metrics(manifest.parent))
         except (OSError, json.JSONDecodeError):
             figures = {}
+        try:
+            missing = tuple(str(r.get("title", "")) for r in cards.not_available(manifest.parent))
+        except (OSError, json.JSONDecodeError, DataError):
+            missing = ()
         runs.append(RunSummary(
             run_id=str(doc.get("run_id", manifest.parent.name)),
             status=str(doc.get("status", "unknown")),
             started_at=str(doc.get("started_at", "")),
             duration_s=doc.get("duration_s"),
             notebooks=tuple(doc.get("notebooks", [])),
-            figures=figures,
+            figures=figures, not_available=missing,
         ))
     return runs
 
@@ -173,7 +180,12 @@ def _run_row(run: RunSummary, keys: Sequence[str], latest_id: str | None) -> str
                    for k in keys if k in run.figures)
     dur = f"{run.duration_s:,.0f} s" if is_number(run.duration_s) else ""
     mark = " (latest)" if run.run_id == latest_id else ""
-    return (f"<tr><td><code>{html.escape(run.run_id)}</code>{mark}</td><td>{_status(run.status)}</td>"
+    na = ""
+    if run.not_available:
+        titles = "; ".join(run.not_available)
+        na = (f'<br><small title="{html.escape(titles)}">{len(run.not_available)} section'
+              f'{"s" if len(run.not_available) != 1 else ""} not available</small>')
+    return (f"<tr><td><code>{html.escape(run.run_id)}</code>{mark}</td><td>{_status(run.status)}{na}</td>"
             f"<td>{html.escape(_when(run.started_at))}<br><small>{dur}</small></td>"
             f"<td><ul>{''.join(links)}</ul></td><td><ul>{figs or '<li>none</li>'}</ul></td></tr>")
 
