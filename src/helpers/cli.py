@@ -1,6 +1,9 @@
 """Command line: `cx sample`, `cx schema infer`, `cx check`, `cx clean`, `cx run`, `cx drivers`,
 `cx report`.
 
+Paths typed on the command line are relative to the current folder; the defaults are the
+project's own (config/, data/, reports/).
+
 Bad input ends with one line on stderr (file, column/row, what was found and expected) and a
 non-zero exit, never a traceback.
 """
@@ -14,6 +17,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from helpers.errors import DataError, os_error_line
+from helpers.paths import user_path
 
 
 def _sample(args: argparse.Namespace) -> int:
@@ -88,8 +92,10 @@ def _drivers(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
+    from helpers import paths
     from helpers.reporting import pipeline
-    argv = ["--params", args.params] + (["--out", args.out] if args.out else [])
+    argv = ["--params", str(paths.resolve(args.params))]
+    argv += ["--out", args.out] if args.out else []
     argv += ["--pipeline", args.pipeline] if args.pipeline else []
     argv += [f"--run-id={args.run_id}"] if args.run_id is not None else []
     for opt in (*pipeline.EXPORT_OPTIONS, "segments"):
@@ -150,7 +156,7 @@ def _export_options(p: argparse.ArgumentParser) -> None:
     for name, what in (("accounts", "account master (CRM extract)"),
                        ("invitations", "invitations: who was invited each wave"),
                        ("cx-index", "public CX index (market view)"), ("prices", "daily prices (market view)")):
-        p.add_argument(f"--{name}", default="", help=f"{what}; optional")
+        p.add_argument(f"--{name}", default="", type=user_path, help=f"{what}; optional")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -160,7 +166,7 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("sample", help="generate the sample CX program with planted truth")
     s.add_argument("--rows", type=int, default=5000, help="rows in the survey export (default 5000)")
     s.add_argument("--seed", type=int, default=42)
-    s.add_argument("--out", default="data/raw", help="output folder (default data/raw)")
+    s.add_argument("--out", default=Path("data/raw"), type=user_path, help="output folder (default data/raw)")
     s.add_argument("--format", default="qualtrics", choices=["qualtrics", "csv", "xlsx", "sav"])
     s.add_argument("--no-gaming", action="store_true", help="plant no reps who game their scores")
     s.add_argument("--profile", default="full", choices=["full", "b2c-only", "b2b-responses", "custom"],
@@ -169,9 +175,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=_sample)
 
     c = sub.add_parser("clean", help="read an export, flag quality problems, remove personal data")
-    c.add_argument("raw", help="the survey export (Qualtrics, SurveyMonkey, SPSS, CSV, XLSX, parquet)")
-    c.add_argument("--schema", default="config/survey.yaml")
-    c.add_argument("--out", default="data/processed")
+    c.add_argument("raw", type=user_path, help="the survey export (Qualtrics, SurveyMonkey, SPSS, CSV, XLSX, parquet)")
+    c.add_argument("--schema", default=Path("config/survey.yaml"), type=user_path)
+    c.add_argument("--out", default=Path("data/processed"), type=user_path)
     c.add_argument("--format", default="auto")
     c.add_argument("--encoding", default=None)
     c.add_argument("--speeder-fraction", type=float, default=None)
@@ -181,38 +187,38 @@ def build_parser() -> argparse.ArgumentParser:
     sc = sub.add_parser("schema", help="survey schema tools")
     scs = sc.add_subparsers(dest="schema_command", required=True)
     inf = scs.add_parser("infer", help="draft a schema from an export")
-    inf.add_argument("raw")
-    inf.add_argument("--out", default=None, help="write the draft here (default: print)")
+    inf.add_argument("raw", type=user_path)
+    inf.add_argument("--out", default=None, type=user_path, help="write the draft here (default: print)")
     inf.add_argument("--format", default="auto")
     inf.add_argument("--encoding", default=None)
     inf.set_defaults(func=_schema_infer)
 
     d = sub.add_parser("drivers", help="rank the drivers of LTR (exact Shapley/LMG with bootstrap CIs)")
     d.add_argument("--market", default="B2B", choices=["B2B", "B2C"])
-    d.add_argument("--params", default="config/params.yaml",
+    d.add_argument("--params", default=Path("config/params.yaml"), type=user_path,
                    help="run parameters; defaults are notebook 03's (waves, n_boot, seed, paths)")
     d.add_argument("--waves", default=None, help="comma-separated waves to pool ('' = all)")
     d.add_argument("--boot", type=int, default=None, help="bootstrap resamples (0 = none)")
     d.add_argument("--seed", type=int, default=None)
-    d.add_argument("--responses", default=None, help="cleaned responses (default: the params file's)")
+    d.add_argument("--responses", default=None, type=user_path, help="cleaned responses (default: the params file's)")
     d.set_defaults(func=_drivers)
 
     r = sub.add_parser("run", help="run the report pipeline")
-    r.add_argument("--params", default="config/params.yaml")
-    r.add_argument("--out", default=None, help="reports folder (default reports/)")
-    r.add_argument("--pipeline", default=None, help="pipeline definition (default config/pipeline.yaml)")
+    r.add_argument("--params", default=Path("config/params.yaml"), type=user_path)
+    r.add_argument("--out", default=None, type=user_path, help="reports folder (default reports/)")
+    r.add_argument("--pipeline", default=None, type=user_path, help="pipeline definition (default config/pipeline.yaml)")
     r.add_argument("--run-id", default=None, help="explicit run id (suffixed if taken)")
     r.add_argument("--check", action="store_true", help="validate the parameters only, run nothing")
     _export_options(r)
-    r.add_argument("--raw", default=None, help="run on this export (instead of the params file's)")
-    r.add_argument("--schema", default=None, help="with --raw: its survey schema")
-    r.add_argument("--segments", default=None, help="analysis settings (default config/segments.yaml)")
+    r.add_argument("--raw", default=None, type=user_path, help="run on this export (instead of the params file's)")
+    r.add_argument("--schema", default=None, type=user_path, help="with --raw: its survey schema")
+    r.add_argument("--segments", default=None, type=user_path, help="analysis settings (default config/segments.yaml)")
     r.set_defaults(func=_run)
 
     ck = sub.add_parser("check", help="check an export against its schema; list the sections it supports")
-    ck.add_argument("raw", help="the survey export")
-    ck.add_argument("--schema", default="config/survey.yaml")
-    ck.add_argument("--segments", default="config/segments.yaml", help="analysis settings")
+    ck.add_argument("raw", type=user_path, help="the survey export")
+    ck.add_argument("--schema", default=Path("config/survey.yaml"), type=user_path)
+    ck.add_argument("--segments", default=Path("config/segments.yaml"), type=user_path, help="analysis settings")
     ck.add_argument("--format", default="auto")
     ck.add_argument("--encoding", default=None)
     _export_options(ck)
@@ -221,10 +227,10 @@ def build_parser() -> argparse.ArgumentParser:
     rp = sub.add_parser("report", help="report tools: browser-check a run, rewrite the run index")
     rps = rp.add_subparsers(dest="report_command", required=True)
     chk = rps.add_parser("check", help="open the index and every report of a run in headless Chromium")
-    chk.add_argument("run_dir", nargs="?", default="reports/latest")
+    chk.add_argument("run_dir", nargs="?", default=Path("reports/latest"), type=user_path)
     chk.set_defaults(func=_report)
     idx = rps.add_parser("index", help="rewrite reports/index.html from the run folders")
-    idx.add_argument("reports_dir", nargs="?", default="reports")
+    idx.add_argument("reports_dir", nargs="?", default=Path("reports"), type=user_path)
     idx.set_defaults(func=_report)
     return p
 

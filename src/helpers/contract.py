@@ -179,7 +179,8 @@ def missing(section: str, facts: Facts, market: str | None = None) -> list[str]:
         out.append(f"items rating the {need.stage} stage (`stages: {{{need.stage}: <group>}}` "
                    "in the survey schema)")
     if need.segments and max(facts.segments.get(k, 0) for k in markets) < need.segments:
-        out.append("a segment field (list fields under `segments:` in the survey schema)")
+        out.append("a segment field with at least 2 groups (list fields under `segments:` in the "
+                   "survey schema; a field with one value cannot be compared)")
     if need.waves > 1 and max(facts.waves.get(k, 0) for k in markets) < need.waves:
         out.append(f"at least {need.waves} waves (this run has one; map the response date as "
                    "submitted_at or a wave column)")

@@ -43,6 +43,15 @@ def resolve(path: str | os.PathLike[str]) -> Path:
     return (PROJECT_ROOT / p).resolve()
 
 
+def user_path(text: str) -> str:
+    """A path typed on the command line: relative to the current folder, as a user expects (from
+    the project root it is left as is, so ``data/...`` still follows :data:`DATA_DIR`)."""
+    p = Path(text).expanduser()
+    if not text or p.is_absolute() or Path.cwd().resolve() == PROJECT_ROOT.resolve():
+        return text
+    return str(Path.cwd() / p)
+
+
 def is_raw(path: str | os.PathLike[str]) -> bool:
     """True when `path` lies inside data/raw (immutable input data).
 

@@ -619,6 +619,23 @@ def prepare(raw_path: str | os.PathLike[str], schema_path: str | os.PathLike[str
     return result
 
 
+def preflight(raw_path: str | os.PathLike[str], schema_path: str | os.PathLike[str] = schema_mod.DEFAULT_SCHEMA,
+              format: str = "auto", encoding: str | None = None, rows: int = 20_000) -> None:
+    """Check an export against its schema before a run starts: the schema itself, every column it
+    names, and the scales of its numeric columns (on the first `rows` responses). Raises the
+    same one-line :class:`DataError` as the clean would, so a bad schema stops `cx run` before
+    anything is written."""
+    sch = schema_mod.load(schema_path)
+    survey = readers.read_survey(paths.resolve(raw_path), format=format, encoding=encoding)
+    head = survey.data.head(rows)
+    if head.empty:
+        raise DataError("no responses (only header rows)", file=survey.path, expected="at least one data row")
+    for name, col in _mapped(survey, sch).items():
+        spec = sch.fields.get(name) or sch.drivers[name]
+        if spec.type in ("score", "number"):
+            _read_numbers(head[col], spec, sch, col, survey.path)
+
+
 def run(raw_path: str | os.PathLike[str], schema_path: str | os.PathLike[str] = schema_mod.DEFAULT_SCHEMA,
         out_dir: str | os.PathLike[str] = "data/processed", accounts_path: str | None = None,
         invitations_path: str | None = None, cx_index_path: str | None = None, prices_path: str | None = None,
@@ -712,6 +729,9 @@ def personal_data_table(sch: Schema, responses: pd.DataFrame) -> pd.DataFrame:
         rows.append({"field": "comment", "source column": "free text",
                      "treatment": "names, addresses, postcodes, bank/card/ID numbers, phones, "
                                   f"emails and URLs masked ({masked:,} comments)"})
+    if not rows:  # no personal-data columns and no comments: say so in the table
+        rows.append({"field": "(none)", "source column": "",
+                     "treatment": "the schema names no personal data and the export has no comments"})
     return pd.DataFrame(rows).set_index("field")
 
 

@@ -43,7 +43,7 @@ from typing import Any
 
 from helpers import catalog, config, contract, paths
 from helpers.config import NotebookStep, PipelineConfig, RunParams
-from helpers.errors import ConfigError, os_error_line
+from helpers.errors import ConfigError, DataError, os_error_line
 from helpers.reporting import render, run_index, scheduler
 
 log = logging.getLogger("helpers.reporting.pipeline")
@@ -773,6 +773,16 @@ def not_provided(plan: list[PlannedStep]) -> list[str]:
     return lines
 
 
+def preflight(plan: list[PlannedStep]) -> None:
+    """Check the export of the cleaning step against its schema (columns, scales) before the run
+    starts, so a wrong schema is one line and nothing is written."""
+    from helpers.ingest import clean
+    for p in plan:
+        values = {**p.defaults, **p.overrides}
+        if "raw_path" in values and "schema_path" in values:
+            clean.preflight(values["raw_path"], values["schema_path"])
+
+
 def _terminate(signum: int, frame: Any) -> None:
     """Turn SIGTERM into an exception so the manifest is closed as failed, not left running."""
     raise SystemExit(128 + signum)
@@ -781,15 +791,15 @@ def _terminate(signum: int, frame: Any) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     """``cx run [--params FILE] [--out DIR] [--pipeline FILE] [--run-id ID] [--check]``."""
     ap = argparse.ArgumentParser(prog="cx run", description="Run the report pipeline.")
-    ap.add_argument("--params", default="config/params.yaml", help="run parameters (YAML)")
-    ap.add_argument("--out", default=None, help="reports folder (default: reports/)")
-    ap.add_argument("--pipeline", default=None, help="pipeline definition (default: config/pipeline.yaml)")
+    ap.add_argument("--params", default=Path("config/params.yaml"), type=paths.user_path, help="run parameters (YAML)")
+    ap.add_argument("--out", default=None, type=paths.user_path, help="reports folder (default: reports/)")
+    ap.add_argument("--pipeline", default=None, type=paths.user_path, help="pipeline definition (default: config/pipeline.yaml)")
     ap.add_argument("--run-id", default=None, help="explicit run id (suffixed if taken)")
     ap.add_argument("--check", action="store_true", help="validate the parameters only, run nothing")
     for opt in EXPORT_OPTIONS:
-        ap.add_argument(f"--{opt.replace('_', '-')}", default=None,
+        ap.add_argument(f"--{opt.replace('_', '-')}", default=None, type=paths.user_path,
                         help="run on this export" if opt == "raw" else f"with --raw: {opt} file")
-    ap.add_argument("--segments", default=None, help="analysis settings (default config/segments.yaml)")
+    ap.add_argument("--segments", default=None, type=paths.user_path, help="analysis settings (default config/segments.yaml)")
     args = ap.parse_args(argv)
     overrides = export_overrides(args.segments, **{o: getattr(args, o) for o in EXPORT_OPTIONS})
     if not logging.getLogger().handlers:
@@ -797,9 +807,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                             stream=sys.stderr)
     previous = signal.signal(signal.SIGTERM, _terminate)  # systemd stop: close the run as failed
     try:
-        if args.check:
+        if args.check or args.raw:  # a new export is checked against its schema before it runs
             plan = validate(config.with_overrides(config.load_params(args.params), overrides),
                             config.load_pipeline(args.pipeline or "config/pipeline.yaml"))
+            preflight(plan)
+        if args.check:
             print(f"parameters OK for {len(plan)} notebook(s)")
             for line in not_provided(plan):
                 print(line)
@@ -808,6 +820,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                      overrides=overrides)
     except ConfigError as exc:
         print(f"cx run: configuration error: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    except DataError as exc:
+        print(f"cx run: error: {exc}", file=sys.stderr)
         return EXIT_CONFIG
     except catalog.LockedError as exc:
         print(f"cx run: {exc}", file=sys.stderr)
