@@ -72,4 +72,4 @@ def test_command_line_paths_are_relative_to_the_current_folder(tmp_path: Path,
     _export(tmp_path / "export.csv")
     monkeypatch.chdir(tmp_path)
     assert cli.main(["check", "export.csv", "--schema", "survey.yaml"]) == 0
-    assert f"--schema {tmp_path / 'survey.yaml'}" in capsys.readouterr().out
+    assert "next: cx run --raw export.csv --schema survey.yaml" in capsys.readouterr().out

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from helpers.errors import DataError, os_error_line
-from helpers.paths import user_path
+from helpers.paths import shown, user_path
 
 
 def _sample(args: argparse.Namespace) -> int:
@@ -67,7 +67,8 @@ def _schema_infer(args: argparse.Namespace) -> int:
     print(draft.report(), file=sys.stderr)
     if target is not None:
         catalog.atomic_write_bytes(target, draft.text.encode("utf-8"))
-        print(f"draft schema written to {args.out}; next: cx check {args.raw} --schema {args.out}",
+        print(f"draft schema written to {shown(args.out)}; next: cx check {shown(args.raw)} "
+              f"--schema {shown(args.out)}",
               file=sys.stderr)
     else:
         print(draft.text)
@@ -125,9 +126,9 @@ def _check(args: argparse.Namespace) -> int:
     print(f"{len(lacking) - len(off)} of {len(lacking)} report sections can run on this data.")
     for section, missing in off.items():
         print(f"  not available: {contract.SECTIONS[section].title}: needs {'; '.join(missing)}")
-    extra = "".join(f" --{o.replace('_', '-')} {getattr(args, o)}"
+    extra = "".join(f" --{o.replace('_', '-')} {shown(getattr(args, o))}"
                     for o in ("accounts", "invitations", "cx_index", "prices") if getattr(args, o))
-    print(f"next: cx run --raw {args.raw} --schema {args.schema}{extra}")
+    print(f"next: cx run --raw {shown(args.raw)} --schema {shown(args.schema)}{extra}")
     return 0
 
 

@@ -52,6 +52,15 @@ def user_path(text: str) -> str:
     return str(Path.cwd() / p)
 
 
+def shown(path: str | os.PathLike[str]) -> str:
+    """A path as a user would type it here: relative to the current folder when inside it."""
+    p = Path(path)
+    try:
+        return str(p.resolve().relative_to(Path.cwd().resolve())) if p.is_absolute() else str(p)
+    except ValueError:
+        return str(p)
+
+
 def is_raw(path: str | os.PathLike[str]) -> bool:
     """True when `path` lies inside data/raw (immutable input data).
 
