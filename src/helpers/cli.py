@@ -15,6 +15,7 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from helpers.errors import DataError, os_error_line
 from helpers.paths import shown, user_path
@@ -163,7 +164,13 @@ def _export_options(p: argparse.ArgumentParser) -> None:
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="cx", description="CX research workspace")
     sub = p.add_subparsers(dest="command", required=True)
+    for add in (_sample_parser, _clean_parser, _schema_parser, _drivers_parser, _run_parser,
+                _check_parser, _report_parser):
+        add(sub)
+    return p
 
+
+def _sample_parser(sub: Any) -> None:
     s = sub.add_parser("sample", help="generate the sample CX program with planted truth")
     s.add_argument("--rows", type=int, default=5000, help="rows in the survey export (default 5000)")
     s.add_argument("--seed", type=int, default=42)
@@ -175,6 +182,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "its own item names and scales (writes the schema beside the export)")
     s.set_defaults(func=_sample)
 
+
+def _clean_parser(sub: Any) -> None:
     c = sub.add_parser("clean", help="read an export, flag quality problems, remove personal data")
     c.add_argument("raw", type=user_path, help="the survey export (Qualtrics, SurveyMonkey, SPSS, CSV, XLSX, parquet)")
     c.add_argument("--schema", default=Path("config/survey.yaml"), type=user_path)
@@ -185,6 +194,8 @@ def build_parser() -> argparse.ArgumentParser:
     _export_options(c)
     c.set_defaults(func=_clean)
 
+
+def _schema_parser(sub: Any) -> None:
     sc = sub.add_parser("schema", help="survey schema tools")
     scs = sc.add_subparsers(dest="schema_command", required=True)
     inf = scs.add_parser("infer", help="draft a schema from an export")
@@ -194,6 +205,8 @@ def build_parser() -> argparse.ArgumentParser:
     inf.add_argument("--encoding", default=None)
     inf.set_defaults(func=_schema_infer)
 
+
+def _drivers_parser(sub: Any) -> None:
     d = sub.add_parser("drivers", help="rank the drivers of LTR (exact Shapley/LMG with bootstrap CIs)")
     d.add_argument("--market", default="B2B", choices=["B2B", "B2C"])
     d.add_argument("--params", default=Path("config/params.yaml"), type=user_path,
@@ -204,6 +217,8 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--responses", default=None, type=user_path, help="cleaned responses (default: the params file's)")
     d.set_defaults(func=_drivers)
 
+
+def _run_parser(sub: Any) -> None:
     r = sub.add_parser("run", help="run the report pipeline")
     r.add_argument("--params", default=Path("config/params.yaml"), type=user_path)
     r.add_argument("--out", default=None, type=user_path, help="reports folder (default reports/)")
@@ -216,6 +231,8 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--segments", default=None, type=user_path, help="analysis settings (default config/segments.yaml)")
     r.set_defaults(func=_run)
 
+
+def _check_parser(sub: Any) -> None:
     ck = sub.add_parser("check", help="check an export against its schema; list the sections it supports")
     ck.add_argument("raw", type=user_path, help="the survey export")
     ck.add_argument("--schema", default=Path("config/survey.yaml"), type=user_path)
@@ -225,6 +242,8 @@ def build_parser() -> argparse.ArgumentParser:
     _export_options(ck)
     ck.set_defaults(func=_check)
 
+
+def _report_parser(sub: Any) -> None:
     rp = sub.add_parser("report", help="report tools: browser-check a run, rewrite the run index")
     rps = rp.add_subparsers(dest="report_command", required=True)
     chk = rps.add_parser("check", help="open the index and every report of a run in headless Chromium")
@@ -233,7 +252,6 @@ def build_parser() -> argparse.ArgumentParser:
     idx = rps.add_parser("index", help="rewrite reports/index.html from the run folders")
     idx.add_argument("reports_dir", nargs="?", default=Path("reports"), type=user_path)
     idx.set_defaults(func=_report)
-    return p
 
 
 def main(argv: Sequence[str] | None = None) -> int:
