@@ -7,40 +7,30 @@ from pathlib import Path
 
 import pytest
 
-from helpers import cli
+from helpers import cli, paths
 
-SCHEMA = """survey: bad input
-fields:
-  ltr: {column: REC, scale: [0, 10]}
-  submitted_at: {column: Date}
-drivers:
-  quality: {column: Product.Quality, group: product, scale: [0, 10]}
-  knowledge: {column: Salesman.Knowledge, group: sales, scale: [0, 10]}
-markets:
-  B2C: [product, sales]
-market_rule: {all: B2C}
-"""
+SCHEMA = (paths.PROJECT_ROOT / "tests" / "fixtures" / "small_export" / "survey.yaml").read_text()
 
 
 def _export(path: Path, ltr_max: int = 10) -> Path:
-    rows = ["REC,Product.Quality,Salesman.Knowledge,Date"]
+    rows = ["REC,Product.Quality,Salesman.Knowledge,Region,Date"]
     rows += [f"{i % (ltr_max + 1) if ltr_max == 10 else 1 + i % ltr_max},{i % 11},{(3 * i) % 11},"
-             f"2026-01-{1 + i % 28:02d}" for i in range(80)]
+             f"{'North' if i % 2 else 'South'},2026-01-{1 + i % 28:02d}" for i in range(80)]
     path.write_text("\n".join(rows) + "\n")
     return path
 
 
 CASES = {  # name: (schema edit, export LTR max, needles in the one line)
     "missing column": (("Salesman.Knowledge,", "Salesman.Know,"), 10,
-                       ("line 7", "drivers.knowledge", "'Salesman.Know'", "'Salesman.Knowledge'")),
+                       ("line 11", "drivers.knowledge", "'Salesman.Know'", "'Salesman.Knowledge'")),
     "scale mismatch": (("Product.Quality, group: product, scale: [0, 10]",
                         "Product.Quality, group: product, scale: [1, 5]"), 10,
-                       ("line 6", "drivers.quality", "'Product.Quality'", "values 0 to 10",
+                       ("line 10", "drivers.quality", "'Product.Quality'", "values 0 to 10",
                         "outside the scale [1, 5]")),
-    "LTR not 0-10": (("", ""), 5, ("line 3", "fields.ltr", "'REC'", "values 1 to 5 only",
+    "LTR not 0-10": (("", ""), 5, ("line 4", "fields.ltr", "'REC'", "values 1 to 5 only",
                                    "0-10")),
     "LTR scale declared 1-5": (("REC, scale: [0, 10]", "REC, scale: [1, 5]"), 5,
-                               ("line 3", "fields.ltr.scale", "0, 10")),
+                               ("line 4", "fields.ltr.scale", "0, 10")),
 }
 
 

@@ -89,29 +89,13 @@ def test_pipeline_on_the_real_garden_retailer_export(tmp_path: Path) -> None:
     assert manifest["overrides"]["01_clean_survey"]["accounts_path"] == ""  # not provided
 
 
-THIN_SCHEMA = """survey: thin programme
-fields:
-  ltr: {column: REC, scale: [0, 10]}
-  submitted_at: {column: Date}
-  region: {column: Region}
-segments:
-  B2C: [region]
-drivers:
-  quality: {column: Product.Quality, group: product, scale: [0, 10]}
-  knowledge: {column: Salesman.Knowledge, group: sales, scale: [0, 10]}
-markets:
-  B2C: [product, sales]
-market_rule: {all: B2C}
-"""
-
-
 def test_thin_data_gives_not_enough_data_cards_not_errors(tmp_path: Path) -> None:
     """30 responses, one wave, one segment value: every notebook succeeds and says what is thin."""
     lines = ["REC,Product.Quality,Salesman.Knowledge,Region,Date"]
     lines += [f"{i % 11},{(i // 3) % 11},{(7 * i + i // 11) % 11},North,2026-02-01" for i in range(30)]
     export, schema = tmp_path / "thin.csv", tmp_path / "thin.yaml"
     export.write_text("\n".join(lines) + "\n")
-    schema.write_text(THIN_SCHEMA)
+    schema.write_text((paths.PROJECT_ROOT / "tests" / "fixtures" / "small_export" / "survey.yaml").read_text())
     _, missing, summary = _run(tmp_path, export, schema)
     assert {"segments.subsegments", "segments.trends", "drivers.what_if", "drivers.models"} <= missing
     assert "drivers.importance" not in missing and "segments.b2c_weighting" not in missing

@@ -300,17 +300,22 @@ def _derive(out: pd.DataFrame, sch: Schema) -> None:
             out["wave"] = _wave_labels(out["submitted_at"], period)
         else:  # no date at all: one wave
             out["wave"] = pd.Series("all", index=out.index, dtype="string")
+    _journey_durations(out)
+    if "duration_s" in out:
+        out["duration_s"] = out["duration_s"].astype(float)
+    ltr = out["ltr"]
+    group = np.select([ltr >= 9, ltr >= 7, ltr >= 0], [0, 1, 2], default=3)
+    out["nps_group"] = _labels(["promoter", "passive", "detractor", None], group, out.index)
+
+
+def _journey_durations(out: pd.DataFrame) -> None:
+    """Go-live slip, implementation length and the quarter-end flag, from the dates present."""
     if {"go_live_date", "go_live_planned"} <= set(out):
         out["go_live_slip_days"] = (out["go_live_date"] - out["go_live_planned"]).dt.days.astype(float)
     if {"go_live_date", "deal_close_date"} <= set(out):
         out["impl_length_days"] = (out["go_live_date"] - out["deal_close_date"]).dt.days.astype(float)
     if "deal_close_date" in out:
         out["quarter_end_deal"] = quarter_end(out["deal_close_date"])
-    if "duration_s" in out:
-        out["duration_s"] = out["duration_s"].astype(float)
-    ltr = out["ltr"]
-    group = np.select([ltr >= 9, ltr >= 7, ltr >= 0], [0, 1, 2], default=3)
-    out["nps_group"] = _labels(["promoter", "passive", "detractor", None], group, out.index)
 
 
 def market_of(df: pd.DataFrame, rule: dict[str, str], where: str = "market_rule") -> pd.Series:
@@ -516,12 +521,7 @@ def clean_accounts(df: pd.DataFrame, file: object) -> pd.DataFrame:
             row = int(np.flatnonzero(bad.to_numpy())[0]) + 2
             raise DataError(f"ARR is {df['arr'].iloc[row - 2]!r}", file=file, column="arr", row=row,
                             expected="a non-negative number")
-    if {"go_live_date", "go_live_planned"} <= set(out):
-        out["go_live_slip_days"] = (out["go_live_date"] - out["go_live_planned"]).dt.days.astype(float)
-    if {"go_live_date", "deal_close_date"} <= set(out):
-        out["impl_length_days"] = (out["go_live_date"] - out["deal_close_date"]).dt.days.astype(float)
-    if "deal_close_date" in out:
-        out["quarter_end_deal"] = quarter_end(out["deal_close_date"])
+    _journey_durations(out)
     if "renewed" in out:
         out["renewed"] = out["renewed"].astype(str).str.lower().isin(["true", "1", "yes"])
         out["churned"] = ~out["renewed"]
