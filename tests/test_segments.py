@@ -333,3 +333,13 @@ def test_one_contact_per_account_makes_the_three_ways_agree(ltr: list[int]) -> N
     assert np.allclose(first3, first3[0])
     expected = 100 * (np.mean(np.array(ltr) >= 9) - np.mean(np.array(ltr) <= 6))
     assert first3[0] == pytest.approx(expected)
+
+
+def test_headline_labels_follow_the_schema_scales() -> None:
+    """A 0-10 satisfaction question's top-2 box is 9-10, and the label reaches the run metrics."""
+    df = pd.DataFrame({"ltr": [10, 9, 8, 3, 10, 7] * 10, "csat": [10, 9, 8, 2, 10, 6] * 10,
+                       "ces": [7, 6, 5, 2, 7, 4] * 10})
+    m = segments.headline_metrics(segments.headline(df, {"csat": (0, 10), "ces": (1, 7)}).assign(market="B2C"))
+    assert m["csat_top2_b2c"]["label"] == "CSAT % top-2 box (9-10)"
+    assert m["csat_top2_b2c"]["estimate"] == pytest.approx(50.0)   # 10, 9, 10 of six answers
+    assert m["ces_agree_b2c"]["label"] == "CES % agree (5-7)"

@@ -700,7 +700,7 @@ def headline_metrics(head: pd.DataFrame, changes: pd.DataFrame | None = None) ->
         key = f"{r['metric']}_{str(r['market']).lower()}"
         out[key] = {k: (None if isinstance(v, float) and np.isnan(v) else v) for k, v in r.items()
                     if k in ("estimate", "se", "ci_low", "ci_high", "df", "n", "deff", "n_eff",
-                             "kish_deff", "kish_n_eff", "design")}
+                             "kish_deff", "kish_n_eff", "design", "label")}
     if changes is not None and len(changes):
         sig = changes[changes["significant"]]
         cols = ["market", "dimension", "segment", "wave_from", "wave_to", "change", "ci_low",
