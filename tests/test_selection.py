@@ -72,7 +72,8 @@ def test_market_design_weights_and_contact_units() -> None:
 def test_b2c_without_the_margin_fields_is_unweighted_and_says_so() -> None:
     data = _study(_responses().drop(columns="channel"))
     assert (data.b2c["weight"] == 1.0).all()
-    assert data.weighting.startswith("unweighted: the B2C responses lack channel")
+    assert data.weighting.startswith("unweighted: no population margins are given for this survey")
+    assert "b2c_margins in the analysis settings" in data.weighting
     with pytest.raises(DataError, match="'Kiosk'"):  # a level the population margins do not know
         _study(_responses().assign(channel="Kiosk"))
 

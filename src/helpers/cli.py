@@ -11,6 +11,7 @@ non-zero exit, never a traceback.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from collections.abc import Sequence
@@ -265,6 +266,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except LockedError as exc:  # another writer: not an error of this input, try again later
         print(f"cx {args.command}: {exc}", file=sys.stderr)
         return 75
+    except BrokenPipeError:  # output piped into `head`: stop quietly, as other commands do
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
     except OSError as exc:  # raw data is immutable; read-only or full disk
         print(f"cx {args.command}: error: {os_error_line(exc)}", file=sys.stderr)
         return 2

@@ -220,9 +220,11 @@ def _b2c_weights_or_none(b2c: pd.DataFrame, cfg: SegmentsConfig) -> tuple[pd.Ser
     """Raking weights when every margin field is present and known, else weights of 1 and why."""
     lacking = [v for v in cfg.b2c_margins if v not in b2c or b2c[v].isna().any()]
     if lacking:
+        why = (f"the B2C responses lack {', '.join(lacking)}" if len(lacking) < len(cfg.b2c_margins)
+               else "no population margins are given for this survey's fields")
         return (pd.Series(1.0, index=b2c.index),
-                f"unweighted: the B2C responses lack {', '.join(lacking)} (population margins in "
-                "the analysis settings); figures describe the respondents, not the population")
+                f"unweighted: {why} (b2c_margins in the analysis settings: config/segments.yaml or "
+                "cx run --segments); figures describe the respondents, not the population")
     unknown = [f"{v}={x!r}" for v, shares in cfg.b2c_margins.items()
                for x in b2c[v].astype(str).unique() if x not in shares]
     if unknown:
