@@ -11,6 +11,8 @@ import json
 import re
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import pytest
 import yaml
 
@@ -105,3 +107,45 @@ def test_thin_data_gives_not_enough_data_cards_not_errors(tmp_path: Path) -> Non
     assert "at least 2 groups" in reasons["segments.subsegments"]
     assert "at least 2 waves" in reasons["segments.trends"]
     assert "B2C: NPS" in summary and "(n=30)" in summary
+
+
+def _rec_export(path: Path, n: int = 1000, seed: int = 7) -> None:
+    """The B2B export of the issue: REC 0-10, Product.* and Salesman.* ratings on 0-10, account,
+    region, business unit, product, a day-first date, cp1252; Salesman.Knowledge planted as the
+    strongest driver, then Product.Reliability and Product.Quality; duplicate rows appended."""
+    rng = np.random.default_rng(seed)
+    acc = rng.integers(0, 150, n)
+    base = rng.normal(0, 1.5, 150)[acc]
+    items = {c: np.clip(np.round(7 + base + rng.normal(0, 1.5, n)), 0, 10).astype(int)
+             for c in ("Product.Quality", "Product.Reliability", "Salesman.Knowledge",
+                       "Salesman.Responsiveness")}
+    rec = (0.45 * items["Salesman.Knowledge"] + 0.3 * items["Product.Reliability"]
+           + 0.2 * items["Product.Quality"] + rng.normal(0, 1.0, n))
+    df = pd.DataFrame({"Account": [f"ACC{a:04d}" for a in acc],
+                       "REC": np.clip(np.round(rec), 0, 10).astype(int), **items,
+                       "Region": rng.choice(["North", "South", "Île-de-France"], n),
+                       "Business Unit": rng.choice(["Retail", "Wholesale"], n),
+                       "Product": rng.choice(["Alpha", "Beta", "Gamma"], n),
+                       "Response Date": (pd.Timestamp("2025-01-01") + pd.to_timedelta(
+                           rng.integers(0, 540, n), unit="D")).strftime("%d/%m/%Y")})
+    pd.concat([df, df.iloc[:12]]).to_csv(path, index=False, encoding="cp1252")
+
+
+def test_pipeline_on_a_b2b_export_with_its_own_names(tmp_path: Path) -> None:
+    """The issue's B2B export, from `cx schema infer` to the summary with the draft unedited:
+    accounts from the responses, no invitations, no reps, no outcomes; the planted drivers
+    come out on top and the duplicates are flagged."""
+    export, schema = tmp_path / "rec_export.csv", tmp_path / "rec.yaml"
+    _rec_export(export)
+    assert cli.main(["schema", "infer", str(export), "--out", str(schema)]) == 0
+    _, missing, summary = _run(tmp_path, export, schema)
+    assert {"segments.response_rates", "drivers.teams", "integrity.reps", "outcomes.leaders",
+            "drivers.journey"} <= missing
+    assert not {"drivers.importance", "segments.account_nps", "segments.subsegments",
+                "segments.trends", "drivers.walk_back"} & missing
+    ranked = pd.read_parquet(tmp_path / "reports" / "latest" / "tables" / "drivers_ranked.parquet")
+    b2b = ranked[ranked["market"] == "B2B"].sort_values("share", ascending=False)
+    assert list(b2b["driver"])[:3] == ["sales_knowledge", "product_reliability", "product_quality"]
+    log = json.loads((tmp_path / "processed" / "cleaning_log.json").read_text())
+    assert log["rules"]["duplicate"]["rows"] == 12
+    assert "Knowledge" in summary
