@@ -1,7 +1,8 @@
-"""The repository must work from any clone: no tracked file may point at ../shared or this team's folders.
+"""The repository must work from any clone: no tracked file may point at the team's shared folder
+beside the checkout or at this team's folders.
 
-A user's clone has no ../shared beside it, so a test, notebook or helper that reads it fails there
-(and `.ci/run` also runs the suite from a clone placed where ../shared does not exist). Data the
+A user's clone has no shared folder beside it, so a test, notebook or helper that reads it fails there
+(and `.ci/run` also runs the suite from a clone placed where that folder does not exist). Data the
 tests need is copied into tests/data/ with its source and licence.
 """
 
@@ -15,7 +16,7 @@ from helpers.paths import PROJECT_ROOT
 
 THIS = Path(__file__).resolve().relative_to(PROJECT_ROOT).as_posix()
 OUTSIDE = [
-    re.compile(rb"\.\.[/\\]+shared\b"),                                  # ../shared, ..\shared
+    re.compile(rb"\.\.[/\\]+shared\b"),                                  # ..(/ or \)shared
     re.compile(rb"""parents?\b[^\n]{0,40}?["']shared["']"""),            # ROOT.parent / "shared"
     re.compile(rb"\bshared[/\\]+(?:reference|real-exports)\b"),          # shared/reference/...
     re.compile(rb"PROJECT_ROOT\.parents?\b"),                            # anything above the root
@@ -41,7 +42,7 @@ def references_outside(data: bytes) -> list[str]:
 
 
 def test_patterns_catch_the_ways_a_path_leaves_the_repository() -> None:
-    for bad in (b'REF = PROJECT_ROOT.parent / "shared" / "reference"', b"see ../shared/GUIDE.md",
+    for bad in (b'REF = PROJECT_ROOT.parent / "shared" / "reference"', b"see .." + b"/shared/GUIDE.md",
                 b"os.path.join(ROOT, 'shared/real-exports')", b"open('/work/shared/x.csv')",
                 b"Path(__file__).parents[2] / 'shared'", b"..\\shared\\reference"):
         assert references_outside(bad), bad
