@@ -29,6 +29,9 @@ log = logging.getLogger("helpers.reporting.render")
 
 TEMPLATES_DIR = Path(__file__).with_name("templates")
 CSS = (TEMPLATES_DIR / "cx" / "cx.css").read_text(encoding="utf-8")
+#: Cell tag: the cell's output is kept in the notebook (nbval compares it) but not shown on the
+#: rendered page (checks of headline numbers, next to the table or chart the reader sees).
+HIDE_OUTPUT = "hide_output"
 _HEADING = re.compile(r'<h([1-3]) id="([^"]+)"[^>]*>(.*?)</h\1>', re.S)
 _TAG = re.compile(r"<[^>]+>")
 
@@ -68,7 +71,7 @@ def _exporter() -> Any:
     )
     exporter.register_filter("clean_html", safe_html.sanitize)
     exporter.register_preprocessor(
-        TagRemovePreprocessor(remove_cell_tags={"remove_cell"},
+        TagRemovePreprocessor(remove_cell_tags={"remove_cell", HIDE_OUTPUT},
                               remove_all_outputs_tags={"remove_output"}, enabled=True),
         enabled=True,
     )
