@@ -108,7 +108,7 @@ METRICS = ("01_clean_survey", "02_segments", "03_promoter_drivers", "04_leaders_
 TABLES: dict[str, str] = {
     **dict.fromkeys(("segment_nps", "nps_trend", "wave_changes", "b2b_account_nps", "b2b_archetypes",
                      "b2b_response_rates", "b2b_response_rates_by_account", "personas",
-                     "market_headline"), "02_segments"),
+                     "market_headline", "headline_changes", "b2b_dm_coverage"), "02_segments"),
     **dict.fromkeys(("drivers_ranked", "drivers_priority", "drivers_what_if", "drivers_odds_ratios",
                      "drivers_segments", "journey_effects", "promoter_walk_back",
                      "team_promoter_rates", "comment_themes"), "03_promoter_drivers"),

@@ -215,10 +215,13 @@ def methods_note(ax: plt.Axes, text: str) -> None:
     Placed below everything the axes draw (tick labels, x label, legend) so it never overlaps them.
     """
     fig = ax.figure
-    y = -0.02
+    gap = 0.12 / fig.get_figheight()  # 0.12 inch below the lowest thing the axes draw
+    y = -gap
     try:
-        box = ax.get_tightbbox(fig.canvas.get_renderer()).transformed(fig.transFigure.inverted())
-        y = min(y, box.y0 - 0.02)
+        renderer = fig.canvas.get_renderer()
+        lowest = min(a.get_tightbbox(renderer).transformed(fig.transFigure.inverted()).y0
+                     for a in fig.axes)
+        y = lowest - gap
     except (AttributeError, ValueError):
         pass
     fig.text(0.01, y, text, ha="left", va="top", fontsize=8, color="#555555", wrap=True)
@@ -261,7 +264,8 @@ def nps_stacked_bars(
         else f"{r[label]}: NPS {r['nps']:+.0f} [{r['ci_low']:+.0f}, {r['ci_high']:+.0f}], "
              f"{r['pct_promoter']:.0f}% promoters, {r['pct_detractor']:.0f}% detractors, n={int(r['n'])}"
         for i, r in enumerate(table.to_dict("records"))])
-    ax.legend(ncols=3, loc="upper center", bbox_to_anchor=(0.5, -0.15 if len(table) > 3 else -0.3))
+    ax.legend(ncols=3, loc="lower right", bbox_to_anchor=(1.0, 1.0), fontsize=8,
+              handlelength=1.2, borderaxespad=0.2)
     return ax
 
 

@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import math
+import numbers
 import re
 from collections.abc import Mapping
 from typing import Any
 
+import numpy as np
+
 
 def is_number(x: Any) -> bool:
-    return isinstance(x, int | float) and not isinstance(x, bool) and math.isfinite(float(x))
+    """A finite real number (Python or numpy), not a bool."""
+    return (isinstance(x, numbers.Real) and not isinstance(x, bool | np.bool_)
+            and math.isfinite(float(x)))
 
 
 def format_figure(value: Mapping[str, Any], digits: int = 1) -> str:

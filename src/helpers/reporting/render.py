@@ -114,6 +114,7 @@ def render_notebook_html(
         "metadata": {"name": title},
         "cx": {
             "css": CSS, "run_id": run_id, "status": status, "error": error,
+            "layout": layout_of(nb),
             "title": title, "notebook": name, "commit": commit,
             "generated": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
             "csp": safe_html.content_security_policy(),
@@ -127,6 +128,16 @@ def render_notebook_html(
     body = _drop_repeated_title(body, resources["cx"]["title"])
     body = body.replace("<!--CX_TOC-->", table_of_contents(body), 1)
     return publish_bytes(target, body.encode("utf-8"))
+
+
+def layout_of(nb: Any) -> str:
+    """'leadership' for notebooks that declare it (metadata ``cx.layout``), else 'analysis'.
+
+    Leadership pages (executive summary, sales briefing) get a compact header, contents and run
+    parameters at the end, and never ship the interactive-table script.
+    """
+    cx = nb.metadata.get("cx") or {}
+    return "leadership" if isinstance(cx, dict) and cx.get("layout") == "leadership" else "analysis"
 
 
 def _drop_repeated_title(body: str, title: str) -> str:

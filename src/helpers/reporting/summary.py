@@ -449,11 +449,13 @@ def availability_finding(art: Artefacts) -> Finding:
     return Finding(text, empty, "", "", "")
 
 
-def show(finding: Finding) -> None:
-    """Display a finding's text and its chart with the methods note (or say none is available)."""
+def show(finding: Finding, chart: bool = True) -> None:
+    """Display a finding's text and (with `chart`) its chart with the methods note."""
     from IPython.display import Markdown, display
 
     display(finding)
+    if not chart:
+        return
     if finding.table is None or len(finding.table) == 0:
         if MISSING not in finding.text and finding.title:
             display(Markdown("_No chart: nothing to show for this section in this run._"))
@@ -462,3 +464,40 @@ def show(finding: Finding) -> None:
                          n="n" if "n" in finding.table else None)
     charts.methods_note(ax, finding.note)
     plt.show()
+
+
+def trend_chart(art: Artefacts) -> bool:
+    """A compact chart of NPS per wave and market with 95% CI bands (from the nps_trend table);
+    False (and a line saying why) when the run has fewer than two waves."""
+    from IPython.display import Markdown, display
+
+    t = art.table("nps_trend")
+    if t is not None and "suppressed" in t:
+        t = t[~t["suppressed"].fillna(False).astype(bool)]
+    if t is None or t.empty or t["wave"].nunique() < 2:
+        display(Markdown("_One wave in this run: no trend to show yet._"))
+        return False
+    fig, ax = plt.subplots(figsize=(8, 2.5))
+    charts.line_with_band(t, x="wave", estimate="nps", hue="market", ylabel="NPS (points)",
+                          title="NPS per wave, with 95% confidence bands", ax=ax)
+    ax.legend(title=None, ncols=2, loc="lower right", bbox_to_anchor=(1.0, 1.0), fontsize=8)
+    charts.methods_note(ax, "B2B clustered by account, B2C weighted; suppressed waves left out. "
+                            "Overlapping bands: the waves cannot be told apart. "
+                            "Source: tables/nps_trend.parquet (02_segments).")
+    plt.show()
+    return True
+
+
+def sources(art: Artefacts) -> Any:
+    """What this summary read, per report: how many headline figures and result tables (their
+    names and contents are in the run's tables.xlsx)."""
+    from helpers.reporting import tables
+
+    rows = []
+    for nb in sorted({*art.metrics, *(contract.TABLES[n] for n in art.tables if n in contract.TABLES)}):
+        rows.append({"notebook": nb, "metrics": len(art.metrics.get(nb, {})),
+                     "tables": sum(contract.TABLES.get(n) == nb for n in art.tables)})
+    frame = pd.DataFrame(rows, columns=["notebook", "metrics", "tables"])
+    return tables.table(frame, [tables.text("notebook", "Report"),
+                                tables.count("metrics", "Headline figures"),
+                                tables.count("tables", "Result tables")])

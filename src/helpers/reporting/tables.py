@@ -11,8 +11,8 @@ sanitiser keeps no inline style) and as aligned text in ``text/plain``::
 
 Kinds: ``text``, ``int`` (counts, thousands separators), ``num`` (plain number), ``points``
 (NPS and differences, signed), ``pct`` (percent; ``fraction=True`` for 0-1 shares), ``money``
-(currency with thousands separators), ``p`` (p-values), ``sig`` (significance as a word) and
-``ratio``. A CI column shows ``[low, high]`` in the kind of its estimate. Rows flagged in the
+(currency with thousands separators), ``p`` (p-values), ``sig`` (significance as a word),
+``ratio`` and ``fixed`` (text formatted elsewhere, aligned as a number). A CI column shows ``[low, high]`` in the kind of its estimate. Rows flagged in the
 ``suppressed`` column show their numbers as a greyed dash and the reason in words.
 ``interactive=True`` marks a table for sorting, filtering and searching in the analysis pages
 (``templates/cx/tables.js``); leadership pages keep them static.
@@ -29,8 +29,9 @@ import pandas as pd
 
 from helpers.reporting import formats
 
-NUMERIC = {"int", "num", "points", "pct", "money", "p", "ratio"}
+NUMERIC = {"int", "num", "points", "pct", "money", "p", "ratio", "fixed"}
 INTERACTIVE_CLASS = "cx-interactive"
+SCROLL_ROWS = 12  # an interactive table longer than this scrolls inside a box of its own
 
 
 @dataclass(frozen=True)
@@ -110,6 +111,9 @@ def format_value(value: Any, kind: str, col: Col) -> str:
         return "" if value is None or (isinstance(value, float) and pd.isna(value)) else str(value)
     if kind == "sig":
         return formats.fmt_sig(value)
+    if kind == "fixed":  # already formatted elsewhere (e.g. '24% [18, 30]')
+        return formats.DASH if value is None or (isinstance(value, float) and pd.isna(value)) \
+            else str(value)
     if kind == "int":
         return formats.fmt_int(value)
     if kind == "points":
@@ -170,8 +174,10 @@ class Table:
             for r, rc in zip(self.rows, self.row_classes, strict=True))
         cap = f"<caption>{e(self.caption)}</caption>" if self.caption else ""
         note = f'<p class="cx-table-note">{e(self.note)}</p>' if self.note else ""
-        return (f'<div class="cx-table-wrap"><table class="{cls}">{cap}<thead><tr>{heads}'
-                f"</tr></thead><tbody>{body}</tbody></table>{note}</div>")
+        wrap = "cx-table-wrap" + (" cx-scroll" if self.interactive and
+                                  len(self.rows) > SCROLL_ROWS else "")
+        return (f'<div class="{wrap}"><table class="{cls}">{cap}<thead><tr>{heads}'
+                f"</tr></thead><tbody>{body}</tbody></table></div>{note}")
 
     def _repr_html_(self) -> str:
         return self.to_html()
