@@ -90,7 +90,10 @@ def fmt_num(x: Any, digits: int = 1, signed: bool = False) -> str:
     """A plain number with thousands separators: 4.7649 -> '4.8' (digits=1)."""
     if not is_number(x):
         return DASH
-    return f"{float(x):{'+' if signed else ''},.{digits}f}"
+    value = float(x)
+    if round(value, digits) == 0:
+        value = 0.0  # no '-0.0'
+    return f"{value:{'+' if signed else ''},.{digits}f}"
 
 
 def fmt_points(x: Any, digits: int = 1) -> str:

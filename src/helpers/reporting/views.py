@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from helpers.reporting import formats
 from helpers.reporting import tables as t
 from helpers.reporting.tables import Table
 
@@ -384,6 +386,66 @@ def competitor_gaps(gaps: pd.DataFrame, by: str | None = None, schema: Any = Non
              t.points("estimate", "Gap (points)"), t.ci(kind="points"),
              t.count("n", "Respondents rating both"), t.pvalue(), t.text("verdict", "Verdict")]
     return t.table(d, cols, interactive=interactive)
+
+
+MARKS = {"lead": "▲", "lag": "▼", "no clear difference": "·", "too few": ""}
+
+
+def _gap_cell(r: Mapping[str, Any]) -> str:
+    """'▲ +72 [+58, +87] n=247' (mark: we lead / lag significantly; 'too few' below min n)."""
+    if r.get("verdict") == "too few":
+        return f"too few answers (n={int(r['n'])})"
+    ci = formats.fmt_ci(r.get("ci_low"), r.get("ci_high"), lambda x: formats.fmt_points(x, 0))
+    return f"{MARKS.get(r.get('verdict'), '')} {formats.fmt_points(r['estimate'], 0)} {ci} n={int(r['n'])}".strip()
+
+
+def competitor_gaps_by_field(gaps: pd.DataFrame, schema: Any) -> list[Table]:
+    """One table per segment field: a row per segment, a column per competitor, each cell our
+    NPS gap with its 95% CI and n, marked ▲ / ▼ where we lead / lag significantly."""
+    out = []
+    for field, g in gaps.groupby("field", sort=False):
+        label = t.field_label(schema, str(field))
+        wide = g.assign(cell=[_gap_cell(r) for r in g.to_dict("records")],
+                        segment=g["segment"].map(words)).pivot(index="segment", columns="competitor",
+                                                               values="cell")
+        order = g.groupby("competitor")["estimate"].mean().sort_values(ascending=False).index
+        wide = wide[list(order)].reset_index()
+        cols = [t.text("segment", label)] + [t.Col(c, f"vs {c}", "fixed") for c in order]
+        out.append(t.table(wide, cols, caption=f"By {label.lower()}: our NPS minus theirs, points"))
+    if out:
+        last = out[-1]
+        out[-1] = replace(last, note="▲ we lead, ▼ we lag (significant after Benjamini-Hochberg "
+                                     "across the competitors and segments of the table); · no clear "
+                                     "difference. Gap [95% CI] and n = respondents who "
+                                     "rated both.")
+    return out
+
+
+def separators(sep: pd.DataFrame, labels: Mapping[str, str] | None) -> Table:
+    """Items on which promoters and detractors differ most, with CI, n and importance."""
+    d = sep.assign(label=t.labelled(sep["item"], labels).to_numpy(),
+                   stage=sep["stage"].map(words))
+    d = d.assign(n=d["n_promoter"] + d["n_detractor"])
+    cols = [t.text("label", "Experience"), t.text("stage", "Stage"),
+            t.num("mean_promoter", "Promoters", 2), t.num("mean_detractor", "Detractors", 2),
+            t.num("estimate", "Difference", 2, signed=True), t.ci(digits=2), t.count(),
+            t.pct("share", "Importance", 0, fraction=True)]
+    return t.table(d, cols, note="Mean ratings on the item's answer scale; difference = promoters "
+                                 "minus detractors with its 95% CI; n = promoters and detractors "
+                                 "rating the item. Importance: the item's share of the explained "
+                                 "variance in likelihood to recommend (drivers report).")
+
+
+def coverage(cov: pd.DataFrame, by: str, schema: Any) -> Table:
+    cols = [t.text("group", t.field_label(schema, by)), t.count("accounts", "Accounts"),
+            t.pct("dm_share", "Decision maker answered"),
+            t.ci("dm_ci_low", "dm_ci_high", kind="pct"), t.count("invited", "Contacts invited"),
+            t.pct("rate", "Response rate"),
+            t.ci("rate_ci_low", "rate_ci_high", "95% CI ", kind="pct")]
+    base = str(cov["base"].dropna().iloc[0]) if "base" in cov and cov["base"].notna().any() else ""
+    return t.table(cov, cols, note=f"Decision-maker coverage: share of {base} where a decision "
+                                   "maker answered (Wilson 95% CI). Response rate: contacts who "
+                                   "answered of those invited (95% CI clustered by account).")
 
 
 def competitor_pairs(pairs: pd.DataFrame) -> Table:
