@@ -44,7 +44,7 @@ from typing import Any
 from helpers import catalog, config, paths
 from helpers.config import NotebookStep, PipelineConfig, RunParams
 from helpers.errors import ConfigError, os_error_line
-from helpers.reporting import render, run_index, scheduler
+from helpers.reporting import render, run_index, scheduler, workbook
 
 log = logging.getLogger("helpers.reporting.pipeline")
 
@@ -719,6 +719,7 @@ def _finish(run: _Run, reports: Path, pipeline: PipelineConfig, started: float) 
     if manifest["status"] == "running":
         ok = all(e["status"] == "succeeded" for e in manifest["notebooks"])
         manifest["status"] = "succeeded" if ok else "failed"
+    _write_workbook(run.run_dir, manifest)
     manifest.update(finished_at=_now(), duration_s=round(time.perf_counter() - started, 3))
     _write_manifest(run.run_dir, manifest)
     if manifest["status"] == "succeeded":
@@ -727,6 +728,19 @@ def _finish(run: _Run, reports: Path, pipeline: PipelineConfig, started: float) 
     log.info("run %s %s in %.1f s; index %s", run.rid, manifest["status"], manifest["duration_s"],
              index)
     return index
+
+
+def _write_workbook(run_dir: Path, manifest: dict[str, Any]) -> None:
+    """``tables.xlsx`` from the run's result tables; a failure is noted, never fatal."""
+    currency = next((str(p["currency"]) for p in (manifest.get("parameters") or {}).values()
+                     if isinstance(p, dict) and p.get("currency")), "USD")
+    try:
+        book = workbook.write_workbook(run_dir, manifest, currency=currency)
+        manifest["workbook"] = book.name if book else None
+    except Exception as exc:  # noqa: BLE001 - the reports stand without the workbook
+        manifest["workbook"] = None
+        manifest["workbook_note"] = f"workbook failed: {_error_text(exc)}"
+        log.error("%s", manifest["workbook_note"])
 
 
 def _publish(run: _Run, p: PlannedStep, entry: dict[str, Any], output: Path,
