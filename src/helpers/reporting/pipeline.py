@@ -771,7 +771,8 @@ def _terminate(signum: int, frame: Any) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``cx run [--params FILE] [--out DIR] [--pipeline FILE] [--run-id ID] [--check]``."""
+    """``cx run [--params FILE] [--out DIR] [--pipeline FILE] [--run-id ID] [--check]
+    [--no-send] [--send-to-file DIR]``."""
     ap = argparse.ArgumentParser(prog="cx run", description="Run the report pipeline.")
     ap.add_argument("--params", default="config/params.yaml", help="run parameters (YAML)")
     ap.add_argument("--out", default=None, help="reports folder (default: reports/)")
@@ -782,6 +783,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         ap.add_argument(f"--{opt.replace('_', '-')}", default=None,
                         help="run on this export" if opt == "raw" else f"with --raw: {opt} file")
     ap.add_argument("--segments", default=None, help="analysis settings (default config/segments.yaml)")
+    ap.add_argument("--no-send", action="store_true",
+                    help="send no mail and post no webhook after the run (docs/scheduling.md)")
+    ap.add_argument("--send-to-file", default=None, metavar="DIR",
+                    help="write the mails (.eml) and webhook payload (.json) to DIR instead of sending")
     args = ap.parse_args(argv)
     overrides = export_overrides(args.segments, **{o: getattr(args, o) for o in EXPORT_OPTIONS})
     if not logging.getLogger().handlers:
@@ -794,6 +799,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                             config.load_pipeline(args.pipeline or "config/pipeline.yaml"))
             print(f"parameters OK for {len(plan)} notebook(s)")
             return EXIT_OK
+        settings = config.load_delivery()  # bad delivery settings stop the run before it starts
         result = run(args.params, out_dir=args.out, pipeline_path=args.pipeline, run_id=args.run_id,
                      overrides=overrides)
     except ConfigError as exc:
@@ -809,7 +815,27 @@ def main(argv: Sequence[str] | None = None) -> int:
         signal.signal(signal.SIGTERM, previous)
     print(f"run {result.run_id} {result.status}: {result.run_dir}")
     print(f"report index: {result.index_path}")
+    for line in deliver_run(result.run_dir, settings, send=not args.no_send,
+                            to_folder=args.send_to_file):
+        print(f"delivery: {line}")
     return result.exit_code
+
+
+def deliver_run(run_dir: Path, settings: config.DeliverySettings, *, send: bool = True,
+                to_folder: str | None = None) -> list[str]:
+    """Deliver a finished run (mails, webhook) and record what happened in its manifest."""
+    from helpers.reporting import delivery
+
+    lines = delivery.deliver(run_dir, settings, send=send, to_folder=to_folder)
+    manifest_path = run_dir / "manifest.json"
+    try:
+        doc = json.loads(manifest_path.read_text(encoding="utf-8"))
+        doc["delivery"] = lines
+        _write_manifest(run_dir, doc)
+    except (OSError, json.JSONDecodeError) as exc:
+        log.warning("delivery not recorded in the manifest: %s", os_error_line(exc)
+                    if isinstance(exc, OSError) else exc)
+    return lines
 
 if __name__ == "__main__":
     raise SystemExit(main())
