@@ -96,6 +96,7 @@ def _run(args: argparse.Namespace) -> int:
         value = getattr(args, opt)
         argv += [f"--{opt.replace('_', '-')}", value] if value else []
     argv += ["--no-send"] if args.no_send else []
+    argv += ["--check-pages"] if args.check_pages else []
     argv += ["--send-to-file", args.send_to_file] if args.send_to_file else []
     return pipeline.main(argv + (["--check"] if args.check else []))
 
@@ -216,6 +217,8 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--schema", default=None, help="with --raw: its survey schema")
     r.add_argument("--segments", default=None, help="analysis settings (default config/segments.yaml)")
     r.add_argument("--no-send", action="store_true", help="send no mail / webhook after the run")
+    r.add_argument("--check-pages", action="store_true",
+                   help="browser-check every page after the run and save screenshots")
     r.add_argument("--send-to-file", default=None, metavar="DIR",
                    help="write the mails and webhook payload to DIR instead of sending them")
     r.set_defaults(func=_run)

@@ -772,7 +772,7 @@ def _terminate(signum: int, frame: Any) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """``cx run [--params FILE] [--out DIR] [--pipeline FILE] [--run-id ID] [--check]
-    [--no-send] [--send-to-file DIR]``."""
+    [--check-pages] [--no-send] [--send-to-file DIR]``."""
     ap = argparse.ArgumentParser(prog="cx run", description="Run the report pipeline.")
     ap.add_argument("--params", default="config/params.yaml", help="run parameters (YAML)")
     ap.add_argument("--out", default=None, help="reports folder (default: reports/)")
@@ -783,6 +783,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         ap.add_argument(f"--{opt.replace('_', '-')}", default=None,
                         help="run on this export" if opt == "raw" else f"with --raw: {opt} file")
     ap.add_argument("--segments", default=None, help="analysis settings (default config/segments.yaml)")
+    ap.add_argument("--check-pages", action="store_true",
+                    help="open every page of the run in headless Chromium after it (console errors, "
+                         "broken images, alt text) and save a screenshot of each")
     ap.add_argument("--no-send", action="store_true",
                     help="send no mail and post no webhook after the run (docs/scheduling.md)")
     ap.add_argument("--send-to-file", default=None, metavar="DIR",
@@ -815,10 +818,32 @@ def main(argv: Sequence[str] | None = None) -> int:
         signal.signal(signal.SIGTERM, previous)
     print(f"run {result.run_id} {result.status}: {result.run_dir}")
     print(f"report index: {result.index_path}")
+    if args.check_pages:
+        for line in check_pages(result.run_dir):
+            print(f"page check: {line}")
     for line in deliver_run(result.run_dir, settings, send=not args.no_send,
                             to_folder=args.send_to_file):
         print(f"delivery: {line}")
     return result.exit_code
+
+
+def check_pages(run_dir: Path) -> list[str]:
+    """Browser-check the index and every page of a run, screenshots into ``<run>/screenshots``,
+    and record the outcome in its manifest (skipped, and said, without Chromium)."""
+    from helpers.reporting import browser
+
+    if browser.find_chromium() is None:
+        return ["skipped: Chromium not found (apt-get install -y chromium)"]
+    checks = browser.check_run(run_dir)
+    record = [{"page": Path(c.page).name, "ok": c.ok, "problems": c.problems(),
+               "screenshot": _rel(c.screenshot) if c.screenshot else None} for c in checks]
+    try:
+        doc = json.loads((run_dir / "manifest.json").read_text(encoding="utf-8"))
+        doc["page_checks"] = record
+        _write_manifest(run_dir, doc)
+    except (OSError, json.JSONDecodeError) as exc:
+        log.warning("page checks not recorded in the manifest: %s", exc)
+    return [f"{r['page']}: " + ("ok" if r["ok"] else "; ".join(r["problems"])) for r in record]
 
 
 def deliver_run(run_dir: Path, settings: config.DeliverySettings, *, send: bool = True,

@@ -113,8 +113,8 @@ FIX_COLUMNS = ["market", "driver", "label", "share", "performance", "gain", "gai
 
 
 def fix_first(art: Artefacts, k: int = 3) -> pd.DataFrame:
-    """Up to `k` "fix first" items per market (important, rated below the median), ordered by
-    their what-if NPS gain (else by importance), with the gain's 95% CI."""
+    """The `k` "fix first" items (important, rated below the median) with the largest what-if
+    NPS gain (else importance), across markets, with the gain's 95% CI."""
     pm = art.table("drivers_priority")
     if pm is None or pm.empty or "quadrant" not in pm:
         return pd.DataFrame(columns=FIX_COLUMNS)
@@ -132,8 +132,8 @@ def fix_first(art: Artefacts, k: int = 3) -> pd.DataFrame:
     for c in FIX_COLUMNS:
         if c not in fix:
             fix[c] = float("nan")
-    fix = fix.sort_values(["market", "gain", "share"], ascending=[True, False, False])
-    return fix.groupby("market", sort=False).head(k)[FIX_COLUMNS].reset_index(drop=True)
+    fix = fix.sort_values(["gain", "share"], ascending=[False, False], na_position="last")
+    return fix.head(k)[FIX_COLUMNS].reset_index(drop=True)
 
 
 @dataclass(frozen=True)
@@ -177,14 +177,14 @@ class Scorecard:
         items = "".join(f"<li><strong>{e(label)}</strong> ({e(m)}): {e(gain)}</li>"
                         for m, label, gain in fixes)
         fix_html = (f'<div class="cx-fix"><p class="cx-fix-title">What to fix first</p>'
-                    f'<ol>{items}</ol><p class="cx-fix-note">Important experiences rated below the '
-                    "median; gain = expected NPS change if customers in the bottom quarter on the "
-                    "item moved up to its median (95% CI, a model-based estimate).</p></div>"
+                    f'<ol>{items}</ol><p class="cx-fix-note">Important, rated below the median; gain: '
+                    "NPS change if the bottom quarter on the item moved up to its median (95% CI, "
+                    "model-based).</p></div>"
                     if fixes else "")
         wave = f"Wave {e(self.wave)}" if self.wave else "This survey"
         return (f'<div class="cx-scorecard" id="cx-scorecard" aria-label="Scorecard">'
-                f'<p class="cx-scorecard-head">{wave}: headline figures with 95% confidence '
-                f"intervals, number of responses and change since the previous wave.</p>"
+                f'<p class="cx-scorecard-head">{wave}: 95% confidence intervals, number of '
+                f"responses and change since the previous wave.</p>"
                 f"{tiles_html}{fix_html}</div>")
 
     def _repr_html_(self) -> str:
@@ -198,5 +198,5 @@ class Scorecard:
 
 
 def build(art: Artefacts, k: int = 3) -> Scorecard:
-    """The scorecard of a run: tiles for what the run has, and up to `k` fix-first items per market."""
+    """The scorecard of a run: tiles for what the run has, and the `k` items to fix first."""
     return Scorecard(run_wave(art), tuple(tiles(art)), fix_first(art, k))
