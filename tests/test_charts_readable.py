@@ -19,8 +19,9 @@ from helpers.reporting import charts, render  # noqa: E402
 
 @pytest.fixture(autouse=True)
 def _theme():
-    charts.set_theme()
-    yield
+    with matplotlib.rc_context():  # the house theme for these tests only
+        charts.set_theme()
+        yield
     plt.close("all")
 
 

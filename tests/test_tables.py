@@ -81,7 +81,8 @@ def test_kind_by_row_and_missing_columns() -> None:
 
 def test_formats() -> None:
     assert formats.fmt_int(1234567.4) == "1,234,567"
-    assert formats.fmt_points(-0.04) == "-0.0" and formats.fmt_points(3) == "+3.0"
+    assert formats.fmt_points(-0.04) == "+0.0" and formats.fmt_points(3) == "+3.0"  # no "-0.0"
+    assert formats.fmt_points(-0.06) == "-0.1"
     assert formats.fmt_pct(0.149, fraction=True) == "14.9%"
     assert formats.fmt_money(-167984.15, "EUR") == "EUR -167,984"
     assert formats.fmt_p(float("nan")) == formats.DASH

@@ -181,7 +181,7 @@ class Scorecard:
                     "NPS change if the bottom quarter on the item moved up to its median (95% CI, "
                     "model-based).</p></div>"
                     if fixes else "")
-        wave = f"Wave {e(self.wave)}" if self.wave else "This survey"
+        wave = f"Wave {e(self.wave)}" if self.wave and self.wave != "all" else "This survey"
         return (f'<div class="cx-scorecard" id="cx-scorecard" aria-label="Scorecard">'
                 f'<p class="cx-scorecard-head">{wave}: 95% confidence intervals, number of '
                 f"responses and change since the previous wave.</p>"

@@ -280,7 +280,7 @@ def changes_finding(art: Artefacts, q: float = 0.05) -> Finding:
                "tests of the run)")
     if sig.empty:
         text = (f"**No significant change since the previous wave.** Of the {scope} (overall and "
-                f"per segment, both markets), none survives {control}; movements in the trend "
+                f"per segment, {_markets_of(art)}), none survives {control}; movements in the trend "
                 "charts are within sampling noise.")
         return Finding(text, empty, "", "", "")
     lines = [f"{r['label']}: **{ci_text(r['change'], r['ci_low'], r['ci_high'], signed=True)}** "
@@ -437,15 +437,33 @@ def integrity_finding(art: Artefacts) -> Finding:
                    "B2B NPS with and without flagged account teams", "NPS (points)", note)
 
 
+def _markets_of(art: Artefacts) -> str:
+    """'both markets' or 'B2C only' from the markets the changes table covers."""
+    table = art.table("wave_changes")
+    found = sorted(set(table["market"].astype(str))) if table is not None and "market" in table else []
+    return "both markets" if len(found) > 1 else f"{found[0]} only" if found else "all markets"
+
+
 def availability_finding(art: Artefacts) -> Finding:
-    """What this run could not show, and what each section needs (from ``sections/*.json``)."""
+    """What this run could not show, and what each section needs (from ``sections/*.json``).
+
+    Sections of a market the programme does not have at all are one line, not one each: a
+    B2C-only programme is not missing its B2B sections, it has no B2B customers."""
     empty = pd.DataFrame(columns=["label", "estimate", "ci_low", "ci_high", "n"])
     if not art.not_available:
         return Finding("Every section of every report had the data it needs in this run.", empty,
                        "", "", "")
-    lines = [f"{r['title']}: needs " + "; ".join(r["missing"]) for r in art.not_available]
+    absent = {m: [r for r in art.not_available
+                  if r["missing"] == [f"{m} responses (the export has none)"]] for m in MARKETS}
+    lines = [f"{r['title']}: needs " + "; ".join(r["missing"]) for r in art.not_available
+             if not any(r in rows for rows in absent.values())]
     text = (f"**{len(lines)} section(s) were not available in this run** (the reports show a card "
-            "in their place):\n\n" + _bullets(lines))
+            "in their place):\n\n" + _bullets(lines)) if lines else (
+        "Every section of this programme's markets had the data it needs in this run.")
+    for m, rows in absent.items():
+        if rows:
+            text += (f"\n\nThis programme has no {m} responses, so its {len(rows)} {m} "
+                     "section(s) are left out.")
     return Finding(text, empty, "", "", "")
 
 
