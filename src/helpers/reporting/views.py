@@ -80,6 +80,7 @@ def frame(df: pd.DataFrame, *, caption: str = "", note: str = "", interactive: b
     cols = []
     for c in d.columns:
         label = (labels or {}).get(str(c)) or words(c)
+        label = label[:1].upper() + label[1:]
         s = d[c]
         if pd.api.types.is_bool_dtype(s):
             cols.append(t.sig(c, label))
@@ -357,7 +358,7 @@ def gap_value(value: pd.DataFrame, currency: str = "USD", by: str | None = None,
               schema: Any = None) -> Table:
     d = value.assign(gap=100 * value["gap"])
     cols = ([t.text(by, t.field_label(schema, by))] if by else []) + [
-        t.text("basis", "If laggards moved to the middle group on"),
+        t.text("basis", "Laggards moved to the middle group on"),
         t.points("gap", "Rate gap (points)"), t.money("arr_laggards", "Laggards' ARR", currency),
         t.money("estimate", "Worth per year", currency), t.ci(kind="money", currency=currency),
         t.count("n", "Accounts")]
