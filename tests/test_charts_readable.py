@@ -109,20 +109,28 @@ def test_palette_is_okabe_ito() -> None:
 
 
 def test_alt_text_reaches_the_rendered_image(tmp_path) -> None:
-    """A notebook's chart output carries image/png metadata alt (set_theme installs it) and the
-    template writes it into the <img>; nbconvert's placeholder never appears."""
-    from nbclient import NotebookClient
+    """set_theme makes IPython's PNG output of a figure carry image/png metadata alt, and the
+    template writes it into the <img> (nbconvert's placeholder never appears)."""
+    from IPython.core.interactiveshell import InteractiveShell
+    from IPython.core.pylabtools import select_figure_formats
 
+    shell = InteractiveShell.instance()
+    try:
+        select_figure_formats(shell, {"png"})  # what the inline backend registers in a kernel
+        charts.install_alt_text()
+        charts.install_alt_text()  # idempotent: wrapped once
+        t = pd.DataFrame({"label": ["a <b>", "b"], "estimate": [1.0, 2.0], "ci_low": [0.5, 1.5],
+                          "ci_high": [1.5, 2.5], "n": [10, 20]})
+        fig = charts.ci_points(t, label="label", title="Alt test").figure
+        data, meta = shell.display_formatter.format(fig)
+    finally:
+        InteractiveShell.clear_instance()
+    assert meta["image/png"]["alt"].startswith("Alt test. Estimate: a <b>: 1.0 [0.5, 1.5], n=10;")
     nb = nbformat.v4.new_notebook()
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    nb.cells = [nbformat.v4.new_code_cell(
-        "import pandas as pd\nfrom helpers.reporting import charts\ncharts.set_theme()\n"
-        "t = pd.DataFrame({'label': ['a <b>', 'b'], 'estimate': [1.0, 2.0], 'ci_low': [0.5, 1.5],"
-        " 'ci_high': [1.5, 2.5], 'n': [10, 20]})\n"
-        "ax = charts.ci_points(t, label='label', title='Alt test')")]
-    NotebookClient(nb, kernel_name="python3", timeout=120).execute()
-    (img,) = [o for o in nb.cells[0].outputs if "image/png" in o.get("data", {})]
-    assert img.metadata["image/png"]["alt"].startswith("Alt test. Estimate: a <b>: 1.0")
+    cell = nbformat.v4.new_code_cell("chart")
+    cell.outputs = [nbformat.v4.new_output("display_data", data=data, metadata=meta)]
+    nb.cells = [cell]
     src = tmp_path / "x.ipynb"
     nbformat.write(nb, src)
     page = render.render_notebook_html(src, tmp_path / "x.html", run_id="r").read_text()
