@@ -242,3 +242,39 @@ def test_leadership_pages_show_no_rep_id_and_no_exact_rep_count(run):
         text = re.sub(r"<[^>]+>|data:image/[^\"']+", " ", (latest / f"{name}.html").read_text())
         assert not [r for r in rep_ids if re.search(rf"\b{re.escape(r)}\b", text)], name
         assert "responses," not in text or not re.search(r"\(shrunk \d+%, \d+ of \d+", text)
+
+
+def _pdf_pages(data: bytes) -> int:
+    """Pages of a PDF by its page objects (Chromium writes them uncompressed)."""
+    import re
+    return len(re.findall(rb"/Type\s*/Page(?![s\w])", data))
+
+
+@pytest.mark.skipif(browser.find_chromium() is None, reason="Debian chromium not installed")
+def test_summary_pdf_is_at_most_three_a4_pages_with_the_scorecard_on_page_one(run):
+    """Page count by a small PDF parse (and pdfinfo when poppler-utils is installed); page 1's
+    text and a rendered image of it with pdftotext / pdftoppm (apt-get install poppler-utils)."""
+    import subprocess
+    latest = (run["reports"] / "latest").resolve()
+    pdf = latest / "06_executive_summary.pdf"
+    pages = _pdf_pages(pdf.read_bytes())
+    assert 1 <= pages <= 3, pages
+    assert b"/MediaBox [0 0 594.9" in pdf.read_bytes()  # A4 (595 x 842 pt)
+    if shutil.which("pdfinfo"):
+        info = subprocess.run(["pdfinfo", str(pdf)], capture_output=True, text=True).stdout
+        assert f"Pages:           {pages}" in info
+    if not (shutil.which("pdftotext") and shutil.which("pdftoppm")):
+        pytest.skip("poppler-utils not installed: page 1 not rendered")
+    first = subprocess.run(["pdftotext", "-f", "1", "-l", "1", str(pdf), "-"], capture_output=True,
+                           text=True).stdout
+    for needle in ("B2B · NPS", "B2C · CSAT", "95% CI", "What to fix first"):
+        assert needle in first, needle
+    image = latest / "screenshots" / "06_executive_summary-pdf-page1"
+    image.parent.mkdir(exist_ok=True)
+    subprocess.run(["pdftoppm", "-r", "60", "-f", "1", "-l", "1", "-png", "-singlefile", str(pdf),
+                    str(image)], check=True)
+    from PIL import Image
+    with Image.open(f"{image}.png") as im:
+        w, h = im.size
+        assert abs(h / w - 842 / 595) < 0.01  # an A4 page
+        assert im.convert("L").getextrema()[0] < 100  # ink on it
