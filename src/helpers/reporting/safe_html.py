@@ -11,8 +11,9 @@ Chromium that prints the PDF):
    *ammonia* library through ``nh3``): no script, no event-handler attribute, no ``javascript:``
    or ``data:`` link, images only as embedded ``data:image/...``;
 3. a Content-Security-Policy meta tag (:func:`csp_meta`) forbids any script the page does not
-   ship itself (pages ship none), any network load and any form, so a missed escape still cannot
-   run.
+   ship itself, any network load and any form, so a missed escape still cannot run. The only
+   script a page ships is the interactive-tables script of the analysis pages
+   (``templates/cx/tables.js``), allowed by its SHA-256 hash; leadership pages ship none.
 """
 
 from __future__ import annotations
