@@ -802,7 +802,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                             config.load_pipeline(args.pipeline or "config/pipeline.yaml"))
             print(f"parameters OK for {len(plan)} notebook(s)")
             return EXIT_OK
-        settings = config.load_delivery()  # bad delivery settings stop the run before it starts
+        # bad delivery settings stop the run before it starts (unless nothing is to be sent)
+        settings = config.DeliverySettings() if args.no_send else config.load_delivery()
         result = run(args.params, out_dir=args.out, pipeline_path=args.pipeline, run_id=args.run_id,
                      overrides=overrides)
     except ConfigError as exc:
