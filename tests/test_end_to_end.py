@@ -19,7 +19,7 @@ import yaml
 
 from helpers import cli, paths
 from helpers.ingest import readers
-from helpers.reporting import browser
+from helpers.reporting import browser, render
 from helpers.sample import program
 
 
@@ -84,9 +84,11 @@ def run(tmp_path_factory):
     program.write(sample, raw)
     before = _digest(raw)
     params = _params_for(tmp, raw, processed)
-    code = cli.main(["run", "--params", str(params), "--out", str(reports)])
+    outbox = tmp / "outbox"
+    code = cli.main(["run", "--params", str(params), "--out", str(reports),
+                     "--send-to-file", str(outbox)])
     return {"code": code, "raw": raw, "processed": processed, "reports": reports, "before": before,
-            "params": params}
+            "params": params, "outbox": outbox}
 
 
 def test_run_succeeds_and_renders_every_notebook(run):
@@ -125,17 +127,59 @@ def test_no_personal_data_in_processed_files_or_reports(run):
 
 @pytest.mark.skipif(browser.find_chromium() is None, reason="Debian chromium not installed")
 def test_every_real_report_opens_cleanly_in_headless_chromium(run):
-    """The index and all six reports: no console errors, every image loaded, no code cells;
-    screenshots saved into the run folder."""
+    """The index and every report: no console errors, every image loaded and described (alt
+    text), no code cells, no script but the interactive tables' on analysis pages; the scorecard
+    above the fold at 1366x768; screenshots saved into the run folder."""
     run_dir = (run["reports"] / "latest").resolve()
     checks = browser.check_run(run_dir)
     assert len(checks) == 1 + len(list(run_dir.glob("*.html")))
     for c in checks:
         assert not c.errors and not c.broken_images and c.code_cells == 0, c
-        assert c.dialogs == () and c.marks == () and c.scripts == 0, c  # no payload ran
+        assert c.images_without_alt == 0, c  # every chart says what it shows
+        text = Path(c.page).read_text()
+        shipped = text.count("<script>")  # only the interactive-table script, allowed by hash
+        assert shipped == (1 if render.TABLES_JS in text else 0) and c.scripts == shipped, c
+        assert c.dialogs == () and c.marks == (), c  # no payload ran
     assert len(list((run_dir / "screenshots").glob("*.png"))) == len(checks)
-    charts = {Path(c.screenshot).stem: c.images for c in checks}
-    assert charts["02_segments"] >= 3 and charts["03_promoter_drivers"] >= 3
+    by_page = {Path(c.page).stem: c for c in checks}
+    assert by_page["02_segments"].images >= 3 and by_page["03_promoter_drivers"].images >= 3
+    for leadership in ("06_executive_summary", "07_sales_briefing"):
+        assert by_page[leadership].scripts == 0  # leadership pages stay static
+    assert by_page["06_executive_summary"].scorecard_above_fold, by_page["06_executive_summary"].fold
+    inter = by_page["02_segments"].interactive  # analysts sort, filter and search
+    assert inter["enhanced"] >= 2 and inter["search_all_match"] and inter["aria"] == "ascending"
+
+
+def test_the_sales_briefing_exists_when_competitor_data_exists(run):
+    latest = run["reports"] / "latest"
+    page = (latest / "07_sales_briefing.html").read_text()
+    assert "Where we lead and where we lag" in page and "Not available in this run" not in page
+    gaps = pd.read_parquet(latest / "tables" / "sales_competitor_gaps.parquet")
+    assert len(gaps) >= 2 and {"ci_low", "ci_high", "n", "verdict"} <= set(gaps.columns)
+    by_segment = pd.read_parquet(latest / "tables" / "sales_competitor_gaps_by_segment.parquet")
+    assert {"tier", "region"} <= set(by_segment["field"])
+    assert "By region: our NPS minus theirs" in page and "By tier: our NPS minus theirs" in page
+
+
+def test_the_workbook_and_the_delivery_dry_run(run):
+    import openpyxl
+    latest = (run["reports"] / "latest").resolve()
+    wb = openpyxl.load_workbook(latest / "tables.xlsx", read_only=True)
+    assert wb.sheetnames[0] == "README" and "market_headline" in wb.sheetnames
+    assert "sales_competitor_gaps" in wb.sheetnames
+    rep_ids = set(pd.read_csv(run["raw"] / "accounts.csv")["rep_id"].astype(str))
+    values = {str(v) for ws in wb.worksheets for row in ws.iter_rows(values_only=True) for v in row}
+    assert not rep_ids & values
+    eml = run["outbox"] / f"{latest.name}-summary.eml"
+    import email
+    from email import policy
+    msg = email.message_from_bytes(eml.read_bytes(), policy=policy.default)
+    types = [p.get_content_type() for p in msg.walk()]
+    assert "application/pdf" in types or browser.find_chromium() is None
+    assert "image/png" in types and 'id="cx-scorecard"' in msg.get_body(("html",)).get_content()
+    manifest = json.loads((latest / "manifest.json").read_text())
+    assert manifest["workbook"] == "tables.xlsx"
+    assert manifest["delivery"] == [f"written (not sent): {eml}"]
 
 
 @pytest.mark.parametrize("market", ["B2B", "B2C"])
@@ -193,7 +237,44 @@ def test_leadership_pages_show_no_rep_id_and_no_exact_rep_count(run):
     latest = run["reports"] / "latest"
     accounts = pd.read_csv(run["raw"] / "accounts.csv")
     rep_ids = set(accounts["rep_id"].astype(str))
-    for name in ("03_promoter_drivers", "05_score_integrity", "06_executive_summary"):
+    for name in ("03_promoter_drivers", "05_score_integrity", "06_executive_summary",
+                 "07_sales_briefing"):
         text = re.sub(r"<[^>]+>|data:image/[^\"']+", " ", (latest / f"{name}.html").read_text())
         assert not [r for r in rep_ids if re.search(rf"\b{re.escape(r)}\b", text)], name
         assert "responses," not in text or not re.search(r"\(shrunk \d+%, \d+ of \d+", text)
+
+
+def _pdf_pages(data: bytes) -> int:
+    """Pages of a PDF by its page objects (Chromium writes them uncompressed)."""
+    import re
+    return len(re.findall(rb"/Type\s*/Page(?![s\w])", data))
+
+
+@pytest.mark.skipif(browser.find_chromium() is None, reason="Debian chromium not installed")
+def test_summary_pdf_is_at_most_three_a4_pages_with_the_scorecard_on_page_one(run):
+    """Page count by a small PDF parse (and pdfinfo when poppler-utils is installed); page 1's
+    text and a rendered image of it with pdftotext / pdftoppm (apt-get install poppler-utils)."""
+    import subprocess
+    latest = (run["reports"] / "latest").resolve()
+    pdf = latest / "06_executive_summary.pdf"
+    pages = _pdf_pages(pdf.read_bytes())
+    assert 1 <= pages <= 3, pages
+    assert b"/MediaBox [0 0 594.9" in pdf.read_bytes()  # A4 (595 x 842 pt)
+    if shutil.which("pdfinfo"):
+        info = subprocess.run(["pdfinfo", str(pdf)], capture_output=True, text=True).stdout
+        assert f"Pages:           {pages}" in info
+    if not (shutil.which("pdftotext") and shutil.which("pdftoppm")):
+        pytest.skip("poppler-utils not installed: page 1 not rendered")
+    first = subprocess.run(["pdftotext", "-f", "1", "-l", "1", str(pdf), "-"], capture_output=True,
+                           text=True).stdout
+    for needle in ("B2B · NPS", "B2C · CSAT", "95% CI", "What to fix first"):
+        assert needle in first, needle
+    image = latest / "screenshots" / "06_executive_summary-pdf-page1"
+    image.parent.mkdir(exist_ok=True)
+    subprocess.run(["pdftoppm", "-r", "60", "-f", "1", "-l", "1", "-png", "-singlefile", str(pdf),
+                    str(image)], check=True)
+    from PIL import Image
+    with Image.open(f"{image}.png") as im:
+        w, h = im.size
+        assert abs(h / w - 842 / 595) < 0.01  # an A4 page
+        assert im.convert("L").getextrema()[0] < 100  # ink on it

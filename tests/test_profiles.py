@@ -69,7 +69,8 @@ def test_pipeline_on_each_profile(tmp_path: Path, profile: str) -> None:
     elif profile == "b2b-responses":
         assert {"segments.response_rates", "segments.revenue_coverage", "outcomes.leaders",
                 "drivers.journey", "drivers.teams", "integrity.reps", "outcomes.competitors",
-                "outcomes.market", "segments.b2c_weighting"} == missing
+                "outcomes.market", "segments.b2c_weighting", "sales.competitors",
+                "sales.competitors_by_segment"} == missing
     else:
         assert missing == set()  # the full programme under its own names: everything runs
     if missing:
@@ -86,7 +87,8 @@ def test_pipeline_on_the_real_garden_retailer_export(tmp_path: Path) -> None:
     manifest, missing, summary = _run(tmp_path, GARDEN, schema)
     assert B2B_SECTIONS <= missing and "segments.trends" in missing
     assert "drivers.themes" not in missing        # French comments get themes
-    assert "B2C: NPS +53." in summary and "(n=13,612)" in summary
+    assert "B2C · NPS+53." in summary and "n=13,612" in summary  # the scorecard's tile
+    assert "B2B ·" not in summary  # a market the programme does not have gets no tile
     assert (tmp_path / "reports" / "latest" / "tables" / "comment_themes.parquet").is_file()
     assert manifest["overrides"]["01_clean_survey"]["accounts_path"] == ""  # not provided
 

@@ -294,9 +294,8 @@ def test_summary_of_the_latest_run_names_the_planted_top_drivers() -> None:
     for market, items in truth.items():
         assert set(drv.loc[drv["market"] == market, "driver"]) == set(items)
     text = summary.drivers_finding(art).text
-    for items in truth.values():
-        for item in items:
-            assert summary.driver_label(item) in text
+    for label in drv["label"]:  # the schema's labels of the planted items, as the run stored them
+        assert label in text
 
 
 def test_index_counts_the_sections_a_run_could_not_show(tmp_path: Path) -> None:

@@ -187,6 +187,12 @@ def load_result(name: str, run_dir: str | os.PathLike[str]) -> pd.DataFrame:
     return pd.read_parquet(p)
 
 
+def result_or_none(name: str, run_dir: str | os.PathLike[str]) -> pd.DataFrame | None:
+    """A result table of the run when an earlier notebook wrote it, else None (optional reads)."""
+    p = paths.resolve(run_dir) / "tables" / f"{name}.parquet"
+    return pd.read_parquet(p) if p.is_file() else None
+
+
 # --- one writer at a time; outputs swapped in only when the whole step succeeded ---------------
 
 LOCK_ENV = "CX_WRITER_LOCK"  # "<lock file>|<pid>" of the run holding the lock (kernels inherit it)

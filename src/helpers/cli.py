@@ -104,6 +104,9 @@ def _run(args: argparse.Namespace) -> int:
     for opt in (*pipeline.EXPORT_OPTIONS, "segments"):
         value = getattr(args, opt)
         argv += [f"--{opt.replace('_', '-')}", value] if value else []
+    argv += ["--no-send"] if args.no_send else []
+    argv += ["--check-pages"] if args.check_pages else []
+    argv += ["--send-to-file", args.send_to_file] if args.send_to_file else []
     return pipeline.main(argv + (["--check"] if args.check else []))
 
 
@@ -143,6 +146,12 @@ def _report(args: argparse.Namespace) -> int:
             print(run_index.write_index(catalog.refuse_raw(args.reports_dir, "reports"),
                                         config.load_pipeline().headline))
         return 0
+    if args.report_command == "send":
+        from helpers.reporting import pipeline
+        run_dir = paths.resolve(args.run_dir).resolve()
+        lines = pipeline.deliver_run(run_dir, config.load_delivery(), to_folder=args.to_file)
+        print("\n".join(f"delivery: {line}" for line in lines))
+        return 1 if any("NOT" in line for line in lines) else 0
     if browser.find_chromium() is None:
         print("browser check skipped: Chromium not found (apt-get install -y chromium)")
         return 0
@@ -230,6 +239,11 @@ def _run_parser(sub: Any) -> None:
     r.add_argument("--raw", default=None, type=user_path, help="run on this export (instead of the params file's)")
     r.add_argument("--schema", default=None, type=user_path, help="with --raw: its survey schema")
     r.add_argument("--segments", default=None, type=user_path, help="analysis settings (default config/segments.yaml)")
+    r.add_argument("--no-send", action="store_true", help="send no mail / webhook after the run")
+    r.add_argument("--check-pages", action="store_true",
+                   help="browser-check every page after the run and save screenshots")
+    r.add_argument("--send-to-file", default=None, metavar="DIR", type=user_path,
+                   help="write the mails and webhook payload to DIR instead of sending them")
     r.set_defaults(func=_run)
 
 
@@ -253,6 +267,11 @@ def _report_parser(sub: Any) -> None:
     idx = rps.add_parser("index", help="rewrite reports/index.html from the run folders")
     idx.add_argument("reports_dir", nargs="?", default=Path("reports"), type=user_path)
     idx.set_defaults(func=_report)
+    snd = rps.add_parser("send", help="deliver a finished run again: summary mail or failure notice")
+    snd.add_argument("run_dir", nargs="?", default=Path("reports/latest"), type=user_path)
+    snd.add_argument("--to-file", default=None, metavar="DIR", type=user_path,
+                     help="write the messages to DIR")
+    snd.set_defaults(func=_report)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -7,6 +7,7 @@ naming the file and key when the content is not what is expected.
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -282,3 +283,88 @@ def use_params_file(namespace: dict[str, Any], notebook: str,
                               file=os.environ.get(PARAMS_ENV) or path,
                               expected=f"{type(default).__name__} like the notebook's default")
         namespace[key] = value
+
+
+# --- delivery of a run's results: SMTP and webhook settings (never in the repository) ---------
+
+DELIVERY_FILE = "config/delivery.local.yaml"  # git-ignored; CX_DELIVERY_FILE names another
+_EMAIL = re.compile(r"^[^@\s<>,;\"']+@[^@\s<>,;\"']+\.[A-Za-z]{2,}$")
+_SECURITY = ("starttls", "ssl", "none")
+
+
+@dataclass(frozen=True)
+class DeliverySettings:
+    """Where a run's results go: SMTP server, senders and recipients, an optional webhook."""
+
+    host: str | None = None
+    port: int = 587
+    user: str | None = None
+    password: str | None = None
+    security: str = "starttls"
+    sender: str | None = None
+    leadership: tuple[str, ...] = ()
+    analysts: tuple[str, ...] = ()
+    webhook: str | None = None
+    report_url: str | None = None
+    source: str = "not configured"
+
+    @property
+    def configured(self) -> bool:
+        """True when there is somewhere to send to (recipients and a server, or a webhook)."""
+        return bool(self.host and (self.leadership or self.analysts)) or bool(self.webhook)
+
+
+def _addresses(value: Any, key: str, where: str) -> tuple[str, ...]:
+    items = value.split(",") if isinstance(value, str) else list(value or [])
+    out = tuple(str(a).strip() for a in items if str(a).strip())
+    for a in out:
+        if not _EMAIL.match(a):
+            raise ConfigError(f"{key}: {a!r} is not an email address", file=where,
+                              expected="name@example.com, comma-separated or a YAML list")
+    return out
+
+
+def load_delivery(env: dict[str, str] | None = None) -> DeliverySettings:
+    """Delivery settings from environment variables (``CX_SMTP_HOST``, ``CX_SMTP_PORT``,
+    ``CX_SMTP_USER``, ``CX_SMTP_PASSWORD``, ``CX_SMTP_SECURITY``, ``CX_MAIL_FROM``,
+    ``CX_MAIL_LEADERSHIP``, ``CX_MAIL_ANALYSTS``, ``CX_WEBHOOK_URL``, ``CX_REPORT_URL``), over
+    the git-ignored file :data:`DELIVERY_FILE` (or ``CX_DELIVERY_FILE``) when it exists.
+    Unset everywhere: not configured, nothing is sent."""
+    env = dict(os.environ) if env is None else env
+    file = env.get("CX_DELIVERY_FILE") or DELIVERY_FILE
+    doc: dict[str, Any] = {}
+    if paths.resolve(file).is_file():
+        doc = read_yaml(file)
+    smtp = doc.get("smtp") or {}
+    if not isinstance(smtp, dict):
+        raise ConfigError("smtp is not a mapping", file=file, expected="smtp: {host: ..., port: ...}")
+
+    def pick(var: str, value: Any) -> Any:
+        return env[var] if env.get(var) not in (None, "") else value
+
+    where = "environment / " + str(file)
+    port = pick("CX_SMTP_PORT", smtp.get("port", 587))
+    try:
+        port = int(port)
+    except (TypeError, ValueError):
+        raise ConfigError(f"SMTP port {port!r}", file=where, expected="a number, e.g. 587") from None
+    security = str(pick("CX_SMTP_SECURITY", smtp.get("security", "starttls"))).lower()
+    if security not in _SECURITY:
+        raise ConfigError(f"SMTP security {security!r}", file=where, expected=" or ".join(_SECURITY))
+    webhook = pick("CX_WEBHOOK_URL", doc.get("webhook")) or None
+    if webhook and not str(webhook).startswith(("https://", "http://")):
+        raise ConfigError(f"webhook {webhook!r}", file=where, expected="an http(s) URL")
+    sender = pick("CX_MAIL_FROM", doc.get("from")) or None
+    if sender:
+        _addresses(sender, "from", where)
+    source = ", ".join(s for s, used in (("environment", any(k.startswith(("CX_SMTP", "CX_MAIL",
+                       "CX_WEBHOOK")) and v for k, v in env.items())), (str(file), bool(doc))) if used)
+    return DeliverySettings(
+        host=pick("CX_SMTP_HOST", smtp.get("host")) or None, port=port,
+        user=pick("CX_SMTP_USER", smtp.get("user")) or None,
+        password=pick("CX_SMTP_PASSWORD", smtp.get("password")) or None, security=security,
+        sender=sender, leadership=_addresses(pick("CX_MAIL_LEADERSHIP", doc.get("leadership")),
+                                             "leadership", where),
+        analysts=_addresses(pick("CX_MAIL_ANALYSTS", doc.get("analysts")), "analysts", where),
+        webhook=webhook, report_url=(pick("CX_REPORT_URL", doc.get("report_url")) or None),
+        source=source or "not configured")

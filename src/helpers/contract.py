@@ -97,6 +97,17 @@ SECTIONS: dict[str, Needs] = {
                               columns={"accounts": ("arr", "renewed")}),
     "outcomes.competitors": Needs("Competitive benchmark", inputs=("competitor_ratings",), min_rows=10),
     "outcomes.market": Needs("Did CX leaders beat the market", inputs=("cx_index", "prices"), min_rows=0),
+    # 07_sales_briefing
+    "sales.competitors": Needs("Where we lead and lag competitors", inputs=("competitor_ratings",),
+                               min_rows=10),
+    "sales.competitors_by_segment": Needs("Competitor gaps by segment and region",
+                                          inputs=("competitor_ratings",), segments=1, min_rows=10),
+    "sales.separators": Needs("Sales and implementation experiences that separate promoters "
+                              "from detractors", stage="sales", drivers=2),
+    "sales.dm_coverage": Needs("Decision-maker coverage by account tier", market=B2B,
+                               fields=("account_id", "role"), segments=1),
+    "sales.response_rates": Needs("Response rates by account tier", market=B2B,
+                                  fields=("account_id",), inputs=("invitations",)),
     # 05_score_integrity
     "integrity.reps": Needs("Gamed or pressured scores by rep", market=B2B, fields=("rep_id",),
                             drivers=2),
@@ -108,7 +119,7 @@ METRICS = ("01_clean_survey", "02_segments", "03_promoter_drivers", "04_leaders_
 TABLES: dict[str, str] = {
     **dict.fromkeys(("segment_nps", "nps_trend", "wave_changes", "b2b_account_nps", "b2b_archetypes",
                      "b2b_response_rates", "b2b_response_rates_by_account", "personas",
-                     "market_headline"), "02_segments"),
+                     "market_headline", "headline_changes", "b2b_dm_coverage"), "02_segments"),
     **dict.fromkeys(("drivers_ranked", "drivers_priority", "drivers_what_if", "drivers_odds_ratios",
                      "drivers_segments", "journey_effects", "promoter_walk_back",
                      "team_promoter_rates", "comment_themes"), "03_promoter_drivers"),
@@ -118,6 +129,8 @@ TABLES: dict[str, str] = {
                      "competitor_gaps_by_segment", "backtest_summary", "backtest_yearly",
                      "backtest_events"), "04_leaders_vs_laggards"),
     **dict.fromkeys(("integrity_nps", "integrity_audit"), "05_score_integrity"),
+    **dict.fromkeys(("sales_competitor_gaps", "sales_competitor_gaps_by_segment",
+                     "sales_separators", "sales_coverage"), "07_sales_briefing"),
 }
 
 

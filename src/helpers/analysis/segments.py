@@ -777,3 +777,81 @@ def persona_table(personas: Mapping[str, Personas]) -> pd.DataFrame:
                     + out["distinctive"])
     return out[["market", "persona", "label", *[c for c in out if c not in
                                                 ("market", "persona", "label")]]]
+
+
+# --------------------------------------------------------------------------- headline changes
+HEADLINE_CHANGE_COLUMNS = ["market", "metric", "wave_from", "wave_to", "change", "ci_low",
+                           "ci_high", "p_value", "p_adjusted", "significant", "n_from", "n_to",
+                           "test"]
+
+
+def _measure_values(rows: pd.DataFrame, data: Study) -> dict[str, pd.Series]:
+    """Per-response values whose mean is each CES / CSAT headline measure (NaN: not answered)."""
+    out: dict[str, pd.Series] = {}
+    measures = data.schema.measures()
+    if "ces" in measures and "ces" in rows and rows["ces"].notna().any():
+        cut = estimators.agree_cut(data.schema.scale("ces"))
+        out["ces_mean"] = rows["ces"].astype(float)
+        out["ces_agree"] = 100.0 * (rows["ces"] >= cut).where(rows["ces"].notna())
+    if "csat" in measures and "csat" in rows and rows["csat"].notna().any():
+        cut = estimators.top2_cut(data.schema.scale("csat"))
+        out["csat_top2"] = 100.0 * (rows["csat"] >= cut).where(rows["csat"].notna())
+    return out
+
+
+def _measure_change(data: Study, market: str, rows: pd.DataFrame, values: pd.Series,
+                    waves: tuple[str, str]) -> tuple[compare.DiffResult, str]:
+    """B2B: paired on the accounts answering in both waves; B2C: contrast of the two waves'
+    domains of the weighted design (waves as strata, calibration-aware when raked)."""
+    d = rows.assign(_value=values.to_numpy(), wave=rows["wave"].astype(str))
+    if market == "B2B":
+        return (compare.compare_paired(d, "account_id", "wave", "_value", periods=waves,
+                                       metric="mean"), "paired (same accounts in both waves)")
+    design = design_for(d, weight="weight", calibrate=b2c_calibration(data.raking_margins()),
+                        strata="wave")
+    table = estimators.survey_by(d, "_value", "wave", design=design, covmat=True)
+    pos = {str(w): i for i, w in enumerate(table["wave"])}
+    if waves[0] not in pos or waves[1] not in pos:
+        raise DataError("no answers in one of the waves", column="wave")
+    return (compare.contrast(table, pos[waves[0]], pos[waves[1]], metric="mean"),
+            "joint design (domains, covariance included)")
+
+
+def headline_changes(data: Study, changes: pd.DataFrame | None = None, q: float = 0.05
+                     ) -> pd.DataFrame:
+    """Change of each headline measure from the wave before the reported one, per market.
+
+    NPS: the overall rows of `changes` (:func:`market_changes`; significance adjusted across all
+    of its tests). CES mean, CES % agree and CSAT % top-2 box: the same designs applied to each
+    response's value (B2B paired on the accounts answering in both waves, B2C the two waves as
+    domains of the weighted design), Benjamini-Hochberg across these. Empty when the reported
+    wave is the first one.
+    """
+    empty = pd.DataFrame(columns=HEADLINE_CHANGE_COLUMNS)
+    if data.wave not in data.waves or data.waves.index(data.wave) == 0:
+        return empty
+    waves = (data.waves[data.waves.index(data.wave) - 1], data.wave)
+    rows: list[dict] = []
+    if changes is not None and len(changes):
+        nps = changes[(changes["dimension"] == "all") & (changes["wave_from"] == waves[0])
+                      & (changes["wave_to"] == waves[1])]
+        rows += [{**{c: r.get(c) for c in HEADLINE_CHANGE_COLUMNS}, "metric": "nps"}
+                 for r in nps.to_dict("records")]
+    other: list[dict] = []
+    for market in data.markets:
+        sel = data.market(market, list(waves)).rows
+        for metric, values in _measure_values(sel, data).items():
+            try:
+                r, test = _measure_change(data, market, sel, values, waves)
+            except DataError:
+                continue
+            other.append({"market": market, "metric": metric, "wave_from": waves[0],
+                          "wave_to": waves[1], "change": r.estimate, "ci_low": r.ci[0],
+                          "ci_high": r.ci[1], "p_value": r.p, "n_from": r.n_a, "n_to": r.n_b,
+                          "test": test})
+    if other:
+        adj = compare.bh_adjust(pd.Series([o["p_value"] for o in other]), q=q)
+        for o, p_adj, rej in zip(other, adj["p_adjusted"], adj["reject"], strict=True):
+            o.update(p_adjusted=float(p_adj), significant=bool(rej))
+    out = pd.DataFrame(rows + other, columns=HEADLINE_CHANGE_COLUMNS)
+    return out if len(out) else empty

@@ -1,7 +1,8 @@
 """Headless Chromium: find it, and check a rendered report as a reader's browser would.
 
 :func:`check_in_browser` opens a page and reports script and console errors, broken images and
-code cells left in the DOM, with a screenshot; :func:`check_run` checks the index and every page
+code cells left in the DOM, images without alt text, where the scorecard ends on a 1366x768
+laptop screen and what searching and sorting an interactive table does, with a screenshot; :func:`check_run` checks the index and every page
 of a run (``cx report check``). No browser is downloaded: Debian's chromium or $CX_CHROMIUM.
 """
 
@@ -18,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 CHROMIUM_CANDIDATES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
+LAPTOP = (1366, 768)  # the screen a leader reads on: the scorecard must fit above its fold
 
 
 # --- PDF -------------------------------------------------------------------------------------
@@ -70,6 +72,30 @@ window.addEventListener("unhandledrejection", function (e) { window.__cx.errors.
 (function () { var ce = console.error; console.error = function () {
   window.__cx.errors.push("console.error: " + Array.prototype.join.call(arguments, " ")); ce.apply(console, arguments); }; })();
 window.addEventListener("load", function () { setTimeout(__cxReport, 100); });
+function __cxInteract() {  /* exercise the first interactive table: search, then sort */
+  var tabs = document.querySelectorAll("table.cx-interactive");
+  if (!tabs.length) { return null; }
+  var t = tabs[0], r = {tables: tabs.length, enhanced: document.querySelectorAll(".cx-tools").length};
+  var shown = function () { return Array.prototype.filter.call(t.tBodies[0].rows,
+                                                              function (x) { return !x.hidden; }); };
+  r.rows = shown().length;
+  var tools = t.parentNode.previousElementSibling, input = tools && tools.querySelector("input");
+  if (input && t.tBodies[0].rows.length) {
+    r.search_key = t.tBodies[0].rows[t.tBodies[0].rows.length - 1].cells[0].textContent.trim();
+    input.value = r.search_key; input.dispatchEvent(new Event("input"));
+    r.search_rows = shown().length;
+    r.search_all_match = shown().every(function (x) { return x.textContent.indexOf(r.search_key) >= 0; });
+    input.value = ""; input.dispatchEvent(new Event("input"));
+  }
+  var buttons = t.tHead.querySelectorAll("button.cx-sort");
+  if (buttons.length) {
+    var col = buttons.length - 1, b = buttons[col];
+    var column = function () { return shown().map(function (x) { return x.cells[col].textContent; }); };
+    b.click(); r.ascending = column(); r.aria = b.parentNode.getAttribute("aria-sort");
+    b.click(); r.descending = column();
+  }
+  return r;
+}
 function __cxReport() {  /* after load: CSP violation events are queued as tasks */
   var imgs = Array.prototype.slice.call(document.images);
   var broken = imgs.filter(function (i) { return !i.complete || i.naturalWidth === 0; })
@@ -84,11 +110,17 @@ function __cxReport() {  /* after load: CSP violation events are queued as tasks
   Array.prototype.forEach.call(document.querySelectorAll("[data-cx-pwned]"), function (el) {
     window.__cx.marks.push(el.nodeName + " data-cx-pwned");
   });
+  var noAlt = imgs.filter(function (i) { var a = (i.getAttribute("alt") || "").trim();
+    return !a || a === "No description has been provided for this image"; }).length;
+  var sc = document.getElementById("cx-scorecard");
+  var fold = sc ? {bottom: Math.round(sc.getBoundingClientRect().bottom + window.scrollY),
+                   viewport: window.innerHeight, width: window.innerWidth} : null;
   var out = document.createElement("pre"); out.id = "__cx_result"; out.hidden = true;
   out.textContent = JSON.stringify({errors: window.__cx.errors, images: imgs.length, broken: broken,
                                     code_cells: code, title: document.title,
                                     dialogs: window.__cx.dialogs, marks: window.__cx.marks,
-                                    scripts: document.scripts.length - 1});
+                                    scripts: document.scripts.length - 1, no_alt: noAlt,
+                                    fold: fold, interactive: __cxInteract()});
   document.body.appendChild(out);
 }
 </script>"""
@@ -108,6 +140,16 @@ class BrowserCheck:
     dialogs: tuple[str, ...] = ()
     marks: tuple[str, ...] = ()
     scripts: int = 0
+    images_without_alt: int = 0
+    fold: dict | None = None          # the scorecard's bottom (page px) and the viewport height
+    interactive: dict | None = None   # what searching and sorting the first interactive table did
+
+    @property
+    def scorecard_above_fold(self) -> bool | None:
+        """True when the page's scorecard ends within the first screen (None: no scorecard)."""
+        if not self.fold:
+            return None
+        return 0 < self.fold["bottom"] <= self.fold["viewport"]
 
     @property
     def ok(self) -> bool:
@@ -120,13 +162,16 @@ class BrowserCheck:
         out = [*self.errors, *(f"image did not load: {b}" for b in self.broken_images)]
         out += [f"a script opened a dialog: {d}" for d in self.dialogs]
         out += [f"a script set an attribute: {m}" for m in self.marks]
+        if self.images_without_alt:
+            out.append(f"{self.images_without_alt} image(s) without alt text")
         if self.code_cells:
             out.append(f"{self.code_cells} code cell(s) in the DOM")
         return out
 
 
 def check_in_browser(page: str | os.PathLike[str], screenshot: str | os.PathLike[str] | None = None,
-                     chromium: str | None = None, timeout: float = 90) -> BrowserCheck:
+                     chromium: str | None = None, timeout: float = 90,
+                     shot_height: int = 1600) -> BrowserCheck:
     """Open an HTML file in headless Chromium and report errors, broken images and code cells.
 
     A copy of the page with a small probe script is loaded beside the original (so relative links
@@ -146,13 +191,15 @@ def check_in_browser(page: str | os.PathLike[str], screenshot: str | os.PathLike
     try:
         with tempfile.TemporaryDirectory(prefix="cx-chromium-") as profile:
             cmd = chromium_command(chromium, profile, "--enable-logging=stderr", "--v=0",
+                                   f"--window-size={LAPTOP[0]},{LAPTOP[1]}", "--hide-scrollbars",
                                    "--virtual-time-budget=5000", "--dump-dom", probe.as_uri())
             proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False)
             if screenshot is not None:
                 shot = Path(screenshot).resolve()
                 shot.parent.mkdir(parents=True, exist_ok=True)
                 subprocess.run(chromium_command(chromium, profile, "--hide-scrollbars",
-                                                "--window-size=1280,1600", f"--screenshot={shot}",
+                                                f"--window-size={LAPTOP[0]},{shot_height}",
+                                                f"--screenshot={shot}",
                                                 src.as_uri()),
                                capture_output=True, text=True, timeout=timeout, check=False)
     finally:
@@ -172,7 +219,8 @@ def check_in_browser(page: str | os.PathLike[str], screenshot: str | os.PathLike
                         broken_images=tuple(result["broken"]), code_cells=int(result["code_cells"]),
                         screenshot=str(shot) if shot and shot.is_file() else None,
                         dialogs=tuple(result["dialogs"]), marks=tuple(result["marks"]),
-                        scripts=int(result["scripts"]))
+                        scripts=int(result["scripts"]), images_without_alt=int(result["no_alt"]),
+                        fold=result.get("fold"), interactive=result.get("interactive"))
 
 
 def check_run(run_dir: str | os.PathLike[str], screenshots: bool = True) -> list[BrowserCheck]:

@@ -2,13 +2,19 @@
 
 One theme, a colour-blind-safe palette (Okabe-Ito) and fixed NPS colours. Every chart states
 what it shows: axis labels with units, n on bars, and a methods note (definition, n, weights,
-exclusions, date window) via :func:`methods_note`. General charts come first, then the charts
-of particular analyses (integrity, leaders vs laggards, competitors, market backtest).
+exclusions, date window) via :func:`methods_note`. Every chart also describes itself for
+screen readers: :func:`describe` records alt text built from its title and data, and
+:func:`set_theme` makes the notebook's PNG output carry it (``image/png`` metadata ``alt``, which
+the report template writes into the ``<img>``). Point labels are laid out by
+:func:`place_labels` so that they never overlap. General charts come first, then the charts of
+particular analyses (integrity, leaders vs laggards, competitors, market backtest).
 """
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
 import matplotlib as mpl
 import matplotlib.pyplot as plt
@@ -52,6 +58,155 @@ def set_theme() -> None:
         "axes.spines.top": False, "axes.spines.right": False, "legend.frameon": False,
     })
     pd.set_option("styler.format.escape", "html")  # Styler tables show data as text, like to_html
+    install_alt_text()
+
+
+# --- alt text: every chart says what it shows ----------------------------------------------
+
+_ALT: weakref.WeakKeyDictionary[Any, str] = weakref.WeakKeyDictionary()
+MAX_ALT_ROWS = 12
+
+
+def describe(target: plt.Axes | plt.Figure, text: str) -> None:
+    """Record the alt text of the chart `target` belongs to (replaces an earlier one)."""
+    fig = target.figure if isinstance(target, plt.Axes) else target
+    _ALT[fig] = " ".join(str(text).split())
+
+
+def describe_rows(target: plt.Axes | plt.Figure, title: str, rows: Sequence[str],
+                  unit: str = "") -> None:
+    """Alt text from a title and one phrase per row (at most :data:`MAX_ALT_ROWS`)."""
+    shown = list(rows[:MAX_ALT_ROWS])
+    more = f"; and {len(rows) - MAX_ALT_ROWS} more" if len(rows) > MAX_ALT_ROWS else ""
+    head = f"{title}." if title else "Chart."
+    describe(target, f"{head} {unit + ': ' if unit else ''}{'; '.join(shown)}{more}.")
+
+
+def title_of(ax: plt.Axes) -> str:
+    """The axes' title whichever slot it is in (the house style puts titles on the left)."""
+    return next((t for t in (ax.get_title("left"), ax.get_title(), ax.get_title("right")) if t), "")
+
+
+def _is_number_text(text: str) -> bool:
+    try:
+        float(text.replace("\N{MINUS SIGN}", "-").replace(",", ""))
+    except ValueError:
+        return False
+    return True
+
+
+def alt_text(fig: plt.Figure) -> str:
+    """The chart's description: what :func:`describe` recorded, else its titles, axis labels and
+    category labels (so that no chart goes without one)."""
+    if fig in _ALT:
+        return _ALT[fig]
+    parts = [t.get_text() for t in fig.texts[:1] if t.get_text()]
+    for ax in fig.axes:
+        bits = [title_of(ax), ax.get_xlabel(), ax.get_ylabel()]
+        ticks = [t.get_text() for t in ax.get_yticklabels()
+                 if t.get_text() and not _is_number_text(t.get_text())]
+        if ticks and len(ticks) <= MAX_ALT_ROWS:
+            bits.append("rows: " + ", ".join(ticks))
+        parts.append("; ".join(b for b in bits if b))
+    text = ". ".join(p for p in parts if p)
+    return text or "Chart"
+
+
+def install_alt_text() -> None:
+    """Make IPython's PNG output of a figure carry its alt text (``image/png`` metadata ``alt``).
+
+    Wraps the inline backend's PNG formatter; outside IPython nothing happens.
+    """
+    try:
+        from IPython import get_ipython
+    except ImportError:  # pragma: no cover - IPython is a dependency of the kernel
+        return
+    shell = get_ipython()
+    if shell is None:
+        return
+    import importlib
+
+    from matplotlib.figure import Figure
+
+    if "inline" in str(mpl.get_backend(auto_select=False)):
+        # the inline backend registers its PNG formatter when its module is first imported
+        importlib.import_module("matplotlib_inline.backend_inline")
+    formatter = shell.display_formatter.formatters["image/png"]
+    try:
+        original = formatter.lookup_by_type(Figure)
+    except KeyError:
+        return
+    if getattr(original, "cx_alt", False):
+        return
+
+    def png_with_alt(fig: Figure) -> Any:
+        out = original(fig)
+        if out is None:
+            return None
+        data, meta = out if isinstance(out, tuple) else (out, {})
+        return data, {**(meta or {}), "alt": alt_text(fig)}
+
+    png_with_alt.cx_alt = True  # type: ignore[attr-defined]
+    formatter.for_type(Figure, png_with_alt)
+
+
+# --- point labels that do not overlap ------------------------------------------------------
+
+_OFFSETS = [(dx, dy) for dy in (0, 11, -11, 22, -22, 33, -33, 44, -44, 55, -55, 66, -66)
+            for dx in (6, -6)]
+
+
+def _overlap(a: Any, b: Any) -> float:
+    w = min(a.x1, b.x1) - max(a.x0, b.x0)
+    h = min(a.y1, b.y1) - max(a.y0, b.y0)
+    return w * h if w > 0 and h > 0 else 0.0
+
+
+def place_labels(ax: plt.Axes, xy: Sequence[tuple[float, float]], texts: Sequence[str],
+                 avoid: Sequence[Any] = (), fontsize: float = 8, color: str = "#333333"
+                 ) -> list[Any]:
+    """Label points so that no two labels overlap each other, the points or `avoid` artists.
+
+    Each label takes the first free position beside its point (right, left, then further up or
+    down); a label moved away from its point gets a thin leader line. Call it after the axes
+    limits are final. Returns the annotations.
+    """
+    fig = ax.figure
+    renderer = fig.canvas.get_renderer()
+    frame = ax.get_window_extent(renderer)
+    taken = [a.get_window_extent(renderer) for a in avoid]
+    pts = ax.transData.transform(np.asarray(xy, float).reshape(-1, 2)) if len(xy) else []
+    from matplotlib.transforms import Bbox
+
+    taken += [Bbox.from_extents(x - 4, y - 4, x + 4, y + 4) for x, y in pts]
+    out = []
+    order = sorted(range(len(texts)), key=lambda i: (-xy[i][1], xy[i][0]))
+    for i in order:
+        ann = ax.annotate(texts[i], xy[i], xytext=(6, 0), textcoords="offset points",
+                          fontsize=fontsize, color=color, va="center", ha="left",
+                          bbox={"boxstyle": "square,pad=0.05", "fc": "white", "ec": "none",
+                                "alpha": 0.8})
+        best, best_cost = None, None
+        for k, (dx, dy) in enumerate(_OFFSETS):
+            ann.set_position((dx, dy))
+            ann.set_ha("left" if dx > 0 else "right")
+            box = ann.get_window_extent(renderer)
+            outside = box.x0 < frame.x0 or box.x1 > frame.x1 or box.y0 < frame.y0 or box.y1 > frame.y1
+            cost = sum(_overlap(box, t) for t in taken) + (1e6 if outside else 0) + k
+            if best_cost is None or cost < best_cost:
+                best, best_cost = (dx, dy, box), cost
+            if cost == k:
+                break
+        dx, dy, box = best
+        ann.set_position((dx, dy))
+        ann.set_ha("left" if dx > 0 else "right")
+        if dy:
+            ax.annotate("", xy[i], xytext=(dx, dy), textcoords="offset points",
+                        arrowprops={"arrowstyle": "-", "color": "#999999", "lw": 0.6,
+                                    "shrinkA": 0, "shrinkB": 2})
+        taken.append(box)
+        out.append(ann)
+    return out
 
 
 def methods_note(ax: plt.Axes, text: str) -> None:
@@ -60,10 +215,13 @@ def methods_note(ax: plt.Axes, text: str) -> None:
     Placed below everything the axes draw (tick labels, x label, legend) so it never overlaps them.
     """
     fig = ax.figure
-    y = -0.02
+    gap = 0.12 / fig.get_figheight()  # 0.12 inch below the lowest thing the axes draw
+    y = -gap
     try:
-        box = ax.get_tightbbox(fig.canvas.get_renderer()).transformed(fig.transFigure.inverted())
-        y = min(y, box.y0 - 0.02)
+        renderer = fig.canvas.get_renderer()
+        lowest = min(a.get_tightbbox(renderer).transformed(fig.transFigure.inverted()).y0
+                     for a in fig.axes)
+        y = lowest - gap
     except (AttributeError, ValueError):
         pass
     fig.text(0.01, y, text, ha="left", va="top", fontsize=8, color="#555555", wrap=True)
@@ -101,7 +259,13 @@ def nps_stacked_bars(
     ax.set_xlabel("Share of respondents (%)")
     ax.invert_yaxis()
     ax.set_title(title)
-    ax.legend(ncols=3, loc="upper center", bbox_to_anchor=(0.5, -0.15 if len(table) > 3 else -0.3))
+    describe_rows(ax, title, [
+        f"{r[label]}: suppressed ({r.get('reason', 'small n')}), n={int(r['n'])}" if suppressed[i]
+        else f"{r[label]}: NPS {r['nps']:+.0f} [{r['ci_low']:+.0f}, {r['ci_high']:+.0f}], "
+             f"{r['pct_promoter']:.0f}% promoters, {r['pct_detractor']:.0f}% detractors, n={int(r['n'])}"
+        for i, r in enumerate(table.to_dict("records"))])
+    ax.legend(ncols=3, loc="lower right", bbox_to_anchor=(1.0, 1.0), fontsize=8,
+              handlelength=1.2, borderaxespad=0.2)
     return ax
 
 
@@ -130,6 +294,10 @@ def ci_points(
     ax.invert_yaxis()
     ax.set_xlabel(xlabel)
     ax.set_title(title)
+    describe_rows(ax, title, [
+        f"{r[label]}: {r[estimate]:.1f} [{r[low]:.1f}, {r[high]:.1f}]"
+        + (f", n={int(r[n])}" if n and n in table and pd.notna(r[n]) else "")
+        for r in table.to_dict("records")], unit=xlabel)
     return ax
 
 
@@ -156,6 +324,11 @@ def line_with_band(
     ax.set_title(title)
     if hue:
         ax.legend(title=hue.replace("_", " "))
+    describe_rows(ax, title, [
+        ("" if name is None else f"{name} ") + ", ".join(
+            f"{w}: {v:.1f} [{lo_:.1f}, {hi_:.1f}]" for w, v, lo_, hi_ in
+            zip(g[x].astype(str), g[estimate], g[low], g[high], strict=True))
+        for name, g in groups], unit=ylabel)
     return ax
 
 
@@ -172,6 +345,8 @@ def funnel(steps: pd.DataFrame, label: str = "step", value: str = "rows", title:
     ax.set_xlabel("Responses (rows)")
     ax.set_xlim(0, vals[0] * 1.25)
     ax.set_title(title)
+    describe_rows(ax, title, [f"{s_}: {int(v):,} rows ({v / vals[0]:.1%})"
+                              for s_, v in zip(steps[label].astype(str), vals, strict=True)])
     return ax
 
 
@@ -206,6 +381,11 @@ def account_matrix(
     ax.set_title(f"{title} (n={len(d)} accounts; {len(table) - len(d)} without both)")
     if hue and hue in d:
         ax.legend(title=hue.replace("_", " "), loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=8)
+    quads = {"both positive": ((d[x] > 0) & (d[y] > 0)).sum(),
+             "decision maker negative, others positive": ((d[x] < 0) & (d[y] > 0)).sum(),
+             "decision maker positive, others negative": ((d[x] > 0) & (d[y] < 0)).sum(),
+             "both negative": ((d[x] < 0) & (d[y] < 0)).sum()}
+    describe_rows(ax, title_of(ax), [f"{k}: {int(v)} accounts" for k, v in quads.items()])
     return ax
 
 
@@ -225,6 +405,8 @@ def score_distribution(counts: pd.DataFrame, title: str = "", xlabel: str = "Lik
     ax.set_ylabel("Responses")
     ax.set_title(title)
     ax.legend()
+    describe_rows(ax, title, [f"{col}: " + ", ".join(f"{k}: {int(v):,}" for k, v in counts[col].items())
+                              for col in counts.columns], unit="responses per score")
     return ax
 
 
@@ -259,6 +441,10 @@ def driver_importance(
     ax.set_xlim(0, max(100 * imp.get("share_ci_high", imp["share"]).max() * 1.6, 10))
     ax.set_xlabel("Share of explained variance in LTR (%), 95% bootstrap CI")
     ax.set_title(title)
+    describe_rows(ax, title, [
+        f"{_label(i, labels)} {share[k]:.0f}%"
+        + (f" [{lo[k]:.0f}, {hi[k]:.0f}]" if "share_ci_low" in imp else "")
+        for k, i in enumerate(imp.index)], unit="share of explained variance in LTR")
     return ax
 
 
@@ -282,28 +468,36 @@ def priority_matrix(
         xerr = np.vstack([x - 100 * pm["share_ci_low"].to_numpy(float),
                           100 * pm["share_ci_high"].to_numpy(float) - x])
     yerr = np.vstack([y - pm["perf_ci_low"].to_numpy(float), pm["perf_ci_high"].to_numpy(float) - y])
-    for i, (name, row) in enumerate(pm.iterrows()):
+    for i, (_, row) in enumerate(pm.iterrows()):
         c = colors.get(row["quadrant"], PALETTE[0])
         ax.errorbar(x[i], y[i], xerr=None if xerr is None else xerr[:, [i]], yerr=yerr[:, [i]],
                     fmt="o", color=c, capsize=2, linewidth=1)
-        ax.annotate(_label(name, labels), (x[i], y[i]), xytext=(5, 4), textcoords="offset points",
-                    fontsize=8)
     xcut, ycut = 100 * pm.attrs.get("importance_cut", 1 / len(pm)), pm.attrs.get("performance_cut",
                                                                                    float(np.median(y)))
     ax.axvline(xcut, color="#777777", linestyle="--", linewidth=0.8)
     ax.axhline(ycut, color="#777777", linestyle="--", linewidth=0.8)
     x0, x1 = ax.get_xlim()
     y0, y1 = ax.get_ylim()
-    for label, (qx, qy, ha, va) in {"fix first": (x1, y0, "right", "bottom"),
-                                    "maintain": (x1, y1, "right", "top"),
-                                    "monitor": (x0, y0, "left", "bottom"),
-                                    "don't over-invest": (x0, y1, "left", "top")}.items():
-        ax.text(qx, qy, label.upper(), ha=ha, va=va, fontsize=9, color=colors[label], fontweight="bold")
+    pad_x, pad_y = 0.25 * (x1 - x0), 0.08 * (y1 - y0)  # room for labels at the edges
+    ax.set_xlim(x0, x1 + pad_x)
+    ax.set_ylim(y0 - pad_y, y1 + pad_y)
+    x0, x1 = ax.get_xlim()
+    y0, y1 = ax.get_ylim()
+    corners = [ax.text(qx, qy, label.upper(), ha=ha, va=va, fontsize=9, color=colors[label],
+                       fontweight="bold")
+               for label, (qx, qy, ha, va) in {"fix first": (x1, y0, "right", "bottom"),
+                                               "maintain": (x1, y1, "right", "top"),
+                                               "monitor": (x0, y0, "left", "bottom"),
+                                               "don't over-invest": (x0, y1, "left", "top")}.items()]
     unit = pm.attrs.get("performance_unit") or (
         "% rating 4-5" if pm.attrs.get("performance") == "top_box" else "mean rating (1-5)")
     ax.set_xlabel("Importance: share of explained variance in LTR (%)")
     ax.set_ylabel(f"Performance: {unit}")
     ax.set_title(title)
+    names = [_label(n, labels) for n in pm.index]
+    place_labels(ax, list(zip(x, y, strict=True)), names, avoid=corners)
+    describe_rows(ax, title, [f"{n}: importance {x[i]:.0f}%, performance {y[i]:.1f} "
+                              f"({pm['quadrant'].iloc[i]})" for i, n in enumerate(names)])
     return ax
 
 
@@ -361,14 +555,17 @@ def rate_funnel(
     colors = [PALETTE[5] if r in flagged else PALETTE[0] for r in d["rep_id"]]
     ax.scatter(d["n"], d["estimate"] * 100, c=colors, zorder=3)
     outside = d["estimate"] - pooled > 1.96 * np.sqrt(pooled * (1 - pooled) / d["n"])
-    for r, out in zip(d.itertuples(), outside, strict=True):
-        if out or r.rep_id in flagged:  # label what stands out; the rest is the crowd
-            ax.annotate(names.get(r.rep_id, r.rep_id), (r.n, r.estimate * 100), xytext=(4, 2),
-                        textcoords="offset points", fontsize=8, color="#333333")
     ax.set_xlabel("Responses per rep (n)")
     ax.set_ylabel("Share of responses (%)")
     ax.set_title(f"{title or check} ({len(d)} reps, n={int(d['n'].sum()):,})")
-    ax.legend(loc="upper right", fontsize=8)
+    legend = ax.legend(loc="upper right", fontsize=8)
+    marked = [r for r, out in zip(d.itertuples(), outside, strict=True)
+              if out or r.rep_id in flagged]  # label what stands out; the rest is the crowd
+    place_labels(ax, [(r.n, r.estimate * 100) for r in marked],
+                 [names.get(r.rep_id, r.rep_id) for r in marked], avoid=[legend])
+    describe(ax, f"{title_of(ax)}. All reps {pooled:.0%}. Above the peer band or flagged: "
+                 + ("; ".join(f"{names.get(r.rep_id, r.rep_id)} {r.estimate:.0%}" for r in marked)
+                    or "none") + ".")
     return ax
 
 
@@ -394,10 +591,6 @@ def predicted_vs_given(
     hi = d["predicted"] + d["ci_high"]
     ax.vlines(d["predicted"], lo, hi, colors=colors, alpha=0.6)
     ax.scatter(d["predicted"], d["given"], c=colors, zorder=3)
-    for r in d.itertuples():
-        if r.rep_id in flagged or r.ci_low > 0:
-            ax.annotate(names.get(r.rep_id, r.rep_id), (r.predicted, r.given), xytext=(4, 2),
-                        textcoords="offset points", fontsize=8, color="#333333")
     lims = [min(d["predicted"].min(), lo.min()) - 0.3, max(d["predicted"].max(), hi.max()) + 0.3]
     ax.plot(lims, lims, color="#555555", lw=1, ls="--", label="given = predicted")
     ax.set_xlim(lims)
@@ -405,7 +598,14 @@ def predicted_vs_given(
     ax.set_title(f"{title} ({len(d)} reps, n={int(d['n'].sum()):,})")
     ax.set_xlabel("Mean LTR predicted from experience ratings (0-10)")
     ax.set_ylabel("Mean LTR given (0-10)")
-    ax.legend(loc="upper left", fontsize=8)
+    legend = ax.legend(loc="upper left", fontsize=8)
+    marked = [r for r in d.itertuples() if r.rep_id in flagged or r.ci_low > 0]
+    place_labels(ax, [(r.predicted, r.given) for r in marked],
+                 [names.get(r.rep_id, r.rep_id) for r in marked], avoid=[legend])
+    describe(ax, f"{title_of(ax)}. Reps whose scores are above what their customers' experience "
+                 "predicts: " + ("; ".join(f"{names.get(r.rep_id, r.rep_id)} given {r.given:.1f} vs "
+                                           f"predicted {r.predicted:.1f}" for r in marked)
+                                 or "none") + ".")
     return ax
 
 
@@ -456,6 +656,10 @@ def group_outcomes(summary: pd.DataFrame, outcomes: Sequence[str] = DEFAULT_OUTC
     axes[0].invert_yaxis()
     fig.suptitle(title or "Next-period outcomes by account NPS group", x=0.01, ha="left",
                  fontweight="bold")
+    describe_rows(fig, title or "Next-period outcomes by account NPS group", [
+        f"{({**BINARY, **CONTINUOUS})[r['outcome']]}, {GROUP_LABELS.get(r['group'], r['group'])}: "
+        f"{100 * r['estimate']:.0f}% [{100 * r['ci_low']:.0f}, {100 * r['ci_high']:.0f}], n={int(r['n'])}"
+        for r in summary[summary["outcome"].isin(outcomes)].to_dict("records")])
     methods_note(axes[0], (
         "Accounts ranked by NPS in the survey wave (empirical-Bayes shrunk; minimum n of rated "
         "contacts applies); groups by quartile. Points: share or mean per account; bars: 95% CI "
@@ -480,6 +684,9 @@ def backtest_cumulative(result: BacktestResult, ax: plt.Axes | None = None, titl
     ax.set_xlabel("")
     ax.set_title(title or f"CX leaders vs laggards, {result.first_year}-{result.last_year}")
     ax.legend(loc="upper left")
+    describe_rows(ax, title_of(ax), [
+        f"{name}: {(g['value'].iloc[-1] - 1) * 100:+.0f}% cumulative return"
+        for name, g in result.series.groupby("portfolio", sort=False)])
     kind = "PRICE-ONLY returns (understated)" if result.price_only else "total returns"
     ex = result.excess.iloc[0]
     methods_note(ax, (
@@ -517,6 +724,10 @@ def competitor_gaps(gaps: pd.DataFrame, us: str = "Us", label: str = "competitor
     ax.invert_yaxis()
     ax.set_xlabel(f"NPS of {us} minus competitor (points, same respondents)")
     ax.set_title(title or f"Where {us} leads or lags on NPS")
+    describe_rows(ax, title_of(ax), [
+        f"vs {r[label]}: {({'lead': 'we lead', 'lag': 'we lag'}).get(r['verdict'], r['verdict'])} "
+        f"by {r['estimate']:+.0f} points [{r['ci_low']:+.0f}, {r['ci_high']:+.0f}], n={int(r['n'])}"
+        for r in g.to_dict("records")])
 
     methods_note(ax, (
         "Paired comparison: respondents who rated both vendors; NPS = % promoters (9-10) - % "

@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import math
+import numbers
 import re
 from collections.abc import Mapping
 from typing import Any
 
+import numpy as np
+
 
 def is_number(x: Any) -> bool:
-    return isinstance(x, int | float) and not isinstance(x, bool) and math.isfinite(float(x))
+    """A finite real number (Python or numpy), not a bool."""
+    return (isinstance(x, numbers.Real) and not isinstance(x, bool | np.bool_)
+            and math.isfinite(float(x)))
 
 
 def format_figure(value: Mapping[str, Any], digits: int = 1) -> str:
@@ -69,3 +74,61 @@ def money(x: float, currency: str = "USD") -> str:
     if abs(x) >= 1e3:
         return f"{currency} {x / 1e3:,.0f}k"
     return f"{currency} {x:,.0f}"
+
+
+# --- cell formats of the reports' tables (tables.py) and the workbook (workbook.py) ------------
+
+DASH = "–"  # an empty or not-computed cell
+
+
+def fmt_int(x: Any) -> str:
+    """1234 -> '1,234' (a count)."""
+    return f"{int(round(float(x))):,}" if is_number(x) else DASH
+
+
+def fmt_num(x: Any, digits: int = 1, signed: bool = False) -> str:
+    """A plain number with thousands separators: 4.7649 -> '4.8' (digits=1)."""
+    if not is_number(x):
+        return DASH
+    value = float(x)
+    if round(value, digits) == 0:
+        value = 0.0  # no '-0.0'
+    return f"{value:{'+' if signed else ''},.{digits}f}"
+
+
+def fmt_points(x: Any, digits: int = 1) -> str:
+    """NPS and other differences in points, always signed: 17.78 -> '+17.8'."""
+    return fmt_num(x, digits, signed=True)
+
+
+def fmt_pct(x: Any, digits: int = 1, fraction: bool = False, signed: bool = False) -> str:
+    """A rate in percent: 60.6 -> '60.6%' (``fraction=True``: 0.606 -> '60.6%')."""
+    if not is_number(x):
+        return DASH
+    return fmt_num(100 * float(x) if fraction else x, digits, signed) + "%"
+
+
+def fmt_money(x: Any, currency: str = "USD", digits: int = 0) -> str:
+    """Money with thousands separators: 8323066.33 -> 'USD 8,323,066'."""
+    return f"{currency} {fmt_num(x, digits)}" if is_number(x) else DASH
+
+
+def fmt_p(p: Any) -> str:
+    """A p-value: '<0.001', '0.023', '1.000'."""
+    if not is_number(p):
+        return DASH
+    return "<0.001" if float(p) < 0.001 else f"{float(p):.3f}"
+
+
+def fmt_ci(lo: Any, hi: Any, fmt: Any = fmt_num) -> str:
+    """A 95% CI as '[low, high]' in the estimate's format (``fmt`` formats one number)."""
+    if not (is_number(lo) and is_number(hi)):
+        return DASH
+    return f"[{fmt(lo)}, {fmt(hi)}]"
+
+
+def fmt_sig(flag: Any) -> str:
+    """Significance as a word: 'yes' / 'no' (missing: a dash)."""
+    if flag is None or (isinstance(flag, float) and math.isnan(flag)):
+        return DASH
+    return "yes" if bool(flag) else "no"

@@ -44,7 +44,7 @@ from typing import Any
 from helpers import catalog, config, contract, paths
 from helpers.config import NotebookStep, PipelineConfig, RunParams
 from helpers.errors import ConfigError, DataError, os_error_line
-from helpers.reporting import render, run_index, scheduler
+from helpers.reporting import render, run_index, scheduler, workbook
 
 log = logging.getLogger("helpers.reporting.pipeline")
 
@@ -719,6 +719,7 @@ def _finish(run: _Run, reports: Path, pipeline: PipelineConfig, started: float) 
     if manifest["status"] == "running":
         ok = all(e["status"] == "succeeded" for e in manifest["notebooks"])
         manifest["status"] = "succeeded" if ok else "failed"
+    _write_workbook(run.run_dir, manifest)
     manifest.update(finished_at=_now(), duration_s=round(time.perf_counter() - started, 3))
     _write_manifest(run.run_dir, manifest)
     if manifest["status"] == "succeeded":
@@ -727,6 +728,19 @@ def _finish(run: _Run, reports: Path, pipeline: PipelineConfig, started: float) 
     log.info("run %s %s in %.1f s; index %s", run.rid, manifest["status"], manifest["duration_s"],
              index)
     return index
+
+
+def _write_workbook(run_dir: Path, manifest: dict[str, Any]) -> None:
+    """``tables.xlsx`` from the run's result tables; a failure is noted, never fatal."""
+    currency = next((str(p["currency"]) for p in (manifest.get("parameters") or {}).values()
+                     if isinstance(p, dict) and p.get("currency")), "USD")
+    try:
+        book = workbook.write_workbook(run_dir, manifest, currency=currency)
+        manifest["workbook"] = book.name if book else None
+    except Exception as exc:  # noqa: BLE001 - the reports stand without the workbook
+        manifest["workbook"] = None
+        manifest["workbook_note"] = f"workbook failed: {_error_text(exc)}"
+        log.error("%s", manifest["workbook_note"])
 
 
 def _publish(run: _Run, p: PlannedStep, entry: dict[str, Any], output: Path,
@@ -789,7 +803,8 @@ def _terminate(signum: int, frame: Any) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``cx run [--params FILE] [--out DIR] [--pipeline FILE] [--run-id ID] [--check]``."""
+    """``cx run [--params FILE] [--out DIR] [--pipeline FILE] [--run-id ID] [--check]
+    [--check-pages] [--no-send] [--send-to-file DIR]``."""
     ap = argparse.ArgumentParser(prog="cx run", description="Run the report pipeline.")
     ap.add_argument("--params", default=Path("config/params.yaml"), type=paths.user_path, help="run parameters (YAML)")
     ap.add_argument("--out", default=None, type=paths.user_path, help="reports folder (default: reports/)")
@@ -800,6 +815,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         ap.add_argument(f"--{opt.replace('_', '-')}", default=None, type=paths.user_path,
                         help="run on this export" if opt == "raw" else f"with --raw: {opt} file")
     ap.add_argument("--segments", default=None, type=paths.user_path, help="analysis settings (default config/segments.yaml)")
+    ap.add_argument("--check-pages", action="store_true",
+                    help="open every page of the run in headless Chromium after it (console errors, "
+                         "broken images, alt text) and save a screenshot of each")
+    ap.add_argument("--no-send", action="store_true",
+                    help="send no mail and post no webhook after the run (docs/scheduling.md)")
+    ap.add_argument("--send-to-file", default=None, metavar="DIR", type=paths.user_path,
+                    help="write the mails (.eml) and webhook payload (.json) to DIR instead of sending")
     args = ap.parse_args(argv)
     overrides = export_overrides(args.segments, **{o: getattr(args, o) for o in EXPORT_OPTIONS})
     if not logging.getLogger().handlers:
@@ -816,6 +838,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             for line in not_provided(plan):
                 print(line)
             return EXIT_OK
+        # bad delivery settings stop the run before it starts (unless nothing is to be sent)
+        settings = config.DeliverySettings() if args.no_send else config.load_delivery()
         result = run(args.params, out_dir=args.out, pipeline_path=args.pipeline, run_id=args.run_id,
                      overrides=overrides)
     except ConfigError as exc:
@@ -834,7 +858,49 @@ def main(argv: Sequence[str] | None = None) -> int:
         signal.signal(signal.SIGTERM, previous)
     print(f"run {result.run_id} {result.status}: {result.run_dir}")
     print(f"report index: {result.index_path}")
+    if args.check_pages:
+        for line in check_pages(result.run_dir):
+            print(f"page check: {line}")
+    for line in deliver_run(result.run_dir, settings, send=not args.no_send,
+                            to_folder=args.send_to_file):
+        print(f"delivery: {line}")
     return result.exit_code
+
+
+def check_pages(run_dir: Path) -> list[str]:
+    """Browser-check the index and every page of a run, screenshots into ``<run>/screenshots``,
+    and record the outcome in its manifest (skipped, and said, without Chromium)."""
+    from helpers.reporting import browser
+
+    if browser.find_chromium() is None:
+        return ["skipped: Chromium not found (apt-get install -y chromium)"]
+    checks = browser.check_run(run_dir)
+    record = [{"page": Path(c.page).name, "ok": c.ok, "problems": c.problems(),
+               "screenshot": _rel(c.screenshot) if c.screenshot else None} for c in checks]
+    try:
+        doc = json.loads((run_dir / "manifest.json").read_text(encoding="utf-8"))
+        doc["page_checks"] = record
+        _write_manifest(run_dir, doc)
+    except (OSError, json.JSONDecodeError) as exc:
+        log.warning("page checks not recorded in the manifest: %s", exc)
+    return [f"{r['page']}: " + ("ok" if r["ok"] else "; ".join(r["problems"])) for r in record]
+
+
+def deliver_run(run_dir: Path, settings: config.DeliverySettings, *, send: bool = True,
+                to_folder: str | None = None) -> list[str]:
+    """Deliver a finished run (mails, webhook) and record what happened in its manifest."""
+    from helpers.reporting import delivery
+
+    lines = delivery.deliver(run_dir, settings, send=send, to_folder=to_folder)
+    manifest_path = run_dir / "manifest.json"
+    try:
+        doc = json.loads(manifest_path.read_text(encoding="utf-8"))
+        doc["delivery"] = lines
+        _write_manifest(run_dir, doc)
+    except (OSError, json.JSONDecodeError) as exc:
+        log.warning("delivery not recorded in the manifest: %s", os_error_line(exc)
+                    if isinstance(exc, OSError) else exc)
+    return lines
 
 if __name__ == "__main__":
     raise SystemExit(main())

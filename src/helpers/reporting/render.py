@@ -22,13 +22,18 @@ from pathlib import Path
 from typing import Any
 
 from helpers import catalog
-from helpers.reporting import safe_html
+from helpers.reporting import safe_html, tables
 from helpers.reporting.browser import chromium_command, find_chromium
 
 log = logging.getLogger("helpers.reporting.render")
 
 TEMPLATES_DIR = Path(__file__).with_name("templates")
 CSS = (TEMPLATES_DIR / "cx" / "cx.css").read_text(encoding="utf-8")
+#: The interactive-tables script (sort, filter, search), inline and allowed by its hash.
+TABLES_JS = (TEMPLATES_DIR / "cx" / "tables.js").read_text(encoding="utf-8")
+#: Cell tag: the cell's output is kept in the notebook (nbval compares it) but not shown on the
+#: rendered page (checks of headline numbers, next to the table or chart the reader sees).
+HIDE_OUTPUT = "hide_output"
 _HEADING = re.compile(r'<h([1-3]) id="([^"]+)"[^>]*>(.*?)</h\1>', re.S)
 _TAG = re.compile(r"<[^>]+>")
 
@@ -68,7 +73,7 @@ def _exporter() -> Any:
     )
     exporter.register_filter("clean_html", safe_html.sanitize)
     exporter.register_preprocessor(
-        TagRemovePreprocessor(remove_cell_tags={"remove_cell"},
+        TagRemovePreprocessor(remove_cell_tags={"remove_cell", HIDE_OUTPUT},
                               remove_all_outputs_tags={"remove_output"}, enabled=True),
         enabled=True,
     )
@@ -107,13 +112,16 @@ def render_notebook_html(
     nb = nbformat.read(src, as_version=4)
     name = src.stem
     title = title or _title_of(nb, name)
+    layout = layout_of(nb)
+    interactive = layout != "leadership" and has_interactive_tables(nb)
     resources = {
         "metadata": {"name": title},
         "cx": {
             "css": CSS, "run_id": run_id, "status": status, "error": error,
+            "layout": layout,
             "title": title, "notebook": name, "commit": commit,
             "generated": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
-            "csp": safe_html.content_security_policy(),
+            "csp": safe_html.content_security_policy([TABLES_JS] if interactive else []),
             "parameters": [
                 {k: str(getattr(p, k)) for k in ("name", "value", "source", "help")}
                 for p in parameters
@@ -123,7 +131,27 @@ def render_notebook_html(
     body, _ = _exporter().from_notebook_node(nb, resources=resources)
     body = _drop_repeated_title(body, resources["cx"]["title"])
     body = body.replace("<!--CX_TOC-->", table_of_contents(body), 1)
+    if interactive:  # exactly the hashed text, after everything else
+        at = body.rfind("</body>")
+        body = body[:at] + f"<script>{TABLES_JS}</script>\n" + body[at:]
     return publish_bytes(target, body.encode("utf-8"))
+
+
+def has_interactive_tables(nb: Any) -> bool:
+    """True when an output of the notebook holds a table marked for sorting and filtering."""
+    mark = f'class="cx-table cx-data {tables.INTERACTIVE_CLASS}"'
+    return any(mark in "".join(o.get("data", {}).get("text/html", ""))
+               for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []))
+
+
+def layout_of(nb: Any) -> str:
+    """'leadership' for notebooks that declare it (metadata ``cx.layout``), else 'analysis'.
+
+    Leadership pages (executive summary, sales briefing) get a compact header, contents and run
+    parameters at the end, and never ship the interactive-table script.
+    """
+    cx = nb.metadata.get("cx") or {}
+    return "leadership" if isinstance(cx, dict) and cx.get("layout") == "leadership" else "analysis"
 
 
 def _drop_repeated_title(body: str, title: str) -> str:

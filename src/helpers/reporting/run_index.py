@@ -52,6 +52,7 @@ class RunSummary:
     notebooks: tuple[dict[str, Any], ...]
     figures: dict[str, dict[str, Any]]
     not_available: tuple[str, ...] = ()   # titles of the sections the run could not show
+    workbook: str | None = None
 
 
 def read_runs(reports_dir: str | os.PathLike[str]) -> list[RunSummary]:
@@ -79,6 +80,7 @@ def read_runs(reports_dir: str | os.PathLike[str]) -> list[RunSummary]:
             started_at=str(doc.get("started_at", "")),
             duration_s=doc.get("duration_s"),
             notebooks=tuple(doc.get("notebooks", [])),
+            workbook=doc.get("workbook") if isinstance(doc.get("workbook"), str) else None,
             figures=figures, not_available=missing,
         ))
     return runs
@@ -175,6 +177,9 @@ def _run_row(run: RunSummary, keys: Sequence[str], latest_id: str | None) -> str
             note = f" {_status(status)}" + (f" <small>{html.escape(str(reason))[:200]}</small>"
                                             if reason else "")
         links.append(f"<li>{link}{note}</li>")
+    if run.workbook:
+        links.append(f'<li><a href="{html.escape(run.run_id)}/{html.escape(run.workbook)}">'
+                     "All result tables (Excel)</a></li>")
     figs = "".join(f'<li class="cx-kf" title="{html.escape(k)}">{html.escape(metric_label(k))}: '
                    f"{html.escape(format_figure(run.figures[k]))}</li>"
                    for k in keys if k in run.figures)
@@ -209,6 +214,10 @@ def _latest_block(runs: Sequence[RunSummary], latest_id: str | None) -> str:
             name = html.escape(str(nb.get("name", "")).split("_", 1)[-1].replace("_", " "))
             links.append(f'<a href="latest/{html.escape(nb["html"])}"><b>Read the {name}</b></a> '
                          f'(<a href="latest/{html.escape(nb["pdf"])}">PDF</a>)')
+        elif nb.get("name") == "07_sales_briefing" and nb.get("html"):
+            links.append(f'<a href="latest/{html.escape(nb["html"])}">Sales briefing</a>')
+    if run.workbook:
+        links.append(f'<a href="latest/{html.escape(run.workbook)}">All tables (Excel)</a>')
     started = html.escape(_when(run.started_at))
     return (f'<p class="cx-latest">Latest successful run: <a href="latest/">{html.escape(run.run_id)}'
             f"</a>, started {started}. {' '.join(links)}</p>")

@@ -11,8 +11,9 @@ Chromium that prints the PDF):
    *ammonia* library through ``nh3``): no script, no event-handler attribute, no ``javascript:``
    or ``data:`` link, images only as embedded ``data:image/...``;
 3. a Content-Security-Policy meta tag (:func:`csp_meta`) forbids any script the page does not
-   ship itself (pages ship none), any network load and any form, so a missed escape still cannot
-   run.
+   ship itself, any network load and any form, so a missed escape still cannot run. The only
+   script a page ships is the interactive-tables script of the analysis pages
+   (``templates/cx/tables.js``), allowed by its SHA-256 hash; leadership pages ship none.
 """
 
 from __future__ import annotations
@@ -103,3 +104,26 @@ def content_security_policy(scripts: Iterable[str] = ()) -> str:
 def csp_meta(scripts: Iterable[str] = ()) -> str:
     """The ``<meta http-equiv="Content-Security-Policy">`` tag; first in ``<head>``."""
     return f'<meta http-equiv="Content-Security-Policy" content="{content_security_policy(scripts)}">'
+
+
+def sanitize_url(url: str) -> str:
+    """An http(s) URL escaped for an ``href`` attribute; anything else becomes '#'."""
+    import html
+
+    text = str(url).strip()
+    return html.escape(text, quote=True) if re.match(r"^https?://[^\s\"'<>]+$", text) else "#"
+
+
+_MAIN = re.compile(r'<main class="cx-main">(.*?)</main>', re.S)
+_BLOCK_END = re.compile(r"</(p|h[1-6]|li|tr|div|pre|caption)>", re.I)
+
+
+def text_of(page: str) -> str:
+    """The readable text of a rendered report's main content (for a plain-text mail part)."""
+    import html
+
+    found = _MAIN.search(page)
+    body = _BLOCK_END.sub(lambda m: m.group(0) + "\n", found.group(1) if found else page)
+    text = html.unescape(nh3.clean(body, tags=set(), strip_comments=True))
+    lines = [" ".join(line.split()) for line in text.replace("¶", "").splitlines()]
+    return "\n".join(line for line in lines if line)

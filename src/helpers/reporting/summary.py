@@ -280,7 +280,7 @@ def changes_finding(art: Artefacts, q: float = 0.05) -> Finding:
                "tests of the run)")
     if sig.empty:
         text = (f"**No significant change since the previous wave.** Of the {scope} (overall and "
-                f"per segment, both markets), none survives {control}; movements in the trend "
+                f"per segment, {_markets_of(art)}), none survives {control}; movements in the trend "
                 "charts are within sampling noise.")
         return Finding(text, empty, "", "", "")
     lines = [f"{r['label']}: **{ci_text(r['change'], r['ci_low'], r['ci_high'], signed=True)}** "
@@ -437,23 +437,43 @@ def integrity_finding(art: Artefacts) -> Finding:
                    "B2B NPS with and without flagged account teams", "NPS (points)", note)
 
 
+def _markets_of(art: Artefacts) -> str:
+    """'both markets' or 'B2C only' from the markets the changes table covers."""
+    table = art.table("wave_changes")
+    found = sorted(set(table["market"].astype(str))) if table is not None and "market" in table else []
+    return "both markets" if len(found) > 1 else f"{found[0]} only" if found else "all markets"
+
+
 def availability_finding(art: Artefacts) -> Finding:
-    """What this run could not show, and what each section needs (from ``sections/*.json``)."""
+    """What this run could not show, and what each section needs (from ``sections/*.json``).
+
+    Sections of a market the programme does not have at all are one line, not one each: a
+    B2C-only programme is not missing its B2B sections, it has no B2B customers."""
     empty = pd.DataFrame(columns=["label", "estimate", "ci_low", "ci_high", "n"])
     if not art.not_available:
         return Finding("Every section of every report had the data it needs in this run.", empty,
                        "", "", "")
-    lines = [f"{r['title']}: needs " + "; ".join(r["missing"]) for r in art.not_available]
+    absent = {m: [r for r in art.not_available
+                  if r["missing"] == [f"{m} responses (the export has none)"]] for m in MARKETS}
+    lines = [f"{r['title']}: needs " + "; ".join(r["missing"]) for r in art.not_available
+             if not any(r in rows for rows in absent.values())]
     text = (f"**{len(lines)} section(s) were not available in this run** (the reports show a card "
-            "in their place):\n\n" + _bullets(lines))
+            "in their place):\n\n" + _bullets(lines)) if lines else (
+        "Every section of this programme's markets had the data it needs in this run.")
+    for m, rows in absent.items():
+        if rows:
+            text += (f"\n\nThis programme has no {m} responses, so its {len(rows)} {m} "
+                     "section(s) are left out.")
     return Finding(text, empty, "", "", "")
 
 
-def show(finding: Finding) -> None:
-    """Display a finding's text and its chart with the methods note (or say none is available)."""
+def show(finding: Finding, chart: bool = True) -> None:
+    """Display a finding's text and (with `chart`) its chart with the methods note."""
     from IPython.display import Markdown, display
 
     display(finding)
+    if not chart:
+        return
     if finding.table is None or len(finding.table) == 0:
         if MISSING not in finding.text and finding.title:
             display(Markdown("_No chart: nothing to show for this section in this run._"))
@@ -462,3 +482,40 @@ def show(finding: Finding) -> None:
                          n="n" if "n" in finding.table else None)
     charts.methods_note(ax, finding.note)
     plt.show()
+
+
+def trend_chart(art: Artefacts) -> bool:
+    """A compact chart of NPS per wave and market with 95% CI bands (from the nps_trend table);
+    False (and a line saying why) when the run has fewer than two waves."""
+    from IPython.display import Markdown, display
+
+    t = art.table("nps_trend")
+    if t is not None and "suppressed" in t:
+        t = t[~t["suppressed"].fillna(False).astype(bool)]
+    if t is None or t.empty or t["wave"].nunique() < 2:
+        display(Markdown("_One wave in this run: no trend to show yet._"))
+        return False
+    fig, ax = plt.subplots(figsize=(8, 2.5))
+    charts.line_with_band(t, x="wave", estimate="nps", hue="market", ylabel="NPS (points)",
+                          title="NPS per wave, with 95% confidence bands", ax=ax)
+    ax.legend(title=None, ncols=2, loc="lower right", bbox_to_anchor=(1.0, 1.0), fontsize=8)
+    charts.methods_note(ax, "B2B clustered by account, B2C weighted; suppressed waves left out. "
+                            "Overlapping bands: the waves cannot be told apart. "
+                            "Source: tables/nps_trend.parquet (02_segments).")
+    plt.show()
+    return True
+
+
+def sources(art: Artefacts) -> Any:
+    """What this summary read, per report: how many headline figures and result tables (their
+    names and contents are in the run's tables.xlsx)."""
+    from helpers.reporting import tables
+
+    rows = []
+    for nb in sorted({*art.metrics, *(contract.TABLES[n] for n in art.tables if n in contract.TABLES)}):
+        rows.append({"notebook": nb, "metrics": len(art.metrics.get(nb, {})),
+                     "tables": sum(contract.TABLES.get(n) == nb for n in art.tables)})
+    frame = pd.DataFrame(rows, columns=["notebook", "metrics", "tables"])
+    return tables.table(frame, [tables.text("notebook", "Report"),
+                                tables.count("metrics", "Headline figures"),
+                                tables.count("tables", "Result tables")])

@@ -1,0 +1,202 @@
+"""The executive summary's first screen: headline tiles per market and what to fix first.
+
+Read from a run's artefacts (never recomputed): NPS, CES and CSAT per market from the segments
+notebook (estimate, 95% CI, n; its change since the previous wave with its significance), and
+the "fix first" items of the drivers notebook's priority matrix with their what-if NPS gain. A
+market or measure this run does not have gets no tile; the scorecard says nothing about it.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+
+from helpers.reporting import formats
+from helpers.reporting.summary import MARKETS, Artefacts, run_wave
+
+#: Tile measures: metric key -> (tile name, kind of number). CES shows % agree (its mean below).
+TILE_MEASURES: dict[str, tuple[str, str]] = {"nps": ("NPS", "points"), "ces_agree": ("CES", "pct"),
+                                             "csat_top2": ("CSAT", "pct")}
+DETAIL = {"nps": "promoters minus detractors, points", "ces_agree": "% agree it was easy",
+          "csat_top2": "% satisfied (top-2 box)"}
+
+
+@dataclass(frozen=True)
+class Tile:
+    """One headline figure with its interval, n and change since the previous wave."""
+
+    market: str
+    metric: str
+    name: str
+    kind: str
+    estimate: float
+    ci_low: float
+    ci_high: float
+    n: float
+    detail: str = ""
+    change: float = float("nan")
+    change_low: float = float("nan")
+    change_high: float = float("nan")
+    wave_from: str = ""
+    significant: bool | None = None
+
+    def value_text(self) -> str:
+        return (formats.fmt_points(self.estimate) if self.kind == "points"
+                else formats.fmt_pct(self.estimate))
+
+    def ci_text(self) -> str:
+        fmt = formats.fmt_points if self.kind == "points" else formats.fmt_num
+        return formats.fmt_ci(self.ci_low, self.ci_high, fmt)
+
+    def change_text(self) -> str:
+        """'▲ +7.0 since 2026Q2, not significant' (points, or percentage points for rates)."""
+        if not formats.is_number(self.change):
+            return "no earlier wave to compare" if not self.wave_from else "change not tested"
+        arrow = "▲" if self.change > 0 else "▼" if self.change < 0 else "="
+        unit = "pts" if self.kind == "points" else "pp"
+        word = {True: "significant", False: "not significant"}.get(self.significant, "not tested")
+        return f"{arrow} {formats.fmt_points(self.change)} {unit} since {self.wave_from}, {word}"
+
+
+def _headline_rows(art: Artefacts) -> pd.DataFrame:
+    """market, metric, label, estimate, ci_low, ci_high, n from the market_headline table (or the
+    segments notebook's metrics when the table is missing)."""
+    table = art.table("market_headline")
+    if table is not None and len(table):
+        return table
+    from helpers.reporting.summary import headline_figures
+
+    return headline_figures(art)
+
+
+def _changes(art: Artefacts) -> dict[tuple[str, str], Mapping[str, Any]]:
+    table = art.table("headline_changes")
+    if table is None or table.empty:
+        return {}
+    return {(str(r["market"]), str(r["metric"])): r for r in table.to_dict("records")}
+
+
+def tiles(art: Artefacts) -> list[Tile]:
+    """A tile per market and measure this run has (markets in B2B, B2C order)."""
+    head = _headline_rows(art)
+    changes = _changes(art)
+    out = []
+    for market in MARKETS:
+        rows = head[head["market"] == market].set_index("metric")
+        for metric, (name, kind) in TILE_MEASURES.items():
+            if metric not in rows.index or not formats.is_number(rows.loc[metric, "estimate"]):
+                continue
+            r = rows.loc[metric]
+            detail = DETAIL[metric]
+            if metric == "ces_agree" and "ces_mean" in rows.index:
+                label = str(rows.loc["ces_mean"].get("label", "CES mean"))
+                scale = label[label.find("(") + 1:label.find(")")] if "(" in label else ""
+                detail += f"; mean {formats.fmt_num(rows.loc['ces_mean', 'estimate'], 2)}" + (
+                    f" on {scale}" if scale else "")
+            ch = changes.get((market, metric), {})
+            sig = ch.get("significant")
+            out.append(Tile(
+                market, metric, name, kind, float(r["estimate"]), formats.as_number(r["ci_low"]),
+                formats.as_number(r["ci_high"]), formats.as_number(r["n"]), detail,
+                formats.as_number(ch.get("change")), formats.as_number(ch.get("ci_low")),
+                formats.as_number(ch.get("ci_high")), str(ch.get("wave_from") or ""),
+                None if sig is None or (isinstance(sig, float) and pd.isna(sig)) else bool(sig)))
+    return out
+
+
+FIX_COLUMNS = ["market", "driver", "label", "share", "performance", "gain", "gain_low",
+               "gain_high", "n"]
+
+
+def fix_first(art: Artefacts, k: int = 3) -> pd.DataFrame:
+    """The `k` "fix first" items (important, rated below the median) with the largest what-if
+    NPS gain (else importance), across markets, with the gain's 95% CI."""
+    pm = art.table("drivers_priority")
+    if pm is None or pm.empty or "quadrant" not in pm:
+        return pd.DataFrame(columns=FIX_COLUMNS)
+    fix = pm[pm["quadrant"] == "fix first"][["market", "driver", "share", "performance"]].copy()
+    ranked = art.table("drivers_ranked")
+    labels = ({(r["market"], r["driver"]): r["label"] for r in ranked.to_dict("records")}
+              if ranked is not None and "label" in ranked else {})
+    fix["label"] = [labels.get((m, d)) or str(d).replace("_", " ")
+                    for m, d in zip(fix["market"], fix["driver"], strict=True)]
+    wi = art.table("drivers_what_if")
+    if wi is not None and len(wi):
+        gains = wi.rename(columns={"estimate": "gain", "ci_low": "gain_low", "ci_high": "gain_high"})
+        fix = fix.merge(gains[["market", "driver", "gain", "gain_low", "gain_high", "n"]],
+                        on=["market", "driver"], how="left")
+    for c in FIX_COLUMNS:
+        if c not in fix:
+            fix[c] = float("nan")
+    fix = fix.sort_values(["gain", "share"], ascending=[False, False], na_position="last")
+    return fix.head(k)[FIX_COLUMNS].reset_index(drop=True)
+
+
+@dataclass(frozen=True)
+class Scorecard:
+    """The first screen of the executive summary (HTML in the page, plain text for nbval)."""
+
+    wave: str | None
+    tiles: tuple[Tile, ...]
+    fixes: pd.DataFrame
+
+    def _fix_lines(self) -> list[tuple[str, str, str]]:
+        """(market, label, gain text) per fix-first item."""
+        out = []
+        for r in self.fixes.to_dict("records"):
+            if formats.is_number(r.get("gain")):
+                gain = (f"{formats.fmt_points(r['gain'])} NPS points "
+                        f"{formats.fmt_ci(r['gain_low'], r['gain_high'], formats.fmt_points)}")
+            else:
+                gain = "gain not estimated"
+            out.append((str(r["market"]), str(r["label"]), gain))
+        return out
+
+    def to_html(self) -> str:
+        e = html.escape
+        markets = [m for m in MARKETS if any(t.market == m for t in self.tiles)]
+        rows = []
+        for m in markets:
+            cells = []
+            for t in (t for t in self.tiles if t.market == m):
+                mood = ("up" if t.change > 0 else "down") if t.significant else "flat"
+                cells.append(
+                    f'<div class="cx-tile" role="group" aria-label="{e(m)} {e(t.name)}">'
+                    f'<p class="cx-tile-name">{e(m)} · {e(t.name)}</p>'
+                    f'<p class="cx-tile-value">{e(t.value_text())}</p>'
+                    f'<p class="cx-tile-ci">95% CI {e(t.ci_text())} · n={e(formats.fmt_int(t.n))}</p>'
+                    f'<p class="cx-tile-detail">{e(t.detail)}</p>'
+                    f'<p class="cx-tile-change cx-change-{mood}">{e(t.change_text())}</p></div>')
+            rows.append(f'<div class="cx-tiles">{"".join(cells)}</div>')
+        tiles_html = "".join(rows) or '<p class="cx-tile-none">No headline figures in this run.</p>'
+        fixes = self._fix_lines()
+        items = "".join(f"<li><strong>{e(label)}</strong> ({e(m)}): {e(gain)}</li>"
+                        for m, label, gain in fixes)
+        fix_html = (f'<div class="cx-fix"><p class="cx-fix-title">What to fix first</p>'
+                    f'<ol>{items}</ol><p class="cx-fix-note">Important, rated below the median; gain: '
+                    "NPS change if the bottom quarter on the item moved up to its median (95% CI, "
+                    "model-based).</p></div>"
+                    if fixes else "")
+        wave = f"Wave {e(self.wave)}" if self.wave and self.wave != "all" else "This survey"
+        return (f'<div class="cx-scorecard" id="cx-scorecard" aria-label="Scorecard">'
+                f'<p class="cx-scorecard-head">{wave}: 95% confidence intervals, number of '
+                f"responses and change since the previous wave.</p>"
+                f"{tiles_html}{fix_html}</div>")
+
+    def _repr_html_(self) -> str:
+        return self.to_html()
+
+    def __repr__(self) -> str:
+        lines = [f"{t.market} {t.name} {t.value_text()} {t.ci_text()} n={formats.fmt_int(t.n)}; "
+                 f"{t.change_text()}" for t in self.tiles]
+        lines += [f"fix first: {label} ({m}): {gain}" for m, label, gain in self._fix_lines()]
+        return "\n".join(lines) or "no headline figures"
+
+
+def build(art: Artefacts, k: int = 3) -> Scorecard:
+    """The scorecard of a run: tiles for what the run has, and the `k` items to fix first."""
+    return Scorecard(run_wave(art), tuple(tiles(art)), fix_first(art, k))

@@ -1,0 +1,263 @@
+"""``reports/<run>/tables.xlsx``: every registered result table of a run in one workbook.
+
+One sheet per table (columns labelled in words, 95% CI bounds and n as their own columns,
+numbers stored as numbers with a number format, never as text) and a README sheet first: the
+run id, what each sheet holds and which report wrote it, and the run's parameters. Written by
+the pipeline after the notebooks, from ``<run>/tables/*.parquet`` (only names registered in
+``contract.TABLES``). Personal data never reaches it: rep ids and contact keys are not written
+(a rep-level table appears only as :func:`helpers.analysis.disclosure.team_table` shows it, or
+not at all).
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import os
+import re
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from helpers import contract, paths
+from helpers.analysis import disclosure
+from helpers.reporting import render
+
+FILE = "tables.xlsx"
+#: Columns that identify a person (or a device) and never go into the workbook.
+PERSONAL = {"rep_id", "contact_key", "ip_key", "email", "first_name", "last_name", "phone",
+            "response_id", "contact_id", "latitude", "longitude", "external_reference"}
+#: Tables with a rep id: how they may be shown (disclosure rules), else they are left out.
+REP_TABLES: dict[str, Callable[[pd.DataFrame], pd.DataFrame]] = {
+    "team_promoter_rates": disclosure.team_table}
+
+DESCRIPTIONS: dict[str, str] = {
+    "market_headline": "Headline NPS, CES and CSAT per market in the reported wave (95% CI, n, design effect)",
+    "headline_changes": "Change of each headline measure since the previous wave, with significance",
+    "segment_nps": "NPS per sub-segment in the reported wave; suppressed cells with the reason",
+    "nps_trend": "NPS per wave and market with 95% CI",
+    "wave_changes": "Every wave-over-wave NPS change tested, Benjamini-Hochberg adjusted",
+    "b2b_account_nps": "B2B NPS counted several ways (responses, one vote per account, waterfall, weighted)",
+    "b2b_archetypes": "B2B accounts per archetype (silent, all promoters, split ...) with ARR",
+    "b2b_dm_coverage": "Share of accounts where a decision maker answered",
+    "b2b_response_rates": "B2B response rate by segment and role (95% CI clustered by account)",
+    "b2b_response_rates_by_account": "B2B response rate per account",
+    "personas": "Experience personas per market with NPS and stability",
+    "drivers_ranked": "Driver importance (share of explained LTR variance) with bootstrap CI",
+    "drivers_priority": "Priority matrix: importance x performance, quadrant per item",
+    "drivers_what_if": "Expected NPS gain if the bottom quartile on an item moved to its median",
+    "drivers_odds_ratios": "Promoter and detractor models: odds ratios per item",
+    "drivers_segments": "Driver importance within each segment",
+    "journey_effects": "Quarter-end deals, go-live slips and implementation length: effects with CIs",
+    "promoter_walk_back": "What promoter accounts rated differently from other accounts",
+    "team_promoter_rates": "Account teams' promoter rates after shrinkage (by rank, no rep id)",
+    "comment_themes": "Comment themes: share of promoter vs detractor comments",
+    "account_nps_ranking": "Accounts ranked by (shrunk) NPS in the wave, leader / laggard group",
+    "leader_laggard_gaps": "Leaders minus laggards on next-period outcomes (rates as fractions)",
+    "leader_laggard_by_segment": "Leaders minus laggards within each segment, FDR-adjusted",
+    "outcomes_by_group": "Next-period outcomes per account NPS group",
+    "revenue_at_risk": "ARR in detractor accounts and its expected churn",
+    "gap_value": "What moving laggards to the middle group would be worth in ARR a year",
+    "gap_value_by_segment": "The same value per segment",
+    "competitor_nps": "NPS per vendor among the respondents who rated it",
+    "competitor_gaps": "Our NPS minus each competitor's among shared respondents",
+    "competitor_pairs": "Every pair of vendors compared among shared respondents",
+    "competitor_gaps_by_segment": "Competitor gaps within the segments of one field",
+    "backtest_summary": "CX index leaders vs laggards: returns, volatility, drawdown",
+    "backtest_yearly": "Yearly returns of each portfolio",
+    "backtest_events": "Holdings that could not run a full year",
+    "integrity_nps": "B2B NPS with and without the flagged reps' responses",
+    "integrity_audit": "Score-integrity audit list by pseudonym, with reasons",
+    "sales_competitor_gaps": "Sales briefing: our NPS gap to each competitor",
+    "sales_competitor_gaps_by_segment": "Sales briefing: competitor gaps by every segment field",
+    "sales_separators": "Sales and implementation items: promoters' minus detractors' rating",
+    "sales_coverage": "Decision-maker coverage and response rate by account tier",
+}
+LABELS = {"n": "n", "se": "Standard error", "ci_low": "95% CI low", "ci_high": "95% CI high",
+          "p_value": "p", "p_adjusted": "Adjusted p (BH)", "nps": "NPS (points)",
+          "df": "Degrees of freedom", "deff": "Design effect", "n_eff": "Effective n",
+          "arr": "ARR", "significant": "Significant", "estimate": "Estimate",
+          "item_label": "Item (label)"}
+FRACTIONS = {"share", "share_ci_low", "share_ci_high", "top3_share", "share_moved",
+             "share_of_arr", "gap", "gap_ci_low", "gap_ci_high", "cumulative_return",
+             "annualised_return", "volatility", "max_drawdown", "return", "cumulative",
+             "return_to_exit", "sample_share", "weighted_share", "population_share"}
+PERCENT_UNITS = re.compile(r"^(pct_.*|rate|rate_ci_(low|high)|raw_rate|shrunk_rate|dm_share|"
+                           r"dm_ci_(low|high)|share_(promoter|detractor)|(promoter|detractor)_ci_(low|high))$")
+MONEY = re.compile(r"^(arr|arr_.*|.*_arr)$")
+COUNTS = re.compile(r"^(n|n_.*|.*_n|accounts|accounts_.*|invited|responded|with_dm|years|rank|"
+                    r"rank_.*|successes|reps|year)$")
+#: Tables whose estimate (and CI) are money, or fractions, rather than points.
+MONEY_ESTIMATES = {"gap_value", "gap_value_by_segment", "revenue_at_risk"}
+FRACTION_ESTIMATES = {"outcomes_by_group"}
+
+
+def sheet_name(name: str, taken: set[str]) -> str:
+    """An Excel sheet name (31 characters at most, unique in the workbook)."""
+    base = name[:31]
+    out, i = base, 2
+    while out.lower() in taken:
+        out = f"{base[:28]}~{i}"
+        i += 1
+    taken.add(out.lower())
+    return out
+
+
+def number_format(table: str, column: str, series: pd.Series, currency: str) -> str | None:
+    """The Excel number format of a column (None: not a number)."""
+    if pd.api.types.is_bool_dtype(series) or not pd.api.types.is_numeric_dtype(series):
+        return None
+    money = f'"{currency}" #,##0'
+    if column in ("p_value", "p_adjusted", "p_value_eb", "p_value_loo", "q"):
+        return "0.0000"
+    if MONEY.match(column) or (table in MONEY_ESTIMATES and column in ("estimate", "se", "ci_low",
+                                                                         "ci_high")):
+        return money
+    if column in FRACTIONS or (table in FRACTION_ESTIMATES and column in ("estimate", "se",
+                                                                           "ci_low", "ci_high")):
+        return "0.0%"
+    if PERCENT_UNITS.match(column):
+        return '0.0"%"'
+    if COUNTS.match(column) or pd.api.types.is_integer_dtype(series):
+        return "#,##0" if column != "year" else "0"
+    big = series.abs().max() if len(series.dropna()) else 0
+    return "#,##0.0" if big >= 100 else "0.000"
+
+
+def header(column: str) -> str:
+    """The column's label: known names in words ('ci_low' -> '95% CI low'), else words."""
+    if column in LABELS:
+        return LABELS[column]
+    text = str(column).replace("_", " ").strip()
+    return text[:1].upper() + text[1:]
+
+
+def _safe(name: str, df: pd.DataFrame) -> pd.DataFrame | None:
+    """The table as it may be shared: rep-level tables through the disclosure rules (or None),
+    personal columns dropped."""
+    if "rep_id" in df.columns:
+        show = REP_TABLES.get(name)
+        if show is None:
+            return None
+        df = show(df)
+    return df.drop(columns=[c for c in df.columns if str(c).lower() in PERSONAL])
+
+
+def _item_labels(run: Path) -> dict[str, str]:
+    """Driver item -> its label in the survey schema (as the drivers report stored them)."""
+    p = run / "tables" / "drivers_ranked.parquet"
+    if not p.is_file():
+        return {}
+    t = pd.read_parquet(p)
+    return dict(zip(t["driver"].astype(str), t["label"].astype(str), strict=True)) \
+        if {"driver", "label"} <= set(t.columns) else {}
+
+
+def _with_item_labels(df: pd.DataFrame, labels: Mapping[str, str]) -> pd.DataFrame:
+    """An 'item_label' column beside a driver / item code column."""
+    for code in ("driver", "item"):
+        if code in df.columns and labels and "item_label" not in df.columns:
+            at = list(df.columns).index(code) + 1
+            df = df.copy()
+            df.insert(at, "item_label", df[code].astype(str).map(labels))
+    return df
+
+
+def _cell(value: Any) -> Any:
+    """A value openpyxl writes as a number, a date, a bool or text (NaN and NA as empty)."""
+    if value is None or value is pd.NA or value is pd.NaT:
+        return None
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    if hasattr(value, "item") and not isinstance(value, str):  # numpy scalar
+        value = value.item()
+    if isinstance(value, pd.Timestamp):
+        return value.to_pydatetime().replace(tzinfo=None)
+    return value
+
+
+def _write_sheet(ws: Any, name: str, df: pd.DataFrame, currency: str) -> None:
+    from openpyxl.styles import Alignment, Font, PatternFill
+
+    bold, fill = Font(bold=True), PatternFill("solid", fgColor="F6F8FA")
+    for j, col in enumerate(df.columns, start=1):
+        c = ws.cell(row=1, column=j, value=header(str(col)))
+        c.font, c.fill = bold, fill
+        c.alignment = Alignment(wrap_text=True, vertical="bottom")
+        fmt = number_format(name, str(col), df[col], currency)
+        for i, v in enumerate(df[col].tolist(), start=2):
+            cell = ws.cell(row=i, column=j, value=_cell(v))
+            if fmt and isinstance(cell.value, int | float) and not isinstance(cell.value, bool):
+                cell.number_format = fmt
+        width = max([len(header(str(col)))] + [len(str(v)) for v in df[col].head(200)])
+        ws.column_dimensions[cell_letter(j)].width = min(max(8, width + 2), 60)
+    ws.freeze_panes = "A2"
+
+
+def cell_letter(j: int) -> str:
+    from openpyxl.utils import get_column_letter
+
+    return get_column_letter(j)
+
+
+def _readme(ws: Any, run_id: str, manifest: Mapping[str, Any], listed: list[tuple[str, ...]],
+            left_out: list[str]) -> None:
+    from openpyxl.styles import Font
+
+    bold = Font(bold=True)
+    rows: list[tuple[Any, ...]] = [
+        ("CX report tables",), ("Run id", run_id), ("Run status", manifest.get("status", "")),
+        ("Started", manifest.get("started_at", "")),
+        ("Numbers", "Stored as numbers with a number format. 95% CI bounds and n are their own "
+                    "columns. Percent columns marked % are in percent (0-100); share columns in "
+                    "Excel percent format are fractions (0-1)."),
+        ("Personal data", "No rep id, contact or device key: rep-level tables appear by rank "
+                          "only (" + disclosure.RULE + ")."), (),
+        ("Sheet", "Table", "Written by", "What it holds", "Rows")]
+    rows += listed
+    if left_out:
+        rows += [(), ("Left out (hold person-level ids):", ", ".join(left_out))]
+    rows += [(), ("Parameters", "Notebook", "Value")]
+    for nb, params in (manifest.get("parameters") or {}).items():
+        for key, value in (params or {}).items():
+            rows.append((key, nb, str(value)))
+    for r in rows:
+        ws.append(list(r))
+    for r in (1, 8):
+        for c in ws[r]:
+            c.font = bold
+    ws.column_dimensions["A"].width, ws.column_dimensions["B"].width = 34, 34
+    ws.column_dimensions["C"].width, ws.column_dimensions["D"].width = 24, 80
+
+
+def write_workbook(run_dir: str | os.PathLike[str], manifest: Mapping[str, Any] | None = None,
+                   currency: str = "USD") -> Path | None:
+    """Write ``<run_dir>/tables.xlsx`` from the run's registered result tables (None: no table)."""
+    from openpyxl import Workbook
+
+    run = paths.resolve(run_dir)
+    files = sorted(p for p in (run / "tables").glob("*.parquet") if p.stem in contract.TABLES)
+    if not files:
+        return None
+    manifest = manifest or {}
+    wb = Workbook()
+    readme = wb.active
+    readme.title = "README"
+    taken, listed, left_out = {"readme"}, [], []
+    labels = _item_labels(run)
+    for p in files:
+        df = _safe(p.stem, pd.read_parquet(p))
+        df = _with_item_labels(df, labels) if df is not None else None
+        if df is None:
+            left_out.append(p.stem)
+            continue
+        sheet = sheet_name(p.stem, taken)
+        _write_sheet(wb.create_sheet(sheet), p.stem, df.reset_index(drop=True), currency)
+        listed.append((sheet, p.stem, contract.TABLES[p.stem], DESCRIPTIONS.get(p.stem, ""),
+                       len(df)))
+    _readme(readme, str(manifest.get("run_id") or run.name), manifest, listed, left_out)
+    buf = io.BytesIO()
+    wb.save(buf)
+    return render.publish_bytes(run / FILE, buf.getvalue())

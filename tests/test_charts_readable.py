@@ -1,0 +1,138 @@
+"""Charts a person can read: labels never overlap, heights fit the rows, every chart has alt
+text built from its title and data (and it reaches the rendered <img>), Okabe-Ito colours."""
+
+from __future__ import annotations
+
+import itertools
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import nbformat  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+import pytest  # noqa: E402
+
+from helpers.reporting import charts, render  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def _theme():
+    with matplotlib.rc_context():  # the house theme for these tests only
+        charts.set_theme()
+        yield
+    plt.close("all")
+
+
+def _pm(n_same: int = 4) -> pd.DataFrame:
+    """A priority matrix with `n_same` items on exactly the same point (as the four B2B sales
+    items were), plus two others."""
+    names = [f"sales_item_{i}" for i in range(n_same)] + ["impl_on_time", "impl_on_budget"]
+    share = [0.2] * n_same + [0.1, 0.12]
+    perf = [3.5] * n_same + [4.1, 2.9]
+    pm = pd.DataFrame({"share": share, "share_ci_low": np.array(share) - 0.03,
+                       "share_ci_high": np.array(share) + 0.03, "performance": perf,
+                       "perf_ci_low": np.array(perf) - 0.1, "perf_ci_high": np.array(perf) + 0.1,
+                       "quadrant": ["fix first"] * n_same + ["don't over-invest", "monitor"]},
+                      index=names)
+    pm.attrs.update(importance_cut=1 / len(pm), performance_cut=3.5)
+    return pm
+
+
+def _boxes(ax: plt.Axes) -> list:
+    fig = ax.figure
+    fig.canvas.draw()
+    r = fig.canvas.get_renderer()
+    return [(t.get_text(), t.get_window_extent(r)) for t in ax.texts if t.get_text()]
+
+
+def test_priority_matrix_labels_never_overlap_even_on_one_point() -> None:
+    labels = {f"sales_item_{i}": f"A long sales label number {i}" for i in range(4)}
+    ax = charts.priority_matrix(_pm(4), labels=labels)
+    boxes = _boxes(ax)
+    names = [b for b in boxes if b[0].startswith("A long") or b[0].startswith("impl")]
+    assert len(names) == 6
+    frame = ax.get_window_extent()
+    for (ta, a), (tb, b) in itertools.combinations(boxes, 2):
+        assert not a.overlaps(b), f"{ta!r} overlaps {tb!r}"
+    for text, box in names:  # inside the plot area
+        assert frame.x0 <= box.x0 and box.x1 <= frame.x1 and frame.y0 <= box.y0 and box.y1 <= frame.y1, text
+
+
+def test_the_overlap_check_can_fail() -> None:
+    """Negative control: annotations at one point without the layout do overlap."""
+    fig, ax = plt.subplots()
+    for i in range(3):
+        ax.annotate(f"label {i}", (1, 1), xytext=(5, 4), textcoords="offset points")
+    boxes = _boxes(ax)
+    assert any(a.overlaps(b) for (_, a), (_, b) in itertools.combinations(boxes, 2))
+
+
+def test_place_labels_keeps_many_crowded_labels_apart() -> None:
+    fig, ax = plt.subplots(figsize=(6, 4))
+    rng = np.random.default_rng(3)
+    xy = [(float(x), float(y)) for x, y in rng.normal(0, 0.05, size=(10, 2))]
+    ax.scatter(*zip(*xy, strict=True))
+    ax.set_xlim(-1, 1)
+    ax.set_ylim(-1, 1)
+    charts.place_labels(ax, xy, [f"Rep {c}" for c in "ABCDEFGHIJ"])
+    boxes = _boxes(ax)
+    assert len(boxes) == 10
+    assert not any(a.overlaps(b) for (_, a), (_, b) in itertools.combinations(boxes, 2))
+
+
+def test_height_grows_with_rows() -> None:
+    small = pd.DataFrame({"label": list("ab"), "estimate": [1.0, 2.0], "ci_low": [0.0, 1.0],
+                          "ci_high": [2.0, 3.0], "n": [10, 20]})
+    big = pd.concat([small] * 10, ignore_index=True).assign(label=[f"row {i}" for i in range(20)])
+    h_small = charts.ci_points(small, label="label").figure.get_figheight()
+    h_big = charts.ci_points(big, label="label").figure.get_figheight()
+    assert h_small < 3 and h_big > 9 and h_big / 20 < 0.6  # about half an inch per row
+
+
+def test_alt_text_from_title_and_data() -> None:
+    t = pd.DataFrame({"label": ["B2B NPS", "B2C NPS"], "estimate": [17.8, 12.2],
+                      "ci_low": [9.4, 3.4], "ci_high": [25.9, 20.7], "n": [731, 460]})
+    ax = charts.ci_points(t, label="label", title="NPS by market", xlabel="NPS (points)")
+    alt = charts.alt_text(ax.figure)
+    assert alt == ("NPS by market. NPS (points): B2B NPS: 17.8 [9.4, 25.9], n=731; "
+                   "B2C NPS: 12.2 [3.4, 20.7], n=460.")
+    fig, ax2 = plt.subplots()  # a chart drawn without a description still gets one
+    ax2.set_title("Untitled trend")
+    ax2.set_xlabel("Wave")
+    assert charts.alt_text(fig) == "Untitled trend; Wave"
+
+
+def test_palette_is_okabe_ito() -> None:
+    assert charts.PALETTE[:6] == ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00"]
+
+
+def test_alt_text_reaches_the_rendered_image(tmp_path) -> None:
+    """set_theme makes IPython's PNG output of a figure carry image/png metadata alt, and the
+    template writes it into the <img> (nbconvert's placeholder never appears)."""
+    from IPython.core.interactiveshell import InteractiveShell
+    from IPython.core.pylabtools import select_figure_formats
+
+    shell = InteractiveShell.instance()
+    try:
+        select_figure_formats(shell, {"png"})  # what the inline backend registers in a kernel
+        charts.install_alt_text()
+        charts.install_alt_text()  # idempotent: wrapped once
+        t = pd.DataFrame({"label": ["a <b>", "b"], "estimate": [1.0, 2.0], "ci_low": [0.5, 1.5],
+                          "ci_high": [1.5, 2.5], "n": [10, 20]})
+        fig = charts.ci_points(t, label="label", title="Alt test").figure
+        data, meta = shell.display_formatter.format(fig)
+    finally:
+        InteractiveShell.clear_instance()
+    assert meta["image/png"]["alt"].startswith("Alt test. Estimate: a <b>: 1.0 [0.5, 1.5], n=10;")
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    cell = nbformat.v4.new_code_cell("chart")
+    cell.outputs = [nbformat.v4.new_output("display_data", data=data, metadata=meta)]
+    nb.cells = [cell]
+    src = tmp_path / "x.ipynb"
+    nbformat.write(nb, src)
+    page = render.render_notebook_html(src, tmp_path / "x.html", run_id="r").read_text()
+    assert 'alt="Alt test. Estimate: a &lt;b&gt;: 1.0 [0.5, 1.5], n=10;' in page
+    assert "No description has been provided" not in page

@@ -1,0 +1,145 @@
+"""The sales briefing's analyses (helpers.analysis.sales) and the executive summary's scorecard
+and headline changes, against hand computations and the truth planted by the sample."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from helpers import catalog, config
+from helpers.analysis import competitors, sales, segments, selection
+from helpers.ingest import schema as schema_mod
+from helpers.reporting import scorecard, summary
+from helpers.stats import compare
+
+
+@pytest.fixture(scope="module")
+def study(cleaned):
+    out = cleaned.out
+    return selection.study(pd.read_parquet(out / "responses.parquet"),
+                           schema_mod.load(out / "survey.yaml"), config.load_segments(),
+                           tables={n: pd.read_parquet(out / f"{n}.parquet")
+                                   for n in ("accounts", "invitations", "competitor_ratings")
+                                   if (out / f"{n}.parquet").is_file()})
+
+
+def test_separators_difference_is_promoters_minus_detractors_hand_computed() -> None:
+    rng = np.random.default_rng(4)
+    ltr = rng.integers(0, 11, 400)
+    item = np.clip(np.round(1 + ltr * 0.3 + rng.normal(0, 0.8, 400)), 1, 5)
+    rows = pd.DataFrame({"ltr": ltr, "x": item})
+    sep = sales.separators(rows, {"x": "sales"})
+    pro, det = item[ltr >= 9], item[ltr <= 6]
+    assert sep.loc[0, "mean_promoter"] == pytest.approx(pro.mean())
+    assert sep.loc[0, "mean_detractor"] == pytest.approx(det.mean())
+    assert sep.loc[0, "estimate"] == pytest.approx(pro.mean() - det.mean())
+    # independent rows: the contrast's SE is the two-sample SE of the means (n-1 denominators)
+    se = np.sqrt(pro.var(ddof=1) / len(pro) + det.var(ddof=1) / len(det))
+    assert sep.loc[0, "se"] == pytest.approx(se, rel=0.02)
+    assert (sep.loc[0, "n_promoter"], sep.loc[0, "n_detractor"]) == (len(pro), len(det))
+
+
+def test_separators_find_the_planted_drivers(study, truth) -> None:
+    chosen = study.market("B2B")
+    sep = sales.separators(chosen.rows, sales.stage_items(study.schema, "B2B"), **chosen.design)
+    assert set(sep["stage"]) == {"sales", "implementation"}
+    assert len(set(sep["item"].head(3)) & set(truth["top3"]["B2B"])) >= 2
+    assert sep["significant"].all() and (sep["ci_low"] > 0).all()
+
+
+def test_competitor_gaps_by_fields_match_paired_gaps_per_field(study) -> None:
+    rows = study.market("B2B").rows
+    ratings = competitors.vendor_ratings(rows, study.tables["competitor_ratings"], us="Us",
+                                         segments=["tier", "region"])
+    stacked = sales.competitor_gaps_by_fields(ratings, "Us", ["tier", "region"], min_n=10)
+    assert set(stacked["field"]) == {"tier", "region"}
+    direct = competitors.paired_gaps(ratings, us="Us", by="tier", min_n=10)
+    mine = stacked[stacked["field"] == "tier"].reset_index(drop=True)
+    assert list(mine["estimate"]) == pytest.approx(list(direct["estimate"]))
+    assert list(mine["p_adjusted"]) == pytest.approx(list(direct["p_adjusted"]), nan_ok=True)
+
+
+def test_decision_maker_coverage_by_tier_hand_computed(study) -> None:
+    now = study.now(study.b2b)
+    invited = study.now(study.invitations)
+    dm = sales.dm_coverage_by(now, study.accounts, "tier", invited)
+    ids = set(invited["account_id"]) if len(invited) else set(now["account_id"])
+    assert set(dm["base"]) == {"invited accounts" if len(invited) else "responding accounts"}
+    with_dm = set(now.loc[now["role"] == "decision_maker", "account_id"])
+    acc = study.accounts[study.accounts["account_id"].isin(ids)]
+    for r in dm.itertuples():
+        g = acc[acc["tier"].astype(str) == r.group]
+        assert r.accounts == len(g)
+        assert r.share == pytest.approx(100 * g["account_id"].isin(with_dm).mean())
+        assert r.ci_low < r.share < r.ci_high
+
+
+def test_headline_changes_use_the_same_tests_as_the_wave_changes(study) -> None:
+    changes = segments.market_changes(study)
+    head = segments.headline_changes(study, changes)
+    prev = study.waves[study.waves.index(study.wave) - 1]
+    nps = head[head["metric"] == "nps"].set_index("market")
+    overall = changes[(changes["dimension"] == "all") & (changes["wave_to"] == study.wave)]
+    assert nps.loc["B2B", "change"] == pytest.approx(
+        overall.loc[overall["market"] == "B2B", "change"].iloc[0])
+    b2b = study.market("B2B", [prev, study.wave]).rows
+    direct = compare.compare_paired(b2b, "account_id", "wave", "ces", periods=(prev, study.wave),
+                                    metric="mean")
+    ces = head[(head["market"] == "B2B") & (head["metric"] == "ces_mean")].iloc[0]
+    assert ces["change"] == pytest.approx(direct.estimate) and ces["p_value"] == pytest.approx(direct.p)
+    assert set(head["metric"]) == {"nps", "ces_mean", "ces_agree", "csat_top2"}
+    first = selection.study(study.included, study.schema, study.settings, tables=study.tables,
+                            wave=study.waves[0])
+    assert segments.headline_changes(first, changes).empty  # no wave before the first
+
+
+def test_scorecard_tiles_only_for_what_the_run_has(tmp_path) -> None:
+    catalog.save_result(pd.DataFrame({
+        "market": ["B2C", "B2C"], "metric": ["nps", "csat_top2"], "label": ["NPS", "CSAT"],
+        "estimate": [12.2, 71.7], "ci_low": [3.4, 66.9], "ci_high": [20.7, 76.1],
+        "n": [460, 455]}), "market_headline", tmp_path)
+    catalog.save_result(pd.DataFrame({
+        "market": ["B2C"], "metric": ["nps"], "wave_from": ["2026Q2"], "wave_to": ["2026Q3"],
+        "change": [-9.0], "ci_low": [-15.0], "ci_high": [-3.0], "p_adjusted": [0.01],
+        "significant": [True]}), "headline_changes", tmp_path)
+    card = scorecard.build(summary.load_artefacts(tmp_path))
+    assert [(t.market, t.name) for t in card.tiles] == [("B2C", "NPS"), ("B2C", "CSAT")]
+    text = repr(card)
+    assert "B2C NPS +12.2 [+3.4, +20.7] n=460; ▼ -9.0 pts since 2026Q2, significant" in text
+    assert "B2C CSAT 71.7% [66.9, 76.1] n=455; no earlier wave to compare" in text
+    html = card.to_html()
+    assert "B2B" not in html and "CES" not in html and "cx-change-down" in html
+    assert "What to fix first" not in html  # no priority matrix in this run
+
+
+def test_fix_first_takes_the_largest_what_if_gains(tmp_path) -> None:
+    catalog.save_result(pd.DataFrame({
+        "market": ["B2B", "B2B", "B2C", "B2B"], "driver": ["a", "b", "c", "d"],
+        "share": [0.3, 0.2, 0.25, 0.1], "performance": [3.0] * 4,
+        "quadrant": ["fix first", "fix first", "fix first", "maintain"]}), "drivers_priority", tmp_path)
+    catalog.save_result(pd.DataFrame({
+        "market": ["B2B", "B2B", "B2C", "B2B"], "driver": ["a", "b", "c", "d"],
+        "estimate": [4.0, 9.0, 20.0, 30.0], "ci_low": [3.0, 8.0, 18.0, 1.0],
+        "ci_high": [5.0, 10.0, 22.0, 40.0], "n": [100] * 4}), "drivers_what_if", tmp_path)
+    catalog.save_result(pd.DataFrame({"market": ["B2B"], "driver": ["b"], "label": ["Set expectations"],
+                                      "share": [0.2]}), "drivers_ranked", tmp_path)
+    fix = scorecard.fix_first(summary.load_artefacts(tmp_path), k=2)
+    assert list(fix["driver"]) == ["c", "b"]  # 'd' has the largest gain but is not 'fix first'
+    assert list(fix["label"]) == ["c", "Set expectations"]
+
+
+def test_absent_market_sections_are_one_line(tmp_path) -> None:
+    sections = {"notebook": "02_segments", "sections": [
+        {"section": "segments.account_nps", "title": "B2B NPS by account", "market": None,
+         "available": False, "missing": ["B2B responses (the export has none)"]},
+        {"section": "segments.trends", "title": "NPS per wave", "market": None, "available": False,
+         "missing": ["at least 2 waves (this run has one)"]}]}
+    (tmp_path / "sections").mkdir()
+    (tmp_path / "sections" / "02_segments.json").write_text(json.dumps(sections))
+    text = summary.availability_finding(summary.load_artefacts(tmp_path)).text
+    assert "**1 section(s) were not available in this run**" in text
+    assert "NPS per wave: needs at least 2 waves" in text and "B2B NPS by account" not in text
+    assert "This programme has no B2B responses, so its 1 B2B section(s) are left out." in text

@@ -1,0 +1,91 @@
+"""tables.xlsx per run: one sheet per registered table, labelled columns, numbers as numbers with
+formats, a README (run id, sheets, parameters) and no personal data (no rep id)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import openpyxl
+import pandas as pd
+import pytest
+
+from helpers import catalog
+from helpers.reporting import workbook
+
+
+@pytest.fixture()
+def run(tmp_path: Path) -> Path:
+    r = tmp_path / "20261201T000000Z-abc1234"
+    catalog.save_result(pd.DataFrame({
+        "market": ["B2B", "B2C"], "metric": ["nps", "nps"], "estimate": [17.78, 12.2],
+        "ci_low": [9.41, 3.4], "ci_high": [25.9, 20.7], "n": [731, 460]}), "market_headline", r)
+    catalog.save_result(pd.DataFrame({
+        "rep_id": ["R01", "R02", "R03"], "successes": [60.0, 8.0, 30.0], "n": [71.0, 9.0, 40.0],
+        "raw_rate": [84.5, 88.9, 75.0], "shrunk_rate": [78.3, 60.0, 70.0], "ci_low": [68.9, 40, 55],
+        "ci_high": [86.4, 75, 80], "flag": ["above", "", ""]}), "team_promoter_rates", r)
+    catalog.save_result(pd.DataFrame({"basis": ["Renewal rate"], "gap": [0.1],
+                                      "arr_laggards": [8323066.33], "estimate": [832306.6],
+                                      "ci_low": [-167984.2], "ci_high": [1975282.7], "n": [165]}),
+                        "gap_value", r)
+    catalog.save_result(pd.DataFrame({"market": ["B2B"], "driver": ["sales_needs"],
+                                      "label": ["Understood our needs"], "share": [0.46]}),
+                        "drivers_ranked", r)
+    catalog.save_result(pd.DataFrame({"competitor": ["X"], "segment": ["SMB"], "field": ["tier"],
+                                      "estimate": [3.0]}), "sales_competitor_gaps_by_segment", r)
+    catalog.save_result(pd.DataFrame({"x": [1]}), "not_registered", r)
+    return r
+
+
+def test_one_sheet_per_registered_table_with_a_readme(run: Path) -> None:
+    manifest = {"run_id": run.name, "status": "succeeded",
+                "parameters": {"02_segments": {"min_n": 10, "wave": ""}}}
+    path = workbook.write_workbook(run, manifest, currency="EUR")
+    assert path == run / "tables.xlsx"
+    wb = openpyxl.load_workbook(path)
+    assert wb.sheetnames[0] == "README"
+    assert "not_registered" not in wb.sheetnames
+    assert "sales_competitor_gaps_by_segmen" in wb.sheetnames  # 31 characters at most
+    readme = [r for r in wb["README"].iter_rows(values_only=True)]
+    assert ("Run id", run.name) == readme[1][:2]
+    assert any(r[:3] == ("market_headline", "market_headline", "02_segments") for r in readme)
+    assert any(r[:3] == ("min_n", "02_segments", "10") for r in readme)
+
+
+def test_numbers_are_numbers_with_formats_and_labels(run: Path) -> None:
+    wb = openpyxl.load_workbook(workbook.write_workbook(run, currency="EUR"))
+    ws = wb["market_headline"]
+    assert [c.value for c in ws[1]] == ["Market", "Metric", "Estimate", "95% CI low",
+                                        "95% CI high", "n"]
+    est, n = ws["C2"], ws["F2"]
+    assert isinstance(est.value, float) and est.value == pytest.approx(17.78)
+    assert isinstance(n.value, int) and n.number_format == "#,##0"
+    money = wb["gap_value"]
+    assert money["D2"].value == pytest.approx(832306.6) and money["D2"].number_format == '"EUR" #,##0'
+    assert money["B2"].number_format == "0.0%"  # the rate gap is a fraction
+    ranked = wb["drivers_ranked"]
+    assert [c.value for c in ranked[1]][:3] == ["Market", "Driver", "Item (label)"]
+    assert ranked["C2"].value == "Understood our needs"
+
+
+def test_no_rep_id_and_small_teams_left_out(run: Path) -> None:
+    wb = openpyxl.load_workbook(workbook.write_workbook(run))
+    values = {c.value for ws in wb.worksheets for row in ws.iter_rows() for c in row}
+    assert not {"R01", "R02", "R03"} & values
+    teams = wb["team_promoter_rates"]
+    assert [c.value for c in teams[1]][:2] == ["Team", "Responses"]
+    assert teams.max_row == 3  # the team with 9 responses is not shown
+    assert teams["B2"].value == "70-79"  # counts in bands, not exact
+
+
+def test_a_rep_level_table_without_disclosure_rule_is_left_out(tmp_path: Path) -> None:
+    catalog.save_result(pd.DataFrame({"rep_id": ["R1"], "x": [np.float64(1.0)]}), "integrity_nps",
+                        tmp_path)
+    wb = openpyxl.load_workbook(workbook.write_workbook(tmp_path))
+    assert wb.sheetnames == ["README"]
+    assert any("integrity_nps" in str(r) for r in wb["README"].iter_rows(values_only=True))
+
+
+def test_no_tables_no_workbook(tmp_path: Path) -> None:
+    assert workbook.write_workbook(tmp_path) is None
+    assert not (tmp_path / "tables.xlsx").exists()
