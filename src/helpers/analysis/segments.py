@@ -25,10 +25,10 @@ from itertools import combinations
 import numpy as np
 import pandas as pd
 
-from helpers.analysis.selection import Study
+from helpers.analysis.selection import Study, subsample
 from helpers.errors import DataError, require_columns
 from helpers.stats import compare, estimators, weighting
-from helpers.stats.design import Design
+from helpers.stats.design import Design, as_weights
 
 ROLE_ORDER: tuple[str, ...] = ("decision_maker", "influencer", "user")
 ROLE_WEIGHTS: dict[str, float] = {"decision_maker": 3.0, "influencer": 2.0, "user": 1.0}
@@ -334,6 +334,7 @@ class Personas:
     labels: pd.Series
     profile: pd.DataFrame
     table: pd.DataFrame
+    sample_note: str = ""
 
     @property
     def ari_mean(self) -> float:
@@ -361,31 +362,37 @@ class Personas:
 def find_personas(df: pd.DataFrame, items: Sequence[str], *, k_min: int = 2, k_max: int = 6,
                   criterion: str = "silhouette", seeds: Sequence[int] = (0, 1, 2, 3, 4),
                   cluster: str | None = None, top_items: int = 3,
-                  silhouette_sample: int = 4000) -> Personas:
+                  silhouette_sample: int = 4000, sample: int | None = None) -> Personas:
     """Cluster respondents on their standardised experience ratings (complete cases).
 
     k in k_min..k_max maximises the mean silhouette (``criterion="silhouette"``, KMeans) or
     minimises the BIC of a Gaussian mixture (``"bic"``; labels then still come from KMeans so
     that seeds are comparable). Persona numbers are ordered by NPS (persona 1 = lowest).
     `cluster` names a column (e.g. account_id) for clustered SEs of persona NPS.
+
+    `sample`: with more complete rows than this, k, the seeds' stability and the persona
+    centres come from a stratified subsample of that size (selection.subsample: by wave, whole
+    clusters); every complete row is then assigned to its nearest centre, so shares, profiles
+    and persona NPS describe all respondents. ``sample_note`` says which was done.
     """
     import sklearn.cluster  # noqa: F401  load the OpenMP runtime first: limits only reach loaded libraries
     from threadpoolctl import threadpool_limits
 
     with threadpool_limits(1):  # small problems: BLAS/OpenMP threads only oversubscribe the CPU
         return _find_personas(df, list(items), k_min, k_max, criterion, list(seeds), cluster,
-                              top_items, silhouette_sample)
+                              top_items, silhouette_sample, sample)
 
 
 def _find_personas(df: pd.DataFrame, items: list[str], k_min: int, k_max: int, criterion: str,
                    seeds: list[int], cluster: str | None, top_items: int,
-                   silhouette_sample: int) -> Personas:
+                   silhouette_sample: int, sample: int | None) -> Personas:
     from sklearn.cluster import KMeans
     from sklearn.metrics import adjusted_rand_score
 
     require_columns(df, [*items, "ltr"], "responses")
     if criterion not in ("silhouette", "bic"):
         raise DataError(f"criterion={criterion!r}", expected="silhouette or bic")
+    df = df[[*dict.fromkeys([*items, "ltr", *[c for c in ("wave", cluster) if c and c in df]])]]
     data = df[list(items)].apply(pd.to_numeric, errors="coerce").astype(float)
     ok = data.notna().all(axis=1)
     x = data[ok].to_numpy()
@@ -395,14 +402,18 @@ def _find_personas(df: pd.DataFrame, items: list[str], k_min: int, k_max: int, c
     mu, sd = x.mean(axis=0), x.std(axis=0, ddof=1)
     sd[sd == 0] = 1.0
     z = (x - mu) / sd
-    selection = _choose_k(z, k_min, k_max, criterion, int(seeds[0]) if len(seeds) else 0,
+    fit = subsample(df[ok], sample or len(z), strata=("wave",), cluster=cluster,
+                    seed=int(seeds[0]) if len(seeds) else 0)
+    zf = z[fit.positions] if fit.sampled else z
+    selection = _choose_k(zf, k_min, k_max, criterion, int(seeds[0]) if len(seeds) else 0,
                           silhouette_sample)
     k = int(selection.loc[selection["chosen"], "k"].iloc[0])
-    runs = {int(s): KMeans(k, n_init=4, random_state=int(s)).fit(z) for s in seeds}
+    runs = {int(s): KMeans(k, n_init=4, random_state=int(s)).fit(zf) for s in seeds}
     stability = pd.DataFrame(
         [{"seed_a": a, "seed_b": b, "ari": adjusted_rand_score(runs[a].labels_, runs[b].labels_)}
          for a, b in combinations(runs, 2)])
-    raw = runs[int(seeds[0])].labels_
+    first = runs[int(seeds[0])]
+    raw = first.predict(z) if fit.sampled else first.labels_
     score = _score(df.loc[ok, "ltr"]).to_numpy()
     order = pd.Series(score).groupby(raw).mean().sort_values(kind="stable").index
     relabel = {old: new + 1 for new, old in enumerate(order)}
@@ -412,8 +423,10 @@ def _find_personas(df: pd.DataFrame, items: list[str], k_min: int, k_max: int, c
     profile = pd.DataFrame(z, columns=list(items)).groupby(lab).mean()
     profile.index.name = "persona"
     table = _persona_nps(df, labels, profile, cluster, top_items)
+    note = ("k-means fitted on " + fit.note("complete responses")
+            + ("; every complete response assigned to its nearest persona" if fit.sampled else ""))
     return Personas(k=k, criterion=criterion, selection=selection, stability=stability,
-                    labels=labels, profile=profile, table=table)
+                    labels=labels, profile=profile, table=table, sample_note=note)
 
 
 def _choose_k(z: np.ndarray, k_min: int, k_max: int, criterion: str, seed: int,
@@ -629,19 +642,34 @@ def _tested(base: dict, r: compare.DiffResult, test: str) -> dict:
 
 def _paired_changes(df: pd.DataFrame, dims: list[str], waves: list[str], unit: str,
                     weight: str | None) -> list[dict]:
-    groups = [("all", "all", df)] + [(d, str(k), g) for d in dims
-                                     for k, g in df.groupby(d, sort=True)]
+    """compare.compare_paired of every segment and consecutive waves, from per-unit sums
+    (compare.paired_changes: one pass over the rows, no per-pair selection)."""
+    require_columns(df, [unit, "wave", "ltr", *([weight] if weight else [])], "responses")
+    y = estimators.nps_score(df["ltr"], "ltr")
+    unit_codes = pd.factorize(df[unit])[0]
+    wave_codes = pd.Categorical(df["wave"].astype(str), categories=waves).codes.astype(np.int64)
+    w = None if weight is None else as_weights(df[weight], len(df), weight)
+    wave_n = np.bincount(np.where(wave_codes >= 0, wave_codes, len(waves)),
+                         minlength=len(waves) + 1)[:len(waves)]
+    parts = [("all", ["all"], np.zeros(len(df), np.int64), wave_n[None, :])]
+    for d in dims:
+        codes, labels = pd.factorize(df[d], sort=True)
+        counts = np.zeros((len(labels), len(waves)), np.int64)
+        ok = (codes >= 0) & (wave_codes >= 0)
+        np.add.at(counts, (codes[ok], wave_codes[ok]), 1)
+        parts.append((d, [str(k) for k in labels], codes, counts))
     rows = []
-    for dim, seg, g in groups:
-        for a, b in zip(waves[:-1], waves[1:], strict=True):
-            base = {"dimension": dim, "segment": seg, "wave_from": a, "wave_to": b}
-            try:
-                r = compare.compare_paired(g[g["wave"].isin([a, b])], unit, "wave", "ltr",
-                                           periods=(a, b), weight=weight)
-                rows.append(_tested(base, r, "paired (same units in both waves)"))
-            except DataError as exc:
-                rows.append(_untested(base, int((g["wave"] == a).sum()),
-                                      int((g["wave"] == b).sum()), str(exc)))
+    for dim, labels, codes, counts in parts:
+        table = compare.paired_changes(y, unit_codes, wave_codes, len(waves), codes, len(labels), w)
+        for gi, seg in enumerate(labels):
+            for k, (a, b) in enumerate(zip(waves[:-1], waves[1:], strict=True)):
+                base = {"dimension": dim, "segment": seg, "wave_from": a, "wave_to": b}
+                try:
+                    rows.append(_tested(base, table.result(gi, k, unit),
+                                        "paired (same units in both waves)"))
+                except DataError as exc:
+                    rows.append(_untested(base, int(counts[gi, k]), int(counts[gi, k + 1]),
+                                          str(exc)))
     return rows
 
 
