@@ -199,3 +199,71 @@ def test_what_if_on_answer_patterns_equals_the_row_by_row_fit() -> None:
     rows, _ = drivers._what_if_effects(x, drivers.target_flag(y_ltr, "promoter"),
                                        drivers.target_flag(y_ltr, "detractor"), w, moved)
     assert out.loc[items, "estimate"].to_numpy() == pytest.approx(rows, rel=1e-9)
+
+
+# --------------------------------------------------------------------- exports in parts
+def _parts_and_whole(tmp_path, rows: int = 6000, part_rows: int = 2000):
+    """A sample written as parts, and the same rows as one export file."""
+    from helpers.sample import program
+
+    raw = tmp_path / "raw"
+    program.write_parts(rows, raw, seed=5, part_rows=part_rows)
+    parts = sorted((raw / "survey_export").glob("part-*.csv"))
+    whole = raw / "whole.csv"
+    with open(whole, "wb") as out:
+        for k, p in enumerate(parts):
+            lines = p.read_bytes().splitlines(keepends=True)
+            out.writelines(lines if k == 0 else lines[3:])   # 3 Qualtrics header rows
+    return raw, parts, whole
+
+
+def test_cleaning_parts_equals_cleaning_the_whole_export(tmp_path) -> None:
+    from helpers.ingest import clean
+
+    raw, parts, whole = _parts_and_whole(tmp_path)
+    one = clean.run(whole, out_dir=tmp_path / "one", accounts_path=str(raw / "accounts.csv"))
+    many = clean.run(raw / "survey_export", out_dir=tmp_path / "many",
+                     accounts_path=str(raw / "accounts.csv"))
+    a = pd.read_parquet(tmp_path / "one" / "responses.parquet").sort_values("response_id")
+    b = pd.read_parquet(tmp_path / "many" / "responses.parquet").sort_values("response_id")
+    assert (tmp_path / "many" / "responses.parquet").is_dir() and len(list(
+        (tmp_path / "many" / "responses.parquet").iterdir())) == len(parts) == 3
+    pd.testing.assert_frame_equal(a.reset_index(drop=True), b[a.columns].reset_index(drop=True))
+    assert one.log["rules"] == many.log["rules"] and one.log["funnel"] == many.log["funnel"]
+    assert one.log["included"] == many.log["included"] == int(b["include"].sum())
+    assert one.log["answers"] == many.log["answers"]
+    assert many.log["input"]["rows"] == len(a) and "3 parts" in many.log["input"]["file"]
+    assert (clean.ltr_distribution(one.responses) == clean.ltr_distribution(many.responses)).all().all()
+
+
+def test_a_duplicate_across_parts_is_caught_and_the_latest_kept(tmp_path) -> None:
+    from helpers.ingest import clean
+
+    raw, parts, _ = _parts_and_whole(tmp_path, rows=3000, part_rows=1500)
+    first = parts[0].read_text(encoding="utf-8").splitlines(keepends=True)
+    second = parts[1].read_text(encoding="utf-8").splitlines(keepends=True)
+    second.append(first[3])   # part 0's first response submitted again in part 1 (same contact)
+    parts[1].write_text("".join(second), encoding="utf-8")
+    clean.run(raw / "survey_export", out_dir=tmp_path / "out")
+    df = pd.read_parquet(tmp_path / "out" / "responses.parquet")
+    rid = pd.read_csv(parts[0], skiprows=[1, 2], nrows=1)["ResponseId"].iloc[0]
+    same = df[df["response_id"] == rid]
+    assert len(same) == 2 and same["flag_duplicate"].sum() == 1
+
+
+def test_a_malformed_row_in_a_part_is_one_line_and_nothing_is_published(tmp_path) -> None:
+    from helpers.ingest import clean
+
+    raw, parts, _ = _parts_and_whole(tmp_path, rows=3000, part_rows=1000)
+    out = tmp_path / "processed"
+    clean.run(raw / "survey_export", out_dir=out)
+    before = {p.relative_to(out): p.stat().st_mtime_ns for p in out.rglob("*")}
+    lines = parts[1].read_text(encoding="utf-8").splitlines(keepends=True)
+    lines[500] = "R_broken,only,three\n"
+    parts[1].write_text("".join(lines), encoding="utf-8")
+    with pytest.raises(DataError) as err:
+        clean.run(raw / "survey_export", out_dir=out)
+    msg = str(err.value)
+    assert "part-001.csv" in msg and "row 501" in msg and "\n" not in msg
+    after = {p.relative_to(out): p.stat().st_mtime_ns for p in out.rglob("*")}
+    assert after == before   # nothing half-written

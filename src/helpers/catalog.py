@@ -292,8 +292,10 @@ def _swap_in(stage: Path, out: Path) -> None:
             os.replace(f, target)
     except BaseException:
         for target, old in reversed(moved):
-            if old is not None:
-                os.replace(old, target)
+            if target.is_dir() and not target.is_symlink():   # a folder of parts
+                shutil.rmtree(target, ignore_errors=True)
             else:
                 target.unlink(missing_ok=True)
+            if old is not None:
+                os.replace(old, target)
         raise
