@@ -267,3 +267,43 @@ def test_a_malformed_row_in_a_part_is_one_line_and_nothing_is_published(tmp_path
     assert "part-001.csv" in msg and "row 501" in msg and "\n" not in msg
     after = {p.relative_to(out): p.stat().st_mtime_ns for p in out.rglob("*")}
     assert after == before   # nothing half-written
+
+
+# --------------------------------------------------------------------- the memory budget
+@pytest.mark.skipif(not (selection.paths.PROCESSED_DIR / "responses.parquet").exists(),
+                    reason="run `make test-data` first")
+def test_above_the_memory_budget_aggregates_use_all_rows_out_of_core(monkeypatch) -> None:
+    args = ("data/processed/responses.parquet", "data/processed/survey.yaml",
+            "config/segments.yaml")
+    whole = selection.load(*args)
+    monkeypatch.setenv("CX_MEMORY_BUDGET_GB", "0.004")
+    large = selection.load(*args)
+    assert whole.full is None and large.full is not None and large.full.engine.name == "duckdb"
+    assert len(large.included) < 0.5 * len(whole.included)          # a subsample in memory
+    assert "exceed the memory budget" in large.describe() and "subsample of" in large.describe()
+    share = lambda d: d.included.groupby(["market", "wave"]).size() / len(d.included)  # noqa: E731
+    assert (share(large) - share(whole)).abs().max() < 0.03         # stratified by market, wave
+    sampled = large.included.dropna(subset=["account_id"])
+    full = whole.included.groupby(["account_id", "wave"]).size()
+    kept = sampled.groupby(["account_id", "wave"]).size()
+    assert (kept == full.reindex(kept.index)).all()                 # whole accounts in a wave
+    for fn in (segments.market_headline, segments.market_segments, segments.market_trends,
+               segments.market_changes):
+        a, b = fn(whole), fn(large)                                  # all rows, out of core
+        num = [c for c in a.columns if pd.api.types.is_numeric_dtype(a[c])]
+        np.testing.assert_allclose(b[num].to_numpy(float), a[num].to_numpy(float),
+                                   rtol=1e-9, atol=1e-9, err_msg=fn.__name__)
+
+
+def test_one_export_file_above_the_memory_budget_is_refused_before_reading(
+        tmp_path, monkeypatch) -> None:
+    from helpers.ingest import clean
+
+    raw, _, whole = _parts_and_whole(tmp_path, rows=3000, part_rows=1500)
+    monkeypatch.setenv("CX_MEMORY_BUDGET_GB", "0.001")
+    with pytest.raises(DataError) as err:
+        clean.run(whole, out_dir=tmp_path / "out")
+    assert "whole.csv" in str(err.value) and "memory budget of 0.001 GB" in str(err.value)
+    assert "split into parts" in str(err.value) and not (tmp_path / "out").exists()
+    clean.run(raw / "survey_export", out_dir=tmp_path / "out")      # the parts are fine
+    assert (tmp_path / "out" / "responses.parquet").is_dir()

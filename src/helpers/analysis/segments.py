@@ -25,7 +25,7 @@ from itertools import combinations
 import numpy as np
 import pandas as pd
 
-from helpers.analysis.selection import Study, subsample
+from helpers.analysis.selection import Study, b2c_weighting, subsample
 from helpers.errors import DataError, require_columns
 from helpers.stats import compare, estimators, weighting
 from helpers.stats.design import Design, as_weights
@@ -698,13 +698,31 @@ def _joint_changes(df: pd.DataFrame, dim: str, waves: list[str], design: Design)
 
 
 
+def aggregate_rows(data: Study, market: str, waves: Sequence[str] | None = None) -> pd.DataFrame:
+    """The rows an aggregate table of `market` is computed from: the study's included rows
+    (of `waves`), or, for a study too large to load (``data.full``), every included row with
+    only the columns the tables use, projected out of core (B2C raking weights computed on all
+    of them exactly as :func:`helpers.analysis.selection.study` does)."""
+    if data.full is None:
+        rows = data.market(market).rows
+        return rows if waves is None else rows[rows["wave"].astype(str).isin(list(waves))]
+    measures = [m for m in data.schema.measures()]
+    margins = list(data.settings.b2c_margins) if market == "B2C" else []
+    cols = ["ltr", *measures, "account_id", *data.schema.segment_fields(market), *margins]
+    rows = data.full.rows(market, cols, list(waves) if waves else None)
+    if market == "B2C" and len(rows):
+        rows["weight"], _ = b2c_weighting(rows, data.settings)
+    return rows
+
+
 def market_headline(data: Study) -> pd.DataFrame:
     """Headline NPS (and CES / CSAT when the survey asks them) of the reported wave per market:
     B2B account-clustered, B2C weighted (calibration-aware when raked, R ``rake``; with Kish
-    deff and effective n of the weights)."""
+    deff and effective n of the weights). All rows, out of core, when the study is too large
+    to load (:func:`aggregate_rows`)."""
     measures = {m: data.schema.scale(m) for m in data.schema.measures() if m != "ltr"}
     parts = []
-    b2b, b2c = data.now(data.b2b), data.now(data.b2c)
+    b2b, b2c = (aggregate_rows(data, m, [data.wave]) for m in ("B2B", "B2C"))
     if len(b2b):
         parts.append(headline(b2b, measures, cluster="account_id").assign(
             market="B2B", design="clustered by account", kish_deff=np.nan, kish_n_eff=np.nan))
@@ -744,8 +762,8 @@ def market_segments(data: Study, *, min_n: int = 10, max_halfwidth: float = 30.0
     its market's design, governed, with a `label` "market · dimension: segment" for charts."""
     parts = []
     b2c_kw = {"weight": "weight", "calibrate": b2c_calibration(data.raking_margins())}
-    for market, df, kw in (("B2B", data.now(data.b2b), {"cluster": "account_id"}),
-                           ("B2C", data.now(data.b2c), b2c_kw)):
+    for market, df, kw in (("B2B", aggregate_rows(data, "B2B", [data.wave]), {"cluster": "account_id"}),
+                           ("B2C", aggregate_rows(data, "B2C", [data.wave]), b2c_kw)):
         dims = [d for d in data.schema.segment_fields(market) if d in df.columns and df[d].notna().any()]
         if len(df) and dims:
             t = segment_tables(df, dims, min_n=min_n, max_halfwidth=max_halfwidth, **kw)
@@ -760,13 +778,28 @@ def market_trends(data: Study, *, min_n: int = 10, max_halfwidth: float = 30.0) 
     with waves as strata, calibration-aware when raked)."""
     parts = []
     if len(data.b2b):
-        parts.append(trend(data.b2b, cluster="account_id", min_n=min_n,
-                           max_halfwidth=max_halfwidth).assign(market="B2B"))
+        b2b = (trend(data.b2b, cluster="account_id", min_n=min_n, max_halfwidth=max_halfwidth)
+               if data.full is None else _b2b_trend_from_moments(data, min_n, max_halfwidth))
+        parts.append(b2b.assign(market="B2B"))
     if len(data.b2c):
-        parts.append(trend(data.b2c, weight="weight", min_n=min_n, max_halfwidth=max_halfwidth,
+        parts.append(trend(aggregate_rows(data, "B2C"), weight="weight", min_n=min_n,
+                           max_halfwidth=max_halfwidth,
                            calibrate=b2c_calibration(data.raking_margins()), strata="wave"
                            ).assign(market="B2C"))
     return pd.concat(parts, ignore_index=True)
+
+
+def _b2b_trend_from_moments(data: Study, min_n: int, max_halfwidth: float) -> pd.DataFrame:
+    """:func:`trend` of all B2B rows from the sufficient statistics per account and wave (a
+    moment query the engine runs out of core; the same numbers as from the rows)."""
+    from helpers.stats.moments import MomentQuery, Value
+
+    cells = data.full.moments(MomentQuery(
+        "responses", ("account_id", "wave"), (Value("nps", "ltr", "nps"),),
+        where=(("include", "true", None), ("market", "==", "B2B"))))
+    t = estimators.nps_table_cells(cells, ["wave"], design=estimators.cells_design(
+        cells, cluster="account_id"))
+    return govern(t, min_n=min_n, max_halfwidth=max_halfwidth)
 
 
 def market_changes(data: Study, q: float = 0.05) -> pd.DataFrame:
@@ -776,11 +809,12 @@ def market_changes(data: Study, q: float = 0.05) -> pd.DataFrame:
     every test of both markets."""
     parts = []
     if len(data.b2b):
-        parts.append(wave_changes(data.b2b, _segment_fields(data, "B2B"),
+        parts.append(wave_changes(aggregate_rows(data, "B2B"), _segment_fields(data, "B2B"),
                                   paired_unit="account_id", q=q).assign(market="B2B"))
     if len(data.b2c):
-        parts.append(wave_changes(data.b2c, _segment_fields(data, "B2C"), weight="weight",
-                                  q=q, calibrate=b2c_calibration(data.raking_margins()),
+        parts.append(wave_changes(aggregate_rows(data, "B2C"), _segment_fields(data, "B2C"),
+                                  weight="weight", q=q,
+                                  calibrate=b2c_calibration(data.raking_margins()),
                                   strata="wave").assign(market="B2C"))
     out = pd.concat(parts, ignore_index=True)
     adj = compare.bh_adjust(out["p_value"], q=q)

@@ -11,13 +11,15 @@ and ``cx drivers`` both select through here, so the same parameters give the sam
 from __future__ import annotations
 
 import dataclasses
+import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from helpers import catalog, config, contract
+from helpers import catalog, config, contract, paths
 from helpers.config import SegmentsConfig
 from helpers.errors import DataError, require_columns
 from helpers.ingest import schema as schema_mod
@@ -68,6 +70,7 @@ class Study:
     weighting: str
     blocks: dict[str, tuple[int, int]] = field(default_factory=dict)
     source: str | None = None
+    full: Any = None   # outofcore.FullData when the responses exceed the memory budget
 
     @property
     def accounts(self) -> pd.DataFrame:
@@ -143,6 +146,8 @@ class Study:
                 + ", ".join(parts or ["no included responses"]) + ".")
         if "B2C" in self.markets:
             text += f" B2C figures are {self.weighting}."
+        if self.full is not None:
+            text += " " + self.full.note()
         return text
 
     def segment(self, market: str, exclude: Sequence[str] = ("role",)) -> str | None:
@@ -246,11 +251,40 @@ def load(responses_path: str, schema_path: str, segments_config: str, *, wave: s
     """:func:`study` on files: the cleaned responses, the schema cleaning used, the analysis
     settings, and the optional processed tables (``accounts_path=...``; "" or an absent file
     means not provided)."""
+    scale = config.load_scale()
+    target = paths.resolve(responses_path)
+    estimate = (catalog.memory_estimate(target) if target.exists() and
+                (target.is_dir() or target.suffix == ".parquet") else None)
+    if estimate is not None and estimate.over(scale.memory_budget_gb):
+        from helpers.analysis import outofcore
+        print(estimate.line(scale.memory_budget_gb) + f": out of core ({scale.engine}) and a "
+              "stratified subsample", file=sys.stderr)
+        sample, full = outofcore.open_large(target, estimate, scale)
+        tables = _sample_tables(optional_paths, sample)
+        found = study(sample, schema_mod.load(schema_path), config.load_segments(segments_config),
+                      tables=tables, wave=wave)
+        return dataclasses.replace(found, full=full)
     tables = {name.removesuffix("_path"): catalog.load_optional(name.removesuffix("_path"), path)
               for name, path in optional_paths.items()}
     found = study(catalog.load("responses", path=responses_path), schema_mod.load(schema_path),
                   config.load_segments(segments_config), tables=tables, wave=wave)
     return dataclasses.replace(found, all_rows=None, source=responses_path)
+
+
+def _sample_tables(optional_paths: Mapping[str, str], sample: pd.DataFrame
+                   ) -> dict[str, pd.DataFrame | None]:
+    """The optional tables for a subsample: row tables keyed by account or response only for
+    the sampled ones (read with a filter, never whole), small tables whole."""
+    keys = {"invitations": "account_id", "competitor_ratings": "response_id"}
+    out: dict[str, pd.DataFrame | None] = {}
+    for name, path in optional_paths.items():
+        table = name.removesuffix("_path")
+        key = keys.get(table)
+        if key and path and key in sample and paths.resolve(path).exists():
+            out[table] = catalog.load_filtered(path, key, sample[key].dropna().unique())
+        else:
+            out[table] = catalog.load_optional(table, path)
+    return out
 
 
 @dataclass(frozen=True)
@@ -313,6 +347,12 @@ def subsample(rows: pd.DataFrame, size: int, *, strata: Sequence[str] = ("wave",
     cut = key[order][start + quota - 1]         # key of each stratum's last row within quota
     keep = key <= cut[stratum]
     return Subsample(rows[keep], total, size, strata, cluster, np.flatnonzero(keep))
+
+
+def b2c_weighting(b2c: pd.DataFrame, cfg: SegmentsConfig) -> tuple[pd.Series, str]:
+    """Raking weights of B2C rows as :func:`study` sets them (weights of 1 and why when a
+    margin field is missing), e.g. for all rows of a study too large to load."""
+    return _b2c_weights_or_none(b2c, cfg)
 
 
 def _b2c_weights_or_none(b2c: pd.DataFrame, cfg: SegmentsConfig) -> tuple[pd.Series, str]:

@@ -602,6 +602,7 @@ def prepare(raw_path: str | os.PathLike[str], schema_path: str | os.PathLike[str
     writes the result). Optional inputs "" or None are not provided; without an account master,
     the accounts named in the responses are used."""
     raw = paths.resolve(raw_path)
+    check_memory(raw)
     sch = schema_mod.load(schema_path)
     salt = load_salt()
     survey = readers.read_survey(raw, format=format, encoding=encoding)
@@ -627,6 +628,28 @@ def prepare(raw_path: str | os.PathLike[str], schema_path: str | os.PathLike[str
     result.log["accounts_from"] = ("account master" if accounts_path else
                                    "responses" if "accounts" in result.side_tables else None)
     return result
+
+
+#: Memory to clean one export file in one go, per byte of the file (about 5 for a CSV export
+#: of a million responses: the text, the parsed columns, the cleaned table).
+CLEAN_MEMORY_FACTOR = 5.0
+
+
+def check_memory(raw: Path) -> None:
+    """Refuse, before reading anything, one export file whose cleaning would need more memory
+    than memory_budget_gb (config/scale.yaml): a folder of parts is cleaned one part at a time."""
+    from helpers import config
+
+    if not raw.is_file():
+        return
+    budget = config.load_scale().memory_budget_gb
+    need = raw.stat().st_size * CLEAN_MEMORY_FACTOR / 1e9
+    if need > budget:
+        raise DataError(f"cleaning this {raw.stat().st_size / 1e9:.3g} GB export at once needs "
+                        f"about {need:.3g} GB, above the memory budget of {budget:g} GB "
+                        "(memory_budget_gb, config/scale.yaml)", file=raw,
+                        expected="the export split into parts: a folder of files, cleaned one "
+                                 "at a time (cx clean FOLDER)")
 
 
 def run(raw_path: str | os.PathLike[str], schema_path: str | os.PathLike[str] = schema_mod.DEFAULT_SCHEMA,

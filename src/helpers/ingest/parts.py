@@ -139,19 +139,21 @@ def _clean_each(files: list[Path], sch: Schema, salt: str, frac: float, stage: P
 
 def _settle(stage: Path, sch: Schema, frac: float) -> _Tally:
     """The cross-part rules by DuckDB, then every part's flags rewritten and counted."""
-    from helpers.stats.moments import DuckDBEngine
+    import duckdb
 
     resp_dir = stage / "responses.parquet"
     parts = sorted(resp_dir.glob("part-*.parquet"))
     cols = set(pq.read_schema(parts[0]).names)
-    engine = DuckDBEngine({"parts": resp_dir}, memory_limit_gb=DUCKDB_MEMORY_GB,
-                          temp_dir=str(stage / ".duckdb"))
+    con = duckdb.connect()
+    con.execute(f"SET memory_limit='{DUCKDB_MEMORY_GB:g}GB'")
+    con.execute(f"SET temp_directory='{stage / '.duckdb'}'")
+    con.execute(f"CREATE VIEW parts AS SELECT * FROM read_parquet('{resp_dir / '*.parquet'}')")
     median = None
     if "duration_s" in cols:
-        median = engine.sql('SELECT median(duration_s) AS m FROM "parts" '
-                            "WHERE NOT flag_test")["m"].iloc[0]
-    dups = _duplicates(engine, sch, cols)
-    engine.close()
+        median = con.execute("SELECT median(duration_s) FROM parts WHERE NOT flag_test"
+                             ).fetchone()[0]
+    dups = _duplicates(con, sch, cols)
+    con.close()
     tally = _Tally()
     comp_dir = stage / "competitor_ratings.parquet"
     for k, p in enumerate(parts):
@@ -172,7 +174,7 @@ def _settle(stage: Path, sch: Schema, frac: float) -> _Tally:
     return tally
 
 
-def _duplicates(engine: Any, sch: Schema, cols: set[str]) -> dict[int, np.ndarray] | None:
+def _duplicates(con: Any, sch: Schema, cols: set[str]) -> dict[int, np.ndarray] | None:
     """Rows (per part) that repeat a contact and wave of any part (the latest complete
     submission kept, ties in file order: clean._duplicate_rows across parts); None when the
     export has no such key (then each part's own duplicate rule stands)."""
@@ -184,10 +186,10 @@ def _duplicates(engine: Any, sch: Schema, cols: set[str]) -> dict[int, np.ndarra
     quoted = ", ".join(f'"{k}"' for k in key)
     order = "_complete DESC, " + ("submitted_at DESC NULLS LAST, " if "submitted_at" in cols
                                   else "") + "_part, _row"
-    found = engine.sql(
+    found = con.execute(
         f"SELECT _part, _row FROM (SELECT _part, _row, ROW_NUMBER() OVER (PARTITION BY {quoted} "
-        f'ORDER BY {order}) AS rn FROM "parts" WHERE NOT flag_test AND '
-        + " AND ".join(f'"{k}" IS NOT NULL' for k in key) + ") WHERE rn > 1")
+        f"ORDER BY {order}) AS rn FROM parts WHERE NOT flag_test AND "
+        + " AND ".join(f'"{k}" IS NOT NULL' for k in key) + ") WHERE rn > 1").df()
     return {int(k): g["_row"].to_numpy(np.int64) for k, g in found.groupby("_part")}
 
 

@@ -311,6 +311,10 @@ class DuckDBEngine:
         """Run any SQL on the sources (e.g. a subsample); the result as a data frame."""
         return self.connection().execute(text).df()
 
+    def table_ref(self, source: str) -> str:
+        """How SQL names the source."""
+        return f'"{source}"'
+
     def rows(self, source: str) -> int:
         return int(self.connection().execute(f'SELECT COUNT(*) FROM "{source}"').fetchone()[0])
 
@@ -348,6 +352,10 @@ class SparkEngine:
             else:
                 self._views[source] = src
         return self._views[source]
+
+    def table_ref(self, source: str) -> str:
+        """How SQL names the source (a temporary view of the parquet, or the lakehouse table)."""
+        return self._view(source)
 
     def rows(self, source: str) -> int:
         return int(self.session.sql(f"SELECT COUNT(*) AS n FROM {self._view(source)}").collect()[0][0])
