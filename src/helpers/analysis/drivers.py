@@ -500,6 +500,19 @@ def _patterns(x: np.ndarray, y_pro: np.ndarray, y_det: np.ndarray, w: np.ndarray
     return _Patterns(x[first], sums)
 
 
+def _refit_boot(pats: _Patterns, b0: tuple[np.ndarray, np.ndarray], moved: list[np.ndarray],
+                rng: np.random.Generator, n_boot: int) -> np.ndarray:
+    """What-if effects of `n_boot` cluster resamples, both models refitted on each resample's
+    pattern totals (from the full fit's coefficients)."""
+    n_cl = pats.sums.shape[0]
+    boot = np.empty((n_boot, len(moved)))
+    for b in range(n_boot):
+        k = resample_counts(rng, n_cl, 1)[0].astype(float)
+        wt, pro, det = pats.totals(k)
+        boot[b], _ = _what_if_effects(pats.x, pro, det, wt, moved, b0)
+    return boot
+
+
 def _one_step_boot(pats: _Patterns, b0: tuple[np.ndarray, np.ndarray], moved: list[np.ndarray],
                    rng: np.random.Generator, n_boot: int) -> np.ndarray:
     """What-if effects of `n_boot` cluster resamples by one Newton step from the full fit.
@@ -587,13 +600,7 @@ def what_if(
     est, b0 = _what_if_effects(pats.x, pro, det, wt, moved)
     rng = np.random.default_rng(seed)
     refit = len(pats.x) <= MAX_REFIT_PATTERNS
-    boot = np.empty((n_boot, len(drivers)))
-    if not refit:
-        boot = _one_step_boot(pats, b0, moved, rng, n_boot)
-    for b in range(n_boot if refit else 0):
-        k = resample_counts(rng, n_cl, 1)[0].astype(float)
-        wt, pro, det = pats.totals(k)
-        boot[b], _ = _what_if_effects(pats.x, pro, det, wt, moved, b0)
+    boot = (_refit_boot if refit else _one_step_boot)(pats, b0, moved, rng, n_boot)
     alpha = (1 - level) / 2
     out = pd.DataFrame({
         "q25": q25, "median": med, "share_moved": share_moved, "estimate": est,
