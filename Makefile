@@ -7,6 +7,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 LOCK   := requirements.lock
+SPARK_LOCK := requirements-spark.lock
 # What `make lock` resolves: the project with its dev and explore extras, and the build backend
 # (pyproject.toml [build-system] requires; installed from the lock, so no unpinned build step).
 LOCK_IN := pyproject.toml --extra dev --extra explore
@@ -22,7 +23,7 @@ TEST_PROCESSED := $(TEST_DATA)/processed/responses.parquet
 CLEAN_SAMPLE = cx clean data/raw/survey_export.csv --out data/processed --accounts data/raw/accounts.csv \
 	  --invitations data/raw/invitations.csv --cx-index data/raw/cx_index.csv --prices data/raw/prices.csv
 
-.PHONY: all install lock kernel hooks fresh-check sample data test-data report test lint unit nbtest \
+.PHONY: all install install-spark lock kernel hooks fresh-check sample data test-data report test lint unit nbtest \
         bench lab check-reports clean-reports clean
 
 all: report
@@ -43,6 +44,14 @@ lock:
 	$(BIN)/python -m pip install -q uv==$(UV_VERSION)
 	echo '$(BUILD_REQ)' | $(BIN)/uv pip compile $(LOCK_IN) - --universal --python-version 3.11 \
 	  --generate-hashes --custom-compile-command 'make lock' --quiet -o $(LOCK)
+	$(BIN)/uv pip compile pyproject.toml --extra spark -c $(LOCK) --universal \
+	  --python-version 3.11 --generate-hashes --custom-compile-command 'make lock' --quiet \
+	  -o $(SPARK_LOCK)
+
+# Apache Spark (the optional `spark` extra, ~450 MB) from requirements-spark.lock, for the Spark
+# engine and its test; needs Java 17+ (Debian: openjdk-17-jre-headless).
+install-spark: $(STAMP) $(SPARK_LOCK)
+	$(BIN)/python -m pip install -q --require-hashes --no-build-isolation -r $(SPARK_LOCK)
 
 # A Jupyter kernel named after the project, so JupyterLab, VS Code and JupyterHub started
 # elsewhere can pick this .venv.

@@ -3,12 +3,13 @@ Run: .venv/bin/python benchmarks/bench_metrics.py [--r]
 
 Prints one line per target: "<name>: <seconds> s (target < X s), peak <MB> MB". Seconds are the
 best of a few runs without tracing; peak is the traced (tracemalloc) allocation peak of one run.
-With ``--r`` (R and r-cran-survey installed) it also times R's svydesign + svymean and svyby on
-the same rows (benchmarks/bench_r_survey.R) and prints the ratio.
+When R is installed (with r-cran-survey) it also times R's svydesign + svymean and svyby on the
+same rows (benchmarks/bench_r_survey.R) and prints the ratio.
 """
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -79,7 +80,7 @@ def main() -> None:
     ]
     for name, fn, target in targets:
         measure(name, target, fn, repeat=3)
-    if "--r" in sys.argv:
+    if "--r" in sys.argv or shutil.which("Rscript"):   # R and r-cran-survey installed
         compare_with_r(df)
 
 

@@ -28,10 +28,18 @@ CONDA_NAMES: dict[str, str] = {}  # conda-forge names that differ from PyPI woul
 PYPROJECT = tomllib.loads((PROJECT_ROOT / "pyproject.toml").read_text())
 
 
-def _declared() -> list[Requirement]:
-    """The project's requirements in pyproject.toml: dependencies and every extra."""
+SEPARATE = {"spark": "requirements-spark.lock"}  # large extras locked on their own
+
+
+def _declared(separate: bool = False) -> list[Requirement]:
+    """The project's requirements in pyproject.toml: dependencies and every extra in
+    requirements.lock (``separate=True``: those of the extras with a lock of their own)."""
     meta = PYPROJECT["project"]
-    reqs = meta["dependencies"] + [r for extra in meta["optional-dependencies"].values() for r in extra]
+    extras = meta["optional-dependencies"]
+    if separate:
+        return [Requirement(r) for name in SEPARATE for r in extras[name]]
+    reqs = meta["dependencies"] + [r for name, extra in extras.items() if name not in SEPARATE
+                                   for r in extra]
     return [Requirement(r) for r in reqs]
 
 
@@ -40,9 +48,9 @@ def _build() -> list[Requirement]:
     return [Requirement(r) for r in PYPROJECT["build-system"]["requires"]]
 
 
-def _lock() -> dict[str, list[tuple[Version, Marker | None, int]]]:
-    """requirements.lock as {name: [(version, marker, number of hashes)]}."""
-    text = (PROJECT_ROOT / "requirements.lock").read_text()
+def _lock(name: str = "requirements.lock") -> dict[str, list[tuple[Version, Marker | None, int]]]:
+    """A lock file as {name: [(version, marker, number of hashes)]}."""
+    text = (PROJECT_ROOT / name).read_text()
     entries = re.sub(r"\\\n\s*", " ", text).splitlines()
     out: dict[str, list[tuple[Version, Marker | None, int]]] = defaultdict(list)
     for line in entries:
@@ -97,8 +105,22 @@ def test_lock_satisfies_pyproject_on_each_supported_python(python: str, platform
         assert version in req.specifier, f"requirements.lock: {req.name}=={version} is outside {req}"
 
 
+@pytest.mark.parametrize("extra", sorted(SEPARATE))
+def test_separately_locked_extras_pin_their_packages_with_the_main_versions(extra: str) -> None:
+    lock, main = _lock(SEPARATE[extra]), _lock()
+    assert all(n > 0 for rows in lock.values() for _, _, n in rows)
+    for req in _declared(separate=True):
+        version = _locked_version(lock, req.name, SUPPORTED[0], "linux")
+        assert version is not None and version in req.specifier, f"{SEPARATE[extra]}: {req}"
+    for name, rows in lock.items():   # resolved against requirements.lock: no other version
+        if name in main:
+            assert {v for v, _, _ in rows} <= {v for v, _, _ in main[name]}, name
+    makefile = (PROJECT_ROOT / "Makefile").read_text()
+    assert f"install-{extra}:" in makefile and f"--extra {extra} -c $(LOCK)" in makefile
+
+
 def test_ranges_are_compatible_releases() -> None:
-    for req in _declared():
+    for req in _declared() + _declared(separate=True):
         (spec,) = req.specifier
         assert spec.operator == "~=", f"pyproject.toml: {req} is not a compatible-release (~=) range"
 

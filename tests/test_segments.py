@@ -236,6 +236,27 @@ def test_wave_changes_flag_planted_shift_only() -> None:
         assert (ch["p_adjusted"] >= ch["p_value"]).all()
 
 
+@needs_sample
+def test_paired_wave_changes_equal_compare_paired_pair_by_pair(sample: dict) -> None:
+    # the per-unit sufficient statistics (compare.paired_changes) give what compare_paired
+    # gives on the selected rows of each segment and pair of waves, untested pairs included
+    b2b = sample["resp"][(sample["resp"]["market"] == "B2B") & sample["resp"]["include"]]
+    b2b = b2b.assign(tier=b2b["tier"].mask(b2b["account_id"].str.endswith("7"), pd.NA))
+    ch = segments.wave_changes(b2b, ["tier", "role"], paired_unit="account_id")
+    waves = sorted(b2b["wave"].unique())
+    assert len(ch) == (1 + b2b["tier"].nunique() + b2b["role"].nunique()) * (len(waves) - 1)
+    for r in ch.itertuples():
+        g = b2b if r.dimension == "all" else b2b[b2b[r.dimension].astype(str) == r.segment]
+        g = g[g["wave"].isin([r.wave_from, r.wave_to])]
+        d = compare.compare_paired(g, "account_id", "wave", "ltr", periods=(r.wave_from, r.wave_to))
+        assert (r.change, r.se, r.ci_low, r.ci_high, r.p_value) == pytest.approx(
+            (d.estimate, d.se, d.ci[0], d.ci[1], d.p), rel=1e-9, abs=1e-9)
+        assert (r.n_from, r.n_to, r.n_units) == (d.n_a, d.n_b, d.n_units)
+    one = b2b[b2b["account_id"] == b2b["account_id"].iloc[0]]
+    lone = segments.wave_changes(one, paired_unit="account_id")
+    assert lone["p_value"].isna().all() and lone["note"].str.contains("units responded").all()
+
+
 def test_wave_changes_use_the_joint_design_covariance() -> None:
     # the same accounts answer in both waves (clusters shared): the independent-sample SE
     # ignores their positive covariance; the joint design (R svycontrast on svyby) does not

@@ -27,7 +27,11 @@ def _sample(args: argparse.Namespace) -> int:
     from helpers.sample import profiles, program
     t0 = time.perf_counter()
     args.out = str(paths.resolve(args.out))
-    if args.profile == "full":
+    if args.profile == "full" and args.rows > 2 * program.PART_ROWS and args.format == "qualtrics":
+        written = {k: Path(v) for k, v in program.write_parts(
+            args.rows, args.out, seed=args.seed, gaming=not args.no_gaming).items()}
+        rows = args.rows
+    elif args.profile == "full":
         sample = program.generate(rows=args.rows, seed=args.seed, gaming=not args.no_gaming)
         written = program.write(sample, args.out, fmt=args.format)
         rows = len(sample.export)
@@ -182,7 +186,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _sample_parser(sub: Any) -> None:
     s = sub.add_parser("sample", help="generate the sample CX program with planted truth")
-    s.add_argument("--rows", type=int, default=5000, help="rows in the survey export (default 5000)")
+    s.add_argument("--rows", type=int, default=5000,
+                   help="rows in the survey export (default 5000); above 2,000,000 the export and "
+                        "the invitations are written as parts of 1,000,000 rows in folders")
     s.add_argument("--seed", type=int, default=42)
     s.add_argument("--out", default=Path("data/raw"), type=user_path, help="output folder (default data/raw)")
     s.add_argument("--format", default="qualtrics", choices=["qualtrics", "csv", "xlsx", "sav"])

@@ -368,3 +368,50 @@ def load_delivery(env: dict[str, str] | None = None) -> DeliverySettings:
         analysts=_addresses(pick("CX_MAIL_ANALYSTS", doc.get("analysts")), "analysts", where),
         webhook=webhook, report_url=(pick("CX_REPORT_URL", doc.get("report_url")) or None),
         source=source or "not configured")
+
+
+SCALE_ENGINES = ("pandas", "duckdb", "spark")   # helpers.stats.moments.ENGINES
+
+
+@dataclass(frozen=True)
+class ScaleConfig:
+    """How large data is handled (config/scale.yaml; docs/scaling.md)."""
+
+    memory_budget_gb: float
+    engine: str
+    duckdb_memory_gb: float
+    duckdb_threads: int
+    duckdb_temp_dir: str
+    spark_master: str
+    spark_conf: dict[str, str]
+    spark_tables: dict[str, str]
+
+
+def load_scale(path: str | os.PathLike[str] = "config/scale.yaml") -> ScaleConfig:
+    """Read and validate config/scale.yaml; $CX_MEMORY_BUDGET_GB and $CX_ENGINE override it."""
+    f = paths.resolve(path)
+    doc = read_yaml(path) if f.exists() else {"memory_budget_gb": 8, "engine": "duckdb"}
+    budget = os.environ.get("CX_MEMORY_BUDGET_GB") or require(doc, "memory_budget_gb",
+                                                               (int, float), f)
+    try:
+        budget = float(budget)
+    except ValueError:
+        raise ConfigError(f"memory budget {budget!r}", file="$CX_MEMORY_BUDGET_GB",
+                          expected="a number of gigabytes") from None
+    if not budget > 0:
+        raise ConfigError(f"memory_budget_gb is {budget!r}", file=f, expected="a positive number")
+    engine = os.environ.get("CX_ENGINE") or str(require(doc, "engine", str, f))
+    if engine not in SCALE_ENGINES:
+        raise ConfigError(f"engine is {engine!r}", file=f, expected=", ".join(SCALE_ENGINES))
+    duck, spark = doc.get("duckdb") or {}, doc.get("spark") or {}
+    if not isinstance(duck, dict) or not isinstance(spark, dict):
+        raise ConfigError("duckdb and spark must be mappings", file=f,
+                          expected="duckdb: {memory_limit_gb: ...}, spark: {master: ...}")
+    return ScaleConfig(
+        memory_budget_gb=budget, engine=engine,
+        duckdb_memory_gb=float(duck.get("memory_limit_gb", 4)),
+        duckdb_threads=int(duck.get("threads", 2)),
+        duckdb_temp_dir=str(duck.get("temp_dir") or ""),
+        spark_master=str(spark.get("master") or ""),
+        spark_conf={str(k): str(v) for k, v in (spark.get("conf") or {}).items()},
+        spark_tables={str(k): str(v) for k, v in (spark.get("tables") or {}).items()})

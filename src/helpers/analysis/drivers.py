@@ -25,8 +25,10 @@ from helpers.analysis.modelling import (
     row_weights,
     single_thread,
 )
+from helpers.analysis.selection import subsample
 from helpers.errors import DataError
 from helpers.stats import estimators
+from helpers.stats.design import Design
 
 # --- promoter and detractor models ---------------------------------------------------------------
 TARGETS = {"promoter": (9.0, 10.0), "detractor": (0.0, 6.0)}
@@ -75,7 +77,6 @@ def outcome_models(
     Tidy DataFrame: target, driver, odds_ratio, ci_low, ci_high, log_or, se, p_value, n,
     n_clusters, auc (in-sample, for reference). ``attrs['cov_type']`` says which SE was used.
     """
-    import statsmodels.api as sm
     from scipy import stats
 
     x, y_ltr, w, codes = _model_frame(df, drivers, ltr, cluster, weights)
@@ -83,7 +84,7 @@ def outcome_models(
         raise DataError(f"{len(y_ltr)} complete rows for {len(drivers)} drivers", column=ltr,
                         expected=f"at least {len(drivers) + 10} rows with every item answered")
     zq = float(stats.norm.ppf(0.5 + level / 2))
-    xc = sm.add_constant(x, has_constant="add")
+    xc = np.column_stack([np.ones(len(x)), x])
     if cluster is not None:
         cov_type, kw = "cluster", {"cov_kwds": {"groups": codes}}
     else:
@@ -91,7 +92,11 @@ def outcome_models(
     rows = []
     for target in TARGETS:
         y = target_flag(y_ltr, target)
-        fit = _binomial_fit(y, xc, w if weights is not None else None, cov_type, kw, target, ltr)
+        if cluster is not None:
+            fit = _clustered_logit(y, xc, w, codes, target, ltr)
+        else:
+            fit = _binomial_fit(y, xc, w if weights is not None else None, cov_type, kw, target,
+                                ltr)
         auc = _auc(y, fit.predict(xc))
         for j, d in enumerate(drivers, start=1):
             b, se = float(fit.params[j]), float(fit.bse[j])
@@ -122,6 +127,48 @@ def _binomial_fit(y: np.ndarray, xc: np.ndarray, var_weights: np.ndarray | None,
     except (np.linalg.LinAlgError, ValueError) as exc:
         raise DataError(f"{target} model failed to fit: {exc}", column=ltr,
                         expected="items that are not perfectly collinear or separating") from None
+
+
+@dataclass(frozen=True)
+class _LogitFit:
+    """Coefficients, cluster-robust SEs and normal p-values of a logistic model."""
+
+    params: np.ndarray
+    bse: np.ndarray
+    pvalues: np.ndarray
+
+    def predict(self, xc: np.ndarray) -> np.ndarray:
+        return 1 / (1 + np.exp(-(xc @ self.params)))
+
+
+def _clustered_logit(y: np.ndarray, xc: np.ndarray, w: np.ndarray, codes: np.ndarray,
+                     target: str, ltr: str) -> _LogitFit:
+    """Weighted logistic regression (Newton) with the cluster-robust sandwich of statsmodels'
+    ``GLM(...).fit(cov_type="cluster")``: H^-1 (sum over clusters of the scores' outer product)
+    H^-1 x G/(G-1) x (N-1)/(N-K), in O(rows x K^2) numpy without statsmodels' per-fit copies
+    (tests/test_drivers.py checks the equality)."""
+    from scipy import stats
+
+    if y.min() == y.max():
+        raise DataError(f"no variation in {target} flag", column=ltr,
+                        expected="both promoters/detractors and others")
+    b = _logit_newton(xc, y, w, iters=50)
+    p = 1 / (1 + np.exp(-np.clip(xc @ b, -30, 30)))
+    info = (xc * (w * p * (1 - p))[:, None]).T @ xc
+    try:
+        bread = np.linalg.inv(info)
+    except np.linalg.LinAlgError as exc:
+        raise DataError(f"{target} model failed to fit: {exc}", column=ltr,
+                        expected="items that are not perfectly collinear or separating") from None
+    score = xc * (w * (y - p))[:, None]
+    n_cl = int(codes.max()) + 1
+    sums = np.column_stack([np.bincount(codes, weights=score[:, j], minlength=n_cl)
+                            for j in range(xc.shape[1])])
+    n, k = xc.shape
+    g = len(np.unique(codes))
+    cov = bread @ (sums.T @ sums) @ bread * g / (g - 1.0) * (n - 1.0) / (n - k)
+    se = np.sqrt(np.diag(cov))
+    return _LogitFit(b, se, 2 * stats.norm.sf(np.abs(b / se)))
 
 
 def odds_ratio_table(models: pd.DataFrame, digits: int = 2) -> pd.DataFrame:
@@ -175,6 +222,7 @@ class NonlinearCheck:
     auc: pd.DataFrame
     importance: pd.DataFrame
     disagreements: pd.DataFrame
+    sample_note: str = ""
 
 
 @single_thread
@@ -189,6 +237,7 @@ def nonlinear_check(
     seed: int = 0,
     level: float = 0.95,
     min_share_gap: float = 0.10,
+    sample: int | None = None,
 ) -> NonlinearCheck:
     """Does a non-linear model see something the linear view misses?
 
@@ -200,8 +249,12 @@ def nonlinear_check(
     driver when its share of the total (positive) permutation importance differs by at least
     `min_share_gap` between the two models. Survey weights are not used (a model-fit comparison,
     not a population estimate); complete cases only.
+
+    `sample`: with more rows than this, both models are compared on a stratified subsample of
+    that size (selection.subsample: by wave, whole clusters); ``sample_note`` says so.
     """
-    x, y_ltr, _, codes = _model_frame(df, drivers, ltr, cluster, None)
+    fit = subsample(df, sample or len(df), strata=("wave",), cluster=cluster, seed=seed)
+    x, y_ltr, _, codes = _model_frame(fit.rows, drivers, ltr, cluster, None)
     y = target_flag(y_ltr, target).astype(int)
     if min(y.sum(), len(y) - y.sum()) < folds * 2:
         raise DataError(f"too few {target}s or others for {folds}-fold cross-validation",
@@ -214,7 +267,7 @@ def nonlinear_check(
                    f"importance (rank {r.rank_boosting}) vs {100 * r.share_logistic:.0f}% of the "
                    f"logistic model's (rank {r.rank_logistic})" for r in dis.itertuples()]
     return NonlinearCheck(target, _auc_table(aucs, len(y), k, level),
-                          imp.sort_values("rank_boosting"), dis)
+                          imp.sort_values("rank_boosting"), dis, fit.note())
 
 
 def _cv_splits(x: np.ndarray, y: np.ndarray, codes: np.ndarray, grouped: bool, folds: int,
@@ -291,6 +344,9 @@ def _importance_views(drivers: Sequence[str], perm: dict[str, np.ndarray], min_s
 
 
 # --- priority matrix and what-if ---------------------------------------------------------------
+#: Above this many distinct answer patterns, what-if bootstraps take one Newton step per resample.
+MAX_REFIT_PATTERNS = 20_000
+
 QUADRANTS = {
     (True, False): "fix first",
     (True, True): "maintain",
@@ -327,17 +383,17 @@ def priority_matrix(
     if performance not in {"mean", "top_box"}:
         raise DataError(f"performance={performance!r}", expected="'mean' or 'top_box'")
     drivers = list(importance.index)
-    w = df[weights] if weights else None
-    cl = df[cluster] if cluster else None
+    design = Design(len(df), weights=df[weights] if weights else None,
+                    cluster=df[cluster] if cluster else None)   # built once for every driver
     rows = []
     for d in drivers:
         lo, hi = (scales or {}).get(d, (1.0, 5.0))
         if performance == "mean":
             pomp = 100.0 / (hi - lo) if scales else 1.0
             y = (df[d] - lo) * pomp if scales else df[d]
-            r = estimators.survey_mean(y, weights=w, cluster=cl, level=level)
+            r = estimators.survey_mean(y, level=level, design=design)
         else:
-            r = estimators.csat(df[d], weights=w, cluster=cl, level=level, scale=(lo, hi)).pct_top2
+            r = estimators.csat(df[d], level=level, scale=(lo, hi), design=design).pct_top2
         rows.append({"driver": d, "performance": r.estimate, "perf_se": r.se,
                      "perf_ci_low": r.ci_low, "perf_ci_high": r.ci_high, "perf_n": r.n})
     perf = pd.DataFrame(rows).set_index("driver")
@@ -378,6 +434,9 @@ def _logit_newton(x: np.ndarray, y: np.ndarray, w: np.ndarray, beta: np.ndarray 
 def _what_if_effects(x: np.ndarray, y_pro: np.ndarray, y_det: np.ndarray, w: np.ndarray,
                      moved: list[np.ndarray], b0: tuple[np.ndarray, np.ndarray] | None = None
                      ) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray]]:
+    """NPS change per moved driver from the promoter and detractor logits fitted with weights
+    `w`. Rows may be answer patterns: `y_pro` / `y_det` then hold the weighted shares of
+    promoters / detractors with that pattern and `w` its total weight (same likelihood)."""
     xc = np.column_stack([np.ones(len(x)), x])
     bp = _logit_newton(xc, y_pro, w, None if b0 is None else b0[0])
     bd = _logit_newton(xc, y_det, w, None if b0 is None else b0[1])
@@ -389,6 +448,110 @@ def _what_if_effects(x: np.ndarray, y_pro: np.ndarray, y_det: np.ndarray, w: np.
         after = 1 / (1 + np.exp(-(xn @ bp))) - 1 / (1 + np.exp(-(xn @ bd)))
         out[j] = 100 * np.sum(w * (after - base)) / w.sum()
     return out, (bp, bd)
+
+
+@dataclass(frozen=True)
+class _Patterns:
+    """Complete rows collapsed to their distinct answer patterns, with per-cluster sums.
+
+    ``x``: one row per pattern; ``sums``: sparse (clusters x 3 patterns) matrix of the sums of
+    w, w * promoter and w * detractor of each cluster's rows with each pattern. A resample's
+    pattern totals are ``k @ sums`` for the clusters' multiplicities ``k``: a bootstrap never
+    touches the rows again.
+    """
+
+    x: np.ndarray
+    sums: Any
+
+    def totals(self, k: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(weight, promoter share, detractor share) per pattern for cluster multiplicities k."""
+        t = np.asarray(self.sums.T @ k).ravel()
+        p = len(self.x)
+        wt, pro, det = t[:p], t[p:2 * p], t[2 * p:]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return wt, np.where(wt > 0, pro / wt, 0.0), np.where(wt > 0, det / wt, 0.0)
+
+    def part(self, i: int) -> Any:
+        """Clusters x patterns sums of w (0), w * promoter (1) or w * detractor (2)."""
+        p = len(self.x)
+        return self.sums[:, i * p:(i + 1) * p]
+
+
+def _patterns(x: np.ndarray, y_pro: np.ndarray, y_det: np.ndarray, w: np.ndarray,
+              codes: np.ndarray) -> _Patterns:
+    """Distinct rows of `x` and each cluster's sums over them (see :class:`_Patterns`)."""
+    from scipy import sparse
+
+    cards = [len(pd.unique(x[:, j])) + 1 for j in range(x.shape[1])]
+    if float(np.prod(np.array(cards, float))) < 2.0**62:   # answers on scales: mixed radix
+        key = np.zeros(len(x), np.int64)
+        for j, card in enumerate(cards):
+            key = key * card + pd.factorize(x[:, j])[0]
+        _, pat_codes = np.unique(key, return_inverse=True)
+    else:
+        _, pat_codes = np.unique(x, axis=0, return_inverse=True)
+    pat_codes = pat_codes.ravel()
+    n_pat, n_cl = int(pat_codes.max()) + 1, int(codes.max()) + 1
+    first = np.empty(n_pat, np.int64)
+    first[pat_codes[::-1]] = np.arange(len(x))[::-1]
+    cols = np.concatenate([pat_codes, pat_codes + n_pat, pat_codes + 2 * n_pat])
+    vals = np.concatenate([w, w * y_pro, w * y_det])
+    sums = sparse.csr_matrix((vals, (np.tile(codes, 3), cols)), shape=(n_cl, 3 * n_pat))
+    return _Patterns(x[first], sums)
+
+
+def _refit_boot(pats: _Patterns, b0: tuple[np.ndarray, np.ndarray], moved: list[np.ndarray],
+                rng: np.random.Generator, n_boot: int) -> np.ndarray:
+    """What-if effects of `n_boot` cluster resamples, both models refitted on each resample's
+    pattern totals (from the full fit's coefficients)."""
+    n_cl = pats.sums.shape[0]
+    boot = np.empty((n_boot, len(moved)))
+    for b in range(n_boot):
+        k = resample_counts(rng, n_cl, 1)[0].astype(float)
+        wt, pro, det = pats.totals(k)
+        boot[b], _ = _what_if_effects(pats.x, pro, det, wt, moved, b0)
+    return boot
+
+
+def _one_step_boot(pats: _Patterns, b0: tuple[np.ndarray, np.ndarray], moved: list[np.ndarray],
+                   rng: np.random.Generator, n_boot: int) -> np.ndarray:
+    """What-if effects of `n_boot` cluster resamples by one Newton step from the full fit.
+
+    Per cluster: its weight, its rows' summed effect contributions and the scores of both
+    models at the full-sample fit (sufficient statistics, computed once). A resample's
+    coefficients are the fit plus the information-weighted sum of its clusters' scores (one
+    Newton step with the full-sample information; Hu & Kalbfleisch 2000), and its effect the
+    resampled mean contribution plus the gradient times that step: O(clusters) per resample.
+    """
+    xc = np.column_stack([np.ones(len(pats.x)), pats.x])
+    s_w, s_pro, s_det = pats.part(0), pats.part(1), pats.part(2)
+    wt = np.asarray(s_w.sum(axis=0)).ravel()
+    probs = [1 / (1 + np.exp(-np.clip(xc @ b, -30, 30))) for b in b0]
+    after = []
+    for j, col in enumerate(moved):
+        xn = xc.copy()
+        xn[:, j + 1] = col
+        after.append(xn)
+    f = np.column_stack([(1 / (1 + np.exp(-(xn @ b0[0]))) - probs[0])
+                         - (1 / (1 + np.exp(-(xn @ b0[1]))) - probs[1]) for xn in after])
+    per_cluster = [np.asarray(s_w.sum(axis=1)), s_w @ f]
+    info, grad = [], []
+    for m, (s_y, p) in enumerate(zip((s_pro, s_det), probs, strict=True)):
+        per_cluster.append(s_y @ xc - s_w @ (p[:, None] * xc))
+        info.append((xc * (wt * p * (1 - p))[:, None]).T @ xc + 1e-9 * np.eye(xc.shape[1]))
+        sign = 1.0 if m == 0 else -1.0
+        grad.append(np.column_stack([
+            sign * ((xn * (wt * (q := 1 / (1 + np.exp(-(xn @ b0[m])))) * (1 - q))[:, None]).sum(0)
+                    - (xc * (wt * p * (1 - p))[:, None]).sum(0)) / wt.sum()
+            for xn in after]))
+    stats = np.column_stack([np.asarray(c) for c in per_cluster])
+    n_cl, p_d, q = stats.shape[0], len(moved), xc.shape[1]
+    out = np.empty((n_boot, p_d))
+    for b in range(n_boot):
+        t = resample_counts(rng, n_cl, 1)[0].astype(float) @ stats
+        step = [np.linalg.solve(info[m], t[1 + p_d + m * q:1 + p_d + (m + 1) * q]) for m in (0, 1)]
+        out[b] = 100 * (t[1:1 + p_d] / t[0] + step[0] @ grad[0] + step[1] @ grad[1])
+    return out
 
 
 @single_thread
@@ -411,6 +574,11 @@ def what_if(
     resamples `cluster` (B2B accounts) and refits both models each time. A model-based
     counterfactual, not an experiment: read it as "worth this much if the association is causal".
 
+    Rows with the same answers share their fitted probabilities, so the models are fitted on the
+    distinct answer patterns with their summed weights (the same likelihood), and each bootstrap
+    resample re-weights per-cluster sums over those patterns instead of the rows: its cost does
+    not grow with the rows.
+
     Returns
     -------
     DataFrame indexed by driver: q25, median, share_moved, estimate, se, ci_low, ci_high, n.
@@ -422,27 +590,29 @@ def what_if(
     y_pro, y_det = target_flag(y_ltr, "promoter"), target_flag(y_ltr, "detractor")
     q25 = np.array([_wquantile(x[:, j], w, 0.25) for j in range(x.shape[1])])
     med = np.array([_wquantile(x[:, j], w, 0.5) for j in range(x.shape[1])])
-    moved = [np.where(x[:, j] <= q25[j], np.maximum(x[:, j], med[j]), x[:, j])
+    share_moved = [float(np.sum(w * (x[:, j] <= q25[j]) * (x[:, j] < med[j])) / w.sum())
+                   for j in range(x.shape[1])]
+    pats = _patterns(x, y_pro, y_det, w, codes)
+    moved = [np.where(pats.x[:, j] <= q25[j], np.maximum(pats.x[:, j], med[j]), pats.x[:, j])
              for j in range(x.shape[1])]
-    est, b0 = _what_if_effects(x, y_pro, y_det, w, moved)
     n_cl = int(codes.max()) + 1
+    wt, pro, det = pats.totals(np.ones(n_cl))
+    est, b0 = _what_if_effects(pats.x, pro, det, wt, moved)
     rng = np.random.default_rng(seed)
-    boot = np.empty((n_boot, len(drivers)))
-    for b in range(n_boot):
-        k = resample_counts(rng, n_cl, 1)[0].astype(float)
-        boot[b], _ = _what_if_effects(x, y_pro, y_det, w * k[codes], moved, b0)
+    refit = len(pats.x) <= MAX_REFIT_PATTERNS
+    boot = (_refit_boot if refit else _one_step_boot)(pats, b0, moved, rng, n_boot)
     alpha = (1 - level) / 2
     out = pd.DataFrame({
-        "q25": q25, "median": med,
-        "share_moved": [float(np.sum(w * (m != x[:, j])) / w.sum()) for j, m in enumerate(moved)],
-        "estimate": est,
+        "q25": q25, "median": med, "share_moved": share_moved, "estimate": est,
         "se": boot.std(axis=0, ddof=1) if n_boot > 1 else np.nan,
         "ci_low": np.quantile(boot, alpha, axis=0) if n_boot else np.nan,
         "ci_high": np.quantile(boot, 1 - alpha, axis=0) if n_boot else np.nan,
         "n": len(y_ltr),
     }, index=pd.Index(list(drivers), name="driver")).sort_values("estimate", ascending=False)
     out.attrs.update({"n_boot": n_boot, "cluster": cluster or "row", "level": level,
-                      "rule": "bottom quartile (<= 25th percentile) moved to the median"})
+                      "rule": "bottom quartile (<= 25th percentile) moved to the median",
+                      "patterns": len(pats.x),
+                      "resampling": "refit" if refit else "one Newton step per resample"})
     return out
 
 
@@ -512,5 +682,6 @@ def nonlinear_summary(checks: dict[tuple[str, str], NonlinearCheck]) -> pd.DataF
                                                   - a.loc["logistic", "auc"]), 3)
         row["disagreements"] = "; ".join(c.disagreements["note"]) or "none"
         row["n"] = int(a["n"].iloc[0])
+        row["rows"] = c.sample_note
         rows.append(row)
     return pd.DataFrame(rows)

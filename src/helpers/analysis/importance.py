@@ -372,20 +372,24 @@ def _add_intervals(out: pd.DataFrame, boot: np.ndarray, level: float) -> None:
 
 def _cluster_totals(z: np.ndarray, w: np.ndarray, codes: np.ndarray, n_clusters: int
                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Per-cluster weighted sums: W_c, sum z, and the upper triangle of sum z z' (centred z)."""
+    """Per-cluster weighted sums: W_c, sum z, and the upper triangle of sum z z' (centred z).
+
+    One bincount per column (each cluster's rows added in row order, as a sort by cluster
+    followed by a segmented sum would add them), never a rows x pairs matrix.
+    """
     q = z.shape[1]
     zc = z - np.average(z, axis=0, weights=w)
     iu = np.triu_indices(q)
     wc = np.bincount(codes, weights=w, minlength=n_clusters)
-    if n_clusters == len(codes):  # every row its own cluster (codes are 0..n-1 in order)
-        s1 = zc * w[:, None]
-        s2 = (zc[:, iu[0]] * zc[:, iu[1]]) * w[:, None]
-    else:
-        order = np.argsort(codes, kind="stable")
-        bounds = np.flatnonzero(np.diff(codes[order], prepend=-1))
-        zo, wo = zc[order], w[order]
-        s1 = np.add.reduceat(zo * wo[:, None], bounds, axis=0)
-        s2 = np.add.reduceat((zo[:, iu[0]] * zo[:, iu[1]]) * wo[:, None], bounds, axis=0)
+    zw = zc * w[:, None]
+    if n_clusters == len(codes) and (codes == np.arange(len(codes))).all():
+        s1 = zw                   # every row its own cluster, in order
+        s2 = np.column_stack([zw[:, i] * zc[:, j] for i, j in zip(*iu, strict=True)])
+        return wc, s1, s2, np.asarray(iu)
+    s1 = np.column_stack([np.bincount(codes, weights=zw[:, i], minlength=n_clusters)
+                          for i in range(q)])
+    s2 = np.column_stack([np.bincount(codes, weights=zw[:, i] * zc[:, j], minlength=n_clusters)
+                          for i, j in zip(*iu, strict=True)])
     return wc, s1, s2, np.asarray(iu)
 
 

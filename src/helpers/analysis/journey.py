@@ -86,7 +86,7 @@ def journey_effects(
             *impl_items, *controls]
     require_columns(df, need, "B2B responses")
     m = _Models(ltr, cluster, controls, per_days, float(stats.norm.ppf(0.5 + level / 2)))
-    d = df.copy()
+    d = df[list(dict.fromkeys(need))].copy()   # only the modelled columns: every fit selects rows
     d["impl_mean"] = d[list(impl_items)].mean(axis=1, skipna=False)
     d["promoter"] = np.where(d[ltr].isna(), np.nan, (d[ltr] >= 9).astype(float))
     d["quarter_end_deal"] = d["quarter_end_deal"].astype("boolean").astype("Float64")

@@ -330,8 +330,9 @@ def revenue_at_risk(acc: pd.DataFrame, rule: str = "negative_nps", by: str | Non
         x = d["nps"].to_numpy(float) / 100
         arr = d["arr"].to_numpy(float)
         p_hat = 1 / (1 + np.exp(-(model.params[0] + model.params[1] * x)))
-        p_draw = 1 / (1 + np.exp(-(draws[:, [0]] + draws[:, [1]] * x[None, :])))
-        loss = p_draw @ arr
+        xs, at = np.unique(x, return_inverse=True)   # accounts with one NPS share a probability
+        arr_x = np.bincount(at.ravel(), weights=arr, minlength=len(xs))
+        loss = (1 / (1 + np.exp(-(draws[:, [0]] + draws[:, [1]] * xs[None, :])))) @ arr_x
         rows.append({
             "segment": name, "rule": rule, "n": len(d), "arr_at_risk": float(arr.sum()),
             "share_of_arr": float(arr.sum() / sub.loc[rated.loc[idx], "arr"].sum())

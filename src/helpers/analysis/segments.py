@@ -25,10 +25,10 @@ from itertools import combinations
 import numpy as np
 import pandas as pd
 
-from helpers.analysis.selection import Study
+from helpers.analysis.selection import Study, b2c_weighting, subsample
 from helpers.errors import DataError, require_columns
 from helpers.stats import compare, estimators, weighting
-from helpers.stats.design import Design
+from helpers.stats.design import Design, as_weights
 
 ROLE_ORDER: tuple[str, ...] = ("decision_maker", "influencer", "user")
 ROLE_WEIGHTS: dict[str, float] = {"decision_maker": 3.0, "influencer": 2.0, "user": 1.0}
@@ -334,6 +334,7 @@ class Personas:
     labels: pd.Series
     profile: pd.DataFrame
     table: pd.DataFrame
+    sample_note: str = ""
 
     @property
     def ari_mean(self) -> float:
@@ -361,31 +362,37 @@ class Personas:
 def find_personas(df: pd.DataFrame, items: Sequence[str], *, k_min: int = 2, k_max: int = 6,
                   criterion: str = "silhouette", seeds: Sequence[int] = (0, 1, 2, 3, 4),
                   cluster: str | None = None, top_items: int = 3,
-                  silhouette_sample: int = 4000) -> Personas:
+                  silhouette_sample: int = 4000, sample: int | None = None) -> Personas:
     """Cluster respondents on their standardised experience ratings (complete cases).
 
     k in k_min..k_max maximises the mean silhouette (``criterion="silhouette"``, KMeans) or
     minimises the BIC of a Gaussian mixture (``"bic"``; labels then still come from KMeans so
     that seeds are comparable). Persona numbers are ordered by NPS (persona 1 = lowest).
     `cluster` names a column (e.g. account_id) for clustered SEs of persona NPS.
+
+    `sample`: with more complete rows than this, k, the seeds' stability and the persona
+    centres come from a stratified subsample of that size (selection.subsample: by wave, whole
+    clusters); every complete row is then assigned to its nearest centre, so shares, profiles
+    and persona NPS describe all respondents. ``sample_note`` says which was done.
     """
     import sklearn.cluster  # noqa: F401  load the OpenMP runtime first: limits only reach loaded libraries
     from threadpoolctl import threadpool_limits
 
     with threadpool_limits(1):  # small problems: BLAS/OpenMP threads only oversubscribe the CPU
         return _find_personas(df, list(items), k_min, k_max, criterion, list(seeds), cluster,
-                              top_items, silhouette_sample)
+                              top_items, silhouette_sample, sample)
 
 
 def _find_personas(df: pd.DataFrame, items: list[str], k_min: int, k_max: int, criterion: str,
                    seeds: list[int], cluster: str | None, top_items: int,
-                   silhouette_sample: int) -> Personas:
+                   silhouette_sample: int, sample: int | None) -> Personas:
     from sklearn.cluster import KMeans
     from sklearn.metrics import adjusted_rand_score
 
     require_columns(df, [*items, "ltr"], "responses")
     if criterion not in ("silhouette", "bic"):
         raise DataError(f"criterion={criterion!r}", expected="silhouette or bic")
+    df = df[[*dict.fromkeys([*items, "ltr", *[c for c in ("wave", cluster) if c and c in df]])]]
     data = df[list(items)].apply(pd.to_numeric, errors="coerce").astype(float)
     ok = data.notna().all(axis=1)
     x = data[ok].to_numpy()
@@ -395,14 +402,18 @@ def _find_personas(df: pd.DataFrame, items: list[str], k_min: int, k_max: int, c
     mu, sd = x.mean(axis=0), x.std(axis=0, ddof=1)
     sd[sd == 0] = 1.0
     z = (x - mu) / sd
-    selection = _choose_k(z, k_min, k_max, criterion, int(seeds[0]) if len(seeds) else 0,
+    fit = subsample(df[ok], sample or len(z), strata=("wave",), cluster=cluster,
+                    seed=int(seeds[0]) if len(seeds) else 0)
+    zf = z[fit.positions] if fit.sampled else z
+    selection = _choose_k(zf, k_min, k_max, criterion, int(seeds[0]) if len(seeds) else 0,
                           silhouette_sample)
     k = int(selection.loc[selection["chosen"], "k"].iloc[0])
-    runs = {int(s): KMeans(k, n_init=4, random_state=int(s)).fit(z) for s in seeds}
+    runs = {int(s): KMeans(k, n_init=4, random_state=int(s)).fit(zf) for s in seeds}
     stability = pd.DataFrame(
         [{"seed_a": a, "seed_b": b, "ari": adjusted_rand_score(runs[a].labels_, runs[b].labels_)}
          for a, b in combinations(runs, 2)])
-    raw = runs[int(seeds[0])].labels_
+    first = runs[int(seeds[0])]
+    raw = first.predict(z) if fit.sampled else first.labels_
     score = _score(df.loc[ok, "ltr"]).to_numpy()
     order = pd.Series(score).groupby(raw).mean().sort_values(kind="stable").index
     relabel = {old: new + 1 for new, old in enumerate(order)}
@@ -412,8 +423,10 @@ def _find_personas(df: pd.DataFrame, items: list[str], k_min: int, k_max: int, c
     profile = pd.DataFrame(z, columns=list(items)).groupby(lab).mean()
     profile.index.name = "persona"
     table = _persona_nps(df, labels, profile, cluster, top_items)
+    note = ("k-means fitted on " + fit.note("complete responses")
+            + ("; every complete response assigned to its nearest persona" if fit.sampled else ""))
     return Personas(k=k, criterion=criterion, selection=selection, stability=stability,
-                    labels=labels, profile=profile, table=table)
+                    labels=labels, profile=profile, table=table, sample_note=note)
 
 
 def _choose_k(z: np.ndarray, k_min: int, k_max: int, criterion: str, seed: int,
@@ -629,19 +642,34 @@ def _tested(base: dict, r: compare.DiffResult, test: str) -> dict:
 
 def _paired_changes(df: pd.DataFrame, dims: list[str], waves: list[str], unit: str,
                     weight: str | None) -> list[dict]:
-    groups = [("all", "all", df)] + [(d, str(k), g) for d in dims
-                                     for k, g in df.groupby(d, sort=True)]
+    """compare.compare_paired of every segment and consecutive waves, from per-unit sums
+    (compare.paired_changes: one pass over the rows, no per-pair selection)."""
+    require_columns(df, [unit, "wave", "ltr", *([weight] if weight else [])], "responses")
+    y = estimators.nps_score(df["ltr"], "ltr")
+    unit_codes = pd.factorize(df[unit])[0]
+    wave_codes = pd.Categorical(df["wave"].astype(str), categories=waves).codes.astype(np.int64)
+    w = None if weight is None else as_weights(df[weight], len(df), weight)
+    wave_n = np.bincount(np.where(wave_codes >= 0, wave_codes, len(waves)),
+                         minlength=len(waves) + 1)[:len(waves)]
+    parts = [("all", ["all"], np.zeros(len(df), np.int64), wave_n[None, :])]
+    for d in dims:
+        codes, labels = pd.factorize(df[d], sort=True)
+        counts = np.zeros((len(labels), len(waves)), np.int64)
+        ok = (codes >= 0) & (wave_codes >= 0)
+        np.add.at(counts, (codes[ok], wave_codes[ok]), 1)
+        parts.append((d, [str(k) for k in labels], codes, counts))
     rows = []
-    for dim, seg, g in groups:
-        for a, b in zip(waves[:-1], waves[1:], strict=True):
-            base = {"dimension": dim, "segment": seg, "wave_from": a, "wave_to": b}
-            try:
-                r = compare.compare_paired(g[g["wave"].isin([a, b])], unit, "wave", "ltr",
-                                           periods=(a, b), weight=weight)
-                rows.append(_tested(base, r, "paired (same units in both waves)"))
-            except DataError as exc:
-                rows.append(_untested(base, int((g["wave"] == a).sum()),
-                                      int((g["wave"] == b).sum()), str(exc)))
+    for dim, labels, codes, counts in parts:
+        table = compare.paired_changes(y, unit_codes, wave_codes, len(waves), codes, len(labels), w)
+        for gi, seg in enumerate(labels):
+            for k, (a, b) in enumerate(zip(waves[:-1], waves[1:], strict=True)):
+                base = {"dimension": dim, "segment": seg, "wave_from": a, "wave_to": b}
+                try:
+                    rows.append(_tested(base, table.result(gi, k, unit),
+                                        "paired (same units in both waves)"))
+                except DataError as exc:
+                    rows.append(_untested(base, int(counts[gi, k]), int(counts[gi, k + 1]),
+                                          str(exc)))
     return rows
 
 
@@ -670,13 +698,31 @@ def _joint_changes(df: pd.DataFrame, dim: str, waves: list[str], design: Design)
 
 
 
+def aggregate_rows(data: Study, market: str, waves: Sequence[str] | None = None) -> pd.DataFrame:
+    """The rows an aggregate table of `market` is computed from: the study's included rows
+    (of `waves`), or, for a study too large to load (``data.full``), every included row with
+    only the columns the tables use, projected out of core (B2C raking weights computed on all
+    of them exactly as :func:`helpers.analysis.selection.study` does)."""
+    if data.full is None:
+        rows = data.market(market).rows
+        return rows if waves is None else rows[rows["wave"].astype(str).isin(list(waves))]
+    measures = [m for m in data.schema.measures()]
+    margins = list(data.settings.b2c_margins) if market == "B2C" else []
+    cols = ["ltr", *measures, "account_id", *data.schema.segment_fields(market), *margins]
+    rows = data.full.rows(market, cols, list(waves) if waves else None)
+    if market == "B2C" and len(rows):
+        rows["weight"], _ = b2c_weighting(rows, data.settings)
+    return rows
+
+
 def market_headline(data: Study) -> pd.DataFrame:
     """Headline NPS (and CES / CSAT when the survey asks them) of the reported wave per market:
     B2B account-clustered, B2C weighted (calibration-aware when raked, R ``rake``; with Kish
-    deff and effective n of the weights)."""
+    deff and effective n of the weights). All rows, out of core, when the study is too large
+    to load (:func:`aggregate_rows`)."""
     measures = {m: data.schema.scale(m) for m in data.schema.measures() if m != "ltr"}
     parts = []
-    b2b, b2c = data.now(data.b2b), data.now(data.b2c)
+    b2b, b2c = (aggregate_rows(data, m, [data.wave]) for m in ("B2B", "B2C"))
     if len(b2b):
         parts.append(headline(b2b, measures, cluster="account_id").assign(
             market="B2B", design="clustered by account", kish_deff=np.nan, kish_n_eff=np.nan))
@@ -716,8 +762,8 @@ def market_segments(data: Study, *, min_n: int = 10, max_halfwidth: float = 30.0
     its market's design, governed, with a `label` "market · dimension: segment" for charts."""
     parts = []
     b2c_kw = {"weight": "weight", "calibrate": b2c_calibration(data.raking_margins())}
-    for market, df, kw in (("B2B", data.now(data.b2b), {"cluster": "account_id"}),
-                           ("B2C", data.now(data.b2c), b2c_kw)):
+    for market, df, kw in (("B2B", aggregate_rows(data, "B2B", [data.wave]), {"cluster": "account_id"}),
+                           ("B2C", aggregate_rows(data, "B2C", [data.wave]), b2c_kw)):
         dims = [d for d in data.schema.segment_fields(market) if d in df.columns and df[d].notna().any()]
         if len(df) and dims:
             t = segment_tables(df, dims, min_n=min_n, max_halfwidth=max_halfwidth, **kw)
@@ -732,13 +778,28 @@ def market_trends(data: Study, *, min_n: int = 10, max_halfwidth: float = 30.0) 
     with waves as strata, calibration-aware when raked)."""
     parts = []
     if len(data.b2b):
-        parts.append(trend(data.b2b, cluster="account_id", min_n=min_n,
-                           max_halfwidth=max_halfwidth).assign(market="B2B"))
+        b2b = (trend(data.b2b, cluster="account_id", min_n=min_n, max_halfwidth=max_halfwidth)
+               if data.full is None else _b2b_trend_from_moments(data, min_n, max_halfwidth))
+        parts.append(b2b.assign(market="B2B"))
     if len(data.b2c):
-        parts.append(trend(data.b2c, weight="weight", min_n=min_n, max_halfwidth=max_halfwidth,
+        parts.append(trend(aggregate_rows(data, "B2C"), weight="weight", min_n=min_n,
+                           max_halfwidth=max_halfwidth,
                            calibrate=b2c_calibration(data.raking_margins()), strata="wave"
                            ).assign(market="B2C"))
     return pd.concat(parts, ignore_index=True)
+
+
+def _b2b_trend_from_moments(data: Study, min_n: int, max_halfwidth: float) -> pd.DataFrame:
+    """:func:`trend` of all B2B rows from the sufficient statistics per account and wave (a
+    moment query the engine runs out of core; the same numbers as from the rows)."""
+    from helpers.stats.moments import MomentQuery, Value
+
+    cells = data.full.moments(MomentQuery(
+        "responses", ("account_id", "wave"), (Value("nps", "ltr", "nps"),),
+        where=(("include", "true", None), ("market", "==", "B2B"))))
+    t = estimators.nps_table_cells(cells, ["wave"], design=estimators.cells_design(
+        cells, cluster="account_id"))
+    return govern(t, min_n=min_n, max_halfwidth=max_halfwidth)
 
 
 def market_changes(data: Study, q: float = 0.05) -> pd.DataFrame:
@@ -748,11 +809,12 @@ def market_changes(data: Study, q: float = 0.05) -> pd.DataFrame:
     every test of both markets."""
     parts = []
     if len(data.b2b):
-        parts.append(wave_changes(data.b2b, _segment_fields(data, "B2B"),
+        parts.append(wave_changes(aggregate_rows(data, "B2B"), _segment_fields(data, "B2B"),
                                   paired_unit="account_id", q=q).assign(market="B2B"))
     if len(data.b2c):
-        parts.append(wave_changes(data.b2c, _segment_fields(data, "B2C"), weight="weight",
-                                  q=q, calibrate=b2c_calibration(data.raking_margins()),
+        parts.append(wave_changes(aggregate_rows(data, "B2C"), _segment_fields(data, "B2C"),
+                                  weight="weight", q=q,
+                                  calibrate=b2c_calibration(data.raking_margins()),
                                   strata="wave").assign(market="B2C"))
     out = pd.concat(parts, ignore_index=True)
     adj = compare.bh_adjust(out["p_value"], q=q)

@@ -10,13 +10,16 @@ and ``cx drivers`` both select through here, so the same parameters give the sam
 
 from __future__ import annotations
 
+import dataclasses
+import sys
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from helpers import catalog, config, contract
+from helpers import catalog, config, contract, paths
 from helpers.config import SegmentsConfig
 from helpers.errors import DataError, require_columns
 from helpers.ingest import schema as schema_mod
@@ -52,17 +55,22 @@ class Study:
 
     `wave` is the reported wave (the latest unless chosen); `waves` every wave in the data.
     `all_rows` keeps the excluded rows too (with their market), for checks that look at what
-    cleaning removed (e.g. repeated devices in score integrity).
+    cleaning removed (e.g. repeated devices in score integrity); a study read by :func:`load`
+    reads them again from `source` when first asked (most notebooks never need them, and a
+    million-row table is not kept twice).
     """
 
     wave: str
     waves: list[str]
     included: pd.DataFrame
-    all_rows: pd.DataFrame
+    all_rows: pd.DataFrame | None
     schema: Schema
     settings: SegmentsConfig
     tables: dict[str, pd.DataFrame]
     weighting: str
+    blocks: dict[str, tuple[int, int]] = field(default_factory=dict)
+    source: str | None = None
+    full: Any = None   # outofcore.FullData when the responses exceed the memory budget
 
     @property
     def accounts(self) -> pd.DataFrame:
@@ -81,12 +89,26 @@ class Study:
         """Markets with at least one included response."""
         return [m for m in MARKETS if (self.included["market"] == m).any()]
 
+    def every_row(self) -> pd.DataFrame:
+        """Every row of the responses, excluded ones too, with its market."""
+        if self.all_rows is not None:
+            return self.all_rows
+        every = catalog.load("responses", path=self.source)
+        return every.assign(market=every["market"].astype("string"))
+
+    def _block(self, market: str) -> pd.DataFrame:
+        """Included rows of one market: a slice (no copy) of the market-ordered rows."""
+        if market in self.blocks:
+            start, stop = self.blocks[market]
+            return self.included.iloc[start:stop]
+        return self.included[self.included["market"] == market]
+
     @property
     def facts(self) -> contract.Facts:
         """What this study's data has, for checking each section's declared needs."""
         rows, fields, drivers, stages, segments, waves = {}, {}, {}, {}, {}, {}
         for m in MARKETS:
-            d = self.included[self.included["market"] == m]
+            d = self._block(m)
             rows[m] = len(d)
             filled = frozenset(c for c in d.columns if d[c].notna().any())
             fields[m] = filled
@@ -124,11 +146,13 @@ class Study:
                 + ", ".join(parts or ["no included responses"]) + ".")
         if "B2C" in self.markets:
             text += f" B2C figures are {self.weighting}."
+        if self.full is not None:
+            text += " " + self.full.note()
         return text
 
     def segment(self, market: str, exclude: Sequence[str] = ("role",)) -> str | None:
         """The market's first segment field (schema order) with at least two values in its rows."""
-        rows = self.included[self.included["market"] == market]
+        rows = self._block(market)
         for f in self.schema.segment_fields(market):
             if f not in exclude and f in rows and rows[f].nunique() >= 2:
                 return f
@@ -154,8 +178,11 @@ class Study:
         if name not in MARKETS:
             raise DataError(f"market {name!r}", expected=" or ".join(MARKETS))
         chosen = self._waves(waves)
-        source = self.included if included else self.all_rows
-        rows = source[source["market"] == name]
+        if included:
+            rows = self._block(name)
+        else:
+            every = self.every_row()
+            rows = every[every["market"] == name]
         if chosen is not None:
             rows = rows[rows["wave"].astype(str).isin(chosen)]
         d = DESIGNS[name]
@@ -186,9 +213,8 @@ def study(responses: pd.DataFrame, sch: Schema, cfg: SegmentsConfig, *,
     raises DataError naming the column.
     """
     require_columns(responses, ["include", "wave", "ltr", "market"], "responses")
-    every = responses.copy()
-    every["market"] = every["market"].astype("string")
-    resp = every[every["include"].astype(bool)].copy()
+    every = responses.assign(market=responses["market"].astype("string"))  # shares the columns
+    resp, blocks = _by_market(every)
     b2c = resp["market"] == "B2C"
     note = "no B2C responses"
     if b2c.any():
@@ -202,7 +228,22 @@ def study(responses: pd.DataFrame, sch: Schema, cfg: SegmentsConfig, *,
     return Study(wave=reported_wave(resp, wave),
                  waves=sorted(resp["wave"].dropna().astype(str).unique()),
                  included=resp, all_rows=every, schema=sch, settings=cfg, tables=present,
-                 weighting=note)
+                 weighting=note, blocks=blocks)
+
+
+def _by_market(every: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, tuple[int, int]]]:
+    """Included rows ordered by market (file order kept within a market) and each market's
+    position range: a market's rows are then a slice, never a copy of a million rows."""
+    market = every["market"].to_numpy(dtype=object, na_value=None)
+    rank = np.full(len(every), len(MARKETS), np.int8)
+    for i, m in enumerate(MARKETS):
+        rank[market == m] = i
+    keep = np.flatnonzero(every["include"].astype(bool).to_numpy())
+    order = keep[np.argsort(rank[keep], kind="stable")]
+    counts = np.bincount(rank[order], minlength=len(MARKETS) + 1)
+    ends = np.cumsum(counts)
+    blocks = {m: (int(ends[i] - counts[i]), int(ends[i])) for i, m in enumerate(MARKETS)}
+    return every.take(order), blocks
 
 
 def load(responses_path: str, schema_path: str, segments_config: str, *, wave: str = "",
@@ -210,10 +251,108 @@ def load(responses_path: str, schema_path: str, segments_config: str, *, wave: s
     """:func:`study` on files: the cleaned responses, the schema cleaning used, the analysis
     settings, and the optional processed tables (``accounts_path=...``; "" or an absent file
     means not provided)."""
+    scale = config.load_scale()
+    target = paths.resolve(responses_path)
+    estimate = (catalog.memory_estimate(target) if target.exists() and
+                (target.is_dir() or target.suffix == ".parquet") else None)
+    if estimate is not None and estimate.over(scale.memory_budget_gb):
+        from helpers.analysis import outofcore
+        print(estimate.line(scale.memory_budget_gb) + f": out of core ({scale.engine}) and a "
+              "stratified subsample", file=sys.stderr)
+        sample, full = outofcore.open_large(target, estimate, scale)
+        tables = _sample_tables(optional_paths, sample)
+        found = study(sample, schema_mod.load(schema_path), config.load_segments(segments_config),
+                      tables=tables, wave=wave)
+        return dataclasses.replace(found, full=full)
     tables = {name.removesuffix("_path"): catalog.load_optional(name.removesuffix("_path"), path)
               for name, path in optional_paths.items()}
-    return study(catalog.load("responses", path=responses_path), schema_mod.load(schema_path),
-                 config.load_segments(segments_config), tables=tables, wave=wave)
+    found = study(catalog.load("responses", path=responses_path), schema_mod.load(schema_path),
+                  config.load_segments(segments_config), tables=tables, wave=wave)
+    return dataclasses.replace(found, all_rows=None, source=responses_path)
+
+
+def _sample_tables(optional_paths: Mapping[str, str], sample: pd.DataFrame
+                   ) -> dict[str, pd.DataFrame | None]:
+    """The optional tables for a subsample: row tables keyed by account or response only for
+    the sampled ones (read with a filter, never whole), small tables whole."""
+    keys = {"invitations": "account_id", "competitor_ratings": "response_id"}
+    out: dict[str, pd.DataFrame | None] = {}
+    for name, path in optional_paths.items():
+        table = name.removesuffix("_path")
+        key = keys.get(table)
+        if key and path and key in sample and paths.resolve(path).exists():
+            out[table] = catalog.load_filtered(path, key, sample[key].dropna().unique())
+        else:
+            out[table] = catalog.load_optional(table, path)
+    return out
+
+
+@dataclass(frozen=True)
+class Subsample:
+    """Rows an analysis that cannot scale exactly works on, and how they were drawn."""
+
+    rows: pd.DataFrame
+    total: int
+    size: int
+    strata: tuple[str, ...]
+    cluster: str | None
+    positions: np.ndarray   # positions of the kept rows in the input
+
+    @property
+    def sampled(self) -> bool:
+        """True when fewer rows than the whole selection were kept."""
+        return len(self.rows) < self.total
+
+    def note(self, unit: str = "responses") -> str:
+        """One sentence for the report: what was used and how it was drawn."""
+        if not self.sampled:
+            return f"all {self.total:,} {unit} (at most {self.size:,} are used)"
+        by = " and ".join(self.strata) or "nothing"
+        whole = f", whole {self.cluster} clusters" if self.cluster else ""
+        return (f"a stratified random subsample of {len(self.rows):,} of {self.total:,} {unit} "
+                f"(proportional within each {by}{whole}; size parameter {self.size:,})")
+
+
+def subsample(rows: pd.DataFrame, size: int, *, strata: Sequence[str] = ("wave",),
+              cluster: str | None = None, seed: int = 0) -> Subsample:
+    """At most about `size` rows, drawn within each stratum in proportion to its rows.
+
+    For methods whose cost grows faster than the rows (gradient boosting, clustering, topic
+    models). Each cluster (e.g. account) gets one random key; within a stratum clusters enter
+    in key order until the stratum's share of `size` is reached, so clusters are kept whole
+    within a stratum and, the key being common, the accounts kept in one wave are largely those
+    kept in the others. With no more than `size` rows every row is kept (the result is then
+    exactly the full-data result).
+    """
+    if size < 1:
+        raise DataError(f"subsample size {size}", expected="a positive number of rows")
+    total = len(rows)
+    strata = tuple(s for s in strata if s in rows.columns)
+    if total <= size:
+        return Subsample(rows, total, size, strata, cluster, np.arange(total))
+    rng = np.random.default_rng(seed)
+    if cluster is not None and cluster in rows:
+        codes = pd.factorize(rows[cluster])[0]
+        own = codes < 0
+        codes[own] = codes.max(initial=-1) + 1 + np.arange(int(own.sum()))
+    else:
+        codes = np.arange(total)
+    key = rng.random(int(codes.max()) + 1)[codes]
+    stratum = (rows.groupby(list(strata), sort=True, dropna=False, observed=True).ngroup()
+               .to_numpy() if strata else np.zeros(total, np.int64))
+    order = np.lexsort((key, stratum))          # by stratum, then by cluster key
+    counts = np.bincount(stratum)
+    quota = np.clip(np.floor(counts * size / total + 0.5), 1, counts).astype(np.int64)
+    start = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    cut = key[order][start + quota - 1]         # key of each stratum's last row within quota
+    keep = key <= cut[stratum]
+    return Subsample(rows[keep], total, size, strata, cluster, np.flatnonzero(keep))
+
+
+def b2c_weighting(b2c: pd.DataFrame, cfg: SegmentsConfig) -> tuple[pd.Series, str]:
+    """Raking weights of B2C rows as :func:`study` sets them (weights of 1 and why when a
+    margin field is missing), e.g. for all rows of a study too large to load."""
+    return _b2c_weights_or_none(b2c, cfg)
 
 
 def _b2c_weights_or_none(b2c: pd.DataFrame, cfg: SegmentsConfig) -> tuple[pd.Series, str]:

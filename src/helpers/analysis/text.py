@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from helpers.analysis.selection import subsample
 from helpers.errors import DataError
 from helpers.ingest.pii_text import strip_placeholders
 from helpers.ingest.privacy import mask_pii
@@ -217,10 +218,12 @@ def tone(comments: Iterable[object] | pd.Series) -> pd.Series:
     not in English (the lexicon is English: see the module docstring).
     """
     s = comments if isinstance(comments, pd.Series) else pd.Series(list(comments), dtype=object)
-    english = languages(s).fillna("").isin(["en", "other"]).to_numpy()
-    return pd.Series([tone_one(c) if ok else float("nan") for c, ok in zip(s.astype(object), english,
-                                                                           strict=True)],
-                     index=s.index, name="tone", dtype=float)
+    codes, uniq = pd.factorize(s.astype("string"))   # each distinct text scored once
+    u = pd.Series(uniq, dtype="string")
+    english = languages(u).fillna("").isin(["en", "other"]).to_numpy()
+    scored = np.array([tone_one(c) if ok else float("nan")
+                       for c, ok in zip(u.astype(object), english, strict=True)] + [float("nan")])
+    return pd.Series(scored[codes], index=s.index, name="tone", dtype=float)
 
 
 # --- themes -------------------------------------------------------------------------------------
@@ -237,6 +240,7 @@ class Themes:
     weights: pd.DataFrame
     assignment: pd.Series
     languages: dict[str, int] = field(default_factory=dict)
+    sample_note: str = ""
 
 
 def themes(
@@ -245,12 +249,18 @@ def themes(
     top_terms: int = 6,
     min_df: int = 3,
     seed: int = 0,
+    sample: int | None = None,
+    strata: pd.Series | None = None,
 ) -> Themes:
     """Find `n_themes` themes in free-text comments (scikit-learn TF-IDF on words and word pairs,
     the stop words of every language found removed, then non-negative matrix factorisation).
 
     A theme is labelled by its three strongest terms; every non-blank comment gets the theme with
     its largest weight. Unsupervised: read the labels and quotes before naming a theme in a report.
+
+    `sample`: with more non-blank comments than this, themes are found in (and assigned to) a
+    random subsample of that size, proportional within each level of `strata` (e.g. the NPS
+    group, aligned with `comments`); comments outside it get no theme. ``sample_note`` says so.
     """
     from sklearn.decomposition import NMF
     from sklearn.feature_extraction.text import TfidfVectorizer
@@ -259,7 +269,11 @@ def themes(
     s = pd.Series(comments).astype("string")
     text = s.fillna("").str.strip()
     keep = text.str.len() > 0
-    docs = mask_pii(text[keep]).astype(str).map(strip_placeholders)  # themes of masked text
+    by = pd.DataFrame({"stratum": (strata if strata is not None
+                                   else pd.Series("all", index=s.index))[keep].astype(str)})
+    fit = subsample(by, sample or len(by), strata=("stratum",), seed=seed)
+    chosen = text[keep].iloc[fit.positions] if fit.sampled else text[keep]
+    docs = mask_pii(chosen).astype(str).map(strip_placeholders)  # themes of masked text
     if len(docs) < max(n_themes * 2, min_df):
         raise DataError(f"{len(docs)} non-blank comments for {n_themes} themes",
                         column=str(s.name or "comment"), expected=f"at least {n_themes * 2}")
@@ -283,7 +297,8 @@ def themes(
     main[w.max(axis=1) <= 0] = "(no theme)"
     assignment = pd.Series(pd.NA, index=s.index, dtype="string", name="theme")
     assignment[docs.index] = main.astype("string")
-    return Themes(terms, weights, assignment, {str(k): int(v) for k, v in found.items()})
+    note = "" if not fit.sampled else f"themes from {fit.note('non-blank comments')}"
+    return Themes(terms, weights, assignment, {str(k): int(v) for k, v in found.items()}, note)
 
 
 def language_note(found: Mapping[str, Themes]) -> str:
@@ -294,7 +309,9 @@ def language_note(found: Mapping[str, Themes]) -> str:
             counts[code] = counts.get(code, 0) + n
     parts = [f"{LANGUAGES.get(c, 'other languages')} {n:,}" for c, n in
              sorted(counts.items(), key=lambda kv: -kv[1])]
-    return "comments in " + ", ".join(parts) + "; themes cover all seven supported languages, tone English only"
+    sampled = "; ".join(f"{m}: {t.sample_note}" for m, t in found.items() if t.sample_note)
+    return ("comments in " + ", ".join(parts) + "; themes cover all seven supported languages, "
+            "tone English only" + (f"; {sampled}" if sampled else ""))
 
 
 def _unique_labels(labels: list[str]) -> list[str]:
@@ -354,8 +371,8 @@ def example_quotes(
     k: int = 2,
     max_chars: int = 160,
 ) -> pd.DataFrame:
-    """The `k` most typical comments (largest theme weight) per theme and group, PII-masked."""
-    masked = mask_pii(comments)
+    """The `k` most typical comments (largest theme weight) per theme and group, PII-masked
+    (only the quotes shown are masked: masking every comment again would cost minutes)."""
     grp = pd.Series(group).astype("string")
     rows = []
     for theme in th.terms["theme"]:
@@ -364,7 +381,7 @@ def example_quotes(
             idx = wts.index[(grp.reindex(wts.index) == g).fillna(False).to_numpy()
                             & (th.assignment.reindex(wts.index) == theme).fillna(False).to_numpy()]
             for i in wts.loc[idx].sort_values(ascending=False).index[:k]:
-                q = str(masked.loc[i])
+                q = str(mask_pii(comments.loc[[i]]).iloc[0])
                 rows.append({"theme": theme, "group": g,
                              "quote": q if len(q) <= max_chars else q[:max_chars - 1] + "…"})
     return pd.DataFrame(rows, columns=["theme", "group", "quote"])

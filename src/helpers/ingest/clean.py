@@ -201,8 +201,12 @@ def _parse_datetimes(s: pd.Series) -> pd.Series:
 
 
 def clean_responses(survey: readers.Survey, sch: Schema, salt: str, speeder_fraction: float | None = None,
-                    min_grid_items: int | None = None) -> CleanResult:
-    """Map an export to the schema's fields, flag quality problems and remove personal data."""
+                    min_grid_items: int | None = None, keep_finished: bool = False) -> CleanResult:
+    """Map an export to the schema's fields, flag quality problems and remove personal data.
+
+    `keep_finished` keeps the export's ``finished`` field (:func:`run_parts` needs it to rank
+    duplicates across parts); it is dropped otherwise.
+    """
     raw = survey.data
     n = len(raw)
     if n == 0:
@@ -252,8 +256,8 @@ def clean_responses(survey: readers.Survey, sch: Schema, salt: str, speeder_frac
     _flag(out, sch, oor, speeder_fraction, min_grid_items)
     comp = _competitors(raw, survey, sch, out)
     log.update(_log(out, sch, survey, mapped))
-    out = out.drop(columns=["status", "distribution_channel", "finished", "started_at"],
-                   errors="ignore")
+    out = out.drop(columns=["status", "distribution_channel", "started_at",
+                            *([] if keep_finished else ["finished"])], errors="ignore")
     return CleanResult(out.reset_index(drop=True), comp, log)
 
 
@@ -369,6 +373,11 @@ def _flag(out: pd.DataFrame, sch: Schema, oor: np.ndarray, speeder_fraction: flo
     out["flag_out_of_range"] = oor
     # No usable LTR: left blank or answered "not applicable" (out-of-range is its own rule).
     out["flag_incomplete"] = out["ltr"].isna().to_numpy() & ~oor
+    set_verdict(out)
+
+
+def set_verdict(out: pd.DataFrame) -> None:
+    """``include`` (no rule fired) and ``exclusion_reason`` (the first rule that fired)."""
     flags = [f for f, _ in RULES]
     out["include"] = ~out[flags].any(axis=1)
     reason = np.zeros(len(out), np.int8)
@@ -568,7 +577,8 @@ def clean_invitations(df: pd.DataFrame, file: object, salt: str) -> pd.DataFrame
     return out
 
 
-def _read_table(path: Path) -> pd.DataFrame:
+def read_table(path: Path) -> pd.DataFrame:
+    """A side table (CSV or parquet) or a one-line DataError naming the file."""
     if not path.exists():
         raise DataError("file not found", file=path, expected="a CSV or parquet table")
     try:
@@ -592,6 +602,7 @@ def prepare(raw_path: str | os.PathLike[str], schema_path: str | os.PathLike[str
     writes the result). Optional inputs "" or None are not provided; without an account master,
     the accounts named in the responses are used."""
     raw = paths.resolve(raw_path)
+    check_memory(raw)
     sch = schema_mod.load(schema_path)
     salt = load_salt()
     survey = readers.read_survey(raw, format=format, encoding=encoding)
@@ -599,17 +610,17 @@ def prepare(raw_path: str | os.PathLike[str], schema_path: str | os.PathLike[str
     result.schema = sch
     if accounts_path:
         p = paths.resolve(accounts_path)
-        result.side_tables["accounts"] = clean_accounts(_read_table(p), p)
+        result.side_tables["accounts"] = clean_accounts(read_table(p), p)
     elif "account_id" in result.responses:
         result.side_tables["accounts"] = accounts_from_responses(result.responses)
     if invitations_path:
         p = paths.resolve(invitations_path)
-        result.side_tables["invitations"] = clean_invitations(_read_table(p), p, salt)
+        result.side_tables["invitations"] = clean_invitations(read_table(p), p, salt)
     if len(result.competitor_ratings):
         result.side_tables["competitor_ratings"] = result.competitor_ratings
     for name, given in (("cx_index", cx_index_path), ("prices", prices_path)):
         if given:
-            t = _read_table(paths.resolve(given))
+            t = read_table(paths.resolve(given))
             if "date" in t:
                 t["date"] = pd.to_datetime(t["date"], errors="coerce")
             result.side_tables[name] = t
@@ -626,7 +637,12 @@ def preflight(raw_path: str | os.PathLike[str], schema_path: str | os.PathLike[s
     same one-line :class:`DataError` as the clean would, so a bad schema stops `cx run` before
     anything is written."""
     sch = schema_mod.load(schema_path)
-    survey = readers.read_survey(paths.resolve(raw_path), format=format, encoding=encoding)
+    raw = paths.resolve(raw_path)
+    if raw.is_dir():   # a folder of parts: the first part stands for them all
+        from helpers.ingest import parts
+        raw = parts.part_files(raw)[0]
+    check_memory(raw)
+    survey = readers.read_survey(raw, format=format, encoding=encoding)
     head = survey.data.head(rows)
     if head.empty:
         raise DataError("no responses (only header rows)", file=survey.path, expected="at least one data row")
@@ -634,6 +650,28 @@ def preflight(raw_path: str | os.PathLike[str], schema_path: str | os.PathLike[s
         spec = sch.fields.get(name) or sch.drivers[name]
         if spec.type in ("score", "number"):
             _read_numbers(head[col], spec, sch, col, survey.path)
+
+
+#: Memory to clean one export file in one go, per byte of the file (about 5 for a CSV export
+#: of a million responses: the text, the parsed columns, the cleaned table).
+CLEAN_MEMORY_FACTOR = 5.0
+
+
+def check_memory(raw: Path) -> None:
+    """Refuse, before reading anything, one export file whose cleaning would need more memory
+    than memory_budget_gb (config/scale.yaml): a folder of parts is cleaned one part at a time."""
+    from helpers import config
+
+    if not raw.is_file():
+        return
+    budget = config.load_scale().memory_budget_gb
+    need = raw.stat().st_size * CLEAN_MEMORY_FACTOR / 1e9
+    if need > budget:
+        raise DataError(f"cleaning this {raw.stat().st_size / 1e9:.3g} GB export at once needs "
+                        f"about {need:.3g} GB, above the memory budget of {budget:g} GB "
+                        "(memory_budget_gb, config/scale.yaml)", file=raw,
+                        expected="the export split into parts: a folder of files, cleaned one "
+                                 "at a time (cx clean FOLDER)")
 
 
 def run(raw_path: str | os.PathLike[str], schema_path: str | os.PathLike[str] = schema_mod.DEFAULT_SCHEMA,
@@ -646,6 +684,10 @@ def run(raw_path: str | os.PathLike[str], schema_path: str | os.PathLike[str] = 
     table is read by mistake. The schema used is copied beside the tables (``survey.yaml``):
     later notebooks read the programme's items from it.
     """
+    if paths.resolve(raw_path).is_dir():   # a folder of parts: one part in memory at a time
+        from helpers.ingest import parts
+        return parts.run_parts(raw_path, schema_path, out_dir, accounts_path, invitations_path,
+                               cx_index_path, prices_path, format, encoding, speeder_fraction)
     result = prepare(raw_path, schema_path, accounts_path, invitations_path, cx_index_path,
                      prices_path, format, encoding, speeder_fraction)
     publish(result, out_dir)
@@ -723,9 +765,10 @@ def personal_data_table(sch: Schema, responses: pd.DataFrame) -> pd.DataFrame:
     """What happened to each personal-data field, and how many comments had contact details masked."""
     rows = [{"field": n, "source column": s.column or s.import_id, "treatment":
              "replaced by salted hash key" if s.action == "hash" else "dropped"} for n, s in sch.personal.items()]
-    if "comment" in responses:
-        c = responses["comment"].astype("string")
-        masked = int(c.str.contains(PLACEHOLDER.pattern, regex=True, na=False).sum())
+    if "comment" in responses or "masked_comments" in responses.attrs:   # attrs: a folder of parts
+        masked = int(responses.attrs["masked_comments"]) if "comment" not in responses else int(
+            responses["comment"].astype("string").str.contains(PLACEHOLDER.pattern, regex=True,
+                                                                na=False).sum())
         rows.append({"field": "comment", "source column": "free text",
                      "treatment": "names, addresses, postcodes, bank/card/ID numbers, phones, "
                                   f"emails and URLs masked ({masked:,} comments)"})

@@ -60,13 +60,41 @@ def hash_keys(values: pd.Series, salt: str) -> pd.Series:
     return pd.Series(taken, index=values.index, dtype="string")
 
 
+#: From this many distinct comments on, masking runs in worker processes (one per core).
+PARALLEL_MASKING = 20_000
+
+
+def mask_texts(texts: list[str], workers: int | None = None) -> list[str]:
+    """:func:`~helpers.ingest.pii_text.mask_text` of each text, in order.
+
+    Masking is pure Python (regular expressions, libphonenumber), so a large batch is split
+    over forked worker processes where the platform forks (they only run :func:`mask_text`,
+    and forking, unlike spawning, never re-runs the caller's script); the result is the same
+    as masking one by one.
+    """
+    import multiprocessing
+
+    workers = min(os.cpu_count() or 1, 8) if workers is None else workers
+    if (workers < 2 or len(texts) < PARALLEL_MASKING
+            or "fork" not in multiprocessing.get_all_start_methods()):
+        return [mask_text(t) for t in texts]
+    import warnings
+    from concurrent.futures import ProcessPoolExecutor
+
+    chunk = max(500, len(texts) // (workers * 8))
+    with warnings.catch_warnings():   # a kernel's idle I/O threads: the workers never touch them
+        warnings.filterwarnings("ignore", message=".*fork.*", category=DeprecationWarning)
+        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
+            return list(pool.map(mask_text, texts, chunksize=chunk))
+
+
 def mask_comments(comments: pd.Series) -> pd.Series:
     """Mask personal data in free-text comments (each distinct comment is masked once)."""
     s = comments.astype("string")
     codes, uniq = pd.factorize(s)
     if len(uniq) == 0:
         return s
-    masked = pd.array([mask_text(str(u)) for u in uniq], dtype="string")
+    masked = pd.array(mask_texts([str(u) for u in uniq]), dtype="string")
     out = pd.Series(masked.take(np.where(codes < 0, 0, codes)), index=s.index, name=s.name,
                     dtype="string")
     return out.where(codes >= 0)

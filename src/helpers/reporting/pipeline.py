@@ -283,10 +283,17 @@ def _input_file(value: Any, source: str, pfile: str, step: NotebookStep,
         raise ConfigError(f"{source}: input file {value!r} not found", file=pfile,
                           expected=f"an existing file ({step.name} reads it)"
                                    + ('; "" when you have none' if optional else ""))
-    if not resolved.is_file():
+    if not resolved.is_file() and not _parts_folder(resolved):
         raise ConfigError(f"{source}: input {value!r} is not a file", file=pfile,
-                          expected=f"one file ({step.name} reads it), not a folder")
+                          expected=f"one file ({step.name} reads it), or a folder of parts "
+                                   "(part-*.csv or *.parquet files)")
     return resolved
+
+
+def _parts_folder(p: Path) -> bool:
+    """A folder holding the parts of one large input (CSV or parquet files directly inside)."""
+    return p.is_dir() and any(q.is_file() and q.suffix.lower() in (".csv", ".parquet")
+                              for q in p.iterdir())
 
 
 # --- run folder, lock, manifest --------------------------------------------------------------

@@ -146,7 +146,8 @@ def changes_sentence(ch: pd.DataFrame, q: float) -> str:
 def persona_sentence(market: str, p: Any) -> str:
     """How many personas, chosen how, how distinct and how stable (a segments.Personas)."""
     return (f"{market}: {p.k} personas by {p.criterion} ({p.structure}); stability across "
-            f"random seeds: adjusted Rand index mean {p.ari_mean:.2f}, min {p.ari_min:.2f}.")
+            f"random seeds: adjusted Rand index mean {p.ari_mean:.2f}, min {p.ari_min:.2f}"
+            + (f"; {p.sample_note}." if p.sample_note else "."))
 
 
 def dm_coverage(cov: pd.DataFrame) -> Table:

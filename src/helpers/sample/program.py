@@ -148,7 +148,7 @@ class Sample:
 # Generation
 # ---------------------------------------------------------------------------------------------
 def generate(rows: int = 5000, seed: int = 42, gaming: bool = True, waves: int = 4,
-             b2b_share: float = 0.6, market_data: bool = True) -> Sample:
+             b2b_share: float = 0.6, market_data: bool = True, part: int = 0) -> Sample:
     """Generate the sample program in memory.
 
     Parameters
@@ -159,6 +159,8 @@ def generate(rows: int = 5000, seed: int = 42, gaming: bool = True, waves: int =
     waves : quarterly waves ending in 2026Q3.
     b2b_share : share of export rows from the B2B relationship survey.
     market_data : also generate the synthetic public CX index and prices (issue: leaders vs laggards).
+    part : a part of a larger programme (:func:`write_parts`): accounts and reps get ids of
+        their own (``A003-000001``, ``R003-01``), so parts never share an account or a contact.
     """
     if rows < 200:
         raise ValueError(f"rows={rows}: the sample needs at least 200 rows")
@@ -167,7 +169,7 @@ def generate(rows: int = 5000, seed: int = 42, gaming: bool = True, waves: int =
     defects = _defect_counts(rows)
     n_survey = rows - defects["duplicates"]
 
-    b2b = _b2b(rng, int(round(n_survey * b2b_share)), wave_labels, gaming)
+    b2b = _b2b(rng, int(round(n_survey * b2b_share)), wave_labels, gaming, part)
     b2c, b2c_truth = _b2c(rng, n_survey - len(b2b.responses), wave_labels, seed)
     resp = pd.concat([b2b.responses, b2c], ignore_index=True)
     accounts, invitations, b2b_truth = b2b.accounts, b2b.invitations, b2b.truth
@@ -312,14 +314,14 @@ class _Contacts:
     ip_shared: np.ndarray        # contact sits behind the corporate NAT
 
 
-def _b2b(rng: np.random.Generator, target: int, wave_labels: list[str], gaming: bool
-         ) -> _B2BProgram:
+def _b2b(rng: np.random.Generator, target: int, wave_labels: list[str], gaming: bool,
+         part: int = 0) -> _B2BProgram:
     """The B2B survey: accounts, their contacts, an invitation per contact and wave, about
     `target` responses, and next-period account outcomes.
 
     The steps draw from `rng` in this order; reordering them changes the sample for every seed.
     """
-    acc = _b2b_accounts(rng, target, len(wave_labels), gaming)
+    acc = _b2b_accounts(rng, target, len(wave_labels), gaming, part)
     con = _b2b_contacts(rng, acc)
     invitations, rc, rw = _b2b_invitations(rng, acc, con, wave_labels, target)
     resp = _b2b_responses(rng, acc, con, rc, rw, wave_labels)
@@ -334,17 +336,19 @@ def _b2b(rng: np.random.Generator, target: int, wave_labels: list[str], gaming: 
     return _B2BProgram(resp, accounts, invitations, truth)
 
 
-def _b2b_accounts(rng: np.random.Generator, target: int, n_waves: int, gaming: bool) -> _Accounts:
+def _b2b_accounts(rng: np.random.Generator, target: int, n_waves: int, gaming: bool,
+                  part: int = 0) -> _Accounts:
     """Enough accounts for `target` responses, with reps, deals (a quarter-end rush) and factors."""
     # Expected responses per account per wave ~ 3.8 contacts x 0.5 response rate.
     n_acc = max(30, int(np.ceil(target / (n_waves * 1.9) * 1.15)))
     n_reps = int(np.clip(n_acc // 18, 8, 60))
-    acc_ids = np.array([f"A{i:05d}" for i in range(1, n_acc + 1)])
+    prefix = f"{part:03d}-" if part else ""
+    acc_ids = np.array([f"A{prefix}{i:05d}" for i in range(1, n_acc + 1)])
     tier = rng.choice(list(TIERS), n_acc, p=list(TIERS.values()))
     arr = _lookup_map(tier, TIER_ARR, 0.0) * rng.lognormal(0, 0.5, n_acc)
     region = rng.choice(list(REGIONS_B2B), n_acc, p=list(REGIONS_B2B.values()))
     industry = rng.choice(INDUSTRIES, n_acc)
-    rep_ids = np.array([f"R{i:02d}" for i in range(1, n_reps + 1)])
+    rep_ids = np.array([f"R{prefix}{i:02d}" for i in range(1, n_reps + 1)])
     rep = rep_ids[rng.integers(0, n_reps, n_acc)]
     gaming_reps = sorted(rng.choice(rep_ids, 3, replace=False).tolist()) if gaming else []
 
@@ -1104,6 +1108,74 @@ def write(sample: Sample, out_dir: str | Path, fmt: str = "qualtrics") -> dict[s
     _atomic(truth_path, lambda p: Path(p).write_text(json.dumps(sample.truth, indent=2), encoding="utf-8"))
     written["truth"] = truth_path
     return written
+
+
+#: Rows per part of a large sample (:func:`write_parts`).
+PART_ROWS = 1_000_000
+
+
+def write_parts(rows: int, out_dir: str | Path, seed: int = 42, gaming: bool = True,
+                part_rows: int = PART_ROWS) -> dict[str, Path]:
+    """A programme too large to generate in memory, written part by part: several CSV exports.
+
+    Each part is an independent business unit of the same planted model (seed + part number,
+    accounts, reps and contacts of its own), generated and written before the next starts, so
+    memory stays that of one part. Writes ``survey_export/part-NNN.csv`` (Qualtrics layout, each
+    with its header rows) and ``invitations/part-NNN.csv``, one ``accounts.csv``, the market data
+    of part 0 and ``truth.json`` (the planted model, counts summed over parts, every part's
+    gaming reps). Files already in the two folders are replaced.
+    """
+    import pyarrow.csv as pacsv
+
+    out = Path(out_dir)
+    n_parts = max(1, -(-rows // part_rows))
+    sizes = [rows // n_parts + (k < rows % n_parts) for k in range(n_parts)]
+    folders = {name: out / name for name in ("survey_export", "invitations")}
+    for folder in folders.values():
+        folder.mkdir(parents=True, exist_ok=True)
+        for old in folder.glob("part-*.csv"):
+            old.unlink()
+    truth: dict[str, Any] = {}
+    acc_tmp = out / ".accounts.csv.tmp"
+    try:
+        for k, size in enumerate(sizes):
+            sample = generate(rows=size, seed=seed + k, gaming=gaming, market_data=k == 0, part=k)
+            _write_qualtrics_csv(sample, folders["survey_export"] / f"part-{k:03d}.csv")
+            _atomic(folders["invitations"] / f"part-{k:03d}.csv",
+                    lambda tmp, df=sample.invitations: _fast_csv(df, tmp))
+            with open(acc_tmp, "ab") as fh:
+                table = pa.Table.from_pandas(sample.accounts, preserve_index=False)
+                pacsv.write_csv(table, fh, pacsv.WriteOptions(include_header=k == 0,
+                                                              quoting_style="needed"))
+            if k == 0 and sample.cx_index is not None and sample.prices is not None:
+                index = sample.cx_index.assign(source="synthetic sample (cx sample): not real companies")
+                for name, df in (("cx_index", index), ("prices", sample.prices)):
+                    _atomic(out / f"{name}.csv", lambda tmp, df=df: _fast_csv(df, tmp))
+            truth = _merge_truth(truth, sample.truth, k)
+            del sample
+        acc_tmp.replace(out / "accounts.csv")
+    finally:
+        acc_tmp.unlink(missing_ok=True)
+    truth.update(rows=rows, parts=n_parts, seed=seed)
+    truth_path = out / "truth.json"
+    _atomic(truth_path, lambda p: Path(p).write_text(json.dumps(truth, indent=2), encoding="utf-8"))
+    return {"survey_export": folders["survey_export"], "invitations": folders["invitations"],
+            "accounts": out / "accounts.csv", "cx_index": out / "cx_index.csv",
+            "prices": out / "prices.csv", "truth": truth_path}
+
+
+def _merge_truth(total: dict[str, Any], part: dict[str, Any], k: int) -> dict[str, Any]:
+    """The first part's truth (the planted model), counts summed and gaming reps listed over parts."""
+    if not total:
+        return {**part, "defects": {"per_part": [part.get("defects", {})]}}
+    for key in ("b2b_responses", "b2c_responses", "b2b_accounts", "b2b_reps", "silent_accounts",
+                "pressured_responses"):
+        if isinstance(part.get(key), int):
+            total[key] = int(total.get(key, 0)) + part[key]
+    total["gaming_reps"] = [*total.get("gaming_reps", []), *part.get("gaming_reps", [])]
+    total["defects"]["per_part"].append(part.get("defects", {}))
+    total.pop("pii", None)   # labelled PII of the first part only would mislead
+    return total
 
 
 def _atomic(path: Path, writer) -> None:

@@ -244,6 +244,72 @@ def compare_paired(df: pd.DataFrame, unit: str, period: str, score: str, *,
                  int(is_b.sum()), metric, level, df=float(n_units - 1), n_units=n_units)
 
 
+@dataclass(frozen=True)
+class PairedTable:
+    """:func:`paired_changes` for every group and consecutive pair of periods, as arrays of shape
+    (groups, periods - 1): the change ``b - a``, its linearised variance, the responses of the
+    units present in both periods (``n_a``, ``n_b``) and those units (``n_units``)."""
+
+    estimate: np.ndarray
+    var: np.ndarray
+    n_a: np.ndarray
+    n_b: np.ndarray
+    n_units: np.ndarray
+
+    def result(self, g: int, k: int, unit: str = "unit", metric: str = "nps",
+               level: float = 0.95) -> DiffResult:
+        """The :class:`DiffResult` of group `g`, pair `k` (as :func:`compare_paired` returns it);
+        DataError naming the `unit` column when fewer than two units answered in both periods."""
+        n_units = int(self.n_units[g, k])
+        if n_units < 2:
+            raise DataError(f"{n_units} units responded in both periods", column=unit,
+                            expected="at least two units present in both periods")
+        var = float(self.var[g, k])
+        return _diff(float(self.estimate[g, k]), float(np.sqrt(var)), int(self.n_a[g, k]),
+                     int(self.n_b[g, k]), metric, level, df=float(n_units - 1), n_units=n_units)
+
+
+def paired_changes(y: np.ndarray, unit: np.ndarray, period: np.ndarray, n_periods: int,
+                   group: np.ndarray | None = None, n_groups: int = 1,
+                   weights: np.ndarray | None = None) -> PairedTable:
+    """:func:`compare_paired` of every group between each pair of consecutive periods at once.
+
+    Per-unit sufficient statistics (sums of w and w*y per group, period and unit) replace the
+    rows: each pair's change and variance follow from them, so the cost is one pass over the
+    rows plus arrays of groups x periods x units, never a loop over rows per pair. ``y``: metric
+    values (NaN outside); ``unit``, ``period``, ``group``: integer codes (-1 = missing: the row is
+    left out). Equals :func:`compare_paired` group by group (tests/test_segments.py).
+    """
+    g = np.zeros(len(y), np.int64) if group is None else np.asarray(group, np.int64)
+    keep = ~np.isnan(y) & (unit >= 0) & (period >= 0) & (g >= 0)
+    w = np.ones(len(y)) if weights is None else np.asarray(weights, float)
+    n_units = int(unit.max()) + 1 if len(unit) else 0
+    key = (g[keep] * n_periods + period[keep]) * n_units + unit[keep]
+    size = n_groups * n_periods * n_units
+    shape = (n_groups, n_periods, n_units)
+    cnt = np.bincount(key, minlength=size).reshape(shape)
+    sw = np.bincount(key, weights=w[keep], minlength=size).reshape(shape)
+    swy = np.bincount(key, weights=(w * y)[keep], minlength=size).reshape(shape)
+    pairs = max(n_periods - 1, 0)
+    out = {k: np.zeros((n_groups, pairs)) for k in ("estimate", "var", "n_a", "n_b", "n_units")}
+    for k in range(pairs):
+        both = (cnt[:, k] > 0) & (cnt[:, k + 1] > 0)
+        m = both.sum(axis=1)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            tw_a, tw_b = (sw[:, k] * both).sum(axis=1), (sw[:, k + 1] * both).sum(axis=1)
+            est_a = (swy[:, k] * both).sum(axis=1) / tw_a
+            est_b = (swy[:, k + 1] * both).sum(axis=1) / tw_b
+            t = np.where(both, (swy[:, k + 1] - est_b[:, None] * sw[:, k + 1]) / tw_b[:, None]
+                         - (swy[:, k] - est_a[:, None] * sw[:, k]) / tw_a[:, None], 0.0)
+            var = m / (m - 1) * (t * t).sum(axis=1) - (t.sum(axis=1)) ** 2 / (m - 1)
+        out["estimate"][:, k] = est_b - est_a
+        out["var"][:, k] = np.maximum(var, 0.0)
+        out["n_a"][:, k] = (cnt[:, k] * both).sum(axis=1)
+        out["n_b"][:, k] = (cnt[:, k + 1] * both).sum(axis=1)
+        out["n_units"][:, k] = m
+    return PairedTable(**out)
+
+
 def _nps_variance(p_promoter: float, p_detractor: float) -> float:
     if not (0 <= p_promoter <= 1 and 0 <= p_detractor <= 1 and p_promoter + p_detractor <= 1):
         raise DataError(f"shares promoter {p_promoter!r}, detractor {p_detractor!r}",

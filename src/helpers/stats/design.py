@@ -228,16 +228,21 @@ class Design:
     calibrate : margins the weights were raked / post-stratified to (label arrays per margin).
     calibration_method : "rake" (R ``rake``) or "poststratify" (R ``postStratify``).
     lonely_psu : handling of strata with a single PSU (R's ``survey.lonely.psu``).
+    counts : when each row is a cell of several responses with one weight and one level of
+        every margin (:mod:`helpers.stats.moments`), their number (raking residuals use it).
     """
 
     def __init__(self, n: int, *, weights: ArrayLike | None = None,
                  strata: ArrayLike | None = None, cluster: ArrayLike | None = None,
                  fpc: ArrayLike | None = None, calibrate: Sequence[ArrayLike] | None = None,
                  calibration_method: str = "rake",
-                 lonely_psu: LonelyPSU = LONELY_PSU_DEFAULT) -> None:
+                 lonely_psu: LonelyPSU = LONELY_PSU_DEFAULT,
+                 counts: ArrayLike | None = None) -> None:
         if lonely_psu not in LONELY_CHOICES:
             raise DataError(f"lonely_psu={lonely_psu!r}", expected=", ".join(LONELY_CHOICES))
         self.n, self.lonely_psu = int(n), lonely_psu
+        # rows standing for several responses with equal weight and margins (moment cells)
+        self.counts = None if counts is None else as_float(counts, "counts")
         self.weighted = weights is not None
         self.w = np.ones(n) if weights is None else as_weights(weights, n)
         s = as_codes(strata, n, "strata")
@@ -444,7 +449,8 @@ class Design:
             return self._cal_cache
         cal = self.calibration
         assert cal is not None
-        omega = np.ones(self.n) if cal.method == "rake" else self.w
+        ones = np.ones(self.n) if self.counts is None else self.counts
+        omega = ones if cal.method == "rake" else self.w
         levels = [int(m.max()) + 1 for m in cal.margins]
         offs = np.concatenate([[0], np.cumsum(levels)]).astype(np.int64)
         big_l = int(offs[-1])

@@ -157,12 +157,18 @@ class GroupMeans:
 
 def group_means(design: Design, y: np.ndarray, group: np.ndarray | None = None,
                 n_groups: int = 1, *, total: bool = False, covmat: bool = False,
-                deff: DeffKind = "replace") -> GroupMeans:
+                deff: DeffKind = "replace", counts: np.ndarray | None = None,
+                wyy: np.ndarray | None = None) -> GroupMeans:
     """Weighted mean (ratio) or total of ``y`` in each group as a domain of ``design``.
 
     Rows with NaN ``y`` or group -1 are outside every domain but stay in the design (R
     ``svyby`` / ``svymean(na.rm=TRUE)``). Linearised values: w (y - mean_g) / W_g for a mean,
     w y for a total; ``var_srs`` is R's deff denominator (``"replace"`` or ``"srswor"``).
+
+    Cells instead of rows (:mod:`helpers.stats.moments`): each "row" is a cell of responses
+    sharing stratum, cluster and group, with ``y`` their weighted mean, the design's weights
+    their summed weight, ``counts`` their number and ``wyy`` their sum of w * y^2. Estimates,
+    variances and df then equal those of the rows (the linearised totals per PSU are the same).
     """
     if deff not in ("replace", "srswor"):
         raise DataError(f"deff={deff!r}", expected="'replace' or 'srswor'")
@@ -180,7 +186,8 @@ def group_means(design: Design, y: np.ndarray, group: np.ndarray | None = None,
         return (np.array([weights.sum()]) if gv is None else
                 np.bincount(gv, weights=weights, minlength=n_groups))
 
-    n = by_group((w > 0).astype(float))
+    n = by_group((w > 0).astype(float)) if counts is None else \
+        by_group(np.where(w > 0, counts, 0.0))
     wsum = by_group(w)
     with np.errstate(divide="ignore", invalid="ignore"):
         mean = by_group(w * yv) / wsum
@@ -189,7 +196,12 @@ def group_means(design: Design, y: np.ndarray, group: np.ndarray | None = None,
         z = w * yv if total else wr / (wsum[0] if gv is None else wsum[gv])
         v = design.variance(z, None if valid is None else np.where(valid, g, -1), n_groups,
                             covmat)
-        s2 = by_group(wr * resid) / wsum * n / (n - 1)
+        ssq = by_group(wr * resid)
+        if wyy is not None:   # cells: add the spread within each cell
+            ssq = ssq + by_group(np.where(w > 0, np.asarray(wyy, float) - w * yv * yv, 0.0)
+                                 if valid is None else
+                                 np.where(valid & (w > 0), np.asarray(wyy, float) - w * yv * yv, 0.0))
+        s2 = ssq / wsum * n / (n - 1)
         var_srs = s2 / n * (wsum**2 if total else 1.0)
         if deff == "srswor":
             var_srs = np.where(wsum >= n, var_srs * (1 - n / wsum), np.nan)
@@ -594,5 +606,70 @@ def nps_table(df: pd.DataFrame, by: str | Sequence[str], score: str = "ltr",
         ci_high=100 * hi[keep], df=dfs[keep], deff=deffs[keep], n_eff=n_effs[keep],
         n_psu=gm.n_psu[keep], **extra,
         note=[lonely_note(int(k), dz) for k in gm.lonely[keep]])
+    _attach_vcov(table, gm, keep, 100.0)
+    return table
+
+
+# --------------------------------------------------------------------------- tables from moments
+def cells_design(cells: pd.DataFrame, *, strata: str | None = None, cluster: str | None = None,
+                 calibrate: Sequence[str | Sequence[str]] | None = None) -> Design:
+    """The design of the responses a moment table summarises (:mod:`helpers.stats.moments`):
+    one row per cell (its ``sw`` the weight, ``n`` the count), with the cells' strata, cluster
+    and calibration margins as columns. Every cell must lie in one PSU and one level of each
+    margin (the query's keys include them)."""
+    margins = [[m] if isinstance(m, str) else list(m) for m in (calibrate or [])]
+    cl = None if cluster is None else pd.factorize(cells[cluster])[0]
+    return Design(len(cells), weights=cells["sw"].to_numpy(float),
+                  strata=None if strata is None else cells[strata], cluster=cl,
+                  calibrate=[_cell_levels(cells, m) for m in margins] or None,
+                  counts=cells["n"].to_numpy(float))
+
+
+def _cell_levels(cells: pd.DataFrame, cols: list[str]) -> np.ndarray:
+    codes = np.zeros(len(cells), np.int64)
+    for c in cols:
+        k, u = pd.factorize(cells[c])
+        codes = codes * (len(u) + 1) + k
+    return pd.factorize(codes)[0]
+
+
+def nps_table_cells(cells: pd.DataFrame, by: str | Sequence[str], value: str = "nps", *,
+                    design: Design, level: float = 0.95, ci: CIMethod = "adjusted_wald",
+                    covmat: bool = False) -> pd.DataFrame:
+    """:func:`nps_table` from a moment table instead of rows: the same columns and numbers.
+
+    `cells` has ``n``, ``sw``, ``s__<value>`` and ``ss__<value>`` of the NPS score (+1/0/-1;
+    :class:`helpers.stats.moments.Value` with ``transform="nps"``) per cell, and the `by`
+    columns; `design` is :func:`cells_design` of the same cells.
+    """
+    by_cols = [by] if isinstance(by, str) else list(by)
+    require_columns(cells, [*by_cols, "n", "sw", f"s__{value}", f"ss__{value}"], "moments")
+    _check_ci(ci)
+    sw = cells["sw"].to_numpy(float)
+    s1, s2 = cells[f"s__{value}"].to_numpy(float), cells[f"ss__{value}"].to_numpy(float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        y = np.where(sw > 0, s1 / sw, np.nan)
+    gid, n_groups = group_codes(cells, by_cols)
+    gm = group_means(design, y, gid, n_groups, covmat=covmat, counts=cells["n"].to_numpy(float),
+                     wyy=s2)
+    valid = (gid >= 0) & ~np.isnan(y)
+    gv = np.where(valid, gid, 0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        p_pro = np.bincount(gv, weights=np.where(valid, (s2 + s1) / 2, 0.0),
+                            minlength=n_groups) / gm.wsum
+        p_det = np.bincount(gv, weights=np.where(valid, (s2 - s1) / 2, 0.0),
+                            minlength=n_groups) / gm.wsum
+    se = np.sqrt(gm.var)
+    n = gm.n.astype(float)
+    lo, hi = _nps_interval(gm.est, se, p_pro, p_det, n, gm.n_eff, t_value(level, gm.df), ci)
+    keep = gm.n > 0
+    extra = {"n_clusters": gm.n_psu[keep]} if design.clustered else {}
+    table = _labels(cells, by_cols, gid, n_groups, keep).assign(
+        n=gm.n[keep], pct_promoter=100 * p_pro[keep],
+        pct_passive=100 * (1 - p_pro - p_det)[keep], pct_detractor=100 * p_det[keep],
+        nps=100 * gm.est[keep], se=100 * se[keep], ci_low=100 * lo[keep],
+        ci_high=100 * hi[keep], df=gm.df[keep], deff=gm.deff[keep], n_eff=gm.n_eff[keep],
+        n_psu=gm.n_psu[keep], **extra,
+        note=[lonely_note(int(k), design) for k in gm.lonely[keep]])
     _attach_vcov(table, gm, keep, 100.0)
     return table

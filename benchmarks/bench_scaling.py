@@ -1,0 +1,186 @@
+"""Cost of each heavy step against the number of responses (issue 16), and the whole pipeline.
+
+    .venv/bin/python benchmarks/bench_scaling.py                  # 100k and 1M: steps + 1M pipeline
+    .venv/bin/python benchmarks/bench_scaling.py --rows 100000,1000000,10000000
+    .venv/bin/python benchmarks/bench_scaling.py --pipeline 20000000   # cx run on 20M (long)
+    .venv/bin/python benchmarks/bench_scaling.py --no-pipeline         # steps only
+
+The samples are generated once into build/bench-data/<rows>/ (``cx sample --seed 11``; above
+2M rows as parts) and cleaned there (``cx clean``, a folder of parts one at a time). Each step
+is the notebooks' own helper call on what selection.load gives (above memory_budget_gb the
+aggregates run out of core and the rest on a subsample, as in a report). Prints one line per
+step and size, "<step> @ <rows>: <s> s (target < X s)", then a table of seconds per step
+(rows as columns); the pipeline lines carry wall time and the peak memory of the whole
+process tree (the runner and its kernels, sampled every 0.2 s).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT / "build" / "bench-data"
+BIN = Path(sys.executable).parent
+#: Seconds allowed per step at 1M rows (scaled linearly with rows, at least 10 s).
+STEP_TARGET_1M = 30.0
+PIPELINE_TARGETS = {1_000_000: (180.0, 4096.0), 20_000_000: (3600.0, 24 * 1024.0)}
+
+
+def data_dir(rows: int, clean: bool = True) -> Path:
+    """build/bench-data/<rows>: raw sample and (with `clean`) cleaned tables, made once."""
+    d = DATA / f"{rows}"
+    raw, processed = d / "raw", d / "processed"
+    env = {**os.environ, "CX_DATA_DIR": str(d)}
+    if not (raw / "truth.json").exists():
+        subprocess.run([str(BIN / "cx"), "sample", "--rows", str(rows), "--seed", "11", "--out",
+                        "data/raw"], env=env, check=True, cwd=ROOT)
+    if clean and not (processed / "cleaning_log.json").exists():
+        export = raw / ("survey_export" if (raw / "survey_export").is_dir() else "survey_export.csv")
+        inv = raw / ("invitations" if (raw / "invitations").is_dir() else "invitations.csv")
+        subprocess.run([str(BIN / "cx"), "clean", str(export), "--out", "data/processed",
+                        "--accounts", str(raw / "accounts.csv"), "--invitations", str(inv),
+                        "--cx-index", str(raw / "cx_index.csv"), "--prices", str(raw / "prices.csv")],
+                       env=env, check=True, cwd=ROOT)
+    return d
+
+
+STEPS_CODE = r'''
+import json, sys, time
+from helpers import config
+from helpers.analysis import drivers, importance, integrity, journey, outcomes, segments, selection, text
+T = {}
+def step(name, fn):
+    t = time.perf_counter(); fn(); T[name] = time.perf_counter() - t
+p3 = config.notebook_params("03_promoter_drivers")
+p2 = config.notebook_params("02_segments")
+t0 = time.perf_counter()
+data = selection.load("data/processed/responses.parquet", "data/processed/survey.yaml",
+                      "config/segments.yaml", accounts_path="data/processed/accounts.parquet")
+T["load (selection.load)"] = time.perf_counter() - t0
+sch, cfg = data.schema, data.settings
+step("02 headline", lambda: segments.market_headline(data))
+step("02 segment tables", lambda: segments.market_segments(data))
+step("02 trends", lambda: segments.market_trends(data))
+step("02 wave-over-wave changes", lambda: segments.market_changes(data))
+step("02 personas (subsample)", lambda: [segments.find_personas(
+    data.market(m).rows, sch.driver_items(m), k_min=cfg.k_min, k_max=cfg.k_max, seeds=cfg.seeds,
+    cluster=data.market(m).cluster, sample=p2["persona_sample"]) for m in data.markets])
+sel = {m: data.market(m) for m in data.markets}
+items = {m: [i for i in sch.driver_items(m) if sel[m].rows[i].notna().any()] for m in sel}
+step("03 importance LMG + bootstrap", lambda: [importance.shapley_importance(
+    s.rows, "ltr", items[m], n_boot=p3["n_boot"], seed=p3["seed"], **s.design) for m, s in sel.items()])
+step("03 what-if + bootstrap", lambda: [drivers.what_if(
+    s.rows, items[m], n_boot=p3["whatif_boot"], seed=p3["seed"], **s.design) for m, s in sel.items()])
+step("03 promoter/detractor models", lambda: [drivers.outcome_models(s.rows, items[m], **s.design)
+                                               for m, s in sel.items()])
+step("03 non-linear check (subsample)", lambda: [drivers.nonlinear_check(
+    s.rows, items[m], target=t, folds=p3["cv_folds"], cluster=s.cluster, seed=p3["seed"],
+    sample=p3["nonlinear_sample"]) for m, s in sel.items() for t in ("promoter", "detractor")])
+impl = [i for i in sch.stage_items("implementation") if i in data.b2b]
+step("03 journey effects", lambda: journey.journey_effects(sel["B2B"].rows, impl))
+step("03 themes (subsample)", lambda: [text.themes(
+    s.rows["comment"], n_themes=p3["n_themes"], seed=p3["seed"], sample=p3["theme_sample"],
+    strata=s.rows["nps_group"]) for s in sel.values()])
+step("04 account ranking", lambda: outcomes.rank_accounts(data.market("B2B", "reported").rows))
+step("05 integrity evidence", lambda: integrity.evidence(
+    data.market("B2B", included=False).rows, items["B2B"]))
+print("STEPS " + json.dumps(T))
+'''
+
+
+def steps(rows: int) -> dict[str, float]:
+    """Seconds per step on the sample of `rows` (one fresh process)."""
+    d = data_dir(rows)
+    out = subprocess.run([sys.executable, "-c", STEPS_CODE], env={**os.environ, "CX_DATA_DIR": str(d)},
+                         capture_output=True, text=True, cwd=ROOT)
+    line = [x for x in out.stdout.splitlines() if x.startswith("STEPS ")]
+    if out.returncode or not line:
+        raise RuntimeError(f"steps at {rows:,} rows failed: {out.stderr.strip().splitlines()[-3:]}")
+    import json
+    return json.loads(line[0][6:])
+
+
+def _tree_rss(pid: int) -> int:
+    """Resident bytes of a process and all its descendants (from /proc)."""
+    kids: dict[int, list[int]] = {}
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            try:
+                with open(f"/proc/{d}/stat") as f:
+                    kids.setdefault(int(f.read().rsplit(")", 1)[1].split()[1]), []).append(int(d))
+            except OSError:
+                pass
+    total, stack = 0, [pid]
+    while stack:
+        p = stack.pop()
+        try:
+            with open(f"/proc/{p}/statm") as f:
+                total += int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+        except OSError:
+            pass
+        stack += kids.get(p, [])
+    return total
+
+
+def pipeline(rows: int) -> tuple[float, float, str]:
+    """`cx run` on the sample of `rows` (cleaning included): wall seconds, peak MB of the
+    process tree, status."""
+    d = data_dir(rows, clean=False)
+    raw = d / "raw"
+    export = raw / ("survey_export" if (raw / "survey_export").is_dir() else "survey_export.csv")
+    inv = raw / ("invitations" if (raw / "invitations").is_dir() else "invitations.csv")
+    cmd = [str(BIN / "cx"), "run", "--out", str(d / "reports"), "--raw", str(export),
+           "--accounts", str(raw / "accounts.csv"), "--invitations", str(inv),
+           "--cx-index", str(raw / "cx_index.csv"), "--prices", str(raw / "prices.csv")]
+    peak = [0]
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(cmd, env={**os.environ, "CX_DATA_DIR": str(d)}, cwd=ROOT,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+
+    def watch() -> None:
+        while proc.poll() is None:
+            peak[0] = max(peak[0], _tree_rss(proc.pid))
+            time.sleep(0.2)
+
+    t = threading.Thread(target=watch, daemon=True)
+    t.start()
+    _, err = proc.communicate()
+    t.join()
+    status = "succeeded" if proc.returncode == 0 else f"failed ({err.strip().splitlines()[-1:]})"
+    return time.perf_counter() - t0, peak[0] / 2**20, status
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--rows", default="100000,1000000", help="comma-separated sample sizes")
+    ap.add_argument("--pipeline", default="1000000", help="sizes for a whole cx run ('' = none)")
+    ap.add_argument("--no-pipeline", action="store_true")
+    args = ap.parse_args(argv)
+    sizes = [int(x) for x in args.rows.split(",") if x]
+    table: dict[int, dict[str, float]] = {}
+    for n in sizes:
+        table[n] = steps(n)
+        target = max(10.0, STEP_TARGET_1M * n / 1_000_000)
+        for name, s in table[n].items():
+            print(f"{name} @ {n:,}: {s:.2f} s (target < {target:g} s)", flush=True)
+    names = list(dict.fromkeys(k for t in table.values() for k in t))
+    print("\nseconds per step" + "".join(f"{n:>14,}" for n in sizes))
+    for name in names:
+        print(f"{name:<34}" + "".join(f"{table[n].get(name, float('nan')):>14.2f}" for n in sizes))
+    for n in ([] if args.no_pipeline else [int(x) for x in args.pipeline.split(",") if x]):
+        wall, peak, status = pipeline(n)
+        t_s, t_mb = PIPELINE_TARGETS.get(n, (3600.0, 24 * 1024.0))
+        print(f"cx run, whole pipeline on {n:,} responses ({status}): {wall:.1f} s "
+              f"(target < {t_s:g} s), peak {peak:.0f} MB (target < {t_mb:g} MB)", flush=True)
+    print(f"load average {os.getloadavg()[0]:.1f} (wall times grow with load)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,149 @@
+"""Responses that do not fit in memory: aggregates out of core, row-level work on a subsample.
+
+:func:`helpers.analysis.selection.load` compares the responses' estimated memory
+(:func:`helpers.catalog.memory_estimate`) with ``memory_budget_gb`` (config/scale.yaml). Above
+it, nothing loads every row: :func:`open_large` draws a stratified subsample of whole clusters
+(by market and wave; an account, else a contact, else a response, by a hash of its id, so the
+same accounts are kept in every wave) that fits the budget, and keeps a :class:`FullData` handle
+on the engine (DuckDB by default, Spark when configured). The report's aggregate tables
+(headline, sub-segments, trends, wave-over-wave changes) are computed from all rows: the engine
+filters and projects only the columns a table needs (:meth:`FullData.rows`), or returns the
+sufficient statistics per account, wave and segment (:meth:`FullData.moments`), and the same
+estimators as in memory run on those. Every other analysis runs on the subsample and the report
+says so (:meth:`FullData.note`).
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from helpers import catalog, config, paths
+from helpers.config import ScaleConfig
+from helpers.errors import ConfigError
+from helpers.stats import moments
+
+#: Identifier columns a cluster is drawn by, in order of preference.
+CLUSTER_IDS = ("account_id", "contact_key", "response_id")
+
+
+@dataclass
+class FullData:
+    """All responses, left where they are: an engine over them, their size and the subsample."""
+
+    engine: Any
+    source: Path
+    rows_total: int
+    rows_sampled: int
+    budget_gb: float
+    columns: tuple[str, ...]
+    _tmp: list[Path] = field(default_factory=list, repr=False)
+
+    def note(self) -> str:
+        """One sentence for the report: what is computed from all rows and what from a sample."""
+        return (f"{self.rows_total:,} responses exceed the memory budget ({self.budget_gb:g} GB): "
+                f"headline, segment, trend and change tables use all of them ({self.engine.name}, "
+                f"out of core); the other analyses a stratified subsample of "
+                f"{self.rows_sampled:,} (by market and wave, whole accounts within a wave).")
+
+    def _fetch(self, sql: str) -> pd.DataFrame:
+        """A query's result as pandas with the dtypes of a parquet read (via a temporary file)."""
+        folder = Path(tempfile.mkdtemp(prefix="cx-outofcore-"))
+        self._tmp.append(folder)
+        try:
+            out = folder / "part.parquet"
+            _copy_to_parquet(self.engine, sql, out)
+            return pd.read_parquet(out)
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
+
+    def rows(self, market: str, columns: Sequence[str], waves: Sequence[str] | None = None
+             ) -> pd.DataFrame:
+        """Included responses of `market` (in `waves`), only `columns`: a narrow frame of all
+        rows, however many there are (a few numbers and labels per row)."""
+        cols = [c for c in dict.fromkeys(["market", "wave", *columns]) if c in self.columns]
+        where = f"CAST(include AS BOOLEAN) AND market = '{market}'"
+        if waves:
+            where += " AND wave IN (" + ", ".join("'" + w.replace("'", "''") + "'"
+                                                   for w in waves) + ")"
+        q = _quote(self.engine)
+        return self._fetch(f"SELECT {', '.join(q + c + q for c in cols)} FROM "
+                           f"{self.engine.table_ref('responses')} WHERE {where}")
+
+    def moments(self, query: moments.MomentQuery) -> pd.DataFrame:
+        """A sufficient-statistics query on all responses (source ``responses``)."""
+        return self.engine.run(query)
+
+
+def _quote(engine: Any) -> str:
+    return "`" if engine.name == "spark" else '"'
+
+
+def _copy_to_parquet(engine: Any, sql: str, out: Path) -> None:
+    if engine.name == "duckdb":
+        engine.connection().execute(f"COPY ({sql}) TO '{str(out)}' (FORMAT PARQUET)")
+    elif engine.name == "spark":
+        rows = engine.session.sql(sql).collect()
+        pd.DataFrame([r.asDict() for r in rows]).to_parquet(out, index=False)
+    else:
+        raise ConfigError(f"engine {engine.name!r} cannot work out of core",
+                          file="config/scale.yaml", expected="engine: duckdb or spark")
+
+
+def make_engine(cfg: ScaleConfig, source: Path) -> Any:
+    """The configured engine over the responses (a lakehouse table when configured)."""
+    table = cfg.spark_tables.get("responses") if cfg.engine == "spark" else None
+    return moments.make_engine(cfg.engine, {"responses": table or source},
+                               memory_limit_gb=cfg.duckdb_memory_gb, threads=cfg.duckdb_threads,
+                               temp_dir=cfg.duckdb_temp_dir or None,
+                               spark_master=cfg.spark_master, spark_conf=cfg.spark_conf)
+
+
+def sample_sql(columns: Sequence[str], fraction: float, table: str = '"responses"',
+               dialect: str = "duckdb") -> str:
+    """Rows of whole clusters with a hash of the cluster id below each market-and-wave stratum's
+    `fraction` quantile: proportional within every stratum, the same clusters in every wave."""
+    ids = [c for c in CLUSTER_IDS if c in columns]
+    q = "`" if dialect == "spark" else '"'
+    key = "COALESCE(" + ", ".join(f"CAST({q}{c}{q} AS VARCHAR)" if dialect != "spark" else
+                                  f"CAST({q}{c}{q} AS STRING)" for c in ids) + ")"
+    if dialect == "spark":
+        u = f"(pmod(xxhash64({key}), 1000000007) / 1000000007.0)"
+        cut = f"percentile_approx(_u, {fraction!r})"
+    else:
+        u = f"((hash({key}) % 1000000007) / 1000000007.0)"
+        cut = f"quantile_disc(_u, {fraction!r})"
+    cols = ", ".join(f"u.{q}{c}{q}" for c in columns)
+    return (f"WITH u AS (SELECT *, {u} AS _u FROM {table}), "
+            f"cut AS (SELECT market, wave, {cut} AS c FROM u GROUP BY market, wave) "
+            f"SELECT {cols} FROM u JOIN cut ON u.market IS NOT DISTINCT FROM cut.market "
+            f"AND u.wave IS NOT DISTINCT FROM cut.wave WHERE u._u <= cut.c")
+
+
+def open_large(responses_path: str | Path, estimate: catalog.MemoryEstimate,
+               cfg: ScaleConfig) -> tuple[pd.DataFrame, FullData]:
+    """The subsample (a frame like ``catalog.load("responses")``) and the handle on all rows."""
+    import pyarrow.parquet as pq
+
+    source = paths.resolve(responses_path)
+    engine = make_engine(cfg, source)
+    files = sorted(source.rglob("*.parquet")) if source.is_dir() else [source]
+    columns = tuple(pq.read_schema(files[0]).names)
+    per_row_gb = estimate.gigabytes / max(estimate.rows, 1)
+    fit = int(cfg.memory_budget_gb / 2 / per_row_gb)   # half: the aggregates' narrow frames too
+    fraction = min(1.0, fit / max(estimate.rows, 1))
+    full = FullData(engine, source, estimate.rows, 0, cfg.memory_budget_gb, columns)
+    sample = full._fetch(sample_sql(columns, fraction, engine.table_ref("responses"), engine.name))
+    full.rows_sampled = len(sample)
+    return sample, full
+
+
+def load_settings() -> ScaleConfig:
+    """config/scale.yaml (its defaults when the file is absent)."""
+    return config.load_scale()

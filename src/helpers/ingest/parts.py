@@ -1,0 +1,280 @@
+"""Cleaning an export too large to hold at once: a folder of parts, one part in memory at a time.
+
+A large programme arrives as several files (``cx sample --rows 20000000`` writes
+``survey_export/part-NNN.csv``; platforms export by date range). :func:`run_parts` cleans each
+part with the same code as one file (:func:`helpers.ingest.clean.clean_responses`) and writes it
+into the staging folder; then the two rules that look across rows are settled over all parts
+out of core by DuckDB: the speeder median of every part's durations, and duplicates (the same
+contact and wave in any two parts: the latest complete submission is kept, as in one file).
+Each part's flags, ``include`` and ``exclusion_reason`` are rewritten and the cleaning log is
+summed. Memory is that of one part plus DuckDB's limit; the output is ``responses.parquet`` as a
+folder of parts (pandas, pyarrow and DuckDB read it as one table). Nothing is published unless
+every part was read: a malformed row anywhere is one line naming the file and the row, and
+``data/processed`` stays as it was (catalog.staged_folder under the writer lock).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow.parquet as pq
+
+from helpers import catalog, paths
+from helpers.errors import DataError
+from helpers.ingest import clean, readers
+from helpers.ingest import schema as schema_mod
+from helpers.ingest.pii_text import PLACEHOLDER
+from helpers.ingest.privacy import load_salt
+from helpers.ingest.schema import Schema
+
+PART_SUFFIXES = (".csv", ".tsv", ".txt", ".parquet")
+#: DuckDB's memory for the cross-part rules (it spills to disk beyond it).
+DUCKDB_MEMORY_GB = 4.0
+
+
+def part_files(folder: Path) -> list[Path]:
+    """The parts of an export in a folder, in name order (hidden files ignored)."""
+    files = sorted(p for p in folder.iterdir()
+                   if p.is_file() and p.suffix.lower() in PART_SUFFIXES and not p.name.startswith("."))
+    if not files:
+        raise DataError("folder holds no export parts", file=folder,
+                        expected=f"files ending in {', '.join(PART_SUFFIXES)}")
+    return files
+
+
+@dataclass
+class _Tally:
+    """What the final pass counts over every part."""
+
+    rules: dict[str, int] = field(default_factory=lambda: {f: 0 for f, _ in clean.RULES})
+    funnel: list[int] = field(default_factory=lambda: [0] * (len(clean.RULES) + 1))
+    ltr: list[np.ndarray] = field(default_factory=list)
+    include: list[np.ndarray] = field(default_factory=list)
+    masked: int = 0
+
+
+def run_parts(raw_path: str | os.PathLike[str],
+              schema_path: str | os.PathLike[str] = schema_mod.DEFAULT_SCHEMA,
+              out_dir: str | os.PathLike[str] = "data/processed", accounts_path: str | None = None,
+              invitations_path: str | None = None, cx_index_path: str | None = None,
+              prices_path: str | None = None, format: str = "auto", encoding: str | None = None,
+              speeder_fraction: float | None = None) -> clean.CleanResult:
+    """:func:`helpers.ingest.clean.run` for a folder of export parts (see the module docstring).
+
+    Returns a CleanResult whose ``responses`` hold only ``ltr`` and ``include`` of every row
+    (for the cleaning report's summaries; ``attrs["masked_comments"]`` counts the comments with
+    personal data masked) and no side tables in memory: everything is in `out_dir`.
+    """
+    folder = paths.resolve(raw_path)
+    files = part_files(folder)
+    sch = schema_mod.load(schema_path)
+    salt = load_salt()
+    frac = float(speeder_fraction if speeder_fraction is not None
+                 else sch.quality["speeder_fraction"])
+    out = catalog.refuse_raw(out_dir)
+    with catalog.writer_lock():
+        with catalog.staged_folder(out) as stage:
+            logs, derived = _clean_each(files, sch, salt, frac, stage, format, encoding,
+                                        need_accounts=not accounts_path)
+            tally = _settle(stage, sch, frac)
+            log = _merged_log(folder, logs, tally)
+            provided = _side_tables(stage, salt, derived, accounts_path=accounts_path,
+                                    invitations_path=invitations_path,
+                                    cx_index_path=cx_index_path, prices_path=prices_path)
+            log["side_tables"] = provided
+            log["accounts_from"] = ("account master" if accounts_path else
+                                    "responses" if "accounts" in provided else None)
+            catalog.atomic_write_bytes(stage / "survey.yaml", paths.resolve(sch.source).read_bytes())
+            catalog.save_json(log, stage / "cleaning_log.json")
+        for name in clean.SIDE_TABLES:
+            if name not in provided:
+                _remove(out / f"{name}.parquet")
+    summary = pd.DataFrame({"ltr": np.concatenate(tally.ltr),
+                            "include": np.concatenate(tally.include)})
+    summary.attrs["masked_comments"] = tally.masked
+    return clean.CleanResult(summary, pd.DataFrame(), log, {}, sch)
+
+
+def _remove(p: Path) -> None:
+    if p.is_dir():
+        import shutil
+        shutil.rmtree(p)
+    else:
+        p.unlink(missing_ok=True)
+
+
+def _clean_each(files: list[Path], sch: Schema, salt: str, frac: float, stage: Path,
+                format: str, encoding: str | None, need_accounts: bool
+                ) -> tuple[list[dict[str, Any]], list[pd.DataFrame]]:
+    """Clean every part (rules within the part) into stage/responses.parquet/part-NNN.parquet;
+    the logs, and the accounts named in each part when no account master is given."""
+    resp_dir = stage / "responses.parquet"
+    comp_dir = stage / "competitor_ratings.parquet"
+    resp_dir.mkdir()
+    logs, accounts = [], []
+    for k, f in enumerate(files):
+        survey = readers.read_survey(f, format=format, encoding=encoding)
+        res = clean.clean_responses(survey, sch, salt, frac, keep_finished=True)
+        del survey
+        r = res.responses
+        complete = r["ltr"].notna().to_numpy() & ~r["flag_out_of_range"].to_numpy(bool)
+        if "finished" in r:
+            complete &= r["finished"].fillna(1).to_numpy(float) == 1
+        r = r.drop(columns=["finished"], errors="ignore").assign(
+            _part=k, _row=np.arange(len(r)), _complete=complete)
+        r.to_parquet(resp_dir / f"part-{k:04d}.parquet", index=False)
+        if len(res.competitor_ratings):
+            comp_dir.mkdir(exist_ok=True)
+            res.competitor_ratings.to_parquet(comp_dir / f"part-{k:04d}.parquet", index=False)
+        if need_accounts and "account_id" in r:
+            accounts.append(clean.accounts_from_responses(r))
+        logs.append(res.log)
+    return logs, accounts
+
+
+def _settle(stage: Path, sch: Schema, frac: float) -> _Tally:
+    """The cross-part rules by DuckDB, then every part's flags rewritten and counted."""
+    import duckdb
+
+    resp_dir = stage / "responses.parquet"
+    parts = sorted(resp_dir.glob("part-*.parquet"))
+    cols = set(pq.read_schema(parts[0]).names)
+    con = duckdb.connect()
+    con.execute(f"SET memory_limit='{DUCKDB_MEMORY_GB:g}GB'")
+    con.execute(f"SET temp_directory='{stage / '.duckdb'}'")
+    con.execute(f"CREATE VIEW parts AS SELECT * FROM read_parquet('{resp_dir / '*.parquet'}')")
+    median = None
+    if "duration_s" in cols:
+        median = con.execute("SELECT median(duration_s) FROM parts WHERE NOT flag_test"
+                             ).fetchone()[0]
+    dups = _duplicates(con, sch, cols)
+    con.close()
+    tally = _Tally()
+    comp_dir = stage / "competitor_ratings.parquet"
+    for k, p in enumerate(parts):
+        r = pd.read_parquet(p)
+        if median is not None and pd.notna(median):
+            r["flag_speeder"] = (r["duration_s"] < frac * median).fillna(False).to_numpy(bool)
+        if dups is not None:
+            r["flag_duplicate"] = np.isin(r["_row"].to_numpy(), dups.get(k, np.empty(0, np.int64)))
+        clean.set_verdict(r)
+        r = r.drop(columns=["_part", "_row", "_complete"])
+        r.to_parquet(p, index=False)
+        _count(tally, r)
+        comp = comp_dir / p.name
+        if comp.exists():
+            c = pd.read_parquet(comp)
+            c["include"] = c["response_id"].map(r.set_index("response_id")["include"]).fillna(False)
+            c.to_parquet(comp, index=False)
+    return tally
+
+
+def _duplicates(con: Any, sch: Schema, cols: set[str]) -> dict[int, np.ndarray] | None:
+    """Rows (per part) that repeat a contact and wave of any part (the latest complete
+    submission kept, ties in file order: clean._duplicate_rows across parts); None when the
+    export has no such key (then each part's own duplicate rule stands)."""
+    key = [k for k in sch.quality["duplicate_key"]]
+    if not all(k in cols for k in key):
+        key = ["response_id"] if "response_id" in sch.fields and "response_id" in cols else []
+    if not key:
+        return None
+    quoted = ", ".join(f'"{k}"' for k in key)
+    order = "_complete DESC, " + ("submitted_at DESC NULLS LAST, " if "submitted_at" in cols
+                                  else "") + "_part, _row"
+    found = con.execute(
+        f"SELECT _part, _row FROM (SELECT _part, _row, ROW_NUMBER() OVER (PARTITION BY {quoted} "
+        f"ORDER BY {order}) AS rn FROM parts WHERE NOT flag_test AND "
+        + " AND ".join(f'"{k}" IS NOT NULL' for k in key) + ") WHERE rn > 1").df()
+    return {int(k): g["_row"].to_numpy(np.int64) for k, g in found.groupby("_part")}
+
+
+def _count(tally: _Tally, r: pd.DataFrame) -> None:
+    remaining = np.ones(len(r), bool)
+    tally.funnel[0] += len(r)
+    for i, (f, _) in enumerate(clean.RULES, 1):
+        flag = r[f].to_numpy(bool)
+        tally.rules[f] += int(flag.sum())
+        remaining &= ~flag
+        tally.funnel[i] += int(remaining.sum())
+    tally.ltr.append(r["ltr"].to_numpy(np.float32))
+    tally.include.append(r["include"].to_numpy(bool))
+    if "comment" in r:
+        tally.masked += int(r["comment"].astype("string").str.contains(
+            PLACEHOLDER.pattern, regex=True, na=False).sum())
+
+
+def _merged_log(folder: Path, logs: list[dict[str, Any]], tally: _Tally) -> dict[str, Any]:
+    """The first part's log with the input, answers, rules and funnel of all parts."""
+    log = dict(logs[0])
+    rows = sum(int(lg["input"]["rows"]) for lg in logs)
+    log["input"] = {**logs[0]["input"], "file": f"{folder.name} ({len(logs)} parts)", "rows": rows,
+                    "reader_notes": [*logs[0]["input"].get("reader_notes", []),
+                                     f"read as {len(logs)} parts, one at a time"]}
+    answers: dict[str, dict[str, Any]] = {}
+    for lg in logs:
+        for name, a in lg["answers"].items():
+            acc = answers.setdefault(name, {**a, **{k: 0 for k, v in a.items() if k != "column"}})
+            for k, v in a.items():
+                if k != "column":
+                    acc[k] += int(v)
+    log["answers"] = answers
+    log["rules"] = {f.removeprefix("flag_"): {"rows": tally.rules[f], "reason": why}
+                    for f, why in clean.RULES}
+    log["funnel"] = [{"step": "raw rows", "rows": tally.funnel[0]}] + [
+        {"step": f"minus {f.removeprefix('flag_').replace('_', ' ')}", "rows": tally.funnel[i]}
+        for i, (f, _) in enumerate(clean.RULES, 1)]
+    log["included"] = int(sum(int(i.sum()) for i in tally.include))
+    return log
+
+
+def _side_tables(stage: Path, salt: str, derived: list[pd.DataFrame], *, accounts_path: str | None,
+                 invitations_path: str | None, cx_index_path: str | None,
+                 prices_path: str | None) -> dict[str, int]:
+    """Clean the optional inputs into `stage` (invitations part by part when a folder); their
+    row counts by name."""
+    rows: dict[str, int] = {}
+    if accounts_path:
+        p = paths.resolve(accounts_path)
+        acc = clean.clean_accounts(clean.read_table(p), p)
+    elif derived:
+        acc = pd.concat(derived, ignore_index=True).groupby("account_id", sort=True).first()
+        acc = acc.reset_index()
+    else:
+        acc = None
+    if acc is not None:
+        acc.to_parquet(stage / "accounts.parquet", index=False)
+        rows["accounts"] = len(acc)
+    if invitations_path:
+        rows["invitations"] = _invitations(paths.resolve(invitations_path), stage, salt)
+    comp = stage / "competitor_ratings.parquet"
+    if comp.exists():
+        rows["competitor_ratings"] = sum(pq.read_metadata(p).num_rows for p in comp.iterdir())
+    for name, given in (("cx_index", cx_index_path), ("prices", prices_path)):
+        if given:
+            t = clean.read_table(paths.resolve(given))
+            if "date" in t:
+                t["date"] = pd.to_datetime(t["date"], errors="coerce")
+            t.to_parquet(stage / f"{name}.parquet", index=False)
+            rows[name] = len(t)
+    return rows
+
+
+def _invitations(src: Path, stage: Path, salt: str) -> int:
+    """Invitations cleaned file by file (a folder of parts) into stage/invitations.parquet."""
+    if not src.is_dir():
+        inv = clean.clean_invitations(clean.read_table(src), src, salt)
+        inv.to_parquet(stage / "invitations.parquet", index=False)
+        return len(inv)
+    out = stage / "invitations.parquet"
+    out.mkdir()
+    n = 0
+    for k, f in enumerate(part_files(src)):
+        inv = clean.clean_invitations(clean.read_table(f), f, salt)
+        inv.to_parquet(out / f"part-{k:04d}.parquet", index=False)
+        n += len(inv)
+    return n
