@@ -24,7 +24,7 @@ CLEAN_SAMPLE = cx clean data/raw/survey_export.csv --out data/processed --accoun
 	  --invitations data/raw/invitations.csv --cx-index data/raw/cx_index.csv --prices data/raw/prices.csv
 
 .PHONY: all install install-spark lock kernel hooks fresh-check sample data test-data report test lint unit nbtest \
-        bench lab check-reports clean-reports clean
+        bench bench-large lab check-reports clean-reports clean
 
 all: report
 
@@ -96,6 +96,11 @@ test: lint unit nbtest
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run_all.py
+
+# The scaling steps at 10M and the whole pipeline on 20M responses (about 2 hours on 2 cores,
+# ~40 GB of disk under build/bench-data; issue 16's figures).
+bench-large: $(STAMP)
+	$(BIN)/python benchmarks/bench_scaling.py --rows 100000,1000000,10000000 --pipeline 1000000,20000000
 
 lab: $(STAMP) $(PROCESSED)
 	$(BIN)/jupyter lab --notebook-dir=.

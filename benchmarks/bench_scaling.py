@@ -11,7 +11,8 @@ is the notebooks' own helper call on what selection.load gives (above memory_bud
 aggregates run out of core and the rest on a subsample, as in a report). Prints one line per
 step and size, "<step> @ <rows>: <s> s (target < X s)", then a table of seconds per step
 (rows as columns); the pipeline lines carry wall time and the peak memory of the whole
-process tree (the runner and its kernels, sampled every 0.2 s).
+process tree (the runner, its kernels and their workers, sampled every 0.2 s; proportional set
+size, so pages a forked worker shares with its kernel count once).
 """
 
 from __future__ import annotations
@@ -106,8 +107,25 @@ def steps(rows: int) -> dict[str, float]:
     return json.loads(line[0][6:])
 
 
-def _tree_rss(pid: int) -> int:
-    """Resident bytes of a process and all its descendants (from /proc)."""
+def _memory(pid: int) -> int:
+    """Bytes of physical memory a process uses: its proportional set size (shared pages split
+    among the processes sharing them, so forked workers are not counted twice), or RSS."""
+    try:
+        with open(f"/proc/{pid}/smaps_rollup") as f:
+            for line in f:
+                if line.startswith("Pss:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    try:
+        with open(f"/proc/{pid}/statm") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except OSError:
+        return 0
+
+
+def _tree_memory(pid: int) -> int:
+    """Physical memory of a process and all its descendants (from /proc, see :func:`_memory`)."""
     kids: dict[int, list[int]] = {}
     for d in os.listdir("/proc"):
         if d.isdigit():
@@ -119,11 +137,7 @@ def _tree_rss(pid: int) -> int:
     total, stack = 0, [pid]
     while stack:
         p = stack.pop()
-        try:
-            with open(f"/proc/{p}/statm") as f:
-                total += int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
-        except OSError:
-            pass
+        total += _memory(p)
         stack += kids.get(p, [])
     return total
 
@@ -145,7 +159,7 @@ def pipeline(rows: int) -> tuple[float, float, str]:
 
     def watch() -> None:
         while proc.poll() is None:
-            peak[0] = max(peak[0], _tree_rss(proc.pid))
+            peak[0] = max(peak[0], _tree_memory(proc.pid))
             time.sleep(0.2)
 
     t = threading.Thread(target=watch, daemon=True)

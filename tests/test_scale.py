@@ -295,15 +295,39 @@ def test_above_the_memory_budget_aggregates_use_all_rows_out_of_core(monkeypatch
                                    rtol=1e-9, atol=1e-9, err_msg=fn.__name__)
 
 
-def test_one_export_file_above_the_memory_budget_is_refused_before_reading(
-        tmp_path, monkeypatch) -> None:
-    from helpers.ingest import clean
+def test_one_export_file_above_the_memory_budget_is_streamed_into_parts(tmp_path, monkeypatch) -> None:
+    from helpers.ingest import clean, parts
 
     raw, _, whole = _parts_and_whole(tmp_path, rows=3000, part_rows=1500)
+    one = clean.run(whole, out_dir=tmp_path / "one")                 # in memory
     monkeypatch.setenv("CX_MEMORY_BUDGET_GB", "0.001")
-    with pytest.raises(DataError) as err:
-        clean.run(whole, out_dir=tmp_path / "out")
+    monkeypatch.setattr(parts, "PART_ROWS", 700)
+    with pytest.raises(DataError) as err:                             # cx check holds it whole
+        clean.prepare(whole)
     assert "whole.csv" in str(err.value) and "memory budget of 0.001 GB" in str(err.value)
-    assert "split into parts" in str(err.value) and not (tmp_path / "out").exists()
-    clean.run(raw / "survey_export", out_dir=tmp_path / "out")      # the parts are fine
-    assert (tmp_path / "out" / "responses.parquet").is_dir()
+    clean.preflight(whole)                                            # reads its first records
+    many = clean.run(whole, out_dir=tmp_path / "many")
+    a = pd.read_parquet(tmp_path / "one" / "responses.parquet").sort_values("response_id")
+    b = pd.read_parquet(tmp_path / "many" / "responses.parquet").sort_values("response_id")
+    assert len(list((tmp_path / "many" / "responses.parquet").iterdir())) == 5   # 3000 / 700
+    pd.testing.assert_frame_equal(a.reset_index(drop=True), b[a.columns].reset_index(drop=True))
+    assert one.log["rules"] == many.log["rules"] and one.log["included"] == many.log["included"]
+    assert many.log["input"]["file"] == "whole.csv" and many.log["input"]["rows"] == 3000
+    assert not list(tmp_path.glob(".cx-parts-*"))                     # the parts are removed
+
+
+def test_a_malformed_row_in_a_large_export_file_names_the_file_and_its_row(tmp_path, monkeypatch) -> None:
+    from helpers.ingest import clean, parts
+
+    _, _, whole = _parts_and_whole(tmp_path, rows=3000, part_rows=1500)
+    lines = whole.read_text(encoding="utf-8").splitlines(keepends=True)
+    lines[2000] = "R_broken,only,three\n"                           # record 2001, in part 3
+    whole.write_text("".join(lines), encoding="utf-8")
+    monkeypatch.setenv("CX_MEMORY_BUDGET_GB", "0.001")
+    monkeypatch.setattr(parts, "PART_ROWS", 700)
+    out = tmp_path / "processed"
+    with pytest.raises(DataError) as err:
+        clean.run(whole, out_dir=out)
+    msg = str(err.value)
+    assert msg.startswith(str(whole)) and "row 2001" in msg and "\n" not in msg
+    assert not any(out.glob("*")) and not list(tmp_path.glob(".cx-parts-*"))   # nothing written

@@ -26,6 +26,7 @@ class DataError(ValueError):
         row: int | None = None,
         expected: str | None = None,
     ) -> None:
+        self.message = message
         self.file, self.column, self.row, self.expected = file, column, row, expected
         where = [f"{file}" if file is not None else None,
                  f"column {column!r}" if column is not None else None,
@@ -35,6 +36,13 @@ class DataError(ValueError):
         if expected:
             text += f" (expected {expected})"
         super().__init__(" ".join(text.split()))
+
+
+    def moved(self, file: object, rows_before: int) -> DataError:
+        """The same error told of the file a part was cut from: `rows_before` responses came
+        before the part, so its row r is row r + rows_before of `file`."""
+        return type(self)(self.message, file=file, column=self.column, expected=self.expected,
+                          row=None if self.row is None else self.row + rows_before)
 
 
 class ConfigError(DataError):

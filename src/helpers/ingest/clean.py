@@ -7,8 +7,10 @@ anything is written; emails and phone numbers inside comments are masked.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -641,8 +643,20 @@ def preflight(raw_path: str | os.PathLike[str], schema_path: str | os.PathLike[s
     if raw.is_dir():   # a folder of parts: the first part stands for them all
         from helpers.ingest import parts
         raw = parts.part_files(raw)[0]
-    check_memory(raw)
-    survey = readers.read_survey(raw, format=format, encoding=encoding)
+    if layout := readers.text_layout(raw, format, encoding):
+        from helpers.ingest import parts  # a text export: only its first records are read
+        with tempfile.TemporaryDirectory(prefix=".cx-head-") as tmp:
+            if not parts.split_export(raw, Path(tmp), layout, rows=rows, limit=1).rows_before:
+                raise DataError("no responses (only header rows)", file=raw,
+                                expected="at least one data row")
+            try:
+                survey = readers.read_survey(Path(tmp) / "part-0000.csv", format=format)
+            except DataError as exc:
+                raise exc.moved(raw, 0) from None
+        survey = dataclasses.replace(survey, path=raw)
+    else:
+        check_memory(raw)
+        survey = readers.read_survey(raw, format=format, encoding=encoding)
     head = survey.data.head(rows)
     if head.empty:
         raise DataError("no responses (only header rows)", file=survey.path, expected="at least one data row")
@@ -657,21 +671,27 @@ def preflight(raw_path: str | os.PathLike[str], schema_path: str | os.PathLike[s
 CLEAN_MEMORY_FACTOR = 5.0
 
 
-def check_memory(raw: Path) -> None:
-    """Refuse, before reading anything, one export file whose cleaning would need more memory
-    than memory_budget_gb (config/scale.yaml): a folder of parts is cleaned one part at a time."""
+def needs_parts(raw: Path) -> bool:
+    """Whether cleaning one export file at once would need more memory than memory_budget_gb
+    (config/scale.yaml)."""
     from helpers import config
 
-    if not raw.is_file():
-        return
-    budget = config.load_scale().memory_budget_gb
-    need = raw.stat().st_size * CLEAN_MEMORY_FACTOR / 1e9
-    if need > budget:
-        raise DataError(f"cleaning this {raw.stat().st_size / 1e9:.3g} GB export at once needs "
-                        f"about {need:.3g} GB, above the memory budget of {budget:g} GB "
-                        "(memory_budget_gb, config/scale.yaml)", file=raw,
-                        expected="the export split into parts: a folder of files, cleaned one "
-                                 "at a time (cx clean FOLDER)")
+    return raw.is_file() and raw.stat().st_size * CLEAN_MEMORY_FACTOR / 1e9 > \
+        config.load_scale().memory_budget_gb
+
+
+def check_memory(raw: Path) -> None:
+    """Refuse, before reading anything, one export file whose cleaning in memory would exceed
+    memory_budget_gb (`cx clean` and `cx run` stream a CSV/TSV export into parts instead)."""
+    from helpers import config
+
+    if needs_parts(raw):
+        budget, size = config.load_scale().memory_budget_gb, raw.stat().st_size
+        raise DataError(f"cleaning this {size / 1e9:.3g} GB export in memory needs about "
+                        f"{size * CLEAN_MEMORY_FACTOR / 1e9:.3g} GB, above the memory budget of "
+                        f"{budget:g} GB (memory_budget_gb, config/scale.yaml)", file=raw,
+                        expected="a CSV/TSV export (cleaned in parts by cx clean or cx run) or "
+                                 "the export split into a folder of files")
 
 
 def run(raw_path: str | os.PathLike[str], schema_path: str | os.PathLike[str] = schema_mod.DEFAULT_SCHEMA,
@@ -684,10 +704,17 @@ def run(raw_path: str | os.PathLike[str], schema_path: str | os.PathLike[str] = 
     table is read by mistake. The schema used is copied beside the tables (``survey.yaml``):
     later notebooks read the programme's items from it.
     """
-    if paths.resolve(raw_path).is_dir():   # a folder of parts: one part in memory at a time
+    raw = paths.resolve(raw_path)
+    if raw.is_dir():   # a folder of parts: one part in memory at a time
         from helpers.ingest import parts
         return parts.run_parts(raw_path, schema_path, out_dir, accounts_path, invitations_path,
                                cx_index_path, prices_path, format, encoding, speeder_fraction)
+    if needs_parts(raw) and (layout := readers.text_layout(raw, format, encoding)):
+        from helpers.ingest import parts  # too large for memory: streamed into parts
+        return parts.run_file(raw, layout, schema_path, out_dir, accounts_path=accounts_path,
+                              invitations_path=invitations_path, cx_index_path=cx_index_path,
+                              prices_path=prices_path, format=format,
+                              speeder_fraction=speeder_fraction)
     result = prepare(raw_path, schema_path, accounts_path, invitations_path, cx_index_path,
                      prices_path, format, encoding, speeder_fraction)
     publish(result, out_dir)

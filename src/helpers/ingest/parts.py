@@ -7,7 +7,8 @@ into the staging folder; then the two rules that look across rows are settled ov
 out of core by DuckDB: the speeder median of every part's durations, and duplicates (the same
 contact and wave in any two parts: the latest complete submission is kept, as in one file).
 Each part's flags, ``include`` and ``exclusion_reason`` are rewritten and the cleaning log is
-summed. Memory is that of one part plus DuckDB's limit; the output is ``responses.parquet`` as a
+summed. One CSV/TSV export file too large to clean at once is first streamed into parts of
+:data:`PART_ROWS` responses (:func:`run_file`); its errors then name the file's own rows. Memory is that of one part plus DuckDB's limit; the output is ``responses.parquet`` as a
 folder of parts (pandas, pyarrow and DuckDB read it as one table). Nothing is published unless
 every part was read: a malformed row anywhere is one line naming the file and the row, and
 ``data/processed`` stays as it was (catalog.staged_folder under the writer lock).
@@ -15,7 +16,10 @@ every part was read: a malformed row anywhere is one line naming the file and th
 
 from __future__ import annotations
 
+import csv
+import itertools
 import os
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -35,6 +39,61 @@ from helpers.ingest.schema import Schema
 PART_SUFFIXES = (".csv", ".tsv", ".txt", ".parquet")
 #: DuckDB's memory for the cross-part rules (it spills to disk beyond it).
 DUCKDB_MEMORY_GB = 4.0
+#: Responses per part when one export file is streamed into parts.
+PART_ROWS = 1_000_000
+
+
+@dataclass(frozen=True)
+class Origin:
+    """The one export file parts were cut from: its name, encoding and the responses before
+    each part (so a part's row r is row r + rows_before[k] of the file)."""
+
+    file: Path
+    encoding: str
+    rows_before: tuple[int, ...]
+
+
+def split_export(p: Path, folder: Path, layout: readers.TextLayout, rows: int = PART_ROWS,
+                 limit: int | None = None) -> Origin:
+    """Stream a CSV/TSV export into ``folder/part-NNNN.csv`` of `rows` responses each (UTF-8,
+    every part with the export's header rows), one batch in memory at a time; at most `limit`
+    parts. Quoted line breaks stay inside their field."""
+    before: list[int] = []
+    done = 0
+    csv.field_size_limit(1 << 30)
+    with layout.open(p) as fh:
+        reader = csv.reader(fh, delimiter=layout.delimiter)
+        try:
+            header = list(itertools.islice(reader, layout.header_rows))
+            while limit is None or len(before) < limit:
+                batch = list(itertools.islice(reader, rows))
+                if not batch:
+                    break
+                with open(folder / f"part-{len(before):04d}.csv", "w", encoding="utf-8",
+                          newline="") as out:
+                    writer = csv.writer(out, delimiter=layout.delimiter)
+                    writer.writerows(header)
+                    writer.writerows(batch)
+                before.append(done)
+                done += len(batch)
+        except (csv.Error, UnicodeDecodeError) as exc:
+            raise DataError(f"unreadable text near line {reader.line_num + 1} ({exc})", file=p,
+                            expected=f"{layout.encoding} text, records separated by "
+                                     f"{layout.delimiter!r}") from None
+    return Origin(p, layout.encoding, tuple(before))
+
+
+def run_file(raw_path: str | os.PathLike[str], layout: readers.TextLayout,
+             schema_path: str | os.PathLike[str], out_dir: str | os.PathLike[str],
+             **options: Any) -> clean.CleanResult:
+    """:func:`run_parts` for one CSV/TSV export too large to clean at once: streamed into
+    parts in a temporary folder beside `out_dir` (removed afterwards), cleaned part by part.
+    `options` are run_parts' optional inputs and format."""
+    p, out = paths.resolve(raw_path), paths.resolve(out_dir)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=".cx-parts-", dir=out.parent) as tmp:
+        origin = split_export(p, Path(tmp), layout, rows=PART_ROWS)
+        return run_parts(tmp, schema_path, out_dir, origin=origin, **options)
 
 
 def part_files(folder: Path) -> list[Path]:
@@ -63,8 +122,10 @@ def run_parts(raw_path: str | os.PathLike[str],
               out_dir: str | os.PathLike[str] = "data/processed", accounts_path: str | None = None,
               invitations_path: str | None = None, cx_index_path: str | None = None,
               prices_path: str | None = None, format: str = "auto", encoding: str | None = None,
-              speeder_fraction: float | None = None) -> clean.CleanResult:
-    """:func:`helpers.ingest.clean.run` for a folder of export parts (see the module docstring).
+              speeder_fraction: float | None = None, origin: Origin | None = None
+              ) -> clean.CleanResult:
+    """:func:`helpers.ingest.clean.run` for a folder of export parts (see the module docstring);
+    `origin` when the parts were cut from one file (:func:`run_file`).
 
     Returns a CleanResult whose ``responses`` hold only ``ltr`` and ``include`` of every row
     (for the cleaning report's summaries; ``attrs["masked_comments"]`` counts the comments with
@@ -80,9 +141,9 @@ def run_parts(raw_path: str | os.PathLike[str],
     with catalog.writer_lock():
         with catalog.staged_folder(out) as stage:
             logs, derived = _clean_each(files, sch, salt, frac, stage, format, encoding,
-                                        need_accounts=not accounts_path)
+                                        need_accounts=not accounts_path, origin=origin)
             tally = _settle(stage, sch, frac)
-            log = _merged_log(folder, logs, tally)
+            log = _merged_log(folder, logs, tally, origin)
             provided = _side_tables(stage, salt, derived, accounts_path=accounts_path,
                                     invitations_path=invitations_path,
                                     cx_index_path=cx_index_path, prices_path=prices_path)
@@ -109,7 +170,7 @@ def _remove(p: Path) -> None:
 
 
 def _clean_each(files: list[Path], sch: Schema, salt: str, frac: float, stage: Path,
-                format: str, encoding: str | None, need_accounts: bool
+                format: str, encoding: str | None, need_accounts: bool, origin: Origin | None
                 ) -> tuple[list[dict[str, Any]], list[pd.DataFrame]]:
     """Clean every part (rules within the part) into stage/responses.parquet/part-NNN.parquet;
     the logs, and the accounts named in each part when no account master is given."""
@@ -118,8 +179,11 @@ def _clean_each(files: list[Path], sch: Schema, salt: str, frac: float, stage: P
     resp_dir.mkdir()
     logs, accounts = [], []
     for k, f in enumerate(files):
-        survey = readers.read_survey(f, format=format, encoding=encoding)
-        res = clean.clean_responses(survey, sch, salt, frac, keep_finished=True)
+        try:
+            survey = readers.read_survey(f, format=format, encoding=encoding)
+            res = clean.clean_responses(survey, sch, salt, frac, keep_finished=True)
+        except DataError as exc:
+            raise exc.moved(origin.file, origin.rows_before[k]) if origin else exc from None
         del survey
         r = res.responses
         complete = r["ltr"].notna().to_numpy() & ~r["flag_out_of_range"].to_numpy(bool)
@@ -208,13 +272,18 @@ def _count(tally: _Tally, r: pd.DataFrame) -> None:
             PLACEHOLDER.pattern, regex=True, na=False).sum())
 
 
-def _merged_log(folder: Path, logs: list[dict[str, Any]], tally: _Tally) -> dict[str, Any]:
+def _merged_log(folder: Path, logs: list[dict[str, Any]], tally: _Tally,
+                origin: Origin | None = None) -> dict[str, Any]:
     """The first part's log with the input, answers, rules and funnel of all parts."""
     log = dict(logs[0])
     rows = sum(int(lg["input"]["rows"]) for lg in logs)
     log["input"] = {**logs[0]["input"], "file": f"{folder.name} ({len(logs)} parts)", "rows": rows,
                     "reader_notes": [*logs[0]["input"].get("reader_notes", []),
                                      f"read as {len(logs)} parts, one at a time"]}
+    if origin:
+        log["input"].update(file=origin.file.name, encoding=origin.encoding, reader_notes=[
+            *logs[0]["input"].get("reader_notes", []),
+            f"too large to clean at once: streamed into {len(logs)} parts, cleaned one at a time"])
     answers: dict[str, dict[str, Any]] = {}
     for lg in logs:
         for name, a in lg["answers"].items():

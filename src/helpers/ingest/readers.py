@@ -132,6 +132,45 @@ def read_survey(
     return _read_text(p, layout, encoding, size)
 
 
+@dataclass(frozen=True)
+class TextLayout:
+    """How a CSV/TSV export is written: what streaming it record by record needs."""
+
+    encoding: str          # a Python codec; "utf-8+cp1252" (mixed) reads as utf-8 with cp1252 fallback
+    delimiter: str
+    header_rows: int
+
+    def open(self, p: Path) -> Any:
+        """The file as text, for :mod:`csv` (quoted line breaks kept inside their field)."""
+        if self.encoding == "utf-8+cp1252":
+            return open(p, encoding="utf-8", errors="helpers_io_cp1252", newline="")
+        return open(p, encoding=self.encoding, newline="")
+
+
+def text_layout(path: str | os.PathLike[str], format: str = "auto", encoding: str | None = None
+                ) -> TextLayout | None:
+    """The encoding, delimiter and header rows of a CSV/TSV export, from its leading records
+    only (a file of any size); None for XLSX, SPSS and parquet files."""
+    p = paths.resolve(path)
+    size, head = _checked_file(p, format, encoding)
+    if _container(head, p, format) != "text":
+        return None
+    with open(p, "rb") as fh:
+        raw = fh.read(_MAX_HEADER_BYTES)
+    if len(raw) < size:   # a leading sample: cut after its last line ending
+        little = raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF32_LE)) or \
+            _utf16_without_bom(raw[:4096]) == "utf-16-le"
+        width = 4 if raw.startswith((codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE)) else 2
+        raw = raw[:raw.rfind(b"\n") + (width if little else 1)] or raw
+    text, enc = _decode_all(raw, p, encoding, [])
+    layout = {"auto": None, "xlsx": "csv"}.get(format, format)
+    delimiter = "\t" if layout == "tsv" else _sniff_delimiter(text, True)
+    records, _ = _parse_records(text, delimiter, 3, True)
+    if not records:
+        raise DataError("file has no complete record", file=p, expected="a header row")
+    return TextLayout(enc, delimiter, _detect_layout(records, layout, p)[1])
+
+
 def _checked_file(p: Path, format: str, encoding: str | None) -> tuple[int, bytes]:
     """Size and first 8 bytes of a readable, non-empty file, after checking format and encoding."""
     if format not in FORMATS:

@@ -223,10 +223,12 @@ def compare_paired(df: pd.DataFrame, unit: str, period: str, score: str, *,
     keep &= df[unit].notna().to_numpy()
     sub_unit = df[unit].to_numpy()[keep]
     sub_b = in_b[keep]
-    units_a, units_b = set(sub_unit[~sub_b]), set(sub_unit[sub_b])
-    both = np.isin(sub_unit, list(units_a & units_b))
+    codes, found_units = pd.factorize(sub_unit)   # units present in both periods, by code
+    in_both = (np.bincount(codes[~sub_b], minlength=len(found_units)) > 0) & \
+        (np.bincount(codes[sub_b], minlength=len(found_units)) > 0)
+    both = in_both[codes]
     y, is_b, u = y_all[keep][both], sub_b[both], sub_unit[both]
-    n_units = len(units_a & units_b)
+    n_units = int(in_both.sum())
     if n_units < 2:
         raise DataError(f"{n_units} units responded in both periods", column=unit,
                         expected="at least two units present in both periods")
