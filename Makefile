@@ -97,8 +97,8 @@ test: lint unit nbtest
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run_all.py
 
-# The scaling steps at 10M and the whole pipeline on 20M responses (about 2 hours on 2 cores,
-# ~40 GB of disk under build/bench-data; issue 16's figures).
+# The scaling steps at 10M and the whole pipeline on 20M responses (about 50 minutes on 2 cores,
+# making the samples included; ~25 GB of disk under build/bench-data).
 bench-large: $(STAMP)
 	$(BIN)/python benchmarks/bench_scaling.py --rows 100000,1000000,10000000 --pipeline 1000000,20000000
 

@@ -69,6 +69,7 @@ step("02 headline", lambda: segments.market_headline(data))
 step("02 segment tables", lambda: segments.market_segments(data))
 step("02 trends", lambda: segments.market_trends(data))
 step("02 wave-over-wave changes", lambda: segments.market_changes(data))
+step("02 headline changes (CES, CSAT)", lambda: segments.headline_changes(data))
 step("02 personas (subsample)", lambda: [segments.find_personas(
     data.market(m).rows, sch.driver_items(m), k_min=cfg.k_min, k_max=cfg.k_max, seeds=cfg.seeds,
     cluster=data.market(m).cluster, sample=p2["persona_sample"]) for m in data.markets])

@@ -809,9 +809,7 @@ def _terminate(signum: int, frame: Any) -> None:
     raise SystemExit(128 + signum)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """``cx run [--params FILE] [--out DIR] [--pipeline FILE] [--run-id ID] [--check]
-    [--check-pages] [--no-send] [--send-to-file DIR]``."""
+def _parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="cx run", description="Run the report pipeline.")
     ap.add_argument("--params", default=Path("config/params.yaml"), type=paths.user_path, help="run parameters (YAML)")
     ap.add_argument("--out", default=None, type=paths.user_path, help="reports folder (default: reports/)")
@@ -829,7 +827,13 @@ def main(argv: Sequence[str] | None = None) -> int:
                     help="send no mail and post no webhook after the run (docs/scheduling.md)")
     ap.add_argument("--send-to-file", default=None, metavar="DIR", type=paths.user_path,
                     help="write the mails (.eml) and webhook payload (.json) to DIR instead of sending")
-    args = ap.parse_args(argv)
+    return ap
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``cx run [--params FILE] [--out DIR] [--pipeline FILE] [--run-id ID] [--check]
+    [--check-pages] [--no-send] [--send-to-file DIR]`` (and ``--raw EXPORT`` with its inputs)."""
+    args = _parser().parse_args(argv)
     overrides = export_overrides(args.segments, **{o: getattr(args, o) for o in EXPORT_OPTIONS})
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s",
