@@ -30,6 +30,7 @@ from typing import Any, Protocol
 import numpy as np
 import pandas as pd
 
+from helpers import paths
 from helpers.errors import ConfigError, DataError
 
 ENGINES = ("pandas", "duckdb", "spark")
@@ -294,8 +295,8 @@ class DuckDBEngine:
             con.execute(f"SET memory_limit='{self.memory_limit_gb:g}GB'")
             con.execute(f"SET threads={int(self.threads)}")
             con.execute("SET preserve_insertion_order=false")
-            if self.temp_dir:
-                con.execute(f"SET temp_directory='{self.temp_dir}'")
+            spill = self.temp_dir or paths.resolve("build/duckdb-spill")   # never a stray .tmp
+            con.execute(f"SET temp_directory='{spill}'")
             for name, src in self.sources.items():
                 if isinstance(src, pd.DataFrame):
                     con.register(name, src)
