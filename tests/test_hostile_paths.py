@@ -220,6 +220,19 @@ def test_a_folder_is_not_an_input_file(tmp_path: Path, folder: str,
     assert _listing(out) == {}
 
 
+def test_a_folder_with_a_csv_among_other_things_is_not_a_parts_folder(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    mixed = tmp_path / "downloads"
+    (mixed / "old-runs").mkdir(parents=True)
+    (mixed / "export.csv").write_text("a,b\n1,2\n", encoding="utf-8")
+    (mixed / "notes.docx").write_bytes(b"PK")
+    p = tmp_path / "params.yaml"
+    p.write_text(f"notebooks:\n  01_ok:\n    data_path: {mixed}\n", encoding="utf-8")
+    code = cli.main(["run", "--params", str(p), "--out", str(tmp_path / "reports"),
+                     "--pipeline", str(OK)])
+    assert code == 2 and "is not a file" in _one_line_error(capsys)
+
+
 # --- item 9: full and read-only disks ----------------------------------------------------------
 
 UNSHARE = shutil.which("unshare")

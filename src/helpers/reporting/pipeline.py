@@ -291,9 +291,14 @@ def _input_file(value: Any, source: str, pfile: str, step: NotebookStep,
 
 
 def _parts_folder(p: Path) -> bool:
-    """A folder holding the parts of one large input (CSV or parquet files directly inside)."""
-    return p.is_dir() and any(q.is_file() and q.suffix.lower() in (".csv", ".parquet")
-                              for q in p.iterdir())
+    """A folder holding the parts of one large input: files of one kind (CSV, TSV or parquet)
+    and nothing else (hidden entries aside), so an ordinary folder is not taken for one."""
+    if not p.is_dir():
+        return False
+    entries = [q for q in p.iterdir() if not q.name.startswith(".")]
+    kinds = {q.suffix.lower() for q in entries}
+    return bool(entries) and all(q.is_file() for q in entries) and len(kinds) == 1 \
+        and kinds <= {".csv", ".tsv", ".txt", ".parquet"}
 
 
 # --- run folder, lock, manifest --------------------------------------------------------------
