@@ -194,3 +194,18 @@ def test_garden_retailer_export_latin1_without_dates(tmp_path: Path) -> None:
     assert got.fields["comment"].column == "explication"
     assert "submitted_at" not in got.fields and any("one wave" in n for n in d.notes)
     assert set(unplaced) == {"NbPassageKS", "CaTicket", "t"}
+
+
+def test_ltr_with_labelled_end_points_is_found_by_name_and_content(tmp_path: Path) -> None:
+    """An 'NPS' column whose 0s and 10s are written "0 - Not at all likely" / "10 - Extremely
+    likely" (a fifth of the answers here) is the LTR, not a 0-10 rating item; dates are not labels."""
+    rng = np.random.default_rng(6)
+    n = 400
+    ltr = rng.choice([0, 10, 5, 7, 8, 9], n, p=[0.1, 0.2, 0.1, 0.2, 0.2, 0.2])
+    data = pd.DataFrame({
+        "NPS": [{0: "0 - Not at all likely", 10: "10 - Extremely likely"}.get(v, str(v)) for v in ltr],
+        "Date": [f"2025-0{1 + i % 9}-1{i % 10}" for i in range(n)],
+        "Store": rng.choice(["Lyon", "Paris"], n)})
+    got, _, _ = draft(tmp_path, _survey(tmp_path, data))
+    assert got.fields["ltr"].column == "NPS" and got.fields["ltr"].scale == (0.0, 10.0)
+    assert got.drivers == {} and got.fields["submitted_at"].column == "Date"

@@ -30,6 +30,8 @@ from helpers.ingest.readers import Survey
 __all__ = ["Draft", "infer_schema"]
 
 _NUMBER = re.compile(r"^\s*(-?\d+(?:[.,]\d+)?)\s*(?:$|[-–:=)]|\s)")
+# An answer label that starts with its number: "10 - Extremely likely", "5) Very good" (not a date).
+_LABELLED_NUMBER = re.compile(r"^\s*(-?\d+(?:[.,]\d+)?)\s*[-–:=)]\s*\D")
 _EMAIL = re.compile(r"^[\w.+'-]+@[\w-]+(\.[\w-]+)+$")
 _PHONE = re.compile(r"^(?!\d{4}-\d{2}-\d{2})(?!\d{1,2}/\d{1,2}/\d{2,4})\+?\(?\d[\d\s().-]{6,18}\d$")
 _DATE_LIKE = re.compile(r"\d{1,4}[-/.]\d{1,2}[-/.]\d{1,4}|\d{1,2} \w{3,9} \d{4}")
@@ -227,6 +229,8 @@ def profile(survey: Survey, col: str) -> Profile:
     text = head.dropna().astype(str).str.strip()
     text = text[(text != "") & ~text.str.lower().isin({v.lower() for v in NOT_APPLICABLE})]
     nums = pd.to_numeric(text.str.replace(",", ".", regex=False), errors="coerce")
+    labelled = text.str.extract(_LABELLED_NUMBER, expand=False).str.replace(",", ".", regex=False)
+    nums = nums.fillna(pd.to_numeric(labelled, errors="coerce"))  # cleaning reads them the same way
     scale, labels = _scale(head)
     filled = float(len(text) / max(len(head), 1))
     dates = 0.0
