@@ -94,3 +94,17 @@ def test_cleaning_log_is_json(cleaned):
     assert doc["input"]["rows"] == 3000 and doc["input"]["format"] == "qualtrics"
     assert doc["funnel"][0]["rows"] == 3000
     assert [f["rows"] for f in doc["funnel"]] == sorted((f["rows"] for f in doc["funnel"]), reverse=True)
+
+
+def test_contact_roles_in_an_exports_own_words_become_role_codes() -> None:
+    """Responses and invitations: common wordings of decision maker / influencer / user (any
+    case, hyphens, a few languages) map to the codes the analyses use; others stay as written."""
+    roles = pd.Series(["Decision Maker", "decision-maker", "Economic buyer", "Champion",
+                       "End user", "ADMIN", "Entscheider", "Board member", None, "user"])
+    assert clean.role_codes(roles).tolist() == [
+        "decision_maker", "decision_maker", "decision_maker", "influencer", "user", "user",
+        "decision_maker", "Board member", pd.NA, "user"]
+    inv = clean.clean_invitations(pd.DataFrame({"wave": ["2026Q1"], "account_id": ["A"],
+                                                "responded": ["yes"], "role": ["End-User"]}),
+                                  "invitations.csv", "salt")
+    assert inv["role"].tolist() == ["user"]

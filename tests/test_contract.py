@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from helpers import contract
-from helpers.errors import DataError
+from helpers.errors import DataError, ThinData
 from helpers.paths import PROJECT_ROOT
 from helpers.reporting import cards
 
@@ -74,6 +74,31 @@ def test_gate_shows_a_card_records_each_section_once_and_saves(tmp_path: Path) -
     assert "Not available in this run: B2B &lt;b&gt;NPS&lt;/b&gt;" in html and "&lt;x&gt;" in html
 
 
+def test_thin_data_in_a_section_gives_a_card_and_other_errors_still_fail(tmp_path: Path) -> None:
+    """Gate.enough turns ThinData into a recorded card (the section is closed for the rest of
+    the notebook); Gate.each keeps the markets that had enough; any other error propagates."""
+    gate = cards.Gate("03_promoter_drivers", FULL)
+    assert gate.open("drivers.walk_back", show=False)
+    with gate.enough("drivers.walk_back"):
+        raise ThinData("0 promoter and 60 other units", column="ltr", expected="at least 2 of each")
+    assert not gate.open("drivers.walk_back", show=False)
+
+    def fit(m: str) -> str:
+        if m == "B2C":
+            raise ThinData("12 complete rows for 6 drivers", column="ltr")
+        return f"model {m}"
+    assert gate.markets("drivers.models", ["B2B", "B2C"]) == ["B2B", "B2C"]
+    assert gate.each("drivers.models", ["B2B", "B2C"], fit) == {"B2B": "model B2B"}
+    with pytest.raises(DataError, match="a real fault"), gate.enough("drivers.teams"):
+        raise DataError("a real fault")
+    gate.save(tmp_path)
+    out = {(r["section"], r["market"]): r["missing"] for r in cards.not_available(tmp_path)}
+    assert out == {("drivers.walk_back", None): ["more data than this run has: column 'ltr': 0 "
+                                                 "promoter and 60 other units (expected at least 2 of each)"],
+                   ("drivers.models", "B2C"): ["more data than this run has: column 'ltr': 12 "
+                                               "complete rows for 6 drivers"]}
+
+
 def _notebook_code(name: str) -> str:
     nb = json.loads((PROJECT_ROOT / "notebooks" / name).read_text(encoding="utf-8"))
     return "\n".join("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "code")
@@ -93,5 +118,5 @@ def test_every_table_a_notebook_saves_is_registered_with_that_notebook() -> None
 
 def test_every_gate_in_the_notebooks_names_a_declared_section() -> None:
     for nb in sorted((PROJECT_ROOT / "notebooks").glob("0*.ipynb")):
-        for section in re.findall(r'gate\.(?:open|markets)\("([\w.]+)"', _notebook_code(nb.name)):
+        for section in re.findall(r'gate\.(?:open|markets|enough|each)\("([\w.]+)"', _notebook_code(nb.name)):
             assert section in contract.SECTIONS, f"{nb.name}: {section}"

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from helpers.analysis import journey
-from helpers.errors import DataError
+from helpers.errors import DataError, ThinData
 
 IMPL = ["impl_on_time", "impl_on_budget", "impl_onboarding", "impl_communication",
         "impl_time_to_value"]
@@ -100,6 +100,15 @@ def test_walk_back_finds_planted_difference_with_fdr() -> None:
     assert not out.drop(index="lifted")["significant"].any()
     assert (out["p_adjusted"] >= out["p_value"]).all()
     assert out.attrs["n_promoter_units"] == int(pro_acc.sum())
+
+
+def test_walk_back_without_promoter_accounts_is_thin_data_not_a_failure() -> None:
+    """No account has half its contacts at 9-10: the section has nothing to compare (ThinData,
+    which a report shows as a card)."""
+    df = pd.DataFrame({"account_id": np.repeat(np.arange(30), 3),
+                       "ltr": np.tile([10.0, 6.0, 3.0], 30), "item": np.arange(90) % 5 + 1.0})
+    with pytest.raises(ThinData, match="0 promoter and 30 other units"):
+        journey.walk_back(df, ["item"])
 
 
 def test_team_comparison_small_lucky_team_does_not_top_the_list() -> None:

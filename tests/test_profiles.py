@@ -114,7 +114,8 @@ def test_thin_data_gives_not_enough_data_cards_not_errors(tmp_path: Path) -> Non
 def _rec_export(path: Path, n: int = 1000, seed: int = 7) -> None:
     """The B2B export of the issue: REC 0-10, Product.* and Salesman.* ratings on 0-10, account,
     region, business unit, product, a day-first date, cp1252; Salesman.Knowledge planted as the
-    strongest driver, then Product.Reliability and Product.Quality; duplicate rows appended."""
+    strongest driver, then Product.Reliability and Product.Quality; duplicate rows appended;
+    contact roles in the export's own words."""
     rng = np.random.default_rng(seed)
     acc = rng.integers(0, 150, n)
     base = rng.normal(0, 1.5, 150)[acc]
@@ -128,6 +129,8 @@ def _rec_export(path: Path, n: int = 1000, seed: int = 7) -> None:
                        "Region": rng.choice(["North", "South", "Île-de-France"], n),
                        "Business Unit": rng.choice(["Retail", "Wholesale"], n),
                        "Product": rng.choice(["Alpha", "Beta", "Gamma"], n),
+                       "Contact Role": rng.choice(["Decision Maker", "Influencer", "End User",
+                                                   "Board member"], n),
                        "Response Date": (pd.Timestamp("2025-01-01") + pd.to_timedelta(
                            rng.integers(0, 540, n), unit="D")).strftime("%d/%m/%Y")})
     pd.concat([df, df.iloc[:12]]).to_csv(path, index=False, encoding="cp1252")
@@ -150,4 +153,7 @@ def test_pipeline_on_a_b2b_export_with_its_own_names(tmp_path: Path) -> None:
     assert list(b2b["driver"])[:3] == ["sales_knowledge", "product_reliability", "product_quality"]
     log = json.loads((tmp_path / "processed" / "cleaning_log.json").read_text())
     assert log["rules"]["duplicate"]["rows"] == 12
+    methods = pd.read_parquet(tmp_path / "reports" / "latest" / "tables" / "b2b_account_nps.parquet")
+    methods = " | ".join(methods["method"])  # roles read from their own words
+    assert "waterfall" in methods and "without a weight: Board member" in methods
     assert "Knowledge" in summary

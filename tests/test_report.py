@@ -282,7 +282,18 @@ _LATEST = paths.REPORTS_DIR / "latest"
 _TRUTH = paths.RAW_DIR / "truth.json"
 
 
-@pytest.mark.skipif(not (_LATEST.is_dir() and _TRUTH.is_file()),
+def _latest_run_is_on_this_sample() -> bool:
+    """The latest run read the generated export whose truth.json this suite holds (not, say, an
+    analyst's own export run with `cx run --raw`)."""
+    export = paths.RAW_DIR / "survey_export.csv"
+    if not (_LATEST.is_dir() and _TRUTH.is_file() and export.is_file()):
+        return False
+    import hashlib
+    inputs = json.loads((_LATEST / "manifest.json").read_text()).get("inputs", {})
+    return hashlib.sha256(export.read_bytes()).hexdigest() in inputs.values()
+
+
+@pytest.mark.skipif(not _latest_run_is_on_this_sample(),
                     reason="needs a finished `make report` on the generated sample")
 def test_summary_of_the_latest_run_names_the_planted_top_drivers() -> None:
     """Planted truth (data/raw/truth.json top3) must come through the whole chain to the summary."""

@@ -84,10 +84,17 @@ def test_all_responses_se_is_account_clustered(b2b: pd.DataFrame) -> None:
     assert row["ci_low"] < row["estimate"] < row["ci_high"]
 
 
-def test_unknown_role_weight_raises(b2b: pd.DataFrame) -> None:
-    bad = b2b.assign(role=b2b["role"].replace({"user": "intern"}))
-    with pytest.raises(DataError, match="intern"):
-        segments.account_nps(bad)
+def test_a_role_without_a_weight_is_left_out_and_named(b2b: pd.DataFrame) -> None:
+    """Roles the settings give no weight (here 'intern') weigh 0 in the role-weighted NPS and
+    are named in its method; the waterfall uses the known roles."""
+    t = segments.account_nps(b2b.assign(role=b2b["role"].replace({"user": "intern"})))
+    row = _est(t, "role-weighted")
+    # A: DM -1 (w 3); B: influencer 0 (w 2); C: DM +1 (w 3); D: influencer 0 (w 2) -> 0 of 10
+    assert row["estimate"] == pytest.approx(0.0) and row["n"] == 4
+    assert row["method"].endswith("without a weight: intern")
+    assert _est(t, "waterfall")["estimate"] == pytest.approx(0.0)  # A -1, B 0, C +1, D 0
+    only_unknown = segments.account_nps(b2b.assign(role="intern"))
+    assert not only_unknown["method"].str.startswith(("waterfall", "role-weighted")).any()
 
 
 def test_archetypes_and_coverage(b2b: pd.DataFrame, accounts: pd.DataFrame) -> None:

@@ -49,6 +49,12 @@ class ConfigError(DataError):
     """Invalid configuration or run parameters."""
 
 
+class ThinData(DataError):
+    """Valid data too thin for one analysis (no promoter accounts, too few complete answers,
+    an empty domain...). A report shows a "not enough data" card for that section and goes on
+    (:meth:`helpers.reporting.cards.Gate.enough`); elsewhere it is a DataError like any other."""
+
+
 def require_columns(df: Any, columns: Iterable[str], file: object = None, purpose: str = "") -> None:
     """Raise DataError naming the first column of `columns` that `df` lacks.
 

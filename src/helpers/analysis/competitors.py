@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from helpers.errors import DataError, require_columns
+from helpers.errors import DataError, ThinData, require_columns
 from helpers.stats import compare, estimators
 
 
@@ -41,7 +41,7 @@ def vendor_ratings(
     require_columns(rows, ["response_id", "market", "wave", "ltr"], "responses")
     require_columns(competitor_ratings, ["response_id", "vendor", "ltr"], "competitor_ratings")
     if rows.empty:
-        raise DataError("no responses selected", file="responses", column="market",
+        raise ThinData("no responses selected", file="responses", column="market",
                         expected="at least one included response of the market")
     base = rows
     keep = ["response_id", "market", "wave", *[c for c in segments if c in base.columns]]

@@ -26,7 +26,7 @@ from helpers.analysis.modelling import (
     single_thread,
 )
 from helpers.analysis.selection import subsample
-from helpers.errors import DataError
+from helpers.errors import DataError, ThinData
 from helpers.stats import estimators
 from helpers.stats.design import Design
 
@@ -81,7 +81,7 @@ def outcome_models(
 
     x, y_ltr, w, codes = _model_frame(df, drivers, ltr, cluster, weights)
     if len(y_ltr) < len(drivers) + 10:
-        raise DataError(f"{len(y_ltr)} complete rows for {len(drivers)} drivers", column=ltr,
+        raise ThinData(f"{len(y_ltr)} complete rows for {len(drivers)} drivers", column=ltr,
                         expected=f"at least {len(drivers) + 10} rows with every item answered")
     zq = float(stats.norm.ppf(0.5 + level / 2))
     xc = np.column_stack([np.ones(len(x)), x])
@@ -257,7 +257,7 @@ def nonlinear_check(
     x, y_ltr, _, codes = _model_frame(fit.rows, drivers, ltr, cluster, None)
     y = target_flag(y_ltr, target).astype(int)
     if min(y.sum(), len(y) - y.sum()) < folds * 2:
-        raise DataError(f"too few {target}s or others for {folds}-fold cross-validation",
+        raise ThinData(f"too few {target}s or others for {folds}-fold cross-validation",
                         column=ltr, expected=f"at least {folds * 2} of each")
     splits, k = _cv_splits(x, y, codes, cluster is not None, folds, seed)
     aucs, perm = _cv_scores(x, y, splits, len(drivers), n_repeats, seed)
@@ -585,7 +585,7 @@ def what_if(
     """
     x, y_ltr, w, codes = _model_frame(df, drivers, ltr, cluster, weights)
     if len(y_ltr) < len(drivers) + 10:
-        raise DataError(f"{len(y_ltr)} complete rows for {len(drivers)} drivers", column=ltr,
+        raise ThinData(f"{len(y_ltr)} complete rows for {len(drivers)} drivers", column=ltr,
                         expected=f"at least {len(drivers) + 10}")
     y_pro, y_det = target_flag(y_ltr, "promoter"), target_flag(y_ltr, "detractor")
     q25 = np.array([_wquantile(x[:, j], w, 0.25) for j in range(x.shape[1])])

@@ -25,7 +25,7 @@ from helpers.analysis.modelling import (
     row_weights,
     single_thread,
 )
-from helpers.errors import DataError
+from helpers.errors import DataError, ThinData
 
 MAX_EXACT_DRIVERS = 20
 RW_LABEL = "johnson_relative_weights (approximation)"
@@ -307,14 +307,14 @@ def _analysed_rows(z_all: np.ndarray, w_all: np.ndarray, missing: str, outcome: 
         keep = has_y & ~np.isnan(z_all).any(axis=1)
         n_used = int(keep.sum())
         if n_used < p + 2:
-            raise DataError(f"only {n_used} complete rows for {p} drivers", column=outcome,
+            raise ThinData(f"only {n_used} complete rows for {p} drivers", column=outcome,
                             expected=f"at least {p + 2} rows with every item answered")
         return keep, (f"complete case: {n_used} of {int(has_y.sum())} rows with {outcome} used "
                       f"({int(has_y.sum()) - n_used} with a missing item dropped)")
     keep = has_y & ~np.isnan(z_all[:, 1:]).all(axis=1)
     n_used = int(keep.sum())
     if n_used < p + 2:
-        raise DataError(f"only {n_used} rows with {outcome} and any item", column=outcome,
+        raise ThinData(f"only {n_used} rows with {outcome} and any item", column=outcome,
                         expected=f"at least {p + 2}")
     return keep, ""
 

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from helpers.errors import DataError, require_columns
+from helpers.errors import ThinData, require_columns
 from helpers.stats import compare, shrinkage
 
 
@@ -206,7 +206,7 @@ def walk_back(
         units["promoter_unit"] = d[ltr] >= 9
     pro, rest = units[units["promoter_unit"]], units[~units["promoter_unit"]]
     if len(pro) < 2 or len(rest) < 2:
-        raise DataError(f"{len(pro)} promoter and {len(rest)} other units", column=ltr,
+        raise ThinData(f"{len(pro)} promoter and {len(rest)} other units", column=ltr,
                         expected="at least 2 of each")
     rows = []
     for it in items:
@@ -263,7 +263,7 @@ def team_comparison(
     g = d.assign(_pro=(d[ltr] >= 9).astype(float)).groupby(team, observed=True)["_pro"]
     counts = pd.DataFrame({"successes": g.sum(), "trials": g.count()})
     if len(counts) < 3:
-        raise DataError(f"{len(counts)} teams", column=team, expected="at least 3 teams")
+        raise ThinData(f"{len(counts)} teams", column=team, expected="at least 3 teams")
     eb = shrinkage.eb_rates(counts["successes"], counts["trials"], labels=counts.index,
                           level=level)
     eb["p_value_loo"] = _loo_betabinom_p(counts["successes"].to_numpy(float),

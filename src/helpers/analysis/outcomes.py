@@ -21,7 +21,7 @@ import pandas as pd
 from scipy import stats
 from statsmodels.stats.proportion import confint_proportions_2indep, proportion_confint
 
-from helpers.errors import DataError, require_columns
+from helpers.errors import DataError, ThinData, require_columns
 from helpers.stats import compare, estimators
 
 GROUPS = ("leader", "middle", "laggard")
@@ -79,7 +79,7 @@ def rank_accounts(responses: pd.DataFrame, min_n: int = 2, account: str = "accou
     sigma2 = float(np.sum(resid**2) / dof) if dof > 0 else float(np.var(y))
     elig = table["n"] >= min_n
     if elig.sum() < 4:
-        raise DataError(f"{int(elig.sum())} accounts with at least {min_n} rated responses",
+        raise ThinData(f"{int(elig.sum())} accounts with at least {min_n} rated responses",
                         file="responses", column=account,
                         expected="at least 4 accounts to form quartiles (lower min_n?)")
     e = table[elig]
@@ -279,7 +279,7 @@ def _churn_model(acc: pd.DataFrame, n_draws: int, seed: int):
     """Logistic churn ~ account NPS on rated accounts; coefficient draws for uncertainty."""
     fit_df = acc[acc["nps"].notna() & acc["churned"].notna()]
     if len(fit_df) < 10 or fit_df["churned"].nunique() < 2:
-        raise DataError(f"{len(fit_df)} rated accounts, churn values {sorted(fit_df['churned'].unique())}",
+        raise ThinData(f"{len(fit_df)} rated accounts, churn values {sorted(fit_df['churned'].unique())}",
                         file="accounts", column="churned",
                         expected="at least 10 rated accounts with both churned and retained")
     from statsmodels.discrete.discrete_model import Logit

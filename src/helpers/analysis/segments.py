@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from helpers.analysis.selection import Study, b2c_weighting, subsample
-from helpers.errors import DataError, require_columns
+from helpers.errors import DataError, ThinData, require_columns
 from helpers.stats import compare, estimators, weighting
 from helpers.stats.design import Design, as_weights
 
@@ -158,7 +158,7 @@ def account_nps(responses: pd.DataFrame, accounts: pd.DataFrame | None = None, *
     rows.append({"method": "all responses", "unit": "responses", **_row(res)})
     rows.append({"method": f"one vote per account ({vote})", "unit": "accounts",
                  **_mean_points(acc[vote_col])})
-    if "role" in d and d["role"].notna().any():
+    if "role" in d and d["role"].isin(list(weights)).any():
         rows += _role_rows(d, acc, weights, account_code)
     if accounts is not None and "arr" in accounts and accounts["arr"].notna().any():
         arr = acc["account_id"].map(accounts.set_index("account_id")["arr"]).astype(float)
@@ -178,15 +178,15 @@ def _role_rows(d: pd.DataFrame, acc: pd.DataFrame, weights: Mapping[str, float],
     """The waterfall and role-weighted variants of account NPS (they need contact roles)."""
     rows: list[dict[str, object]] = [{"method": "waterfall (DM, else influencer, else user)",
                                       "unit": "accounts", **_mean_points(acc["waterfall_score"])}]
-    role = d["role"].astype("category")
-    unknown = sorted(set(role.cat.categories) - set(weights))
-    if unknown or role.isna().any():
-        raise DataError(f"role {unknown[0] if unknown else None!r} has no weight", column="role",
-                        expected=", ".join(weights) + " (b2b.role_weights in the analysis settings)")
-    w = role.map(weights).astype(float)
-    res = estimators.nps(d["ltr"].to_numpy(float), weights=w.to_numpy(), cluster=account_code)
-    rows.append({"method": "role-weighted (" + "/".join(f"{v:g}" for v in weights.values()) + ")",
-                 "unit": "responses", **_row(res)})
+    w = d["role"].map(weights).astype(float)
+    unknown = sorted(set(d.loc[w.isna(), "role"].fillna("no role")))
+    res = estimators.nps(d["ltr"].to_numpy(float), weights=w.fillna(0.0).to_numpy(),
+                         cluster=account_code)
+    method = "role-weighted (" + "/".join(f"{v:g}" for v in weights.values()) + ")"
+    if unknown:  # weight 0: out of the estimate and of n (b2b.role_weights can give them one)
+        method += "; without a weight: " + ", ".join(map(str, unknown[:3])) + (
+            f" and {len(unknown) - 3} more" if len(unknown) > 3 else "")
+    rows.append({"method": method, "unit": "responses", **_row(res)})
     return rows
 
 def dm_coverage(responses: pd.DataFrame, invitations: pd.DataFrame | None = None,
@@ -397,7 +397,7 @@ def _find_personas(df: pd.DataFrame, items: list[str], k_min: int, k_max: int, c
     ok = data.notna().all(axis=1)
     x = data[ok].to_numpy()
     if len(x) < 5 * k_max:
-        raise DataError(f"{len(x)} complete rows for {len(items)} items", column=", ".join(items),
+        raise ThinData(f"{len(x)} complete rows for {len(items)} items", column=", ".join(items),
                         expected=f"at least {5 * k_max} rows to cluster k up to {k_max}")
     mu, sd = x.mean(axis=0), x.std(axis=0, ddof=1)
     sd[sd == 0] = 1.0

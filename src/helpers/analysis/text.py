@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from helpers.analysis.selection import subsample
-from helpers.errors import DataError
+from helpers.errors import DataError, ThinData
 from helpers.ingest.pii_text import strip_placeholders
 from helpers.ingest.privacy import mask_pii
 from helpers.stats import compare
@@ -275,7 +275,7 @@ def themes(
     chosen = text[keep].iloc[fit.positions] if fit.sampled else text[keep]
     docs = mask_pii(chosen).astype(str).map(strip_placeholders)  # themes of masked text
     if len(docs) < max(n_themes * 2, min_df):
-        raise DataError(f"{len(docs)} non-blank comments for {n_themes} themes",
+        raise ThinData(f"{len(docs)} non-blank comments for {n_themes} themes",
                         column=str(s.name or "comment"), expected=f"at least {n_themes * 2}")
     found = languages(docs).value_counts()
     stop = set(STOP_WORDS["en"]).union(*(STOP_WORDS[c] for c in found.index if c in STOP_WORDS))

@@ -39,6 +39,28 @@ RULES: list[tuple[str, str]] = [  # flag column, plain-language reason (in funne
 ]
 
 
+#: Contact-role wordings of real exports -> the role codes the analyses use (decision maker first).
+ROLE_WORDS: dict[str, tuple[str, ...]] = {
+    "decision_maker": ("decision maker", "decisionmaker", "dm", "economic buyer", "buyer",
+                       "executive", "executive sponsor", "sponsor", "budget holder", "owner",
+                       "decideur", "décideur", "entscheider", "decisor", "decisore"),
+    "influencer": ("influencer", "evaluator", "champion", "technical buyer", "recommender",
+                   "influenceur", "prescripteur", "beeinflusser", "influenciador", "influyente"),
+    "user": ("user", "end user", "enduser", "admin", "administrator", "practitioner",
+             "utilisateur", "nutzer", "anwender", "usuario", "utente"),
+}
+_ROLE_CODE = {w: code for code, words in ROLE_WORDS.items() for w in (code.replace("_", " "), *words)}
+
+
+def role_codes(roles: pd.Series) -> pd.Series:
+    """Contact roles as codes: "Decision Maker", "decision-maker", "Economic buyer" ->
+    decision_maker; "End user", "Admin" -> user (see ROLE_WORDS). Other wordings stay as
+    written: the analyses by role leave them out of the waterfall and role weights and say so."""
+    text = roles.astype("string").str.strip()
+    key = text.str.lower().str.replace(r"[\s_/-]+", " ", regex=True)
+    return key.map(_ROLE_CODE).fillna(text).astype("string")
+
+
 # --------------------------------------------------------------------------------------------
 # Responses
 # --------------------------------------------------------------------------------------------
@@ -241,6 +263,8 @@ def clean_responses(survey: readers.Survey, sch: Schema, salt: str, speeder_frac
                                         "unreadable": int(bad.sum()), "out_of_range": 0}
         else:
             out[name] = raw[col].astype("string").str.strip().replace("", pd.NA)
+    if "role" in out:
+        out["role"] = role_codes(out["role"])
     if "comment" in out:  # "NA", "n/a", "-99" in a comment field mean no comment
         out["comment"] = out["comment"].mask(out["comment"].str.lower().isin(sch.not_applicable))
     if "response_id" not in out:  # exports without an id: the row number in the file
@@ -576,6 +600,8 @@ def clean_invitations(df: pd.DataFrame, file: object, salt: str) -> pd.DataFrame
     for c in ("wave", "account_id", "role", "market"):
         if c in out:
             out[c] = out[c].astype("string")
+    if "role" in out:
+        out["role"] = role_codes(out["role"])
     return out
 
 

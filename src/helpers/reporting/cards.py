@@ -7,7 +7,15 @@ A notebook opens one :class:`Gate` on its study's facts and asks it before each 
         ...  # the section
 
 When a need is missing the reader sees a card, "Not available in this run: needs X (how to
-provide it)", and the notebook goes on. :meth:`Gate.save` writes what was and was not available
+provide it)", and the notebook goes on. Data that meet the needs but turn out too thin for an
+analysis (no promoter accounts, too few complete answers: :class:`helpers.errors.ThinData`) get
+the same card with what was found, through :meth:`Gate.enough` or :meth:`Gate.each`::
+
+    if gate.open("drivers.walk_back"):
+        with gate.enough("drivers.walk_back"):
+            ...  # the section; a ThinData error ends it with a card, not a failed notebook
+
+Any other error still fails the notebook loudly. :meth:`Gate.save` writes what was and was not available
 to the run folder (``sections/<notebook>.json``), which the executive summary and the run index
 read.
 """
@@ -16,10 +24,16 @@ from __future__ import annotations
 
 import html
 import os
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from helpers import catalog, contract, paths
+from helpers.errors import ThinData
+
+T = TypeVar("T")
+K = TypeVar("K")
 
 
 @dataclass
@@ -34,7 +48,9 @@ class Gate:
         """True when `section` (for `market`) can run; otherwise display its card and False."""
         lacking = contract.missing(section, self.facts, market)
         title = contract.needs(section).title + (f" ({market})" if market else "")
-        seen = any(r["section"] == section and r["market"] == market for r in self.record)
+        seen = self._entry(section, market)
+        if seen is not None and seen.get("thin"):
+            return False  # found too thin earlier in this notebook: its card is shown already
         if not seen:
             self.record.append({"section": section, "title": title, "market": market,
                                 "available": not lacking, "missing": lacking})
@@ -54,6 +70,41 @@ class Gate:
             if self.open(section, m):
                 out.append(m)
         return out
+
+    @contextmanager
+    def enough(self, section: str, market: str | None = None) -> Iterator[None]:
+        """Run a section's body; when its data prove too thin (ThinData), show a "not enough
+        data" card with what was found and record the section as not available, instead of
+        failing the notebook. Later :meth:`open` calls for the section return False."""
+        try:
+            yield
+        except ThinData as err:
+            self._thin(section, market, err)
+
+    def each(self, section: str, keys: Iterable[K], fn: Callable[[K], T]) -> dict[K, T]:
+        """``{k: fn(k)}`` over `keys` (markets), leaving out, with a card each, the keys whose
+        data are too thin for the section."""
+        out: dict[K, T] = {}
+        for k in keys:
+            with self.enough(section, str(k)):
+                out[k] = fn(k)
+        return out
+
+    def _entry(self, section: str, market: str | None) -> dict[str, Any] | None:
+        return next((r for r in self.record if r["section"] == section and r["market"] == market),
+                    None)
+
+    def _thin(self, section: str, market: str | None, err: ThinData) -> None:
+        title = contract.needs(section).title + (f" ({market})" if market else "")
+        need = f"more data than this run has: {err}"
+        entry = self._entry(section, market)
+        if entry is None:
+            entry = {"section": section, "title": title, "market": market}
+            self.record.append(entry)
+        entry.update(available=False, missing=[need], thin=True)
+        from IPython.display import HTML, display
+
+        display(HTML(card_html(title, [need])))
 
     def unavailable(self) -> list[dict[str, Any]]:
         return [r for r in self.record if not r["available"]]

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from helpers.errors import DataError
+from helpers.errors import DataError, ThinData
 from helpers.stats.design import (
     ArrayLike,
     Design,
@@ -155,7 +155,7 @@ def compare_independent(a_scores: ArrayLike, b_scores: ArrayLike, *, metric: Met
     design = Design(na + nb, weights=w, strata=side, cluster=cl)
     gm = group_means(design, np.concatenate([ya, yb]), side, 2, covmat=True)
     if (gm.n == 0).any():
-        raise DataError(f"{int(gm.n[0])} and {int(gm.n[1])} valid values", column=metric,
+        raise ThinData(f"{int(gm.n[0])} and {int(gm.n[1])} valid values", column=metric,
                         expected="at least one value in each sample")
     return _contrast(gm.est, gm.vcov, gm.df_union, 0, 1, int(gm.n[0]), int(gm.n[1]), metric,
                      level)
@@ -230,7 +230,7 @@ def compare_paired(df: pd.DataFrame, unit: str, period: str, score: str, *,
     y, is_b, u = y_all[keep][both], sub_b[both], sub_unit[both]
     n_units = int(in_both.sum())
     if n_units < 2:
-        raise DataError(f"{n_units} units responded in both periods", column=unit,
+        raise ThinData(f"{n_units} units responded in both periods", column=unit,
                         expected="at least two units present in both periods")
     w = (as_weights(df[weight].to_numpy()[keep][both], len(y), weight) if weight
          else np.ones(len(y)))
@@ -264,7 +264,7 @@ class PairedTable:
         DataError naming the `unit` column when fewer than two units answered in both periods."""
         n_units = int(self.n_units[g, k])
         if n_units < 2:
-            raise DataError(f"{n_units} units responded in both periods", column=unit,
+            raise ThinData(f"{n_units} units responded in both periods", column=unit,
                             expected="at least two units present in both periods")
         var = float(self.var[g, k])
         return _diff(float(self.estimate[g, k]), float(np.sqrt(var)), int(self.n_a[g, k]),

@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from helpers.errors import DataError, require_columns
+from helpers.errors import DataError, ThinData, require_columns
 from helpers.stats.design import (
     ArrayLike,
     CIMethod,
@@ -244,7 +244,7 @@ def _single(values: ArrayLike, weights, strata, cluster, fpc, design: Design | N
 
 def _require_rows(gm: GroupMeans, name: str) -> None:
     if gm.n[0] == 0:
-        raise DataError("no non-missing values with a positive weight in the domain",
+        raise ThinData("no non-missing values with a positive weight in the domain",
                         column=name, expected="at least one response")
 
 
@@ -420,7 +420,7 @@ def _nps_multinomial(y: np.ndarray, ci: str, level: float, df: float | None,
                      name: str) -> NPSResult:
     n = len(y)
     if n == 0:
-        raise DataError("no valid scores", column=name, expected="at least one 0-10 score")
+        raise ThinData("no valid scores", column=name, expected="at least one 0-10 score")
     p_pro, p_det = float(np.mean(y > 0)), float(np.mean(y < 0))
     est = p_pro - p_det
     se = float(np.sqrt(max(p_pro + p_det - est**2, 0.0) / n)) if n >= 2 else float("nan")

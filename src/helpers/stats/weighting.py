@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from helpers.errors import DataError
+from helpers.errors import DataError, ThinData
 
 __all__ = ["rake", "trim_weights", "kish_deff", "effective_n", "margin_table"]
 
@@ -91,7 +91,7 @@ def rake(df: pd.DataFrame, margins: Mapping[str, Mapping[Any, float]],
     """
     n = len(df)
     if n == 0:
-        raise DataError("no rows to weight", expected="at least one respondent")
+        raise ThinData("no rows to weight", expected="at least one respondent")
     if isinstance(base_weight, str):
         if base_weight not in df.columns:
             raise DataError("base weight column not found", column=base_weight)
