@@ -263,10 +263,7 @@ def clean_responses(survey: readers.Survey, sch: Schema, salt: str, speeder_frac
                                         "unreadable": int(bad.sum()), "out_of_range": 0}
         else:
             out[name] = raw[col].astype("string").str.strip().replace("", pd.NA)
-    if "role" in out:
-        out["role"] = role_codes(out["role"])
-    if "comment" in out:  # "NA", "n/a", "-99" in a comment field mean no comment
-        out["comment"] = out["comment"].mask(out["comment"].str.lower().isin(sch.not_applicable))
+    _tidy_text(out, sch)
     if "response_id" not in out:  # exports without an id: the row number in the file
         out["response_id"] = pd.Series([f"row{i + 1}" for i in range(n)], index=raw.index, dtype="string")
 
@@ -319,6 +316,14 @@ def _read_numbers(s: pd.Series, spec: schema_mod.FieldSpec, sch: Schema, col: st
         raise DataError(f"fields.ltr: column {col!r} of {name} holds {found} only", file=where,
                         expected="a 0-10 likelihood-to-recommend question (NPS needs 0-10)")
     return parsed
+
+
+def _tidy_text(out: pd.DataFrame, sch: Schema) -> None:
+    """Roles as codes; "NA", "n/a", "-99" in a comment field mean no comment."""
+    if "role" in out:
+        out["role"] = role_codes(out["role"])
+    if "comment" in out:
+        out["comment"] = out["comment"].mask(out["comment"].str.lower().isin(sch.not_applicable))
 
 
 def _derive(out: pd.DataFrame, sch: Schema) -> None:
