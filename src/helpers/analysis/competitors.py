@@ -154,7 +154,4 @@ def all_pairs(ratings: pd.DataFrame, level: float = 0.95, q: float = 0.05,
                          "nps_b": float(both[b].mean()), **res})
     out = pd.DataFrame(rows)
     out.loc[out["n"] < min_n, "p_value"] = np.nan
-    bh = compare.bh_adjust(out["p_value"].astype(float), q=q)
-    out["p_adjusted"] = bh["p_adjusted"].to_numpy()
-    out["significant"] = bh["reject"].to_numpy(bool)
-    return out
+    return compare.with_fdr(out, q)

@@ -217,9 +217,7 @@ def walk_back(
                      "ci_high": r.ci_high, "p_value": r.p, "n_promoter": r.n_b,
                      "n_other": r.n_a})
     out = pd.DataFrame(rows)
-    bh = compare.bh_adjust(out["p_value"], q=q)
-    out["p_adjusted"] = bh["p_adjusted"].to_numpy()
-    out["significant"] = bh["reject"].to_numpy()
+    compare.with_fdr(out, q)
     out = out.sort_values("estimate", ascending=False, ignore_index=True)
     out.attrs.update({"unit": account or "response", "promoter_share": promoter_share, "q": q,
                       "points": "% of the scale" if scales else "item points",

@@ -238,9 +238,7 @@ def compare_by_segment(acc: pd.DataFrame, by: str, outcomes: Sequence[str] = DEF
     out = pd.concat(parts, ignore_index=True)
     if "p_value" not in out.columns:
         out["p_value"] = np.nan
-    bh = compare.bh_adjust(out["p_value"].astype(float), q=q)
-    out["p_adjusted"] = bh["p_adjusted"].to_numpy()
-    out["significant"] = bh["reject"].to_numpy()
+    compare.with_fdr(out, q)
     return out[[by, *[c for c in out.columns if c != by]]]
 
 

@@ -107,9 +107,7 @@ def separators(rows: pd.DataFrame, items: Mapping[str, str], cluster: str | None
     res = pd.DataFrame(out)
     if res.empty:
         return res
-    adj = compare.bh_adjust(res["p_value"], q=q)
-    res["p_adjusted"] = adj["p_adjusted"].to_numpy()
-    res["significant"] = adj["reject"].to_numpy()
+    compare.with_fdr(res, q)
     return res.sort_values("estimate", ascending=False).reset_index(drop=True)
 
 

@@ -622,10 +622,7 @@ def wave_changes(df: pd.DataFrame, by: str | Sequence[str] | None = None, *,
     out = pd.DataFrame(rows)
     if out.empty:
         return out
-    adj = compare.bh_adjust(out["p_value"], q=q)
-    out["p_adjusted"] = adj["p_adjusted"].to_numpy()
-    out["significant"] = adj["reject"].to_numpy()
-    return out
+    return compare.with_fdr(out, q)
 
 
 def _untested(base: dict, n_from: int, n_to: int, note: str) -> dict:
@@ -817,9 +814,7 @@ def market_changes(data: Study, q: float = 0.05) -> pd.DataFrame:
                                   calibrate=b2c_calibration(data.raking_margins()),
                                   strata="wave").assign(market="B2C"))
     out = pd.concat(parts, ignore_index=True)
-    adj = compare.bh_adjust(out["p_value"], q=q)
-    out["p_adjusted"] = adj["p_adjusted"].to_numpy()
-    out["significant"] = adj["reject"].to_numpy()
+    compare.with_fdr(out, q)
     return out[["market", *[c for c in out.columns if c != "market"]]]
 
 

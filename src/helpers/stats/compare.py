@@ -92,6 +92,15 @@ def bh_adjust(pvalues: ArrayLike, q: float = 0.05) -> pd.DataFrame:
                         index=index)
 
 
+def with_fdr(table: pd.DataFrame, q: float = 0.05, p: str = "p_value") -> pd.DataFrame:
+    """`table` with ``p_adjusted`` and ``significant`` (Benjamini-Hochberg across its rows, see
+    :func:`bh_adjust`), in place and returned."""
+    adj = bh_adjust(table[p].astype(float), q=q)
+    table["p_adjusted"] = adj["p_adjusted"].to_numpy()
+    table["significant"] = adj["reject"].to_numpy(bool)
+    return table
+
+
 # --------------------------------------------------------------------------- differences
 Metric = Literal["nps", "mean", "ces_agree", "csat_top2"]
 
