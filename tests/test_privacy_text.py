@@ -175,3 +175,14 @@ def test_theme_names_are_built_from_masked_text() -> None:
                    "postcode"):
         assert leaked not in words.lower().split(), (leaked, words)
     assert PLACEHOLDER.search("[name]")
+
+
+@pytest.mark.parametrize("text, masked", [
+    ("danke an Herrn Schmidt (schmidt@example.de)", "danke an [name] ([email])"),  # German dative title
+    ("gracias al Señor García", "gracias al [name]"),
+    ("Call me on +49 170 1234567", "Call me on [phone]"),  # not "+[id number]"
+    ("Tel. +33 6 12 34 56 78 ou mail", "Tel. [phone] ou mail"),
+    ("score +10 points since the upgrade", "score +10 points since the upgrade"),
+])
+def test_titles_and_international_numbers_found_by_new_users(text: str, masked: str) -> None:
+    assert mask_text(text) == masked

@@ -97,7 +97,7 @@ _POSTCODES = [
     re.compile(r"\b[A-Z]{2} \d{5}(?:-\d{4})?\b"),                                           # US
     re.compile(r"\b\d{5}(?=\s+[A-ZÀ-Þ][a-zà-ÿ]{2,})", re.U),                                # DE/FR/ES/IT
 ]
-_TITLE = re.compile(r"\b(?:Mr|Mrs|Ms|Mx|Miss|Dr|Prof|Herr|Frau|Mme|Mlle|Monsieur|Madame|Sr|Sra|Dhr|"
+_TITLE = re.compile(r"\b(?:Mr|Mrs|Ms|Mx|Miss|Dr|Prof|Herrn|Herr|Hr|Frau|Fr|Mme|Mlle|Monsieur|Madame|Señora|Señor|Sr|Sra|Dhr|"
                     rf"Mevr|Sig|Sig\.ra|Signora|Signor)\.?\s+{_CAP}(?:\s+{_CAP})?", re.U)
 _CUES = ("ask for", "asked for", "asking for", "speak to", "speak with", "spoke to", "spoke with",
          "talk to", "talked to", "talk with", "talked with", "contact", "contacted", "call",
@@ -171,6 +171,21 @@ def _quiet(check: Callable[[str], bool], value: str) -> bool:
         return bool(check(value))
     except Exception:  # noqa: BLE001 - a validator that chokes on odd input means "not this kind"
         return False
+
+
+_INTL_PHONE = re.compile(r"\+\d[\d ().\-]{6,18}\d")
+
+
+def _international_phones(text: str) -> str:
+    """Numbers written with a country code ("+49 170 1234567") that libphonenumber calls valid:
+    phones, before the national-ID checks can read their digits as an ID number."""
+    def one(m: re.Match[str]) -> str:
+        try:
+            ok = phonenumbers.is_valid_number(phonenumbers.parse(m.group(), None))
+        except phonenumbers.NumberParseException:
+            ok = False
+        return "[phone]" if ok else m.group()
+    return _INTL_PHONE.sub(one, text) if "+" in text else text
 
 
 def _phones(text: str) -> str:
@@ -254,6 +269,7 @@ def mask_text(text: str) -> str:
     t = _EMAIL_SPELT.sub("[email]", t)
     t = _sub_valid(_IBAN, t, _iban_ok, "[iban]")
     t = _sub_valid(_LONG_NUMBER, t, _card_ok, "[card]")
+    t = _international_phones(t)
     t = _NINO.sub("[id number]", t)
     t = _SSN.sub("[id number]", t)
     t = _sub_valid(_ES_ID, t, _es_ok, "[id number]")
