@@ -209,3 +209,21 @@ def test_ltr_with_labelled_end_points_is_found_by_name_and_content(tmp_path: Pat
     got, _, _ = draft(tmp_path, _survey(tmp_path, data))
     assert got.fields["ltr"].column == "NPS" and got.fields["ltr"].scale == (0.0, 10.0)
     assert got.drivers == {} and got.fields["submitted_at"].column == "Date"
+
+
+def test_columns_of_peoples_names_are_dropped_not_segments(tmp_path: Path) -> None:
+    """A 'Contact Name' column (by its name) and a column of names under another heading (by
+    its values) are personal data to drop, never segment fields; cities and tiers stay segments."""
+    rng = np.random.default_rng(8)
+    n = 300
+    people = ["Anna Schmidt", "Carlos López", "Sophie Martin", "Lukas Weber", "Emma Jansen",
+              "Marco Rossi"]
+    data = pd.DataFrame({"Contact Name": rng.choice(people, n), "Owner": rng.choice(people, n),
+                         "City": rng.choice(["New York", "San Francisco", "Los Angeles"], n),
+                         "Tier": rng.choice(["Enterprise", "SMB"], n),
+                         "Recommend": rng.integers(0, 11, n)})
+    got, _, _ = draft(tmp_path, _survey(tmp_path, data))
+    dropped = {s.column for s in got.personal.values() if s.action == "drop"}
+    assert {"Contact Name", "Owner"} <= dropped
+    segment_columns = {got.fields[f].column for f in got.segment_fields("B2C")}
+    assert segment_columns == {"City", "Tier"}

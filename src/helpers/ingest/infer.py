@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from helpers.ingest.pii_text import is_person_name
 from helpers.ingest.readers import Survey
 
 __all__ = ["Draft", "infer_schema"]
@@ -88,7 +89,9 @@ _PERSONAL = [  # before anything else: an e-mail column must never become a segm
        r"(?i)^first name", action="drop"),
     _r("last_name", "recipientlastname lastname surname familyname", "recipientLastName",
        r"(?i)^(last name|surname)", action="drop"),
-    _r("name", "name fullname respondentname", "", r"(?i)^(your )?(full )?name\??$", action="drop"),
+    _r("name", "name fullname respondentname contactname customername personname participantname",
+       "", r"(?i)^(your |full |contact |respondent |customer |person |participant )*name\??$",
+       action="drop"),
     _r("phone", "phone phonenumber mobile telephone", "", r"(?i)\b(phone|mobile)\b", action="drop"),
     _r("latitude", "locationlatitude latitude lat", "locationLatitude", action="drop"),
     _r("longitude", "locationlongitude longitude lon lng", "locationLongitude", action="drop"),
@@ -338,6 +341,11 @@ def _place_personal_values(pl: _Placer) -> None:
                 pl.put(col, "personal", name, {"action": action},
                        f"the values look like {kind} {'addresses' if kind != 'phone' else 'numbers'}")
                 break
+        else:
+            values = data[col].dropna().astype(str).str.strip().drop_duplicates().head(200)
+            if len(values) >= 3 and values.map(is_person_name).mean() >= 0.6:
+                pl.put(col, "personal", f"name_{_slug(col, 2)}", {"action": "drop"},
+                       "the values look like people's names: personal data, dropped")
 
 
 def _place_rules(pl: _Placer, rules: list[_Rule], section: str) -> None:

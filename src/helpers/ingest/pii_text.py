@@ -262,6 +262,18 @@ def _names_in(text: str) -> list[tuple[int, int]]:
     return spans
 
 
+def is_person_name(value: str) -> bool:
+    """A whole value written like a person's name: two to four capitalised words, the first a
+    given name of the bundled lists, also a surname when the given name is an ordinary word
+    ("Anna Schmidt", "Carlos López", "Will Smith"; not "New York", "Rose Garden")."""
+    words = str(value).split()
+    if not 2 <= len(words) <= 4 or not all(w[:1].isupper() for w in words):
+        return False
+    given, also_words, surnames = _names()
+    first, last = words[0].rstrip(".,"), words[-1].rstrip(".,")
+    return first in given and (first not in also_words or last in surnames)
+
+
 def mask_text(text: str) -> str:
     """One comment with every kind of personal data replaced by its placeholder."""
     t = _URL.sub("[url]", text)
