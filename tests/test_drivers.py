@@ -247,6 +247,18 @@ def test_segment_importance_skips_small_segments_with_reason() -> None:
     assert piv.index[0] == "good" and (piv["small: skipped"] == "n=50 < min_n=100").all()
 
 
+def test_every_segment_too_small_gives_skips_and_an_empty_stack_not_an_error() -> None:
+    """Twelve roles of ~50 answers each under min_n: nothing modelled, each skip has its reason,
+    and the notebook's stacking of markets gives an empty table (was an IndexError)."""
+    df = _ordered_logit(600, seed=4)
+    df["seg"] = [f"role {i % 12}" for i in range(600)]
+    res = importance.segment_importance(df, "ltr", list(BETAS), "seg", min_n=100)
+    assert res.table.empty and len(res.skipped) == 12
+    assert len(importance.segment_pivot(res).columns) == 12
+    stacked = drivers.stack({"B2B": res.table, "B2C": res.table})
+    assert stacked.empty and list(stacked.columns) == ["market", "label"]
+
+
 def test_priority_matrix_labels_quadrants() -> None:
     """Planted: 'good' matters most but is rated low -> fix first; 'noise' does not matter."""
     df = _ordered_logit(2000, seed=8)

@@ -655,15 +655,18 @@ def headline_metrics(imps: dict[str, pd.DataFrame], journey: pd.DataFrame | None
 
 def stack(results: dict[str, pd.DataFrame], key: str = "market") -> pd.DataFrame:
     """Concatenate per-market results (index kept as a column) with a `key` column and a `label`
-    column "<market>: <row name>" for charts; attrs are dropped (parquet needs plain JSON)."""
+    column "<market>: <row name>" for charts; attrs are dropped (parquet needs plain JSON).
+    Empty results (e.g. every segment skipped) are left out; none at all gives an empty table."""
     parts = []
     for k, t in results.items():
+        if t.empty:
+            continue
         r = t.reset_index() if t.index.name else t.copy()
         first = r.columns[0]
         r.insert(0, key, k)
         r["label"] = k + ": " + r[first].astype(str)
         parts.append(r)
-    out = pd.concat(parts, ignore_index=True)
+    out = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=[key, "label"])
     out.attrs = {}
     return out
 
