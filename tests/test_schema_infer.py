@@ -121,6 +121,12 @@ def test_personal_data_found_by_values(tmp_path: Path) -> None:
     (["Strongly agree", "Agree", "Disagree", "Don't know"], ((1, 5), "agree5")),
     (["Somewhat agree", "Strongly agree", "Agree", "Neither agree nor disagree"],
      ((1, 7), "agree7")),
+    (["Very dissatisfied", "Dissatisfied", "Neutral", "Satisfied", "Very satisfied"],
+     ((1, 5), "satisfied5")),
+    (["Very dissatisfied", "Dissatisfied", "Somewhat dissatisfied", "Neutral",
+      "Somewhat satisfied", "Satisfied", "Very satisfied"], ((1, 7), "satisfied7")),
+    (["Extremely dissatisfied", "Moderately dissatisfied", "Slightly satisfied"],
+     ((1, 7), "satisfied7")),
     (["great", "slow", "fine", "ok"], (None, None)),
     ([1.0, 7.0, 4.0, float("nan")], ((1, 7), None)),
 ])
@@ -227,3 +233,38 @@ def test_columns_of_peoples_names_are_dropped_not_segments(tmp_path: Path) -> No
     assert {"Contact Name", "Owner"} <= dropped
     segment_columns = {got.fields[f].column for f in got.segment_fields("B2C")}
     assert segment_columns == {"City", "Tier"}
+
+
+def test_common_satisfaction_wordings_are_read_and_unread_labels_are_warned(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """CSAT written in words with the usual midpoint 'Neither satisfied nor dissatisfied' (and
+    Qualtrics' 'Somewhat'/'Extremely' wordings) is read whole by the unedited draft; answers in
+    wordings no label set knows are counted missing and `cx check` says which, with examples."""
+    from helpers import cli
+    rng = np.random.default_rng(12)
+    n = 400
+    words = ["Extremely dissatisfied", "Somewhat dissatisfied", "Neither satisfied nor dissatisfied",
+             "Somewhat satisfied", "Very satisfied"]
+    csat = rng.choice(words, n)
+    export = tmp_path / "b2c.csv"
+    pd.DataFrame({"Recommend": rng.integers(0, 11, n), "Satisfaction": csat,
+                  "Store": rng.choice(["Lyon", "Paris"], n)}).to_csv(export, index=False)
+    assert cli.main(["schema", "infer", str(export), "--out", str(tmp_path / "s.yaml")]) == 0
+    sch = schema.load(tmp_path / "s.yaml")
+    assert sch.fields["csat"].column == "Satisfaction" and sch.fields["csat"].labels == "satisfied5"
+    from helpers.ingest import clean
+    res = clean.prepare(export, tmp_path / "s.yaml")
+    assert res.log["answers"]["csat"]["unreadable"] == 0
+    assert res.responses["csat"].notna().sum() == n
+    expected = pd.Series(csat).map(dict(zip(words, [1, 2, 3, 4, 5], strict=True))).to_numpy(float)
+    assert (res.responses["csat"].to_numpy(float) == expected).all()
+    # the same column in words no set knows: missing in every figure, and said so
+    french = np.where(csat == words[2], "Ni satisfait ni insatisfait", csat)
+    pd.DataFrame({"Recommend": rng.integers(0, 11, n), "Satisfaction": french,
+                  "Store": rng.choice(["Lyon", "Paris"], n)}).to_csv(export, index=False)
+    capsys.readouterr()
+    assert cli.main(["check", str(export), "--schema", str(tmp_path / "s.yaml")]) == 0
+    out = capsys.readouterr().out
+    unread = int((french == "Ni satisfait ni insatisfait").sum())
+    assert (f"warning: csat (column 'Satisfaction'): {unread:,} of {n:,} answers could not be read"
+            in out and "'Ni satisfait ni insatisfait'" in out)

@@ -127,6 +127,8 @@ def _check(args: argparse.Namespace) -> int:
           f"{log['included']:,} included; nothing written")
     for rule, r in log["rules"].items():
         print(f"  {rule:<15} {r['rows']:>8,}  {r['reason']}")
+    for line in clean.answer_warnings(log):
+        print(line)
     data = selection.study(res.responses, res.schema, config.load_segments(args.segments),
                            tables=res.side_tables)
     print(data.describe())

@@ -250,7 +250,8 @@ def clean_responses(survey: readers.Survey, sch: Schema, salt: str, speeder_frac
             oor |= parsed.out_of_range.to_numpy(bool)
             log["answers"][name] = {"column": col, "labels_mapped": parsed.labels_mapped,
                                     "not_applicable": parsed.not_applicable, "unreadable": parsed.unparseable,
-                                    "out_of_range": int(parsed.out_of_range.sum())}
+                                    "out_of_range": int(parsed.out_of_range.sum()),
+                                    "examples": _unreadable_examples(raw[col], parsed, sch)}
         elif spec.type == "datetime":
             out[name] = _dates_checked(raw[col], survey.path, col)
             if out[name].isna().all() and raw[col].notna().any():
@@ -316,6 +317,33 @@ def _read_numbers(s: pd.Series, spec: schema_mod.FieldSpec, sch: Schema, col: st
         raise DataError(f"fields.ltr: column {col!r} of {name} holds {found} only", file=where,
                         expected="a 0-10 likelihood-to-recommend question (NPS needs 0-10)")
     return parsed
+
+
+def _unreadable_examples(raw: pd.Series, parsed: schema_mod.ParsedScores, sch: Schema,
+                         k: int = 3) -> list[str]:
+    """The most frequent answers that could not be read as numbers (for the warning)."""
+    if not parsed.unparseable:
+        return []
+    text = raw.astype("string").str.strip()
+    left = (parsed.values.isna() & ~parsed.out_of_range & text.notna() & (text != "")
+            & ~text.str.lower().isin(sch.not_applicable)).fillna(False).to_numpy(bool)
+    return [str(v)[:60] for v in text[left].value_counts().index[:k]]
+
+
+def answer_warnings(log: dict[str, Any], share: float = 0.02) -> list[str]:
+    """One line per answer column with many answers that could not be read (more than `share`
+    of the rows and at least 5): they are missing in every figure, so say which and why."""
+    rows = max(int(log["input"]["rows"]), 1)
+    out = []
+    for name, a in log.get("answers", {}).items():
+        n = int(a.get("unreadable", 0))
+        if n >= 5 and n > share * rows:
+            seen = ", ".join(repr(e) for e in a.get("examples", []))
+            out.append(f"warning: {name} (column {a['column']!r}): {n:,} of {rows:,} answers could "
+                       f"not be read as numbers and count as missing, e.g. {seen}; add them to a "
+                       "label set under answers.label_sets of the schema and name it in the "
+                       "field's `labels:`")
+    return out
 
 
 def _tidy_text(out: pd.DataFrame, sch: Schema) -> None:

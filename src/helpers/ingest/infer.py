@@ -49,9 +49,16 @@ LABEL_SETS: dict[str, dict[str, int]] = {
                "Neither agree nor disagree": 4, "Somewhat agree": 5, "Agree": 6,
                "Strongly agree": 7},
     "agree5": {"Strongly disagree": 1, "Disagree": 2, "Neither agree nor disagree": 3,
-               "Agree": 4, "Strongly agree": 5},
-    "satisfied5": {"Very dissatisfied": 1, "Dissatisfied": 2, "Neutral": 3, "Satisfied": 4,
-                   "Very satisfied": 5},
+               "Neutral": 3, "Agree": 4, "Strongly agree": 5},
+    "satisfied5": {"Very dissatisfied": 1, "Extremely dissatisfied": 1, "Dissatisfied": 2,
+                   "Somewhat dissatisfied": 2, "Neutral": 3, "Neither satisfied nor dissatisfied": 3,
+                   "Satisfied": 4, "Somewhat satisfied": 4, "Very satisfied": 5,
+                   "Extremely satisfied": 5},
+    "satisfied7": {"Extremely dissatisfied": 1, "Very dissatisfied": 1, "Moderately dissatisfied": 2,
+                   "Dissatisfied": 2, "Slightly dissatisfied": 3, "Somewhat dissatisfied": 3,
+                   "Neither satisfied nor dissatisfied": 4, "Neutral": 4, "Slightly satisfied": 5,
+                   "Somewhat satisfied": 5, "Moderately satisfied": 6, "Satisfied": 6,
+                   "Extremely satisfied": 7, "Very satisfied": 7},
     "rating5": {"Very poor": 1, "Poor": 2, "Fair": 3, "Good": 4, "Very good": 5,
                 "Excellent": 5},
 }
@@ -182,6 +189,15 @@ def _slug(text: str, words: int = 3) -> str:
     return slug if slug[0].isalpha() else f"q_{slug}"
 
 
+def _label_fit(words: set[str], labels: Mapping[str, int]) -> tuple[int, bool, int]:
+    """How well answer `words` fit a label set: labels matched, then whether the matched labels
+    keep distinct values (5-point 'Satisfied' and 'Somewhat satisfied' together mean a 7-point
+    scale), then the shorter scale."""
+    lower = {w.lower(): v for w, v in labels.items()}
+    hit = [lower[w] for w in words if w in lower]
+    return len(hit), len(set(hit)) == len(hit), -(max(labels.values()) - min(labels.values()))
+
+
 def _scale(values: pd.Series) -> tuple[tuple[int, int] | None, str | None]:
     """A rating scale (low, high) and label set guessed from an answer column: the smallest usual
     scale (1-5, 1-7, 0-10, ...) holding the central 98% of the numeric answers, so a few
@@ -197,8 +213,7 @@ def _scale(values: pd.Series) -> tuple[tuple[int, int] | None, str | None]:
     words -= {v.lower() for v in NOT_APPLICABLE}
     labels_hit: str | None = None
     if words:
-        best = max(LABEL_SETS, key=lambda k: (len(words & {w.lower() for w in LABEL_SETS[k]}),
-                                              -len(LABEL_SETS[k])))
+        best = max(LABEL_SETS, key=lambda k: _label_fit(words, LABEL_SETS[k]))
         if len(words & {w.lower() for w in LABEL_SETS[best]}) >= 0.5 * len(words):
             labels_hit = best
         elif weights[nums.isna().to_numpy()].sum() > 0.2 * weights.sum():
@@ -665,7 +680,8 @@ def _answers_and_quality(tpl: Mapping[str, Any]) -> list[str]:
     lines = ["# Answer labels. Not-applicable answers become missing, never zero.", "answers:",
              f"  not_applicable: {_fmt(list(answers.get('not_applicable', [])))}",
              "  label_sets:"]
-    lines += [f"    {name}: {_entry(m)}" for name, m in (answers.get("label_sets") or {}).items()]
+    sets = {**LABEL_SETS, **(answers.get("label_sets") or {})}  # every set a draft may name
+    lines += [f"    {name}: {_entry(m)}" for name, m in sets.items()]
     lines += ["", "# Quality rules (flags, never deletes).", "quality:"]
     lines += [f"  {k}: {_fmt(v)}" for k, v in quality.items()]
     return lines

@@ -287,9 +287,11 @@ def _merged_log(folder: Path, logs: list[dict[str, Any]], tally: _Tally,
     answers: dict[str, dict[str, Any]] = {}
     for lg in logs:
         for name, a in lg["answers"].items():
-            acc = answers.setdefault(name, {**a, **{k: 0 for k, v in a.items() if k != "column"}})
+            acc = answers.setdefault(name, {**a, **{k: 0 for k in a if k not in ("column", "examples")}})
             for k, v in a.items():
-                if k != "column":
+                if k == "examples":
+                    acc[k] = list(dict.fromkeys([*acc[k], *v]))[:3]
+                elif k != "column":
                     acc[k] += int(v)
     log["answers"] = answers
     log["rules"] = {f.removeprefix("flag_"): {"rows": tally.rules[f], "reason": why}
