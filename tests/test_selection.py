@@ -53,6 +53,21 @@ def test_study_reports_latest_included_wave() -> None:
         _study(wave="2027Q1")
 
 
+def test_a_latest_wave_still_coming_in_is_not_the_reported_wave_and_is_named() -> None:
+    """Four quarters of 100 responses and three early answers of the next quarter: the headline
+    reports the last complete quarter (not n = 3) and says why; asked for, 2025Q1 is reported."""
+    waves = [w for w in ("2024Q1", "2024Q2", "2024Q3", "2024Q4") for _ in range(100)] + ["2025Q1"] * 3
+    n = len(waves)
+    df = pd.DataFrame({"include": True, "wave": waves, "market": "B2B",
+                       "account_id": [f"A{i % 40}" for i in range(n)], "contact_key": None,
+                       "response_id": [f"r{i}" for i in range(n)], "ltr": 8.0})
+    data = _study(df)
+    assert data.wave == "2024Q4" and data.waves[-1] == "2025Q1"
+    assert "2025Q1 (3 responses) look still in progress" in data.describe()
+    assert _study(df, wave="2025Q1").wave == "2025Q1"
+    assert selection.reported_wave(df.iloc[:400]) == "2024Q4"  # complete waves: the latest
+
+
 def test_market_design_weights_and_contact_units() -> None:
     data = _study()
     b2c = data.market("B2C")

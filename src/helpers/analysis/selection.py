@@ -146,6 +146,9 @@ class Study:
                 + ", ".join(parts or ["no included responses"]) + ".")
         if "B2C" in self.markets:
             text += f" B2C figures are {self.weighting}."
+        partial = partial_wave_note(self.included, self.wave)
+        if partial:
+            text += " " + partial
         if self.full is not None:
             text += " " + self.full.note()
         return text
@@ -374,14 +377,39 @@ def _b2c_weights_or_none(b2c: pd.DataFrame, cfg: SegmentsConfig) -> tuple[pd.Ser
               f"{cfg.trim_lower:g}-{cfg.trim_upper:g} x mean weight"
 
 
+#: A latest wave with fewer responses than this share of the median wave is still coming in.
+PARTIAL_WAVE_SHARE = 0.25
+
+
 def reported_wave(df: pd.DataFrame, wave: str = "") -> str:
-    """`wave` if given (checked to exist), else the latest wave in the data (waves sort in time)."""
+    """`wave` if given (checked to exist), else the latest complete wave (waves sort in time):
+    the latest, unless it holds fewer than PARTIAL_WAVE_SHARE of the median wave's responses
+    (a wave still coming in, e.g. a few early answers of a new quarter); see
+    :func:`partial_wave_note`."""
     waves = sorted(df["wave"].dropna().astype(str).unique())
     if not waves:
         raise DataError("no waves", column="wave", expected="at least one wave, e.g. 2025Q4")
     if wave and wave not in waves:
         raise DataError(f"wave {wave!r} not in the data", column="wave", expected=", ".join(waves))
-    return wave or waves[-1]
+    if wave:
+        return wave
+    counts = df["wave"].astype(str).value_counts().reindex(waves)
+    latest = len(waves) - 1
+    while latest > 0 and counts.iloc[latest] < PARTIAL_WAVE_SHARE * counts.median():
+        latest -= 1
+    return waves[latest]
+
+
+def partial_wave_note(df: pd.DataFrame, reported: str) -> str:
+    """A sentence when later waves than the reported one were passed over as still coming in."""
+    counts = df["wave"].astype(str).value_counts()
+    later = sorted(w for w in counts.index if w > reported)
+    if not later:
+        return ""
+    held = ", ".join(f"{w} ({counts[w]:,} responses)" for w in later)
+    return (f"Later wave(s) {held} look still in progress (fewer than "
+            f"{PARTIAL_WAVE_SHARE:.0%} of a typical wave's responses) and are not the reported "
+            "wave; they appear in trends, and the `wave` parameter reports one anyway.")
 
 
 def b2c_weights(df: pd.DataFrame, margins: Mapping[str, Mapping[str, float]], *,
