@@ -268,3 +268,24 @@ def test_common_satisfaction_wordings_are_read_and_unread_labels_are_warned(
     unread = int((french == "Ni satisfait ni insatisfait").sum())
     assert (f"warning: csat (column 'Satisfaction'): {unread:,} of {n:,} answers could not be read"
             in out and "'Ni satisfait ni insatisfait'" in out)
+
+
+def test_labels_keep_the_exports_own_words(tmp_path: Path) -> None:
+    """Segment fields keep accents and question text as labels (not 'Tranche d ge' or 'Which
+    plan are'); rating items numbered 1, 2, 3 take their question text (SPSS variable labels)."""
+    rng = np.random.default_rng(13)
+    n = 200
+    data = pd.DataFrame({"Recommend": rng.integers(0, 11, n).astype(str),
+                         "Tranche d'âge": rng.choice(["18-34", "35-54", "55+"], n),
+                         "Q7": rng.choice(["Business", "Free"], n),
+                         "Rating_1": rng.integers(1, 6, n).astype(str),
+                         "Rating_2": rng.integers(1, 6, n).astype(str)}).astype("string")
+    questions = {**{c: c for c in data}, "Q7": "Which plan are you on?",
+                 "Rating_1": "Rating: Product quality", "Rating_2": "Rating: Delivery speed"}
+    survey = Survey(data=data, questions=questions, import_ids={}, format="spss",
+                    encoding="utf-8", path=tmp_path / "x.sav")
+    got, _, _ = draft(tmp_path, survey)
+    labels = {f.column: f.label for f in got.fields.values()}
+    assert labels["Tranche d'âge"] == "Tranche d'âge" and "tranche_d_age" in got.fields
+    assert labels["Q7"] == "Which plan are you on?"
+    assert sorted(got.driver_labels().values()) == ["Rating: Delivery speed", "Rating: Product quality"]

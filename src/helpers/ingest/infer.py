@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import re
+import unicodedata
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -181,7 +182,9 @@ def _norm(text: str) -> str:
 
 
 def _slug(text: str, words: int = 3) -> str:
-    spaced = re.sub(r"(?<=[a-z])(?=[A-Z])", " ", str(text))  # AgeBand -> Age Band
+    plain = "".join(ch for ch in unicodedata.normalize("NFKD", str(text))
+                    if not unicodedata.combining(ch))  # Tranche d'âge -> Tranche d'age
+    spaced = re.sub(r"(?<=[a-z])(?=[A-Z])", " ", plain)  # AgeBand -> Age Band
     parts = re.findall(r"[a-z0-9]+", spaced.lower())
     stop = {"the", "a", "an", "our", "of", "to", "and", "was", "were", "us", "we", "your", "how"}
     kept = [w for w in parts if w not in stop] or parts or ["item"]
@@ -491,6 +494,9 @@ def _place_grids(pl: _Placer) -> dict[str, list[str]]:
             key = _slug(f"{group} {item}" if not _slug(item).startswith(_slug(group)) else item)
             while key in pl.sections["drivers"]:
                 key += "_2"
+            question = (pl.survey.questions.get(c) or "").strip()
+            if question and question != c and (item.isdigit() or item == c):
+                item = question[:60]  # SPSS variable label / question text, not "q1" or "1"
             spec: dict[str, Any] = {"group": group, "scale": list(p.scale), "label": item}
             if p.labels:
                 spec["labels"] = p.labels
@@ -542,9 +548,18 @@ def _place_segments(pl: _Placer) -> list[str]:
                 words += 1
                 longer = _slug(c, words)
                 name = longer if longer != name else name + "_2"
-            pl.put(c, "fields", name, {}, f"text with {p.distinct} values: a segment field")
+            pl.put(c, "fields", name, _label_spec(name, c, pl.survey.questions.get(c)),
+                   f"text with {p.distinct} values: a segment field")
             out.append(name)
     return out
+
+
+def _label_spec(name: str, col: str, question: str | None) -> dict[str, str]:
+    """A segment field's label when its name in words would not say it (question text, accents,
+    punctuation): {"label": ...}, else {}."""
+    text = " ".join((question or col).split())[:60]
+    plain = re.fullmatch(r"[A-Za-z0-9 _]+", text) and _slug(text, 99) == name
+    return {} if plain else {"label": text}
 
 
 def _reserved() -> set[str]:
