@@ -289,3 +289,22 @@ def test_labels_keep_the_exports_own_words(tmp_path: Path) -> None:
     assert labels["Tranche d'âge"] == "Tranche d'âge" and "tranche_d_age" in got.fields
     assert labels["Q7"] == "Which plan are you on?"
     assert sorted(got.driver_labels().values()) == ["Rating: Delivery speed", "Rating: Product quality"]
+
+
+def test_effort_is_ces_and_a_satisfaction_grid_item_is_not_csat(tmp_path: Path) -> None:
+    """'Effort client (1-7)' is the CES question; 'How satisfied ... | Ease of use' and its
+    siblings are rating items of a grid, and the lone overall question is the CSAT."""
+    rng = np.random.default_rng(14)
+    n = 300
+    data = pd.DataFrame({
+        "Recommend": rng.integers(0, 11, n),
+        "Effort client (1-7)": rng.integers(1, 8, n),
+        "How satisfied are you with | Ease of use": rng.integers(1, 6, n),
+        "How satisfied are you with | Support": rng.integers(1, 6, n),
+        "How satisfied are you with | Price": rng.integers(1, 6, n),
+        "Overall satisfaction": rng.integers(1, 6, n)})
+    got, _, _ = draft(tmp_path, _survey(tmp_path, data))
+    assert got.fields["ces"].column == "Effort client (1-7)" and got.fields["ces"].scale == (1.0, 7.0)
+    assert got.fields["csat"].column == "Overall satisfaction"
+    assert {s.column for s in got.drivers.values()} == {
+        f"How satisfied are you with | {i}" for i in ("Ease of use", "Support", "Price")}

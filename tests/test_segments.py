@@ -243,6 +243,17 @@ def test_wave_changes_flag_planted_shift_only() -> None:
         assert (ch["p_adjusted"] >= ch["p_value"]).all()
 
 
+def test_wave_change_intervals_stay_within_the_possible_range() -> None:
+    """Three accounts answering twice with opposite moves: the t interval on 2 df is wider
+    than NPS allows and is bounded at -200 / +200 (the point estimate and p unchanged)."""
+    df = pd.DataFrame({"account_id": ["a", "a", "b", "b", "c", "c"],
+                       "wave": ["2026Q1", "2026Q2"] * 3, "ltr": [0.0, 10, 10, 0, 0, 10]})
+    row = segments.wave_changes(df, paired_unit="account_id").iloc[0]
+    assert row["change"] == pytest.approx(200 / 3)
+    assert row["ci_low"] == -200 and row["ci_high"] == 200
+    assert 0 < row["p_value"] < 1
+
+
 @needs_sample
 def test_paired_wave_changes_equal_compare_paired_pair_by_pair(sample: dict) -> None:
     # the per-unit sufficient statistics (compare.paired_changes) give what compare_paired

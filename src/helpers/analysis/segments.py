@@ -622,6 +622,8 @@ def wave_changes(df: pd.DataFrame, by: str | Sequence[str] | None = None, *,
     out = pd.DataFrame(rows)
     if out.empty:
         return out
+    # a change of NPS lies in [-200, 200]: a t interval on a few units can pass those bounds
+    out["ci_low"], out["ci_high"] = out["ci_low"].clip(lower=-200), out["ci_high"].clip(upper=200)
     return compare.with_fdr(out, q)
 
 

@@ -131,7 +131,7 @@ _PLATFORM = [
 ]
 _MEASURES = [
     _r("ces", "ces effort customereffort effortscore", "",
-       r"(?i)(easy|effort).*(handle|resolve|issue|request)", type="score"),
+       r"(?i)(easy|effort).*(handle|resolve|issue|request)|\beffort\b|\bCES\b", type="score"),
     _r("csat", "csat satisfaction satisfied overallsatisfaction csatscore", "",
        r"(?i)(how satisfied|overall satisfaction|satisfaction)", type="score"),
 ]
@@ -299,18 +299,20 @@ class _Placer:
         self.placed[col] = f"{section}.{name}"
         self.decisions.append((col, f"{section}.{name}", why))
 
-    def find(self, rule: _Rule) -> tuple[str, str] | None:
-        """The first free column matching `rule` by name, ImportId or question text, and how."""
+    def find(self, rule: _Rule, skip: frozenset[str] = frozenset()) -> tuple[str, str] | None:
+        """The first free column (not in `skip`) matching `rule` by name, ImportId or question
+        text, and how."""
         q = self.survey.questions
-        for c in self.free():
+        free = [c for c in self.free() if c not in skip]
+        for c in free:
             if _norm(c) in rule.ids or (q.get(c) and q[c] != c and _norm(q[c]) in rule.ids):
                 return c, f"named {c!r}"
-        for c in self.free():
+        for c in free:
             if rule.import_ids and self.survey.import_ids.get(c) in rule.import_ids:
                 return c, f"Qualtrics ImportId {self.survey.import_ids[c]}"
         if rule.pattern:
             rx = re.compile(rule.pattern)
-            for c in self.free():
+            for c in free:
                 if rx.search(q.get(c) or ""):
                     return c, f"question text {str(q.get(c))[:50]!r}"
         return None
@@ -434,9 +436,21 @@ def _place_competitors(pl: _Placer) -> None:
             pl.put(c, "competitors", vendor, {}, "a recommend question about another vendor")
 
 
+def _grid_members(pl: _Placer) -> frozenset[str]:
+    """Free columns that belong to a grid (a stem shared with another column): items to rate,
+    never the one CSAT or CES question ('How satisfied ... | Ease of use' is a grid item)."""
+    stems: dict[str, list[str]] = {}
+    for c in pl.free():
+        split = _prefix(c, pl.survey.questions.get(c) or "")
+        if split:
+            stems.setdefault(split[0], []).append(c)
+    return frozenset(c for cols in stems.values() if len(cols) > 1 for c in cols)
+
+
 def _place_measures(pl: _Placer) -> None:
+    grid = _grid_members(pl)
     for rule in _MEASURES:
-        hit = pl.find(rule)
+        hit = pl.find(rule, skip=grid)
         if not hit:
             continue
         col, how = hit
