@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -213,7 +215,12 @@ def test_nonlinear_check_flags_a_non_monotonic_driver() -> None:
     auc = res.auc.set_index("model")["auc"]
     assert auc["gradient_boosting"] > auc["logistic"]
     summary = drivers.nonlinear_summary({("X", "promoter"): res})
-    assert summary["AUC gain of boosting"].iloc[0] > 0 and "mid" in summary["disagreements"].iloc[0]
+    gain = auc["gradient_boosting"] - auc["logistic"]
+    assert summary["AUC gain of boosting"].iloc[0] == f"{gain:+.3f}"
+    assert "mid" in summary["disagreements"].iloc[0]
+    named = drivers.nonlinear_summary({("X", "promoter"): res}, labels={"mid": "Onboarding speed"})
+    assert "Onboarding speed" in named["disagreements"].iloc[0]
+    assert not re.search(r"\bmid\b", named["disagreements"].iloc[0])
 
 
 def test_what_if_covers_planted_nps_change() -> None:

@@ -10,6 +10,7 @@ copying rows: B2B resamples whole accounts, B2C contacts.
 
 from __future__ import annotations
 
+import re
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -671,9 +672,11 @@ def stack(results: dict[str, pd.DataFrame], key: str = "market") -> pd.DataFrame
     return out
 
 
-def nonlinear_summary(checks: dict[tuple[str, str], NonlinearCheck]) -> pd.DataFrame:
+def nonlinear_summary(checks: dict[tuple[str, str], NonlinearCheck],
+                      labels: Mapping[str, str] | None = None) -> pd.DataFrame:
     """One row per (market, target): held-out AUC of both models with CIs, and the drivers on
-    which they disagree."""
+    which they disagree (named by their `labels` when given)."""
+    named = sorted((labels or {}).items(), key=lambda kv: -len(kv[0]))
     rows = []
     for (market, target), c in checks.items():
         a = c.auc.set_index("model")
@@ -681,9 +684,12 @@ def nonlinear_summary(checks: dict[tuple[str, str], NonlinearCheck]) -> pd.DataF
         for m in ("logistic", "gradient_boosting"):
             row[f"AUC {m}"] = f"{a.loc[m, 'auc']:.3f} [{a.loc[m, 'ci_low']:.3f}, " \
                               f"{a.loc[m, 'ci_high']:.3f}]"
-        row["AUC gain of boosting"] = round(float(a.loc["gradient_boosting", "auc"]
-                                                  - a.loc["logistic", "auc"]), 3)
-        row["disagreements"] = "; ".join(c.disagreements["note"]) or "none"
+        gain = float(a.loc["gradient_boosting", "auc"] - a.loc["logistic", "auc"])
+        row["AUC gain of boosting"] = f"{gain:+.3f}"  # text: a table rounding to 0.0 hides it
+        notes = "; ".join(c.disagreements["note"]) or "none"
+        for code, label in named:
+            notes = re.sub(rf"\b{re.escape(code)}\b", label, notes)
+        row["disagreements"] = notes
         row["n"] = int(a["n"].iloc[0])
         row["rows"] = c.sample_note
         rows.append(row)
