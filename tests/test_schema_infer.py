@@ -308,3 +308,34 @@ def test_effort_is_ces_and_a_satisfaction_grid_item_is_not_csat(tmp_path: Path) 
     assert got.fields["csat"].column == "Overall satisfaction"
     assert {s.column for s in got.drivers.values()} == {
         f"How satisfied are you with | {i}" for i in ("Ease of use", "Support", "Price")}
+
+
+def test_spss_categories_are_segments_by_their_labels(tmp_path: Path) -> None:
+    """SPSS codes named by value labels (customer type 1-3, wave 1-2) are drafted and cleaned as
+    their labels: a segment 'Enterprise', a wave '2024 H2', not ratings of 1-3 or 'Wave 2.0';
+    rating items whose labels are scale words stay ratings."""
+    import pyreadstat
+
+    from helpers.ingest import clean
+    rng = np.random.default_rng(15)
+    n = 300
+    df = pd.DataFrame({"ltr": rng.integers(0, 11, n).astype(float),
+                       "custtype": rng.integers(1, 4, n).astype(float),
+                       "wave": rng.integers(1, 3, n).astype(float),
+                       "q5_1": rng.integers(1, 6, n).astype(float),
+                       "q5_2": rng.integers(1, 6, n).astype(float)})
+    scale = {1.0: "Very poor", 2.0: "Poor", 3.0: "Fair", 4.0: "Good", 5.0: "Excellent"}
+    path = tmp_path / "programme.sav"
+    pyreadstat.write_sav(df, str(path), column_labels=[
+        "How likely are you to recommend us?", "Customer type", "Survey wave",
+        "Rating: Product quality", "Rating: Delivery"], variable_value_labels={
+        "custtype": {1.0: "Private", 2.0: "Small business", 3.0: "Enterprise"},
+        "wave": {1.0: "2024 H1", 2.0: "2024 H2"}, "q5_1": scale, "q5_2": scale})
+    survey = read_survey(path)
+    got, _, _ = draft(tmp_path, survey)
+    assert got.fields["ltr"].column == "ltr" and got.fields["wave"].column == "wave"
+    seg = [f for f in got.segment_fields("B2C") if got.fields[f].column == "custtype"]
+    assert seg and {s.column for s in got.drivers.values()} == {"q5_1", "q5_2"}
+    res = clean.clean_responses(survey, got, "salt")
+    assert set(res.responses[seg[0]].dropna()) == {"Private", "Small business", "Enterprise"}
+    assert set(res.responses["wave"].dropna()) == {"2024 H1", "2024 H2"}

@@ -242,6 +242,7 @@ def clean_responses(survey: readers.Survey, sch: Schema, salt: str, speeder_frac
                                      "reader_notes": list(survey.notes)},
                            "schema": sch.source, "answers": {}}
     oor = np.zeros(n, bool)
+    named = survey.category_labels()
     for name, col in mapped.items():
         spec = sch.fields.get(name) or sch.drivers[name]
         if spec.type in ("score", "number"):
@@ -262,8 +263,9 @@ def clean_responses(survey: readers.Survey, sch: Schema, salt: str, speeder_frac
                 oor |= bad
                 log["answers"][name] = {"column": col, "labels_mapped": 0, "not_applicable": 0,
                                         "unreadable": int(bad.sum()), "out_of_range": 0}
-        else:
-            out[name] = raw[col].astype("string").str.strip().replace("", pd.NA)
+        else:  # text; SPSS categories by their value labels ("Enterprise", not 3)
+            values = raw[col].map(named[col]) if col in named else raw[col]
+            out[name] = values.astype("string").str.strip().replace("", pd.NA)
     _tidy_text(out, sch)
     if "response_id" not in out:  # exports without an id: the row number in the file
         out["response_id"] = pd.Series([f"row{i + 1}" for i in range(n)], index=raw.index, dtype="string")

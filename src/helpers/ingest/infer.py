@@ -15,6 +15,7 @@ exports, cleans without edits; the analyst reads the decisions and adjusts.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 import unicodedata
@@ -324,6 +325,12 @@ def infer_schema(survey: Survey, template: Mapping[str, Any] | None = None) -> D
     `template`: an existing schema document whose ``answers`` and ``quality`` sections are copied
     into the draft (built-in defaults when None).
     """
+    named = survey.category_labels()
+    if named:  # SPSS categories: drafted by their labels, as cleaning reads them
+        data = survey.data.copy()
+        for col, labels in named.items():
+            data[col] = data[col].map(labels).astype("string")
+        survey = dataclasses.replace(survey, data=data)
     pl = _Placer(survey)
     _place_personal(pl)
     _place_rules(pl, _PLATFORM, "fields")

@@ -59,6 +59,12 @@ _SM_IDS = {"RespondentID", "Respondent ID", "CollectorID", "Collector ID"}
 _HTML_TAG = re.compile(r"<[^>]{0,200}>")
 
 
+#: Words of rating-scale labels: value labels using them describe a scale, not categories.
+_RATING_WORDS = re.compile(r"(?i)likely|satisf|agree|poor|good|excellent|easy|difficult|effort|"
+                           r"\bvery\b|extremely|not at all|neutral|^\s*\d+\s*([-–:=).]|$)|applicable|"
+                           r"don.t know")
+
+
 @dataclass(frozen=True, eq=False)
 class Survey:
     """A survey export as read from disk.
@@ -89,6 +95,20 @@ class Survey:
     value_labels: dict[str, dict[Any, str]] = field(default_factory=dict)
     missing_codes: dict[str, list[Any]] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+
+    def category_labels(self) -> dict[str, dict[Any, str]]:
+        """Columns whose codes are categories named by value labels (SPSS 1 = "Private",
+        2 = "Enterprise"; a wave 1, 2, 3 labelled "2024 spring" ...): every code present has a
+        label and the labels are words, not the ends of a rating scale. Their labels, not the
+        codes, are the values (schema drafting and cleaning read them so)."""
+        out = {}
+        for col, labels in self.value_labels.items():
+            named = {k: str(v).strip() for k, v in labels.items() if str(v).strip()}
+            codes = pd.Series(self.data[col]).dropna().unique() if col in self.data else []
+            if len(named) >= 2 and len(codes) and all(c in named for c in codes) and \
+                    not any(_RATING_WORDS.search(v) for v in named.values()):
+                out[col] = named
+        return out
 
 
 def read_survey(
