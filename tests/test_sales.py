@@ -115,6 +115,17 @@ def test_scorecard_tiles_only_for_what_the_run_has(tmp_path) -> None:
     assert "What to fix first" not in html  # no priority matrix in this run
 
 
+def test_a_tile_without_an_interval_says_why(tmp_path) -> None:
+    """Every response from one account (design df 0): no CI, and the tile says so instead of '–'."""
+    catalog.save_result(pd.DataFrame({
+        "market": ["B2B"], "metric": ["nps"], "label": ["NPS"], "estimate": [-2.5],
+        "ci_low": [float("nan")], "ci_high": [float("nan")], "df": [0.0], "n": [40],
+        "design": ["clustered by account"]}), "market_headline", tmp_path)
+    card = scorecard.build(summary.load_artefacts(tmp_path))
+    assert "every response is from one account" in card.to_html()
+    assert "B2B NPS -2.5 no CI: every response is from one account" in repr(card)
+
+
 def test_fix_first_takes_the_largest_what_if_gains(tmp_path) -> None:
     catalog.save_result(pd.DataFrame({
         "market": ["B2B", "B2B", "B2C", "B2B"], "driver": ["a", "b", "c", "d"],

@@ -43,6 +43,8 @@ class Tile:
     change_high: float = float("nan")
     wave_from: str = ""
     significant: bool | None = None
+    no_ci: str = ""   # why there is no interval, when there is none
+
 
     def value_text(self) -> str:
         return (formats.fmt_points(self.estimate) if self.kind == "points"
@@ -51,6 +53,11 @@ class Tile:
     def ci_text(self) -> str:
         fmt = formats.fmt_points if self.kind == "points" else formats.fmt_num
         return formats.fmt_ci(self.ci_low, self.ci_high, fmt)
+
+    def interval_text(self) -> str:
+        """'95% CI [+9.4, +25.9]', or why there is none."""
+        has_ci = formats.is_number(self.ci_low) and formats.is_number(self.ci_high)
+        return f"95% CI {self.ci_text()}" if has_ci or not self.no_ci else self.no_ci
 
     def change_text(self) -> str:
         """'▲ +7.0 since 2026Q2, not significant' (points, or percentage points for rates)."""
@@ -104,8 +111,19 @@ def tiles(art: Artefacts) -> list[Tile]:
                 formats.as_number(r["ci_high"]), formats.as_number(r["n"]), detail,
                 formats.as_number(ch.get("change")), formats.as_number(ch.get("ci_low")),
                 formats.as_number(ch.get("ci_high")), str(ch.get("wave_from") or ""),
-                None if sig is None or (isinstance(sig, float) and pd.isna(sig)) else bool(sig)))
+                None if sig is None or (isinstance(sig, float) and pd.isna(sig)) else bool(sig),
+                _no_ci(r)))
     return out
+
+
+def _no_ci(row: pd.Series) -> str:
+    """Why a headline figure has no interval: one cluster (account) holds every response, or
+    too few responses."""
+    if formats.is_number(row.get("ci_low")) and formats.is_number(row.get("ci_high")):
+        return ""
+    if formats.is_number(row.get("df")) and row["df"] < 1 and "cluster" in str(row.get("design", "")):
+        return "no CI: every response is from one account (sampling error needs two or more)"
+    return "no CI: too few responses"
 
 
 FIX_COLUMNS = ["market", "driver", "label", "share", "performance", "gain", "gain_low",
@@ -168,7 +186,7 @@ class Scorecard:
                     f'<div class="cx-tile" role="group" aria-label="{e(m)} {e(t.name)}">'
                     f'<p class="cx-tile-name">{e(m)} · {e(t.name)}</p>'
                     f'<p class="cx-tile-value">{e(t.value_text())}</p>'
-                    f'<p class="cx-tile-ci">95% CI {e(t.ci_text())} · n={e(formats.fmt_int(t.n))}</p>'
+                    f'<p class="cx-tile-ci">{e(t.interval_text())} · n={e(formats.fmt_int(t.n))}</p>'
                     f'<p class="cx-tile-detail">{e(t.detail)}</p>'
                     f'<p class="cx-tile-change cx-change-{mood}">{e(t.change_text())}</p></div>')
             rows.append(f'<div class="cx-tiles">{"".join(cells)}</div>')
@@ -191,7 +209,7 @@ class Scorecard:
         return self.to_html()
 
     def __repr__(self) -> str:
-        lines = [f"{t.market} {t.name} {t.value_text()} {t.ci_text()} n={formats.fmt_int(t.n)}; "
+        lines = [f"{t.market} {t.name} {t.value_text()} {t.no_ci or t.ci_text()} n={formats.fmt_int(t.n)}; "
                  f"{t.change_text()}" for t in self.tiles]
         lines += [f"fix first: {label} ({m}): {gain}" for m, label, gain in self._fix_lines()]
         return "\n".join(lines) or "no headline figures"
