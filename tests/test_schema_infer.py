@@ -340,7 +340,7 @@ def test_spss_categories_are_segments_by_their_labels(tmp_path: Path) -> None:
     assert set(res.responses[seg[0]].dropna()) == {"Private", "Small business", "Enterprise"}
     assert set(res.responses["wave"].dropna()) == {"2024 H1", "2024 H2"}
     # labels that would sort out of time order are numbered by their codes
-    from helpers.ingest.readers import _in_code_order
-    assert _in_code_order({1.0: "Spring 2024", 2.0: "Autumn 2024"}) == {
+    from helpers.ingest.readers import in_code_order
+    assert in_code_order({1.0: "Spring 2024", 2.0: "Autumn 2024"}) == {
         1.0: "1. Spring 2024", 2.0: "2. Autumn 2024"}
-    assert _in_code_order({1.0: "2024 H1", 2.0: "2024 H2"}) == {1.0: "2024 H1", 2.0: "2024 H2"}
+    assert in_code_order({1.0: "2024 H1", 2.0: "2024 H2"}) == {1.0: "2024 H1", 2.0: "2024 H2"}

@@ -264,7 +264,10 @@ def clean_responses(survey: readers.Survey, sch: Schema, salt: str, speeder_frac
                 log["answers"][name] = {"column": col, "labels_mapped": 0, "not_applicable": 0,
                                         "unreadable": int(bad.sum()), "out_of_range": 0}
         else:  # text; SPSS categories by their value labels ("Enterprise", not 3)
-            values = raw[col].map(named[col]) if col in named else raw[col]
+            labels = named.get(col)
+            if labels and name == "wave":
+                labels = readers.in_code_order(labels)  # waves keep their time order
+            values = raw[col].map(labels) if labels else raw[col]
             out[name] = values.astype("string").str.strip().replace("", pd.NA)
     _tidy_text(out, sch)
     if "response_id" not in out:  # exports without an id: the row number in the file

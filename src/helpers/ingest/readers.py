@@ -107,13 +107,13 @@ class Survey:
             codes = pd.Series(self.data[col]).dropna().unique() if col in self.data else []
             if len(named) >= 2 and len(codes) and all(c in named for c in codes) and \
                     not any(_RATING_WORDS.search(v) for v in named.values()):
-                out[col] = _in_code_order(named)
+                out[col] = named
         return out
 
 
-def _in_code_order(named: dict[Any, str]) -> dict[Any, str]:
-    """Labels that sort as their codes do ("Spring 2024" coded 1 before "Autumn 2024" coded 2
-    does not): numbered "1. Spring 2024", "2. Autumn 2024" so waves keep their order."""
+def in_code_order(named: dict[Any, str]) -> dict[Any, str]:
+    """Wave labels that sort as their codes do; others ("Spring 2024" coded 1 before "Autumn
+    2024" coded 2) numbered "1. Spring 2024", "2. Autumn 2024" so waves keep their order."""
     if not all(isinstance(c, (int, float)) and float(c).is_integer() for c in named):
         return named
     codes = sorted(named)
