@@ -183,6 +183,9 @@ def test_theme_names_are_built_from_masked_text() -> None:
     ("Call me on +49 170 1234567", "Call me on [phone]"),  # not "+[id number]"
     ("Tel. +33 6 12 34 56 78 ou mail", "Tel. [phone] ou mail"),
     ("score +10 points since the upgrade", "score +10 points since the upgrade"),
+    ("ma carte périmée le 30/04/2014; merci", "ma carte périmée le 30/04/2014; merci"),  # a date
+    ("Dans le magasin de Metz, très bien", "Dans le magasin de Metz, très bien"),  # not "Dan's"
+    ("Shout-out to Tobias Lindgren for staying late.", "Shout-out to [name] for staying late."),
 ])
 def test_titles_and_international_numbers_found_by_new_users(text: str, masked: str) -> None:
     assert mask_text(text) == masked

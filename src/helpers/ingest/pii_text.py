@@ -57,6 +57,8 @@ _EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 _EMAIL_SPELT = re.compile(r"\b[\w.+-]+\s*[(\[{]\s*at\s*[)\]}]\s*[\w-]+(?:\s*(?:[(\[{]\s*dot\s*[)\]}]|\.)\s*[a-z]{2,})+",
                           re.I)
 _IBAN = re.compile(r"\b[A-Z]{2}\d{2}(?:[ -]?[A-Z0-9]){10,30}\b")
+_POSSESSIVE = re.compile(r"['’]s?$")  # "Dan's" -> Dan; "Dans" (French 'in') stays Dans
+_DATE = re.compile(r"\d{1,4}[/.\-]\d{1,2}[/.\-]\d{1,4}")  # 30/04/2014, 2014-04-30: not a phone
 _DIGITS = re.compile(r"(?<![\w+])\+?\(?\d[\d\s().\-/]{6,}\d(?![\w])")
 _LONG_NUMBER = re.compile(r"(?<![\w])\d(?:[ .\-]?\d){8,}(?![\w])")
 _NINO = re.compile(r"\b[A-CEGHJ-PR-TW-Z][A-CEGHJ-NPR-TW-Z] ?\d{2} ?\d{2} ?\d{2} ?[A-D]\b")
@@ -197,7 +199,7 @@ def _phones(text: str) -> str:
         for m in phonenumbers.PhoneNumberMatcher(text, region, leniency=phonenumbers.Leniency.VALID):
             spans.append((m.start, m.end))
     for m in _DIGITS.finditer(text):
-        if sum(ch.isdigit() for ch in m.group()) >= 8:
+        if sum(ch.isdigit() for ch in m.group()) >= 8 and not _DATE.fullmatch(m.group()):
             spans.append(m.span())
     return _replace_spans(text, spans, "[phone]")
 
@@ -227,10 +229,10 @@ def _names_in(text: str) -> list[tuple[int, int]]:
     i = 0
     while i < len(words):
         w = words[i]
-        token = w.group().rstrip("'’s").rstrip("'’")
+        token = _POSSESSIVE.sub("", w.group())
         nxt = words[i + 1] if i + 1 < len(words) else None
         adjacent = nxt is not None and re.fullmatch(r" ", text[w.end():nxt.start()]) is not None
-        nxt_token = nxt.group().rstrip("'’s").rstrip("'’") if adjacent and nxt else ""
+        nxt_token = _POSSESSIVE.sub("", nxt.group()) if adjacent and nxt else ""
         surname_next = bool(nxt_token) and nxt_token not in _NOT_NAMES
         if token in _NOT_NAMES:
             i += 1

@@ -384,7 +384,42 @@ def _decode_all(raw: bytes, p: Path, encoding: str | None, notes: list[str]) -> 
         return text, "cp1252"
     except UnicodeDecodeError:
         notes.append("not valid UTF-8 or cp1252: decoded as latin-1 (ISO-8859-1)")
-        return raw.decode("latin-1"), "latin-1"
+        return _repair_c1(raw.decode("latin-1"), notes), "latin-1"
+
+
+_C1 = re.compile("[\x80-\x9f]")
+_EURO_BESIDE_DIGIT = re.compile("(?<=\\d)\x80|(?<=\\d )\x80|\x80(?= ?\\d)")
+
+
+def _repair_c1(text: str, notes: list[str]) -> str:
+    """Latin-1 text holding bytes 0x80-0x9F (control codes, never text) was partly written in
+    another code page: a French export with DOS-typed rows has 'pr\\x82sent\\x82' for 'présenté'.
+    The code page under which those bytes read as letters fitting their neighbours (cp850, Mac
+    Roman or cp1252) replaces them, when it fits at least 80% of them; noted."""
+    hits = [m.start() for m in _C1.finditer(text)][:5000]
+    if not hits:
+        return text
+    best, best_fit, best_table = "", 0.0, {}
+    for enc in ("cp850", "mac_roman", "cp1252"):
+        table = {}
+        for b in range(0x80, 0xA0):
+            try:
+                table[chr(b)] = bytes([b]).decode(enc)
+            except UnicodeDecodeError:
+                continue
+        fits = 0
+        for i in hits:
+            ch, prev = table.get(text[i], ""), text[i - 1] if i else " "
+            fits += ch.isalpha() and (not prev.isalpha() or ch.islower() == prev.islower())
+        if fits / len(hits) > best_fit:
+            best, best_fit, best_table = enc, fits / len(hits), table
+    if best_fit < 0.8:
+        return text
+    count = len(_C1.findall(text))
+    text = _EURO_BESIDE_DIGIT.sub("€", text)  # "15\x80": the cp1252 euro sign, in any mix
+    notes.append(f"{count:,} characters in the range 0x80-0x9F (not Latin-1 text) read as {best} "
+                 "letters (é, à, ç ...): the file mixes two encodings")
+    return text.translate(str.maketrans(best_table))
 
 
 def _parse_records(text: str, delimiter: str, limit: int, complete: bool
