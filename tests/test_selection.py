@@ -65,6 +65,9 @@ def test_a_latest_wave_still_coming_in_is_not_the_reported_wave_and_is_named() -
     assert data.wave == "2024Q4" and data.waves[-1] == "2025Q1"
     assert "2025Q1 (3 responses) look still in progress" in data.describe()
     assert _study(df, wave="2025Q1").wave == "2025Q1"
+    chosen = _study(df, wave="2024Q2")  # complete later waves are not called in progress
+    note = chosen.describe().split("Later wave(s)")[1]
+    assert note.startswith(" 2025Q1 (3 responses) look still in progress") and "2024Q3" not in note
     assert selection.reported_wave(df.iloc[:400]) == "2024Q4"  # complete waves: the latest
 
 

@@ -383,27 +383,30 @@ PARTIAL_WAVE_SHARE = 0.25
 
 def reported_wave(df: pd.DataFrame, wave: str = "") -> str:
     """`wave` if given (checked to exist), else the latest complete wave (waves sort in time):
-    the latest, unless it holds fewer than PARTIAL_WAVE_SHARE of the median wave's responses
-    (a wave still coming in, e.g. a few early answers of a new quarter); see
-    :func:`partial_wave_note`."""
+    the latest that is not still coming in (:func:`partial_waves`)."""
     waves = sorted(df["wave"].dropna().astype(str).unique())
     if not waves:
         raise DataError("no waves", column="wave", expected="at least one wave, e.g. 2025Q4")
     if wave and wave not in waves:
         raise DataError(f"wave {wave!r} not in the data", column="wave", expected=", ".join(waves))
-    if wave:
-        return wave
-    counts = df["wave"].astype(str).value_counts().reindex(waves)
-    latest = len(waves) - 1
-    while latest > 0 and counts.iloc[latest] < PARTIAL_WAVE_SHARE * counts.median():
-        latest -= 1
-    return waves[latest]
+    return wave or waves[len(waves) - len(partial_waves(df)) - 1]
+
+
+def partial_waves(df: pd.DataFrame) -> list[str]:
+    """The latest waves still coming in: each with fewer than PARTIAL_WAVE_SHARE of the median
+    wave's responses (e.g. a few early answers of a new quarter); never every wave."""
+    counts = df["wave"].dropna().astype(str).value_counts().sort_index()
+    low = counts < PARTIAL_WAVE_SHARE * counts.median()
+    k = 0
+    while k < len(counts) - 1 and low.iloc[len(counts) - 1 - k]:
+        k += 1
+    return list(counts.index[len(counts) - k:]) if k else []
 
 
 def partial_wave_note(df: pd.DataFrame, reported: str) -> str:
-    """A sentence when later waves than the reported one were passed over as still coming in."""
-    counts = df["wave"].astype(str).value_counts()
-    later = sorted(w for w in counts.index if w > reported)
+    """A sentence when waves after the reported one were passed over as still coming in."""
+    counts = df["wave"].dropna().astype(str).value_counts()
+    later = [w for w in partial_waves(df) if w > reported]
     if not later:
         return ""
     held = ", ".join(f"{w} ({counts[w]:,} responses)" for w in later)
