@@ -344,3 +344,11 @@ def test_spss_categories_are_segments_by_their_labels(tmp_path: Path) -> None:
     assert in_code_order({1.0: "Spring 2024", 2.0: "Autumn 2024"}) == {
         1.0: "1. Spring 2024", 2.0: "2. Autumn 2024"}
     assert in_code_order({1.0: "2024 H1", 2.0: "2024 H2"}) == {1.0: "2024 H1", 2.0: "2024 H2"}
+
+
+def test_built_in_label_sets_match_the_schema_template() -> None:
+    """Drafts take config/survey.yaml's label sets over the built-in ones: a set extended in one
+    place only would silently lose its new wordings in every draft."""
+    from helpers.ingest.infer import LABEL_SETS
+    doc = yaml.safe_load((CONFIG_DIR / "survey.yaml").read_text(encoding="utf-8"))
+    assert doc["answers"]["label_sets"] == LABEL_SETS

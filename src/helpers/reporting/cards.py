@@ -47,7 +47,7 @@ class Gate:
     def open(self, section: str, market: str | None = None, show: bool = True) -> bool:
         """True when `section` (for `market`) can run; otherwise display its card and False."""
         lacking = contract.missing(section, self.facts, market)
-        title = contract.needs(section).title + (f" ({market})" if market else "")
+        title = _title(section, market)
         seen = self._entry(section, market)
         if seen is not None and seen.get("thin"):
             return False  # found too thin earlier in this notebook: its card is shown already
@@ -95,16 +95,15 @@ class Gate:
                     None)
 
     def _thin(self, section: str, market: str | None, err: ThinData) -> None:
-        title = contract.needs(section).title + (f" ({market})" if market else "")
         need = f"more data than this run has: {err}"
         entry = self._entry(section, market)
         if entry is None:
-            entry = {"section": section, "title": title, "market": market}
+            entry = {"section": section, "title": _title(section, market), "market": market}
             self.record.append(entry)
         entry.update(available=False, missing=[need], thin=True)
         from IPython.display import HTML, display
 
-        display(HTML(card_html(title, [need])))
+        display(HTML(card_html(entry["title"], [need])))
 
     def unavailable(self) -> list[dict[str, Any]]:
         return [r for r in self.record if not r["available"]]
@@ -113,6 +112,10 @@ class Gate:
         """Write ``<run_dir>/sections/<notebook>.json`` (one entry per section asked)."""
         catalog.save_json({"notebook": self.notebook, "sections": self.record},
                           paths.resolve(run_dir) / "sections" / f"{self.notebook}.json")
+
+
+def _title(section: str, market: str | None) -> str:
+    return contract.needs(section).title + (f" ({market})" if market else "")
 
 
 def card_html(title: str, lacking: list[str]) -> str:
