@@ -17,7 +17,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from helpers import cli, paths
+from helpers import cli, contract, paths
 from helpers.ingest import readers
 from helpers.reporting import browser, render
 from helpers.sample import program
@@ -105,6 +105,17 @@ def test_run_succeeds_and_renders_every_notebook(run):
     hashed = manifest["inputs"]
     assert any(k.endswith("survey_export.csv") for k in hashed)
     assert all(len(v) == 64 for v in hashed.values())  # SHA-256 of every input file
+
+
+def test_the_run_wrote_registered_artefacts_only(run):
+    """In a run the catalog refuses a table a notebook does not own and a read it did not declare
+    (helpers.contract): that every notebook succeeded above proves TABLES and READS complete for
+    the real notebooks. What the run left matches the registry."""
+    latest = run["reports"] / "latest"
+    tables = {p.stem for p in (latest / "tables").glob("*.parquet")}
+    assert tables <= set(contract.TABLES)
+    assert {contract.TABLES[t] for t in tables} == set(contract.TABLES.values())  # each writer wrote
+    assert {p.stem for p in (latest / "metrics").glob("*.json")} == set(contract.METRICS)
 
 
 def test_raw_data_is_byte_identical_after_a_run(run):

@@ -83,7 +83,8 @@ class StepRecord:
                    pdf=_text(doc.get("pdf")), pdf_note=_text(doc.get("pdf_note")))
 
 
-#: Keys written in this order by :meth:`RunManifest.to_json`; optional ones only when set.
+#: Keys written in this order by :meth:`RunManifest.to_json`; optional ones only when set (and
+#: ``workbook`` always once the run has finished, as earlier versions wrote it).
 _KEYS = ("run_id", "status", "pid", "host", "started_at", "finished_at", "duration_s", "git",
          "params_file", "pipeline_file", "parameters", "overrides", "inputs", "packages")
 _OPTIONAL = ("error", "workbook", "workbook_note", "page_checks", "delivery")
@@ -146,7 +147,9 @@ class RunManifest:
         doc: dict[str, Any] = {key: getattr(self, key) for key in _KEYS}
         doc["status"] = str(self.status)
         doc["notebooks"] = [r.to_json() for r in self.notebooks]
-        doc.update({key: getattr(self, key) for key in _OPTIONAL if getattr(self, key) is not None})
+        doc.update({key: getattr(self, key) for key in _OPTIONAL
+                    if getattr(self, key) is not None
+                    or (key == "workbook" and self.finished_at is not None)})
         doc.update({k: v for k, v in self.extra.items() if k not in doc})
         return doc
 
