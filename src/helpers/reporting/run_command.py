@@ -12,10 +12,14 @@ import logging
 import signal
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from helpers import config, paths
+from helpers import paths
 from helpers.errors import ConfigError, DataError, ExitCode, os_error_line
+
+if TYPE_CHECKING:
+    from helpers.config import DeliverySettings
+    from helpers.reporting.pipeline import RunResult
 
 log = logging.getLogger("helpers.reporting.pipeline")
 
@@ -71,7 +75,7 @@ def _terminate(signum: int, frame: Any) -> None:
 
 def main(args: argparse.Namespace) -> int:
     """Run ``cx run`` with the parsed options of :func:`add_options`; the exit code."""
-    from helpers import catalog
+    from helpers import catalog, config
     from helpers.reporting import pipeline, run_params
 
     overrides = export_overrides(args.segments, **{o: getattr(args, o) for o in EXPORT_OPTIONS})
@@ -111,7 +115,7 @@ def main(args: argparse.Namespace) -> int:
     return _after(result, args, settings)
 
 
-def _after(result: Any, args: argparse.Namespace, settings: config.DeliverySettings) -> int:
+def _after(result: RunResult, args: argparse.Namespace, settings: DeliverySettings) -> int:
     """Say where the run went, check its pages and deliver it when asked; the run's exit code."""
     print(f"run {result.run_id} {result.status}: {result.run_dir}")
     print(f"report index: {result.index_path}")
@@ -144,7 +148,7 @@ def check_pages(run_dir: Path) -> list[str]:
     return [f"{r['page']}: " + ("ok" if r["ok"] else "; ".join(r["problems"])) for r in record]
 
 
-def deliver_run(run_dir: Path, settings: config.DeliverySettings, *, send: bool = True,
+def deliver_run(run_dir: Path, settings: DeliverySettings, *, send: bool = True,
                 to_folder: str | None = None) -> list[str]:
     """Deliver a finished run (mails, webhook) and record what happened in its manifest."""
     from helpers.reporting import delivery, manifest
