@@ -118,6 +118,32 @@ def test_the_run_wrote_registered_artefacts_only(run):
     assert {p.stem for p in (latest / "metrics").glob("*.json")} == set(contract.METRICS)
 
 
+def test_the_summary_reads_exactly_what_the_contract_declares(run, monkeypatch):
+    """Notebook 06 again, in this process, over the run's artefacts, every read recorded: the
+    result tables and metrics files it reads are those helpers.contract.READS declares for it
+    (tables are also checked in the run itself; metrics files only here)."""
+    import nbformat
+
+    from helpers.reporting import summary
+
+    tables, metrics = set(), set()
+    read_table, read_metric = contract.table_name, summary.Artefacts.metric
+    monkeypatch.setattr(contract, "table_name", lambda name: tables.add(name) or read_table(name))
+    monkeypatch.setattr(summary.Artefacts, "metric", lambda self, key, notebook: (
+        metrics.add(notebook) or read_metric(self, key, notebook)))
+    monkeypatch.setenv(contract.NOTEBOOK_ENV, "06_executive_summary")
+    monkeypatch.setenv("CX_RUN_ID", "replay")  # the parameters below, not config/params.yaml's
+    nb = nbformat.read(paths.NOTEBOOKS_DIR / "06_executive_summary.ipynb", as_version=4)
+    cells = [c.source for c in nb.cells if c.cell_type == "code"]
+    namespace: dict = {}
+    exec(cells[0], namespace)  # the parameters cell  # noqa: S102 - our own notebook
+    namespace["run_dir"] = str((run["reports"] / "latest").resolve())
+    for source in cells[1:]:
+        exec(source, namespace)  # noqa: S102 - our own notebook
+    declared = contract.READS["06_executive_summary"]
+    assert (tables, metrics) == (set(declared.tables), set(declared.metrics))
+
+
 def test_raw_data_is_byte_identical_after_a_run(run):
     assert _digest(run["raw"]) == run["before"]
 
