@@ -95,21 +95,24 @@ class RunManifest:
     """One run: identity and provenance, its status and its notebooks (see the module doc)."""
 
     run_id: str
+    # how it went
     status: Status = Status.RUNNING
-    pid: int | None = None
-    host: str | None = None
+    notebooks: list[StepRecord] = field(default_factory=list)
+    error: str | None = None              # why the run as a whole failed (an interruption)
     started_at: str | None = None
     finished_at: str | None = None
     duration_s: float | None = None
+    # who ran it on what: the process, the code, the settings, the inputs
+    pid: int | None = None
+    host: str | None = None
     git: dict[str, Any] = field(default_factory=dict)
     params_file: str | None = None
     pipeline_file: str | None = None
     parameters: dict[str, dict[str, Any]] = field(default_factory=dict)
     overrides: dict[str, dict[str, Any]] = field(default_factory=dict)
-    inputs: dict[str, str] = field(default_factory=dict)
+    inputs: dict[str, str] = field(default_factory=dict)  # file -> SHA-256
     packages: dict[str, str | None] = field(default_factory=dict)
-    notebooks: list[StepRecord] = field(default_factory=list)
-    error: str | None = None
+    # what came after the notebooks
     workbook: str | None = None
     workbook_note: str | None = None
     page_checks: list[dict[str, Any]] | None = None
