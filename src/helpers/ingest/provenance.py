@@ -26,7 +26,7 @@ from helpers.errors import DataError
 
 CLEANING_NOTEBOOK = "01_clean_survey"
 LOG_NAME = "cleaning_log.json"
-_NOT_OPTIONS = ("raw_path", "schema_path", "out_dir", "run_dir")  # notebook 01 params that are no cx clean option
+_NOT_OPTIONS = ("raw_path", "schema_path", "out_dir", "run_dir")  # notebook 01 parameters that are not cx clean options
 
 
 def shown(path: str | os.PathLike[str]) -> str:
