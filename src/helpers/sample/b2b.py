@@ -83,7 +83,7 @@ class _Contacts:
 
 
 def b2b_program(rng: np.random.Generator, target: int, wave_labels: list[str], gaming: bool,
-         part: int = 0) -> B2BProgram:
+                part: int = 0) -> B2BProgram:
     """The B2B survey: accounts, their contacts, an invitation per contact and wave, about
     `target` responses, and next-period account outcomes.
 
@@ -229,7 +229,7 @@ def _b2b_answers(rng: np.random.Generator, acc: _Accounts, con: _Contacts, ra: n
     items: dict[str, np.ndarray] = {}
     for name in SALES_ITEMS:
         items[name] = to_items(0.6 * acc.f_sales[ra] + 0.3 * acc.f_all[ra] + 0.15 * con.noise[rc]
-                                + rng.normal(0, 0.8, n))
+                               + rng.normal(0, 0.8, n))
     slip_r = acc.slip[ra]
     for name in IMPL_ITEMS:
         lat = 0.6 * acc.f_impl[ra] + 0.3 * acc.f_all[ra] + 0.15 * con.noise[rc] + rng.normal(0, 0.8, n)
