@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from helpers import catalog, paths
 from helpers.analysis import competitors, market_backtest
-from helpers.errors import DataError
+from helpers.errors import ArgumentError, DataError
 from helpers.reporting import charts
 from helpers.sample import market_data
 
@@ -155,6 +155,11 @@ def test_bad_inputs_raise_dataerror() -> None:
     with pytest.raises(DataError, match="total_return"):
         market_backtest.backtest(_index(["A"]), prices.assign(total_return=-1.0), top_n=1,
                            benchmark="SPX")
+    with pytest.raises(ArgumentError, match="top_n"):   # bad calls, not bad data
+        market_backtest.backtest(_index(["A"]), prices, top_n=0, benchmark="SPX")
+    with pytest.raises(ArgumentError, match="price_type"):
+        market_backtest.backtest(_index(["A"]), prices, top_n=1, benchmark="SPX",
+                                 price_type="close")
 
 
 @pytest.fixture(scope="module")

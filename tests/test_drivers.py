@@ -259,6 +259,23 @@ def test_segment_importance_skips_small_segments_with_reason() -> None:
     assert piv.index[0] == "good" and (piv["small: skipped"] == "n=50 < min_n=100").all()
 
 
+def test_segment_importance_skips_thin_segments_but_not_bad_data() -> None:
+    """A segment whose answers leave an item constant is too thin for the model (ThinData):
+    skipped with the reason. A value that is not a number is bad data: it stops the run."""
+    df = _ordered_logit(700, seed=5)
+    df["seg"] = np.where(np.arange(700) < 500, "big", "flat")
+    df.loc[df["seg"] == "flat", "fair"] = 3.0
+    res = importance.segment_importance(df, "ltr", list(BETAS), importance.Segments("seg"))
+    assert set(res.table["segment"]) == {"big"}
+    assert "no variation" in res.skipped.set_index("segment").loc["flat", "reason"]
+    bad = df.astype({"noise": object})
+    bad.loc[bad.index[-1], "noise"] = "n/a"
+    with pytest.raises(DataError, match="non-numeric"):
+        importance.segment_importance(bad, "ltr", list(BETAS), importance.Segments("seg"))
+    with pytest.raises(ArgumentError, match="resamples"):
+        Bootstrap(-1)
+
+
 def test_every_segment_too_small_gives_skips_and_an_empty_stack_not_an_error() -> None:
     """Twelve roles of ~50 answers each under min_n: nothing modelled, each skip has its reason,
     and the notebook's stacking of markets gives an empty table (was an IndexError)."""

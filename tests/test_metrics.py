@@ -178,6 +178,31 @@ def test_bh_adjust_nan_and_bad_input():
         compare.bh_adjust([0.5, 1.5])
 
 
+def test_with_fdr_returns_a_new_table_and_leaves_its_input_alone():
+    table = pd.DataFrame({"p_value": BH95})
+    before = table.copy()
+    out = compare.with_fdr(table, q=0.05)
+    pd.testing.assert_frame_equal(table, before)
+    assert out is not table and out["significant"].sum() == 4
+    assert out["p_adjusted"].tolist() == compare.bh_adjust(BH95)["p_adjusted"].tolist()
+
+
+def test_bad_calls_raise_argument_error_not_data_error():
+    # a wrong argument is the caller's programming error (ValueError family), never a DataError
+    for call in (lambda: estimators.nps([10, 9], ci="exact"),
+                 lambda: estimators.survey_mean([1.0, 2.0], level=1.5),
+                 lambda: estimators.survey_mean([1.0, 2.0], deff="srs"),
+                 lambda: estimators.survey_mean([1.0, 2.0], domain=[True]),
+                 lambda: Design(2, lonely_psu="ignore"),
+                 lambda: compare.compare_independent([1, 2], [3, 4], metric="median"),
+                 lambda: compare.min_detectable_difference(-5),
+                 lambda: compare.contrast(pd.DataFrame({"nps": [1.0, 2.0], "n": [3, 4]}), 0, 1)):
+        with pytest.raises(ArgumentError) as err:
+            call()
+        assert isinstance(err.value, ValueError) and not isinstance(err.value, DataError)
+        assert "\n" not in str(err.value)
+
+
 # ----------------------------------------------------------------- empirical Bayes
 def _simulate_units(n_units: int, a: float, b: float, seed: int, lo: int = 20, hi: int = 120):
     rng = np.random.default_rng(seed)
@@ -244,6 +269,23 @@ def test_issue_example_46_to_39_on_90_responses_is_noise():
     assert compare.min_detectable_difference(90) > abs(d.estimate)
 
 
+def test_compare_independent_stacks_the_two_designs(apistrat, apiclus1):
+    # independent samples: var of the difference = sum of the two designs' variances, df = sum
+    # of their df; each sample keeps its weights, strata and clusters
+    da = Design.from_frame(apistrat, weights="pw", strata="stype")
+    db = Design.from_frame(apiclus1, weights="pw", cluster="dnum")
+    ma = estimators.survey_mean(apistrat["api00"], da)
+    mb = estimators.survey_mean(apiclus1["api00"], db)
+    d = compare.compare_independent(apistrat["api00"], apiclus1["api00"], metric="mean",
+                                    a_design=da, b_design=db)
+    assert d.estimate == pytest.approx(mb.estimate - ma.estimate, rel=1e-12)
+    assert d.se == pytest.approx(np.hypot(ma.se, mb.se), rel=1e-12)
+    assert d.df == ma.df + mb.df
+    with pytest.raises(ArgumentError, match="fpc"):
+        compare.compare_independent(apistrat["api00"], apiclus1["api00"], metric="mean",
+                                    a_design=Design.from_frame(apistrat, strata="stype", fpc="fpc"))
+
+
 def test_compare_independent_two_proportions_textbook():
     # CSAT top-2 in two samples; SE of a difference of proportions, p1q1/n1 + p2q2/n2
     a, b = [5] * 30 + [2] * 70, [5] * 45 + [2] * 55
@@ -289,6 +331,20 @@ def test_compare_paired_keeps_its_size_on_planted_null_panel():
     assert 0.01 <= np.mean(p < 0.05) <= 0.11
     d = compare.compare_paired(_panel(1, change=0.25), "ltr", ACCOUNT_WAVES)
     assert d.estimate > 0 and d.p < 0.05
+
+
+def test_compare_paired_uses_the_designs_weights_only():
+    df = _panel(3)
+    plain = compare.compare_paired(df, "ltr", ACCOUNT_WAVES)
+    equal = compare.compare_paired(df, "ltr", ACCOUNT_WAVES,
+                                   design=Design(len(df), weights=np.full(len(df), 2.0)))
+    assert (equal.estimate, equal.se, equal.p) == pytest.approx((plain.estimate, plain.se, plain.p))
+    w = np.where(df["ltr"] >= 9, 3.0, 1.0)
+    weighted = compare.compare_paired(df, "ltr", ACCOUNT_WAVES, design=Design(len(df), weights=w))
+    assert weighted.estimate != pytest.approx(plain.estimate)
+    with pytest.raises(ArgumentError, match="strata"):
+        compare.compare_paired(df, "ltr", ACCOUNT_WAVES,
+                               design=Design.from_frame(df, strata="wave"))
 
 
 def test_compare_paired_drops_units_seen_once_and_validates():

@@ -204,6 +204,25 @@ def _pandas_value(v: Value, df: pd.DataFrame) -> np.ndarray:
     return out
 
 
+def _where_mask(df: pd.DataFrame, query: MomentQuery) -> np.ndarray:
+    """Rows with every key present that meet every condition of the query (the SQL WHERE)."""
+    keep = np.ones(len(df), bool)
+    for k in query.keys:
+        keep &= df[k].notna().to_numpy()
+    for col, op, val in query.where:
+        s = df[col]
+        if op == "notnull":
+            keep &= s.notna().to_numpy()
+        elif op == "true":
+            keep &= s.fillna(False).astype(bool).to_numpy()
+        elif op == "in":
+            keep &= s.isin(list(val)).fillna(False).to_numpy(bool)
+        else:
+            hit = (s == val).fillna(False).to_numpy(bool)
+            keep &= hit if op == "==" else (~hit & s.notna().to_numpy())
+    return keep
+
+
 @dataclass
 class PandasEngine:
     """The reference engine: frames in memory, ``{source name: DataFrame}``."""
@@ -221,20 +240,7 @@ class PandasEngine:
 
     def run(self, query: MomentQuery) -> pd.DataFrame:
         df = self._frame(query.source)
-        keep = np.ones(len(df), bool)
-        for k in query.keys:
-            keep &= df[k].notna().to_numpy()
-        for col, op, val in query.where:
-            s = df[col]
-            if op == "notnull":
-                keep &= s.notna().to_numpy()
-            elif op == "true":
-                keep &= s.fillna(False).astype(bool).to_numpy()
-            elif op == "in":
-                keep &= s.isin(list(val)).fillna(False).to_numpy(bool)
-            else:
-                hit = (s == val).fillna(False).to_numpy(bool)
-                keep &= hit if op == "==" else (~hit & s.notna().to_numpy())
+        keep = _where_mask(df, query)
         w = (pd.to_numeric(df[query.weights]).to_numpy(dtype=float, na_value=np.nan)
              if query.weights else np.ones(len(df)))
         keep &= ~np.isnan(w)
