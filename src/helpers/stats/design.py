@@ -16,6 +16,7 @@ enters the variance through the residuals of the calibration, as R's ``svyrecvar
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -201,14 +202,11 @@ def _coded(cal: Calibration, n: int) -> Calibration:
     if cal.method not in CALIBRATION_METHODS:
         raise ArgumentError(f"calibration method {cal.method!r}", argument="method",
                             expected="'rake' or 'poststratify'")
-    codes = [as_codes(m, n, "calibration margin") for m in cal.margins]
+    codes = [c for m in cal.margins if (c := as_codes(m, n, "calibration margin")) is not None]
     if cal.method == "poststratify" and len(codes) > 1:
-        key = codes[0]
-        for c in codes[1:]:
-            key = combine_codes(key, c)  # type: ignore[arg-type]
-        codes = [key]
+        codes = [functools.reduce(combine_codes, codes)]
     counts = None if cal.counts is None else as_float(cal.counts, "counts")
-    return Calibration(tuple(c for c in codes if c is not None), cal.method, counts)
+    return Calibration(tuple(codes), cal.method, counts)
 
 
 def as_calibration(calibrate: Sequence[Any] | Calibration | None) -> Calibration | None:
@@ -251,8 +249,7 @@ class Design:
         :class:`Calibration` (post-stratification; moment cells).
     lonely_psu : handling of strata with a single PSU (R's ``survey.lonely.psu``).
 
-    ``Design(n)`` is simple random sampling of the n rows (equal weights, no clusters): what
-    every estimator assumes when given no design.
+    ``Design(n)``: simple random sampling of n rows, what estimators assume without a design.
     """
 
     def __init__(self, n: int, *, weights: ArrayLike | None = None,
@@ -302,21 +299,17 @@ class Design:
                    fpc: str | None = None,
                    calibrate: Sequence[str | Sequence[str]] | Calibration | None = None,
                    lonely_psu: LonelyPSU = LONELY_PSU_DEFAULT) -> Design:
-        """Design from columns of ``df`` (R ``svydesign(ids=~cluster, strata=~strata,
-        weights=~weights, fpc=~fpc, data=df)``); ``calibrate`` lists margin columns (a list of
-        columns is their interaction, e.g. ``["wave", "region"]`` for margins raked within
-        each wave), or is a :class:`Calibration` of such margins. Rows without a cluster label
-        are PSUs of their own (a respondent without an account)."""
+        """Design from columns of ``df`` (R ``svydesign(ids=~cluster, weights=~weights, ...)``);
+        ``calibrate``: margin columns or a :class:`Calibration` of them. Rows without a cluster
+        label are PSUs of their own (a respondent without an account)."""
         cal = as_calibration(calibrate)
         margins = [[m] if isinstance(m, str) else list(m) for m in (cal.margins if cal else [])]
         cols = [c for c in (weights, strata, cluster, fpc) if c] + [c for m in margins for c in m]
         require_columns(df, cols, "responses")
-        cl = None
-        if cluster:
-            codes = pd.factorize(df[cluster])[0]
-            own = codes < 0
-            codes[own] = codes.max(initial=-1) + 1 + np.arange(int(own.sum()))
-            cl = codes
+        cl = None if not cluster else pd.factorize(df[cluster])[0]
+        if cl is not None:
+            own = cl < 0
+            cl[own] = cl.max(initial=-1) + 1 + np.arange(int(own.sum()))
         coded = None if cal is None else Calibration(
             tuple(_interaction(df, m) for m in margins), cal.method, cal.counts)
         return cls(len(df), weights=None if weights is None else df[weights],
@@ -600,7 +593,6 @@ def resolve_design(design: Design | None, n: int) -> Design:
         return Design(n)
     if not isinstance(design, Design):
         raise ArgumentError(f"a {type(design).__name__}", argument="design",
-                            expected="a Design (Design.from_frame(df, weights=..., "
-                                     "cluster=...)) or None")
+                            expected="a Design (e.g. Design.from_frame(df, weights='w')) or None")
     design.validate_rows(n)
     return design

@@ -31,7 +31,7 @@ import numpy as np
 import pandas as pd
 
 from helpers import paths
-from helpers.errors import ConfigError, DataError
+from helpers.errors import ArgumentError, ConfigError
 
 ENGINES = ("pandas", "duckdb", "spark")
 TRANSFORMS = ("identity", "nps", "promoter", "detractor", "at_least")
@@ -235,7 +235,8 @@ class PandasEngine:
 
     def _frame(self, source: str) -> pd.DataFrame:
         if source not in self.frames:
-            raise DataError(f"no table {source!r}", expected=", ".join(self.frames))
+            raise ArgumentError(f"no table {source!r}", argument="source",
+                                expected=", ".join(self.frames))
         return self.frames[source]
 
     def run(self, query: MomentQuery) -> pd.DataFrame:
@@ -327,7 +328,8 @@ class DuckDBEngine:
 
     def run(self, query: MomentQuery) -> pd.DataFrame:
         if query.source not in self.sources:
-            raise DataError(f"no table {query.source!r}", expected=", ".join(self.sources))
+            raise ArgumentError(f"no table {query.source!r}", argument="source",
+                                expected=", ".join(self.sources))
         return _tidy(self.sql(to_sql(query, f'"{query.source}"')), query)
 
     def close(self) -> None:
@@ -350,7 +352,8 @@ class SparkEngine:
 
     def _view(self, source: str) -> str:
         if source not in self.sources:
-            raise DataError(f"no table {source!r}", expected=", ".join(self.sources))
+            raise ArgumentError(f"no table {source!r}", argument="source",
+                                expected=", ".join(self.sources))
         if source not in self._views:
             src = str(self.sources[source])
             if Path(src).exists():
