@@ -1,10 +1,11 @@
-"""Bad calls and bad data are different errors.
+"""Errors and exit codes every layer shares. Bad calls and bad data are different errors.
 
 - :class:`ArgumentError`: the caller got an argument wrong (an unknown option, a level out of
   range, a negative size): a programming error, fixed in the code that calls.
 - :class:`DataError`: a file or column does not fit (its message names file, column/row, found
   and expected); :class:`ThinData`, a DataError, when valid data are too thin for one method.
   Only ThinData is caught where a section may be thin.
+- :class:`ExitCode`: the exit status of every ``cx`` command.
 
 Also the one column check every layer uses.
 """
@@ -12,7 +13,19 @@ Also the one column check every layer uses.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from enum import IntEnum
 from typing import Any
+
+
+class ExitCode(IntEnum):
+    """Exit status of every ``cx`` command (docs/scheduling.md lists them for schedulers)."""
+
+    OK = 0            # done; for ``cx run``: every notebook succeeded
+    FAILED = 1        # ran, but a notebook failed or was skipped, a page check or a delivery failed
+    BAD_INPUT = 2     # configuration or data error (one line on stderr); nothing ran
+    LOCKED = 75       # another command holds the writer lock: try again later (EX_TEMPFAIL)
+    INTERRUPTED = 130  # Ctrl-C (128 + SIGINT)
+    BROKEN_PIPE = 141  # output piped into a reader that stopped, e.g. `head` (128 + SIGPIPE)
 
 
 class ArgumentError(ValueError):
