@@ -133,7 +133,7 @@ def read_spss(p: Path, encoding: str | None) -> Survey:
         mask = pd.Series(False, index=df.index)
         values = df[col]
         for r in ranges:
-            lo, hi = r["lo"], r["hi"]
+            lo, hi = (r["lo"], r["hi"]) if isinstance(r, dict) else (r, r)  # a range or one code
             codes.append(lo if lo == hi else (lo, hi))
             if pd.api.types.is_numeric_dtype(values):
                 mask |= values.between(lo, hi)

@@ -173,7 +173,7 @@ def _repair_c1(text: str, notes: list[str]) -> str:
     text = _EURO_BESIDE_DIGIT.sub("€", text)  # "15\x80": the cp1252 euro sign, in any mix
     notes.append(f"{count:,} characters in the range 0x80-0x9F (not Latin-1 text) read as {best} "
                  "letters (é, à, ç ...): the file mixes two encodings")
-    return text.translate(str.maketrans(best_table))
+    return text.translate({ord(c1): letter for c1, letter in best_table.items()})
 
 def decode_sample(raw: bytes, complete: bool, p: Path, encoding: str | None,
                   notes: list[str]) -> tuple[str, str, bool]:

@@ -512,6 +512,7 @@ def _place_grids(pl: _Placer) -> dict[str, list[str]]:
         group = _group_name(stem, [i for _, i in cols])
         for c, item in cols:
             p = pl.profiles[c]
+            assert p.scale is not None  # only rated columns are grouped
             key = _slug(f"{group} {item}" if not _slug(item).startswith(_slug(group)) else item)
             while key in pl.sections["drivers"]:
                 key += "_2"

@@ -198,9 +198,9 @@ def _phones(text: str) -> str:
     for region in _PHONE_REGIONS:
         for m in phonenumbers.PhoneNumberMatcher(text, region, leniency=phonenumbers.Leniency.VALID):
             spans.append((m.start, m.end))
-    for m in _DIGITS.finditer(text):
-        if sum(ch.isdigit() for ch in m.group()) >= 8 and not _DATE.fullmatch(m.group()):
-            spans.append(m.span())
+    for run in _DIGITS.finditer(text):
+        if sum(ch.isdigit() for ch in run.group()) >= 8 and not _DATE.fullmatch(run.group()):
+            spans.append(run.span())
     return _replace_spans(text, spans, "[phone]")
 
 

@@ -104,7 +104,7 @@ def summary_message(run_dir: Path, run_id: str, settings: DeliverySettings) -> E
     text = safe_html.text_of(page)
     msg.set_content(text + "".join(f"\n{label}: {url}" for label, url in links.items() if url))
     msg.add_alternative(html, subtype="html")
-    html_part = msg.get_payload()[-1]
+    *_, html_part = msg.iter_parts()
     for i, data in enumerate(images, start=1):
         html_part.add_related(data, maintype="image", subtype="png", cid=f"<chart{i}@cx>",
                               filename=f"chart{i}.png")

@@ -6,13 +6,13 @@ import math
 import numbers
 import re
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, TypeGuard
 
 import numpy as np
 
 
-def is_number(x: Any) -> bool:
-    """A finite real number (Python or numpy), not a bool."""
+def is_number(x: Any) -> TypeGuard[float]:
+    """A finite real number (Python or numpy), not a bool: usable as a float."""
     return (isinstance(x, numbers.Real) and not isinstance(x, bool | np.bool_)
             and math.isfinite(float(x)))
 
@@ -47,8 +47,8 @@ def metric_label(key: str) -> str:
 MISSING = "not available in this run"
 
 
-def ci_text(est: float, lo: float | None, hi: float | None, n: Any = None, signed: bool = False,
-            digits: int = 1, unit: str = "") -> str:
+def ci_text(est: float | None, lo: float | None, hi: float | None, n: Any = None,
+            signed: bool = False, digits: int = 1, unit: str = "") -> str:
     """'+31.2 [+27.0, +35.4] (n=812)': estimate, 95% CI and n in one phrase."""
     if not is_number(est):
         return MISSING
@@ -65,8 +65,8 @@ def as_number(x: Any) -> float:
     return float(x) if is_number(x) else float("nan")
 
 
-def money(x: float, currency: str = "USD") -> str:
-    """Compact money: 1234567 -> 'USD 1.23M', -45000 -> 'USD -45k'."""
+def money(x: float | None, currency: str = "USD") -> str:
+    """Compact money: 1234567 -> 'USD 1.23M', -45000 -> 'USD -45k'; None or NaN -> MISSING."""
     if not is_number(x):
         return MISSING
     if abs(x) >= 1e6:

@@ -50,7 +50,7 @@ def kernel_manager(notebook: str) -> type:
 
     folder = _KERNEL_DIR[0]
 
-    class RunKernelManager(KernelManager):  # type: ignore[misc]
+    class RunKernelManager(KernelManager):
         def __init__(self, **kw: Any) -> None:
             super().__init__(**kw)
             if folder is not None and not self.connection_file:

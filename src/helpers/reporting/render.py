@@ -129,7 +129,7 @@ def render_notebook_html(
         },
     }
     body, _ = _exporter().from_notebook_node(nb, resources=resources)
-    body = _drop_repeated_title(body, resources["cx"]["title"])
+    body = _drop_repeated_title(body, title)
     body = body.replace("<!--CX_TOC-->", table_of_contents(body), 1)
     if interactive:  # exactly the hashed text, after everything else
         at = body.rfind("</body>")

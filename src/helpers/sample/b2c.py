@@ -3,6 +3,8 @@ with known margins (online and young customers answer more), and the population'
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
 
@@ -43,7 +45,8 @@ def _b2c_draw(rng: np.random.Generator, n: int, selection: bool) -> dict[str, np
     return cols
 
 
-def b2c_responses(rng: np.random.Generator, n: int, wave_labels: list[str], seed: int):
+def b2c_responses(rng: np.random.Generator, n: int, wave_labels: list[str], seed: int
+                  ) -> tuple[pd.DataFrame, dict[str, Any]]:
     df = pd.DataFrame(_b2c_draw(rng, n, selection=True))
     df["ces"] = np.clip(np.rint(5.2 + 0.5 * (df["tp_support"] - 3.6) + 0.3 * (df["tp_purchase"] - 3.6)
                                 + rng.normal(0, 1.0, n)), 1, 7)

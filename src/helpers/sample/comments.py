@@ -62,7 +62,8 @@ def draw_comments(rng: np.random.Generator, resp: pd.DataFrame) -> tuple[np.ndar
     text[idx] = text[idx] + contact
     # The masking test set: labelled personal data in a known share of the other comments, drawn
     # from a jumped copy of the generator so that every other value of the sample stays the same.
-    text, planted = plant_pii(np.random.Generator(rng.bit_generator.jumped()), text, ~blank & ~pii)
+    jumped = rng.bit_generator.jumped()  # type: ignore[attr-defined]  # numpy stubs: jumped() is on PCG64 (default_rng's), not BitGenerator
+    text, planted = plant_pii(np.random.Generator(jumped), text, ~blank & ~pii)
     return text, planted
 
 

@@ -134,7 +134,8 @@ def _defect_counts(rows: int) -> dict[str, int]:
     }
 
 
-def _competitors(rng: np.random.Generator, resp: pd.DataFrame, seed: int):
+def _competitors(rng: np.random.Generator, resp: pd.DataFrame, seed: int
+                 ) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Each respondent rates the competitors they use (0-10), correlated with their own rating style."""
     n = len(resp)
     ltr = resp["ltr"].to_numpy(float)

@@ -133,7 +133,9 @@ def _defect_rows(rng: np.random.Generator, n: int, defects: dict[str, int]) -> _
     order = rng.permutation(n)
     cuts = np.cumsum([defects[k] for k in ("test_responses", "speeders", "straightliners", "out_of_range",
                                            "blank_ltr", "duplicates")])
-    return _DefectRows(*np.split(order[:cuts[-1]], cuts[:-1]), planted=order[:cuts[-1]])
+    test, speed, straight, out_of_range, blank_ltr, duplicate_of = np.split(order[:cuts[-1]], cuts[:-1])
+    return _DefectRows(test, speed, straight, out_of_range, blank_ltr, duplicate_of,
+                       planted=order[:cuts[-1]])
 
 
 def _plant_test_and_speeders(rng: np.random.Generator, resp: pd.DataFrame, rows: _DefectRows
@@ -299,7 +301,7 @@ class _TextCodes:
         blank = [i for i, v in enumerate(self.vocab) if v == ""]
         return ~np.isin(self.codes, blank)
 
-    def to_arrow(self):
+    def to_arrow(self) -> pa.Array:
         return pc.take(pa.array(self.vocab, pa.string()), pa.array(self.codes))
 
 
@@ -314,7 +316,7 @@ def _num_text(s: pd.Series) -> np.ndarray:
     return out
 
 
-def _fmt_dates(s: pd.Series | pd.DatetimeIndex, with_time: bool = True):
+def _fmt_dates(s: pd.Series | pd.DatetimeIndex, with_time: bool = True) -> pa.Array:
     """Datetimes as export text, "%Y-%m-%d %H:%M:%S" (or "%Y-%m-%d"), "" when missing.
 
     Returns an Arrow string array. Each distinct day and each distinct time of day is formatted
@@ -383,7 +385,7 @@ def _export_frame(resp: pd.DataFrame, text: dict[str, _TextCodes]) -> dict[str, 
     return cols
 
 
-def _coords(resp: pd.DataFrame):
+def _coords(resp: pd.DataFrame) -> tuple[pa.Array, pa.Array]:
     """Jittered location per region, as text; each distinct value is formatted once."""
     centre = {"NA": (40.7, -74.0), "EMEA": (50.1, 8.7), "APAC": (1.35, 103.8), "LATAM": (-23.5, -46.6)}
     table = np.array([*centre.values(), (0.0, 0.0)])

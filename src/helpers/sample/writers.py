@@ -7,6 +7,8 @@ from __future__ import annotations
 import csv
 import io
 import json
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -48,7 +50,7 @@ def write(sample: Sample, out_dir: str | Path, fmt: str = "qualtrics") -> dict[s
     for name, df in tables.items():
         if df is not None:
             p = out / f"{name}.csv"
-            _atomic(p, lambda tmp, df=df: _fast_csv(df, tmp))
+            _atomic(p, partial(_fast_csv, df))
             written[name] = p
     truth_path = out / "truth.json"
     _atomic(truth_path, lambda p: Path(p).write_text(json.dumps(sample.truth, indent=2), encoding="utf-8"))
@@ -88,7 +90,7 @@ def write_parts(rows: int, out_dir: str | Path, seed: int = 42, gaming: bool = T
             sample = generate(rows=size, seed=seed + k, gaming=gaming, market_data=k == 0, part=k)
             _write_qualtrics_csv(sample, folders["survey_export"] / f"part-{k:03d}.csv")
             _atomic(folders["invitations"] / f"part-{k:03d}.csv",
-                    lambda tmp, df=sample.invitations: _fast_csv(df, tmp))
+                    partial(_fast_csv, sample.invitations))
             with open(acc_tmp, "ab") as fh:
                 table = pa.Table.from_pandas(sample.accounts, preserve_index=False)
                 pacsv.write_csv(table, fh, pacsv.WriteOptions(include_header=k == 0,
@@ -96,7 +98,7 @@ def write_parts(rows: int, out_dir: str | Path, seed: int = 42, gaming: bool = T
             if k == 0 and sample.cx_index is not None and sample.prices is not None:
                 index = sample.cx_index.assign(source="synthetic sample (cx sample): not real companies")
                 for name, df in (("cx_index", index), ("prices", sample.prices)):
-                    _atomic(out / f"{name}.csv", lambda tmp, df=df: _fast_csv(df, tmp))
+                    _atomic(out / f"{name}.csv", partial(_fast_csv, df))
             truth = _merge_truth(truth, sample.truth, k)
             del sample
         acc_tmp.replace(out / "accounts.csv")
@@ -124,7 +126,7 @@ def _merge_truth(total: dict[str, Any], part: dict[str, Any], k: int) -> dict[st
     return total
 
 
-def _atomic(path: Path, writer) -> None:
+def _atomic(path: Path, writer: Callable[[Path], object]) -> None:
     tmp = path.with_name(f".{path.name}.tmp")
     try:
         writer(tmp)
@@ -166,16 +168,14 @@ def _write_sav(sample: Sample, path: Path) -> None:
     import pyreadstat
     df = sample.export.copy()
     labels: dict[str, dict[float, str]] = {}
-    missing: dict[str, list[float]] = {}
     numeric = [col for canon, (col, _) in QUESTION_COLUMNS.items() if canon != "comment"]
     for col in numeric:
         s = df[col].replace({"N/A": "-99", "Don't know": "-99", **{v: str(int(k)) for k, v in LTR_LABELS.items()}})
         df[col] = pd.to_numeric(s, errors="coerce")
-        missing[col] = [-99.0]
         labels[col] = {-99.0: "Not applicable"}
     labels["Q1"].update({0.0: "Not at all likely", 10.0: "Extremely likely"})
     safe = {c: "".join(ch if ch.isalnum() else "_" for ch in c) for c in df.columns}
     df = df.rename(columns=safe)
     pyreadstat.write_sav(df, str(path), column_labels=[sample.questions[c] for c in sample.export.columns],
                          variable_value_labels={safe[k]: v for k, v in labels.items()},
-                         missing_ranges={safe[k]: v for k, v in missing.items()})
+                         missing_ranges={safe[c]: [-99.0] for c in numeric})
