@@ -11,7 +11,7 @@ from __future__ import annotations
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -21,8 +21,8 @@ from helpers.errors import ThinData, require_columns
 from helpers.stats import compare, shrinkage
 
 
-def _fit(y: np.ndarray, x: np.ndarray, groups: np.ndarray | None, logit: bool):
-    """OLS or logit with cluster-robust (groups) or HC1 standard errors."""
+def _fit(y: np.ndarray, x: np.ndarray, groups: np.ndarray | None, logit: bool) -> Any:
+    """OLS or logit with cluster-robust (groups) or HC1 standard errors (the statsmodels result)."""
     import statsmodels.api as sm
     from threadpoolctl import threadpool_limits
 
@@ -231,12 +231,12 @@ def walk_back(
     if account is not None:
         d = d.dropna(subset=[account])
         g = d.assign(_pro=(d[ltr] >= 9).astype(float)).groupby(account, observed=True)
-        units = g[list(items)].mean()
-        units["promoter_unit"] = g["_pro"].mean() >= promoter_share
+        scored = g[list(items)].mean()
+        scored["promoter_unit"] = g["_pro"].mean() >= promoter_share
     else:
-        units = d[list(items)].copy()
-        units["promoter_unit"] = d[ltr] >= 9
-    pro, rest = units[units["promoter_unit"]], units[~units["promoter_unit"]]
+        scored = d[list(items)].copy()
+        scored["promoter_unit"] = d[ltr] >= 9
+    pro, rest = scored[scored["promoter_unit"]], scored[~scored["promoter_unit"]]
     if len(pro) < 2 or len(rest) < 2:
         raise ThinData(f"{len(pro)} promoter and {len(rest)} other units", column=ltr,
                         expected="at least 2 of each")

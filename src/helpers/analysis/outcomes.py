@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -273,8 +274,9 @@ def group_summary(acc: pd.DataFrame, outcomes: Sequence[str] = DEFAULT_OUTCOMES,
     return pd.DataFrame(rows)
 
 
-def _churn_model(acc: pd.DataFrame, n_draws: int, seed: int):
-    """Logistic churn ~ account NPS on rated accounts; coefficient draws for uncertainty."""
+def _churn_model(acc: pd.DataFrame, n_draws: int, seed: int) -> tuple[Any, np.ndarray]:
+    """Logistic churn ~ account NPS on rated accounts (the statsmodels result); coefficient draws
+    for uncertainty."""
     fit_df = acc[acc["nps"].notna() & acc["churned"].notna()]
     if len(fit_df) < 10 or fit_df["churned"].nunique() < 2:
         raise ThinData(f"{len(fit_df)} rated accounts, churn values {sorted(fit_df['churned'].unique())}",

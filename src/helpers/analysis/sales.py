@@ -16,6 +16,7 @@ import pandas as pd
 from helpers.analysis import competitors
 from helpers.analysis.selection import Study
 from helpers.errors import ThinData, require_columns
+from helpers.ingest.schema import Schema
 from helpers.stats import compare, estimators
 from helpers.stats.design import Design
 
@@ -62,12 +63,12 @@ def competitor_gaps_by_fields(ratings: pd.DataFrame, us: str, fields: Sequence[s
                                                     ("field", "segment", "competitor")]]]
 
 
-def stage_items(schema: object, market: str) -> dict[str, str]:
+def stage_items(schema: Schema, market: str) -> dict[str, str]:
     """Item -> stage for the sales and implementation items the market rates."""
     out: dict[str, str] = {}
     for stage in STAGES:
-        for item in schema.stage_items(stage):  # type: ignore[attr-defined]
-            if item in schema.driver_items(market):  # type: ignore[attr-defined]
+        for item in schema.stage_items(stage):
+            if item in schema.driver_items(market):
                 out[item] = stage
     return out
 
@@ -83,9 +84,8 @@ def separators(rows: pd.DataFrame, items: Mapping[str, str], cluster: str | None
     se, ci_low, ci_high, p_value, n_promoter, n_detractor, p_adjusted, significant.
     """
     require_columns(rows, ["ltr", *items], "responses")
-    d = rows[rows["ltr"].notna()].copy()
-    d["_group"] = np.where(d["ltr"] >= 9, "promoter", np.where(d["ltr"] <= 6, "detractor", None))
-    d = d[d["_group"].notna()]
+    d = rows[(rows["ltr"] >= 9) | (rows["ltr"] <= 6)].copy()  # passives and blanks out
+    d["_group"] = np.where(d["ltr"] >= 9, "promoter", "detractor")
     if d.empty or d["_group"].nunique() < 2:
         raise ThinData("no promoters or no detractors among the responses", column="ltr",
                        expected="both promoters (9-10) and detractors (0-6)")

@@ -19,7 +19,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, overload
 
 import numpy as np
 import pandas as pd
@@ -64,6 +64,10 @@ def z_value(level: float) -> float:
     return float(stats.norm.ppf(0.5 + level / 2))
 
 
+@overload
+def t_value(level: float, df: float) -> float: ...
+@overload
+def t_value(level: float, df: ArrayLike) -> np.ndarray | float: ...
 def t_value(level: float, df: ArrayLike) -> np.ndarray | float:
     """Two-sided t quantile with ``df`` degrees of freedom (normal for inf; NaN for df < 1,
     where no interval exists, as R's ``qt(p, 0)``)."""
@@ -110,6 +114,10 @@ def as_codes(x: ArrayLike | None, n: int, name: str) -> np.ndarray | None:
     return codes.astype(np.int64)
 
 
+@overload
+def as_weights(w: None, n: int, name: str = ...) -> None: ...
+@overload
+def as_weights(w: ArrayLike, n: int, name: str = ...) -> np.ndarray: ...
 def as_weights(w: ArrayLike | None, n: int, name: str = "weights") -> np.ndarray | None:
     if w is None:
         return None
@@ -266,7 +274,8 @@ class Design:
         # rows standing for several responses with equal weight and margins (moment cells)
         self.counts = None if self.calibration is None else self.calibration.counts
         self.weighted = weights is not None
-        self.w = np.ones(n) if weights is None else as_weights(weights, n)
+        w = as_weights(weights, n)
+        self.w = np.ones(n) if w is None else w
         s = as_codes(strata, n, "strata")
         self.stratified = s is not None
         self.strata = np.zeros(n, dtype=np.int64) if s is None else s
@@ -445,7 +454,8 @@ class Design:
         tot = np.bincount(codes, weights=zz[inside], minlength=len(uniq))
         return uniq // n_groups, uniq % n_groups, tot
 
-    def _plain(self, zz, gg, inside, n_groups: int, covmat: bool):
+    def _plain(self, zz: np.ndarray, gg: np.ndarray, inside: np.ndarray, n_groups: int,
+               covmat: bool) -> tuple[np.ndarray, np.ndarray | None]:
         c, g, t = self._psu_group_totals(zz, gg, inside, n_groups)
         h = self.psu_stratum[c]
         s_c = self.s_h[h]
@@ -488,12 +498,13 @@ class Design:
         spm = sparse.diags(self.s_h[self.psu_stratum]) @ pm
         hs = sparse.csr_matrix((np.ones(n_psu), (self.psu_stratum, np.arange(n_psu))),
                                shape=(self.n_strata, n_psu))
-        self._cal_cache = {"omega": omega, "levels": levels, "offs": offs, "cross": cross,
+        self._cal_cache: dict[str, Any] = {"omega": omega, "levels": levels, "offs": offs, "cross": cross,
                            "spm": spm.tocsr(), "psp": np.asarray((pm.T @ spm).todense()),
                            "hpm": np.asarray((hs @ pm).todense())}
         return self._cal_cache
 
-    def _calibrated(self, zz, gg, inside, n_groups: int, covmat: bool):
+    def _calibrated(self, zz: np.ndarray, gg: np.ndarray, inside: np.ndarray, n_groups: int,
+                    covmat: bool) -> tuple[np.ndarray, np.ndarray | None]:
         """Variance after replacing z by its calibration residuals (R svyrecvar postStrata):
         the residuals are z - w * sum_m a_m[level_m], with the coefficients a from the sweeps
         of level means (small matrices only, never a dense rows x groups array)."""
@@ -515,8 +526,9 @@ class Design:
                 a[sl] += (r0[sl] - cross[sl] @ a) / np.diag(cross)[sl][:, None]
         return self._residual_quadratic(zz, gg, inside, n_groups, a, parts, covmat)
 
-    def _residual_quadratic(self, zz, gg, inside, n_groups: int, a: np.ndarray,
-                            parts: dict[str, Any], covmat: bool):
+    def _residual_quadratic(self, zz: np.ndarray, gg: np.ndarray, inside: np.ndarray,
+                            n_groups: int, a: np.ndarray, parts: dict[str, Any], covmat: bool
+                            ) -> tuple[np.ndarray, np.ndarray | None]:
         """V = T'ST - T_h' K T_h for T = T0 - P a (T0: PSU x group totals of z; P: PSU x level
         sums of w), expanded so that no dense PSU x group matrix is formed."""
         c, g, t = self._psu_group_totals(zz, gg, inside, n_groups)
@@ -537,7 +549,8 @@ class Design:
         vcov = (vcov + vcov.T) / 2
         return np.maximum(np.diag(vcov).copy(), 0.0), vcov if covmat else None
 
-    def _degf(self, g: np.ndarray, n_groups: int, pairs: bool):
+    def _degf(self, g: np.ndarray, n_groups: int, pairs: bool
+              ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
         """R ``degf(subset(design, group))``: PSUs minus strata holding positive-weight rows."""
         keep = (g >= 0) & (self.w > 0)
         gk = g[keep]

@@ -193,13 +193,14 @@ def group_means(design: Design, y: np.ndarray, groups: Groups | None = None, *,
     counts, wyy = (None, None) if cells is None else (cells.counts, cells.wyy)
     nan = np.isnan(y)
     if group is None and not nan.any():   # the whole sample: no masks, one group
-        gv, w, yv, valid, g = None, design.w, y, None, None
+        gv, w, yv, valid, codes = None, design.w, y, None, None
     else:
         g = np.zeros(design.n, dtype=np.int64) if group is None else group
         valid = (g >= 0) & ~nan
         gv = np.where(valid, g, 0)
         w = np.where(valid, design.w, 0.0)
         yv = np.where(valid, y, 0.0)
+        codes = np.where(valid, g, -1)
 
     def by_group(weights: np.ndarray) -> np.ndarray:
         return (np.array([weights.sum()]) if gv is None else
@@ -213,8 +214,7 @@ def group_means(design: Design, y: np.ndarray, groups: Groups | None = None, *,
         resid = yv - (mean[0] if gv is None else mean[gv])
         wr = w * resid
         z = w * yv if total else wr / (wsum[0] if gv is None else wsum[gv])
-        v = design.variance(z, None if valid is None else np.where(valid, g, -1), n_groups,
-                            covmat)
+        v = design.variance(z, codes, n_groups, covmat)
         ssq = by_group(wr * resid)
         if wyy is not None:   # cells: add the spread within each cell
             ssq = ssq + by_group(np.where(w > 0, np.asarray(wyy, float) - w * yv * yv, 0.0)
@@ -357,7 +357,11 @@ def nps_score(scores: ArrayLike, name: str | None = None) -> np.ndarray:
     return out
 
 
-def adjusted_wald(p_pro: np.ndarray, p_det: np.ndarray, n_eff: np.ndarray, q: np.ndarray):
+Floats = float | np.ndarray  # the interval helpers work elementwise on scalars or arrays
+
+
+def adjusted_wald(p_pro: Floats, p_det: Floats, n_eff: Floats, q: Floats
+                  ) -> tuple[np.ndarray, np.ndarray]:
     """Adjusted Wald interval (Rocks 2016) from shares and (effective) sample size, in fractions:
     0.75 / 1.5 / 0.75 pseudo-responses added, then the Wald interval with quantile ``q``."""
     det_ps, pas_ps, pro_ps = ADJUSTED_WALD_PSEUDO
@@ -369,13 +373,14 @@ def adjusted_wald(p_pro: np.ndarray, p_det: np.ndarray, n_eff: np.ndarray, q: np
     return np.clip(est - q * se, -1, 1), np.clip(est + q * se, -1, 1)
 
 
-def _interval_size(n, n_eff):
+def _interval_size(n: Floats, n_eff: Floats) -> np.ndarray:
     """The size an adjusted Wald interval adds its pseudo-responses to: the effective n where
     the design gives one, else n."""
     return np.where(np.isfinite(n_eff) & (n_eff > 0), n_eff, n)
 
 
-def _nps_interval(est, se, p_pro, p_det, size, q, ci: str):
+def _nps_interval(est: Floats, se: Floats, p_pro: Floats, p_det: Floats, size: Floats,
+                  q: Floats, ci: str) -> tuple[np.ndarray, np.ndarray]:
     """Wald or adjusted-Wald bounds (fractions; ``size`` from :func:`_interval_size`); NaN
     where no SE or no quantile."""
     if ci == "wald":
