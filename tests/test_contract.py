@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers import contract
+from helpers import contract, inputs
 from helpers.errors import DataError, ThinData
 from helpers.paths import PROJECT_ROOT
 from helpers.reporting import cards
@@ -47,7 +47,7 @@ def test_missing_needs_are_named_with_how_to_provide_them() -> None:
     assert thin[0] == "at least 60 responses (this run has 45; not enough data)"
     no_renewals = contract.Facts(**{**FULL.__dict__, "tables": {"accounts": frozenset({"account_id"})}})
     assert m("outcomes.leaders", no_renewals) == [
-        "columns arr, renewed in the accounts table (" + contract.INPUTS["accounts"][1] + ")"]
+        "columns arr, renewed in the accounts table (" + inputs.INPUTS["accounts"].how + ")"]
     assert "competitor ratings" in m("outcomes.competitors", no_renewals)[0]
 
 

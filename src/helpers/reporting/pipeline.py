@@ -42,6 +42,7 @@ from pathlib import Path
 from typing import Any
 
 from helpers import catalog, config, contract, paths
+from helpers import inputs as registry
 from helpers.config import NotebookStep, PipelineConfig, RunParams
 from helpers.errors import ConfigError, DataError, os_error_line
 from helpers.reporting import render, run_index, scheduler, workbook
@@ -502,10 +503,11 @@ def _execute(plan: PlannedStep, output: Path, parameters: dict[str, Any]) -> Non
     )
 
 
-#: `cx run` options naming one export and its optional inputs -> notebook 01's parameters.
-EXPORT_OPTIONS = {"raw": "raw_path", "schema": "schema_path", "accounts": "accounts_path",
-                  "invitations": "invitations_path", "cx_index": "cx_index_path",
-                  "prices": "prices_path"}
+def export_options() -> dict[str, str]:
+    """`cx run` options naming one export and its optional input files (as argument names)
+    -> notebook 01's parameters."""
+    return {"raw": "raw_path", "schema": "schema_path",
+            **{i.dest: i.parameter for i in registry.files()}}
 
 
 def export_overrides(segments: str | None = None, **given: str | None) -> dict[str, dict[str, Any]]:
@@ -514,7 +516,7 @@ def export_overrides(segments: str | None = None, **given: str | None) -> dict[s
     analysis settings file for every notebook."""
     out: dict[str, dict[str, Any]] = {"shared": {"segments_config": segments}} if segments else {}
     if given.get("raw"):
-        values = {param: given.get(opt) or "" for opt, param in EXPORT_OPTIONS.items()}
+        values = {param: given.get(opt) or "" for opt, param in export_options().items()}
         if not given.get("schema"):
             values.pop("schema_path")
         out["01_clean_survey"] = values
@@ -777,24 +779,18 @@ def _publish(run: _Run, p: PlannedStep, entry: dict[str, Any], output: Path,
     run.save()
 
 
-#: Optional input parameters of notebook 01 -> the processed table they become.
-INPUT_TABLES = {"accounts_path": "accounts", "invitations_path": "invitations",
-                "cx_index_path": "cx_index", "prices_path": "prices"}
-
-
 def not_provided(plan: list[PlannedStep]) -> list[str]:
     """One line per optional input left "" in this run: what it is and the report sections that
     will show a "not available" card for want of it (from helpers.contract.SECTIONS)."""
     lines = []
     for p in plan:
         for key in p.step.optional_inputs:
-            table = INPUT_TABLES.get(key)
-            if table is None or key in p.inputs:
+            inp = registry.by_parameter(key)
+            if inp is None or key in p.inputs:
                 continue
-            titles = [n.title for n in contract.SECTIONS.values() if table in n.inputs]
-            what = contract.INPUTS[table][0]
-            also = " unless the export has an account column" if table == "accounts" else ""
-            lines.append(f"not provided: {what} ({key}); not available{also}: "
+            titles = [contract.SECTIONS[s].title for s in contract.fed_by(inp.name)]
+            also = f" unless {inp.fallback}" if inp.fallback else ""
+            lines.append(f"not provided: {inp.what} ({key}); not available{also}: "
                          + ("; ".join(titles) or "nothing"))
     return lines
 
@@ -821,7 +817,7 @@ def _parser() -> argparse.ArgumentParser:
     ap.add_argument("--pipeline", default=None, type=paths.user_path, help="pipeline definition (default: config/pipeline.yaml)")
     ap.add_argument("--run-id", default=None, help="explicit run id (suffixed if taken)")
     ap.add_argument("--check", action="store_true", help="validate the parameters only, run nothing")
-    for opt in EXPORT_OPTIONS:
+    for opt in export_options():
         ap.add_argument(f"--{opt.replace('_', '-')}", default=None, type=paths.user_path,
                         help="run on this export" if opt == "raw" else f"with --raw: {opt} file")
     ap.add_argument("--segments", default=None, type=paths.user_path, help="analysis settings (default config/segments.yaml)")
@@ -839,7 +835,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """``cx run [--params FILE] [--out DIR] [--pipeline FILE] [--run-id ID] [--check]
     [--check-pages] [--no-send] [--send-to-file DIR]`` (and ``--raw EXPORT`` with its inputs)."""
     args = _parser().parse_args(argv)
-    overrides = export_overrides(args.segments, **{o: getattr(args, o) for o in EXPORT_OPTIONS})
+    overrides = export_overrides(args.segments, **{o: getattr(args, o) for o in export_options()})
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s",
                             stream=sys.stderr)
