@@ -23,6 +23,7 @@ from helpers import catalog, config, contract, paths
 from helpers import inputs as registry
 from helpers.config import SegmentsConfig
 from helpers.errors import DataError, require_columns
+from helpers.ingest import provenance
 from helpers.ingest import schema as schema_mod
 from helpers.ingest.schema import Schema
 from helpers.stats import weighting
@@ -256,6 +257,7 @@ def load(responses_path: str, schema_path: str, segments_config: str, *, wave: s
     settings, and the optional processed tables (`inputs`: input name -> file, e.g.
     ``{"accounts": accounts_path}``; "" or an absent file means not provided)."""
     given = registry.given(inputs or {})
+    provenance.announce(responses_path)  # stale data/processed: one line, or refused in a run
     scale = config.load_scale()
     target = paths.resolve(responses_path)
     estimate = (catalog.memory_estimate(target) if target.exists() and
