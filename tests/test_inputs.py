@@ -14,7 +14,7 @@ from helpers import catalog, cli, config, contract, inputs, paths
 from helpers.analysis import selection
 from helpers.config import NotebookStep
 from helpers.ingest import clean
-from helpers.reporting import cards, pipeline, summary
+from helpers.reporting import cards, run_command, run_params, summary
 
 SCHEMA = paths.PROJECT_ROOT / "tests" / "fixtures" / "small_export" / "survey.yaml"
 READ: list[Path] = []
@@ -94,14 +94,15 @@ def test_an_added_input_is_named_by_cx_check_the_cards_and_the_summary(
 
 def test_an_added_input_is_an_option_of_cx_run_and_named_when_not_provided(
         footfall: inputs.Input) -> None:
-    assert pipeline.export_options()["footfall"] == "footfall_path"
+    assert run_command.export_options()["footfall"] == "footfall_path"
     for command in (["check", "export.csv"], ["clean", "export.csv"], ["run"]):
         args = cli.build_parser().parse_args([*command, "--footfall", "visits.csv"])
         assert args.footfall == paths.user_path("visits.csv")
-    step = pipeline.PlannedStep(NotebookStep("01_clean_survey", "x.ipynb",
-                                             optional_inputs=("footfall_path", "accounts_path")),
-                                Path("x.ipynb"), {}, {}, {}, inputs={"accounts_path": Path("a.csv")})
-    assert pipeline.not_provided([step]) == [
+    cleaning = NotebookStep("01_clean_survey", "x.ipynb",
+                            optional_inputs=("footfall_path", "accounts_path"))
+    step = run_params.PlannedStep(cleaning, Path("x.ipynb"), {}, {}, {},
+                                  inputs={"accounts_path": Path("a.csv")})
+    assert run_params.not_provided([step]) == [
         "not provided: store footfall by region (region, visitors) (footfall_path); not "
         "available: Footfall and NPS by region"]
 
