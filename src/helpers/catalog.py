@@ -47,7 +47,7 @@ def _entries() -> dict[str, str]:
 
 
 def path(name: str) -> Path:
-    """Absolute path of a catalog entry ('responses', 'raw.accounts', ...)."""
+    """Absolute path of a catalog entry ('responses', 'accounts', 'raw.survey_export', ...)."""
     try:
         return paths.resolve(_entries()[name])
     except KeyError:
