@@ -15,7 +15,7 @@ from helpers import catalog, config, paths
 from helpers.analysis import segments, selection
 from helpers.errors import DataError
 from helpers.ingest import schema
-from helpers.sample import program
+from helpers.sample import planted_model
 from helpers.stats import compare, estimators, weighting
 
 TRUTH = paths.RAW_DIR / "truth.json"
@@ -213,7 +213,7 @@ def test_role_effect_and_account_views_on_sample(sample: dict) -> None:
     b2b = sample["resp"][sample["resp"]["market"] == "B2B"]
     by_role = segments.nps_by(b2b, "role", cluster="account_id").set_index("role")["nps"]
     # planted role shift on LTR: decision_maker -0.3 < influencer 0 < user +0.25
-    assert program.ROLE_LTR["decision_maker"] < program.ROLE_LTR["user"]
+    assert planted_model.ROLE_LTR["decision_maker"] < planted_model.ROLE_LTR["user"]
     assert by_role["decision_maker"] < by_role["user"]
     t = segments.account_nps(b2b, sample["acc"]).set_index("unit", append=True)
     assert (t["ci_low"] < t["estimate"]).all() and (t["estimate"] < t["ci_high"]).all()
