@@ -17,6 +17,7 @@ from helpers.errors import DataError
 from helpers.ingest import schema
 from helpers.sample import planted_model
 from helpers.stats import compare, estimators, weighting
+from helpers.stats.design import Design
 
 TRUTH = paths.RAW_DIR / "truth.json"
 PROCESSED = paths.PROCESSED_DIR / "responses.parquet"
@@ -266,7 +267,8 @@ def test_paired_wave_changes_equal_compare_paired_pair_by_pair(sample: dict) -> 
     for r in ch.itertuples():
         g = b2b if r.dimension == "all" else b2b[b2b[r.dimension].astype(str) == r.segment]
         g = g[g["wave"].isin([r.wave_from, r.wave_to])]
-        d = compare.compare_paired(g, "account_id", "wave", "ltr", periods=(r.wave_from, r.wave_to))
+        d = compare.compare_paired(g, "ltr", compare.Panel("account_id", "wave",
+                                                           (r.wave_from, r.wave_to)))
         assert (r.change, r.se, r.ci_low, r.ci_high, r.p_value) == pytest.approx(
             (d.estimate, d.se, d.ci[0], d.ci[1], d.p), rel=1e-9, abs=1e-9)
         assert (r.n_from, r.n_to, r.n_units) == (d.n_a, d.n_b, d.n_units)
@@ -287,14 +289,16 @@ def test_wave_changes_use_the_joint_design_covariance() -> None:
     ch = segments.wave_changes(df, "tier", cluster="account_id").set_index(["dimension",
                                                                             "segment"])
     allrow = ch.loc[("all", "all")]
-    t = estimators.nps_table(df, "wave", cluster="account_id", covmat=True, ci="wald")
+    t = estimators.nps_table(df, "wave", design=Design.from_frame(df, cluster="account_id"),
+                             covmat=True, ci="wald")
     d = compare.contrast(t, 0, 1)
     assert (allrow["change"], allrow["se"], allrow["p_value"]) == pytest.approx(
         (d.estimate, d.se, d.p))
     assert d.df == 59                                  # 60 accounts - 1 stratum
     a, b = df[df["wave"] == "2026Q1"], df[df["wave"] == "2026Q2"]
-    ind = compare.compare_independent(a["ltr"], b["ltr"], a_cluster=a["account_id"],
-                                      b_cluster=b["account_id"])
+    ind = compare.compare_independent(a["ltr"], b["ltr"],
+                                      a_design=Design.from_frame(a, cluster="account_id"),
+                                      b_design=Design.from_frame(b, cluster="account_id"))
     assert ind.se > 1.5 * d.se                         # shared accounts: strongly correlated
     assert "joint design" in allrow["test"]
 

@@ -56,11 +56,9 @@ def _mean_points(values: pd.Series, weights: pd.Series | None = None,
                  ) -> dict[str, float]:
     """Design-based mean (estimators.survey_mean) of a score already in points, CI clipped to
     range; missing values are outside the domain, their units stay in the design."""
-    res = estimators.survey_mean(
-        values.astype(float).to_numpy(),
-        weights=None if weights is None else weights.to_numpy(float),
-        cluster=None if cluster is None else cluster.to_numpy(),
-    )
+    res = estimators.survey_mean(values.astype(float).to_numpy(), Design(
+        len(values), weights=None if weights is None else weights.to_numpy(float),
+        cluster=None if cluster is None else cluster.to_numpy()))
     out = _row(res)
     out["ci_low"], out["ci_high"] = max(lo, out["ci_low"]), min(hi, out["ci_high"])
     return out
@@ -154,7 +152,7 @@ def account_nps(responses: pd.DataFrame, accounts: pd.DataFrame | None = None, *
     vote_col = "score_mean" if vote == "mean" else "score_majority"
     rows = []
     account_code = pd.factorize(d["account_id"])[0]  # integer clusters: factorised once
-    res = estimators.nps(d["ltr"].to_numpy(float), cluster=account_code)
+    res = estimators.nps(d["ltr"].to_numpy(float), Design(len(d), cluster=account_code))
     rows.append({"method": "all responses", "unit": "responses", **_row(res)})
     rows.append({"method": f"one vote per account ({vote})", "unit": "accounts",
                  **_mean_points(acc[vote_col])})
@@ -180,8 +178,8 @@ def _role_rows(d: pd.DataFrame, acc: pd.DataFrame, weights: Mapping[str, float],
                                       "unit": "accounts", **_mean_points(acc["waterfall_score"])}]
     w = d["role"].map(weights).astype(float)
     unknown = sorted(set(d.loc[w.isna(), "role"].fillna("no role")))
-    res = estimators.nps(d["ltr"].to_numpy(float), weights=w.fillna(0.0).to_numpy(),
-                         cluster=account_code)
+    res = estimators.nps(d["ltr"].to_numpy(float), Design(
+        len(d), weights=w.fillna(0.0).to_numpy(), cluster=account_code))
     method = "role-weighted (" + "/".join(f"{v:g}" for v in weights.values()) + ")"
     if unknown:  # weight 0: out of the estimate and of n (b2b.role_weights can give them one)
         method += "; without a weight: " + ", ".join(map(str, unknown[:3])) + (
@@ -507,7 +505,7 @@ def design_for(df: pd.DataFrame, *, weight: str | None = None, cluster: str | No
     """The survey design of a market's responses: B2B clustered by account, B2C weighted with
     its raking margins (``calibrate``, e.g. ``[["wave", "region"], ...]`` when raked within each
     wave) and, across waves, ``strata="wave"`` (each wave is its own sample)."""
-    return Design.from_frame(df, weight=weight, cluster=cluster, strata=strata,
+    return Design.from_frame(df, weights=weight, cluster=cluster, strata=strata,
                              calibrate=calibrate)
 
 
@@ -815,8 +813,7 @@ def market_changes(data: Study, q: float = 0.05) -> pd.DataFrame:
                                   weight="weight", q=q,
                                   calibrate=b2c_calibration(data.raking_margins()),
                                   strata="wave").assign(market="B2C"))
-    out = pd.concat(parts, ignore_index=True)
-    compare.with_fdr(out, q)
+    out = compare.with_fdr(pd.concat(parts, ignore_index=True), q)
     return out[["market", *[c for c in out.columns if c != "market"]]]
 
 
@@ -864,7 +861,7 @@ def _measure_change(data: Study, market: str, rows: pd.DataFrame, values: pd.Ser
     domains of the weighted design (waves as strata, calibration-aware when raked)."""
     d = rows.assign(_value=values.to_numpy(), wave=rows["wave"].astype(str))
     if market == "B2B":
-        return (compare.compare_paired(d, "account_id", "wave", "_value", periods=waves,
+        return (compare.compare_paired(d, "_value", compare.Panel("account_id", "wave", waves),
                                        metric="mean"), "paired (same accounts in both waves)")
     design = design_for(d, weight="weight", calibrate=b2c_calibration(data.raking_margins()),
                         strata="wave")
