@@ -13,6 +13,7 @@ import pytest
 from helpers import catalog, cli, config, contract, inputs, paths
 from helpers.analysis import selection
 from helpers.config import NotebookStep
+from helpers.errors import ArgumentError
 from helpers.ingest import clean
 from helpers.reporting import cards, run_command, run_params, summary
 
@@ -127,13 +128,13 @@ def test_the_runs_public_parameters_agree_with_the_registry() -> None:
 
 
 def test_wrong_registrations_and_calls_are_refused() -> None:
-    with pytest.raises(ValueError, match="an option and a reader"):
+    with pytest.raises(ArgumentError, match="an option and a reader"):
         inputs.Input("x", "x_path", key="k", label="x", what="x", how="x", option="--x")
-    with pytest.raises(ValueError, match="source 'mail'"):
+    with pytest.raises(ArgumentError, match="source 'mail'"):
         inputs.Input("x", "x_path", key="k", label="x", what="x", how="x", source="mail")
-    with pytest.raises(ValueError, match="unknown input 'acounts'"):
+    with pytest.raises(ArgumentError, match="unknown input 'acounts'"):
         inputs.given({"acounts": "a.csv"})
-    with pytest.raises(ValueError, match="comes from the export"):
+    with pytest.raises(ArgumentError, match="comes from the export"):
         clean.files_given({"competitor_ratings": "c.csv"})
     assert inputs.given({"prices": "", "accounts": Path("a.csv"), "cx_index": None}) == {"accounts": "a.csv"}
     assert inputs.from_parameters({"accounts_path": "a.parquet", "n_boot": 200}) == {"accounts": "a.parquet"}

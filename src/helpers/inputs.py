@@ -29,6 +29,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from os import PathLike
 
+from helpers.errors import ArgumentError
+
 FILE, EXPORT = "file", "export"
 
 
@@ -71,10 +73,11 @@ class Input:
 
     def __post_init__(self) -> None:
         if self.source not in (FILE, EXPORT):
-            raise ValueError(f"input {self.name!r}: source {self.source!r}, expected file or export")
+            raise ArgumentError(f"input {self.name!r}: source {self.source!r}", argument="source",
+                                expected="file or export")
         if (self.source == FILE) != bool(self.option and self.reader):
-            raise ValueError(f"input {self.name!r}: a file input has an option and a reader, "
-                             "an input from the export neither")
+            raise ArgumentError(f"input {self.name!r}: a file input has an option and a reader, "
+                                "an input from the export neither")
 
     @property
     def file(self) -> str:
@@ -134,10 +137,11 @@ def by_parameter(parameter: str) -> Input | None:
 
 def given(paths: Mapping[str, str | PathLike[str] | None]) -> dict[str, str]:
     """`paths` (input name -> file) without the inputs not provided ("" or None), in registry
-    order. A name that is not a registered input is a ValueError (a wrong call, not bad data)."""
+    order. A name that is not a registered input is an ArgumentError (a wrong call, not bad data)."""
     unknown = [n for n in paths if n not in INPUTS]
     if unknown:
-        raise ValueError(f"unknown input {unknown[0]!r}; registered: {', '.join(INPUTS)}")
+        raise ArgumentError(f"unknown input {unknown[0]!r}", argument="inputs",
+                            expected=", ".join(INPUTS))
     return {n: str(paths[n]) for n in INPUTS if paths.get(n)}
 
 

@@ -24,7 +24,7 @@ import pyarrow.compute as pc
 
 from helpers import catalog, paths
 from helpers import inputs as registry
-from helpers.errors import DataError, require_columns
+from helpers.errors import ArgumentError, DataError, require_columns
 from helpers.ingest import readers
 from helpers.ingest import schema as schema_mod
 from helpers.ingest.pii_text import PLACEHOLDER
@@ -683,11 +683,12 @@ def read_input(inp: registry.Input, path: Path, salt: str) -> pd.DataFrame:
 
 def files_given(given: Mapping[str, str | os.PathLike[str] | None] | None) -> dict[str, str]:
     """Optional input files of a cleaning run: input name -> file, those not provided left out.
-    An input that does not come from a file (competitor ratings) is a ValueError."""
+    An input that does not come from a file (competitor ratings) is an ArgumentError."""
     chosen = registry.given(given or {})
     wrong = [n for n in chosen if registry.INPUTS[n].source != registry.FILE]
     if wrong:
-        raise ValueError(f"input {wrong[0]!r} comes from the export, not from a file")
+        raise ArgumentError(f"input {wrong[0]!r} comes from the export, not from a file",
+                            argument="inputs")
     return chosen
 
 
