@@ -28,7 +28,7 @@ def _study(folder: Path, segments_path: Path) -> selection.Study:
 def pair(tmp_path_factory) -> tuple[selection.Study, selection.Study]:
     root = tmp_path_factory.mktemp("own-names")
     profiles.write("full", root / "full", rows=2500, seed=11)
-    written = profiles.write("custom", root / "custom", rows=2500, seed=11)
+    written, _ = profiles.write("custom", root / "custom", rows=2500, seed=11)
     full = _study(root / "full", Path("config/segments.yaml").resolve())
     return full, _study(root / "custom", written["segments"])
 

@@ -55,7 +55,7 @@ def _run(tmp: Path, export: Path, schema: Path, *extra: str) -> tuple[dict, set[
 
 @pytest.mark.parametrize("profile", ["b2c-only", "b2b-responses", "custom"])
 def test_pipeline_on_each_profile(tmp_path: Path, profile: str) -> None:
-    written = profiles.write(profile, tmp_path / "raw", rows=1200, seed=5)
+    written, _ = profiles.write(profile, tmp_path / "raw", rows=1200, seed=5)
     side = [f"--{k.replace('_', '-')}={written[k]}" for k in ("accounts", "invitations",
                                                                 "cx_index", "prices") if k in written]
     if "segments" in written:

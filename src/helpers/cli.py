@@ -37,9 +37,8 @@ def _sample(args: argparse.Namespace) -> int:
         written = writers.write(sample, args.out, fmt=args.format)
         rows = len(sample.export)
     else:
-        written = profiles.write(args.profile, args.out, rows=args.rows, seed=args.seed,
-                                 gaming=not args.no_gaming)
-        rows = int(written.pop("rows"))
+        written, rows = profiles.write(args.profile, args.out, rows=args.rows, seed=args.seed,
+                                       gaming=not args.no_gaming)
     extra = f"; its schema: {written['schema']}" if "schema" in written else ""
     print(f"wrote the {args.profile!r} sample ({rows:,} responses) and {len(written) - 1} other "
           f"file(s) to {args.out} in {time.perf_counter() - t0:.1f} s; planted truth: "

@@ -74,7 +74,7 @@ class CleanResult:
     competitor_ratings: pd.DataFrame
     log: dict[str, Any]
     side_tables: dict[str, pd.DataFrame] = field(default_factory=dict)
-    schema: Schema | None = None
+    schema: Schema = field(kw_only=True)
 
 
 def _mapped(survey: readers.Survey, sch: Schema) -> dict[str, str]:
@@ -277,9 +277,9 @@ def clean_responses(survey: readers.Survey, sch: Schema, salt: str, speeder_frac
 
     # Personal data: hash or drop; only keys leave this function.
     for name, spec in sch.personal.items():
-        col = schema_mod.locate(spec, list(raw.columns), survey.questions, survey.import_ids)
-        if col is not None and spec.action == "hash":
-            out[name] = hash_keys(raw[col], salt)
+        source = schema_mod.locate(spec, list(raw.columns), survey.questions, survey.import_ids)
+        if source is not None and spec.action == "hash":
+            out[name] = hash_keys(raw[source], salt)
     if "comment" in out:
         out["comment"] = mask_comments(out["comment"])
 
@@ -289,7 +289,7 @@ def clean_responses(survey: readers.Survey, sch: Schema, salt: str, speeder_frac
     log.update(_log(out, sch, survey, mapped))
     out = out.drop(columns=["status", "distribution_channel", "started_at",
                             *([] if keep_finished else ["finished"])], errors="ignore")
-    return CleanResult(out.reset_index(drop=True), comp, log)
+    return CleanResult(out.reset_index(drop=True), comp, log, schema=sch)
 
 
 def _read_numbers(s: pd.Series, spec: schema_mod.FieldSpec, sch: Schema, col: str,
@@ -709,7 +709,6 @@ def prepare(raw_path: str | os.PathLike[str], schema_path: str | os.PathLike[str
     salt = load_salt()
     survey = readers.read_survey(raw, format=format, encoding=encoding)
     result = clean_responses(survey, sch, salt, speeder_fraction)
-    result.schema = sch
     for name in registry.INPUTS:  # in registry order: the cleaning log lists them so
         if name in files:
             result.side_tables[name] = read_input(registry.INPUTS[name], paths.resolve(files[name]), salt)

@@ -161,7 +161,7 @@ def run_parts(raw_path: str | os.PathLike[str],
     summary = pd.DataFrame({"ltr": np.concatenate(tally.ltr),
                             "include": np.concatenate(tally.include)})
     summary.attrs["masked_comments"] = tally.masked
-    return clean.CleanResult(summary, pd.DataFrame(), log, {}, sch)
+    return clean.CleanResult(summary, pd.DataFrame(), log, {}, schema=sch)
 
 
 def _remove(p: Path) -> None:
@@ -217,8 +217,8 @@ def _settle(stage: Path, sch: Schema, frac: float) -> _Tally:
     con.execute(f"CREATE VIEW parts AS SELECT * FROM read_parquet('{resp_dir / '*.parquet'}')")
     median = None
     if "duration_s" in cols:
-        median = con.execute("SELECT median(duration_s) FROM parts WHERE NOT flag_test"
-                             ).fetchone()[0]
+        (median,) = con.execute("SELECT median(duration_s) FROM parts WHERE NOT flag_test"
+                                ).fetchone() or (None,)
     dups = _duplicates(con, sch, cols)
     con.close()
     tally = _Tally()

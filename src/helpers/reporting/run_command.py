@@ -139,8 +139,9 @@ def check_pages(run_dir: Path) -> list[str]:
     if browser.find_chromium() is None:
         return ["skipped: Chromium not found (apt-get install -y chromium)"]
     checks = browser.check_run(run_dir)
-    record = [{"page": Path(c.page).name, "ok": c.ok, "problems": c.problems(),
-               "screenshot": relative(c.screenshot) if c.screenshot else None} for c in checks]
+    record: list[dict[str, Any]] = [
+        {"page": Path(c.page).name, "ok": c.ok, "problems": c.problems(),
+         "screenshot": relative(c.screenshot) if c.screenshot else None} for c in checks]
     try:
         doc = manifest.read(run_dir)
         doc.page_checks = record

@@ -55,6 +55,7 @@ class PlannedStep:
         """The run-parameters table its report prints: value and where it came from."""
         rows = []
         for name, meta in self.declared.items():
+            value: Any
             if name == "run_dir":
                 value, source = run_dir_value, "runner"
             elif name in self.overrides:

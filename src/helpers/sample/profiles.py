@@ -57,9 +57,9 @@ RATING_LABELS = {"very poor": 1, "poor": 2, "fair": 3, "good": 4, "very good": 5
 
 
 def write(profile: str, out_dir: str | Path, rows: int = 5000, seed: int = 42,
-          gaming: bool = True) -> dict[str, Path]:
+          gaming: bool = True) -> tuple[dict[str, Path], int]:
     """Generate `profile` and write its export, side files, truth.json and survey.yaml
-    (and, for ``custom``, segments.yaml); returns the paths by name."""
+    (and, for ``custom``, segments.yaml); returns the paths by name and the responses written."""
     if profile not in PROFILES:
         raise ValueError(f"profile {profile!r} unknown; expected one of {', '.join(PROFILES)}")
     sample = program.generate(rows=rows, seed=seed, gaming=gaming)
@@ -73,7 +73,6 @@ def write(profile: str, out_dir: str | Path, rows: int = 5000, seed: int = 42,
     else:
         shaped, schema, fmt = _custom(sample), _custom_schema(base), "csv"
     written = writers.write(shaped, out_dir, fmt=fmt)
-    written["rows"] = len(shaped.export)  # type: ignore[assignment]  # (count, not a path)
     target = Path(out_dir) / "survey.yaml"
     target.write_text(f"# Survey schema of the sample profile {profile!r} (cx sample --profile).\n"
                       + yaml.safe_dump(schema, sort_keys=False, allow_unicode=True), encoding="utf-8")
@@ -83,7 +82,7 @@ def write(profile: str, out_dir: str | Path, rows: int = 5000, seed: int = 42,
         settings["b2c_margins"] = {CUSTOM_FIELDS.get(k, k): v for k, v in settings["b2c_margins"].items()}
         written["segments"] = Path(out_dir) / "segments.yaml"
         written["segments"].write_text(yaml.safe_dump(settings, sort_keys=False), encoding="utf-8")
-    return written
+    return written, len(shaped.export)
 
 
 def _keep(sample: program.Sample, rows: pd.Series, drop: list[str]) -> program.Sample:
