@@ -45,6 +45,11 @@ class DataError(ValueError):
                           row=None if self.row is None else self.row + rows_before)
 
 
+class ArgumentError(ValueError):
+    """A call made wrongly (an unknown option, a value out of range): a programming error of the
+    caller, not bad data. Never caught as thin data."""
+
+
 class ConfigError(DataError):
     """Invalid configuration or run parameters."""
 
