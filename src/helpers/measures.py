@@ -65,7 +65,7 @@ class Statistic:
 
     def metric_key(self, market: str) -> str:
         """The run-folder metric key of this statistic in `market`: ``nps_b2b``."""
-        return f"{self.key}_{market.lower()}"
+        return metric_key(self.key, market)
 
     def describe(self) -> dict[str, Any]:
         """Plain JSON fields naming the statistic, stored beside every estimate of it."""
@@ -79,6 +79,12 @@ class Statistic:
         fields = {k: d[k] for k in cls.__dataclass_fields__}
         return cls(**{**fields, "unit": Unit(fields["unit"]), "digits": int(fields["digits"]),
                       "headline": bool(fields["headline"])})
+
+
+def metric_key(statistic: str, market: str) -> str:
+    """The run-folder metric key of a statistic in a market (``"nps", "B2B"`` -> ``nps_b2b``):
+    the one place this key is built."""
+    return f"{statistic}_{market.lower()}"
 
 
 def _fmt(x: float) -> str:
@@ -150,7 +156,7 @@ class Measure:
 
     @property
     def statistics(self) -> tuple[Statistic, ...]:
-        """The figures reported for this measure, the headline figure first."""
+        """The figures reported for this measure (an AGREE measure: its mean, then the share)."""
         if self.rule is Rule.NPS:
             return (Statistic("nps", self.key, "nps", "NPS", "NPS (points, -100..100)",
                               "promoters (9-10) minus detractors (0-6), points", Unit.POINTS, 1,
@@ -165,12 +171,12 @@ class Measure:
                           f"{self.name} {self._share_label()}",
                           f"% answering {self.cut_text} on {self.range_text}", Unit.PERCENT, 1,
                           True)
-        return (share, mean) if self.rule is Rule.AGREE else (share,)
+        return (mean, share) if self.rule is Rule.AGREE else (share,)
 
     @property
     def headline(self) -> Statistic:
         """The measure's main figure (a tile on the summary)."""
-        return self.statistics[0]
+        return next(s for s in self.statistics if s.headline)
 
     def values(self, answers: Any, statistic: Statistic) -> np.ndarray:
         """Per-response values whose (weighted) mean is `statistic`: +100/0/-100 for NPS, 100 or
@@ -209,5 +215,5 @@ def find_statistic(measures: Iterable[Measure], key: str) -> tuple[Measure, Stat
     raise ArgumentError(f"no statistic {key!r}; this survey reports {known}")
 
 
-__all__ = ["Measure", "Rule", "Statistic", "Unit", "find_statistic", "statistics",
+__all__ = ["Measure", "Rule", "Statistic", "Unit", "find_statistic", "metric_key", "statistics",
            "PROMOTER_MIN", "DETRACTOR_MAX"]

@@ -355,7 +355,7 @@ def account_matrix(
     x: str = "dm_score",
     y: str = "others_score",
     size: str | None = "arr",
-    hue: str | None = "archetype",
+    hue: str | None = "archetype_label",
     xlabel: str = "Decision maker's score (NPS points)",
     ylabel: str = "Other contacts' mean score (NPS points)",
     title: str = "Account matrix",
@@ -380,7 +380,8 @@ def account_matrix(
     ax.set_ylabel(ylabel)
     ax.set_title(f"{title} (n={len(d)} accounts; {len(table) - len(d)} without both)")
     if hue and hue in d:
-        ax.legend(title=hue.replace("_", " "), loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=8)
+        ax.legend(title=hue.removesuffix("_label").replace("_", " "), loc="upper left",
+                  bbox_to_anchor=(1.01, 1), fontsize=8)
     quads = {"both positive": ((d[x] > 0) & (d[y] > 0)).sum(),
              "decision maker negative, others positive": ((d[x] < 0) & (d[y] > 0)).sum(),
              "decision maker positive, others negative": ((d[x] > 0) & (d[y] < 0)).sum(),

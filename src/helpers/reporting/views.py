@@ -175,7 +175,7 @@ def response_rates(rates: pd.DataFrame, schema: Any) -> Table:
 
 
 def archetypes(counts: pd.DataFrame, currency: str = "USD") -> Table:
-    cols = [t.text("archetype", "Archetype"), t.text("meaning", "Meaning"),
+    cols = [t.text("archetype_label", "Archetype"), t.text("meaning", "Meaning"),
             t.count("accounts", "Accounts"), t.pct("pct_accounts", "% of accounts"),
             t.money("arr", "ARR", currency)]
     return t.table(counts, cols)
@@ -184,7 +184,7 @@ def archetypes(counts: pd.DataFrame, currency: str = "USD") -> Table:
 def accounts_at_risk(arch: pd.DataFrame, schema: Any, by: str | None, currency: str = "USD",
                      k: int = 12) -> Table:
     """The accounts with the most revenue in the at-risk archetypes (account ids, no people)."""
-    cols = [t.text("account_id", "Account"), t.text("archetype", "Archetype")]
+    cols = [t.text("account_id", "Account"), t.text("archetype_label", "Archetype")]
     cols += [t.text(by, t.field_label(schema, by))] if by else []
     cols += [t.money("arr", "ARR", currency), t.count("n_responses", "Responses"),
              t.points("dm_score", "Decision maker's score"),
