@@ -54,7 +54,8 @@ def data_dir(rows: int, clean: bool = True) -> Path:
 STEPS_CODE = r'''
 import json, sys, time
 from helpers import config
-from helpers.analysis import drivers, importance, integrity, journey, outcomes, segments, selection, text
+from helpers.analysis import (drivers, headline, importance, integrity, journey, outcomes, personas,
+                              segments, selection, text)
 T = {}
 def step(name, fn):
     t = time.perf_counter(); fn(); T[name] = time.perf_counter() - t
@@ -65,12 +66,12 @@ data = selection.load("data/processed/responses.parquet", "data/processed/survey
                       "config/segments.yaml", accounts_path="data/processed/accounts.parquet")
 T["load (selection.load)"] = time.perf_counter() - t0
 sch, cfg = data.schema, data.settings
-step("02 headline", lambda: segments.market_headline(data))
+step("02 headline", lambda: headline.market_headline(data))
 step("02 segment tables", lambda: segments.market_segments(data))
 step("02 trends", lambda: segments.market_trends(data))
 step("02 wave-over-wave changes", lambda: segments.market_changes(data))
-step("02 headline changes (CES, CSAT)", lambda: segments.headline_changes(data))
-step("02 personas (subsample)", lambda: [segments.find_personas(
+step("02 headline changes (CES, CSAT)", lambda: headline.headline_changes(data))
+step("02 personas (subsample)", lambda: [personas.find_personas(
     data.market(m).rows, sch.driver_items(m), k_min=cfg.k_min, k_max=cfg.k_max, seeds=cfg.seeds,
     cluster=data.market(m).cluster, sample=p2["persona_sample"]) for m in data.markets])
 sel = {m: data.market(m) for m in data.markets}

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from helpers import catalog, config
-from helpers.analysis import competitors, sales, segments, selection
+from helpers.analysis import competitors, headline, sales, segments, selection
 from helpers.ingest import schema as schema_mod
 from helpers.reporting import scorecard, summary
 from helpers.stats import compare
@@ -44,7 +44,7 @@ def test_separators_difference_is_promoters_minus_detractors_hand_computed() -> 
 
 def test_separators_find_the_planted_drivers(study, truth) -> None:
     chosen = study.market("B2B")
-    sep = sales.separators(chosen.rows, sales.stage_items(study.schema, "B2B"), **chosen.design)
+    sep = sales.separators(chosen.rows, sales.stage_items(study.schema, "B2B"), **chosen.columns)
     assert set(sep["stage"]) == {"sales", "implementation"}
     assert len(set(sep["item"].head(3)) & set(truth["top3"]["B2B"])) >= 2
     assert sep["significant"].all() and (sep["ci_low"] > 0).all()
@@ -79,7 +79,7 @@ def test_decision_maker_coverage_by_tier_hand_computed(study) -> None:
 
 def test_headline_changes_use_the_same_tests_as_the_wave_changes(study) -> None:
     changes = segments.market_changes(study)
-    head = segments.headline_changes(study, changes)
+    head = headline.headline_changes(study, changes)
     prev = study.waves[study.waves.index(study.wave) - 1]
     nps = head[head["metric"] == "nps"].set_index("market")
     overall = changes[(changes["dimension"] == "all") & (changes["wave_to"] == study.wave)]
@@ -93,7 +93,7 @@ def test_headline_changes_use_the_same_tests_as_the_wave_changes(study) -> None:
     assert set(head["metric"]) == {"nps", "ces_mean", "ces_agree", "csat_top2"}
     first = selection.study(study.included, study.schema, study.settings, tables=study.tables,
                             wave=study.waves[0])
-    assert segments.headline_changes(first, changes).empty  # no wave before the first
+    assert headline.headline_changes(first, changes).empty  # no wave before the first
 
 
 def test_scorecard_tiles_only_for_what_the_run_has(tmp_path) -> None:

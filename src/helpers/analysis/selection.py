@@ -89,6 +89,12 @@ class MarketData:
     def weights(self) -> str | None:
         return self.rule.weight if self.included else None
 
+    @property
+    def columns(self) -> dict[str, str | None]:
+        """The resampling unit and weight column names (``cluster``, ``weights``), as keyword
+        arguments for analyses that resample whole units (bootstraps, cross-validation)."""
+        return {"cluster": self.cluster, "weights": self.weights}
+
     @functools.cached_property
     def design(self) -> Design:
         """The survey design of these rows (built once)."""
