@@ -8,7 +8,7 @@ import pytest
 
 from helpers import config
 from helpers.analysis import selection
-from helpers.errors import DataError
+from helpers.errors import ArgumentError, DataError
 from helpers.ingest import clean, schema
 
 
@@ -85,7 +85,7 @@ def test_market_design_weights_and_contact_units() -> None:
     assert data.market("B2C", "2026Q2, 2026Q1").waves == ("2026Q2", "2026Q1")
     with pytest.raises(DataError, match="2030Q1"):
         data.market("B2C", "2030Q1")
-    with pytest.raises(DataError, match="B2G"):
+    with pytest.raises(ArgumentError, match="B2G"):  # a wrong call, not bad data
         data.market("B2G")
 
 
