@@ -12,6 +12,7 @@ import pytest
 from helpers import catalog, config
 from helpers.analysis import competitors, headline, sales, segments, selection
 from helpers.ingest import schema as schema_mod
+from helpers.measures import find_statistic
 from helpers.reporting import scorecard, summary
 from helpers.stats import compare
 
@@ -96,11 +97,18 @@ def test_headline_changes_use_the_same_tests_as_the_wave_changes(study) -> None:
     assert headline.headline_changes(first, changes).empty  # no wave before the first
 
 
+def _described(table: pd.DataFrame) -> pd.DataFrame:
+    """Headline rows as notebook 02 writes them: each with its statistic's description."""
+    measures = schema_mod.load().measures
+    desc = pd.DataFrame([find_statistic(measures, k)[1].describe() for k in table["metric"]])
+    return pd.concat([table.reset_index(drop=True), desc[headline.STATISTIC_COLUMNS]], axis=1)
+
+
 def test_scorecard_tiles_only_for_what_the_run_has(tmp_path) -> None:
-    catalog.save_result(pd.DataFrame({
+    catalog.save_result(_described(pd.DataFrame({
         "market": ["B2C", "B2C"], "metric": ["nps", "csat_top2"], "label": ["NPS", "CSAT"],
         "estimate": [12.2, 71.7], "ci_low": [3.4, 66.9], "ci_high": [20.7, 76.1],
-        "n": [460, 455]}), "market_headline", tmp_path)
+        "n": [460, 455]})), "market_headline", tmp_path)
     catalog.save_result(pd.DataFrame({
         "market": ["B2C"], "metric": ["nps"], "wave_from": ["2026Q2"], "wave_to": ["2026Q3"],
         "change": [-9.0], "ci_low": [-15.0], "ci_high": [-3.0], "p_adjusted": [0.01],
@@ -117,10 +125,10 @@ def test_scorecard_tiles_only_for_what_the_run_has(tmp_path) -> None:
 
 def test_a_tile_without_an_interval_says_why(tmp_path) -> None:
     """Every response from one account (design df 0): no CI, and the tile says so instead of '–'."""
-    catalog.save_result(pd.DataFrame({
+    catalog.save_result(_described(pd.DataFrame({
         "market": ["B2B"], "metric": ["nps"], "label": ["NPS"], "estimate": [-2.5],
         "ci_low": [float("nan")], "ci_high": [float("nan")], "df": [0.0], "n": [40],
-        "design": ["clustered by account"]}), "market_headline", tmp_path)
+        "design": ["clustered by account"]})), "market_headline", tmp_path)
     card = scorecard.build(summary.load_artefacts(tmp_path))
     assert "every response is from one account" in card.to_html()
     assert "B2B NPS -2.5 no CI: every response is from one account" in repr(card)

@@ -20,12 +20,12 @@ from helpers.reporting import tables as t
 from helpers.reporting.tables import Table
 
 CI = "95% CI"
-HEADLINE_KINDS = {"nps": "points", "ces_mean": "num", "ces_agree": "pct", "csat_top2": "pct"}
 MARKET_WORDS = {"B2B": "Business (B2B)", "B2C": "Consumer (B2C)"}
 
 
 def _headline_kind(row: Mapping[str, Any]) -> str:
-    return HEADLINE_KINDS.get(str(row.get("metric")), "num")
+    """The number kind of a headline row: its statistic's unit (helpers.measures.Unit)."""
+    return str(row.get("unit") or "num")
 
 
 def say(text: str) -> Any:
@@ -100,14 +100,14 @@ def frame(df: pd.DataFrame, *, caption: str = "", note: str = "", interactive: b
 
 
 def headline(head: pd.DataFrame) -> Table:
-    """Headline NPS / CES / CSAT per market: estimate, CI, n, design effect, effective n."""
+    """Every headline statistic per market: estimate, CI, n, design effect, effective n."""
     d = head.assign(market=head["market"].map(lambda m: MARKET_WORDS.get(m, m)))
     cols = [t.text("market", "Market"), t.text("label", "Measure"),
             t.Col("estimate", "Estimate", _headline_kind, digits=1), t.ci(kind=_headline_kind),
             t.count(), t.num("deff", "Design effect", 2), t.count("n_eff", "Effective n"),
             t.text("design", "Design")]
-    return t.table(d, cols, note="NPS in points (-100 to +100); CES mean on its answer scale; "
-                                 "% agree and CSAT top-2 box in percent of respondents.")
+    return t.table(d, cols, note="NPS in points (-100 to +100); shares (top box, % agree) in "
+                                 "percent of respondents; means on the measure's answer scale.")
 
 
 def segments(seg: pd.DataFrame, schema: Any, only_suppressed: bool = False,
