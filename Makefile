@@ -102,8 +102,14 @@ bench: $(STAMP)
 bench-large: $(STAMP)
 	$(BIN)/python benchmarks/bench_scaling.py --rows 100000,1000000,10000000 --pipeline 1000000,20000000
 
-lab: $(STAMP) $(PROCESSED)
-	$(BIN)/jupyter lab --notebook-dir=.
+# JupyterLab on the project's folder with the kernel "CX workspace (.venv)" registered and offered.
+# Options pass through: make lab ARGS="--no-browser --port 8899" (headless: open the printed URL
+# with its token). Jupyter refuses to start as root without --allow-root, so it is added when
+# `id -u` is 0 (containers). The sample is cleaned only when data/processed has no responses
+# yet: existing processed data is never replaced behind your back.
+LAB_AS_ROOT = $(if $(filter 0,$(shell id -u 2>/dev/null)),--allow-root)
+lab: kernel $(if $(wildcard $(PROCESSED)),,$(PROCESSED))
+	$(BIN)/jupyter lab --notebook-dir=. $(LAB_AS_ROOT) $(ARGS)
 
 clean-reports:
 	rm -rf reports/*/ reports/index.html reports/latest

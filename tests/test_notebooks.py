@@ -82,3 +82,25 @@ def test_use_params_file_only_outside_a_run(tmp_path, monkeypatch):
     p.write_text("notebooks:\n  02_segments: {min_n: ten}\n")
     with pytest.raises(ConfigError, match="min_n"):
         config.use_params_file({"min_n": 10}, "02_segments")
+
+
+def test_use_params_file_prints_the_values_it_changed(tmp_path, monkeypatch, capsys):
+    """The parameters cell shows defaults; a params file that replaces any says so in one line."""
+    from helpers import config
+
+    p = tmp_path / "params.yaml"
+    p.write_text("shared: {min_n: 10}\nnotebooks:\n  02_segments: {wave: 2026Q1, max_halfwidth: 30}\n")
+    monkeypatch.delenv(config.RUN_ENV, raising=False)
+    monkeypatch.setenv(config.PARAMS_ENV, str(p))
+    config.use_params_file({"min_n": 10, "wave": "", "max_halfwidth": 30.0}, "02_segments")
+    assert capsys.readouterr().out == (f"parameters from {p}, not the defaults shown above: wave='2026Q1'\n")
+    config.use_params_file({"min_n": 10, "wave": "2026Q1", "max_halfwidth": 30.0}, "02_segments")
+    assert capsys.readouterr().out == ""
+
+
+@pytest.mark.parametrize("nb", NOTEBOOKS, ids=lambda p: p.name)
+def test_parameters_cell_says_where_its_values_come_from(nb):
+    import nbformat
+
+    cell = next(c for c in nbformat.read(nb, as_version=4).cells if "parameters" in c.metadata.get("tags", []))
+    assert cell.source.splitlines()[0].startswith("# Defaults as in config/params.yaml; interactively")

@@ -266,13 +266,15 @@ def use_params_file(namespace: dict[str, Any], notebook: str,
 
     A scheduled run injects its parameters itself (``$CX_RUN_ID`` is set), so nothing changes
     there. Interactively the notebook explores what config/params.yaml (or ``$CX_PARAMS``)
-    points at, not whatever its parameters cell defaults to. Only parameters the notebook
-    declares are set (``run_dir`` stays as it is).
+    points at, not whatever its parameters cell defaults to, and prints one line naming the
+    parameters whose shown defaults it replaced (nothing when none changed). Only parameters
+    the notebook declares are set (``run_dir`` stays as it is).
     """
     if os.environ.get(RUN_ENV):
         return
-    values = notebook_params(notebook, os.environ.get(PARAMS_ENV) or path)
-    for key, value in values.items():
+    source = os.environ.get(PARAMS_ENV) or path
+    changed = []
+    for key, value in notebook_params(notebook, source).items():
         if key not in namespace or key == "run_dir":
             continue
         default = namespace[key]
@@ -280,9 +282,12 @@ def use_params_file(namespace: dict[str, Any], notebook: str,
             value = float(value)
         if type(value) is not type(default):
             raise ConfigError(f"notebooks.{notebook}.{key} is {type(value).__name__} {value!r}",
-                              file=os.environ.get(PARAMS_ENV) or path,
-                              expected=f"{type(default).__name__} like the notebook's default")
+                              file=source, expected=f"{type(default).__name__} like the notebook's default")
+        if value != default:
+            changed.append(f"{key}={value!r}")
         namespace[key] = value
+    if changed:
+        print(f"parameters from {source}, not the defaults shown above: {', '.join(changed)}")
 
 
 # --- delivery of a run's results: SMTP and webhook settings (never in the repository) ---------

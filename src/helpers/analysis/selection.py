@@ -23,6 +23,7 @@ import pandas as pd
 from helpers import catalog, config, contract, paths
 from helpers.config import SegmentsConfig
 from helpers.errors import ArgumentError, DataError, ThinData, require_columns
+from helpers.ingest import provenance
 from helpers.ingest import schema as schema_mod
 from helpers.ingest.schema import Schema
 from helpers.stats import weighting
@@ -346,6 +347,7 @@ def load(responses_path: str, schema_path: str, segments_config: str, *, wave: s
     """:func:`study` on files: the cleaned responses, the schema cleaning used, the analysis
     settings, and the optional processed tables (``accounts_path=...``; "" or an absent file
     means not provided)."""
+    provenance.announce(responses_path)  # stale data/processed: one line, or refused in a run
     scale = config.load_scale()
     target = paths.resolve(responses_path)
     estimate = (catalog.memory_estimate(target) if target.exists() and

@@ -781,6 +781,8 @@ def run(raw_path: str | os.PathLike[str], schema_path: str | os.PathLike[str] = 
                               speeder_fraction=speeder_fraction)
     result = prepare(raw_path, schema_path, accounts_path, invitations_path, cx_index_path,
                      prices_path, format, encoding, speeder_fraction)
+    from helpers.ingest import provenance  # which export and schema, for stale-data checks
+    result.log["built_from"] = provenance.built_from(raw, schema_path)
     publish(result, out_dir)
     return result
 

@@ -30,7 +30,7 @@ import pyarrow.parquet as pq
 
 from helpers import catalog, paths
 from helpers.errors import DataError
-from helpers.ingest import clean, readers
+from helpers.ingest import clean, provenance, readers
 from helpers.ingest import schema as schema_mod
 from helpers.ingest.pii_text import PLACEHOLDER
 from helpers.ingest.privacy import load_salt
@@ -150,6 +150,7 @@ def run_parts(raw_path: str | os.PathLike[str],
             log["side_tables"] = provided
             log["accounts_from"] = ("account master" if accounts_path else
                                     "responses" if "accounts" in provided else None)
+            log["built_from"] = provenance.built_from(origin.file if origin else folder, schema_path)
             catalog.atomic_write_bytes(stage / "survey.yaml", paths.resolve(sch.source).read_bytes())
             catalog.save_json(log, stage / "cleaning_log.json")
         for name in clean.SIDE_TABLES:
