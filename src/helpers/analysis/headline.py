@@ -103,10 +103,11 @@ def headline_metrics(head: pd.DataFrame, changes: pd.DataFrame | None = None) ->
 
 
 # --------------------------------------------------------------------------- changes
-def _change(data: Study, market: str, rows: pd.DataFrame, values: np.ndarray,
+def change_of(data: Study, market: str, rows: pd.DataFrame, values: np.ndarray,
             waves: tuple[str, str]) -> tuple[compare.DiffResult, str]:
-    """B2B: paired on the accounts answering in both waves; B2C: contrast of the two waves'
-    domains of the weighted design (waves as strata, calibration-aware when raked)."""
+    """Change of per-response `values` between two waves of `market` as the reports measure
+    it: paired on the units answering in both (B2B accounts), else the contrast of the two
+    waves' domains of the market's design (B2C: waves as strata, calibration-aware)."""
     d = rows.assign(_value=values, wave=rows["wave"].astype(str))
     rule = data.rule(market)
     if rule.paired:
@@ -130,7 +131,7 @@ def _other_changes(data: Study, waves: tuple[str, str]) -> list[dict]:
                 continue
             for s in (s for s in m.statistics if s.kind != "nps"):
                 try:
-                    r, test = _change(data, market, sel, m.values(sel[m.key], s), waves)
+                    r, test = change_of(data, market, sel, m.values(sel[m.key], s), waves)
                 except ThinData:
                     continue
                 out.append({"market": market, "metric": s.key, "wave_from": waves[0],

@@ -26,6 +26,7 @@ from helpers.errors import ArgumentError, DataError, ThinData, require_columns
 from helpers.ingest import provenance
 from helpers.ingest import schema as schema_mod
 from helpers.ingest.schema import Schema
+from helpers.measures import Measure
 from helpers.stats import weighting
 from helpers.stats.design import Design
 
@@ -81,6 +82,7 @@ class MarketData:
     rule: DesignRule
     margins: Mapping[str, object] | None = None
     included: bool = True
+    measures: tuple[Measure, ...] = ()
 
     @property
     def cluster(self) -> str:
@@ -107,6 +109,21 @@ class MarketData:
     def design_note(self) -> str:
         """'clustered by account', 'raked weights' or 'unweighted'."""
         return design_note(self.rule, self.margins)
+
+    def estimate(self, statistic: str = "nps", by: str | Sequence[str] | None = None, *,
+                 domain: Any = None) -> pd.DataFrame:
+        """Any statistic of these rows by any field within any domain, with the reports'
+        design (:func:`helpers.analysis.explore.estimate`)."""
+        from helpers.analysis import explore
+
+        return explore.estimate(self, statistic, by, domain=domain)
+
+    def contrast(self, statistic: str, field: str, a: str, b: str = "rest") -> pd.DataFrame:
+        """Group `a` of `field` minus `b` (a group, "rest" or "all"):
+        :func:`helpers.analysis.explore.contrast`."""
+        from helpers.analysis import explore
+
+        return explore.contrast(self, statistic, field, a, b)
 
 
 def design_note(rule: DesignRule, margins: Mapping[str, object] | None) -> str:
@@ -248,6 +265,14 @@ class Study:
         return next((f for f in self.schema.segment_fields("B2B")
                      if f != "role" and f in self.accounts and self.accounts[f].notna().any()), None)
 
+    def change(self, market: str, statistic: str = "nps",
+               waves: tuple[str, str] = ("previous", "reported")) -> pd.DataFrame:
+        """The change of `statistic` between two waves as the reports measure it
+        (:func:`helpers.analysis.explore.change`)."""
+        from helpers.analysis import explore
+
+        return explore.change(self, market, statistic, waves)
+
     def named_waves(self) -> dict[str, list[str] | None]:
         """The wave selections known by name: all, reported, latest, previous (None = all)."""
         i = self.waves.index(self.wave) if self.wave in self.waves else len(self.waves) - 1
@@ -279,7 +304,8 @@ class Study:
         if chosen is not None:
             rows = rows[rows["wave"].astype(str).isin(chosen)]
         return MarketData(market=name, rows=rows, waves=tuple(chosen or self.waves),
-                          rule=DESIGNS[name], margins=self.raking_margins(), included=included)
+                          rule=DESIGNS[name], margins=self.raking_margins(), included=included,
+                          measures=self.schema.measures)
 
     def _waves(self, waves: str | Sequence[str]) -> list[str] | None:
         if isinstance(waves, str):
