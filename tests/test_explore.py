@@ -117,3 +117,27 @@ def test_domain_against_the_total_has_the_right_standard_error() -> None:
         covered += r.ci[0] <= truth <= r.ci[1]
     assert np.mean(ses) == pytest.approx(np.std(diffs, ddof=1), rel=0.10)
     assert 0.92 <= covered / 400 <= 0.98
+
+
+@needs_sample
+def test_top_drivers_are_the_reports_ranking(study) -> None:
+    from helpers import config
+    from helpers.analysis import importance
+
+    p = config.notebook_params("03_promoter_drivers")
+    top = explore.drivers(study, "B2C", k=3)
+    rows = study.market("B2C", p["waves"]).rows
+    items = [i for i in study.schema.driver_items("B2C") if rows[i].notna().any()]
+    report = importance.ranked_table({"B2C": importance.shapley_importance(
+        rows, "ltr", items, n_boot=p["n_boot"], seed=p["seed"], cluster="contact_unit",
+        weights="weight")}, study.schema.driver_labels())
+    assert list(top["driver"]) == list(report["driver"].head(3))
+    assert top["share"].to_numpy() == pytest.approx(report["share"].head(3).to_numpy())
+
+
+@needs_sample
+def test_p_adjusted_names_its_family(study) -> None:
+    changes = segments.market_changes(study)
+    assert changes["fdr_family"].str.startswith("every wave change of the run").all()
+    heads = headline.headline_changes(study, changes)
+    assert heads.loc[heads["metric"] != "nps", "fdr_family"].str.contains("other than NPS").all()

@@ -7,6 +7,7 @@
 >>> explore.estimate(study.market("B2C", "latest"), "csat_top2", domain="age_band == '18-34'")
 >>> explore.change(study, "B2B", "nps")                # previous -> reported wave, as reported
 >>> explore.contrast(b2b, "nps", "role", "decision_maker", "all")
+>>> explore.drivers(study, "B2C", k=3)                 # = the drivers report's ranking
 
 Every table has the same columns: the `by` fields, ``statistic``, ``label``, ``estimate``,
 ``se``, ``ci_low``, ``ci_high``, ``df``, ``n``, ``deff``, ``n_eff``, ``ci_method`` and
@@ -25,7 +26,7 @@ import pandas as pd
 from scipy import stats as scipy_stats
 
 from helpers import config
-from helpers.analysis import headline, segments, selection
+from helpers.analysis import headline, importance, segments, selection
 from helpers.analysis.selection import MarketData, Study
 from helpers.errors import ArgumentError, ThinData
 from helpers.measures import Measure, Statistic, find_statistic
@@ -50,6 +51,20 @@ def open_study(params: str | os.PathLike[str] | None = None, *, wave: str | None
                           wave=p.get("wave", "") if wave is None else wave,
                           accounts_path=p.get("accounts_path", ""),
                           invitations_path=p.get("invitations_path", ""))
+
+
+def drivers(study: Study, market: str, k: int = 3,
+            params: str | os.PathLike[str] | None = None) -> pd.DataFrame:
+    """The `k` experiences that move likelihood to recommend most in `market`, ranked exactly as
+    the drivers report ranks them: Shapley / LMG shares of R² on the waves, bootstrap
+    resamples and seed of notebook 03's parameters (`params`, default config/params.yaml)."""
+    p = config.notebook_params("03_promoter_drivers", params or os.environ.get(config.PARAMS_ENV)
+                               or "config/params.yaml")
+    sel = study.market(market, p.get("waves", ""))
+    items = [i for i in study.schema.driver_items(market) if sel.rows[i].notna().any()]
+    imp = importance.shapley_importance(sel.rows, "ltr", items, n_boot=int(p["n_boot"]),
+                                        seed=int(p["seed"]), **sel.columns)
+    return importance.ranked_table({market: imp}, study.schema.driver_labels()).head(k)
 
 
 def _statistic(market: MarketData, key: str) -> tuple[Measure, Statistic]:

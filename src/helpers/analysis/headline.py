@@ -27,7 +27,7 @@ HEADLINE_COLUMNS = ["market", "metric", "label", "estimate", "se", "ci_low", "ci
                     "deff", "n_eff", "kish_deff", "kish_n_eff", "design", *STATISTIC_COLUMNS]
 HEADLINE_CHANGE_COLUMNS = ["market", "metric", "wave_from", "wave_to", "change", "ci_low",
                            "ci_high", "p_value", "p_adjusted", "significant", "n_from", "n_to",
-                           "test"]
+                           "test", "fdr_family"]
 
 
 def estimate(measure: Measure, statistic: Statistic, answers: pd.Series, *,
@@ -171,8 +171,9 @@ def headline_changes(data: Study, changes: pd.DataFrame | None = None, q: float 
     other = _other_changes(data, waves)
     if other:
         adj = compare.bh_adjust(pd.Series([o["p_value"] for o in other]), q=q)
+        family = f"the headline changes other than NPS: {len(other)} tests"
         for o, p_adj, rej in zip(other, adj["p_adjusted"], adj["reject"], strict=True):
-            o.update(p_adjusted=float(p_adj), significant=bool(rej))
+            o.update(p_adjusted=float(p_adj), significant=bool(rej), fdr_family=family)
     out = pd.DataFrame(rows + other, columns=HEADLINE_CHANGE_COLUMNS)
     return out if len(out) else empty
 

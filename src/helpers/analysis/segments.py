@@ -169,7 +169,7 @@ def wave_changes(df: pd.DataFrame, by: str | Sequence[str] | None = None, *,
         return out
     # a change of NPS lies in [-200, 200]: a t interval on a few units can pass those bounds
     out["ci_low"], out["ci_high"] = out["ci_low"].clip(lower=-200), out["ci_high"].clip(upper=200)
-    return compare.with_fdr(out, q)
+    return _family(compare.with_fdr(out, q), "the changes of this table")
 
 
 def _untested(base: dict, n_from: int, n_to: int, note: str) -> dict:
@@ -314,8 +314,15 @@ def market_changes(data: Study, q: float = 0.05) -> pd.DataFrame:
         parts.append(wave_changes(rows, _segment_fields(data, market), paired_unit=paired,
                                   design=None if paired else data.design(market, rows),
                                   q=q).assign(market=market))
-    out = compare.with_fdr(pd.concat(parts, ignore_index=True), q)
+    out = _family(compare.with_fdr(pd.concat(parts, ignore_index=True), q),
+                  "every wave change of the run (each segment and wave pair, both markets)")
     return out[["market", *[c for c in out.columns if c != "market"]]]
+
+
+def _family(table: pd.DataFrame, what: str) -> pd.DataFrame:
+    """Name the Benjamini-Hochberg family ``p_adjusted`` was adjusted across (``fdr_family``)."""
+    tested = int(table["p_value"].notna().sum())
+    return table.assign(fdr_family=f"{what}: {tested} tests")
 
 
 def _segment_fields(data: Study, market: str) -> list[str]:
