@@ -52,7 +52,7 @@ class Statistic:
     measure: str         # the measure (response column) it is computed from
     kind: str            # "nps", "share" or "mean"
     name: str            # short name for a tile: "NPS", "CES", "Ease of doing business"
-    label: str           # full label: "CES % agree (5-7)"
+    label: str           # full label: "<name> % agree (<cut>-<top>)"
     detail: str          # what the number means, in words
     unit: Unit
     digits: int

@@ -491,7 +491,7 @@ def priority_matrix(
                                                "monitor": (x0, y0, "left", "bottom"),
                                                "don't over-invest": (x0, y1, "left", "top")}.items()]
     unit = pm.attrs.get("performance_unit") or (
-        "% rating 4-5" if pm.attrs.get("performance") == "top_box" else "mean rating (1-5)")
+        "% in the top two boxes" if pm.attrs.get("performance") == "top_box" else "mean rating")
     ax.set_xlabel("Importance: share of explained variance in LTR (%)")
     ax.set_ylabel(f"Performance: {unit}")
     ax.set_title(title)
