@@ -45,22 +45,22 @@ def accounts() -> pd.DataFrame:
                          "tier": ["Enterprise", "SMB", "SMB", "SMB", "Enterprise"]})
 
 
-def _est(table: pd.DataFrame, prefix: str) -> pd.Series:
-    return table[table["method"].str.startswith(prefix)].iloc[0]
+def _est(table: pd.DataFrame, variant: str) -> pd.Series:
+    return table.set_index("variant").loc[variant]
 
 
 def test_account_nps_three_ways_hand_computed(b2b: pd.DataFrame, accounts: pd.DataFrame) -> None:
     t = acct.account_nps(b2b, accounts, vote="mean")
     # all responses: (-1+1+1+0+1+1-1-1+0)/9
-    assert _est(t, "all responses")["estimate"] == pytest.approx(100 * 1 / 9)
+    assert _est(t, "responses")["estimate"] == pytest.approx(100 * 1 / 9)
     # one vote (mean of contacts): A 1/3, B 1/2, C 1, D -2/3 -> mean 7/24
-    assert _est(t, "one vote")["estimate"] == pytest.approx(100 * 7 / 24)
+    assert _est(t, "account_vote")["estimate"] == pytest.approx(100 * 7 / 24)
     # waterfall: A DM -1, B influencer 0, C DM +1, D influencer 0
     assert _est(t, "waterfall")["estimate"] == pytest.approx(0.0)
     # role weights 3/2/1: A (-3+1+1)=-1 of 5, B (0+1) of 3, C 3 of 3, D (-1-1+0)=-2 of 4 -> 1/15
-    assert _est(t, "role-weighted")["estimate"] == pytest.approx(100 / 15)
+    assert _est(t, "role_weighted")["estimate"] == pytest.approx(100 / 15)
     # ARR-weighted mean vote: (100/3 + 300/2 + 50 - 100/3) / 500 = 0.4
-    assert _est(t, "ARR-weighted")["estimate"] == pytest.approx(40.0)
+    assert _est(t, "arr_weighted")["estimate"] == pytest.approx(40.0)
     assert set(t["n_accounts"]) == {4}
     assert t.loc[t["unit"] == "responses", "n"].tolist() == [9, 9]
     assert t.loc[t["unit"] == "accounts", "n"].tolist() == [4, 4, 4]
@@ -69,7 +69,7 @@ def test_account_nps_three_ways_hand_computed(b2b: pd.DataFrame, accounts: pd.Da
 def test_account_vote_majority_hand_computed(b2b: pd.DataFrame) -> None:
     # strict majority: A promoters 2/3 -> +1; B 1 of 2 is not > half -> 0; C +1; D 2/3 det -> -1
     t = acct.account_nps(b2b, vote="majority")
-    assert _est(t, "one vote")["estimate"] == pytest.approx(25.0)
+    assert _est(t, "account_vote")["estimate"] == pytest.approx(25.0)
 
 
 def test_all_responses_se_is_account_clustered(b2b: pd.DataFrame) -> None:
@@ -80,7 +80,7 @@ def test_all_responses_se_is_account_clustered(b2b: pd.DataFrame) -> None:
     c, n = len(resid), len(y)
     expected = np.sqrt(c / (c - 1) * (resid**2).sum()) / n
     t = acct.account_nps(b2b)
-    row = _est(t, "all responses")
+    row = _est(t, "responses")
     assert row["se"] == pytest.approx(expected, rel=1e-6)
     iid = np.sqrt(y.var(ddof=1) / n)
     assert abs(row["se"] - iid) > 1e-6  # clustering changes the SE here
@@ -91,13 +91,13 @@ def test_a_role_without_a_weight_is_left_out_and_named(b2b: pd.DataFrame) -> Non
     """Roles the settings give no weight (here 'intern') weigh 0 in the role-weighted NPS and
     are named in its method; the waterfall uses the known roles."""
     t = acct.account_nps(b2b.assign(role=b2b["role"].replace({"user": "intern"})))
-    row = _est(t, "role-weighted")
+    row = _est(t, "role_weighted")
     # A: DM -1 (w 3); B: influencer 0 (w 2); C: DM +1 (w 3); D: influencer 0 (w 2) -> 0 of 10
     assert row["estimate"] == pytest.approx(0.0) and row["n"] == 4
     assert row["method"].endswith("without a weight: intern")
     assert _est(t, "waterfall")["estimate"] == pytest.approx(0.0)  # A -1, B 0, C +1, D 0
     only_unknown = acct.account_nps(b2b.assign(role="intern"))
-    assert not only_unknown["method"].str.startswith(("waterfall", "role-weighted")).any()
+    assert not only_unknown["variant"].isin(["waterfall", "role_weighted"]).any()
 
 
 def test_archetypes_and_coverage(b2b: pd.DataFrame, accounts: pd.DataFrame) -> None:

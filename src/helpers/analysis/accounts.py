@@ -69,7 +69,9 @@ def account_nps(responses: pd.DataFrame, accounts: pd.DataFrame | None = None, *
                 role_order: Sequence[str] = ROLE_ORDER,
                 role_weights: Mapping[str, float] | None = None,
                 vote: str = "mean") -> pd.DataFrame:
-    """B2B NPS up to five ways side by side, each with SE, 95% CI and n (one wave, included rows).
+    """B2B NPS up to five ways side by side, each with SE, 95% CI and n (one wave, included rows):
+    ``variant`` is the code of each way (responses, account_vote, waterfall, role_weighted,
+    arr_weighted), ``method`` its description for readers.
 
     - all responses: every contact counts once; SE clustered by account.
     - one vote per account (`vote` mean or majority, see module docstring); accounts are the units.
@@ -91,8 +93,9 @@ def account_nps(responses: pd.DataFrame, accounts: pd.DataFrame | None = None, *
     rows = []
     account_code = pd.factorize(d["account_id"])[0]  # integer clusters: factorised once
     res = estimators.nps(d["ltr"].to_numpy(float), design=Design(len(d), cluster=account_code))
-    rows.append({"method": "all responses", "unit": "responses", **result_row(res)})
-    rows.append({"method": f"one vote per account ({vote})", "unit": "accounts",
+    rows.append({"variant": "responses", "method": "all responses", "unit": "responses",
+                 **result_row(res)})
+    rows.append({"variant": "account_vote", "method": f"one vote per account ({vote})", "unit": "accounts",
                  **mean_points(acc[vote_col])})
     if "role" in d and d["role"].isin(list(weights)).any():
         rows += _role_rows(d, acc, weights, account_code)
@@ -102,7 +105,8 @@ def account_nps(responses: pd.DataFrame, accounts: pd.DataFrame | None = None, *
             bad = acc["account_id"][arr.isna() | (arr < 0)].iloc[0]
             raise DataError(f"account {bad!r} has no valid ARR", file="accounts", column="arr",
                             expected="ARR >= 0 for every responding account")
-        rows.append({"method": f"ARR-weighted (one vote, {vote})", "unit": "accounts",
+        rows.append({"variant": "arr_weighted", "method": f"ARR-weighted (one vote, {vote})",
+                     "unit": "accounts",
                      **mean_points(acc[vote_col], weights=arr)})
     out = pd.DataFrame(rows)
     out["n_accounts"] = acc.shape[0]
@@ -112,7 +116,8 @@ def account_nps(responses: pd.DataFrame, accounts: pd.DataFrame | None = None, *
 def _role_rows(d: pd.DataFrame, acc: pd.DataFrame, weights: Mapping[str, float],
                account_code: np.ndarray) -> list[dict[str, object]]:
     """The waterfall and role-weighted variants of account NPS (they need contact roles)."""
-    rows: list[dict[str, object]] = [{"method": "waterfall (DM, else influencer, else user)",
+    rows: list[dict[str, object]] = [{"variant": "waterfall",
+                                      "method": "waterfall (DM, else influencer, else user)",
                                       "unit": "accounts", **mean_points(acc["waterfall_score"])}]
     w = d["role"].map(weights).astype(float)
     unknown = sorted(set(d.loc[w.isna(), "role"].fillna("no role")))
@@ -122,7 +127,8 @@ def _role_rows(d: pd.DataFrame, acc: pd.DataFrame, weights: Mapping[str, float],
     if unknown:  # weight 0: out of the estimate and of n (b2b.role_weights can give them one)
         method += "; without a weight: " + ", ".join(map(str, unknown[:3])) + (
             f" and {len(unknown) - 3} more" if len(unknown) > 3 else "")
-    rows.append({"method": method, "unit": "responses", **result_row(res)})
+    rows.append({"variant": "role_weighted", "method": method, "unit": "responses",
+                 **result_row(res)})
     return rows
 
 def dm_coverage(responses: pd.DataFrame, invitations: pd.DataFrame | None = None,
