@@ -118,7 +118,7 @@ def segments(seg: pd.DataFrame, schema: Any, only_suppressed: bool = False,
     cols = [t.text("market", "Market"), t.text("segment_label", "Segment"), t.count(),
             t.points("nps", "NPS"), t.ci(kind="points"), t.pct("pct_promoter", "Promoters", 0),
             t.pct("pct_detractor", "Detractors", 0)]
-    return t.table(d, cols, suppressed="suppressed", reason="reason", interactive=interactive)
+    return t.table(d, cols, suppressed=("suppressed", "reason"), interactive=interactive)
 
 
 def changes(ch: pd.DataFrame, schema: Any, interactive: bool = True) -> Table:
