@@ -24,7 +24,7 @@ from typing import Any
 import nbformat
 
 from helpers import catalog, config, paths
-from helpers.reporting import browser, pipeline, render, run_index
+from helpers.reporting import browser, pipeline, render, run_index, run_params
 
 
 def measure(name: str, target: float, func: Callable[[], Any]) -> Any:
@@ -101,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="bench-pipeline-") as tmp:
         root = Path(tmp)
         measure("validate config/params.yaml against every notebook", 5.0,
-                lambda: pipeline.validate(config.load_params(), config.load_pipeline()))
+                lambda: run_params.validate(config.load_params(), config.load_pipeline()))
         nb = big_notebook(root / "big.ipynb")
         html = measure("render 12-section notebook with 12 charts to HTML", 5.0,
                        lambda: render.render_notebook_html(nb, root / "big.html", run_id="bench"))

@@ -30,9 +30,9 @@ def test_unknown_name_is_a_clear_error():
 
 def test_metrics_and_results_roundtrip(tmp_path):
     catalog.save_metrics({"nps": {"estimate": 12.5, "n": 10}}, "02_segments", tmp_path)
-    catalog.save_result(pd.DataFrame({"x": [1, 2]}), "tbl", tmp_path)
+    catalog.save_result(pd.DataFrame({"x": [1, 2]}), "segment_nps", tmp_path)
     assert catalog.load_metrics(tmp_path)["02_segments"]["nps"]["estimate"] == 12.5
-    assert catalog.load_result("tbl", tmp_path)["x"].tolist() == [1, 2]
+    assert catalog.load_result("segment_nps", tmp_path)["x"].tolist() == [1, 2]
     assert not [p for p in tmp_path.rglob("*.tmp")]
 
 

@@ -1,18 +1,21 @@
 """The run contract: sections' declared needs against a run's facts, the not-available cards,
-and the registry of artefacts every notebook writes and the summary reads."""
+and the registry of artefacts every notebook writes and reads, checked on write, on read in a
+run, and against config/pipeline.yaml before a run."""
 
 from __future__ import annotations
 
 import json
-import re
+from collections.abc import Callable
 from pathlib import Path
 
+import pandas as pd
 import pytest
+import yaml
 
-from helpers import contract
-from helpers.errors import DataError, ThinData
+from helpers import catalog, cli, config, contract, paths
+from helpers.errors import ConfigError, DataError, ExitCode, ThinData
 from helpers.paths import PROJECT_ROOT
-from helpers.reporting import cards
+from helpers.reporting import cards, kernels, pipeline, run_params
 
 FULL = contract.Facts(
     rows={"B2B": 700, "B2C": 400},
@@ -54,7 +57,7 @@ def test_missing_needs_are_named_with_how_to_provide_them() -> None:
 def test_unknown_sections_and_tables_are_refused() -> None:
     with pytest.raises(DataError, match="unknown report section"):
         contract.needs("segments.nope")
-    with pytest.raises(DataError, match="unregistered result table"):
+    with pytest.raises(contract.ContractError, match="result table 'my_table' is not registered"):
         contract.table_name("my_table")
 
 
@@ -99,24 +102,101 @@ def test_thin_data_in_a_section_gives_a_card_and_other_errors_still_fail(tmp_pat
                                                "complete rows for 6 drivers"]}
 
 
-def _notebook_code(name: str) -> str:
-    nb = json.loads((PROJECT_ROOT / "notebooks" / name).read_text(encoding="utf-8"))
-    return "\n".join("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "code")
+def test_a_gate_refuses_a_section_that_is_not_declared() -> None:
+    with pytest.raises(DataError, match="unknown report section 'segments.nope'"):
+        cards.Gate("02_segments", FULL).open("segments.nope", show=False)
 
 
-def test_every_table_a_notebook_saves_is_registered_with_that_notebook() -> None:
-    for nb in sorted((PROJECT_ROOT / "notebooks").glob("0*.ipynb")):
-        code = _notebook_code(nb.name)
-        names = (set(re.findall(r'saved\["(\w+)"\]', code))
-                 | set(re.findall(r'save_result\([^,]+, "(\w+)"', code))
-                 | set(re.findall(r"(\w+)=bt\.", code))
-                 | set(re.findall(r'\{"(\w+)": head', code)))
-        assert names or nb.stem in ("01_clean_survey", "06_executive_summary"), nb.name
-        for n in names:
-            assert contract.TABLES.get(n) == nb.stem, f"{nb.name} saves {n!r}: register it in contract.TABLES"
+# --- the artefacts of a run: written and read by registered names only ---------------------------
 
 
-def test_every_gate_in_the_notebooks_names_a_declared_section() -> None:
-    for nb in sorted((PROJECT_ROOT / "notebooks").glob("0*.ipynb")):
-        for section in re.findall(r'gate\.(?:open|markets|enough|each)\("([\w.]+)"', _notebook_code(nb.name)):
-            assert section in contract.SECTIONS, f"{nb.name}: {section}"
+@pytest.fixture()
+def in_run(monkeypatch: pytest.MonkeyPatch) -> Callable[[str], None]:
+    """Act as the kernel of one notebook of a `cx run` (the runner sets this in its environment)."""
+    return lambda notebook: monkeypatch.setenv(contract.NOTEBOOK_ENV, notebook)
+
+
+def test_an_unregistered_table_or_metrics_file_is_refused_on_write(tmp_path: Path) -> None:
+    df = pd.DataFrame({"x": [1]})
+    with pytest.raises(contract.ContractError,
+                       match=r"result table 'my_table' is not registered: add it to "
+                             r"helpers/contract.py TABLES"):
+        catalog.save_result(df, "my_table", tmp_path)
+    with pytest.raises(contract.ContractError, match="metrics file '02_segment' is not registered"):
+        catalog.save_metrics({"n": 1}, "02_segment", tmp_path)
+    assert not list(tmp_path.rglob("*"))  # refused before anything was written
+    catalog.save_result(df, "segment_nps", tmp_path)
+    assert catalog.load_result("segment_nps", tmp_path)["x"].tolist() == [1]
+    with pytest.raises(contract.ContractError, match="'my_table' is not registered"):
+        catalog.result_or_none("my_table", tmp_path)
+
+
+def test_in_a_run_a_notebook_writes_its_own_artefacts_and_reads_what_it_declares(
+        tmp_path: Path, in_run: Callable[[str], None]) -> None:
+    df = pd.DataFrame({"x": [1]})
+    in_run("03_promoter_drivers")
+    catalog.save_result(df, "drivers_ranked", tmp_path)
+    catalog.save_metrics({"n": 1}, "03_promoter_drivers", tmp_path)
+    with pytest.raises(contract.ContractError,
+                       match="03_promoter_drivers writes result table 'segment_nps', registered "
+                             "to 02_segments"):
+        catalog.save_result(df, "segment_nps", tmp_path)
+    with pytest.raises(contract.ContractError, match="writes the metrics file of 02_segments"):
+        catalog.save_metrics({"n": 1}, "02_segments", tmp_path)
+    in_run("07_sales_briefing")
+    assert catalog.result_or_none("drivers_ranked", tmp_path) is not None  # declared in READS
+    with pytest.raises(contract.ContractError,
+                       match=r"07_sales_briefing reads result table 'drivers_priority' of "
+                             r"03_promoter_drivers without declaring it: add it to "
+                             r"helpers/contract.py READS\['07_sales_briefing'\]"):
+        catalog.result_or_none("drivers_priority", tmp_path)
+    in_run("06_executive_summary")
+    assert contract.table_name("drivers_priority") == "drivers_priority"  # how the summary reads
+    with pytest.raises(contract.ContractError, match="reads result table 'sales_coverage'"):
+        contract.table_name("sales_coverage")
+
+
+def test_the_declared_reads_name_registered_artefacts_of_other_notebooks() -> None:
+    for reader, reads in contract.READS.items():
+        assert set(reads.tables) <= set(contract.TABLES), reader
+        assert set(reads.metrics) <= set(contract.METRICS), reader
+        assert reader not in {writer for _, writer in contract.reads_of(reader)}, reader
+
+
+def _pipeline_without(tmp_path: Path, reader: str, need: str) -> Path:
+    """config/pipeline.yaml with `need` taken out of the needs of `reader`."""
+    doc = yaml.safe_load((paths.CONFIG_DIR / "pipeline.yaml").read_text(encoding="utf-8"))
+    for entry in doc["notebooks"]:
+        if entry["name"] == reader:
+            entry["needs"] = [n for n in entry["needs"] if n != need]
+    doc["notebooks_dir"] = str(PROJECT_ROOT / "notebooks")
+    out = tmp_path / "pipeline.yaml"
+    out.write_text(yaml.safe_dump(doc, sort_keys=False), encoding="utf-8")
+    return out
+
+
+def test_a_notebook_reading_what_no_notebook_it_needs_writes_fails_validation(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    bad = _pipeline_without(tmp_path, "06_executive_summary", "03_promoter_drivers")
+    with pytest.raises(ConfigError) as err:
+        run_params.validate(config.load_params(), config.load_pipeline(bad))
+    assert str(err.value).startswith(
+        f"{bad}: notebook 06_executive_summary reads result table 'drivers_ranked' of "
+        "03_promoter_drivers, which it does not need (expected 03_promoter_drivers in the needs "
+        "of 06_executive_summary")
+    code = cli.main(["run", "--pipeline", str(bad), "--check"])
+    err_lines = capsys.readouterr().err.strip().splitlines()
+    assert code == ExitCode.BAD_INPUT and len(err_lines) == 1 and "drivers_ranked" in err_lines[0]
+    out, executed = tmp_path / "reports", []
+    monkeypatch.setattr(kernels, "execute", lambda *args: executed.append(args))
+    with pytest.raises(ConfigError, match="drivers_ranked"):
+        pipeline.run(out_dir=out, pipeline_path=bad)
+    assert executed == [] and not out.exists()  # nothing ran, no run folder
+    metrics_only = _pipeline_without(tmp_path, "06_executive_summary", "05_score_integrity")
+    with pytest.raises(ConfigError, match="reads metrics of 05_score_integrity, which it does not"):
+        run_params.check_reads(config.load_pipeline(metrics_only))
+
+
+def test_the_real_pipeline_validates() -> None:
+    plan = run_params.validate(config.load_params(), config.load_pipeline())
+    assert [p.step.name for p in plan][-1] == "06_executive_summary"

@@ -17,7 +17,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from helpers import cli, paths
+from helpers import cli, contract, paths
 from helpers.ingest import readers
 from helpers.reporting import browser, render, safe_html
 from helpers.sample import program
@@ -135,6 +135,43 @@ def test_run_succeeds_and_renders_every_notebook(run):
     hashed = manifest["inputs"]
     assert any(k.endswith("survey_export.csv") for k in hashed)
     assert all(len(v) == 64 for v in hashed.values())  # SHA-256 of every input file
+
+
+def test_the_run_wrote_registered_artefacts_only(run):
+    """In a run the catalog refuses a table a notebook does not own and a read it did not declare
+    (helpers.contract): that every notebook succeeded above proves TABLES and READS complete for
+    the real notebooks. What the run left matches the registry."""
+    latest = run["reports"] / "latest"
+    tables = {p.stem for p in (latest / "tables").glob("*.parquet")}
+    assert tables <= set(contract.TABLES)
+    assert {contract.TABLES[t] for t in tables} == set(contract.TABLES.values())  # each writer wrote
+    assert {p.stem for p in (latest / "metrics").glob("*.json")} == set(contract.METRICS)
+
+
+def test_the_summary_reads_exactly_what_the_contract_declares(run, monkeypatch):
+    """Notebook 06 again, in this process, over the run's artefacts, every read recorded: the
+    result tables and metrics files it reads are those helpers.contract.READS declares for it
+    (tables are also checked in the run itself; metrics files only here)."""
+    import nbformat
+
+    from helpers.reporting import summary
+
+    tables, metrics = set(), set()
+    read_table, read_metric = contract.table_name, summary.Artefacts.metric
+    monkeypatch.setattr(contract, "table_name", lambda name: tables.add(name) or read_table(name))
+    monkeypatch.setattr(summary.Artefacts, "metric", lambda self, key, notebook: (
+        metrics.add(notebook) or read_metric(self, key, notebook)))
+    monkeypatch.setenv(contract.NOTEBOOK_ENV, "06_executive_summary")
+    monkeypatch.setenv("CX_RUN_ID", "replay")  # the parameters below, not config/params.yaml's
+    nb = nbformat.read(paths.NOTEBOOKS_DIR / "06_executive_summary.ipynb", as_version=4)
+    cells = [c.source for c in nb.cells if c.cell_type == "code"]
+    namespace: dict = {}
+    exec(cells[0], namespace)  # the parameters cell  # noqa: S102 - our own notebook
+    namespace["run_dir"] = str((run["reports"] / "latest").resolve())
+    for source in cells[1:]:
+        exec(source, namespace)  # noqa: S102 - our own notebook
+    declared = contract.READS["06_executive_summary"]
+    assert (tables, metrics) == (set(declared.tables), set(declared.metrics))
 
 
 def test_raw_data_is_byte_identical_after_a_run(run):

@@ -22,9 +22,9 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from helpers import catalog, cli, paths
+from helpers import catalog, cli, config, paths
 from helpers.errors import ConfigError
-from helpers.reporting import pipeline
+from helpers.reporting import kernels, pipeline, run_folder
 
 FIX = Path(__file__).parent / "fixtures" / "pipeline"
 PARAMS, OK = FIX / "params.yaml", FIX / "pipeline_ok.yaml"
@@ -58,7 +58,7 @@ def test_run_id_cannot_leave_reports_or_carry_markup(tmp_path: Path, run_id: str
 
 
 def test_a_plain_run_id_is_accepted() -> None:
-    pipeline.check_run_id("2026-11-23_weekly.1")
+    run_folder.check_run_id("2026-11-23_weekly.1")
 
 
 # --- item 4: data/raw cannot be reached by any spelling ----------------------------------------
@@ -120,7 +120,7 @@ def test_cx_clean_waits_for_no_one_and_writes_nothing_while_a_run_holds_the_lock
     out.mkdir()
     (out / "responses.parquet").write_bytes(b"the dataset the running report reads")
     before = _listing(out)
-    with pipeline.run_lock(paths.REPORTS_DIR):  # what `cx run` holds for its whole duration
+    with run_folder.run_lock(paths.REPORTS_DIR):  # what `cx run` holds for its whole duration
         code = cli.main(["clean", str(sample_dir / "survey_export.csv"), "--out", str(out)])
     assert code == 75
     assert "another command is writing" in _one_line_error(capsys)
@@ -187,14 +187,14 @@ def test_yaml_alias_bomb_is_refused_in_one_line(tmp_path: Path,
     recursive = tmp_path / "recursive.yaml"
     recursive.write_text("shared: &a\n  x: *a\n", encoding="utf-8")
     with pytest.raises(ConfigError, match="aliases expand"):
-        pipeline.config.read_yaml(recursive)
+        config.read_yaml(recursive)
 
 
 def test_oversized_yaml_file_is_refused(tmp_path: Path) -> None:
     p = tmp_path / "params.yaml"
     p.write_text("shared:\n  note: '" + "x" * (2 << 20) + "'\n", encoding="utf-8")
     with pytest.raises(ConfigError, match="bytes"):
-        pipeline.config.load_params(p)
+        config.load_params(p)
 
 
 def test_huge_parameter_string_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]
@@ -341,7 +341,7 @@ def test_killed_run_leaves_no_kernel_connection_file_in_tmp(tmp_path: Path) -> N
                             start_new_session=True, env={**os.environ, "TMPDIR": str(tmp)})
     try:
         deadline = time.monotonic() + 120
-        while not list(out.glob(f"{pipeline.KERNELS}/*/kernel-*.json")):
+        while not list(out.glob(f"{kernels.KERNELS}/*/kernel-*.json")):
             assert time.monotonic() < deadline and proc.poll() is None, "no kernel started"
             time.sleep(0.5)
         time.sleep(1)
@@ -349,13 +349,13 @@ def test_killed_run_leaves_no_kernel_connection_file_in_tmp(tmp_path: Path) -> N
     finally:
         os.killpg(proc.pid, signal.SIGKILL)  # the run, its kernel and everything it started
         proc.wait()
-    left = list(out.glob(f"{pipeline.KERNELS}/*/kernel-*.json"))
+    left = list(out.glob(f"{kernels.KERNELS}/*/kernel-*.json"))
     assert left and oct(left[0].parent.parent.stat().st_mode & 0o777) == "0o700"
     assert _tmp_connection_files(tmp) == set()
     # the next run removes what the killed one left behind
     (out / ".lock").unlink(missing_ok=True)
-    with pipeline.run_lock(out):
+    with run_folder.run_lock(out):
         pass
     res = pipeline.run(PARAMS, out_dir=out, pipeline_path=OK)
     assert res.status == "succeeded"
-    assert not (out / pipeline.KERNELS).exists()
+    assert not (out / kernels.KERNELS).exists()

@@ -1,5 +1,6 @@
-"""Tests of the report pipeline (helpers.reporting.pipeline): validation before anything runs, failed runs,
-skipped dependants, the latest link, unique run ids, the lock and interrupted runs.
+"""Tests of the report pipeline (helpers.reporting.pipeline and its parts: run_params, run_folder,
+manifest, kernels, run_command): validation before anything runs, failed runs, skipped dependants,
+the latest link, unique run ids, the lock and interrupted runs.
 
 The fixture notebooks in tests/fixtures/pipeline are tiny; only two kernels start in this file.
 """
@@ -19,9 +20,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from helpers import config
-from helpers.errors import ConfigError
-from helpers.reporting import pipeline, run_index
+from helpers import cli, config
+from helpers.errors import ConfigError, ExitCode
+from helpers.reporting import kernels, pipeline, run_folder, run_index, run_params
 
 FIX = Path(__file__).parent / "fixtures" / "pipeline"
 PARAMS = FIX / "params.yaml"
@@ -34,7 +35,8 @@ CODE_IN_DOM = re.compile(r'class="[^"]*(jp-InputArea|jp-InputPrompt|jp-CodeMirro
 def no_execution(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """Record (instead of run) every notebook execution."""
     calls: list[str] = []
-    monkeypatch.setattr(pipeline, "_execute", lambda plan, *a, **k: calls.append(plan.step.name))
+    monkeypatch.setattr(kernels, "execute", lambda notebook, output, parameters, name:
+                        calls.append(name))
     return calls
 
 
@@ -98,15 +100,15 @@ def test_run_dir_is_reserved(tmp_path: Path, no_execution: list[str]) -> None:
 def test_cli_config_error_is_one_line_and_exit_2(tmp_path: Path, no_execution: list[str],
                                                  capsys: pytest.CaptureFixture[str]) -> None:
     p = _params(tmp_path, "notebooks:\n  01_ok:\n    alpha: high\n")
-    code = pipeline.main(["--params", str(p), "--pipeline", str(OK), "--out", str(tmp_path / "r")])
+    code = cli.main(["run", "--params", str(p), "--pipeline", str(OK), "--out", str(tmp_path / "r")])
     err = capsys.readouterr().err.strip()
-    assert code == pipeline.EXIT_CONFIG
+    assert code == ExitCode.BAD_INPUT == 2
     assert len(err.splitlines()) == 1 and "notebooks.01_ok.alpha" in err and "float" in err
     assert no_execution == []
 
 
 def test_yaml_dates_ints_and_shared_keys_are_coerced() -> None:
-    plan = pipeline.validate(config.load_params(PARAMS), config.load_pipeline(OK))
+    plan = run_params.validate(config.load_params(PARAMS), config.load_pipeline(OK))
     over = plan[0].overrides
     assert over["wave"] == "2025-12-31"  # YAML date -> str for a str parameter
     assert over["alpha"] == 1.0 and isinstance(over["alpha"], float)  # int accepted for float
@@ -122,7 +124,7 @@ def test_yaml_dates_ints_and_shared_keys_are_coerced() -> None:
     (7, "None", 7),
 ])
 def test_coerce_accepts(value: object, type_name: str, expected: object) -> None:
-    assert pipeline.coerce(value, type_name) == expected
+    assert run_params.coerce(value, type_name) == expected
 
 
 @pytest.mark.parametrize(("value", "type_name", "default"), [
@@ -131,7 +133,7 @@ def test_coerce_accepts(value: object, type_name: str, expected: object) -> None
 ])
 def test_coerce_rejects(value: object, type_name: str, default: object) -> None:
     with pytest.raises(TypeError):
-        pipeline.coerce(value, type_name, default)
+        run_params.coerce(value, type_name, default)
 
 
 def test_pipeline_needs_must_name_an_earlier_notebook(tmp_path: Path) -> None:
@@ -149,7 +151,7 @@ def test_run_ids_are_unique_and_never_reuse_a_folder(tmp_path: Path) -> None:
     ids: list[str] = []
 
     def take() -> None:
-        ids.append(pipeline.make_run_dir(tmp_path, now=now, short_sha="ab12cd3")[0])
+        ids.append(run_folder.make_run_dir(tmp_path, now=now, short_sha="ab12cd3")[0])
 
     threads = [threading.Thread(target=take) for _ in range(8)]
     for t in threads:
@@ -164,11 +166,11 @@ def test_run_ids_are_unique_and_never_reuse_a_folder(tmp_path: Path) -> None:
 def test_second_run_is_refused_while_the_lock_is_held(tmp_path: Path, no_execution: list[str],
                                                       capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "reports"
-    with pipeline.run_lock(out):
-        with pytest.raises(pipeline.RunLockedError, match="another report run is in progress"):
+    with run_folder.run_lock(out):
+        with pytest.raises(run_folder.RunLockedError, match="another report run is in progress"):
             pipeline.run(PARAMS, out_dir=out, pipeline_path=OK)
-        code = pipeline.main(["--params", str(PARAMS), "--pipeline", str(OK), "--out", str(out)])
-    assert code == pipeline.EXIT_LOCKED
+        code = cli.main(["run", "--params", str(PARAMS), "--pipeline", str(OK), "--out", str(out)])
+    assert code == ExitCode.LOCKED == 75
     assert "in progress" in capsys.readouterr().err
     assert no_execution == []
     assert [p.name for p in out.iterdir()] == [".lock"]
@@ -183,7 +185,7 @@ def test_interrupted_run_is_marked_failed(tmp_path: Path) -> None:
         "run_id": folder.name, "status": "running", "pid": dead.pid,
         "notebooks": [{"name": "a", "status": "running"}, {"name": "b", "status": "pending"}],
     }))
-    assert pipeline.mark_interrupted(tmp_path) == [folder.name]
+    assert run_folder.mark_interrupted(tmp_path) == [folder.name]
     doc = json.loads((folder / "manifest.json").read_text())
     assert doc["status"] == "failed" and "interrupted" in doc["error"]
     assert [n["status"] for n in doc["notebooks"]] == ["failed", "skipped"]
@@ -228,7 +230,7 @@ def test_successful_run_switches_latest_and_records_manifest(runs: dict) -> None
 def test_report_html_hides_code_and_shows_parameters(runs: dict) -> None:
     page = (runs["good"].run_dir / "01_ok.html").read_text()
     assert not CODE_IN_DOM.search(page)
-    assert "catalog.save_metrics" not in page  # no source code
+    assert "catalog.save_json" not in page  # no source code
     assert "Run parameters" in page and "2025-12-31" in page and "params file" in page
     assert 'src="data:image/png;base64,' in page  # chart embedded: the file stands alone
     assert "<script src=" not in page  # no external scripts
@@ -308,10 +310,10 @@ def test_nbval_sanitisers_keep_headline_numbers() -> None:
 def test_a_run_stopped_half_way_is_closed_as_failed(tmp_path: Path,
                                                      monkeypatch: pytest.MonkeyPatch) -> None:
     """SIGTERM (systemd stop) becomes SystemExit in main(): the manifest must not stay 'running'."""
-    def stop(plan: object, *a: object, **k: object) -> None:
+    def stop(*args: object) -> None:
         raise SystemExit(143)
 
-    monkeypatch.setattr(pipeline, "_execute", stop)
+    monkeypatch.setattr(kernels, "execute", stop)
     out = tmp_path / "reports"
     with pytest.raises(SystemExit):
         pipeline.run(PARAMS, out_dir=out, pipeline_path=OK)
@@ -320,7 +322,7 @@ def test_a_run_stopped_half_way_is_closed_as_failed(tmp_path: Path,
     assert doc["status"] == "failed" and doc["error"].startswith("interrupted")
     assert doc["notebooks"][0]["status"] == "failed"
     assert not (out / "latest").exists()
-    with pipeline.run_lock(out):  # the lock was released
+    with run_folder.run_lock(out):  # the lock was released
         pass
 
 
@@ -329,27 +331,27 @@ def test_a_run_stopped_half_way_is_closed_as_failed(tmp_path: Path,
 
 @given(st.integers(min_value=-10**12, max_value=10**12))
 def test_any_int_is_a_float_parameter(x: int) -> None:
-    out = pipeline.coerce(x, "float")
+    out = run_params.coerce(x, "float")
     assert isinstance(out, float) and out == float(x)
 
 
 @given(st.booleans(), st.sampled_from(["int", "float", "str", "list[int]"]))
 def test_bools_never_pass_as_other_types(b: bool, type_name: str) -> None:
     with pytest.raises(TypeError):
-        pipeline.coerce(b, type_name)
+        run_params.coerce(b, type_name)
 
 
 @given(st.dates() | st.datetimes())
 def test_yaml_dates_become_iso_strings(d: dt.date) -> None:
-    assert pipeline.coerce(d, "str") == d.isoformat()
-    assert pipeline.coerce([d], "list[str]") == [d.isoformat()]
+    assert run_params.coerce(d, "str") == d.isoformat()
+    assert run_params.coerce([d], "list[str]") == [d.isoformat()]
 
 
 @given(st.text(max_size=20))
 def test_strings_pass_unchanged_and_are_never_numbers(s: str) -> None:
-    assert pipeline.coerce(s, "str") == s
+    assert run_params.coerce(s, "str") == s
     with pytest.raises(TypeError):
-        pipeline.coerce(s, "int")
+        run_params.coerce(s, "int")
 
 
 def test_check_lists_the_optional_inputs_not_provided(tmp_path: Path,
@@ -357,8 +359,23 @@ def test_check_lists_the_optional_inputs_not_provided(tmp_path: Path,
     """`cx run --check` on a bare export says which inputs are missing and which sections lose them."""
     p = _params(tmp_path, 'notebooks:\n  01_clean_survey:\n    invitations_path: ""\n'
                           '    prices_path: ""\n')
-    assert pipeline.main(["--params", str(p), "--check"]) == pipeline.EXIT_OK
+    assert cli.main(["run", "--params", str(p), "--check"]) == ExitCode.OK
     out = capsys.readouterr().out
     assert "invitations_path); not available: Response rates by tier and role" in out
     assert "prices_path); not available: Did CX leaders beat the market" in out
     assert "accounts_path" not in out and "cx_index_path" not in out  # provided in params
+
+
+def test_each_kernel_knows_the_notebook_it_runs(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The runner names the notebook in its kernel's environment: the catalog checks that
+    notebook's reads and writes against the run contract (helpers.contract.NOTEBOOK_ENV)."""
+    from jupyter_client.manager import KernelManager
+
+    from helpers import contract
+
+    seen: dict[str, object] = {}
+    monkeypatch.setattr(KernelManager, "start_kernel", lambda self, **kw: seen.update(kw))
+    kernels.kernel_manager("02_segments")().start_kernel(extra_arguments=[])
+    assert seen["env"][contract.NOTEBOOK_ENV] == "02_segments"
+    assert seen["env"]["PATH"] == os.environ["PATH"]  # the rest of the environment is inherited
+    assert contract.NOTEBOOK_ENV not in os.environ  # only the kernel's

@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 from helpers import catalog, paths
-from helpers.errors import DataError
+from helpers.contract import ContractError
 from helpers.measures import Measure, find_statistic
 from helpers.reporting import formats, render, run_index, summary
 
@@ -151,7 +151,7 @@ def test_headline_figures_read_the_registered_metrics_only(tmp_path: Path) -> No
     assert head.loc[("B2C", "csat_top2"), "n"] == 2100
     # a figure written by another notebook than the contract names is not picked up
     assert head.loc[("B2B", "nps"), "text"] == formats.MISSING
-    with pytest.raises(DataError, match="unregistered result table 'headline'"):
+    with pytest.raises(ContractError, match="result table 'headline' is not registered"):
         summary.load_artefacts(tmp_path).table("headline")
 
 

@@ -7,6 +7,7 @@ import time
 
 import pytest
 
+from helpers.reporting.manifest import Status
 from helpers.reporting.scheduler import Job, run_jobs
 
 
@@ -15,7 +16,7 @@ def _recorder(fail: set[str] = frozenset(), pause: float = 0.0):
     running, peak = [0], [0]
     lock = threading.Lock()
 
-    def run(job: Job) -> str:
+    def run(job: Job) -> Status:
         with lock:
             started.append(job.name)
             running[0] += 1
@@ -23,7 +24,7 @@ def _recorder(fail: set[str] = frozenset(), pause: float = 0.0):
         time.sleep(pause)
         with lock:
             running[0] -= 1
-        return "failed" if job.name in fail else "succeeded"
+        return Status.FAILED if job.name in fail else Status.SUCCEEDED
 
     return run, started, peak
 
@@ -35,15 +36,15 @@ def test_needs_run_first_and_failures_skip_dependants_with_a_reason() -> None:
     skipped: dict[str, str] = {}
     status = run_jobs(jobs, run, parallel=2, on_skip=lambda j, why: skipped.update({j.name: why}))
     assert started[0] == "clean" and set(started) == {"clean", "segments", "drivers"}
-    assert status == {"clean": "succeeded", "segments": "succeeded", "drivers": "failed",
-                      "summary": "skipped"}
+    assert status == {"clean": Status.SUCCEEDED, "segments": Status.SUCCEEDED,
+                      "drivers": Status.FAILED, "summary": Status.SKIPPED}
     assert skipped == {"summary": "needs drivers (failed)"}
 
 
 def test_at_most_parallel_jobs_at_once_and_all_independent_jobs_overlap() -> None:
     jobs = [Job(f"j{i}") for i in range(5)]
     run, _, peak = _recorder(pause=0.05)
-    assert set(run_jobs(jobs, run, parallel=2).values()) == {"succeeded"}
+    assert set(run_jobs(jobs, run, parallel=2).values()) == {Status.SUCCEEDED}
     assert peak[0] == 2
     run, _, peak = _recorder(pause=0.05)
     run_jobs(jobs, run, parallel=1)
@@ -53,15 +54,15 @@ def test_at_most_parallel_jobs_at_once_and_all_independent_jobs_overlap() -> Non
 def test_skips_cascade_and_unknown_needs_are_ignored() -> None:
     jobs = [Job("a"), Job("b", ("a",)), Job("c", ("b", "not-in-batch"))]
     run, started, _ = _recorder(fail={"a"})
-    assert run_jobs(jobs, run) == {"a": "failed", "b": "skipped", "c": "skipped"}
+    assert run_jobs(jobs, run) == {"a": Status.FAILED, "b": Status.SKIPPED, "c": Status.SKIPPED}
     assert started == ["a"]
 
 
 def test_an_exception_in_a_job_stops_the_run_and_propagates() -> None:
-    def run(job: Job) -> str:
+    def run(job: Job) -> Status:
         if job.name == "b":
             raise KeyboardInterrupt
-        return "succeeded"
+        return Status.SUCCEEDED
 
     with pytest.raises(KeyboardInterrupt):
         run_jobs([Job("a"), Job("b"), Job("c", ("b",))], run)
@@ -69,4 +70,4 @@ def test_an_exception_in_a_job_stops_the_run_and_propagates() -> None:
 
 def test_jobs_waiting_on_each_other_are_refused() -> None:
     with pytest.raises(ValueError, match="wait on each other"):
-        run_jobs([Job("a", ("b",)), Job("b", ("a",))], lambda j: "succeeded")
+        run_jobs([Job("a", ("b",)), Job("b", ("a",))], lambda j: Status.SUCCEEDED)

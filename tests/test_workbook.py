@@ -12,6 +12,7 @@ import pytest
 
 from helpers import catalog
 from helpers.reporting import workbook
+from helpers.reporting.manifest import RunManifest, Status
 
 
 @pytest.fixture()
@@ -33,13 +34,13 @@ def run(tmp_path: Path) -> Path:
                         "drivers_ranked", r)
     catalog.save_result(pd.DataFrame({"competitor": ["X"], "segment": ["SMB"], "field": ["tier"],
                                       "estimate": [3.0]}), "sales_competitor_gaps_by_segment", r)
-    catalog.save_result(pd.DataFrame({"x": [1]}), "not_registered", r)
+    catalog.atomic_write_table(pd.DataFrame({"x": [1]}), r / "tables" / "not_registered.parquet")
     return r
 
 
 def test_one_sheet_per_registered_table_with_a_readme(run: Path) -> None:
-    manifest = {"run_id": run.name, "status": "succeeded",
-                "parameters": {"02_segments": {"min_n": 10, "wave": ""}}}
+    manifest = RunManifest(run_id=run.name, status=Status.SUCCEEDED,
+                           parameters={"02_segments": {"min_n": 10, "wave": ""}})
     path = workbook.write_workbook(run, manifest, currency="EUR")
     assert path == run / "tables.xlsx"
     wb = openpyxl.load_workbook(path)

@@ -1,7 +1,8 @@
 """Data catalog: load and save tables by logical name (config/catalog.yaml).
 
 Also the run-folder conventions every notebook shares: metrics JSON and result tables go to
-``<run_dir>/metrics/<notebook>.json`` and ``<run_dir>/tables/<name>.parquet``.
+``<run_dir>/metrics/<notebook>.json`` and ``<run_dir>/tables/<name>.parquet``, under the names
+the run contract registers (:mod:`helpers.contract`): an unregistered name is refused on write.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from typing import Any
 import pandas as pd
 import yaml
 
-from helpers import paths
+from helpers import contract, paths
 from helpers.errors import DataError
 
 
@@ -218,8 +219,10 @@ def save_metrics(metrics: Mapping[str, Any], notebook: str, run_dir: str | os.Pa
     """Write a notebook's headline figures to ``<run_dir>/metrics/<notebook>.json``.
 
     Values should carry their uncertainty: ``{"nps_b2b": {"estimate": 31.2, "ci_low": .., "ci_high": .., "n": ..}}``.
+    :class:`helpers.contract.ContractError` when `notebook` is not in ``contract.METRICS``.
     """
-    return save_json(dict(metrics), paths.resolve(run_dir) / "metrics" / f"{notebook}.json")
+    name = contract.metrics_file(notebook)
+    return save_json(dict(metrics), paths.resolve(run_dir) / "metrics" / f"{name}.json")
 
 
 def load_metrics(run_dir: str | os.PathLike[str]) -> dict[str, dict[str, Any]]:
@@ -229,23 +232,29 @@ def load_metrics(run_dir: str | os.PathLike[str]) -> dict[str, dict[str, Any]]:
 
 
 def save_result(df: pd.DataFrame, name: str, run_dir: str | os.PathLike[str]) -> Path:
-    """Write a result table to ``<run_dir>/tables/<name>.parquet`` (the summary reads these)."""
-    p = paths.resolve(run_dir) / "tables" / f"{name}.parquet"
+    """Write a result table to ``<run_dir>/tables/<name>.parquet`` (the summary reads these).
+
+    :class:`helpers.contract.ContractError` when `name` is not registered in
+    ``contract.TABLES``, or (in a `cx run`) is registered to another notebook.
+    """
+    p = paths.resolve(run_dir) / "tables" / f"{contract.written_table(name)}.parquet"
     atomic_write_table(df, p)
     return p
 
 
 def load_result(name: str, run_dir: str | os.PathLike[str]) -> pd.DataFrame:
-    """Read a result table written by :func:`save_result`."""
-    p = paths.resolve(run_dir) / "tables" / f"{name}.parquet"
+    """Read a result table written by :func:`save_result` (in a `cx run`, one the running notebook
+    declares in ``contract.READS``)."""
+    p = paths.resolve(run_dir) / "tables" / f"{contract.table_name(name)}.parquet"
     if not p.exists():
         raise DataError("result table not found", file=p, expected="the notebook that writes it to have run")
     return pd.read_parquet(p)
 
 
 def result_or_none(name: str, run_dir: str | os.PathLike[str]) -> pd.DataFrame | None:
-    """A result table of the run when an earlier notebook wrote it, else None (optional reads)."""
-    p = paths.resolve(run_dir) / "tables" / f"{name}.parquet"
+    """A result table of the run when an earlier notebook wrote it, else None (optional reads;
+    names checked as by :func:`load_result`)."""
+    p = paths.resolve(run_dir) / "tables" / f"{contract.table_name(name)}.parquet"
     return pd.read_parquet(p) if p.is_file() else None
 
 

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from helpers.errors import DataError, os_error_line
+from helpers.errors import DataError, ExitCode, os_error_line
 from helpers.paths import shown, user_path
 
 
@@ -43,7 +43,7 @@ def _sample(args: argparse.Namespace) -> int:
     print(f"wrote the {args.profile!r} sample ({rows:,} responses) and {len(written) - 1} other "
           f"file(s) to {args.out} in {time.perf_counter() - t0:.1f} s; planted truth: "
           f"{written['truth']}{extra}")
-    return 0
+    return ExitCode.OK
 
 
 def _clean(args: argparse.Namespace) -> int:
@@ -59,7 +59,7 @@ def _clean(args: argparse.Namespace) -> int:
           f"{log['included']:,} included; wrote {args.out}/responses.parquet and cleaning_log.json")
     for rule, r in log["rules"].items():
         print(f"  {rule:<15} {r['rows']:>8,}  {r['reason']}")
-    return 0
+    return ExitCode.OK
 
 
 def _schema_infer(args: argparse.Namespace) -> int:
@@ -78,7 +78,7 @@ def _schema_infer(args: argparse.Namespace) -> int:
               file=sys.stderr)
     else:
         print(draft.text)
-    return 0
+    return ExitCode.OK
 
 
 def _drivers(args: argparse.Namespace) -> int:
@@ -95,23 +95,7 @@ def _drivers(args: argparse.Namespace) -> int:
         seed=p["seed"] if args.seed is None else args.seed, **chosen.columns)
     print(importance.share_text(imp).to_string())
     print(importance.methods_text(imp))
-    return 0
-
-
-def _run(args: argparse.Namespace) -> int:
-    from helpers import paths
-    from helpers.reporting import pipeline
-    argv = ["--params", str(paths.resolve(args.params))]
-    argv += ["--out", args.out] if args.out else []
-    argv += ["--pipeline", args.pipeline] if args.pipeline else []
-    argv += [f"--run-id={args.run_id}"] if args.run_id is not None else []
-    for opt in (*pipeline.EXPORT_OPTIONS, "segments"):
-        value = getattr(args, opt)
-        argv += [f"--{opt.replace('_', '-')}", value] if value else []
-    argv += ["--no-send"] if args.no_send else []
-    argv += ["--check-pages"] if args.check_pages else []
-    argv += ["--send-to-file", args.send_to_file] if args.send_to_file else []
-    return pipeline.main(argv + (["--check"] if args.check else []))
+    return ExitCode.OK
 
 
 def _check(args: argparse.Namespace) -> int:
@@ -140,7 +124,7 @@ def _check(args: argparse.Namespace) -> int:
     extra = "".join(f" --{o.replace('_', '-')} {shown(getattr(args, o))}"
                     for o in ("accounts", "invitations", "cx_index", "prices") if getattr(args, o))
     print(f"next: cx run --raw {shown(args.raw)} --schema {shown(args.schema)}{extra}")
-    return 0
+    return ExitCode.OK
 
 
 def _report(args: argparse.Namespace) -> int:
@@ -151,22 +135,22 @@ def _report(args: argparse.Namespace) -> int:
         with catalog.writer_lock():
             print(run_index.write_index(catalog.refuse_raw(args.reports_dir, "reports"),
                                         config.load_pipeline().headline))
-        return 0
+        return ExitCode.OK
     if args.report_command == "send":
-        from helpers.reporting import pipeline
+        from helpers.reporting import run_command
         run_dir = paths.resolve(args.run_dir).resolve()
-        lines = pipeline.deliver_run(run_dir, config.load_delivery(), to_folder=args.to_file)
+        lines = run_command.deliver_run(run_dir, config.load_delivery(), to_folder=args.to_file)
         print("\n".join(f"delivery: {line}" for line in lines))
-        return 1 if any("NOT" in line for line in lines) else 0
+        return ExitCode.FAILED if any("NOT" in line for line in lines) else ExitCode.OK
     if browser.find_chromium() is None:
         print("browser check skipped: Chromium not found (apt-get install -y chromium)")
-        return 0
+        return ExitCode.OK
     failed = 0
     for check in browser.check_run(paths.resolve(args.run_dir)):
         failed += not check.ok
         status = "ok" if check.ok else "FAILED: " + "; ".join(check.problems())
         print(f"{Path(check.page).name}: {status} ({check.images} images)")
-    return 1 if failed else 0
+    return ExitCode.FAILED if failed else ExitCode.OK
 
 
 def _export_options(p: argparse.ArgumentParser) -> None:
@@ -237,22 +221,10 @@ def _drivers_parser(sub: Any) -> None:
 
 
 def _run_parser(sub: Any) -> None:
+    from helpers.reporting import run_command
     r = sub.add_parser("run", help="run the report pipeline")
-    r.add_argument("--params", default=Path("config/params.yaml"), type=user_path)
-    r.add_argument("--out", default=None, type=user_path, help="reports folder (default reports/)")
-    r.add_argument("--pipeline", default=None, type=user_path, help="pipeline definition (default config/pipeline.yaml)")
-    r.add_argument("--run-id", default=None, help="explicit run id (suffixed if taken)")
-    r.add_argument("--check", action="store_true", help="validate the parameters only, run nothing")
-    _export_options(r)
-    r.add_argument("--raw", default=None, type=user_path, help="run on this export (instead of the params file's)")
-    r.add_argument("--schema", default=None, type=user_path, help="with --raw: its survey schema")
-    r.add_argument("--segments", default=None, type=user_path, help="analysis settings (default config/segments.yaml)")
-    r.add_argument("--no-send", action="store_true", help="send no mail / webhook after the run")
-    r.add_argument("--check-pages", action="store_true",
-                   help="browser-check every page after the run and save screenshots")
-    r.add_argument("--send-to-file", default=None, metavar="DIR", type=user_path,
-                   help="write the mails and webhook payload to DIR instead of sending them")
-    r.set_defaults(func=_run)
+    run_command.add_options(r)
+    r.set_defaults(func=run_command.main)
 
 
 def _check_parser(sub: Any) -> None:
@@ -289,19 +261,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args.func(args))
     except DataError as exc:
         print(f"cx {args.command}: error: {exc}", file=sys.stderr)
-        return 2
+        return ExitCode.BAD_INPUT
     except LockedError as exc:  # another writer: not an error of this input, try again later
         print(f"cx {args.command}: {exc}", file=sys.stderr)
-        return 75
+        return ExitCode.LOCKED
     except BrokenPipeError:  # output piped into `head`: stop quietly, as other commands do
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return 141
+        return ExitCode.BROKEN_PIPE
     except OSError as exc:  # raw data is immutable; read-only or full disk
         print(f"cx {args.command}: error: {os_error_line(exc)}", file=sys.stderr)
-        return 2
+        return ExitCode.BAD_INPUT
     except KeyboardInterrupt:
         print(f"cx {args.command}: interrupted", file=sys.stderr)
-        return 130
+        return ExitCode.INTERRUPTED
 
 
 if __name__ == "__main__":

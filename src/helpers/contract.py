@@ -1,15 +1,18 @@
-"""The run contract, declared once: what each report section needs, and what each notebook writes.
+"""The run contract, declared once: what each report section needs, what each notebook writes and
+what it reads.
 
 Real programmes rarely have every input. Each analysis section declares here the data it needs
 (a market's responses, fields, driver items, waves, optional input tables and their columns);
 the notebooks show a "not available" card instead of a section whose needs are not met, the run
 validation (``cx check`` / ``cx run --check``) lists what will not be available, and the
 executive summary and the run index report it. The artefacts a notebook writes for another to
-read (metrics files and result tables) are named here too: written and read by these names only.
+read (metrics files and result tables) are named here too, with what each notebook reads of
+them: written and read by these names only, checked when a run is validated and while it runs.
 """
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 
 from helpers.errors import DataError
@@ -113,27 +116,6 @@ SECTIONS: dict[str, Needs] = {
                             drivers=2),
 }
 
-#: Metrics files and result tables: name -> the notebook that writes it.
-METRICS = ("01_clean_survey", "02_segments", "03_promoter_drivers", "04_leaders_vs_laggards",
-           "05_score_integrity", "07_sales_briefing")
-TABLES: dict[str, str] = {
-    **dict.fromkeys(("segment_nps", "nps_trend", "wave_changes", "b2b_account_nps", "b2b_archetypes",
-                     "b2b_response_rates", "b2b_response_rates_by_account", "personas",
-                     "market_headline", "headline_changes", "b2b_dm_coverage"), "02_segments"),
-    **dict.fromkeys(("drivers_ranked", "drivers_priority", "drivers_what_if", "drivers_odds_ratios",
-                     "drivers_segments", "journey_effects", "promoter_walk_back",
-                     "team_promoter_rates", "comment_themes"), "03_promoter_drivers"),
-    **dict.fromkeys(("account_nps_ranking", "leader_laggard_gaps", "leader_laggard_by_segment",
-                     "outcomes_by_group", "revenue_at_risk", "gap_value", "gap_value_by_segment",
-                     "competitor_nps", "competitor_gaps", "competitor_pairs",
-                     "competitor_gaps_by_segment", "backtest_summary", "backtest_yearly",
-                     "backtest_events"), "04_leaders_vs_laggards"),
-    **dict.fromkeys(("integrity_nps", "integrity_audit"), "05_score_integrity"),
-    **dict.fromkeys(("sales_competitor_gaps", "sales_competitor_gaps_by_segment",
-                     "sales_separators", "sales_coverage"), "07_sales_briefing"),
-}
-
-
 def needs(section: str) -> Needs:
     """The declared needs of `section` (DataError for an undeclared name)."""
     try:
@@ -141,14 +123,6 @@ def needs(section: str) -> Needs:
     except KeyError:
         raise DataError(f"unknown report section {section!r}", file="helpers/contract.py",
                         expected="a name in contract.SECTIONS") from None
-
-
-def table_name(name: str) -> str:
-    """`name` if it is a registered result table, else DataError."""
-    if name not in TABLES:
-        raise DataError(f"unregistered result table {name!r}", file="helpers/contract.py",
-                        expected="a name in contract.TABLES (add it there with its notebook)")
-    return name
 
 
 @dataclass(frozen=True)
@@ -206,3 +180,112 @@ def missing(section: str, facts: Facts, market: str | None = None) -> list[str]:
             if lacking:
                 out.append(f"columns {', '.join(lacking)} in the {t} table ({INPUTS[t][1]})")
     return out
+
+
+# --- the run's artefacts: who writes each, who reads it -----------------------------------------
+
+#: Set by `cx run` in each notebook's kernel to the notebook running there: the catalog then
+#: refuses a result table the notebook does not write (save) or did not declare it reads (load).
+#: Unset in JupyterLab, nbval and tests, where only the names are checked.
+NOTEBOOK_ENV = "CX_NOTEBOOK"
+
+#: Notebooks that write a metrics file (``metrics/<notebook>.json``).
+METRICS = ("01_clean_survey", "02_segments", "03_promoter_drivers", "04_leaders_vs_laggards",
+           "05_score_integrity", "07_sales_briefing")
+#: Result tables (``tables/<name>.parquet``): name -> the notebook that writes it.
+TABLES: dict[str, str] = {
+    **dict.fromkeys(("segment_nps", "nps_trend", "wave_changes", "b2b_account_nps", "b2b_archetypes",
+                     "b2b_response_rates", "b2b_response_rates_by_account", "personas",
+                     "market_headline", "headline_changes", "b2b_dm_coverage"), "02_segments"),
+    **dict.fromkeys(("drivers_ranked", "drivers_priority", "drivers_what_if", "drivers_odds_ratios",
+                     "drivers_segments", "journey_effects", "promoter_walk_back",
+                     "team_promoter_rates", "comment_themes"), "03_promoter_drivers"),
+    **dict.fromkeys(("account_nps_ranking", "leader_laggard_gaps", "leader_laggard_by_segment",
+                     "outcomes_by_group", "revenue_at_risk", "gap_value", "gap_value_by_segment",
+                     "competitor_nps", "competitor_gaps", "competitor_pairs",
+                     "competitor_gaps_by_segment", "backtest_summary", "backtest_yearly",
+                     "backtest_events"), "04_leaders_vs_laggards"),
+    **dict.fromkeys(("integrity_nps", "integrity_audit"), "05_score_integrity"),
+    **dict.fromkeys(("sales_competitor_gaps", "sales_competitor_gaps_by_segment",
+                     "sales_separators", "sales_coverage"), "07_sales_briefing"),
+}
+
+
+@dataclass(frozen=True)
+class Reads:
+    """What one notebook reads of the artefacts other notebooks wrote into the run folder."""
+
+    tables: tuple[str, ...] = ()    # result tables (names in TABLES)
+    metrics: tuple[str, ...] = ()   # notebooks whose metrics file it reads (names in METRICS)
+
+
+#: Every notebook that reads another's artefacts, and what it reads. Before anything runs,
+#: `cx run` checks that each writer is among the reader's ``needs`` (config/pipeline.yaml);
+#: while it runs, the catalog refuses a table read that is not declared here.
+READS: dict[str, Reads] = {
+    "06_executive_summary": Reads(
+        tables=("market_headline", "headline_changes", "wave_changes", "nps_trend",
+                "drivers_ranked", "drivers_priority", "drivers_what_if", "gap_value"),
+        metrics=("01_clean_survey", "02_segments", "04_leaders_vs_laggards",
+                 "05_score_integrity")),
+    "07_sales_briefing": Reads(tables=("drivers_ranked",)),
+}
+
+
+class ContractError(ValueError):
+    """A notebook wrote or read an artefact outside the run contract: a programming error, put
+    right in this module or in the notebook (never bad data)."""
+
+
+def running_notebook() -> str | None:
+    """The notebook this process executes for `cx run` (None outside a run)."""
+    return os.environ.get(NOTEBOOK_ENV) or None
+
+
+def _registered(name: str) -> str:
+    if name not in TABLES:
+        raise ContractError(f"result table {name!r} is not registered: add it to "
+                            "helpers/contract.py TABLES (result table -> the notebook that "
+                            "writes it)")
+    return name
+
+
+def table_name(name: str) -> str:
+    """`name` if it is a registered result table that the running notebook (if any) writes or
+    declares in :data:`READS`, else :class:`ContractError`."""
+    reader = running_notebook()
+    writer = TABLES[_registered(name)]
+    if reader is not None and writer != reader and name not in READS.get(reader, Reads()).tables:
+        raise ContractError(f"{reader} reads result table {name!r} of {writer} without "
+                            f"declaring it: add it to helpers/contract.py READS[{reader!r}]")
+    return name
+
+
+def written_table(name: str) -> str:
+    """`name` if it is a registered result table of the running notebook (if any), else
+    :class:`ContractError`."""
+    writer = running_notebook()
+    if writer is not None and TABLES[_registered(name)] != writer:
+        raise ContractError(f"{writer} writes result table {name!r}, registered to {TABLES[name]} "
+                            "in helpers/contract.py TABLES")
+    return _registered(name)
+
+
+def metrics_file(notebook: str) -> str:
+    """`notebook` if it writes a metrics file (:data:`METRICS`) and is the running notebook
+    (if any), else :class:`ContractError`."""
+    if notebook not in METRICS:
+        raise ContractError(f"metrics file {notebook!r} is not registered: add the notebook to "
+                            "helpers/contract.py METRICS (notebooks that write metrics)")
+    writer = running_notebook()
+    if writer is not None and writer != notebook:
+        raise ContractError(f"{writer} writes the metrics file of {notebook}")
+    return notebook
+
+
+def reads_of(notebook: str) -> list[tuple[str, str]]:
+    """What `notebook` reads of other notebooks, as (what, the notebook that writes it) pairs:
+    ``("result table 'drivers_ranked'", "03_promoter_drivers")``, ``("metrics", "02_segments")``."""
+    declared = READS.get(notebook, Reads())
+    return ([(f"result table {t!r}", TABLES[t]) for t in declared.tables]
+            + [("metrics", nb) for nb in declared.metrics])

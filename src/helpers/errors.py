@@ -1,10 +1,22 @@
-"""The one error type for bad input data (its message names file, column/row, found and expected)
-and the one column check every layer uses."""
+"""The one error type for bad input data (its message names file, column/row, found and expected),
+the one column check every layer uses, and the exit codes of the command line."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from enum import IntEnum
 from typing import Any
+
+
+class ExitCode(IntEnum):
+    """Exit status of every ``cx`` command (docs/scheduling.md lists them for schedulers)."""
+
+    OK = 0            # done; for ``cx run``: every notebook succeeded
+    FAILED = 1        # ran, but a notebook failed or was skipped, a page check or a delivery failed
+    BAD_INPUT = 2     # configuration or data error (one line on stderr); nothing ran
+    LOCKED = 75       # another command holds the writer lock: try again later (EX_TEMPFAIL)
+    INTERRUPTED = 130  # Ctrl-C (128 + SIGINT)
+    BROKEN_PIPE = 141  # output piped into a reader that stopped, e.g. `head` (128 + SIGPIPE)
 
 
 class DataError(ValueError):

@@ -33,7 +33,8 @@ from pathlib import Path
 from typing import Any
 
 from helpers.config import DeliverySettings
-from helpers.reporting import render, safe_html
+from helpers.reporting import manifest, render, safe_html
+from helpers.reporting.manifest import RunManifest, Status
 
 log = logging.getLogger("helpers.reporting.delivery")
 
@@ -114,27 +115,26 @@ def summary_message(run_dir: Path, run_id: str, settings: DeliverySettings) -> E
     return msg
 
 
-def failure_lines(manifest: Mapping[str, Any], run_dir: Path) -> list[str]:
+def failure_lines(doc: RunManifest, run_dir: Path) -> list[str]:
     """'04_leaders_vs_laggards failed: ValueError: ... (cell 12)' per failed notebook, skipped
     ones with their reason, and where the log is."""
     lines = []
-    for nb in manifest.get("notebooks", []):
-        if nb.get("status") == "failed":
-            lines.append(f"{nb['name']} failed: {_clean(nb.get('error') or 'unknown error', 400)}")
-        elif nb.get("status") == "skipped":
-            lines.append(f"{nb['name']} skipped: {_clean(nb.get('reason') or '', 300)}")
-    if manifest.get("error") and not lines:
-        lines.append(f"run failed: {_clean(manifest['error'], 400)}")
+    for nb in doc.notebooks:
+        if nb.status is Status.FAILED:
+            lines.append(f"{nb.name} failed: {_clean(nb.error or 'unknown error', 400)}")
+        elif nb.status is Status.SKIPPED:
+            lines.append(f"{nb.name} skipped: {_clean(nb.reason or '', 300)}")
+    if doc.error and not lines:
+        lines.append(f"run failed: {_clean(doc.error, 400)}")
     lines.append(f"log: {run_dir / 'run.log'}")
     return lines
 
 
-def failure_message(manifest: Mapping[str, Any], run_dir: Path, run_id: str,
-                    settings: DeliverySettings) -> EmailMessage:
+def failure_message(doc: RunManifest, run_dir: Path, settings: DeliverySettings) -> EmailMessage:
     """A short plain-text notice to the analysts: what failed, the error line, the log path."""
+    run_id = doc.run_id
     msg = EmailMessage()
-    first = next((n["name"] for n in manifest.get("notebooks", []) if n.get("status") == "failed"),
-                 "the run")
+    first = next((n.name for n in doc.notebooks if n.status is Status.FAILED), "the run")
     msg["Subject"] = _clean(f"CX report run {run_id} FAILED in {first}")
     msg["From"] = _sender(settings)
     if settings.analysts:
@@ -142,7 +142,7 @@ def failure_message(manifest: Mapping[str, Any], run_dir: Path, run_id: str,
     msg["Date"] = formatdate(localtime=False)
     msg["Message-ID"] = make_msgid(domain="cx-reports")
     index = _link(settings, "index.html")
-    body = [f"The CX report run {run_id} did not finish.", "", *failure_lines(manifest, run_dir)]
+    body = [f"The CX report run {run_id} did not finish.", "", *failure_lines(doc, run_dir)]
     body += ["", f"Run index: {index}"] if index else []
     body += ["", "reports/latest still points at the last successful run; nothing was sent to "
                  "leadership."]
@@ -150,27 +150,23 @@ def failure_message(manifest: Mapping[str, Any], run_dir: Path, run_id: str,
     return msg
 
 
-def webhook_text(manifest: Mapping[str, Any], run_dir: Path, run_id: str,
-                 settings: DeliverySettings) -> str:
+def webhook_text(doc: RunManifest, run_dir: Path, settings: DeliverySettings) -> str:
     """One message for a chat channel: run succeeded with its link, or what failed."""
-    if manifest.get("status") == "succeeded":
-        link = _link(settings, run_id, f"{SUMMARY}.html")
-        return f"CX report run {run_id} succeeded." + (f" Executive summary: {link}" if link else "")
-    return f"CX report run {run_id} FAILED. " + " ".join(failure_lines(manifest, run_dir))
+    if doc.succeeded:
+        link = _link(settings, doc.run_id, f"{SUMMARY}.html")
+        return f"CX report run {doc.run_id} succeeded." + (f" Executive summary: {link}" if link else "")
+    return f"CX report run {doc.run_id} FAILED. " + " ".join(failure_lines(doc, run_dir))
 
 
 def prepare(run_dir: Path, settings: DeliverySettings) -> Outgoing:
     """The mails and webhook payloads for a finished run (nothing is sent here)."""
-    manifest = json.loads((run_dir / "manifest.json").read_text(encoding="utf-8"))
-    run_id = str(manifest.get("run_id") or run_dir.name)
+    doc = manifest.read(run_dir)
     mails: list[tuple[str, EmailMessage]] = []
-    ok = manifest.get("status") == "succeeded" and (run_dir / f"{SUMMARY}.html").is_file()
-    if ok:
-        mails.append(("summary", summary_message(run_dir, run_id, settings)))
+    if doc.succeeded and (run_dir / f"{SUMMARY}.html").is_file():
+        mails.append(("summary", summary_message(run_dir, doc.run_id, settings)))
     else:
-        mails.append(("failure", failure_message(manifest, run_dir, run_id, settings)))
-    hooks = ({"text": webhook_text(manifest, run_dir, run_id, settings)},) if settings.webhook \
-        else ()
+        mails.append(("failure", failure_message(doc, run_dir, settings)))
+    hooks = ({"text": webhook_text(doc, run_dir, settings)},) if settings.webhook else ()
     return Outgoing(tuple(mails), hooks)
 
 

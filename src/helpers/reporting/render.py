@@ -24,6 +24,7 @@ from typing import Any
 from helpers import catalog
 from helpers.reporting import safe_html, tables
 from helpers.reporting.browser import chromium_command, find_chromium
+from helpers.reporting.manifest import Status
 
 log = logging.getLogger("helpers.reporting.render")
 
@@ -96,9 +97,8 @@ def render_notebook_html(
     *,
     run_id: str,
     parameters: Sequence[ParamRow] = (),
-    status: str = "succeeded",
+    status: Status = Status.SUCCEEDED,
     error: str | None = None,
-    title: str | None = None,
     commit: str | None = None,
 ) -> Path:
     """Render an executed notebook to one self-contained HTML file with code hidden.
@@ -111,13 +111,13 @@ def render_notebook_html(
 
     nb = nbformat.read(src, as_version=4)
     name = src.stem
-    title = title or _title_of(nb, name)
+    title = _title_of(nb, name)
     layout = layout_of(nb)
     interactive = layout != "leadership" and has_interactive_tables(nb)
     resources = {
         "metadata": {"name": title},
         "cx": {
-            "css": CSS, "run_id": run_id, "status": status, "error": error,
+            "css": CSS, "run_id": run_id, "status": str(status), "error": error,
             "layout": layout,
             "title": title, "notebook": name, "commit": commit,
             "generated": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),

@@ -14,8 +14,9 @@ from typing import Any
 
 from helpers import catalog
 from helpers.errors import DataError
-from helpers.reporting import cards
+from helpers.reporting import cards, manifest
 from helpers.reporting.formats import format_figure, is_number, metric_label
+from helpers.reporting.manifest import Status, StepRecord
 from helpers.reporting.render import CSS, publish_bytes
 from helpers.reporting.safe_html import csp_meta
 
@@ -46,10 +47,10 @@ class RunSummary:
     """What the index shows about one run (read from its manifest and metrics)."""
 
     run_id: str
-    status: str
+    status: Status
     started_at: str
     duration_s: float | None
-    notebooks: tuple[dict[str, Any], ...]
+    notebooks: tuple[StepRecord, ...]
     figures: dict[str, dict[str, Any]]
     not_available: tuple[str, ...] = ()   # titles of the sections the run could not show
     workbook: str | None = None
@@ -59,28 +60,25 @@ def read_runs(reports_dir: str | os.PathLike[str]) -> list[RunSummary]:
     """Every run folder with a manifest.json, oldest first (run ids sort chronologically)."""
     root = Path(reports_dir)
     runs = []
-    for manifest in sorted(root.glob("*/manifest.json")):
-        if manifest.parent.is_symlink():  # reports/latest points at a run listed anyway
+    for path in sorted(root.glob(f"*/{manifest.FILE}")):
+        folder = path.parent
+        if folder.is_symlink():  # reports/latest points at a run listed anyway
             continue
         try:
-            doc = json.loads(manifest.read_text(encoding="utf-8"))
-        except (OSError, json.JSONDecodeError):
+            doc = manifest.read(folder)
+        except (OSError, ValueError):
             continue
         try:
-            figures = flatten_metrics(catalog.load_metrics(manifest.parent))
+            figures = flatten_metrics(catalog.load_metrics(folder))
         except (OSError, json.JSONDecodeError):
             figures = {}
         try:
-            missing = tuple(str(r.get("title", "")) for r in cards.not_available(manifest.parent))
+            missing = tuple(str(r.get("title", "")) for r in cards.not_available(folder))
         except (OSError, json.JSONDecodeError, DataError):
             missing = ()
         runs.append(RunSummary(
-            run_id=str(doc.get("run_id", manifest.parent.name)),
-            status=str(doc.get("status", "unknown")),
-            started_at=str(doc.get("started_at", "")),
-            duration_s=doc.get("duration_s"),
-            notebooks=tuple(doc.get("notebooks", [])),
-            workbook=doc.get("workbook") if isinstance(doc.get("workbook"), str) else None,
+            run_id=doc.run_id, status=doc.status, started_at=doc.started_at or "",
+            duration_s=doc.duration_s, notebooks=tuple(doc.notebooks), workbook=doc.workbook,
             figures=figures, not_available=missing,
         ))
     return runs
@@ -137,7 +135,7 @@ def sparkline_svg(points: Sequence[tuple[str, float, float | None, float | None]
 
 
 def _trend_section(runs: Sequence[RunSummary], keys: Sequence[str]) -> str:
-    ok = [r for r in runs if r.status == "succeeded"]
+    ok = [r for r in runs if r.status is Status.SUCCEEDED]
     if not keys or not ok:
         return "<p>No headline figures yet: they appear once a run has finished successfully.</p>"
     figs = []
@@ -156,26 +154,25 @@ def _trend_section(runs: Sequence[RunSummary], keys: Sequence[str]) -> str:
     return "".join(figs)
 
 
-def _status(s: str) -> str:
+def _status(s: Status) -> str:
     return f'<span class="cx-status cx-status-{html.escape(s)}">{html.escape(s)}</span>'
 
 
 def _run_row(run: RunSummary, keys: Sequence[str], latest_id: str | None) -> str:
     links = []
     for nb in run.notebooks:
-        name = html.escape(str(nb.get("name", "")))
-        status = str(nb.get("status", ""))
-        if nb.get("html"):
-            link = f'<a href="{html.escape(run.run_id)}/{html.escape(nb["html"])}">{name}</a>'
+        name = html.escape(nb.name)
+        if nb.html:
+            link = f'<a href="{html.escape(run.run_id)}/{html.escape(nb.html)}">{name}</a>'
         else:
             link = name
-        if nb.get("pdf"):
-            link += f' (<a href="{html.escape(run.run_id)}/{html.escape(nb["pdf"])}">PDF</a>)'
+        if nb.pdf:
+            link += f' (<a href="{html.escape(run.run_id)}/{html.escape(nb.pdf)}">PDF</a>)'
         note = ""
-        if status != "succeeded":
-            reason = nb.get("error") or nb.get("reason") or ""
-            note = f" {_status(status)}" + (f" <small>{html.escape(str(reason))[:200]}</small>"
-                                            if reason else "")
+        if nb.status is not Status.SUCCEEDED:
+            reason = nb.error or nb.reason or ""
+            note = f" {_status(nb.status)}" + (f" <small>{html.escape(reason)[:200]}</small>"
+                                               if reason else "")
         links.append(f"<li>{link}{note}</li>")
     if run.workbook:
         links.append(f'<li><a href="{html.escape(run.run_id)}/{html.escape(run.workbook)}">'
@@ -210,12 +207,12 @@ def _latest_block(runs: Sequence[RunSummary], latest_id: str | None) -> str:
         return "<p>No successful run yet.</p>"
     links = []
     for nb in run.notebooks:
-        if nb.get("pdf") and nb.get("html"):
-            name = html.escape(str(nb.get("name", "")).split("_", 1)[-1].replace("_", " "))
-            links.append(f'<a href="latest/{html.escape(nb["html"])}"><b>Read the {name}</b></a> '
-                         f'(<a href="latest/{html.escape(nb["pdf"])}">PDF</a>)')
-        elif nb.get("name") == "07_sales_briefing" and nb.get("html"):
-            links.append(f'<a href="latest/{html.escape(nb["html"])}">Sales briefing</a>')
+        if nb.pdf and nb.html:
+            name = html.escape(nb.name.split("_", 1)[-1].replace("_", " "))
+            links.append(f'<a href="latest/{html.escape(nb.html)}"><b>Read the {name}</b></a> '
+                         f'(<a href="latest/{html.escape(nb.pdf)}">PDF</a>)')
+        elif nb.name == "07_sales_briefing" and nb.html:
+            links.append(f'<a href="latest/{html.escape(nb.html)}">Sales briefing</a>')
     if run.workbook:
         links.append(f'<a href="latest/{html.escape(run.workbook)}">All tables (Excel)</a>')
     started = html.escape(_when(run.started_at))

@@ -13,7 +13,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from typing import Any
 
-SUCCEEDED, FAILED, SKIPPED = "succeeded", "failed", "skipped"
+from helpers.reporting.manifest import Status
 
 
 @dataclass(frozen=True)
@@ -25,18 +25,18 @@ class Job:
     payload: Any = None
 
 
-def run_jobs(jobs: Sequence[Job], run: Callable[[Job], str], *, parallel: int = 1,
+def run_jobs(jobs: Sequence[Job], run: Callable[[Job], Status], *, parallel: int = 1,
              on_start: Callable[[Job], None] = lambda job: None,
-             on_skip: Callable[[Job, str], None] = lambda job, reason: None) -> dict[str, str]:
+             on_skip: Callable[[Job, str], None] = lambda job, reason: None) -> dict[str, Status]:
     """Run `jobs` (in their listed order where needs allow); return each job's final status.
 
-    `run(job)` returns "succeeded" or "failed". `on_start` is called (in the scheduling thread)
+    `run(job)` returns Status.SUCCEEDED or Status.FAILED. `on_start` is called (in the scheduling thread)
     just before a job is submitted, `on_skip(job, reason)` when a job is skipped.
     """
     names = {j.name for j in jobs}
-    status: dict[str, str] = {}
+    status: dict[str, Status] = {}
     waiting = list(jobs)
-    active: dict[Future[str], Job] = {}
+    active: dict[Future[Status], Job] = {}
     pool = ThreadPoolExecutor(max_workers=max(1, parallel), thread_name_prefix="job")
     try:
         while waiting or active:
@@ -45,9 +45,9 @@ def run_jobs(jobs: Sequence[Job], run: Callable[[Job], str], *, parallel: int = 
                 raise ValueError("jobs wait on each other: " + ", ".join(j.name for j in waiting))
             for job in batch:
                 waiting.remove(job)
-                blocked = [n for n in job.needs if n in names and status.get(n) != SUCCEEDED]
+                blocked = [n for n in job.needs if n in names and status.get(n) is not Status.SUCCEEDED]
                 if blocked:
-                    status[job.name] = SKIPPED
+                    status[job.name] = Status.SKIPPED
                     on_skip(job, "needs " + ", ".join(f"{n} ({status[n]})" for n in blocked))
                     continue
                 on_start(job)
@@ -61,7 +61,7 @@ def run_jobs(jobs: Sequence[Job], run: Callable[[Job], str], *, parallel: int = 
     return status
 
 
-def ready(waiting: Sequence[Job], status: dict[str, str], names: set[str], room: int) -> list[Job]:
+def ready(waiting: Sequence[Job], status: dict[str, Status], names: set[str], room: int) -> list[Job]:
     """Waiting jobs whose needs have all finished (any status), in order, at most `room` of them
     that will actually run (a job about to be skipped takes no room)."""
     out: list[Job] = []
@@ -71,6 +71,6 @@ def ready(waiting: Sequence[Job], status: dict[str, str], names: set[str], room:
         if any(n in names and n not in status for n in job.needs):
             continue
         out.append(job)
-        if all(status.get(n) == SUCCEEDED for n in job.needs if n in names):
+        if all(status.get(n) is Status.SUCCEEDED for n in job.needs if n in names):
             room -= 1
     return out

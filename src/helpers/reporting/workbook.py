@@ -24,6 +24,7 @@ import pandas as pd
 from helpers import contract, paths
 from helpers.analysis import disclosure
 from helpers.reporting import render
+from helpers.reporting.manifest import RunManifest, Status
 
 FILE = "tables.xlsx"
 #: Columns that identify a person (or a device) and never go into the workbook.
@@ -202,14 +203,13 @@ def cell_letter(j: int) -> str:
     return get_column_letter(j)
 
 
-def _readme(ws: Any, run_id: str, manifest: Mapping[str, Any], listed: list[tuple[str, ...]],
-            left_out: list[str]) -> None:
+def _readme(ws: Any, doc: RunManifest, listed: list[tuple[str, ...]], left_out: list[str]) -> None:
     from openpyxl.styles import Font
 
     bold = Font(bold=True)
     rows: list[tuple[Any, ...]] = [
-        ("CX report tables",), ("Run id", run_id), ("Run status", manifest.get("status", "")),
-        ("Started", manifest.get("started_at", "")),
+        ("CX report tables",), ("Run id", doc.run_id), ("Run status", str(doc.status)),
+        ("Started", doc.started_at or ""),
         ("Numbers", "Stored as numbers with a number format. 95% CI bounds and n are their own "
                     "columns. Percent columns marked % are in percent (0-100); share columns in "
                     "Excel percent format are fractions (0-1)."),
@@ -220,7 +220,7 @@ def _readme(ws: Any, run_id: str, manifest: Mapping[str, Any], listed: list[tupl
     if left_out:
         rows += [(), ("Left out (hold person-level ids):", ", ".join(left_out))]
     rows += [(), ("Parameters", "Notebook", "Value")]
-    for nb, params in (manifest.get("parameters") or {}).items():
+    for nb, params in doc.parameters.items():
         for key, value in (params or {}).items():
             rows.append((key, nb, str(value)))
     for r in rows:
@@ -232,16 +232,16 @@ def _readme(ws: Any, run_id: str, manifest: Mapping[str, Any], listed: list[tupl
     ws.column_dimensions["C"].width, ws.column_dimensions["D"].width = 24, 80
 
 
-def write_workbook(run_dir: str | os.PathLike[str], manifest: Mapping[str, Any] | None = None,
+def write_workbook(run_dir: str | os.PathLike[str], manifest: RunManifest | None = None,
                    currency: str = "USD") -> Path | None:
-    """Write ``<run_dir>/tables.xlsx`` from the run's registered result tables (None: no table)."""
+    """Write ``<run_dir>/tables.xlsx`` from the run's registered result tables (None: no table);
+    its README names the run and its parameters from `manifest`."""
     from openpyxl import Workbook
 
     run = paths.resolve(run_dir)
     files = sorted(p for p in (run / "tables").glob("*.parquet") if p.stem in contract.TABLES)
     if not files:
         return None
-    manifest = manifest or {}
     wb = Workbook()
     readme = wb.active
     readme.title = "README"
@@ -257,7 +257,8 @@ def write_workbook(run_dir: str | os.PathLike[str], manifest: Mapping[str, Any] 
         _write_sheet(wb.create_sheet(sheet), p.stem, df.reset_index(drop=True), currency)
         listed.append((sheet, p.stem, contract.TABLES[p.stem], DESCRIPTIONS.get(p.stem, ""),
                        len(df)))
-    _readme(readme, str(manifest.get("run_id") or run.name), manifest, listed, left_out)
+    _readme(readme, manifest or RunManifest(run_id=run.name, status=Status.UNKNOWN), listed,
+            left_out)
     buf = io.BytesIO()
     wb.save(buf)
     return render.publish_bytes(run / FILE, buf.getvalue())

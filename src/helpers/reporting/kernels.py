@@ -1,0 +1,77 @@
+"""Notebook kernels of a run: each executes in its own kernel whose connection file lives in the
+run's private folder (parallel kernels race for ports and leak files in /tmp otherwise) and whose
+environment names the notebook it runs (so the catalog checks its reads and writes against the
+run contract, :data:`helpers.contract.NOTEBOOK_ENV`)."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import sys
+import uuid
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+from helpers import contract, paths
+
+KERNELS = ".kernels"  # reports/.kernels/<run-id>/: connection files of the run's kernels (0700)
+_KERNEL_DIR: list[Path | None] = [None]
+
+
+@contextlib.contextmanager
+def kernel_folder(reports: Path, rid: str) -> Iterator[None]:
+    """Kernel connection files go to a private folder of the run, never to /tmp.
+
+    A run killed outright cannot clean up after itself; the next run (which holds the lock, so no
+    other run is alive) removes what killed runs left behind.
+    """
+    root = reports / KERNELS
+    for stale in root.glob("*"):
+        shutil.rmtree(stale, ignore_errors=True)
+    folder = root / rid
+    folder.mkdir(parents=True, mode=0o700)
+    root.chmod(0o700)
+    _KERNEL_DIR[0] = folder
+    try:
+        yield
+    finally:
+        _KERNEL_DIR[0] = None
+        shutil.rmtree(folder, ignore_errors=True)
+        with contextlib.suppress(OSError):
+            root.rmdir()  # only when no killed run left a folder in it
+
+
+def kernel_manager(notebook: str) -> type:
+    """A KernelManager whose connection file lives in the run's kernel folder and whose kernel
+    knows it runs `notebook` (``$CX_NOTEBOOK``)."""
+    from jupyter_client.manager import KernelManager
+
+    folder = _KERNEL_DIR[0]
+
+    class RunKernelManager(KernelManager):  # type: ignore[misc]
+        def __init__(self, **kw: Any) -> None:
+            super().__init__(**kw)
+            if folder is not None and not self.connection_file:
+                self.connection_file = str(folder / f"kernel-{uuid.uuid4()}.json")
+
+        def start_kernel(self, **kw: Any) -> None:
+            env = dict(kw.pop("env", None) or os.environ)
+            env[contract.NOTEBOOK_ENV] = notebook
+            super().start_kernel(env=env, **kw)
+
+    return RunKernelManager
+
+
+def execute(notebook: Path, output: Path, parameters: Mapping[str, Any], name: str) -> None:
+    """Execute `notebook` with `parameters` injected (papermill, kernel python3, cwd the project
+    root) into `output`; `name` is the pipeline's name of the notebook."""
+    import papermill
+
+    on_tty = sys.stdout.isatty()
+    papermill.execute_notebook(
+        str(notebook), str(output), parameters=dict(parameters), kernel_name="python3",
+        cwd=str(paths.PROJECT_ROOT), progress_bar=on_tty, log_output=not on_tty,
+        kernel_manager_class=kernel_manager(name),
+    )
