@@ -63,6 +63,14 @@ class Statistic:
         """NPS is written with its sign (+12.3); shares and means are not."""
         return self.unit is Unit.POINTS
 
+    @property
+    def definition(self) -> str:
+        """How the figure is made, for a methods note."""
+        if self.kind == "nps":
+            return (f"% promoters ({PROMOTER_MIN:g}-10) minus % detractors (0-{DETRACTOR_MAX:g}), "
+                    "in points")
+        return self.detail
+
     def metric_key(self, market: str) -> str:
         """The run-folder metric key of this statistic in `market`: ``nps_b2b``."""
         return metric_key(self.key, market)
@@ -159,7 +167,7 @@ class Measure:
         """The figures reported for this measure (an AGREE measure: its mean, then the share)."""
         if self.rule is Rule.NPS:
             return (Statistic("nps", self.key, "nps", "NPS", "NPS (points, -100..100)",
-                              "promoters (9-10) minus detractors (0-6), points", Unit.POINTS, 1,
+                              "promoters minus detractors, points", Unit.POINTS, 1,
                               True),)
         mean = Statistic(f"{self.key}_mean", self.key, "mean", self.name,
                          f"{self.name} mean ({self.range_text})",

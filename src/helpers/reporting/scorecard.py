@@ -88,8 +88,7 @@ def _detail(stat: Statistic, rows: pd.DataFrame, stats: list[Statistic]) -> str:
     companion = next((s for s in stats if s.measure == stat.measure and not s.headline), None)
     if companion is None or companion.key not in rows.index:
         return stat.detail
-    mean = rows.loc[companion.key, "estimate"]
-    return f"{stat.detail}; {companion.label.replace(stat.name + ' ', '', 1)} {formats.fmt_num(mean, 2)}"
+    return f"{stat.detail}; {companion.kind} {formats.fmt_num(rows.loc[companion.key, 'estimate'], 2)}"
 
 
 def tiles(art: Artefacts) -> list[Tile]:

@@ -292,7 +292,7 @@ def headline_finding(art: Artefacts) -> Finding:
     name = first.name if first else "Headline"
     table = pd.DataFrame({"label": rows["market"] + f" {name}", "estimate": rows["estimate"],
                           "ci_low": rows["ci_low"], "ci_high": rows["ci_high"], "n": rows["n"]})
-    defined = "; ".join(f"{s.label}: {s.detail}" for s in stats if s.headline)
+    defined = "; ".join(f"{s.name}: {s.definition}" for s in stats if s.headline)
     note = (f"{defined}. 95% CI: NPS adjusted Wald and shares Wilson, both on the effective n; "
             "means t with the design's degrees of freedom; B2B SE clustered by account, B2C "
             f"weighted to population margins where known. n = included responses in {when} (test, "
