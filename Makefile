@@ -76,7 +76,7 @@ $(PROCESSED): $(SAMPLE) config/survey.yaml | $(STAMP)
 	$(BIN)/$(CLEAN_SAMPLE)
 
 test-data: $(TEST_PROCESSED)
-$(TEST_PROCESSED): config/survey.yaml src/helpers/sample/program.py | $(STAMP)
+$(TEST_PROCESSED): config/survey.yaml $(wildcard src/helpers/sample/*.py) | $(STAMP)
 	$(TEST_ENV) $(BIN)/cx sample --out data/raw
 	$(TEST_ENV) $(BIN)/$(CLEAN_SAMPLE)
 

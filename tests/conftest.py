@@ -14,9 +14,9 @@ os.environ.setdefault("CX_SALT", "test-salt-not-secret")
 @pytest.fixture(scope="session")
 def sample_dir(tmp_path_factory) -> Path:
     """A 3,000-row sample written like `cx sample` does (raw folder of its own)."""
-    from helpers.sample import program
+    from helpers.sample import program, writers
     out = tmp_path_factory.mktemp("raw")
-    program.write(program.generate(rows=3000, seed=7), out)
+    writers.write(program.generate(rows=3000, seed=7), out)
     return out
 
 

@@ -11,13 +11,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from helpers import cli
-from helpers.sample import program
+from helpers.sample import program, writers
 
 
 @pytest.fixture(scope="module")
 def valid_export(tmp_path_factory) -> bytes:
     out = tmp_path_factory.mktemp("valid")
-    program.write(program.generate(rows=200, seed=1, market_data=False), out)
+    writers.write(program.generate(rows=200, seed=1, market_data=False), out)
     return (out / "survey_export.csv").read_bytes()
 
 

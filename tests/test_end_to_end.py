@@ -20,7 +20,7 @@ import yaml
 from helpers import cli, contract, paths
 from helpers.ingest import readers
 from helpers.reporting import browser, render, safe_html
-from helpers.sample import program
+from helpers.sample import program, writers
 
 
 def _digest(folder: Path) -> dict[str, str]:
@@ -111,7 +111,7 @@ def run(tmp_path_factory):
     sample = program.generate(rows=1500, seed=11)
     _plant_payloads(sample)
     _own_scales(sample)
-    program.write(sample, raw)
+    writers.write(sample, raw)
     before = _digest(raw)
     params = _params_for(tmp, raw, processed)
     outbox = tmp / "outbox"

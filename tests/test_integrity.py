@@ -11,7 +11,7 @@ from helpers.analysis import integrity
 from helpers.errors import DataError
 from helpers.ingest import clean, schema
 from helpers.reporting import charts
-from helpers.sample import program
+from helpers.sample import program, writers
 
 ITEMS = [f"item_{j}" for j in range(6)]
 REFERENCE = paths.PROJECT_ROOT / "tests" / "data" / "reference"
@@ -250,7 +250,7 @@ def test_sample_gaming_reps_recovered() -> None:
 def test_generated_sample_without_gaming_flags_at_most_one(tmp_path) -> None:
     sample = program.generate(rows=2000, seed=11, gaming=False, market_data=False)
     assert sample.truth["gaming_reps"] == []
-    program.write(sample, tmp_path / "raw")
+    writers.write(sample, tmp_path / "raw")
     responses = clean.run(tmp_path / "raw" / "survey_export.csv",
                           out_dir=tmp_path / "processed").responses
     assert _audit(responses)["flagged"].sum() <= 1

@@ -142,9 +142,9 @@ def test_qualtrics_python_dict_importid_row(tmp_path: Path) -> None:
 def test_qualtrics_large_file_sampled_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
                                            ) -> None:
     """Files bigger than the sample go through pyarrow at a byte offset past the header rows."""
-    import helpers.ingest.readers as hio
+    from helpers.ingest import delimited
 
-    monkeypatch.setattr(hio, "_SAMPLE_BYTES", 64)  # smaller than the header: sample must grow
+    monkeypatch.setattr(delimited, "_SAMPLE_BYTES", 64)  # smaller than the header: sample must grow
     body = QUALTRICS_ROWS[:3] + QUALTRICS_ROWS[3:] * 50
     p = write(tmp_path, "q.csv", b"\xef\xbb\xbf" + to_csv(body, newline="\r\n").encode())
     before = (p.read_bytes(), p.stat().st_mtime_ns)
@@ -159,9 +159,9 @@ def test_qualtrics_large_file_sampled_path(tmp_path: Path, monkeypatch: pytest.M
 @pytest.mark.parametrize("bom", [b"", b"\xef\xbb\xbf"])
 def test_qualtrics_large_file_with_late_cp1252_bytes(tmp_path: Path, bom: bytes,
                                                      monkeypatch: pytest.MonkeyPatch) -> None:
-    import helpers.ingest.readers as hio
+    from helpers.ingest import delimited
 
-    monkeypatch.setattr(hio, "_SAMPLE_BYTES", 2048)
+    monkeypatch.setattr(delimited, "_SAMPLE_BYTES", 2048)
     body = QUALTRICS_ROWS[:3] + QUALTRICS_ROWS[3:] * 20
     data = bom + to_csv(body).encode() + "2025-10-09 09:00:00,x,IP Address,R_zzzzzz999999,5,9,5,Café\n"\
         .encode("cp1252")
@@ -472,10 +472,10 @@ def test_input_files_unchanged(tmp_path: Path) -> None:
 
 def test_overlong_first_rows_are_dataerror(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
                                            ) -> None:
-    import helpers.ingest.readers as hio
+    from helpers.ingest import delimited
 
-    monkeypatch.setattr(hio, "_SAMPLE_BYTES", 64)
-    monkeypatch.setattr(hio, "_MAX_HEADER_BYTES", 256)
+    monkeypatch.setattr(delimited, "_SAMPLE_BYTES", 64)
+    monkeypatch.setattr(delimited, "_MAX_HEADER_BYTES", 256)
     p = write(tmp_path, "long.csv", b"a,b\n" + b"x" * 5000 + b",y\n1,2\n")
     with pytest.raises(DataError, match=r"long\.csv, row 2: the first 2 rows span more than"):
         read_survey(p)

@@ -17,7 +17,7 @@ from helpers.analysis import text as text_mod
 from helpers.ingest import readers
 from helpers.ingest.pii_text import PLACEHOLDER, mask_text
 from helpers.ingest.privacy import mask_comments
-from helpers.sample import program
+from helpers.sample import comments, program
 
 # Personal data in wordings the generator does not use (parts that must not survive).
 HELD_OUT = [
@@ -109,9 +109,9 @@ def measured() -> dict:
 def test_generator_plants_a_known_share_with_labels(measured: dict) -> None:
     sample = program.generate(rows=3000, seed=7, market_data=False)
     pii = sample.truth["pii"]
-    assert pii["share"] == program.PII_SHARE
-    assert pii["planted_comments"] == round(program.PII_SHARE * pii["eligible_comments"])
-    assert {p["kind"] for p in pii["planted"]} == set(program.PII_KINDS)
+    assert pii["share"] == comments.PII_SHARE
+    assert pii["planted_comments"] == round(comments.PII_SHARE * pii["eligible_comments"])
+    assert {p["kind"] for p in pii["planted"]} == set(comments.PII_KINDS)
     text = sample.export["Q7"].fillna("")
     assert all(text.str.contains(p["sentence"], regex=False).any() for p in pii["planted"])
 

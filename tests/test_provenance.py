@@ -20,7 +20,7 @@ from helpers import cli, config, paths
 from helpers.analysis import selection
 from helpers.errors import DataError
 from helpers.ingest import clean, provenance
-from helpers.sample import program
+from helpers.sample import program, writers
 
 SCHEMA = paths.CONFIG_DIR / "survey.yaml"
 
@@ -30,7 +30,7 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """A small export cleaned outside any run, as `cx clean` does."""
     tmp = tmp_path_factory.mktemp("provenance")
     raw, processed = tmp / "raw", tmp / "processed"
-    program.write(program.generate(rows=400, seed=5), raw)
+    writers.write(program.generate(rows=400, seed=5), raw)
     with pytest.MonkeyPatch.context() as mp:
         mp.delenv(config.RUN_ENV, raising=False)
         clean.run(raw / "survey_export.csv", SCHEMA, processed, accounts_path=str(raw / "accounts.csv"))

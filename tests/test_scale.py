@@ -205,10 +205,10 @@ def test_what_if_on_answer_patterns_equals_the_row_by_row_fit() -> None:
 # --------------------------------------------------------------------- exports in parts
 def _parts_and_whole(tmp_path, rows: int = 6000, part_rows: int = 2000):
     """A sample written as parts, and the same rows as one export file."""
-    from helpers.sample import program
+    from helpers.sample import writers
 
     raw = tmp_path / "raw"
-    program.write_parts(rows, raw, seed=5, part_rows=part_rows)
+    writers.write_parts(rows, raw, seed=5, part_rows=part_rows)
     parts = sorted((raw / "survey_export").glob("part-*.csv"))
     whole = raw / "whole.csv"
     with open(whole, "wb") as out:

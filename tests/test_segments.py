@@ -17,7 +17,7 @@ from helpers.analysis import headline, personas, segments, selection
 from helpers.errors import DataError
 from helpers.ingest import schema
 from helpers.measures import Measure
-from helpers.sample import program
+from helpers.sample import planted_model
 from helpers.stats import compare, estimators, weighting
 from helpers.stats.design import Design
 
@@ -220,7 +220,7 @@ def test_role_effect_and_account_views_on_sample(sample: dict) -> None:
     by_role = segments.nps_by(b2b, "role", design=Design.from_frame(b2b, cluster="account_id")
                               ).set_index("role")["nps"]
     # planted role shift on LTR: decision_maker -0.3 < influencer 0 < user +0.25
-    assert program.ROLE_LTR["decision_maker"] < program.ROLE_LTR["user"]
+    assert planted_model.ROLE_LTR["decision_maker"] < planted_model.ROLE_LTR["user"]
     assert by_role["decision_maker"] < by_role["user"]
     t = acct.account_nps(b2b, sample["acc"]).set_index("unit", append=True)
     assert (t["ci_low"] < t["estimate"]).all() and (t["estimate"] < t["ci_high"]).all()

@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 
 from helpers.ingest import readers
-from helpers.sample import program
+from helpers.sample import planted_model, program, writers
 
 
 def test_same_seed_same_sample_and_different_seed_differs():
@@ -23,7 +23,7 @@ def test_rows_and_truth(sample_dir, truth):
     assert s.format == "qualtrics"
     assert len(s.data) == truth["rows"] == 3000
     assert s.import_ids["Q1"] == "QID1"
-    assert set(truth["top3"]["B2B"]) <= set(program.B2B_EFFECTS)
+    assert set(truth["top3"]["B2B"]) <= set(planted_model.B2B_EFFECTS)
     assert truth["top3"]["B2B"] != truth["top3"]["B2C"]
     assert 2 <= len(truth["gaming_reps"]) <= 3
     assert truth["quarter_end_penalty"]["impl_items_points"] < 0
@@ -47,7 +47,7 @@ def test_b2b_structure(sample_dir):
 
 def test_quarter_end_rush_planted(cleaned):
     b2b = cleaned.responses.query("market == 'B2B' and include")
-    impl = b2b[list(program.IMPL_ITEMS)].mean(axis=1)
+    impl = b2b[list(planted_model.IMPL_ITEMS)].mean(axis=1)
     diff = impl[b2b["quarter_end_deal"].astype(bool)].mean() - impl[~b2b["quarter_end_deal"].astype(bool)].mean()
     assert diff < -0.3
 
@@ -68,7 +68,7 @@ def test_no_gaming_option():
 @pytest.mark.parametrize("fmt", ["csv", "xlsx", "sav"])
 def test_other_formats_read_back(tmp_path, fmt):
     s = program.generate(rows=300, seed=2, market_data=False)
-    written = program.write(s, tmp_path, fmt=fmt)
+    written = writers.write(s, tmp_path, fmt=fmt)
     back = readers.read_survey(written["survey_export"], format="csv" if fmt == "csv" else "auto")
     assert len(back.data) == 300
     ltr = pd.to_numeric(back.data["Q1"], errors="coerce")

@@ -24,16 +24,16 @@ from helpers.paths import shown, user_path
 
 def _sample(args: argparse.Namespace) -> int:
     from helpers import paths
-    from helpers.sample import profiles, program
+    from helpers.sample import profiles, program, writers
     t0 = time.perf_counter()
     args.out = str(paths.resolve(args.out))
-    if args.profile == "full" and args.rows > 2 * program.PART_ROWS and args.format == "qualtrics":
-        written = {k: Path(v) for k, v in program.write_parts(
+    if args.profile == "full" and args.rows > 2 * writers.PART_ROWS and args.format == "qualtrics":
+        written = {k: Path(v) for k, v in writers.write_parts(
             args.rows, args.out, seed=args.seed, gaming=not args.no_gaming).items()}
         rows = args.rows
     elif args.profile == "full":
         sample = program.generate(rows=args.rows, seed=args.seed, gaming=not args.no_gaming)
-        written = program.write(sample, args.out, fmt=args.format)
+        written = writers.write(sample, args.out, fmt=args.format)
         rows = len(sample.export)
     else:
         written = profiles.write(args.profile, args.out, rows=args.rows, seed=args.seed,

@@ -25,7 +25,7 @@ import pandas as pd
 import yaml
 
 from helpers import paths
-from helpers.sample import program
+from helpers.sample import program, writers
 
 PROFILES = ("full", "b2c-only", "b2b-responses", "custom")
 B2B_ONLY_FIELDS = ("account_id", "role", "rep_id", "industry", "tier", "deal_close_date",
@@ -72,7 +72,7 @@ def write(profile: str, out_dir: str | Path, rows: int = 5000, seed: int = 42,
         shaped, schema, fmt = _b2b_responses(sample), _b2b_schema(base), "qualtrics"
     else:
         shaped, schema, fmt = _custom(sample), _custom_schema(base), "csv"
-    written = program.write(shaped, out_dir, fmt=fmt)
+    written = writers.write(shaped, out_dir, fmt=fmt)
     written["rows"] = len(shaped.export)  # type: ignore[assignment]  # (count, not a path)
     target = Path(out_dir) / "survey.yaml"
     target.write_text(f"# Survey schema of the sample profile {profile!r} (cx sample --profile).\n"
