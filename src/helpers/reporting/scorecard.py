@@ -189,7 +189,8 @@ class Scorecard:
                     f'<p class="cx-tile-ci">{e(t.interval_text())} · n={e(formats.fmt_int(t.n))}</p>'
                     f'<p class="cx-tile-detail">{e(t.detail)}</p>'
                     f'<p class="cx-tile-change cx-change-{mood}">{e(t.change_text())}</p></div>')
-            rows.append(f'<div class="cx-tiles">{"".join(cells)}</div>')
+            dense = " cx-tiles-dense" if len(cells) > 3 else ""
+            rows.append(f'<div class="cx-tiles{dense}">{"".join(cells)}</div>')
         tiles_html = "".join(rows) or '<p class="cx-tile-none">No headline figures in this run.</p>'
         fixes = self._fix_lines()
         items = "".join(f"<li><strong>{e(label)}</strong> ({e(m)}): {e(gain)}</li>"
