@@ -14,6 +14,7 @@ import pandas as pd
 from harness import measure
 
 from helpers.analysis import importance
+from helpers.analysis.modelling import Bootstrap
 
 
 def _survey(rows: int, p: int, accounts: int, seed: int) -> tuple[pd.DataFrame, list[str]]:
@@ -34,16 +35,17 @@ def _survey(rows: int, p: int, accounts: int, seed: int) -> tuple[pd.DataFrame, 
 def main() -> None:
     """Run each target once (after a warm-up) and print its line."""
     small, names = _survey(2_000, 5, 100, 0)
-    importance.shapley_importance(small, "ltr", names, n_boot=5, cluster="account_id")  # warm-up
+    importance.shapley_importance(small, "ltr", names, bootstrap=Bootstrap(5),
+                                  cluster="account_id")  # warm-up
     big, names15 = _survey(1_000_000, 15, 20_000, 1)
     measure("shapley_importance, 15 drivers x 1,000,000 rows", 3.0,
              lambda: importance.shapley_importance(big, "ltr", names15))
     mid, names12 = _survey(100_000, 12, 5_000, 2)
     measure("200 bootstrap resamples, 12 drivers x 100,000 rows (by account)", 30.0,
-             lambda: importance.shapley_importance(mid, "ltr", names12, n_boot=200,
-                                                cluster="account_id"))
+             lambda: importance.shapley_importance(mid, "ltr", names12, bootstrap=Bootstrap(200),
+                                                   cluster="account_id"))
     measure("200 bootstrap resamples, 12 drivers x 100,000 rows (by contact)", 30.0,
-             lambda: importance.shapley_importance(mid, "ltr", names12, n_boot=200))
+             lambda: importance.shapley_importance(mid, "ltr", names12, bootstrap=Bootstrap(200)))
     wide, names20 = _survey(5_000, 20, 500, 3)
     measure("shapley_importance, 20 drivers (2^20 subsets) x 5,000 rows", 30.0,
              lambda: importance.shapley_importance(wide, "ltr", names20))

@@ -56,6 +56,7 @@ import json, sys, time
 from helpers import config
 from helpers.analysis import (drivers, headline, importance, integrity, journey, outcomes, personas,
                               segments, selection, text)
+from helpers.analysis.modelling import Bootstrap
 T = {}
 def step(name, fn):
     t = time.perf_counter(); fn(); T[name] = time.perf_counter() - t
@@ -77,14 +78,17 @@ step("02 personas (subsample)", lambda: [personas.find_personas(
 sel = {m: data.market(m) for m in data.markets}
 items = {m: [i for i in sch.driver_items(m) if sel[m].rows[i].notna().any()] for m in sel}
 step("03 importance LMG + bootstrap", lambda: [importance.shapley_importance(
-    s.rows, "ltr", items[m], n_boot=p3["n_boot"], seed=p3["seed"], **s.design) for m, s in sel.items()])
+    s.rows, "ltr", items[m], bootstrap=Bootstrap(p3["n_boot"], p3["seed"]), **s.columns)
+    for m, s in sel.items()])
 step("03 what-if + bootstrap", lambda: [drivers.what_if(
-    s.rows, items[m], n_boot=p3["whatif_boot"], seed=p3["seed"], **s.design) for m, s in sel.items()])
-step("03 promoter/detractor models", lambda: [drivers.outcome_models(s.rows, items[m], **s.design)
+    s.rows, items[m], bootstrap=Bootstrap(p3["whatif_boot"], p3["seed"]), **s.columns)
+    for m, s in sel.items()])
+step("03 promoter/detractor models", lambda: [drivers.outcome_models(s.rows, items[m], **s.columns)
                                                for m, s in sel.items()])
 step("03 non-linear check (subsample)", lambda: [drivers.nonlinear_check(
-    s.rows, items[m], target=t, folds=p3["cv_folds"], cluster=s.cluster, seed=p3["seed"],
-    sample=p3["nonlinear_sample"]) for m, s in sel.items() for t in ("promoter", "detractor")])
+    s.rows, items[m], target=t, cluster=s.cluster, sample=p3["nonlinear_sample"],
+    cv=drivers.CrossValidation(folds=p3["cv_folds"], seed=p3["seed"]))
+    for m, s in sel.items() for t in ("promoter", "detractor")])
 impl = [i for i in sch.stage_items("implementation") if i in data.b2b]
 step("03 journey effects", lambda: journey.journey_effects(sel["B2B"].rows, impl))
 step("03 themes (subsample)", lambda: [text.themes(

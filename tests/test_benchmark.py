@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from helpers import catalog, paths
 from helpers.analysis import competitors, market_backtest
-from helpers.errors import DataError
+from helpers.errors import ArgumentError, DataError
 from helpers.reporting import charts
 from helpers.sample import market_data
 
@@ -45,7 +45,7 @@ def _cum(res: market_backtest.BacktestResult, which: str) -> float:
 def test_benchmark_matches_watermark_published_sp500(end: int, published: float) -> None:
     """Watermark: S&P 500 +14.5% (2007-2012) and +51.5% (2007-2013; 51.6% compounded)."""
     res = market_backtest.backtest(_index(["A", "B"]), _tr_prices(["SPX", "A", "B"]), top_n=1,
-                             benchmark="SPX", start_year=2007, end_year=end)
+                             benchmark="SPX", years=(2007, end))
     assert _cum(res, "Benchmark") == pytest.approx(published, abs=0.0015)
     assert not res.price_only
     assert res.summary["years"].iloc[0] == end - 2006
@@ -67,7 +67,7 @@ def test_price_only_series_warns_and_gives_lower_figure() -> None:
     prices = pd.concat([pd.DataFrame({"date": YEAR_ENDS, "ticker": t, "price": SP500_CLOSE})
                         for t in ["SPX", "A"]])
     with pytest.warns(market_backtest.PriceOnlyWarning, match="understates"):
-        res12 = market_backtest.backtest(_index(["A"]), prices, top_n=1, benchmark="SPX", end_year=2012)
+        res12 = market_backtest.backtest(_index(["A"]), prices, top_n=1, benchmark="SPX", years=(None, 2012))
     with pytest.warns(market_backtest.PriceOnlyWarning):
         res13 = market_backtest.backtest(_index(["A"]), prices, top_n=1, benchmark="SPX")
     assert _cum(res12, "Benchmark") == pytest.approx(0.006, abs=0.001)
@@ -155,6 +155,11 @@ def test_bad_inputs_raise_dataerror() -> None:
     with pytest.raises(DataError, match="total_return"):
         market_backtest.backtest(_index(["A"]), prices.assign(total_return=-1.0), top_n=1,
                            benchmark="SPX")
+    with pytest.raises(ArgumentError, match="top_n"):   # bad calls, not bad data
+        market_backtest.backtest(_index(["A"]), prices, top_n=0, benchmark="SPX")
+    with pytest.raises(ArgumentError, match="price_type"):
+        market_backtest.backtest(_index(["A"]), prices, top_n=1, benchmark="SPX",
+                                 price_type="close")
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,8 @@ from hypothesis import strategies as st
 from scipy.special import expit
 
 from helpers.analysis import drivers, importance
-from helpers.errors import DataError
+from helpers.analysis.modelling import Bootstrap
+from helpers.errors import ArgumentError, DataError, ThinData
 from helpers.paths import PROJECT_ROOT
 
 SWISS = PROJECT_ROOT / "tests" / "data" / "reference" / "swiss.csv"  # R datasets::swiss
@@ -21,6 +22,7 @@ SWISS_X = ["Agriculture", "Examination", "Education", "Catholic", "Infant.Mortal
 RELAIMPO_LMG = {"Agriculture": 0.057091, "Examination": 0.171173, "Education": 0.260135,
                 "Catholic": 0.105570, "Infant.Mortality": 0.112766}
 SWISS_R2 = 0.706735
+PAIRWISE = importance.ImportanceOptions(missing="pairwise")
 
 
 @pytest.fixture(scope="module")
@@ -51,12 +53,12 @@ def test_integer_weights_equal_duplicated_rows(swiss: pd.DataFrame) -> None:
 
 
 def test_pairwise_equals_complete_without_missing_and_states_rule(swiss: pd.DataFrame) -> None:
-    a = importance.shapley_importance(swiss, "Fertility", SWISS_X, missing="pairwise")
+    a = importance.shapley_importance(swiss, "Fertility", SWISS_X, options=PAIRWISE)
     assert a.loc["Education", "importance"] == pytest.approx(RELAIMPO_LMG["Education"], abs=5e-7)
     holes = swiss.copy()
     holes.loc[[0, 5, 9], "Education"] = np.nan
     cc = importance.shapley_importance(holes, "Fertility", SWISS_X)
-    pw = importance.shapley_importance(holes, "Fertility", SWISS_X, missing="pairwise")
+    pw = importance.shapley_importance(holes, "Fertility", SWISS_X, options=PAIRWISE)
     assert cc.attrs["n"] == 44 and "3 with a missing item dropped" in cc.attrs["missing"]
     assert pw.attrs["missing"].startswith("pairwise") and "44 to 47 rows per pair" in \
         pw.attrs["missing"]
@@ -83,7 +85,8 @@ def test_lmg_and_relative_weights_recover_orthogonal_truth() -> None:
     truth = np.array(betas) ** 2 / df["y"].var(ddof=0)
     cols = [f"x{j}" for j in range(4)]
     lmg = importance.shapley_importance(df, "y", cols).loc[cols, "importance"].to_numpy()
-    rw = importance.shapley_importance(df, "y", cols, method="relweights")
+    rw = importance.shapley_importance(df, "y", cols,
+                                       options=importance.ImportanceOptions(method="relweights"))
     np.testing.assert_allclose(lmg, truth, atol=1e-10)
     np.testing.assert_allclose(rw.loc[cols, "importance"].to_numpy(), truth, atol=1e-10)
     assert rw.attrs["method"] == importance.RW_LABEL and "approximation" in rw["method"].iloc[0]
@@ -98,8 +101,9 @@ def test_more_than_20_drivers_switch_to_labelled_relative_weights() -> None:
     assert out.attrs["method"] == importance.RW_LABEL
     assert list(out.index[:2]) == ["d0", "d1"]
     assert out["importance"].sum() == pytest.approx(out.attrs["r2"])
-    with pytest.raises(DataError, match="at most 20"):
-        importance.shapley_importance(df, "y", [f"d{j}" for j in range(21)], method="lmg")
+    with pytest.raises(ArgumentError, match="at most 20"):   # a bad call, not bad data
+        importance.shapley_importance(df, "y", [f"d{j}" for j in range(21)],
+                                      options=importance.ImportanceOptions(method="lmg"))
 
 
 @pytest.mark.parametrize("p", [1, 3, 8, 16])
@@ -117,7 +121,7 @@ def test_subset_r2_tree_equals_direct_solves_and_ols(p: int) -> None:
 
 # --------------------------------------------------------------------- bootstrap
 def test_bootstrap_intervals_cover_estimate_and_rank_stability(swiss: pd.DataFrame) -> None:
-    out = importance.shapley_importance(swiss, "Fertility", SWISS_X, n_boot=200, seed=3)
+    out = importance.shapley_importance(swiss, "Fertility", SWISS_X, bootstrap=Bootstrap(200, 3))
     assert ((out["ci_low"] <= out["importance"]) & (out["importance"] <= out["ci_high"])).all()
     assert out["top3_share"].between(0, 1).all()
     assert out["top3_share"].sum() == pytest.approx(3.0)  # three drivers in the top 3 each time
@@ -133,10 +137,10 @@ def test_cluster_bootstrap_resamples_whole_clusters() -> None:
     base = pd.DataFrame(x, columns=["a", "b", "c"]).assign(
         y=x @ [1.0, 0.6, 0.3] + rng.normal(size=n), acc=np.arange(n))
     dup = base.loc[base.index.repeat(5)].reset_index(drop=True)
-    rows = importance.shapley_importance(dup, "y", ["a", "b", "c"], n_boot=200, seed=1)
-    clus = importance.shapley_importance(dup, "y", ["a", "b", "c"], n_boot=200, seed=1,
-                                      cluster="acc")
-    orig = importance.shapley_importance(base, "y", ["a", "b", "c"], n_boot=200, seed=1)
+    boot = Bootstrap(200, seed=1)
+    rows = importance.shapley_importance(dup, "y", ["a", "b", "c"], bootstrap=boot)
+    clus = importance.shapley_importance(dup, "y", ["a", "b", "c"], bootstrap=boot, cluster="acc")
+    orig = importance.shapley_importance(base, "y", ["a", "b", "c"], bootstrap=boot)
     width = {k: (t["ci_high"] - t["ci_low"]).sum() for k, t in
              {"rows": rows, "clus": clus, "orig": orig}.items()}
     assert width["rows"] < 0.65 * width["clus"]
@@ -153,14 +157,14 @@ def test_bad_data_raises_one_line_data_error(swiss: pd.DataFrame) -> None:
     with pytest.raises(DataError, match="non-numeric value 'lots'") as err:
         importance.shapley_importance(bad, "Fertility", SWISS_X)
     assert "\n" not in str(err.value) and "row 3" in str(err.value)
-    with pytest.raises(DataError, match="no variation"):
+    with pytest.raises(ThinData, match="no variation"):
         importance.shapley_importance(swiss.assign(k=1.0), "Fertility", [*SWISS_X, "k"])
-    with pytest.raises(DataError, match="collinear"):
+    with pytest.raises(ThinData, match="collinear"):
         importance.shapley_importance(swiss.assign(e2=swiss["Education"] * 2), "Fertility",
                                    [*SWISS_X, "e2"])
     with pytest.raises(DataError, match="missing cluster id"):
         importance.shapley_importance(swiss.assign(c=np.where(swiss.index == 2, None, "a")),
-                                   "Fertility", SWISS_X, n_boot=5, cluster="c")
+                                   "Fertility", SWISS_X, bootstrap=Bootstrap(5), cluster="c")
 
 
 # --------------------------------------------------------------------- planted ordered logit
@@ -205,7 +209,8 @@ def test_nonlinear_check_flags_a_non_monotonic_driver() -> None:
     eta = 0.5 * (x[:, 0] - 3) + 0.15 * (x[:, 1] - 3) + 2.0 * (x[:, 2] == 3) - 0.6
     ltr = np.where(rng.random(n) < expit(eta), 9.0, 5.0)
     df = pd.DataFrame(x, columns=["lin", "weak", "mid", "noise"]).assign(ltr=ltr)
-    res = drivers.nonlinear_check(df, ["lin", "weak", "mid", "noise"], folds=3, n_repeats=2)
+    res = drivers.nonlinear_check(df, ["lin", "weak", "mid", "noise"],
+                                  cv=drivers.CrossValidation(folds=3, n_repeats=2))
     imp = res.importance.set_index("driver")
     assert imp.loc["mid", "rank_boosting"] <= 2
     assert imp.loc["mid", "rank_logistic"] >= 3
@@ -225,7 +230,7 @@ def test_nonlinear_check_flags_a_non_monotonic_driver() -> None:
 
 def test_what_if_covers_planted_nps_change() -> None:
     df = _ordered_logit(3000, seed=2, clusters=300)
-    out = drivers.what_if(df, list(BETAS), cluster="acc", n_boot=60, seed=1)
+    out = drivers.what_if(df, list(BETAS), cluster="acc", bootstrap=Bootstrap(60, seed=1))
     x = df[list(BETAS)].to_numpy()
     eta = (x - 3) @ np.array(list(BETAS.values()))
     for j, name in enumerate(BETAS):
@@ -245,7 +250,7 @@ def test_what_if_covers_planted_nps_change() -> None:
 def test_segment_importance_skips_small_segments_with_reason() -> None:
     df = _ordered_logit(700, seed=3)
     df["seg"] = np.where(np.arange(700) < 650, "big", "small")
-    res = importance.segment_importance(df, "ltr", list(BETAS), "seg", min_n=100)
+    res = importance.segment_importance(df, "ltr", list(BETAS), importance.Segments("seg", min_n=100))
     assert set(res.table["segment"]) == {"big"}
     assert res.skipped.set_index("segment").loc["small", "reason"] == "n=50 < min_n=100"
     assert res.table.query("segment == 'big'")["driver"].iloc[0] == "good"
@@ -254,12 +259,29 @@ def test_segment_importance_skips_small_segments_with_reason() -> None:
     assert piv.index[0] == "good" and (piv["small: skipped"] == "n=50 < min_n=100").all()
 
 
+def test_segment_importance_skips_thin_segments_but_not_bad_data() -> None:
+    """A segment whose answers leave an item constant is too thin for the model (ThinData):
+    skipped with the reason. A value that is not a number is bad data: it stops the run."""
+    df = _ordered_logit(700, seed=5)
+    df["seg"] = np.where(np.arange(700) < 500, "big", "flat")
+    df.loc[df["seg"] == "flat", "fair"] = 3.0
+    res = importance.segment_importance(df, "ltr", list(BETAS), importance.Segments("seg"))
+    assert set(res.table["segment"]) == {"big"}
+    assert "no variation" in res.skipped.set_index("segment").loc["flat", "reason"]
+    bad = df.astype({"noise": object})
+    bad.loc[bad.index[-1], "noise"] = "n/a"
+    with pytest.raises(DataError, match="non-numeric"):
+        importance.segment_importance(bad, "ltr", list(BETAS), importance.Segments("seg"))
+    with pytest.raises(ArgumentError, match="resamples"):
+        Bootstrap(-1)
+
+
 def test_every_segment_too_small_gives_skips_and_an_empty_stack_not_an_error() -> None:
     """Twelve roles of ~50 answers each under min_n: nothing modelled, each skip has its reason,
     and the notebook's stacking of markets gives an empty table (was an IndexError)."""
     df = _ordered_logit(600, seed=4)
     df["seg"] = [f"role {i % 12}" for i in range(600)]
-    res = importance.segment_importance(df, "ltr", list(BETAS), "seg", min_n=100)
+    res = importance.segment_importance(df, "ltr", list(BETAS), importance.Segments("seg", min_n=100))
     assert res.table.empty and len(res.skipped) == 12
     assert len(importance.segment_pivot(res).columns) == 12
     stacked = drivers.stack({"B2B": res.table, "B2C": res.table})
@@ -271,7 +293,7 @@ def test_priority_matrix_labels_quadrants() -> None:
     df = _ordered_logit(2000, seed=8)
     df["good"] = np.clip(df["good"] - 1, 1, 5)  # rated lower on average, still the top driver
     df["fair"] = np.clip(df["fair"] + 1, 1, 5)
-    imp = importance.shapley_importance(df, "ltr", list(BETAS), n_boot=50)
+    imp = importance.shapley_importance(df, "ltr", list(BETAS), bootstrap=Bootstrap(50))
     pm = drivers.priority_matrix(imp, df)
     assert pm.loc["good", "quadrant"] == "fix first"
     assert pm.loc["noise", "share"] < 1 / 3 and pm.loc["noise", "quadrant"] in {
@@ -293,14 +315,14 @@ def test_true_top3_drivers_rank_in_top3(cleaned, truth, market: str) -> None:
 
     df = _sample_responses(cleaned).query("market == @market")
     items = schema.load().driver_items(market)
-    out = importance.shapley_importance(df, "ltr", items, n_boot=0,
+    out = importance.shapley_importance(df, "ltr", items,
                                      cluster="account_id" if market == "B2B" else None)
     assert set(out.index[:3]) == set(truth["top3"][market])
 
 
 # --------------------------------------------------------------------- report helpers
 def test_report_helpers_tables_and_headline(swiss: pd.DataFrame) -> None:
-    imp = importance.shapley_importance(swiss, "Fertility", SWISS_X, n_boot=30, seed=2)
+    imp = importance.shapley_importance(swiss, "Fertility", SWISS_X, bootstrap=Bootstrap(30, 2))
     ranked = importance.ranked_table({"B2B": imp, "B2C": imp})
     assert len(ranked) == 10 and set(ranked["market"]) == {"B2B", "B2C"}
     assert ranked["r2"].iloc[0] == pytest.approx(SWISS_R2, abs=1e-6)

@@ -123,14 +123,15 @@ def test_domain_against_the_total_has_the_right_standard_error() -> None:
 def test_top_drivers_are_the_reports_ranking(study) -> None:
     from helpers import config
     from helpers.analysis import importance
+    from helpers.analysis.modelling import Bootstrap
 
     p = config.notebook_params("03_promoter_drivers")
     top = explore.drivers(study, "B2C", k=3)
     rows = study.market("B2C", p["waves"]).rows
     items = [i for i in study.schema.driver_items("B2C") if rows[i].notna().any()]
     report = importance.ranked_table({"B2C": importance.shapley_importance(
-        rows, "ltr", items, n_boot=p["n_boot"], seed=p["seed"], cluster="contact_unit",
-        weights="weight")}, study.schema.driver_labels())
+        rows, "ltr", items, bootstrap=Bootstrap(p["n_boot"], seed=p["seed"]),
+        cluster="contact_unit", weights="weight")}, study.schema.driver_labels())
     assert list(top["driver"]) == list(report["driver"].head(3))
     assert top["share"].to_numpy() == pytest.approx(report["share"].head(3).to_numpy())
 

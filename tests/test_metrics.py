@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from helpers import paths
-from helpers.errors import DataError
+from helpers.errors import ArgumentError, DataError, ThinData
 from helpers.paths import PROJECT_ROOT
 from helpers.stats import compare, estimators, shrinkage
 from helpers.stats.design import Design
@@ -33,7 +33,8 @@ def counts(det: int, pas: int, pro: int) -> list[float]:
 # ----------------------------------------------------------------- survey_mean / survey_total
 def test_survey_mean_stratified_matches_r_svymean(apistrat):
     d = apistrat
-    r = estimators.survey_mean(d["api00"], weights=d["pw"], strata=d["stype"], fpc=d["fpc"])
+    r = estimators.survey_mean(d["api00"], Design.from_frame(d, weights="pw", strata="stype",
+                                                             fpc="fpc"))
     assert r.estimate == pytest.approx(662.29, abs=0.005)
     assert r.se == pytest.approx(9.4089, abs=5e-5)
     assert r.n == 200
@@ -42,19 +43,20 @@ def test_survey_mean_stratified_matches_r_svymean(apistrat):
 
 def test_survey_mean_cluster_matches_r_svymean(apiclus1):
     d = apiclus1
-    r = estimators.survey_mean(d["api00"], weights=d["pw"], cluster=d["dnum"], fpc=d["fpc"])
+    r = estimators.survey_mean(d["api00"], Design.from_frame(d, weights="pw", cluster="dnum",
+                                                             fpc="fpc"))
     assert r.estimate == pytest.approx(644.17, abs=0.005)
     assert r.se == pytest.approx(23.542, abs=5e-4)
     assert r.deff > 1  # schools within a district are alike
 
 
 def test_survey_total_matches_r_svytotal(apistrat, apiclus1):
-    s = estimators.survey_total(apistrat["enroll"], apistrat["pw"], strata=apistrat["stype"],
-                             fpc=apistrat["fpc"])
+    s = estimators.survey_total(apistrat["enroll"], Design.from_frame(
+        apistrat, weights="pw", strata="stype", fpc="fpc"))
     assert s.estimate == pytest.approx(3_687_178, abs=1)
     assert s.se == pytest.approx(114_642, abs=1)
-    c = estimators.survey_total(apiclus1["enroll"], apiclus1["pw"], cluster=apiclus1["dnum"],
-                             fpc=apiclus1["fpc"])
+    c = estimators.survey_total(apiclus1["enroll"], Design.from_frame(
+        apiclus1, weights="pw", cluster="dnum", fpc="fpc"))
     assert c.estimate == pytest.approx(3_404_940, abs=1)
     assert c.se == pytest.approx(932_235, abs=1)
 
@@ -72,13 +74,15 @@ def test_survey_mean_drops_nan_and_rejects_bad_weights():
     r = estimators.survey_mean([1.0, np.nan, 3.0])
     assert r.n == 2 and r.estimate == 2.0
     with pytest.raises(DataError, match="weights"):
-        estimators.survey_mean([1.0, 2.0], weights=[1.0, -1.0])
+        Design(2, weights=[1.0, -1.0])
     with pytest.raises(DataError, match="cluster"):
-        estimators.survey_mean([1.0, 2.0], cluster=["a", None])
+        Design(2, cluster=["a", None])
     with pytest.raises(DataError, match="fpc"):
-        estimators.survey_mean([1.0, 2.0, 3.0], fpc=[10, 10, 20])
+        Design(3, fpc=[10, 10, 20])
     with pytest.raises(DataError, match="fpc"):
-        estimators.survey_mean([1.0, 2.0, 3.0], fpc=[2, 2, 2])
+        Design(3, fpc=[2, 2, 2])
+    with pytest.raises(ArgumentError, match="weights"):   # a bad call, not bad data
+        Design(3, weights=[1.0, 2.0])
 
 
 # ----------------------------------------------------------------- NPS
@@ -132,8 +136,9 @@ def test_nps_design_uses_survey_mean(apiclus1):
     # NPS under a cluster design equals survey_mean of the +100/0/-100 score (R svymean).
     rng = np.random.default_rng(7)
     ltr = rng.integers(0, 11, len(apiclus1))
-    r = estimators.nps(ltr, weights=apiclus1["pw"], cluster=apiclus1["dnum"], ci="wald")
-    m = estimators.survey_mean(estimators.nps_score(ltr), apiclus1["pw"], cluster=apiclus1["dnum"])
+    design = Design.from_frame(apiclus1, weights="pw", cluster="dnum")
+    r = estimators.nps(ltr, design, ci="wald")
+    m = estimators.survey_mean(estimators.nps_score(ltr), design)
     assert r.nps == pytest.approx(m.estimate)
     assert r.se == pytest.approx(m.se)
     assert r.deff is not None and r.n_eff == pytest.approx(r.n / r.deff)
@@ -141,12 +146,12 @@ def test_nps_design_uses_survey_mean(apiclus1):
 
 def test_single_cluster_gives_no_standard_error_not_zero():
     # one account cannot show between-account variation: SE is unknown (R survey refuses too)
-    r = estimators.nps([10, 0, 8, 9], cluster=["A"] * 4)
+    r = estimators.nps([10, 0, 8, 9], Design(4, cluster=["A"] * 4))
     assert np.isnan(r.se) and np.isnan(r.ci[0]) and np.isnan(r.ci[1])
-    m = estimators.survey_mean([1.0, 2.0, 4.0], cluster=[1, 1, 1])
+    m = estimators.survey_mean([1.0, 2.0, 4.0], Design(3, cluster=[1, 1, 1]))
     assert m.estimate == pytest.approx(7 / 3) and np.isnan(m.se) and np.isnan(m.n_eff)
-    t = estimators.nps_table(pd.DataFrame({"g": ["a"] * 3 + ["b"] * 2, "ltr": [10, 0, 9, 9, 3],
-                                        "acct": [1, 1, 1, 2, 3]}), "g", cluster="acct")
+    df = pd.DataFrame({"g": ["a"] * 3 + ["b"] * 2, "ltr": [10, 0, 9, 9, 3], "acct": [1, 1, 1, 2, 3]})
+    t = estimators.nps_table(df, "g", design=Design.from_frame(df, cluster="acct"))
     assert np.isnan(t["se"].iloc[0]) and np.isfinite(t["se"].iloc[1])
 
 
@@ -169,8 +174,33 @@ def test_bh_adjust_nan_and_bad_input():
     out = compare.bh_adjust([0.01, np.nan, 0.02])
     assert np.isnan(out["p_adjusted"].iloc[1]) and not out["reject"].iloc[1]
     assert out["p_adjusted"].iloc[0] == pytest.approx(0.02)
-    with pytest.raises(DataError):
+    with pytest.raises(ArgumentError):
         compare.bh_adjust([0.5, 1.5])
+
+
+def test_with_fdr_returns_a_new_table_and_leaves_its_input_alone():
+    table = pd.DataFrame({"p_value": BH95})
+    before = table.copy()
+    out = compare.with_fdr(table, q=0.05)
+    pd.testing.assert_frame_equal(table, before)
+    assert out is not table and out["significant"].sum() == 4
+    assert out["p_adjusted"].tolist() == compare.bh_adjust(BH95)["p_adjusted"].tolist()
+
+
+def test_bad_calls_raise_argument_error_not_data_error():
+    # a wrong argument is the caller's programming error (ValueError family), never a DataError
+    for call in (lambda: estimators.nps([10, 9], ci="exact"),
+                 lambda: estimators.survey_mean([1.0, 2.0], level=1.5),
+                 lambda: estimators.survey_mean([1.0, 2.0], deff="srs"),
+                 lambda: estimators.survey_mean([1.0, 2.0], domain=[True]),
+                 lambda: Design(2, lonely_psu="ignore"),
+                 lambda: compare.compare_independent([1, 2], [3, 4], metric="median"),
+                 lambda: compare.min_detectable_difference(-5),
+                 lambda: compare.contrast(pd.DataFrame({"nps": [1.0, 2.0], "n": [3, 4]}), 0, 1)):
+        with pytest.raises(ArgumentError) as err:
+            call()
+        assert isinstance(err.value, ValueError) and not isinstance(err.value, DataError)
+        assert "\n" not in str(err.value)
 
 
 # ----------------------------------------------------------------- empirical Bayes
@@ -239,6 +269,23 @@ def test_issue_example_46_to_39_on_90_responses_is_noise():
     assert compare.min_detectable_difference(90) > abs(d.estimate)
 
 
+def test_compare_independent_stacks_the_two_designs(apistrat, apiclus1):
+    # independent samples: var of the difference = sum of the two designs' variances, df = sum
+    # of their df; each sample keeps its weights, strata and clusters
+    da = Design.from_frame(apistrat, weights="pw", strata="stype")
+    db = Design.from_frame(apiclus1, weights="pw", cluster="dnum")
+    ma = estimators.survey_mean(apistrat["api00"], da)
+    mb = estimators.survey_mean(apiclus1["api00"], db)
+    d = compare.compare_independent(apistrat["api00"], apiclus1["api00"], metric="mean",
+                                    a_design=da, b_design=db)
+    assert d.estimate == pytest.approx(mb.estimate - ma.estimate, rel=1e-12)
+    assert d.se == pytest.approx(np.hypot(ma.se, mb.se), rel=1e-12)
+    assert d.df == ma.df + mb.df
+    with pytest.raises(ArgumentError, match="fpc"):
+        compare.compare_independent(apistrat["api00"], apiclus1["api00"], metric="mean",
+                                    a_design=Design.from_frame(apistrat, strata="stype", fpc="fpc"))
+
+
 def test_compare_independent_two_proportions_textbook():
     # CSAT top-2 in two samples; SE of a difference of proportions, p1q1/n1 + p2q2/n2
     a, b = [5] * 30 + [2] * 70, [5] * 45 + [2] * 55
@@ -253,12 +300,15 @@ def test_compare_paired_reproduces_students_sleep_t_test():
     # 95 % CI of group1 - group2 (-2.4598858, -0.7001142)
     df = pd.DataFrame({"id": list(range(10)) * 2, "grp": [1] * 10 + [2] * 10,
                        "extra": SLEEP_1 + SLEEP_2})
-    d = compare.compare_paired(df, "id", "grp", "extra", metric="mean")
+    d = compare.compare_paired(df, "extra", compare.Panel("id", "grp"), metric="mean")
     assert d.estimate == pytest.approx(1.58)
     assert d.z == pytest.approx(4.0621, abs=1e-4)
     assert d.p == pytest.approx(0.002833, abs=1e-6)
     assert d.ci == pytest.approx((0.7001142, 2.4598858), abs=1e-6)
     assert d.n_units == 10 and d.df == 9
+
+
+ACCOUNT_WAVES = compare.Panel("account_id", "wave")
 
 
 def _panel(seed: int, n_accounts: int = 120, change: float = 0.0) -> pd.DataFrame:
@@ -277,23 +327,38 @@ def _panel(seed: int, n_accounts: int = 120, change: float = 0.0) -> pd.DataFram
 
 def test_compare_paired_keeps_its_size_on_planted_null_panel():
     # planted truth: no change; the clustered panel test rejects ~5 % of 150 simulated panels
-    p = np.array([compare.compare_paired(_panel(s), "account_id", "wave", "ltr").p
-                  for s in range(150)])
+    p = np.array([compare.compare_paired(_panel(s), "ltr", ACCOUNT_WAVES).p for s in range(150)])
     assert 0.01 <= np.mean(p < 0.05) <= 0.11
-    d = compare.compare_paired(_panel(1, change=0.25), "account_id", "wave", "ltr")
+    d = compare.compare_paired(_panel(1, change=0.25), "ltr", ACCOUNT_WAVES)
     assert d.estimate > 0 and d.p < 0.05
+
+
+def test_compare_paired_uses_the_designs_weights_only():
+    df = _panel(3)
+    plain = compare.compare_paired(df, "ltr", ACCOUNT_WAVES)
+    equal = compare.compare_paired(df, "ltr", ACCOUNT_WAVES,
+                                   design=Design(len(df), weights=np.full(len(df), 2.0)))
+    assert (equal.estimate, equal.se, equal.p) == pytest.approx((plain.estimate, plain.se, plain.p))
+    w = np.where(df["ltr"] >= 9, 3.0, 1.0)
+    weighted = compare.compare_paired(df, "ltr", ACCOUNT_WAVES, design=Design(len(df), weights=w))
+    assert weighted.estimate != pytest.approx(plain.estimate)
+    with pytest.raises(ArgumentError, match="strata"):
+        compare.compare_paired(df, "ltr", ACCOUNT_WAVES,
+                               design=Design.from_frame(df, strata="wave"))
 
 
 def test_compare_paired_drops_units_seen_once_and_validates():
     df = _panel(2)
     extra = pd.DataFrame({"account_id": [999], "wave": ["2025Q4"], "ltr": [0.0]})
-    d1 = compare.compare_paired(df, "account_id", "wave", "ltr")
-    d2 = compare.compare_paired(pd.concat([df, extra]), "account_id", "wave", "ltr")
+    d1 = compare.compare_paired(df, "ltr", ACCOUNT_WAVES)
+    d2 = compare.compare_paired(pd.concat([df, extra]), "ltr", ACCOUNT_WAVES)
     assert d1 == d2
     with pytest.raises(DataError, match="periods"):
-        compare.compare_paired(df.assign(wave="x"), "account_id", "wave", "ltr")
+        compare.compare_paired(df.assign(wave="x"), "ltr", ACCOUNT_WAVES)
     with pytest.raises(DataError, match="nope"):
-        compare.compare_paired(df, "nope", "wave", "ltr")
+        compare.compare_paired(df, "ltr", compare.Panel("nope", "wave"))
+    with pytest.raises(ThinData, match="both periods"):
+        compare.compare_paired(df[df["account_id"] < 1], "ltr", ACCOUNT_WAVES)
 
 
 def test_min_detectable_difference_matches_statsmodels_power():
@@ -341,8 +406,9 @@ def test_ces_mean_and_agree_share_design_based(apistrat):
     # the CES mean with strata / fpc goes through survey_mean, checked above against R
     rng = np.random.default_rng(0)
     ces = rng.integers(1, 8, len(apistrat)).astype(float)
-    r = estimators.ces(ces, weights=apistrat["pw"], strata=apistrat["stype"], fpc=apistrat["fpc"])
-    m = estimators.survey_mean(ces, apistrat["pw"], strata=apistrat["stype"], fpc=apistrat["fpc"])
+    design = Design.from_frame(apistrat, weights="pw", strata="stype", fpc="fpc")
+    r = estimators.ces(ces, design)
+    m = estimators.survey_mean(ces, design)
     assert r.mean.estimate == pytest.approx(m.estimate) and r.mean.se == pytest.approx(m.se)
     w = apistrat["pw"].to_numpy()
     assert r.pct_agree.estimate == pytest.approx(100 * w[ces >= 5].sum() / w.sum())
@@ -383,9 +449,9 @@ def test_nps_table_weighted_clustered_equals_domain_nps():
                        "ltr": rng.integers(0, 11, 400).astype(float),
                        "acct": rng.integers(0, 60, 400), "w": rng.uniform(0.5, 3, 400)})
     df.loc[::17, "ltr"] = np.nan
-    t = estimators.nps_table(df, ["tier", "region"], weight="w", cluster="acct")
+    design = Design.from_frame(df, weights="w", cluster="acct")
+    t = estimators.nps_table(df, ["tier", "region"], design=design)
     assert len(t) == 4 and {"deff", "n_eff", "n_clusters", "df", "note"} <= set(t)
-    design = Design.from_frame(df, weight="w", cluster="acct")
     for row in t.itertuples():
         dom = ((df.tier == row.tier) & (df.region == row.region)).to_numpy()
         r = estimators.nps(df["ltr"], design=design, domain=dom)
@@ -393,25 +459,26 @@ def test_nps_table_weighted_clustered_equals_domain_nps():
         assert (row.ci_low, row.ci_high) == pytest.approx(r.ci)
         assert row.n == r.n and row.deff == pytest.approx(r.deff) and row.df == r.df
         g = df[dom]
-        own = estimators.nps(g["ltr"], weights=g["w"], cluster=g["acct"])
+        own = estimators.nps(g["ltr"], Design.from_frame(g, weights="w", cluster="acct"))
         assert own.nps == pytest.approx(r.nps) and own.se != pytest.approx(r.se)
 
 
 def test_edge_cases_n1_all_promoters_zero_weights():
     # n = 1: no SE and no interval, weighted or not (one answer shows no variation)
-    for r in (estimators.nps([10]), estimators.nps([10], weights=[2.0])):
+    for r in (estimators.nps([10]), estimators.nps([10], Design(1, weights=[2.0]))):
         assert r.nps == 100 and r.n == 1 and np.isnan(r.se) and np.isnan(r.ci[0])
     assert np.isnan(estimators.survey_mean([3.0]).se)
     # all promoters: SE 0; Wald collapses, adjusted Wald does not; deff undefined (0/0, as R)
-    w = estimators.nps([10] * 6, weights=[1, 2, 1, 2, 1, 2], ci="wald")
+    unequal = Design(6, weights=[1, 2, 1, 2, 1, 2])
+    w = estimators.nps([10] * 6, unequal, ci="wald")
     assert w.se == 0 and w.ci == (100.0, 100.0) and np.isnan(w.deff)
-    aw = estimators.nps([10] * 6, weights=[1, 2, 1, 2, 1, 2])
+    aw = estimators.nps([10] * 6, unequal)
     assert aw.ci[0] < 100 and aw.df == 5
     # all weights zero: nothing to estimate
     with pytest.raises(DataError, match="positive weight"):
-        estimators.nps([10, 0], weights=[0.0, 0.0])
+        estimators.nps([10, 0], Design(2, weights=[0.0, 0.0]))
     # a domain with no rows
-    with pytest.raises(DataError, match="domain"):
+    with pytest.raises(ThinData, match="domain"):
         estimators.survey_mean([1.0, 2.0], domain=[False, False])
 
 
@@ -427,7 +494,7 @@ def test_nps_table_cluster_ci_covers_planted_truth():
     u = rng.random(len(acct))
     ltr = np.where(u < p_pro, 10.0, np.where(u < p_pro + p_det, 2.0, 7.0))
     df = pd.DataFrame({"rep": acct // accts, "acct": acct, "ltr": ltr})
-    clustered = estimators.nps_table(df, "rep", cluster="acct")
+    clustered = estimators.nps_table(df, "rep", design=Design.from_frame(df, cluster="acct"))
     naive = estimators.nps_table(df, "rep")
     cover = lambda t: np.mean((t.ci_low <= 12.5) & (12.5 <= t.ci_high))  # noqa: E731
     assert 0.92 <= cover(clustered) <= 0.98
@@ -464,7 +531,8 @@ def test_sample_b2c_raked_nps_covers_planted_population_nps(sample):
     df, truth = sample
     b2c = df[df["market"] == "B2C"]
     w = weighting.rake(b2c, truth["b2c_population_margins"])
-    raw, weighted = estimators.nps(b2c["ltr"]), estimators.nps(b2c["ltr"], weights=w)
+    raw = estimators.nps(b2c["ltr"])
+    weighted = estimators.nps(b2c["ltr"], Design(len(b2c), weights=w))
     assert raw.ci[0] <= truth["b2c_sample_expected_nps_unweighted"] <= raw.ci[1]
     assert weighted.ci[0] <= truth["b2c_population_nps"] <= weighted.ci[1]
     assert not raw.ci[0] <= truth["b2c_population_nps"] <= raw.ci[1]  # the bias raking removes

@@ -84,9 +84,9 @@ def _queries(study) -> list[MomentQuery]:
         MomentQuery("b2c", ("wave", "channel"), (Value("nps", "ltr", "nps"),
                                                  Value("promoter", "ltr", "promoter"),
                                                  Value("agree", "ces", "at_least", 5.0)),
-                    weight="weight", complete=False),
+                    weights="weight", complete=False),
         MomentQuery("b2c", ("wave", "contact_unit", "channel", "age_band", "region"),
-                    (Value("nps", "ltr", "nps"),), weight="weight",
+                    (Value("nps", "ltr", "nps"),), weights="weight",
                     where=(("channel", "in", ["Online", "Store"]), ("wave", "!=", "none"))),
         MomentQuery("b2b", (), (Value("ces", "ces"), Value("csat", "csat")), complete=False),
     ]
@@ -135,7 +135,8 @@ def test_nps_tables_from_moments_equal_the_row_tables(study, tables) -> None:
     # the statistics above the queries do not change: R-exact domains from cells
     folder, frames = tables
     b2b = frames["b2b"]
-    rows = estimators.nps_table(b2b, ["wave", "tier"], cluster="account_id", covmat=True)
+    rows = estimators.nps_table(b2b, ["wave", "tier"], covmat=True,
+                                design=Design.from_frame(b2b, cluster="account_id"))
     q = _queries(study)[0]
     for engine in _engines(frames, folder):
         cells = engine.run(q)
@@ -156,11 +157,11 @@ def test_calibrated_b2c_tables_from_contact_cells_equal_the_rows(study, tables) 
     folder, frames = tables
     b2c = frames["b2c"]
     cal = [["wave", m] for m in study.raking_margins()]
-    design = Design.from_frame(b2c, weight="weight", calibrate=cal, strata="wave",
+    design = Design.from_frame(b2c, weights="weight", calibrate=cal, strata="wave",
                                cluster="contact_unit")
     rows = estimators.nps_table(b2c, ["wave", "channel"], design=design)
     q = MomentQuery("b2c", ("wave", "contact_unit", "channel", "age_band", "region"),
-                    (Value("nps", "ltr", "nps"),), weight="weight")
+                    (Value("nps", "ltr", "nps"),), weights="weight")
     cells = moments.DuckDBEngine({"b2c": folder / "b2c.parquet"}).run(q)
     t = estimators.nps_table_cells(cells, ["wave", "channel"], design=estimators.cells_design(
         cells, strata="wave", cluster="contact_unit", calibrate=cal))
@@ -172,7 +173,7 @@ def test_calibrated_b2c_tables_from_contact_cells_equal_the_rows(study, tables) 
 def test_query_names_are_checked_and_sql_is_shared() -> None:
     with pytest.raises(Exception, match="name 'x; DROP'"):
         MomentQuery("t", ("x; DROP",), (Value("y", "y"),))
-    q = MomentQuery("t", ("g",), (Value("y", "ltr", "nps"),), weight="w",
+    q = MomentQuery("t", ("g",), (Value("y", "ltr", "nps"),), weights="w",
                     where=(("market", "==", "B2B"),))
     duck, spark_sql = moments.to_sql(q, "t"), moments.to_sql(q, "t", quote="`")
     assert duck.replace('"', "`") == spark_sql

@@ -8,7 +8,7 @@ import pytest
 
 from helpers import catalog, paths
 from helpers.analysis import outcomes
-from helpers.errors import DataError
+from helpers.errors import ArgumentError, DataError
 from helpers.reporting import charts
 
 # R datasets::sleep, extra by group (Student 1908); R 4.x `t.test(extra ~ group, data = sleep)`
@@ -207,7 +207,7 @@ def test_revenue_at_risk_rules_and_segments() -> None:
     assert neg.set_index("segment").loc[["Enterprise", "SMB"], "arr_at_risk"].sum() == (
         pytest.approx(neg.iloc[-1]["arr_at_risk"]))
     assert maj.iloc[-1]["n"] == (acc["pct_detractor"] > 50).sum()
-    with pytest.raises(DataError, match="rule"):
+    with pytest.raises(ArgumentError, match="rule"):   # a bad call, not bad data
         outcomes.revenue_at_risk(acc, rule="vibes")
 
 

@@ -11,6 +11,7 @@ import pytest
 
 from helpers import config
 from helpers.analysis import drivers, headline, importance, integrity, segments, selection
+from helpers.analysis.modelling import Bootstrap
 from helpers.ingest import clean
 from helpers.sample import profiles
 
@@ -55,7 +56,8 @@ def test_same_driver_shares_and_priority_matrix(pair) -> None:
         for s in (full, custom):
             m = s.market(market)
             items = s.schema.driver_items(market)
-            imp = importance.shapley_importance(m.rows, "ltr", items, n_boot=20, seed=1, **m.columns)
+            imp = importance.shapley_importance(m.rows, "ltr", items,
+                                                bootstrap=Bootstrap(20, seed=1), **m.columns)
             scales = {i: s.schema.scale(i) for i in items}
             pm = drivers.priority_matrix(imp, m.rows, scales=scales, **m.columns)
             out.append((_by_label(imp, s), _by_label(pm, s)))

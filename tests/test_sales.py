@@ -87,8 +87,8 @@ def test_headline_changes_use_the_same_tests_as_the_wave_changes(study) -> None:
     assert nps.loc["B2B", "change"] == pytest.approx(
         overall.loc[overall["market"] == "B2B", "change"].iloc[0])
     b2b = study.market("B2B", [prev, study.wave]).rows
-    direct = compare.compare_paired(b2b, "account_id", "wave", "ces", periods=(prev, study.wave),
-                                    metric="mean")
+    direct = compare.compare_paired(b2b, "ces", compare.Panel("account_id", "wave",
+                                                              (prev, study.wave)), metric="mean")
     ces = head[(head["market"] == "B2B") & (head["metric"] == "ces_mean")].iloc[0]
     assert ces["change"] == pytest.approx(direct.estimate) and ces["p_value"] == pytest.approx(direct.p)
     assert set(head["metric"]) == {"nps", "ces_mean", "ces_agree", "csat_top2"}

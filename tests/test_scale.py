@@ -10,6 +10,7 @@ import pytest
 from scipy.special import expit
 
 from helpers.analysis import drivers, headline, personas, segments, selection, text
+from helpers.analysis.modelling import NO_BOOTSTRAP, Bootstrap
 from helpers.errors import DataError
 
 
@@ -64,9 +65,9 @@ def _nonmonotonic(n: int, seed: int) -> pd.DataFrame:
 def test_nonlinear_check_conclusion_is_the_same_on_its_subsample() -> None:
     df = _nonmonotonic(24_000, seed=5)
     items = ["lin", "weak", "mid", "noise"]
-    full = drivers.nonlinear_check(df, items, folds=3, n_repeats=1, cluster="acc", seed=1)
-    part = drivers.nonlinear_check(df, items, folds=3, n_repeats=1, cluster="acc", seed=1,
-                                   sample=6_000)
+    cv = drivers.CrossValidation(folds=3, n_repeats=1, seed=1)
+    full = drivers.nonlinear_check(df, items, cluster="acc", cv=cv)
+    part = drivers.nonlinear_check(df, items, cluster="acc", cv=cv, sample=6_000)
     assert part.auc["n"].iloc[0] < 6_100 < full.auc["n"].iloc[0]
     assert "subsample of" in part.sample_note and "all 24,000" in full.sample_note
     for res in (full, part):   # the planted threshold effect is found either way
@@ -175,9 +176,9 @@ def test_what_if_one_step_bootstrap_agrees_with_refits_within_monte_carlo_error(
         monkeypatch: pytest.MonkeyPatch) -> None:
     df = _clustered_logit_data(6000, seed=8)
     items = ["good", "fair", "noise"]
-    refit = drivers.what_if(df, items, cluster="acc", n_boot=200, seed=3)
+    refit = drivers.what_if(df, items, cluster="acc", bootstrap=Bootstrap(200, seed=3))
     monkeypatch.setattr(drivers, "MAX_REFIT_PATTERNS", 0)
-    step = drivers.what_if(df, items, cluster="acc", n_boot=200, seed=3)
+    step = drivers.what_if(df, items, cluster="acc", bootstrap=Bootstrap(200, seed=3))
     assert refit.attrs["resampling"] == "refit"
     assert step.attrs["resampling"] == "one Newton step per resample"
     assert step["estimate"].to_numpy() == pytest.approx(refit["estimate"].to_numpy())
@@ -191,7 +192,7 @@ def test_what_if_one_step_bootstrap_agrees_with_refits_within_monte_carlo_error(
 def test_what_if_on_answer_patterns_equals_the_row_by_row_fit() -> None:
     df = _clustered_logit_data(1500, seed=9)
     items = ["good", "fair", "noise"]
-    out = drivers.what_if(df, items, cluster="acc", weights="w", n_boot=0)
+    out = drivers.what_if(df, items, cluster="acc", weights="w", bootstrap=NO_BOOTSTRAP)
     assert out.attrs["patterns"] <= 125 < len(df)
     x, y_ltr, w, _ = drivers._model_frame(df, items, "ltr", "acc", "w")
     q25 = [drivers._wquantile(x[:, j], w, 0.25) for j in range(3)]

@@ -273,7 +273,8 @@ def test_paired_wave_changes_equal_compare_paired_pair_by_pair(sample: dict) -> 
     for r in ch.itertuples():
         g = b2b if r.dimension == "all" else b2b[b2b[r.dimension].astype(str) == r.segment]
         g = g[g["wave"].isin([r.wave_from, r.wave_to])]
-        d = compare.compare_paired(g, "account_id", "wave", "ltr", periods=(r.wave_from, r.wave_to))
+        d = compare.compare_paired(g, "ltr", compare.Panel("account_id", "wave",
+                                                           (r.wave_from, r.wave_to)))
         assert (r.change, r.se, r.ci_low, r.ci_high, r.p_value) == pytest.approx(
             (d.estimate, d.se, d.ci[0], d.ci[1], d.p), rel=1e-9, abs=1e-9)
         assert (r.n_from, r.n_to, r.n_units) == (d.n_a, d.n_b, d.n_units)
@@ -301,8 +302,9 @@ def test_wave_changes_use_the_joint_design_covariance() -> None:
         (d.estimate, d.se, d.p))
     assert d.df == 59                                  # 60 accounts - 1 stratum
     a, b = df[df["wave"] == "2026Q1"], df[df["wave"] == "2026Q2"]
-    ind = compare.compare_independent(a["ltr"], b["ltr"], a_cluster=a["account_id"],
-                                      b_cluster=b["account_id"])
+    ind = compare.compare_independent(a["ltr"], b["ltr"],
+                                      a_design=Design.from_frame(a, cluster="account_id"),
+                                      b_design=Design.from_frame(b, cluster="account_id"))
     assert ind.se > 1.5 * d.se                         # shared accounts: strongly correlated
     assert "joint design" in allrow["test"]
 
@@ -316,7 +318,7 @@ def test_b2c_calibrated_headline_and_tables(sample: dict) -> None:
                            tables={"accounts": sample["acc"], "invitations": sample["inv"]})
     assert data.raking_margins() == cfg.b2c_margins
     now = data.now(data.b2c)
-    plain = headline.headline(now, data.schema.measures, Design.from_frame(now, weight="weight")
+    plain = headline.headline(now, data.schema.measures, Design.from_frame(now, weights="weight")
                               ).set_index("metric")
     cal = headline.market_headline(data).set_index(["market", "metric"])
     assert cal.loc[("B2C", "nps"), "estimate"] == pytest.approx(plain.loc["nps", "estimate"])
@@ -346,7 +348,7 @@ def test_no_b2c_wave_change_survives_fdr(sample: dict) -> None:
     data = selection.study(resp, schema.load(), cfg, tables={"accounts": sample["acc"],
                                                              "invitations": sample["inv"]})
     ch = segments.wave_changes(data.b2c, schema.load().segment_fields("B2C"),
-                               design=Design.from_frame(data.b2c, weight="weight"))
+                               design=Design.from_frame(data.b2c, weights="weight"))
     assert len(ch) >= 30 and not ch["significant"].any()
     head = headline.market_headline(data).set_index(["market", "metric"])
     truth = sample["truth"]["b2c_population_nps"]

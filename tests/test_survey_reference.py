@@ -14,10 +14,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from helpers.errors import DataError
+from helpers.errors import ArgumentError, DataError
 from helpers.paths import PROJECT_ROOT
 from helpers.stats import compare, estimators, weighting
-from helpers.stats.design import Design
+from helpers.stats.design import Calibration, Design
 
 DATA = PROJECT_ROOT / "tests" / "data"
 R = json.loads((DATA / "r_survey_reference.json").read_text())
@@ -35,11 +35,11 @@ MARGINS = {v: {str(k): f / g["Freq"].sum() for k, f in zip(g["level"], g["Freq"]
 
 
 def dstrat(**kw) -> Design:
-    return Design.from_frame(STRAT, weight="pw", strata="stype", fpc="fpc", **kw)
+    return Design.from_frame(STRAT, weights="pw", strata="stype", fpc="fpc", **kw)
 
 
 def dclus1(**kw) -> Design:
-    return Design.from_frame(CLUS1, weight="pw", cluster="dnum", fpc="fpc", **kw)
+    return Design.from_frame(CLUS1, weights="pw", cluster="dnum", fpc="fpc", **kw)
 
 
 def check(res, ref: dict, *, ci: bool = True, rel: float = REL) -> None:
@@ -61,9 +61,9 @@ def check(res, ref: dict, *, ci: bool = True, rel: float = REL) -> None:
     ("clus1_mean_api00", dclus1, CLUS1, "api00", estimators.survey_mean),
     ("clus1_total_enroll", dclus1, CLUS1, "enroll", estimators.survey_total),
     ("clus1_mean_nps", dclus1, CLUS1, "nps", estimators.survey_mean),
-    ("clus2_mean_nps", lambda: Design.from_frame(CLUS2, weight="pw", cluster="dnum"), CLUS2,
+    ("clus2_mean_nps", lambda: Design.from_frame(CLUS2, weights="pw", cluster="dnum"), CLUS2,
      "nps", estimators.survey_mean),
-    ("srs_mean_api00", lambda: Design.from_frame(SRS, weight="pw"), SRS, "api00",
+    ("srs_mean_api00", lambda: Design.from_frame(SRS, weights="pw"), SRS, "api00",
      estimators.survey_mean),
 ])
 def test_full_design_equals_r_with_t_interval_and_deff(key, design, data, col, fn):
@@ -85,13 +85,13 @@ def test_t_interval_is_wider_than_normal_with_15_clusters():
     assert res.ci[1] - res.ci[0] > 1.09 * (normal.ci[1] - normal.ci[0])
 
 
-def test_design_arguments_equal_prebuilt_design():
-    a = estimators.survey_mean(STRAT["api00"], STRAT["pw"], strata=STRAT["stype"],
-                               fpc=STRAT["fpc"])
+def test_design_of_arrays_equals_design_of_columns():
+    a = estimators.survey_mean(STRAT["api00"], Design(len(STRAT), weights=STRAT["pw"],
+                                                      strata=STRAT["stype"], fpc=STRAT["fpc"]))
     assert a == estimators.survey_mean(STRAT["api00"], design=dstrat())
-    with pytest.raises(DataError, match="design"):
-        estimators.survey_mean(STRAT["api00"], STRAT["pw"], design=dstrat())
-    with pytest.raises(DataError, match="design"):
+    with pytest.raises(ArgumentError, match="design"):   # weights where the design goes
+        estimators.survey_mean(STRAT["api00"], STRAT["pw"])
+    with pytest.raises(ArgumentError, match="design"):   # a design of other rows
         estimators.survey_mean(CLUS1["api00"], design=dstrat())
 
 
@@ -105,7 +105,8 @@ def test_domain_keeps_strata_with_one_school_left():
     assert res.n == 13 and ref["n_by_stratum"]["H"] == 1
     # subsetting rows instead drops the design's other PSUs and gets another (wrong) SE
     sub = STRAT[dom]
-    rows = estimators.survey_mean(sub["api99"], sub["pw"], strata=sub["stype"], fpc=sub["fpc"])
+    rows = estimators.survey_mean(sub["api99"], Design.from_frame(sub, weights="pw",
+                                                                  strata="stype", fpc="fpc"))
     assert abs(rows.se - ref["se"]) > 0.05 * ref["se"]
     tot = estimators.survey_total(STRAT["enroll"], design=dstrat(), domain=dom)
     check(tot, R["strat_domain_total_enroll_gt850"])
@@ -163,8 +164,7 @@ def _check_table(t: pd.DataFrame, ref: dict, est: str = "estimate", ci: bool = T
 def test_nps_table_equals_svyby_in_cluster_design(key, by):
     t = estimators.survey_by(CLUS1, "nps", by, design=dclus1())
     _check_table(t, R[key])
-    nt = estimators.nps_table(CLUS1, by, score="ltr", weight="pw", cluster="dnum", fpc="fpc",
-                              ci="wald")
+    nt = estimators.nps_table(CLUS1, by, score="ltr", design=dclus1(), ci="wald")
     assert nt["nps"].to_numpy() == pytest.approx(t["estimate"].to_numpy(), rel=REL)
     assert nt["se"].to_numpy() == pytest.approx(t["se"].to_numpy(), rel=REL, nan_ok=True)
     assert (nt["n_clusters"] == nt["n_psu"]).all()
@@ -175,21 +175,21 @@ def test_group_tables_with_strata_totals_and_clus2():
                  R["by_strat_nps_schwide"])
     t = estimators.survey_by(STRAT, "enroll", "stype", design=dstrat(), total=True)
     _check_table(t, R["by_strat_total_enroll_stype"])
-    srs = estimators.survey_by(STRAT, "enroll", "stype", design=dstrat(), total=True,
-                               deff="srswor")
-    assert srs["deff"].to_numpy() == pytest.approx(R["by_strat_total_enroll_stype"]["deff_srswor"],
-                                                   rel=1e-8)
-    d2 = Design.from_frame(CLUS2, weight="pw", cluster="dnum")
+    srswor = [estimators.survey_total(STRAT["enroll"], design=dstrat(), deff="srswor",
+                                      domain=STRAT["stype"] == s).deff for s in t["stype"]]
+    assert srswor == pytest.approx(R["by_strat_total_enroll_stype"]["deff_srswor"], rel=1e-8)
+    d2 = Design.from_frame(CLUS2, weights="pw", cluster="dnum")
     _check_table(estimators.survey_by(CLUS2, "api00", "stype", design=d2), R["by_clus2_api00_stype"])
 
 
 def test_group_table_differs_from_separate_designs_by_the_cluster_factor():
     # issue 15: a group in C_g of C clusters got an SE too wide by sqrt(C_g (C-1) / ((C_g-1) C))
     # when estimated as its own design; R's svyby keeps the full design. Unweighted, no fpc:
-    t = estimators.nps_table(CLUS1, "stype", cluster="dnum", ci="wald").set_index("stype")
+    t = estimators.nps_table(CLUS1, "stype", design=Design.from_frame(CLUS1, cluster="dnum"),
+                             ci="wald").set_index("stype")
     for s, row in t.iterrows():
         g = CLUS1[CLUS1["stype"] == s]
-        own = estimators.nps(g["ltr"], cluster=g["dnum"], ci="wald")
+        own = estimators.nps(g["ltr"], Design.from_frame(g, cluster="dnum"), ci="wald")
         cg, c = row["n_psu"], CLUS1["dnum"].nunique()
         assert own.se / row["se"] == pytest.approx(np.sqrt(cg * (c - 1) / ((cg - 1) * c)),
                                                    rel=1e-9)
@@ -220,7 +220,7 @@ def test_contrast_api00_schwide_shares_clusters():
     assert (d.estimate, d.se, d.p) == pytest.approx((ref["estimate"], ref["se"], ref["p"]),
                                                     rel=1e-8)
     assert ref["se_independent"] > 1.8 * d.se   # the shared districts are strongly correlated
-    with pytest.raises(DataError, match="covmat"):   # a table without its covariance
+    with pytest.raises(ArgumentError, match="covmat"):   # a table without its covariance
         compare.contrast(pd.DataFrame(t.to_dict("list")), 0, 1)
 
 
@@ -235,16 +235,16 @@ def test_rake_srs_variance_uses_calibration_residuals():
     ref = R["rake_srs_api00"]
     d = _raked(SRS, MARGINS)
     assert d["w"].to_numpy() == pytest.approx(np.array(ref["weights"]), rel=1e-10)
-    cal = Design.from_frame(d, weight="w", calibrate=["stype", "sch.wide"])
+    cal = Design.from_frame(d, weights="w", calibrate=["stype", "sch.wide"])
     check(estimators.survey_mean(SRS["api00"], design=cal), ref)
-    plain = estimators.survey_mean(SRS["api00"], design=Design.from_frame(d, weight="w"))
+    plain = estimators.survey_mean(SRS["api00"], design=Design.from_frame(d, weights="w"))
     check(plain, R["rake_srs_uncalibrated_same_weights"])
 
 
 def test_rake_cluster_design_means_totals_domains_contrast():
     d = _raked(CLUS1, MARGINS)
     assert d["w"].to_numpy() == pytest.approx(np.array(R["rake_clus1_weights"]), rel=1e-6)
-    cal = Design.from_frame(d, weight="w", cluster="dnum", fpc="fpc",
+    cal = Design.from_frame(d, weights="w", cluster="dnum", fpc="fpc",
                             calibrate=["stype", "sch.wide"])
     check(estimators.survey_mean(CLUS1["api00"], design=cal), R["rake_clus1_api00"])
     # R rakes to population totals (6194); our total is the base weights' (6194.001)
@@ -261,8 +261,8 @@ def test_rake_cluster_design_means_totals_domains_contrast():
 def test_poststratify_is_the_one_margin_case():
     d = _raked(CLUS1, {"stype": MARGINS["stype"]})
     assert d["w"].to_numpy() == pytest.approx(np.array(R["post_clus1_weights"]), rel=1e-6)
-    cal = Design.from_frame(d, weight="w", cluster="dnum", fpc="fpc", calibrate=["stype"],
-                            calibration_method="poststratify")
+    cal = Design.from_frame(d, weights="w", cluster="dnum", fpc="fpc",
+                            calibrate=Calibration(["stype"], method="poststratify"))
     check(estimators.survey_mean(CLUS1["api00"], design=cal), R["post_clus1_api00"])
     check(estimators.survey_total(CLUS1["enroll"], design=cal), R["post_clus1_total_enroll"],
           rel=1e-6)
@@ -270,8 +270,8 @@ def test_poststratify_is_the_one_margin_case():
     # (unweighted level means in svyrecvar) differ slightly; both reproduced
     s = _raked(STRAT, {"sch.wide": MARGINS["sch.wide"]})
     for method, key in (("poststratify", "post_strat_api00"), ("rake", "rake1_strat_api00")):
-        cal = Design.from_frame(s, weight="w", strata="stype", fpc="fpc", calibrate=["sch.wide"],
-                                calibration_method=method)
+        cal = Design.from_frame(s, weights="w", strata="stype", fpc="fpc",
+                                calibrate=Calibration(["sch.wide"], method=method))
         check(estimators.survey_mean(STRAT["api00"], design=cal), R[key])
 
 
@@ -283,7 +283,7 @@ def test_trim_weights_additive_equals_r_trimweights():
     assert t == pytest.approx(np.array(ref["weights"]), rel=1e-12)
     # the trimmed design keeps its raking margins in the variance (R keeps postStrata); R
     # linearises against the pre-trim raking weights, we against the trimmed ones: close
-    cal = Design.from_frame(CLUS1.assign(w=t), weight="w", cluster="dnum", fpc="fpc",
+    cal = Design.from_frame(CLUS1.assign(w=t), weights="w", cluster="dnum", fpc="fpc",
                             calibrate=["stype", "sch.wide"])
     res = estimators.survey_mean(CLUS1["api00"], design=cal)
     assert res.estimate == pytest.approx(ref["mean_api00"]["estimate"], rel=1e-9)
@@ -301,7 +301,7 @@ def _lonely() -> pd.DataFrame:
 @pytest.mark.parametrize("option", ["certainty", "remove", "adjust", "average"])
 def test_lonely_psu_options_equal_r(option):
     d = _lonely()
-    design = Design.from_frame(d, weight="pw", strata="stratum", lonely_psu=option)
+    design = Design.from_frame(d, weights="pw", strata="stratum", lonely_psu=option)
     full = estimators.survey_mean(d["api00"], design=design)
     check(full, R["lonely"][option]["full"])
     assert "1 single-PSU stratum handled as lonely_psu='" + option + "'" == full.note
@@ -314,38 +314,40 @@ def test_lonely_psu_fail_and_default():
     assert "only one PSU" in R["lonely"]["fail"]["error"]
     with pytest.raises(DataError, match="only one PSU"):
         estimators.survey_mean(d["api00"], design=Design.from_frame(
-            d, weight="pw", strata="stratum", lonely_psu="fail"))
-    default = estimators.survey_mean(d["api00"], d["pw"], strata=d["stratum"])
+            d, weights="pw", strata="stratum", lonely_psu="fail"))
+    default = estimators.survey_mean(d["api00"], Design.from_frame(d, weights="pw",
+                                                                   strata="stratum"))
     assert default.se == pytest.approx(R["lonely"]["adjust"]["full"]["se"], rel=REL)
     assert "adjust" in default.note
     # a domain that does not reach the lonely stratum is unaffected, even under "fail"
     away = (d["stratum"] != "X").to_numpy()
     ok = estimators.survey_mean(d["api00"], design=Design.from_frame(
-        d, weight="pw", strata="stratum", lonely_psu="fail"), domain=away)
+        d, weights="pw", strata="stratum", lonely_psu="fail"), domain=away)
     assert ok.note == "" and np.isfinite(ok.se)
 
 
 def test_deff_has_r_n_over_n_minus_1_and_equal_weights_give_one():
     ref = R["equal_weights_n10"]
     x = [0.7, -1.6, -0.2, -1.2, -0.1, 3.4, 3.7, 0.8, 0.0, 2.0]
-    r = estimators.survey_mean(x, weights=np.ones(10))
+    equal = Design(10, weights=np.ones(10))
+    r = estimators.survey_mean(x, equal)
     check(r, ref)
     assert r.deff == pytest.approx(1.0, rel=1e-12)
-    assert not np.isfinite(estimators.survey_mean(x, weights=np.ones(10), deff="srswor").deff)
+    assert not np.isfinite(estimators.survey_mean(x, equal, deff="srswor").deff)
     ltr = [10, 10, 9, 8, 7, 0, 3, 10, 6, 9]
-    assert estimators.nps(ltr, weights=np.ones(10)).deff == pytest.approx(1.0, rel=1e-12)
+    assert estimators.nps(ltr, equal).deff == pytest.approx(1.0, rel=1e-12)
 
 
 def test_zero_weights_count_in_no_n_deff_or_df():
     ref = R["zero_weights_strat_api00"]
     d = STRAT.copy()
     d.loc[:9, "pw"] = 0.0
-    r = estimators.survey_mean(d["api00"], design=Design.from_frame(d, weight="pw",
+    r = estimators.survey_mean(d["api00"], design=Design.from_frame(d, weights="pw",
                                                                      strata="stype", fpc="fpc"))
     check(r, ref)
     assert r.n == 190 and r.n_eff == pytest.approx(190 / ref["deff"], rel=REL)
     t = estimators.nps_table(d.assign(g=np.where(d.index < 10, "zero", "rest")), "g",
-                             weight="pw", strata="stype", fpc="fpc")
+                             design=Design.from_frame(d, weights="pw", strata="stype", fpc="fpc"))
     assert t["g"].tolist() == ["rest"]   # a group whose weights are all zero: dropped, as svyby
     assert weighting.effective_n(d["pw"]) == pytest.approx(
         weighting.effective_n(d["pw"][d["pw"] > 0]))

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from helpers.errors import DataError
+from helpers.errors import ArgumentError, DataError
 from helpers.stats import weighting
 
 MARGINS = {"age_band": {"18-34": 0.3, "35-54": 0.4, "55+": 0.3},
@@ -114,7 +114,7 @@ def test_trim_weights_bounds_and_sum():
     assert weighting.kish_deff(t) < weighting.kish_deff(w)
     untouched = np.array([1.0, 1.2, 0.8])
     assert weighting.trim_weights(untouched) == pytest.approx(untouched)
-    with pytest.raises(DataError):
+    with pytest.raises(ArgumentError, match="upper"):
         weighting.trim_weights(w, upper=0.5)
 
 

@@ -85,14 +85,15 @@ def _drivers(args: argparse.Namespace) -> int:
     """Rank drivers exactly as notebook 03 does: same selection, design, waves and parameters."""
     from helpers import config
     from helpers.analysis import importance, selection
+    from helpers.analysis.modelling import Bootstrap
     p = config.notebook_params("03_promoter_drivers", args.params)
     data = selection.load(args.responses or p["responses_path"], p["schema_path"],
                           p["segments_config"], accounts_path=p.get("accounts_path", ""))
     chosen = data.market(args.market, p.get("waves", "") if args.waves is None else args.waves)
     items = [i for i in data.schema.driver_items(args.market) if chosen.rows[i].notna().any()]
-    imp = importance.shapley_importance(
-        chosen.rows, "ltr", items, n_boot=p["n_boot"] if args.boot is None else args.boot,
-        seed=p["seed"] if args.seed is None else args.seed, **chosen.columns)
+    imp = importance.shapley_importance(chosen.rows, "ltr", items, bootstrap=Bootstrap(
+        p["n_boot"] if args.boot is None else args.boot,
+        seed=p["seed"] if args.seed is None else args.seed), **chosen.columns)
     print(importance.share_text(imp).to_string())
     print(importance.methods_text(imp))
     return ExitCode.OK

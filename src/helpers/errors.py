@@ -1,5 +1,14 @@
-"""The one error type for bad input data (its message names file, column/row, found and expected),
-the one column check every layer uses, and the exit codes of the command line."""
+"""Errors and exit codes every layer shares. Bad calls and bad data are different errors.
+
+- :class:`ArgumentError`: the caller got an argument wrong (an unknown option, a level out of
+  range, a negative size): a programming error, fixed in the code that calls.
+- :class:`DataError`: a file or column does not fit (its message names file, column/row, found
+  and expected); :class:`ThinData`, a DataError, when valid data are too thin for one method.
+  Only ThinData is caught where a section may be thin.
+- :class:`ExitCode`: the exit status of every ``cx`` command.
+
+Also the one column check every layer uses.
+"""
 
 from __future__ import annotations
 
@@ -17,6 +26,25 @@ class ExitCode(IntEnum):
     LOCKED = 75       # another command holds the writer lock: try again later (EX_TEMPFAIL)
     INTERRUPTED = 130  # Ctrl-C (128 + SIGINT)
     BROKEN_PIPE = 141  # output piped into a reader that stopped, e.g. `head` (128 + SIGPIPE)
+
+
+class ArgumentError(ValueError):
+    """A bad call: an argument value the function does not accept. ``str(err)`` is one line.
+
+    Parameters
+    ----------
+    message : what is wrong, e.g. "unknown ci method 'exact'".
+    argument : the parameter's name.
+    expected : what would have been valid.
+    """
+
+    def __init__(self, message: str, *, argument: str | None = None,
+                 expected: str | None = None) -> None:
+        self.message, self.argument, self.expected = message, argument, expected
+        text = f"argument {argument!r}: {message}" if argument else message
+        if expected:
+            text += f" (expected {expected})"
+        super().__init__(" ".join(text.split()))
 
 
 class DataError(ValueError):
@@ -55,11 +83,6 @@ class DataError(ValueError):
         before the part, so its row r is row r + rows_before of `file`."""
         return type(self)(self.message, file=file, column=self.column, expected=self.expected,
                           row=None if self.row is None else self.row + rows_before)
-
-
-class ArgumentError(ValueError):
-    """A call made wrongly (an unknown option, a value out of range): a programming error of the
-    caller, not bad data. Never caught as thin data."""
 
 
 class ConfigError(DataError):

@@ -16,6 +16,7 @@ from scipy import stats
 
 from helpers.errors import DataError, ThinData, require_columns
 from helpers.stats import compare, estimators
+from helpers.stats.design import Design
 
 
 # --------------------------------------------------------------------------- competitor benchmark
@@ -66,7 +67,8 @@ def vendor_nps(ratings: pd.DataFrame, us: str = "Us", by: str | None = None) -> 
     """
     require_columns(ratings, ["vendor", "ltr", "cluster"], "ratings")
     cols = ["vendor", *([by] if by else [])]
-    table = estimators.nps_table(ratings, by=cols, score="ltr", cluster="cluster")
+    table = estimators.nps_table(ratings, by=cols, score="ltr",
+                                 design=Design.from_frame(ratings, cluster="cluster"))
     table["is_us"] = table["vendor"] == us
     return table.sort_values(["is_us", "nps"], ascending=[False, False]).reset_index(drop=True)
 
@@ -84,7 +86,7 @@ def paired_mean_difference(d: np.ndarray, cluster: np.ndarray | None = None,
         return {"estimate": float(np.mean(d)) if len(d) else np.nan, "se": np.nan,
                 "ci_low": np.nan, "ci_high": np.nan, "t": np.nan, "p_value": np.nan,
                 "n": len(d), "n_clusters": n_cl}
-    r = estimators.survey_mean(d, cluster=cl, level=level)
+    r = estimators.survey_mean(d, Design(len(d), cluster=cl), level=level)
     q = stats.t.ppf(0.5 + level / 2, n_cl - 1)
     t = r.estimate / r.se if r.se > 0 else np.nan
     return {"estimate": r.estimate, "se": r.se, "ci_low": r.estimate - q * r.se,
@@ -112,8 +114,8 @@ def paired_gaps(ratings: pd.DataFrame, us: str = "Us", by: str | None = None,
     pairs = r[r["vendor"] != us].merge(ours, on="response_id", how="inner")
     groups = ["vendor", *([by] if by else [])]
     rows = []
-    for key, g in pairs.groupby(groups, sort=True):
-        key = key if isinstance(key, tuple) else (key,)
+    for group_key, g in pairs.groupby(groups, sort=True):
+        key = group_key if isinstance(group_key, tuple) else (group_key,)
         res = paired_mean_difference((g["s_us"] - g["score"]).to_numpy(), g["cluster"].to_numpy(),
                                      level)
         rows.append({**dict(zip(groups, key, strict=True)), "nps_us": float(g["s_us"].mean()),

@@ -20,6 +20,8 @@ import numpy as np
 import pandas as pd
 
 from helpers.analysis.modelling import (
+    DEFAULT_BOOTSTRAP,
+    Bootstrap,
     cluster_codes,
     numeric_matrix,
     resample_counts,
@@ -27,7 +29,7 @@ from helpers.analysis.modelling import (
     single_thread,
 )
 from helpers.analysis.selection import subsample
-from helpers.errors import DataError, ThinData
+from helpers.errors import ArgumentError, DataError, ThinData
 from helpers.stats import estimators
 from helpers.stats.design import Design
 
@@ -38,7 +40,8 @@ TARGETS = {"promoter": (9.0, 10.0), "detractor": (0.0, 6.0)}
 def target_flag(ltr: pd.Series | np.ndarray, target: str) -> np.ndarray:
     """1.0 where `ltr` falls in the target band (promoter 9-10, detractor 0-6), NaN if missing."""
     if target not in TARGETS:
-        raise DataError(f"target {target!r}", expected="'promoter' or 'detractor'")
+        raise ArgumentError(f"target {target!r}", argument="target",
+                            expected="'promoter' or 'detractor'")
     lo, hi = TARGETS[target]
     x = np.asarray(ltr, dtype=float)
     return np.where(np.isnan(x), np.nan, ((x >= lo) & (x <= hi)).astype(float))
@@ -117,8 +120,8 @@ def _binomial_fit(y: np.ndarray, xc: np.ndarray, var_weights: np.ndarray | None,
     import statsmodels.api as sm
 
     if y.min() == y.max():
-        raise DataError(f"no variation in {target} flag", column=ltr,
-                        expected="both promoters/detractors and others")
+        raise ThinData(f"no variation in {target} flag", column=ltr,
+                       expected="both promoters/detractors and others")
     glm_kw = {"var_weights": var_weights} if var_weights is not None else {}
     try:
         with warnings.catch_warnings():  # robust sandwich with var_weights = pseudo-ML
@@ -151,8 +154,8 @@ def _clustered_logit(y: np.ndarray, xc: np.ndarray, w: np.ndarray, codes: np.nda
     from scipy import stats
 
     if y.min() == y.max():
-        raise DataError(f"no variation in {target} flag", column=ltr,
-                        expected="both promoters/detractors and others")
+        raise ThinData(f"no variation in {target} flag", column=ltr,
+                       expected="both promoters/detractors and others")
     b = _logit_newton(xc, y, w, iters=50)
     p = 1 / (1 + np.exp(-np.clip(xc @ b, -30, 30)))
     info = (xc * (w * p * (1 - p))[:, None]).T @ xc
@@ -226,18 +229,32 @@ class NonlinearCheck:
     sample_note: str = ""
 
 
+@dataclass(frozen=True)
+class CrossValidation:
+    """How :func:`nonlinear_check` compares the models: ``folds`` of cross-validation,
+    ``n_repeats`` shuffles per driver for permutation importance, the ``seed``, the ``level`` of
+    the AUC intervals, and ``min_share_gap``, the gap in a driver's share of importance at
+    which the two views disagree."""
+
+    folds: int = 5
+    n_repeats: int = 3
+    seed: int = 0
+    level: float = 0.95
+    min_share_gap: float = 0.10
+
+
+DEFAULT_CV = CrossValidation()
+
+
 @single_thread
 def nonlinear_check(
     df: pd.DataFrame,
     drivers: Sequence[str],
     target: str = "promoter",
+    *,
     ltr: str = "ltr",
     cluster: str | None = None,
-    folds: int = 5,
-    n_repeats: int = 3,
-    seed: int = 0,
-    level: float = 0.95,
-    min_share_gap: float = 0.10,
+    cv: CrossValidation = DEFAULT_CV,
     sample: int | None = None,
 ) -> NonlinearCheck:
     """Does a non-linear model see something the linear view misses?
@@ -248,26 +265,26 @@ def nonlinear_check(
     A driver the boosting model ranks much higher than the logistic model suggests a threshold or
     interaction effect; similar AUCs mean the linear view is adequate. The views disagree on a
     driver when its share of the total (positive) permutation importance differs by at least
-    `min_share_gap` between the two models. Survey weights are not used (a model-fit comparison,
+    ``cv.min_share_gap`` between the two models (:class:`CrossValidation`). Survey weights are not used (a model-fit comparison,
     not a population estimate); complete cases only.
 
     `sample`: with more rows than this, both models are compared on a stratified subsample of
     that size (selection.subsample: by wave, whole clusters); ``sample_note`` says so.
     """
-    fit = subsample(df, sample or len(df), strata=("wave",), cluster=cluster, seed=seed)
+    fit = subsample(df, sample or len(df), strata=("wave",), cluster=cluster, seed=cv.seed)
     x, y_ltr, _, codes = _model_frame(fit.rows, drivers, ltr, cluster, None)
     y = target_flag(y_ltr, target).astype(int)
-    if min(y.sum(), len(y) - y.sum()) < folds * 2:
-        raise ThinData(f"too few {target}s or others for {folds}-fold cross-validation",
-                        column=ltr, expected=f"at least {folds * 2} of each")
-    splits, k = _cv_splits(x, y, codes, cluster is not None, folds, seed)
-    aucs, perm = _cv_scores(x, y, splits, len(drivers), n_repeats, seed)
-    imp = _importance_views(drivers, perm, min_share_gap)
+    if min(y.sum(), len(y) - y.sum()) < cv.folds * 2:
+        raise ThinData(f"too few {target}s or others for {cv.folds}-fold cross-validation",
+                       column=ltr, expected=f"at least {cv.folds * 2} of each")
+    splits, k = _cv_splits(x, y, codes, cluster is not None, cv.folds, cv.seed)
+    aucs, perm = _cv_scores(x, y, splits, len(drivers), cv.n_repeats, cv.seed)
+    imp = _importance_views(drivers, perm, cv.min_share_gap)
     dis = imp[imp["verdict"] != "agree"].copy()
     dis["note"] = [f"{r.driver}: {100 * r.share_boosting:.0f}% of the boosting model's "
                    f"importance (rank {r.rank_boosting}) vs {100 * r.share_logistic:.0f}% of the "
                    f"logistic model's (rank {r.rank_logistic})" for r in dis.itertuples()]
-    return NonlinearCheck(target, _auc_table(aucs, len(y), k, level),
+    return NonlinearCheck(target, _auc_table(aucs, len(y), k, cv.level),
                           imp.sort_values("rank_boosting"), dis, fit.note())
 
 
@@ -382,10 +399,10 @@ def priority_matrix(
         top two boxes are each item's own; without, raw means and 4-5 on 1-5.
     """
     if performance not in {"mean", "top_box"}:
-        raise DataError(f"performance={performance!r}", expected="'mean' or 'top_box'")
+        raise ArgumentError(f"performance={performance!r}", argument="performance",
+                            expected="'mean' or 'top_box'")
     drivers = list(importance.index)
-    design = Design(len(df), weights=df[weights] if weights else None,
-                    cluster=df[cluster] if cluster else None)   # built once for every driver
+    design = Design.from_frame(df, weights=weights, cluster=cluster)  # one for every driver
     rows = []
     for d in drivers:
         lo, hi = (scales or {}).get(d, (1.0, 5.0))
@@ -560,11 +577,10 @@ def what_if(
     df: pd.DataFrame,
     drivers: Sequence[str],
     ltr: str = "ltr",
+    *,
     cluster: str | None = None,
     weights: str | None = None,
-    n_boot: int = 200,
-    seed: int = 0,
-    level: float = 0.95,
+    bootstrap: Bootstrap = DEFAULT_BOOTSTRAP,
 ) -> pd.DataFrame:
     """Expected NPS change (points) if the bottom quartile on a driver moved up to its median.
 
@@ -572,7 +588,8 @@ def what_if(
     :func:`outcome_models` (all drivers together); respondents at or below the driver's 25th
     percentile get the median instead, everyone else is unchanged, and the change in mean
     P(promoter) - P(detractor) is the NPS change. The interval is a percentile bootstrap that
-    resamples `cluster` (B2B accounts) and refits both models each time. A model-based
+    resamples `cluster` (B2B accounts) and refits both models each time (``bootstrap``: the
+    resamples, seed and level; 200, 0 and 95% by default). A model-based
     counterfactual, not an experiment: read it as "worth this much if the association is causal".
 
     Rows with the same answers share their fitted probabilities, so the models are fitted on the
@@ -599,8 +616,9 @@ def what_if(
     n_cl = int(codes.max()) + 1
     wt, pro, det = pats.totals(np.ones(n_cl))
     est, b0 = _what_if_effects(pats.x, pro, det, wt, moved)
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(bootstrap.seed)
     refit = len(pats.x) <= MAX_REFIT_PATTERNS
+    n_boot, level = bootstrap.n, bootstrap.level
     boot = (_refit_boot if refit else _one_step_boot)(pats, b0, moved, rng, n_boot)
     alpha = (1 - level) / 2
     out = pd.DataFrame({

@@ -27,6 +27,7 @@ from scipy import stats as scipy_stats
 
 from helpers import config
 from helpers.analysis import headline, importance, segments, selection
+from helpers.analysis.modelling import Bootstrap
 from helpers.analysis.selection import MarketData, Study
 from helpers.errors import ArgumentError, ThinData
 from helpers.measures import Measure, Statistic, find_statistic
@@ -62,8 +63,8 @@ def drivers(study: Study, market: str, k: int = 3,
                                or "config/params.yaml")
     sel = study.market(market, p.get("waves", ""))
     items = [i for i in study.schema.driver_items(market) if sel.rows[i].notna().any()]
-    imp = importance.shapley_importance(sel.rows, "ltr", items, n_boot=int(p["n_boot"]),
-                                        seed=int(p["seed"]), **sel.columns)
+    imp = importance.shapley_importance(sel.rows, "ltr", items, bootstrap=Bootstrap(
+        int(p["n_boot"]), seed=int(p["seed"])), **sel.columns)
     return importance.ranked_table({market: imp}, study.schema.driver_labels()).head(k)
 
 

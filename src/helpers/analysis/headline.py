@@ -72,7 +72,7 @@ def market_headline(data: Study) -> pd.DataFrame:
             continue
         t = headline(rows, data.schema.measures, data.design(market, rows))
         kish = ((weighting.kish_deff(rows["weight"]), weighting.effective_n(rows["weight"]))
-                if data.rule(market).weight else (np.nan, np.nan))
+                if data.rule(market).weights else (np.nan, np.nan))
         parts.append(t.assign(market=market, design=data.design_note(market),
                               kish_deff=kish[0], kish_n_eff=kish[1]))
     out = pd.concat(parts, ignore_index=True)
@@ -111,7 +111,7 @@ def change_of(data: Study, market: str, rows: pd.DataFrame, values: np.ndarray,
     d = rows.assign(_value=values, wave=rows["wave"].astype(str))
     rule = data.rule(market)
     if rule.paired:
-        return (compare.compare_paired(d, rule.unit, "wave", "_value", periods=waves,
+        return (compare.compare_paired(d, "_value", compare.Panel(rule.unit, "wave", waves),
                                        metric="mean"), "paired (same accounts in both waves)")
     table = estimators.survey_by(d, "_value", "wave", design=data.design(market, d), covmat=True)
     pos = {str(w): i for i, w in enumerate(table["wave"])}

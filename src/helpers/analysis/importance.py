@@ -19,13 +19,15 @@ import numpy as np
 import pandas as pd
 
 from helpers.analysis.modelling import (
+    NO_BOOTSTRAP,
+    Bootstrap,
     cluster_codes,
     numeric_matrix,
     resample_counts,
     row_weights,
     single_thread,
 )
-from helpers.errors import DataError, ThinData
+from helpers.errors import ArgumentError, DataError, ThinData
 
 MAX_EXACT_DRIVERS = 20
 RW_LABEL = "johnson_relative_weights (approximation)"
@@ -206,29 +208,43 @@ def _decompose(corr: np.ndarray, exact: bool) -> np.ndarray:
 
 
 def _check_corr(corr: np.ndarray, names: Sequence[str]) -> None:
+    """ThinData when the rows leave an item constant or the items collinear (typical of a small
+    segment; an exact copy of a column in the whole data reads the same)."""
     sd_bad = [names[i] for i in range(len(names)) if not np.isfinite(corr[i]).all()]
     if sd_bad:
-        raise DataError("no variation (constant or too few answers)", column=sd_bad[0],
-                        expected="a driver and outcome that vary across respondents")
+        raise ThinData("no variation (constant or too few answers)", column=sd_bad[0],
+                       expected="a driver and outcome that vary across respondents")
     evals = np.linalg.eigvalsh(corr[1:, 1:])
     if evals.min() < 1e-10:
-        raise DataError("drivers are perfectly collinear", column=str(list(names[1:])),
-                        expected="no driver that is an exact linear combination of others")
+        raise ThinData("drivers are perfectly collinear", column=str(list(names[1:])),
+                       expected="no driver that is an exact linear combination of others")
 
 
 # --- public API ---------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class ImportanceOptions:
+    """How R² is split. ``method``: "auto" (exact LMG up to 20 drivers, else relative
+    weights), "lmg" or "relweights". ``missing``: "complete" (rows with every item answered)
+    or "pairwise" (each correlation on the rows answering both; the matrix is made positive
+    semi-definite if needed)."""
+
+    method: str = "auto"
+    missing: str = "complete"
+
+
+DEFAULT_OPTIONS = ImportanceOptions()
+
+
 @single_thread
 def shapley_importance(
     df: pd.DataFrame,
     outcome: str,
     drivers: Sequence[str],
+    *,
     weights: str | None = None,
-    missing: str = "complete",
-    n_boot: int = 0,
     cluster: str | None = None,
-    seed: int = 0,
-    level: float = 0.95,
-    method: str = "auto",
+    options: ImportanceOptions = DEFAULT_OPTIONS,
+    bootstrap: Bootstrap = NO_BOOTSTRAP,
 ) -> pd.DataFrame:
     """Relative importance of each driver for `outcome`: exact LMG/Shapley decomposition of R².
 
@@ -237,64 +253,66 @@ def shapley_importance(
     df, outcome : one row per response; the outcome column, e.g. "ltr".
     drivers : item columns (numeric); up to 20 for the exact method.
     weights : optional column of survey weights (weighted covariance, as R's ``cov.wt``).
-    missing : "complete" (rows with every item answered) or "pairwise" (each correlation on the
-        rows answering both; the matrix is made positive semi-definite if needed).
-    n_boot : bootstrap resamples for percentile CIs and rank stability (0 = none).
     cluster : resampling unit column (B2B: "account_id"); None resamples rows (B2C contacts).
-    seed, level : random seed and confidence level of the intervals.
-    method : "auto" (exact LMG up to 20 drivers, else relative weights), "lmg" or "relweights".
+    options : the method and the missing-data rule (:class:`ImportanceOptions`).
+    bootstrap : resamples for percentile CIs and rank stability, seed and level
+        (:class:`~helpers.analysis.modelling.Bootstrap`; the default: none).
 
     Returns
     -------
     DataFrame indexed by driver, sorted by importance, with ``importance`` (sums to R²),
     ``share`` (importance / R²), ``rank`` (1 = most important), ``method`` and ``n``; with
-    ``n_boot > 0`` also ``se``, ``ci_low``, ``ci_high`` (importance), ``share_ci_low``,
+    resamples also ``se``, ``ci_low``, ``ci_high`` (importance), ``share_ci_low``,
     ``share_ci_high`` and ``top3_share`` (share of resamples with the driver in the top 3).
     ``attrs`` holds method, missing (a sentence stating the rule and rows used), n, r2, n_boot,
     cluster and n_clusters.
     """
     drivers = list(drivers)
-    exact = _use_exact(drivers, outcome, missing, method)
+    exact = _use_exact(drivers, outcome, options)
     label = LMG_LABEL if exact else RW_LABEL
     names = [outcome, *drivers]
     z_all, w_all = numeric_matrix(df, names), row_weights(df, weights)
-    keep, note = _analysed_rows(z_all, w_all, missing, outcome, len(drivers))
+    keep, note = _analysed_rows(z_all, w_all, options.missing, outcome, len(drivers))
     z, w, n_used = z_all[keep], w_all[keep], int(keep.sum())
     codes = cluster_codes(df, cluster, keep)
     n_clusters = int(codes.max()) + 1 if len(codes) else 0
-    if missing == "complete":
+    if options.missing == "complete":
         corr = _complete_corr(z, w, weighted=weights is not None)
         _check_corr(corr, names)
     else:
         corr, note = _pairwise_psd_corr(z, w, names, n_used)
     imp = _decompose(corr, exact)
-    boot = _bootstrap(z, w, codes, n_clusters, n_boot, seed, exact, missing) if n_boot > 0 else None
-    out = _importance_table(imp, drivers, label, n_used, boot, level)
+    boot = (_bootstrap(z, w, codes, n_clusters, bootstrap, exact, options.missing)
+            if bootstrap.n > 0 else None)
+    out = _importance_table(imp, drivers, label, n_used, boot, bootstrap.level)
     out.attrs.update({"method": label, "missing": note, "n": n_used, "r2": float(imp.sum()),
-                      "n_boot": int(n_boot), "cluster": cluster or "row",
-                      "n_clusters": n_clusters, "level": level, "outcome": outcome,
+                      "n_boot": int(bootstrap.n), "cluster": cluster or "row",
+                      "n_clusters": n_clusters, "level": bootstrap.level, "outcome": outcome,
                       "weights": weights or "none"})
     return out
 
 
-def _use_exact(drivers: list[str], outcome: str, missing: str, method: str) -> bool:
+def _use_exact(drivers: list[str], outcome: str, options: ImportanceOptions) -> bool:
     """Check the arguments; True for the exact LMG split, False for relative weights."""
     if not drivers:
-        raise DataError("no drivers given", expected="at least one driver column")
+        raise ArgumentError("no drivers given", argument="drivers",
+                            expected="at least one driver column")
     if len(set(drivers)) != len(drivers) or outcome in drivers:
-        raise DataError("duplicate driver or outcome among drivers", column=outcome,
-                        expected="distinct columns")
-    if missing not in {"complete", "pairwise"}:
-        raise DataError(f"missing={missing!r}", expected="'complete' or 'pairwise'")
+        raise ArgumentError("duplicate driver or outcome among drivers", argument="drivers",
+                            expected="distinct columns")
+    if options.missing not in {"complete", "pairwise"}:
+        raise ArgumentError(f"missing={options.missing!r}", argument="missing",
+                            expected="'complete' or 'pairwise'")
     p = len(drivers)
-    if method == "auto":
+    if options.method == "auto":
         return p <= MAX_EXACT_DRIVERS
-    if method not in {"lmg", "relweights"}:
-        raise DataError(f"method={method!r}", expected="'auto', 'lmg' or 'relweights'")
-    if method == "lmg" and p > MAX_EXACT_DRIVERS:
-        raise DataError(f"{p} drivers for the exact method",
-                        expected=f"at most {MAX_EXACT_DRIVERS} (or method='relweights')")
-    return method == "lmg"
+    if options.method not in {"lmg", "relweights"}:
+        raise ArgumentError(f"method={options.method!r}", argument="method",
+                            expected="'auto', 'lmg' or 'relweights'")
+    if options.method == "lmg" and p > MAX_EXACT_DRIVERS:
+        raise ArgumentError(f"{p} drivers for the exact method", argument="method",
+                            expected=f"at most {MAX_EXACT_DRIVERS} (or method='relweights')")
+    return options.method == "lmg"
 
 
 def _analysed_rows(z_all: np.ndarray, w_all: np.ndarray, missing: str, outcome: str, p: int
@@ -393,10 +411,11 @@ def _cluster_totals(z: np.ndarray, w: np.ndarray, codes: np.ndarray, n_clusters:
     return wc, s1, s2, np.asarray(iu)
 
 
-def _bootstrap(z: np.ndarray, w: np.ndarray, codes: np.ndarray, n_clusters: int, n_boot: int,
-               seed: int, exact: bool, missing: str) -> np.ndarray:
-    """(n_boot, p) importances from cluster resamples of the per-cluster sufficient statistics."""
-    rng = np.random.default_rng(seed)
+def _bootstrap(z: np.ndarray, w: np.ndarray, codes: np.ndarray, n_clusters: int,
+               boot: Bootstrap, exact: bool, missing: str) -> np.ndarray:
+    """(boot.n, p) importances from cluster resamples of the per-cluster sufficient statistics."""
+    rng = np.random.default_rng(boot.seed)
+    n_boot = boot.n
     q = z.shape[1]
     out = np.full((n_boot, q - 1), np.nan)
     chunk = max(1, min(n_boot, 4_000_000 // max(n_clusters, 1)))
@@ -431,44 +450,55 @@ class SegmentImportance:
     skipped: pd.DataFrame
 
 
+@dataclass(frozen=True)
+class Segments:
+    """Which segments :func:`segment_importance` models: the levels of the ``field`` column
+    whose complete rows reach ``min_n`` (the small-n rule of the segment reports) and
+    ``per_driver`` rows per driver (a regression rule of thumb), and, when bootstrapping by
+    cluster, at least ``min_clusters`` clusters."""
+
+    field: str
+    min_n: int = 10
+    per_driver: int = 10
+    min_clusters: int = 20
+
+
 def segment_importance(
     df: pd.DataFrame,
     outcome: str,
     drivers: Sequence[str],
-    segment: str,
-    min_n: int = 10,
-    per_driver: int = 10,
-    min_clusters: int = 20,
-    **kwargs: object,
+    segments: Segments,
+    *,
+    weights: str | None = None,
+    cluster: str | None = None,
+    bootstrap: Bootstrap = NO_BOOTSTRAP,
 ) -> SegmentImportance:
-    """:func:`shapley_importance` for each level of `segment` where n allows.
-
-    A segment is modelled only when its complete rows reach ``min_n`` (the small-n rule of the
-    segment reports) and ``per_driver`` rows per driver (a regression rule of thumb), and, when
-    bootstrapping by cluster, at least ``min_clusters`` clusters. Skipped segments are listed with
-    the reason rather than dropped silently.
+    """:func:`shapley_importance` for each level of ``segments.field`` where n allows
+    (:class:`Segments`). Skipped segments, too small or too thin for the model (ThinData), are
+    listed with the reason rather than dropped silently.
     """
+    segment = segments.field
     if segment not in df.columns:
         raise DataError("segment column not found", column=segment, expected="a column of df")
-    cluster = kwargs.get("cluster")
-    need = max(min_n, per_driver * len(drivers))
+    need = max(segments.min_n, segments.per_driver * len(drivers))
     tables, skipped = [], []
     for level_value, g in df.groupby(segment, sort=True, dropna=True, observed=True):
-        n = int(g[[outcome, *drivers]].notna().all(axis=1).sum())
-        n_cl = int(g.loc[g[[outcome, *drivers]].notna().all(axis=1), cluster].nunique()) \
-            if cluster else n
+        complete = g[[outcome, *drivers]].notna().all(axis=1)
+        n = int(complete.sum())
+        n_cl = int(g.loc[complete, cluster].nunique()) if cluster else n
         if n < need:
-            why = f"n={n} < min_n={min_n}" if n < min_n else \
-                f"n={n} < {per_driver} per driver x {len(drivers)} drivers = {need}"
+            why = f"n={n} < min_n={segments.min_n}" if n < segments.min_n else \
+                f"n={n} < {segments.per_driver} per driver x {len(drivers)} drivers = {need}"
             skipped.append({"segment": level_value, "n": n, "reason": why})
             continue
-        if cluster and kwargs.get("n_boot", 0) and n_cl < min_clusters:
+        if cluster and bootstrap.n and n_cl < segments.min_clusters:
             skipped.append({"segment": level_value, "n": n,
-                            "reason": f"{n_cl} {cluster} clusters < {min_clusters}"})
+                            "reason": f"{n_cl} {cluster} clusters < {segments.min_clusters}"})
             continue
         try:
-            imp = shapley_importance(g, outcome, drivers, **kwargs)  # type: ignore[arg-type]
-        except DataError as exc:
+            imp = shapley_importance(g, outcome, drivers, weights=weights, cluster=cluster,
+                                     bootstrap=bootstrap)
+        except ThinData as exc:
             skipped.append({"segment": level_value, "n": n, "reason": str(exc)})
             continue
         imp = imp.reset_index()
@@ -476,7 +506,7 @@ def segment_importance(
         imp["r2"] = imp.attrs.get("r2", np.nan)
         tables.append(imp)
     table = pd.concat(tables, ignore_index=True) if tables else pd.DataFrame()
-    table.attrs.update({"segment": segment, "min_n": min_n, "rule": f"n >= {need}"})
+    table.attrs.update({"segment": segment, "min_n": segments.min_n, "rule": f"n >= {need}"})
     return SegmentImportance(table, pd.DataFrame(skipped, columns=["segment", "n", "reason"]))
 
 

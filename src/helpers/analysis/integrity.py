@@ -25,6 +25,7 @@ from __future__ import annotations
 import os
 import string
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -33,7 +34,7 @@ from scipy import stats
 
 from helpers import catalog, paths
 from helpers.analysis import disclosure, text
-from helpers.errors import DataError, require_columns
+from helpers.errors import ArgumentError, ThinData, require_columns
 from helpers.stats import compare, estimators, shrinkage
 from helpers.stats.design import Design
 
@@ -158,8 +159,8 @@ def _eligible(rep: pd.Series, event: pd.Series, cluster: pd.Series | None, check
               else np.arange(len(d))).astype(str)
     d = d.dropna(subset=["rep_id", "e"])
     if d.empty:
-        raise DataError(f"no eligible responses for the {check} check", file="responses",
-                        expected="responses with a rep_id and the fields the check needs")
+        raise ThinData(f"no eligible responses for the {check} check", file="responses",
+                       expected="responses with a rep_id and the fields the check needs")
     d["rep_id"] = d["rep_id"].astype(str)
     return d
 
@@ -247,13 +248,14 @@ def fit_ltr_model(
     """
     require_columns(df, [rep, "ltr", *items], "responses", "the LTR residual check")
     if not items:
-        raise DataError("no driver items given for the LTR model", expected="the driver item names")
+        raise ArgumentError("no driver items given for the LTR model", argument="items",
+                            expected="the driver item names")
     x = df[list(items)].apply(pd.to_numeric, errors="coerce")
     keep = df[rep].notna() & df["ltr"].notna() & x.notna().any(axis=1)
     d, x = df.loc[keep], x.loc[keep]
     if len(d) <= len(items) + 1:
-        raise DataError(f"only {len(d)} responses with LTR and ratings", file="responses",
-                        column="ltr", expected=f"more than {len(items) + 1} to fit the model")
+        raise ThinData(f"only {len(d)} responses with LTR and ratings", file="responses",
+                       column="ltr", expected=f"more than {len(items) + 1} to fit the model")
     x = x.fillna(x.mean())
     X = np.column_stack([np.ones(len(d)), x.to_numpy(float)])
     y = d["ltr"].to_numpy(float)
@@ -262,8 +264,8 @@ def fit_ltr_model(
     train = ~np.isin(reps, list(exclude))
     xtx, xty = X[train].T @ X[train], X[train].T @ y[train]
     if train.sum() <= X.shape[1]:
-        raise DataError(f"only {int(train.sum())} responses left to fit the LTR model",
-                        column="rep_id", expected="more responses outside the excluded reps")
+        raise ThinData(f"only {int(train.sum())} responses left to fit the LTR model",
+                       column="rep_id", expected="more responses outside the excluded reps")
     beta_all = np.linalg.lstsq(xtx, xty, rcond=None)[0]
     for r in np.unique(reps):
         m = reps == r
@@ -465,14 +467,27 @@ def keys_evidence(
     return out
 
 
+@dataclass(frozen=True)
+class Thresholds:
+    """When a response counts as suspicious in the timing and tone checks: within `touch_days`
+    of a rep touchpoint, within `close_days` of the deal close, in the last `quarter_end_days`
+    of a calendar quarter; a 9-10 whose comment tone is below `negative_tone` (-1..1)."""
+
+    touch_days: float = 2.0
+    close_days: float = 30.0
+    quarter_end_days: int = 14
+    negative_tone: float = -0.2
+
+
+DEFAULT_THRESHOLDS = Thresholds()
+
+
 def evidence(
     responses: pd.DataFrame,
     items: Sequence[str],
     alpha: float = 0.05,
-    touch_days: float = 2.0,
-    close_days: float = 30.0,
-    quarter_end_days: int = 14,
-    negative_tone: float = -0.2,
+    *,
+    thresholds: Thresholds = DEFAULT_THRESHOLDS,
     leave_rep_out: bool = True,
 ) -> pd.DataFrame:
     """All checks on one market's responses, stacked (one row per rep and check).
@@ -486,8 +501,8 @@ def evidence(
     require_columns(responses, ["rep_id"], "responses", "the integrity check")
     mk = responses.loc[responses["rep_id"].notna()]
     if mk.empty:
-        raise DataError("no responses with a rep_id", file="responses", column="rep_id",
-                        expected="B2B responses owned by an account team")
+        raise ThinData("no responses with a rep_id", file="responses", column="rep_id",
+                       expected="B2B responses owned by an account team")
     inc = mk.loc[mk["include"].astype(bool)] if "include" in mk else mk
     not_test = mk.loc[~mk["flag_test"].astype(bool)] if "flag_test" in mk else mk
     parts = [
@@ -496,10 +511,11 @@ def evidence(
         ltr_residual_evidence(inc, items, leave_rep_out=leave_rep_out, alpha=alpha),
     ]
     if "comment" in inc and inc["comment"].notna().any():
-        parts.append(tone_evidence(inc, negative=negative_tone, alpha=alpha))
+        parts.append(tone_evidence(inc, negative=thresholds.negative_tone, alpha=alpha))
     if "submitted_at" in inc and inc["submitted_at"].notna().any():
-        parts.append(timing_evidence(inc, touch_days=touch_days, close_days=close_days,
-                                     quarter_end_days=quarter_end_days, alpha=alpha))
+        parts.append(timing_evidence(inc, touch_days=thresholds.touch_days,
+                                     close_days=thresholds.close_days,
+                                     quarter_end_days=thresholds.quarter_end_days, alpha=alpha))
     if {"ip_key", "contact_key", "wave"} <= set(not_test.columns):
         parts.append(keys_evidence(not_test, alpha=alpha))
     return pd.concat(parts, ignore_index=True)
@@ -657,7 +673,7 @@ def nps_with_without(
     for label, keep in (("all responses", np.ones(len(d), dtype=bool)),
                         ("without flagged reps", ~d[rep].isin(flagged).to_numpy())):
         if not keep.any():
-            raise DataError("no responses left after removing the flagged reps", column=rep)
+            raise ThinData("no responses left after removing the flagged reps", column=rep)
         res = estimators.nps(d["ltr"], design=design, domain=keep)
         rows.append({"label": label, "estimate": float(res.nps), "se": float(res.se),
                      "ci_low": float(res.ci[0]), "ci_high": float(res.ci[1]), "df": res.df,

@@ -11,6 +11,7 @@ from __future__ import annotations
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -42,39 +43,66 @@ def _design(df: pd.DataFrame, explanation: str, controls: Sequence[str]) -> np.n
     return x.to_numpy(float, copy=True)
 
 
-def _row(explanation: str, outcome: str, effect: str, est: float, se: float, p: float,
-         n: int, n_clusters: int, zq: float, unit: str, exp: bool = False) -> dict[str, object]:
-    lo, hi = est - zq * se, est + zq * se
+class _Effect(NamedTuple):
+    """One estimated effect: coefficient, its SE and p-value, rows and clusters behind it."""
+
+    est: float
+    se: float
+    p: float
+    n: int
+    n_clusters: int
+
+
+def _row(key: tuple[str, str, str], e: _Effect, zq: float, unit: str,
+         exp: bool = False) -> dict[str, object]:
+    """A result row for (explanation, outcome, effect) `key`; `exp`: report exp() of the
+    estimate and bounds (odds ratios), the SE stays on the log scale."""
+    est, lo, hi = e.est, e.est - zq * e.se, e.est + zq * e.se
     if exp:
         est, lo, hi = np.exp(est), np.exp(lo), np.exp(hi)
+    explanation, outcome, effect = key
     return {"explanation": explanation, "outcome": outcome, "effect": effect, "estimate": est,
-            "se": se, "ci_low": lo, "ci_high": hi, "p_value": p, "n": n,
-            "n_clusters": n_clusters, "unit": unit}
+            "se": e.se, "ci_low": lo, "ci_high": hi, "p_value": e.p, "n": e.n,
+            "n_clusters": e.n_clusters, "unit": unit}
 
 
-def journey_effects(
-    df: pd.DataFrame,
-    impl_items: Sequence[str],
-    ltr: str = "ltr",
-    cluster: str = "account_id",
-    per_days: float = 30.0,
-    controls: Sequence[str] = (),
-    adjust_journey: bool = True,
-    level: float = 0.95,
-) -> pd.DataFrame:
+@dataclass(frozen=True)
+class JourneyModels:
+    """What every journey model shares: the LTR column, the `cluster` of the robust SEs,
+    categorical `controls` added to every model (e.g. "tier"), the slope unit `per_days`,
+    whether slip and length are adjusted for the other journey variables
+    (`adjust_journey`), and the confidence `level`."""
+
+    ltr: str = "ltr"
+    cluster: str = "account_id"
+    controls: Sequence[str] = ()
+    per_days: float = 30.0
+    adjust_journey: bool = True
+    level: float = 0.95
+
+    @property
+    def zq(self) -> float:
+        return float(stats.norm.ppf(0.5 + self.level / 2))
+
+
+DEFAULT_MODELS = JourneyModels()
+
+
+def journey_effects(df: pd.DataFrame, impl_items: Sequence[str],
+                    models: JourneyModels = DEFAULT_MODELS) -> pd.DataFrame:
     """Effect sizes of quarter-end deals, implementation length and go-live slip.
 
     Outcomes: the implementation items (each, and their mean ``impl_mean``), promoter (9-10) and
     LTR; for quarter-end deals also the go-live slip itself (the mechanism, one row per account).
 
-    Effects (all with account-clustered SEs; `controls` are categorical columns such as "tier"
-    added to every model):
+    Effects (all with account-clustered SEs; ``models.controls`` are categorical columns such as
+    "tier" added to every model; :class:`JourneyModels`):
 
     - quarter_end_deal: ``mean difference`` (quarter-end minus other deals, item points / LTR
       points / days), ``cohen_d`` (difference over the pooled SD; its SE uses the clustered SE of
       the difference), ``odds_ratio`` of being a promoter.
     - go_live_slip_days, impl_length_days: ``slope per {per_days} days`` on item ratings and LTR,
-      ``odds_ratio per {per_days} days`` of being a promoter. With `adjust_journey` each is
+      ``odds_ratio per {per_days} days`` of being a promoter. With ``adjust_journey`` each is
       adjusted for the other two journey variables (quarter-end deals slip more, so an
       unadjusted slip slope would carry the quarter-end penalty). The quarter-end effect is not
       adjusted for slip: slip is one of the ways the rush hurts, so it is a total effect.
@@ -82,10 +110,11 @@ def journey_effects(
     Returns a tidy frame: explanation, outcome, effect, estimate, se (log scale for odds ratios),
     ci_low, ci_high, p_value, n, n_clusters, unit.
     """
-    need = ["quarter_end_deal", "go_live_slip_days", "impl_length_days", ltr, cluster,
-            *impl_items, *controls]
+    m = models
+    ltr = m.ltr
+    need = ["quarter_end_deal", "go_live_slip_days", "impl_length_days", ltr, m.cluster,
+            *impl_items, *m.controls]
     require_columns(df, need, "B2B responses")
-    m = _Models(ltr, cluster, controls, per_days, float(stats.norm.ppf(0.5 + level / 2)))
     d = df[list(dict.fromkeys(need))].copy()   # only the modelled columns: every fit selects rows
     d["impl_mean"] = d[list(impl_items)].mean(axis=1, skipna=False)
     d["promoter"] = np.where(d[ltr].isna(), np.nan, (d[ltr] >= 9).astype(float))
@@ -95,28 +124,17 @@ def journey_effects(
     journey_vars = ("quarter_end_deal", "go_live_slip_days", "impl_length_days")
     for expl in journey_vars:
         binary = expl == "quarter_end_deal"
-        adjust = [v for v in journey_vars if v != expl] if (adjust_journey and not binary) else []
+        adjust = [v for v in journey_vars if v != expl] if (m.adjust_journey and not binary) else []
         for out in outcomes:
             rows += _effect_rows(d, expl, out, adjust, m)
     rows += _slip_rows(d, m)
     out = pd.DataFrame(rows)
-    out.attrs.update({"cluster": cluster, "controls": list(controls), "level": level,
-                      "per_days": per_days, "adjust_journey": adjust_journey})
+    out.attrs.update({"cluster": m.cluster, "controls": list(m.controls), "level": m.level,
+                      "per_days": m.per_days, "adjust_journey": m.adjust_journey})
     return out
 
 
-@dataclass(frozen=True)
-class _Models:
-    """What every journey model shares: LTR column, cluster, controls, slope unit, CI quantile."""
-
-    ltr: str
-    cluster: str
-    controls: Sequence[str]
-    per_days: float
-    zq: float
-
-
-def _effect_rows(d: pd.DataFrame, expl: str, out: str, adjust: list[str], m: _Models
+def _effect_rows(d: pd.DataFrame, expl: str, out: str, adjust: list[str], m: JourneyModels
                  ) -> list[dict[str, object]]:
     """Effects of one journey variable on one outcome, adjusted for `adjust`.
 
@@ -140,25 +158,25 @@ def _effect_rows(d: pd.DataFrame, expl: str, out: str, adjust: list[str], m: _Mo
             return []
         fit = _fit(y, x, groups, logit=True)
         label = "odds_ratio" if binary else f"odds_ratio per {m.per_days:g} days"
-        return [_row(expl, out, label, fit.params[1], fit.bse[1], fit.pvalues[1],
-                     n, ncl, m.zq, "odds ratio", exp=True)]
+        return [_row((expl, out, label), _Effect(fit.params[1], fit.bse[1], fit.pvalues[1], n,
+                                                 ncl), m.zq, "odds ratio", exp=True)]
     fit = _fit(y, x, groups, logit=False)
     unit = "LTR points" if out == m.ltr else "item points (1-5)"
     if not binary:
-        return [_row(expl, out, f"slope per {m.per_days:g} days", fit.params[1],
-                     fit.bse[1], fit.pvalues[1], n, ncl, m.zq, unit)]
+        return [_row((expl, out, f"slope per {m.per_days:g} days"),
+                     _Effect(fit.params[1], fit.bse[1], fit.pvalues[1], n, ncl), m.zq, unit)]
     g1, g0 = y[x[:, 0] == 1], y[x[:, 0] == 0]
     sd = np.sqrt(((len(g1) - 1) * g1.var(ddof=1) + (len(g0) - 1) * g0.var(ddof=1))
                  / (len(y) - 2))
     dd = fit.params[1] / sd
     se_d = np.sqrt((fit.bse[1] / sd) ** 2 + dd**2 / (2 * len(y)))
-    return [_row(expl, out, "mean difference", fit.params[1], fit.bse[1], fit.pvalues[1],
-                 n, ncl, m.zq, unit),
-            _row(expl, out, "cohen_d", dd, se_d, fit.pvalues[1], n, ncl, m.zq,
+    return [_row((expl, out, "mean difference"),
+                 _Effect(fit.params[1], fit.bse[1], fit.pvalues[1], n, ncl), m.zq, unit),
+            _row((expl, out, "cohen_d"), _Effect(dd, se_d, fit.pvalues[1], n, ncl), m.zq,
                  "standard deviations")]
 
 
-def _slip_rows(d: pd.DataFrame, m: _Models) -> list[dict[str, object]]:
+def _slip_rows(d: pd.DataFrame, m: JourneyModels) -> list[dict[str, object]]:
     """Go-live slip of quarter-end deals minus others, one row per account (HC1 SEs)."""
     acc = d.dropna(subset=["quarter_end_deal", "go_live_slip_days", m.cluster]) \
         .drop_duplicates(m.cluster)
@@ -166,17 +184,30 @@ def _slip_rows(d: pd.DataFrame, m: _Models) -> list[dict[str, object]]:
         return []
     fit = _fit(acc["go_live_slip_days"].to_numpy(float),
                _design(acc, "quarter_end_deal", m.controls), None, logit=False)
-    return [_row("quarter_end_deal", "go_live_slip_days", "mean difference",
-                 fit.params[1], fit.bse[1], fit.pvalues[1], len(acc), len(acc), m.zq,
+    return [_row(("quarter_end_deal", "go_live_slip_days", "mean difference"),
+                 _Effect(fit.params[1], fit.bse[1], fit.pvalues[1], len(acc), len(acc)), m.zq,
                  "days (one row per account)")]
+
+
+@dataclass(frozen=True)
+class PromoterUnits:
+    """The units :func:`walk_back` compares: ``by`` a column (accounts: their contacts averaged,
+    one vote per account), a promoter unit when at least ``share`` of its responding contacts
+    gave 9-10 on the ``ltr`` column; ``by=None`` (B2C): each response is its own unit."""
+
+    by: str | None = "account_id"
+    share: float = 0.5
+    ltr: str = "ltr"
+
+
+PROMOTER_ACCOUNTS = PromoterUnits()
 
 
 def walk_back(
     df: pd.DataFrame,
     items: Sequence[str],
-    account: str | None = "account_id",
-    ltr: str = "ltr",
-    promoter_share: float = 0.5,
+    units: PromoterUnits = PROMOTER_ACCOUNTS,
+    *,
     q: float = 0.05,
     level: float = 0.95,
     scales: Mapping[str, tuple[float, float]] | None = None,
@@ -184,13 +215,14 @@ def walk_back(
     """What did promoter accounts experience differently? Item by item, with FDR control.
 
     Each account's contacts are averaged (one vote per account); an account is a promoter account
-    when at least `promoter_share` of its responding contacts gave 9-10. With ``account=None``
-    (B2C) each response is its own unit. For every item: mean among promoter accounts, among the
+    when at least ``units.share`` of its responding contacts gave 9-10 (:class:`PromoterUnits`;
+    ``by=None``, B2C: each response is its own unit). For every item: mean among promoter accounts, among the
     others, the difference (promoters minus others) with a Wald CI and p-value
     (:func:`helpers.stats.compare.compare_independent`), and the Benjamini-Hochberg adjusted p-value
     across items (:func:`helpers.stats.compare.bh_adjust`). With `scales`, every item is first
     put on a 0-100 "% of its scale" footing, so items asked on different scales compare.
     """
+    account, ltr, promoter_share = units.by, units.ltr, units.share
     require_columns(df, [ltr, *items, *([account] if account else [])], "B2B responses")
     d = df.dropna(subset=[ltr])
     if scales:
@@ -216,8 +248,7 @@ def walk_back(
                      "estimate": r.estimate, "se": r.se, "ci_low": r.ci_low,
                      "ci_high": r.ci_high, "p_value": r.p, "n_promoter": r.n_b,
                      "n_other": r.n_a})
-    out = pd.DataFrame(rows)
-    compare.with_fdr(out, q)
+    out = compare.with_fdr(pd.DataFrame(rows), q)
     out = out.sort_values("estimate", ascending=False, ignore_index=True)
     out.attrs.update({"unit": account or "response", "promoter_share": promoter_share, "q": q,
                       "points": "% of the scale" if scales else "item points",

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from helpers.errors import DataError, require_columns
+from helpers.errors import ArgumentError, DataError, require_columns
 
 PRICE_ONLY_TEXT = (
     "Prices without dividends were given: every return here is a price return and understates "
@@ -64,6 +64,9 @@ class BacktestResult:
 
 
 
+PRICE_TYPES = ("auto", "total_return", "dividend", "price")
+
+
 def total_return_index(prices: pd.DataFrame, price_type: str = "auto") -> tuple[pd.DataFrame, bool]:
     """Wide total-return levels (dates x tickers) and whether they are price-only.
 
@@ -72,6 +75,9 @@ def total_return_index(prices: pd.DataFrame, price_type: str = "auto") -> tuple[
     factor is (price + dividend) / previous price), or `price` alone (price-only: understated).
     `price_type` forces "total_return", "dividend" or "price"; "auto" picks by columns.
     """
+    if price_type not in PRICE_TYPES:
+        raise ArgumentError(f"price_type={price_type!r}", argument="price_type",
+                            expected=", ".join(PRICE_TYPES))
     require_columns(prices, ["date", "ticker"], "prices")
     if price_type == "auto":
         price_type = ("total_return" if "total_return" in prices.columns
@@ -203,8 +209,8 @@ def backtest(
     prices: pd.DataFrame,
     top_n: int = 10,
     benchmark: str = "BENCH-TR",
-    start_year: int | None = None,
-    end_year: int | None = None,
+    *,
+    years: tuple[int | None, int | None] = (None, None),
     lag: int = 0,
     price_type: str = "auto",
 ) -> BacktestResult:
@@ -218,7 +224,7 @@ def backtest(
         returns are understated). Must contain the `benchmark` ticker.
     top_n : names per portfolio (Watermark: 10), equally weighted at the start of each year.
     benchmark : ticker of the benchmark total-return index.
-    start_year, end_year : holding years (inclusive); default: all years the index and prices cover.
+    years : (first, last) holding year, inclusive; None: as far as the index and prices cover.
     lag : 0 (Watermark) holds year Y's list during calendar year Y (the index published for Y);
         1 holds the previous year's list (no look-ahead when the index is published late).
     price_type : "auto" (by columns), "total_return", "dividend" or "price".
@@ -230,7 +236,7 @@ def backtest(
     """
     idx = _checked_index(cx_index, top_n)
     wide, price_only, notes = _total_return_panel(prices, price_type, benchmark)
-    first_year, last_year = _holding_years(idx, wide, start_year, end_year, lag)
+    first_year, last_year = _holding_years(idx, wide, years, lag)
     labels = {"leaders": f"Leaders (top {top_n})", "laggards": f"Laggards (bottom {top_n})",
               "benchmark": f"Benchmark ({benchmark})"}
     ledger = _Ledger({k: [] for k in labels})
@@ -259,7 +265,8 @@ def _checked_index(cx_index: pd.DataFrame, top_n: int) -> pd.DataFrame:
         raise DataError("neither 'rank' nor 'score' present", file="cx_index", column="rank",
                         expected="a rank (1 = best) or a score (higher = better) per company")
     if top_n < 1:
-        raise DataError(f"top_n={top_n}", expected="at least 1 company per portfolio")
+        raise ArgumentError(f"top_n={top_n}", argument="top_n",
+                            expected="at least 1 company per portfolio")
     idx = cx_index.assign(year=pd.to_numeric(cx_index["year"], errors="coerce"),
                           ticker=cx_index["ticker"].astype(str))
     if idx["year"].isna().any():
@@ -303,9 +310,10 @@ def _total_return_panel(prices: pd.DataFrame, price_type: str, benchmark: str
     return wide, price_only, notes
 
 
-def _holding_years(idx: pd.DataFrame, wide: pd.DataFrame, start_year: int | None,
-                   end_year: int | None, lag: int) -> tuple[int, int]:
+def _holding_years(idx: pd.DataFrame, wide: pd.DataFrame, years: tuple[int | None, int | None],
+                   lag: int) -> tuple[int, int]:
     """First and last holding year: as given, else every year the index (lagged) and prices cover."""
+    start_year, end_year = years
     first_year = int(idx["year"].min()) + lag if start_year is None else int(start_year)
     last_year = (min(int(idx["year"].max()) + lag, wide.index.max().year) if end_year is None
                  else int(end_year))

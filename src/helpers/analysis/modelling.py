@@ -1,4 +1,5 @@
-"""Inputs shared by the driver models: a numeric matrix, row weights, cluster ids, resampling.
+"""Inputs shared by the driver models: a numeric matrix, row weights, cluster ids, resampling
+(:class:`Bootstrap` settings and the multiplicities of a cluster resample).
 
 Every model of :mod:`helpers.analysis.importance` and :mod:`helpers.analysis.drivers` reads its
 columns, weights and clusters through these checks (one-line DataError naming the column), and
@@ -9,15 +10,37 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import numpy as np
 import pandas as pd
 
-from helpers.errors import DataError
+from helpers.errors import ArgumentError, DataError
 from helpers.stats import design
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+
+@dataclass(frozen=True)
+class Bootstrap:
+    """Percentile-bootstrap intervals: ``n`` resamples of the clusters (of the rows when
+    unclustered; 0 = no intervals), drawn from ``seed``, at confidence ``level``."""
+
+    n: int = 200
+    seed: int = 0
+    level: float = 0.95
+
+    def __post_init__(self) -> None:
+        if self.n < 0:
+            raise ArgumentError(f"{self.n} resamples", argument="n", expected="n >= 0")
+        design.check_level(self.level)
+
+
+#: No resampling: point estimates only.
+NO_BOOTSTRAP = Bootstrap(n=0)
+#: 200 resamples, seed 0, 95% intervals.
+DEFAULT_BOOTSTRAP = Bootstrap()
 
 
 def single_thread(func: F) -> F:

@@ -21,7 +21,7 @@ import pandas as pd
 from scipy import stats
 from statsmodels.stats.proportion import confint_proportions_2indep, proportion_confint
 
-from helpers.errors import DataError, ThinData, require_columns
+from helpers.errors import ArgumentError, DataError, ThinData, require_columns
 from helpers.stats import compare, estimators
 
 GROUPS = ("leader", "middle", "laggard")
@@ -70,8 +70,8 @@ def rank_accounts(responses: pd.DataFrame, min_n: int = 2, account: str = "accou
     require_columns(responses, [account, score], "responses")
     rated = responses[responses[score].notna() & responses[account].notna()]
     if rated.empty:
-        raise DataError("no rated responses with an account", file="responses", column=score,
-                        expected="0-10 scores for B2B accounts")
+        raise ThinData("no rated responses with an account", file="responses", column=score,
+                       expected="0-10 scores for B2B accounts")
     table = estimators.nps_table(rated, by=account, score=score)
     y = estimators.nps_score(rated[score], score)
     resid = y - table.set_index(account)["nps"].reindex(rated[account]).to_numpy()
@@ -210,8 +210,8 @@ def compare_groups(acc: pd.DataFrame, a: str = "leader", b: str = "laggard",
     rows = []
     for out in outcomes:
         if out not in BINARY and out not in CONTINUOUS:
-            raise DataError(f"unknown outcome {out!r}", column=out,
-                            expected=f"one of {[*BINARY, *CONTINUOUS]}")
+            raise ArgumentError(f"unknown outcome {out!r}", argument="outcomes",
+                                expected=f"one of {[*BINARY, *CONTINUOUS]}")
         xa, xb = acc.loc[acc["group"] == a, out], acc.loc[acc["group"] == b, out]
         kind = "rate" if out in BINARY else "mean"
         base = {"outcome": out, "label": {**BINARY, **CONTINUOUS}[out], "kind": kind,
@@ -238,7 +238,7 @@ def compare_by_segment(acc: pd.DataFrame, by: str, outcomes: Sequence[str] = DEF
     out = pd.concat(parts, ignore_index=True)
     if "p_value" not in out.columns:
         out["p_value"] = np.nan
-    compare.with_fdr(out, q)
+    out = compare.with_fdr(out, q)
     return out[[by, *[c for c in out.columns if c != by]]]
 
 
@@ -314,7 +314,8 @@ def revenue_at_risk(acc: pd.DataFrame, rule: str = "negative_nps", by: str | Non
     elif rule == "majority_detractors":
         det = acc["pct_detractor"] > 50
     else:
-        raise DataError(f"unknown rule {rule!r}", expected="'negative_nps' or 'majority_detractors'")
+        raise ArgumentError(f"unknown rule {rule!r}", argument="rule",
+                            expected="'negative_nps' or 'majority_detractors'")
     model, draws = _churn_model(acc, n_draws, seed)
     rated = acc["nps"].notna()
     segments = [("Total", acc.index)]

@@ -99,10 +99,10 @@ def _copy_to_parquet(engine: Any, sql: str, out: Path) -> None:
 def make_engine(cfg: ScaleConfig, source: Path) -> Any:
     """The configured engine over the responses (a lakehouse table when configured)."""
     table = cfg.spark_tables.get("responses") if cfg.engine == "spark" else None
-    return moments.make_engine(cfg.engine, {"responses": table or source},
-                               memory_limit_gb=cfg.duckdb_memory_gb, threads=cfg.duckdb_threads,
-                               temp_dir=cfg.duckdb_temp_dir or None,
-                               spark_master=cfg.spark_master, spark_conf=cfg.spark_conf)
+    return moments.make_engine(cfg.engine, {"responses": table or source}, moments.EngineOptions(
+        memory_limit_gb=cfg.duckdb_memory_gb, threads=cfg.duckdb_threads,
+        temp_dir=cfg.duckdb_temp_dir or None, spark_master=cfg.spark_master,
+        spark_conf=cfg.spark_conf))
 
 
 def sample_sql(columns: Sequence[str], fraction: float, table: str = '"responses"',

@@ -15,7 +15,7 @@ import pandas as pd
 
 from helpers.analysis import competitors
 from helpers.analysis.selection import Study
-from helpers.errors import DataError, require_columns
+from helpers.errors import ThinData, require_columns
 from helpers.stats import compare, estimators
 from helpers.stats.design import Design
 
@@ -87,9 +87,9 @@ def separators(rows: pd.DataFrame, items: Mapping[str, str], cluster: str | None
     d["_group"] = np.where(d["ltr"] >= 9, "promoter", np.where(d["ltr"] <= 6, "detractor", None))
     d = d[d["_group"].notna()]
     if d.empty or d["_group"].nunique() < 2:
-        raise DataError("no promoters or no detractors among the responses", column="ltr",
-                        expected="both promoters (9-10) and detractors (0-6)")
-    design = Design.from_frame(d, weight=weights, cluster=cluster)
+        raise ThinData("no promoters or no detractors among the responses", column="ltr",
+                       expected="both promoters (9-10) and detractors (0-6)")
+    design = Design.from_frame(d, weights=weights, cluster=cluster)
     out = []
     for item, stage in items.items():
         if d[item].notna().sum() < 2:
@@ -107,8 +107,7 @@ def separators(rows: pd.DataFrame, items: Mapping[str, str], cluster: str | None
     res = pd.DataFrame(out)
     if res.empty:
         return res
-    compare.with_fdr(res, q)
-    return res.sort_values("estimate", ascending=False).reset_index(drop=True)
+    return compare.with_fdr(res, q).sort_values("estimate", ascending=False).reset_index(drop=True)
 
 
 def with_importance(sep: pd.DataFrame, ranked: pd.DataFrame | None, market: str) -> pd.DataFrame:

@@ -46,7 +46,7 @@ class DesignRule:
     """
 
     cluster: str | None
-    weight: str | None
+    weights: str | None
     strata: str | None
     unit: str
     paired: bool
@@ -54,15 +54,15 @@ class DesignRule:
 
     def design(self, rows: pd.DataFrame, margins: Mapping[str, object] | None = None) -> Design:
         """The survey design of `rows` (R ``svydesign``; ``rake`` margins within each wave)."""
-        calibrate = [["wave", m] for m in margins] if margins and self.weight else None
-        return Design.from_frame(rows, weight=self.weight, cluster=self.cluster,
+        calibrate = [["wave", m] for m in margins] if margins and self.weights else None
+        return Design.from_frame(rows, weights=self.weights, cluster=self.cluster,
                                  strata=self.strata, calibrate=calibrate)
 
 
 DESIGNS: dict[str, DesignRule] = {
-    "B2B": DesignRule(cluster="account_id", weight=None, strata=None, unit="account_id",
+    "B2B": DesignRule(cluster="account_id", weights=None, strata=None, unit="account_id",
                       paired=True, description="clustered by account"),
-    "B2C": DesignRule(cluster=None, weight="weight", strata="wave", unit="contact_unit",
+    "B2C": DesignRule(cluster=None, weights="weight", strata="wave", unit="contact_unit",
                       paired=False, description="weighted"),
 }
 
@@ -90,7 +90,7 @@ class MarketData:
 
     @property
     def weights(self) -> str | None:
-        return self.rule.weight if self.included else None
+        return self.rule.weights if self.included else None
 
     @property
     def columns(self) -> dict[str, str | None]:
@@ -102,7 +102,7 @@ class MarketData:
     def design(self) -> Design:
         """The survey design of these rows (built once)."""
         if not self.included:
-            return dataclasses.replace(self.rule, weight=None, strata=None).design(self.rows)
+            return dataclasses.replace(self.rule, weights=None, strata=None).design(self.rows)
         return self.rule.design(self.rows, self.margins)
 
     @property
@@ -128,7 +128,7 @@ class MarketData:
 
 def design_note(rule: DesignRule, margins: Mapping[str, object] | None) -> str:
     """How a market's figures are designed, in the words of the reports."""
-    if rule.weight is None:
+    if rule.weights is None:
         return rule.description
     return "raked weights" if margins else "unweighted"
 

@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from helpers.analysis.selection import subsample
-from helpers.errors import DataError, ThinData
+from helpers.errors import ThinData
 from helpers.ingest.pii_text import strip_placeholders
 from helpers.ingest.privacy import mask_pii
 from helpers.stats import compare
@@ -343,8 +343,8 @@ def theme_contrast(
     d = d.dropna()
     ga, gb = d[d["group"] == a], d[d["group"] == b]
     if len(ga) == 0 or len(gb) == 0:
-        raise DataError(f"{len(gb)} {b} and {len(ga)} {a} comments", column="group",
-                        expected=f"comments from both {a}s and {b}s")
+        raise ThinData(f"{len(gb)} {b} and {len(ga)} {a} comments", column="group",
+                       expected=f"comments from both {a}s and {b}s")
     rows = []
     for th in sorted(d["theme"].unique()):
         xa, xb = (ga["theme"] == th).to_numpy(), (gb["theme"] == th).to_numpy()

@@ -9,25 +9,25 @@ units in two waves, clustered by unit), minimum detectable differences and sampl
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 
-from helpers.errors import DataError, ThinData
+from helpers.errors import ArgumentError, DataError, ThinData
 from helpers.stats.design import (
     ArrayLike,
     Design,
     Interval,
     as_codes,
     as_float,
-    as_weights,
     check_scale,
+    resolve_design,
     series_name,
     t_value,
 )
-from helpers.stats.estimators import group_means, nps_score
+from helpers.stats.estimators import Groups, group_means, nps_score
 
 
 @dataclass(frozen=True)
@@ -73,10 +73,10 @@ def bh_adjust(pvalues: ArrayLike, q: float = 0.05) -> pd.DataFrame:
     p = as_float(pvalues, series_name(pvalues, "pvalues"))
     ok = ~np.isnan(p)
     if ((p[ok] < 0) | (p[ok] > 1)).any():
-        raise DataError("p-value outside [0, 1]", column=series_name(pvalues, "pvalues"),
-                        expected="probabilities")
+        raise ArgumentError("p-value outside [0, 1]", argument=series_name(pvalues, "pvalues"),
+                            expected="probabilities")
     if not 0 < q < 1:
-        raise DataError(f"q = {q!r}", expected="0 < q < 1")
+        raise ArgumentError(f"q = {q!r}", argument="q", expected="0 < q < 1")
     adj = np.full(len(p), np.nan)
     pv = p[ok]
     m = len(pv)
@@ -93,12 +93,11 @@ def bh_adjust(pvalues: ArrayLike, q: float = 0.05) -> pd.DataFrame:
 
 
 def with_fdr(table: pd.DataFrame, q: float = 0.05, p: str = "p_value") -> pd.DataFrame:
-    """`table` with ``p_adjusted`` and ``significant`` (Benjamini-Hochberg across its rows, see
-    :func:`bh_adjust`), in place and returned."""
+    """A copy of `table` with ``p_adjusted`` and ``significant`` (Benjamini-Hochberg across its
+    rows, see :func:`bh_adjust`); `table` itself is left as it was."""
     adj = bh_adjust(table[p].astype(float), q=q)
-    table["p_adjusted"] = adj["p_adjusted"].to_numpy()
-    table["significant"] = adj["reject"].to_numpy(bool)
-    return table
+    return table.assign(p_adjusted=adj["p_adjusted"].to_numpy(),
+                        significant=adj["reject"].to_numpy(bool))
 
 
 # --------------------------------------------------------------------------- differences
@@ -116,11 +115,20 @@ def _metric_values(values: ArrayLike, metric: str, name: str) -> np.ndarray:
         lo, hi, cut = (1, 7, 5) if metric == "ces_agree" else (1, 5, 4)
         check_scale(y, lo, hi, name)
         return np.where(np.isnan(y), np.nan, 100.0 * (y >= cut))
-    raise DataError(f"unknown metric {metric!r}", expected="nps, mean, ces_agree or csat_top2")
+    raise ArgumentError(f"unknown metric {metric!r}", argument="metric",
+                        expected="nps, mean, ces_agree or csat_top2")
 
 
-def _diff(est: float, se: float, n_a: int, n_b: int, metric: str, level: float,
-          df: float | None = None, n_units: int | None = None) -> DiffResult:
+class Sizes(NamedTuple):
+    """Responses behind each side of a difference, and the units of a paired one."""
+
+    n_a: int
+    n_b: int
+    n_units: int | None = None
+
+
+def _diff(est: float, se: float, sizes: Sizes, metric: str, level: float,
+          df: float | None = None) -> DiffResult:
     """Wald difference with a t reference (``df``; None or inf: normal)."""
     d = np.inf if df is None else float(df)
     q = float(t_value(level, d))
@@ -129,53 +137,64 @@ def _diff(est: float, se: float, n_a: int, n_b: int, metric: str, level: float,
         stat = float("nan")
     dist = stats.norm if np.isinf(d) else stats.t(d) if d >= 1 else None
     p = float(2 * dist.sf(abs(stat))) if dist is not None and not np.isnan(stat) else float("nan")
-    return DiffResult(float(est), float(se), (est - q * se, est + q * se), float(stat), p, n_a,
-                      n_b, metric, level, n_units, df)
+    return DiffResult(float(est), float(se), (est - q * se, est + q * se), float(stat), p,
+                      sizes.n_a, sizes.n_b, metric, level, sizes.n_units, df)
+
+
+def _stacked(a: Design, b: Design) -> Design:
+    """One design of two independent samples: each sample's strata kept apart (an unstratified
+    sample is one stratum), its PSUs and weights as they were."""
+    for side, d in (("a_design", a), ("b_design", b)):
+        if d.has_fpc or d.calibration is not None:
+            raise ArgumentError("a design with fpc or calibration", argument=side,
+                                expected="weights, strata and clusters only (two samples are "
+                                         "stacked into one design)")
+    strata = np.concatenate([a.strata, b.strata + a.n_strata])
+    cluster = None
+    if a.clustered or b.clustered:
+        pa = np.arange(a.n) if a.psu is None else a.psu
+        pb = np.arange(b.n) if b.psu is None else b.psu
+        cluster = np.concatenate([pa, pb + int(pa.max(initial=-1)) + 1])
+    weights = np.concatenate([a.w, b.w]) if a.weighted or b.weighted else None
+    return Design(a.n + b.n, weights=weights, strata=strata, cluster=cluster)
 
 
 def compare_independent(a_scores: ArrayLike, b_scores: ArrayLike, *, metric: Metric = "nps",
-                        a_weights: ArrayLike | None = None, b_weights: ArrayLike | None = None,
-                        a_cluster: ArrayLike | None = None, b_cluster: ArrayLike | None = None,
+                        a_design: Design | None = None, b_design: Design | None = None,
                         level: float = 0.95) -> DiffResult:
     """Difference ``b - a`` between two independent samples (e.g. two separately drawn
     samples with different respondents and accounts), with Wald CI, t and two-sided p.
 
-    The samples are stacked into one design with each sample a stratum (clusters, e.g.
-    accounts, nested within it; weights per sample), so SE = sqrt(se_a^2 + se_b^2) and the
-    t reference has that design's df (PSUs - 2). ``metric``: "nps" (0-10 scores, points),
-    "mean" (any scale), "ces_agree" (% 5-7 on 1-7) or "csat_top2" (% 4-5 on 1-5). Groups of
-    one sample that share accounts or waves (segments, waves of a tracker) are not
-    independent: use :func:`contrast` on a table with ``covmat=True`` or, for the same accounts
-    in two waves, :func:`compare_paired`.
+    The samples are stacked into one design with each sample its own stratum (or strata:
+    clusters, e.g. accounts, nested within it; weights per sample), so SE = sqrt(se_a^2 +
+    se_b^2) and the t reference has that design's df (PSUs - strata). ``a_design`` /
+    ``b_design``: each sample's :class:`~helpers.stats.design.Design` (None: simple random
+    sampling of its values). ``metric``: "nps" (0-10 scores, points), "mean" (any scale),
+    "ces_agree" (% 5-7 on 1-7) or "csat_top2" (% 4-5 on 1-5). Groups of one sample that share
+    accounts or waves (segments, waves of a tracker) are not independent: use :func:`contrast`
+    on a table with ``covmat=True`` or, for the same accounts in two waves,
+    :func:`compare_paired`.
     """
     ya = _metric_values(a_scores, metric, series_name(a_scores, "a"))
     yb = _metric_values(b_scores, metric, series_name(b_scores, "b"))
     na, nb = len(ya), len(yb)
     side = np.repeat([0, 1], [na, nb])
-    w = None
-    if a_weights is not None or b_weights is not None:
-        w = np.concatenate([np.ones(na) if a_weights is None else as_float(a_weights, "a_weights"),
-                            np.ones(nb) if b_weights is None else as_float(b_weights, "b_weights")])
-    cl = None
-    if a_cluster is not None or b_cluster is not None:
-        ca = (np.arange(na) if a_cluster is None else as_codes(a_cluster, na, "a_cluster"))
-        cb = (np.arange(nb) if b_cluster is None else as_codes(b_cluster, nb, "b_cluster"))
-        cl = np.concatenate([ca, cb + int(ca.max(initial=-1)) + 1])
-    design = Design(na + nb, weights=w, strata=side, cluster=cl)
-    gm = group_means(design, np.concatenate([ya, yb]), side, 2, covmat=True)
+    design = _stacked(resolve_design(a_design, na), resolve_design(b_design, nb))
+    gm = group_means(design, np.concatenate([ya, yb]), Groups(side, 2), covmat=True)
     if (gm.n == 0).any():
         raise ThinData(f"{int(gm.n[0])} and {int(gm.n[1])} valid values", column=metric,
                         expected="at least one value in each sample")
-    return _contrast(gm.est, gm.vcov, gm.df_union, 0, 1, int(gm.n[0]), int(gm.n[1]), metric,
-                     level)
+    return _contrast(gm.est, gm.vcov, gm.df_union, (0, 1), Sizes(int(gm.n[0]), int(gm.n[1])),
+                     metric, level)
 
 
-def _contrast(est: np.ndarray, vcov: np.ndarray | None, df_union: np.ndarray | None, a: int,
-              b: int, n_a: int, n_b: int, metric: str, level: float) -> DiffResult:
+def _contrast(est: np.ndarray, vcov: np.ndarray | None, df_union: np.ndarray | None,
+              rows: tuple[int, int], sizes: Sizes, metric: str, level: float) -> DiffResult:
     assert vcov is not None and df_union is not None
+    a, b = rows
     var = vcov[a, a] + vcov[b, b] - 2 * vcov[a, b]
     se = float(np.sqrt(max(var, 0.0))) if np.isfinite(var) else float("nan")
-    return _diff(float(est[b] - est[a]), se, n_a, n_b, metric, level, float(df_union[a, b]))
+    return _diff(float(est[b] - est[a]), se, sizes, metric, level, float(df_union[a, b]))
 
 
 def contrast(table: pd.DataFrame, a: int, b: int, *, estimate: str | None = None,
@@ -190,18 +209,38 @@ def contrast(table: pd.DataFrame, a: int, b: int, *, estimate: str | None = None
     """
     vcov, df_union = table.attrs.get("vcov"), table.attrs.get("df_union")
     if vcov is None or df_union is None:
-        raise DataError("table has no covariance matrix", column="vcov",
-                        expected="a group table made with covmat=True")
+        raise ArgumentError("table has no covariance matrix", argument="table",
+                            expected="a group table made with covmat=True")
     estimate = estimate or ("nps" if "nps" in table else "estimate")
     est = table[estimate].to_numpy(float)
     n = table["n"].to_numpy()
-    return _contrast(est, np.asarray(vcov), np.asarray(df_union), a, b, int(n[a]), int(n[b]),
-                     metric or estimate, level)
+    return _contrast(est, np.asarray(vcov), np.asarray(df_union), (a, b),
+                     Sizes(int(n[a]), int(n[b])), metric or estimate, level)
 
 
-def compare_paired(df: pd.DataFrame, unit: str, period: str, score: str, *,
-                   periods: tuple[Any, Any] | None = None, metric: Metric = "nps",
-                   weight: str | None = None, level: float = 0.95) -> DiffResult:
+@dataclass(frozen=True)
+class Panel:
+    """Units followed over periods: the ``unit`` column (e.g. accounts), the ``period`` column
+    (e.g. waves) and the two ``periods`` (a, b) compared; None: the only two found."""
+
+    unit: str
+    period: str
+    periods: tuple[Any, Any] | None = None
+
+
+def _paired_weights(design: Design | None, n: int) -> np.ndarray:
+    """The weights of a paired comparison: those of `design` (a design of weights alone, or
+    clustered: the panel's units are the clusters of the comparison)."""
+    dz = resolve_design(design, n)
+    if dz.stratified or dz.has_fpc or dz.calibration is not None:
+        raise ArgumentError("a design with strata, fpc or calibration", argument="design",
+                            expected="a design of weights (and clusters) for a paired "
+                                     "comparison, whose clusters are the panel's units")
+    return dz.w
+
+
+def compare_paired(df: pd.DataFrame, score: str, panel: Panel, *, metric: Metric = "nps",
+                   design: Design | None = None, level: float = 0.95) -> DiffResult:
     """Change between two waves for the same units (panel), clustered by unit.
 
     Keeps the units (e.g. accounts) that responded in both periods, estimates the metric in
@@ -213,19 +252,24 @@ def compare_paired(df: pd.DataFrame, unit: str, period: str, score: str, *,
 
     Parameters
     ----------
-    df : tidy responses. unit, period, score : column names. periods : (a, b); default the two
-        sorted values of ``period`` (an error when there are not exactly two).
-    metric : as in :func:`compare_independent`. weight : optional weight column.
+    df : tidy responses. score : the column compared. panel : unit and period columns and the
+        periods (a, b); default the two sorted values of the period column (an error when there
+        are not exactly two).
+    metric : as in :func:`compare_independent`. design : a Design of `df`'s rows whose weights
+        are used (None: equal weights).
     """
-    for col in (unit, period, score, *([weight] if weight else [])):
+    unit, period = panel.unit, panel.period
+    for col in (unit, period, score):
         if col not in df.columns:
             raise DataError("column not found", column=col, expected=f"one of {list(df.columns)}")
+    periods = panel.periods
     if periods is None:
         found = sorted(df[period].dropna().unique())
         if len(found) != 2:
             raise DataError(f"{len(found)} periods found", column=period,
-                            expected="exactly two periods, or pass periods=(a, b)")
+                            expected="exactly two periods, or pass Panel(periods=(a, b))")
         periods = (found[0], found[1])
+    w_all = _paired_weights(design, len(df))
     y_all = _metric_values(df[score], metric, score)
     in_b = (df[period] == periods[1]).to_numpy()
     keep = ((df[period] == periods[0]).to_numpy() | in_b) & ~np.isnan(y_all)
@@ -236,13 +280,11 @@ def compare_paired(df: pd.DataFrame, unit: str, period: str, score: str, *,
     in_both = (np.bincount(codes[~sub_b], minlength=len(found_units)) > 0) & \
         (np.bincount(codes[sub_b], minlength=len(found_units)) > 0)
     both = in_both[codes]
-    y, is_b, u = y_all[keep][both], sub_b[both], sub_unit[both]
+    y, is_b, u, w = y_all[keep][both], sub_b[both], sub_unit[both], w_all[keep][both]
     n_units = int(in_both.sum())
     if n_units < 2:
         raise ThinData(f"{n_units} units responded in both periods", column=unit,
                         expected="at least two units present in both periods")
-    w = (as_weights(df[weight].to_numpy()[keep][both], len(y), weight) if weight
-         else np.ones(len(y)))
     z = np.empty(len(y))
     est = {}
     for flag, sign in ((False, -1.0), (True, 1.0)):
@@ -251,8 +293,9 @@ def compare_paired(df: pd.DataFrame, unit: str, period: str, score: str, *,
         est[flag] = float(w[m] @ y[m] / tw)
         z[m] = sign * w[m] * (y[m] - est[flag]) / tw
     var = float(Design(len(z), cluster=as_codes(u, len(u), unit)).variance(z).var[0])
-    return _diff(est[True] - est[False], float(np.sqrt(var)), int((~is_b).sum()),
-                 int(is_b.sum()), metric, level, df=float(n_units - 1), n_units=n_units)
+    return _diff(est[True] - est[False], float(np.sqrt(var)),
+                 Sizes(int((~is_b).sum()), int(is_b.sum()), n_units), metric, level,
+                 df=float(n_units - 1))
 
 
 @dataclass(frozen=True)
@@ -270,14 +313,15 @@ class PairedTable:
     def result(self, g: int, k: int, unit: str = "unit", metric: str = "nps",
                level: float = 0.95) -> DiffResult:
         """The :class:`DiffResult` of group `g`, pair `k` (as :func:`compare_paired` returns it);
-        DataError naming the `unit` column when fewer than two units answered in both periods."""
+        ThinData naming the `unit` column when fewer than two units answered in both periods."""
         n_units = int(self.n_units[g, k])
         if n_units < 2:
             raise ThinData(f"{n_units} units responded in both periods", column=unit,
                             expected="at least two units present in both periods")
         var = float(self.var[g, k])
-        return _diff(float(self.estimate[g, k]), float(np.sqrt(var)), int(self.n_a[g, k]),
-                     int(self.n_b[g, k]), metric, level, df=float(n_units - 1), n_units=n_units)
+        sizes = Sizes(int(self.n_a[g, k]), int(self.n_b[g, k]), n_units)
+        return _diff(float(self.estimate[g, k]), float(np.sqrt(var)), sizes, metric, level,
+                     df=float(n_units - 1))
 
 
 def paired_changes(y: np.ndarray, unit: np.ndarray, period: np.ndarray, n_periods: int,
@@ -323,8 +367,8 @@ def paired_changes(y: np.ndarray, unit: np.ndarray, period: np.ndarray, n_period
 
 def _nps_variance(p_promoter: float, p_detractor: float) -> float:
     if not (0 <= p_promoter <= 1 and 0 <= p_detractor <= 1 and p_promoter + p_detractor <= 1):
-        raise DataError(f"shares promoter {p_promoter!r}, detractor {p_detractor!r}",
-                        expected="shares in 0-1 summing to at most 1")
+        raise ArgumentError(f"shares promoter {p_promoter!r}, detractor {p_detractor!r}",
+                            argument="p_promoter", expected="shares in 0-1 summing to at most 1")
     return p_promoter + p_detractor - (p_promoter - p_detractor) ** 2
 
 
@@ -340,7 +384,8 @@ def min_detectable_difference(n: float, *, n_b: float | None = None, p_promoter:
     """
     n_b = n if n_b is None else n_b
     if n <= 0 or n_b <= 0:
-        raise DataError(f"sample sizes {n!r}, {n_b!r}", expected="positive numbers of responses")
+        raise ArgumentError(f"sample sizes {n!r}, {n_b!r}", argument="n",
+                            expected="positive numbers of responses")
     var = _nps_variance(p_promoter, p_detractor)
     k = stats.norm.ppf(1 - alpha / 2) + stats.norm.ppf(power)
     return float(100 * k * np.sqrt(deff * var * (1 / n + 1 / n_b)))
@@ -352,7 +397,8 @@ def sample_size_for_difference(difference: float, *, p_promoter: float = 0.45,
     """Responses per group needed to detect an NPS change of ``difference`` points
     (the inverse of :func:`min_detectable_difference` with equal groups), rounded up."""
     if difference == 0:
-        raise DataError("difference 0 cannot be detected", expected="a non-zero difference")
+        raise ArgumentError("difference 0 cannot be detected", argument="difference",
+                            expected="a non-zero difference")
     var = _nps_variance(p_promoter, p_detractor)
     k = stats.norm.ppf(1 - alpha / 2) + stats.norm.ppf(power)
     return int(np.ceil(deff * 2 * var * (k / (difference / 100)) ** 2 - 1e-9))

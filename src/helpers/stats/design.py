@@ -16,6 +16,7 @@ enters the variance through the residuals of the calibration, as R's ``svyrecvar
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -24,7 +25,7 @@ import numpy as np
 import pandas as pd
 from scipy import sparse, stats
 
-from helpers.errors import DataError, require_columns
+from helpers.errors import ArgumentError, DataError, require_columns
 
 ArrayLike = Any  # list, numpy array or pandas Series
 CIMethod = Literal["adjusted_wald", "wald"]
@@ -54,7 +55,8 @@ class Interval:
 # --------------------------------------------------------------------------- input handling
 def check_level(level: float) -> None:
     if not 0 < level < 1:
-        raise DataError(f"confidence level {level!r} out of range", expected="0 < level < 1")
+        raise ArgumentError(f"confidence level {level!r} out of range", argument="level",
+                            expected="0 < level < 1")
 
 
 def z_value(level: float) -> float:
@@ -97,8 +99,8 @@ def as_codes(x: ArrayLike | None, n: int, name: str) -> np.ndarray | None:
         return None
     arr = np.asarray(x).ravel() if not isinstance(x, pd.Series) else x.to_numpy()
     if len(arr) != n:
-        raise DataError(f"length {len(arr)} differs from the values' length {n}", column=name,
-                        expected=f"{n} entries")
+        raise ArgumentError(f"length {len(arr)} differs from the values' length {n}",
+                            argument=name, expected=f"{n} entries")
     if arr.dtype.kind in "iu" and len(arr):
         return dense_codes(arr)
     codes, _ = pd.factorize(arr, use_na_sentinel=True)
@@ -113,8 +115,8 @@ def as_weights(w: ArrayLike | None, n: int, name: str = "weights") -> np.ndarray
         return None
     arr = as_float(w, name)
     if len(arr) != n:
-        raise DataError(f"length {len(arr)} differs from the values' length {n}", column=name,
-                        expected=f"{n} entries")
+        raise ArgumentError(f"length {len(arr)} differs from the values' length {n}",
+                            argument=name, expected=f"{n} entries")
     bad = ~np.isfinite(arr) | (arr < 0)
     if bad.any():
         row = int(np.flatnonzero(bad)[0])
@@ -129,12 +131,12 @@ def as_mask(domain: ArrayLike | None, n: int) -> np.ndarray | None:
         return None
     arr = np.asarray(domain).ravel()
     if len(arr) != n:
-        raise DataError(f"domain has {len(arr)} entries for {n} rows", column="domain",
-                        expected=f"a boolean mask of {n} entries")
+        raise ArgumentError(f"domain has {len(arr)} entries for {n} rows", argument="domain",
+                            expected=f"a boolean mask of {n} entries")
     if arr.dtype != bool:
         if pd.isna(arr).any() or not np.isin(arr, [0, 1]).all():
-            raise DataError("domain is not a boolean mask", column="domain",
-                            expected="True / False per row")
+            raise ArgumentError("domain is not a boolean mask", argument="domain",
+                                expected="True / False per row")
         arr = arr.astype(bool)
     return arr
 
@@ -173,29 +175,47 @@ def _first_index(codes: np.ndarray, k: int) -> np.ndarray:
 
 
 # --------------------------------------------------------------------------- calibration
+CALIBRATION_METHODS = ("rake", "poststratify")
+
+
 @dataclass(frozen=True)
 class Calibration:
-    """Margins the weights were calibrated to: integer level codes per row, one array per margin.
+    """Margins the weights were calibrated to, and how.
 
-    ``method="rake"``: R's ``rake()`` (residuals from 10 sweeps of unweighted level means, as
-    ``svyrecvar``); ``"poststratify"``: R's ``postStratify()`` on one margin (weighted level
-    means; several margins are crossed into one post-stratum).
+    ``margins``: one label array per margin (:class:`Design`), or for
+    :meth:`Design.from_frame` column names (a list of columns is their interaction, e.g.
+    ``["wave", "region"]`` for margins raked within each wave). ``method="rake"``: R's
+    ``rake()`` (residuals from 10 sweeps of unweighted level means, as ``svyrecvar``);
+    ``"poststratify"``: R's ``postStratify()`` on one margin (weighted level means; several
+    margins are crossed into one post-stratum). ``counts``: when each row is a cell of several
+    responses with one weight and one level of every margin (:mod:`helpers.stats.moments`),
+    their number (the raking residuals use it).
     """
 
-    margins: tuple[np.ndarray, ...]
+    margins: Sequence[Any]
     method: Literal["rake", "poststratify"] = "rake"
+    counts: ArrayLike | None = None
 
 
-def _calibration(margins: Sequence[ArrayLike], n: int, method: str) -> Calibration:
-    if method not in ("rake", "poststratify"):
-        raise DataError(f"calibration method {method!r}", expected="'rake' or 'poststratify'")
-    codes = [as_codes(m, n, "calibration margin") for m in margins]
-    if method == "poststratify" and len(codes) > 1:
-        key = codes[0]
-        for c in codes[1:]:
-            key = combine_codes(key, c)
-        codes = [key]
-    return Calibration(tuple(c for c in codes if c is not None), method)  # type: ignore[arg-type]
+def _coded(cal: Calibration, n: int) -> Calibration:
+    """The calibration with integer level codes 0..k-1 per margin (post-strata crossed)."""
+    if cal.method not in CALIBRATION_METHODS:
+        raise ArgumentError(f"calibration method {cal.method!r}", argument="method",
+                            expected="'rake' or 'poststratify'")
+    codes = [c for m in cal.margins if (c := as_codes(m, n, "calibration margin")) is not None]
+    if cal.method == "poststratify" and len(codes) > 1:
+        codes = [functools.reduce(combine_codes, codes)]
+    counts = None if cal.counts is None else as_float(cal.counts, "counts")
+    return Calibration(tuple(codes), cal.method, counts)
+
+
+def as_calibration(calibrate: Sequence[Any] | Calibration | None) -> Calibration | None:
+    """``calibrate`` as a :class:`Calibration` (a plain list of margins: raking); None or no
+    margins: no calibration."""
+    if calibrate is None:
+        return None
+    cal = calibrate if isinstance(calibrate, Calibration) else Calibration(tuple(calibrate))
+    return cal if len(cal.margins) else None
 
 
 # --------------------------------------------------------------------------- the design
@@ -225,24 +245,26 @@ class Design:
     cluster : PSU label per row (nested within strata; default: every row is its own PSU).
     fpc : population size per stratum (units, or PSUs when clustered), or sampling fractions
         (all <= 1) as R accepts; omit for sampling with replacement.
-    calibrate : margins the weights were raked / post-stratified to (label arrays per margin).
-    calibration_method : "rake" (R ``rake``) or "poststratify" (R ``postStratify``).
+    calibrate : margins the weights were raked to (label arrays per margin), or a
+        :class:`Calibration` (post-stratification; moment cells).
     lonely_psu : handling of strata with a single PSU (R's ``survey.lonely.psu``).
-    counts : when each row is a cell of several responses with one weight and one level of
-        every margin (:mod:`helpers.stats.moments`), their number (raking residuals use it).
+
+    ``Design(n)``: simple random sampling of n rows, what estimators assume without a design.
     """
 
     def __init__(self, n: int, *, weights: ArrayLike | None = None,
                  strata: ArrayLike | None = None, cluster: ArrayLike | None = None,
-                 fpc: ArrayLike | None = None, calibrate: Sequence[ArrayLike] | None = None,
-                 calibration_method: str = "rake",
-                 lonely_psu: LonelyPSU = LONELY_PSU_DEFAULT,
-                 counts: ArrayLike | None = None) -> None:
+                 fpc: ArrayLike | None = None,
+                 calibrate: Sequence[ArrayLike] | Calibration | None = None,
+                 lonely_psu: LonelyPSU = LONELY_PSU_DEFAULT) -> None:
         if lonely_psu not in LONELY_CHOICES:
-            raise DataError(f"lonely_psu={lonely_psu!r}", expected=", ".join(LONELY_CHOICES))
+            raise ArgumentError(f"lonely_psu={lonely_psu!r}", argument="lonely_psu",
+                                expected=", ".join(LONELY_CHOICES))
         self.n, self.lonely_psu = int(n), lonely_psu
+        cal = as_calibration(calibrate)
+        self.calibration = None if cal is None else _coded(cal, self.n)
         # rows standing for several responses with equal weight and margins (moment cells)
-        self.counts = None if counts is None else as_float(counts, "counts")
+        self.counts = None if self.calibration is None else self.calibration.counts
         self.weighted = weights is not None
         self.w = np.ones(n) if weights is None else as_weights(weights, n)
         s = as_codes(strata, n, "strata")
@@ -258,8 +280,6 @@ class Design:
         self.n_h = np.bincount(self.psu_stratum, minlength=self.n_strata).astype(float)
         self.f_h = self._fpc_factor(fpc, first)
         self.has_fpc = fpc is not None
-        self.calibration = (None if not calibrate else
-                            _calibration(calibrate, n, calibration_method))
         if self.calibration is not None and (self.w <= 0).any():
             raise DataError("calibrated weights must be positive", column="weights",
                             expected="weights > 0 for every calibrated row")
@@ -274,28 +294,27 @@ class Design:
 
     # ------------------------------------------------------------------ construction helpers
     @classmethod
-    def from_frame(cls, df: pd.DataFrame, *, weight: str | None = None,
+    def from_frame(cls, df: pd.DataFrame, *, weights: str | None = None,
                    strata: str | None = None, cluster: str | None = None,
-                   fpc: str | None = None, calibrate: Sequence[str | Sequence[str]] | None = None,
-                   calibration_method: str = "rake",
+                   fpc: str | None = None,
+                   calibrate: Sequence[str | Sequence[str]] | Calibration | None = None,
                    lonely_psu: LonelyPSU = LONELY_PSU_DEFAULT) -> Design:
-        """Design from columns of ``df``; ``calibrate`` lists margin columns (a list of columns
-        is their interaction, e.g. ``["wave", "region"]`` for margins raked within each wave).
-        Rows without a cluster label are PSUs of their own (a respondent without an account)."""
-        margins = [[m] if isinstance(m, str) else list(m) for m in (calibrate or [])]
-        cols = [c for c in (weight, strata, cluster, fpc) if c] + [c for m in margins for c in m]
+        """Design from columns of ``df`` (R ``svydesign(ids=~cluster, weights=~weights, ...)``);
+        ``calibrate``: margin columns or a :class:`Calibration` of them. Rows without a cluster
+        label are PSUs of their own (a respondent without an account)."""
+        cal = as_calibration(calibrate)
+        margins = [[m] if isinstance(m, str) else list(m) for m in (cal.margins if cal else [])]
+        cols = [c for c in (weights, strata, cluster, fpc) if c] + [c for m in margins for c in m]
         require_columns(df, cols, "responses")
-        cl = None
-        if cluster:
-            codes = pd.factorize(df[cluster])[0]
-            own = codes < 0
-            codes[own] = codes.max(initial=-1) + 1 + np.arange(int(own.sum()))
-            cl = codes
-        cal = [_interaction(df, m) for m in margins]
-        return cls(len(df), weights=None if weight is None else df[weight],
+        cl = None if not cluster else pd.factorize(df[cluster])[0]
+        if cl is not None:
+            own = cl < 0
+            cl[own] = cl.max(initial=-1) + 1 + np.arange(int(own.sum()))
+        coded = None if cal is None else Calibration(
+            tuple(_interaction(df, m) for m in margins), cal.method, cal.counts)
+        return cls(len(df), weights=None if weights is None else df[weights],
                    strata=None if strata is None else df[strata], cluster=cl,
-                   fpc=None if fpc is None else df[fpc], calibrate=cal or None,
-                   calibration_method=calibration_method, lonely_psu=lonely_psu)
+                   fpc=None if fpc is None else df[fpc], calibrate=coded, lonely_psu=lonely_psu)
 
     def _fpc_factor(self, fpc: ArrayLike | None, first: np.ndarray) -> np.ndarray:
         """(N_h - n_h) / N_h per stratum (1 without fpc), from sizes or sampling fractions."""
@@ -327,8 +346,8 @@ class Design:
 
     def validate_rows(self, n: int) -> None:
         if n != self.n:
-            raise DataError(f"{n} values for a design of {self.n} rows", column="design",
-                            expected="values aligned with the rows the design was built on")
+            raise ArgumentError(f"{n} values for a design of {self.n} rows", argument="design",
+                                expected="values aligned with the rows the design was built on")
 
     # ------------------------------------------------------------------ variance
     def variance(self, z: np.ndarray, group: np.ndarray | None = None, n_groups: int = 1,
@@ -567,13 +586,13 @@ def _interaction(df: pd.DataFrame, cols: list[str]) -> np.ndarray:
     return codes
 
 
-def as_design(design: Design | None, n: int, weights: ArrayLike | None, strata: ArrayLike | None,
-              cluster: ArrayLike | None, fpc: ArrayLike | None) -> Design:
-    """The given :class:`Design` (checked against n) or one built from the design arguments."""
-    if design is not None:
-        if any(v is not None for v in (weights, strata, cluster, fpc)):
-            raise DataError("both a design and design arguments given", column="design",
-                            expected="either design= or weights/strata/cluster/fpc")
-        design.validate_rows(n)
-        return design
-    return Design(n, weights=weights, strata=strata, cluster=cluster, fpc=fpc)
+def resolve_design(design: Design | None, n: int) -> Design:
+    """The design of ``n`` values: ``design`` (checked to hold n rows), or simple random
+    sampling of the rows when None (equal weights, every row its own PSU)."""
+    if design is None:
+        return Design(n)
+    if not isinstance(design, Design):
+        raise ArgumentError(f"a {type(design).__name__}", argument="design",
+                            expected="a Design (e.g. Design.from_frame(df, weights='w')) or None")
+    design.validate_rows(n)
+    return design

@@ -21,23 +21,24 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
 
-from helpers.errors import DataError, ThinData, require_columns
+from helpers.errors import ArgumentError, DataError, ThinData, require_columns
 from helpers.stats.design import (
     ArrayLike,
+    Calibration,
     CIMethod,
     DeffKind,
     Design,
     Interval,
-    as_design,
     as_float,
     as_mask,
     check_level,
     check_scale,
+    resolve_design,
     series_name,
     t_value,
 )
@@ -155,23 +156,41 @@ class GroupMeans:
             return np.where(np.isfinite(d) & (d > 0), self.n / d, np.nan)
 
 
-def group_means(design: Design, y: np.ndarray, group: np.ndarray | None = None,
-                n_groups: int = 1, *, total: bool = False, covmat: bool = False,
-                deff: DeffKind = "replace", counts: np.ndarray | None = None,
-                wyy: np.ndarray | None = None) -> GroupMeans:
+class Groups(NamedTuple):
+    """The group of each row (code 0..n-1; -1 = in no group) and the number of groups."""
+
+    codes: np.ndarray
+    n: int
+
+
+@dataclass(frozen=True)
+class CellSums:
+    """Rows that are cells of responses (:mod:`helpers.stats.moments`): the responses in each
+    cell (``counts``) and their sum of w * y^2 (``wyy``)."""
+
+    counts: np.ndarray
+    wyy: np.ndarray
+
+
+def group_means(design: Design, y: np.ndarray, groups: Groups | None = None, *,
+                total: bool = False, covmat: bool = False, deff: DeffKind = "replace",
+                cells: CellSums | None = None) -> GroupMeans:
     """Weighted mean (ratio) or total of ``y`` in each group as a domain of ``design``.
 
     Rows with NaN ``y`` or group -1 are outside every domain but stay in the design (R
     ``svyby`` / ``svymean(na.rm=TRUE)``). Linearised values: w (y - mean_g) / W_g for a mean,
     w y for a total; ``var_srs`` is R's deff denominator (``"replace"`` or ``"srswor"``).
+    No ``groups``: the whole sample is one group.
 
     Cells instead of rows (:mod:`helpers.stats.moments`): each "row" is a cell of responses
     sharing stratum, cluster and group, with ``y`` their weighted mean, the design's weights
-    their summed weight, ``counts`` their number and ``wyy`` their sum of w * y^2. Estimates,
-    variances and df then equal those of the rows (the linearised totals per PSU are the same).
+    their summed weight and ``cells`` their count and sum of w * y^2. Estimates, variances and
+    df then equal those of the rows (the linearised totals per PSU are the same).
     """
     if deff not in ("replace", "srswor"):
-        raise DataError(f"deff={deff!r}", expected="'replace' or 'srswor'")
+        raise ArgumentError(f"deff={deff!r}", argument="deff", expected="'replace' or 'srswor'")
+    group, n_groups = (None, 1) if groups is None else groups
+    counts, wyy = (None, None) if cells is None else (cells.counts, cells.wyy)
     nan = np.isnan(y)
     if group is None and not nan.any():   # the whole sample: no masks, one group
         gv, w, yv, valid, g = None, design.w, y, None, None
@@ -231,15 +250,15 @@ def _result(gm: GroupMeans, i: int, level: float, df: float | None, design: Desi
                       lonely_note(int(gm.lonely[i]), design))
 
 
-def _single(values: ArrayLike, weights, strata, cluster, fpc, design: Design | None,
-            domain: ArrayLike | None, name: str) -> tuple[Design, np.ndarray, np.ndarray | None]:
+def _single(values: ArrayLike, design: Design | None, domain: ArrayLike | None,
+            name: str) -> tuple[Design, np.ndarray, Groups | None]:
+    """The values, their design and the domain as one group (None: the whole sample)."""
     y = as_float(values, name)
     if np.isinf(y).any():
         raise DataError("infinite value", column=name, expected="finite numbers")
-    dz = as_design(design, len(y), weights, strata, cluster, fpc)
+    dz = resolve_design(design, len(y))
     mask = as_mask(domain, len(y))
-    group = None if mask is None else np.where(mask, 0, -1)
-    return dz, y, group
+    return dz, y, None if mask is None else Groups(np.where(mask, 0, -1), 1)
 
 
 def _require_rows(gm: GroupMeans, name: str) -> None:
@@ -249,44 +268,41 @@ def _require_rows(gm: GroupMeans, name: str) -> None:
 
 
 # --------------------------------------------------------------------------- means and totals
-def survey_mean(values: ArrayLike, weights: ArrayLike | None = None,
-                strata: ArrayLike | None = None, cluster: ArrayLike | None = None,
-                fpc: ArrayLike | None = None, level: float = 0.95, *,
-                design: Design | None = None, domain: ArrayLike | None = None,
+def survey_mean(values: ArrayLike, design: Design | None = None, *,
+                domain: ArrayLike | None = None, level: float = 0.95,
                 deff: DeffKind = "replace", df: float | None = None) -> MeanResult:
-    """Design-based mean with a Taylor-linearised SE (R ``svymean``).
+    """Design-based mean with a Taylor-linearised SE (R ``svymean(~values, design)``).
 
     Parameters
     ----------
     values : numbers; NaN rows are outside the domain (they stay in the design).
-    weights, strata, cluster, fpc : the design (see :class:`~helpers.stats.design.Design`),
-        or pass a prebuilt ``design`` instead.
-    level : confidence level of the t interval.
+    design : the :class:`~helpers.stats.design.Design` of the rows (weights, strata, clusters,
+        fpc, calibration; ``Design.from_frame(df, weights=..., cluster=...)``); None: simple
+        random sampling of the rows.
     domain : boolean mask: estimate for these rows within the full design (R
         ``svymean(~y, subset(design, domain))``), never by dropping the other rows.
+    level : confidence level of the t interval.
     deff : "replace" (R ``deff="replace"``) or "srswor" (R ``deff=TRUE``).
     df : degrees of freedom of the interval (default: the design's, PSUs - strata of the
         domain; ``numpy.inf`` for a normal interval).
     """
     name = series_name(values, "values")
-    dz, y, group = _single(values, weights, strata, cluster, fpc, design, domain, name)
-    gm = group_means(dz, y, group, deff=deff)
+    dz, y, groups = _single(values, design, domain, name)
+    gm = group_means(dz, y, groups, deff=deff)
     _require_rows(gm, name)
     if gm.wsum[0] <= 0:
         raise DataError("weights sum to zero", column="weights", expected="positive total weight")
     return _result(gm, 0, level, df, dz)
 
 
-def survey_total(values: ArrayLike, weights: ArrayLike | None = None,
-                 strata: ArrayLike | None = None, cluster: ArrayLike | None = None,
-                 fpc: ArrayLike | None = None, level: float = 0.95, *,
-                 design: Design | None = None, domain: ArrayLike | None = None,
+def survey_total(values: ArrayLike, design: Design | None = None, *,
+                 domain: ArrayLike | None = None, level: float = 0.95,
                  deff: DeffKind = "replace", df: float | None = None) -> MeanResult:
     """Design-based population total sum(w * y) with its SE (R ``svytotal``); same arguments
     as :func:`survey_mean`. ``deff`` compares with an SRS of the same n estimating W * mean."""
     name = series_name(values, "values")
-    dz, y, group = _single(values, weights, strata, cluster, fpc, design, domain, name)
-    gm = group_means(dz, y, group, total=True, deff=deff)
+    dz, y, groups = _single(values, design, domain, name)
+    gm = group_means(dz, y, groups, total=True, deff=deff)
     _require_rows(gm, name)
     return _result(gm, 0, level, df, dz)
 
@@ -310,18 +326,16 @@ def _share_result(gm: GroupMeans, i: int, level: float, df: float | None,
                       base.deff, base.n_eff, level, base.df, base.n_psu, base.note)
 
 
-def proportion(flags: ArrayLike, weights: ArrayLike | None = None,
-               strata: ArrayLike | None = None, cluster: ArrayLike | None = None,
-               fpc: ArrayLike | None = None, level: float = 0.95, *,
-               design: Design | None = None, domain: ArrayLike | None = None,
+def proportion(flags: ArrayLike, design: Design | None = None, *,
+               domain: ArrayLike | None = None, level: float = 0.95,
                deff: DeffKind = "replace", df: float | None = None) -> MeanResult:
     """Share (in %) of rows whose flag is true (0/1 or bool; NaN outside the domain), with R's
     ``svymean`` SE and a Wilson interval on the effective n (same arguments as
     :func:`survey_mean`)."""
     name = series_name(flags, "flags")
-    dz, y, group = _single(flags, weights, strata, cluster, fpc, design, domain, name)
+    dz, y, groups = _single(flags, design, domain, name)
     check_scale(y, 0, 1, name)
-    gm = group_means(dz, y, group, deff=deff)
+    gm = group_means(dz, y, groups, deff=deff)
     _require_rows(gm, name)
     return _share_result(gm, 0, level, df, dz)
 
@@ -355,35 +369,39 @@ def adjusted_wald(p_pro: np.ndarray, p_det: np.ndarray, n_eff: np.ndarray, q: np
     return np.clip(est - q * se, -1, 1), np.clip(est + q * se, -1, 1)
 
 
-def _nps_interval(est, se, p_pro, p_det, n, n_eff, q, ci: str):
-    """Wald or adjusted-Wald bounds (fractions); NaN where no SE or no quantile."""
+def _interval_size(n, n_eff):
+    """The size an adjusted Wald interval adds its pseudo-responses to: the effective n where
+    the design gives one, else n."""
+    return np.where(np.isfinite(n_eff) & (n_eff > 0), n_eff, n)
+
+
+def _nps_interval(est, se, p_pro, p_det, size, q, ci: str):
+    """Wald or adjusted-Wald bounds (fractions; ``size`` from :func:`_interval_size`); NaN
+    where no SE or no quantile."""
     if ci == "wald":
         lo, hi = np.clip(est - q * se, -1, 1), np.clip(est + q * se, -1, 1)
     else:
-        m = np.where(np.isfinite(n_eff) & (n_eff > 0), n_eff, n)
-        lo, hi = adjusted_wald(p_pro, p_det, m, q)
+        lo, hi = adjusted_wald(p_pro, p_det, size, q)
     bad = ~np.isfinite(se) | ~np.isfinite(q)
     return np.where(bad, np.nan, lo), np.where(bad, np.nan, hi)
 
 
 def _check_ci(ci: str) -> None:
     if ci not in ("adjusted_wald", "wald"):
-        raise DataError(f"unknown ci method {ci!r}", expected="'adjusted_wald' or 'wald'")
+        raise ArgumentError(f"unknown ci method {ci!r}", argument="ci",
+                            expected="'adjusted_wald' or 'wald'")
 
 
-def nps(scores: ArrayLike, weights: ArrayLike | None = None, strata: ArrayLike | None = None,
-        cluster: ArrayLike | None = None, fpc: ArrayLike | None = None,
-        ci: CIMethod = "adjusted_wald", level: float = 0.95, *, design: Design | None = None,
-        domain: ArrayLike | None = None, deff: DeffKind = "replace",
+def nps(scores: ArrayLike, design: Design | None = None, *, domain: ArrayLike | None = None,
+        ci: CIMethod = "adjusted_wald", level: float = 0.95, deff: DeffKind = "replace",
         df: float | None = None) -> NPSResult:
     """Net Promoter Score in points with SE and confidence interval.
 
-    Without a design (no weights, strata, cluster, fpc or ``design``) the variance is the
-    multinomial one of Rocks (2016) / R ``NPS``: Var = p_pro + p_det - (p_pro - p_det)^2,
-    SE = sqrt(Var / n), with the published normal quantile (df inf; pass ``df`` for t). With a
-    design, NPS is R's ``svymean`` of the +100/0/-100
-    score (clustered by account for B2B, raked for B2C) with ``deff`` / ``n_eff`` and the
-    design df; ``domain`` estimates a segment within the full design.
+    Without a design the variance is the multinomial one of Rocks (2016) / R ``NPS``:
+    Var = p_pro + p_det - (p_pro - p_det)^2, SE = sqrt(Var / n), with the published normal
+    quantile (df inf; pass ``df`` for t). With a ``design``, NPS is R's ``svymean`` of the
+    +100/0/-100 score (clustered by account for B2B, raked for B2C) with ``deff`` / ``n_eff``
+    and the design df; ``domain`` estimates a segment within the full design.
 
     ``ci="adjusted_wald"`` adds 0.75 detractor, 1.5 passive and 0.75 promoter pseudo-responses
     (n + 3) before the Wald interval (better coverage at small n); under a design they are
@@ -394,22 +412,22 @@ def nps(scores: ArrayLike, weights: ArrayLike | None = None, strata: ArrayLike |
     check_level(level)
     name = series_name(scores, "scores")
     y = nps_score(scores, name) / 100.0
-    plain = design is None and all(v is None for v in (weights, strata, cluster, fpc))
-    dz, _, group = _single(y, weights, strata, cluster, fpc, design, domain, name)
-    if plain:
-        keep = ~np.isnan(y) if group is None else ~np.isnan(y) & (group == 0)
+    dz, _, groups = _single(y, design, domain, name)
+    if design is None:
+        keep = ~np.isnan(y) if groups is None else ~np.isnan(y) & (groups.codes == 0)
         return _nps_multinomial(y[keep], ci, level, df, name)
-    gm = group_means(dz, y, group, deff=deff)
+    gm = group_means(dz, y, groups, deff=deff)
     _require_rows(gm, name)
     if gm.wsum[0] <= 0:
         raise DataError("weights sum to zero", column="weights", expected="positive total weight")
-    mask = ~np.isnan(y) & (True if group is None else group == 0)
+    mask = ~np.isnan(y) & (True if groups is None else groups.codes == 0)
     w = dz.w[mask]
     p_pro = float(w[y[mask] > 0].sum() / gm.wsum[0])
     p_det = float(w[y[mask] < 0].sum() / gm.wsum[0])
     d = float(gm.df[0]) if df is None else float(df)
     se, q = float(np.sqrt(gm.var[0])), t_value(level, d)
-    lo, hi = _nps_interval(gm.est[0], se, p_pro, p_det, gm.n[0], gm.n_eff[0], q, ci)
+    lo, hi = _nps_interval(gm.est[0], se, p_pro, p_det, _interval_size(gm.n[0], gm.n_eff[0]), q,
+                           ci)
     return NPSResult(100 * float(gm.est[0]), 100 * se, (100 * float(lo), 100 * float(hi)),
                      int(gm.n[0]), p_pro, 1 - p_pro - p_det, p_det, ci + "_design",
                      float(gm.deff[0]), float(gm.n_eff[0]), level, d, int(gm.n_psu[0]),
@@ -425,22 +443,32 @@ def _nps_multinomial(y: np.ndarray, ci: str, level: float, df: float | None,
     est = p_pro - p_det
     se = float(np.sqrt(max(p_pro + p_det - est**2, 0.0) / n)) if n >= 2 else float("nan")
     d = np.inf if df is None else float(df)
-    lo, hi = _nps_interval(est, se, p_pro, p_det, n, float(n), t_value(level, d), ci)
+    lo, hi = _nps_interval(est, se, p_pro, p_det, float(n), t_value(level, d), ci)
     return NPSResult(100 * est, 100 * se, (100 * float(lo), 100 * float(hi)), n, p_pro,
                      1 - p_pro - p_det, p_det, ci, None, None, level, d)
 
 
 # --------------------------------------------------------------------------- CES and CSAT
-def _mean_and_share(values: ArrayLike, lo: float, hi: float, cut: float, weights, strata,
-                    cluster, fpc, level: float, name: str, design, domain, deff, df
+@dataclass(frozen=True)
+class _Interval:
+    """How a single estimate's interval is reported: level, R's deff kind, df override."""
+
+    level: float
+    deff: DeffKind
+    df: float | None
+
+
+def _mean_and_share(values: ArrayLike, name: str, scale: tuple[float, float], cut: float,
+                    design: Design | None, domain: ArrayLike | None, how: _Interval
                     ) -> tuple[MeanResult, MeanResult]:
-    dz, y, group = _single(values, weights, strata, cluster, fpc, design, domain, name)
-    check_scale(y, lo, hi, name)
-    mean = group_means(dz, y, group, deff=deff)
+    dz, y, groups = _single(values, design, domain, name)
+    check_scale(y, scale[0], scale[1], name)
+    mean = group_means(dz, y, groups, deff=how.deff)
     _require_rows(mean, name)
     flags = np.where(np.isnan(y), np.nan, (y >= cut).astype(float))
-    share = group_means(dz, flags, group, deff=deff)
-    return _result(mean, 0, level, df, dz), _share_result(share, 0, level, df, dz)
+    share = group_means(dz, flags, groups, deff=how.deff)
+    return (_result(mean, 0, how.level, how.df, dz),
+            _share_result(share, 0, how.level, how.df, dz))
 
 
 def agree_cut(scale: tuple[float, float]) -> float:
@@ -454,10 +482,8 @@ def top2_cut(scale: tuple[float, float]) -> float:
     return float(scale[1] - 1)
 
 
-def ces(values: ArrayLike, weights: ArrayLike | None = None, strata: ArrayLike | None = None,
-        cluster: ArrayLike | None = None, fpc: ArrayLike | None = None,
-        level: float = 0.95, *, design: Design | None = None, domain: ArrayLike | None = None,
-        deff: DeffKind = "replace", df: float | None = None,
+def ces(values: ArrayLike, design: Design | None = None, *, domain: ArrayLike | None = None,
+        level: float = 0.95, deff: DeffKind = "replace", df: float | None = None,
         scale: tuple[float, float] = (1.0, 7.0)) -> CESResult:
     """Customer Effort Score: mean and % agree (above the scale midpoint: 5-7 on CES 2.0's 1-7).
 
@@ -465,16 +491,13 @@ def ces(values: ArrayLike, weights: ArrayLike | None = None, strata: ArrayLike |
     `scale` raise DataError. ``pct_agree`` is in percent with a Wilson interval on the
     effective n.
     """
-    name = series_name(values, "ces")
-    mean, share = _mean_and_share(values, *scale, agree_cut(scale), weights, strata, cluster, fpc,
-                                  level, name, design, domain, deff, df)
+    mean, share = _mean_and_share(values, series_name(values, "ces"), scale, agree_cut(scale),
+                                  design, domain, _Interval(level, deff, df))
     return CESResult(mean=mean, pct_agree=share)
 
 
-def csat(values: ArrayLike, weights: ArrayLike | None = None, strata: ArrayLike | None = None,
-         cluster: ArrayLike | None = None, fpc: ArrayLike | None = None,
-         level: float = 0.95, *, design: Design | None = None, domain: ArrayLike | None = None,
-         deff: DeffKind = "replace", df: float | None = None,
+def csat(values: ArrayLike, design: Design | None = None, *, domain: ArrayLike | None = None,
+         level: float = 0.95, deff: DeffKind = "replace", df: float | None = None,
          scale: tuple[float, float] = (1.0, 5.0)) -> CSATResult:
     """CSAT: % top-2 box (4-5 on 1-5, 9-10 on 0-10) and mean score, design-based.
 
@@ -482,25 +505,23 @@ def csat(values: ArrayLike, weights: ArrayLike | None = None, strata: ArrayLike 
     `scale` raise DataError. ``pct_top2`` is in percent with a Wilson interval on the
     effective n.
     """
-    name = series_name(values, "csat")
-    mean, share = _mean_and_share(values, *scale, top2_cut(scale), weights, strata, cluster, fpc,
-                                  level, name, design, domain, deff, df)
+    mean, share = _mean_and_share(values, series_name(values, "csat"), scale, top2_cut(scale),
+                                  design, domain, _Interval(level, deff, df))
     return CSATResult(pct_top2=share, mean=mean)
 
 
 # --------------------------------------------------------------------------- group tables
-def group_codes(df: pd.DataFrame, by: list[str]) -> tuple[np.ndarray, int]:
+def group_codes(df: pd.DataFrame, by: list[str]) -> Groups:
     """Sorted group code per row (-1 where a ``by`` label is missing) and the number of groups."""
     gid = (df.groupby(by, sort=True, dropna=True, observed=True).ngroup()
            .fillna(-1).to_numpy().astype(np.int64))
-    return gid, int(gid.max()) + 1 if len(gid) and gid.max() >= 0 else 0
+    return Groups(gid, int(gid.max()) + 1 if len(gid) and gid.max() >= 0 else 0)
 
 
-def _labels(df: pd.DataFrame, by: list[str], gid: np.ndarray, n_groups: int,
-            keep: np.ndarray) -> pd.DataFrame:
-    first = np.full(n_groups, -1, dtype=np.int64)
-    rows = np.flatnonzero(gid >= 0)
-    first[gid[rows][::-1]] = rows[::-1]
+def _labels(df: pd.DataFrame, by: list[str], groups: Groups, keep: np.ndarray) -> pd.DataFrame:
+    first = np.full(groups.n, -1, dtype=np.int64)
+    rows = np.flatnonzero(groups.codes >= 0)
+    first[groups.codes[rows][::-1]] = rows[::-1]
     return df[by].iloc[first[keep]].reset_index(drop=True)
 
 
@@ -511,41 +532,27 @@ def _attach_vcov(table: pd.DataFrame, gm: GroupMeans, keep: np.ndarray, scale: f
         table.attrs["df_union"] = gm.df_union[np.ix_(keep, keep)]
 
 
-def _table_design(df: pd.DataFrame, design: Design | None, weight, strata, cluster, fpc
-                  ) -> Design:
-    if design is not None:
-        if any(v is not None for v in (weight, strata, cluster, fpc)):
-            raise DataError("both a design and design columns given", column="design",
-                            expected="either design= or weight/strata/cluster/fpc")
-        design.validate_rows(len(df))
-        return design
-    return Design.from_frame(df, weight=weight, strata=strata, cluster=cluster, fpc=fpc)
-
-
 def survey_by(df: pd.DataFrame, value: str, by: str | Sequence[str], *,
-              weight: str | None = None, strata: str | None = None, cluster: str | None = None,
-              fpc: str | None = None, design: Design | None = None, total: bool = False,
-              covmat: bool = False, deff: DeffKind = "replace",
+              design: Design | None = None, total: bool = False, covmat: bool = False,
               level: float = 0.95) -> pd.DataFrame:
     """Mean (or total) of ``value`` for every group of ``by`` within the full design (R
-    ``svyby(~value, ~by, design, svymean)``).
+    ``svyby(~value, ~by, design, svymean)``; ``design`` None: simple random sampling of the rows).
 
     One row per group with rows of positive weight (sorted): the ``by`` columns, estimate, se,
-    ci_low, ci_high (t with the group's df), df, n, n_psu, deff, n_eff, note. ``covmat=True``
-    puts the covariance between the rows in ``attrs["vcov"]`` and the df of each pair's union in
-    ``attrs["df_union"]`` (for :func:`helpers.stats.compare.contrast`). NaN values are outside
-    the domains; rows with a missing group label belong to no group.
+    ci_low, ci_high (t with the group's df), df, n, n_psu, deff (R ``deff="replace"``), n_eff,
+    note. ``covmat=True`` puts the covariance between the rows in ``attrs["vcov"]`` and the df
+    of each pair's union in ``attrs["df_union"]`` (for :func:`helpers.stats.compare.contrast`).
+    NaN values are outside the domains; rows with a missing group label belong to no group.
     """
     by_cols = [by] if isinstance(by, str) else list(by)
     require_columns(df, [*by_cols, value], "responses")
-    dz = _table_design(df, design, weight, strata, cluster, fpc)
-    gid, n_groups = group_codes(df, by_cols)
-    gm = group_means(dz, as_float(df[value], value), gid, n_groups, total=total,
-                     covmat=covmat, deff=deff)
+    dz = resolve_design(design, len(df))
+    groups = group_codes(df, by_cols)
+    gm = group_means(dz, as_float(df[value], value), groups, total=total, covmat=covmat)
     keep = gm.n > 0
     se = np.sqrt(gm.var)
     q = t_value(level, gm.df)
-    table = _labels(df, by_cols, gid, n_groups, keep).assign(
+    table = _labels(df, by_cols, groups, keep).assign(
         estimate=gm.est[keep], se=se[keep], ci_low=(gm.est - q * se)[keep],
         ci_high=(gm.est + q * se)[keep], df=gm.df[keep], n=gm.n[keep],
         n_psu=gm.n_psu[keep], deff=gm.deff[keep], n_eff=gm.n_eff[keep],
@@ -554,52 +561,47 @@ def survey_by(df: pd.DataFrame, value: str, by: str | Sequence[str], *,
     return table
 
 
-def nps_table(df: pd.DataFrame, by: str | Sequence[str], score: str = "ltr",
-              weight: str | None = None, cluster: str | None = None, level: float = 0.95,
-              ci: CIMethod = "adjusted_wald", *, strata: str | None = None,
-              fpc: str | None = None, design: Design | None = None, covmat: bool = False,
-              deff: DeffKind = "replace") -> pd.DataFrame:
+def nps_table(df: pd.DataFrame, by: str | Sequence[str], score: str = "ltr", *,
+              design: Design | None = None, level: float = 0.95,
+              ci: CIMethod = "adjusted_wald", covmat: bool = False) -> pd.DataFrame:
     """NPS with uncertainty for every group of ``by``, vectorised: R ``svyby`` of the score.
 
     One row per group with rated rows of positive weight (sorted): the ``by`` columns, ``n``,
     ``pct_promoter``, ``pct_passive``, ``pct_detractor``, ``nps``, ``se``, ``ci_low``,
     ``ci_high``, ``df``, ``deff``, ``n_eff``, ``n_psu`` (and ``n_clusters`` when clustered),
     ``note``. Without a design each row equals :func:`nps` on the group (multinomial, normal
-    quantile as R ``NPS``); with
-    weights / strata / clusters / fpc (columns) or a prebuilt ``design`` every group is a domain
-    of the full design (strata and PSUs without the group count, as R), with its own df.
+    quantile as R ``NPS``); with a ``design`` of the rows every group is a domain of the full
+    design (strata and PSUs without the group count, as R), with its own df.
     ``covmat=True``: covariance between rows in ``attrs["vcov"]`` (see :func:`survey_by`).
-    Rows without a cluster label are PSUs of their own; rows with a missing group label belong
-    to no group; NaN scores are outside every domain.
+    Rows with a missing group label belong to no group; NaN scores are outside every domain.
     """
     by_cols = [by] if isinstance(by, str) else list(by)
-    require_columns(df, [*by_cols, score, *[c for c in (weight, cluster, strata, fpc) if c]],
-                    "responses")
+    require_columns(df, [*by_cols, score], "responses")
     _check_ci(ci)
     check_level(level)
     y = nps_score(df[score], score) / 100.0
-    gid, n_groups = group_codes(df, by_cols)
-    plain = design is None and all(v is None for v in (weight, cluster, strata, fpc))
-    dz = Design(len(df)) if plain else _table_design(df, design, weight, strata, cluster, fpc)
-    gm = group_means(dz, y, gid, n_groups, covmat=covmat, deff=deff)
-    valid = (gid >= 0) & ~np.isnan(y)
-    gv = np.where(valid, gid, 0)
+    groups = group_codes(df, by_cols)
+    dz = resolve_design(design, len(df))
+    gm = group_means(dz, y, groups, covmat=covmat)
+    valid = (groups.codes >= 0) & ~np.isnan(y)
+    gv = np.where(valid, groups.codes, 0)
     wv = np.where(valid, dz.w, 0.0)
     with np.errstate(divide="ignore", invalid="ignore"):
-        p_pro = np.bincount(gv, weights=wv * (y > 0), minlength=n_groups) / gm.wsum
-        p_det = np.bincount(gv, weights=wv * (y < 0), minlength=n_groups) / gm.wsum
+        p_pro = np.bincount(gv, weights=wv * (y > 0), minlength=groups.n) / gm.wsum
+        p_det = np.bincount(gv, weights=wv * (y < 0), minlength=groups.n) / gm.wsum
         n = gm.n.astype(float)
-        if plain:   # R NPS package: multinomial variance, no design effect
+        if design is None:   # R NPS package: multinomial variance, no design effect
             var = np.where(n >= 2, np.maximum(p_pro + p_det - gm.est**2, 0.0) / n, np.nan)
-            dfs = np.full(n_groups, np.inf)
-            deffs, n_effs = np.full(n_groups, np.nan), np.full(n_groups, np.nan)
+            dfs = np.full(groups.n, np.inf)
+            deffs, n_effs = np.full(groups.n, np.nan), np.full(groups.n, np.nan)
         else:
             var, dfs, deffs, n_effs = gm.var, gm.df, gm.deff, gm.n_eff
     se = np.sqrt(var)
-    lo, hi = _nps_interval(gm.est, se, p_pro, p_det, n, n_effs, t_value(level, dfs), ci)
+    lo, hi = _nps_interval(gm.est, se, p_pro, p_det, _interval_size(n, n_effs),
+                           t_value(level, dfs), ci)
     keep = gm.n > 0
     extra = {"n_clusters": gm.n_psu[keep]} if dz.clustered else {}
-    table = _labels(df, by_cols, gid, n_groups, keep).assign(
+    table = _labels(df, by_cols, groups, keep).assign(
         n=gm.n[keep], pct_promoter=100 * p_pro[keep],
         pct_passive=100 * (1 - p_pro - p_det)[keep], pct_detractor=100 * p_det[keep],
         nps=100 * gm.est[keep], se=100 * se[keep], ci_low=100 * lo[keep],
@@ -619,10 +621,10 @@ def cells_design(cells: pd.DataFrame, *, strata: str | None = None, cluster: str
     margin (the query's keys include them)."""
     margins = [[m] if isinstance(m, str) else list(m) for m in (calibrate or [])]
     cl = None if cluster is None else pd.factorize(cells[cluster])[0]
+    cal = None if not margins else Calibration(
+        tuple(_cell_levels(cells, m) for m in margins), counts=cells["n"].to_numpy(float))
     return Design(len(cells), weights=cells["sw"].to_numpy(float),
-                  strata=None if strata is None else cells[strata], cluster=cl,
-                  calibrate=[_cell_levels(cells, m) for m in margins] or None,
-                  counts=cells["n"].to_numpy(float))
+                  strata=None if strata is None else cells[strata], cluster=cl, calibrate=cal)
 
 
 def _cell_levels(cells: pd.DataFrame, cols: list[str]) -> np.ndarray:
@@ -649,22 +651,22 @@ def nps_table_cells(cells: pd.DataFrame, by: str | Sequence[str], value: str = "
     s1, s2 = cells[f"s__{value}"].to_numpy(float), cells[f"ss__{value}"].to_numpy(float)
     with np.errstate(divide="ignore", invalid="ignore"):
         y = np.where(sw > 0, s1 / sw, np.nan)
-    gid, n_groups = group_codes(cells, by_cols)
-    gm = group_means(design, y, gid, n_groups, covmat=covmat, counts=cells["n"].to_numpy(float),
-                     wyy=s2)
-    valid = (gid >= 0) & ~np.isnan(y)
-    gv = np.where(valid, gid, 0)
+    groups = group_codes(cells, by_cols)
+    gm = group_means(design, y, groups, covmat=covmat,
+                     cells=CellSums(cells["n"].to_numpy(float), s2))
+    valid = (groups.codes >= 0) & ~np.isnan(y)
+    gv = np.where(valid, groups.codes, 0)
     with np.errstate(divide="ignore", invalid="ignore"):
         p_pro = np.bincount(gv, weights=np.where(valid, (s2 + s1) / 2, 0.0),
-                            minlength=n_groups) / gm.wsum
+                            minlength=groups.n) / gm.wsum
         p_det = np.bincount(gv, weights=np.where(valid, (s2 - s1) / 2, 0.0),
-                            minlength=n_groups) / gm.wsum
+                            minlength=groups.n) / gm.wsum
     se = np.sqrt(gm.var)
-    n = gm.n.astype(float)
-    lo, hi = _nps_interval(gm.est, se, p_pro, p_det, n, gm.n_eff, t_value(level, gm.df), ci)
+    lo, hi = _nps_interval(gm.est, se, p_pro, p_det, _interval_size(gm.n.astype(float), gm.n_eff),
+                           t_value(level, gm.df), ci)
     keep = gm.n > 0
     extra = {"n_clusters": gm.n_psu[keep]} if design.clustered else {}
-    table = _labels(cells, by_cols, gid, n_groups, keep).assign(
+    table = _labels(cells, by_cols, groups, keep).assign(
         n=gm.n[keep], pct_promoter=100 * p_pro[keep],
         pct_passive=100 * (1 - p_pro - p_det)[keep], pct_detractor=100 * p_det[keep],
         nps=100 * gm.est[keep], se=100 * se[keep], ci_low=100 * lo[keep],

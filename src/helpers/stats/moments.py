@@ -31,7 +31,7 @@ import numpy as np
 import pandas as pd
 
 from helpers import paths
-from helpers.errors import ConfigError, DataError
+from helpers.errors import ArgumentError, ConfigError
 
 ENGINES = ("pandas", "duckdb", "spark")
 TRANSFORMS = ("identity", "nps", "promoter", "detractor", "at_least")
@@ -66,14 +66,14 @@ class MomentQuery:
     source: str
     keys: tuple[str, ...]
     values: tuple[Value, ...]
-    weight: str | None = None
+    weights: str | None = None
     where: tuple[tuple[str, str, Any], ...] = ()
     cross: bool = False
     complete: bool = True
 
     def __post_init__(self) -> None:
         for name in (self.source, *self.keys, *(v.name for v in self.values),
-                     *(v.column for v in self.values), *([self.weight] if self.weight else []),
+                     *(v.column for v in self.values), *([self.weights] if self.weights else []),
                      *(c for c, _, _ in self.where)):
             if not _NAME.match(name):
                 raise ConfigError(f"name {name!r} in a moment query", expected="letters, "
@@ -100,7 +100,7 @@ class MomentQuery:
     def needs(self) -> list[str]:
         """Columns of the source the query reads."""
         cols = [*self.keys, *(v.column for v in self.values), *(c for c, _, _ in self.where)]
-        return list(dict.fromkeys(cols + ([self.weight] if self.weight else [])))
+        return list(dict.fromkeys(cols + ([self.weights] if self.weights else [])))
 
 
 class Engine(Protocol):
@@ -136,10 +136,10 @@ def _sql_value(v: Value, q: str) -> str:
 def to_sql(query: MomentQuery, table: str, quote: str = '"') -> str:
     """The query as one SQL statement (DuckDB: quote '"'; Spark SQL: quote '`')."""
     q = quote
-    w = f"CAST({q}{query.weight}{q} AS DOUBLE)" if query.weight else "1.0"
+    w = f"CAST({q}{query.weights}{q} AS DOUBLE)" if query.weights else "1.0"
     conds = [f"{q}{k}{q} IS NOT NULL" for k in query.keys]
-    if query.weight:
-        conds.append(f"{q}{query.weight}{q} IS NOT NULL")
+    if query.weights:
+        conds.append(f"{q}{query.weights}{q} IS NOT NULL")
     for col, op, val in query.where:
         if op == "notnull":
             conds.append(f"{q}{col}{q} IS NOT NULL")
@@ -204,6 +204,25 @@ def _pandas_value(v: Value, df: pd.DataFrame) -> np.ndarray:
     return out
 
 
+def _where_mask(df: pd.DataFrame, query: MomentQuery) -> np.ndarray:
+    """Rows with every key present that meet every condition of the query (the SQL WHERE)."""
+    keep = np.ones(len(df), bool)
+    for k in query.keys:
+        keep &= df[k].notna().to_numpy()
+    for col, op, val in query.where:
+        s = df[col]
+        if op == "notnull":
+            keep &= s.notna().to_numpy()
+        elif op == "true":
+            keep &= s.fillna(False).astype(bool).to_numpy()
+        elif op == "in":
+            keep &= s.isin(list(val)).fillna(False).to_numpy(bool)
+        else:
+            hit = (s == val).fillna(False).to_numpy(bool)
+            keep &= hit if op == "==" else (~hit & s.notna().to_numpy())
+    return keep
+
+
 @dataclass
 class PandasEngine:
     """The reference engine: frames in memory, ``{source name: DataFrame}``."""
@@ -216,27 +235,15 @@ class PandasEngine:
 
     def _frame(self, source: str) -> pd.DataFrame:
         if source not in self.frames:
-            raise DataError(f"no table {source!r}", expected=", ".join(self.frames))
+            raise ArgumentError(f"no table {source!r}", argument="source",
+                                expected=", ".join(self.frames))
         return self.frames[source]
 
     def run(self, query: MomentQuery) -> pd.DataFrame:
         df = self._frame(query.source)
-        keep = np.ones(len(df), bool)
-        for k in query.keys:
-            keep &= df[k].notna().to_numpy()
-        for col, op, val in query.where:
-            s = df[col]
-            if op == "notnull":
-                keep &= s.notna().to_numpy()
-            elif op == "true":
-                keep &= s.fillna(False).astype(bool).to_numpy()
-            elif op == "in":
-                keep &= s.isin(list(val)).fillna(False).to_numpy(bool)
-            else:
-                hit = (s == val).fillna(False).to_numpy(bool)
-                keep &= hit if op == "==" else (~hit & s.notna().to_numpy())
-        w = (pd.to_numeric(df[query.weight]).to_numpy(dtype=float, na_value=np.nan)
-             if query.weight else np.ones(len(df)))
+        keep = _where_mask(df, query)
+        w = (pd.to_numeric(df[query.weights]).to_numpy(dtype=float, na_value=np.nan)
+             if query.weights else np.ones(len(df)))
         keep &= ~np.isnan(w)
         vals = {v.name: _pandas_value(v, df) for v in query.values}
         if query.complete:
@@ -321,7 +328,8 @@ class DuckDBEngine:
 
     def run(self, query: MomentQuery) -> pd.DataFrame:
         if query.source not in self.sources:
-            raise DataError(f"no table {query.source!r}", expected=", ".join(self.sources))
+            raise ArgumentError(f"no table {query.source!r}", argument="source",
+                                expected=", ".join(self.sources))
         return _tidy(self.sql(to_sql(query, f'"{query.source}"')), query)
 
     def close(self) -> None:
@@ -344,7 +352,8 @@ class SparkEngine:
 
     def _view(self, source: str) -> str:
         if source not in self.sources:
-            raise DataError(f"no table {source!r}", expected=", ".join(self.sources))
+            raise ArgumentError(f"no table {source!r}", argument="source",
+                                expected=", ".join(self.sources))
         if source not in self._views:
             src = str(self.sources[source])
             if Path(src).exists():
@@ -391,20 +400,32 @@ def spark_session(master: str = "local[2]", app_name: str = "cx-workspace",
         return builder.getOrCreate()
 
 
-def make_engine(name: str, sources: Mapping[str, Any], *, memory_limit_gb: float = 4.0,
-                threads: int = 2, temp_dir: str | None = None, spark: Any = None,
-                spark_master: str = "local[2]",
-                spark_conf: Mapping[str, str] | None = None) -> Engine:
+@dataclass(frozen=True)
+class EngineOptions:
+    """Settings of the engines that run out of core: DuckDB's memory limit (GB), threads and
+    spill folder; Spark's session (None: start one), master URL and configuration."""
+
+    memory_limit_gb: float = 4.0
+    threads: int = 2
+    temp_dir: str | None = None
+    spark: Any = None
+    spark_master: str = "local[2]"
+    spark_conf: Mapping[str, str] | None = None
+
+
+def make_engine(name: str, sources: Mapping[str, Any],
+                options: EngineOptions | None = None) -> Engine:
     """The engine `name` (pandas, duckdb or spark) over `sources`."""
+    opt = options or EngineOptions()
     if name == "pandas":
         frames = {k: v if isinstance(v, pd.DataFrame) else pd.read_parquet(v)
                   for k, v in sources.items()}
         return PandasEngine(frames)
     if name == "duckdb":
-        return DuckDBEngine(sources, memory_limit_gb, threads, temp_dir)
+        return DuckDBEngine(sources, opt.memory_limit_gb, opt.threads, opt.temp_dir)
     if name == "spark":
-        return SparkEngine(spark if spark is not None else
-                           spark_session(spark_master, conf=spark_conf), sources)
+        return SparkEngine(opt.spark if opt.spark is not None else
+                           spark_session(opt.spark_master, conf=opt.spark_conf), sources)
     raise ConfigError(f"engine {name!r}", expected=", ".join(ENGINES))
 
 

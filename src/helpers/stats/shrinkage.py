@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 from scipy import optimize, special, stats
 
-from helpers.errors import DataError
+from helpers.errors import ArgumentError, DataError, ThinData
 from helpers.stats.design import ArrayLike, as_float
 
 
@@ -26,22 +26,25 @@ def fit_beta_binomial(successes: ArrayLike, trials: ArrayLike,
     variance). ``"mle"``: marginal maximum likelihood, started from the moments fit. When the
     rates show no extra-binomial variation, alpha + beta is capped at 1e7 (complete pooling).
     """
+    if method not in ("mle", "mom"):
+        raise ArgumentError(f"unknown method {method!r}", argument="method",
+                            expected="'mle' or 'mom'")
     k = as_float(successes, "successes")
     n = as_float(trials, "trials")
     if len(k) != len(n):
-        raise DataError("successes and trials differ in length", column="trials",
-                        expected="one count pair per unit")
+        raise ArgumentError("successes and trials differ in length", argument="trials",
+                            expected="one count pair per unit")
     bad = ~np.isfinite(k) | ~np.isfinite(n) | (n <= 0) | (k < 0) | (k > n)
     if bad.any():
         row = int(np.flatnonzero(bad)[0])
         raise DataError(f"successes {k[row]:g} of trials {n[row]:g}", column="successes", row=row,
                         expected="0 <= successes <= trials, trials > 0")
     if len(k) < 2:
-        raise DataError("a prior needs at least two units", expected=">= 2 units")
+        raise ThinData("a prior needs at least two units", expected=">= 2 units")
     pooled = k.sum() / n.sum()
     if pooled in (0.0, 1.0):
-        raise DataError(f"pooled rate is {pooled:g}: every unit has the same outcome",
-                        expected="some successes and some failures")
+        raise ThinData(f"pooled rate is {pooled:g}: every unit has the same outcome",
+                       expected="some successes and some failures")
     cap = 1e7
     r = k / n
     m = r.mean()
@@ -51,8 +54,6 @@ def fit_beta_binomial(successes: ArrayLike, trials: ArrayLike,
     mom = (m * size, (1 - m) * size)
     if method == "mom":
         return float(mom[0]), float(mom[1])
-    if method != "mle":
-        raise DataError(f"unknown method {method!r}", expected="'mle' or 'mom'")
 
     def nll(theta: np.ndarray) -> float:
         a, b = np.exp(theta)

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from helpers.errors import DataError, ThinData
+from helpers.errors import ArgumentError, DataError, ThinData
 
 __all__ = ["rake", "trim_weights", "kish_deff", "effective_n", "margin_table"]
 
@@ -23,7 +23,8 @@ _SUM_TOL = 1e-6
 def _positive_weights(w: Any, n: int, name: str) -> np.ndarray:
     arr = np.asarray(w, dtype=float).ravel()
     if len(arr) != n:
-        raise DataError(f"{len(arr)} weights for {n} rows", column=name, expected=f"{n} weights")
+        raise ArgumentError(f"{len(arr)} weights for {n} rows", argument=name,
+                            expected=f"{n} weights")
     bad = ~np.isfinite(arr) | (arr <= 0)
     if bad.any():
         row = int(np.flatnonzero(bad)[0])
@@ -132,10 +133,11 @@ def trim_weights(w: Any, upper: float = 5.0, lower: float = 0.2, max_iter: int =
     margins then hold approximately. Returns the same type as ``w`` (a Series keeps its index).
     """
     if not (upper > 1 and 0 <= lower < 1):
-        raise DataError(f"trim bounds lower={lower!r}, upper={upper!r}",
-                        expected="0 <= lower < 1 < upper (multiples of the mean weight)")
+        raise ArgumentError(f"trim bounds lower={lower!r}, upper={upper!r}", argument="upper",
+                            expected="0 <= lower < 1 < upper (multiples of the mean weight)")
     if redistribute not in ("proportional", "additive"):
-        raise DataError(f"redistribute={redistribute!r}", expected="'proportional' or 'additive'")
+        raise ArgumentError(f"redistribute={redistribute!r}", argument="redistribute",
+                            expected="'proportional' or 'additive'")
     arr = _positive_weights(w, len(np.asarray(w).ravel()), getattr(w, "name", None) or "weights")
     total, n = arr.sum(), len(arr)
     hi, lo = upper * total / n, lower * total / n
@@ -185,12 +187,12 @@ def effective_n(w: Any) -> float:
 
 
 def margin_table(df: pd.DataFrame, margins: Mapping[str, Mapping[Any, float]],
-                 weight: Any | None = None) -> pd.DataFrame:
+                 weights: Any | None = None) -> pd.DataFrame:
     """Sample, weighted and population share per raking level, to show what weighting did.
 
     Columns: variable, level, n, sample_share, weighted_share, population_share.
     """
-    w = np.ones(len(df)) if weight is None else np.asarray(weight, dtype=float)
+    w = np.ones(len(df)) if weights is None else np.asarray(weights, dtype=float)
     rows = []
     for var, shares in margins.items():
         for level, pop in shares.items():
