@@ -64,7 +64,7 @@ p3 = config.notebook_params("03_promoter_drivers")
 p2 = config.notebook_params("02_segments")
 t0 = time.perf_counter()
 data = selection.load("data/processed/responses.parquet", "data/processed/survey.yaml",
-                      "config/segments.yaml", accounts_path="data/processed/accounts.parquet")
+                      "config/segments.yaml", inputs={"accounts": "data/processed/accounts.parquet"})
 T["load (selection.load)"] = time.perf_counter() - t0
 sch, cfg = data.schema, data.settings
 step("02 headline", lambda: headline.market_headline(data))

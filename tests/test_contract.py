@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from helpers import catalog, cli, config, contract, paths
+from helpers import catalog, cli, config, contract, inputs, paths
 from helpers.errors import ConfigError, DataError, ExitCode, ThinData
 from helpers.paths import PROJECT_ROOT
 from helpers.reporting import cards, kernels, pipeline, run_params
@@ -50,7 +50,7 @@ def test_missing_needs_are_named_with_how_to_provide_them() -> None:
     assert thin[0] == "at least 60 responses (this run has 45; not enough data)"
     no_renewals = contract.Facts(**{**FULL.__dict__, "tables": {"accounts": frozenset({"account_id"})}})
     assert m("outcomes.leaders", no_renewals) == [
-        "columns arr, renewed in the accounts table (" + contract.INPUTS["accounts"][1] + ")"]
+        "columns arr, renewed in the accounts table (" + inputs.INPUTS["accounts"].how + ")"]
     assert "competitor ratings" in m("outcomes.competitors", no_renewals)[0]
 
 

@@ -19,9 +19,7 @@ from helpers.sample import profiles
 def _study(folder: Path, segments_path: Path) -> selection.Study:
     side = {k: str(folder / f"{k}.csv") for k in ("accounts", "invitations", "cx_index", "prices")}
     export = next(folder.glob("survey_export.*"))
-    res = clean.prepare(export, folder / "survey.yaml", accounts_path=side["accounts"],
-                        invitations_path=side["invitations"], cx_index_path=side["cx_index"],
-                        prices_path=side["prices"])
+    res = clean.prepare(export, folder / "survey.yaml", inputs=side)
     return selection.study(res.responses, res.schema, config.load_segments(segments_path),
                            tables=res.side_tables)
 

@@ -33,7 +33,7 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     writers.write(program.generate(rows=400, seed=5), raw)
     with pytest.MonkeyPatch.context() as mp:
         mp.delenv(config.RUN_ENV, raising=False)
-        clean.run(raw / "survey_export.csv", SCHEMA, processed, accounts_path=str(raw / "accounts.csv"))
+        clean.run(raw / "survey_export.csv", SCHEMA, processed, inputs={"accounts": raw / "accounts.csv"})
     return {"tmp": tmp, "raw": raw / "survey_export.csv", "processed": processed,
             "responses": processed / "responses.parquet"}
 

@@ -223,9 +223,9 @@ def test_cleaning_parts_equals_cleaning_the_whole_export(tmp_path) -> None:
     from helpers.ingest import clean
 
     raw, parts, whole = _parts_and_whole(tmp_path)
-    one = clean.run(whole, out_dir=tmp_path / "one", accounts_path=str(raw / "accounts.csv"))
+    one = clean.run(whole, out_dir=tmp_path / "one", inputs={"accounts": raw / "accounts.csv"})
     many = clean.run(raw / "survey_export", out_dir=tmp_path / "many",
-                     accounts_path=str(raw / "accounts.csv"))
+                     inputs={"accounts": raw / "accounts.csv"})
     a = pd.read_parquet(tmp_path / "one" / "responses.parquet").sort_values("response_id")
     b = pd.read_parquet(tmp_path / "many" / "responses.parquet").sort_values("response_id")
     assert (tmp_path / "many" / "responses.parquet").is_dir() and len(list(

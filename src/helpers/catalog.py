@@ -24,23 +24,30 @@ from typing import Any
 import pandas as pd
 import yaml
 
-from helpers import contract, paths
+from helpers import contract, inputs, paths
 from helpers.errors import DataError
 
 
 @cache
-def _entries() -> dict[str, str]:
-    """Names are 'raw.X' and 'processed.X'; a bare 'X' means processed.X, else raw.X."""
+def _declared() -> dict[str, str]:
+    """config/catalog.yaml as 'raw.X' and 'processed.X' -> file."""
     with open(paths.CONFIG_DIR / "catalog.yaml", encoding="utf-8") as fh:
         cfg = yaml.safe_load(fh)
-    flat = {f"{layer}.{name}": rel for layer, items in cfg.items() for name, rel in items.items()}
+    return {f"{layer}.{name}": rel for layer, items in cfg.items() for name, rel in items.items()}
+
+
+def _entries() -> dict[str, str]:
+    """Names are 'raw.X' and 'processed.X'; a bare 'X' means processed.X, else raw.X. The
+    optional inputs' processed tables come from their registry (helpers.inputs)."""
+    flat = {**_declared(), **{f"processed.{i.name}": f"data/processed/{i.file}"
+                              for i in inputs.INPUTS.values()}}
     for layer in ("raw", "processed"):
-        flat.update(cfg.get(layer, {}))
+        flat.update({k.split(".", 1)[1]: v for k, v in flat.items() if k.startswith(f"{layer}.")})
     return flat
 
 
 def path(name: str) -> Path:
-    """Absolute path of a catalog entry ('responses', 'raw.accounts', ...)."""
+    """Absolute path of a catalog entry ('responses', 'accounts', 'raw.survey_export', ...)."""
     try:
         return paths.resolve(_entries()[name])
     except KeyError:

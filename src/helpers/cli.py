@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from helpers import inputs as registry
 from helpers.errors import DataError, ExitCode, os_error_line
 from helpers.paths import shown, user_path
 
@@ -52,8 +53,7 @@ def _clean(args: argparse.Namespace) -> int:
     args.out = str(paths.resolve(args.out))
     res = clean.run(args.raw, schema_path=args.schema, out_dir=args.out, format=args.format,
                     encoding=args.encoding, speeder_fraction=args.speeder_fraction,
-                    accounts_path=args.accounts, invitations_path=args.invitations,
-                    cx_index_path=args.cx_index, prices_path=args.prices)
+                    inputs=_input_files(args))
     log = res.log
     print(f"{log['input']['file']}: {log['input']['rows']:,} rows read ({log['input']['format']}), "
           f"{log['included']:,} included; wrote {args.out}/responses.parquet and cleaning_log.json")
@@ -88,7 +88,7 @@ def _drivers(args: argparse.Namespace) -> int:
     from helpers.analysis.modelling import Bootstrap
     p = config.notebook_params("03_promoter_drivers", args.params)
     data = selection.load(args.responses or p["responses_path"], p["schema_path"],
-                          p["segments_config"], accounts_path=p.get("accounts_path", ""))
+                          p["segments_config"], inputs=registry.from_parameters(p))
     chosen = data.market(args.market, p.get("waves", "") if args.waves is None else args.waves)
     items = [i for i in data.schema.driver_items(args.market) if chosen.rows[i].notna().any()]
     imp = importance.shapley_importance(chosen.rows, "ltr", items, bootstrap=Bootstrap(
@@ -105,8 +105,7 @@ def _check(args: argparse.Namespace) -> int:
     from helpers.analysis import selection
     from helpers.ingest import clean
     res = clean.prepare(args.raw, schema_path=args.schema, format=args.format, encoding=args.encoding,
-                        accounts_path=args.accounts, invitations_path=args.invitations,
-                        cx_index_path=args.cx_index, prices_path=args.prices)
+                        inputs=_input_files(args))
     log = res.log
     print(f"{log['input']['file']}: {log['input']['rows']:,} rows read ({log['input']['format']}), "
           f"{log['included']:,} included; nothing written")
@@ -122,8 +121,8 @@ def _check(args: argparse.Namespace) -> int:
     print(f"{len(lacking) - len(off)} of {len(lacking)} report sections can run on this data.")
     for section, missing in off.items():
         print(f"  not available: {contract.SECTIONS[section].title}: needs {'; '.join(missing)}")
-    extra = "".join(f" --{o.replace('_', '-')} {shown(getattr(args, o))}"
-                    for o in ("accounts", "invitations", "cx_index", "prices") if getattr(args, o))
+    extra = "".join(f" {i.option} {shown(getattr(args, i.dest))}" for i in registry.files()
+                    if getattr(args, i.dest))
     print(f"next: cx run --raw {shown(args.raw)} --schema {shown(args.schema)}{extra}")
     return ExitCode.OK
 
@@ -155,11 +154,15 @@ def _report(args: argparse.Namespace) -> int:
 
 
 def _export_options(p: argparse.ArgumentParser) -> None:
-    """The optional inputs beside an export (each may be left out)."""
-    for name, what in (("accounts", "account master (CRM extract)"),
-                       ("invitations", "invitations: who was invited each wave"),
-                       ("cx-index", "public CX index (market view)"), ("prices", "daily prices (market view)")):
-        p.add_argument(f"--{name}", default="", type=user_path, help=f"{what}; optional")
+    """The optional input files beside an export (helpers.inputs; each may be left out)."""
+    for inp in registry.files():
+        p.add_argument(inp.option, dest=inp.dest, default="", type=user_path,
+                       help=f"{inp.label}; optional")
+
+
+def _input_files(args: argparse.Namespace) -> dict[str, str]:
+    """The optional input files given on the command line: input name -> file ("" not given)."""
+    return {inp.name: getattr(args, inp.dest) for inp in registry.files()}
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -8,6 +8,7 @@ validation (``cx check`` / ``cx run --check``) lists what will not be available,
 executive summary and the run index report it. The artefacts a notebook writes for another to
 read (metrics files and result tables) are named here too, with what each notebook reads of
 them: written and read by these names only, checked when a run is validated and while it runs.
+What each optional input is and how to provide it is declared in :mod:`helpers.inputs`.
 """
 
 from __future__ import annotations
@@ -15,23 +16,9 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 
+from helpers import inputs as registry
 from helpers.errors import DataError
 
-#: Optional inputs: processed table -> (what it is, how to provide it).
-INPUTS: dict[str, tuple[str, str]] = {
-    "accounts": ("an account master or an account column in the export",
-                 "map account_id in the survey schema, or set accounts_path (01_clean_survey) "
-                 "to a CRM extract with account_id"),
-    "invitations": ("an invitations table (who was invited each wave)",
-                    "set invitations_path (01_clean_survey) to a file with wave, account_id, "
-                    "responded (and role)"),
-    "competitor_ratings": ("competitor ratings (LTR of other vendors by the same respondents)",
-                           "map the competitor LTR columns under `competitors:` in the survey schema"),
-    "cx_index": ("a public CX index (year, ticker, rank or score)",
-                 "set cx_index_path (01_clean_survey); see README 'A real CX index and price file'"),
-    "prices": ("daily prices with dividends or total returns",
-               "set prices_path (01_clean_survey); see README 'A real CX index and price file'"),
-}
 #: Response fields a section may need -> how to provide it.
 FIELD_HOW: dict[str, str] = {
     "account_id": "map the account column as account_id in the survey schema",
@@ -58,7 +45,7 @@ class Needs:
     drivers: int = 0                             # driver items of the market, at least
     stage: str | None = None                     # a journey stage's items (sales, implementation)
     segments: int = 0                            # segment fields of the market, at least
-    inputs: tuple[str, ...] = ()                 # optional input tables, non-empty
+    inputs: tuple[str, ...] = ()                 # optional inputs (helpers.inputs), non-empty
     columns: dict[str, tuple[str, ...]] = field(default_factory=dict)  # input -> columns
     waves: int = 1                               # distinct waves, at least
     min_rows: int = 30                           # responses of the market, at least
@@ -125,6 +112,11 @@ def needs(section: str) -> Needs:
                         expected="a name in contract.SECTIONS") from None
 
 
+def fed_by(name: str) -> list[str]:
+    """The report sections that need the optional input `name` (from their ``Needs.inputs``)."""
+    return [s for s, need in SECTIONS.items() if name in need.inputs]
+
+
 @dataclass(frozen=True)
 class Facts:
     """What a run's data has: per market, the rows, fields with values, driver items, segment
@@ -173,12 +165,11 @@ def missing(section: str, facts: Facts, market: str | None = None) -> list[str]:
                    "submitted_at or a wave column)")
     for t in need.inputs:
         if t not in facts.tables:
-            what, how = INPUTS[t]
-            out.append(f"{what} ({how})")
+            out.append(f"{registry.INPUTS[t].what} ({registry.INPUTS[t].how})")
         else:
             lacking = [c for c in need.columns.get(t, ()) if c not in facts.tables[t]]
             if lacking:
-                out.append(f"columns {', '.join(lacking)} in the {t} table ({INPUTS[t][1]})")
+                out.append(f"columns {', '.join(lacking)} in the {t} table ({registry.INPUTS[t].how})")
     return out
 
 

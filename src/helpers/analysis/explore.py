@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats as scipy_stats
 
-from helpers import config
+from helpers import config, inputs
 from helpers.analysis import headline, importance, segments, selection
 from helpers.analysis.modelling import Bootstrap
 from helpers.analysis.selection import MarketData, Study
@@ -50,8 +50,7 @@ def open_study(params: str | os.PathLike[str] | None = None, *, wave: str | None
                                or "config/params.yaml")
     return selection.load(p["responses_path"], p["schema_path"], p["segments_config"],
                           wave=p.get("wave", "") if wave is None else wave,
-                          accounts_path=p.get("accounts_path", ""),
-                          invitations_path=p.get("invitations_path", ""))
+                          inputs=inputs.from_parameters(p))
 
 
 def drivers(study: Study, market: str, k: int = 3,

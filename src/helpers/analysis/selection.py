@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from helpers import catalog, config, contract, paths
+from helpers import inputs as registry
 from helpers.config import SegmentsConfig
 from helpers.errors import ArgumentError, DataError, ThinData, require_columns
 from helpers.ingest import provenance
@@ -369,10 +370,11 @@ def _by_market(every: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, tuple[int, 
 
 
 def load(responses_path: str, schema_path: str, segments_config: str, *, wave: str = "",
-         **optional_paths: str) -> Study:
+         inputs: Mapping[str, str] | None = None) -> Study:
     """:func:`study` on files: the cleaned responses, the schema cleaning used, the analysis
-    settings, and the optional processed tables (``accounts_path=...``; "" or an absent file
-    means not provided)."""
+    settings, and the optional processed tables (`inputs`: input name -> file, e.g.
+    ``{"accounts": accounts_path}``; "" or an absent file means not provided)."""
+    given = registry.given(inputs or {})
     provenance.announce(responses_path)  # stale data/processed: one line, or refused in a run
     scale = config.load_scale()
     target = paths.resolve(responses_path)
@@ -383,30 +385,28 @@ def load(responses_path: str, schema_path: str, segments_config: str, *, wave: s
         print(estimate.line(scale.memory_budget_gb) + f": out of core ({scale.engine}) and a "
               "stratified subsample", file=sys.stderr)
         sample, full = outofcore.open_large(target, estimate, scale)
-        tables = _sample_tables(optional_paths, sample)
+        tables = _sample_tables(given, sample)
         found = study(sample, schema_mod.load(schema_path), config.load_segments(segments_config),
                       tables=tables, wave=wave)
         return dataclasses.replace(found, full=full)
-    tables = {name.removesuffix("_path"): catalog.load_optional(name.removesuffix("_path"), path)
-              for name, path in optional_paths.items()}
+    tables = {name: catalog.load_optional(name, path) for name, path in given.items()}
     found = study(catalog.load("responses", path=responses_path), schema_mod.load(schema_path),
                   config.load_segments(segments_config), tables=tables, wave=wave)
     return dataclasses.replace(found, all_rows=None, source=responses_path)
 
 
-def _sample_tables(optional_paths: Mapping[str, str], sample: pd.DataFrame
+def _sample_tables(given: Mapping[str, str], sample: pd.DataFrame
                    ) -> dict[str, pd.DataFrame | None]:
-    """The optional tables for a subsample: row tables keyed by account or response only for
-    the sampled ones (read with a filter, never whole), small tables whole."""
-    keys = {"invitations": "account_id", "competitor_ratings": "response_id"}
+    """The optional tables for a subsample: tables whose rows grow with the responses
+    (``Input.sampled``) only for the sampled keys (read with a filter, never whole), small
+    tables whole."""
     out: dict[str, pd.DataFrame | None] = {}
-    for name, path in optional_paths.items():
-        table = name.removesuffix("_path")
-        key = keys.get(table)
-        if key and path and key in sample and paths.resolve(path).exists():
-            out[table] = catalog.load_filtered(path, key, sample[key].dropna().unique())
+    for name, path in given.items():
+        inp = registry.INPUTS[name]
+        if inp.sampled and inp.key in sample and paths.resolve(path).exists():
+            out[name] = catalog.load_filtered(path, inp.key, sample[inp.key].dropna().unique())
         else:
-            out[table] = catalog.load_optional(table, path)
+            out[name] = catalog.load_optional(name, path)
     return out
 
 

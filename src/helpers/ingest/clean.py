@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import pkgutil
 import re
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,7 +23,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from helpers import catalog, paths
-from helpers.errors import DataError, require_columns
+from helpers import inputs as registry
+from helpers.errors import ArgumentError, DataError, require_columns
 from helpers.ingest import readers
 from helpers.ingest import schema as schema_mod
 from helpers.ingest.pii_text import PLACEHOLDER
@@ -654,19 +656,53 @@ def read_table(path: Path) -> pd.DataFrame:
                         file=path, expected="a CSV or parquet table") from None
 
 
+# Readers of the optional input files, named in helpers.inputs: (path, salt) -> cleaned table.
+def read_accounts(path: Path, salt: str) -> pd.DataFrame:
+    """An account master file (see :func:`clean_accounts`)."""
+    return clean_accounts(read_table(path), path)
+
+
+def read_invitations(path: Path, salt: str) -> pd.DataFrame:
+    """An invitations file (see :func:`clean_invitations`)."""
+    return clean_invitations(read_table(path), path, salt)
+
+
+def read_dated(path: Path, salt: str) -> pd.DataFrame:
+    """A table kept as it is, its ``date`` column (when present) read as dates."""
+    t = read_table(path)
+    if "date" in t:
+        t["date"] = pd.to_datetime(t["date"], errors="coerce")
+    return t
+
+
+def read_input(inp: registry.Input, path: Path, salt: str) -> pd.DataFrame:
+    """The file of optional input `inp`, read and cleaned by its registered reader."""
+    reader: Callable[[Path, str], pd.DataFrame] = pkgutil.resolve_name(inp.reader)
+    return reader(path, salt)
+
+
+def files_given(given: Mapping[str, str | os.PathLike[str] | None] | None) -> dict[str, str]:
+    """Optional input files of a cleaning run: input name -> file, those not provided left out.
+    An input that does not come from a file (competitor ratings) is an ArgumentError."""
+    chosen = registry.given(given or {})
+    wrong = [n for n in chosen if registry.INPUTS[n].source != registry.FILE]
+    if wrong:
+        raise ArgumentError(f"input {wrong[0]!r} comes from the export, not from a file",
+                            argument="inputs")
+    return chosen
+
+
 # --------------------------------------------------------------------------------------------
 # The whole step, shared by `cx clean` and notebook 01
 # --------------------------------------------------------------------------------------------
-SIDE_TABLES = ("accounts", "invitations", "competitor_ratings", "cx_index", "prices")
-
-
 def prepare(raw_path: str | os.PathLike[str], schema_path: str | os.PathLike[str] = schema_mod.DEFAULT_SCHEMA,
-            accounts_path: str | None = None, invitations_path: str | None = None,
-            cx_index_path: str | None = None, prices_path: str | None = None, format: str = "auto",
+            *, inputs: Mapping[str, str | os.PathLike[str] | None] | None = None, format: str = "auto",
             encoding: str | None = None, speeder_fraction: float | None = None) -> CleanResult:
     """Read and clean an export and its optional inputs in memory (``cx check``; :func:`run`
-    writes the result). Optional inputs "" or None are not provided; without an account master,
-    the accounts named in the responses are used."""
+    writes the result). `inputs` maps optional inputs (helpers.inputs) to their files; "" or
+    None is not provided. Without an account master, the accounts named in the responses are
+    used."""
+    files = files_given(inputs)
     raw = paths.resolve(raw_path)
     check_memory(raw)
     sch = schema_mod.load(schema_path)
@@ -674,24 +710,15 @@ def prepare(raw_path: str | os.PathLike[str], schema_path: str | os.PathLike[str
     survey = readers.read_survey(raw, format=format, encoding=encoding)
     result = clean_responses(survey, sch, salt, speeder_fraction)
     result.schema = sch
-    if accounts_path:
-        p = paths.resolve(accounts_path)
-        result.side_tables["accounts"] = clean_accounts(read_table(p), p)
-    elif "account_id" in result.responses:
-        result.side_tables["accounts"] = accounts_from_responses(result.responses)
-    if invitations_path:
-        p = paths.resolve(invitations_path)
-        result.side_tables["invitations"] = clean_invitations(read_table(p), p, salt)
-    if len(result.competitor_ratings):
-        result.side_tables["competitor_ratings"] = result.competitor_ratings
-    for name, given in (("cx_index", cx_index_path), ("prices", prices_path)):
-        if given:
-            t = read_table(paths.resolve(given))
-            if "date" in t:
-                t["date"] = pd.to_datetime(t["date"], errors="coerce")
-            result.side_tables[name] = t
+    for name in registry.INPUTS:  # in registry order: the cleaning log lists them so
+        if name in files:
+            result.side_tables[name] = read_input(registry.INPUTS[name], paths.resolve(files[name]), salt)
+        elif name == "accounts" and "account_id" in result.responses:
+            result.side_tables[name] = accounts_from_responses(result.responses)
+        elif name == "competitor_ratings" and len(result.competitor_ratings):
+            result.side_tables[name] = result.competitor_ratings
     result.log["side_tables"] = {k: int(len(v)) for k, v in result.side_tables.items()}
-    result.log["accounts_from"] = ("account master" if accounts_path else
+    result.log["accounts_from"] = ("account master" if "accounts" in files else
                                    "responses" if "accounts" in result.side_tables else None)
     return result
 
@@ -759,28 +786,28 @@ def check_memory(raw: Path) -> None:
 
 
 def run(raw_path: str | os.PathLike[str], schema_path: str | os.PathLike[str] = schema_mod.DEFAULT_SCHEMA,
-        out_dir: str | os.PathLike[str] = "data/processed", accounts_path: str | None = None,
-        invitations_path: str | None = None, cx_index_path: str | None = None, prices_path: str | None = None,
-        format: str = "auto", encoding: str | None = None, speeder_fraction: float | None = None) -> CleanResult:
+        out_dir: str | os.PathLike[str] = "data/processed", *,
+        inputs: Mapping[str, str | os.PathLike[str] | None] | None = None, format: str = "auto",
+        encoding: str | None = None, speeder_fraction: float | None = None) -> CleanResult:
     """Read, clean and write everything (nothing is written if any step fails; see `publish`).
 
+    `inputs` maps optional inputs (helpers.inputs) to their files, as in :func:`prepare`.
     Processed tables of inputs not provided this time are removed, so no earlier programme's
     table is read by mistake. The schema used is copied beside the tables (``survey.yaml``):
     later notebooks read the programme's items from it.
     """
+    files = files_given(inputs)
     raw = paths.resolve(raw_path)
     if raw.is_dir():   # a folder of parts: one part in memory at a time
         from helpers.ingest import parts
-        return parts.run_parts(raw_path, schema_path, out_dir, accounts_path, invitations_path,
-                               cx_index_path, prices_path, format, encoding, speeder_fraction)
+        return parts.run_parts(raw_path, schema_path, out_dir, inputs=files, format=format,
+                               encoding=encoding, speeder_fraction=speeder_fraction)
     if needs_parts(raw) and (layout := readers.text_layout(raw, format, encoding)):
         from helpers.ingest import parts  # too large for memory: streamed into parts
-        return parts.run_file(raw, layout, schema_path, out_dir, accounts_path=accounts_path,
-                              invitations_path=invitations_path, cx_index_path=cx_index_path,
-                              prices_path=prices_path, format=format,
+        return parts.run_file(raw, layout, schema_path, out_dir, inputs=files, format=format,
                               speeder_fraction=speeder_fraction)
-    result = prepare(raw_path, schema_path, accounts_path, invitations_path, cx_index_path,
-                     prices_path, format, encoding, speeder_fraction)
+    result = prepare(raw_path, schema_path, inputs=files, format=format, encoding=encoding,
+                     speeder_fraction=speeder_fraction)
     from helpers.ingest import provenance  # which export and schema, for stale-data checks
     result.log["built_from"] = provenance.built_from(raw, schema_path)
     publish(result, out_dir)
@@ -801,14 +828,14 @@ def publish(result: CleanResult, out_dir: str | os.PathLike[str] = "data/process
         with catalog.staged_folder(out) as stage:
             catalog.atomic_write_table(result.responses, stage / "responses.parquet")
             for name, df in result.side_tables.items():
-                catalog.atomic_write_table(df, stage / f"{name}.parquet")
+                catalog.atomic_write_table(df, stage / registry.INPUTS[name].file)
             if result.schema is not None:
                 catalog.atomic_write_bytes(stage / "survey.yaml",
                                            paths.resolve(result.schema.source).read_bytes())
             catalog.save_json(result.log, stage / "cleaning_log.json")
-        for name in SIDE_TABLES:
+        for name, inp in registry.INPUTS.items():
             if name not in result.side_tables:
-                (out / f"{name}.parquet").unlink(missing_ok=True)
+                (out / inp.file).unlink(missing_ok=True)
     return out
 
 

@@ -20,6 +20,7 @@ import csv
 import itertools
 import os
 import tempfile
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -35,6 +36,7 @@ from helpers.ingest import schema as schema_mod
 from helpers.ingest.pii_text import PLACEHOLDER
 from helpers.ingest.privacy import load_salt
 from helpers.ingest.schema import Schema
+from helpers.inputs import INPUTS, Input
 
 PART_SUFFIXES = (".csv", ".tsv", ".txt", ".parquet")
 #: DuckDB's memory for the cross-part rules (it spills to disk beyond it).
@@ -84,16 +86,17 @@ def split_export(p: Path, folder: Path, layout: readers.TextLayout, rows: int = 
 
 
 def run_file(raw_path: str | os.PathLike[str], layout: readers.TextLayout,
-             schema_path: str | os.PathLike[str], out_dir: str | os.PathLike[str],
-             **options: Any) -> clean.CleanResult:
+             schema_path: str | os.PathLike[str], out_dir: str | os.PathLike[str], *,
+             inputs: Mapping[str, str] | None = None, format: str = "auto",
+             speeder_fraction: float | None = None) -> clean.CleanResult:
     """:func:`run_parts` for one CSV/TSV export too large to clean at once: streamed into
-    parts in a temporary folder beside `out_dir` (removed afterwards), cleaned part by part.
-    `options` are run_parts' optional inputs and format."""
+    parts in a temporary folder beside `out_dir` (removed afterwards), cleaned part by part."""
     p, out = paths.resolve(raw_path), paths.resolve(out_dir)
     out.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=".cx-parts-", dir=out.parent) as tmp:
         origin = split_export(p, Path(tmp), layout, rows=PART_ROWS)
-        return run_parts(tmp, schema_path, out_dir, origin=origin, **options)
+        return run_parts(tmp, schema_path, out_dir, inputs=inputs, format=format,
+                         speeder_fraction=speeder_fraction, origin=origin)
 
 
 def part_files(folder: Path) -> list[Path]:
@@ -119,18 +122,19 @@ class _Tally:
 
 def run_parts(raw_path: str | os.PathLike[str],
               schema_path: str | os.PathLike[str] = schema_mod.DEFAULT_SCHEMA,
-              out_dir: str | os.PathLike[str] = "data/processed", accounts_path: str | None = None,
-              invitations_path: str | None = None, cx_index_path: str | None = None,
-              prices_path: str | None = None, format: str = "auto", encoding: str | None = None,
-              speeder_fraction: float | None = None, origin: Origin | None = None
-              ) -> clean.CleanResult:
+              out_dir: str | os.PathLike[str] = "data/processed", *,
+              inputs: Mapping[str, str] | None = None, format: str = "auto",
+              encoding: str | None = None, speeder_fraction: float | None = None,
+              origin: Origin | None = None) -> clean.CleanResult:
     """:func:`helpers.ingest.clean.run` for a folder of export parts (see the module docstring);
+    `inputs` maps optional inputs to their files (a folder of parts is read part by part);
     `origin` when the parts were cut from one file (:func:`run_file`).
 
     Returns a CleanResult whose ``responses`` hold only ``ltr`` and ``include`` of every row
     (for the cleaning report's summaries; ``attrs["masked_comments"]`` counts the comments with
     personal data masked) and no side tables in memory: everything is in `out_dir`.
     """
+    given = clean.files_given(inputs)
     folder = paths.resolve(raw_path)
     files = part_files(folder)
     sch = schema_mod.load(schema_path)
@@ -141,21 +145,19 @@ def run_parts(raw_path: str | os.PathLike[str],
     with catalog.writer_lock():
         with catalog.staged_folder(out) as stage:
             logs, derived = _clean_each(files, sch, salt, frac, stage, format, encoding,
-                                        need_accounts=not accounts_path, origin=origin)
+                                        need_accounts="accounts" not in given, origin=origin)
             tally = _settle(stage, sch, frac)
             log = _merged_log(folder, logs, tally, origin)
-            provided = _side_tables(stage, salt, derived, accounts_path=accounts_path,
-                                    invitations_path=invitations_path,
-                                    cx_index_path=cx_index_path, prices_path=prices_path)
+            provided = _side_tables(stage, salt, derived, given)
             log["side_tables"] = provided
-            log["accounts_from"] = ("account master" if accounts_path else
+            log["accounts_from"] = ("account master" if "accounts" in given else
                                     "responses" if "accounts" in provided else None)
             log["built_from"] = provenance.built_from(origin.file if origin else folder, schema_path)
             catalog.atomic_write_bytes(stage / "survey.yaml", paths.resolve(sch.source).read_bytes())
             catalog.save_json(log, stage / "cleaning_log.json")
-        for name in clean.SIDE_TABLES:
+        for name, inp in INPUTS.items():
             if name not in provided:
-                _remove(out / f"{name}.parquet")
+                _remove(out / inp.file)
     summary = pd.DataFrame({"ltr": np.concatenate(tally.ltr),
                             "include": np.concatenate(tally.include)})
     summary.attrs["masked_comments"] = tally.masked
@@ -176,7 +178,7 @@ def _clean_each(files: list[Path], sch: Schema, salt: str, frac: float, stage: P
     """Clean every part (rules within the part) into stage/responses.parquet/part-NNN.parquet;
     the logs, and the accounts named in each part when no account master is given."""
     resp_dir = stage / "responses.parquet"
-    comp_dir = stage / "competitor_ratings.parquet"
+    comp_dir = stage / INPUTS["competitor_ratings"].file
     resp_dir.mkdir()
     logs, accounts = [], []
     for k, f in enumerate(files):
@@ -220,7 +222,7 @@ def _settle(stage: Path, sch: Schema, frac: float) -> _Tally:
     dups = _duplicates(con, sch, cols)
     con.close()
     tally = _Tally()
-    comp_dir = stage / "competitor_ratings.parquet"
+    comp_dir = stage / INPUTS["competitor_ratings"].file
     for k, p in enumerate(parts):
         r = pd.read_parquet(p)
         if median is not None and pd.notna(median):
@@ -304,49 +306,35 @@ def _merged_log(folder: Path, logs: list[dict[str, Any]], tally: _Tally,
     return log
 
 
-def _side_tables(stage: Path, salt: str, derived: list[pd.DataFrame], *, accounts_path: str | None,
-                 invitations_path: str | None, cx_index_path: str | None,
-                 prices_path: str | None) -> dict[str, int]:
-    """Clean the optional inputs into `stage` (invitations part by part when a folder); their
-    row counts by name."""
+def _side_tables(stage: Path, salt: str, derived: list[pd.DataFrame],
+                 given: Mapping[str, str]) -> dict[str, int]:
+    """Clean the optional input files `given` into `stage` (a folder of parts part by part),
+    beside the competitor ratings and the accounts `derived` from the parts when no account
+    master is given; their row counts by name, in registry order."""
     rows: dict[str, int] = {}
-    if accounts_path:
-        p = paths.resolve(accounts_path)
-        acc = clean.clean_accounts(clean.read_table(p), p)
-    elif derived:
-        acc = pd.concat(derived, ignore_index=True).groupby("account_id", sort=True).first()
-        acc = acc.reset_index()
-    else:
-        acc = None
-    if acc is not None:
-        acc.to_parquet(stage / "accounts.parquet", index=False)
-        rows["accounts"] = len(acc)
-    if invitations_path:
-        rows["invitations"] = _invitations(paths.resolve(invitations_path), stage, salt)
-    comp = stage / "competitor_ratings.parquet"
-    if comp.exists():
-        rows["competitor_ratings"] = sum(pq.read_metadata(p).num_rows for p in comp.iterdir())
-    for name, given in (("cx_index", cx_index_path), ("prices", prices_path)):
-        if given:
-            t = clean.read_table(paths.resolve(given))
-            if "date" in t:
-                t["date"] = pd.to_datetime(t["date"], errors="coerce")
-            t.to_parquet(stage / f"{name}.parquet", index=False)
-            rows[name] = len(t)
+    for name, inp in INPUTS.items():
+        target = stage / inp.file
+        if name in given:
+            rows[name] = _read_into(inp, paths.resolve(given[name]), target, salt)
+        elif name == "accounts" and derived:
+            acc = pd.concat(derived, ignore_index=True).groupby("account_id", sort=True).first()
+            acc.reset_index().to_parquet(target, index=False)
+            rows[name] = len(acc)
+        elif name == "competitor_ratings" and target.exists():
+            rows[name] = sum(pq.read_metadata(p).num_rows for p in target.iterdir())
     return rows
 
 
-def _invitations(src: Path, stage: Path, salt: str) -> int:
-    """Invitations cleaned file by file (a folder of parts) into stage/invitations.parquet."""
+def _read_into(inp: Input, src: Path, target: Path, salt: str) -> int:
+    """Input file `src` cleaned into `target`, a folder of parts file by file; its rows."""
     if not src.is_dir():
-        inv = clean.clean_invitations(clean.read_table(src), src, salt)
-        inv.to_parquet(stage / "invitations.parquet", index=False)
-        return len(inv)
-    out = stage / "invitations.parquet"
-    out.mkdir()
+        table = clean.read_input(inp, src, salt)
+        table.to_parquet(target, index=False)
+        return len(table)
+    target.mkdir()
     n = 0
     for k, f in enumerate(part_files(src)):
-        inv = clean.clean_invitations(clean.read_table(f), f, salt)
-        inv.to_parquet(out / f"part-{k:04d}.parquet", index=False)
-        n += len(inv)
+        table = clean.read_input(inp, f, salt)
+        table.to_parquet(target / f"part-{k:04d}.parquet", index=False)
+        n += len(table)
     return n

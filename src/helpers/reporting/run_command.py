@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from helpers import inputs as registry
 from helpers import paths
 from helpers.errors import ConfigError, DataError, ExitCode, os_error_line
 
@@ -23,10 +24,11 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("helpers.reporting.pipeline")
 
-#: `cx run` options naming one export and its optional inputs -> notebook 01's parameters.
-EXPORT_OPTIONS = {"raw": "raw_path", "schema": "schema_path", "accounts": "accounts_path",
-                  "invitations": "invitations_path", "cx_index": "cx_index_path",
-                  "prices": "prices_path"}
+def export_options() -> dict[str, str]:
+    """`cx run` options naming one export and its optional input files (helpers.inputs), as
+    argument names -> notebook 01's parameters."""
+    return {"raw": "raw_path", "schema": "schema_path",
+            **{i.dest: i.parameter for i in registry.files()}}
 
 
 def export_overrides(segments: str | None = None, **given: str | None) -> dict[str, dict[str, Any]]:
@@ -35,7 +37,7 @@ def export_overrides(segments: str | None = None, **given: str | None) -> dict[s
     analysis settings file for every notebook."""
     out: dict[str, dict[str, Any]] = {"shared": {"segments_config": segments}} if segments else {}
     if given.get("raw"):
-        values = {param: given.get(opt) or "" for opt, param in EXPORT_OPTIONS.items()}
+        values = {param: given.get(opt) or "" for opt, param in export_options().items()}
         if not given.get("schema"):
             values.pop("schema_path")
         out["01_clean_survey"] = values
@@ -53,7 +55,7 @@ def add_options(ap: argparse.ArgumentParser) -> None:
     ap.add_argument("--run-id", default=None, help="explicit run id (suffixed if taken)")
     ap.add_argument("--check", action="store_true",
                     help="validate the parameters only, run nothing")
-    for opt in EXPORT_OPTIONS:
+    for opt in export_options():
         ap.add_argument(f"--{opt.replace('_', '-')}", default=None, type=user,
                         help="run on this export (instead of the params file's)" if opt == "raw"
                         else f"with --raw: {opt} file")
@@ -78,7 +80,7 @@ def main(args: argparse.Namespace) -> int:
     from helpers import catalog, config
     from helpers.reporting import pipeline, run_params
 
-    overrides = export_overrides(args.segments, **{o: getattr(args, o) for o in EXPORT_OPTIONS})
+    overrides = export_overrides(args.segments, **{o: getattr(args, o) for o in export_options()})
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s",
                             stream=sys.stderr)

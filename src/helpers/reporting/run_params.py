@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from helpers import contract, paths
+from helpers import inputs as registry
 from helpers.config import NotebookStep, PipelineConfig, RunParams
 from helpers.errors import ConfigError
 from helpers.reporting.render import ParamRow
@@ -285,24 +286,18 @@ def _parts_folder(p: Path) -> bool:
         and kinds <= {".csv", ".tsv", ".txt", ".parquet"}
 
 
-#: Optional input parameters of notebook 01 -> the processed table they become.
-INPUT_TABLES = {"accounts_path": "accounts", "invitations_path": "invitations",
-                "cx_index_path": "cx_index", "prices_path": "prices"}
-
-
 def not_provided(plan: list[PlannedStep]) -> list[str]:
     """One line per optional input left "" in this run: what it is and the report sections that
     will show a "not available" card for want of it (from helpers.contract.SECTIONS)."""
     lines = []
     for p in plan:
         for key in p.step.optional_inputs:
-            table = INPUT_TABLES.get(key)
-            if table is None or key in p.inputs:
+            inp = registry.by_parameter(key)
+            if inp is None or key in p.inputs:
                 continue
-            titles = [n.title for n in contract.SECTIONS.values() if table in n.inputs]
-            what = contract.INPUTS[table][0]
-            also = " unless the export has an account column" if table == "accounts" else ""
-            lines.append(f"not provided: {what} ({key}); not available{also}: "
+            titles = [contract.SECTIONS[s].title for s in contract.fed_by(inp.name)]
+            also = f" unless {inp.fallback}" if inp.fallback else ""
+            lines.append(f"not provided: {inp.what} ({key}); not available{also}: "
                          + ("; ".join(titles) or "nothing"))
     return lines
 
