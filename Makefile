@@ -90,7 +90,7 @@ unit: $(STAMP) $(TEST_PROCESSED)
 	$(TEST_ENV) $(BIN)/pytest -q tests
 
 nbtest: $(STAMP) $(TEST_PROCESSED)
-	$(TEST_ENV) $(BIN)/pytest -q $(NBVAL) notebooks/*.ipynb
+	$(TEST_ENV) $(BIN)/pytest -q $(NBVAL) notebooks/*.ipynb notebooks/exploratory/*.ipynb
 
 test: lint unit nbtest
 

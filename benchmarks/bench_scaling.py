@@ -54,7 +54,8 @@ def data_dir(rows: int, clean: bool = True) -> Path:
 STEPS_CODE = r'''
 import json, sys, time
 from helpers import config
-from helpers.analysis import drivers, importance, integrity, journey, outcomes, segments, selection, text
+from helpers.analysis import (drivers, headline, importance, integrity, journey, outcomes, personas,
+                              segments, selection, text)
 from helpers.analysis.modelling import Bootstrap
 T = {}
 def step(name, fn):
@@ -66,23 +67,23 @@ data = selection.load("data/processed/responses.parquet", "data/processed/survey
                       "config/segments.yaml", inputs={"accounts": "data/processed/accounts.parquet"})
 T["load (selection.load)"] = time.perf_counter() - t0
 sch, cfg = data.schema, data.settings
-step("02 headline", lambda: segments.market_headline(data))
+step("02 headline", lambda: headline.market_headline(data))
 step("02 segment tables", lambda: segments.market_segments(data))
 step("02 trends", lambda: segments.market_trends(data))
 step("02 wave-over-wave changes", lambda: segments.market_changes(data))
-step("02 headline changes (CES, CSAT)", lambda: segments.headline_changes(data))
-step("02 personas (subsample)", lambda: [segments.find_personas(
+step("02 headline changes (CES, CSAT)", lambda: headline.headline_changes(data))
+step("02 personas (subsample)", lambda: [personas.find_personas(
     data.market(m).rows, sch.driver_items(m), k_min=cfg.k_min, k_max=cfg.k_max, seeds=cfg.seeds,
     cluster=data.market(m).cluster, sample=p2["persona_sample"]) for m in data.markets])
 sel = {m: data.market(m) for m in data.markets}
 items = {m: [i for i in sch.driver_items(m) if sel[m].rows[i].notna().any()] for m in sel}
 step("03 importance LMG + bootstrap", lambda: [importance.shapley_importance(
-    s.rows, "ltr", items[m], bootstrap=Bootstrap(p3["n_boot"], p3["seed"]), **s.design)
+    s.rows, "ltr", items[m], bootstrap=Bootstrap(p3["n_boot"], p3["seed"]), **s.columns)
     for m, s in sel.items()])
 step("03 what-if + bootstrap", lambda: [drivers.what_if(
-    s.rows, items[m], bootstrap=Bootstrap(p3["whatif_boot"], p3["seed"]), **s.design)
+    s.rows, items[m], bootstrap=Bootstrap(p3["whatif_boot"], p3["seed"]), **s.columns)
     for m, s in sel.items()])
-step("03 promoter/detractor models", lambda: [drivers.outcome_models(s.rows, items[m], **s.design)
+step("03 promoter/detractor models", lambda: [drivers.outcome_models(s.rows, items[m], **s.columns)
                                                for m, s in sel.items()])
 step("03 non-linear check (subsample)", lambda: [drivers.nonlinear_check(
     s.rows, items[m], target=t, cluster=s.cluster, sample=p3["nonlinear_sample"],

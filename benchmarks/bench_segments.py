@@ -14,7 +14,7 @@ import pandas as pd
 from harness import measure
 
 from helpers import config
-from helpers.analysis import segments, selection
+from helpers.analysis import accounts, personas, segments, selection
 
 ROWS = 1_000_000
 ACCOUNTS = 50_000
@@ -56,13 +56,13 @@ def main() -> None:
             lambda: segments.segment_tables(dfw, dims, weight="weight", calibrate=cal,
                                             strata="wave"))
     measure("account_nps five ways, 1M responses, 50k accounts", 5.0,
-             lambda: segments.account_nps(df, role_order=cfg.role_order,
+             lambda: accounts.account_nps(df, role_order=cfg.role_order,
                                           role_weights=cfg.role_weights))
     items = [f"x{i}" for i in range(6)]
     rated = pd.DataFrame(rng.integers(1, 6, (50_000, 6)).astype(float), columns=items)
     rated["ltr"] = rng.integers(0, 11, 50_000).astype(float)
     measure("find_personas 50k rows x 6 items, k=2..6, 5 seeds", 30.0,
-             lambda: segments.find_personas(rated, items, seeds=cfg.seeds))
+             lambda: personas.find_personas(rated, items, seeds=cfg.seeds))
 
 
 if __name__ == "__main__":

@@ -17,7 +17,7 @@ import pytest
 from helpers.paths import PROJECT_ROOT
 
 PACKAGE = PROJECT_ROOT / "src" / "helpers"
-CORE = {"paths", "errors", "config", "catalog", "contract", "inputs"}
+CORE = {"paths", "errors", "config", "catalog", "contract", "inputs", "measures"}
 RANK = {"core": 0, "ingest": 1, "stats": 2, "analysis": 3, "reporting": 4}
 ALLOWED = {  # layer -> layers it may import
     **{layer: {other for other, r in RANK.items() if r <= rank} for layer, rank in RANK.items()},

@@ -152,13 +152,17 @@ def test_scorecard_of_a_run_fits_above_the_fold_on_a_laptop(tmp_path: Path) -> N
     import pandas as pd
 
     from helpers import catalog
+    from helpers.ingest import schema
+    from helpers.measures import find_statistic
     from helpers.reporting import scorecard, summary
     run = tmp_path / "run"
     rows = []
+    measures = schema.load().measures
     for market in ("B2B", "B2C"):
         for metric, est in (("nps", 17.8), ("ces_mean", 4.76), ("ces_agree", 60.6), ("csat_top2", 61.1)):
-            rows.append({"market": market, "metric": metric, "label": "CES mean (1-7)", "estimate": est,
-                         "ci_low": est - 4, "ci_high": est + 4, "n": 731})
+            described = find_statistic(measures, metric)[1].describe()
+            rows.append({"market": market, "metric": metric, "estimate": est, "ci_low": est - 4,
+                         "ci_high": est + 4, "n": 731, **described})
     catalog.save_result(pd.DataFrame(rows), "market_headline", run)
     catalog.save_result(pd.DataFrame({"market": ["B2B"] * 3 + ["B2C"] * 3,
                                       "driver": list("abcdef"), "share": [0.3, 0.2, 0.1] * 2,

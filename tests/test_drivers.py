@@ -300,8 +300,14 @@ def test_priority_matrix_labels_quadrants() -> None:
         "monitor", "don't over-invest"}
     assert pm.loc["good", "performance"] == pytest.approx(df["good"].mean())
     assert (pm["perf_ci_low"] < pm["performance"]).all() and "quadrant_certain" in pm
-    top = drivers.priority_matrix(imp, df, performance="top_box")
+    scales = dict.fromkeys(BETAS, (1.0, 5.0))
+    top = drivers.priority_matrix(imp, df, performance="top_box", scales=scales)
     assert top.loc["fair", "performance"] == pytest.approx(100 * (df["fair"] >= 4).mean())
+    on_0_10 = drivers.priority_matrix(imp, df.assign(fair=2 * df["fair"]), performance="top_box",
+                                      scales={**scales, "fair": (0.0, 10.0)})
+    assert on_0_10.loc["fair", "performance"] == pytest.approx(100 * (df["fair"] == 5).mean())
+    with pytest.raises(ArgumentError, match="needs its answer scale"):
+        drivers.priority_matrix(imp, df, performance="top_box")
 
 
 # --------------------------------------------------------------------- planted truth of the sample

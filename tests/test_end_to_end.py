@@ -19,7 +19,7 @@ import yaml
 
 from helpers import cli, contract, paths
 from helpers.ingest import readers
-from helpers.reporting import browser, render
+from helpers.reporting import browser, render, safe_html
 from helpers.sample import program, writers
 
 
@@ -51,6 +51,34 @@ def _plant_payloads(sample: program.Sample) -> None:
     sample.export["Q7"] = comments
 
 
+#: The run's measures are on other scales than the sample's (issue 21): CES on 1-5 (the sample's
+#: 1-7 answers folded), CSAT on 0-10 (doubled) and an extra "Ease of doing business" on 1-7.
+CES_1_TO_5 = {"1": "1", "2": "1", "3": "2", "4": "3", "5": "4", "6": "4", "7": "5"}
+OWN_LABELS = ["CES % agree (4-5)", "CSAT % top-2 box (9-10)", "Ease of doing business % top-2 box (6-7)"]
+SAMPLE_LABELS = ["CES % agree (5-7)", "CSAT % top-2 box (4-5)", "CES mean (1-7)"]
+
+
+def _own_scales(sample: program.Sample) -> None:
+    """CES 1-5, CSAT 0-10 and a 1-7 "ease" question (Q9) in the export; out-of-range answers
+    stay out of range."""
+    ex = sample.export
+    ces = ex["Q2"].astype(str)
+    ex["Q9"] = ces.where(ces.isin(list(CES_1_TO_5)), "")
+    ex["Q2"] = ces.map(CES_1_TO_5).fillna(ces)
+    csat = pd.to_numeric(ex["Q3"], errors="coerce")
+    ex["Q3"] = (2 * csat).astype("Int64").astype(str).where(csat.notna(), ex["Q3"].astype(str))
+    sample.questions["Q9"] = "How easy is it to do business with Acme Cloud?"
+    sample.import_ids["Q9"] = '{"ImportId":"QID9"}'
+
+
+def _own_scales_schema(survey: dict) -> None:
+    fields = survey["fields"]
+    fields["ces"] = {**{k: v for k, v in fields["ces"].items() if k != "labels"}, "scale": [1, 5]}
+    fields["csat"] = {**{k: v for k, v in fields["csat"].items() if k != "labels"}, "scale": [0, 10]}
+    fields["ease"] = {"column": "Q9", "type": "score", "scale": [1, 7]}
+    survey["measures"] = {"ease": {"label": "Ease of doing business", "rule": "top_box"}}
+
+
 def _params_for(tmp: Path, raw: Path, processed: Path) -> Path:
     """config/params.yaml with every data/raw and data/processed path moved into tmp folders."""
     doc = yaml.safe_load((paths.CONFIG_DIR / "params.yaml").read_text())
@@ -68,6 +96,7 @@ def _params_for(tmp: Path, raw: Path, processed: Path) -> Path:
     doc["notebooks"].setdefault("01_clean_survey", {})["out_dir"] = str(processed)
     survey = yaml.safe_load((paths.CONFIG_DIR / "survey.yaml").read_text())
     survey["company"] = LABEL_EVIL  # our name, shown beside the competitors
+    _own_scales_schema(survey)
     (tmp / "survey.yaml").write_text(yaml.safe_dump(survey, sort_keys=False))
     doc["notebooks"]["01_clean_survey"]["schema_path"] = str(tmp / "survey.yaml")
     p = tmp / "params.yaml"
@@ -81,6 +110,7 @@ def run(tmp_path_factory):
     raw, processed, reports = tmp / "raw", tmp / "processed", tmp / "reports"
     sample = program.generate(rows=1500, seed=11)
     _plant_payloads(sample)
+    _own_scales(sample)
     writers.write(sample, raw)
     before = _digest(raw)
     params = _params_for(tmp, raw, processed)
@@ -217,6 +247,28 @@ def test_the_workbook_and_the_delivery_dry_run(run):
     manifest = json.loads((latest / "manifest.json").read_text())
     assert manifest["workbook"] == "tables.xlsx"
     assert manifest["delivery"] == [f"written (not sent): {eml}"]
+
+
+def test_measures_on_their_own_scales_are_labelled_by_their_own_cuts(run):
+    """CSAT 0-10, CES 1-5 and an extra 1-7 measure: every page and sheet that shows them names
+    the cut of their own scale (9-10, 4-5, 6-7), none the sample's (4-5 on 1-5, 5-7 on 1-7)."""
+    import openpyxl
+    latest = (run["reports"] / "latest").resolve()
+    pages = {p.name: safe_html.text_of(p.read_text(encoding="utf-8"))
+             for p in latest.glob("*.html")}
+    wb = openpyxl.load_workbook(latest / "tables.xlsx", read_only=True)
+    sheet = " ".join(str(v) for row in wb["market_headline"].iter_rows(values_only=True) for v in row)
+    for where, text in {"02_segments.html": pages["02_segments.html"], "tables.xlsx": sheet}.items():
+        for label in OWN_LABELS:
+            assert label in text, (where, label)
+    summary = pages["06_executive_summary.html"]
+    assert "Ease of doing business" in summary and "% answering 9-10 on 0-10" in summary
+    for where, text in {**pages, "tables.xlsx": sheet}.items():
+        for label in SAMPLE_LABELS:
+            assert label not in text, (where, label)
+    processed = pd.read_parquet(run["processed"] / "responses.parquet")
+    assert processed["csat"].max() == 10 and processed["ces"].max() == 5
+    assert processed["ease"].notna().any() and processed["ease"].dropna().between(1, 7).all()
 
 
 @pytest.mark.parametrize("market", ["B2B", "B2C"])

@@ -9,6 +9,7 @@ import pytest
 
 from helpers import paths
 from helpers.errors import ArgumentError, DataError, ThinData
+from helpers.measures import Measure
 from helpers.paths import PROJECT_ROOT
 from helpers.stats import compare, estimators, shrinkage
 from helpers.stats.design import Design
@@ -289,7 +290,9 @@ def test_compare_independent_stacks_the_two_designs(apistrat, apiclus1):
 def test_compare_independent_two_proportions_textbook():
     # CSAT top-2 in two samples; SE of a difference of proportions, p1q1/n1 + p2q2/n2
     a, b = [5] * 30 + [2] * 70, [5] * 45 + [2] * 55
-    d = compare.compare_independent(a, b, metric="csat_top2")
+    csat = Measure.define("csat", scale=(1, 5), rule="top_box")
+    d = compare.compare_independent(csat.values(a, csat.headline), csat.values(b, csat.headline),
+                                    metric="mean")
     se = np.sqrt(0.3 * 0.7 / 99 + 0.45 * 0.55 / 99)  # survey_mean uses n - 1 as svymean does
     assert d.estimate == pytest.approx(15.0)
     assert d.se == pytest.approx(100 * se, rel=1e-9)
@@ -392,14 +395,19 @@ def test_min_detectable_difference_has_planted_power():
 
 
 # ----------------------------------------------------------------- CES and CSAT
+def _top2(answers: list[float]) -> np.ndarray:
+    """CSAT 1-5 answers in the measure's top-two box (4-5), as 0/1 flags."""
+    return Measure.define("csat", scale=(1, 5), rule="top_box").in_share(np.array(answers, float))
+
+
 def test_csat_top2_wilson_interval_newcombe_1998():
     # Newcombe (1998), Stat Med 17: 81/263, Wilson score interval 0.2553 to 0.3662
-    r = estimators.csat([5] * 40 + [4] * 41 + [1] * 100 + [3] * 82, df=np.inf)
-    assert r.pct_top2.estimate == pytest.approx(100 * 81 / 263)
-    assert r.pct_top2.ci == pytest.approx((25.53, 36.62), abs=0.005)
+    r = estimators.proportion(_top2([5] * 40 + [4] * 41 + [1] * 100 + [3] * 82), df=np.inf)
+    assert r.estimate == pytest.approx(100 * 81 / 263)
+    assert r.ci == pytest.approx((25.53, 36.62), abs=0.005)
     # Newcombe's 15/148: 0.0624 to 0.1605
-    r2 = estimators.csat([4] * 15 + [2] * 133, df=np.inf)
-    assert r2.pct_top2.ci == pytest.approx((6.24, 16.05), abs=0.005)
+    r2 = estimators.proportion(_top2([4] * 15 + [2] * 133), df=np.inf)
+    assert r2.ci == pytest.approx((6.24, 16.05), abs=0.005)
 
 
 def test_ces_mean_and_agree_share_design_based(apistrat):
@@ -407,20 +415,29 @@ def test_ces_mean_and_agree_share_design_based(apistrat):
     rng = np.random.default_rng(0)
     ces = rng.integers(1, 8, len(apistrat)).astype(float)
     design = Design.from_frame(apistrat, weights="pw", strata="stype", fpc="fpc")
-    r = estimators.ces(ces, design)
-    m = estimators.survey_mean(ces, design)
-    assert r.mean.estimate == pytest.approx(m.estimate) and r.mean.se == pytest.approx(m.se)
+    measure = Measure.define("ces", scale=(1, 7), rule="agree")   # agree: 5-7
+    agree = next(s for s in measure.statistics if s.kind == "share")
+    share = estimators.survey_mean(measure.values(ces, agree), design)
     w = apistrat["pw"].to_numpy()
-    assert r.pct_agree.estimate == pytest.approx(100 * w[ces >= 5].sum() / w.sum())
-    assert 0 <= r.pct_agree.ci[0] < r.pct_agree.estimate < r.pct_agree.ci[1] <= 100
+    assert share.estimate == pytest.approx(100 * w[ces >= 5].sum() / w.sum())
+    flags = estimators.proportion(measure.in_share(ces).astype(float), design)
+    assert flags.estimate == pytest.approx(share.estimate) and flags.se == pytest.approx(share.se)
+    assert 0 <= flags.ci[0] < flags.estimate < flags.ci[1] <= 100
 
 
-def test_ces_csat_reject_out_of_scale():
-    with pytest.raises(DataError, match="1-7"):
-        estimators.ces([1, 8])
-    with pytest.raises(DataError, match="1-5"):
-        estimators.csat(pd.Series([0, 5], name="csat"))
-    assert estimators.csat([5, np.nan, 1]).pct_top2.n == 2
+def test_measure_cuts_follow_their_scales():
+    """The cut of each rule comes from the measure's own scale, never from a constant."""
+    cut = {(rule, scale): Measure.define("m", scale=scale, rule=rule).cut
+           for rule in ("agree", "top_box") for scale in ((1, 7), (1, 5), (0, 10))}
+    assert cut == {("agree", (1, 7)): 5, ("agree", (1, 5)): 4, ("agree", (0, 10)): 6,
+                   ("top_box", (1, 7)): 6, ("top_box", (1, 5)): 4, ("top_box", (0, 10)): 9}
+    labels = [s.label for s in Measure.define("csat", scale=(0, 10), rule="top_box",
+                                              name="CSAT").statistics]
+    assert labels == ["CSAT % top-2 box (9-10)"]
+    with pytest.raises(ArgumentError, match="cut 11"):
+        Measure.define("m", scale=(0, 10), rule="top_box", cut=11)
+    with pytest.raises(ArgumentError, match="NPS needs the 0-10 scale"):
+        Measure.define("ltr", scale=(1, 5), rule="nps")
 
 
 # ----------------------------------------------------------------- segment table

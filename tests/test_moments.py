@@ -17,7 +17,7 @@ import pandas as pd
 import pytest
 
 from helpers import paths
-from helpers.analysis import segments, selection
+from helpers.analysis import selection
 from helpers.stats import estimators, moments
 from helpers.stats.design import Design
 from helpers.stats.moments import MomentQuery, Value
@@ -156,9 +156,9 @@ def test_calibrated_b2c_tables_from_contact_cells_equal_the_rows(study, tables) 
     # (R rake residuals) from the cells equals the one from the rows
     folder, frames = tables
     b2c = frames["b2c"]
-    cal = segments.b2c_calibration(study.raking_margins())
-    design = segments.design_for(b2c, weight="weight", calibrate=cal, strata="wave",
-                                 cluster="contact_unit")
+    cal = [["wave", m] for m in study.raking_margins()]
+    design = Design.from_frame(b2c, weights="weight", calibrate=cal, strata="wave",
+                               cluster="contact_unit")
     rows = estimators.nps_table(b2c, ["wave", "channel"], design=design)
     q = MomentQuery("b2c", ("wave", "contact_unit", "channel", "age_band", "region"),
                     (Value("nps", "ltr", "nps"),), weights="weight")

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from helpers import config
-from helpers.analysis import drivers, importance, integrity, segments, selection
+from helpers.analysis import drivers, headline, importance, integrity, segments, selection
 from helpers.analysis.modelling import Bootstrap
 from helpers.ingest import clean
 from helpers.sample import profiles
@@ -42,8 +42,8 @@ def test_same_responses_included_and_same_headline(pair) -> None:
     assert len(custom.included) == len(full.included) and custom.wave == full.wave
     assert custom.weighting.startswith("raked to bought_via") and full.weighting.startswith("raked to channel")
     cols = ["market", "metric", "estimate", "ci_low", "ci_high", "n"]
-    a = segments.market_headline(full)[cols]
-    b = segments.market_headline(custom)[cols]
+    a = headline.market_headline(full)[cols]
+    b = headline.market_headline(custom)[cols]
     pd.testing.assert_frame_equal(a, b)
 
 
@@ -55,9 +55,9 @@ def test_same_driver_shares_and_priority_matrix(pair) -> None:
             m = s.market(market)
             items = s.schema.driver_items(market)
             imp = importance.shapley_importance(m.rows, "ltr", items,
-                                                bootstrap=Bootstrap(20, seed=1), **m.design)
+                                                bootstrap=Bootstrap(20, seed=1), **m.columns)
             scales = {i: s.schema.scale(i) for i in items}
-            pm = drivers.priority_matrix(imp, m.rows, scales=scales, **m.design)
+            pm = drivers.priority_matrix(imp, m.rows, scales=scales, **m.columns)
             out.append((_by_label(imp, s), _by_label(pm, s)))
         (imp_a, pm_a), (imp_b, pm_b) = out
         assert list(imp_a.index) == list(imp_b.index)  # the same items, by their labels

@@ -13,11 +13,23 @@ import pytest
 
 from helpers import catalog, paths
 from helpers.contract import ContractError
+from helpers.measures import Measure, find_statistic
 from helpers.reporting import formats, render, run_index, summary
 
 
 def _fig(est: float, lo: float, hi: float, n: int) -> dict:
     return {"estimate": est, "se": (hi - lo) / 3.92, "ci_low": lo, "ci_high": hi, "n": n}
+
+
+#: The sample programme's measures: LTR (NPS), CES 1-7 (agree), CSAT 1-5 (top-2 box).
+MEASURES = [Measure.define("ltr", scale=(0, 10), rule="nps"),
+            Measure.define("ces", scale=(1, 7), rule="agree", name="CES"),
+            Measure.define("csat", scale=(1, 5), rule="top_box", name="CSAT")]
+
+
+def _stat(key: str, est: float, lo: float, hi: float, n: int) -> dict:
+    """A headline figure as notebook 02 writes it: the estimate with its statistic's description."""
+    return {**_fig(est, lo, hi, n), **find_statistic(MEASURES, key)[1].describe()}
 
 
 def _fake_run(root: Path, run_id: str, status: str, metrics: dict | None) -> Path:
@@ -120,19 +132,19 @@ def test_render_hides_code_and_shows_parameters_and_toc(tmp_path: Path) -> None:
 def test_summary_readers_say_not_available_when_artefacts_are_missing(tmp_path: Path) -> None:
     art = summary.load_artefacts(tmp_path)
     assert art.metrics == {} and art.tables == {}
-    head = summary.headline_figures(art)
-    assert set(head["market"]) == {"B2B", "B2C"}
-    assert head["estimate"].isna().all()
-    assert (head["text"] == formats.MISSING).all()
+    assert summary.headline_figures(art).empty            # no statistic reported
+    assert formats.MISSING in summary.headline_finding(art).text
     assert summary.significant_changes(art).empty
     assert summary.top_drivers(art).empty
     assert summary.revenue_gap(art).empty
 
 
 def test_headline_figures_read_the_registered_metrics_only(tmp_path: Path) -> None:
-    catalog.save_metrics({"nps_b2c": _fig(12.0, 9.0, 15.0, 2100),
-                          "csat_top2_b2c": _fig(78.0, 75.5, 80.5, 2100)}, "02_segments", tmp_path)
-    catalog.save_metrics({"nps_b2b": _fig(31.2, 27.0, 35.4, 812)}, "03_promoter_drivers", tmp_path)
+    catalog.save_metrics({"nps_b2c": _stat("nps", 12.0, 9.0, 15.0, 2100),
+                          "csat_top2_b2c": _stat("csat_top2", 78.0, 75.5, 80.5, 2100)},
+                         "02_segments", tmp_path)
+    catalog.save_metrics({"nps_b2b": _stat("nps", 31.2, 27.0, 35.4, 812)}, "03_promoter_drivers",
+                         tmp_path)
     head = summary.headline_figures(summary.load_artefacts(tmp_path)).set_index(["market", "metric"])
     assert head.loc[("B2C", "nps"), "estimate"] == 12.0
     assert head.loc[("B2C", "nps"), "text"] == "+12.0 [+9.0, +15.0] (n=2,100)"
@@ -149,10 +161,11 @@ def run_art(tmp_path: Path) -> summary.Artefacts:
     catalog.save_metrics({"rows_raw": 5000, "rows_included": 4710,
                           "flagged": {"test": 30, "duplicate": 50, "speeder": 0}},
                          "01_clean_survey", tmp_path)
-    catalog.save_metrics({"wave": "2026Q3", "nps_b2b": {**_fig(17.8, 9.4, 25.9, 731),
+    catalog.save_metrics({"wave": "2026Q3", "nps_b2b": {**_stat("nps", 17.8, 9.4, 25.9, 731),
                                                         "design": "clustered by account"},
-                          "ces_mean_b2b": _fig(4.76, 4.67, 4.86, 731),
-                          "csat_top2_b2c": _fig(71.7, 66.7, 76.2, 460)}, "02_segments", tmp_path)
+                          "ces_mean_b2b": _stat("ces_mean", 4.76, 4.67, 4.86, 731),
+                          "csat_top2_b2c": _stat("csat_top2", 71.7, 66.7, 76.2, 460)},
+                         "02_segments", tmp_path)
     catalog.save_result(pd.DataFrame([
         {"market": "B2B", "dimension": "all", "segment": "all", "wave_from": "2026Q2",
          "wave_to": "2026Q3", "change": -9.0, "ci_low": -15.0, "ci_high": -3.0, "p_value": 0.001,
@@ -188,9 +201,9 @@ def test_headline_finding_states_numbers_cis_and_n(run_art: summary.Artefacts) -
     assert "wave 2026Q3" in f.text
     assert ("NPS **+17.8 points [+9.4, +25.9] (n=731)** (standard errors allow for several "
             "contacts per account); CES") in f.text
-    assert "CES mean 4.76 [4.67, 4.86]" in f.text
-    assert "CSAT % top-2 box (4-5) 71.7% [66.7, 76.2]" not in f.text  # B2C has no NPS: no line
-    assert "**B2C**" not in f.text
+    assert "CES mean (1-7) 4.76 [4.67, 4.86]" in f.text
+    # B2C has no NPS here: its first figure leads its line (a programme without NPS still reads)
+    assert "**B2C**: CSAT **71.7% [66.7, 76.2] (n=460)**." in f.text
     assert list(f.table["label"]) == ["B2B NPS"] and f.table["n"].iloc[0] == 731
     assert repr(f) == f.text and f._repr_markdown_() == f.text  # nbval checks the plain text
 

@@ -10,8 +10,9 @@ import pandas as pd
 import pytest
 
 from helpers import catalog, config
-from helpers.analysis import competitors, sales, segments, selection
+from helpers.analysis import competitors, headline, sales, segments, selection
 from helpers.ingest import schema as schema_mod
+from helpers.measures import find_statistic
 from helpers.reporting import scorecard, summary
 from helpers.stats import compare
 
@@ -44,7 +45,7 @@ def test_separators_difference_is_promoters_minus_detractors_hand_computed() -> 
 
 def test_separators_find_the_planted_drivers(study, truth) -> None:
     chosen = study.market("B2B")
-    sep = sales.separators(chosen.rows, sales.stage_items(study.schema, "B2B"), **chosen.design)
+    sep = sales.separators(chosen.rows, sales.stage_items(study.schema, "B2B"), **chosen.columns)
     assert set(sep["stage"]) == {"sales", "implementation"}
     assert len(set(sep["item"].head(3)) & set(truth["top3"]["B2B"])) >= 2
     assert sep["significant"].all() and (sep["ci_low"] > 0).all()
@@ -79,7 +80,7 @@ def test_decision_maker_coverage_by_tier_hand_computed(study) -> None:
 
 def test_headline_changes_use_the_same_tests_as_the_wave_changes(study) -> None:
     changes = segments.market_changes(study)
-    head = segments.headline_changes(study, changes)
+    head = headline.headline_changes(study, changes)
     prev = study.waves[study.waves.index(study.wave) - 1]
     nps = head[head["metric"] == "nps"].set_index("market")
     overall = changes[(changes["dimension"] == "all") & (changes["wave_to"] == study.wave)]
@@ -93,14 +94,21 @@ def test_headline_changes_use_the_same_tests_as_the_wave_changes(study) -> None:
     assert set(head["metric"]) == {"nps", "ces_mean", "ces_agree", "csat_top2"}
     first = selection.study(study.included, study.schema, study.settings, tables=study.tables,
                             wave=study.waves[0])
-    assert segments.headline_changes(first, changes).empty  # no wave before the first
+    assert headline.headline_changes(first, changes).empty  # no wave before the first
+
+
+def _described(table: pd.DataFrame) -> pd.DataFrame:
+    """Headline rows as notebook 02 writes them: each with its statistic's description."""
+    measures = schema_mod.load().measures
+    desc = pd.DataFrame([find_statistic(measures, k)[1].describe() for k in table["metric"]])
+    return pd.concat([table.reset_index(drop=True), desc[headline.STATISTIC_COLUMNS]], axis=1)
 
 
 def test_scorecard_tiles_only_for_what_the_run_has(tmp_path) -> None:
-    catalog.save_result(pd.DataFrame({
+    catalog.save_result(_described(pd.DataFrame({
         "market": ["B2C", "B2C"], "metric": ["nps", "csat_top2"], "label": ["NPS", "CSAT"],
         "estimate": [12.2, 71.7], "ci_low": [3.4, 66.9], "ci_high": [20.7, 76.1],
-        "n": [460, 455]}), "market_headline", tmp_path)
+        "n": [460, 455]})), "market_headline", tmp_path)
     catalog.save_result(pd.DataFrame({
         "market": ["B2C"], "metric": ["nps"], "wave_from": ["2026Q2"], "wave_to": ["2026Q3"],
         "change": [-9.0], "ci_low": [-15.0], "ci_high": [-3.0], "p_adjusted": [0.01],
@@ -117,10 +125,10 @@ def test_scorecard_tiles_only_for_what_the_run_has(tmp_path) -> None:
 
 def test_a_tile_without_an_interval_says_why(tmp_path) -> None:
     """Every response from one account (design df 0): no CI, and the tile says so instead of '–'."""
-    catalog.save_result(pd.DataFrame({
+    catalog.save_result(_described(pd.DataFrame({
         "market": ["B2B"], "metric": ["nps"], "label": ["NPS"], "estimate": [-2.5],
         "ci_low": [float("nan")], "ci_high": [float("nan")], "df": [0.0], "n": [40],
-        "design": ["clustered by account"]}), "market_headline", tmp_path)
+        "design": ["clustered by account"]})), "market_headline", tmp_path)
     card = scorecard.build(summary.load_artefacts(tmp_path))
     assert "every response is from one account" in card.to_html()
     assert "B2B NPS -2.5 no CI: every response is from one account" in repr(card)

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from scipy.special import expit
 
-from helpers.analysis import drivers, segments, selection, text
+from helpers.analysis import drivers, headline, personas, segments, selection, text
 from helpers.analysis.modelling import NO_BOOTSTRAP, Bootstrap
 from helpers.errors import DataError
 
@@ -94,8 +94,9 @@ def test_personas_fitted_on_a_subsample_find_the_same_personas() -> None:
     from sklearn.metrics import adjusted_rand_score
 
     df = _three_personas(30_000, seed=7)
-    full = segments.find_personas(df, list("abcd"), k_max=5, seeds=[0, 1])
-    part = segments.find_personas(df, list("abcd"), k_max=5, seeds=[0, 1], sample=3_000)
+    full = personas.find_personas(df, list("abcd"), options=personas.PersonaOptions(k_max=5, seeds=(0, 1)))
+    part = personas.find_personas(df, list("abcd"),
+                                  options=personas.PersonaOptions(k_max=5, seeds=(0, 1), sample=3_000))
     assert full.k == part.k == 3
     assert "subsample of" in part.sample_note and "nearest persona" in part.sample_note
     assert part.labels.notna().all()                       # every respondent gets a persona
@@ -288,7 +289,7 @@ def test_above_the_memory_budget_aggregates_use_all_rows_out_of_core(monkeypatch
     full = whole.included.groupby(["account_id", "wave"]).size()
     kept = sampled.groupby(["account_id", "wave"]).size()
     assert (kept == full.reindex(kept.index)).all()                 # whole accounts in a wave
-    for fn in (segments.market_headline, segments.market_segments, segments.market_trends,
+    for fn in (headline.market_headline, segments.market_segments, segments.market_trends,
                segments.market_changes):
         a, b = fn(whole), fn(large)                                  # all rows, out of core
         num = [c for c in a.columns if pd.api.types.is_numeric_dtype(a[c])]

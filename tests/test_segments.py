@@ -12,9 +12,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from helpers import catalog, config, paths
-from helpers.analysis import segments, selection
+from helpers.analysis import accounts as acct
+from helpers.analysis import headline, personas, segments, selection
 from helpers.errors import DataError
 from helpers.ingest import schema
+from helpers.measures import Measure
 from helpers.sample import planted_model
 from helpers.stats import compare, estimators, weighting
 from helpers.stats.design import Design
@@ -43,22 +45,22 @@ def accounts() -> pd.DataFrame:
                          "tier": ["Enterprise", "SMB", "SMB", "SMB", "Enterprise"]})
 
 
-def _est(table: pd.DataFrame, prefix: str) -> pd.Series:
-    return table[table["method"].str.startswith(prefix)].iloc[0]
+def _est(table: pd.DataFrame, variant: str) -> pd.Series:
+    return table.set_index("variant").loc[variant]
 
 
 def test_account_nps_three_ways_hand_computed(b2b: pd.DataFrame, accounts: pd.DataFrame) -> None:
-    t = segments.account_nps(b2b, accounts, vote="mean")
+    t = acct.account_nps(b2b, accounts, vote="mean")
     # all responses: (-1+1+1+0+1+1-1-1+0)/9
-    assert _est(t, "all responses")["estimate"] == pytest.approx(100 * 1 / 9)
+    assert _est(t, "responses")["estimate"] == pytest.approx(100 * 1 / 9)
     # one vote (mean of contacts): A 1/3, B 1/2, C 1, D -2/3 -> mean 7/24
-    assert _est(t, "one vote")["estimate"] == pytest.approx(100 * 7 / 24)
+    assert _est(t, "account_vote")["estimate"] == pytest.approx(100 * 7 / 24)
     # waterfall: A DM -1, B influencer 0, C DM +1, D influencer 0
     assert _est(t, "waterfall")["estimate"] == pytest.approx(0.0)
     # role weights 3/2/1: A (-3+1+1)=-1 of 5, B (0+1) of 3, C 3 of 3, D (-1-1+0)=-2 of 4 -> 1/15
-    assert _est(t, "role-weighted")["estimate"] == pytest.approx(100 / 15)
+    assert _est(t, "role_weighted")["estimate"] == pytest.approx(100 / 15)
     # ARR-weighted mean vote: (100/3 + 300/2 + 50 - 100/3) / 500 = 0.4
-    assert _est(t, "ARR-weighted")["estimate"] == pytest.approx(40.0)
+    assert _est(t, "arr_weighted")["estimate"] == pytest.approx(40.0)
     assert set(t["n_accounts"]) == {4}
     assert t.loc[t["unit"] == "responses", "n"].tolist() == [9, 9]
     assert t.loc[t["unit"] == "accounts", "n"].tolist() == [4, 4, 4]
@@ -66,8 +68,8 @@ def test_account_nps_three_ways_hand_computed(b2b: pd.DataFrame, accounts: pd.Da
 
 def test_account_vote_majority_hand_computed(b2b: pd.DataFrame) -> None:
     # strict majority: A promoters 2/3 -> +1; B 1 of 2 is not > half -> 0; C +1; D 2/3 det -> -1
-    t = segments.account_nps(b2b, vote="majority")
-    assert _est(t, "one vote")["estimate"] == pytest.approx(25.0)
+    t = acct.account_nps(b2b, vote="majority")
+    assert _est(t, "account_vote")["estimate"] == pytest.approx(25.0)
 
 
 def test_all_responses_se_is_account_clustered(b2b: pd.DataFrame) -> None:
@@ -77,8 +79,8 @@ def test_all_responses_se_is_account_clustered(b2b: pd.DataFrame) -> None:
     resid = pd.Series(y - y.mean()).groupby(b2b["account_id"].to_numpy()).sum().to_numpy()
     c, n = len(resid), len(y)
     expected = np.sqrt(c / (c - 1) * (resid**2).sum()) / n
-    t = segments.account_nps(b2b)
-    row = _est(t, "all responses")
+    t = acct.account_nps(b2b)
+    row = _est(t, "responses")
     assert row["se"] == pytest.approx(expected, rel=1e-6)
     iid = np.sqrt(y.var(ddof=1) / n)
     assert abs(row["se"] - iid) > 1e-6  # clustering changes the SE here
@@ -88,35 +90,37 @@ def test_all_responses_se_is_account_clustered(b2b: pd.DataFrame) -> None:
 def test_a_role_without_a_weight_is_left_out_and_named(b2b: pd.DataFrame) -> None:
     """Roles the settings give no weight (here 'intern') weigh 0 in the role-weighted NPS and
     are named in its method; the waterfall uses the known roles."""
-    t = segments.account_nps(b2b.assign(role=b2b["role"].replace({"user": "intern"})))
-    row = _est(t, "role-weighted")
+    t = acct.account_nps(b2b.assign(role=b2b["role"].replace({"user": "intern"})))
+    row = _est(t, "role_weighted")
     # A: DM -1 (w 3); B: influencer 0 (w 2); C: DM +1 (w 3); D: influencer 0 (w 2) -> 0 of 10
     assert row["estimate"] == pytest.approx(0.0) and row["n"] == 4
     assert row["method"].endswith("without a weight: intern")
     assert _est(t, "waterfall")["estimate"] == pytest.approx(0.0)  # A -1, B 0, C +1, D 0
-    only_unknown = segments.account_nps(b2b.assign(role="intern"))
-    assert not only_unknown["method"].str.startswith(("waterfall", "role-weighted")).any()
+    only_unknown = acct.account_nps(b2b.assign(role="intern"))
+    assert not only_unknown["variant"].isin(["waterfall", "role_weighted"]).any()
 
 
 def test_archetypes_and_coverage(b2b: pd.DataFrame, accounts: pd.DataFrame) -> None:
     extra = pd.DataFrame({"account_id": ["F", "F"], "role": ["user", "user"], "ltr": [10.0, 2.0]})
     resp = pd.concat([b2b, extra], ignore_index=True)
     inv = pd.DataFrame({"account_id": list("ABCDEF"), "responded": [1, 1, 1, 1, 0, 1]})
-    arch = segments.account_archetypes(resp, inv, accounts).set_index("account_id")["archetype"]
-    assert arch.to_dict() == {
-        "A": "DM detractor, others promoters", "B": "lukewarm", "C": "all promoters",
-        "D": "lukewarm", "E": "silent: invited, no response", "F": "split"}
-    counts = segments.archetype_counts(segments.account_archetypes(resp, inv, accounts))
+    arch = acct.account_archetypes(resp, inv, accounts).set_index("account_id")
+    assert arch["archetype"].to_dict() == {
+        "A": "dm_detractor", "B": "lukewarm", "C": "all_promoters",
+        "D": "lukewarm", "E": "silent", "F": "split"}
+    assert arch.loc["A", "archetype_label"] == "DM detractor, others promoters"
+    assert list(acct.at_risk(arch.reset_index())["account_id"]) == ["E", "A"]  # most ARR first
+    counts = acct.archetype_counts(acct.account_archetypes(resp, inv, accounts))
     assert counts.set_index("archetype").loc["lukewarm", "accounts"] == 2
     assert counts["accounts"].sum() == 6
 
-    cov = segments.dm_coverage(resp, inv).set_index("base")
+    cov = acct.dm_coverage(resp, inv).set_index("base")
     assert cov.loc["invited accounts", "share"] == pytest.approx(2 / 6)   # A and C of A-F
     assert cov.loc["responding accounts", "share"] == pytest.approx(2 / 5)
 
-    rev = segments.revenue_coverage(resp, accounts)
+    rev = acct.revenue_coverage(resp, accounts)
     assert rev["pct_arr"].iloc[0] == pytest.approx(100 * 500 / 1000)    # E (500) is silent
-    by_tier = segments.revenue_coverage(resp, accounts, by="tier").set_index("tier")
+    by_tier = acct.revenue_coverage(resp, accounts, by="tier").set_index("tier")
     assert by_tier.loc["SMB", "pct_arr"] == pytest.approx(100.0)
 
 
@@ -124,13 +128,13 @@ def test_response_rates_by_tier(accounts: pd.DataFrame) -> None:
     inv = pd.DataFrame({"account_id": list("AABBCCDDEE"),
                         "role": ["decision_maker", "user"] * 5,
                         "responded": [1, 0, 1, 1, 0, 0, 1, 0, 0, 0]})
-    t = segments.response_rates(inv, "tier", accounts).set_index("tier")
+    t = acct.response_rates(inv, "tier", accounts).set_index("tier")
     assert t.loc["Enterprise", "rate"] == pytest.approx(25.0)   # A 1/2, E 0/2
     assert t.loc["SMB", "rate"] == pytest.approx(50.0)       # B 2/2, C 0/2, D 1/2
-    r = segments.response_rates(inv, "role").set_index("role")
+    r = acct.response_rates(inv, "role").set_index("role")
     assert r.loc["decision_maker", "rate"] == pytest.approx(60.0)
     with pytest.raises(DataError, match="industry"):
-        segments.response_rates(inv, "industry", accounts)
+        acct.response_rates(inv, "industry", accounts)
 
 
 def test_govern_reasons() -> None:
@@ -152,7 +156,7 @@ def test_personas_recover_planted_clusters() -> None:
     df = pd.DataFrame(x, columns=list("abcd")).assign(ltr=ltr)
     from sklearn.metrics import adjusted_rand_score
 
-    p = segments.find_personas(df, list("abcd"), k_min=2, k_max=6, seeds=[0, 1, 2])
+    p = personas.find_personas(df, list("abcd"), options=personas.PersonaOptions(k_max=6, seeds=(0, 1, 2)))
     assert p.k == 3
     assert p.ari_min > 0.95
     assert adjusted_rand_score(truth, p.labels.to_numpy()) > 0.95
@@ -161,7 +165,8 @@ def test_personas_recover_planted_clusters() -> None:
     assert p.table.set_index("persona").loc[3, "nps"] == pytest.approx(100.0)
     assert p.profile.loc[3, "a"] > 1 and p.profile.loc[3, "c"] < -0.5
     assert p.structure.endswith("strong")   # well-separated planted blobs
-    pb = segments.find_personas(df, list("abcd"), k_min=2, k_max=4, criterion="bic", seeds=[0])
+    pb = personas.find_personas(df, list("abcd"),
+                                options=personas.PersonaOptions(k_max=4, criterion="bic", seeds=(0,)))
     assert pb.k == 3
 
 
@@ -199,10 +204,10 @@ def test_raking_moves_b2c_nps_to_planted_population_nps(sample: dict) -> None:
 @needs_sample
 def test_response_rates_match_generator(sample: dict) -> None:
     inv = sample["inv"]
-    overall = segments.response_rates(inv.assign(all="all"), "all").iloc[0]
+    overall = acct.response_rates(inv.assign(all="all"), "all").iloc[0]
     assert overall["rate"] / 100 == pytest.approx(sample["truth"]["b2b_response_rate"], abs=5e-5)
     # planted: decision makers answer less (logit -0.35) than users (+0.15)
-    by_role = segments.response_rates(inv, "role").set_index("role")
+    by_role = acct.response_rates(inv, "role").set_index("role")
     assert by_role.loc["decision_maker", "ci_high"] < by_role.loc["user", "ci_low"]
     # planted silent accounts (propensity -6) never answer; a few others may be fully excluded
     never = set(sample["acc"]["account_id"]) - set(sample["resp"]["account_id"].dropna())
@@ -212,11 +217,12 @@ def test_response_rates_match_generator(sample: dict) -> None:
 @needs_sample
 def test_role_effect_and_account_views_on_sample(sample: dict) -> None:
     b2b = sample["resp"][sample["resp"]["market"] == "B2B"]
-    by_role = segments.nps_by(b2b, "role", cluster="account_id").set_index("role")["nps"]
+    by_role = segments.nps_by(b2b, "role", design=Design.from_frame(b2b, cluster="account_id")
+                              ).set_index("role")["nps"]
     # planted role shift on LTR: decision_maker -0.3 < influencer 0 < user +0.25
     assert planted_model.ROLE_LTR["decision_maker"] < planted_model.ROLE_LTR["user"]
     assert by_role["decision_maker"] < by_role["user"]
-    t = segments.account_nps(b2b, sample["acc"]).set_index("unit", append=True)
+    t = acct.account_nps(b2b, sample["acc"]).set_index("unit", append=True)
     assert (t["ci_low"] < t["estimate"]).all() and (t["estimate"] < t["ci_high"]).all()
     assert t.xs("responses", level="unit")["deff"].gt(1).all()   # contacts cluster in accounts
 
@@ -236,7 +242,7 @@ def test_wave_changes_flag_planted_shift_only() -> None:
                         ltr = float(rng.choice([3, 8, 10]))
                     rows.append({"segment": seg, "account_id": f"{seg}{a}", "wave": wave, "ltr": ltr})
     df = pd.DataFrame(rows)
-    for kw in ({"paired_unit": "account_id"}, {"cluster": "account_id"}):
+    for kw in ({"paired_unit": "account_id"}, {"design": Design.from_frame(df, cluster="account_id")}):
         ch = segments.wave_changes(df, "segment", **kw).set_index(["dimension", "segment"])
         assert ch.loc[("segment", "moved"), "change"] == pytest.approx(200.0)
         assert bool(ch.loc[("segment", "moved"), "significant"])
@@ -286,8 +292,8 @@ def test_wave_changes_use_the_joint_design_covariance() -> None:
              "ltr": mood[a] if rng.random() < 0.8 else float(rng.integers(0, 11))}
             for a in range(60) for w in ("2026Q1", "2026Q2") for _ in range(2)]
     df = pd.DataFrame(rows)
-    ch = segments.wave_changes(df, "tier", cluster="account_id").set_index(["dimension",
-                                                                            "segment"])
+    ch = segments.wave_changes(df, "tier", design=Design.from_frame(df, cluster="account_id")
+                               ).set_index(["dimension", "segment"])
     allrow = ch.loc[("all", "all")]
     t = estimators.nps_table(df, "wave", design=Design.from_frame(df, cluster="account_id"),
                              covmat=True, ci="wald")
@@ -312,12 +318,12 @@ def test_b2c_calibrated_headline_and_tables(sample: dict) -> None:
                            tables={"accounts": sample["acc"], "invitations": sample["inv"]})
     assert data.raking_margins() == cfg.b2c_margins
     now = data.now(data.b2c)
-    plain = segments.headline(now, weight="weight").set_index("metric")
-    cal = segments.market_headline(data).set_index(["market", "metric"])
+    plain = headline.headline(now, data.schema.measures, Design.from_frame(now, weights="weight")
+                              ).set_index("metric")
+    cal = headline.market_headline(data).set_index(["market", "metric"])
     assert cal.loc[("B2C", "nps"), "estimate"] == pytest.approx(plain.loc["nps", "estimate"])
     assert cal.loc[("B2C", "nps"), "se"] != pytest.approx(plain.loc["nps", "se"])
-    design = segments.design_for(now, weight="weight",
-                                 calibrate=segments.b2c_calibration(cfg.b2c_margins))
+    design = data.design("B2C", now)
     seg = segments.market_segments(data)
     row = seg[(seg["market"] == "B2C") & (seg["dimension"] == "channel")].iloc[0]
     r = estimators.nps(now["ltr"], design=design, domain=(now["channel"] == row["segment"]))
@@ -341,12 +347,13 @@ def test_no_b2c_wave_change_survives_fdr(sample: dict) -> None:
     resp = sample["resp"]
     data = selection.study(resp, schema.load(), cfg, tables={"accounts": sample["acc"],
                                                              "invitations": sample["inv"]})
-    ch = segments.wave_changes(data.b2c, schema.load().segment_fields("B2C"), weight="weight")
+    ch = segments.wave_changes(data.b2c, schema.load().segment_fields("B2C"),
+                               design=Design.from_frame(data.b2c, weights="weight"))
     assert len(ch) >= 30 and not ch["significant"].any()
-    head = segments.market_headline(data).set_index(["market", "metric"])
+    head = headline.market_headline(data).set_index(["market", "metric"])
     truth = sample["truth"]["b2c_population_nps"]
     assert head.loc[("B2C", "nps"), "ci_low"] <= truth <= head.loc[("B2C", "nps"), "ci_high"]
-    m = segments.headline_metrics(head.reset_index(), ch)
+    m = headline.headline_metrics(head.reset_index(), ch)
     assert m["nps_b2c"]["n"] == int((data.now(data.b2c)["ltr"].notna()).sum())
     assert m["changes_tested"] == int(ch["p_value"].notna().sum())
 
@@ -371,7 +378,7 @@ def test_one_contact_per_account_makes_the_three_ways_agree(ltr: list[int]) -> N
     # with one (decision-maker) response per account, all three definitions coincide
     df = pd.DataFrame({"account_id": [f"A{i}" for i in range(len(ltr))],
                        "role": "decision_maker", "ltr": np.array(ltr, float)})
-    t = segments.account_nps(df)
+    t = acct.account_nps(df)
     first3 = t["estimate"].iloc[:3].to_numpy()
     assert np.allclose(first3, first3[0])
     expected = 100 * (np.mean(np.array(ltr) >= 9) - np.mean(np.array(ltr) <= 6))
@@ -382,7 +389,10 @@ def test_headline_labels_follow_the_schema_scales() -> None:
     """A 0-10 satisfaction question's top-2 box is 9-10, and the label reaches the run metrics."""
     df = pd.DataFrame({"ltr": [10, 9, 8, 3, 10, 7] * 10, "csat": [10, 9, 8, 2, 10, 6] * 10,
                        "ces": [7, 6, 5, 2, 7, 4] * 10})
-    m = segments.headline_metrics(segments.headline(df, {"csat": (0, 10), "ces": (1, 7)}).assign(market="B2C"))
+    measures = [Measure.define("ltr", scale=(0, 10), rule="nps"),
+                Measure.define("csat", scale=(0, 10), rule="top_box", name="CSAT"),
+                Measure.define("ces", scale=(1, 7), rule="agree", name="CES")]
+    m = headline.headline_metrics(headline.headline(df, measures, Design(len(df))).assign(market="B2C"))
     assert m["csat_top2_b2c"]["label"] == "CSAT % top-2 box (9-10)"
     assert m["csat_top2_b2c"]["estimate"] == pytest.approx(50.0)   # 10, 9, 10 of six answers
     assert m["ces_agree_b2c"]["label"] == "CES % agree (5-7)"

@@ -8,7 +8,7 @@ import pytest
 
 from helpers import config
 from helpers.analysis import selection
-from helpers.errors import DataError
+from helpers.errors import ArgumentError, DataError
 from helpers.ingest import clean, schema
 
 
@@ -74,16 +74,18 @@ def test_a_latest_wave_still_coming_in_is_not_the_reported_wave_and_is_named() -
 def test_market_design_weights_and_contact_units() -> None:
     data = _study()
     b2c = data.market("B2C")
-    assert b2c.design == {"cluster": "contact_unit", "weights": "weight"}
+    assert b2c.columns == {"cluster": "contact_unit", "weights": "weight"}
+    assert b2c.design.weighted and b2c.design.calibration is not None and b2c.design.n == 3
     assert b2c.rows["weight"].tolist() == [1.0, 1.0, 1.0]
     assert data.weighting.startswith("raked to channel")
     # a consumer answering in two waves is one unit; an anonymous response is its own
     assert b2c.rows["contact_unit"].tolist() == ["k1", "k1", "anon:r5"]
-    assert data.market("B2B").design == {"cluster": "account_id", "weights": None}
+    assert data.market("B2B").columns == {"cluster": "account_id", "weights": None}
+    assert data.market("B2B").design.clustered and not data.market("B2B").design.weighted
     assert data.market("B2C", "2026Q2, 2026Q1").waves == ("2026Q2", "2026Q1")
     with pytest.raises(DataError, match="2030Q1"):
         data.market("B2C", "2030Q1")
-    with pytest.raises(DataError, match="B2G"):
+    with pytest.raises(ArgumentError, match="B2G"):  # a wrong call, not bad data
         data.market("B2G")
 
 

@@ -37,7 +37,7 @@ def test_cells_carry_units_and_cis(seg: pd.DataFrame) -> None:
 
 
 def test_suppressed_rows_are_greyed_with_their_reason_and_keep_n(seg: pd.DataFrame) -> None:
-    tab = t.table(seg, _cols(), suppressed="suppressed", reason="reason")
+    tab = t.table(seg, _cols(), suppressed=("suppressed", "reason"))
     row = tab.to_frame().iloc[1]
     assert row["n"] == "7"  # the count stays: it is why the cell is suppressed
     assert row["NPS"] == "suppressed: n < 10" and row["95% CI"] == formats.DASH

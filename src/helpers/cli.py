@@ -92,7 +92,7 @@ def _drivers(args: argparse.Namespace) -> int:
     items = [i for i in data.schema.driver_items(args.market) if chosen.rows[i].notna().any()]
     imp = importance.shapley_importance(chosen.rows, "ltr", items, bootstrap=Bootstrap(
         p["n_boot"] if args.boot is None else args.boot,
-        seed=p["seed"] if args.seed is None else args.seed), **chosen.design)
+        seed=p["seed"] if args.seed is None else args.seed), **chosen.columns)
     print(importance.share_text(imp).to_string())
     print(importance.methods_text(imp))
     return ExitCode.OK

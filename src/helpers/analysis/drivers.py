@@ -30,8 +30,9 @@ from helpers.analysis.modelling import (
 )
 from helpers.analysis.selection import subsample
 from helpers.errors import ArgumentError, DataError, ThinData
+from helpers.measures import Measure
 from helpers.stats import estimators
-from helpers.stats.design import Design
+from helpers.stats.design import Design, check_scale
 
 # --- promoter and detractor models ---------------------------------------------------------------
 TARGETS = {"promoter": (9.0, 10.0), "detractor": (0.0, 6.0)}
@@ -373,6 +374,22 @@ QUADRANTS = {
 }
 
 
+def _performance(answers: pd.Series, scale: tuple[float, float] | None, performance: str,
+                 design: Design, level: float) -> estimators.MeanResult:
+    """An item's mean (in % of its scale when the scale is known) or its top-two-box share."""
+    if performance == "mean":
+        y = answers if scale is None else (answers - scale[0]) * 100.0 / (scale[1] - scale[0])
+        return estimators.survey_mean(y, level=level, design=design)
+    if scale is None:
+        raise ArgumentError(f"top-box performance of {answers.name!r} needs its answer scale",
+                            argument="scales", expected="each item's scale from the survey schema")
+    box = Measure.define(str(answers.name), scale=scale, rule="top_box")
+    y = answers.to_numpy(float)
+    check_scale(y, *scale, str(answers.name))
+    flags = np.where(np.isnan(y), np.nan, box.in_share(y).astype(float))
+    return estimators.proportion(pd.Series(flags, name=answers.name), level=level, design=design)
+
+
 def priority_matrix(
     importance: pd.DataFrame,
     df: pd.DataFrame,
@@ -394,9 +411,10 @@ def priority_matrix(
     importance : output of :func:`shapley_importance` (bootstrapped for the share CI).
     df : the responses the importance was estimated on.
     performance : "mean" (item mean) or "top_box" (% answering in the top two boxes).
-    scales : each item's answer scale. With scales, a mean is shown as a percentage of its scale
-        (0 = lowest answer, 100 = highest), so items asked on different scales compare, and the
-        top two boxes are each item's own; without, raw means and 4-5 on 1-5.
+    scales : each item's answer scale (the survey schema's). With scales, a mean is shown as a
+        percentage of its scale (0 = lowest answer, 100 = highest), so items asked on different
+        scales compare, and the top two boxes are each item's own (helpers.measures, TOP_BOX);
+        without, raw means, and top-box performance cannot be computed.
     """
     if performance not in {"mean", "top_box"}:
         raise ArgumentError(f"performance={performance!r}", argument="performance",
@@ -405,13 +423,7 @@ def priority_matrix(
     design = Design.from_frame(df, weights=weights, cluster=cluster)  # one for every driver
     rows = []
     for d in drivers:
-        lo, hi = (scales or {}).get(d, (1.0, 5.0))
-        if performance == "mean":
-            pomp = 100.0 / (hi - lo) if scales else 1.0
-            y = (df[d] - lo) * pomp if scales else df[d]
-            r = estimators.survey_mean(y, level=level, design=design)
-        else:
-            r = estimators.csat(df[d], level=level, scale=(lo, hi), design=design).pct_top2
+        r = _performance(df[d], (scales or {}).get(d), performance, design, level)
         rows.append({"driver": d, "performance": r.estimate, "perf_se": r.se,
                      "perf_ci_low": r.ci_low, "perf_ci_high": r.ci_high, "perf_n": r.n})
     perf = pd.DataFrame(rows).set_index("driver")

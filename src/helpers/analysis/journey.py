@@ -161,7 +161,7 @@ def _effect_rows(d: pd.DataFrame, expl: str, out: str, adjust: list[str], m: Jou
         return [_row((expl, out, label), _Effect(fit.params[1], fit.bse[1], fit.pvalues[1], n,
                                                  ncl), m.zq, "odds ratio", exp=True)]
     fit = _fit(y, x, groups, logit=False)
-    unit = "LTR points" if out == m.ltr else "item points (1-5)"
+    unit = "LTR points" if out == m.ltr else "item points (on the item's own scale)"
     if not binary:
         return [_row((expl, out, f"slope per {m.per_days:g} days"),
                      _Effect(fit.params[1], fit.bse[1], fit.pvalues[1], n, ncl), m.zq, unit)]

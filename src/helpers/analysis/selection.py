@@ -11,6 +11,7 @@ and ``cx drivers`` both select through here, so the same parameters give the sam
 from __future__ import annotations
 
 import dataclasses
+import functools
 import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -22,33 +23,115 @@ import pandas as pd
 from helpers import catalog, config, contract, paths
 from helpers import inputs as registry
 from helpers.config import SegmentsConfig
-from helpers.errors import DataError, require_columns
+from helpers.errors import ArgumentError, DataError, ThinData, require_columns
 from helpers.ingest import provenance
 from helpers.ingest import schema as schema_mod
 from helpers.ingest.schema import Schema
+from helpers.measures import Measure
 from helpers.stats import weighting
+from helpers.stats.design import Design
 
 MARKETS = ("B2B", "B2C")
-DESIGNS: dict[str, dict[str, str | None]] = {
-    "B2B": {"cluster": "account_id", "weights": None},        # contacts nested in accounts
-    "B2C": {"cluster": "contact_unit", "weights": "weight"},  # contacts; raked to the population
+
+
+@dataclass(frozen=True)
+class DesignRule:
+    """How one market's responses form a survey design: the one B2B / B2C rule.
+
+    B2B contacts are nested in accounts (account-clustered PSUs, accounts answering in several
+    waves stay one PSU); B2C contacts carry raking weights, each wave its own sample (a stratum),
+    calibration-aware when raked within each wave. `unit` is what bootstraps and paired tests
+    resample: accounts for B2B, contacts for B2C; with `paired`, changes between waves are
+    measured on the units that answered in both (the same accounts), else as domains of the
+    design of both waves.
+    """
+
+    cluster: str | None
+    weights: str | None
+    strata: str | None
+    unit: str
+    paired: bool
+    description: str
+
+    def design(self, rows: pd.DataFrame, margins: Mapping[str, object] | None = None) -> Design:
+        """The survey design of `rows` (R ``svydesign``; ``rake`` margins within each wave)."""
+        calibrate = [["wave", m] for m in margins] if margins and self.weights else None
+        return Design.from_frame(rows, weights=self.weights, cluster=self.cluster,
+                                 strata=self.strata, calibrate=calibrate)
+
+
+DESIGNS: dict[str, DesignRule] = {
+    "B2B": DesignRule(cluster="account_id", weights=None, strata=None, unit="account_id",
+                      paired=True, description="clustered by account"),
+    "B2C": DesignRule(cluster=None, weights="weight", strata="wave", unit="contact_unit",
+                      paired=False, description="weighted"),
 }
 
 
 @dataclass(frozen=True)
 class MarketData:
-    """Rows of one market and set of waves, with the design every estimate on them uses."""
+    """Rows of one market and set of waves, with the design every estimate on them uses.
+
+    `design` is the :class:`~helpers.stats.design.Design` of exactly these rows; a segment or
+    a wave is a domain of it. `cluster` names the unit analyses resample (accounts for B2B,
+    contacts for B2C) and `weights` the weight column (None when unweighted).
+    """
 
     market: str
     rows: pd.DataFrame
     waves: tuple[str, ...]
-    cluster: str | None
-    weights: str | None
+    rule: DesignRule
+    margins: Mapping[str, object] | None = None
+    included: bool = True
+    measures: tuple[Measure, ...] = ()
 
     @property
-    def design(self) -> dict[str, str | None]:
-        """``cluster`` and ``weights`` column names, as keyword arguments for estimators."""
+    def cluster(self) -> str:
+        return self.rule.unit
+
+    @property
+    def weights(self) -> str | None:
+        return self.rule.weights if self.included else None
+
+    @property
+    def columns(self) -> dict[str, str | None]:
+        """The resampling unit and weight column names (``cluster``, ``weights``), as keyword
+        arguments for analyses that resample whole units (bootstraps, cross-validation)."""
         return {"cluster": self.cluster, "weights": self.weights}
+
+    @functools.cached_property
+    def design(self) -> Design:
+        """The survey design of these rows (built once)."""
+        if not self.included:
+            return dataclasses.replace(self.rule, weights=None, strata=None).design(self.rows)
+        return self.rule.design(self.rows, self.margins)
+
+    @property
+    def design_note(self) -> str:
+        """'clustered by account', 'raked weights' or 'unweighted'."""
+        return design_note(self.rule, self.margins)
+
+    def estimate(self, statistic: str = "nps", by: str | Sequence[str] | None = None, *,
+                 domain: Any = None) -> pd.DataFrame:
+        """Any statistic of these rows by any field within any domain, with the reports'
+        design (:func:`helpers.analysis.explore.estimate`)."""
+        from helpers.analysis import explore
+
+        return explore.estimate(self, statistic, by, domain=domain)
+
+    def contrast(self, statistic: str, field: str, a: str, b: str = "rest") -> pd.DataFrame:
+        """Group `a` of `field` minus `b` (a group, "rest" or "all"):
+        :func:`helpers.analysis.explore.contrast`."""
+        from helpers.analysis import explore
+
+        return explore.contrast(self, statistic, field, a, b)
+
+
+def design_note(rule: DesignRule, margins: Mapping[str, object] | None) -> str:
+    """How a market's figures are designed, in the words of the reports."""
+    if rule.weights is None:
+        return rule.description
+    return "raked weights" if margins else "unweighted"
 
 
 @dataclass(frozen=True)
@@ -132,6 +215,21 @@ class Study:
         """Included B2C responses of every wave, with raking weights."""
         return self.market("B2C").rows
 
+    def rule(self, market: str) -> DesignRule:
+        """The design rule of `market` (:data:`DESIGNS`)."""
+        if market not in DESIGNS:
+            raise ArgumentError(f"market {market!r}: expected {' or '.join(MARKETS)}")
+        return DESIGNS[market]
+
+    def design(self, market: str, rows: pd.DataFrame) -> Design:
+        """The survey design of `rows` of `market` (any of its rows: a wave, all waves, the
+        rows of a study too large to load), by the market's rule and the B2C raking margins."""
+        return self.rule(market).design(rows, self.raking_margins())
+
+    def design_note(self, market: str) -> str:
+        """'clustered by account', 'raked weights' or 'unweighted'."""
+        return design_note(self.rule(market), self.raking_margins())
+
     def raking_margins(self) -> dict[str, dict[str, float]] | None:
         """The population margins B2C was raked to (None when B2C is unweighted)."""
         return self.settings.b2c_margins if self.weighting.startswith("raked") else None
@@ -168,6 +266,20 @@ class Study:
         return next((f for f in self.schema.segment_fields("B2B")
                      if f != "role" and f in self.accounts and self.accounts[f].notna().any()), None)
 
+    def change(self, market: str, statistic: str = "nps",
+               waves: tuple[str, str] = ("previous", "reported")) -> pd.DataFrame:
+        """The change of `statistic` between two waves as the reports measure it
+        (:func:`helpers.analysis.explore.change`)."""
+        from helpers.analysis import explore
+
+        return explore.change(self, market, statistic, waves)
+
+    def named_waves(self) -> dict[str, list[str] | None]:
+        """The wave selections known by name: all, reported, latest, previous (None = all)."""
+        i = self.waves.index(self.wave) if self.wave in self.waves else len(self.waves) - 1
+        return {"all": None, "reported": [self.wave], "latest": self.waves[-1:],
+                "previous": self.waves[i - 1:i] if i > 0 else []}
+
     def now(self, df: pd.DataFrame) -> pd.DataFrame:
         """Rows of `df` in the reported wave."""
         return df[df["wave"] == self.wave]
@@ -176,12 +288,14 @@ class Study:
                included: bool = True) -> MarketData:
         """Rows of market `name` in `waves` with their design.
 
-        `waves`: "" = every wave (pooled), "reported" = the reported wave, a list or a
-        comma-separated string of waves (each checked to exist). `included=False` also keeps
-        the rows cleaning excluded (no weights are defined for those).
+        `waves`: "" or "all" = every wave (pooled), "reported" = the wave the reports show (the
+        latest complete one unless chosen), "latest" = the newest wave in the data, "previous"
+        = the one before the reported wave, a list or a comma-separated string of waves (each
+        checked to exist). `included=False` also keeps the rows cleaning excluded (no weights
+        are defined for those).
         """
         if name not in MARKETS:
-            raise DataError(f"market {name!r}", expected=" or ".join(MARKETS))
+            raise ArgumentError(f"market {name!r}: expected {' or '.join(MARKETS)}")
         chosen = self._waves(waves)
         if included:
             rows = self._block(name)
@@ -190,14 +304,18 @@ class Study:
             rows = every[every["market"] == name]
         if chosen is not None:
             rows = rows[rows["wave"].astype(str).isin(chosen)]
-        d = DESIGNS[name]
         return MarketData(market=name, rows=rows, waves=tuple(chosen or self.waves),
-                          cluster=d["cluster"], weights=d["weights"] if included else None)
+                          rule=DESIGNS[name], margins=self.raking_margins(), included=included,
+                          measures=self.schema.measures)
 
     def _waves(self, waves: str | Sequence[str]) -> list[str] | None:
         if isinstance(waves, str):
-            if waves.strip() == "reported":
-                return [self.wave]
+            named = self.named_waves()
+            if waves.strip() in named:
+                chosen = named[waves.strip()]
+                if chosen == []:
+                    raise ThinData(f"no wave before the reported wave {self.wave}", column="wave")
+                return chosen
             waves = [w.strip() for w in waves.split(",") if w.strip()]
         wanted = [str(w) for w in waves]
         if not wanted:

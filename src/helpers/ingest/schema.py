@@ -23,7 +23,8 @@ import pandas as pd
 import yaml
 
 from helpers import config, paths
-from helpers.errors import ConfigError
+from helpers.errors import ArgumentError, ConfigError
+from helpers.measures import Measure, Rule
 
 DEFAULT_SCHEMA = "config/survey.yaml"
 MARKETS = ("B2B", "B2C")
@@ -39,6 +40,14 @@ CANONICAL: dict[str, str] = {
     "last_rep_touch_at": "datetime",
 }
 MEASURE_SCALES = {"ltr": (0.0, 10.0), "ces": (1.0, 7.0), "csat": (1.0, 5.0)}
+#: The measures a programme reports without a `measures:` section: field -> how (its name, the
+#: question in words, the rule that makes it a figure). `measures:` overrides or adds any.
+DEFAULT_MEASURES: dict[str, dict[str, str]] = {
+    "ltr": {"name": "NPS", "label": "Likelihood to recommend", "rule": "nps"},
+    "ces": {"name": "CES", "label": "Customer effort", "rule": "agree"},
+    "csat": {"name": "CSAT", "label": "Satisfaction", "rule": "top_box"},
+}
+_MEASURE_KEYS = {"name", "label", "rule", "cut"}
 _KEYS = {"column", "import_id", "pattern", "type", "scale", "labels", "required", "group",
          "label", "action"}
 _TYPES = {"text", "number", "datetime", "score"}
@@ -84,6 +93,7 @@ class Schema:
     not_applicable: frozenset[str]
     label_sets: dict[str, dict[str, float]]
     quality: dict[str, Any]
+    measures: tuple[Measure, ...] = ()         # what the programme reports (helpers.measures)
     source: str = DEFAULT_SCHEMA
     survey: str = ""
     company: str = "Us"                        # our name, beside the competitors
@@ -122,9 +132,13 @@ class Schema:
             return MEASURE_SCALES[name]
         raise ConfigError(f"{name!r} has no scale", file=self.where(f"drivers.{name}"))
 
-    def measures(self) -> list[str]:
-        """The measures this survey asks: ltr, and ces / csat when mapped."""
-        return [m for m in ("ltr", "ces", "csat") if m in self.fields]
+    def measure(self, key: str) -> Measure:
+        """The measure of response column `key` (e.g. "csat")."""
+        for m in self.measures:
+            if m.key == key:
+                return m
+        raise ConfigError(f"{key!r} is not a measure of this survey", file=self.source,
+                          expected=", ".join(m.key for m in self.measures) or "a measure")
 
     def where(self, key: str) -> str:
         """'config/survey.yaml line 12' for a dotted key (the file alone when unknown)."""
@@ -228,9 +242,44 @@ def load(path: str | os.PathLike[str] = DEFAULT_SCHEMA) -> Schema:
         stages=_stages(doc, drivers, at), market_rule=_market_rule(doc, fields, at),
         waves=_waves(doc, at),
         not_applicable=frozenset(str(v).strip().lower() for v in answers.get("not_applicable", [])),
-        label_sets=label_sets, quality=quality, source=file, survey=str(doc.get("survey", "")),
+        label_sets=label_sets, quality=quality, measures=_measures(doc, fields, at), source=file, survey=str(doc.get("survey", "")),
         company=str(doc.get("company") or "Us"), lines=lines,
     )
+
+
+def _measures(doc: dict[str, Any], fields: dict[str, FieldSpec], at: Any) -> tuple[Measure, ...]:
+    """The programme's measures: ltr, ces and csat when mapped (DEFAULT_MEASURES), then every
+    entry of `measures:` (a field of type score with a scale; name, label, rule, cut)."""
+    raw = doc.get("measures") or {}
+    if not isinstance(raw, dict):
+        raise ConfigError(f"measures is {raw!r}", file=at("measures"),
+                          expected="a mapping: <field>: {label: ..., rule: top_box | agree | mean | nps}")
+    keys = [k for k in DEFAULT_MEASURES if k in fields] + [k for k in raw if k not in DEFAULT_MEASURES]
+    return tuple(_measure(k, raw.get(k) or {}, fields, at) for k in keys)
+
+
+def _measure(key: str, raw: Any, fields: dict[str, FieldSpec], at: Any) -> Measure:
+    where = at(f"measures.{key}") if raw else at(f"fields.{key}")
+    spec = fields.get(key)
+    if not isinstance(raw, dict) or set(raw) - _MEASURE_KEYS:
+        raise ConfigError(f"measures.{key} is {raw!r}", file=where,
+                          expected=f"a mapping with {', '.join(sorted(_MEASURE_KEYS))}")
+    if spec is None or spec.type != "score" or spec.scale is None:
+        raise ConfigError(f"measures.{key}: {key!r} is not a rated field", file=where,
+                          expected="a field under fields: with type: score and a scale")
+    how = {**DEFAULT_MEASURES.get(key, {"rule": "mean"}), **raw}
+    if spec.label and "label" not in raw:
+        how["label"] = spec.label
+    if how["rule"] not in {r.value for r in Rule}:
+        raise ConfigError(f"measures.{key}.rule is {how['rule']!r}", file=where,
+                          expected=" | ".join(r.value for r in Rule))
+    try:
+        return Measure.define(key, scale=spec.scale, rule=how["rule"], name=str(how.get("name", "")),
+                              label=str(how.get("label", "")),
+                              cut=None if how.get("cut") is None else float(how["cut"]))
+    except (ArgumentError, TypeError, ValueError) as exc:
+        raise ConfigError(f"measures.{key}: {exc}", file=where,
+                          expected="a cut inside the field's scale; NPS only on 0-10") from None
 
 
 def _names(value: Any, key: str, where: str) -> list[str]:

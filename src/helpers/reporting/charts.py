@@ -27,6 +27,8 @@ from helpers.errors import DataError
 
 # Okabe-Ito: distinguishable with the common colour-vision deficiencies.
 PALETTE: list[str] = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000"]
+#: The interval columns of every result table (estimate, se, ci_low, ci_high, n).
+CI_COLUMNS = ("ci_low", "ci_high")
 NPS_COLORS: dict[str, str] = {"promoter": "#009E73", "passive": "#BDBDBD", "detractor": "#D55E00"}
 SUPPRESSED_COLOR = "#DDDDDD"
 
@@ -273,14 +275,14 @@ def ci_points(
     table: pd.DataFrame,
     label: str,
     estimate: str = "estimate",
-    low: str = "ci_low",
-    high: str = "ci_high",
     xlabel: str = "Estimate",
     title: str = "",
     ax: plt.Axes | None = None,
     n: str | None = "n",
 ) -> plt.Axes:
-    """Forest plot: one point with a CI whisker per row, n printed beside it."""
+    """Forest plot: one point with a CI whisker (``ci_low``, ``ci_high``) per row, n printed
+    beside it."""
+    low, high = CI_COLUMNS
     ax = ax or plt.subplots(figsize=(8, 0.45 * len(table) + 1.5))[1]
     y = np.arange(len(table))
     est = table[estimate].to_numpy(float)
@@ -305,14 +307,14 @@ def line_with_band(
     table: pd.DataFrame,
     x: str,
     estimate: str = "estimate",
-    low: str = "ci_low",
-    high: str = "ci_high",
     hue: str | None = None,
     ylabel: str = "",
     title: str = "",
     ax: plt.Axes | None = None,
 ) -> plt.Axes:
-    """Trend line with a shaded confidence band, one line per `hue` level."""
+    """Trend line with a shaded confidence band (``ci_low``, ``ci_high``), one line per `hue`
+    level."""
+    low, high = CI_COLUMNS
     ax = ax or plt.subplots()[1]
     groups: Sequence[tuple[object, pd.DataFrame]] = list(table.groupby(hue, sort=False)) if hue else [(None, table)]
     for i, (name, g) in enumerate(groups):
@@ -355,9 +357,7 @@ def account_matrix(
     x: str = "dm_score",
     y: str = "others_score",
     size: str | None = "arr",
-    hue: str | None = "archetype",
-    xlabel: str = "Decision maker's score (NPS points)",
-    ylabel: str = "Other contacts' mean score (NPS points)",
+    hue: str | None = "archetype_label",
     title: str = "Account matrix",
     ax: plt.Axes | None = None,
 ) -> plt.Axes:
@@ -376,11 +376,13 @@ def account_matrix(
     ax.axvline(0, color="#555555", linewidth=0.8)
     ax.set_xlim(-105, 105)
     ax.set_ylim(-105, 105)
-    ax.set_xlabel(xlabel)
-    ax.set_ylabel(ylabel)
+    ax.set_xlabel("Decision maker's score (NPS points)" if x == "dm_score" else x.replace("_", " "))
+    ax.set_ylabel("Other contacts' mean score (NPS points)" if y == "others_score"
+                  else y.replace("_", " "))
     ax.set_title(f"{title} (n={len(d)} accounts; {len(table) - len(d)} without both)")
     if hue and hue in d:
-        ax.legend(title=hue.replace("_", " "), loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=8)
+        ax.legend(title=hue.removesuffix("_label").replace("_", " "), loc="upper left",
+                  bbox_to_anchor=(1.01, 1), fontsize=8)
     quads = {"both positive": ((d[x] > 0) & (d[y] > 0)).sum(),
              "decision maker negative, others positive": ((d[x] < 0) & (d[y] > 0)).sum(),
              "decision maker positive, others negative": ((d[x] > 0) & (d[y] < 0)).sum(),
@@ -490,7 +492,7 @@ def priority_matrix(
                                                "monitor": (x0, y0, "left", "bottom"),
                                                "don't over-invest": (x0, y1, "left", "top")}.items()]
     unit = pm.attrs.get("performance_unit") or (
-        "% rating 4-5" if pm.attrs.get("performance") == "top_box" else "mean rating (1-5)")
+        "% in the top two boxes" if pm.attrs.get("performance") == "top_box" else "mean rating")
     ax.set_xlabel("Importance: share of explained variance in LTR (%)")
     ax.set_ylabel(f"Performance: {unit}")
     ax.set_title(title)

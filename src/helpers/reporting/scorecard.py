@@ -15,14 +15,9 @@ from typing import Any
 
 import pandas as pd
 
+from helpers.measures import Statistic, Unit
 from helpers.reporting import formats
-from helpers.reporting.summary import MARKETS, Artefacts, run_wave
-
-#: Tile measures: metric key -> (tile name, kind of number). CES shows % agree (its mean below).
-TILE_MEASURES: dict[str, tuple[str, str]] = {"nps": ("NPS", "points"), "ces_agree": ("CES", "pct"),
-                                             "csat_top2": ("CSAT", "pct")}
-DETAIL = {"nps": "promoters minus detractors, points", "ces_agree": "% agree it was easy",
-          "csat_top2": "% satisfied (top-2 box)"}
+from helpers.reporting.summary import MARKETS, Artefacts, headline_figures, run_statistics, run_wave
 
 
 @dataclass(frozen=True)
@@ -32,7 +27,7 @@ class Tile:
     market: str
     metric: str
     name: str
-    kind: str
+    unit: Unit
     estimate: float
     ci_low: float
     ci_high: float
@@ -47,11 +42,14 @@ class Tile:
 
 
     def value_text(self) -> str:
-        return (formats.fmt_points(self.estimate) if self.kind == "points"
-                else formats.fmt_pct(self.estimate))
+        if self.unit is Unit.POINTS:
+            return formats.fmt_points(self.estimate)
+        if self.unit is Unit.PERCENT:
+            return formats.fmt_pct(self.estimate)
+        return formats.fmt_num(self.estimate, 2)
 
     def ci_text(self) -> str:
-        fmt = formats.fmt_points if self.kind == "points" else formats.fmt_num
+        fmt = formats.fmt_points if self.unit is Unit.POINTS else formats.fmt_num
         return formats.fmt_ci(self.ci_low, self.ci_high, fmt)
 
     def interval_text(self) -> str:
@@ -64,19 +62,17 @@ class Tile:
         if not formats.is_number(self.change):
             return "no earlier wave to compare" if not self.wave_from else "change not tested"
         arrow = "▲" if self.change > 0 else "▼" if self.change < 0 else "="
-        unit = "pts" if self.kind == "points" else "pp"
+        unit = {Unit.POINTS: "pts", Unit.PERCENT: "pp"}.get(self.unit, "")
         word = {True: "significant", False: "not significant"}.get(self.significant, "not tested")
         return f"{arrow} {formats.fmt_points(self.change)} {unit} since {self.wave_from}, {word}"
 
 
 def _headline_rows(art: Artefacts) -> pd.DataFrame:
-    """market, metric, label, estimate, ci_low, ci_high, n from the market_headline table (or the
-    segments notebook's metrics when the table is missing)."""
+    """market, metric, label, estimate, ci_low, ci_high, n ... from the market_headline table (or
+    the segments notebook's metrics when the table is missing)."""
     table = art.table("market_headline")
     if table is not None and len(table):
         return table
-    from helpers.reporting.summary import headline_figures
-
     return headline_figures(art)
 
 
@@ -87,28 +83,32 @@ def _changes(art: Artefacts) -> dict[tuple[str, str], Mapping[str, Any]]:
     return {(str(r["market"]), str(r["metric"])): r for r in table.to_dict("records")}
 
 
+def _detail(stat: Statistic, rows: pd.DataFrame, stats: list[Statistic]) -> str:
+    """What the tile's number means, with the measure's companion mean when it has one."""
+    companion = next((s for s in stats if s.measure == stat.measure and not s.headline), None)
+    if companion is None or companion.key not in rows.index:
+        return stat.detail
+    return f"{stat.detail}; {companion.kind} {formats.fmt_num(rows.loc[companion.key, 'estimate'], 2)}"
+
+
 def tiles(art: Artefacts) -> list[Tile]:
-    """A tile per market and measure this run has (markets in B2B, B2C order)."""
+    """A tile per market and headline statistic this run has (markets in B2B, B2C order)."""
     head = _headline_rows(art)
     changes = _changes(art)
+    stats = run_statistics(art)
     out = []
     for market in MARKETS:
         rows = head[head["market"] == market].set_index("metric")
-        for metric, (name, kind) in TILE_MEASURES.items():
-            if metric not in rows.index or not formats.is_number(rows.loc[metric, "estimate"]):
+        for stat in (s for s in stats if s.headline):
+            if stat.key not in rows.index or not formats.is_number(rows.loc[stat.key, "estimate"]):
                 continue
-            r = rows.loc[metric]
-            detail = DETAIL[metric]
-            if metric == "ces_agree" and "ces_mean" in rows.index:
-                label = str(rows.loc["ces_mean"].get("label", "CES mean"))
-                scale = label[label.find("(") + 1:label.find(")")] if "(" in label else ""
-                detail += f"; mean {formats.fmt_num(rows.loc['ces_mean', 'estimate'], 2)}" + (
-                    f" on {scale}" if scale else "")
-            ch = changes.get((market, metric), {})
+            r = rows.loc[stat.key]
+            ch = changes.get((market, stat.key), {})
             sig = ch.get("significant")
             out.append(Tile(
-                market, metric, name, kind, float(r["estimate"]), formats.as_number(r["ci_low"]),
-                formats.as_number(r["ci_high"]), formats.as_number(r["n"]), detail,
+                market, stat.key, stat.name, stat.unit, float(r["estimate"]),
+                formats.as_number(r["ci_low"]), formats.as_number(r["ci_high"]),
+                formats.as_number(r["n"]), _detail(stat, rows, stats),
                 formats.as_number(ch.get("change")), formats.as_number(ch.get("ci_low")),
                 formats.as_number(ch.get("ci_high")), str(ch.get("wave_from") or ""),
                 None if sig is None or (isinstance(sig, float) and pd.isna(sig)) else bool(sig),
@@ -189,7 +189,8 @@ class Scorecard:
                     f'<p class="cx-tile-ci">{e(t.interval_text())} · n={e(formats.fmt_int(t.n))}</p>'
                     f'<p class="cx-tile-detail">{e(t.detail)}</p>'
                     f'<p class="cx-tile-change cx-change-{mood}">{e(t.change_text())}</p></div>')
-            rows.append(f'<div class="cx-tiles">{"".join(cells)}</div>')
+            dense = " cx-tiles-dense" if len(cells) > 3 else ""
+            rows.append(f'<div class="cx-tiles{dense}">{"".join(cells)}</div>')
         tiles_html = "".join(rows) or '<p class="cx-tile-none">No headline figures in this run.</p>'
         fixes = self._fix_lines()
         items = "".join(f"<li><strong>{e(label)}</strong> ({e(m)}): {e(gain)}</li>"

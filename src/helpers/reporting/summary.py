@@ -17,17 +17,12 @@ import matplotlib.pyplot as plt
 import pandas as pd
 
 from helpers import catalog, contract, paths
+from helpers.measures import Statistic, Unit, metric_key
 from helpers.reporting import cards, charts
 from helpers.reporting.formats import MISSING, as_number, ci_text, is_number, money
 from helpers.reporting.safe_html import escape_markdown
 
 MARKETS = ("B2B", "B2C")
-HEADLINE_METRICS = {  # metric key -> (label, unit, signed)
-    "nps": ("NPS", "points, -100 to +100", True),
-    "ces_mean": ("CES mean", "1-7 agreement scale", False),
-    "ces_agree": ("CES % agree (5-7)", "%", False),
-    "csat_top2": ("CSAT % top-2 box (4-5)", "%", False),
-}
 
 
 @dataclass(frozen=True)
@@ -60,24 +55,53 @@ def load_artefacts(run_dir: str | os.PathLike[str]) -> Artefacts:
                      not_available=cards.not_available(folder))
 
 
+def run_statistics(art: Artefacts) -> list[Statistic]:
+    """The statistics the run reported, in the survey's order, as the segments notebook
+    described them (its ``statistics`` metric, else the description stored with each headline
+    row or figure)."""
+    listed = art.metric("statistics", "02_segments")
+    if isinstance(listed, list):
+        return [Statistic.from_description(d) for d in listed]
+    found: dict[str, Statistic] = {}
+    table = art.table("market_headline")
+    if table is not None and "measure" in table:
+        for r in table.to_dict("records"):
+            found.setdefault(str(r["metric"]), Statistic.from_description({**r, "key": r["metric"]}))
+    for key, value in art.metrics.get("02_segments", {}).items():
+        if isinstance(value, Mapping) and "measure" in value and "_" in key:
+            stat = key.rsplit("_", 1)[0]
+            found.setdefault(stat, Statistic.from_description({**value, "key": stat}))
+    return list(found.values())
+
+
+def figure_text(stat: Statistic, value: Mapping[str, Any], n: bool = True) -> str:
+    """'+17.8 [+9.4, +25.9] (n=731)' in the statistic's own unit and digits."""
+    return ci_text(value.get("estimate"), value.get("ci_low"), value.get("ci_high"),
+                   value.get("n") if n else None, signed=stat.signed, digits=stat.digits,
+                   unit="%" if stat.unit is Unit.PERCENT else "")
+
+
 def headline_figures(art: Artefacts) -> Any:
-    """NPS / CES / CSAT per market from the segments notebook's metrics ``<metric>_<market>``.
+    """Every headline statistic per market from the segments notebook's metrics
+    (:func:`helpers.measures.metric_key`), with its label and unit as the run described them.
     Figures this run does not have say so in `text`."""
     rows = []
     for market in MARKETS:
-        for metric, (label, unit, signed) in HEADLINE_METRICS.items():
-            value = art.metric(f"{metric}_{market.lower()}", "02_segments")
+        for stat in run_statistics(art):
+            value = art.metric(metric_key(stat.key, market), "02_segments")
             value = value if isinstance(value, Mapping) else {}
             est = value.get("estimate")
             rows.append({
-                "market": market, "metric": metric, "label": label, "unit": unit,
+                "market": market, "metric": stat.key, "label": stat.label, "name": stat.name,
+                "unit": str(stat.unit), "headline": stat.headline,
                 "estimate": float(est) if is_number(est) else float("nan"),
                 "ci_low": as_number(value.get("ci_low")), "ci_high": as_number(value.get("ci_high")),
                 "n": as_number(value.get("n")), "design": value.get("design") or "",
-                "text": ci_text(est, value.get("ci_low"), value.get("ci_high"), value.get("n"),
-                                signed=signed),
+                "text": figure_text(stat, value) if is_number(est) else MISSING,
             })
-    return pd.DataFrame(rows)
+    columns = ["market", "metric", "label", "name", "unit", "headline", "estimate", "ci_low",
+               "ci_high", "n", "design", "text"]
+    return pd.DataFrame(rows, columns=columns)
 
 
 def run_wave(art: Artefacts) -> str | None:
@@ -233,37 +257,49 @@ _DESIGNS = {"clustered by account": "standard errors allow for several contacts 
             "unweighted": "unweighted: describes the respondents"}
 
 
+def _market_line(market: str, head: pd.DataFrame, stats: list[Statistic]) -> str | None:
+    """'**B2B**: NPS **+17.8 points [+9.4, +25.9] (n=731)** (design); CES % agree 60.6% [...]'."""
+    h = head[head["market"] == market].set_index("metric")
+    shown = [s for s in stats if s.key in h.index and is_number(h.loc[s.key, "estimate"])]
+    if not shown:
+        return None  # no responses of this market in the run
+    parts = []
+    for i, stat in enumerate(shown):
+        r = h.loc[stat.key]
+        if i == 0:
+            unit = " points" if stat.unit is Unit.POINTS else "%" if stat.unit is Unit.PERCENT else ""
+            text = ci_text(r["estimate"], r["ci_low"], r["ci_high"], r["n"], signed=stat.signed,
+                           digits=stat.digits, unit=unit)
+            design = _DESIGNS.get(r["design"], r["design"])
+            parts.append(f"{stat.name} **{text}**" + (f" ({design})" if design else ""))
+        else:
+            parts.append(f"{stat.label} {figure_text(stat, r.to_dict(), n=False)}")
+    return f"**{market}**: " + "; ".join(parts) + "."
+
+
 def headline_finding(art: Artefacts) -> Finding:
-    """Headline NPS, and CES and CSAT where asked, per market with 95% CIs and n (from 02)."""
+    """Every headline statistic the survey reports (NPS, CES, CSAT or the programme's own
+    measures) per market with 95% CIs and n (from 02), the first one charted."""
     head = headline_figures(art)
+    stats = run_statistics(art)
     wave = art.metric("wave", "02_segments")
-    lines = []
-    for market in MARKETS:
-        h = head[head["market"] == market].set_index("metric")
-        nps = h.loc["nps"]
-        if not is_number(nps["estimate"]):
-            continue  # no responses of this market in the run
-        design = _DESIGNS.get(nps["design"], nps["design"])
-        parts = [f"NPS **{ci_text(nps['estimate'], nps['ci_low'], nps['ci_high'], nps['n'], signed=True, unit=' points')}**"
-                 + (f" ({design})" if design else "")]
-        for metric, digits, unit in (("ces_mean", 2, ""), ("ces_agree", 1, "%"), ("csat_top2", 1, "%")):
-            r = h.loc[metric]
-            if is_number(r["estimate"]):
-                label = art.metric(f"{metric}_{market.lower()}", "02_segments").get("label") or r["label"]
-                parts.append(f"{label} {ci_text(r['estimate'], r['ci_low'], r['ci_high'], digits=digits, unit=unit)}")
-        lines.append(f"**{market}**: " + "; ".join(parts) + ".")
+    lines = [line for m in MARKETS if (line := _market_line(m, head, stats))]
     when = f"wave {wave}" if isinstance(wave, str) and wave and wave != "all" else "this survey"
     text = (f"Headline figures for {when}, with 95% confidence intervals in brackets and the "
             f"number of responses:\n\n" + (_bullets(lines) if lines else MISSING))
-    rows = head[(head["metric"] == "nps") & head["estimate"].notna()]
-    table = pd.DataFrame({"label": rows["market"] + " NPS", "estimate": rows["estimate"],
+    first = next((s for s in stats if s.headline), None)
+    rows = head[(head["metric"] == (first.key if first else "")) & head["estimate"].notna()]
+    name = first.name if first else "Headline"
+    table = pd.DataFrame({"label": rows["market"] + f" {name}", "estimate": rows["estimate"],
                           "ci_low": rows["ci_low"], "ci_high": rows["ci_high"], "n": rows["n"]})
-    note = ("NPS = % promoters (9-10) - % detractors (0-6), in points. 95% CI: adjusted Wald; "
-            "B2B SE clustered by account, B2C weighted to population margins where known. "
-            f"n = included responses in {when} (test, duplicate, speeder, straightliner, "
-            "out-of-range and incomplete responses excluded). Source: metrics/02_segments.json.")
-    return Finding(text, table.reset_index(drop=True), f"NPS by market, {when}",
-                   "NPS (points, -100 to +100)", note)
+    defined = "; ".join(f"{s.name}: {s.definition}" for s in stats if s.headline)
+    note = (f"{defined}. 95% CI: NPS adjusted Wald and shares Wilson, both on the effective n; "
+            "means t with the design's degrees of freedom; B2B SE clustered by account, B2C "
+            f"weighted to population margins where known. n = included responses in {when} (test, "
+            "duplicate, speeder, straightliner, out-of-range and incomplete responses "
+            "excluded). Source: metrics/02_segments.json.")
+    return Finding(text, table.reset_index(drop=True), f"{name} by market, {when}",
+                   first.label if first else "", note)
 
 
 def changes_finding(art: Artefacts, q: float = 0.05) -> Finding:

@@ -192,14 +192,16 @@ class Table:
 
 
 def table(df: pd.DataFrame, cols: Sequence[Col], *, caption: str = "", note: str = "",
-          suppressed: str | None = None, reason: str | None = None,
-          interactive: bool = False, max_rows: int | None = None) -> Table:
+          suppressed: str | tuple[str, str] | None = None, interactive: bool = False,
+          max_rows: int | None = None) -> Table:
     """Format `df` with `cols` into a :class:`Table` (columns missing from `df` are left out).
 
     Rows whose `suppressed` column is true show a greyed dash in every estimate column (counts
-    stay), and the first one says why (`reason`). `max_rows` keeps the first rows and says how many
-    were left out in the note.
+    stay), and the first one says why (``suppressed=("suppressed", "reason")``: the flag column
+    and the reason column). `max_rows` keeps the first rows and says how many were left out in
+    the note.
     """
+    suppressed, reason = (suppressed if isinstance(suppressed, tuple) else (suppressed, None))
     present = [c for c in cols if (c.low or c.key) in df.columns]
     records = df.to_dict("records")
     shown = records if max_rows is None else records[:max_rows]

@@ -20,12 +20,12 @@ from helpers.reporting import tables as t
 from helpers.reporting.tables import Table
 
 CI = "95% CI"
-HEADLINE_KINDS = {"nps": "points", "ces_mean": "num", "ces_agree": "pct", "csat_top2": "pct"}
 MARKET_WORDS = {"B2B": "Business (B2B)", "B2C": "Consumer (B2C)"}
 
 
 def _headline_kind(row: Mapping[str, Any]) -> str:
-    return HEADLINE_KINDS.get(str(row.get("metric")), "num")
+    """The number kind of a headline row: its statistic's unit (helpers.measures.Unit)."""
+    return str(row.get("unit") or "num")
 
 
 def say(text: str) -> Any:
@@ -100,14 +100,14 @@ def frame(df: pd.DataFrame, *, caption: str = "", note: str = "", interactive: b
 
 
 def headline(head: pd.DataFrame) -> Table:
-    """Headline NPS / CES / CSAT per market: estimate, CI, n, design effect, effective n."""
+    """Every headline statistic per market: estimate, CI, n, design effect, effective n."""
     d = head.assign(market=head["market"].map(lambda m: MARKET_WORDS.get(m, m)))
     cols = [t.text("market", "Market"), t.text("label", "Measure"),
             t.Col("estimate", "Estimate", _headline_kind, digits=1), t.ci(kind=_headline_kind),
             t.count(), t.num("deff", "Design effect", 2), t.count("n_eff", "Effective n"),
             t.text("design", "Design")]
-    return t.table(d, cols, note="NPS in points (-100 to +100); CES mean on its answer scale; "
-                                 "% agree and CSAT top-2 box in percent of respondents.")
+    return t.table(d, cols, note="NPS in points (-100 to +100); shares (top box, % agree) in "
+                                 "percent of respondents; means on the measure's answer scale.")
 
 
 def segments(seg: pd.DataFrame, schema: Any, only_suppressed: bool = False,
@@ -118,7 +118,7 @@ def segments(seg: pd.DataFrame, schema: Any, only_suppressed: bool = False,
     cols = [t.text("market", "Market"), t.text("segment_label", "Segment"), t.count(),
             t.points("nps", "NPS"), t.ci(kind="points"), t.pct("pct_promoter", "Promoters", 0),
             t.pct("pct_detractor", "Detractors", 0)]
-    return t.table(d, cols, suppressed="suppressed", reason="reason", interactive=interactive)
+    return t.table(d, cols, suppressed=("suppressed", "reason"), interactive=interactive)
 
 
 def changes(ch: pd.DataFrame, schema: Any, interactive: bool = True) -> Table:
@@ -175,7 +175,7 @@ def response_rates(rates: pd.DataFrame, schema: Any) -> Table:
 
 
 def archetypes(counts: pd.DataFrame, currency: str = "USD") -> Table:
-    cols = [t.text("archetype", "Archetype"), t.text("meaning", "Meaning"),
+    cols = [t.text("archetype_label", "Archetype"), t.text("meaning", "Meaning"),
             t.count("accounts", "Accounts"), t.pct("pct_accounts", "% of accounts"),
             t.money("arr", "ARR", currency)]
     return t.table(counts, cols)
@@ -184,7 +184,7 @@ def archetypes(counts: pd.DataFrame, currency: str = "USD") -> Table:
 def accounts_at_risk(arch: pd.DataFrame, schema: Any, by: str | None, currency: str = "USD",
                      k: int = 12) -> Table:
     """The accounts with the most revenue in the at-risk archetypes (account ids, no people)."""
-    cols = [t.text("account_id", "Account"), t.text("archetype", "Archetype")]
+    cols = [t.text("account_id", "Account"), t.text("archetype_label", "Archetype")]
     cols += [t.text(by, t.field_label(schema, by))] if by else []
     cols += [t.money("arr", "ARR", currency), t.count("n_responses", "Responses"),
              t.points("dm_score", "Decision maker's score"),

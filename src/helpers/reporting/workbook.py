@@ -35,7 +35,7 @@ REP_TABLES: dict[str, Callable[[pd.DataFrame], pd.DataFrame]] = {
     "team_promoter_rates": disclosure.team_table}
 
 DESCRIPTIONS: dict[str, str] = {
-    "market_headline": "Headline NPS, CES and CSAT per market in the reported wave (95% CI, n, design effect)",
+    "market_headline": "Headline figures of every measure per market in the reported wave (95% CI, n, design effect)",
     "headline_changes": "Change of each headline measure since the previous wave, with significance",
     "segment_nps": "NPS per sub-segment in the reported wave; suppressed cells with the reason",
     "nps_trend": "NPS per wave and market with 95% CI",

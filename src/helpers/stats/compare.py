@@ -22,7 +22,6 @@ from helpers.stats.design import (
     Interval,
     as_codes,
     as_float,
-    check_scale,
     resolve_design,
     series_name,
     t_value,
@@ -101,7 +100,7 @@ def with_fdr(table: pd.DataFrame, q: float = 0.05, p: str = "p_value") -> pd.Dat
 
 
 # --------------------------------------------------------------------------- differences
-Metric = Literal["nps", "mean", "ces_agree", "csat_top2"]
+Metric = Literal["nps", "mean"]
 
 
 def _metric_values(values: ArrayLike, metric: str, name: str) -> np.ndarray:
@@ -111,12 +110,9 @@ def _metric_values(values: ArrayLike, metric: str, name: str) -> np.ndarray:
     y = as_float(values, name)
     if metric == "mean":
         return y
-    if metric in ("ces_agree", "csat_top2"):
-        lo, hi, cut = (1, 7, 5) if metric == "ces_agree" else (1, 5, 4)
-        check_scale(y, lo, hi, name)
-        return np.where(np.isnan(y), np.nan, 100.0 * (y >= cut))
     raise ArgumentError(f"unknown metric {metric!r}", argument="metric",
-                        expected="nps, mean, ces_agree or csat_top2")
+                        expected="nps or mean (a share: the mean of 100/0 values, e.g. "
+                                 "helpers.measures.Measure.values)")
 
 
 class Sizes(NamedTuple):
@@ -169,8 +165,9 @@ def compare_independent(a_scores: ArrayLike, b_scores: ArrayLike, *, metric: Met
     clusters, e.g. accounts, nested within it; weights per sample), so SE = sqrt(se_a^2 +
     se_b^2) and the t reference has that design's df (PSUs - strata). ``a_design`` /
     ``b_design``: each sample's :class:`~helpers.stats.design.Design` (None: simple random
-    sampling of its values). ``metric``: "nps" (0-10 scores, points), "mean" (any scale),
-    "ces_agree" (% 5-7 on 1-7) or "csat_top2" (% 4-5 on 1-5). Groups of one sample that share
+    sampling of its values). ``metric``: "nps" (0-10 scores, points) or "mean" (any values; a
+    share is the mean of 100/0 values, :meth:`helpers.measures.Measure.values`). Groups of one
+    sample that share
     accounts or waves (segments, waves of a tracker) are not independent: use :func:`contrast`
     on a table with ``covmat=True`` or, for the same accounts in two waves,
     :func:`compare_paired`.

@@ -112,22 +112,6 @@ class NPSResult(Interval):
         return {"estimate": self.nps, "ci_low": self.ci[0], "ci_high": self.ci[1], **d}
 
 
-@dataclass(frozen=True)
-class CESResult:
-    """Customer Effort Score 2.0: mean on 1-7 and % agree (5-7), both design-based."""
-
-    mean: MeanResult
-    pct_agree: MeanResult
-
-
-@dataclass(frozen=True)
-class CSATResult:
-    """CSAT: % top-2 box (4-5 on 1-5) and the mean score, both design-based."""
-
-    pct_top2: MeanResult
-    mean: MeanResult
-
-
 # --------------------------------------------------------------------------- the core
 @dataclass(frozen=True)
 class GroupMeans:
@@ -451,68 +435,6 @@ def _nps_multinomial(y: np.ndarray, ci: str, level: float, df: float | None,
     lo, hi = _nps_interval(est, se, p_pro, p_det, float(n), t_value(level, d), ci)
     return NPSResult(100 * est, 100 * se, (100 * float(lo), 100 * float(hi)), n, p_pro,
                      1 - p_pro - p_det, p_det, ci, None, None, level, d)
-
-
-# --------------------------------------------------------------------------- CES and CSAT
-@dataclass(frozen=True)
-class _Interval:
-    """How a single estimate's interval is reported: level, R's deff kind, df override."""
-
-    level: float
-    deff: DeffKind
-    df: float | None
-
-
-def _mean_and_share(values: ArrayLike, name: str, scale: tuple[float, float], cut: float,
-                    design: Design | None, domain: ArrayLike | None, how: _Interval
-                    ) -> tuple[MeanResult, MeanResult]:
-    dz, y, groups = _single(values, design, domain, name)
-    check_scale(y, scale[0], scale[1], name)
-    mean = group_means(dz, y, groups, deff=how.deff)
-    _require_rows(mean, name)
-    flags = np.where(np.isnan(y), np.nan, (y >= cut).astype(float))
-    share = group_means(dz, flags, groups, deff=how.deff)
-    return (_result(mean, 0, how.level, how.df, dz),
-            _share_result(share, 0, how.level, how.df, dz))
-
-
-def agree_cut(scale: tuple[float, float]) -> float:
-    """Lowest answer counted as "agree" on a CES scale: above the midpoint (1-7 -> 5, 1-5 -> 4)."""
-    lo, hi = scale
-    return float(np.floor((lo + hi) / 2) + 1)
-
-
-def top2_cut(scale: tuple[float, float]) -> float:
-    """Lowest answer in the top-2 box of a CSAT scale (1-5 -> 4, 0-10 -> 9)."""
-    return float(scale[1] - 1)
-
-
-def ces(values: ArrayLike, design: Design | None = None, *, domain: ArrayLike | None = None,
-        level: float = 0.95, deff: DeffKind = "replace", df: float | None = None,
-        scale: tuple[float, float] = (1.0, 7.0)) -> CESResult:
-    """Customer Effort Score: mean and % agree (above the scale midpoint: 5-7 on CES 2.0's 1-7).
-
-    Same design arguments as :func:`survey_mean`; NaN outside the domain, values outside
-    `scale` raise DataError. ``pct_agree`` is in percent with a Wilson interval on the
-    effective n.
-    """
-    mean, share = _mean_and_share(values, series_name(values, "ces"), scale, agree_cut(scale),
-                                  design, domain, _Interval(level, deff, df))
-    return CESResult(mean=mean, pct_agree=share)
-
-
-def csat(values: ArrayLike, design: Design | None = None, *, domain: ArrayLike | None = None,
-         level: float = 0.95, deff: DeffKind = "replace", df: float | None = None,
-         scale: tuple[float, float] = (1.0, 5.0)) -> CSATResult:
-    """CSAT: % top-2 box (4-5 on 1-5, 9-10 on 0-10) and mean score, design-based.
-
-    Same design arguments as :func:`survey_mean`; NaN outside the domain, values outside
-    `scale` raise DataError. ``pct_top2`` is in percent with a Wilson interval on the
-    effective n.
-    """
-    mean, share = _mean_and_share(values, series_name(values, "csat"), scale, top2_cut(scale),
-                                  design, domain, _Interval(level, deff, df))
-    return CSATResult(pct_top2=share, mean=mean)
 
 
 # --------------------------------------------------------------------------- group tables
