@@ -15,7 +15,7 @@ import functools
 import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypedDict
 
 import numpy as np
 import pandas as pd
@@ -68,6 +68,13 @@ DESIGNS: dict[str, DesignRule] = {
 }
 
 
+class UnitColumns(TypedDict):
+    """The resampling unit and weight column of a market, as keyword arguments."""
+
+    cluster: str
+    weights: str | None
+
+
 @dataclass(frozen=True)
 class MarketData:
     """Rows of one market and set of waves, with the design every estimate on them uses.
@@ -94,7 +101,7 @@ class MarketData:
         return self.rule.weights if self.included else None
 
     @property
-    def columns(self) -> dict[str, str | None]:
+    def columns(self) -> UnitColumns:
         """The resampling unit and weight column names (``cluster``, ``weights``), as keyword
         arguments for analyses that resample whole units (bootstraps, cross-validation)."""
         return {"cluster": self.cluster, "weights": self.weights}

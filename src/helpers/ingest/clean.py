@@ -515,8 +515,8 @@ def _straightliners(out: pd.DataFrame, sch: Schema, k: int) -> np.ndarray:
     for items in by_group.values():
         if len(items) < k:
             continue
-        lo = np.array([sch.drivers[i].scale[0] for i in items])
-        hi = np.array([sch.drivers[i].scale[1] for i in items])
+        lo = np.array([sch.scale(i)[0] for i in items])
+        hi = np.array([sch.scale(i)[1] for i in items])
         vals = (out[items].to_numpy(float) - lo) / (hi - lo)  # on a common 0-1 footing
         answered = np.isfinite(vals).sum(axis=1)
         filled = np.where(np.isfinite(vals), vals, np.nan)

@@ -156,7 +156,7 @@ def _spec(name: str, raw: Any, where: str, section: str, **defaults: Any) -> Fie
     if not any(raw.get(k) for k in ("column", "import_id", "pattern")):
         raise ConfigError(f"{section}.{name} names no column", file=where,
                           expected="column, import_id or pattern")
-    kw = {**defaults, **raw}
+    kw: dict[str, Any] = {**defaults, **raw}
     if kw.get("type", "text") not in _TYPES:
         raise ConfigError(f"{section}.{name}.type is {kw['type']!r}", file=where,
                           expected=" | ".join(sorted(_TYPES)))
@@ -174,8 +174,10 @@ def _spec(name: str, raw: Any, where: str, section: str, **defaults: Any) -> Fie
         except re.error as exc:
             raise ConfigError(f"{section}.{name}.pattern is not a regular expression ({exc})",
                               file=where) from None
-    return FieldSpec(name=name, **{k: (str(v) if k in ("column", "import_id") and v is not None else v)
-                                   for k, v in kw.items()})
+    for k in ("column", "import_id"):
+        if kw.get(k) is not None:
+            kw[k] = str(kw[k])
+    return FieldSpec(name=name, **kw)
 
 
 def _key_lines(path: str | os.PathLike[str]) -> dict[str, int]:
@@ -291,7 +293,7 @@ def _names(value: Any, key: str, where: str) -> list[str]:
 def _markets(doc: dict[str, Any], drivers: dict[str, FieldSpec], at: Any) -> dict[str, list[str]]:
     """Driver groups per market; by default every group belongs to every market present."""
     raw = doc.get("markets")
-    groups = list(dict.fromkeys(s.group for s in drivers.values()))
+    groups = list(dict.fromkeys(s.group for s in drivers.values() if s.group is not None))
     if raw is None:
         return {m: groups for m in MARKETS}
     if not isinstance(raw, dict):
@@ -326,7 +328,7 @@ def _segments(doc: dict[str, Any], fields: dict[str, FieldSpec], at: Any) -> dic
 
 def _stages(doc: dict[str, Any], drivers: dict[str, FieldSpec], at: Any) -> dict[str, str]:
     raw = doc.get("stages") or {}
-    groups = {s.group for s in drivers.values()}
+    groups = {s.group for s in drivers.values() if s.group is not None}
     if not isinstance(raw, dict):
         raise ConfigError(f"stages is {raw!r}", file=at("stages"),
                           expected="sales: <group>, implementation: <group>")

@@ -52,7 +52,7 @@ def set_theme() -> None:
         "axes.grid": True, "axes.axisbelow": True, "grid.color": ".8", "grid.linestyle": "-",
         "axes.labelcolor": ".15", "text.color": ".15", "xtick.color": ".15", "ytick.color": ".15",
         "xtick.direction": "out", "ytick.direction": "out", "xtick.bottom": False, "ytick.left": False,
-        "axes.prop_cycle": mpl.cycler(color=PALETTE), "image.cmap": "viridis",
+        "axes.prop_cycle": mpl.rcsetup.cycler(color=PALETTE), "image.cmap": "viridis",
         "font.family": ["sans-serif"], "font.sans-serif": ["DejaVu Sans", "Arial", "Liberation Sans"],
         "lines.solid_capstyle": "round", "patch.edgecolor": "w", "patch.force_edgecolor": True,
         "figure.figsize": (8, 4.5), "figure.dpi": 100, "savefig.dpi": 150,
@@ -164,6 +164,14 @@ def _overlap(a: Any, b: Any) -> float:
     return w * h if w > 0 and h > 0 else 0.0
 
 
+def _root(ax: plt.Axes) -> plt.Figure:
+    """The figure `ax` is drawn on (the top figure when `ax` sits in a subfigure)."""
+    fig = ax.get_figure(root=True)
+    if fig is None:
+        raise ValueError("the axes belong to no figure")
+    return fig
+
+
 def place_labels(ax: plt.Axes, xy: Sequence[tuple[float, float]], texts: Sequence[str],
                  avoid: Sequence[Any] = (), fontsize: float = 8, color: str = "#333333"
                  ) -> list[Any]:
@@ -173,11 +181,10 @@ def place_labels(ax: plt.Axes, xy: Sequence[tuple[float, float]], texts: Sequenc
     down); a label moved away from its point gets a thin leader line. Call it after the axes
     limits are final. Returns the annotations.
     """
-    fig = ax.figure
-    renderer = fig.canvas.get_renderer()
+    renderer = _root(ax).canvas.get_renderer()  # type: ignore[attr-defined]  # stubs: Agg canvas only
     frame = ax.get_window_extent(renderer)
     taken = [a.get_window_extent(renderer) for a in avoid]
-    pts = ax.transData.transform(np.asarray(xy, float).reshape(-1, 2)) if len(xy) else []
+    pts = ax.transData.transform(np.asarray(xy, float).reshape(-1, 2)) if len(xy) else np.empty((0, 2))
     from matplotlib.transforms import Bbox
 
     taken += [Bbox.from_extents(x - 4, y - 4, x + 4, y + 4) for x, y in pts]
@@ -191,7 +198,7 @@ def place_labels(ax: plt.Axes, xy: Sequence[tuple[float, float]], texts: Sequenc
         best, best_cost = None, None
         for k, (dx, dy) in enumerate(_OFFSETS):
             ann.set_position((dx, dy))
-            ann.set_ha("left" if dx > 0 else "right")
+            ann.set_horizontalalignment("left" if dx > 0 else "right")
             box = ann.get_window_extent(renderer)
             outside = box.x0 < frame.x0 or box.x1 > frame.x1 or box.y0 < frame.y0 or box.y1 > frame.y1
             cost = sum(_overlap(box, t) for t in taken) + (1e6 if outside else 0) + k
@@ -199,9 +206,10 @@ def place_labels(ax: plt.Axes, xy: Sequence[tuple[float, float]], texts: Sequenc
                 best, best_cost = (dx, dy, box), cost
             if cost == k:
                 break
+        assert best is not None  # _OFFSETS is not empty
         dx, dy, box = best
         ann.set_position((dx, dy))
-        ann.set_ha("left" if dx > 0 else "right")
+        ann.set_horizontalalignment("left" if dx > 0 else "right")
         if dy:
             ax.annotate("", xy[i], xytext=(dx, dy), textcoords="offset points",
                         arrowprops={"arrowstyle": "-", "color": "#999999", "lw": 0.6,
@@ -216,13 +224,13 @@ def methods_note(ax: plt.Axes, text: str) -> None:
 
     Placed below everything the axes draw (tick labels, x label, legend) so it never overlaps them.
     """
-    fig = ax.figure
+    fig = _root(ax)
     gap = 0.12 / fig.get_figheight()  # 0.12 inch below the lowest thing the axes draw
     y = -gap
     try:
-        renderer = fig.canvas.get_renderer()
-        lowest = min(a.get_tightbbox(renderer).transformed(fig.transFigure.inverted()).y0
-                     for a in fig.axes)
+        renderer = fig.canvas.get_renderer()  # type: ignore[attr-defined]  # stubs: Agg canvas only
+        boxes = [a.get_tightbbox(renderer) for a in fig.axes]
+        lowest = min(b.transformed(fig.transFigure.inverted()).y0 for b in boxes if b is not None)
         y = lowest - gap
     except (AttributeError, ValueError):
         pass
@@ -593,7 +601,7 @@ def predicted_vs_given(
     hi = d["predicted"] + d["ci_high"]
     ax.vlines(d["predicted"], lo, hi, colors=colors, alpha=0.6)
     ax.scatter(d["predicted"], d["given"], c=colors, zorder=3)
-    lims = [min(d["predicted"].min(), lo.min()) - 0.3, max(d["predicted"].max(), hi.max()) + 0.3]
+    lims = (min(d["predicted"].min(), lo.min()) - 0.3, max(d["predicted"].max(), hi.max()) + 0.3)
     ax.plot(lims, lims, color="#555555", lw=1, ls="--", label="given = predicted")
     ax.set_xlim(lims)
     ax.set_ylim(lims)
@@ -620,7 +628,7 @@ def nps_with_without(nps_table: pd.DataFrame, ax: plt.Axes | None = None) -> plt
     lo, hi = nps_table["ci_low"].min(), nps_table["ci_high"].max()
     ax.set_xlim(lo - 0.1 * (hi - lo), hi + 0.25 * (hi - lo))
     ax.set_ylim(len(nps_table) - 0.5, -0.5)
-    ax.figure.tight_layout()
+    _root(ax).tight_layout()
     return ax
 
 

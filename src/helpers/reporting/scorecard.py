@@ -63,7 +63,8 @@ class Tile:
             return "no earlier wave to compare" if not self.wave_from else "change not tested"
         arrow = "▲" if self.change > 0 else "▼" if self.change < 0 else "="
         unit = {Unit.POINTS: "pts", Unit.PERCENT: "pp"}.get(self.unit, "")
-        word = {True: "significant", False: "not significant"}.get(self.significant, "not tested")
+        word = ("not tested" if self.significant is None else
+                "significant" if self.significant else "not significant")
         return f"{arrow} {formats.fmt_points(self.change)} {unit} since {self.wave_from}, {word}"
 
 

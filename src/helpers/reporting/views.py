@@ -398,7 +398,7 @@ def _gap_cell(r: Mapping[str, Any]) -> str:
     if r.get("verdict") == "too few":
         return f"too few answers (n={int(r['n'])})"
     ci = formats.fmt_ci(r.get("ci_low"), r.get("ci_high"), lambda x: formats.fmt_points(x, 0))
-    return f"{MARKS.get(r.get('verdict'), '')} {formats.fmt_points(r['estimate'], 0)} {ci} n={int(r['n'])}".strip()
+    return f"{MARKS.get(r.get('verdict') or '', '')} {formats.fmt_points(r['estimate'], 0)} {ci} n={int(r['n'])}".strip()
 
 
 def competitor_gaps_by_field(gaps: pd.DataFrame, schema: Any) -> list[Table]:

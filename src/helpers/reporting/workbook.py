@@ -203,7 +203,8 @@ def cell_letter(j: int) -> str:
     return get_column_letter(j)
 
 
-def _readme(ws: Any, doc: RunManifest, listed: list[tuple[str, ...]], left_out: list[str]) -> None:
+def _readme(ws: Any, doc: RunManifest, listed: list[tuple[str, str, str, str, int]],
+            left_out: list[str]) -> None:
     from openpyxl.styles import Font
 
     bold = Font(bold=True)
@@ -225,8 +226,8 @@ def _readme(ws: Any, doc: RunManifest, listed: list[tuple[str, ...]], left_out: 
             rows.append((key, nb, str(value)))
     for r in rows:
         ws.append(list(r))
-    for r in (1, 8):
-        for c in ws[r]:
+    for header in (1, 8):
+        for c in ws[header]:
             c.font = bold
     ws.column_dimensions["A"].width, ws.column_dimensions["B"].width = 34, 34
     ws.column_dimensions["C"].width, ws.column_dimensions["D"].width = 24, 80
