@@ -85,6 +85,7 @@ report: $(STAMP) $(SAMPLE)
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests notebooks benchmarks tools
+	$(BIN)/mypy
 
 unit: $(STAMP) $(TEST_PROCESSED)
 	$(TEST_ENV) $(BIN)/pytest -q tests

@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import ParamSpec, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -19,7 +19,8 @@ import pandas as pd
 from helpers.errors import ArgumentError, DataError
 from helpers.stats import design
 
-F = TypeVar("F", bound=Callable[..., Any])
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
 @dataclass(frozen=True)
@@ -43,16 +44,16 @@ NO_BOOTSTRAP = Bootstrap(n=0)
 DEFAULT_BOOTSTRAP = Bootstrap()
 
 
-def single_thread(func: F) -> F:
+def single_thread(func: Callable[P, R]) -> Callable[P, R]:
     """Run with one BLAS/OpenMP thread: on a shared machine, thread oversubscription makes
     scikit-learn's boosting and small-matrix BLAS calls 10x slower, not faster."""
     @functools.wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         import sklearn.ensemble  # noqa: F401  load the OpenMP runtime first: limits only reach loaded libraries
         from threadpoolctl import threadpool_limits
         with threadpool_limits(1):
             return func(*args, **kwargs)
-    return wrapper  # type: ignore[return-value]
+    return wrapper
 
 def numeric_matrix(df: pd.DataFrame, cols: Sequence[str]) -> np.ndarray:
     """Columns as a float matrix (NaN for missing) or DataError naming the bad column."""

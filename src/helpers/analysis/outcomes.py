@@ -22,6 +22,7 @@ import pandas as pd
 from scipy import stats
 from statsmodels.stats.proportion import confint_proportions_2indep, proportion_confint
 
+from helpers.analysis.market_backtest import BacktestResult
 from helpers.errors import ArgumentError, DataError, ThinData, require_columns
 from helpers.stats import compare, estimators
 
@@ -398,7 +399,7 @@ def metric_dict(row: pd.Series | dict, scale: float = 1.0) -> dict[str, float]:
 
 def headline_metrics(gaps: pd.DataFrame | None = None, risk: pd.DataFrame | None = None,
                      value: pd.DataFrame | None = None, competitor_gaps: pd.DataFrame | None = None,
-                     backtest: object | None = None, synthetic_market: bool = False
+                     backtest: BacktestResult | None = None, synthetic_market: bool = False
                      ) -> dict[str, object]:
     """The notebook's headline figures as ``{key: {estimate, se, ci_low, ci_high, n}}``.
 
@@ -427,14 +428,14 @@ def headline_metrics(gaps: pd.DataFrame | None = None, risk: pd.DataFrame | None
     return out
 
 
-def _backtest_metrics(backtest: object, synthetic_market: bool) -> dict[str, object]:
-    s = backtest.summary.set_index("portfolio")  # type: ignore[attr-defined]
+def _backtest_metrics(backtest: BacktestResult, synthetic_market: bool) -> dict[str, object]:
+    s = backtest.summary.set_index("portfolio")
     tag = "_synthetic" if synthetic_market else ""
     out: dict[str, object] = {}
     for label, key in zip(s.index, ("leaders", "laggards", "benchmark"), strict=True):
         out[f"backtest{tag}_{key}_cumulative_return_pct"] = {
             "estimate": 100 * float(s.loc[label, "cumulative_return"]), "n": int(s.loc[label, "years"])}
-    ex = backtest.excess.iloc[0]  # type: ignore[attr-defined]
+    ex = backtest.excess.iloc[0]
     out[f"backtest{tag}_leader_laggard_excess_yearly_pct"] = metric_dict(ex, scale=100.0)
-    out["backtest_price_only"] = bool(backtest.price_only)  # type: ignore[attr-defined]
+    out["backtest_price_only"] = bool(backtest.price_only)
     return out

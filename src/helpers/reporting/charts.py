@@ -148,7 +148,7 @@ def install_alt_text() -> None:
         data, meta = out if isinstance(out, tuple) else (out, {})
         return data, {**(meta or {}), "alt": alt_text(fig)}
 
-    png_with_alt.cx_alt = True  # type: ignore[attr-defined]
+    png_with_alt.cx_alt = True  # type: ignore[attr-defined]  # marks our wrapper: installed once
     formatter.for_type(Figure, png_with_alt)
 
 
