@@ -10,7 +10,7 @@ from helpers import catalog, paths
 from helpers.analysis import integrity
 from helpers.errors import DataError
 from helpers.ingest import clean, schema
-from helpers.reporting import charts
+from helpers.reporting import integrity_charts
 from helpers.sample import program, writers
 
 ITEMS = [f"item_{j}" for j in range(6)]
@@ -266,11 +266,11 @@ def test_leadership_outputs_never_show_rep_ids(gamed_evidence: pd.DataFrame) -> 
     table = integrity.leadership_table(audit, names)
     assert table["Rep"].tolist()[:2] == ["Rep A", "Rep B"]
     assert not table.astype(str).apply(lambda c: c.str.contains(r"\bR\d\d\b")).any().any()
-    ax = charts.rate_funnel(gamed_evidence, "share_10", names, flagged)
+    ax = integrity_charts.rate_funnel(gamed_evidence, "share_10", names, flagged)
     labels = [t.get_text() for t in ax.texts]
     assert "Rep A" in labels and not any(t.startswith("R0") or t.startswith("R1") for t in labels)
     assert f"n={int(audit['n'].sum()):,}" in ax.get_title()
-    ax = charts.predicted_vs_given(gamed_evidence, names, flagged)
+    ax = integrity_charts.predicted_vs_given(gamed_evidence, names, flagged)
     assert {"Rep A", "Rep B"} <= {t.get_text() for t in ax.texts}
     checks = integrity.check_table(gamed_evidence, names)
     assert checks.index[0] == "Rep A" and "ltr_residual" in checks and len(checks) == 16
