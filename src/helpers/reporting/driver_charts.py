@@ -63,7 +63,7 @@ def priority_matrix(
 ) -> plt.Axes:
     """Importance (share of R², x) against performance (y), both with CIs, quadrants labelled.
 
-    `pm` is :func:`helpers.analysis.drivers.priority_matrix` output; its attrs give the cut lines.
+    `pm` is :func:`helpers.analysis.priority.priority_matrix` output; its attrs give the cut lines.
     """
     ax = ax or plt.subplots(figsize=(8, 6))[1]
     x = 100 * pm["share"].to_numpy(float)
