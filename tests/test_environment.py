@@ -153,3 +153,14 @@ def test_environment_yml_installs_the_project() -> None:
     deps = yaml.safe_load((PROJECT_ROOT / "environment.yml").read_text())["dependencies"]
     pip = next(d["pip"] for d in deps if isinstance(d, dict) and "pip" in d)
     assert "-e ." in pip
+
+
+def test_package_is_type_checked_and_says_so() -> None:
+    """`make lint` runs mypy over src/helpers with every function annotated, and the package
+    ships its PEP 561 marker so that code importing helpers is checked against its hints."""
+    mypy = PYPROJECT["tool"]["mypy"]
+    assert mypy["files"] == ["src/helpers"] and mypy["disallow_untyped_defs"] is True
+    lint = re.search(r"^lint:.*\n((?:\t.*\n)+)", (PROJECT_ROOT / "Makefile").read_text(), re.M)
+    assert lint and "$(BIN)/mypy" in lint[1]
+    assert (PROJECT_ROOT / "src/helpers/py.typed").is_file()
+    assert "py.typed" in PYPROJECT["tool"]["setuptools"]["package-data"]["helpers"]
