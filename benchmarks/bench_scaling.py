@@ -54,7 +54,7 @@ def data_dir(rows: int, clean: bool = True) -> Path:
 STEPS_CODE = r'''
 import json, sys, time
 from helpers import config
-from helpers.analysis import (drivers, headline, importance, integrity, journey, outcomes, personas,
+from helpers.analysis import (drivers, headline, importance, integrity, journey, outcomes, personas, priority,
                               segments, selection, text)
 from helpers.analysis.modelling import Bootstrap
 T = {}
@@ -81,7 +81,7 @@ items = {m: [i for i in sch.driver_items(m) if sel[m].rows[i].notna().any()] for
 step("03 importance LMG + bootstrap", lambda: [importance.shapley_importance(
     s.rows, "ltr", items[m], bootstrap=Bootstrap(p3["n_boot"], p3["seed"]), **s.columns)
     for m, s in sel.items()])
-step("03 what-if + bootstrap", lambda: [drivers.what_if(
+step("03 what-if + bootstrap", lambda: [priority.what_if(
     s.rows, items[m], bootstrap=Bootstrap(p3["whatif_boot"], p3["seed"]), **s.columns)
     for m, s in sel.items()])
 step("03 promoter/detractor models", lambda: [drivers.outcome_models(s.rows, items[m], **s.columns)

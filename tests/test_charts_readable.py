@@ -14,7 +14,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 
-from helpers.reporting import charts, render  # noqa: E402
+from helpers.reporting import chart_text, charts, driver_charts, render  # noqa: E402
 
 
 @pytest.fixture(autouse=True)
@@ -49,7 +49,7 @@ def _boxes(ax: plt.Axes) -> list:
 
 def test_priority_matrix_labels_never_overlap_even_on_one_point() -> None:
     labels = {f"sales_item_{i}": f"A long sales label number {i}" for i in range(4)}
-    ax = charts.priority_matrix(_pm(4), labels=labels)
+    ax = driver_charts.priority_matrix(_pm(4), labels=labels)
     boxes = _boxes(ax)
     names = [b for b in boxes if b[0].startswith("A long") or b[0].startswith("impl")]
     assert len(names) == 6
@@ -76,7 +76,7 @@ def test_place_labels_keeps_many_crowded_labels_apart() -> None:
     ax.scatter(*zip(*xy, strict=True))
     ax.set_xlim(-1, 1)
     ax.set_ylim(-1, 1)
-    charts.place_labels(ax, xy, [f"Rep {c}" for c in "ABCDEFGHIJ"])
+    chart_text.place_labels(ax, xy, [f"Rep {c}" for c in "ABCDEFGHIJ"])
     boxes = _boxes(ax)
     assert len(boxes) == 10
     assert not any(a.overlaps(b) for (_, a), (_, b) in itertools.combinations(boxes, 2))
@@ -95,13 +95,13 @@ def test_alt_text_from_title_and_data() -> None:
     t = pd.DataFrame({"label": ["B2B NPS", "B2C NPS"], "estimate": [17.8, 12.2],
                       "ci_low": [9.4, 3.4], "ci_high": [25.9, 20.7], "n": [731, 460]})
     ax = charts.ci_points(t, label="label", title="NPS by market", xlabel="NPS (points)")
-    alt = charts.alt_text(ax.figure)
+    alt = chart_text.alt_text(ax.figure)
     assert alt == ("NPS by market. NPS (points): B2B NPS: 17.8 [9.4, 25.9], n=731; "
                    "B2C NPS: 12.2 [3.4, 20.7], n=460.")
     fig, ax2 = plt.subplots()  # a chart drawn without a description still gets one
     ax2.set_title("Untitled trend")
     ax2.set_xlabel("Wave")
-    assert charts.alt_text(fig) == "Untitled trend; Wave"
+    assert chart_text.alt_text(fig) == "Untitled trend; Wave"
 
 
 def test_palette_is_okabe_ito() -> None:
@@ -117,8 +117,8 @@ def test_alt_text_reaches_the_rendered_image(tmp_path) -> None:
     shell = InteractiveShell.instance()
     try:
         select_figure_formats(shell, {"png"})  # what the inline backend registers in a kernel
-        charts.install_alt_text()
-        charts.install_alt_text()  # idempotent: wrapped once
+        chart_text.install_alt_text()
+        chart_text.install_alt_text()  # idempotent: wrapped once
         t = pd.DataFrame({"label": ["a <b>", "b"], "estimate": [1.0, 2.0], "ci_low": [0.5, 1.5],
                           "ci_high": [1.5, 2.5], "n": [10, 20]})
         fig = charts.ci_points(t, label="label", title="Alt test").figure

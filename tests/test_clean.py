@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from helpers.errors import DataError
-from helpers.ingest import clean, privacy, readers, schema
+from helpers.ingest import clean, fields, privacy, readers, schema, side_tables
 
 RULE_TO_TRUTH = {"test": "test_responses", "duplicate": "duplicates", "speeder": "speeders",
                  "straightliner": "straightliners", "out_of_range": "out_of_range", "incomplete": "blank_ltr"}
@@ -85,8 +85,8 @@ def test_raw_folder_is_refused(tmp_path, sample_dir):
 
 def test_quarter_end():
     d = pd.Series(pd.to_datetime(["2025-03-31", "2025-03-18", "2025-03-17", "2025-02-01", None]))
-    assert clean.quarter_end(d).tolist()[:4] == [True, True, False, False]
-    assert pd.isna(clean.quarter_end(d).iloc[4])
+    assert fields.quarter_end(d).tolist()[:4] == [True, True, False, False]
+    assert pd.isna(fields.quarter_end(d).iloc[4])
 
 
 def test_cleaning_log_is_json(cleaned):
@@ -101,10 +101,10 @@ def test_contact_roles_in_an_exports_own_words_become_role_codes() -> None:
     case, hyphens, a few languages) map to the codes the analyses use; others stay as written."""
     roles = pd.Series(["Decision Maker", "decision-maker", "Economic buyer", "Champion",
                        "End user", "ADMIN", "Entscheider", "Board member", None, "user"])
-    assert clean.role_codes(roles).tolist() == [
+    assert fields.role_codes(roles).tolist() == [
         "decision_maker", "decision_maker", "decision_maker", "influencer", "user", "user",
         "decision_maker", "Board member", pd.NA, "user"]
-    inv = clean.clean_invitations(pd.DataFrame({"wave": ["2026Q1"], "account_id": ["A"],
+    inv = side_tables.clean_invitations(pd.DataFrame({"wave": ["2026Q1"], "account_id": ["A"],
                                                 "responded": ["yes"], "role": ["End-User"]}),
                                   "invitations.csv", "salt")
     assert inv["role"].tolist() == ["user"]

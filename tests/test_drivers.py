@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.special import expit
 
-from helpers.analysis import drivers, importance
+from helpers.analysis import drivers, importance, priority
 from helpers.analysis.modelling import Bootstrap
 from helpers.errors import ArgumentError, DataError, ThinData
 from helpers.paths import PROJECT_ROOT
@@ -230,7 +230,7 @@ def test_nonlinear_check_flags_a_non_monotonic_driver() -> None:
 
 def test_what_if_covers_planted_nps_change() -> None:
     df = _ordered_logit(3000, seed=2, clusters=300)
-    out = drivers.what_if(df, list(BETAS), cluster="acc", bootstrap=Bootstrap(60, seed=1))
+    out = priority.what_if(df, list(BETAS), cluster="acc", bootstrap=Bootstrap(60, seed=1))
     x = df[list(BETAS)].to_numpy()
     eta = (x - 3) @ np.array(list(BETAS.values()))
     for j, name in enumerate(BETAS):
@@ -294,20 +294,20 @@ def test_priority_matrix_labels_quadrants() -> None:
     df["good"] = np.clip(df["good"] - 1, 1, 5)  # rated lower on average, still the top driver
     df["fair"] = np.clip(df["fair"] + 1, 1, 5)
     imp = importance.shapley_importance(df, "ltr", list(BETAS), bootstrap=Bootstrap(50))
-    pm = drivers.priority_matrix(imp, df)
+    pm = priority.priority_matrix(imp, df)
     assert pm.loc["good", "quadrant"] == "fix first"
     assert pm.loc["noise", "share"] < 1 / 3 and pm.loc["noise", "quadrant"] in {
         "monitor", "don't over-invest"}
     assert pm.loc["good", "performance"] == pytest.approx(df["good"].mean())
     assert (pm["perf_ci_low"] < pm["performance"]).all() and "quadrant_certain" in pm
     scales = dict.fromkeys(BETAS, (1.0, 5.0))
-    top = drivers.priority_matrix(imp, df, performance="top_box", scales=scales)
+    top = priority.priority_matrix(imp, df, performance="top_box", scales=scales)
     assert top.loc["fair", "performance"] == pytest.approx(100 * (df["fair"] >= 4).mean())
-    on_0_10 = drivers.priority_matrix(imp, df.assign(fair=2 * df["fair"]), performance="top_box",
+    on_0_10 = priority.priority_matrix(imp, df.assign(fair=2 * df["fair"]), performance="top_box",
                                       scales={**scales, "fair": (0.0, 10.0)})
     assert on_0_10.loc["fair", "performance"] == pytest.approx(100 * (df["fair"] == 5).mean())
     with pytest.raises(ArgumentError, match="needs its answer scale"):
-        drivers.priority_matrix(imp, df, performance="top_box")
+        priority.priority_matrix(imp, df, performance="top_box")
 
 
 # --------------------------------------------------------------------- planted truth of the sample

@@ -14,7 +14,7 @@ from helpers import catalog, cli, config, contract, inputs, paths
 from helpers.analysis import selection
 from helpers.config import NotebookStep
 from helpers.errors import ArgumentError
-from helpers.ingest import clean
+from helpers.ingest import side_tables
 from helpers.reporting import cards, run_command, run_params, summary
 
 SCHEMA = paths.PROJECT_ROOT / "tests" / "fixtures" / "small_export" / "survey.yaml"
@@ -24,7 +24,7 @@ READ: list[Path] = []
 def read_footfall(path: Path, salt: str) -> pd.DataFrame:
     """The dummy input's reader: visitors per region."""
     READ.append(path)
-    table = clean.read_table(path)
+    table = side_tables.read_table(path)
     return table.assign(visitors=pd.to_numeric(table["visitors"], errors="coerce"))
 
 
@@ -135,6 +135,6 @@ def test_wrong_registrations_and_calls_are_refused() -> None:
     with pytest.raises(ArgumentError, match="unknown input 'acounts'"):
         inputs.given({"acounts": "a.csv"})
     with pytest.raises(ArgumentError, match="comes from the export"):
-        clean.files_given({"competitor_ratings": "c.csv"})
+        side_tables.files_given({"competitor_ratings": "c.csv"})
     assert inputs.given({"prices": "", "accounts": Path("a.csv"), "cx_index": None}) == {"accounts": "a.csv"}
     assert inputs.from_parameters({"accounts_path": "a.parquet", "n_boot": 200}) == {"accounts": "a.parquet"}

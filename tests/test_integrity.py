@@ -7,10 +7,10 @@ import pandas as pd
 import pytest
 
 from helpers import catalog, paths
-from helpers.analysis import integrity
+from helpers.analysis import integrity, integrity_checks
 from helpers.errors import DataError
 from helpers.ingest import clean, schema
-from helpers.reporting import charts
+from helpers.reporting import chart_text, integrity_charts
 from helpers.sample import program, writers
 
 ITEMS = [f"item_{j}" for j in range(6)]
@@ -82,7 +82,7 @@ def test_clustered_mean_reproduces_r_survey_apiclus1() -> None:
     finite-population correction sqrt(1 - 15/757) (15 of 757 districts sampled).
     """
     api = pd.read_csv(REFERENCE / "apiclus1.csv")
-    mean, se, dof = integrity.clustered_mean(api["api00"].to_numpy(), api["dnum"].to_numpy())
+    mean, se, dof = integrity_checks.clustered_mean(api["api00"].to_numpy(), api["dnum"].to_numpy())
     assert mean == pytest.approx(644.17, abs=0.005)
     assert se * np.sqrt(1 - 15 / 757) == pytest.approx(23.542, abs=0.001)
     assert dof == 14
@@ -90,7 +90,7 @@ def test_clustered_mean_reproduces_r_survey_apiclus1() -> None:
 
 def test_clustered_mean_without_clusters_is_the_textbook_se() -> None:
     y = np.array([2.0, 4.0, 4.0, 4.0, 5.0, 5.0, 7.0, 9.0])  # mean 5, sample sd 2.138
-    mean, se, dof = integrity.clustered_mean(y, None)
+    mean, se, dof = integrity_checks.clustered_mean(y, None)
     assert mean == 5.0
     assert se == pytest.approx(2.13809 / np.sqrt(8), rel=1e-4)
     assert dof == 7
@@ -147,7 +147,7 @@ def test_small_rep_not_flagged_by_chance() -> None:
     small = df.loc[df["rep_id"] == "R02"].head(6).copy()
     small["ltr"] = [10.0, 10.0, 10.0, 8.0, 7.0, 6.0]
     df = pd.concat([df.loc[df["rep_id"] != "R02"], small], ignore_index=True)
-    ev = integrity.score_share_evidence(df, 10)
+    ev = integrity_checks.score_share_evidence(df, 10)
     row = ev.set_index("rep_id").loc["R02"]
     assert row["estimate"] == ev["estimate"].max()
     assert row["shrunk"] < row["estimate"]
@@ -167,7 +167,7 @@ def test_repeated_keys_counts_only(gamed: pd.DataFrame, gamed_evidence: pd.DataF
     assert keys.loc["R03", "k"] > 0 and keys.drop(index=["R03", "R11"])["k"].sum() == 0
     shown = " ".join(map(str, gamed_evidence.to_numpy().ravel()))
     assert "ip-" not in shown and not any(k in shown for k in gamed["ip_key"].head(50))
-    hit = integrity.repeated_keys(pd.DataFrame({
+    hit = integrity_checks.repeated_keys(pd.DataFrame({
         "wave": ["Q1", "Q1", "Q2", "Q2"], "ip_key": ["a", "a", "a", None],
         "contact_key": ["x", "y", "x", None]}))
     assert hit.tolist() == [True, True, False, False]
@@ -183,7 +183,7 @@ def test_timing_quarter_end_window() -> None:
     df = pd.DataFrame({"rep_id": ["R1"] * 4 + ["R2"] * 4,
                        "submitted_at": pd.to_datetime(["2025-03-18 00:00", "2025-03-31 23:00",
                                                        "2025-06-16 12:00", "2025-06-17 00:00"] * 2)})
-    ev = integrity.timing_evidence(df).set_index("rep_id")
+    ev = integrity_checks.timing_evidence(df).set_index("rep_id")
     assert ev.loc["R1", "check"] == "timing_quarter_end"
     assert ev.loc["R1", "k"] == 3  # Mar 18, Mar 31 and Jun 17 fall in the last 14 days; Jun 16 not
 
@@ -223,7 +223,7 @@ def test_bad_data_raises_data_error() -> None:
     with pytest.raises(DataError, match="rep_id"):
         integrity.evidence(pd.DataFrame({"market": ["B2B"], "ltr": [9.0]}), ITEMS)
     with pytest.raises(DataError, match="ltr"):
-        integrity.ltr_residual_evidence(pd.DataFrame({"rep_id": ["R1"], "ltr": [9.0],
+        integrity_checks.ltr_residual_evidence(pd.DataFrame({"rep_id": ["R1"], "ltr": [9.0],
                                                       "item_0": [3.0]}), ["item_0"])
 
 
@@ -266,11 +266,11 @@ def test_leadership_outputs_never_show_rep_ids(gamed_evidence: pd.DataFrame) -> 
     table = integrity.leadership_table(audit, names)
     assert table["Rep"].tolist()[:2] == ["Rep A", "Rep B"]
     assert not table.astype(str).apply(lambda c: c.str.contains(r"\bR\d\d\b")).any().any()
-    ax = charts.rate_funnel(gamed_evidence, "share_10", names, flagged)
+    ax = integrity_charts.rate_funnel(gamed_evidence, "share_10", names, flagged)
     labels = [t.get_text() for t in ax.texts]
     assert "Rep A" in labels and not any(t.startswith("R0") or t.startswith("R1") for t in labels)
-    assert f"n={int(audit['n'].sum()):,}" in ax.get_title()
-    ax = charts.predicted_vs_given(gamed_evidence, names, flagged)
+    assert f"n={int(audit['n'].sum()):,}" in chart_text.title_of(ax)  # wherever the theme puts it
+    ax = integrity_charts.predicted_vs_given(gamed_evidence, names, flagged)
     assert {"Rep A", "Rep B"} <= {t.get_text() for t in ax.texts}
     checks = integrity.check_table(gamed_evidence, names)
     assert checks.index[0] == "Rep A" and "ltr_residual" in checks and len(checks) == 16
@@ -292,7 +292,7 @@ def test_consistent_evidence_route_uses_fisher_combination() -> None:
     for rep, ps in (("X", [0.01, 0.02, 0.03]), ("Y", [1e-6, 0.6, 0.7])):
         for check, fam, p in zip(checks, fams, ps, strict=True):
             rows.append({"rep_id": rep, "check": check, "family": fam, "n": 50, "p": p,
-                         "z": float(integrity._z(np.array([p]))[0]), "q": 0.2 if rep == "X"
+                         "z": float(integrity_checks._z(np.array([p]))[0]), "q": 0.2 if rep == "X"
                          else (0.01 if p < 1e-3 else 0.8), "fail": rep == "Y" and p < 1e-3,
                          "reason": f"{check} of {rep}"})
     audit = integrity.integrity_index(pd.DataFrame(rows)).set_index("rep_id")

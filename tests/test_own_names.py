@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from helpers import config
-from helpers.analysis import drivers, headline, importance, integrity, segments, selection
+from helpers.analysis import headline, importance, integrity, priority, segments, selection
 from helpers.analysis.modelling import Bootstrap
 from helpers.ingest import clean
 from helpers.sample import profiles
@@ -57,7 +57,7 @@ def test_same_driver_shares_and_priority_matrix(pair) -> None:
             imp = importance.shapley_importance(m.rows, "ltr", items,
                                                 bootstrap=Bootstrap(20, seed=1), **m.columns)
             scales = {i: s.schema.scale(i) for i in items}
-            pm = drivers.priority_matrix(imp, m.rows, scales=scales, **m.columns)
+            pm = priority.priority_matrix(imp, m.rows, scales=scales, **m.columns)
             out.append((_by_label(imp, s), _by_label(pm, s)))
         (imp_a, pm_a), (imp_b, pm_b) = out
         assert list(imp_a.index) == list(imp_b.index)  # the same items, by their labels

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from scipy.special import expit
 
-from helpers.analysis import drivers, headline, personas, segments, selection, text
+from helpers.analysis import drivers, headline, personas, priority, segments, selection, text
 from helpers.analysis.modelling import NO_BOOTSTRAP, Bootstrap
 from helpers.errors import DataError
 
@@ -176,9 +176,9 @@ def test_what_if_one_step_bootstrap_agrees_with_refits_within_monte_carlo_error(
         monkeypatch: pytest.MonkeyPatch) -> None:
     df = _clustered_logit_data(6000, seed=8)
     items = ["good", "fair", "noise"]
-    refit = drivers.what_if(df, items, cluster="acc", bootstrap=Bootstrap(200, seed=3))
-    monkeypatch.setattr(drivers, "MAX_REFIT_PATTERNS", 0)
-    step = drivers.what_if(df, items, cluster="acc", bootstrap=Bootstrap(200, seed=3))
+    refit = priority.what_if(df, items, cluster="acc", bootstrap=Bootstrap(200, seed=3))
+    monkeypatch.setattr(priority, "MAX_REFIT_PATTERNS", 0)
+    step = priority.what_if(df, items, cluster="acc", bootstrap=Bootstrap(200, seed=3))
     assert refit.attrs["resampling"] == "refit"
     assert step.attrs["resampling"] == "one Newton step per resample"
     assert step["estimate"].to_numpy() == pytest.approx(refit["estimate"].to_numpy())
@@ -192,13 +192,13 @@ def test_what_if_one_step_bootstrap_agrees_with_refits_within_monte_carlo_error(
 def test_what_if_on_answer_patterns_equals_the_row_by_row_fit() -> None:
     df = _clustered_logit_data(1500, seed=9)
     items = ["good", "fair", "noise"]
-    out = drivers.what_if(df, items, cluster="acc", weights="w", bootstrap=NO_BOOTSTRAP)
+    out = priority.what_if(df, items, cluster="acc", weights="w", bootstrap=NO_BOOTSTRAP)
     assert out.attrs["patterns"] <= 125 < len(df)
-    x, y_ltr, w, _ = drivers._model_frame(df, items, "ltr", "acc", "w")
-    q25 = [drivers._wquantile(x[:, j], w, 0.25) for j in range(3)]
-    med = [drivers._wquantile(x[:, j], w, 0.5) for j in range(3)]
+    x, y_ltr, w, _ = drivers.model_frame(df, items, "ltr", "acc", "w")
+    q25 = [priority._wquantile(x[:, j], w, 0.25) for j in range(3)]
+    med = [priority._wquantile(x[:, j], w, 0.5) for j in range(3)]
     moved = [np.where(x[:, j] <= q25[j], np.maximum(x[:, j], med[j]), x[:, j]) for j in range(3)]
-    rows, _ = drivers._what_if_effects(x, drivers.target_flag(y_ltr, "promoter"),
+    rows, _ = priority._what_if_effects(x, drivers.target_flag(y_ltr, "promoter"),
                                        drivers.target_flag(y_ltr, "detractor"), w, moved)
     assert out.loc[items, "estimate"].to_numpy() == pytest.approx(rows, rel=1e-9)
 

@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 
 from helpers.errors import DataError
-from helpers.ingest import clean, readers, schema
+from helpers.ingest import clean, fields, readers, schema
 from helpers.ingest.schema import Schema
 
 NA = frozenset({"n/a", "-99"})
@@ -49,7 +49,7 @@ def test_whole_numbers_written_with_zero_decimals_are_fine() -> None:
 
 def test_parse_column_counts_match_parse_scores() -> None:
     raw = pd.Series(["1e1"] * 5 + ["9.5"] * 3 + ["9"] * 40, dtype="string")
-    fast = clean.parse_column(raw, (0, 10), None, NA, whole=True)
+    fast = fields.parse_column(raw, (0, 10), None, NA, whole=True)
     slow = schema.parse_scores(raw, (0, 10), None, NA, whole=True)
     assert fast.unparseable == slow.unparseable == 5
     assert int(fast.out_of_range.sum()) == int(slow.out_of_range.sum()) == 3
@@ -91,18 +91,18 @@ def test_ltr_9_5_is_not_a_promoter_and_is_excluded(tmp_path: Path, tiny_schema: 
 
 def test_one_date_column_is_read_in_one_order() -> None:
     s = pd.Series(["31/01/2024", "02/01/2024", "15/03/2024 10:00"], dtype="string", name="EndDate")
-    got = clean.parse_datetimes(s)
+    got = fields.parse_datetimes(s)
     assert got.tolist() == [pd.Timestamp("2024-01-31"), pd.Timestamp("2024-01-02"),
                             pd.Timestamp("2024-03-15 10:00")]
     us = pd.Series(["01/31/2024", "02/01/2024"], dtype="string", name="EndDate")
-    assert clean.parse_datetimes(us).tolist() == [pd.Timestamp("2024-01-31"),
+    assert fields.parse_datetimes(us).tolist() == [pd.Timestamp("2024-01-31"),
                                                   pd.Timestamp("2024-02-01")]
 
 
 def test_a_column_mixing_day_first_and_month_first_is_an_error() -> None:
     s = pd.Series(["31/01/2024", "01/31/2024", "02/01/2024"], dtype="string", name="EndDate")
     with pytest.raises(DataError, match="day-first.*month-first|month-first.*day-first"):
-        clean.parse_datetimes(s)
+        fields.parse_datetimes(s)
 
 
 def test_impossible_dates_are_flagged_and_logged(tmp_path: Path, tiny_schema: Schema) -> None:

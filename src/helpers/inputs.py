@@ -12,10 +12,10 @@ Which report sections need an input is declared by each section (``Needs.inputs`
 :mod:`helpers.contract`, where a section needing two inputs reads naturally);
 ``contract.fed_by(name)`` lists them, so that list is not stated twice.
 
-A file's reader is named by its dotted path (``"helpers.ingest.clean:read_accounts"``), as a
+A file's reader is named by its dotted path (``"helpers.ingest.side_tables:read_accounts"``), as a
 kedro catalog entry names its dataset type: this module belongs to the core layer and imports
 nothing of the ingest layer that reads the files; ingest resolves the name when a file is given
-(``helpers.ingest.clean.read_input``), and a test resolves every name, so a typo fails there.
+(``helpers.ingest.side_tables.read_input``), and a test resolves every name, so a typo fails there.
 
 Adding an input: one entry below plus its reader (``reader(path, salt) -> DataFrame``); then its
 parameter in the parameters cells of the notebooks that read it and in config/params.yaml (the
@@ -99,14 +99,14 @@ INPUTS: dict[str, Input] = {i.name: i for i in (
           what="an account master or an account column in the export",
           how="map account_id in the survey schema, or set accounts_path (01_clean_survey) "
               "to a CRM extract with account_id",
-          reader="helpers.ingest.clean:read_accounts",
+          reader="helpers.ingest.side_tables:read_accounts",
           fallback="the export has an account column"),
     Input("invitations", "invitations_path", key="account_id", option="--invitations",
           label="invitations: who was invited each wave",
           what="an invitations table (who was invited each wave)",
           how="set invitations_path (01_clean_survey) to a file with wave, account_id, "
               "responded (and role)",
-          reader="helpers.ingest.clean:read_invitations", sampled=True),
+          reader="helpers.ingest.side_tables:read_invitations", sampled=True),
     Input("competitor_ratings", "competitor_ratings_path", key="response_id", source=EXPORT,
           label="competitor ratings",
           what="competitor ratings (LTR of other vendors by the same respondents)",
@@ -116,12 +116,12 @@ INPUTS: dict[str, Input] = {i.name: i for i in (
           label="public CX index (market view)",
           what="a public CX index (year, ticker, rank or score)",
           how=f"set cx_index_path (01_clean_survey); {_README_MARKET}",
-          reader="helpers.ingest.clean:read_dated"),
+          reader="helpers.ingest.side_tables:read_dated"),
     Input("prices", "prices_path", key="ticker", option="--prices",
           label="daily prices (market view)",
           what="daily prices with dividends or total returns",
           how=f"set prices_path (01_clean_survey); {_README_MARKET}",
-          reader="helpers.ingest.clean:read_dated"),
+          reader="helpers.ingest.side_tables:read_dated"),
 )}
 
 

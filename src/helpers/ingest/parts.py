@@ -17,6 +17,7 @@ every part was read: a malformed row anywhere is one line naming the file and th
 from __future__ import annotations
 
 import csv
+import dataclasses
 import itertools
 import os
 import tempfile
@@ -31,7 +32,7 @@ import pyarrow.parquet as pq
 
 from helpers import catalog, paths
 from helpers.errors import DataError
-from helpers.ingest import clean, provenance, readers
+from helpers.ingest import clean, provenance, quality, readers, side_tables
 from helpers.ingest import schema as schema_mod
 from helpers.ingest.pii_text import PLACEHOLDER
 from helpers.ingest.privacy import load_salt
@@ -43,6 +44,16 @@ PART_SUFFIXES = (".csv", ".tsv", ".txt", ".parquet")
 DUCKDB_MEMORY_GB = 4.0
 #: Responses per part when one export file is streamed into parts.
 PART_ROWS = 1_000_000
+
+
+@dataclass(frozen=True)
+class CleanOptions:
+    """How the parts are read and cleaned: the export's format and encoding (None: detected) and
+    the speeder cut as a fraction of the median duration (None: the schema's)."""
+
+    format: str = "auto"
+    encoding: str | None = None
+    speeder_fraction: float | None = None
 
 
 @dataclass(frozen=True)
@@ -95,8 +106,8 @@ def run_file(raw_path: str | os.PathLike[str], layout: readers.TextLayout,
     out.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=".cx-parts-", dir=out.parent) as tmp:
         origin = split_export(p, Path(tmp), layout, rows=PART_ROWS)
-        return run_parts(tmp, schema_path, out_dir, inputs=inputs, format=format,
-                         speeder_fraction=speeder_fraction, origin=origin)
+        return run_parts(tmp, schema_path, out_dir, inputs=inputs,
+                         options=CleanOptions(format, None, speeder_fraction), origin=origin)
 
 
 def part_files(folder: Path) -> list[Path]:
@@ -113,8 +124,8 @@ def part_files(folder: Path) -> list[Path]:
 class _Tally:
     """What the final pass counts over every part."""
 
-    rules: dict[str, int] = field(default_factory=lambda: {f: 0 for f, _ in clean.RULES})
-    funnel: list[int] = field(default_factory=lambda: [0] * (len(clean.RULES) + 1))
+    rules: dict[str, int] = field(default_factory=lambda: {f: 0 for f, _ in quality.RULES})
+    funnel: list[int] = field(default_factory=lambda: [0] * (len(quality.RULES) + 1))
     ltr: list[np.ndarray] = field(default_factory=list)
     include: list[np.ndarray] = field(default_factory=list)
     masked: int = 0
@@ -123,28 +134,28 @@ class _Tally:
 def run_parts(raw_path: str | os.PathLike[str],
               schema_path: str | os.PathLike[str] = schema_mod.DEFAULT_SCHEMA,
               out_dir: str | os.PathLike[str] = "data/processed", *,
-              inputs: Mapping[str, str] | None = None, format: str = "auto",
-              encoding: str | None = None, speeder_fraction: float | None = None,
+              inputs: Mapping[str, str] | None = None, options: CleanOptions = CleanOptions(),
               origin: Origin | None = None) -> clean.CleanResult:
     """:func:`helpers.ingest.clean.run` for a folder of export parts (see the module docstring);
     `inputs` maps optional inputs to their files (a folder of parts is read part by part);
-    `origin` when the parts were cut from one file (:func:`run_file`).
+    `options` how to read and clean the parts; `origin` when the parts were cut from one file (:func:`run_file`).
 
     Returns a CleanResult whose ``responses`` hold only ``ltr`` and ``include`` of every row
     (for the cleaning report's summaries; ``attrs["masked_comments"]`` counts the comments with
     personal data masked) and no side tables in memory: everything is in `out_dir`.
     """
-    given = clean.files_given(inputs)
+    given = side_tables.files_given(inputs)
     folder = paths.resolve(raw_path)
     files = part_files(folder)
     sch = schema_mod.load(schema_path)
     salt = load_salt()
-    frac = float(speeder_fraction if speeder_fraction is not None
+    frac = float(options.speeder_fraction if options.speeder_fraction is not None
                  else sch.quality["speeder_fraction"])
     out = catalog.refuse_raw(out_dir)
     with catalog.writer_lock():
         with catalog.staged_folder(out) as stage:
-            logs, derived = _clean_each(files, sch, salt, frac, stage, format, encoding,
+            logs, derived = _clean_each(files, sch, salt, stage,
+                                        dataclasses.replace(options, speeder_fraction=frac),
                                         need_accounts="accounts" not in given, origin=origin)
             tally = _settle(stage, sch, frac)
             log = _merged_log(folder, logs, tally, origin)
@@ -172,8 +183,8 @@ def _remove(p: Path) -> None:
         p.unlink(missing_ok=True)
 
 
-def _clean_each(files: list[Path], sch: Schema, salt: str, frac: float, stage: Path,
-                format: str, encoding: str | None, need_accounts: bool, origin: Origin | None
+def _clean_each(files: list[Path], sch: Schema, salt: str, stage: Path, options: CleanOptions,
+                need_accounts: bool, origin: Origin | None
                 ) -> tuple[list[dict[str, Any]], list[pd.DataFrame]]:
     """Clean every part (rules within the part) into stage/responses.parquet/part-NNN.parquet;
     the logs, and the accounts named in each part when no account master is given."""
@@ -183,8 +194,9 @@ def _clean_each(files: list[Path], sch: Schema, salt: str, frac: float, stage: P
     logs, accounts = [], []
     for k, f in enumerate(files):
         try:
-            survey = readers.read_survey(f, format=format, encoding=encoding)
-            res = clean.clean_responses(survey, sch, salt, frac, keep_finished=True)
+            survey = readers.read_survey(f, format=options.format, encoding=options.encoding)
+            res = clean.clean_responses(survey, sch, salt, options.speeder_fraction,
+                                        keep_finished=True)
         except DataError as exc:
             raise exc.moved(origin.file, origin.rows_before[k]) if origin else exc from None
         del survey
@@ -199,7 +211,7 @@ def _clean_each(files: list[Path], sch: Schema, salt: str, frac: float, stage: P
             comp_dir.mkdir(exist_ok=True)
             res.competitor_ratings.to_parquet(comp_dir / f"part-{k:04d}.parquet", index=False)
         if need_accounts and "account_id" in r:
-            accounts.append(clean.accounts_from_responses(r))
+            accounts.append(side_tables.accounts_from_responses(r))
         logs.append(res.log)
     return logs, accounts
 
@@ -229,7 +241,7 @@ def _settle(stage: Path, sch: Schema, frac: float) -> _Tally:
             r["flag_speeder"] = (r["duration_s"] < frac * median).fillna(False).to_numpy(bool)
         if dups is not None:
             r["flag_duplicate"] = np.isin(r["_row"].to_numpy(), dups.get(k, np.empty(0, np.int64)))
-        clean.set_verdict(r)
+        quality.set_verdict(r)
         r = r.drop(columns=["_part", "_row", "_complete"])
         r.to_parquet(p, index=False)
         _count(tally, r)
@@ -243,7 +255,7 @@ def _settle(stage: Path, sch: Schema, frac: float) -> _Tally:
 
 def _duplicates(con: Any, sch: Schema, cols: set[str]) -> dict[int, np.ndarray] | None:
     """Rows (per part) that repeat a contact and wave of any part (the latest complete
-    submission kept, ties in file order: clean._duplicate_rows across parts); None when the
+    submission kept, ties in file order: quality._duplicate_rows across parts); None when the
     export has no such key (then each part's own duplicate rule stands)."""
     key = [k for k in sch.quality["duplicate_key"]]
     if not all(k in cols for k in key):
@@ -263,7 +275,7 @@ def _duplicates(con: Any, sch: Schema, cols: set[str]) -> dict[int, np.ndarray] 
 def _count(tally: _Tally, r: pd.DataFrame) -> None:
     remaining = np.ones(len(r), bool)
     tally.funnel[0] += len(r)
-    for i, (f, _) in enumerate(clean.RULES, 1):
+    for i, (f, _) in enumerate(quality.RULES, 1):
         flag = r[f].to_numpy(bool)
         tally.rules[f] += int(flag.sum())
         remaining &= ~flag
@@ -298,10 +310,10 @@ def _merged_log(folder: Path, logs: list[dict[str, Any]], tally: _Tally,
                     acc[k] += int(v)
     log["answers"] = answers
     log["rules"] = {f.removeprefix("flag_"): {"rows": tally.rules[f], "reason": why}
-                    for f, why in clean.RULES}
+                    for f, why in quality.RULES}
     log["funnel"] = [{"step": "raw rows", "rows": tally.funnel[0]}] + [
         {"step": f"minus {f.removeprefix('flag_').replace('_', ' ')}", "rows": tally.funnel[i]}
-        for i, (f, _) in enumerate(clean.RULES, 1)]
+        for i, (f, _) in enumerate(quality.RULES, 1)]
     log["included"] = int(sum(int(i.sum()) for i in tally.include))
     return log
 
@@ -328,13 +340,13 @@ def _side_tables(stage: Path, salt: str, derived: list[pd.DataFrame],
 def _read_into(inp: Input, src: Path, target: Path, salt: str) -> int:
     """Input file `src` cleaned into `target`, a folder of parts file by file; its rows."""
     if not src.is_dir():
-        table = clean.read_input(inp, src, salt)
+        table = side_tables.read_input(inp, src, salt)
         table.to_parquet(target, index=False)
         return len(table)
     target.mkdir()
     n = 0
     for k, f in enumerate(part_files(src)):
-        table = clean.read_input(inp, f, salt)
+        table = side_tables.read_input(inp, f, salt)
         table.to_parquet(target / f"part-{k:04d}.parquet", index=False)
         n += len(table)
     return n

@@ -1,20 +1,18 @@
-"""Charts: the house style and every chart a report draws (analysis returns tables, this draws them).
+"""Charts: the house style and the charts a report draws (analysis returns tables, this draws them).
 
 One theme, a colour-blind-safe palette (Okabe-Ito) and fixed NPS colours. Every chart states
 what it shows: axis labels with units, n on bars, and a methods note (definition, n, weights,
 exclusions, date window) via :func:`methods_note`. Every chart also describes itself for
-screen readers: :func:`describe` records alt text built from its title and data, and
-:func:`set_theme` makes the notebook's PNG output carry it (``image/png`` metadata ``alt``, which
-the report template writes into the ``<img>``). Point labels are laid out by
-:func:`place_labels` so that they never overlap. General charts come first, then the charts of
-particular analyses (integrity, leaders vs laggards, competitors, market backtest).
+screen readers (:mod:`helpers.reporting.chart_text`: alt text, point labels that never
+overlap); :func:`set_theme` makes the notebook's PNG output carry it. General charts come
+first, then the charts of particular analyses (leaders vs laggards, competitors, market
+backtest); the driver and integrity charts are in :mod:`helpers.reporting.driver_charts` and
+:mod:`helpers.reporting.integrity_charts`.
 """
 
 from __future__ import annotations
 
-import weakref
-from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from collections.abc import Sequence
 
 import matplotlib as mpl
 import matplotlib.pyplot as plt
@@ -23,7 +21,7 @@ import pandas as pd
 
 from helpers.analysis.market_backtest import VERDICT_COLORS, BacktestResult
 from helpers.analysis.outcomes import BINARY, CONTINUOUS, DEFAULT_OUTCOMES
-from helpers.errors import DataError
+from helpers.reporting.chart_text import describe_rows, install_alt_text, title_of
 
 # Okabe-Ito: distinguishable with the common colour-vision deficiencies.
 PALETTE: list[str] = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000"]
@@ -36,11 +34,6 @@ SUPPRESSED_COLOR = "#DDDDDD"
 def show() -> None:
     """Draw the current figure now (a chart per market in a loop each get their own output)."""
     plt.show()
-
-
-def _label(name: object, labels: Mapping[str, str] | None) -> str:
-    """A driver's chart label from the schema, else its name in words."""
-    return (labels or {}).get(str(name)) or str(name).replace("_", " ")
 
 
 def set_theme() -> None:
@@ -61,154 +54,6 @@ def set_theme() -> None:
     })
     pd.set_option("styler.format.escape", "html")  # Styler tables show data as text, like to_html
     install_alt_text()
-
-
-# --- alt text: every chart says what it shows ----------------------------------------------
-
-_ALT: weakref.WeakKeyDictionary[Any, str] = weakref.WeakKeyDictionary()
-MAX_ALT_ROWS = 12
-
-
-def describe(target: plt.Axes | plt.Figure, text: str) -> None:
-    """Record the alt text of the chart `target` belongs to (replaces an earlier one)."""
-    fig = target.figure if isinstance(target, plt.Axes) else target
-    _ALT[fig] = " ".join(str(text).split())
-
-
-def describe_rows(target: plt.Axes | plt.Figure, title: str, rows: Sequence[str],
-                  unit: str = "") -> None:
-    """Alt text from a title and one phrase per row (at most :data:`MAX_ALT_ROWS`)."""
-    shown = list(rows[:MAX_ALT_ROWS])
-    more = f"; and {len(rows) - MAX_ALT_ROWS} more" if len(rows) > MAX_ALT_ROWS else ""
-    head = f"{title}." if title else "Chart."
-    describe(target, f"{head} {unit + ': ' if unit else ''}{'; '.join(shown)}{more}.")
-
-
-def title_of(ax: plt.Axes) -> str:
-    """The axes' title whichever slot it is in (the house style puts titles on the left)."""
-    return next((t for t in (ax.get_title("left"), ax.get_title(), ax.get_title("right")) if t), "")
-
-
-def _is_number_text(text: str) -> bool:
-    try:
-        float(text.replace("\N{MINUS SIGN}", "-").replace(",", ""))
-    except ValueError:
-        return False
-    return True
-
-
-def alt_text(fig: plt.Figure) -> str:
-    """The chart's description: what :func:`describe` recorded, else its titles, axis labels and
-    category labels (so that no chart goes without one)."""
-    if fig in _ALT:
-        return _ALT[fig]
-    parts = [t.get_text() for t in fig.texts[:1] if t.get_text()]
-    for ax in fig.axes:
-        bits = [title_of(ax), ax.get_xlabel(), ax.get_ylabel()]
-        ticks = [t.get_text() for t in ax.get_yticklabels()
-                 if t.get_text() and not _is_number_text(t.get_text())]
-        if ticks and len(ticks) <= MAX_ALT_ROWS:
-            bits.append("rows: " + ", ".join(ticks))
-        parts.append("; ".join(b for b in bits if b))
-    text = ". ".join(p for p in parts if p)
-    return text or "Chart"
-
-
-def install_alt_text() -> None:
-    """Make IPython's PNG output of a figure carry its alt text (``image/png`` metadata ``alt``).
-
-    Wraps the inline backend's PNG formatter; outside IPython nothing happens.
-    """
-    try:
-        from IPython import get_ipython
-    except ImportError:  # pragma: no cover - IPython is a dependency of the kernel
-        return
-    shell = get_ipython()
-    if shell is None:
-        return
-    import importlib
-
-    from matplotlib.figure import Figure
-
-    if "inline" in str(mpl.get_backend(auto_select=False)):
-        # the inline backend registers its PNG formatter when its module is first imported
-        importlib.import_module("matplotlib_inline.backend_inline")
-    formatter = shell.display_formatter.formatters["image/png"]
-    try:
-        original = formatter.lookup_by_type(Figure)
-    except KeyError:
-        return
-    if getattr(original, "cx_alt", False):
-        return
-
-    def png_with_alt(fig: Figure) -> Any:
-        out = original(fig)
-        if out is None:
-            return None
-        data, meta = out if isinstance(out, tuple) else (out, {})
-        return data, {**(meta or {}), "alt": alt_text(fig)}
-
-    png_with_alt.cx_alt = True  # type: ignore[attr-defined]
-    formatter.for_type(Figure, png_with_alt)
-
-
-# --- point labels that do not overlap ------------------------------------------------------
-
-_OFFSETS = [(dx, dy) for dy in (0, 11, -11, 22, -22, 33, -33, 44, -44, 55, -55, 66, -66)
-            for dx in (6, -6)]
-
-
-def _overlap(a: Any, b: Any) -> float:
-    w = min(a.x1, b.x1) - max(a.x0, b.x0)
-    h = min(a.y1, b.y1) - max(a.y0, b.y0)
-    return w * h if w > 0 and h > 0 else 0.0
-
-
-def place_labels(ax: plt.Axes, xy: Sequence[tuple[float, float]], texts: Sequence[str],
-                 avoid: Sequence[Any] = (), fontsize: float = 8, color: str = "#333333"
-                 ) -> list[Any]:
-    """Label points so that no two labels overlap each other, the points or `avoid` artists.
-
-    Each label takes the first free position beside its point (right, left, then further up or
-    down); a label moved away from its point gets a thin leader line. Call it after the axes
-    limits are final. Returns the annotations.
-    """
-    fig = ax.figure
-    renderer = fig.canvas.get_renderer()
-    frame = ax.get_window_extent(renderer)
-    taken = [a.get_window_extent(renderer) for a in avoid]
-    pts = ax.transData.transform(np.asarray(xy, float).reshape(-1, 2)) if len(xy) else []
-    from matplotlib.transforms import Bbox
-
-    taken += [Bbox.from_extents(x - 4, y - 4, x + 4, y + 4) for x, y in pts]
-    out = []
-    order = sorted(range(len(texts)), key=lambda i: (-xy[i][1], xy[i][0]))
-    for i in order:
-        ann = ax.annotate(texts[i], xy[i], xytext=(6, 0), textcoords="offset points",
-                          fontsize=fontsize, color=color, va="center", ha="left",
-                          bbox={"boxstyle": "square,pad=0.05", "fc": "white", "ec": "none",
-                                "alpha": 0.8})
-        best, best_cost = None, None
-        for k, (dx, dy) in enumerate(_OFFSETS):
-            ann.set_position((dx, dy))
-            ann.set_ha("left" if dx > 0 else "right")
-            box = ann.get_window_extent(renderer)
-            outside = box.x0 < frame.x0 or box.x1 > frame.x1 or box.y0 < frame.y0 or box.y1 > frame.y1
-            cost = sum(_overlap(box, t) for t in taken) + (1e6 if outside else 0) + k
-            if best_cost is None or cost < best_cost:
-                best, best_cost = (dx, dy, box), cost
-            if cost == k:
-                break
-        dx, dy, box = best
-        ann.set_position((dx, dy))
-        ann.set_ha("left" if dx > 0 else "right")
-        if dy:
-            ax.annotate("", xy[i], xytext=(dx, dy), textcoords="offset points",
-                        arrowprops={"arrowstyle": "-", "color": "#999999", "lw": 0.6,
-                                    "shrinkA": 0, "shrinkB": 2})
-        taken.append(box)
-        out.append(ann)
-    return out
 
 
 def methods_note(ax: plt.Axes, text: str) -> None:
@@ -412,97 +257,6 @@ def score_distribution(counts: pd.DataFrame, title: str = "", xlabel: str = "Lik
     return ax
 
 
-def driver_importance(
-    imp: pd.DataFrame,
-    title: str = "What drives likelihood to recommend",
-    ax: plt.Axes | None = None,
-    labels: Mapping[str, str] | None = None,
-) -> plt.Axes:
-    """Ranked drivers: share of explained variance (R²) with bootstrap CI, and rank stability.
-
-    `imp` is :func:`helpers.analysis.importance.shapley_importance` output (index = driver, columns share,
-    share_ci_low, share_ci_high, optional top3_share).
-    """
-    ax = ax or plt.subplots(figsize=(8, 0.45 * len(imp) + 1.6))[1]
-    y = np.arange(len(imp))
-    share = 100 * imp["share"].to_numpy(float)
-    ax.barh(y, share, color=PALETTE[0], alpha=0.85)
-    if "share_ci_low" in imp:
-        lo, hi = 100 * imp["share_ci_low"].to_numpy(float), 100 * imp["share_ci_high"].to_numpy(float)
-        ax.errorbar(share, y, xerr=np.vstack([share - lo, hi - share]), fmt="none", color="#333333",
-                    capsize=3, linewidth=1)
-    else:
-        hi = share
-    for i in range(len(imp)):
-        note = f" {share[i]:.0f}%"
-        if "top3_share" in imp:
-            note += f"  (top 3 in {100 * imp['top3_share'].iloc[i]:.0f}% of resamples)"
-        ax.text(hi[i], i, note, va="center", fontsize=8, color="#333333")
-    ax.set_yticks(y, [_label(i, labels) for i in imp.index])
-    ax.invert_yaxis()
-    ax.set_xlim(0, max(100 * imp.get("share_ci_high", imp["share"]).max() * 1.6, 10))
-    ax.set_xlabel("Share of explained variance in LTR (%), 95% bootstrap CI")
-    ax.set_title(title)
-    describe_rows(ax, title, [
-        f"{_label(i, labels)} {share[k]:.0f}%"
-        + (f" [{lo[k]:.0f}, {hi[k]:.0f}]" if "share_ci_low" in imp else "")
-        for k, i in enumerate(imp.index)], unit="share of explained variance in LTR")
-    return ax
-
-
-def priority_matrix(
-    pm: pd.DataFrame,
-    title: str = "Priority matrix: importance x performance",
-    ax: plt.Axes | None = None,
-    labels: Mapping[str, str] | None = None,
-) -> plt.Axes:
-    """Importance (share of R², x) against performance (y), both with CIs, quadrants labelled.
-
-    `pm` is :func:`helpers.analysis.drivers.priority_matrix` output; its attrs give the cut lines.
-    """
-    ax = ax or plt.subplots(figsize=(8, 6))[1]
-    x = 100 * pm["share"].to_numpy(float)
-    y = pm["performance"].to_numpy(float)
-    colors = {"fix first": PALETTE[5], "maintain": PALETTE[2], "monitor": "#999999",
-              "don't over-invest": PALETTE[1]}
-    xerr = None
-    if "share_ci_low" in pm:
-        xerr = np.vstack([x - 100 * pm["share_ci_low"].to_numpy(float),
-                          100 * pm["share_ci_high"].to_numpy(float) - x])
-    yerr = np.vstack([y - pm["perf_ci_low"].to_numpy(float), pm["perf_ci_high"].to_numpy(float) - y])
-    for i, (_, row) in enumerate(pm.iterrows()):
-        c = colors.get(row["quadrant"], PALETTE[0])
-        ax.errorbar(x[i], y[i], xerr=None if xerr is None else xerr[:, [i]], yerr=yerr[:, [i]],
-                    fmt="o", color=c, capsize=2, linewidth=1)
-    xcut, ycut = 100 * pm.attrs.get("importance_cut", 1 / len(pm)), pm.attrs.get("performance_cut",
-                                                                                   float(np.median(y)))
-    ax.axvline(xcut, color="#777777", linestyle="--", linewidth=0.8)
-    ax.axhline(ycut, color="#777777", linestyle="--", linewidth=0.8)
-    x0, x1 = ax.get_xlim()
-    y0, y1 = ax.get_ylim()
-    pad_x, pad_y = 0.25 * (x1 - x0), 0.08 * (y1 - y0)  # room for labels at the edges
-    ax.set_xlim(x0, x1 + pad_x)
-    ax.set_ylim(y0 - pad_y, y1 + pad_y)
-    x0, x1 = ax.get_xlim()
-    y0, y1 = ax.get_ylim()
-    corners = [ax.text(qx, qy, label.upper(), ha=ha, va=va, fontsize=9, color=colors[label],
-                       fontweight="bold")
-               for label, (qx, qy, ha, va) in {"fix first": (x1, y0, "right", "bottom"),
-                                               "maintain": (x1, y1, "right", "top"),
-                                               "monitor": (x0, y0, "left", "bottom"),
-                                               "don't over-invest": (x0, y1, "left", "top")}.items()]
-    unit = pm.attrs.get("performance_unit") or (
-        "% in the top two boxes" if pm.attrs.get("performance") == "top_box" else "mean rating")
-    ax.set_xlabel("Importance: share of explained variance in LTR (%)")
-    ax.set_ylabel(f"Performance: {unit}")
-    ax.set_title(title)
-    names = [_label(n, labels) for n in pm.index]
-    place_labels(ax, list(zip(x, y, strict=True)), names, avoid=corners)
-    describe_rows(ax, title, [f"{n}: importance {x[i]:.0f}%, performance {y[i]:.1f} "
-                              f"({pm['quadrant'].iloc[i]})" for i, n in enumerate(names)])
-    return ax
-
-
 def nps_bars_ci(
     table: pd.DataFrame,
     label: str = "segment",
@@ -530,98 +284,6 @@ def nps_bars_ci(
 
 
 # --- charts of particular analyses ---------------------------------------------------------
-
-def rate_funnel(
-    ev: pd.DataFrame, check: str, names: Mapping[str, str], flagged: Iterable[str] = (),
-    title: str = "", ax: plt.Axes | None = None,
-) -> plt.Axes:
-    """Funnel plot: each rep's raw rate against their n, inside the 95% / 99.8% peer band.
-
-    The band is the pooled rate ± z·√(p(1-p)/n): what chance alone produces for a rep with that
-    many responses. Flagged reps (orange) and reps above the 95% band are labelled with their
-    pseudonyms.
-    """
-
-    d = ev.loc[ev["check"] == check]
-    if d.empty:
-        raise DataError(f"no evidence rows for check {check!r}", column="check")
-    ax = ax or plt.subplots(figsize=(8, 4.5))[1]
-    pooled = d["k"].sum() / d["n"].sum()
-    nn = np.linspace(max(2, d["n"].min() * 0.8), d["n"].max() * 1.1, 200)
-    for zq, alpha_fill, lab in ((1.96, 0.25, "95% peer band"), (3.09, 0.12, "99.8% peer band")):
-        half = zq * np.sqrt(pooled * (1 - pooled) / nn)
-        ax.fill_between(nn, np.clip(pooled - half, 0, 1) * 100, np.clip(pooled + half, 0, 1) * 100,
-                        color=PALETTE[4], alpha=alpha_fill, linewidth=0, label=lab)
-    ax.axhline(pooled * 100, color="#555555", lw=1, ls="--", label=f"all reps {pooled:.0%}")
-    flagged = set(flagged)
-    colors = [PALETTE[5] if r in flagged else PALETTE[0] for r in d["rep_id"]]
-    ax.scatter(d["n"], d["estimate"] * 100, c=colors, zorder=3)
-    outside = d["estimate"] - pooled > 1.96 * np.sqrt(pooled * (1 - pooled) / d["n"])
-    ax.set_xlabel("Responses per rep (n)")
-    ax.set_ylabel("Share of responses (%)")
-    ax.set_title(f"{title or check} ({len(d)} reps, n={int(d['n'].sum()):,})")
-    legend = ax.legend(loc="upper right", fontsize=8)
-    marked = [r for r, out in zip(d.itertuples(), outside, strict=True)
-              if out or r.rep_id in flagged]  # label what stands out; the rest is the crowd
-    place_labels(ax, [(r.n, r.estimate * 100) for r in marked],
-                 [names.get(r.rep_id, r.rep_id) for r in marked], avoid=[legend])
-    describe(ax, f"{title_of(ax)}. All reps {pooled:.0%}. Above the peer band or flagged: "
-                 + ("; ".join(f"{names.get(r.rep_id, r.rep_id)} {r.estimate:.0%}" for r in marked)
-                    or "none") + ".")
-    return ax
-
-
-def predicted_vs_given(
-    ev: pd.DataFrame, names: Mapping[str, str], flagged: Iterable[str] = (),
-    title: str = "Mean LTR given vs predicted from experience ratings, per rep",
-    ax: plt.Axes | None = None,
-) -> plt.Axes:
-    """Mean LTR given vs predicted from the experience ratings per rep, with the residual's CI.
-
-    On the diagonal a rep's scores are what their customers' ratings explain; above it the scores
-    are higher than the experience behind them. Vertical bars: 95% account-clustered CI. Flagged
-    reps and reps whose CI lies above 0 are labelled.
-    """
-
-    d = ev.loc[ev["check"] == "ltr_residual"]
-    if d.empty or "predicted" not in d:
-        raise DataError("no ltr_residual evidence with predicted/given columns", column="check")
-    ax = ax or plt.subplots(figsize=(6.5, 5.5))[1]
-    flagged = set(flagged)
-    colors = [PALETTE[5] if r in flagged else PALETTE[0] for r in d["rep_id"]]
-    lo = d["predicted"] + d["ci_low"]
-    hi = d["predicted"] + d["ci_high"]
-    ax.vlines(d["predicted"], lo, hi, colors=colors, alpha=0.6)
-    ax.scatter(d["predicted"], d["given"], c=colors, zorder=3)
-    lims = [min(d["predicted"].min(), lo.min()) - 0.3, max(d["predicted"].max(), hi.max()) + 0.3]
-    ax.plot(lims, lims, color="#555555", lw=1, ls="--", label="given = predicted")
-    ax.set_xlim(lims)
-    ax.set_ylim(lims)
-    ax.set_title(f"{title} ({len(d)} reps, n={int(d['n'].sum()):,})")
-    ax.set_xlabel("Mean LTR predicted from experience ratings (0-10)")
-    ax.set_ylabel("Mean LTR given (0-10)")
-    legend = ax.legend(loc="upper left", fontsize=8)
-    marked = [r for r in d.itertuples() if r.rep_id in flagged or r.ci_low > 0]
-    place_labels(ax, [(r.predicted, r.given) for r in marked],
-                 [names.get(r.rep_id, r.rep_id) for r in marked], avoid=[legend])
-    describe(ax, f"{title_of(ax)}. Reps whose scores are above what their customers' experience "
-                 "predicts: " + ("; ".join(f"{names.get(r.rep_id, r.rep_id)} given {r.given:.1f} vs "
-                                           f"predicted {r.predicted:.1f}" for r in marked)
-                                 or "none") + ".")
-    return ax
-
-
-def nps_with_without(nps_table: pd.DataFrame, ax: plt.Axes | None = None) -> plt.Axes:
-    """Headline NPS with and without the flagged reps' responses: points, 95% CIs and n."""
-
-    ax = ax or plt.subplots(figsize=(8, 3.2))[1]
-    ci_points(nps_table, label="label", xlabel="NPS (points, -100 to 100)", ax=ax,
-              title="B2B NPS with and without the flagged reps' responses")
-    lo, hi = nps_table["ci_low"].min(), nps_table["ci_high"].max()
-    ax.set_xlim(lo - 0.1 * (hi - lo), hi + 0.25 * (hi - lo))
-    ax.set_ylim(len(nps_table) - 0.5, -0.5)
-    ax.figure.tight_layout()
-    return ax
 
 
 GROUP_LABELS = {"leader": "Leaders (top 25%)", "middle": "Middle", "laggard": "Laggards (bottom 25%)",

@@ -1,0 +1,134 @@
+"""Quality rules of cleaning: each rule sets a flag, `include` is True when none fired.
+
+Rows are never deleted; :data:`RULES` lists the flags in funnel order with the reason the
+cleaning log gives for each.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+from helpers.ingest.schema import Schema
+
+RULES: list[tuple[str, str]] = [  # flag column, plain-language reason (in funnel order)
+    ("flag_test", "preview, test or spam response"),
+    ("flag_duplicate", "duplicate submission (same contact and wave, same response id or identical row; latest complete kept)"),
+    ("flag_speeder", "speeder (much faster than the median)"),
+    ("flag_straightliner", "straightliner (same answer across a whole grid)"),
+    ("flag_out_of_range", "value outside its scale"),
+    ("flag_incomplete", "incomplete (no likelihood-to-recommend answer)"),
+]
+
+
+def flag(out: pd.DataFrame, sch: Schema, oor: np.ndarray, speeder_fraction: float | None,
+          min_grid_items: int | None) -> None:
+    """Set every quality flag, ``include`` and ``exclusion_reason`` (first rule that fired)."""
+    q = sch.quality
+    out["flag_test"] = _test_rows(out, q)
+    out["flag_duplicate"] = _duplicate_rows(out, _duplicate_key(out, sch), oor)
+    frac = float(speeder_fraction if speeder_fraction is not None else q["speeder_fraction"])
+    if "duration_s" in out:
+        med = out.loc[~out["flag_test"], "duration_s"].median()
+        out["flag_speeder"] = (out["duration_s"] < frac * med).fillna(False).to_numpy(bool)
+    else:
+        out["flag_speeder"] = False
+    k = int(min_grid_items if min_grid_items is not None else q["straightliner_min_items"])
+    out["flag_straightliner"] = _straightliners(out, sch, k)
+    out["flag_out_of_range"] = oor
+    # No usable LTR: left blank or answered "not applicable" (out-of-range is its own rule).
+    out["flag_incomplete"] = out["ltr"].isna().to_numpy() & ~oor
+    set_verdict(out)
+
+
+def set_verdict(out: pd.DataFrame) -> None:
+    """``include`` (no rule fired) and ``exclusion_reason`` (the first rule that fired)."""
+    flags = [f for f, _ in RULES]
+    out["include"] = ~out[flags].any(axis=1)
+    reason = np.zeros(len(out), np.int8)
+    for i, (f, _) in reversed(list(enumerate(RULES, 1))):
+        reason = np.where(out[f].to_numpy(bool), i, reason)
+    out["exclusion_reason"] = labels(["", *(why for _, why in RULES)], reason, out.index)
+
+
+def _test_rows(out: pd.DataFrame, q: dict[str, Any]) -> np.ndarray:
+    """Preview, test or spam responses (by status or distribution channel)."""
+    status = out.get("status", pd.Series(pd.NA, index=out.index, dtype="string")).astype("string")
+    chan = out.get("distribution_channel", pd.Series(pd.NA, index=out.index, dtype="string")).astype("string")
+    test = status.isin([str(v) for v in q["test_status"]]).fillna(False) | \
+        chan.str.lower().isin([str(v).lower() for v in q["test_channels"]]).fillna(False)
+    return test.to_numpy(bool)
+
+
+def _duplicate_key(out: pd.DataFrame, sch: Schema) -> list[str]:
+    """Columns that identify one respondent's submission: the schema's key when the export has it
+    (contact and wave), else the export's response id, else every column (identical rows)."""
+    key = [k for k in sch.quality["duplicate_key"]]
+    if all(k in out for k in key):
+        return key
+    if "response_id" in sch.fields:
+        return ["response_id"]
+    return [c for c in out.columns if c != "response_id"]
+
+
+def _duplicate_rows(out: pd.DataFrame, key: list[str], oor: np.ndarray) -> np.ndarray:
+    """Every submission of a contact and wave but one: the latest complete one is kept."""
+    dup = np.zeros(len(out), bool)
+    keys = [k for k in key if k in out]
+    if not keys or len(keys) != len(key):
+        return dup
+    if len(keys) > 3:  # identical rows: one hash per row stands for all its columns
+        out = out.assign(_row=pd.util.hash_pandas_object(out[keys], index=False))
+        keys = ["_row"]
+    complete = out["ltr"].notna().to_numpy() & ~oor
+    if "finished" in out:
+        complete &= out["finished"].fillna(1).to_numpy(float) == 1
+    cand = np.flatnonzero(out[keys].notna().all(axis=1).to_numpy() & ~out["flag_test"].to_numpy())
+    # Complete first, then latest first (no time last), ties in file order: a stable lexsort
+    # on integer keys; within each contact-and-wave group every row after the first is a duplicate.
+    group = np.zeros(len(cand), np.int64)
+    for k in keys:
+        codes, uniq = pd.factorize(out[k].iloc[cand])
+        group = group * (len(uniq) + 1) + codes
+    if "submitted_at" in out:
+        t = out["submitted_at"].to_numpy("datetime64[us]")[cand]
+        newest_first = np.where(np.isnat(t), np.iinfo(np.int64).max, -t.astype(np.int64))
+    else:
+        newest_first = np.zeros(len(cand), np.int64)
+    sorted_rows = np.lexsort((newest_first, ~complete[cand]))
+    first = np.unique(group[sorted_rows], return_index=True)[1]
+    later = np.ones(len(cand), bool)
+    later[first] = False
+    dup[cand[sorted_rows[later]]] = True
+    return dup
+
+
+def _straightliners(out: pd.DataFrame, sch: Schema, k: int) -> np.ndarray:
+    """Rows giving one answer across a whole grid (a driver group) of at least `k` answered items
+    (the same point of each item's scale, so a grid mixing 1-5 and 0-10 items is judged fairly)."""
+    flat = np.zeros(len(out), bool)
+    by_group: dict[str, list[str]] = {}
+    for name, spec in sch.drivers.items():
+        if name in out:
+            by_group.setdefault(spec.group or "", []).append(name)
+    for items in by_group.values():
+        if len(items) < k:
+            continue
+        lo = np.array([sch.drivers[i].scale[0] for i in items])
+        hi = np.array([sch.drivers[i].scale[1] for i in items])
+        vals = (out[items].to_numpy(float) - lo) / (hi - lo)  # on a common 0-1 footing
+        answered = np.isfinite(vals).sum(axis=1)
+        filled = np.where(np.isfinite(vals), vals, np.nan)
+        with np.errstate(invalid="ignore"):
+            spread = np.nanmax(np.where(answered[:, None] > 0, filled, 0), axis=1) - \
+                np.nanmin(np.where(answered[:, None] > 0, filled, 0), axis=1)
+        flat |= (answered >= k) & (spread == 0)
+    return flat
+
+
+def labels(names: list[str | None], codes: np.ndarray, index: pd.Index) -> pd.Series:
+    """A "string" column from integer codes into `names` (one Arrow take, no per-row strings)."""
+    return pd.Series(pa.array(names, pa.string()).take(pa.array(codes)), index=index, dtype="string")

@@ -1,0 +1,163 @@
+"""Text on charts: alt text that says what each chart shows, and point labels that never overlap.
+
+:func:`describe` records a chart's alt text from its title and data; :func:`install_alt_text`
+makes the notebook's PNG output carry it (``image/png`` metadata ``alt``, which the report
+template writes into the ``<img>``). :func:`place_labels` lays out point labels.
+"""
+
+from __future__ import annotations
+
+import weakref
+from collections.abc import Sequence
+from typing import Any
+
+import matplotlib as mpl
+import matplotlib.pyplot as plt
+import numpy as np
+
+# --- alt text: every chart says what it shows ----------------------------------------------
+
+_ALT: weakref.WeakKeyDictionary[Any, str] = weakref.WeakKeyDictionary()
+MAX_ALT_ROWS = 12
+
+
+def describe(target: plt.Axes | plt.Figure, text: str) -> None:
+    """Record the alt text of the chart `target` belongs to (replaces an earlier one)."""
+    fig = target.figure if isinstance(target, plt.Axes) else target
+    _ALT[fig] = " ".join(str(text).split())
+
+
+def describe_rows(target: plt.Axes | plt.Figure, title: str, rows: Sequence[str],
+                  unit: str = "") -> None:
+    """Alt text from a title and one phrase per row (at most :data:`MAX_ALT_ROWS`)."""
+    shown = list(rows[:MAX_ALT_ROWS])
+    more = f"; and {len(rows) - MAX_ALT_ROWS} more" if len(rows) > MAX_ALT_ROWS else ""
+    head = f"{title}." if title else "Chart."
+    describe(target, f"{head} {unit + ': ' if unit else ''}{'; '.join(shown)}{more}.")
+
+
+def title_of(ax: plt.Axes) -> str:
+    """The axes' title whichever slot it is in (the house style puts titles on the left)."""
+    return next((t for t in (ax.get_title("left"), ax.get_title(), ax.get_title("right")) if t), "")
+
+
+def _is_number_text(text: str) -> bool:
+    try:
+        float(text.replace("\N{MINUS SIGN}", "-").replace(",", ""))
+    except ValueError:
+        return False
+    return True
+
+
+def alt_text(fig: plt.Figure) -> str:
+    """The chart's description: what :func:`describe` recorded, else its titles, axis labels and
+    category labels (so that no chart goes without one)."""
+    if fig in _ALT:
+        return _ALT[fig]
+    parts = [t.get_text() for t in fig.texts[:1] if t.get_text()]
+    for ax in fig.axes:
+        bits = [title_of(ax), ax.get_xlabel(), ax.get_ylabel()]
+        ticks = [t.get_text() for t in ax.get_yticklabels()
+                 if t.get_text() and not _is_number_text(t.get_text())]
+        if ticks and len(ticks) <= MAX_ALT_ROWS:
+            bits.append("rows: " + ", ".join(ticks))
+        parts.append("; ".join(b for b in bits if b))
+    text = ". ".join(p for p in parts if p)
+    return text or "Chart"
+
+
+def install_alt_text() -> None:
+    """Make IPython's PNG output of a figure carry its alt text (``image/png`` metadata ``alt``).
+
+    Wraps the inline backend's PNG formatter; outside IPython nothing happens.
+    """
+    try:
+        from IPython import get_ipython
+    except ImportError:  # pragma: no cover - IPython is a dependency of the kernel
+        return
+    shell = get_ipython()
+    if shell is None:
+        return
+    import importlib
+
+    from matplotlib.figure import Figure
+
+    if "inline" in str(mpl.get_backend(auto_select=False)):
+        # the inline backend registers its PNG formatter when its module is first imported
+        importlib.import_module("matplotlib_inline.backend_inline")
+    formatter = shell.display_formatter.formatters["image/png"]
+    try:
+        original = formatter.lookup_by_type(Figure)
+    except KeyError:
+        return
+    if getattr(original, "cx_alt", False):
+        return
+
+    def png_with_alt(fig: Figure) -> Any:
+        out = original(fig)
+        if out is None:
+            return None
+        data, meta = out if isinstance(out, tuple) else (out, {})
+        return data, {**(meta or {}), "alt": alt_text(fig)}
+
+    png_with_alt.cx_alt = True  # type: ignore[attr-defined]
+    formatter.for_type(Figure, png_with_alt)
+
+
+# --- point labels that do not overlap ------------------------------------------------------
+
+_OFFSETS = [(dx, dy) for dy in (0, 11, -11, 22, -22, 33, -33, 44, -44, 55, -55, 66, -66)
+            for dx in (6, -6)]
+
+
+def _overlap(a: Any, b: Any) -> float:
+    w = min(a.x1, b.x1) - max(a.x0, b.x0)
+    h = min(a.y1, b.y1) - max(a.y0, b.y0)
+    return w * h if w > 0 and h > 0 else 0.0
+
+
+def place_labels(ax: plt.Axes, xy: Sequence[tuple[float, float]], texts: Sequence[str],
+                 avoid: Sequence[Any] = (), fontsize: float = 8, color: str = "#333333"
+                 ) -> list[Any]:
+    """Label points so that no two labels overlap each other, the points or `avoid` artists.
+
+    Each label takes the first free position beside its point (right, left, then further up or
+    down); a label moved away from its point gets a thin leader line. Call it after the axes
+    limits are final. Returns the annotations.
+    """
+    fig = ax.figure
+    renderer = fig.canvas.get_renderer()
+    frame = ax.get_window_extent(renderer)
+    taken = [a.get_window_extent(renderer) for a in avoid]
+    pts = ax.transData.transform(np.asarray(xy, float).reshape(-1, 2)) if len(xy) else []
+    from matplotlib.transforms import Bbox
+
+    taken += [Bbox.from_extents(x - 4, y - 4, x + 4, y + 4) for x, y in pts]
+    out = []
+    order = sorted(range(len(texts)), key=lambda i: (-xy[i][1], xy[i][0]))
+    for i in order:
+        ann = ax.annotate(texts[i], xy[i], xytext=(6, 0), textcoords="offset points",
+                          fontsize=fontsize, color=color, va="center", ha="left",
+                          bbox={"boxstyle": "square,pad=0.05", "fc": "white", "ec": "none",
+                                "alpha": 0.8})
+        best, best_cost = None, None
+        for k, (dx, dy) in enumerate(_OFFSETS):
+            ann.set_position((dx, dy))
+            ann.set_ha("left" if dx > 0 else "right")
+            box = ann.get_window_extent(renderer)
+            outside = box.x0 < frame.x0 or box.x1 > frame.x1 or box.y0 < frame.y0 or box.y1 > frame.y1
+            cost = sum(_overlap(box, t) for t in taken) + (1e6 if outside else 0) + k
+            if best_cost is None or cost < best_cost:
+                best, best_cost = (dx, dy, box), cost
+            if cost == k:
+                break
+        dx, dy, box = best
+        ann.set_position((dx, dy))
+        ann.set_ha("left" if dx > 0 else "right")
+        if dy:
+            ax.annotate("", xy[i], xytext=(dx, dy), textcoords="offset points",
+                        arrowprops={"arrowstyle": "-", "color": "#999999", "lw": 0.6,
+                                    "shrinkA": 0, "shrinkB": 2})
+        taken.append(box)
+        out.append(ann)
+    return out
