@@ -73,8 +73,9 @@ step("02 trends", lambda: segments.market_trends(data))
 step("02 wave-over-wave changes", lambda: segments.market_changes(data))
 step("02 headline changes (CES, CSAT)", lambda: headline.headline_changes(data))
 step("02 personas (subsample)", lambda: [personas.find_personas(
-    data.market(m).rows, sch.driver_items(m), k_min=cfg.k_min, k_max=cfg.k_max, seeds=cfg.seeds,
-    cluster=data.market(m).cluster, sample=p2["persona_sample"]) for m in data.markets])
+    data.market(m).rows, sch.driver_items(m), cluster=data.market(m).cluster,
+    options=personas.PersonaOptions.from_settings(cfg, sample=p2["persona_sample"]))
+    for m in data.markets])
 sel = {m: data.market(m) for m in data.markets}
 items = {m: [i for i in sch.driver_items(m) if sel[m].rows[i].notna().any()] for m in sel}
 step("03 importance LMG + bootstrap", lambda: [importance.shapley_importance(

@@ -42,19 +42,18 @@ def main() -> None:
     df = _frame(rng)
     dims = ["segment20", "region", "channel", "age_band"]          # 20 + 4 + 3 + 3 = 30
     small = df.head(2000)
-    segments.segment_tables(small, dims, cluster="account_id")    # warm-up
+    b2b, b2c = selection.DESIGNS["B2B"], selection.DESIGNS["B2C"]   # the reports' design rules
+    segments.segment_tables(small, dims, design=b2b.design(small))    # warm-up
     measure("segment_tables 1M rows x 30 segments, clustered by 50k accounts, governed", 5.0,
-             lambda: segments.segment_tables(df, dims, cluster="account_id"))
+             lambda: segments.segment_tables(df, dims, design=b2b.design(df)))
     w = measure("b2c_weights: rake + trim, 1M rows, 4 waves x 3 margins", 5.0,
                  lambda: selection.b2c_weights(df, cfg.b2c_margins))
     dfw = df.assign(weight=w)
-    measure("segment_tables 1M rows x 30 segments, weighted (deff + Kish), governed", 5.0,
-             lambda: segments.segment_tables(dfw, dims, weight="weight"))
-    cal = segments.b2c_calibration(cfg.b2c_margins)
+    measure("segment_tables 1M rows x 30 segments, weighted (deff + Kish), waves as strata, "
+            "governed", 5.0, lambda: segments.segment_tables(dfw, dims, design=b2c.design(dfw)))
     measure("segment_tables 1M rows x 30 segments, raked weights, calibration-aware, waves as "
             "strata", 5.0,
-            lambda: segments.segment_tables(dfw, dims, weight="weight", calibrate=cal,
-                                            strata="wave"))
+            lambda: segments.segment_tables(dfw, dims, design=b2c.design(dfw, cfg.b2c_margins)))
     measure("account_nps five ways, 1M responses, 50k accounts", 5.0,
              lambda: accounts.account_nps(df, role_order=cfg.role_order,
                                           role_weights=cfg.role_weights))
@@ -62,7 +61,8 @@ def main() -> None:
     rated = pd.DataFrame(rng.integers(1, 6, (50_000, 6)).astype(float), columns=items)
     rated["ltr"] = rng.integers(0, 11, 50_000).astype(float)
     measure("find_personas 50k rows x 6 items, k=2..6, 5 seeds", 30.0,
-             lambda: personas.find_personas(rated, items, seeds=cfg.seeds))
+             lambda: personas.find_personas(rated, items,
+                                            options=personas.PersonaOptions(seeds=tuple(cfg.seeds))))
 
 
 if __name__ == "__main__":

@@ -108,3 +108,15 @@ def test_no_module_uses_another_modules_private_names(path: Path) -> None:
                 and not node.attr.startswith("__")):
             pytest.fail(f"{path.relative_to(PROJECT_ROOT)}:{node.lineno} uses the private name "
                         f"{aliases[node.value.id]}.{node.attr}")
+
+
+def test_no_scale_or_cut_is_written_into_a_label() -> None:
+    """Scales and cuts come from the survey's measures (helpers.measures), never from a string
+    in the code such as "% top-2 box (4-5)" or "% agree (5-7)"."""
+    import re
+
+    written = re.compile(r"\((4-5|5-7|1-5|1-7)\)")
+    found = [f"{p.relative_to(PACKAGE)}:{i}" for p in _modules()
+             for i, line in enumerate(p.read_text(encoding="utf-8").splitlines(), 1)
+             if written.search(line)]
+    assert not found, found

@@ -331,3 +331,9 @@ def test_index_counts_the_sections_a_run_could_not_show(tmp_path: Path) -> None:
     page = run_index.write_index(tmp_path).read_text()
     assert "1 section not available" in page
     assert "Response rates &lt;by tier&gt;" in page and "<by tier>" not in page
+
+
+def test_run_index_names_a_figure_by_the_label_stored_with_it() -> None:
+    figure = {"estimate": 61.0, **find_statistic(MEASURES, "csat_top2")[1].describe()}
+    assert run_index.figure_label("02_segments.csat_top2_b2c", figure) == "B2C CSAT % top-2 box (4-5)"
+    assert run_index.figure_label("02_segments.nps_b2b", {"estimate": 1.0}) == "NPS B2B (segments)"

@@ -50,3 +50,44 @@ def test_bad_schema_is_one_line(tmp_path):
     with pytest.raises(ConfigError) as err:
         schema.load(p)
     assert "ltr.scale" in str(err.value) and "\n" not in str(err.value)
+
+
+def _with(tmp_path, change) -> schema.Schema:
+    import yaml
+
+    doc = yaml.safe_load(open(schema.paths.resolve(schema.DEFAULT_SCHEMA), encoding="utf-8"))
+    change(doc)
+    p = tmp_path / "s.yaml"
+    p.write_text(yaml.safe_dump(doc, sort_keys=False))
+    return schema.load(p)
+
+
+def test_measures_come_from_the_schema(tmp_path):
+    """ltr, ces and csat are measures by default; `measures:` adds any rated field and changes
+    a rule or cut; every label is computed from the field's own scale."""
+    sample = schema.load()
+    assert [s.label for m in sample.measures for s in m.statistics] == [
+        "NPS (points, -100..100)", "CES mean (1-7)", "CES % agree (5-7)", "CSAT % top-2 box (4-5)"]
+
+    def own(doc):
+        doc["fields"]["ease"] = {"column": "Q9", "type": "score", "scale": [1, 7]}
+        doc["fields"]["csat"]["scale"] = [0, 10]
+        doc["fields"]["ces"]["scale"] = [1, 5]
+        doc["measures"] = {"ease": {"label": "Ease of doing business", "rule": "top_box"},
+                           "csat": {"cut": 8}}
+    labels = [s.label for m in _with(tmp_path, own).measures for s in m.statistics]
+    assert labels == ["NPS (points, -100..100)", "CES mean (1-5)", "CES % agree (4-5)",
+                      "CSAT % top-3 box (8-10)", "Ease of doing business % top-2 box (6-7)"]
+
+
+@pytest.mark.parametrize(("measures", "message"), [
+    ({"csat": {"rule": "bogus"}}, "measures.csat.rule is 'bogus'"),
+    ({"region": {"rule": "mean"}}, "'region' is not a rated field"),
+    ({"csat": {"cut": 9}}, "cut 9.0 outside"),
+    ({"csat": {"colour": "x"}}, "expected a mapping with cut, label, name, rule"),
+    (["csat"], r"measures is \['csat'\]"),
+])
+def test_a_bad_measure_is_one_line_naming_the_schema(tmp_path, measures, message):
+    with pytest.raises(ConfigError, match=message) as err:
+        _with(tmp_path, lambda doc: doc.update(measures=measures))
+    assert "s.yaml line" in str(err.value) and "\n" not in str(err.value)

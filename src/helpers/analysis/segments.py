@@ -246,13 +246,14 @@ def aggregate_rows(data: Study, market: str, waves: Sequence[str] | None = None)
     if data.full is None:
         rows = data.market(market).rows
         return rows if waves is None else rows[rows["wave"].astype(str).isin(list(waves))]
+    weighted = data.rule(market).weights is not None
     measures = [m.key for m in data.schema.measures]
-    margins = list(data.settings.b2c_margins) if market == "B2C" else []
+    margins = list(data.settings.b2c_margins) if weighted else []
     cols = list(dict.fromkeys(["ltr", *measures, "account_id", *data.schema.segment_fields(market),
                                *margins]))
     rows = data.full.rows(market, cols, list(waves) if waves else None)
-    if market == "B2C" and len(rows):
-        rows["weight"], _ = b2c_weighting(rows, data.settings)
+    if weighted and len(rows):
+        rows[data.rule(market).weights], _ = b2c_weighting(rows, data.settings)
     return rows
 
 

@@ -42,6 +42,45 @@ class CleanResult:
     schema: Schema = field(kw_only=True)
 
 
+def _read_fields(survey: readers.Survey, sch: Schema, mapped: dict[str, str]
+                 ) -> tuple[pd.DataFrame, np.ndarray, dict[str, Any]]:
+    """Every mapped field read by its type: numbers on their scale (labels and not-applicable
+    codes read), dates, text (SPSS categories by their value labels). Returns the fields, which
+    rows hold an answer outside its scale, and what had to be interpreted per field."""
+    raw = survey.data
+    out = pd.DataFrame(index=raw.index)
+    oor = np.zeros(len(raw), bool)
+    answers: dict[str, Any] = {}
+    named = survey.category_labels()
+    for name, col in mapped.items():
+        spec = sch.fields.get(name) or sch.drivers[name]
+        if spec.type in ("score", "number"):
+            parsed = fields.read_numbers(raw[col], spec, sch, col, survey.path)
+            out[name] = parsed.values
+            oor |= parsed.out_of_range.to_numpy(bool)
+            answers[name] = {"column": col, "labels_mapped": parsed.labels_mapped,
+                             "not_applicable": parsed.not_applicable, "unreadable": parsed.unparseable,
+                             "out_of_range": int(parsed.out_of_range.sum()),
+                             "examples": fields.unreadable_examples(raw[col], parsed, sch)}
+        elif spec.type == "datetime":
+            out[name] = fields.dates_checked(raw[col], survey.path, col)
+            if out[name].isna().all() and raw[col].notna().any():
+                raise DataError(f"fields.{name}: no readable dates in column {col!r}",
+                                file=sch.where(f"fields.{name}"), expected="dates/times, e.g. 2026-03-31")
+            bad = fields.unreadable_dates(raw[col], out[name])
+            if bad.any():  # an impossible date is a value outside its scale: flagged and logged
+                oor |= bad
+                answers[name] = {"column": col, "labels_mapped": 0, "not_applicable": 0,
+                                 "unreadable": int(bad.sum()), "out_of_range": 0}
+        else:  # text; SPSS categories by their value labels ("Enterprise", not 3)
+            labels = named.get(col)
+            if labels and name == "wave":
+                labels = readers.in_code_order(labels)  # waves keep their time order
+            values = raw[col].map(labels) if labels else raw[col]
+            out[name] = values.astype("string").str.strip().replace("", pd.NA)
+    return out, oor, answers
+
+
 def clean_responses(survey: readers.Survey, sch: Schema, salt: str, speeder_fraction: float | None = None,
                     min_grid_items: int | None = None, keep_finished: bool = False) -> CleanResult:
     """Map an export to the schema's fields, flag quality problems and remove personal data.
@@ -54,39 +93,11 @@ def clean_responses(survey: readers.Survey, sch: Schema, salt: str, speeder_frac
     if n == 0:
         raise DataError("no responses (only header rows)", file=survey.path, expected="at least one data row")
     mapped = fields.mapped(survey, sch)
-    out = pd.DataFrame(index=raw.index)
+    out, oor, answers = _read_fields(survey, sch, mapped)
     log: dict[str, Any] = {"input": {"file": Path(survey.path).name, "format": survey.format,
                                      "encoding": survey.encoding, "rows": n, "columns": raw.shape[1],
                                      "reader_notes": list(survey.notes)},
-                           "schema": sch.source, "answers": {}}
-    oor = np.zeros(n, bool)
-    named = survey.category_labels()
-    for name, col in mapped.items():
-        spec = sch.fields.get(name) or sch.drivers[name]
-        if spec.type in ("score", "number"):
-            parsed = fields.read_numbers(raw[col], spec, sch, col, survey.path)
-            out[name] = parsed.values
-            oor |= parsed.out_of_range.to_numpy(bool)
-            log["answers"][name] = {"column": col, "labels_mapped": parsed.labels_mapped,
-                                    "not_applicable": parsed.not_applicable, "unreadable": parsed.unparseable,
-                                    "out_of_range": int(parsed.out_of_range.sum()),
-                                    "examples": fields.unreadable_examples(raw[col], parsed, sch)}
-        elif spec.type == "datetime":
-            out[name] = fields.dates_checked(raw[col], survey.path, col)
-            if out[name].isna().all() and raw[col].notna().any():
-                raise DataError(f"fields.{name}: no readable dates in column {col!r}",
-                                file=sch.where(f"fields.{name}"), expected="dates/times, e.g. 2026-03-31")
-            bad = fields.unreadable_dates(raw[col], out[name])
-            if bad.any():  # an impossible date is a value outside its scale: flagged and logged
-                oor |= bad
-                log["answers"][name] = {"column": col, "labels_mapped": 0, "not_applicable": 0,
-                                        "unreadable": int(bad.sum()), "out_of_range": 0}
-        else:  # text; SPSS categories by their value labels ("Enterprise", not 3)
-            labels = named.get(col)
-            if labels and name == "wave":
-                labels = readers.in_code_order(labels)  # waves keep their time order
-            values = raw[col].map(labels) if labels else raw[col]
-            out[name] = values.astype("string").str.strip().replace("", pd.NA)
+                           "schema": sch.source, "answers": answers}
     _tidy_text(out, sch)
     if "response_id" not in out:  # exports without an id: the row number in the file
         out["response_id"] = pd.Series([f"row{i + 1}" for i in range(n)], index=raw.index, dtype="string")

@@ -134,6 +134,16 @@ def sparkline_svg(points: Sequence[tuple[str, float, float | None, float | None]
     return "".join(parts)
 
 
+def figure_label(key: str, figure: Any = None) -> str:
+    """A key figure's name: the label its notebook stored with it (a statistic's own label,
+    helpers.measures) and its market, else the key in words (formats.metric_label)."""
+    label = figure.get("label") if isinstance(figure, Mapping) else None
+    if not label:
+        return metric_label(key)
+    market = key.rsplit("_", 1)[-1].upper() if key.endswith(("_b2b", "_b2c")) else ""
+    return f"{market} {label}".strip()
+
+
 def _trend_section(runs: Sequence[RunSummary], keys: Sequence[str]) -> str:
     ok = [r for r in runs if r.status is Status.SUCCEEDED]
     if not keys or not ok:
@@ -148,7 +158,7 @@ def _trend_section(runs: Sequence[RunSummary], keys: Sequence[str]) -> str:
             continue
         latest = next(r for r in reversed(ok) if key in r.figures).figures[key]
         figs.append(f'<figure class="cx-trend">{sparkline_svg(points)}<figcaption>'
-                    f'<b title="{html.escape(key)}">{html.escape(metric_label(key))}</b>: '
+                    f'<b title="{html.escape(key)}">{html.escape(figure_label(key, latest))}</b>: '
                     f"latest {html.escape(format_figure(latest))}; "
                     f"{len(points)} successful run(s), bars = 95% CI</figcaption></figure>")
     return "".join(figs)
@@ -177,7 +187,8 @@ def _run_row(run: RunSummary, keys: Sequence[str], latest_id: str | None) -> str
     if run.workbook:
         links.append(f'<li><a href="{html.escape(run.run_id)}/{html.escape(run.workbook)}">'
                      "All result tables (Excel)</a></li>")
-    figs = "".join(f'<li class="cx-kf" title="{html.escape(k)}">{html.escape(metric_label(k))}: '
+    figs = "".join(f'<li class="cx-kf" title="{html.escape(k)}">'
+                   f"{html.escape(figure_label(k, run.figures[k]))}: "
                    f"{html.escape(format_figure(run.figures[k]))}</li>"
                    for k in keys if k in run.figures)
     dur = f"{run.duration_s:,.0f} s" if is_number(run.duration_s) else ""
