@@ -62,7 +62,7 @@ def draw_comments(rng: np.random.Generator, resp: pd.DataFrame) -> tuple[np.ndar
     text[idx] = text[idx] + contact
     # The masking test set: labelled personal data in a known share of the other comments, drawn
     # from a jumped copy of the generator so that every other value of the sample stays the same.
-    jumped = rng.bit_generator.jumped()  # type: ignore[attr-defined]  # numpy stubs: jumped() is on PCG64 (default_rng's), not BitGenerator
+    jumped = rng.bit_generator.jumped()  # type: ignore[attr-defined]  # stubs: PCG64's (default_rng)
     text, planted = plant_pii(np.random.Generator(jumped), text, ~blank & ~pii)
     return text, planted
 
