@@ -10,7 +10,8 @@ import pytest
 import yaml
 
 from helpers.ingest import schema
-from helpers.ingest.infer import _scale, infer_schema
+from helpers.ingest.infer import infer_schema
+from helpers.ingest.profiling import _scale
 from helpers.ingest.readers import Survey, read_survey
 from helpers.paths import CONFIG_DIR, PROJECT_ROOT
 
@@ -349,6 +350,6 @@ def test_spss_categories_are_segments_by_their_labels(tmp_path: Path) -> None:
 def test_built_in_label_sets_match_the_schema_template() -> None:
     """Drafts take config/survey.yaml's label sets over the built-in ones: a set extended in one
     place only would silently lose its new wordings in every draft."""
-    from helpers.ingest.infer import LABEL_SETS
+    from helpers.ingest.profiling import LABEL_SETS
     doc = yaml.safe_load((CONFIG_DIR / "survey.yaml").read_text(encoding="utf-8"))
     assert doc["answers"]["label_sets"] == LABEL_SETS

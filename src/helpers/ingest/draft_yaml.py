@@ -1,0 +1,47 @@
+"""The YAML text of a drafted schema (`cx schema infer`): flow scalars and mappings, and the
+answer-label and quality sections a draft starts from."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from helpers.ingest.profiling import LABEL_SETS, NOT_APPLICABLE
+
+
+def fmt(value: Any) -> str:
+    """One YAML flow scalar / list."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return str(int(value)) if float(value).is_integer() else str(value)
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(fmt(v) for v in value) + "]"
+    text = str(value)
+    plain = re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", text) and text.lower() not in {
+        "yes", "no", "true", "false", "null", "on", "off", "y", "n", "none"}
+    return text if plain else json.dumps(text, ensure_ascii=False)
+
+
+
+def entry(mapping: Mapping[str, Any]) -> str:
+    return "{" + ", ".join(f"{k}: {fmt(v)}" for k, v in mapping.items() if v is not None) + "}"
+
+
+
+def answers_and_quality(tpl: Mapping[str, Any]) -> list[str]:
+    answers = tpl.get("answers") or {"not_applicable": NOT_APPLICABLE, "label_sets": LABEL_SETS}
+    quality = tpl.get("quality") or {
+        "test_status": ["Survey Preview", "Survey Test", "Spam"],
+        "test_channels": ["preview", "test"], "speeder_fraction": 0.33,
+        "straightliner_min_items": 5, "duplicate_key": ["contact_key", "wave"]}
+    lines = ["# Answer labels. Not-applicable answers become missing, never zero.", "answers:",
+             f"  not_applicable: {fmt(list(answers.get('not_applicable', [])))}",
+             "  label_sets:"]
+    sets = {**LABEL_SETS, **(answers.get("label_sets") or {})}  # every set a draft may name
+    lines += [f"    {name}: {entry(m)}" for name, m in sets.items()]
+    lines += ["", "# Quality rules (flags, never deletes).", "quality:"]
+    lines += [f"  {k}: {fmt(v)}" for k, v in quality.items()]
+    return lines
