@@ -32,7 +32,7 @@ from helpers.analysis.selection import MarketData, Study
 from helpers.errors import ArgumentError, ThinData
 from helpers.measures import Measure, Statistic, find_statistic
 from helpers.stats import compare, estimators
-from helpers.stats.design import t_value
+from helpers.stats.arrays import t_value
 
 #: How each kind of statistic's 95% interval is made (named in every table).
 CI_METHODS = {"nps": "adjusted Wald on the effective n, t with the design df (Rocks 2016)",

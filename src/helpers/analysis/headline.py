@@ -19,7 +19,8 @@ from helpers.analysis.selection import Study
 from helpers.errors import ThinData
 from helpers.measures import Measure, Statistic, metric_key
 from helpers.stats import compare, estimators, weighting
-from helpers.stats.design import Design, check_scale
+from helpers.stats.arrays import check_scale
+from helpers.stats.design import Design
 
 #: Columns naming the statistic on every headline row (Statistic.describe()).
 STATISTIC_COLUMNS = ["measure", "kind", "name", "detail", "unit", "digits", "headline"]

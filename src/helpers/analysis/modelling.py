@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from helpers.errors import ArgumentError, DataError
-from helpers.stats import design
+from helpers.stats import arrays
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -35,7 +35,7 @@ class Bootstrap:
     def __post_init__(self) -> None:
         if self.n < 0:
             raise ArgumentError(f"{self.n} resamples", argument="n", expected="n >= 0")
-        design.check_level(self.level)
+        arrays.check_level(self.level)
 
 
 #: No resampling: point estimates only.
@@ -83,7 +83,7 @@ def row_weights(df: pd.DataFrame, weights: str | None) -> np.ndarray:
     """The weight column checked by the metrics module's rules (ones when unweighted)."""
     if weights is None:
         return np.ones(len(df))
-    return design.as_weights(df[weights], len(df), weights)
+    return arrays.as_weights(df[weights], len(df), weights)
 
 
 def cluster_codes(df: pd.DataFrame, cluster: str | None, keep: np.ndarray) -> np.ndarray:

@@ -24,7 +24,8 @@ from helpers.analysis.modelling import (
 from helpers.errors import ArgumentError, ThinData
 from helpers.measures import Measure
 from helpers.stats import estimators
-from helpers.stats.design import Design, check_scale
+from helpers.stats.arrays import check_scale
+from helpers.stats.design import Design
 
 #: Above this many distinct answer patterns, what-if bootstraps take one Newton step per resample.
 MAX_REFIT_PATTERNS = 20_000

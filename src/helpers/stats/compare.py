@@ -16,16 +16,8 @@ import pandas as pd
 from scipy import stats
 
 from helpers.errors import ArgumentError, DataError, ThinData
-from helpers.stats.design import (
-    ArrayLike,
-    Design,
-    Interval,
-    as_codes,
-    as_float,
-    resolve_design,
-    series_name,
-    t_value,
-)
+from helpers.stats.arrays import ArrayLike, as_codes, as_float, series_name, t_value
+from helpers.stats.design import Design, Interval, resolve_design
 from helpers.stats.estimators import Groups, group_means, nps_score
 
 

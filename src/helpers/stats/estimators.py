@@ -27,21 +27,16 @@ import numpy as np
 import pandas as pd
 
 from helpers.errors import ArgumentError, DataError, ThinData, require_columns
-from helpers.stats.design import (
+from helpers.stats.arrays import (
     ArrayLike,
-    Calibration,
-    CIMethod,
-    DeffKind,
-    Design,
-    Interval,
     as_float,
     as_mask,
     check_level,
     check_scale,
-    resolve_design,
     series_name,
     t_value,
 )
+from helpers.stats.design import Calibration, CIMethod, DeffKind, Design, Interval, resolve_design
 
 #: Pseudo-counts of the adjusted Wald interval (Rocks 2016): detractor, passive, promoter.
 ADJUSTED_WALD_PSEUDO = (0.75, 1.5, 0.75)

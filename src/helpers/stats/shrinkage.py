@@ -14,7 +14,7 @@ import pandas as pd
 from scipy import optimize, special, stats
 
 from helpers.errors import ArgumentError, DataError, ThinData
-from helpers.stats.design import ArrayLike, as_float
+from helpers.stats.arrays import ArrayLike, as_float
 
 
 # --------------------------------------------------------------------------- empirical Bayes

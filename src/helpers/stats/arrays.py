@@ -1,0 +1,138 @@
+"""Input checks and codes the estimators share: numbers, weights, labels and masks read from
+lists, arrays or Series with one-line errors, confidence quantiles, scale checks."""
+
+from __future__ import annotations
+
+from typing import Any, overload
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from helpers.errors import ArgumentError, DataError
+
+ArrayLike = Any  # list, numpy array or pandas Series
+
+
+def check_level(level: float) -> None:
+    if not 0 < level < 1:
+        raise ArgumentError(f"confidence level {level!r} out of range", argument="level",
+                            expected="0 < level < 1")
+
+
+def z_value(level: float) -> float:
+    check_level(level)
+    return float(stats.norm.ppf(0.5 + level / 2))
+
+
+@overload
+def t_value(level: float, df: float) -> float: ...
+@overload
+def t_value(level: float, df: ArrayLike) -> np.ndarray | float: ...
+def t_value(level: float, df: ArrayLike) -> np.ndarray | float:
+    """Two-sided t quantile with ``df`` degrees of freedom (normal for inf; NaN for df < 1,
+    where no interval exists, as R's ``qt(p, 0)``)."""
+    check_level(level)
+    d = np.asarray(df, dtype=float)
+    with np.errstate(invalid="ignore"):
+        q = np.where(np.isinf(d), stats.norm.ppf(0.5 + level / 2),
+                     stats.t.ppf(0.5 + level / 2, np.where(d >= 1, d, 1.0)))
+    q = np.where(d >= 1, q, np.nan)
+    return float(q) if q.ndim == 0 else q
+
+
+def series_name(x: ArrayLike, default: str) -> str:
+    name = getattr(x, "name", None)
+    return str(name) if name is not None else default
+
+
+def as_float(x: ArrayLike, name: str) -> np.ndarray:
+    """Coerce to a 1-d float array; non-numeric content raises DataError."""
+    try:
+        if isinstance(x, (pd.Series, pd.Index)):
+            arr = pd.to_numeric(x).to_numpy(dtype=float, na_value=np.nan)
+        else:
+            arr = np.asarray(x, dtype=float).ravel()
+    except (TypeError, ValueError) as exc:
+        raise DataError(f"non-numeric values ({exc})", column=name, expected="numbers") from None
+    return arr
+
+
+def as_codes(x: ArrayLike | None, n: int, name: str) -> np.ndarray | None:
+    """Integer codes 0..k-1 for a grouping variable (strata / cluster); missing raises."""
+    if x is None:
+        return None
+    arr = np.asarray(x).ravel() if not isinstance(x, pd.Series) else x.to_numpy()
+    if len(arr) != n:
+        raise ArgumentError(f"length {len(arr)} differs from the values' length {n}",
+                            argument=name, expected=f"{n} entries")
+    if arr.dtype.kind in "iu" and len(arr):
+        return dense_codes(arr)
+    codes, _ = pd.factorize(arr, use_na_sentinel=True)
+    if (codes < 0).any():
+        row = int(np.flatnonzero(codes < 0)[0])
+        raise DataError("missing value", column=name, row=row, expected="a label for every row")
+    return codes.astype(np.int64)
+
+
+@overload
+def as_weights(w: None, n: int, name: str = ...) -> None: ...
+@overload
+def as_weights(w: ArrayLike, n: int, name: str = ...) -> np.ndarray: ...
+def as_weights(w: ArrayLike | None, n: int, name: str = "weights") -> np.ndarray | None:
+    if w is None:
+        return None
+    arr = as_float(w, name)
+    if len(arr) != n:
+        raise ArgumentError(f"length {len(arr)} differs from the values' length {n}",
+                            argument=name, expected=f"{n} entries")
+    bad = ~np.isfinite(arr) | (arr < 0)
+    if bad.any():
+        row = int(np.flatnonzero(bad)[0])
+        raise DataError(f"weight {arr[row]!r}", column=name, row=row,
+                        expected="finite non-negative weights")
+    return arr
+
+
+def as_mask(domain: ArrayLike | None, n: int) -> np.ndarray | None:
+    """Boolean domain mask of length n (None = the whole sample)."""
+    if domain is None:
+        return None
+    arr = np.asarray(domain).ravel()
+    if len(arr) != n:
+        raise ArgumentError(f"domain has {len(arr)} entries for {n} rows", argument="domain",
+                            expected=f"a boolean mask of {n} entries")
+    if arr.dtype != bool:
+        if pd.isna(arr).any() or not np.isin(arr, [0, 1]).all():
+            raise ArgumentError("domain is not a boolean mask", argument="domain",
+                                expected="True / False per row")
+        arr = arr.astype(bool)
+    return arr
+
+
+def dense_codes(arr: np.ndarray) -> np.ndarray:
+    """Codes 0..k-1 of integer labels in sorted order: a presence table when the labels' range
+    is small (a few ms for a million rows), else a hash."""
+    lo, hi = int(arr.min()), int(arr.max())
+    if hi - lo < 4 * len(arr) + 1_000_000:
+        shifted = arr.astype(np.int64) - lo
+        present = np.bincount(shifted, minlength=hi - lo + 1) > 0
+        return (np.cumsum(present) - 1)[shifted]
+    codes, _ = pd.factorize(arr)
+    return codes.astype(np.int64)
+
+
+def combine_codes(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Codes of the (a, b) pairs, 0..k-1 (vectorised)."""
+    key = a.astype(np.int64) * (int(b.max()) + 1 if len(b) else 1) + b
+    return dense_codes(key) if len(key) else key
+
+
+def check_scale(x: np.ndarray, lo: float, hi: float, name: str) -> None:
+    bad = (x < lo) | (x > hi)
+    if bad.any():
+        row = int(np.flatnonzero(bad)[0])
+        raise DataError(f"value {x[row]:g} outside the {lo:g}-{hi:g} scale", column=name, row=row,
+                        expected=f"{lo:g}-{hi:g} or missing")
+
+
