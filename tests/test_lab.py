@@ -16,7 +16,8 @@ pytestmark = pytest.mark.skipif(shutil.which("make") is None, reason="make not i
 
 def _recipe(*args: str) -> list[str]:
     """The commands `make lab` would run (-n), with the .venv taken as installed (-o)."""
-    done = subprocess.run(["make", "-n", "-o", ".venv/.installed-stamp", "lab", *args], cwd=PROJECT_ROOT,
+    done = subprocess.run(["make", "--no-print-directory", "-n", "-o", ".venv/.installed-stamp", "lab", *args],
+                          cwd=PROJECT_ROOT,
                           capture_output=True, text=True, check=True)
     return done.stdout.splitlines()
 
