@@ -142,3 +142,13 @@ def test_p_adjusted_names_its_family(study) -> None:
     assert changes["fdr_family"].str.startswith("every wave change of the run").all()
     heads = headline.headline_changes(study, changes)
     assert heads.loc[heads["metric"] != "nps", "fdr_family"].str.contains("other than NPS").all()
+
+
+@needs_sample
+def test_an_option_out_of_range_is_one_line_not_a_traceback(capsys) -> None:
+    from helpers import cli
+
+    assert cli.main(["drivers", "--market", "B2B", "--boot", "-1"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "Traceback" not in err
+    assert err.splitlines()[-1].startswith("cx drivers: error: argument 'n': -1 resamples")

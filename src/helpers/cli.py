@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from helpers import inputs as registry
-from helpers.errors import DataError, ExitCode, os_error_line
+from helpers.errors import ArgumentError, DataError, ExitCode, os_error_line
 from helpers.paths import shown, user_path
 
 
@@ -262,7 +262,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args))
-    except DataError as exc:
+    except (DataError, ArgumentError) as exc:  # bad data, or an option value out of range
         print(f"cx {args.command}: error: {exc}", file=sys.stderr)
         return ExitCode.BAD_INPUT
     except LockedError as exc:  # another writer: not an error of this input, try again later
