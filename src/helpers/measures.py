@@ -189,10 +189,9 @@ class Measure:
     def values(self, answers: Any, statistic: Statistic) -> np.ndarray:
         """Per-response values whose (weighted) mean is `statistic`: +100/0/-100 for NPS, 100 or
         0 for a share, the answer for a mean; NaN where not answered."""
-        y = np.asarray(pd.to_numeric(pd.Series(np.asarray(answers, dtype=object)),
-                                     errors="coerce"), dtype=float)
         if statistic.measure != self.key:
             raise ArgumentError(f"{statistic.key} is not a statistic of measure {self.key}")
+        y = np.asarray(pd.to_numeric(answers, errors="coerce"), dtype=float)
         if statistic.kind == "nps":
             return np.where(np.isnan(y), np.nan,
                             100.0 * ((y >= PROMOTER_MIN).astype(float) - (y <= DETRACTOR_MAX)))
