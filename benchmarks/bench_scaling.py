@@ -151,15 +151,14 @@ def _tree_memory(pid: int) -> int:
 
 
 PHASES = ("kernel", "imports", "load", "compute", "charts", "nbconvert")
-LOAD_CALLS = ("selection.load(", "clean.run(", "summary.load_artefacts(")
 IPYTHON = ROOT / "benchmarks" / "ipython"  # its startup file times each kernel's cells and charts
 
 
 def notebook_phases(run_dir: Path, timing: Path) -> dict[str, dict[str, tuple[float, float]]]:
     """(wall, CPU) seconds per phase of each notebook of a finished run. kernel: starting and
     stopping the kernel and papermill's bookkeeping (the notebook's wall time outside its cells;
-    CPU: the kernel's before its first cell); imports: the first cell that imports; load: the
-    cell reading the data; charts: chart helpers and PNG rendering; compute: the other cells;
+    CPU: the kernel's before its first cell); imports: the first cell that imports; load: inside
+    the data loaders (selection.load, clean.run, summary.load_artefacts); charts: chart helpers and PNG rendering; compute: the other cells;
     nbconvert: HTML rendering (run.log; wall for both). Cells' figures come from the kernels'
     startup file (benchmarks/ipython), CPU is the kernel process's (all threads)."""
     import json
@@ -176,15 +175,14 @@ def notebook_phases(run_dir: Path, timing: Path) -> dict[str, dict[str, tuple[fl
         wall, cpu = dict.fromkeys(PHASES, 0.0), dict.fromkeys(PHASES, 0.0)
         seen_import = False
         for c in rec["cells"]:
-            if not seen_import and "import " in c["source"]:
-                phase, seen_import = "imports", True
-            else:
-                phase = "load" if any(call in c["source"] for call in LOAD_CALLS) else "compute"
+            phase = "compute" if seen_import or "import " not in c["source"] else "imports"
+            seen_import = seen_import or phase == "imports"
             wall[phase] += c["wall"]
             cpu[phase] += c["cpu"]
-        for d, key in ((wall, "charts_wall"), (cpu, "charts_cpu")):
-            d["charts"] = min(rec[key], d["compute"])
-            d["compute"] -= d["charts"]
+        for d, kind in ((wall, "wall"), (cpu, "cpu")):
+            for phase in ("load", "charts"):
+                d[phase] = min(rec[f"{phase}_{kind}"], d["compute"])
+                d["compute"] -= d[phase]
         wall["kernel"] = step["duration_s"] - sum(c["wall"] for c in rec["cells"])
         cpu["kernel"] = rec["boot_cpu"]
         wall["nbconvert"] = cpu["nbconvert"] = html.get(name, 0.0)
