@@ -162,3 +162,85 @@ def test_absent_market_sections_are_one_line(tmp_path) -> None:
     assert "**1 section(s) were not available in this run**" in text
     assert "NPS per wave: needs at least 2 waves" in text and "B2B NPS by account" not in text
     assert "This programme has no B2B responses, so its 1 B2B section(s) are left out." in text
+
+
+# --- one minimum-n rule and honest changes (issue 22, point 4) ---------------------------------
+
+
+def test_a_headline_below_min_n_is_words_not_a_figure(tmp_path) -> None:
+    """A market with 7 responses: no large-type figure on the scorecard or in the summary text,
+    while a market with enough responses keeps its figure; the run's min_n (02's metrics) rules."""
+    catalog.save_result(_described(pd.DataFrame({
+        "market": ["B2B", "B2C"], "metric": ["nps", "nps"], "label": ["NPS", "NPS"],
+        "estimate": [14.3, 12.2], "ci_low": [-33.0, 3.4], "ci_high": [60.0, 20.7],
+        "n": [7, 460]})), "market_headline", tmp_path)
+    catalog.save_metrics({"wave": "2026Q3", "min_n": 10, **{
+        f"nps_{m.lower()}": {"estimate": e, "ci_low": lo, "ci_high": hi, "n": n,
+                             **find_statistic(schema_mod.load().measures, "nps")[1].describe()}
+        for m, e, lo, hi, n in (("B2B", 14.3, -33.0, 60.0, 7), ("B2C", 12.2, 3.4, 20.7, 460))}},
+        "02_segments", tmp_path)
+    art = summary.load_artefacts(tmp_path)
+    card = scorecard.build(art)
+    b2b, b2c = card.tiles
+    assert b2b.too_few and not b2c.too_few
+    html = card.to_html()
+    assert "too few responses for a headline (n = 7)" in html and "+14.3" not in html
+    assert '<p class="cx-tile-value">+12.2</p>' in html
+    assert "B2B NPS too few responses for a headline (n = 7) 95% CI in the segments report" in repr(card)
+    finding = summary.headline_finding(art)
+    assert "NPS: too few responses for a headline (n = 7)" in finding.text
+    assert "+14.3" not in finding.text and list(finding.table["label"]) == ["B2C NPS"]
+    # the same rule at another setting: 460 responses are too few under min_n = 500
+    assert all(t.too_few for t in scorecard.build(art, min_n=500).tiles)
+
+
+def test_the_analysis_page_keeps_the_interval_of_a_small_headline() -> None:
+    from helpers.reporting import views
+
+    head = _described(pd.DataFrame({
+        "market": ["B2B", "B2C"], "metric": ["nps", "nps"], "label": ["NPS", "NPS"],
+        "estimate": [14.3, 12.2], "ci_low": [-33.0, 3.4], "ci_high": [60.0, 20.7], "n": [7, 460]}))
+    table = views.headline(head, min_n=10).to_frame().set_index("Market")
+    assert table.loc["Business (B2B)", "Estimate"] == "too few responses for a headline (n = 7)"
+    assert table.loc["Business (B2B)", "95% CI"] == "[-33.0, +60.0]"
+    assert table.loc["Consumer (B2C)", "Estimate"] == "+12.2"
+
+
+def test_a_change_tile_says_what_it_compares(tmp_path) -> None:
+    """Paired (B2B): the tile names the accounts in both waves; joint design (B2C): the two
+    waves' own figures, nothing added; a wave below min_n: no change figure."""
+    catalog.save_result(_described(pd.DataFrame({
+        "market": ["B2B", "B2B", "B2C"], "metric": ["nps", "csat_top2", "nps"],
+        "label": ["NPS", "CSAT", "NPS"], "estimate": [6.2, 61.0, 12.2],
+        "ci_low": [-2.0, 55.0, 3.4], "ci_high": [14.0, 67.0, 20.7], "n": [300, 300, 460]})),
+        "market_headline", tmp_path)
+    catalog.save_result(pd.DataFrame({
+        "market": ["B2B", "B2B", "B2C"], "metric": ["nps", "csat_top2", "nps"],
+        "wave_from": ["2012Q3"] * 3, "wave_to": ["2012Q4"] * 3, "change": [-0.8, 2.0, -4.7],
+        "ci_low": [-9.0, -3.0, -12.0], "ci_high": [7.4, 7.0, 2.6], "p_adjusted": [0.9, 0.5, 0.4],
+        "significant": [False] * 3, "n_from": [280, 6, 470], "n_to": [300, 300, 460],
+        "n_units": [38, 5, None],
+        "test": ["paired (same units in both waves)", "paired (same accounts in both waves)",
+                 "joint design (domains, covariance included)"]}), "headline_changes", tmp_path)
+    nps_b2b, csat_b2b, nps_b2c = scorecard.build(summary.load_artefacts(tmp_path)).tiles
+    assert nps_b2b.change_text() == ("▼ -0.8 pts since 2012Q3 (38 accounts that answered both "
+                                     "waves), not significant")
+    assert nps_b2c.change_text() == "▼ -4.7 pts since 2012Q3, not significant"
+    assert csat_b2b.change_text() == "no change shown: too few responses in 2012Q3"
+
+
+def test_headline_changes_match_the_trend_or_name_the_accounts(study, tmp_path) -> None:
+    """On the sample: the B2C change tile is the difference of the trend chart's two points
+    (same estimator); the B2B tile, paired, says on how many accounts."""
+    changes = segments.market_changes(study)
+    head = headline.headline_changes(study, changes)
+    trend = segments.market_trends(study).set_index(["market", "wave"])
+    prev = study.waves[study.waves.index(study.wave) - 1]
+    nps = head[head["metric"] == "nps"].set_index("market")
+    assert nps.loc["B2C", "change"] == pytest.approx(
+        trend.loc[("B2C", study.wave), "nps"] - trend.loc[("B2C", prev), "nps"])
+    catalog.save_result(headline.market_headline(study), "market_headline", tmp_path)
+    catalog.save_result(head, "headline_changes", tmp_path)
+    tile = next(t for t in scorecard.build(summary.load_artefacts(tmp_path)).tiles
+                if (t.market, t.metric) == ("B2B", "nps"))
+    assert f"({int(nps.loc['B2B', 'n_units'])} accounts that answered both waves)" in tile.change_text()

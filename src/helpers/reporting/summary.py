@@ -17,9 +17,10 @@ import matplotlib.pyplot as plt
 import pandas as pd
 
 from helpers import catalog, contract, paths
+from helpers.analysis import disclosure
 from helpers.measures import Statistic, Unit, metric_key
 from helpers.reporting import cards, charts
-from helpers.reporting.formats import MISSING, as_number, ci_text, is_number, money
+from helpers.reporting.formats import MISSING, as_number, ci_text, is_number, money, too_few_text
 from helpers.reporting.safe_html import escape_markdown
 
 MARKETS = ("B2B", "B2C")
@@ -74,6 +75,16 @@ def run_statistics(art: Artefacts) -> list[Statistic]:
     return list(found.values())
 
 
+def run_min_n(art: Artefacts) -> int:
+    """The minimum n the run's segment tables used (``min_n`` in the segments notebook's
+    metrics), else the setting (config/params.yaml ``shared.min_n``): one rule for tables and
+    headline tiles."""
+    value = art.metric("min_n", "02_segments")
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 1:
+        return value
+    return disclosure.settings_min_n()
+
+
 def figure_text(stat: Statistic, value: Mapping[str, Any], n: bool = True) -> str:
     """'+17.8 [+9.4, +25.9] (n=731)' in the statistic's own unit and digits."""
     return ci_text(value.get("estimate"), value.get("ci_low"), value.get("ci_high"),
@@ -84,8 +95,9 @@ def figure_text(stat: Statistic, value: Mapping[str, Any], n: bool = True) -> st
 def headline_figures(art: Artefacts) -> Any:
     """Every headline statistic per market from the segments notebook's metrics
     (:func:`helpers.measures.metric_key`), with its label and unit as the run described them.
-    Figures this run does not have say so in `text`."""
-    rows = []
+    Figures this run does not have say so in `text`; figures on fewer responses than the
+    run's minimum n say that instead (`too_few`)."""
+    rows, min_n = [], run_min_n(art)
     for market in MARKETS:
         for stat in run_statistics(art):
             value = art.metric(metric_key(stat.key, market), "02_segments")
@@ -97,10 +109,12 @@ def headline_figures(art: Artefacts) -> Any:
                 "estimate": float(est) if is_number(est) else float("nan"),
                 "ci_low": as_number(value.get("ci_low")), "ci_high": as_number(value.get("ci_high")),
                 "n": as_number(value.get("n")), "design": value.get("design") or "",
-                "text": figure_text(stat, value) if is_number(est) else MISSING,
+                "too_few": is_number(est) and disclosure.too_few(value.get("n"), min_n),
+                "text": (MISSING if not is_number(est) else too_few_text(value.get("n"))
+                         if disclosure.too_few(value.get("n"), min_n) else figure_text(stat, value)),
             })
     columns = ["market", "metric", "label", "name", "unit", "headline", "estimate", "ci_low",
-               "ci_high", "n", "design", "text"]
+               "ci_high", "n", "design", "too_few", "text"]
     return pd.DataFrame(rows, columns=columns)
 
 
@@ -266,7 +280,9 @@ def _market_line(market: str, head: pd.DataFrame, stats: list[Statistic]) -> str
     parts = []
     for i, stat in enumerate(shown):
         r = h.loc[stat.key]
-        if i == 0:
+        if r["too_few"]:
+            parts.append(f"{stat.name if i == 0 else stat.label}: {r['text']}")
+        elif i == 0:
             unit = " points" if stat.unit is Unit.POINTS else "%" if stat.unit is Unit.PERCENT else ""
             text = ci_text(r["estimate"], r["ci_low"], r["ci_high"], r["n"], signed=stat.signed,
                            digits=stat.digits, unit=unit)
@@ -288,12 +304,15 @@ def headline_finding(art: Artefacts) -> Finding:
     text = (f"Headline figures for {when}, with 95% confidence intervals in brackets and the "
             f"number of responses:\n\n" + (_bullets(lines) if lines else MISSING))
     first = next((s for s in stats if s.headline), None)
-    rows = head[(head["metric"] == (first.key if first else "")) & head["estimate"].notna()]
+    rows = head[(head["metric"] == (first.key if first else "")) & head["estimate"].notna()
+                & ~head["too_few"].astype(bool)]
     name = first.name if first else "Headline"
     table = pd.DataFrame({"label": rows["market"] + f" {name}", "estimate": rows["estimate"],
                           "ci_low": rows["ci_low"], "ci_high": rows["ci_high"], "n": rows["n"]})
     defined = "; ".join(f"{s.name}: {s.definition}" for s in stats if s.headline)
-    note = (f"{defined}. 95% CI: NPS adjusted Wald and shares Wilson, both on the effective n; "
+    few = (f" Figures on fewer than {run_min_n(art)} responses are not shown as headlines (the "
+           "segments report has their intervals)." if head["too_few"].astype(bool).any() else "")
+    note = (f"{defined}.{few} 95% CI: NPS adjusted Wald and shares Wilson, both on the effective n; "
             "means t with the design's degrees of freedom; B2B SE clustered by account, B2C "
             f"weighted to population margins where known. n = included responses in {when} (test, "
             "duplicate, speeder, straightliner, out-of-range and incomplete responses "
