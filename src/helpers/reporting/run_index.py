@@ -14,7 +14,7 @@ from typing import Any
 
 from helpers import catalog
 from helpers.errors import DataError
-from helpers.reporting import cards, manifest
+from helpers.reporting import cards, manifest, studies
 from helpers.reporting.formats import format_figure, is_number, metric_label
 from helpers.reporting.manifest import Status, StepRecord
 from helpers.reporting.render import CSS, publish_bytes
@@ -54,6 +54,7 @@ class RunSummary:
     figures: dict[str, dict[str, Any]]
     not_available: tuple[str, ...] = ()   # titles of the sections the run could not show
     workbook: str | None = None
+    study: str = studies.DEFAULT          # the survey programme (helpers.reporting.studies)
 
 
 def read_runs(reports_dir: str | os.PathLike[str]) -> list[RunSummary]:
@@ -79,9 +80,17 @@ def read_runs(reports_dir: str | os.PathLike[str]) -> list[RunSummary]:
         runs.append(RunSummary(
             run_id=doc.run_id, status=doc.status, started_at=doc.started_at or "",
             duration_s=doc.duration_s, notebooks=tuple(doc.notebooks), workbook=doc.workbook,
-            figures=figures, not_available=missing,
+            figures=figures, not_available=missing, study=doc.study or _study_of(doc.parameters),
         ))
     return runs
+
+
+def _study_of(parameters: Mapping[str, Any]) -> str:
+    """The study of a run recorded before manifests named it: from its notebooks' schema and
+    export parameters (:func:`helpers.reporting.studies.study_id`)."""
+    files = {k: Path(str(v)) for p in parameters.values() if isinstance(p, Mapping)
+             for k, v in p.items() if k in ("schema_path", "raw_path") and v}
+    return studies.study_id(files) if files else studies.DEFAULT
 
 
 def headline_keys(runs: Sequence[RunSummary], configured: Iterable[str] = (), limit: int = 6) -> list[str]:
@@ -198,7 +207,8 @@ def _run_row(run: RunSummary, keys: Sequence[str], latest_id: str | None) -> str
         titles = "; ".join(run.not_available)
         na = (f'<br><small title="{html.escape(titles)}">{len(run.not_available)} section'
               f'{"s" if len(run.not_available) != 1 else ""} not available</small>')
-    return (f"<tr><td><code>{html.escape(run.run_id)}</code>{mark}</td><td>{_status(run.status)}{na}</td>"
+    return (f"<tr><td><code>{html.escape(run.run_id)}</code>{mark}<br><small>study "
+            f"{html.escape(run.study)}</small></td><td>{_status(run.status)}{na}</td>"
             f"<td>{html.escape(_when(run.started_at))}<br><small>{dur}</small></td>"
             f"<td><ul>{''.join(links)}</ul></td><td><ul>{figs or '<li>none</li>'}</ul></td></tr>")
 
@@ -211,24 +221,47 @@ def _when(stamp: str) -> str:
         return stamp
 
 
-def _latest_block(runs: Sequence[RunSummary], latest_id: str | None) -> str:
-    """The first thing a reader sees: a link to the newest successful run's summary (and PDF)."""
+def _latest_block(runs: Sequence[RunSummary], latest_id: str | None, href: str = "latest") -> str:
+    """The first thing a reader sees: a link to the newest successful run's summary (and PDF),
+    through the link `href` (``latest``, or a study's ``latest-<study>``)."""
     run = next((r for r in runs if r.run_id == latest_id), None)
     if run is None:
         return "<p>No successful run yet.</p>"
+    href = html.escape(href)
     links = []
     for nb in run.notebooks:
         if nb.pdf and nb.html:
             name = html.escape(nb.name.split("_", 1)[-1].replace("_", " "))
-            links.append(f'<a href="latest/{html.escape(nb.html)}"><b>Read the {name}</b></a> '
-                         f'(<a href="latest/{html.escape(nb.pdf)}">PDF</a>)')
+            links.append(f'<a href="{href}/{html.escape(nb.html)}"><b>Read the {name}</b></a> '
+                         f'(<a href="{href}/{html.escape(nb.pdf)}">PDF</a>)')
         elif nb.name == "07_sales_briefing" and nb.html:
-            links.append(f'<a href="latest/{html.escape(nb.html)}">Sales briefing</a>')
+            links.append(f'<a href="{href}/{html.escape(nb.html)}">Sales briefing</a>')
     if run.workbook:
-        links.append(f'<a href="latest/{html.escape(run.workbook)}">All tables (Excel)</a>')
+        links.append(f'<a href="{href}/{html.escape(run.workbook)}">All tables (Excel)</a>')
     started = html.escape(_when(run.started_at))
-    return (f'<p class="cx-latest">Latest successful run: <a href="latest/">{html.escape(run.run_id)}'
-            f"</a>, started {started}. {' '.join(links)}</p>")
+    overall = href == "latest"
+    what = "Latest successful run" if overall else "Latest successful run of this study"
+    study = f" (study <code>{html.escape(run.study)}</code>)" if overall else ""
+    return (f'<p class="cx-latest">{what}: <a href="{href}/">{html.escape(run.run_id)}'
+            f"</a>{study}, started {started}. {' '.join(links)}</p>")
+
+
+def _study_sections(root: Path, runs: Sequence[RunSummary], keys: Sequence[str]) -> str:
+    """Per study (newest first): the link to its latest successful run and its own trends, so
+    figures of different programmes never share a chart."""
+    order = list(dict.fromkeys(r.study for r in reversed(runs)))
+    out = []
+    for study in order:
+        mine = [r for r in runs if r.study == study]
+        link = studies.latest_link(study)
+        ok = [r for r in mine if r.status is Status.SUCCEEDED]
+        latest_id = (os.readlink(root / link) if (root / link).is_symlink()
+                     else ok[-1].run_id if ok else None)
+        href = link if (root / link).is_symlink() else latest_id or link
+        out.append(f'<section class="cx-study"><h3>Study <code>{html.escape(study)}</code></h3>'
+                   f"{_latest_block(mine, latest_id, href)}"
+                   f"{_trend_section(mine, keys)}</section>")
+    return "".join(out)
 
 
 def write_index(reports_dir: str | os.PathLike[str], headline: Iterable[str] = ()) -> Path:
@@ -250,12 +283,13 @@ def write_index(reports_dir: str | os.PathLike[str], headline: Iterable[str] = (
 <p class="cx-meta">{len(runs)} run(s) &middot; updated {datetime.now(UTC):%Y-%m-%d %H:%M UTC}</p>
 </header>
 {latest_link}
-<h2>Headline figures across runs</h2>
-<p class="cx-methods">Each chart shows one headline figure per successful run, oldest left, with
-its 95% confidence interval as a vertical bar where the notebook reported one. Figures come from
-each run's <code>metrics/*.json</code>; a missing point means the figure was not available in that
-run.</p>
-{_trend_section(runs, keys)}
+<h2>Headline figures across runs, per study</h2>
+<p class="cx-methods">Each chart shows one headline figure per successful run of one study (one
+survey programme), oldest left, with its 95% confidence interval as a vertical bar where the
+notebook reported one. Figures come from each run's <code>metrics/*.json</code>; a missing point
+means the figure was not available in that run. Each study's latest run is also at
+<code>reports/latest-&lt;study&gt;</code>.</p>
+{_study_sections(root, runs, keys)}
 <h2>Run history</h2>
 <table class="cx-table"><thead><tr><th>Run</th><th>Status</th><th>Started (UTC)</th>
 <th>Reports</th><th>Key figures</th></tr></thead>
