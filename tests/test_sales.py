@@ -158,10 +158,33 @@ def test_absent_market_sections_are_one_line(tmp_path) -> None:
          "missing": ["at least 2 waves (this run has one)"]}]}
     (tmp_path / "sections").mkdir()
     (tmp_path / "sections" / "02_segments.json").write_text(json.dumps(sections))
-    text = summary.availability_finding(summary.load_artefacts(tmp_path)).text
-    assert "**1 section(s) were not available in this run**" in text
-    assert "NPS per wave: needs at least 2 waves" in text and "B2B NPS by account" not in text
-    assert "This programme has no B2B responses, so its 1 B2B section(s) are left out." in text
+    finding = summary.availability_finding(summary.load_artefacts(tmp_path))
+    # the summary: one line in a leader's words, linking to the analyst notes
+    assert finding.text == "1 more analysis becomes available with a second survey wave"
+    assert finding._repr_markdown_().endswith("; see the [analyst notes](analyst_notes.html).")
+    assert "\n" not in repr(finding) and "B2B" not in repr(finding)
+    # the analyst notes: the full list in schema terms, absent markets in one sentence
+    from helpers.reporting import analyst_notes
+
+    page = analyst_notes.write(tmp_path).read_text()
+    assert "NPS per wave" in page and "at least 2 waves (this run has one)" in page
+    assert "B2B NPS by account" not in page
+    assert "This programme has no B2B responses, so its 1 B2B section(s) are left out." in page
+
+
+def test_the_summary_line_names_the_commonest_needs_in_leadership_words() -> None:
+    from helpers import contract
+    from helpers.reporting import analyst_notes
+
+    facts = contract.Facts(rows={"B2B": 422}, fields={"B2B": frozenset()}, drivers={"B2B": 0},
+                           stages={}, segments={"B2B": 1}, waves={"B2B": 1}, tables={})
+    rows = [{"section": s, "title": s, "missing": contract.missing(s, facts)}
+            for s in ("segments.account_nps", "outcomes.leaders", "segments.trends",
+                      "drivers.importance", "segments.revenue_coverage")]
+    line = analyst_notes.summary_line(rows)
+    assert line == ("5 more analyses become available with account data, a second survey wave "
+                    "and experience rating questions")
+    assert "`" not in line and "schema" not in line and "_" not in line
 
 
 # --- one minimum-n rule and honest changes (issue 22, point 4) ---------------------------------

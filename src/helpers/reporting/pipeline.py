@@ -37,6 +37,7 @@ from helpers import catalog, config, paths
 from helpers.config import PipelineConfig, RunParams
 from helpers.errors import ExitCode
 from helpers.reporting import (
+    analyst_notes,
     kernels,
     manifest,
     render,
@@ -256,6 +257,8 @@ def _finish(run: _Run, pipeline: PipelineConfig, started: float) -> Path:
     doc = run.manifest
     doc.close()
     _write_workbook(run.run_dir, doc)
+    if (run.run_dir / "sections").is_dir():
+        analyst_notes.write(run.run_dir)
     doc.finished_at = run_folder.now()
     doc.duration_s = round(time.perf_counter() - started, 3)
     manifest.write(run.run_dir, doc)

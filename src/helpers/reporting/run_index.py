@@ -14,7 +14,7 @@ from typing import Any
 
 from helpers import catalog
 from helpers.errors import DataError
-from helpers.reporting import cards, manifest, studies
+from helpers.reporting import analyst_notes, cards, manifest, studies
 from helpers.reporting.formats import format_figure, is_number, metric_label
 from helpers.reporting.manifest import Status, StepRecord
 from helpers.reporting.render import CSS, publish_bytes
@@ -196,6 +196,9 @@ def _run_row(run: RunSummary, keys: Sequence[str], latest_id: str | None) -> str
     if run.workbook:
         links.append(f'<li><a href="{html.escape(run.run_id)}/{html.escape(run.workbook)}">'
                      "All result tables (Excel)</a></li>")
+    if run.not_available:
+        links.append(f'<li><a href="{html.escape(run.run_id)}/{analyst_notes.FILE}">'
+                     "Analyst notes: what this run could not show</a></li>")
     figs = "".join(f'<li class="cx-kf" title="{html.escape(k)}">'
                    f"{html.escape(figure_label(k, run.figures[k]))}: "
                    f"{html.escape(format_figure(run.figures[k]))}</li>"

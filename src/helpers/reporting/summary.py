@@ -19,7 +19,7 @@ import pandas as pd
 from helpers import catalog, contract, paths
 from helpers.analysis import disclosure
 from helpers.measures import Statistic, Unit, metric_key
-from helpers.reporting import cards, charts
+from helpers.reporting import analyst_notes, cards, charts
 from helpers.reporting.formats import MISSING, as_number, ci_text, is_number, money, too_few_text
 from helpers.reporting.safe_html import escape_markdown
 
@@ -245,13 +245,16 @@ class Finding:
     title: str
     xlabel: str
     note: str
+    link: tuple[str, str] | None = None   # (words, a page of the run) said after the text
 
     def _repr_markdown_(self) -> str:
         # Findings carry data (waves, segments, drivers): shown literally, never as HTML.
+        if self.link:
+            return f"{escape_markdown(self.text)}; see the [{self.link[0]}]({self.link[1]})."
         return escape_markdown(self.text)
 
     def __repr__(self) -> str:
-        return self.text
+        return f"{self.text}; see the {self.link[0]} ({self.link[1]})." if self.link else self.text
 
 
 def _zero_note(v: Mapping[str, Any]) -> str:
@@ -500,26 +503,16 @@ def _markets_of(art: Artefacts) -> str:
 
 
 def availability_finding(art: Artefacts) -> Finding:
-    """What this run could not show, and what each section needs (from ``sections/*.json``).
-
-    Sections of a market the programme does not have at all are one line, not one each: a
-    B2C-only programme is not missing its B2B sections, it has no B2B customers."""
+    """At most one line on what this run could not show, in a leader's words ("3 more analyses
+    become available with account data and a second survey wave"), linking to the analyst
+    notes (:mod:`helpers.reporting.analyst_notes`), which list each section's needs in the
+    schema's terms. Sections of a market the programme does not have are not "missing"."""
     empty = pd.DataFrame(columns=["label", "estimate", "ci_low", "ci_high", "n"])
-    if not art.not_available:
-        return Finding("Every section of every report had the data it needs in this run.", empty,
-                       "", "", "")
-    absent = {m: [r for r in art.not_available
-                  if r["missing"] == [f"{m} responses (the export has none)"]] for m in MARKETS}
-    lines = [f"{r['title']}: needs " + "; ".join(r["missing"]) for r in art.not_available
-             if not any(r in rows for rows in absent.values())]
-    text = (f"**{len(lines)} section(s) were not available in this run** (the reports show a card "
-            "in their place):\n\n" + _bullets(lines)) if lines else (
-        "Every section of this programme's markets had the data it needs in this run.")
-    for m, rows in absent.items():
-        if rows:
-            text += (f"\n\nThis programme has no {m} responses, so its {len(rows)} {m} "
-                     "section(s) are left out.")
-    return Finding(text, empty, "", "", "")
+    line = analyst_notes.summary_line(art.not_available)
+    if line is None:
+        return Finding("Every analysis of this programme had the data it needs in this run.",
+                       empty, "", "", "")
+    return Finding(line, empty, "", "", "", link=("analyst notes", analyst_notes.FILE))
 
 
 def show(finding: Finding, chart: bool = True) -> None:
