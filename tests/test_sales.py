@@ -267,3 +267,18 @@ def test_headline_changes_match_the_trend_or_name_the_accounts(study, tmp_path) 
     tile = next(t for t in scorecard.build(summary.load_artefacts(tmp_path)).tiles
                 if (t.market, t.metric) == ("B2B", "nps"))
     assert f"({int(nps.loc['B2B', 'n_units'])} accounts that answered both waves)" in tile.change_text()
+
+
+def test_no_driver_analysis_names_its_cause_not_responses() -> None:
+    """422 responses without driver items: the drivers page says it lacks driver items (the
+    gate's cause), not that no market has enough responses."""
+    from helpers import contract
+    from helpers.reporting import cards, views
+
+    facts = contract.Facts(rows={"B2B": 422}, fields={"B2B": frozenset()}, drivers={"B2B": 0},
+                           stages={}, segments={"B2B": 1}, waves={"B2B": 1}, tables={})
+    gate = cards.Gate("03_promoter_drivers", facts)
+    assert not gate.open("drivers.importance", "B2B", show=False)
+    text = views.selection_sentence({}, {}, {}, gate.lacking("drivers.importance"))
+    assert text.startswith("No driver analysis in this run: it needs at least 2 driver items")
+    assert "enough responses" not in text

@@ -105,6 +105,11 @@ class Gate:
 
         display(HTML(card_html(entry["title"], [need])))
 
+    def lacking(self, section: str) -> list[str]:
+        """What `section` lacked in this run, for any market (the causes its cards named)."""
+        return [m for r in self.record if r["section"] == section and not r["available"]
+                for m in r["missing"]]
+
     def unavailable(self) -> list[dict[str, Any]]:
         return [r for r in self.record if not r["available"]]
 

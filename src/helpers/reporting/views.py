@@ -237,8 +237,10 @@ def journey_labels(schema: Any) -> dict[str, str]:
 
 
 def selection_sentence(markets: Mapping[str, pd.DataFrame], design: Mapping[str, Mapping[str, Any]],
-                       items: Mapping[str, Sequence[str]]) -> str:
-    """'B2B: 2,836 responses (408 accounts), waves 2025Q4, ...; 10 driver items.' per market."""
+                       items: Mapping[str, Sequence[str]], lacking: Sequence[str] = ()) -> str:
+    """'B2B: 2,836 responses (408 accounts), waves 2025Q4, ...; 10 driver items.' per market;
+    without a market, what the analysis lacks (`lacking`: the gate's causes, e.g. driver items
+    rather than responses)."""
     parts = []
     for m, d in markets.items():
         cluster = design[m]["cluster"]
@@ -246,7 +248,11 @@ def selection_sentence(markets: Mapping[str, pd.DataFrame], design: Mapping[str,
         parts.append(f"{m}: {len(d):,} responses ({units}), waves "
                      f"{', '.join(sorted(d['wave'].astype(str).unique()))}; "
                      f"{len(items[m])} driver items.")
-    return " ".join(parts) or "No market has enough responses for a driver analysis."
+    if parts:
+        return " ".join(parts)
+    if lacking:
+        return "No driver analysis in this run: it needs " + "; ".join(dict.fromkeys(lacking)) + "."
+    return "No driver analysis in this run: no market has responses."
 
 
 
