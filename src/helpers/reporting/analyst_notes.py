@@ -33,7 +33,8 @@ def _absent_market(row: dict[str, Any]) -> str | None:
 def split(rows: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], dict[str, int]]:
     """(sections data would make available, {market: sections left out for want of that
     market}): a B2C-only programme is not missing its B2B sections, it has no B2B customers."""
-    lacking, absent = [], Counter()
+    lacking: list[dict[str, Any]] = []
+    absent: Counter[str] = Counter()
     for r in rows:
         market = _absent_market(r)
         if market:
