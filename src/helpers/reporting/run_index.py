@@ -261,9 +261,9 @@ def _study_sections(root: Path, runs: Sequence[RunSummary], keys: Sequence[str])
         latest_id = (os.readlink(root / link) if (root / link).is_symlink()
                      else ok[-1].run_id if ok else None)
         href = link if (root / link).is_symlink() else latest_id or link
+        own = _latest_block(mine, latest_id, href) if len(order) > 1 else ""  # else: as above
         out.append(f'<section class="cx-study"><h3>Study <code>{html.escape(study)}</code></h3>'
-                   f"{_latest_block(mine, latest_id, href)}"
-                   f"{_trend_section(mine, keys)}</section>")
+                   f"{own}{_trend_section(mine, keys)}</section>")
     return "".join(out)
 
 
