@@ -282,3 +282,29 @@ def test_no_driver_analysis_names_its_cause_not_responses() -> None:
     text = views.selection_sentence({}, {}, {}, gate.lacking("drivers.importance"))
     assert text.startswith("No driver analysis in this run: it needs at least 2 driver items")
     assert "enough responses" not in text
+
+
+def test_a_small_market_gets_words_on_every_tile_and_dashes_in_its_segments(study, tmp_path) -> None:
+    """The sample with only 7 B2B responses in the reported wave: the segment tables suppress
+    every B2B cell (n < min_n), and the 02 headline table, the scorecard and the summary say
+    'too few responses for a headline (n = 7)' instead of a figure: one rule."""
+    resp = study.included
+    now_b2b = resp[(resp["market"] == "B2B") & (resp["wave"].astype(str) == study.wave)]
+    keep = resp.drop(index=now_b2b.index[7:])
+    small = selection.study(keep, study.schema, study.settings, tables=study.tables, wave=study.wave)
+    head = headline.market_headline(small)
+    assert set(head.loc[head["market"] == "B2B", "n"]) == {7}
+    seg = segments.market_segments(small, min_n=10)
+    assert seg.loc[seg["market"] == "B2B", "suppressed"].all()
+    from helpers.reporting import views
+
+    shown = views.headline(head, min_n=10).to_frame()
+    assert (shown.loc[shown["Market"] == "Business (B2B)", "Estimate"]
+            == "too few responses for a headline (n = 7)").all()
+    catalog.save_result(head, "market_headline", tmp_path)
+    catalog.save_metrics({"wave": small.wave, "min_n": 10, **headline.headline_metrics(head)},
+                         "02_segments", tmp_path)
+    art = summary.load_artefacts(tmp_path)
+    card = scorecard.build(art)
+    assert all(t.too_few == (t.market == "B2B") for t in card.tiles)
+    assert "**B2B**: NPS: too few responses for a headline (n = 7)" in summary.headline_finding(art).text
