@@ -81,3 +81,21 @@ def test_two_studies_in_one_reports_folder_keep_two_trends_and_two_latest_links(
     assert 'href="latest/"' in page
     runs = run_index.read_runs(out)
     assert [r.study for r in runs] == ["garden-fr", "saas-customers", "garden-fr"]
+
+
+def test_the_index_says_too_few_below_the_runs_min_n(tmp_path: Path) -> None:
+    """A headline figure on fewer responses than the run's min_n is words on the index and no
+    point of its trend, as on the summary's tiles."""
+    def run(rid: str, est: float, n: int) -> None:
+        folder = tmp_path / rid
+        (folder / "metrics").mkdir(parents=True)
+        (folder / "manifest.json").write_text(json.dumps(
+            {"run_id": rid, "status": "succeeded", "started_at": "2026-11-23T06:15:00Z"}))
+        (folder / "metrics" / "02_segments.json").write_text(json.dumps(
+            {"min_n": 10, "nps_b2b": {"estimate": est, "ci_low": est - 40, "ci_high": est + 40,
+                                      "n": n}}))
+    run("r1", 30.0, 400)
+    run("r2", 14.3, 7)
+    page = run_index.write_index(tmp_path, ["02_segments.nps_b2b"]).read_text()
+    assert "too few responses for a headline (n = 7)" in page and "14.3" not in page
+    assert page.count("<circle") == 1   # only the run with enough responses is a point

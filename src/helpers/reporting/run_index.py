@@ -13,9 +13,10 @@ from pathlib import Path
 from typing import Any
 
 from helpers import catalog
+from helpers.analysis import disclosure
 from helpers.errors import DataError
 from helpers.reporting import analyst_notes, cards, manifest, studies
-from helpers.reporting.formats import format_figure, is_number, metric_label
+from helpers.reporting.formats import format_figure, is_number, metric_label, too_few_text
 from helpers.reporting.manifest import Status, StepRecord
 from helpers.reporting.render import CSS, publish_bytes
 from helpers.reporting.safe_html import csp_meta
@@ -70,7 +71,7 @@ def read_runs(reports_dir: str | os.PathLike[str]) -> list[RunSummary]:
         except (OSError, ValueError):
             continue
         try:
-            figures = flatten_metrics(catalog.load_metrics(folder))
+            figures = _governed(flatten_metrics(catalog.load_metrics(folder)))
         except (OSError, json.JSONDecodeError):
             figures = {}
         try:
@@ -83,6 +84,23 @@ def read_runs(reports_dir: str | os.PathLike[str]) -> list[RunSummary]:
             figures=figures, not_available=missing, study=doc.study or _study_of(doc.parameters),
         ))
     return runs
+
+
+def _governed(figures: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Mark the segments notebook's figures on fewer responses than the run's min_n
+    (``too_few``): the index says so instead of showing them, as the summary's tiles do."""
+    min_n = figures.get("02_segments.min_n", {}).get("estimate")
+    if not is_number(min_n):
+        return figures
+    for key, fig in figures.items():
+        if key.startswith("02_segments.") and "n" in fig and disclosure.too_few(fig["n"], int(min_n)):
+            fig["too_few"] = True
+    return figures
+
+
+def _shown(figure: Mapping[str, Any]) -> str:
+    """A figure's text on the index: the figure, or why it is not shown."""
+    return too_few_text(figure.get("n")) if figure.get("too_few") else format_figure(figure)
 
 
 def _study_of(parameters: Mapping[str, Any]) -> str:
@@ -160,15 +178,16 @@ def _trend_section(runs: Sequence[RunSummary], keys: Sequence[str]) -> str:
     figs = []
     for key in keys:
         points = [(r.run_id, r.figures[key]["estimate"], r.figures[key].get("ci_low"),
-                   r.figures[key].get("ci_high")) for r in ok if key in r.figures]
-        if not points:
+                   r.figures[key].get("ci_high")) for r in ok
+                  if key in r.figures and not r.figures[key].get("too_few")]
+        if not any(key in r.figures for r in ok):
             figs.append(f'<figure class="cx-trend"><figcaption><b>{html.escape(metric_label(key))}'
                         "</b>: not available in any successful run</figcaption></figure>")
             continue
         latest = next(r for r in reversed(ok) if key in r.figures).figures[key]
         figs.append(f'<figure class="cx-trend">{sparkline_svg(points)}<figcaption>'
                     f'<b title="{html.escape(key)}">{html.escape(figure_label(key, latest))}</b>: '
-                    f"latest {html.escape(format_figure(latest))}; "
+                    f"latest {html.escape(_shown(latest))}; "
                     f"{len(points)} successful run(s), bars = 95% CI</figcaption></figure>")
     return "".join(figs)
 
@@ -201,7 +220,7 @@ def _run_row(run: RunSummary, keys: Sequence[str], latest_id: str | None) -> str
                      "Analyst notes: what this run could not show</a></li>")
     figs = "".join(f'<li class="cx-kf" title="{html.escape(k)}">'
                    f"{html.escape(figure_label(k, run.figures[k]))}: "
-                   f"{html.escape(format_figure(run.figures[k]))}</li>"
+                   f"{html.escape(_shown(run.figures[k]))}</li>"
                    for k in keys if k in run.figures)
     dur = f"{run.duration_s:,.0f} s" if is_number(run.duration_s) else ""
     mark = " (latest)" if run.run_id == latest_id else ""
