@@ -156,7 +156,8 @@ def _new_manifest(plan: list[PlannedStep], params: RunParams, pipeline: Pipeline
         for f in p.inputs.values():
             inputs.setdefault(relative(f), run_folder.sha256_path(f))
     return RunManifest(
-        run_id=run_dir.name, study=studies.study_id(files), status=Status.RUNNING, pid=os.getpid(), host=socket.gethostname(),
+        run_id=run_dir.name, status=Status.RUNNING, pid=os.getpid(), host=socket.gethostname(),
+        study=studies.study_id(files),
         started_at=run_folder.now(), git={"commit": git["commit"], "dirty": git["dirty"]},
         params_file=relative(params.file), pipeline_file=relative(pipeline.file),
         parameters={p.step.name: p.effective(relative(run_dir)) for p in plan},

@@ -18,6 +18,7 @@ import pandas as pd
 
 from helpers import catalog, contract, paths
 from helpers.analysis import disclosure
+from helpers.errors import ConfigError
 from helpers.measures import Statistic, Unit, metric_key
 from helpers.reporting import analyst_notes, cards, charts
 from helpers.reporting.formats import MISSING, as_number, ci_text, is_number, money, too_few_text
@@ -82,7 +83,10 @@ def run_min_n(art: Artefacts) -> int:
     value = art.metric("min_n", "02_segments")
     if isinstance(value, int) and not isinstance(value, bool) and value >= 1:
         return value
-    return disclosure.settings_min_n()
+    try:
+        return disclosure.settings_min_n()
+    except (ConfigError, ValueError):  # no readable params file here: the house default
+        return disclosure.MIN_CELL
 
 
 def figure_text(stat: Statistic, value: Mapping[str, Any], n: bool = True) -> str:
