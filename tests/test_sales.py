@@ -185,6 +185,10 @@ def test_the_summary_line_names_the_commonest_needs_in_leadership_words() -> Non
     assert line == ("5 more analyses become available with account data, a second survey wave "
                     "and experience rating questions")
     assert "`" not in line and "schema" not in line and "_" not in line
+    rows.append({"section": "drivers.journey", "title": "Journey",
+                 "missing": contract.missing("drivers.journey", facts)})
+    assert analyst_notes.summary_line(rows).endswith(
+        "account data, a second survey wave, experience rating questions and other data")
 
 
 # --- one minimum-n rule and honest changes (issue 22, point 4) ---------------------------------

@@ -52,12 +52,10 @@ def summary_line(rows: list[dict[str, Any]], limit: int = 3) -> str | None:
         return None
     kinds = Counter(w for r in lacking for w in dict.fromkeys(contract.in_words(m)
                                                               for m in r["missing"]))
-    named = [k for k, _ in kinds.most_common(limit)]
-    more = " and other data" if len(kinds) > limit else ""
+    named = [k for k, _ in kinds.most_common(limit)] + (["other data"] if len(kinds) > limit else [])
     words = (", ".join(named[:-1]) + " and " + named[-1]) if len(named) > 1 else named[0]
     n = len(lacking)
-    return (f"{n} more {'analysis becomes' if n == 1 else 'analyses become'} available with "
-            f"{words}{more}")
+    return f"{n} more {'analysis becomes' if n == 1 else 'analyses become'} available with {words}"
 
 
 def _table(rows: list[dict[str, Any]]) -> str:
