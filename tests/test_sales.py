@@ -312,3 +312,17 @@ def test_a_small_market_gets_words_on_every_tile_and_dashes_in_its_segments(stud
     card = scorecard.build(art)
     assert all(t.too_few == (t.market == "B2B") for t in card.tiles)
     assert "**B2B**: NPS: too few responses for a headline (n = 7)" in summary.headline_finding(art).text
+
+
+def test_a_card_on_a_leadership_page_speaks_a_leaders_words() -> None:
+    from helpers import contract
+    from helpers.reporting import cards
+
+    facts = contract.Facts(rows={"B2B": 422}, fields={"B2B": frozenset()}, drivers={"B2B": 0},
+                           stages={}, segments={"B2B": 1}, waves={"B2B": 1}, tables={})
+    lacking = contract.missing("drivers.journey", facts)
+    analyst = cards.card_html("Quarter-end deals", lacking)
+    leader = cards.card_html("Quarter-end deals", lacking, leadership=True)
+    assert "stages: {implementation: &lt;group&gt;}" in analyst      # schema terms for analysts
+    assert "It needs account data, deal dates, go-live dates and journey-stage questions" in leader
+    assert "schema" not in leader and "`" not in leader and 'href="analyst_notes.html"' in leader
