@@ -70,7 +70,8 @@ def main(argv: list[str] | None = None) -> int:
         has_spark = False
     if has_spark:
         master = os.environ.get("CX_SPARK_MASTER", "local[2]")
-        session = moments.spark_session(master, app_name="cx-bench-engines")
+        session = moments.spark_session(master, app_name="cx-bench-engines",
+                                        conf={"spark.ui.showConsoleProgress": "false"})
         engines["spark"] = lambda: moments.SparkEngine(session, {"responses": str(path)})
     else:
         print("spark: pyspark or Java not installed, skipped")
