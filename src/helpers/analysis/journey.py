@@ -15,10 +15,10 @@ from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from helpers.errors import ThinData, require_columns
 from helpers.stats import compare, shrinkage
+from helpers.stats.arrays import norm_ppf
 
 
 def _fit(y: np.ndarray, x: np.ndarray, groups: np.ndarray | None, logit: bool) -> Any:
@@ -82,7 +82,7 @@ class JourneyModels:
 
     @property
     def zq(self) -> float:
-        return float(stats.norm.ppf(0.5 + self.level / 2))
+        return float(norm_ppf(0.5 + self.level / 2))
 
 
 DEFAULT_MODELS = JourneyModels()
@@ -258,6 +258,7 @@ def walk_back(
 
 def _loo_betabinom_p(k: np.ndarray, n: np.ndarray) -> np.ndarray:
     """Two-sided p of each unit's count under the beta-binomial fitted to all other units."""
+    from scipy import stats
     out = np.empty(len(k))
     for i in range(len(k)):
         rest = np.arange(len(k)) != i

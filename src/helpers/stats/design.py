@@ -23,7 +23,6 @@ from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
-from scipy import sparse
 
 from helpers.errors import ArgumentError, DataError, require_columns
 from helpers.stats.arrays import (
@@ -352,6 +351,8 @@ class Design:
         var = quad - (self.k_h[:, None] * t_h**2).sum(axis=0)
         vcov = None
         if covmat:
+            from scipy import sparse
+
             tm = sparse.csr_matrix((t, (c, g)), shape=(len(self.psu_stratum), n_groups))
             vcov = np.asarray((tm.T @ sparse.diags(self.s_h[self.psu_stratum]) @ tm).todense())
             vcov -= t_h.T @ (self.k_h[:, None] * t_h)
@@ -376,6 +377,8 @@ class Design:
                 cross[offs[k]:offs[k + 1], offs[m]:offs[m + 1]] = np.bincount(
                     mk * levels[m] + mm, weights=omega,
                     minlength=levels[k] * levels[m]).reshape(levels[k], levels[m])
+        from scipy import sparse
+
         n_psu = len(self.psu_stratum)
         psu = np.arange(self.n) if self.psu is None else self.psu
         rows = np.concatenate([psu] * len(cal.margins))
@@ -418,6 +421,8 @@ class Design:
                             ) -> tuple[np.ndarray, np.ndarray | None]:
         """V = T'ST - T_h' K T_h for T = T0 - P a (T0: PSU x group totals of z; P: PSU x level
         sums of w), expanded so that no dense PSU x group matrix is formed."""
+        from scipy import sparse
+
         c, g, t = self._psu_group_totals(zz, gg, inside, n_groups)
         h = self.psu_stratum[c]
         s_c = self.s_h[h]
@@ -452,6 +457,8 @@ class Design:
         df = (n_p - n_s).astype(float)
         df_union = None
         if pairs:
+            from scipy import sparse
+
             def both(a: np.ndarray, grp: np.ndarray, size: int) -> np.ndarray:
                 inc = sparse.csr_matrix((np.ones(len(a)), (a, grp)), shape=(size, n_groups))
                 return np.asarray((inc.T @ inc).todense())
