@@ -12,6 +12,7 @@ import datetime as dt
 import fcntl
 import json
 import os
+import re
 import shutil
 import socket
 import tempfile
@@ -148,6 +149,34 @@ def load_json(name: str, path: str | os.PathLike[str] | None = None) -> dict[str
     return json.loads(p.read_text(encoding="utf-8"))
 
 
+#: First characters that make a spreadsheet read a text as a formula (OWASP CSV injection).
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_PLAIN_NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?%?")
+
+
+def starts_formula(value: Any) -> bool:
+    """True for a text a spreadsheet would run as a formula (a plain number such as '-3.5' is not)."""
+    return (isinstance(value, str) and value.startswith(FORMULA_START)
+            and not _PLAIN_NUMBER.fullmatch(value))
+
+
+def inert(value: Any) -> Any:
+    """`value` as a spreadsheet may hold it: a text starting with = + - @ tab or CR gets a
+    leading apostrophe (read as text, never run); numbers and other values unchanged."""
+    return "'" + value if starts_formula(value) else value
+
+
+def inert_frame(df: pd.DataFrame) -> pd.DataFrame:
+    """`df` with every text cell and column name made :func:`inert` (numbers stay numbers)."""
+    out = df.rename(columns=lambda c: inert(str(c)) if starts_formula(str(c)) else c)
+    for col in out.columns:
+        if not pd.api.types.is_numeric_dtype(out[col]) or pd.api.types.is_bool_dtype(out[col]):
+            values = out[col].astype(object)
+            if values.map(starts_formula).any():
+                out[col] = values.map(inert)
+    return out
+
+
 def _guard(p: Path) -> None:
     refuse_raw(p)
 
@@ -189,7 +218,8 @@ def atomic_write_table(df: pd.DataFrame, p: Path) -> None:
         if p.suffix == ".parquet":
             df.to_parquet(tmp, index=False)
         elif p.suffix == ".csv":
-            df.to_csv(tmp, index=False)
+            # RFC 4180 line ends: a CR inside a field is quoted, never a new row
+            inert_frame(df).to_csv(tmp, index=False, lineterminator="\r\n")
         else:
             raise DataError(f"unsupported suffix {p.suffix!r}", file=p, expected=".parquet or .csv")
         os.replace(tmp, p)

@@ -52,6 +52,19 @@ def read_yaml(path: str | os.PathLike[str]) -> dict[str, Any]:
     return doc
 
 
+CURRENCY = re.compile(r"[A-Z]{3}")
+
+
+def currency_code(value: Any, where: str = "currency", file: object = "config/params.yaml") -> str:
+    """`value` as an ISO 4217 currency code ('USD'), or ConfigError: the code is written into
+    number formats and text, so nothing else may pass."""
+    if not isinstance(value, str) or not CURRENCY.fullmatch(value):
+        shown = repr(value) if len(repr(value)) <= 40 else repr(value)[:37] + "..."
+        raise ConfigError(f"{where} is {shown}", file=file,
+                          expected="a three-letter ISO 4217 currency code such as USD or EUR")
+    return value
+
+
 def _expanded_size(doc: Any, budget: int) -> int:
     """Values in `doc` counting every alias expansion, stopping once past `budget`."""
     seen, stack = 0, [doc]

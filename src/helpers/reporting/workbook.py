@@ -21,7 +21,7 @@ from typing import Any
 
 import pandas as pd
 
-from helpers import contract, paths
+from helpers import catalog, config, contract, paths
 from helpers.analysis import disclosure
 from helpers.reporting import render
 from helpers.reporting.manifest import RunManifest, Status
@@ -110,7 +110,7 @@ def number_format(table: str, column: str, series: pd.Series, currency: str) -> 
     """The Excel number format of a column (None: not a number)."""
     if pd.api.types.is_bool_dtype(series) or not pd.api.types.is_numeric_dtype(series):
         return None
-    money = f'"{currency}" #,##0'
+    money = f'"{config.currency_code(currency)}" #,##0'
     if column in ("p_value", "p_adjusted", "p_value_eb", "p_value_loo", "q"):
         return "0.0000"
     if MONEY.match(column) or (table in MONEY_ESTIMATES and column in ("estimate", "se", "ci_low",
@@ -179,17 +179,28 @@ def _cell(value: Any) -> Any:
     return value
 
 
+def put(ws: Any, row: int, column: int, value: Any) -> Any:
+    """Write one cell; a text is always text (never a formula: OWASP CSV injection), and one
+    starting with = + - @ tab or CR is marked so Excel keeps it text when edited."""
+    cell = ws.cell(row=row, column=column, value=_cell(value))
+    if isinstance(cell.value, str):
+        cell.data_type = "s"
+        if catalog.starts_formula(cell.value):
+            cell.quotePrefix = True
+    return cell
+
+
 def _write_sheet(ws: Any, name: str, df: pd.DataFrame, currency: str) -> None:
     from openpyxl.styles import Alignment, Font, PatternFill
 
     bold, fill = Font(bold=True), PatternFill("solid", fgColor="F6F8FA")
     for j, col in enumerate(df.columns, start=1):
-        c = ws.cell(row=1, column=j, value=header(str(col)))
+        c = put(ws, 1, j, header(str(col)))
         c.font, c.fill = bold, fill
         c.alignment = Alignment(wrap_text=True, vertical="bottom")
         fmt = number_format(name, str(col), df[col], currency)
         for i, v in enumerate(df[col].tolist(), start=2):
-            cell = ws.cell(row=i, column=j, value=_cell(v))
+            cell = put(ws, i, j, v)
             if fmt and isinstance(cell.value, int | float) and not isinstance(cell.value, bool):
                 cell.number_format = fmt
         width = max([len(header(str(col)))] + [len(str(v)) for v in df[col].head(200)])
@@ -224,8 +235,9 @@ def _readme(ws: Any, doc: RunManifest, listed: list[tuple[str, str, str, str, in
     for nb, params in doc.parameters.items():
         for key, value in (params or {}).items():
             rows.append((key, nb, str(value)))
-    for r in rows:
-        ws.append(list(r))
+    for i, r in enumerate(rows, start=1):
+        for j, value in enumerate(r, start=1):
+            put(ws, i, j, value)
     for header in (1, 8):
         for c in ws[header]:
             c.font = bold
