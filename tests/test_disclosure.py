@@ -15,8 +15,8 @@ import pytest
 
 from helpers import config
 from helpers.analysis import disclosure, integrity, journey, selection
-from helpers.reporting.manifest import RunManifest, Status
 from helpers.ingest import schema
+from helpers.reporting.manifest import RunManifest, Status
 
 
 def test_count_bands_and_small_cells() -> None:
