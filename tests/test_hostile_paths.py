@@ -59,6 +59,63 @@ def test_run_id_cannot_leave_reports_or_carry_markup(tmp_path: Path, run_id: str
 
 def test_a_plain_run_id_is_accepted() -> None:
     run_folder.check_run_id("2026-11-23_weekly.1")
+    run_folder.check_run_id("latest_release_review")  # only the folder's own names are reserved
+
+
+@pytest.mark.parametrize("run_id", ["latest", "LATEST", "latest-b2b", "latest.1", "index.html",
+                                    "Index.HTM", "index", "interactive"])
+def test_run_id_naming_the_folders_own_files_is_refused(tmp_path: Path, run_id: str,
+                                                         capsys: pytest.CaptureFixture[str]) -> None:
+    """Issue 26: 'latest' and 'index.html' passed, then broke the reports folder for good."""
+    out = tmp_path / "reports"
+    code = cli.main(["run", "--params", str(PARAMS), "--out", str(out), f"--run-id={run_id}"])
+    assert code == 2
+    assert "reports folder uses itself" in _one_line_error(capsys)
+    assert _listing(tmp_path) == {}
+
+
+def test_a_real_folder_named_latest_is_refused_not_replaced(tmp_path: Path) -> None:
+    (tmp_path / "latest").mkdir()
+    with pytest.raises(PermissionError, match="not the link a run keeps there"):
+        run_folder.switch_latest(tmp_path, "20260101T000000Z-abc")
+    assert (tmp_path / "latest").is_dir() and not list(tmp_path.glob(".latest.*"))
+
+
+def test_a_lock_that_is_a_symlink_is_refused_and_its_target_untouched(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Issue 26: reports/.lock pointing at a file overwrote it."""
+    out, victim = tmp_path / "reports", tmp_path / "precious.txt"
+    out.mkdir()
+    victim.write_text("keep me")
+    (out / ".lock").symlink_to(victim)
+    code = cli.main(["run", "--params", str(PARAMS), "--out", str(out), "--pipeline", str(OK)])
+    assert code == 2 and "symbolic link" in _one_line_error(capsys)
+    assert victim.read_text() == "keep me"
+    assert sorted(q.name for q in out.iterdir()) == [".lock"]
+
+
+def test_a_kernels_folder_that_is_a_symlink_is_refused_and_its_target_untouched(
+        tmp_path: Path) -> None:
+    """Issue 26: reports/.kernels pointing at a folder deleted its subfolders and chmod-ed it."""
+    out, victim = tmp_path / "reports", tmp_path / "home"
+    (victim / "projects").mkdir(parents=True)
+    victim.chmod(0o755)
+    out.mkdir()
+    (out / kernels.KERNELS).symlink_to(victim, target_is_directory=True)
+    with pytest.raises(PermissionError, match="symbolic link"), kernels.kernel_folder(out, "r1"):
+        pass
+    assert (victim / "projects").is_dir() and victim.stat().st_mode & 0o777 == 0o755
+
+
+def test_a_planted_link_among_stale_kernel_folders_is_removed_not_followed(tmp_path: Path) -> None:
+    victim = tmp_path / "home"
+    (victim / "projects").mkdir(parents=True)
+    root = tmp_path / "reports" / kernels.KERNELS
+    root.mkdir(parents=True)
+    (root / "old-run").symlink_to(victim, target_is_directory=True)
+    with kernels.kernel_folder(tmp_path / "reports", "r2"):
+        pass
+    assert (victim / "projects").is_dir() and not (root / "old-run").is_symlink()
 
 
 # --- item 4: data/raw cannot be reached by any spelling ----------------------------------------

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import errno
 import fcntl
 import json
 import os
@@ -177,6 +178,15 @@ def inert_frame(df: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+def refuse_symlink(p: Path, what: str, force: bool = False) -> Path:
+    """`p`, or PermissionError (one line) when it is a symbolic link: nothing in reports/ or
+    data/ is written or deleted through a link planted there."""
+    if force or p.is_symlink():
+        raise PermissionError(f"{p}: {what} is a symbolic link; it is never followed (remove the "
+                              "link and run again)")
+    return p
+
+
 def _guard(p: Path) -> None:
     refuse_raw(p)
 
@@ -338,7 +348,14 @@ def file_lock(lock_path: str | os.PathLike[str], busy: str,
         yield
         return
     lock.parent.mkdir(parents=True, exist_ok=True)
-    fh = open(lock, "a+")  # noqa: SIM115 - held for the whole block
+    refuse_symlink(lock, "the lock")
+    try:
+        fd = os.open(lock, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o644)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:  # became a link after the check
+            refuse_symlink(lock, "the lock", force=True)
+        raise
+    fh = os.fdopen(fd, "a+")
     previous = os.environ.get(LOCK_ENV)
     try:
         try:

@@ -176,7 +176,7 @@ def run_parts(raw_path: str | os.PathLike[str],
 
 
 def _remove(p: Path) -> None:
-    if p.is_dir():
+    if p.is_dir() and not p.is_symlink():   # a planted link is removed, never followed
         import shutil
         shutil.rmtree(p)
     else:

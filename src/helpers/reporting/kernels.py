@@ -14,7 +14,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from helpers import contract, paths
+from helpers import catalog, contract, paths
 
 KERNELS = ".kernels"  # reports/.kernels/<run-id>/: connection files of the run's kernels (0700)
 _KERNEL_DIR: list[Path | None] = [None]
@@ -27,9 +27,12 @@ def kernel_folder(reports: Path, rid: str) -> Iterator[None]:
     A run killed outright cannot clean up after itself; the next run (which holds the lock, so no
     other run is alive) removes what killed runs left behind.
     """
-    root = reports / KERNELS
+    root = catalog.refuse_symlink(reports / KERNELS, "the kernels folder")
     for stale in root.glob("*"):
-        shutil.rmtree(stale, ignore_errors=True)
+        if stale.is_symlink():
+            stale.unlink()   # the link, never what it points at
+        else:
+            shutil.rmtree(stale, ignore_errors=True)
     folder = root / rid
     folder.mkdir(parents=True, mode=0o700)
     root.chmod(0o700)
