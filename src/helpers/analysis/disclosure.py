@@ -60,7 +60,7 @@ def settings_min_n(path: str | os.PathLike[str] | None = None) -> int:
 
 def too_few(n: Any, min_n: int) -> bool:
     """True when a group of `n` responses must not be shown on a shared page (a missing n too)."""
-    return n is None or bool(pd.isna(n)) or int(n) < min_n
+    return n is None or bool(pd.isna(n)) or float(n) < min_n
 
 
 def shown_count(n: Any, min_n: int) -> str:

@@ -28,11 +28,7 @@ def kernel_folder(reports: Path, rid: str) -> Iterator[None]:
     other run is alive) removes what killed runs left behind.
     """
     root = catalog.refuse_symlink(reports / KERNELS, "the kernels folder")
-    for stale in root.glob("*"):
-        if stale.is_symlink():
-            stale.unlink()   # the link, never what it points at
-        else:
-            shutil.rmtree(stale, ignore_errors=True)
+    _remove_stale(root)
     folder = root / rid
     folder.mkdir(parents=True, mode=0o700)
     root.chmod(0o700)
@@ -41,9 +37,19 @@ def kernel_folder(reports: Path, rid: str) -> Iterator[None]:
         yield
     finally:
         _KERNEL_DIR[0] = None
-        shutil.rmtree(folder, ignore_errors=True)
+        _remove_stale(root)  # also what a killed run's late-starting kernel wrote meanwhile
         with contextlib.suppress(OSError):
             root.rmdir()  # only when no killed run left a folder in it
+
+
+def _remove_stale(root: Path) -> None:
+    """Remove every run's folder under `root`: the caller holds the run lock, so no other run is
+    alive. A link planted there is removed itself, never followed."""
+    for stale in root.glob("*"):
+        if stale.is_symlink():
+            stale.unlink()
+        else:
+            shutil.rmtree(stale, ignore_errors=True)
 
 
 def kernel_manager(notebook: str) -> type:

@@ -130,13 +130,14 @@ def mark_interrupted(out_dir: Path) -> list[str]:
     return fixed
 
 
-def switch_latest(out_dir: Path, run_id: str) -> None:
-    """Point ``out_dir/latest`` at `run_id` atomically (symlink + rename)."""
-    link = out_dir / "latest"
+def switch_latest(out_dir: Path, run_id: str, name: str = "latest") -> None:
+    """Point ``out_dir/<name>`` (``latest``, or a study's ``latest-<study>``) at `run_id`
+    atomically (symlink + rename); a real file or folder there is refused, never replaced."""
+    link = out_dir / name
     if link.exists() and not link.is_symlink():
         raise PermissionError(f"{link}: is a real file or folder, not the link a run keeps there; "
                               "move it away and run again")
-    tmp = out_dir / f".latest.{os.getpid()}"
+    tmp = out_dir / f".{name}.{os.getpid()}"
     tmp.unlink(missing_ok=True)
     os.symlink(run_id, tmp)
     os.replace(tmp, link)
