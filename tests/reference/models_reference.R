@@ -33,6 +33,10 @@ b2b$u <- NULL
 b2b$promoter <- as.numeric(b2b$ltr >= 9)
 b2b$detractor <- as.numeric(b2b$ltr <= 6)
 b2b$nps_category <- ifelse(b2b$ltr >= 9, "promoter", ifelse(b2b$ltr <= 6, "detractor", "passive"))
+impl_len <- round(runif(n_acc, 30, 200))
+b2b$impl_length_days <- impl_len[match(b2b$account_id, acc$account_id)]
+b2b$impl_onboarding <- pmin(5, pmax(1, round(4 - 0.02 * b2b$go_live_slip_days - 0.4 *
+                                             b2b$quarter_end_deal + rnorm(n, 0, 0.8))))
 write.csv(b2b, file.path(out_dir, "models_b2b.csv"), row.names = FALSE)
 
 m <- 900
@@ -94,6 +98,11 @@ ref$glm <- list(
   b2b_promoter = glm_ref(promoter ~ item1 + item2 + item3 + item4, db2b, quasibinomial()),
   b2b_detractor = glm_ref(detractor ~ item1 + item2 + item3 + item4, db2b, quasibinomial()),
   b2b_slip = glm_ref(ltr ~ go_live_slip_days + quarter_end_deal, db2b, gaussian()),
+  journey_ltr_slip = glm_ref(ltr ~ I(go_live_slip_days / 30) + quarter_end_deal +
+                               impl_length_days, db2b, gaussian()),
+  journey_promoter_slip = glm_ref(promoter ~ I(go_live_slip_days / 30) + quarter_end_deal +
+                                    impl_length_days, db2b, quasibinomial()),
+  journey_qe_onboarding = glm_ref(impl_onboarding ~ quarter_end_deal, db2b, gaussian()),
   b2c_promoter = glm_ref(promoter ~ item1 + item2, draked, quasibinomial()),
   b2c_ltr = glm_ref(ltr ~ item1 + item2, draked, gaussian()),
   b2c_domain = glm_ref(ltr ~ item1 + item2, subset(draked, region != "west"), gaussian()))

@@ -99,8 +99,9 @@ def _hf3(s: _Sorted, p: float) -> float:
 
 def _hf4(s: _Sorted, p: float) -> float:
     pos, nxt, wlow, wup = _qs(s, p)
-    with np.errstate(invalid="ignore", divide="ignore"):   # at the maximum R gives NaN too
-        gamma = wlow / (wup + wlow)
+    if pos == nxt:   # at the maximum (R: NaN from 0 / 0 unless rounding moves p below it)
+        return float(s.x[pos])
+    gamma = wlow / (wup + wlow)
     return float(s.x[pos] * (1 - gamma) + s.x[nxt] * gamma)
 
 
