@@ -64,9 +64,20 @@ class _Sorted:
     @classmethod
     def of(cls, x: np.ndarray, w: np.ndarray) -> _Sorted:
         pos = w > 0
-        order = np.argsort(x[pos], kind="stable")
-        xs, ws = x[pos][order], w[pos][order]
-        return cls(xs, ws, np.cumsum(ws.astype(np.longdouble)).astype(float))
+        if not pos.all():
+            x, w = x[pos], w[pos]
+        order = _stable_order(x)
+        xs, ws = x[order], w[order]
+        return cls(xs, ws, np.cumsum(ws, dtype=np.longdouble).astype(float))
+
+
+def _stable_order(x: np.ndarray) -> np.ndarray:
+    """R's ``order(x)`` (stable): a radix sort when the values are small whole numbers (a
+    rating scale), else a stable comparison sort; the same order either way."""
+    lo, hi = (float(x.min()), float(x.max())) if len(x) else (0.0, 0.0)
+    if hi - lo < 60_000 and np.array_equal(x, np.floor(x)):
+        return np.argsort((x - lo).astype(np.uint16), kind="stable")
+    return np.argsort(x, kind="stable")
 
 
 def _qs(s: _Sorted, p: float) -> tuple[int, int, float, float]:

@@ -21,7 +21,7 @@ from typing import Literal
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+from scipy import sparse, stats
 
 from helpers.errors import ArgumentError, DataError, ThinData
 from helpers.stats.arrays import ArrayLike, as_mask, check_level, t_value
@@ -128,10 +128,19 @@ def _solve(a: np.ndarray, rhs: np.ndarray) -> np.ndarray:
     return np.asarray(out)
 
 
-def _bread(xc: np.ndarray, w: np.ndarray, mu: np.ndarray, family: Family) -> np.ndarray:
-    """A^-1: the inverse of the weighted information matrix (R ``cov.unscaled`` of the glm)."""
+def _bread(xm: np.ndarray, w: np.ndarray, mu: np.ndarray, family: Family,
+           inside: np.ndarray | None) -> np.ndarray:
+    """A^-1: the inverse of the weighted information matrix (R ``cov.unscaled`` of the glm),
+    from the predictors ``xm`` (no constant) of the rows ``inside`` (None: every row)."""
     ww = w if family == "gaussian" else w * mu * (1 - mu)
-    return np.linalg.inv((xc * ww[:, None]).T @ xc)
+    if inside is not None:
+        ww = np.where(inside, ww, 0.0)
+        xm = np.where(inside[:, None], xm, 0.0)
+    xw = xm * ww[:, None]
+    info = np.empty((xm.shape[1] + 1,) * 2)
+    info[0, 0], info[0, 1:] = ww.sum(), xw.sum(axis=0)
+    info[1:, 0], info[1:, 1:] = info[0, 1:], xw.T @ xm
+    return np.linalg.inv(info)
 
 
 def survey_glm(y: ArrayLike, x: ArrayLike, design: Design | None = None, *,
@@ -158,23 +167,31 @@ def survey_glm(y: ArrayLike, x: ArrayLike, design: Design | None = None, *,
     inside = ~(np.isnan(yv) | np.isnan(xm).any(axis=1))
     if mask is not None:
         inside &= mask
-    w = np.where(inside, dz.w, 0.0)
+    whole = bool(inside.all())
+    w = dz.w if whole else np.where(inside, dz.w, 0.0)
     used = w > 0
-    p = xm.shape[1] + 1
-    if used.sum() <= p:
-        raise ThinData(f"{int(used.sum())} rows for a model of {p} parameters", column="y",
+    n_used, p = int(used.sum()), xm.shape[1] + 1
+    if n_used <= p:
+        raise ThinData(f"{n_used} rows for a model of {p} parameters", column="y",
                        expected=f"more than {p} rows with every value present")
     if family == "quasibinomial" and ((yv[used] < 0) | (yv[used] > 1)).any():
         raise DataError("outcome outside 0-1 for a logistic model", column="y",
                         expected="0/1 flags or shares")
-    w = w / w[used].mean()
-    yz = np.where(inside, yv, 0.0)
-    xc = np.column_stack([np.ones(len(yv)), np.where(inside[:, None], xm, 0.0)])
-    b, mu, converged = fit_coefficients(yz, xc, w, family)
-    influence = (xc * (w * (yz - mu))[:, None]) @ _bread(xc, w, mu, family)
-    vcov, var = totals_vcov(dz, influence, inside if not inside.all() else None)
-    return GLMResult(("(Intercept)", *names), b, vcov, float(var.df[0]) + 1 - p,
-                     int(used.sum()), int(var.n_psu[0]), family, level, converged)
+    w = w * (n_used / w.sum())
+    xc = np.empty((len(yv), p))
+    xc[:, 0] = 1.0
+    xc[:, 1:] = xm
+    if not whole:
+        xc[~inside] = 0.0
+        yv = np.where(inside, yv, 0.0)
+    b, mu, converged = fit_coefficients(yv, xc, w, family)
+    resid = w * (yv - mu)
+    xc *= resid[:, None]   # the estimating functions (R estfun), in place of the model matrix
+    estfun_vcov, var = totals_vcov(dz, xc, None if whole else inside)
+    bread = _bread(xm, w, mu, family, None if whole else inside)
+    return GLMResult(("(Intercept)", *names), b, bread @ estfun_vcov @ bread,
+                     float(var.df[0]) + 1 - p, n_used, int(var.n_psu[0]), family, level,
+                     converged)
 
 
 def _model_arrays(y: ArrayLike, x: ArrayLike) -> tuple[np.ndarray, np.ndarray, list[str]]:
@@ -237,17 +254,42 @@ def _plain_design(design: Design) -> bool:
 
 
 def _plain_vcov(design: Design, z: np.ndarray) -> np.ndarray:
-    """sum_h [s_h sum_c t_c t_c' - k_h t_h t_h'] over PSU totals t_c (Design._plain, k columns)."""
-    k = z.shape[1]
-    n_psu, n_strata = len(design.psu_stratum), design.n_strata
+    """The variance of a plain design (Design._plain) for k columns of ``z`` at once."""
     if design.psu is None:
-        t = z
-    else:
-        t = np.column_stack([np.bincount(design.psu, weights=z[:, j], minlength=n_psu)
-                             for j in range(k)])
+        return _psu_quadratic(design, z)
+    n_psu = len(design.psu_stratum)
+    return _psu_quadratic(design, np.column_stack(
+        [np.bincount(design.psu, weights=z[:, j], minlength=n_psu) for j in range(z.shape[1])]))
+
+
+def _psu_quadratic(design: Design, t: np.ndarray) -> np.ndarray:
+    """sum_h [s_h sum_c t_c t_c' - k_h t_h t_h'] over the PSU totals ``t`` (PSUs x k)."""
     h = design.psu_stratum
-    t_h = np.column_stack([np.bincount(h, weights=t[:, j], minlength=n_strata)
-                           for j in range(k)])
+    t_h = np.column_stack([np.bincount(h, weights=t[:, j], minlength=design.n_strata)
+                           for j in range(t.shape[1])])
     out = t.T @ (design.s_h[h][:, None] * t) - t_h.T @ (design.k_h[:, None] * t_h)
     return np.asarray((out + out.T) / 2)
 
+
+def group_totals_vcov(design: Design, z: np.ndarray, group: np.ndarray, n_groups: int
+                      ) -> np.ndarray:
+    """Covariance matrix of the totals of ``z`` in each group (code per row, -1 = none; R
+    ``svyrecvar`` of the group indicators times ``z``): the PSU x group totals in one pass on
+    a plain design (:meth:`Design.variance` with ``covmat=True`` otherwise)."""
+    if not _plain_design(design) or design.lonely_psu == "fail" or not (design.n_h > 1).any():
+        v = design.variance(z, group, n_groups, covmat=True).vcov
+        assert v is not None
+        return v
+    inside = group >= 0
+    psu = np.arange(design.n) if design.psu is None else design.psu
+    n_psu = len(design.psu_stratum)
+    tot = np.bincount(psu[inside] * n_groups + group[inside], weights=z[inside],
+                      minlength=n_psu * n_groups)
+    nz = np.flatnonzero(tot)
+    c, g, t = nz // n_groups, nz % n_groups, tot[nz]
+    tm = sparse.csr_matrix((t, (c, g)), shape=(n_psu, n_groups))
+    quad = (tm.T @ sparse.diags(design.s_h[design.psu_stratum]) @ tm).toarray()
+    t_h = np.bincount(design.psu_stratum[c] * n_groups + g, weights=t,
+                      minlength=design.n_strata * n_groups).reshape(design.n_strata, n_groups)
+    out = quad - t_h.T @ (design.k_h[:, None] * t_h)
+    return np.asarray((out + out.T) / 2)

@@ -22,7 +22,7 @@ from helpers.errors import ArgumentError, DataError, ThinData
 from helpers.stats.arrays import ArrayLike, as_float, as_mask, check_level, t_value
 from helpers.stats.design import Design, Interval, resolve_design
 from helpers.stats.estimators import survey_mean
-from helpers.stats.regression import survey_glm
+from helpers.stats.regression import group_totals_vcov, survey_glm
 
 ChisqStatistic = Literal["F", "Chisq"]
 
@@ -87,8 +87,7 @@ def survey_chisq(rows: ArrayLike, cols: ArrayLike, design: Design | None = None,
                        expected="two or more levels of each variable")
     keep = (r >= 0) & (c >= 0)
     cell = np.where(keep, r + nr * c, -1)
-    v = dz.variance(np.where(keep, dz.w, 0.0), cell, nr * nc, covmat=True)
-    assert v.vcov is not None
+    v_cells = group_totals_vcov(dz, np.where(keep, dz.w, 0.0), cell, nr * nc)
     totals = np.bincount(cell[keep], weights=dz.w[keep], minlength=nr * nc)
     big_w = totals.sum()
     if big_w <= 0:
@@ -96,7 +95,7 @@ def survey_chisq(rows: ArrayLike, cols: ArrayLike, design: Design | None = None,
                        expected="responses in the table")
     p = totals / big_w
     jac = (np.eye(nr * nc) - p[:, None]) / big_w
-    v_p = jac @ v.vcov @ jac.T
+    v_p = jac @ v_cells @ jac.T
     delta = _design_effects(p, v_p, nr, nc, dz.n)
     n_rows = dz.n
     table = (totals * n_rows / big_w).reshape(nc, nr).T
@@ -133,8 +132,7 @@ def _design_effects(p: np.ndarray, v_p: np.ndarray, nr: int, nc: int, n: int) ->
 
 def _whole_df(design: Design) -> float:
     """R's ``nu`` of svychisq: PSUs minus strata over every row of the design."""
-    psu = np.arange(design.n) if design.psu is None else design.psu
-    return float(len(np.unique(psu)) - len(np.unique(design.strata)))
+    return float(len(design.psu_stratum) - len(np.unique(design.psu_stratum)))
 
 
 def survey_ttest(values: ArrayLike, design: Design | None = None, *,
@@ -160,7 +158,8 @@ def survey_ttest(values: ArrayLike, design: Design | None = None, *,
     mask = as_mask(domain, len(y))
     if mask is not None:
         g = np.where(mask, g, -1)
-    present = np.unique(g[(g >= 0) & ~np.isnan(y) & (resolve_design(design, len(y)).w > 0)])
+    valid = (g >= 0) & ~np.isnan(y) & (resolve_design(design, len(y)).w > 0)
+    present = np.flatnonzero(np.bincount(g[valid], minlength=len(lv)))
     if len(present) != 2:
         raise DataError(f"{len(present)} groups with values", column="group",
                         expected="exactly two groups to compare")
