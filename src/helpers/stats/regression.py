@@ -223,9 +223,10 @@ def totals_vcov(design: Design, z: np.ndarray, inside: np.ndarray | None = None
     domain ``inside``) under ``design`` (R ``svyrecvar`` of a matrix), and the
     :class:`Variance` of the first column (its df and PSUs are the domain's).
 
-    A one-stage design without calibration reads its PSU totals once; any other design
-    combines variances of sums of columns (``var(a + b) = var a + var b + 2 cov(a, b)``) so
-    that every variance comes from :meth:`Design.variance` itself.
+    A one-stage design without calibration reads its PSU totals once; a design with its own
+    matrix variance (``total_vcov``: several stages, calibration) uses it; any other combines
+    variances of sums of columns (``var(a + b) = var a + var b + 2 cov(a, b)``) so that every
+    variance comes from :meth:`Design.variance` itself.
     """
     group = None if inside is None else np.where(inside, 0, -1)
     first = design.variance(z[:, 0], group)
@@ -236,6 +237,8 @@ def totals_vcov(design: Design, z: np.ndarray, inside: np.ndarray | None = None
         return np.full((k, k), np.nan), first
     if _plain_design(design):
         return _plain_vcov(design, z), first
+    if hasattr(design, "total_vcov"):   # a design that computes R's svyrecvar of a matrix
+        return np.asarray(design.total_vcov(z)), first
     var = np.array([first.var[0]] + [design.variance(z[:, j], group).var[0]
                                      for j in range(1, k)])
     out = np.diag(var)
@@ -250,7 +253,8 @@ def _plain_design(design: Design) -> bool:
     """A one-stage design whose variance is a quadratic form in its PSU totals alone."""
     lonely_averaged = design.lonely_psu == "average" and bool(design.lonely_h.any())
     return (type(design) is Design and design.calibration is None and not lonely_averaged
-            and getattr(design, "stages", 1) == 1)
+            and getattr(design, "stage2", None) is None
+            and not getattr(design, "adjust_domain", False))
 
 
 def _plain_vcov(design: Design, z: np.ndarray) -> np.ndarray:
