@@ -181,3 +181,23 @@ def test_svyttest_equals_r(key: str) -> None:
         (ref["estimate"], ref["statistic"], ref["p_value"]), rel=REL)
     assert res.df == ref["df"]
     assert res.ci == pytest.approx((ref["ci_low"], ref["ci_high"]), rel=REL)
+
+
+def test_large_data_paths_of_the_logistic_fit_give_the_same_model(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Warm start from a subsample (equal to R) and the fit on distinct predictor patterns
+    (equal to the row-by-row fit), as used on large data, lowered here to small data."""
+    monkeypatch.setattr(regression, "WARM_START_ROWS", 50)
+    items = ["item1", "item2", "item3", "item4"]
+    fit = regression.survey_glm(B2B.promoter, B2B[items], DESIGNS["b2b"], family="quasibinomial")
+    ref = R["glm"]["b2b_promoter"]
+    assert fit.coef == pytest.approx(ref["estimate"], rel=REL)
+    assert fit.se == pytest.approx(ref["se"], rel=REL)
+    two = B2B[["item1", "quarter_end_deal"]]
+    xc = np.column_stack([np.ones(len(B2B)), two.to_numpy(float)])
+    assert regression._patterns(xc) is not None
+    by_pattern = regression.survey_glm(B2B.promoter, two, DESIGNS["b2b"], family="quasibinomial")
+    monkeypatch.setattr(regression, "_patterns", lambda xc: None)
+    by_row = regression.survey_glm(B2B.promoter, two, DESIGNS["b2b"], family="quasibinomial")
+    assert by_pattern.coef == pytest.approx(by_row.coef, rel=1e-9)
+    assert by_pattern.vcov == pytest.approx(by_row.vcov, rel=1e-9)

@@ -21,7 +21,7 @@ from typing import Literal
 
 import numpy as np
 import pandas as pd
-from scipy import sparse, stats
+from scipy import sparse, special, stats
 
 from helpers.errors import ArgumentError, DataError, ThinData
 from helpers.stats.arrays import ArrayLike, as_mask, check_level, t_value
@@ -31,6 +31,8 @@ Family = Literal["gaussian", "quasibinomial"]
 FAMILIES = ("gaussian", "quasibinomial")
 #: Newton steps allowed before a logistic fit is reported as not converged (R glm: 25).
 MAX_ITERATIONS = 50
+#: Rows of the systematic subsample whose logistic fit starts the full one (large data only).
+WARM_START_ROWS = 50_000
 
 
 @dataclass(frozen=True)
@@ -84,7 +86,7 @@ class GLMResult:
 
 
 def _inverse_link(eta: np.ndarray) -> np.ndarray:
-    return 1.0 / (1.0 + np.exp(-np.clip(eta, -700, 700)))
+    return np.asarray(special.expit(eta))
 
 
 def _check_family(family: str) -> None:
@@ -107,9 +109,48 @@ def fit_coefficients(y: np.ndarray, xc: np.ndarray, w: np.ndarray, family: Famil
         b = _solve(xw.T @ xc, xw.T @ y)
         return b, xc @ b, True
     b = np.zeros(xc.shape[1])
+    patterns = _patterns(xc) if len(y) > 4 * WARM_START_ROWS else None
+    if patterns is not None:   # few distinct predictor rows (rating scales): fit on those
+        codes, first = patterns
+        wp = np.bincount(codes, weights=w)
+        b, _, ok = _newton(np.bincount(codes, weights=w * y) / np.where(wp > 0, wp, 1.0),
+                           xc[first], wp, b)
+        return b, _inverse_link(xc @ b), ok
+    if len(y) > 4 * WARM_START_ROWS:   # start from every k-th row's fit: fewer full passes
+        k = len(y) // WARM_START_ROWS
+        try:
+            start, _, ok = _newton(y[::k], xc[::k], w[::k], b)
+        except DataError:   # the subsample is degenerate: start from zero
+            start, ok = b, False
+        b = start if ok else b
+    return _newton(y, xc, w, b)
+
+
+def _patterns(xc: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """Each row's distinct predictor pattern and the first row of each pattern, when there
+    are at most a twentieth as many patterns as rows (the likelihood is a sum over patterns)."""
+    key = np.zeros(len(xc), dtype=np.int64)
+    for j in range(1, xc.shape[1]):
+        codes, uniq = pd.factorize(xc[:, j])
+        key = key * len(uniq) + codes
+        if len(uniq) > len(xc) // 20:
+            return None
+        key = pd.factorize(key)[0]
+    n_pat = int(key.max()) + 1
+    if n_pat > len(xc) // 20:
+        return None
+    first = np.empty(n_pat, dtype=np.int64)
+    first[key[::-1]] = np.arange(len(key) - 1, -1, -1)
+    return key, first
+
+
+def _newton(y: np.ndarray, xc: np.ndarray, w: np.ndarray, b: np.ndarray
+            ) -> tuple[np.ndarray, np.ndarray, bool]:
+    """Newton-Raphson for the weighted logistic likelihood from ``b``."""
+    xt = np.ascontiguousarray(xc.T)
     for _ in range(MAX_ITERATIONS):
         mu = _inverse_link(xc @ b)
-        step = _solve((xc * (w * mu * (1 - mu))[:, None]).T @ xc, xc.T @ (w * (y - mu)))
+        step = _solve((xt * (w * mu * (1 - mu))) @ xc, xt @ (w * (y - mu)))
         b = b + step
         if np.abs(step).max() <= 1e-10 * (1 + np.abs(b).max()):
             return b, _inverse_link(xc @ b), True
