@@ -1,0 +1,157 @@
+"""Concessions and scores: are scores being bought?
+
+When NPS becomes a target, powerful customers extract concessions (discounts, credits, free
+services) and reps give them away to secure high scores. With a concessions table (account, rep,
+date, type, value) this module asks, within each account from wave to wave (so an account's
+general mood cancels out), whether a concession before a survey goes with a higher score from
+the same account; which reps' concessions buy more score than their peers' (a within-account
+lift per rep, shrunk towards the peers, one-sided test, Benjamini-Hochberg across reps); and what a
+point of NPS bought this way costs. Per-rep results join the integrity index as their own
+evidence family (:func:`evidence`). Reps are named only in the analyst's tables; leadership pages
+use pseudonyms, as the rest of the integrity report does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from helpers.analysis.integrity_checks import EVIDENCE_COLUMNS, FAMILIES, finish_evidence
+from helpers.analysis.programme import account_wave_scores
+from helpers.errors import ThinData, require_columns
+from helpers.measures import Measure
+
+CHECK = "concession_lift"
+#: Days before an account's first response of a wave in which a concession counts as "before
+#: the survey" (bounded by the account's previous responding wave).
+WINDOW_DAYS = 120
+
+
+def conceded_waves(rows: pd.DataFrame, measures: Sequence[Measure], concessions: pd.DataFrame,
+                   window_days: int = WINDOW_DAYS) -> pd.DataFrame:
+    """One row per account and wave with responses: its score, rep, and the concessions (count
+    and value) given after the account's previous responding wave (at most `window_days`
+    before) and before its first response of this wave; ``conceded`` when any."""
+    require_columns(concessions, ["account_id", "rep_id", "date", "value"], "concessions")
+    s = account_wave_scores(rows, measures).sort_values(["account_id", "wave"], ignore_index=True)
+    s["prev_last"] = s.groupby("account_id")["last"].shift(1)
+    start = s["first"] - pd.Timedelta(days=window_days)
+    s["from"] = s["prev_last"].where(s["prev_last"] > start, start)
+    c = concessions.assign(account_id=concessions["account_id"].astype(str),
+                           date=pd.to_datetime(concessions["date"]),
+                           value=pd.to_numeric(concessions["value"], errors="coerce"),
+                           giver=concessions["rep_id"].astype(str))
+    m = s[["account_id", "wave", "from", "first"]].merge(c[["account_id", "date", "value", "giver"]],
+                                                         on="account_id")
+    m = m[(m["date"] > m["from"]) & (m["date"] <= m["first"])]
+    agg = m.groupby(["account_id", "wave"]).agg(concessions=("value", "size"), value=("value", "sum"),
+                                                giver=("giver", "first"))
+    s = s.merge(agg, on=["account_id", "wave"], how="left")
+    s["concessions"] = s["concessions"].fillna(0).astype(int)
+    s["value"] = s["value"].fillna(0.0)
+    s["conceded"] = s["concessions"] > 0
+    s["rep_id"] = s["giver"].fillna(s["rep_id"]) if "rep_id" in s else s["giver"]
+    return s.drop(columns=["giver", "prev_last", "from"])
+
+
+def _within(y: np.ndarray, t: np.ndarray, acc: np.ndarray) -> tuple[float, float, int]:
+    """Fixed-effects slope of y on t within accounts and its account-clustered SE (CR1)."""
+    codes = pd.factorize(acc)[0]
+    yd = y - (np.bincount(codes, y) / np.bincount(codes))[codes]
+    td = t - (np.bincount(codes, t) / np.bincount(codes))[codes]
+    sxx = float((td * td).sum())
+    informative = int((np.bincount(codes, np.abs(td)) > 0).sum())
+    if sxx <= 0 or informative < 2:
+        return np.nan, np.nan, informative
+    b = float((td * yd).sum() / sxx)
+    u = np.bincount(codes, td * (yd - b * td))
+    g = int(codes.max()) + 1
+    se = float(np.sqrt(g / max(g - 1, 1) * (u * u).sum()) / sxx)
+    return b, se, informative
+
+
+def score_lift(waves: pd.DataFrame, level: float = 0.95) -> pd.DataFrame:
+    """Within-account lift of the score in waves after a concession (all reps), and per 1,000
+    of concession value, with account-clustered CIs."""
+    y, acc = waves["score"].to_numpy(float), waves["account_id"].to_numpy()
+    rows = []
+    for name, t in (("after a concession", waves["conceded"].to_numpy(float)),
+                    ("per 1,000 of concession value", waves["value"].to_numpy(float) / 1000)):
+        b, se, k = _within(y, t, acc)
+        z = stats.t.ppf(0.5 + level / 2, max(waves["account_id"].nunique() - 1, 1))
+        rows.append({"effect": name, "estimate": b, "se": se, "ci_low": b - z * se,
+                     "ci_high": b + z * se, "p_value": 2 * stats.norm.sf(abs(b / se)) if se > 0 else np.nan,
+                     "n": len(y), "accounts_informative": k})
+    return pd.DataFrame(rows)
+
+
+def _shrink(est: np.ndarray, se: np.ndarray) -> tuple[np.ndarray, np.ndarray, float, float]:
+    """Normal-normal empirical Bayes (DerSimonian-Laird between-rep variance): shrunk lifts, their
+    posterior SDs, the pooled mean and tau²."""
+    ok = np.isfinite(est) & np.isfinite(se) & (se > 0)
+    w = 1 / se[ok] ** 2
+    mu = float((w * est[ok]).sum() / w.sum())
+    q = float((w * (est[ok] - mu) ** 2).sum())
+    tau2 = max(0.0, (q - (ok.sum() - 1)) / (w.sum() - (w * w).sum() / w.sum()))
+    b = np.where(ok, tau2 / (tau2 + np.where(ok, se, 1) ** 2), 0.0)
+    shrunk = np.where(ok, mu + b * (np.nan_to_num(est) - mu), mu)
+    post_sd = np.where(ok, np.sqrt(b * np.where(ok, se, 1) ** 2), np.sqrt(tau2))
+    return shrunk, post_sd, mu, tau2
+
+
+def rep_lifts(waves: pd.DataFrame, alpha: float = 0.05) -> pd.DataFrame:
+    """Per rep: concessions, value, the within-account score lift after their concessions, the
+    peers' lift (every other rep pooled), EB-shrunk lift with a 95 % interval, one-sided p of
+    lift > 0 (t with informative accounts - 1 df: a rep whose concessions have nothing to do
+    with the survey has no lift), BH q across reps, and the value given per point of lift."""
+    require_columns(waves, ["rep_id", "account_id", "score", "conceded", "value"], "account waves")
+    reps = sorted(waves["rep_id"].dropna().astype(str).unique())
+    rows = []
+    for r in reps:
+        mine = waves["rep_id"].astype(str).eq(r).to_numpy()
+        b, se, k = _within(waves["score"].to_numpy(float)[mine], waves["conceded"].to_numpy(float)[mine],
+                           waves["account_id"].to_numpy()[mine])
+        pb, pse, _ = _within(waves["score"].to_numpy(float)[~mine],
+                             waves["conceded"].to_numpy(float)[~mine], waves["account_id"].to_numpy()[~mine])
+        sub = waves[mine]
+        rows.append({"rep_id": r, "n": int(sub["conceded"].sum()), "k": k, "estimate": b, "peer": pb,
+                     "se": se, "peer_se": pse, "value": float(sub["value"].sum())})
+    out = pd.DataFrame(rows)
+    if out["estimate"].notna().sum() < 3:
+        raise ThinData(f"{int(out['estimate'].notna().sum())} reps with concessions before some "
+                       "but not all of an account's waves", file="concessions",
+                       expected="at least 3 reps")
+    shrunk, sd, _, _ = _shrink(out["estimate"].to_numpy(float), out["se"].to_numpy(float))
+    out["shrunk"], out["ci_low"], out["ci_high"] = shrunk, shrunk - 1.96 * sd, shrunk + 1.96 * sd
+    out["p"] = stats.t.sf(out["estimate"] / out["se"], np.maximum(out["k"] - 1, 1))
+    out["value_per_point"] = out["value"] / (out["n"] * out["shrunk"].clip(lower=1e-9))
+    out.loc[out["shrunk"] <= 0, "value_per_point"] = np.nan
+    out = finish_evidence(out, CHECK, alpha).merge(out[["rep_id", "value", "value_per_point"]], on="rep_id")
+    out["reason"] = [
+        f"scores {r.estimate:+.0f} points higher after their concessions than in the same "
+        f"accounts' other waves vs {r.peer:+.0f} for peers (shrunk {r.shrunk:+.0f}, "
+        f"{r.n} concessions, q={r.q:.3f})" for r in out.itertuples()]
+    return out
+
+
+def evidence(lifts: pd.DataFrame) -> pd.DataFrame:
+    """The per-rep lifts as integrity evidence (one family, ``concessions``)."""
+    return lifts[EVIDENCE_COLUMNS].copy()
+
+
+def cost_per_point(lifts: pd.DataFrame) -> pd.DataFrame:
+    """What a point of account NPS bought by concessions cost, for the reps whose concessions
+    buy more than their peers' (failing after FDR control): total value given over the points
+    bought (shrunk lift times concessions)."""
+    bought = lifts[lifts["fail"]]
+    points = float((bought["shrunk"].clip(lower=0) * bought["n"]).sum())
+    value = float(bought["value"].sum())
+    return pd.DataFrame([{"reps": len(bought), "concessions": int(bought["n"].sum()),
+                          "value": value, "points_bought": points,
+                          "cost_per_point": value / points if points > 0 else np.nan}])
+
+
+assert CHECK in FAMILIES, "register the concessions check in integrity_checks.FAMILIES"

@@ -1,0 +1,238 @@
+"""The B2B response programme: who to hear from next.
+
+Response rates per account and wave against the programme's target (``response_target``, 70 %
+by default for B2B) with confidence intervals; the roles (decision maker, influencer) an account
+has not been heard from this year; a response-propensity model fitted on the invitations and
+validated on the latest wave it did not see (AUC, calibration slope); and the chase list for the
+next wave: contacts (by hashed contact key and role, never a name) ranked by the expected lift in
+the coverage of revenue and of decision makers. The trend towards the target is shown per tier.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from helpers.analysis import accounts as account_views
+from helpers.analysis.programme import RESPONSE_TARGET
+from helpers.errors import ArgumentError, DataError, ThinData, require_columns
+
+#: Roles an account programme wants to hear from every year.
+KEY_ROLES = ("decision_maker", "influencer")
+#: Invitation columns the propensity model uses when present (besides role, tier and tenure).
+OPTIONAL_FEATURES = ("reminders", "days_since_touch")
+
+
+def _check_target(target: float) -> float:
+    if not 0 < target <= 1:
+        raise ArgumentError(f"response_target {target!r}", argument="response_target",
+                            expected="a share between 0 and 1 (0.7 = 70 %)")
+    return float(target)
+
+
+def rates_against_target(invitations: pd.DataFrame, target: float = RESPONSE_TARGET,
+                         by: str = "account_id") -> pd.DataFrame:
+    """Response rate (%) per wave and `by` (account, tier, role) with its 95 % CI, against the
+    target: ``status`` is "at target" when the CI lies above it, "below target" when below,
+    else "not yet clear"."""
+    goal = 100 * _check_target(target)
+    require_columns(invitations, ["wave", "account_id", "responded"], "invitations")
+    parts = []
+    for wave, inv in invitations.groupby("wave", sort=True):
+        part = account_views.response_rates(inv, by)
+        parts.append(part.assign(wave=str(wave)))
+    out = pd.concat(parts, ignore_index=True)
+    out["target"] = goal
+    out["gap"] = out["rate"] - goal
+    out["status"] = np.select([out["ci_low"] >= goal, out["ci_high"] < goal],
+                              ["at target", "below target"], "not yet clear")
+    return out[["wave", by, "invited", "responded", "rate", "ci_low", "ci_high", "target", "gap",
+                "status", "n"]]
+
+
+def tier_trend(invitations: pd.DataFrame, accounts: pd.DataFrame, target: float = RESPONSE_TARGET,
+               tier: str = "tier") -> pd.DataFrame:
+    """Response rate per tier and wave against the target (clustered by account), with each
+    tier's change per wave (least-squares slope over the waves, points per wave)."""
+    inv = invitations
+    if tier not in inv:
+        if tier not in accounts:
+            raise DataError(f"no column {tier!r}", file="accounts", expected="a tier column")
+        inv = inv.assign(**{tier: inv["account_id"].map(accounts.set_index("account_id")[tier])})
+    out = rates_against_target(inv, target, by=tier)
+    order = {w: i for i, w in enumerate(sorted(out["wave"].unique()))}
+    slopes = {t: (np.polyfit(g["wave"].map(order), g["rate"], 1)[0] if len(g) > 1 else np.nan)
+              for t, g in out.groupby(tier)}
+    out["points_per_wave"] = out[tier].map(slopes)
+    return out
+
+
+def coverage_gaps(invitations: pd.DataFrame, waves: Sequence[str],
+                  roles: Sequence[str] = KEY_ROLES) -> pd.DataFrame:
+    """Per account: the key roles invited in `waves` (this year) but never heard from.
+
+    Columns: account_id, one True/False column per role (``no_<role>``: invited, never answered),
+    ``gaps`` (the roles missing, in words) and ``invited_contacts``. Only accounts with a gap."""
+    require_columns(invitations, ["wave", "account_id", "responded", "role"], "invitations")
+    inv = invitations[invitations["wave"].astype(str).isin([str(w) for w in waves])]
+    inv = inv[inv["role"].astype(str).isin(roles)]
+    heard = inv.groupby(["account_id", "role"], observed=True)["responded"].any().unstack()
+    out = pd.DataFrame(index=heard.index)
+    for r in roles:
+        out[f"no_{r}"] = heard[r].eq(False) if r in heard else False
+    flags = out[[f"no_{r}" for r in roles]].to_numpy(bool)
+    out["gaps"] = [", ".join(r.replace("_", " ") for r, f in zip(roles, row, strict=True) if f)
+                   for row in flags]
+    out["invited_contacts"] = inv.groupby("account_id")["contact_key"].nunique() \
+        if "contact_key" in inv else inv.groupby("account_id").size()
+    out = out[flags.any(axis=1)].reset_index()
+    out["account_id"] = out["account_id"].astype(str)
+    return out.sort_values("account_id", ignore_index=True)
+
+
+def propensity_features(invitations: pd.DataFrame, accounts: pd.DataFrame | None = None
+                        ) -> pd.DataFrame:
+    """One row per invitation: responded, wave, account, contact, and the model's features:
+    role and tier dummies, tenure (years since the deal closed, when known), the contact's
+    answer to the previous wave (``past_response``; ``first_invite`` where there was none) and,
+    where the invitations carry them, reminders and days since the last touchpoint."""
+    require_columns(invitations, ["wave", "account_id", "responded"], "invitations")
+    inv = invitations.reset_index(drop=True)
+    x = pd.DataFrame({"responded": inv["responded"].astype(bool).astype(float),
+                      "wave": inv["wave"].astype(str), "account_id": inv["account_id"].astype(str)})
+    x["contact_key"] = inv["contact_key"].astype(str) if "contact_key" in inv else x.index.astype(str)
+    x["role"] = inv["role"].astype(str) if "role" in inv else "unknown"
+    acc = accounts.set_index("account_id") if accounts is not None and len(accounts) else None
+    x["tier"] = (x["account_id"].map(acc["tier"]).astype(str) if acc is not None and "tier" in acc
+                 else "unknown")
+    if acc is not None and "deal_close_date" in acc and "invited_at" in inv:
+        close = pd.to_datetime(x["account_id"].map(acc["deal_close_date"]), errors="coerce")
+        x["tenure_years"] = (pd.to_datetime(inv["invited_at"]) - close).dt.days / 365.25
+    x = x.sort_values(["contact_key", "wave"])
+    past = x.groupby("contact_key")["responded"].shift(1)
+    x["first_invite"] = past.isna().astype(float)
+    x["past_response"] = past.fillna(0.0)
+    for c in OPTIONAL_FEATURES:
+        if c in inv:
+            x[c] = pd.to_numeric(inv[c], errors="coerce").reindex(x.index)
+    return x.sort_index()
+
+
+def _design(x: pd.DataFrame, levels: dict[str, list[str]] | None = None
+            ) -> tuple[np.ndarray, list[str], dict[str, list[str]]]:
+    """Model matrix: intercept, dummies (reference: the first level seen in fitting) and
+    numeric features with values."""
+    levels = levels or {c: sorted(x[c].unique()) for c in ("role", "tier")}
+    cols, names = [np.ones(len(x))], ["intercept"]
+    for c, lv in levels.items():
+        ref = "influencer" if c == "role" and "influencer" in lv else lv[0]
+        for v in lv:
+            if v != ref:
+                cols.append((x[c] == v).to_numpy(float))
+                names.append(f"{c}: {v}")
+    for c in ("tenure_years", "past_response", "first_invite", *OPTIONAL_FEATURES):
+        if c in x:
+            cols.append(x[c].fillna(x[c].median() if x[c].notna().any() else 0).to_numpy(float))
+            names.append(c)
+    return np.column_stack(cols), names, levels
+
+
+@dataclass(frozen=True)
+class PropensityModel:
+    """A response-propensity model and how well it predicts a wave it did not see.
+
+    `coefficients`: log-odds per feature with account-clustered 95 % CIs; `auc` and
+    `calibration_slope` (1 = well calibrated, below 1 = over-confident) on `holdout_wave`."""
+
+    coefficients: pd.DataFrame
+    auc: float
+    calibration_slope: float
+    calibration_ci: tuple[float, float]
+    holdout_wave: str
+    n_train: int
+    n_test: int
+    levels: dict[str, list[str]]
+    beta: np.ndarray
+
+    def predict(self, x: pd.DataFrame) -> np.ndarray:
+        """Probability of answering for feature rows `x` (:func:`propensity_features`)."""
+        m, _, _ = _design(x.assign(**{c: x[c].where(x[c].isin(lv), lv[0])
+                                      for c, lv in self.levels.items()}), self.levels)
+        return 1 / (1 + np.exp(-m @ self.beta))
+
+
+def _logit_fit(m: np.ndarray, y: np.ndarray, groups: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Logistic regression (statsmodels) with an account-clustered covariance: (beta, se)."""
+    import statsmodels.api as sm
+
+    fit = sm.Logit(y, m).fit(disp=0, maxiter=200, cov_type="cluster",
+                             cov_kwds={"groups": pd.factorize(groups)[0]})
+    return np.asarray(fit.params), np.asarray(fit.bse)
+
+
+def fit_propensity(features: pd.DataFrame, holdout_wave: str | None = None) -> PropensityModel:
+    """Fit the response-propensity model on every wave before `holdout_wave` (the latest by
+    default) and validate it there: AUC and calibration slope (logistic regression of the
+    held-out answers on the model's log-odds). The coefficients reported are those of the
+    model refitted on every wave."""
+    from sklearn.metrics import roc_auc_score
+
+    waves = sorted(features["wave"].unique())
+    hold = holdout_wave or waves[-1]
+    train, test = features[features["wave"] < hold], features[features["wave"] == hold]
+    if len(waves) < 2 or train["responded"].nunique() < 2 or test["responded"].nunique() < 2:
+        raise ThinData(f"{len(waves)} wave(s) of invitations", file="invitations",
+                       expected="two waves or more, with answers and non-answers in each")
+    m_train, _, levels = _design(train)
+    beta, _ = _logit_fit(m_train, train["responded"].to_numpy(), train["account_id"].to_numpy())
+    m_test, _, _ = _design(test.assign(**{c: test[c].where(test[c].isin(lv), lv[0])
+                                         for c, lv in levels.items()}), levels)
+    eta = m_test @ beta
+    y_test = test["responded"].to_numpy()
+    slope, slope_se = _logit_fit(np.column_stack([np.ones(len(eta)), eta]), y_test,
+                                 test["account_id"].to_numpy())
+    m_all, names, levels_all = _design(features)
+    beta_all, se_all = _logit_fit(m_all, features["responded"].to_numpy(),
+                                  features["account_id"].to_numpy())
+    z = stats.norm.ppf(0.975)
+    coef = pd.DataFrame({"feature": names, "estimate": beta_all, "se": se_all,
+                         "ci_low": beta_all - z * se_all, "ci_high": beta_all + z * se_all})
+    return PropensityModel(coef, float(roc_auc_score(y_test, eta)), float(slope[1]),
+                           (float(slope[1] - z * slope_se[1]), float(slope[1] + z * slope_se[1])),
+                           str(hold), len(train), len(test), levels_all, beta_all)
+
+
+def chase_list(model: PropensityModel, features: pd.DataFrame, accounts: pd.DataFrame,
+               waves: Sequence[str], top: int = 50) -> pd.DataFrame:
+    """The contacts to chase in the next wave, best first: by hashed contact key and role.
+
+    A contact's expected lift is their predicted chance of answering (the latest wave's answer
+    as their past response) times what their answer would add this year: the account's share of
+    ARR when nobody at the account has answered (revenue coverage, percentage points) plus one
+    account's share of decision-maker coverage when they are the decision maker of an account
+    whose decision maker has not answered (percentage points of accounts)."""
+    year = features[features["wave"].isin([str(w) for w in waves])]
+    latest = year[year["wave"] == year["wave"].max()].copy()
+    latest["past_response"], latest["first_invite"] = latest["responded"], 0.0
+    p = model.predict(latest)
+    heard = year.groupby("account_id")["responded"].any()
+    dm_heard = year[year["role"] == "decision_maker"].groupby("account_id")["responded"].any()
+    arr = accounts.set_index("account_id")["arr"] if "arr" in accounts else pd.Series(dtype=float)
+    share = latest["account_id"].map(arr / arr.sum()).fillna(0.0).to_numpy(float)
+    no_answer = ~latest["account_id"].map(heard).fillna(False).astype(bool).to_numpy()
+    dm_gap = (latest["role"].eq("decision_maker")
+              & ~latest["account_id"].map(dm_heard).fillna(False).astype(bool)).to_numpy()
+    out = pd.DataFrame({
+        "contact_key": latest["contact_key"].to_numpy(), "account_id": latest["account_id"].to_numpy(),
+        "role": latest["role"].to_numpy(), "tier": latest["tier"].to_numpy(), "p_answer": p,
+        "revenue_lift_pts": 100 * p * share * no_answer,
+        "dm_lift_pts": 100 * p * dm_gap / max(year["account_id"].nunique(), 1)})
+    out["expected_lift_pts"] = out["revenue_lift_pts"] + out["dm_lift_pts"]
+    out = out[out["expected_lift_pts"] > 0].sort_values(
+        ["expected_lift_pts", "contact_key"], ascending=[False, True], ignore_index=True)
+    out.insert(0, "rank", np.arange(1, len(out) + 1))
+    return out.head(top)
