@@ -101,6 +101,22 @@ SECTIONS: dict[str, Needs] = {
     # 05_score_integrity
     "integrity.reps": Needs("Gamed or pressured scores by rep", market=B2B, fields=("rep_id",),
                             drivers=2),
+    "integrity.concessions": Needs("Concessions and scores", market=B2B,
+                                   fields=("account_id", "submitted_at"), inputs=("concessions",),
+                                   waves=2),
+    # 08_account_programme
+    "programme.response": Needs("Response programme: rates against the target and the chase list",
+                                market=B2B, fields=("account_id", "role"), inputs=("invitations",)),
+    "programme.follow_up_list": Needs("Follow-up list for account teams", market=B2B,
+                                      fields=("account_id",), waves=2),
+    "programme.follow_up_effect": Needs("Do followed-up accounts move more", market=B2B,
+                                        fields=("account_id", "submitted_at"),
+                                        inputs=("follow_ups",), waves=2),
+    "programme.coverage_audit": Needs("Coverage audit: accounts not surveyed", market=B2B,
+                                      fields=("account_id",), inputs=("accounts", "invitations"),
+                                      columns={"accounts": ("arr",)}),
+    "programme.exclusions": Needs("Accounts removed from the invitation list", market=B2B,
+                                  fields=("account_id",), inputs=("exclusions",)),
 }
 
 def needs(section: str) -> Needs:
