@@ -154,4 +154,30 @@ def cost_per_point(lifts: pd.DataFrame) -> pd.DataFrame:
                           "cost_per_point": value / points if points > 0 else np.nan}])
 
 
+def joined(evidence_table: pd.DataFrame, lifts: pd.DataFrame) -> pd.DataFrame:
+    """The integrity evidence with the concessions family added (replacing an earlier one)."""
+    kept = evidence_table[evidence_table["check"] != CHECK]
+    return pd.concat([kept, evidence(lifts)], ignore_index=True)
+
+
+def lift_table(waves: pd.DataFrame, lifts: pd.DataFrame) -> pd.DataFrame:
+    """The programme-wide figures, no rep named: the within-account lift after a concession and
+    per 1,000 of value (95 % CIs), and the cost of a point bought by the reps who buy scores."""
+    out = score_lift(waves)
+    cost = cost_per_point(lifts).iloc[0]
+    bought = {"effect": "cost of an account-NPS point bought (reps whose concessions buy scores)",
+              "estimate": cost["cost_per_point"], "n": int(cost["concessions"]),
+              "reps": int(cost["reps"])}
+    return pd.concat([out, pd.DataFrame([bought])], ignore_index=True)
+
+
+def rep_table(lifts: pd.DataFrame, names: dict[str, str]) -> pd.DataFrame:
+    """Per rep by pseudonym (never the rep id): concessions, value, lift, shrunk lift with its
+    interval, q-value, whether it fails, and the value given per point."""
+    cols = ["n", "value", "estimate", "shrunk", "ci_low", "ci_high", "q", "fail", "value_per_point"]
+    out = lifts.assign(rep=lifts["rep_id"].map(names).fillna("other"))[["rep", *cols]]
+    return out.rename(columns={"n": "concessions", "estimate": "lift", "fail": "buys_scores"}) \
+        .sort_values(["buys_scores", "shrunk"], ascending=[False, False], ignore_index=True)
+
+
 assert CHECK in FAMILIES, "register the concessions check in integrity_checks.FAMILIES"

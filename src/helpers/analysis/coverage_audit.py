@@ -176,3 +176,29 @@ def bias_table(bias: Bias) -> pd.DataFrame:
         {"figure": "accounts not surveyed scoring like the bottom quartile", "estimate": bias.bound,
          "ci_low": np.nan, "ci_high": np.nan},
     ])
+
+
+def headline_metrics(bias: Bias) -> dict[str, dict[str, float]]:
+    """Metrics for the run folder (the executive summary's one line reads them)."""
+    return {
+        "accounts_not_surveyed": {"estimate": bias.accounts_not_surveyed},
+        "arr_share_not_surveyed": {"estimate": round(100 * bias.arr_share_not_surveyed, 2)},
+        "nps_b2b": {"estimate": round(bias.nps, 2), "ci_low": round(bias.nps_ci[0], 2),
+                    "ci_high": round(bias.nps_ci[1], 2)},
+        "nps_reweighted": {"estimate": round(bias.reweighted, 2), "ci_low": round(bias.reweighted_ci[0], 2),
+                           "ci_high": round(bias.reweighted_ci[1], 2)},
+        "nps_if_bottom_quartile": {"estimate": round(bias.bound, 2)},
+    }
+
+
+def line_from_metrics(metrics: dict[str, dict[str, float]], market: str = "B2B") -> str | None:
+    """:func:`leadership_line` from the metrics :func:`headline_metrics` wrote (None without)."""
+    try:
+        n = int(metrics["accounts_not_surveyed"]["estimate"])
+        share = float(metrics["arr_share_not_surveyed"]["estimate"]) / 100
+        nps = float(metrics["nps_b2b"]["estimate"])
+        bound = float(metrics["nps_if_bottom_quartile"]["estimate"])
+    except (KeyError, TypeError, ValueError):
+        return None
+    bias = Bias(nps, (np.nan, np.nan), np.nan, (np.nan, np.nan), np.nan, bound, n, share, ())
+    return leadership_line(bias, market)

@@ -236,3 +236,26 @@ def chase_list(model: PropensityModel, features: pd.DataFrame, accounts: pd.Data
         ["expected_lift_pts", "contact_key"], ascending=[False, True], ignore_index=True)
     out.insert(0, "rank", np.arange(1, len(out) + 1))
     return out.head(top)
+
+
+def headline_metrics(rates_by_tier: pd.DataFrame, model: PropensityModel | None,
+                     invitations: pd.DataFrame, target: float = RESPONSE_TARGET
+                     ) -> dict[str, dict[str, float]]:
+    """Metrics for the run folder: the latest wave's B2B response rate (clustered CI) against
+    the target, tiers at target, and the propensity model's out-of-sample AUC and slope."""
+    latest = invitations[invitations["wave"] == invitations["wave"].max()]
+    overall = account_views.response_rates(latest.assign(all="all"), "all").iloc[0]
+    last = rates_by_tier[rates_by_tier["wave"] == rates_by_tier["wave"].max()]
+    out: dict[str, dict[str, float]] = {
+        "response_rate_b2b": {"estimate": round(float(overall["rate"]), 2),
+                              "ci_low": round(float(overall["ci_low"]), 2),
+                              "ci_high": round(float(overall["ci_high"]), 2),
+                              "n": int(overall["n"]), "target": 100 * target},
+        "tiers_at_target": {"estimate": int((last["status"] == "at target").sum()), "n": len(last)},
+    }
+    if model is not None:
+        out["propensity_auc"] = {"estimate": round(model.auc, 3), "n": model.n_test}
+        out["propensity_calibration_slope"] = {"estimate": round(model.calibration_slope, 3),
+                                               "ci_low": round(model.calibration_ci[0], 3),
+                                               "ci_high": round(model.calibration_ci[1], 3)}
+    return out
