@@ -232,3 +232,14 @@ def test_the_leadership_line_reads_back_from_the_metrics():
                     "quartile, B2B NPS would be +9 (it is +18).")
     assert coverage_audit.line_from_metrics(coverage_audit.headline_metrics(bias)) == line
     assert coverage_audit.line_from_metrics({}) is None
+
+
+def test_the_executive_summary_line_names_no_account_or_rep(tmp_path):
+    from helpers import catalog
+    from helpers.reporting import coverage_line, summary
+    bias = coverage_audit.Bias(18.0, (10.0, 26.0), 15.0, (7.0, 23.0), -60.0, 9.4, 36, 0.19, ("arr",))
+    art = summary.load_artefacts(tmp_path)
+    assert "not available" in coverage_line.coverage_finding(art).text
+    catalog.save_metrics(coverage_audit.headline_metrics(bias), "08_account_programme", tmp_path)
+    text = coverage_line.coverage_finding(summary.load_artefacts(tmp_path)).text
+    assert text.startswith("36 accounts (19 % of ARR) were not surveyed")

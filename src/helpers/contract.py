@@ -238,7 +238,7 @@ READS: dict[str, Reads] = {
         tables=("market_headline", "headline_changes", "wave_changes", "nps_trend",
                 "drivers_ranked", "drivers_priority", "drivers_what_if", "gap_value"),
         metrics=("01_clean_survey", "02_segments", "04_leaders_vs_laggards",
-                 "05_score_integrity")),
+                 "05_score_integrity", "08_account_programme")),
     "07_sales_briefing": Reads(tables=("drivers_ranked",)),
 }
 
