@@ -243,3 +243,16 @@ def test_the_executive_summary_line_names_no_account_or_rep(tmp_path):
     catalog.save_metrics(coverage_audit.headline_metrics(bias), "08_account_programme", tmp_path)
     text = coverage_line.coverage_finding(summary.load_artefacts(tmp_path)).text
     assert text.startswith("36 accounts (19 % of ARR) were not surveyed")
+
+
+def test_without_the_new_inputs_the_cards_say_what_to_provide():
+    facts = contract.Facts(rows={"B2B": 500}, fields={"B2B": frozenset({"account_id", "role", "rep_id",
+                                                                          "submitted_at"})},
+                           drivers={"B2B": 10}, stages={}, segments={"B2B": 2}, waves={"B2B": 4},
+                           tables={"accounts": frozenset({"account_id", "arr"})})
+    assert contract.missing("integrity.concessions", facts) == [
+        f"{inputs.INPUTS['concessions'].what} ({inputs.INPUTS['concessions'].how})"]
+    assert "follow-up file" in contract.missing("programme.follow_up_effect", facts)[0]
+    assert "invitations" in contract.missing("programme.coverage_audit", facts)[0]
+    assert "excluded_by" in contract.missing("programme.exclusions", facts)[0]
+    assert contract.missing("programme.follow_up_list", facts) == []
