@@ -19,7 +19,7 @@ from scipy import stats
 
 from helpers.analysis import accounts as account_views
 from helpers.analysis.programme import RESPONSE_TARGET
-from helpers.errors import ArgumentError, DataError, ThinData, require_columns
+from helpers.errors import ArgumentError, ThinData, require_columns
 
 #: Roles an account programme wants to hear from every year.
 KEY_ROLES = ("decision_maker", "influencer")
@@ -61,7 +61,8 @@ def tier_trend(invitations: pd.DataFrame, accounts: pd.DataFrame, target: float 
     inv = invitations
     if tier not in inv:
         if tier not in accounts:
-            raise DataError(f"no column {tier!r}", file="accounts", expected="a tier column")
+            raise ThinData(f"no column {tier!r} in the invitations or the account master",
+                           file="accounts", column=tier, expected="the accounts' tier")
         inv = inv.assign(**{tier: inv["account_id"].map(accounts.set_index("account_id")[tier])})
     out = rates_against_target(inv, target, by=tier)
     order = {w: i for i, w in enumerate(sorted(out["wave"].unique()))}
