@@ -18,6 +18,7 @@ import pandas as pd
 from scipy import stats
 
 from helpers.analysis import accounts as account_views
+from helpers.analysis.drivers import logit_newton
 from helpers.analysis.programme import RESPONSE_TARGET
 from helpers.errors import ArgumentError, ThinData, require_columns
 
@@ -113,14 +114,17 @@ def propensity_features(invitations: pd.DataFrame, accounts: pd.DataFrame | None
     if acc is not None and "deal_close_date" in acc and "invited_at" in inv:
         close = pd.to_datetime(x["account_id"].map(acc["deal_close_date"]), errors="coerce")
         x["tenure_years"] = (pd.to_datetime(inv["invited_at"]) - close).dt.days / 365.25
-    x = x.sort_values(["contact_key", "wave"])
-    past = x.groupby("contact_key")["responded"].shift(1)
-    x["first_invite"] = past.isna().astype(float)
-    x["past_response"] = past.fillna(0.0)
+    contact = pd.factorize(x["contact_key"])[0]
+    order = np.lexsort((pd.factorize(x["wave"], sort=True)[0], contact))
+    same = np.r_[False, contact[order][1:] == contact[order][:-1]]
+    past = np.full(len(x), np.nan)
+    past[order[1:]] = np.where(same[1:], x["responded"].to_numpy()[order[:-1]], np.nan)
+    x["first_invite"] = np.isnan(past).astype(float)
+    x["past_response"] = np.nan_to_num(past)
     for c in OPTIONAL_FEATURES:
         if c in inv:
-            x[c] = pd.to_numeric(inv[c], errors="coerce").reindex(x.index)
-    return x.sort_index()
+            x[c] = pd.to_numeric(inv[c], errors="coerce")
+    return x
 
 
 def _design(x: pd.DataFrame, levels: dict[str, list[str]] | None = None
@@ -167,12 +171,19 @@ class PropensityModel:
 
 
 def _logit_fit(m: np.ndarray, y: np.ndarray, groups: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Logistic regression (statsmodels) with an account-clustered covariance: (beta, se)."""
-    import statsmodels.api as sm
-
-    fit = sm.Logit(y, m).fit(disp=0, maxiter=200, cov_type="cluster",
-                             cov_kwds={"groups": pd.factorize(groups)[0]})
-    return np.asarray(fit.params), np.asarray(fit.bse)
+    """Logistic regression (Newton-Raphson) with an account-clustered CR1 covariance: (beta, se)
+    (as statsmodels ``Logit(...).fit(cov_type="cluster")``)."""
+    y = np.asarray(y, float)
+    beta = logit_newton(m, y, np.ones(len(y)))
+    p = 1 / (1 + np.exp(-np.clip(m @ beta, -30, 30)))
+    bread = np.linalg.pinv((m * (p * (1 - p))[:, None]).T @ m)
+    codes, uniq = pd.factorize(np.asarray(groups))
+    scores = np.zeros((len(uniq), m.shape[1]))
+    np.add.at(scores, codes, m * (y - p)[:, None])
+    g, n, k = len(uniq), len(y), m.shape[1]
+    adj = g / max(g - 1, 1) * (n - 1) / max(n - k, 1)
+    cov = adj * bread @ (scores.T @ scores) @ bread
+    return beta, np.sqrt(np.clip(np.diag(cov), 0, None))
 
 
 def fit_propensity(features: pd.DataFrame, holdout_wave: str | None = None) -> PropensityModel:
