@@ -15,7 +15,8 @@ NOTEBOOK = "08_account_programme"
 
 def coverage_finding(art: Artefacts) -> Finding:
     """The coverage audit's line for leadership, or what is missing."""
-    line = coverage_audit.line_from_metrics(art.metrics.get(NOTEBOOK, {}))
+    keys = ("accounts_not_surveyed", "arr_share_not_surveyed", "nps_b2b", "nps_if_bottom_quartile")
+    line = coverage_audit.line_from_metrics({k: art.metric(k, NOTEBOOK) for k in keys})
     text = line or f"Accounts never surveyed: {MISSING}."
     return Finding(text, pd.DataFrame(columns=["label", "estimate", "ci_low", "ci_high", "n"]),
                    "", "", "")
