@@ -102,24 +102,49 @@ def _shrink(est: np.ndarray, se: np.ndarray) -> tuple[np.ndarray, np.ndarray, fl
     return shrunk, post_sd, mu, tau2
 
 
+def _rep_sums(waves: pd.DataFrame) -> pd.DataFrame:
+    """Per rep and account: the within-(account, rep) cross-product sums Sty and Stt of the score
+    and the concession indicator, from which every rep's and its peers' fixed-effects slope and
+    clustered variance follow without refitting (u = Sty - b Stt is an account's score)."""
+    d = pd.DataFrame({"rep_id": waves["rep_id"].astype(str).to_numpy(),
+                      "account_id": waves["account_id"].astype(str).to_numpy(),
+                      "y": waves["score"].to_numpy(float), "t": waves["conceded"].to_numpy(float)})
+    d["yt"], d["tt"] = d["y"] * d["t"], d["t"] * d["t"]
+    g = d.groupby(["rep_id", "account_id"], sort=True).agg(
+        n=("y", "size"), y=("y", "sum"), t=("t", "sum"), yt=("yt", "sum"), tt=("tt", "sum"))
+    g["sty"] = g["yt"] - g["t"] * g["y"] / g["n"]
+    g["stt"] = g["tt"] - g["t"] ** 2 / g["n"]
+    return g[["sty", "stt"]].reset_index()
+
+
 def rep_lifts(waves: pd.DataFrame, alpha: float = 0.05) -> pd.DataFrame:
     """Per rep: concessions, value, the within-account score lift after their concessions, the
     peers' lift (every other rep pooled), EB-shrunk lift with a 95 % interval, one-sided p of
     lift > 0 (t with informative accounts - 1 df: a rep whose concessions have nothing to do
     with the survey has no lift), BH q across reps, and the value given per point of lift."""
     require_columns(waves, ["rep_id", "account_id", "score", "conceded", "value"], "account waves")
-    reps = sorted(waves["rep_id"].dropna().astype(str).unique())
-    rows = []
-    for r in reps:
-        mine = waves["rep_id"].astype(str).eq(r).to_numpy()
-        b, se, k = _within(waves["score"].to_numpy(float)[mine], waves["conceded"].to_numpy(float)[mine],
-                           waves["account_id"].to_numpy()[mine])
-        pb, pse, _ = _within(waves["score"].to_numpy(float)[~mine],
-                             waves["conceded"].to_numpy(float)[~mine], waves["account_id"].to_numpy()[~mine])
-        sub = waves[mine]
-        rows.append({"rep_id": r, "n": int(sub["conceded"].sum()), "k": k, "estimate": b, "peer": pb,
-                     "se": se, "peer_se": pse, "value": float(sub["value"].sum())})
-    out = pd.DataFrame(rows)
+    s = _rep_sums(waves)
+    s["sy2"], s["syt"], s["st2"] = s["sty"] ** 2, s["sty"] * s["stt"], s["stt"] ** 2
+    s["inf"] = (s["stt"] > 0).astype(int)
+    per = s.groupby("rep_id", sort=True)[["sty", "stt", "sy2", "syt", "st2", "inf"]].sum()
+    per["g"] = s.groupby("rep_id", sort=True).size()
+    tot = per.sum()
+    peer = tot - per
+    out = pd.DataFrame(index=per.index)
+    for name, src in (("", per), ("peer_", peer)):
+        ok = (src["stt"] > 0) & (src["inf"] >= 2)
+        b = (src["sty"] / src["stt"].where(ok)).to_numpy(float)
+        meat = (src["sy2"] - 2 * b * src["syt"] + b ** 2 * src["st2"]).clip(lower=0)
+        g = src["g"].to_numpy(float)
+        out[f"{name}b"] = b
+        out[f"{name}se"] = np.sqrt(g / np.maximum(g - 1, 1) * meat) / src["stt"].where(ok)
+    counts = waves.assign(rep_id=waves["rep_id"].astype(str)).groupby("rep_id").agg(
+        n=("conceded", "sum"), value=("value", "sum"))
+    out = pd.DataFrame({"rep_id": per.index.astype(str), "n": counts["n"].reindex(per.index).to_numpy(int),
+                        "k": per["inf"].to_numpy(int), "estimate": out["b"].to_numpy(float),
+                        "peer": out["peer_b"].to_numpy(float), "se": out["se"].to_numpy(float),
+                        "peer_se": out["peer_se"].to_numpy(float),
+                        "value": counts["value"].reindex(per.index).to_numpy(float)})
     if out["estimate"].notna().sum() < 3:
         raise ThinData(f"{int(out['estimate'].notna().sum())} reps with concessions before some "
                        "but not all of an account's waves", file="concessions",

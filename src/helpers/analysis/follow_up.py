@@ -35,23 +35,26 @@ def needs_follow_up(scores: pd.DataFrame) -> pd.Series:
 
 
 def lowest_items(rows: pd.DataFrame, items: Sequence[str], labels: Mapping[str, str],
-                 k: int = 3) -> pd.Series:
-    """Per account: its `k` items furthest below the other accounts of the same rows
-    (account mean minus the mean of every other account's responses), in words."""
+                 k: int = 3, accounts: Sequence[str] | None = None) -> pd.Series:
+    """Per account (those in `accounts`, default all): its `k` items furthest below the other
+    accounts of the same rows (account mean minus the mean of every other account's responses),
+    in words."""
     have = [i for i in items if i in rows]
     if not have:
         return pd.Series(dtype="string")
     x = rows[["account_id", *have]].assign(account_id=rows["account_id"].astype(str))
     sums = x.groupby("account_id")[have].sum(min_count=1)
     counts = x.groupby("account_id")[have].count()
+    if accounts is not None:
+        sums, counts = sums.reindex([str(a) for a in accounts]), counts.reindex([str(a) for a in accounts])
     total, n = x[have].sum(), x[have].count()
     peers = (total - sums) / (n - counts).replace(0, np.nan)
-    gap = sums / counts.replace(0, np.nan) - peers
-
-    def words(row: pd.Series) -> str:
-        low = row.dropna().sort_values().head(k)
-        return "; ".join(f"{labels.get(i, i)} ({v:+.1f})" for i, v in low.items() if v < 0)
-    return gap.apply(words, axis=1)
+    gap = (sums / counts.replace(0, np.nan) - peers).to_numpy(float)
+    order = np.argsort(np.where(np.isnan(gap), np.inf, gap), axis=1)[:, :k]
+    low = np.take_along_axis(gap, order, axis=1)
+    names = np.array([labels.get(i, i) for i in have], dtype=object)[order]
+    return pd.Series(["; ".join(f"{name} ({v:+.1f})" for name, v in zip(nr, vr, strict=True) if v < 0)
+                      for nr, vr in zip(names, low, strict=True)], index=sums.index, dtype="string")
 
 
 def follow_up_list(rows: pd.DataFrame, measures: Sequence[Measure], wave: str,
@@ -64,8 +67,10 @@ def follow_up_list(rows: pd.DataFrame, measures: Sequence[Measure], wave: str,
     now = scores[(scores["wave"] == str(wave)) & needs_follow_up(scores)].copy()
     wave_rows = rows[rows["wave"].astype(str) == str(wave)]
     now["change_since_previous"] = now["score"] - now["prev"]
-    now["lowest_items"] = now["account_id"].map(lowest_items(wave_rows, items, labels)).fillna("")
-    now["what_they_said"] = now["account_id"].map(_comments(wave_rows, measures)).fillna("")
+    low = lowest_items(wave_rows, items, labels, accounts=now["account_id"].tolist())
+    now["lowest_items"] = now["account_id"].map(low).fillna("")
+    listed = wave_rows[wave_rows["account_id"].astype(str).isin(now["account_id"])]
+    now["what_they_said"] = now["account_id"].map(_comments(listed, measures)).fillna("")
     cols = ["account_id", "rep_id", "n", "score", "change_since_previous", "detractors",
             "what_they_said", "lowest_items"]
     out = now[[c for c in cols if c in now]].sort_values(["score", "account_id"], ignore_index=True)
