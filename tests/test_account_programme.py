@@ -256,3 +256,18 @@ def test_without_the_new_inputs_the_cards_say_what_to_provide():
     assert "invitations" in contract.missing("programme.coverage_audit", facts)[0]
     assert "excluded_by" in contract.missing("programme.exclusions", facts)[0]
     assert contract.missing("programme.follow_up_list", facts) == []
+
+
+def test_the_clustered_propensity_fit_matches_statsmodels(prog):
+    import statsmodels.api as sm
+    feats = rp.propensity_features(prog.invitations, prog.accounts)
+    coef = rp.fit_propensity(feats).coefficients.set_index("feature")
+    cols = {"intercept": np.ones(len(feats))}
+    for name in coef.index[1:]:
+        field, _, level = name.partition(": ")
+        cols[name] = (feats[field] == level).to_numpy(float) if level else feats[field].fillna(
+            feats[field].median()).to_numpy(float)
+    ref = sm.Logit(feats["responded"].to_numpy(), pd.DataFrame(cols)).fit(
+        disp=0, cov_type="cluster", cov_kwds={"groups": pd.factorize(feats["account_id"])[0]})
+    np.testing.assert_allclose(coef["estimate"].to_numpy(), ref.params.to_numpy(), atol=1e-6)
+    np.testing.assert_allclose(coef["se"].to_numpy(), ref.bse.to_numpy(), rtol=1e-5)
