@@ -35,6 +35,7 @@ from helpers.stats.design import Design
 #: Default weight of each family in the integrity score.
 DEFAULT_WEIGHTS: dict[str, float] = {
     "distribution": 1.0, "ratings": 1.5, "tone": 1.0, "timing": 0.75, "keys": 0.75,
+    "concessions": 1.0,
 }
 
 
