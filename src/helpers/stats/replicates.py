@@ -1,0 +1,261 @@
+"""Replicate-weight designs (R ``svrepdesign`` / ``as.svrepdesign``) and the generic hook that
+gives any estimator written as "estimate from a weight vector" its replicate variance.
+
+A :class:`ReplicateDesign` holds the full-sample weights and R replicate weight columns, either
+given (a vendor file's ``repw1..repwR``: JK1, JKn, bootstrap, BRR, Fay or other, with R's
+``scale``, ``rscales`` and ``mse``) or created from a linearisation :class:`Design` by
+:func:`as_replicate_design` (R ``as.svrepdesign``: JK1, JKn, BRR, bootstrap). Replicate weights
+are stored as R stores them compressed: row i of replicate r weighs ``base[i] * factors[unit[i], r]``
+(given columns: ``base = 1``, one unit per row).
+
+The variance is R's ``svrVar``: ``scale * sum_r rscales_r (theta_r - centre)^2`` with the centre
+the replicates' mean (or the full-sample estimate when ``mse``); replicates whose estimate is
+undefined (a domain with no weight in it) are dropped, as R drops NA replicates. The design df
+is R's ``degf``: the rank of the replicate weights (of the domain's rows) minus one.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any, NamedTuple, TypeGuard
+
+import numpy as np
+import pandas as pd
+from scipy import sparse
+
+from helpers.errors import ArgumentError, DataError, require_columns
+from helpers.stats.arrays import ArrayLike, as_float
+from helpers.stats.design import Design
+
+if TYPE_CHECKING:
+    from helpers.stats.estimators import Groups
+
+REPLICATE_TYPES = ("JK1", "JKn", "bootstrap", "BRR", "Fay", "other")
+CREATE_TYPES = ("auto", "JK1", "JKn", "bootstrap", "BRR")
+
+
+class Compressed(NamedTuple):
+    """Replicate weights as R's ``repweights_compressed``: ``factors`` (units x replicates),
+    the ``unit`` of each row (0..units-1) and the rows' ``base`` weights; row i of replicate r
+    weighs base[i] x factors[unit[i], r]."""
+
+    factors: np.ndarray
+    unit: np.ndarray
+    base: np.ndarray
+
+
+def _default_scales(kind: str, n_rep: int, scale: float | None,
+                    rscales: ArrayLike | None, rho: float | None) -> tuple[float, np.ndarray]:
+    """R ``svrepdesign``'s scale and rscales for combined weights of type ``kind``."""
+    if kind == "Fay" and rho is None:
+        raise ArgumentError("type='Fay' without rho", argument="rho", expected="Fay's rho")
+    if kind == "JKn" and rscales is None:
+        raise ArgumentError("type='JKn' without rscales", argument="rscales",
+                            expected="(n_h - 1) / n_h for each replicate (R requires them)")
+    defaults = {"BRR": 1 / n_rep, "Fay": 1 / (n_rep * (1 - (rho or 0.0)) ** 2),
+                "bootstrap": 1 / (n_rep - 1) if n_rep > 1 else np.nan,
+                "JK1": (n_rep - 1) / n_rep}
+    s = defaults.get(kind, 1.0) if scale is None or kind in ("BRR", "Fay") else float(scale)
+    r = np.ones(n_rep) if rscales is None else np.broadcast_to(
+        np.asarray(as_float(rscales, "rscales"), float), (n_rep,)).copy()
+    return float(s), r
+
+
+class ReplicateDesign(Design):
+    """A design whose variance comes from replicate weights (R ``svrepdesign``, combined weights).
+
+    Parameters
+    ----------
+    weights : full-sample weights (R ``weights=``).
+    repweights : (rows x replicates) replicate weights, or :class:`Compressed`.
+    type : "JK1", "JKn", "bootstrap", "BRR", "Fay" or "other" (R ``type=``).
+    scale, rscales : R's; defaults as R for each type (JKn requires ``rscales``).
+    mse : centre the replicates on the full-sample estimate (R ``mse=TRUE``) instead of their mean.
+    rho : Fay's coefficient (type "Fay").
+    """
+
+    def __init__(self, weights: ArrayLike, repweights: ArrayLike | Compressed, *,
+                 type: str = "JK1", scale: float | None = None,   # noqa: A002  R's name
+                 rscales: ArrayLike | None = None, mse: bool = False,
+                 rho: float | None = None) -> None:
+        if type not in REPLICATE_TYPES:
+            raise ArgumentError(f"replicate type {type!r}", argument="type",
+                                expected=", ".join(REPLICATE_TYPES))
+        w = as_float(weights, "weights")
+        super().__init__(len(w), weights=w)
+        if isinstance(repweights, Compressed):
+            factors, unit = np.asarray(repweights.factors, float), np.asarray(repweights.unit)
+            self.base = np.asarray(repweights.base, float)
+        else:
+            factors = np.asarray(repweights, float)
+            unit, self.base = np.arange(self.n), np.ones(self.n)
+        if factors.ndim != 2 or len(unit) != self.n or factors.shape[1] < 2:
+            raise ArgumentError(f"replicate weights of shape {factors.shape}",
+                                argument="repweights",
+                                expected=f"{self.n} rows and two or more replicates")
+        if not np.isfinite(factors).all() or (factors < 0).any():
+            raise DataError("replicate weights must be finite and non-negative",
+                            column="replicate weights", expected="finite weights >= 0")
+        self.factors, self.unit, self.type, self.mse = factors, unit.astype(np.int64), type, mse
+        self.scale, self.rscales = _default_scales(type, factors.shape[1], scale, rscales, rho)
+        self.weighted = True
+        self._rank_cache: dict[bytes, int] = {}
+
+    @classmethod
+    def from_frame(cls, df: pd.DataFrame, *, weights: str | None,   # type: ignore[override]
+                   replicate_weights: str | Sequence[str], **options: Any) -> ReplicateDesign:
+        """R ``svrepdesign(data = df, weights = ~w, repweights = "repw[0-9]+", ...)``:
+        ``replicate_weights`` is a list of columns or a glob pattern (``"repw*"``); ``options``
+        are ``type``, ``scale``, ``rscales``, ``mse`` and ``rho`` as for the class."""
+        cols = replicate_columns(df, replicate_weights)
+        require_columns(df, [c for c in (weights,) if c] + cols, "responses")
+        rep = np.column_stack([as_float(df[c], c) for c in cols])
+        if not np.isfinite(rep).all():
+            r, c = np.argwhere(~np.isfinite(rep))[0]
+            raise DataError("missing replicate weight", column=cols[int(c)], row=int(r),
+                            expected="a weight for every row (R: missing values not allowed)")
+        w = np.ones(len(df)) if weights is None else df[weights]
+        return cls(w, rep, **options)
+
+    @property
+    def n_replicates(self) -> int:
+        return int(self.factors.shape[1])
+
+    def replicate_weights(self, r: int) -> np.ndarray:
+        """The weights of replicate ``r`` (rows)."""
+        return self.base * self.factors[self.unit, r]
+
+    def unit_sums(self, values: np.ndarray, group: np.ndarray, n_groups: int) -> sparse.csr_matrix:
+        """(groups x units) sums of base * values over rows of each group (-1: none)."""
+        inside = group >= 0
+        return sparse.csr_matrix(
+            ((self.base * values)[inside], (group[inside], self.unit[inside])),
+            shape=(n_groups, self.factors.shape[0]))
+
+    def variance_of(self, thetas: np.ndarray, theta: np.ndarray) -> np.ndarray:
+        """R ``svrVar``: (p x p) variance of replicate estimates ``thetas`` (R x p) around their
+        mean (or ``theta`` when ``mse``); replicates with a NaN estimate are dropped."""
+        ok = np.isfinite(thetas).all(axis=1)
+        th, rs = thetas[ok], self.rscales[ok]
+        if not len(th):
+            return np.full((thetas.shape[1],) * 2, np.nan)
+        centre = theta if self.mse else th[rs > 0].mean(axis=0)
+        d = (th - centre) * np.sqrt(rs)[:, None]
+        return self.scale * (d.T @ d)
+
+    def rank_df(self, rows: np.ndarray | None = None) -> float:
+        """R ``degf``: rank of the replicate weights of ``rows`` (bool mask; None: all) - 1."""
+        keep = self.base > 0 if rows is None else rows & (self.base > 0)
+        units = np.unique(self.unit[keep])
+        key = units.tobytes()
+        if key not in self._rank_cache:
+            f = self.factors[units]
+            self._rank_cache[key] = int(np.linalg.matrix_rank(f)) if len(f) else 0
+        return float(self._rank_cache[key] - 1)
+
+    @property
+    def degf(self) -> float:
+        return self.rank_df()
+
+    def variance(self, z: np.ndarray, group: np.ndarray | None = None, n_groups: int = 1,
+                 covmat: bool = False) -> Any:
+        raise ArgumentError("linearised values on a replicate design", argument="design",
+                            expected="replicate_vcov(design, estimate) or the estimators")
+
+
+def replicate_columns(df: pd.DataFrame, spec: str | Sequence[str]) -> list[str]:
+    """Columns named by a list, or matching a glob pattern such as ``"repw*"`` (in file order)."""
+    if not isinstance(spec, str):
+        return list(spec)
+    pattern = re.compile("^" + re.escape(spec).replace(r"\*", ".*").replace(r"\?", ".") + "$")
+    cols = [c for c in df.columns if pattern.match(str(c))]
+    if not cols:
+        raise DataError(f"no column matches the replicate weights {spec!r}",
+                        column=spec, expected="replicate weight columns such as repw1..repwR")
+    return cols
+
+
+def is_replicate(design: Any) -> TypeGuard[ReplicateDesign]:
+    return isinstance(design, ReplicateDesign)
+
+
+def replicate_vcov(design: ReplicateDesign, estimate: Callable[[np.ndarray], np.ndarray] | None
+                   = None, *, estimate_many: Callable[[np.ndarray], np.ndarray] | None = None,
+                   theta: np.ndarray | None = None) -> np.ndarray:
+    """The generic hook: (p x p) replicate variance of any estimator of a weight vector.
+
+    ``estimate(w)`` returns the p estimates from row weights ``w`` (zero a domain's outside rows
+    inside it); or ``estimate_many(W)`` maps (rows x k) weights to (k x p) estimates at once.
+    ``theta``: the full-sample estimate (computed when needed for ``mse``).
+    """
+    if not is_replicate(design):
+        raise ArgumentError("not a replicate design", argument="design",
+                            expected="a ReplicateDesign (use design.total_vcov for Design)")
+    if estimate_many is not None:
+        thetas = np.vstack([np.atleast_2d(estimate_many(
+            design.base[:, None] * design.factors[design.unit][:, i:i + 16]))
+            for i in range(0, design.n_replicates, 16)])
+        full = estimate_many(design.w[:, None])[0] if theta is None else theta
+    else:
+        assert estimate is not None
+        thetas = np.vstack([np.atleast_1d(estimate(design.replicate_weights(r)))
+                            for r in range(design.n_replicates)])
+        full = estimate(design.w) if theta is None else theta
+    return design.variance_of(thetas, np.atleast_1d(np.asarray(full, float)))
+
+
+def replicate_group_means(design: ReplicateDesign, y: np.ndarray, groups: Groups | None, *,
+                          total: bool, covmat: bool, deff: str) -> dict[str, Any]:
+    """The fields of :class:`~helpers.stats.estimators.GroupMeans` on a replicate design:
+    R ``svymean`` / ``svytotal`` / ``svyby`` of ``y`` with replicate variances."""
+    n_groups = 1 if groups is None else groups.n
+    g = np.zeros(design.n, np.int64) if groups is None else groups.codes
+    valid = (g >= 0) & ~np.isnan(y)
+    gv = np.where(valid, g, -1)
+    yv = np.where(valid, y, 0.0)
+    w = np.where(valid, design.w, 0.0)
+    wsum = np.bincount(np.where(valid, g, 0), weights=w, minlength=n_groups)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        mean = np.bincount(np.where(valid, g, 0), weights=w * yv, minlength=n_groups) / wsum
+        t1 = design.unit_sums(yv, gv, n_groups) @ design.factors
+        t0 = design.unit_sums(np.ones(design.n), gv, n_groups) @ design.factors
+        reps = (t1 if total else t1 / t0).T                       # replicates x groups
+        est = wsum * mean if total else mean
+        var = np.array([design.variance_of(reps[:, [k]], est[[k]])[0, 0]
+                        for k in range(n_groups)])
+        se_logit = None if total else np.sqrt([design.variance_of(
+            np.log(reps[:, [k]] / (1 - reps[:, [k]])),
+            np.log(est[[k]] / (1 - est[[k]])))[0, 0] for k in range(n_groups)])
+        vcov = design.variance_of(reps, est) if covmat else None
+    n = np.bincount(np.where(valid, g, 0), weights=(valid & (w > 0)).astype(float),
+                    minlength=n_groups)
+    masks = [valid & (g == k) for k in range(n_groups)]
+    df = np.array([design.rank_df(m) for m in masks])
+    df_union = None if not covmat else np.array(
+        [[design.rank_df(a | b) for b in masks] for a in masks])
+    n_psu = np.array([len(np.unique(design.unit[m & (design.base > 0)])) for m in masks])
+    return {"est": est, "var": np.where(n >= 2, var, np.nan),
+            "var_srs": _var_srs(_spread(yv, w, np.where(valid, g, 0), mean), wsum, n, total,
+                                deff),
+            "n": n.astype(np.int64), "wsum": wsum, "df": df, "n_psu": n_psu,
+            "lonely": np.zeros(n_groups, np.int64), "vcov": vcov, "df_union": df_union,
+            "se_logit": se_logit}
+
+
+def _spread(yv: np.ndarray, w: np.ndarray, gg: np.ndarray, mean: np.ndarray) -> np.ndarray:
+    """Weighted sum of squared deviations from the group mean, per group."""
+    with np.errstate(invalid="ignore"):
+        resid = yv - mean[gg]
+        return np.bincount(gg, weights=w * resid * resid, minlength=len(mean))
+
+
+def _var_srs(ssq: np.ndarray, wsum: np.ndarray, n: np.ndarray, total: bool,
+             deff: str) -> np.ndarray:
+    """R's deff denominator (as :func:`~helpers.stats.estimators.group_means`)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        s2 = ssq / wsum * n / (n - 1)
+        var_srs = s2 / n * (wsum**2 if total else 1.0)
+        if deff == "srswor":
+            var_srs = np.where(wsum >= n, var_srs * (1 - n / wsum), np.nan)
+    return np.asarray(var_srs, float)
