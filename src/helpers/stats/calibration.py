@@ -180,9 +180,9 @@ def calibrate(df: pd.DataFrame, population: Mapping[str, Any], *,
     for it in range(1, max_iter + 1):  # noqa: B007  returned
         g, deriv = _calfun(calfun, mm @ eta, lo, hi)
         misfit = totals - (g * d) @ mm
-        if np.max(np.abs(misfit) / (np.abs(totals) + tol)) < tol:
+        if np.max(np.abs(misfit) / (1 + np.abs(totals))) < tol:
             break
-        eta = eta + np.linalg.pinv((mm * (d * deriv)[:, None]).T @ mm, rcond=1.5e-8) @ misfit
+        eta = eta + np.linalg.pinv((mm * (d * deriv)[:, None]).T @ mm, rcond=256 * np.finfo(float).eps) @ misfit
     else:
         raise DataError(f"calibration did not converge in {max_iter} iterations",
                         column=", ".join(population), expected="totals the sample can meet "

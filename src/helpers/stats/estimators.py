@@ -350,13 +350,10 @@ def proportion(flags: ArrayLike, design: Design | None = None, *,
 
 
 def _dispersion(y: np.ndarray, w: np.ndarray) -> float:
-    """R ``summary(svyglm(y ~ 1, family = quasibinomial))$dispersion``: svyvar of the Pearson
-    residuals (weights scaled to mean 1)."""
-    p = float(w @ y / w.sum())
-    r = (y - p) * np.sqrt(w / w.mean()) / np.sqrt(p * (1 - p))
-    rbar = float(w @ r / w.sum())
+    """R ``summary(svyglm(y ~ 1, family = quasibinomial))$dispersion``: the design variance of
+    the Pearson residuals (y - p) / sqrt(p (1 - p)), which is n / (n - 1) for 0/1 values."""
     n = len(y)
-    return float(w @ (r - rbar) ** 2 / w.sum() * n / (n - 1)) if n > 1 else float("nan")
+    return n / (n - 1) if n > 1 else float("nan")
 
 
 # --------------------------------------------------------------------------- NPS

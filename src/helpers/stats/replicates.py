@@ -259,3 +259,116 @@ def _var_srs(ssq: np.ndarray, wsum: np.ndarray, n: np.ndarray, total: bool,
         if deff == "srswor":
             var_srs = np.where(wsum >= n, var_srs * (1 - n / wsum), np.nan)
     return np.asarray(var_srs, float)
+
+
+# --------------------------------------------------------------------------- as.svrepdesign
+def as_replicate_design(design: Design, type: str = "auto",   # noqa: A002  R's name
+                        replicates: int = 50, seed: int | None = None,
+                        mse: bool = False) -> ReplicateDesign:
+    """R ``as.svrepdesign(design, type=...)``: replicate weights from a linearisation design's
+    first-stage PSUs and strata (``"auto"``: JK1 unstratified, JKn stratified). JK1 and JKn are
+    deterministic and equal R's (fpc as R: a fully sampled stratum gets no replicate); BRR
+    needs exactly two PSUs per stratum and uses the Sylvester Hadamard matrix (R's own choice
+    for 1, 3, 7, 15, ... strata; any other full-orthogonal-balance matrix gives the same
+    variance of a total); bootstrap is R's (n_h PSUs drawn with replacement per stratum, R's
+    scale) with draws from ``numpy`` seeded by ``seed``."""
+    if type not in CREATE_TYPES:
+        raise ArgumentError(f"replicate type {type!r}", argument="type",
+                            expected=", ".join(CREATE_TYPES))
+    if design.calibration is not None or is_replicate(design):
+        raise ArgumentError("a calibrated or replicate design", argument="design",
+                            expected="an uncalibrated linearisation Design (calibrate after)")
+    kind = ("JKn" if design.stratified else "JK1") if type == "auto" else type
+    if kind == "JK1" and design.stratified:
+        raise ArgumentError("JK1 for a stratified design", argument="type",
+                            expected="'JKn', 'BRR' or 'bootstrap' (R: can't use JK1)")
+    if kind in ("JKn", "BRR") and not design.stratified:
+        raise ArgumentError(f"{kind} for an unstratified design", argument="type",
+                            expected="'JK1' or 'bootstrap'")
+    unit = np.arange(design.n) if design.psu is None else design.psu
+    stratum = design.psu_stratum
+    if kind == "bootstrap":
+        factors, scale, rscales = _bootstrap(design, stratum, replicates, seed)
+    else:
+        factors, scale, rscales = {"JK1": _jk1, "JKn": _jkn, "BRR": _brr}[kind](design, stratum)
+    return ReplicateDesign(design.w, Compressed(factors, unit, design.w), type=kind,
+                           scale=scale, rscales=rscales, mse=mse)
+
+
+def _jk1(design: Design, stratum: np.ndarray) -> tuple[np.ndarray, float, np.ndarray]:
+    n = len(stratum)
+    f = np.full((n, n), n / (n - 1))
+    np.fill_diagonal(f, 0.0)
+    return f, float(design.f_h[0] * (n - 1) / n), np.ones(n)
+
+
+def _jkn(design: Design, stratum: np.ndarray) -> tuple[np.ndarray, float, np.ndarray]:
+    n_psu, n_str = len(stratum), design.n_strata
+    cols, rscales = [], []
+    for h in range(n_str):
+        members = np.flatnonzero(stratum == h)
+        n_h = len(members)
+        if design.has_fpc and design.f_h[h] <= 0:   # fully sampled: R drops its replicates
+            continue
+        if n_h == 1:
+            if design.lonely_psu == "fail":
+                raise DataError(f"stratum {h} has only one PSU", column="strata",
+                                expected="two or more PSUs per stratum, or lonely_psu")
+            if design.lonely_psu == "adjust":
+                cols.append(np.where(stratum == h, 0.0, n_str / (n_str - 1)))
+                rscales.append((n_str - 1) / n_str)
+            continue
+        for j in members:
+            col = np.ones(n_psu)
+            col[members] = n_h / (n_h - 1)
+            col[j] = 0.0
+            cols.append(col)
+            rscales.append(design.f_h[h] * (n_h - 1) / n_h)
+    if not cols:
+        raise DataError("every stratum was sampled exhaustively", column="fpc",
+                        expected="a stratum with a sampling fraction below 1")
+    return np.column_stack(cols), 1.0, np.array(rscales)
+
+
+def sylvester(size: int) -> np.ndarray:
+    """Sylvester Hadamard matrix of order ``size`` (a power of 2) in R's 0/1 coding."""
+    i = np.arange(size)
+    bits = np.bitwise_and(i[:, None], i[None, :])
+    parity = np.array([bin(int(b)).count("1") % 2 for b in bits.ravel()]).reshape(bits.shape)
+    return 1 - parity
+
+
+def _brr(design: Design, stratum: np.ndarray) -> tuple[np.ndarray, float, np.ndarray]:
+    n_h = np.bincount(stratum, minlength=design.n_strata)
+    if (n_h != 2).any():
+        raise DataError("BRR needs exactly two PSUs in every stratum", column="strata",
+                        expected=f"2 PSUs per stratum (found {int(n_h[n_h != 2][0])}); "
+                                 "use JKn or bootstrap")
+    size = 1 << int(np.ceil(np.log2(design.n_strata + 1)))
+    hmat = sylvester(size)
+    first_of = np.full(design.n_strata, -1)
+    for j, h in enumerate(stratum):
+        if first_of[h] < 0:
+            first_of[h] = j
+    first = np.arange(len(stratum)) == first_of[stratum]
+    take_first = hmat[1 + stratum, :] == 1                     # units x replicates
+    factors = 2.0 * np.where(first[:, None], take_first, ~take_first)
+    return factors, 1.0 / size, np.ones(size)
+
+
+def _bootstrap(design: Design, stratum: np.ndarray, replicates: int,
+               seed: int | None) -> tuple[np.ndarray, float, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    factors = np.zeros((len(stratum), replicates))
+    n_h = np.bincount(stratum, minlength=design.n_strata)
+    for h in range(design.n_strata):
+        members = np.flatnonzero(stratum == h)
+        k = len(members)
+        pop = k / (1 - design.f_h[h]) if design.has_fpc and design.f_h[h] < 1 else None
+        for r in range(replicates):
+            draw = (rng.integers(0, k, k) if pop is None else
+                    rng.choice(int(round(pop)), k, replace=False) % k)
+            factors[members, r] = np.bincount(draw, minlength=k)
+    psu_per_stratum = 1 / np.mean(1 / n_h[n_h > 0])
+    scale = psu_per_stratum / ((psu_per_stratum - 1) * (replicates - 1))
+    return factors, float(scale), np.ones(replicates)
