@@ -126,12 +126,18 @@ class ReplicateDesign(Design):
         """The weights of replicate ``r`` (rows)."""
         return self.base * self.factors[self.unit, r]
 
-    def unit_sums(self, values: np.ndarray, group: np.ndarray, n_groups: int) -> sparse.csr_matrix:
-        """(groups x units) sums of base * values over rows of each group (-1: none)."""
+    def unit_sums(self, values: np.ndarray, group: np.ndarray, n_groups: int) -> Any:
+        """(groups x units) sums of base * values over rows of each group (-1: none): dense
+        when small enough, else sparse."""
         inside = group >= 0
+        n_units = self.factors.shape[0]
+        if n_units * n_groups <= 4 * self.n + 1_000_000:
+            key = group[inside] * n_units + self.unit[inside]
+            return np.bincount(key, weights=(self.base * values)[inside],
+                               minlength=n_groups * n_units).reshape(n_groups, n_units)
         return sparse.csr_matrix(
             ((self.base * values)[inside], (group[inside], self.unit[inside])),
-            shape=(n_groups, self.factors.shape[0]))
+            shape=(n_groups, n_units))
 
     def variance_of(self, thetas: np.ndarray, theta: np.ndarray) -> np.ndarray:
         """R ``svrVar``: (p x p) variance of replicate estimates ``thetas`` (R x p) around their
@@ -147,11 +153,21 @@ class ReplicateDesign(Design):
     def rank_df(self, rows: np.ndarray | None = None) -> float:
         """R ``degf``: rank of the replicate weights of ``rows`` (bool mask; None: all) - 1."""
         keep = self.base > 0 if rows is None else rows & (self.base > 0)
-        units = np.unique(self.unit[keep])
+        present = np.bincount(self.unit[keep], minlength=self.factors.shape[0]) > 0
+        return self.units_df(np.flatnonzero(present))
+
+    def units_df(self, units: np.ndarray) -> float:
+        """Rank of the replicate factors of ``units`` - 1. A sample of 4 R of them at full
+        rank R settles it (a subset's rank bounds the set's); else the whole set's rank."""
         key = units.tobytes()
         if key not in self._rank_cache:
-            f = self.factors[units]
-            self._rank_cache[key] = int(np.linalg.matrix_rank(f)) if len(f) else 0
+            r = self.n_replicates
+            probe = units[np.linspace(0, len(units) - 1, min(len(units), 4 * r)).astype(int)] \
+                if len(units) else units
+            rank = int(np.linalg.matrix_rank(self.factors[probe])) if len(probe) else 0
+            if rank < r and len(units) > len(probe):
+                rank = int(np.linalg.matrix_rank(self.factors[units]))
+            self._rank_cache[key] = rank
         return float(self._rank_cache[key] - 1)
 
     @property
@@ -210,16 +226,20 @@ def replicate_group_means(design: ReplicateDesign, y: np.ndarray, groups: Groups
     """The fields of :class:`~helpers.stats.estimators.GroupMeans` on a replicate design:
     R ``svymean`` / ``svytotal`` / ``svyby`` of ``y`` with replicate variances."""
     n_groups = 1 if groups is None else groups.n
-    g = np.zeros(design.n, np.int64) if groups is None else groups.codes
-    valid = (g >= 0) & ~np.isnan(y)
-    gv = np.where(valid, g, -1)
-    yv = np.where(valid, y, 0.0)
-    w = np.where(valid, design.w, 0.0)
-    wsum = np.bincount(np.where(valid, g, 0), weights=w, minlength=n_groups)
+    nan = np.isnan(y)
+    if groups is None and not nan.any():   # the whole sample: no masks
+        g = gv = np.zeros(design.n, np.int64)
+        valid, yv, w = np.ones(design.n, bool), y, design.w
+    else:
+        g = np.zeros(design.n, np.int64) if groups is None else groups.codes
+        valid = (g >= 0) & ~nan
+        gv, yv, w = np.where(valid, g, -1), np.where(valid, y, 0.0), np.where(valid, design.w, 0.0)
+    gg = np.where(valid, g, 0)
+    wsum = np.bincount(gg, weights=w, minlength=n_groups)
     with np.errstate(divide="ignore", invalid="ignore"):
-        mean = np.bincount(np.where(valid, g, 0), weights=w * yv, minlength=n_groups) / wsum
+        mean = np.bincount(gg, weights=w * yv, minlength=n_groups) / wsum
         t1 = design.unit_sums(yv, gv, n_groups) @ design.factors
-        t0 = design.unit_sums(np.ones(design.n), gv, n_groups) @ design.factors
+        t0 = design.unit_sums(valid.astype(float), gv, n_groups) @ design.factors
         reps = (t1 if total else t1 / t0).T                       # replicates x groups
         est = wsum * mean if total else mean
         var = np.array([design.variance_of(reps[:, [k]], est[[k]])[0, 0]
@@ -228,19 +248,32 @@ def replicate_group_means(design: ReplicateDesign, y: np.ndarray, groups: Groups
             np.log(reps[:, [k]] / (1 - reps[:, [k]])),
             np.log(est[[k]] / (1 - est[[k]])))[0, 0] for k in range(n_groups)])
         vcov = design.variance_of(reps, est) if covmat else None
-    n = np.bincount(np.where(valid, g, 0), weights=(valid & (w > 0)).astype(float),
-                    minlength=n_groups)
-    masks = [valid & (g == k) for k in range(n_groups)]
-    df = np.array([design.rank_df(m) for m in masks])
+    n = np.bincount(gg, weights=(valid & (w > 0)).astype(float), minlength=n_groups)
+    units = _group_units(design, gv, n_groups)
+    df = np.array([design.units_df(u) for u in units])
     df_union = None if not covmat else np.array(
-        [[design.rank_df(a | b) for b in masks] for a in masks])
-    n_psu = np.array([len(np.unique(design.unit[m & (design.base > 0)])) for m in masks])
+        [[design.units_df(np.union1d(a, b)) for b in units] for a in units])
+    n_psu = np.array([len(u) for u in units])
     return {"est": est, "var": np.where(n >= 2, var, np.nan),
-            "var_srs": _var_srs(_spread(yv, w, np.where(valid, g, 0), mean), wsum, n, total,
-                                deff),
+            "var_srs": _var_srs(_spread(yv, w, gg, mean), wsum, n, total, deff),
             "n": n.astype(np.int64), "wsum": wsum, "df": df, "n_psu": n_psu,
             "lonely": np.zeros(n_groups, np.int64), "vcov": vcov, "df_union": df_union,
             "se_logit": se_logit}
+
+
+def _group_units(design: ReplicateDesign, gv: np.ndarray, n_groups: int) -> list[np.ndarray]:
+    """The units holding positive-weight rows of each group (sorted)."""
+    keep = (gv >= 0) & (design.base > 0)
+    n_units = design.factors.shape[0]
+    if n_units * n_groups <= 4 * design.n + 1_000_000:   # a presence table, no sort
+        present = np.bincount(gv[keep] * n_units + design.unit[keep],
+                              minlength=n_groups * n_units).reshape(n_groups, n_units) > 0
+        return [np.flatnonzero(row) for row in present]
+    key = np.unique(design.unit[keep] * n_groups + gv[keep])
+    grp, unit = key % n_groups, key // n_groups
+    order = np.argsort(grp, kind="stable")
+    bounds = np.searchsorted(grp[order], np.arange(n_groups + 1))
+    return [unit[order][bounds[k]:bounds[k + 1]] for k in range(n_groups)]
 
 
 def _spread(yv: np.ndarray, w: np.ndarray, gg: np.ndarray, mean: np.ndarray) -> np.ndarray:
