@@ -102,11 +102,11 @@ def main() -> None:
         compare_with_r(df)
 
 
-def compare_with_r(df: pd.DataFrame, rows: int = 50_000) -> None:
+def compare_with_r(df: pd.DataFrame, rows: int = 10_000) -> None:
     """Time R (bench_r_designs.R) and ours on the first `rows` rows (R's recursive two-stage
     variance loops over PSUs in R code: the full million rows take R too long to measure on a
     shared machine) and print both."""
-    sub = df[df["account_id"] < int(df["account_id"].max() * rows / len(df)) + 1]
+    sub = df[df["account_id"] < round(df["account_id"].max() * rows / len(df)) + 1]
     script = Path(__file__).with_name("bench_r_designs.R")
     with tempfile.TemporaryDirectory() as tmp:
         csv = Path(tmp) / "rows.csv"
