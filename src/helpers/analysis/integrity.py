@@ -227,8 +227,8 @@ def nps_with_without(
 ) -> pd.DataFrame:
     """Headline NPS with and without the flagged reps' responses, account-clustered CIs.
 
-    Uses :func:`helpers.stats.estimators.nps` (design-based SE clustered by account, adjusted Wald
-    CI with t on the design df); "without flagged reps" is a domain of the design of all
+    Uses :func:`helpers.stats.estimators.nps` (design-based SE clustered by account, R's t
+    interval on the design df); "without flagged reps" is a domain of the design of all
     responses (R ``subset(design, ...)``), so accounts served by a flagged rep stay PSUs.
     Leadership sees how much the flagged responses move the number.
 

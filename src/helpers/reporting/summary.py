@@ -23,6 +23,7 @@ from helpers.measures import Statistic, Unit, metric_key
 from helpers.reporting import analyst_notes, cards, charts
 from helpers.reporting.formats import MISSING, as_number, ci_text, is_number, money, too_few_text
 from helpers.reporting.safe_html import escape_markdown
+from helpers.stats.intervals import method_note
 
 MARKETS = ("B2B", "B2C")
 
@@ -300,6 +301,20 @@ def _market_line(market: str, head: pd.DataFrame, stats: list[Statistic]) -> str
     return f"**{market}**: " + "; ".join(parts) + "."
 
 
+def _ci_methods(art: Artefacts) -> str:
+    """The interval method of each headline statistic, as the run's metrics name them."""
+    named: dict[str, str] = {}
+    for market in MARKETS:
+        for stat in run_statistics(art):
+            value = art.metric(metric_key(stat.key, market), "02_segments")
+            method = value.get("ci_method") if isinstance(value, Mapping) else None
+            if isinstance(method, str) and method:
+                named.setdefault(stat.name, method_note(method))
+    if not named:
+        return "as stated in the segments report"
+    return "; ".join(f"{name} {how}" for name, how in named.items())
+
+
 def headline_finding(art: Artefacts) -> Finding:
     """Every headline statistic the survey reports (NPS, CES, CSAT or the programme's own
     measures) per market with 95% CIs and n (from 02), the first one charted."""
@@ -319,8 +334,7 @@ def headline_finding(art: Artefacts) -> Finding:
     defined = "; ".join(f"{s.name}: {s.definition}" for s in stats if s.headline)
     few = (f" Figures on fewer than {run_min_n(art)} responses are not shown as headlines (the "
            "segments report has their intervals)." if head["too_few"].astype(bool).any() else "")
-    note = (f"{defined}.{few} 95% CI: NPS adjusted Wald and shares Wilson, both on the effective n; "
-            "means t with the design's degrees of freedom; B2B SE clustered by account, B2C "
+    note = (f"{defined}.{few} 95% CI: {_ci_methods(art)}; B2B SE clustered by account, B2C "
             f"weighted to population margins where known. n = included responses in {when} (test, "
             "duplicate, speeder, straightliner, out-of-range and incomplete responses "
             "excluded). Source: metrics/02_segments.json.")
@@ -489,8 +503,8 @@ def integrity_finding(art: Artefacts, min_n: int | None = None) -> Finding:
         lines.append(_with_without_line(rows.set_index("label").to_dict("index")))
     lines.append("A flag is a reason to look, not proof of misconduct.")
     text = "Integrity caveats:\n\n" + _bullets(lines)
-    note = ("NPS of B2B responses with and without the flagged teams, 95% CI adjusted Wald with SE "
-            "clustered by account. Flags need at least two independent kinds of evidence "
+    note = ("NPS of B2B responses with and without the flagged teams, 95% CI t with the design "
+            "df (R svymean), SE clustered by account. Flags need at least two independent kinds of evidence "
             "(share of 10s vs peers with empirical-Bayes shrinkage and false-discovery control, "
             "LTR contradicting the experience ratings, tone, timing, repeated devices). "
             "Source: metrics/05_score_integrity.json.")

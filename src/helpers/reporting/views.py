@@ -19,6 +19,7 @@ from helpers.analysis import disclosure
 from helpers.reporting import formats
 from helpers.reporting import tables as t
 from helpers.reporting.tables import Table
+from helpers.stats.intervals import method_note
 
 CI = "95% CI"
 MARKET_WORDS = {"B2B": "Business (B2B)", "B2C": "Consumer (B2C)"}
@@ -474,8 +475,10 @@ def coverage(cov: pd.DataFrame, by: str, schema: Any) -> Table:
             t.pct("rate", "Response rate"),
             t.ci("rate_ci_low", "rate_ci_high", "95% CI ", kind="pct")]
     base = str(cov["base"].dropna().iloc[0]) if "base" in cov and cov["base"].notna().any() else ""
+    how = (method_note(str(cov["ci_method"].dropna().iloc[0]))
+           if "ci_method" in cov and cov["ci_method"].notna().any() else "95% CI")
     return t.table(cov, cols, note=f"Decision-maker coverage: share of {base} where a decision "
-                                   "maker answered (Wilson 95% CI). Response rate: contacts who "
+                                   f"maker answered (95% CI: {how}). Response rate: contacts who "
                                    "answered of those invited (95% CI clustered by account).")
 
 
