@@ -97,6 +97,7 @@ class Schema:
     source: str = DEFAULT_SCHEMA
     survey: str = ""
     company: str = "Us"                        # our name, beside the competitors
+    design: dict[str, Any] = field(default_factory=dict)   # vendor replicate weights (B2C)
     lines: dict[str, int] = field(default_factory=dict, compare=False, repr=False)
 
     def driver_items(self, market: str | None = None) -> list[str]:
@@ -245,8 +246,33 @@ def load(path: str | os.PathLike[str] = DEFAULT_SCHEMA) -> Schema:
         waves=_waves(doc, at),
         not_applicable=frozenset(str(v).strip().lower() for v in answers.get("not_applicable", [])),
         label_sets=label_sets, quality=quality, measures=_measures(doc, fields, at), source=file, survey=str(doc.get("survey", "")),
-        company=str(doc.get("company") or "Us"), lines=lines,
+        company=str(doc.get("company") or "Us"), lines=lines, design=_design(doc, at),
     )
+
+
+REPLICATE_TYPES = ("JK1", "JKn", "bootstrap", "BRR", "Fay", "other")
+
+
+def _design(doc: dict[str, Any], at: Any) -> dict[str, Any]:
+    """``design: {weights: FinalWeight, replicate_weights: "repw*", type: JK1, scale: 0.98,
+    rscales: [...], mse: false, rho: 0.5}``: the vendor's final weights and replicate weight
+    columns of the B2C responses (R ``svrepdesign``); {} when absent."""
+    raw = doc.get("design") or {}
+    if not raw:
+        return {}
+    if not isinstance(raw, dict) or not raw.get("replicate_weights") or not raw.get("weights"):
+        raise ConfigError("design needs weights and replicate_weights", file=at("design"),
+                          expected='e.g. {weights: FinalWeight, replicate_weights: "repw*", '
+                                   "type: JK1}")
+    unknown = set(raw) - {"weights", "replicate_weights", "type", "scale", "rscales", "mse", "rho"}
+    if unknown:
+        raise ConfigError(f"design.{sorted(unknown)[0]} is not a design key", file=at("design"),
+                          expected="weights, replicate_weights, type, scale, rscales, mse, rho")
+    kind = str(raw.get("type", "JK1"))
+    if kind not in REPLICATE_TYPES:
+        raise ConfigError(f"design.type is {kind!r}", file=at("design"),
+                          expected=", ".join(REPLICATE_TYPES))
+    return {**raw, "type": kind}
 
 
 def _measures(doc: dict[str, Any], fields: dict[str, FieldSpec], at: Any) -> tuple[Measure, ...]:
