@@ -21,10 +21,10 @@ from typing import Literal
 
 import numpy as np
 import pandas as pd
-from scipy import sparse, special, stats
+from scipy import sparse, special
 
 from helpers.errors import ArgumentError, DataError, ThinData
-from helpers.stats.arrays import ArrayLike, as_mask, check_level, t_value
+from helpers.stats.arrays import ArrayLike, as_mask, check_level, t_sf, t_value
 from helpers.stats.design import Design, Variance, resolve_design
 
 Family = Literal["gaussian", "quasibinomial"]
@@ -65,7 +65,7 @@ class GLMResult:
         """Two-sided p-values from t on :attr:`df` (NaN without degrees of freedom)."""
         if not self.df > 0:
             return np.full(len(self.coef), np.nan)
-        return 2 * stats.t.sf(np.abs(self.t), self.df)
+        return 2 * t_sf(np.abs(self.t), self.df)
 
     def ci(self, level: float | None = None) -> tuple[np.ndarray, np.ndarray]:
         """t interval on :attr:`df` (R ``confint(fit)``)."""

@@ -16,10 +16,9 @@ from typing import Literal
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from helpers.errors import ArgumentError, DataError, ThinData
-from helpers.stats.arrays import ArrayLike, as_float, as_mask, check_level, t_value
+from helpers.stats.arrays import ArrayLike, as_float, as_mask, check_level, chi2_sf, t_sf, t_value
 from helpers.stats.design import Design, Interval, resolve_design
 from helpers.stats.estimators import survey_mean
 from helpers.stats.regression import group_totals_vcov, survey_glm
@@ -107,11 +106,13 @@ def survey_chisq(rows: ArrayLike, cols: ArrayLike, design: Design | None = None,
     if statistic == "F":
         d0 = tr**2 / tr2
         f = pearson / tr
+        from scipy import stats
+
         return ChisqResult(f, d0, d0 * nu, float(stats.f.sf(f, d0, d0 * nu)), pearson,
                            tr / len(delta), r_lv, c_lv, "Pearson's X^2: Rao & Scott adjustment")
     chi = pearson / (tr / len(delta))
     return ChisqResult(pearson, float(len(delta)), float("inf"),
-                       float(stats.chi2.sf(chi, len(delta))), pearson, tr / len(delta), r_lv,
+                       float(chi2_sf(chi, len(delta))), pearson, tr / len(delta), r_lv,
                        c_lv, "Pearson's X^2: Rao & Scott first-order adjustment")
 
 
@@ -173,5 +174,5 @@ def survey_ttest(values: ArrayLike, design: Design | None = None, *,
 def _ttest(est: float, se: float, df: float, ci: tuple[float, float], method: str,
            level: float) -> TTestResult:
     t = est / se if se > 0 else float("nan")
-    p = float(2 * stats.t.sf(abs(t), df)) if df > 0 else float("nan")
+    p = float(2 * t_sf(abs(t), df)) if df > 0 else float("nan")
     return TTestResult(est, se, t, df, p, ci, method, level)
