@@ -38,6 +38,9 @@ def test_sample_draft_matches_the_reference_schema(sample_dir: Path, tmp_path: P
     for name, spec in ref.fields.items():
         if where(spec) is not None and name in schema.CANONICAL:
             assert name in got.fields, name
+            if name == "submitted_at":  # Qualtrics' RecordedDate preferred (same times here)
+                assert where(got.fields[name]) == "RecordedDate"
+                continue
             assert where(got.fields[name]) == where(spec), name
     # segment fields: the same columns per market (names are the draft's own: AgeBand -> age_band)
     for market in ("B2B", "B2C"):
@@ -71,14 +74,15 @@ def test_real_qualtrics_draft(tmp_path: Path) -> None:
     survey = read_survey(REAL / "qualtrics_insights_sample.csv")
     got, _, unplaced = draft(tmp_path, survey)
     assert got.fields["response_id"].column == "ResponseId"
-    assert got.fields["submitted_at"].column == "EndDate"
+    assert got.fields["submitted_at"].column == "RecordedDate"  # Qualtrics' recorded date first
+    assert got.fields["finished"].type == "boolean"
     assert got.fields["duration_s"].column == "Duration (in seconds)"
     personal = {s.column: s.action for s in got.personal.values()}
     assert personal["RecipientEmail"] == "hash" and personal["IPAddress"] == "hash"
     assert personal["RecipientFirstName"] == personal["RecipientLastName"] == "drop"
     assert got.fields["ltr"].column is None  # no LTR question: a pattern placeholder
     assert got.fields["comment"].column == "Q2"  # the free-text question
-    assert unplaced == ["Progress", "RecordedDate", "UserLanguage", "Q1", "Q2 - Topics"]
+    assert unplaced == ["EndDate", "Progress", "UserLanguage", "Q1", "Q2 - Topics"]
 
 
 def test_real_legacy_draft_uses_question_row_names(tmp_path: Path) -> None:

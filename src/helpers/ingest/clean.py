@@ -54,8 +54,9 @@ def _read_fields(survey: readers.Survey, sch: Schema, mapped: dict[str, str]
     named = survey.category_labels()
     for name, col in mapped.items():
         spec = sch.fields.get(name) or sch.drivers[name]
-        if spec.type in ("score", "number"):
-            parsed = fields.read_numbers(raw[col], spec, sch, col, survey.path)
+        if spec.type in ("score", "number", "boolean"):
+            parsed = (fields.read_booleans(raw[col]) if spec.type == "boolean"
+                      else fields.read_numbers(raw[col], spec, sch, col, survey.path))
             out[name] = parsed.values
             oor |= parsed.out_of_range.to_numpy(bool)
             answers[name] = {"column": col, "labels_mapped": parsed.labels_mapped,

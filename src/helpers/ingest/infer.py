@@ -25,6 +25,7 @@ from typing import Any
 import pandas as pd
 
 from helpers.ingest.draft_yaml import answers_and_quality, entry, fmt
+from helpers.ingest.fields import BOOLEAN_WORDS
 from helpers.ingest.pii_text import is_person_name
 from helpers.ingest.profiling import Profile, profile
 from helpers.ingest.readers import Survey
@@ -34,10 +35,15 @@ __all__ = ["Draft", "infer_schema"]
 _EMAIL = re.compile(r"^[\w.+'-]+@[\w-]+(\.[\w-]+)+$")
 _PHONE = re.compile(r"^(?!\d{4}-\d{2}-\d{2})(?!\d{1,2}/\d{1,2}/\d{2,4})\+?\(?\d[\d\s().-]{6,18}\d$")
 _IPV4 = re.compile(r"^(\d{1,3}\.){3}\d{1,3}$")
-_LTR_TEXT = r"(?i)(how likely .*recommend|recommend|likelihood to recommend|\bnps\b|\bltr\b)"
+#: A recommend question in the usual languages (en, de, fr, es, it, nl, pt): its question text,
+#: or the words of its answer labels ("10 - Extremely likely to recommend").
+_LTR_TEXT = (r"(?i)(?:how likely .*recommend|recommend|likelihood to recommend|\bnps\b|\bltr\b|"
+             r"empfehl|recommand|recomend|raccomand|consigli|aanbevel|aanraden|aanbeveling)")
 _LTR_NAME = re.compile(r"(?i)^(q?\d*[_ .-]?)?(ltr|nps|nps[_ .-]?score|rec|recommend\w*|"
                        r"likel\w*[_ .-]?to[_ .-]?recommend|likely\w*|likelihood\w*|"
-                       r"recommandation|empfehlung\w*|recomendaci\w*)$")
+                       r"recommandation|recommander|empfehlung\w*|weiterempfehlung\w*|"
+                       r"empfehlen|recomendaci\w*|recomendar|recomenda[cç][aã]o|raccomandazione|"
+                       r"raccomandare|consigliare|aanbeveling|aanbevelen)$")
 
 _STAGES = {"sales": r"(?i)sales|salesperson|salesman|vertrieb|vente|commercial|buying|proposal",
            "implementation": r"(?i)implement|onboard|deploy|go-?live|roll-?out|project|"
@@ -80,21 +86,34 @@ _PERSONAL = [  # before anything else: an e-mail column must never become a segm
     _r("external_reference", "externalreference externaldatareference", "externalDataReference",
        action="drop"),
 ]
+#: Account / customer columns in en, de, fr, es, it, nl, pt, and customer numbers (normalised
+#: names: lower case, no accents, letters and digits only).
+_ACCOUNT_IDS = ("accountid account customeraccount company companyid companyname accountname "
+                "accountnumber accountno client clientid clientname clientnumber clientno customer "
+                "customerid customername customernumber customerno customernr kunde kunden kundenid "
+                "kundennummer kundennr kundenname firma firmenname unternehmen compte numeroclient "
+                "numclient numerodecompte nclient societe entreprise cliente idcliente "
+                "numerodecliente numerocliente nombrecliente cuenta empresa codigocliente "
+                "codicecliente azienda ragionesociale klant klantnummer klantnr klantid klantnaam "
+                "bedrijf bedrijfsnaam conta numerodocliente codigodocliente")
+_ACCOUNT_TEXT = (r"(?i)^(account|customer|client|kunden?|firma|unternehmen|compte|soci[eé]t[eé]|"
+                 r"entreprise|cliente|cuenta|empresa|azienda|klant|bedrijf|conta)"
+                 r"( ?(id|name|number|no\.?|nr\.?|nummer|num[eé]ro|n[°º]|code|c[oó]digo|codice|naam|nom))?$")
 _PLATFORM = [
     _r("response_id", "responseid respondentid recordid", "_recordId", r"(?i)^(response|respondent) ?id$"),
-    _r("submitted_at", "enddate recordeddate datesubmitted submittedat completedat submitdate "
-       "responsedate surveydate date", "endDate recordedDate",
-       r"(?i)^(end date|recorded date|date submitted|response date)$", type="datetime"),
+    _r("submitted_at", "recordeddate enddate datesubmitted submittedat completedat submitdate "
+       "responsedate surveydate date", "recordedDate endDate",
+       r"(?i)^(recorded date|end date|date submitted|response date)$", type="datetime",
+       preferred=True),
     _r("started_at", "startdate startedat", "startDate", r"(?i)^start date$", type="datetime"),
     _r("duration_s", "durationinseconds duration durations", "duration", r"(?i)^duration",
        type="number"),
     _r("status", "status responsetype", "status"),
     _r("distribution_channel", "distributionchannel", "distributionChannel"),
-    _r("finished", "finished", "finished", type="number"),
+    _r("finished", "finished complete completed", "finished", type="boolean"),
     _r("market", "market businessmarket", "", r"(?i)^market\b"),
     _r("wave", "wave surveywave", "", r"(?i)^wave\b"),
-    _r("account_id", "accountid account customeraccount company companyid accountname client "
-       "clientid customer customerid", "", r"(?i)^account ?(id|name)?$"),
+    _r("account_id", _ACCOUNT_IDS, "", _ACCOUNT_TEXT),
     _r("role", "contactrole role jobrole", "", r"(?i)^(contact )?role\b"),
     _r("rep_id", "repid rep salesrep accountmanager accountteam accountowner csm", "",
        r"(?i)^(sales rep|account (manager|team|owner))"),
@@ -131,7 +150,10 @@ class Draft:
 
 
 def _norm(text: str) -> str:
-    return re.sub(r"[^a-z0-9]", "", str(text).lower())
+    """'Société' -> 'societe', 'Customer No.' -> 'customerno'."""
+    plain = "".join(ch for ch in unicodedata.normalize("NFKD", str(text).lower())
+                    if not unicodedata.combining(ch))
+    return re.sub(r"[^a-z0-9]", "", plain)
 
 
 def _slug(text: str, words: int = 3) -> str:
@@ -173,12 +195,20 @@ class _Placer:
         text, and how."""
         q = self.survey.questions
         free = [c for c in self.free() if c not in skip]
-        for c in free:
-            if _norm(c) in rule.ids or (q.get(c) and q[c] != c and _norm(q[c]) in rule.ids):
-                return c, f"named {c!r}"
-        for c in free:
-            if rule.import_ids and self.survey.import_ids.get(c) in rule.import_ids:
-                return c, f"Qualtrics ImportId {self.survey.import_ids[c]}"
+        by_name = [(rule.ids.index(_norm(c)), c, f"named {c!r}") for c in free if _norm(c) in rule.ids]
+        by_name += [(rule.ids.index(_norm(q[c])), c, f"question text {str(q[c])[:50]!r}")
+                    for c in free if q.get(c) and q[c] != c and _norm(q[c]) in rule.ids
+                    and _norm(c) not in rule.ids]
+        if by_name:  # the rule's first name wins where it prefers some (RecordedDate, EndDate)
+            pick = min(by_name, key=lambda t: (t[0] if dict(rule.extra).get("preferred") else 0,
+                                               free.index(t[1])))
+            return pick[1], pick[2]
+        ids = [(rule.import_ids.index(i), c) for c in free
+               if (i := self.survey.import_ids.get(c)) in rule.import_ids]
+        if ids:
+            c = min(ids, key=lambda t: (t[0] if dict(rule.extra).get("preferred") else 0,
+                                        free.index(t[1])))[1]
+            return c, f"Qualtrics ImportId {self.survey.import_ids[c]}"
         if rule.pattern:
             rx = re.compile(rule.pattern)
             for c in free:
@@ -207,12 +237,13 @@ def infer_schema(survey: Survey, template: Mapping[str, Any] | None = None) -> D
     _place_competitors(pl)
     _place_ltr(pl)
     _place_measures(pl)
+    headline = _programme(pl)
     _place_date(pl)
     groups = _place_grids(pl)
     _place_comment(pl)
     segments = _place_segments(pl)
     unplaced = [(c, _why_not(pl.profiles[c])) for c in pl.free()]
-    text = _yaml(survey, pl, groups, segments, template or {}, unplaced)
+    text = _yaml(survey, pl, groups, segments, template or {}, unplaced, headline)
     return Draft(text, pl.decisions, unplaced, pl.notes)
 
 
@@ -249,9 +280,23 @@ def _place_rules(pl: _Placer, rules: list[_Rule], section: str) -> None:
         if hit:
             col, how = hit
             p = pl.profiles[col]
-            if dict(rule.extra).get("type") == "datetime" and p.dates < 0.8 and p.filled > 0:
+            kind = dict(rule.extra).get("type")
+            if kind == "datetime" and p.dates < 0.8 and p.filled > 0:
                 continue  # named like a date but does not hold dates
-            pl.put(col, section, rule.name, dict(rule.extra), how)
+            if kind == "boolean" and not _is_boolean(pl.survey.data[col]):
+                continue
+            spec = {k: v for k, v in rule.extra if k != "preferred"}
+            if kind == "boolean":
+                pl.put(col, section, rule.name, spec, f"{how}, yes/no values")
+                continue
+            pl.put(col, section, rule.name, spec, how)
+
+
+def _is_boolean(values: pd.Series) -> bool:
+    """Every answer a yes/no word (True/False, yes/no, ja/nein, oui/non, 1/0), none other."""
+    text = values.dropna().astype(str).str.strip().str.lower().head(5000)
+    text = text[text != ""]
+    return bool(len(text)) and bool(text.isin(list(BOOLEAN_WORDS)).all())
 
 
 def _place_ids(pl: _Placer) -> None:
@@ -272,32 +317,86 @@ def _place_ids(pl: _Placer) -> None:
                        "(duplicates per respondent and wave are found with it)")
 
 
-def _ltr_score(p: Profile) -> float:
-    """How much a column looks like a 0-10 likelihood-to-recommend answer (0 = not at all)."""
-    by_name = bool(_LTR_NAME.match(p.column)) or bool(re.search(_LTR_TEXT, p.question or ""))
-    content = (p.scale in ((0, 10), (1, 10)) and p.numeric >= 0.9 and p.integer and (p.high or 0) >= 7)
-    if not content:
-        return 0.0
-    return (2.0 if by_name else 0.0) + p.filled
+def _says_recommend(pl: _Placer, col: str) -> str:
+    """Why `col` is a recommend question by its words ("" when it is not): its name, its
+    question text or its answer labels say recommend / NPS / LTR (en, de, fr, es, it, nl, pt)."""
+    p = pl.profiles[col]
+    if _LTR_NAME.match(p.column):
+        return f"named {col!r}"
+    if p.question != col and re.search(_LTR_TEXT, p.question or ""):
+        return f"question text {p.question[:50]!r}"
+    words = pl.survey.data[col].dropna().astype(str).drop_duplicates().head(50)
+    labels = words[~words.str.fullmatch(r"\s*-?\d+(?:[.,]\d+)?\s*")]
+    if len(labels) and labels.str.contains(_LTR_TEXT).any():
+        return f"answer labels such as {labels[labels.str.contains(_LTR_TEXT)].iloc[0][:40]!r}"
+    return ""
+
+
+_ONE_TO_TEN = re.compile(r"(?i)\b1\s*(?:-|–|to|bis|à|a|al|tot|até)\s*10\b")
+_NAMED_NPS = re.compile(r"(?i)\b(nps|ltr)\b|(?:^|_)(nps|ltr)(?:_|$)")
+
+
+def _off_ltr_scale(pl: _Placer, col: str) -> str:
+    """Why `col` is not on the 0-10 scale of a likelihood-to-recommend answer ("" when it is):
+    another scale, not whole numbers, a question text saying 1-10, or answers 1-10 without a
+    single 0 (unless the column is named NPS or LTR, the 0-10 question by definition)."""
+    p = pl.profiles[col]
+    if p.scale is None or p.numeric < 0.9 or not p.integer:
+        return "not whole numbers on a rating scale"
+    if p.scale != (0, 10) or (p.high or 0) < 7:
+        return f"on {p.scale[0]}-{p.scale[1]}" if p.scale != (0, 10) else f"answers up to {p.high:g}"
+    if _ONE_TO_TEN.search(p.question or ""):
+        return "on 1-10 (its question text says so)"
+    answers = round(p.filled * len(pl.survey.data))
+    if p.low == 1 and answers >= 30 and not _NAMED_NPS.search(col):
+        return f"on 1-10 (no 0 among {answers:,} answers)"
+    return ""
 
 
 def _place_ltr(pl: _Placer) -> None:
-    scored = sorted(((s, c) for c in pl.free() if (s := _ltr_score(pl.profiles[c])) > 0), reverse=True)
-    named = [(s, c) for s, c in scored if s >= 2]
-    pool = named or scored
+    """The LTR: a column whose words say recommend, on 0-10. A rating on another scale is never
+    the LTR, whatever its name; without one the programme runs on another measure."""
+    named = [(c, why, _off_ltr_scale(pl, c)) for c in pl.free() if (why := _says_recommend(pl, c))]
+    for c, _, off in named:
+        if off:
+            pl.notes.append(f"{c!r} reads like a recommend question but is {off}, not 0-10: "
+                            "not drafted as the LTR (NPS needs the 0-10 question)")
+    pool = sorted(((pl.profiles[c].filled, c, why) for c, why, off in named if not off),
+                  key=lambda t: -t[0])
     if not pool:
-        pl.notes.append("no likelihood-to-recommend column found (a 0-10 question named recommend, "
-                        "likely, NPS, LTR or REC): set fields.ltr.column by hand")
-        pl.sections["fields"]["ltr"] = {"pattern": _LTR_TEXT, "scale": [0, 10]}
         return
-    col = pool[0][1]
-    why = ("named like a recommend question" if pool is named else "the only kind of column holding "
-           "whole numbers 0-10") + f", {pl.profiles[col].filled:.0%} filled"
+    filled, col, why = pool[0]
     if len(pool) > 1:
-        others = ", ".join(repr(c) for _, c in pool[1:4])
-        pl.notes.append(f"LTR: {col!r} chosen over {others} (also 0-10); change fields.ltr.column "
-                        "if another is the recommend question")
-    pl.put(col, "fields", "ltr", {"scale": [0, 10]}, why)
+        others = ", ".join(repr(c) for _, c, _ in pool[1:4])
+        pl.notes.append(f"LTR: {col!r} chosen over {others} (also recommend questions on 0-10); "
+                        "change fields.ltr.column if another is the one to report")
+    pl.put(col, "fields", "ltr", {"scale": [0, 10]},
+           f"{why}: a recommend question on 0-10, {filled:.0%} filled")
+
+
+def _programme(pl: _Placer) -> str | None:
+    """The headline measure of the draft and the note saying which programme kind it is and why:
+    NPS with a 0-10 recommend question, else satisfaction (CSAT) or effort (CES); None when the
+    export has no measure at all (a placeholder LTR entry is drafted to be filled in)."""
+    f = pl.sections["fields"]
+    if "ltr" in f:
+        pl.notes.append(f"programme: NPS, because {f['ltr']['column']!r} is a recommend question "
+                        "on 0-10")
+        return None
+    kinds = {"csat": "satisfaction (CSAT)", "ces": "effort (CES)"}
+    headline = next((k for k in kinds if k in f), None)
+    if headline is None:
+        pl.notes.append("no likelihood-to-recommend column (a 0-10 question whose name, text or "
+                        "labels say recommend, NPS or LTR) and no satisfaction or effort "
+                        "question: set fields.ltr.column, or map a rating and name it as headline")
+        f["ltr"] = {"pattern": _LTR_TEXT, "scale": [0, 10]}
+        return None
+    spec = f[headline]
+    pl.notes.append(f"programme: {kinds[headline]}, because the export has no 0-10 recommend "
+                    f"question; the headline is {headline} ({spec['column']!r}, "
+                    f"{spec['scale'][0]}-{spec['scale'][1]}) and the sections that need the "
+                    "likelihood to recommend say so on their cards")
+    return headline
 
 
 def _place_competitors(pl: _Placer) -> None:
@@ -482,7 +581,7 @@ def _market_rule(pl: _Placer) -> dict[str, str]:
 
 
 def _yaml(survey: Survey, pl: _Placer, groups: dict[str, list[str]], segments: list[str],
-          tpl: Mapping[str, Any], unplaced: list[tuple[str, str]]) -> str:
+          tpl: Mapping[str, Any], unplaced: list[tuple[str, str]], headline: str | None) -> str:
     market = _market_rule(pl)
     seg_market = "B2B" if market != {"all": "B2C"} else "B2C"
     f = pl.sections["fields"]
@@ -493,6 +592,9 @@ def _yaml(survey: Survey, pl: _Placer, groups: dict[str, list[str]], segments: l
              f"{survey.data.shape[1]} columns).",
              f"survey: {fmt('Draft schema for ' + survey.path.name)}", ""]
     lines += ["fields:", *(f"  {k}: {entry(v)}" for k, v in f.items()), ""]
+    if headline is not None:
+        lines += ["# No 0-10 recommend question: the programme reports this measure instead of NPS.",
+                  f"headline: {headline}", ""]
     lines += ["# How a response's market is decided (see config/survey.yaml).",
               f"market_rule: {entry(market)}",
               "waves: {period: quarter}" + ("" if "submitted_at" in f or "wave" in f
