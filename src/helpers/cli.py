@@ -115,11 +115,13 @@ def _check(args: argparse.Namespace) -> int:
     data = selection.study(res.responses, res.schema, config.load_segments(args.segments),
                            tables=res.side_tables)
     print(data.describe())
-    lacking = {s: contract.missing(s, data.facts) for s in contract.SECTIONS}
+    facts = data.facts
+    lacking = {s: contract.missing(s, facts) for s in contract.SECTIONS}
     off = {s: m for s, m in lacking.items() if m}
     print(f"{len(lacking) - len(off)} of {len(lacking)} report sections can run on this data.")
     for section, missing in off.items():
-        print(f"  not available: {contract.SECTIONS[section].title}: needs {'; '.join(missing)}")
+        title = contract.title(section, facts.headline, facts.measure)
+        print(f"  not available: {title}: needs {'; '.join(missing)}")
     extra = "".join(f" {i.option} {shown(getattr(args, i.dest))}" for i in registry.files()
                     if getattr(args, i.dest))
     print(f"next: cx run --raw {shown(args.raw)} --schema {shown(args.schema)}{extra}")

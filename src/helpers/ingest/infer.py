@@ -393,7 +393,7 @@ def _programme(pl: _Placer) -> str | None:
         return None
     spec = f[headline]
     pl.notes.append(f"programme: {kinds[headline]}, because the export has no 0-10 recommend "
-                    f"question; the headline is {headline} ({spec['column']!r}, "
+                    f"question; the headline is {headline.upper()} ({spec['column']!r}, "
                     f"{spec['scale'][0]}-{spec['scale'][1]}) and the sections that need the "
                     "likelihood to recommend say so on their cards")
     return headline
@@ -593,7 +593,7 @@ def _yaml(survey: Survey, pl: _Placer, groups: dict[str, list[str]], segments: l
              f"survey: {fmt('Draft schema for ' + survey.path.name)}", ""]
     lines += ["fields:", *(f"  {k}: {entry(v)}" for k, v in f.items()), ""]
     if headline is not None:
-        lines += ["# No 0-10 recommend question: the programme reports this measure instead of NPS.",
+        lines += ["# The measure the programme reports: the export has no 0-10 recommend question.",
                   f"headline: {headline}", ""]
     lines += ["# How a response's market is decided (see config/survey.yaml).",
               f"market_rule: {entry(market)}",
