@@ -77,7 +77,7 @@ SECTIONS: dict[str, Needs] = {
     "drivers.what_if": Needs("What-if {ltr} gain", fields=("ltr",), drivers=2, min_rows=60),
     "drivers.models": Needs("Promoter and detractor models", fields=("ltr",), drivers=2,
                             min_rows=60),
-    "drivers.nonlinear": Needs("Non-linear check", drivers=2, min_rows=100),
+    "drivers.nonlinear": Needs("Non-linear check", fields=("ltr",), drivers=2, min_rows=100),
     "drivers.journey": Needs("Quarter-end deals and go-live slips", market=B2B,
                              fields=("account_id", "deal_close_date", "go_live_date", "go_live_planned",
                                      "ltr"),

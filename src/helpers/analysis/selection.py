@@ -210,10 +210,14 @@ class Study:
             segments[m] = sum(f in d and d[f].nunique() >= 2 for f in self.schema.segment_fields(m))
             waves[m] = int(d["wave"].nunique())
         tables = {k: frozenset(map(str, t.columns)) for k, t in self.tables.items() if len(t)}
-        head = self.headline
-        measure = "likelihood to recommend" if self.schema.headline == "ltr" else head.label.lower()
         return contract.Facts(rows, fields, drivers, stages, segments, waves, tables,
-                              headline=head.headline.name, measure=measure)
+                              headline=self.headline.headline.name, measure=self.headline_words)
+
+    @property
+    def headline_words(self) -> str:
+        """What the headline measures, in words: "likelihood to recommend", "satisfaction"."""
+        return ("likelihood to recommend" if self.schema.headline == "ltr"
+                else self.headline.label.lower())
 
     @property
     def headline(self) -> Measure:

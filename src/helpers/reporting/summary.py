@@ -330,8 +330,9 @@ def changes_finding(art: Artefacts, q: float = 0.05) -> Finding:
             "answering in both waves; B2C: independent weighted samples. Significant after "
             f"Benjamini-Hochberg across all {family} tests at q = {q:g}. "
             "Source: tables/wave_changes.parquet (02_segments).")
-    return Finding(text, table, f"Significant NPS changes into {wave or 'the latest wave'}",
-                   "Change in NPS (points)", note)
+    name = next((s.name for s in run_statistics(art) if s.headline), "NPS")
+    return Finding(text, table, f"Significant {name} changes into {wave or 'the latest wave'}",
+                   f"Change in {name} (points)", note)
 
 
 def drivers_finding(art: Artefacts, k: int = 3) -> Finding:
@@ -532,8 +533,11 @@ def trend_chart(art: Artefacts) -> bool:
         display(Markdown("_One wave in this run: no trend to show yet._"))
         return False
     fig, ax = plt.subplots(figsize=(8, 2.5))
-    charts.line_with_band(t, x="wave", estimate="nps", hue="market", ylabel="NPS (points)",
-                          title="NPS per wave, with 95% confidence bands", ax=ax)
+    nps = "nps" in t  # else the headline statistic of a satisfaction or effort programme
+    name = "NPS" if nps else str(t["statistic_name"].iloc[0])
+    charts.line_with_band(t, x="wave", estimate="nps" if nps else "estimate", hue="market",
+                          ylabel="NPS (points)" if nps else str(t["statistic_label"].iloc[0]),
+                          title=f"{name} per wave, with 95% confidence bands", ax=ax)
     ax.legend(title=None, ncols=2, loc="lower right", bbox_to_anchor=(1.0, 1.0), fontsize=8)
     charts.methods_note(ax, "B2B clustered by account, B2C weighted; suppressed waves left out. "
                             "Overlapping bands: the waves cannot be told apart. "
