@@ -357,3 +357,62 @@ def test_built_in_label_sets_match_the_schema_template() -> None:
     from helpers.ingest.profiling import LABEL_SETS
     doc = yaml.safe_load((CONFIG_DIR / "survey.yaml").read_text(encoding="utf-8"))
     assert doc["answers"]["label_sets"] == LABEL_SETS
+
+
+@pytest.mark.parametrize("name", ["Kunde", "Kundennummer", "Firma", "client", "compte", "Société",
+                                  "cliente", "cuenta", "empresa", "azienda", "klant", "bedrijf",
+                                  "conta", "Customer No."])
+def test_account_columns_in_seven_languages_make_the_programme_b2b(tmp_path: Path, name: str) -> None:
+    """A customer column in en, de, fr, es, it, nl or pt (or a customer number) is the account,
+    not a 26-level segment: the programme is B2B."""
+    rng = np.random.default_rng(9)
+    n = 120
+    data = pd.DataFrame({name: [f"Kunde {chr(65 + i % 26)}" for i in range(n)],
+                         "Recommend": rng.integers(0, 11, n),
+                         "Region": rng.choice(["Nord", "Süd"], n)})
+    got, _, _ = draft(tmp_path, _survey(tmp_path, data))
+    assert got.fields["account_id"].column == name
+    assert got.market_rule == {"b2b_when_present": "account_id"}
+    assert {got.fields[f].column for f in got.segment_fields("B2B")} == {"Region"}
+
+
+def test_an_account_found_by_its_question_text_says_so(tmp_path: Path) -> None:
+    """'Q6' whose question text is 'Kunde': the reason names the question text, not 'Q6'."""
+    rng = np.random.default_rng(10)
+    n = 60
+    data = pd.DataFrame({"Q6": [f"ACC{i % 12}" for i in range(n)], "Q1": rng.integers(0, 11, n)})
+    survey = Survey(data=data.astype("string"), questions={"Q6": "Kunde", "Q1": "Empfehlung"},
+                    import_ids={}, format="qualtrics", encoding="utf-8", path=tmp_path / "q.csv")
+    d = infer_schema(survey)
+    why = {c: w for c, _, w in d.decisions}
+    assert why["Q6"] == "question text 'Kunde'" and "named" not in why["Q6"]
+    assert "Q1" in why and "recommend question on 0-10" in why["Q1"]
+
+
+def test_finished_is_a_boolean_and_cx_check_does_not_warn(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Finished True/False (or ja/nein, oui/non, 1/0) is drafted as a boolean, read as 1/0 and
+    not reported as unreadable by `cx check`; a test row not finished still counts as incomplete
+    only by its answers."""
+    from helpers import cli
+
+    rng = np.random.default_rng(13)
+    n = 80
+    export = tmp_path / "finished.csv"
+    pd.DataFrame({"Finished": rng.choice(["True", "False"], n), "Beendet": rng.choice(["ja", "nein"], n),
+                  "LTR": rng.integers(0, 11, n)}).to_csv(export, index=False)
+    assert cli.main(["schema", "infer", str(export), "--out", str(tmp_path / "s.yaml")]) == 0
+    got = schema.load(tmp_path / "s.yaml")
+    assert got.fields["finished"].column == "Finished" and got.fields["finished"].type == "boolean"
+    capsys.readouterr()
+    assert cli.main(["check", str(export), "--schema", str(tmp_path / "s.yaml")]) == 0
+    assert "warning" not in capsys.readouterr().out
+
+
+def test_booleans_in_the_usual_languages_are_read() -> None:
+    from helpers.ingest.fields import read_booleans
+
+    got = read_booleans(pd.Series(["True", "false", "ja", "Nein", "oui", "non", "sí", "não", "1",
+                                   "0", "", None, "maybe"], dtype="string"))
+    assert got.values.tolist()[:10] == [1, 0, 1, 0, 1, 0, 1, 0, 1, 0]
+    assert got.values.iloc[10:].isna().all() and got.unparseable == 1

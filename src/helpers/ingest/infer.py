@@ -110,7 +110,8 @@ _PLATFORM = [
        type="number"),
     _r("status", "status responsetype", "status"),
     _r("distribution_channel", "distributionchannel", "distributionChannel"),
-    _r("finished", "finished complete completed", "finished", type="boolean"),
+    _r("finished", "finished complete completed beendet abgeschlossen termine finalizado "
+       "completato terminato voltooid afgerond concluido", "finished", type="boolean"),
     _r("market", "market businessmarket", "", r"(?i)^market\b"),
     _r("wave", "wave surveywave", "", r"(?i)^wave\b"),
     _r("account_id", _ACCOUNT_IDS, "", _ACCOUNT_TEXT),

@@ -113,6 +113,8 @@ def render_notebook_html(
 
     nb = nbformat.read(src, as_version=4)
     words = nb.metadata.get("cx", {}).get("words")
+    if not words:  # an NPS programme: the prose written for other headlines is left out
+        nb.cells = [c for c in nb.cells if HEADLINE_TAG not in c.get("metadata", {}).get("tags", [])]
     name = src.stem
     title = _title_of(nb, name)
     layout = layout_of(nb)
@@ -141,9 +143,12 @@ def render_notebook_html(
     return publish_bytes(target, body.encode("utf-8"))
 
 
-#: Markdown cells introducing a section that needs the likelihood to recommend carry this tag:
-#: left out of the page of a programme without it (the section's card says what it needs).
+#: Markdown cells written for an NPS programme carry this tag: left out of the page of a
+#: programme without the likelihood to recommend (the section's card says what it needs, or a
+#: cell tagged HEADLINE_TAG says the same in the programme's words).
 LTR_TAG = "ltr"
+#: Markdown cells written for a programme whose headline is not NPS; left out of NPS pages.
+HEADLINE_TAG = "headline"
 _NPS_WORD = re.compile(r"\bNPS\b")
 _RECOMMEND_WORDS = re.compile(r"(?i)likelihood to recommend")
 
@@ -178,8 +183,8 @@ def write_in_programme_words(ipynb: str | os.PathLike[str], words: tuple[str, st
 
 def in_programme_words(nb: Any, name: str, measure: str) -> None:
     """Prose of a programme without the LTR: markdown cells tagged :data:`LTR_TAG` left out;
-    elsewhere, in markdown and in text outputs, "NPS" written as the headline's `name` and
-    "likelihood to recommend" as its `measure` (the sections shown run on the headline)."""
+    in text outputs, "NPS" written as the headline's `name` and "likelihood to recommend" as
+    its `measure` (the sections shown run on the headline)."""
 
     def words(text: str) -> str:
         text = _NPS_WORD.sub(name, text)
@@ -192,7 +197,6 @@ def in_programme_words(nb: Any, name: str, measure: str) -> None:
         if cell.cell_type == "markdown":
             if LTR_TAG in cell.get("metadata", {}).get("tags", []):
                 continue
-            cell.source = words(cell.source)
         for out in cell.get("outputs", []):
             if "text" in out:
                 out["text"] = words("".join(out["text"]))

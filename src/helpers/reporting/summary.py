@@ -293,7 +293,9 @@ def headline_finding(art: Artefacts) -> Finding:
     table = pd.DataFrame({"label": rows["market"] + f" {name}", "estimate": rows["estimate"],
                           "ci_low": rows["ci_low"], "ci_high": rows["ci_high"], "n": rows["n"]})
     defined = "; ".join(f"{s.name}: {s.definition}" for s in stats if s.headline)
-    note = (f"{defined}. 95% CI: NPS adjusted Wald and shares Wilson, both on the effective n; "
+    ci = ("NPS adjusted Wald and shares Wilson, both" if any(s.kind == "nps" for s in stats)
+          else "shares Wilson")
+    note = (f"{defined}. 95% CI: {ci} on the effective n; "
             "means t with the design's degrees of freedom; B2B SE clustered by account, B2C "
             f"weighted to population margins where known. n = included responses in {when} (test, "
             "duplicate, speeder, straightliner, out-of-range and incomplete responses "
@@ -339,8 +341,12 @@ def drivers_finding(art: Artefacts, k: int = 3) -> Finding:
     """The top-k drivers of LTR per market with their importance intervals (03_promoter_drivers)."""
     drv = top_drivers(art, k)
     empty = pd.DataFrame(columns=["label", "estimate", "ci_low", "ci_high", "n"])
+    head = next((s for s in run_statistics(art) if s.headline), None)
+    ltr = head is None or head.kind == "nps"  # else a satisfaction or effort programme
+    short, long = ("LTR", "likelihood to recommend") if head is None or ltr else (head.name,) * 2
     if drv.empty:
-        return Finding(f"Top drivers of promoters: {MISSING}.", empty, "", "", "")
+        return Finding(f"Top drivers of {'promoters' if ltr else short}: {MISSING}.", empty,
+                       "", "", "")
     as_share = "share" in drv and drv["share"].notna().all()
     if as_share:
         est = 100 * drv["share"]
@@ -362,21 +368,23 @@ def drivers_finding(art: Artefacts, k: int = 3) -> Finding:
                       if is_number(r.get("top3_share")) else "")
             parts.append(f"{int(r['rank'])}. {r['label']} ({figure}{stable})")
         r2 = drv.loc[idx[0]].get("r2") if "r2" in drv else None
-        r2_text = f" (all items together explain {100 * r2:.0f}% of LTR variance)" if is_number(r2) else ""
+        r2_text = (f" (all items together explain {100 * r2:.0f}% of {short} variance)"
+                   if is_number(r2) else "")
         lines.append(f"**{market}**{r2_text}:\n" + "\n".join(f"    {p}" for p in parts))
-    text = (f"What moves customers to promoter: the top {k} experiences per market by their share "
-            "of the explained variance in likelihood to recommend, with 95% bootstrap intervals:"
-            "\n\n" + _bullets(lines))
+    text = (f"What moves {'customers to promoter' if ltr else short}: the top {k} experiences per "
+            f"market by their share of the explained variance in {long}, with 95% bootstrap "
+            "intervals:\n\n" + _bullets(lines))
     n = drv["n"] if "n" in drv else None
     table = pd.DataFrame({"label": drv["market"] + " · " + drv["label"].astype(str),
                           "estimate": est, "ci_low": lo.fillna(est), "ci_high": hi.fillna(est)})
     if n is not None:
         table["n"] = n.to_numpy()
-    note = ("Importance = Shapley / LMG decomposition of R² of LTR (0-10) on the experience items "
+    note = (f"Importance = Shapley / LMG decomposition of R² of {'LTR (0-10)' if ltr else short} "
+            "on the experience items "
             "(general dominance), as a share of the model's R². 95% CIs from bootstrap resamples "
             "(B2B resampling accounts, B2C contacts); n = complete responses used. "
             "Source: tables/drivers_ranked.parquet (03_promoter_drivers).")
-    return Finding(text, table, f"Top {k} drivers of likelihood to recommend",
+    return Finding(text, table, f"Top {k} drivers of {long}",
                    "Share of explained variance (%)" if as_share else "Importance (R²)", note)
 
 

@@ -239,8 +239,10 @@ def journey_labels(schema: Any) -> dict[str, str]:
 
 
 def selection_sentence(markets: Mapping[str, pd.DataFrame], design: Mapping[str, Mapping[str, Any]],
-                       items: Mapping[str, Sequence[str]]) -> str:
-    """'B2B: 2,836 responses (408 accounts), waves 2025Q4, ...; 10 driver items.' per market."""
+                       items: Mapping[str, Sequence[str]], facts: Any = None) -> str:
+    """'B2B: 2,836 responses (408 accounts), waves 2025Q4, ...; 10 driver items.' per market;
+    without any market, what the driver analysis lacks in this run (from `facts`, a
+    :class:`helpers.contract.Facts`)."""
     parts = []
     for m, d in markets.items():
         cluster = design[m]["cluster"]
@@ -248,7 +250,14 @@ def selection_sentence(markets: Mapping[str, pd.DataFrame], design: Mapping[str,
         parts.append(f"{m}: {len(d):,} responses ({units}), waves "
                      f"{', '.join(sorted(d['wave'].astype(str).unique()))}; "
                      f"{len(items[m])} driver items.")
-    return " ".join(parts) or "No market has enough responses for a driver analysis."
+    if parts:
+        return " ".join(parts)
+    from helpers import contract
+
+    lacking = contract.missing("drivers.importance", facts) if facts is not None else []
+    if lacking:
+        return f"No driver analysis in this run: it needs {'; '.join(lacking)}."
+    return "No market has enough responses for a driver analysis."
 
 
 
