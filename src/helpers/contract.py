@@ -145,6 +145,7 @@ class Facts:
     tables: dict[str, frozenset[str]]
     headline: str = "NPS"                        # the headline statistic's name
     measure: str = "likelihood to recommend"     # what it measures, in words
+    has_ltr: bool = True                         # the programme asks the 0-10 recommend question
 
 
 def missing(section: str, facts: Facts, market: str | None = None) -> list[str]:
@@ -165,7 +166,7 @@ def missing(section: str, facts: Facts, market: str | None = None) -> list[str]:
         out.append(f"at least {need.min_rows} responses (this run has {rows}; not enough data)")
     have = frozenset().union(*(facts.fields.get(k, frozenset()) for k in markets))
     for f in need.fields:
-        if f not in have:
+        if (f not in have) if f != "ltr" else not facts.has_ltr:
             out.append(f"the field {f} ({FIELD_HOW.get(f, f'map {f} in the survey schema')})")
     if need.drivers and max(facts.drivers.get(k, 0) for k in markets) < need.drivers:
         out.append(f"at least {need.drivers} driver items rated by {' or '.join(markets)} "

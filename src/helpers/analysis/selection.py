@@ -211,7 +211,8 @@ class Study:
             waves[m] = int(d["wave"].nunique())
         tables = {k: frozenset(map(str, t.columns)) for k, t in self.tables.items() if len(t)}
         return contract.Facts(rows, fields, drivers, stages, segments, waves, tables,
-                              headline=self.headline.headline.name, measure=self.headline_words)
+                              headline=self.headline.headline.name, measure=self.headline_words,
+                              has_ltr=self.schema.has_ltr)
 
     @property
     def headline_words(self) -> str:
