@@ -2,11 +2,13 @@
 
 Each column is profiled (names, question text, ImportIds, fill, numbers, scale, dates, text
 length, distinct values), then placed in this order: personal data (by name, then by the values:
-emails, IPs, phones); platform fields (response id, dates, duration, status); the likelihood to
-recommend (by name: recommend, likely, NPS, LTR, REC... and by content: whole numbers 0-10, mostly
-filled; competing candidates are reported, not silently chosen); CES and CSAT (by name, on the
-scale found in the data); competitor LTR grids; ids (account, rep, contact); role, market and
-wave; the response date (any common format) with waves derived from it; rating grids (columns on a
+emails, IPs, phones); platform fields (response id, Qualtrics' recorded date before its end
+date, duration, status, Finished as a yes/no field); ids (account or customer in the usual
+languages, rep, contact); role, market and wave; competitor LTR grids; the likelihood to recommend
+(a column whose name, question text or answer labels say recommend, NPS or LTR, on 0-10: a rating
+on another scale never is; competing candidates are reported, not silently chosen); CES and CSAT
+(by name, on the scale found in the data), and the programme kind: NPS with the recommend question,
+else satisfaction or effort with ``headline:`` naming its measure; the response date (any common format) with waves derived from it; rating grids (columns on a
 common scale that share a prefix, e.g. ``Product.*``, ``Q5_1..Q5_6``, ``Q4 - item``) as driver
 groups; long free text as the comment; low-cardinality text as segment fields. What is left is
 listed with the reason. The draft loads with :func:`helpers.ingest.schema.load` and, on typical
@@ -24,6 +26,7 @@ from typing import Any
 
 import pandas as pd
 
+from helpers.ingest import column_rules as rules
 from helpers.ingest.draft_yaml import answers_and_quality, entry, fmt
 from helpers.ingest.fields import BOOLEAN_WORDS
 from helpers.ingest.pii_text import is_person_name
@@ -35,102 +38,6 @@ __all__ = ["Draft", "infer_schema"]
 _EMAIL = re.compile(r"^[\w.+'-]+@[\w-]+(\.[\w-]+)+$")
 _PHONE = re.compile(r"^(?!\d{4}-\d{2}-\d{2})(?!\d{1,2}/\d{1,2}/\d{2,4})\+?\(?\d[\d\s().-]{6,18}\d$")
 _IPV4 = re.compile(r"^(\d{1,3}\.){3}\d{1,3}$")
-#: A recommend question in the usual languages (en, de, fr, es, it, nl, pt): its question text,
-#: or the words of its answer labels ("10 - Extremely likely to recommend").
-_LTR_TEXT = (r"(?i)(?:how likely .*recommend|recommend|likelihood to recommend|\bnps\b|\bltr\b|"
-             r"empfehl|recommand|recomend|raccomand|consigli|aanbevel|aanraden|aanbeveling)")
-_LTR_NAME = re.compile(r"(?i)^(q?\d*[_ .-]?)?(ltr|nps|nps[_ .-]?score|rec|recommend\w*|"
-                       r"likel\w*[_ .-]?to[_ .-]?recommend|likely\w*|likelihood\w*|"
-                       r"recommandation|recommander|empfehlung\w*|weiterempfehlung\w*|"
-                       r"empfehlen|recomendaci\w*|recomendar|recomenda[cç][aã]o|raccomandazione|"
-                       r"raccomandare|consigliare|aanbeveling|aanbevelen)$")
-
-_STAGES = {"sales": r"(?i)sales|salesperson|salesman|vertrieb|vente|commercial|buying|proposal",
-           "implementation": r"(?i)implement|onboard|deploy|go-?live|roll-?out|project|"
-                             r"installation|setup"}
-_NAMES = {**_STAGES, "touchpoint": r"(?i)purchase|deliver|support|\bapp\b|website|store|checkout|"
-                                   r"product quality|value for money|experience with"}
-_STEM_STOP = {"how", "would", "you", "rate", "please", "following", "our", "your", "with", "on",
-              "the", "of", "to", "and", "a", "an", "did", "do", "we", "us", "for", "about"}
-
-
-@dataclass(frozen=True)
-class _Rule:
-    """How to recognise one field: normalised names, ImportIds, question pattern, extra keys."""
-
-    name: str
-    ids: tuple[str, ...] = ()
-    import_ids: tuple[str, ...] = ()
-    pattern: str | None = None
-    extra: tuple[tuple[str, Any], ...] = ()
-
-
-def _r(name: str, ids: str = "", imports: str = "", pattern: str | None = None, **extra: Any) -> _Rule:
-    return _Rule(name, tuple(ids.split()), tuple(imports.split()), pattern, tuple(extra.items()))
-
-
-_PERSONAL = [  # before anything else: an e-mail column must never become a segment field
-    _r("contact_key", "recipientemail email emailaddress mail", "recipientEmail", r"(?i)\be-?mail\b",
-       action="hash"),
-    _r("ip_key", "ipaddress ip", "ipAddress", r"(?i)^ip address$", action="hash"),
-    _r("first_name", "recipientfirstname firstname givenname", "recipientFirstName",
-       r"(?i)^first name", action="drop"),
-    _r("last_name", "recipientlastname lastname surname familyname", "recipientLastName",
-       r"(?i)^(last name|surname)", action="drop"),
-    _r("name", "name fullname respondentname contactname customername personname participantname",
-       "", r"(?i)^(your |full |contact |respondent |customer |person |participant )*name\??$",
-       action="drop"),
-    _r("phone", "phone phonenumber mobile telephone", "", r"(?i)\b(phone|mobile)\b", action="drop"),
-    _r("latitude", "locationlatitude latitude lat", "locationLatitude", action="drop"),
-    _r("longitude", "locationlongitude longitude lon lng", "locationLongitude", action="drop"),
-    _r("external_reference", "externalreference externaldatareference", "externalDataReference",
-       action="drop"),
-]
-#: Account / customer columns in en, de, fr, es, it, nl, pt, and customer numbers (normalised
-#: names: lower case, no accents, letters and digits only).
-_ACCOUNT_IDS = ("accountid account customeraccount company companyid companyname accountname "
-                "accountnumber accountno client clientid clientname clientnumber clientno customer "
-                "customerid customername customernumber customerno customernr kunde kunden kundenid "
-                "kundennummer kundennr kundenname firma firmenname unternehmen compte numeroclient "
-                "numclient numerodecompte nclient societe entreprise cliente idcliente "
-                "numerodecliente numerocliente nombrecliente cuenta empresa codigocliente "
-                "codicecliente azienda ragionesociale klant klantnummer klantnr klantid klantnaam "
-                "bedrijf bedrijfsnaam conta numerodocliente codigodocliente")
-_ACCOUNT_TEXT = (r"(?i)^(account|customer|client|kunden?|firma|unternehmen|compte|soci[eé]t[eé]|"
-                 r"entreprise|cliente|cuenta|empresa|azienda|klant|bedrijf|conta)"
-                 r"( ?(id|name|number|no\.?|nr\.?|nummer|num[eé]ro|n[°º]|code|c[oó]digo|codice|naam|nom))?$")
-_PLATFORM = [
-    _r("response_id", "responseid respondentid recordid", "_recordId", r"(?i)^(response|respondent) ?id$"),
-    _r("submitted_at", "recordeddate enddate datesubmitted submittedat completedat submitdate "
-       "responsedate surveydate date", "recordedDate endDate",
-       r"(?i)^(recorded date|end date|date submitted|response date)$", type="datetime",
-       preferred=True),
-    _r("started_at", "startdate startedat", "startDate", r"(?i)^start date$", type="datetime"),
-    _r("duration_s", "durationinseconds duration durations", "duration", r"(?i)^duration",
-       type="number"),
-    _r("status", "status responsetype", "status"),
-    _r("distribution_channel", "distributionchannel", "distributionChannel"),
-    _r("finished", "finished complete completed beendet abgeschlossen termine finalizado "
-       "completato terminato voltooid afgerond concluido", "finished", type="boolean"),
-    _r("market", "market businessmarket", "", r"(?i)^market\b"),
-    _r("wave", "wave surveywave", "", r"(?i)^wave\b"),
-    _r("account_id", _ACCOUNT_IDS, "", _ACCOUNT_TEXT),
-    _r("role", "contactrole role jobrole", "", r"(?i)^(contact )?role\b"),
-    _r("rep_id", "repid rep salesrep accountmanager accountteam accountowner csm", "",
-       r"(?i)^(sales rep|account (manager|team|owner))"),
-    _r("deal_close_date", "dealclosedate closedate", "", type="datetime"),
-    _r("go_live_planned", "goliveplanned plannedgolive plannedgolivedate", "", type="datetime"),
-    _r("go_live_date", "golivedate golive actualgolive", "", type="datetime"),
-    _r("last_rep_touch_at", "lastreptouch lastreptouchat lastcontact", "", type="datetime"),
-]
-_MEASURES = [
-    _r("ces", "ces effort customereffort effortscore", "",
-       r"(?i)(easy|effort).*(handle|resolve|issue|request)|\beffort\b|\bCES\b", type="score"),
-    _r("csat", "csat satisfaction satisfied overallsatisfaction csatscore", "",
-       r"(?i)(how satisfied|overall satisfaction|satisfaction)", type="score"),
-]
-_COMMENT = re.compile(r"(?i)comment|feedback|verbatim|reason|why|explication|explanation|remark|"
-                      r"text|open|kommentar|commentaire|anything else|tell us")
 
 
 @dataclass
@@ -191,7 +98,7 @@ class _Placer:
         self.placed[col] = f"{section}.{name}"
         self.decisions.append((col, f"{section}.{name}", why))
 
-    def find(self, rule: _Rule, skip: frozenset[str] = frozenset()) -> tuple[str, str] | None:
+    def find(self, rule: rules.Rule, skip: frozenset[str] = frozenset()) -> tuple[str, str] | None:
         """The first free column (not in `skip`) matching `rule` by name, ImportId or question
         text, and how."""
         q = self.survey.questions
@@ -232,7 +139,7 @@ def infer_schema(survey: Survey, template: Mapping[str, Any] | None = None) -> D
         survey = dataclasses.replace(survey, data=data)
     pl = _Placer(survey)
     _place_personal(pl)
-    _place_rules(pl, _PLATFORM, "fields")
+    _place_rules(pl, rules.PLATFORM, "fields")
     _place_ids(pl)
     _place_personal_values(pl)
     _place_competitors(pl)
@@ -249,7 +156,7 @@ def infer_schema(survey: Survey, template: Mapping[str, Any] | None = None) -> D
 
 
 def _place_personal(pl: _Placer) -> None:
-    for rule in _PERSONAL:
+    for rule in rules.PERSONAL:
         hit = pl.find(rule)
         if hit:
             pl.put(hit[0], "personal", rule.name, dict(rule.extra), f"{hit[1]}: personal data, "
@@ -275,8 +182,8 @@ def _place_personal_values(pl: _Placer) -> None:
                        "the values look like people's names: personal data, dropped")
 
 
-def _place_rules(pl: _Placer, rules: list[_Rule], section: str) -> None:
-    for rule in rules:
+def _place_rules(pl: _Placer, table: list[rules.Rule], section: str) -> None:
+    for rule in table:
         hit = pl.find(rule)
         if hit:
             col, how = hit
@@ -322,14 +229,14 @@ def _says_recommend(pl: _Placer, col: str) -> str:
     """Why `col` is a recommend question by its words ("" when it is not): its name, its
     question text or its answer labels say recommend / NPS / LTR (en, de, fr, es, it, nl, pt)."""
     p = pl.profiles[col]
-    if _LTR_NAME.match(p.column):
+    if rules.LTR_NAME.match(p.column):
         return f"named {col!r}"
-    if p.question != col and re.search(_LTR_TEXT, p.question or ""):
+    if p.question != col and re.search(rules.LTR_TEXT, p.question or ""):
         return f"question text {p.question[:50]!r}"
     words = pl.survey.data[col].dropna().astype(str).drop_duplicates().head(50)
     labels = words[~words.str.fullmatch(r"\s*-?\d+(?:[.,]\d+)?\s*")]
-    if len(labels) and labels.str.contains(_LTR_TEXT).any():
-        return f"answer labels such as {labels[labels.str.contains(_LTR_TEXT)].iloc[0][:40]!r}"
+    if len(labels) and labels.str.contains(rules.LTR_TEXT).any():
+        return f"answer labels such as {labels[labels.str.contains(rules.LTR_TEXT)].iloc[0][:40]!r}"
     return ""
 
 
@@ -390,7 +297,7 @@ def _programme(pl: _Placer) -> str | None:
         pl.notes.append("no likelihood-to-recommend column (a 0-10 question whose name, text or "
                         "labels say recommend, NPS or LTR) and no satisfaction or effort "
                         "question: set fields.ltr.column, or map a rating and name it as headline")
-        f["ltr"] = {"pattern": _LTR_TEXT, "scale": [0, 10]}
+        f["ltr"] = {"pattern": rules.LTR_TEXT, "scale": [0, 10]}
         return None
     spec = f[headline]
     pl.notes.append(f"programme: {kinds[headline]}, because the export has no 0-10 recommend "
@@ -403,7 +310,7 @@ def _programme(pl: _Placer) -> str | None:
 def _place_competitors(pl: _Placer) -> None:
     """Competitor LTR grids: "How likely ... recommend ...? - <vendor>" columns on 0-10."""
     q = pl.survey.questions
-    grid = [c for c in pl.free() if re.search(_LTR_TEXT, q.get(c) or "") and " - " in (q.get(c) or "")
+    grid = [c for c in pl.free() if re.search(rules.LTR_TEXT, q.get(c) or "") and " - " in (q.get(c) or "")
             and pl.profiles[c].scale == (0, 10)]
     if len(grid) >= 2:
         for c in grid:
@@ -424,7 +331,7 @@ def _grid_members(pl: _Placer) -> frozenset[str]:
 
 def _place_measures(pl: _Placer) -> None:
     grid = _grid_members(pl)
-    for rule in _MEASURES:
+    for rule in rules.MEASURES:
         hit = pl.find(rule, skip=grid)
         if not hit:
             continue
@@ -499,10 +406,10 @@ def _place_grids(pl: _Placer) -> dict[str, list[str]]:
 def _group_name(stem: str, items: list[str]) -> str:
     """A readable group name from a grid's stem (the question text or the column prefix)."""
     text = " ".join([stem, *items]) if stem == "ratings" else stem
-    for name, rx in _NAMES.items():
+    for name, rx in rules.NAMES.items():
         if re.search(rx, text):
             return name
-    words = [w for w in re.findall(r"[a-z]+", stem.lower()) if w not in _STEM_STOP]
+    words = [w for w in re.findall(r"[a-z]+", stem.lower()) if w not in rules.STEM_STOP]
     return "_".join(words[:2]) if words and stem != "ratings" else "ratings"
 
 
@@ -511,7 +418,7 @@ def _place_comment(pl: _Placer) -> None:
     cands = []
     for c in pl.free():
         p = pl.profiles[c]
-        named = bool(_COMMENT.search(c + " " + p.question))
+        named = bool(rules.COMMENT.search(c + " " + p.question))
         if p.numeric < 0.5 and p.dates < 0.5 and (
                 (named and p.text_length >= 8) or (p.text_length >= 12 and p.unique >= 0.3)):
             cands.append((p.text_length * (2 if named else 1), c))
@@ -607,7 +514,7 @@ def _yaml(survey: Survey, pl: _Placer, groups: dict[str, list[str]], segments: l
     if groups:
         by_market = _group_markets(pl, groups, market, seg_market)
         lines += ["markets:", *(f"  {m}: {fmt(gs)}" for m, gs in by_market.items())]
-        stages = {g: g for g in groups if g in _STAGES}
+        stages = {g: g for g in groups if g in rules.STAGES}
         if stages:
             lines.append(f"stages: {entry(stages)}")
         lines.append("")
