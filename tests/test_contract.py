@@ -200,3 +200,10 @@ def test_a_notebook_reading_what_no_notebook_it_needs_writes_fails_validation(
 def test_the_real_pipeline_validates() -> None:
     plan = run_params.validate(config.load_params(), config.load_pipeline())
     assert [p.step.name for p in plan][-1] == "06_executive_summary"
+
+
+def test_a_currency_that_is_not_an_iso_code_is_refused_before_anything_runs() -> None:
+    """Issue 26: the currency is written into the workbook's number formats."""
+    params = config.with_overrides(config.load_params(), {"shared": {"currency": 'EUR" #'}})
+    with pytest.raises(ConfigError, match=r"shared.currency is .*ISO 4217"):
+        run_params.validate(params, config.load_pipeline())

@@ -257,11 +257,13 @@ def leadership_table(audit: pd.DataFrame, names: Mapping[str, str]) -> pd.DataFr
 
     Columns: Rep, Flagged, Score, Kinds of evidence, Responses, Reasons (plain words). Counts
     follow :mod:`helpers.analysis.disclosure`: responses in bands of ten, no exact "k of n" in the
-    reasons, and reps with fewer than ten responses left out (``attrs['suppressed']``), so a
-    pseudonym cannot be matched to a rep id by a unique count on another page.
+    reasons, and reps with fewer than ``min_n`` responses (the settings') left out
+    (``attrs['suppressed']``), so a pseudonym cannot be matched to a rep id by a unique count on
+    another page.
     """
     require_columns(audit, ["rep_id", "flagged", "score", "families_failed", "n", "reasons"], "audit list")
-    shown = audit[audit["n"] >= disclosure.MIN_CELL]
+    min_n = disclosure.settings_min_n()
+    shown = audit[~audit["n"].map(lambda n: disclosure.too_few(n, min_n))]
     out = pd.DataFrame({
         "Rep": shown["rep_id"].map(names), "Flagged": shown["flagged"].map({True: "yes",
                                                                              False: "no"}),

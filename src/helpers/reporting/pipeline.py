@@ -237,6 +237,7 @@ def _publish(run: _Run, p: PlannedStep, output: Path, error: str | None) -> None
     schema_path = p.effective(run.run_dir_value).get("schema_path")
     if schema_path:  # the programme's words: the schema of this notebook (the runs' last known)
         run.words = render.programme_words(str(schema_path), run.words)
+    t0 = time.perf_counter()
     try:
         if run.words is not None:
             render.write_in_programme_words(output, run.words)
@@ -245,6 +246,7 @@ def _publish(run: _Run, p: PlannedStep, output: Path, error: str | None) -> None
             parameters=p.param_rows(run.run_dir_value), status=record.status, error=error,
             commit=run.short_sha)
         record.html = html_path.name
+        log.info("%s: HTML rendered in %.2f s", name, time.perf_counter() - t0)
     except Exception as exc:  # noqa: BLE001 - a rendering bug must not hide the run
         record.status = Status.FAILED
         record.error = (error + "; " if error else "") + "HTML: " + error_text(exc)
@@ -281,9 +283,11 @@ def _write_workbook(run_dir: Path, doc: RunManifest) -> None:
     """``tables.xlsx`` from the run's result tables; a failure is noted, never fatal."""
     currency = next((str(p["currency"]) for p in doc.parameters.values()
                      if isinstance(p, dict) and p.get("currency")), "USD")
+    t0 = time.perf_counter()
     try:
         book = workbook.write_workbook(run_dir, doc, currency=currency)
         doc.workbook = book.name if book else None
+        log.info("workbook written in %.2f s", time.perf_counter() - t0)
     except Exception as exc:  # noqa: BLE001 - the reports stand without the workbook
         doc.workbook = None
         doc.workbook_note = f"workbook failed: {error_text(exc)}"

@@ -473,8 +473,10 @@ def data_quality_line(art: Artefacts) -> str | None:
             f"excluded before analysis{detail}.")
 
 
-def integrity_finding(art: Artefacts) -> Finding:
-    """Integrity caveats: reps flagged for possible score gaming and how much they move NPS."""
+def integrity_finding(art: Artefacts, min_n: int | None = None) -> Finding:
+    """Integrity caveats: reps flagged for possible score gaming and how much they move NPS
+    (the NPS without them as :func:`helpers.analysis.disclosure.shared_parts` lets it be shown;
+    `min_n` defaults to the run's, :func:`run_min_n`)."""
     info = integrity_summary(art)
     flagged, all_, without = info["reps_flagged"], info["nps_all"], info["nps_without_flagged"]
     empty = pd.DataFrame(columns=["label", "estimate", "ci_low", "ci_high", "n"])
@@ -487,16 +489,13 @@ def integrity_finding(art: Artefacts) -> Finding:
     lines = [quality or f"Data-quality exclusions: {MISSING}.",
              f"**{n_flag} of {n_reps} account teams** show several independent signs of "
              "pressured or gamed scores (pseudonyms and reasons in the score-integrity report)."]
-    rows = []
+    rows = pd.DataFrame()
     if isinstance(all_, Mapping) and isinstance(without, Mapping):
-        moved = float(without["estimate"]) - float(all_["estimate"])
-        lines.append(
-            f"B2B NPS across the waves analysed, all responses: {ci_text(all_['estimate'], all_.get('ci_low'), all_.get('ci_high'), all_.get('n'), signed=True)}; "
-            f"without the flagged teams' responses: "
-            f"{ci_text(without['estimate'], without.get('ci_low'), without.get('ci_high'), without.get('n'), signed=True)}"
-            f" ({moved:+.1f} points).")
-        rows = [{"label": lab, **{k: v.get(k) for k in ("estimate", "ci_low", "ci_high", "n")}}
-                for lab, v in (("all responses", all_), ("without flagged teams", without))]
+        rows = disclosure.shared_parts(pd.DataFrame(
+            [{"label": lab, **{k: v.get(k) for k in ("estimate", "ci_low", "ci_high", "n")}}
+             for lab, v in (("all responses", all_), ("without flagged teams", without))]),
+            min_n if min_n is not None else run_min_n(art))
+        lines.append(_with_without_line(rows.set_index("label").to_dict("index")))
     lines.append("A flag is a reason to look, not proof of misconduct.")
     text = "Integrity caveats:\n\n" + _bullets(lines)
     note = ("NPS of B2B responses with and without the flagged teams, 95% CI adjusted Wald with SE "
@@ -504,8 +503,22 @@ def integrity_finding(art: Artefacts) -> Finding:
             "(share of 10s vs peers with empirical-Bayes shrinkage and false-discovery control, "
             "LTR contradicting the experience ratings, tone, timing, repeated devices). "
             "Source: metrics/05_score_integrity.json.")
-    return Finding(text, pd.DataFrame(rows) if rows else empty,
+    return Finding(text, rows if len(rows) else empty,
                    "B2B NPS with and without flagged account teams", "NPS (points)", note)
+
+
+def _with_without_line(rows: Mapping[str, Mapping[str, Any]]) -> str:
+    """The sentence on NPS with and without the flagged teams, as disclosure lets it be shared."""
+    all_, without = rows["all responses"], rows.get("without flagged teams")
+    text = ("B2B NPS across the waves analysed, all responses: "
+            f"{ci_text(all_['estimate'], all_.get('ci_low'), all_.get('ci_high'), all_.get('n'), signed=True)}")
+    if without is None:
+        return (text + "; without the flagged teams' responses: not shown (too few responses "
+                "on one side to show both without disclosing a small group).")
+    moved = float(without["estimate"]) - float(all_["estimate"])
+    return (text + "; without the flagged teams' responses: "
+            f"{ci_text(without['estimate'], without.get('ci_low'), without.get('ci_high'), without.get('n'), signed=True)}"
+            f" ({moved:+.1f} points).")
 
 
 def _markets_of(art: Artefacts) -> str:
