@@ -316,6 +316,10 @@ def write_workbook(run_dir: str | os.PathLike[str], manifest: RunManifest | None
                        in_words(DESCRIPTIONS.get(p.stem, ""), programme), len(df)))
     _readme(readme, manifest or RunManifest(run_id=run.name, status=Status.UNKNOWN), listed,
             left_out, min_n)
+    for row in readme.iter_rows() if programme else ():  # in the programme's words
+        for cell in row:
+            if isinstance(cell.value, str):
+                cell.value = in_words(cell.value, programme)
     buf = io.BytesIO()
     wb.save(buf)
     write_analyst_workbook(run, currency)
