@@ -27,6 +27,7 @@ from helpers.ingest import schema as schema_mod
 from helpers.ingest.pii_text import PLACEHOLDER
 from helpers.ingest.privacy import hash_keys, load_salt, mask_comments
 from helpers.ingest.schema import Schema
+from helpers.measures import Measure
 
 
 # --------------------------------------------------------------------------------------------
@@ -55,8 +56,9 @@ def _read_fields(survey: readers.Survey, sch: Schema, mapped: dict[str, str]
     named = survey.category_labels()
     for name, col in mapped.items():
         spec = sch.fields.get(name) or sch.drivers[name]
-        if spec.type in ("score", "number"):
-            parsed = fields.read_numbers(raw[col], spec, sch, col, survey.path)
+        if spec.type in ("score", "number", "boolean"):
+            parsed = (fields.read_booleans(raw[col]) if spec.type == "boolean"
+                      else fields.read_numbers(raw[col], spec, sch, col, survey.path))
             out[name] = parsed.values
             oor |= parsed.out_of_range.to_numpy(bool)
             answers[name] = {"column": col, "labels_mapped": parsed.labels_mapped,
@@ -162,9 +164,10 @@ def _derive(out: pd.DataFrame, sch: Schema) -> None:
     fields.journey_durations(out)
     if "duration_s" in out:
         out["duration_s"] = out["duration_s"].astype(float)
-    ltr = out["ltr"]
-    group = np.select([ltr >= 9, ltr >= 7, ltr >= 0], [0, 1, 2], default=3)
-    out["nps_group"] = quality.labels(["promoter", "passive", "detractor", None], group, out.index)
+    if "ltr" in out:
+        ltr = out["ltr"]
+        group = np.select([ltr >= 9, ltr >= 7, ltr >= 0], [0, 1, 2], default=3)
+        out["nps_group"] = quality.labels(["promoter", "passive", "detractor", None], group, out.index)
 
 
 def market_of(df: pd.DataFrame, rule: dict[str, str], where: str = "market_rule") -> pd.Series:
@@ -213,7 +216,8 @@ def _competitors(raw: pd.DataFrame, survey: readers.Survey, sch: Schema, out: pd
 
 def _log(out: pd.DataFrame, sch: Schema, survey: readers.Survey, mapped: dict[str, str]) -> dict[str, Any]:
     n = len(out)
-    rules = {f.removeprefix("flag_"): {"rows": int(out[f].sum()), "reason": why} for f, why in quality.RULES}
+    rules = {f.removeprefix("flag_"): {"rows": int(out[f].sum()), "reason": why}
+             for f, why in quality.rules(sch)}
     funnel = [{"step": "raw rows", "rows": n}]
     remaining = np.ones(n, bool)
     for f, _ in quality.RULES:
@@ -410,10 +414,12 @@ def answer_table(log: dict[str, Any]) -> pd.DataFrame:
     return df[["column", "labels_mapped", "not_applicable", "unreadable", "out_of_range"]]
 
 
-def ltr_distribution(responses: pd.DataFrame) -> pd.DataFrame:
-    """Counts of each LTR score (0-10) among all readable rows and among included rows."""
-    scores = pd.Index(range(11), name="ltr")
-    ltr = responses["ltr"]
+def ltr_distribution(responses: pd.DataFrame, measure: Measure | None = None) -> pd.DataFrame:
+    """Counts of each answer to the headline `measure` (default: the LTR, 0-10) among all
+    readable rows and among included rows."""
+    key, (lo, hi) = (measure.key, measure.scale) if measure else ("ltr", (0.0, 10.0))
+    scores = pd.Index(range(int(lo), int(hi) + 1), name=key)
+    ltr = responses[key]
     before = ltr.value_counts().reindex(scores, fill_value=0)
     after = ltr[responses["include"]].value_counts().reindex(scores, fill_value=0)
     return pd.DataFrame({"all readable rows": before, "included rows": after}).astype(int)
