@@ -113,7 +113,7 @@ def clean_responses(survey: readers.Survey, sch: Schema, salt: str, speeder_frac
     if "comment" in out:
         out["comment"] = mask_comments(out["comment"])
 
-    _derive(out, sch)
+    _derive(out, sch, str(survey.path))
     _replicate_weights(raw, sch, out, str(survey.path))
     quality.flag(out, sch, oor, speeder_fraction, min_grid_items)
     comp = _competitors(raw, survey, sch, out)
@@ -152,9 +152,9 @@ def _tidy_text(out: pd.DataFrame, sch: Schema) -> None:
         out["comment"] = out["comment"].mask(out["comment"].str.lower().isin(sch.not_applicable))
 
 
-def _derive(out: pd.DataFrame, sch: Schema) -> None:
+def _derive(out: pd.DataFrame, sch: Schema, export: str) -> None:
     """Market (by the schema's rule), wave, journey durations and the NPS group of each row."""
-    out["market"] = market_of(out, sch.market_rule, sch.where("market_rule"))
+    out["market"] = market_of(out, sch.market_rule, export, rule_at=sch.where("market_rule"))
     if "wave" not in out:
         if "submitted_at" in out and out["submitted_at"].notna().any():
             period = schema_mod.WAVE_PERIODS[sch.waves]
@@ -170,8 +170,10 @@ def _derive(out: pd.DataFrame, sch: Schema) -> None:
         out["nps_group"] = quality.labels(["promoter", "passive", "detractor", None], group, out.index)
 
 
-def market_of(df: pd.DataFrame, rule: dict[str, str], where: str = "market_rule") -> pd.Series:
-    """"B2B" / "B2C" per row by the schema's market rule (see ``market_rule`` in the schema)."""
+def market_of(df: pd.DataFrame, rule: dict[str, str], where: str = "the export", *,
+              rule_at: str = "market_rule") -> pd.Series:
+    """"B2B" / "B2C" per row by the schema's market rule (``rule_at`` names it); a value that is
+    neither is an error naming the file it came from (`where`), its column and row."""
     kind, value = next(iter(rule.items()))
     if kind == "all":
         return pd.Series(value, index=df.index, dtype="string", name="market")
@@ -183,7 +185,7 @@ def market_of(df: pd.DataFrame, rule: dict[str, str], where: str = "market_rule"
     if bad.any():
         row = int(np.flatnonzero(bad.to_numpy())[0])
         raise DataError(f"market value {df[value].iloc[row]!r}", file=where, column=value, row=row + 1,
-                        expected="B2B or B2C (or another market_rule)")
+                        expected=f"B2B or B2C (or another market_rule: {rule_at})")
     return m.fillna("B2C").rename("market")
 
 
