@@ -48,6 +48,8 @@ _CUE_WORDS = (
 _LOWER_CUE = re.compile(rf"(?i)(?<!\w)(?:{_CUE_WORDS})\s+(?:(?:à|a|al|an|to|la|le|el)\s+)?"
                         rf"({_L}[\w'’-]*)(?:\s+({_L}[\w'’-]*))?(?:\s+({_L}[\w'’-]*))?")
 _PARTICLE_WORDS = frozenset("de van der den von zu di da del della le la du ten ter dos das".split())
+_TITLE_WORD = re.compile(r"Mr|Mrs|Ms|Mx|Miss|Dr|Prof|Herrn?|Hr|Frau|Fr|Mme|Mlle|Monsieur|Madame|Señora?|"
+                         r"Sra?|Dhr|Mevr|Sig|Signora?|Signor")
 _TITLE_LOWER = re.compile(r"\b(?:Mr|Mrs|Ms|Herrn|Herr|Frau|Mme|Mlle|Monsieur|Madame|Señora|Señor|"
                           r"Sra|Sr|Sig\.ra|Signora|Signor|Sig|Dhr|Mevr|Sra)\.?\s+"
                           r"([a-zà-öø-ÿß][\w'’-]+)")
@@ -264,7 +266,8 @@ def recurring_words(texts: list[str], min_comments: int = 5, share: float = 0.00
     given, _, surnames = _names()
     floor = max(min_comments, share * len(texts))
     return {w for w, n in zip(counts["word"].to_pylist(), counts["text_count"].to_pylist(), strict=True)
-            if n >= (floor if w not in given and w not in surnames else 10 * floor)}
+            if n >= (floor if w not in given and w not in surnames else 10 * floor)
+            and not _TITLE_WORD.fullmatch(w)}
 
 
 #: What any text holding personal data that :func:`~helpers.ingest.pii_text.mask_text` finds

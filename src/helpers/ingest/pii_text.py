@@ -144,7 +144,7 @@ Janvier Février Mars Avril Mai Juin Juillet Août Septembre Octobre Novembre D�
 Mercredi Jeudi Vendredi Samedi Dimanche Januar Februar März Juni Juli Oktober Dezember Montag
 Dienstag Mittwoch Donnerstag Freitag Samstag Sonntag Enero Febrero Marzo Abril Mayo Junio Julio
 Agosto Septiembre Octubre Noviembre Diciembre Gennaio Febbraio Aprile Maggio Giugno Luglio
-Settembre Ottobre Dicembre Januari Februari Maart Mei Augustus Noël Navidad Weihnachten Pâques
+Settembre Ottobre Dicembre Januari Februari Maart Augustus Noël Navidad Weihnachten Pâques
 """.split())
 
 
@@ -240,7 +240,7 @@ def _sentence_start(text: str, at: int) -> bool:
 
 def _names_in(text: str, keep: frozenset[str] = frozenset()) -> list[tuple[int, int]]:
     """Spans of person names (see the module docstring for the rules); words in `keep` (lower
-    case) are the programme's own vocabulary, never names."""
+    case) are the programme's own vocabulary, names only after a cue."""
     given, also_words, surnames = _names()
     words = list(_WORD.finditer(text))
     spans: list[tuple[int, int]] = []
@@ -251,11 +251,12 @@ def _names_in(text: str, keep: frozenset[str] = frozenset()) -> list[tuple[int, 
         nxt = words[i + 1] if i + 1 < len(words) else None
         adjacent = nxt is not None and re.fullmatch(r" ", text[w.end():nxt.start()]) is not None
         nxt_token = _POSSESSIVE.sub("", nxt.group()) if adjacent and nxt else ""
-        surname_next = bool(nxt_token) and nxt_token not in _NOT_NAMES and nxt_token.lower() not in keep
-        if token in _NOT_NAMES or token.lower() in keep:
-            i += 1
+        cue = token not in _NOT_NAMES and bool(_CUE.search(text[max(0, w.start() - 30):w.start()]))
+        surname_next = bool(nxt_token) and nxt_token not in _NOT_NAMES and \
+            (cue or nxt_token.lower() not in keep)
+        if token in _NOT_NAMES or (token.lower() in keep and not cue):   # a cue outweighs the
+            i += 1                                                        # programme's vocabulary
             continue
-        cue = bool(_CUE.search(text[max(0, w.start() - 30):w.start()]))
         initial = _sentence_start(text, w.start())
         particle_next = bool(_PARTICLES.match(text[w.end():]))
         is_name = (
@@ -319,8 +320,19 @@ def mask_text(text: str, context: MaskContext | None = None) -> str:
         t = rx.sub("[address]", t)
     t = _phones(t)
     t = _LONG_NUMBER.sub("[number]", t)
-    t = _TITLE.sub(lambda m: m.group() if m.group().split()[-1].lower() in keep else "[name]", t)
+    t = _TITLE.sub("[name]", t)
     return _replace_spans(t, _names_in(t, keep) + pii_extra.lower_name_spans(t, keep), "[name]")
+
+
+def mask_contact_details(text: str) -> str:
+    """Only the contact details of a text (web addresses, e-mails, handles, phone numbers): for
+    values many respondents share, such as a segment's levels, which are no one's name."""
+    t = _URL.sub("[url]", text)
+    t = _EMAIL.sub("[email]", t)
+    t = _EMAIL_SPELT.sub("[email]", t)
+    t = pii_extra.mask_contacts(t)
+    t = _international_phones(t)
+    return _phones(t)
 
 
 def strip_placeholders(text: str) -> str:

@@ -19,7 +19,7 @@ import pyarrow as pa
 
 from helpers import paths
 from helpers.ingest.pii_extra import MaskContext, may_hold_personal, recurring_words
-from helpers.ingest.pii_text import mask_text
+from helpers.ingest.pii_text import mask_contact_details, mask_text
 
 SALT_ENV = "CX_SALT"
 SALT_FILE = ".cx_salt"
@@ -121,6 +121,24 @@ def mask_comments(comments: pd.Series, context: MaskContext | None = None, *,
     out = pd.Series(masked.take(np.where(codes < 0, 0, codes)), index=s.index, name=s.name,
                     dtype="string")
     return out.where(codes >= 0)
+
+
+def mask_field(values: pd.Series, context: MaskContext | None = None, rare: int = 5) -> pd.Series:
+    """Personal data in a text field other than the comment: values held by fewer than `rare`
+    rows are masked in full (names too), the others only for contact details (a segment level
+    many respondents share is no one's name). Distinct values are masked once."""
+    s = values.astype("string")
+    codes, uniq = pd.factorize(s)
+    if len(uniq) == 0:
+        return s
+    counts = np.bincount(codes[codes >= 0], minlength=len(uniq))
+    texts = [str(u) for u in uniq]
+    candidates = may_hold_personal(texts, context)
+    out = [(mask_text(t, context) if n < rare else mask_contact_details(t)) if c else t
+           for t, n, c in zip(texts, counts, candidates, strict=True)]
+    masked = pd.array(out, dtype="string")
+    return pd.Series(masked.take(np.where(codes < 0, 0, codes)), index=s.index, name=s.name,
+                     dtype="string").where(codes >= 0)
 
 
 def mask_pii(comments: Iterable[object] | pd.Series, context: MaskContext | None = None) -> pd.Series:
