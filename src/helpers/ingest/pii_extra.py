@@ -219,10 +219,25 @@ def lower_name_spans(text: str, keep: frozenset[str] = frozenset()) -> list[tupl
             end = m.end(3) if particle else m.end(2) if surname_next else m.end(1)
             spans.append((m.start(1), end))
     for m in _TITLE_LOWER.finditer(text):
-        if m.group(1) not in _STOP and m.group(1) not in keep:
+        word = title(m.group(1))
+        if m.group(1) not in _STOP and (word in surnames or word in given):
             spans.append(m.span())
     spans += _cyrillic_spans(text) + _han_spans(text)
     return spans
+
+
+_PLACE_CAP = r"[A-ZÀ-ÖØ-Þ][\w'’-]*"
+_PLACE_NAME = rf"{_PLACE_CAP}(?:[\s-]+(?:(?:la|le|les|de|du|des|sur|en|lès|am|an|der|del)[\s-]+)?{_PLACE_CAP})*"
+_PLACE = re.compile(
+    rf"\b(?i:magasins?|stores?|shops?|branch|filiale|tienda|negozio|winkel|boutique|agence|"
+    rf"jardinerie|office|site)\s+(?i:de|d'|d’|du|à|a|in|at|en|di|van|of)\s*({_PLACE_NAME})"
+    rf"|\b((?:Saint|Sainte|St|Ste|San|Santa|Santo|Sankt|São|Bad)[\s.-]+{_PLACE_NAME})")
+
+
+def place_spans(text: str) -> list[tuple[int, int]]:
+    """Places, which are not names: the capitalised words after a shop word and a preposition
+    ("magasin de Ville la Grand", "store in Leeds") or after Saint / Ste / San ..."""
+    return [m.span(1) if m.group(1) else m.span(2) for m in _PLACE.finditer(text)]
 
 
 def _cyrillic_spans(text: str) -> list[tuple[int, int]]:
@@ -251,23 +266,31 @@ def recurring_words(texts: list[str], min_comments: int = 5, share: float = 0.00
     terms): in at least `min_comments` distinct comments and `share` of them (counted by Arrow
     over the whole list at once). A word of the bundled name lists must recur ten times as
     often (2 %, 20 comments): a person's name recurs far less (the sample's planted names stay
-    below it)."""
+    below it). Also every capitalised word the comments use in lower case too
+    (:data:`LOWER_CASE_USES`)."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
     from helpers.ingest.pii_text import _names
     if not texts:
         return set()
-    words = pc.split_pattern_regex(pa.array(texts, pa.string()), r"[^\p{L}\d'’-]+")
+    words = pc.split_pattern_regex(pa.array(texts, pa.string()), r"[\s,;:!?()\[\]\"«»/]+")
     table = pa.table({"text": pc.list_parent_indices(words), "word": pc.list_flatten(words)})
-    table = table.filter(pc.match_substring_regex(table["word"], r"^\p{Lu}[\p{L}\d'’-]"))
+    table = table.filter(pc.match_substring_regex(table["word"], r"^\p{L}[\p{L}\d'’-]*\.?$"))
+    table = table.set_column(1, "word", pc.utf8_rtrim(table["word"], "."))
     counts = table.group_by(["text", "word"]).aggregate([]).group_by("word").aggregate(
         [("text", "count")])
+    seen = dict(zip(counts["word"].to_pylist(), counts["text_count"].to_pylist(), strict=True))
     given, _, surnames = _names()
     floor = max(min_comments, share * len(texts))
-    return {w for w, n in zip(counts["word"].to_pylist(), counts["text_count"].to_pylist(), strict=True)
-            if n >= (floor if w not in given and w not in surnames else 10 * floor)
-            and not _TITLE_WORD.fullmatch(w)}
+    return {w for w, n in seen.items() if w[:1].isupper() and not _TITLE_WORD.fullmatch(w) and (
+        n >= (floor if w not in given and w not in surnames else 10 * floor)
+        or seen.get(w.lower(), 0) >= LOWER_CASE_USES)}
+
+
+#: A capitalised word also written in lower case in this many comments is an ordinary word of
+#: the programme's language ("Bas", "Avant", "Pierre" in French comments), not a name by itself.
+LOWER_CASE_USES = 3
 
 
 #: What any text holding personal data that :func:`~helpers.ingest.pii_text.mask_text` finds

@@ -321,7 +321,10 @@ def mask_text(text: str, context: MaskContext | None = None) -> str:
     t = _phones(t)
     t = _LONG_NUMBER.sub("[number]", t)
     t = _TITLE.sub("[name]", t)
-    return _replace_spans(t, _names_in(t, keep) + pii_extra.lower_name_spans(t, keep), "[name]")
+    names = _names_in(t, keep) + pii_extra.lower_name_spans(t, keep)
+    places = pii_extra.place_spans(t) if names else []
+    names = [n for n in names if not any(p[0] <= n[0] and n[1] <= p[1] for p in places)]
+    return _replace_spans(t, names, "[name]")
 
 
 def mask_contact_details(text: str) -> str:
