@@ -63,7 +63,8 @@ _EMAIL_SPELT = re.compile(r"\b[\w.+-]+\s*[(\[{]\s*at\s*[)\]}]\s*[\w-]+(?:\s*(?:[
 _IBAN = re.compile(r"\b[A-Z]{2}\d{2}(?:[ -]?[A-Z0-9]){10,30}\b")
 _IBAN_LOWER = re.compile(r"\b[a-z]{2}\d{2}[a-z0-9]{10,30}\b")
 _POSSESSIVE = re.compile(r"['’]s?$")  # "Dan's" -> Dan; "Dans" (French 'in') stays Dans
-_DATE = re.compile(r"\d{1,4}[/.\-]\d{1,2}[/.\-]\d{1,4}")  # 30/04/2014, 2014-04-30: not a phone
+# 30/04/2014, 2014-04-30, 2020/2021, a typed 26/04/21014: dates and years, not phones
+_DATE = re.compile(r"\d{1,4}[/.\-]\d{1,2}[/.\-]\d{1,5}|(?:19|20)\d\d\s?[/\-]\s?(?:19|20)\d\d")
 _DIGITS = re.compile(r"(?<![\w+])\+?\(?\d[\d\s().\-/]{6,}\d(?![\w])")
 _LONG_NUMBER = re.compile(r"(?<![\w])\d(?:[ .\-]?\d){8,}(?![\w])")
 _NINO = re.compile(r"\b[A-CEGHJ-PR-TW-Z][A-CEGHJ-NPR-TW-Z][ -]?\d{2}[ -]?\d{2}[ -]?\d{2}[ -]?[A-D]\b",
