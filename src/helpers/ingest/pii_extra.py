@@ -157,7 +157,7 @@ def mask_contacts(text: str) -> str:
 
 
 def _email_words(m: re.Match[str]) -> str:
-    local, domain = m.group(1), m.group(2)
+    local = m.group(1)
     written = " dot " in m.group(0).lower() or "(at)" in m.group(0) or "[at]" in m.group(0)
     if written or re.search(r"[._+\d]", local) or _is_given(local):
         return "[email]"
@@ -165,8 +165,8 @@ def _email_words(m: re.Match[str]) -> str:
 
 
 def _is_given(word: str) -> bool:
-    from helpers.ingest.pii_text import _names
-    given, also_words, _ = _names()
+    from helpers.ingest.pii_text import name_lists
+    given, also_words, _ = name_lists()
     return word[:1].upper() + word[1:].lower() in given
 
 
@@ -200,8 +200,8 @@ def mask_companies(text: str, ctx: MaskContext | None) -> str:
 
 def lower_name_spans(text: str, keep: frozenset[str] = frozenset()) -> list[tuple[int, int]]:
     """Names in lower case after a cue or a title, in Cyrillic and in Chinese."""
-    from helpers.ingest.pii_text import _names
-    given, also_words, surnames = _names()
+    from helpers.ingest.pii_text import name_lists
+    given, also_words, surnames = name_lists()
 
     def title(word: str) -> str:
         return word[:1].upper() + word[1:].lower()
@@ -271,7 +271,7 @@ def recurring_words(texts: list[str], min_comments: int = 5, share: float = 0.00
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    from helpers.ingest.pii_text import _names
+    from helpers.ingest.pii_text import name_lists
     if not texts:
         return set()
     words = pc.split_pattern_regex(pa.array(texts, pa.string()), r"[\s,;:!?()\[\]\"«»/]+")
@@ -281,7 +281,7 @@ def recurring_words(texts: list[str], min_comments: int = 5, share: float = 0.00
     counts = table.group_by(["text", "word"]).aggregate([]).group_by("word").aggregate(
         [("text", "count")])
     seen = dict(zip(counts["word"].to_pylist(), counts["text_count"].to_pylist(), strict=True))
-    given, _, surnames = _names()
+    given, _, surnames = name_lists()
     floor = max(min_comments, share * len(texts))
     return {w for w, n in seen.items() if w[:1].isupper() and not _TITLE_WORD.fullmatch(w) and (
         n >= (floor if w not in given and w not in surnames else 10 * floor)
@@ -318,7 +318,7 @@ def may_hold_personal(texts: list[str], ctx: MaskContext | None = None) -> list[
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    from helpers.ingest.pii_text import _names
+    from helpers.ingest.pii_text import name_lists
 
     if not texts:
         return []
@@ -326,7 +326,7 @@ def may_hold_personal(texts: list[str], ctx: MaskContext | None = None) -> list[
     hit = pc.match_substring_regex(arr, PREFILTER).to_numpy(zero_copy_only=False)
     sentences = pc.split_pattern_regex(arr, r"[.!?\n]")
     starts = pc.extract_regex(pc.list_flatten(sentences), r"^\s*(?P<w>\p{Lu}[\p{L}'’-]+)")
-    given, also_words, _ = _names()
+    given, also_words, _ = name_lists()
     named = pc.fill_null(pc.is_in(pc.struct_field(starts, "w"), pa.array(sorted(given | also_words))),
                          False).to_numpy(zero_copy_only=False)
     parents = pc.list_parent_indices(sentences).to_numpy(zero_copy_only=False)

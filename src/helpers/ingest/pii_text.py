@@ -150,11 +150,14 @@ Settembre Ottobre Dicembre Januari Februari Maart Augustus Noël Navidad Weihnac
 
 
 @cache
-def _names() -> tuple[frozenset[str], frozenset[str], frozenset[str]]:
+def name_lists() -> tuple[frozenset[str], frozenset[str], frozenset[str]]:
     """(given names, given names that are also English words, surnames), bundled in names/."""
     def read(name: str) -> frozenset[str]:
         return frozenset((NAMES_DIR / name).read_text(encoding="utf-8").split())
     return read("given_names.txt"), read("given_names_also_words.txt"), read("surnames.txt")
+
+
+_names = name_lists
 
 
 def _sub_valid(rx: re.Pattern[str], text: str, ok: Callable[[str], bool], label: str) -> str:
