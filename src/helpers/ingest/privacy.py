@@ -92,7 +92,7 @@ def mask_texts(texts: list[str], workers: int | None = None, context: MaskContex
             return list(pool.map(masker, texts, chunksize=chunk))
 
 
-def programme_context(texts: Iterable[str], context: MaskContext | None = None) -> MaskContext:
+def programme_context(texts: list[str], context: MaskContext | None = None) -> MaskContext:
     """`context` (or an empty one) with the words that recur across `texts` added to its
     vocabulary: a programme's product and brand names, towns and terms are not names."""
     return (context or MaskContext()).with_keep(recurring_words(texts))
