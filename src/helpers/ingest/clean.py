@@ -25,7 +25,7 @@ from helpers.ingest import fields, quality, readers, side_tables
 from helpers.ingest import schema as schema_mod
 from helpers.ingest.pii_extra import MaskContext
 from helpers.ingest.pii_text import PLACEHOLDER, mask_text
-from helpers.ingest.privacy import hash_keys, load_salt, mask_comments, mask_field
+from helpers.ingest.privacy import hash_keys, holds_contact, load_salt, mask_comments, mask_field
 from helpers.ingest.schema import Schema
 
 
@@ -138,10 +138,9 @@ def _mask_text_fields(out: pd.DataFrame, sch: Schema, salt: str, context: MaskCo
                 or not (pd.api.types.is_string_dtype(out[name]) or out[name].dtype == object):
             continue
         if name in _ID_FIELDS:
-            masked = mask_field(out[name], context, rare=0)
-            changed = masked.ne(out[name]).fillna(False)
-            if changed.any():
-                out[name] = out[name].where(~changed, hash_keys(out[name], salt))
+            contact = holds_contact(out[name])
+            if contact.any():
+                out[name] = out[name].where(~contact, hash_keys(out[name], salt))
         else:
             out[name] = mask_field(out[name], context)
 
