@@ -18,7 +18,7 @@ from helpers.ingest import clean, infer, readers
 from helpers.ingest import schema as schema_mod
 from helpers.ingest.pii_extra import MaskContext, may_hold_personal
 from helpers.ingest.pii_text import PLACEHOLDER, mask_text
-from helpers.ingest.privacy import mask_comments
+from helpers.ingest.privacy import holds_contact, mask_comments, mask_field
 
 # class -> (text, parts that must not survive)
 EXAMPLES: dict[str, list[tuple[str, list[str]]]] = {
@@ -133,6 +133,16 @@ def test_contacts_in_every_column_kind_leave_nothing_in_processed(tmp_path) -> N
     assert not re.search(r"@[\w-]+\.|%40|7946|170 1234567|0612345678|Schmidt", blob)
     assert out["tier"].value_counts()["Enterprise"] == 14     # shared levels are kept
     assert out["response_id"].nunique() == 40                  # ids hashed, still distinct
+
+
+@pytest.mark.parametrize("dtype", ["string", "string[pyarrow]", object])
+def test_mask_field_on_every_string_kind(dtype) -> None:
+    values = pd.Series(["SMB"] * 6 + ["anna.b@corp.example", "Anna Schmidt", None], dtype=dtype)
+    out = mask_field(values)
+    assert out.iloc[5:8].tolist() == ["SMB", "[email]", "[name]"] and pd.isna(out.iloc[8])
+    assert mask_field(values[:6]).tolist() == ["SMB"] * 6
+    assert holds_contact(pd.Series(["R_1", "a@b.example", "+44 20 7946 0958", None], dtype=dtype)).tolist() \
+        == [False, True, True, False]
 
 
 def test_contact_details_and_noise_columns_in_drafts(tmp_path) -> None:

@@ -130,7 +130,10 @@ def mask_field(values: pd.Series, context: MaskContext | None = None, rare: int 
     dictionary encoding); a field with nothing to mask comes back as it was."""
     import pyarrow.compute as pc
 
-    encoded = pc.dictionary_encode(pa.array(values.astype("string"), from_pandas=True))
+    column = pa.array(values.astype("string"), from_pandas=True)
+    if isinstance(column, pa.ChunkedArray):   # a column read from Arrow (parquet, pyarrow strings)
+        column = column.combine_chunks()
+    encoded = pc.dictionary_encode(column)
     texts = encoded.dictionary.to_pylist()
     if not texts:
         return values
