@@ -53,6 +53,11 @@ def test_index_and_every_report_render_cleanly(run_dir: Path) -> None:
     checks = {p.name: _assert_clean(p, run_dir) for p in _pages(run_dir)}
     assert set(checks) == {"index.html", "01_ok.html"}
     assert checks["01_ok.html"].images >= 1  # the chart is there, and loaded
+    # an analysis page: contents folded, run parameters at the end, the chart on the first screen
+    assert checks["01_ok.html"].chart_above_fold, checks["01_ok.html"].chart
+    page = (run_dir / "01_ok.html").read_text()
+    assert page.index('class="cx-toc cx-toc-folded"') < page.index('<main class="cx-main">')
+    assert page.index('aria-label="Run parameters"') > page.index("</main>")
 
 
 def test_the_check_catches_errors_broken_images_and_code(tmp_path: Path) -> None:

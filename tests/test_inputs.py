@@ -4,6 +4,7 @@ available" cards and the executive summary; and the run's public interface agree
 
 from __future__ import annotations
 
+import html
 import pkgutil
 from pathlib import Path
 
@@ -90,7 +91,11 @@ def test_an_added_input_is_named_by_cx_check_the_cards_and_the_summary(
         "Footfall and NPS by region", gate.unavailable()[0]["missing"])
     gate.save(tmp_path / "run")
     finding = summary.availability_finding(summary.load_artefacts(tmp_path / "run"))
-    assert f"Footfall and NPS by region: needs {NEEDS}" in finding.text
+    assert finding.text.startswith("1 more analysis becomes available with ")
+    from helpers.reporting import analyst_notes
+
+    page = analyst_notes.write(tmp_path / "run").read_text()
+    assert "Footfall and NPS by region" in page and html.escape(NEEDS) in page
 
 
 def test_an_added_input_is_an_option_of_cx_run_and_named_when_not_provided(

@@ -129,6 +129,29 @@ def test_render_hides_code_and_shows_parameters_and_toc(tmp_path: Path) -> None:
     assert 'class="jp-InputArea' not in page
 
 
+def test_cells_marked_to_fold_render_as_one_collapsed_block(tmp_path: Path) -> None:
+    """Consecutive cells with the same cx_fold text are one <details>; a hidden check cell
+    (hide_output) at the end of the run does not leave it open."""
+    nb = nbformat.v4.new_notebook()
+    nb.metadata.kernelspec = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    intro = nbformat.v4.new_markdown_cell("# Report\n\nLong method notes.")
+    data = nbformat.v4.new_markdown_cell("## The data\n\nRows and waves.")
+    shown = nbformat.v4.new_code_cell("print('data sentence')")
+    shown.outputs = [nbformat.v4.new_output("stream", name="stdout", text="data sentence\n")]
+    check = nbformat.v4.new_code_cell("print(1)", metadata={"tags": [render.HIDE_OUTPUT]})
+    for cell, label in ((intro, "About"), (data, "The data"), (shown, "The data"), (check, "The data")):
+        cell.metadata[render.FOLD] = label
+    nb.cells = [intro, data, shown, check, nbformat.v4.new_markdown_cell("## Results\n\nFirst.")]
+    src = tmp_path / "08_x.ipynb"
+    nbformat.write(nb, src)
+    page = render.render_notebook_html(src, tmp_path / "08_x.html", run_id="R").read_text()
+    main = page[page.index('<main class="cx-main">'):page.index("</main>")]
+    assert main.count("<details") == 2 and main.count("</details>") == 2
+    assert '<summary>The data</summary>' in main
+    block = main[main.index("<summary>The data</summary>"):]
+    assert block.index("data sentence") < block.index("</details>") < block.index("Results")
+
+
 def test_summary_readers_say_not_available_when_artefacts_are_missing(tmp_path: Path) -> None:
     art = summary.load_artefacts(tmp_path)
     assert art.metrics == {} and art.tables == {}

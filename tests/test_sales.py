@@ -158,7 +158,171 @@ def test_absent_market_sections_are_one_line(tmp_path) -> None:
          "missing": ["at least 2 waves (this run has one)"]}]}
     (tmp_path / "sections").mkdir()
     (tmp_path / "sections" / "02_segments.json").write_text(json.dumps(sections))
-    text = summary.availability_finding(summary.load_artefacts(tmp_path)).text
-    assert "**1 section(s) were not available in this run**" in text
-    assert "NPS per wave: needs at least 2 waves" in text and "B2B NPS by account" not in text
-    assert "This programme has no B2B responses, so its 1 B2B section(s) are left out." in text
+    finding = summary.availability_finding(summary.load_artefacts(tmp_path))
+    # the summary: one line in a leader's words, linking to the analyst notes
+    assert finding.text == "1 more analysis becomes available with a second survey wave"
+    assert finding._repr_markdown_().endswith("; see the [analyst notes](analyst_notes.html).")
+    assert "\n" not in repr(finding) and "B2B" not in repr(finding)
+    # the analyst notes: the full list in schema terms, absent markets in one sentence
+    from helpers.reporting import analyst_notes
+
+    page = analyst_notes.write(tmp_path).read_text()
+    assert "NPS per wave" in page and "at least 2 waves (this run has one)" in page
+    assert "B2B NPS by account" not in page
+    assert "This programme has no B2B responses, so its 1 B2B section(s) are left out." in page
+
+
+def test_the_summary_line_names_the_commonest_needs_in_leadership_words() -> None:
+    from helpers import contract
+    from helpers.reporting import analyst_notes
+
+    facts = contract.Facts(rows={"B2B": 422}, fields={"B2B": frozenset()}, drivers={"B2B": 0},
+                           stages={}, segments={"B2B": 1}, waves={"B2B": 1}, tables={})
+    rows = [{"section": s, "title": s, "missing": contract.missing(s, facts)}
+            for s in ("segments.account_nps", "outcomes.leaders", "segments.trends",
+                      "drivers.importance", "segments.revenue_coverage")]
+    line = analyst_notes.summary_line(rows)
+    assert line == ("5 more analyses become available with account data, a second survey wave "
+                    "and experience rating questions")
+    assert "`" not in line and "schema" not in line and "_" not in line
+    rows.append({"section": "drivers.journey", "title": "Journey",
+                 "missing": contract.missing("drivers.journey", facts)})
+    assert analyst_notes.summary_line(rows).endswith(
+        "account data, a second survey wave, experience rating questions and other data")
+
+
+# --- one minimum-n rule and honest changes (issue 22, point 4) ---------------------------------
+
+
+def test_a_headline_below_min_n_is_words_not_a_figure(tmp_path) -> None:
+    """A market with 7 responses: no large-type figure on the scorecard or in the summary text,
+    while a market with enough responses keeps its figure; the run's min_n (02's metrics) rules."""
+    catalog.save_result(_described(pd.DataFrame({
+        "market": ["B2B", "B2C"], "metric": ["nps", "nps"], "label": ["NPS", "NPS"],
+        "estimate": [14.3, 12.2], "ci_low": [-33.0, 3.4], "ci_high": [60.0, 20.7],
+        "n": [7, 460]})), "market_headline", tmp_path)
+    catalog.save_metrics({"wave": "2026Q3", "min_n": 10, **{
+        f"nps_{m.lower()}": {"estimate": e, "ci_low": lo, "ci_high": hi, "n": n,
+                             **find_statistic(schema_mod.load().measures, "nps")[1].describe()}
+        for m, e, lo, hi, n in (("B2B", 14.3, -33.0, 60.0, 7), ("B2C", 12.2, 3.4, 20.7, 460))}},
+        "02_segments", tmp_path)
+    art = summary.load_artefacts(tmp_path)
+    card = scorecard.build(art)
+    b2b, b2c = card.tiles
+    assert b2b.too_few and not b2c.too_few
+    html = card.to_html()
+    assert "too few responses for a headline (n = 7)" in html and "+14.3" not in html
+    assert '<p class="cx-tile-value">+12.2</p>' in html
+    assert "B2B NPS too few responses for a headline (n = 7) 95% CI in the segments report" in repr(card)
+    finding = summary.headline_finding(art)
+    assert "NPS: too few responses for a headline (n = 7)" in finding.text
+    assert "+14.3" not in finding.text and list(finding.table["label"]) == ["B2C NPS"]
+    # the same rule at another setting: 460 responses are too few under min_n = 500
+    assert all(t.too_few for t in scorecard.build(art, min_n=500).tiles)
+
+
+def test_the_analysis_page_keeps_the_interval_of_a_small_headline() -> None:
+    from helpers.reporting import views
+
+    head = _described(pd.DataFrame({
+        "market": ["B2B", "B2C"], "metric": ["nps", "nps"], "label": ["NPS", "NPS"],
+        "estimate": [14.3, 12.2], "ci_low": [-33.0, 3.4], "ci_high": [60.0, 20.7], "n": [7, 460]}))
+    table = views.headline(head, min_n=10).to_frame().set_index("Market")
+    assert table.loc["Business (B2B)", "Estimate"] == "too few responses for a headline (n = 7)"
+    assert table.loc["Business (B2B)", "95% CI"] == "[-33.0, +60.0]"
+    assert table.loc["Consumer (B2C)", "Estimate"] == "+12.2"
+
+
+def test_a_change_tile_says_what_it_compares(tmp_path) -> None:
+    """Paired (B2B): the tile names the accounts in both waves; joint design (B2C): the two
+    waves' own figures, nothing added; a wave below min_n: no change figure."""
+    catalog.save_result(_described(pd.DataFrame({
+        "market": ["B2B", "B2B", "B2C"], "metric": ["nps", "csat_top2", "nps"],
+        "label": ["NPS", "CSAT", "NPS"], "estimate": [6.2, 61.0, 12.2],
+        "ci_low": [-2.0, 55.0, 3.4], "ci_high": [14.0, 67.0, 20.7], "n": [300, 300, 460]})),
+        "market_headline", tmp_path)
+    catalog.save_result(pd.DataFrame({
+        "market": ["B2B", "B2B", "B2C"], "metric": ["nps", "csat_top2", "nps"],
+        "wave_from": ["2012Q3"] * 3, "wave_to": ["2012Q4"] * 3, "change": [-0.8, 2.0, -4.7],
+        "ci_low": [-9.0, -3.0, -12.0], "ci_high": [7.4, 7.0, 2.6], "p_adjusted": [0.9, 0.5, 0.4],
+        "significant": [False] * 3, "n_from": [280, 6, 470], "n_to": [300, 300, 460],
+        "n_units": [38, 5, None],
+        "test": ["paired (same units in both waves)", "paired (same accounts in both waves)",
+                 "joint design (domains, covariance included)"]}), "headline_changes", tmp_path)
+    nps_b2b, csat_b2b, nps_b2c = scorecard.build(summary.load_artefacts(tmp_path)).tiles
+    assert nps_b2b.change_text() == ("▼ -0.8 pts since 2012Q3 (38 accounts that answered both "
+                                     "waves), not significant")
+    assert nps_b2c.change_text() == "▼ -4.7 pts since 2012Q3, not significant"
+    assert csat_b2b.change_text() == "no change shown: too few responses in 2012Q3"
+
+
+def test_headline_changes_match_the_trend_or_name_the_accounts(study, tmp_path) -> None:
+    """On the sample: the B2C change tile is the difference of the trend chart's two points
+    (same estimator); the B2B tile, paired, says on how many accounts."""
+    changes = segments.market_changes(study)
+    head = headline.headline_changes(study, changes)
+    trend = segments.market_trends(study).set_index(["market", "wave"])
+    prev = study.waves[study.waves.index(study.wave) - 1]
+    nps = head[head["metric"] == "nps"].set_index("market")
+    assert nps.loc["B2C", "change"] == pytest.approx(
+        trend.loc[("B2C", study.wave), "nps"] - trend.loc[("B2C", prev), "nps"])
+    catalog.save_result(headline.market_headline(study), "market_headline", tmp_path)
+    catalog.save_result(head, "headline_changes", tmp_path)
+    tile = next(t for t in scorecard.build(summary.load_artefacts(tmp_path)).tiles
+                if (t.market, t.metric) == ("B2B", "nps"))
+    assert f"({int(nps.loc['B2B', 'n_units'])} accounts that answered both waves)" in tile.change_text()
+
+
+def test_no_driver_analysis_names_its_cause_not_responses() -> None:
+    """422 responses without driver items: the drivers page says it lacks driver items (the
+    gate's cause), not that no market has enough responses."""
+    from helpers import contract
+    from helpers.reporting import cards, views
+
+    facts = contract.Facts(rows={"B2B": 422}, fields={"B2B": frozenset()}, drivers={"B2B": 0},
+                           stages={}, segments={"B2B": 1}, waves={"B2B": 1}, tables={})
+    gate = cards.Gate("03_promoter_drivers", facts)
+    assert not gate.open("drivers.importance", "B2B", show=False)
+    text = views.selection_sentence({}, {}, {}, gate.lacking("drivers.importance"))
+    assert text.startswith("No driver analysis in this run: it needs at least 2 driver items")
+    assert "enough responses" not in text
+
+
+def test_a_small_market_gets_words_on_every_tile_and_dashes_in_its_segments(study, tmp_path) -> None:
+    """The sample with only 7 B2B responses in the reported wave: the segment tables suppress
+    every B2B cell (n < min_n), and the 02 headline table, the scorecard and the summary say
+    'too few responses for a headline (n = 7)' instead of a figure: one rule."""
+    resp = study.included
+    now_b2b = resp[(resp["market"] == "B2B") & (resp["wave"].astype(str) == study.wave)]
+    keep = resp.drop(index=now_b2b.index[7:])
+    small = selection.study(keep, study.schema, study.settings, tables=study.tables, wave=study.wave)
+    head = headline.market_headline(small)
+    assert set(head.loc[head["market"] == "B2B", "n"]) == {7}
+    seg = segments.market_segments(small, min_n=10)
+    assert seg.loc[seg["market"] == "B2B", "suppressed"].all()
+    from helpers.reporting import views
+
+    shown = views.headline(head, min_n=10).to_frame()
+    assert (shown.loc[shown["Market"] == "Business (B2B)", "Estimate"]
+            == "too few responses for a headline (n = 7)").all()
+    catalog.save_result(head, "market_headline", tmp_path)
+    catalog.save_metrics({"wave": small.wave, "min_n": 10, **headline.headline_metrics(head)},
+                         "02_segments", tmp_path)
+    art = summary.load_artefacts(tmp_path)
+    card = scorecard.build(art)
+    assert all(t.too_few == (t.market == "B2B") for t in card.tiles)
+    assert "**B2B**: NPS: too few responses for a headline (n = 7)" in summary.headline_finding(art).text
+
+
+def test_a_card_on_a_leadership_page_speaks_a_leaders_words() -> None:
+    from helpers import contract
+    from helpers.reporting import cards
+
+    facts = contract.Facts(rows={"B2B": 422}, fields={"B2B": frozenset()}, drivers={"B2B": 0},
+                           stages={}, segments={"B2B": 1}, waves={"B2B": 1}, tables={})
+    lacking = contract.missing("drivers.journey", facts)
+    analyst = cards.card_html("Quarter-end deals", lacking)
+    leader = cards.card_html("Quarter-end deals", lacking, leadership=True)
+    assert "stages: {implementation: &lt;group&gt;}" in analyst      # schema terms for analysts
+    assert "It needs account data, deal dates, go-live dates and journey-stage questions" in leader
+    assert "schema" not in leader and "`" not in leader and 'href="analyst_notes.html"' in leader

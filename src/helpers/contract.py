@@ -173,6 +173,39 @@ def missing(section: str, facts: Facts, market: str | None = None) -> list[str]:
     return out
 
 
+#: A missing need in a leader's words (what to provide, not where to map it), by the start of
+#: the text :func:`missing` writes; the analyst notes keep :func:`missing`'s own words.
+_IN_WORDS: tuple[tuple[str, str], ...] = (
+    ("the field account_id", "account data"), ("the field role", "contact roles"),
+    ("the field rep_id", "account-team data"), ("the field comment", "comments"),
+    ("the field ces", "an effort question"), ("the field csat", "a satisfaction question"),
+    ("the field submitted_at", "response dates"), ("the field deal_close_date", "deal dates"),
+    ("the field go_live", "go-live dates"), ("the field last_rep_touch_at", "sales-contact dates"),
+    ("at least 2 waves", "a second survey wave"), ("a segment field", "customer segments"),
+    ("items rating the", "journey-stage questions"), ("more data than", "more responses"),
+    ("columns", "renewal and revenue data"),
+)
+_INPUT_WORDS = {"accounts": "account data", "invitations": "invitation lists",
+                "competitor_ratings": "competitor ratings", "cx_index": "market data",
+                "prices": "market data"}
+
+
+def in_words(lack: str) -> str:
+    """One missing need (as :func:`missing` states it) in a leader's words: 'account data',
+    'a second survey wave', 'more responses' ..."""
+    for start, words in _IN_WORDS:
+        if lack.startswith(start):
+            return words
+    if "driver items" in lack:
+        return "experience rating questions"
+    if lack.startswith("at least") and "responses" in lack:
+        return "more responses"
+    for name, spec in registry.INPUTS.items():
+        if lack.startswith(spec.what):
+            return _INPUT_WORDS.get(name, spec.label)
+    return "more data"
+
+
 # --- the run's artefacts: who writes each, who reads it -----------------------------------------
 
 #: Set by `cx run` in each notebook's kernel to the notebook running there: the catalog then

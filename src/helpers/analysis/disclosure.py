@@ -71,3 +71,21 @@ def team_table(teams: pd.DataFrame, team: str = "rep_id", min_n: int = MIN_CELL)
     })
     out.attrs.update({**teams.attrs, "suppressed": int(len(teams) - len(kept)), "rule": RULE})
     return out
+
+
+# --- one minimum-n rule (config/params.yaml shared.min_n) for tables, tiles and headlines ------
+
+
+def settings_min_n(path: str = "config/params.yaml") -> int:
+    """The run parameter ``shared.min_n`` of the params file (the one min_n setting)."""
+    from helpers import config
+
+    value = config.load_params(path).shared.get("min_n", MIN_CELL)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"{path}: shared.min_n is {value!r}, expected an integer >= 1")
+    return value
+
+
+def too_few(n: float | None, min_n: int) -> bool:
+    """True when a group of `n` responses is below `min_n` (a missing n counts as too few)."""
+    return n is None or bool(pd.isna(n)) or float(n) < min_n

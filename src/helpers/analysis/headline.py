@@ -28,7 +28,7 @@ HEADLINE_COLUMNS = ["market", "metric", "label", "estimate", "se", "ci_low", "ci
                     "deff", "n_eff", "kish_deff", "kish_n_eff", "design", *STATISTIC_COLUMNS]
 HEADLINE_CHANGE_COLUMNS = ["market", "metric", "wave_from", "wave_to", "change", "ci_low",
                            "ci_high", "p_value", "p_adjusted", "significant", "n_from", "n_to",
-                           "test", "fdr_family"]
+                           "n_units", "test", "fdr_family"]
 
 
 def estimate(measure: Measure, statistic: Statistic, answers: pd.Series, *,
@@ -138,7 +138,7 @@ def _other_changes(data: Study, waves: tuple[str, str]) -> list[dict]:
                 out.append({"market": market, "metric": s.key, "wave_from": waves[0],
                             "wave_to": waves[1], "change": r.estimate, "ci_low": r.ci[0],
                             "ci_high": r.ci[1], "p_value": r.p, "n_from": r.n_a,
-                            "n_to": r.n_b, "test": test})
+                            "n_to": r.n_b, "n_units": r.n_units, "test": test})
     return out
 
 

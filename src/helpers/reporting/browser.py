@@ -1,8 +1,8 @@
 """Headless Chromium: find it, and check a rendered report as a reader's browser would.
 
 :func:`check_in_browser` opens a page and reports script and console errors, broken images and
-code cells left in the DOM, images without alt text, where the scorecard ends on a 1366x768
-laptop screen and what searching and sorting an interactive table does, with a screenshot; :func:`check_run` checks the index and every page
+code cells left in the DOM, images without alt text, where the scorecard ends and where the first
+chart starts on a 1366x768 laptop screen and what searching and sorting an interactive table does, with a screenshot; :func:`check_run` checks the index and every page
 of a run (``cx report check``). No browser is downloaded: Debian's chromium or $CX_CHROMIUM.
 """
 
@@ -115,12 +115,15 @@ function __cxReport() {  /* after load: CSP violation events are queued as tasks
   var sc = document.getElementById("cx-scorecard");
   var fold = sc ? {bottom: Math.round(sc.getBoundingClientRect().bottom + window.scrollY),
                    viewport: window.innerHeight, width: window.innerWidth} : null;
+  var ch = document.querySelector(".cx-main .jp-RenderedImage img, .cx-main img");
+  var chart = ch ? {top: Math.round(ch.getBoundingClientRect().top + window.scrollY),
+                    viewport: window.innerHeight} : null;
   var out = document.createElement("pre"); out.id = "__cx_result"; out.hidden = true;
   out.textContent = JSON.stringify({errors: window.__cx.errors, images: imgs.length, broken: broken,
                                     code_cells: code, title: document.title,
                                     dialogs: window.__cx.dialogs, marks: window.__cx.marks,
                                     scripts: document.scripts.length - 1, no_alt: noAlt,
-                                    fold: fold, interactive: __cxInteract()});
+                                    fold: fold, chart: chart, interactive: __cxInteract()});
   document.body.appendChild(out);
 }
 </script>"""
@@ -143,6 +146,7 @@ class BrowserCheck:
     images_without_alt: int = 0
     fold: dict | None = None          # the scorecard's bottom (page px) and the viewport height
     interactive: dict | None = None   # what searching and sorting the first interactive table did
+    chart: dict | None = None         # the first chart's top (page px) and the viewport height
 
     @property
     def scorecard_above_fold(self) -> bool | None:
@@ -150,6 +154,13 @@ class BrowserCheck:
         if not self.fold:
             return None
         return 0 < self.fold["bottom"] <= self.fold["viewport"]
+
+    @property
+    def chart_above_fold(self) -> bool | None:
+        """True when the page's first chart starts within the first screen (None: no chart)."""
+        if not self.chart:
+            return None
+        return 0 <= self.chart["top"] < self.chart["viewport"]
 
     @property
     def ok(self) -> bool:
@@ -220,7 +231,8 @@ def check_in_browser(page: str | os.PathLike[str], screenshot: str | os.PathLike
                         screenshot=str(shot) if shot and shot.is_file() else None,
                         dialogs=tuple(result["dialogs"]), marks=tuple(result["marks"]),
                         scripts=int(result["scripts"]), images_without_alt=int(result["no_alt"]),
-                        fold=result.get("fold"), interactive=result.get("interactive"))
+                        fold=result.get("fold"), interactive=result.get("interactive"),
+                        chart=result.get("chart"))
 
 
 def check_run(run_dir: str | os.PathLike[str], screenshots: bool = True) -> list[BrowserCheck]:

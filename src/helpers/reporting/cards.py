@@ -43,6 +43,7 @@ class Gate:
     notebook: str
     facts: contract.Facts
     record: list[dict[str, Any]] = field(default_factory=list)
+    leadership: bool = False   # a leadership page: cards in a leader's words (card_html)
 
     def open(self, section: str, market: str | None = None, show: bool = True) -> bool:
         """True when `section` (for `market`) can run; otherwise display its card and False."""
@@ -57,7 +58,7 @@ class Gate:
         if lacking and show and not seen:
             from IPython.display import HTML, display
 
-            display(HTML(card_html(title, lacking)))
+            display(HTML(card_html(title, lacking, self.leadership)))
         return not lacking
 
     def markets(self, section: str, markets: list[str] | tuple[str, ...]) -> list[str]:
@@ -103,7 +104,12 @@ class Gate:
         entry.update(available=False, missing=[need], thin=True)
         from IPython.display import HTML, display
 
-        display(HTML(card_html(entry["title"], [need])))
+        display(HTML(card_html(entry["title"], [need], self.leadership)))
+
+    def lacking(self, section: str) -> list[str]:
+        """What `section` lacked in this run, for any market (the causes its cards named)."""
+        return [m for r in self.record if r["section"] == section and not r["available"]
+                for m in r["missing"]]
 
     def unavailable(self) -> list[dict[str, Any]]:
         return [r for r in self.record if not r["available"]]
@@ -118,8 +124,16 @@ def _title(section: str, market: str | None) -> str:
     return contract.needs(section).title + (f" ({market})" if market else "")
 
 
-def card_html(title: str, lacking: list[str]) -> str:
-    """The "not available" card: the section's title and each missing need in plain words."""
+def card_html(title: str, lacking: list[str], leadership: bool = False) -> str:
+    """The "not available" card: the section's title and each missing need in plain words;
+    on a leadership page (`leadership`) what to provide in a leader's words
+    (:func:`helpers.contract.in_words`), the schema terms left to the run's analyst notes."""
+    if leadership:
+        words = list(dict.fromkeys(contract.in_words(m) for m in lacking))
+        said = (", ".join(words[:-1]) + " and " + words[-1]) if len(words) > 1 else words[0]
+        return (f'<div class="cx-card cx-na" role="note"><p><strong>Not available in this run: '
+                f"{html.escape(title)}</strong></p><p>It needs {html.escape(said)}; see the "
+                '<a href="analyst_notes.html">analyst notes</a>.</p></div>')
     items = "".join(f"<li>{html.escape(m)}</li>" for m in lacking)
     return (f'<div class="cx-card cx-na" role="note"><p><strong>Not available in this run: '
             f"{html.escape(title)}</strong></p><p>This section needs:</p><ul>{items}</ul></div>")

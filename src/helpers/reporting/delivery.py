@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from helpers.config import DeliverySettings
-from helpers.reporting import manifest, render, safe_html
+from helpers.reporting import analyst_notes, manifest, render, safe_html
 from helpers.reporting.manifest import RunManifest, Status
 
 log = logging.getLogger("helpers.reporting.delivery")
@@ -93,6 +93,8 @@ def summary_message(run_dir: Path, run_id: str, settings: DeliverySettings) -> E
     page = (run_dir / f"{SUMMARY}.html").read_text(encoding="utf-8")
     links = {"Read the executive summary": _link(settings, run_id, f"{SUMMARY}.html"),
              "All runs and reports": _link(settings, "index.html")}
+    if (run_dir / analyst_notes.FILE).is_file():  # the summary's "see the analyst notes"
+        links["Analyst notes"] = _link(settings, run_id, analyst_notes.FILE)
     html, images = summary_body(page, render.CSS, links)
     msg = EmailMessage()
     msg["Subject"] = _clean(f"CX executive summary, run {run_id}")

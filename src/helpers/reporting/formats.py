@@ -47,6 +47,12 @@ def metric_label(key: str) -> str:
 MISSING = "not available in this run"
 
 
+def too_few_text(n: Any) -> str:
+    """What a headline tile says in place of its figure below the minimum n (the small-n rule
+    of the segment tables): 'too few responses for a headline (n = 7)'."""
+    return f"too few responses for a headline (n = {fmt_int(n)})"
+
+
 def ci_text(est: float | None, lo: float | None, hi: float | None, n: Any = None,
             signed: bool = False, digits: int = 1, unit: str = "") -> str:
     """'+31.2 [+27.0, +35.4] (n=812)': estimate, 95% CI and n in one phrase."""

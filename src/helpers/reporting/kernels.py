@@ -28,8 +28,7 @@ def kernel_folder(reports: Path, rid: str) -> Iterator[None]:
     other run is alive) removes what killed runs left behind.
     """
     root = reports / KERNELS
-    for stale in root.glob("*"):
-        shutil.rmtree(stale, ignore_errors=True)
+    _remove_stale(root)
     folder = root / rid
     folder.mkdir(parents=True, mode=0o700)
     root.chmod(0o700)
@@ -38,9 +37,15 @@ def kernel_folder(reports: Path, rid: str) -> Iterator[None]:
         yield
     finally:
         _KERNEL_DIR[0] = None
-        shutil.rmtree(folder, ignore_errors=True)
+        _remove_stale(root)  # also what a killed run's late-starting kernel wrote meanwhile
         with contextlib.suppress(OSError):
             root.rmdir()  # only when no killed run left a folder in it
+
+
+def _remove_stale(root: Path) -> None:
+    """Remove every run's folder under `root`: the caller holds the run lock, so no other run is alive."""
+    for stale in root.glob("*"):
+        shutil.rmtree(stale, ignore_errors=True)
 
 
 def kernel_manager(notebook: str) -> type:

@@ -87,7 +87,7 @@ class StepRecord:
 #: ``workbook`` always once the run has finished, as earlier versions wrote it).
 _KEYS = ("run_id", "status", "pid", "host", "started_at", "finished_at", "duration_s", "git",
          "params_file", "pipeline_file", "parameters", "overrides", "inputs", "packages")
-_OPTIONAL = ("error", "workbook", "workbook_note", "page_checks", "delivery")
+_OPTIONAL = ("study", "error", "workbook", "workbook_note", "page_checks", "delivery")
 
 
 @dataclass
@@ -95,6 +95,7 @@ class RunManifest:
     """One run: identity and provenance, its status and its notebooks (see the module doc)."""
 
     run_id: str
+    study: str | None = None              # the survey programme (helpers.reporting.studies)
     # how it went
     status: Status = Status.RUNNING
     notebooks: list[StepRecord] = field(default_factory=list)
@@ -169,6 +170,7 @@ class RunManifest:
         book = doc.get("workbook")
         return cls(
             run_id=str(doc.get("run_id") or run_id), status=Status.of(doc.get("status")),
+            study=_text(doc.get("study")),
             pid=pid if isinstance(pid, int) and not isinstance(pid, bool) else None,
             host=_text(doc.get("host")), started_at=_text(doc.get("started_at")),
             finished_at=_text(doc.get("finished_at")), duration_s=_number(doc.get("duration_s")),

@@ -37,6 +37,7 @@ from helpers import catalog, config, paths
 from helpers.config import PipelineConfig, RunParams
 from helpers.errors import ExitCode
 from helpers.reporting import (
+    analyst_notes,
     kernels,
     manifest,
     render,
@@ -44,6 +45,7 @@ from helpers.reporting import (
     run_index,
     run_params,
     scheduler,
+    studies,
     workbook,
 )
 from helpers.reporting.manifest import RunManifest, Status, StepRecord
@@ -143,6 +145,10 @@ class _Run:
 def _new_manifest(plan: list[PlannedStep], params: RunParams, pipeline: PipelineConfig,
                   run_dir: Path, git: dict[str, Any]) -> RunManifest:
     """The manifest a run starts with: inputs' checksums, parameters, packages, pending notebooks."""
+    files: dict[str, Path] = {}
+    for p in plan:
+        for name, f in p.inputs.items():
+            files.setdefault(name, f)
     inputs: dict[str, str] = {}
     for extra in (Path(params.file), Path(pipeline.file), *(p.notebook for p in plan)):
         inputs[relative(extra)] = run_folder.sha256_path(extra)
@@ -151,6 +157,7 @@ def _new_manifest(plan: list[PlannedStep], params: RunParams, pipeline: Pipeline
             inputs.setdefault(relative(f), run_folder.sha256_path(f))
     return RunManifest(
         run_id=run_dir.name, status=Status.RUNNING, pid=os.getpid(), host=socket.gethostname(),
+        study=studies.study_id(files),
         started_at=run_folder.now(), git={"commit": git["commit"], "dirty": git["dirty"]},
         params_file=relative(params.file), pipeline_file=relative(pipeline.file),
         parameters={p.step.name: p.effective(relative(run_dir)) for p in plan},
@@ -251,11 +258,14 @@ def _finish(run: _Run, pipeline: PipelineConfig, started: float) -> Path:
     doc = run.manifest
     doc.close()
     _write_workbook(run.run_dir, doc)
+    if (run.run_dir / "sections").is_dir():
+        analyst_notes.write(run.run_dir)
     doc.finished_at = run_folder.now()
     doc.duration_s = round(time.perf_counter() - started, 3)
     manifest.write(run.run_dir, doc)
     if doc.succeeded:
         run_folder.switch_latest(run.reports, run.rid)
+        run_folder.switch_latest(run.reports, run.rid, studies.latest_link(doc.study or ""))
     index = run_index.write_index(run.reports, pipeline.headline)
     log.info("run %s %s in %.1f s; index %s", run.rid, doc.status, doc.duration_s, index)
     return index

@@ -35,13 +35,17 @@ TABLES_JS = (TEMPLATES_DIR / "cx" / "tables.js").read_text(encoding="utf-8")
 #: Cell tag: the cell's output is kept in the notebook (nbval compares it) but not shown on the
 #: rendered page (checks of headline numbers, next to the table or chart the reader sees).
 HIDE_OUTPUT = "hide_output"
+#: Cell metadata: consecutive cells with the same ``cx_fold`` text render as one collapsed block
+#: with that text as its summary (an analysis page's method notes and data description, so
+#: the first chart is on the first screen).
+FOLD = "cx_fold"
 _HEADING = re.compile(r'<h([1-3]) id="([^"]+)"[^>]*>(.*?)</h\1>', re.S)
 _TAG = re.compile(r"<[^>]+>")
 
 
 @dataclass(frozen=True)
 class ParamRow:
-    """One line of the run-parameters table shown at the top of every report."""
+    """One line of the run-parameters table shown at the end of every report."""
 
     name: str
     value: str
@@ -110,6 +114,7 @@ def render_notebook_html(
     import nbformat  # lazy: its jsonschema formats cost seconds of import in every kernel
 
     nb = nbformat.read(src, as_version=4)
+    mark_folds(nb)
     name = src.stem
     title = _title_of(nb, name)
     layout = layout_of(nb)
@@ -135,6 +140,22 @@ def render_notebook_html(
         at = body.rfind("</body>")
         body = body[:at] + f"<script>{TABLES_JS}</script>\n" + body[at:]
     return publish_bytes(target, body.encode("utf-8"))
+
+
+def mark_folds(nb: Any) -> None:
+    """Mark where each run of cells with the same :data:`FOLD` text opens and closes
+    (``cx_fold_open`` / ``cx_fold_close`` in the cell metadata, read by the template), over
+    the cells the page shows (not those removed by tag)."""
+    removed = {"remove_cell", HIDE_OUTPUT}
+    shown = [c for c in nb.cells if not removed & set(c.get("metadata", {}).get("tags", []))]
+    folds = [c.get("metadata", {}).get(FOLD) or None for c in shown]
+    for i, cell in enumerate(shown):
+        if not folds[i]:
+            continue
+        if i == 0 or folds[i - 1] != folds[i]:
+            cell.metadata["cx_fold_open"] = str(folds[i])
+        if i == len(shown) - 1 or folds[i + 1] != folds[i]:
+            cell.metadata["cx_fold_close"] = True
 
 
 def has_interactive_tables(nb: Any) -> bool:

@@ -123,10 +123,11 @@ def mark_interrupted(out_dir: Path) -> list[str]:
     return fixed
 
 
-def switch_latest(out_dir: Path, run_id: str) -> None:
-    """Point ``out_dir/latest`` at `run_id` atomically (symlink + rename)."""
-    link = out_dir / "latest"
-    tmp = out_dir / f".latest.{os.getpid()}"
+def switch_latest(out_dir: Path, run_id: str, name: str = "latest") -> None:
+    """Point ``out_dir/<name>`` (``latest``, or a study's ``latest-<study>``) at `run_id`
+    atomically (symlink + rename)."""
+    link = out_dir / name
+    tmp = out_dir / f".{name}.{os.getpid()}"
     tmp.unlink(missing_ok=True)
     os.symlink(run_id, tmp)
     os.replace(tmp, link)

@@ -13,9 +13,10 @@ from pathlib import Path
 from typing import Any
 
 from helpers import catalog
+from helpers.analysis import disclosure
 from helpers.errors import DataError
-from helpers.reporting import cards, manifest
-from helpers.reporting.formats import format_figure, is_number, metric_label
+from helpers.reporting import analyst_notes, cards, manifest, studies
+from helpers.reporting.formats import format_figure, is_number, metric_label, too_few_text
 from helpers.reporting.manifest import Status, StepRecord
 from helpers.reporting.render import CSS, publish_bytes
 from helpers.reporting.safe_html import csp_meta
@@ -54,6 +55,7 @@ class RunSummary:
     figures: dict[str, dict[str, Any]]
     not_available: tuple[str, ...] = ()   # titles of the sections the run could not show
     workbook: str | None = None
+    study: str = studies.DEFAULT          # the survey programme (helpers.reporting.studies)
 
 
 def read_runs(reports_dir: str | os.PathLike[str]) -> list[RunSummary]:
@@ -69,7 +71,7 @@ def read_runs(reports_dir: str | os.PathLike[str]) -> list[RunSummary]:
         except (OSError, ValueError):
             continue
         try:
-            figures = flatten_metrics(catalog.load_metrics(folder))
+            figures = _governed(flatten_metrics(catalog.load_metrics(folder)))
         except (OSError, json.JSONDecodeError):
             figures = {}
         try:
@@ -79,9 +81,34 @@ def read_runs(reports_dir: str | os.PathLike[str]) -> list[RunSummary]:
         runs.append(RunSummary(
             run_id=doc.run_id, status=doc.status, started_at=doc.started_at or "",
             duration_s=doc.duration_s, notebooks=tuple(doc.notebooks), workbook=doc.workbook,
-            figures=figures, not_available=missing,
+            figures=figures, not_available=missing, study=doc.study or _study_of(doc.parameters),
         ))
     return runs
+
+
+def _governed(figures: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Mark the segments notebook's figures on fewer responses than the run's min_n
+    (``too_few``): the index says so instead of showing them, as the summary's tiles do."""
+    min_n = figures.get("02_segments.min_n", {}).get("estimate")
+    if not is_number(min_n):
+        return figures
+    for key, fig in figures.items():
+        if key.startswith("02_segments.") and "n" in fig and disclosure.too_few(fig["n"], int(min_n)):
+            fig["too_few"] = True
+    return figures
+
+
+def _shown(figure: Mapping[str, Any]) -> str:
+    """A figure's text on the index: the figure, or why it is not shown."""
+    return too_few_text(figure.get("n")) if figure.get("too_few") else format_figure(figure)
+
+
+def _study_of(parameters: Mapping[str, Any]) -> str:
+    """The study of a run recorded before manifests named it: from its notebooks' schema and
+    export parameters (:func:`helpers.reporting.studies.study_id`)."""
+    files = {k: Path(str(v)) for p in parameters.values() if isinstance(p, Mapping)
+             for k, v in p.items() if k in ("schema_path", "raw_path") and v}
+    return studies.study_id(files) if files else studies.DEFAULT
 
 
 def headline_keys(runs: Sequence[RunSummary], configured: Iterable[str] = (), limit: int = 6) -> list[str]:
@@ -151,15 +178,16 @@ def _trend_section(runs: Sequence[RunSummary], keys: Sequence[str]) -> str:
     figs = []
     for key in keys:
         points = [(r.run_id, r.figures[key]["estimate"], r.figures[key].get("ci_low"),
-                   r.figures[key].get("ci_high")) for r in ok if key in r.figures]
-        if not points:
+                   r.figures[key].get("ci_high")) for r in ok
+                  if key in r.figures and not r.figures[key].get("too_few")]
+        if not any(key in r.figures for r in ok):
             figs.append(f'<figure class="cx-trend"><figcaption><b>{html.escape(metric_label(key))}'
                         "</b>: not available in any successful run</figcaption></figure>")
             continue
         latest = next(r for r in reversed(ok) if key in r.figures).figures[key]
         figs.append(f'<figure class="cx-trend">{sparkline_svg(points)}<figcaption>'
                     f'<b title="{html.escape(key)}">{html.escape(figure_label(key, latest))}</b>: '
-                    f"latest {html.escape(format_figure(latest))}; "
+                    f"latest {html.escape(_shown(latest))}; "
                     f"{len(points)} successful run(s), bars = 95% CI</figcaption></figure>")
     return "".join(figs)
 
@@ -187,9 +215,12 @@ def _run_row(run: RunSummary, keys: Sequence[str], latest_id: str | None) -> str
     if run.workbook:
         links.append(f'<li><a href="{html.escape(run.run_id)}/{html.escape(run.workbook)}">'
                      "All result tables (Excel)</a></li>")
+    if run.not_available:
+        links.append(f'<li><a href="{html.escape(run.run_id)}/{analyst_notes.FILE}">'
+                     "Analyst notes: what this run could not show</a></li>")
     figs = "".join(f'<li class="cx-kf" title="{html.escape(k)}">'
                    f"{html.escape(figure_label(k, run.figures[k]))}: "
-                   f"{html.escape(format_figure(run.figures[k]))}</li>"
+                   f"{html.escape(_shown(run.figures[k]))}</li>"
                    for k in keys if k in run.figures)
     dur = f"{run.duration_s:,.0f} s" if is_number(run.duration_s) else ""
     mark = " (latest)" if run.run_id == latest_id else ""
@@ -198,7 +229,8 @@ def _run_row(run: RunSummary, keys: Sequence[str], latest_id: str | None) -> str
         titles = "; ".join(run.not_available)
         na = (f'<br><small title="{html.escape(titles)}">{len(run.not_available)} section'
               f'{"s" if len(run.not_available) != 1 else ""} not available</small>')
-    return (f"<tr><td><code>{html.escape(run.run_id)}</code>{mark}</td><td>{_status(run.status)}{na}</td>"
+    return (f"<tr><td><code>{html.escape(run.run_id)}</code>{mark}<br><small>study "
+            f"{html.escape(run.study)}</small></td><td>{_status(run.status)}{na}</td>"
             f"<td>{html.escape(_when(run.started_at))}<br><small>{dur}</small></td>"
             f"<td><ul>{''.join(links)}</ul></td><td><ul>{figs or '<li>none</li>'}</ul></td></tr>")
 
@@ -211,24 +243,47 @@ def _when(stamp: str) -> str:
         return stamp
 
 
-def _latest_block(runs: Sequence[RunSummary], latest_id: str | None) -> str:
-    """The first thing a reader sees: a link to the newest successful run's summary (and PDF)."""
+def _latest_block(runs: Sequence[RunSummary], latest_id: str | None, href: str = "latest") -> str:
+    """The first thing a reader sees: a link to the newest successful run's summary (and PDF),
+    through the link `href` (``latest``, or a study's ``latest-<study>``)."""
     run = next((r for r in runs if r.run_id == latest_id), None)
     if run is None:
         return "<p>No successful run yet.</p>"
+    href = html.escape(href)
     links = []
     for nb in run.notebooks:
         if nb.pdf and nb.html:
             name = html.escape(nb.name.split("_", 1)[-1].replace("_", " "))
-            links.append(f'<a href="latest/{html.escape(nb.html)}"><b>Read the {name}</b></a> '
-                         f'(<a href="latest/{html.escape(nb.pdf)}">PDF</a>)')
+            links.append(f'<a href="{href}/{html.escape(nb.html)}"><b>Read the {name}</b></a> '
+                         f'(<a href="{href}/{html.escape(nb.pdf)}">PDF</a>)')
         elif nb.name == "07_sales_briefing" and nb.html:
-            links.append(f'<a href="latest/{html.escape(nb.html)}">Sales briefing</a>')
+            links.append(f'<a href="{href}/{html.escape(nb.html)}">Sales briefing</a>')
     if run.workbook:
-        links.append(f'<a href="latest/{html.escape(run.workbook)}">All tables (Excel)</a>')
+        links.append(f'<a href="{href}/{html.escape(run.workbook)}">All tables (Excel)</a>')
     started = html.escape(_when(run.started_at))
-    return (f'<p class="cx-latest">Latest successful run: <a href="latest/">{html.escape(run.run_id)}'
-            f"</a>, started {started}. {' '.join(links)}</p>")
+    overall = href == "latest"
+    what = "Latest successful run" if overall else "Latest successful run of this study"
+    study = f" (study <code>{html.escape(run.study)}</code>)" if overall else ""
+    return (f'<p class="cx-latest">{what}: <a href="{href}/">{html.escape(run.run_id)}'
+            f"</a>{study}, started {started}. {' '.join(links)}</p>")
+
+
+def _study_sections(root: Path, runs: Sequence[RunSummary], keys: Sequence[str]) -> str:
+    """Per study (newest first): the link to its latest successful run and its own trends, so
+    figures of different programmes never share a chart."""
+    order = list(dict.fromkeys(r.study for r in reversed(runs)))
+    out = []
+    for study in order:
+        mine = [r for r in runs if r.study == study]
+        link = studies.latest_link(study)
+        ok = [r for r in mine if r.status is Status.SUCCEEDED]
+        latest_id = (os.readlink(root / link) if (root / link).is_symlink()
+                     else ok[-1].run_id if ok else None)
+        href = link if (root / link).is_symlink() else latest_id or link
+        own = _latest_block(mine, latest_id, href) if len(order) > 1 else ""  # else: as above
+        out.append(f'<section class="cx-study"><h3>Study <code>{html.escape(study)}</code></h3>'
+                   f"{own}{_trend_section(mine, keys)}</section>")
+    return "".join(out)
 
 
 def write_index(reports_dir: str | os.PathLike[str], headline: Iterable[str] = ()) -> Path:
@@ -250,12 +305,13 @@ def write_index(reports_dir: str | os.PathLike[str], headline: Iterable[str] = (
 <p class="cx-meta">{len(runs)} run(s) &middot; updated {datetime.now(UTC):%Y-%m-%d %H:%M UTC}</p>
 </header>
 {latest_link}
-<h2>Headline figures across runs</h2>
-<p class="cx-methods">Each chart shows one headline figure per successful run, oldest left, with
-its 95% confidence interval as a vertical bar where the notebook reported one. Figures come from
-each run's <code>metrics/*.json</code>; a missing point means the figure was not available in that
-run.</p>
-{_trend_section(runs, keys)}
+<h2>Headline figures across runs, per study</h2>
+<p class="cx-methods">Each chart shows one headline figure per successful run of one study (one
+survey programme), oldest left, with its 95% confidence interval as a vertical bar where the
+notebook reported one. Figures come from each run's <code>metrics/*.json</code>; a missing point
+means the figure was not available in that run. Each study's latest run is also at
+<code>reports/latest-&lt;study&gt;</code>.</p>
+{_study_sections(root, runs, keys)}
 <h2>Run history</h2>
 <table class="cx-table"><thead><tr><th>Run</th><th>Status</th><th>Started (UTC)</th>
 <th>Reports</th><th>Key figures</th></tr></thead>

@@ -15,9 +15,17 @@ from typing import Any
 
 import pandas as pd
 
+from helpers.analysis import disclosure
 from helpers.measures import Statistic, Unit
 from helpers.reporting import formats
-from helpers.reporting.summary import MARKETS, Artefacts, headline_figures, run_statistics, run_wave
+from helpers.reporting.summary import (
+    MARKETS,
+    Artefacts,
+    headline_figures,
+    run_min_n,
+    run_statistics,
+    run_wave,
+)
 
 
 @dataclass(frozen=True)
@@ -39,9 +47,13 @@ class Tile:
     wave_from: str = ""
     significant: bool | None = None
     no_ci: str = ""   # why there is no interval, when there is none
-
+    compares: str = ""   # what the change compares when not the two waves' own figures
+    too_few: bool = False   # fewer responses than the run's minimum n: no figure, words
+    change_too_few: str = ""   # the wave with too few responses for a change, if any
 
     def value_text(self) -> str:
+        if self.too_few:
+            return formats.too_few_text(self.n)
         if self.unit is Unit.POINTS:
             return formats.fmt_points(self.estimate)
         if self.unit is Unit.PERCENT:
@@ -54,18 +66,27 @@ class Tile:
 
     def interval_text(self) -> str:
         """'95% CI [+9.4, +25.9]', or why there is none."""
+        if self.too_few:
+            return "95% CI in the segments report"
         has_ci = formats.is_number(self.ci_low) and formats.is_number(self.ci_high)
         return f"95% CI {self.ci_text()}" if has_ci or not self.no_ci else self.no_ci
 
     def change_text(self) -> str:
-        """'▲ +7.0 since 2026Q2, not significant' (points, or percentage points for rates)."""
+        """'▲ +7.0 since 2026Q2, not significant' (points, or percentage points for rates),
+        with what it compares when that is not the two waves' own figures ('(38 accounts that
+        answered both waves)')."""
+        if self.too_few:
+            return "no change shown: too few responses this wave"
+        if self.change_too_few:
+            return f"no change shown: too few responses in {self.change_too_few}"
         if not formats.is_number(self.change):
             return "no earlier wave to compare" if not self.wave_from else "change not tested"
         arrow = "▲" if self.change > 0 else "▼" if self.change < 0 else "="
         unit = {Unit.POINTS: "pts", Unit.PERCENT: "pp"}.get(self.unit, "")
         word = ("not tested" if self.significant is None else
                 "significant" if self.significant else "not significant")
-        return f"{arrow} {formats.fmt_points(self.change)} {unit} since {self.wave_from}, {word}"
+        on = f" {self.compares}" if self.compares else ""
+        return f"{arrow} {formats.fmt_points(self.change)} {unit} since {self.wave_from}{on}, {word}"
 
 
 def _headline_rows(art: Artefacts) -> pd.DataFrame:
@@ -92,11 +113,33 @@ def _detail(stat: Statistic, rows: pd.DataFrame, stats: list[Statistic]) -> str:
     return f"{stat.detail}; {companion.kind} {formats.fmt_num(rows.loc[companion.key, 'estimate'], 2)}"
 
 
-def tiles(art: Artefacts) -> list[Tile]:
-    """A tile per market and headline statistic this run has (markets in B2B, B2C order)."""
+def compared(change: Mapping[str, Any]) -> str:
+    """What a headline change compares, in words, when it is not the difference of the two
+    waves' own figures (the trend chart's points): a paired change is on the units that
+    answered in both waves only."""
+    if "paired" not in str(change.get("test") or ""):
+        return ""
+    units = change.get("n_units")
+    many = f"{formats.fmt_int(units)} " if formats.is_number(units) else ""
+    return f"({many}accounts that answered both waves)"
+
+
+def _change_too_few(change: Mapping[str, Any], min_n: int) -> str:
+    """The wave of a change with fewer responses than `min_n` ('' when both have enough)."""
+    for n, wave in (("n_from", "wave_from"), ("n_to", "wave_to")):
+        if formats.is_number(change.get(n)) and disclosure.too_few(change[n], min_n):
+            return str(change.get(wave) or "")
+    return ""
+
+
+def tiles(art: Artefacts, min_n: int | None = None) -> list[Tile]:
+    """A tile per market and headline statistic this run has (markets in B2B, B2C order).
+    A figure on fewer than `min_n` responses (default: the run's, :func:`run_min_n`) gets
+    words instead of a number, as the segment tables grey out such cells."""
     head = _headline_rows(art)
     changes = _changes(art)
     stats = run_statistics(art)
+    min_n = run_min_n(art) if min_n is None else min_n
     out = []
     for market in MARKETS:
         rows = head[head["market"] == market].set_index("metric")
@@ -113,7 +156,8 @@ def tiles(art: Artefacts) -> list[Tile]:
                 formats.as_number(ch.get("change")), formats.as_number(ch.get("ci_low")),
                 formats.as_number(ch.get("ci_high")), str(ch.get("wave_from") or ""),
                 None if sig is None or (isinstance(sig, float) and pd.isna(sig)) else bool(sig),
-                _no_ci(r)))
+                _no_ci(r), compared(ch), disclosure.too_few(r["n"], min_n),
+                _change_too_few(ch, min_n)))
     return out
 
 
@@ -186,7 +230,8 @@ class Scorecard:
                 cells.append(
                     f'<div class="cx-tile" role="group" aria-label="{e(m)} {e(t.name)}">'
                     f'<p class="cx-tile-name">{e(m)} · {e(t.name)}</p>'
-                    f'<p class="cx-tile-value">{e(t.value_text())}</p>'
+                    f'<p class="{"cx-tile-few" if t.too_few else "cx-tile-value"}">'
+                    f"{e(t.value_text())}</p>"
                     f'<p class="cx-tile-ci">{e(t.interval_text())} · n={e(formats.fmt_int(t.n))}</p>'
                     f'<p class="cx-tile-detail">{e(t.detail)}</p>'
                     f'<p class="cx-tile-change cx-change-{mood}">{e(t.change_text())}</p></div>')
@@ -211,12 +256,14 @@ class Scorecard:
         return self.to_html()
 
     def __repr__(self) -> str:
-        lines = [f"{t.market} {t.name} {t.value_text()} {t.no_ci or t.ci_text()} n={formats.fmt_int(t.n)}; "
+        lines = [f"{t.market} {t.name} {t.value_text()} "
+                 f"{t.interval_text() if t.too_few else t.no_ci or t.ci_text()} n={formats.fmt_int(t.n)}; "
                  f"{t.change_text()}" for t in self.tiles]
         lines += [f"fix first: {label} ({m}): {gain}" for m, label, gain in self._fix_lines()]
         return "\n".join(lines) or "no headline figures"
 
 
-def build(art: Artefacts, k: int = 3) -> Scorecard:
-    """The scorecard of a run: tiles for what the run has, and the `k` items to fix first."""
-    return Scorecard(run_wave(art), tuple(tiles(art)), fix_first(art, k))
+def build(art: Artefacts, k: int = 3, min_n: int | None = None) -> Scorecard:
+    """The scorecard of a run: tiles for what the run has (words below `min_n`, default the
+    run's), and the `k` items to fix first."""
+    return Scorecard(run_wave(art), tuple(tiles(art, min_n)), fix_first(art, k))

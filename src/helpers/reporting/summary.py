@@ -17,9 +17,11 @@ import matplotlib.pyplot as plt
 import pandas as pd
 
 from helpers import catalog, contract, paths
+from helpers.analysis import disclosure
+from helpers.errors import ConfigError
 from helpers.measures import Statistic, Unit, metric_key
-from helpers.reporting import cards, charts
-from helpers.reporting.formats import MISSING, as_number, ci_text, is_number, money
+from helpers.reporting import analyst_notes, cards, charts
+from helpers.reporting.formats import MISSING, as_number, ci_text, is_number, money, too_few_text
 from helpers.reporting.safe_html import escape_markdown
 
 MARKETS = ("B2B", "B2C")
@@ -74,6 +76,19 @@ def run_statistics(art: Artefacts) -> list[Statistic]:
     return list(found.values())
 
 
+def run_min_n(art: Artefacts) -> int:
+    """The minimum n the run's segment tables used (``min_n`` in the segments notebook's
+    metrics), else the setting (config/params.yaml ``shared.min_n``): one rule for tables and
+    headline tiles."""
+    value = art.metric("min_n", "02_segments")
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 1:
+        return value
+    try:
+        return disclosure.settings_min_n()
+    except (ConfigError, ValueError):  # no readable params file here: the house default
+        return disclosure.MIN_CELL
+
+
 def figure_text(stat: Statistic, value: Mapping[str, Any], n: bool = True) -> str:
     """'+17.8 [+9.4, +25.9] (n=731)' in the statistic's own unit and digits."""
     return ci_text(value.get("estimate"), value.get("ci_low"), value.get("ci_high"),
@@ -84,8 +99,9 @@ def figure_text(stat: Statistic, value: Mapping[str, Any], n: bool = True) -> st
 def headline_figures(art: Artefacts) -> Any:
     """Every headline statistic per market from the segments notebook's metrics
     (:func:`helpers.measures.metric_key`), with its label and unit as the run described them.
-    Figures this run does not have say so in `text`."""
-    rows = []
+    Figures this run does not have say so in `text`; figures on fewer responses than the
+    run's minimum n say that instead (`too_few`)."""
+    rows, min_n = [], run_min_n(art)
     for market in MARKETS:
         for stat in run_statistics(art):
             value = art.metric(metric_key(stat.key, market), "02_segments")
@@ -97,10 +113,12 @@ def headline_figures(art: Artefacts) -> Any:
                 "estimate": float(est) if is_number(est) else float("nan"),
                 "ci_low": as_number(value.get("ci_low")), "ci_high": as_number(value.get("ci_high")),
                 "n": as_number(value.get("n")), "design": value.get("design") or "",
-                "text": figure_text(stat, value) if is_number(est) else MISSING,
+                "too_few": is_number(est) and disclosure.too_few(value.get("n"), min_n),
+                "text": (MISSING if not is_number(est) else too_few_text(value.get("n"))
+                         if disclosure.too_few(value.get("n"), min_n) else figure_text(stat, value)),
             })
     columns = ["market", "metric", "label", "name", "unit", "headline", "estimate", "ci_low",
-               "ci_high", "n", "design", "text"]
+               "ci_high", "n", "design", "too_few", "text"]
     return pd.DataFrame(rows, columns=columns)
 
 
@@ -231,13 +249,16 @@ class Finding:
     title: str
     xlabel: str
     note: str
+    link: tuple[str, str] | None = None   # (words, a page of the run) said after the text
 
     def _repr_markdown_(self) -> str:
         # Findings carry data (waves, segments, drivers): shown literally, never as HTML.
+        if self.link:
+            return f"{escape_markdown(self.text)}; see the [{self.link[0]}]({self.link[1]})."
         return escape_markdown(self.text)
 
     def __repr__(self) -> str:
-        return self.text
+        return f"{self.text}; see the {self.link[0]} ({self.link[1]})." if self.link else self.text
 
 
 def _zero_note(v: Mapping[str, Any]) -> str:
@@ -266,7 +287,9 @@ def _market_line(market: str, head: pd.DataFrame, stats: list[Statistic]) -> str
     parts = []
     for i, stat in enumerate(shown):
         r = h.loc[stat.key]
-        if i == 0:
+        if r["too_few"]:
+            parts.append(f"{stat.name if i == 0 else stat.label}: {r['text']}")
+        elif i == 0:
             unit = " points" if stat.unit is Unit.POINTS else "%" if stat.unit is Unit.PERCENT else ""
             text = ci_text(r["estimate"], r["ci_low"], r["ci_high"], r["n"], signed=stat.signed,
                            digits=stat.digits, unit=unit)
@@ -288,12 +311,15 @@ def headline_finding(art: Artefacts) -> Finding:
     text = (f"Headline figures for {when}, with 95% confidence intervals in brackets and the "
             f"number of responses:\n\n" + (_bullets(lines) if lines else MISSING))
     first = next((s for s in stats if s.headline), None)
-    rows = head[(head["metric"] == (first.key if first else "")) & head["estimate"].notna()]
+    rows = head[(head["metric"] == (first.key if first else "")) & head["estimate"].notna()
+                & ~head["too_few"].astype(bool)]
     name = first.name if first else "Headline"
     table = pd.DataFrame({"label": rows["market"] + f" {name}", "estimate": rows["estimate"],
                           "ci_low": rows["ci_low"], "ci_high": rows["ci_high"], "n": rows["n"]})
     defined = "; ".join(f"{s.name}: {s.definition}" for s in stats if s.headline)
-    note = (f"{defined}. 95% CI: NPS adjusted Wald and shares Wilson, both on the effective n; "
+    few = (f" Figures on fewer than {run_min_n(art)} responses are not shown as headlines (the "
+           "segments report has their intervals)." if head["too_few"].astype(bool).any() else "")
+    note = (f"{defined}.{few} 95% CI: NPS adjusted Wald and shares Wilson, both on the effective n; "
             "means t with the design's degrees of freedom; B2B SE clustered by account, B2C "
             f"weighted to population margins where known. n = included responses in {when} (test, "
             "duplicate, speeder, straightliner, out-of-range and incomplete responses "
@@ -481,26 +507,16 @@ def _markets_of(art: Artefacts) -> str:
 
 
 def availability_finding(art: Artefacts) -> Finding:
-    """What this run could not show, and what each section needs (from ``sections/*.json``).
-
-    Sections of a market the programme does not have at all are one line, not one each: a
-    B2C-only programme is not missing its B2B sections, it has no B2B customers."""
+    """At most one line on what this run could not show, in a leader's words ("3 more analyses
+    become available with account data and a second survey wave"), linking to the analyst
+    notes (:mod:`helpers.reporting.analyst_notes`), which list each section's needs in the
+    schema's terms. Sections of a market the programme does not have are not "missing"."""
     empty = pd.DataFrame(columns=["label", "estimate", "ci_low", "ci_high", "n"])
-    if not art.not_available:
-        return Finding("Every section of every report had the data it needs in this run.", empty,
-                       "", "", "")
-    absent = {m: [r for r in art.not_available
-                  if r["missing"] == [f"{m} responses (the export has none)"]] for m in MARKETS}
-    lines = [f"{r['title']}: needs " + "; ".join(r["missing"]) for r in art.not_available
-             if not any(r in rows for rows in absent.values())]
-    text = (f"**{len(lines)} section(s) were not available in this run** (the reports show a card "
-            "in their place):\n\n" + _bullets(lines)) if lines else (
-        "Every section of this programme's markets had the data it needs in this run.")
-    for m, rows in absent.items():
-        if rows:
-            text += (f"\n\nThis programme has no {m} responses, so its {len(rows)} {m} "
-                     "section(s) are left out.")
-    return Finding(text, empty, "", "", "")
+    line = analyst_notes.summary_line(art.not_available)
+    if line is None:
+        return Finding("Every analysis of this programme had the data it needs in this run.",
+                       empty, "", "", "")
+    return Finding(line, empty, "", "", "", link=("analyst notes", analyst_notes.FILE))
 
 
 def show(finding: Finding, chart: bool = True) -> None:

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from helpers.analysis import disclosure
 from helpers.reporting import formats
 from helpers.reporting import tables as t
 from helpers.reporting.tables import Table
@@ -99,15 +100,29 @@ def frame(df: pd.DataFrame, *, caption: str = "", note: str = "", interactive: b
 # --- 02 segments ------------------------------------------------------------------------------
 
 
-def headline(head: pd.DataFrame) -> Table:
-    """Every headline statistic per market: estimate, CI, n, design effect, effective n."""
-    d = head.assign(market=head["market"].map(lambda m: MARKET_WORDS.get(m, m)))
+def _estimate_kind(row: Mapping[str, Any]) -> str:
+    """'fixed' (words) for a figure on too few responses, else the statistic's unit."""
+    return "fixed" if row.get("too_few") else _headline_kind(row)
+
+
+def headline(head: pd.DataFrame, min_n: int = 10) -> Table:
+    """Every headline statistic per market: estimate, CI, n, design effect, effective n. A
+    figure on fewer than `min_n` responses says so in place of its estimate (the small-n rule
+    of the segment tables); its interval stays, for the analyst."""
+    few = [disclosure.too_few(n, min_n) for n in head["n"]]
+    shown = [formats.too_few_text(n) if f else e for f, n, e in
+             zip(few, head["n"], head["estimate"], strict=True)]
+    d = head.assign(market=head["market"].map(lambda m: MARKET_WORDS.get(m, m)), too_few=few,
+                    estimate=pd.Series(shown, index=head.index, dtype=object))
     cols = [t.text("market", "Market"), t.text("label", "Measure"),
-            t.Col("estimate", "Estimate", _headline_kind, digits=1), t.ci(kind=_headline_kind),
+            t.Col("estimate", "Estimate", _estimate_kind, digits=1), t.ci(kind=_headline_kind),
             t.count(), t.num("deff", "Design effect", 2), t.count("n_eff", "Effective n"),
             t.text("design", "Design")]
+    rule = (f" Figures on fewer than {min_n} responses are not headlines (as in the segment "
+            "tables); their interval is shown for reference." if any(few) else "")
     return t.table(d, cols, note="NPS in points (-100 to +100); shares (top box, % agree) in "
-                                 "percent of respondents; means on the measure's answer scale.")
+                                 "percent of respondents; means on the measure's answer scale."
+                                 + rule)
 
 
 def segments(seg: pd.DataFrame, schema: Any, only_suppressed: bool = False,
@@ -222,8 +237,10 @@ def journey_labels(schema: Any) -> dict[str, str]:
 
 
 def selection_sentence(markets: Mapping[str, pd.DataFrame], design: Mapping[str, Mapping[str, Any]],
-                       items: Mapping[str, Sequence[str]]) -> str:
-    """'B2B: 2,836 responses (408 accounts), waves 2025Q4, ...; 10 driver items.' per market."""
+                       items: Mapping[str, Sequence[str]], lacking: Sequence[str] = ()) -> str:
+    """'B2B: 2,836 responses (408 accounts), waves 2025Q4, ...; 10 driver items.' per market;
+    without a market, what the analysis lacks (`lacking`: the gate's causes, e.g. driver items
+    rather than responses)."""
     parts = []
     for m, d in markets.items():
         cluster = design[m]["cluster"]
@@ -231,7 +248,11 @@ def selection_sentence(markets: Mapping[str, pd.DataFrame], design: Mapping[str,
         parts.append(f"{m}: {len(d):,} responses ({units}), waves "
                      f"{', '.join(sorted(d['wave'].astype(str).unique()))}; "
                      f"{len(items[m])} driver items.")
-    return " ".join(parts) or "No market has enough responses for a driver analysis."
+    if parts:
+        return " ".join(parts)
+    if lacking:
+        return "No driver analysis in this run: it needs " + "; ".join(dict.fromkeys(lacking)) + "."
+    return "No driver analysis in this run: no market has responses."
 
 
 
