@@ -256,8 +256,7 @@ def _names_in(text: str, keep: frozenset[str] = frozenset()) -> list[tuple[int, 
         adjacent = nxt is not None and re.fullmatch(r" ", text[w.end():nxt.start()]) is not None
         nxt_token = _POSSESSIVE.sub("", nxt.group()) if adjacent and nxt else ""
         cue = token not in _NOT_NAMES and bool(_CUE.search(text[max(0, w.start() - 30):w.start()]))
-        surname_next = bool(nxt_token) and nxt_token not in _NOT_NAMES and \
-            (cue or nxt_token.lower() not in keep)
+        surname_next = bool(nxt_token) and nxt_token not in _NOT_NAMES  # a surname stays one
         if token in _NOT_NAMES or (token.lower() in keep and not cue):   # a cue outweighs the
             i += 1                                                        # programme's vocabulary
             continue
