@@ -24,7 +24,7 @@ CLEAN_SAMPLE = cx clean data/raw/survey_export.csv --out data/processed --accoun
 	  --invitations data/raw/invitations.csv --cx-index data/raw/cx_index.csv --prices data/raw/prices.csv
 
 .PHONY: all install install-spark lock kernel hooks fresh-check sample data test-data report test lint unit nbtest \
-        bench bench-large lab check-reports clean-reports clean
+        bench bench-large test-spark-cluster lab check-reports clean-reports clean
 
 all: report
 
@@ -94,6 +94,11 @@ nbtest: $(STAMP) $(TEST_PROCESSED)
 	$(TEST_ENV) $(BIN)/pytest -q $(NBVAL) notebooks/*.ipynb notebooks/exploratory/*.ipynb
 
 test: lint unit nbtest
+
+# A Spark standalone master and worker as separate processes, the queries and one whole `cx run`
+# against them (minutes; needs `make install-spark` and Java 17+): not part of `make test`.
+test-spark-cluster: $(STAMP) $(TEST_PROCESSED)
+	$(TEST_ENV) CX_SPARK_CLUSTER=1 CX_REQUIRE_SPARK=1 $(BIN)/pytest -q tests/test_spark_cluster.py
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run_all.py

@@ -82,8 +82,28 @@ def main() -> None:
     ]
     for name, fn, target in targets:
         measure(name, target, fn, repeat=3)
+    at_the_limit(df)
     if "--r" in sys.argv or shutil.which("Rscript"):   # R and r-cran-survey installed
         compare_with_r(df)
+    else:
+        print("R survey: Rscript not installed, the side-by-side with svymean / svyby is skipped "
+              "(apt-get install r-base r-cran-survey)")
+
+
+def nps_with_design(df: pd.DataFrame) -> estimators.NPSResult:
+    """NPS and its design SE from the raw columns: build the 50k-cluster design, then the NPS."""
+    return estimators.nps(df["ltr"], Design(len(df), weights=df["weight"], cluster=df["account_id"]))
+
+
+def at_the_limit(df: pd.DataFrame) -> None:
+    """Issue 25: NPS with its design SE within twice one bare numpy pass over the same rows
+    (both timed alternately, best of 7, so the machine's load hits both alike)."""
+    bare, ours = float("inf"), float("inf")
+    for _ in range(7):
+        bare = min(bare, _best(lambda: bare_pass(df), 1))
+        ours = min(ours, _best(lambda: nps_with_design(df), 1))
+    print(f"nps + design SE 1M rows 50k clusters, limit twice the bare numpy pass of {bare:.3f} s"
+          f": {ours:.3f} s (target < {2 * bare:.3f} s), {ours / bare:.1f}x the bare pass")
 
 
 def _best(fn: Callable[[], object], repeat: int = 3) -> float:
@@ -110,9 +130,11 @@ def compare_with_r(df: pd.DataFrame) -> None:
     r_mean = float(r["design"]) + float(r["svymean"])
     print(f"R survey: svydesign {float(r['design']):.2f} s + svymean {float(r['svymean']):.2f} s; "
           f"ours {ours_mean:.3f} s end to end: {r_mean / ours_mean:.0f}x faster")
-    print(f"R survey: svydesign + svyby 30 segments {float(r['design']) + float(r['svyby']):.2f} s;"
-          f" ours nps_table {ours_by:.3f} s: "
-          f"{(float(r['design']) + float(r['svyby'])) / ours_by:.0f}x faster")
+    r_by = float(r["design"]) + float(r["svyby"])
+    print(f"R survey: svydesign + svyby 30 segments {r_by:.2f} s;"
+          f" ours nps_table {ours_by:.3f} s: {r_by / ours_by:.0f}x faster")
+    print(f"nps_table 30 segments vs R svydesign + svyby, limit 40x faster than R's {r_by:.2f} s"
+          f": {ours_by:.3f} s (target < {r_by / 40:.3f} s), {r_by / ours_by:.0f}x faster")
 
 
 if __name__ == "__main__":

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import subprocess
 import sys
 import threading
@@ -149,9 +150,68 @@ def _tree_memory(pid: int) -> int:
     return total
 
 
-def pipeline(rows: int) -> tuple[float, float, str]:
+PHASES = ("kernel", "imports", "load", "compute", "charts", "nbconvert")
+IPYTHON = ROOT / "benchmarks" / "ipython"  # its startup file times each kernel's cells and charts
+
+
+def notebook_phases(run_dir: Path, timing: Path) -> dict[str, dict[str, tuple[float, float]]]:
+    """(wall, CPU) seconds per phase of each notebook of a finished run. kernel: starting and
+    stopping the kernel and papermill's bookkeeping (the notebook's wall time outside its cells;
+    CPU: the kernel's before its first cell); imports: the first cell that imports; load: inside
+    the data loaders (selection.load, clean.run, summary.load_artefacts); charts: chart helpers and PNG rendering; compute: the other cells;
+    nbconvert: HTML rendering (run.log; wall for both). Cells' figures come from the kernels'
+    startup file (benchmarks/ipython), CPU is the kernel process's (all threads)."""
+    import json
+    import re
+    doc = json.loads((run_dir / "manifest.json").read_text())
+    log = (run_dir / "run.log").read_text() if (run_dir / "run.log").exists() else ""
+    html = {m[1]: float(m[2]) for m in re.finditer(r": (\S+): HTML rendered in ([\d.]+) s", log)}
+    out: dict[str, dict[str, tuple[float, float]]] = {}
+    for step in doc["notebooks"]:
+        name, rec_path = step["name"], timing / f"{step['name']}.json"
+        if not rec_path.exists() or not step.get("duration_s"):
+            continue
+        rec = json.loads(rec_path.read_text())
+        wall, cpu = dict.fromkeys(PHASES, 0.0), dict.fromkeys(PHASES, 0.0)
+        seen_import = False
+        for c in rec["cells"]:
+            phase = "compute" if seen_import or "import " not in c["source"] else "imports"
+            seen_import = seen_import or phase == "imports"
+            wall[phase] += c["wall"]
+            cpu[phase] += c["cpu"]
+        for d, kind in ((wall, "wall"), (cpu, "cpu")):
+            for phase in ("load", "charts"):
+                d[phase] = min(rec[f"{phase}_{kind}"], d["compute"])
+                d["compute"] -= d[phase]
+        wall["kernel"] = step["duration_s"] - sum(c["wall"] for c in rec["cells"])
+        cpu["kernel"] = rec["boot_cpu"]
+        wall["nbconvert"] = cpu["nbconvert"] = html.get(name, 0.0)
+        out[name] = {ph: (wall[ph], cpu[ph]) for ph in PHASES}
+    found = re.search(r"workbook written in ([\d.]+) s", log)
+    book = float(found[1]) if found else 0.0
+    out["(run) workbook"] = {**{ph: (0.0, 0.0) for ph in PHASES}, "compute": (book, book)}
+    return out
+
+
+def phase_table(phases: dict[str, dict[str, tuple[float, float]]], wall: float) -> str:
+    """Seconds per notebook and phase, wall and CPU (notebooks overlap: rows sum to more than
+    the run's wall time)."""
+    lines = []
+    for i, kind in enumerate(("wall", "CPU")):
+        lines.append(f"{kind + ' seconds per notebook':<26}" + "".join(f"{p:>10}" for p in PHASES)
+                     + f"{'total':>9}")
+        for name, row in [*phases.items(), ("sum", {p: tuple(sum(r[p][j] for r in phases.values())
+                                                           for j in (0, 1)) for p in PHASES})]:
+            lines.append(f"{name:<26}" + "".join(f"{row[p][i]:>10.1f}" for p in PHASES)
+                         + f"{sum(row[p][i] for p in PHASES):>9.1f}")
+    lines.append(f"(wall time of the whole run {wall:.1f} s, load average {os.getloadavg()[0]:.1f})")
+    return "\n".join(lines)
+
+
+def pipeline(rows: int) -> tuple[float, float, str, str]:
     """`cx run` on the sample of `rows` (cleaning included): wall seconds, peak MB of the
-    process tree, status."""
+    process tree, status, and the table of seconds per notebook and phase."""
+    import tempfile
     d = data_dir(rows, clean=False)
     raw = d / "raw"
     export = raw / ("survey_export" if (raw / "survey_export").is_dir() else "survey_export.csv")
@@ -160,8 +220,10 @@ def pipeline(rows: int) -> tuple[float, float, str]:
            "--accounts", str(raw / "accounts.csv"), "--invitations", str(inv),
            "--cx-index", str(raw / "cx_index.csv"), "--prices", str(raw / "prices.csv")]
     peak = [0]
+    timing = Path(tempfile.mkdtemp(prefix="cx-bench-"))
+    env = {**os.environ, "CX_DATA_DIR": str(d), "IPYTHONDIR": str(IPYTHON), "CX_TIMING_DIR": str(timing)}
     t0 = time.perf_counter()
-    proc = subprocess.Popen(cmd, env={**os.environ, "CX_DATA_DIR": str(d)}, cwd=ROOT,
+    proc = subprocess.Popen(cmd, env=env, cwd=ROOT,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
 
     def watch() -> None:
@@ -173,8 +235,12 @@ def pipeline(rows: int) -> tuple[float, float, str]:
     t.start()
     _, err = proc.communicate()
     t.join()
+    wall = time.perf_counter() - t0
     status = "succeeded" if proc.returncode == 0 else f"failed ({err.strip().splitlines()[-1:]})"
-    return time.perf_counter() - t0, peak[0] / 2**20, status
+    runs = sorted(p for p in (d / "reports").glob("2*") if p.is_dir())
+    table = phase_table(notebook_phases(runs[-1], timing), wall) if runs else ""
+    shutil.rmtree(timing, ignore_errors=True)
+    return wall, peak[0] / 2**20, status, table
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -195,7 +261,8 @@ def main(argv: list[str] | None = None) -> int:
     for name in names:
         print(f"{name:<34}" + "".join(f"{table[n].get(name, float('nan')):>14.2f}" for n in sizes))
     for n in ([] if args.no_pipeline else [int(x) for x in args.pipeline.split(",") if x]):
-        wall, peak, status = pipeline(n)
+        wall, peak, status, table = pipeline(n)
+        print(f"\n{table}\n", flush=True)
         t_s, t_mb = PIPELINE_TARGETS.get(n, (3600.0, 24 * 1024.0))
         print(f"cx run, whole pipeline on {n:,} responses ({status}): {wall:.1f} s "
               f"(target < {t_s:g} s), peak {peak:.0f} MB (target < {t_mb:g} MB)", flush=True)

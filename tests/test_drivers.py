@@ -190,7 +190,7 @@ def _ordered_logit(n: int, seed: int, clusters: int | None = None) -> pd.DataFra
 def test_promoter_and_detractor_odds_ratios_cover_planted_truth() -> None:
     df = _ordered_logit(2500, seed=11, clusters=300)
     out = drivers.outcome_models(df, list(BETAS), cluster="acc")
-    assert out.attrs["cov_type"] == "cluster"
+    assert out.attrs["cov_type"] == "design"
     for _, r in out.iterrows():
         b = BETAS[r.driver] * (1 if r.target == "promoter" else -1)
         assert r.ci_low <= np.exp(b) <= r.ci_high, (r.target, r.driver)
@@ -198,6 +198,32 @@ def test_promoter_and_detractor_odds_ratios_cover_planted_truth() -> None:
     assert good.ci_low > 1.8  # exp(0.9) = 2.46: detected
     table = drivers.odds_ratio_table(out)
     assert {"promoter OR [CI]", "detractor OR [CI]"} <= set(table.columns)
+
+
+@pytest.mark.parametrize("source", ["design", "cluster"])
+def test_promoter_and_detractor_models_equal_r_svyglm(source: str) -> None:
+    """The market's design (account clusters) or the cluster column: R's svyglm quasibinomial
+    (tests/data/r_models_reference.json, on tests/data/models_b2b.csv; 1e-6 relative)."""
+    import json
+
+    from helpers.paths import PROJECT_ROOT
+    from helpers.stats.design import Design
+
+    data = PROJECT_ROOT / "tests" / "data"
+    ref = json.loads((data / "r_models_reference.json").read_text())["glm"]
+    b2b = pd.read_csv(data / "models_b2b.csv")
+    items = ["item1", "item2", "item3", "item4"]
+    kw = ({"design": Design.from_frame(b2b, cluster="account_id")} if source == "design"
+          else {"cluster": "account_id"})
+    out = drivers.outcome_models(b2b, items, **kw).set_index(["target", "driver"])
+    for target in drivers.TARGETS:
+        r, got = ref[f"b2b_{target}"], out.loc[target].loc[items]
+        assert got["log_or"].to_numpy() == pytest.approx(r["estimate"][1:], rel=1e-6)
+        assert got["se"].to_numpy() == pytest.approx(r["se"][1:], rel=1e-6)
+        assert got["p_value"].to_numpy() == pytest.approx(r["p_value"][1:], rel=1e-6)
+        assert np.log(got["ci_low"].to_numpy()) == pytest.approx(r["ci_low"][1:], rel=1e-6)
+        assert (got["df"] == r["df"]).all()
+        assert (got["n_clusters"] == 119).all()   # accounts with a rated contact
 
 
 def test_nonlinear_check_flags_a_non_monotonic_driver() -> None:

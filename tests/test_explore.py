@@ -152,3 +152,30 @@ def test_an_option_out_of_range_is_one_line_not_a_traceback(capsys) -> None:
     err = capsys.readouterr().err.strip()
     assert "Traceback" not in err
     assert err.splitlines()[-1].startswith("cx drivers: error: argument 'n': -1 resamples")
+
+
+@needs_sample
+def test_median_and_association_use_the_markets_design(study) -> None:
+    """explore.quantile / "median ltr" and explore.association are the R-checked
+    stats.quantiles / stats.tests (tests/test_survey_models.py) on the market's design, every
+    group a domain of it."""
+    from helpers.stats import quantiles, tests
+
+    for market in study.markets:
+        sel = study.market(market, "reported")
+        by = "region" if "region" in sel.rows else sel.rows.columns[0]
+        got = sel.estimate("median ltr", by=by).set_index(by)
+        for key, row in got.iterrows():
+            inside = (sel.rows[by] == key).to_numpy()
+            want = quantiles.survey_quantile(sel.rows["ltr"], sel.design, [0.5],
+                                             domain=inside)[0]
+            assert (row["estimate"], row["ci_low"], row["ci_high"], row["df"]) == \
+                pytest.approx((want.estimate, want.ci[0], want.ci[1], want.df), nan_ok=True)
+        assert (got["statistic"] == "median ltr").all()
+        assoc = explore.association(sel, by).iloc[0]
+        category = pd.cut(sel.rows["ltr"], [-1, 6, 8, 10], labels=["d", "p", "r"])
+        want_f = tests.survey_chisq(category, sel.rows[by], sel.design)
+        assert (assoc["f"], assoc["ndf"], assoc["p_value"]) == pytest.approx(
+            (want_f.statistic, want_f.ndf, want_f.p_value), rel=1e-9)
+    with pytest.raises(ArgumentError, match="mean"):
+        explore.association(study.market("B2B", "reported"), "region", "ces_mean")

@@ -133,3 +133,33 @@ def test_missing_columns_raise_data_error() -> None:
         journey.journey_effects(pd.DataFrame({"ltr": [1.0]}), IMPL)
     with pytest.raises(DataError, match="at least 3 teams"):
         journey.team_comparison(pd.DataFrame({"rep_id": ["a", "b"], "ltr": [9.0, 3.0]}))
+
+
+@pytest.mark.parametrize("given_design", [True, False])
+def test_journey_effects_equal_r_svyglm_on_account_clusters(given_design: bool) -> None:
+    """Each effect is R's svyglm on the account-clustered design (coefficient, design SE,
+    p-value and t interval on degf - parameters + 1): tests/data/r_models_reference.json on
+    tests/data/models_b2b.csv, 1e-6 relative."""
+    import json
+
+    from helpers.paths import PROJECT_ROOT
+    from helpers.stats.design import Design
+
+    data = PROJECT_ROOT / "tests" / "data"
+    ref = json.loads((data / "r_models_reference.json").read_text())["glm"]
+    b2b = pd.read_csv(data / "models_b2b.csv")
+    design = Design.from_frame(b2b, cluster="account_id") if given_design else None
+    tab = journey.journey_effects(b2b, ["impl_onboarding"], design=design)
+    cases = [("go_live_slip_days", "ltr", "slope per 30 days", "journey_ltr_slip", False),
+             ("go_live_slip_days", "promoter", "odds_ratio per 30 days",
+              "journey_promoter_slip", True),
+             ("quarter_end_deal", "impl_onboarding", "mean difference",
+              "journey_qe_onboarding", False)]
+    for expl, outcome, effect, key, odds in cases:
+        got, r = _effect(tab, expl, outcome, effect), ref[key]
+        scale = np.exp if odds else (lambda v: v)
+        assert got.estimate == pytest.approx(scale(r["estimate"][1]), rel=1e-6)
+        assert got.se == pytest.approx(r["se"][1], rel=1e-6)
+        assert got.p_value == pytest.approx(r["p_value"][1], rel=1e-6)
+        assert (got.ci_low, got.ci_high) == pytest.approx(
+            (scale(r["ci_low"][1]), scale(r["ci_high"][1])), rel=1e-6)

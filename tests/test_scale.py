@@ -151,27 +151,6 @@ def _clustered_logit_data(n: int, seed: int) -> pd.DataFrame:
         ltr=ltr, acc=acc.astype(str), w=rng.uniform(0.5, 2.0, n))
 
 
-@pytest.mark.parametrize("weights", [None, "w"])
-def test_clustered_logit_equals_statsmodels_glm_cluster_sandwich(weights) -> None:
-    import statsmodels.api as sm
-
-    df = _clustered_logit_data(3000, seed=4)
-    items = ["good", "fair", "noise"]
-    out = drivers.outcome_models(df, items, cluster="acc", weights=weights).set_index(
-        ["target", "driver"])
-    xc = sm.add_constant(df[items].to_numpy(float))
-    codes = pd.factorize(df["acc"])[0]
-    for target in drivers.TARGETS:
-        y = drivers.target_flag(df["ltr"], target)
-        kw = {"var_weights": df[weights].to_numpy()} if weights else {}
-        ref = sm.GLM(y, xc, family=sm.families.Binomial(), **kw).fit(
-            cov_type="cluster", cov_kwds={"groups": codes})
-        got = out.loc[target].loc[items]
-        assert got["log_or"].to_numpy() == pytest.approx(ref.params[1:], rel=1e-8, abs=1e-10)
-        assert got["se"].to_numpy() == pytest.approx(ref.bse[1:], rel=1e-8)
-        assert got["p_value"].to_numpy() == pytest.approx(ref.pvalues[1:], rel=1e-6, abs=1e-12)
-
-
 def test_what_if_one_step_bootstrap_agrees_with_refits_within_monte_carlo_error(
         monkeypatch: pytest.MonkeyPatch) -> None:
     df = _clustered_logit_data(6000, seed=8)

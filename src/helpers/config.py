@@ -393,7 +393,8 @@ class ScaleConfig:
 
 
 def load_scale(path: str | os.PathLike[str] = "config/scale.yaml") -> ScaleConfig:
-    """Read and validate config/scale.yaml; $CX_MEMORY_BUDGET_GB and $CX_ENGINE override it."""
+    """Read and validate config/scale.yaml; $CX_MEMORY_BUDGET_GB, $CX_ENGINE and
+    $CX_SPARK_MASTER (a cluster's master URL) override it."""
     f = paths.resolve(path)
     doc = read_yaml(path) if f.exists() else {"memory_budget_gb": 8, "engine": "duckdb"}
     budget = os.environ.get("CX_MEMORY_BUDGET_GB") or require(doc, "memory_budget_gb",
@@ -417,6 +418,6 @@ def load_scale(path: str | os.PathLike[str] = "config/scale.yaml") -> ScaleConfi
         duckdb_memory_gb=float(duck.get("memory_limit_gb", 4)),
         duckdb_threads=int(duck.get("threads", 2)),
         duckdb_temp_dir=str(duck.get("temp_dir") or ""),
-        spark_master=str(spark.get("master") or ""),
+        spark_master=os.environ.get("CX_SPARK_MASTER") or str(spark.get("master") or ""),
         spark_conf={str(k): str(v) for k, v in (spark.get("conf") or {}).items()},
         spark_tables={str(k): str(v) for k, v in (spark.get("tables") or {}).items()})

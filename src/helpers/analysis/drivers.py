@@ -11,7 +11,6 @@ copying rows: B2B resamples whole accounts, B2C contacts.
 from __future__ import annotations
 
 import re
-import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -27,6 +26,8 @@ from helpers.analysis.modelling import (
 )
 from helpers.analysis.selection import subsample
 from helpers.errors import ArgumentError, DataError, ThinData
+from helpers.stats.design import Design
+from helpers.stats.regression import GLMResult, survey_glm
 
 # --- promoter and detractor models ---------------------------------------------------------------
 TARGETS = {"promoter": (9.0, 10.0), "detractor": (0.0, 6.0)}
@@ -62,112 +63,73 @@ def outcome_models(
     cluster: str | None = None,
     weights: str | None = None,
     level: float = 0.95,
+    design: Design | None = None,
 ) -> pd.DataFrame:
     """Promoter (9-10 vs rest) and detractor (0-6 vs rest) logistic models, side by side.
 
     Why two models: what makes a promoter is not simply the absence of what makes a detractor
     (an item can prevent detractors without creating promoters). Odds ratios are per 1-point
-    item change, all drivers in the model together, complete cases. Standard errors are
-    cluster-robust by `cluster` (B2B: account) when given, HC1 with survey `weights`, else
-    model-based.
+    item change, all drivers in the model together, complete cases as a domain of the design.
+    Each model is R's ``svyglm(..., family=quasibinomial())`` on ``design`` (the market's
+    :class:`~helpers.stats.design.Design`: account clusters for B2B, raked weights for B2C;
+    :attr:`helpers.analysis.selection.MarketData.design`): design-based sandwich SEs and t
+    intervals on the design df minus the model's parameters. Without ``design``, the design
+    of ``df`` clustered by ``cluster`` with ``weights`` (rows without a cluster left out).
 
     Returns
     -------
-    Tidy DataFrame: target, driver, odds_ratio, ci_low, ci_high, log_or, se, p_value, n,
-    n_clusters, auc (in-sample, for reference). ``attrs['cov_type']`` says which SE was used.
+    Tidy DataFrame: target, driver, odds_ratio, ci_low, ci_high, log_or, se, p_value, df, n,
+    n_clusters (PSUs), auc (in-sample, for reference). ``attrs['cov_type']`` says which SE
+    was used.
     """
-    from scipy import stats
-
-    x, y_ltr, w, codes = model_frame(df, drivers, ltr, cluster, weights)
+    x, y_ltr, _, _ = model_frame(df, drivers, ltr, cluster if design is None else None,
+                                 weights if design is None else None)
     if len(y_ltr) < len(drivers) + 10:
         raise ThinData(f"{len(y_ltr)} complete rows for {len(drivers)} drivers", column=ltr,
                         expected=f"at least {len(drivers) + 10} rows with every item answered")
-    zq = float(stats.norm.ppf(0.5 + level / 2))
-    xc = np.column_stack([np.ones(len(x)), x])
-    if cluster is not None:
-        cov_type, kw = "cluster", {"cov_kwds": {"groups": codes}}
+    if design is None:
+        design = Design.from_frame(df, weights=weights, cluster=cluster)
+        domain = df[cluster].notna().to_numpy() if cluster else None
     else:
-        cov_type, kw = ("HC1" if weights is not None else "nonrobust"), {}
+        domain = None
     rows = []
     for target in TARGETS:
-        y = target_flag(y_ltr, target)
-        if cluster is not None:
-            fit = _clustered_logit(y, xc, w, codes, target, ltr)
-        else:
-            fit = _binomial_fit(y, xc, w if weights is not None else None, cov_type, kw, target,
-                                ltr)
-        auc = _auc(y, fit.predict(xc))
+        y = target_flag(df[ltr], target)
+        fit = _design_logit(y, df[list(drivers)], design, domain, (target, ltr, level))
+        lo, hi = fit.ci()
+        used = ~np.isnan(y) & ~df[list(drivers)].isna().any(axis=1).to_numpy() & (design.w > 0)
+        if domain is not None:
+            used &= domain
+        xu = df.loc[used, list(drivers)].to_numpy(float)
+        auc = _auc(y[used], fit.predict(xu))
         for j, d in enumerate(drivers, start=1):
-            b, se = float(fit.params[j]), float(fit.bse[j])
+            b = float(fit.coef[j])
             rows.append({"target": target, "driver": d, "odds_ratio": np.exp(b),
-                         "ci_low": np.exp(b - zq * se), "ci_high": np.exp(b + zq * se),
-                         "log_or": b, "se": se, "p_value": float(fit.pvalues[j]),
-                         "n": len(y), "n_clusters": int(codes.max()) + 1, "auc": auc})
+                         "ci_low": np.exp(lo[j]), "ci_high": np.exp(hi[j]), "log_or": b,
+                         "se": float(fit.se[j]), "p_value": float(fit.p_value[j]),
+                         "df": fit.df, "n": fit.n, "n_clusters": fit.n_psu, "auc": auc})
     out = pd.DataFrame(rows)
-    out.attrs.update({"cov_type": cov_type, "cluster": cluster or "none", "level": level,
+    out.attrs.update({"cov_type": "design", "cluster": cluster or "none", "level": level,
                       "weights": weights or "none"})
     return out
 
 
-def _binomial_fit(y: np.ndarray, xc: np.ndarray, var_weights: np.ndarray | None, cov_type: str,
-                  cov_kw: dict[str, Any], target: str, ltr: str) -> Any:
-    """Logistic GLM of one target flag (0/1) on `xc`, or a DataError naming why it cannot fit."""
-    import statsmodels.api as sm
-
-    if y.min() == y.max():
+def _design_logit(y: np.ndarray, x: pd.DataFrame, design: Design, domain: np.ndarray | None,
+                  what: tuple[str, str, float]) -> GLMResult:
+    """R ``svyglm(flag ~ x, design, family=quasibinomial())`` of one target flag, or a
+    ThinData / DataError naming why it cannot be fitted."""
+    target, ltr, level = what
+    used = ~np.isnan(y) & (design.w > 0) & ~x.isna().any(axis=1).to_numpy()
+    if domain is not None:
+        used &= domain
+    if not used.any() or y[used].min() == y[used].max():
         raise ThinData(f"no variation in {target} flag", column=ltr,
                        expected="both promoters/detractors and others")
-    glm_kw = {"var_weights": var_weights} if var_weights is not None else {}
     try:
-        with warnings.catch_warnings():  # robust sandwich with var_weights = pseudo-ML
-            warnings.filterwarnings("ignore", message="cov_type not fully supported")
-            return sm.GLM(y, xc, family=sm.families.Binomial(), **glm_kw).fit(
-                cov_type=cov_type, **cov_kw)
-    except (np.linalg.LinAlgError, ValueError) as exc:
+        return survey_glm(y, x, design, family="quasibinomial", domain=domain, level=level)
+    except DataError as exc:
         raise DataError(f"{target} model failed to fit: {exc}", column=ltr,
                         expected="items that are not perfectly collinear or separating") from None
-
-
-@dataclass(frozen=True)
-class _LogitFit:
-    """Coefficients, cluster-robust SEs and normal p-values of a logistic model."""
-
-    params: np.ndarray
-    bse: np.ndarray
-    pvalues: np.ndarray
-
-    def predict(self, xc: np.ndarray) -> np.ndarray:
-        return 1 / (1 + np.exp(-(xc @ self.params)))
-
-
-def _clustered_logit(y: np.ndarray, xc: np.ndarray, w: np.ndarray, codes: np.ndarray,
-                     target: str, ltr: str) -> _LogitFit:
-    """Weighted logistic regression (Newton) with the cluster-robust sandwich of statsmodels'
-    ``GLM(...).fit(cov_type="cluster")``: H^-1 (sum over clusters of the scores' outer product)
-    H^-1 x G/(G-1) x (N-1)/(N-K), in O(rows x K^2) numpy without statsmodels' per-fit copies
-    (tests/test_drivers.py checks the equality)."""
-    from scipy import stats
-
-    if y.min() == y.max():
-        raise ThinData(f"no variation in {target} flag", column=ltr,
-                       expected="both promoters/detractors and others")
-    b = logit_newton(xc, y, w, iters=50)
-    p = 1 / (1 + np.exp(-np.clip(xc @ b, -30, 30)))
-    info = (xc * (w * p * (1 - p))[:, None]).T @ xc
-    try:
-        bread = np.linalg.inv(info)
-    except np.linalg.LinAlgError as exc:
-        raise DataError(f"{target} model failed to fit: {exc}", column=ltr,
-                        expected="items that are not perfectly collinear or separating") from None
-    score = xc * (w * (y - p))[:, None]
-    n_cl = int(codes.max()) + 1
-    sums = np.column_stack([np.bincount(codes, weights=score[:, j], minlength=n_cl)
-                            for j in range(xc.shape[1])])
-    n, k = xc.shape
-    g = len(np.unique(codes))
-    cov = bread @ (sums.T @ sums) @ bread * g / (g - 1.0) * (n - 1.0) / (n - k)
-    se = np.sqrt(np.diag(cov))
-    return _LogitFit(b, se, 2 * stats.norm.sf(np.abs(b / se)))
 
 
 def odds_ratio_table(models: pd.DataFrame, digits: int = 2) -> pd.DataFrame:

@@ -8,6 +8,9 @@
 >>> explore.change(study, "B2B", "nps")                # previous -> reported wave, as reported
 >>> explore.contrast(b2b, "nps", "role", "decision_maker", "all")
 >>> explore.drivers(study, "B2C", k=3)                 # = the drivers report's ranking
+>>> explore.quantile(b2b, "ltr", 0.5, by="region")     # median LTR (R svyquantile), or
+>>> b2b.estimate("median ltr")                         # the same as a statistic
+>>> explore.association(b2b, "region")                 # NPS category x region (R svychisq)
 
 Every table has the same columns: the `by` fields, ``statistic``, ``label``, ``estimate``,
 ``se``, ``ci_low``, ``ci_high``, ``df``, ``n``, ``deff``, ``n_eff``, ``ci_method`` and
@@ -31,13 +34,14 @@ from helpers.analysis.modelling import Bootstrap
 from helpers.analysis.selection import MarketData, Study
 from helpers.errors import ArgumentError, ThinData
 from helpers.measures import Measure, Statistic, find_statistic
-from helpers.stats import compare, estimators
+from helpers.stats import compare, estimators, quantiles, tests
 from helpers.stats.arrays import t_value
 
 #: How each kind of statistic's 95% interval is made (named in every table).
 CI_METHODS = {"nps": "adjusted Wald on the effective n, t with the design df (Rocks 2016)",
               "share": "Wilson on the effective n, t with the design df (Wilson 1927)",
-              "mean": "t with the design df (R confint(svymean, df = degf))"}
+              "mean": "t with the design df (R confint(svymean, df = degf))",
+              "quantile": "Woodruff, t with the design df (R svyquantile, qrule 'math')"}
 COLUMNS = ["statistic", "label", "estimate", "se", "ci_low", "ci_high", "df", "n", "deff",
            "n_eff", "ci_method", "design"]
 
@@ -99,7 +103,9 @@ def estimate(market: MarketData, statistic: str = "nps", by: str | Sequence[str]
     query expression such as ``"role == 'decision_maker'"`` or a mask); every group and the
     domain are domains of the market's design (R ``svyby(~y, ~by, subset(design, domain))``),
     never row subsets. NPS by a field is the reports' own segment table
-    (:func:`helpers.analysis.segments.nps_by`)."""
+    (:func:`helpers.analysis.segments.nps_by`). ``"median <column>"`` is :func:`quantile`."""
+    if statistic.startswith("median "):
+        return quantile(market, statistic.removeprefix("median ").strip(), 0.5, by, domain=domain)
     measure, stat = _statistic(market, statistic)
     rows, mask = market.rows, _domain_mask(market.rows, domain)
     note = market.design_note
@@ -202,3 +208,66 @@ def _contrast_table(stat: Statistic, field: str, pair: tuple[str, str], r: compa
                           "group": pair[0], "versus": pair[1], "difference": r.estimate,
                           "se": r.se, "ci_low": r.ci[0], "ci_high": r.ci[1], "df": r.df,
                           "p_value": r.p, "design": design}])
+
+
+def _groups(rows: pd.DataFrame, by: str | Sequence[str] | None) -> tuple[list[str], pd.Series]:
+    """The `by` columns and each row's group label (one group, "all", without `by`)."""
+    if by is None:
+        return [], pd.Series("all", index=rows.index, dtype="string")
+    by_cols = [by] if isinstance(by, str) else list(by)
+    if len(by_cols) > 1:
+        return by_cols, rows[by_cols].astype("string").agg(" | ".join, axis=1)
+    return by_cols, rows[by_cols[0]]
+
+
+def quantile(market: MarketData, column: str, p: float = 0.5,
+             by: str | Sequence[str] | None = None, *,
+             domain: str | np.ndarray | pd.Series | None = None) -> pd.DataFrame:
+    """The `p` quantile (default the median) of any numeric `column` (LTR, effort, response
+    time...) of `market`, overall or for every group of `by`, within `domain`: R
+    ``svyquantile(~column, design, p)`` with its default rule and Woodruff interval, every
+    group a domain of the market's design. Same columns as :func:`estimate` (``deff`` and
+    ``n_eff`` NaN)."""
+    rows, mask = market.rows, _domain_mask(market.rows, domain)
+    if column not in rows:
+        raise ArgumentError(f"no column {column!r} in the {market.market} rows")
+    values = pd.to_numeric(rows[column], errors="coerce")
+    label = next((m.name for m in market.measures if m.key == column), column)
+    name = "median" if p == 0.5 else f"p{100 * p:g}"
+    by_cols, groups = _groups(rows, by)
+    out = []
+    for key in sorted(groups.dropna().unique(), key=str):
+        inside = (groups == key).fillna(False).to_numpy(bool) & (True if mask is None else mask)
+        try:
+            r = quantiles.survey_quantile(values, market.design, [p], domain=inside)[0]
+        except ThinData:
+            continue
+        first = rows.loc[inside, by_cols].iloc[0].to_dict() if by_cols else {}
+        out.append({**first, "statistic": f"{name} {column}", "label": f"{label} ({name})",
+                    "estimate": r.estimate, "se": r.se, "ci_low": r.ci[0], "ci_high": r.ci[1],
+                    "df": r.df, "n": r.n, "deff": np.nan, "n_eff": np.nan,
+                    "ci_method": CI_METHODS["quantile"], "design": market.design_note})
+    return pd.DataFrame(out, columns=[*by_cols, *COLUMNS])
+
+
+def association(market: MarketData, by: str, statistic: str = "nps") -> pd.DataFrame:
+    """Do the answer categories of `statistic` (NPS: detractor / passive / promoter; a share:
+    in or out of its cut) differ between the groups of `by`? The Rao-Scott test on the
+    market's design (R ``svychisq(~category + by, design)``, F with second-order df): one row
+    with the F statistic, its df, p-value, Pearson's X^2 of the weighted table and the mean
+    design effect."""
+    measure, stat = _statistic(market, statistic)
+    if stat.kind == "mean":
+        raise ArgumentError(f"{statistic} is a mean: association needs categories (NPS or a share)")
+    rows = market.rows
+    if by not in rows:
+        raise ArgumentError(f"no column {by!r} in the {market.market} rows")
+    v = measure.values(rows[measure.key], stat)
+    names = {100.0: "promoter", 0.0: "passive", -100.0: "detractor"} if stat.kind == "nps" \
+        else {100.0: "in", 0.0: "out"}
+    category = pd.Series(v, index=rows.index).map(names)
+    r = tests.survey_chisq(category, rows[by], market.design)
+    return pd.DataFrame([{"statistic": stat.key, "label": stat.label, "field": by,
+                          "groups": len(r.cols), "f": r.statistic, "ndf": r.ndf, "ddf": r.ddf,
+                          "p_value": r.p_value, "pearson_x2": r.pearson, "deff": r.deff,
+                          "method": "Rao-Scott F (R svychisq)", "design": market.design_note}])

@@ -8,10 +8,9 @@ through differently, and account teams compared on promoter rate with empirical-
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -19,20 +18,24 @@ from scipy import stats
 
 from helpers.errors import ThinData, require_columns
 from helpers.stats import compare, shrinkage
+from helpers.stats.arrays import t_value
+from helpers.stats.design import Design
+from helpers.stats.regression import GLMResult, survey_glm
 
 
-def _fit(y: np.ndarray, x: np.ndarray, groups: np.ndarray | None, logit: bool) -> Any:
-    """OLS or logit with cluster-robust (groups) or HC1 standard errors (the statsmodels result)."""
-    import statsmodels.api as sm
-    from threadpoolctl import threadpool_limits
+def _fit(y: np.ndarray, x: np.ndarray, design: Design, domain: np.ndarray, logit: bool
+         ) -> GLMResult:
+    """R ``svyglm(y ~ x, design)`` (``quasibinomial`` for a logit) on the rows of ``domain``:
+    design-based SEs (account clusters) and t on the design df minus the parameters."""
+    return survey_glm(y, x, design, family="quasibinomial" if logit else "gaussian",
+                      domain=domain)
 
-    xc = sm.add_constant(x, has_constant="add")
-    model = sm.Logit(y, xc) if logit else sm.OLS(y, xc)
-    kw = {"cov_type": "cluster", "cov_kwds": {"groups": groups}} if groups is not None \
-        else {"cov_type": "HC1"}
-    with threadpool_limits(1), warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return model.fit(disp=0, **kw) if logit else model.fit(**kw)
+
+def _scatter(values: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """Values of the rows in ``rows`` (a mask) placed in a full-length array (NaN elsewhere)."""
+    out = np.full((len(rows), *values.shape[1:]), np.nan)
+    out[rows] = values
+    return out
 
 
 def _design(df: pd.DataFrame, explanation: str, controls: Sequence[str]) -> np.ndarray:
@@ -44,20 +47,30 @@ def _design(df: pd.DataFrame, explanation: str, controls: Sequence[str]) -> np.n
 
 
 class _Effect(NamedTuple):
-    """One estimated effect: coefficient, its SE and p-value, rows and clusters behind it."""
+    """One estimated effect: coefficient, its SE and p-value, rows and clusters behind it, and
+    the degrees of freedom of its t interval."""
 
     est: float
     se: float
     p: float
     n: int
     n_clusters: int
+    df: float
+
+    @classmethod
+    def of(cls, fit: GLMResult) -> _Effect:
+        """The first predictor's coefficient of a design-based fit."""
+        return cls(float(fit.coef[1]), float(fit.se[1]), float(fit.p_value[1]), fit.n,
+                   fit.n_psu, fit.df)
 
 
-def _row(key: tuple[str, str, str], e: _Effect, zq: float, unit: str,
+def _row(key: tuple[str, str, str], e: _Effect, level: float, unit: str,
          exp: bool = False) -> dict[str, object]:
-    """A result row for (explanation, outcome, effect) `key`; `exp`: report exp() of the
-    estimate and bounds (odds ratios), the SE stays on the log scale."""
-    est, lo, hi = e.est, e.est - zq * e.se, e.est + zq * e.se
+    """A result row for (explanation, outcome, effect) `key`, with a t interval on the fit's
+    df; `exp`: report exp() of the estimate and bounds (odds ratios), the SE stays on the log
+    scale."""
+    q = t_value(level, e.df)
+    est, lo, hi = e.est, e.est - q * e.se, e.est + q * e.se
     if exp:
         est, lo, hi = np.exp(est), np.exp(lo), np.exp(hi)
     explanation, outcome, effect = key
@@ -80,27 +93,29 @@ class JourneyModels:
     adjust_journey: bool = True
     level: float = 0.95
 
-    @property
-    def zq(self) -> float:
-        return float(stats.norm.ppf(0.5 + self.level / 2))
 
 
 DEFAULT_MODELS = JourneyModels()
 
 
 def journey_effects(df: pd.DataFrame, impl_items: Sequence[str],
-                    models: JourneyModels = DEFAULT_MODELS) -> pd.DataFrame:
+                    models: JourneyModels = DEFAULT_MODELS, *,
+                    design: Design | None = None) -> pd.DataFrame:
     """Effect sizes of quarter-end deals, implementation length and go-live slip.
 
     Outcomes: the implementation items (each, and their mean ``impl_mean``), promoter (9-10) and
     LTR; for quarter-end deals also the go-live slip itself (the mechanism, one row per account).
 
-    Effects (all with account-clustered SEs; ``models.controls`` are categorical columns such as
-    "tier" added to every model; :class:`JourneyModels`):
+    Every model is R's ``svyglm`` on ``design`` (the B2B market's design,
+    :attr:`helpers.analysis.selection.MarketData.design`: contacts clustered by account; None:
+    ``df`` clustered by ``models.cluster``), the complete rows of each model a domain of it:
+    design-based SEs and t intervals on the design df minus the model's parameters.
+    ``models.controls`` are categorical columns such as "tier" added to every model
+    (:class:`JourneyModels`):
 
     - quarter_end_deal: ``mean difference`` (quarter-end minus other deals, item points / LTR
-      points / days), ``cohen_d`` (difference over the pooled SD; its SE uses the clustered SE of
-      the difference), ``odds_ratio`` of being a promoter.
+      points / days), ``cohen_d`` (difference over the pooled SD; its SE uses the design SE of
+      the difference), ``odds_ratio`` of being a promoter (quasibinomial).
     - go_live_slip_days, impl_length_days: ``slope per {per_days} days`` on item ratings and LTR,
       ``odds_ratio per {per_days} days`` of being a promoter. With ``adjust_journey`` each is
       adjusted for the other two journey variables (quarter-end deals slip more, so an
@@ -119,6 +134,7 @@ def journey_effects(df: pd.DataFrame, impl_items: Sequence[str],
     d["impl_mean"] = d[list(impl_items)].mean(axis=1, skipna=False)
     d["promoter"] = np.where(d[ltr].isna(), np.nan, (d[ltr] >= 9).astype(float))
     d["quarter_end_deal"] = d["quarter_end_deal"].astype("boolean").astype("Float64")
+    dz = Design.from_frame(d, cluster=m.cluster) if design is None else design
     outcomes = [*impl_items, "impl_mean", ltr, "promoter"]
     rows: list[dict[str, object]] = []
     journey_vars = ("quarter_end_deal", "go_live_slip_days", "impl_length_days")
@@ -126,67 +142,70 @@ def journey_effects(df: pd.DataFrame, impl_items: Sequence[str],
         binary = expl == "quarter_end_deal"
         adjust = [v for v in journey_vars if v != expl] if (m.adjust_journey and not binary) else []
         for out in outcomes:
-            rows += _effect_rows(d, expl, out, adjust, m)
+            rows += _effect_rows(d, dz, (expl, out, adjust), m)
     rows += _slip_rows(d, m)
     out = pd.DataFrame(rows)
     out.attrs.update({"cluster": m.cluster, "controls": list(m.controls), "level": m.level,
-                      "per_days": m.per_days, "adjust_journey": m.adjust_journey})
+                      "per_days": m.per_days, "adjust_journey": m.adjust_journey,
+                      "method": "svyglm"})
     return out
 
 
-def _effect_rows(d: pd.DataFrame, expl: str, out: str, adjust: list[str], m: JourneyModels
-                 ) -> list[dict[str, object]]:
-    """Effects of one journey variable on one outcome, adjusted for `adjust`.
+def _effect_rows(d: pd.DataFrame, design: Design, what: tuple[str, str, list[str]],
+                 m: JourneyModels) -> list[dict[str, object]]:
+    """Effects of one journey variable on one outcome, adjusted for `adjust` (``what`` =
+    (explanation, outcome, adjust)).
 
     Promoter: an odds ratio (logit). Quarter-end deals: mean difference and Cohen's d. Slip and
     length: a slope per ``m.per_days`` days. None with under 20 rows or no variation.
     """
+    expl, out, adjust = what
     binary = expl == "quarter_end_deal"
     scale = 1.0 if binary else m.per_days
-    sub = d.dropna(subset=[expl, out, m.cluster, *m.controls, *adjust])
+    rows = d[[expl, out, m.cluster, *m.controls, *adjust]].notna().all(axis=1).to_numpy() \
+        & (design.w > 0)
+    sub = d[rows]
     if len(sub) < 20 or sub[expl].nunique() < 2:
         return []
     x = _design(sub, expl, m.controls)
     if adjust:
         x = np.column_stack([x, sub[adjust].astype(float).to_numpy()])
     x[:, 0] = x[:, 0] / scale
-    groups = pd.factorize(sub[m.cluster])[0]
     y = sub[out].to_numpy(float)
-    n, ncl = len(sub), int(groups.max()) + 1
     if out == "promoter":
         if y.min() == y.max():
             return []
-        fit = _fit(y, x, groups, logit=True)
+        fit = _fit(_scatter(y, rows), _scatter(x, rows), design, rows, logit=True)
         label = "odds_ratio" if binary else f"odds_ratio per {m.per_days:g} days"
-        return [_row((expl, out, label), _Effect(fit.params[1], fit.bse[1], fit.pvalues[1], n,
-                                                 ncl), m.zq, "odds ratio", exp=True)]
-    fit = _fit(y, x, groups, logit=False)
+        return [_row((expl, out, label), _Effect.of(fit), m.level, "odds ratio", exp=True)]
+    fit = _fit(_scatter(y, rows), _scatter(x, rows), design, rows, logit=False)
     unit = "LTR points" if out == m.ltr else "item points (on the item's own scale)"
     if not binary:
-        return [_row((expl, out, f"slope per {m.per_days:g} days"),
-                     _Effect(fit.params[1], fit.bse[1], fit.pvalues[1], n, ncl), m.zq, unit)]
+        return [_row((expl, out, f"slope per {m.per_days:g} days"), _Effect.of(fit), m.level,
+                     unit)]
     g1, g0 = y[x[:, 0] == 1], y[x[:, 0] == 0]
     sd = np.sqrt(((len(g1) - 1) * g1.var(ddof=1) + (len(g0) - 1) * g0.var(ddof=1))
                  / (len(y) - 2))
-    dd = fit.params[1] / sd
-    se_d = np.sqrt((fit.bse[1] / sd) ** 2 + dd**2 / (2 * len(y)))
-    return [_row((expl, out, "mean difference"),
-                 _Effect(fit.params[1], fit.bse[1], fit.pvalues[1], n, ncl), m.zq, unit),
-            _row((expl, out, "cohen_d"), _Effect(dd, se_d, fit.pvalues[1], n, ncl), m.zq,
+    e = _Effect.of(fit)
+    dd = e.est / sd
+    se_d = np.sqrt((e.se / sd) ** 2 + dd**2 / (2 * len(y)))
+    return [_row((expl, out, "mean difference"), e, m.level, unit),
+            _row((expl, out, "cohen_d"), e._replace(est=dd, se=se_d), m.level,
                  "standard deviations")]
 
 
 def _slip_rows(d: pd.DataFrame, m: JourneyModels) -> list[dict[str, object]]:
-    """Go-live slip of quarter-end deals minus others, one row per account (HC1 SEs)."""
+    """Go-live slip of quarter-end deals minus others, one row per account (R ``svyglm`` on
+    ``svydesign(id=~1)`` of the accounts)."""
     acc = d.dropna(subset=["quarter_end_deal", "go_live_slip_days", m.cluster]) \
         .drop_duplicates(m.cluster)
     if len(acc) < 20 or acc["quarter_end_deal"].nunique() != 2:
         return []
     fit = _fit(acc["go_live_slip_days"].to_numpy(float),
-               _design(acc, "quarter_end_deal", m.controls), None, logit=False)
+               _design(acc, "quarter_end_deal", m.controls), Design(len(acc)),
+               np.ones(len(acc), dtype=bool), logit=False)
     return [_row(("quarter_end_deal", "go_live_slip_days", "mean difference"),
-                 _Effect(fit.params[1], fit.bse[1], fit.pvalues[1], len(acc), len(acc)), m.zq,
-                 "days (one row per account)")]
+                 _Effect.of(fit), m.level, "days (one row per account)")]
 
 
 @dataclass(frozen=True)

@@ -233,12 +233,14 @@ def _publish(run: _Run, p: PlannedStep, output: Path, error: str | None) -> None
     """Render one executed notebook to HTML (and PDF when asked); a rendering bug fails the notebook."""
     name = p.step.name
     record = run.manifest.step(name)
+    t0 = time.perf_counter()
     try:
         html_path = render.render_notebook_html(
             output, run.run_dir / f"{name}.html", run_id=run.rid,
             parameters=p.param_rows(run.run_dir_value), status=record.status, error=error,
             commit=run.short_sha)
         record.html = html_path.name
+        log.info("%s: HTML rendered in %.2f s", name, time.perf_counter() - t0)
     except Exception as exc:  # noqa: BLE001 - a rendering bug must not hide the run
         record.status = Status.FAILED
         record.error = (error + "; " if error else "") + "HTML: " + error_text(exc)
@@ -275,9 +277,11 @@ def _write_workbook(run_dir: Path, doc: RunManifest) -> None:
     """``tables.xlsx`` from the run's result tables; a failure is noted, never fatal."""
     currency = next((str(p["currency"]) for p in doc.parameters.values()
                      if isinstance(p, dict) and p.get("currency")), "USD")
+    t0 = time.perf_counter()
     try:
         book = workbook.write_workbook(run_dir, doc, currency=currency)
         doc.workbook = book.name if book else None
+        log.info("workbook written in %.2f s", time.perf_counter() - t0)
     except Exception as exc:  # noqa: BLE001 - the reports stand without the workbook
         doc.workbook = None
         doc.workbook_note = f"workbook failed: {error_text(exc)}"

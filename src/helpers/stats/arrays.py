@@ -114,10 +114,10 @@ def dense_codes(arr: np.ndarray) -> np.ndarray:
     """Codes 0..k-1 of integer labels in sorted order: a presence table when the labels' range
     is small (a few ms for a million rows), else a hash."""
     lo, hi = int(arr.min()), int(arr.max())
-    if hi - lo < 4 * len(arr) + 1_000_000:
-        shifted = arr.astype(np.int64) - lo
+    if hi - lo < 4 * len(arr) + 8_000_000:
+        shifted = arr.astype(np.int64, copy=False) - lo if lo else arr.astype(np.int64)
         present = np.bincount(shifted, minlength=hi - lo + 1) > 0
-        return (np.cumsum(present) - 1)[shifted]
+        return shifted if present.all() else (np.cumsum(present) - 1)[shifted]
     codes, _ = pd.factorize(arr)
     return codes.astype(np.int64)
 

@@ -164,7 +164,7 @@ class Design:
         self.strata = np.zeros(n, dtype=np.int64) if s is None else s
         c = as_codes(cluster, n, "cluster")
         self.clustered = c is not None
-        self.psu = None if c is None else combine_codes(self.strata, c)
+        self.psu = None if c is None else c if s is None else combine_codes(self.strata, c)
         n_psu = n if self.psu is None else int(self.psu.max()) + 1 if n else 0
         first = np.arange(n) if self.psu is None else _first_index(self.psu, n_psu)
         self.psu_stratum = self.strata[first]
@@ -304,6 +304,10 @@ class Design:
         """PSUs and strata holding a positive weight (cached: the design does not change)."""
         if not hasattr(self, "_df_cache"):
             pos = self.w > 0
+            if pos.all():   # every PSU and every stratum with rows holds weight
+                self._df_cache = (float(len(self.psu_stratum) - int((self.n_h > 0).sum())),
+                                  len(self.psu_stratum))
+                return self._df_cache
             if self.psu is None:
                 n_p = int(pos.sum())
                 n_s = int((np.bincount(self.strata, weights=pos, minlength=self.n_strata) > 0).sum())
@@ -328,7 +332,7 @@ class Design:
             return np.flatnonzero(inside), gg[inside], zz[inside]
         key = self.psu[inside] * n_groups + gg[inside]
         size = (int(self.psu.max()) + 1) * n_groups
-        if size <= 4 * self.n + 1_000_000:
+        if size <= 4 * self.n + 8_000_000:   # a table of 64 MB beats a hash
             tot = np.bincount(key, weights=zz[inside], minlength=size)
             present = np.bincount(key, minlength=size) > 0
             idx = np.flatnonzero(present)
@@ -462,7 +466,7 @@ def _pairs(a: np.ndarray, b: np.ndarray, n_b: int, n_a: int) -> tuple[np.ndarray
     small enough, else a hash (both far cheaper than sorting a million rows)."""
     key = a.astype(np.int64) * n_b + b
     size = n_a * n_b
-    if size <= 4 * len(key) + 1_000_000:
+    if size <= 4 * len(key) + 8_000_000:
         idx = np.flatnonzero(np.bincount(key, minlength=size))
     else:
         idx = pd.unique(key)

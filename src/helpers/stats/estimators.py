@@ -326,13 +326,13 @@ def nps_score(scores: ArrayLike, name: str | None = None) -> np.ndarray:
     Raises DataError for values outside 0-10.
     """
     x = as_float(scores, name or series_name(scores, "scores"))
-    bad = (x < 0) | (x > 10)
-    if bad.any():
-        row = int(np.flatnonzero(bad)[0])
+    if np.fmin.reduce(x, initial=0.0) < 0 or np.fmax.reduce(x, initial=10.0) > 10:  # NaN aside
+        row = int(np.flatnonzero((x < 0) | (x > 10))[0])
         raise DataError(f"score {x[row]:g} outside the 0-10 scale", column=name or
                         series_name(scores, "scores"), row=row, expected="0-10 or missing")
-    out = np.where(x >= 9, 100.0, np.where(x <= 6, -100.0, 0.0))
-    out[np.isnan(x)] = np.nan
+    out = (x >= 9) * 100.0
+    out -= (x <= 6) * 100.0
+    out += x * 0.0   # NaN stays NaN
     return out
 
 
@@ -404,10 +404,9 @@ def nps(scores: ArrayLike, design: Design | None = None, *, domain: ArrayLike | 
     _require_rows(gm, name)
     if gm.wsum[0] <= 0:
         raise DataError("weights sum to zero", column="weights", expected="positive total weight")
-    mask = ~np.isnan(y) & (True if groups is None else groups.codes == 0)
-    w = dz.w[mask]
-    p_pro = float(w[y[mask] > 0].sum() / gm.wsum[0])
-    p_det = float(w[y[mask] < 0].sum() / gm.wsum[0])
+    inside = True if groups is None else groups.codes == 0   # NaN is neither > 0 nor < 0
+    p_pro = float(dz.w @ ((y > 0) & inside) / gm.wsum[0])
+    p_det = float(dz.w @ ((y < 0) & inside) / gm.wsum[0])
     d = float(gm.df[0]) if df is None else float(df)
     se, q = float(np.sqrt(gm.var[0])), t_value(level, d)
     lo, hi = _nps_interval(gm.est[0], se, p_pro, p_det, _interval_size(gm.n[0], gm.n_eff[0]), q,
