@@ -264,10 +264,10 @@ def _han_spans(text: str) -> list[tuple[int, int]]:
 def recurring_words(texts: list[str], min_comments: int = 5, share: float = 0.002) -> set[str]:
     """Capitalised words that recur across a programme's comments (its products, brands, towns,
     terms): in at least `min_comments` distinct comments and `share` of them (counted by Arrow
-    over the whole list at once). A word of the bundled name lists must recur ten times as
-    often (2 %, 20 comments): a person's name recurs far less (the sample's planted names stay
-    below it). Also every capitalised word the comments use in lower case too
-    (:data:`LOWER_CASE_USES`)."""
+    over the whole list at once); never a word of the bundled name lists (a rep's name recurs
+    too). Also every capitalised word the comments use in lower case too
+    (:data:`LOWER_CASE_USES`), a listed name only when written in lower case more often
+    ("bas", "avant" in French comments; not "john")."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
@@ -283,9 +283,10 @@ def recurring_words(texts: list[str], min_comments: int = 5, share: float = 0.00
     seen = dict(zip(counts["word"].to_pylist(), counts["text_count"].to_pylist(), strict=True))
     given, _, surnames = name_lists()
     floor = max(min_comments, share * len(texts))
+    listed = given | surnames
     return {w for w, n in seen.items() if w[:1].isupper() and not _TITLE_WORD.fullmatch(w) and (
-        n >= (floor if w not in given and w not in surnames else 10 * floor)
-        or seen.get(w.lower(), 0) >= LOWER_CASE_USES)}
+        (n >= floor and w not in listed)
+        or seen.get(w.lower(), 0) >= max(LOWER_CASE_USES, n if w in listed else 0))}
 
 
 #: A capitalised word also written in lower case in this many comments is an ordinary word of

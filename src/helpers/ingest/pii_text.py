@@ -255,7 +255,8 @@ def _names_in(text: str, keep: frozenset[str] = frozenset()) -> list[tuple[int, 
         nxt = words[i + 1] if i + 1 < len(words) else None
         adjacent = nxt is not None and re.fullmatch(r" ", text[w.end():nxt.start()]) is not None
         nxt_token = _POSSESSIVE.sub("", nxt.group()) if adjacent and nxt else ""
-        cue = token not in _NOT_NAMES and bool(_CUE.search(text[max(0, w.start() - 30):w.start()]))
+        cue = token not in _NOT_NAMES and (bool(_CUE.search(text[max(0, w.start() - 30):w.start()]))
+                                           or bool(_AFTER_NAME.match(text[w.end():])))
         surname_next = bool(nxt_token) and nxt_token not in _NOT_NAMES  # a surname stays one
         if token in _NOT_NAMES or (token.lower() in keep and not cue):   # a cue outweighs the
             i += 1                                                        # programme's vocabulary
