@@ -21,7 +21,8 @@ TEST_DATA := $(CURDIR)/build/test-data
 TEST_ENV  := CX_DATA_DIR=$(TEST_DATA)
 TEST_PROCESSED := $(TEST_DATA)/processed/responses.parquet
 CLEAN_SAMPLE = cx clean data/raw/survey_export.csv --out data/processed --accounts data/raw/accounts.csv \
-	  --invitations data/raw/invitations.csv --cx-index data/raw/cx_index.csv --prices data/raw/prices.csv
+	  --invitations data/raw/invitations.csv --cx-index data/raw/cx_index.csv --prices data/raw/prices.csv \
+	  --exclusions data/raw/exclusions.csv --follow-ups data/raw/follow_ups.csv --concessions data/raw/concessions.csv
 
 .PHONY: all install install-spark lock kernel hooks fresh-check sample data test-data report test lint unit nbtest \
         bench bench-large test-spark-cluster lab check-reports clean-reports clean

@@ -20,7 +20,7 @@ from helpers.reporting import cards, kernels, pipeline, run_params
 FULL = contract.Facts(
     rows={"B2B": 700, "B2C": 400},
     fields={"B2B": frozenset({"account_id", "role", "rep_id", "comment", "deal_close_date",
-                              "go_live_date", "go_live_planned"}),
+                              "go_live_date", "go_live_planned", "submitted_at"}),
             "B2C": frozenset({"comment"})},
     drivers={"B2B": 10, "B2C": 6}, stages={"B2B.implementation": 5, "B2B.sales": 5,
                                           "B2C.implementation": 0},
@@ -28,7 +28,10 @@ FULL = contract.Facts(
     tables={"accounts": frozenset({"account_id", "arr", "renewed"}),
             "invitations": frozenset({"account_id", "wave", "responded"}),
             "competitor_ratings": frozenset({"response_id", "vendor", "ltr"}),
-            "cx_index": frozenset({"year", "ticker"}), "prices": frozenset({"date", "ticker"})})
+            "cx_index": frozenset({"year", "ticker"}), "prices": frozenset({"date", "ticker"}),
+            "exclusions": frozenset({"account_id", "excluded_by"}),
+            "follow_ups": frozenset({"account_id", "date"}),
+            "concessions": frozenset({"account_id", "rep_id", "date", "value"})})
 B2C_ONLY = contract.Facts(rows={"B2B": 0, "B2C": 45}, fields={"B2B": frozenset(), "B2C": frozenset()},
                           drivers={"B2B": 0, "B2C": 1}, stages={}, segments={"B2B": 0, "B2C": 0},
                           waves={"B2B": 0, "B2C": 1}, tables={})
@@ -200,3 +203,10 @@ def test_a_notebook_reading_what_no_notebook_it_needs_writes_fails_validation(
 def test_the_real_pipeline_validates() -> None:
     plan = run_params.validate(config.load_params(), config.load_pipeline())
     assert [p.step.name for p in plan][-1] == "06_executive_summary"
+
+
+def test_a_currency_that_is_not_an_iso_code_is_refused_before_anything_runs() -> None:
+    """Issue 26: the currency is written into the workbook's number formats."""
+    params = config.with_overrides(config.load_params(), {"shared": {"currency": 'EUR" #'}})
+    with pytest.raises(ConfigError, match=r"shared.currency is .*ISO 4217"):
+        run_params.validate(params, config.load_pipeline())

@@ -252,6 +252,27 @@ def test_the_workbook_and_the_delivery_dry_run(run):
     assert manifest["delivery"] == [f"written (not sent): {eml}"]
 
 
+def test_the_shared_workbook_holds_no_formula_and_no_small_account(run):
+    """Issue 26 on the real run: per-account sheets list accounts with n >= min_n only (all of
+    them in the analyst's 0600 workbook), the part beside its whole has a banded n."""
+    import openpyxl
+
+    from helpers.reporting import workbook
+    latest = (run["reports"] / "latest").resolve()
+    wb = openpyxl.load_workbook(latest / "tables.xlsx")
+    assert not [c.coordinate for ws in wb.worksheets for row in ws.iter_rows() for c in row
+                if c.data_type == "f"]
+    ranking = list(wb["account_nps_ranking"].iter_rows(values_only=True))
+    n_at = ranking[0].index("n")
+    assert all(r[n_at] >= 10 for r in ranking[1:])
+    full = pd.read_parquet(latest / "tables" / "account_nps_ranking.parquet")
+    assert (full["n"] < 10).any()  # the sample has small accounts: the check above can fail
+    assert len(ranking) - 1 == int((full["n"] >= 10).sum())
+    assert (latest / workbook.ANALYST_FILE).stat().st_mode & 0o777 == 0o600
+    integrity = list(wb["integrity_nps"].iter_rows(values_only=True))
+    assert all(isinstance(r[integrity[0].index("n")], str) for r in integrity[2:])
+
+
 def test_measures_on_their_own_scales_are_labelled_by_their_own_cuts(run):
     """CSAT 0-10, CES 1-5 and an extra 1-7 measure: every page and sheet that shows them names
     the cut of their own scale (9-10, 4-5, 6-7), none the sample's (4-5 on 1-5, 5-7 on 1-7)."""

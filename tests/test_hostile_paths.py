@@ -23,7 +23,7 @@ import nbformat
 import pytest
 
 from helpers import catalog, cli, config, paths
-from helpers.errors import ConfigError
+from helpers.errors import ConfigError, os_error_line
 from helpers.reporting import kernels, pipeline, run_folder
 
 FIX = Path(__file__).parent / "fixtures" / "pipeline"
@@ -59,6 +59,64 @@ def test_run_id_cannot_leave_reports_or_carry_markup(tmp_path: Path, run_id: str
 
 def test_a_plain_run_id_is_accepted() -> None:
     run_folder.check_run_id("2026-11-23_weekly.1")
+    run_folder.check_run_id("latest_release_review")  # only the folder's own names are reserved
+
+
+@pytest.mark.parametrize("run_id", ["latest", "LATEST", "latest-b2b", "latest.1", "index.html",
+                                    "Index.HTM", "index", "interactive"])
+def test_run_id_naming_the_folders_own_files_is_refused(tmp_path: Path, run_id: str,
+                                                         capsys: pytest.CaptureFixture[str]) -> None:
+    """Issue 26: 'latest' and 'index.html' passed, then broke the reports folder for good."""
+    out = tmp_path / "reports"
+    code = cli.main(["run", "--params", str(PARAMS), "--out", str(out), f"--run-id={run_id}"])
+    assert code == 2
+    assert "reports folder uses itself" in _one_line_error(capsys)
+    assert _listing(tmp_path) == {}
+
+
+def test_a_real_folder_named_latest_is_refused_not_replaced(tmp_path: Path) -> None:
+    (tmp_path / "latest").mkdir()
+    with pytest.raises(PermissionError, match="not the link a run keeps there"):
+        run_folder.switch_latest(tmp_path, "20260101T000000Z-abc")
+    assert (tmp_path / "latest").is_dir() and not list(tmp_path.glob(".latest.*"))
+
+
+def test_a_lock_that_is_a_symlink_is_refused_and_its_target_untouched(tmp_path: Path) -> None:
+    """Issue 26: reports/.lock pointing at a file overwrote it. (The lock is taken directly: a
+    whole `cx run` here would warm the imports that test_killed_run... relies on being cold.)"""
+    out, victim = tmp_path / "reports", tmp_path / "precious.txt"
+    out.mkdir()
+    victim.write_text("keep me")
+    (out / ".lock").symlink_to(victim)
+    with pytest.raises(PermissionError, match="symbolic link") as err, run_folder.run_lock(out):
+        pass
+    assert len(os_error_line(err.value).splitlines()) == 1
+    assert victim.read_text() == "keep me"
+    assert sorted(q.name for q in out.iterdir()) == [".lock"]
+
+
+def test_a_kernels_folder_that_is_a_symlink_is_refused_and_its_target_untouched(
+        tmp_path: Path) -> None:
+    """Issue 26: reports/.kernels pointing at a folder deleted its subfolders and chmod-ed it."""
+    out, victim = tmp_path / "reports", tmp_path / "home"
+    (victim / "projects").mkdir(parents=True)
+    victim.chmod(0o755)
+    out.mkdir()
+    (out / kernels.KERNELS).symlink_to(victim, target_is_directory=True)
+    with pytest.raises(PermissionError, match="symbolic link"), kernels.kernel_folder(out, "r1"):
+        pass
+    assert (victim / "projects").is_dir() and victim.stat().st_mode & 0o777 == 0o755
+
+
+def test_a_planted_link_among_stale_kernel_folders_is_removed_not_followed(tmp_path: Path) -> None:
+    victim = tmp_path / "home"
+    (victim / "projects").mkdir(parents=True)
+    root = tmp_path / "reports" / kernels.KERNELS
+    root.mkdir(parents=True)
+    (root / "old-run").symlink_to(victim, target_is_directory=True)
+    with kernels.kernel_folder(tmp_path / "reports", "r2"):
+        pass
+    assert (victim / "projects").is_dir() and not (root / "old-run").is_symlink()
 
 
 # --- item 4: data/raw cannot be reached by any spelling ----------------------------------------
@@ -358,4 +416,98 @@ def test_killed_run_leaves_no_kernel_connection_file_in_tmp(tmp_path: Path) -> N
         pass
     res = pipeline.run(PARAMS, out_dir=out, pipeline_path=OK)
     assert res.status == "succeeded"
-    assert not (out / kernels.KERNELS).exists()
+    assert not (out / kernels.KERNELS).exists(), _listing(out / kernels.KERNELS)
+
+
+# --- issue 26: hostile files stop in seconds, in one line naming the limit ----------------------
+
+
+def _limits(monkeypatch: pytest.MonkeyPatch, **small: float) -> None:
+    monkeypatch.setattr(config, "load_limits", lambda *a, **k: config.Limits(**small))
+
+
+def _refused_fast(argv: list[str], capsys: pytest.CaptureFixture[str], key: str) -> str:
+    started = time.perf_counter()
+    code = cli.main(argv)
+    took = time.perf_counter() - started
+    err = _one_line_error(capsys)
+    assert code == 2 and key in err and "config/scale.yaml" in err, err
+    assert took < 10, took
+    return err
+
+
+def test_an_inflating_xlsx_is_refused_before_it_is_unpacked(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    import zipfile
+
+    bomb = tmp_path / "export.xlsx"
+    with zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("[Content_Types].xml", "<Types/>")
+        with zf.open("xl/worksheets/sheet1.xml", "w") as member:
+            for _ in range(24):
+                member.write(b"\0" * (1 << 20))
+    assert bomb.stat().st_size < 200_000
+    _limits(monkeypatch, xlsx_inflated_mb=20)
+    err = _refused_fast(["schema", "infer", str(bomb)], capsys, "xlsx_inflated_mb")
+    assert "unpacks to 25 MB" in err
+
+
+def test_an_export_with_too_many_columns_is_refused_in_seconds(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    wide = tmp_path / "wide.csv"
+    width = 100_000
+    wide.write_text(",".join(f"Q{i}" for i in range(width)) + "\n"
+                    + ",".join("1" for _ in range(width)) + "\n")
+    err = _refused_fast(["schema", "infer", str(wide)], capsys, "limits")
+    assert "has 100,000 columns" in err and "at most 5,000" in err
+
+
+def test_a_line_past_the_limit_is_one_line_not_a_memory_error(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    long = tmp_path / "long.csv"
+    with open(long, "w") as fh:
+        fh.write("id,ltr\n1,9\n2,10\n3,7\n4," + "9" * (6 << 20) + ",x\n5,8\n")
+    _limits(monkeypatch, line_mb=1)
+    err = _refused_fast(["schema", "infer", str(long)], capsys, "line_mb")
+    assert "line 5 is longer than 1 MB" in err
+
+
+def test_line_length_check_across_chunk_boundaries(tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    from helpers.errors import DataError
+    from helpers.ingest import delimited
+
+    p = tmp_path / "x.csv"
+    p.write_bytes(b"a\n" + b"x" * 900_000 + b"\n" + b"y" * (5 << 20) + b"\nz\n")
+    _limits(monkeypatch, line_mb=1)
+    with pytest.raises(DataError, match="line 3 is longer"):
+        delimited.check_line_length(p)
+    p.write_bytes((b"x" * 900_000 + b"\n") * 8)
+    delimited.check_line_length(p)   # long lines under the limit pass
+
+
+def test_a_schema_whose_aliases_expand_to_gigabytes_is_refused(tmp_path: Path) -> None:
+    """0.8 MB within the node limit: one 400 KB string referenced 99,000 times (62 s before)."""
+    schema = tmp_path / "survey.yaml"
+    refs = ", ".join(["*s"] * 99_000)
+    schema.write_text(f'big: &s "{"x" * 400_000}"\nlabels: [{refs}]\n')
+    started = time.perf_counter()
+    with pytest.raises(ConfigError, match=r"more than [\d,]+ MB of text.*yaml_expanded_mb"):
+        config.read_yaml(schema)
+    assert time.perf_counter() - started < 10
+
+
+def test_a_newline_in_an_export_name_writes_no_key_into_the_draft(tmp_path: Path) -> None:
+    import yaml
+
+    from helpers.ingest import infer, readers
+
+    name = "export\nmarket_rule: {all: B2C}\u2028x: 1\x85y: 2.csv"
+    p = tmp_path / name
+    p.write_text("ResponseId,Q1\nR1,9\nR2,7\nR3,10\n")
+    draft = infer.infer_schema(readers.read_survey(p)).text
+    doc = yaml.safe_load(draft)
+    assert "x" not in doc and "y" not in doc
+    assert len([line for line in draft.splitlines() if line.startswith("market_rule:")]) == 1
+    assert len(draft.splitlines()) == len(draft.split("\n")) - (draft.endswith("\n"))
+    assert "# Source: \"export\\nmarket_rule" in draft

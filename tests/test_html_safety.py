@@ -141,6 +141,23 @@ def test_finding_markdown_shows_data_literally() -> None:
     assert "2026Q3&lt;img" in rendered
 
 
+@pytest.mark.parametrize("label", ["https://evil.example/c?x=1", "HTTP://evil.example",
+                                   "www.evil.example/login", "ftp://evil.example/f"])
+def test_bare_urls_from_data_are_text_not_links(label: str) -> None:
+    """Issue 26: a wave or item label holding a URL is never a clickable link (summary findings
+    and the analysis pages' sentences from data)."""
+    from nbconvert.filters.markdown import markdown2html
+
+    from helpers.reporting import views
+
+    for markdown in (summary.Finding(f"NPS for wave {label} rose", pd.DataFrame(), "t", "x",
+                                     "n")._repr_markdown_(),
+                     views.say(f"Item {label}: 40% top box").data):
+        rendered = markdown2html(markdown)
+        assert "<a " not in rendered and "href" not in rendered, rendered
+        assert html.unescape(re.sub(r"<[^>]+>", "", rendered)).count(label) == 1
+
+
 def test_index_escapes_what_a_manifest_says(tmp_path: Path) -> None:
     run = tmp_path / "20260101T000000Z-abc1234"
     run.mkdir()

@@ -129,7 +129,8 @@ def test_the_runs_public_parameters_agree_with_the_registry() -> None:
     assert list(cleaning.optional_inputs) == files
     assert [k for k in config.notebook_params("01_clean_survey") if k.endswith("_path")
             and k not in ("raw_path", "schema_path")] == files
-    assert [i.option for i in inputs.files()] == ["--accounts", "--invitations", "--cx-index", "--prices"]
+    assert [i.option for i in inputs.files()] == ["--accounts", "--invitations", "--cx-index", "--prices",
+                                                 "--exclusions", "--follow-ups", "--concessions"]
 
 
 def test_wrong_registrations_and_calls_are_refused() -> None:

@@ -400,14 +400,22 @@ def _top2(answers: list[float]) -> np.ndarray:
     return Measure.define("csat", scale=(1, 5), rule="top_box").in_share(np.array(answers, float))
 
 
-def test_csat_top2_wilson_interval_newcombe_1998():
-    # Newcombe (1998), Stat Med 17: 81/263, Wilson score interval 0.2553 to 0.3662
-    r = estimators.proportion(_top2([5] * 40 + [4] * 41 + [1] * 100 + [3] * 82), df=np.inf)
+@pytest.mark.parametrize(("method", "low", "high"), [
+    # R svyciprop(~y, svydesign(id = ~1, data = d), method = m, df = Inf), Newcombe's 81/263
+    ("logit", 0.255052667116, 0.366497648936), ("likelihood", 0.254040730327, 0.365677231269),
+    ("beta", 0.252633104003, 0.367742570638), ("mean", 0.252083749253, 0.363885832496),
+    ("xlogit", 0.255052667116, 0.366497648936), ("asin", 0.253626203009, 0.365155278392)])
+def test_csat_top2_share_interval_is_r_svyciprop(method, low, high):
+    flags = _top2([5] * 40 + [4] * 41 + [1] * 100 + [3] * 82)
+    r = estimators.proportion(flags, df=np.inf, ci=method)
     assert r.estimate == pytest.approx(100 * 81 / 263)
-    assert r.ci == pytest.approx((25.53, 36.62), abs=0.005)
-    # Newcombe's 15/148: 0.0624 to 0.1605
-    r2 = estimators.proportion(_top2([4] * 15 + [2] * 133), df=np.inf)
-    assert r2.ci == pytest.approx((6.24, 16.05), abs=0.005)
+    assert r.ci_method == method
+    rel = 1e-4 if method == "likelihood" else 1e-9   # R interpolates its profile by a spline
+    assert r.ci == pytest.approx((100 * low, 100 * high), rel=rel)
+    if method == "logit":   # R's default is ours
+        assert estimators.proportion(flags, df=np.inf).ci == r.ci
+
+
 
 
 def test_ces_mean_and_agree_share_design_based(apistrat):
@@ -489,8 +497,9 @@ def test_edge_cases_n1_all_promoters_zero_weights():
     unequal = Design(6, weights=[1, 2, 1, 2, 1, 2])
     w = estimators.nps([10] * 6, unequal, ci="wald")
     assert w.se == 0 and w.ci == (100.0, 100.0) and np.isnan(w.deff)
-    aw = estimators.nps([10] * 6, unequal)
+    aw = estimators.nps([10] * 6, unequal, ci="adjusted_wald")
     assert aw.ci[0] < 100 and aw.df == 5
+    assert estimators.nps([10] * 6, unequal).ci == (100.0, 100.0)   # R's t interval
     # all weights zero: nothing to estimate
     with pytest.raises(DataError, match="positive weight"):
         estimators.nps([10, 0], Design(2, weights=[0.0, 0.0]))

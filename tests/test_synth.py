@@ -32,9 +32,12 @@ def test_rows_and_truth(sample_dir, truth):
         assert truth["defects"][k] > 0
 
 
-def test_b2b_structure(sample_dir):
+def test_b2b_structure(sample_dir, truth):
     acc = pd.read_csv(sample_dir / "accounts.csv")
     inv = pd.read_csv(sample_dir / "invitations.csv")
+    withheld = truth["programme"]["withheld"]["accounts"]
+    assert withheld and not set(withheld) & set(inv["account_id"])  # never surveyed (issue 24)
+    acc = acc[~acc["account_id"].isin(withheld)]
     assert 100 <= len(acc) <= 600
     assert acc["n_contacts"].between(1, 8).all()
     assert set(inv["role"]) == {"decision_maker", "influencer", "user"}

@@ -90,3 +90,55 @@ def test_a_rep_level_table_without_disclosure_rule_is_left_out(tmp_path: Path) -
 def test_no_tables_no_workbook(tmp_path: Path) -> None:
     assert workbook.write_workbook(tmp_path) is None
     assert not (tmp_path / "tables.xlsx").exists()
+
+
+HOSTILE = ['=HYPERLINK("http://evil.example/c","Contoso")', "+1+cmd|' /C calc'!A0", "-2+3",
+           "@SUM(1,2)", "\t=1+1", "\r=1+1"]
+
+
+def test_no_text_from_data_becomes_a_formula(tmp_path: Path) -> None:
+    """Issue 26: segment values, driver labels, run parameters and column names that start
+    with = + - @ tab or CR are text cells, never formulas; negative numbers stay numbers."""
+    catalog.save_result(pd.DataFrame({
+        "market": HOSTILE, "metric": ["nps"] * 6, "estimate": [-12.5, 3.0, -1.0, 0.0, 1.0, 2.0],
+        "n": [11] * 6}), "market_headline", tmp_path)
+    catalog.save_result(pd.DataFrame({"market": ["B2B"], "driver": ["d1"], "label": [HOSTILE[0]],
+                                      "share": [0.4]}), "drivers_ranked", tmp_path)
+    catalog.save_result(pd.DataFrame({"segment": ["SMB"], "=cmd|' /C calc'!A0": ["x"]}),
+                        "segment_nps", tmp_path)
+    manifest = RunManifest(run_id=tmp_path.name, status=Status.SUCCEEDED,
+                           parameters={"02_segments": {"wave": "=1+1", "currency": "EUR"}})
+    wb = openpyxl.load_workbook(workbook.write_workbook(tmp_path, manifest, currency="EUR"))
+    cells = [c for ws in wb.worksheets for row in ws.iter_rows() for c in row]
+    assert not [c.coordinate for c in cells if c.data_type == "f"]
+    texts = {c.value for c in cells if isinstance(c.value, str)}
+    assert set(HOSTILE[:5]) <= texts and "=1+1" in texts  # (XML reads CR back as a line feed)
+    assert all(c.quotePrefix for c in cells if isinstance(c.value, str) and c.value in HOSTILE)
+    estimates = [c.value for c in wb["market_headline"]["C"][1:]]
+    assert estimates[0] == -12.5 and isinstance(estimates[0], float)
+
+
+@pytest.mark.parametrize("currency", ['EU"R', "US D", "usd", "€", "EUR\"#,##0;@"])
+def test_currency_outside_iso_codes_is_refused(run: Path, currency: str) -> None:
+    from helpers.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="ISO 4217"):
+        workbook.write_workbook(run, currency=currency)
+
+
+def test_csv_fields_from_data_never_start_a_formula(tmp_path: Path) -> None:
+    """integrity_flags.csv (and every CSV written through the catalog): a rep id or a reason
+    starting with a formula character is written with a leading apostrophe."""
+    import csv
+
+    from helpers.analysis import integrity
+
+    audit = pd.DataFrame({"rep_id": HOSTILE, "flagged": [True] * 6, "score": [-1.5, 2, 3, 4, 5, 6],
+                          "reasons": ["@x", "ok", "-", "+", "=", "-3.5"]})
+    target = integrity.write_flags(audit, tmp_path)
+    with open(target, newline="", encoding="utf-8") as fh:
+        rows = list(csv.reader(fh))
+    fields = [f for row in rows for f in row]
+    assert not [f for f in fields if catalog.starts_formula(f)]
+    assert "'" + HOSTILE[0] in fields and "-1.5" in fields and "-3.5" in fields
+    assert (target.stat().st_mode & 0o777) == 0o600

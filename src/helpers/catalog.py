@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import errno
 import fcntl
 import json
 import os
+import re
 import shutil
 import socket
 import tempfile
@@ -148,6 +150,43 @@ def load_json(name: str, path: str | os.PathLike[str] | None = None) -> dict[str
     return json.loads(p.read_text(encoding="utf-8"))
 
 
+#: First characters that make a spreadsheet read a text as a formula (OWASP CSV injection).
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_PLAIN_NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?%?")
+
+
+def starts_formula(value: Any) -> bool:
+    """True for a text a spreadsheet would run as a formula (a plain number such as '-3.5' is not)."""
+    return (isinstance(value, str) and value.startswith(FORMULA_START)
+            and not _PLAIN_NUMBER.fullmatch(value))
+
+
+def inert(value: Any) -> Any:
+    """`value` as a spreadsheet may hold it: a text starting with = + - @ tab or CR gets a
+    leading apostrophe (read as text, never run); numbers and other values unchanged."""
+    return "'" + value if starts_formula(value) else value
+
+
+def inert_frame(df: pd.DataFrame) -> pd.DataFrame:
+    """`df` with every text cell and column name made :func:`inert` (numbers stay numbers)."""
+    out = df.rename(columns=lambda c: inert(str(c)) if starts_formula(str(c)) else c)
+    for col in out.columns:
+        if not pd.api.types.is_numeric_dtype(out[col]) or pd.api.types.is_bool_dtype(out[col]):
+            values = out[col].astype(object)
+            if values.map(starts_formula).any():
+                out[col] = values.map(inert)
+    return out
+
+
+def refuse_symlink(p: Path, what: str, force: bool = False) -> Path:
+    """`p`, or PermissionError (one line) when it is a symbolic link: nothing in reports/ or
+    data/ is written or deleted through a link planted there."""
+    if force or p.is_symlink():
+        raise PermissionError(f"{p}: {what} is a symbolic link; it is never followed (remove the "
+                              "link and run again)")
+    return p
+
+
 def _guard(p: Path) -> None:
     refuse_raw(p)
 
@@ -189,7 +228,8 @@ def atomic_write_table(df: pd.DataFrame, p: Path) -> None:
         if p.suffix == ".parquet":
             df.to_parquet(tmp, index=False)
         elif p.suffix == ".csv":
-            df.to_csv(tmp, index=False)
+            # RFC 4180 line ends: a CR inside a field is quoted, never a new row
+            inert_frame(df).to_csv(tmp, index=False, lineterminator="\r\n")
         else:
             raise DataError(f"unsupported suffix {p.suffix!r}", file=p, expected=".parquet or .csv")
         os.replace(tmp, p)
@@ -308,7 +348,14 @@ def file_lock(lock_path: str | os.PathLike[str], busy: str,
         yield
         return
     lock.parent.mkdir(parents=True, exist_ok=True)
-    fh = open(lock, "a+")  # noqa: SIM115 - held for the whole block
+    refuse_symlink(lock, "the lock")
+    try:
+        fd = os.open(lock, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o644)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:  # became a link after the check
+            refuse_symlink(lock, "the lock", force=True)
+        raise
+    fh = os.fdopen(fd, "a+")
     previous = os.environ.get(LOCK_ENV)
     try:
         try:

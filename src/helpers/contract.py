@@ -101,6 +101,22 @@ SECTIONS: dict[str, Needs] = {
     # 05_score_integrity
     "integrity.reps": Needs("Gamed or pressured scores by rep", market=B2B, fields=("rep_id",),
                             drivers=2),
+    "integrity.concessions": Needs("Concessions and scores", market=B2B,
+                                   fields=("account_id", "submitted_at"), inputs=("concessions",),
+                                   waves=2),
+    # 08_account_programme and 09_follow_up_list
+    "programme.response": Needs("Response programme: rates against the target and the chase list",
+                                market=B2B, fields=("account_id", "role"), inputs=("invitations",)),
+    "programme.follow_up_list": Needs("Follow-up list for account teams", market=B2B,
+                                      fields=("account_id",), waves=2),
+    "programme.follow_up_effect": Needs("Do followed-up accounts move more", market=B2B,
+                                        fields=("account_id", "submitted_at"),
+                                        inputs=("follow_ups",), waves=2),
+    "programme.coverage_audit": Needs("Coverage audit: accounts not surveyed", market=B2B,
+                                      fields=("account_id",), inputs=("accounts", "invitations"),
+                                      columns={"accounts": ("arr",)}),
+    "programme.exclusions": Needs("Accounts removed from the invitation list", market=B2B,
+                                  fields=("account_id",), inputs=("exclusions",)),
 }
 
 def needs(section: str) -> Needs:
@@ -215,7 +231,7 @@ NOTEBOOK_ENV = "CX_NOTEBOOK"
 
 #: Notebooks that write a metrics file (``metrics/<notebook>.json``).
 METRICS = ("01_clean_survey", "02_segments", "03_promoter_drivers", "04_leaders_vs_laggards",
-           "05_score_integrity", "07_sales_briefing")
+           "05_score_integrity", "07_sales_briefing", "08_account_programme")
 #: Result tables (``tables/<name>.parquet``): name -> the notebook that writes it.
 TABLES: dict[str, str] = {
     **dict.fromkeys(("segment_nps", "nps_trend", "wave_changes", "b2b_account_nps", "b2b_archetypes",
@@ -229,9 +245,13 @@ TABLES: dict[str, str] = {
                      "competitor_nps", "competitor_gaps", "competitor_pairs",
                      "competitor_gaps_by_segment", "backtest_summary", "backtest_yearly",
                      "backtest_events"), "04_leaders_vs_laggards"),
-    **dict.fromkeys(("integrity_nps", "integrity_audit"), "05_score_integrity"),
+    **dict.fromkeys(("integrity_nps", "integrity_audit", "integrity_concessions"), "05_score_integrity"),
     **dict.fromkeys(("sales_competitor_gaps", "sales_competitor_gaps_by_segment",
                      "sales_separators", "sales_coverage"), "07_sales_briefing"),
+    **dict.fromkeys(("programme_response_rates", "programme_tier_trend", "programme_coverage_gaps",
+                     "programme_propensity", "programme_chase_list", "programme_coverage_audit",
+                     "programme_headline_bias"), "08_account_programme"),
+    "follow_up_effect": "09_follow_up_list",
 }
 
 
@@ -251,7 +271,7 @@ READS: dict[str, Reads] = {
         tables=("market_headline", "headline_changes", "wave_changes", "nps_trend",
                 "drivers_ranked", "drivers_priority", "drivers_what_if", "gap_value"),
         metrics=("01_clean_survey", "02_segments", "04_leaders_vs_laggards",
-                 "05_score_integrity")),
+                 "05_score_integrity", "08_account_programme")),
     "07_sales_briefing": Reads(tables=("drivers_ranked",)),
 }
 

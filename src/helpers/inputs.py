@@ -122,6 +122,26 @@ INPUTS: dict[str, Input] = {i.name: i for i in (
           what="daily prices with dividends or total returns",
           how=f"set prices_path (01_clean_survey); {_README_MARKET}",
           reader="helpers.ingest.side_tables:read_dated"),
+    Input("exclusions", "exclusions_path", key="account_id", option="--exclusions",
+          label="exclusions: accounts removed from the invitation list",
+          what="an exclusions file (account_id, excluded_by) or an excluded_by column in the "
+               "account master",
+          how="set exclusions_path (01_clean_survey) to a file with account_id and excluded_by "
+              "(who removed the account), or add an excluded_by column to the account master",
+          reader="helpers.ingest.side_tables:read_exclusions",
+          fallback="the account master has an excluded_by column"),
+    Input("follow_ups", "follow_ups_path", key="account_id", option="--follow-ups",
+          label="follow-ups: account teams' follow-ups of what they heard",
+          what="a follow-up file (account_id, date, outcome)",
+          how="set follow_ups_path (01_clean_survey) to the account teams' follow-up log with "
+              "account_id, date and outcome",
+          reader="helpers.ingest.side_tables:read_follow_ups"),
+    Input("concessions", "concessions_path", key="account_id", option="--concessions",
+          label="concessions: discounts, credits and free services per account",
+          what="a concessions table (account_id, rep_id, date, type, value)",
+          how="set concessions_path (01_clean_survey) to a CRM or billing extract with "
+              "account_id, rep_id, date, type and value",
+          reader="helpers.ingest.side_tables:read_concessions"),
 )}
 
 

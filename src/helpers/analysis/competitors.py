@@ -60,7 +60,7 @@ def vendor_ratings(
 
 
 def vendor_nps(ratings: pd.DataFrame, us: str = "Us", by: str | None = None) -> pd.DataFrame:
-    """NPS per vendor (and segment) with cluster-robust SE (accounts) and adjusted Wald CI.
+    """NPS per vendor (and segment) with cluster-robust SE (accounts) and R's t CI (design df).
 
     Each vendor's NPS is over the respondents who rated it (competitor ratings come from users of
     that competitor). Our vendor comes first. Uses :func:`helpers.stats.estimators.nps_table`.

@@ -36,11 +36,10 @@ from helpers.errors import ArgumentError, ThinData
 from helpers.measures import Measure, Statistic, find_statistic
 from helpers.stats import compare, estimators, quantiles, tests
 from helpers.stats.arrays import t_value
+from helpers.stats.intervals import method_note
 
-#: How each kind of statistic's 95% interval is made (named in every table).
-CI_METHODS = {"nps": "adjusted Wald on the effective n, t with the design df (Rocks 2016)",
-              "share": "Wilson on the effective n, t with the design df (Wilson 1927)",
-              "mean": "t with the design df (R confint(svymean, df = degf))",
+#: How each kind of statistic's 95% interval is made by default (named in every table).
+CI_METHODS = {"nps": method_note("t"), "share": method_note("logit"), "mean": method_note("t"),
               "quantile": "Woodruff, t with the design df (R svyquantile, qrule 'math')"}
 COLUMNS = ["statistic", "label", "estimate", "se", "ci_low", "ci_high", "df", "n", "deff",
            "n_eff", "ci_method", "design"]
@@ -94,7 +93,7 @@ def _domain_mask(rows: pd.DataFrame, domain: str | np.ndarray | pd.Series | None
 
 def _row(stat: Statistic, res: Any, design: str) -> dict[str, Any]:
     return {"statistic": stat.key, "label": stat.label, **segments.result_row(res),
-            "ci_method": CI_METHODS[stat.kind], "design": design}
+            "ci_method": method_note(res.ci_method), "design": design}
 
 
 def estimate(market: MarketData, statistic: str = "nps", by: str | Sequence[str] | None = None,

@@ -25,7 +25,8 @@ from helpers.stats.design import Design
 #: Columns naming the statistic on every headline row (Statistic.describe()).
 STATISTIC_COLUMNS = ["measure", "kind", "name", "detail", "unit", "digits", "headline"]
 HEADLINE_COLUMNS = ["market", "metric", "label", "estimate", "se", "ci_low", "ci_high", "df", "n",
-                    "deff", "n_eff", "kish_deff", "kish_n_eff", "design", *STATISTIC_COLUMNS]
+                    "deff", "n_eff", "kish_deff", "kish_n_eff", "design", *STATISTIC_COLUMNS,
+                    "ci_method"]
 HEADLINE_CHANGE_COLUMNS = ["market", "metric", "wave_from", "wave_to", "change", "ci_low",
                            "ci_high", "p_value", "p_adjusted", "significant", "n_from", "n_to",
                            "n_units", "test", "fdr_family"]
@@ -35,7 +36,8 @@ def estimate(measure: Measure, statistic: Statistic, answers: pd.Series, *,
              design: Design | None = None, domain: np.ndarray | None = None
              ) -> estimators.NPSResult | estimators.MeanResult:
     """One statistic of `measure` from the answers (R ``svymean``): NPS with its interval,
-    a share of answers in the measure's cut (Wilson interval on the effective n), or the mean."""
+    a share of answers in the measure's cut (R ``svyciprop``'s logit interval), or the mean;
+    each result names its interval in ``ci_method``."""
     if statistic.kind == "nps":
         return estimators.nps(answers, design=design, domain=domain)
     y = pd.to_numeric(answers, errors="coerce").to_numpy(float)
@@ -58,6 +60,7 @@ def headline(rows: pd.DataFrame, measures: Iterable[Measure], design: Design) ->
         for s in m.statistics:
             res = estimate(m, s, rows[m.key], design=design)
             out.append({"metric": s.key, "label": s.label, **result_row(res),
+                        "ci_method": res.ci_method,
                         **{k: v for k, v in s.describe().items() if k in STATISTIC_COLUMNS}})
     return pd.DataFrame(out)
 
@@ -86,7 +89,7 @@ def headline_metrics(head: pd.DataFrame, changes: pd.DataFrame | None = None) ->
     wave-over-wave changes significant after Benjamini-Hochberg."""
     out: dict[str, object] = {}
     keep = ("estimate", "se", "ci_low", "ci_high", "df", "n", "deff", "n_eff", "kish_deff",
-            "kish_n_eff", "design", "label", *STATISTIC_COLUMNS)
+            "kish_n_eff", "design", "label", *STATISTIC_COLUMNS, "ci_method")
     for r in head.to_dict("records"):
         out[metric_key(str(r["metric"]), str(r["market"]))] = {
             k: (None if isinstance(v, float) and np.isnan(v) else v) for k, v in r.items()

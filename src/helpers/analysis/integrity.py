@@ -35,6 +35,7 @@ from helpers.stats.design import Design
 #: Default weight of each family in the integrity score.
 DEFAULT_WEIGHTS: dict[str, float] = {
     "distribution": 1.0, "ratings": 1.5, "tone": 1.0, "timing": 0.75, "keys": 0.75,
+    "concessions": 1.0,
 }
 
 
@@ -226,8 +227,8 @@ def nps_with_without(
 ) -> pd.DataFrame:
     """Headline NPS with and without the flagged reps' responses, account-clustered CIs.
 
-    Uses :func:`helpers.stats.estimators.nps` (design-based SE clustered by account, adjusted Wald
-    CI with t on the design df); "without flagged reps" is a domain of the design of all
+    Uses :func:`helpers.stats.estimators.nps` (design-based SE clustered by account, R's t
+    interval on the design df); "without flagged reps" is a domain of the design of all
     responses (R ``subset(design, ...)``), so accounts served by a flagged rep stay PSUs.
     Leadership sees how much the flagged responses move the number.
 
@@ -257,11 +258,13 @@ def leadership_table(audit: pd.DataFrame, names: Mapping[str, str]) -> pd.DataFr
 
     Columns: Rep, Flagged, Score, Kinds of evidence, Responses, Reasons (plain words). Counts
     follow :mod:`helpers.analysis.disclosure`: responses in bands of ten, no exact "k of n" in the
-    reasons, and reps with fewer than ten responses left out (``attrs['suppressed']``), so a
-    pseudonym cannot be matched to a rep id by a unique count on another page.
+    reasons, and reps with fewer than ``min_n`` responses (the settings') left out
+    (``attrs['suppressed']``), so a pseudonym cannot be matched to a rep id by a unique count on
+    another page.
     """
     require_columns(audit, ["rep_id", "flagged", "score", "families_failed", "n", "reasons"], "audit list")
-    shown = audit[audit["n"] >= disclosure.MIN_CELL]
+    min_n = disclosure.settings_min_n()
+    shown = audit[~audit["n"].map(lambda n: disclosure.too_few(n, min_n))]
     out = pd.DataFrame({
         "Rep": shown["rep_id"].map(names), "Flagged": shown["flagged"].map({True: "yes",
                                                                              False: "no"}),

@@ -46,6 +46,7 @@ FAMILIES: dict[str, str] = {
     "timing_close": "timing",
     "timing_quarter_end": "timing",
     "repeated_keys": "keys",
+    "concession_lift": "concessions",
 }
 
 _Z_CAP = 8.0  # z-scores beyond this add nothing (p below 1e-15 is not more informative)
@@ -81,6 +82,12 @@ def _finish(out: pd.DataFrame, check: str, alpha: float) -> pd.DataFrame:
         if c not in out:
             out[c] = np.nan
     return out[EVIDENCE_COLUMNS].sort_values("rep_id", ignore_index=True)
+
+
+def finish_evidence(out: pd.DataFrame, check: str, alpha: float) -> pd.DataFrame:
+    """A check defined elsewhere (e.g. :mod:`helpers.analysis.concessions`) finished like these:
+    BH q-values across reps, z, fail flag, :data:`EVIDENCE_COLUMNS` in order."""
+    return _finish(out, check, alpha)
 
 
 def rate_vs_peers(

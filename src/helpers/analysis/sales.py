@@ -122,8 +122,8 @@ def with_importance(sep: pd.DataFrame, ranked: pd.DataFrame | None, market: str)
 def dm_coverage_by(responses: pd.DataFrame, accounts: pd.DataFrame, by: str,
                    invitations: pd.DataFrame | None = None,
                    dm_role: str = "decision_maker", level: float = 0.95) -> pd.DataFrame:
-    """Share of accounts in each group of `by` where a decision maker answered, with a Wilson
-    95% CI (accounts are the units). The base is the invited accounts when the invitation list
+    """Share of accounts in each group of `by` where a decision maker answered, with R
+    ``svyciprop``'s 95% CI (accounts are the units; named in ``ci_method``). The base is the invited accounts when the invitation list
     is given, else the responding accounts. Columns: group, base, accounts, with_dm, share,
     ci_low, ci_high (percent)."""
     require_columns(responses, ["account_id", "role"], "responses")
@@ -142,9 +142,9 @@ def dm_coverage_by(responses: pd.DataFrame, accounts: pd.DataFrame, by: str,
         r = estimators.proportion(flags, level=level)
         rows.append({"group": str(group), "base": base, "accounts": len(g),
                      "with_dm": int(flags.sum()), "share": r.estimate,
-                     "ci_low": r.ci[0], "ci_high": r.ci[1]})
+                     "ci_low": r.ci[0], "ci_high": r.ci[1], "ci_method": r.ci_method})
     return pd.DataFrame(rows, columns=["group", "base", "accounts", "with_dm", "share", "ci_low",
-                                       "ci_high"])
+                                       "ci_high", "ci_method"])
 
 
 def coverage_by_tier(dm: pd.DataFrame, rates: pd.DataFrame | None, by: str) -> pd.DataFrame:

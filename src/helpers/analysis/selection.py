@@ -30,6 +30,7 @@ from helpers.ingest.schema import Schema
 from helpers.measures import Measure
 from helpers.stats import weighting
 from helpers.stats.design import Design
+from helpers.stats.replicates import ReplicateDesign
 
 MARKETS = ("B2B", "B2C")
 
@@ -53,8 +54,15 @@ class DesignRule:
     paired: bool
     description: str
 
-    def design(self, rows: pd.DataFrame, margins: Mapping[str, object] | None = None) -> Design:
-        """The survey design of `rows` (R ``svydesign``; ``rake`` margins within each wave)."""
+    def design(self, rows: pd.DataFrame, margins: Mapping[str, object] | None = None,
+               replicates: Mapping[str, Any] | None = None) -> Design:
+        """The survey design of `rows` (R ``svydesign``; ``rake`` margins within each wave), or
+        with the vendor's replicate weights (schema ``design``) R ``svrepdesign``."""
+        if replicates and self.weights and "repw_1" in rows:
+            options = {k: v for k, v in replicates.items()
+                       if k in ("type", "scale", "rscales", "mse", "rho")}
+            return ReplicateDesign.from_frame(rows, weights=self.weights,
+                                              replicate_weights="repw_*", **options)
         calibrate = [["wave", m] for m in margins] if margins and self.weights else None
         return Design.from_frame(rows, weights=self.weights, cluster=self.cluster,
                                  strata=self.strata, calibrate=calibrate)
@@ -91,6 +99,7 @@ class MarketData:
     margins: Mapping[str, object] | None = None
     included: bool = True
     measures: tuple[Measure, ...] = ()
+    replicates: Mapping[str, Any] | None = None
 
     @property
     def cluster(self) -> str:
@@ -111,12 +120,12 @@ class MarketData:
         """The survey design of these rows (built once)."""
         if not self.included:
             return dataclasses.replace(self.rule, weights=None, strata=None).design(self.rows)
-        return self.rule.design(self.rows, self.margins)
+        return self.rule.design(self.rows, self.margins, self.replicates)
 
     @property
     def design_note(self) -> str:
         """'clustered by account', 'raked weights' or 'unweighted'."""
-        return design_note(self.rule, self.margins)
+        return design_note(self.rule, self.margins, self.replicates)
 
     def estimate(self, statistic: str = "nps", by: str | Sequence[str] | None = None, *,
                  domain: Any = None) -> pd.DataFrame:
@@ -134,10 +143,13 @@ class MarketData:
         return explore.contrast(self, statistic, field, a, b)
 
 
-def design_note(rule: DesignRule, margins: Mapping[str, object] | None) -> str:
+def design_note(rule: DesignRule, margins: Mapping[str, object] | None,
+                replicates: Mapping[str, Any] | None = None) -> str:
     """How a market's figures are designed, in the words of the reports."""
     if rule.weights is None:
         return rule.description
+    if replicates:
+        return f"vendor weights, {replicates.get('type', 'JK1')} replicate weights"
     return "raked weights" if margins else "unweighted"
 
 
@@ -231,11 +243,15 @@ class Study:
     def design(self, market: str, rows: pd.DataFrame) -> Design:
         """The survey design of `rows` of `market` (any of its rows: a wave, all waves, the
         rows of a study too large to load), by the market's rule and the B2C raking margins."""
-        return self.rule(market).design(rows, self.raking_margins())
+        return self.rule(market).design(rows, self.raking_margins(), self.replicates())
 
     def design_note(self, market: str) -> str:
         """'clustered by account', 'raked weights' or 'unweighted'."""
-        return design_note(self.rule(market), self.raking_margins())
+        return design_note(self.rule(market), self.raking_margins(), self.replicates())
+
+    def replicates(self) -> dict[str, Any] | None:
+        """The vendor's replicate-weight design of B2C (schema ``design``), when it is used."""
+        return self.schema.design if self.weighting.startswith("vendor") else None
 
     def raking_margins(self) -> dict[str, dict[str, float]] | None:
         """The population margins B2C was raked to (None when B2C is unweighted)."""
@@ -313,7 +329,8 @@ class Study:
             rows = rows[rows["wave"].astype(str).isin(chosen)]
         return MarketData(market=name, rows=rows, waves=tuple(chosen or self.waves),
                           rule=DESIGNS[name], margins=self.raking_margins(), included=included,
-                          measures=self.schema.measures)
+                          measures=self.schema.measures,
+                          replicates=self.replicates() if name == "B2C" else None)
 
     def _waves(self, waves: str | Sequence[str]) -> list[str] | None:
         if isinstance(waves, str):
@@ -348,7 +365,9 @@ def study(responses: pd.DataFrame, sch: Schema, cfg: SegmentsConfig, *,
     b2c = resp["market"] == "B2C"
     note = "no B2C responses"
     if b2c.any():
-        resp.loc[b2c, "weight"], note = _b2c_weights_or_none(resp[b2c], cfg)
+        resp.loc[b2c, "weight"], note = (_vendor_weights(resp[b2c], sch) if sch.design
+                                         and "vendor_weight" in resp else
+                                         _b2c_weights_or_none(resp[b2c], cfg))
         resp.loc[b2c, "contact_unit"] = _contact_unit(resp[b2c])
     present = {k: v for k, v in (tables or {}).items() if v is not None}
     if "invitations" in present:
@@ -483,6 +502,13 @@ def b2c_weighting(b2c: pd.DataFrame, cfg: SegmentsConfig) -> tuple[pd.Series, st
     """Raking weights of B2C rows as :func:`study` sets them (weights of 1 and why when a
     margin field is missing), e.g. for all rows of a study too large to load."""
     return _b2c_weights_or_none(b2c, cfg)
+
+
+def _vendor_weights(b2c: pd.DataFrame, sch: Schema) -> tuple[pd.Series, str]:
+    """The vendor's final weights (schema ``design``): no raking, replicate variances."""
+    kind = sch.design.get("type", "JK1")
+    return (b2c["vendor_weight"].astype(float),
+            f"vendor-weighted (the export's weights, {kind} replicate weights for the variance)")
 
 
 def _b2c_weights_or_none(b2c: pd.DataFrame, cfg: SegmentsConfig) -> tuple[pd.Series, str]:

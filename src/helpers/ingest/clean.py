@@ -8,6 +8,7 @@ anything is written; emails and phone numbers inside comments are masked.
 from __future__ import annotations
 
 import dataclasses
+import fnmatch
 import os
 import tempfile
 from collections.abc import Iterable, Mapping
@@ -113,6 +114,7 @@ def clean_responses(survey: readers.Survey, sch: Schema, salt: str, speeder_frac
     _mask_text_fields(out, sch, salt, MaskContext.build(sch.privacy_keep, companies))
 
     _derive(out, sch)
+    _replicate_weights(raw, sch, out, str(survey.path))
     quality.flag(out, sch, oor, speeder_fraction, min_grid_items)
     comp = _competitors(raw, survey, sch, out)
     log.update(_log(out, sch, survey, mapped))
@@ -143,6 +145,27 @@ def _mask_text_fields(out: pd.DataFrame, sch: Schema, salt: str, context: MaskCo
                 out[name] = out[name].where(~contact, hash_keys(out[name], salt))
         else:
             out[name] = mask_field(out[name], context)
+
+
+def _replicate_weights(raw: pd.DataFrame, sch: Schema, out: pd.DataFrame, path: str) -> None:
+    """The schema's ``design``: the vendor's final weight as ``vendor_weight`` and its
+    replicate weight columns as ``repw_1..repw_R`` (numbers, none missing)."""
+    if not sch.design:
+        return
+    cols = [c for c in raw.columns if fnmatch.fnmatchcase(str(c), sch.design["replicate_weights"])]
+    weight = sch.design["weights"]
+    if weight not in raw.columns or not cols:
+        raise DataError(f"design: no column {weight!r} or none matching "
+                        f"{sch.design['replicate_weights']!r}", file=path,
+                        expected="the vendor's weight and replicate weight columns")
+    for k, col in enumerate([weight, *cols]):
+        values = pd.to_numeric(raw[col], errors="coerce")
+        if values.isna().any() or (values < 0).any():
+            raise DataError("replicate weight missing, negative or not a number", file=path,
+                            column=str(col), row=int(np.flatnonzero(
+                                values.isna().to_numpy() | (values < 0).to_numpy())[0]),
+                            expected="a weight >= 0 on every row")
+        out["vendor_weight" if k == 0 else f"repw_{k}"] = values.to_numpy(float)
 
 
 def _tidy_text(out: pd.DataFrame, sch: Schema) -> None:

@@ -9,6 +9,7 @@ from typing import Any
 
 import pandas as pd
 
+from helpers import config
 from helpers.errors import DataError
 from helpers.ingest.header import assemble
 from helpers.ingest.sniff import detect_layout
@@ -33,15 +34,41 @@ def _cell_text(v: Any) -> str | None:
     return text if text != "" else None
 
 
+def check_inflated_size(p: Path) -> None:
+    """DataError when the workbook's zip members unpack to more than ``limits.xlsx_inflated_mb``
+    (a zip bomb is refused before a byte of it is inflated)."""
+    import zipfile
+
+    limits = config.load_limits()
+    try:
+        with zipfile.ZipFile(p) as zf:
+            size = sum(info.file_size for info in zf.infolist())
+    except (zipfile.BadZipFile, OSError, ValueError) as exc:
+        raise DataError(f"cannot be read as XLSX ({type(exc).__name__})", file=p,
+                        expected="a valid .xlsx workbook") from None
+    if size > limits.xlsx_inflated_mb * 1e6:
+        raise DataError(f"unpacks to {size / 1e6:,.0f} MB", file=p,
+                        expected=limits.refusal("xlsx_inflated_mb") + " MB")
+
+
+def check_columns(width: int, p: Path) -> None:
+    """DataError when an export has more columns than ``limits.columns``."""
+    limits = config.load_limits()
+    if width > limits.columns:
+        raise DataError(f"has {width:,} columns", file=p, expected=limits.refusal("columns"))
+
+
 def read_xlsx(p: Path, layout: str | None, sheet: str | int | None,
               encoding: str | None) -> Survey:
     """An XLSX export: one sheet's cells as text like a CSV export, then the same layout rules."""
     notes: list[str] = []
     if encoding is not None:
         notes.append(f"encoding={encoding!r} ignored: XLSX stores its own text encoding")
+    check_inflated_size(p)
     rows, sheet_name = _xlsx_sheet_rows(p, sheet, notes)
     rows = _squared_rows(rows, sheet_name, p, notes)
     width = len(rows[0])
+    check_columns(width, p)
     records = [[c or "" for c in r] for r in rows[:3]]
     kind, n_header = detect_layout(records, layout, p)
     kind = "xlsx" if kind == "csv" else kind

@@ -14,7 +14,9 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
+from helpers import config
 from helpers.errors import DataError
+from helpers.ingest.containers import check_columns
 from helpers.ingest.encoding import (
     check_nul_bytes,
     check_text,
@@ -159,6 +161,7 @@ def read_text(p: Path, layout: str | None, encoding: str | None, size: int) -> S
     kind, n_header = detect_layout(head.records, layout, p)
     header = head.records[:n_header]
     width = len(header[0])
+    check_columns(width, p)
     for k, rec in enumerate(header[1:], start=2):
         if len(rec) != width:
             raise DataError(f"header row {k} has {len(rec)} fields", file=p, row=k,
@@ -283,6 +286,7 @@ def _arrow_read_bytes(data: bytes, width: int, delimiter: str) -> pa.Table | _Ra
 def _ragged_error(p: Path, enc: str, delimiter: str, width: int, n_header: int,
                   arrow_msg: str) -> DataError:
     """Find the first record whose field count differs from the header (error path only)."""
+    check_line_length(p)
     with open(p, "rb") as fh:
         raw = fh.read()
     text, _ = decode_all(raw, p, None if "+" in enc else enc, [])
@@ -297,6 +301,26 @@ def _ragged_error(p: Path, enc: str, delimiter: str, width: int, n_header: int,
         return DataError(f"malformed CSV ({exc})", file=p, expected="well-formed CSV")
     return DataError(f"malformed CSV ({arrow_msg})", file=p,
                      expected=f"{width} fields per row like the header")
+
+
+def check_line_length(p: Path) -> None:
+    """DataError naming the first line longer than ``limits.line_mb`` (read in 4 MB chunks,
+    never a whole line in memory)."""
+    limits = config.load_limits()
+    most, run, line = int(limits.line_mb * 1e6), 0, 1
+    with open(p, "rb") as fh:
+        while chunk := fh.read(1 << 22):
+            start = 0
+            while (end := chunk.find(b"\n", start)) >= 0:
+                if run + end - start > most:
+                    break
+                run, start, line = 0, end + 1, line + 1
+            else:
+                run += len(chunk) - start
+                if run <= most:
+                    continue
+            raise DataError(f"line {line:,} is longer than {limits.line_mb:,g} MB", file=p,
+                            row=line, expected=limits.refusal("line_mb") + " MB")
 
 
 def _delim_name(d: str) -> str:

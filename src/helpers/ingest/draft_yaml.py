@@ -26,6 +26,15 @@ def fmt(value: Any) -> str:
 
 
 
+_YAML_BREAKS = str.maketrans({"\x85": "\\x85", "\u2028": "\\u2028", "\u2029": "\\u2029"})
+
+
+def quoted_name(name: str) -> str:
+    """A file name as one double-quoted YAML-safe line: every line break escaped (a name with
+    a newline never writes a key into a draft, even in a comment)."""
+    return json.dumps(str(name), ensure_ascii=False).translate(_YAML_BREAKS)
+
+
 def entry(mapping: Mapping[str, Any]) -> str:
     return "{" + ", ".join(f"{k}: {fmt(v)}" for k, v in mapping.items() if v is not None) + "}"
 

@@ -24,7 +24,7 @@ from typing import Any
 
 import pandas as pd
 
-from helpers.ingest.draft_yaml import answers_and_quality, entry, fmt
+from helpers.ingest.draft_yaml import answers_and_quality, entry, fmt, quoted_name
 from helpers.ingest.pii_text import is_person_name
 from helpers.ingest.profiling import Profile, profile
 from helpers.ingest.readers import Survey
@@ -506,9 +506,10 @@ def _yaml(survey: Survey, pl: _Placer, groups: dict[str, list[str]], segments: l
     seg = _segment_markets(pl, ([s for s in ("role",) if s in f] + segments), market, seg_market)
     lines = ["# Draft survey schema written by `cx schema infer`: read the decisions it printed,",
              "# then check every entry (see config/survey.yaml for every option).",
-             f"# Source: {survey.path.name} (format {survey.format}, {len(survey.data):,} responses, "
+             f"# Source: {quoted_name(survey.path.name)} (format {survey.format}, "
+             f"{len(survey.data):,} responses, "
              f"{survey.data.shape[1]} columns).",
-             f"survey: {fmt('Draft schema for ' + survey.path.name)}", ""]
+             f"survey: {quoted_name('Draft schema for ' + survey.path.name)}", ""]
     lines += ["fields:", *(f"  {k}: {entry(v)}" for k, v in f.items()), ""]
     lines += ["# How a response's market is decided (see config/survey.yaml).",
               f"market_rule: {entry(market)}",

@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 
-from helpers import catalog, paths
+from helpers import catalog, config, paths
 from helpers.errors import DataError
 from helpers.ingest import clean, provenance, quality, readers, side_tables
 from helpers.ingest import schema as schema_mod
@@ -73,7 +73,8 @@ def split_export(p: Path, folder: Path, layout: readers.TextLayout, rows: int = 
     parts. Quoted line breaks stay inside their field."""
     before: list[int] = []
     done = 0
-    csv.field_size_limit(1 << 30)
+    limits = config.load_limits()
+    csv.field_size_limit(int(limits.line_mb * 1e6))
     with layout.open(p) as fh:
         reader = csv.reader(fh, delimiter=layout.delimiter)
         try:
@@ -89,7 +90,15 @@ def split_export(p: Path, folder: Path, layout: readers.TextLayout, rows: int = 
                     writer.writerows(batch)
                 before.append(done)
                 done += len(batch)
-        except (csv.Error, UnicodeDecodeError) as exc:
+        except csv.Error as exc:
+            if "field larger than field limit" in str(exc):
+                raise DataError(f"a field near line {reader.line_num + 1} is longer than "
+                                f"{limits.line_mb:,g} MB", file=p,
+                                expected=limits.refusal("line_mb") + " MB") from None
+            raise DataError(f"unreadable text near line {reader.line_num + 1} ({exc})", file=p,
+                            expected=f"{layout.encoding} text, records separated by "
+                                     f"{layout.delimiter!r}") from None
+        except UnicodeDecodeError as exc:
             raise DataError(f"unreadable text near line {reader.line_num + 1} ({exc})", file=p,
                             expected=f"{layout.encoding} text, records separated by "
                                      f"{layout.delimiter!r}") from None
@@ -176,7 +185,7 @@ def run_parts(raw_path: str | os.PathLike[str],
 
 
 def _remove(p: Path) -> None:
-    if p.is_dir():
+    if p.is_dir() and not p.is_symlink():   # a planted link is removed, never followed
         import shutil
         shutil.rmtree(p)
     else:

@@ -34,9 +34,10 @@ def load_salt() -> str:
     if env:
         return env
     p = paths.PROJECT_ROOT / SALT_FILE
-    if not p.exists():
-        p.write_text(secrets.token_hex(32), encoding="utf-8")
-        p.chmod(0o600)
+    if not p.exists() and not p.is_symlink():
+        fd = os.open(p, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(secrets.token_hex(32))
     return p.read_text(encoding="utf-8").strip()
 
 

@@ -99,6 +99,7 @@ class Schema:
     survey: str = ""
     company: str = "Us"                        # our name, beside the competitors
     privacy_keep: tuple[str, ...] = ()         # privacy.keep: words never masked as names
+    design: dict[str, Any] = field(default_factory=dict)   # vendor replicate weights (B2C)
     lines: dict[str, int] = field(default_factory=dict, compare=False, repr=False)
 
     def driver_items(self, market: str | None = None) -> list[str]:
@@ -248,6 +249,7 @@ def load(path: str | os.PathLike[str] = DEFAULT_SCHEMA) -> Schema:
         not_applicable=frozenset(str(v).strip().lower() for v in answers.get("not_applicable", [])),
         label_sets=label_sets, quality=quality, measures=_measures(doc, fields, at), source=file, survey=str(doc.get("survey", "")),
         company=str(doc.get("company") or "Us"), lines=lines, privacy_keep=_privacy_keep(doc, at),
+        design=_design(doc, at),
     )
 
 
@@ -261,6 +263,31 @@ def _privacy_keep(doc: dict[str, Any], at: Callable[[str], str]) -> tuple[str, .
         raise ConfigError("privacy is not {keep: [words]}", file=at("privacy"),
                           expected="privacy: {keep: [Sleekly, Lyon]}: words never masked as names")
     return tuple(str(w) for w in keep or [])
+
+
+REPLICATE_TYPES = ("JK1", "JKn", "bootstrap", "BRR", "Fay", "other")
+
+
+def _design(doc: dict[str, Any], at: Any) -> dict[str, Any]:
+    """``design: {weights: FinalWeight, replicate_weights: "repw*", type: JK1, scale: 0.98,
+    rscales: [...], mse: false, rho: 0.5}``: the vendor's final weights and replicate weight
+    columns of the B2C responses (R ``svrepdesign``); {} when absent."""
+    raw = doc.get("design") or {}
+    if not raw:
+        return {}
+    if not isinstance(raw, dict) or not raw.get("replicate_weights") or not raw.get("weights"):
+        raise ConfigError("design needs weights and replicate_weights", file=at("design"),
+                          expected='e.g. {weights: FinalWeight, replicate_weights: "repw*", '
+                                   "type: JK1}")
+    unknown = set(raw) - {"weights", "replicate_weights", "type", "scale", "rscales", "mse", "rho"}
+    if unknown:
+        raise ConfigError(f"design.{sorted(unknown)[0]} is not a design key", file=at("design"),
+                          expected="weights, replicate_weights, type, scale, rscales, mse, rho")
+    kind = str(raw.get("type", "JK1"))
+    if kind not in REPLICATE_TYPES:
+        raise ConfigError(f"design.type is {kind!r}", file=at("design"),
+                          expected=", ".join(REPLICATE_TYPES))
+    return {**raw, "type": kind}
 
 
 def _measures(doc: dict[str, Any], fields: dict[str, FieldSpec], at: Any) -> tuple[Measure, ...]:

@@ -120,6 +120,48 @@ def read_dated(path: Path, salt: str) -> pd.DataFrame:
     return t
 
 
+def _dated_events(df: pd.DataFrame, file: object, needed: list[str]) -> pd.DataFrame:
+    """An account-level event table: `needed` columns present, ``date`` read as a date (a row
+    without a readable date is a DataError), ids as text."""
+    require_columns(df, needed, file)
+    out = df.copy()
+    if "date" in out:
+        dates = pd.to_datetime(out["date"], errors="coerce")
+        bad = dates.isna() & out["date"].notna()
+        if bad.any():
+            row = int(np.flatnonzero(bad.to_numpy())[0])
+            raise DataError(f"date is {out['date'].iloc[row]!r}", file=file, column="date",
+                            row=row + 2, expected="a date (YYYY-MM-DD)")
+        out["date"] = dates
+    for c in ("account_id", "rep_id", "excluded_by", "outcome", "type", "reason"):
+        if c in out:
+            out[c] = out[c].astype("string")
+    return out
+
+
+def read_exclusions(path: Path, salt: str) -> pd.DataFrame:
+    """Accounts removed from the invitation list: ``account_id`` and ``excluded_by``."""
+    return _dated_events(read_table(path), path, ["account_id", "excluded_by"])
+
+
+def read_follow_ups(path: Path, salt: str) -> pd.DataFrame:
+    """Account teams' follow-ups: ``account_id``, ``date`` and (optionally) ``outcome``."""
+    return _dated_events(read_table(path), path, ["account_id", "date"])
+
+
+def read_concessions(path: Path, salt: str) -> pd.DataFrame:
+    """Concessions: ``account_id``, ``rep_id``, ``date``, ``value`` (and ``type``); a value that
+    is not a non-negative number is a DataError."""
+    out = _dated_events(read_table(path), path, ["account_id", "rep_id", "date", "value"])
+    value = pd.to_numeric(out["value"], errors="coerce")
+    bad = value.isna() | (value < 0)
+    if bad.any():
+        row = int(np.flatnonzero(bad.to_numpy())[0])
+        raise DataError(f"value is {out['value'].iloc[row]!r}", file=path, column="value",
+                        row=row + 2, expected="a non-negative number")
+    return out.assign(value=value.astype(float))
+
+
 def read_input(inp: registry.Input, path: Path, salt: str) -> pd.DataFrame:
     """The file of optional input `inp`, read and cleaned by its registered reader."""
     reader: Callable[[Path, str], pd.DataFrame] = pkgutil.resolve_name(inp.reader)

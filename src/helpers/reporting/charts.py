@@ -13,6 +13,7 @@ backtest); the driver and integrity charts are in :mod:`helpers.reporting.driver
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import matplotlib as mpl
 import matplotlib.pyplot as plt
@@ -116,6 +117,13 @@ def nps_stacked_bars(
     return ax
 
 
+def n_text(n: Any) -> str:
+    """'n=812' for a count, 'n 560-569' for a band (helpers.analysis.disclosure), '' for none."""
+    if isinstance(n, str):
+        return f"n {n}" if n else ""
+    return "" if n is None or pd.isna(n) else f"n={int(n)}"
+
+
 def ci_points(
     table: pd.DataFrame,
     label: str,
@@ -135,7 +143,7 @@ def ci_points(
     ax.errorbar(est, y, xerr=err, fmt="o", color=PALETTE[0], capsize=3)
     if n and n in table:
         for i, v in enumerate(table[n]):
-            ax.annotate(f"n={int(v)}", (table[high].iloc[i], i), xytext=(4, 0),
+            ax.annotate(n_text(v), (table[high].iloc[i], i), xytext=(4, 0),
                         textcoords="offset points", va="center", fontsize=8, color="#555555")
     ax.set_yticks(y, table[label].astype(str))
     ax.invert_yaxis()
@@ -143,7 +151,7 @@ def ci_points(
     ax.set_title(title)
     describe_rows(ax, title, [
         f"{r[label]}: {r[estimate]:.1f} [{r[low]:.1f}, {r[high]:.1f}]"
-        + (f", n={int(r[n])}" if n and n in table and pd.notna(r[n]) else "")
+        + (f", {n_text(r[n])}" if n and n in table and n_text(r[n]) else "")
         for r in table.to_dict("records")], unit=xlabel)
     return ax
 

@@ -64,6 +64,8 @@ def ci_text(est: float | None, lo: float | None, hi: float | None, n: Any = None
         text += f" [{f.format(lo)}, {f.format(hi)}]"
     if is_number(n):
         text += f" (n={int(n):,})"
+    elif isinstance(n, str) and n:
+        text += f" (n {n})"  # a band (helpers.analysis.disclosure.shown_count)
     return text
 
 

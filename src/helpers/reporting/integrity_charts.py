@@ -9,6 +9,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
+from helpers.analysis import disclosure
 from helpers.errors import DataError
 from helpers.reporting.chart_text import describe, place_labels, root_figure, title_of
 from helpers.reporting.charts import PALETTE, ci_points
@@ -94,9 +95,12 @@ def predicted_vs_given(
     return ax
 
 
-def nps_with_without(nps_table: pd.DataFrame, ax: plt.Axes | None = None) -> plt.Axes:
-    """Headline NPS with and without the flagged reps' responses: points, 95% CIs and n."""
-
+def nps_with_without(nps_table: pd.DataFrame, ax: plt.Axes | None = None,
+                     min_n: int | None = None) -> plt.Axes:
+    """Headline NPS with and without the flagged reps' responses: points, 95% CIs and n, as
+    :func:`helpers.analysis.disclosure.shared_parts` lets them be shown (`min_n`: the settings')."""
+    nps_table = disclosure.shared_parts(
+        nps_table, min_n if min_n is not None else disclosure.settings_min_n())
     ax = ax or plt.subplots(figsize=(8, 3.2))[1]
     ci_points(nps_table, label="label", xlabel="NPS (points, -100 to 100)", ax=ax,
               title="B2B NPS with and without the flagged reps' responses")

@@ -14,7 +14,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from helpers import contract, paths
+from helpers import catalog, contract, paths
 
 KERNELS = ".kernels"  # reports/.kernels/<run-id>/: connection files of the run's kernels (0700)
 _KERNEL_DIR: list[Path | None] = [None]
@@ -27,7 +27,7 @@ def kernel_folder(reports: Path, rid: str) -> Iterator[None]:
     A run killed outright cannot clean up after itself; the next run (which holds the lock, so no
     other run is alive) removes what killed runs left behind.
     """
-    root = reports / KERNELS
+    root = catalog.refuse_symlink(reports / KERNELS, "the kernels folder")
     _remove_stale(root)
     folder = root / rid
     folder.mkdir(parents=True, mode=0o700)
@@ -43,9 +43,13 @@ def kernel_folder(reports: Path, rid: str) -> Iterator[None]:
 
 
 def _remove_stale(root: Path) -> None:
-    """Remove every run's folder under `root`: the caller holds the run lock, so no other run is alive."""
+    """Remove every run's folder under `root`: the caller holds the run lock, so no other run is
+    alive. A link planted there is removed itself, never followed."""
     for stale in root.glob("*"):
-        shutil.rmtree(stale, ignore_errors=True)
+        if stale.is_symlink():
+            stale.unlink()
+        else:
+            shutil.rmtree(stale, ignore_errors=True)
 
 
 def kernel_manager(notebook: str) -> type:

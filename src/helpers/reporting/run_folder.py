@@ -27,6 +27,9 @@ log = logging.getLogger("helpers.reporting.pipeline")
 
 # A run id names a folder directly under reports/: letters, digits, '.', '_' and '-' only.
 RUN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,79}")
+#: Names the reports folder uses itself (the latest link and its per-study forms, the index page,
+#: the notebooks' interactive run folder): never a run id, in any letter case.
+RESERVED_RUN_IDS = re.compile(r"(latest([.-].*)?|index(\.html?)?|interactive)", re.I)
 KEY_PACKAGES = ("cx-workspace", "numpy", "pandas", "scipy", "statsmodels", "scikit-learn",
                 "matplotlib", "seaborn", "pyarrow", "pyreadstat", "openpyxl", "pyyaml",
                 "papermill", "nbconvert", "nbformat", "nbclient", "ipykernel")
@@ -61,6 +64,10 @@ def check_run_id(run_id: str | None) -> None:
         raise ConfigError(f"run id {shown} is not a plain folder name", file="cx run --run-id",
                           expected="1-80 letters, digits, '.', '_' or '-', starting with a letter "
                                    "or digit, without '..'")
+    if RESERVED_RUN_IDS.fullmatch(run_id):
+        raise ConfigError(f"run id {run_id!r} is a name the reports folder uses itself",
+                          file="cx run --run-id",
+                          expected="another name (not latest, latest-*, index.html or interactive)")
 
 
 def make_run_dir(out_dir: Path, run_id: str | None = None, now: dt.datetime | None = None,
@@ -125,8 +132,11 @@ def mark_interrupted(out_dir: Path) -> list[str]:
 
 def switch_latest(out_dir: Path, run_id: str, name: str = "latest") -> None:
     """Point ``out_dir/<name>`` (``latest``, or a study's ``latest-<study>``) at `run_id`
-    atomically (symlink + rename)."""
+    atomically (symlink + rename); a real file or folder there is refused, never replaced."""
     link = out_dir / name
+    if link.exists() and not link.is_symlink():
+        raise PermissionError(f"{link}: is a real file or folder, not the link a run keeps there; "
+                              "move it away and run again")
     tmp = out_dir / f".{name}.{os.getpid()}"
     tmp.unlink(missing_ok=True)
     os.symlink(run_id, tmp)

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from helpers import contract, paths
+from helpers import config, contract, paths
 from helpers import inputs as registry
 from helpers.config import NotebookStep, PipelineConfig, RunParams
 from helpers.errors import ConfigError
@@ -213,6 +213,8 @@ def _overrides(plan: PlannedStep, params: RunParams) -> dict[str, Any]:
     for key, value in merged.items():
         where = f"notebooks.{name}.{key}" if key in specific else f"shared.{key}"
         _check_size(value, where, pfile)
+        if key == "currency":
+            config.currency_code(value, where, pfile)
         try:
             overrides[key] = coerce(value, declared[key].get("inferred_type_name", "None"),
                                     plan.defaults.get(key))

@@ -69,6 +69,7 @@ def sanitize(html: str | bytes) -> str:
 
 _MD_SPECIAL = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", "`": "\\`", "\\": "\\\\"})
 _MD_LINK = re.compile(r"(!?)\[|\](?=[(\[:])")  # image/link openers, "](", "][", "]:"
+_BARE_URL = re.compile(r"\b([a-z][a-z0-9+.-]*):(?=//)|\b(www)\.", re.I)  # what renderers autolink
 
 
 def escape_markdown(text: str) -> str:
@@ -78,8 +79,12 @@ def escape_markdown(text: str) -> str:
     ``2026Q3<img src=x onerror=alert(8)>`` is shown as those characters, not as an image. Bold
     (``**``), list markers and plain brackets such as a CI ``[27.0, 35.4]`` written by the caller
     keep working and look the same; only brackets that could open a link or image are escaped.
+    A bare URL (``https://evil.example/x``, ``www.evil.example``) is shown as text, never
+    autolinked: its ``:`` or ``.`` is written as a character reference the autolinker skips.
     """
     out = str(text).translate(_MD_SPECIAL)
+    out = _BARE_URL.sub(lambda m: f"{m.group(1)}&#58;" if m.group(1) else f"{m.group(2)}&#46;",
+                        out)
     return _MD_LINK.sub(lambda m: "!\\[" if m.group(1) else ("\\]" if m.group().startswith("]")
                                                                else m.group()), out)
 

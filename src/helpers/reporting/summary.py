@@ -23,6 +23,7 @@ from helpers.measures import Statistic, Unit, metric_key
 from helpers.reporting import analyst_notes, cards, charts
 from helpers.reporting.formats import MISSING, as_number, ci_text, is_number, money, too_few_text
 from helpers.reporting.safe_html import escape_markdown
+from helpers.stats.intervals import method_note
 
 MARKETS = ("B2B", "B2C")
 
@@ -300,6 +301,20 @@ def _market_line(market: str, head: pd.DataFrame, stats: list[Statistic]) -> str
     return f"**{market}**: " + "; ".join(parts) + "."
 
 
+def _ci_methods(art: Artefacts) -> str:
+    """The interval method of each headline statistic, as the run's metrics name them."""
+    named: dict[str, str] = {}
+    for market in MARKETS:
+        for stat in run_statistics(art):
+            value = art.metric(metric_key(stat.key, market), "02_segments")
+            method = value.get("ci_method") if isinstance(value, Mapping) else None
+            if isinstance(method, str) and method:
+                named.setdefault(stat.name, method_note(method))
+    if not named:
+        return "as stated in the segments report"
+    return "; ".join(f"{name} {how}" for name, how in named.items())
+
+
 def headline_finding(art: Artefacts) -> Finding:
     """Every headline statistic the survey reports (NPS, CES, CSAT or the programme's own
     measures) per market with 95% CIs and n (from 02), the first one charted."""
@@ -319,8 +334,7 @@ def headline_finding(art: Artefacts) -> Finding:
     defined = "; ".join(f"{s.name}: {s.definition}" for s in stats if s.headline)
     few = (f" Figures on fewer than {run_min_n(art)} responses are not shown as headlines (the "
            "segments report has their intervals)." if head["too_few"].astype(bool).any() else "")
-    note = (f"{defined}.{few} 95% CI: NPS adjusted Wald and shares Wilson, both on the effective n; "
-            "means t with the design's degrees of freedom; B2B SE clustered by account, B2C "
+    note = (f"{defined}.{few} 95% CI: {_ci_methods(art)}; B2B SE clustered by account, B2C "
             f"weighted to population margins where known. n = included responses in {when} (test, "
             "duplicate, speeder, straightliner, out-of-range and incomplete responses "
             "excluded). Source: metrics/02_segments.json.")
@@ -464,8 +478,10 @@ def data_quality_line(art: Artefacts) -> str | None:
             f"excluded before analysis{detail}.")
 
 
-def integrity_finding(art: Artefacts) -> Finding:
-    """Integrity caveats: reps flagged for possible score gaming and how much they move NPS."""
+def integrity_finding(art: Artefacts, min_n: int | None = None) -> Finding:
+    """Integrity caveats: reps flagged for possible score gaming and how much they move NPS
+    (the NPS without them as :func:`helpers.analysis.disclosure.shared_parts` lets it be shown;
+    `min_n` defaults to the run's, :func:`run_min_n`)."""
     info = integrity_summary(art)
     flagged, all_, without = info["reps_flagged"], info["nps_all"], info["nps_without_flagged"]
     empty = pd.DataFrame(columns=["label", "estimate", "ci_low", "ci_high", "n"])
@@ -478,25 +494,36 @@ def integrity_finding(art: Artefacts) -> Finding:
     lines = [quality or f"Data-quality exclusions: {MISSING}.",
              f"**{n_flag} of {n_reps} account teams** show several independent signs of "
              "pressured or gamed scores (pseudonyms and reasons in the score-integrity report)."]
-    rows = []
+    rows = pd.DataFrame()
     if isinstance(all_, Mapping) and isinstance(without, Mapping):
-        moved = float(without["estimate"]) - float(all_["estimate"])
-        lines.append(
-            f"B2B NPS across the waves analysed, all responses: {ci_text(all_['estimate'], all_.get('ci_low'), all_.get('ci_high'), all_.get('n'), signed=True)}; "
-            f"without the flagged teams' responses: "
-            f"{ci_text(without['estimate'], without.get('ci_low'), without.get('ci_high'), without.get('n'), signed=True)}"
-            f" ({moved:+.1f} points).")
-        rows = [{"label": lab, **{k: v.get(k) for k in ("estimate", "ci_low", "ci_high", "n")}}
-                for lab, v in (("all responses", all_), ("without flagged teams", without))]
+        rows = disclosure.shared_parts(pd.DataFrame(
+            [{"label": lab, **{k: v.get(k) for k in ("estimate", "ci_low", "ci_high", "n")}}
+             for lab, v in (("all responses", all_), ("without flagged teams", without))]),
+            min_n if min_n is not None else run_min_n(art))
+        lines.append(_with_without_line(rows.set_index("label").to_dict("index")))
     lines.append("A flag is a reason to look, not proof of misconduct.")
     text = "Integrity caveats:\n\n" + _bullets(lines)
-    note = ("NPS of B2B responses with and without the flagged teams, 95% CI adjusted Wald with SE "
-            "clustered by account. Flags need at least two independent kinds of evidence "
+    note = ("NPS of B2B responses with and without the flagged teams, 95% CI t with the design "
+            "df (R svymean), SE clustered by account. Flags need at least two independent kinds of evidence "
             "(share of 10s vs peers with empirical-Bayes shrinkage and false-discovery control, "
             "LTR contradicting the experience ratings, tone, timing, repeated devices). "
             "Source: metrics/05_score_integrity.json.")
-    return Finding(text, pd.DataFrame(rows) if rows else empty,
+    return Finding(text, rows if len(rows) else empty,
                    "B2B NPS with and without flagged account teams", "NPS (points)", note)
+
+
+def _with_without_line(rows: Mapping[str, Mapping[str, Any]]) -> str:
+    """The sentence on NPS with and without the flagged teams, as disclosure lets it be shared."""
+    all_, without = rows["all responses"], rows.get("without flagged teams")
+    text = ("B2B NPS across the waves analysed, all responses: "
+            f"{ci_text(all_['estimate'], all_.get('ci_low'), all_.get('ci_high'), all_.get('n'), signed=True)}")
+    if without is None:
+        return (text + "; without the flagged teams' responses: not shown (too few responses "
+                "on one side to show both without disclosing a small group).")
+    moved = float(without["estimate"]) - float(all_["estimate"])
+    return (text + "; without the flagged teams' responses: "
+            f"{ci_text(without['estimate'], without.get('ci_low'), without.get('ci_high'), without.get('n'), signed=True)}"
+            f" ({moved:+.1f} points).")
 
 
 def _markets_of(art: Artefacts) -> str:

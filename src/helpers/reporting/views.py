@@ -19,6 +19,7 @@ from helpers.analysis import disclosure
 from helpers.reporting import formats
 from helpers.reporting import tables as t
 from helpers.reporting.tables import Table
+from helpers.stats.intervals import method_note
 
 CI = "95% CI"
 MARKET_WORDS = {"B2B": "Business (B2B)", "B2C": "Consumer (B2C)"}
@@ -197,15 +198,23 @@ def archetypes(counts: pd.DataFrame, currency: str = "USD") -> Table:
 
 
 def accounts_at_risk(arch: pd.DataFrame, schema: Any, by: str | None, currency: str = "USD",
-                     k: int = 12) -> Table:
-    """The accounts with the most revenue in the at-risk archetypes (account ids, no people)."""
+                     k: int = 12, min_n: int | None = None) -> Table:
+    """The accounts with the most revenue in the at-risk archetypes (account ids, no people):
+    only accounts with `min_n` responses or more (or none: silent), so no score shown is one
+    person's (helpers.analysis.disclosure; `min_n` defaults to the settings')."""
+    from helpers.analysis import disclosure
+
+    min_n = min_n if min_n is not None else disclosure.settings_min_n()
+    arch = disclosure.shared_rows(arch, min_n, "n_responses", keep_empty=True)
     cols = [t.text("account_id", "Account"), t.text("archetype_label", "Archetype")]
     cols += [t.text(by, t.field_label(schema, by))] if by else []
     cols += [t.money("arr", "ARR", currency), t.count("n_responses", "Responses"),
              t.points("dm_score", "Decision maker's score"),
              t.points("others_score", "Other contacts' score")]
     return t.table(arch, cols, max_rows=k,
-                   note="Scores: +100 promoter, 0 passive, -100 detractor, averaged per account.")
+                   note="Scores: +100 promoter, 0 passive, -100 detractor, averaged per account. "
+                        f"Accounts with fewer than {min_n} responses are not listed "
+                        f"({arch.attrs['suppressed']:,} left out; the analyst's files hold them).")
 
 
 def margins(table: pd.DataFrame, schema: Any) -> Table:
@@ -466,8 +475,10 @@ def coverage(cov: pd.DataFrame, by: str, schema: Any) -> Table:
             t.pct("rate", "Response rate"),
             t.ci("rate_ci_low", "rate_ci_high", "95% CI ", kind="pct")]
     base = str(cov["base"].dropna().iloc[0]) if "base" in cov and cov["base"].notna().any() else ""
+    how = (method_note(str(cov["ci_method"].dropna().iloc[0]))
+           if "ci_method" in cov and cov["ci_method"].notna().any() else "95% CI")
     return t.table(cov, cols, note=f"Decision-maker coverage: share of {base} where a decision "
-                                   "maker answered (Wilson 95% CI). Response rate: contacts who "
+                                   f"maker answered (95% CI: {how}). Response rate: contacts who "
                                    "answered of those invited (95% CI clustered by account).")
 
 

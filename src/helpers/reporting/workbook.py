@@ -11,6 +11,7 @@ not at all).
 
 from __future__ import annotations
 
+import functools
 import io
 import math
 import os
@@ -21,7 +22,7 @@ from typing import Any
 
 import pandas as pd
 
-from helpers import contract, paths
+from helpers import catalog, config, contract, paths
 from helpers.analysis import disclosure
 from helpers.reporting import render
 from helpers.reporting.manifest import RunManifest, Status
@@ -33,6 +34,18 @@ PERSONAL = {"rep_id", "contact_key", "ip_key", "email", "first_name", "last_name
 #: Tables with a rep id: how they may be shown (disclosure rules), else they are left out.
 REP_TABLES: dict[str, Callable[[pd.DataFrame], pd.DataFrame]] = {
     "team_promoter_rates": disclosure.team_table}
+def _accounts_view(df: pd.DataFrame, min_n: int, n: str) -> pd.DataFrame:
+    return disclosure.shared_rows(df, min_n, n)
+
+
+#: Tables shared only as the disclosure rule lets them (min_n): a whole and its parts, and the
+#: per-account tables (all accounts only in the analyst's restricted workbook, :data:`ANALYST_FILE`).
+SHARED_VIEWS: dict[str, Callable[[pd.DataFrame, int], pd.DataFrame]] = {
+    "integrity_nps": disclosure.shared_parts,
+    **{name: functools.partial(_accounts_view, n=col)
+       for name, col in disclosure.PER_ACCOUNT.items()}}
+#: The analyst's workbook of every account (mode 0600, never shared; like integrity_flags.csv).
+ANALYST_FILE = "accounts_restricted.xlsx"
 
 DESCRIPTIONS: dict[str, str] = {
     "market_headline": "Headline figures of every measure per market in the reported wave (95% CI, n, design effect)",
@@ -71,6 +84,15 @@ DESCRIPTIONS: dict[str, str] = {
     "backtest_events": "Holdings that could not run a full year",
     "integrity_nps": "B2B NPS with and without the flagged reps' responses",
     "integrity_audit": "Score-integrity audit list by pseudonym, with reasons",
+    "integrity_concessions": "Concessions and scores: within-account lift after a concession, cost of a point bought",
+    "programme_response_rates": "B2B response rate per account and wave against the target (95% CI)",
+    "programme_tier_trend": "B2B response rate per tier and wave against the target, points per wave",
+    "programme_coverage_gaps": "Accounts whose decision maker or influencers were not heard from this year",
+    "programme_propensity": "Response-propensity model: log-odds per feature (95% CI clustered by account)",
+    "programme_chase_list": "Chase list for the next wave: expected lift in revenue and decision-maker coverage",
+    "programme_coverage_audit": "Accounts not surveyed minus surveyed: ARR, tier, deal stage, renewal, growth",
+    "programme_headline_bias": "B2B NPS as surveyed, re-weighted by invitation propensity, and bounded",
+    "follow_up_effect": "Followed-up accounts' change to the next wave minus others' (observational)",
     "sales_competitor_gaps": "Sales briefing: our NPS gap to each competitor",
     "sales_competitor_gaps_by_segment": "Sales briefing: competitor gaps by every segment field",
     "sales_separators": "Sales and implementation items: promoters' minus detractors' rating",
@@ -110,7 +132,7 @@ def number_format(table: str, column: str, series: pd.Series, currency: str) -> 
     """The Excel number format of a column (None: not a number)."""
     if pd.api.types.is_bool_dtype(series) or not pd.api.types.is_numeric_dtype(series):
         return None
-    money = f'"{currency}" #,##0'
+    money = f'"{config.currency_code(currency)}" #,##0'
     if column in ("p_value", "p_adjusted", "p_value_eb", "p_value_loo", "q"):
         return "0.0000"
     if MONEY.match(column) or (table in MONEY_ESTIMATES and column in ("estimate", "se", "ci_low",
@@ -135,14 +157,16 @@ def header(column: str) -> str:
     return text[:1].upper() + text[1:]
 
 
-def _safe(name: str, df: pd.DataFrame) -> pd.DataFrame | None:
+def _safe(name: str, df: pd.DataFrame, min_n: int) -> pd.DataFrame | None:
     """The table as it may be shared: rep-level tables through the disclosure rules (or None),
-    personal columns dropped."""
+    small groups and parts as :data:`SHARED_VIEWS` show them, personal columns dropped."""
     if "rep_id" in df.columns:
         show = REP_TABLES.get(name)
         if show is None:
             return None
         df = show(df)
+    if name in SHARED_VIEWS:
+        df = SHARED_VIEWS[name](df, min_n)
     return df.drop(columns=[c for c in df.columns if str(c).lower() in PERSONAL])
 
 
@@ -179,17 +203,28 @@ def _cell(value: Any) -> Any:
     return value
 
 
+def put(ws: Any, row: int, column: int, value: Any) -> Any:
+    """Write one cell; a text is always text (never a formula: OWASP CSV injection), and one
+    starting with = + - @ tab or CR is marked so Excel keeps it text when edited."""
+    cell = ws.cell(row=row, column=column, value=_cell(value))
+    if isinstance(cell.value, str):
+        cell.data_type = "s"
+        if catalog.starts_formula(cell.value):
+            cell.quotePrefix = True
+    return cell
+
+
 def _write_sheet(ws: Any, name: str, df: pd.DataFrame, currency: str) -> None:
     from openpyxl.styles import Alignment, Font, PatternFill
 
     bold, fill = Font(bold=True), PatternFill("solid", fgColor="F6F8FA")
     for j, col in enumerate(df.columns, start=1):
-        c = ws.cell(row=1, column=j, value=header(str(col)))
+        c = put(ws, 1, j, header(str(col)))
         c.font, c.fill = bold, fill
         c.alignment = Alignment(wrap_text=True, vertical="bottom")
         fmt = number_format(name, str(col), df[col], currency)
         for i, v in enumerate(df[col].tolist(), start=2):
-            cell = ws.cell(row=i, column=j, value=_cell(v))
+            cell = put(ws, i, j, v)
             if fmt and isinstance(cell.value, int | float) and not isinstance(cell.value, bool):
                 cell.number_format = fmt
         width = max([len(header(str(col)))] + [len(str(v)) for v in df[col].head(200)])
@@ -204,7 +239,7 @@ def cell_letter(j: int) -> str:
 
 
 def _readme(ws: Any, doc: RunManifest, listed: list[tuple[str, str, str, str, int]],
-            left_out: list[str]) -> None:
+            left_out: list[str], min_n: int) -> None:
     from openpyxl.styles import Font
 
     bold = Font(bold=True)
@@ -215,7 +250,12 @@ def _readme(ws: Any, doc: RunManifest, listed: list[tuple[str, str, str, str, in
                     "columns. Percent columns marked % are in percent (0-100); share columns in "
                     "Excel percent format are fractions (0-1)."),
         ("Personal data", "No rep id, contact or device key: rep-level tables appear by rank "
-                          "only (" + disclosure.RULE + ")."), (),
+                          "only (" + disclosure.RULE + ")."),
+        ("Small groups", f"Accounts with fewer than {min_n} responses (invitations for response "
+                         "rates) are not listed, and a part shown beside its whole (NPS without "
+                         "the flagged teams) has its n in a band of ten, or is left out when it "
+                         f"or the rest has fewer than {min_n}. Every account: {ANALYST_FILE} "
+                         "(analyst only)."), (),
         ("Sheet", "Table", "Written by", "What it holds", "Rows")]
     rows += listed
     if left_out:
@@ -224,9 +264,10 @@ def _readme(ws: Any, doc: RunManifest, listed: list[tuple[str, str, str, str, in
     for nb, params in doc.parameters.items():
         for key, value in (params or {}).items():
             rows.append((key, nb, str(value)))
-    for r in rows:
-        ws.append(list(r))
-    for header in (1, 8):
+    for i, r in enumerate(rows, start=1):
+        for j, value in enumerate(r, start=1):
+            put(ws, i, j, value)
+    for header in (1, 9):
         for c in ws[header]:
             c.font = bold
     ws.column_dimensions["A"].width, ws.column_dimensions["B"].width = 34, 34
@@ -248,8 +289,9 @@ def write_workbook(run_dir: str | os.PathLike[str], manifest: RunManifest | None
     readme.title = "README"
     taken, listed, left_out = {"readme"}, [], []
     labels = _item_labels(run)
+    min_n = run_min_n(manifest)
     for p in files:
-        df = _safe(p.stem, pd.read_parquet(p))
+        df = _safe(p.stem, pd.read_parquet(p), min_n)
         df = _with_item_labels(df, labels) if df is not None else None
         if df is None:
             left_out.append(p.stem)
@@ -259,7 +301,42 @@ def write_workbook(run_dir: str | os.PathLike[str], manifest: RunManifest | None
         listed.append((sheet, p.stem, contract.TABLES[p.stem], DESCRIPTIONS.get(p.stem, ""),
                        len(df)))
     _readme(readme, manifest or RunManifest(run_id=run.name, status=Status.UNKNOWN), listed,
-            left_out)
+            left_out, min_n)
     buf = io.BytesIO()
     wb.save(buf)
+    write_analyst_workbook(run, currency)
     return render.publish_bytes(run / FILE, buf.getvalue())
+
+
+def run_min_n(manifest: RunManifest | None) -> int:
+    """The run's ``min_n`` (a notebook parameter of the manifest), else the settings'."""
+    found = [p["min_n"] for p in (manifest.parameters.values() if manifest else ())
+             if isinstance(p, dict) and isinstance(p.get("min_n"), int)]
+    return max(found) if found else disclosure.settings_min_n()
+
+
+def write_analyst_workbook(run_dir: str | os.PathLike[str], currency: str = "USD") -> Path | None:
+    """``<run_dir>/accounts_restricted.xlsx``: every account of the per-account tables, small
+    ones included, readable by the analyst only (mode 0600); None when the run has none."""
+    from openpyxl import Workbook
+
+    run = paths.resolve(run_dir)
+    files = [run / "tables" / f"{name}.parquet" for name in disclosure.PER_ACCOUNT]
+    files = [p for p in files if p.is_file()]
+    if not files:
+        return None
+    wb = Workbook()
+    wb.active.title = "README"
+    put(wb.active, 1, 1, "Every account, including those below min_n: for the analyst only. "
+                         "Do not share; tables.xlsx is the shared workbook.")
+    taken = {"readme"}
+    for p in files:
+        df = pd.read_parquet(p)
+        df = df.drop(columns=[c for c in df.columns if str(c).lower() in PERSONAL])
+        _write_sheet(wb.create_sheet(sheet_name(p.stem, taken)), p.stem, df, currency)
+    buf = io.BytesIO()
+    wb.save(buf)
+    target = run / ANALYST_FILE
+    catalog.atomic_write_bytes(target, buf.getvalue())
+    target.chmod(0o600)
+    return target

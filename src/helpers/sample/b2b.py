@@ -24,6 +24,7 @@ from helpers.sample.planted_model import (
     QUARTER_END_SLIP_DAYS,
     REGIONS_B2B,
     ROLE_LTR,
+    ROLE_RESPONSE_LOGODDS,
     SALES_ITEMS,
     TIER_ARR,
     TIERS,
@@ -177,8 +178,7 @@ def _b2b_invitations(rng: np.random.Generator, acc: _Accounts, con: _Contacts,
     n_c = len(con.account)
     inv_c = np.tile(np.arange(n_c), len(wave_labels))
     inv_w = np.repeat(np.arange(len(wave_labels)), n_c)
-    role_p = {"decision_maker": -0.35, "influencer": 0.0, "user": 0.15}
-    logit = 0.05 + lookup_map(con.role, role_p, 0.0)[inv_c] + acc.propensity[con.account[inv_c]]
+    logit = 0.05 + lookup_map(con.role, ROLE_RESPONSE_LOGODDS, 0.0)[inv_c] + acc.propensity[con.account[inv_c]]
     responded = rng.random(len(inv_c)) < 1 / (1 + np.exp(-logit))
     idx = np.flatnonzero(responded)
     if len(idx) > target:  # trim to the target: the extra invitees simply did not answer

@@ -62,6 +62,8 @@ TIERS = {"Enterprise": 0.2, "Mid-market": 0.35, "SMB": 0.45}
 TIER_ARR = {"Enterprise": 400_000.0, "Mid-market": 90_000.0, "SMB": 18_000.0}
 REGIONS_B2B = {"NA": 0.45, "EMEA": 0.30, "APAC": 0.17, "LATAM": 0.08}
 ROLE_LTR = {"decision_maker": -0.3, "influencer": 0.0, "user": 0.25}
+# Log-odds of answering an invitation by role (on top of an account effect; tier has none).
+ROLE_RESPONSE_LOGODDS = {"decision_maker": -0.35, "influencer": 0.0, "user": 0.15}
 LAST_WAVE = pd.Period("2026Q3", freq="Q")
 MEDIAN_DURATION_S = 360.0
 COMPANY = "Acme Cloud"

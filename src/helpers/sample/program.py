@@ -22,6 +22,7 @@ import pandas as pd
 
 from helpers.sample import market_data as market_sample
 from helpers.sample.b2b import b2b_program
+from helpers.sample.b2b_plants import PLANT_STREAM, plant
 from helpers.sample.b2c import b2c_responses
 from helpers.sample.comments import draw_comments
 from helpers.sample.draws import nps_of
@@ -49,6 +50,9 @@ class Sample:
     cx_index: pd.DataFrame | None = None
     prices: pd.DataFrame | None = None
     truth: dict[str, Any] = field(default_factory=dict)
+    exclusions: pd.DataFrame | None = None   # accounts removed from the invitation list
+    follow_ups: pd.DataFrame | None = None   # account teams' follow-ups (account, date, outcome)
+    concessions: pd.DataFrame | None = None  # concessions (account, rep, date, type, value)
 
 
 def generate(rows: int = 5000, seed: int = 42, gaming: bool = True, waves: int = 4,
@@ -77,7 +81,9 @@ def generate(rows: int = 5000, seed: int = 42, gaming: bool = True, waves: int =
     b2b = b2b_program(rng, int(round(n_survey * b2b_share)), wave_labels, gaming, part)
     b2c, b2c_truth = b2c_responses(rng, n_survey - len(b2b.responses), wave_labels, seed)
     resp = pd.concat([b2b.responses, b2c], ignore_index=True)
-    accounts, invitations, b2b_truth = b2b.accounts, b2b.invitations, b2b.truth
+    plants = plant(np.random.default_rng([seed, PLANT_STREAM]), b2b.responses, b2b.accounts,
+                   b2b.invitations, b2b.truth["gaming_reps"])
+    accounts, invitations, b2b_truth = plants.accounts, plants.invitations, b2b.truth
     del b2b, b2c  # (memory: only the combined frame from here on)
     resp = resp.sample(frac=1.0, random_state=seed).reset_index(drop=True)  # mixed order like a real export
     comp, comp_truth = _competitors(rng, resp, seed)
@@ -92,7 +98,7 @@ def generate(rows: int = 5000, seed: int = 42, gaming: bool = True, waves: int =
     export = to_export(rng, holder.pop(), defects)
     truth = {
         "seed": seed, "rows": int(len(export.frame)), "waves": wave_labels, **_planted_model(),
-        "gaming": gaming, **b2b_truth, **b2c_truth, **comp_truth, "defects": export.truth,
+        "gaming": gaming, **b2b_truth, "programme": plants.truth, **b2c_truth, **comp_truth, "defects": export.truth,
         "pii": pii_truth, "b2b_responses": int(n_market.get("B2B", 0)),
         "b2c_responses": int(n_market.get("B2C", 0)),
     }
@@ -101,7 +107,7 @@ def generate(rows: int = 5000, seed: int = 42, gaming: bool = True, waves: int =
         cx_index, prices, market_truth = market_sample.make_market_sample(seed)
         truth["market"] = market_truth
     return Sample(export.frame, export.questions, export.import_ids, accounts, invitations, cx_index,
-                  prices, truth)
+                  prices, truth, plants.exclusions, plants.follow_ups, plants.concessions)
 
 
 def _planted_model() -> dict[str, Any]:

@@ -46,7 +46,8 @@ def write(sample: Sample, out_dir: str | Path, fmt: str = "qualtrics") -> dict[s
     tables = {"accounts": sample.accounts, "invitations": sample.invitations,
               "cx_index": None if sample.cx_index is None else
               sample.cx_index.assign(source="synthetic sample (cx sample): not real companies"),
-              "prices": sample.prices}
+              "prices": sample.prices, "exclusions": sample.exclusions,
+              "follow_ups": sample.follow_ups, "concessions": sample.concessions}
     for name, df in tables.items():
         if df is not None:
             p = out / f"{name}.csv"

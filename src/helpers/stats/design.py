@@ -16,10 +16,10 @@ enters the variance through the residuals of the calibration, as R's ``svyrecvar
 
 from __future__ import annotations
 
-import functools
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -33,8 +33,17 @@ from helpers.stats.arrays import (
     as_weights,
     combine_codes,
 )
+from helpers.stats.calibration import Calibration, as_calibration, coded, interaction
+from helpers.stats.stages import (
+    dense_quadratic,
+    domain_lonely,
+    pair_totals,
+    sparse_quadratic,
+    stage_two,
+    total_vcov,
+)
 
-CIMethod = Literal["adjusted_wald", "wald"]
+__all__ = ["Calibration", "Clusters", "Design", "Lonely", "resolve_design"]
 DeffKind = Literal["replace", "srswor"]
 LonelyPSU = Literal["fail", "remove", "certainty", "adjust", "average"]
 LONELY_PSU_DEFAULT: LonelyPSU = "adjust"
@@ -58,6 +67,29 @@ class Interval:
         return self.ci[1]
 
 
+def _coefficients(f: np.ndarray, n: np.ndarray, lonely_psu: str
+                  ) -> tuple[np.ndarray, np.ndarray]:
+    """Per stratum s = f n/(n-1) and k = f/(n-1) of R's onestrat (a single unit: s = f under
+    "adjust", else 0; k = 0)."""
+    lonely = n == 1
+    with np.errstate(divide="ignore", invalid="ignore"):
+        s = np.where(lonely, f, f * n / (n - 1))
+        k = np.where(lonely, 0.0, f / (n - 1))
+    if lonely_psu != "adjust":   # certainty, remove, average, fail: no lonely contribution
+        s = np.where(lonely, 0.0, s)
+    return s, k
+
+
+def _check_nested(strata: np.ndarray, cluster: np.ndarray) -> None:
+    """R ``svydesign(check.strata = TRUE)``: every PSU id in one stratum."""
+    pairs = np.unique(cluster.astype(np.int64) * (int(strata.max()) + 1) + strata)
+    ids = pairs // (int(strata.max()) + 1)
+    if len(np.unique(ids)) < len(ids):
+        raise DataError("cluster ids not nested in strata", column="cluster",
+                        expected="each PSU id in one stratum, or Clusters(..., nest=True) "
+                                 "(R: you may want nest=TRUE)")
+
+
 def _first_index(codes: np.ndarray, k: int) -> np.ndarray:
     """Row of the first occurrence of each code 0..k-1."""
     first = np.full(k, -1, dtype=np.int64)
@@ -65,48 +97,33 @@ def _first_index(codes: np.ndarray, k: int) -> np.ndarray:
     return first
 
 
-# --------------------------------------------------------------------------- calibration
-CALIBRATION_METHODS = ("rake", "poststratify")
+# --------------------------------------------------------------------------- options
+@dataclass(frozen=True)
+class Clusters:
+    """Cluster ids of every stage (R ``svydesign(id = ~psu + ssu, fpc = ~fpc1 + fpc2, nest=)``).
+
+    ``psu``: first-stage ids; ``ssu``: second-stage ids (nested in the PSU, as R makes them);
+    ``fpc2``: second-stage population size (SSUs in the PSU's population) or sampling
+    fraction; the second stage enters the variance only with an fpc at both stages, as R's
+    recursive ``svyrecvar``. ``nest``: PSU ids repeat across strata and name different PSUs
+    (R ``nest=TRUE``); without it ids found in two strata are an error, as in R. In
+    :meth:`Design.from_frame` the fields are column names.
+    """
+
+    psu: Any
+    ssu: Any = None
+    fpc2: Any = None
+    nest: bool = False
 
 
 @dataclass(frozen=True)
-class Calibration:
-    """Margins the weights were calibrated to, and how.
+class Lonely:
+    """Single-PSU strata: R ``options(survey.lonely.psu = psu, survey.adjust.domain.lonely =
+    adjust_domain)``; ``adjust_domain``: a domain with one PSU in a stratum of several is
+    handled as a lonely PSU too (only its "adjust" and "average" change a figure, as in R)."""
 
-    ``margins``: one label array per margin (:class:`Design`), or for
-    :meth:`Design.from_frame` column names (a list of columns is their interaction, e.g.
-    ``["wave", "region"]`` for margins raked within each wave). ``method="rake"``: R's
-    ``rake()`` (residuals from 10 sweeps of unweighted level means, as ``svyrecvar``);
-    ``"poststratify"``: R's ``postStratify()`` on one margin (weighted level means; several
-    margins are crossed into one post-stratum). ``counts``: when each row is a cell of several
-    responses with one weight and one level of every margin (:mod:`helpers.stats.moments`),
-    their number (the raking residuals use it).
-    """
-
-    margins: Sequence[Any]
-    method: Literal["rake", "poststratify"] = "rake"
-    counts: ArrayLike | None = None
-
-
-def _coded(cal: Calibration, n: int) -> Calibration:
-    """The calibration with integer level codes 0..k-1 per margin (post-strata crossed)."""
-    if cal.method not in CALIBRATION_METHODS:
-        raise ArgumentError(f"calibration method {cal.method!r}", argument="method",
-                            expected="'rake' or 'poststratify'")
-    codes = [c for m in cal.margins if (c := as_codes(m, n, "calibration margin")) is not None]
-    if cal.method == "poststratify" and len(codes) > 1:
-        codes = [functools.reduce(combine_codes, codes)]
-    counts = None if cal.counts is None else as_float(cal.counts, "counts")
-    return Calibration(tuple(codes), cal.method, counts)
-
-
-def as_calibration(calibrate: Sequence[Any] | Calibration | None) -> Calibration | None:
-    """``calibrate`` as a :class:`Calibration` (a plain list of margins: raking); None or no
-    margins: no calibration."""
-    if calibrate is None:
-        return None
-    cal = calibrate if isinstance(calibrate, Calibration) else Calibration(tuple(calibrate))
-    return cal if len(cal.margins) else None
+    psu: LonelyPSU = LONELY_PSU_DEFAULT
+    adjust_domain: bool = False
 
 
 # --------------------------------------------------------------------------- the design
@@ -124,8 +141,19 @@ class Variance:
     n_psu: np.ndarray
 
 
+class Stage2(NamedTuple):
+    """Second stage of a design: SSU code per row, the PSU of each SSU, and per PSU the
+    coefficients s (fpc n/(n-1)) and k (fpc/(n-1)) times the first-stage fraction n_h/N_h."""
+
+    ssu: np.ndarray
+    ssu_psu: np.ndarray
+    s2: np.ndarray
+    k2: np.ndarray
+    lonely2: np.ndarray
+
+
 class Design:
-    """A stratified one-stage cluster design with weights, fpc and calibration (R ``svydesign``).
+    """A stratified cluster design with weights, fpc and calibration (R ``svydesign``).
 
     Parameters
     ----------
@@ -133,27 +161,31 @@ class Design:
     weights : sampling (or calibrated) weights, >= 0 (default 1). Zero-weight rows stay in the
         design (as in R) but count in no n, effective n or df.
     strata : stratum label per row.
-    cluster : PSU label per row (nested within strata; default: every row is its own PSU).
+    cluster : PSU label per row (default: every row is its own PSU), or :class:`Clusters`
+        (two stages with ``ssu`` and ``fpc2``; ``nest``). PSU ids found in two strata are an
+        error unless nested (R ``nest=TRUE``).
     fpc : population size per stratum (units, or PSUs when clustered), or sampling fractions
         (all <= 1) as R accepts; omit for sampling with replacement.
     calibrate : margins the weights were raked to (label arrays per margin), or a
-        :class:`Calibration` (post-stratification; moment cells).
-    lonely_psu : handling of strata with a single PSU (R's ``survey.lonely.psu``).
+        :class:`Calibration` (post-stratification, GREG from ``calibrate()``; moment cells).
+    lonely_psu : handling of strata with a single PSU (R's ``survey.lonely.psu``), or
+        :class:`Lonely` (with R's ``survey.adjust.domain.lonely``).
 
     ``Design(n)``: simple random sampling of n rows, what estimators assume without a design.
     """
 
     def __init__(self, n: int, *, weights: ArrayLike | None = None,
-                 strata: ArrayLike | None = None, cluster: ArrayLike | None = None,
+                 strata: ArrayLike | None = None, cluster: ArrayLike | Clusters | None = None,
                  fpc: ArrayLike | None = None,
                  calibrate: Sequence[ArrayLike] | Calibration | None = None,
-                 lonely_psu: LonelyPSU = LONELY_PSU_DEFAULT) -> None:
-        if lonely_psu not in LONELY_CHOICES:
-            raise ArgumentError(f"lonely_psu={lonely_psu!r}", argument="lonely_psu",
+                 lonely_psu: LonelyPSU | Lonely = LONELY_PSU_DEFAULT) -> None:
+        lonely = lonely_psu if isinstance(lonely_psu, Lonely) else Lonely(lonely_psu)
+        if lonely.psu not in LONELY_CHOICES:
+            raise ArgumentError(f"lonely_psu={lonely.psu!r}", argument="lonely_psu",
                                 expected=", ".join(LONELY_CHOICES))
-        self.n, self.lonely_psu = int(n), lonely_psu
+        self.n, self.lonely_psu, self.adjust_domain = int(n), lonely.psu, lonely.adjust_domain
         cal = as_calibration(calibrate)
-        self.calibration = None if cal is None else _coded(cal, self.n)
+        self.calibration = None if cal is None else coded(cal, self.n)
         # rows standing for several responses with equal weight and margins (moment cells)
         self.counts = None if self.calibration is None else self.calibration.counts
         self.weighted = weights is not None
@@ -162,8 +194,11 @@ class Design:
         s = as_codes(strata, n, "strata")
         self.stratified = s is not None
         self.strata = np.zeros(n, dtype=np.int64) if s is None else s
-        c = as_codes(cluster, n, "cluster")
+        spec = cluster if isinstance(cluster, Clusters) else Clusters(cluster)
+        c = as_codes(spec.psu, n, "cluster")
         self.clustered = c is not None
+        if c is not None and self.stratified and not spec.nest:
+            _check_nested(self.strata, c)
         self.psu = None if c is None else c if s is None else combine_codes(self.strata, c)
         n_psu = n if self.psu is None else int(self.psu.max()) + 1 if n else 0
         first = np.arange(n) if self.psu is None else _first_index(self.psu, n_psu)
@@ -176,37 +211,70 @@ class Design:
             raise DataError("calibrated weights must be positive", column="weights",
                             expected="weights > 0 for every calibrated row")
         self.lonely_h = self.n_h == 1
-        lonely = self.lonely_h
-        with np.errstate(divide="ignore", invalid="ignore"):
-            s_h = np.where(lonely, self.f_h, self.f_h * self.n_h / (self.n_h - 1))
-            k_h = np.where(lonely, 0.0, self.f_h / (self.n_h - 1))
-        if lonely_psu != "adjust":   # certainty, remove, average, fail: no lonely contribution
-            s_h = np.where(lonely, 0.0, s_h)
-        self.s_h, self.k_h = s_h, k_h
+        self.s_h, self.k_h = _coefficients(self.f_h, self.n_h, self.lonely_psu)
+        self.stage2 = self._second_stage(spec) if spec.ssu is not None else None
+
+    def _second_stage(self, spec: Clusters) -> Stage2 | None:
+        """R's recursion: the second stage counts only with an fpc at both stages."""
+        if not self.has_fpc:
+            return None
+        if spec.fpc2 is None:
+            raise ArgumentError("an fpc for the first stage only", argument="fpc2",
+                                expected="an fpc for every stage (R: fpc = ~fpc1 + fpc2)")
+        ssu_ids = as_codes(spec.ssu, self.n, "ssu")
+        assert ssu_ids is not None
+        ssu = combine_codes(np.arange(self.n) if self.psu is None else self.psu, ssu_ids)
+        n_ssu = int(ssu.max()) + 1 if self.n else 0
+        first = _first_index(ssu, n_ssu)
+        parent = np.arange(self.n) if self.psu is None else self.psu
+        ssu_psu = parent[first]
+        n2 = np.bincount(ssu_psu, minlength=len(self.psu_stratum)).astype(float)
+        f = as_float(spec.fpc2, "fpc2")
+        lo = pd.Series(f).groupby(parent).agg(["min", "max"])
+        if (lo["min"] != lo["max"]).any() or not np.isfinite(f).all() or (f <= 0).any():
+            raise DataError("fpc2 must be one positive population size per PSU", column="fpc2",
+                            expected="the SSUs in each PSU's population, constant in the PSU")
+        pop = np.zeros(len(n2))
+        pop[parent] = f
+        if (pop <= 1).all():
+            pop = n2 / pop
+        if (pop < n2 - 1e-9).any():
+            raise DataError("fpc2 is below the SSUs sampled in a PSU", column="fpc2",
+                            expected="fpc2 >= SSUs sampled")
+        f2 = np.clip((pop - n2) / pop, 0.0, 1.0)
+        s2, k2 = _coefficients(f2, n2, self.lonely_psu)
+        frac1 = 1.0 - self.f_h[self.psu_stratum]
+        return Stage2(ssu, ssu_psu, s2 * frac1, k2 * frac1, n2 == 1)
 
     # ------------------------------------------------------------------ construction helpers
     @classmethod
     def from_frame(cls, df: pd.DataFrame, *, weights: str | None = None,
-                   strata: str | None = None, cluster: str | None = None,
+                   strata: str | None = None, cluster: str | Clusters | None = None,
                    fpc: str | None = None,
                    calibrate: Sequence[str | Sequence[str]] | Calibration | None = None,
-                   lonely_psu: LonelyPSU = LONELY_PSU_DEFAULT) -> Design:
+                   lonely_psu: LonelyPSU | Lonely = LONELY_PSU_DEFAULT) -> Design:
         """Design from columns of ``df`` (R ``svydesign(ids=~cluster, weights=~weights, ...)``);
-        ``calibrate``: margin columns or a :class:`Calibration` of them. Rows without a cluster
-        label are PSUs of their own (a respondent without an account)."""
+        ``cluster``: a column or :class:`Clusters` of columns; ``calibrate``: margin columns
+        or a :class:`Calibration` of them. Rows without a cluster label are PSUs of their own
+        (a respondent without an account)."""
         cal = as_calibration(calibrate)
         margins = [[m] if isinstance(m, str) else list(m) for m in (cal.margins if cal else [])]
-        cols = [c for c in (weights, strata, cluster, fpc) if c] + [c for m in margins for c in m]
-        require_columns(df, cols, "responses")
-        cl = None if not cluster else pd.factorize(df[cluster])[0]
+        spec = cluster if isinstance(cluster, Clusters) else Clusters(cluster)
+        cols = [c for c in (weights, strata, spec.psu, spec.ssu, spec.fpc2, fpc) if c]
+        require_columns(df, cols + [c for m in margins for c in m], "responses")
+        cl = None if not spec.psu else pd.factorize(df[spec.psu])[0]
         if cl is not None:
             own = cl < 0
             cl[own] = cl.max(initial=-1) + 1 + np.arange(int(own.sum()))
-        coded = None if cal is None else Calibration(
-            tuple(_interaction(df, m) for m in margins), cal.method, cal.counts)
+        cal_codes = None if cal is None else dataclasses.replace(
+            cal, margins=tuple(interaction(df, m) for m in margins))
+        clusters = None if cl is None else Clusters(
+            cl, None if not spec.ssu else df[spec.ssu],
+            None if not spec.fpc2 else df[spec.fpc2], spec.nest)
         return cls(len(df), weights=None if weights is None else df[weights],
-                   strata=None if strata is None else df[strata], cluster=cl,
-                   fpc=None if fpc is None else df[fpc], calibrate=coded, lonely_psu=lonely_psu)
+                   strata=None if strata is None else df[strata], cluster=clusters,
+                   fpc=None if fpc is None else df[fpc], calibrate=cal_codes,
+                   lonely_psu=lonely_psu)
 
     def _fpc_factor(self, fpc: ArrayLike | None, first: np.ndarray) -> np.ndarray:
         """(N_h - n_h) / N_h per stratum (1 without fpc), from sizes or sampling fractions."""
@@ -249,7 +317,7 @@ class Design:
         ``z`` holds the linearised values of each row's own group (zero outside every group).
         R: ``svyrecvar`` on the influence functions, with the groups as domains of this design.
         """
-        if group is None and self.calibration is None:
+        if group is None and self.calibration is None and self.stage2 is None:
             return self._whole(z)
         g = np.zeros(self.n, dtype=np.int64) if group is None else group
         inside = g >= 0
@@ -262,22 +330,56 @@ class Design:
             raise DataError(f"stratum {h} has only one PSU", column="strata",
                             expected="two or more PSUs per stratum, or lonely_psu="
                                      "'adjust' / 'certainty' / 'remove' / 'average'")
+        lost = np.zeros(n_groups, np.int64)
         if self.calibration is None:
-            var, vcov = self._plain(zz, gg, inside, n_groups, covmat)
+            pairs = pair_totals(self.psu, zz, gg, inside, n_groups, self.n)
+            var, vcov = sparse_quadratic(pairs, self.psu_stratum, self.s_h, self.k_h,
+                                         n_groups, covmat)
+            var = np.maximum(var, 0.0)
+            if self.adjust_domain:
+                var, lost = domain_lonely(self, pairs, n_groups, var)
         else:
             var, vcov = self._calibrated(zz, gg, inside, n_groups, covmat)
-        if self.lonely_psu == "average" and self.lonely_h.any():
+        if self.lonely_psu == "average" and (self.lonely_h.any() or lost.any()):
             n_str = touched.sum(axis=0)
-            ok = n_str - lonely_hit
+            ok = n_str - lonely_hit - lost
             var = var * np.where(ok > 0, n_str / np.maximum(ok, 1), np.nan)
             if vcov is not None:
                 vcov = vcov * self.n_strata / max(int((~self.lonely_h).sum()), 1)
+        if self.stage2 is not None:
+            var, vcov = self._add_stage2(zz, gg, inside, n_groups, covmat, (var, vcov))
         df, df_union, n_psu = self._degf(g, n_groups, covmat)
-        estimable = bool((self.n_h > 1).any())
-        if not estimable:   # no stratum with two PSUs: no variance to estimate (not a zero)
+        if not (self.n_h > 1).any():   # no stratum with two PSUs: no variance (not a zero)
             var = np.full(n_groups, np.nan)
             vcov = None if vcov is None else np.full_like(vcov, np.nan)
         return Variance(var, vcov, df, df_union, lonely_hit, n_psu)
+
+    def _add_stage2(self, zz: np.ndarray, gg: np.ndarray, inside: np.ndarray, n_groups: int,
+                    covmat: bool, first: tuple[np.ndarray, np.ndarray | None]
+                    ) -> tuple[np.ndarray, np.ndarray | None]:
+        """First-stage variance plus R's second-stage term (on calibration residuals)."""
+        var, vcov = first
+        if self.calibration is None:
+            v2, c2 = stage_two(self, zz, gg, inside, n_groups, covmat)
+        else:
+            zg = np.zeros((self.n, n_groups))
+            zg[np.flatnonzero(inside), gg[inside]] = zz[inside]
+            st = self.stage2
+            assert st is not None
+            full = dense_quadratic(st.ssu, st.ssu_psu, st.s2, st.k2,
+                                   self.calibration_residuals(zg))
+            v2, c2 = np.diag(full).copy(), full
+        return var + v2, None if vcov is None or c2 is None else vcov + c2
+
+    def total_vcov(self, z: np.ndarray) -> np.ndarray:
+        """R ``svyrecvar``: (p x p) variance of the column totals of ``z`` (rows x p influence
+        values, zero outside a domain); see :func:`helpers.stats.stages.total_vcov`."""
+        return total_vcov(self, z)
+
+    @property
+    def degf(self) -> float:
+        """R ``degf(design)``: PSUs minus strata holding a positive weight."""
+        return self._whole_df()[0]
 
     def _whole(self, z: np.ndarray) -> Variance:
         """:meth:`variance` of the whole sample (no domain, no calibration): one bincount."""
@@ -325,92 +427,79 @@ class Design:
         cnt = np.bincount(key, minlength=self.n_strata * n_groups)
         return (cnt > 0).reshape(self.n_strata, n_groups)
 
-    def _psu_group_totals(self, zz: np.ndarray, gg: np.ndarray, inside: np.ndarray,
-                          n_groups: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(psu, group, total) of every PSU x group pair holding rows of the group."""
-        if self.psu is None:
-            return np.flatnonzero(inside), gg[inside], zz[inside]
-        key = self.psu[inside] * n_groups + gg[inside]
-        size = (int(self.psu.max()) + 1) * n_groups
-        if size <= 4 * self.n + 8_000_000:   # a table of 64 MB beats a hash
-            tot = np.bincount(key, weights=zz[inside], minlength=size)
-            present = np.bincount(key, minlength=size) > 0
-            idx = np.flatnonzero(present)
-            return idx // n_groups, idx % n_groups, tot[idx]
-        codes, uniq = pd.factorize(key)
-        tot = np.bincount(codes, weights=zz[inside], minlength=len(uniq))
-        return uniq // n_groups, uniq % n_groups, tot
-
-    def _plain(self, zz: np.ndarray, gg: np.ndarray, inside: np.ndarray, n_groups: int,
-               covmat: bool) -> tuple[np.ndarray, np.ndarray | None]:
-        c, g, t = self._psu_group_totals(zz, gg, inside, n_groups)
-        h = self.psu_stratum[c]
-        s_c = self.s_h[h]
-        quad = np.bincount(g, weights=s_c * t * t, minlength=n_groups)
-        t_h = np.bincount(h * n_groups + g, weights=t,
-                          minlength=self.n_strata * n_groups).reshape(self.n_strata, n_groups)
-        var = quad - (self.k_h[:, None] * t_h**2).sum(axis=0)
-        vcov = None
-        if covmat:
-            tm = sparse.csr_matrix((t, (c, g)), shape=(len(self.psu_stratum), n_groups))
-            vcov = np.asarray((tm.T @ sparse.diags(self.s_h[self.psu_stratum]) @ tm).todense())
-            vcov -= t_h.T @ (self.k_h[:, None] * t_h)
-            vcov = (vcov + vcov.T) / 2
-        return np.maximum(var, 0.0), vcov
-
     def _cal_parts(self) -> dict[str, Any]:
-        """What the calibrated variance needs from the design alone (computed once): level
-        offsets, cross-tabs of the margins, P (PSU x level sums of w), S P, P'SP, strata x P."""
+        """What the calibrated variance needs from the design alone (computed once): the
+        calibration model X (rows x L: level indicators, or R calibrate()'s model matrix),
+        the weights saved at calibration ``psw``, X' Omega X, P (PSU x L sums of psw X), S P,
+        P'SP and strata x P."""
         if hasattr(self, "_cal_cache"):
             return self._cal_cache
         cal = self.calibration
         assert cal is not None
-        ones = np.ones(self.n) if self.counts is None else self.counts
-        omega = ones if cal.method == "rake" else self.w
-        levels = [int(m.max()) + 1 for m in cal.margins]
-        offs = np.concatenate([[0], np.cumsum(levels)]).astype(np.int64)
-        big_l = int(offs[-1])
-        cross = np.zeros((big_l, big_l))
-        for k, mk in enumerate(cal.margins):
-            for m, mm in enumerate(cal.margins):
-                cross[offs[k]:offs[k + 1], offs[m]:offs[m + 1]] = np.bincount(
-                    mk * levels[m] + mm, weights=omega,
-                    minlength=levels[k] * levels[m]).reshape(levels[k], levels[m])
+        psw = self.w if cal.weights is None else np.asarray(cal.weights, float)
+        if cal.method == "greg":
+            assert cal.model is not None and cal.base is not None
+            x = sparse.csr_matrix(np.asarray(cal.model, float))
+            omega = np.asarray(cal.base, float)
+            offs = np.array([0, x.shape[1]])
+        else:
+            ones = np.ones(self.n) if self.counts is None else self.counts
+            omega = ones if cal.method == "rake" else self.w
+            levels = [int(m.max()) + 1 for m in cal.margins]
+            offs = np.concatenate([[0], np.cumsum(levels)]).astype(np.int64)
+            x = sparse.csr_matrix((np.ones(self.n * len(levels)), (
+                np.tile(np.arange(self.n), len(levels)),
+                np.concatenate([m + offs[k] for k, m in enumerate(cal.margins)]))),
+                shape=(self.n, int(offs[-1])))
+        cross = np.asarray((x.T @ sparse.diags(omega) @ x).todense())
         n_psu = len(self.psu_stratum)
         psu = np.arange(self.n) if self.psu is None else self.psu
-        rows = np.concatenate([psu] * len(cal.margins))
-        cols = np.concatenate([m + offs[k] for k, m in enumerate(cal.margins)])
-        pm = sparse.csr_matrix((np.tile(self.w, len(cal.margins)), (rows, cols)),
-                               shape=(n_psu, big_l))
+        agg = sparse.csr_matrix((np.ones(self.n), (psu, np.arange(self.n))), shape=(n_psu, self.n))
+        pm = agg @ sparse.diags(psw) @ x
         spm = sparse.diags(self.s_h[self.psu_stratum]) @ pm
         hs = sparse.csr_matrix((np.ones(n_psu), (self.psu_stratum, np.arange(n_psu))),
                                shape=(self.n_strata, n_psu))
-        self._cal_cache: dict[str, Any] = {"omega": omega, "levels": levels, "offs": offs, "cross": cross,
-                           "spm": spm.tocsr(), "psp": np.asarray((pm.T @ spm).todense()),
-                           "hpm": np.asarray((hs @ pm).todense())}
+        self._cal_cache: dict[str, Any] = {
+            "x": x, "psw": psw, "mult": omega / psw, "offs": offs, "cross": cross,
+            "spm": spm.tocsr(), "psp": np.asarray((pm.T @ spm).todense()),
+            "hpm": np.asarray((hs @ pm).todense())}
         return self._cal_cache
+
+    def _coefficients(self, r0: np.ndarray) -> np.ndarray:
+        """Calibration coefficients a (L x k) from X' diag(mult) z: R's 10 sweeps of level
+        means (rake), one sweep (post-stratification) or the GREG solve."""
+        cal = self.calibration
+        assert cal is not None
+        parts = self._cal_parts()
+        cross, offs = parts["cross"], parts["offs"]
+        if cal.method == "greg":
+            return np.linalg.pinv(cross) @ r0
+        a = np.zeros_like(r0)
+        for _ in range(RAKE_SWEEPS if cal.method == "rake" else 1):
+            for k in range(len(offs) - 1):
+                sl = slice(offs[k], offs[k + 1])
+                a[sl] += (r0[sl] - cross[sl] @ a) / np.diag(cross)[sl][:, None]
+        return a
+
+    def calibration_residuals(self, z: np.ndarray) -> np.ndarray:
+        """Rows x p influence values replaced by their calibration residuals (R svyrecvar's
+        postStrata step); ``z`` itself without calibration."""
+        if self.calibration is None:
+            return z
+        parts = self._cal_parts()
+        a = self._coefficients(np.asarray(parts["x"].T @ (parts["mult"][:, None] * z)))
+        return z - parts["psw"][:, None] * np.asarray(parts["x"] @ a)
 
     def _calibrated(self, zz: np.ndarray, gg: np.ndarray, inside: np.ndarray, n_groups: int,
                     covmat: bool) -> tuple[np.ndarray, np.ndarray | None]:
         """Variance after replacing z by its calibration residuals (R svyrecvar postStrata):
-        the residuals are z - w * sum_m a_m[level_m], with the coefficients a from the sweeps
-        of level means (small matrices only, never a dense rows x groups array)."""
-        cal = self.calibration
-        assert cal is not None
+        z - psw * X a, with the coefficients a from small matrices only (never a dense rows x
+        groups array)."""
         parts = self._cal_parts()
-        levels, offs, cross = parts["levels"], parts["offs"], parts["cross"]
-        u0 = (parts["omega"] * zz / self.w)[inside]
-        r0 = np.zeros((int(offs[-1]), n_groups))
-        for k, mk in enumerate(cal.margins):
-            r0[offs[k]:offs[k + 1]] = np.bincount(
-                mk[inside] * n_groups + gg[inside], weights=u0,
-                minlength=levels[k] * n_groups).reshape(levels[k], n_groups)
-        a = np.zeros_like(r0)
-        sweeps = RAKE_SWEEPS if cal.method == "rake" else 1
-        for _ in range(sweeps):
-            for k in range(len(cal.margins)):
-                sl = slice(offs[k], offs[k + 1])
-                a[sl] += (r0[sl] - cross[sl] @ a) / np.diag(cross)[sl][:, None]
+        rows = np.flatnonzero(inside)
+        zg = sparse.csr_matrix(((parts["mult"] * zz)[rows], (rows, gg[rows])),
+                               shape=(self.n, n_groups))
+        a = self._coefficients(np.asarray((parts["x"].T @ zg).todense()))
         return self._residual_quadratic(zz, gg, inside, n_groups, a, parts, covmat)
 
     def _residual_quadratic(self, zz: np.ndarray, gg: np.ndarray, inside: np.ndarray,
@@ -418,7 +507,7 @@ class Design:
                             ) -> tuple[np.ndarray, np.ndarray | None]:
         """V = T'ST - T_h' K T_h for T = T0 - P a (T0: PSU x group totals of z; P: PSU x level
         sums of w), expanded so that no dense PSU x group matrix is formed."""
-        c, g, t = self._psu_group_totals(zz, gg, inside, n_groups)
+        c, g, t = pair_totals(self.psu, zz, gg, inside, n_groups, self.n)
         h = self.psu_stratum[c]
         s_c = self.s_h[h]
         if self.psu is None:   # one row per PSU: every group's totals sit on distinct PSUs
@@ -471,19 +560,6 @@ def _pairs(a: np.ndarray, b: np.ndarray, n_b: int, n_a: int) -> tuple[np.ndarray
     else:
         idx = pd.unique(key)
     return idx // n_b, idx % n_b
-
-
-def _interaction(df: pd.DataFrame, cols: list[str]) -> np.ndarray:
-    """Codes of the combinations of ``cols`` (one factorisation per column, then arithmetic)."""
-    codes: np.ndarray | None = None
-    for col in cols:
-        k = pd.factorize(df[col])[0]
-        if (k < 0).any():
-            raise DataError("missing value in a calibration margin", column=col,
-                            row=int(np.flatnonzero(k < 0)[0]), expected="a level for every row")
-        codes = k if codes is None else combine_codes(codes, k)
-    assert codes is not None
-    return codes
 
 
 def resolve_design(design: Design | None, n: int) -> Design:

@@ -36,10 +36,22 @@ from helpers.stats.arrays import (
     series_name,
     t_value,
 )
-from helpers.stats.design import Calibration, CIMethod, DeffKind, Design, Interval, resolve_design
+from helpers.stats.design import Calibration, DeffKind, Design, Interval, resolve_design
+from helpers.stats.intervals import (
+    ADJUSTED_WALD_PSEUDO,
+    SHARE_DEFAULT,
+    SHARE_METHODS,
+    adjusted_wald,
+    check_method,
+    design_method,
+    interval_size,
+    nps_interval,
+    nps_method,
+    share_interval,
+)
+from helpers.stats.replicates import is_replicate, replicate_group_means
 
-#: Pseudo-counts of the adjusted Wald interval (Rocks 2016): detractor, passive, promoter.
-ADJUSTED_WALD_PSEUDO = (0.75, 1.5, 0.75)
+__all__ = ["ADJUSTED_WALD_PSEUDO", "adjusted_wald"]
 
 
 @dataclass(frozen=True)
@@ -50,7 +62,8 @@ class MeanResult(Interval):
     replacement of the same n); ``n_eff = n / deff``. ``n`` counts rows with a positive weight
     and a value in the domain. ``df`` are the design degrees of freedom of the t interval (PSUs
     minus strata holding the domain); ``n_psu`` the PSUs holding it. ``note`` says when a
-    single-PSU stratum was handled (R ``survey.lonely.psu``).
+    single-PSU stratum was handled (R ``survey.lonely.psu``). ``ci_method`` names the
+    interval (:data:`helpers.stats.intervals.CI_METHOD_NOTES`).
     """
 
     estimate: float
@@ -63,12 +76,13 @@ class MeanResult(Interval):
     df: float = float("inf")
     n_psu: int | None = None
     note: str = ""
+    ci_method: str = "t"
 
     def to_dict(self) -> dict[str, Any]:
         """Metric dict in the run-folder convention (estimate, se, ci_low, ci_high, n, ...)."""
         return {"estimate": self.estimate, "se": self.se, "ci_low": self.ci[0],
                 "ci_high": self.ci[1], "n": self.n, "deff": self.deff, "n_eff": self.n_eff,
-                "df": self.df}
+                "df": self.df, "ci_method": self.ci_method}
 
 
 @dataclass(frozen=True)
@@ -100,11 +114,16 @@ class NPSResult(Interval):
     def estimate(self) -> float:
         return self.nps
 
+    @property
+    def ci_method(self) -> str:
+        return self.method
+
     def to_dict(self) -> dict[str, Any]:
         """Metric dict in the run-folder convention (estimate, se, ci_low, ci_high, n, ...)."""
         d = asdict(self)
         d.pop("ci")
-        return {"estimate": self.nps, "ci_low": self.ci[0], "ci_high": self.ci[1], **d}
+        return {"estimate": self.nps, "ci_low": self.ci[0], "ci_high": self.ci[1],
+                "ci_method": self.method, **d}
 
 
 # --------------------------------------------------------------------------- the core
@@ -122,6 +141,8 @@ class GroupMeans:
     lonely: np.ndarray
     vcov: np.ndarray | None
     df_union: np.ndarray | None
+    #: replicate designs: the SE of each group's logit from its replicates (R svyglm), else None
+    se_logit: np.ndarray | None = None
 
     @property
     def deff(self) -> np.ndarray:
@@ -168,6 +189,9 @@ def group_means(design: Design, y: np.ndarray, groups: Groups | None = None, *,
     """
     if deff not in ("replace", "srswor"):
         raise ArgumentError(f"deff={deff!r}", argument="deff", expected="'replace' or 'srswor'")
+    if is_replicate(design):
+        return GroupMeans(**replicate_group_means(design, y, groups, total=total, covmat=covmat,
+                                                  deff=deff))
     group, n_groups = (None, 1) if groups is None else groups
     counts, wyy = (None, None) if cells is None else (cells.counts, cells.wyy)
     nan = np.isnan(y)
@@ -204,8 +228,9 @@ def group_means(design: Design, y: np.ndarray, groups: Groups | None = None, *,
         if deff == "srswor":
             var_srs = np.where(wsum >= n, var_srs * (1 - n / wsum), np.nan)
     # a mean over one PSU has an identically zero linearised variance (R: SE 0, df 0): not a
-    # measurement of precision, so it is reported as not estimable; likewise n < 2
-    var = np.where((n >= 2) & (total | (v.n_psu >= 2)), v.var, np.nan)
+    # measurement of precision, so it is reported as not estimable; likewise n < 2. A total
+    # keeps R's between-PSU variance even for one response.
+    var = v.var if total else np.where((n >= 2) & (v.n_psu >= 2), v.var, np.nan)
     return GroupMeans(wsum * mean if total else mean, var, var_srs, n.astype(np.int64), wsum,
                       v.df, v.n_psu, v.lonely, v.vcov, v.df_union)
 
@@ -286,37 +311,49 @@ def survey_total(values: ArrayLike, design: Design | None = None, *,
     return _result(gm, 0, level, df, dz)
 
 
-def wilson(p: np.ndarray, m: np.ndarray, q: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Wilson (1927) score interval for a share p on (effective) size m with quantile q."""
-    with np.errstate(divide="ignore", invalid="ignore"):
-        centre = (p + q**2 / (2 * m)) / (1 + q**2 / m)
-        half = q / (1 + q**2 / m) * np.sqrt(p * (1 - p) / m + q**2 / (4 * m**2))
-    return np.clip(centre - half, 0.0, 1.0), np.clip(centre + half, 0.0, 1.0)
-
-
-def _share_result(gm: GroupMeans, i: int, level: float, df: float | None,
-                  design: Design) -> MeanResult:
-    """Percentage with R's design-based SE and a Wilson interval on the effective n with the
-    design's t quantile (Wilson 1927; Newcombe 1998): stays inside 0-100 at small n."""
+def _share_result(gm: GroupMeans, i: int, level: float, df: float | None, design: Design,
+                  ci: str, extra: tuple[float, float | None]) -> MeanResult:
+    """Percentage with R's design-based SE and R ``svyciprop``'s interval ``ci``."""
     base = _result(gm, i, level, df, design, scale=100.0)
-    m = base.n_eff if np.isfinite(base.n_eff) and base.n_eff > 0 else float(base.n)
-    lo, hi = wilson(np.array(gm.est[i]), np.array(m), np.array(t_value(level, base.df)))
+    se = base.se / 100.0
+    if ci == "logit" and gm.se_logit is not None:   # replicates: R refits the logit per replicate
+        p = float(gm.est[i])
+        se = float(gm.se_logit[i]) * p * (1 - p)
+    d = float(gm.df[i]) if ci == "beta" else base.df   # R's beta uses degf(design)
+    lo, hi = share_interval(float(gm.est[i]), se, d, level, ci, n_rows=extra[0],
+                            dispersion=extra[1])
     return MeanResult(base.estimate, base.se, (float(100 * lo), float(100 * hi)), base.n,
-                      base.deff, base.n_eff, level, base.df, base.n_psu, base.note)
+                      base.deff, base.n_eff, level, base.df, base.n_psu, base.note, ci)
 
 
 def proportion(flags: ArrayLike, design: Design | None = None, *,
                domain: ArrayLike | None = None, level: float = 0.95,
-               deff: DeffKind = "replace", df: float | None = None) -> MeanResult:
+               deff: DeffKind = "replace", df: float | None = None,
+               ci: str = SHARE_DEFAULT) -> MeanResult:
     """Share (in %) of rows whose flag is true (0/1 or bool; NaN outside the domain), with R's
-    ``svymean`` SE and a Wilson interval on the effective n (same arguments as
-    :func:`survey_mean`)."""
+    ``svymean`` SE and R ``svyciprop``'s interval (same arguments as :func:`survey_mean`).
+
+    ``ci``: ``"logit"`` (R's default), ``"likelihood"``, ``"beta"``, ``"mean"``, ``"xlogit"`` or
+    ``"asin"`` (:func:`helpers.stats.intervals.share_interval`), t with the design df.
+    """
+    check_method(ci, SHARE_METHODS)
     name = series_name(flags, "flags")
     dz, y, groups = _single(flags, design, domain, name)
     check_scale(y, 0, 1, name)
     gm = group_means(dz, y, groups, deff=deff)
     _require_rows(gm, name)
-    return _share_result(gm, 0, level, df, dz)
+    inside = ~np.isnan(y) & (True if groups is None else groups.codes == 0) & (dz.w > 0)
+    n_rows = float(dz.n if groups is None or dz.calibration is not None
+                   else (groups.codes == 0).sum())
+    disp = _dispersion(y[inside], dz.w[inside]) if ci == "likelihood" else None
+    return _share_result(gm, 0, level, df, dz, ci, (n_rows, disp))
+
+
+def _dispersion(y: np.ndarray, w: np.ndarray) -> float:
+    """R ``summary(svyglm(y ~ 1, family = quasibinomial))$dispersion``: the design variance of
+    the Pearson residuals (y - p) / sqrt(p (1 - p)), which is n / (n - 1) for 0/1 values."""
+    n = len(y)
+    return n / (n - 1) if n > 1 else float("nan")
 
 
 # --------------------------------------------------------------------------- NPS
@@ -339,45 +376,8 @@ def nps_score(scores: ArrayLike, name: str | None = None) -> np.ndarray:
 Floats = float | np.ndarray  # the interval helpers work elementwise on scalars or arrays
 
 
-def adjusted_wald(p_pro: Floats, p_det: Floats, n_eff: Floats, q: Floats
-                  ) -> tuple[np.ndarray, np.ndarray]:
-    """Adjusted Wald interval (Rocks 2016) from shares and (effective) sample size, in fractions:
-    0.75 / 1.5 / 0.75 pseudo-responses added, then the Wald interval with quantile ``q``."""
-    det_ps, pas_ps, pro_ps = ADJUSTED_WALD_PSEUDO
-    n_adj = n_eff + det_ps + pas_ps + pro_ps
-    pro = (p_pro * n_eff + pro_ps) / n_adj
-    det = (p_det * n_eff + det_ps) / n_adj
-    est = pro - det
-    se = np.sqrt(np.maximum(pro + det - est**2, 0.0) / n_adj)
-    return np.clip(est - q * se, -1, 1), np.clip(est + q * se, -1, 1)
-
-
-def _interval_size(n: Floats, n_eff: Floats) -> np.ndarray:
-    """The size an adjusted Wald interval adds its pseudo-responses to: the effective n where
-    the design gives one, else n."""
-    return np.where(np.isfinite(n_eff) & (n_eff > 0), n_eff, n)
-
-
-def _nps_interval(est: Floats, se: Floats, p_pro: Floats, p_det: Floats, size: Floats,
-                  q: Floats, ci: str) -> tuple[np.ndarray, np.ndarray]:
-    """Wald or adjusted-Wald bounds (fractions; ``size`` from :func:`_interval_size`); NaN
-    where no SE or no quantile."""
-    if ci == "wald":
-        lo, hi = np.clip(est - q * se, -1, 1), np.clip(est + q * se, -1, 1)
-    else:
-        lo, hi = adjusted_wald(p_pro, p_det, size, q)
-    bad = ~np.isfinite(se) | ~np.isfinite(q)
-    return np.where(bad, np.nan, lo), np.where(bad, np.nan, hi)
-
-
-def _check_ci(ci: str) -> None:
-    if ci not in ("adjusted_wald", "wald"):
-        raise ArgumentError(f"unknown ci method {ci!r}", argument="ci",
-                            expected="'adjusted_wald' or 'wald'")
-
-
 def nps(scores: ArrayLike, design: Design | None = None, *, domain: ArrayLike | None = None,
-        ci: CIMethod = "adjusted_wald", level: float = 0.95, deff: DeffKind = "replace",
+        ci: str | None = None, level: float = 0.95, deff: DeffKind = "replace",
         df: float | None = None) -> NPSResult:
     """Net Promoter Score in points with SE and confidence interval.
 
@@ -387,12 +387,15 @@ def nps(scores: ArrayLike, design: Design | None = None, *, domain: ArrayLike | 
     +100/0/-100 score (clustered by account for B2B, raked for B2C) with ``deff`` / ``n_eff``
     and the design df; ``domain`` estimates a segment within the full design.
 
-    ``ci="adjusted_wald"`` adds 0.75 detractor, 1.5 passive and 0.75 promoter pseudo-responses
-    (n + 3) before the Wald interval (better coverage at small n); under a design they are
-    added to the effective n. ``ci="wald"`` is estimate +- t SE. Both use the t quantile with
-    ``df`` (default: the design's df). n < 2: no SE and no interval.
+    ``ci``: default ``"t"`` under a design (R ``confint(svymean(...), df = degf(design))``) and
+    ``"adjusted_wald"`` without one (R ``NPS``). ``"adjusted_wald"`` adds 0.75 detractor, 1.5
+    passive and 0.75 promoter pseudo-responses (n + 3) before the Wald interval (better
+    coverage at small n); under a design they are added to the effective n. ``"wald"`` is
+    estimate +- t SE clipped to -100..100. All use the t quantile with ``df`` (default: the
+    design's df). n < 2: no SE and no interval. The result's ``method`` (``ci_method``) names
+    the interval (``"<method>_design"`` for the options under a design).
     """
-    _check_ci(ci)
+    ci = nps_method(ci, design is not None)
     check_level(level)
     name = series_name(scores, "scores")
     y = nps_score(scores, name) / 100.0
@@ -409,10 +412,10 @@ def nps(scores: ArrayLike, design: Design | None = None, *, domain: ArrayLike | 
     p_det = float(dz.w @ ((y < 0) & inside) / gm.wsum[0])
     d = float(gm.df[0]) if df is None else float(df)
     se, q = float(np.sqrt(gm.var[0])), t_value(level, d)
-    lo, hi = _nps_interval(gm.est[0], se, p_pro, p_det, _interval_size(gm.n[0], gm.n_eff[0]), q,
-                           ci)
+    lo, hi = nps_interval(gm.est[0], se, p_pro, p_det, interval_size(gm.n[0], gm.n_eff[0]), q,
+                          ci)
     return NPSResult(100 * float(gm.est[0]), 100 * se, (100 * float(lo), 100 * float(hi)),
-                     int(gm.n[0]), p_pro, 1 - p_pro - p_det, p_det, ci + "_design",
+                     int(gm.n[0]), p_pro, 1 - p_pro - p_det, p_det, design_method(ci),
                      float(gm.deff[0]), float(gm.n_eff[0]), level, d, int(gm.n_psu[0]),
                      lonely_note(int(gm.lonely[0]), dz))
 
@@ -426,7 +429,7 @@ def _nps_multinomial(y: np.ndarray, ci: str, level: float, df: float | None,
     est = p_pro - p_det
     se = float(np.sqrt(max(p_pro + p_det - est**2, 0.0) / n)) if n >= 2 else float("nan")
     d = np.inf if df is None else float(df)
-    lo, hi = _nps_interval(est, se, p_pro, p_det, float(n), t_value(level, d), ci)
+    lo, hi = nps_interval(est, se, p_pro, p_det, float(n), t_value(level, d), ci)
     return NPSResult(100 * est, 100 * se, (100 * float(lo), 100 * float(hi)), n, p_pro,
                      1 - p_pro - p_det, p_det, ci, None, None, level, d)
 
@@ -477,14 +480,14 @@ def survey_by(df: pd.DataFrame, value: str, by: str | Sequence[str], *,
         estimate=gm.est[keep], se=se[keep], ci_low=(gm.est - q * se)[keep],
         ci_high=(gm.est + q * se)[keep], df=gm.df[keep], n=gm.n[keep],
         n_psu=gm.n_psu[keep], deff=gm.deff[keep], n_eff=gm.n_eff[keep],
-        note=[lonely_note(int(k), dz) for k in gm.lonely[keep]])
+        note=[lonely_note(int(k), dz) for k in gm.lonely[keep]], ci_method="t")
     _attach_vcov(table, gm, keep, 1.0)
     return table
 
 
 def nps_table(df: pd.DataFrame, by: str | Sequence[str], score: str = "ltr", *,
               design: Design | None = None, level: float = 0.95,
-              ci: CIMethod = "adjusted_wald", covmat: bool = False) -> pd.DataFrame:
+              ci: str | None = None, covmat: bool = False) -> pd.DataFrame:
     """NPS with uncertainty for every group of ``by``, vectorised: R ``svyby`` of the score.
 
     One row per group with rated rows of positive weight (sorted): the ``by`` columns, ``n``,
@@ -498,7 +501,7 @@ def nps_table(df: pd.DataFrame, by: str | Sequence[str], score: str = "ltr", *,
     """
     by_cols = [by] if isinstance(by, str) else list(by)
     require_columns(df, [*by_cols, score], "responses")
-    _check_ci(ci)
+    ci = nps_method(ci, design is not None)
     check_level(level)
     y = nps_score(df[score], score) / 100.0
     groups = group_codes(df, by_cols)
@@ -518,8 +521,8 @@ def nps_table(df: pd.DataFrame, by: str | Sequence[str], score: str = "ltr", *,
         else:
             var, dfs, deffs, n_effs = gm.var, gm.df, gm.deff, gm.n_eff
     se = np.sqrt(var)
-    lo, hi = _nps_interval(gm.est, se, p_pro, p_det, _interval_size(n, n_effs),
-                           t_value(level, dfs), ci)
+    lo, hi = nps_interval(gm.est, se, p_pro, p_det, interval_size(n, n_effs),
+                          t_value(level, dfs), ci)
     keep = gm.n > 0
     extra = {"n_clusters": gm.n_psu[keep]} if dz.clustered else {}
     table = _labels(df, by_cols, groups, keep).assign(
@@ -528,7 +531,8 @@ def nps_table(df: pd.DataFrame, by: str | Sequence[str], score: str = "ltr", *,
         nps=100 * gm.est[keep], se=100 * se[keep], ci_low=100 * lo[keep],
         ci_high=100 * hi[keep], df=dfs[keep], deff=deffs[keep], n_eff=n_effs[keep],
         n_psu=gm.n_psu[keep], **extra,
-        note=[lonely_note(int(k), dz) for k in gm.lonely[keep]])
+        note=[lonely_note(int(k), dz) for k in gm.lonely[keep]],
+        ci_method=ci if design is None else design_method(ci))
     _attach_vcov(table, gm, keep, 100.0)
     return table
 
@@ -557,7 +561,7 @@ def _cell_levels(cells: pd.DataFrame, cols: list[str]) -> np.ndarray:
 
 
 def nps_table_cells(cells: pd.DataFrame, by: str | Sequence[str], value: str = "nps", *,
-                    design: Design, level: float = 0.95, ci: CIMethod = "adjusted_wald",
+                    design: Design, level: float = 0.95, ci: str | None = None,
                     covmat: bool = False) -> pd.DataFrame:
     """:func:`nps_table` from a moment table instead of rows: the same columns and numbers.
 
@@ -567,7 +571,7 @@ def nps_table_cells(cells: pd.DataFrame, by: str | Sequence[str], value: str = "
     """
     by_cols = [by] if isinstance(by, str) else list(by)
     require_columns(cells, [*by_cols, "n", "sw", f"s__{value}", f"ss__{value}"], "moments")
-    _check_ci(ci)
+    ci = nps_method(ci, True)
     sw = cells["sw"].to_numpy(float)
     s1, s2 = cells[f"s__{value}"].to_numpy(float), cells[f"ss__{value}"].to_numpy(float)
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -583,8 +587,8 @@ def nps_table_cells(cells: pd.DataFrame, by: str | Sequence[str], value: str = "
         p_det = np.bincount(gv, weights=np.where(valid, (s2 - s1) / 2, 0.0),
                             minlength=groups.n) / gm.wsum
     se = np.sqrt(gm.var)
-    lo, hi = _nps_interval(gm.est, se, p_pro, p_det, _interval_size(gm.n.astype(float), gm.n_eff),
-                           t_value(level, gm.df), ci)
+    lo, hi = nps_interval(gm.est, se, p_pro, p_det, interval_size(gm.n.astype(float), gm.n_eff),
+                          t_value(level, gm.df), ci)
     keep = gm.n > 0
     extra = {"n_clusters": gm.n_psu[keep]} if design.clustered else {}
     table = _labels(cells, by_cols, groups, keep).assign(
@@ -593,6 +597,7 @@ def nps_table_cells(cells: pd.DataFrame, by: str | Sequence[str], value: str = "
         nps=100 * gm.est[keep], se=100 * se[keep], ci_low=100 * lo[keep],
         ci_high=100 * hi[keep], df=gm.df[keep], deff=gm.deff[keep], n_eff=gm.n_eff[keep],
         n_psu=gm.n_psu[keep], **extra,
-        note=[lonely_note(int(k), design) for k in gm.lonely[keep]])
+        note=[lonely_note(int(k), design) for k in gm.lonely[keep]],
+        ci_method=design_method(ci))
     _attach_vcov(table, gm, keep, 100.0)
     return table

@@ -47,9 +47,9 @@ def _margin_codes(df: pd.DataFrame, var: str,
         bad = levels[int(np.flatnonzero(~np.isfinite(target) | (target <= 0))[0])]
         raise DataError(f"margin share of level {bad!r} is {shares[bad]!r}", column=var,
                         expected="positive shares (drop levels absent from the population)")
-    if abs(target.sum() - 1) > _SUM_TOL:
+    if abs(target.sum() - 1) > _SUM_TOL and target.sum() < 2:
         raise DataError(f"margin shares sum to {target.sum():.6g}", column=var,
-                        expected="shares summing to 1")
+                        expected="shares summing to 1, or population totals")
     col = df[var]
     if col.isna().any():
         row = int(np.flatnonzero(col.isna().to_numpy())[0])
@@ -68,6 +68,19 @@ def _margin_codes(df: pd.DataFrame, var: str,
     return codes, target
 
 
+def _population_size(specs: list[tuple[str, np.ndarray, np.ndarray]], base_total: float) -> float:
+    """The population size of margins given as totals (all must agree), else the base total."""
+    sizes = {v: float(t.sum()) for v, _c, t in specs if abs(t.sum() - 1) > _SUM_TOL}
+    if not sizes:
+        return base_total
+    size = next(iter(sizes.values()))
+    for var, other in sizes.items():
+        if abs(other - size) > 1e-9 * size:
+            raise DataError(f"margin totals sum to {other:.10g}, another margin to {size:.10g}",
+                            column=var, expected="population totals of one population")
+    return size
+
+
 def rake(df: pd.DataFrame, margins: Mapping[str, Mapping[Any, float]],
          base_weight: str | Any | None = None, max_iter: int = 100,
          tol: float = 1e-6) -> pd.Series:
@@ -76,16 +89,18 @@ def rake(df: pd.DataFrame, margins: Mapping[str, Mapping[Any, float]],
     Parameters
     ----------
     df : one row per respondent, with every raking variable.
-    margins : ``{variable: {level: population share}}``; each variable's shares sum to 1.
+    margins : ``{variable: {level: population total}}`` (R ``rake()``'s population tables),
+        or ``{variable: {level: share}}`` with shares summing to 1 (scaled to the population
+        size of the margins given as totals, else to the base weights' total).
     base_weight : column name or array of design weights (default 1 each).
     max_iter : full sweeps over the variables before giving up.
     tol : largest allowed gap between achieved and target share.
 
     Returns
     -------
-    Series ``weight`` on ``df.index``: positive, summing to the base weights' total, whose
-    weighted shares reproduce every margin within ``tol`` (R ``rake()`` with population totals
-    = shares x that total). Estimate with ``Design(..., calibrate=<the margin columns>)`` so the
+    Series ``weight`` on ``df.index``: positive, whose weighted totals reproduce every margin
+    (shares: within ``tol``) (R ``rake()``); they sum to the population size (margins as
+    totals) or to the base weights' total (shares only). Estimate with ``Design(..., calibrate=<the margin columns>)`` so the
     variance uses the calibration residuals as R does for a raked design. Raises DataError when a data level has
     no margin, a margin does not sum to 1, a margin level has no respondents, or the margins
     cannot be met jointly (no convergence).
@@ -102,7 +117,8 @@ def rake(df: pd.DataFrame, margins: Mapping[str, Mapping[Any, float]],
     else:
         base = _positive_weights(base_weight, n, "base_weight")
     specs = [(var, *_margin_codes(df, var, shares)) for var, shares in margins.items()]
-    total = base.sum()
+    total = _population_size(specs, base.sum())
+    specs = [(v, c, t / t.sum()) for v, c, t in specs]
     w = base.copy()
     gap = np.inf
     for _ in range(max_iter):

@@ -1,0 +1,273 @@
+"""The B2B response programme: who to hear from next.
+
+Response rates per account and wave against the programme's target (``response_target``, 70 %
+by default for B2B) with confidence intervals; the roles (decision maker, influencer) an account
+has not been heard from this year; a response-propensity model fitted on the invitations and
+validated on the latest wave it did not see (AUC, calibration slope); and the chase list for the
+next wave: contacts (by hashed contact key and role, never a name) ranked by the expected lift in
+the coverage of revenue and of decision makers. The trend towards the target is shown per tier.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from helpers.analysis import accounts as account_views
+from helpers.analysis.drivers import logit_newton
+from helpers.analysis.programme import RESPONSE_TARGET
+from helpers.errors import ArgumentError, ThinData, require_columns
+
+#: Roles an account programme wants to hear from every year.
+KEY_ROLES = ("decision_maker", "influencer")
+#: Invitation columns the propensity model uses when present (besides role, tier and tenure).
+OPTIONAL_FEATURES = ("reminders", "days_since_touch")
+
+
+def _check_target(target: float) -> float:
+    if not 0 < target <= 1:
+        raise ArgumentError(f"response_target {target!r}", argument="response_target",
+                            expected="a share between 0 and 1 (0.7 = 70 %)")
+    return float(target)
+
+
+def rates_against_target(invitations: pd.DataFrame, target: float = RESPONSE_TARGET,
+                         by: str = "account_id") -> pd.DataFrame:
+    """Response rate (%) per wave and `by` (account, tier, role) with its 95 % CI, against the
+    target: ``status`` is "at target" when the CI lies above it, "below target" when below,
+    else "not yet clear"."""
+    goal = 100 * _check_target(target)
+    require_columns(invitations, ["wave", "account_id", "responded"], "invitations")
+    parts = []
+    for wave, inv in invitations.groupby("wave", sort=True):
+        part = account_views.response_rates(inv, by)
+        parts.append(part.assign(wave=str(wave)))
+    out = pd.concat(parts, ignore_index=True)
+    out["target"] = goal
+    out["gap"] = out["rate"] - goal
+    out["status"] = np.select([out["ci_low"] >= goal, out["ci_high"] < goal],
+                              ["at target", "below target"], "not yet clear")
+    return out[["wave", by, "invited", "responded", "rate", "ci_low", "ci_high", "target", "gap",
+                "status", "n"]]
+
+
+def tier_trend(invitations: pd.DataFrame, accounts: pd.DataFrame, target: float = RESPONSE_TARGET,
+               tier: str = "tier") -> pd.DataFrame:
+    """Response rate per tier and wave against the target (clustered by account), with each
+    tier's change per wave (least-squares slope over the waves, points per wave)."""
+    inv = invitations
+    if tier not in inv:
+        if tier not in accounts:
+            raise ThinData(f"no column {tier!r} in the invitations or the account master",
+                           file="accounts", column=tier, expected="the accounts' tier")
+        inv = inv.assign(**{tier: inv["account_id"].map(accounts.set_index("account_id")[tier])})
+    out = rates_against_target(inv, target, by=tier)
+    order = {w: i for i, w in enumerate(sorted(out["wave"].unique()))}
+    slopes = {t: (np.polyfit(g["wave"].map(order), g["rate"], 1)[0] if len(g) > 1 else np.nan)
+              for t, g in out.groupby(tier)}
+    out["points_per_wave"] = out[tier].map(slopes)
+    return out
+
+
+def coverage_gaps(invitations: pd.DataFrame, waves: Sequence[str],
+                  roles: Sequence[str] = KEY_ROLES) -> pd.DataFrame:
+    """Per account: the key roles invited in `waves` (this year) but never heard from.
+
+    Columns: account_id, one True/False column per role (``no_<role>``: invited, never answered),
+    ``gaps`` (the roles missing, in words) and ``invited_contacts``. Only accounts with a gap."""
+    require_columns(invitations, ["wave", "account_id", "responded", "role"], "invitations")
+    inv = invitations[invitations["wave"].astype(str).isin([str(w) for w in waves])]
+    inv = inv[inv["role"].astype(str).isin(roles)]
+    heard = inv.groupby(["account_id", "role"], observed=True)["responded"].any().unstack()
+    out = pd.DataFrame(index=heard.index)
+    for r in roles:
+        out[f"no_{r}"] = heard[r].eq(False) if r in heard else False
+    flags = out[[f"no_{r}" for r in roles]].to_numpy(bool)
+    out["gaps"] = [", ".join(r.replace("_", " ") for r, f in zip(roles, row, strict=True) if f)
+                   for row in flags]
+    out["invited_contacts"] = inv.groupby("account_id")["contact_key"].nunique() \
+        if "contact_key" in inv else inv.groupby("account_id").size()
+    out = out[flags.any(axis=1)].reset_index()
+    out["account_id"] = out["account_id"].astype(str)
+    return out.sort_values("account_id", ignore_index=True)
+
+
+def propensity_features(invitations: pd.DataFrame, accounts: pd.DataFrame | None = None
+                        ) -> pd.DataFrame:
+    """One row per invitation: responded, wave, account, contact, and the model's features:
+    role and tier dummies, tenure (years since the deal closed, when known), the contact's
+    answer to the previous wave (``past_response``; ``first_invite`` where there was none) and,
+    where the invitations carry them, reminders and days since the last touchpoint."""
+    require_columns(invitations, ["wave", "account_id", "responded"], "invitations")
+    inv = invitations.reset_index(drop=True)
+    x = pd.DataFrame({"responded": inv["responded"].astype(bool).astype(float),
+                      "wave": inv["wave"].astype(str), "account_id": inv["account_id"].astype(str)})
+    x["contact_key"] = inv["contact_key"].astype(str) if "contact_key" in inv else x.index.astype(str)
+    x["role"] = inv["role"].astype(str) if "role" in inv else "unknown"
+    acc = accounts.set_index("account_id") if accounts is not None and len(accounts) else None
+    x["tier"] = (x["account_id"].map(acc["tier"]).astype(str) if acc is not None and "tier" in acc
+                 else "unknown")
+    if acc is not None and "deal_close_date" in acc and "invited_at" in inv:
+        close = pd.to_datetime(x["account_id"].map(acc["deal_close_date"]), errors="coerce")
+        x["tenure_years"] = (pd.to_datetime(inv["invited_at"]) - close).dt.days / 365.25
+    contact = pd.factorize(x["contact_key"])[0]
+    order = np.lexsort((pd.factorize(x["wave"], sort=True)[0], contact))
+    same = np.r_[False, contact[order][1:] == contact[order][:-1]]
+    past = np.full(len(x), np.nan)
+    past[order[1:]] = np.where(same[1:], x["responded"].to_numpy()[order[:-1]], np.nan)
+    x["first_invite"] = np.isnan(past).astype(float)
+    x["past_response"] = np.nan_to_num(past)
+    for c in OPTIONAL_FEATURES:
+        if c in inv:
+            x[c] = pd.to_numeric(inv[c], errors="coerce")
+    return x
+
+
+def _design(x: pd.DataFrame, levels: dict[str, list[str]] | None = None
+            ) -> tuple[np.ndarray, list[str], dict[str, list[str]]]:
+    """Model matrix: intercept, dummies (reference: the first level seen in fitting) and
+    numeric features with values."""
+    levels = levels or {c: sorted(x[c].unique()) for c in ("role", "tier")}
+    cols, names = [np.ones(len(x))], ["intercept"]
+    for c, lv in levels.items():
+        ref = "influencer" if c == "role" and "influencer" in lv else lv[0]
+        for v in lv:
+            if v != ref:
+                cols.append((x[c] == v).to_numpy(float))
+                names.append(f"{c}: {v}")
+    for c in ("tenure_years", "past_response", "first_invite", *OPTIONAL_FEATURES):
+        if c in x:
+            cols.append(x[c].fillna(x[c].median() if x[c].notna().any() else 0).to_numpy(float))
+            names.append(c)
+    return np.column_stack(cols), names, levels
+
+
+@dataclass(frozen=True)
+class PropensityModel:
+    """A response-propensity model and how well it predicts a wave it did not see.
+
+    `coefficients`: log-odds per feature with account-clustered 95 % CIs; `auc` and
+    `calibration_slope` (1 = well calibrated, below 1 = over-confident) on `holdout_wave`."""
+
+    coefficients: pd.DataFrame
+    auc: float
+    calibration_slope: float
+    calibration_ci: tuple[float, float]
+    holdout_wave: str
+    n_train: int
+    n_test: int
+    levels: dict[str, list[str]]
+    beta: np.ndarray
+
+    def predict(self, x: pd.DataFrame) -> np.ndarray:
+        """Probability of answering for feature rows `x` (:func:`propensity_features`)."""
+        m, _, _ = _design(x.assign(**{c: x[c].where(x[c].isin(lv), lv[0])
+                                      for c, lv in self.levels.items()}), self.levels)
+        return 1 / (1 + np.exp(-m @ self.beta))
+
+
+def _logit_fit(m: np.ndarray, y: np.ndarray, groups: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Logistic regression (Newton-Raphson) with an account-clustered CR1 covariance: (beta, se)
+    (as statsmodels ``Logit(...).fit(cov_type="cluster")``)."""
+    y = np.asarray(y, float)
+    beta = logit_newton(m, y, np.ones(len(y)))
+    p = 1 / (1 + np.exp(-np.clip(m @ beta, -30, 30)))
+    bread = np.linalg.pinv((m * (p * (1 - p))[:, None]).T @ m)
+    codes, uniq = pd.factorize(np.asarray(groups))
+    scores = np.zeros((len(uniq), m.shape[1]))
+    np.add.at(scores, codes, m * (y - p)[:, None])
+    g, n, k = len(uniq), len(y), m.shape[1]
+    adj = g / max(g - 1, 1) * (n - 1) / max(n - k, 1)
+    cov = adj * bread @ (scores.T @ scores) @ bread
+    return beta, np.sqrt(np.clip(np.diag(cov), 0, None))
+
+
+def fit_propensity(features: pd.DataFrame, holdout_wave: str | None = None) -> PropensityModel:
+    """Fit the response-propensity model on every wave before `holdout_wave` (the latest by
+    default) and validate it there: AUC and calibration slope (logistic regression of the
+    held-out answers on the model's log-odds). The coefficients reported are those of the
+    model refitted on every wave."""
+    from sklearn.metrics import roc_auc_score
+
+    waves = sorted(features["wave"].unique())
+    hold = holdout_wave or waves[-1]
+    train, test = features[features["wave"] < hold], features[features["wave"] == hold]
+    if len(waves) < 2 or train["responded"].nunique() < 2 or test["responded"].nunique() < 2:
+        raise ThinData(f"{len(waves)} wave(s) of invitations", file="invitations",
+                       expected="two waves or more, with answers and non-answers in each")
+    m_train, _, levels = _design(train)
+    beta, _ = _logit_fit(m_train, train["responded"].to_numpy(), train["account_id"].to_numpy())
+    m_test, _, _ = _design(test.assign(**{c: test[c].where(test[c].isin(lv), lv[0])
+                                         for c, lv in levels.items()}), levels)
+    eta = m_test @ beta
+    y_test = test["responded"].to_numpy()
+    slope, slope_se = _logit_fit(np.column_stack([np.ones(len(eta)), eta]), y_test,
+                                 test["account_id"].to_numpy())
+    m_all, names, levels_all = _design(features)
+    beta_all, se_all = _logit_fit(m_all, features["responded"].to_numpy(),
+                                  features["account_id"].to_numpy())
+    z = stats.norm.ppf(0.975)
+    coef = pd.DataFrame({"feature": names, "estimate": beta_all, "se": se_all,
+                         "ci_low": beta_all - z * se_all, "ci_high": beta_all + z * se_all})
+    return PropensityModel(coef, float(roc_auc_score(y_test, eta)), float(slope[1]),
+                           (float(slope[1] - z * slope_se[1]), float(slope[1] + z * slope_se[1])),
+                           str(hold), len(train), len(test), levels_all, beta_all)
+
+
+def chase_list(model: PropensityModel, features: pd.DataFrame, accounts: pd.DataFrame,
+               waves: Sequence[str], top: int = 50) -> pd.DataFrame:
+    """The contacts to chase in the next wave, best first: by hashed contact key and role.
+
+    A contact's expected lift is their predicted chance of answering (the latest wave's answer
+    as their past response) times what their answer would add this year: the account's share of
+    ARR when nobody at the account has answered (revenue coverage, percentage points) plus one
+    account's share of decision-maker coverage when they are the decision maker of an account
+    whose decision maker has not answered (percentage points of accounts)."""
+    year = features[features["wave"].isin([str(w) for w in waves])]
+    latest = year[year["wave"] == year["wave"].max()].copy()
+    latest["past_response"], latest["first_invite"] = latest["responded"], 0.0
+    p = model.predict(latest)
+    heard = year.groupby("account_id")["responded"].any()
+    dm_heard = year[year["role"] == "decision_maker"].groupby("account_id")["responded"].any()
+    arr = accounts.set_index("account_id")["arr"] if "arr" in accounts else pd.Series(dtype=float)
+    share = latest["account_id"].map(arr / arr.sum()).fillna(0.0).to_numpy(float)
+    no_answer = ~latest["account_id"].map(heard).fillna(False).astype(bool).to_numpy()
+    dm_gap = (latest["role"].eq("decision_maker")
+              & ~latest["account_id"].map(dm_heard).fillna(False).astype(bool)).to_numpy()
+    out = pd.DataFrame({
+        "contact_key": latest["contact_key"].to_numpy(), "account_id": latest["account_id"].to_numpy(),
+        "role": latest["role"].to_numpy(), "tier": latest["tier"].to_numpy(), "p_answer": p,
+        "revenue_lift_pts": 100 * p * share * no_answer,
+        "dm_lift_pts": 100 * p * dm_gap / max(year["account_id"].nunique(), 1)})
+    out["expected_lift_pts"] = out["revenue_lift_pts"] + out["dm_lift_pts"]
+    out = out[out["expected_lift_pts"] > 0].sort_values(
+        ["expected_lift_pts", "contact_key"], ascending=[False, True], ignore_index=True)
+    out.insert(0, "rank", np.arange(1, len(out) + 1))
+    return out.head(top)
+
+
+def headline_metrics(rates_by_tier: pd.DataFrame, model: PropensityModel | None,
+                     invitations: pd.DataFrame, target: float = RESPONSE_TARGET
+                     ) -> dict[str, dict[str, float]]:
+    """Metrics for the run folder: the latest wave's B2B response rate (clustered CI) against
+    the target, tiers at target, and the propensity model's out-of-sample AUC and slope."""
+    latest = invitations[invitations["wave"] == invitations["wave"].max()]
+    overall = account_views.response_rates(latest.assign(all="all"), "all").iloc[0]
+    last = rates_by_tier[rates_by_tier["wave"] == rates_by_tier["wave"].max()]
+    out: dict[str, dict[str, float]] = {
+        "response_rate_b2b": {"estimate": round(float(overall["rate"]), 2),
+                              "ci_low": round(float(overall["ci_low"]), 2),
+                              "ci_high": round(float(overall["ci_high"]), 2),
+                              "n": int(overall["n"]), "target": 100 * target},
+        "tiers_at_target": {"estimate": int((last["status"] == "at target").sum()), "n": len(last)},
+    }
+    if model is not None:
+        out["propensity_auc"] = {"estimate": round(model.auc, 3), "n": model.n_test}
+        out["propensity_calibration_slope"] = {"estimate": round(model.calibration_slope, 3),
+                                               "ci_low": round(model.calibration_ci[0], 3),
+                                               "ci_high": round(model.calibration_ci[1], 3)}
+    return out
