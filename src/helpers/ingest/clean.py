@@ -11,7 +11,7 @@ import dataclasses
 import fnmatch
 import os
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,8 +24,9 @@ from helpers import inputs as registry
 from helpers.errors import DataError
 from helpers.ingest import fields, quality, readers, side_tables
 from helpers.ingest import schema as schema_mod
-from helpers.ingest.pii_text import PLACEHOLDER
-from helpers.ingest.privacy import hash_keys, load_salt, mask_comments
+from helpers.ingest.pii_extra import MaskContext
+from helpers.ingest.pii_text import PLACEHOLDER, mask_text
+from helpers.ingest.privacy import hash_keys, holds_contact, load_salt, mask_comments, mask_field
 from helpers.ingest.schema import Schema
 from helpers.measures import Measure
 
@@ -64,7 +65,7 @@ def _read_fields(survey: readers.Survey, sch: Schema, mapped: dict[str, str]
             answers[name] = {"column": col, "labels_mapped": parsed.labels_mapped,
                              "not_applicable": parsed.not_applicable, "unreadable": parsed.unparseable,
                              "out_of_range": int(parsed.out_of_range.sum()),
-                             "examples": fields.unreadable_examples(raw[col], parsed, sch)}
+                             "examples": [mask_text(e) for e in fields.unreadable_examples(raw[col], parsed, sch)]}
         elif spec.type == "datetime":
             out[name] = fields.dates_checked(raw[col], survey.path, col)
             if out[name].isna().all() and raw[col].notna().any():
@@ -85,11 +86,13 @@ def _read_fields(survey: readers.Survey, sch: Schema, mapped: dict[str, str]
 
 
 def clean_responses(survey: readers.Survey, sch: Schema, salt: str, speeder_fraction: float | None = None,
-                    min_grid_items: int | None = None, keep_finished: bool = False) -> CleanResult:
+                    min_grid_items: int | None = None, keep_finished: bool = False, *,
+                    companies: Iterable[str] = ()) -> CleanResult:
     """Map an export to the schema's fields, flag quality problems and remove personal data.
 
     `keep_finished` keeps the export's ``finished`` field (:func:`run_parts` needs it to rank
-    duplicates across parts); it is dropped otherwise.
+    duplicates across parts); it is dropped otherwise. `companies` (the accounts' names) are
+    masked in comments like personal data.
     """
     raw = survey.data
     n = len(raw)
@@ -110,8 +113,7 @@ def clean_responses(survey: readers.Survey, sch: Schema, salt: str, speeder_frac
         source = schema_mod.locate(spec, list(raw.columns), survey.questions, survey.import_ids)
         if source is not None and spec.action == "hash":
             out[name] = hash_keys(raw[source], salt)
-    if "comment" in out:
-        out["comment"] = mask_comments(out["comment"])
+    _mask_text_fields(out, sch, salt, MaskContext.build(sch.privacy_keep, companies))
 
     _derive(out, sch, str(survey.path))
     _replicate_weights(raw, sch, out, str(survey.path))
@@ -121,6 +123,30 @@ def clean_responses(survey: readers.Survey, sch: Schema, salt: str, speeder_frac
     out = out.drop(columns=["status", "distribution_channel", "started_at",
                             *([] if keep_finished else ["finished"])], errors="ignore")
     return CleanResult(out.reset_index(drop=True), comp, log, schema=sch)
+
+
+#: Fields that identify a response, an account or a rep: a value holding contact details is
+#: replaced by its salted hash key (the value still links the same rows).
+_ID_FIELDS = ("response_id", "account_id", "rep_id")
+_NOT_FREE_TEXT = ("market", "wave", "role", "status", "distribution_channel", "finished")
+
+
+def _mask_text_fields(out: pd.DataFrame, sch: Schema, salt: str, context: MaskContext) -> None:
+    """Personal data in every kept text field: the comment and any other free text masked in
+    full; segment values masked where rare (a value many respondents share is no one's name, so
+    only contact details are masked in it); ids holding contact details hashed."""
+    if "comment" in out:
+        out["comment"] = mask_comments(out["comment"], context)
+    for name in out.columns:
+        if name == "comment" or name in sch.personal or name in _NOT_FREE_TEXT \
+                or not (pd.api.types.is_string_dtype(out[name]) or out[name].dtype == object):
+            continue
+        if name in _ID_FIELDS:
+            contact = holds_contact(out[name])
+            if contact.any():
+                out[name] = out[name].where(~contact, hash_keys(out[name], salt))
+        else:
+            out[name] = mask_field(out[name], context)
 
 
 def _replicate_weights(raw: pd.DataFrame, sch: Schema, out: pd.DataFrame, path: str) -> None:
@@ -253,7 +279,7 @@ def prepare(raw_path: str | os.PathLike[str], schema_path: str | os.PathLike[str
     sch = schema_mod.load(schema_path)
     salt = load_salt()
     survey = readers.read_survey(raw, format=format, encoding=encoding)
-    result = clean_responses(survey, sch, salt, speeder_fraction)
+    result = clean_responses(survey, sch, salt, speeder_fraction, companies=company_names(files))
     for name in registry.INPUTS:  # in registry order: the cleaning log lists them so
         if name in files:
             result.side_tables[name] = side_tables.read_input(registry.INPUTS[name], paths.resolve(files[name]), salt)
@@ -265,6 +291,19 @@ def prepare(raw_path: str | os.PathLike[str], schema_path: str | os.PathLike[str
     result.log["accounts_from"] = ("account master" if "accounts" in files else
                                    "responses" if "accounts" in result.side_tables else None)
     return result
+
+
+#: Columns of an account master that hold the customer's company name.
+COMPANY_COLUMNS = ("account_name", "company", "company_name", "customer_name", "name")
+
+
+def company_names(files: Mapping[str, str]) -> list[str]:
+    """The customers' company names in the account master (when given), to mask in comments."""
+    if "accounts" not in files:
+        return []
+    table = side_tables.read_table(paths.resolve(files["accounts"]))
+    col = next((c for c in COMPANY_COLUMNS if c in table), None)
+    return [] if col is None else table[col].dropna().astype(str).unique().tolist()
 
 
 def preflight(raw_path: str | os.PathLike[str], schema_path: str | os.PathLike[str] = schema_mod.DEFAULT_SCHEMA,

@@ -55,6 +55,9 @@ PERSONAL = [  # before anything else: an e-mail column must never become a segme
        "", r"(?i)^(your |full |contact |respondent |customer |person |participant )*name\??$",
        action="drop"),
     _rule("phone", "phone phonenumber mobile telephone", "", r"(?i)\b(phone|mobile)\b", action="drop"),
+    _rule("contact_details", "contactdetails yourcontactdetails contactinfo contactinformation "
+          "kontaktdaten coordonnees datosdecontacto", "", r"(?i)contact (details|info)|kontaktdaten|"
+          r"coordonnées|datos de contacto|dati di contatto|contactgegevens", action="drop"),
     _rule("latitude", "locationlatitude latitude lat", "locationLatitude", action="drop"),
     _rule("longitude", "locationlongitude longitude lon lng", "locationLongitude", action="drop"),
     _rule("external_reference", "externalreference externaldatareference", "externalDataReference",

@@ -38,6 +38,10 @@ __all__ = ["Draft", "infer_schema"]
 _EMAIL = re.compile(r"^[\w.+'-]+@[\w-]+(\.[\w-]+)+$")
 _PHONE = re.compile(r"^(?!\d{4}-\d{2}-\d{2})(?!\d{1,2}/\d{1,2}/\d{2,4})\+?\(?\d[\d\s().-]{6,18}\d$")
 _IPV4 = re.compile(r"^(\d{1,3}\.){3}\d{1,3}$")
+# contact details anywhere in a value: an e-mail, a phone number, a URL with a personal parameter
+_CONTACT_IN = re.compile(r"[\w.+-]+@[\w-]+\.[\w.-]+|%40|\+\d[\d ().-]{7,}\d|[?&](?:e-?mail|mail|name|"
+                         r"first_?name|last_?name|phone|tel|mobile|user(?:name)?|contact)=", re.I)
+_NOT_SEGMENT = re.compile(r"(?i)^(?:mozilla/|opera/)|applewebkit|gecko/|^(?=\S*\d)(?=\S*[a-z])[\w-]{10,}$")
 
 
 @dataclass
@@ -180,6 +184,11 @@ def _place_personal_values(pl: _Placer) -> None:
             if len(values) >= 3 and values.map(is_person_name).mean() >= 0.6:
                 pl.put(col, "personal", f"name_{_slug(col, 2)}", {"action": "drop"},
                        "the values look like people's names: personal data, dropped")
+            elif len(values) and not pd.api.types.is_numeric_dtype(data[col].dtype) \
+                    and values.str.contains(_CONTACT_IN).mean() >= 0.3:
+                pl.put(col, "personal", f"contact_{_slug(col, 2)}", {"action": "drop"},
+                       "the values hold e-mails, phone numbers or URLs with personal "
+                       "parameters: personal data, dropped")
 
 
 def _place_rules(pl: _Placer, table: list[rules.Rule], section: str) -> None:
@@ -439,6 +448,11 @@ def _place_segments(pl: _Placer) -> list[str]:
         p = pl.profiles[c]
         if 2 <= p.distinct <= 30 and p.numeric < 0.5 and p.unique <= 0.5 and p.dates < 0.5 \
                 and p.filled >= 0.2:
+            values = pl.survey.data[c].dropna().astype(str).str.strip()
+            if values.str.contains(_NOT_SEGMENT).mean() >= 0.9:
+                pl.placed[c] = "ignored"
+                pl.decisions.append((c, "ignored", "browser user agents or opaque ids, not a segment"))
+                continue
             words = 3
             name = _slug(c, words)
             while name in pl.sections["fields"] or name in _reserved():

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -99,6 +100,7 @@ class Schema:
     source: str = DEFAULT_SCHEMA
     survey: str = ""
     company: str = "Us"                        # our name, beside the competitors
+    privacy_keep: tuple[str, ...] = ()         # privacy.keep: words never masked as names
     design: dict[str, Any] = field(default_factory=dict)   # vendor replicate weights (B2C)
     lines: dict[str, int] = field(default_factory=dict, compare=False, repr=False)
 
@@ -258,8 +260,21 @@ def load(path: str | os.PathLike[str] = DEFAULT_SCHEMA) -> Schema:
         not_applicable=frozenset(str(v).strip().lower() for v in answers.get("not_applicable", [])),
         label_sets=label_sets, quality=quality, measures=measures,
         headline=_headline(doc, fields, measures, at), source=file, survey=str(doc.get("survey", "")),
-        company=str(doc.get("company") or "Us"), lines=lines, design=_design(doc, at),
+        company=str(doc.get("company") or "Us"), lines=lines, privacy_keep=_privacy_keep(doc, at),
+        design=_design(doc, at),
     )
+
+
+def _privacy_keep(doc: dict[str, Any], at: Callable[[str], str]) -> tuple[str, ...]:
+    """``privacy: {keep: [...]}``: the programme's words (products, brands, towns) that masking
+    must not read as person names."""
+    section = doc.get("privacy") or {}
+    keep = section.get("keep") if isinstance(section, dict) else None
+    if not isinstance(section, dict) or set(section) - {"keep"} or not isinstance(keep or [], list) \
+            or not all(isinstance(w, str | int) for w in keep or []):
+        raise ConfigError("privacy is not {keep: [words]}", file=at("privacy"),
+                          expected="privacy: {keep: [Sleekly, Lyon]}: words never masked as names")
+    return tuple(str(w) for w in keep or [])
 
 
 REPLICATE_TYPES = ("JK1", "JKn", "bootstrap", "BRR", "Fay", "other")
