@@ -16,7 +16,7 @@ from typing import Literal
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+from scipy import sparse, stats
 
 from helpers.errors import ArgumentError, DataError, ThinData
 from helpers.stats.arrays import ArrayLike, as_float, as_mask, check_level, t_value
@@ -122,12 +122,12 @@ def _replicate_shares_vcov(design: ReplicateDesign, cell: np.ndarray, n_cells: i
                            p: np.ndarray) -> np.ndarray:
     """R ``svychisq.svyrep.design``: the replicate covariance of the cell shares (R
     ``svymean`` of the cell indicators), rows outside the table weighing zero."""
-    onehot = np.zeros((design.n, n_cells))
-    inside = cell >= 0
-    onehot[np.flatnonzero(inside), cell[inside]] = 1.0
+    inside = np.flatnonzero(cell >= 0)
+    onehot_t = sparse.csr_matrix((np.ones(len(inside)), (cell[inside], inside)),
+                                 shape=(n_cells, design.n))
 
     def shares(weights: np.ndarray) -> np.ndarray:
-        tot = weights.T @ onehot
+        tot = np.asarray(onehot_t @ weights).T
         with np.errstate(divide="ignore", invalid="ignore"):
             return np.asarray(tot / tot.sum(axis=1, keepdims=True))
 
