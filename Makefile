@@ -89,7 +89,7 @@ lint: $(STAMP)
 	$(BIN)/mypy
 
 unit: $(STAMP) $(TEST_PROCESSED)
-	$(TEST_ENV) $(BIN)/pytest -q tests
+	$(TEST_ENV) $(BIN)/pytest -q -n auto --dist loadgroup tests
 
 nbtest: $(STAMP) $(TEST_PROCESSED)
 	$(TEST_ENV) $(BIN)/pytest -q $(NBVAL) notebooks/*.ipynb notebooks/exploratory/*.ipynb

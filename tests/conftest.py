@@ -4,11 +4,43 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 from pathlib import Path
 
 import pytest
 
 os.environ.setdefault("CX_SALT", "test-salt-not-secret")
+
+
+def _own_folders_for_a_second_worker() -> None:
+    """Under `pytest -n` every worker but the first gets its own copy of the test data and its own
+    reports folder (set before `helpers` is imported): the writer lock (reports/.lock) and
+    data/processed of one worker never block or change the other's."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
+    if worker == "gw0":
+        return
+    own = Path(__file__).resolve().parents[1] / "build" / f"test-{worker}"
+    shutil.rmtree(own, ignore_errors=True)
+    data = own / "data"
+    source = os.environ.get("CX_DATA_DIR")
+    if source and Path(source).is_dir():
+        shutil.copytree(source, data, symlinks=True)
+    data.mkdir(parents=True, exist_ok=True)
+    os.environ["CX_DATA_DIR"] = str(data)
+    os.environ["CX_REPORTS_DIR"] = str(own / "reports")
+
+
+_own_folders_for_a_second_worker()
+
+# Modules whose tests are independent whole runs go to whichever worker is free, test by test;
+# every other module stays on one worker, so its module-scoped fixtures are built once.
+_SPREAD_TEST_BY_TEST = {"test_profiles.py", "test_scale.py"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if item.path.name not in _SPREAD_TEST_BY_TEST:
+            item.add_marker(pytest.mark.xdist_group(item.path.stem))
 
 
 @pytest.fixture(scope="session")

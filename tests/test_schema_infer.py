@@ -38,6 +38,9 @@ def test_sample_draft_matches_the_reference_schema(sample_dir: Path, tmp_path: P
     for name, spec in ref.fields.items():
         if where(spec) is not None and name in schema.CANONICAL:
             assert name in got.fields, name
+            if name == "submitted_at":  # Qualtrics' RecordedDate preferred (same times here)
+                assert where(got.fields[name]) == "RecordedDate"
+                continue
             assert where(got.fields[name]) == where(spec), name
     # segment fields: the same columns per market (names are the draft's own: AgeBand -> age_band)
     for market in ("B2B", "B2C"):
@@ -71,14 +74,15 @@ def test_real_qualtrics_draft(tmp_path: Path) -> None:
     survey = read_survey(REAL / "qualtrics_insights_sample.csv")
     got, _, unplaced = draft(tmp_path, survey)
     assert got.fields["response_id"].column == "ResponseId"
-    assert got.fields["submitted_at"].column == "EndDate"
+    assert got.fields["submitted_at"].column == "RecordedDate"  # Qualtrics' recorded date first
+    assert got.fields["finished"].type == "boolean"
     assert got.fields["duration_s"].column == "Duration (in seconds)"
     personal = {s.column: s.action for s in got.personal.values()}
     assert personal["RecipientEmail"] == "hash" and personal["IPAddress"] == "hash"
     assert personal["RecipientFirstName"] == personal["RecipientLastName"] == "drop"
     assert got.fields["ltr"].column is None  # no LTR question: a pattern placeholder
     assert got.fields["comment"].column == "Q2"  # the free-text question
-    assert unplaced == ["Progress", "RecordedDate", "UserLanguage", "Q1", "Q2 - Topics"]
+    assert unplaced == ["EndDate", "Progress", "UserLanguage", "Q1", "Q2 - Topics"]
 
 
 def test_real_legacy_draft_uses_question_row_names(tmp_path: Path) -> None:
@@ -353,3 +357,62 @@ def test_built_in_label_sets_match_the_schema_template() -> None:
     from helpers.ingest.profiling import LABEL_SETS
     doc = yaml.safe_load((CONFIG_DIR / "survey.yaml").read_text(encoding="utf-8"))
     assert doc["answers"]["label_sets"] == LABEL_SETS
+
+
+@pytest.mark.parametrize("name", ["Kunde", "Kundennummer", "Firma", "client", "compte", "Société",
+                                  "cliente", "cuenta", "empresa", "azienda", "klant", "bedrijf",
+                                  "conta", "Customer No."])
+def test_account_columns_in_seven_languages_make_the_programme_b2b(tmp_path: Path, name: str) -> None:
+    """A customer column in en, de, fr, es, it, nl or pt (or a customer number) is the account,
+    not a 26-level segment: the programme is B2B."""
+    rng = np.random.default_rng(9)
+    n = 120
+    data = pd.DataFrame({name: [f"Kunde {chr(65 + i % 26)}" for i in range(n)],
+                         "Recommend": rng.integers(0, 11, n),
+                         "Region": rng.choice(["Nord", "Süd"], n)})
+    got, _, _ = draft(tmp_path, _survey(tmp_path, data))
+    assert got.fields["account_id"].column == name
+    assert got.market_rule == {"b2b_when_present": "account_id"}
+    assert {got.fields[f].column for f in got.segment_fields("B2B")} == {"Region"}
+
+
+def test_an_account_found_by_its_question_text_says_so(tmp_path: Path) -> None:
+    """'Q6' whose question text is 'Kunde': the reason names the question text, not 'Q6'."""
+    rng = np.random.default_rng(10)
+    n = 60
+    data = pd.DataFrame({"Q6": [f"ACC{i % 12}" for i in range(n)], "Q1": rng.integers(0, 11, n)})
+    survey = Survey(data=data.astype("string"), questions={"Q6": "Kunde", "Q1": "Empfehlung"},
+                    import_ids={}, format="qualtrics", encoding="utf-8", path=tmp_path / "q.csv")
+    d = infer_schema(survey)
+    why = {c: w for c, _, w in d.decisions}
+    assert why["Q6"] == "question text 'Kunde'" and "named" not in why["Q6"]
+    assert "Q1" in why and "recommend question on 0-10" in why["Q1"]
+
+
+def test_finished_is_a_boolean_and_cx_check_does_not_warn(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Finished True/False (or ja/nein, oui/non, 1/0) is drafted as a boolean, read as 1/0 and
+    not reported as unreadable by `cx check`; a test row not finished still counts as incomplete
+    only by its answers."""
+    from helpers import cli
+
+    rng = np.random.default_rng(13)
+    n = 80
+    export = tmp_path / "finished.csv"
+    pd.DataFrame({"Finished": rng.choice(["True", "False"], n), "Beendet": rng.choice(["ja", "nein"], n),
+                  "LTR": rng.integers(0, 11, n)}).to_csv(export, index=False)
+    assert cli.main(["schema", "infer", str(export), "--out", str(tmp_path / "s.yaml")]) == 0
+    got = schema.load(tmp_path / "s.yaml")
+    assert got.fields["finished"].column == "Finished" and got.fields["finished"].type == "boolean"
+    capsys.readouterr()
+    assert cli.main(["check", str(export), "--schema", str(tmp_path / "s.yaml")]) == 0
+    assert "warning" not in capsys.readouterr().out
+
+
+def test_booleans_in_the_usual_languages_are_read() -> None:
+    from helpers.ingest.fields import read_booleans
+
+    got = read_booleans(pd.Series(["True", "false", "ja", "Nein", "oui", "non", "sí", "não", "1",
+                                   "0", "", None, "maybe"], dtype="string"))
+    assert got.values.tolist()[:10] == [1, 0, 1, 0, 1, 0, 1, 0, 1, 0]
+    assert got.values.iloc[10:].isna().all() and got.unparseable == 1

@@ -38,8 +38,11 @@ def test_market_rule_by_column_presence_or_constant() -> None:
     assert clean.market_of(df, {"b2b_when_present": "account_id"}).tolist() == ["B2B", "B2C", "B2B"]
     assert clean.market_of(df, {"column": "market"}).tolist() == ["B2B", "B2C", "B2C"]
     assert clean.market_of(df, {"all": "B2C"}).tolist() == ["B2C"] * 3
-    with pytest.raises(DataError, match="'B2X'"):
-        clean.market_of(df.assign(market=["B2B", "B2X", "B2C"]), {"column": "market"})
+    with pytest.raises(DataError, match="'B2X'") as bad:
+        clean.market_of(df.assign(market=["B2B", "B2X", "B2C"]), {"column": "market"},
+                        "exports/export.csv", rule_at="survey.yaml line 45")
+    assert str(bad.value).startswith("exports/export.csv")  # the file the value came from
+    assert "row 2" in str(bad.value) and "survey.yaml line 45" in str(bad.value)
 
 
 def test_study_reports_latest_included_wave() -> None:

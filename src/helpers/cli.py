@@ -90,11 +90,11 @@ def _drivers(args: argparse.Namespace) -> int:
                           p["segments_config"], inputs=registry.from_parameters(p))
     chosen = data.market(args.market, p.get("waves", "") if args.waves is None else args.waves)
     items = [i for i in data.schema.driver_items(args.market) if chosen.rows[i].notna().any()]
-    imp = importance.shapley_importance(chosen.rows, "ltr", items, bootstrap=Bootstrap(
+    imp = importance.shapley_importance(chosen.rows, data.headline.key, items, bootstrap=Bootstrap(
         p["n_boot"] if args.boot is None else args.boot,
         seed=p["seed"] if args.seed is None else args.seed), **chosen.columns)
     print(importance.share_text(imp).to_string())
-    print(importance.methods_text(imp))
+    print(importance.methods_text(imp, data.headline))
     return ExitCode.OK
 
 
@@ -115,11 +115,13 @@ def _check(args: argparse.Namespace) -> int:
     data = selection.study(res.responses, res.schema, config.load_segments(args.segments),
                            tables=res.side_tables)
     print(data.describe())
-    lacking = {s: contract.missing(s, data.facts) for s in contract.SECTIONS}
+    facts = data.facts
+    lacking = {s: contract.missing(s, facts) for s in contract.SECTIONS}
     off = {s: m for s, m in lacking.items() if m}
     print(f"{len(lacking) - len(off)} of {len(lacking)} report sections can run on this data.")
     for section, missing in off.items():
-        print(f"  not available: {contract.SECTIONS[section].title}: needs {'; '.join(missing)}")
+        title = contract.title(section, facts.headline, facts.measure)
+        print(f"  not available: {title}: needs {'; '.join(missing)}")
     extra = "".join(f" {i.option} {shown(getattr(args, i.dest))}" for i in registry.files()
                     if getattr(args, i.dest))
     print(f"next: cx run --raw {shown(args.raw)} --schema {shown(args.schema)}{extra}")
@@ -212,7 +214,8 @@ def _schema_parser(sub: Any) -> None:
 
 
 def _drivers_parser(sub: Any) -> None:
-    d = sub.add_parser("drivers", help="rank the drivers of LTR (exact Shapley/LMG with bootstrap CIs)")
+    d = sub.add_parser("drivers", help="rank the drivers of the headline measure, LTR or another "
+                                       "(exact Shapley/LMG with bootstrap CIs)")
     d.add_argument("--market", default="B2B", choices=["B2B", "B2C"])
     d.add_argument("--params", default=Path("config/params.yaml"), type=user_path,
                    help="run parameters; defaults are notebook 03's (waves, n_boot, seed, paths)")

@@ -21,6 +21,8 @@ from helpers.errors import DataError
 
 #: Response fields a section may need -> how to provide it.
 FIELD_HOW: dict[str, str] = {
+    "ltr": "a 0-10 likelihood-to-recommend question, mapped as ltr in the survey schema; this "
+           "programme has none and reports its headline measure instead",
     "account_id": "map the account column as account_id in the survey schema",
     "role": "map the contact role (decision_maker / influencer / user) as role",
     "rep_id": "map the account team or sales rep column as rep_id",
@@ -54,70 +56,83 @@ class Needs:
 B2B, B2C = "B2B", "B2C"
 SECTIONS: dict[str, Needs] = {
     # 02_segments
-    "segments.headline": Needs("Headline NPS, CES and CSAT by market", min_rows=1),
-    "segments.subsegments": Needs("NPS by sub-segment", segments=1),
-    "segments.trends": Needs("NPS per wave", waves=2),
+    "segments.headline": Needs("Headline figures by market", min_rows=1),
+    "segments.subsegments": Needs("{headline} by sub-segment", segments=1),
+    "segments.trends": Needs("{headline} per wave", waves=2),
     "segments.changes": Needs("Changes since the previous wave", waves=2),
-    "segments.account_nps": Needs("B2B NPS by account", market=B2B, fields=("account_id",)),
+    "segments.account_nps": Needs("B2B {ltr} by account", market=B2B, fields=("account_id", "ltr")),
     "segments.dm_coverage": Needs("Decision-maker coverage", market=B2B, fields=("account_id", "role")),
     "segments.revenue_coverage": Needs("Revenue coverage", market=B2B, fields=("account_id",),
                                        inputs=("accounts",), columns={"accounts": ("arr",)}),
     "segments.response_rates": Needs("Response rates by tier and role", market=B2B,
                                      fields=("account_id",), inputs=("invitations",)),
-    "segments.archetypes": Needs("Account archetypes", market=B2B, fields=("account_id", "role")),
+    "segments.archetypes": Needs("Account archetypes", market=B2B,
+                                 fields=("account_id", "role", "ltr")),
     "segments.b2c_weighting": Needs("B2C weighting to the population", market=B2C, min_rows=30),
     "segments.personas": Needs("Personas", drivers=2, min_rows=60),
     # 03_promoter_drivers
-    "drivers.importance": Needs("What drives likelihood to recommend", drivers=2),
+    "drivers.importance": Needs("What drives {measure}", drivers=2),
     "drivers.by_segment": Needs("Drivers by segment", drivers=2, segments=1, min_rows=60),
     "drivers.priority": Needs("Priority matrix", drivers=2),
-    "drivers.what_if": Needs("What-if NPS gain", drivers=2, min_rows=60),
-    "drivers.models": Needs("Promoter and detractor models", drivers=2, min_rows=60),
-    "drivers.nonlinear": Needs("Non-linear check", drivers=2, min_rows=100),
+    "drivers.what_if": Needs("What-if {ltr} gain", fields=("ltr",), drivers=2, min_rows=60),
+    "drivers.models": Needs("Promoter and detractor models", fields=("ltr",), drivers=2,
+                            min_rows=60),
+    "drivers.nonlinear": Needs("Non-linear check", fields=("ltr",), drivers=2, min_rows=100),
     "drivers.journey": Needs("Quarter-end deals and go-live slips", market=B2B,
-                             fields=("account_id", "deal_close_date", "go_live_date", "go_live_planned"),
+                             fields=("account_id", "deal_close_date", "go_live_date", "go_live_planned",
+                                     "ltr"),
                              stage="implementation"),
     "drivers.walk_back": Needs("What promoter accounts experienced", market=B2B,
-                               fields=("account_id",), drivers=2),
-    "drivers.teams": Needs("Account teams' promoter rates", market=B2B, fields=("rep_id",)),
-    "drivers.themes": Needs("What promoters and detractors say", fields=("comment",)),
+                               fields=("account_id", "ltr"), drivers=2),
+    "drivers.teams": Needs("Account teams' promoter rates", market=B2B, fields=("rep_id", "ltr")),
+    "drivers.themes": Needs("What promoters and detractors say", fields=("comment", "ltr")),
     # 04_leaders_vs_laggards
     "outcomes.leaders": Needs("Leaders vs laggards: renewal and growth", market=B2B,
-                              fields=("account_id",), inputs=("accounts",),
+                              fields=("account_id", "ltr"), inputs=("accounts",),
                               columns={"accounts": ("arr", "renewed")}),
-    "outcomes.competitors": Needs("Competitive benchmark", inputs=("competitor_ratings",), min_rows=10),
+    "outcomes.competitors": Needs("Competitive benchmark", fields=("ltr",),
+                                  inputs=("competitor_ratings",), min_rows=10),
     "outcomes.market": Needs("Did CX leaders beat the market", inputs=("cx_index", "prices"), min_rows=0),
     # 07_sales_briefing
-    "sales.competitors": Needs("Where we lead and lag competitors", inputs=("competitor_ratings",),
-                               min_rows=10),
-    "sales.competitors_by_segment": Needs("Competitor gaps by segment and region",
+    "sales.competitors": Needs("Where we lead and lag competitors", fields=("ltr",),
+                               inputs=("competitor_ratings",), min_rows=10),
+    "sales.competitors_by_segment": Needs("Competitor gaps by segment and region", fields=("ltr",),
                                           inputs=("competitor_ratings",), segments=1, min_rows=10),
     "sales.separators": Needs("Sales and implementation experiences that separate promoters "
-                              "from detractors", stage="sales", drivers=2),
+                              "from detractors", fields=("ltr",), stage="sales", drivers=2),
     "sales.dm_coverage": Needs("Decision-maker coverage by account tier", market=B2B,
                                fields=("account_id", "role"), segments=1),
     "sales.response_rates": Needs("Response rates by account tier", market=B2B,
                                   fields=("account_id",), inputs=("invitations",)),
     # 05_score_integrity
-    "integrity.reps": Needs("Gamed or pressured scores by rep", market=B2B, fields=("rep_id",),
-                            drivers=2),
+    "integrity.reps": Needs("Gamed or pressured scores by rep", market=B2B,
+                            fields=("rep_id", "ltr"), drivers=2),
     "integrity.concessions": Needs("Concessions and scores", market=B2B,
-                                   fields=("account_id", "submitted_at"), inputs=("concessions",),
+                                   fields=("account_id", "submitted_at", "ltr"),
+                                   inputs=("concessions",),
                                    waves=2),
     # 08_account_programme and 09_follow_up_list
     "programme.response": Needs("Response programme: rates against the target and the chase list",
                                 market=B2B, fields=("account_id", "role"), inputs=("invitations",)),
     "programme.follow_up_list": Needs("Follow-up list for account teams", market=B2B,
-                                      fields=("account_id",), waves=2),
+                                      fields=("account_id", "ltr"), waves=2),
     "programme.follow_up_effect": Needs("Do followed-up accounts move more", market=B2B,
-                                        fields=("account_id", "submitted_at"),
+                                        fields=("account_id", "submitted_at", "ltr"),
                                         inputs=("follow_ups",), waves=2),
     "programme.coverage_audit": Needs("Coverage audit: accounts not surveyed", market=B2B,
-                                      fields=("account_id",), inputs=("accounts", "invitations"),
+                                      fields=("account_id", "ltr"), inputs=("accounts", "invitations"),
                                       columns={"accounts": ("arr",)}),
     "programme.exclusions": Needs("Accounts removed from the invitation list", market=B2B,
                                   fields=("account_id",), inputs=("exclusions",)),
 }
+
+def title(section: str, headline: str = "NPS", measure: str = "likelihood to recommend") -> str:
+    """The section's title in the programme's words: {headline} is the headline statistic's
+    name (NPS, CSAT ...), {measure} what it measures, {ltr} NPS or, in a programme without the
+    recommend question, "likelihood to recommend"."""
+    ltr = "NPS" if headline == "NPS" else "likelihood to recommend"
+    return needs(section).title.format(headline=headline, measure=measure, ltr=ltr)
+
 
 def needs(section: str) -> Needs:
     """The declared needs of `section` (DataError for an undeclared name)."""
@@ -145,6 +160,9 @@ class Facts:
     segments: dict[str, int]
     waves: dict[str, int]
     tables: dict[str, frozenset[str]]
+    headline: str = "NPS"                        # the headline statistic's name
+    measure: str = "likelihood to recommend"     # what it measures, in words
+    has_ltr: bool = True                         # the programme asks the 0-10 recommend question
 
 
 def missing(section: str, facts: Facts, market: str | None = None) -> list[str]:
@@ -165,7 +183,7 @@ def missing(section: str, facts: Facts, market: str | None = None) -> list[str]:
         out.append(f"at least {need.min_rows} responses (this run has {rows}; not enough data)")
     have = frozenset().union(*(facts.fields.get(k, frozenset()) for k in markets))
     for f in need.fields:
-        if f not in have:
+        if (f not in have) if f != "ltr" else not facts.has_ltr:
             out.append(f"the field {f} ({FIELD_HOW.get(f, f'map {f} in the survey schema')})")
     if need.drivers and max(facts.drivers.get(k, 0) for k in markets) < need.drivers:
         out.append(f"at least {need.drivers} driver items rated by {' or '.join(markets)} "

@@ -2,7 +2,8 @@
 
 ``data/`` may live elsewhere: with ``$CX_DATA_DIR`` set, every path under ``data/`` (in the
 catalog, the run parameters, the command line) resolves there instead. The test suite uses this
-to run on its own generated sample and never touch the analyst's data.
+to run on its own generated sample and never touch the analyst's data. ``$CX_REPORTS_DIR`` moves
+the default reports folder the same way (e.g. onto a shared web folder).
 """
 
 from __future__ import annotations
@@ -28,7 +29,8 @@ DATA_DIR = Path(os.environ["CX_DATA_DIR"]).resolve() if os.environ.get("CX_DATA_
     else PROJECT_ROOT / "data"
 RAW_DIR = DATA_DIR / "raw"
 PROCESSED_DIR = DATA_DIR / "processed"
-REPORTS_DIR = PROJECT_ROOT / "reports"
+REPORTS_DIR = Path(os.environ["CX_REPORTS_DIR"]).resolve() if os.environ.get("CX_REPORTS_DIR") \
+    else PROJECT_ROOT / "reports"
 NOTEBOOKS_DIR = PROJECT_ROOT / "notebooks"
 
 

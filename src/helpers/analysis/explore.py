@@ -57,14 +57,15 @@ def open_study(params: str | os.PathLike[str] | None = None, *, wave: str | None
 
 def drivers(study: Study, market: str, k: int = 3,
             params: str | os.PathLike[str] | None = None) -> pd.DataFrame:
-    """The `k` experiences that move likelihood to recommend most in `market`, ranked exactly as
-    the drivers report ranks them: Shapley / LMG shares of R² on the waves, bootstrap
-    resamples and seed of notebook 03's parameters (`params`, default config/params.yaml)."""
+    """The `k` experiences that move the headline measure (likelihood to recommend) most in
+    `market`, ranked exactly as the drivers report ranks them: Shapley / LMG shares of R² on
+    the waves, bootstrap resamples and seed of notebook 03's parameters (`params`, default
+    config/params.yaml)."""
     p = config.notebook_params("03_promoter_drivers", params or os.environ.get(config.PARAMS_ENV)
                                or "config/params.yaml")
     sel = study.market(market, p.get("waves", ""))
     items = [i for i in study.schema.driver_items(market) if sel.rows[i].notna().any()]
-    imp = importance.shapley_importance(sel.rows, "ltr", items, bootstrap=Bootstrap(
+    imp = importance.shapley_importance(sel.rows, study.headline.key, items, bootstrap=Bootstrap(
         int(p["n_boot"]), seed=int(p["seed"])), **sel.columns)
     return importance.ranked_table({market: imp}, study.schema.driver_labels()).head(k)
 

@@ -167,7 +167,8 @@ def headline_changes(data: Study, changes: pd.DataFrame | None = None, q: float 
     if waves is None:
         return empty
     rows: list[dict] = []
-    if changes is not None and len(changes):
+    is_nps = data.headline.headline.kind == "nps"  # else `changes` hold the headline measure's
+    if is_nps and changes is not None and len(changes):
         nps = changes[(changes["dimension"] == "all") & (changes["wave_from"] == waves[0])
                       & (changes["wave_to"] == waves[1])]
         rows += [{**{c: r.get(c) for c in HEADLINE_CHANGE_COLUMNS}, "metric": "nps"}
@@ -175,7 +176,8 @@ def headline_changes(data: Study, changes: pd.DataFrame | None = None, q: float 
     other = _other_changes(data, waves)
     if other:
         adj = compare.bh_adjust(pd.Series([o["p_value"] for o in other]), q=q)
-        family = f"the headline changes other than NPS: {len(other)} tests"
+        family = (f"the headline changes other than NPS: {len(other)} tests" if is_nps
+                  else f"the headline changes: {len(other)} tests")
         for o, p_adj, rej in zip(other, adj["p_adjusted"], adj["reject"], strict=True):
             o.update(p_adjusted=float(p_adj), significant=bool(rej), fdr_family=family)
     out = pd.DataFrame(rows + other, columns=HEADLINE_CHANGE_COLUMNS)

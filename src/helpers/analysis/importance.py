@@ -28,6 +28,7 @@ from helpers.analysis.modelling import (
     single_thread,
 )
 from helpers.errors import ArgumentError, DataError, ThinData
+from helpers.measures import Measure
 
 MAX_EXACT_DRIVERS = 20
 RW_LABEL = "johnson_relative_weights (approximation)"
@@ -538,14 +539,16 @@ def share_text(imp: pd.DataFrame, k: int | None = None) -> pd.DataFrame:
     return out
 
 
-def methods_text(imp: pd.DataFrame) -> str:
-    """One-paragraph methods note for an importance chart (method, R², n, CI, missing data)."""
+def methods_text(imp: pd.DataFrame, measure: Measure | None = None) -> str:
+    """One-paragraph methods note for an importance chart (method, R², n, CI, missing data);
+    `measure` the outcome's measure (default: the LTR, 0-10)."""
     a = imp.attrs
     unit = {"account_id": "accounts", "row": "responses"}.get(a["cluster"], "contacts")
     boot = (f"95% percentile bootstrap CIs from {a['n_boot']} resamples of "
             f"{a['n_clusters']:,} {unit}" if a.get("n_boot") else "no bootstrap")
     weights = "" if a.get("weights", "none") == "none" else f"; weighted by '{a['weights']}'"
-    return (f"{a['method']} of R² = {a['r2']:.2f} for {a['outcome']} (0-10) on n = {a['n']:,} "
+    scale = "0-10" if measure is None or measure.key == "ltr" else measure.range_text
+    return (f"{a['method']} of R² = {a['r2']:.2f} for {a['outcome']} ({scale}) on n = {a['n']:,} "
             f"responses; {boot}{weights}. Missing answers: {a['missing']}.")
 
 

@@ -11,9 +11,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from helpers.analysis import headline
 from helpers.analysis.segments import nps_points, result_row
 from helpers.analysis.selection import subsample
 from helpers.errors import ArgumentError, ThinData, require_columns
+from helpers.measures import Measure
 from helpers.stats import estimators
 from helpers.stats.design import Design
 
@@ -89,7 +91,7 @@ class PersonaOptions:
 
 
 def find_personas(df: pd.DataFrame, items: Sequence[str], *, cluster: str | None = None,
-                  options: PersonaOptions | None = None) -> Personas:
+                  options: PersonaOptions | None = None, measure: Measure | None = None) -> Personas:
     """Cluster respondents on their standardised experience ratings (complete cases).
 
     k in k_min..k_max maximises the mean silhouette (``criterion="silhouette"``, KMeans) or
@@ -101,22 +103,25 @@ def find_personas(df: pd.DataFrame, items: Sequence[str], *, cluster: str | None
     persona centres come from a stratified subsample of that size (selection.subsample: by
     wave, whole clusters); every complete row is then assigned to its nearest centre, so
     shares, profiles and persona NPS describe all respondents. ``sample_note`` says which was
-    done.
+    done. `measure`: the headline measure whose statistic each persona is described (and
+    ordered) by, when it is not the LTR (a satisfaction or effort programme); the table's
+    ``estimate`` column then holds it instead of ``nps``.
     """
     import sklearn.cluster  # noqa: F401  load the OpenMP runtime first: limits only reach loaded libraries
     from threadpoolctl import threadpool_limits
 
     with threadpool_limits(1):  # small problems: BLAS/OpenMP threads only oversubscribe the CPU
-        return _find_personas(df, list(items), cluster, options or PersonaOptions())
+        return _find_personas(df, list(items), cluster, options or PersonaOptions(), measure)
 
 
 def _find_personas(df: pd.DataFrame, items: list[str], cluster: str | None,
-                   o: PersonaOptions) -> Personas:
+                   o: PersonaOptions, measure: Measure | None) -> Personas:
     from sklearn.cluster import KMeans
     from sklearn.metrics import adjusted_rand_score
 
-    require_columns(df, [*items, "ltr"], "responses")
-    df = df[[*dict.fromkeys([*items, "ltr", *[c for c in ("wave", cluster) if c and c in df]])]]
+    key = measure.key if measure is not None else "ltr"
+    require_columns(df, [*items, key], "responses")
+    df = df[[*dict.fromkeys([*items, key, *[c for c in ("wave", cluster) if c and c in df]])]]
     data = df[list(items)].apply(pd.to_numeric, errors="coerce").astype(float)
     ok = data.notna().all(axis=1)
     x = data[ok].to_numpy()
@@ -137,7 +142,8 @@ def _find_personas(df: pd.DataFrame, items: list[str], cluster: str | None,
          for a, b in combinations(runs, 2)])
     first = runs[seed]
     raw = first.predict(z) if fit.sampled else first.labels_
-    score = nps_points(df.loc[ok, "ltr"]).to_numpy()
+    score = (nps_points(df.loc[ok, "ltr"]).to_numpy() if measure is None else
+             measure.values(df.loc[ok, key], measure.headline))
     order = pd.Series(score).groupby(raw).mean().sort_values(kind="stable").index
     relabel = {old: new + 1 for new, old in enumerate(order)}
     lab = np.array([relabel[v] for v in raw])
@@ -145,7 +151,7 @@ def _find_personas(df: pd.DataFrame, items: list[str], cluster: str | None,
     labels[ok] = lab
     profile = pd.DataFrame(z, columns=list(items)).groupby(lab).mean()
     profile.index.name = "persona"
-    table = _persona_nps(df, labels, profile, cluster, o.top_items)
+    table = _persona_nps(df, labels, profile, cluster, o.top_items, measure)
     note = ("k-means fitted on " + fit.note("complete responses")
             + ("; every complete response assigned to its nearest persona" if fit.sampled else ""))
     return Personas(k=k, criterion=o.criterion, selection=selection, stability=stability,
@@ -176,18 +182,21 @@ def _choose_k(z: np.ndarray, o: PersonaOptions, seed: int) -> pd.DataFrame:
 
 
 def _persona_nps(df: pd.DataFrame, labels: pd.Series, profile: pd.DataFrame, cluster: str | None,
-                 top_items: int) -> pd.DataFrame:
+                 top_items: int, measure: Measure | None = None) -> pd.DataFrame:
     """One row per persona: share of respondents, most distinctive items (z), NPS with CI (each
     persona a domain of the design of all respondents)."""
     design = Design.from_frame(df, cluster=cluster) if cluster else None
     recs = []
     for p in profile.index:
-        res = estimators.nps(df["ltr"], design=design, domain=(labels == p).to_numpy())
+        inside = (labels == p).to_numpy()
+        res = (estimators.nps(df["ltr"], design=design, domain=inside) if measure is None else
+               headline.estimate(measure, measure.headline, df[measure.key], design=design,
+                                 domain=inside))
         zs = profile.loc[p].sort_values(key=np.abs, ascending=False).head(top_items)
         recs.append({"persona": int(p), "share": float((labels == p).sum() / labels.notna().sum()),
                      "distinctive": ", ".join(f"{i} {v:+.1f}" for i, v in zs.items()),
                      **result_row(res)})
-    return pd.DataFrame(recs).rename(columns={"estimate": "nps"})
+    return pd.DataFrame(recs).rename(columns={"estimate": "nps"} if measure is None else {})
 
 
 def persona_table(personas: Mapping[str, Personas]) -> pd.DataFrame:

@@ -105,7 +105,7 @@ def priority_matrix(
              "mean rating, % of the scale" if scales else "mean rating")
     out.attrs.update({"importance_cut": equal, "performance_cut": perf_cut,
                       "performance": performance, "performance_unit": unit, **{k: v for k, v in importance.attrs.items()
-                                                     if k in {"method", "n", "r2", "missing"}}})
+                                                     if k in {"method", "n", "r2", "missing", "outcome"}}})
     return out
 
 

@@ -222,7 +222,21 @@ class Study:
             segments[m] = sum(f in d and d[f].nunique() >= 2 for f in self.schema.segment_fields(m))
             waves[m] = int(d["wave"].nunique())
         tables = {k: frozenset(map(str, t.columns)) for k, t in self.tables.items() if len(t)}
-        return contract.Facts(rows, fields, drivers, stages, segments, waves, tables)
+        return contract.Facts(rows, fields, drivers, stages, segments, waves, tables,
+                              headline=self.headline.headline.name, measure=self.headline_words,
+                              has_ltr=self.schema.has_ltr)
+
+    @property
+    def headline_words(self) -> str:
+        """What the headline measures, in words: "likelihood to recommend", "satisfaction"."""
+        return ("likelihood to recommend" if self.schema.headline == "ltr"
+                else self.headline.label.lower())
+
+    @property
+    def headline(self) -> Measure:
+        """The programme's headline measure (the LTR; in a satisfaction or effort programme
+        the schema's `headline:` rating)."""
+        return self.schema.headline_measure
 
     @property
     def b2b(self) -> pd.DataFrame:
@@ -359,7 +373,7 @@ def study(responses: pd.DataFrame, sch: Schema, cfg: SegmentsConfig, *,
     prices); None or missing means not provided. `wave` "" means the latest wave. Bad data
     raises DataError naming the column.
     """
-    require_columns(responses, ["include", "wave", "ltr", "market"], "responses")
+    require_columns(responses, ["include", "wave", sch.headline, "market"], "responses")
     every = responses.assign(market=responses["market"].astype("string"))  # shares the columns
     resp, blocks = _by_market(every)
     b2c = resp["market"] == "B2C"

@@ -22,7 +22,7 @@ import pandas as pd
 from helpers.analysis.selection import subsample
 from helpers.errors import ThinData
 from helpers.ingest.pii_text import strip_placeholders
-from helpers.ingest.privacy import mask_pii
+from helpers.ingest.privacy import mask_pii, programme_context
 from helpers.stats import compare
 
 # --- language ----------------------------------------------------------------------------------
@@ -273,7 +273,8 @@ def themes(
                                    else pd.Series("all", index=s.index))[keep].astype(str)})
     fit = subsample(by, sample or len(by), strata=("stratum",), seed=seed)
     chosen = text[keep].iloc[fit.positions] if fit.sampled else text[keep]
-    docs = mask_pii(chosen).astype(str).map(strip_placeholders)  # themes of masked text
+    vocabulary = programme_context(list(pd.unique(chosen)))   # the programme's words are no names
+    docs = mask_pii(chosen, vocabulary).astype(str).map(strip_placeholders)  # themes of masked text
     if len(docs) < max(n_themes * 2, min_df):
         raise ThinData(f"{len(docs)} non-blank comments for {n_themes} themes",
                         column=str(s.name or "comment"), expected=f"at least {n_themes * 2}")
@@ -374,6 +375,7 @@ def example_quotes(
     """The `k` most typical comments (largest theme weight) per theme and group, PII-masked
     (only the quotes shown are masked: masking every comment again would cost minutes)."""
     grp = pd.Series(group).astype("string")
+    vocabulary = programme_context(list(pd.unique(comments.dropna().astype(str))))
     rows = []
     for theme in th.terms["theme"]:
         wts = th.weights[theme]
@@ -381,7 +383,7 @@ def example_quotes(
             idx = wts.index[(grp.reindex(wts.index) == g).fillna(False).to_numpy()
                             & (th.assignment.reindex(wts.index) == theme).fillna(False).to_numpy()]
             for i in wts.loc[idx].sort_values(ascending=False).index[:k]:
-                q = str(mask_pii(comments.loc[[i]]).iloc[0])
+                q = str(mask_pii(comments.loc[[i]], vocabulary).iloc[0])
                 rows.append({"theme": theme, "group": g,
                              "quote": q if len(q) <= max_chars else q[:max_chars - 1] + "…"})
     return pd.DataFrame(rows, columns=["theme", "group", "quote"])

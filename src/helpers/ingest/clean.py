@@ -11,7 +11,7 @@ import dataclasses
 import fnmatch
 import os
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,9 +24,11 @@ from helpers import inputs as registry
 from helpers.errors import DataError
 from helpers.ingest import fields, quality, readers, side_tables
 from helpers.ingest import schema as schema_mod
-from helpers.ingest.pii_text import PLACEHOLDER
-from helpers.ingest.privacy import hash_keys, load_salt, mask_comments
+from helpers.ingest.pii_extra import MaskContext
+from helpers.ingest.pii_text import PLACEHOLDER, mask_text
+from helpers.ingest.privacy import hash_keys, holds_contact, load_salt, mask_comments, mask_field
 from helpers.ingest.schema import Schema
+from helpers.measures import Measure
 
 
 # --------------------------------------------------------------------------------------------
@@ -55,14 +57,15 @@ def _read_fields(survey: readers.Survey, sch: Schema, mapped: dict[str, str]
     named = survey.category_labels()
     for name, col in mapped.items():
         spec = sch.fields.get(name) or sch.drivers[name]
-        if spec.type in ("score", "number"):
-            parsed = fields.read_numbers(raw[col], spec, sch, col, survey.path)
+        if spec.type in ("score", "number", "boolean"):
+            parsed = (fields.read_booleans(raw[col]) if spec.type == "boolean"
+                      else fields.read_numbers(raw[col], spec, sch, col, survey.path))
             out[name] = parsed.values
             oor |= parsed.out_of_range.to_numpy(bool)
             answers[name] = {"column": col, "labels_mapped": parsed.labels_mapped,
                              "not_applicable": parsed.not_applicable, "unreadable": parsed.unparseable,
                              "out_of_range": int(parsed.out_of_range.sum()),
-                             "examples": fields.unreadable_examples(raw[col], parsed, sch)}
+                             "examples": [mask_text(e) for e in fields.unreadable_examples(raw[col], parsed, sch)]}
         elif spec.type == "datetime":
             out[name] = fields.dates_checked(raw[col], survey.path, col)
             if out[name].isna().all() and raw[col].notna().any():
@@ -83,11 +86,13 @@ def _read_fields(survey: readers.Survey, sch: Schema, mapped: dict[str, str]
 
 
 def clean_responses(survey: readers.Survey, sch: Schema, salt: str, speeder_fraction: float | None = None,
-                    min_grid_items: int | None = None, keep_finished: bool = False) -> CleanResult:
+                    min_grid_items: int | None = None, keep_finished: bool = False, *,
+                    companies: Iterable[str] = ()) -> CleanResult:
     """Map an export to the schema's fields, flag quality problems and remove personal data.
 
     `keep_finished` keeps the export's ``finished`` field (:func:`run_parts` needs it to rank
-    duplicates across parts); it is dropped otherwise.
+    duplicates across parts); it is dropped otherwise. `companies` (the accounts' names) are
+    masked in comments like personal data.
     """
     raw = survey.data
     n = len(raw)
@@ -108,10 +113,9 @@ def clean_responses(survey: readers.Survey, sch: Schema, salt: str, speeder_frac
         source = schema_mod.locate(spec, list(raw.columns), survey.questions, survey.import_ids)
         if source is not None and spec.action == "hash":
             out[name] = hash_keys(raw[source], salt)
-    if "comment" in out:
-        out["comment"] = mask_comments(out["comment"])
+    _mask_text_fields(out, sch, salt, MaskContext.build(sch.privacy_keep, companies))
 
-    _derive(out, sch)
+    _derive(out, sch, str(survey.path))
     _replicate_weights(raw, sch, out, str(survey.path))
     quality.flag(out, sch, oor, speeder_fraction, min_grid_items)
     comp = _competitors(raw, survey, sch, out)
@@ -119,6 +123,30 @@ def clean_responses(survey: readers.Survey, sch: Schema, salt: str, speeder_frac
     out = out.drop(columns=["status", "distribution_channel", "started_at",
                             *([] if keep_finished else ["finished"])], errors="ignore")
     return CleanResult(out.reset_index(drop=True), comp, log, schema=sch)
+
+
+#: Fields that identify a response, an account or a rep: a value holding contact details is
+#: replaced by its salted hash key (the value still links the same rows).
+_ID_FIELDS = ("response_id", "account_id", "rep_id")
+_NOT_FREE_TEXT = ("market", "wave", "role", "status", "distribution_channel", "finished")
+
+
+def _mask_text_fields(out: pd.DataFrame, sch: Schema, salt: str, context: MaskContext) -> None:
+    """Personal data in every kept text field: the comment and any other free text masked in
+    full; segment values masked where rare (a value many respondents share is no one's name, so
+    only contact details are masked in it); ids holding contact details hashed."""
+    if "comment" in out:
+        out["comment"] = mask_comments(out["comment"], context)
+    for name in out.columns:
+        if name == "comment" or name in sch.personal or name in _NOT_FREE_TEXT \
+                or not (pd.api.types.is_string_dtype(out[name]) or out[name].dtype == object):
+            continue
+        if name in _ID_FIELDS:
+            contact = holds_contact(out[name])
+            if contact.any():
+                out[name] = out[name].where(~contact, hash_keys(out[name], salt))
+        else:
+            out[name] = mask_field(out[name], context)
 
 
 def _replicate_weights(raw: pd.DataFrame, sch: Schema, out: pd.DataFrame, path: str) -> None:
@@ -150,9 +178,9 @@ def _tidy_text(out: pd.DataFrame, sch: Schema) -> None:
         out["comment"] = out["comment"].mask(out["comment"].str.lower().isin(sch.not_applicable))
 
 
-def _derive(out: pd.DataFrame, sch: Schema) -> None:
+def _derive(out: pd.DataFrame, sch: Schema, export: str) -> None:
     """Market (by the schema's rule), wave, journey durations and the NPS group of each row."""
-    out["market"] = market_of(out, sch.market_rule, sch.where("market_rule"))
+    out["market"] = market_of(out, sch.market_rule, export, rule_at=sch.where("market_rule"))
     if "wave" not in out:
         if "submitted_at" in out and out["submitted_at"].notna().any():
             period = schema_mod.WAVE_PERIODS[sch.waves]
@@ -162,13 +190,16 @@ def _derive(out: pd.DataFrame, sch: Schema) -> None:
     fields.journey_durations(out)
     if "duration_s" in out:
         out["duration_s"] = out["duration_s"].astype(float)
-    ltr = out["ltr"]
-    group = np.select([ltr >= 9, ltr >= 7, ltr >= 0], [0, 1, 2], default=3)
-    out["nps_group"] = quality.labels(["promoter", "passive", "detractor", None], group, out.index)
+    if "ltr" in out:
+        ltr = out["ltr"]
+        group = np.select([ltr >= 9, ltr >= 7, ltr >= 0], [0, 1, 2], default=3)
+        out["nps_group"] = quality.labels(["promoter", "passive", "detractor", None], group, out.index)
 
 
-def market_of(df: pd.DataFrame, rule: dict[str, str], where: str = "market_rule") -> pd.Series:
-    """"B2B" / "B2C" per row by the schema's market rule (see ``market_rule`` in the schema)."""
+def market_of(df: pd.DataFrame, rule: dict[str, str], where: str = "the export", *,
+              rule_at: str = "market_rule") -> pd.Series:
+    """"B2B" / "B2C" per row by the schema's market rule (``rule_at`` names it); a value that is
+    neither is an error naming the file it came from (`where`), its column and row."""
     kind, value = next(iter(rule.items()))
     if kind == "all":
         return pd.Series(value, index=df.index, dtype="string", name="market")
@@ -180,7 +211,7 @@ def market_of(df: pd.DataFrame, rule: dict[str, str], where: str = "market_rule"
     if bad.any():
         row = int(np.flatnonzero(bad.to_numpy())[0])
         raise DataError(f"market value {df[value].iloc[row]!r}", file=where, column=value, row=row + 1,
-                        expected="B2B or B2C (or another market_rule)")
+                        expected=f"B2B or B2C (or another market_rule: {rule_at})")
     return m.fillna("B2C").rename("market")
 
 
@@ -213,7 +244,8 @@ def _competitors(raw: pd.DataFrame, survey: readers.Survey, sch: Schema, out: pd
 
 def _log(out: pd.DataFrame, sch: Schema, survey: readers.Survey, mapped: dict[str, str]) -> dict[str, Any]:
     n = len(out)
-    rules = {f.removeprefix("flag_"): {"rows": int(out[f].sum()), "reason": why} for f, why in quality.RULES}
+    rules = {f.removeprefix("flag_"): {"rows": int(out[f].sum()), "reason": why}
+             for f, why in quality.rules(sch)}
     funnel = [{"step": "raw rows", "rows": n}]
     remaining = np.ones(n, bool)
     for f, _ in quality.RULES:
@@ -247,7 +279,7 @@ def prepare(raw_path: str | os.PathLike[str], schema_path: str | os.PathLike[str
     sch = schema_mod.load(schema_path)
     salt = load_salt()
     survey = readers.read_survey(raw, format=format, encoding=encoding)
-    result = clean_responses(survey, sch, salt, speeder_fraction)
+    result = clean_responses(survey, sch, salt, speeder_fraction, companies=company_names(files))
     for name in registry.INPUTS:  # in registry order: the cleaning log lists them so
         if name in files:
             result.side_tables[name] = side_tables.read_input(registry.INPUTS[name], paths.resolve(files[name]), salt)
@@ -259,6 +291,19 @@ def prepare(raw_path: str | os.PathLike[str], schema_path: str | os.PathLike[str
     result.log["accounts_from"] = ("account master" if "accounts" in files else
                                    "responses" if "accounts" in result.side_tables else None)
     return result
+
+
+#: Columns of an account master that hold the customer's company name.
+COMPANY_COLUMNS = ("account_name", "company", "company_name", "customer_name", "name")
+
+
+def company_names(files: Mapping[str, str]) -> list[str]:
+    """The customers' company names in the account master (when given), to mask in comments."""
+    if "accounts" not in files:
+        return []
+    table = side_tables.read_table(paths.resolve(files["accounts"]))
+    col = next((c for c in COMPANY_COLUMNS if c in table), None)
+    return [] if col is None else table[col].dropna().astype(str).unique().tolist()
 
 
 def preflight(raw_path: str | os.PathLike[str], schema_path: str | os.PathLike[str] = schema_mod.DEFAULT_SCHEMA,
@@ -410,10 +455,12 @@ def answer_table(log: dict[str, Any]) -> pd.DataFrame:
     return df[["column", "labels_mapped", "not_applicable", "unreadable", "out_of_range"]]
 
 
-def ltr_distribution(responses: pd.DataFrame) -> pd.DataFrame:
-    """Counts of each LTR score (0-10) among all readable rows and among included rows."""
-    scores = pd.Index(range(11), name="ltr")
-    ltr = responses["ltr"]
+def ltr_distribution(responses: pd.DataFrame, measure: Measure | None = None) -> pd.DataFrame:
+    """Counts of each answer to the headline `measure` (default: the LTR, 0-10) among all
+    readable rows and among included rows."""
+    key, (lo, hi) = (measure.key, measure.scale) if measure else ("ltr", (0.0, 10.0))
+    scores = pd.Index(range(int(lo), int(hi) + 1), name=key)
+    ltr = responses[key]
     before = ltr.value_counts().reindex(scores, fill_value=0)
     after = ltr[responses["include"]].value_counts().reindex(scores, fill_value=0)
     return pd.DataFrame({"all readable rows": before, "included rows": after}).astype(int)

@@ -227,6 +227,30 @@ def read_numbers(s: pd.Series, spec: schema_mod.FieldSpec, sch: Schema, col: str
     return parsed
 
 
+#: Answers of a yes/no field in the usual languages (en, de, fr, es, it, nl, pt) -> 1 / 0.
+BOOLEAN_WORDS: dict[str, float] = {
+    **dict.fromkeys(("1", "1.0", "true", "yes", "y", "ja", "oui", "si", "sí", "sim", "waar",
+                     "vrai", "wahr", "verdadero", "vero", "verdadeiro"), 1.0),
+    **dict.fromkeys(("0", "0.0", "false", "no", "n", "nein", "non", "nee", "não", "nao",
+                     "falsch", "faux", "falso", "onwaar"), 0.0),
+}
+
+
+def read_booleans(s: pd.Series) -> schema_mod.ParsedScores:
+    """A yes/no field as 1.0 / 0.0 (True/False, yes/no, ja/nein, oui/non, 1/0; blank -> NaN);
+    other answers are NaN and counted as unreadable."""
+    if pd.api.types.is_bool_dtype(s.dtype) or pd.api.types.is_numeric_dtype(s.dtype):
+        values = pd.to_numeric(s, errors="coerce").astype(float)
+        bad = values.notna() & ~values.isin([0.0, 1.0])
+        return schema_mod.ParsedScores(values.where(~bad), unparseable=int(bad.sum()),
+                                       out_of_range=pd.Series(False, index=s.index))
+    text = s.astype("string").str.strip().str.lower()
+    values = text.map(BOOLEAN_WORDS).astype(float)
+    bad = text.notna() & (text != "") & values.isna()
+    return schema_mod.ParsedScores(values, unparseable=int(bad.sum()),
+                                   out_of_range=pd.Series(False, index=s.index))
+
+
 def unreadable_examples(raw: pd.Series, parsed: schema_mod.ParsedScores, sch: Schema,
                          k: int = 3) -> list[str]:
     """The most frequent answers that could not be read as numbers (for the warning)."""

@@ -2,11 +2,13 @@
 
 Each column is profiled (names, question text, ImportIds, fill, numbers, scale, dates, text
 length, distinct values), then placed in this order: personal data (by name, then by the values:
-emails, IPs, phones); platform fields (response id, dates, duration, status); the likelihood to
-recommend (by name: recommend, likely, NPS, LTR, REC... and by content: whole numbers 0-10, mostly
-filled; competing candidates are reported, not silently chosen); CES and CSAT (by name, on the
-scale found in the data); competitor LTR grids; ids (account, rep, contact); role, market and
-wave; the response date (any common format) with waves derived from it; rating grids (columns on a
+emails, IPs, phones); platform fields (response id, Qualtrics' recorded date before its end
+date, duration, status, Finished as a yes/no field); ids (account or customer in the usual
+languages, rep, contact); role, market and wave; competitor LTR grids; the likelihood to recommend
+(a column whose name, question text or answer labels say recommend, NPS or LTR, on 0-10: a rating
+on another scale never is; competing candidates are reported, not silently chosen); CES and CSAT
+(by name, on the scale found in the data), and the programme kind: NPS with the recommend question,
+else satisfaction or effort with ``headline:`` naming its measure; the response date (any common format) with waves derived from it; rating grids (columns on a
 common scale that share a prefix, e.g. ``Product.*``, ``Q5_1..Q5_6``, ``Q4 - item``) as driver
 groups; long free text as the comment; low-cardinality text as segment fields. What is left is
 listed with the reason. The draft loads with :func:`helpers.ingest.schema.load` and, on typical
@@ -24,7 +26,9 @@ from typing import Any
 
 import pandas as pd
 
+from helpers.ingest import column_rules as rules
 from helpers.ingest.draft_yaml import answers_and_quality, entry, fmt, quoted_name
+from helpers.ingest.fields import BOOLEAN_WORDS
 from helpers.ingest.pii_text import is_person_name
 from helpers.ingest.profiling import Profile, profile
 from helpers.ingest.readers import Survey
@@ -34,83 +38,10 @@ __all__ = ["Draft", "infer_schema"]
 _EMAIL = re.compile(r"^[\w.+'-]+@[\w-]+(\.[\w-]+)+$")
 _PHONE = re.compile(r"^(?!\d{4}-\d{2}-\d{2})(?!\d{1,2}/\d{1,2}/\d{2,4})\+?\(?\d[\d\s().-]{6,18}\d$")
 _IPV4 = re.compile(r"^(\d{1,3}\.){3}\d{1,3}$")
-_LTR_TEXT = r"(?i)(how likely .*recommend|recommend|likelihood to recommend|\bnps\b|\bltr\b)"
-_LTR_NAME = re.compile(r"(?i)^(q?\d*[_ .-]?)?(ltr|nps|nps[_ .-]?score|rec|recommend\w*|"
-                       r"likel\w*[_ .-]?to[_ .-]?recommend|likely\w*|likelihood\w*|"
-                       r"recommandation|empfehlung\w*|recomendaci\w*)$")
-
-_STAGES = {"sales": r"(?i)sales|salesperson|salesman|vertrieb|vente|commercial|buying|proposal",
-           "implementation": r"(?i)implement|onboard|deploy|go-?live|roll-?out|project|"
-                             r"installation|setup"}
-_NAMES = {**_STAGES, "touchpoint": r"(?i)purchase|deliver|support|\bapp\b|website|store|checkout|"
-                                   r"product quality|value for money|experience with"}
-_STEM_STOP = {"how", "would", "you", "rate", "please", "following", "our", "your", "with", "on",
-              "the", "of", "to", "and", "a", "an", "did", "do", "we", "us", "for", "about"}
-
-
-@dataclass(frozen=True)
-class _Rule:
-    """How to recognise one field: normalised names, ImportIds, question pattern, extra keys."""
-
-    name: str
-    ids: tuple[str, ...] = ()
-    import_ids: tuple[str, ...] = ()
-    pattern: str | None = None
-    extra: tuple[tuple[str, Any], ...] = ()
-
-
-def _r(name: str, ids: str = "", imports: str = "", pattern: str | None = None, **extra: Any) -> _Rule:
-    return _Rule(name, tuple(ids.split()), tuple(imports.split()), pattern, tuple(extra.items()))
-
-
-_PERSONAL = [  # before anything else: an e-mail column must never become a segment field
-    _r("contact_key", "recipientemail email emailaddress mail", "recipientEmail", r"(?i)\be-?mail\b",
-       action="hash"),
-    _r("ip_key", "ipaddress ip", "ipAddress", r"(?i)^ip address$", action="hash"),
-    _r("first_name", "recipientfirstname firstname givenname", "recipientFirstName",
-       r"(?i)^first name", action="drop"),
-    _r("last_name", "recipientlastname lastname surname familyname", "recipientLastName",
-       r"(?i)^(last name|surname)", action="drop"),
-    _r("name", "name fullname respondentname contactname customername personname participantname",
-       "", r"(?i)^(your |full |contact |respondent |customer |person |participant )*name\??$",
-       action="drop"),
-    _r("phone", "phone phonenumber mobile telephone", "", r"(?i)\b(phone|mobile)\b", action="drop"),
-    _r("latitude", "locationlatitude latitude lat", "locationLatitude", action="drop"),
-    _r("longitude", "locationlongitude longitude lon lng", "locationLongitude", action="drop"),
-    _r("external_reference", "externalreference externaldatareference", "externalDataReference",
-       action="drop"),
-]
-_PLATFORM = [
-    _r("response_id", "responseid respondentid recordid", "_recordId", r"(?i)^(response|respondent) ?id$"),
-    _r("submitted_at", "enddate recordeddate datesubmitted submittedat completedat submitdate "
-       "responsedate surveydate date", "endDate recordedDate",
-       r"(?i)^(end date|recorded date|date submitted|response date)$", type="datetime"),
-    _r("started_at", "startdate startedat", "startDate", r"(?i)^start date$", type="datetime"),
-    _r("duration_s", "durationinseconds duration durations", "duration", r"(?i)^duration",
-       type="number"),
-    _r("status", "status responsetype", "status"),
-    _r("distribution_channel", "distributionchannel", "distributionChannel"),
-    _r("finished", "finished", "finished", type="number"),
-    _r("market", "market businessmarket", "", r"(?i)^market\b"),
-    _r("wave", "wave surveywave", "", r"(?i)^wave\b"),
-    _r("account_id", "accountid account customeraccount company companyid accountname client "
-       "clientid customer customerid", "", r"(?i)^account ?(id|name)?$"),
-    _r("role", "contactrole role jobrole", "", r"(?i)^(contact )?role\b"),
-    _r("rep_id", "repid rep salesrep accountmanager accountteam accountowner csm", "",
-       r"(?i)^(sales rep|account (manager|team|owner))"),
-    _r("deal_close_date", "dealclosedate closedate", "", type="datetime"),
-    _r("go_live_planned", "goliveplanned plannedgolive plannedgolivedate", "", type="datetime"),
-    _r("go_live_date", "golivedate golive actualgolive", "", type="datetime"),
-    _r("last_rep_touch_at", "lastreptouch lastreptouchat lastcontact", "", type="datetime"),
-]
-_MEASURES = [
-    _r("ces", "ces effort customereffort effortscore", "",
-       r"(?i)(easy|effort).*(handle|resolve|issue|request)|\beffort\b|\bCES\b", type="score"),
-    _r("csat", "csat satisfaction satisfied overallsatisfaction csatscore", "",
-       r"(?i)(how satisfied|overall satisfaction|satisfaction)", type="score"),
-]
-_COMMENT = re.compile(r"(?i)comment|feedback|verbatim|reason|why|explication|explanation|remark|"
-                      r"text|open|kommentar|commentaire|anything else|tell us")
+# contact details anywhere in a value: an e-mail, a phone number, a URL with a personal parameter
+_CONTACT_IN = re.compile(r"[\w.+-]+@[\w-]+\.[\w.-]+|%40|\+\d[\d ().-]{7,}\d|[?&](?:e-?mail|mail|name|"
+                         r"first_?name|last_?name|phone|tel|mobile|user(?:name)?|contact)=", re.I)
+_NOT_SEGMENT = re.compile(r"(?i)^(?:mozilla/|opera/)|applewebkit|gecko/|^(?=\S*\d)(?=\S*[a-z])[\w-]{10,}$")
 
 
 @dataclass
@@ -131,7 +62,10 @@ class Draft:
 
 
 def _norm(text: str) -> str:
-    return re.sub(r"[^a-z0-9]", "", str(text).lower())
+    """'Société' -> 'societe', 'Customer No.' -> 'customerno'."""
+    plain = "".join(ch for ch in unicodedata.normalize("NFKD", str(text).lower())
+                    if not unicodedata.combining(ch))
+    return re.sub(r"[^a-z0-9]", "", plain)
 
 
 def _slug(text: str, words: int = 3) -> str:
@@ -168,17 +102,25 @@ class _Placer:
         self.placed[col] = f"{section}.{name}"
         self.decisions.append((col, f"{section}.{name}", why))
 
-    def find(self, rule: _Rule, skip: frozenset[str] = frozenset()) -> tuple[str, str] | None:
+    def find(self, rule: rules.Rule, skip: frozenset[str] = frozenset()) -> tuple[str, str] | None:
         """The first free column (not in `skip`) matching `rule` by name, ImportId or question
         text, and how."""
         q = self.survey.questions
         free = [c for c in self.free() if c not in skip]
-        for c in free:
-            if _norm(c) in rule.ids or (q.get(c) and q[c] != c and _norm(q[c]) in rule.ids):
-                return c, f"named {c!r}"
-        for c in free:
-            if rule.import_ids and self.survey.import_ids.get(c) in rule.import_ids:
-                return c, f"Qualtrics ImportId {self.survey.import_ids[c]}"
+        by_name = [(rule.ids.index(_norm(c)), c, f"named {c!r}") for c in free if _norm(c) in rule.ids]
+        by_name += [(rule.ids.index(_norm(q[c])), c, f"question text {str(q[c])[:50]!r}")
+                    for c in free if q.get(c) and q[c] != c and _norm(q[c]) in rule.ids
+                    and _norm(c) not in rule.ids]
+        if by_name:  # the rule's first name wins where it prefers some (RecordedDate, EndDate)
+            pick = min(by_name, key=lambda t: (t[0] if dict(rule.extra).get("preferred") else 0,
+                                               free.index(t[1])))
+            return pick[1], pick[2]
+        ids = [(rule.import_ids.index(i), c) for c in free
+               if (i := self.survey.import_ids.get(c)) in rule.import_ids]
+        if ids:
+            c = min(ids, key=lambda t: (t[0] if dict(rule.extra).get("preferred") else 0,
+                                        free.index(t[1])))[1]
+            return c, f"Qualtrics ImportId {self.survey.import_ids[c]}"
         if rule.pattern:
             rx = re.compile(rule.pattern)
             for c in free:
@@ -201,23 +143,24 @@ def infer_schema(survey: Survey, template: Mapping[str, Any] | None = None) -> D
         survey = dataclasses.replace(survey, data=data)
     pl = _Placer(survey)
     _place_personal(pl)
-    _place_rules(pl, _PLATFORM, "fields")
+    _place_rules(pl, rules.PLATFORM, "fields")
     _place_ids(pl)
     _place_personal_values(pl)
     _place_competitors(pl)
     _place_ltr(pl)
     _place_measures(pl)
+    headline = _programme(pl)
     _place_date(pl)
     groups = _place_grids(pl)
     _place_comment(pl)
     segments = _place_segments(pl)
     unplaced = [(c, _why_not(pl.profiles[c])) for c in pl.free()]
-    text = _yaml(survey, pl, groups, segments, template or {}, unplaced)
+    text = _yaml(survey, pl, groups, segments, template or {}, unplaced, headline)
     return Draft(text, pl.decisions, unplaced, pl.notes)
 
 
 def _place_personal(pl: _Placer) -> None:
-    for rule in _PERSONAL:
+    for rule in rules.PERSONAL:
         hit = pl.find(rule)
         if hit:
             pl.put(hit[0], "personal", rule.name, dict(rule.extra), f"{hit[1]}: personal data, "
@@ -241,17 +184,36 @@ def _place_personal_values(pl: _Placer) -> None:
             if len(values) >= 3 and values.map(is_person_name).mean() >= 0.6:
                 pl.put(col, "personal", f"name_{_slug(col, 2)}", {"action": "drop"},
                        "the values look like people's names: personal data, dropped")
+            elif len(values) and not pd.api.types.is_numeric_dtype(data[col].dtype) \
+                    and values.str.contains(_CONTACT_IN).mean() >= 0.3:
+                pl.put(col, "personal", f"contact_{_slug(col, 2)}", {"action": "drop"},
+                       "the values hold e-mails, phone numbers or URLs with personal "
+                       "parameters: personal data, dropped")
 
 
-def _place_rules(pl: _Placer, rules: list[_Rule], section: str) -> None:
-    for rule in rules:
+def _place_rules(pl: _Placer, table: list[rules.Rule], section: str) -> None:
+    for rule in table:
         hit = pl.find(rule)
         if hit:
             col, how = hit
             p = pl.profiles[col]
-            if dict(rule.extra).get("type") == "datetime" and p.dates < 0.8 and p.filled > 0:
+            kind = dict(rule.extra).get("type")
+            if kind == "datetime" and p.dates < 0.8 and p.filled > 0:
                 continue  # named like a date but does not hold dates
-            pl.put(col, section, rule.name, dict(rule.extra), how)
+            if kind == "boolean" and not _is_boolean(pl.survey.data[col]):
+                continue
+            spec = {k: v for k, v in rule.extra if k != "preferred"}
+            if kind == "boolean":
+                pl.put(col, section, rule.name, spec, f"{how}, yes/no values")
+                continue
+            pl.put(col, section, rule.name, spec, how)
+
+
+def _is_boolean(values: pd.Series) -> bool:
+    """Every answer a yes/no word (True/False, yes/no, ja/nein, oui/non, 1/0), none other."""
+    text = values.dropna().astype(str).str.strip().str.lower().head(5000)
+    text = text[text != ""]
+    return bool(len(text)) and bool(text.isin(list(BOOLEAN_WORDS)).all())
 
 
 def _place_ids(pl: _Placer) -> None:
@@ -272,38 +234,92 @@ def _place_ids(pl: _Placer) -> None:
                        "(duplicates per respondent and wave are found with it)")
 
 
-def _ltr_score(p: Profile) -> float:
-    """How much a column looks like a 0-10 likelihood-to-recommend answer (0 = not at all)."""
-    by_name = bool(_LTR_NAME.match(p.column)) or bool(re.search(_LTR_TEXT, p.question or ""))
-    content = (p.scale in ((0, 10), (1, 10)) and p.numeric >= 0.9 and p.integer and (p.high or 0) >= 7)
-    if not content:
-        return 0.0
-    return (2.0 if by_name else 0.0) + p.filled
+def _says_recommend(pl: _Placer, col: str) -> str:
+    """Why `col` is a recommend question by its words ("" when it is not): its name, its
+    question text or its answer labels say recommend / NPS / LTR (en, de, fr, es, it, nl, pt)."""
+    p = pl.profiles[col]
+    if rules.LTR_NAME.match(p.column):
+        return f"named {col!r}"
+    if p.question != col and re.search(rules.LTR_TEXT, p.question or ""):
+        return f"question text {p.question[:50]!r}"
+    words = pl.survey.data[col].dropna().astype(str).drop_duplicates().head(50)
+    labels = words[~words.str.fullmatch(r"\s*-?\d+(?:[.,]\d+)?\s*")]
+    if len(labels) and labels.str.contains(rules.LTR_TEXT).any():
+        return f"answer labels such as {labels[labels.str.contains(rules.LTR_TEXT)].iloc[0][:40]!r}"
+    return ""
+
+
+_ONE_TO_TEN = re.compile(r"(?i)\b1\s*(?:-|–|to|bis|à|a|al|tot|até)\s*10\b")
+_NAMED_NPS = re.compile(r"(?i)\b(nps|ltr)\b|(?:^|_)(nps|ltr)(?:_|$)")
+
+
+def _off_ltr_scale(pl: _Placer, col: str) -> str:
+    """Why `col` is not on the 0-10 scale of a likelihood-to-recommend answer ("" when it is):
+    another scale, not whole numbers, a question text saying 1-10, or answers 1-10 without a
+    single 0 (unless the column is named NPS or LTR, the 0-10 question by definition)."""
+    p = pl.profiles[col]
+    if p.scale is None or p.numeric < 0.9 or not p.integer:
+        return "not whole numbers on a rating scale"
+    if p.scale != (0, 10) or (p.high or 0) < 7:
+        return f"on {p.scale[0]}-{p.scale[1]}" if p.scale != (0, 10) else f"answers up to {p.high:g}"
+    if _ONE_TO_TEN.search(p.question or ""):
+        return "on 1-10 (its question text says so)"
+    answers = round(p.filled * len(pl.survey.data))
+    if p.low == 1 and answers >= 30 and not _NAMED_NPS.search(col):
+        return f"on 1-10 (no 0 among {answers:,} answers)"
+    return ""
 
 
 def _place_ltr(pl: _Placer) -> None:
-    scored = sorted(((s, c) for c in pl.free() if (s := _ltr_score(pl.profiles[c])) > 0), reverse=True)
-    named = [(s, c) for s, c in scored if s >= 2]
-    pool = named or scored
+    """The LTR: a column whose words say recommend, on 0-10. A rating on another scale is never
+    the LTR, whatever its name; without one the programme runs on another measure."""
+    named = [(c, why, _off_ltr_scale(pl, c)) for c in pl.free() if (why := _says_recommend(pl, c))]
+    for c, _, off in named:
+        if off:
+            pl.notes.append(f"{c!r} reads like a recommend question but is {off}, not 0-10: "
+                            "not drafted as the LTR (NPS needs the 0-10 question)")
+    pool = sorted(((pl.profiles[c].filled, c, why) for c, why, off in named if not off),
+                  key=lambda t: -t[0])
     if not pool:
-        pl.notes.append("no likelihood-to-recommend column found (a 0-10 question named recommend, "
-                        "likely, NPS, LTR or REC): set fields.ltr.column by hand")
-        pl.sections["fields"]["ltr"] = {"pattern": _LTR_TEXT, "scale": [0, 10]}
         return
-    col = pool[0][1]
-    why = ("named like a recommend question" if pool is named else "the only kind of column holding "
-           "whole numbers 0-10") + f", {pl.profiles[col].filled:.0%} filled"
+    filled, col, why = pool[0]
     if len(pool) > 1:
-        others = ", ".join(repr(c) for _, c in pool[1:4])
-        pl.notes.append(f"LTR: {col!r} chosen over {others} (also 0-10); change fields.ltr.column "
-                        "if another is the recommend question")
-    pl.put(col, "fields", "ltr", {"scale": [0, 10]}, why)
+        others = ", ".join(repr(c) for _, c, _ in pool[1:4])
+        pl.notes.append(f"LTR: {col!r} chosen over {others} (also recommend questions on 0-10); "
+                        "change fields.ltr.column if another is the one to report")
+    pl.put(col, "fields", "ltr", {"scale": [0, 10]},
+           f"{why}: a recommend question on 0-10, {filled:.0%} filled")
+
+
+def _programme(pl: _Placer) -> str | None:
+    """The headline measure of the draft and the note saying which programme kind it is and why:
+    NPS with a 0-10 recommend question, else satisfaction (CSAT) or effort (CES); None when the
+    export has no measure at all (a placeholder LTR entry is drafted to be filled in)."""
+    f = pl.sections["fields"]
+    if "ltr" in f:
+        pl.notes.append(f"programme: NPS, because {f['ltr']['column']!r} is a recommend question "
+                        "on 0-10")
+        return None
+    kinds = {"csat": "satisfaction (CSAT)", "ces": "effort (CES)"}
+    headline = next((k for k in kinds if k in f), None)
+    if headline is None:
+        pl.notes.append("no likelihood-to-recommend column (a 0-10 question whose name, text or "
+                        "labels say recommend, NPS or LTR) and no satisfaction or effort "
+                        "question: set fields.ltr.column, or map a rating and name it as headline")
+        f["ltr"] = {"pattern": rules.LTR_TEXT, "scale": [0, 10]}
+        return None
+    spec = f[headline]
+    pl.notes.append(f"programme: {kinds[headline]}, because the export has no 0-10 recommend "
+                    f"question; the headline is {headline.upper()} ({spec['column']!r}, "
+                    f"{spec['scale'][0]}-{spec['scale'][1]}) and the sections that need the "
+                    "likelihood to recommend say so on their cards")
+    return headline
 
 
 def _place_competitors(pl: _Placer) -> None:
     """Competitor LTR grids: "How likely ... recommend ...? - <vendor>" columns on 0-10."""
     q = pl.survey.questions
-    grid = [c for c in pl.free() if re.search(_LTR_TEXT, q.get(c) or "") and " - " in (q.get(c) or "")
+    grid = [c for c in pl.free() if re.search(rules.LTR_TEXT, q.get(c) or "") and " - " in (q.get(c) or "")
             and pl.profiles[c].scale == (0, 10)]
     if len(grid) >= 2:
         for c in grid:
@@ -324,7 +340,7 @@ def _grid_members(pl: _Placer) -> frozenset[str]:
 
 def _place_measures(pl: _Placer) -> None:
     grid = _grid_members(pl)
-    for rule in _MEASURES:
+    for rule in rules.MEASURES:
         hit = pl.find(rule, skip=grid)
         if not hit:
             continue
@@ -399,10 +415,10 @@ def _place_grids(pl: _Placer) -> dict[str, list[str]]:
 def _group_name(stem: str, items: list[str]) -> str:
     """A readable group name from a grid's stem (the question text or the column prefix)."""
     text = " ".join([stem, *items]) if stem == "ratings" else stem
-    for name, rx in _NAMES.items():
+    for name, rx in rules.NAMES.items():
         if re.search(rx, text):
             return name
-    words = [w for w in re.findall(r"[a-z]+", stem.lower()) if w not in _STEM_STOP]
+    words = [w for w in re.findall(r"[a-z]+", stem.lower()) if w not in rules.STEM_STOP]
     return "_".join(words[:2]) if words and stem != "ratings" else "ratings"
 
 
@@ -411,7 +427,7 @@ def _place_comment(pl: _Placer) -> None:
     cands = []
     for c in pl.free():
         p = pl.profiles[c]
-        named = bool(_COMMENT.search(c + " " + p.question))
+        named = bool(rules.COMMENT.search(c + " " + p.question))
         if p.numeric < 0.5 and p.dates < 0.5 and (
                 (named and p.text_length >= 8) or (p.text_length >= 12 and p.unique >= 0.3)):
             cands.append((p.text_length * (2 if named else 1), c))
@@ -432,6 +448,11 @@ def _place_segments(pl: _Placer) -> list[str]:
         p = pl.profiles[c]
         if 2 <= p.distinct <= 30 and p.numeric < 0.5 and p.unique <= 0.5 and p.dates < 0.5 \
                 and p.filled >= 0.2:
+            values = pl.survey.data[c].dropna().astype(str).str.strip()
+            if values.str.contains(_NOT_SEGMENT).mean() >= 0.9:
+                pl.placed[c] = "ignored"
+                pl.decisions.append((c, "ignored", "browser user agents or opaque ids, not a segment"))
+                continue
             words = 3
             name = _slug(c, words)
             while name in pl.sections["fields"] or name in _reserved():
@@ -482,7 +503,7 @@ def _market_rule(pl: _Placer) -> dict[str, str]:
 
 
 def _yaml(survey: Survey, pl: _Placer, groups: dict[str, list[str]], segments: list[str],
-          tpl: Mapping[str, Any], unplaced: list[tuple[str, str]]) -> str:
+          tpl: Mapping[str, Any], unplaced: list[tuple[str, str]], headline: str | None) -> str:
     market = _market_rule(pl)
     seg_market = "B2B" if market != {"all": "B2C"} else "B2C"
     f = pl.sections["fields"]
@@ -494,6 +515,9 @@ def _yaml(survey: Survey, pl: _Placer, groups: dict[str, list[str]], segments: l
              f"{survey.data.shape[1]} columns).",
              f"survey: {quoted_name('Draft schema for ' + survey.path.name)}", ""]
     lines += ["fields:", *(f"  {k}: {entry(v)}" for k, v in f.items()), ""]
+    if headline is not None:
+        lines += ["# The measure the programme reports: the export has no 0-10 recommend question.",
+                  f"headline: {headline}", ""]
     lines += ["# How a response's market is decided (see config/survey.yaml).",
               f"market_rule: {entry(market)}",
               "waves: {period: quarter}" + ("" if "submitted_at" in f or "wave" in f
@@ -505,7 +529,7 @@ def _yaml(survey: Survey, pl: _Placer, groups: dict[str, list[str]], segments: l
     if groups:
         by_market = _group_markets(pl, groups, market, seg_market)
         lines += ["markets:", *(f"  {m}: {fmt(gs)}" for m, gs in by_market.items())]
-        stages = {g: g for g in groups if g in _STAGES}
+        stages = {g: g for g in groups if g in rules.STAGES}
         if stages:
             lines.append(f"stages: {entry(stages)}")
         lines.append("")

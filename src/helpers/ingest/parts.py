@@ -149,7 +149,8 @@ def run_parts(raw_path: str | os.PathLike[str],
     `inputs` maps optional inputs to their files (a folder of parts is read part by part);
     `options` how to read and clean the parts; `origin` when the parts were cut from one file (:func:`run_file`).
 
-    Returns a CleanResult whose ``responses`` hold only ``ltr`` and ``include`` of every row
+    Returns a CleanResult whose ``responses`` hold only the headline measure (``ltr``) and
+    ``include`` of every row
     (for the cleaning report's summaries; ``attrs["masked_comments"]`` counts the comments with
     personal data masked) and no side tables in memory: everything is in `out_dir`.
     """
@@ -178,7 +179,7 @@ def run_parts(raw_path: str | os.PathLike[str],
         for name, inp in INPUTS.items():
             if name not in provided:
                 _remove(out / inp.file)
-    summary = pd.DataFrame({"ltr": np.concatenate(tally.ltr),
+    summary = pd.DataFrame({sch.headline: np.concatenate(tally.ltr),
                             "include": np.concatenate(tally.include)})
     summary.attrs["masked_comments"] = tally.masked
     return clean.CleanResult(summary, pd.DataFrame(), log, {}, schema=sch)
@@ -210,7 +211,7 @@ def _clean_each(files: list[Path], sch: Schema, salt: str, stage: Path, options:
             raise exc.moved(origin.file, origin.rows_before[k]) if origin else exc from None
         del survey
         r = res.responses
-        complete = r["ltr"].notna().to_numpy() & ~r["flag_out_of_range"].to_numpy(bool)
+        complete = r[sch.headline].notna().to_numpy() & ~r["flag_out_of_range"].to_numpy(bool)
         if "finished" in r:
             complete &= r["finished"].fillna(1).to_numpy(float) == 1
         r = r.drop(columns=["finished"], errors="ignore").assign(
@@ -250,10 +251,10 @@ def _settle(stage: Path, sch: Schema, frac: float) -> _Tally:
             r["flag_speeder"] = (r["duration_s"] < frac * median).fillna(False).to_numpy(bool)
         if dups is not None:
             r["flag_duplicate"] = np.isin(r["_row"].to_numpy(), dups.get(k, np.empty(0, np.int64)))
-        quality.set_verdict(r)
+        quality.set_verdict(r, quality.rules(sch))
         r = r.drop(columns=["_part", "_row", "_complete"])
         r.to_parquet(p, index=False)
-        _count(tally, r)
+        _count(tally, r, sch.headline)
         comp = comp_dir / p.name
         if comp.exists():
             c = pd.read_parquet(comp)
@@ -281,7 +282,7 @@ def _duplicates(con: Any, sch: Schema, cols: set[str]) -> dict[int, np.ndarray] 
     return {int(k): g["_row"].to_numpy(np.int64) for k, g in found.groupby("_part")}
 
 
-def _count(tally: _Tally, r: pd.DataFrame) -> None:
+def _count(tally: _Tally, r: pd.DataFrame, headline: str) -> None:
     remaining = np.ones(len(r), bool)
     tally.funnel[0] += len(r)
     for i, (f, _) in enumerate(quality.RULES, 1):
@@ -289,7 +290,7 @@ def _count(tally: _Tally, r: pd.DataFrame) -> None:
         tally.rules[f] += int(flag.sum())
         remaining &= ~flag
         tally.funnel[i] += int(remaining.sum())
-    tally.ltr.append(r["ltr"].to_numpy(np.float32))
+    tally.ltr.append(r[headline].to_numpy(np.float32))
     tally.include.append(r["include"].to_numpy(bool))
     if "comment" in r:
         tally.masked += int(r["comment"].astype("string").str.contains(

@@ -47,21 +47,28 @@ from stdnum.nl import bsn as nl_bsn
 from stdnum.pl import pesel as pl_pesel
 from stdnum.se import personnummer as se_pnr
 
+from helpers.ingest import pii_extra
+from helpers.ingest.pii_extra import MaskContext
+
 NAMES_DIR = Path(__file__).with_name("names")
-PLACEHOLDERS = ("[url]", "[email]", "[iban]", "[card]", "[id number]", "[phone]", "[number]",
-                "[address]", "[postcode]", "[name]")
-PLACEHOLDER = re.compile(r"\[(?:url|email|iban|card|id number|phone|number|address|postcode|name)\]")
+PLACEHOLDERS = ("[url]", "[email]", "[handle]", "[iban]", "[card]", "[id number]", "[date of birth]",
+                "[phone]", "[number]", "[address]", "[postcode]", "[company]", "[name]")
+PLACEHOLDER = re.compile(r"\[(?:url|email|handle|iban|card|id number|date of birth|phone|number|"
+                         r"address|postcode|company|name)\]")
 
 _URL = re.compile(r"\b(?:https?://|www\.)\S+", re.I)
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 _EMAIL_SPELT = re.compile(r"\b[\w.+-]+\s*[(\[{]\s*at\s*[)\]}]\s*[\w-]+(?:\s*(?:[(\[{]\s*dot\s*[)\]}]|\.)\s*[a-z]{2,})+",
                           re.I)
 _IBAN = re.compile(r"\b[A-Z]{2}\d{2}(?:[ -]?[A-Z0-9]){10,30}\b")
+_IBAN_LOWER = re.compile(r"\b[a-z]{2}\d{2}[a-z0-9]{10,30}\b")
 _POSSESSIVE = re.compile(r"['’]s?$")  # "Dan's" -> Dan; "Dans" (French 'in') stays Dans
-_DATE = re.compile(r"\d{1,4}[/.\-]\d{1,2}[/.\-]\d{1,4}")  # 30/04/2014, 2014-04-30: not a phone
+# 30/04/2014, 2014-04-30, 2020/2021, a typed 26/04/21014: dates and years, not phones
+_DATE = re.compile(r"\d{1,4}[/.\-]\d{1,2}[/.\-]\d{1,5}|(?:19|20)\d\d\s?[/\-]\s?(?:19|20)\d\d")
 _DIGITS = re.compile(r"(?<![\w+])\+?\(?\d[\d\s().\-/]{6,}\d(?![\w])")
 _LONG_NUMBER = re.compile(r"(?<![\w])\d(?:[ .\-]?\d){8,}(?![\w])")
-_NINO = re.compile(r"\b[A-CEGHJ-PR-TW-Z][A-CEGHJ-NPR-TW-Z] ?\d{2} ?\d{2} ?\d{2} ?[A-D]\b")
+_NINO = re.compile(r"\b[A-CEGHJ-PR-TW-Z][A-CEGHJ-NPR-TW-Z][ -]?\d{2}[ -]?\d{2}[ -]?\d{2}[ -]?[A-D]\b",
+                   re.I)
 _SSN = re.compile(r"\b(?!000|666|9\d\d)\d{3}-(?!00)\d{2}-(?!0000)\d{4}\b")
 _ES_ID = re.compile(r"\b[XYZ0-9]\d{7}-?[A-Z]\b")
 _IT_CF = re.compile(r"\b[A-Z]{6}\d{2}[A-Z]\d{2}[A-Z]\d{3}[A-Z]\b")
@@ -91,6 +98,12 @@ _ADDRESSES = [
                rf"(?:(?:de|del|la|las|los|di|della|dei|delle)\s+)*{_CAP}(?:\s+{_CAP})*,?\s*(?:n\.?\s*)?"
                rf"\d{{1,4}}\b", re.U),
     re.compile(r"\bP\.?\s?O\.?\s?Box\s+\d+\b", re.I),
+    # 2231 maple avenue, columbus (US, in lower case; not "2 hours down the road")
+    re.compile(r"\b\d{1,5}\s+(?:(?!(?:the|a|an|on|in|of|to|for|at|by|down|up|and|or|with|from|"
+               r"hours?|minutes?|mins?|days?|weeks?|months?|years?|times?|miles?|km|blocks?)\b)"
+               r"[a-z][\w'-]*\s+){1,3}(?:street|st|road|rd|avenue|ave|lane|ln|drive|dr|boulevard|"
+               r"blvd|way|court|ct|place|pl|parkway|pkwy|highway|hwy|terrace|circle|cir)\b\.?",
+               re.I | re.U),
 ]
 _POSTCODES = [
     re.compile(r"\b(?:GIR ?0AA|[A-PR-UWYZ][A-HK-Y]?\d[A-Z\d]? ?\d[ABD-HJLNP-UW-Z]{2})\b"),   # UK
@@ -128,15 +141,23 @@ Cloud Northwind Contoso Globex Initech Microsoft Google Apple Amazon Salesforce 
 Outlook Windows Android iOS SAP Oracle Christmas Easter Black Street Road Avenue Lane Drive Way
 NPS CSAT CES SLA KPI ROI Someone Somebody People Guys Folks Staff Everybody Agents Engineers
 Nobody's Anybody Whoever Anyone's Management Leadership Finance Legal Procurement Marketing
+Janvier Février Mars Avril Mai Juin Juillet Août Septembre Octobre Novembre Décembre Lundi Mardi
+Mercredi Jeudi Vendredi Samedi Dimanche Januar Februar März Juni Juli Oktober Dezember Montag
+Dienstag Mittwoch Donnerstag Freitag Samstag Sonntag Enero Febrero Marzo Abril Mayo Junio Julio
+Agosto Septiembre Octubre Noviembre Diciembre Gennaio Febbraio Aprile Maggio Giugno Luglio
+Settembre Ottobre Dicembre Januari Februari Maart Augustus Noël Navidad Weihnachten Pâques
 """.split())
 
 
 @cache
-def _names() -> tuple[frozenset[str], frozenset[str], frozenset[str]]:
+def name_lists() -> tuple[frozenset[str], frozenset[str], frozenset[str]]:
     """(given names, given names that are also English words, surnames), bundled in names/."""
     def read(name: str) -> frozenset[str]:
         return frozenset((NAMES_DIR / name).read_text(encoding="utf-8").split())
     return read("given_names.txt"), read("given_names_also_words.txt"), read("surnames.txt")
+
+
+_names = name_lists
 
 
 def _sub_valid(rx: re.Pattern[str], text: str, ok: Callable[[str], bool], label: str) -> str:
@@ -221,8 +242,9 @@ def _sentence_start(text: str, at: int) -> bool:
     return not before or before[-1] in ".!?:;\"'(\n" or before.endswith("]")
 
 
-def _names_in(text: str) -> list[tuple[int, int]]:
-    """Spans of person names (see the module docstring for the rules)."""
+def _names_in(text: str, keep: frozenset[str] = frozenset()) -> list[tuple[int, int]]:
+    """Spans of person names (see the module docstring for the rules); words in `keep` (lower
+    case) are the programme's own vocabulary, names only after a cue."""
     given, also_words, surnames = _names()
     words = list(_WORD.finditer(text))
     spans: list[tuple[int, int]] = []
@@ -233,11 +255,12 @@ def _names_in(text: str) -> list[tuple[int, int]]:
         nxt = words[i + 1] if i + 1 < len(words) else None
         adjacent = nxt is not None and re.fullmatch(r" ", text[w.end():nxt.start()]) is not None
         nxt_token = _POSSESSIVE.sub("", nxt.group()) if adjacent and nxt else ""
-        surname_next = bool(nxt_token) and nxt_token not in _NOT_NAMES
-        if token in _NOT_NAMES:
-            i += 1
+        cue = token not in _NOT_NAMES and (bool(_CUE.search(text[max(0, w.start() - 30):w.start()]))
+                                           or bool(_AFTER_NAME.match(text[w.end():])))
+        surname_next = bool(nxt_token) and nxt_token not in _NOT_NAMES  # a surname stays one
+        if token in _NOT_NAMES or (token.lower() in keep and not cue):   # a cue outweighs the
+            i += 1                                                        # programme's vocabulary
             continue
-        cue = bool(_CUE.search(text[max(0, w.start() - 30):w.start()]))
         initial = _sentence_start(text, w.start())
         particle_next = bool(_PARTICLES.match(text[w.end():]))
         is_name = (
@@ -255,7 +278,7 @@ def _names_in(text: str) -> list[tuple[int, int]]:
             start = w.start()
             prev = words[i - 1] if i > 0 else None
             if prev is not None and text[prev.end():start] == " " and \
-                    prev.group() not in _NOT_NAMES:  # Leilani Quendel: the given name before
+                    prev.group() not in _NOT_NAMES and prev.group().lower() not in keep:  # Leilani Quendel: the given name before
                 start = prev.start()
             spans.append((start, end))
             i += 2 if surname_next else 1
@@ -276,12 +299,18 @@ def is_person_name(value: str) -> bool:
     return first in given and (first not in also_words or last in surnames)
 
 
-def mask_text(text: str) -> str:
-    """One comment with every kind of personal data replaced by its placeholder."""
+def mask_text(text: str, context: MaskContext | None = None) -> str:
+    """One comment with every kind of personal data replaced by its placeholder; `context`
+    adds a programme's company names and its own vocabulary (never masked as names)."""
+    keep = context.keep if context is not None else frozenset()
     t = _URL.sub("[url]", text)
     t = _EMAIL.sub("[email]", t)
     t = _EMAIL_SPELT.sub("[email]", t)
+    t = pii_extra.mask_contacts(t)
+    t = pii_extra.mask_companies(t, context)
+    t = pii_extra.mask_numbers(t)
     t = _sub_valid(_IBAN, t, _iban_ok, "[iban]")
+    t = _sub_valid(_IBAN_LOWER, t, lambda v: _quiet(iban.is_valid, v.upper()), "[iban]")
     t = _sub_valid(_LONG_NUMBER, t, _card_ok, "[card]")
     t = _international_phones(t)
     t = _NINO.sub("[id number]", t)
@@ -296,7 +325,21 @@ def mask_text(text: str) -> str:
     t = _phones(t)
     t = _LONG_NUMBER.sub("[number]", t)
     t = _TITLE.sub("[name]", t)
-    return _replace_spans(t, _names_in(t), "[name]")
+    names = _names_in(t, keep) + pii_extra.lower_name_spans(t, keep)
+    places = pii_extra.place_spans(t) if names else []
+    names = [n for n in names if not any(p[0] <= n[0] and n[1] <= p[1] for p in places)]
+    return _replace_spans(t, names, "[name]")
+
+
+def mask_contact_details(text: str) -> str:
+    """Only the contact details of a text (web addresses, e-mails, handles, phone numbers): for
+    values many respondents share, such as a segment's levels, which are no one's name."""
+    t = _URL.sub("[url]", text)
+    t = _EMAIL.sub("[email]", t)
+    t = _EMAIL_SPELT.sub("[email]", t)
+    t = pii_extra.mask_contacts(t)
+    t = _international_phones(t)
+    return _phones(t)
 
 
 def strip_placeholders(text: str) -> str:

@@ -18,7 +18,8 @@ import pandas as pd
 import pyarrow as pa
 
 from helpers import paths
-from helpers.ingest.pii_text import mask_text
+from helpers.ingest.pii_extra import MaskContext, may_hold_personal, recurring_words
+from helpers.ingest.pii_text import mask_contact_details, mask_text
 
 SALT_ENV = "CX_SALT"
 SALT_FILE = ".cx_salt"
@@ -65,7 +66,8 @@ def hash_keys(values: pd.Series, salt: str) -> pd.Series:
 PARALLEL_MASKING = 20_000
 
 
-def mask_texts(texts: list[str], workers: int | None = None) -> list[str]:
+def mask_texts(texts: list[str], workers: int | None = None, context: MaskContext | None = None
+               ) -> list[str]:
     """:func:`~helpers.ingest.pii_text.mask_text` of each text, in order.
 
     Masking is pure Python (regular expressions, libphonenumber), so a large batch is split
@@ -74,11 +76,13 @@ def mask_texts(texts: list[str], workers: int | None = None) -> list[str]:
     as masking one by one.
     """
     import multiprocessing
+    from functools import partial
 
+    masker = partial(mask_text, context=context)
     workers = min(os.cpu_count() or 1, 8) if workers is None else workers
     if (workers < 2 or len(texts) < PARALLEL_MASKING
             or "fork" not in multiprocessing.get_all_start_methods()):
-        return [mask_text(t) for t in texts]
+        return [masker(t) for t in texts]
     import warnings
     from concurrent.futures import ProcessPoolExecutor
 
@@ -86,31 +90,92 @@ def mask_texts(texts: list[str], workers: int | None = None) -> list[str]:
     with warnings.catch_warnings():   # a kernel's idle I/O threads: the workers never touch them
         warnings.filterwarnings("ignore", message=".*fork.*", category=DeprecationWarning)
         with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
-            return list(pool.map(mask_text, texts, chunksize=chunk))
+            return list(pool.map(masker, texts, chunksize=chunk))
 
 
-def mask_comments(comments: pd.Series) -> pd.Series:
-    """Mask personal data in free-text comments (each distinct comment is masked once)."""
+def programme_context(texts: list[str], context: MaskContext | None = None) -> MaskContext:
+    """`context` (or an empty one) with the words that recur across `texts` added to its
+    vocabulary: a programme's product and brand names, towns and terms are not names."""
+    return (context or MaskContext()).with_keep(recurring_words(texts))
+
+
+def mask_comments(comments: pd.Series, context: MaskContext | None = None, *,
+                  vocabulary: bool = True) -> pd.Series:
+    """Mask personal data in free-text comments (each distinct comment is masked once).
+
+    Only the comments that can hold personal data (:func:`~helpers.ingest.pii_extra.may_hold_personal`,
+    one vectorised test) go through the masker. With `vocabulary`, words that recur across the
+    comments are the programme's own (:func:`programme_context`).
+    """
     s = comments.astype("string")
     codes, uniq = pd.factorize(s)
     if len(uniq) == 0:
         return s
-    masked = pd.array(mask_texts([str(u) for u in uniq]), dtype="string")
+    texts = [str(u) for u in uniq]
+    if vocabulary:
+        context = programme_context(texts, context)
+    candidates = np.flatnonzero(may_hold_personal(texts, context))
+    for i, m in zip(candidates, mask_texts([texts[i] for i in candidates], context=context),
+                    strict=True):
+        texts[i] = m
+    masked = pd.array(texts, dtype="string")
     out = pd.Series(masked.take(np.where(codes < 0, 0, codes)), index=s.index, name=s.name,
                     dtype="string")
     return out.where(codes >= 0)
 
 
-def mask_pii(comments: Iterable[object] | pd.Series) -> pd.Series:
+def mask_field(values: pd.Series, context: MaskContext | None = None, rare: int = 5) -> pd.Series:
+    """Personal data in a text field other than the comment: values held by fewer than `rare`
+    rows are masked in full (names too), the others only for contact details (a segment level
+    many respondents share is no one's name). Distinct values are masked once (Arrow's
+    dictionary encoding); a field with nothing to mask comes back as it was."""
+    import pyarrow.compute as pc
+
+    column = pa.array(values.astype("string"), from_pandas=True)
+    if isinstance(column, pa.ChunkedArray):   # a column read from Arrow (parquet, pyarrow strings)
+        column = column.combine_chunks()
+    encoded = pc.dictionary_encode(column)
+    texts = encoded.dictionary.to_pylist()
+    if not texts:
+        return values
+    codes = pc.fill_null(encoded.indices, -1).to_numpy(zero_copy_only=False)
+    counts = np.bincount(codes[codes >= 0], minlength=len(texts))
+    candidates = may_hold_personal(texts, context)
+    out = [(mask_text(t, context) if n < rare else mask_contact_details(t)) if c else t
+           for t, n, c in zip(texts, counts, candidates, strict=True)]
+    if out == texts:
+        return values
+    masked = pd.array(out, dtype="string")
+    return pd.Series(masked.take(np.maximum(codes, 0)), index=values.index, name=values.name,
+                     dtype="string").where(codes >= 0)
+
+
+#: Contact details in an identifier (RE2, run by Arrow): an e-mail, a web address, a phone
+#: number written with a country code or in groups ("+44 20 7946 0958", "020-7946-0958").
+CONTACT_IN_ID = (r"[\w.+-]+@[\w-]+\.\w|://|(?i:www)\.|\+\d[\d\s().-]{6,}\d|"
+                 r"\b\d{2,5}[\s.-]\d{3,4}[\s.-]\d{3,4}\b")
+
+
+def holds_contact(values: pd.Series) -> np.ndarray:
+    """Which values hold contact details (:data:`CONTACT_IN_ID`), tested by Arrow over the whole
+    column at once: cheap on a million distinct response ids."""
+    import pyarrow.compute as pc
+
+    hit = pc.match_substring_regex(pa.array(values.astype("string"), from_pandas=True), CONTACT_IN_ID)
+    return np.asarray(pc.fill_null(hit, False).to_numpy(zero_copy_only=False), bool)
+
+
+def mask_pii(comments: Iterable[object] | pd.Series, context: MaskContext | None = None) -> pd.Series:
     """Replace personal data in each text with placeholders ([email], [phone], [name], ...).
 
-    See :mod:`helpers.ingest.pii_text` for what is found and how. Missing comments stay missing.
+    See :mod:`helpers.ingest.pii_text` for what is found and how; `context` adds a programme's
+    vocabulary and company names. Missing comments stay missing.
     """
     s = comments if isinstance(comments, pd.Series) else pd.Series(list(comments), dtype=object)
 
     def _one(c: object) -> object:
         if c is None or c is pd.NA or (isinstance(c, float) and np.isnan(c)):
             return c
-        return mask_text(str(c))
+        return mask_text(str(c), context)
 
     return pd.Series([_one(c) for c in s.astype(object)], index=s.index, name=s.name, dtype=object)

@@ -29,6 +29,8 @@ _NA_CODES = {-99.0, -98.0, -97.0, 98.0, 99.0}
 
 
 _SCALES = [(1, 3), (1, 4), (1, 5), (0, 5), (1, 7), (0, 7), (0, 10)]  # 10-point: read as 0-10
+#: A 10-point rating is read as 1-10 only when its answers label 1 as the lowest point.
+_SCALE_FROM_ONE = re.compile(r"(?:^|\s)1\s*[-–:=)]\s*\D")
 
 
 LABEL_SETS: dict[str, dict[str, int]] = {
@@ -118,10 +120,11 @@ def _scale(values: pd.Series) -> tuple[tuple[int, int] | None, str | None]:
             return None, None
     else:
         return None, None
+    if 1 <= lo and 7 < hi <= 10 and labels_hit is None and _SCALE_FROM_ONE.search(
+            " ".join(map(str, counts.index))):
+        return (1, 10), None  # "1 - Not at all likely": a 1-10 rating, not the 0-10 question
     for a, b in _SCALES:
         if a <= lo and hi <= b:
-            if (a, b) == (1, 10) and labels_hit is None and len(nums) and nums.min() == 0:
-                return (0, 10), None  # a 0 answer: the usual 0-10 question, not 1-10
             return (a, b), labels_hit
     return None, labels_hit
 

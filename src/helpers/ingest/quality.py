@@ -29,7 +29,7 @@ def flag(out: pd.DataFrame, sch: Schema, oor: np.ndarray, speeder_fraction: floa
     """Set every quality flag, ``include`` and ``exclusion_reason`` (first rule that fired)."""
     q = sch.quality
     out["flag_test"] = _test_rows(out, q)
-    out["flag_duplicate"] = _duplicate_rows(out, _duplicate_key(out, sch), oor)
+    out["flag_duplicate"] = _duplicate_rows(out, _duplicate_key(out, sch), oor, sch.headline)
     frac = float(speeder_fraction if speeder_fraction is not None else q["speeder_fraction"])
     if "duration_s" in out:
         med = out.loc[~out["flag_test"], "duration_s"].median()
@@ -39,19 +39,28 @@ def flag(out: pd.DataFrame, sch: Schema, oor: np.ndarray, speeder_fraction: floa
     k = int(min_grid_items if min_grid_items is not None else q["straightliner_min_items"])
     out["flag_straightliner"] = _straightliners(out, sch, k)
     out["flag_out_of_range"] = oor
-    # No usable LTR: left blank or answered "not applicable" (out-of-range is its own rule).
-    out["flag_incomplete"] = out["ltr"].isna().to_numpy() & ~oor
-    set_verdict(out)
+    # No usable headline answer (the LTR): left blank or answered "not applicable"
+    # (out-of-range is its own rule).
+    out["flag_incomplete"] = out[sch.headline].isna().to_numpy() & ~oor
+    set_verdict(out, rules(sch))
 
 
-def set_verdict(out: pd.DataFrame) -> None:
+def rules(sch: Schema) -> list[tuple[str, str]]:
+    """:data:`RULES` with the programme's headline question named in the incomplete rule."""
+    if sch.has_ltr and sch.headline == "ltr":
+        return RULES
+    said = f"incomplete (no {sch.headline_measure.label.lower()} answer)"
+    return [(f, said if f == "flag_incomplete" else why) for f, why in RULES]
+
+
+def set_verdict(out: pd.DataFrame, reasons: list[tuple[str, str]] = RULES) -> None:
     """``include`` (no rule fired) and ``exclusion_reason`` (the first rule that fired)."""
-    flags = [f for f, _ in RULES]
+    flags = [f for f, _ in reasons]
     out["include"] = ~out[flags].any(axis=1)
     reason = np.zeros(len(out), np.int8)
-    for i, (f, _) in reversed(list(enumerate(RULES, 1))):
+    for i, (f, _) in reversed(list(enumerate(reasons, 1))):
         reason = np.where(out[f].to_numpy(bool), i, reason)
-    out["exclusion_reason"] = labels(["", *(why for _, why in RULES)], reason, out.index)
+    out["exclusion_reason"] = labels(["", *(why for _, why in reasons)], reason, out.index)
 
 
 def _test_rows(out: pd.DataFrame, q: dict[str, Any]) -> np.ndarray:
@@ -74,7 +83,8 @@ def _duplicate_key(out: pd.DataFrame, sch: Schema) -> list[str]:
     return [c for c in out.columns if c != "response_id"]
 
 
-def _duplicate_rows(out: pd.DataFrame, key: list[str], oor: np.ndarray) -> np.ndarray:
+def _duplicate_rows(out: pd.DataFrame, key: list[str], oor: np.ndarray,
+                    headline: str = "ltr") -> np.ndarray:
     """Every submission of a contact and wave but one: the latest complete one is kept."""
     dup = np.zeros(len(out), bool)
     keys = [k for k in key if k in out]
@@ -83,7 +93,7 @@ def _duplicate_rows(out: pd.DataFrame, key: list[str], oor: np.ndarray) -> np.nd
     if len(keys) > 3:  # identical rows: one hash per row stands for all its columns
         out = out.assign(_row=pd.util.hash_pandas_object(out[keys], index=False))
         keys = ["_row"]
-    complete = out["ltr"].notna().to_numpy() & ~oor
+    complete = out[headline].notna().to_numpy() & ~oor
     if "finished" in out:
         complete &= out["finished"].fillna(1).to_numpy(float) == 1
     cand = np.flatnonzero(out[keys].notna().all(axis=1).to_numpy() & ~out["flag_test"].to_numpy())

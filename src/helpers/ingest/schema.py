@@ -3,8 +3,9 @@
 The schema drives everything downstream. It maps export columns to fields (by column id,
 Qualtrics ImportId or question-text pattern), says how answer labels become numbers
 ("10 - Extremely likely" -> 10; "N/A", "Don't know", -99 -> missing), and declares the
-programme's own question set: the measures present (``ltr`` is the one required field; ``ces``
-and ``csat`` are optional, each on its own scale), the driver items with their groups (any
+programme's own question set: the measures present (``ltr``, the 0-10 recommend question, or
+another rating named as ``headline:``; ``ces`` and ``csat`` are optional, each on its own
+scale), the driver items with their groups (any
 names), labels and scales, the segment fields per market, the journey stages, how a response's
 market is decided and how waves are derived. Nothing downstream assumes the sample's names.
 
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -33,7 +35,7 @@ WAVE_PERIODS = {"quarter": "Q", "month": "M", "half": "2Q", "year": "Y"}
 #: name is the programme's own (a segment field such as "business_unit", read as text).
 CANONICAL: dict[str, str] = {
     "response_id": "text", "submitted_at": "datetime", "started_at": "datetime",
-    "duration_s": "number", "status": "text", "distribution_channel": "text", "finished": "number",
+    "duration_s": "number", "status": "text", "distribution_channel": "text", "finished": "boolean",
     "market": "text", "wave": "text", "account_id": "text", "role": "text", "rep_id": "text",
     "ltr": "score", "ces": "score", "csat": "score", "comment": "text",
     "deal_close_date": "datetime", "go_live_planned": "datetime", "go_live_date": "datetime",
@@ -50,7 +52,7 @@ DEFAULT_MEASURES: dict[str, dict[str, str]] = {
 _MEASURE_KEYS = {"name", "label", "rule", "cut"}
 _KEYS = {"column", "import_id", "pattern", "type", "scale", "labels", "required", "group",
          "label", "action"}
-_TYPES = {"text", "number", "datetime", "score"}
+_TYPES = {"text", "number", "datetime", "score", "boolean"}
 _PLAIN_NUMBER = r"-?\d+(?:[.,]\d+)?"  # 10, 9.5, 9,5; not 1e1, +10, 0x0A, inf
 _LEADING_NUMBER = re.compile(r"^\s*(-?\d+(?:[.,]\d+)?)\s*(?:$|[-–:=)]|\s)")
 
@@ -63,7 +65,7 @@ class FieldSpec:
     column: str | None = None
     import_id: str | None = None
     pattern: str | None = None
-    type: str = "text"                        # text | number | datetime | score
+    type: str = "text"                        # text | number | datetime | score | boolean
     scale: tuple[float, float] | None = None
     labels: str | None = None                 # name of a label set for text answers
     required: bool = False
@@ -94,9 +96,11 @@ class Schema:
     label_sets: dict[str, dict[str, float]]
     quality: dict[str, Any]
     measures: tuple[Measure, ...] = ()         # what the programme reports (helpers.measures)
+    headline: str = "ltr"                      # the measure the programme is run on
     source: str = DEFAULT_SCHEMA
     survey: str = ""
     company: str = "Us"                        # our name, beside the competitors
+    privacy_keep: tuple[str, ...] = ()         # privacy.keep: words never masked as names
     design: dict[str, Any] = field(default_factory=dict)   # vendor replicate weights (B2C)
     lines: dict[str, int] = field(default_factory=dict, compare=False, repr=False)
 
@@ -140,6 +144,17 @@ class Schema:
                 return m
         raise ConfigError(f"{key!r} is not a measure of this survey", file=self.source,
                           expected=", ".join(m.key for m in self.measures) or "a measure")
+
+    @property
+    def headline_measure(self) -> Measure:
+        """The programme's headline measure: the LTR (NPS) when mapped, else the `headline:`
+        rating (a satisfaction or effort programme)."""
+        return self.measure(self.headline)
+
+    @property
+    def has_ltr(self) -> bool:
+        """Whether the programme has a 0-10 likelihood-to-recommend question (NPS)."""
+        return "ltr" in self.fields
 
     def where(self, key: str) -> str:
         """'config/survey.yaml line 12' for a dotted key (the file alone when unknown)."""
@@ -210,10 +225,7 @@ def load(path: str | os.PathLike[str] = DEFAULT_SCHEMA) -> Schema:
     fields = {n: _spec(n, s, at(f"fields.{n}"), "fields", type=CANONICAL.get(n, "text"),
                        scale=list(MEASURE_SCALES[n]) if n in MEASURE_SCALES else None)
               for n, s in (doc.get("fields") or {}).items()}
-    if "ltr" not in fields:
-        raise ConfigError("fields.ltr is missing", file=at("fields"),
-                          expected="the likelihood-to-recommend column, e.g. ltr: {column: Q1}")
-    if fields["ltr"].scale != (0.0, 10.0):
+    if "ltr" in fields and fields["ltr"].scale != (0.0, 10.0):
         raise ConfigError(f"fields.ltr.scale is {list(fields['ltr'].scale or ())}",
                           file=at("fields.ltr"), expected="[0, 10]: NPS needs the 0-10 question")
     drivers = {n: _spec(n, s, at(f"drivers.{n}"), "drivers", type="score")
@@ -239,15 +251,30 @@ def load(path: str | os.PathLike[str] = DEFAULT_SCHEMA) -> Schema:
     quality = {"test_status": [], "test_channels": [], "speeder_fraction": 0.33,
                "straightliner_min_items": 5, "duplicate_key": ["contact_key", "wave"],
                **(doc.get("quality") or {})}
+    measures = _measures(doc, fields, at)
     return Schema(
         fields=fields, drivers=drivers, competitors=competitors, personal=personal,
         markets=_markets(doc, drivers, at), segments=_segments(doc, fields, at),
         stages=_stages(doc, drivers, at), market_rule=_market_rule(doc, fields, at),
         waves=_waves(doc, at),
         not_applicable=frozenset(str(v).strip().lower() for v in answers.get("not_applicable", [])),
-        label_sets=label_sets, quality=quality, measures=_measures(doc, fields, at), source=file, survey=str(doc.get("survey", "")),
-        company=str(doc.get("company") or "Us"), lines=lines, design=_design(doc, at),
+        label_sets=label_sets, quality=quality, measures=measures,
+        headline=_headline(doc, fields, measures, at), source=file, survey=str(doc.get("survey", "")),
+        company=str(doc.get("company") or "Us"), lines=lines, privacy_keep=_privacy_keep(doc, at),
+        design=_design(doc, at),
     )
+
+
+def _privacy_keep(doc: dict[str, Any], at: Callable[[str], str]) -> tuple[str, ...]:
+    """``privacy: {keep: [...]}``: the programme's words (products, brands, towns) that masking
+    must not read as person names."""
+    section = doc.get("privacy") or {}
+    keep = section.get("keep") if isinstance(section, dict) else None
+    if not isinstance(section, dict) or set(section) - {"keep"} or not isinstance(keep or [], list) \
+            or not all(isinstance(w, str | int) for w in keep or []):
+        raise ConfigError("privacy is not {keep: [words]}", file=at("privacy"),
+                          expected="privacy: {keep: [Sleekly, Lyon]}: words never masked as names")
+    return tuple(str(w) for w in keep or [])
 
 
 REPLICATE_TYPES = ("JK1", "JKn", "bootstrap", "BRR", "Fay", "other")
@@ -284,6 +311,24 @@ def _measures(doc: dict[str, Any], fields: dict[str, FieldSpec], at: Any) -> tup
                           expected="a mapping: <field>: {label: ..., rule: top_box | agree | mean | nps}")
     keys = [k for k in DEFAULT_MEASURES if k in fields] + [k for k in raw if k not in DEFAULT_MEASURES]
     return tuple(_measure(k, raw.get(k) or {}, fields, at) for k in keys)
+
+
+def _headline(doc: dict[str, Any], fields: dict[str, FieldSpec], measures: tuple[Measure, ...],
+              at: Any) -> str:
+    """The headline measure: `headline:` when given, else the LTR; a schema without either
+    names no measure to run the programme on."""
+    keys = [m.key for m in measures]
+    raw = doc.get("headline")
+    if raw is None:
+        if "ltr" in fields:
+            return "ltr"
+        raise ConfigError("fields.ltr is missing and no headline measure is named", file=at("fields"),
+                          expected="the 0-10 likelihood-to-recommend column (ltr: {column: Q1}) or "
+                                   "a rated field named as `headline:` (e.g. headline: csat)")
+    if str(raw) not in keys:
+        raise ConfigError(f"headline is {raw!r}", file=at("headline"),
+                          expected=f"a measure of this survey ({', '.join(keys) or 'none mapped'})")
+    return str(raw)
 
 
 def _measure(key: str, raw: Any, fields: dict[str, FieldSpec], at: Any) -> Measure:

@@ -48,7 +48,7 @@ class Gate:
     def open(self, section: str, market: str | None = None, show: bool = True) -> bool:
         """True when `section` (for `market`) can run; otherwise display its card and False."""
         lacking = contract.missing(section, self.facts, market)
-        title = _title(section, market)
+        title = _title(section, market, self.facts)
         seen = self._entry(section, market)
         if seen is not None and seen.get("thin"):
             return False  # found too thin earlier in this notebook: its card is shown already
@@ -99,7 +99,8 @@ class Gate:
         need = f"more data than this run has: {err}"
         entry = self._entry(section, market)
         if entry is None:
-            entry = {"section": section, "title": _title(section, market), "market": market}
+            entry = {"section": section, "title": _title(section, market, self.facts),
+                     "market": market}
             self.record.append(entry)
         entry.update(available=False, missing=[need], thin=True)
         from IPython.display import HTML, display
@@ -120,8 +121,9 @@ class Gate:
                           paths.resolve(run_dir) / "sections" / f"{self.notebook}.json")
 
 
-def _title(section: str, market: str | None) -> str:
-    return contract.needs(section).title + (f" ({market})" if market else "")
+def _title(section: str, market: str | None, facts: contract.Facts | None = None) -> str:
+    words = (facts.headline, facts.measure) if facts is not None else ()
+    return contract.title(section, *words) + (f" ({market})" if market else "")
 
 
 def card_html(title: str, lacking: list[str], leadership: bool = False) -> str:

@@ -245,8 +245,9 @@ def account_matrix(
 
 
 def score_distribution(counts: pd.DataFrame, title: str = "", xlabel: str = "Likelihood to recommend (0-10)",
-                       ax: plt.Axes | None = None) -> plt.Axes:
-    """Side-by-side bars of score counts (one column per stage), coloured bands for NPS groups."""
+                       ax: plt.Axes | None = None, nps_bands: bool = True) -> plt.Axes:
+    """Side-by-side bars of score counts (one column per stage), coloured bands for NPS groups
+    (`nps_bands`, the 0-10 recommend question only)."""
     ax = ax or plt.subplots()[1]
     x = np.arange(len(counts))
     width = 0.8 / counts.shape[1]
@@ -254,7 +255,8 @@ def score_distribution(counts: pd.DataFrame, title: str = "", xlabel: str = "Lik
         ax.bar(x + (i - (counts.shape[1] - 1) / 2) * width, counts[col], width, label=f"{col} (n={counts[col].sum():,})",
                color=PALETTE[i % len(PALETTE)])
     for lo, hi, group in ((-0.5, 6.5, "detractor"), (6.5, 8.5, "passive"), (8.5, 10.5, "promoter")):
-        ax.axvspan(lo, hi, color=NPS_COLORS[group], alpha=0.08, linewidth=0)
+        if nps_bands:
+            ax.axvspan(lo, hi, color=NPS_COLORS[group], alpha=0.08, linewidth=0)
     ax.set_xticks(x, counts.index.astype(str))
     ax.set_xlabel(xlabel)
     ax.set_ylabel("Responses")

@@ -17,6 +17,12 @@ def _label(name: object, labels: Mapping[str, str] | None) -> str:
     return (labels or {}).get(str(name)) or str(name).replace("_", " ")
 
 
+def _outcome(imp: pd.DataFrame) -> str:
+    """The outcome the importances explain, as charts name it: LTR, CSAT, CES ..."""
+    outcome = str(imp.attrs.get("outcome") or "ltr")
+    return outcome.upper() if len(outcome) <= 4 else outcome.replace("_", " ")
+
+
 def driver_importance(
     imp: pd.DataFrame,
     title: str = "What drives likelihood to recommend",
@@ -46,12 +52,12 @@ def driver_importance(
     ax.set_yticks(y, [_label(i, labels) for i in imp.index])
     ax.invert_yaxis()
     ax.set_xlim(0, max(100 * imp.get("share_ci_high", imp["share"]).max() * 1.6, 10))
-    ax.set_xlabel("Share of explained variance in LTR (%), 95% bootstrap CI")
+    ax.set_xlabel(f"Share of explained variance in {_outcome(imp)} (%), 95% bootstrap CI")
     ax.set_title(title)
     describe_rows(ax, title, [
         f"{_label(i, labels)} {share[k]:.0f}%"
         + (f" [{lo[k]:.0f}, {hi[k]:.0f}]" if "share_ci_low" in imp else "")
-        for k, i in enumerate(imp.index)], unit="share of explained variance in LTR")
+        for k, i in enumerate(imp.index)], unit=f"share of explained variance in {_outcome(imp)}")
     return ax
 
 
@@ -98,7 +104,7 @@ def priority_matrix(
                                                "don't over-invest": (x0, y1, "left", "top")}.items()]
     unit = pm.attrs.get("performance_unit") or (
         "% in the top two boxes" if pm.attrs.get("performance") == "top_box" else "mean rating")
-    ax.set_xlabel("Importance: share of explained variance in LTR (%)")
+    ax.set_xlabel(f"Importance: share of explained variance in {_outcome(pm)} (%)")
     ax.set_ylabel(f"Performance: {unit}")
     ax.set_title(title)
     names = [_label(n, labels) for n in pm.index]

@@ -132,6 +132,7 @@ class _Run:
     publisher: ThreadPoolExecutor = field(
         default_factory=lambda: ThreadPoolExecutor(max_workers=1, thread_name_prefix="render"))
     rendering: list[Future[None]] = field(default_factory=list)
+    words: tuple[str, str] | None = None   # a programme without the LTR: render.programme_words
 
     @property
     def run_dir_value(self) -> str:
@@ -233,8 +234,13 @@ def _publish(run: _Run, p: PlannedStep, output: Path, error: str | None) -> None
     """Render one executed notebook to HTML (and PDF when asked); a rendering bug fails the notebook."""
     name = p.step.name
     record = run.manifest.step(name)
+    schema_path = p.effective(run.run_dir_value).get("schema_path")
+    if schema_path:  # the programme's words: the schema of this notebook (the runs' last known)
+        run.words = render.programme_words(str(schema_path), run.words)
     t0 = time.perf_counter()
     try:
+        if run.words is not None:
+            render.write_in_programme_words(output, run.words)
         html_path = render.render_notebook_html(
             output, run.run_dir / f"{name}.html", run_id=run.rid,
             parameters=p.param_rows(run.run_dir_value), status=record.status, error=error,

@@ -108,12 +108,17 @@ def render_notebook_html(
     """Render an executed notebook to one self-contained HTML file with code hidden.
 
     Also used for failed notebooks: papermill leaves the error banner and traceback in the
-    executed notebook, and `error` adds a one-line banner at the top.
+    executed notebook, and `error` adds a one-line banner at the top. The notebook's
+    ``metadata.cx.words`` (:func:`write_in_programme_words`) name the headline of a programme
+    without the LTR: its prose and parameter help are written in them.
     """
     src, target = Path(ipynb), Path(out)
     import nbformat  # lazy: its jsonschema formats cost seconds of import in every kernel
 
     nb = nbformat.read(src, as_version=4)
+    words = nb.metadata.get("cx", {}).get("words")
+    if not words:  # an NPS programme: the prose written for other headlines is left out
+        nb.cells = [c for c in nb.cells if HEADLINE_TAG not in c.get("metadata", {}).get("tags", [])]
     mark_folds(nb)
     name = src.stem
     title = _title_of(nb, name)
@@ -128,7 +133,8 @@ def render_notebook_html(
             "generated": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
             "csp": safe_html.content_security_policy([TABLES_JS] if interactive else []),
             "parameters": [
-                {k: str(getattr(p, k)) for k in ("name", "value", "source", "help")}
+                {k: _NPS_WORD.sub(words[0], str(getattr(p, k))) if words and k == "help"
+                 else str(getattr(p, k)) for k in ("name", "value", "source", "help")}
                 for p in parameters
             ],
         },
@@ -140,6 +146,70 @@ def render_notebook_html(
         at = body.rfind("</body>")
         body = body[:at] + f"<script>{TABLES_JS}</script>\n" + body[at:]
     return publish_bytes(target, body.encode("utf-8"))
+
+
+#: Markdown cells written for an NPS programme carry this tag: left out of the page of a
+#: programme without the likelihood to recommend (the section's card says what it needs, or a
+#: cell tagged HEADLINE_TAG says the same in the programme's words).
+LTR_TAG = "ltr"
+#: Markdown cells written for a programme whose headline is not NPS; left out of NPS pages.
+HEADLINE_TAG = "headline"
+_NPS_WORD = re.compile(r"\bNPS\b")
+_RECOMMEND_WORDS = re.compile(r"(?i)likelihood to recommend")
+
+
+def programme_words(schema_path: str, known: tuple[str, str] | None = None
+                    ) -> tuple[str, str] | None:
+    """(headline name, measure in words) of a programme whose headline is not NPS, read from
+    its survey schema (``("CSAT", "satisfaction")``); None for an NPS programme; `known` when the
+    schema cannot be read."""
+    from helpers.ingest import schema as schema_mod
+
+    try:
+        sch = schema_mod.load(schema_path)
+    except (OSError, ValueError):
+        return known
+    head = sch.headline_measure
+    if head.headline.kind == "nps":
+        return None
+    return head.headline.name, head.label.lower()
+
+
+def write_in_programme_words(ipynb: str | os.PathLike[str], words: tuple[str, str]) -> None:
+    """Rewrite an executed notebook's prose in the words of a programme without the LTR
+    (:func:`in_programme_words`), remembering them in ``metadata.cx.words`` for rendering."""
+    import nbformat
+
+    nb = nbformat.read(Path(ipynb), as_version=4)
+    in_programme_words(nb, *words)
+    nb.metadata.setdefault("cx", {})["words"] = list(words)
+    catalog.atomic_write_bytes(Path(ipynb), nbformat.writes(nb).encode("utf-8"))
+
+
+def in_programme_words(nb: Any, name: str, measure: str) -> None:
+    """Prose of a programme without the LTR: markdown cells tagged :data:`LTR_TAG` left out;
+    in text outputs, "NPS" written as the headline's `name` and "likelihood to recommend" as
+    its `measure` (the sections shown run on the headline)."""
+
+    def words(text: str) -> str:
+        text = _NPS_WORD.sub(name, text)
+        return _RECOMMEND_WORDS.sub(
+            lambda m: measure[:1].upper() + measure[1:] if m.group(0)[0].isupper() else measure,
+            text)
+
+    kept = []
+    for cell in nb.cells:
+        if cell.cell_type == "markdown":
+            if LTR_TAG in cell.get("metadata", {}).get("tags", []):
+                continue
+        for out in cell.get("outputs", []):
+            if "text" in out:
+                out["text"] = words("".join(out["text"]))
+            for mime in ("text/plain", "text/markdown", "text/html"):
+                if mime in out.get("data", {}):
+                    out["data"][mime] = words("".join(out["data"][mime]))
+        kept.append(cell)
+    nb.cells = kept
 
 
 def mark_folds(nb: Any) -> None:

@@ -298,7 +298,7 @@ def not_provided(plan: list[PlannedStep]) -> list[str]:
             inp = registry.by_parameter(key)
             if inp is None or key in p.inputs:
                 continue
-            titles = [contract.SECTIONS[s].title for s in contract.fed_by(inp.name)]
+            titles = [contract.title(s) for s in contract.fed_by(inp.name)]
             also = f" unless {inp.fallback}" if inp.fallback else ""
             lines.append(f"not provided: {inp.what} ({key}); not available{also}: "
                          + ("; ".join(titles) or "nothing"))

@@ -370,16 +370,21 @@ def changes_finding(art: Artefacts, q: float = 0.05) -> Finding:
             "answering in both waves; B2C: independent weighted samples. Significant after "
             f"Benjamini-Hochberg across all {family} tests at q = {q:g}. "
             "Source: tables/wave_changes.parquet (02_segments).")
-    return Finding(text, table, f"Significant NPS changes into {wave or 'the latest wave'}",
-                   "Change in NPS (points)", note)
+    name = next((s.name for s in run_statistics(art) if s.headline), "NPS")
+    return Finding(text, table, f"Significant {name} changes into {wave or 'the latest wave'}",
+                   f"Change in {name} (points)", note)
 
 
 def drivers_finding(art: Artefacts, k: int = 3) -> Finding:
     """The top-k drivers of LTR per market with their importance intervals (03_promoter_drivers)."""
     drv = top_drivers(art, k)
     empty = pd.DataFrame(columns=["label", "estimate", "ci_low", "ci_high", "n"])
+    head = next((s for s in run_statistics(art) if s.headline), None)
+    ltr = head is None or head.kind == "nps"  # else a satisfaction or effort programme
+    short, long = ("LTR", "likelihood to recommend") if head is None or ltr else (head.name,) * 2
     if drv.empty:
-        return Finding(f"Top drivers of promoters: {MISSING}.", empty, "", "", "")
+        return Finding(f"Top drivers of {'promoters' if ltr else short}: {MISSING}.", empty,
+                       "", "", "")
     as_share = "share" in drv and drv["share"].notna().all()
     if as_share:
         est = 100 * drv["share"]
@@ -401,21 +406,23 @@ def drivers_finding(art: Artefacts, k: int = 3) -> Finding:
                       if is_number(r.get("top3_share")) else "")
             parts.append(f"{int(r['rank'])}. {r['label']} ({figure}{stable})")
         r2 = drv.loc[idx[0]].get("r2") if "r2" in drv else None
-        r2_text = f" (all items together explain {100 * r2:.0f}% of LTR variance)" if is_number(r2) else ""
+        r2_text = (f" (all items together explain {100 * r2:.0f}% of {short} variance)"
+                   if is_number(r2) else "")
         lines.append(f"**{market}**{r2_text}:\n" + "\n".join(f"    {p}" for p in parts))
-    text = (f"What moves customers to promoter: the top {k} experiences per market by their share "
-            "of the explained variance in likelihood to recommend, with 95% bootstrap intervals:"
-            "\n\n" + _bullets(lines))
+    text = (f"What moves {'customers to promoter' if ltr else short}: the top {k} experiences per "
+            f"market by their share of the explained variance in {long}, with 95% bootstrap "
+            "intervals:\n\n" + _bullets(lines))
     n = drv["n"] if "n" in drv else None
     table = pd.DataFrame({"label": drv["market"] + " · " + drv["label"].astype(str),
                           "estimate": est, "ci_low": lo.fillna(est), "ci_high": hi.fillna(est)})
     if n is not None:
         table["n"] = n.to_numpy()
-    note = ("Importance = Shapley / LMG decomposition of R² of LTR (0-10) on the experience items "
+    note = (f"Importance = Shapley / LMG decomposition of R² of {'LTR (0-10)' if ltr else short} "
+            "on the experience items "
             "(general dominance), as a share of the model's R². 95% CIs from bootstrap resamples "
             "(B2B resampling accounts, B2C contacts); n = complete responses used. "
             "Source: tables/drivers_ranked.parquet (03_promoter_drivers).")
-    return Finding(text, table, f"Top {k} drivers of likelihood to recommend",
+    return Finding(text, table, f"Top {k} drivers of {long}",
                    "Share of explained variance (%)" if as_share else "Importance (R²)", note)
 
 
@@ -575,8 +582,11 @@ def trend_chart(art: Artefacts) -> bool:
         display(Markdown("_One wave in this run: no trend to show yet._"))
         return False
     fig, ax = plt.subplots(figsize=(8, 2.5))
-    charts.line_with_band(t, x="wave", estimate="nps", hue="market", ylabel="NPS (points)",
-                          title="NPS per wave, with 95% confidence bands", ax=ax)
+    nps = "nps" in t  # else the headline statistic of a satisfaction or effort programme
+    name = "NPS" if nps else str(t["statistic_name"].iloc[0])
+    charts.line_with_band(t, x="wave", estimate="nps" if nps else "estimate", hue="market",
+                          ylabel="NPS (points)" if nps else str(t["statistic_label"].iloc[0]),
+                          title=f"{name} per wave, with 95% confidence bands", ax=ax)
     ax.legend(title=None, ncols=2, loc="lower right", bbox_to_anchor=(1.0, 1.0), fontsize=8)
     charts.methods_note(ax, "B2B clustered by account, B2C weighted; suppressed waves left out. "
                             "Overlapping bands: the waves cannot be told apart. "

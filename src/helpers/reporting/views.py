@@ -121,9 +121,25 @@ def headline(head: pd.DataFrame, min_n: int = 10) -> Table:
             t.text("design", "Design")]
     rule = (f" Figures on fewer than {min_n} responses are not headlines (as in the segment "
             "tables); their interval is shown for reference." if any(few) else "")
-    return t.table(d, cols, note="NPS in points (-100 to +100); shares (top box, % agree) in "
-                                 "percent of respondents; means on the measure's answer scale."
-                                 + rule)
+    nps = "NPS in points (-100 to +100); " if (head.get("kind") == "nps").any() else ""
+    share = "shares (top box, % agree) in percent of respondents; means on the measure's answer scale."
+    return t.table(d, cols, note=nps + (share if nps else share[:1].upper() + share[1:]) + rule)
+
+
+def distribution_words(measure: Any) -> dict[str, Any]:
+    """Title, axis label and NPS bands of the headline measure's answer distribution (01)."""
+    if measure.key == "ltr":
+        return {"title": "LTR distribution: all readable rows vs included rows"}
+    return {"title": f"{measure.name} distribution: all readable rows vs included rows",
+            "xlabel": f"{measure.label} ({measure.range_text})", "nps_bands": False}
+
+
+def distribution_note(measure: Any) -> str:
+    """The methods note of :func:`distribution_words`' chart."""
+    if measure.key == "ltr":
+        return ("Counts of 0-10 answers. Included = no quality flag. Bands: detractors 0-6, "
+                "passives 7-8, promoters 9-10.")
+    return f"Counts of {measure.range_text} answers. Included = no quality flag."
 
 
 def segments(seg: pd.DataFrame, schema: Any, only_suppressed: bool = False,

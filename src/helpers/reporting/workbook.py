@@ -117,6 +117,28 @@ MONEY_ESTIMATES = {"gap_value", "gap_value_by_segment", "revenue_at_risk"}
 FRACTION_ESTIMATES = {"outcomes_by_group"}
 
 
+def headline_name(run: Path) -> str | None:
+    """The headline statistic's name of a programme without the LTR ("CSAT"), from the run's
+    headline table; None for an NPS programme (or no headline table)."""
+    p = run / "tables" / "market_headline.parquet"
+    if not p.is_file():
+        return None
+    head = pd.read_parquet(p)
+    if "kind" not in head or not len(head) or (head["kind"] == "nps").any():
+        return None
+    first = head[head["headline"].astype(bool)] if "headline" in head else head
+    return str((first if len(first) else head)["name"].iloc[0])
+
+
+def in_words(text: str, name: str | None) -> str:
+    """`text` of a table (sheet name, description) in the programme's words: "nps" / "NPS"
+    as the headline's `name` when the programme has no LTR."""
+    if name is None:
+        return text
+    return re.sub(r"(?<![A-Za-z])nps(?![A-Za-z])", name.lower(),
+                  re.sub(r"\bNPS\b", name, text))
+
+
 def sheet_name(name: str, taken: set[str]) -> str:
     """An Excel sheet name (31 characters at most, unique in the workbook)."""
     base = name[:31]
@@ -289,6 +311,7 @@ def write_workbook(run_dir: str | os.PathLike[str], manifest: RunManifest | None
     readme.title = "README"
     taken, listed, left_out = {"readme"}, [], []
     labels = _item_labels(run)
+    programme = headline_name(run)
     min_n = run_min_n(manifest)
     for p in files:
         df = _safe(p.stem, pd.read_parquet(p), min_n)
@@ -296,12 +319,16 @@ def write_workbook(run_dir: str | os.PathLike[str], manifest: RunManifest | None
         if df is None:
             left_out.append(p.stem)
             continue
-        sheet = sheet_name(p.stem, taken)
+        sheet = sheet_name(in_words(p.stem, programme), taken)
         _write_sheet(wb.create_sheet(sheet), p.stem, df.reset_index(drop=True), currency)
-        listed.append((sheet, p.stem, contract.TABLES[p.stem], DESCRIPTIONS.get(p.stem, ""),
-                       len(df)))
+        listed.append((sheet, in_words(p.stem, programme), contract.TABLES[p.stem],
+                       in_words(DESCRIPTIONS.get(p.stem, ""), programme), len(df)))
     _readme(readme, manifest or RunManifest(run_id=run.name, status=Status.UNKNOWN), listed,
             left_out, min_n)
+    for row in readme.iter_rows() if programme else ():  # in the programme's words
+        for cell in row:
+            if isinstance(cell.value, str):
+                cell.value = in_words(cell.value, programme)
     buf = io.BytesIO()
     wb.save(buf)
     write_analyst_workbook(run, currency)

@@ -7,7 +7,8 @@ split; ``"shahvaish"``; Hyndman and Fan's ``"hf1"`` ... ``"hf9"``). The interval
 (R's ``interval.type``): a confidence interval for the share of the population at or below the
 estimate (``"mean"``, R's default: the t interval of that design-based mean on the design df;
 ``"beta"``, ``"xlogit"``, ``"asin"``), carried back through the same rule. The SE is R's: the
-interval's width over twice the t quantile.
+interval's width over twice the t quantile. On a replicate-weight design the share's SE is its
+replicate SE and the df the domain's ``degf`` (R ``svyquantile.svyrep.design``, ``woodruffCI``).
 """
 
 from __future__ import annotations

@@ -1,0 +1,152 @@
+"""The right measure or none: a satisfaction-only export runs as a satisfaction programme.
+
+`cx schema infer` -> `cx check` -> `cx run` on a small export with a 1-5 satisfaction word
+column, four 1-10 rating items, two segments, two quarters and comments, and no recommend
+question: the draft names CSAT as the headline, the sections that do not need the likelihood to
+recommend run on it, those that do say so on their cards, and no page, workbook or summary of
+the run says "NPS". One module-scoped run keeps the suite fast.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+from helpers import cli, paths
+from helpers.ingest import schema
+from helpers.ingest.infer import infer_schema
+from helpers.ingest.readers import Survey
+from helpers.reporting import cards
+
+SAT = "Overall, how satisfied are you with your visit?"
+ITEMS = ("Staff friendliness", "Cleanliness", "Waiting time", "Value for money")
+
+
+def satisfaction_export(path: Path, n: int = 360, seed: int = 11) -> None:
+    """Satisfaction (1-5 words) driven by staff friendliness and waiting time (1-10 items)."""
+    rng = np.random.default_rng(seed)
+    items = {k: np.clip(np.round(6.5 + rng.normal(0, 2, n)), 1, 10).astype(int) for k in ITEMS}
+    z = (0.5 * (items["Staff friendliness"] - 6.5) + 0.3 * (items["Waiting time"] - 6.5)
+         + rng.normal(0, 1.2, n))
+    sat = np.clip(np.round(3.4 + z / 2), 1, 5).astype(int)
+    words = {1: "Very dissatisfied", 2: "Dissatisfied", 3: "Neutral", 4: "Satisfied",
+             5: "Very satisfied"}
+    phrases = ["the staff were friendly and helpful", "long wait at the checkout",
+               "clean store, easy to find things", "prices are too high for what you get",
+               "quick service and good advice", "the queue was slow and no one helped"]
+    days = pd.to_timedelta(rng.integers(0, 180, n), unit="D")
+    pd.DataFrame({
+        "Response ID": [f"R_{i:04d}" for i in range(n)],
+        "Date": (pd.Timestamp("2025-04-01") + days).strftime("%Y-%m-%d"),
+        SAT: [words[v] for v in sat],
+        **{f"Please rate - {k}": v for k, v in items.items()},
+        "Store": rng.choice(["Lyon", "Paris", "Nantes"], n),
+        "Channel": rng.choice(["In store", "Online"], n),
+        "Comment": [f"{phrases[i % 6]} ({i % 17})" for i in range(n)],
+    }).to_csv(path, index=False)
+
+
+def _params(tmp: Path) -> Path:
+    """config/params.yaml with data/processed in `tmp` and light bootstraps."""
+    doc = yaml.safe_load((paths.CONFIG_DIR / "params.yaml").read_text())
+    for section in doc["notebooks"].values():
+        for k, v in section.items():
+            if isinstance(v, str) and v.startswith("data/processed"):
+                section[k] = str(tmp / "processed" / v.removeprefix("data/processed").lstrip("/"))
+    doc["notebooks"]["03_promoter_drivers"].update(n_boot=20, whatif_boot=10, cv_folds=2)
+    p = tmp / "params.yaml"
+    p.write_text(yaml.safe_dump(doc))
+    return p
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    tmp = tmp_path_factory.mktemp("satisfaction")
+    export, draft = tmp / "satisfaction.csv", tmp / "survey.yaml"
+    satisfaction_export(export)
+    out: dict = {"draft": draft}
+    assert cli.main(["schema", "infer", str(export), "--out", str(draft)]) == 0
+    assert cli.main(["check", str(export), "--schema", str(draft)]) == 0
+    code = cli.main(["run", "--params", str(_params(tmp)), "--out", str(tmp / "reports"),
+                     "--raw", str(export), "--schema", str(draft)])
+    latest = (tmp / "reports" / "latest").resolve()
+    out["manifest"] = json.loads((latest / "manifest.json").read_text())
+    assert code == 0, [(n["name"], n.get("error")) for n in out["manifest"]["notebooks"]]
+    out["latest"] = latest
+    return out
+
+
+def test_the_draft_names_csat_as_the_headline(run: dict) -> None:
+    sch = schema.load(run["draft"])
+    assert not sch.has_ltr and sch.headline == "csat"
+    assert sch.headline_measure.headline.key == "csat_top2"
+    assert sch.fields["csat"].scale == (1.0, 5.0) and len(sch.drivers) == 4
+
+
+def test_sections_run_on_the_headline_and_the_others_say_why(run: dict) -> None:
+    latest = run["latest"]
+    assert {n["status"] for n in run["manifest"]["notebooks"]} == {"succeeded"}
+    missing = {r["section"]: " ".join(r["missing"]) for r in cards.not_available(latest)}
+    ran = {"segments.subsegments", "segments.trends", "segments.changes", "segments.personas",
+           "segments.b2c_weighting", "drivers.importance", "drivers.by_segment",
+           "drivers.priority"}
+    assert not ran & set(missing)
+    for section in ("drivers.what_if", "drivers.models", "drivers.themes"):
+        assert "likelihood-to-recommend" in missing[section], section
+    metrics = json.loads((latest / "metrics" / "02_segments.json").read_text())
+    assert [s["key"] for s in metrics["statistics"]] == ["csat_top2"]
+    seg = pd.read_parquet(latest / "tables" / "segment_nps.parquet")
+    assert set(seg["statistic"]) == {"csat_top2"} and seg["estimate"].between(0, 100).all()
+    ranked = pd.read_parquet(latest / "tables" / "drivers_ranked.parquet")
+    assert ranked.sort_values("share", ascending=False)["driver"].iloc[0] == \
+        "ratings_staff_friendliness"  # the planted strongest driver of satisfaction
+
+
+def test_no_page_workbook_or_summary_says_nps(run: dict) -> None:
+    latest = run["latest"]
+    pages = sorted(latest.glob("*.html"))
+    assert len(pages) >= 6
+    for page in pages:
+        text = re.sub(r"<[^>]+>", " ", page.read_text(encoding="utf-8"))
+        assert not re.search(r"\bNPS\b", text), (page.name, text[max(0, text.find("NPS") - 80):
+                                                               text.find("NPS") + 80])
+    with zipfile.ZipFile(latest / "tables.xlsx") as book:
+        for name in book.namelist():
+            if name.endswith(".xml"):
+                assert not re.search(r"\bNPS\b", book.read(name).decode("utf-8")), name
+    summary = (latest / "06_executive_summary.html").read_text(encoding="utf-8")
+    assert "CSAT" in summary
+
+
+def _survey(tmp_path: Path, data: pd.DataFrame) -> Survey:
+    data = data.astype("string")
+    return Survey(data=data, questions={c: c for c in data}, import_ids={}, format="csv",
+                  encoding="utf-8", path=tmp_path / "export.csv")
+
+
+def test_a_1_10_recommend_column_or_a_0_10_satisfaction_item_is_never_the_ltr(
+        tmp_path: Path) -> None:
+    rng = np.random.default_rng(12)
+    n = 200
+    one_to_ten = pd.DataFrame({"Recommend": rng.integers(1, 11, n),
+                               "Satisfaction with service": rng.integers(0, 11, n),
+                               "Region": rng.choice(["North", "South"], n)})
+    d = infer_schema(_survey(tmp_path, one_to_ten))
+    doc = yaml.safe_load(d.text)
+    assert "column" not in doc["fields"].get("ltr", {})  # neither is the LTR
+    assert any("'Recommend' reads like a recommend question but is on 1-10" in n for n in d.notes)
+    labelled = pd.DataFrame({"How likely are you to recommend us?": [
+        "1 - Not at all likely", "10 - Extremely likely", *map(str, rng.integers(2, 10, n))]})
+    d = infer_schema(_survey(tmp_path, labelled))
+    assert "column" not in yaml.safe_load(d.text)["fields"].get("ltr", {})
+    german = pd.DataFrame({"Weiterempfehlung": rng.integers(0, 11, n)})
+    d = infer_schema(_survey(tmp_path, german))
+    assert yaml.safe_load(d.text)["fields"]["ltr"]["column"] == "Weiterempfehlung"
+    assert any(n.startswith("programme: NPS, because 'Weiterempfehlung'") for n in d.notes)
