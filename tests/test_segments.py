@@ -210,7 +210,8 @@ def test_response_rates_match_generator(sample: dict) -> None:
     by_role = acct.response_rates(inv, "role").set_index("role")
     assert by_role.loc["decision_maker", "ci_high"] < by_role.loc["user", "ci_low"]
     # planted silent accounts (propensity -6) never answer; a few others may be fully excluded
-    never = set(sample["acc"]["account_id"]) - set(sample["resp"]["account_id"].dropna())
+    withheld = set(sample["truth"]["programme"]["withheld"]["accounts"])  # never surveyed at all
+    never = set(sample["acc"]["account_id"]) - set(sample["resp"]["account_id"].dropna()) - withheld
     assert sample["truth"]["silent_accounts"] <= len(never) <= sample["truth"]["silent_accounts"] + 12
 
 
