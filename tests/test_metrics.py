@@ -576,3 +576,20 @@ def test_sample_eb_rates_rank_planted_gaming_reps_first(sample):
     reject = compare.bh_adjust(out["p_value"])["reject"].to_numpy()
     high = (out["raw_rate"] > out.attrs["pooled_rate"]).to_numpy()
     assert set(out.loc[reject & high, "label"]) == set(truth["gaming_reps"])
+
+
+def test_distribution_functions_match_scipy_stats():
+    """The scipy.special forms in stats.arrays give scipy.stats' values (incl. inf, NaN, edges)."""
+    from scipy import stats as sst
+
+    from helpers.stats import arrays
+
+    q = np.array([0.0, 1e-12, 0.025, 0.5, 0.975, 1.0, np.nan])
+    x = np.array([-np.inf, -3.0, 0.0, 1.96, 40.0, np.inf, np.nan])
+    df = np.array([1.0, 2.5, 30.0, 1e6, 7.0, 3.0, 4.0])
+    np.testing.assert_array_equal(arrays.norm_ppf(q), sst.norm.ppf(q))
+    np.testing.assert_array_equal(arrays.norm_sf(x), sst.norm.sf(x))
+    np.testing.assert_array_equal(arrays.t_ppf(q, df), sst.t.ppf(q, df))
+    np.testing.assert_array_equal(arrays.t_sf(x, df), sst.t.sf(x, df))
+    np.testing.assert_array_equal(arrays.chi2_sf(np.abs(x), df), sst.chi2.sf(np.abs(x), df))
+    assert arrays.t_value(0.95, np.inf) == arrays.z_value(0.95) == sst.norm.ppf(0.975)

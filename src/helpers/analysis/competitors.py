@@ -12,10 +12,10 @@ from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from helpers.errors import DataError, ThinData, require_columns
 from helpers.stats import compare, estimators
+from helpers.stats.arrays import t_ppf, t_sf
 from helpers.stats.design import Design
 
 
@@ -87,11 +87,11 @@ def paired_mean_difference(d: np.ndarray, cluster: np.ndarray | None = None,
                 "ci_low": np.nan, "ci_high": np.nan, "t": np.nan, "p_value": np.nan,
                 "n": len(d), "n_clusters": n_cl}
     r = estimators.survey_mean(d, Design(len(d), cluster=cl), level=level)
-    q = stats.t.ppf(0.5 + level / 2, n_cl - 1)
+    q = t_ppf(0.5 + level / 2, n_cl - 1)
     t = r.estimate / r.se if r.se > 0 else np.nan
     return {"estimate": r.estimate, "se": r.se, "ci_low": r.estimate - q * r.se,
             "ci_high": r.estimate + q * r.se, "t": t,
-            "p_value": float(2 * stats.t.sf(abs(t), n_cl - 1)) if np.isfinite(t) else np.nan,
+            "p_value": float(2 * t_sf(abs(t), n_cl - 1)) if np.isfinite(t) else np.nan,
             "n": len(d), "n_clusters": n_cl}
 
 

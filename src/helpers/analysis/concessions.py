@@ -17,12 +17,12 @@ from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from helpers.analysis.integrity_checks import EVIDENCE_COLUMNS, FAMILIES, finish_evidence
 from helpers.analysis.programme import account_wave_scores
 from helpers.errors import ThinData, require_columns
 from helpers.measures import Measure
+from helpers.stats.arrays import norm_sf, t_ppf, t_sf
 
 CHECK = "concession_lift"
 #: Days before an account's first response of a wave in which a concession counts as "before
@@ -81,9 +81,9 @@ def score_lift(waves: pd.DataFrame, level: float = 0.95) -> pd.DataFrame:
     for name, t in (("after a concession", waves["conceded"].to_numpy(float)),
                     ("per 1,000 of concession value", waves["value"].to_numpy(float) / 1000)):
         b, se, k = _within(y, t, acc)
-        z = stats.t.ppf(0.5 + level / 2, max(waves["account_id"].nunique() - 1, 1))
+        z = t_ppf(0.5 + level / 2, max(waves["account_id"].nunique() - 1, 1))
         rows.append({"effect": name, "estimate": b, "se": se, "ci_low": b - z * se,
-                     "ci_high": b + z * se, "p_value": 2 * stats.norm.sf(abs(b / se)) if se > 0 else np.nan,
+                     "ci_high": b + z * se, "p_value": 2 * norm_sf(abs(b / se)) if se > 0 else np.nan,
                      "n": len(y), "accounts_informative": k})
     return pd.DataFrame(rows)
 
@@ -151,7 +151,7 @@ def rep_lifts(waves: pd.DataFrame, alpha: float = 0.05) -> pd.DataFrame:
                        expected="at least 3 reps")
     shrunk, sd, _, _ = _shrink(out["estimate"].to_numpy(float), out["se"].to_numpy(float))
     out["shrunk"], out["ci_low"], out["ci_high"] = shrunk, shrunk - 1.96 * sd, shrunk + 1.96 * sd
-    out["p"] = stats.t.sf(out["estimate"] / out["se"], np.maximum(out["k"] - 1, 1))
+    out["p"] = t_sf(out["estimate"] / out["se"], np.maximum(out["k"] - 1, 1))
     out["value_per_point"] = out["value"] / (out["n"] * out["shrunk"].clip(lower=1e-9))
     out.loc[out["shrunk"] <= 0, "value_per_point"] = np.nan
     out = finish_evidence(out, CHECK, alpha).merge(out[["rep_id", "value", "value_per_point"]], on="rep_id")

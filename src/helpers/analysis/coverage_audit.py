@@ -18,12 +18,12 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from helpers.analysis.programme import account_wave_scores, response_values
 from helpers.errors import ThinData, require_columns
 from helpers.measures import Measure
 from helpers.stats import estimators
+from helpers.stats.arrays import t_ppf
 from helpers.stats.design import Design
 
 SURVEYED, SILENT, REMOVED, NEVER = "surveyed", "invited, no answer", "removed", "never invited"
@@ -66,7 +66,7 @@ def _diff_row(name: str, a: np.ndarray, b: np.ndarray, level: float) -> dict[str
     va, vb = (a.var(ddof=1) / len(a) if len(a) > 1 else np.nan), (b.var(ddof=1) / len(b) if len(b) > 1 else np.nan)
     se = float(np.sqrt(va + vb))
     df = (va + vb) ** 2 / (va ** 2 / max(len(a) - 1, 1) + vb ** 2 / max(len(b) - 1, 1)) if se > 0 else np.nan
-    t = stats.t.ppf(0.5 + level / 2, df) if np.isfinite(df) else np.nan
+    t = t_ppf(0.5 + level / 2, df) if np.isfinite(df) else np.nan
     est = float(a.mean() - b.mean()) if len(a) and len(b) else np.nan
     return {"comparison": name, "not_surveyed": float(a.mean()) if len(a) else np.nan,
             "surveyed": float(b.mean()) if len(b) else np.nan, "estimate": est, "se": se,

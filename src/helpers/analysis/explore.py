@@ -26,7 +26,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats as scipy_stats
 
 from helpers import config, inputs
 from helpers.analysis import headline, importance, segments, selection
@@ -35,7 +34,7 @@ from helpers.analysis.selection import MarketData, Study
 from helpers.errors import ArgumentError, ThinData
 from helpers.measures import Measure, Statistic, find_statistic
 from helpers.stats import compare, estimators, quantiles, tests
-from helpers.stats.arrays import t_value
+from helpers.stats.arrays import t_sf, t_value
 from helpers.stats.intervals import method_note
 
 #: How each kind of statistic's 95% interval is made by default (named in every table).
@@ -197,7 +196,7 @@ def _against_total(design: Any, v: np.ndarray, inside: np.ndarray) -> compare.Di
     diff = float(mu_d - mu)
     q = float(t_value(0.95, df))
     t_stat = diff / se if se > 0 else float("nan")
-    p = float(2 * scipy_stats.t(df).sf(abs(t_stat))) if df >= 1 and np.isfinite(t_stat) else np.nan
+    p = float(2 * t_sf(abs(t_stat), df)) if df >= 1 and np.isfinite(t_stat) else np.nan
     return compare.DiffResult(diff, se, (diff - q * se, diff + q * se), t_stat, p,
                               int(ok.sum()), int((ok & inside).sum()), "mean", 0.95, None, df)
 

@@ -17,7 +17,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from helpers import catalog, paths
 from helpers.analysis import disclosure
@@ -33,6 +32,7 @@ from helpers.analysis.integrity_checks import (
 from helpers.errors import ThinData, require_columns
 from helpers.measures import Measure
 from helpers.stats import compare, estimators
+from helpers.stats.arrays import chi2_sf
 from helpers.stats.design import Design
 
 #: Default weight of each family in the integrity score.
@@ -189,7 +189,7 @@ def _rep_evidence(ev: pd.DataFrame, fam: pd.DataFrame) -> pd.DataFrame:
     per = fam.groupby("rep_id").agg(score=("wz", "sum"), families_failed=("fail", "sum"),
                                     families_nominal=("nominal", "sum"), lnp=("lnp", "sum"),
                                     n_families=("family", "size"))
-    per["p_combined"] = stats.chi2.sf(-2 * per["lnp"], 2 * per["n_families"])
+    per["p_combined"] = chi2_sf(-2 * per["lnp"], 2 * per["n_families"])
     per["q_combined"] = compare.bh_adjust(per["p_combined"].to_numpy(float))[
         "p_adjusted"].to_numpy(float)
     per["checks_failed"] = ev.groupby("rep_id")["fail"].sum()

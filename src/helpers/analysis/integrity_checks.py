@@ -25,12 +25,12 @@ from collections.abc import Iterable, Sequence
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from helpers.analysis import text
 from helpers.errors import ArgumentError, ThinData, require_columns
 from helpers.measures import Measure
 from helpers.stats import compare, shrinkage
+from helpers.stats.arrays import norm_ppf, t_ppf, t_sf
 
 #: Columns of every evidence frame (one row per rep and check).
 EVIDENCE_COLUMNS: list[str] = [
@@ -62,7 +62,7 @@ _Z_CAP = 8.0  # z-scores beyond this add nothing (p below 1e-15 is not more info
 def _z(p: pd.Series | np.ndarray) -> np.ndarray:
     """One-sided p-value -> z-score (positive = in the gaming direction), capped."""
     pv = np.clip(np.asarray(p, dtype=float), 1e-300, 1.0)
-    return np.clip(stats.norm.isf(pv), -_Z_CAP, _Z_CAP)
+    return np.clip(-norm_ppf(pv), -_Z_CAP, _Z_CAP)
 
 
 def _pct(x: float) -> str:
@@ -184,7 +184,7 @@ def _peer_test(d: pd.DataFrame, reps: pd.Index, k: np.ndarray, n: np.ndarray,
     se = np.sqrt(var_r + var_o)
     with np.errstate(divide="ignore", invalid="ignore"):
         t = np.where(se > 0, (rate - peer) / se, 0.0)
-    p = np.where(np.isfinite(t) & (se > 0), stats.t.sf(t, np.maximum(gr - 1, 1)), 1.0)
+    p = np.where(np.isfinite(t) & (se > 0), t_sf(t, np.maximum(gr - 1, 1)), 1.0)
     return {"estimate": rate, "peer": peer, "se": np.sqrt(var_r), "p": p}
 
 
@@ -360,8 +360,8 @@ def _residual_pass(df: pd.DataFrame, items: Sequence[str], rep: str, cluster: st
         mean, se, dof = clustered_mean(g["residual"].to_numpy(), cl)
         if dof >= 1 and se > 0:
             t = mean / se
-            p = float(stats.t.sf(t, dof))
-            half = float(stats.t.ppf(0.975, dof)) * se
+            p = float(t_sf(t, dof))
+            half = float(t_ppf(0.975, dof)) * se
         else:
             p, half = 1.0, float("nan")
         rows.append({"rep_id": r, "n": len(g), "estimate": mean, "se": se, "ci_low": mean - half,

@@ -14,7 +14,6 @@ from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from helpers.errors import ThinData, require_columns
 from helpers.stats import compare, shrinkage
@@ -277,6 +276,7 @@ def walk_back(
 
 def _loo_betabinom_p(k: np.ndarray, n: np.ndarray) -> np.ndarray:
     """Two-sided p of each unit's count under the beta-binomial fitted to all other units."""
+    from scipy import stats
     out = np.empty(len(k))
     for i in range(len(k)):
         rest = np.arange(len(k)) != i

@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from helpers.errors import ArgumentError, DataError, require_columns
+from helpers.stats.arrays import t_ppf
 
 PRICE_ONLY_TEXT = (
     "Prices without dividends were given: every return here is a price return and understates "
@@ -179,7 +179,7 @@ def _mean_ci(diff: np.ndarray, label: str, level: float = 0.95) -> dict:
     n = len(diff)
     est = float(np.mean(diff)) if n else np.nan
     se = float(np.std(diff, ddof=1) / np.sqrt(n)) if n > 1 else np.nan
-    t = stats.t.ppf(0.5 + level / 2, n - 1) if n > 1 else np.nan
+    t = t_ppf(0.5 + level / 2, n - 1) if n > 1 else np.nan
     return {"comparison": label, "estimate": est, "se": se, "ci_low": est - t * se,
             "ci_high": est + t * se, "n": n}
 

@@ -19,13 +19,12 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
-from statsmodels.stats.proportion import confint_proportions_2indep, proportion_confint
 
 from helpers.analysis.market_backtest import BacktestResult
 from helpers.errors import ArgumentError, DataError, ThinData, require_columns
 from helpers.measures import Measure
 from helpers.stats import compare, estimators
+from helpers.stats.arrays import norm_ppf, norm_sf, t_ppf, t_sf
 
 GROUPS = ("leader", "middle", "laggard")
 BINARY = {"renewed": "Renewal rate", "churned": "Churn rate"}
@@ -185,6 +184,7 @@ def prepare_accounts(accounts: pd.DataFrame, ranked: pd.DataFrame,
 
 def _binary_compare(a: pd.Series, b: pd.Series, level: float) -> dict:
     """a - b for two proportions: Newcombe hybrid-score CI, Katz log ratio CI, z-test, Cohen's h."""
+    from statsmodels.stats.proportion import confint_proportions_2indep, proportion_confint
     a, b = a.dropna(), b.dropna()
     x1, n1, x2, n2 = float(a.sum()), len(a), float(b.sum()), len(b)
     p1, p2 = x1 / n1, x2 / n2
@@ -195,7 +195,7 @@ def _binary_compare(a: pd.Series, b: pd.Series, level: float) -> dict:
                                            alpha=alpha) if min(x1, x2) > 0 else (np.nan, np.nan))
     pooled = (x1 + x2) / (n1 + n2)
     se0 = np.sqrt(pooled * (1 - pooled) * (1 / n1 + 1 / n2))
-    p = float(2 * stats.norm.sf(abs(p1 - p2) / se0)) if se0 > 0 else np.nan
+    p = float(2 * norm_sf(abs(p1 - p2) / se0)) if se0 > 0 else np.nan
     se = float(np.sqrt(p1 * (1 - p1) / n1 + p2 * (1 - p2) / n2))
     h = 2 * np.arcsin(np.sqrt(p1)) - 2 * np.arcsin(np.sqrt(p2))
     ci1 = proportion_confint(x1, n1, alpha=alpha, method="wilson")
@@ -215,16 +215,16 @@ def _mean_compare(a: pd.Series, b: pd.Series, level: float) -> dict:
     v1, v2 = a.var(ddof=1) / n1, b.var(ddof=1) / n2
     se = float(np.sqrt(v1 + v2))
     df = (v1 + v2) ** 2 / (v1**2 / (n1 - 1) + v2**2 / (n2 - 1)) if se > 0 else np.inf
-    q = stats.t.ppf(0.5 + level / 2, df)
-    p = float(2 * stats.t.sf(abs(m1 - m2) / se, df)) if se > 0 else np.nan
+    q = t_ppf(0.5 + level / 2, df)
+    p = float(2 * t_sf(abs(m1 - m2) / se, df)) if se > 0 else np.nan
     sd = np.sqrt(((n1 - 1) * a.var(ddof=1) + (n2 - 1) * b.var(ddof=1)) / (n1 + n2 - 2))
-    zq = stats.norm.ppf(0.5 + level / 2)
+    zq = norm_ppf(0.5 + level / 2)
     if m1 > 0 and m2 > 0:
         se_log = np.sqrt(v1 / m1**2 + v2 / m2**2)
         ratio, rlo, rhi = m1 / m2, m1 / m2 * np.exp(-zq * se_log), m1 / m2 * np.exp(zq * se_log)
     else:
         ratio = rlo = rhi = np.nan
-    t1, t2 = stats.t.ppf(0.5 + level / 2, n1 - 1), stats.t.ppf(0.5 + level / 2, n2 - 1)
+    t1, t2 = t_ppf(0.5 + level / 2, n1 - 1), t_ppf(0.5 + level / 2, n2 - 1)
     return {"a": m1, "a_ci_low": m1 - t1 * np.sqrt(v1), "a_ci_high": m1 + t1 * np.sqrt(v1),
             "b": m2, "b_ci_low": m2 - t2 * np.sqrt(v2), "b_ci_high": m2 + t2 * np.sqrt(v2),
             "estimate": m1 - m2, "se": se, "ci_low": m1 - m2 - q * se, "ci_high": m1 - m2 + q * se,
@@ -294,6 +294,8 @@ def group_summary(acc: pd.DataFrame, outcomes: Sequence[str] = DEFAULT_OUTCOMES,
 
     Long: group, outcome, estimate, ci_low, ci_high, n, arr (sum of the group's ARR).
     """
+    from statsmodels.stats.proportion import proportion_confint
+
     rows = []
     order = [*GROUPS, "below min n", "not rated"]
     for g in [g for g in order if (acc["group"] == g).any()]:
@@ -306,7 +308,7 @@ def group_summary(acc: pd.DataFrame, outcomes: Sequence[str] = DEFAULT_OUTCOMES,
             else:
                 est = x.mean()
                 se = x.std(ddof=1) / np.sqrt(len(x)) if len(x) > 1 else np.nan
-                t = stats.t.ppf(0.5 + level / 2, max(len(x) - 1, 1))
+                t = t_ppf(0.5 + level / 2, max(len(x) - 1, 1))
                 lo, hi = est - t * se, est + t * se
             rows.append({"group": g, "outcome": out, "estimate": float(est), "se": float(se),
                          "ci_low": float(lo), "ci_high": float(hi), "n": len(x),

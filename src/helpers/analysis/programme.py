@@ -9,10 +9,10 @@ from collections.abc import Iterable, Sequence
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from helpers.errors import ThinData, require_columns
 from helpers.measures import Measure, find_statistic
+from helpers.stats.arrays import t_ppf, t_sf
 
 #: Default response-rate target of a B2B relationship programme (share of invited contacts).
 RESPONSE_TARGET = 0.70
@@ -95,8 +95,8 @@ def clustered_diff(y: np.ndarray, group: np.ndarray, cluster: np.ndarray, level:
     np.add.at(scores, cl, x * resid[:, None])
     adj = n_cl / max(n_cl - 1, 1) * (len(y) - 1) / max(len(y) - 2, 1)
     se = float(np.sqrt(adj * (xtx_inv @ scores.T @ scores @ xtx_inv)[1, 1]))
-    t = stats.t.ppf(0.5 + level / 2, max(n_cl - 1, 1))
+    t = t_ppf(0.5 + level / 2, max(n_cl - 1, 1))
     est = float(beta[1])
-    p = float(2 * stats.t.sf(abs(est) / se, max(n_cl - 1, 1))) if se > 0 else float("nan")
+    p = float(2 * t_sf(abs(est) / se, max(n_cl - 1, 1))) if se > 0 else float("nan")
     return {"estimate": est, "se": se, "ci_low": est - t * se, "ci_high": est + t * se,
             "p_value": p, "n": int(len(y)), "n_group": int(g.sum()), "n_clusters": n_cl}

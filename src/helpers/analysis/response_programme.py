@@ -15,12 +15,12 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from helpers.analysis import accounts as account_views
 from helpers.analysis.drivers import logit_newton
 from helpers.analysis.programme import RESPONSE_TARGET
 from helpers.errors import ArgumentError, ThinData, require_columns
+from helpers.stats.arrays import norm_ppf
 
 #: Roles an account programme wants to hear from every year.
 KEY_ROLES = ("decision_maker", "influencer")
@@ -210,7 +210,7 @@ def fit_propensity(features: pd.DataFrame, holdout_wave: str | None = None) -> P
     m_all, names, levels_all = _design(features)
     beta_all, se_all = _logit_fit(m_all, features["responded"].to_numpy(),
                                   features["account_id"].to_numpy())
-    z = stats.norm.ppf(0.975)
+    z = norm_ppf(0.975)
     coef = pd.DataFrame({"feature": names, "estimate": beta_all, "se": se_all,
                          "ci_low": beta_all - z * se_all, "ci_high": beta_all + z * se_all})
     return PropensityModel(coef, float(roc_auc_score(y_test, eta)), float(slope[1]),

@@ -13,10 +13,18 @@ from typing import Any, Literal, NamedTuple
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from helpers.errors import ArgumentError, DataError, ThinData
-from helpers.stats.arrays import ArrayLike, as_codes, as_float, series_name, t_value
+from helpers.stats.arrays import (
+    ArrayLike,
+    as_codes,
+    as_float,
+    norm_ppf,
+    norm_sf,
+    series_name,
+    t_sf,
+    t_value,
+)
 from helpers.stats.design import Design, Interval, resolve_design
 from helpers.stats.estimators import Groups, group_means, nps_score
 
@@ -123,8 +131,8 @@ def _diff(est: float, se: float, sizes: Sizes, metric: str, level: float,
     stat = est / se if se > 0 else (0.0 if est == 0 else np.sign(est) * np.inf)
     if np.isnan(se):
         stat = float("nan")
-    dist = stats.norm if np.isinf(d) else stats.t(d) if d >= 1 else None
-    p = float(2 * dist.sf(abs(stat))) if dist is not None and not np.isnan(stat) else float("nan")
+    tail = float("nan") if d < 1 or np.isnan(stat) else norm_sf(abs(stat)) if np.isinf(d) else t_sf(abs(stat), d)
+    p = float(2 * tail)
     return DiffResult(float(est), float(se), (est - q * se, est + q * se), float(stat), p,
                       sizes.n_a, sizes.n_b, metric, level, sizes.n_units, df)
 
@@ -376,7 +384,7 @@ def min_detectable_difference(n: float, *, n_b: float | None = None, p_promoter:
         raise ArgumentError(f"sample sizes {n!r}, {n_b!r}", argument="n",
                             expected="positive numbers of responses")
     var = _nps_variance(p_promoter, p_detractor)
-    k = stats.norm.ppf(1 - alpha / 2) + stats.norm.ppf(power)
+    k = norm_ppf(1 - alpha / 2) + norm_ppf(power)
     return float(100 * k * np.sqrt(deff * var * (1 / n + 1 / n_b)))
 
 
@@ -389,5 +397,5 @@ def sample_size_for_difference(difference: float, *, p_promoter: float = 0.45,
         raise ArgumentError("difference 0 cannot be detected", argument="difference",
                             expected="a non-zero difference")
     var = _nps_variance(p_promoter, p_detractor)
-    k = stats.norm.ppf(1 - alpha / 2) + stats.norm.ppf(power)
+    k = norm_ppf(1 - alpha / 2) + norm_ppf(power)
     return int(np.ceil(deff * 2 * var * (k / (difference / 100)) ** 2 - 1e-9))

@@ -16,10 +16,10 @@ plain Wald interval stay as named options. Every result carries its ``ci_method`
 from __future__ import annotations
 
 import numpy as np
-from scipy import optimize, special, stats
+from scipy import special
 
 from helpers.errors import ArgumentError
-from helpers.stats.arrays import t_value
+from helpers.stats.arrays import norm_ppf, t_value
 
 SHARE_METHODS = ("logit", "likelihood", "beta", "mean", "xlogit", "asin")
 SHARE_DEFAULT = "logit"
@@ -88,13 +88,15 @@ def share_interval(p: np.ndarray | float, se: np.ndarray | float, df: np.ndarray
 def _beta(p: np.ndarray, se: np.ndarray, df: np.ndarray | float, level: float,
           n_rows: np.ndarray | float | None) -> tuple[np.ndarray, np.ndarray]:
     """Korn-Graubard: beta quantiles on n_eff = p(1-p)/var, times (t_{nrow-1} / t_df)^2."""
+    from scipy import stats
+
     alpha = 1 - level
     n_eff = p * (1 - p) / se**2
     if n_rows is not None:
         n_eff = n_eff * (np.asarray(t_value(level, np.asarray(n_rows, float) - 1))
                          / np.asarray(t_value(level, df))) ** 2
     else:
-        n_eff = n_eff * (stats.norm.ppf(alpha / 2) / -np.asarray(t_value(level, df))) ** 2
+        n_eff = n_eff * (norm_ppf(alpha / 2) / -np.asarray(t_value(level, df))) ** 2
     lo = stats.beta.ppf(alpha / 2, n_eff * p, n_eff * (1 - p) + 1)
     hi = stats.beta.ppf(1 - alpha / 2, n_eff * p + 1, n_eff * (1 - p))
     return np.asarray(lo, float), np.asarray(hi, float)
@@ -105,6 +107,8 @@ def _likelihood(p: np.ndarray, se: np.ndarray, q: np.ndarray,
     """Roots of the design-scaled binomial profile: 2 KL(p || mu) = q^2 var(p) disp / (p(1-p))
     (R ``confint(svyglm, method='likelihood')`` of the intercept; R interpolates a spline
     through its profile grid, this solves the profile exactly)."""
+    from scipy import optimize
+
     disp = np.broadcast_to(np.asarray(1.0 if dispersion is None else dispersion, float), p.shape)
     pb, sb, qb = np.broadcast_arrays(p, se, q)
     lo, hi = np.full(pb.shape, np.nan), np.full(pb.shape, np.nan)

@@ -7,7 +7,8 @@ split; ``"shahvaish"``; Hyndman and Fan's ``"hf1"`` ... ``"hf9"``). The interval
 (R's ``interval.type``): a confidence interval for the share of the population at or below the
 estimate (``"mean"``, R's default: the t interval of that design-based mean on the design df;
 ``"beta"``, ``"xlogit"``, ``"asin"``), carried back through the same rule. The SE is R's: the
-interval's width over twice the t quantile.
+interval's width over twice the t quantile. On a replicate-weight design the share's SE is its
+replicate SE and the df the domain's ``degf`` (R ``svyquantile.svyrep.design``, ``woodruffCI``).
 """
 
 from __future__ import annotations
@@ -18,10 +19,9 @@ from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from helpers.errors import ArgumentError, DataError, ThinData
-from helpers.stats.arrays import ArrayLike, as_float, as_mask, check_level, t_value
+from helpers.stats.arrays import ArrayLike, as_float, as_mask, check_level, t_ppf, t_value
 from helpers.stats.design import Design, Interval, resolve_design
 from helpers.stats.estimators import survey_mean
 
@@ -161,9 +161,11 @@ def _share_interval(p_hat: float, se: float, q: float, how: str, n_rows: int,
     if how == "asin":
         a, s = np.arcsin(np.sqrt(p_hat)), se / (2 * np.sqrt(p_hat * (1 - p_hat)))
         return float(np.sin(a - q * s) ** 2), float(np.sin(a + q * s) ** 2)
+    from scipy import stats
+
     alpha = 1 - level
     n_eff = p_hat * (1 - p_hat) / se**2
-    n_eff *= (stats.t.ppf(alpha / 2, n_rows - 1) / stats.t.ppf(alpha / 2, df)) ** 2
+    n_eff *= (t_ppf(alpha / 2, n_rows - 1) / t_ppf(alpha / 2, df)) ** 2
     return (float(stats.beta.ppf(alpha / 2, n_eff * p_hat, n_eff * (1 - p_hat) + 1)),
             float(stats.beta.ppf(1 - alpha / 2, n_eff * p_hat + 1, n_eff * (1 - p_hat))))
 

@@ -21,11 +21,12 @@ from typing import Literal
 
 import numpy as np
 import pandas as pd
-from scipy import sparse, special, stats
+from scipy import sparse, special
 
 from helpers.errors import ArgumentError, DataError, ThinData
-from helpers.stats.arrays import ArrayLike, as_mask, check_level, t_value
+from helpers.stats.arrays import ArrayLike, as_mask, check_level, t_sf, t_value
 from helpers.stats.design import Design, Variance, resolve_design
+from helpers.stats.replicates import ReplicateDesign, is_replicate, replicate_vcov
 
 Family = Literal["gaussian", "quasibinomial"]
 FAMILIES = ("gaussian", "quasibinomial")
@@ -65,7 +66,7 @@ class GLMResult:
         """Two-sided p-values from t on :attr:`df` (NaN without degrees of freedom)."""
         if not self.df > 0:
             return np.full(len(self.coef), np.nan)
-        return 2 * stats.t.sf(np.abs(self.t), self.df)
+        return 2 * t_sf(np.abs(self.t), self.df)
 
     def ci(self, level: float | None = None) -> tuple[np.ndarray, np.ndarray]:
         """t interval on :attr:`df` (R ``confint(fit)``)."""
@@ -226,6 +227,8 @@ def survey_glm(y: ArrayLike, x: ArrayLike, design: Design | None = None, *,
         xc[~inside] = 0.0
         yv = np.where(inside, yv, 0.0)
     b, mu, converged = fit_coefficients(yv, xc, w, family)
+    if is_replicate(dz):
+        return _replicate_glm(dz, (yv, xc, inside), (b, converged), names, family, level)
     resid = w * (yv - mu)
     xc *= resid[:, None]   # the estimating functions (R estfun), in place of the model matrix
     estfun_vcov, var = totals_vcov(dz, xc, None if whole else inside)
@@ -233,6 +236,28 @@ def survey_glm(y: ArrayLike, x: ArrayLike, design: Design | None = None, *,
     return GLMResult(("(Intercept)", *names), b, bread @ estfun_vcov @ bread,
                      float(var.df[0]) + 1 - p, n_used, int(var.n_psu[0]), family, level,
                      converged)
+
+
+def _replicate_glm(design: ReplicateDesign, model: tuple[np.ndarray, np.ndarray, np.ndarray],
+                   fit: tuple[np.ndarray, bool], names: list[str], family: Family,
+                   level: float) -> GLMResult:
+    """R ``svyglm`` on a replicate design: the model refitted with each replicate's weights
+    (zero outside the rows ``inside``), its variance R's ``svrVar`` of the replicate
+    coefficients; df the design df of the rows in the fit + 1 - parameters."""
+    yv, xc, inside = model
+    b, converged = fit
+
+    def refit(wr: np.ndarray) -> np.ndarray:
+        wr = np.where(inside, wr, 0.0)
+        if not (wr > 0).any():
+            return np.full(len(b), np.nan)
+        return fit_coefficients(yv, xc, wr * (len(yv) / wr.sum()), family)[0]
+
+    vcov = replicate_vcov(design, refit, theta=b)
+    used = inside & (design.w > 0)
+    n_psu = len(np.unique(design.unit[used & (design.base > 0)]))
+    return GLMResult(("(Intercept)", *names), b, vcov, design.rank_df(used) + 1 - len(b),
+                     int(used.sum()), n_psu, family, level, converged)
 
 
 def _model_arrays(y: ArrayLike, x: ArrayLike) -> tuple[np.ndarray, np.ndarray, list[str]]:

@@ -179,6 +179,9 @@ class ReplicateDesign(Design):
         raise ArgumentError("linearised values on a replicate design", argument="design",
                             expected="replicate_vcov(design, estimate) or the estimators")
 
+    def total_vcov(self, z: np.ndarray) -> np.ndarray:
+        return self.variance(z)
+
 
 def replicate_columns(df: pd.DataFrame, spec: str | Sequence[str]) -> list[str]:
     """Columns named by a list, or matching a glob pattern such as ``"repw*"`` (in file order)."""

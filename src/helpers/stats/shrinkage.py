@@ -11,7 +11,7 @@ from typing import Literal
 
 import numpy as np
 import pandas as pd
-from scipy import optimize, special, stats
+from scipy import special
 
 from helpers.errors import ArgumentError, DataError, ThinData
 from helpers.stats.arrays import ArrayLike, as_float
@@ -67,6 +67,8 @@ def fit_beta_binomial(successes: ArrayLike, trials: ArrayLike,
         gb = np.sum(dg(n - k + b) - dg(b) - common)
         return -np.array([ga * a, gb * b])
 
+    from scipy import optimize
+
     start = np.log([max(mom[0], 1e-3), max(mom[1], 1e-3)])
     res = optimize.minimize(nll, start, jac=grad, method="L-BFGS-B",
                             bounds=[(-7.0, np.log(cap))] * 2)
@@ -96,6 +98,8 @@ def eb_rates(successes: ArrayLike, trials: ArrayLike, labels: ArrayLike | None =
     few extreme units widen the fitted prior (on the sample, BH on ``p_value`` finds the planted
     gaming reps, BH on ``p_value_eb`` finds none): rank by ``shrunk_rate`` either way.
     """
+    from scipy import stats
+
     k = as_float(successes, "successes")
     n = as_float(trials, "trials")
     a, b = fit_beta_binomial(k, n, method=method)

@@ -16,13 +16,14 @@ from typing import Literal
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+from scipy import sparse
 
 from helpers.errors import ArgumentError, DataError, ThinData
-from helpers.stats.arrays import ArrayLike, as_float, as_mask, check_level, t_value
+from helpers.stats.arrays import ArrayLike, as_float, as_mask, check_level, chi2_sf, t_sf, t_value
 from helpers.stats.design import Design, Interval, resolve_design
 from helpers.stats.estimators import survey_mean
 from helpers.stats.regression import group_totals_vcov, survey_glm
+from helpers.stats.replicates import ReplicateDesign, is_replicate, replicate_vcov
 
 ChisqStatistic = Literal["F", "Chisq"]
 
@@ -87,32 +88,52 @@ def survey_chisq(rows: ArrayLike, cols: ArrayLike, design: Design | None = None,
                        expected="two or more levels of each variable")
     keep = (r >= 0) & (c >= 0)
     cell = np.where(keep, r + nr * c, -1)
-    v_cells = group_totals_vcov(dz, np.where(keep, dz.w, 0.0), cell, nr * nc)
     totals = np.bincount(cell[keep], weights=dz.w[keep], minlength=nr * nc)
     big_w = totals.sum()
     if big_w <= 0:
         raise ThinData("no rows with both labels and a positive weight", column="rows",
                        expected="responses in the table")
     p = totals / big_w
-    jac = (np.eye(nr * nc) - p[:, None]) / big_w
-    v_p = jac @ v_cells @ jac.T
+    if is_replicate(dz):
+        v_p, nu = _replicate_shares_vcov(dz, cell, nr * nc, p), dz.degf
+    else:
+        v_cells = group_totals_vcov(dz, np.where(keep, dz.w, 0.0), cell, nr * nc)
+        jac = (np.eye(nr * nc) - p[:, None]) / big_w
+        v_p, nu = jac @ v_cells @ jac.T, _whole_df(dz)
     delta = _design_effects(p, v_p, nr, nc, dz.n)
     n_rows = dz.n
     table = (totals * n_rows / big_w).reshape(nc, nr).T
     expected = np.outer(table.sum(axis=1), table.sum(axis=0)) / n_rows
     with np.errstate(divide="ignore", invalid="ignore"):
         pearson = float(((table - expected) ** 2 / expected).sum())
-    nu = _whole_df(dz)
     tr, tr2 = float(np.trace(delta)), float(np.trace(delta @ delta))
     if statistic == "F":
         d0 = tr**2 / tr2
         f = pearson / tr
+        from scipy import stats
+
         return ChisqResult(f, d0, d0 * nu, float(stats.f.sf(f, d0, d0 * nu)), pearson,
                            tr / len(delta), r_lv, c_lv, "Pearson's X^2: Rao & Scott adjustment")
     chi = pearson / (tr / len(delta))
     return ChisqResult(pearson, float(len(delta)), float("inf"),
-                       float(stats.chi2.sf(chi, len(delta))), pearson, tr / len(delta), r_lv,
+                       float(chi2_sf(chi, len(delta))), pearson, tr / len(delta), r_lv,
                        c_lv, "Pearson's X^2: Rao & Scott first-order adjustment")
+
+
+def _replicate_shares_vcov(design: ReplicateDesign, cell: np.ndarray, n_cells: int,
+                           p: np.ndarray) -> np.ndarray:
+    """R ``svychisq.svyrep.design``: the replicate covariance of the cell shares (R
+    ``svymean`` of the cell indicators), rows outside the table weighing zero."""
+    inside = np.flatnonzero(cell >= 0)
+    onehot_t = sparse.csr_matrix((np.ones(len(inside)), (cell[inside], inside)),
+                                 shape=(n_cells, design.n))
+
+    def shares(weights: np.ndarray) -> np.ndarray:
+        tot = np.asarray(onehot_t @ weights).T
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.asarray(tot / tot.sum(axis=1, keepdims=True))
+
+    return replicate_vcov(design, estimate_many=shares, theta=p)
 
 
 def _design_effects(p: np.ndarray, v_p: np.ndarray, nr: int, nc: int, n: int) -> np.ndarray:
@@ -173,5 +194,5 @@ def survey_ttest(values: ArrayLike, design: Design | None = None, *,
 def _ttest(est: float, se: float, df: float, ci: tuple[float, float], method: str,
            level: float) -> TTestResult:
     t = est / se if se > 0 else float("nan")
-    p = float(2 * stats.t.sf(abs(t), df)) if df > 0 else float("nan")
+    p = float(2 * t_sf(abs(t), df)) if df > 0 else float("nan")
     return TTestResult(est, se, t, df, p, ci, method, level)
