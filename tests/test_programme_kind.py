@@ -139,6 +139,7 @@ def test_sections_run_on_the_headline_and_the_others_say_why(run: dict) -> None:
 def test_leaders_and_laggards_are_ranked_by_the_headline(run: dict) -> None:
     ranked = pd.read_parquet(run["latest"] / "tables" / "account_nps_ranking.parquet")
     assert "nps" not in ranked and ranked["estimate"].between(0, 100).all()
+    assert ranked["ci_low"].ge(0).all() and ranked["ci_high"].le(100).all()  # Wilson, not t
     raw = pd.read_csv(run["export"], keep_default_na=False)
     wave = pd.PeriodIndex(pd.to_datetime(raw["Date"]), freq="Q").astype(str)
     raw = raw[(raw["Account ID"] != "") & (wave == max(wave))]

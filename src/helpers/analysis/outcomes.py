@@ -119,8 +119,9 @@ def rank_accounts_on(responses: pd.DataFrame, measure: Measure, min_n: int = 2,
     """Accounts ranked by `measure`'s headline statistic: :func:`rank_accounts` for NPS; for
     any other statistic (CSAT % top-2 box, CES mean ...) the same shrinkage and quartiles on its
     per-response values (:meth:`helpers.measures.Measure.values`), ranked in the measure's good
-    direction. Columns: account_id, n, estimate, se, ci_low, ci_high (t), estimate_shrunk,
-    eligible, rank, group; ``attrs["statistic"]`` names the statistic."""
+    direction. Columns: account_id, n, estimate, se, ci_low, ci_high (Wilson for a share, t for
+    a mean), estimate_shrunk, eligible, rank, group; ``attrs["statistic"]`` names the
+    statistic."""
     stat = measure.headline
     if stat.kind == "nps":
         return rank_accounts(responses, min_n=min_n, account=account, score=measure.key)
@@ -132,6 +133,12 @@ def rank_accounts_on(responses: pd.DataFrame, measure: Measure, min_n: int = 2,
         raise ThinData("no rated responses with an account", file="responses",
                        column=measure.key, expected=f"{measure.name} answers for accounts")
     table = estimators.survey_by(rated, "value", by=account)
+    if stat.kind == "share":  # a share of a handful of contacts: Wilson, inside 0-100
+        from statsmodels.stats.proportion import proportion_confint
+
+        lo, hi = proportion_confint(np.round(table["estimate"] * table["n"] / 100), table["n"],
+                                    method="wilson")
+        table = table.assign(ci_low=100 * np.asarray(lo), ci_high=100 * np.asarray(hi))
     better_high = stat.kind != "mean" or measure.higher_is_better
     table = _shrink_and_rank(table, "estimate", rated["value"].to_numpy(float), rated[account],
                              min_n, account, higher_is_better=better_high)
