@@ -10,6 +10,7 @@ from helpers import catalog, paths
 from helpers.analysis import integrity, integrity_checks
 from helpers.errors import DataError
 from helpers.ingest import clean, schema
+from helpers.measures import Measure
 from helpers.reporting import chart_text, integrity_charts
 from helpers.sample import program, writers
 
@@ -121,6 +122,22 @@ def test_residual_recovers_planted_inflation(gamed: pd.DataFrame,
     # the honest reps' CIs cover the truth 0 at about the nominal rate (>= 12 of 14)
     assert ((others["ci_low"] <= 0) & (others["ci_high"] >= 0)).sum() >= 12
     assert honest["rep_id"].nunique() == len(others)
+
+
+def test_a_satisfaction_programme_is_checked_on_its_headline(gamed: pd.DataFrame) -> None:
+    """Without the LTR (a 1-5 CSAT headline, the pressured answers a 5) the score checks run on
+    the headline's answers: its top-box share replaces the NPS-only share of 10s and 9-10s, and
+    the same planted reps are flagged."""
+    csat = Measure.define("csat", scale=(1, 5), rule="top_box", name="CSAT")
+    sat = gamed.assign(csat=np.clip(np.round(1 + 0.4 * gamed["ltr"]), 1, 5)).drop(columns="ltr")
+    ev = integrity.evidence(sat, ITEMS, measure=csat)
+    assert {"share_top", "ltr_residual", "tone_contradiction"} <= set(ev["check"])
+    assert not {"share_10", "share_9_10"} & set(ev["check"])
+    share = ev.loc[ev["check"] == "share_top"].set_index("rep_id")
+    assert share.loc[["R03", "R11"], "fail"].all() and "of answers are 4-5" in share.loc["R03", "reason"]
+    audit = integrity.integrity_index(ev)
+    flagged = set(audit.loc[audit["flagged"], "rep_id"])
+    assert {"R03", "R11"} <= flagged and len(flagged - {"R03", "R11"}) <= 1
 
 
 def test_gaming_off_flags_at_most_one_rep() -> None:

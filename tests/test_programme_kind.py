@@ -29,6 +29,30 @@ SAT = "Overall, how satisfied are you with your visit?"
 ITEMS = ("Staff friendliness", "Cleanliness", "Waiting time", "Value for money")
 
 
+class ACCOUNTS:
+    """Business customers answer 60 % of the survey (the rest are consumers: B2C); each of
+    30 accounts has its own satisfaction level, and the more satisfied mostly renew."""
+
+    n = 30
+
+    @staticmethod
+    def account_of(rng: np.random.Generator, sat: np.ndarray) -> list[str]:
+        """An account id for 60 % of the responses, the more satisfied to the higher ids."""
+        k = np.clip(np.round((sat - 1) / 4 * (ACCOUNTS.n - 1) + rng.normal(0, 6, len(sat))),
+                    0, ACCOUNTS.n - 1).astype(int)
+        return [f"A{j:03d}" if b else "" for j, b in zip(k, rng.random(len(sat)) < 0.6,
+                                                          strict=True)]
+
+    @staticmethod
+    def master(path: Path) -> None:
+        """The account master: ARR and next-period renewal (higher ids renew more)."""
+        ids = np.arange(ACCOUNTS.n)
+        pd.DataFrame({"account_id": [f"A{j:03d}" for j in ids],
+                      "arr": 10_000 + 1_000 * ids,
+                      "renewed": (ids >= 8) | (ids % 3 == 0)}
+                     ).to_csv(path, index=False)
+
+
 def satisfaction_export(path: Path, n: int = 360, seed: int = 11) -> None:
     """Satisfaction (1-5 words) driven by staff friendliness and waiting time (1-10 items)."""
     rng = np.random.default_rng(seed)
@@ -47,6 +71,7 @@ def satisfaction_export(path: Path, n: int = 360, seed: int = 11) -> None:
         "Date": (pd.Timestamp("2025-04-01") + days).strftime("%Y-%m-%d"),
         SAT: [words[v] for v in sat],
         **{f"Please rate - {k}": v for k, v in items.items()},
+        "Account ID": ACCOUNTS.account_of(rng, sat),
         "Store": rng.choice(["Lyon", "Paris", "Nantes"], n),
         "Channel": rng.choice(["In store", "Online"], n),
         "Comment": [f"{phrases[i % 6]} ({i % 17})" for i in range(n)],
@@ -71,11 +96,13 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> dict:
     tmp = tmp_path_factory.mktemp("satisfaction")
     export, draft = tmp / "satisfaction.csv", tmp / "survey.yaml"
     satisfaction_export(export)
-    out: dict = {"draft": draft}
+    ACCOUNTS.master(tmp / "accounts.csv")
+    out: dict = {"draft": draft, "export": export}
     assert cli.main(["schema", "infer", str(export), "--out", str(draft)]) == 0
     assert cli.main(["check", str(export), "--schema", str(draft)]) == 0
     code = cli.main(["run", "--params", str(_params(tmp)), "--out", str(tmp / "reports"),
-                     "--raw", str(export), "--schema", str(draft)])
+                     "--raw", str(export), "--schema", str(draft),
+                     "--accounts", str(tmp / "accounts.csv")])
     latest = (tmp / "reports" / "latest").resolve()
     out["manifest"] = json.loads((latest / "manifest.json").read_text())
     assert code == 0, [(n["name"], n.get("error")) for n in out["manifest"]["notebooks"]]
@@ -96,7 +123,7 @@ def test_sections_run_on_the_headline_and_the_others_say_why(run: dict) -> None:
     missing = {r["section"]: " ".join(r["missing"]) for r in cards.not_available(latest)}
     ran = {"segments.subsegments", "segments.trends", "segments.changes", "segments.personas",
            "segments.b2c_weighting", "drivers.importance", "drivers.by_segment",
-           "drivers.priority"}
+           "drivers.priority", "outcomes.leaders"}
     assert not ran & set(missing)
     for section in ("drivers.what_if", "drivers.models", "drivers.themes"):
         assert "likelihood-to-recommend" in missing[section], section
@@ -107,6 +134,24 @@ def test_sections_run_on_the_headline_and_the_others_say_why(run: dict) -> None:
     ranked = pd.read_parquet(latest / "tables" / "drivers_ranked.parquet")
     assert ranked.sort_values("share", ascending=False)["driver"].iloc[0] == \
         "ratings_staff_friendliness"  # the planted strongest driver of satisfaction
+
+
+def test_leaders_and_laggards_are_ranked_by_the_headline(run: dict) -> None:
+    ranked = pd.read_parquet(run["latest"] / "tables" / "account_nps_ranking.parquet")
+    assert "nps" not in ranked and ranked["estimate"].between(0, 100).all()
+    assert ranked["ci_low"].ge(0).all() and ranked["ci_high"].le(100).all()  # Wilson, not t
+    raw = pd.read_csv(run["export"], keep_default_na=False)
+    wave = pd.PeriodIndex(pd.to_datetime(raw["Date"]), freq="Q").astype(str)
+    raw = raw[(raw["Account ID"] != "") & (wave == max(wave))]
+    top2 = 100.0 * raw[SAT].isin(["Satisfied", "Very satisfied"])
+    expected = top2.groupby(raw["Account ID"]).mean()  # CSAT % top-2 box per account, by hand
+    got = ranked.set_index("account_id")["estimate"]
+    assert len(got) == len(expected) and np.allclose(got, expected.reindex(got.index))
+    leaders, laggards = (ranked.loc[ranked["group"] == g, "estimate_shrunk"]
+                         for g in ("leader", "laggard"))
+    assert len(leaders) >= 4 and leaders.min() >= laggards.max()
+    summary = pd.read_parquet(run["latest"] / "tables" / "outcomes_by_group.parquet")
+    assert set(summary["group"]) >= {"leader", "laggard"}
 
 
 def test_no_page_workbook_or_summary_says_nps(run: dict) -> None:

@@ -88,7 +88,7 @@ SECTIONS: dict[str, Needs] = {
     "drivers.themes": Needs("What promoters and detractors say", fields=("comment", "ltr")),
     # 04_leaders_vs_laggards
     "outcomes.leaders": Needs("Leaders vs laggards: renewal and growth", market=B2B,
-                              fields=("account_id", "ltr"), inputs=("accounts",),
+                              fields=("account_id",), inputs=("accounts",),
                               columns={"accounts": ("arr", "renewed")}),
     "outcomes.competitors": Needs("Competitive benchmark", fields=("ltr",),
                                   inputs=("competitor_ratings",), min_rows=10),

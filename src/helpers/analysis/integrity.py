@@ -21,13 +21,16 @@ import pandas as pd
 from helpers import catalog, paths
 from helpers.analysis import disclosure
 from helpers.analysis.integrity_checks import (
+    headline_scores,
     keys_evidence,
     ltr_residual_evidence,
     score_share_evidence,
     timing_evidence,
     tone_evidence,
+    top_share_evidence,
 )
 from helpers.errors import ThinData, require_columns
+from helpers.measures import Measure
 from helpers.stats import compare, estimators
 from helpers.stats.arrays import chi2_sf
 from helpers.stats.design import Design
@@ -61,8 +64,13 @@ def evidence(
     *,
     thresholds: Thresholds = DEFAULT_THRESHOLDS,
     leave_rep_out: bool = True,
+    measure: Measure | None = None,
 ) -> pd.DataFrame:
     """All checks on one market's responses, stacked (one row per rep and check).
+
+    `measure`: the headline of a programme without the LTR (its schema's ``headline:``); the
+    checks that use the score run on its answers (:func:`_headline_checks`) and the NPS-only
+    "share of 10s" is left out.
 
     `responses` are every row of the market, excluded ones too
     (``selection.Study.market(m, included=False).rows``): score, ratings, tone and timing checks
@@ -77,13 +85,17 @@ def evidence(
                        expected="B2B responses owned by an account team")
     inc = mk.loc[mk["include"].astype(bool)] if "include" in mk else mk
     not_test = mk.loc[~mk["flag_test"].astype(bool)] if "flag_test" in mk else mk
-    parts = [
-        score_share_evidence(inc, 10, alpha=alpha),
-        score_share_evidence(inc, 9, alpha=alpha),
-        ltr_residual_evidence(inc, items, leave_rep_out=leave_rep_out, alpha=alpha),
-    ]
+    top = None
+    if measure is None or measure.headline.kind == "nps":
+        parts = [
+            score_share_evidence(inc, 10, alpha=alpha),
+            score_share_evidence(inc, 9, alpha=alpha),
+            ltr_residual_evidence(inc, items, leave_rep_out=leave_rep_out, alpha=alpha),
+        ]
+    else:
+        inc, parts, top = _headline_checks(inc, items, measure, alpha, leave_rep_out)
     if "comment" in inc and inc["comment"].notna().any():
-        parts.append(tone_evidence(inc, negative=thresholds.negative_tone, alpha=alpha))
+        parts.append(tone_evidence(inc, negative=thresholds.negative_tone, alpha=alpha, top=top))
     if "submitted_at" in inc and inc["submitted_at"].notna().any():
         parts.append(timing_evidence(inc, touch_days=thresholds.touch_days,
                                      close_days=thresholds.close_days,
@@ -91,6 +103,20 @@ def evidence(
     if {"ip_key", "contact_key", "wave"} <= set(not_test.columns):
         parts.append(keys_evidence(not_test, alpha=alpha))
     return pd.concat(parts, ignore_index=True)
+
+
+def _headline_checks(inc: pd.DataFrame, items: Sequence[str], measure: Measure, alpha: float,
+                     leave_rep_out: bool) -> tuple[pd.DataFrame, list[pd.DataFrame], pd.Series]:
+    """The score checks of a programme without the LTR: top-box share and the residual on the
+    headline's answers (higher is better); the top answers for the tone check."""
+    scored = headline_scores(inc, measure)
+    answers = pd.to_numeric(inc[measure.key], errors="coerce").to_numpy(float)
+    with np.errstate(invalid="ignore"):
+        top = (measure.in_share(answers) if measure.cut is not None
+               else answers == (measure.scale[1] if measure.higher_is_better else measure.scale[0]))
+    parts = [top_share_evidence(inc, measure, alpha=alpha)] if measure.cut is not None else []
+    parts.append(ltr_residual_evidence(scored, items, leave_rep_out=leave_rep_out, alpha=alpha))
+    return scored, parts, pd.Series(top & ~np.isnan(answers), index=inc.index)
 
 
 # --- index, audit list, outputs -----------------------------------------------------------------

@@ -6,7 +6,9 @@ the same columns (:data:`EVIDENCE_COLUMNS`), so checks stack into one long table
 
 - ``share_10`` / ``share_9_10``: share of 10s and of 9-10s, beta-binomial empirical-Bayes shrunk
   (a rep with 6 responses is pulled towards the pooled rate) and Benjamini-Hochberg adjusted;
-- ``ltr_residual``: LTR given minus LTR predicted from the same respondent's experience ratings
+- ``share_top``: in a programme without the LTR, the share of answers in the headline measure's
+  top box (or agree) range, the same way (the NPS-only "asked for a 10" check does not apply);
+- ``ltr_residual``: LTR (or the headline measure's answer) given minus LTR predicted from the same respondent's experience ratings
   (leave-rep-out linear model), averaged per rep with an account-clustered CI, tested against 0;
 - ``tone_contradiction``: 9-10 scores that come with a negative-tone comment;
 - ``timing_touch`` / ``timing_close`` / ``timing_quarter_end``: responses bunched right after a
@@ -26,6 +28,7 @@ import pandas as pd
 
 from helpers.analysis import text
 from helpers.errors import ArgumentError, ThinData, require_columns
+from helpers.measures import Measure
 from helpers.stats import compare, shrinkage
 from helpers.stats.arrays import norm_ppf, t_ppf, t_sf
 
@@ -40,6 +43,7 @@ EVIDENCE_COLUMNS: list[str] = [
 FAMILIES: dict[str, str] = {
     "share_10": "distribution",
     "share_9_10": "distribution",
+    "share_top": "distribution",
     "ltr_residual": "ratings",
     "tone_contradiction": "tone",
     "timing_touch": "timing",
@@ -224,6 +228,25 @@ def score_share_evidence(
     return rate_vs_peers(d[rep], d["ltr"] >= threshold, check, describe, alpha, _acc(d))
 
 
+def headline_scores(df: pd.DataFrame, measure: Measure) -> pd.DataFrame:
+    """`df` with the headline measure's answers as the score the checks read (column ``ltr``),
+    turned so that higher is better, for a programme without the likelihood to recommend."""
+    y = pd.to_numeric(df[measure.key], errors="coerce")
+    return df.assign(ltr=y if measure.higher_is_better else -y)
+
+
+def top_share_evidence(df: pd.DataFrame, measure: Measure, rep: str = "rep_id",
+                       alpha: float = 0.05) -> pd.DataFrame:
+    """Share of a rep's answers in `measure`'s share range (top box, agree) against peers: the
+    score-inflation check of a programme whose headline is not NPS."""
+    require_columns(df, [rep, measure.key], "responses", "the score share check")
+    y = pd.to_numeric(df[measure.key], errors="coerce")
+    d = df.loc[df[rep].notna() & y.notna()]
+    top = pd.Series(measure.in_share(y.loc[d.index].to_numpy(float)), index=d.index)
+    return rate_vs_peers(d[rep], top, "share_top", f"of answers are {measure.cut_text}", alpha,
+                         _acc(d))
+
+
 def fit_ltr_model(
     df: pd.DataFrame, items: Sequence[str], rep: str = "rep_id", leave_rep_out: bool = True,
     exclude: Iterable[str] = (),
@@ -361,8 +384,10 @@ def tone_evidence(
     negative: float = -0.2,
     polarity: pd.Series | None = None,
     alpha: float = 0.05,
+    top: pd.Series | None = None,
 ) -> pd.DataFrame:
-    """Share of a rep's 9-10 scores that come with a negative-tone comment, against peers.
+    """Share of a rep's 9-10 scores (or `top` answers) that come with a negative-tone comment,
+    against peers.
 
     A customer who gives a 10 and writes a complaint was probably asked for the 10. Tone is
     :func:`helpers.analysis.text.tone` (polarity in [-1, 1]) unless `polarity` is given; eligible are 9-10
@@ -372,10 +397,12 @@ def tone_evidence(
     require_columns(df, [rep, "ltr"] + ([] if polarity is not None else ["comment"]), "responses",
                     "the tone check")
     pol = text.tone(df["comment"]) if polarity is None else polarity.reindex(df.index)
-    eligible = df[rep].notna() & (df["ltr"] >= 9) & pol.notna()
+    high = df["ltr"] >= 9 if top is None else top.reindex(df.index).fillna(False).astype(bool)
+    eligible = df[rep].notna() & high & pol.notna()
     d = df.loc[eligible]
+    words = "9-10 scores" if top is None else "top answers"
     return rate_vs_peers(d[rep], pol.loc[eligible] < negative, "tone_contradiction",
-                         "of their 9-10 scores come with a negative comment", alpha, _acc(d))
+                         f"of their {words} come with a negative comment", alpha, _acc(d))
 
 
 def _days(later: pd.Series, earlier: pd.Series) -> pd.Series:

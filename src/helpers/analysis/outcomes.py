@@ -22,6 +22,7 @@ import pandas as pd
 
 from helpers.analysis.market_backtest import BacktestResult
 from helpers.errors import ArgumentError, DataError, ThinData, require_columns
+from helpers.measures import Measure
 from helpers.stats import compare, estimators
 from helpers.stats.arrays import norm_ppf, norm_sf, t_ppf, t_sf
 
@@ -75,7 +76,18 @@ def rank_accounts(responses: pd.DataFrame, min_n: int = 2, account: str = "accou
                        expected="0-10 scores for B2B accounts")
     table = estimators.nps_table(rated, by=account, score=score)
     y = estimators.nps_score(rated[score], score)
-    resid = y - table.set_index(account)["nps"].reindex(rated[account]).to_numpy()
+    table = _shrink_and_rank(table, "nps", y, rated[account], min_n, account)
+    cols = [account, "n", "nps", "se", "ci_low", "ci_high", "pct_promoter", "pct_detractor",
+            "nps_shrunk", "eligible", "rank", "group"]
+    return table[cols].sort_values(["eligible", "rank"], ascending=[False, True],
+                                   na_position="last").reset_index(drop=True)
+
+
+def _shrink_and_rank(table: pd.DataFrame, est: str, y: np.ndarray, accounts: pd.Series,
+                     min_n: int, account: str, higher_is_better: bool = True) -> pd.DataFrame:
+    """`table` (one row per account: `est`, n) with ``<est>_shrunk`` (normal-normal empirical
+    Bayes towards the n-weighted mean), eligible, rank (1 = best) and group."""
+    resid = y - table.set_index(account)[est].reindex(accounts).to_numpy()
     dof = len(y) - len(table)
     sigma2 = float(np.sum(resid**2) / dof) if dof > 0 else float(np.var(y))
     elig = table["n"] >= min_n
@@ -84,12 +96,13 @@ def rank_accounts(responses: pd.DataFrame, min_n: int = 2, account: str = "accou
                         file="responses", column=account,
                         expected="at least 4 accounts to form quartiles (lower min_n?)")
     e = table[elig]
-    grand = float(np.average(e["nps"], weights=e["n"]))
+    grand = float(np.average(e[est], weights=e["n"]))
     se2 = sigma2 / table["n"].to_numpy(float)
-    tau2 = max(float(np.var(e["nps"], ddof=1) - np.mean(se2[elig.to_numpy()])), 0.0)
+    tau2 = max(float(np.var(e[est], ddof=1) - np.mean(se2[elig.to_numpy()])), 0.0)
     weight = tau2 / (tau2 + se2) if tau2 > 0 else np.zeros(len(table))
-    table = table.assign(nps_shrunk=grand + weight * (table["nps"] - grand), eligible=elig)
-    order = table[elig].sort_values(["nps_shrunk", "n", account], ascending=[False, False, True])
+    table = table.assign(**{f"{est}_shrunk": grand + weight * (table[est] - grand)}, eligible=elig)
+    order = table[elig].sort_values([f"{est}_shrunk", "n", account],
+                                    ascending=[not higher_is_better, False, True])
     k = len(order) // 4
     rank = pd.Series(np.arange(1, len(order) + 1), index=order.index)
     group = pd.Series("middle", index=order.index)
@@ -98,10 +111,43 @@ def rank_accounts(responses: pd.DataFrame, min_n: int = 2, account: str = "accou
     table["rank"] = rank.reindex(table.index).astype("Int64")
     table["group"] = group.reindex(table.index).fillna("")
     table.attrs.update(tau2=tau2, sigma2=sigma2, grand_mean=grand, min_n=min_n)
-    cols = [account, "n", "nps", "se", "ci_low", "ci_high", "pct_promoter", "pct_detractor",
-            "nps_shrunk", "eligible", "rank", "group"]
-    return table[cols].sort_values(["eligible", "rank"], ascending=[False, True],
-                                   na_position="last").reset_index(drop=True)
+    return table
+
+
+def rank_accounts_on(responses: pd.DataFrame, measure: Measure, min_n: int = 2,
+                     account: str = "account_id") -> pd.DataFrame:
+    """Accounts ranked by `measure`'s headline statistic: :func:`rank_accounts` for NPS; for
+    any other statistic (CSAT % top-2 box, CES mean ...) the same shrinkage and quartiles on its
+    per-response values (:meth:`helpers.measures.Measure.values`), ranked in the measure's good
+    direction. Columns: account_id, n, estimate, se, ci_low, ci_high (Wilson for a share, t for
+    a mean), estimate_shrunk, eligible, rank, group; ``attrs["statistic"]`` names the
+    statistic."""
+    stat = measure.headline
+    if stat.kind == "nps":
+        return rank_accounts(responses, min_n=min_n, account=account, score=measure.key)
+    require_columns(responses, [account, measure.key], "responses")
+    values = measure.values(responses[measure.key], stat)
+    keep = ~np.isnan(values) & responses[account].notna().to_numpy()
+    rated = responses.loc[keep, [account]].assign(value=values[keep])
+    if rated.empty:
+        raise ThinData("no rated responses with an account", file="responses",
+                       column=measure.key, expected=f"{measure.name} answers for accounts")
+    table = estimators.survey_by(rated, "value", by=account)
+    if stat.kind == "share":  # a share of a handful of contacts: Wilson, inside 0-100
+        from statsmodels.stats.proportion import proportion_confint
+
+        lo, hi = proportion_confint(np.round(table["estimate"] * table["n"] / 100), table["n"],
+                                    method="wilson")
+        table = table.assign(ci_low=100 * np.asarray(lo), ci_high=100 * np.asarray(hi))
+    better_high = stat.kind != "mean" or measure.higher_is_better
+    table = _shrink_and_rank(table, "estimate", rated["value"].to_numpy(float), rated[account],
+                             min_n, account, higher_is_better=better_high)
+    cols = [account, "n", "estimate", "se", "ci_low", "ci_high", "estimate_shrunk", "eligible",
+            "rank", "group"]
+    out = table[cols].sort_values(["eligible", "rank"], ascending=[False, True],
+                                  na_position="last").reset_index(drop=True)
+    out.attrs.update(table.attrs, statistic=stat.key)
+    return out
 
 
 def prepare_accounts(accounts: pd.DataFrame, ranked: pd.DataFrame,
@@ -130,8 +176,8 @@ def prepare_accounts(accounts: pd.DataFrame, ranked: pd.DataFrame,
             acc["nrr"] = (arr + exp_arr - acc["churned"] * arr) / arr
         acc["expansion_rate"] = exp_arr / arr
     acc["arr"] = arr.astype(float)
-    cols = [account, "n", "nps", "ci_low", "ci_high", "pct_detractor", "nps_shrunk", "rank",
-            "group"]
+    cols = [c for c in (account, "n", "nps", "estimate", "ci_low", "ci_high", "pct_detractor",
+                        "nps_shrunk", "estimate_shrunk", "rank", "group") if c in ranked]
     out = acc.merge(ranked[cols], on=account, how="left")
     orphans = sorted(set(ranked[account]) - set(acc[account]))
     if orphans:

@@ -545,10 +545,24 @@ def _yaml(survey: Survey, pl: _Placer, groups: dict[str, list[str]], segments: l
     return "\n".join(lines) + "\n"
 
 
+def _by_rows(pl: _Placer, rule: dict[str, str]) -> bool:
+    """Whether the market rule decides markets row by row (a market column, or B2B where an
+    account is given), so fields and groups can be placed where their values occur."""
+    f = pl.sections["fields"]
+    return ("column" in rule and "market" in f) or rule.get("b2b_when_present") in f
+
+
 def _market_shares(pl: _Placer, cols: list[str]) -> pd.Series:
-    """Share of each market among the rows that answer any of `cols` (needs a market column)."""
+    """Share of each market among the rows that answer any of `cols` (a market column, or B2B
+    where an account is given)."""
     data = pl.survey.data
-    market = data[pl.sections["fields"]["market"]["column"]].astype("string").str.strip().str.upper()
+    f = pl.sections["fields"]
+    if "market" in f:
+        market = data[f["market"]["column"]].astype("string").str.strip().str.upper()
+    else:
+        acc = data[f["account_id"]["column"]]
+        given = acc.notna() & (acc.astype("string").str.strip() != "")
+        market = given.map({True: "B2B", False: "B2C"})
     answered = data[cols].notna().any(axis=1) & (data[cols].astype("string") != "").any(axis=1)
     return market[answered].value_counts(normalize=True)
 
@@ -558,7 +572,7 @@ def _segment_markets(pl: _Placer, names: list[str], rule: dict[str, str],
     """Segment fields per market, by where their values occur (as for driver groups)."""
     if not names:
         return {}
-    if "column" not in rule or "market" not in pl.sections["fields"]:
+    if not _by_rows(pl, rule):
         return {default: names}
     out: dict[str, list[str]] = {}
     for n in names:
@@ -572,8 +586,7 @@ def _group_markets(pl: _Placer, groups: dict[str, list[str]], rule: dict[str, st
                    default: str) -> dict[str, list[str]]:
     """Each driver group's market(s): where the export has a market column, the markets whose
     rows answer the group's items (at least a fifth of the answers); else the default market."""
-    f = pl.sections["fields"]
-    if "column" not in rule or "market" not in f:
+    if not _by_rows(pl, rule):
         return {default: list(groups)}
     out: dict[str, list[str]] = {}
     for g, keys in groups.items():

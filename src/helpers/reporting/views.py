@@ -534,6 +534,7 @@ def backtest_excess(excess: pd.DataFrame) -> Table:
 # --- 05 score integrity -----------------------------------------------------------------------
 
 CHECK_WORDS = {"share_10": "Share of 10s", "share_9_10": "Share of 9-10s",
+               "share_top": "Share of top answers",
                "ltr_residual": "Scores above the experience", "tone_contradiction": "9-10 with a complaint",
                "timing_touch": "Right after a rep touchpoint", "timing_close": "Right after the deal close",
                "timing_quarter_end": "At quarter end", "repeated_keys": "Repeated device or email"}
