@@ -56,8 +56,9 @@ def _run(tmp: Path, export: Path, schema: Path, *extra: str) -> tuple[dict, set[
 @pytest.mark.parametrize("profile", ["b2c-only", "b2b-responses", "custom"])
 def test_pipeline_on_each_profile(tmp_path: Path, profile: str) -> None:
     written, _ = profiles.write(profile, tmp_path / "raw", rows=1200, seed=5)
-    side = [f"--{k.replace('_', '-')}={written[k]}" for k in ("accounts", "invitations",
-                                                                "cx_index", "prices") if k in written]
+    side = [f"--{k.replace('_', '-')}={written[k]}" for k in (
+        "accounts", "invitations", "cx_index", "prices", "exclusions", "follow_ups", "concessions")
+        if k in written]
     if "segments" in written:
         side.append(f"--segments={written['segments']}")
     _, missing, summary = _run(tmp_path, written["survey_export"], written["schema"], *side)
@@ -70,7 +71,8 @@ def test_pipeline_on_each_profile(tmp_path: Path, profile: str) -> None:
         assert {"segments.response_rates", "segments.revenue_coverage", "outcomes.leaders",
                 "drivers.journey", "drivers.teams", "integrity.reps", "outcomes.competitors",
                 "outcomes.market", "segments.b2c_weighting", "sales.competitors",
-                "sales.competitors_by_segment"} == missing
+                "sales.competitors_by_segment", "programme.response", "programme.coverage_audit",
+                "programme.follow_up_effect"} == missing
     else:
         assert missing == set()  # the full programme under its own names: everything runs
     if missing:
