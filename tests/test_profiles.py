@@ -71,8 +71,8 @@ def test_pipeline_on_each_profile(tmp_path: Path, profile: str) -> None:
         assert {"segments.response_rates", "segments.revenue_coverage", "outcomes.leaders",
                 "drivers.journey", "drivers.teams", "integrity.reps", "outcomes.competitors",
                 "outcomes.market", "segments.b2c_weighting", "sales.competitors",
-                "sales.competitors_by_segment", "programme.response", "programme.coverage_audit",
-                "programme.follow_up_effect"} == missing
+                "sales.competitors_by_segment", "programme.response",
+                "programme.coverage_audit"} == missing
     else:
         assert missing == set()  # the full programme under its own names: everything runs
     if missing:
