@@ -220,9 +220,8 @@ def group_means(design: Design, y: np.ndarray, groups: Groups | None = None, *,
         v = design.variance(z, codes, n_groups, covmat)
         ssq = by_group(wr * resid)
         if wyy is not None:   # cells: add the spread within each cell
-            ssq = ssq + by_group(np.where(w > 0, np.asarray(wyy, float) - w * yv * yv, 0.0)
-                                 if valid is None else
-                                 np.where(valid & (w > 0), np.asarray(wyy, float) - w * yv * yv, 0.0))
+            inside = (w > 0) if valid is None else valid & (w > 0)
+            ssq = ssq + by_group(np.where(inside, np.asarray(wyy, float) - w * yv * yv, 0.0))
         s2 = ssq / wsum * n / (n - 1)
         var_srs = s2 / n * (wsum**2 if total else 1.0)
         if deff == "srswor":
