@@ -13,13 +13,12 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from bench_metrics import make_responses
+from bench_metrics import _best, make_responses
 from harness import measure
 
 from helpers.stats import estimators
@@ -34,15 +33,6 @@ def with_stages(df: pd.DataFrame, seed: int = 1) -> pd.DataFrame:
     return df.assign(site=rng.integers(0, 4, len(df)), fpc1=200_000, fpc2=12,
                      promoter=(df["ltr"] >= 9).astype(float),
                      tier=np.where(df["account_id"] % 3 == 0, "Enterprise", "SMB"))
-
-
-def _best(fn: Callable[[], object], repeat: int = 3) -> float:
-    best = float("inf")
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - t0)
-    return best
 
 
 def main() -> None:

@@ -15,13 +15,12 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from bench_metrics import make_responses
+from bench_metrics import _best, make_responses
 from harness import measure
 
 from helpers.stats import estimators, quantiles, ratios, regression, tests
@@ -62,15 +61,6 @@ def calls(df: pd.DataFrame, design: Design) -> dict[str, tuple[Callable[[], obje
         "svyttest ltr ~ group": (lambda: tests.survey_ttest(df["ltr"], design,
                                                              group=df["group"]), 2.0),
     }
-
-
-def _best(fn: Callable[[], object], repeat: int = 3) -> float:
-    best = float("inf")
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - t0)
-    return best
 
 
 def main() -> None:

@@ -198,6 +198,19 @@ def _parts_and_whole(tmp_path, rows: int = 6000, part_rows: int = 2000):
     return raw, parts, whole
 
 
+
+def _same_responses(a: pd.DataFrame, b: pd.DataFrame) -> None:
+    """The responses cleaned whole (`a`) and in parts (`b`) are the same. Each part learns the
+    programme's vocabulary (words that are no names) from its own comments, so a word recurring
+    only across parts may be masked there: more masking, never less."""
+    a, b = a.reset_index(drop=True), b[a.columns].reset_index(drop=True)
+    pd.testing.assert_frame_equal(a.drop(columns="comment"), b.drop(columns="comment"))
+    differ = a["comment"].fillna("") != b["comment"].fillna("")
+    assert differ.mean() < 0.01
+    placeholders = r"\[[a-z ]+\]"
+    assert (b.loc[differ, "comment"].str.count(placeholders)
+            >= a.loc[differ, "comment"].str.count(placeholders)).all()
+
 def test_cleaning_parts_equals_cleaning_the_whole_export(tmp_path) -> None:
     from helpers.ingest import clean
 
@@ -209,15 +222,7 @@ def test_cleaning_parts_equals_cleaning_the_whole_export(tmp_path) -> None:
     b = pd.read_parquet(tmp_path / "many" / "responses.parquet").sort_values("response_id")
     assert (tmp_path / "many" / "responses.parquet").is_dir() and len(list(
         (tmp_path / "many" / "responses.parquet").iterdir())) == len(parts) == 3
-    a, b = a.reset_index(drop=True), b[a.columns].reset_index(drop=True)
-    pd.testing.assert_frame_equal(a.drop(columns="comment"), b.drop(columns="comment"))
-    # each part learns the programme's vocabulary (words that are no names) from its own comments,
-    # so a word recurring only across parts may be masked there: more masking, never less
-    differ = a["comment"].fillna("") != b["comment"].fillna("")
-    assert differ.mean() < 0.01
-    placeholders = r"\[[a-z ]+\]"
-    assert (b.loc[differ, "comment"].str.count(placeholders)
-            >= a.loc[differ, "comment"].str.count(placeholders)).all()
+    _same_responses(a, b)
     assert one.log["rules"] == many.log["rules"] and one.log["funnel"] == many.log["funnel"]
     assert one.log["included"] == many.log["included"] == int(b["include"].sum())
     assert one.log["answers"] == many.log["answers"]
@@ -299,15 +304,7 @@ def test_one_export_file_above_the_memory_budget_is_streamed_into_parts(tmp_path
     a = pd.read_parquet(tmp_path / "one" / "responses.parquet").sort_values("response_id")
     b = pd.read_parquet(tmp_path / "many" / "responses.parquet").sort_values("response_id")
     assert len(list((tmp_path / "many" / "responses.parquet").iterdir())) == 5   # 3000 / 700
-    a, b = a.reset_index(drop=True), b[a.columns].reset_index(drop=True)
-    pd.testing.assert_frame_equal(a.drop(columns="comment"), b.drop(columns="comment"))
-    # each part learns the programme's vocabulary (words that are no names) from its own comments,
-    # so a word recurring only across parts may be masked there: more masking, never less
-    differ = a["comment"].fillna("") != b["comment"].fillna("")
-    assert differ.mean() < 0.01
-    placeholders = r"\[[a-z ]+\]"
-    assert (b.loc[differ, "comment"].str.count(placeholders)
-            >= a.loc[differ, "comment"].str.count(placeholders)).all()
+    _same_responses(a, b)
     assert one.log["rules"] == many.log["rules"] and one.log["included"] == many.log["included"]
     assert many.log["input"]["file"] == "whole.csv" and many.log["input"]["rows"] == 3000
     assert not list(tmp_path.glob(".cx-parts-*"))                     # the parts are removed
