@@ -12,7 +12,7 @@ from helpers.errors import ArgumentError, DataError, ThinData
 from helpers.measures import Measure
 from helpers.paths import PROJECT_ROOT
 from helpers.stats import compare, estimators, shrinkage
-from helpers.stats.design import Design
+from helpers.stats.design import Clusters, Design
 
 REF = PROJECT_ROOT / "tests" / "data"  # R's api data with the derived ltr / nps columns
 
@@ -143,6 +143,26 @@ def test_nps_design_uses_survey_mean(apiclus1):
     assert r.nps == pytest.approx(m.estimate)
     assert r.se == pytest.approx(m.se)
     assert r.deff is not None and r.n_eff == pytest.approx(r.n / r.deff)
+
+
+@pytest.mark.parametrize("lonely", ["adjust", "average", "remove"])
+def test_nps_from_psu_answer_counts_equals_rows(lonely):
+    # the whole-sample NPS from one weighted count per PSU and answer (promoters.whole_nps)
+    # equals the row path (a domain of every row): strata, a lonely PSU, zero weights, srswor
+    rng = np.random.default_rng(3)
+    ltr = rng.integers(0, 11, 300).astype(float)
+    w = np.where(rng.random(300) < 0.1, 0.0, rng.uniform(0.5, 2.0, 300))
+    strata, psu = rng.integers(0, 3, 300), rng.integers(0, 40, 300)
+    strata[psu == 0], strata[-1], psu[-1] = 0, 3, 99   # stratum 3 holds a single PSU
+    design = Design(300, weights=w, strata=strata, cluster=Clusters(psu, nest=True),
+                    lonely_psu=lonely)
+    for deff in ("replace", "srswor"):
+        fast = estimators.nps(ltr, design, deff=deff)
+        rows = estimators.nps(ltr, design, deff=deff, domain=np.ones(300, bool))
+        for field in ("nps", "se", "p_promoter", "p_detractor", "deff", "df", "n", "n_psu"):
+            assert getattr(fast, field) == pytest.approx(getattr(rows, field), rel=1e-12)
+    only_promoters = estimators.nps(np.where(ltr > 8, ltr, 9.0), design)
+    assert only_promoters.p_detractor == 0.0 and only_promoters.nps == 100.0
 
 
 def test_single_cluster_gives_no_standard_error_not_zero():

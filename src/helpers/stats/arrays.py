@@ -74,10 +74,18 @@ def series_name(x: ArrayLike, default: str) -> str:
     return str(name) if name is not None else default
 
 
-def as_float(x: ArrayLike, name: str) -> np.ndarray:
-    """Coerce to a 1-d float array; non-numeric content raises DataError."""
+def as_float(x: ArrayLike, name: str, *, copy: bool = True) -> np.ndarray:
+    """Coerce to a 1-d float array; non-numeric content raises DataError. ``copy=False``: a
+    float Series comes back as a read-only view of its values (for callers that only read)."""
     try:
-        if isinstance(x, (pd.Series, pd.Index)):
+        numbers = isinstance(x, pd.Series) and isinstance(x.dtype, np.dtype) \
+            and x.dtype.kind in "fiu"   # numpy numbers: nothing to parse, no NA to fill
+        if numbers and not copy:
+            arr = x.to_numpy(dtype=float)
+            arr.flags.writeable = False
+        elif numbers:
+            arr = x.to_numpy(dtype=float, copy=True)
+        elif isinstance(x, (pd.Series, pd.Index)):
             arr = pd.to_numeric(x).to_numpy(dtype=float, na_value=np.nan)
         else:
             arr = np.asarray(x, dtype=float).ravel()
@@ -114,9 +122,8 @@ def as_weights(w: ArrayLike | None, n: int, name: str = "weights") -> np.ndarray
     if len(arr) != n:
         raise ArgumentError(f"length {len(arr)} differs from the values' length {n}",
                             argument=name, expected=f"{n} entries")
-    bad = ~np.isfinite(arr) | (arr < 0)
-    if bad.any():
-        row = int(np.flatnonzero(bad)[0])
+    if len(arr) and not (arr.min() >= 0 and arr.max() < np.inf):   # NaN fails both
+        row = int(np.flatnonzero(~np.isfinite(arr) | (arr < 0))[0])
         raise DataError(f"weight {arr[row]!r}", column=name, row=row,
                         expected="finite non-negative weights")
     return arr

@@ -201,8 +201,9 @@ class Design:
             _check_nested(self.strata, c)
         self.psu = None if c is None else c if s is None else combine_codes(self.strata, c)
         n_psu = n if self.psu is None else int(self.psu.max()) + 1 if n else 0
-        first = np.arange(n) if self.psu is None else _first_index(self.psu, n_psu)
-        self.psu_stratum = self.strata[first]
+        first = (None if s is None and fpc is None else   # one stratum: no first rows needed
+                 np.arange(n) if self.psu is None else _first_index(self.psu, n_psu))
+        self.psu_stratum = np.zeros(n_psu, np.int64) if first is None else self.strata[first]
         self.n_strata = int(self.strata.max()) + 1 if n else 0
         self.n_h = np.bincount(self.psu_stratum, minlength=self.n_strata).astype(float)
         self.f_h = self._fpc_factor(fpc, first)
@@ -276,9 +277,9 @@ class Design:
                    fpc=None if fpc is None else df[fpc], calibrate=cal_codes,
                    lonely_psu=lonely_psu)
 
-    def _fpc_factor(self, fpc: ArrayLike | None, first: np.ndarray) -> np.ndarray:
+    def _fpc_factor(self, fpc: ArrayLike | None, first: np.ndarray | None) -> np.ndarray:
         """(N_h - n_h) / N_h per stratum (1 without fpc), from sizes or sampling fractions."""
-        if fpc is None:
+        if fpc is None or first is None:
             return np.ones(self.n_strata)
         f = as_float(fpc, "fpc")
         if len(f) != self.n or not np.isfinite(f).all() or (f <= 0).any():
@@ -303,6 +304,13 @@ class Design:
         """True when nothing but equal-weight rows sampled with replacement (no design at all)."""
         return not (self.weighted or self.stratified or self.clustered or self.has_fpc
                     or self.calibration is not None)
+
+    @property
+    def all_positive(self) -> bool:
+        """Every row has a positive weight (checked once)."""
+        if not hasattr(self, "_all_positive"):
+            self._all_positive = not self.weighted or not self.n or bool(self.w.min() > 0)
+        return self._all_positive
 
     def validate_rows(self, n: int) -> None:
         if n != self.n:
@@ -383,15 +391,18 @@ class Design:
 
     def _whole(self, z: np.ndarray) -> Variance:
         """:meth:`variance` of the whole sample (no domain, no calibration): one bincount."""
+        return self.psu_total_variance(z if self.psu is None else np.bincount(
+            self.psu, weights=z, minlength=len(self.psu_stratum)))
+
+    def psu_total_variance(self, t: np.ndarray) -> Variance:
+        """:meth:`variance` of the whole sample from the totals ``t`` of z per PSU."""
         if self.lonely_psu == "fail" and self.lonely_h.any():
             raise DataError(f"stratum {int(np.flatnonzero(self.lonely_h)[0])} has only one PSU",
                             column="strata", expected="two or more PSUs per stratum, or "
                             "lonely_psu='adjust' / 'certainty' / 'remove' / 'average'")
-        t = z if self.psu is None else np.bincount(self.psu, weights=z,
-                                                   minlength=len(self.psu_stratum))
         s_c = self.s_h[self.psu_stratum]
         t_h = np.bincount(self.psu_stratum, weights=t, minlength=self.n_strata)
-        var = float(s_c @ (t * t) - self.k_h @ (t_h * t_h))
+        var = float(np.einsum("i,i,i->", s_c, t, t) - self.k_h @ (t_h * t_h))   # no BLAS threads
         n_lonely = int(self.lonely_h.sum())
         if self.lonely_psu == "average" and n_lonely:
             ok = self.n_strata - n_lonely
@@ -405,11 +416,11 @@ class Design:
     def _whole_df(self) -> tuple[float, int]:
         """PSUs and strata holding a positive weight (cached: the design does not change)."""
         if not hasattr(self, "_df_cache"):
-            pos = self.w > 0
-            if pos.all():   # every PSU and every stratum with rows holds weight
+            if self.all_positive:   # every PSU and every stratum with rows holds weight
                 self._df_cache = (float(len(self.psu_stratum) - int((self.n_h > 0).sum())),
                                   len(self.psu_stratum))
                 return self._df_cache
+            pos = self.w > 0
             if self.psu is None:
                 n_p = int(pos.sum())
                 n_s = int((np.bincount(self.strata, weights=pos, minlength=self.n_strata) > 0).sum())

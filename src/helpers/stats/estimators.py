@@ -49,6 +49,7 @@ from helpers.stats.intervals import (
     nps_method,
     share_interval,
 )
+from helpers.stats.promoters import WholeNPS, nps_sign, whole_nps
 from helpers.stats.replicates import is_replicate, replicate_group_means
 
 __all__ = ["ADJUSTED_WALD_PSEUDO", "adjusted_wald"]
@@ -190,16 +191,16 @@ def group_means(design: Design, y: np.ndarray, groups: Groups | None = None, *,
     if deff not in ("replace", "srswor"):
         raise ArgumentError(f"deff={deff!r}", argument="deff", expected="'replace' or 'srswor'")
     if is_replicate(design):
-        return GroupMeans(**replicate_group_means(design, y, groups, total=total, covmat=covmat,
-                                                  deff=deff))
+        return GroupMeans(**replicate_group_means(design, np.asarray(y, float), groups,
+                                                  total=total, covmat=covmat, deff=deff))
     group, n_groups = (None, 1) if groups is None else groups
     counts, wyy = (None, None) if cells is None else (cells.counts, cells.wyy)
-    nan = np.isnan(y)
+    nan = np.isnan(y) if y.dtype.kind == "f" else np.zeros(0, bool)   # integers: none missing
     if group is None and not nan.any():   # the whole sample: no masks, one group
         gv, w, yv, valid, codes = None, design.w, y, None, None
     else:
         g = np.zeros(design.n, dtype=np.int64) if group is None else group
-        valid = (g >= 0) & ~nan
+        valid = (g >= 0) & ~nan if len(nan) else g >= 0
         gv = np.where(valid, g, 0)
         w = np.where(valid, design.w, 0.0)
         yv = np.where(valid, y, 0.0)
@@ -209,29 +210,73 @@ def group_means(design: Design, y: np.ndarray, groups: Groups | None = None, *,
         return (np.array([weights.sum()]) if gv is None else
                 np.bincount(gv, weights=weights, minlength=n_groups))
 
-    n = by_group((w > 0).astype(float)) if counts is None else \
-        by_group(np.where(w > 0, counts, 0.0))
-    wsum = by_group(w)
+    if counts is not None:
+        n = by_group(np.where(w > 0, counts, 0.0))
+    else:
+        n = (np.array([float(design.n if design.all_positive else np.count_nonzero(w > 0))])
+             if gv is None else
+             np.bincount(gv, weights=w > 0, minlength=n_groups))
     with np.errstate(divide="ignore", invalid="ignore"):
-        mean = by_group(w * yv) / wsum
-        resid = yv - (mean[0] if gv is None else mean[gv])
-        wr = w * resid
-        z = w * yv if total else wr / (wsum[0] if gv is None else wsum[gv])
+        wsum, mean, ssq, z = _linearised(w, yv, Groups(gv, n_groups) if gv is not None else None,
+                                         total)
         v = design.variance(z, codes, n_groups, covmat)
-        ssq = by_group(wr * resid)
         if wyy is not None:   # cells: add the spread within each cell
             inside = (w > 0) if valid is None else valid & (w > 0)
             ssq = ssq + by_group(np.where(inside, np.asarray(wyy, float) - w * yv * yv, 0.0))
-        s2 = ssq / wsum * n / (n - 1)
-        var_srs = s2 / n * (wsum**2 if total else 1.0)
-        if deff == "srswor":
-            var_srs = np.where(wsum >= n, var_srs * (1 - n / wsum), np.nan)
+    var_srs = _srs_variance(ssq, wsum, n, total, deff)
     # a mean over one PSU has an identically zero linearised variance (R: SE 0, df 0): not a
     # measurement of precision, so it is reported as not estimable; likewise n < 2. A total
     # keeps R's between-PSU variance even for one response.
     var = v.var if total else np.where((n >= 2) & (v.n_psu >= 2), v.var, np.nan)
     return GroupMeans(wsum * mean if total else mean, var, var_srs, n.astype(np.int64), wsum,
                       v.df, v.n_psu, v.lonely, v.vcov, v.df_union)
+
+
+def _srs_variance(ssq: np.ndarray, wsum: np.ndarray, n: np.ndarray, total: bool,
+                  deff: DeffKind) -> np.ndarray:
+    """R's deff denominator: the variance under simple random sampling of the same n."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        var_srs = ssq / wsum * n / (n - 1) / n * (wsum**2 if total else 1.0)
+        if deff == "srswor":
+            var_srs = np.where(wsum >= n, var_srs * (1 - n / wsum), np.nan)
+    return var_srs
+
+
+def _whole_nps_means(design: Design, whole: WholeNPS, deff: DeffKind) -> GroupMeans:
+    """:func:`group_means` of the NPS signs over the whole sample, from :func:`whole_nps`."""
+    v = design.psu_total_variance(whole.psu_totals)
+    n = np.array([float(design.n if design.all_positive else np.count_nonzero(design.w > 0))])
+    wsum = np.array([whole.wsum])
+    var = np.where((n >= 2) & (v.n_psu >= 2), v.var, np.nan)
+    return GroupMeans(np.array([whole.mean]), var, _srs_variance(np.array([whole.ssq]), wsum, n,
+                                                                False, deff),
+                      n.astype(np.int64), wsum, v.df, v.n_psu, v.lonely, None, None)
+
+
+def _linearised(w: np.ndarray, y: np.ndarray, groups: Groups | None, total: bool
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Per group: sum of weights, weighted mean, sum of w (y - mean)^2, and per row the
+    linearised value (w (y - mean) / W for a mean, w y for a total). One group: dot products
+    and a single row-sized temporary (a fresh one costs more in page faults than in sums)."""
+    if groups is None:
+        wsum = np.array([w.sum()])
+        r = y.astype(np.float64)   # y may be int8 (NPS signs): one cast, then float arithmetic
+        mean = np.array([np.einsum("i,i->", w, r)]) / wsum
+        r -= mean[0]
+        ssq = np.array([np.einsum("i,i,i->", w, r, r)])
+        if total:
+            del r
+            return wsum, mean, ssq, w * y
+        r *= w
+        r /= wsum[0]
+        return wsum, mean, ssq, r
+    g, k = groups
+    wsum = np.bincount(g, weights=w, minlength=k)
+    mean = np.bincount(g, weights=w * y, minlength=k) / wsum
+    resid = y - mean[g]
+    wr = w * resid
+    z = w * y if total else wr / wsum[g]
+    return wsum, mean, np.bincount(g, weights=wr * resid, minlength=k), z
 
 
 def lonely_note(count: int, design: Design) -> str:
@@ -259,9 +304,12 @@ def _single(values: ArrayLike, design: Design | None, domain: ArrayLike | None,
     y = as_float(values, name)
     if np.isinf(y).any():
         raise DataError("infinite value", column=name, expected="finite numbers")
-    dz = resolve_design(design, len(y))
-    mask = as_mask(domain, len(y))
-    return dz, y, None if mask is None else Groups(np.where(mask, 0, -1), 1)
+    return resolve_design(design, len(y)), y, _domain(domain, len(y))
+
+
+def _domain(domain: ArrayLike | None, n: int) -> Groups | None:
+    mask = as_mask(domain, n)
+    return None if mask is None else Groups(np.where(mask, 0, -1), 1)
 
 
 def _require_rows(gm: GroupMeans, name: str) -> None:
@@ -361,15 +409,14 @@ def nps_score(scores: ArrayLike, name: str | None = None) -> np.ndarray:
 
     Raises DataError for values outside 0-10.
     """
-    x = as_float(scores, name or series_name(scores, "scores"))
-    if np.fmin.reduce(x, initial=0.0) < 0 or np.fmax.reduce(x, initial=10.0) > 10:  # NaN aside
-        row = int(np.flatnonzero((x < 0) | (x > 10))[0])
-        raise DataError(f"score {x[row]:g} outside the 0-10 scale", column=name or
-                        series_name(scores, "scores"), row=row, expected="0-10 or missing")
-    out = (x >= 9) * 100.0
-    out -= (x <= 6) * 100.0
-    out += x * 0.0   # NaN stays NaN
+    out = nps_unit(scores, name)
+    out *= 100.0
     return out
+
+
+def nps_unit(scores: ArrayLike, name: str | None = None) -> np.ndarray:
+    """:func:`nps_score` in units: +1 (9-10), 0 (7-8), -1 (0-6), NaN stays NaN."""
+    return nps_sign(scores, name).astype(np.float64, copy=False)
 
 
 Floats = float | np.ndarray  # the interval helpers work elementwise on scalars or arrays
@@ -397,18 +444,22 @@ def nps(scores: ArrayLike, design: Design | None = None, *, domain: ArrayLike | 
     ci = nps_method(ci, design is not None)
     check_level(level)
     name = series_name(scores, "scores")
-    y = nps_score(scores, name) / 100.0
-    dz, _, groups = _single(y, design, domain, name)
+    y = nps_sign(scores, name)
+    groups = _domain(domain, len(y))
     if design is None:
         keep = ~np.isnan(y) if groups is None else ~np.isnan(y) & (groups.codes == 0)
         return _nps_multinomial(y[keep], ci, level, df, name)
-    gm = group_means(dz, y, groups, deff=deff)
-    _require_rows(gm, name)
-    if gm.wsum[0] <= 0:
-        raise DataError("weights sum to zero", column="weights", expected="positive total weight")
-    inside = True if groups is None else groups.codes == 0   # NaN is neither > 0 nor < 0
-    p_pro = float(dz.w @ ((y > 0) & inside) / gm.wsum[0])
-    p_det = float(dz.w @ ((y < 0) & inside) / gm.wsum[0])
+    dz = resolve_design(design, len(y))
+    whole = None if groups is not None or deff not in ("replace", "srswor") else whole_nps(dz, y)
+    if whole is not None:   # one weighted count per PSU and answer
+        gm, (p_pro, p_det) = _whole_nps_means(dz, whole, deff), (whole.p_pro, whole.p_det)
+    else:
+        gm = group_means(dz, y, groups, deff=deff)
+        _require_rows(gm, name)
+        if gm.wsum[0] <= 0:
+            raise DataError("weights sum to zero", column="weights",
+                            expected="positive total weight")
+        p_pro, p_det = _nps_shares(dz.w, y, groups, float(gm.wsum[0]))
     d = float(gm.df[0]) if df is None else float(df)
     se, q = float(np.sqrt(gm.var[0])), t_value(level, d)
     lo, hi = nps_interval(gm.est[0], se, p_pro, p_det, interval_size(gm.n[0], gm.n_eff[0]), q,
@@ -417,6 +468,17 @@ def nps(scores: ArrayLike, design: Design | None = None, *, domain: ArrayLike | 
                      int(gm.n[0]), p_pro, 1 - p_pro - p_det, p_det, design_method(ci),
                      float(gm.deff[0]), float(gm.n_eff[0]), level, d, int(gm.n_psu[0]),
                      lonely_note(int(gm.lonely[0]), dz))
+
+
+def _nps_shares(w: np.ndarray, y: np.ndarray, groups: Groups | None,
+                wsum: float) -> tuple[float, float]:
+    """Weighted promoter and detractor shares of the domain (y: +1 / 0 / -1 / NaN)."""
+    pro, det = y > 0, y < 0   # NaN (unrated) is neither
+    if groups is not None:
+        pro &= groups.codes == 0
+        det &= groups.codes == 0
+    return (float(np.einsum("i,i->", w, pro) / wsum),   # einsum casts in chunks, no temporary
+            float(np.einsum("i,i->", w, det) / wsum))
 
 
 def _nps_multinomial(y: np.ndarray, ci: str, level: float, df: float | None,
@@ -502,7 +564,7 @@ def nps_table(df: pd.DataFrame, by: str | Sequence[str], score: str = "ltr", *,
     require_columns(df, [*by_cols, score], "responses")
     ci = nps_method(ci, design is not None)
     check_level(level)
-    y = nps_score(df[score], score) / 100.0
+    y = nps_unit(df[score], score)
     groups = group_codes(df, by_cols)
     dz = resolve_design(design, len(df))
     gm = group_means(dz, y, groups, covmat=covmat)
