@@ -4,6 +4,7 @@
     .venv/bin/python benchmarks/bench_scaling.py --rows 100000,1000000,10000000
     .venv/bin/python benchmarks/bench_scaling.py --pipeline 20000000   # cx run on 20M (long)
     .venv/bin/python benchmarks/bench_scaling.py --no-pipeline         # steps only
+    .venv/bin/python benchmarks/bench_scaling.py --rows "" --no-pipeline --outofcore 100000000
 
 The samples are generated once into build/bench-data/<rows>/ (``cx sample --seed 11``; above
 2M rows as parts) and cleaned there (``cx clean``, a folder of parts one at a time). Each step
@@ -13,6 +14,12 @@ step and size, "<step> @ <rows>: <s> s (target < X s)", then a table of seconds 
 (rows as columns); the pipeline lines carry wall time and the peak memory of the whole
 process tree (the runner, its kernels and their workers, sampled every 0.2 s; proportional set
 size, so pages a forked worker shares with its kernel count once).
+
+``--outofcore N`` (issue 25): N responses made from the cleaned 1M sample repeated with renamed
+responses, contacts and accounts, written one copy at a time as parquet partitioned by wave
+(never all in memory; build/bench-data/<N>-ooc), then the steps above on them: above the memory budget
+the aggregate tables run out of core (DuckDB) and the row-level analyses on the subsample. It
+prints the steps, wall time, peak memory of the process tree and the disk the data takes.
 """
 
 from __future__ import annotations
@@ -59,7 +66,10 @@ from helpers.analysis import (drivers, headline, importance, integrity, journey,
                               segments, selection, text)
 from helpers.analysis.modelling import Bootstrap
 T = {}
+ONLY = tuple(sys.argv[1:])   # name prefixes of the steps to run (none: all)
 def step(name, fn):
+    if ONLY and not name.startswith(ONLY):
+        return
     t = time.perf_counter(); fn(); T[name] = time.perf_counter() - t
 p3 = config.notebook_params("03_promoter_drivers")
 p2 = config.notebook_params("02_segments")
@@ -243,11 +253,94 @@ def pipeline(rows: int) -> tuple[float, float, str, str]:
     return wall, peak[0] / 2**20, status, table
 
 
+def replicated(rows: int, base_rows: int = 1_000_000) -> Path:
+    """build/bench-data/<rows>-ooc: the cleaned `base_rows` sample repeated until `rows`, copy k
+    with "_k" appended to every response, contact and account id (the accounts table repeated
+    alike), one copy in memory at a time, written as responses.parquet/wave=<wave>/ parts."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    d = DATA / f"{rows}-ooc"
+    out, base = d / "processed", data_dir(base_rows) / "processed"
+    if (out / "complete").exists():
+        return d
+    shutil.rmtree(out, ignore_errors=True)
+    (out / "responses.parquet").mkdir(parents=True)
+    for f in base.iterdir():
+        if f.is_file() and f.name not in ("responses.parquet", "accounts.parquet"):
+            shutil.copy(f, out / f.name)
+
+    def renamed(t: pa.Table, k: int, ids: tuple[str, ...]) -> pa.Table:
+        for c in ids:
+            typ = t.schema.field(c).type
+            t = t.set_column(t.column_names.index(c), c, pc.binary_join_element_wise(
+                t[c], pa.scalar(f"{k}", typ), pa.scalar("_", typ)))
+        return t
+
+    accounts, responses = pq.read_table(base / "accounts.parquet"), pq.read_table(
+        base / "responses.parquet")
+    waves = {w: responses.filter(pc.equal(responses["wave"], w))
+             for w in pc.unique(responses["wave"]).to_pylist()}
+    copies = -(-rows // len(responses))
+    with pq.ParquetWriter(out / "accounts.parquet", accounts.schema) as writer:
+        for k in range(copies):
+            writer.write_table(renamed(accounts, k, ("account_id",)))
+    left = rows
+    for k in range(copies):
+        for wave, t in waves.items():
+            part = renamed(t.slice(0, left), k, ("response_id", "contact_key", "account_id"))
+            left -= len(part)
+            (out / "responses.parquet" / f"wave={wave}").mkdir(exist_ok=True)
+            pq.write_table(part, out / "responses.parquet" / f"wave={wave}" / f"part-{k:04d}.parquet")
+    (out / "complete").write_text(f"{rows}\n")
+    return d
+
+
+def outofcore(rows: int, only: list[str]) -> None:
+    """The steps (those whose names start with one of `only`; all without) on `rows` responses
+    made by :func:`replicated`, in a fresh process: seconds per step, wall, peak, disk."""
+    t0 = time.perf_counter()
+    d = replicated(rows)
+    made = time.perf_counter() - t0
+    disk = sum(f.stat().st_size for f in (d / "processed").rglob("*") if f.is_file()) / 2**30
+    print(f"{rows:,} responses out of core: data made in {made:.0f} s, {disk:.1f} GB on disk "
+          f"({d / 'processed'})", flush=True)
+    peak, loads = [0], []
+    t0 = time.perf_counter()
+    proc = subprocess.Popen([sys.executable, "-c", STEPS_CODE, *only], cwd=ROOT, text=True,
+                            env={**os.environ, "CX_DATA_DIR": str(d)},
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+    def watch() -> None:
+        while proc.poll() is None:
+            peak[0] = max(peak[0], _tree_memory(proc.pid))
+            loads.append(os.getloadavg()[0])
+            time.sleep(0.5)
+
+    threading.Thread(target=watch, daemon=True).start()
+    out, err = proc.communicate()
+    wall = time.perf_counter() - t0
+    import json
+    line = [x for x in out.splitlines() if x.startswith("STEPS ")]
+    for name, sec in (json.loads(line[0][6:]) if line else {}).items():
+        print(f"{name} @ {rows:,} (out of core): {sec:.1f} s", flush=True)
+    status = "succeeded" if proc.returncode == 0 and line else \
+        f"failed ({err.strip().splitlines()[-3:]})"
+    print(f"steps on {rows:,} responses out of core ({status}): {wall:.0f} s wall, peak "
+          f"{peak[0] / 2**20:.0f} MB (process tree, PSS), load average "
+          f"{min(loads, default=0):.1f}-{max(loads, default=0):.1f}", flush=True)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rows", default="100000,1000000", help="comma-separated sample sizes")
     ap.add_argument("--pipeline", default="1000000", help="sizes for a whole cx run ('' = none)")
     ap.add_argument("--no-pipeline", action="store_true")
+    ap.add_argument("--outofcore", type=int, default=0,
+                    help="responses made from the 1M sample, the steps out of core (0 = none)")
+    ap.add_argument("--outofcore-steps", default="",
+                    help="comma-separated step-name prefixes to run out of core ('' = all)")
     args = ap.parse_args(argv)
     sizes = [int(x) for x in args.rows.split(",") if x]
     table: dict[int, dict[str, float]] = {}
@@ -266,6 +359,8 @@ def main(argv: list[str] | None = None) -> int:
         t_s, t_mb = PIPELINE_TARGETS.get(n, (3600.0, 24 * 1024.0))
         print(f"cx run, whole pipeline on {n:,} responses ({status}): {wall:.1f} s "
               f"(target < {t_s:g} s), peak {peak:.0f} MB (target < {t_mb:g} MB)", flush=True)
+    if args.outofcore:
+        outofcore(args.outofcore, [x for x in args.outofcore_steps.split(",") if x])
     print(f"load average {os.getloadavg()[0]:.1f} (wall times grow with load)")
     return 0
 
