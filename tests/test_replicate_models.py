@@ -1,6 +1,7 @@
 """helpers.stats on replicate-weight designs against R survey 4.1.1 (issue 23): svyglm
 (gaussian, quasibinomial, a domain, missing values), svyratio, svyquantile, svyttest and
-svychisq on a JK1 design (apiclus1) and a bootstrap design (apistrat, 30 replicates).
+svychisq on a JK1 design (apiclus1) and a bootstrap design (apistrat, 30 replicates), and
+explore's domain-minus-total contrast (R withReplicates).
 
 The designs are built from R's own replicate analysis weights (``weights(d, "analysis")``:
 full-sample weight times replicate factor, R's combined weights) with R's ``scale`` and
@@ -16,7 +17,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from helpers.analysis import explore
 from helpers.paths import PROJECT_ROOT
+from helpers.stats.arrays import t_value
 from helpers.stats.quantiles import survey_quantile
 from helpers.stats.ratios import survey_ratio
 from helpers.stats.regression import survey_glm
@@ -131,3 +134,17 @@ def test_rao_scott_equals_r_svychisq(case, key, statistic):
     assert res.ndf == pytest.approx(exp["ndf"], rel=REL)
     assert res.ddf == (np.inf if exp["ddf"] is None else pytest.approx(exp["ddf"], rel=REL))
     assert res.p_value == pytest.approx(exp["p_value"], rel=REL)
+
+
+def test_domain_minus_total_equals_r_with_replicates(case):
+    """explore.contrast(..., "all"): the domain's mean minus the whole sample's, recomputed
+    with each replicate's weights (R ``withReplicates``), t interval on R's ``degf``."""
+    df, d, ref = case
+    exp = ref["against_total"]
+    r = explore._against_total(d, df["api00"].to_numpy(float), (df["stype"] == "E").to_numpy())
+    assert r.estimate == pytest.approx(exp["estimate"], rel=REL)
+    assert r.se == pytest.approx(exp["se"], rel=REL)
+    assert r.df == exp["df"]
+    q = t_value(0.95, exp["df"])
+    assert r.ci == pytest.approx((exp["estimate"] - q * exp["se"], exp["estimate"] + q * exp["se"]),
+                                 rel=REL)
