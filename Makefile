@@ -104,10 +104,12 @@ test-spark-cluster: $(STAMP) $(TEST_PROCESSED)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run_all.py
 
-# The scaling steps at 10M and the whole pipeline on 20M responses (about 50 minutes on 2 cores,
-# making the samples included; ~25 GB of disk under build/bench-data).
+# The scaling steps at 10M, the whole pipeline on 20M responses and the report's aggregate tables
+# (with the personas' subsample) on 100M out of core (hours on 2 cores, making the samples
+# included; ~35 GB of disk under build/bench-data).
 bench-large: $(STAMP)
-	$(BIN)/python benchmarks/bench_scaling.py --rows 100000,1000000,10000000 --pipeline 1000000,20000000
+	$(BIN)/python benchmarks/bench_scaling.py --rows 100000,1000000,10000000 --pipeline 1000000,20000000 \
+	    --outofcore 100000000 --outofcore-steps 02
 
 # JupyterLab on the project's folder with the kernel "CX workspace (.venv)" registered and offered.
 # Options pass through: make lab ARGS="--no-browser --port 8899" (headless: open the printed URL

@@ -323,6 +323,7 @@ def outofcore(rows: int, only: list[str]) -> None:
     wall = time.perf_counter() - t0
     import json
     line = [x for x in out.splitlines() if x.startswith("STEPS ")]
+    print("\n".join(x for x in out.splitlines() if "out of core" in x), flush=True)
     for name, sec in (json.loads(line[0][6:]) if line else {}).items():
         print(f"{name} @ {rows:,} (out of core): {sec:.1f} s", flush=True)
     status = "succeeded" if proc.returncode == 0 and line else \
