@@ -71,12 +71,14 @@ def step(name, fn):
     if ONLY and not name.startswith(ONLY):
         return
     t = time.perf_counter(); fn(); T[name] = time.perf_counter() - t
+    print(f"STEP {name}: {T[name]:.1f} s", flush=True)
 p3 = config.notebook_params("03_promoter_drivers")
 p2 = config.notebook_params("02_segments")
 t0 = time.perf_counter()
 data = selection.load("data/processed/responses.parquet", "data/processed/survey.yaml",
                       "config/segments.yaml", inputs={"accounts": "data/processed/accounts.parquet"})
 T["load (selection.load)"] = time.perf_counter() - t0
+print(f"STEP load (selection.load): {T['load (selection.load)']:.1f} s", flush=True)
 sch, cfg = data.schema, data.settings
 step("02 headline", lambda: headline.market_headline(data))
 step("02 segment tables", lambda: segments.market_segments(data))
@@ -310,7 +312,7 @@ def outofcore(rows: int, only: list[str]) -> None:
     t0 = time.perf_counter()
     proc = subprocess.Popen([sys.executable, "-c", STEPS_CODE, *only], cwd=ROOT, text=True,
                             env={**os.environ, "CX_DATA_DIR": str(d)},
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
 
     def watch() -> None:
         while proc.poll() is None:
@@ -319,15 +321,16 @@ def outofcore(rows: int, only: list[str]) -> None:
             time.sleep(0.5)
 
     threading.Thread(target=watch, daemon=True).start()
-    out, err = proc.communicate()
+    assert proc.stdout is not None
+    lines = []
+    for x in proc.stdout:   # each step as it ends: a run stopped early still shows how far
+        lines.append(x)
+        if x.startswith(("STEP ", "Traceback")) or "out of core" in x or "Error" in x:
+            print(f"  {time.perf_counter() - t0:6.0f} s  {x.strip()}", flush=True)
+    proc.wait()
     wall = time.perf_counter() - t0
-    import json
-    line = [x for x in out.splitlines() if x.startswith("STEPS ")]
-    print("\n".join(x for x in out.splitlines() if "out of core" in x), flush=True)
-    for name, sec in (json.loads(line[0][6:]) if line else {}).items():
-        print(f"{name} @ {rows:,} (out of core): {sec:.1f} s", flush=True)
-    status = "succeeded" if proc.returncode == 0 and line else \
-        f"failed ({err.strip().splitlines()[-3:]})"
+    status = "succeeded" if proc.returncode == 0 and any(x.startswith("STEPS ") for x in lines) \
+        else f"failed (exit {proc.returncode})"
     print(f"steps on {rows:,} responses out of core ({status}): {wall:.0f} s wall, peak "
           f"{peak[0] / 2**20:.0f} MB (process tree, PSS), load average "
           f"{min(loads, default=0):.1f}-{max(loads, default=0):.1f}", flush=True)
