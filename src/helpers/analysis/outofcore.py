@@ -120,9 +120,12 @@ def sample_sql(columns: Sequence[str], fraction: float, table: str = '"responses
         u = f"((hash({key}) % 1000000007) / 1000000007.0)"
         cut = f"quantile_disc(_u, {fraction!r})"
     cols = ", ".join(f"u.{q}{c}{q}" for c in columns)
-    return (f"WITH u AS (SELECT *, {u} AS _u FROM {table}), "
-            f"cut AS (SELECT market, wave, {cut} AS c FROM u GROUP BY market, wave) "
-            f"SELECT {cols} FROM u JOIN cut ON u.market IS NOT DISTINCT FROM cut.market "
+    # the cut from a narrow scan, the rows from a second one streamed past it: a CTE of every
+    # column read twice would be materialised (and spilled: ~30 GB at 100M responses)
+    return (f"WITH cut AS (SELECT market, wave, {cut} AS c FROM (SELECT market, wave, {u} AS _u "
+            f"FROM {table}) s GROUP BY market, wave) "
+            f"SELECT {cols} FROM (SELECT *, {u} AS _u FROM {table}) u JOIN cut "
+            f"ON u.market IS NOT DISTINCT FROM cut.market "
             f"AND u.wave IS NOT DISTINCT FROM cut.wave WHERE u._u <= cut.c")
 
 
