@@ -246,6 +246,9 @@ def in_words(lack: str) -> str:
 #: refuses a result table the notebook does not write (save) or did not declare it reads (load).
 #: Unset in JupyterLab, nbval and tests, where only the names are checked.
 NOTEBOOK_ENV = "CX_NOTEBOOK"
+#: The run's private folder where its notebooks share one derivation of the study
+#: (:mod:`helpers.analysis.study_cache`); set by the runner for its kernels only.
+STUDY_CACHE_ENV = "CX_STUDY_CACHE"
 
 #: Notebooks that write a metrics file (``metrics/<notebook>.json``).
 METRICS = ("01_clean_survey", "02_segments", "03_promoter_drivers", "04_leaders_vs_laggards",
