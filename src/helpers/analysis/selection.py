@@ -450,8 +450,8 @@ def load(responses_path: str, schema_path: str, segments_config: str, *, wave: s
         require_columns(every, ["include", "wave", sch.headline, "market"], "responses")
         return _included(every.assign(market=every["market"].astype("string")), sch, cfg)
 
-    found = study_cache.derived(responses_path, schema_path, segments_config, derive)
-    return dataclasses.replace(_assemble(found, None, sch, cfg, tables, wave), source=responses_path)
+    rows = study_cache.derived(responses_path, schema_path, segments_config, derive)
+    return dataclasses.replace(_assemble(rows, None, sch, cfg, tables, wave), source=responses_path)
 
 
 def _sample_tables(given: Mapping[str, str], sample: pd.DataFrame

@@ -85,8 +85,9 @@ def _exporter() -> Any:
     from nbconvert.filters.widgetsdatatypefilter import WidgetsDataTypeFilter
     from nbconvert.preprocessors import TagRemovePreprocessor
 
-    class Exporter(HTMLExporter):  # type: ignore[misc]
-        def from_notebook_node(self, nb: Any, resources: Any = None, **kw: Any) -> tuple[str, Any]:
+    class Exporter(HTMLExporter):
+        def from_notebook_node(  # type: ignore[override]
+                self, nb: Any, resources: Any = None, **kw: Any) -> tuple[str, Any]:
             info = nb.metadata.get("language_info", {})
             self.register_filter("highlight_code", self.filters.get("highlight_code", Highlight2HTML(
                 pygments_lexer=info.get("pygments_lexer", info.get("name")), parent=self)))

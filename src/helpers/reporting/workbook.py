@@ -255,7 +255,8 @@ def _sheet_rows(name: str, df: pd.DataFrame, currency: str
                 ) -> tuple[Iterator[tuple[Any, ...]], dict[int, float]]:
     """One table as a sheet: its rows (header labelled, numbers with their column's format) and
     the column widths (from the header and the first 200 values)."""
-    widths, columns = {}, []
+    widths: dict[int, float] = {}
+    columns = []
     for j, col in enumerate(df.columns, start=1):
         values = df[col].tolist()
         widths[j] = min(max(8, max([len(header(str(col)))] + [len(str(v)) for v in values[:200]]) + 2), 60)
