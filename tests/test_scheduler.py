@@ -71,12 +71,3 @@ def test_an_exception_in_a_job_stops_the_run_and_propagates() -> None:
 def test_jobs_waiting_on_each_other_are_refused() -> None:
     with pytest.raises(ValueError, match="wait on each other"):
         run_jobs([Job("a", ("b",)), Job("b", ("a",))], lambda j: Status.SUCCEEDED)
-
-
-def test_notebooks_at_once_follow_cores_and_memory() -> None:
-    from helpers.reporting.pipeline import default_parallel
-
-    assert default_parallel(2, 16.0) == 3  # one more than the cores when memory allows
-    assert default_parallel(2, 4.0) == 2
-    assert default_parallel(1, 16.0) == 2
-    assert default_parallel(16, 64.0) == 3

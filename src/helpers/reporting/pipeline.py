@@ -7,8 +7,7 @@
    process as failed, create ``reports/<run-id>/`` (UTC timestamp + git sha, never reused)
    (:mod:`~helpers.reporting.run_folder`).
 3. Run the notebooks with papermill (:mod:`~helpers.reporting.kernels`), each once all the
-   notebooks it needs have finished, up to PARALLEL at a time (3 on 2 cores with the memory for
-   it) from this one process
+   notebooks it needs have finished, up to PARALLEL at a time from this one process
    (:mod:`~helpers.reporting.scheduler`); render each executed notebook to standalone HTML (code
    hidden) even when it failed, skip the notebooks that need a failed one, and keep
    ``manifest.json`` current (:mod:`~helpers.reporting.manifest`).
@@ -55,24 +54,8 @@ from helpers.reporting.run_params import PlannedStep
 
 log = logging.getLogger("helpers.reporting.pipeline")
 
-
-
-def default_parallel(cores: int | None = None, available_gb: float | None = None) -> int:
-    """Notebooks at once: one more than the cores (a kernel starting, loading or waiting for
-    its page leaves a core idle), at most 3, and 2 at most when less than 8 GB is available."""
-    cores = cores or os.cpu_count() or 1
-    if available_gb is None:
-        try:
-            with open("/proc/meminfo") as f:
-                kb = next(int(line.split()[1]) for line in f if line.startswith("MemAvailable:"))
-            available_gb = kb / 2**20
-        except (OSError, StopIteration, ValueError):
-            available_gb = 0.0
-    return max(1, min(cores + 1, 3 if available_gb >= 8 else 2))
-
-
 # Notebooks run at once when their needs are met (CX_PARALLEL_NOTEBOOKS=1 runs them one by one).
-PARALLEL = max(1, int(os.environ.get("CX_PARALLEL_NOTEBOOKS", default_parallel())))
+PARALLEL = max(1, int(os.environ.get("CX_PARALLEL_NOTEBOOKS", min(2, os.cpu_count() or 1))))
 
 
 @dataclass(frozen=True)
