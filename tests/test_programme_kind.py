@@ -44,6 +44,20 @@ class ACCOUNTS:
                                                           strict=True)]
 
     @staticmethod
+    def rep_of(account: str) -> str:
+        """The account manager of an account: six managers, five accounts each."""
+        return f"AM{int(account[1:]) % 6 + 1:02d}" if account else ""
+
+    @staticmethod
+    def concessions(path: Path) -> None:
+        """Discounts given in March, before the first wave, to three of every five accounts."""
+        ids = [j for j in range(ACCOUNTS.n) if j % 5 < 3]
+        pd.DataFrame({"account_id": [f"A{j:03d}" for j in ids],
+                      "rep_id": [ACCOUNTS.rep_of(f"A{j:03d}") for j in ids],
+                      "date": "2025-03-15", "type": "discount",
+                      "value": [1_000 + 100 * j for j in ids]}).to_csv(path, index=False)
+
+    @staticmethod
     def master(path: Path) -> None:
         """The account master: ARR and next-period renewal (higher ids renew more)."""
         ids = np.arange(ACCOUNTS.n)
@@ -66,7 +80,7 @@ def satisfaction_export(path: Path, n: int = 360, seed: int = 11) -> None:
                "clean store, easy to find things", "prices are too high for what you get",
                "quick service and good advice", "the queue was slow and no one helped"]
     days = pd.to_timedelta(rng.integers(0, 180, n), unit="D")
-    pd.DataFrame({
+    frame = pd.DataFrame({
         "Response ID": [f"R_{i:04d}" for i in range(n)],
         "Date": (pd.Timestamp("2025-04-01") + days).strftime("%Y-%m-%d"),
         SAT: [words[v] for v in sat],
@@ -75,7 +89,9 @@ def satisfaction_export(path: Path, n: int = 360, seed: int = 11) -> None:
         "Store": rng.choice(["Lyon", "Paris", "Nantes"], n),
         "Channel": rng.choice(["In store", "Online"], n),
         "Comment": [f"{phrases[i % 6]} ({i % 17})" for i in range(n)],
-    }).to_csv(path, index=False)
+    })
+    frame["Account manager"] = frame["Account ID"].map(ACCOUNTS.rep_of)
+    frame.to_csv(path, index=False)
 
 
 def _params(tmp: Path) -> Path:
@@ -97,12 +113,14 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> dict:
     export, draft = tmp / "satisfaction.csv", tmp / "survey.yaml"
     satisfaction_export(export)
     ACCOUNTS.master(tmp / "accounts.csv")
-    out: dict = {"draft": draft, "export": export}
+    ACCOUNTS.concessions(tmp / "concessions.csv")
+    out: dict = {"draft": draft, "export": export, "concessions": tmp / "concessions.csv"}
     assert cli.main(["schema", "infer", str(export), "--out", str(draft)]) == 0
     assert cli.main(["check", str(export), "--schema", str(draft)]) == 0
     code = cli.main(["run", "--params", str(_params(tmp)), "--out", str(tmp / "reports"),
                      "--raw", str(export), "--schema", str(draft),
-                     "--accounts", str(tmp / "accounts.csv")])
+                     "--accounts", str(tmp / "accounts.csv"),
+                     "--concessions", str(tmp / "concessions.csv")])
     latest = (tmp / "reports" / "latest").resolve()
     out["manifest"] = json.loads((latest / "manifest.json").read_text())
     assert code == 0, [(n["name"], n.get("error")) for n in out["manifest"]["notebooks"]]
@@ -152,6 +170,49 @@ def test_leaders_and_laggards_are_ranked_by_the_headline(run: dict) -> None:
     assert len(leaders) >= 4 and leaders.min() >= laggards.max()
     summary = pd.read_parquet(run["latest"] / "tables" / "outcomes_by_group.parquet")
     assert set(summary["group"]) >= {"leader", "laggard"}
+
+
+def _b2b_top2(run: dict) -> pd.DataFrame:
+    """The export's business responses with their wave and CSAT top-2 box (0 / 100), by hand."""
+    raw = pd.read_csv(run["export"], keep_default_na=False)
+    raw = raw[raw["Account ID"] != ""].assign(at=lambda d: pd.to_datetime(d["Date"]))
+    return raw.assign(wave=pd.PeriodIndex(raw["at"], freq="Q").astype(str),
+                      top2=100.0 * raw[SAT].isin(["Satisfied", "Very satisfied"]))
+
+
+def test_score_integrity_runs_on_the_headline(run: dict) -> None:
+    """05's rep checks and concessions run on CSAT: the with/without-flagged-reps table is the
+    CSAT % top-2 box of the business responses, and the concession lift the within-account
+    slope of the account-wave CSAT on a concession before the wave, both computed by hand."""
+    latest = run["latest"]
+    assert not {"integrity.reps", "integrity.concessions"} & {
+        r["section"] for r in cards.not_available(latest)}
+    b2b = _b2b_top2(run)
+    flags = pd.read_csv(latest / "integrity_flags.csv")
+    flagged = set(flags.loc[flags["flagged"].astype(bool), "rep_id"].astype(str))
+    table = pd.read_parquet(latest / "tables" / "integrity_nps.parquet").set_index("label")
+    assert table.loc["all responses", "estimate"] == pytest.approx(b2b["top2"].mean())
+    assert table.loc["without flagged reps", "estimate"] == pytest.approx(
+        b2b.loc[~b2b["Account manager"].isin(flagged), "top2"].mean())
+    metrics = json.loads((latest / "metrics" / "05_score_integrity.json").read_text())
+    assert {"csat_top2_all", "csat_top2_without_flagged"} <= set(metrics)
+    assert metrics["reps_flagged"]["n"] == 6
+    waves = b2b.groupby(["Account ID", "wave"]).agg(y=("top2", "mean"), first=("at", "min"),
+                                                    last=("at", "max")).reset_index()
+    prev = waves.groupby("Account ID")["last"].shift(1)
+    start = waves["first"] - pd.Timedelta(days=120)
+    opened = prev.where(prev > start, start)
+    given = set(pd.read_csv(run["concessions"])["account_id"])
+    waves["t"] = (waves["Account ID"].isin(given) & (opened < pd.Timestamp("2025-03-15"))
+                  & (waves["first"] >= pd.Timestamp("2025-03-15"))).astype(float)
+    yd = waves["y"] - waves.groupby("Account ID")["y"].transform("mean")
+    td = waves["t"] - waves.groupby("Account ID")["t"].transform("mean")
+    lift = pd.read_parquet(latest / "tables" / "integrity_concessions.parquet")
+    assert lift.loc[lift["effect"] == "after a concession", "estimate"].iloc[0] == \
+        pytest.approx((td * yd).sum() / (td * td).sum())
+    assert lift["effect"].str.contains("account-CSAT point").any()
+    page = (latest / "05_score_integrity.html").read_text(encoding="utf-8")
+    assert "CSAT" in page and "likelihood-to-recommend" not in page
 
 
 def test_no_page_workbook_or_summary_says_nps(run: dict) -> None:
