@@ -114,7 +114,8 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> dict:
     satisfaction_export(export)
     ACCOUNTS.master(tmp / "accounts.csv")
     ACCOUNTS.concessions(tmp / "concessions.csv")
-    out: dict = {"draft": draft, "export": export, "concessions": tmp / "concessions.csv"}
+    out: dict = {"draft": draft, "export": export, "concessions": tmp / "concessions.csv",
+                 "accounts": tmp / "accounts.csv"}
     assert cli.main(["schema", "infer", str(export), "--out", str(draft)]) == 0
     assert cli.main(["check", str(export), "--schema", str(draft)]) == 0
     code = cli.main(["run", "--params", str(_params(tmp)), "--out", str(tmp / "reports"),
@@ -213,6 +214,22 @@ def test_score_integrity_runs_on_the_headline(run: dict) -> None:
     assert lift["effect"].str.contains("account-CSAT point").any()
     page = (latest / "05_score_integrity.html").read_text(encoding="utf-8")
     assert "CSAT" in page and "likelihood-to-recommend" not in page
+
+
+def test_revenue_at_risk_runs_on_the_headline(run: dict) -> None:
+    """The ARR at risk is that of the accounts where fewer than half the contacts are satisfied
+    (CSAT % top-2 box under 50 in the reported wave, by hand), called low-CSAT accounts."""
+    latest = run["latest"]
+    b2b = _b2b_top2(run)
+    share = b2b[b2b["wave"] == b2b["wave"].max()].groupby("Account ID")["top2"].mean()
+    arr = pd.read_csv(run["accounts"]).set_index("account_id")["arr"]
+    risk = pd.read_parquet(latest / "tables" / "revenue_at_risk.parquet")
+    total = risk[risk["segment"] == "Total"].iloc[0]
+    assert total["n"] == (share < 50).sum() > 0 and total["accounts"] == "low-CSAT accounts"
+    assert total["arr_at_risk"] == pytest.approx(arr[share.index[share < 50]].sum())
+    assert "low-CSAT accounts" in (latest / "04_leaders_vs_laggards.html").read_text()
+    assert "detractor accounts" not in (latest / "04_leaders_vs_laggards.html").read_text()
+    assert "low-CSAT accounts" in (latest / "06_executive_summary.html").read_text()
 
 
 def test_no_page_workbook_or_summary_says_nps(run: dict) -> None:

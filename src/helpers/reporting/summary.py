@@ -246,7 +246,8 @@ def revenue_finding(art: Artefacts, currency: str = "USD") -> Finding:
                      f"ARR a year (95% CI {money(r['ci_low'], currency)} to "
                      f"{money(r['ci_high'], currency)}){_zero_note(r)}.")
     if isinstance(risk, Mapping) and is_number(risk.get("estimate")):
-        lines.append(f"ARR expected to churn in detractor accounts: **{money(risk['estimate'], currency)}**"
+        accounts = risk.get("accounts", "detractor accounts")
+        lines.append(f"ARR expected to churn in {accounts}: **{money(risk['estimate'], currency)}**"
                      f" (95% CI {money(risk.get('ci_low'), currency)} to "
                      f"{money(risk.get('ci_high'), currency)}; {int(risk.get('n') or 0)} accounts).")
     if not lines:

@@ -398,9 +398,11 @@ def leader_gaps_by_segment(bs: pd.DataFrame, by: str, schema: Any) -> Table:
     return t.table(d, cols, interactive=True)
 
 
-def revenue_at_risk(risk: pd.DataFrame, currency: str = "USD") -> Table:
-    cols = [t.text("segment", "Segment"), t.count("n", "Detractor accounts"),
-            t.money("arr_at_risk", "ARR in detractor accounts", currency),
+def revenue_at_risk(risk: pd.DataFrame, currency: str = "USD",
+                    accounts: str = "detractor accounts") -> Table:
+    """ARR in the `accounts` at risk (detractor accounts, or low-CSAT ...) and its churn."""
+    cols = [t.text("segment", "Segment"), t.count("n", accounts[:1].upper() + accounts[1:]),
+            t.money("arr_at_risk", f"ARR in {accounts}", currency),
             t.pct("share_of_arr", "Share of ARR", fraction=True),
             t.money("estimate", "Expected churned ARR", currency),
             t.ci(kind="money", currency=currency),
