@@ -310,7 +310,8 @@ def integrity_finding(art: Artefacts, min_n: int | None = None) -> Finding:
             [{"label": lab, **{k: v.get(k) for k in ("estimate", "ci_low", "ci_high", "n")}}
              for lab, v in (("all responses", all_), ("without flagged teams", without))]),
             min_n if min_n is not None else run_min_n(art))
-        lines.append(_with_without_line(rows.set_index("label").to_dict("index"), name, signed))
+        lines.append(_with_without_line(rows.set_index("label").to_dict("index"), name, signed,
+                                        "%" if info["unit"] == str(Unit.PERCENT) else ""))
     lines.append("A flag is a reason to look, not proof of misconduct.")
     text = "Integrity caveats:\n\n" + _bullets(lines)
     top, score = ("10s", "LTR") if name == "NPS" else ("top answers", f"{name} answers")
@@ -327,18 +328,18 @@ def integrity_finding(art: Artefacts, min_n: int | None = None) -> Finding:
 
 
 def _with_without_line(rows: Mapping[str, Mapping[str, Any]], name: str = "NPS",
-                       signed: bool = True) -> str:
+                       signed: bool = True, unit: str = "") -> str:
     """The sentence on the headline (NPS, CSAT ...) with and without the flagged teams, as
     disclosure lets it be shared."""
     all_, without = rows["all responses"], rows.get("without flagged teams")
     text = (f"B2B {name} across the waves analysed, all responses: "
-            f"{ci_text(all_['estimate'], all_.get('ci_low'), all_.get('ci_high'), all_.get('n'), signed=signed)}")
+            f"{ci_text(all_['estimate'], all_.get('ci_low'), all_.get('ci_high'), all_.get('n'), signed=signed, unit=unit)}")
     if without is None:
         return (text + "; without the flagged teams' responses: not shown (too few responses "
                 "on one side to show both without disclosing a small group).")
     moved = float(without["estimate"]) - float(all_["estimate"])
     return (text + "; without the flagged teams' responses: "
-            f"{ci_text(without['estimate'], without.get('ci_low'), without.get('ci_high'), without.get('n'), signed=signed)}"
+            f"{ci_text(without['estimate'], without.get('ci_low'), without.get('ci_high'), without.get('n'), signed=signed, unit=unit)}"
             f" ({moved:+.1f} points).")
 
 
