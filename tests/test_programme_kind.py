@@ -27,6 +27,7 @@ from helpers.reporting import cards
 
 SAT = "Overall, how satisfied are you with your visit?"
 ITEMS = ("Staff friendliness", "Cleanliness", "Waiting time", "Value for money")
+GAMING_REP = "AM03"  # presses six in ten of their customers into "Very satisfied"
 
 
 class ACCOUNTS:
@@ -68,7 +69,8 @@ class ACCOUNTS:
 
 
 def satisfaction_export(path: Path, n: int = 360, seed: int = 11) -> None:
-    """Satisfaction (1-5 words) driven by staff friendliness and waiting time (1-10 items)."""
+    """Satisfaction (1-5 words) driven by staff friendliness and waiting time (1-10 items);
+    one account manager (:data:`GAMING_REP`) presses customers into the top mark."""
     rng = np.random.default_rng(seed)
     items = {k: np.clip(np.round(6.5 + rng.normal(0, 2, n)), 1, 10).astype(int) for k in ITEMS}
     z = (0.5 * (items["Staff friendliness"] - 6.5) + 0.3 * (items["Waiting time"] - 6.5)
@@ -91,6 +93,8 @@ def satisfaction_export(path: Path, n: int = 360, seed: int = 11) -> None:
         "Comment": [f"{phrases[i % 6]} ({i % 17})" for i in range(n)],
     })
     frame["Account manager"] = frame["Account ID"].map(ACCOUNTS.rep_of)
+    pressed = (frame["Account manager"] == GAMING_REP) & (np.random.default_rng(99).random(n) < 0.6)
+    frame.loc[pressed, SAT] = words[5]  # the planted gaming rep: a top mark whatever the visit
     frame.to_csv(path, index=False)
 
 
@@ -191,10 +195,12 @@ def test_score_integrity_runs_on_the_headline(run: dict) -> None:
     b2b = _b2b_top2(run)
     flags = pd.read_csv(latest / "integrity_flags.csv")
     flagged = set(flags.loc[flags["flagged"].astype(bool), "rep_id"].astype(str))
+    assert flagged == {GAMING_REP}  # the planted rep, on share of top answers and the residual
     table = pd.read_parquet(latest / "tables" / "integrity_nps.parquet").set_index("label")
     assert table.loc["all responses", "estimate"] == pytest.approx(b2b["top2"].mean())
     assert table.loc["without flagged reps", "estimate"] == pytest.approx(
-        b2b.loc[~b2b["Account manager"].isin(flagged), "top2"].mean())
+        b2b.loc[b2b["Account manager"] != GAMING_REP, "top2"].mean())
+    assert table.loc["without flagged reps", "estimate"] < table.loc["all responses", "estimate"]
     metrics = json.loads((latest / "metrics" / "05_score_integrity.json").read_text())
     assert {"csat_top2_all", "csat_top2_without_flagged"} <= set(metrics)
     assert metrics["reps_flagged"]["n"] == 6
