@@ -125,8 +125,8 @@ _CUE = re.compile(r"(?:^|[\s,(])(?:" + "|".join(re.escape(c) for c in _CUES) + r
 _WORD = re.compile(rf"{_CAP}", re.U)
 _PARTICLES = re.compile(rf"^(?:\s+(?:de|van|der|den|von|zu|di|da|del|della|le|la|du|ten|ter|y|bin|al))+"
                         rf"\s+{_CAP}", re.U)
-_AFTER_NAME = re.compile(r"^\s+(?:from|in|at|of)\s+(?:the\s+)?(?:support|sales|onboarding|service|"
-                         r"billing|accounts?|implementation|customer|your|our|IT|the)\b", re.I)
+_AFTER_NAME = re.compile(r"^\s+(?:from|in|at|of)\s+(?:the\s+|your\s+|our\s+)?(?:support|sales|onboarding|"
+                         r"service|billing|accounts?|implementation|customer|(?-i:IT))\b", re.I)
 # Capitalised words that are not names in survey comments (sentence starts aside).
 _NOT_NAMES = frozenset("""
 I I'm I've I'd I'll OK Ok The A An And But Or So If Then When While After Before Since Because
@@ -146,7 +146,16 @@ Mercredi Jeudi Vendredi Samedi Dimanche Januar Februar März Juni Juli Oktober D
 Dienstag Mittwoch Donnerstag Freitag Samstag Sonntag Enero Febrero Marzo Abril Mayo Junio Julio
 Agosto Septiembre Octubre Noviembre Diciembre Gennaio Febbraio Aprile Maggio Giugno Luglio
 Settembre Ottobre Dicembre Januari Februari Maart Augustus Noël Navidad Weihnachten Pâques
+For From With Of To In On At By About All Both Some One Any Each Also Just Only Most Many Much
+More Best Worst Nice Excellent Fantastic Amazing Awesome Wonderful Perfect Terrible Horrible
+Der Die Das Den Dem Des Ein Eine Als Wenn Weil Obwohl Während Nachdem Damit Dass Bei Mit Von
+Für Auf Aus Nach Vor Zu Um Über Unter Durante Em Para Com Por Sem Sobre Entre Depois Antes
+Quando Como Mas Desde Até
 """.split())
+#: Words after which a capitalised word is a noun or a title, not the start of a person's name
+#: ("den Schotten James Watt", "die Top-Favoritin Sara Errani", "the Sushi Lover").
+_DETERMINER = re.compile(r"(?:^|[\s(„\"])(?:the|a|an|der|die|das|den|dem|des|ein|eine|einen|einem|einer|"
+                         r"eines|zum|zur|im|vom|beim|het|een|o|os|um|uma|el|los|las|il|gli)\s+$", re.I)
 
 
 @cache
@@ -242,44 +251,62 @@ def _sentence_start(text: str, at: int) -> bool:
     return not before or before[-1] in ".!?:;\"'(\n" or before.endswith("]")
 
 
+def _lookup(word: str, listed: frozenset[str], surname: bool = False) -> str:
+    """A word as the name lists spell it: a word in capitals ("DEBRA", "TODAY", "TIM") can start
+    a name only when listed and longer than an acronym (then title-cased), otherwise it is
+    nothing; after a name (`surname`) it stays as written (Fernand DAGON)."""
+    token = _POSSESSIVE.sub("", word)
+    if token.isupper() and len(token) > 1:
+        if len(token) > 3 and token.title() in listed:
+            return token.title()
+        return token if surname else ""
+    return token
+
+
+def _joins_previous(text: str, prev: re.Match[str] | None, start: int, keep: frozenset[str]) -> bool:
+    """The capitalised word before a name is part of it (Leilani Quendel), unless it is a known
+    word, a noun or title after an article, or a compound (TV-Moderator)."""
+    return (prev is not None and text[prev.end():start] == " " and prev.group() not in _NOT_NAMES
+            and prev.group().lower() not in keep and "-" not in prev.group()
+            and not (prev.group().isupper() and len(prev.group()) > 1)
+            and not _DETERMINER.search(text[max(0, prev.start() - 12):prev.start()]))
+
+
 def _names_in(text: str, keep: frozenset[str] = frozenset()) -> list[tuple[int, int]]:
     """Spans of person names (see the module docstring for the rules); words in `keep` (lower
     case) are the programme's own vocabulary, names only after a cue."""
     given, also_words, surnames = _names()
+    listed = given | surnames
     words = list(_WORD.finditer(text))
     spans: list[tuple[int, int]] = []
     i = 0
     while i < len(words):
         w = words[i]
-        token = _POSSESSIVE.sub("", w.group())
+        token = _lookup(w.group(), listed)
         nxt = words[i + 1] if i + 1 < len(words) else None
         adjacent = nxt is not None and re.fullmatch(r" ", text[w.end():nxt.start()]) is not None
-        nxt_token = _POSSESSIVE.sub("", nxt.group()) if adjacent and nxt else ""
+        nxt_token = _lookup(nxt.group(), listed, surname=True) if adjacent and nxt else ""
         cue = token not in _NOT_NAMES and (bool(_CUE.search(text[max(0, w.start() - 30):w.start()]))
                                            or bool(_AFTER_NAME.match(text[w.end():])))
         surname_next = bool(nxt_token) and nxt_token not in _NOT_NAMES  # a surname stays one
-        if token in _NOT_NAMES or (token.lower() in keep and not cue):   # a cue outweighs the
-            i += 1                                                        # programme's vocabulary
+        if not token or token in _NOT_NAMES or (token.lower() in keep and not cue):
+            i += 1    # a cue outweighs the programme's vocabulary
             continue
         initial = _sentence_start(text, w.start())
         particle_next = bool(_PARTICLES.match(text[w.end():]))
-        is_name = (
+        shouted = w.group().isupper()   # "UNIVERS MARIN", "QUI PAYE": a name only after a cue
+        is_name = cue or not shouted and (
             token in given
-            or cue
             or (token in also_words and ((surname_next and nxt_token in surnames) or particle_next))
             or (token in also_words and surname_next and not initial)
             or (not initial and surname_next and nxt_token in surnames and token in surnames)
-            or bool(_AFTER_NAME.match(text[w.end():]))
         )
         if is_name:
             end = nxt.end() if surname_next and nxt is not None else w.end()
             particle = _PARTICLES.match(text[end:])  # de Vries, van der Berg, di Stefano
             end += particle.end() if particle else 0
-            start = w.start()
             prev = words[i - 1] if i > 0 else None
-            if prev is not None and text[prev.end():start] == " " and \
-                    prev.group() not in _NOT_NAMES and prev.group().lower() not in keep:  # Leilani Quendel: the given name before
-                start = prev.start()
+            start = prev.start() if prev and _joins_previous(text, prev, w.start(), keep) else w.start()
             spans.append((start, end))
             i += 2 if surname_next else 1
             continue
