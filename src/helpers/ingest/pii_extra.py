@@ -231,14 +231,15 @@ _PLACE_NAME = rf"{_PLACE_CAP}(?:[\s-]+(?:(?:la|le|les|de|du|des|sur|en|lès|am|a
 _PLACE = re.compile(
     rf"\b(?i:magasins?|stores?|shops?|branch|filiale|tienda|negozio|winkel|boutique|agence|"
     rf"jardinerie|office|site)\s+(?i:de|d'|d’|du|à|a|in|at|en|di|van|of)\s*({_PLACE_NAME})"
-    rf"|\b((?:Saint|Sainte|St|Ste|San|Santa|Santo|Sankt|São|Bad)[\s.-]+{_PLACE_NAME})"
+    rf"|\b((?:Saint|Sainte|St|Ste|San|Santa|Santo|Sankt|São|Bad|North|South|East|West|New|Nova)"
+    rf"[\s.-]+{_PLACE_NAME})"
     rf"|(?<![\w])(?i:in|near|around|outside|across|throughout|within|im|nahe|em|dans)\s+"
     rf"(?:(?i:the|der|die|dem|den|o|a|os|as)\s+)?({_PLACE_NAME})")
 
 
 def place_spans(text: str) -> list[tuple[int, int]]:
     """Places, which are not names: the capitalised words after a shop word and a preposition
-    ("magasin de Ville la Grand", "store in Leeds"), after Saint / Ste / San ..., or after a
+    ("magasin de Ville la Grand", "store in Leeds"), after Saint / San / North / New ..., or after a
     preposition of place ("in Brooklyn", "em Mato Grosso"; not "in Anna's team")."""
     spans = []
     for m in _PLACE.finditer(text):

@@ -123,8 +123,9 @@ _CUES = ("ask for", "asked for", "asking for", "speak to", "speak with", "spoke 
          "consultant is", "agent is", "engineer is", "this is", "it was", "copy", "cc'd", "ask")
 _CUE = re.compile(r"(?:^|[\s,(])(?:" + "|".join(re.escape(c) for c in _CUES) + r")[\s,:]+$", re.I)
 _WORD = re.compile(rf"{_CAP}", re.U)
-_PARTICLES = re.compile(rf"^(?:\s+(?:de|van|der|den|von|zu|di|da|del|della|le|la|du|ten|ter|y|bin|al))+"
-                        rf"\s+{_CAP}", re.U)
+# de Vries, van der Berg, von und zu; not German "der"/"zu" alone ("Elliott der Beerdigung")
+_PARTICLES = re.compile(rf"^(?:\s+(?:de|van|von|di|da|del|della|le|la|du|ten|ter|y|bin|al)"
+                        rf"(?:\s+(?:der|den|de|la|und|zu))*)+\s+{_CAP}", re.U)
 _AFTER_NAME = re.compile(r"^\s+(?:from|in|at|of)\s+(?:the\s+|your\s+|our\s+)?(?:support|sales|onboarding|"
                          r"service|billing|accounts?|implementation|customer|(?-i:IT))\b", re.I)
 # Capitalised words that are not names in survey comments (sentence starts aside).
@@ -146,12 +147,19 @@ Mercredi Jeudi Vendredi Samedi Dimanche Januar Februar März Juni Juli Oktober D
 Dienstag Mittwoch Donnerstag Freitag Samstag Sonntag Enero Febrero Marzo Abril Mayo Junio Julio
 Agosto Septiembre Octubre Noviembre Diciembre Gennaio Febbraio Aprile Maggio Giugno Luglio
 Settembre Ottobre Dicembre Januari Februari Maart Augustus Noël Navidad Weihnachten Pâques
+""".split())
+#: Capitalised words that do not start a name (title-case text, sentence starts, months,
+#: nationalities); they can still be a surname (George Best, Jimmy Durante, Oliver North).
+_NOT_FIRST = frozenset("""
 For From With Of To In On At By About All Both Some One Any Each Also Just Only Most Many Much
 More Best Worst Nice Excellent Fantastic Amazing Awesome Wonderful Perfect Terrible Horrible
 Der Die Das Den Dem Des Ein Eine Als Wenn Weil Obwohl Während Nachdem Damit Dass Bei Mit Von
 Für Auf Aus Nach Vor Zu Um Über Unter Durante Em Para Com Por Sem Sobre Entre Depois Antes
-Quando Como Mas Desde Até
-""".split())
+Quando Como Mas Desde Até Jan Feb Mar Apr Jun Jul Aug Sep Sept Oct Nov Dec American British
+English French German Italian Spanish Dutch Chinese Japanese Indian Mexican Canadian European
+Asian African Irish Scottish Swiss Polish Russian Greek Turkish Brazilian Portuguese Swedish
+Danish Norwegian Finnish Belgian Austrian Australian Korean Mediterranean North South East West
+""".split()) | _NOT_NAMES
 #: Words after which a capitalised word is a noun or a title, not the start of a person's name
 #: ("den Schotten James Watt", "die Top-Favoritin Sara Errani", "the Sushi Lover").
 _DETERMINER = re.compile(r"(?:^|[\s(„\"])(?:the|a|an|der|die|das|den|dem|des|ein|eine|einen|einem|einer|"
@@ -263,10 +271,13 @@ def _lookup(word: str, listed: frozenset[str], surname: bool = False) -> str:
     return token
 
 
-def _joins_previous(text: str, prev: re.Match[str] | None, start: int, keep: frozenset[str]) -> bool:
-    """The capitalised word before a name is part of it (Leilani Quendel), unless it is a known
-    word, a noun or title after an article, or a compound (TV-Moderator)."""
-    return (prev is not None and text[prev.end():start] == " " and prev.group() not in _NOT_NAMES
+def _joins_previous(text: str, prev: re.Match[str] | None, start: int, keep: frozenset[str],
+                    listed: frozenset[str] | None) -> bool:
+    """The capitalised word before a name is part of it (Leilani Quendel in onboarding), unless
+    it is a known word, a noun or title after an article, or a compound (TV-Moderator); before a
+    given name and surname found by the lists, only a `listed` word is (not "Witwe Anne Horton")."""
+    return (prev is not None and text[prev.end():start] == " " and prev.group() not in _NOT_FIRST
+            and (listed is None or _POSSESSIVE.sub("", prev.group()) in listed)
             and prev.group().lower() not in keep and "-" not in prev.group()
             and not (prev.group().isupper() and len(prev.group()) > 1)
             and not _DETERMINER.search(text[max(0, prev.start() - 12):prev.start()]))
@@ -286,10 +297,10 @@ def _names_in(text: str, keep: frozenset[str] = frozenset()) -> list[tuple[int, 
         nxt = words[i + 1] if i + 1 < len(words) else None
         adjacent = nxt is not None and re.fullmatch(r" ", text[w.end():nxt.start()]) is not None
         nxt_token = _lookup(nxt.group(), listed, surname=True) if adjacent and nxt else ""
-        cue = token not in _NOT_NAMES and (bool(_CUE.search(text[max(0, w.start() - 30):w.start()]))
+        cue = token not in _NOT_FIRST and (bool(_CUE.search(text[max(0, w.start() - 30):w.start()]))
                                            or bool(_AFTER_NAME.match(text[w.end():])))
         surname_next = bool(nxt_token) and nxt_token not in _NOT_NAMES  # a surname stays one
-        if not token or token in _NOT_NAMES or (token.lower() in keep and not cue):
+        if not token or token in _NOT_FIRST or (token.lower() in keep and not cue):
             i += 1    # a cue outweighs the programme's vocabulary
             continue
         initial = _sentence_start(text, w.start())
@@ -306,7 +317,9 @@ def _names_in(text: str, keep: frozenset[str] = frozenset()) -> list[tuple[int, 
             particle = _PARTICLES.match(text[end:])  # de Vries, van der Berg, di Stefano
             end += particle.end() if particle else 0
             prev = words[i - 1] if i > 0 else None
-            start = prev.start() if prev and _joins_previous(text, prev, w.start(), keep) else w.start()
+            joins = _joins_previous(text, prev, w.start(), keep,
+                                    listed | also_words if surname_next and not cue else None)
+            start = prev.start() if prev and joins else w.start()
             spans.append((start, end))
             i += 2 if surname_next else 1
             continue
