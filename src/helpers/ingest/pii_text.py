@@ -168,6 +168,8 @@ Danish Norwegian Finnish Belgian Austrian Australian Korean Mediterranean North 
 #: ("den Schotten James Watt", "die Top-Favoritin Sara Errani", "the Sushi Lover").
 _DETERMINER = re.compile(r"(?:^|[\s(„\"])(?:the|a|an|der|die|das|den|dem|des|ein|eine|einen|einem|einer|"
                          r"eines|zum|zur|im|vom|beim|het|een|o|os|um|uma|el|los|las|il|gli)\s+$", re.I)
+#: Articles that never stand before a person's name ("das Beste", "ein Schotte", "een Marktplaats").
+_ARTICLE = re.compile(r"(?:^|[\s(„\"])(?:das|ein|eine|einen|einem|einer|eines|het|een)\s+$", re.I)
 
 
 @cache
@@ -304,8 +306,9 @@ def _names_in(text: str, keep: frozenset[str] = frozenset()) -> list[tuple[int, 
         cue = token not in _NOT_FIRST and (bool(_CUE.search(text[max(0, w.start() - 30):w.start()]))
                                            or bool(_AFTER_NAME.match(text[w.end():])))
         surname_next = bool(nxt_token) and nxt_token not in _NOT_NAMES  # a surname stays one
-        if not token or token in _NOT_FIRST or (token.lower() in keep and not cue):
-            i += 1    # a cue outweighs the programme's vocabulary
+        if not token or token in _NOT_FIRST or (not cue and (
+                token.lower() in keep or _ARTICLE.search(text[max(0, w.start() - 8):w.start()]))):
+            i += 1    # a cue outweighs the programme's vocabulary and an article
             continue
         initial = _sentence_start(text, w.start())
         particle_next = bool(_PARTICLES.match(text[w.end():]))
