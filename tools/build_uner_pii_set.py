@@ -99,7 +99,7 @@ def build(mirrors: Path) -> dict:
 
 def main(argv: list[str]) -> int:
     if len(argv) not in (2, 3):
-        print(__doc__.strip().splitlines()[3].strip(), file=sys.stderr)
+        print("usage: python3 tools/build_uner_pii_set.py MIRRORS [OUT]", file=sys.stderr)
         return 2
     out = Path(argv[2]) if len(argv) == 3 else \
         Path(__file__).resolve().parents[1] / "tests" / "data" / "uner_pii_sample.json"
