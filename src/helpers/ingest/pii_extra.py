@@ -233,14 +233,15 @@ _PLACE = re.compile(
     rf"jardinerie|office|site)\s+(?i:de|d'|d’|du|à|a|in|at|en|di|van|of)\s*({_PLACE_NAME})"
     rf"|\b((?:Saint|Sainte|St|Ste|San|Santa|Santo|Sankt|São|Bad|North|South|East|West|New|Nova)"
     rf"[\s.-]+{_PLACE_NAME})"
-    rf"|(?<![\w])(?i:in|near|around|outside|across|throughout|within|im|nahe|em|dans)\s+"
+    rf"|(?<![\w])(?i:in|near|around|outside|across|throughout|within|im|nahe|em|dans|chez)\s+"
     rf"(?:(?i:the|der|die|dem|den|o|a|os|as)\s+)?({_PLACE_NAME})")
 
 
 def place_spans(text: str) -> list[tuple[int, int]]:
     """Places, which are not names: the capitalised words after a shop word and a preposition
     ("magasin de Ville la Grand", "store in Leeds"), after Saint / San / North / New ..., or after a
-    preposition of place ("in Brooklyn", "em Mato Grosso"; not "in Anna's team")."""
+    preposition of place ("in Brooklyn", "em Mato Grosso", "chez Leroy Merlin"; not "in Anna's
+    team")."""
     spans = []
     for m in _PLACE.finditer(text):
         group = next(g for g in (1, 2, 3) if m.group(g))
