@@ -183,6 +183,13 @@ def name_lists() -> tuple[frozenset[str], frozenset[str], frozenset[str]]:
 _names = name_lists
 
 
+@cache
+def _listed() -> tuple[frozenset[str], frozenset[str]]:
+    """(given names and surnames, the same with the names that are also words), built once."""
+    given, also_words, surnames = name_lists()
+    return given | surnames, given | surnames | also_words
+
+
 def _sub_valid(rx: re.Pattern[str], text: str, ok: Callable[[str], bool], label: str) -> str:
     return rx.sub(lambda m: label if ok(m.group()) else m.group(), text)
 
@@ -293,7 +300,7 @@ def _names_in(text: str, keep: frozenset[str] = frozenset()) -> list[tuple[int, 
     """Spans of person names (see the module docstring for the rules); words in `keep` (lower
     case) are the programme's own vocabulary, names only after a cue."""
     given, also_words, surnames = _names()
-    listed = given | surnames
+    listed, listed_or_words = _listed()
     words = list(_WORD.finditer(text))
     spans: list[tuple[int, int]] = []
     i = 0
@@ -306,9 +313,8 @@ def _names_in(text: str, keep: frozenset[str] = frozenset()) -> list[tuple[int, 
         cue = token not in _NOT_FIRST and (bool(_CUE.search(text[max(0, w.start() - 30):w.start()]))
                                            or bool(_AFTER_NAME.match(text[w.end():])))
         surname_next = bool(nxt_token) and nxt_token not in _NOT_NAMES  # a surname stays one
-        if not token or token in _NOT_FIRST or (not cue and (
-                token.lower() in keep or _ARTICLE.search(text[max(0, w.start() - 8):w.start()]))):
-            i += 1    # a cue outweighs the programme's vocabulary and an article
+        if not token or token in _NOT_FIRST or (token.lower() in keep and not cue):
+            i += 1    # a cue outweighs the programme's vocabulary
             continue
         initial = _sentence_start(text, w.start())
         particle_next = bool(_PARTICLES.match(text[w.end():]))
@@ -318,14 +324,14 @@ def _names_in(text: str, keep: frozenset[str] = frozenset()) -> list[tuple[int, 
             or (token in also_words and ((surname_next and nxt_token in surnames) or particle_next))
             or (token in also_words and surname_next and not initial)
             or (not initial and surname_next and nxt_token in surnames and token in surnames)
-        )
+        ) and not _ARTICLE.search(text[max(0, w.start() - 8):w.start()])
         if is_name:
             end = nxt.end() if surname_next and nxt is not None else w.end()
             particle = _PARTICLES.match(text[end:])  # de Vries, van der Berg, di Stefano
             end += particle.end() if particle else 0
             prev = words[i - 1] if i > 0 else None
             joins = _joins_previous(text, prev, w.start(), keep,
-                                    listed | also_words if surname_next and not cue else None)
+                                    listed_or_words if surname_next and not cue else None)
             start = prev.start() if prev and joins else w.start()
             spans.append((start, end))
             i += 2 if surname_next else 1
@@ -374,7 +380,8 @@ def mask_text(text: str, context: MaskContext | None = None) -> str:
     t = _TITLE.sub("[name]", t)
     names = _names_in(t, keep) + pii_extra.lower_name_spans(t, keep)
     places = pii_extra.place_spans(t) if names else []
-    names = [n for n in names if not any(p[0] <= n[0] and n[1] <= p[1] for p in places)]
+    names = [n for n in names if not any(p[0] <= n[0] and n[1] <= p[1] for p in places)
+             and not pii_extra.after_place_preposition(t, n)]
     return _replace_spans(t, names, "[name]")
 
 
