@@ -24,7 +24,7 @@ import pandas as pd
 import pytest
 
 from helpers import paths
-from helpers.ingest.pii_text import PLACEHOLDER
+from helpers.ingest.pii_text import PLACEHOLDER, mask_text
 from helpers.ingest.privacy import mask_comments
 
 DATA = paths.PROJECT_ROOT / "tests" / "data" / "uner_pii_sample.json"
@@ -120,3 +120,26 @@ def test_name_masking_on_real_sentences(figures: dict[str, dict], name: str, cap
 def test_placeholder_spans_match_placeholders_back() -> None:
     assert placeholder_spans("call Anna Schmidt on 0612345678", "call [name] on [phone]") == [
         (5, 17, "[name]"), (21, 31, "[phone]")]
+
+
+@pytest.mark.parametrize(("text", "masked"), [
+    # what the measurement found over-masked: places, title-case and shouted words, nouns
+    ("Feels like you are in Brooklyn, but people watching is entertaining.", None),
+    ("Fantastic Nova Scotia Cottage", None),
+    ("One of the better vegetarian sandwiches I've had in Seattle.", None),
+    ("ALL OF THE TEACHERS THERE ARE SO MEAN", None),
+    ("Thanks For A Great Job", None),
+    ("Nachdem North Carolina 2013 sein Gesetz verabschiedete", None),
+    ("j'ai passé commande chez Leroy Merlin pour des bacs", None),
+    ("er muss das Beste aus sich herausholen", None),
+    ("wurde durch den Schotten James Watt eingeleitet.", "wurde durch den Schotten [name] eingeleitet."),
+    ("heiratete Cumberland die junge Witwe Anne Horton.", "heiratete Cumberland die junge Witwe [name]."),
+    # and what must stay masked
+    ("Leilani Quendel in onboarding took the call.", "[name] in onboarding took the call."),
+    ("I was in Anna's team last year.", "I was in [name] team last year."),
+    ("Cordialement Fernand DAGON", "Cordialement [name]"),
+    ("thanks QUENTIN for the help", "thanks [name] for the help"),
+    ("Oliver North from support called.", "[name] from support called."),
+])
+def test_precision_rules_keep_names_masked(text: str, masked: str | None) -> None:
+    assert mask_text(text) == (text if masked is None else masked)
