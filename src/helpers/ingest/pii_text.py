@@ -20,7 +20,8 @@ What is masked (placeholder in brackets):
   countries (with the following surname), names that are also English words (Will, Grace) only
   with a surname or cue; not words in capitals, nationalities, title-case function words or a
   noun after an article unless a cue precedes, nor places after a preposition of place (see
-  :func:`helpers.ingest.pii_extra.place_spans`).
+  :func:`helpers.ingest.pii_extra.place_spans` and
+  :func:`helpers.ingest.pii_extra.after_place_preposition`).
 
 Everything runs on bundled data: nothing is downloaded. The recall and the share of ordinary
 comments altered are measured on the sample generator's planted, labelled personal data
