@@ -93,9 +93,30 @@ def satisfaction_export(path: Path, n: int = 360, seed: int = 11) -> None:
         "Comment": [f"{phrases[i % 6]} ({i % 17})" for i in range(n)],
     })
     frame["Account manager"] = frame["Account ID"].map(ACCOUNTS.rep_of)
+    _plant_contacts(frame)
     pressed = (frame["Account manager"] == GAMING_REP) & (np.random.default_rng(99).random(n) < 0.6)
     frame.loc[pressed, SAT] = words[5]  # the planted gaming rep: a top mark whatever the visit
     frame.to_csv(path, index=False)
+
+
+#: Contact details planted in every kind of column (issue 22, point 2); none may reach a report.
+CONTACTS = ("jane.doe@example.com", "+44 20 7946 0958", "p7@mail.example", "joe%40ex.com",
+            "+33 6 12 34 56 78", "0612345678", "Schmidt", "+44 20 7946 0959")
+
+
+def _plant_contacts(frame: pd.DataFrame) -> None:
+    """An e-mail as one response id, a phone as one store, contacts in comments, a contact-details
+    question, a URL with an e-mail parameter and an "other" free text: none changes a figure."""
+    n = len(frame)
+    frame.loc[3, "Response ID"] = CONTACTS[0]
+    frame.loc[5, "Store"] = CONTACTS[7]
+    frame.loc[frame.index % 40 == 7, "Comment"] += f" - call me on {CONTACTS[1]} or mail {CONTACTS[2]}"
+    frame["Your contact details (optional)"] = [
+        f"Jane Doe, {CONTACTS[0]}, {CONTACTS[4]}" if i % 9 == 0 else "" for i in range(n)]
+    frame["Referrer URL"] = [f"https://shop.example/survey?email={CONTACTS[3]}&id={i}" if i % 11 == 0
+                             else "https://shop.example/survey" for i in range(n)]
+    frame["Other (please specify)"] = [
+        f"tel {CONTACTS[5]}, ask for Anna {CONTACTS[6]}" if i % 13 == 0 else "" for i in range(n)]
 
 
 def _params(tmp: Path) -> Path:
@@ -119,7 +140,7 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> dict:
     ACCOUNTS.master(tmp / "accounts.csv")
     ACCOUNTS.concessions(tmp / "concessions.csv")
     out: dict = {"draft": draft, "export": export, "concessions": tmp / "concessions.csv",
-                 "accounts": tmp / "accounts.csv"}
+                 "accounts": tmp / "accounts.csv", "tmp": tmp}
     assert cli.main(["schema", "infer", str(export), "--out", str(draft)]) == 0
     assert cli.main(["check", str(export), "--schema", str(draft)]) == 0
     code = cli.main(["run", "--params", str(_params(tmp)), "--out", str(tmp / "reports"),
@@ -252,6 +273,24 @@ def test_no_page_workbook_or_summary_says_nps(run: dict) -> None:
                 assert not re.search(r"\bNPS\b", book.read(name).decode("utf-8")), name
     summary = (latest / "06_executive_summary.html").read_text(encoding="utf-8")
     assert "CSAT" in summary
+
+
+def test_no_contact_detail_reaches_the_processed_data_or_the_reports(run: dict) -> None:
+    """Contacts planted in an id, a segment, the comments, a contact-details question, a URL and
+    an "other" text: none is in data/processed or anywhere in the run's reports folder."""
+    processed = run["tmp"] / "processed"
+    files = [p for folder in (processed, run["tmp"] / "reports") for p in folder.rglob("*") if p.is_file()]
+    assert any(p.suffix == ".html" for p in files) and any(p.suffix == ".parquet" for p in files)
+    for p in files:
+        if p.suffix == ".parquet":
+            text = pd.read_parquet(p).astype(str).to_csv()
+        elif p.suffix in (".xlsx", ".zip"):
+            with zipfile.ZipFile(p) as book:
+                text = "".join(book.read(m).decode("utf-8", "replace") for m in book.namelist())
+        else:
+            text = p.read_bytes().decode("utf-8", "replace")
+        found = [c for c in CONTACTS if c in text]
+        assert not found, (str(p.relative_to(processed.parent)), found)
 
 
 def _survey(tmp_path: Path, data: pd.DataFrame) -> Survey:
