@@ -33,6 +33,8 @@ from functools import cache
 from pathlib import Path
 
 import phonenumbers
+from phonenumbers import phonenumbermatcher as _pn_matcher
+from phonenumbers import phonenumberutil as _pn_util
 from stdnum import iban, luhn
 from stdnum.be import nn as be_nn
 from stdnum.de import idnr as de_idnr
@@ -212,27 +214,62 @@ def _international_phones(text: str) -> str:
 
 
 def _phones(text: str) -> str:
-    """libphonenumber's matcher in each region, then any run of 8+ digits."""
+    """Any run of 8+ digits, and libphonenumber's matcher in each region where it can find more."""
     if sum(ch.isdigit() for ch in text) < 7:
         return text
-    spans: list[tuple[int, int]] = []
-    for region in _PHONE_REGIONS:
-        for m in phonenumbers.PhoneNumberMatcher(text, region, leniency=phonenumbers.Leniency.VALID):
-            spans.append((m.start, m.end))
-    for run in _DIGITS.finditer(text):
-        if sum(ch.isdigit() for ch in run.group()) >= 8 and not _DATE.fullmatch(run.group()):
-            spans.append(run.span())
+    spans = _digit_runs(text)
+    if _matcher_may_add(text, spans):
+        for region in _PHONE_REGIONS:
+            for m in phonenumbers.PhoneNumberMatcher(text, region, leniency=phonenumbers.Leniency.VALID):
+                spans.append((m.start, m.end))
     return _replace_spans(text, spans, "[phone]")
 
 
-def _replace_spans(text: str, spans: list[tuple[int, int]], label: str) -> str:
+def _digit_runs(text: str) -> list[tuple[int, int]]:
+    """Spans of the runs of 8+ digits that are not dates."""
+    return [run.span() for run in _DIGITS.finditer(text)
+            if sum(ch.isdigit() for ch in run.group()) >= 8 and not _DATE.fullmatch(run.group())]
+
+
+# libphonenumber's matcher only looks at runs of digits, its punctuation (which holds "x"),
+# brackets and plus signs, with an extension after them; a number it calls valid has at least
+# _MIN_PHONE_DIGITS digits, and starts at a bracket, a plus sign or a digit.
+_PHONE_ZONE = re.compile("[" + _pn_util._VALID_PUNCTUATION + _pn_matcher._OPENING_PARENS
+                         + _pn_matcher._CLOSING_PARENS + _pn_util._PLUS_CHARS + r"\d]+", re.I)
+_PHONE_CORE = re.compile("[" + _pn_matcher._OPENING_PARENS + _pn_util._PLUS_CHARS + r"\d].*\d", re.S)
+_PHONE_EXTENSION = re.compile(_pn_util._EXTN_PATTERNS_FOR_MATCHING, _pn_util._REGEX_FLAGS)
+_MIN_PHONE_DIGITS = 4
+
+
+def _matcher_may_add(text: str, spans: list[tuple[int, int]]) -> bool:
+    """Whether libphonenumber's matcher could find a phone outside `spans` (the digit runs
+    masked anyway): an extension anywhere, or a stretch of its characters with 4+ digits
+    that no span covers. Otherwise its matches would change nothing, so it is not run."""
+    if _PHONE_EXTENSION.search(text):
+        return True
+    covered = _merged(spans)
+    for zone in _PHONE_ZONE.finditer(text):
+        core = _PHONE_CORE.search(zone.group())
+        if core is None or sum(ch.isdigit() or ch in "xX" for ch in core.group()) < _MIN_PHONE_DIGITS:
+            continue
+        start, end = zone.start() + core.start(), zone.start() + core.end()
+        if not any(a <= start and end <= b for a, b in covered):
+            return True
+    return False
+
+
+def _merged(spans: list[tuple[int, int]]) -> list[list[int]]:
     merged: list[list[int]] = []
     for start, end in sorted(spans):
         if merged and start <= merged[-1][1]:
             merged[-1][1] = max(merged[-1][1], end)
         else:
             merged.append([start, end])
-    for start, end in reversed(merged):
+    return merged
+
+
+def _replace_spans(text: str, spans: list[tuple[int, int]], label: str) -> str:
+    for start, end in reversed(_merged(spans)):
         text = text[:start] + label + text[end:]
     return text
 
