@@ -15,6 +15,8 @@ as a path is cleaned alone with the default schema (e.g. a 200k-row `cx sample` 
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import shutil
 import sys
@@ -25,6 +27,7 @@ import pyarrow.parquet as pq
 
 from helpers import cli, paths
 
+REPO = Path(__file__).resolve().parents[1]
 SIDE = ("accounts", "invitations", "cx_index", "prices")
 
 
@@ -35,10 +38,13 @@ def cases(exports: list[str]) -> dict[str, list[str]]:
     raw = paths.resolve("data/raw")
     out = {"sample": [str(raw / "survey_export.csv"),
                       *[a for s in SIDE for a in (f"--{s.replace('_', '-')}", str(raw / f"{s}.csv"))]]}
-    schemas = Path(tempfile.mkdtemp(prefix="compare_clean_"))
-    for export in sorted((paths.PROJECT_ROOT / "tests" / "data" / "real-exports").glob("*.csv")):
+    schemas = REPO / "build" / "compare-clean-schemas"   # one path: the log names it
+    schemas.mkdir(parents=True, exist_ok=True)
+    for export in sorted((REPO / "tests" / "data" / "real-exports").glob("*.csv")):
         schema = schemas / f"{export.stem}.yaml"
-        if cli.main(["schema", "infer", str(export), "--out", str(schema)]) == 0:
+        with contextlib.redirect_stdout(io.StringIO()):
+            inferred = cli.main(["schema", "infer", str(export), "--out", str(schema)])
+        if inferred == 0:
             out[export.stem] = [str(export), "--schema", str(schema)]
     return out
 
@@ -48,7 +54,10 @@ def clean_all(folder: Path, exports: list[str]) -> None:
     for name, args in cases(exports).items():
         target = folder / name
         shutil.rmtree(target, ignore_errors=True)
-        code = cli.main(["clean", *args, "--out", str(target)])
+        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()) as err:
+            code = cli.main(["clean", *args, "--out", str(target)])
+        if code:
+            print(f"{name}: {err.getvalue().strip()[:160]}")
         print(f"{name}: cx clean exit {code}", flush=True)
 
 

@@ -66,41 +66,23 @@ def _some(cols: list[str], k: int = 8) -> str:
 
 
 def parse_column(raw: pd.Series, scale: tuple[float, float] | None, labels: dict[str, float] | None,
-                 not_applicable: frozenset[str], max_distinct: int = 256,
-                 whole: bool = False) -> schema_mod.ParsedScores:
+                 not_applicable: frozenset[str], whole: bool = False) -> schema_mod.ParsedScores:
     """`schema.parse_scores`, evaluated once per distinct answer and spread back to the rows.
 
-    An answer column holds a handful of distinct texts; parsing each once and weighting its
-    counts by how many rows hold it gives the same values, flags and counts as parsing every row
-    (schema.parse_scores is element-wise) at a fraction of the cost. Columns whose values are mostly
-    distinct, or with more than `max_distinct` distinct non-numeric answers, are parsed directly.
+    An answer column holds a handful of distinct texts; parsing each once and weighting what was
+    interpreted in it (:func:`schema.score_masks`) by how many rows hold it gives the same
+    values, flags and counts as parsing every row (parsing is element-wise) at a fraction of the
+    cost. Columns whose values are mostly distinct are parsed directly.
     """
     codes, uniq = pd.factorize(raw, use_na_sentinel=False)
     if len(uniq) > len(raw) // 2:
         return schema_mod.parse_scores(raw, scale, labels, not_applicable, whole=whole)
-    u = pd.Series(uniq, dtype=raw.dtype)
-    parsed = schema_mod.parse_scores(u, scale, labels, not_applicable, whole=whole)
-    mapped = na = bad = 0
-    if parsed.labels_mapped or parsed.not_applicable or parsed.unparseable:
-        # Row counts: a plain number (not a not-applicable code) is never a label, a code or
-        # unreadable; every other distinct answer is parsed alone and weighted by its rows.
-        if pd.api.types.is_numeric_dtype(u.dtype):
-            plain = ~u.astype(float).astype(str).isin(not_applicable).to_numpy(bool)
-        else:
-            text = u.astype("string").str.strip()
-            plain = (schema_mod.plain_numbers(text).notna()
-                     & ~text.str.lower().isin(not_applicable).fillna(False)).to_numpy(bool)
-        if (~plain).sum() > max_distinct:
-            return schema_mod.parse_scores(raw, scale, labels, not_applicable, whole=whole)
-        rows = np.bincount(codes, minlength=len(uniq))
-        for i in np.flatnonzero(~plain):
-            one = schema_mod.parse_scores(u.iloc[i:i + 1], scale, labels, not_applicable, whole=whole)
-            mapped += one.labels_mapped * int(rows[i])
-            na += one.not_applicable * int(rows[i])
-            bad += one.unparseable * int(rows[i])
+    num, na, mapped, bad, oor = schema_mod.score_masks(pd.Series(uniq, dtype=raw.dtype), scale, labels,
+                                                       not_applicable, whole=whole)
+    rows = np.bincount(codes, minlength=len(uniq))
     return schema_mod.ParsedScores(
-        pd.Series(parsed.values.to_numpy(float)[codes], index=raw.index, name=raw.name), mapped, na, bad,
-        pd.Series(parsed.out_of_range.to_numpy(bool)[codes], index=raw.index))
+        pd.Series(num.to_numpy(float)[codes], index=raw.index, name=raw.name), int(rows[mapped].sum()),
+        int(rows[na].sum()), int(rows[bad].sum()), pd.Series(oor.to_numpy(bool)[codes], index=raw.index))
 
 
 def parse_datetimes(s: pd.Series) -> pd.Series:
