@@ -39,9 +39,12 @@ def role_codes(roles: pd.Series) -> pd.Series:
     """Contact roles as codes: "Decision Maker", "decision-maker", "Economic buyer" ->
     decision_maker; "End user", "Admin" -> user (see ROLE_WORDS). Other wordings stay as
     written: the analyses by role leave them out of the waterfall and role weights and say so."""
-    text = roles.astype("string").str.strip()
+    codes, uniq = pd.factorize(roles.astype("string"))
+    text = pd.Series(uniq, dtype="string").str.strip()
     key = text.str.lower().str.replace(r"[\s_/-]+", " ", regex=True)
-    return key.map(_ROLE_CODE).fillna(text).astype("string")
+    named = key.map(_ROLE_CODE).fillna(text).astype("string").array
+    return pd.Series(named.take(codes, allow_fill=True), index=roles.index, name=roles.name,
+                     dtype="string")
 
 
 def mapped(survey: readers.Survey, sch: Schema) -> dict[str, str]:
@@ -80,9 +83,11 @@ def parse_column(raw: pd.Series, scale: tuple[float, float] | None, labels: dict
     num, na, mapped, bad, oor = schema_mod.score_masks(pd.Series(uniq, dtype=raw.dtype), scale, labels,
                                                        not_applicable, whole=whole)
     rows = np.bincount(codes, minlength=len(uniq))
+    read, outside = num.to_numpy(float)[codes], oor.to_numpy(bool)[codes]
     return schema_mod.ParsedScores(
-        pd.Series(num.to_numpy(float)[codes], index=raw.index, name=raw.name), int(rows[mapped].sum()),
-        int(rows[na].sum()), int(rows[bad].sum()), pd.Series(oor.to_numpy(bool)[codes], index=raw.index))
+        pd.Series(np.where(outside, np.nan, read), index=raw.index, name=raw.name), int(rows[mapped].sum()),
+        int(rows[na].sum()), int(rows[bad].sum()), pd.Series(outside, index=raw.index),
+        unscaled=pd.Series(read, index=raw.index, name=raw.name))
 
 
 def parse_datetimes(s: pd.Series) -> pd.Series:
@@ -195,7 +200,8 @@ def read_numbers(s: pd.Series, spec: schema_mod.FieldSpec, sch: Schema, col: str
                         expected="likelihood-to-recommend answers 0-10")
     if spec.scale is None or answered < 30:
         return parsed
-    values = parse_column(s, None, labels, sch.not_applicable).values
+    values = parsed.unscaled if parsed.unscaled is not None else \
+        parse_column(s, None, labels, sch.not_applicable).values
     lo, hi = spec.scale
     outside = int(((values < lo) | (values > hi)).sum())
     found = f"values {values.min():g} to {values.max():g}"

@@ -463,6 +463,8 @@ class ParsedScores:
     not_applicable: int = 0
     unparseable: int = 0
     out_of_range: pd.Series = field(default_factory=lambda: pd.Series(dtype=bool))
+    #: The numbers as read, before the scale and whole-number checks (None: not kept).
+    unscaled: pd.Series | None = None
 
 
 def plain_numbers(text: pd.Series) -> pd.Series:
@@ -481,14 +483,15 @@ def parse_scores(raw: pd.Series, scale: tuple[float, float] | None, labels: dict
     scale: it is treated like a value outside it (NaN, marked), never rounded into a promoter.
     """
     num, na_mask, mapped, unreadable, oor = score_masks(raw, scale, labels, not_applicable, whole)
-    return ParsedScores(num, int(mapped.sum()), int(na_mask.sum()), int(unreadable.sum()), oor)
+    return ParsedScores(num.where(~oor), int(mapped.sum()), int(na_mask.sum()), int(unreadable.sum()),
+                        oor, unscaled=num)
 
 
 def score_masks(raw: pd.Series, scale: tuple[float, float] | None, labels: dict[str, float] | None,
                 not_applicable: frozenset[str], whole: bool = False
                 ) -> tuple[pd.Series, np.ndarray, np.ndarray, np.ndarray, pd.Series]:
-    """:func:`parse_scores` answer by answer: the numbers, and which answers were
-    not-applicable codes, labels read as numbers, unreadable, outside the scale."""
+    """:func:`parse_scores` answer by answer: the numbers as read (before the scale), and which
+    answers were not-applicable codes, labels read as numbers, unreadable, outside the scale."""
     n = len(raw)
     mapped, unreadable = np.zeros(n, bool), np.zeros(n, bool)
     if pd.api.types.is_numeric_dtype(raw.dtype):
@@ -518,7 +521,7 @@ def score_masks(raw: pd.Series, scale: tuple[float, float] | None, labels: dict[
         oor = (num < scale[0]) | (num > scale[1])
     if whole:
         oor = oor | (num.notna() & (num != num.round()))
-    return num.where(~oor), na_mask, mapped, unreadable, oor
+    return num, na_mask, mapped, unreadable, oor
 
 
 def data_dictionary(schema: Schema) -> pd.DataFrame:
