@@ -215,7 +215,7 @@ def _international_phones(text: str) -> str:
 
 def _phones(text: str) -> str:
     """Any run of 8+ digits, and libphonenumber's matcher in each region where it can find more."""
-    if sum(ch.isdigit() for ch in text) < 7:
+    if sum(map(str.isdigit, text)) < 7:
         return text
     spans = _digit_runs(text)
     if _matcher_may_add(text, spans):
@@ -228,7 +228,7 @@ def _phones(text: str) -> str:
 def _digit_runs(text: str) -> list[tuple[int, int]]:
     """Spans of the runs of 8+ digits that are not dates."""
     return [run.span() for run in _DIGITS.finditer(text)
-            if sum(ch.isdigit() for ch in run.group()) >= 8 and not _DATE.fullmatch(run.group())]
+            if sum(map(str.isdigit, run.group())) >= 8 and not _DATE.fullmatch(run.group())]
 
 
 # libphonenumber's matcher only looks at runs of digits, its punctuation (which holds "x"),
@@ -340,9 +340,7 @@ def mask_text(text: str, context: MaskContext | None = None) -> str:
     """One comment with every kind of personal data replaced by its placeholder; `context`
     adds a programme's company names and its own vocabulary (never masked as names)."""
     keep = context.keep if context is not None else frozenset()
-    t = _URL.sub("[url]", text)
-    t = _EMAIL.sub("[email]", t)
-    t = _EMAIL_SPELT.sub("[email]", t)
+    t = _emails_and_urls(text)
     t = pii_extra.mask_contacts(t)
     t = pii_extra.mask_companies(t, context)
     t = pii_extra.mask_numbers(t)
@@ -368,12 +366,18 @@ def mask_text(text: str, context: MaskContext | None = None) -> str:
     return _replace_spans(t, names, "[name]")
 
 
+def _emails_and_urls(text: str) -> str:
+    """Web addresses, e-mails and e-mails written with "(at)"; each pattern only where the
+    characters it needs occur ("://" or "www.", "@", a bracket)."""
+    t = _URL.sub("[url]", text) if "://" in text or "www." in text.lower() else text
+    t = _EMAIL.sub("[email]", t) if "@" in t else t
+    return _EMAIL_SPELT.sub("[email]", t) if "(" in t or "[" in t or "{" in t else t
+
+
 def mask_contact_details(text: str) -> str:
     """Only the contact details of a text (web addresses, e-mails, handles, phone numbers): for
     values many respondents share, such as a segment's levels, which are no one's name."""
-    t = _URL.sub("[url]", text)
-    t = _EMAIL.sub("[email]", t)
-    t = _EMAIL_SPELT.sub("[email]", t)
+    t = _emails_and_urls(text)
     t = pii_extra.mask_contacts(t)
     t = _international_phones(t)
     return _phones(t)
