@@ -8,6 +8,7 @@ a prefilter out (extensions, brackets, short numbers, dates, full-width digits, 
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import phonenumbers
 import pytest
@@ -85,3 +86,21 @@ def test_no_valid_number_is_shorter_than_the_prefilter_assumes() -> None:
                         + [meta.metadata_for_nongeo_region(c)
                            for c in phonenumbers.COUNTRY_CODES_FOR_NON_GEO_REGIONS])
     assert pii_text._MIN_PHONE_DIGITS <= min(national, international)
+
+
+def test_national_id_checks_accept_only_their_lengths() -> None:
+    """_id_ok tries an ID check only on runs of the lengths its validator accepts: at any other
+    length no run of digits is valid (random runs, and valid ones cut or extended)."""
+    rng = np.random.default_rng(3)
+    for check in pii_text._ID_CHECKS:
+        for n in range(9, 16):
+            if n in pii_text._ID_LENGTHS[check]:
+                continue
+            runs = ["".join(map(str, rng.integers(0, 10, n))) for _ in range(300)] + ["0" * n, "1" * n]
+            assert not any(pii_text._quiet(check, r) for r in runs), (check.__module__, n)
+    valid = {"nl": "111222333", "de": "36574261809", "pl": "44051401359", "dk": "2110625629",
+             "gb": "9434765870", "se": "8803200016", "fr": "295109912611193", "be": "85073003328"}
+    for check in pii_text._ID_CHECKS:
+        number = next(v for k, v in valid.items() if f".{k}." in check.__module__)
+        assert check(number) and len(number) in pii_text._ID_LENGTHS[check], check.__module__
+        assert pii_text._id_ok(number), check.__module__

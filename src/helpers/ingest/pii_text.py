@@ -78,6 +78,12 @@ _ID_DIGITS = re.compile(r"(?<![\w])\d(?:[ .\-]?\d){8,14}(?![\w])")
 _ID_CHECKS: tuple[Callable[[str], bool], ...] = (
     nl_bsn.is_valid, de_idnr.is_valid, fr_nir.is_valid, pl_pesel.is_valid, be_nn.is_valid,
     se_pnr.is_valid, dk_cpr.is_valid, gb_nhs.is_valid)
+#: Digits each national-ID check accepts (its validator's length rule, after its separators
+#: are removed): a run of any other length is not tried.
+_ID_LENGTHS: dict[Callable[[str], bool], tuple[int, ...]] = {
+    nl_bsn.is_valid: tuple(range(1, 10)), de_idnr.is_valid: (11,), fr_nir.is_valid: (15,),
+    pl_pesel.is_valid: (11,), be_nn.is_valid: (11,), se_pnr.is_valid: (10, 12), dk_cpr.is_valid: (10,),
+    gb_nhs.is_valid: (10,)}
 _PHONE_REGIONS = ("GB", "US", "DE", "FR", "NL", "ES", "IT", "BE", "IE", "AT", "CH", "SE", "PL")
 
 _CAP = r"[A-ZÀ-ÖØ-Þ][\w'’-]*"
@@ -184,7 +190,7 @@ def _card_ok(candidate: str) -> bool:
 
 def _id_ok(candidate: str) -> bool:
     digits = re.sub(r"\D", "", candidate)
-    return any(_quiet(check, digits) for check in _ID_CHECKS)
+    return any(_quiet(check, digits) for check in _ID_CHECKS if len(digits) in _ID_LENGTHS[check])
 
 
 def _es_ok(candidate: str) -> bool:
