@@ -18,7 +18,7 @@ import pytest
 
 from helpers import paths
 from helpers.analysis import selection
-from helpers.stats import estimators, moments
+from helpers.stats import cell_tables, estimators, moments
 from helpers.stats.design import Design
 from helpers.stats.moments import MomentQuery, Value
 
@@ -141,8 +141,8 @@ def test_nps_tables_from_moments_equal_the_row_tables(study, tables) -> None:
     for engine in _engines(frames, folder):
         cells = engine.run(q)
         assert len(cells) < len(b2b)
-        t = estimators.nps_table_cells(cells, ["wave", "tier"], covmat=True,
-                                       design=estimators.cells_design(cells, cluster="account_id"))
+        t = cell_tables.nps_table_cells(cells, ["wave", "tier"], covmat=True,
+                                       design=cell_tables.cells_design(cells, cluster="account_id"))
         num = [c for c in rows.columns if c not in ("wave", "tier", "note", "ci_method")]
         np.testing.assert_allclose(t[num].to_numpy(float), rows[num].to_numpy(float),
                                    rtol=1e-9, atol=1e-9)
@@ -163,7 +163,7 @@ def test_calibrated_b2c_tables_from_contact_cells_equal_the_rows(study, tables) 
     q = MomentQuery("b2c", ("wave", "contact_unit", "channel", "age_band", "region"),
                     (Value("nps", "ltr", "nps"),), weights="weight")
     cells = moments.DuckDBEngine({"b2c": folder / "b2c.parquet"}).run(q)
-    t = estimators.nps_table_cells(cells, ["wave", "channel"], design=estimators.cells_design(
+    t = cell_tables.nps_table_cells(cells, ["wave", "channel"], design=cell_tables.cells_design(
         cells, strata="wave", cluster="contact_unit", calibrate=cal))
     num = [c for c in rows.columns if c not in ("wave", "channel", "note", "ci_method")]
     np.testing.assert_allclose(t[num].to_numpy(float), rows[num].to_numpy(float),

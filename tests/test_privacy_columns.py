@@ -161,3 +161,33 @@ def test_contact_details_and_noise_columns_in_drafts(tmp_path) -> None:
     assert decisions["Landing page"][0].startswith("personal.")
     assert decisions["UserAgent"][0] == decisions["Option"][0] == "ignored"
     assert decisions["Plan"][0] == "fields.plan"
+
+
+@pytest.mark.parametrize("layout", ["one file", "parts"])
+def test_customer_company_names_are_masked_in_a_file_and_in_parts(tmp_path, layout) -> None:
+    """The account master's company names are masked in comments whether the export is one file
+    or a folder of parts (and the master a file or a folder of parts)."""
+    rows = pd.DataFrame({"ResponseId": [f"R_{i:03d}" for i in range(40)],
+                         "Q1": [i % 11 for i in range(40)], "Account": ["A1", "A2"] * 20,
+                         "Q7": [f"Globex Industries renewed, item {i}" if i % 4 == 0 else f"fine {i}"
+                                for i in range(40)]})
+    master = pd.DataFrame({"account_id": ["A1", "A2"], "account_name": ["Globex Industries", "Initech"]})
+    (tmp_path / "schema.yaml").write_text(
+        "fields:\n  response_id: {column: ResponseId}\n  ltr: {column: Q1}\n  comment: {column: Q7}\n"
+        "  account_id: {column: Account}\nmarket_rule: {all: B2B}\n", encoding="utf-8")
+    if layout == "parts":
+        export, accounts = tmp_path / "export", tmp_path / "accounts"
+        export.mkdir(), accounts.mkdir()
+        rows[:20].to_csv(export / "part-0.csv", index=False)
+        rows[20:].to_csv(export / "part-1.csv", index=False)
+        master[:1].to_csv(accounts / "part-0.csv", index=False)
+        master[1:].to_csv(accounts / "part-1.csv", index=False)
+    else:
+        export, accounts = tmp_path / "export.csv", tmp_path / "accounts.csv"
+        rows.to_csv(export, index=False)
+        master.to_csv(accounts, index=False)
+    assert clean.company_names({"accounts": str(accounts)}) == ["Globex Industries", "Initech"]
+    clean.run(export, tmp_path / "schema.yaml", tmp_path / "processed", inputs={"accounts": str(accounts)})
+    comments = pd.read_parquet(tmp_path / "processed" / "responses.parquet")["comment"]
+    assert not comments.str.contains("Globex").any()
+    assert comments.str.contains("renewed, item").sum() == 10

@@ -63,23 +63,51 @@ def test_cx_clean_keeps_the_vendor_weights_and_replicates(vendor):
     assert resp["vendor_weight"].to_numpy() == pytest.approx(weights["FinalWeight"].to_numpy())
 
 
-def test_b2c_design_is_the_vendors_replicate_design(vendor):
+@pytest.fixture(scope="module")
+def vendor_study(vendor):
     folder, _ = vendor
-    study = selection.load(str(folder / "processed" / "responses.parquet"),
-                           str(folder / "survey.yaml"), "config/segments.yaml")
+    return selection.load(str(folder / "processed" / "responses.parquet"),
+                          str(folder / "survey.yaml"), "config/segments.yaml")
+
+
+def _jk1_se(reps: np.ndarray) -> float:
+    """JK1 by hand: (G-1)/G * sum over replicates of (estimate_r - mean)^2, square-rooted."""
+    return float(np.sqrt((GROUPS - 1) / GROUPS * ((reps - reps.mean()) ** 2).sum()))
+
+
+def test_b2c_design_is_the_vendors_replicate_design(vendor_study):
+    study = vendor_study
     b2c = study.market("B2C", "reported")
     assert isinstance(b2c.design, ReplicateDesign) and b2c.design.type == "JK1"
     assert "replicate" in b2c.design_note and study.weighting.startswith("vendor")
     rows = b2c.rows
     res = estimators.nps(rows["ltr"], b2c.design)
-    # JK1 by hand: (G-1)/G * sum over replicates of (NPS_r - mean NPS_r)^2
     y = np.where(rows["ltr"] >= 9, 100.0, np.where(rows["ltr"] <= 6, -100.0, 0.0))
     ok = rows["ltr"].notna().to_numpy()
     reps = np.array([np.average(y[ok], weights=rows[f"repw_{g + 1}"].to_numpy()[ok])
                      for g in range(GROUPS)])
-    se = np.sqrt((GROUPS - 1) / GROUPS * ((reps - reps.mean()) ** 2).sum())
+    se = _jk1_se(reps)
     assert res.nps == pytest.approx(np.average(y[ok], weights=rows["weight"].to_numpy()[ok]))
     assert res.se == pytest.approx(se, rel=1e-9)
     assert res.df == GROUPS - 1 and res.ci_method == "t"
     table = b2c.estimate("nps", by="channel")
     assert table["se"].notna().all() and (table["df"] <= GROUPS - 1).all()
+
+
+def test_a_segment_against_the_whole_market_on_replicate_weights(vendor_study):
+    """explore.contrast(..., "all") on the vendor's design: the segment's NPS minus the
+    market's, recomputed with each replicate's weights, on the replicate df."""
+    b2c = vendor_study.market("B2C", "reported")
+    rows = b2c.rows
+    ok = rows["ltr"].notna().to_numpy()
+    y = np.where(rows["ltr"] >= 9, 100.0, np.where(rows["ltr"] <= 6, -100.0, 0.0))[ok]
+    inside = (rows["channel"] == "Store").fillna(False).to_numpy(bool)[ok]
+
+    def diff(w: np.ndarray) -> float:
+        return float(np.average(y[inside], weights=w[inside]) - np.average(y, weights=w))
+
+    reps = np.array([diff(rows[f"repw_{g + 1}"].to_numpy()[ok]) for g in range(GROUPS)])
+    res = b2c.contrast("nps", "channel", "Store", "all").iloc[0]
+    assert res["difference"] == pytest.approx(diff(rows["weight"].to_numpy()[ok]), rel=1e-9)
+    assert res["se"] == pytest.approx(_jk1_se(reps), rel=1e-9)
+    assert res["df"] == GROUPS - 1

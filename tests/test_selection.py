@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from helpers import config
-from helpers.analysis import selection
+from helpers.analysis import selection, waves
 from helpers.errors import ArgumentError, DataError
 from helpers.ingest import clean, schema
 
@@ -59,9 +59,9 @@ def test_study_reports_latest_included_wave() -> None:
 def test_a_latest_wave_still_coming_in_is_not_the_reported_wave_and_is_named() -> None:
     """Four quarters of 100 responses and three early answers of the next quarter: the headline
     reports the last complete quarter (not n = 3) and says why; asked for, 2025Q1 is reported."""
-    waves = [w for w in ("2024Q1", "2024Q2", "2024Q3", "2024Q4") for _ in range(100)] + ["2025Q1"] * 3
-    n = len(waves)
-    df = pd.DataFrame({"include": True, "wave": waves, "market": "B2B",
+    labels = [w for w in ("2024Q1", "2024Q2", "2024Q3", "2024Q4") for _ in range(100)] + ["2025Q1"] * 3
+    n = len(labels)
+    df = pd.DataFrame({"include": True, "wave": labels, "market": "B2B",
                        "account_id": [f"A{i % 40}" for i in range(n)], "contact_key": None,
                        "response_id": [f"r{i}" for i in range(n)], "ltr": 8.0})
     data = _study(df)
@@ -71,7 +71,7 @@ def test_a_latest_wave_still_coming_in_is_not_the_reported_wave_and_is_named() -
     chosen = _study(df, wave="2024Q2")  # complete later waves are not called in progress
     note = chosen.describe().split("Later wave(s)")[1]
     assert note.startswith(" 2025Q1 (3 responses) look still in progress") and "2024Q3" not in note
-    assert selection.reported_wave(df.iloc[:400]) == "2024Q4"  # complete waves: the latest
+    assert waves.reported_wave(df.iloc[:400]) == "2024Q4"  # complete waves: the latest
 
 
 def test_market_design_weights_and_contact_units() -> None:

@@ -13,16 +13,17 @@ from pathlib import Path
 
 import pytest
 
+from helpers import paths
 from helpers.reporting import kernels, manifest, pipeline, run_index, studies
 
 FIX = Path(__file__).parent / "fixtures" / "pipeline"
 
 
 def test_slug_is_a_safe_folder_name() -> None:
-    assert studies.slug("Garden Survey 2024 (FR).csv") == "garden-survey-2024-fr-csv"
-    assert studies.slug("Zufriedenheit Kunden ÄÖÜ/../x") == "zufriedenheit-kunden-aou-x"
-    assert studies.slug("../..") == studies.DEFAULT and studies.slug("") == studies.DEFAULT
-    assert len(studies.slug("a" * 200)) == studies.LIMIT
+    assert paths.slug("Garden Survey 2024 (FR).csv") == "garden-survey-2024-fr-csv"
+    assert paths.slug("Zufriedenheit Kunden ÄÖÜ/../x") == "zufriedenheit-kunden-aou-x"
+    assert paths.slug("../..") == paths.STUDY_DEFAULT and paths.slug("") == paths.STUDY_DEFAULT
+    assert len(paths.slug("a" * 200)) == paths.STUDY_LIMIT
     assert studies.latest_link("Garden FR") == "latest-garden-fr"
 
 
@@ -34,7 +35,21 @@ def test_study_id_from_the_schema_else_the_export_name(tmp_path: Path) -> None:
     schema.write_text("fields: {}\n", encoding="utf-8")
     assert studies.study_id({"raw_path": export, "schema_path": schema}) == "kunden-umfrage"
     assert studies.study_id({"data_path": export}) == "kunden-umfrage"
-    assert studies.study_id({}) == studies.DEFAULT
+    assert studies.study_id({}) == paths.STUDY_DEFAULT
+
+
+def test_a_drafted_schema_names_its_study_after_the_export(tmp_path: Path) -> None:
+    """`cx schema infer` writes the study id it would use, so the analyst sees it and can rename it."""
+    from helpers import cli
+    from helpers.ingest import schema
+
+    export, draft = tmp_path / "Kunden Umfrage 2025.csv", tmp_path / "survey.yaml"
+    export.write_text("ResponseId,Recommend (0-10)\n" + "".join(f"R{i},{i % 11}\n" for i in range(30)),
+                      encoding="utf-8")
+    assert cli.main(["schema", "infer", str(export), "--out", str(draft)]) == 0
+    assert "\nstudy: kunden-umfrage-2025\n" in draft.read_text(encoding="utf-8")
+    schema.load(draft)
+    assert studies.study_id({"raw_path": tmp_path / "renamed.csv", "schema_path": draft}) == "kunden-umfrage-2025"
 
 
 def _run(out: Path, data: Path, score: float, monkeypatch: pytest.MonkeyPatch) -> str:

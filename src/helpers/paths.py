@@ -9,6 +9,8 @@ the default reports folder the same way (e.g. onto a shared web folder).
 from __future__ import annotations
 
 import os
+import re
+import unicodedata
 from pathlib import Path
 
 
@@ -73,3 +75,15 @@ def is_raw(path: str | os.PathLike[str]) -> bool:
     p = Path(os.path.realpath(resolve(path)))
     raw = Path(os.path.realpath(RAW_DIR))
     return p == raw or raw in p.parents
+
+
+STUDY_DEFAULT = "survey"   # the study of a run without a survey export or schema among its inputs
+STUDY_LIMIT = 40           # characters of a study id
+
+
+def slug(text: str, limit: int = STUDY_LIMIT) -> str:
+    """A safe folder-name form of `text`: lowercase ASCII letters, digits and single hyphens,
+    at most `limit` characters; :data:`STUDY_DEFAULT` when nothing is left."""
+    plain = unicodedata.normalize("NFKD", str(text)).encode("ascii", "ignore").decode("ascii")
+    out = re.sub(r"[^a-z0-9]+", "-", plain.lower()).strip("-")[:limit].strip("-")
+    return out or STUDY_DEFAULT

@@ -1,6 +1,7 @@
 # Reference values for tests/test_replicate_models.py: svyglm, svyratio, svyquantile, svyttest
 # and svychisq on replicate-weight designs (R survey 4.1.1, svyrep.design methods), JK1 from
-# apiclus1 and bootstrap from apistrat, with and without a domain (R subset()).
+# apiclus1 and bootstrap from apistrat, with and without a domain (R subset()), and
+# withReplicates for explore's domain-minus-total contrast.
 # The replicate analysis weights are written to tests/data/replicate_models_<name>.csv so the
 # Python side uses R's own weights. Run from the project root:
 #   Rscript tests/reference/replicate_models_reference.R
@@ -31,7 +32,11 @@ t_ref <- function(t) list(estimate = unname(t$estimate), statistic = unname(t$st
                           ci = unname(as.numeric(t$conf.int)))
 chi_ref <- function(s) list(statistic = unname(s$statistic), ndf = unname(s$parameter[1]),
                             ddf = unname(s$parameter[2]), p_value = unname(s$p.value))
-ratio_ref <- function(r, d) list(estimate = unname(coef(r)), se = unname(SE(r)), df = degf(d))
+coef_ref <- function(r, d) list(estimate = unname(coef(r)), se = unname(SE(r)), df = degf(d))
+domain_minus_total <- function(w, data) {   # explore.contrast(..., "all"): domain E minus all
+  e <- data$stype == "E"
+  sum(w[e] * data$api00[e]) / sum(w[e]) - sum(w * data$api00) / sum(w)
+}
 ref <- list(meta = list(survey = as.character(packageVersion("survey")),
                         r = R.version.string,
                         script = "tests/reference/replicate_models_reference.R"))
@@ -48,14 +53,15 @@ for (name in names(designs)) {
     glm_domain = glm_ref(api00 ~ ell + meals, e, gaussian()),
     glm_na = glm_ref(api00_na ~ ell + meals, d, gaussian()),
     logit = glm_ref(I(sch.wide == "Yes") ~ ell, d, quasibinomial()),
-    ratio = ratio_ref(svyratio(~api00_na, ~api99, d, na.rm = TRUE), subset(d, !is.na(api00_na))),
-    ratio_domain = ratio_ref(svyratio(~api00, ~api99, e), e),
+    ratio = coef_ref(svyratio(~api00_na, ~api99, d, na.rm = TRUE), subset(d, !is.na(api00_na))),
+    ratio_domain = coef_ref(svyratio(~api00, ~api99, e), e),
     quantile = q_ref(d, c(0.25, 0.5)),
     quantile_domain = q_ref(e, 0.5),
     ttest_group = t_ref(svyttest(api00 ~ sch.wide, d)),
     ttest_one = t_ref(svyttest(I(api00 - 650) ~ 0, d)),
     chisq_f = chi_ref(svychisq(~sch.wide + stype, d)),
-    chisq = chi_ref(svychisq(~sch.wide + stype, d, statistic = "Chisq")))
+    chisq = chi_ref(svychisq(~sch.wide + stype, d, statistic = "Chisq")),
+    against_total = coef_ref(withReplicates(d, domain_minus_total), d))
 }
 writeLines(toJSON(ref, auto_unbox = TRUE, digits = NA, pretty = TRUE, na = "null"),
            file.path(out_dir, "r_replicate_models_reference.json"))

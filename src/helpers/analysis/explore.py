@@ -36,6 +36,7 @@ from helpers.measures import Measure, Statistic, find_statistic
 from helpers.stats import compare, estimators, quantiles, tests
 from helpers.stats.arrays import t_sf, t_value
 from helpers.stats.intervals import method_note
+from helpers.stats.replicates import is_replicate, replicate_vcov
 
 #: How each kind of statistic's 95% interval is made by default (named in every table).
 CI_METHODS = {"nps": method_note("t"), "share": method_note("logit"), "mean": method_note("t"),
@@ -184,16 +185,27 @@ def contrast(market: MarketData, statistic: str, field: str, a: str, b: str = "r
 
 def _against_total(design: Any, v: np.ndarray, inside: np.ndarray) -> compare.DiffResult:
     """Mean of the domain `inside` minus the mean of all rows, linearised jointly (the domain
-    is part of the total): influence z = z_domain - z_total, its variance from the design."""
+    is part of the total): influence z = z_domain - z_total, its variance from the design. On
+    a replicate design the difference is recomputed with each replicate's weights (R
+    ``withReplicates``), on the design's df (R ``degf``)."""
     ok = ~np.isnan(v)
-    w = np.where(ok, design.w, 0.0)
-    wd = np.where(inside, w, 0.0)
     y = np.nan_to_num(v)
-    mu, mu_d = (w * y).sum() / w.sum(), (wd * y).sum() / wd.sum()
-    z = wd * (y - mu_d) / wd.sum() - w * (y - mu) / w.sum()
-    var = design.variance(z)
-    se, df = float(np.sqrt(var.var[0])), float(var.df[0])
-    diff = float(mu_d - mu)
+    if is_replicate(design):
+        def differences(weights: np.ndarray) -> np.ndarray:
+            wo, wd = weights * ok[:, None], weights * (ok & inside)[:, None]
+            with np.errstate(divide="ignore", invalid="ignore"):
+                return (y @ wd / wd.sum(axis=0) - y @ wo / wo.sum(axis=0))[:, None]
+
+        diff = float(differences(design.w[:, None])[0, 0])
+        var = replicate_vcov(design, estimate_many=differences, theta=np.array([diff]))[0, 0]
+        se, df = float(np.sqrt(var)), design.degf
+    else:
+        w = np.where(ok, design.w, 0.0)
+        wd = np.where(inside, w, 0.0)
+        mu, mu_d = (w * y).sum() / w.sum(), (wd * y).sum() / wd.sum()
+        z = wd * (y - mu_d) / wd.sum() - w * (y - mu) / w.sum()
+        lin = design.variance(z)
+        se, df, diff = float(np.sqrt(lin.var[0])), float(lin.df[0]), float(mu_d - mu)
     q = float(t_value(0.95, df))
     t_stat = diff / se if se > 0 else float("nan")
     p = float(2 * t_sf(abs(t_stat), df)) if df >= 1 and np.isfinite(t_stat) else np.nan

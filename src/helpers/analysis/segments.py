@@ -18,7 +18,7 @@ import pandas as pd
 
 from helpers.analysis.selection import Study, b2c_weighting
 from helpers.errors import ThinData, require_columns
-from helpers.stats import compare, estimators, weighting
+from helpers.stats import cell_tables, compare, estimators, weighting
 from helpers.stats.design import Design
 
 
@@ -297,7 +297,7 @@ def _b2b_trend_from_moments(data: Study, min_n: int, max_halfwidth: float) -> pd
     cells = data.full.moments(MomentQuery(
         "responses", ("account_id", "wave"), (Value("nps", "ltr", "nps"),),
         where=(("include", "true", None), ("market", "==", "B2B"))))
-    t = estimators.nps_table_cells(cells, ["wave"], design=estimators.cells_design(
+    t = cell_tables.nps_table_cells(cells, ["wave"], design=cell_tables.cells_design(
         cells, cluster="account_id"))
     return govern(t, min_n=min_n, max_halfwidth=max_halfwidth)
 

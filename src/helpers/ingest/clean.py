@@ -301,9 +301,13 @@ def company_names(files: Mapping[str, str]) -> list[str]:
     """The customers' company names in the account master (when given), to mask in comments."""
     if "accounts" not in files:
         return []
-    table = side_tables.read_table(paths.resolve(files["accounts"]))
-    col = next((c for c in COMPANY_COLUMNS if c in table), None)
-    return [] if col is None else table[col].dropna().astype(str).unique().tolist()
+    src = paths.resolve(files["accounts"])
+    names: set[str] = set()
+    for f in (sorted(q for q in src.iterdir() if not q.name.startswith(".")) if src.is_dir() else [src]):
+        table = side_tables.read_table(f)
+        col = next((c for c in COMPANY_COLUMNS if c in table), None)
+        names.update([] if col is None else table[col].dropna().astype(str))
+    return sorted(names)
 
 
 def preflight(raw_path: str | os.PathLike[str], schema_path: str | os.PathLike[str] = schema_mod.DEFAULT_SCHEMA,

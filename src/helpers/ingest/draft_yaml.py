@@ -6,9 +6,11 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from helpers.ingest.profiling import LABEL_SETS, NOT_APPLICABLE
+from helpers.paths import slug
 
 
 def fmt(value: Any) -> str:
@@ -54,3 +56,9 @@ def answers_and_quality(tpl: Mapping[str, Any]) -> list[str]:
     lines += ["", "# Quality rules (flags, never deletes).", "quality:"]
     lines += [f"  {k}: {fmt(v)}" for k, v in quality.items()]
     return lines
+
+
+def study_lines(export: Path) -> list[str]:
+    """The draft's ``study:`` entry: the export's file name as a study id, explained."""
+    return ["# The programme this export belongs to: its runs are trended together and",
+            "# reports/latest-<study> is its newest run.", f"study: {slug(export.stem)}"]

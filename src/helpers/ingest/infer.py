@@ -27,7 +27,7 @@ from typing import Any
 import pandas as pd
 
 from helpers.ingest import column_rules as rules
-from helpers.ingest.draft_yaml import answers_and_quality, entry, fmt, quoted_name
+from helpers.ingest.draft_yaml import answers_and_quality, entry, fmt, quoted_name, study_lines
 from helpers.ingest.fields import BOOLEAN_WORDS
 from helpers.ingest.pii_text import is_person_name
 from helpers.ingest.profiling import Profile, profile
@@ -513,7 +513,7 @@ def _yaml(survey: Survey, pl: _Placer, groups: dict[str, list[str]], segments: l
              f"# Source: {quoted_name(survey.path.name)} (format {survey.format}, "
              f"{len(survey.data):,} responses, "
              f"{survey.data.shape[1]} columns).",
-             f"survey: {quoted_name('Draft schema for ' + survey.path.name)}", ""]
+             f"survey: {quoted_name('Draft schema for ' + survey.path.name)}", *study_lines(survey.path), ""]
     lines += ["fields:", *(f"  {k}: {entry(v)}" for k, v in f.items()), ""]
     if headline is not None:
         lines += ["# The measure the programme reports: the export has no 0-10 recommend question.",

@@ -166,7 +166,7 @@ def run_parts(raw_path: str | os.PathLike[str],
         with catalog.staged_folder(out) as stage:
             logs, derived = _clean_each(files, sch, salt, stage,
                                         dataclasses.replace(options, speeder_fraction=frac),
-                                        need_accounts="accounts" not in given, origin=origin)
+                                        given, origin=origin)
             tally = _settle(stage, sch, frac)
             log = _merged_log(folder, logs, tally, origin)
             provided = _side_tables(stage, salt, derived, given)
@@ -194,10 +194,12 @@ def _remove(p: Path) -> None:
 
 
 def _clean_each(files: list[Path], sch: Schema, salt: str, stage: Path, options: CleanOptions,
-                need_accounts: bool, origin: Origin | None
+                given: Mapping[str, str], origin: Origin | None
                 ) -> tuple[list[dict[str, Any]], list[pd.DataFrame]]:
-    """Clean every part (rules within the part) into stage/responses.parquet/part-NNN.parquet;
-    the logs, and the accounts named in each part when no account master is given."""
+    """Clean every part (rules within the part; the company names of the account master in
+    `given` masked in comments) into stage/responses.parquet/part-NNN.parquet; the logs, and
+    the accounts named in each part when no account master is given."""
+    companies, need_accounts = clean.company_names(given), "accounts" not in given
     resp_dir = stage / "responses.parquet"
     comp_dir = stage / INPUTS["competitor_ratings"].file
     resp_dir.mkdir()
@@ -206,7 +208,7 @@ def _clean_each(files: list[Path], sch: Schema, salt: str, stage: Path, options:
         try:
             survey = readers.read_survey(f, format=options.format, encoding=options.encoding)
             res = clean.clean_responses(survey, sch, salt, options.speeder_fraction,
-                                        keep_finished=True)
+                                        keep_finished=True, companies=companies)
         except DataError as exc:
             raise exc.moved(origin.file, origin.rows_before[k]) if origin else exc from None
         del survey

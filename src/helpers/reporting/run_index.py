@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from helpers import catalog
+from helpers import catalog, paths
 from helpers.analysis import disclosure
 from helpers.errors import DataError
 from helpers.reporting import analyst_notes, cards, manifest, studies
@@ -55,7 +55,7 @@ class RunSummary:
     figures: dict[str, dict[str, Any]]
     not_available: tuple[str, ...] = ()   # titles of the sections the run could not show
     workbook: str | None = None
-    study: str = studies.DEFAULT          # the survey programme (helpers.reporting.studies)
+    study: str = paths.STUDY_DEFAULT          # the survey programme (helpers.reporting.studies)
 
 
 def read_runs(reports_dir: str | os.PathLike[str]) -> list[RunSummary]:
@@ -108,7 +108,7 @@ def _study_of(parameters: Mapping[str, Any]) -> str:
     export parameters (:func:`helpers.reporting.studies.study_id`)."""
     files = {k: Path(str(v)) for p in parameters.values() if isinstance(p, Mapping)
              for k, v in p.items() if k in ("schema_path", "raw_path") and v}
-    return studies.study_id(files) if files else studies.DEFAULT
+    return studies.study_id(files) if files else paths.STUDY_DEFAULT
 
 
 def headline_keys(runs: Sequence[RunSummary], configured: Iterable[str] = (), limit: int = 6) -> list[str]:

@@ -9,25 +9,14 @@ successful run of any study) every study has its own link ``reports/latest-<stud
 
 from __future__ import annotations
 
-import re
-import unicodedata
 from collections.abc import Mapping
 from pathlib import Path
 
 from helpers import config
 from helpers.errors import ConfigError
+from helpers.paths import STUDY_DEFAULT, slug
 
-DEFAULT = "survey"   # a run without a survey export or schema among its inputs
-LIMIT = 40           # characters of a study id
 LATEST = "latest"    # reports/latest: the newest successful run of any study
-
-
-def slug(text: str, limit: int = LIMIT) -> str:
-    """A safe folder-name form of `text`: lowercase ASCII letters, digits and single hyphens,
-    at most `limit` characters; :data:`DEFAULT` when nothing is left."""
-    plain = unicodedata.normalize("NFKD", str(text)).encode("ascii", "ignore").decode("ascii")
-    out = re.sub(r"[^a-z0-9]+", "-", plain.lower()).strip("-")[:limit].strip("-")
-    return out or DEFAULT
 
 
 def declared(schema_path: str | Path) -> str | None:
@@ -49,7 +38,7 @@ def study_id(inputs: Mapping[str, Path]) -> str:
     if named:
         return slug(named)
     export = inputs.get("raw_path") or next(iter(inputs.values()), None)
-    return slug(Path(export).stem) if export is not None else DEFAULT
+    return slug(Path(export).stem) if export is not None else STUDY_DEFAULT
 
 
 def latest_link(study: str) -> str:

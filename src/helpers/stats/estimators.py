@@ -36,7 +36,7 @@ from helpers.stats.arrays import (
     series_name,
     t_value,
 )
-from helpers.stats.design import Calibration, DeffKind, Design, Interval, resolve_design
+from helpers.stats.design import DeffKind, Design, Interval, resolve_design
 from helpers.stats.intervals import (
     ADJUSTED_WALD_PSEUDO,
     SHARE_DEFAULT,
@@ -441,14 +441,14 @@ def group_codes(df: pd.DataFrame, by: list[str]) -> Groups:
     return Groups(gid, int(gid.max()) + 1 if len(gid) and gid.max() >= 0 else 0)
 
 
-def _labels(df: pd.DataFrame, by: list[str], groups: Groups, keep: np.ndarray) -> pd.DataFrame:
+def group_labels(df: pd.DataFrame, by: list[str], groups: Groups, keep: np.ndarray) -> pd.DataFrame:
     first = np.full(groups.n, -1, dtype=np.int64)
     rows = np.flatnonzero(groups.codes >= 0)
     first[groups.codes[rows][::-1]] = rows[::-1]
     return df[by].iloc[first[keep]].reset_index(drop=True)
 
 
-def _attach_vcov(table: pd.DataFrame, gm: GroupMeans, keep: np.ndarray, scale: float) -> None:
+def attach_vcov(table: pd.DataFrame, gm: GroupMeans, keep: np.ndarray, scale: float) -> None:
     """R ``svyby(covmat=TRUE)``: covariance between the rows, and the df of each pair's union."""
     if gm.vcov is not None and gm.df_union is not None:
         table.attrs["vcov"] = gm.vcov[np.ix_(keep, keep)] * scale**2
@@ -475,12 +475,12 @@ def survey_by(df: pd.DataFrame, value: str, by: str | Sequence[str], *,
     keep = gm.n > 0
     se = np.sqrt(gm.var)
     q = t_value(level, gm.df)
-    table = _labels(df, by_cols, groups, keep).assign(
+    table = group_labels(df, by_cols, groups, keep).assign(
         estimate=gm.est[keep], se=se[keep], ci_low=(gm.est - q * se)[keep],
         ci_high=(gm.est + q * se)[keep], df=gm.df[keep], n=gm.n[keep],
         n_psu=gm.n_psu[keep], deff=gm.deff[keep], n_eff=gm.n_eff[keep],
         note=[lonely_note(int(k), dz) for k in gm.lonely[keep]], ci_method="t")
-    _attach_vcov(table, gm, keep, 1.0)
+    attach_vcov(table, gm, keep, 1.0)
     return table
 
 
@@ -524,7 +524,7 @@ def nps_table(df: pd.DataFrame, by: str | Sequence[str], score: str = "ltr", *,
                           t_value(level, dfs), ci)
     keep = gm.n > 0
     extra = {"n_clusters": gm.n_psu[keep]} if dz.clustered else {}
-    table = _labels(df, by_cols, groups, keep).assign(
+    table = group_labels(df, by_cols, groups, keep).assign(
         n=gm.n[keep], pct_promoter=100 * p_pro[keep],
         pct_passive=100 * (1 - p_pro - p_det)[keep], pct_detractor=100 * p_det[keep],
         nps=100 * gm.est[keep], se=100 * se[keep], ci_low=100 * lo[keep],
@@ -532,71 +532,5 @@ def nps_table(df: pd.DataFrame, by: str | Sequence[str], score: str = "ltr", *,
         n_psu=gm.n_psu[keep], **extra,
         note=[lonely_note(int(k), dz) for k in gm.lonely[keep]],
         ci_method=ci if design is None else design_method(ci))
-    _attach_vcov(table, gm, keep, 100.0)
-    return table
-
-
-# --------------------------------------------------------------------------- tables from moments
-def cells_design(cells: pd.DataFrame, *, strata: str | None = None, cluster: str | None = None,
-                 calibrate: Sequence[str | Sequence[str]] | None = None) -> Design:
-    """The design of the responses a moment table summarises (:mod:`helpers.stats.moments`):
-    one row per cell (its ``sw`` the weight, ``n`` the count), with the cells' strata, cluster
-    and calibration margins as columns. Every cell must lie in one PSU and one level of each
-    margin (the query's keys include them)."""
-    margins = [[m] if isinstance(m, str) else list(m) for m in (calibrate or [])]
-    cl = None if cluster is None else pd.factorize(cells[cluster])[0]
-    cal = None if not margins else Calibration(
-        tuple(_cell_levels(cells, m) for m in margins), counts=cells["n"].to_numpy(float))
-    return Design(len(cells), weights=cells["sw"].to_numpy(float),
-                  strata=None if strata is None else cells[strata], cluster=cl, calibrate=cal)
-
-
-def _cell_levels(cells: pd.DataFrame, cols: list[str]) -> np.ndarray:
-    codes = np.zeros(len(cells), np.int64)
-    for c in cols:
-        k, u = pd.factorize(cells[c])
-        codes = codes * (len(u) + 1) + k
-    return pd.factorize(codes)[0]
-
-
-def nps_table_cells(cells: pd.DataFrame, by: str | Sequence[str], value: str = "nps", *,
-                    design: Design, level: float = 0.95, ci: str | None = None,
-                    covmat: bool = False) -> pd.DataFrame:
-    """:func:`nps_table` from a moment table instead of rows: the same columns and numbers.
-
-    `cells` has ``n``, ``sw``, ``s__<value>`` and ``ss__<value>`` of the NPS score (+1/0/-1;
-    :class:`helpers.stats.moments.Value` with ``transform="nps"``) per cell, and the `by`
-    columns; `design` is :func:`cells_design` of the same cells.
-    """
-    by_cols = [by] if isinstance(by, str) else list(by)
-    require_columns(cells, [*by_cols, "n", "sw", f"s__{value}", f"ss__{value}"], "moments")
-    ci = nps_method(ci, True)
-    sw = cells["sw"].to_numpy(float)
-    s1, s2 = cells[f"s__{value}"].to_numpy(float), cells[f"ss__{value}"].to_numpy(float)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        y = np.where(sw > 0, s1 / sw, np.nan)
-    groups = group_codes(cells, by_cols)
-    gm = group_means(design, y, groups, covmat=covmat,
-                     cells=CellSums(cells["n"].to_numpy(float), s2))
-    valid = (groups.codes >= 0) & ~np.isnan(y)
-    gv = np.where(valid, groups.codes, 0)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        p_pro = np.bincount(gv, weights=np.where(valid, (s2 + s1) / 2, 0.0),
-                            minlength=groups.n) / gm.wsum
-        p_det = np.bincount(gv, weights=np.where(valid, (s2 - s1) / 2, 0.0),
-                            minlength=groups.n) / gm.wsum
-    se = np.sqrt(gm.var)
-    lo, hi = nps_interval(gm.est, se, p_pro, p_det, interval_size(gm.n.astype(float), gm.n_eff),
-                          t_value(level, gm.df), ci)
-    keep = gm.n > 0
-    extra = {"n_clusters": gm.n_psu[keep]} if design.clustered else {}
-    table = _labels(cells, by_cols, groups, keep).assign(
-        n=gm.n[keep], pct_promoter=100 * p_pro[keep],
-        pct_passive=100 * (1 - p_pro - p_det)[keep], pct_detractor=100 * p_det[keep],
-        nps=100 * gm.est[keep], se=100 * se[keep], ci_low=100 * lo[keep],
-        ci_high=100 * hi[keep], df=gm.df[keep], deff=gm.deff[keep], n_eff=gm.n_eff[keep],
-        n_psu=gm.n_psu[keep], **extra,
-        note=[lonely_note(int(k), design) for k in gm.lonely[keep]],
-        ci_method=design_method(ci))
-    _attach_vcov(table, gm, keep, 100.0)
+    attach_vcov(table, gm, keep, 100.0)
     return table

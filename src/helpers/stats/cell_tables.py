@@ -1,0 +1,88 @@
+"""Group tables from a moment table (:mod:`helpers.stats.moments`) instead of rows: one row per
+cell of responses, with their weight sums and sums of squares; the same columns and numbers as
+:func:`helpers.stats.estimators.nps_table` on the rows."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+from helpers.errors import require_columns
+from helpers.stats.arrays import t_value
+from helpers.stats.design import Calibration, Design
+from helpers.stats.estimators import (
+    CellSums,
+    attach_vcov,
+    group_codes,
+    group_labels,
+    group_means,
+    lonely_note,
+)
+from helpers.stats.intervals import design_method, interval_size, nps_interval, nps_method
+
+
+def cells_design(cells: pd.DataFrame, *, strata: str | None = None, cluster: str | None = None,
+                 calibrate: Sequence[str | Sequence[str]] | None = None) -> Design:
+    """The design of the responses a moment table summarises (:mod:`helpers.stats.moments`):
+    one row per cell (its ``sw`` the weight, ``n`` the count), with the cells' strata, cluster
+    and calibration margins as columns. Every cell must lie in one PSU and one level of each
+    margin (the query's keys include them)."""
+    margins = [[m] if isinstance(m, str) else list(m) for m in (calibrate or [])]
+    cl = None if cluster is None else pd.factorize(cells[cluster])[0]
+    cal = None if not margins else Calibration(
+        tuple(_cell_levels(cells, m) for m in margins), counts=cells["n"].to_numpy(float))
+    return Design(len(cells), weights=cells["sw"].to_numpy(float),
+                  strata=None if strata is None else cells[strata], cluster=cl, calibrate=cal)
+
+
+def _cell_levels(cells: pd.DataFrame, cols: list[str]) -> np.ndarray:
+    codes = np.zeros(len(cells), np.int64)
+    for c in cols:
+        k, u = pd.factorize(cells[c])
+        codes = codes * (len(u) + 1) + k
+    return pd.factorize(codes)[0]
+
+
+def nps_table_cells(cells: pd.DataFrame, by: str | Sequence[str], value: str = "nps", *,
+                    design: Design, level: float = 0.95, ci: str | None = None,
+                    covmat: bool = False) -> pd.DataFrame:
+    """:func:`~helpers.stats.estimators.nps_table` from a moment table instead of rows: the same columns and numbers.
+
+    `cells` has ``n``, ``sw``, ``s__<value>`` and ``ss__<value>`` of the NPS score (+1/0/-1;
+    :class:`helpers.stats.moments.Value` with ``transform="nps"``) per cell, and the `by`
+    columns; `design` is :func:`cells_design` of the same cells.
+    """
+    by_cols = [by] if isinstance(by, str) else list(by)
+    require_columns(cells, [*by_cols, "n", "sw", f"s__{value}", f"ss__{value}"], "moments")
+    ci = nps_method(ci, True)
+    sw = cells["sw"].to_numpy(float)
+    s1, s2 = cells[f"s__{value}"].to_numpy(float), cells[f"ss__{value}"].to_numpy(float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        y = np.where(sw > 0, s1 / sw, np.nan)
+    groups = group_codes(cells, by_cols)
+    gm = group_means(design, y, groups, covmat=covmat,
+                     cells=CellSums(cells["n"].to_numpy(float), s2))
+    valid = (groups.codes >= 0) & ~np.isnan(y)
+    gv = np.where(valid, groups.codes, 0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        p_pro = np.bincount(gv, weights=np.where(valid, (s2 + s1) / 2, 0.0),
+                            minlength=groups.n) / gm.wsum
+        p_det = np.bincount(gv, weights=np.where(valid, (s2 - s1) / 2, 0.0),
+                            minlength=groups.n) / gm.wsum
+    se = np.sqrt(gm.var)
+    lo, hi = nps_interval(gm.est, se, p_pro, p_det, interval_size(gm.n.astype(float), gm.n_eff),
+                          t_value(level, gm.df), ci)
+    keep = gm.n > 0
+    extra = {"n_clusters": gm.n_psu[keep]} if design.clustered else {}
+    table = group_labels(cells, by_cols, groups, keep).assign(
+        n=gm.n[keep], pct_promoter=100 * p_pro[keep],
+        pct_passive=100 * (1 - p_pro - p_det)[keep], pct_detractor=100 * p_det[keep],
+        nps=100 * gm.est[keep], se=100 * se[keep], ci_low=100 * lo[keep],
+        ci_high=100 * hi[keep], df=gm.df[keep], deff=gm.deff[keep], n_eff=gm.n_eff[keep],
+        n_psu=gm.n_psu[keep], **extra,
+        note=[lonely_note(int(k), design) for k in gm.lonely[keep]],
+        ci_method=design_method(ci))
+    attach_vcov(table, gm, keep, 100.0)
+    return table
