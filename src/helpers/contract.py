@@ -106,9 +106,9 @@ SECTIONS: dict[str, Needs] = {
                                   fields=("account_id",), inputs=("invitations",)),
     # 05_score_integrity
     "integrity.reps": Needs("Gamed or pressured scores by rep", market=B2B,
-                            fields=("rep_id", "ltr"), drivers=2),
+                            fields=("rep_id",), drivers=2),
     "integrity.concessions": Needs("Concessions and scores", market=B2B,
-                                   fields=("account_id", "submitted_at", "ltr"),
+                                   fields=("account_id", "submitted_at"),
                                    inputs=("concessions",),
                                    waves=2),
     # 08_account_programme and 09_follow_up_list

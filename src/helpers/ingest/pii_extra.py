@@ -231,13 +231,23 @@ _PLACE_NAME = rf"{_PLACE_CAP}(?:[\s-]+(?:(?:la|le|les|de|du|des|sur|en|lès|am|a
 _PLACE = re.compile(
     rf"\b(?i:magasins?|stores?|shops?|branch|filiale|tienda|negozio|winkel|boutique|agence|"
     rf"jardinerie|office|site)\s+(?i:de|d'|d’|du|à|a|in|at|en|di|van|of)\s*({_PLACE_NAME})"
-    rf"|\b((?:Saint|Sainte|St|Ste|San|Santa|Santo|Sankt|São|Bad)[\s.-]+{_PLACE_NAME})")
+    rf"|\b((?:Saint|Sainte|St|Ste|San|Santa|Santo|Sankt|São|Bad|North|South|East|West|New|Nova)"
+    rf"[\s.-]+{_PLACE_NAME})")
+_PLACE_PREPOSITION = re.compile(r"(?:^|[^\w])(?:in|near|around|outside|across|throughout|within|im|"
+                                r"nahe|em|dans|chez)\s+(?:(?:the|der|die|dem|den|o|a|os|as)\s+)?$", re.I)
 
 
 def place_spans(text: str) -> list[tuple[int, int]]:
     """Places, which are not names: the capitalised words after a shop word and a preposition
-    ("magasin de Ville la Grand", "store in Leeds") or after Saint / Ste / San ..."""
+    ("magasin de Ville la Grand", "store in Leeds") or after Saint / San / North / New ..."""
     return [m.span(1) if m.group(1) else m.span(2) for m in _PLACE.finditer(text)]
+
+
+def after_place_preposition(text: str, span: tuple[int, int]) -> bool:
+    """A name found right after a preposition of place is a place ("in Brooklyn", "em Mato
+    Grosso", "chez Leroy Merlin"; not "in Anna's team")."""
+    return bool(_PLACE_PREPOSITION.search(text[max(0, span[0] - 24):span[0]])) \
+        and not re.search(r"['’]s?\b", text[span[0]:span[1]])
 
 
 def _cyrillic_spans(text: str) -> list[tuple[int, int]]:

@@ -135,6 +135,7 @@ def in_words(text: str, name: str | None) -> str:
     as the headline's `name` when the programme has no LTR."""
     if name is None:
         return text
+    text = text.replace("detractor accounts", f"low-{name} accounts")
     return re.sub(r"(?<![A-Za-z])nps(?![A-Za-z])", name.lower(),
                   re.sub(r"\bNPS\b", name, text))
 
