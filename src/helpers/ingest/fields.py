@@ -55,7 +55,8 @@ def mapped(survey: readers.Survey, sch: Schema) -> dict[str, str]:
         for name, spec in specs.items():
             col = schema_mod.locate(spec, cols, survey.questions, survey.import_ids)
             if col is None:
-                raise DataError(f"{section}.{name}: no column matches {spec.source!r} in "
+                source = repr(spec.source) if len(spec.source) <= 60 else f"the {section}.{name} pattern"
+                raise DataError(f"{section}.{name}: no column matches {source} in "
                                 f"{Path(survey.path).name}", file=sch.where(f"{section}.{name}"),
                                 expected=f"a column of the export (it has {_some(cols)}); fix or "
                                          "remove this entry")
@@ -64,7 +65,7 @@ def mapped(survey: readers.Survey, sch: Schema) -> dict[str, str]:
 
 
 def _some(cols: list[str], k: int = 8) -> str:
-    shown = ", ".join(repr(c) for c in cols[:k])
+    shown = ", ".join(repr(c if len(c) <= 40 else c[:39] + "…") for c in cols[:k])
     return shown + (f" and {len(cols) - k} more" if len(cols) > k else "")
 
 
