@@ -172,7 +172,7 @@ def _is_given(word: str) -> bool:
 
 def mask_numbers(text: str) -> str:
     """Customer numbers and dates of birth (before phones and dates are read)."""
-    if not any(ch.isdigit() for ch in text):
+    if not any(map(str.isdigit, text)):
         return text
     t = _BIRTH.sub(lambda m: m.group(1) + "[date of birth]", text) if _has_any(text, _BIRTH_KEYS) \
         else text

@@ -38,6 +38,8 @@ from functools import cache
 from pathlib import Path
 
 import phonenumbers
+from phonenumbers import phonenumbermatcher as _pn_matcher
+from phonenumbers import phonenumberutil as _pn_util
 from stdnum import iban, luhn
 from stdnum.be import nn as be_nn
 from stdnum.de import idnr as de_idnr
@@ -81,6 +83,12 @@ _ID_DIGITS = re.compile(r"(?<![\w])\d(?:[ .\-]?\d){8,14}(?![\w])")
 _ID_CHECKS: tuple[Callable[[str], bool], ...] = (
     nl_bsn.is_valid, de_idnr.is_valid, fr_nir.is_valid, pl_pesel.is_valid, be_nn.is_valid,
     se_pnr.is_valid, dk_cpr.is_valid, gb_nhs.is_valid)
+#: Digits each national-ID check accepts (its validator's length rule, after its separators
+#: are removed): a run of any other length is not tried.
+_ID_LENGTHS: dict[Callable[[str], bool], tuple[int, ...]] = {
+    nl_bsn.is_valid: tuple(range(1, 10)), de_idnr.is_valid: (11,), fr_nir.is_valid: (15,),
+    pl_pesel.is_valid: (11,), be_nn.is_valid: (11,), se_pnr.is_valid: (10, 12), dk_cpr.is_valid: (10,),
+    gb_nhs.is_valid: (10,)}
 _PHONE_REGIONS = ("GB", "US", "DE", "FR", "NL", "ES", "IT", "BE", "IE", "AT", "CH", "SE", "PL")
 
 _CAP = r"[A-ZÀ-ÖØ-Þ][\w'’-]*"
@@ -213,7 +221,7 @@ def _card_ok(candidate: str) -> bool:
 
 def _id_ok(candidate: str) -> bool:
     digits = re.sub(r"\D", "", candidate)
-    return any(_quiet(check, digits) for check in _ID_CHECKS)
+    return any(_quiet(check, digits) for check in _ID_CHECKS if len(digits) in _ID_LENGTHS[check])
 
 
 def _es_ok(candidate: str) -> bool:
@@ -243,27 +251,62 @@ def _international_phones(text: str) -> str:
 
 
 def _phones(text: str) -> str:
-    """libphonenumber's matcher in each region, then any run of 8+ digits."""
-    if sum(ch.isdigit() for ch in text) < 7:
+    """Any run of 8+ digits, and libphonenumber's matcher in each region where it can find more."""
+    if sum(map(str.isdigit, text)) < 7:
         return text
-    spans: list[tuple[int, int]] = []
-    for region in _PHONE_REGIONS:
-        for m in phonenumbers.PhoneNumberMatcher(text, region, leniency=phonenumbers.Leniency.VALID):
-            spans.append((m.start, m.end))
-    for run in _DIGITS.finditer(text):
-        if sum(ch.isdigit() for ch in run.group()) >= 8 and not _DATE.fullmatch(run.group()):
-            spans.append(run.span())
+    spans = _digit_runs(text)
+    if _matcher_may_add(text, spans):
+        for region in _PHONE_REGIONS:
+            for m in phonenumbers.PhoneNumberMatcher(text, region, leniency=phonenumbers.Leniency.VALID):
+                spans.append((m.start, m.end))
     return _replace_spans(text, spans, "[phone]")
 
 
-def _replace_spans(text: str, spans: list[tuple[int, int]], label: str) -> str:
+def _digit_runs(text: str) -> list[tuple[int, int]]:
+    """Spans of the runs of 8+ digits that are not dates."""
+    return [run.span() for run in _DIGITS.finditer(text)
+            if sum(map(str.isdigit, run.group())) >= 8 and not _DATE.fullmatch(run.group())]
+
+
+# libphonenumber's matcher only looks at runs of digits, its punctuation (which holds "x"),
+# brackets and plus signs, with an extension after them; a number it calls valid has at least
+# _MIN_PHONE_DIGITS digits, and starts at a bracket, a plus sign or a digit.
+_PHONE_ZONE = re.compile("[" + _pn_util._VALID_PUNCTUATION + _pn_matcher._OPENING_PARENS
+                         + _pn_matcher._CLOSING_PARENS + _pn_util._PLUS_CHARS + r"\d]+", re.I)
+_PHONE_CORE = re.compile("[" + _pn_matcher._OPENING_PARENS + _pn_util._PLUS_CHARS + r"\d].*\d", re.S)
+_PHONE_EXTENSION = re.compile(_pn_util._EXTN_PATTERNS_FOR_MATCHING, _pn_util._REGEX_FLAGS)
+_MIN_PHONE_DIGITS = 4
+
+
+def _matcher_may_add(text: str, spans: list[tuple[int, int]]) -> bool:
+    """Whether libphonenumber's matcher could find a phone outside `spans` (the digit runs
+    masked anyway): an extension anywhere, or a stretch of its characters with 4+ digits
+    that no span covers. Otherwise its matches would change nothing, so it is not run."""
+    if _PHONE_EXTENSION.search(text):
+        return True
+    covered = _merged(spans)
+    for zone in _PHONE_ZONE.finditer(text):
+        core = _PHONE_CORE.search(zone.group())
+        if core is None or sum(ch.isdigit() or ch in "xX" for ch in core.group()) < _MIN_PHONE_DIGITS:
+            continue
+        start, end = zone.start() + core.start(), zone.start() + core.end()
+        if not any(a <= start and end <= b for a, b in covered):
+            return True
+    return False
+
+
+def _merged(spans: list[tuple[int, int]]) -> list[list[int]]:
     merged: list[list[int]] = []
     for start, end in sorted(spans):
         if merged and start <= merged[-1][1]:
             merged[-1][1] = max(merged[-1][1], end)
         else:
             merged.append([start, end])
-    for start, end in reversed(merged):
+    return merged
+
+
+def _replace_spans(text: str, spans: list[tuple[int, int]], label: str) -> str:
+    for start, end in reversed(_merged(spans)):
         text = text[:start] + label + text[end:]
     return text
 
@@ -357,9 +400,7 @@ def mask_text(text: str, context: MaskContext | None = None) -> str:
     """One comment with every kind of personal data replaced by its placeholder; `context`
     adds a programme's company names and its own vocabulary (never masked as names)."""
     keep = context.keep if context is not None else frozenset()
-    t = _URL.sub("[url]", text)
-    t = _EMAIL.sub("[email]", t)
-    t = _EMAIL_SPELT.sub("[email]", t)
+    t = _emails_and_urls(text)
     t = pii_extra.mask_contacts(t)
     t = pii_extra.mask_companies(t, context)
     t = pii_extra.mask_numbers(t)
@@ -386,12 +427,18 @@ def mask_text(text: str, context: MaskContext | None = None) -> str:
     return _replace_spans(t, names, "[name]")
 
 
+def _emails_and_urls(text: str) -> str:
+    """Web addresses, e-mails and e-mails written with "(at)"; each pattern only where the
+    characters it needs occur ("://" or "www.", "@", a bracket)."""
+    t = _URL.sub("[url]", text) if "://" in text or "www." in text.lower() else text
+    t = _EMAIL.sub("[email]", t) if "@" in t else t
+    return _EMAIL_SPELT.sub("[email]", t) if "(" in t or "[" in t or "{" in t else t
+
+
 def mask_contact_details(text: str) -> str:
     """Only the contact details of a text (web addresses, e-mails, handles, phone numbers): for
     values many respondents share, such as a segment's levels, which are no one's name."""
-    t = _URL.sub("[url]", text)
-    t = _EMAIL.sub("[email]", t)
-    t = _EMAIL_SPELT.sub("[email]", t)
+    t = _emails_and_urls(text)
     t = pii_extra.mask_contacts(t)
     t = _international_phones(t)
     return _phones(t)
