@@ -127,7 +127,7 @@ def _shared_text(nps_table: pd.DataFrame, flagged: list[str], tmp: Path) -> str:
     metrics = integrity.headline_metrics(audit, nps_table)
     art = summary.Artefacts(run_dir=tmp, metrics={"05_score_integrity": metrics}, tables={})
     texts = [summary.integrity_finding(art, min_n=MIN_N).text]
-    ax = integrity_charts.nps_with_without(nps_table, min_n=MIN_N)
+    ax = integrity_charts.with_without(nps_table, min_n=MIN_N)
     fig = ax.figure
     texts += [chart_text.alt_text(fig)] + [t.get_text() for a in fig.axes for t in a.texts]
     texts += [f"{r.label} {r.estimate:+.1f} [{r.ci_low:+.1f}, {r.ci_high:+.1f}] {charts.n_text(r.n)}"
@@ -153,7 +153,7 @@ def test_no_shared_figure_gives_the_flagged_teams_count_or_score(programme: str,
     exact 117; with a flagged total below min_n the two NPS gave that group's score."""
     sizes = PROGRAMMES[programme]
     df, flagged = _programme(sizes)
-    nps_table = integrity.nps_with_without(df, flagged)
+    nps_table = integrity.with_without(df, flagged)
     n_all, n_without = (int(n) for n in nps_table["n"])
     text = _shared_text(nps_table, flagged, tmp_path)
     numbers = _exact_numbers(text)

@@ -402,3 +402,14 @@ def test_fast_auc_equals_scikit_learn_with_ties() -> None:
     y = rng.integers(0, 2, 500)
     score = rng.integers(0, 6, 500) + 0.5 * y  # many ties
     assert drivers._auc(y, score) == pytest.approx(roc_auc_score(y, score), abs=1e-12)
+
+
+def test_importance_chart_draws_an_interval_beside_its_estimate() -> None:
+    """With few resamples a percentile interval can lie to one side of the estimate: the chart
+    draws its whisker from the estimate instead of failing (it did, on a real run)."""
+    from helpers.reporting import driver_charts
+
+    imp = pd.DataFrame({"share": [0.5, 0.3], "share_ci_low": [0.52, 0.1],
+                        "share_ci_high": [0.7, 0.4]}, index=["a", "b"])
+    ax = driver_charts.driver_importance(imp)
+    assert len(ax.patches) == 2

@@ -214,7 +214,7 @@ def test_every_real_report_opens_cleanly_in_headless_chromium(run):
         assert by_page[leadership].scripts == 0  # leadership pages stay static
     assert by_page["06_executive_summary"].scorecard_above_fold, by_page["06_executive_summary"].fold
     for analysis in ("01_clean_survey", "02_segments", "03_promoter_drivers",
-                     "04_leaders_vs_laggards", "05_score_integrity"):
+                     "04_leaders_vs_laggards", "05_score_integrity", "08_account_programme"):
         assert by_page[analysis].chart_above_fold, (analysis, by_page[analysis].chart)
     inter = by_page["02_segments"].interactive  # analysts sort, filter and search
     assert inter["enhanced"] >= 2 and inter["search_all_match"] and inter["aria"] == "ascending"

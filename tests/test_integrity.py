@@ -227,13 +227,33 @@ def test_write_flags_keeps_ids(tmp_path, gamed_evidence: pd.DataFrame) -> None:
 
 
 def test_nps_with_without(gamed: pd.DataFrame) -> None:
-    out = integrity.nps_with_without(gamed, ["R03", "R11"]).set_index("label")
+    out = integrity.with_without(gamed, ["R03", "R11"]).set_index("label")
     honest = gamed.loc[~gamed["rep_id"].isin(["R03", "R11"]), "ltr"]
     truth = 100 * ((honest >= 9).mean() - (honest <= 6).mean())
     assert out.loc["without flagged reps", "estimate"] == pytest.approx(truth)
     assert out.loc["all responses", "estimate"] > out.loc["without flagged reps", "estimate"]
     assert out.loc["without flagged reps", "n"] == len(honest)
     assert (out["ci_low"] < out["estimate"]).all() and (out["estimate"] < out["ci_high"]).all()
+
+
+def test_with_without_in_the_headline_of_a_satisfaction_programme(gamed: pd.DataFrame) -> None:
+    """CSAT % top-2 box with and without the flagged reps: the shares of 4-5 answers by hand,
+    named as the statistic (no NPS)."""
+    csat = Measure.define("csat", scale=(1, 5), rule="top_box", name="CSAT")
+    sat = gamed.assign(csat=np.clip(np.round(1 + 0.4 * gamed["ltr"]), 1, 5)).drop(columns="ltr")
+    out = integrity.with_without(sat, ["R03", "R11"], csat)
+    honest = sat.loc[~sat["rep_id"].isin(["R03", "R11"]), "csat"]
+    got = out.set_index("label")["estimate"]
+    assert got["all responses"] == pytest.approx(100 * (sat["csat"] >= 4).mean())
+    assert got["without flagged reps"] == pytest.approx(100 * (honest >= 4).mean())
+    assert out.attrs["statistic"]["key"] == "csat_top2" and out.attrs["ci_method"] == "logit"
+    assert (out["ci_low"] >= 0).all() and (out["ci_high"] <= 100).all()
+    metrics = integrity.headline_metrics(integrity.integrity_index(integrity.evidence(
+        sat, ITEMS, measure=csat)), out)
+    assert {"csat_top2_all", "csat_top2_without_flagged"} <= set(metrics)
+    assert not any("nps" in k for k in metrics)
+    ax = integrity_charts.with_without(out, min_n=5)
+    assert "CSAT" in ax.get_title() and "NPS" not in ax.get_title() + ax.get_xlabel()
 
 
 def test_bad_data_raises_data_error() -> None:
@@ -291,7 +311,7 @@ def test_leadership_outputs_never_show_rep_ids(gamed_evidence: pd.DataFrame) -> 
     assert {"Rep A", "Rep B"} <= {t.get_text() for t in ax.texts}
     checks = integrity.check_table(gamed_evidence, names)
     assert checks.index[0] == "Rep A" and "ltr_residual" in checks and len(checks) == 16
-    metrics = integrity.headline_metrics(audit, integrity.nps_with_without(
+    metrics = integrity.headline_metrics(audit, integrity.with_without(
         simulate(), flagged))
     assert metrics["reps_flagged"] == {"estimate": len(flagged), "n": 16}
     assert {"estimate", "se", "ci_low", "ci_high", "n"} <= set(metrics["nps_without_flagged"])

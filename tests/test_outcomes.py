@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -9,6 +11,7 @@ import pytest
 from helpers import catalog, paths
 from helpers.analysis import outcomes
 from helpers.errors import ArgumentError, DataError
+from helpers.measures import Measure
 from helpers.reporting import charts
 
 # R datasets::sleep, extra by group (Student 1908); R 4.x `t.test(extra ~ group, data = sleep)`
@@ -209,6 +212,27 @@ def test_revenue_at_risk_rules_and_segments() -> None:
     assert maj.iloc[-1]["n"] == (acc["pct_detractor"] > 50).sum()
     with pytest.raises(ArgumentError, match="rule"):   # a bad call, not bad data
         outcomes.revenue_at_risk(acc, rule="vibes")
+
+
+def test_revenue_at_risk_on_the_headline_of_a_satisfaction_programme() -> None:
+    """Without the LTR the accounts at risk are those with CSAT % top-2 box under 50 (the
+    planted laggards), named in the measure's words; a CES mean is at risk above its midpoint."""
+    acc = _book().drop(columns=["nps", "pct_detractor"])
+    acc["estimate"] = np.where(acc["group"] == "laggard", 35.0, 70.0)
+    csat = Measure.define("csat", scale=(1, 5), rule="top_box", name="CSAT")
+    risk = outcomes.revenue_at_risk(acc, by="tier", n_draws=300, measure=csat)
+    total = risk.iloc[-1]
+    laggards = acc["group"] == "laggard"
+    assert total["n"] == laggards.sum()
+    assert total["arr_at_risk"] == pytest.approx(acc.loc[laggards, "arr"].sum())
+    assert set(risk["accounts"]) == {"low-CSAT accounts"} and total["rule"] == "low csat_top2"
+    assert outcomes.at_risk_words(csat) == "low-CSAT accounts"
+    metrics = outcomes.headline_metrics(risk=risk)
+    assert metrics["revenue_at_risk_expected_churn_arr"]["accounts"] == "low-CSAT accounts"
+    ces = replace(Measure.define("ces", scale=(1, 7), rule="mean", name="CES"),
+                  higher_is_better=False)
+    effort = acc.assign(estimate=np.where(laggards, 5.5, 2.5))
+    assert outcomes.revenue_at_risk(effort, n_draws=300, measure=ces).iloc[-1]["n"] == laggards.sum()
 
 
 def test_gap_value_by_segment_sums_to_segment_arr() -> None:

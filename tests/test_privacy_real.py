@@ -66,7 +66,7 @@ def test_garden_export_masking_precision_and_recall(garden: dict, capsys) -> Non
               f"placeholders right {g['right']}/{g['right'] + g['wrong']} = {precision:.1%} "
               f"(before issue 22: 45/80 = 56.2%, recall 53/61); pooled recall {g['found']}/{g['parts']} = "
               f"{recall:.1%}; wrong: {g['wrong_examples']}")
-    assert precision >= 0.65
+    assert precision >= 0.66
     assert recall >= 0.85
 
 

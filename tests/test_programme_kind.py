@@ -27,6 +27,7 @@ from helpers.reporting import cards
 
 SAT = "Overall, how satisfied are you with your visit?"
 ITEMS = ("Staff friendliness", "Cleanliness", "Waiting time", "Value for money")
+GAMING_REP = "AM03"  # presses six in ten of their customers into "Very satisfied"
 
 
 class ACCOUNTS:
@@ -44,6 +45,20 @@ class ACCOUNTS:
                                                           strict=True)]
 
     @staticmethod
+    def rep_of(account: str) -> str:
+        """The account manager of an account: six managers, five accounts each."""
+        return f"AM{int(account[1:]) % 6 + 1:02d}" if account else ""
+
+    @staticmethod
+    def concessions(path: Path) -> None:
+        """Discounts given in March, before the first wave, to three of every five accounts."""
+        ids = [j for j in range(ACCOUNTS.n) if j % 5 < 3]
+        pd.DataFrame({"account_id": [f"A{j:03d}" for j in ids],
+                      "rep_id": [ACCOUNTS.rep_of(f"A{j:03d}") for j in ids],
+                      "date": "2025-03-15", "type": "discount",
+                      "value": [1_000 + 100 * j for j in ids]}).to_csv(path, index=False)
+
+    @staticmethod
     def master(path: Path) -> None:
         """The account master: ARR and next-period renewal (higher ids renew more)."""
         ids = np.arange(ACCOUNTS.n)
@@ -54,7 +69,8 @@ class ACCOUNTS:
 
 
 def satisfaction_export(path: Path, n: int = 360, seed: int = 11) -> None:
-    """Satisfaction (1-5 words) driven by staff friendliness and waiting time (1-10 items)."""
+    """Satisfaction (1-5 words) driven by staff friendliness and waiting time (1-10 items);
+    one account manager (:data:`GAMING_REP`) presses customers into the top mark."""
     rng = np.random.default_rng(seed)
     items = {k: np.clip(np.round(6.5 + rng.normal(0, 2, n)), 1, 10).astype(int) for k in ITEMS}
     z = (0.5 * (items["Staff friendliness"] - 6.5) + 0.3 * (items["Waiting time"] - 6.5)
@@ -66,7 +82,7 @@ def satisfaction_export(path: Path, n: int = 360, seed: int = 11) -> None:
                "clean store, easy to find things", "prices are too high for what you get",
                "quick service and good advice", "the queue was slow and no one helped"]
     days = pd.to_timedelta(rng.integers(0, 180, n), unit="D")
-    pd.DataFrame({
+    frame = pd.DataFrame({
         "Response ID": [f"R_{i:04d}" for i in range(n)],
         "Date": (pd.Timestamp("2025-04-01") + days).strftime("%Y-%m-%d"),
         SAT: [words[v] for v in sat],
@@ -75,7 +91,32 @@ def satisfaction_export(path: Path, n: int = 360, seed: int = 11) -> None:
         "Store": rng.choice(["Lyon", "Paris", "Nantes"], n),
         "Channel": rng.choice(["In store", "Online"], n),
         "Comment": [f"{phrases[i % 6]} ({i % 17})" for i in range(n)],
-    }).to_csv(path, index=False)
+    })
+    frame["Account manager"] = frame["Account ID"].map(ACCOUNTS.rep_of)
+    _plant_contacts(frame)
+    pressed = (frame["Account manager"] == GAMING_REP) & (np.random.default_rng(99).random(n) < 0.6)
+    frame.loc[pressed, SAT] = words[5]  # the planted gaming rep: a top mark whatever the visit
+    frame.to_csv(path, index=False)
+
+
+#: Contact details planted in every kind of column (issue 22, point 2); none may reach a report.
+CONTACTS = ("jane.doe@example.com", "+44 20 7946 0958", "p7@mail.example", "joe%40ex.com",
+            "+33 6 12 34 56 78", "0612345678", "Schmidt", "+44 20 7946 0959")
+
+
+def _plant_contacts(frame: pd.DataFrame) -> None:
+    """An e-mail as one response id, a phone as one store, contacts in comments, a contact-details
+    question, a URL with an e-mail parameter and an "other" free text: none changes a figure."""
+    n = len(frame)
+    frame.loc[3, "Response ID"] = CONTACTS[0]
+    frame.loc[5, "Store"] = CONTACTS[7]
+    frame.loc[frame.index % 40 == 7, "Comment"] += f" - call me on {CONTACTS[1]} or mail {CONTACTS[2]}"
+    frame["Your contact details (optional)"] = [
+        f"Jane Doe, {CONTACTS[0]}, {CONTACTS[4]}" if i % 9 == 0 else "" for i in range(n)]
+    frame["Referrer URL"] = [f"https://shop.example/survey?email={CONTACTS[3]}&id={i}" if i % 11 == 0
+                             else "https://shop.example/survey" for i in range(n)]
+    frame["Other (please specify)"] = [
+        f"tel {CONTACTS[5]}, ask for Anna {CONTACTS[6]}" if i % 13 == 0 else "" for i in range(n)]
 
 
 def _params(tmp: Path) -> Path:
@@ -97,12 +138,15 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> dict:
     export, draft = tmp / "satisfaction.csv", tmp / "survey.yaml"
     satisfaction_export(export)
     ACCOUNTS.master(tmp / "accounts.csv")
-    out: dict = {"draft": draft, "export": export}
+    ACCOUNTS.concessions(tmp / "concessions.csv")
+    out: dict = {"draft": draft, "export": export, "concessions": tmp / "concessions.csv",
+                 "accounts": tmp / "accounts.csv", "tmp": tmp}
     assert cli.main(["schema", "infer", str(export), "--out", str(draft)]) == 0
     assert cli.main(["check", str(export), "--schema", str(draft)]) == 0
     code = cli.main(["run", "--params", str(_params(tmp)), "--out", str(tmp / "reports"),
                      "--raw", str(export), "--schema", str(draft),
-                     "--accounts", str(tmp / "accounts.csv")])
+                     "--accounts", str(tmp / "accounts.csv"),
+                     "--concessions", str(tmp / "concessions.csv")])
     latest = (tmp / "reports" / "latest").resolve()
     out["manifest"] = json.loads((latest / "manifest.json").read_text())
     assert code == 0, [(n["name"], n.get("error")) for n in out["manifest"]["notebooks"]]
@@ -154,6 +198,67 @@ def test_leaders_and_laggards_are_ranked_by_the_headline(run: dict) -> None:
     assert set(summary["group"]) >= {"leader", "laggard"}
 
 
+def _b2b_top2(run: dict) -> pd.DataFrame:
+    """The export's business responses with their wave and CSAT top-2 box (0 / 100), by hand."""
+    raw = pd.read_csv(run["export"], keep_default_na=False)
+    raw = raw[raw["Account ID"] != ""].assign(at=lambda d: pd.to_datetime(d["Date"]))
+    return raw.assign(wave=pd.PeriodIndex(raw["at"], freq="Q").astype(str),
+                      top2=100.0 * raw[SAT].isin(["Satisfied", "Very satisfied"]))
+
+
+def test_score_integrity_runs_on_the_headline(run: dict) -> None:
+    """05's rep checks and concessions run on CSAT: the with/without-flagged-reps table is the
+    CSAT % top-2 box of the business responses, and the concession lift the within-account
+    slope of the account-wave CSAT on a concession before the wave, both computed by hand."""
+    latest = run["latest"]
+    assert not {"integrity.reps", "integrity.concessions"} & {
+        r["section"] for r in cards.not_available(latest)}
+    b2b = _b2b_top2(run)
+    flags = pd.read_csv(latest / "integrity_flags.csv")
+    flagged = set(flags.loc[flags["flagged"].astype(bool), "rep_id"].astype(str))
+    assert flagged == {GAMING_REP}  # the planted rep, on share of top answers and the residual
+    table = pd.read_parquet(latest / "tables" / "integrity_nps.parquet").set_index("label")
+    assert table.loc["all responses", "estimate"] == pytest.approx(b2b["top2"].mean())
+    assert table.loc["without flagged reps", "estimate"] == pytest.approx(
+        b2b.loc[b2b["Account manager"] != GAMING_REP, "top2"].mean())
+    assert table.loc["without flagged reps", "estimate"] < table.loc["all responses", "estimate"]
+    metrics = json.loads((latest / "metrics" / "05_score_integrity.json").read_text())
+    assert {"csat_top2_all", "csat_top2_without_flagged"} <= set(metrics)
+    assert metrics["reps_flagged"]["n"] == 6
+    waves = b2b.groupby(["Account ID", "wave"]).agg(y=("top2", "mean"), first=("at", "min"),
+                                                    last=("at", "max")).reset_index()
+    prev = waves.groupby("Account ID")["last"].shift(1)
+    start = waves["first"] - pd.Timedelta(days=120)
+    opened = prev.where(prev > start, start)
+    given = set(pd.read_csv(run["concessions"])["account_id"])
+    waves["t"] = (waves["Account ID"].isin(given) & (opened < pd.Timestamp("2025-03-15"))
+                  & (waves["first"] >= pd.Timestamp("2025-03-15"))).astype(float)
+    yd = waves["y"] - waves.groupby("Account ID")["y"].transform("mean")
+    td = waves["t"] - waves.groupby("Account ID")["t"].transform("mean")
+    lift = pd.read_parquet(latest / "tables" / "integrity_concessions.parquet")
+    assert lift.loc[lift["effect"] == "after a concession", "estimate"].iloc[0] == \
+        pytest.approx((td * yd).sum() / (td * td).sum())
+    assert lift["effect"].str.contains("account-CSAT point").any()
+    page = (latest / "05_score_integrity.html").read_text(encoding="utf-8")
+    assert "CSAT" in page and "likelihood-to-recommend" not in page
+
+
+def test_revenue_at_risk_runs_on_the_headline(run: dict) -> None:
+    """The ARR at risk is that of the accounts where fewer than half the contacts are satisfied
+    (CSAT % top-2 box under 50 in the reported wave, by hand), called low-CSAT accounts."""
+    latest = run["latest"]
+    b2b = _b2b_top2(run)
+    share = b2b[b2b["wave"] == b2b["wave"].max()].groupby("Account ID")["top2"].mean()
+    arr = pd.read_csv(run["accounts"]).set_index("account_id")["arr"]
+    risk = pd.read_parquet(latest / "tables" / "revenue_at_risk.parquet")
+    total = risk[risk["segment"] == "Total"].iloc[0]
+    assert total["n"] == (share < 50).sum() > 0 and total["accounts"] == "low-CSAT accounts"
+    assert total["arr_at_risk"] == pytest.approx(arr[share.index[share < 50]].sum())
+    assert "low-CSAT accounts" in (latest / "04_leaders_vs_laggards.html").read_text()
+    assert "detractor accounts" not in (latest / "04_leaders_vs_laggards.html").read_text()
+    assert "low-CSAT accounts" in (latest / "06_executive_summary.html").read_text()
+
+
 def test_no_page_workbook_or_summary_says_nps(run: dict) -> None:
     latest = run["latest"]
     pages = sorted(latest.glob("*.html"))
@@ -168,6 +273,24 @@ def test_no_page_workbook_or_summary_says_nps(run: dict) -> None:
                 assert not re.search(r"\bNPS\b", book.read(name).decode("utf-8")), name
     summary = (latest / "06_executive_summary.html").read_text(encoding="utf-8")
     assert "CSAT" in summary
+
+
+def test_no_contact_detail_reaches_the_processed_data_or_the_reports(run: dict) -> None:
+    """Contacts planted in an id, a segment, the comments, a contact-details question, a URL and
+    an "other" text: none is in data/processed or anywhere in the run's reports folder."""
+    processed = run["tmp"] / "processed"
+    files = [p for folder in (processed, run["tmp"] / "reports") for p in folder.rglob("*") if p.is_file()]
+    assert any(p.suffix == ".html" for p in files) and any(p.suffix == ".parquet" for p in files)
+    for p in files:
+        if p.suffix == ".parquet":
+            text = pd.read_parquet(p).astype(str).to_csv()
+        elif p.suffix in (".xlsx", ".zip"):
+            with zipfile.ZipFile(p) as book:
+                text = "".join(book.read(m).decode("utf-8", "replace") for m in book.namelist())
+        else:
+            text = p.read_bytes().decode("utf-8", "replace")
+        found = [c for c in CONTACTS if c in text]
+        assert not found, (str(p.relative_to(processed.parent)), found)
 
 
 def _survey(tmp_path: Path, data: pd.DataFrame) -> Survey:

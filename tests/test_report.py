@@ -288,6 +288,27 @@ def test_integrity_finding_with_exclusions_and_flags(run_art: summary.Artefacts)
     assert list(f.table["label"]) == ["all responses", "without flagged teams"]
 
 
+def test_integrity_and_revenue_findings_of_a_satisfaction_programme(tmp_path: Path) -> None:
+    """Without the LTR the findings name the headline (CSAT, a share in %) and the low-CSAT
+    accounts, never NPS or detractors."""
+    catalog.save_metrics({"reps_flagged": {"estimate": 1, "n": 6},
+                          "csat_top2_all": {**_fig(47.7, 33.2, 62.6, 218), "name": "CSAT",
+                                            "unit": "pct"},
+                          "csat_top2_without_flagged": {**_fig(45.0, 30.1, 60.2, 180),
+                                                        "name": "CSAT", "unit": "pct"}},
+                         "05_score_integrity", tmp_path)
+    catalog.save_metrics({"revenue_at_risk_expected_churn_arr": {
+        **_fig(3.53e5, 2.51e5, 4.79e5, 9), "accounts": "low-CSAT accounts"}},
+        "04_leaders_vs_laggards", tmp_path)
+    art = summary.load_artefacts(tmp_path)
+    f = summary.integrity_finding(art, min_n=5)
+    assert "B2B CSAT across the waves analysed, all responses: 47.7% [33.2, 62.6] (n=218)" in f.text
+    assert "45.0% [30.1, 60.2]" in f.text and "(-2.7 points)" in f.text
+    assert "NPS" not in f.text + f.note + f.title and "10s" not in f.note
+    r = summary.revenue_finding(art)
+    assert "ARR expected to churn in low-CSAT accounts" in r.text and "detractor" not in r.text
+
+
 def test_findings_without_artefacts_say_so(tmp_path: Path) -> None:
     art = summary.load_artefacts(tmp_path)
     for finding in (summary.changes_finding(art), summary.drivers_finding(art),

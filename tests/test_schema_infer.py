@@ -107,6 +107,19 @@ def test_real_surveymonkey_draft_places_ids_and_categories(tmp_path: Path) -> No
     assert unplaced == []
 
 
+def test_nothing_to_report_on_stops_cx_check_in_one_readable_line(tmp_path: Path, capsys) -> None:
+    """No recommend, satisfaction or effort question: the draft's placeholder stops cx check with
+    one line naming the entry, not its regular expression, and short column names."""
+    from helpers import cli
+
+    path = tmp_path / "steak.yaml"
+    path.write_text(infer_schema(read_survey(REAL / "surveymonkey_steak_risk.csv")).text, encoding="utf-8")
+    assert cli.main(["check", str(REAL / "surveymonkey_steak_risk.csv"), "--schema", str(path)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "the fields.ltr pattern" in err and "(?i)" not in err
+    assert "Consider the following hypothetical sit…" in err and len(err) < 600
+
+
 def test_personal_data_found_by_values(tmp_path: Path) -> None:
     data = pd.DataFrame({"id": ["1", "2", "3"], "contact": ["a@x.org", "b@y.com", "c@z.net"],
                          "tel": ["+44 7700 900123", "555-123-4567", "(020) 7946 0018"],

@@ -106,9 +106,9 @@ SECTIONS: dict[str, Needs] = {
                                   fields=("account_id",), inputs=("invitations",)),
     # 05_score_integrity
     "integrity.reps": Needs("Gamed or pressured scores by rep", market=B2B,
-                            fields=("rep_id", "ltr"), drivers=2),
+                            fields=("rep_id",), drivers=2),
     "integrity.concessions": Needs("Concessions and scores", market=B2B,
-                                   fields=("account_id", "submitted_at", "ltr"),
+                                   fields=("account_id", "submitted_at"),
                                    inputs=("concessions",),
                                    waves=2),
     # 08_account_programme and 09_follow_up_list
@@ -246,6 +246,9 @@ def in_words(lack: str) -> str:
 #: refuses a result table the notebook does not write (save) or did not declare it reads (load).
 #: Unset in JupyterLab, nbval and tests, where only the names are checked.
 NOTEBOOK_ENV = "CX_NOTEBOOK"
+#: The run's private folder where its notebooks share one derivation of the study
+#: (:mod:`helpers.analysis.study_cache`); set by the runner for its kernels only.
+STUDY_CACHE_ENV = "CX_STUDY_CACHE"
 
 #: Notebooks that write a metrics file (``metrics/<notebook>.json``).
 METRICS = ("01_clean_survey", "02_segments", "03_promoter_drivers", "04_leaders_vs_laggards",

@@ -31,12 +31,14 @@ WINDOW_DAYS = 120
 
 
 def conceded_waves(rows: pd.DataFrame, measures: Sequence[Measure], concessions: pd.DataFrame,
-                   window_days: int = WINDOW_DAYS) -> pd.DataFrame:
-    """One row per account and wave with responses: its score, rep, and the concessions (count
-    and value) given after the account's previous responding wave (at most `window_days`
-    before) and before its first response of this wave; ``conceded`` when any."""
+                   window_days: int = WINDOW_DAYS, statistic: str = "nps") -> pd.DataFrame:
+    """One row per account and wave with responses: its score (the account's `statistic`: NPS,
+    or the headline of a programme without the LTR, e.g. CSAT % top-2 box), rep, and the
+    concessions (count and value) given after the account's previous responding wave (at most
+    `window_days` before) and before its first response of this wave; ``conceded`` when any."""
     require_columns(concessions, ["account_id", "rep_id", "date", "value"], "concessions")
-    s = account_wave_scores(rows, measures).sort_values(["account_id", "wave"], ignore_index=True)
+    s = account_wave_scores(rows, measures, statistic).sort_values(["account_id", "wave"],
+                                                                   ignore_index=True)
     s["prev_last"] = s.groupby("account_id")["last"].shift(1)
     start = s["first"] - pd.Timedelta(days=window_days)
     s["from"] = s["prev_last"].where(s["prev_last"] > start, start)
@@ -168,7 +170,8 @@ def evidence(lifts: pd.DataFrame) -> pd.DataFrame:
 
 
 def cost_per_point(lifts: pd.DataFrame) -> pd.DataFrame:
-    """What a point of account NPS bought by concessions cost, for the reps whose concessions
+    """What a point of the account score (NPS, or the headline statistic) bought by concessions
+    cost, for the reps whose concessions
     buy more than their peers' (failing after FDR control): total value given over the points
     bought (shrunk lift times concessions)."""
     bought = lifts[lifts["fail"]]
@@ -185,12 +188,14 @@ def joined(evidence_table: pd.DataFrame, lifts: pd.DataFrame) -> pd.DataFrame:
     return pd.concat([kept, evidence(lifts)], ignore_index=True)
 
 
-def lift_table(waves: pd.DataFrame, lifts: pd.DataFrame) -> pd.DataFrame:
+def lift_table(waves: pd.DataFrame, lifts: pd.DataFrame, name: str = "NPS") -> pd.DataFrame:
     """The programme-wide figures, no rep named: the within-account lift after a concession and
-    per 1,000 of value (95 % CIs), and the cost of a point bought by the reps who buy scores."""
+    per 1,000 of value (95 % CIs), and the cost of a point bought by the reps who buy scores;
+    `name` is the score's (the headline statistic's) name."""
     out = score_lift(waves)
     cost = cost_per_point(lifts).iloc[0]
-    bought = {"effect": "cost of an account-NPS point bought (reps whose concessions buy scores)",
+    bought = {"effect": f"cost of an account-{name} point bought (reps whose concessions buy "
+                        "scores)",
               "estimate": cost["cost_per_point"], "n": int(cost["concessions"]),
               "reps": int(cost["reps"])}
     return pd.concat([out, pd.DataFrame([bought])], ignore_index=True)

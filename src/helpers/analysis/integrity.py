@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from helpers import catalog, paths
-from helpers.analysis import disclosure
+from helpers.analysis import disclosure, headline
 from helpers.analysis.integrity_checks import (
     headline_scores,
     keys_evidence,
@@ -248,35 +248,45 @@ def write_flags(audit: pd.DataFrame, run_dir: str | os.PathLike[str]) -> Path:
     return target
 
 
-def nps_with_without(
-    df: pd.DataFrame, flagged: Iterable[str], rep: str = "rep_id", cluster: str = "account_id",
+def with_without(
+    df: pd.DataFrame, flagged: Iterable[str], measure: Measure | None = None,
+    rep: str = "rep_id", cluster: str = "account_id",
 ) -> pd.DataFrame:
-    """Headline NPS with and without the flagged reps' responses, account-clustered CIs.
+    """The headline statistic with and without the flagged reps' responses, account-clustered
+    CIs: NPS of the LTR, or `measure`'s headline statistic in a programme without the LTR (CSAT
+    % top-2 box, CES % agree, a mean), each as :func:`helpers.analysis.headline.estimate` makes it.
 
-    Uses :func:`helpers.stats.estimators.nps` (design-based SE clustered by account, R's t
-    interval on the design df); "without flagged reps" is a domain of the design of all
-    responses (R ``subset(design, ...)``), so accounts served by a flagged rep stay PSUs.
-    Leadership sees how much the flagged responses move the number.
+    Design-based SE clustered by account, R's interval on the design df; "without flagged reps"
+    is a domain of the design of all responses (R ``subset(design, ...)``), so accounts served by
+    a flagged rep stay PSUs. Leadership sees how much the flagged responses move the number.
 
     Returns
     -------
     Frame with rows "all responses" and "without flagged reps" and columns label, estimate, se,
-    ci_low, ci_high, df, n, reps.
+    ci_low, ci_high, df, n, reps; ``attrs["statistic"]`` describes the statistic.
     """
-    require_columns(df, ["ltr", rep, cluster], "responses", "NPS with and without flagged reps")
+    nps = measure is None or measure.headline.kind == "nps"
+    key = "ltr" if measure is None else measure.key
+    require_columns(df, [key, rep, cluster], "responses",
+                    "the headline with and without flagged reps")
     flagged = set(flagged)
-    d = df.loc[df["ltr"].notna()]
+    d = df.loc[df[key].notna()]
     design = Design.from_frame(d, cluster=cluster)   # a response without an account: own PSU
-    rows = []
+    rows, method = [], ""
     for label, keep in (("all responses", np.ones(len(d), dtype=bool)),
                         ("without flagged reps", ~d[rep].isin(flagged).to_numpy())):
         if not keep.any():
             raise ThinData("no responses left after removing the flagged reps", column=rep)
-        res = estimators.nps(d["ltr"], design=design, domain=keep)
-        rows.append({"label": label, "estimate": float(res.nps), "se": float(res.se),
+        res = (estimators.nps(d[key], design=design, domain=keep) if nps or measure is None else
+               headline.estimate(measure, measure.headline, d[key], design=design, domain=keep))
+        method = res.ci_method
+        rows.append({"label": label, "estimate": float(res.estimate), "se": float(res.se),
                      "ci_low": float(res.ci[0]), "ci_high": float(res.ci[1]), "df": res.df,
                      "n": int(res.n), "reps": int(d.loc[keep, rep].nunique())})
-    return pd.DataFrame(rows)
+    out = pd.DataFrame(rows)
+    if not nps and measure is not None:
+        out.attrs.update(statistic=measure.headline.describe(), ci_method=method)
+    return out
 
 
 def leadership_table(audit: pd.DataFrame, names: Mapping[str, str]) -> pd.DataFrame:
@@ -313,14 +323,20 @@ def check_table(ev: pd.DataFrame, names: Mapping[str, str]) -> pd.DataFrame:
     return table
 
 
-def headline_metrics(audit: pd.DataFrame, nps_table: pd.DataFrame) -> dict[str, dict[str, float]]:
-    """Metrics for the run folder: reps flagged, NPS with and without their responses."""
+def headline_metrics(audit: pd.DataFrame, table: pd.DataFrame) -> dict[str, dict[str, float]]:
+    """Metrics for the run folder: reps flagged, the headline with and without their responses
+    (``nps_all`` / ``nps_without_flagged``, or ``<statistic>_all`` ... in a programme without
+    the LTR, each naming its statistic)."""
     out: dict[str, dict[str, float]] = {
         "reps_flagged": {"estimate": int(audit["flagged"].sum()), "n": int(len(audit))},
     }
-    keys = {"all responses": "nps_all", "without flagged reps": "nps_without_flagged"}
-    for r in nps_table.itertuples():
+    stat = table.attrs.get("statistic")
+    key = stat["key"] if stat else "nps"
+    named = {"name": stat["name"], "unit": stat["unit"]} if stat else {}
+    keys = {"all responses": f"{key}_all", "without flagged reps": f"{key}_without_flagged"}
+    for r in table.itertuples():
         out[keys.get(r.label, r.label)] = {"estimate": round(r.estimate, 2), "se": round(r.se, 2),
                                            "ci_low": round(r.ci_low, 2),
-                                           "ci_high": round(r.ci_high, 2), "n": int(r.n)}
+                                           "ci_high": round(r.ci_high, 2), "n": int(r.n),
+                                           **named}
     return out

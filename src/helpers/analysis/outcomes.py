@@ -323,17 +323,18 @@ def group_summary(acc: pd.DataFrame, outcomes: Sequence[str] = DEFAULT_OUTCOMES,
     return pd.DataFrame(rows)
 
 
-def _churn_model(acc: pd.DataFrame, n_draws: int, seed: int) -> tuple[Any, np.ndarray]:
-    """Logistic churn ~ account NPS on rated accounts (the statsmodels result); coefficient draws
-    for uncertainty."""
-    fit_df = acc[acc["nps"].notna() & acc["churned"].notna()]
+def _churn_model(acc: pd.DataFrame, n_draws: int, seed: int, score: str = "nps"
+                 ) -> tuple[Any, np.ndarray]:
+    """Logistic churn ~ account `score` / 100 (NPS, or a headline share) on rated accounts (the
+    statsmodels result); coefficient draws for uncertainty."""
+    fit_df = acc[acc[score].notna() & acc["churned"].notna()]
     if len(fit_df) < 10 or fit_df["churned"].nunique() < 2:
         raise ThinData(f"{len(fit_df)} rated accounts, churn values {sorted(fit_df['churned'].unique())}",
                         file="accounts", column="churned",
                         expected="at least 10 rated accounts with both churned and retained")
     from statsmodels.discrete.discrete_model import Logit
 
-    x = fit_df["nps"].to_numpy(float) / 100
+    x = fit_df[score].to_numpy(float) / 100
     X = np.column_stack([np.ones_like(x), x])
     model = Logit(fit_df["churned"].to_numpy(float), X).fit(disp=0)
     draws = np.random.default_rng(seed).multivariate_normal(
@@ -341,9 +342,31 @@ def _churn_model(acc: pd.DataFrame, n_draws: int, seed: int) -> tuple[Any, np.nd
     return model, draws
 
 
+def at_risk_words(measure: Measure) -> str:
+    """The accounts whose revenue is at risk, in the measure's words: "detractor accounts" (NPS
+    below 0), else "low-CSAT accounts" (:func:`low_accounts`)."""
+    return ("detractor accounts" if measure.headline.kind == "nps"
+            else f"low-{measure.headline.name} accounts")
+
+
+def low_accounts(acc: pd.DataFrame, measure: Measure) -> pd.Series:
+    """Accounts on the bad side of the headline: NPS below 0 (more detractors than promoters);
+    a share (CSAT % top-2 box, CES % agree) below 50 (most contacts outside the good answers);
+    a mean on the bad side of the scale's midpoint."""
+    stat = measure.headline
+    if stat.kind == "nps":
+        return acc["nps"] < 0
+    if stat.kind == "share":
+        return acc["estimate"] < 50
+    mid = sum(measure.scale) / 2
+    return acc["estimate"] < mid if measure.higher_is_better else acc["estimate"] > mid
+
+
 def revenue_at_risk(acc: pd.DataFrame, rule: str = "negative_nps", by: str | None = None,
-                    n_draws: int = 4000, seed: int = 0, level: float = 0.95) -> pd.DataFrame:
-    """ARR in detractor accounts and the ARR expected to churn there, with a CI from a churn model.
+                    n_draws: int = 4000, seed: int = 0, level: float = 0.95,
+                    measure: Measure | None = None) -> pd.DataFrame:
+    """ARR in detractor accounts (or the low accounts of a programme without the LTR) and the ARR
+    expected to churn there, with a CI from a churn model.
 
     Parameters
     ----------
@@ -352,6 +375,9 @@ def revenue_at_risk(acc: pd.DataFrame, rule: str = "negative_nps", by: str | Non
     by : optional segment column: one row per level plus a "Total" row.
     n_draws, seed : draws of the logistic coefficients (churned ~ NPS / 100, fitted on all rated
         accounts) from their asymptotic normal distribution; the CI is their percentile interval.
+    measure : the headline of a programme without the LTR: accounts at risk are
+        :func:`low_accounts`, the churn model reads the account's headline figure (``estimate``,
+        a share / 100 or a mean), `rule` is not used and each row's ``accounts`` names them.
 
     Returns
     -------
@@ -359,32 +385,46 @@ def revenue_at_risk(acc: pd.DataFrame, rule: str = "negative_nps", by: str | Non
     ARR), estimate (expected churned ARR = sum of ARR x predicted churn probability), se, ci_low,
     ci_high, observed_churned_arr (what churned last period, for comparison), odds_ratio_per_10pts.
     """
-    require_columns(acc, ["nps", "pct_detractor", "arr", "churned"], "accounts")
-    if rule == "negative_nps":
+    headline = measure is not None and measure.headline.kind != "nps"
+    score = "estimate" if headline else "nps"
+    require_columns(acc, [score, "arr", "churned"] + ([] if headline else ["pct_detractor"]),
+                    "accounts")
+    if measure is not None and headline:
+        det, rule = low_accounts(acc, measure), f"low {measure.headline.key}"
+    elif rule == "negative_nps":
         det = acc["nps"] < 0
     elif rule == "majority_detractors":
         det = acc["pct_detractor"] > 50
     else:
         raise ArgumentError(f"unknown rule {rule!r}", argument="rule",
                             expected="'negative_nps' or 'majority_detractors'")
-    model, draws = _churn_model(acc, n_draws, seed)
-    rated = acc["nps"].notna()
+    model, draws = _churn_model(acc, n_draws, seed, score)
     segments = [("Total", acc.index)]
     if by:
         segments = [(str(k), g.index) for k, g in acc.groupby(by, sort=True)] + segments
+    out = _at_risk_rows(acc, det, segments, (model, draws), score, level)
+    out.insert(1, "rule", rule)
+    return out.assign(accounts=at_risk_words(measure)) if measure is not None and headline else out
+
+
+def _at_risk_rows(acc: pd.DataFrame, det: pd.Series, segments: list, fitted: tuple,
+                  score: str, level: float) -> pd.DataFrame:
+    """One row per segment of :func:`revenue_at_risk`."""
+    model, draws = fitted
+    rated = acc[score].notna()
     tail = (1 - level) / 2
     rows = []
     for name, idx in segments:
         sub = acc.loc[idx]
         d = sub[det.loc[idx].fillna(False).to_numpy(bool)]
-        x = d["nps"].to_numpy(float) / 100
+        x = d[score].to_numpy(float) / 100
         arr = d["arr"].to_numpy(float)
         p_hat = 1 / (1 + np.exp(-(model.params[0] + model.params[1] * x)))
         xs, at = np.unique(x, return_inverse=True)   # accounts with one NPS share a probability
         arr_x = np.bincount(at.ravel(), weights=arr, minlength=len(xs))
         loss = (1 / (1 + np.exp(-(draws[:, [0]] + draws[:, [1]] * xs[None, :])))) @ arr_x
         rows.append({
-            "segment": name, "rule": rule, "n": len(d), "arr_at_risk": float(arr.sum()),
+            "segment": name, "n": len(d), "arr_at_risk": float(arr.sum()),
             "share_of_arr": float(arr.sum() / sub.loc[rated.loc[idx], "arr"].sum())
             if rated.loc[idx].any() else np.nan,
             "estimate": float(arr @ p_hat), "se": float(loss.std(ddof=1)),
@@ -464,7 +504,8 @@ def headline_metrics(gaps: pd.DataFrame | None = None, risk: pd.DataFrame | None
             out[f"leader_laggard_gap_{r.outcome}_pts"] = metric_dict(r._asdict(), scale=100.0)
     if risk is not None and (risk["segment"] == "Total").any():
         total = risk[risk["segment"] == "Total"].iloc[0]
-        out["revenue_at_risk_expected_churn_arr"] = metric_dict(total)
+        out["revenue_at_risk_expected_churn_arr"] = {
+            **metric_dict(total), **({"accounts": str(total["accounts"])} if "accounts" in total else {})}
         out["arr_in_detractor_accounts"] = {"estimate": float(total["arr_at_risk"]), "n": int(total["n"])}
     for r in (value.itertuples(index=False) if value is not None else ()):
         key = "renewal" if r.basis.startswith(BINARY["renewed"]) else "nrr"

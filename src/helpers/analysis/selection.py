@@ -22,6 +22,7 @@ import pandas as pd
 
 from helpers import catalog, config, contract, paths
 from helpers import inputs as registry
+from helpers.analysis import study_cache
 from helpers.analysis.waves import partial_wave_note, reported_wave
 from helpers.config import SegmentsConfig
 from helpers.errors import ArgumentError, DataError, ThinData, require_columns
@@ -376,6 +377,11 @@ def study(responses: pd.DataFrame, sch: Schema, cfg: SegmentsConfig, *,
     """
     require_columns(responses, ["include", "wave", sch.headline, "market"], "responses")
     every = responses.assign(market=responses["market"].astype("string"))  # shares the columns
+    return _assemble(_included(every, sch, cfg), every, sch, cfg, tables, wave)
+
+
+def _included(every: pd.DataFrame, sch: Schema, cfg: SegmentsConfig) -> study_cache.Derived:
+    """Included rows by market with B2C weights and contact units, the blocks, the weighting."""
     resp, blocks = _by_market(every)
     b2c = resp["market"] == "B2C"
     note = "no B2C responses"
@@ -384,6 +390,12 @@ def study(responses: pd.DataFrame, sch: Schema, cfg: SegmentsConfig, *,
                                          and "vendor_weight" in resp else
                                          _b2c_weights_or_none(resp[b2c], cfg))
         resp.loc[b2c, "contact_unit"] = _contact_unit(resp[b2c])
+    return resp, blocks, note
+
+
+def _assemble(found: study_cache.Derived, every: pd.DataFrame | None, sch: Schema, cfg: SegmentsConfig,
+              tables: Mapping[str, pd.DataFrame | None] | None, wave: str) -> Study:
+    resp, blocks, note = found
     present = {k: v for k, v in (tables or {}).items() if v is not None}
     if "invitations" in present:
         inv = present["invitations"]
@@ -431,9 +443,15 @@ def load(responses_path: str, schema_path: str, segments_config: str, *, wave: s
                       tables=tables, wave=wave)
         return dataclasses.replace(found, full=full)
     tables = {name: catalog.load_optional(name, path) for name, path in given.items()}
-    found = study(catalog.load("responses", path=responses_path), schema_mod.load(schema_path),
-                  config.load_segments(segments_config), tables=tables, wave=wave)
-    return dataclasses.replace(found, all_rows=None, source=responses_path)
+    sch, cfg = schema_mod.load(schema_path), config.load_segments(segments_config)
+
+    def derive() -> study_cache.Derived:
+        every = catalog.load("responses", path=responses_path)
+        require_columns(every, ["include", "wave", sch.headline, "market"], "responses")
+        return _included(every.assign(market=every["market"].astype("string")), sch, cfg)
+
+    rows = study_cache.derived(responses_path, schema_path, segments_config, derive)
+    return dataclasses.replace(_assemble(rows, None, sch, cfg, tables, wave), source=responses_path)
 
 
 def _sample_tables(given: Mapping[str, str], sample: pd.DataFrame

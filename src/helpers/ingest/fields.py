@@ -39,9 +39,12 @@ def role_codes(roles: pd.Series) -> pd.Series:
     """Contact roles as codes: "Decision Maker", "decision-maker", "Economic buyer" ->
     decision_maker; "End user", "Admin" -> user (see ROLE_WORDS). Other wordings stay as
     written: the analyses by role leave them out of the waterfall and role weights and say so."""
-    text = roles.astype("string").str.strip()
+    codes, uniq = pd.factorize(roles.astype("string"))
+    text = pd.Series(uniq, dtype="string").str.strip()
     key = text.str.lower().str.replace(r"[\s_/-]+", " ", regex=True)
-    return key.map(_ROLE_CODE).fillna(text).astype("string")
+    named = key.map(_ROLE_CODE).fillna(text).astype("string").array
+    return pd.Series(named.take(codes, allow_fill=True), index=roles.index, name=roles.name,
+                     dtype="string")
 
 
 def mapped(survey: readers.Survey, sch: Schema) -> dict[str, str]:
@@ -52,7 +55,8 @@ def mapped(survey: readers.Survey, sch: Schema) -> dict[str, str]:
         for name, spec in specs.items():
             col = schema_mod.locate(spec, cols, survey.questions, survey.import_ids)
             if col is None:
-                raise DataError(f"{section}.{name}: no column matches {spec.source!r} in "
+                source = repr(spec.source) if len(spec.source) <= 60 else f"the {section}.{name} pattern"
+                raise DataError(f"{section}.{name}: no column matches {source} in "
                                 f"{Path(survey.path).name}", file=sch.where(f"{section}.{name}"),
                                 expected=f"a column of the export (it has {_some(cols)}); fix or "
                                          "remove this entry")
@@ -61,46 +65,30 @@ def mapped(survey: readers.Survey, sch: Schema) -> dict[str, str]:
 
 
 def _some(cols: list[str], k: int = 8) -> str:
-    shown = ", ".join(repr(c) for c in cols[:k])
+    shown = ", ".join(repr(c if len(c) <= 40 else c[:39] + "…") for c in cols[:k])
     return shown + (f" and {len(cols) - k} more" if len(cols) > k else "")
 
 
 def parse_column(raw: pd.Series, scale: tuple[float, float] | None, labels: dict[str, float] | None,
-                 not_applicable: frozenset[str], max_distinct: int = 256,
-                 whole: bool = False) -> schema_mod.ParsedScores:
+                 not_applicable: frozenset[str], whole: bool = False) -> schema_mod.ParsedScores:
     """`schema.parse_scores`, evaluated once per distinct answer and spread back to the rows.
 
-    An answer column holds a handful of distinct texts; parsing each once and weighting its
-    counts by how many rows hold it gives the same values, flags and counts as parsing every row
-    (schema.parse_scores is element-wise) at a fraction of the cost. Columns whose values are mostly
-    distinct, or with more than `max_distinct` distinct non-numeric answers, are parsed directly.
+    An answer column holds a handful of distinct texts; parsing each once and weighting what was
+    interpreted in it (:func:`schema.score_masks`) by how many rows hold it gives the same
+    values, flags and counts as parsing every row (parsing is element-wise) at a fraction of the
+    cost. Columns whose values are mostly distinct are parsed directly.
     """
     codes, uniq = pd.factorize(raw, use_na_sentinel=False)
     if len(uniq) > len(raw) // 2:
         return schema_mod.parse_scores(raw, scale, labels, not_applicable, whole=whole)
-    u = pd.Series(uniq, dtype=raw.dtype)
-    parsed = schema_mod.parse_scores(u, scale, labels, not_applicable, whole=whole)
-    mapped = na = bad = 0
-    if parsed.labels_mapped or parsed.not_applicable or parsed.unparseable:
-        # Row counts: a plain number (not a not-applicable code) is never a label, a code or
-        # unreadable; every other distinct answer is parsed alone and weighted by its rows.
-        if pd.api.types.is_numeric_dtype(u.dtype):
-            plain = ~u.astype(float).astype(str).isin(not_applicable).to_numpy(bool)
-        else:
-            text = u.astype("string").str.strip()
-            plain = (schema_mod.plain_numbers(text).notna()
-                     & ~text.str.lower().isin(not_applicable).fillna(False)).to_numpy(bool)
-        if (~plain).sum() > max_distinct:
-            return schema_mod.parse_scores(raw, scale, labels, not_applicable, whole=whole)
-        rows = np.bincount(codes, minlength=len(uniq))
-        for i in np.flatnonzero(~plain):
-            one = schema_mod.parse_scores(u.iloc[i:i + 1], scale, labels, not_applicable, whole=whole)
-            mapped += one.labels_mapped * int(rows[i])
-            na += one.not_applicable * int(rows[i])
-            bad += one.unparseable * int(rows[i])
+    num, na, mapped, bad, oor = schema_mod.score_masks(pd.Series(uniq, dtype=raw.dtype), scale, labels,
+                                                       not_applicable, whole=whole)
+    rows = np.bincount(codes, minlength=len(uniq))
+    read, outside = num.to_numpy(float)[codes], oor.to_numpy(bool)[codes]
     return schema_mod.ParsedScores(
-        pd.Series(parsed.values.to_numpy(float)[codes], index=raw.index, name=raw.name), mapped, na, bad,
-        pd.Series(parsed.out_of_range.to_numpy(bool)[codes], index=raw.index))
+        pd.Series(np.where(outside, np.nan, read), index=raw.index, name=raw.name), int(rows[mapped].sum()),
+        int(rows[na].sum()), int(rows[bad].sum()), pd.Series(outside, index=raw.index),
+        unscaled=pd.Series(read, index=raw.index, name=raw.name))
 
 
 def parse_datetimes(s: pd.Series) -> pd.Series:
@@ -213,7 +201,8 @@ def read_numbers(s: pd.Series, spec: schema_mod.FieldSpec, sch: Schema, col: str
                         expected="likelihood-to-recommend answers 0-10")
     if spec.scale is None or answered < 30:
         return parsed
-    values = parse_column(s, None, labels, sch.not_applicable).values
+    values = parsed.unscaled if parsed.unscaled is not None else \
+        parse_column(s, None, labels, sch.not_applicable).values
     lo, hi = spec.scale
     outside = int(((values < lo) | (values > hi)).sum())
     found = f"values {values.min():g} to {values.max():g}"

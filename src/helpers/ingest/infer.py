@@ -305,7 +305,8 @@ def _programme(pl: _Placer) -> str | None:
     if headline is None:
         pl.notes.append("no likelihood-to-recommend column (a 0-10 question whose name, text or "
                         "labels say recommend, NPS or LTR) and no satisfaction or effort "
-                        "question: set fields.ltr.column, or map a rating and name it as headline")
+                        "question: set fields.ltr.column (cx check stops at its placeholder "
+                        "until then), or map a rating and name it as headline")
         f["ltr"] = {"pattern": rules.LTR_TEXT, "scale": [0, 10]}
         return None
     spec = f[headline]

@@ -24,9 +24,13 @@ Used by :func:`helpers.ingest.pii_text.mask_text` (see its module docstring for 
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
 
 _L = r"[^\W\d_]"   # a letter of any script
 _STOP = frozenset("""
@@ -105,33 +109,71 @@ _LEGAL_FORM = re.compile(r"(?i)[\s,]+(?:gmbh|ag|kg|inc\.?|ltd\.?|llc|plc|corp\.?
 
 @dataclass(frozen=True)
 class MaskContext:
-    """What one programme adds to masking: words never masked as names (lower case) and a
-    pattern of its customers' company names (None when there are none)."""
+    """What one programme adds to masking: words never masked as names (lower case) and its
+    customers' company names (None when there are none)."""
 
     keep: frozenset[str] = frozenset()
-    companies: re.Pattern[str] | None = None
+    companies: CompanyNames | None = None
 
     @classmethod
     def build(cls, keep: Iterable[str] = (), companies: Iterable[str] = ()) -> MaskContext:
         """From an allow-list (``privacy.keep``) and company names (accounts' ``account_name``)."""
-        return cls(frozenset(w.lower() for w in keep if w), company_pattern(companies))
+        names = CompanyNames(company_forms(companies))
+        return cls(frozenset(w.lower() for w in keep if w), names if names.words else None)
 
     def with_keep(self, words: Iterable[str]) -> MaskContext:
-        return MaskContext(self.keep | {w.lower() for w in words}, self.companies)
+        return dataclasses.replace(self, keep=self.keep | {w.lower() for w in words})
 
 
-def company_pattern(names: Iterable[str]) -> re.Pattern[str] | None:
-    """One case-insensitive pattern for company names, with and without their legal form."""
+def company_forms(names: Iterable[str]) -> set[str]:
+    """Company names as written and without their legal form (4 characters or more)."""
     forms: set[str] = set()
     for name in names:
         full = " ".join(str(name).split())
         for form in (full, _LEGAL_FORM.sub("", full)):
             if len(form) >= 4 and not form.isdigit():
                 forms.add(form)
-    if not forms:
-        return None
-    alts = "|".join(re.escape(f).replace(r"\ ", r"\s+") for f in sorted(forms, key=len, reverse=True))
-    return re.compile(rf"(?i)(?<![\w])(?:{alts})(?![\w])")
+    return forms
+
+
+_WORD = re.compile(r"\w+")
+
+
+class CompanyNames:
+    """Company names matched case-insensitively as whole words, any number of them: a text is
+    searched only for the names whose first two words it holds in a row (a name's words are
+    whole words of any text it is found in), longest name first, as one pattern of them all."""
+
+    def __init__(self, forms: Iterable[str]) -> None:
+        index: dict[tuple[str, ...], list[str]] = {}
+        for form in forms:
+            key = tuple(w.lower() for w in _WORD.findall(form)[:2])
+            if key:
+                index.setdefault(key, []).append(form)
+        self.index = {k: tuple(v) for k, v in index.items()}
+        self.words = frozenset(k[0] for k in self.index)
+        self._patterns: dict[frozenset[str], re.Pattern[str]] = {}
+
+    def _pattern(self, text: str) -> re.Pattern[str] | None:
+        tokens = [w.lower() for w in _WORD.findall(text)]
+        forms = frozenset(f for i, w in enumerate(tokens) if w in self.words
+                          for key in ((w,), (w, *tokens[i + 1:i + 2])) for f in self.index.get(key, ()))
+        if not forms:
+            return None
+        if forms not in self._patterns:
+            if len(self._patterns) > 10_000:
+                self._patterns.clear()
+            alts = "|".join(re.escape(f).replace(r"\ ", r"\s+") for f in sorted(forms, key=lambda f: (-len(f), f)))
+            self._patterns[forms] = re.compile(rf"(?i)(?<![\w])(?:{alts})(?![\w])")
+        return self._patterns[forms]
+
+    def search(self, text: str) -> re.Match[str] | None:
+        pattern = self._pattern(text)
+        return None if pattern is None else pattern.search(text)
+
+    def sub(self, repl: str, text: str) -> str:
+        pattern = self._pattern(text)
+        return text if pattern is None else pattern.sub(repl, text)
 
 
 _BIRTH_KEYS = ("birth", "dob", "d.o.b", "born", "geb", "né", "naissance", "nacid", "nacimiento",
@@ -172,7 +214,7 @@ def _is_given(word: str) -> bool:
 
 def mask_numbers(text: str) -> str:
     """Customer numbers and dates of birth (before phones and dates are read)."""
-    if not any(ch.isdigit() for ch in text):
+    if not any(map(str.isdigit, text)):
         return text
     t = _BIRTH.sub(lambda m: m.group(1) + "[date of birth]", text) if _has_any(text, _BIRTH_KEYS) \
         else text
@@ -231,13 +273,23 @@ _PLACE_NAME = rf"{_PLACE_CAP}(?:[\s-]+(?:(?:la|le|les|de|du|des|sur|en|lès|am|a
 _PLACE = re.compile(
     rf"\b(?i:magasins?|stores?|shops?|branch|filiale|tienda|negozio|winkel|boutique|agence|"
     rf"jardinerie|office|site)\s+(?i:de|d'|d’|du|à|a|in|at|en|di|van|of)\s*({_PLACE_NAME})"
-    rf"|\b((?:Saint|Sainte|St|Ste|San|Santa|Santo|Sankt|São|Bad)[\s.-]+{_PLACE_NAME})")
+    rf"|\b((?:Saint|Sainte|St|Ste|San|Santa|Santo|Sankt|São|Bad|North|South|East|West|New|Nova)"
+    rf"[\s.-]+{_PLACE_NAME})")
+_PLACE_PREPOSITION = re.compile(r"(?:^|[^\w])(?:in|near|around|outside|across|throughout|within|im|"
+                                r"nahe|em|dans|chez)\s+(?:(?:the|der|die|dem|den|o|a|os|as)\s+)?$", re.I)
 
 
 def place_spans(text: str) -> list[tuple[int, int]]:
     """Places, which are not names: the capitalised words after a shop word and a preposition
-    ("magasin de Ville la Grand", "store in Leeds") or after Saint / Ste / San ..."""
+    ("magasin de Ville la Grand", "store in Leeds") or after Saint / San / North / New ..."""
     return [m.span(1) if m.group(1) else m.span(2) for m in _PLACE.finditer(text)]
+
+
+def after_place_preposition(text: str, span: tuple[int, int]) -> bool:
+    """A name found right after a preposition of place is a place ("in Brooklyn", "em Mato
+    Grosso", "chez Leroy Merlin"; not "in Anna's team")."""
+    return bool(_PLACE_PREPOSITION.search(text[max(0, span[0] - 24):span[0]])) \
+        and not re.search(r"['’]s?\b", text[span[0]:span[1]])
 
 
 def _cyrillic_spans(text: str) -> list[tuple[int, int]]:
@@ -333,11 +385,20 @@ def may_hold_personal(texts: list[str], ctx: MaskContext | None = None) -> list[
     parents = pc.list_parent_indices(sentences).to_numpy(zero_copy_only=False)
     hit[parents[named]] = True
     if ctx is not None and ctx.companies is not None:
-        hit |= pc.match_substring_regex(arr, _re2(ctx.companies.pattern)).to_numpy(zero_copy_only=False)
+        hit |= _may_name_company(arr, ctx)
     return hit.tolist()
 
 
-def _re2(pattern: str) -> str:
-    """A company pattern in RE2 syntax (RE2 has no look-behind: the bounds are dropped, which
-    only lets more texts through)."""
-    return pattern.replace(r"(?<![\w])", "").replace(r"(?![\w])", "")
+def _may_name_company(arr: Any, ctx: MaskContext) -> np.ndarray:
+    """Texts holding a word that starts a company name of `ctx` (:class:`CompanyNames`: a name's
+    words are whole words of a text it is found in), any number of names in one pass."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    assert ctx.companies is not None
+    words = pc.split_pattern_regex(pc.utf8_lower(arr), r"[^\p{L}\p{N}_]+")
+    found = pc.is_in(pc.list_flatten(words), pa.array(sorted(ctx.companies.words), pa.string()))
+    hit = np.zeros(len(arr), bool)
+    hit[pc.list_parent_indices(words).to_numpy(zero_copy_only=False)[
+        pc.fill_null(found, False).to_numpy(zero_copy_only=False)]] = True
+    return hit

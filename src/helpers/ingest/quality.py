@@ -130,11 +130,11 @@ def _straightliners(out: pd.DataFrame, sch: Schema, k: int) -> np.ndarray:
         lo = np.array([sch.scale(i)[0] for i in items])
         hi = np.array([sch.scale(i)[1] for i in items])
         vals = (out[items].to_numpy(float) - lo) / (hi - lo)  # on a common 0-1 footing
-        answered = np.isfinite(vals).sum(axis=1)
-        filled = np.where(np.isfinite(vals), vals, np.nan)
-        with np.errstate(invalid="ignore"):
-            spread = np.nanmax(np.where(answered[:, None] > 0, filled, 0), axis=1) - \
-                np.nanmin(np.where(answered[:, None] > 0, filled, 0), axis=1)
+        finite = np.isfinite(vals)
+        answered = finite.sum(axis=1)
+        filled = np.where(finite, vals, np.nan)
+        with np.errstate(invalid="ignore"):  # fmax/fmin skip the unanswered items (NaN)
+            spread = np.fmax.reduce(filled, axis=1) - np.fmin.reduce(filled, axis=1)
         flat |= (answered >= k) & (spread == 0)
     return flat
 

@@ -463,6 +463,8 @@ class ParsedScores:
     not_applicable: int = 0
     unparseable: int = 0
     out_of_range: pd.Series = field(default_factory=lambda: pd.Series(dtype=bool))
+    #: The numbers as read, before the scale and whole-number checks (None: not kept).
+    unscaled: pd.Series | None = None
 
 
 def plain_numbers(text: pd.Series) -> pd.Series:
@@ -480,19 +482,29 @@ def parse_scores(raw: pd.Series, scale: tuple[float, float] | None, labels: dict
     With `whole` (rating scales: LTR 0-10, items 1-5) a fraction such as 9.5 is no point of the
     scale: it is treated like a value outside it (NaN, marked), never rounded into a promoter.
     """
+    num, na_mask, mapped, unreadable, oor = score_masks(raw, scale, labels, not_applicable, whole)
+    return ParsedScores(num.where(~oor), int(mapped.sum()), int(na_mask.sum()), int(unreadable.sum()),
+                        oor, unscaled=num)
+
+
+def score_masks(raw: pd.Series, scale: tuple[float, float] | None, labels: dict[str, float] | None,
+                not_applicable: frozenset[str], whole: bool = False
+                ) -> tuple[pd.Series, np.ndarray, np.ndarray, np.ndarray, pd.Series]:
+    """:func:`parse_scores` answer by answer: the numbers as read (before the scale), and which
+    answers were not-applicable codes, labels read as numbers, unreadable, outside the scale."""
+    n = len(raw)
+    mapped, unreadable = np.zeros(n, bool), np.zeros(n, bool)
     if pd.api.types.is_numeric_dtype(raw.dtype):
         num = raw.astype(float)
-        na_mask = num.astype(str).isin(not_applicable)
+        na_mask = num.astype(str).isin(not_applicable).to_numpy(bool)
         text = None
     else:
         text = raw.astype("string").str.strip()
         na_mask = text.str.lower().isin(not_applicable).fillna(False).to_numpy(bool)
         num = plain_numbers(text.where(~na_mask))
-    num = num.where(~np.asarray(na_mask))
-    mapped = 0
-    unparseable = 0
+    num = num.where(~na_mask)
     if text is not None:
-        left = text.notna() & (text != "") & num.isna() & ~np.asarray(na_mask)
+        left = text.notna() & (text != "") & num.isna() & ~na_mask
         if left.any():
             sub = text[left]
             lead = pd.to_numeric(sub.str.extract(_LEADING_NUMBER, expand=False).str.replace(",", "."),
@@ -501,16 +513,15 @@ def parse_scores(raw: pd.Series, scale: tuple[float, float] | None, labels: dict
                 lead = lead.fillna(sub.str.lower().map(labels))
             num = num.astype(float)
             num[left] = lead.astype(float)
-            mapped = int(lead.notna().sum())
-            unparseable = int(lead.isna().sum())
+            at = np.flatnonzero(left.to_numpy(bool))
+            mapped[at], unreadable[at] = lead.notna().to_numpy(bool), lead.isna().to_numpy(bool)
     num = num.astype(float)
     oor = pd.Series(False, index=raw.index)
     if scale is not None:
         oor = (num < scale[0]) | (num > scale[1])
     if whole:
         oor = oor | (num.notna() & (num != num.round()))
-    num = num.where(~oor)
-    return ParsedScores(num, mapped, int(np.asarray(na_mask).sum()), unparseable, oor)
+    return num, na_mask, mapped, unreadable, oor
 
 
 def data_dictionary(schema: Schema) -> pd.DataFrame:

@@ -57,15 +57,17 @@ def clean_accounts(df: pd.DataFrame, file: object) -> pd.DataFrame:
 def accounts_from_responses(responses: pd.DataFrame) -> pd.DataFrame:
     """Accounts named in the responses when no account master is given: one row per account
     with the fields that are constant within every account (e.g. tier, region, rep)."""
-    b2b = responses[responses["account_id"].notna()] if "account_id" in responses else responses.iloc[:0]
-    if b2b.empty:
+    if "account_id" not in responses or responses["account_id"].isna().all():
         return pd.DataFrame({"account_id": pd.Series(dtype="string")})
     skip = {"response_id", "contact_key", "ip_key", "ltr", "comment", "submitted_at", "wave",
             "include", "exclusion_reason", "nps_group", "duration_s"}
-    cols = [c for c in b2b.columns if c not in skip and not c.startswith("flag_")
-            and b2b[c].dtype in (object, "string") and c != "account_id"]
-    constant = [c for c in cols if (b2b.groupby("account_id")[c].nunique(dropna=True) <= 1).all()]
-    out = b2b.groupby("account_id", sort=True)[constant].first().reset_index()
+    cols = [c for c in responses.columns if c not in skip and not c.startswith("flag_")
+            and responses[c].dtype in (object, "string") and c != "account_id"]
+    by_account = responses.loc[responses["account_id"].notna(), ["account_id", *cols]].groupby(
+        "account_id", sort=True)
+    distinct = by_account[cols].nunique(dropna=True)
+    constant = [c for c in cols if (distinct[c] <= 1).all()]
+    out = by_account[constant].first().reset_index()
     out["account_id"] = out["account_id"].astype("string")
     return out
 

@@ -214,9 +214,17 @@ def revenue_gap(art: Artefacts) -> Any:
 
 
 def integrity_summary(art: Artefacts) -> dict[str, Any]:
-    """Reps flagged and NPS with / without their responses (from the integrity notebook)."""
-    return {key: art.metric(key, "05_score_integrity")
-            for key in ("reps_flagged", "nps_all", "nps_without_flagged")}
+    """Reps flagged and the headline with / without their responses (from the integrity
+    notebook): ``reps_flagged``, ``all``, ``without_flagged`` and the statistic's ``name`` (NPS,
+    or the headline of a programme without the LTR, e.g. CSAT) and ``unit``."""
+    written = art.metrics.get("05_score_integrity", {})
+    key = next((k.removesuffix("_without_flagged") for k in written
+                if k.endswith("_without_flagged")), "nps")
+    without = art.metric(f"{key}_without_flagged", "05_score_integrity")
+    named = without if isinstance(without, dict) else {}
+    return {"reps_flagged": art.metric("reps_flagged", "05_score_integrity"),
+            "all": art.metric(f"{key}_all", "05_score_integrity"), "without_flagged": without,
+            "name": named.get("name", "NPS"), "unit": named.get("unit", "points")}
 
 
 def available(art: Artefacts) -> Any:

@@ -408,3 +408,21 @@ def competitor_gaps(gaps: pd.DataFrame, us: str = "Us", label: str = "competitor
         "detractors (0-6); 95% CI clustered by account; green/orange = significant after "
         "Benjamini-Hochberg (FDR 5%), grey = no clear difference."))
     return ax
+
+
+def rate_against_target(trend: pd.DataFrame, by: str = "tier", title: str = "",
+                        ax: plt.Axes | None = None) -> plt.Axes:
+    """Response rate (%) per wave and `by` level with its 95 % band, against the programme's
+    target (dashed): the first thing the account-programme page shows."""
+    ax = line_with_band(trend.rename(columns={"rate": "estimate"}), "wave", hue=by,
+                        ylabel="Response rate (%)", ax=ax or plt.subplots(figsize=(8, 3.6))[1],
+                        title=title or f"Response rate per {by} and wave against the target")
+    target = float(trend["target"].iloc[0])
+    ax.axhline(target, color="#555555", lw=1, ls="--")
+    ax.annotate(f"target {target:.0f}%", (0, target), xytext=(4, 3), textcoords="offset points",
+                fontsize=8, color="#555555")
+    ax.set_ylim(0, 100)
+    ax.legend(title=by.replace("_", " "), loc="lower right", fontsize=8)
+    methods_note(ax, "Share of invited contacts who answered, 95% CI clustered by account "
+                     "(contacts of one account answer alike); dashed: the response target.")
+    return ax

@@ -40,8 +40,9 @@ def driver_importance(
     ax.barh(y, share, color=PALETTE[0], alpha=0.85)
     if "share_ci_low" in imp:
         lo, hi = 100 * imp["share_ci_low"].to_numpy(float), 100 * imp["share_ci_high"].to_numpy(float)
-        ax.errorbar(share, y, xerr=np.vstack([share - lo, hi - share]), fmt="none", color="#333333",
-                    capsize=3, linewidth=1)
+        # a percentile interval may lie to one side of the estimate (few resamples): whisker from it
+        ax.errorbar(share, y, xerr=np.clip(np.vstack([share - lo, hi - share]), 0, None),
+                    fmt="none", color="#333333", capsize=3, linewidth=1)
     else:
         hi = share
     for i in range(len(imp)):
@@ -78,8 +79,8 @@ def priority_matrix(
               "don't over-invest": PALETTE[1]}
     xerr = None
     if "share_ci_low" in pm:
-        xerr = np.vstack([x - 100 * pm["share_ci_low"].to_numpy(float),
-                          100 * pm["share_ci_high"].to_numpy(float) - x])
+        xerr = np.clip(np.vstack([x - 100 * pm["share_ci_low"].to_numpy(float),
+                                  100 * pm["share_ci_high"].to_numpy(float) - x]), 0, None)
     yerr = np.vstack([y - pm["perf_ci_low"].to_numpy(float), pm["perf_ci_high"].to_numpy(float) - y])
     for i, (_, row) in enumerate(pm.iterrows()):
         c = colors.get(row["quadrant"], PALETTE[0])

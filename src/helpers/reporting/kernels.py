@@ -68,6 +68,8 @@ def kernel_manager(notebook: str) -> type:
         def start_kernel(self, **kw: Any) -> None:
             env = dict(kw.pop("env", None) or os.environ)
             env[contract.NOTEBOOK_ENV] = notebook
+            if folder is not None:
+                env[contract.STUDY_CACHE_ENV] = str(folder)
             super().start_kernel(env=env, **kw)
 
     return RunKernelManager

@@ -246,7 +246,8 @@ def revenue_finding(art: Artefacts, currency: str = "USD") -> Finding:
                      f"ARR a year (95% CI {money(r['ci_low'], currency)} to "
                      f"{money(r['ci_high'], currency)}){_zero_note(r)}.")
     if isinstance(risk, Mapping) and is_number(risk.get("estimate")):
-        lines.append(f"ARR expected to churn in detractor accounts: **{money(risk['estimate'], currency)}**"
+        accounts = risk.get("accounts", "detractor accounts")
+        lines.append(f"ARR expected to churn in {accounts}: **{money(risk['estimate'], currency)}**"
                      f" (95% CI {money(risk.get('ci_low'), currency)} to "
                      f"{money(risk.get('ci_high'), currency)}; {int(risk.get('n') or 0)} accounts).")
     if not lines:
@@ -291,7 +292,8 @@ def integrity_finding(art: Artefacts, min_n: int | None = None) -> Finding:
     (the NPS without them as :func:`helpers.analysis.disclosure.shared_parts` lets it be shown;
     `min_n` defaults to the run's, :func:`run_min_n`)."""
     info = integrity_summary(art)
-    flagged, all_, without = info["reps_flagged"], info["nps_all"], info["nps_without_flagged"]
+    flagged, all_, without = info["reps_flagged"], info["all"], info["without_flagged"]
+    name, signed = info["name"], info["unit"] == str(Unit.POINTS)
     empty = pd.DataFrame(columns=["label", "estimate", "ci_low", "ci_high", "n"])
     quality = data_quality_line(art)
     if not isinstance(flagged, Mapping):
@@ -308,29 +310,36 @@ def integrity_finding(art: Artefacts, min_n: int | None = None) -> Finding:
             [{"label": lab, **{k: v.get(k) for k in ("estimate", "ci_low", "ci_high", "n")}}
              for lab, v in (("all responses", all_), ("without flagged teams", without))]),
             min_n if min_n is not None else run_min_n(art))
-        lines.append(_with_without_line(rows.set_index("label").to_dict("index")))
+        lines.append(_with_without_line(rows.set_index("label").to_dict("index"), name, signed,
+                                        "%" if info["unit"] == str(Unit.PERCENT) else ""))
     lines.append("A flag is a reason to look, not proof of misconduct.")
     text = "Integrity caveats:\n\n" + _bullets(lines)
-    note = ("NPS of B2B responses with and without the flagged teams, 95% CI t with the design "
-            "df (R svymean), SE clustered by account. Flags need at least two independent kinds of evidence "
-            "(share of 10s vs peers with empirical-Bayes shrinkage and false-discovery control, "
-            "LTR contradicting the experience ratings, tone, timing, repeated devices). "
-            "Source: metrics/05_score_integrity.json.")
+    top, score = ("10s", "LTR") if name == "NPS" else ("top answers", f"{name} answers")
+    interval = "t with the design df (R svymean)" if signed else "with the design df (R svyciprop)"
+    note = (f"{name} of B2B responses with and without the flagged teams, 95% CI {interval}, "
+            "SE clustered by account. Flags need at least two "
+            f"independent kinds of evidence (share of {top} vs peers with empirical-Bayes "
+            f"shrinkage and false-discovery control, {score} contradicting the experience "
+            "ratings, tone, timing, repeated devices). Source: metrics/05_score_integrity.json.")
     return Finding(text, rows if len(rows) else empty,
-                   "B2B NPS with and without flagged account teams", "NPS (points)", note)
+                   f"B2B {name} with and without flagged account teams",
+                   f"{name} (points)" if signed else
+                   f"{name} (%)" if info["unit"] == str(Unit.PERCENT) else name, note)
 
 
-def _with_without_line(rows: Mapping[str, Mapping[str, Any]]) -> str:
-    """The sentence on NPS with and without the flagged teams, as disclosure lets it be shared."""
+def _with_without_line(rows: Mapping[str, Mapping[str, Any]], name: str = "NPS",
+                       signed: bool = True, unit: str = "") -> str:
+    """The sentence on the headline (NPS, CSAT ...) with and without the flagged teams, as
+    disclosure lets it be shared."""
     all_, without = rows["all responses"], rows.get("without flagged teams")
-    text = ("B2B NPS across the waves analysed, all responses: "
-            f"{ci_text(all_['estimate'], all_.get('ci_low'), all_.get('ci_high'), all_.get('n'), signed=True)}")
+    text = (f"B2B {name} across the waves analysed, all responses: "
+            f"{ci_text(all_['estimate'], all_.get('ci_low'), all_.get('ci_high'), all_.get('n'), signed=signed, unit=unit)}")
     if without is None:
         return (text + "; without the flagged teams' responses: not shown (too few responses "
                 "on one side to show both without disclosing a small group).")
     moved = float(without["estimate"]) - float(all_["estimate"])
     return (text + "; without the flagged teams' responses: "
-            f"{ci_text(without['estimate'], without.get('ci_low'), without.get('ci_high'), without.get('n'), signed=True)}"
+            f"{ci_text(without['estimate'], without.get('ci_low'), without.get('ci_high'), without.get('n'), signed=signed, unit=unit)}"
             f" ({moved:+.1f} points).")
 
 

@@ -31,6 +31,8 @@ from helpers.reporting import formats
 
 NUMERIC = {"int", "num", "points", "pct", "money", "p", "ratio", "fixed"}
 INTERACTIVE_CLASS = "cx-interactive"
+#: Rows of a table's plain-text view (pandas shows 60 too); its HTML is whole.
+TEXT_ROWS = 60
 SCROLL_ROWS = 12  # an interactive table longer than this scrolls inside a box of its own
 
 
@@ -183,8 +185,12 @@ class Table:
         return self.to_html()
 
     def __repr__(self) -> str:
+        """The plain-text view (notebook text/plain, run.log): at most :data:`TEXT_ROWS` rows;
+        the page's HTML holds them all."""
         frame = self.to_frame()
-        text = frame.to_string(index=False) if len(frame) else "(no rows)"
+        text = frame.head(TEXT_ROWS).to_string(index=False) if len(frame) else "(no rows)"
+        if len(frame) > TEXT_ROWS:
+            text += f"\n... {len(frame) - TEXT_ROWS:,} more rows"
         return "\n".join(p for p in (self.caption, text, self.note) if p)
 
     def __len__(self) -> int:

@@ -77,14 +77,21 @@ def with_segment_labels(seg: pd.DataFrame, schema: Any) -> pd.DataFrame:
 def frame(df: pd.DataFrame, *, caption: str = "", note: str = "", interactive: bool = False,
           labels: Mapping[str, str] | None = None) -> Table:
     """A small descriptive frame as a report table: the index (when named) becomes the first
-    column, names become words, counts get thousands separators."""
+    column, names become words, counts get thousands separators, ``ci_low`` / ``ci_high`` one
+    "95% CI" column as on every other table."""
     d = df.reset_index() if df.index.name or isinstance(df.index, pd.MultiIndex) else df
+    bounds = {"ci_low", "ci_high"} <= set(d.columns) and all(
+        pd.api.types.is_float_dtype(d[c]) for c in ("ci_low", "ci_high"))
     cols = []
     for c in d.columns:
         label = (labels or {}).get(str(c)) or words(c)
         label = label[:1].upper() + label[1:]
         s = d[c]
-        if pd.api.types.is_bool_dtype(s):
+        if bounds and c in ("ci_low", "ci_high"):
+            if c == "ci_low":
+                both = d[["ci_low", "ci_high"]].stack().dropna().abs()
+                cols.append(t.ci(digits=0 if len(both) and both.gt(1000).all() else 1))
+        elif pd.api.types.is_bool_dtype(s):
             cols.append(t.sig(c, label))
         elif pd.api.types.is_integer_dtype(s):
             cols.append(t.count(c, label))
@@ -391,9 +398,11 @@ def leader_gaps_by_segment(bs: pd.DataFrame, by: str, schema: Any) -> Table:
     return t.table(d, cols, interactive=True)
 
 
-def revenue_at_risk(risk: pd.DataFrame, currency: str = "USD") -> Table:
-    cols = [t.text("segment", "Segment"), t.count("n", "Detractor accounts"),
-            t.money("arr_at_risk", "ARR in detractor accounts", currency),
+def revenue_at_risk(risk: pd.DataFrame, currency: str = "USD",
+                    accounts: str = "detractor accounts") -> Table:
+    """ARR in the `accounts` at risk (detractor accounts, or low-CSAT ...) and its churn."""
+    cols = [t.text("segment", "Segment"), t.count("n", accounts[:1].upper() + accounts[1:]),
+            t.money("arr_at_risk", f"ARR in {accounts}", currency),
             t.pct("share_of_arr", "Share of ARR", fraction=True),
             t.money("estimate", "Expected churned ARR", currency),
             t.ci(kind="money", currency=currency),
@@ -534,16 +543,18 @@ def backtest_excess(excess: pd.DataFrame) -> Table:
 # --- 05 score integrity -----------------------------------------------------------------------
 
 CHECK_WORDS = {"share_10": "Share of 10s", "share_9_10": "Share of 9-10s",
-               "share_top": "Share of top answers",
+               "share_top": "Share of top answers", "concession_lift": "Lift after concessions",
                "ltr_residual": "Scores above the experience", "tone_contradiction": "9-10 with a complaint",
                "timing_touch": "Right after a rep touchpoint", "timing_close": "Right after the deal close",
                "timing_quarter_end": "At quarter end", "repeated_keys": "Repeated device or email"}
 
 
-def integrity_checks(table: pd.DataFrame) -> Table:
-    """q-value of each check per rep (pseudonym); values at or below the rate are in bold words."""
+def integrity_checks(table: pd.DataFrame, headers: Mapping[str, str] | None = None) -> Table:
+    """q-value of each check per rep (pseudonym); values at or below the rate are in bold words.
+    `headers` name checks in the programme's words (over :data:`CHECK_WORDS`)."""
     d = table.reset_index().rename(columns={"index": "Rep"})
-    cols = [t.text("Rep", "Rep")] + [t.pvalue(c, CHECK_WORDS.get(c, c.replace("_", " ")))
+    words = {**CHECK_WORDS, **(headers or {})}
+    cols = [t.text("Rep", "Rep")] + [t.pvalue(c, words.get(c, c.replace("_", " ")))
                                      for c in table.columns]
     return t.table(d, cols, interactive=True,
                    note="q-values (Benjamini-Hochberg across reps): below the false discovery "

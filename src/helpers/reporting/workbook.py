@@ -13,18 +13,20 @@ from __future__ import annotations
 
 import functools
 import io
+import itertools
 import math
 import os
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from helpers import catalog, config, contract, paths
 from helpers.analysis import disclosure
-from helpers.reporting import render
+from helpers.reporting import render, xlsx
 from helpers.reporting.manifest import RunManifest, Status
 
 FILE = "tables.xlsx"
@@ -135,6 +137,7 @@ def in_words(text: str, name: str | None) -> str:
     as the headline's `name` when the programme has no LTR."""
     if name is None:
         return text
+    text = text.replace("detractor accounts", f"low-{name} accounts")
     return re.sub(r"(?<![A-Za-z])nps(?![A-Za-z])", name.lower(),
                   re.sub(r"\bNPS\b", name, text))
 
@@ -225,46 +228,48 @@ def _cell(value: Any) -> Any:
     return value
 
 
-def put(ws: Any, row: int, column: int, value: Any) -> Any:
-    """Write one cell; a text is always text (never a formula: OWASP CSV injection), and one
-    starting with = + - @ tab or CR is marked so Excel keeps it text when edited."""
-    cell = ws.cell(row=row, column=column, value=_cell(value))
-    if isinstance(cell.value, str):
-        cell.data_type = "s"
-        if catalog.starts_formula(cell.value):
-            cell.quotePrefix = True
-    return cell
+_TEXT_KEPT = xlsx.Style(quote=True)
+_HEAD = xlsx.Style(bold=True, fill="F6F8FA", wrap=True)
+_BOLD = xlsx.Style(bold=True)
 
 
-def _write_sheet(ws: Any, name: str, df: pd.DataFrame, currency: str) -> None:
-    from openpyxl.styles import Alignment, Font, PatternFill
+def _written(value: Any, style: xlsx.Style | None = None) -> Any:
+    """One value as a cell of the workbook: a text that could read as a formula keeps a quote
+    prefix; a number gets `style` (its column's number format)."""
+    value = _cell(value)
+    if isinstance(value, str):
+        return (value, _TEXT_KEPT) if catalog.starts_formula(value) else value
+    if style is None or value is None or isinstance(value, bool) or not isinstance(value, int | float):
+        return value
+    return value, style
 
-    bold, fill = Font(bold=True), PatternFill("solid", fgColor="F6F8FA")
+
+def _column(values: list[Any], style: xlsx.Style | None, plain: bool) -> list[Any]:
+    """A column's cells: :func:`_written` of each value, or (for a float, int or bool column
+    of numpy's, `plain`) the values with `style` at once (NaN stays NaN: an empty cell)."""
+    if not plain:
+        return [_written(v, style) for v in values]
+    return values if style is None else [(v, style) for v in values]
+
+
+def _sheet_rows(name: str, df: pd.DataFrame, currency: str
+                ) -> tuple[Iterator[tuple[Any, ...]], dict[int, float]]:
+    """One table as a sheet: its rows (header labelled, numbers with their column's format) and
+    the column widths (from the header and the first 200 values)."""
+    widths: dict[int, float] = {}
+    columns = []
     for j, col in enumerate(df.columns, start=1):
-        c = put(ws, 1, j, header(str(col)))
-        c.font, c.fill = bold, fill
-        c.alignment = Alignment(wrap_text=True, vertical="bottom")
+        values = df[col].tolist()
+        widths[j] = min(max(8, max([len(header(str(col)))] + [len(str(v)) for v in values[:200]]) + 2), 60)
         fmt = number_format(name, str(col), df[col], currency)
-        for i, v in enumerate(df[col].tolist(), start=2):
-            cell = put(ws, i, j, v)
-            if fmt and isinstance(cell.value, int | float) and not isinstance(cell.value, bool):
-                cell.number_format = fmt
-        width = max([len(header(str(col)))] + [len(str(v)) for v in df[col].head(200)])
-        ws.column_dimensions[cell_letter(j)].width = min(max(8, width + 2), 60)
-    ws.freeze_panes = "A2"
+        plain = isinstance(df[col].dtype, np.dtype) and df[col].dtype.kind in "fiub"
+        columns.append(_column(values, xlsx.Style(fmt) if fmt else None, plain))
+    heads = tuple((header(str(col)), _HEAD) for col in df.columns)
+    return itertools.chain([heads], zip(*columns, strict=True)), widths
 
 
-def cell_letter(j: int) -> str:
-    from openpyxl.utils import get_column_letter
-
-    return get_column_letter(j)
-
-
-def _readme(ws: Any, doc: RunManifest, listed: list[tuple[str, str, str, str, int]],
-            left_out: list[str], min_n: int) -> None:
-    from openpyxl.styles import Font
-
-    bold = Font(bold=True)
+def _readme(book: xlsx.Book, doc: RunManifest, listed: list[tuple[str, str, str, str, int]],
+            left_out: list[str], min_n: int, programme: str | None = None) -> None:
     rows: list[tuple[Any, ...]] = [
         ("CX report tables",), ("Run id", doc.run_id), ("Run status", str(doc.status)),
         ("Started", doc.started_at or ""),
@@ -286,30 +291,23 @@ def _readme(ws: Any, doc: RunManifest, listed: list[tuple[str, str, str, str, in
     for nb, params in doc.parameters.items():
         for key, value in (params or {}).items():
             rows.append((key, nb, str(value)))
-    for i, r in enumerate(rows, start=1):
-        for j, value in enumerate(r, start=1):
-            put(ws, i, j, value)
-    for header in (1, 9):
-        for c in ws[header]:
-            c.font = bold
-    ws.column_dimensions["A"].width, ws.column_dimensions["B"].width = 34, 34
-    ws.column_dimensions["C"].width, ws.column_dimensions["D"].width = 24, 80
+    words = [[_written(in_words(v, programme) if isinstance(v, str) else v) for v in r] for r in rows]
+    for i in (0, 8):
+        words[i] = [(v[0] if isinstance(v, tuple) else v, _BOLD) for v in words[i]]
+    book.sheet("README", words, widths={1: 34, 2: 34, 3: 24, 4: 80})
 
 
 def write_workbook(run_dir: str | os.PathLike[str], manifest: RunManifest | None = None,
                    currency: str = "USD") -> Path | None:
     """Write ``<run_dir>/tables.xlsx`` from the run's registered result tables (None: no table);
-    its README names the run and its parameters from `manifest`."""
-    from openpyxl import Workbook
+    its README names the run and its parameters from `manifest`. Sheets are streamed
+    (:mod:`helpers.reporting.xlsx`): a table of a million cells is seconds, not minutes."""
 
     run = paths.resolve(run_dir)
     files = sorted(p for p in (run / "tables").glob("*.parquet") if p.stem in contract.TABLES)
     if not files:
         return None
-    wb = Workbook()
-    readme = wb.active
-    readme.title = "README"
-    taken, listed, left_out = {"readme"}, [], []
+    taken, listed, left_out, sheets = {"readme"}, [], [], []
     labels = _item_labels(run)
     programme = headline_name(run)
     min_n = run_min_n(manifest)
@@ -320,17 +318,17 @@ def write_workbook(run_dir: str | os.PathLike[str], manifest: RunManifest | None
             left_out.append(p.stem)
             continue
         sheet = sheet_name(in_words(p.stem, programme), taken)
-        _write_sheet(wb.create_sheet(sheet), p.stem, df.reset_index(drop=True), currency)
+        sheets.append((sheet, p.stem, df.reset_index(drop=True)))
         listed.append((sheet, in_words(p.stem, programme), contract.TABLES[p.stem],
                        in_words(DESCRIPTIONS.get(p.stem, ""), programme), len(df)))
-    _readme(readme, manifest or RunManifest(run_id=run.name, status=Status.UNKNOWN), listed,
-            left_out, min_n)
-    for row in readme.iter_rows() if programme else ():  # in the programme's words
-        for cell in row:
-            if isinstance(cell.value, str):
-                cell.value = in_words(cell.value, programme)
     buf = io.BytesIO()
-    wb.save(buf)
+    book = xlsx.Book(buf)
+    _readme(book, manifest or RunManifest(run_id=run.name, status=Status.UNKNOWN),
+            listed, left_out, min_n, programme)
+    for sheet, stem, df in sheets:
+        rows, widths = _sheet_rows(stem, df, currency)
+        book.sheet(sheet, rows, widths=widths, frozen_rows=1)
+    book.close()
     write_analyst_workbook(run, currency)
     return render.publish_bytes(run / FILE, buf.getvalue())
 
@@ -345,24 +343,23 @@ def run_min_n(manifest: RunManifest | None) -> int:
 def write_analyst_workbook(run_dir: str | os.PathLike[str], currency: str = "USD") -> Path | None:
     """``<run_dir>/accounts_restricted.xlsx``: every account of the per-account tables, small
     ones included, readable by the analyst only (mode 0600); None when the run has none."""
-    from openpyxl import Workbook
 
     run = paths.resolve(run_dir)
     files = [run / "tables" / f"{name}.parquet" for name in disclosure.PER_ACCOUNT]
     files = [p for p in files if p.is_file()]
     if not files:
         return None
-    wb = Workbook()
-    wb.active.title = "README"
-    put(wb.active, 1, 1, "Every account, including those below min_n: for the analyst only. "
-                         "Do not share; tables.xlsx is the shared workbook.")
+    buf = io.BytesIO()
+    book = xlsx.Book(buf)
+    book.sheet("README", [["Every account, including those below min_n: for the analyst only. "
+                           "Do not share; tables.xlsx is the shared workbook."]])
     taken = {"readme"}
     for p in files:
         df = pd.read_parquet(p)
         df = df.drop(columns=[c for c in df.columns if str(c).lower() in PERSONAL])
-        _write_sheet(wb.create_sheet(sheet_name(p.stem, taken)), p.stem, df, currency)
-    buf = io.BytesIO()
-    wb.save(buf)
+        rows, widths = _sheet_rows(p.stem, df, currency)
+        book.sheet(sheet_name(p.stem, taken), rows, widths=widths, frozen_rows=1)
+    book.close()
     target = run / ANALYST_FILE
     catalog.atomic_write_bytes(target, buf.getvalue())
     target.chmod(0o600)

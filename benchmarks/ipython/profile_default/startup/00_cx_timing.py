@@ -79,3 +79,18 @@ def _post(*_):
 
 get_ipython().events.register("pre_run_cell", _pre)  # noqa: F821
 get_ipython().events.register("post_run_cell", _post)  # noqa: F821
+
+if os.environ.get("CX_PROFILE_DIR") and os.environ.get("CX_NOTEBOOK"):
+    import cProfile
+
+    _PROF = cProfile.Profile()
+
+    def _prof_on(_info):
+        _PROF.enable()
+
+    def _prof_off(*_):
+        _PROF.disable()
+        _PROF.dump_stats(os.path.join(os.environ["CX_PROFILE_DIR"], f"{os.environ['CX_NOTEBOOK']}.prof"))
+
+    get_ipython().events.register("pre_run_cell", _prof_on)  # noqa: F821
+    get_ipython().events.register("post_run_cell", _prof_off)  # noqa: F821

@@ -1,0 +1,98 @@
+"""One derivation of a run's study, shared by its notebooks: the included responses ordered by
+market, with the B2C weights and contact units (:func:`helpers.analysis.selection.study`), kept
+as an Arrow IPC file that every later notebook of the run maps into memory instead of reading
+the parquet and raking again (its pages are shared, so the kernels' memory counts them once).
+
+Only inside a run: the runner names its private kernel folder (mode 0700, removed when the run
+ends) in ``$CX_STUDY_CACHE`` (:data:`helpers.contract.STUDY_CACHE_ENV`); without it every call
+derives afresh. A file is keyed by the responses file (path, size, modification time), the
+schema and settings files' bytes and the code of the ``helpers`` package, so a change of any of
+them is a different file; the first notebook derives it under a lock while the others wait.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import functools
+import hashlib
+import json
+import os
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pandas as pd
+
+from helpers import contract, paths
+
+Derived = tuple[pd.DataFrame, dict[str, tuple[int, int]], str]
+
+
+@functools.cache
+def code_version() -> str:
+    """A digest of the ``helpers`` package's source (any change of the code is a new key)."""
+    digest = hashlib.sha256()
+    root = Path(__file__).resolve().parents[1]
+    for p in sorted(root.rglob("*.py")):
+        digest.update(p.relative_to(root).as_posix().encode() + b"\0" + p.read_bytes())
+    return digest.hexdigest()
+
+
+def key(responses_path: str, schema_path: str, segments_config: str) -> str:
+    """The cache key of a study: the responses file's identity, the schema's and settings'
+    bytes, the code version."""
+    digest = hashlib.sha256(code_version().encode())
+    target = paths.resolve(responses_path)
+    st = target.stat()
+    digest.update(f"{target}\0{st.st_size}\0{st.st_mtime_ns}\0{st.st_ino}".encode())
+    for p in (schema_path, segments_config):
+        digest.update(b"\0" + paths.resolve(p).read_bytes())
+    return digest.hexdigest()[:32]
+
+
+@contextlib.contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    with open(path, "a+b") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def _write(path: Path, derived: Derived) -> None:
+    import pyarrow as pa
+
+    rows, blocks, note = derived
+    table = pa.Table.from_pandas(rows, preserve_index=True)
+    meta = {**(table.schema.metadata or {}), b"cx": json.dumps({"blocks": blocks, "note": note}).encode()}
+    table = table.replace_schema_metadata(meta)
+    tmp = path.with_suffix(".tmp")
+    with pa.OSFile(str(tmp), "wb") as sink, pa.ipc.new_file(sink, table.schema) as writer:
+        writer.write_table(table)
+    os.replace(tmp, path)
+
+
+def _read(path: Path) -> Derived:
+    import pyarrow as pa
+
+    table = pa.ipc.open_file(pa.memory_map(str(path))).read_all()
+    meta = json.loads(table.schema.metadata[b"cx"])
+    blocks = {m: (int(a), int(b)) for m, (a, b) in meta["blocks"].items()}
+    return table.to_pandas(), blocks, str(meta["note"])
+
+
+def derived(responses_path: str, schema_path: str, segments_config: str,
+            derive: Callable[[], Derived]) -> Derived:
+    """`derive()` once per run and inputs: the rows, market blocks and weighting note, from the
+    run's cache when a notebook before derived them (see the module)."""
+    folder = os.environ.get(contract.STUDY_CACHE_ENV)
+    if not folder or not Path(folder).is_dir():
+        return derive()
+    path = Path(folder) / f"study-{key(responses_path, schema_path, segments_config)}.arrow"
+    with _locked(path.with_suffix(".lock")):
+        if path.is_file():
+            return _read(path)
+        found = derive()
+        _write(path, found)
+        return found

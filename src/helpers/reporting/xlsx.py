@@ -1,0 +1,216 @@
+"""A small streaming .xlsx writer for the run's workbooks: each sheet's XML goes straight into
+the zip as it is made, a cell is a few string operations (openpyxl builds and serialises an XML
+element per cell in pure Python: minutes and gigabytes for the tables of a million responses).
+
+Values are written as openpyxl would: numbers as numbers, booleans as booleans, date-times as
+Excel serial numbers with a date format, texts always as texts (inline strings, never formulas).
+A cell with a look is ``(value, Style(...))``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import re
+import zipfile
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from xml.sax.saxutils import escape, quoteattr
+
+_ILLEGAL = re.compile(r"[\000-\010\013\014\016-\037]")
+_EPOCH = dt.datetime(1899, 12, 30)
+DATETIME_FORMAT, DATE_FORMAT = "yyyy-mm-dd h:mm:ss", "yyyy-mm-dd"
+_NS = 'xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"'
+_REL = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
+
+
+@dataclass(frozen=True)
+class Style:
+    """A cell's look: number format, bold, solid fill colour (RGB hex), wrapped text aligned
+    to the bottom, and the quote prefix (Excel keeps a text that looks like a formula text)."""
+
+    number_format: str | None = None
+    bold: bool = False
+    fill: str | None = None
+    wrap: bool = False
+    quote: bool = False
+
+
+def column_letter(j: int) -> str:
+    """Excel's letters of the 1-based column `j` (1 -> A, 28 -> AB)."""
+    out = ""
+    while j:
+        j, r = divmod(j - 1, 26)
+        out = chr(65 + r) + out
+    return out
+
+
+class Book:
+    """An .xlsx file written sheet by sheet (:meth:`sheet`), finished by :meth:`close`."""
+
+    def __init__(self, target: str | os.PathLike[str] | Any) -> None:
+        self._zip = zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED, compresslevel=1)
+        self._names: list[str] = []
+        self._styles: dict[Style, int] = {Style(): 0}
+        self._ids: dict[int, int] = {}
+        self._kept: list[Style] = []
+
+    def style_id(self, style: Style) -> int:
+        """The number of `style` in styles.xml (the same object is looked up once)."""
+        found = self._ids.get(id(style))
+        if found is None:
+            found = self._ids[id(style)] = self._styles.setdefault(style, len(self._styles))
+            self._kept.append(style)
+        return found
+
+    def sheet(self, name: str, rows: Iterable[Sequence[Any]], *, widths: Mapping[int, float] = {},
+              frozen_rows: int = 0) -> None:
+        """Write one sheet: `rows` of values or ``(value, Style)`` pairs; `widths` of 1-based
+        columns; the first `frozen_rows` rows stay in view."""
+        self._names.append(name)
+        with self._zip.open(f"xl/worksheets/sheet{len(self._names)}.xml", "w") as f:
+            f.write(f'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n<worksheet {_NS}>'
+                    .encode())
+            if frozen_rows:
+                cell = f"A{frozen_rows + 1}"
+                f.write(f'<sheetViews><sheetView workbookViewId="0"><pane ySplit="{frozen_rows}" '
+                        f'topLeftCell="{cell}" activePane="bottomLeft" state="frozen"/>'
+                        f'<selection pane="bottomLeft" activeCell="{cell}" sqref="{cell}"/>'
+                        "</sheetView></sheetViews>".encode())
+            if widths:
+                f.write(("<cols>" + "".join(f'<col min="{j}" max="{j}" width="{w:g}" customWidth="1"/>'
+                                            for j, w in sorted(widths.items())) + "</cols>").encode())
+            f.write(b"<sheetData>")
+            letters: list[str] = []
+            chunk: list[str] = []
+            for i, row in enumerate(rows, start=1):
+                while len(letters) < len(row):
+                    letters.append(column_letter(len(letters) + 1))
+                chunk.append(f'<row r="{i}">')
+                for letter, value in zip(letters, row, strict=False):
+                    chunk.append(self._cell(f"{letter}{i}", value))
+                chunk.append("</row>")
+                if len(chunk) > 20000:
+                    f.write("".join(chunk).encode())
+                    chunk.clear()
+            f.write(("".join(chunk) + "</sheetData></worksheet>").encode())
+
+    def _cell(self, ref: str, value: Any) -> str:
+        style = None
+        if type(value) is tuple:
+            value, style = value
+        kind = type(value)
+        if kind is not str and kind is not float and kind is not int and kind is not bool:
+            value, style = _slow(value, style)
+            kind = type(value)
+        s = f' s="{self.style_id(style)}"' if style is not None else ""
+        if kind is float:
+            if value - value != 0:  # NaN or infinite: an empty cell
+                return f'<c r="{ref}"{s}/>' if s else ""
+            return f'<c r="{ref}"{s}><v>{value!r}</v></c>'
+        if kind is str:
+            text = _ILLEGAL.sub("", value)
+            space = ' xml:space="preserve"' if text[:1].isspace() or text[-1:].isspace() else ""
+            return f'<c r="{ref}"{s} t="inlineStr"><is><t{space}>{escape(text)}</t></is></c>'
+        if kind is bool:
+            return f'<c r="{ref}"{s} t="b"><v>{int(value)}</v></c>'
+        if kind is int:
+            return f'<c r="{ref}"{s}><v>{value}</v></c>'
+        return f'<c r="{ref}"{s}/>' if s else ""  # None
+
+    def close(self) -> None:
+        """Write the workbook, its styles and relations; close the file."""
+        z, n = self._zip, len(self._names)
+        z.writestr("[Content_Types].xml", (
+            '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n<Types xmlns="http://schemas.'
+            'openxmlformats.org/package/2006/content-types"><Default Extension="rels" ContentType='
+            '"application/vnd.openxmlformats-package.relationships+xml"/><Default Extension="xml" '
+            'ContentType="application/xml"/><Override PartName="/xl/workbook.xml" ContentType='
+            '"application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/>'
+            '<Override PartName="/xl/styles.xml" ContentType="application/vnd.openxmlformats-'
+            'officedocument.spreadsheetml.styles+xml"/>'
+            + "".join(f'<Override PartName="/xl/worksheets/sheet{i}.xml" ContentType="application/'
+                      'vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"/>'
+                      for i in range(1, n + 1)) + "</Types>"))
+        z.writestr("_rels/.rels", (
+            '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n<Relationships xmlns="http://'
+            'schemas.openxmlformats.org/package/2006/relationships"><Relationship Id="rId1" Type='
+            f'"{_REL}/officeDocument" Target="xl/workbook.xml"/></Relationships>'))
+        z.writestr("xl/workbook.xml", (
+            f'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n<workbook {_NS} '
+            f'xmlns:r="{_REL}"><sheets>'
+            + "".join(f'<sheet name={quoteattr(name)} sheetId="{i}" r:id="rId{i}"/>'
+                      for i, name in enumerate(self._names, start=1)) + "</sheets></workbook>"))
+        z.writestr("xl/_rels/workbook.xml.rels", (
+            '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n<Relationships xmlns="http://'
+            'schemas.openxmlformats.org/package/2006/relationships">'
+            + "".join(f'<Relationship Id="rId{i}" Type="{_REL}/worksheet" '
+                      f'Target="worksheets/sheet{i}.xml"/>' for i in range(1, n + 1))
+            + f'<Relationship Id="rId{n + 1}" Type="{_REL}/styles" Target="styles.xml"/>'
+            "</Relationships>"))
+        z.writestr("xl/styles.xml", _styles_xml(list(self._styles)))
+        z.close()
+
+
+def _slow(value: Any, style: Style | None) -> tuple[Any, Style | None]:
+    """A value of another type as one of str, float, int, bool or None: date-times as Excel
+    serial numbers (with a date format unless `style` has one), numpy scalars as Python ones."""
+    if isinstance(value, dt.datetime | dt.date):
+        if style is None or style.number_format is None:
+            fmt = DATETIME_FORMAT if isinstance(value, dt.datetime) else DATE_FORMAT
+            style = Style(fmt, *((style.bold, style.fill, style.wrap) if style else ()))
+        moment = value if isinstance(value, dt.datetime) else dt.datetime.combine(value, dt.time())
+        return (moment.replace(tzinfo=None) - _EPOCH).total_seconds() / 86400, style
+    if value is None:
+        return None, style
+    if hasattr(value, "item"):  # a numpy scalar
+        item = value.item()
+        return (item, style) if type(item) in (str, float, int, bool) else _slow(item, style)
+    for kind in (bool, int, float, str):  # subclasses as their base type
+        if isinstance(value, kind):
+            return kind(value), style
+    return str(value), style
+
+
+def _styles_xml(styles: Sequence[Style]) -> str:
+    """styles.xml for `styles` (in their ids' order): custom number formats from id 164."""
+    formats = {f: 164 + i for i, f in enumerate(dict.fromkeys(s.number_format for s in styles
+                                                               if s.number_format))}
+    fills = list(dict.fromkeys(s.fill for s in styles if s.fill))
+    xfs = []
+    for s in styles:
+        attrs = (f'numFmtId="{formats.get(s.number_format or "", 0)}" fontId="{int(s.bold)}" '
+                 f'fillId="{fills.index(s.fill) + 2 if s.fill else 0}" borderId="0" xfId="0"')
+        attrs += ' applyNumberFormat="1"' if s.number_format else ""
+        attrs += ' applyFont="1"' if s.bold else ""
+        attrs += ' applyFill="1"' if s.fill else ""
+        attrs += ' quotePrefix="1"' if s.quote else ""
+        inner = '<alignment vertical="bottom" wrapText="1"/>' if s.wrap else ""
+        xfs.append(f'<xf {attrs} applyAlignment="1">{inner}</xf>' if s.wrap else f"<xf {attrs}/>")
+    return (
+        f'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n<styleSheet {_NS}>'
+        f'<numFmts count="{len(formats)}">'
+        + "".join(f"<numFmt numFmtId={quoteattr(str(i))} formatCode={quoteattr(f)}/>"
+                  for f, i in formats.items())
+        + '</numFmts><fonts count="2"><font><sz val="11"/><name val="Calibri"/></font>'
+        '<font><b/><sz val="11"/><name val="Calibri"/></font></fonts>'
+        f'<fills count="{len(fills) + 2}"><fill><patternFill patternType="none"/></fill>'
+        '<fill><patternFill patternType="gray125"/></fill>'
+        + "".join(f'<fill><patternFill patternType="solid"><fgColor rgb="FF{c}"/></patternFill></fill>'
+                  for c in fills)
+        + '</fills><borders count="1"><border><left/><right/><top/><bottom/><diagonal/></border>'
+        '</borders><cellStyleXfs count="1"><xf numFmtId="0" fontId="0" fillId="0" borderId="0"/>'
+        f'</cellStyleXfs><cellXfs count="{len(xfs)}">' + "".join(xfs) + "</cellXfs>"
+        '<cellStyles count="1"><cellStyle name="Normal" xfId="0" builtinId="0"/></cellStyles>'
+        "</styleSheet>")
+
+
+def write(target: str | os.PathLike[str] | Path | Any,
+          sheets: Iterable[tuple[str, Iterable[Sequence[Any]], Mapping[int, float], int]]) -> None:
+    """Write `sheets` ``(name, rows, widths, frozen_rows)`` to `target` (a path or a binary file)."""
+    book = Book(target)
+    for name, rows, widths, frozen in sheets:
+        book.sheet(name, rows, widths=widths, frozen_rows=frozen)
+    book.close()
