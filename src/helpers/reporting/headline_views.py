@@ -24,6 +24,11 @@ def _nps(data: Study) -> bool:
     return data.headline.headline.kind == "nps"
 
 
+def _axis(data: Study) -> tuple[str, str]:
+    """The column of a table holding the headline figure, and its axis label."""
+    return ("nps", "NPS (points)") if _nps(data) else ("estimate", data.headline.headline.label)
+
+
 def segment_chart(seg: pd.DataFrame, data: Study, min_n: int, max_halfwidth: float) -> Any:
     """Sub-segments of the reported wave: NPS bars and points, or the headline statistic's
     points, each with its 95% CI and n; suppressed cells grey."""
@@ -59,10 +64,9 @@ def segment_table(seg: pd.DataFrame, data: Study) -> t.Table:
 
 def trend_chart(trends: pd.DataFrame, data: Study) -> Any:
     """The headline statistic per wave and market with its 95% CI band."""
-    nps = _nps(data)
     stat = data.headline.headline
-    ax = charts.line_with_band(trends, x="wave", estimate="nps" if nps else "estimate", hue="market",
-                               ylabel="NPS (points)" if nps else stat.label,
+    column, label = _axis(data)
+    ax = charts.line_with_band(trends, x="wave", estimate=column, hue="market", ylabel=label,
                                title=f"{stat.name} per wave with 95% CI band")
     charts.methods_note(ax, "Bands: 95% CI (B2B clustered by account, B2C weighted). n per wave: "
                         + "; ".join(f"{r.market} {r.wave} n={r.n}" for r in trends.itertuples()))
@@ -71,13 +75,12 @@ def trend_chart(trends: pd.DataFrame, data: Study) -> Any:
 
 def weighting_chart(effect: pd.DataFrame, data: Study) -> Any:
     """B2C headline unweighted vs weighted, with the weights' Kish deff and effective n."""
-    nps = _nps(data)
     stat = data.headline.headline
-    ax = charts.ci_points(effect, label="estimate_type", estimate="nps" if nps else "estimate",
-                          xlabel="NPS (points)" if nps else stat.label,
+    column, label = _axis(data)
+    ax = charts.ci_points(effect, label="estimate_type", estimate=column, xlabel=label,
                           title=f"B2C {stat.name} unweighted vs weighted, wave {data.wave}")
     w = effect.iloc[1]
-    ci = ("unweighted: adjusted Wald; weighted: t with the design df, R svymean" if nps
+    ci = ("unweighted: adjusted Wald; weighted: t with the design df, R svymean" if _nps(data)
           else "t with the design df, R svymean")
     charts.methods_note(ax, f"95% CIs ({ci}). B2C figures are "
                         f"{data.weighting}. Kish deff {w['kish_deff']:.2f}, effective n "
@@ -87,13 +90,12 @@ def weighting_chart(effect: pd.DataFrame, data: Study) -> Any:
 
 def persona_chart(table: pd.DataFrame, data: Study) -> Any:
     """Each persona's headline statistic with its 95% CI."""
-    nps = _nps(data)
     stat = data.headline.headline
-    ax = charts.ci_points(table, label="label", estimate="nps" if nps else "estimate",
-                          xlabel="NPS (points)" if nps else stat.label,
+    column, label = _axis(data)
+    ax = charts.ci_points(table, label="label", estimate=column, xlabel=label,
                           title=f"Persona {stat.name} with 95% CI (label: most distinctive items, "
                                 "z vs all)")
-    ci = "NPS CI adjusted Wald" if nps else f"{stat.name} CI design-based"
+    ci = "NPS CI adjusted Wald" if _nps(data) else f"{stat.name} CI design-based"
     charts.methods_note(ax, f"k-means on standardised ratings (complete cases, all waves); {ci}, "
                         "B2B clustered by account, B2C unweighted. z = persona mean minus overall "
                         "mean in overall SDs.")
