@@ -13,6 +13,7 @@ import json
 import os
 import re
 import subprocess
+import tempfile
 import threading
 from pathlib import Path
 
@@ -379,3 +380,45 @@ def test_each_kernel_knows_the_notebook_it_runs(monkeypatch: pytest.MonkeyPatch)
     assert seen["env"][contract.NOTEBOOK_ENV] == "02_segments"
     assert seen["env"]["PATH"] == os.environ["PATH"]  # the rest of the environment is inherited
     assert contract.NOTEBOOK_ENV not in os.environ  # only the kernel's
+
+
+@pytest.mark.skipif(os.name != "posix", reason="Unix sockets")
+def test_kernels_started_together_talk_over_private_sockets(tmp_path: Path) -> None:
+    """Kernels started at the same moment never race for a TCP port (CI once lost a run to
+    "Address already in use"): each talks over Unix sockets in a private folder of the run, which
+    is removed when the run ends."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with kernels.kernel_folder(tmp_path / "reports", "r1"):
+        sockets = kernels._SOCKET_DIR[0]
+        assert sockets is not None and (sockets.stat().st_mode & 0o777) == 0o700
+        managers = [kernels.kernel_manager(f"nb{i}")() for i in range(3)]
+        with ThreadPoolExecutor(3) as pool:
+            list(pool.map(lambda km: km.start_kernel(), managers))
+        try:
+            for km in managers:
+                assert km.transport == "ipc" and km.ip.startswith(str(sockets))
+                client = km.client()
+                client.start_channels()
+                client.wait_for_ready(timeout=60)
+                assert client.execute_interactive("x = 1", timeout=60)["content"]["status"] == "ok"
+                client.stop_channels()
+        finally:
+            for km in managers:
+                km.shutdown_kernel(now=True)
+    assert not sockets.exists()
+
+
+@pytest.mark.skipif(os.name != "posix", reason="Unix sockets")
+def test_kernel_sockets_go_where_their_path_fits(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    deep = tmp_path / ("d" * 60) / ("e" * 60)
+    deep.mkdir(parents=True)
+    monkeypatch.setattr(tempfile, "tempdir", str(deep))
+    folder = kernels._socket_folder(deep)  # both too long: /tmp
+    assert folder is not None and folder.parent == Path("/tmp")
+    folder.rmdir()
+    folder = kernels._socket_folder(Path("/no-such-folder"))  # missing: the next one
+    assert folder is not None and folder.parent == Path("/tmp")
+    folder.rmdir()
+    monkeypatch.setattr(Path, "is_dir", lambda self: False)
+    assert kernels._socket_folder(deep) is None  # nowhere: TCP

@@ -1,6 +1,8 @@
 """Notebook kernels of a run: each executes in its own kernel whose connection file lives in the
-run's private folder (parallel kernels race for ports and leak files in /tmp otherwise) and whose
-environment names the notebook it runs (so the catalog checks its reads and writes against the
+run's private folder (it leaks files in /tmp otherwise), which talks over Unix sockets in a private
+folder of its own (TCP ports are picked free and bound later, so kernels started at the same moment
+by two runs or test workers can take the same port), and whose environment names the notebook it
+runs (so the catalog checks its reads and writes against the
 run contract, :data:`helpers.contract.NOTEBOOK_ENV`)."""
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ import contextlib
 import os
 import shutil
 import sys
+import tempfile
 import uuid
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -18,6 +21,9 @@ from helpers import catalog, contract, paths
 
 KERNELS = ".kernels"  # reports/.kernels/<run-id>/: connection files of the run's kernels (0700)
 _KERNEL_DIR: list[Path | None] = [None]
+_SOCKET_DIR: list[Path | None] = [None]
+_SOCKET_PATH_MAX = 100  # bytes of a Unix socket's path (108 on Linux, 104 on macOS, with the NUL)
+_SOCKET_NAME = len("/cx-XXXXXXXX/0123456789ab-9999")  # folder, kernel and channel of one socket
 
 
 @contextlib.contextmanager
@@ -34,12 +40,29 @@ def kernel_folder(reports: Path, rid: str) -> Iterator[None]:
     root.chmod(0o700)
     _KERNEL_DIR[0] = folder
     try:
+        _SOCKET_DIR[0] = _socket_folder(folder)
         yield
     finally:
         _KERNEL_DIR[0] = None
+        if _SOCKET_DIR[0] is not None:
+            shutil.rmtree(_SOCKET_DIR[0], ignore_errors=True)
+            _SOCKET_DIR[0] = None
         _remove_stale(root)  # also what a killed run's late-starting kernel wrote meanwhile
         with contextlib.suppress(OSError):
             root.rmdir()  # only when no killed run left a folder in it
+
+
+def _socket_folder(run_folder: Path) -> Path | None:
+    """A private folder for the kernels' Unix sockets, with a path short enough for one: in the
+    run's kernel folder (a killed run's sockets go with it), else the temporary folder or /tmp;
+    None (TCP) where there are no Unix sockets or every candidate path is too long."""
+    if os.name != "posix":
+        return None
+    for base in (run_folder, Path(tempfile.gettempdir()), Path("/tmp")):  # noqa: S108 - short path
+        if len(os.fsencode(base)) + _SOCKET_NAME <= _SOCKET_PATH_MAX and base.is_dir():
+            with contextlib.suppress(OSError):
+                return Path(tempfile.mkdtemp(prefix="cx-", dir=base))
+    return None
 
 
 def _remove_stale(root: Path) -> None:
@@ -57,13 +80,16 @@ def kernel_manager(notebook: str) -> type:
     knows it runs `notebook` (``$CX_NOTEBOOK``)."""
     from jupyter_client.manager import KernelManager
 
-    folder = _KERNEL_DIR[0]
+    folder, sockets = _KERNEL_DIR[0], _SOCKET_DIR[0]
 
     class RunKernelManager(KernelManager):
         def __init__(self, **kw: Any) -> None:
             super().__init__(**kw)
             if folder is not None and not self.connection_file:
                 self.connection_file = str(folder / f"kernel-{uuid.uuid4()}.json")
+            if sockets is not None:
+                self.transport = "ipc"
+                self.ip = str(sockets / uuid.uuid4().hex[:12])
 
         def start_kernel(self, **kw: Any) -> None:
             env = dict(kw.pop("env", None) or os.environ)
