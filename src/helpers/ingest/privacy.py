@@ -19,7 +19,7 @@ import pyarrow as pa
 
 from helpers import paths
 from helpers.ingest.pii_extra import MaskContext, may_hold_personal, recurring_words
-from helpers.ingest.pii_text import mask_contact_details, mask_text
+from helpers.ingest.pii_text import mask_contact_details, mask_text, may_match
 
 SALT_ENV = "CX_SALT"
 SALT_FILE = ".cx_salt"
@@ -70,19 +70,21 @@ def mask_texts(texts: list[str], workers: int | None = None, context: MaskContex
                ) -> list[str]:
     """:func:`~helpers.ingest.pii_text.mask_text` of each text, in order.
 
-    Masking is pure Python (regular expressions, libphonenumber), so a large batch is split
-    over forked worker processes where the platform forks (they only run :func:`mask_text`,
-    and forking, unlike spawning, never re-runs the caller's script); the result is the same
-    as masking one by one.
+    The gates of each text (:func:`~helpers.ingest.pii_text.may_match`, one Arrow pass per
+    gate over all texts) skip the steps that cannot change it. Masking is pure Python (regular
+    expressions, libphonenumber), so a large batch is split over forked worker processes where
+    the platform forks (they only run :func:`mask_text`, and forking, unlike spawning, never
+    re-runs the caller's script); the result is the same as masking one by one.
     """
     import multiprocessing
     from functools import partial
 
-    masker = partial(mask_text, context=context)
+    masker = partial(_mask_gated, context=context)
+    may = may_match(texts)
     workers = min(os.cpu_count() or 1, 8) if workers is None else workers
     if (workers < 2 or len(texts) < PARALLEL_MASKING
             or "fork" not in multiprocessing.get_all_start_methods()):
-        return [masker(t) for t in texts]
+        return list(map(masker, texts, may))
     import warnings
     from concurrent.futures import ProcessPoolExecutor
 
@@ -90,7 +92,11 @@ def mask_texts(texts: list[str], workers: int | None = None, context: MaskContex
     with warnings.catch_warnings():   # a kernel's idle I/O threads: the workers never touch them
         warnings.filterwarnings("ignore", message=".*fork.*", category=DeprecationWarning)
         with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
-            return list(pool.map(masker, texts, chunksize=chunk))
+            return list(pool.map(masker, texts, may, chunksize=chunk))
+
+
+def _mask_gated(text: str, may: int, context: MaskContext | None) -> str:
+    return mask_text(text, context, may)
 
 
 def programme_context(texts: list[str], context: MaskContext | None = None) -> MaskContext:
