@@ -184,7 +184,6 @@ _LOWER_CUE_KEYS = ("thank", "spoke", "speak", "talked", "ask", "helped", "handle
                    "chiamo", "bedankt", "naam", "obrigad", "nome", "chamo")
 
 
-_LOWER_CUE_KEY = re.compile("|".join(re.escape(k) for k in _LOWER_CUE_KEYS))
 #: Gates of :func:`lower_name_spans` (bits 1, 2, 4 of its `may`), as in
 #: :data:`helpers.ingest.pii_text.GATES`: a title before a lower-case word, a Cyrillic capital,
 #: a common Chinese surname.
@@ -193,9 +192,14 @@ LOWER_NAME_GATES = {
     "cyrillic": "[А-ЯЁ]", "han": f"[{_HAN_SURNAMES}]"}
 
 
+_KEY_PATTERNS: dict[tuple[str, ...], re.Pattern[str]] = {}
+
+
 def _has_any(text: str, keys: tuple[str, ...]) -> bool:
-    low = text.lower()
-    return any(k in low for k in keys)
+    """Whether the text in lower case holds any of `keys` (one compiled pattern per key set)."""
+    if keys not in _KEY_PATTERNS:
+        _KEY_PATTERNS[keys] = re.compile("|".join(re.escape(k) for k in keys))
+    return _KEY_PATTERNS[keys].search(text.lower()) is not None
 
 
 def mask_contacts(text: str) -> str:
@@ -259,7 +263,7 @@ def lower_name_spans(text: str, keep: frozenset[str] = frozenset(), may: int = -
         return word[:1].upper() + word[1:].lower()
 
     spans: list[tuple[int, int]] = []
-    for m in (_LOWER_CUE.finditer(text) if _LOWER_CUE_KEY.search(text.lower()) else ()):
+    for m in (_LOWER_CUE.finditer(text) if _has_any(text, _LOWER_CUE_KEYS) else ()):
         first = m.group(1)
         if not first.islower() or first in _STOP or first in keep:
             continue
