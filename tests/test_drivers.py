@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.special import expit
 
-from helpers.analysis import drivers, importance, priority
+from helpers.analysis import drivers, importance, lmg, priority
 from helpers.analysis.modelling import Bootstrap
 from helpers.errors import ArgumentError, DataError, ThinData
 from helpers.paths import PROJECT_ROOT
@@ -112,7 +112,7 @@ def test_subset_r2_tree_equals_direct_solves_and_ols(p: int) -> None:
     x = rng.normal(size=(120, p + 1))
     x[:, 1:] += 0.4 * x[:, :1]
     corr = np.corrcoef(x.T)
-    tree, direct = importance.all_subset_r2(corr), importance.all_subset_r2_solve(corr)
+    tree, direct = lmg.all_subset_r2(corr), lmg.all_subset_r2_solve(corr)
     np.testing.assert_allclose(tree, direct, atol=1e-12)
     full = np.column_stack([np.ones(120), x[:, 1:]])
     resid = x[:, 0] - full @ np.linalg.lstsq(full, x[:, 0], rcond=None)[0]

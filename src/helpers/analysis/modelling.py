@@ -101,7 +101,12 @@ def cluster_codes(df: pd.DataFrame, cluster: str | None, keep: np.ndarray) -> np
 
 
 def resample_counts(rng: np.random.Generator, n_clusters: int, b: int) -> np.ndarray:
-    """(b, n_clusters) multiplicities of a with-replacement resample of the clusters."""
+    """(b, n_clusters) multiplicities of a with-replacement resample of the clusters.
+
+    One bincount per resample: its counts stay in cache (one bincount over b x n_clusters bins
+    with offsets is twice as slow at a million rows and draws the same counts)."""
     draws = rng.integers(0, n_clusters, size=(b, n_clusters))
-    offs = (np.arange(b) * n_clusters)[:, None]
-    return np.bincount((draws + offs).ravel(), minlength=b * n_clusters).reshape(b, n_clusters)
+    out = np.empty((b, n_clusters), dtype=np.int64)
+    for i in range(b):
+        out[i] = np.bincount(draws[i], minlength=n_clusters)
+    return out
