@@ -266,8 +266,7 @@ def what_if(
         raise ThinData(f"{len(y_ltr)} complete rows for {len(drivers)} drivers", column=ltr,
                         expected=f"at least {len(drivers) + 10}")
     y_pro, y_det = target_flag(y_ltr, "promoter"), target_flag(y_ltr, "detractor")
-    q25 = np.array([_wquantile(x[:, j], w, 0.25) for j in range(x.shape[1])])
-    med = np.array([_wquantile(x[:, j], w, 0.5) for j in range(x.shape[1])])
+    q25, med = np.array([_wquantile(x[:, j], w, (0.25, 0.5)) for j in range(x.shape[1])]).T
     share_moved = [float(np.sum(w * (x[:, j] <= q25[j]) * (x[:, j] < med[j])) / w.sum())
                    for j in range(x.shape[1])]
     pats = _patterns(x, y_pro, y_det, w, codes)
@@ -295,8 +294,9 @@ def what_if(
     return out
 
 
-def _wquantile(x: np.ndarray, w: np.ndarray, q: float) -> float:
-    """Weighted quantile (lower: the smallest value whose cumulative weight reaches q)."""
+def _wquantile(x: np.ndarray, w: np.ndarray, qs: Sequence[float]) -> np.ndarray:
+    """Weighted quantiles at each of `qs` from one sort (lower: the smallest value whose
+    cumulative weight reaches q)."""
     order = np.argsort(x, kind="stable")
     cw = np.cumsum(w[order]) / w.sum()
-    return float(x[order][np.searchsorted(cw, q - 1e-12)])
+    return x[order][np.searchsorted(cw, np.asarray(qs) - 1e-12)]
