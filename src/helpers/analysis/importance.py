@@ -328,7 +328,7 @@ def _bootstrap(z: np.ndarray, w: np.ndarray, codes: np.ndarray, n_clusters: int,
             corrs[part] = _corr_batch(t[:, 0], t[:, 1:q + 1], t[:, q + 1:], iu)
         else:
             corrs[part] = [_nearest_psd_corr(_pairwise_corr(z, w * ki[codes])[0])[0] for ki in k]
-    ok = np.isfinite(corrs).all(axis=(1, 2))
+    ok = np.asarray(np.isfinite(corrs).all(axis=(1, 2)))
     ok[ok] = np.linalg.eigvalsh(corrs[ok][:, 1:, 1:]).min(axis=1) >= 1e-10
     corrs = corrs[ok]
     out = (lmg_batch(corrs) if exact else
