@@ -378,7 +378,9 @@ def segment_importance(
         raise DataError("segment column not found", column=segment, expected="a column of df")
     need = max(segments.min_n, segments.per_driver * len(drivers))
     tables, skipped = [], []
-    for level_value, g in df.groupby(segment, sort=True, dropna=True, observed=True):
+    used = [c for c in dict.fromkeys([segment, outcome, *drivers, weights, cluster])
+            if c in df.columns]   # the modelled columns only: each segment's rows are copied
+    for level_value, g in df[used].groupby(segment, sort=True, dropna=True, observed=True):
         complete = g[[outcome, *drivers]].notna().all(axis=1)
         n = int(complete.sum())
         n_cl = int(g.loc[complete, cluster].nunique()) if cluster else n
