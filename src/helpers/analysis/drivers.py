@@ -163,6 +163,19 @@ def _auc(y: np.ndarray, score: np.ndarray) -> float:
     return float((_average_ranks(score)[pos].sum() - n1 * (n1 + 1) / 2) / (n1 * n0))
 
 
+def _predict_distinct(model: Any, x: np.ndarray) -> np.ndarray:
+    """P(class 1) of each row of `x`, each distinct row predicted once (ratings repeat)."""
+    codes = [pd.factorize(x[:, j])[0] for j in range(x.shape[1])]
+    sizes = [int(c.max()) + 2 for c in codes]
+    if float(np.prod(np.array(sizes, float))) >= 2.0**62:
+        return np.asarray(model.predict_proba(x)[:, 1])
+    key = np.zeros(len(x), np.int64)
+    for c, size in zip(codes, sizes, strict=True):
+        key = key * size + c + 1
+    _, first, inverse = np.unique(key, return_index=True, return_inverse=True)
+    return np.asarray(model.predict_proba(x[first])[:, 1])[inverse.ravel()]
+
+
 def _permutation_importance(model: Any, x: np.ndarray, y: np.ndarray, n_repeats: int,
                             rng: np.random.Generator) -> np.ndarray:
     """Mean drop in held-out AUC when one driver's column is shuffled (Breiman's permutation importance).
@@ -176,7 +189,7 @@ def _permutation_importance(model: Any, x: np.ndarray, y: np.ndarray, n_repeats:
     for j in range(p):
         for r in range(n_repeats):
             copies[1 + j * n_repeats + r, :, j] = rng.permutation(x[:, j])
-    scores = model.predict_proba(copies.reshape(-1, p))[:, 1].reshape(len(copies), n)
+    scores = _predict_distinct(model, copies.reshape(-1, p)).reshape(len(copies), n)
     base = _auc(y, scores[0])
     drop = np.zeros(p)
     for j in range(p):
