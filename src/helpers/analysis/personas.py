@@ -167,11 +167,12 @@ def _choose_k(z: np.ndarray, o: PersonaOptions, seed: int) -> pd.DataFrame:
 
     rows = []
     criterion = o.criterion
+    if criterion == "silhouette":
+        picked, dist = _silhouette_distances(z, o.silhouette_sample, seed)
     for k in range(o.k_min, o.k_max + 1):
         if criterion == "silhouette":
             lab = KMeans(k, n_init=4, random_state=seed).fit_predict(z)
-            val = silhouette_score(z, lab, sample_size=min(o.silhouette_sample, len(z)),
-                                   random_state=seed)
+            val = silhouette_score(dist, lab[picked], metric="precomputed")
         else:
             val = GaussianMixture(k, random_state=seed, n_init=2).fit(z).bic(z)
         rows.append({"k": k, criterion: float(val)})
@@ -179,6 +180,16 @@ def _choose_k(z: np.ndarray, o: PersonaOptions, seed: int) -> pd.DataFrame:
     best = selection[criterion].idxmax() if criterion == "silhouette" else selection[criterion].idxmin()
     selection["chosen"] = selection.index == best
     return selection
+
+
+def _silhouette_distances(z: np.ndarray, sample: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """The rows ``silhouette_score(z, labels, sample_size=sample, random_state=seed)`` scores
+    (they do not depend on the labels) and their distance matrix, computed once for every k
+    exactly as silhouette_score computes it (same chunks, zero diagonal)."""
+    from sklearn.metrics import pairwise_distances_chunked
+
+    picked = np.random.RandomState(seed).permutation(len(z))[:min(sample, len(z))]
+    return picked, np.vstack(list(pairwise_distances_chunked(z[picked])))
 
 
 def _persona_nps(df: pd.DataFrame, labels: pd.Series, profile: pd.DataFrame, cluster: str | None,
