@@ -145,8 +145,9 @@ def _find_personas(df: pd.DataFrame, items: list[str], cluster: str | None,
     score = (nps_points(df.loc[ok, "ltr"]).to_numpy() if measure is None else
              measure.values(df.loc[ok, key], measure.headline))
     order = pd.Series(score).groupby(raw).mean().sort_values(kind="stable").index
-    relabel = {old: new + 1 for new, old in enumerate(order)}
-    lab = np.array([relabel[v] for v in raw])
+    relabel = np.zeros(int(raw.max()) + 1, dtype=np.int64)
+    relabel[order.to_numpy()] = np.arange(1, len(order) + 1)
+    lab = relabel[raw]
     labels = pd.Series(np.nan, index=df.index, name="persona")
     labels[ok] = lab
     profile = pd.DataFrame(z, columns=list(items)).groupby(lab).mean()
