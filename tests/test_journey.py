@@ -163,3 +163,23 @@ def test_journey_effects_equal_r_svyglm_on_account_clusters(given_design: bool) 
         assert got.p_value == pytest.approx(r["p_value"][1], rel=1e-6)
         assert (got.ci_low, got.ci_high) == pytest.approx(
             (scale(r["ci_low"][1]), scale(r["ci_high"][1])), rel=1e-6)
+
+
+def test_length_effects_from_the_shared_slip_model_equal_their_own_fit() -> None:
+    from helpers.stats.design import Design
+    from helpers.stats.regression import survey_glm
+
+    df = _accounts_frame(n_acc=120, seed=4)
+    tab = journey.journey_effects(df, IMPL)
+    design = Design.from_frame(df, cluster="account_id")
+    x = np.column_stack([df["impl_length_days"] / 30, df["quarter_end_deal"].astype(float),
+                         df["go_live_slip_days"]])
+    for outcome, y, family, effect in [
+            ("impl_mean", df[IMPL].mean(axis=1), "gaussian", "slope per 30 days"),
+            ("promoter", (df["ltr"] >= 9).astype(float), "quasibinomial",
+             "odds_ratio per 30 days")]:
+        own = survey_glm(y.to_numpy(float), x, design, family=family)
+        r = _effect(tab, "impl_length_days", outcome, effect)
+        est = np.exp(own.coef[1]) if family == "quasibinomial" else own.coef[1]
+        np.testing.assert_allclose([r.estimate, r.se, r.p_value], [est, own.se[1], own.p_value[1]],
+                                   rtol=1e-9)

@@ -57,10 +57,11 @@ class _Effect(NamedTuple):
     df: float
 
     @classmethod
-    def of(cls, fit: GLMResult) -> _Effect:
-        """The first predictor's coefficient of a design-based fit."""
-        return cls(float(fit.coef[1]), float(fit.se[1]), float(fit.p_value[1]), fit.n,
-                   fit.n_psu, fit.df)
+    def of(cls, fit: GLMResult, column: int = 1, scale: float = 1.0) -> _Effect:
+        """The coefficient of a design-based fit's `column` (1: the first predictor), per
+        `scale` units of that predictor."""
+        return cls(float(fit.coef[column]) * scale, float(fit.se[column]) * scale,
+                   float(fit.p_value[column]), fit.n, fit.n_psu, fit.df)
 
 
 def _row(key: tuple[str, str, str], e: _Effect, level: float, unit: str,
@@ -137,11 +138,12 @@ def journey_effects(df: pd.DataFrame, impl_items: Sequence[str],
     outcomes = [*impl_items, "impl_mean", ltr, "promoter"]
     rows: list[dict[str, object]] = []
     journey_vars = ("quarter_end_deal", "go_live_slip_days", "impl_length_days")
+    fits: dict[tuple[str, ...], tuple[GLMResult, dict[str, int]]] = {}
     for expl in journey_vars:
         binary = expl == "quarter_end_deal"
         adjust = [v for v in journey_vars if v != expl] if (m.adjust_journey and not binary) else []
         for out in outcomes:
-            rows += _effect_rows(d, dz, (expl, out, adjust), m)
+            rows += _effect_rows(d, dz, (expl, out, adjust), m, fits)
     rows += _slip_rows(d, m)
     out = pd.DataFrame(rows)
     out.attrs.update({"cluster": m.cluster, "controls": list(m.controls), "level": m.level,
@@ -151,12 +153,16 @@ def journey_effects(df: pd.DataFrame, impl_items: Sequence[str],
 
 
 def _effect_rows(d: pd.DataFrame, design: Design, what: tuple[str, str, list[str]],
-                 m: JourneyModels) -> list[dict[str, object]]:
+                 m: JourneyModels, fits: dict[tuple[str, ...], tuple[GLMResult, dict[str, int]]]
+                 ) -> list[dict[str, object]]:
     """Effects of one journey variable on one outcome, adjusted for `adjust` (``what`` =
     (explanation, outcome, adjust)).
 
     Promoter: an odds ratio (logit). Quarter-end deals: mean difference and Cohen's d. Slip and
     length: a slope per ``m.per_days`` days. None with under 20 rows or no variation.
+    `fits` keeps each adjusted model (and its unscaled columns) by outcome and variables: slip
+    adjusted for length and length adjusted for slip are one model (same rows and columns,
+    reordered and rescaled), fitted once.
     """
     expl, out, adjust = what
     binary = expl == "quarter_end_deal"
@@ -166,26 +172,31 @@ def _effect_rows(d: pd.DataFrame, design: Design, what: tuple[str, str, list[str
     sub = d.loc[rows, [expl, out, *m.controls, *adjust]]
     if len(sub) < 20 or sub[expl].nunique() < 2:
         return []
-    x = _design(sub, expl, m.controls)
-    if adjust:
-        x = np.column_stack([x, sub[adjust].astype(float).to_numpy()])
-    x[:, 0] = x[:, 0] / scale
     y = sub[out].to_numpy(float)
+    if out == "promoter" and y.min() == y.max():
+        return []
+    key = (out, *sorted([expl, *adjust])) if adjust else ()
+    if key in fits:   # the same model, fitted for another of its variables
+        fit, columns = fits[key]
+        e = _Effect.of(fit, columns[expl], m.per_days)
+    else:
+        x = _design(sub, expl, m.controls)
+        if adjust:
+            x = np.column_stack([x, sub[adjust].astype(float).to_numpy()])
+        x[:, 0] = x[:, 0] / scale
+        fit = _fit(_scatter(y, rows), _scatter(x, rows), design, rows, logit=out == "promoter")
+        if key:
+            fits[key] = fit, {v: x.shape[1] + 1 - len(adjust) + i for i, v in enumerate(adjust)}
+        e = _Effect.of(fit)
     if out == "promoter":
-        if y.min() == y.max():
-            return []
-        fit = _fit(_scatter(y, rows), _scatter(x, rows), design, rows, logit=True)
         label = "odds_ratio" if binary else f"odds_ratio per {m.per_days:g} days"
-        return [_row((expl, out, label), _Effect.of(fit), m.level, "odds ratio", exp=True)]
-    fit = _fit(_scatter(y, rows), _scatter(x, rows), design, rows, logit=False)
+        return [_row((expl, out, label), e, m.level, "odds ratio", exp=True)]
     unit = "LTR points" if out == m.ltr else "item points (on the item's own scale)"
     if not binary:
-        return [_row((expl, out, f"slope per {m.per_days:g} days"), _Effect.of(fit), m.level,
-                     unit)]
+        return [_row((expl, out, f"slope per {m.per_days:g} days"), e, m.level, unit)]
     g1, g0 = y[x[:, 0] == 1], y[x[:, 0] == 0]
     sd = np.sqrt(((len(g1) - 1) * g1.var(ddof=1) + (len(g0) - 1) * g0.var(ddof=1))
                  / (len(y) - 2))
-    e = _Effect.of(fit)
     dd = e.est / sd
     se_d = np.sqrt((e.se / sd) ** 2 + dd**2 / (2 * len(y)))
     return [_row((expl, out, "mean difference"), e, m.level, unit),
