@@ -170,7 +170,8 @@ def _effect_rows(d: pd.DataFrame, design: Design, what: tuple[str, str, list[str
     rows = d[[expl, out, m.cluster, *m.controls, *adjust]].notna().all(axis=1).to_numpy() \
         & (design.w > 0)
     sub = d.loc[rows, [expl, out, *m.controls, *adjust]]
-    if len(sub) < 20 or sub[expl].nunique() < 2:
+    varied = sub[expl].to_numpy(float)
+    if len(sub) < 20 or varied.min() == varied.max():
         return []
     y = sub[out].to_numpy(float)
     if out == "promoter" and y.min() == y.max():
