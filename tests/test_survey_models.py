@@ -201,3 +201,21 @@ def test_large_data_paths_of_the_logistic_fit_give_the_same_model(
     by_row = regression.survey_glm(B2B.promoter, two, DESIGNS["b2b"], family="quasibinomial")
     assert by_pattern.coef == pytest.approx(by_row.coef, rel=1e-9)
     assert by_pattern.vcov == pytest.approx(by_row.vcov, rel=1e-9)
+
+
+@pytest.mark.parametrize("in_domain", [None, 0.7])
+def test_gaussian_bread_from_the_normal_equations_equals_the_information_matrix(
+        monkeypatch: pytest.MonkeyPatch, in_domain: float | None) -> None:
+    rng = np.random.default_rng(8)
+    n = 300
+    df = pd.DataFrame({"cluster": rng.integers(0, 40, n), "w": rng.uniform(0.5, 3.0, n)})
+    design = Design.from_frame(df, weights="w", cluster="cluster")
+    x = rng.normal(size=(n, 2))
+    y = x @ [0.5, -1.0] + rng.normal(size=n)
+    domain = None if in_domain is None else rng.random(n) < in_domain
+    fast = regression.survey_glm(y, x, design, domain=domain)
+    solve = regression._normal_equations
+    monkeypatch.setattr(regression, "_normal_equations", lambda *a: (solve(*a)[0], None))
+    slow = regression.survey_glm(y, x, design, domain=domain)
+    np.testing.assert_allclose(fast.coef, slow.coef, rtol=1e-13)
+    np.testing.assert_allclose(fast.vcov, slow.vcov, rtol=1e-11)

@@ -106,8 +106,7 @@ def fit_coefficients(y: np.ndarray, xc: np.ndarray, w: np.ndarray, family: Famil
     """
     _check_family(family)
     if family == "gaussian":
-        xw = xc * w[:, None]
-        b = _solve(xw.T @ xc, xw.T @ y)
+        b = _normal_equations(y, xc, w)[0]
         return b, xc @ b, True
     b = np.zeros(xc.shape[1])
     patterns = _patterns(xc) if len(y) > 4 * WARM_START_ROWS else None
@@ -125,6 +124,14 @@ def fit_coefficients(y: np.ndarray, xc: np.ndarray, w: np.ndarray, family: Famil
             start, ok = b, False
         b = start if ok else b
     return _newton(y, xc, w, b)
+
+
+def _normal_equations(y: np.ndarray, xc: np.ndarray, w: np.ndarray
+                      ) -> tuple[np.ndarray, np.ndarray]:
+    """Weighted least-squares coefficients and the information matrix X'WX they solve."""
+    xw = xc * w[:, None]
+    info = xw.T @ xc
+    return _solve(info, xw.T @ y), info
 
 
 def _patterns(xc: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
@@ -226,13 +233,19 @@ def survey_glm(y: ArrayLike, x: ArrayLike, design: Design | None = None, *,
     if not whole:
         xc[~inside] = 0.0
         yv = np.where(inside, yv, 0.0)
-    b, mu, converged = fit_coefficients(yv, xc, w, family)
+    info = None
+    if family == "gaussian" and not is_replicate(dz):   # X'WX is also the bread's inverse
+        b, info = _normal_equations(yv, xc, w)
+        mu, converged = xc @ b, True
+    else:
+        b, mu, converged = fit_coefficients(yv, xc, w, family)
     if is_replicate(dz):
         return _replicate_glm(dz, (yv, xc, inside), (b, converged), names, family, level)
     resid = w * (yv - mu)
     xc *= resid[:, None]   # the estimating functions (R estfun), in place of the model matrix
     estfun_vcov, var = totals_vcov(dz, xc, None if whole else inside)
-    bread = _bread(xm, w, mu, family, None if whole else inside)
+    bread = (np.linalg.inv(info) if info is not None else
+             _bread(xm, w, mu, family, None if whole else inside))
     return GLMResult(("(Intercept)", *names), b, bread @ estfun_vcov @ bread,
                      float(var.df[0]) + 1 - p, n_used, int(var.n_psu[0]), family, level,
                      converged)
