@@ -44,6 +44,7 @@ class FullData:
     budget_gb: float
     columns: tuple[str, ...]
     _tmp: list[Path] = field(default_factory=list, repr=False)
+    _cells: dict[tuple, pd.DataFrame] = field(default_factory=dict, repr=False)
 
     def note(self) -> str:
         """One sentence for the report: what is computed from all rows and what from a sample."""
@@ -79,6 +80,24 @@ class FullData:
     def moments(self, query: moments.MomentQuery) -> pd.DataFrame:
         """A sufficient-statistics query on all responses (source ``responses``)."""
         return self.engine.run(query)
+
+    def cell_counts(self, market: str, keys: Sequence[str], value: moments.Value
+                    ) -> pd.DataFrame:
+        """Included responses of `market` counted (``n``) per combination of `keys` and of
+        `value` (e.g. the NPS class; missing keys and values are levels of their own): one
+        query per market and keys, kept for the later tables."""
+        cols = tuple(c for c in dict.fromkeys(keys) if c in self.columns)
+        memo = (market, cols, value)
+        if memo not in self._cells:
+            q = _quote(self.engine)
+            names = [f"CAST({q}{c}{q} AS {'STRING' if q == '`' else 'VARCHAR'}) AS {q}{c}{q}"
+                     for c in cols]
+            group = ", ".join(str(i + 1) for i in range(len(cols) + 1))
+            self._cells[memo] = self._fetch(
+                f"SELECT {', '.join(names)}, {moments.value_sql(value, q)} AS {q}{value.name}{q}, "
+                f"COUNT(*) AS n FROM {self.engine.table_ref('responses')} WHERE "
+                f"CAST(include AS BOOLEAN) AND market = '{market}' GROUP BY {group}")
+        return self._cells[memo]
 
 
 def _quote(engine: Any) -> str:

@@ -11,7 +11,7 @@ import pandas as pd
 
 from helpers.errors import require_columns
 from helpers.stats.arrays import t_value
-from helpers.stats.design import Calibration, Design
+from helpers.stats.design import Calibration, Design, _coefficients
 from helpers.stats.estimators import (
     CellSums,
     attach_vcov,
@@ -28,13 +28,56 @@ def cells_design(cells: pd.DataFrame, *, strata: str | None = None, cluster: str
     """The design of the responses a moment table summarises (:mod:`helpers.stats.moments`):
     one row per cell (its ``sw`` the weight, ``n`` the count), with the cells' strata, cluster
     and calibration margins as columns. Every cell must lie in one PSU and one level of each
-    margin (the query's keys include them)."""
+    margin (the query's keys include them). Without a cluster every response is its own PSU:
+    a cell is ``n`` PSUs (:class:`UnitCellsDesign`), whose responses must then be alike (one
+    weight, one value of what is estimated: e.g. cells by NPS class)."""
     margins = [[m] if isinstance(m, str) else list(m) for m in (calibrate or [])]
     cl = None if cluster is None else pd.factorize(cells[cluster])[0]
+    counts = cells["n"].to_numpy(float)
     cal = None if not margins else Calibration(
-        tuple(_cell_levels(cells, m) for m in margins), counts=cells["n"].to_numpy(float))
-    return Design(len(cells), weights=cells["sw"].to_numpy(float),
+        tuple(_cell_levels(cells, m) for m in margins), counts=counts)
+    kind = Design if cluster is not None else UnitCellsDesign
+    design = kind(len(cells), weights=cells["sw"].to_numpy(float),
                   strata=None if strata is None else cells[strata], cluster=cl, calibrate=cal)
+    if isinstance(design, UnitCellsDesign):
+        design.set_units(counts)
+    return design
+
+
+class UnitCellsDesign(Design):
+    """A design without clusters whose rows are cells of alike responses, each response its own
+    PSU: a cell of m responses is m PSUs with equal linearised values (its total / m). The
+    strata's PSU counts, each PSU's weight in the quadratic form (s_h / m for the cell's total)
+    and the degrees of freedom count responses; the rest is :class:`Design`'s."""
+
+    units: np.ndarray
+
+    def set_units(self, counts: np.ndarray) -> None:
+        """Responses per row (cell); the strata's sizes and coefficients from them."""
+        self.units = np.asarray(counts, float)
+        self.counts = self.units
+        self.n_h = np.bincount(self.strata, weights=self.units, minlength=self.n_strata)
+        self.s_h, self.k_h = _coefficients(self.f_h, self.n_h, self.lonely_psu)
+        self.lonely_h = self.n_h == 1
+        if hasattr(self, "_cal_cache"):
+            del self._cal_cache
+
+    def unit_s(self) -> np.ndarray:
+        return self.s_h[self.psu_stratum] / self.units
+
+    def _degf(self, g: np.ndarray, n_groups: int, pairs: bool
+              ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
+        df, df_union, n_p = super()._degf(g, n_groups, pairs)
+        keep = (g >= 0) & (self.w > 0)
+        extra = np.bincount(g[keep], weights=self.units[keep] - 1, minlength=n_groups)
+        if df_union is not None:
+            df_union = df_union + extra[:, None] + extra[None, :] - np.diag(extra)
+        return df + extra, df_union, n_p + extra.astype(np.int64)
+
+    def _whole_df(self) -> tuple[float, int]:
+        df, n_p = super()._whole_df()
+        extra = float((self.units[self.w > 0] - 1).sum())
+        return df + extra, int(n_p + extra)
 
 
 def _cell_levels(cells: pd.DataFrame, cols: list[str]) -> np.ndarray:

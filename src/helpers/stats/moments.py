@@ -133,6 +133,11 @@ def _sql_value(v: Value, q: str) -> str:
     return f"(CASE WHEN {c} IS NULL THEN NULL WHEN {cond} THEN 1.0 ELSE 0.0 END)"
 
 
+def value_sql(v: Value, quote: str = '"') -> str:
+    """The SQL expression of a :class:`Value` (NULL where the column is)."""
+    return _sql_value(v, quote)
+
+
 def to_sql(query: MomentQuery, table: str, quote: str = '"') -> str:
     """The query as one SQL statement (DuckDB: quote '"'; Spark SQL: quote '`')."""
     q = quote
