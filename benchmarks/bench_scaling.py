@@ -75,8 +75,8 @@ ONLY = tuple(sys.argv[1:])   # name prefixes of the steps to run (none: all)
 def step(name, fn):
     if ONLY and not name.startswith(ONLY):
         return
-    t = time.perf_counter(); fn(); T[name] = time.perf_counter() - t
-    print(f"STEP {name}: {T[name]:.1f} s", flush=True)
+    t, c = time.perf_counter(), time.process_time(); fn(); T[name] = time.perf_counter() - t
+    print(f"STEP {name}: {T[name]:.1f} s ({time.process_time() - c:.0f} CPU s)", flush=True)
 p3 = config.notebook_params("03_promoter_drivers")
 p2 = config.notebook_params("02_segments")
 t0 = time.perf_counter()
@@ -321,7 +321,7 @@ def outofcore(rows: int, only: list[str]) -> None:
     disk = sum(f.stat().st_size for f in (d / "processed").rglob("*") if f.is_file()) / 2**30
     print(f"{rows:,} responses out of core: data made in {made:.0f} s, {disk:.1f} GB on disk "
           f"({d / 'processed'})", flush=True)
-    peak, loads = [0], []
+    peak, step_peak, loads = [0], [0], []
     t0 = time.perf_counter()
     proc = subprocess.Popen([sys.executable, "-c", STEPS_CODE, *only], cwd=ROOT, text=True,
                             env={**os.environ, "CX_DATA_DIR": str(d)},
@@ -329,7 +329,8 @@ def outofcore(rows: int, only: list[str]) -> None:
 
     def watch() -> None:
         while proc.poll() is None:
-            peak[0] = max(peak[0], _tree_memory(proc.pid))
+            now = _tree_memory(proc.pid)
+            peak[0], step_peak[0] = max(peak[0], now), max(step_peak[0], now)
             loads.append(os.getloadavg()[0])
             time.sleep(0.5)
 
@@ -339,7 +340,10 @@ def outofcore(rows: int, only: list[str]) -> None:
     for x in proc.stdout:   # each step as it ends: a run stopped early still shows how far
         lines.append(x)
         if x.startswith(("STEP ", "Traceback")) or "out of core" in x or "Error" in x:
-            print(f"  {time.perf_counter() - t0:6.0f} s  {x.strip()}", flush=True)
+            at = (f" (peak {step_peak[0] / 2**20:,.0f} MB, load {os.getloadavg()[0]:.1f})"
+                  if x.startswith("STEP ") else "")
+            print(f"  {time.perf_counter() - t0:6.0f} s  {x.strip()}{at}", flush=True)
+            step_peak[0] = 0
     proc.wait()
     wall = time.perf_counter() - t0
     status = "succeeded" if proc.returncode == 0 and any(x.startswith("STEPS ") for x in lines) \
