@@ -28,6 +28,7 @@ from helpers import catalog, config, paths
 from helpers.config import ScaleConfig
 from helpers.errors import ConfigError
 from helpers.stats import moments
+from helpers.stats.moments import Value
 
 #: Identifier columns a cluster is drawn by, in order of preference.
 CLUSTER_IDS = ("account_id", "contact_key", "response_id")
@@ -81,7 +82,7 @@ class FullData:
         """A sufficient-statistics query on all responses (source ``responses``)."""
         return self.engine.run(query)
 
-    def cell_counts(self, market: str, keys: Sequence[str], value: moments.Value
+    def cell_counts(self, market: str, keys: Sequence[str], value: Value
                     ) -> pd.DataFrame:
         """Included responses of `market` counted (``n``) per combination of `keys` and of
         `value` (e.g. the NPS class; missing keys and values are levels of their own): one
