@@ -12,7 +12,7 @@ import pytest
 
 from helpers import paths
 from helpers.analysis import b2c_cells, segments, selection
-from helpers.stats import cell_tables, estimators, weighting
+from helpers.stats import cell_tables, compare, estimators, weighting
 from helpers.stats.estimators import CellSums, group_means
 
 PROCESSED = paths.PROCESSED_DIR / "responses.parquet"
@@ -68,9 +68,9 @@ def test_market_tables_out_of_core_equal_in_memory(study, monkeypatch) -> None:
     big = selection.load(*ARGS)
     assert big.full is not None and b2c_cells.for_study(big) is not None
     for fn in (segments.market_segments, segments.market_trends, segments.market_changes):
-        a, b = fn(study), fn(big)
-        a, b = (t[t["market"] == "B2C"].reset_index(drop=True) for t in (a, b))
+        a, b = fn(study), fn(big)   # B2C from cells; B2B changes from paired sums
         assert list(a.columns) == list(b.columns) and len(a) == len(b) > 0
+        assert set(a["market"]) == {"B2B", "B2C"}
         num = [c for c in a.columns if a[c].dtype.kind in "fiub" and c != "n_units"]
         np.testing.assert_allclose(b[num].to_numpy(float), a[num].to_numpy(float),
                                    rtol=1e-9, atol=1e-9)
@@ -113,3 +113,31 @@ def test_raking_on_cells_reproduces_r_rake() -> None:
     assert np.sqrt(gm.var[0]) == pytest.approx(ref["se"], rel=1e-9)
     assert gm.df[0] == ref["df"] and gm.n_psu[0] == ref["n_psu"]
     assert gm.deff[0] == pytest.approx(ref["deff"], rel=1e-9)
+
+
+def test_paired_sums_give_the_paired_changes() -> None:
+    rng = np.random.default_rng(5)
+    n = 400
+    unit, wave = rng.integers(0, 60, n), rng.integers(0, 3, n)
+    group, y = rng.integers(0, 2, n), rng.choice([-100.0, 0.0, 100.0], n)
+    rows = compare.paired_changes(y, unit, wave, 3, group, 2)
+    f = pd.DataFrame({"g": group, "u": unit, "wave": wave, "y": y}).groupby(
+        ["g", "u", "wave"]).agg(c=("y", "size"), swy=("y", "sum")).reset_index()
+    f["sw"] = f["c"].astype(float)
+    out = []
+    for g in (0, 1):
+        for k in (0, 1):
+            m = f[(f.g == g) & (f.wave == k)].merge(f[(f.g == g) & (f.wave == k + 1)], on="u",
+                                                    suffixes=("_a", "_b"))
+            a, b = {c: m[f"{c}_a"] for c in ("c", "sw", "swy")}, {c: m[f"{c}_b"] for c in ("c", "sw", "swy")}
+            out.append({"m": len(m), "n_a": a["c"].sum(), "n_b": b["c"].sum(),
+                        "tw_a": a["sw"].sum(), "tw_b": b["sw"].sum(), "s_a": a["swy"].sum(),
+                        "s_b": b["swy"].sum(), "q_a": (a["swy"] ** 2).sum(),
+                        "q_b": (b["swy"] ** 2).sum(), "p_a": (a["swy"] * a["sw"]).sum(),
+                        "p_b": (b["swy"] * b["sw"]).sum(), "w_a": (a["sw"] ** 2).sum(),
+                        "w_b": (b["sw"] ** 2).sum(), "ya_yb": (a["swy"] * b["swy"]).sum(),
+                        "yb_wa": (b["swy"] * a["sw"]).sum(), "wb_ya": (b["sw"] * a["swy"]).sum(),
+                        "wa_wb": (a["sw"] * b["sw"]).sum()})
+    sums = compare.paired_from_sums(pd.DataFrame(out), (2, 2))
+    for name in ("estimate", "var", "n_a", "n_b", "n_units"):
+        np.testing.assert_allclose(getattr(sums, name), getattr(rows, name), rtol=1e-9, atol=1e-9)

@@ -100,6 +100,45 @@ class FullData:
                 f"CAST(include AS BOOLEAN) AND market = '{market}' GROUP BY {group}")
         return self._cells[memo]
 
+    def paired_sums(self, market: str, unit: str, dim: str | None, waves: Sequence[str],
+                    value: Value) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """For a paired wave-over-wave test of `value` (x 100: points) between consecutive
+        `waves`, per segment of `dim` (None: one segment "all"): the sums of
+        :data:`helpers.stats.compare.PAIRED_SUMS` over the units present in both waves (summed
+        per unit and wave first, then joined), and the included responses per segment and
+        wave. Two aggregations out of core; nothing per unit comes back."""
+        from helpers.stats.compare import PAIRED_SUMS
+
+        q = _quote(self.engine)
+        text = "STRING" if q == "`" else "VARCHAR"
+        seg = "'all'" if dim is None else f"CAST({q}{dim}{q} AS {text})"
+        where = (f"CAST(include AS BOOLEAN) AND market = '{market}'"
+                 + ("" if dim is None else f" AND {q}{dim}{q} IS NOT NULL"))
+        table = self.engine.table_ref("responses")
+        counts = self._fetch(f"SELECT {seg} AS seg, CAST(wave AS {text}) AS wave, COUNT(*) AS n "
+                             f"FROM {table} WHERE {where} GROUP BY 1, 2")
+        y = f"(100.0 * {moments.value_sql(value, q)})"
+        pairs = ", ".join(f"('{a}', '{b}')" for a, b in zip(waves[:-1], waves[1:], strict=True))
+        sums = {"m": "COUNT(*)", "n_a": "SUM(a.c)", "n_b": "SUM(b.c)"}
+        for k, expr in (("tw", "{x}.sw"), ("s", "{x}.swy"), ("q", "{x}.swy * {x}.swy"),
+                        ("p", "{x}.swy * {x}.sw"), ("w", "{x}.sw * {x}.sw")):
+            sums |= {f"{k}_{x}": f"SUM({expr.format(x=x)})" for x in ("a", "b")}
+        sums |= {"ya_yb": "SUM(a.swy * b.swy)", "yb_wa": "SUM(b.swy * a.sw)",
+                 "wb_ya": "SUM(b.sw * a.swy)", "wa_wb": "SUM(a.sw * b.sw)"}
+        assert tuple(sums) == PAIRED_SUMS
+        found = self._fetch(
+            f"WITH r AS (SELECT {seg} AS seg, CAST({q}{unit}{q} AS {text}) AS u, "
+            f"CAST(wave AS {text}) AS wave, {y} AS y FROM {table} WHERE {where} AND "
+            f"{q}{unit}{q} IS NOT NULL AND {y} IS NOT NULL), "
+            f"s AS (SELECT seg, u, wave, COUNT(*) AS c, CAST(COUNT(*) AS DOUBLE) AS sw, "
+            f"SUM(y) AS swy FROM r GROUP BY seg, u, wave), "
+            f"nxt AS (SELECT * FROM (VALUES {pairs}) AS t(wa, wb)) "
+            f"SELECT a.seg AS seg, nxt.wa AS wave_from, nxt.wb AS wave_to, "
+            + ", ".join(f"{e} AS {k}" for k, e in sums.items())
+            + " FROM s a JOIN nxt ON a.wave = nxt.wa JOIN s b ON b.seg = a.seg AND b.u = a.u "
+            "AND b.wave = nxt.wb GROUP BY 1, 2, 3") if pairs else pd.DataFrame()
+        return found, counts
+
 
 def _quote(engine: Any) -> str:
     return "`" if engine.name == "spark" else '"'

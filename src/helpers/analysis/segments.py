@@ -208,9 +208,16 @@ def _paired_changes(df: pd.DataFrame, dims: list[str], waves: list[str], unit: s
         ok = (codes >= 0) & (wave_codes >= 0)
         np.add.at(counts, (codes[ok], wave_codes[ok]), 1)
         parts.append((d, [str(k) for k in labels], codes, counts))
+    return _paired_rows([(dim, labels, compare.paired_changes(
+        y, unit_codes, wave_codes, len(waves), codes, len(labels), w), counts)
+        for dim, labels, codes, counts in parts], waves, unit)
+
+
+def _paired_rows(parts: list[tuple[str, list[str], compare.PairedTable, np.ndarray]],
+                 waves: list[str], unit: str) -> list[dict]:
+    """The rows of every (dimension, labels, paired table, responses per label and wave)."""
     rows = []
-    for dim, labels, codes, counts in parts:
-        table = compare.paired_changes(y, unit_codes, wave_codes, len(waves), codes, len(labels), w)
+    for dim, labels, table, counts in parts:
         for gi, seg in enumerate(labels):
             for k, (a, b) in enumerate(zip(waves[:-1], waves[1:], strict=True)):
                 base = {"dimension": dim, "segment": seg, "wave_from": a, "wave_to": b}
@@ -326,6 +333,10 @@ def market_changes(data: Study, q: float = 0.05) -> pd.DataFrame:
             parts.append(_changes_from_cells(cells, _segment_fields(data, market), q)
                          .assign(market=market))
             continue
+        if market == "B2B" and data.full is not None and data.rule(market).paired:
+            parts.append(_b2b_changes_out_of_core(data, _segment_fields(data, market), q)
+                         .assign(market=market))
+            continue
         rows = aggregate_rows(data, market)
         rule = data.rule(market)
         paired = rule.unit if rule.paired else None
@@ -335,6 +346,32 @@ def market_changes(data: Study, q: float = 0.05) -> pd.DataFrame:
     out = _family(compare.with_fdr(pd.concat(parts, ignore_index=True), q),
                   "every wave change of the run (each segment and wave pair, both markets)")
     return out[["market", *[c for c in out.columns if c != "market"]]]
+
+
+def _b2b_changes_out_of_core(data: Study, dims: list[str], q: float) -> pd.DataFrame:
+    """:func:`wave_changes` of all B2B responses paired on accounts, from sums the engine
+    computes per segment and pair of waves (:meth:`helpers.analysis.outofcore.FullData.
+    paired_sums`): the same tests, no rows in memory."""
+    from helpers.stats.moments import Value
+
+    unit = data.rule("B2B").unit
+    waves = sorted(data.market("B2B").rows["wave"].dropna().astype(str).unique())
+    pairs = list(zip(waves[:-1], waves[1:], strict=True))
+    parts = []
+    for dim in [None, *dims]:
+        found, counts = data.full.paired_sums("B2B", unit, dim, waves, Value("nps", "ltr", "nps"))
+        labels = sorted(counts["seg"].astype(str).unique())
+        n = (counts.assign(seg=counts["seg"].astype(str), wave=counts["wave"].astype(str))
+             .pivot_table(index="seg", columns="wave", values="n", aggfunc="sum")
+             .reindex(index=labels, columns=waves).fillna(0).to_numpy(np.int64))
+        grid = pd.MultiIndex.from_product([labels, pairs], names=["seg", "pair"])
+        sums = (found.assign(seg=found["seg"].astype(str), pair=list(zip(
+            found["wave_from"].astype(str), found["wave_to"].astype(str), strict=True)))
+            .set_index(["seg", "pair"]).reindex(grid).fillna(0.0) if len(found)
+            else pd.DataFrame(0.0, index=grid, columns=list(compare.PAIRED_SUMS)))
+        table = compare.paired_from_sums(sums, (len(labels), len(pairs)))
+        parts.append(("all" if dim is None else dim, labels, table, n))
+    return _changes_table(_paired_rows(parts, waves, unit), q)
 
 
 def _segments_from_cells(data: Study, cells: b2c_cells.B2CCells, min_n: int,
