@@ -11,7 +11,7 @@ import pandas as pd
 
 from helpers.errors import require_columns
 from helpers.stats.arrays import t_value
-from helpers.stats.design import Calibration, Design, _coefficients
+from helpers.stats.design import Calibration, Design, stratum_coefficients
 from helpers.stats.estimators import (
     CellSums,
     attach_vcov,
@@ -57,7 +57,7 @@ class UnitCellsDesign(Design):
         self.units = np.asarray(counts, float)
         self.counts = self.units
         self.n_h = np.bincount(self.strata, weights=self.units, minlength=self.n_strata)
-        self.s_h, self.k_h = _coefficients(self.f_h, self.n_h, self.lonely_psu)
+        self.s_h, self.k_h = stratum_coefficients(self.f_h, self.n_h, self.lonely_psu)
         self.lonely_h = self.n_h == 1
         if hasattr(self, "_cal_cache"):
             del self._cal_cache

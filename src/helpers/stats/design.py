@@ -67,7 +67,7 @@ class Interval:
         return self.ci[1]
 
 
-def _coefficients(f: np.ndarray, n: np.ndarray, lonely_psu: str
+def stratum_coefficients(f: np.ndarray, n: np.ndarray, lonely_psu: str
                   ) -> tuple[np.ndarray, np.ndarray]:
     """Per stratum s = f n/(n-1) and k = f/(n-1) of R's onestrat (a single unit: s = f under
     "adjust", else 0; k = 0)."""
@@ -212,7 +212,7 @@ class Design:
             raise DataError("calibrated weights must be positive", column="weights",
                             expected="weights > 0 for every calibrated row")
         self.lonely_h = self.n_h == 1
-        self.s_h, self.k_h = _coefficients(self.f_h, self.n_h, self.lonely_psu)
+        self.s_h, self.k_h = stratum_coefficients(self.f_h, self.n_h, self.lonely_psu)
         self.stage2 = self._second_stage(spec) if spec.ssu is not None else None
 
     def _second_stage(self, spec: Clusters) -> Stage2 | None:
@@ -243,7 +243,7 @@ class Design:
             raise DataError("fpc2 is below the SSUs sampled in a PSU", column="fpc2",
                             expected="fpc2 >= SSUs sampled")
         f2 = np.clip((pop - n2) / pop, 0.0, 1.0)
-        s2, k2 = _coefficients(f2, n2, self.lonely_psu)
+        s2, k2 = stratum_coefficients(f2, n2, self.lonely_psu)
         frac1 = 1.0 - self.f_h[self.psu_stratum]
         return Stage2(ssu, ssu_psu, s2 * frac1, k2 * frac1, n2 == 1)
 
