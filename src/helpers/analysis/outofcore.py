@@ -139,6 +139,29 @@ class FullData:
             "AND b.wave = nxt.wb GROUP BY 1, 2, 3") if pairs else pd.DataFrame()
         return found, counts
 
+    def alike_clusters(self, market: str, cluster: str, value: Value) -> pd.DataFrame:
+        """Per-wave cells of the clusters (e.g. accounts) of `market`, clusters with the same
+        cells counted once: one row per distinct pattern (``pattern``) and wave with the
+        pattern's ``copies`` and one cluster's ``n``, ``s`` (sum of `value`) and ``ss`` (sum
+        of its square), rated included responses only (as a moment query). A few thousand
+        patterns however many clusters (DuckDB; None on other engines)."""
+        v = moments.value_sql(value, '"')
+        found = self._fetch(
+            f'WITH s AS (SELECT CAST("{cluster}" AS VARCHAR) AS u, CAST(wave AS VARCHAR) AS wave, '
+            f"COUNT(*) AS n, SUM({v}) AS s, SUM({v} * {v}) AS ss FROM "
+            f"{self.engine.table_ref('responses')} WHERE CAST(include AS BOOLEAN) AND market = "
+            f"'{market}' AND \"{cluster}\" IS NOT NULL AND wave IS NOT NULL AND {v} IS NOT NULL "
+            f"GROUP BY 1, 2), p AS (SELECT string_agg(wave || '|' || n || '|' || s || '|' || ss, "
+            f"';' ORDER BY wave) AS pattern FROM s GROUP BY u) "
+            f"SELECT pattern, COUNT(*) AS copies FROM p GROUP BY pattern")
+        cells = found.assign(part=found["pattern"].str.split(";")).explode("part")
+        fields = cells["part"].str.split("|", expand=True)
+        return pd.DataFrame({"pattern": pd.factorize(cells["pattern"])[0],
+                             "wave": fields[0].astype("string"),
+                             "n": fields[1].astype(float), "s": fields[2].astype(float),
+                             "ss": fields[3].astype(float),
+                             "copies": cells["copies"].astype(float)}).reset_index(drop=True)
+
 
 def _quote(engine: Any) -> str:
     return "`" if engine.name == "spark" else '"'

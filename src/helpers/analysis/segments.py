@@ -313,6 +313,14 @@ def _b2b_trend_from_moments(data: Study, min_n: int, max_halfwidth: float) -> pd
     moment query the engine runs out of core; the same numbers as from the rows)."""
     from helpers.stats.moments import MomentQuery, Value
 
+    if data.full.engine.name == "duckdb":   # accounts with the same cells counted once
+        alike = data.full.alike_clusters("B2B", "account_id", Value("nps", "ltr", "nps"))
+        m = alike["copies"]
+        cells = alike.assign(n=alike["n"] * m, sw=alike["n"] * m, s__nps=alike["s"] * m,
+                             ss__nps=alike["ss"] * m)
+        t = cell_tables.nps_table_cells(cells, ["wave"], design=cell_tables.cells_design(
+            cells, cluster="pattern", copies="copies"))
+        return govern(t, min_n=min_n, max_halfwidth=max_halfwidth)
     cells = data.full.moments(MomentQuery(
         "responses", ("account_id", "wave"), (Value("nps", "ltr", "nps"),),
         where=(("include", "true", None), ("market", "==", "B2B"))))
