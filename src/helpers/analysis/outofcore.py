@@ -118,7 +118,8 @@ class FullData:
         counts = self._fetch(f"SELECT {seg} AS seg, CAST(wave AS {text}) AS wave, COUNT(*) AS n "
                              f"FROM {table} WHERE {where} GROUP BY 1, 2")
         y = f"(100.0 * {moments.value_sql(value, q)})"
-        pairs = ", ".join(f"('{a}', '{b}')" for a, b in zip(waves[:-1], waves[1:], strict=True))
+        pairs = " UNION ALL ".join(f"SELECT '{a}' AS wa, '{b}' AS wb"
+                                   for a, b in zip(waves[:-1], waves[1:], strict=True))
         sums = {"m": "COUNT(*)", "n_a": "SUM(a.c)", "n_b": "SUM(b.c)"}
         for k, expr in (("tw", "{x}.sw"), ("s", "{x}.swy"), ("q", "{x}.swy * {x}.swy"),
                         ("p", "{x}.swy * {x}.sw"), ("w", "{x}.sw * {x}.sw")):
@@ -132,7 +133,7 @@ class FullData:
             f"{q}{unit}{q} IS NOT NULL AND {y} IS NOT NULL), "
             f"s AS (SELECT seg, u, wave, COUNT(*) AS c, CAST(COUNT(*) AS DOUBLE) AS sw, "
             f"SUM(y) AS swy FROM r GROUP BY seg, u, wave), "
-            f"nxt AS (SELECT * FROM (VALUES {pairs}) AS t(wa, wb)) "
+            f"nxt AS ({pairs}) "
             f"SELECT a.seg AS seg, nxt.wa AS wave_from, nxt.wb AS wave_to, "
             + ", ".join(f"{e} AS {k}" for k, e in sums.items())
             + " FROM s a JOIN nxt ON a.wave = nxt.wa JOIN s b ON b.seg = a.seg AND b.u = a.u "
