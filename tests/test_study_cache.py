@@ -4,6 +4,7 @@ run maps the first one's rows instead of deriving them, and gets the very same s
 from __future__ import annotations
 
 import shutil
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -35,3 +36,38 @@ def test_later_loads_map_the_first_derivation(tmp_path, monkeypatch) -> None:
     assert study_cache.key(*ARGS[:2], str(settings)) != study_cache.key(*ARGS)
     with pytest.raises(AssertionError, match="derived again"):
         selection.load(*ARGS[:2], str(settings))
+
+
+def _mapped_ranges(path) -> list[tuple[int, int]]:
+    """Address ranges of this process where `path` is mapped (/proc/self/maps)."""
+    out = []
+    with open("/proc/self/maps") as maps:
+        for line in maps:
+            if line.rstrip().endswith(str(path)):
+                lo, hi = line.split()[0].split("-")
+                out.append((int(lo, 16), int(hi, 16)))
+    return out
+
+
+@pytest.mark.skipif(not Path("/proc/self/maps").exists(), reason="needs /proc (Linux)")
+def test_mapped_study_holds_no_copy_of_numbers_and_dates(tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv(contract.STUDY_CACHE_ENV, str(tmp_path))
+    selection.load(*ARGS)
+    mapped = selection.load(*ARGS).included
+    (cache,) = tmp_path.glob("study-*.arrow")
+    ranges = _mapped_ranges(cache.resolve())
+    numeric = [c for c in mapped if mapped[c].dtype.kind in "fM"]
+    assert ranges and len(numeric) > 10 and mapped[numeric].isna().any().any()
+    for c in numeric:
+        address = mapped[c].to_numpy().__array_interface__["data"][0]
+        assert any(lo <= address < hi for lo, hi in ranges), c
+
+    before = selection.load(*ARGS).included.iloc[0]
+    number = next(c for c in numeric if mapped[c].dtype.kind == "f" and mapped[c].notna().iloc[0])
+    date = next(c for c in numeric if mapped[c].dtype.kind == "M" and mapped[c].notna().iloc[0])
+    first = mapped.index[0]
+    mapped.loc[first, number] = -1.0  # a write copies the column: the file and later loads keep theirs
+    mapped.loc[first, date] = pd.Timestamp("1999-12-31")
+    after = selection.load(*ARGS).included.iloc[0]
+    assert (after[number], after[date]) == (before[number], before[date])
+    assert mapped.loc[first, number] == -1.0 != before[number]

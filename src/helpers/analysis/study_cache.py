@@ -8,6 +8,11 @@ ends) in ``$CX_STUDY_CACHE`` (:data:`helpers.contract.STUDY_CACHE_ENV`); without
 derives afresh. A file is keyed by the responses file (path, size, modification time), the
 schema and settings files' bytes and the code of the ``helpers`` package, so a change of any of
 them is a different file; the first notebook derives it under a lock while the others wait.
+
+The frames read from the file are views of the mapped pages, not copies (:func:`_read`): numbers
+and dates are stored without a validity bitmap (a missing number is NaN, a missing date NaT, as
+in pandas) and every column is its own block, so a kernel holds no private copy of the study and
+the kernels of a run share one in memory. A write into such a frame copies that column first.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ import json
 import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -64,7 +70,7 @@ def _write(path: Path, derived: Derived) -> None:
     import pyarrow as pa
 
     rows, blocks, note = derived
-    table = pa.Table.from_pandas(rows, preserve_index=True)
+    table = _without_validity(pa.Table.from_pandas(rows, preserve_index=True))
     meta = {**(table.schema.metadata or {}), b"cx": json.dumps({"blocks": blocks, "note": note}).encode()}
     table = table.replace_schema_metadata(meta)
     tmp = path.with_suffix(".tmp")
@@ -79,7 +85,37 @@ def _read(path: Path) -> Derived:
     table = pa.ipc.open_file(pa.memory_map(str(path))).read_all()
     meta = json.loads(table.schema.metadata[b"cx"])
     blocks = {m: (int(a), int(b)) for m, (a, b) in meta["blocks"].items()}
-    return table.to_pandas(), blocks, str(meta["note"])
+    mapped = table.to_pandas(split_blocks=True)
+    _MAPPED.append(mapped)
+    return mapped.copy(deep=False), blocks, str(meta["note"])
+
+
+#: Every frame read from a mapped file, kept for the life of the process so that the frames
+#: handed out (shallow copies) and their slices always share their columns with a live frame:
+#: pandas then copies a column before writing into it, where a write into the read-only mapped
+#: pages would fail. They hold mapped pages of a file, no memory of their own.
+_MAPPED: list[pd.DataFrame] = []
+
+
+def _without_validity(table: Any) -> Any:
+    """`table` with its floating-point and naive timestamp columns stored without a validity
+    bitmap (a null is NaN or NaT, the values pandas holds), so that reading them back needs
+    no copy."""
+    import numpy as np
+    import pyarrow as pa
+
+    for i, f in enumerate(table.schema):
+        column = table.column(i)
+        if not column.null_count:
+            continue
+        if pa.types.is_floating(f.type):
+            values = column.to_numpy()
+        elif pa.types.is_timestamp(f.type) and f.type.tz is None:
+            values = column.cast(pa.int64()).fill_null(np.iinfo(np.int64).min).to_numpy()
+        else:
+            continue
+        table = table.set_column(i, f, pa.Array.from_buffers(f.type, len(values), [None, pa.py_buffer(values)]))
+    return table
 
 
 def derived(responses_path: str, schema_path: str, segments_config: str,
@@ -93,6 +129,5 @@ def derived(responses_path: str, schema_path: str, segments_config: str,
     with _locked(path.with_suffix(".lock")):
         if path.is_file():
             return _read(path)
-        found = derive()
-        _write(path, found)
-        return found
+        _write(path, derive())
+        return _read(path)  # the mapped pages, shared with the later notebooks: no private copy
