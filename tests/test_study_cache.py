@@ -9,8 +9,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from helpers import contract, paths
+from helpers import catalog, config, contract, paths
+from helpers import inputs as registry
 from helpers.analysis import selection, study_cache
+from helpers.ingest import schema
 
 ARGS = ("data/processed/responses.parquet", "data/processed/survey.yaml", "config/segments.yaml")
 
@@ -71,3 +73,26 @@ def test_mapped_study_holds_no_copy_of_numbers_and_dates(tmp_path, monkeypatch) 
     after = selection.load(*ARGS).included.iloc[0]
     assert (after[number], after[date]) == (before[number], before[date])
     assert mapped.loc[first, number] == -1.0 != before[number]
+
+
+def test_mapped_side_tables_are_the_tables_read(tmp_path, monkeypatch) -> None:
+    files = {name: f"data/processed/{inp.file}" for name, inp in registry.INPUTS.items()
+             if paths.resolve(f"data/processed/{inp.file}").is_file()}
+    plain = {name: catalog.load_optional(name, f) for name, f in files.items()}
+    monkeypatch.setenv(contract.STUDY_CACHE_ENV, str(tmp_path))
+    for _ in range(2):  # converted, then mapped
+        for name, f in files.items():
+            pd.testing.assert_frame_equal(study_cache.table(name, f), plain[name], check_exact=True)
+    assert len(list(tmp_path.glob("table-*.arrow"))) == len(files) >= 5
+    assert study_cache.table("invitations", "") is None
+
+    inv = plain["invitations"]
+    found = selection.load(*ARGS, inputs={"invitations": files["invitations"]}).invitations
+    expected = inv[inv["account_id"].notna()]  # the B2B invitations with an account
+    pd.testing.assert_frame_equal(found, expected[expected["market"] == "B2B"], check_exact=True)
+
+    odd = pd.concat([inv.head(3), inv.head(3).assign(market="B2C"), inv.head(2).assign(account_id=None),
+                     inv.head(2).assign(market=None)])
+    study = selection.study(catalog.load("responses", ARGS[0]), schema.load(ARGS[1]),
+                            config.load_segments(ARGS[2]), tables={"invitations": odd})
+    pd.testing.assert_frame_equal(study.invitations, odd.iloc[:3], check_exact=True)

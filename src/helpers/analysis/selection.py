@@ -399,8 +399,9 @@ def _assemble(found: study_cache.Derived, every: pd.DataFrame | None, sch: Schem
     present = {k: v for k, v in (tables or {}).items() if v is not None}
     if "invitations" in present:
         inv = present["invitations"]
-        inv = inv[inv["account_id"].notna()]
-        present["invitations"] = (inv[inv["market"] == "B2B"] if "market" in inv else inv).copy()
+        keep = inv["account_id"].notna().to_numpy() & (
+            (inv["market"] == "B2B").to_numpy(dtype=bool, na_value=False) if "market" in inv else True)
+        present["invitations"] = inv if keep.all() else inv[keep]  # no copy of a million rows
     return Study(wave=reported_wave(resp, wave),
                  waves=sorted(resp["wave"].dropna().astype(str).unique()),
                  included=resp, all_rows=every, schema=sch, settings=cfg, tables=present,
@@ -442,7 +443,7 @@ def load(responses_path: str, schema_path: str, segments_config: str, *, wave: s
         found = study(sample, schema_mod.load(schema_path), config.load_segments(segments_config),
                       tables=tables, wave=wave)
         return dataclasses.replace(found, full=full)
-    tables = {name: catalog.load_optional(name, path) for name, path in given.items()}
+    tables = {name: study_cache.table(name, path) for name, path in given.items()}
     sch, cfg = schema_mod.load(schema_path), config.load_segments(segments_config)
 
     def derive() -> study_cache.Derived:

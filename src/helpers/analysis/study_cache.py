@@ -29,7 +29,7 @@ from typing import Any
 
 import pandas as pd
 
-from helpers import contract, paths
+from helpers import catalog, contract, paths
 
 Derived = tuple[pd.DataFrame, dict[str, tuple[int, int]], str]
 
@@ -44,13 +44,17 @@ def code_version() -> str:
     return digest.hexdigest()
 
 
+def _identity(target: Path) -> bytes:
+    """A file's identity: its path, size, modification time and inode."""
+    st = target.stat()
+    return f"{target}\0{st.st_size}\0{st.st_mtime_ns}\0{st.st_ino}".encode()
+
+
 def key(responses_path: str, schema_path: str, segments_config: str) -> str:
     """The cache key of a study: the responses file's identity, the schema's and settings'
     bytes, the code version."""
     digest = hashlib.sha256(code_version().encode())
-    target = paths.resolve(responses_path)
-    st = target.stat()
-    digest.update(f"{target}\0{st.st_size}\0{st.st_mtime_ns}\0{st.st_ino}".encode())
+    digest.update(_identity(paths.resolve(responses_path)))
     for p in (schema_path, segments_config):
         digest.update(b"\0" + paths.resolve(p).read_bytes())
     return digest.hexdigest()[:32]
@@ -118,16 +122,36 @@ def _without_validity(table: Any) -> Any:
     return table
 
 
+def _folder() -> Path | None:
+    """The run's private kernel folder, or None outside a run."""
+    folder = os.environ.get(contract.STUDY_CACHE_ENV)
+    return Path(folder) if folder and Path(folder).is_dir() else None
+
+
 def derived(responses_path: str, schema_path: str, segments_config: str,
             derive: Callable[[], Derived]) -> Derived:
     """`derive()` once per run and inputs: the rows, market blocks and weighting note, from the
     run's cache when a notebook before derived them (see the module)."""
-    folder = os.environ.get(contract.STUDY_CACHE_ENV)
-    if not folder or not Path(folder).is_dir():
+    folder = _folder()
+    if folder is None:
         return derive()
-    path = Path(folder) / f"study-{key(responses_path, schema_path, segments_config)}.arrow"
+    path = folder / f"study-{key(responses_path, schema_path, segments_config)}.arrow"
     with _locked(path.with_suffix(".lock")):
-        if path.is_file():
-            return _read(path)
-        _write(path, derive())
+        if not path.is_file():
+            _write(path, derive())
         return _read(path)  # the mapped pages, shared with the later notebooks: no private copy
+
+
+def table(name: str, path: str) -> pd.DataFrame | None:
+    """:func:`helpers.catalog.load_optional` of a processed parquet table, inside a run mapped
+    from the run's folder like the study (the first notebook that reads the file converts it,
+    the later ones map it and share its pages)."""
+    folder, target = _folder(), paths.resolve(path) if path else None
+    if folder is None or target is None or target.suffix != ".parquet" or not target.is_file():
+        return catalog.load_optional(name, path)
+    digest = hashlib.sha256(code_version().encode() + b"\0" + _identity(target)).hexdigest()[:32]
+    cached = folder / f"table-{digest}.arrow"
+    with _locked(cached.with_suffix(".lock")):
+        if not cached.is_file():
+            _write(cached, (catalog.load(name, target), {}, ""))
+        return _read(cached)[0]
