@@ -96,3 +96,20 @@ def test_mapped_side_tables_are_the_tables_read(tmp_path, monkeypatch) -> None:
     study = selection.study(catalog.load("responses", ARGS[0]), schema.load(ARGS[1]),
                             config.load_segments(ARGS[2]), tables={"invitations": odd})
     pd.testing.assert_frame_equal(study.invitations, odd.iloc[:3], check_exact=True)
+
+
+def test_every_row_of_a_market_is_a_slice_of_the_mapped_rows(tmp_path, monkeypatch) -> None:
+    plain = selection.load(*ARGS)
+    monkeypatch.setenv(contract.STUDY_CACHE_ENV, str(tmp_path))
+    selection.load(*ARGS)
+    mapped = selection.load(*ARGS)
+    (every,) = tmp_path.glob("every-*.arrow")
+    for m in selection.MARKETS:
+        for waves in ("", plain.waves[-1]):
+            found = mapped.market(m, waves, included=False).rows
+            pd.testing.assert_frame_equal(found, plain.market(m, waves, included=False).rows,
+                                          check_exact=True)
+        whole = mapped.market(m, included=False).rows  # every wave: a slice, no copy
+        address = whole["ltr"].to_numpy().__array_interface__["data"][0]
+        assert any(lo <= address < hi for lo, hi in _mapped_ranges(every.resolve()))
+        assert (~whole["include"]).any() and len(whole) > len(mapped.market(m).rows)

@@ -32,6 +32,8 @@ import pandas as pd
 from helpers import catalog, contract, paths
 
 Derived = tuple[pd.DataFrame, dict[str, tuple[int, int]], str]
+Blocks = tuple[pd.DataFrame, dict[str, tuple[int, int]]]  # rows ordered by market, their ranges
+Deriving = tuple[Derived, Callable[[], Blocks]]  # the study, and how to order every row by market
 
 
 @functools.cache
@@ -84,21 +86,24 @@ def _write(path: Path, derived: Derived) -> None:
 
 
 def _read(path: Path) -> Derived:
+    """The frame, blocks and note of a cache file, mapped (once per process and file: the files
+    never change), as a shallow copy of the mapped frame."""
     import pyarrow as pa
 
-    table = pa.ipc.open_file(pa.memory_map(str(path))).read_all()
-    meta = json.loads(table.schema.metadata[b"cx"])
-    blocks = {m: (int(a), int(b)) for m, (a, b) in meta["blocks"].items()}
-    mapped = table.to_pandas(split_blocks=True)
-    _MAPPED.append(mapped)
-    return mapped.copy(deep=False), blocks, str(meta["note"])
+    if str(path) not in _MAPPED:
+        table = pa.ipc.open_file(pa.memory_map(str(path))).read_all()
+        meta = json.loads(table.schema.metadata[b"cx"])
+        blocks = {m: (int(a), int(b)) for m, (a, b) in meta["blocks"].items()}
+        _MAPPED[str(path)] = (table.to_pandas(split_blocks=True), blocks, str(meta["note"]))
+    mapped, blocks, note = _MAPPED[str(path)]
+    return mapped.copy(deep=False), dict(blocks), note
 
 
-#: Every frame read from a mapped file, kept for the life of the process so that the frames
+#: The frames read from each mapped file, kept for the life of the process so that the frames
 #: handed out (shallow copies) and their slices always share their columns with a live frame:
 #: pandas then copies a column before writing into it, where a write into the read-only mapped
 #: pages would fail. They hold mapped pages of a file, no memory of their own.
-_MAPPED: list[pd.DataFrame] = []
+_MAPPED: dict[str, Derived] = {}
 
 
 def _without_validity(table: Any) -> Any:
@@ -129,17 +134,49 @@ def _folder() -> Path | None:
 
 
 def derived(responses_path: str, schema_path: str, segments_config: str,
-            derive: Callable[[], Derived]) -> Derived:
+            derive: Callable[[], Deriving]) -> Derived:
     """`derive()` once per run and inputs: the rows, market blocks and weighting note, from the
-    run's cache when a notebook before derived them (see the module)."""
+    run's cache when a notebook before derived them (see the module).
+
+    `derive` also returns how to order every row (excluded ones too) by market; inside a run
+    that frame is written beside the study for :func:`every_row` while the rows are in memory.
+    """
     folder = _folder()
     if folder is None:
-        return derive()
+        return derive()[0]
     path = folder / f"study-{key(responses_path, schema_path, segments_config)}.arrow"
     with _locked(path.with_suffix(".lock")):
         if not path.is_file():
-            _write(path, derive())
+            found, every = derive()
+            _write(path, found)
+            del found  # the included rows go before every row is ordered
+            _every_file(folder, responses_path, every)
         return _read(path)  # the mapped pages, shared with the later notebooks: no private copy
+
+
+def _every_path(folder: Path, responses_path: str) -> Path:
+    target = paths.resolve(responses_path)
+    return folder / f"every-{hashlib.sha256(code_version().encode() + _identity(target)).hexdigest()[:32]}.arrow"
+
+
+def _every_file(folder: Path, responses_path: str, every: Callable[[], Blocks]) -> None:
+    path = _every_path(folder, responses_path)
+    with _locked(path.with_suffix(".lock")):
+        if not path.is_file():
+            rows, blocks = every()
+            _write(path, (rows, blocks, ""))
+
+
+def every_row(responses_path: str | None, market: str | None) -> pd.DataFrame | None:
+    """Every row of the responses (excluded ones too) of `market`, a slice of the rows ordered
+    by market that the run's first notebook wrote beside the study, mapped; None outside a run,
+    without that file, or for every market (`market` None)."""
+    folder = _folder()
+    path = _every_path(folder, responses_path) if folder is not None and responses_path else None
+    if path is None or market is None or not path.is_file():
+        return None
+    rows, blocks, _ = _read(path)
+    return rows.iloc[slice(*blocks[market])] if market in blocks else None
 
 
 def table(name: str, path: str) -> pd.DataFrame | None:
