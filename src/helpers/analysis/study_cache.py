@@ -151,7 +151,23 @@ def derived(responses_path: str, schema_path: str, segments_config: str,
             _write(path, found)
             del found  # the included rows go before every row is ordered
             _every_file(folder, responses_path, every)
+            del every
+            _release_freed_memory()
         return _read(path)  # the mapped pages, shared with the later notebooks: no private copy
+
+
+def _release_freed_memory() -> None:
+    """Hand the memory the derivation freed back to the system (Arrow's pool and the C heap keep
+    freed pages for reuse otherwise, and the deriving kernel would hold them all run long)."""
+    import ctypes
+    import ctypes.util
+
+    import pyarrow as pa
+
+    pa.default_memory_pool().release_unused()
+    libc = ctypes.util.find_library("c")
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(libc).malloc_trim(0)  # glibc only; elsewhere nothing to do
 
 
 def _every_path(folder: Path, responses_path: str) -> Path:
