@@ -271,12 +271,19 @@ def pipeline(rows: int) -> tuple[float, float, str, str]:
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
 
     at_peak: list[dict[str, int]] = [{}]  # PSS by process at the peak
+    each: dict[str, int] = {}  # each process's own peak
+    after_cleaning = [0]  # the tree's peak once 01 (the cleaning) has ended
 
     def watch() -> None:
         while proc.poll() is None:
             parts: dict[str, int] = {}
-            if _tree_memory(proc.pid, parts) > peak[0]:
-                peak[0], at_peak[0] = sum(parts.values()), parts
+            total = _tree_memory(proc.pid, parts)
+            if total > peak[0]:
+                peak[0], at_peak[0] = total, parts
+            for k, v in parts.items():
+                each[k] = max(each.get(k, 0), v)
+            if "01_clean_survey" in each and "01_clean_survey" not in parts:
+                after_cleaning[0] = max(after_cleaning[0], total)
             time.sleep(0.2)
 
     t = threading.Thread(target=watch, daemon=True)
@@ -291,6 +298,8 @@ def pipeline(rows: int) -> tuple[float, float, str, str]:
     table = phase_table(notebook_phases(runs[-1], timing), wall, cpu) if runs else ""
     table += "\npeak PSS by process: " + ", ".join(
         f"{k} {v / 2**20:.0f} MB" for k, v in sorted(at_peak[0].items(), key=lambda kv: -kv[1]))
+    table += (f"\npeak PSS after the cleaning {after_cleaning[0] / 2**20:.0f} MB; each process's own "
+              "peak: " + ", ".join(f"{k} {v / 2**20:.0f}" for k, v in each.items()))
     shutil.rmtree(timing, ignore_errors=True)
     return wall, peak[0] / 2**20, status, table
 
