@@ -165,6 +165,19 @@ def test_follow_up_list_is_for_account_teams_and_says_what_was_heard(prog):
     assert "@" not in said and not re.search(r"\d{3}-555-\d{4}", said)
 
 
+
+@pytest.mark.parametrize("limit", [1, 3])
+def test_what_they_said_is_the_grouped_head_of_the_sorted_comments(prog, limit):
+    from helpers.analysis.programme import response_values
+    rows = prog.b2b
+    d = pd.DataFrame({"account_id": rows["account_id"].astype(str).to_numpy(),
+                      "value": response_values(rows, prog.measures),
+                      "comment": rows["comment"].astype("string").str.strip().to_numpy()})
+    d = d[d["comment"].fillna("").ne("")].sort_values(["account_id", "value"])
+    reference = d.groupby("account_id")["comment"].agg(lambda s: " | ".join(s.head(limit)))
+    pd.testing.assert_series_equal(follow_up._comments(rows, prog.measures, limit), reference)
+    assert follow_up._comments(rows.iloc[:0], prog.measures).empty
+
 def test_followed_up_accounts_move_as_planted(prog):
     t = prog.truth["follow_ups"]
     timing = follow_up.follow_up_timing(prog.b2b, prog.measures, prog.follow_ups)
@@ -224,6 +237,23 @@ def test_the_account_teams_workbook_is_marked_keeps_text_as_text_and_drops_rep_i
     assert [c.value for c in ws[3]] == ["Account id", "What they said", "Score"]
     assert ws["B4"].value == '=HYPERLINK("x")' and ws["B4"].data_type == "s"
 
+
+
+def test_the_account_teams_workbook_holds_every_account_and_the_page_a_bounded_list(tmp_path):
+    import openpyxl
+
+    from helpers.reporting import account_teams
+    table = pd.DataFrame({"account_id": ["A1", "A2", "A3"], "rep_id": ["R1", "R2", "R3"],
+                          "n": [3, 1, 2], "score": [-100.0, np.nan, 12.5],
+                          "what_they_said": ["slow", "", "+ fine"]})
+    path = account_teams.write_follow_up_workbook(table, tmp_path, follow_up.AUDIENCE)
+    ws = openpyxl.load_workbook(path).active
+    assert ws.freeze_panes == "A4" and ws["A1"].font.b and ws["A3"].font.b
+    assert [[c.value for c in r] for r in ws.iter_rows(min_row=4)] == [
+        ["A1", 3, -100.0, "slow"], ["A2", 1, None, ""], ["A3", 2, 12.5, "+ fine"]]
+    page = account_teams.follow_up_page(table, rows=2)
+    assert len(page) == 2 and "Rep id" not in page.labels and "follow_up_list.xlsx" in page.note
+    assert len(account_teams.follow_up_page(table)) == 3 and not account_teams.follow_up_page(table).note
 
 def test_the_leadership_line_reads_back_from_the_metrics():
     bias = coverage_audit.Bias(18.0, (10.0, 26.0), 15.0, (7.0, 23.0), -60.0, 9.4, 36, 0.19, ("arr",))

@@ -286,6 +286,44 @@ def test_paired_gaps_verdicts_and_chart() -> None:
         competitors.paired_gaps(rat, us="Them")
 
 
+
+def _joined_gaps(rat: pd.DataFrame, us: str, by: str | None) -> pd.DataFrame:
+    """paired_gaps' rows as a join on response ids and a groupby (the reference for the fast path)."""
+    from helpers.stats import estimators
+    r = rat.assign(score=estimators.nps_score(rat["ltr"], "ltr"))
+    ours = r[r["vendor"] == us][["response_id", "score"]].rename(columns={"score": "s_us"})
+    pairs = r[r["vendor"] != us].merge(ours, on="response_id", how="inner")
+    groups = ["vendor", *([by] if by else [])]
+    return pd.DataFrame([
+        {**dict(zip(groups, k if isinstance(k, tuple) else (k,), strict=True)),
+         "nps_us": g["s_us"].mean(), "nps_competitor": g["score"].mean(),
+         **competitors.paired_mean_difference((g["s_us"] - g["score"]).to_numpy(), g["cluster"].to_numpy())}
+        for k, g in pairs.groupby(groups, sort=True)]).rename(columns={"vendor": "competitor"})
+
+
+@pytest.mark.parametrize("twice", [False, True])
+def test_paired_gaps_and_all_pairs_equal_the_join_and_the_pivot(twice) -> None:
+    from helpers.stats import estimators
+    resp, comp = _ratings(n=300, seed=3)
+    comp = comp.iloc[np.random.default_rng(3).permutation(len(comp))[:450]]  # not everyone rates both
+    rat = competitors.vendor_ratings(resp, comp, us="Us")
+    if twice:  # a respondent rating us twice pairs both ratings, as a join does
+        rat = pd.concat([rat, rat[rat["vendor"] == "Us"].head(5)], ignore_index=True)
+    for by in (None, "region"):
+        fast = competitors.paired_gaps(rat, us="Us", by=by, min_n=5)
+        pd.testing.assert_frame_equal(fast[_joined_gaps(rat, "Us", by).columns], _joined_gaps(rat, "Us", by),
+                                      check_exact=False, rtol=1e-12)
+    wide = (rat.assign(score=estimators.nps_score(rat["ltr"], "ltr"))
+            .pivot_table(index=["response_id", "cluster"], columns="vendor", values="score", aggfunc="first")
+            .reset_index())
+    pairs = competitors.all_pairs(rat, min_n=5).set_index(["vendor_a", "vendor_b"])
+    for (a, b), row in pairs.iterrows():
+        both = wide[wide[a].notna() & wide[b].notna()]
+        ref = competitors.paired_mean_difference((both[a] - both[b]).to_numpy(), both["cluster"].to_numpy())
+        assert row["nps_a"] == pytest.approx(both[a].mean()) and row["nps_b"] == pytest.approx(both[b].mean())
+        assert [row[k] for k in ("estimate", "se", "p_value", "n", "n_clusters")] == pytest.approx(
+            [ref[k] for k in ("estimate", "se", "p_value", "n", "n_clusters")], rel=1e-12, nan_ok=True)
+
 SAMPLE = paths.PROCESSED_DIR / "competitor_ratings.parquet"
 TRUTH = paths.RAW_DIR / "truth.json"
 

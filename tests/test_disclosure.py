@@ -190,6 +190,9 @@ def accounts_run(tmp_path: Path) -> Path:
                           "responded": [1, 12, 0], "rate": [100.0, 85.7, 0.0]})
     catalog.save_result(ranking, "account_nps_ranking", tmp_path)
     catalog.save_result(rates, "b2b_response_rates_by_account", tmp_path)
+    programme = pd.DataFrame({"wave": ["2025Q1", "2025Q1"], "account_id": ["A2", "A6"],
+                              "invited": [14, 4], "responded": [12, 1], "rate": [85.7, 25.0]})
+    catalog.save_result(programme, "programme_response_rates", tmp_path)
     return tmp_path
 
 
@@ -202,14 +205,14 @@ def test_single_respondent_accounts_stay_in_the_analysts_restricted_workbook(
     shared = openpyxl.load_workbook(workbook.write_workbook(accounts_run, RunManifest(
         run_id="r", status=Status.SUCCEEDED, parameters={"02_segments": {"min_n": MIN_N}})))
     ids = {v for ws in shared.worksheets for row in ws.iter_rows(values_only=True) for v in row}
-    assert {"A2", "A4"} <= ids and not {"A1", "A3", "A5"} & ids
+    assert {"A2", "A4"} <= ids and not {"A1", "A3", "A5", "A6"} & ids
     assert -100.0 not in {v for v in ids if isinstance(v, float)}
     restricted = accounts_run / workbook.ANALYST_FILE
     assert (restricted.stat().st_mode & 0o777) == 0o600
     assert (accounts_run / workbook.FILE).stat().st_mode & 0o004   # the shared one is readable
     full = openpyxl.load_workbook(restricted)
     every = {v for ws in full.worksheets for row in ws.iter_rows(values_only=True) for v in row}
-    assert {"A1", "A3", "A5"} <= every
+    assert {"A1", "A3", "A5", "A6"} <= every
 
 
 def test_the_accounts_at_risk_table_lists_no_small_account() -> None:

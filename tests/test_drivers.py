@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.special import expit
 
-from helpers.analysis import drivers, importance, priority
+from helpers.analysis import drivers, importance, lmg, priority
 from helpers.analysis.modelling import Bootstrap
 from helpers.errors import ArgumentError, DataError, ThinData
 from helpers.paths import PROJECT_ROOT
@@ -112,11 +112,26 @@ def test_subset_r2_tree_equals_direct_solves_and_ols(p: int) -> None:
     x = rng.normal(size=(120, p + 1))
     x[:, 1:] += 0.4 * x[:, :1]
     corr = np.corrcoef(x.T)
-    tree, direct = importance.all_subset_r2(corr), importance.all_subset_r2_solve(corr)
+    tree, direct = lmg.all_subset_r2(corr), lmg.all_subset_r2_solve(corr)
     np.testing.assert_allclose(tree, direct, atol=1e-12)
     full = np.column_stack([np.ones(120), x[:, 1:]])
     resid = x[:, 0] - full @ np.linalg.lstsq(full, x[:, 0], rcond=None)[0]
     assert tree[-1] == pytest.approx(1 - resid.var() / x[:, 0].var(), abs=1e-10)
+
+
+@pytest.mark.parametrize("p", [2, 5, 9])
+def test_lmg_of_a_stack_equals_one_matrix_at_a_time(p: int) -> None:
+    rng = np.random.default_rng(p)
+    corrs = []
+    for _ in range(7):
+        x = rng.normal(size=(60, p + 1))
+        x[:, 1:] += rng.uniform(0, 0.8) * x[:, :1]
+        corrs.append(np.corrcoef(x.T))
+    stack = np.array(corrs)
+    one_by_one = np.array([lmg.lmg_from_corr(c) for c in corrs])
+    np.testing.assert_allclose(lmg.lmg_batch(stack), one_by_one, rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(lmg.subset_r2_batch(stack, chunk=5),
+                               [lmg.all_subset_r2_solve(c) for c in corrs], atol=1e-13)
 
 
 # --------------------------------------------------------------------- bootstrap
@@ -126,6 +141,29 @@ def test_bootstrap_intervals_cover_estimate_and_rank_stability(swiss: pd.DataFra
     assert out["top3_share"].between(0, 1).all()
     assert out["top3_share"].sum() == pytest.approx(3.0)  # three drivers in the top 3 each time
     assert out.loc["Education", "top3_share"] > out.loc["Agriculture", "top3_share"]
+
+
+def test_bootstrap_from_cluster_totals_equals_refitting_each_resample() -> None:
+    """The fast path (per-cluster totals, every resample split at once) against the definition:
+    each resample's weighted correlation matrix recomputed from its rows, then split."""
+    from helpers.analysis.modelling import resample_counts
+
+    rng = np.random.default_rng(11)
+    n, n_cl = 400, 37
+    codes = rng.integers(0, n_cl, n)
+    x = rng.integers(1, 6, size=(n, 4)).astype(float) + rng.normal(size=(n_cl, 1))[codes]
+    z = np.column_stack([x @ [0.6, 0.3, 0.1, 0.0] + rng.normal(size=n), x])
+    w = rng.uniform(0.5, 2.0, n)
+    fast = importance._bootstrap(z, w, codes, n_cl, Bootstrap(50, 9), True, "complete")
+    k = resample_counts(np.random.default_rng(9), n_cl, 50)
+    ref = [lmg.lmg_from_corr(np.cov(z.T, aweights=w * ki[codes]) /
+                             np.sqrt(np.outer(*[np.diag(np.cov(z.T, aweights=w * ki[codes]))] * 2)))
+           for ki in k]
+    np.testing.assert_allclose(fast, ref, rtol=1e-9, atol=1e-12)
+    offs = np.arange(50)[:, None] * n_cl   # one bincount of all resamples: the same counts
+    draws = np.random.default_rng(9).integers(0, n_cl, size=(50, n_cl))
+    np.testing.assert_array_equal(k, np.bincount((draws + offs).ravel(),
+                                                 minlength=50 * n_cl).reshape(50, n_cl))
 
 
 def test_cluster_bootstrap_resamples_whole_clusters() -> None:
@@ -402,6 +440,34 @@ def test_fast_auc_equals_scikit_learn_with_ties() -> None:
     y = rng.integers(0, 2, 500)
     score = rng.integers(0, 6, 500) + 0.5 * y  # many ties
     assert drivers._auc(y, score) == pytest.approx(roc_auc_score(y, score), abs=1e-12)
+
+
+def test_average_ranks_equal_scipy_rankdata() -> None:
+    from scipy.stats import rankdata
+    score = np.random.default_rng(5).integers(0, 9, 300) / 4
+    np.testing.assert_array_equal(drivers._average_ranks(score), rankdata(score))
+
+
+@pytest.mark.parametrize("boosting", [False, True])
+def test_permutation_importance_in_one_call_equals_a_call_per_copy(boosting: bool) -> None:
+    from sklearn.ensemble import HistGradientBoostingClassifier
+    from sklearn.linear_model import LogisticRegression
+
+    df = _ordered_logit(600, seed=8)
+    x = df[list(BETAS)].to_numpy(float)
+    y = (df["ltr"] >= 9).to_numpy(int)
+    model = (HistGradientBoostingClassifier(max_iter=20, random_state=0) if boosting
+             else LogisticRegression(C=1e6, max_iter=1000)).fit(x[:400], y[:400])
+    xt, yt, rng = x[400:], y[400:], np.random.default_rng(2)
+    base = drivers._auc(yt, model.predict_proba(xt)[:, 1])
+    ref, shuffled = np.zeros(3), xt.copy()
+    for j in range(3):   # the definition: one prediction per shuffled copy
+        for _ in range(3):
+            shuffled[:, j] = rng.permutation(xt[:, j])
+            ref[j] += (base - drivers._auc(yt, model.predict_proba(shuffled)[:, 1])) / 3
+        shuffled[:, j] = xt[:, j]
+    got = drivers._permutation_importance(model, xt, yt, 3, np.random.default_rng(2))
+    np.testing.assert_allclose(got, ref, rtol=0, atol=1e-15)
 
 
 def test_importance_chart_draws_an_interval_beside_its_estimate() -> None:

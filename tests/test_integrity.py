@@ -97,6 +97,38 @@ def test_clustered_mean_without_clusters_is_the_textbook_se() -> None:
     assert dof == 7
 
 
+
+def test_rate_vs_peers_equals_the_grouped_sums_of_its_definition(gamed: pd.DataFrame) -> None:
+    """The coded fast path gives what the per-rep, per-account groupby of its definition gives
+    (a missing account is one cluster; a missing event is not eligible)."""
+    d = gamed.assign(account_id=gamed["account_id"].where(np.arange(len(gamed)) % 17 != 0),
+                     e=(gamed["ltr"] == 10).astype(float).where(np.arange(len(gamed)) % 23 != 0))
+    out = integrity_checks.rate_vs_peers(d["rep_id"], d["e"], "share_10", "x", cluster=d["account_id"])
+    ok = d[d["e"].notna()].assign(c=lambda x: x["account_id"].fillna("no account"))
+    cs = ok.groupby(["rep_id", "c"])["e"].agg(["sum", "size"]).reset_index()
+    per = cs.assign(s2=cs["sum"] ** 2, sm=cs["sum"] * cs["size"], m2=cs["size"] ** 2).groupby("rep_id")[
+        ["s2", "sm", "m2"]].sum().assign(G=cs.groupby("rep_id").size())
+    k, n = ok.groupby("rep_id")["e"].sum(), ok.groupby("rep_id")["e"].size()
+    rate = k / n
+    cr1 = per["G"] / (per["G"] - 1) * (per["s2"] - 2 * rate * per["sm"] + rate**2 * per["m2"]) / n**2
+    got = out.set_index("rep_id")
+    assert got["k"].tolist() == k.tolist() and got["n"].tolist() == n.tolist()
+    assert np.allclose(got["se"], np.sqrt(np.maximum(cr1, got["shrunk"] * (1 - got["shrunk"]) / n)),
+                       rtol=1e-12)
+    assert np.allclose(got["peer"], (k.sum() - k) / (n.sum() - n), rtol=1e-12)
+
+
+def test_ltr_model_leaves_each_rep_out_as_its_definition_says(gamed: pd.DataFrame) -> None:
+    fit = integrity_checks.fit_ltr_model(gamed, ITEMS, exclude=["R01"])
+    x = np.column_stack([np.ones(len(gamed)), gamed[ITEMS].fillna(gamed[ITEMS].mean()).to_numpy(float)])
+    y, reps = gamed["ltr"].to_numpy(float), gamed["rep_id"].astype(str).to_numpy()
+    train = reps != "R01"
+    for r in np.unique(reps):
+        m = reps == r
+        fit_on = train & ~m if r != "R01" else train
+        beta = np.linalg.lstsq(x[fit_on].T @ x[fit_on], x[fit_on].T @ y[fit_on], rcond=None)[0]
+        assert np.allclose(fit["predicted"].to_numpy()[m], x[m] @ beta, rtol=1e-9, atol=1e-9), r
+
 # --- planted truth in a small simulation --------------------------------------------------------
 
 def test_gaming_reps_flagged_and_no_one_else(gamed_evidence: pd.DataFrame) -> None:

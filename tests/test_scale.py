@@ -174,8 +174,7 @@ def test_what_if_on_answer_patterns_equals_the_row_by_row_fit() -> None:
     out = priority.what_if(df, items, cluster="acc", weights="w", bootstrap=NO_BOOTSTRAP)
     assert out.attrs["patterns"] <= 125 < len(df)
     x, y_ltr, w, _ = drivers.model_frame(df, items, "ltr", "acc", "w")
-    q25 = [priority._wquantile(x[:, j], w, 0.25) for j in range(3)]
-    med = [priority._wquantile(x[:, j], w, 0.5) for j in range(3)]
+    q25, med = np.array([priority._wquantile(x[:, j], w, (0.25, 0.5)) for j in range(3)]).T
     moved = [np.where(x[:, j] <= q25[j], np.maximum(x[:, j], med[j]), x[:, j]) for j in range(3)]
     rows, _ = priority._what_if_effects(x, drivers.target_flag(y_ltr, "promoter"),
                                        drivers.target_flag(y_ltr, "detractor"), w, moved)

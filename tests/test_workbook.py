@@ -142,3 +142,33 @@ def test_csv_fields_from_data_never_start_a_formula(tmp_path: Path) -> None:
     assert not [f for f in fields if catalog.starts_formula(f)]
     assert "'" + HOSTILE[0] in fields and "-1.5" in fields and "-3.5" in fields
     assert (target.stat().st_mode & 0o777) == 0o600
+
+
+def test_a_sheet_written_by_columns_is_byte_for_byte_the_sheet_written_by_rows(monkeypatch) -> None:
+    """Book.table (a column of plain numbers or texts rendered at once) writes what Book.sheet
+    writes cell by cell: floats with NaN and infinity, ints, bools, texts that repeat, need
+    escaping, keep edge spaces or read as formulas, dates, None and mixed columns, with styles."""
+    import datetime as dt
+    import io
+    import zipfile
+
+    from helpers.reporting import xlsx
+    monkeypatch.setattr(xlsx, "_CHUNK_ROWS", 2)  # rows written in chunks of two
+    bold, pct = xlsx.Style(bold=True), xlsx.Style("0.0%")
+    columns = [([1.5, float("nan"), float("inf"), -2.0, 0.1], pct), ([1.5, float("nan"), 3.0, 4.0, 5.0], None),
+               ([1, 2, 3, 4, 5], None), ([True, False, True, True, False], pct),
+               (["a", "a<b&c", " edge ", "a", "x\x01y"], None), (["w", "w", "w", "v", "v"], bold),
+               ([("=1+1", xlsx.Style(quote=True)), "b", None, dt.date(2026, 1, 2), np.float64(2.5)], None),
+               ([1, 2.5, None, "t", True], pct)]
+    head = [("H" + str(j), bold) for j in range(len(columns))]
+    rows = [head, *zip(*[[v if style is None else (v, style) for v in values] for values, style in columns],
+                       strict=True)]
+    by_rows, by_columns = io.BytesIO(), io.BytesIO()
+    for target, write in ((by_rows, lambda b: b.sheet("S", rows, widths={1: 9}, frozen_rows=1)),
+                          (by_columns, lambda b: b.table("S", head, columns, widths={1: 9}, frozen_rows=1))):
+        book = xlsx.Book(target)
+        write(book)
+        book.close()
+    read = [{n: z.read(n) for n in z.namelist()} for z in map(zipfile.ZipFile, (by_rows, by_columns))]
+    assert read[0] == read[1]
+    assert openpyxl.load_workbook(io.BytesIO(by_columns.getvalue())).active["E3"].value == "a<b&c"

@@ -106,20 +106,15 @@ def paired_gaps(ratings: pd.DataFrame, us: str = "Us", by: str | None = None,
     "no clear difference"; rows with fewer than `min_n` pairs are "too few".
     """
     require_columns(ratings, ["response_id", "cluster", "vendor", "ltr"], "ratings")
-    r = ratings.assign(score=estimators.nps_score(ratings["ltr"], "ltr"))
-    ours = r[r["vendor"] == us][["response_id", "score"]].rename(columns={"score": "s_us"})
-    if ours.empty:
-        raise DataError(f"no ratings for {us!r}", file="ratings", column="vendor",
-                        expected="our own vendor label among the vendors")
-    pairs = r[r["vendor"] != us].merge(ours, on="response_id", how="inner")
     groups = ["vendor", *([by] if by else [])]
+    pairs = _paired_with_us(ratings, us, groups)
     rows = []
     for group_key, g in pairs.groupby(groups, sort=True):
         key = group_key if isinstance(group_key, tuple) else (group_key,)
-        res = paired_mean_difference((g["s_us"] - g["score"]).to_numpy(), g["cluster"].to_numpy(),
-                                     level)
-        rows.append({**dict(zip(groups, key, strict=True)), "nps_us": float(g["s_us"].mean()),
-                     "nps_competitor": float(g["score"].mean()), **res})
+        s_us, score = g["s_us"].to_numpy(), g["score"].to_numpy()
+        res = paired_mean_difference(s_us - score, g["cluster"].to_numpy(), level)
+        rows.append({**dict(zip(groups, key, strict=True)), "nps_us": float(s_us.mean()),
+                     "nps_competitor": float(score.mean()), **res})
     out = pd.DataFrame(rows).rename(columns={"vendor": "competitor"})
     out.loc[out["n"] < min_n, ["p_value"]] = np.nan
     bh = compare.bh_adjust(out["p_value"].astype(float), q=q)
@@ -143,17 +138,45 @@ def all_pairs(ratings: pd.DataFrame, level: float = 0.95, q: float = 0.05,
     """
     require_columns(ratings, ["response_id", "cluster", "vendor", "ltr"], "ratings")
     r = ratings.assign(score=estimators.nps_score(ratings["ltr"], "ltr"))
-    wide = r.pivot_table(index=["response_id", "cluster"], columns="vendor", values="score",
-                         aggfunc="first").reset_index()
+    r = r[r["score"].notna()]
+    rid = pd.factorize(r["response_id"])[0]
     vendors = sorted(r["vendor"].unique())
+    vid = pd.Index(vendors).get_indexer(r["vendor"])
+    first = ~pd.DataFrame({"r": rid, "v": vid}).duplicated().to_numpy()
+    wide = np.full((rid.max() + 1 if len(rid) else 0, len(vendors)), np.nan)
+    wide[rid[first], vid[first]] = r["score"].to_numpy(float)[first]
+    cluster = np.zeros(len(wide), np.int64)
+    cluster[rid] = pd.factorize(r["cluster"])[0]
     rows = []
     for i, a in enumerate(vendors):
-        for b in vendors[i + 1:]:
-            both = wide[wide[a].notna() & wide[b].notna()]
-            res = paired_mean_difference((both[a] - both[b]).to_numpy(), both["cluster"].to_numpy(),
-                                         level)
-            rows.append({"vendor_a": a, "vendor_b": b, "nps_a": float(both[a].mean()),
-                         "nps_b": float(both[b].mean()), **res})
+        for j, b in enumerate(vendors[i + 1:], start=i + 1):
+            both = ~np.isnan(wide[:, i]) & ~np.isnan(wide[:, j])
+            xa, xb = wide[both, i], wide[both, j]
+            res = paired_mean_difference(xa - xb, cluster[both], level)
+            rows.append({"vendor_a": a, "vendor_b": b, "nps_a": float(np.mean(xa)) if len(xa) else np.nan,
+                         "nps_b": float(np.mean(xb)) if len(xb) else np.nan, **res})
     out = pd.DataFrame(rows)
     out.loc[out["n"] < min_n, "p_value"] = np.nan
     return compare.with_fdr(out, q)
+
+
+def _paired_with_us(ratings: pd.DataFrame, us: str, groups: list[str]) -> pd.DataFrame:
+    """The competitors' ratings of respondents who also rated us: the `groups` columns, their
+    ``score``, our ``s_us`` and the cluster as integer codes (respondents matched by codes, not
+    by a join on string keys), in the order of `ratings`."""
+    score = np.asarray(estimators.nps_score(ratings["ltr"], "ltr"), float)
+    is_us = (ratings["vendor"] == us).to_numpy(bool)
+    if not is_us.any():
+        raise DataError(f"no ratings for {us!r}", file="ratings", column="vendor",
+                        expected="our own vendor label among the vendors")
+    rid = pd.factorize(ratings["response_id"])[0]
+    theirs = ratings.loc[~is_us, [*groups, "response_id"]].assign(
+        score=score[~is_us], cluster=pd.factorize(ratings["cluster"])[0][~is_us])
+    ours = np.bincount(rid[is_us], minlength=rid.max() + 1) if (rid >= 0).all() else None
+    if ours is None or ours.max() > 1:  # several of our ratings per respondent: every pair
+        s_us = pd.DataFrame({"response_id": ratings["response_id"][is_us], "s_us": score[is_us]})
+        return theirs.merge(s_us, on="response_id", how="inner").drop(columns="response_id")
+    mine = np.full(len(ours), np.nan)
+    mine[rid[is_us]] = score[is_us]
+    found = ours[rid[~is_us]] == 1
+    return theirs.loc[found].drop(columns="response_id").assign(s_us=mine[rid[~is_us]][found])

@@ -115,7 +115,8 @@ def shared_rows(table: pd.DataFrame, min_n: int, n: str = "n",
 
 #: Per-account result tables and the column that counts each account's group: on a shared sheet
 #: only accounts reaching min_n; all of them only in the analyst's restricted workbook.
-PER_ACCOUNT = {"account_nps_ranking": "n", "b2b_response_rates_by_account": "invited"}
+PER_ACCOUNT = {"account_nps_ranking": "n", "b2b_response_rates_by_account": "invited",
+               "programme_response_rates": "invited"}
 
 
 _K_OF_N = re.compile(r"\b(\d+) of (\d+)\b")

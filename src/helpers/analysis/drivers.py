@@ -144,25 +144,57 @@ def odds_ratio_table(models: pd.DataFrame, digits: int = 2) -> pd.DataFrame:
     return wide.sort_values("promoter / detractor gap", key=np.abs, ascending=False)
 
 
+def _average_ranks(score: np.ndarray) -> np.ndarray:
+    """Ranks 1..n of `score`, ties given their average rank (scipy's ``rankdata``)."""
+    order = np.argsort(score, kind="mergesort")
+    s = score[order]
+    first = np.r_[True, s[1:] != s[:-1]]
+    starts = np.flatnonzero(first)
+    ends = np.r_[starts[1:], len(s)]
+    ranks = np.empty(len(s))
+    ranks[order] = ((starts + ends + 1) / 2.0)[np.cumsum(first) - 1]
+    return ranks
+
+
 def _auc(y: np.ndarray, score: np.ndarray) -> float:
     """ROC AUC as the Mann-Whitney statistic (ties averaged), without scikit-learn's per-call checks."""
-    from scipy.stats import rankdata
     pos = y == 1
     n1, n0 = int(pos.sum()), int((~pos).sum())
-    return float((rankdata(score)[pos].sum() - n1 * (n1 + 1) / 2) / (n1 * n0))
+    return float((_average_ranks(score)[pos].sum() - n1 * (n1 + 1) / 2) / (n1 * n0))
+
+
+def _predict_distinct(model: Any, x: np.ndarray) -> np.ndarray:
+    """P(class 1) of each row of `x`, each distinct row predicted once (ratings repeat)."""
+    codes = [pd.factorize(x[:, j])[0] for j in range(x.shape[1])]
+    sizes = [int(c.max()) + 2 for c in codes]
+    if float(np.prod(np.array(sizes, float))) >= 2.0**62:
+        return np.asarray(model.predict_proba(x)[:, 1])
+    key = np.zeros(len(x), np.int64)
+    for c, size in zip(codes, sizes, strict=True):
+        key = key * size + c + 1
+    _, first, inverse = np.unique(key, return_index=True, return_inverse=True)
+    return np.asarray(model.predict_proba(x[first])[:, 1])[inverse.ravel()]
 
 
 def _permutation_importance(model: Any, x: np.ndarray, y: np.ndarray, n_repeats: int,
                             rng: np.random.Generator) -> np.ndarray:
-    """Mean drop in held-out AUC when one driver's column is shuffled (Breiman's permutation importance)."""
-    base = _auc(y, model.predict_proba(x)[:, 1])
-    shuffled = x.copy()
-    drop = np.zeros(x.shape[1])
-    for j in range(x.shape[1]):
-        for _ in range(n_repeats):
-            shuffled[:, j] = rng.permutation(x[:, j])
-            drop[j] += (base - _auc(y, model.predict_proba(shuffled)[:, 1])) / n_repeats
-        shuffled[:, j] = x[:, j]
+    """Mean drop in held-out AUC when one driver's column is shuffled (Breiman's permutation importance).
+
+    Every shuffled copy (drivers in order, `n_repeats` each, drawn from `rng` in that order) is
+    scored in one ``predict_proba`` call: predictions are row by row, so this equals one call per
+    copy without the per-call cost of the model's prediction.
+    """
+    n, p = x.shape
+    copies = np.repeat(x[None], 1 + p * n_repeats, axis=0)
+    for j in range(p):
+        for r in range(n_repeats):
+            copies[1 + j * n_repeats + r, :, j] = rng.permutation(x[:, j])
+    scores = _predict_distinct(model, copies.reshape(-1, p)).reshape(len(copies), n)
+    base = _auc(y, scores[0])
+    drop = np.zeros(p)
+    for j in range(p):
+        for r in range(n_repeats):
+            drop[j] += (base - _auc(y, scores[1 + j * n_repeats + r])) / n_repeats
     return drop
 
 
@@ -228,7 +260,9 @@ def nonlinear_check(
     `sample`: with more rows than this, both models are compared on a stratified subsample of
     that size (selection.subsample: by wave, whole clusters); ``sample_note`` says so.
     """
-    fit = subsample(df, sample or len(df), strata=("wave",), cluster=cluster, seed=cv.seed)
+    used = [c for c in dict.fromkeys([ltr, *drivers, "wave", *([cluster] if cluster else [])])
+            if c in df.columns]   # the modelled columns only: subsampling copies the kept rows
+    fit = subsample(df[used], sample or len(df), strata=("wave",), cluster=cluster, seed=cv.seed)
     x, y_ltr, _, codes = model_frame(fit.rows, drivers, ltr, cluster, None)
     y = target_flag(y_ltr, target).astype(int)
     if min(y.sum(), len(y) - y.sum()) < cv.folds * 2:

@@ -88,7 +88,12 @@ def _comments(rows: pd.DataFrame, measures: Sequence[Measure], limit: int = 3) -
                       "value": response_values(rows, measures),
                       "comment": rows["comment"].astype("string").str.strip().to_numpy()})
     d = d[d["comment"].fillna("").ne("")].sort_values(["account_id", "value"])
-    return d.groupby("account_id")["comment"].agg(lambda s: " | ".join(s.head(limit)))
+    d = d[d.groupby("account_id", sort=False).cumcount().to_numpy() < limit]
+    ids, said = d["account_id"].to_numpy(), d["comment"].tolist()
+    bounds = np.flatnonzero(np.r_[True, ids[1:] != ids[:-1], True]) if len(ids) else np.zeros(1, int)
+    return pd.Series([" | ".join(said[a:b]) for a, b in zip(bounds[:-1], bounds[1:], strict=True)],
+                     index=pd.Index(ids[bounds[:-1]], name="account_id"), name="comment",
+                     dtype=d["comment"].dtype)
 
 
 def follow_up_timing(rows: pd.DataFrame, measures: Sequence[Measure], follow_ups: pd.DataFrame

@@ -13,11 +13,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from math import factorial
 
 import numpy as np
 import pandas as pd
 
+from helpers.analysis.lmg import (
+    lmg_batch,
+    lmg_from_corr,
+    relative_weights_from_corr,
+)
 from helpers.analysis.modelling import (
     NO_BOOTSTRAP,
     Bootstrap,
@@ -33,134 +37,6 @@ from helpers.measures import Measure
 MAX_EXACT_DRIVERS = 20
 RW_LABEL = "johnson_relative_weights (approximation)"
 LMG_LABEL = "lmg_shapley (exact)"
-
-
-# --- R² of every subset from a correlation matrix ------------------------------------------------
-def _popcount(a: np.ndarray) -> np.ndarray:
-    a = a.astype(np.int64)
-    c = np.zeros_like(a)
-    while a.any():
-        c += a & 1
-        a >>= 1
-    return c
-
-
-def all_subset_r2(corr: np.ndarray) -> np.ndarray:
-    """R² of the regression of variable 0 on every subset of variables 1..p.
-
-    Parameters
-    ----------
-    corr : (p+1, p+1) correlation matrix, outcome first.
-
-    Returns
-    -------
-    Array of length 2^p indexed by bit mask (bit j set = driver j in the model); entry 0 is 0.
-
-    Notes
-    -----
-    Subsets are grown one driver at a time (a child adds a driver larger than all of its
-    parent's), extending the parent's inverse Cholesky factor Linv (C_S = L L') by one row:
-    with l = Linv c_{S,j} and d = sqrt(1 - l'l), the new coordinate of the outcome is
-    (r_jy - l'z_S) / d and R²(S + j) = R²(S) + that squared. Each subset costs O(k²) instead
-    of a k x k solve; one tree per smallest driver keeps memory bounded.
-    """
-    p = corr.shape[0] - 1
-    rxx, rxy = corr[1:, 1:], corr[1:, 0]
-    r2 = np.zeros(1 << p)
-    for root in range(p):
-        idx = np.array([[root]])
-        mask = np.array([1 << root], dtype=np.int64)
-        linv = np.ones((1, 1, 1))
-        z = rxy[idx]
-        r2[mask] = z[:, 0] ** 2
-        while True:
-            last = idx[:, -1]
-            n_child = p - 1 - last
-            if n_child.sum() == 0:
-                break
-            pi = np.repeat(np.arange(len(idx)), n_child)
-            starts = np.repeat(np.cumsum(n_child) - n_child, n_child)
-            j = last[pi] + 1 + (np.arange(len(pi)) - starts)
-            lp, zp = linv[pi], z[pi]
-            c = rxx[idx[pi], j[:, None]]
-            lvec = np.einsum("mij,mj->mi", lp, c)
-            d = np.sqrt(np.clip(1.0 - np.einsum("mi,mi->m", lvec, lvec), 1e-15, None))
-            znew = (rxy[j] - np.einsum("mi,mi->m", lvec, zp)) / d
-            mask = mask[pi] | (np.int64(1) << j)
-            r2[mask] = r2[mask & ~(np.int64(1) << j)] + znew**2
-            k = idx.shape[1]
-            new = np.zeros((len(pi), k + 1, k + 1))
-            new[:, :k, :k] = lp
-            new[:, k, :k] = -np.einsum("mji,mj->mi", lp, lvec) / d[:, None]
-            new[:, k, k] = 1.0 / d
-            linv, z = new, np.column_stack([zp, znew])
-            idx = np.column_stack([idx[pi], j])
-    return r2
-
-
-def all_subset_r2_solve(corr: np.ndarray, chunk: int = 40_000) -> np.ndarray:
-    """Reference for :func:`all_subset_r2`: one batched linear solve per subset.
-
-    Parameters
-    ----------
-    corr : (p+1, p+1) correlation matrix, outcome first.
-
-    Returns
-    -------
-    Array of length 2^p indexed by bit mask (bit j set = driver j in the model); entry 0 is 0.
-    Subsets of one size are solved together (batched ``np.linalg.solve``), so the Python loop runs
-    over sizes and chunks only.
-    """
-    p = corr.shape[0] - 1
-    rxx, rxy = corr[1:, 1:], corr[1:, 0]
-    masks = np.arange(1 << p, dtype=np.int64)
-    sizes = _popcount(masks)
-    r2 = np.zeros(1 << p)
-    bits = ((masks[:, None] >> np.arange(p)) & 1).astype(bool)
-    for k in range(1, p + 1):
-        sel = masks[sizes == k]
-        for start in range(0, len(sel), chunk):
-            m = sel[start:start + chunk]
-            idx = np.nonzero(bits[m])[1].reshape(len(m), k)
-            a = rxx[idx[:, :, None], idx[:, None, :]]
-            b = rxy[idx]
-            try:
-                sol = np.linalg.solve(a, b[..., None])[..., 0]
-            except np.linalg.LinAlgError:
-                sol = np.einsum("mij,mj->mi", np.linalg.pinv(a, hermitian=True), b)
-            r2[m] = np.einsum("mi,mi->m", sol, b)
-    return r2
-
-
-def lmg_from_corr(corr: np.ndarray) -> np.ndarray:
-    """Exact LMG / Shapley share of R² for each driver (outcome first in `corr`)."""
-    p = corr.shape[0] - 1
-    # batched solves win for small p (bootstrap loops); the Cholesky tree from ~15 drivers
-    r2 = all_subset_r2(corr) if p >= 15 else all_subset_r2_solve(corr)
-    masks = np.arange(1 << p, dtype=np.int64)
-    sizes = _popcount(masks)
-    wsize = np.array([factorial(s) * factorial(p - s - 1) / factorial(p) for s in range(p)])
-    out = np.empty(p)
-    for j in range(p):
-        bit = np.int64(1) << j
-        without = masks[(masks & bit) == 0]
-        out[j] = np.sum(wsize[sizes[without]] * (r2[without | bit] - r2[without]))
-    return out
-
-
-def relative_weights_from_corr(corr: np.ndarray) -> np.ndarray:
-    """Johnson's (2000) relative weights: an approximation of LMG for many drivers.
-
-    Regress the outcome on the orthogonal counterparts Z = Rxx^{1/2} of the drivers and map the
-    squared coefficients back with the squared loadings. Sums to R². Thomas et al. (2014) show it
-    can misorder drivers; use only when 2^p subsets are out of reach.
-    """
-    rxx, rxy = corr[1:, 1:], corr[1:, 0]
-    evals, evecs = np.linalg.eigh(rxx)
-    evals = np.clip(evals, 1e-12, None)
-    lam = evecs @ np.diag(np.sqrt(evals)) @ evecs.T
-    beta = np.linalg.solve(lam, rxy)
-    return (lam**2) @ (beta**2)
 
 
 # --- moments ----------------------------------------------------------------------------------
@@ -412,32 +288,51 @@ def _cluster_totals(z: np.ndarray, w: np.ndarray, codes: np.ndarray, n_clusters:
     return wc, s1, s2, np.asarray(iu)
 
 
+def _corr_batch(tw: np.ndarray, t1: np.ndarray, t2u: np.ndarray, iu: np.ndarray) -> np.ndarray:
+    """:func:`_corr_from_totals` of a stack of resamples: totals of weight (B,), z (B, q) and
+    the upper triangle of zz' (B, pairs) give (B, q, q) correlation matrices."""
+    q = t1.shape[1]
+    t2 = np.zeros((len(tw), q, q))
+    t2[:, iu[0], iu[1]] = t2u
+    t2 = t2 + np.triu(t2, 1).transpose(0, 2, 1)
+    mean = t1 / tw[:, None]
+    cov = t2 / tw[:, None, None] - mean[:, :, None] * mean[:, None, :]
+    sd = np.sqrt(np.clip(np.diagonal(cov, axis1=1, axis2=2), 0, None))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        corr = cov / (sd[:, :, None] * sd[:, None, :])
+    corr[:, np.arange(q), np.arange(q)] = 1.0
+    return corr
+
+
 def _bootstrap(z: np.ndarray, w: np.ndarray, codes: np.ndarray, n_clusters: int,
                boot: Bootstrap, exact: bool, missing: str) -> np.ndarray:
-    """(boot.n, p) importances from cluster resamples of the per-cluster sufficient statistics."""
+    """(boot.n, p) importances from cluster resamples of the per-cluster sufficient statistics.
+
+    Every resample's correlation matrix first (a chunk of resamples is one matrix product of
+    their cluster multiplicities with the per-cluster totals), then all of them split at once
+    (:func:`~helpers.analysis.lmg.lmg_batch`). Degenerate resamples (a constant item, collinear
+    items) are left out of the intervals.
+    """
     rng = np.random.default_rng(boot.seed)
-    n_boot = boot.n
-    q = z.shape[1]
-    out = np.full((n_boot, q - 1), np.nan)
+    n_boot, q = boot.n, z.shape[1]
     chunk = max(1, min(n_boot, 4_000_000 // max(n_clusters, 1)))
     if missing == "complete":
         wc, s1, s2, iu = _cluster_totals(z, w, codes, n_clusters)
+        totals = np.column_stack([wc, s1, s2])   # one product per chunk reads k once
+    corrs = np.empty((n_boot, q, q))
     for start in range(0, n_boot, chunk):
         k = resample_counts(rng, n_clusters, min(chunk, n_boot - start)).astype(float)
+        part = slice(start, start + len(k))
         if missing == "complete":
-            tw, t1, t2u = k @ wc, k @ s1, k @ s2
-        for i in range(k.shape[0]):
-            if missing == "complete":
-                t2 = np.zeros((q, q))
-                t2[iu[0], iu[1]] = t2u[i]
-                t2 = t2 + np.triu(t2, 1).T
-                corr = _corr_from_totals(tw[i], t1[i], t2)
-            else:
-                corr, _ = _pairwise_corr(z, w * k[i][codes])
-                corr, _ = _nearest_psd_corr(corr)
-            if not np.isfinite(corr).all() or np.linalg.eigvalsh(corr[1:, 1:]).min() < 1e-10:
-                continue  # degenerate resample (a constant item): left out of the intervals
-            out[start + i] = _decompose(corr, exact)
+            t = k @ totals
+            corrs[part] = _corr_batch(t[:, 0], t[:, 1:q + 1], t[:, q + 1:], iu)
+        else:
+            corrs[part] = [_nearest_psd_corr(_pairwise_corr(z, w * ki[codes])[0])[0] for ki in k]
+    ok = np.asarray(np.isfinite(corrs).all(axis=(1, 2)))
+    ok[ok] = np.linalg.eigvalsh(corrs[ok][:, 1:, 1:]).min(axis=1) >= 1e-10
+    corrs = corrs[ok]
+    out = (lmg_batch(corrs) if exact else
+           np.array([relative_weights_from_corr(c) for c in corrs]).reshape(len(corrs), q - 1))
     return out[~np.isnan(out).any(axis=1)]
 
 
@@ -483,7 +378,9 @@ def segment_importance(
         raise DataError("segment column not found", column=segment, expected="a column of df")
     need = max(segments.min_n, segments.per_driver * len(drivers))
     tables, skipped = [], []
-    for level_value, g in df.groupby(segment, sort=True, dropna=True, observed=True):
+    used = [c for c in dict.fromkeys([segment, outcome, *drivers, weights, cluster])
+            if c in df.columns]   # the modelled columns only: each segment's rows are copied
+    for level_value, g in df[used].groupby(segment, sort=True, dropna=True, observed=True):
         complete = g[[outcome, *drivers]].notna().all(axis=1)
         n = int(complete.sum())
         n_cl = int(g.loc[complete, cluster].nunique()) if cluster else n

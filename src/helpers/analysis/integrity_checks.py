@@ -131,12 +131,13 @@ def rate_vs_peers(
     fitted spread so much that they hide one another (masking).
     """
     d = _eligible(rep, event, cluster, check)
-    g = d.groupby("rep_id", sort=True)["e"].agg(["sum", "size"])
-    k, n = g["sum"].to_numpy(float), g["size"].to_numpy(float)
+    codes, reps = pd.factorize(d["rep_id"], sort=True)
+    k = np.bincount(codes, weights=d["e"].to_numpy(float), minlength=len(reps))
+    n = np.bincount(codes, minlength=len(reps)).astype(float)
     eb = _eb(k, n)
-    test = _peer_test(d, g.index, k, n, eb["shrunk"])
+    test = _peer_test(d.assign(r=codes), k, n, eb["shrunk"])
     out = pd.DataFrame({
-        "rep_id": g.index.astype(str), "n": n.astype(int), "k": k.astype(int),
+        "rep_id": pd.Index(reps).astype(str), "n": n.astype(int), "k": k.astype(int),
         "estimate": test["estimate"], "peer": test["peer"], "shrunk": eb["shrunk"],
         "ci_low": eb["ci_low"], "ci_high": eb["ci_high"], "se": test["se"], "p": test["p"],
     })
@@ -151,10 +152,11 @@ def rate_vs_peers(
 
 def _eligible(rep: pd.Series, event: pd.Series, cluster: pd.Series | None, check: str
               ) -> pd.DataFrame:
-    """Responses with a rep and an event: rep_id (text), e (0/1), c (cluster id as text)."""
+    """Responses with a rep and an event: rep_id (text), e (0/1), c (cluster code; a missing
+    cluster is one cluster, as its text was)."""
     d = pd.DataFrame({"rep_id": rep.to_numpy(), "e": pd.to_numeric(event, errors="coerce")})
-    d["c"] = (cluster.astype(object).to_numpy() if cluster is not None
-              else np.arange(len(d))).astype(str)
+    d["c"] = (pd.factorize(cluster, use_na_sentinel=False)[0] if cluster is not None
+              else np.arange(len(d)))
     d = d.dropna(subset=["rep_id", "e"])
     if d.empty:
         raise ThinData(f"no eligible responses for the {check} check", file="responses",
@@ -163,19 +165,21 @@ def _eligible(rep: pd.Series, event: pd.Series, cluster: pd.Series | None, check
     return d
 
 
-def _peer_test(d: pd.DataFrame, reps: pd.Index, k: np.ndarray, n: np.ndarray,
-               shrunk: np.ndarray) -> dict[str, np.ndarray]:
+def _peer_test(d: pd.DataFrame, k: np.ndarray, n: np.ndarray, shrunk: np.ndarray
+               ) -> dict[str, np.ndarray]:
     """Each rep's rate against the other reps' pooled rate (the test in :func:`rate_vs_peers`).
 
-    `k` events of `n` responses per rep in the order of `reps`; returns the rate (estimate), the
-    peer rate, the rep's standard error (se) and the one-sided p-value (p).
+    `d`: eligible responses with the rep's code ``r``; `k` events of `n` responses per rep code;
+    returns the rate (estimate), the peer rate, the rep's standard error (se) and the one-sided
+    p-value (p).
     """
-    # cluster sums s (events) and m (responses) per account, then per-rep sufficient statistics
-    cs = d.groupby(["rep_id", "c"])["e"].agg(["sum", "size"]).reset_index()
-    cs["s2"], cs["sm"], cs["m2"] = cs["sum"] ** 2, cs["sum"] * cs["size"], cs["size"] ** 2
-    per = cs.groupby("rep_id")[["s2", "sm", "m2"]].sum().reindex(reps)
-    per["G"] = cs.groupby("rep_id").size().reindex(reps)
-    s2, sm, m2, gr = (per[c].to_numpy(float) for c in ("s2", "sm", "m2", "G"))
+    # cluster sums s (events) and m (responses) per rep and account, then per-rep sums of them
+    r, c = d["r"].to_numpy(np.int64), d["c"].to_numpy(np.int64)
+    pairs, at = np.unique(r * (int(c.max()) + 1) + c, return_inverse=True)
+    s, m = np.bincount(at, weights=d["e"].to_numpy(float)), np.bincount(at).astype(float)
+    rep_of, size = pairs // (int(c.max()) + 1), len(k)
+    s2, sm, m2 = (np.bincount(rep_of, weights=v, minlength=size) for v in (s**2, s * m, m**2))
+    gr = np.bincount(rep_of, minlength=size).astype(float)
     rate = k / n
     n_o, k_o, g_o = n.sum() - n, k.sum() - k, gr.sum() - gr
     peer = np.divide(k_o, n_o, out=np.full_like(k, np.nan), where=n_o > 0)
@@ -284,8 +288,11 @@ def fit_ltr_model(
         raise ThinData(f"only {int(train.sum())} responses left to fit the LTR model",
                        column="rep_id", expected="more responses outside the excluded reps")
     beta_all = np.linalg.lstsq(xtx, xty, rcond=None)[0]
-    for r in np.unique(reps):
-        m = reps == r
+    codes = pd.factorize(reps)[0]
+    order = np.argsort(codes, kind="stable")
+    bounds = np.r_[0, np.flatnonzero(np.diff(codes[order])) + 1, len(order)]
+    for a, b in zip(bounds[:-1], bounds[1:], strict=True):
+        m = order[a:b]  # one rep's rows, in their order
         if leave_rep_out and train[m].all():
             xr, yr = X[m], y[m]
             beta = np.linalg.lstsq(xtx - xr.T @ xr, xty - xr.T @ yr, rcond=None)[0]

@@ -163,7 +163,7 @@ def _effect_rows(d: pd.DataFrame, design: Design, what: tuple[str, str, list[str
     scale = 1.0 if binary else m.per_days
     rows = d[[expl, out, m.cluster, *m.controls, *adjust]].notna().all(axis=1).to_numpy() \
         & (design.w > 0)
-    sub = d[rows]
+    sub = d.loc[rows, [expl, out, *m.controls, *adjust]]
     if len(sub) < 20 or sub[expl].nunique() < 2:
         return []
     x = _design(sub, expl, m.controls)

@@ -92,16 +92,21 @@ def cluster_codes(df: pd.DataFrame, cluster: str | None, keep: np.ndarray) -> np
         return np.arange(int(keep.sum()))
     if cluster not in df.columns:
         raise DataError("cluster column not found", column=cluster, expected="an id column")
-    ids = df[cluster].to_numpy(dtype=object)[keep]
-    if pd.isna(ids).any():
+    codes = pd.factorize(df[cluster])[0]   # the column's own codes: no Python strings
+    if (codes[keep] < 0).any():
         raise DataError("missing cluster id", column=cluster,
-                        row=int(np.flatnonzero(pd.isna(df[cluster]).to_numpy() & keep)[0]),
+                        row=int(np.flatnonzero((codes < 0) & keep)[0]),
                         expected="an id on every analysed row (B2B: account_id)")
-    return pd.factorize(ids)[0]
+    return pd.factorize(codes[keep])[0]   # numbered in order of first appearance among kept rows
 
 
 def resample_counts(rng: np.random.Generator, n_clusters: int, b: int) -> np.ndarray:
-    """(b, n_clusters) multiplicities of a with-replacement resample of the clusters."""
+    """(b, n_clusters) multiplicities of a with-replacement resample of the clusters.
+
+    One bincount per resample: its counts stay in cache (one bincount over b x n_clusters bins
+    with offsets is twice as slow at a million rows and draws the same counts)."""
     draws = rng.integers(0, n_clusters, size=(b, n_clusters))
-    offs = (np.arange(b) * n_clusters)[:, None]
-    return np.bincount((draws + offs).ravel(), minlength=b * n_clusters).reshape(b, n_clusters)
+    out = np.empty((b, n_clusters), dtype=np.int64)
+    for i in range(b):
+        out[i] = np.bincount(draws[i], minlength=n_clusters)
+    return out

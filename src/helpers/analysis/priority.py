@@ -120,11 +120,12 @@ def _what_if_effects(x: np.ndarray, y_pro: np.ndarray, y_det: np.ndarray, w: np.
     bd = logit_newton(xc, y_det, w, None if b0 is None else b0[1])
     base = 1 / (1 + np.exp(-(xc @ bp))) - 1 / (1 + np.exp(-(xc @ bd)))
     out = np.empty(len(moved))
+    xn = xc.copy()   # one scratch copy: each driver's column moved, then put back
     for j, new_col in enumerate(moved):
-        xn = xc.copy()
         xn[:, j + 1] = new_col
         after = 1 / (1 + np.exp(-(xn @ bp))) - 1 / (1 + np.exp(-(xn @ bd)))
         out[j] = 100 * np.sum(w * (after - base)) / w.sum()
+        xn[:, j + 1] = xc[:, j + 1]
     return out, (bp, bd)
 
 
@@ -205,23 +206,24 @@ def _one_step_boot(pats: _Patterns, b0: tuple[np.ndarray, np.ndarray], moved: li
     s_w, s_pro, s_det = pats.part(0), pats.part(1), pats.part(2)
     wt = np.asarray(s_w.sum(axis=0)).ravel()
     probs = [1 / (1 + np.exp(-np.clip(xc @ b, -30, 30))) for b in b0]
-    after = []
+    base_grad = [(xc * (wt * p * (1 - p))[:, None]).sum(0) for p in probs]
+    f = np.empty((len(xc), len(moved)))
+    grad = [np.empty((xc.shape[1], len(moved))) for _ in b0]
+    xn = xc.copy()   # one scratch copy: each driver's column moved, then put back
     for j, col in enumerate(moved):
-        xn = xc.copy()
         xn[:, j + 1] = col
-        after.append(xn)
-    f = np.column_stack([(1 / (1 + np.exp(-(xn @ b0[0]))) - probs[0])
-                         - (1 / (1 + np.exp(-(xn @ b0[1]))) - probs[1]) for xn in after])
+        moved_p = [1 / (1 + np.exp(-(xn @ b))) for b in b0]
+        f[:, j] = (moved_p[0] - probs[0]) - (moved_p[1] - probs[1])
+        for m, sign in enumerate((1.0, -1.0)):
+            pm = moved_p[m]
+            grad[m][:, j] = sign * ((xn * (wt * pm * (1 - pm))[:, None]).sum(0)
+                                    - base_grad[m]) / wt.sum()
+        xn[:, j + 1] = xc[:, j + 1]
     per_cluster = [np.asarray(s_w.sum(axis=1)), s_w @ f]
-    info, grad = [], []
-    for m, (s_y, p) in enumerate(zip((s_pro, s_det), probs, strict=True)):
+    info = []
+    for s_y, p in zip((s_pro, s_det), probs, strict=True):
         per_cluster.append(s_y @ xc - s_w @ (p[:, None] * xc))
         info.append((xc * (wt * p * (1 - p))[:, None]).T @ xc + 1e-9 * np.eye(xc.shape[1]))
-        sign = 1.0 if m == 0 else -1.0
-        grad.append(np.column_stack([
-            sign * ((xn * (wt * (q := 1 / (1 + np.exp(-(xn @ b0[m])))) * (1 - q))[:, None]).sum(0)
-                    - (xc * (wt * p * (1 - p))[:, None]).sum(0)) / wt.sum()
-            for xn in after]))
     stats = np.column_stack([np.asarray(c) for c in per_cluster])
     n_cl, p_d, q = stats.shape[0], len(moved), xc.shape[1]
     out = np.empty((n_boot, p_d))
@@ -266,8 +268,7 @@ def what_if(
         raise ThinData(f"{len(y_ltr)} complete rows for {len(drivers)} drivers", column=ltr,
                         expected=f"at least {len(drivers) + 10}")
     y_pro, y_det = target_flag(y_ltr, "promoter"), target_flag(y_ltr, "detractor")
-    q25 = np.array([_wquantile(x[:, j], w, 0.25) for j in range(x.shape[1])])
-    med = np.array([_wquantile(x[:, j], w, 0.5) for j in range(x.shape[1])])
+    q25, med = np.array([_wquantile(x[:, j], w, (0.25, 0.5)) for j in range(x.shape[1])]).T
     share_moved = [float(np.sum(w * (x[:, j] <= q25[j]) * (x[:, j] < med[j])) / w.sum())
                    for j in range(x.shape[1])]
     pats = _patterns(x, y_pro, y_det, w, codes)
@@ -295,8 +296,9 @@ def what_if(
     return out
 
 
-def _wquantile(x: np.ndarray, w: np.ndarray, q: float) -> float:
-    """Weighted quantile (lower: the smallest value whose cumulative weight reaches q)."""
+def _wquantile(x: np.ndarray, w: np.ndarray, qs: Sequence[float]) -> np.ndarray:
+    """Weighted quantiles at each of `qs` from one sort (lower: the smallest value whose
+    cumulative weight reaches q)."""
     order = np.argsort(x, kind="stable")
     cw = np.cumsum(w[order]) / w.sum()
-    return float(x[order][np.searchsorted(cw, q - 1e-12)])
+    return x[order][np.searchsorted(cw, np.asarray(qs) - 1e-12)]

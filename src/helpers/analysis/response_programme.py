@@ -170,16 +170,17 @@ class PropensityModel:
         return 1 / (1 + np.exp(-m @ self.beta))
 
 
-def _logit_fit(m: np.ndarray, y: np.ndarray, groups: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _logit_fit(m: np.ndarray, y: np.ndarray, groups: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     """Logistic regression (Newton-Raphson) with an account-clustered CR1 covariance: (beta, se)
     (as statsmodels ``Logit(...).fit(cov_type="cluster")``)."""
     y = np.asarray(y, float)
     beta = logit_newton(m, y, np.ones(len(y)))
     p = 1 / (1 + np.exp(-np.clip(m @ beta, -30, 30)))
     bread = np.linalg.pinv((m * (p * (1 - p))[:, None]).T @ m)
-    codes, uniq = pd.factorize(np.asarray(groups))
-    scores = np.zeros((len(uniq), m.shape[1]))
-    np.add.at(scores, codes, m * (y - p)[:, None])
+    codes, uniq = pd.factorize(groups, use_na_sentinel=False)
+    u = m * (y - p)[:, None]
+    scores = np.column_stack([np.bincount(codes, weights=u[:, j], minlength=len(uniq))
+                              for j in range(m.shape[1])])
     g, n, k = len(uniq), len(y), m.shape[1]
     adj = g / max(g - 1, 1) * (n - 1) / max(n - k, 1)
     cov = adj * bread @ (scores.T @ scores) @ bread
@@ -200,16 +201,16 @@ def fit_propensity(features: pd.DataFrame, holdout_wave: str | None = None) -> P
         raise ThinData(f"{len(waves)} wave(s) of invitations", file="invitations",
                        expected="two waves or more, with answers and non-answers in each")
     m_train, _, levels = _design(train)
-    beta, _ = _logit_fit(m_train, train["responded"].to_numpy(), train["account_id"].to_numpy())
+    beta, _ = _logit_fit(m_train, train["responded"].to_numpy(), train["account_id"])
     m_test, _, _ = _design(test.assign(**{c: test[c].where(test[c].isin(lv), lv[0])
                                          for c, lv in levels.items()}), levels)
     eta = m_test @ beta
     y_test = test["responded"].to_numpy()
     slope, slope_se = _logit_fit(np.column_stack([np.ones(len(eta)), eta]), y_test,
-                                 test["account_id"].to_numpy())
+                                 test["account_id"])
     m_all, names, levels_all = _design(features)
     beta_all, se_all = _logit_fit(m_all, features["responded"].to_numpy(),
-                                  features["account_id"].to_numpy())
+                                  features["account_id"])
     z = norm_ppf(0.975)
     coef = pd.DataFrame({"feature": names, "estimate": beta_all, "se": se_all,
                          "ci_low": beta_all - z * se_all, "ci_high": beta_all + z * se_all})

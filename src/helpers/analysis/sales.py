@@ -128,11 +128,11 @@ def dm_coverage_by(responses: pd.DataFrame, accounts: pd.DataFrame, by: str,
     ci_low, ci_high (percent)."""
     require_columns(responses, ["account_id", "role"], "responses")
     d = responses[responses["account_id"].notna()]
-    with_dm = set(d.loc[d["role"] == dm_role, "account_id"])
+    with_dm = d.loc[d["role"] == dm_role, "account_id"].unique()
     if invitations is not None and len(invitations):
-        base_ids, base = set(invitations["account_id"].dropna()), "invited accounts"
+        base_ids, base = invitations["account_id"].dropna().unique(), "invited accounts"
     else:
-        base_ids, base = set(d["account_id"]), "responding accounts"
+        base_ids, base = d["account_id"].unique(), "responding accounts"
     acc = accounts[accounts["account_id"].isin(base_ids)] if by in accounts else None
     if acc is None:
         acc = d.drop_duplicates("account_id")[["account_id", by]]

@@ -26,7 +26,13 @@ from helpers.ingest import fields, quality, readers, side_tables
 from helpers.ingest import schema as schema_mod
 from helpers.ingest.pii_extra import MaskContext
 from helpers.ingest.pii_text import PLACEHOLDER, mask_text
-from helpers.ingest.privacy import hash_keys, holds_contact, load_salt, mask_comments, mask_field
+from helpers.ingest.privacy import (
+    hash_keys,
+    holds_contact,
+    load_salt,
+    mask_field,
+    start_mask_comments,
+)
 from helpers.ingest.schema import Schema
 from helpers.measures import Measure
 
@@ -108,17 +114,23 @@ def clean_responses(survey: readers.Survey, sch: Schema, salt: str, speeder_frac
     if "response_id" not in out:  # exports without an id: the row number in the file
         out["response_id"] = pd.Series([f"row{i + 1}" for i in range(n)], index=raw.index, dtype="string")
 
-    # Personal data: hash or drop; only keys leave this function.
-    for name, spec in sch.personal.items():
-        source = schema_mod.locate(spec, list(raw.columns), survey.questions, survey.import_ids)
-        if source is not None and spec.action == "hash":
-            out[name] = hash_keys(raw[source], salt)
-    _mask_text_fields(out, sch, salt, MaskContext.build(sch.privacy_keep, companies))
-
-    _derive(out, sch, str(survey.path))
-    _replicate_weights(raw, sch, out, str(survey.path))
-    quality.flag(out, sch, oor, speeder_fraction, min_grid_items)
-    comp = _competitors(raw, survey, sch, out)
+    # Personal data: hash or drop; only keys leave this function. The comments are masked in
+    # worker processes meanwhile (nothing below reads them).
+    context = MaskContext.build(sch.privacy_keep, companies)
+    masked_comments = start_mask_comments(out["comment"], context) if "comment" in out else None
+    try:
+        for name, spec in sch.personal.items():
+            source = schema_mod.locate(spec, list(raw.columns), survey.questions, survey.import_ids)
+            if source is not None and spec.action == "hash":
+                out[name] = hash_keys(raw[source], salt)
+        _mask_text_fields(out, sch, salt, context)
+        _derive(out, sch, str(survey.path))
+        _replicate_weights(raw, sch, out, str(survey.path))
+        quality.flag(out, sch, oor, speeder_fraction, min_grid_items)
+        comp = _competitors(raw, survey, sch, out)
+    finally:
+        if masked_comments is not None:
+            out["comment"] = masked_comments()
     log.update(_log(out, sch, survey, mapped))
     out = out.drop(columns=["status", "distribution_channel", "started_at",
                             *([] if keep_finished else ["finished"])], errors="ignore")
@@ -132,11 +144,10 @@ _NOT_FREE_TEXT = ("market", "wave", "role", "status", "distribution_channel", "f
 
 
 def _mask_text_fields(out: pd.DataFrame, sch: Schema, salt: str, context: MaskContext) -> None:
-    """Personal data in every kept text field: the comment and any other free text masked in
-    full; segment values masked where rare (a value many respondents share is no one's name, so
-    only contact details are masked in it); ids holding contact details hashed."""
-    if "comment" in out:
-        out["comment"] = mask_comments(out["comment"], context)
+    """Personal data in every kept text field but the comment (:func:`clean_responses` masks
+    it): free text masked in full; segment values masked where rare (a value many respondents
+    share is no one's name, so only contact details are masked in it); ids holding contact
+    details hashed."""
     for name in out.columns:
         if name == "comment" or name in sch.personal or name in _NOT_FREE_TEXT \
                 or not (pd.api.types.is_string_dtype(out[name]) or out[name].dtype == object):

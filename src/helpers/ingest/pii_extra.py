@@ -54,9 +54,8 @@ _LOWER_CUE = re.compile(rf"(?i)(?<!\w)(?:{_CUE_WORDS})\s+(?:(?:à|a|al|an|to|la|
 _PARTICLE_WORDS = frozenset("de van der den von zu di da del della le la du ten ter dos das".split())
 _TITLE_WORD = re.compile(r"Mr|Mrs|Ms|Mx|Miss|Dr|Prof|Herrn?|Hr|Frau|Fr|Mme|Mlle|Monsieur|Madame|Señora?|"
                          r"Sra?|Dhr|Mevr|Sig|Signora?|Signor")
-_TITLE_LOWER = re.compile(r"\b(?:Mr|Mrs|Ms|Herrn|Herr|Frau|Mme|Mlle|Monsieur|Madame|Señora|Señor|"
-                          r"Sra|Sr|Sig\.ra|Signora|Signor|Sig|Dhr|Mevr|Sra)\.?\s+"
-                          r"([a-zà-öø-ÿß][\w'’-]+)")
+_TITLE_LOWER_WORDS = r"Mr|Mrs|Ms|Herrn|Herr|Frau|Mme|Mlle|Monsieur|Madame|Señora|Señor|Sra|Sr|Sig\.ra|Signora|Signor|Sig|Dhr|Mevr|Sra"
+_TITLE_LOWER = re.compile(rf"\b(?:{_TITLE_LOWER_WORDS})\.?\s+([a-zà-öø-ÿß][\w'’-]+)")
 
 _CYR_CAP = r"[А-ЯЁ][а-яё]+"
 _CYR_SURNAME = re.compile(r"(?:ов|ев|ёв|ин|ын|ова|ева|ёва|ина|ына|ову|еву|ину|овой|евой|иной|овым|"
@@ -185,9 +184,22 @@ _LOWER_CUE_KEYS = ("thank", "spoke", "speak", "talked", "ask", "helped", "handle
                    "chiamo", "bedankt", "naam", "obrigad", "nome", "chamo")
 
 
+#: Gates of :func:`lower_name_spans` (bits 1, 2, 4 of its `may`), as in
+#: :data:`helpers.ingest.pii_text.GATES`: a title before a lower-case word, a Cyrillic capital,
+#: a common Chinese surname.
+LOWER_NAME_GATES = {
+    "title_lower": rf"(?:{_TITLE_LOWER_WORDS})\.?[\s\p{{Z}}\x{{0B}}\x{{1C}}-\x{{1F}}\x{{85}}]+[a-zà-öø-ÿß]",
+    "cyrillic": "[А-ЯЁ]", "han": f"[{_HAN_SURNAMES}]"}
+
+
+_KEY_PATTERNS: dict[tuple[str, ...], re.Pattern[str]] = {}
+
+
 def _has_any(text: str, keys: tuple[str, ...]) -> bool:
-    low = text.lower()
-    return any(k in low for k in keys)
+    """Whether the text in lower case holds any of `keys` (one compiled pattern per key set)."""
+    if keys not in _KEY_PATTERNS:
+        _KEY_PATTERNS[keys] = re.compile("|".join(re.escape(k) for k in keys))
+    return _KEY_PATTERNS[keys].search(text.lower()) is not None
 
 
 def mask_contacts(text: str) -> str:
@@ -240,8 +252,10 @@ def mask_companies(text: str, ctx: MaskContext | None) -> str:
     return ctx.companies.sub("[company]", text)
 
 
-def lower_name_spans(text: str, keep: frozenset[str] = frozenset()) -> list[tuple[int, int]]:
-    """Names in lower case after a cue or a title, in Cyrillic and in Chinese."""
+def lower_name_spans(text: str, keep: frozenset[str] = frozenset(), may: int = -1
+                     ) -> list[tuple[int, int]]:
+    """Names in lower case after a cue or a title, in Cyrillic and in Chinese (`may`: the bits
+    of :data:`LOWER_NAME_GATES` the text matched, see :func:`helpers.ingest.pii_text.may_match`)."""
     from helpers.ingest.pii_text import name_lists
     given, also_words, surnames = name_lists()
 
@@ -260,11 +274,11 @@ def lower_name_spans(text: str, keep: frozenset[str] = frozenset()) -> list[tupl
         if title(first) in given or (title(first) in also_words and surname_next):
             end = m.end(3) if particle else m.end(2) if surname_next else m.end(1)
             spans.append((m.start(1), end))
-    for m in _TITLE_LOWER.finditer(text):
+    for m in (_TITLE_LOWER.finditer(text) if may & 1 else ()):
         word = title(m.group(1))
         if m.group(1) not in _STOP and (word in surnames or word in given):
             spans.append(m.span())
-    spans += _cyrillic_spans(text) + _han_spans(text)
+    spans += (_cyrillic_spans(text) if may & 2 else []) + (_han_spans(text) if may & 4 else [])
     return spans
 
 

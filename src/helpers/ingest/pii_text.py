@@ -37,6 +37,7 @@ from collections.abc import Callable
 from functools import cache
 from pathlib import Path
 
+import numpy as np
 import phonenumbers
 from phonenumbers import phonenumbermatcher as _pn_matcher
 from phonenumbers import phonenumberutil as _pn_util
@@ -125,8 +126,9 @@ _POSTCODES = [
     re.compile(r"\b[A-Z]{2} \d{5}(?:-\d{4})?\b"),                                           # US
     re.compile(r"\b\d{5}(?=\s+[A-ZÀ-Þ][a-zà-ÿ]{2,})", re.U),                                # DE/FR/ES/IT
 ]
-_TITLE = re.compile(r"\b(?:Mr|Mrs|Ms|Mx|Miss|Dr|Prof|Herrn|Herr|Hr|Frau|Fr|Mme|Mlle|Monsieur|Madame|Señora|Señor|Sr|Sra|Dhr|"
-                    rf"Mevr|Sig|Sig\.ra|Signora|Signor)\.?\s+{_CAP}(?:\s+{_CAP})?", re.U)
+_TITLE_WORDS = (r"Mr|Mrs|Ms|Mx|Miss|Dr|Prof|Herrn|Herr|Hr|Frau|Fr|Mme|Mlle|Monsieur|Madame|Señora|Señor|Sr|Sra|"
+                r"Dhr|Mevr|Sig|Sig\.ra|Signora|Signor")
+_TITLE = re.compile(rf"\b(?:{_TITLE_WORDS})\.?\s+{_CAP}(?:\s+{_CAP})?", re.U)
 _CUES = ("ask for", "asked for", "asking for", "speak to", "speak with", "spoke to", "spoke with",
          "talk to", "talked to", "talk with", "talked with", "contact", "contacted", "call",
          "called", "email", "emailed", "thanks to", "thank you", "thanks", "thx", "cheers",
@@ -179,6 +181,57 @@ _DETERMINER = re.compile(r"(?:^|[\s(„\"])(?:the|a|an|der|die|das|den|dem|des|e
                          r"eines|zum|zur|im|vom|beim|het|een|o|os|um|uma|el|los|las|il|gli)\s+$", re.I)
 #: Articles that never stand before a person's name ("das Beste", "ein Schotte", "een Marktplaats").
 _ARTICLE = re.compile(r"(?:^|[\s(„\"])(?:das|ein|eine|einen|einem|einer|eines|het|een)\s+$", re.I)
+
+
+#: Whitespace as Python's ``\s`` reads it, in RE2 (whose ``\s`` is ASCII only).
+_WS = r"[\s\p{Z}\x{0B}\x{1C}-\x{1F}\x{85}]"
+#: Per step of :func:`mask_text`, what any text it can change holds (RE2, run by Arrow over all
+#: texts at once; :func:`may_match`). Each gate is a pattern without anchors or look-arounds that
+#: can match neither "[" nor "]" nor only lower-case letters and spaces: a step replaces what it
+#: finds by a placeholder ("[name]"), so a gate that matches a text after earlier steps matched
+#: the text as it came in (tests/test_privacy_gates.py checks every gate against its step).
+GATES: dict[str, str] = {
+    "digit": r"[\p{Nd}\p{No}]",
+    "iban": r"[A-Z]{2}\p{Nd}{2}",
+    "iban_lower": r"[a-z]{2}\p{Nd}{2}[a-z0-9]{10}",
+    "nine_digits": r"\p{Nd}(?:[ .\-]?\p{Nd}){8}",
+    "intl_phone": r"\+\p{Nd}",
+    "nino": r"\p{Nd}{2}[ -]?\p{Nd}{2}[ -]?\p{Nd}{2}",
+    "ssn": r"\p{Nd}{3}-\p{Nd}{2}-\p{Nd}{4}",
+    "es_id": r"\p{Nd}{7}-?[A-Z]",
+    "it_cf": r"[A-Z]{6}\p{Nd}{2}[A-Z]\p{Nd}{2}[A-Z]\p{Nd}{3}[A-Z]",
+    "postcode0": r"GIR ?0AA|[A-PR-UWYZ][A-HK-Y]?\p{Nd}[A-Z\p{Nd}]? ?\p{Nd}[ABD-HJLNP-UW-Z]{2}",
+    "postcode1": r"[1-9]\p{Nd}{3} ?[A-Z]{2}",
+    "postcode2": r"[ABCEGHJ-NPRSTVXY]\p{Nd}[ABCEGHJ-NPRSTV-Z] ?\p{Nd}[ABCEGHJ-NPRSTV-Z]\p{Nd}",
+    "postcode3": r"[A-Z]{2} \p{Nd}{5}",
+    "postcode4": rf"\p{{Nd}}{{5}}{_WS}+[A-ZÀ-Þ][a-zà-ÿ]{{2}}",
+    "address0": rf"\p{{Nd}}[A-Za-z]?,?{_WS}+[A-ZÀ-ÖØ-Þ]",
+    "address1": r"(?:straße|strasse|str\.|weg|gasse|platz|allee|ring|damm|ufer|straat|laan|gracht|plein|"
+                rf"kade|singel|dijk|steeg|markt){_WS}+\p{{Nd}}",
+    "address2": rf"\p{{Nd}}(?:{_WS}?\pL{{3}})?,?{_WS}+\pL",
+    "address3": rf"(?:Calle|C/|Avenida|Avda\.|Plaza|Paseo|Carrer|Via|Viale|Piazza|Corso|Largo){_WS}",
+    "address4": rf"\pL\.?{_WS}?\pL\.?{_WS}?\pL{{3}}{_WS}+\p{{Nd}}",
+    "address5": rf"\p{{Nd}}{_WS}+\pL",
+    "title": rf"(?:{_TITLE_WORDS})\.?{_WS}+[A-ZÀ-ÖØ-Þ]",
+    **pii_extra.LOWER_NAME_GATES,
+}
+_BIT = {name: 1 << k for k, name in enumerate(GATES)}
+_BIT_LOWER = len(GATES) - len(pii_extra.LOWER_NAME_GATES)
+#: Every step of :func:`mask_text` (no gate known).
+ALL_STEPS = -1
+
+
+def may_match(texts: list[str]) -> list[int]:
+    """Per text, the bits of :data:`GATES` it matches (one RE2 pass per gate by Arrow), for
+    :func:`mask_text`'s `may`."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    arr = pa.array(texts, pa.string())
+    bits = np.zeros(len(texts), np.int64)
+    for name, pattern in GATES.items():
+        bits[pc.match_substring_regex(arr, pattern).to_numpy(zero_copy_only=False)] |= _BIT[name]
+    return bits.tolist()
 
 
 @cache
@@ -320,7 +373,7 @@ def _lookup(word: str, listed: frozenset[str], surname: bool = False) -> str:
     """A word as the name lists spell it: a word in capitals ("DEBRA", "TODAY", "TIM") can start
     a name only when listed and longer than an acronym (then title-cased), otherwise it is
     nothing; after a name (`surname`) it stays as written (Fernand DAGON)."""
-    token = _POSSESSIVE.sub("", word)
+    token = _POSSESSIVE.sub("", word) if "'" in word or "’" in word else word
     if token.isupper() and len(token) > 1:
         if len(token) > 3 and token.title() in listed:
             return token.title()
@@ -351,25 +404,23 @@ def _names_in(text: str, keep: frozenset[str] = frozenset()) -> list[tuple[int, 
     while i < len(words):
         w = words[i]
         token = _lookup(w.group(), listed)
+        if not token or token in _NOT_FIRST:
+            i += 1
+            continue
         nxt = words[i + 1] if i + 1 < len(words) else None
-        adjacent = nxt is not None and re.fullmatch(r" ", text[w.end():nxt.start()]) is not None
+        adjacent = nxt is not None and text[w.end():nxt.start()] == " "
         nxt_token = _lookup(nxt.group(), listed, surname=True) if adjacent and nxt else ""
-        cue = token not in _NOT_FIRST and (bool(_CUE.search(text[max(0, w.start() - 30):w.start()]))
-                                           or bool(_AFTER_NAME.match(text[w.end():])))
         surname_next = bool(nxt_token) and nxt_token not in _NOT_NAMES  # a surname stays one
-        if not token or token in _NOT_FIRST or (token.lower() in keep and not cue):
+        cue = _cue_before(text, w) if token.lower() in keep else None
+        if cue is False:
             i += 1    # a cue outweighs the programme's vocabulary
             continue
-        initial = _sentence_start(text, w.start())
-        particle_next = bool(_PARTICLES.match(text[w.end():]))
-        shouted = w.group().isupper()   # "UNIVERS MARIN", "QUI PAYE": a name only after a cue
-        is_name = cue or not shouted and (
-            token in given
-            or (token in also_words and ((surname_next and nxt_token in surnames) or particle_next))
-            or (token in also_words and surname_next and not initial)
-            or (not initial and surname_next and nxt_token in surnames and token in surnames)
-        ) and not _ARTICLE.search(text[max(0, w.start() - 8):w.start()])
-        if is_name:
+        listed_name = not w.group().isupper() and _listed_name(  # "QUI PAYE": a name only after a cue
+            text, w, token, nxt_token if surname_next else "", (given, also_words, surnames)) \
+            and not _ARTICLE.search(text[max(0, w.start() - 8):w.start()])
+        if cue is None and (not listed_name or surname_next):
+            cue = _cue_before(text, w)
+        if cue or listed_name:
             end = nxt.end() if surname_next and nxt is not None else w.end()
             particle = _PARTICLES.match(text[end:])  # de Vries, van der Berg, di Stefano
             end += particle.end() if particle else 0
@@ -384,6 +435,26 @@ def _names_in(text: str, keep: frozenset[str] = frozenset()) -> list[tuple[int, 
     return spans
 
 
+def _cue_before(text: str, w: re.Match[str]) -> bool:
+    """A cue before the word ("spoke with") or "from support" after it."""
+    return bool(_CUE.search(text[max(0, w.start() - 30):w.start()])) or bool(_AFTER_NAME.match(text[w.end():]))
+
+
+def _listed_name(text: str, w: re.Match[str], token: str, surname: str,
+                 lists: tuple[frozenset[str], frozenset[str], frozenset[str]]) -> bool:
+    """Whether the name lists make `token` a name: a given name; a given name that is also a
+    word with a listed `surname` (the next word, "" if none) or a particle after it, or with any
+    surname inside a sentence; a listed surname with a listed surname inside a sentence."""
+    given, also_words, surnames = lists
+    if token in given:
+        return True
+    if token in also_words:
+        return bool(surname) and (surname in surnames or not _sentence_start(text, w.start())) \
+            or bool(_PARTICLES.match(text[w.end():]))
+    return bool(surname) and surname in surnames and token in surnames \
+        and not _sentence_start(text, w.start())
+
+
 def is_person_name(value: str) -> bool:
     """A whole value written like a person's name: two to four capitalised words, the first a
     given name of the bundled lists, also a surname when the given name is an ordinary word
@@ -396,35 +467,52 @@ def is_person_name(value: str) -> bool:
     return first in given and (first not in also_words or last in surnames)
 
 
-def mask_text(text: str, context: MaskContext | None = None) -> str:
+def mask_text(text: str, context: MaskContext | None = None, may: int = ALL_STEPS) -> str:
     """One comment with every kind of personal data replaced by its placeholder; `context`
-    adds a programme's company names and its own vocabulary (never masked as names)."""
+    adds a programme's company names and its own vocabulary (never masked as names). `may`
+    (from :func:`may_match`) skips the steps whose gate the text does not match: the result is
+    the same, only faster."""
     keep = context.keep if context is not None else frozenset()
     t = _emails_and_urls(text)
     t = pii_extra.mask_contacts(t)
     t = pii_extra.mask_companies(t, context)
-    t = pii_extra.mask_numbers(t)
-    t = _sub_valid(_IBAN, t, _iban_ok, "[iban]")
-    t = _sub_valid(_IBAN_LOWER, t, lambda v: _quiet(iban.is_valid, v.upper()), "[iban]")
-    t = _sub_valid(_LONG_NUMBER, t, _card_ok, "[card]")
-    t = _international_phones(t)
-    t = _NINO.sub("[id number]", t)
-    t = _SSN.sub("[id number]", t)
-    t = _sub_valid(_ES_ID, t, _es_ok, "[id number]")
-    t = _sub_valid(_IT_CF, t, lambda v: _quiet(it_cf.is_valid, v), "[id number]")
-    t = _sub_valid(_ID_DIGITS, t, _id_ok, "[id number]")
-    for rx in _POSTCODES:
-        t = rx.sub("[postcode]", t)
-    for rx in _ADDRESSES:
-        t = rx.sub("[address]", t)
-    t = _phones(t)
-    t = _LONG_NUMBER.sub("[number]", t)
-    t = _TITLE.sub("[name]", t)
-    names = _names_in(t, keep) + pii_extra.lower_name_spans(t, keep)
+    if may & _BIT["digit"]:
+        t = _mask_digits(t, may)
+    if may & _BIT["title"]:
+        t = _TITLE.sub("[name]", t)
+    names = _names_in(t, keep) + pii_extra.lower_name_spans(t, keep, may >> _BIT_LOWER)
     places = pii_extra.place_spans(t) if names else []
     names = [n for n in names if not any(p[0] <= n[0] and n[1] <= p[1] for p in places)
              and not pii_extra.after_place_preposition(t, n)]
     return _replace_spans(t, names, "[name]")
+
+
+#: The steps of :func:`mask_text` that need a digit, in order, each with its gate.
+_DIGIT_STEPS: tuple[tuple[str, Callable[[str], str]], ...] = (
+    ("iban", lambda t: _sub_valid(_IBAN, t, _iban_ok, "[iban]")),
+    ("iban_lower", lambda t: _sub_valid(_IBAN_LOWER, t, lambda v: _quiet(iban.is_valid, v.upper()), "[iban]")),
+    ("nine_digits", lambda t: _sub_valid(_LONG_NUMBER, t, _card_ok, "[card]")),
+    ("intl_phone", _international_phones),
+    ("nino", lambda t: _NINO.sub("[id number]", t)),
+    ("ssn", lambda t: _SSN.sub("[id number]", t)),
+    ("es_id", lambda t: _sub_valid(_ES_ID, t, _es_ok, "[id number]")),
+    ("it_cf", lambda t: _sub_valid(_IT_CF, t, lambda v: _quiet(it_cf.is_valid, v), "[id number]")),
+    ("nine_digits", lambda t: _sub_valid(_ID_DIGITS, t, _id_ok, "[id number]")),
+    *((f"postcode{k}", lambda t, rx=rx: rx.sub("[postcode]", t)) for k, rx in enumerate(_POSTCODES)),
+    *((f"address{k}", lambda t, rx=rx: rx.sub("[address]", t)) for k, rx in enumerate(_ADDRESSES)),
+    ("digit", _phones),
+    ("nine_digits", lambda t: _LONG_NUMBER.sub("[number]", t)),
+)
+
+
+def _mask_digits(t: str, may: int) -> str:
+    """The steps of :func:`mask_text` that need a digit: numbers, bank, card and ID numbers,
+    postcodes, addresses, phones (each only where its gate in `may` is set)."""
+    t = pii_extra.mask_numbers(t)
+    for gate, step in _DIGIT_STEPS:
+        if may & _BIT[gate]:
+            t = step(t)
+    return t
 
 
 def _emails_and_urls(text: str) -> str:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import os
 import secrets
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 import numpy as np
 import pandas as pd
@@ -19,7 +19,7 @@ import pyarrow as pa
 
 from helpers import paths
 from helpers.ingest.pii_extra import MaskContext, may_hold_personal, recurring_words
-from helpers.ingest.pii_text import mask_contact_details, mask_text
+from helpers.ingest.pii_text import mask_contact_details, mask_text, may_match
 
 SALT_ENV = "CX_SALT"
 SALT_FILE = ".cx_salt"
@@ -68,29 +68,50 @@ PARALLEL_MASKING = 20_000
 
 def mask_texts(texts: list[str], workers: int | None = None, context: MaskContext | None = None
                ) -> list[str]:
-    """:func:`~helpers.ingest.pii_text.mask_text` of each text, in order.
+    """:func:`~helpers.ingest.pii_text.mask_text` of each text, in order (see :func:`start_mask_texts`)."""
+    return start_mask_texts(texts, workers, context)()
 
-    Masking is pure Python (regular expressions, libphonenumber), so a large batch is split
-    over forked worker processes where the platform forks (they only run :func:`mask_text`,
-    and forking, unlike spawning, never re-runs the caller's script); the result is the same
-    as masking one by one.
+
+def start_mask_texts(texts: list[str], workers: int | None = None, context: MaskContext | None = None
+                     ) -> Callable[[], list[str]]:
+    """Start masking `texts`; the function returned waits for the masked texts, in order.
+
+    The gates of each text (:func:`~helpers.ingest.pii_text.may_match`, one Arrow pass per
+    gate over all texts) skip the steps that cannot change it. Masking is pure Python (regular
+    expressions, libphonenumber), so a large batch is split over forked worker processes where
+    the platform forks (they only run :func:`mask_text`, and forking, unlike spawning, never
+    re-runs the caller's script), and the caller goes on with other work meanwhile; the result
+    is the same as masking one by one.
     """
     import multiprocessing
     from functools import partial
 
-    masker = partial(mask_text, context=context)
+    masker = partial(_mask_gated, context=context)
+    may = may_match(texts)
     workers = min(os.cpu_count() or 1, 8) if workers is None else workers
     if (workers < 2 or len(texts) < PARALLEL_MASKING
             or "fork" not in multiprocessing.get_all_start_methods()):
-        return [masker(t) for t in texts]
+        masked = list(map(masker, texts, may))
+        return lambda: masked
     import warnings
     from concurrent.futures import ProcessPoolExecutor
 
     chunk = max(500, len(texts) // (workers * 8))
+    pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"))
     with warnings.catch_warnings():   # a kernel's idle I/O threads: the workers never touch them
         warnings.filterwarnings("ignore", message=".*fork.*", category=DeprecationWarning)
-        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
-            return list(pool.map(masker, texts, chunksize=chunk))
+        results = pool.map(masker, texts, may, chunksize=chunk)
+
+    def finish() -> list[str]:
+        try:
+            return list(results)
+        finally:
+            pool.shutdown()
+    return finish
+
+
+def _mask_gated(text: str, may: int, context: MaskContext | None) -> str:
+    return mask_text(text, context, may)
 
 
 def programme_context(texts: list[str], context: MaskContext | None = None) -> MaskContext:
@@ -107,21 +128,31 @@ def mask_comments(comments: pd.Series, context: MaskContext | None = None, *,
     one vectorised test) go through the masker. With `vocabulary`, words that recur across the
     comments are the programme's own (:func:`programme_context`).
     """
+    return start_mask_comments(comments, context, vocabulary=vocabulary)()
+
+
+def start_mask_comments(comments: pd.Series, context: MaskContext | None = None, *,
+                        vocabulary: bool = True) -> Callable[[], pd.Series]:
+    """:func:`mask_comments` started (in worker processes for many comments); the function
+    returned waits for the masked comments."""
     s = comments.astype("string")
     codes, uniq = pd.factorize(s)
     if len(uniq) == 0:
-        return s
+        return lambda: s
     texts = [str(u) for u in uniq]
     if vocabulary:
         context = programme_context(texts, context)
     candidates = np.flatnonzero(may_hold_personal(texts, context))
-    for i, m in zip(candidates, mask_texts([texts[i] for i in candidates], context=context),
-                    strict=True):
-        texts[i] = m
-    masked = pd.array(texts, dtype="string")
-    out = pd.Series(masked.take(np.where(codes < 0, 0, codes)), index=s.index, name=s.name,
-                    dtype="string")
-    return out.where(codes >= 0)
+    pending = start_mask_texts([texts[i] for i in candidates], context=context)
+
+    def finish() -> pd.Series:
+        for i, m in zip(candidates, pending(), strict=True):
+            texts[i] = m
+        masked = pd.array(texts, dtype="string")
+        out = pd.Series(masked.take(np.where(codes < 0, 0, codes)), index=s.index, name=s.name,
+                        dtype="string")
+        return out.where(codes >= 0)
+    return finish
 
 
 def mask_field(values: pd.Series, context: MaskContext | None = None, rare: int = 5) -> pd.Series:

@@ -8,42 +8,56 @@ becomes a formula); rep ids, contact keys and other personal columns are not wri
 from __future__ import annotations
 
 import io
+import itertools
 import os
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
 from helpers import catalog, paths
-from helpers.reporting import workbook
+from helpers.reporting import tables, views, workbook, xlsx
 
 FILE = "follow_up_list.xlsx"
 FOLDER = "account_teams"
+#: Accounts listed on the page (worst first); the workbook lists every account.
+PAGE_ROWS = 200
+_QUOTED = xlsx.Style(quote=True)
 
 
 def write_follow_up_workbook(table: pd.DataFrame, run_dir: str | os.PathLike[str], note: str
                              ) -> Path:
     """Write ``<run_dir>/account_teams/follow_up_list.xlsx``: the note (who it is for) on the
-    first row, then the table with its columns in words."""
-    from openpyxl import Workbook
-    from openpyxl.styles import Font
-
+    first row, then the table with its columns in words (streamed: a list of every account of a
+    large programme is written in a fraction of a second)."""
     df = table.drop(columns=[c for c in table.columns if str(c).lower() in workbook.PERSONAL])
-    wb = Workbook()
-    ws = wb.active
-    ws.title = "Follow-up list"
-    ws.cell(row=1, column=1, value=note).font = Font(bold=True)
-    for j, col in enumerate(df.columns, start=1):
-        ws.cell(row=3, column=j, value=workbook.header(str(col))).font = Font(bold=True)
-        for i, v in enumerate(df[col].tolist(), start=4):
-            cell = ws.cell(row=i, column=j)
-            if isinstance(v, str):
-                cell.value, cell.data_type = v, "s"
-            elif v is not None and not (isinstance(v, float) and v != v) and v is not pd.NA:
-                cell.value = v.item() if hasattr(v, "item") else v
-    ws.freeze_panes = "A4"
+    bold = xlsx.Style(bold=True)
+    rows = itertools.chain([((note, bold),), (), tuple((workbook.header(str(c)), bold) for c in df.columns)],
+                           ([_value(v) for v in r] for r in df.itertuples(index=False, name=None)))
     buf = io.BytesIO()
-    wb.save(buf)
+    xlsx.write(buf, [("Follow-up list", rows, {}, 3)])
     out = paths.resolve(run_dir) / FOLDER / FILE
     out.parent.mkdir(parents=True, exist_ok=True)
     catalog.atomic_write_bytes(out, buf.getvalue())
     return out
+
+
+def _value(value: Any) -> Any:
+    """A cell: text as text (one that reads as a formula with Excel's quote prefix), numbers as
+    numbers, NaN and NA empty."""
+    if isinstance(value, str):
+        return (value, _QUOTED) if catalog.starts_formula(value) else value
+    if value is None or value is pd.NA or value is pd.NaT or (isinstance(value, float) and value != value):
+        return None
+    return value
+
+
+def follow_up_page(table: pd.DataFrame, rows: int = PAGE_ROWS) -> tables.Table:
+    """The follow-up list as the page shows it: the `rows` lowest-scoring accounts (a page of tens
+    of thousands of rows helps no reader), the rest named in the workbook; no rep ids."""
+    shown = table.drop(columns=["rep_id"], errors="ignore")
+    if len(shown) <= rows:
+        return views.frame(shown, interactive=True)
+    return views.frame(shown.head(rows), interactive=True,
+                       note=f"The {rows} lowest-scoring of {len(shown):,} accounts; every account is in "
+                            f"{FOLDER}/{FILE} in the run folder.")

@@ -13,11 +13,10 @@ from __future__ import annotations
 
 import functools
 import io
-import itertools
 import math
 import os
 import re
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -244,18 +243,23 @@ def _written(value: Any, style: xlsx.Style | None = None) -> Any:
     return value, style
 
 
-def _column(values: list[Any], style: xlsx.Style | None, plain: bool) -> list[Any]:
-    """A column's cells: :func:`_written` of each value, or (for a float, int or bool column
-    of numpy's, `plain`) the values with `style` at once (NaN stays NaN: an empty cell)."""
-    if not plain:
-        return [_written(v, style) for v in values]
-    return values if style is None else [(v, style) for v in values]
+def _column(values: list[Any], style: xlsx.Style | None, plain: bool
+            ) -> tuple[list[Any], xlsx.Style | None]:
+    """A column's cells as :meth:`helpers.reporting.xlsx.Book.table` takes them: :func:`_written`
+    of each value, or (for a float, int or bool column of numpy's, `plain`) the values with
+    `style` for all of them (NaN stays NaN: an empty cell)."""
+    if plain:
+        return values, style
+    if all(type(v) is str for v in values):  # texts: only one that reads as a formula changes
+        formulas = {v for v in set(values) if catalog.starts_formula(v)}
+        return [(v, _TEXT_KEPT) if v in formulas else v for v in values] if formulas else values, None
+    return [_written(v, style) for v in values], None
 
 
-def _sheet_rows(name: str, df: pd.DataFrame, currency: str
-                ) -> tuple[Iterator[tuple[Any, ...]], dict[int, float]]:
-    """One table as a sheet: its rows (header labelled, numbers with their column's format) and
-    the column widths (from the header and the first 200 values)."""
+def _sheet_columns(name: str, df: pd.DataFrame, currency: str
+                   ) -> tuple[tuple[Any, ...], list[tuple[list[Any], xlsx.Style | None]], dict[int, float]]:
+    """One table as a sheet: its header (labelled), its columns (numbers with their column's
+    format) and the column widths (from the header and the first 200 values)."""
     widths: dict[int, float] = {}
     columns = []
     for j, col in enumerate(df.columns, start=1):
@@ -265,7 +269,7 @@ def _sheet_rows(name: str, df: pd.DataFrame, currency: str
         plain = isinstance(df[col].dtype, np.dtype) and df[col].dtype.kind in "fiub"
         columns.append(_column(values, xlsx.Style(fmt) if fmt else None, plain))
     heads = tuple((header(str(col)), _HEAD) for col in df.columns)
-    return itertools.chain([heads], zip(*columns, strict=True)), widths
+    return heads, columns, widths
 
 
 def _readme(book: xlsx.Book, doc: RunManifest, listed: list[tuple[str, str, str, str, int]],
@@ -326,8 +330,8 @@ def write_workbook(run_dir: str | os.PathLike[str], manifest: RunManifest | None
     _readme(book, manifest or RunManifest(run_id=run.name, status=Status.UNKNOWN),
             listed, left_out, min_n, programme)
     for sheet, stem, df in sheets:
-        rows, widths = _sheet_rows(stem, df, currency)
-        book.sheet(sheet, rows, widths=widths, frozen_rows=1)
+        heads, columns, widths = _sheet_columns(stem, df, currency)
+        book.table(sheet, heads, columns, widths=widths, frozen_rows=1)
     book.close()
     write_analyst_workbook(run, currency)
     return render.publish_bytes(run / FILE, buf.getvalue())
@@ -357,8 +361,8 @@ def write_analyst_workbook(run_dir: str | os.PathLike[str], currency: str = "USD
     for p in files:
         df = pd.read_parquet(p)
         df = df.drop(columns=[c for c in df.columns if str(c).lower() in PERSONAL])
-        rows, widths = _sheet_rows(p.stem, df, currency)
-        book.sheet(sheet_name(p.stem, taken), rows, widths=widths, frozen_rows=1)
+        heads, columns, widths = _sheet_columns(p.stem, df, currency)
+        book.table(sheet_name(p.stem, taken), heads, columns, widths=widths, frozen_rows=1)
     book.close()
     target = run / ANALYST_FILE
     catalog.atomic_write_bytes(target, buf.getvalue())

@@ -9,14 +9,15 @@ A cell with a look is ``(value, Style(...))``.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import os
 import re
 import zipfile
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 from xml.sax.saxutils import escape, quoteattr
 
 _ILLEGAL = re.compile(r"[\000-\010\013\014\016-\037]")
@@ -24,6 +25,7 @@ _EPOCH = dt.datetime(1899, 12, 30)
 DATETIME_FORMAT, DATE_FORMAT = "yyyy-mm-dd h:mm:ss", "yyyy-mm-dd"
 _NS = 'xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"'
 _REL = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
+_CHUNK_ROWS = 20000
 
 
 @dataclass(frozen=True)
@@ -69,6 +71,59 @@ class Book:
               frozen_rows: int = 0) -> None:
         """Write one sheet: `rows` of values or ``(value, Style)`` pairs; `widths` of 1-based
         columns; the first `frozen_rows` rows stay in view."""
+        with self._open(name, widths, frozen_rows) as f:
+            letters: list[str] = []
+            chunk: list[str] = []
+            for i, row in enumerate(rows, start=1):
+                while len(letters) < len(row):
+                    letters.append(column_letter(len(letters) + 1))
+                chunk.append(f'<row r="{i}">')
+                for letter, value in zip(letters, row, strict=False):
+                    chunk.append(self._cell(f"{letter}{i}", value))
+                chunk.append("</row>")
+                if len(chunk) > 20000:
+                    f.write("".join(chunk).encode())
+                    chunk.clear()
+            f.write("".join(chunk).encode())
+
+    def table(self, name: str, head: Sequence[Any], columns: Sequence[tuple[list[Any], Style | None]],
+              *, widths: Mapping[int, float] = {}, frozen_rows: int = 0) -> None:
+        """Write one sheet as :meth:`sheet` would write `head` and then the rows of `columns`
+        (each its values and the style of all of them, or None; values may be ``(value, Style)``
+        pairs), column by column: a column of plain numbers is a single f-string per cell."""
+        letters = [column_letter(j) for j in range(1, max(len(head), len(columns)) + 1)]
+        n = max((len(values) for values, _ in columns), default=0)
+        with self._open(name, widths, frozen_rows) as f:
+            f.write(('<row r="1">' + "".join(self._cell(f"{letter}1", v) for letter, v in zip(letters, head, strict=False))
+                     + "</row>").encode())
+            for a in range(0, n, _CHUNK_ROWS):
+                parts = [self._column(letter, values[a:a + _CHUNK_ROWS], style, a + 2)
+                         for letter, (values, style) in zip(letters, columns, strict=False)]
+                f.write("".join(f'<row r="{i}">' + "".join(cells) + "</row>"
+                                for i, cells in enumerate(zip(*parts, strict=True), start=a + 2)).encode())
+
+    def _column(self, letter: str, values: list[Any], style: Style | None, first: int) -> list[str]:
+        """The cells of one column from row `first`: what :meth:`_cell` writes for each value."""
+        kinds = set(map(type, values))
+        s = f' s="{self.style_id(style)}"' if style is not None else ""
+        if kinds == {float}:
+            return [f'<c r="{letter}{i}"{s}><v>{v!r}</v></c>' if v - v == 0 else
+                    (f'<c r="{letter}{i}"{s}/>' if s else "") for i, v in enumerate(values, start=first)]
+        if kinds == {int}:
+            return [f'<c r="{letter}{i}"{s}><v>{v}</v></c>' for i, v in enumerate(values, start=first)]
+        if kinds == {bool}:
+            return [f'<c r="{letter}{i}"{s} t="b"><v>{int(v)}</v></c>' for i, v in enumerate(values, start=first)]
+        if kinds == {str}:  # each distinct text escaped once (codes, waves, tiers repeat)
+            memo: dict[str, str] = {}
+            return [f'<c r="{letter}{i}"{s}{memo.get(v) or memo.setdefault(v, _inline(v))}'
+                    for i, v in enumerate(values, start=first)]
+        if style is None:
+            return [self._cell(f"{letter}{i}", v) for i, v in enumerate(values, start=first)]
+        return [self._cell(f"{letter}{i}", (v, style)) for i, v in enumerate(values, start=first)]
+
+    @contextlib.contextmanager
+    def _open(self, name: str, widths: Mapping[int, float], frozen_rows: int) -> Iterator[IO[bytes]]:
+        """A sheet's XML file in the zip, its view and column widths written, its cells to come."""
         self._names.append(name)
         with self._zip.open(f"xl/worksheets/sheet{len(self._names)}.xml", "w") as f:
             f.write(f'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n<worksheet {_NS}>'
@@ -83,19 +138,8 @@ class Book:
                 f.write(("<cols>" + "".join(f'<col min="{j}" max="{j}" width="{w:g}" customWidth="1"/>'
                                             for j, w in sorted(widths.items())) + "</cols>").encode())
             f.write(b"<sheetData>")
-            letters: list[str] = []
-            chunk: list[str] = []
-            for i, row in enumerate(rows, start=1):
-                while len(letters) < len(row):
-                    letters.append(column_letter(len(letters) + 1))
-                chunk.append(f'<row r="{i}">')
-                for letter, value in zip(letters, row, strict=False):
-                    chunk.append(self._cell(f"{letter}{i}", value))
-                chunk.append("</row>")
-                if len(chunk) > 20000:
-                    f.write("".join(chunk).encode())
-                    chunk.clear()
-            f.write(("".join(chunk) + "</sheetData></worksheet>").encode())
+            yield f
+            f.write(b"</sheetData></worksheet>")
 
     def _cell(self, ref: str, value: Any) -> str:
         style = None
@@ -111,9 +155,7 @@ class Book:
                 return f'<c r="{ref}"{s}/>' if s else ""
             return f'<c r="{ref}"{s}><v>{value!r}</v></c>'
         if kind is str:
-            text = _ILLEGAL.sub("", value)
-            space = ' xml:space="preserve"' if text[:1].isspace() or text[-1:].isspace() else ""
-            return f'<c r="{ref}"{s} t="inlineStr"><is><t{space}>{escape(text)}</t></is></c>'
+            return f'<c r="{ref}"{s}{_inline(value)}'
         if kind is bool:
             return f'<c r="{ref}"{s} t="b"><v>{int(value)}</v></c>'
         if kind is int:
@@ -152,6 +194,14 @@ class Book:
             "</Relationships>"))
         z.writestr("xl/styles.xml", _styles_xml(list(self._styles)))
         z.close()
+
+
+def _inline(value: str) -> str:
+    """A text cell's type and content after its reference and style (XML-escaped, characters
+    XML cannot hold removed, edge spaces kept)."""
+    text = _ILLEGAL.sub("", value)
+    space = ' xml:space="preserve"' if text[:1].isspace() or text[-1:].isspace() else ""
+    return f' t="inlineStr"><is><t{space}>{escape(text)}</t></is></c>'
 
 
 def _slow(value: Any, style: Style | None) -> tuple[Any, Style | None]:
