@@ -75,8 +75,8 @@ ONLY = tuple(sys.argv[1:])   # name prefixes of the steps to run (none: all)
 def step(name, fn):
     if ONLY and not name.startswith(ONLY):
         return
-    t = time.perf_counter(); fn(); T[name] = time.perf_counter() - t
-    print(f"STEP {name}: {T[name]:.1f} s", flush=True)
+    t, c = time.perf_counter(), time.process_time(); fn(); T[name] = time.perf_counter() - t
+    print(f"STEP {name}: {T[name]:.1f} s ({time.process_time() - c:.0f} CPU s)", flush=True)
 p3 = config.notebook_params("03_promoter_drivers")
 p2 = config.notebook_params("02_segments")
 t0 = time.perf_counter()
@@ -149,8 +149,25 @@ def _memory(pid: int) -> int:
         return 0
 
 
-def _tree_memory(pid: int) -> int:
-    """Physical memory of a process and all its descendants (from /proc, see :func:`_memory`)."""
+def _label(pid: int, root: int) -> str:
+    """What a process of a run is: the runner, the kernel of a notebook ($CX_NOTEBOOK), or its
+    command name."""
+    if pid == root:
+        return "runner"
+    try:
+        with open(f"/proc/{pid}/environ", "rb") as f:
+            for item in f.read().split(b"\0"):
+                if item.startswith(b"CX_NOTEBOOK="):
+                    return item[12:].decode()
+        with open(f"/proc/{pid}/comm") as f:
+            return f.read().strip()
+    except OSError:
+        return "?"
+
+
+def _tree_memory(pid: int, parts: dict[str, int] | None = None) -> int:
+    """Physical memory of a process and all its descendants (from /proc, see :func:`_memory`);
+    `parts` receives it per process (:func:`_label`)."""
     kids: dict[int, list[int]] = {}
     for d in os.listdir("/proc"):
         if d.isdigit():
@@ -162,7 +179,11 @@ def _tree_memory(pid: int) -> int:
     total, stack = 0, [pid]
     while stack:
         p = stack.pop()
-        total += _memory(p)
+        used = _memory(p)
+        total += used
+        if parts is not None:
+            label = _label(p, pid)
+            parts[label] = parts.get(label, 0) + used
         stack += kids.get(p, [])
     return total
 
@@ -249,9 +270,20 @@ def pipeline(rows: int) -> tuple[float, float, str, str]:
     proc = subprocess.Popen(cmd, env=env, cwd=ROOT,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
 
+    at_peak: list[dict[str, int]] = [{}]  # PSS by process at the peak
+    each: dict[str, int] = {}  # each process's own peak
+    after_cleaning = [0]  # the tree's peak once 01 (the cleaning) has ended
+
     def watch() -> None:
         while proc.poll() is None:
-            peak[0] = max(peak[0], _tree_memory(proc.pid))
+            parts: dict[str, int] = {}
+            total = _tree_memory(proc.pid, parts)
+            if total > peak[0]:
+                peak[0], at_peak[0] = total, parts
+            for k, v in parts.items():
+                each[k] = max(each.get(k, 0), v)
+            if "01_clean_survey" in each and "01_clean_survey" not in parts:
+                after_cleaning[0] = max(after_cleaning[0], total)
             time.sleep(0.2)
 
     t = threading.Thread(target=watch, daemon=True)
@@ -264,6 +296,10 @@ def pipeline(rows: int) -> tuple[float, float, str, str]:
     status = "succeeded" if proc.returncode == 0 else f"failed ({err.strip().splitlines()[-1:]})"
     runs = sorted(p for p in (d / "reports").glob("2*") if p.is_dir())
     table = phase_table(notebook_phases(runs[-1], timing), wall, cpu) if runs else ""
+    table += "\npeak PSS by process: " + ", ".join(
+        f"{k} {v / 2**20:.0f} MB" for k, v in sorted(at_peak[0].items(), key=lambda kv: -kv[1]))
+    table += (f"\npeak PSS after the cleaning {after_cleaning[0] / 2**20:.0f} MB; each process's own "
+              "peak: " + ", ".join(f"{k} {v / 2**20:.0f}" for k, v in each.items()))
     shutil.rmtree(timing, ignore_errors=True)
     return wall, peak[0] / 2**20, status, table
 
@@ -321,7 +357,7 @@ def outofcore(rows: int, only: list[str]) -> None:
     disk = sum(f.stat().st_size for f in (d / "processed").rglob("*") if f.is_file()) / 2**30
     print(f"{rows:,} responses out of core: data made in {made:.0f} s, {disk:.1f} GB on disk "
           f"({d / 'processed'})", flush=True)
-    peak, loads = [0], []
+    peak, step_peak, loads = [0], [0], []
     t0 = time.perf_counter()
     proc = subprocess.Popen([sys.executable, "-c", STEPS_CODE, *only], cwd=ROOT, text=True,
                             env={**os.environ, "CX_DATA_DIR": str(d)},
@@ -329,7 +365,8 @@ def outofcore(rows: int, only: list[str]) -> None:
 
     def watch() -> None:
         while proc.poll() is None:
-            peak[0] = max(peak[0], _tree_memory(proc.pid))
+            now = _tree_memory(proc.pid)
+            peak[0], step_peak[0] = max(peak[0], now), max(step_peak[0], now)
             loads.append(os.getloadavg()[0])
             time.sleep(0.5)
 
@@ -339,7 +376,10 @@ def outofcore(rows: int, only: list[str]) -> None:
     for x in proc.stdout:   # each step as it ends: a run stopped early still shows how far
         lines.append(x)
         if x.startswith(("STEP ", "Traceback")) or "out of core" in x or "Error" in x:
-            print(f"  {time.perf_counter() - t0:6.0f} s  {x.strip()}", flush=True)
+            at = (f" (peak {step_peak[0] / 2**20:,.0f} MB, load {os.getloadavg()[0]:.1f})"
+                  if x.startswith("STEP ") else "")
+            print(f"  {time.perf_counter() - t0:6.0f} s  {x.strip()}{at}", flush=True)
+            step_peak[0] = 0
     proc.wait()
     wall = time.perf_counter() - t0
     status = "succeeded" if proc.returncode == 0 and any(x.startswith("STEPS ") for x in lines) \

@@ -4,12 +4,15 @@ run maps the first one's rows instead of deriving them, and gets the very same s
 from __future__ import annotations
 
 import shutil
+from pathlib import Path
 
 import pandas as pd
 import pytest
 
-from helpers import contract, paths
+from helpers import catalog, config, contract, paths
+from helpers import inputs as registry
 from helpers.analysis import selection, study_cache
+from helpers.ingest import schema
 
 ARGS = ("data/processed/responses.parquet", "data/processed/survey.yaml", "config/segments.yaml")
 
@@ -35,3 +38,78 @@ def test_later_loads_map_the_first_derivation(tmp_path, monkeypatch) -> None:
     assert study_cache.key(*ARGS[:2], str(settings)) != study_cache.key(*ARGS)
     with pytest.raises(AssertionError, match="derived again"):
         selection.load(*ARGS[:2], str(settings))
+
+
+def _mapped_ranges(path) -> list[tuple[int, int]]:
+    """Address ranges of this process where `path` is mapped (/proc/self/maps)."""
+    out = []
+    with open("/proc/self/maps") as maps:
+        for line in maps:
+            if line.rstrip().endswith(str(path)):
+                lo, hi = line.split()[0].split("-")
+                out.append((int(lo, 16), int(hi, 16)))
+    return out
+
+
+@pytest.mark.skipif(not Path("/proc/self/maps").exists(), reason="needs /proc (Linux)")
+def test_mapped_study_holds_no_copy_of_numbers_and_dates(tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv(contract.STUDY_CACHE_ENV, str(tmp_path))
+    selection.load(*ARGS)
+    mapped = selection.load(*ARGS).included
+    (cache,) = tmp_path.glob("study-*.arrow")
+    ranges = _mapped_ranges(cache.resolve())
+    numeric = [c for c in mapped if mapped[c].dtype.kind in "fM"]
+    assert ranges and len(numeric) > 10 and mapped[numeric].isna().any().any()
+    for c in numeric:
+        address = mapped[c].to_numpy().__array_interface__["data"][0]
+        assert any(lo <= address < hi for lo, hi in ranges), c
+
+    before = selection.load(*ARGS).included.iloc[0]
+    number = next(c for c in numeric if mapped[c].dtype.kind == "f" and mapped[c].notna().iloc[0])
+    date = next(c for c in numeric if mapped[c].dtype.kind == "M" and mapped[c].notna().iloc[0])
+    first = mapped.index[0]
+    mapped.loc[first, number] = -1.0  # a write copies the column: the file and later loads keep theirs
+    mapped.loc[first, date] = pd.Timestamp("1999-12-31")
+    after = selection.load(*ARGS).included.iloc[0]
+    assert (after[number], after[date]) == (before[number], before[date])
+    assert mapped.loc[first, number] == -1.0 != before[number]
+
+
+def test_mapped_side_tables_are_the_tables_read(tmp_path, monkeypatch) -> None:
+    files = {name: f"data/processed/{inp.file}" for name, inp in registry.INPUTS.items()
+             if paths.resolve(f"data/processed/{inp.file}").is_file()}
+    plain = {name: catalog.load_optional(name, f) for name, f in files.items()}
+    monkeypatch.setenv(contract.STUDY_CACHE_ENV, str(tmp_path))
+    for _ in range(2):  # converted, then mapped
+        for name, f in files.items():
+            pd.testing.assert_frame_equal(study_cache.table(name, f), plain[name], check_exact=True)
+    assert len(list(tmp_path.glob("table-*.arrow"))) == len(files) >= 5
+    assert study_cache.table("invitations", "") is None
+
+    inv = plain["invitations"]
+    found = selection.load(*ARGS, inputs={"invitations": files["invitations"]}).invitations
+    expected = inv[inv["account_id"].notna()]  # the B2B invitations with an account
+    pd.testing.assert_frame_equal(found, expected[expected["market"] == "B2B"], check_exact=True)
+
+    odd = pd.concat([inv.head(3), inv.head(3).assign(market="B2C"), inv.head(2).assign(account_id=None),
+                     inv.head(2).assign(market=None)])
+    study = selection.study(catalog.load("responses", ARGS[0]), schema.load(ARGS[1]),
+                            config.load_segments(ARGS[2]), tables={"invitations": odd})
+    pd.testing.assert_frame_equal(study.invitations, odd.iloc[:3], check_exact=True)
+
+
+def test_every_row_of_a_market_is_a_slice_of_the_mapped_rows(tmp_path, monkeypatch) -> None:
+    plain = selection.load(*ARGS)
+    monkeypatch.setenv(contract.STUDY_CACHE_ENV, str(tmp_path))
+    selection.load(*ARGS)
+    mapped = selection.load(*ARGS)
+    (every,) = tmp_path.glob("every-*.arrow")
+    for m in selection.MARKETS:
+        for waves in ("", plain.waves[-1]):
+            found = mapped.market(m, waves, included=False).rows
+            pd.testing.assert_frame_equal(found, plain.market(m, waves, included=False).rows,
+                                          check_exact=True)
+        whole = mapped.market(m, included=False).rows  # every wave: a slice, no copy
+        address = whole["ltr"].to_numpy().__array_interface__["data"][0]
+        assert any(lo <= address < hi for lo, hi in _mapped_ranges(every.resolve()))
+        assert (~whole["include"]).any() and len(whole) > len(mapped.market(m).rows)

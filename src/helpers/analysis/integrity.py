@@ -79,12 +79,12 @@ def evidence(
     evidence.
     """
     require_columns(responses, ["rep_id"], "responses", "the integrity check")
-    mk = responses.loc[responses["rep_id"].notna()]
-    if mk.empty:
+    has_rep = responses["rep_id"].notna().to_numpy()  # rows are picked once: no copy of them all
+    if not has_rep.any():
         raise ThinData("no responses with a rep_id", file="responses", column="rep_id",
                        expected="B2B responses owned by an account team")
-    inc = mk.loc[mk["include"].astype(bool)] if "include" in mk else mk
-    not_test = mk.loc[~mk["flag_test"].astype(bool)] if "flag_test" in mk else mk
+    inc = responses.loc[has_rep & responses["include"].astype(bool).to_numpy()
+                        if "include" in responses else has_rep]
     top = None
     if measure is None or measure.headline.kind == "nps":
         parts = [
@@ -100,8 +100,10 @@ def evidence(
         parts.append(timing_evidence(inc, touch_days=thresholds.touch_days,
                                      close_days=thresholds.close_days,
                                      quarter_end_days=thresholds.quarter_end_days, alpha=alpha))
-    if {"ip_key", "contact_key", "wave"} <= set(not_test.columns):
-        parts.append(keys_evidence(not_test, alpha=alpha))
+    if {"ip_key", "contact_key", "wave"} <= set(responses.columns):
+        rows = has_rep & ~responses["flag_test"].astype(bool).to_numpy() if "flag_test" in responses else has_rep
+        read = [c for c in ("rep_id", "ip_key", "contact_key", "wave", "account_id") if c in responses]
+        parts.append(keys_evidence(responses.loc[rows, read], alpha=alpha))  # the columns it reads
     return pd.concat(parts, ignore_index=True)
 
 

@@ -28,6 +28,7 @@ from helpers import catalog, config, paths
 from helpers.config import ScaleConfig
 from helpers.errors import ConfigError
 from helpers.stats import moments
+from helpers.stats.moments import Value
 
 #: Identifier columns a cluster is drawn by, in order of preference.
 CLUSTER_IDS = ("account_id", "contact_key", "response_id")
@@ -44,6 +45,7 @@ class FullData:
     budget_gb: float
     columns: tuple[str, ...]
     _tmp: list[Path] = field(default_factory=list, repr=False)
+    _cells: dict[tuple, pd.DataFrame] = field(default_factory=dict, repr=False)
 
     def note(self) -> str:
         """One sentence for the report: what is computed from all rows and what from a sample."""
@@ -79,6 +81,87 @@ class FullData:
     def moments(self, query: moments.MomentQuery) -> pd.DataFrame:
         """A sufficient-statistics query on all responses (source ``responses``)."""
         return self.engine.run(query)
+
+    def cell_counts(self, market: str, keys: Sequence[str], value: Value
+                    ) -> pd.DataFrame:
+        """Included responses of `market` counted (``n``) per combination of `keys` and of
+        `value` (e.g. the NPS class; missing keys and values are levels of their own): one
+        query per market and keys, kept for the later tables."""
+        cols = tuple(c for c in dict.fromkeys(keys) if c in self.columns)
+        memo = (market, cols, value)
+        if memo not in self._cells:
+            q = _quote(self.engine)
+            names = [f"CAST({q}{c}{q} AS {'STRING' if q == '`' else 'VARCHAR'}) AS {q}{c}{q}"
+                     for c in cols]
+            group = ", ".join(str(i + 1) for i in range(len(cols) + 1))
+            self._cells[memo] = self._fetch(
+                f"SELECT {', '.join(names)}, {moments.value_sql(value, q)} AS {q}{value.name}{q}, "
+                f"COUNT(*) AS n FROM {self.engine.table_ref('responses')} WHERE "
+                f"CAST(include AS BOOLEAN) AND market = '{market}' GROUP BY {group}")
+        return self._cells[memo]
+
+    def paired_sums(self, market: str, unit: str, dim: str | None, waves: Sequence[str],
+                    value: Value) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """For a paired wave-over-wave test of `value` (x 100: points) between consecutive
+        `waves`, per segment of `dim` (None: one segment "all"): the sums of
+        :data:`helpers.stats.compare.PAIRED_SUMS` over the units present in both waves (summed
+        per unit and wave first, then joined), and the included responses per segment and
+        wave. Two aggregations out of core; nothing per unit comes back."""
+        from helpers.stats.compare import PAIRED_SUMS
+
+        q = _quote(self.engine)
+        text = "STRING" if q == "`" else "VARCHAR"
+        seg = "'all'" if dim is None else f"CAST({q}{dim}{q} AS {text})"
+        where = (f"CAST(include AS BOOLEAN) AND market = '{market}'"
+                 + ("" if dim is None else f" AND {q}{dim}{q} IS NOT NULL"))
+        table = self.engine.table_ref("responses")
+        counts = self._fetch(f"SELECT {seg} AS seg, CAST(wave AS {text}) AS wave, COUNT(*) AS n "
+                             f"FROM {table} WHERE {where} GROUP BY 1, 2")
+        y = f"(100.0 * {moments.value_sql(value, q)})"
+        pairs = " UNION ALL ".join(f"SELECT '{a}' AS wa, '{b}' AS wb"
+                                   for a, b in zip(waves[:-1], waves[1:], strict=True))
+        sums = {"m": "COUNT(*)", "n_a": "SUM(a.c)", "n_b": "SUM(b.c)"}
+        for k, expr in (("tw", "{x}.sw"), ("s", "{x}.swy"), ("q", "{x}.swy * {x}.swy"),
+                        ("p", "{x}.swy * {x}.sw"), ("w", "{x}.sw * {x}.sw")):
+            sums |= {f"{k}_{x}": f"SUM({expr.format(x=x)})" for x in ("a", "b")}
+        sums |= {"ya_yb": "SUM(a.swy * b.swy)", "yb_wa": "SUM(b.swy * a.sw)",
+                 "wb_ya": "SUM(b.sw * a.swy)", "wa_wb": "SUM(a.sw * b.sw)"}
+        assert tuple(sums) == PAIRED_SUMS
+        found = self._fetch(
+            f"WITH r AS (SELECT {seg} AS seg, CAST({q}{unit}{q} AS {text}) AS u, "
+            f"CAST(wave AS {text}) AS wave, {y} AS y FROM {table} WHERE {where} AND "
+            f"{q}{unit}{q} IS NOT NULL AND {y} IS NOT NULL), "
+            f"s AS (SELECT seg, u, wave, COUNT(*) AS c, CAST(COUNT(*) AS DOUBLE) AS sw, "
+            f"SUM(y) AS swy FROM r GROUP BY seg, u, wave), "
+            f"nxt AS ({pairs}) "
+            f"SELECT a.seg AS seg, nxt.wa AS wave_from, nxt.wb AS wave_to, "
+            + ", ".join(f"{e} AS {k}" for k, e in sums.items())
+            + " FROM s a JOIN nxt ON a.wave = nxt.wa JOIN s b ON b.seg = a.seg AND b.u = a.u "
+            "AND b.wave = nxt.wb GROUP BY 1, 2, 3") if pairs else pd.DataFrame()
+        return found, counts
+
+    def alike_clusters(self, market: str, cluster: str, value: Value) -> pd.DataFrame:
+        """Per-wave cells of the clusters (e.g. accounts) of `market`, clusters with the same
+        cells counted once: one row per distinct pattern (``pattern``) and wave with the
+        pattern's ``copies`` and one cluster's ``n``, ``s`` (sum of `value`) and ``ss`` (sum
+        of its square), rated included responses only (as a moment query). A few thousand
+        patterns however many clusters (DuckDB; None on other engines)."""
+        v = moments.value_sql(value, '"')
+        found = self._fetch(
+            f'WITH s AS (SELECT CAST("{cluster}" AS VARCHAR) AS u, CAST(wave AS VARCHAR) AS wave, '
+            f"COUNT(*) AS n, SUM({v}) AS s, SUM({v} * {v}) AS ss FROM "
+            f"{self.engine.table_ref('responses')} WHERE CAST(include AS BOOLEAN) AND market = "
+            f"'{market}' AND \"{cluster}\" IS NOT NULL AND wave IS NOT NULL AND {v} IS NOT NULL "
+            f"GROUP BY 1, 2), p AS (SELECT string_agg(wave || '|' || n || '|' || s || '|' || ss, "
+            f"';' ORDER BY wave) AS pattern FROM s GROUP BY u) "
+            f"SELECT pattern, COUNT(*) AS copies FROM p GROUP BY pattern")
+        cells = found.assign(part=found["pattern"].str.split(";")).explode("part")
+        fields = cells["part"].str.split("|", expand=True)
+        return pd.DataFrame({"pattern": pd.factorize(cells["pattern"])[0],
+                             "wave": fields[0].astype("string"),
+                             "n": fields[1].astype(float), "s": fields[2].astype(float),
+                             "ss": fields[3].astype(float),
+                             "copies": cells["copies"].astype(float)}).reset_index(drop=True)
 
 
 def _quote(engine: Any) -> str:

@@ -16,6 +16,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
+from helpers.analysis import b2c_cells
 from helpers.analysis.selection import Study, b2c_weighting
 from helpers.errors import ThinData, require_columns
 from helpers.stats import cell_tables, compare, estimators, weighting
@@ -162,8 +163,14 @@ def wave_changes(df: pd.DataFrame, by: str | Sequence[str] | None = None, *,
         rows = _paired_changes(df, dims, waves, paired_unit, w)
     else:
         d = df.assign(_all="all", wave=df["wave"].astype(str))
-        rows = [r for dim in ["_all", *dims]
-                for r in _joint_changes(d, dim, waves, design)]
+        rows = [r for dim in ["_all", *dims] for r in _joint_changes(
+            estimators.nps_table(d, [dim, "wave"], design=design, covmat=True, ci="wald"),
+            dim, waves, sorted(d[dim].dropna().astype(str).unique()))]
+    return _changes_table(rows, q)
+
+
+def _changes_table(rows: list[dict], q: float) -> pd.DataFrame:
+    """The tested changes with their CIs clipped and Benjamini-Hochberg across all of them."""
     out = pd.DataFrame(rows)
     if out.empty:
         return out
@@ -201,9 +208,16 @@ def _paired_changes(df: pd.DataFrame, dims: list[str], waves: list[str], unit: s
         ok = (codes >= 0) & (wave_codes >= 0)
         np.add.at(counts, (codes[ok], wave_codes[ok]), 1)
         parts.append((d, [str(k) for k in labels], codes, counts))
+    return _paired_rows([(dim, labels, compare.paired_changes(
+        y, unit_codes, wave_codes, len(waves), codes, len(labels), w), counts)
+        for dim, labels, codes, counts in parts], waves, unit)
+
+
+def _paired_rows(parts: list[tuple[str, list[str], compare.PairedTable, np.ndarray]],
+                 waves: list[str], unit: str) -> list[dict]:
+    """The rows of every (dimension, labels, paired table, responses per label and wave)."""
     rows = []
-    for dim, labels, codes, counts in parts:
-        table = compare.paired_changes(y, unit_codes, wave_codes, len(waves), codes, len(labels), w)
+    for dim, labels, table, counts in parts:
         for gi, seg in enumerate(labels):
             for k, (a, b) in enumerate(zip(waves[:-1], waves[1:], strict=True)):
                 base = {"dimension": dim, "segment": seg, "wave_from": a, "wave_to": b}
@@ -216,12 +230,10 @@ def _paired_changes(df: pd.DataFrame, dims: list[str], waves: list[str], unit: s
     return rows
 
 
-def _joint_changes(df: pd.DataFrame, dim: str, waves: list[str], design: Design | None
-                   ) -> list[dict]:
-    """Consecutive-wave contrasts of every segment of `dim`, from one covmat table."""
-    t = estimators.nps_table(df, [dim, "wave"], design=design, covmat=True, ci="wald")
+def _joint_changes(t: pd.DataFrame, dim: str, waves: list[str], segs: list[str]) -> list[dict]:
+    """Consecutive-wave contrasts of every segment `segs` of `dim`, from one covmat table `t`
+    (by `dim` and wave, Wald intervals)."""
     pos = {(str(k), w): i for i, (k, w) in enumerate(zip(t[dim], t["wave"], strict=True))}
-    segs = sorted(df[dim].dropna().astype(str).unique())
     rows = []
     for seg in segs:
         for a, b in zip(waves[:-1], waves[1:], strict=True):
@@ -263,6 +275,10 @@ def market_segments(data: Study, *, min_n: int = 10, max_halfwidth: float = 30.0
     dimension: segment" for charts."""
     parts = []
     for market in ("B2B", "B2C"):
+        cells = b2c_cells.for_study(data) if market == "B2C" else None
+        if cells is not None:
+            parts.append(_segments_from_cells(data, cells, min_n, max_halfwidth))
+            continue
         df = aggregate_rows(data, market, [data.wave])
         dims = [d for d in data.schema.segment_fields(market) if d in df.columns and df[d].notna().any()]
         if len(df) and dims:
@@ -279,8 +295,11 @@ def market_trends(data: Study, *, min_n: int = 10, max_halfwidth: float = 30.0) 
     waves (B2B clustered by account across waves, B2C weighted with waves as strata)."""
     parts = []
     for market in data.markets:
+        cells = b2c_cells.for_study(data) if market == "B2C" else None
         if market == "B2B" and data.full is not None:
             t = _b2b_trend_from_moments(data, min_n, max_halfwidth)
+        elif cells is not None:
+            t = govern(cells.table(["wave"]), min_n=min_n, max_halfwidth=max_halfwidth)
         else:
             rows = aggregate_rows(data, market)
             t = trend(rows, design=data.design(market, rows), min_n=min_n,
@@ -294,6 +313,14 @@ def _b2b_trend_from_moments(data: Study, min_n: int, max_halfwidth: float) -> pd
     moment query the engine runs out of core; the same numbers as from the rows)."""
     from helpers.stats.moments import MomentQuery, Value
 
+    if data.full.engine.name == "duckdb":   # accounts with the same cells counted once
+        alike = data.full.alike_clusters("B2B", "account_id", Value("nps", "ltr", "nps"))
+        m = alike["copies"]
+        cells = alike.assign(n=alike["n"] * m, sw=alike["n"] * m, s__nps=alike["s"] * m,
+                             ss__nps=alike["ss"] * m)
+        t = cell_tables.nps_table_cells(cells, ["wave"], design=cell_tables.cells_design(
+            cells, cluster="pattern", copies="copies"))
+        return govern(t, min_n=min_n, max_halfwidth=max_halfwidth)
     cells = data.full.moments(MomentQuery(
         "responses", ("account_id", "wave"), (Value("nps", "ltr", "nps"),),
         where=(("include", "true", None), ("market", "==", "B2B"))))
@@ -309,6 +336,15 @@ def market_changes(data: Study, q: float = 0.05) -> pd.DataFrame:
     every test of both markets (``p_adjusted``)."""
     parts = []
     for market in data.markets:
+        cells = b2c_cells.for_study(data) if market == "B2C" else None
+        if cells is not None:
+            parts.append(_changes_from_cells(cells, _segment_fields(data, market), q)
+                         .assign(market=market))
+            continue
+        if market == "B2B" and data.full is not None and data.rule(market).paired:
+            parts.append(_b2b_changes_out_of_core(data, _segment_fields(data, market), q)
+                         .assign(market=market))
+            continue
         rows = aggregate_rows(data, market)
         rule = data.rule(market)
         paired = rule.unit if rule.paired else None
@@ -318,6 +354,58 @@ def market_changes(data: Study, q: float = 0.05) -> pd.DataFrame:
     out = _family(compare.with_fdr(pd.concat(parts, ignore_index=True), q),
                   "every wave change of the run (each segment and wave pair, both markets)")
     return out[["market", *[c for c in out.columns if c != "market"]]]
+
+
+def _b2b_changes_out_of_core(data: Study, dims: list[str], q: float) -> pd.DataFrame:
+    """:func:`wave_changes` of all B2B responses paired on accounts, from sums the engine
+    computes per segment and pair of waves (:meth:`helpers.analysis.outofcore.FullData.
+    paired_sums`): the same tests, no rows in memory."""
+    from helpers.stats.moments import Value
+
+    unit = data.rule("B2B").unit
+    waves = sorted(data.market("B2B").rows["wave"].dropna().astype(str).unique())
+    pairs = list(zip(waves[:-1], waves[1:], strict=True))
+    parts = []
+    for dim in [None, *dims]:
+        found, counts = data.full.paired_sums("B2B", unit, dim, waves, Value("nps", "ltr", "nps"))
+        labels = sorted(counts["seg"].astype(str).unique())
+        n = (counts.assign(seg=counts["seg"].astype(str), wave=counts["wave"].astype(str))
+             .pivot_table(index="seg", columns="wave", values="n", aggfunc="sum")
+             .reindex(index=labels, columns=waves).fillna(0).to_numpy(np.int64))
+        grid = pd.MultiIndex.from_product([labels, pairs], names=["seg", "pair"])
+        sums = (found.assign(seg=found["seg"].astype(str), pair=list(zip(
+            found["wave_from"].astype(str), found["wave_to"].astype(str), strict=True)))
+            .set_index(["seg", "pair"]).reindex(grid).fillna(0.0) if len(found)
+            else pd.DataFrame(0.0, index=grid, columns=list(compare.PAIRED_SUMS)))
+        table = compare.paired_from_sums(sums, (len(labels), len(pairs)))
+        parts.append(("all" if dim is None else dim, labels, table, n))
+    return _changes_table(_paired_rows(parts, waves, unit), q)
+
+
+def _segments_from_cells(data: Study, cells: b2c_cells.B2CCells, min_n: int,
+                         max_halfwidth: float) -> pd.DataFrame:
+    """:func:`segment_tables` of the reported wave's B2C responses, from their cells."""
+    now = cells.cells[cells.cells["wave"] == data.wave]
+    dims = [d for d in data.schema.segment_fields("B2C") if d in now and now[d].notna().any()]
+    parts = [govern(cells.table([d], [data.wave]), min_n=min_n, max_halfwidth=max_halfwidth)
+             .rename(columns={d: "segment"}).assign(dimension=d, segment=lambda x: x["segment"]
+                                                    .astype(str)) for d in dims]
+    out = pd.concat(parts, ignore_index=True)
+    out = out[["dimension", "segment", *[c for c in out.columns
+                                         if c not in ("dimension", "segment")]]]
+    return out.assign(market="B2C")
+
+
+def _changes_from_cells(cells: b2c_cells.B2CCells, dims: list[str], q: float) -> pd.DataFrame:
+    """:func:`wave_changes` of all B2C responses (domains of the weighted design), from
+    their cells."""
+    waves = cells.waves
+    c = cells.cells.assign(_all="all")
+    cells = b2c_cells.B2CCells(c, cells.margins)
+    rows = [r for dim in ["_all", *dims] for r in _joint_changes(
+        cells.table([dim, "wave"], covmat=True, ci="wald"), dim, waves,
+        sorted(c[dim].dropna().astype(str).unique()))]
+    return _changes_table(rows, q)
 
 
 def _family(table: pd.DataFrame, what: str) -> pd.DataFrame:

@@ -195,12 +195,15 @@ class Study:
         """Markets with at least one included response."""
         return [m for m in MARKETS if (self.included["market"] == m).any()]
 
-    def every_row(self) -> pd.DataFrame:
-        """Every row of the responses, excluded ones too, with its market."""
-        if self.all_rows is not None:
-            return self.all_rows
-        every = catalog.load("responses", path=self.source)
-        return every.assign(market=every["market"].astype("string"))
+    def every_row(self, market: str | None = None) -> pd.DataFrame:
+        """Every row of the responses (of `market`), excluded ones too, with its market; in a
+        run a market's rows are a slice of the rows its first notebook mapped (no copy)."""
+        if self.all_rows is None and (rows := study_cache.every_row(self.source, market)) is not None:
+            return rows
+        if (every := self.all_rows) is None:
+            every = catalog.load("responses", path=self.source)
+            every = every.assign(market=every["market"].astype("string"))
+        return every if market is None else every[every["market"] == market]
 
     def _block(self, market: str) -> pd.DataFrame:
         """Included rows of one market: a slice (no copy) of the market-ordered rows."""
@@ -336,11 +339,7 @@ class Study:
         if name not in MARKETS:
             raise ArgumentError(f"market {name!r}: expected {' or '.join(MARKETS)}")
         chosen = self._waves(waves)
-        if included:
-            rows = self._block(name)
-        else:
-            every = self.every_row()
-            rows = every[every["market"] == name]
+        rows = self._block(name) if included else self.every_row(name)
         if chosen is not None:
             rows = rows[rows["wave"].astype(str).isin(chosen)]
         return MarketData(market=name, rows=rows, waves=tuple(chosen or self.waves),
@@ -399,22 +398,23 @@ def _assemble(found: study_cache.Derived, every: pd.DataFrame | None, sch: Schem
     present = {k: v for k, v in (tables or {}).items() if v is not None}
     if "invitations" in present:
         inv = present["invitations"]
-        inv = inv[inv["account_id"].notna()]
-        present["invitations"] = (inv[inv["market"] == "B2B"] if "market" in inv else inv).copy()
+        keep = inv["account_id"].notna().to_numpy() & (
+            (inv["market"] == "B2B").to_numpy(dtype=bool, na_value=False) if "market" in inv else True)
+        present["invitations"] = inv if keep.all() else inv[keep]  # no copy of a million rows
     return Study(wave=reported_wave(resp, wave),
                  waves=sorted(resp["wave"].dropna().astype(str).unique()),
                  included=resp, all_rows=every, schema=sch, settings=cfg, tables=present,
                  weighting=note, blocks=blocks)
 
 
-def _by_market(every: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, tuple[int, int]]]:
-    """Included rows ordered by market (file order kept within a market) and each market's
-    position range: a market's rows are then a slice, never a copy of a million rows."""
+def _by_market(every: pd.DataFrame, excluded: bool = False) -> study_cache.Blocks:
+    """Included rows (`excluded`: every row) ordered by market (file order kept within a market)
+    and each market's position range: a market's rows are then a slice, never a copy."""
     market = every["market"].to_numpy(dtype=object, na_value=None)
     rank = np.full(len(every), len(MARKETS), np.int8)
     for i, m in enumerate(MARKETS):
         rank[market == m] = i
-    keep = np.flatnonzero(every["include"].astype(bool).to_numpy())
+    keep = np.flatnonzero(every["include"].astype(bool).to_numpy() | excluded)
     order = keep[np.argsort(rank[keep], kind="stable")]
     counts = np.bincount(rank[order], minlength=len(MARKETS) + 1)
     ends = np.cumsum(counts)
@@ -442,13 +442,14 @@ def load(responses_path: str, schema_path: str, segments_config: str, *, wave: s
         found = study(sample, schema_mod.load(schema_path), config.load_segments(segments_config),
                       tables=tables, wave=wave)
         return dataclasses.replace(found, full=full)
-    tables = {name: catalog.load_optional(name, path) for name, path in given.items()}
+    tables = {name: study_cache.table(name, path) for name, path in given.items()}
     sch, cfg = schema_mod.load(schema_path), config.load_segments(segments_config)
 
-    def derive() -> study_cache.Derived:
+    def derive() -> study_cache.Deriving:
         every = catalog.load("responses", path=responses_path)
         require_columns(every, ["include", "wave", sch.headline, "market"], "responses")
-        return _included(every.assign(market=every["market"].astype("string")), sch, cfg)
+        every = every.assign(market=every["market"].astype("string"))
+        return _included(every, sch, cfg), lambda: _by_market(every, excluded=True)
 
     rows = study_cache.derived(responses_path, schema_path, segments_config, derive)
     return dataclasses.replace(_assemble(rows, None, sch, cfg, tables, wave), source=responses_path)

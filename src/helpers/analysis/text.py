@@ -21,8 +21,6 @@ import pandas as pd
 
 from helpers.analysis.selection import subsample
 from helpers.errors import ThinData
-from helpers.ingest.pii_text import strip_placeholders
-from helpers.ingest.privacy import mask_pii, programme_context
 from helpers.stats import compare
 
 # --- language ----------------------------------------------------------------------------------
@@ -273,6 +271,9 @@ def themes(
                                    else pd.Series("all", index=s.index))[keep].astype(str)})
     fit = subsample(by, sample or len(by), strata=("stratum",), seed=seed)
     chosen = text[keep].iloc[fit.positions] if fit.sampled else text[keep]
+    from helpers.ingest.pii_text import strip_placeholders  # masking only here: tone needs none
+    from helpers.ingest.privacy import mask_pii, programme_context
+
     vocabulary = programme_context(list(pd.unique(chosen)))   # the programme's words are no names
     docs = mask_pii(chosen, vocabulary).astype(str).map(strip_placeholders)  # themes of masked text
     if len(docs) < max(n_themes * 2, min_df):
@@ -374,6 +375,8 @@ def example_quotes(
 ) -> pd.DataFrame:
     """The `k` most typical comments (largest theme weight) per theme and group, PII-masked
     (only the quotes shown are masked: masking every comment again would cost minutes)."""
+    from helpers.ingest.privacy import mask_pii, programme_context
+
     grp = pd.Series(group).astype("string")
     vocabulary = programme_context(list(pd.unique(comments.dropna().astype(str))))
     rows = []

@@ -362,6 +362,33 @@ def paired_changes(y: np.ndarray, unit: np.ndarray, period: np.ndarray, n_period
     return PairedTable(**out)
 
 
+#: Sums over the units present in both periods a and b that :func:`paired_from_sums` needs, of
+#: each unit's response count (c), weight sum (sw) and weighted value sum (swy) per period.
+PAIRED_SUMS = ("m", "n_a", "n_b", "tw_a", "tw_b", "s_a", "s_b", "q_a", "q_b", "p_a", "p_b",
+               "w_a", "w_b", "ya_yb", "yb_wa", "wb_ya", "wa_wb")
+
+
+def paired_from_sums(sums: pd.DataFrame, shape: tuple[int, int]) -> PairedTable:
+    """:func:`paired_changes` from sums over the units present in both periods of each pair
+    (e.g. computed by a database): one row per group and pair, groups major, `shape` (groups,
+    pairs); columns :data:`PAIRED_SUMS`: m units, n_a / n_b their responses, tw = sum sw,
+    s = sum swy, q = sum swy^2, p = sum swy sw, w = sum sw^2, and the cross sums ya_yb =
+    sum swy_a swy_b, yb_wa = sum swy_b sw_a, wb_ya = sum sw_b swy_a, wa_wb = sum sw_a sw_b.
+    The same changes and variances."""
+    v = {k: sums[k].to_numpy(float) for k in PAIRED_SUMS}
+    m = v["m"]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        est_a, est_b = v["s_a"] / v["tw_a"], v["s_b"] / v["tw_b"]
+        t_sum = (v["s_b"] - est_b * v["tw_b"]) / v["tw_b"] - (v["s_a"] - est_a * v["tw_a"]) / v["tw_a"]
+        aa = (v["q_b"] - 2 * est_b * v["p_b"] + est_b**2 * v["w_b"]) / v["tw_b"] ** 2
+        bb = (v["q_a"] - 2 * est_a * v["p_a"] + est_a**2 * v["w_a"]) / v["tw_a"] ** 2
+        ab = (v["ya_yb"] - est_a * v["yb_wa"] - est_b * v["wb_ya"]
+              + est_a * est_b * v["wa_wb"]) / (v["tw_a"] * v["tw_b"])
+        var = m / (m - 1) * (aa + bb - 2 * ab) - t_sum**2 / (m - 1)
+    return PairedTable(*(x.reshape(shape) for x in (est_b - est_a, np.maximum(var, 0.0),
+                                                    v["n_a"], v["n_b"], m)))
+
+
 def _nps_variance(p_promoter: float, p_detractor: float) -> float:
     if not (0 <= p_promoter <= 1 and 0 <= p_detractor <= 1 and p_promoter + p_detractor <= 1):
         raise ArgumentError(f"shares promoter {p_promoter!r}, detractor {p_detractor!r}",

@@ -67,7 +67,7 @@ class Interval:
         return self.ci[1]
 
 
-def _coefficients(f: np.ndarray, n: np.ndarray, lonely_psu: str
+def stratum_coefficients(f: np.ndarray, n: np.ndarray, lonely_psu: str
                   ) -> tuple[np.ndarray, np.ndarray]:
     """Per stratum s = f n/(n-1) and k = f/(n-1) of R's onestrat (a single unit: s = f under
     "adjust", else 0; k = 0)."""
@@ -212,7 +212,7 @@ class Design:
             raise DataError("calibrated weights must be positive", column="weights",
                             expected="weights > 0 for every calibrated row")
         self.lonely_h = self.n_h == 1
-        self.s_h, self.k_h = _coefficients(self.f_h, self.n_h, self.lonely_psu)
+        self.s_h, self.k_h = stratum_coefficients(self.f_h, self.n_h, self.lonely_psu)
         self.stage2 = self._second_stage(spec) if spec.ssu is not None else None
 
     def _second_stage(self, spec: Clusters) -> Stage2 | None:
@@ -243,7 +243,7 @@ class Design:
             raise DataError("fpc2 is below the SSUs sampled in a PSU", column="fpc2",
                             expected="fpc2 >= SSUs sampled")
         f2 = np.clip((pop - n2) / pop, 0.0, 1.0)
-        s2, k2 = _coefficients(f2, n2, self.lonely_psu)
+        s2, k2 = stratum_coefficients(f2, n2, self.lonely_psu)
         frac1 = 1.0 - self.f_h[self.psu_stratum]
         return Stage2(ssu, ssu_psu, s2 * frac1, k2 * frac1, n2 == 1)
 
@@ -341,7 +341,7 @@ class Design:
         lost = np.zeros(n_groups, np.int64)
         if self.calibration is None:
             pairs = pair_totals(self.psu, zz, gg, inside, n_groups, self.n)
-            var, vcov = sparse_quadratic(pairs, self.psu_stratum, self.s_h, self.k_h,
+            var, vcov = sparse_quadratic(pairs, self.psu_stratum, self.unit_s(), self.k_h,
                                          n_groups, covmat)
             var = np.maximum(var, 0.0)
             if self.adjust_domain:
@@ -400,7 +400,7 @@ class Design:
             raise DataError(f"stratum {int(np.flatnonzero(self.lonely_h)[0])} has only one PSU",
                             column="strata", expected="two or more PSUs per stratum, or "
                             "lonely_psu='adjust' / 'certainty' / 'remove' / 'average'")
-        s_c = self.s_h[self.psu_stratum]
+        s_c = self.unit_s()
         t_h = np.bincount(self.psu_stratum, weights=t, minlength=self.n_strata)
         var = float(np.einsum("i,i,i->", s_c, t, t) - self.k_h @ (t_h * t_h))   # no BLAS threads
         n_lonely = int(self.lonely_h.sum())
@@ -430,6 +430,11 @@ class Design:
                 n_s = len(np.unique(self.psu_stratum[has]))
             self._df_cache = (float(n_p - n_s), n_p)
         return self._df_cache
+
+    def unit_s(self) -> np.ndarray:
+        """Each PSU's s_h, the weight of its squared total (a PSU standing for several:
+        :class:`helpers.stats.cell_tables.UnitCellsDesign`)."""
+        return self.s_h[self.psu_stratum]
 
     def _touched(self, g: np.ndarray, n_groups: int) -> np.ndarray:
         """(strata x groups) bool: the group has rows in the stratum."""
@@ -467,7 +472,7 @@ class Design:
         psu = np.arange(self.n) if self.psu is None else self.psu
         agg = sparse.csr_matrix((np.ones(self.n), (psu, np.arange(self.n))), shape=(n_psu, self.n))
         pm = agg @ sparse.diags(psw) @ x
-        spm = sparse.diags(self.s_h[self.psu_stratum]) @ pm
+        spm = sparse.diags(self.unit_s()) @ pm
         hs = sparse.csr_matrix((np.ones(n_psu), (self.psu_stratum, np.arange(n_psu))),
                                shape=(self.n_strata, n_psu))
         self._cal_cache: dict[str, Any] = {
@@ -520,12 +525,12 @@ class Design:
         sums of w), expanded so that no dense PSU x group matrix is formed."""
         c, g, t = pair_totals(self.psu, zz, gg, inside, n_groups, self.n)
         h = self.psu_stratum[c]
-        s_c = self.s_h[h]
+        s_c = self.unit_s()[c]
         if self.psu is None:   # one row per PSU: every group's totals sit on distinct PSUs
             t0st0 = np.diag(np.bincount(g, weights=s_c * t * t, minlength=n_groups))
         else:
             t0 = sparse.csr_matrix((t, (c, g)), shape=(len(self.psu_stratum), n_groups))
-            t0st0 = np.asarray((t0.T @ sparse.diags(self.s_h[self.psu_stratum]) @ t0).todense())
+            t0st0 = np.asarray((t0.T @ sparse.diags(self.unit_s()) @ t0).todense())
         t0 = sparse.csr_matrix((t, (g, c)), shape=(n_groups, len(self.psu_stratum)))
         t0sp = np.asarray((t0 @ parts["spm"]).todense())
         tst = t0st0 - t0sp @ a - (t0sp @ a).T + a.T @ parts["psp"] @ a

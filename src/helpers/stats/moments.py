@@ -133,6 +133,11 @@ def _sql_value(v: Value, q: str) -> str:
     return f"(CASE WHEN {c} IS NULL THEN NULL WHEN {cond} THEN 1.0 ELSE 0.0 END)"
 
 
+def value_sql(v: Value, quote: str = '"') -> str:
+    """The SQL expression of a :class:`Value` (NULL where the column is)."""
+    return _sql_value(v, quote)
+
+
 def to_sql(query: MomentQuery, table: str, quote: str = '"') -> str:
     """The query as one SQL statement (DuckDB: quote '"'; Spark SQL: quote '`')."""
     q = quote
@@ -302,6 +307,7 @@ class DuckDBEngine:
             con.execute(f"SET memory_limit='{self.memory_limit_gb:g}GB'")
             con.execute(f"SET threads={int(self.threads)}")
             con.execute("SET preserve_insertion_order=false")
+            con.execute("SET enable_progress_bar=false")   # no bar in a notebook's output
             spill = self.temp_dir or paths.resolve("build/duckdb-spill")   # never a stray .tmp
             con.execute(f"SET temp_directory='{spill}'")
             for name, src in self.sources.items():

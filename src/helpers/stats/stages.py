@@ -41,21 +41,22 @@ def pair_totals(unit: np.ndarray | None, zz: np.ndarray, gg: np.ndarray, inside:
 
 
 def sparse_quadratic(pairs: tuple[np.ndarray, np.ndarray, np.ndarray], parent: np.ndarray,
-                     s_par: np.ndarray, k_par: np.ndarray, n_groups: int, covmat: bool
+                     s_unit: np.ndarray, k_par: np.ndarray, n_groups: int, covmat: bool
                      ) -> tuple[np.ndarray, np.ndarray | None]:
-    """sum_c s t_c^2 - sum_parent k T^2 per group (and the covariance between groups) from the
-    unit x group totals ``pairs``; ``parent`` is each unit's stratum."""
+    """sum_c s_c t_c^2 - sum_parent k T^2 per group (and the covariance between groups) from
+    the unit x group totals ``pairs``; ``parent`` is each unit's stratum, ``s_unit`` each
+    unit's s."""
     c, g, t = pairs
     h = parent[c]
-    n_par = len(s_par)
-    quad = np.bincount(g, weights=s_par[h] * t * t, minlength=n_groups)
+    n_par = len(k_par)
+    quad = np.bincount(g, weights=s_unit[c] * t * t, minlength=n_groups)
     t_h = np.bincount(h * n_groups + g, weights=t,
                       minlength=n_par * n_groups).reshape(n_par, n_groups)
     var = quad - (k_par[:, None] * t_h**2).sum(axis=0)
     vcov = None
     if covmat:
         tm = sparse.csr_matrix((t, (c, g)), shape=(len(parent), n_groups))
-        vcov = np.asarray((tm.T @ sparse.diags(s_par[parent]) @ tm).todense())
+        vcov = np.asarray((tm.T @ sparse.diags(s_unit) @ tm).todense())
         vcov -= t_h.T @ (k_par[:, None] * t_h)
         vcov = (vcov + vcov.T) / 2
     return var, vcov
@@ -86,7 +87,7 @@ def stage_two(design: Design, zz: np.ndarray, gg: np.ndarray, inside: np.ndarray
     if hit.any() and design.lonely_psu == "fail":
         raise DataError(f"PSU {int(np.flatnonzero(hit)[0])} has only one SSU", column="cluster",
                         expected="two or more SSUs per PSU, or another lonely_psu option")
-    var, vcov = sparse_quadratic(pairs, st.ssu_psu, st.s2, st.k2, n_groups, covmat)
+    var, vcov = sparse_quadratic(pairs, st.ssu_psu, st.s2[st.ssu_psu], st.k2, n_groups, covmat)
     if hit.any() and design.lonely_psu == "average":   # R: the PSU's own stage is NA
         var = np.full(n_groups, np.nan)
     return var, vcov

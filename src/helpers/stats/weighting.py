@@ -137,7 +137,7 @@ def rake(df: pd.DataFrame, margins: Mapping[str, Mapping[Any, float]],
 
 
 def trim_weights(w: Any, upper: float = 5.0, lower: float = 0.2, max_iter: int = 50,
-                 redistribute: str = "proportional") -> Any:
+                 redistribute: str = "proportional", counts: Any | None = None) -> Any:
     """Cap weights at ``upper`` x mean and floor them at ``lower`` x mean, keeping their sum.
 
     ``redistribute="proportional"`` (default): clip, then rescale every weight to the original
@@ -146,7 +146,9 @@ def trim_weights(w: Any, upper: float = 5.0, lower: float = 0.2, max_iter: int =
     multiples of the mean): the trimmed amount is spread equally over the weights inside the
     bounds, repeated until none is outside. Either way a design built on the trimmed weights
     keeps its calibration margins (``Design(calibrate=...)``), as R keeps ``postStrata``; the
-    margins then hold approximately. Returns the same type as ``w`` (a Series keeps its index).
+    margins then hold approximately. ``counts``: each weight stands for that many rows (a cell
+    of rows with one weight); bounds, totals and the shift are then the rows'. Returns the same
+    type as ``w`` (a Series keeps its index).
     """
     if not (upper > 1 and 0 <= lower < 1):
         raise ArgumentError(f"trim bounds lower={lower!r}, upper={upper!r}", argument="upper",
@@ -155,7 +157,12 @@ def trim_weights(w: Any, upper: float = 5.0, lower: float = 0.2, max_iter: int =
         raise ArgumentError(f"redistribute={redistribute!r}", argument="redistribute",
                             expected="'proportional' or 'additive'")
     arr = _positive_weights(w, len(np.asarray(w).ravel()), getattr(w, "name", None) or "weights")
-    total, n = arr.sum(), len(arr)
+    m = None if counts is None else np.asarray(counts, float).ravel()
+
+    def rows_sum(v: np.ndarray) -> float:
+        return float(v.sum() if m is None else m @ v)
+
+    total, n = rows_sum(arr), len(arr) if m is None else float(m.sum())
     hi, lo = upper * total / n, lower * total / n
     out = arr.copy()
     for _ in range(max_iter):
@@ -164,11 +171,11 @@ def trim_weights(w: Any, upper: float = 5.0, lower: float = 0.2, max_iter: int =
             if not outside.any():
                 break
             clipped = np.clip(out, lo, hi)
-            shift = (clipped - out).sum() / max(int((~outside).sum()), 1)
+            shift = rows_sum(clipped - out) / max(rows_sum((~outside).astype(float)), 1.0)
             out = np.where(outside, clipped, clipped - shift)
             continue
         out = np.clip(out, lo, hi)
-        out *= total / out.sum()
+        out *= total / rows_sum(out)
         if out.max() <= hi * (1 + 1e-9) and out.min() >= lo * (1 - 1e-9):
             break
     if isinstance(w, pd.Series):
