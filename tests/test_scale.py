@@ -324,3 +324,22 @@ def test_a_malformed_row_in_a_large_export_file_names_the_file_and_its_row(tmp_p
     msg = str(err.value)
     assert msg.startswith(str(whole)) and "row 2001" in msg and "\n" not in msg
     assert not any(out.glob("*")) and not list(tmp_path.glob(".cx-parts-*"))   # nothing written
+
+
+def test_the_out_of_core_engine_starts_inside_a_notebook_kernel() -> None:
+    """Inside a Jupyter kernel DuckDB refuses to switch its progress bar off without ipywidgets
+    (a whole 20M run failed on it in every notebook): the engine still connects and answers."""
+    from jupyter_client.manager import start_new_kernel
+
+    km, client = start_new_kernel(kernel_name="python3")
+    try:
+        code = ("from helpers.stats.moments import DuckDBEngine\n"
+                "print(DuckDBEngine({}).connection().execute('SELECT 41 + 1').fetchone()[0])")
+        seen: list[str] = []
+        reply = client.execute_interactive(
+            code, timeout=120, output_hook=lambda m: seen.append(str(m["content"].get("text", ""))))
+        assert reply["content"]["status"] == "ok", reply["content"]
+        assert "42" in "".join(seen)
+    finally:
+        client.stop_channels()
+        km.shutdown_kernel(now=True)

@@ -20,6 +20,7 @@ to use which.
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -307,7 +308,8 @@ class DuckDBEngine:
             con.execute(f"SET memory_limit='{self.memory_limit_gb:g}GB'")
             con.execute(f"SET threads={int(self.threads)}")
             con.execute("SET preserve_insertion_order=false")
-            con.execute("SET enable_progress_bar=false")   # no bar in a notebook's output
+            with contextlib.suppress(duckdb.Error):  # in a kernel without ipywidgets it refuses
+                con.execute("SET enable_progress_bar=false")  # no bar in a notebook's output
             spill = self.temp_dir or paths.resolve("build/duckdb-spill")   # never a stray .tmp
             con.execute(f"SET temp_directory='{spill}'")
             for name, src in self.sources.items():
