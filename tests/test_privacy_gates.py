@@ -98,3 +98,25 @@ def test_parallel_masking_equals_serial(corpus: list[str], monkeypatch: pytest.M
     texts = corpus[:1500]
     monkeypatch.setattr(privacy, "PARALLEL_MASKING", 100)
     assert privacy.mask_texts(texts, workers=2) == [P.mask_text(t) for t in texts]
+
+
+def test_masking_workers_forked_early_mask_as_one_by_one(corpus: list[str],
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """A large clean forks its masking workers before the export is read (they would keep a copy
+    of every page the cleaning changes after): they are used, give the same texts, and stop."""
+    import os
+
+    if "fork" not in __import__("multiprocessing").get_all_start_methods():
+        pytest.skip("no fork on this platform")
+    monkeypatch.setattr(os, "cpu_count", lambda: 2)
+    texts = corpus[:300]  # below PARALLEL_MASKING: only a warm pool masks them in the workers
+    with privacy.masking_workers():
+        pool = privacy._WARM[0]
+        assert pool is not None
+        seen: list[object] = []
+        monkeypatch.setattr(pool, "map", lambda *a, **k: seen.append(a) or map(*a[:3]))
+        assert privacy.mask_texts(texts) == [P.mask_text(t) for t in texts] and seen
+        monkeypatch.undo()
+        monkeypatch.setattr(os, "cpu_count", lambda: 2)
+        assert privacy.mask_texts(texts) == [P.mask_text(t) for t in texts]  # in the workers
+    assert privacy._WARM[0] is None and pool._shutdown_thread

@@ -7,6 +7,7 @@ anything is written; emails and phone numbers inside comments are masked.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import fnmatch
 import os
@@ -31,6 +32,7 @@ from helpers.ingest.privacy import (
     holds_contact,
     load_salt,
     mask_field,
+    masking_workers,
     start_mask_comments,
 )
 from helpers.ingest.schema import Schema
@@ -291,6 +293,7 @@ def prepare(raw_path: str | os.PathLike[str], schema_path: str | os.PathLike[str
     salt = load_salt()
     survey = readers.read_survey(raw, format=format, encoding=encoding)
     result = clean_responses(survey, sch, salt, speeder_fraction, companies=company_names(files))
+    del survey  # the export as read, before the side tables are (the peak of a large clean)
     for name in registry.INPUTS:  # in registry order: the cleaning log lists them so
         if name in files:
             result.side_tables[name] = side_tables.read_input(registry.INPUTS[name], paths.resolve(files[name]), salt)
@@ -358,6 +361,8 @@ def preflight(raw_path: str | os.PathLike[str], schema_path: str | os.PathLike[s
 #: Memory to clean one export file in one go, per byte of the file (about 5 for a CSV export
 #: of a million responses: the text, the parsed columns, the cleaned table).
 CLEAN_MEMORY_FACTOR = 5.0
+#: From this export size on, the comment-masking workers are forked before the export is read.
+WARM_MASKING_FROM_BYTES = 32 * 2**20
 
 
 def needs_parts(raw: Path) -> bool:
@@ -404,8 +409,10 @@ def run(raw_path: str | os.PathLike[str], schema_path: str | os.PathLike[str] = 
         from helpers.ingest import parts  # too large for memory: streamed into parts
         return parts.run_file(raw, layout, schema_path, out_dir, inputs=files, format=format,
                               speeder_fraction=speeder_fraction)
-    result = prepare(raw_path, schema_path, inputs=files, format=format, encoding=encoding,
-                     speeder_fraction=speeder_fraction)
+    large = raw.stat().st_size >= WARM_MASKING_FROM_BYTES
+    with masking_workers() if large else contextlib.nullcontext():
+        result = prepare(raw_path, schema_path, inputs=files, format=format, encoding=encoding,
+                         speeder_fraction=speeder_fraction)
     from helpers.ingest import provenance  # which export and schema, for stale-data checks
     result.log["built_from"] = provenance.built_from(raw, schema_path)
     publish(result, out_dir)
