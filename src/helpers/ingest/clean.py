@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from helpers import catalog, paths
 from helpers import inputs as registry
@@ -294,6 +295,7 @@ def prepare(raw_path: str | os.PathLike[str], schema_path: str | os.PathLike[str
     survey = readers.read_survey(raw, format=format, encoding=encoding)
     result = clean_responses(survey, sch, salt, speeder_fraction, companies=company_names(files))
     del survey  # the export as read, before the side tables are (the peak of a large clean)
+    pa.default_memory_pool().release_unused()
     for name in registry.INPUTS:  # in registry order: the cleaning log lists them so
         if name in files:
             result.side_tables[name] = side_tables.read_input(registry.INPUTS[name], paths.resolve(files[name]), salt)
