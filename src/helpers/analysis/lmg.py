@@ -77,18 +77,9 @@ def all_subset_r2(corr: np.ndarray) -> np.ndarray:
 
 
 def all_subset_r2_solve(corr: np.ndarray, chunk: int = 40_000) -> np.ndarray:
-    """Reference for :func:`all_subset_r2`: one batched linear solve per subset.
-
-    Parameters
-    ----------
-    corr : (p+1, p+1) correlation matrix, outcome first.
-
-    Returns
-    -------
-    Array of length 2^p indexed by bit mask (bit j set = driver j in the model); entry 0 is 0.
-    Subsets of one size are solved together (batched ``np.linalg.solve``), so the Python loop runs
-    over sizes and chunks only.
-    """
+    """Reference for :func:`all_subset_r2` (same argument and result): one batched linear solve
+    per subset. Subsets of one size are solved together (batched ``np.linalg.solve``), so the
+    Python loop runs over sizes and chunks only."""
     p = corr.shape[0] - 1
     rxx, rxy = corr[1:, 1:], corr[1:, 0]
     masks = np.arange(1 << p, dtype=np.int64)
