@@ -136,3 +136,27 @@ def test_alt_text_reaches_the_rendered_image(tmp_path) -> None:
     page = render.render_notebook_html(src, tmp_path / "x.html", run_id="r").read_text()
     assert 'alt="Alt test. Estimate: a &lt;b&gt;: 1.0 [0.5, 1.5], n=10;' in page
     assert "No description has been provided" not in page
+
+
+def test_shared_text_metrics_draw_the_same_png(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The theme measures each text once for both passes of a tight PNG: the bytes are those
+    of matplotlib's per-renderer measuring."""
+    import matplotlib.text as mtext
+    from IPython.core.pylabtools import print_figure
+
+    shared = mtext._get_text_metrics_with_cache
+    assert getattr(shared, "cx_shared", False)
+
+    def png() -> bytes:
+        fig, ax = plt.subplots(figsize=(6, 3))
+        ax.barh([0, 1, 2], [30, 50, 20])
+        ax.set_yticks([0, 1, 2], ["Onboarding", "Support", "Value for money"])
+        ax.set_title("Shares by item")
+        charts.methods_note(ax, "A note long enough to wrap across the figure: " + "words " * 40)
+        out = print_figure(fig, "png")
+        plt.close(fig)
+        return bytes(out)
+
+    with_sharing = png()
+    monkeypatch.setattr(mtext, "_get_text_metrics_with_cache", shared.__wrapped__)
+    assert png() == with_sharing

@@ -104,6 +104,39 @@ def install_alt_text() -> None:
     formatter.for_type(Figure, png_with_alt)
 
 
+def share_text_metrics() -> None:
+    """Measure a text once per kernel for all Agg drawings at one dpi, not once per renderer.
+
+    matplotlib caches the size of each text per renderer object, and a PNG saved with
+    ``bbox_inches="tight"`` (the inline backend's output) lays the figure out with one renderer
+    and draws it with another of the cropped size, so every text was measured twice (about a
+    third of a chart's rendering). An Agg text's size depends only on the text, its font
+    properties, the dpi and the hinting, which is the key here: the images are byte-identical.
+    """
+    import matplotlib.text as mtext
+    from matplotlib.backends.backend_agg import RendererAgg, get_hinting_flag
+
+    measure = getattr(mtext, "_get_text_metrics_with_cache", None)
+    if measure is None or getattr(measure, "cx_shared", False):
+        return
+    sizes: dict[tuple[Any, ...], tuple[float, float, float]] = {}
+
+    def shared(renderer: Any, text: str, fontprop: Any, ismath: Any, dpi: float
+               ) -> tuple[float, float, float]:
+        if type(renderer) is not RendererAgg:
+            return measure(renderer, text, fontprop, ismath, dpi)
+        key = (renderer.dpi, dpi, text, fontprop.copy(), ismath, get_hinting_flag())
+        if key not in sizes:
+            if len(sizes) >= 50_000:
+                sizes.clear()
+            sizes[key] = renderer.get_text_width_height_descent(text, fontprop, ismath=ismath)
+        return sizes[key]
+
+    shared.cx_shared = True  # type: ignore[attr-defined]  # installed once
+    shared.__wrapped__ = measure  # type: ignore[attr-defined]  # matplotlib's own
+    mtext._get_text_metrics_with_cache = shared  # type: ignore[attr-defined]  # private hook
+
+
 # --- point labels that do not overlap ------------------------------------------------------
 
 _OFFSETS = [(dx, dy) for dy in (0, 11, -11, 22, -22, 33, -33, 44, -44, 55, -55, 66, -66)

@@ -22,7 +22,13 @@ import pandas as pd
 
 from helpers.analysis.market_backtest import VERDICT_COLORS, BacktestResult
 from helpers.analysis.outcomes import BINARY, CONTINUOUS, DEFAULT_OUTCOMES
-from helpers.reporting.chart_text import describe_rows, install_alt_text, root_figure, title_of
+from helpers.reporting.chart_text import (
+    describe_rows,
+    install_alt_text,
+    root_figure,
+    share_text_metrics,
+    title_of,
+)
 
 # Okabe-Ito: distinguishable with the common colour-vision deficiencies.
 PALETTE: list[str] = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000"]
@@ -55,6 +61,7 @@ def set_theme() -> None:
     })
     pd.set_option("styler.format.escape", "html")  # Styler tables show data as text, like to_html
     install_alt_text()
+    share_text_metrics()
 
 
 def methods_note(ax: plt.Axes, text: str) -> None:
