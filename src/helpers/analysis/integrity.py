@@ -83,8 +83,14 @@ def evidence(
     if not has_rep.any():
         raise ThinData("no responses with a rep_id", file="responses", column="rep_id",
                        expected="B2B responses owned by an account team")
+    read = [c for c in dict.fromkeys(["rep_id", "account_id", "ltr", *items, "comment", "submitted_at",
+                                      "last_rep_touch_at", "deal_close_date",
+                                      *([measure.key] if measure is not None else [])])
+            if c in responses]
     inc = responses.loc[has_rep & responses["include"].astype(bool).to_numpy()
-                        if "include" in responses else has_rep]
+                        if "include" in responses else has_rep, read]  # the columns the checks read
+    if "account_id" in inc:  # a cluster is only compared with others: its code will do
+        inc = inc.assign(account_id=pd.factorize(inc["account_id"], use_na_sentinel=False)[0])
     top = None
     if measure is None or measure.headline.kind == "nps":
         parts = [

@@ -130,14 +130,13 @@ def rate_vs_peers(
     p-value of eb_rates: its prior is fitted on all reps, and two or three gaming reps widen the
     fitted spread so much that they hide one another (masking).
     """
-    d = _eligible(rep, event, cluster, check)
-    codes, reps = pd.factorize(d["rep_id"], sort=True)
-    k = np.bincount(codes, weights=d["e"].to_numpy(float), minlength=len(reps))
-    n = np.bincount(codes, minlength=len(reps)).astype(float)
+    r, names, e, c = _eligible(rep, event, cluster, check)
+    k = np.bincount(r, weights=e, minlength=len(names))
+    n = np.bincount(r, minlength=len(names)).astype(float)
     eb = _eb(k, n)
-    test = _peer_test(d.assign(r=codes), k, n, eb["shrunk"])
+    test = _peer_test(r, c, e, k, n, eb["shrunk"])
     out = pd.DataFrame({
-        "rep_id": pd.Index(reps).astype(str), "n": n.astype(int), "k": k.astype(int),
+        "rep_id": names, "n": n.astype(int), "k": k.astype(int),
         "estimate": test["estimate"], "peer": test["peer"], "shrunk": eb["shrunk"],
         "ci_low": eb["ci_low"], "ci_high": eb["ci_high"], "se": test["se"], "p": test["p"],
     })
@@ -150,33 +149,48 @@ def rate_vs_peers(
     return out
 
 
+def rep_codes(rep: pd.Series | np.ndarray, keep: np.ndarray | None = None
+              ) -> tuple[np.ndarray, pd.Index]:
+    """Each kept row's rep as a code into the reps' ids as text, sorted (the reps with a kept
+    row only; -1 for a row without a rep): one pass over the ids, no text copy of every row."""
+    codes, uniq = pd.factorize(rep)
+    if keep is not None:
+        codes = np.where(keep, codes, -1)
+    used = np.flatnonzero(np.bincount(codes[codes >= 0], minlength=len(uniq)))
+    fine, names = pd.factorize(pd.Index(uniq).take(used).astype(str), sort=True)
+    remap = np.full(len(uniq) + 1, -1, dtype=np.int64)
+    remap[used] = fine
+    return remap[codes], pd.Index(names, dtype=object)
+
+
 def _eligible(rep: pd.Series, event: pd.Series, cluster: pd.Series | None, check: str
-              ) -> pd.DataFrame:
-    """Responses with a rep and an event: rep_id (text), e (0/1), c (cluster code; a missing
-    cluster is one cluster, as its text was)."""
-    d = pd.DataFrame({"rep_id": rep.to_numpy(), "e": pd.to_numeric(event, errors="coerce")})
-    d["c"] = (pd.factorize(cluster, use_na_sentinel=False)[0] if cluster is not None
-              else np.arange(len(d)))
-    d = d.dropna(subset=["rep_id", "e"])
-    if d.empty:
+              ) -> tuple[np.ndarray, pd.Index, np.ndarray, np.ndarray]:
+    """Responses with a rep and an event: their rep codes into the sorted rep ids (text), the
+    event (0/1) and the cluster code (a missing cluster is one cluster, as its text was)."""
+    e = pd.to_numeric(pd.Series(event), errors="coerce").to_numpy(float, na_value=np.nan)
+    c = (pd.factorize(cluster, use_na_sentinel=False)[0] if cluster is not None
+         else np.arange(len(e)))
+    keep = ~np.isnan(e)
+    r, names = rep_codes(rep, keep)
+    keep &= r >= 0
+    if not keep.any():
         raise ThinData(f"no eligible responses for the {check} check", file="responses",
                        expected="responses with a rep_id and the fields the check needs")
-    d["rep_id"] = d["rep_id"].astype(str)
-    return d
+    return r[keep], names, e[keep], np.asarray(c)[keep]
 
 
-def _peer_test(d: pd.DataFrame, k: np.ndarray, n: np.ndarray, shrunk: np.ndarray
-               ) -> dict[str, np.ndarray]:
+def _peer_test(r: np.ndarray, c: np.ndarray, e: np.ndarray, k: np.ndarray, n: np.ndarray,
+               shrunk: np.ndarray) -> dict[str, np.ndarray]:
     """Each rep's rate against the other reps' pooled rate (the test in :func:`rate_vs_peers`).
 
-    `d`: eligible responses with the rep's code ``r``; `k` events of `n` responses per rep code;
-    returns the rate (estimate), the peer rate, the rep's standard error (se) and the one-sided
-    p-value (p).
+    Eligible responses' rep codes `r`, cluster codes `c` and events `e`; `k` events of `n`
+    responses per rep code; returns the rate (estimate), the peer rate, the rep's standard
+    error (se) and the one-sided p-value (p).
     """
     # cluster sums s (events) and m (responses) per rep and account, then per-rep sums of them
-    r, c = d["r"].to_numpy(np.int64), d["c"].to_numpy(np.int64)
+    r, c = r.astype(np.int64), c.astype(np.int64)
     pairs, at = np.unique(r * (int(c.max()) + 1) + c, return_inverse=True)
-    s, m = np.bincount(at, weights=d["e"].to_numpy(float)), np.bincount(at).astype(float)
+    s, m = np.bincount(at, weights=e), np.bincount(at).astype(float)
     rep_of, size = pairs // (int(c.max()) + 1), len(k)
     s2, sm, m2 = (np.bincount(rep_of, weights=v, minlength=size) for v in (s**2, s * m, m**2))
     gr = np.bincount(rep_of, minlength=size).astype(float)
@@ -272,23 +286,23 @@ def fit_ltr_model(
         raise ArgumentError("no driver items given for the LTR model", argument="items",
                             expected="the driver item names")
     x = df[list(items)].apply(pd.to_numeric, errors="coerce")
-    keep = df[rep].notna() & df["ltr"].notna() & x.notna().any(axis=1)
-    d, x = df.loc[keep], x.loc[keep]
-    if len(d) <= len(items) + 1:
-        raise ThinData(f"only {len(d)} responses with LTR and ratings", file="responses",
+    y = pd.to_numeric(df["ltr"], errors="coerce").to_numpy(float)
+    keep = ~np.isnan(y) & x.notna().any(axis=1).to_numpy()
+    codes, names = rep_codes(df[rep], keep)
+    keep &= codes >= 0
+    if keep.sum() <= len(items) + 1:
+        raise ThinData(f"only {int(keep.sum())} responses with LTR and ratings", file="responses",
                        column="ltr", expected=f"more than {len(items) + 1} to fit the model")
+    x, y, codes = x.loc[keep], y[keep], codes[keep]  # the rows and columns the model reads
     x = x.fillna(x.mean())
-    X = np.column_stack([np.ones(len(d)), x.to_numpy(float)])
-    y = d["ltr"].to_numpy(float)
-    reps = d[rep].astype(str).to_numpy()
-    pred = np.empty(len(d))
-    train = ~np.isin(reps, list(exclude))
+    X = np.column_stack([np.ones(len(y)), x.to_numpy(float)])
+    pred = np.empty(len(y))
+    train = ~np.isin(names.to_numpy(), list(exclude))[codes]
     xtx, xty = X[train].T @ X[train], X[train].T @ y[train]
     if train.sum() <= X.shape[1]:
         raise ThinData(f"only {int(train.sum())} responses left to fit the LTR model",
                        column="rep_id", expected="more responses outside the excluded reps")
     beta_all = np.linalg.lstsq(xtx, xty, rcond=None)[0]
-    codes = pd.factorize(reps)[0]
     order = np.argsort(codes, kind="stable")
     bounds = np.r_[0, np.flatnonzero(np.diff(codes[order])) + 1, len(order)]
     for a, b in zip(bounds[:-1], bounds[1:], strict=True):
@@ -299,10 +313,10 @@ def fit_ltr_model(
         else:
             beta = beta_all
         pred[m] = X[m] @ beta
-    out = pd.DataFrame({"rep_id": reps, "ltr": y, "predicted": pred, "residual": y - pred},
-                       index=d.index)
-    if "account_id" in d:
-        out["account_id"] = d["account_id"].astype(object).to_numpy()
+    out = pd.DataFrame({"rep_id": names.to_numpy()[codes], "ltr": y, "predicted": pred,
+                        "residual": y - pred}, index=df.index[keep])
+    if "account_id" in df:
+        out["account_id"] = df["account_id"].to_numpy(object)[keep]
     return out
 
 
@@ -327,6 +341,23 @@ def clustered_mean(values: np.ndarray, clusters: np.ndarray | None) -> tuple[flo
     sums = np.bincount(codes, weights=y - mean, minlength=g)
     se = float(np.sqrt(g / (g - 1) * np.sum(sums**2)) / n)
     return mean, se, g - 1
+
+
+def _clustered_means(values: np.ndarray, group: np.ndarray, size: int,
+                     clusters: pd.Series | None) -> dict[str, np.ndarray]:
+    """:func:`clustered_mean` of every group at once (group codes 0..size-1): mean, CR1 standard
+    error (NaN with fewer than two clusters) and degrees of freedom (clusters - 1)."""
+    n = np.bincount(group, minlength=size).astype(float)
+    mean = np.bincount(group, weights=values, minlength=size) / n
+    c = (np.arange(len(values)) if clusters is None
+         else pd.factorize(clusters, use_na_sentinel=False)[0])
+    pairs, at = np.unique(group.astype(np.int64) * (int(c.max()) + 1) + c, return_inverse=True)
+    sums = np.bincount(at, weights=values - mean[group])
+    of = pairs // (int(c.max()) + 1)
+    g = np.bincount(of, minlength=size)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        se = np.sqrt(g / (g - 1) * np.bincount(of, weights=sums**2, minlength=size)) / n
+    return {"mean": mean, "se": np.where(g >= 2, se, np.nan), "dof": np.where(g >= 2, g - 1, 0)}
 
 
 def ltr_residual_evidence(
@@ -361,21 +392,23 @@ def ltr_residual_evidence(
 def _residual_pass(df: pd.DataFrame, items: Sequence[str], rep: str, cluster: str | None,
                    leave_rep_out: bool, alpha: float, excluded: set[str]) -> pd.DataFrame:
     fit = fit_ltr_model(df, items, rep=rep, leave_rep_out=leave_rep_out, exclude=excluded)
-    rows = []
-    for r, g in fit.groupby("rep_id", sort=True):
-        cl = g["account_id"].to_numpy() if cluster and "account_id" in g else None
-        mean, se, dof = clustered_mean(g["residual"].to_numpy(), cl)
-        if dof >= 1 and se > 0:
-            t = mean / se
-            p = float(t_sf(t, dof))
-            half = float(t_ppf(0.975, dof)) * se
-        else:
-            p, half = 1.0, float("nan")
-        rows.append({"rep_id": r, "n": len(g), "estimate": mean, "se": se, "ci_low": mean - half,
-                     "ci_high": mean + half, "p": p, "peer": 0.0,
-                     "given": g["ltr"].mean(), "predicted": g["predicted"].mean()})
-    extra = pd.DataFrame(rows)[["rep_id", "given", "predicted"]]
-    out = _finish(pd.DataFrame(rows), "ltr_residual", alpha)
+    r, names = rep_codes(fit["rep_id"])
+    cl = fit["account_id"] if cluster and "account_id" in fit else None
+    stats = _clustered_means(fit["residual"].to_numpy(float), r, len(names), cl)
+    mean, se, dof = stats["mean"], stats["se"], stats["dof"]
+    ok = (dof >= 1) & (se > 0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        p = np.where(ok, t_sf(mean / se, np.maximum(dof, 1)), 1.0)
+        half = np.where(ok, t_ppf(0.975, np.maximum(dof, 1)) * se, np.nan)
+    n = np.bincount(r, minlength=len(names))
+    rows = pd.DataFrame({
+        "rep_id": names, "n": n, "estimate": mean, "se": se, "ci_low": mean - half,
+        "ci_high": mean + half, "p": p, "peer": 0.0,
+        "given": np.bincount(r, weights=fit["ltr"].to_numpy(float), minlength=len(names)) / n,
+        "predicted": np.bincount(r, weights=fit["predicted"].to_numpy(float),
+                                 minlength=len(names)) / n})
+    extra = rows[["rep_id", "given", "predicted"]]
+    out = _finish(rows, "ltr_residual", alpha)
     out["reason"] = [
         f"scores {abs(r.estimate):.1f} points {'above' if r.estimate >= 0 else 'below'} what their "
         f"customers' experience ratings predict (95% CI {r.ci_low:+.1f} to {r.ci_high:+.1f}, "
@@ -467,13 +500,15 @@ def repeated_keys(df: pd.DataFrame, keys: Sequence[str] = ("ip_key", "contact_ke
     Only this yes/no leaves the function: the hashes themselves are never shown.
     """
     require_columns(df, [wave, *keys], "responses", "the repeated keys check")
-    hit = pd.Series(False, index=df.index)
+    hit = np.zeros(len(df), dtype=bool)
+    waves = pd.factorize(df[wave], use_na_sentinel=False)[0].astype(np.int64)
     for key in keys:
-        k = df[key].astype(object)
-        present = k.notna() & (k.astype(str).str.len() > 0)
-        dup = df.loc[present].duplicated(subset=[wave, key], keep=False)
-        hit.loc[dup.index] |= dup
-    return hit
+        codes, uniq = pd.factorize(df[key])  # -1: no key
+        blank = np.r_[pd.Index(uniq).astype(str).str.len() == 0, True]
+        present = ~blank[codes]
+        pair = waves[present] * (len(uniq) + 1) + codes[present]
+        hit[present] |= pd.Series(pair).duplicated(keep=False).to_numpy()
+    return pd.Series(hit, index=df.index)
 
 
 def keys_evidence(
