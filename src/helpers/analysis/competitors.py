@@ -37,7 +37,8 @@ def vendor_ratings(
     Returns
     -------
     response_id, cluster (account_id for B2B, else the response: the unit of independence),
-    market, wave, segment columns, vendor, ltr. Rows without a rating are dropped.
+    market, wave, segment columns, vendor, ltr. Rows without a rating are dropped. Respondent and
+    cluster are categorical (their ids as categories).
     """
     require_columns(rows, ["response_id", "market", "wave", "ltr"], "responses")
     require_columns(competitor_ratings, ["response_id", "vendor", "ltr"], "competitor_ratings")
@@ -56,6 +57,9 @@ def vendor_ratings(
     out["ltr"] = pd.to_numeric(out["ltr"], errors="coerce")
     out = out[out["ltr"].notna()]
     out["vendor"] = out["vendor"].astype(str)
+    for c in ("response_id", "cluster"):  # categories in order of appearance: each later
+        codes, ids = pd.factorize(out[c])  # grouping of respondents reads codes, not texts
+        out[c] = pd.Categorical.from_codes(codes, categories=ids)
     return out[[*keep, "vendor", "ltr"]].reset_index(drop=True)
 
 

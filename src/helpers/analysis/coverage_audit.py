@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from helpers.analysis.programme import account_wave_scores, response_values
+from helpers.analysis.programme import account_wave_scores, among, response_values
 from helpers.errors import ThinData, require_columns
 from helpers.measures import Measure
 from helpers.stats import estimators
@@ -47,7 +47,7 @@ def account_status(accounts: pd.DataFrame, invitations: pd.DataFrame,
         by = by.fillna(acc["account_id"].map(listed).astype("string"))
     by = by.where(by.str.strip().ne(""))
     answered = invitations.groupby(invitations["account_id"].astype(str))["responded"].any()
-    invited = acc["account_id"].isin(answered.index)
+    invited = pd.Series(among(acc["account_id"], answered.index), index=acc.index)
     acc["status"] = np.select(
         [invited & acc["account_id"].map(answered).fillna(False).astype(bool), invited,
          by.notna()], [SURVEYED, SILENT, REMOVED], NEVER)

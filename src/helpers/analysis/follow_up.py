@@ -19,7 +19,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from helpers.analysis.programme import account_wave_scores, clustered_diff, with_next_wave
+from helpers.analysis.programme import account_wave_scores, among, clustered_diff, with_next_wave
 from helpers.errors import ThinData, require_columns
 from helpers.measures import Measure
 
@@ -69,7 +69,7 @@ def follow_up_list(rows: pd.DataFrame, measures: Sequence[Measure], wave: str,
     now["change_since_previous"] = now["score"] - now["prev"]
     low = lowest_items(wave_rows, items, labels, accounts=now["account_id"].tolist())
     now["lowest_items"] = now["account_id"].map(low).fillna("")
-    listed = wave_rows[wave_rows["account_id"].astype(str).isin(now["account_id"])]
+    listed = wave_rows[among(wave_rows["account_id"].astype(str), now["account_id"])]
     now["what_they_said"] = now["account_id"].map(_comments(listed, measures)).fillna("")
     cols = ["account_id", "rep_id", "n", "score", "change_since_previous", "detractors",
             "what_they_said", "lowest_items"]

@@ -29,6 +29,13 @@ def year_waves(waves: Iterable[str], reported: str | None = None, per_year: int 
     return ordered[-per_year:]
 
 
+def among(values: pd.Series, ids: Iterable[object] | pd.Index) -> np.ndarray:
+    """``values.isin(ids)`` for many ids, through a hash index of the distinct ids (pandas'
+    ``isin`` of Arrow strings makes a Python object of every id it is given)."""
+    known = ids if isinstance(ids, pd.Index) else pd.Index(ids)
+    return np.asarray(known.unique().get_indexer(values) >= 0)
+
+
 def response_values(rows: pd.DataFrame, measures: Sequence[Measure], statistic: str = "nps"
                     ) -> np.ndarray:
     """Per-response values of `statistic` (+100/0/-100 for NPS) as the measure defines them."""

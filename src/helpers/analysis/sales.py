@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from helpers.analysis import competitors
+from helpers.analysis.programme import among
 from helpers.analysis.selection import Study
 from helpers.errors import ThinData, require_columns
 from helpers.ingest.schema import Schema
@@ -127,18 +128,20 @@ def dm_coverage_by(responses: pd.DataFrame, accounts: pd.DataFrame, by: str,
     is given, else the responding accounts. Columns: group, base, accounts, with_dm, share,
     ci_low, ci_high (percent)."""
     require_columns(responses, ["account_id", "role"], "responses")
-    d = responses[responses["account_id"].notna()]
+    d = responses.loc[responses["account_id"].notna(),
+                      [c for c in dict.fromkeys(["account_id", "role", by]) if c in responses]]
     with_dm = d.loc[d["role"] == dm_role, "account_id"].unique()
     if invitations is not None and len(invitations):
         base_ids, base = invitations["account_id"].dropna().unique(), "invited accounts"
     else:
         base_ids, base = d["account_id"].unique(), "responding accounts"
-    acc = accounts[accounts["account_id"].isin(base_ids)] if by in accounts else None
+    acc = accounts.loc[among(accounts["account_id"], base_ids)] if by in accounts else None
     if acc is None:
         acc = d.drop_duplicates("account_id")[["account_id", by]]
+    has_dm = pd.Series(among(acc["account_id"], with_dm).astype(float), index=acc.index)
     rows = []
-    for group, g in acc.groupby(by, sort=True):
-        flags = g["account_id"].isin(with_dm).astype(float).to_numpy()
+    for group, g in has_dm.groupby(acc[by], sort=True):
+        flags = g.to_numpy()
         r = estimators.proportion(flags, level=level)
         rows.append({"group": str(group), "base": base, "accounts": len(g),
                      "with_dm": int(flags.sum()), "share": r.estimate,
