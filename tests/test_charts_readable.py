@@ -160,3 +160,23 @@ def test_shared_text_metrics_draw_the_same_png(monkeypatch: pytest.MonkeyPatch) 
     with_sharing = png()
     monkeypatch.setattr(mtext, "_get_text_metrics_with_cache", shared.__wrapped__)
     assert png() == with_sharing
+
+
+def test_no_idle_redraw_under_the_inline_backend(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Under the inline backend the theme drops pyplot's after-cell redraw of every figure (the
+    PNG is rendered anyway); elsewhere nothing changes."""
+    import types
+
+    import IPython
+    from IPython.core.events import EventManager, available_events
+
+    shell = types.SimpleNamespace(events=EventManager(None, available_events))
+    shell.events.register("post_execute", plt._draw_all_if_interactive)
+    monkeypatch.setattr(IPython, "get_ipython", lambda: shell)
+    monkeypatch.setattr(matplotlib, "get_backend", lambda *a, **k: "agg")
+    chart_text.skip_idle_redraw()
+    assert plt._draw_all_if_interactive in shell.events.callbacks["post_execute"]
+    monkeypatch.setattr(matplotlib, "get_backend",
+                        lambda *a, **k: "module://matplotlib_inline.backend_inline")
+    chart_text.skip_idle_redraw()
+    assert plt._draw_all_if_interactive not in shell.events.callbacks["post_execute"]

@@ -104,6 +104,22 @@ def install_alt_text() -> None:
     formatter.for_type(Figure, png_with_alt)
 
 
+def skip_idle_redraw() -> None:
+    """Leave out pyplot's redraw of every open figure after each cell (for windows a kernel does
+    not have): the inline backend renders each figure to its PNG right after, so that whole
+    draw per chart was thrown away. Only under the inline backend in IPython."""
+    try:
+        from IPython import get_ipython
+    except ImportError:  # pragma: no cover - IPython is a dependency of the kernel
+        return
+    shell = get_ipython()
+    if shell is None or "inline" not in str(mpl.get_backend()):
+        return
+    hook = getattr(plt, "_draw_all_if_interactive", None)
+    if hook is not None and hook in shell.events.callbacks.get("post_execute", []):
+        shell.events.unregister("post_execute", hook)
+
+
 def share_text_metrics() -> None:
     """Measure a text once per kernel for all Agg drawings at one dpi, not once per renderer.
 

@@ -27,6 +27,7 @@ from helpers.reporting.chart_text import (
     install_alt_text,
     root_figure,
     share_text_metrics,
+    skip_idle_redraw,
     title_of,
 )
 
@@ -62,6 +63,7 @@ def set_theme() -> None:
     pd.set_option("styler.format.escape", "html")  # Styler tables show data as text, like to_html
     install_alt_text()
     share_text_metrics()
+    skip_idle_redraw()
 
 
 def methods_note(ax: plt.Axes, text: str) -> None:
