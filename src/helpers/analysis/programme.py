@@ -36,6 +36,15 @@ def among(values: pd.Series, ids: Iterable[object] | pd.Index) -> np.ndarray:
     return np.asarray(known.unique().get_indexer(values) >= 0)
 
 
+def text_codes(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Each value's code into its distinct values as text, sorted (-1 for a missing value):
+    grouping by the codes groups and orders like grouping by the texts, without a text copy of
+    every row."""
+    codes, uniq = pd.factorize(values)
+    fine, names = pd.factorize(pd.Index(uniq).astype(str), sort=True)
+    return np.where(codes >= 0, fine[codes], -1), np.asarray(names, dtype=object)
+
+
 def response_values(rows: pd.DataFrame, measures: Sequence[Measure], statistic: str = "nps"
                     ) -> np.ndarray:
     """Per-response values of `statistic` (+100/0/-100 for NPS) as the measure defines them."""
@@ -49,20 +58,25 @@ def account_wave_scores(rows: pd.DataFrame, measures: Sequence[Measure], statist
     """One row per account and wave: the statistic's mean (``score``), responses, detractors
     (NPS -100 values), first and last response date, and the account's rep where known."""
     require_columns(rows, ["account_id", "wave"], "responses")
-    d = pd.DataFrame({"account_id": rows["account_id"].astype(str).to_numpy(),
-                      "wave": rows["wave"].astype(str).to_numpy(),
+    account, accounts = text_codes(rows["account_id"])
+    wave, waves = text_codes(rows["wave"])
+    d = pd.DataFrame({"key": np.where((account >= 0) & (wave >= 0), account * len(waves) + wave, -1),
                       "value": response_values(rows, measures, statistic)})
     d["detractor"] = d["value"] <= -100
     has_date = "submitted_at" in rows
     d["at"] = pd.DatetimeIndex(rows["submitted_at"]) if has_date else pd.NaT
     if "rep_id" in rows:
         d["rep_id"] = rows["rep_id"].astype("string").to_numpy()
-    d = d[d["value"].notna()]
+    d = d[d["value"].notna().to_numpy() & (d["key"] >= 0).to_numpy()]
     agg = {"score": ("value", "mean"), "n": ("value", "size"), "detractors": ("detractor", "sum"),
            "first": ("at", "min"), "last": ("at", "max")}
     if "rep_id" in d:
         agg["rep_id"] = ("rep_id", "first")
-    out = d.groupby(["account_id", "wave"], sort=True).agg(**agg).reset_index()
+    out = d.groupby("key", sort=True).agg(**agg)  # (account, wave) in the order of their texts
+    key = out.index.to_numpy()
+    out = out.reset_index(drop=True)
+    out.insert(0, "account_id", accounts[key // len(waves)])
+    out.insert(1, "wave", waves[key % len(waves)])
     out["detractors"] = out["detractors"].astype(int)
     return out
 
