@@ -45,22 +45,48 @@ def vendor_ratings(
     if rows.empty:
         raise ThinData("no responses selected", file="responses", column="market",
                         expected="at least one included response of the market")
-    base = rows
-    keep = ["response_id", "market", "wave", *[c for c in segments if c in base.columns]]
-    acct = base["account_id"] if "account_id" in base.columns else pd.Series(pd.NA, index=base.index)
-    base = base.assign(cluster=acct.astype("string").fillna("resp:" + base["response_id"].astype(str)))
+    keep = ["response_id", "market", "wave", *[c for c in segments if c in rows.columns]]
+    base = rows[[*keep, "ltr"]]  # the columns the table keeps, not a copy of every column
+    acct = rows["account_id"] if "account_id" in rows.columns else pd.Series(pd.NA, index=rows.index)
+    cluster = acct.astype("string")
+    if cluster.isna().any():  # a response without an account is a cluster of its own
+        cluster = cluster.fillna("resp:" + rows["response_id"].astype(str))
+    base = base.assign(cluster=cluster)
     keep.insert(1, "cluster")
     ours = base[[*keep, "ltr"]].assign(vendor=us)
-    theirs = base[keep].merge(competitor_ratings[["response_id", "vendor", "ltr"]],
-                              on="response_id", how="inner")
-    out = pd.concat([ours, theirs], ignore_index=True)
+    ids = pd.Index(base["response_id"])
+    cid, clusters = pd.factorize(base["cluster"])
+    if ids.is_unique and not ids.hasnans:  # one row per respondent: matched by position
+        at = ids.get_indexer(competitor_ratings["response_id"])
+        hit = np.flatnonzero(at >= 0)
+        hit = hit[np.argsort(at[hit], kind="stable")]  # the inner join's order
+        theirs = base[keep].take(at[hit]).assign(
+            vendor=competitor_ratings["vendor"].array.take(hit),
+            ltr=competitor_ratings["ltr"].to_numpy()[hit])
+        out = pd.concat([ours, theirs], ignore_index=True)
+        rid, cid = np.r_[np.arange(len(ids)), at[hit]], np.r_[cid, cid[at[hit]]]
+    else:  # a respondent on several rows: every pair
+        theirs = base[keep].merge(competitor_ratings[["response_id", "vendor", "ltr"]],
+                                  on="response_id", how="inner")
+        out = pd.concat([ours, theirs], ignore_index=True)
+        (rid, ids), (cid, clusters) = pd.factorize(out["response_id"]), pd.factorize(out["cluster"])
     out["ltr"] = pd.to_numeric(out["ltr"], errors="coerce")
-    out = out[out["ltr"].notna()]
+    rated = out["ltr"].notna().to_numpy()
+    out = out[rated]
     out["vendor"] = out["vendor"].astype(str)
-    for c in ("response_id", "cluster"):  # categories in order of appearance: each later
-        codes, ids = pd.factorize(out[c])  # grouping of respondents reads codes, not texts
-        out[c] = pd.Categorical.from_codes(codes, categories=ids)
+    # respondent and cluster as categories: each later grouping of respondents reads codes
+    out["response_id"] = _categories(rid[rated], pd.Index(ids))
+    out["cluster"] = _categories(cid[rated], pd.Index(clusters))
     return out[[*keep, "vendor", "ltr"]].reset_index(drop=True)
+
+
+def _categories(codes: np.ndarray, values: pd.Index) -> pd.Categorical:
+    """Codes into `values` (-1: missing) as a categorical of the values they use."""
+    used = np.bincount(codes[codes >= 0], minlength=len(values)) > 0
+    if used.all():
+        return pd.Categorical.from_codes(codes, categories=values)
+    remap = np.r_[np.cumsum(used) - 1, -1]
+    return pd.Categorical.from_codes(remap[codes], categories=values[used])
 
 
 def vendor_nps(ratings: pd.DataFrame, us: str = "Us", by: str | None = None) -> pd.DataFrame:
