@@ -26,6 +26,7 @@ import hashlib
 import json
 import os
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -228,19 +229,22 @@ def ordered(table: Any, index: pd.Index, markets: Sequence[str], b2c_fields: Seq
     market = table.column("market").to_numpy(zero_copy_only=False)
     kept = table.column("include").to_numpy(zero_copy_only=False).astype(bool)
     order, blocks = market_order(market, kept, markets)
-    rows, extra, note = table.take(order), {}, "no B2C responses"
+    extra, note = {}, "no B2C responses"
     start, stop = blocks.get("B2C", (0, 0))
-    if stop > start:
-        fields = [f for f in dict.fromkeys(b2c_fields) if f in table.column_names]
-        b2c_rows = rows.slice(start, stop - start).select(fields).to_pandas()
-        b2c_rows.index = index[order[start:stop]]
-        weight, unit, note = b2c(b2c_rows)
-        values = np.full(len(order), np.nan)
-        values[start:stop] = weight.to_numpy(dtype=float)
-        gap = (pa.nulls(start, pa.large_string()), pa.nulls(len(order) - stop, pa.large_string()))
-        extra = {"weight": (values, pd.Series(dtype=float)),
-                 "contact_unit": (pa.concat_arrays([gap[0], pa.array(unit, pa.large_string()), gap[1]]),
-                                  pd.Series(dtype="string"))}
+    with ThreadPoolExecutor(1) as pool:
+        taken = pool.submit(table.take, order)  # Arrow frees the GIL: the B2C columns meanwhile
+        if stop > start:
+            fields = [f for f in dict.fromkeys(b2c_fields) if f in table.column_names]
+            b2c_rows = table.select(fields).take(order[start:stop]).to_pandas()
+            b2c_rows.index = index[order[start:stop]]
+            weight, unit, note = b2c(b2c_rows)
+            values = np.full(len(order), np.nan)
+            values[start:stop] = weight.to_numpy(dtype=float)
+            gap = (pa.nulls(start, pa.large_string()), pa.nulls(len(order) - stop, pa.large_string()))
+            extra = {"weight": (values, pd.Series(dtype=float)),
+                     "contact_unit": (pa.concat_arrays([gap[0], pa.array(unit, pa.large_string()), gap[1]]),
+                                      pd.Series(dtype="string"))}
+        rows = taken.result()
     found = (_with_pandas_schema(rows, index[order], extra), blocks, note)
 
     def every() -> TableBlocks:
