@@ -254,6 +254,52 @@ def test_failing_notebook_fails_the_run_and_skips_dependants(runs: dict) -> None
     assert not CODE_IN_DOM.search(page)
 
 
+def _kernel_processes() -> list[int]:
+    """Live kernels of this process: children whose environment names a notebook."""
+    found = []
+    for d in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            status = Path(f"/proc/{d}/status").read_text()
+            environ = Path(f"/proc/{d}/environ").read_bytes()
+        except OSError:
+            continue
+        if f"\nPPid:\t{os.getpid()}\n" in status and b"CX_NOTEBOOK=" in environ:
+            found.append(int(d))
+    return found
+
+
+@pytest.mark.skipif(not Path("/proc/self/environ").exists(), reason="reads /proc")
+def test_a_kernel_started_ahead_of_a_skipped_notebook_is_shut_down(runs: dict) -> None:
+    """03_dep's kernel starts while 02_fail runs; 02_fail fails, 03_dep is skipped: no kernel of
+    either run is left."""
+    log = (runs["bad"].run_dir / "run.log").read_text()
+    assert "03_dep: kernel started ahead" in log and "03_dep skipped" in log
+    assert _kernel_processes() == []
+
+
+@pytest.mark.skipif(not Path("/proc/self/environ").exists(), reason="reads /proc")
+def test_an_interrupted_run_leaves_no_kernel(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Ctrl-C while the first notebooks run: their kernels and the one started ahead for the
+    next notebook are all shut down."""
+    import papermill
+
+    started: list[object] = []
+    real_start = kernels.start
+    monkeypatch.setattr(kernels, "start", lambda *a: started.append(real_start(*a)) or started[-1])
+
+    def interrupted(*args: object, **kw: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(papermill, "execute_notebook", interrupted)
+    fail_params = tmp_path / "params.yaml"
+    fail_params.write_text("notebooks: {}\n", encoding="utf-8")
+    with pytest.raises(KeyboardInterrupt):
+        pipeline.run(fail_params, out_dir=tmp_path / "reports", pipeline_path=FAIL)
+    assert len(started) == 3  # 01 and 02 at once, 03 ahead of its turn
+    assert not any(km.has_kernel for km in started)  # type: ignore[attr-defined]
+    assert _kernel_processes() == []
+
+
 def test_latest_is_not_switched_by_a_failed_run(runs: dict) -> None:
     out = runs["good"].run_dir.parent
     assert os.readlink(out / "latest") == runs["good"].run_id

@@ -56,6 +56,10 @@ log = logging.getLogger("helpers.reporting.pipeline")
 
 # Notebooks run at once when their needs are met (CX_PARALLEL_NOTEBOOKS=1 runs them one by one).
 PARALLEL = max(1, int(os.environ.get("CX_PARALLEL_NOTEBOOKS", min(2, os.cpu_count() or 1))))
+# Kernels started ahead of their notebooks, at most this many at once (CX_WARM_KERNELS=0: none),
+# each WARM_LEAD_S before its notebook should start (by the study's last run; at once without one).
+WARM = max(0, int(os.environ.get("CX_WARM_KERNELS", PARALLEL)))
+WARM_LEAD_S = 8.0
 
 
 @dataclass(frozen=True)
@@ -177,13 +181,16 @@ def _run_locked(run: _Run, plan: list[PlannedStep], pipeline: PipelineConfig) ->
     run.save()
     run_index.write_index(run.reports, pipeline.headline)
     log.info("run %s started: %d notebooks into %s", run.rid, len(plan), run.run_dir)
-    jobs = [scheduler.Job(p.step.name, p.step.needs, p) for p in plan]
+    durations = previous_durations(run.reports, run.manifest.study)
+    jobs = scheduler.by_priority([scheduler.Job(p.step.name, p.step.needs, p) for p in plan],
+                                 durations)
 
     def start(job: scheduler.Job) -> None:
         run.manifest.step(job.name).status = Status.RUNNING
         run.save()
 
     def skip(job: scheduler.Job, reason: str) -> None:
+        kernels.discard(job.name)
         record = run.manifest.step(job.name)
         record.status, record.reason = Status.SKIPPED, reason
         log.warning("%s skipped: %s", job.name, reason)
@@ -191,7 +198,8 @@ def _run_locked(run: _Run, plan: list[PlannedStep], pipeline: PipelineConfig) ->
 
     try:
         scheduler.run_jobs(jobs, lambda job: _execute_step(run, job.payload), parallel=PARALLEL,
-                           on_start=start, on_skip=skip)
+                           on_start=start, on_skip=skip,
+                           on_wait=lambda upcoming, running: warm_ahead(upcoming, running, durations))
     except BaseException as exc:
         run.manifest.interrupt(f"interrupted: {error_text(exc)}")
         raise
@@ -200,6 +208,29 @@ def _run_locked(run: _Run, plan: list[PlannedStep], pipeline: PipelineConfig) ->
     status = run.manifest.status
     return RunResult(run_id=run.rid, run_dir=run.run_dir, status=status, index_path=index,
                      exit_code=ExitCode.OK if status is Status.SUCCEEDED else ExitCode.FAILED)
+
+
+def previous_durations(reports: Path, study: str | None) -> dict[str, float]:
+    """Seconds each notebook took in the study's latest successful run ({} without one)."""
+    try:
+        doc = manifest.read(reports / studies.latest_link(study or ""))
+    except (OSError, ValueError):
+        return {}
+    return {n.name: n.duration_s for n in doc.notebooks if n.duration_s}
+
+
+def warm_ahead(upcoming: list[scheduler.Job], running: dict[str, float],
+               durations: dict[str, float]) -> float | None:
+    """Start the kernels of the next :data:`WARM` notebooks (by expected start) that should start
+    within :data:`WARM_LEAD_S`; the seconds until another one is due (None: none)."""
+    starts = scheduler.expected_starts(upcoming, running, durations, PARALLEL)
+    later = []
+    for job in sorted(upcoming, key=lambda j: starts[j.name])[:WARM]:
+        if starts[job.name] <= WARM_LEAD_S:
+            kernels.warm(job.payload.notebook, job.name)
+        else:
+            later.append(starts[job.name] - WARM_LEAD_S)
+    return min(later, default=None)
 
 
 def _execute_step(run: _Run, p: PlannedStep) -> Status:
