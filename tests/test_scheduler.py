@@ -73,17 +73,6 @@ def test_jobs_waiting_on_each_other_are_refused() -> None:
         run_jobs([Job("a", ("b",)), Job("b", ("a",))], lambda j: Status.SUCCEEDED)
 
 
-def test_longest_path_first_from_durations_else_listed_order() -> None:
-    """03 (50 s, then 07's 10 s) goes before 02 (37 s); 06 needs both; without every duration the
-    listed order stays."""
-    from helpers.reporting.scheduler import by_priority
-    jobs = [Job("01"), Job("02", ("01",)), Job("03", ("01",)), Job("04", ("01",)),
-            Job("07", ("03",)), Job("06", ("02", "03"))]
-    durations = {"01": 30.0, "02": 37.0, "03": 50.0, "04": 16.0, "07": 10.0, "06": 3.0}
-    assert [j.name for j in by_priority(jobs, durations)] == ["01", "03", "02", "04", "07", "06"]
-    assert by_priority(jobs, {k: v for k, v in durations.items() if k != "04"}) == jobs
-
-
 def test_expected_starts_follow_slots_and_needs() -> None:
     from helpers.reporting.scheduler import expected_starts
     upcoming = [Job("b", ("a",)), Job("c", ("a",)), Job("d", ("b",))]

@@ -43,6 +43,7 @@ _BOOT_ARGS = ["--HistoryManager.hist_file=:memory:",  # as nbclient starts its k
               "--ext=helpers.reporting.preload"]
 _WARM: dict[str, Any] = {}  # notebook name -> its kernel manager, started ahead of it
 _WARM_LOCK = threading.Lock()
+_STOPPING: list[threading.Thread] = []  # kernels of finished notebooks being shut down
 
 
 @contextlib.contextmanager
@@ -190,17 +191,23 @@ def discard(name: str) -> None:
 
 
 def discard_all() -> None:
-    """Stop every kernel started ahead and not used."""
+    """Stop every kernel started ahead and not used; wait for those being shut down."""
     with _WARM_LOCK:
         left = list(_WARM)
     for name in left:
         discard(name)
+    with _WARM_LOCK:
+        stopping = _STOPPING[:]
+        _STOPPING.clear()
+    for thread in stopping:
+        thread.join()
 
 
 def execute(notebook: Path, output: Path, parameters: Mapping[str, Any], name: str) -> None:
     """Execute `notebook` with `parameters` injected (papermill, kernel python3, cwd the project
     root) into `output`, in the kernel started ahead for it or in one started now (:func:`start`),
-    shut down after it; `name` is the pipeline's name of the notebook."""
+    shut down after it (on a thread of its own: the next notebook need not wait; the run's
+    :func:`kernel_folder` waits for it); `name` is the pipeline's name of the notebook."""
     import papermill
 
     with _WARM_LOCK:
@@ -212,4 +219,7 @@ def execute(notebook: Path, output: Path, parameters: Mapping[str, Any], name: s
             str(notebook), str(output), parameters=dict(parameters), kernel_name="python3",
             cwd=str(paths.PROJECT_ROOT), progress_bar=on_tty, log_output=not on_tty, km=km)
     finally:
-        stop(km)
+        stopping = threading.Thread(target=stop, args=(km,), name="kernel-stop")
+        stopping.start()
+        with _WARM_LOCK:
+            _STOPPING.append(stopping)

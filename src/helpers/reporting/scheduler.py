@@ -5,9 +5,8 @@ skipped with a reason instead of run; at most `parallel` jobs run at once (threa
 process, so kernels started by the jobs share one port cache). Needs that name no job of the
 batch are ignored. An exception in a job (e.g. an interrupt) stops the scheduling and propagates.
 
-With the jobs' durations of an earlier run, :func:`by_priority` orders them longest path first
-and :func:`expected_starts` says when each waiting job should start (the runner starts kernels
-ahead of their notebooks from it).
+With the jobs' durations of an earlier run, :func:`expected_starts` says when each waiting job
+should start (the runner starts kernels ahead of their notebooks from it).
 """
 
 from __future__ import annotations
@@ -91,27 +90,6 @@ def ready(waiting: Sequence[Job], status: dict[str, Status], names: set[str], ro
         if all(status.get(n) is Status.SUCCEEDED for n in job.needs if n in names):
             room -= 1
     return out
-
-
-def by_priority(jobs: Sequence[Job], durations: Mapping[str, float]) -> list[Job]:
-    """`jobs` with the longest path to the end first: a job's duration plus the longest chain of
-    jobs that need it (list scheduling by "upward rank"), when `durations` (seconds, e.g. of the
-    previous run) has every job; else as listed. Equal ranks keep the listed order."""
-    if any(j.name not in durations for j in jobs):
-        return list(jobs)
-    needed_by: dict[str, list[str]] = {j.name: [] for j in jobs}
-    for j in jobs:
-        for n in j.needs:
-            if n in needed_by:
-                needed_by[n].append(j.name)
-    rank: dict[str, float] = {}
-
-    def upward(name: str) -> float:
-        if name not in rank:
-            rank[name] = durations[name] + max(map(upward, needed_by[name]), default=0.0)
-        return rank[name]
-
-    return sorted(jobs, key=lambda j: -upward(j.name))
 
 
 def expected_starts(upcoming: Sequence[Job], running: Mapping[str, float],
