@@ -38,6 +38,7 @@ def no_execution(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     calls: list[str] = []
     monkeypatch.setattr(kernels, "execute", lambda notebook, output, parameters, name:
                         calls.append(name))
+    monkeypatch.setattr(kernels, "warm", lambda notebook, name: False)
     return calls
 
 
@@ -295,7 +296,7 @@ def test_an_interrupted_run_leaves_no_kernel(tmp_path: Path, monkeypatch: pytest
     fail_params.write_text("notebooks: {}\n", encoding="utf-8")
     with pytest.raises(KeyboardInterrupt):
         pipeline.run(fail_params, out_dir=tmp_path / "reports", pipeline_path=FAIL)
-    assert len(started) == 3  # 01 and 02 at once, 03 ahead of its turn
+    assert len(started) == 3  # 01 and 02 (ahead, as the run starts), 03 ahead of its turn
     assert not any(km.has_kernel for km in started)  # type: ignore[attr-defined]
     assert _kernel_processes() == []
 
@@ -361,6 +362,7 @@ def test_a_run_stopped_half_way_is_closed_as_failed(tmp_path: Path,
         raise SystemExit(143)
 
     monkeypatch.setattr(kernels, "execute", stop)
+    monkeypatch.setattr(kernels, "warm", lambda notebook, name: False)
     out = tmp_path / "reports"
     with pytest.raises(SystemExit):
         pipeline.run(PARAMS, out_dir=out, pipeline_path=OK)

@@ -100,6 +100,8 @@ def run(
         rid, run_dir = run_folder.make_run_dir(reports, run_id, short_sha=git["short"])
         try:
             with _run_env(rid), run_folder.run_log(run_dir), kernels.kernel_folder(reports, rid):
+                for first in [p for p in plan if not p.step.needs][:min(WARM, PARALLEL)]:
+                    kernels.warm(first.notebook, first.step.name)  # booting while inputs are hashed
                 started = _Run(rid, run_dir, reports, git["short"],
                                _new_manifest(plan, params, pipeline, run_dir, git))
                 return _run_locked(started, plan, pipeline)

@@ -16,7 +16,7 @@ import io
 import math
 import os
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -257,18 +257,35 @@ def _column(values: list[Any], style: xlsx.Style | None, plain: bool
     return [_written(v, style) for v in values], None
 
 
+class _Cells(Sequence[Any]):
+    """A column's cells (:func:`_column`), made slice by slice as the sheet is written: a column
+    of a million rows is never a million Python objects at once."""
+
+    def __init__(self, series: pd.Series, style: xlsx.Style | None, plain: bool) -> None:
+        self._series, self._style, self._plain = series, style, plain
+
+    def __len__(self) -> int:
+        return len(self._series)
+
+    def __getitem__(self, at: Any) -> Any:
+        if not isinstance(at, slice):
+            return self[at:at + 1][0]
+        return _column(self._series.iloc[at].tolist(), self._style, self._plain)[0]
+
+
 def _sheet_columns(name: str, df: pd.DataFrame, currency: str
-                   ) -> tuple[tuple[Any, ...], list[tuple[list[Any], xlsx.Style | None]], dict[int, float]]:
+                   ) -> tuple[tuple[Any, ...], list[tuple[_Cells, xlsx.Style | None]], dict[int, float]]:
     """One table as a sheet: its header (labelled), its columns (numbers with their column's
     format) and the column widths (from the header and the first 200 values)."""
     widths: dict[int, float] = {}
     columns = []
     for j, col in enumerate(df.columns, start=1):
-        values = df[col].tolist()
-        widths[j] = min(max(8, max([len(header(str(col)))] + [len(str(v)) for v in values[:200]]) + 2), 60)
+        first = df[col].iloc[:200].tolist()
+        widths[j] = min(max(8, max([len(header(str(col)))] + [len(str(v)) for v in first]) + 2), 60)
         fmt = number_format(name, str(col), df[col], currency)
         plain = isinstance(df[col].dtype, np.dtype) and df[col].dtype.kind in "fiub"
-        columns.append(_column(values, xlsx.Style(fmt) if fmt else None, plain))
+        style = xlsx.Style(fmt) if fmt else None
+        columns.append((_Cells(df[col], style, plain), style if plain else None))
     heads = tuple((header(str(col)), _HEAD) for col in df.columns)
     return heads, columns, widths
 

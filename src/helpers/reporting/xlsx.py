@@ -117,7 +117,7 @@ class Book:
                     chunk.clear()
             f.write("".join(chunk).encode())
 
-    def table(self, name: str, head: Sequence[Any], columns: Sequence[tuple[list[Any], Style | None]],
+    def table(self, name: str, head: Sequence[Any], columns: Sequence[tuple[Sequence[Any], Style | None]],
               *, widths: Mapping[int, float] = {}, frozen_rows: int = 0) -> None:
         """Write one sheet as :meth:`sheet` would write `head` and then the rows of `columns`
         (each its values and the style of all of them, or None; values may be ``(value, Style)``
@@ -133,7 +133,7 @@ class Book:
                 f.write("".join(f'<row r="{i}">' + "".join(cells) + "</row>"
                                 for i, cells in enumerate(zip(*parts, strict=True), start=a + 2)).encode())
 
-    def _column(self, letter: str, values: list[Any], style: Style | None, first: int) -> list[str]:
+    def _column(self, letter: str, values: Sequence[Any], style: Style | None, first: int) -> list[str]:
         """The cells of one column from row `first`: what :meth:`_cell` writes for each value."""
         kinds = set(map(type, values))
         s = self._style_attr(style)
@@ -243,7 +243,7 @@ class _Ahead(Book):
         yield self._buffer
 
 
-def prepare_table(head: Sequence[Any], columns: Sequence[tuple[list[Any], Style | None]], *,
+def prepare_table(head: Sequence[Any], columns: Sequence[tuple[Sequence[Any], Style | None]], *,
                   widths: Mapping[int, float] = {}, frozen_rows: int = 0) -> Prepared:
     """The sheet :meth:`Book.table` would write, made now, for :meth:`Book.add` later."""
     ahead = _Ahead()
