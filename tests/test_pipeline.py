@@ -470,3 +470,16 @@ def test_kernel_sockets_go_where_their_path_fits(tmp_path: Path, monkeypatch: py
     folder.rmdir()
     monkeypatch.setattr(Path, "is_dir", lambda self: False)
     assert kernels._socket_folder(deep) is None  # nowhere: TCP
+
+
+def test_expected_durations_follow_the_pace_of_the_run() -> None:
+    """A run going at half the last run's pace expects its other notebooks to take half as long."""
+    from helpers.reporting.manifest import RunManifest, Status, StepRecord
+
+    doc = RunManifest(run_id="r", status=Status.RUNNING, notebooks=[
+        StepRecord(name="a", status=Status.SUCCEEDED, duration_s=10.0),
+        StepRecord(name="b", status=Status.FAILED, duration_s=1.0), StepRecord(name="c")])
+    expected = {"a": 20.0, "b": 20.0, "c": 30.0}
+    assert pipeline.paced(expected, doc) == {"a": 10.0, "b": 10.0, "c": 15.0}
+    doc.notebooks[0].status = Status.RUNNING
+    assert pipeline.paced(expected, doc) == expected

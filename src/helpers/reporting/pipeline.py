@@ -205,7 +205,8 @@ def _run_locked(run: _Run, plan: list[PlannedStep], pipeline: PipelineConfig) ->
     try:
         scheduler.run_jobs(jobs, lambda job: _execute_step(run, job.payload), parallel=PARALLEL,
                            on_start=start, on_skip=skip,
-                           on_wait=lambda upcoming, running: warm_ahead(upcoming, running, durations))
+                           on_wait=lambda upcoming, running: warm_ahead(
+                               upcoming, running, paced(durations, run.manifest)))
     except BaseException as exc:
         run.manifest.interrupt(f"interrupted: {error_text(exc)}")
         raise
@@ -224,6 +225,17 @@ def previous_durations(reports: Path, study: str | None) -> dict[str, float]:
     except (OSError, ValueError):
         return {}
     return {n.name: n.duration_s * FASTER for n in doc.notebooks if n.duration_s}
+
+
+def paced(durations: dict[str, float], doc: RunManifest) -> dict[str, float]:
+    """`durations` scaled by how fast this run goes: the notebooks finished so far took this
+    many times their expected seconds (a machine busier or quieter than in the last run)."""
+    done = [(n.duration_s, durations[n.name]) for n in doc.notebooks
+            if n.status is Status.SUCCEEDED and n.duration_s and durations.get(n.name)]
+    if not done:
+        return durations
+    pace = sum(took for took, _ in done) / sum(expected for _, expected in done)
+    return {name: seconds * pace for name, seconds in durations.items()}
 
 
 def warm_ahead(upcoming: list[scheduler.Job], running: dict[str, float],
