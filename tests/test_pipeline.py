@@ -7,6 +7,7 @@ The fixture notebooks in tests/fixtures/pipeline are tiny; only two kernels star
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import json
@@ -270,34 +271,33 @@ def _kernel_processes() -> list[int]:
 
 
 @pytest.mark.skipif(not Path("/proc/self/environ").exists(), reason="reads /proc")
-def test_a_kernel_started_ahead_of_a_skipped_notebook_is_shut_down(runs: dict) -> None:
-    """03_dep's kernel starts while 02_fail runs; 02_fail fails, 03_dep is skipped: no kernel of
-    either run is left."""
-    log = (runs["bad"].run_dir / "run.log").read_text()
-    assert "03_dep: kernel started ahead" in log and "03_dep skipped" in log
-    assert _kernel_processes() == []
-
-
-@pytest.mark.skipif(not Path("/proc/self/environ").exists(), reason="reads /proc")
-def test_an_interrupted_run_leaves_no_kernel(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Ctrl-C while the first notebooks run: their kernels and the one started ahead for the
-    next notebook are all shut down."""
+@pytest.mark.parametrize("stop", [RuntimeError, KeyboardInterrupt])
+def test_kernels_started_ahead_are_shut_down_when_a_notebook_fails_or_the_run_is_stopped(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, stop: type[BaseException]) -> None:
+    """01_ok and 02_fail get their kernels as the run starts, 03_dep once 01_ok has finished;
+    02_fail then fails (03_dep is skipped) or Ctrl-C stops the run: no kernel is left."""
     import papermill
 
-    started: list[object] = []
+    started: dict[str, object] = {}
     real_start = kernels.start
-    monkeypatch.setattr(kernels, "start", lambda *a: started.append(real_start(*a)) or started[-1])
+    monkeypatch.setattr(kernels, "start", lambda notebook, name: started.setdefault(
+        name, real_start(notebook, name)))
 
-    def interrupted(*args: object, **kw: object) -> None:
-        raise KeyboardInterrupt
+    def execute(notebook: str, *args: object, **kw: object) -> None:
+        if "02_fail" in notebook:
+            for _ in range(600):
+                if "03_dep" in started:
+                    raise stop("planted")
+                threading.Event().wait(0.1)
 
-    monkeypatch.setattr(papermill, "execute_notebook", interrupted)
+    monkeypatch.setattr(papermill, "execute_notebook", execute)
     fail_params = tmp_path / "params.yaml"
     fail_params.write_text("notebooks: {}\n", encoding="utf-8")
-    with pytest.raises(KeyboardInterrupt):
-        pipeline.run(fail_params, out_dir=tmp_path / "reports", pipeline_path=FAIL)
-    assert len(started) == 3  # 01 and 02 (ahead, as the run starts), 03 ahead of its turn
-    assert not any(km.has_kernel for km in started)  # type: ignore[attr-defined]
+    with contextlib.nullcontext() if stop is RuntimeError else pytest.raises(stop):
+        result = pipeline.run(fail_params, out_dir=tmp_path / "reports", pipeline_path=FAIL)
+        assert [n["status"] for n in _manifest(result)["notebooks"]] == ["succeeded", "failed", "skipped"]
+    assert sorted(started) == ["01_ok", "02_fail", "03_dep"]
+    assert not any(km.has_kernel for km in started.values())  # type: ignore[attr-defined]
     assert _kernel_processes() == []
 
 

@@ -56,9 +56,10 @@ log = logging.getLogger("helpers.reporting.pipeline")
 
 # Notebooks run at once when their needs are met (CX_PARALLEL_NOTEBOOKS=1 runs them one by one).
 PARALLEL = max(1, int(os.environ.get("CX_PARALLEL_NOTEBOOKS", min(2, os.cpu_count() or 1))))
-# Kernels started ahead of their notebooks, at most this many at once (CX_WARM_KERNELS=0: none),
-# each WARM_LEAD_S before its notebook should start (by the study's last run, the notebooks before
-# it taken as FASTER times as long as then; at once without one).
+# Kernels started ahead of their notebooks, at most this many at once (CX_WARM_KERNELS=0: none):
+# the first notebooks' as the run starts, the others' (once a notebook has finished) WARM_LEAD_S
+# before their notebook should start, by the study's last run taken FASTER times as long and at
+# this run's pace (at once without a last run).
 WARM = max(0, int(os.environ.get("CX_WARM_KERNELS", PARALLEL)))
 WARM_LEAD_S, FASTER = 8.0, 0.8
 
@@ -206,7 +207,7 @@ def _run_locked(run: _Run, plan: list[PlannedStep], pipeline: PipelineConfig) ->
         scheduler.run_jobs(jobs, lambda job: _execute_step(run, job.payload), parallel=PARALLEL,
                            on_start=start, on_skip=skip,
                            on_wait=lambda upcoming, running: warm_ahead(
-                               upcoming, running, paced(durations, run.manifest)))
+                               upcoming, running, durations, run.manifest))
     except BaseException as exc:
         run.manifest.interrupt(f"interrupted: {error_text(exc)}")
         raise
@@ -239,10 +240,14 @@ def paced(durations: dict[str, float], doc: RunManifest) -> dict[str, float]:
 
 
 def warm_ahead(upcoming: list[scheduler.Job], running: dict[str, float],
-               durations: dict[str, float]) -> float | None:
-    """Start the kernels of the next :data:`WARM` notebooks (by expected start) that should start
-    within :data:`WARM_LEAD_S`; the seconds until another one is due (None: none)."""
-    starts = scheduler.expected_starts(upcoming, running, durations, PARALLEL)
+               durations: dict[str, float], doc: RunManifest) -> float | None:
+    """Start the kernels of the next :data:`WARM` notebooks (by expected start, :func:`paced`)
+    that should start within :data:`WARM_LEAD_S`; the seconds until another one is due (None:
+    none). Not before a notebook of the run has finished: the first notebooks (the cleaning)
+    hold the run's memory peak, which a kernel started ahead (~120 MB) would raise."""
+    if not any(n.status in (Status.SUCCEEDED, Status.FAILED) for n in doc.notebooks):
+        return None
+    starts = scheduler.expected_starts(upcoming, running, paced(durations, doc), PARALLEL)
     later = []
     for job in sorted(upcoming, key=lambda j: starts[j.name])[:WARM]:
         if starts[job.name] <= WARM_LEAD_S:
