@@ -274,8 +274,10 @@ def themes(
     from helpers.ingest.pii_text import strip_placeholders  # masking only here: tone needs none
     from helpers.ingest.privacy import mask_pii, programme_context
 
-    vocabulary = programme_context(list(pd.unique(chosen)))   # the programme's words are no names
-    docs = mask_pii(chosen, vocabulary).astype(str).map(strip_placeholders)  # themes of masked text
+    codes, distinct = pd.factorize(chosen)   # comments repeat: each distinct text masked once
+    vocabulary = programme_context(list(distinct))   # the programme's words are no names
+    masked = mask_pii(pd.Series(distinct), vocabulary).astype(str).map(strip_placeholders)
+    docs = pd.Series(masked.to_numpy(object)[codes], index=chosen.index)  # themes of masked text
     if len(docs) < max(n_themes * 2, min_df):
         raise ThinData(f"{len(docs)} non-blank comments for {n_themes} themes",
                         column=str(s.name or "comment"), expected=f"at least {n_themes * 2}")
@@ -378,7 +380,7 @@ def example_quotes(
     from helpers.ingest.privacy import mask_pii, programme_context
 
     grp = pd.Series(group).astype("string")
-    vocabulary = programme_context(list(pd.unique(comments.dropna().astype(str))))
+    vocabulary = programme_context([str(c) for c in pd.unique(comments.dropna())])
     rows = []
     for theme in th.terms["theme"]:
         wts = th.weights[theme]
