@@ -284,9 +284,11 @@ def themes(
     found = languages(docs).value_counts()
     stop = set(STOP_WORDS["en"]).union(*(STOP_WORDS[c] for c in found.index if c in STOP_WORDS))
     from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
-    vec = TfidfVectorizer(stop_words=sorted(stop | set(ENGLISH_STOP_WORDS)), ngram_range=(1, 2),
-                          min_df=min_df, max_features=3000, sublinear_tf=True,
-                          token_pattern=r"(?u)\b[^\W\d_][^\W\d_-]+\b")
+    analyze = TfidfVectorizer(stop_words=sorted(stop | set(ENGLISH_STOP_WORDS)), ngram_range=(1, 2),
+                              token_pattern=r"(?u)\b[^\W\d_][^\W\d_-]+\b").build_analyzer()
+    terms_of = {d: analyze(d) for d in pd.unique(docs)}   # each distinct comment tokenised once
+    vec = TfidfVectorizer(analyzer=terms_of.__getitem__, min_df=min_df, max_features=3000,
+                          sublinear_tf=True)
     x = vec.fit_transform(docs.to_list())
     k = min(n_themes, x.shape[1])
     nmf = NMF(n_components=k, init="nndsvda", random_state=seed, max_iter=400)
