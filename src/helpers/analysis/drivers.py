@@ -159,7 +159,7 @@ def _auc(y: np.ndarray, score: np.ndarray) -> float:
     n_all = np.bincount(codes, minlength=len(distinct))
     n_pos = np.bincount(codes[pos], minlength=len(distinct))
     average_rank = (np.cumsum(n_all) - n_all) + (n_all + 1) / 2.0
-    return float((float((n_pos * average_rank).sum()) - n1 * (n1 + 1) / 2) / (n1 * n0))
+    return float(((n_pos * average_rank).sum() - n1 * (n1 + 1) / 2) / (n1 * n0))
 
 
 def _predict_distinct(model: Any, x: np.ndarray) -> np.ndarray:
