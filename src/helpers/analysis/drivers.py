@@ -93,15 +93,14 @@ def outcome_models(
     else:
         domain = None
     rows = []
+    items = df[list(drivers)]   # one copy of the predictors and one completeness test for both
+    usable = ~items.isna().any(axis=1).to_numpy() & (design.w > 0) & (True if domain is None else domain)
     for target in TARGETS:
         y = target_flag(df[ltr], target)
-        fit = _design_logit(y, df[list(drivers)], design, domain, (target, ltr, level))
+        fit = _design_logit(y, items, design, domain, (target, ltr, level))
         lo, hi = fit.ci()
-        used = ~np.isnan(y) & ~df[list(drivers)].isna().any(axis=1).to_numpy() & (design.w > 0)
-        if domain is not None:
-            used &= domain
-        xu = df.loc[used, list(drivers)].to_numpy(float)
-        auc = _auc(y[used], fit.predict(xu))
+        used = usable & ~np.isnan(y)
+        auc = _auc(y[used], fit.predict(items[used].to_numpy(float)))
         for j, d in enumerate(drivers, start=1):
             b = float(fit.coef[j])
             rows.append({"target": target, "driver": d, "odds_ratio": np.exp(b),
