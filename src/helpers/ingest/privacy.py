@@ -94,10 +94,10 @@ def start_mask_texts(texts: list[str], workers: int | None = None, context: Mask
     may = may_match(texts)
     workers = _worker_count() if workers is None else workers
     warm = _WARM[0] if workers == _worker_count() else None
-    if warm is None and (workers < 2 or len(texts) < PARALLEL_MASKING or not _can_fork()):
+    if warm is None and (workers < 2 or len(texts) < PARALLEL_MASKING or not can_fork()):
         masked = list(map(masker, texts, may))
         return lambda: masked
-    pool = warm or _forked_pool(workers)
+    pool = warm or forked_pool(workers)
     results = pool.map(masker, texts, may, chunksize=max(500, len(texts) // (workers * 8)))
 
     def finish() -> list[str]:
@@ -117,10 +117,10 @@ def masking_workers() -> Iterator[None]:
     """Fork the masking workers now, while the process is small, for the masking of a large
     export inside the block: a worker forked later keeps a copy of every page its parent
     changes meanwhile (at 1M responses two workers forked after the parse held 1.3 GB)."""
-    if _WARM[0] is not None or _worker_count() < 2 or not _can_fork():
+    if _WARM[0] is not None or _worker_count() < 2 or not can_fork():
         yield
         return
-    pool = _forked_pool(_worker_count())
+    pool = forked_pool(_worker_count())
     _WARM[0] = pool
     try:
         yield
@@ -129,17 +129,23 @@ def masking_workers() -> Iterator[None]:
         pool.shutdown(cancel_futures=True)
 
 
+#: At most this many masking workers; 1 in a process that is itself one of several at work
+#: (a part of a large export cleaned beside others: :mod:`helpers.ingest.parts`).
+MASKING_PROCESSES = 8
+
+
 def _worker_count() -> int:
-    return min(os.cpu_count() or 1, 8)
+    return min(os.cpu_count() or 1, MASKING_PROCESSES)
 
 
-def _can_fork() -> bool:
+def can_fork() -> bool:
     import multiprocessing
 
     return "fork" in multiprocessing.get_all_start_methods()
 
 
-def _forked_pool(workers: int) -> ProcessPoolExecutor:
+def forked_pool(workers: int) -> ProcessPoolExecutor:
+    """A pool of `workers` processes forked now (a fork pool starts them all at once)."""
     import multiprocessing
     import warnings
     from concurrent.futures import ProcessPoolExecutor
