@@ -57,6 +57,21 @@ def test_contact_keys_are_salted(sample_dir):
     assert a[0] == a[1] and a[0] != b[0] and pd.isna(a[2])
 
 
+def test_contact_keys_are_keyed_blake2_of_the_normalised_value() -> None:
+    """The keys are the salted BLAKE2 digest of each value stripped and in lower case, whatever
+    the path that computes them (keys link rows across exports and runs: they must not move)."""
+    import hashlib
+
+    values = ["Anna@X.com", " anna@x.com", "", "  ", None, "Zoë@Straße.de", "b@y.org", "b@y.org", "\tC@z.io\n"]
+    for s in (pd.Series(values, dtype="string"), pd.Series(values, dtype=object), pd.Series(values)):
+        keys = privacy.hash_keys(s, "salt-1")
+        want = [None if v is None or not v.strip() else hashlib.blake2b(
+            v.strip().lower().encode(), key=b"salt-1", digest_size=8).hexdigest() for v in values]
+        assert keys.dtype == "string" and [None if pd.isna(k) else k for k in keys] == want
+    assert privacy.hash_keys(pd.Series([], dtype="string"), "s").empty
+    assert privacy.hash_keys(pd.Series([None, None], dtype="string"), "s").isna().all()
+
+
 def test_failure_writes_nothing(tmp_path, sample_dir):
     from helpers.paths import PROJECT_ROOT
     text = (PROJECT_ROOT / "config" / "survey.yaml").read_text()

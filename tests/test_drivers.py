@@ -442,10 +442,13 @@ def test_fast_auc_equals_scikit_learn_with_ties() -> None:
     assert drivers._auc(y, score) == pytest.approx(roc_auc_score(y, score), abs=1e-12)
 
 
-def test_average_ranks_equal_scipy_rankdata() -> None:
+def test_fast_auc_equals_the_rank_sum_of_scipy_rankdata() -> None:
     from scipy.stats import rankdata
-    score = np.random.default_rng(5).integers(0, 9, 300) / 4
-    np.testing.assert_array_equal(drivers._average_ranks(score), rankdata(score))
+    rng = np.random.default_rng(5)
+    y = rng.integers(0, 2, 300)
+    score = rng.integers(0, 9, 300) / 4 + 0.25 * y
+    n1, n0 = int(y.sum()), int((1 - y).sum())
+    assert drivers._auc(y, score) == (rankdata(score)[y == 1].sum() - n1 * (n1 + 1) / 2) / (n1 * n0)
 
 
 @pytest.mark.parametrize("boosting", [False, True])

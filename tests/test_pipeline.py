@@ -7,6 +7,7 @@ The fixture notebooks in tests/fixtures/pipeline are tiny; only two kernels star
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import json
@@ -38,6 +39,7 @@ def no_execution(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     calls: list[str] = []
     monkeypatch.setattr(kernels, "execute", lambda notebook, output, parameters, name:
                         calls.append(name))
+    monkeypatch.setattr(kernels, "warm", lambda notebook, name: False)
     return calls
 
 
@@ -254,6 +256,51 @@ def test_failing_notebook_fails_the_run_and_skips_dependants(runs: dict) -> None
     assert not CODE_IN_DOM.search(page)
 
 
+def _kernel_processes() -> list[int]:
+    """Live kernels of this process: children whose environment names a notebook."""
+    found = []
+    for d in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            status = Path(f"/proc/{d}/status").read_text()
+            environ = Path(f"/proc/{d}/environ").read_bytes()
+        except OSError:
+            continue
+        if f"\nPPid:\t{os.getpid()}\n" in status and b"CX_NOTEBOOK=" in environ:
+            found.append(int(d))
+    return found
+
+
+@pytest.mark.skipif(not Path("/proc/self/environ").exists(), reason="reads /proc")
+@pytest.mark.parametrize("stop", [RuntimeError, KeyboardInterrupt])
+def test_kernels_started_ahead_are_shut_down_when_a_notebook_fails_or_the_run_is_stopped(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, stop: type[BaseException]) -> None:
+    """01_ok and 02_fail get their kernels as the run starts, 03_dep once 01_ok has finished;
+    02_fail then fails (03_dep is skipped) or Ctrl-C stops the run: no kernel is left."""
+    import papermill
+
+    started: dict[str, object] = {}
+    real_start = kernels.start
+    monkeypatch.setattr(kernels, "start", lambda notebook, name: started.setdefault(
+        name, real_start(notebook, name)))
+
+    def execute(notebook: str, *args: object, **kw: object) -> None:
+        if "02_fail" in notebook:
+            for _ in range(600):
+                if "03_dep" in started:
+                    raise stop("planted")
+                threading.Event().wait(0.1)
+
+    monkeypatch.setattr(papermill, "execute_notebook", execute)
+    fail_params = tmp_path / "params.yaml"
+    fail_params.write_text("notebooks: {}\n", encoding="utf-8")
+    with contextlib.nullcontext() if stop is RuntimeError else pytest.raises(stop):
+        result = pipeline.run(fail_params, out_dir=tmp_path / "reports", pipeline_path=FAIL)
+        assert [n["status"] for n in _manifest(result)["notebooks"]] == ["succeeded", "failed", "skipped"]
+    assert sorted(started) == ["01_ok", "02_fail", "03_dep"]
+    assert not any(km.has_kernel for km in started.values())  # type: ignore[attr-defined]
+    assert _kernel_processes() == []
+
+
 def test_latest_is_not_switched_by_a_failed_run(runs: dict) -> None:
     out = runs["good"].run_dir.parent
     assert os.readlink(out / "latest") == runs["good"].run_id
@@ -315,6 +362,7 @@ def test_a_run_stopped_half_way_is_closed_as_failed(tmp_path: Path,
         raise SystemExit(143)
 
     monkeypatch.setattr(kernels, "execute", stop)
+    monkeypatch.setattr(kernels, "warm", lambda notebook, name: False)
     out = tmp_path / "reports"
     with pytest.raises(SystemExit):
         pipeline.run(PARAMS, out_dir=out, pipeline_path=OK)
@@ -422,3 +470,16 @@ def test_kernel_sockets_go_where_their_path_fits(tmp_path: Path, monkeypatch: py
     folder.rmdir()
     monkeypatch.setattr(Path, "is_dir", lambda self: False)
     assert kernels._socket_folder(deep) is None  # nowhere: TCP
+
+
+def test_expected_durations_follow_the_pace_of_the_run() -> None:
+    """A run going at half the last run's pace expects its other notebooks to take half as long."""
+    from helpers.reporting.manifest import RunManifest, Status, StepRecord
+
+    doc = RunManifest(run_id="r", status=Status.RUNNING, notebooks=[
+        StepRecord(name="a", status=Status.SUCCEEDED, duration_s=10.0),
+        StepRecord(name="b", status=Status.FAILED, duration_s=1.0), StepRecord(name="c")])
+    expected = {"a": 20.0, "b": 20.0, "c": 30.0}
+    assert pipeline.paced(expected, doc) == {"a": 10.0, "b": 10.0, "c": 15.0}
+    doc.notebooks[0].status = Status.RUNNING
+    assert pipeline.paced(expected, doc) == expected

@@ -100,6 +100,23 @@ def test_parallel_masking_equals_serial(corpus: list[str], monkeypatch: pytest.M
     assert privacy.mask_texts(texts, workers=2) == [P.mask_text(t) for t in texts]
 
 
+def test_parallel_masking_ships_its_context_once(corpus: list[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """A programme's context (company names, vocabulary) is pickled once for all the chunks sent
+    to the workers, not once per chunk, and masks there as it does one by one."""
+    ctx = MaskContext.build(keep=["Sleekly"], companies=["Acme Widgets Ltd", "Northwind Traders"])
+    texts = [*corpus[:40], *(f"case {i}: Acme Widgets called, ask Northwind Traders GmbH" for i in range(1000))]
+    pickled: list[int] = []
+
+    def spy(self: pii_extra.CompanyNames) -> dict[str, object]:
+        pickled.append(1)
+        return dict(self.__dict__)
+
+    monkeypatch.setattr(pii_extra.CompanyNames, "__getstate__", spy, raising=False)
+    monkeypatch.setattr(privacy, "PARALLEL_MASKING", 100)
+    assert privacy.mask_texts(texts, workers=2, context=ctx) == [P.mask_text(t, ctx) for t in texts]
+    assert len(pickled) == 1   # 3 chunks of 500 texts or fewer
+
+
 def test_masking_workers_forked_early_mask_as_one_by_one(corpus: list[str],
                                                          monkeypatch: pytest.MonkeyPatch) -> None:
     """A large clean forks its masking workers before the export is read (they would keep a copy

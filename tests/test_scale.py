@@ -262,6 +262,52 @@ def test_a_malformed_row_in_a_part_is_one_line_and_nothing_is_published(tmp_path
     assert after == before   # nothing half-written
 
 
+def test_parts_cleaned_in_parallel_processes_equal_one_at_a_time(tmp_path, monkeypatch) -> None:
+    """Parts (and the side tables in parts) cleaned in forked processes give byte-identical
+    tables and the same log as one part after the other; a part's error crosses back whole."""
+    from helpers.ingest import clean, parts
+
+    if not parts.privacy.can_fork():
+        pytest.skip("the platform cannot fork")
+    raw, files, _ = _parts_and_whole(tmp_path, rows=4000, part_rows=1000)
+    inputs = {"accounts": raw / "accounts.csv", "invitations": raw / "invitations"}  # parts too
+    logs = {}
+    for processes in (1, 2):
+        monkeypatch.setattr(parts, "_processes", lambda files, n=processes: n)
+        logs[processes] = clean.run(raw / "survey_export", out_dir=tmp_path / f"p{processes}",
+                                    inputs=inputs).log
+    one, two = tmp_path / "p1", tmp_path / "p2"
+    written = sorted(p.relative_to(one) for p in one.rglob("*.parquet") if p.is_file())
+    assert len(written) >= 4 + 3 and any("invitations" in str(p) for p in written)
+    for rel in written:
+        assert (one / rel).read_bytes() == (two / rel).read_bytes(), rel
+    assert logs[1] == logs[2]
+    lines = files[2].read_text(encoding="utf-8").splitlines(keepends=True)
+    lines[300] = "R_broken,only,three\n"
+    files[2].write_text("".join(lines), encoding="utf-8")
+    with pytest.raises(DataError) as err:
+        clean.run(raw / "survey_export", out_dir=tmp_path / "p2")
+    assert "part-002.csv" in str(err.value) and "row 301" in str(err.value)
+    assert err.value.row == 301
+
+
+def test_parts_at_once_fit_the_cores_and_the_memory_budget(tmp_path, monkeypatch) -> None:
+    from helpers.ingest import parts
+
+    files = []
+    for k in range(6):
+        files.append(tmp_path / f"part-{k}.csv")
+        files[-1].write_bytes(b"x" * 1_000_000)        # 1 MB: about 5 MB to clean
+    monkeypatch.setattr(parts.os, "cpu_count", lambda: 4)
+    monkeypatch.setenv("CX_MEMORY_BUDGET_GB", "1")
+    assert parts._processes(files) == (4 if parts.privacy.can_fork() else 1)
+    monkeypatch.setenv("CX_MEMORY_BUDGET_GB", "0.012")  # room for two at once
+    assert parts._processes(files) == (2 if parts.privacy.can_fork() else 1)
+    monkeypatch.setenv("CX_MEMORY_BUDGET_GB", "0.001")
+    assert parts._processes(files) == 1
+    assert parts._processes(files[:1]) == 1
+
+
 # --------------------------------------------------------------------- the memory budget
 @pytest.mark.skipif(not (selection.paths.PROCESSED_DIR / "responses.parquet").exists(),
                     reason="run `make test-data` first")

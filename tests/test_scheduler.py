@@ -71,3 +71,25 @@ def test_an_exception_in_a_job_stops_the_run_and_propagates() -> None:
 def test_jobs_waiting_on_each_other_are_refused() -> None:
     with pytest.raises(ValueError, match="wait on each other"):
         run_jobs([Job("a", ("b",)), Job("b", ("a",))], lambda j: Status.SUCCEEDED)
+
+
+def test_expected_starts_follow_slots_and_needs() -> None:
+    from helpers.reporting.scheduler import expected_starts
+    upcoming = [Job("b", ("a",)), Job("c", ("a",)), Job("d", ("b",))]
+    durations = {"a": 30.0, "b": 10.0, "c": 20.0, "d": 5.0}
+    assert expected_starts(upcoming, {"a": 25.0}, durations, 2) == {"b": 5.0, "c": 5.0, "d": 15.0}
+    assert expected_starts(upcoming, {"a": 25.0}, {}, 2) == {"b": 0.0, "c": 0.0, "d": 0.0}
+
+
+def test_on_wait_sees_upcoming_jobs_without_failed_needs_and_sets_the_wait() -> None:
+    seen: list[tuple[list[str], list[str]]] = []
+
+    def on_wait(upcoming: list[Job], running: dict[str, float]) -> float:
+        assert all(s >= 0 for s in running.values())
+        seen.append(([j.name for j in upcoming], sorted(running)))
+        return 0.01  # woken while the job still runs
+
+    run, _, _ = _recorder(fail={"a"}, pause=0.05)
+    run_jobs([Job("a"), Job("b", ("a",)), Job("c")], run, parallel=1, on_wait=on_wait)
+    assert seen[0] == (["b", "c"], ["a"]) and len(seen) > 2
+    assert (["c"], ["a"]) not in seen and seen[-1] == ([], ["c"])  # b: a failed

@@ -62,6 +62,7 @@ def _run(out: Path, data: Path, score: float, monkeypatch: pytest.MonkeyPatch) -
             {"score": {"estimate": score, "ci_low": score - 1, "ci_high": score + 1, "n": 40}}))
 
     monkeypatch.setattr(kernels, "execute", execute)
+    monkeypatch.setattr(kernels, "warm", lambda notebook, name: False)
     params = out.parent / f"params-{data.stem}.yaml"
     params.write_text(f"notebooks:\n  01_ok:\n    data_path: {data}\n", encoding="utf-8")
     result = pipeline.run(params, out_dir=out, pipeline_path=FIX / "pipeline_ok.yaml")

@@ -18,7 +18,12 @@ ARGS = ("data/processed/responses.parquet", "data/processed/survey.yaml", "confi
 
 
 def test_later_loads_map_the_first_derivation(tmp_path, monkeypatch) -> None:
-    plain = selection.load(*ARGS)
+    plain = selection.load(*ARGS)  # derived in Arrow: the frame selection.study makes with pandas
+    rows = catalog.load("responses", ARGS[0])
+    made = selection.study(rows, schema.load(ARGS[1]), config.load_segments(ARGS[2]))
+    pd.testing.assert_frame_equal(plain.included, made.included, check_exact=True)
+    assert (plain.blocks, plain.weighting) == (made.blocks, made.weighting)
+    assert plain.included["weight"].notna().sum() == (plain.included["market"] == "B2C").sum() > 0
     monkeypatch.setenv(contract.STUDY_CACHE_ENV, str(tmp_path))
     first = selection.load(*ARGS)
     assert len(list(tmp_path.glob("study-*.arrow"))) == 1
@@ -26,7 +31,7 @@ def test_later_loads_map_the_first_derivation(tmp_path, monkeypatch) -> None:
     def derive_again(*_a: object) -> None:
         raise AssertionError("derived again")
 
-    monkeypatch.setattr(selection, "_included", derive_again)
+    monkeypatch.setattr(study_cache, "ordered", derive_again)
     again = selection.load(*ARGS, wave=plain.waves[0])
     for found in (first, again):
         pd.testing.assert_frame_equal(found.included, plain.included, check_exact=True)
@@ -113,3 +118,13 @@ def test_every_row_of_a_market_is_a_slice_of_the_mapped_rows(tmp_path, monkeypat
         address = whole["ltr"].to_numpy().__array_interface__["data"][0]
         assert any(lo <= address < hi for lo, hi in _mapped_ranges(every.resolve()))
         assert (~whole["include"]).any() and len(whole) > len(mapped.market(m).rows)
+
+
+def test_responses_with_a_stored_index_keep_their_labels(tmp_path) -> None:
+    rows = catalog.load("responses", ARGS[0]).iloc[::7]  # labels 0, 7, 14, ... stored in the file
+    target = tmp_path / "responses.parquet"
+    rows.to_parquet(target, index=True)
+    found = selection.load(str(target), *ARGS[1:])
+    made = selection.study(rows, schema.load(ARGS[1]), config.load_segments(ARGS[2]))
+    pd.testing.assert_frame_equal(found.included, made.included, check_exact=True)
+    assert found.included.index[:3].tolist() != [0, 1, 2] and found.blocks == made.blocks

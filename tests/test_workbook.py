@@ -172,3 +172,69 @@ def test_a_sheet_written_by_columns_is_byte_for_byte_the_sheet_written_by_rows(m
     read = [{n: z.read(n) for n in z.namelist()} for z in map(zipfile.ZipFile, (by_rows, by_columns))]
     assert read[0] == read[1]
     assert openpyxl.load_workbook(io.BytesIO(by_columns.getvalue())).active["E3"].value == "a<b&c"
+
+
+def test_sheets_made_ahead_give_the_same_workbooks_and_are_redone_when_stale(run: Path) -> None:
+    """Sheets made while the notebooks run (workbook.Ahead) give tables.xlsx and the analyst
+    workbook member for member as written at the end; a table rewritten since, or item labels
+    changed since, is made again."""
+    import zipfile
+
+    def members(path: Path) -> dict[str, bytes]:
+        with zipfile.ZipFile(path) as z:
+            return {n: z.read(n) for n in z.namelist()}
+
+    catalog.save_result(pd.DataFrame({"account_id": ["A1", "A2"], "n": [3, 40], "nps": [10.0, -5.5],
+                                      "tier": ["=cmd", "Gold"]}), "account_nps_ranking", run)
+    catalog.save_result(pd.DataFrame({"driver": ["sales_needs"], "quadrant": ["fix"]}),
+                        "drivers_priority", run)
+    manifest = RunManifest(run_id=run.name, status=Status.SUCCEEDED)
+    books = [run / workbook.FILE, run / workbook.ANALYST_FILE]
+    workbook.write_workbook(run, manifest, currency="EUR")
+    serial = [members(p) for p in books]
+    ahead = workbook.Ahead(workbook.run_min_n(manifest), "EUR")
+    ahead.add(run, sorted(p.stem for p in (run / "tables").glob("*.parquet")))
+    ahead.write_analyst(run)
+    written = books[1].stat().st_mtime_ns
+    assert ahead.analyst_written(run, "EUR") and not ahead.analyst_written(run, "USD")
+    workbook.write_workbook(run, manifest, currency="EUR", ahead=ahead)
+    assert [members(p) for p in books] == serial and books[1].stat().st_mtime_ns == written
+    catalog.save_result(pd.DataFrame({"market": ["B2B"], "driver": ["sales_needs"],
+                                      "label": ["Knew our needs"], "share": [0.46]}),
+                        "drivers_ranked", run)
+    catalog.save_result(pd.DataFrame({"account_id": ["A1"], "n": [50], "nps": [1.0], "tier": ["x"]}),
+                        "account_nps_ranking", run)
+    assert not ahead.analyst_written(run, "EUR")
+    workbook.write_workbook(run, manifest, currency="EUR", ahead=ahead)
+    fresh = [members(p) for p in books]
+    workbook.write_workbook(run, manifest, currency="EUR")
+    assert [members(p) for p in books] == fresh and fresh[0] != serial[0] and fresh[1] != serial[1]
+    cells = [c.value for row in openpyxl.load_workbook(books[0])["drivers_priority"].iter_rows()
+             for c in row]
+    assert "Knew our needs" in cells
+
+
+def test_sheets_made_ahead_in_any_order_are_the_sheets_written_in_place() -> None:
+    """xlsx.prepare_table + Book.add: styles numbered as if each sheet were written in place."""
+    import io
+    import zipfile
+
+    from helpers.reporting import xlsx
+    bold, pct, money = xlsx.Style(bold=True), xlsx.Style("0.0%"), xlsx.Style('"EUR" #,##0')
+    tables = [(("A", bold), ("B", bold)), [([0.1, 0.2], pct), (["x", ("=1", xlsx.Style(quote=True))], None)]], \
+        [(("C", bold),), [([1000, 2000], money)]], [(("D", None),), [([0.5, None], pct)]]
+    in_place, added = io.BytesIO(), io.BytesIO()
+    book = xlsx.Book(in_place)
+    book.sheet("README", [[("Title", bold)]])
+    for i, (head, columns) in enumerate(tables):
+        book.table(f"S{i}", head, columns, widths={1: 9}, frozen_rows=1)
+    book.close()
+    made = {i: xlsx.prepare_table(head, columns, widths={1: 9}, frozen_rows=1)
+            for i, (head, columns) in reversed(list(enumerate(tables)))}
+    book = xlsx.Book(added)
+    book.sheet("README", [[("Title", bold)]])
+    for i in range(len(tables)):
+        book.add(f"S{i}", made[i])
+    book.close()
+    read = [{n: z.read(n) for n in z.namelist()} for z in map(zipfile.ZipFile, (in_place, added))]
+    assert read[0] == read[1] and b' s="4"' in read[0]["xl/worksheets/sheet3.xml"]

@@ -78,11 +78,20 @@ class DataError(ValueError):
         super().__init__(" ".join(text.split()))
 
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickled with its parts (an error raised in a worker process reaches the caller whole)."""
+        return _rebuilt, (type(self), self.message, self.file, self.column, self.row, self.expected)
+
     def moved(self, file: object, rows_before: int) -> DataError:
         """The same error told of the file a part was cut from: `rows_before` responses came
         before the part, so its row r is row r + rows_before of `file`."""
         return type(self)(self.message, file=file, column=self.column, expected=self.expected,
                           row=None if self.row is None else self.row + rows_before)
+
+
+def _rebuilt(cls: type[DataError], message: str, file: object, column: str | None, row: int | None,
+             expected: str | None) -> DataError:
+    return cls(message, file=file, column=column, row=row, expected=expected)
 
 
 class ConfigError(DataError):

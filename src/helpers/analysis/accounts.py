@@ -135,15 +135,15 @@ def dm_coverage(responses: pd.DataFrame, invitations: pd.DataFrame | None = None
                 dm_role: str = "decision_maker") -> pd.DataFrame:
     """Share of accounts with a decision-maker response, over invited and over responding accounts."""
     d = responses[responses["account_id"].notna()]
-    responding = set(d["account_id"])
-    with_dm = set(d.loc[d["role"] == dm_role, "account_id"])
+    responding = pd.Index(d["account_id"].unique())  # distinct ids, compared without a Python set
+    with_dm = pd.Index(d.loc[d["role"] == dm_role, "account_id"].unique())
     rows = [{"base": "responding accounts", "accounts": len(responding),
-             "with_dm": len(with_dm & responding)}]
+             "with_dm": len(with_dm.intersection(responding))}]
     if invitations is not None:
         inv = invitations[invitations["account_id"].notna()]
-        invited = set(inv["account_id"])
+        invited = pd.Index(inv["account_id"].unique())
         rows.insert(0, {"base": "invited accounts", "accounts": len(invited),
-                        "with_dm": len(with_dm & invited)})
+                        "with_dm": len(with_dm.intersection(invited))})
     out = pd.DataFrame(rows)
     out["share"] = out["with_dm"] / out["accounts"].where(out["accounts"] > 0)
     return out
@@ -191,7 +191,7 @@ def revenue_coverage(responses: pd.DataFrame, accounts: pd.DataFrame, by: str | 
     """Share of ARR (and of accounts) whose account has at least one response, overall or by `by`."""
     require_columns(accounts, ["account_id", "arr"], "accounts")
     acc = accounts.copy()
-    acc["responded"] = acc["account_id"].isin(set(responses["account_id"].dropna()))
+    acc["responded"] = pd.Index(responses["account_id"].dropna().unique()).get_indexer(acc["account_id"]) >= 0
     acc["arr_responded"] = acc["arr"].where(acc["responded"], 0.0)
     keys = [by] if by else []
     g = acc.groupby(keys, sort=True) if keys else acc.assign(_all="all").groupby("_all")
@@ -233,7 +233,8 @@ def account_archetypes(responses: pd.DataFrame, invitations: pd.DataFrame | None
     acc = account_frame(responses, role_order)
     if invitations is not None:
         invited = invitations.loc[invitations["account_id"].notna(), "account_id"].unique()
-        silent = pd.DataFrame({"account_id": sorted(set(invited) - set(acc["account_id"]))})
+        silent = pd.DataFrame({"account_id": sorted(pd.Index(invited).difference(acc["account_id"].unique(),
+                                                                           sort=False).tolist())})
         acc = pd.concat([acc, silent.assign(n_responses=0)], ignore_index=True)
     n = acc["n_responses"].fillna(0)
     pro, det = acc["n_promoters"].fillna(0), acc["n_detractors"].fillna(0)

@@ -93,15 +93,14 @@ def outcome_models(
     else:
         domain = None
     rows = []
+    items = df[list(drivers)]   # one copy of the predictors and one completeness test for both
+    usable = ~items.isna().any(axis=1).to_numpy() & (design.w > 0) & (True if domain is None else domain)
     for target in TARGETS:
         y = target_flag(df[ltr], target)
-        fit = _design_logit(y, df[list(drivers)], design, domain, (target, ltr, level))
+        fit = _design_logit(y, items, design, domain, (target, ltr, level))
         lo, hi = fit.ci()
-        used = ~np.isnan(y) & ~df[list(drivers)].isna().any(axis=1).to_numpy() & (design.w > 0)
-        if domain is not None:
-            used &= domain
-        xu = df.loc[used, list(drivers)].to_numpy(float)
-        auc = _auc(y[used], fit.predict(xu))
+        used = usable & ~np.isnan(y)
+        auc = _auc(y[used], fit.predict(items[used].to_numpy(float)))
         for j, d in enumerate(drivers, start=1):
             b = float(fit.coef[j])
             rows.append({"target": target, "driver": d, "odds_ratio": np.exp(b),
@@ -144,23 +143,22 @@ def odds_ratio_table(models: pd.DataFrame, digits: int = 2) -> pd.DataFrame:
     return wide.sort_values("promoter / detractor gap", key=np.abs, ascending=False)
 
 
-def _average_ranks(score: np.ndarray) -> np.ndarray:
-    """Ranks 1..n of `score`, ties given their average rank (scipy's ``rankdata``)."""
-    order = np.argsort(score, kind="mergesort")
-    s = score[order]
-    first = np.r_[True, s[1:] != s[:-1]]
-    starts = np.flatnonzero(first)
-    ends = np.r_[starts[1:], len(s)]
-    ranks = np.empty(len(s))
-    ranks[order] = ((starts + ends + 1) / 2.0)[np.cumsum(first) - 1]
-    return ranks
-
-
 def _auc(y: np.ndarray, score: np.ndarray) -> float:
-    """ROC AUC as the Mann-Whitney statistic (ties averaged), without scikit-learn's per-call checks."""
-    pos = y == 1
+    """ROC AUC as the Mann-Whitney statistic (ties averaged), without scikit-learn's per-call checks.
+
+    Scores repeat (ratings do): the positives' rank sum is counted per distinct score (a hash
+    and two bincounts, no sort of the rows); every term is a multiple of 1/2, so the sum is exact.
+    """
+    pos = np.asarray(y) == 1
     n1, n0 = int(pos.sum()), int((~pos).sum())
-    return float((_average_ranks(score)[pos].sum() - n1 * (n1 + 1) / 2) / (n1 * n0))
+    codes, distinct = pd.factorize(np.asarray(score))
+    rank = np.empty(len(distinct), np.int64)
+    rank[np.argsort(distinct, kind="mergesort")] = np.arange(len(distinct))
+    codes = rank[codes]
+    n_all = np.bincount(codes, minlength=len(distinct))
+    n_pos = np.bincount(codes[pos], minlength=len(distinct))
+    average_rank = (np.cumsum(n_all) - n_all) + (n_all + 1) / 2.0
+    return float(((n_pos * average_rank).sum() - n1 * (n1 + 1) / 2) / (n1 * n0))
 
 
 def _predict_distinct(model: Any, x: np.ndarray) -> np.ndarray:
@@ -260,15 +258,38 @@ def nonlinear_check(
     `sample`: with more rows than this, both models are compared on a stratified subsample of
     that size (selection.subsample: by wave, whole clusters); ``sample_note`` says so.
     """
+    return nonlinear_checks(df, drivers, (target,), ltr=ltr, cluster=cluster, cv=cv,
+                            sample=sample)[target]
+
+
+@single_thread
+def nonlinear_checks(
+    df: pd.DataFrame,
+    drivers: Sequence[str],
+    targets: Sequence[str] = ("promoter", "detractor"),
+    *,
+    ltr: str = "ltr",
+    cluster: str | None = None,
+    cv: CrossValidation = DEFAULT_CV,
+    sample: int | None = None,
+) -> dict[str, NonlinearCheck]:
+    """:func:`nonlinear_check` of each of `targets`, all on the one subsample each would draw."""
     used = [c for c in dict.fromkeys([ltr, *drivers, "wave", *([cluster] if cluster else [])])
             if c in df.columns]   # the modelled columns only: subsampling copies the kept rows
     fit = subsample(df[used], sample or len(df), strata=("wave",), cluster=cluster, seed=cv.seed)
     x, y_ltr, _, codes = model_frame(fit.rows, drivers, ltr, cluster, None)
-    y = target_flag(y_ltr, target).astype(int)
+    return {t: _nonlinear_target(x, target_flag(y_ltr, t).astype(int), codes, drivers,
+                                 (t, ltr, cluster is not None, cv, fit.note())) for t in targets}
+
+
+def _nonlinear_target(x: np.ndarray, y: np.ndarray, codes: np.ndarray, drivers: Sequence[str],
+                      how: tuple[str, str, bool, CrossValidation, str]) -> NonlinearCheck:
+    """One target's check on the model frame: `how` is (target, ltr column, grouped, cv, note)."""
+    target, ltr, grouped, cv, note = how
     if min(y.sum(), len(y) - y.sum()) < cv.folds * 2:
         raise ThinData(f"too few {target}s or others for {cv.folds}-fold cross-validation",
                        column=ltr, expected=f"at least {cv.folds * 2} of each")
-    splits, k = _cv_splits(x, y, codes, cluster is not None, cv.folds, cv.seed)
+    splits, k = _cv_splits(x, y, codes, grouped, cv.folds, cv.seed)
     aucs, perm = _cv_scores(x, y, splits, len(drivers), cv.n_repeats, cv.seed)
     imp = _importance_views(drivers, perm, cv.min_share_gap)
     dis = imp[imp["verdict"] != "agree"].copy()
@@ -276,7 +297,7 @@ def nonlinear_check(
                    f"importance (rank {r.rank_boosting}) vs {100 * r.share_logistic:.0f}% of the "
                    f"logistic model's (rank {r.rank_logistic})" for r in dis.itertuples()]
     return NonlinearCheck(target, _auc_table(aucs, len(y), k, cv.level),
-                          imp.sort_values("rank_boosting"), dis, fit.note())
+                          imp.sort_values("rank_boosting"), dis, note)
 
 
 def _cv_splits(x: np.ndarray, y: np.ndarray, codes: np.ndarray, grouped: bool, folds: int,

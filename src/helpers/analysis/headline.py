@@ -14,7 +14,7 @@ from collections.abc import Iterable
 import numpy as np
 import pandas as pd
 
-from helpers.analysis.segments import aggregate_rows, result_row
+from helpers.analysis.segments import aggregate_rows, result_row, wave_rows
 from helpers.analysis.selection import Study
 from helpers.errors import ThinData
 from helpers.measures import Measure, Statistic, metric_key
@@ -108,16 +108,20 @@ def headline_metrics(head: pd.DataFrame, changes: pd.DataFrame | None = None) ->
 
 # --------------------------------------------------------------------------- changes
 def change_of(data: Study, market: str, rows: pd.DataFrame, values: np.ndarray,
-            waves: tuple[str, str]) -> tuple[compare.DiffResult, str]:
+            waves: tuple[str, str], designs: dict[str, Design] | None = None
+            ) -> tuple[compare.DiffResult, str]:
     """Change of per-response `values` between two waves of `market` as the reports measure
     it: paired on the units answering in both (B2B accounts), else the contrast of the two
-    waves' domains of the market's design (B2C: waves as strata, calibration-aware)."""
+    waves' domains of the market's design (B2C: waves as strata, calibration-aware). `designs`:
+    the designs of these `rows` built so far, by market (built once for every statistic)."""
     d = rows.assign(_value=values, wave=rows["wave"].astype(str))
     rule = data.rule(market)
     if rule.paired:
         return (compare.compare_paired(d, "_value", compare.Panel(rule.unit, "wave", waves),
                                        metric="mean"), "paired (same accounts in both waves)")
-    table = estimators.survey_by(d, "_value", "wave", design=data.design(market, d), covmat=True)
+    designs = {} if designs is None else designs
+    design = designs[market] = designs[market] if market in designs else data.design(market, d)
+    table = estimators.survey_by(d, "_value", "wave", design=design, covmat=True)
     pos = {str(w): i for i, w in enumerate(table["wave"])}
     if waves[0] not in pos or waves[1] not in pos:
         raise ThinData("no answers in one of the waves", column="wave")
@@ -128,14 +132,15 @@ def change_of(data: Study, market: str, rows: pd.DataFrame, values: np.ndarray,
 def _other_changes(data: Study, waves: tuple[str, str]) -> list[dict]:
     """Changes of every statistic but NPS, per market (see :func:`headline_changes`)."""
     out: list[dict] = []
+    designs: dict[str, Design] = {}
     for market in data.markets:
-        sel = data.market(market, list(waves)).rows
+        sel = wave_rows(data, market, waves)
         for m in data.schema.measures:
             if m.key not in sel or sel[m.key].isna().all():
                 continue
             for s in (s for s in m.statistics if s.kind != "nps"):
                 try:
-                    r, test = change_of(data, market, sel, m.values(sel[m.key], s), waves)
+                    r, test = change_of(data, market, sel, m.values(sel[m.key], s), waves, designs)
                 except ThinData:
                     continue
                 out.append({"market": market, "metric": s.key, "wave_from": waves[0],

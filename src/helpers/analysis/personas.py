@@ -134,9 +134,10 @@ def _find_personas(df: pd.DataFrame, items: list[str], cluster: str | None,
     seed = int(o.seeds[0]) if len(o.seeds) else 0
     fit = subsample(df[ok], o.sample or len(z), strata=("wave",), cluster=cluster, seed=seed)
     zf = z[fit.positions] if fit.sampled else z
-    selection = _choose_k(zf, o, seed)
+    selection, fitted = _choose_k(zf, o, seed)
     k = int(selection.loc[selection["chosen"], "k"].iloc[0])
-    runs = {int(s): KMeans(k, n_init=4, random_state=int(s)).fit(zf) for s in o.seeds}
+    runs = {int(s): fitted[k] if int(s) == seed and k in fitted else
+            KMeans(k, n_init=4, random_state=int(s)).fit(zf) for s in o.seeds}
     stability = pd.DataFrame(
         [{"seed_a": a, "seed_b": b, "ari": adjusted_rand_score(runs[a].labels_, runs[b].labels_)}
          for a, b in combinations(runs, 2)])
@@ -159,28 +160,29 @@ def _find_personas(df: pd.DataFrame, items: list[str], cluster: str | None,
                     labels=labels, profile=profile, table=table, sample_note=note)
 
 
-def _choose_k(z: np.ndarray, o: PersonaOptions, seed: int) -> pd.DataFrame:
+def _choose_k(z: np.ndarray, o: PersonaOptions, seed: int) -> tuple[pd.DataFrame, dict[int, Any]]:
     """k and its criterion for each candidate k (mean silhouette of KMeans, or GMM BIC), with
-    ``chosen`` marking the best (highest silhouette, lowest BIC)."""
+    ``chosen`` marking the best (highest silhouette, lowest BIC); and the KMeans fitted with
+    `seed` per k (silhouette), the very fit of that seed at the chosen k."""
     from sklearn.cluster import KMeans
     from sklearn.metrics import silhouette_score
     from sklearn.mixture import GaussianMixture
 
-    rows = []
+    rows, fitted = [], {}
     criterion = o.criterion
     if criterion == "silhouette":
         picked, dist = _silhouette_distances(z, o.silhouette_sample, seed)
     for k in range(o.k_min, o.k_max + 1):
         if criterion == "silhouette":
-            lab = KMeans(k, n_init=4, random_state=seed).fit_predict(z)
-            val = silhouette_score(dist, lab[picked], metric="precomputed")
+            fitted[k] = KMeans(k, n_init=4, random_state=seed).fit(z)
+            val = silhouette_score(dist, fitted[k].labels_[picked], metric="precomputed")
         else:
             val = GaussianMixture(k, random_state=seed, n_init=2).fit(z).bic(z)
         rows.append({"k": k, criterion: float(val)})
     selection = pd.DataFrame(rows)
     best = selection[criterion].idxmax() if criterion == "silhouette" else selection[criterion].idxmin()
     selection["chosen"] = selection.index == best
-    return selection
+    return selection, fitted
 
 
 def _silhouette_distances(z: np.ndarray, sample: int, seed: int) -> tuple[np.ndarray, np.ndarray]:

@@ -256,8 +256,7 @@ def aggregate_rows(data: Study, market: str, waves: Sequence[str] | None = None)
     only the columns the tables use, projected out of core (B2C raking weights computed on all
     of them exactly as :func:`helpers.analysis.selection.study` does)."""
     if data.full is None:
-        rows = data.market(market).rows
-        return rows if waves is None else rows[rows["wave"].astype(str).isin(list(waves))]
+        return data.market(market).rows if waves is None else wave_rows(data, market, waves)
     weighted = data.rule(market).weights is not None
     measures = [m.key for m in data.schema.measures]
     margins = list(data.settings.b2c_margins) if weighted else []
@@ -267,6 +266,17 @@ def aggregate_rows(data: Study, market: str, waves: Sequence[str] | None = None)
     if weighted and len(rows):
         rows[data.rule(market).weights], _ = b2c_weighting(rows, data.settings)
     return rows
+
+
+def wave_rows(data: Study, market: str, waves: Sequence[str]) -> pd.DataFrame:
+    """The study's included rows of `market` in `waves` with only the columns the aggregate
+    tables read (the wave, the measures, the segment fields and the columns of the market's
+    design, in the study's order): selecting the waves copies these, not every column."""
+    rule, rows = data.rule(market), data.market(market).rows
+    wanted = {"wave", *(m.key for m in data.schema.measures), *data.schema.segment_fields(market),
+              *(data.raking_margins() or {}), rule.cluster, rule.weights, rule.strata, rule.unit}
+    rows = rows[[c for c in rows.columns if c in wanted or str(c).startswith("repw_")]]
+    return rows[rows["wave"].astype(str).isin(list(waves))]
 
 
 def market_segments(data: Study, *, min_n: int = 10, max_halfwidth: float = 30.0) -> pd.DataFrame:

@@ -385,11 +385,16 @@ def _included(every: pd.DataFrame, sch: Schema, cfg: SegmentsConfig) -> study_ca
     b2c = resp["market"] == "B2C"
     note = "no B2C responses"
     if b2c.any():
-        resp.loc[b2c, "weight"], note = (_vendor_weights(resp[b2c], sch) if sch.design
-                                         and "vendor_weight" in resp else
-                                         _b2c_weights_or_none(resp[b2c], cfg))
-        resp.loc[b2c, "contact_unit"] = _contact_unit(resp[b2c])
+        resp.loc[b2c, "weight"], unit, note = _b2c_columns(resp[b2c], sch, cfg)
+        resp.loc[b2c, "contact_unit"] = unit
     return resp, blocks, note
+
+
+def _b2c_columns(b2c: pd.DataFrame, sch: Schema, cfg: SegmentsConfig) -> tuple[pd.Series, pd.Series, str]:
+    """The weights, contact units and weighting note of the included B2C rows."""
+    weight, note = (_vendor_weights(b2c, sch) if sch.design and "vendor_weight" in b2c
+                    else _b2c_weights_or_none(b2c, cfg))
+    return weight, _contact_unit(b2c), note
 
 
 def _assemble(found: study_cache.Derived, every: pd.DataFrame | None, sch: Schema, cfg: SegmentsConfig,
@@ -411,14 +416,8 @@ def _by_market(every: pd.DataFrame, excluded: bool = False) -> study_cache.Block
     """Included rows (`excluded`: every row) ordered by market (file order kept within a market)
     and each market's position range: a market's rows are then a slice, never a copy."""
     market = every["market"].to_numpy(dtype=object, na_value=None)
-    rank = np.full(len(every), len(MARKETS), np.int8)
-    for i, m in enumerate(MARKETS):
-        rank[market == m] = i
-    keep = np.flatnonzero(every["include"].astype(bool).to_numpy() | excluded)
-    order = keep[np.argsort(rank[keep], kind="stable")]
-    counts = np.bincount(rank[order], minlength=len(MARKETS) + 1)
-    ends = np.cumsum(counts)
-    blocks = {m: (int(ends[i] - counts[i]), int(ends[i])) for i, m in enumerate(MARKETS)}
+    order, blocks = study_cache.market_order(market, every["include"].astype(bool).to_numpy() | excluded,
+                                             MARKETS)
     return every.take(order), blocks
 
 
@@ -446,10 +445,11 @@ def load(responses_path: str, schema_path: str, segments_config: str, *, wave: s
     sch, cfg = schema_mod.load(schema_path), config.load_segments(segments_config)
 
     def derive() -> study_cache.Deriving:
-        every = catalog.load("responses", path=responses_path)
-        require_columns(every, ["include", "wave", sch.headline, "market"], "responses")
-        every = every.assign(market=every["market"].astype("string"))
-        return _included(every, sch, cfg), lambda: _by_market(every, excluded=True)
+        every, index = study_cache.responses_table(responses_path)
+        require_columns(every.schema.empty_table().to_pandas(), ["include", "wave", sch.headline, "market"],
+                        "responses")
+        fields = ["wave", *cfg.b2c_margins, "contact_key", "response_id", "vendor_weight"]
+        return study_cache.ordered(every, index, MARKETS, fields, lambda b2c: _b2c_columns(b2c, sch, cfg))
 
     rows = study_cache.derived(responses_path, schema_path, segments_config, derive)
     return dataclasses.replace(_assemble(rows, None, sch, cfg, tables, wave), source=responses_path)

@@ -7,7 +7,9 @@ Only inside a run: the runner names its private kernel folder (mode 0700, remove
 ends) in ``$CX_STUDY_CACHE`` (:data:`helpers.contract.STUDY_CACHE_ENV`); without it every call
 derives afresh. A file is keyed by the responses file (path, size, modification time), the
 schema and settings files' bytes and the code of the ``helpers`` package, so a change of any of
-them is a different file; the first notebook derives it under a lock while the others wait.
+them is a different file; the first notebook derives it under a lock while the others wait,
+in Arrow (:func:`ordered`: read, ordered by market and given its B2C columns without a pandas
+copy of the rows), and orders every row for :func:`every_row` after releasing that lock.
 
 The frames read from the file are views of the mapped pages, not copies (:func:`_read`): numbers
 and dates are stored without a validity bitmap (a missing number is NaN, a missing date NaT, as
@@ -23,17 +25,21 @@ import functools
 import hashlib
 import json
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from helpers import catalog, contract, paths
 
 Derived = tuple[pd.DataFrame, dict[str, tuple[int, int]], str]
 Blocks = tuple[pd.DataFrame, dict[str, tuple[int, int]]]  # rows ordered by market, their ranges
-Deriving = tuple[Derived, Callable[[], Blocks]]  # the study, and how to order every row by market
+TableBlocks = tuple[Any, dict[str, tuple[int, int]]]  # the same as an Arrow table
+Deriving = tuple[tuple[Any, dict[str, tuple[int, int]], str], Callable[[], TableBlocks]]
+Order = Callable[[Any, Any], tuple[Any, dict[str, tuple[int, int]]]]  # market, kept -> positions, ranges
 
 
 @functools.cache
@@ -76,13 +82,26 @@ def _write(path: Path, derived: Derived) -> None:
     import pyarrow as pa
 
     rows, blocks, note = derived
-    table = _without_validity(pa.Table.from_pandas(rows, preserve_index=True))
+    _write_table(path, pa.Table.from_pandas(rows, preserve_index=True), blocks, note)
+
+
+def _write_table(path: Path, table: Any, blocks: dict[str, tuple[int, int]], note: str) -> None:
+    """`table` (Arrow, with its pandas metadata), `blocks` and `note` as an Arrow IPC file,
+    written under a temporary name and renamed (a reader never sees half a file)."""
+    import pyarrow as pa
+
+    table = _without_validity(table)
     meta = {**(table.schema.metadata or {}), b"cx": json.dumps({"blocks": blocks, "note": note}).encode()}
     table = table.replace_schema_metadata(meta)
     tmp = path.with_suffix(".tmp")
     with pa.OSFile(str(tmp), "wb") as sink, pa.ipc.new_file(sink, table.schema) as writer:
         writer.write_table(table)
     os.replace(tmp, path)
+
+
+def _frame(table: Any) -> pd.DataFrame:
+    """The pandas frame of a table written by :func:`_write_table` (as :func:`_read` maps it)."""
+    return _without_validity(table).to_pandas(split_blocks=True)
 
 
 def _read(path: Path) -> Derived:
@@ -139,21 +158,118 @@ def derived(responses_path: str, schema_path: str, segments_config: str,
     run's cache when a notebook before derived them (see the module).
 
     `derive` also returns how to order every row (excluded ones too) by market; inside a run
-    that frame is written beside the study for :func:`every_row` while the rows are in memory.
+    that table is written beside the study for :func:`every_row` once the study is written and
+    its lock released (the notebooks waiting for the study go on meanwhile).
     """
     folder = _folder()
     if folder is None:
-        return derive()[0]
+        rows, blocks, note = derive()[0]
+        return _frame(rows), blocks, note
     path = folder / f"study-{key(responses_path, schema_path, segments_config)}.arrow"
+    every = None
     with _locked(path.with_suffix(".lock")):
         if not path.is_file():
             found, every = derive()
-            _write(path, found)
+            _write_table(path, *found)
             del found  # the included rows go before every row is ordered
-            _every_file(folder, responses_path, every)
-            del every
-            _release_freed_memory()
-        return _read(path)  # the mapped pages, shared with the later notebooks: no private copy
+    if every is not None:
+        _every_file(folder, responses_path, every)
+        del every
+        _release_freed_memory()
+    return _read(path)  # the mapped pages, shared with the later notebooks: no private copy
+
+
+def market_order(market: np.ndarray, kept: np.ndarray, markets: Sequence[str]
+                 ) -> tuple[np.ndarray, dict[str, tuple[int, int]]]:
+    """Positions of the `kept` rows ordered by market (`markets` in order, then any other; file
+    order kept within a market) and each market's position range in that order."""
+    rank = np.full(len(market), len(markets), np.int8)
+    for i, m in enumerate(markets):
+        rank[market == m] = i
+    keep = np.flatnonzero(kept)
+    order = keep[np.argsort(rank[keep], kind="stable")]
+    counts = np.bincount(rank[order], minlength=len(markets) + 1)
+    ends = np.cumsum(counts)
+    return order, {m: (int(ends[i] - counts[i]), int(ends[i])) for i, m in enumerate(markets)}
+
+
+def responses_table(responses_path: str) -> tuple[Any, pd.Index]:
+    """The cleaned responses as an Arrow table and their row labels (those of
+    :func:`helpers.catalog.load`): a parquet file written without an index is read by Arrow
+    alone, anything else through pandas."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    target = paths.resolve(responses_path)
+    if target.suffix == ".parquet" and target.exists():
+        table = pq.read_table(target)
+        if not (table.schema.pandas_metadata or {}).get("index_columns"):
+            return table, pd.RangeIndex(table.num_rows)
+        del table
+    frame = catalog.load("responses", path=responses_path)
+    return pa.Table.from_pandas(frame, preserve_index=False), frame.index
+
+
+#: B2C rows -> their weight, contact unit and the weighting note (:mod:`selection`).
+B2CColumns = Callable[[pd.DataFrame], tuple[pd.Series, pd.Series, str]]
+
+
+def ordered(table: Any, index: pd.Index, markets: Sequence[str], b2c_fields: Sequence[str],
+            b2c: B2CColumns) -> Deriving:
+    """The study of responses read by :func:`responses_table`, in Arrow (no pandas copy of the
+    rows): the included rows ordered by market with the B2C ``weight`` and ``contact_unit``
+    (`b2c` on the B2C rows' `b2c_fields`), their blocks and the weighting note; and how to
+    order every row by market. The tables read back as the frames
+    ``selection.study`` makes with pandas."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    table = table.set_column(table.schema.get_field_index("market"), "market",
+                             pc.cast(table.column("market"), pa.large_string()))
+    market = table.column("market").to_numpy(zero_copy_only=False)
+    kept = table.column("include").to_numpy(zero_copy_only=False).astype(bool)
+    order, blocks = market_order(market, kept, markets)
+    extra, note = {}, "no B2C responses"
+    start, stop = blocks.get("B2C", (0, 0))
+    with ThreadPoolExecutor(1) as pool:
+        taken = pool.submit(table.take, order)  # Arrow frees the GIL: the B2C columns meanwhile
+        if stop > start:
+            fields = [f for f in dict.fromkeys(b2c_fields) if f in table.column_names]
+            b2c_rows = table.select(fields).take(order[start:stop]).to_pandas()
+            b2c_rows.index = index[order[start:stop]]
+            weight, unit, note = b2c(b2c_rows)
+            values = np.full(len(order), np.nan)
+            values[start:stop] = weight.to_numpy(dtype=float)
+            gap = (pa.nulls(start, pa.large_string()), pa.nulls(len(order) - stop, pa.large_string()))
+            extra = {"weight": (values, pd.Series(dtype=float)),
+                     "contact_unit": (pa.concat_arrays([gap[0], pa.array(unit, pa.large_string()), gap[1]]),
+                                      pd.Series(dtype="string"))}
+        rows = taken.result()
+    found = (_with_pandas_schema(rows, index[order], extra), blocks, note)
+
+    def every() -> TableBlocks:
+        positions, ranges = market_order(market, np.ones(len(market), bool), markets)
+        return _with_pandas_schema(table.take(positions), index[positions], {}), ranges
+
+    return found, every
+
+
+def _with_pandas_schema(rows: Any, index: pd.Index, extra: dict[str, tuple[Any, pd.Series]]) -> Any:
+    """`rows` with the `extra` columns (values, an empty series of their pandas dtype) and
+    `index` stored as ``pandas.Table.from_pandas(frame, preserve_index=True)`` stores the frame
+    they make (the same types and pandas metadata, so they read back as that frame)."""
+    import pyarrow as pa
+
+    head = rows.slice(0, 0).to_pandas().assign(market=lambda f: f["market"].astype("string"))
+    for name, (_, dtype) in extra.items():
+        head[name] = dtype
+    head.index = index[:0]
+    schema = pa.Schema.from_pandas(head, preserve_index=True)
+    columns = {**{n: rows.column(n) for n in rows.column_names},
+               **{n: v for n, (v, _) in extra.items()}, schema.names[-1]: pa.array(index)}
+    arrays = [pa.array(c) if isinstance(c, np.ndarray) else c for c in (columns[f.name] for f in schema)]
+    return pa.Table.from_arrays([a.cast(f.type) if a.type != f.type else a
+                                 for a, f in zip(arrays, schema, strict=True)], schema=schema)
 
 
 def _release_freed_memory() -> None:
@@ -180,7 +296,7 @@ def _every_file(folder: Path, responses_path: str, every: Callable[[], Blocks]) 
     with _locked(path.with_suffix(".lock")):
         if not path.is_file():
             rows, blocks = every()
-            _write(path, (rows, blocks, ""))
+            _write_table(path, rows, blocks, "")
 
 
 def every_row(responses_path: str | None, market: str | None) -> pd.DataFrame | None:

@@ -274,17 +274,21 @@ def themes(
     from helpers.ingest.pii_text import strip_placeholders  # masking only here: tone needs none
     from helpers.ingest.privacy import mask_pii, programme_context
 
-    vocabulary = programme_context(list(pd.unique(chosen)))   # the programme's words are no names
-    docs = mask_pii(chosen, vocabulary).astype(str).map(strip_placeholders)  # themes of masked text
+    codes, distinct = pd.factorize(chosen)   # comments repeat: each distinct text masked once
+    vocabulary = programme_context(list(distinct))   # the programme's words are no names
+    masked = mask_pii(pd.Series(distinct), vocabulary).astype(str).map(strip_placeholders)
+    docs = pd.Series(masked.to_numpy(object)[codes], index=chosen.index)  # themes of masked text
     if len(docs) < max(n_themes * 2, min_df):
         raise ThinData(f"{len(docs)} non-blank comments for {n_themes} themes",
                         column=str(s.name or "comment"), expected=f"at least {n_themes * 2}")
     found = languages(docs).value_counts()
     stop = set(STOP_WORDS["en"]).union(*(STOP_WORDS[c] for c in found.index if c in STOP_WORDS))
     from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
-    vec = TfidfVectorizer(stop_words=sorted(stop | set(ENGLISH_STOP_WORDS)), ngram_range=(1, 2),
-                          min_df=min_df, max_features=3000, sublinear_tf=True,
-                          token_pattern=r"(?u)\b[^\W\d_][^\W\d_-]+\b")
+    analyze = TfidfVectorizer(stop_words=sorted(stop | set(ENGLISH_STOP_WORDS)), ngram_range=(1, 2),
+                              token_pattern=r"(?u)\b[^\W\d_][^\W\d_-]+\b").build_analyzer()
+    terms_of = {d: analyze(d) for d in pd.unique(docs)}   # each distinct comment tokenised once
+    vec = TfidfVectorizer(analyzer=terms_of.__getitem__, min_df=min_df, max_features=3000,
+                          sublinear_tf=True)
     x = vec.fit_transform(docs.to_list())
     k = min(n_themes, x.shape[1])
     nmf = NMF(n_components=k, init="nndsvda", random_state=seed, max_iter=400)
@@ -378,7 +382,7 @@ def example_quotes(
     from helpers.ingest.privacy import mask_pii, programme_context
 
     grp = pd.Series(group).astype("string")
-    vocabulary = programme_context(list(pd.unique(comments.dropna().astype(str))))
+    vocabulary = programme_context([str(c) for c in pd.unique(comments.dropna())])
     rows = []
     for theme in th.terms["theme"]:
         wts = th.weights[theme]

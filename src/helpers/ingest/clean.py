@@ -433,9 +433,9 @@ def publish(result: CleanResult, out_dir: str | os.PathLike[str] = "data/process
     out = catalog.refuse_raw(out_dir)
     with catalog.writer_lock():
         with catalog.staged_folder(out) as stage:
-            catalog.atomic_write_table(result.responses, stage / "responses.parquet")
-            for name, df in result.side_tables.items():
-                catalog.atomic_write_table(df, stage / registry.INPUTS[name].file)
+            _write_tables({stage / "responses.parquet": result.responses,
+                           **{stage / registry.INPUTS[name].file: df
+                              for name, df in result.side_tables.items()}})
             if result.schema is not None:
                 catalog.atomic_write_bytes(stage / "survey.yaml",
                                            paths.resolve(result.schema.source).read_bytes())
@@ -444,6 +444,18 @@ def publish(result: CleanResult, out_dir: str | os.PathLike[str] = "data/process
             if name not in result.side_tables:
                 (out / inp.file).unlink(missing_ok=True)
     return out
+
+
+def _write_tables(tables: Mapping[Path, pd.DataFrame], threads: int = 2) -> None:
+    """Write each table to its file, two at a time (Arrow encodes and compresses a table
+    without holding the GIL: the side tables are written while the responses are); the first
+    error is raised once every write has ended."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(min(threads, max(len(tables), 1))) as pool:
+        writes = [pool.submit(catalog.atomic_write_table, df, target) for target, df in tables.items()]
+    for w in writes:
+        w.result()
 
 
 # --------------------------------------------------------------------------------------------

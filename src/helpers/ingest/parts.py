@@ -21,10 +21,10 @@ import dataclasses
 import itertools
 import os
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -32,13 +32,14 @@ import pyarrow.parquet as pq
 
 from helpers import catalog, config, paths
 from helpers.errors import DataError
-from helpers.ingest import clean, provenance, quality, readers, side_tables
+from helpers.ingest import clean, privacy, provenance, quality, readers, side_tables
 from helpers.ingest import schema as schema_mod
 from helpers.ingest.pii_text import PLACEHOLDER
 from helpers.ingest.privacy import load_salt
 from helpers.ingest.schema import Schema
 from helpers.inputs import INPUTS, Input
 
+T = TypeVar("T")
 PART_SUFFIXES = (".csv", ".tsv", ".txt", ".parquet")
 #: DuckDB's memory for the cross-part rules (it spills to disk beyond it).
 DUCKDB_MEMORY_GB = 4.0
@@ -139,6 +140,15 @@ class _Tally:
     include: list[np.ndarray] = field(default_factory=list)
     masked: int = 0
 
+    def add(self, other: _Tally) -> None:
+        """Count `other` (a part's tally) in."""
+        for f, n in other.rules.items():
+            self.rules[f] += n
+        self.funnel = [a + b for a, b in zip(self.funnel, other.funnel, strict=True)]
+        self.ltr += other.ltr
+        self.include += other.include
+        self.masked += other.masked
+
 
 def run_parts(raw_path: str | os.PathLike[str],
               schema_path: str | os.PathLike[str] = schema_mod.DEFAULT_SCHEMA,
@@ -203,10 +213,10 @@ def _clean_each(files: list[Path], sch: Schema, salt: str, stage: Path, options:
     resp_dir = stage / "responses.parquet"
     comp_dir = stage / INPUTS["competitor_ratings"].file
     resp_dir.mkdir()
-    logs, accounts = [], []
-    for k, f in enumerate(files):
+
+    def clean_part(k: int) -> tuple[dict[str, Any], pd.DataFrame | None]:
         try:
-            survey = readers.read_survey(f, format=options.format, encoding=options.encoding)
+            survey = readers.read_survey(files[k], format=options.format, encoding=options.encoding)
             res = clean.clean_responses(survey, sch, salt, options.speeder_fraction,
                                         keep_finished=True, companies=companies)
         except DataError as exc:
@@ -222,10 +232,57 @@ def _clean_each(files: list[Path], sch: Schema, salt: str, stage: Path, options:
         if len(res.competitor_ratings):
             comp_dir.mkdir(exist_ok=True)
             res.competitor_ratings.to_parquet(comp_dir / f"part-{k:04d}.parquet", index=False)
-        if need_accounts and "account_id" in r:
-            accounts.append(side_tables.accounts_from_responses(r))
-        logs.append(res.log)
-    return logs, accounts
+        derived = side_tables.accounts_from_responses(r) if need_accounts and "account_id" in r else None
+        return res.log, derived
+
+    done = _each_part(clean_part, len(files), _processes(files))
+    return [log for log, _ in done], [acc for _, acc in done if acc is not None]
+
+
+#: What the forked part processes run (set before they are forked, so they inherit it).
+_TASK: list[Callable[[int], Any] | None] = [None]
+
+
+def _each_part(task: Callable[[int], T], parts: int, processes: int) -> list[T]:
+    """``task(k)`` for every part k, in order: here, or in `processes` forked processes (each
+    masks its comments alone: the parts are the parallel work) when more than one."""
+    if processes < 2:
+        return [task(k) for k in range(parts)]
+    _TASK[0] = task
+    try:
+        pool = privacy.forked_pool(processes)
+        try:
+            return list(pool.map(_forked_task, range(parts)))
+        finally:
+            pool.shutdown(cancel_futures=True)
+    finally:
+        _TASK[0] = None
+
+
+def _forked_task(k: int) -> Any:
+    privacy.MASKING_PROCESSES = 1
+    task = _TASK[0]
+    assert task is not None, "a part process forked without its task"
+    return task(k)
+
+
+def _processes(files: list[Path]) -> int:
+    """Parts cleaned at once: one per core, as many as fit in memory_budget_gb (each needs about
+    CLEAN_MEMORY_FACTOR times its largest file, parquet counted unpacked); 1 where the platform
+    cannot fork."""
+    if len(files) < 2 or not privacy.can_fork():
+        return 1
+    largest = max(_unpacked_bytes(f) for f in files)
+    need_gb = largest * clean.CLEAN_MEMORY_FACTOR / 1e9
+    fit = int(config.load_scale().memory_budget_gb // need_gb) if need_gb > 0 else len(files)
+    return max(1, min(len(files), os.cpu_count() or 1, fit))
+
+
+def _unpacked_bytes(f: Path) -> int:
+    if f.suffix.lower() == ".parquet":
+        meta = pq.read_metadata(f)
+        return sum(meta.row_group(i).total_byte_size for i in range(meta.num_row_groups))
+    return f.stat().st_size
 
 
 def _settle(stage: Path, sch: Schema, frac: float) -> _Tally:
@@ -245,23 +302,29 @@ def _settle(stage: Path, sch: Schema, frac: float) -> _Tally:
                                 ).fetchone() or (None,)
     dups = _duplicates(con, sch, cols)
     con.close()
-    tally = _Tally()
     comp_dir = stage / INPUTS["competitor_ratings"].file
-    for k, p in enumerate(parts):
+    rules = quality.rules(sch)
+
+    def settle_part(k: int) -> _Tally:
+        p = parts[k]
         r = pd.read_parquet(p)
         if median is not None and pd.notna(median):
             r["flag_speeder"] = (r["duration_s"] < frac * median).fillna(False).to_numpy(bool)
         if dups is not None:
             r["flag_duplicate"] = np.isin(r["_row"].to_numpy(), dups.get(k, np.empty(0, np.int64)))
-        quality.set_verdict(r, quality.rules(sch))
+        quality.set_verdict(r, rules)
         r = r.drop(columns=["_part", "_row", "_complete"])
         r.to_parquet(p, index=False)
-        _count(tally, r, sch.headline)
         comp = comp_dir / p.name
         if comp.exists():
             c = pd.read_parquet(comp)
             c["include"] = c["response_id"].map(r.set_index("response_id")["include"]).fillna(False)
             c.to_parquet(comp, index=False)
+        return _count(_Tally(), r, sch.headline)
+
+    tally = _Tally()
+    for part in _each_part(settle_part, len(parts), _processes(parts)):
+        tally.add(part)
     return tally
 
 
@@ -284,7 +347,7 @@ def _duplicates(con: Any, sch: Schema, cols: set[str]) -> dict[int, np.ndarray] 
     return {int(k): g["_row"].to_numpy(np.int64) for k, g in found.groupby("_part")}
 
 
-def _count(tally: _Tally, r: pd.DataFrame, headline: str) -> None:
+def _count(tally: _Tally, r: pd.DataFrame, headline: str) -> _Tally:
     remaining = np.ones(len(r), bool)
     tally.funnel[0] += len(r)
     for i, (f, _) in enumerate(quality.RULES, 1):
@@ -297,6 +360,7 @@ def _count(tally: _Tally, r: pd.DataFrame, headline: str) -> None:
     if "comment" in r:
         tally.masked += int(r["comment"].astype("string").str.contains(
             PLACEHOLDER.pattern, regex=True, na=False).sum())
+    return tally
 
 
 def _merged_log(folder: Path, logs: list[dict[str, Any]], tally: _Tally,
@@ -356,9 +420,11 @@ def _read_into(inp: Input, src: Path, target: Path, salt: str) -> int:
         table.to_parquet(target, index=False)
         return len(table)
     target.mkdir()
-    n = 0
-    for k, f in enumerate(part_files(src)):
-        table = side_tables.read_input(inp, f, salt)
+    files = part_files(src)
+
+    def read_part(k: int) -> int:
+        table = side_tables.read_input(inp, files[k], salt)
         table.to_parquet(target / f"part-{k:04d}.parquet", index=False)
-        n += len(table)
-    return n
+        return len(table)
+
+    return sum(_each_part(read_part, len(files), _processes(files)))

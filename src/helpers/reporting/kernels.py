@@ -3,27 +3,47 @@ run's private folder (it leaks files in /tmp otherwise), which talks over Unix s
 folder of its own (TCP ports are picked free and bound later, so kernels started at the same moment
 by two runs or test workers can take the same port), and whose environment names the notebook it
 runs (so the catalog checks its reads and writes against the
-run contract, :data:`helpers.contract.NOTEBOOK_ENV`)."""
+run contract, :data:`helpers.contract.NOTEBOOK_ENV`).
+
+A notebook's kernel can be started ahead of it (:func:`warm`, while other notebooks run): it
+imports the notebook's modules as it boots (:mod:`helpers.reporting.preload`), and the notebook
+later runs in it (:func:`execute`), still one fresh kernel per notebook. Every kernel is shut
+down after its notebook, and those left unused (a notebook skipped, a run interrupted) when the
+run's kernel folder closes.
+"""
 
 from __future__ import annotations
 
+import ast
 import contextlib
+import json
+import logging
 import os
 import shutil
 import sys
 import tempfile
+import threading
 import uuid
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 from helpers import catalog, contract, paths
+from helpers.reporting.preload import PRELOAD_ENV
 
+log = logging.getLogger("helpers.reporting.pipeline")
 KERNELS = ".kernels"  # reports/.kernels/<run-id>/: connection files of the run's kernels (0700)
 _KERNEL_DIR: list[Path | None] = [None]
 _SOCKET_DIR: list[Path | None] = [None]
 _SOCKET_PATH_MAX = 100  # bytes of a Unix socket's path (108 on Linux, 104 on macOS, with the NUL)
 _SOCKET_NAME = len("/cx-XXXXXXXX/0123456789ab-9999")  # folder, kernel and channel of one socket
+#: Libraries every report notebook uses, imported by its kernel as it boots (then its own modules).
+LIBRARIES = ("numpy", "pandas", "matplotlib.pyplot")
+_BOOT_ARGS = ["--HistoryManager.hist_file=:memory:",  # as nbclient starts its kernels
+              "--ext=helpers.reporting.preload"]
+_WARM: dict[str, Any] = {}  # notebook name -> its kernel manager, started ahead of it
+_WARM_LOCK = threading.Lock()
+_STOPPING: list[threading.Thread] = []  # kernels of finished notebooks being shut down
 
 
 @contextlib.contextmanager
@@ -43,6 +63,7 @@ def kernel_folder(reports: Path, rid: str) -> Iterator[None]:
         _SOCKET_DIR[0] = _socket_folder(folder)
         yield
     finally:
+        discard_all()
         _KERNEL_DIR[0] = None
         if _SOCKET_DIR[0] is not None:
             shutil.rmtree(_SOCKET_DIR[0], ignore_errors=True)
@@ -91,6 +112,11 @@ def kernel_manager(notebook: str) -> type:
                 self.transport = "ipc"
                 self.ip = str(sockets / uuid.uuid4().hex[:12])
 
+        def client(self, **kw: Any) -> Any:
+            made = super().client(**kw)
+            self.__dict__.setdefault("cx_clients", []).append(made)
+            return made
+
         def start_kernel(self, **kw: Any) -> None:
             env = dict(kw.pop("env", None) or os.environ)
             env[contract.NOTEBOOK_ENV] = notebook
@@ -101,14 +127,99 @@ def kernel_manager(notebook: str) -> type:
     return RunKernelManager
 
 
+def notebook_modules(notebook: Path) -> list[str]:
+    """The modules `notebook`'s code cells import at their top level (``from a import b``: a and
+    a.b, which may be a name rather than a module), read from its source, never run."""
+    found: list[str] = []
+    cells = json.loads(Path(notebook).read_text(encoding="utf-8")).get("cells", [])
+    for cell in cells:
+        if cell.get("cell_type") != "code":
+            continue
+        source = "".join(cell.get("source", ""))
+        try:
+            body = ast.parse("\n".join(line for line in source.splitlines()
+                                       if not line.lstrip().startswith(("%", "!")))).body
+        except SyntaxError:
+            continue
+        for node in body:
+            if isinstance(node, ast.Import):
+                found += [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+                found += [node.module, *(f"{node.module}.{a.name}" for a in node.names)]
+    return list(dict.fromkeys(found))
+
+
+def start(notebook: Path, name: str) -> Any:
+    """Start the kernel of the notebook `name` (not waiting for it): in the project root, its
+    environment naming the notebook, importing :data:`LIBRARIES` and `notebook`'s modules as it
+    boots. Its manager."""
+    km = kernel_manager(name)(kernel_name="python3")
+    modules = ",".join(dict.fromkeys([*LIBRARIES, *notebook_modules(notebook)]))
+    km.start_kernel(cwd=str(paths.PROJECT_ROOT), extra_arguments=list(_BOOT_ARGS),
+                    env={**os.environ, PRELOAD_ENV: modules})
+    return km
+
+
+def stop(km: Any, *, now: bool = False) -> None:
+    """Stop a kernel started by :func:`start`: its clients' channels, then the kernel itself
+    (asked to shut down, killed after a wait; at once when `now`)."""
+    try:
+        for made in km.__dict__.pop("cx_clients", []):
+            made.stop_channels()
+    finally:
+        if km.has_kernel:
+            km.shutdown_kernel(now=now)
+
+
+def warm(notebook: Path, name: str) -> bool:
+    """Start the kernel of the notebook `name` ahead of it (once; only inside a run's
+    :func:`kernel_folder`); True when it was started now."""
+    with _WARM_LOCK:
+        if name in _WARM or _KERNEL_DIR[0] is None:
+            return False
+        _WARM[name] = start(notebook, name)
+    log.info("%s: kernel started ahead", name)
+    return True
+
+
+def discard(name: str) -> None:
+    """Stop the kernel started ahead for `name`, if any (its notebook will not run)."""
+    with _WARM_LOCK:
+        km = _WARM.pop(name, None)
+    if km is not None:
+        stop(km, now=True)
+
+
+def discard_all() -> None:
+    """Stop every kernel started ahead and not used; wait for those being shut down."""
+    with _WARM_LOCK:
+        left = list(_WARM)
+    for name in left:
+        discard(name)
+    with _WARM_LOCK:
+        stopping = _STOPPING[:]
+        _STOPPING.clear()
+    for thread in stopping:
+        thread.join()
+
+
 def execute(notebook: Path, output: Path, parameters: Mapping[str, Any], name: str) -> None:
     """Execute `notebook` with `parameters` injected (papermill, kernel python3, cwd the project
-    root) into `output`; `name` is the pipeline's name of the notebook."""
+    root) into `output`, in the kernel started ahead for it or in one started now (:func:`start`),
+    shut down after it (on a thread of its own: the next notebook need not wait; the run's
+    :func:`kernel_folder` waits for it); `name` is the pipeline's name of the notebook."""
     import papermill
 
+    with _WARM_LOCK:
+        km = _WARM.pop(name, None)
+    km = km if km is not None else start(notebook, name)
     on_tty = sys.stdout.isatty()
-    papermill.execute_notebook(
-        str(notebook), str(output), parameters=dict(parameters), kernel_name="python3",
-        cwd=str(paths.PROJECT_ROOT), progress_bar=on_tty, log_output=not on_tty,
-        kernel_manager_class=kernel_manager(name),
-    )
+    try:
+        papermill.execute_notebook(
+            str(notebook), str(output), parameters=dict(parameters), kernel_name="python3",
+            cwd=str(paths.PROJECT_ROOT), progress_bar=on_tty, log_output=not on_tty, km=km)
+    finally:
+        stopping = threading.Thread(target=stop, args=(km,), name="kernel-stop")
+        stopping.start()
+        with _WARM_LOCK:
+            _STOPPING.append(stopping)

@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from helpers import catalog, config, paths
+from helpers import catalog, config, contract, paths
 from helpers.config import PipelineConfig, RunParams
 from helpers.errors import ExitCode
 from helpers.reporting import (
@@ -56,6 +56,12 @@ log = logging.getLogger("helpers.reporting.pipeline")
 
 # Notebooks run at once when their needs are met (CX_PARALLEL_NOTEBOOKS=1 runs them one by one).
 PARALLEL = max(1, int(os.environ.get("CX_PARALLEL_NOTEBOOKS", min(2, os.cpu_count() or 1))))
+# Kernels started ahead of their notebooks, at most this many at once (CX_WARM_KERNELS=0: none):
+# the first notebooks' as the run starts, the others' (once a notebook has finished) WARM_LEAD_S
+# before their notebook should start, by the study's last run taken FASTER times as long and at
+# this run's pace (at once without a last run).
+WARM = max(0, int(os.environ.get("CX_WARM_KERNELS", PARALLEL)))
+WARM_LEAD_S, FASTER = 8.0, 0.8
 
 
 @dataclass(frozen=True)
@@ -95,6 +101,8 @@ def run(
         rid, run_dir = run_folder.make_run_dir(reports, run_id, short_sha=git["short"])
         try:
             with _run_env(rid), run_folder.run_log(run_dir), kernels.kernel_folder(reports, rid):
+                for first in [p for p in plan if not p.step.needs][:min(WARM, PARALLEL)]:
+                    kernels.warm(first.notebook, first.step.name)  # booting while inputs are hashed
                 started = _Run(rid, run_dir, reports, git["short"],
                                _new_manifest(plan, params, pipeline, run_dir, git))
                 return _run_locked(started, plan, pipeline)
@@ -132,6 +140,9 @@ class _Run:
     publisher: ThreadPoolExecutor = field(
         default_factory=lambda: ThreadPoolExecutor(max_workers=1, thread_name_prefix="render"))
     rendering: list[Future[None]] = field(default_factory=list)
+    ahead: workbook.Ahead | None = None  # the workbooks' sheets, made as notebooks finish
+    sheets: ThreadPoolExecutor = field(
+        default_factory=lambda: ThreadPoolExecutor(max_workers=1, thread_name_prefix="workbook"))
     words: tuple[str, str] | None = None   # a programme without the LTR: render.programme_words
 
     @property
@@ -177,6 +188,8 @@ def _run_locked(run: _Run, plan: list[PlannedStep], pipeline: PipelineConfig) ->
     run.save()
     run_index.write_index(run.reports, pipeline.headline)
     log.info("run %s started: %d notebooks into %s", run.rid, len(plan), run.run_dir)
+    durations = previous_durations(run.reports, run.manifest.study)
+    run.ahead = workbook.Ahead(workbook.run_min_n(run.manifest), _currency(run.manifest))
     jobs = [scheduler.Job(p.step.name, p.step.needs, p) for p in plan]
 
     def start(job: scheduler.Job) -> None:
@@ -184,6 +197,7 @@ def _run_locked(run: _Run, plan: list[PlannedStep], pipeline: PipelineConfig) ->
         run.save()
 
     def skip(job: scheduler.Job, reason: str) -> None:
+        kernels.discard(job.name)
         record = run.manifest.step(job.name)
         record.status, record.reason = Status.SKIPPED, reason
         log.warning("%s skipped: %s", job.name, reason)
@@ -191,7 +205,9 @@ def _run_locked(run: _Run, plan: list[PlannedStep], pipeline: PipelineConfig) ->
 
     try:
         scheduler.run_jobs(jobs, lambda job: _execute_step(run, job.payload), parallel=PARALLEL,
-                           on_start=start, on_skip=skip)
+                           on_start=start, on_skip=skip,
+                           on_wait=lambda upcoming, running: warm_ahead(
+                               upcoming, running, durations, run.manifest))
     except BaseException as exc:
         run.manifest.interrupt(f"interrupted: {error_text(exc)}")
         raise
@@ -200,6 +216,45 @@ def _run_locked(run: _Run, plan: list[PlannedStep], pipeline: PipelineConfig) ->
     status = run.manifest.status
     return RunResult(run_id=run.rid, run_dir=run.run_dir, status=status, index_path=index,
                      exit_code=ExitCode.OK if status is Status.SUCCEEDED else ExitCode.FAILED)
+
+
+def previous_durations(reports: Path, study: str | None) -> dict[str, float]:
+    """Seconds each notebook is expected to take: :data:`FASTER` times what it took in the
+    study's latest successful run ({} without one)."""
+    try:
+        doc = manifest.read(reports / studies.latest_link(study or ""))
+    except (OSError, ValueError):
+        return {}
+    return {n.name: n.duration_s * FASTER for n in doc.notebooks if n.duration_s}
+
+
+def paced(durations: dict[str, float], doc: RunManifest) -> dict[str, float]:
+    """`durations` scaled by how fast this run goes: the notebooks finished so far took this
+    many times their expected seconds (a machine busier or quieter than in the last run)."""
+    done = [(n.duration_s, durations[n.name]) for n in doc.notebooks
+            if n.status is Status.SUCCEEDED and n.duration_s and durations.get(n.name)]
+    if not done:
+        return durations
+    pace = sum(took for took, _ in done) / sum(expected for _, expected in done)
+    return {name: seconds * pace for name, seconds in durations.items()}
+
+
+def warm_ahead(upcoming: list[scheduler.Job], running: dict[str, float],
+               durations: dict[str, float], doc: RunManifest) -> float | None:
+    """Start the kernels of the next :data:`WARM` notebooks (by expected start, :func:`paced`)
+    that should start within :data:`WARM_LEAD_S`; the seconds until another one is due (None:
+    none). Not before a notebook of the run has finished: the first notebooks (the cleaning)
+    hold the run's memory peak, which a kernel started ahead (~120 MB) would raise."""
+    if not any(n.status in (Status.SUCCEEDED, Status.FAILED) for n in doc.notebooks):
+        return None
+    starts = scheduler.expected_starts(upcoming, running, paced(durations, doc), PARALLEL)
+    later = []
+    for job in sorted(upcoming, key=lambda j: starts[j.name])[:WARM]:
+        if starts[job.name] <= WARM_LEAD_S:
+            kernels.warm(job.payload.notebook, job.name)
+        else:
+            later.append(starts[job.name] - WARM_LEAD_S)
+    return min(later, default=None)
 
 
 def _execute_step(run: _Run, p: PlannedStep) -> Status:
@@ -226,8 +281,27 @@ def _execute_step(run: _Run, p: PlannedStep) -> Status:
     if output.is_file():
         record.ipynb = output.name
         run.rendering.append(run.publisher.submit(_publish, run, p, output, error))
+    run.sheets.submit(_sheets_ahead, run, name)
     run.save()
     return record.status
+
+
+def _sheets_ahead(run: _Run, name: str) -> None:
+    """Make the workbook's sheets of the notebook `name`'s tables, and the analyst workbook once
+    every notebook writing its tables has finished (a thread of their own, while notebooks run;
+    a failure leaves them to the end of the run)."""
+    if run.ahead is None:
+        return
+    t0 = time.perf_counter()
+    try:
+        run.ahead.add(run.run_dir, [t for t, writer in contract.TABLES.items() if writer == name])
+        writers = workbook.analyst_writers() & {n.name for n in run.manifest.notebooks}
+        if name in writers and all(run.manifest.step(w).status not in (Status.PENDING, Status.RUNNING)
+                                   for w in writers):
+            run.ahead.write_analyst(run.run_dir)
+        log.info("%s: workbook sheets made in %.2f s", name, time.perf_counter() - t0)
+    except Exception as exc:  # noqa: BLE001 - the workbooks are then made at the end
+        log.warning("%s: workbook sheets left to the end of the run: %s", name, error_text(exc))
 
 
 def _publish(run: _Run, p: PlannedStep, output: Path, error: str | None) -> None:
@@ -261,11 +335,12 @@ def _publish(run: _Run, p: PlannedStep, output: Path, error: str | None) -> None
 def _finish(run: _Run, pipeline: PipelineConfig, started: float) -> Path:
     """Wait for rendering, close the manifest, switch latest on success, rewrite the index."""
     run.publisher.shutdown(wait=True)
+    run.sheets.shutdown(wait=True)
     for job in run.rendering:
         job.result()
     doc = run.manifest
     doc.close()
-    _write_workbook(run.run_dir, doc)
+    _write_workbook(run.run_dir, doc, run.ahead)
     if (run.run_dir / "sections").is_dir():
         analyst_notes.write(run.run_dir)
     doc.finished_at = run_folder.now()
@@ -279,13 +354,18 @@ def _finish(run: _Run, pipeline: PipelineConfig, started: float) -> Path:
     return index
 
 
-def _write_workbook(run_dir: Path, doc: RunManifest) -> None:
-    """``tables.xlsx`` from the run's result tables; a failure is noted, never fatal."""
-    currency = next((str(p["currency"]) for p in doc.parameters.values()
-                     if isinstance(p, dict) and p.get("currency")), "USD")
+def _currency(doc: RunManifest) -> str:
+    """The run's currency (a notebook parameter of the manifest), else USD."""
+    return next((str(p["currency"]) for p in doc.parameters.values()
+                 if isinstance(p, dict) and p.get("currency")), "USD")
+
+
+def _write_workbook(run_dir: Path, doc: RunManifest, ahead: workbook.Ahead | None = None) -> None:
+    """``tables.xlsx`` from the run's result tables (with the sheets made `ahead`); a failure
+    is noted, never fatal."""
     t0 = time.perf_counter()
     try:
-        book = workbook.write_workbook(run_dir, doc, currency=currency)
+        book = workbook.write_workbook(run_dir, doc, currency=_currency(doc), ahead=ahead)
         doc.workbook = book.name if book else None
         log.info("workbook written in %.2f s", time.perf_counter() - t0)
     except Exception as exc:  # noqa: BLE001 - the reports stand without the workbook

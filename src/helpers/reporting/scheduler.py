@@ -4,11 +4,16 @@ A job starts once every job it needs has finished; a job whose needs did not all
 skipped with a reason instead of run; at most `parallel` jobs run at once (threads of this one
 process, so kernels started by the jobs share one port cache). Needs that name no job of the
 batch are ignored. An exception in a job (e.g. an interrupt) stops the scheduling and propagates.
+
+With the jobs' durations of an earlier run, :func:`expected_starts` says when each waiting job
+should start (the runner starts kernels ahead of their notebooks from it).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import heapq
+import time
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from typing import Any
@@ -27,16 +32,22 @@ class Job:
 
 def run_jobs(jobs: Sequence[Job], run: Callable[[Job], Status], *, parallel: int = 1,
              on_start: Callable[[Job], None] = lambda job: None,
-             on_skip: Callable[[Job, str], None] = lambda job, reason: None) -> dict[str, Status]:
+             on_skip: Callable[[Job, str], None] = lambda job, reason: None,
+             on_wait: Callable[[list[Job], dict[str, float]], float | None] = lambda up, running: None,
+             ) -> dict[str, Status]:
     """Run `jobs` (in their listed order where needs allow); return each job's final status.
 
     `run(job)` returns Status.SUCCEEDED or Status.FAILED. `on_start` is called (in the scheduling thread)
-    just before a job is submitted, `on_skip(job, reason)` when a job is skipped.
+    just before a job is submitted, `on_skip(job, reason)` when a job is skipped, and
+    `on_wait(upcoming, running)` whenever the scheduler waits: the jobs still to run (in order,
+    none whose needs failed) and the seconds each running job has run; it returns the longest
+    wait (seconds) before it is called again, or None (when a job finishes).
     """
     names = {j.name for j in jobs}
     status: dict[str, Status] = {}
     waiting = list(jobs)
     active: dict[Future[Status], Job] = {}
+    began: dict[str, float] = {}
     pool = ThreadPoolExecutor(max_workers=max(1, parallel), thread_name_prefix="job")
     try:
         while waiting or active:
@@ -51,9 +62,14 @@ def run_jobs(jobs: Sequence[Job], run: Callable[[Job], Status], *, parallel: int
                     on_skip(job, "needs " + ", ".join(f"{n} ({status[n]})" for n in blocked))
                     continue
                 on_start(job)
+                began[job.name] = time.monotonic()
                 active[pool.submit(run, job)] = job
             if active:
-                done, _ = wait(active, return_when=FIRST_COMPLETED)
+                now = time.monotonic()
+                upcoming = [j for j in waiting if not any(
+                    status.get(n, Status.SUCCEEDED) is not Status.SUCCEEDED for n in j.needs if n in names)]
+                timeout = on_wait(upcoming, {j.name: now - began[j.name] for j in active.values()})
+                done, _ = wait(active, timeout=timeout, return_when=FIRST_COMPLETED)
                 for future in done:
                     status[active.pop(future).name] = future.result()
     finally:
@@ -74,3 +90,19 @@ def ready(waiting: Sequence[Job], status: dict[str, Status], names: set[str], ro
         if all(status.get(n) is Status.SUCCEEDED for n in job.needs if n in names):
             room -= 1
     return out
+
+
+def expected_starts(upcoming: Sequence[Job], running: Mapping[str, float],
+                    durations: Mapping[str, float], parallel: int) -> dict[str, float]:
+    """Seconds from now until each of `upcoming` (in order) should start, given the seconds each
+    running job has run, the jobs' `durations` (a missing one counts as 0: its start is now)
+    and `parallel` slots: each job takes the first free slot once its needs are expected done."""
+    finish = {name: max(0.0, durations.get(name, 0.0) - ran) for name, ran in running.items()}
+    slots = sorted(finish.values()) + [0.0] * max(0, parallel - len(running))
+    heapq.heapify(slots)
+    starts: dict[str, float] = {}
+    for job in upcoming:
+        at = max([heapq.heappop(slots), *(finish.get(n, 0.0) for n in job.needs)])
+        starts[job.name], finish[job.name] = at, at + durations.get(job.name, 0.0)
+        heapq.heappush(slots, finish[job.name])
+    return starts

@@ -16,7 +16,8 @@ import io
 import math
 import os
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -256,18 +257,35 @@ def _column(values: list[Any], style: xlsx.Style | None, plain: bool
     return [_written(v, style) for v in values], None
 
 
+class _Cells(Sequence[Any]):
+    """A column's cells (:func:`_column`), made slice by slice as the sheet is written: a column
+    of a million rows is never a million Python objects at once."""
+
+    def __init__(self, series: pd.Series, style: xlsx.Style | None, plain: bool) -> None:
+        self._series, self._style, self._plain = series, style, plain
+
+    def __len__(self) -> int:
+        return len(self._series)
+
+    def __getitem__(self, at: Any) -> Any:
+        if not isinstance(at, slice):
+            return self[at:at + 1][0]
+        return _column(self._series.iloc[at].tolist(), self._style, self._plain)[0]
+
+
 def _sheet_columns(name: str, df: pd.DataFrame, currency: str
-                   ) -> tuple[tuple[Any, ...], list[tuple[list[Any], xlsx.Style | None]], dict[int, float]]:
+                   ) -> tuple[tuple[Any, ...], list[tuple[_Cells, xlsx.Style | None]], dict[int, float]]:
     """One table as a sheet: its header (labelled), its columns (numbers with their column's
     format) and the column widths (from the header and the first 200 values)."""
     widths: dict[int, float] = {}
     columns = []
     for j, col in enumerate(df.columns, start=1):
-        values = df[col].tolist()
-        widths[j] = min(max(8, max([len(header(str(col)))] + [len(str(v)) for v in values[:200]]) + 2), 60)
+        first = df[col].iloc[:200].tolist()
+        widths[j] = min(max(8, max([len(header(str(col)))] + [len(str(v)) for v in first]) + 2), 60)
         fmt = number_format(name, str(col), df[col], currency)
         plain = isinstance(df[col].dtype, np.dtype) and df[col].dtype.kind in "fiub"
-        columns.append(_column(values, xlsx.Style(fmt) if fmt else None, plain))
+        style = xlsx.Style(fmt) if fmt else None
+        columns.append((_Cells(df[col], style, plain), style if plain else None))
     heads = tuple((header(str(col)), _HEAD) for col in df.columns)
     return heads, columns, widths
 
@@ -301,11 +319,87 @@ def _readme(book: xlsx.Book, doc: RunManifest, listed: list[tuple[str, str, str,
     book.sheet("README", words, widths={1: 34, 2: 34, 3: 24, 4: 80})
 
 
+@dataclass(frozen=True)
+class _Sheet:
+    """One table's sheet of tables.xlsx, made: its rows and XML, and whether it has item labels."""
+
+    rows: int
+    xml: xlsx.Prepared
+    labelled: bool
+
+
+def _shared_sheet(p: Path, min_n: int, labels: Mapping[str, str], currency: str) -> _Sheet | None:
+    """The sheet of the table in `p` as it may be shared (None: it is left out)."""
+    df = _safe(p.stem, pd.read_parquet(p), min_n)
+    if df is None:
+        return None
+    labelled = bool({"driver", "item"} & set(df.columns))
+    df = _with_item_labels(df, labels).reset_index(drop=True)
+    heads, columns, widths = _sheet_columns(p.stem, df, currency)
+    return _Sheet(len(df), xlsx.prepare_table(heads, columns, widths=widths, frozen_rows=1), labelled)
+
+
+def _file_key(p: Path) -> tuple[int, int, int]:
+    st = p.stat()
+    return st.st_ino, st.st_size, st.st_mtime_ns
+
+
+class Ahead:
+    """The workbooks' sheets made while the run's notebooks still run: a notebook's tables once
+    it has finished (:meth:`add`), the analyst's workbook once all its tables are written
+    (:meth:`write_analyst`). :func:`write_workbook` uses a sheet made here when its table file
+    (and the item labels it shows) has not changed since; the workbooks are the same either way."""
+
+    def __init__(self, min_n: int, currency: str) -> None:
+        self.min_n, self.currency = min_n, currency
+        self._sheets: dict[str, tuple[tuple[int, int, int], Mapping[str, str], _Sheet | None]] = {}
+        self._analyst: tuple[Any, ...] | None = None
+
+    def add(self, run: Path, stems: list[str]) -> None:
+        """Make the sheets of the registered tables `stems` of the run in `run` (those written)."""
+        labels = _item_labels(run)
+        for stem in stems:
+            p = run / "tables" / f"{stem}.parquet"
+            if stem in contract.TABLES and p.is_file():
+                key = _file_key(p)
+                self._sheets[stem] = (key, labels, _shared_sheet(p, self.min_n, labels, self.currency))
+
+    def sheet(self, p: Path, labels: Mapping[str, str], min_n: int, currency: str
+              ) -> tuple[bool, _Sheet | None]:
+        """(True, the sheet made ahead of the table in `p`) when it still holds, else (False, None)."""
+        made = self._sheets.get(p.stem)
+        if made is None or (min_n, currency) != (self.min_n, self.currency) or made[0] != _file_key(p):
+            return False, None
+        sheet = made[2]
+        return (sheet is None or not sheet.labelled or made[1] == labels), sheet
+
+    def write_analyst(self, run: Path) -> None:
+        """Write the run's analyst workbook now (:func:`write_analyst_workbook`)."""
+        key = _analyst_key(run, self.currency)
+        write_analyst_workbook(run, self.currency)
+        self._analyst = key
+
+    def analyst_written(self, run: Path, currency: str) -> bool:
+        """Whether the analyst workbook was written from the tables as they are now."""
+        return self._analyst is not None and self._analyst == _analyst_key(run, currency)
+
+
+def analyst_writers() -> set[str]:
+    """The notebooks that write the analyst workbook's tables."""
+    return {contract.TABLES[name] for name in disclosure.PER_ACCOUNT}
+
+
+def _analyst_key(run: Path, currency: str) -> tuple[Any, ...]:
+    files = [run / "tables" / f"{name}.parquet" for name in disclosure.PER_ACCOUNT]
+    return currency, tuple((p.name, _file_key(p)) for p in files if p.is_file())
+
+
 def write_workbook(run_dir: str | os.PathLike[str], manifest: RunManifest | None = None,
-                   currency: str = "USD") -> Path | None:
+                   currency: str = "USD", ahead: Ahead | None = None) -> Path | None:
     """Write ``<run_dir>/tables.xlsx`` from the run's registered result tables (None: no table);
     its README names the run and its parameters from `manifest`. Sheets are streamed
-    (:mod:`helpers.reporting.xlsx`): a table of a million cells is seconds, not minutes."""
+    (:mod:`helpers.reporting.xlsx`): a table of a million cells is seconds, not minutes. The
+    sheets (and analyst workbook) made `ahead` that still hold are used as made."""
 
     run = paths.resolve(run_dir)
     files = sorted(p for p in (run / "tables").glob("*.parquet") if p.stem in contract.TABLES)
@@ -316,24 +410,24 @@ def write_workbook(run_dir: str | os.PathLike[str], manifest: RunManifest | None
     programme = headline_name(run)
     min_n = run_min_n(manifest)
     for p in files:
-        df = _safe(p.stem, pd.read_parquet(p), min_n)
-        df = _with_item_labels(df, labels) if df is not None else None
-        if df is None:
+        found, sheet = ahead.sheet(p, labels, min_n, currency) if ahead else (False, None)
+        sheet = sheet if found else _shared_sheet(p, min_n, labels, currency)
+        if sheet is None:
             left_out.append(p.stem)
             continue
-        sheet = sheet_name(in_words(p.stem, programme), taken)
-        sheets.append((sheet, p.stem, df.reset_index(drop=True)))
-        listed.append((sheet, in_words(p.stem, programme), contract.TABLES[p.stem],
-                       in_words(DESCRIPTIONS.get(p.stem, ""), programme), len(df)))
+        name = sheet_name(in_words(p.stem, programme), taken)
+        sheets.append((name, sheet))
+        listed.append((name, in_words(p.stem, programme), contract.TABLES[p.stem],
+                       in_words(DESCRIPTIONS.get(p.stem, ""), programme), sheet.rows))
     buf = io.BytesIO()
     book = xlsx.Book(buf)
     _readme(book, manifest or RunManifest(run_id=run.name, status=Status.UNKNOWN),
             listed, left_out, min_n, programme)
-    for sheet, stem, df in sheets:
-        heads, columns, widths = _sheet_columns(stem, df, currency)
-        book.table(sheet, heads, columns, widths=widths, frozen_rows=1)
+    for name, sheet in sheets:
+        book.add(name, sheet.xml)
     book.close()
-    write_analyst_workbook(run, currency)
+    if ahead is None or not ahead.analyst_written(run, currency):
+        write_analyst_workbook(run, currency)
     return render.publish_bytes(run / FILE, buf.getvalue())
 
 

@@ -4,13 +4,16 @@ element per cell in pure Python: minutes and gigabytes for the tables of a milli
 
 Values are written as openpyxl would: numbers as numbers, booleans as booleans, date-times as
 Excel serial numbers with a date format, texts always as texts (inline strings, never formulas).
-A cell with a look is ``(value, Style(...))``.
+A cell with a look is ``(value, Style(...))``. A sheet can be made ahead of its workbook
+(:func:`prepare_table`, e.g. while other work runs) and added to it later (:meth:`Book.add`): the
+file is the same as when the sheet is written in place.
 """
 
 from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import io
 import os
 import re
 import zipfile
@@ -26,6 +29,7 @@ DATETIME_FORMAT, DATE_FORMAT = "yyyy-mm-dd h:mm:ss", "yyyy-mm-dd"
 _NS = 'xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"'
 _REL = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
 _CHUNK_ROWS = 20000
+_MARK = "\x01{}\x02"  # a style of a sheet made ahead, by its order of first use (never in XML text)
 
 
 @dataclass(frozen=True)
@@ -38,6 +42,15 @@ class Style:
     fill: str | None = None
     wrap: bool = False
     quote: bool = False
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A sheet made ahead of its workbook (:func:`prepare_table`): its XML, each style in it a
+    mark of the style's place in `styles` (in order of first use)."""
+
+    xml: bytes
+    styles: tuple[Style, ...]
 
 
 def column_letter(j: int) -> str:
@@ -67,6 +80,24 @@ class Book:
             self._kept.append(style)
         return found
 
+    def _style_attr(self, style: Style | None) -> str:
+        return f' s="{self.style_id(style)}"' if style is not None else ""
+
+    def add(self, name: str, sheet: Prepared) -> None:
+        """Add a sheet made ahead (:func:`prepare_table`) as the next sheet, named `name`."""
+        xml = sheet.xml
+        for k, style in enumerate(sheet.styles):
+            xml = xml.replace(_MARK.format(k).encode(), str(self.style_id(style)).encode())
+        with self._member(name) as f:
+            f.write(xml)
+
+    @contextlib.contextmanager
+    def _member(self, name: str) -> Iterator[IO[bytes]]:
+        """The zip file of the next sheet, named `name` in the workbook."""
+        self._names.append(name)
+        with self._zip.open(f"xl/worksheets/sheet{len(self._names)}.xml", "w") as f:
+            yield f
+
     def sheet(self, name: str, rows: Iterable[Sequence[Any]], *, widths: Mapping[int, float] = {},
               frozen_rows: int = 0) -> None:
         """Write one sheet: `rows` of values or ``(value, Style)`` pairs; `widths` of 1-based
@@ -86,7 +117,7 @@ class Book:
                     chunk.clear()
             f.write("".join(chunk).encode())
 
-    def table(self, name: str, head: Sequence[Any], columns: Sequence[tuple[list[Any], Style | None]],
+    def table(self, name: str, head: Sequence[Any], columns: Sequence[tuple[Sequence[Any], Style | None]],
               *, widths: Mapping[int, float] = {}, frozen_rows: int = 0) -> None:
         """Write one sheet as :meth:`sheet` would write `head` and then the rows of `columns`
         (each its values and the style of all of them, or None; values may be ``(value, Style)``
@@ -102,10 +133,10 @@ class Book:
                 f.write("".join(f'<row r="{i}">' + "".join(cells) + "</row>"
                                 for i, cells in enumerate(zip(*parts, strict=True), start=a + 2)).encode())
 
-    def _column(self, letter: str, values: list[Any], style: Style | None, first: int) -> list[str]:
+    def _column(self, letter: str, values: Sequence[Any], style: Style | None, first: int) -> list[str]:
         """The cells of one column from row `first`: what :meth:`_cell` writes for each value."""
         kinds = set(map(type, values))
-        s = f' s="{self.style_id(style)}"' if style is not None else ""
+        s = self._style_attr(style)
         if kinds == {float}:
             return [f'<c r="{letter}{i}"{s}><v>{v!r}</v></c>' if v - v == 0 else
                     (f'<c r="{letter}{i}"{s}/>' if s else "") for i, v in enumerate(values, start=first)]
@@ -124,8 +155,7 @@ class Book:
     @contextlib.contextmanager
     def _open(self, name: str, widths: Mapping[int, float], frozen_rows: int) -> Iterator[IO[bytes]]:
         """A sheet's XML file in the zip, its view and column widths written, its cells to come."""
-        self._names.append(name)
-        with self._zip.open(f"xl/worksheets/sheet{len(self._names)}.xml", "w") as f:
+        with self._member(name) as f:
             f.write(f'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n<worksheet {_NS}>'
                     .encode())
             if frozen_rows:
@@ -149,7 +179,7 @@ class Book:
         if kind is not str and kind is not float and kind is not int and kind is not bool:
             value, style = _slow(value, style)
             kind = type(value)
-        s = f' s="{self.style_id(style)}"' if style is not None else ""
+        s = self._style_attr(style)
         if kind is float:
             if value - value != 0:  # NaN or infinite: an empty cell
                 return f'<c r="{ref}"{s}/>' if s else ""
@@ -194,6 +224,31 @@ class Book:
             "</Relationships>"))
         z.writestr("xl/styles.xml", _styles_xml(list(self._styles)))
         z.close()
+
+
+class _Ahead(Book):
+    """A book that makes one sheet in memory, its styles as marks (:func:`prepare_table`)."""
+
+    def __init__(self) -> None:  # no zip
+        self._order: dict[Style, int] = {}
+        self._buffer = io.BytesIO()
+
+    def _style_attr(self, style: Style | None) -> str:
+        if style is None:
+            return ""
+        return f' s="{_MARK.format(self._order.setdefault(style, len(self._order)))}"'
+
+    @contextlib.contextmanager
+    def _member(self, name: str) -> Iterator[IO[bytes]]:
+        yield self._buffer
+
+
+def prepare_table(head: Sequence[Any], columns: Sequence[tuple[Sequence[Any], Style | None]], *,
+                  widths: Mapping[int, float] = {}, frozen_rows: int = 0) -> Prepared:
+    """The sheet :meth:`Book.table` would write, made now, for :meth:`Book.add` later."""
+    ahead = _Ahead()
+    ahead.table("", head, columns, widths=widths, frozen_rows=frozen_rows)
+    return Prepared(ahead._buffer.getvalue(), tuple(ahead._order))
 
 
 def _inline(value: str) -> str:
