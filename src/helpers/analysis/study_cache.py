@@ -172,6 +172,7 @@ def derived(responses_path: str, schema_path: str, segments_config: str,
             found, every = derive()
             _write_table(path, *found)
             del found  # the included rows go before every row is ordered
+            _release_freed_memory()  # while the waiting notebooks map the study
     if every is not None:
         _every_file(folder, responses_path, every)
         del every
@@ -247,9 +248,19 @@ def ordered(table: Any, index: pd.Index, markets: Sequence[str], b2c_fields: Seq
         rows = taken.result()
     found = (_with_pandas_schema(rows, index[order], extra), blocks, note)
 
+    given = [table]
+
     def every() -> TableBlocks:
+        """Every row ordered by market, column by column: each column of the responses is
+        let go once ordered (called once; the responses' memory is reused, not doubled)."""
+        source = given.pop()
         positions, ranges = market_order(market, np.ones(len(market), bool), markets)
-        return _with_pandas_schema(table.take(positions), index[positions], {}), ranges
+        schema, columns = source.schema, []
+        for name in schema.names:
+            columns.append(source.column(name).take(positions))
+            source = source.drop_columns([name])
+        rows = pa.Table.from_arrays(columns, schema=schema)
+        return _with_pandas_schema(rows, index[positions], {}), ranges
 
     return found, every
 
