@@ -27,7 +27,7 @@ from helpers.analysis.modelling import (
 from helpers.analysis.selection import subsample
 from helpers.errors import ArgumentError, DataError, ThinData
 from helpers.stats.design import Design
-from helpers.stats.regression import WARM_START_ROWS, GLMResult, survey_glm
+from helpers.stats.regression import WARM_START_ROWS, GLMResult, survey_glm, survey_glms
 
 # --- promoter and detractor models ---------------------------------------------------------------
 TARGETS = {"promoter": (9.0, 10.0), "detractor": (0.0, 6.0)}
@@ -95,9 +95,10 @@ def outcome_models(
     rows = []
     items = df[list(drivers)]   # one copy of the predictors and one completeness test for both
     usable = ~items.isna().any(axis=1).to_numpy() & (design.w > 0) & (True if domain is None else domain)
-    for target in TARGETS:
-        y = target_flag(df[ltr], target)
-        fit = _design_logit(y, items, design, domain, (target, ltr, level))
+    ys = {target: target_flag(df[ltr], target) for target in TARGETS}
+    fits = _design_logits(ys, items, design, domain, (ltr, level))
+    for target, y in ys.items():
+        fit = fits[target]
         lo, hi = fit.ci()
         used = usable & ~np.isnan(y)
         auc = _auc(y[used], fit.predict(items[used].to_numpy(float)))
@@ -113,22 +114,33 @@ def outcome_models(
     return out
 
 
-def _design_logit(y: np.ndarray, x: pd.DataFrame, design: Design, domain: np.ndarray | None,
-                  what: tuple[str, str, float]) -> GLMResult:
-    """R ``svyglm(flag ~ x, design, family=quasibinomial())`` of one target flag, or a
-    ThinData / DataError naming why it cannot be fitted."""
-    target, ltr, level = what
-    used = ~np.isnan(y) & (design.w > 0) & ~x.isna().any(axis=1).to_numpy()
+def _design_logits(ys: dict[str, np.ndarray], x: pd.DataFrame, design: Design,
+                   domain: np.ndarray | None, what: tuple[str, float]) -> dict[str, GLMResult]:
+    """R ``svyglm(flag ~ x, design, family=quasibinomial())`` of each target flag (one call
+    for all: they share the predictors), or a ThinData / DataError naming the target that
+    cannot be fitted."""
+    ltr, level = what
+    complete = (design.w > 0) & ~x.isna().any(axis=1).to_numpy()
     if domain is not None:
-        used &= domain
-    if not used.any() or y[used].min() == y[used].max():
-        raise ThinData(f"no variation in {target} flag", column=ltr,
-                       expected="both promoters/detractors and others")
+        complete &= domain
+    for target, y in ys.items():
+        used = complete & ~np.isnan(y)
+        if not used.any() or y[used].min() == y[used].max():
+            raise ThinData(f"no variation in {target} flag", column=ltr,
+                           expected="both promoters/detractors and others")
     try:
-        return survey_glm(y, x, design, family="quasibinomial", domain=domain, level=level)
-    except DataError as exc:
-        raise DataError(f"{target} model failed to fit: {exc}", column=ltr,
-                        expected="items that are not perfectly collinear or separating") from None
+        fits = survey_glms(list(ys.values()), x, design, family="quasibinomial", domain=domain,
+                           level=level)
+    except DataError:
+        for target, y in ys.items():   # which target fails, one at a time
+            try:
+                survey_glm(y, x, design, family="quasibinomial", domain=domain, level=level)
+            except DataError as exc:
+                raise DataError(f"{target} model failed to fit: {exc}", column=ltr,
+                                expected="items that are not perfectly collinear or separating"
+                                ) from None
+        raise
+    return dict(zip(ys, fits, strict=True))
 
 
 def odds_ratio_table(models: pd.DataFrame, digits: int = 2) -> pd.DataFrame:
