@@ -26,6 +26,7 @@ from helpers.analysis.modelling import (
 )
 from helpers.analysis.selection import subsample
 from helpers.errors import ArgumentError, DataError, ThinData
+from helpers.stats.arrays import one_blas_thread
 from helpers.stats.design import Design
 from helpers.stats.regression import WARM_START_ROWS, GLMResult, survey_glm, survey_glms
 
@@ -396,15 +397,16 @@ def logit_newton(x: np.ndarray, y: np.ndarray, w: np.ndarray, beta: np.ndarray |
         start = logit_newton(x[::k], y[::k], w[::k], np.zeros(x.shape[1]), iters)
         beta = start if np.isfinite(start).all() else None
     b = np.zeros(x.shape[1]) if beta is None else beta.copy()
-    for _ in range(iters):
-        eta = np.clip(x @ b, -30, 30)
-        p = 1 / (1 + np.exp(-eta))
-        g = x.T @ (w * (y - p))
-        h = (x * (w * p * (1 - p))[:, None]).T @ x + 1e-9 * np.eye(x.shape[1])
-        step = np.linalg.solve(h, g)
-        b += step
-        if np.abs(step).max() < 1e-8:
-            break
+    with one_blas_thread():
+        for _ in range(iters):
+            eta = np.clip(x @ b, -30, 30)
+            p = 1 / (1 + np.exp(-eta))
+            g = x.T @ (w * (y - p))
+            h = (x * (w * p * (1 - p))[:, None]).T @ x + 1e-9 * np.eye(x.shape[1])
+            step = np.linalg.solve(h, g)
+            b += step
+            if np.abs(step).max() < 1e-8:
+                break
     return b
 
 

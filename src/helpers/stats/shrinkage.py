@@ -7,27 +7,17 @@ responses is not ranked top by chance.
 
 from __future__ import annotations
 
-from functools import cache
-from typing import Any, Literal
+from typing import Literal
 
 import numpy as np
 import pandas as pd
 from scipy import special
 
 from helpers.errors import ArgumentError, DataError, ThinData
-from helpers.stats.arrays import ArrayLike, as_float
+from helpers.stats.arrays import ArrayLike, as_float, one_blas_thread
 
 
 # --------------------------------------------------------------------------- empirical Bayes
-@cache
-def _blas_threads() -> Any:
-    """The BLAS thread pools of this process (read once: limiting them is then cheap)."""
-    from scipy import optimize  # noqa: F401  (loads the BLAS that L-BFGS-B calls)
-    from threadpoolctl import ThreadpoolController
-
-    return ThreadpoolController()
-
-
 def fit_beta_binomial(successes: ArrayLike, trials: ArrayLike,
                       method: Literal["mle", "mom"] = "mle") -> tuple[float, float]:
     """Fit the Beta(alpha, beta) prior of a beta-binomial model to unit-level counts.
@@ -80,8 +70,7 @@ def fit_beta_binomial(successes: ArrayLike, trials: ArrayLike,
     from scipy import optimize
 
     start = np.log([max(mom[0], 1e-3), max(mom[1], 1e-3)])
-    # two parameters: BLAS threads only spin (on a busy machine, 20 times the fit's own CPU)
-    with _blas_threads().limit(limits=1, user_api="blas"):
+    with one_blas_thread():  # two parameters: a second thread only spins (20 x the CPU)
         res = optimize.minimize(nll, start, jac=grad, method="L-BFGS-B",
                                 bounds=[(-7.0, np.log(cap))] * 2)
     a, b = np.exp(res.x)
