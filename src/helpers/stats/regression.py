@@ -25,7 +25,7 @@ import pandas as pd
 from scipy import sparse, special
 
 from helpers.errors import ArgumentError, DataError, ThinData
-from helpers.stats.arrays import ArrayLike, as_mask, check_level, t_sf, t_value
+from helpers.stats.arrays import ArrayLike, as_mask, check_level, one_blas_thread, t_sf, t_value
 from helpers.stats.design import Design, Variance, resolve_design
 from helpers.stats.replicates import ReplicateDesign, is_replicate, replicate_vcov
 
@@ -239,7 +239,8 @@ def survey_glms(ys: Sequence[ArrayLike], x: ArrayLike, design: Design | None = N
         if shared is None or not np.array_equal(inside, shared.inside):
             shared = _ModelRows(xm, inside)
         shared.last = i == len(yvs) - 1
-        fits.append(_fit_outcome(yv, shared, dz, family, (names, level)))
+        with one_blas_thread():   # tall-and-thin products: a second thread mostly spins
+            fits.append(_fit_outcome(yv, shared, dz, family, (names, level)))
     return fits
 
 
