@@ -167,26 +167,27 @@ class Book:
         """The cells of an Arrow column: a null is no cell; a number (float, int, bool) has
         `style`, a NaN or infinite one is an empty cell (with `style`, else none); a text has
         `style`, or :data:`QUOTED` when it would read as a formula."""
-        kind, valid = values.type, values.is_valid()
-        start = pc.binary_join_element_wise(f'<c r="{letter}', rows, '"', "")
+        kind, start = values.type, f'<c r="{letter}'
         if pa.types.is_string(kind) or pa.types.is_large_string(kind):
-            return pc.if_else(valid, self._text_cells(start, values.cast(pa.string()), style), "")
-        s = self._style_attr(style) if pc.any(valid).as_py() else ""
+            return _no_cell(self._text_cells(start, rows, values.cast(pa.string()), style), values.is_valid())
+        s = self._style_attr(style) if len(values) > values.null_count else ""
         if pa.types.is_boolean(kind):
-            body = pc.binary_join_element_wise(' t="b"><v>', pc.if_else(values, "1", "0"), "</v></c>", "")
-        elif pa.types.is_integer(kind):
-            body = pc.binary_join_element_wise("><v>", pc.cast(values, pa.string()), "</v></c>", "")
-        elif pa.types.is_floating(kind):
-            numbers = values.cast(pa.float64()).to_numpy(zero_copy_only=False)
-            finite = pa.array(np.isfinite(numbers))
-            body = pc.if_else(finite, pc.binary_join_element_wise("><v>", _float_texts(numbers), "</v></c>", ""),
-                              "/>")
-            valid = pc.and_(valid, finite) if not s else valid
-        else:
+            return _no_cell(pc.binary_join_element_wise(start, rows, f'"{s} t="b"><v>', pc.if_else(values, "1", "0"),
+                                                        "</v></c>", ""), values.is_valid())
+        if pa.types.is_integer(kind):
+            return _no_cell(pc.binary_join_element_wise(start, rows, f'"{s}><v>', pc.cast(values, pa.string()),
+                                                        "</v></c>", ""), values.is_valid())
+        if not pa.types.is_floating(kind):
             raise TypeError(f"column {letter}: Arrow type {kind} is not a number, bool or text")
-        return pc.if_else(valid, pc.binary_join_element_wise(start, s, body, ""), "")
+        numbers = values.cast(pa.float64()).to_numpy(zero_copy_only=False)
+        finite = np.isfinite(numbers)
+        cells = pc.binary_join_element_wise(start, rows, f'"{s}><v>', _float_texts(numbers), "</v></c>", "")
+        if not finite.all():
+            empty = pc.binary_join_element_wise(start, rows, f'"{s}/>', "") if s else ""
+            cells = pc.if_else(pa.array(finite), cells, empty)
+        return _no_cell(cells, values.is_valid())
 
-    def _text_cells(self, start: pa.Array, texts: pa.Array, style: Style | None) -> pa.Array:
+    def _text_cells(self, start: str, rows: pa.Array, texts: pa.Array, style: Style | None) -> pa.Array:
         """Text cells (null where `texts` is): each text :func:`_inline`, wrapped at once unless
         it needs more (a cheap test first, then Python's for the few it finds)."""
         odd = pc.fill_null(pc.match_substring_regex(texts, _NOT_PLAIN_TEXT), False)
@@ -201,8 +202,11 @@ class Book:
         order = sorted((int(at[0]), look) for at, look in ((plain, style), (np.flatnonzero(formula), QUOTED))
                        if len(at) and look is not None)
         attrs = {look: self._style_attr(look) for _, look in order}
-        s = pc.if_else(pa.array(formula), attrs.get(QUOTED, ""), attrs.get(style, "") if style else "")
-        return pc.binary_join_element_wise(start, s, body, "")
+        s = attrs.get(style, "") if style else ""
+        if formula.any():
+            return pc.binary_join_element_wise(start, rows, pc.if_else(pa.array(formula), f'"{attrs[QUOTED]}',
+                                                                       f'"{s}'), body, "")
+        return pc.binary_join_element_wise(start, rows, f'"{s}', body, "")
 
     def _column(self, letter: str, values: Sequence[Any], style: Style | None, first: int) -> list[str]:
         """The cells of one column from row `first`: what :meth:`_cell` writes for each value."""
@@ -320,6 +324,11 @@ def prepare_table(head: Sequence[Any], columns: Sequence[tuple[Sequence[Any], St
     ahead = _Ahead()
     ahead.table("", head, columns, widths=widths, frozen_rows=frozen_rows)
     return Prepared(ahead._buffer.getvalue(), tuple(ahead._order))
+
+
+def _no_cell(cells: pa.Array, valid: pa.Array) -> pa.Array:
+    """`cells` with no cell (an empty text) where the value is null."""
+    return cells if valid.false_count == 0 else pc.if_else(valid, cells, "")
 
 
 def _float_texts(numbers: np.ndarray) -> pa.Array:
