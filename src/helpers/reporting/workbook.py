@@ -271,7 +271,7 @@ def column_cells(series: pd.Series, style: xlsx.Style | None) -> tuple[Any, xlsx
         return pa.array(series.to_numpy()), style
     if pd.api.types.is_integer_dtype(dtype):  # nullable: NA is no cell
         return _one_array(pa.array(series)), style
-    if pd.api.types.is_string_dtype(dtype) or dtype == object:
+    if pd.api.types.is_string_dtype(dtype) or (isinstance(dtype, np.dtype) and dtype.kind == "O"):
         try:
             texts = _one_array(pa.array(series, from_pandas=True))
         except (pa.ArrowException, TypeError, ValueError):
