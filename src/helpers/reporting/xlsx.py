@@ -20,9 +20,10 @@ import os
 import re
 import zipfile
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, Protocol
 from xml.sax.saxutils import escape, quoteattr
 
 import numpy as np
@@ -108,11 +109,15 @@ class Book:
             f.write(xml)
 
     @contextlib.contextmanager
-    def _member(self, name: str) -> Iterator[IO[bytes]]:
+    def _member(self, name: str) -> Iterator[_Sink]:
         """The zip file of the next sheet, named `name` in the workbook."""
         self._names.append(name)
         with self._zip.open(f"xl/worksheets/sheet{len(self._names)}.xml", "w") as f:
-            yield f
+            behind = _Behind(f)
+            try:
+                yield behind
+            finally:
+                behind.close()
 
     def sheet(self, name: str, rows: Iterable[Sequence[Any]], *, widths: Mapping[int, float] = {},
               frozen_rows: int = 0) -> None:
@@ -228,7 +233,7 @@ class Book:
         return [self._cell(f"{letter}{i}", (v, style)) for i, v in enumerate(values, start=first)]
 
     @contextlib.contextmanager
-    def _open(self, name: str, widths: Mapping[int, float], frozen_rows: int) -> Iterator[IO[bytes]]:
+    def _open(self, name: str, widths: Mapping[int, float], frozen_rows: int) -> Iterator[_Sink]:
         """A sheet's XML file in the zip, its view and column widths written, its cells to come."""
         with self._member(name) as f:
             f.write(f'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n<worksheet {_NS}>'
@@ -301,6 +306,37 @@ class Book:
         z.close()
 
 
+class _Sink(Protocol):
+    """Where a sheet's XML goes: a zip member, one write behind (:class:`_Behind`), or a buffer."""
+
+    def write(self, data: Any, /) -> int: ...
+
+
+class _Behind:
+    """A zip member written one write behind, in a thread of its own: zlib compresses a chunk
+    of XML (without the GIL) while the next chunk is made. At most one write waits."""
+
+    def __init__(self, f: IO[bytes]) -> None:
+        self._f, self._pool = f, ThreadPoolExecutor(max_workers=1, thread_name_prefix="xlsx")
+        self._last: Future[int] | None = None
+
+    def write(self, data: Any) -> int:
+        self._wait()
+        self._last = self._pool.submit(self._f.write, data)
+        return len(memoryview(data))
+
+    def _wait(self) -> None:
+        if self._last is not None:
+            last, self._last = self._last, None
+            last.result()
+
+    def close(self) -> None:
+        try:
+            self._wait()
+        finally:
+            self._pool.shutdown()
+
+
 class _Ahead(Book):
     """A book that makes one sheet in memory, its styles as marks (:func:`prepare_table`)."""
 
@@ -314,7 +350,7 @@ class _Ahead(Book):
         return f' s="{_MARK.format(self._order.setdefault(style, len(self._order)))}"'
 
     @contextlib.contextmanager
-    def _member(self, name: str) -> Iterator[IO[bytes]]:
+    def _member(self, name: str) -> Iterator[_Sink]:
         yield self._buffer
 
 
@@ -338,7 +374,7 @@ def _float_texts(numbers: np.ndarray) -> pa.Array:
     return pa.array([repr(v) for v in bits.view(np.float64).tolist()], pa.string()).take(pa.array(at.ravel()))
 
 
-def _write_texts(f: IO[bytes], texts: pa.Array) -> None:
+def _write_texts(f: _Sink, texts: pa.Array) -> None:
     """Write the texts of a string array one after the other (its data buffer, not copied)."""
     if not len(texts):
         return
