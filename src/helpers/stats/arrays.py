@@ -3,6 +3,7 @@ lists, arrays or Series with one-line errors, confidence quantiles, scale checks
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Any, overload
 
 import numpy as np
@@ -17,6 +18,22 @@ def check_level(level: float) -> None:
     if not 0 < level < 1:
         raise ArgumentError(f"confidence level {level!r} out of range", argument="level",
                             expected="0 < level < 1")
+
+
+@cache
+def _blas_pools() -> Any:
+    """The BLAS thread pools of this process, read once (limiting them is then cheap)."""
+    from scipy import linalg  # noqa: F401  (loads scipy's own BLAS too)
+    from threadpoolctl import ThreadpoolController
+
+    return ThreadpoolController()
+
+
+def one_blas_thread() -> Any:
+    """A context in which BLAS runs on one thread: on a busy 2-core machine the second
+    thread of a tall-and-thin product or of a tiny problem mostly spins (up to twice the CPU,
+    and no faster)."""
+    return _blas_pools().limit(limits=1, user_api="blas")
 
 
 # The normal, t and chi-square functions scipy.stats computes with, from scipy.special directly:
