@@ -8,7 +8,6 @@ from typing import Any, overload
 
 import numpy as np
 import pandas as pd
-from scipy import special
 
 from helpers.errors import ArgumentError, DataError
 
@@ -41,27 +40,32 @@ def one_blas_thread() -> Any:
 # importing scipy.stats costs every notebook kernel about a second of CPU, scipy.special a tenth.
 def norm_ppf(q: ArrayLike) -> Any:
     """Standard normal quantile (``scipy.stats.norm.ppf``)."""
+    from scipy import special
     return special.ndtri(np.asarray(q, dtype=float))
 
 
 def norm_sf(x: ArrayLike) -> Any:
     """Standard normal upper tail (``scipy.stats.norm.sf``)."""
+    from scipy import special
     return special.ndtr(-np.asarray(x, dtype=float))
 
 
 def t_ppf(q: ArrayLike, df: ArrayLike) -> Any:
     """Student t quantile (``scipy.stats.t.ppf``)."""
+    from scipy import special
     qq = np.asarray(q, dtype=float)
     return np.where(qq == 0, -np.inf, special.stdtrit(np.asarray(df, dtype=float), qq))[()]
 
 
 def t_sf(x: ArrayLike, df: ArrayLike) -> Any:
     """Student t upper tail (``scipy.stats.t.sf``)."""
+    from scipy import special
     return special.stdtr(np.asarray(df, dtype=float), -np.asarray(x, dtype=float))
 
 
 def chi2_sf(x: ArrayLike, df: ArrayLike) -> Any:
     """Chi-square upper tail (``scipy.stats.chi2.sf``)."""
+    from scipy import special
     return special.chdtrc(np.asarray(df, dtype=float), np.asarray(x, dtype=float))
 
 

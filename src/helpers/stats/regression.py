@@ -22,7 +22,6 @@ from typing import Literal
 
 import numpy as np
 import pandas as pd
-from scipy import sparse, special
 
 from helpers.errors import ArgumentError, DataError, ThinData
 from helpers.stats.arrays import ArrayLike, as_mask, check_level, one_blas_thread, t_sf, t_value
@@ -90,6 +89,7 @@ class GLMResult:
 
 
 def _inverse_link(eta: np.ndarray) -> np.ndarray:
+    from scipy import special
     return np.asarray(special.expit(eta))
 
 
@@ -410,6 +410,7 @@ def group_totals_vcov(design: Design, z: np.ndarray, group: np.ndarray, n_groups
     """Covariance matrix of the totals of ``z`` in each group (code per row, -1 = none; R
     ``svyrecvar`` of the group indicators times ``z``): the PSU x group totals in one pass on
     a plain design (:meth:`Design.variance` with ``covmat=True`` otherwise)."""
+    from scipy import sparse
     if not _plain_design(design) or design.lonely_psu == "fail" or not (design.n_h > 1).any():
         v = design.variance(z, group, n_groups, covmat=True).vcov
         assert v is not None

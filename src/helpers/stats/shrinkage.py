@@ -11,7 +11,6 @@ from typing import Literal
 
 import numpy as np
 import pandas as pd
-from scipy import special
 
 from helpers.errors import ArgumentError, DataError, ThinData
 from helpers.stats.arrays import ArrayLike, as_float, one_blas_thread
@@ -26,6 +25,7 @@ def fit_beta_binomial(successes: ArrayLike, trials: ArrayLike,
     variance). ``"mle"``: marginal maximum likelihood, started from the moments fit. When the
     rates show no extra-binomial variation, alpha + beta is capped at 1e7 (complete pooling).
     """
+    from scipy import special
     if method not in ("mle", "mom"):
         raise ArgumentError(f"unknown method {method!r}", argument="method",
                             expected="'mle' or 'mom'")
