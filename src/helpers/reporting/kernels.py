@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import ast
 import contextlib
+import functools
 import json
 import logging
 import os
@@ -137,7 +138,15 @@ def kernel_manager(notebook: str) -> type:
 
 def notebook_modules(notebook: Path) -> list[str]:
     """The modules `notebook`'s code cells import at their top level (``from a import b``: a and
-    a.b, which may be a name rather than a module), read from its source, never run."""
+    a.b, which may be a name rather than a module), read from its source, never run; read once
+    per version of the file. A run reads them before it starts threads: CPython 3.11 fails
+    ``ast.parse`` in one thread while another formats a traceback (gh-106905)."""
+    stat = Path(notebook).stat()
+    return list(_imports(str(notebook), stat.st_mtime_ns, stat.st_size))
+
+
+@functools.lru_cache(maxsize=64)
+def _imports(notebook: str, mtime_ns: int, size: int) -> tuple[str, ...]:
     found: list[str] = []
     cells = json.loads(Path(notebook).read_text(encoding="utf-8")).get("cells", [])
     for cell in cells:
@@ -154,7 +163,7 @@ def notebook_modules(notebook: Path) -> list[str]:
                 found += [a.name for a in node.names]
             elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
                 found += [node.module, *(f"{node.module}.{a.name}" for a in node.names)]
-    return list(dict.fromkeys(found))
+    return tuple(dict.fromkeys(found))
 
 
 def start(notebook: Path, name: str) -> Any:

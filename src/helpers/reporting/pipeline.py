@@ -94,6 +94,8 @@ def run(
     params = config.with_overrides(config.load_params(params_path), overrides or {})
     pipeline = config.load_pipeline(pipeline_path or "config/pipeline.yaml")
     plan = run_params.validate(params, pipeline)
+    for p in plan:
+        kernels.notebook_modules(p.notebook)  # read before the run's threads start (see there)
     same = (reports / ".lock").resolve() == catalog.writer_lock_path().resolve()
     with run_folder.run_lock(reports), contextlib.nullcontext() if same else catalog.writer_lock():
         run_folder.mark_interrupted(reports)
