@@ -250,6 +250,8 @@ def test_eb_rates_shrinks_toward_prior_and_beats_raw():
     coverage = np.mean((out["ci_low"] <= p) & (p <= out["ci_high"]))
     assert 0.9 < coverage < 0.99
     assert out.attrs["prior_mean"] == pytest.approx(0.4, abs=0.03)
+    lean = shrinkage.eb_rates(k, n, labels=[f"R{i}" for i in range(400)], tests=False)
+    pd.testing.assert_frame_equal(lean, out.drop(columns=["p_value", "p_value_eb"]))
 
 
 def test_eb_rates_small_units_not_flagged_by_chance():

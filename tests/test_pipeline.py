@@ -430,6 +430,25 @@ def test_each_kernel_knows_the_notebook_it_runs(monkeypatch: pytest.MonkeyPatch)
     assert contract.NOTEBOOK_ENV not in os.environ  # only the kernel's
 
 
+def test_each_kernel_has_its_share_of_the_cores_for_numeric_threads(monkeypatch: pytest.MonkeyPatch) -> None:
+    """BLAS/OpenMP pools sized to the cores per notebook running at once; a user's setting stands."""
+    from jupyter_client.manager import KernelManager
+
+    seen: dict[str, dict[str, str]] = {}
+    monkeypatch.setattr(KernelManager, "start_kernel", lambda self, **kw: seen.update(kw))
+    monkeypatch.setattr(kernels.os, "cpu_count", lambda: 8)
+    monkeypatch.setattr(kernels, "PARALLEL", 2)
+    for setting in kernels.THREAD_SETTINGS:
+        monkeypatch.delenv(setting, raising=False)
+    monkeypatch.setenv("MKL_NUM_THREADS", "3")
+    kernels.kernel_manager("03_promoter_drivers")().start_kernel(extra_arguments=[])
+    assert seen["env"]["OPENBLAS_NUM_THREADS"] == seen["env"]["OMP_NUM_THREADS"] == "4"
+    assert seen["env"]["MKL_NUM_THREADS"] == "3"
+    monkeypatch.setattr(kernels.os, "cpu_count", lambda: 2)
+    kernels.kernel_manager("03_promoter_drivers")().start_kernel(extra_arguments=[])
+    assert seen["env"]["OPENBLAS_NUM_THREADS"] == "1"
+
+
 @pytest.mark.skipif(os.name != "posix", reason="Unix sockets")
 def test_kernels_started_together_talk_over_private_sockets(tmp_path: Path) -> None:
     """Kernels started at the same moment never race for a TCP port (CI once lost a run to

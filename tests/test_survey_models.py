@@ -203,6 +203,29 @@ def test_large_data_paths_of_the_logistic_fit_give_the_same_model(
     assert by_pattern.vcov == pytest.approx(by_row.vcov, rel=1e-9)
 
 
+@pytest.mark.parametrize("family", ["gaussian", "quasibinomial"])
+def test_several_outcomes_in_one_call_equal_one_call_each(
+        monkeypatch: pytest.MonkeyPatch, family: str) -> None:
+    """survey_glms shares the model matrix (and the patterns) between outcomes missing in the
+    same rows; each result equals its own survey_glm, R's reference included."""
+    monkeypatch.setattr(regression, "WARM_START_ROWS", 50)   # the pattern path on small data
+    x = B2B[["item1", "quarter_end_deal"]]
+    y = B2B.promoter.to_numpy(float)
+    gappy = np.where(np.arange(len(y)) % 7 == 0, np.nan, 1 - y)
+    ys = [y, 1 - y, gappy, y]
+    together = regression.survey_glms(ys, x, DESIGNS["b2b"], family=family)  # type: ignore[arg-type]
+    for yv, fit in zip(ys, together, strict=True):
+        alone = regression.survey_glm(yv, x, DESIGNS["b2b"], family=family)  # type: ignore[arg-type]
+        assert np.array_equal(fit.coef, alone.coef) and np.array_equal(fit.vcov, alone.vcov)
+        assert fit.n == alone.n and fit.df == alone.df
+    items = ["item1", "item2", "item3", "item4"]
+    pro = regression.survey_glms([B2B.promoter, B2B.promoter], B2B[items], DESIGNS["b2b"],
+                                 family="quasibinomial")
+    for fit in pro:
+        assert fit.coef == pytest.approx(R["glm"]["b2b_promoter"]["estimate"], rel=REL)
+        assert fit.se == pytest.approx(R["glm"]["b2b_promoter"]["se"], rel=REL)
+
+
 @pytest.mark.parametrize("in_domain", [None, 0.7])
 def test_gaussian_bread_from_the_normal_equations_equals_the_information_matrix(
         monkeypatch: pytest.MonkeyPatch, in_domain: float | None) -> None:

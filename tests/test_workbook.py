@@ -238,3 +238,69 @@ def test_sheets_made_ahead_in_any_order_are_the_sheets_written_in_place() -> Non
     book.close()
     read = [{n: z.read(n) for n in z.namelist()} for z in map(zipfile.ZipFile, (in_place, added))]
     assert read[0] == read[1] and b' s="4"' in read[0]["xl/worksheets/sheet3.xml"]
+
+
+def test_arrow_columns_are_byte_for_byte_their_values_written_one_by_one(monkeypatch) -> None:
+    """Book.table with Arrow columns (cells made by Arrow's kernels) writes what Book.sheet writes
+    for the same values: floats (NaN, infinity, -0.0, repeats), ints, nullable ints, bools, texts
+    that need escaping, keep edge spaces, start with a non-ASCII character or read as formulas
+    (a number in other digits does not), nulls as no cell; rows above the head; chunks of two."""
+    import io
+    import zipfile
+
+    import pyarrow as pa
+
+    from helpers.reporting import xlsx
+    monkeypatch.setattr(xlsx, "_CHUNK_ROWS", 2)
+    bold, pct, q = xlsx.Style(bold=True), xlsx.Style("0.0%"), xlsx.QUOTED
+    texts = ["a", "a<b&c", None, " edge ", "x\x01y", "=1+1", "-٣", "\u00a0nb", "-2.5", ""]
+    floats = [1.5, float("nan"), -0.0, 0.0, float("inf"), 0.1, 1e-07, 1e22, 1.5, -2.0]
+    columns = [(pa.array(floats), pct), (pa.array(floats), None), (pa.array(range(-5, 5)), pct),
+               (pa.array([1, None, 3, None, None, None, 7, 8, 9, 10], pa.int64()), pct),
+               (pa.array([True, False, None] + [True] * 7), None), (pa.array(texts), None),
+               (pa.array(texts, pa.large_string()), bold), (pa.array([None] * 10, pa.string()), None)]
+    expected = [
+        [None if v is None else (v, s) if s else v for v in arr.to_pylist()] for arr, s in columns[:-3]] + [
+        [None if v is None else (v, q) if catalog.starts_formula(v) else v for v in texts],
+        [None if v is None else (v, q) if catalog.starts_formula(v) else (v, bold) for v in texts], [None] * 10]
+    head = [(f"H{j}", bold) for j in range(len(columns))]
+    above = [[("For the analyst", bold)], []]
+    rows = [*above, head, *zip(*expected, strict=True)]
+    by_rows, by_columns = io.BytesIO(), io.BytesIO()
+    for target, write in ((by_rows, lambda b: b.sheet("S", rows, frozen_rows=3)),
+                          (by_columns, lambda b: b.table("S", head, columns, frozen_rows=3, above=above))):
+        book = xlsx.Book(target)
+        write(book)
+        book.close()
+    read = [{n: z.read(n) for n in z.namelist()} for z in map(zipfile.ZipFile, (by_rows, by_columns))]
+    assert read[0] == read[1]
+    ws = openpyxl.load_workbook(io.BytesIO(by_columns.getvalue())).active
+    assert ws["F5"].value == "a<b&c" and ws["F9"].quotePrefix and not ws["F10"].quotePrefix
+    assert ws["F7"].value == " edge " and ws["D5"].value is None and str(ws["A6"].value) == "-0.0"
+
+
+def test_columns_of_a_frame_are_the_cells_written_value_by_value() -> None:
+    """workbook.column_cells: numbers, nullable ints and texts of a frame (as Arrow) give the
+    same sheet as their values each made a cell: numpy's numbers as they are with the column's
+    style (NaN an empty cell with it), other values as workbook._written makes them."""
+    import io
+    import zipfile
+
+    from helpers.reporting import xlsx
+    pct = xlsx.Style("0.0%")
+    df = pd.DataFrame({"f": [0.5, np.nan, -1.0], "i": np.array([1, 2, 3], np.int32),
+                       "b": [True, False, True], "ni": pd.array([4, None, 6], "Int64"),
+                       "s": pd.array(["x", None, "=cmd"], "string"), "o": pd.Series(["y", np.nan, "@a"], dtype=object),
+                       "t": pd.to_datetime(["2026-01-02", None, "2026-03-04"])})
+    columns = [workbook.column_cells(df[c], pct) for c in df.columns]
+    assert [type(v).__name__ for v, _ in columns][-1] == "_Cells"
+    slow = [(df[c].tolist(), pct) if c in "fib" else ([workbook._written(v, pct) for v in df[c].tolist()], None)
+            for c in df.columns]
+    books = []
+    for cols in (columns, slow):
+        buf = io.BytesIO()
+        book = xlsx.Book(buf)
+        book.table("S", [c for c in df.columns], cols)
+        book.close()
+        books.append({n: zipfile.ZipFile(buf).read(n) for n in zipfile.ZipFile(buf).namelist()})
+    assert books[0] == books[1]

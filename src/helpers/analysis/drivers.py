@@ -26,8 +26,9 @@ from helpers.analysis.modelling import (
 )
 from helpers.analysis.selection import subsample
 from helpers.errors import ArgumentError, DataError, ThinData
+from helpers.stats.arrays import one_blas_thread
 from helpers.stats.design import Design
-from helpers.stats.regression import WARM_START_ROWS, GLMResult, survey_glm
+from helpers.stats.regression import WARM_START_ROWS, GLMResult, survey_glm, survey_glms
 
 # --- promoter and detractor models ---------------------------------------------------------------
 TARGETS = {"promoter": (9.0, 10.0), "detractor": (0.0, 6.0)}
@@ -95,9 +96,10 @@ def outcome_models(
     rows = []
     items = df[list(drivers)]   # one copy of the predictors and one completeness test for both
     usable = ~items.isna().any(axis=1).to_numpy() & (design.w > 0) & (True if domain is None else domain)
-    for target in TARGETS:
-        y = target_flag(df[ltr], target)
-        fit = _design_logit(y, items, design, domain, (target, ltr, level))
+    ys = {target: target_flag(df[ltr], target) for target in TARGETS}
+    fits = _design_logits(ys, items, design, domain, (ltr, level))
+    for target, y in ys.items():
+        fit = fits[target]
         lo, hi = fit.ci()
         used = usable & ~np.isnan(y)
         auc = _auc(y[used], fit.predict(items[used].to_numpy(float)))
@@ -113,22 +115,33 @@ def outcome_models(
     return out
 
 
-def _design_logit(y: np.ndarray, x: pd.DataFrame, design: Design, domain: np.ndarray | None,
-                  what: tuple[str, str, float]) -> GLMResult:
-    """R ``svyglm(flag ~ x, design, family=quasibinomial())`` of one target flag, or a
-    ThinData / DataError naming why it cannot be fitted."""
-    target, ltr, level = what
-    used = ~np.isnan(y) & (design.w > 0) & ~x.isna().any(axis=1).to_numpy()
+def _design_logits(ys: dict[str, np.ndarray], x: pd.DataFrame, design: Design,
+                   domain: np.ndarray | None, what: tuple[str, float]) -> dict[str, GLMResult]:
+    """R ``svyglm(flag ~ x, design, family=quasibinomial())`` of each target flag (one call
+    for all: they share the predictors), or a ThinData / DataError naming the target that
+    cannot be fitted."""
+    ltr, level = what
+    complete = (design.w > 0) & ~x.isna().any(axis=1).to_numpy()
     if domain is not None:
-        used &= domain
-    if not used.any() or y[used].min() == y[used].max():
-        raise ThinData(f"no variation in {target} flag", column=ltr,
-                       expected="both promoters/detractors and others")
+        complete &= domain
+    for target, y in ys.items():
+        used = complete & ~np.isnan(y)
+        if not used.any() or y[used].min() == y[used].max():
+            raise ThinData(f"no variation in {target} flag", column=ltr,
+                           expected="both promoters/detractors and others")
     try:
-        return survey_glm(y, x, design, family="quasibinomial", domain=domain, level=level)
-    except DataError as exc:
-        raise DataError(f"{target} model failed to fit: {exc}", column=ltr,
-                        expected="items that are not perfectly collinear or separating") from None
+        fits = survey_glms(list(ys.values()), x, design, family="quasibinomial", domain=domain,
+                           level=level)
+    except DataError:
+        for target, y in ys.items():   # which target fails, one at a time
+            try:
+                survey_glm(y, x, design, family="quasibinomial", domain=domain, level=level)
+            except DataError as exc:
+                raise DataError(f"{target} model failed to fit: {exc}", column=ltr,
+                                expected="items that are not perfectly collinear or separating"
+                                ) from None
+        raise
+    return dict(zip(ys, fits, strict=True))
 
 
 def odds_ratio_table(models: pd.DataFrame, digits: int = 2) -> pd.DataFrame:
@@ -384,15 +397,16 @@ def logit_newton(x: np.ndarray, y: np.ndarray, w: np.ndarray, beta: np.ndarray |
         start = logit_newton(x[::k], y[::k], w[::k], np.zeros(x.shape[1]), iters)
         beta = start if np.isfinite(start).all() else None
     b = np.zeros(x.shape[1]) if beta is None else beta.copy()
-    for _ in range(iters):
-        eta = np.clip(x @ b, -30, 30)
-        p = 1 / (1 + np.exp(-eta))
-        g = x.T @ (w * (y - p))
-        h = (x * (w * p * (1 - p))[:, None]).T @ x + 1e-9 * np.eye(x.shape[1])
-        step = np.linalg.solve(h, g)
-        b += step
-        if np.abs(step).max() < 1e-8:
-            break
+    with one_blas_thread():
+        for _ in range(iters):
+            eta = np.clip(x @ b, -30, 30)
+            p = 1 / (1 + np.exp(-eta))
+            g = x.T @ (w * (y - p))
+            h = (x * (w * p * (1 - p))[:, None]).T @ x + 1e-9 * np.eye(x.shape[1])
+            step = np.linalg.solve(h, g)
+            b += step
+            if np.abs(step).max() < 1e-8:
+                break
     return b
 
 

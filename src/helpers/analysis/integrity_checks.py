@@ -220,7 +220,7 @@ def _eb(k: np.ndarray, n: np.ndarray) -> dict[str, np.ndarray]:
     if k.sum() in (0, n.sum()) or len(k) < 2:  # nothing to compare: no rep stands out
         pooled = np.full(len(k), k.sum() / n.sum())
         return {"shrunk": pooled, "ci_low": pooled, "ci_high": pooled}
-    res = shrinkage.eb_rates(k, n)
+    res = shrinkage.eb_rates(k, n, tests=False)
     return {"shrunk": res["shrunk_rate"].to_numpy(float),
             "ci_low": res["ci_low"].to_numpy(float), "ci_high": res["ci_high"].to_numpy(float)}
 

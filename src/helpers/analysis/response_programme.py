@@ -20,7 +20,7 @@ from helpers.analysis import accounts as account_views
 from helpers.analysis.drivers import logit_newton
 from helpers.analysis.programme import RESPONSE_TARGET
 from helpers.errors import ArgumentError, ThinData, require_columns
-from helpers.stats.arrays import norm_ppf
+from helpers.stats.arrays import norm_ppf, one_blas_thread
 
 #: Roles an account programme wants to hear from every year.
 KEY_ROLES = ("decision_maker", "influencer")
@@ -176,7 +176,8 @@ def _logit_fit(m: np.ndarray, y: np.ndarray, groups: pd.Series) -> tuple[np.ndar
     y = np.asarray(y, float)
     beta = logit_newton(m, y, np.ones(len(y)))
     p = 1 / (1 + np.exp(-np.clip(m @ beta, -30, 30)))
-    bread = np.linalg.pinv((m * (p * (1 - p))[:, None]).T @ m)
+    with one_blas_thread():   # a tall-and-thin product: a second BLAS thread mostly spins
+        bread = np.linalg.pinv((m * (p * (1 - p))[:, None]).T @ m)
     codes, uniq = pd.factorize(groups, use_na_sentinel=False)
     u = m * (y - p)[:, None]
     scores = np.column_stack([np.bincount(codes, weights=u[:, j], minlength=len(uniq))

@@ -523,11 +523,11 @@ def subsample(rows: pd.DataFrame, size: int, *, strata: Sequence[str] = ("wave",
     key = rng.random(int(codes.max()) + 1)[codes]
     stratum = (rows.groupby(list(strata), sort=True, dropna=False, observed=True).ngroup()
                .to_numpy() if strata else np.zeros(total, np.int64))
-    order = np.lexsort((key, stratum))          # by stratum, then by cluster key
     counts = np.bincount(stratum)
     quota = np.clip(np.floor(counts * size / total + 0.5), 1, counts).astype(np.int64)
-    start = np.concatenate([[0], np.cumsum(counts)[:-1]])
-    cut = key[order][start + quota - 1]         # key of each stratum's last row within quota
+    by_stratum = np.split(key[np.argsort(stratum, kind="stable")], np.cumsum(counts)[:-1])
+    cut = np.array([np.partition(k, q - 1)[q - 1]   # key of each stratum's last row within quota
+                    for k, q in zip(by_stratum, quota, strict=True)])
     keep = key <= cut[stratum]
     return Subsample(rows[keep], total, size, strata, cluster, np.flatnonzero(keep))
 

@@ -8,12 +8,12 @@ becomes a formula); rep ids, contact keys and other personal columns are not wri
 from __future__ import annotations
 
 import io
-import itertools
 import os
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import pyarrow as pa
 
 from helpers import catalog, paths
 from helpers.reporting import tables, views, workbook, xlsx
@@ -22,7 +22,6 @@ FILE = "follow_up_list.xlsx"
 FOLDER = "account_teams"
 #: Accounts listed on the page (worst first); the workbook lists every account.
 PAGE_ROWS = 200
-_QUOTED = xlsx.Style(quote=True)
 
 
 def write_follow_up_workbook(table: pd.DataFrame, run_dir: str | os.PathLike[str], note: str
@@ -32,21 +31,29 @@ def write_follow_up_workbook(table: pd.DataFrame, run_dir: str | os.PathLike[str
     large programme is written in a fraction of a second)."""
     df = table.drop(columns=[c for c in table.columns if str(c).lower() in workbook.PERSONAL])
     bold = xlsx.Style(bold=True)
-    rows = itertools.chain([((note, bold),), (), tuple((workbook.header(str(c)), bold) for c in df.columns)],
-                           ([_value(v) for v in r] for r in df.itertuples(index=False, name=None)))
     buf = io.BytesIO()
-    xlsx.write(buf, [("Follow-up list", rows, {}, 3)])
+    book = xlsx.Book(buf)
+    book.table("Follow-up list", tuple((workbook.header(str(c)), bold) for c in df.columns),
+               [_column(df[c]) for c in df.columns], frozen_rows=3, above=[((note, bold),), ()])
+    book.close()
     out = paths.resolve(run_dir) / FOLDER / FILE
     out.parent.mkdir(parents=True, exist_ok=True)
     catalog.atomic_write_bytes(out, buf.getvalue())
     return out
 
 
+def _column(values: pd.Series) -> tuple[Any, xlsx.Style | None]:
+    """A column's cells (:func:`_value` of each): numbers and texts as an Arrow array, written
+    at once, any other column value by value."""
+    cells, style = workbook.column_cells(values, None)
+    return (cells, style) if isinstance(cells, pa.Array) else ([_value(v) for v in values.tolist()], None)
+
+
 def _value(value: Any) -> Any:
     """A cell: text as text (one that reads as a formula with Excel's quote prefix), numbers as
     numbers, NaN and NA empty."""
     if isinstance(value, str):
-        return (value, _QUOTED) if catalog.starts_formula(value) else value
+        return (value, xlsx.QUOTED) if catalog.starts_formula(value) else value
     if value is None or value is pd.NA or value is pd.NaT or (isinstance(value, float) and value != value):
         return None
     return value

@@ -32,6 +32,11 @@ from helpers import catalog, contract, paths
 from helpers.reporting.preload import PRELOAD_ENV
 
 log = logging.getLogger("helpers.reporting.pipeline")
+#: Notebooks run at once (CX_PARALLEL_NOTEBOOKS; 1 runs them one by one).
+PARALLEL = max(1, int(os.environ.get("CX_PARALLEL_NOTEBOOKS", min(2, os.cpu_count() or 1))))
+#: The numeric libraries' thread pools, sized in each kernel to its share of the cores (two
+#: kernels with a BLAS thread per core each on two cores spin more CPU than they compute).
+THREAD_SETTINGS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
 KERNELS = ".kernels"  # reports/.kernels/<run-id>/: connection files of the run's kernels (0700)
 _KERNEL_DIR: list[Path | None] = [None]
 _SOCKET_DIR: list[Path | None] = [None]
@@ -122,6 +127,9 @@ def kernel_manager(notebook: str) -> type:
             env[contract.NOTEBOOK_ENV] = notebook
             if folder is not None:
                 env[contract.STUDY_CACHE_ENV] = str(folder)
+            share = str(max(1, (os.cpu_count() or 1) // PARALLEL))
+            for setting in THREAD_SETTINGS:
+                env.setdefault(setting, share)  # a user's own setting stands
             super().start_kernel(env=env, **kw)
 
     return RunKernelManager

@@ -55,7 +55,7 @@ from helpers.reporting.run_params import PlannedStep
 log = logging.getLogger("helpers.reporting.pipeline")
 
 # Notebooks run at once when their needs are met (CX_PARALLEL_NOTEBOOKS=1 runs them one by one).
-PARALLEL = max(1, int(os.environ.get("CX_PARALLEL_NOTEBOOKS", min(2, os.cpu_count() or 1))))
+PARALLEL = kernels.PARALLEL
 # Kernels started ahead of their notebooks, at most this many at once (CX_WARM_KERNELS=0: none):
 # the first notebooks' as the run starts, the others' (once a notebook has finished) WARM_LEAD_S
 # before their notebook should start, by the study's last run taken FASTER times as long and at

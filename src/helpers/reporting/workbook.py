@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from helpers import catalog, config, contract, paths
 from helpers.analysis import disclosure
@@ -244,25 +245,12 @@ def _written(value: Any, style: xlsx.Style | None = None) -> Any:
     return value, style
 
 
-def _column(values: list[Any], style: xlsx.Style | None, plain: bool
-            ) -> tuple[list[Any], xlsx.Style | None]:
-    """A column's cells as :meth:`helpers.reporting.xlsx.Book.table` takes them: :func:`_written`
-    of each value, or (for a float, int or bool column of numpy's, `plain`) the values with
-    `style` for all of them (NaN stays NaN: an empty cell)."""
-    if plain:
-        return values, style
-    if all(type(v) is str for v in values):  # texts: only one that reads as a formula changes
-        formulas = {v for v in set(values) if catalog.starts_formula(v)}
-        return [(v, _TEXT_KEPT) if v in formulas else v for v in values] if formulas else values, None
-    return [_written(v, style) for v in values], None
-
-
 class _Cells(Sequence[Any]):
-    """A column's cells (:func:`_column`), made slice by slice as the sheet is written: a column
-    of a million rows is never a million Python objects at once."""
+    """A column's cells, each value :func:`_written`, made slice by slice as the sheet is
+    written: a column of a million rows is never a million Python objects at once."""
 
-    def __init__(self, series: pd.Series, style: xlsx.Style | None, plain: bool) -> None:
-        self._series, self._style, self._plain = series, style, plain
+    def __init__(self, series: pd.Series, style: xlsx.Style | None) -> None:
+        self._series, self._style = series, style
 
     def __len__(self) -> int:
         return len(self._series)
@@ -270,11 +258,35 @@ class _Cells(Sequence[Any]):
     def __getitem__(self, at: Any) -> Any:
         if not isinstance(at, slice):
             return self[at:at + 1][0]
-        return _column(self._series.iloc[at].tolist(), self._style, self._plain)[0]
+        return [_written(v, self._style) for v in self._series.iloc[at].tolist()]
+
+
+def column_cells(series: pd.Series, style: xlsx.Style | None) -> tuple[Any, xlsx.Style | None]:
+    """A column as :meth:`helpers.reporting.xlsx.Book.table` takes it, each value as
+    :func:`_written` makes it (numbers with `style`, NaN and NA empty, a text that reads as a
+    formula quoted): numbers, nullable integers and texts as an Arrow array (its cells made at
+    once), any other column value by value."""
+    dtype = series.dtype
+    if isinstance(dtype, np.dtype) and dtype.kind in "fiub":
+        return pa.array(series.to_numpy()), style
+    if pd.api.types.is_integer_dtype(dtype):  # nullable: NA is no cell
+        return _one_array(pa.array(series)), style
+    if pd.api.types.is_string_dtype(dtype) or (isinstance(dtype, np.dtype) and dtype.kind == "O"):
+        try:
+            texts = _one_array(pa.array(series, from_pandas=True))
+        except (pa.ArrowException, TypeError, ValueError):
+            texts = None
+        if texts is not None and (pa.types.is_string(texts.type) or pa.types.is_large_string(texts.type)):
+            return texts, None
+    return _Cells(series, style), None
+
+
+def _one_array(values: pa.Array | pa.ChunkedArray) -> pa.Array:
+    return values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
 
 
 def _sheet_columns(name: str, df: pd.DataFrame, currency: str
-                   ) -> tuple[tuple[Any, ...], list[tuple[_Cells, xlsx.Style | None]], dict[int, float]]:
+                   ) -> tuple[tuple[Any, ...], list[tuple[Any, xlsx.Style | None]], dict[int, float]]:
     """One table as a sheet: its header (labelled), its columns (numbers with their column's
     format) and the column widths (from the header and the first 200 values)."""
     widths: dict[int, float] = {}
@@ -283,9 +295,8 @@ def _sheet_columns(name: str, df: pd.DataFrame, currency: str
         first = df[col].iloc[:200].tolist()
         widths[j] = min(max(8, max([len(header(str(col)))] + [len(str(v)) for v in first]) + 2), 60)
         fmt = number_format(name, str(col), df[col], currency)
-        plain = isinstance(df[col].dtype, np.dtype) and df[col].dtype.kind in "fiub"
         style = xlsx.Style(fmt) if fmt else None
-        columns.append((_Cells(df[col], style, plain), style if plain else None))
+        columns.append(column_cells(df[col], style))
     heads = tuple((header(str(col)), _HEAD) for col in df.columns)
     return heads, columns, widths
 

@@ -4,7 +4,9 @@ element per cell in pure Python: minutes and gigabytes for the tables of a milli
 
 Values are written as openpyxl would: numbers as numbers, booleans as booleans, date-times as
 Excel serial numbers with a date format, texts always as texts (inline strings, never formulas).
-A cell with a look is ``(value, Style(...))``. A sheet can be made ahead of its workbook
+A cell with a look is ``(value, Style(...))``. A column of a table can be an Arrow array: its
+cells are then made by Arrow's string kernels a chunk of rows at a time, with no Python object per
+cell (the same bytes as its values written one by one). A sheet can be made ahead of its workbook
 (:func:`prepare_table`, e.g. while other work runs) and added to it later (:meth:`Book.add`): the
 file is the same as when the sheet is written in place.
 """
@@ -18,10 +20,17 @@ import os
 import re
 import zipfile
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, Protocol
 from xml.sax.saxutils import escape, quoteattr
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from helpers import catalog
 
 _ILLEGAL = re.compile(r"[\000-\010\013\014\016-\037]")
 _EPOCH = dt.datetime(1899, 12, 30)
@@ -30,6 +39,10 @@ _NS = 'xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"'
 _REL = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
 _CHUNK_ROWS = 20000
 _MARK = "\x01{}\x02"  # a style of a sheet made ahead, by its order of first use (never in XML text)
+#: Texts that may need more than wrapping: XML's special or illegal characters, an edge that is
+#: not printable ASCII (a space, kept with xml:space); and texts that may read as a formula.
+_NOT_PLAIN_TEXT = r"[&<>\x00-\x1f]|^[^!-~]|[^!-~]$"
+_MAY_BE_FORMULA = "^[" + re.escape("".join(catalog.FORMULA_START)) + "]"
 
 
 @dataclass(frozen=True)
@@ -42,6 +55,10 @@ class Style:
     fill: str | None = None
     wrap: bool = False
     quote: bool = False
+
+
+#: The look of a text that would read as a formula (Excel's quote prefix keeps it a text).
+QUOTED = Style(quote=True)
 
 
 @dataclass(frozen=True)
@@ -92,11 +109,15 @@ class Book:
             f.write(xml)
 
     @contextlib.contextmanager
-    def _member(self, name: str) -> Iterator[IO[bytes]]:
+    def _member(self, name: str) -> Iterator[_Sink]:
         """The zip file of the next sheet, named `name` in the workbook."""
         self._names.append(name)
         with self._zip.open(f"xl/worksheets/sheet{len(self._names)}.xml", "w") as f:
-            yield f
+            behind = _Behind(f)
+            try:
+                yield behind
+            finally:
+                behind.close()
 
     def sheet(self, name: str, rows: Iterable[Sequence[Any]], *, widths: Mapping[int, float] = {},
               frozen_rows: int = 0) -> None:
@@ -117,21 +138,80 @@ class Book:
                     chunk.clear()
             f.write("".join(chunk).encode())
 
-    def table(self, name: str, head: Sequence[Any], columns: Sequence[tuple[Sequence[Any], Style | None]],
-              *, widths: Mapping[int, float] = {}, frozen_rows: int = 0) -> None:
-        """Write one sheet as :meth:`sheet` would write `head` and then the rows of `columns`
-        (each its values and the style of all of them, or None; values may be ``(value, Style)``
-        pairs), column by column: a column of plain numbers is a single f-string per cell."""
+    def table(self, name: str, head: Sequence[Any], columns: Sequence[tuple[Any, Style | None]],
+              *, widths: Mapping[int, float] = {}, frozen_rows: int = 0,
+              above: Sequence[Sequence[Any]] = ()) -> None:
+        """Write one sheet as :meth:`sheet` would write the rows `above`, `head` and then the rows
+        of `columns` (each its values and the style of all of them, or None), column by column.
+        Values are a sequence (of values or ``(value, Style)`` pairs: a column of plain numbers
+        is a single f-string per cell) or an Arrow array (:meth:`_arrow_cells`)."""
         letters = [column_letter(j) for j in range(1, max(len(head), len(columns)) + 1)]
         n = max((len(values) for values, _ in columns), default=0)
+        top = len(above) + 2
         with self._open(name, widths, frozen_rows) as f:
-            f.write(('<row r="1">' + "".join(self._cell(f"{letter}1", v) for letter, v in zip(letters, head, strict=False))
-                     + "</row>").encode())
+            f.write("".join(f'<row r="{i}">' + "".join(self._cell(f"{column_letter(j)}{i}", v)
+                                                       for j, v in enumerate(row, start=1)) + "</row>"
+                            for i, row in enumerate([*above, head], start=1)).encode())
             for a in range(0, n, _CHUNK_ROWS):
-                parts = [self._column(letter, values[a:a + _CHUNK_ROWS], style, a + 2)
+                rows = pc.cast(pa.array(np.arange(a + top, min(n, a + _CHUNK_ROWS) + top)), pa.string())
+                parts = [self._cells(letter, values[a:a + _CHUNK_ROWS], style, a + top, rows)
                          for letter, (values, style) in zip(letters, columns, strict=False)]
-                f.write("".join(f'<row r="{i}">' + "".join(cells) + "</row>"
-                                for i, cells in enumerate(zip(*parts, strict=True), start=a + 2)).encode())
+                _write_texts(f, pc.binary_join_element_wise('<row r="', rows, '">', *parts, "</row>", ""))
+
+    def _cells(self, letter: str, values: Any, style: Style | None, first: int, rows: pa.Array
+               ) -> pa.Array:
+        """The cells of one column from row `first` (`rows`: the row numbers as texts)."""
+        if isinstance(values, pa.Array):
+            return self._arrow_cells(letter, values, style, rows)
+        if len(values) != len(rows):
+            raise ValueError(f"column {letter} has {len(values)} values where {len(rows)} rows are written")
+        return pa.array(self._column(letter, values, style, first), pa.string())
+
+    def _arrow_cells(self, letter: str, values: pa.Array, style: Style | None, rows: pa.Array
+                     ) -> pa.Array:
+        """The cells of an Arrow column: a null is no cell; a number (float, int, bool) has
+        `style`, a NaN or infinite one is an empty cell (with `style`, else none); a text has
+        `style`, or :data:`QUOTED` when it would read as a formula."""
+        kind, start = values.type, f'<c r="{letter}'
+        if pa.types.is_string(kind) or pa.types.is_large_string(kind):
+            return _no_cell(self._text_cells(start, rows, values.cast(pa.string()), style), values.is_valid())
+        s = self._style_attr(style) if len(values) > values.null_count else ""
+        if pa.types.is_boolean(kind):
+            return _no_cell(pc.binary_join_element_wise(start, rows, f'"{s} t="b"><v>', pc.if_else(values, "1", "0"),
+                                                        "</v></c>", ""), values.is_valid())
+        if pa.types.is_integer(kind):
+            return _no_cell(pc.binary_join_element_wise(start, rows, f'"{s}><v>', pc.cast(values, pa.string()),
+                                                        "</v></c>", ""), values.is_valid())
+        if not pa.types.is_floating(kind):
+            raise TypeError(f"column {letter}: Arrow type {kind} is not a number, bool or text")
+        numbers = values.cast(pa.float64()).to_numpy(zero_copy_only=False)
+        finite = np.isfinite(numbers)
+        cells = pc.binary_join_element_wise(start, rows, f'"{s}><v>', _float_texts(numbers), "</v></c>", "")
+        if not finite.all():
+            empty = pc.binary_join_element_wise(start, rows, f'"{s}/>', "") if s else ""
+            cells = pc.if_else(pa.array(finite), cells, empty)
+        return _no_cell(cells, values.is_valid())
+
+    def _text_cells(self, start: str, rows: pa.Array, texts: pa.Array, style: Style | None) -> pa.Array:
+        """Text cells (null where `texts` is): each text :func:`_inline`, wrapped at once unless
+        it needs more (a cheap test first, then Python's for the few it finds)."""
+        odd = pc.fill_null(pc.match_substring_regex(texts, _NOT_PLAIN_TEXT), False)
+        body = pc.binary_join_element_wise(' t="inlineStr"><is><t>', texts, "</t></is></c>", "")
+        if pc.any(odd).as_py():
+            body = pc.replace_with_mask(body, odd, pa.array([_inline(t) for t in texts.filter(odd).to_pylist()],
+                                                            pa.string()))
+        maybe = np.flatnonzero(pc.fill_null(pc.match_substring_regex(texts, _MAY_BE_FORMULA), False))
+        formula = np.zeros(len(texts), bool)
+        formula[maybe] = [catalog.starts_formula(t) for t in texts.take(maybe).to_pylist()]
+        plain = np.flatnonzero(~formula & texts.is_valid().to_numpy(zero_copy_only=False))
+        order = sorted((int(at[0]), look) for at, look in ((plain, style), (np.flatnonzero(formula), QUOTED))
+                       if len(at) and look is not None)
+        attrs = {look: self._style_attr(look) for _, look in order}
+        s = attrs.get(style, "") if style else ""
+        if formula.any():
+            return pc.binary_join_element_wise(start, rows, pc.if_else(pa.array(formula), f'"{attrs[QUOTED]}',
+                                                                       f'"{s}'), body, "")
+        return pc.binary_join_element_wise(start, rows, f'"{s}', body, "")
 
     def _column(self, letter: str, values: Sequence[Any], style: Style | None, first: int) -> list[str]:
         """The cells of one column from row `first`: what :meth:`_cell` writes for each value."""
@@ -153,7 +233,7 @@ class Book:
         return [self._cell(f"{letter}{i}", (v, style)) for i, v in enumerate(values, start=first)]
 
     @contextlib.contextmanager
-    def _open(self, name: str, widths: Mapping[int, float], frozen_rows: int) -> Iterator[IO[bytes]]:
+    def _open(self, name: str, widths: Mapping[int, float], frozen_rows: int) -> Iterator[_Sink]:
         """A sheet's XML file in the zip, its view and column widths written, its cells to come."""
         with self._member(name) as f:
             f.write(f'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n<worksheet {_NS}>'
@@ -226,6 +306,37 @@ class Book:
         z.close()
 
 
+class _Sink(Protocol):
+    """Where a sheet's XML goes: a zip member, one write behind (:class:`_Behind`), or a buffer."""
+
+    def write(self, data: Any, /) -> int: ...
+
+
+class _Behind:
+    """A zip member written one write behind, in a thread of its own: zlib compresses a chunk
+    of XML (without the GIL) while the next chunk is made. At most one write waits."""
+
+    def __init__(self, f: IO[bytes]) -> None:
+        self._f, self._pool = f, ThreadPoolExecutor(max_workers=1, thread_name_prefix="xlsx")
+        self._last: Future[int] | None = None
+
+    def write(self, data: Any) -> int:
+        self._wait()
+        self._last = self._pool.submit(self._f.write, data)
+        return len(memoryview(data))
+
+    def _wait(self) -> None:
+        if self._last is not None:
+            last, self._last = self._last, None
+            last.result()
+
+    def close(self) -> None:
+        try:
+            self._wait()
+        finally:
+            self._pool.shutdown()
+
+
 class _Ahead(Book):
     """A book that makes one sheet in memory, its styles as marks (:func:`prepare_table`)."""
 
@@ -239,7 +350,7 @@ class _Ahead(Book):
         return f' s="{_MARK.format(self._order.setdefault(style, len(self._order)))}"'
 
     @contextlib.contextmanager
-    def _member(self, name: str) -> Iterator[IO[bytes]]:
+    def _member(self, name: str) -> Iterator[_Sink]:
         yield self._buffer
 
 
@@ -249,6 +360,28 @@ def prepare_table(head: Sequence[Any], columns: Sequence[tuple[Sequence[Any], St
     ahead = _Ahead()
     ahead.table("", head, columns, widths=widths, frozen_rows=frozen_rows)
     return Prepared(ahead._buffer.getvalue(), tuple(ahead._order))
+
+
+def _no_cell(cells: pa.Array, valid: pa.Array) -> pa.Array:
+    """`cells` with no cell (an empty text) where the value is null."""
+    return cells if valid.false_count == 0 else pc.if_else(valid, cells, "")
+
+
+def _float_texts(numbers: np.ndarray) -> pa.Array:
+    """Python's repr of each float (the shortest text that reads back the same number), made
+    once for each distinct number (bit for bit: -0.0 is not 0.0)."""
+    bits, at = np.unique(numbers.view(np.int64), return_inverse=True)
+    return pa.array([repr(v) for v in bits.view(np.float64).tolist()], pa.string()).take(pa.array(at.ravel()))
+
+
+def _write_texts(f: _Sink, texts: pa.Array) -> None:
+    """Write the texts of a string array one after the other (its data buffer, not copied)."""
+    if not len(texts):
+        return
+    offsets = np.frombuffer(texts.buffers()[1], np.int32, len(texts) + 1, texts.offset * 4)
+    data = texts.buffers()[2]
+    if data is not None and offsets[-1] > offsets[0]:
+        f.write(memoryview(data)[offsets[0]:offsets[-1]])
 
 
 def _inline(value: str) -> str:

@@ -5,3 +5,8 @@ package), NPS / CES / CSAT, comparisons and false-discovery control, empirical-B
 raking and trimming. Pure functions over arrays and tidy frames. Modules here may import only
 the core (errors); never analysis, reporting or matplotlib.
 """
+
+#: Modules of the stats layer's functions imported on their first call, not with the module:
+#: notebooks that compute with the stats layer load them as their kernel boots
+#: (:mod:`helpers.reporting.preload`), those that only read or clean never do.
+ON_FIRST_USE = ("scipy.special", "scipy.sparse")

@@ -3,11 +3,11 @@ lists, arrays or Series with one-line errors, confidence quantiles, scale checks
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Any, overload
 
 import numpy as np
 import pandas as pd
-from scipy import special
 
 from helpers.errors import ArgumentError, DataError
 
@@ -20,31 +20,52 @@ def check_level(level: float) -> None:
                             expected="0 < level < 1")
 
 
+@cache
+def _blas_pools() -> Any:
+    """The BLAS thread pools of this process, read once (limiting them is then cheap)."""
+    from scipy import linalg  # noqa: F401  (loads scipy's own BLAS too)
+    from threadpoolctl import ThreadpoolController
+
+    return ThreadpoolController()
+
+
+def one_blas_thread() -> Any:
+    """A context in which BLAS runs on one thread: on a busy 2-core machine the second
+    thread of a tall-and-thin product or of a tiny problem mostly spins (up to twice the CPU,
+    and no faster)."""
+    return _blas_pools().limit(limits=1, user_api="blas")
+
+
 # The normal, t and chi-square functions scipy.stats computes with, from scipy.special directly:
 # importing scipy.stats costs every notebook kernel about a second of CPU, scipy.special a tenth.
 def norm_ppf(q: ArrayLike) -> Any:
     """Standard normal quantile (``scipy.stats.norm.ppf``)."""
+    from scipy import special
     return special.ndtri(np.asarray(q, dtype=float))
 
 
 def norm_sf(x: ArrayLike) -> Any:
     """Standard normal upper tail (``scipy.stats.norm.sf``)."""
+    from scipy import special
     return special.ndtr(-np.asarray(x, dtype=float))
 
 
 def t_ppf(q: ArrayLike, df: ArrayLike) -> Any:
     """Student t quantile (``scipy.stats.t.ppf``)."""
+    from scipy import special
     qq = np.asarray(q, dtype=float)
     return np.where(qq == 0, -np.inf, special.stdtrit(np.asarray(df, dtype=float), qq))[()]
 
 
 def t_sf(x: ArrayLike, df: ArrayLike) -> Any:
     """Student t upper tail (``scipy.stats.t.sf``)."""
+    from scipy import special
     return special.stdtr(np.asarray(df, dtype=float), -np.asarray(x, dtype=float))
 
 
 def chi2_sf(x: ArrayLike, df: ArrayLike) -> Any:
     """Chi-square upper tail (``scipy.stats.chi2.sf``)."""
+    from scipy import special
     return special.chdtrc(np.asarray(df, dtype=float), np.asarray(x, dtype=float))
 
 

@@ -5,10 +5,10 @@ cell of responses, with their weight sums and sums of squares; the same columns 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
-from scipy import sparse
 
 from helpers.errors import require_columns
 from helpers.stats.arrays import t_value
@@ -22,6 +22,9 @@ from helpers.stats.estimators import (
     lonely_note,
 )
 from helpers.stats.intervals import design_method, interval_size, nps_interval, nps_method
+
+if TYPE_CHECKING:
+    from scipy import sparse
 
 
 def cells_design(cells: pd.DataFrame, *, strata: str | None = None, cluster: str | None = None,
@@ -77,6 +80,7 @@ class UnitCellsDesign(Design):
 
     def _psu_pairs(self, g: np.ndarray, n_groups: int) -> sparse.csr_matrix:
         """(PSU x group) indicator of the PSUs holding positive-weight rows of each group."""
+        from scipy import sparse
         keep = (g >= 0) & (self.w > 0)
         unit = np.arange(self.n) if self.psu is None else self.psu
         key = np.unique(unit[keep].astype(np.int64) * n_groups + g[keep])
@@ -85,6 +89,7 @@ class UnitCellsDesign(Design):
 
     def _degf(self, g: np.ndarray, n_groups: int, pairs: bool
               ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
+        from scipy import sparse
         df, df_union, n_p = super()._degf(g, n_groups, pairs)
         inc = self._psu_pairs(g, n_groups)
         more = sparse.diags(self.copies - 1)

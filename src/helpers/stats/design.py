@@ -23,7 +23,6 @@ from typing import Any, Literal, NamedTuple
 
 import numpy as np
 import pandas as pd
-from scipy import sparse
 
 from helpers.errors import ArgumentError, DataError, require_columns
 from helpers.stats.arrays import (
@@ -448,6 +447,7 @@ class Design:
         calibration model X (rows x L: level indicators, or R calibrate()'s model matrix),
         the weights saved at calibration ``psw``, X' Omega X, P (PSU x L sums of psw X), S P,
         P'SP and strata x P."""
+        from scipy import sparse
         if hasattr(self, "_cal_cache"):
             return self._cal_cache
         cal = self.calibration
@@ -511,6 +511,7 @@ class Design:
         """Variance after replacing z by its calibration residuals (R svyrecvar postStrata):
         z - psw * X a, with the coefficients a from small matrices only (never a dense rows x
         groups array)."""
+        from scipy import sparse
         parts = self._cal_parts()
         rows = np.flatnonzero(inside)
         zg = sparse.csr_matrix(((parts["mult"] * zz)[rows], (rows, gg[rows])),
@@ -523,6 +524,7 @@ class Design:
                             ) -> tuple[np.ndarray, np.ndarray | None]:
         """V = T'ST - T_h' K T_h for T = T0 - P a (T0: PSU x group totals of z; P: PSU x level
         sums of w), expanded so that no dense PSU x group matrix is formed."""
+        from scipy import sparse
         c, g, t = pair_totals(self.psu, zz, gg, inside, n_groups, self.n)
         h = self.psu_stratum[c]
         s_c = self.unit_s()[c]
@@ -544,6 +546,7 @@ class Design:
     def _degf(self, g: np.ndarray, n_groups: int, pairs: bool
               ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
         """R ``degf(subset(design, group))``: PSUs minus strata holding positive-weight rows."""
+        from scipy import sparse
         keep = (g >= 0) & (self.w > 0)
         gk = g[keep]
         n_psu = len(self.psu_stratum)

@@ -16,7 +16,6 @@ plain Wald interval stay as named options. Every result carries its ``ci_method`
 from __future__ import annotations
 
 import numpy as np
-from scipy import special
 
 from helpers.errors import ArgumentError
 from helpers.stats.arrays import norm_ppf, t_value
@@ -65,6 +64,7 @@ def share_interval(p: np.ndarray | float, se: np.ndarray | float, df: np.ndarray
     i.e. no small-sample correction). ``dispersion``: R's ``summary(svyglm)$dispersion``
     (``"likelihood"`` only; default 1). NaN where there is no SE or no df >= 1.
     """
+    from scipy import special
     check_method(method, SHARE_METHODS)
     p, se = np.asarray(p, float), np.asarray(se, float)
     q = np.asarray(t_value(level, df), float)

@@ -16,19 +16,21 @@ replicate-weight design can refit with each replicate's weights.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
 import pandas as pd
-from scipy import sparse, special
 
 from helpers.errors import ArgumentError, DataError, ThinData
-from helpers.stats.arrays import ArrayLike, as_mask, check_level, t_sf, t_value
+from helpers.stats.arrays import ArrayLike, as_mask, check_level, one_blas_thread, t_sf, t_value
 from helpers.stats.design import Design, Variance, resolve_design
 from helpers.stats.replicates import ReplicateDesign, is_replicate, replicate_vcov
 
 Family = Literal["gaussian", "quasibinomial"]
+#: Each row's distinct predictor pattern and the first row of each (``()``: none used).
+Patterns = tuple[np.ndarray, np.ndarray] | tuple[()]
 FAMILIES = ("gaussian", "quasibinomial")
 #: Newton steps allowed before a logistic fit is reported as not converged (R glm: 25).
 MAX_ITERATIONS = 50
@@ -87,6 +89,7 @@ class GLMResult:
 
 
 def _inverse_link(eta: np.ndarray) -> np.ndarray:
+    from scipy import special
     return np.asarray(special.expit(eta))
 
 
@@ -96,21 +99,23 @@ def _check_family(family: str) -> None:
                             expected="'gaussian' or 'quasibinomial'")
 
 
-def fit_coefficients(y: np.ndarray, xc: np.ndarray, w: np.ndarray, family: Family = "gaussian"
-                     ) -> tuple[np.ndarray, np.ndarray, bool]:
+def fit_coefficients(y: np.ndarray, xc: np.ndarray, w: np.ndarray, family: Family = "gaussian",
+                     *, patterns: Patterns | None = None) -> tuple[np.ndarray, np.ndarray, bool]:
     """Coefficients of the weighted model of ``y`` on ``xc`` (constant included), with the
     weights ``w`` (zero: not in the fit). Returns (coefficients, fitted means, converged).
 
     The estimate depends on the data only through ``w``: a replicate design refits with each
-    replicate's weights.
+    replicate's weights. ``patterns``: the distinct rows of ``xc`` when already known (``()``:
+    too many to use), found here for a large logistic fit when None.
     """
     _check_family(family)
     if family == "gaussian":
         b = _normal_equations(y, xc, w)[0]
         return b, xc @ b, True
     b = np.zeros(xc.shape[1])
-    patterns = _patterns(xc) if len(y) > 4 * WARM_START_ROWS else None
-    if patterns is not None:   # few distinct predictor rows (rating scales): fit on those
+    if patterns is None:
+        patterns = (_patterns(xc) or ()) if len(y) > 4 * WARM_START_ROWS else ()
+    if patterns:   # few distinct predictor rows (rating scales): fit on those
         codes, first = patterns
         wp = np.bincount(codes, weights=w)
         b, _, ok = _newton(np.bincount(codes, weights=w * y) / np.where(wp > 0, wp, 1.0),
@@ -208,18 +213,60 @@ def survey_glm(y: ArrayLike, x: ArrayLike, design: Design | None = None, *,
 
     Rows with a missing ``y`` or ``x`` are outside the fit but stay in the design.
     """
+    return survey_glms([y], x, design, family=family, domain=domain, level=level)[0]
+
+
+def survey_glms(ys: Sequence[ArrayLike], x: ArrayLike, design: Design | None = None, *,
+                family: Family = "gaussian", domain: ArrayLike | None = None,
+                level: float = 0.95) -> list[GLMResult]:
+    """:func:`survey_glm` of each outcome of ``ys`` on the same predictors ``x``, one result
+    each: the predictors are read once, and outcomes missing in the same rows (e.g. promoter
+    and detractor flags of one LTR) share the model matrix and, in a large logistic fit, its
+    distinct predictor patterns."""
     _check_family(family)
     check_level(level)
-    yv, xm, names = _model_arrays(y, x)
-    dz = resolve_design(design, len(yv))
-    mask = as_mask(domain, len(yv))
-    inside = ~(np.isnan(yv) | np.isnan(xm).any(axis=1))
-    if mask is not None:
-        inside &= mask
-    whole = bool(inside.all())
+    xm, names = _predictor_array(x)
+    yvs = [_outcome_array(y, len(xm)) for y in ys]
+    dz = resolve_design(design, len(xm))
+    mask = as_mask(domain, len(xm))
+    x_missing = np.isnan(xm).any(axis=1)
+    fits: list[GLMResult] = []
+    shared: _ModelRows | None = None
+    for i, yv in enumerate(yvs):
+        inside = ~(np.isnan(yv) | x_missing)
+        if mask is not None:
+            inside &= mask
+        if shared is None or not np.array_equal(inside, shared.inside):
+            shared = _ModelRows(xm, inside)
+        shared.last = i == len(yvs) - 1
+        with one_blas_thread():   # tall-and-thin products: a second thread mostly spins
+            fits.append(_fit_outcome(yv, shared, dz, family, (names, level)))
+    return fits
+
+
+class _ModelRows:
+    """The model matrix (constant first, zero outside the rows ``inside``) that outcomes
+    missing in the same rows share, with its distinct patterns once found."""
+
+    def __init__(self, xm: np.ndarray, inside: np.ndarray) -> None:
+        self.xm, self.inside, self.whole = xm, inside, bool(inside.all())
+        self.xc = np.empty((len(xm), xm.shape[1] + 1))
+        self.xc[:, 0] = 1.0
+        self.xc[:, 1:] = xm
+        if not self.whole:
+            self.xc[~inside] = 0.0
+        self.patterns: Patterns | None = None
+        self.last = True   # the last outcome on these rows: its estfun may overwrite xc
+
+
+def _fit_outcome(yv: np.ndarray, rows: _ModelRows, dz: Design, family: Family,
+                 labels: tuple[list[str], float]) -> GLMResult:
+    """One outcome's :func:`survey_glm` on the shared model rows."""
+    names, level = labels
+    inside, whole, xc = rows.inside, rows.whole, rows.xc
     w = dz.w if whole else np.where(inside, dz.w, 0.0)
     used = w > 0
-    n_used, p = int(used.sum()), xm.shape[1] + 1
+    n_used, p = int(used.sum()), xc.shape[1]
     if n_used <= p:
         raise ThinData(f"{n_used} rows for a model of {p} parameters", column="y",
                        expected=f"more than {p} rows with every value present")
@@ -227,25 +274,24 @@ def survey_glm(y: ArrayLike, x: ArrayLike, design: Design | None = None, *,
         raise DataError("outcome outside 0-1 for a logistic model", column="y",
                         expected="0/1 flags or shares")
     w = w * (n_used / w.sum())
-    xc = np.empty((len(yv), p))
-    xc[:, 0] = 1.0
-    xc[:, 1:] = xm
     if not whole:
-        xc[~inside] = 0.0
         yv = np.where(inside, yv, 0.0)
     info = None
     if family == "gaussian" and not is_replicate(dz):   # X'WX is also the bread's inverse
         b, info = _normal_equations(yv, xc, w)
         mu, converged = xc @ b, True
     else:
-        b, mu, converged = fit_coefficients(yv, xc, w, family)
+        if rows.patterns is None and family == "quasibinomial" and len(yv) > 4 * WARM_START_ROWS:
+            rows.patterns = _patterns(xc) or ()
+        b, mu, converged = fit_coefficients(yv, xc, w, family, patterns=rows.patterns)
     if is_replicate(dz):
         return _replicate_glm(dz, (yv, xc, inside), (b, converged), names, family, level)
     resid = w * (yv - mu)
-    xc *= resid[:, None]   # the estimating functions (R estfun), in place of the model matrix
-    estfun_vcov, var = totals_vcov(dz, xc, None if whole else inside)
+    estfun = xc if rows.last else xc.copy()
+    estfun *= resid[:, None]   # the estimating functions (R estfun), in place of the model matrix
+    estfun_vcov, var = totals_vcov(dz, estfun, None if whole else inside)
     bread = (np.linalg.inv(info) if info is not None else
-             _bread(xm, w, mu, family, None if whole else inside))
+             _bread(rows.xm, w, mu, family, None if whole else inside))
     return GLMResult(("(Intercept)", *names), b, bread @ estfun_vcov @ bread,
                      float(var.df[0]) + 1 - p, n_used, int(var.n_psu[0]), family, level,
                      converged)
@@ -273,8 +319,8 @@ def _replicate_glm(design: ReplicateDesign, model: tuple[np.ndarray, np.ndarray,
                      int(used.sum()), n_psu, family, level, converged)
 
 
-def _model_arrays(y: ArrayLike, x: ArrayLike) -> tuple[np.ndarray, np.ndarray, list[str]]:
-    """Outcome and predictor arrays (rows aligned) and the predictors' names."""
+def _predictor_array(x: ArrayLike) -> tuple[np.ndarray, list[str]]:
+    """The predictors as a float array (rows x columns) and their names."""
     if isinstance(x, pd.DataFrame):
         names = [str(c) for c in x.columns]
         try:
@@ -288,12 +334,17 @@ def _model_arrays(y: ArrayLike, x: ArrayLike) -> tuple[np.ndarray, np.ndarray, l
             xm = xm[:, None]
         names = [str(getattr(x, "name", None) or f"x{j + 1}") for j in range(xm.shape[1])] \
             if xm.shape[1] > 1 else [str(getattr(x, "name", None) or "x")]
+    return xm, names
+
+
+def _outcome_array(y: ArrayLike, n: int) -> np.ndarray:
+    """The outcome as floats (NaN where missing), checked to have one value per row."""
     yv = pd.to_numeric(pd.Series(y), errors="coerce").to_numpy(float) \
         if not isinstance(y, np.ndarray) else y.astype(float)
-    if len(yv) != len(xm):
-        raise ArgumentError(f"{len(yv)} outcomes for {len(xm)} rows of predictors",
+    if len(yv) != n:
+        raise ArgumentError(f"{len(yv)} outcomes for {n} rows of predictors",
                             argument="x", expected="y and x aligned row by row")
-    return yv, xm, names
+    return yv
 
 
 def totals_vcov(design: Design, z: np.ndarray, inside: np.ndarray | None = None
@@ -359,6 +410,7 @@ def group_totals_vcov(design: Design, z: np.ndarray, group: np.ndarray, n_groups
     """Covariance matrix of the totals of ``z`` in each group (code per row, -1 = none; R
     ``svyrecvar`` of the group indicators times ``z``): the PSU x group totals in one pass on
     a plain design (:meth:`Design.variance` with ``covmat=True`` otherwise)."""
+    from scipy import sparse
     if not _plain_design(design) or design.lonely_psu == "fail" or not (design.n_h > 1).any():
         v = design.variance(z, group, n_groups, covmat=True).vcov
         assert v is not None

@@ -22,7 +22,6 @@ from typing import TYPE_CHECKING, Any, NamedTuple, TypeGuard
 
 import numpy as np
 import pandas as pd
-from scipy import sparse
 
 from helpers.errors import ArgumentError, DataError, require_columns
 from helpers.stats.arrays import ArrayLike, as_float
@@ -129,6 +128,7 @@ class ReplicateDesign(Design):
     def unit_sums(self, values: np.ndarray, group: np.ndarray, n_groups: int) -> Any:
         """(groups x units) sums of base * values over rows of each group (-1: none): dense
         when small enough, else sparse."""
+        from scipy import sparse
         inside = group >= 0
         n_units = self.factors.shape[0]
         if n_units * n_groups <= 4 * self.n + 1_000_000:

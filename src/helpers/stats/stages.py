@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
-from scipy import sparse
 
 from helpers.errors import DataError
 
@@ -46,6 +45,7 @@ def sparse_quadratic(pairs: tuple[np.ndarray, np.ndarray, np.ndarray], parent: n
     """sum_c s_c t_c^2 - sum_parent k T^2 per group (and the covariance between groups) from
     the unit x group totals ``pairs``; ``parent`` is each unit's stratum, ``s_unit`` each
     unit's s."""
+    from scipy import sparse
     c, g, t = pairs
     h = parent[c]
     n_par = len(k_par)
@@ -65,6 +65,7 @@ def sparse_quadratic(pairs: tuple[np.ndarray, np.ndarray, np.ndarray], parent: n
 def dense_quadratic(unit: np.ndarray | None, parent: np.ndarray, s_par: np.ndarray,
                     k_par: np.ndarray, e: np.ndarray) -> np.ndarray:
     """(p x p) quadratic form of the columns of ``e`` (rows x p) totalled by unit."""
+    from scipy import sparse
     t = e if unit is None else sparse.csr_matrix(
         (np.ones(len(unit)), (unit, np.arange(len(unit)))), shape=(len(parent), len(unit))) @ e
     agg = sparse.csr_matrix((np.ones(len(parent)), (parent, np.arange(len(parent)))),

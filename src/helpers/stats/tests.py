@@ -16,7 +16,6 @@ from typing import Literal
 
 import numpy as np
 import pandas as pd
-from scipy import sparse
 
 from helpers.errors import ArgumentError, DataError, ThinData
 from helpers.stats.arrays import ArrayLike, as_float, as_mask, check_level, chi2_sf, t_sf, t_value
@@ -124,6 +123,7 @@ def _replicate_shares_vcov(design: ReplicateDesign, cell: np.ndarray, n_cells: i
                            p: np.ndarray) -> np.ndarray:
     """R ``svychisq.svyrep.design``: the replicate covariance of the cell shares (R
     ``svymean`` of the cell indicators), rows outside the table weighing zero."""
+    from scipy import sparse
     inside = np.flatnonzero(cell >= 0)
     onehot_t = sparse.csr_matrix((np.ones(len(inside)), (cell[inside], inside)),
                                  shape=(n_cells, design.n))

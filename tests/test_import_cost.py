@@ -1,0 +1,49 @@
+"""What a report kernel imports before its notebook computes anything: every kernel of a run pays
+it, so heavy libraries load on first use, and only in the kernels that use them."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+from helpers.paths import PROJECT_ROOT
+from helpers.reporting import kernels, preload
+from helpers.stats import ON_FIRST_USE
+
+NOTEBOOKS = sorted((PROJECT_ROOT / "notebooks").glob("0*.ipynb"))
+#: Libraries no report notebook's import cell may load (they load in the functions that use them).
+ON_DEMAND = ("scipy", "sklearn", "statsmodels", "seaborn", "duckdb", "openpyxl", "nbformat",
+             "nbconvert", "jinja2", "papermill", "pyspark", "polars")
+_PROBE = """
+import importlib, json, sys
+for name in sys.argv[1:]:
+    try:
+        importlib.import_module(name)
+    except ModuleNotFoundError:  # 'from a import b' where b is a name, not a module
+        pass
+print(json.dumps(sorted({m.split(".")[0] for m in sys.modules})))
+"""
+
+
+def test_import_cells_load_no_library_on_demand() -> None:
+    names = sorted({m for nb in NOTEBOOKS for m in kernels.notebook_modules(nb)})
+    assert any(n.startswith("helpers.analysis.") for n in names)
+    done = subprocess.run([sys.executable, "-c", _PROBE, *kernels.LIBRARIES, *names],
+                          capture_output=True, text=True, check=True,
+                          env={**os.environ, "PYTHONPATH": str(PROJECT_ROOT / "src")})
+    loaded = set(json.loads(done.stdout))
+    assert "helpers" in loaded
+    assert not loaded & set(ON_DEMAND)
+
+
+def test_kernels_of_computing_notebooks_preload_what_the_stats_layer_defers() -> None:
+    by_notebook = {nb.stem: preload.modules_to_load([*kernels.LIBRARIES,
+                                                     *kernels.notebook_modules(nb)])
+                   for nb in NOTEBOOKS}
+    for name in ("01_clean_survey", "06_executive_summary"):  # read or clean, estimate nothing
+        assert not set(ON_FIRST_USE) & set(by_notebook[name])
+    for name in ("02_segments", "03_promoter_drivers", "09_follow_up_list"):
+        assert by_notebook[name][-len(ON_FIRST_USE):] == list(ON_FIRST_USE)
+    assert preload.modules_to_load(["numpy", "numpy"]) == ["numpy"]
