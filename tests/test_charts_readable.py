@@ -180,3 +180,72 @@ def test_no_idle_redraw_under_the_inline_backend(monkeypatch: pytest.MonkeyPatch
                         lambda *a, **k: "module://matplotlib_inline.backend_inline")
     chart_text.skip_idle_redraw()
     assert plt._draw_all_if_interactive not in shell.events.callbacks["post_execute"]
+
+
+def test_fast_wrap_makes_matplotlibs_lines_and_png(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The theme wraps a note from a few exact measurements: the same lines as matplotlib's word
+    by word wrapping (any font size, position, alignment, blank words, newlines, mathtext) and
+    the same PNG bytes."""
+    import random
+
+    import matplotlib.text as mtext
+    from IPython.core.pylabtools import print_figure
+
+    fast = mtext.Text._get_wrapped_text
+    assert getattr(fast, "cx_fast", False)
+    rng = random.Random(7)
+    vocab = ("NPS 95% CI (B2B) clustered by account, weighted; n=1,234 2024Q1-2025Q4 a of WWWWWW iiii "
+             "svyglm Beta(1.5, 2.3) extraordinarily-long-hyphenated-word-that-never-fits").split()
+    fig = plt.figure(figsize=(6, 3))
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    texts = [" ".join(rng.choice(vocab) for _ in range(rng.randint(0, 40))) for _ in range(10)]
+    texts += ["", "one", "two  spaces   here " * 6, "first line\nsecond " + "line " * 25,
+              "price $5 and $6 " * 6]
+    for k, text in enumerate(texts):
+        t = fig.text(rng.choice([0.01, 0.5, 0.97]), 0.5, text, fontsize=rng.choice([6, 8, 13]),
+                     ha=rng.choice(["left", "center", "right"]), wrap=True)
+        t._renderer = renderer
+        assert fast(t) == fast.__wrapped__(t), (k, text)
+        t.remove()
+    plt.close(fig)
+
+    def png() -> bytes:
+        fig, ax = plt.subplots(figsize=(6, 3))
+        ax.barh([0, 1, 2], [30, 50, 20])
+        ax.set_title("Shares by item")
+        charts.methods_note(ax, "Design-based means, B2B clustered by account; " * 12)
+        out = print_figure(fig, "png")
+        plt.close(fig)
+        return bytes(out)
+
+    fast_png = png()
+    monkeypatch.setattr(mtext.Text, "_get_wrapped_text", fast.__wrapped__)
+    assert png() == fast_png
+
+
+@pytest.mark.parametrize("power", [0.8, 1.0, 1.25])
+def test_wrap_words_finds_matplotlibs_breaks_whatever_the_estimate(power: float) -> None:
+    """Widths that grow faster or slower than the sum of the words' (the estimate too short or too
+    long) give the breaks of matplotlib's loop: the first prefix wider than the line."""
+    import random
+
+    def width(s: str) -> int:
+        return int(7 * len(s) ** power)
+
+    def reference(words: list[str], line_width: float) -> list[str]:  # matplotlib's loop
+        lines = []
+        while len(words) > 1:
+            cut = next((i for i in range(2, len(words) + 1)
+                        if width(" ".join(words[:i])) > line_width), None)
+            if cut is None:
+                break
+            lines.append(" ".join(words[:cut - 1]))
+            words = words[cut - 1:]
+        return [*lines, " ".join(words)]
+
+    rng = random.Random(3)
+    for _ in range(200):
+        words = ["w" * rng.randint(0, 12) for _ in range(rng.randint(1, 60))]
+        line_width = rng.choice([5, 60, 300, 900])
+        assert chart_text.wrap_words(words, width, line_width) == reference(words, line_width)

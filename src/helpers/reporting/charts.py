@@ -24,6 +24,7 @@ from helpers.analysis.market_backtest import VERDICT_COLORS, BacktestResult
 from helpers.analysis.outcomes import BINARY, CONTINUOUS, DEFAULT_OUTCOMES
 from helpers.reporting.chart_text import (
     describe_rows,
+    fast_wrap,
     install_alt_text,
     root_figure,
     share_text_metrics,
@@ -63,6 +64,7 @@ def set_theme() -> None:
     pd.set_option("styler.format.escape", "html")  # Styler tables show data as text, like to_html
     install_alt_text()
     share_text_metrics()
+    fast_wrap()
     skip_idle_redraw()
 
 
