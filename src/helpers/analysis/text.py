@@ -271,13 +271,7 @@ def themes(
                                    else pd.Series("all", index=s.index))[keep].astype(str)})
     fit = subsample(by, sample or len(by), strata=("stratum",), seed=seed)
     chosen = text[keep].iloc[fit.positions] if fit.sampled else text[keep]
-    from helpers.ingest.pii_text import strip_placeholders  # masking only here: tone needs none
-    from helpers.ingest.privacy import mask_pii, programme_context
-
-    codes, distinct = pd.factorize(chosen)   # comments repeat: each distinct text masked once
-    vocabulary = programme_context(list(distinct))   # the programme's words are no names
-    masked = mask_pii(pd.Series(distinct), vocabulary).astype(str).map(strip_placeholders)
-    docs = pd.Series(masked.to_numpy(object)[codes], index=chosen.index)  # themes of masked text
+    docs = _masked(chosen)  # themes of masked text
     if len(docs) < max(n_themes * 2, min_df):
         raise ThinData(f"{len(docs)} non-blank comments for {n_themes} themes",
                         column=str(s.name or "comment"), expected=f"at least {n_themes * 2}")
@@ -305,6 +299,18 @@ def themes(
     assignment[docs.index] = main.astype("string")
     note = "" if not fit.sampled else f"themes from {fit.note('non-blank comments')}"
     return Themes(terms, weights, assignment, {str(k): int(v) for k, v in found.items()}, note)
+
+
+def _masked(texts: pd.Series) -> pd.Series:
+    """`texts` with personal data masked and placeholders stripped; comments repeat, so each
+    distinct text is masked once, the programme's own words taken as no names."""
+    from helpers.ingest.pii_text import strip_placeholders  # masking only here: tone needs none
+    from helpers.ingest.privacy import mask_pii, programme_context
+
+    codes, distinct = pd.factorize(texts)
+    vocabulary = programme_context(list(distinct))
+    masked = mask_pii(pd.Series(distinct), vocabulary).astype(str).map(strip_placeholders)
+    return pd.Series(masked.to_numpy(object)[codes], index=texts.index)
 
 
 def language_note(found: Mapping[str, Themes]) -> str:
