@@ -555,7 +555,7 @@ def _b2c_weights_or_none(b2c: pd.DataFrame, cfg: SegmentsConfig) -> tuple[pd.Ser
                 f"unweighted: {why} (b2c_margins in the analysis settings: config/segments.yaml or "
                 "cx run --segments); figures describe the respondents, not the population")
     unknown = [f"{v}={x!r}" for v, shares in cfg.b2c_margins.items()
-               for x in b2c[v].astype(str).unique() if x not in shares]
+               for x in map(str, b2c[v].unique()) if x not in shares]
     if unknown:
         raise DataError(f"B2C value {unknown[0]} has no population share", column=unknown[0].split("=")[0],
                         expected="every level in b2c_margins of the analysis settings (config/segments.yaml)")
@@ -581,12 +581,13 @@ def b2c_weights(df: pd.DataFrame, margins: Mapping[str, Mapping[str, float]], *,
     groups = [(None, cats)] if by is None else list(cats.groupby(df[by], sort=True))
     parts = []
     for _, g in groups:
-        w = weighting.rake(g, margins)
+        levels = weighting.raking_levels(g, margins)   # the rows' levels, looked up once
+        w = weighting.rake_levels(levels)
         for _ in range(max_rounds):
             t = weighting.trim_weights(w, upper=trim_upper, lower=trim_lower)
             if np.abs(t.to_numpy() - w.to_numpy()).max() <= 1e-4 * t.mean():
                 break
-            w = weighting.rake(g, margins, base_weight=t.to_numpy())
+            w = weighting.rake_levels(levels, t.to_numpy())
         parts.append(t / t.mean())
     return pd.concat(parts).reindex(df.index).rename("weight")
 

@@ -180,13 +180,21 @@ def derived(responses_path: str, schema_path: str, segments_config: str,
     return _read(path)  # the mapped pages, shared with the later notebooks: no private copy
 
 
-def market_order(market: np.ndarray, kept: np.ndarray, markets: Sequence[str]
+def market_order(market: Any, kept: np.ndarray, markets: Sequence[str]
                  ) -> tuple[np.ndarray, dict[str, tuple[int, int]]]:
     """Positions of the `kept` rows ordered by market (`markets` in order, then any other; file
-    order kept within a market) and each market's position range in that order."""
-    rank = np.full(len(market), len(markets), np.int8)
-    for i, m in enumerate(markets):
-        rank[market == m] = i
+    order kept within a market) and each market's position range in that order. `market`: an
+    array of names, numpy or Arrow (looked up in Arrow: no Python string per row)."""
+    if isinstance(market, np.ndarray):
+        rank = np.full(len(market), len(markets), np.int8)
+        for i, m in enumerate(markets):
+            rank[market == m] = i
+    else:
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        found = pc.index_in(market, value_set=pa.array(list(markets), market.type))
+        rank = found.fill_null(len(markets)).to_numpy().astype(np.int8)
     keep = np.flatnonzero(kept)
     order = keep[np.argsort(rank[keep], kind="stable")]
     counts = np.bincount(rank[order], minlength=len(markets) + 1)
@@ -227,7 +235,7 @@ def ordered(table: Any, index: pd.Index, markets: Sequence[str], b2c_fields: Seq
 
     table = table.set_column(table.schema.get_field_index("market"), "market",
                              pc.cast(table.column("market"), pa.large_string()))
-    market = table.column("market").to_numpy(zero_copy_only=False)
+    market = table.column("market")
     kept = table.column("include").to_numpy(zero_copy_only=False).astype(bool)
     order, blocks = market_order(market, kept, markets)
     extra, note = {}, "no B2C responses"

@@ -8,6 +8,7 @@ weighting). Margins come from config (population shares per level, each variable
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -15,7 +16,7 @@ import pandas as pd
 
 from helpers.errors import ArgumentError, DataError, ThinData
 
-__all__ = ["rake", "trim_weights", "kish_deff", "effective_n", "margin_table"]
+__all__ = ["rake", "raking_levels", "rake_levels", "trim_weights", "kish_deff", "effective_n", "margin_table"]
 
 _SUM_TOL = 1e-6
 
@@ -55,7 +56,10 @@ def _margin_codes(df: pd.DataFrame, var: str,
         row = int(np.flatnonzero(col.isna().to_numpy())[0])
         raise DataError("missing value in a raking variable", column=var, row=row,
                         expected=f"one of {levels}")
-    codes = pd.Index(levels).get_indexer(col)
+    if isinstance(col.dtype, pd.CategoricalDtype):   # raked many times: look up the levels once
+        codes = pd.Index(levels).get_indexer(col.cat.categories)[col.cat.codes.to_numpy()]
+    else:
+        codes = pd.Index(levels).get_indexer(col)
     if (codes < 0).any():
         row = int(np.flatnonzero(codes < 0)[0])
         raise DataError(f"level {col.iloc[row]!r} has no population margin", column=var, row=row,
@@ -111,12 +115,35 @@ def rake(df: pd.DataFrame, margins: Mapping[str, Mapping[Any, float]],
     if isinstance(base_weight, str):
         if base_weight not in df.columns:
             raise DataError("base weight column not found", column=base_weight)
-        base = _positive_weights(df[base_weight].to_numpy(dtype=float), n, base_weight)
-    elif base_weight is None:
-        base = np.ones(n)
-    else:
-        base = _positive_weights(base_weight, n, "base_weight")
-    specs = [(var, *_margin_codes(df, var, shares)) for var, shares in margins.items()]
+        base_weight = _positive_weights(df[base_weight].to_numpy(dtype=float), n, base_weight)
+    elif base_weight is not None:
+        base_weight = _positive_weights(base_weight, n, "base_weight")
+    return rake_levels(raking_levels(df, margins), base_weight, max_iter=max_iter, tol=tol)
+
+
+@dataclass(frozen=True)
+class RakingLevels:
+    """Each raking variable's row codes into its margin's levels and the target shares or
+    totals, checked once (:func:`raking_levels`), for raking the same rows many times."""
+
+    index: pd.Index
+    specs: list[tuple[str, np.ndarray, np.ndarray]]
+
+
+def raking_levels(df: pd.DataFrame, margins: Mapping[str, Mapping[Any, float]]) -> RakingLevels:
+    """The rows' levels of every margin of :func:`rake` (its checks, its DataError)."""
+    if len(df) == 0:
+        raise ThinData("no rows to weight", expected="at least one respondent")
+    return RakingLevels(df.index, [(var, *_margin_codes(df, var, shares))
+                                   for var, shares in margins.items()])
+
+
+def rake_levels(levels: RakingLevels, base_weight: Any | None = None, *, max_iter: int = 100,
+                tol: float = 1e-6) -> pd.Series:
+    """:func:`rake` of the rows of `levels` from the array `base_weight` (default 1 each)."""
+    n = len(levels.index)
+    base = np.ones(n) if base_weight is None else _positive_weights(base_weight, n, "base_weight")
+    specs = levels.specs
     total = _population_size(specs, base.sum())
     specs = [(v, c, t / t.sum()) for v, c, t in specs]
     w = base.copy()
@@ -131,9 +158,9 @@ def rake(df: pd.DataFrame, margins: Mapping[str, Mapping[Any, float]],
             break
     else:
         raise DataError(f"raking did not converge in {max_iter} sweeps (largest share gap "
-                        f"{gap:.2g})", column=", ".join(margins),
+                        f"{gap:.2g})", column=", ".join(v for v, _c, _t in specs),
                         expected="margins that the sample can meet jointly (collapse sparse levels)")
-    return pd.Series(w, index=df.index, name="weight")
+    return pd.Series(w, index=levels.index, name="weight")
 
 
 def trim_weights(w: Any, upper: float = 5.0, lower: float = 0.2, max_iter: int = 50,
