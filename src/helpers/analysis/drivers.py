@@ -174,9 +174,10 @@ def _auc(y: np.ndarray, score: np.ndarray) -> float:
     return float(((n_pos * average_rank).sum() - n1 * (n1 + 1) / 2) / (n1 * n0))
 
 
-def _predict_distinct(model: Any, x: np.ndarray) -> np.ndarray:
-    """P(class 1) of each row of `x`, each distinct row predicted once (ratings repeat)."""
-    codes = [pd.factorize(x[:, j])[0] for j in range(x.shape[1])]
+def _predict_distinct(model: Any, x: np.ndarray, codes: list[np.ndarray] | None = None) -> np.ndarray:
+    """P(class 1) of each row of `x`, each distinct row predicted once (ratings repeat);
+    `codes`: each column's ``pd.factorize`` codes, when known."""
+    codes = codes or [pd.factorize(x[:, j])[0] for j in range(x.shape[1])]
     sizes = [int(c.max()) + 2 for c in codes]
     if float(np.prod(np.array(sizes, float))) >= 2.0**62:
         return np.asarray(model.predict_proba(x)[:, 1])
@@ -197,10 +198,18 @@ def _permutation_importance(model: Any, x: np.ndarray, y: np.ndarray, n_repeats:
     """
     n, p = x.shape
     copies = np.repeat(x[None], 1 + p * n_repeats, axis=0)
+    # the copies' column codes are the unshuffled copy's, shuffled alike (it comes first, so
+    # each value is coded by its first appearance there): no factorization of the copies
+    own = np.column_stack([pd.factorize(x[:, j])[0] for j in range(p)])
+    codes = np.repeat(own[None], len(copies), axis=0)
     for j in range(p):
         for r in range(n_repeats):
-            copies[1 + j * n_repeats + r, :, j] = rng.permutation(x[:, j])
-    scores = _predict_distinct(model, copies.reshape(-1, p)).reshape(len(copies), n)
+            shuffled = rng.permutation(n)   # the draws of rng.permutation(x[:, j])
+            copies[1 + j * n_repeats + r, :, j] = x[shuffled, j]
+            codes[1 + j * n_repeats + r, :, j] = own[shuffled, j]
+    flat = codes.reshape(-1, p)
+    scores = _predict_distinct(model, copies.reshape(-1, p),
+                               [flat[:, j] for j in range(p)]).reshape(len(copies), n)
     base = _auc(y, scores[0])
     drop = np.zeros(p)
     for j in range(p):
