@@ -128,3 +128,16 @@ def test_responses_with_a_stored_index_keep_their_labels(tmp_path) -> None:
     made = selection.study(rows, schema.load(ARGS[1]), config.load_segments(ARGS[2]))
     pd.testing.assert_frame_equal(found.included, made.included, check_exact=True)
     assert found.included.index[:3].tolist() != [0, 1, 2] and found.blocks == made.blocks
+
+
+def test_market_order_is_the_same_from_arrow_and_numpy() -> None:
+    import numpy as np
+    import pyarrow as pa
+
+    names = ["B2C", "B2B", None, "Other", "B2B", "B2C", "B2B"]
+    kept = np.array([True, True, True, True, False, True, True])
+    want = study_cache.market_order(np.array(names, dtype=object), kept, selection.MARKETS)
+    got = study_cache.market_order(pa.chunked_array([names[:3], names[3:]], pa.large_string()),
+                                   kept, selection.MARKETS)
+    assert np.array_equal(got[0], want[0]) and got[1] == want[1]
+    assert want[0].tolist() == [1, 6, 0, 5, 2, 3] and want[1] == {"B2B": (0, 2), "B2C": (2, 4)}

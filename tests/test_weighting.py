@@ -57,6 +57,22 @@ def test_rake_with_base_weight_column():
     assert _shares(df, "channel", w.to_numpy()) == pytest.approx(MARGINS["channel"], abs=1e-6)
 
 
+def test_rake_levels_reused_equal_rake_bit_for_bit():
+    """Levels looked up once (categorical columns too) rake as rake() does, from any base."""
+    df = _sample(3)
+    levels = weighting.raking_levels(df.astype("category"), MARGINS)
+    base = np.random.default_rng(1).uniform(0.5, 2.0, len(df))
+    for start in (None, base):
+        got = weighting.rake_levels(levels, start)
+        want = weighting.rake(df, MARGINS, base_weight=start)
+        assert got.index.equals(want.index)
+        assert np.array_equal(got.to_numpy(), want.to_numpy())
+    odd = df.astype("category")
+    odd.loc[0, "channel"] = np.nan
+    with pytest.raises(DataError, match="missing value"):
+        weighting.raking_levels(odd, MARGINS)
+
+
 def test_rake_errors_name_the_problem():
     df = _sample()
     with pytest.raises(DataError, match="'age_band'.*sum to 0.9"):
