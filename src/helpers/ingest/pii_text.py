@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -213,10 +213,12 @@ GATES: dict[str, str] = {
     "address4": rf"\pL\.?{_WS}?\pL\.?{_WS}?\pL{{3}}{_WS}+\p{{Nd}}",
     "address5": rf"\p{{Nd}}{_WS}+\pL",
     "title": rf"(?:{_TITLE_WORDS})\.?{_WS}+[A-ZÀ-ÖØ-Þ]",
+    **pii_extra.NUMBER_GATES,
     **pii_extra.LOWER_NAME_GATES,
 }
 _BIT = {name: 1 << k for k, name in enumerate(GATES)}
 _BIT_LOWER = len(GATES) - len(pii_extra.LOWER_NAME_GATES)
+_BIT_NUMBERS = _BIT_LOWER - len(pii_extra.NUMBER_GATES)
 #: Every step of :func:`mask_text` (no gate known).
 ALL_STEPS = -1
 
@@ -437,7 +439,17 @@ def _names_in(text: str, keep: frozenset[str] = frozenset()) -> list[tuple[int, 
 
 def _cue_before(text: str, w: re.Match[str]) -> bool:
     """A cue before the word ("spoke with") or "from support" after it."""
-    return bool(_CUE.search(text[max(0, w.start() - 30):w.start()])) or bool(_AFTER_NAME.match(text[w.end():]))
+    return _may_end_in_cue(text, w.start()) and bool(_CUE.search(text[max(0, w.start() - 30):w.start()])) \
+        or bool(_AFTER_NAME.match(text[w.end():]))
+
+
+def _may_end_in_cue(text: str, at: int) -> bool:
+    """Whether :data:`_CUE` can match the 30 characters before `at`: they end with spaces,
+    commas or colons after a letter (every cue ends with a letter)."""
+    start, i = max(0, at - 30), at
+    while i > start and (text[i - 1].isspace() or text[i - 1] in ",:"):
+        i -= 1
+    return start < i < at and text[i - 1].isalpha()
 
 
 def _listed_name(text: str, w: re.Match[str], token: str, surname: str,
@@ -508,11 +520,16 @@ _DIGIT_STEPS: tuple[tuple[str, Callable[[str], str]], ...] = (
 def _mask_digits(t: str, may: int) -> str:
     """The steps of :func:`mask_text` that need a digit: numbers, bank, card and ID numbers,
     postcodes, addresses, phones (each only where its gate in `may` is set)."""
-    t = pii_extra.mask_numbers(t)
-    for gate, step in _DIGIT_STEPS:
-        if may & _BIT[gate]:
-            t = step(t)
+    t = pii_extra.mask_numbers(t, may >> _BIT_NUMBERS)
+    for step in _digit_steps(may):
+        t = step(t)
     return t
+
+
+@lru_cache(maxsize=4096)
+def _digit_steps(may: int) -> tuple[Callable[[str], str], ...]:
+    """The steps of :data:`_DIGIT_STEPS` whose gate is in `may`, in order."""
+    return tuple(step for gate, step in _DIGIT_STEPS if may & _BIT[gate])
 
 
 def _emails_and_urls(text: str) -> str:
