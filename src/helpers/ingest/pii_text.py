@@ -81,14 +81,34 @@ _SSN = re.compile(r"\b(?!000|666|9\d\d)\d{3}-(?!00)\d{2}-(?!0000)\d{4}\b")
 _ES_ID = re.compile(r"\b[XYZ0-9]\d{7}-?[A-Z]\b")
 _IT_CF = re.compile(r"\b[A-Z]{6}\d{2}[A-Z]\d{2}[A-Z]\d{3}[A-Z]\b")
 _ID_DIGITS = re.compile(r"(?<![\w])\d(?:[ .\-]?\d){8,14}(?![\w])")
+
+
+def _month_day(digits: str, month: int, day: int) -> bool:
+    """Whether `digits` (ASCII) can hold a month and a day at these places; runs of other
+    digits are left to the check."""
+    return not digits.isascii() or ("01" <= digits[month:month + 2] <= "12"
+                                    and "01" <= digits[day:day + 2] <= "31")
+
+
+def _se_pnr_ok(digits: str) -> bool:
+    """A Swedish personnummer (its birth date first: a cheap test of most phone numbers)."""
+    at = len(digits) - 8
+    return _month_day(digits, at, at + 2) and se_pnr.is_valid(digits)
+
+
+def _dk_cpr_ok(digits: str) -> bool:
+    """A Danish CPR number (its birth date first, as for :func:`_se_pnr_ok`)."""
+    return _month_day(digits, 2, 0) and dk_cpr.is_valid(digits)
+
+
 _ID_CHECKS: tuple[Callable[[str], bool], ...] = (
     nl_bsn.is_valid, de_idnr.is_valid, fr_nir.is_valid, pl_pesel.is_valid, be_nn.is_valid,
-    se_pnr.is_valid, dk_cpr.is_valid, gb_nhs.is_valid)
+    _se_pnr_ok, _dk_cpr_ok, gb_nhs.is_valid)
 #: Digits each national-ID check accepts (its validator's length rule, after its separators
 #: are removed): a run of any other length is not tried.
 _ID_LENGTHS: dict[Callable[[str], bool], tuple[int, ...]] = {
     nl_bsn.is_valid: tuple(range(1, 10)), de_idnr.is_valid: (11,), fr_nir.is_valid: (15,),
-    pl_pesel.is_valid: (11,), be_nn.is_valid: (11,), se_pnr.is_valid: (10, 12), dk_cpr.is_valid: (10,),
+    pl_pesel.is_valid: (11,), be_nn.is_valid: (11,), _se_pnr_ok: (10, 12), _dk_cpr_ok: (10,),
     gb_nhs.is_valid: (10,)}
 _PHONE_REGIONS = ("GB", "US", "DE", "FR", "NL", "ES", "IT", "BE", "IE", "AT", "CH", "SE", "PL")
 
@@ -219,6 +239,7 @@ GATES: dict[str, str] = {
 _BIT = {name: 1 << k for k, name in enumerate(GATES)}
 _BIT_LOWER = len(GATES) - len(pii_extra.LOWER_NAME_GATES)
 _BIT_NUMBERS = _BIT_LOWER - len(pii_extra.NUMBER_GATES)
+_LOWER_BITS = (1 << len(pii_extra.LOWER_NAME_GATES)) - 1
 #: Every step of :func:`mask_text` (no gate known).
 ALL_STEPS = -1
 
@@ -492,7 +513,8 @@ def mask_text(text: str, context: MaskContext | None = None, may: int = ALL_STEP
         t = _mask_digits(t, may)
     if may & _BIT["title"]:
         t = _TITLE.sub("[name]", t)
-    names = _names_in(t, keep) + pii_extra.lower_name_spans(t, keep, may >> _BIT_LOWER)
+    lower = may >> _BIT_LOWER
+    names = _names_in(t, keep) + (pii_extra.lower_name_spans(t, keep, lower) if lower & _LOWER_BITS else [])
     places = pii_extra.place_spans(t) if names else []
     names = [n for n in names if not any(p[0] <= n[0] and n[1] <= p[1] for p in places)
              and not pii_extra.after_place_preposition(t, n)]
