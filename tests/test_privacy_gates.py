@@ -10,6 +10,7 @@ non-breaking spaces, placeholders already in the text).
 from __future__ import annotations
 
 import re
+import string
 
 import pandas as pd
 import pyarrow as pa
@@ -169,6 +170,7 @@ def test_a_key_gate_reads_every_character_as_python_does(all_chars: str) -> None
     case or whose lower case starts with it (_has_any reads the text in lower case); no other
     character's lower case holds a key's character after its first ("İ" -> "i̇")."""
     key_chars = {c for keys in KEY_GATES for key in keys for c in key}
+    key_chars |= set(string.ascii_lowercase + string.digits + "_")   # company names' words
     lowered = {c: c.lower() for c in all_chars if c.lower() != c}
     assert {c: low for c, low in lowered.items() if set(low[1:]) & key_chars} == {}
     for k in sorted(key_chars):
@@ -211,3 +213,22 @@ def test_the_cue_precheck_never_skips_a_cue(corpus: list[str]) -> None:
                 checked += 1
                 assert P._may_end_in_cue(text, w.start()), text
     assert checked > len(texts) // 2
+
+
+def test_company_gate_passes_every_text_naming_a_company(corpus: list[str]) -> None:
+    """Gated by :meth:`CompanyNames.gate`, masking finds the same company names: written in any
+    case, with a long s or a Kelvin sign, cut from an e-mail or web address by earlier steps."""
+    ctx = MaskContext.build(companies=["Customer 12 Ltd", "Acme Widgets Ltd", "Kiss GmbH", "Northwind Traders"])
+    names = ["Customer 12", "acme widgets", "KISS", "Kiſs GmbH", "\u212aiss", "NORTHWIND TRADERS ltd"]
+    texts = [f"{pre}{name}{post}" for name in names
+             for pre in ("", "Thanks to ", "mail x(at)y.comé_", "see www.x.com/", "@", "a.b@c.dé_")
+             for post in ("", " was great", ".", "2 helped")] + corpus
+    may = P.may_match(texts, ctx)
+    assert [P.mask_text(t, ctx, m) for t, m in zip(texts, may, strict=True)] == [P.mask_text(t, ctx) for t in texts]
+    assert sum(not m & P.COMPANY_BIT for m in may) > len(corpus) // 2   # most texts skip the step
+    assert any("[company]" in P.mask_text(t, ctx) for t in texts[:24])
+    for odd in (["Email Partners Ltd"], ["Müller GmbH"]):   # a placeholder's word, not ASCII: no gate
+        other = MaskContext.build(companies=odd)
+        assert other.companies is not None and other.companies.gate() is None
+        assert all(m & P.COMPANY_BIT for m in P.may_match(["x", "y"], other))
+    assert all(m & P.COMPANY_BIT for m in P.may_match(["x", "y"]))   # no context: not known

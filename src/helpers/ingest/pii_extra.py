@@ -169,6 +169,16 @@ class CompanyNames:
             self._patterns[forms] = re.compile(rf"(?i)(?<![\w])(?:{alts})(?![\w])")
         return self._patterns[forms]
 
+    def gate(self) -> str | None:
+        """RE2 (run by Arrow) that every text holding one of the names matches, after other
+        steps put placeholders in it or not: any name's first word, in any case; None when a
+        word is not plain ASCII or is a placeholder's word, or too many for one pattern (every
+        text may then hold a name)."""
+        if len(self.words) > 2000 or not all(w.isascii() and w.replace("_", "a").isalnum() for w in self.words) \
+                or self.words & {"url", "email", "handle"}:
+            return None
+        return key_gate(tuple(sorted(self.words)))
+
     def search(self, text: str) -> re.Match[str] | None:
         pattern = self._pattern(text)
         return None if pattern is None else pattern.search(text)
@@ -265,8 +275,9 @@ def _customer_after_cue(m: re.Match[str]) -> str:
     return s[:start - offset] + "[id number]" + s[end - offset:]
 
 
-def mask_companies(text: str, ctx: MaskContext | None) -> str:
-    if ctx is None or ctx.companies is None:
+def mask_companies(text: str, ctx: MaskContext | None, may: int = -1) -> str:
+    """Customers' company names (`may`: 0 when the text's gate showed it holds none)."""
+    if not may or ctx is None or ctx.companies is None:
         return text
     return ctx.companies.sub("[company]", text)
 

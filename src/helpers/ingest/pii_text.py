@@ -237,6 +237,8 @@ GATES: dict[str, str] = {
     **pii_extra.LOWER_NAME_GATES,
 }
 _BIT = {name: 1 << k for k, name in enumerate(GATES)}
+#: Bit of :func:`may_match` for a text that may hold a company name of its context.
+COMPANY_BIT = 1 << len(GATES)
 _BIT_LOWER = len(GATES) - len(pii_extra.LOWER_NAME_GATES)
 _BIT_NUMBERS = _BIT_LOWER - len(pii_extra.NUMBER_GATES)
 _LOWER_BITS = (1 << len(pii_extra.LOWER_NAME_GATES)) - 1
@@ -244,9 +246,10 @@ _LOWER_BITS = (1 << len(pii_extra.LOWER_NAME_GATES)) - 1
 ALL_STEPS = -1
 
 
-def may_match(texts: list[str]) -> list[int]:
+def may_match(texts: list[str], context: MaskContext | None = None) -> list[int]:
     """Per text, the bits of :data:`GATES` it matches (one RE2 pass per gate by Arrow), for
-    :func:`mask_text`'s `may`."""
+    :func:`mask_text`'s `may` (with the same `context`), and :data:`COMPANY_BIT` where it may
+    hold a company name of `context` (every text without a context)."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
@@ -254,6 +257,11 @@ def may_match(texts: list[str]) -> list[int]:
     bits = np.zeros(len(texts), np.int64)
     for name, pattern in GATES.items():
         bits[pc.match_substring_regex(arr, pattern).to_numpy(zero_copy_only=False)] |= _BIT[name]
+    gate = context.companies.gate() if context is not None and context.companies is not None else None
+    if context is None or (context.companies is not None and gate is None):
+        bits |= COMPANY_BIT
+    elif gate is not None:
+        bits[pc.match_substring_regex(arr, gate).to_numpy(zero_copy_only=False)] |= COMPANY_BIT
     return bits.tolist()
 
 
@@ -508,7 +516,7 @@ def mask_text(text: str, context: MaskContext | None = None, may: int = ALL_STEP
     keep = context.keep if context is not None else frozenset()
     t = _emails_and_urls(text)
     t = pii_extra.mask_contacts(t)
-    t = pii_extra.mask_companies(t, context)
+    t = pii_extra.mask_companies(t, context, may & COMPANY_BIT)
     if may & _BIT["digit"]:
         t = _mask_digits(t, may)
     if may & _BIT["title"]:
