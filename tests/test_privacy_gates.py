@@ -10,6 +10,7 @@ non-breaking spaces, placeholders already in the text).
 from __future__ import annotations
 
 import re
+import string
 
 import pandas as pd
 import pyarrow as pa
@@ -38,6 +39,7 @@ STEP_PATTERNS: dict[str, list[re.Pattern[str]]] = {
     "intl_phone": [P._INTL_PHONE], "nino": [P._NINO], "ssn": [P._SSN], "es_id": [P._ES_ID],
     "it_cf": [P._IT_CF], "title": [P._TITLE], "title_lower": [pii_extra._TITLE_LOWER],
     "cyrillic": [re.compile("[А-ЯЁ]")], "han": [re.compile(f"[{pii_extra._HAN_SURNAMES}]")],
+    "birth": [pii_extra._BIRTH], "customer": [pii_extra._CUSTOMER_CUE], "lower_cue": [pii_extra._LOWER_CUE],
     **{f"postcode{k}": [rx] for k, rx in enumerate(P._POSTCODES)},
     **{f"address{k}": [rx] for k, rx in enumerate(P._ADDRESSES)},
 }
@@ -83,7 +85,21 @@ def test_no_gate_matches_a_placeholder() -> None:
     """A gate that could match inside "[id number]" or across a bracket could pass a text only
     after a step put a placeholder in it: none can."""
     texts = [*P.PLACEHOLDERS, " ".join(P.PLACEHOLDERS), "[", "]", "a [name] b", "] [", "[ ]"]
-    assert {g: t for g in P.GATES for t, hit in zip(texts, _gate_hits(texts, g), strict=True) if hit} == {}
+    gates = [g for g in P.GATES if g not in KEY_GATES.values()]
+    assert {g: t for g in gates for t, hit in zip(texts, _gate_hits(texts, g), strict=True) if hit} == {}
+
+
+def test_no_key_gated_step_matches_a_placeholder() -> None:
+    """A key gate matches inside "[date of birth]" or "[name]"; the patterns it guards never match
+    a bracket nor only inside a placeholder, so a match they find after earlier steps lies in the
+    text as it came in, which holds its key."""
+    tails = [" 12/03/1980", ": 1234567", " anna dupont", " is anna", " CUST-123456", " no 12345678", ""]
+    heads = ["thanks to ", "born ", "customer number ", "my ", "merci à ", "dob: ", ""]
+    texts = [h + p + t for p in P.PLACEHOLDERS for h in heads for t in tails]
+    found = [(t, m.group()) for rx in (pii_extra._BIRTH, pii_extra._CUSTOMER_CUE, pii_extra._LOWER_CUE)
+             for t in texts for m in rx.finditer(t)]
+    assert found and [(t, m) for t, m in found if "[" in m or "]" in m
+                      or any(m in p for p in P.PLACEHOLDERS)] == []
 
 
 def test_gated_masking_equals_masking_every_step(corpus: list[str]) -> None:
@@ -137,3 +153,82 @@ def test_masking_workers_forked_early_mask_as_one_by_one(corpus: list[str],
         monkeypatch.setattr(os, "cpu_count", lambda: 2)
         assert privacy.mask_texts(texts) == [P.mask_text(t) for t in texts]  # in the workers
     assert privacy._WARM[0] is None and pool._shutdown_thread
+
+
+#: The key gates: keys -> (gate, what the step runs on only when one of them is found).
+KEY_GATES = {pii_extra._BIRTH_KEYS: "birth", pii_extra._CUSTOMER_KEYS: "customer",
+             pii_extra._LOWER_CUE_KEYS: "lower_cue"}
+
+
+@pytest.fixture(scope="module")
+def all_chars() -> str:
+    return "".join(chr(c) for c in range(0x110000) if not 0xD800 <= c < 0xE000)
+
+
+def test_a_key_gate_reads_every_character_as_python_does(all_chars: str) -> None:
+    """Each character of a key, in RE2, matches every character Python's `re` matches ignoring
+    case or whose lower case starts with it (_has_any reads the text in lower case); no other
+    character's lower case holds a key's character after its first ("İ" -> "i̇")."""
+    key_chars = {c for keys in KEY_GATES for key in keys for c in key}
+    key_chars |= set(string.ascii_lowercase + string.digits + "_")   # company names' words
+    lowered = {c: c.lower() for c in all_chars if c.lower() != c}
+    assert {c: low for c, low in lowered.items() if set(low[1:]) & key_chars} == {}
+    for k in sorted(key_chars):
+        same = set(re.findall(f"(?i){re.escape(k)}", all_chars)) | {c for c, low in lowered.items() if low[0] == k}
+        hits = pc.match_substring_regex(pa.array(sorted(same)), f"(?i:{pii_extra._key_char(k)})").to_pylist()
+        assert all(hits) and k in same, k
+
+
+@pytest.mark.parametrize("keys", list(KEY_GATES))
+def test_a_key_gate_passes_every_text_holding_a_key(keys: tuple[str, ...]) -> None:
+    """Every key, in any case, with Turkish i's and long s, alone or inside words and sentences,
+    passes its gate; a text without the keys does not."""
+    import random
+
+    rnd = random.Random(25)
+    odd = {"i": "İı", "s": "ſ", "k": "\u212a", "ß": "ẞ"}
+    texts = []
+    for key in keys:
+        for _ in range(30):
+            word = "".join(rnd.choice([c, c.upper()[:1], *odd.get(c, "")]) for c in key)
+            texts.append(rnd.choice(["", "Xy ", "1 ", "ab"]) + word + rnd.choice(["", "s 12", " 4", "é"]))
+    either = re.compile("(?i)" + "|".join(map(re.escape, keys)))
+    holding = [t for t in texts if pii_extra._has_any(t, keys) or either.search(t)]
+    assert len(holding) > 0.9 * len(texts)    # what the step looks for, as Python finds it
+    hits = pc.match_substring_regex(pa.array(holding), P.GATES[KEY_GATES[keys]]).to_pylist()
+    assert [t for t, hit in zip(holding, hits, strict=True) if not hit] == []
+    assert not pc.match_substring_regex(pa.array(["Great support, 5 stars"]), P.GATES[KEY_GATES[keys]])[0].as_py()
+
+
+def test_the_cue_precheck_never_skips_a_cue(corpus: list[str]) -> None:
+    """_may_end_in_cue is true wherever the cue pattern matches before a capitalised word: every
+    cue with any separators, in the corpus and in built texts."""
+    assert all(cue[-1].isalpha() for cue in P._CUES)
+    texts = [f"{pre}{cue.upper() if k % 2 else cue}{sep}Anna" for k, cue in enumerate(P._CUES)
+             for pre in ("", "x ", "(", "Ok, ") for sep in (" ", ", ", ":\n", " :\t", "\u00a0", ",", "\n")]
+    checked = 0
+    for text in texts + corpus:
+        for w in P._WORD.finditer(text):
+            if P._CUE.search(text[max(0, w.start() - 30):w.start()]):
+                checked += 1
+                assert P._may_end_in_cue(text, w.start()), text
+    assert checked > len(texts) // 2
+
+
+def test_company_gate_passes_every_text_naming_a_company(corpus: list[str]) -> None:
+    """Gated by :meth:`CompanyNames.gate`, masking finds the same company names: written in any
+    case, with a long s or a Kelvin sign, cut from an e-mail or web address by earlier steps."""
+    ctx = MaskContext.build(companies=["Customer 12 Ltd", "Acme Widgets Ltd", "Kiss GmbH", "Northwind Traders"])
+    names = ["Customer 12", "acme widgets", "KISS", "Kiſs GmbH", "\u212aiss", "NORTHWIND TRADERS ltd"]
+    texts = [f"{pre}{name}{post}" for name in names
+             for pre in ("", "Thanks to ", "mail x(at)y.comé_", "see www.x.com/", "@", "a.b@c.dé_")
+             for post in ("", " was great", ".", "2 helped")] + corpus
+    may = P.may_match(texts, ctx)
+    assert [P.mask_text(t, ctx, m) for t, m in zip(texts, may, strict=True)] == [P.mask_text(t, ctx) for t in texts]
+    assert sum(not m & P.COMPANY_BIT for m in may) > len(corpus) // 2   # most texts skip the step
+    assert any("[company]" in P.mask_text(t, ctx) for t in texts[:24])
+    for odd in (["Email Partners Ltd"], ["Müller GmbH"]):   # a placeholder's word, not ASCII: no gate
+        other = MaskContext.build(companies=odd)
+        assert other.companies is not None and other.companies.gate() is None
+        assert all(m & P.COMPANY_BIT for m in P.may_match(["x", "y"], other))
+    assert all(m & P.COMPANY_BIT for m in P.may_match(["x", "y"]))   # no context: not known

@@ -154,7 +154,10 @@ class CompanyNames:
         self._patterns: dict[frozenset[str], re.Pattern[str]] = {}
 
     def _pattern(self, text: str) -> re.Pattern[str] | None:
-        tokens = [w.lower() for w in _WORD.findall(text)]
+        tokens = _WORD.findall(text)
+        if self.words.isdisjoint(map(str.lower, tokens)):   # most texts: no name's first word
+            return None
+        tokens = [w.lower() for w in tokens]
         forms = frozenset(f for i, w in enumerate(tokens) if w in self.words
                           for key in ((w,), (w, *tokens[i + 1:i + 2])) for f in self.index.get(key, ()))
         if not forms:
@@ -165,6 +168,16 @@ class CompanyNames:
             alts = "|".join(re.escape(f).replace(r"\ ", r"\s+") for f in sorted(forms, key=lambda f: (-len(f), f)))
             self._patterns[forms] = re.compile(rf"(?i)(?<![\w])(?:{alts})(?![\w])")
         return self._patterns[forms]
+
+    def gate(self) -> str | None:
+        """RE2 (run by Arrow) that every text holding one of the names matches, after other
+        steps put placeholders in it or not: any name's first word, in any case; None when a
+        word is not plain ASCII or is a placeholder's word, or too many for one pattern (every
+        text may then hold a name)."""
+        if len(self.words) > 2000 or not all(w.isascii() and w.replace("_", "a").isalnum() for w in self.words) \
+                or self.words & {"url", "email", "handle"}:
+            return None
+        return key_gate(tuple(sorted(self.words)))
 
     def search(self, text: str) -> re.Match[str] | None:
         pattern = self._pattern(text)
@@ -184,12 +197,27 @@ _LOWER_CUE_KEYS = ("thank", "spoke", "speak", "talked", "ask", "helped", "handle
                    "chiamo", "bedankt", "naam", "obrigad", "nome", "chamo")
 
 
-#: Gates of :func:`lower_name_spans` (bits 1, 2, 4 of its `may`), as in
+def _key_char(c: str) -> str:
+    """RE2 for one character of a key, ignoring case as Python's `re` and `str.lower` do (RE2
+    alone does not read the Turkish "İ" and "ı" as "i")."""
+    return "[iIİı]" if c == "i" else re.escape(c)
+
+
+def key_gate(keys: tuple[str, ...]) -> str:
+    """RE2 (run by Arrow) that any text holding one of `keys` matches, found in the text in
+    lower case (:func:`_has_any`) or by a pattern ignoring case (tests/test_privacy_gates.py)."""
+    return "(?i:" + "|".join("".join(map(_key_char, key)) for key in keys) + ")"
+
+
+#: Gates of :func:`lower_name_spans` (bits 1, 2, 4, 8 of its `may`), as in
 #: :data:`helpers.ingest.pii_text.GATES`: a title before a lower-case word, a Cyrillic capital,
-#: a common Chinese surname.
+#: a common Chinese surname, a word of a cue for a lower-case name.
 LOWER_NAME_GATES = {
     "title_lower": rf"(?:{_TITLE_LOWER_WORDS})\.?[\s\p{{Z}}\x{{0B}}\x{{1C}}-\x{{1F}}\x{{85}}]+[a-zà-öø-ÿß]",
-    "cyrillic": "[А-ЯЁ]", "han": f"[{_HAN_SURNAMES}]"}
+    "cyrillic": "[А-ЯЁ]", "han": f"[{_HAN_SURNAMES}]", "lower_cue": key_gate(_LOWER_CUE_KEYS)}
+#: Gates of :func:`mask_numbers` (bits 1, 2 of its `may`): a word of a date-of-birth cue, of a
+#: customer-number cue.
+NUMBER_GATES = {"birth": key_gate(_BIRTH_KEYS), "customer": key_gate(_CUSTOMER_KEYS)}
 
 
 _KEY_PATTERNS: dict[tuple[str, ...], re.Pattern[str]] = {}
@@ -224,13 +252,14 @@ def _is_given(word: str) -> bool:
     return word[:1].upper() + word[1:].lower() in given
 
 
-def mask_numbers(text: str) -> str:
-    """Customer numbers and dates of birth (before phones and dates are read)."""
+def mask_numbers(text: str, may: int = -1) -> str:
+    """Customer numbers and dates of birth (before phones and dates are read); `may`: the bits
+    of :data:`NUMBER_GATES` the text matched (see :func:`helpers.ingest.pii_text.may_match`)."""
     if not any(map(str.isdigit, text)):
         return text
-    t = _BIRTH.sub(lambda m: m.group(1) + "[date of birth]", text) if _has_any(text, _BIRTH_KEYS) \
-        else text
-    if _has_any(t, _CUSTOMER_KEYS):
+    t = _BIRTH.sub(lambda m: m.group(1) + "[date of birth]", text) \
+        if may & 1 and _has_any(text, _BIRTH_KEYS) else text
+    if may & 2 and _has_any(t, _CUSTOMER_KEYS):
         t = _CUSTOMER_CUE.sub(_customer_after_cue, t)
     if "-" not in t:
         return t
@@ -246,8 +275,9 @@ def _customer_after_cue(m: re.Match[str]) -> str:
     return s[:start - offset] + "[id number]" + s[end - offset:]
 
 
-def mask_companies(text: str, ctx: MaskContext | None) -> str:
-    if ctx is None or ctx.companies is None:
+def mask_companies(text: str, ctx: MaskContext | None, may: int = -1) -> str:
+    """Customers' company names (`may`: 0 when the text's gate showed it holds none)."""
+    if not may or ctx is None or ctx.companies is None:
         return text
     return ctx.companies.sub("[company]", text)
 
@@ -263,7 +293,7 @@ def lower_name_spans(text: str, keep: frozenset[str] = frozenset(), may: int = -
         return word[:1].upper() + word[1:].lower()
 
     spans: list[tuple[int, int]] = []
-    for m in (_LOWER_CUE.finditer(text) if _has_any(text, _LOWER_CUE_KEYS) else ()):
+    for m in (_LOWER_CUE.finditer(text) if may & 8 and _has_any(text, _LOWER_CUE_KEYS) else ()):
         first = m.group(1)
         if not first.islower() or first in _STOP or first in keep:
             continue

@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -81,14 +81,34 @@ _SSN = re.compile(r"\b(?!000|666|9\d\d)\d{3}-(?!00)\d{2}-(?!0000)\d{4}\b")
 _ES_ID = re.compile(r"\b[XYZ0-9]\d{7}-?[A-Z]\b")
 _IT_CF = re.compile(r"\b[A-Z]{6}\d{2}[A-Z]\d{2}[A-Z]\d{3}[A-Z]\b")
 _ID_DIGITS = re.compile(r"(?<![\w])\d(?:[ .\-]?\d){8,14}(?![\w])")
+
+
+def _month_day(digits: str, month: int, day: int) -> bool:
+    """Whether `digits` (ASCII) can hold a month and a day at these places; runs of other
+    digits are left to the check."""
+    return not digits.isascii() or ("01" <= digits[month:month + 2] <= "12"
+                                    and "01" <= digits[day:day + 2] <= "31")
+
+
+def _se_pnr_ok(digits: str) -> bool:
+    """A Swedish personnummer (its birth date first: a cheap test of most phone numbers)."""
+    at = len(digits) - 8
+    return _month_day(digits, at, at + 2) and se_pnr.is_valid(digits)
+
+
+def _dk_cpr_ok(digits: str) -> bool:
+    """A Danish CPR number (its birth date first, as for :func:`_se_pnr_ok`)."""
+    return _month_day(digits, 2, 0) and dk_cpr.is_valid(digits)
+
+
 _ID_CHECKS: tuple[Callable[[str], bool], ...] = (
     nl_bsn.is_valid, de_idnr.is_valid, fr_nir.is_valid, pl_pesel.is_valid, be_nn.is_valid,
-    se_pnr.is_valid, dk_cpr.is_valid, gb_nhs.is_valid)
+    _se_pnr_ok, _dk_cpr_ok, gb_nhs.is_valid)
 #: Digits each national-ID check accepts (its validator's length rule, after its separators
 #: are removed): a run of any other length is not tried.
 _ID_LENGTHS: dict[Callable[[str], bool], tuple[int, ...]] = {
     nl_bsn.is_valid: tuple(range(1, 10)), de_idnr.is_valid: (11,), fr_nir.is_valid: (15,),
-    pl_pesel.is_valid: (11,), be_nn.is_valid: (11,), se_pnr.is_valid: (10, 12), dk_cpr.is_valid: (10,),
+    pl_pesel.is_valid: (11,), be_nn.is_valid: (11,), _se_pnr_ok: (10, 12), _dk_cpr_ok: (10,),
     gb_nhs.is_valid: (10,)}
 _PHONE_REGIONS = ("GB", "US", "DE", "FR", "NL", "ES", "IT", "BE", "IE", "AT", "CH", "SE", "PL")
 
@@ -213,17 +233,23 @@ GATES: dict[str, str] = {
     "address4": rf"\pL\.?{_WS}?\pL\.?{_WS}?\pL{{3}}{_WS}+\p{{Nd}}",
     "address5": rf"\p{{Nd}}{_WS}+\pL",
     "title": rf"(?:{_TITLE_WORDS})\.?{_WS}+[A-ZÀ-ÖØ-Þ]",
+    **pii_extra.NUMBER_GATES,
     **pii_extra.LOWER_NAME_GATES,
 }
 _BIT = {name: 1 << k for k, name in enumerate(GATES)}
+#: Bit of :func:`may_match` for a text that may hold a company name of its context.
+COMPANY_BIT = 1 << len(GATES)
 _BIT_LOWER = len(GATES) - len(pii_extra.LOWER_NAME_GATES)
+_BIT_NUMBERS = _BIT_LOWER - len(pii_extra.NUMBER_GATES)
+_LOWER_BITS = (1 << len(pii_extra.LOWER_NAME_GATES)) - 1
 #: Every step of :func:`mask_text` (no gate known).
 ALL_STEPS = -1
 
 
-def may_match(texts: list[str]) -> list[int]:
+def may_match(texts: list[str], context: MaskContext | None = None) -> list[int]:
     """Per text, the bits of :data:`GATES` it matches (one RE2 pass per gate by Arrow), for
-    :func:`mask_text`'s `may`."""
+    :func:`mask_text`'s `may` (with the same `context`), and :data:`COMPANY_BIT` where it may
+    hold a company name of `context` (every text without a context)."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
@@ -231,6 +257,11 @@ def may_match(texts: list[str]) -> list[int]:
     bits = np.zeros(len(texts), np.int64)
     for name, pattern in GATES.items():
         bits[pc.match_substring_regex(arr, pattern).to_numpy(zero_copy_only=False)] |= _BIT[name]
+    gate = context.companies.gate() if context is not None and context.companies is not None else None
+    if context is None or (context.companies is not None and gate is None):
+        bits |= COMPANY_BIT
+    elif gate is not None:
+        bits[pc.match_substring_regex(arr, gate).to_numpy(zero_copy_only=False)] |= COMPANY_BIT
     return bits.tolist()
 
 
@@ -437,7 +468,17 @@ def _names_in(text: str, keep: frozenset[str] = frozenset()) -> list[tuple[int, 
 
 def _cue_before(text: str, w: re.Match[str]) -> bool:
     """A cue before the word ("spoke with") or "from support" after it."""
-    return bool(_CUE.search(text[max(0, w.start() - 30):w.start()])) or bool(_AFTER_NAME.match(text[w.end():]))
+    return _may_end_in_cue(text, w.start()) and bool(_CUE.search(text[max(0, w.start() - 30):w.start()])) \
+        or bool(_AFTER_NAME.match(text[w.end():]))
+
+
+def _may_end_in_cue(text: str, at: int) -> bool:
+    """Whether :data:`_CUE` can match the 30 characters before `at`: they end with spaces,
+    commas or colons after a letter (every cue ends with a letter)."""
+    start, i = max(0, at - 30), at
+    while i > start and (text[i - 1].isspace() or text[i - 1] in ",:"):
+        i -= 1
+    return start < i < at and text[i - 1].isalpha()
 
 
 def _listed_name(text: str, w: re.Match[str], token: str, surname: str,
@@ -475,12 +516,13 @@ def mask_text(text: str, context: MaskContext | None = None, may: int = ALL_STEP
     keep = context.keep if context is not None else frozenset()
     t = _emails_and_urls(text)
     t = pii_extra.mask_contacts(t)
-    t = pii_extra.mask_companies(t, context)
+    t = pii_extra.mask_companies(t, context, may & COMPANY_BIT)
     if may & _BIT["digit"]:
         t = _mask_digits(t, may)
     if may & _BIT["title"]:
         t = _TITLE.sub("[name]", t)
-    names = _names_in(t, keep) + pii_extra.lower_name_spans(t, keep, may >> _BIT_LOWER)
+    lower = may >> _BIT_LOWER
+    names = _names_in(t, keep) + (pii_extra.lower_name_spans(t, keep, lower) if lower & _LOWER_BITS else [])
     places = pii_extra.place_spans(t) if names else []
     names = [n for n in names if not any(p[0] <= n[0] and n[1] <= p[1] for p in places)
              and not pii_extra.after_place_preposition(t, n)]
@@ -508,11 +550,16 @@ _DIGIT_STEPS: tuple[tuple[str, Callable[[str], str]], ...] = (
 def _mask_digits(t: str, may: int) -> str:
     """The steps of :func:`mask_text` that need a digit: numbers, bank, card and ID numbers,
     postcodes, addresses, phones (each only where its gate in `may` is set)."""
-    t = pii_extra.mask_numbers(t)
-    for gate, step in _DIGIT_STEPS:
-        if may & _BIT[gate]:
-            t = step(t)
+    t = pii_extra.mask_numbers(t, may >> _BIT_NUMBERS)
+    for step in _digit_steps(may):
+        t = step(t)
     return t
+
+
+@lru_cache(maxsize=4096)
+def _digit_steps(may: int) -> tuple[Callable[[str], str], ...]:
+    """The steps of :data:`_DIGIT_STEPS` whose gate is in `may`, in order."""
+    return tuple(step for gate, step in _DIGIT_STEPS if may & _BIT[gate])
 
 
 def _emails_and_urls(text: str) -> str:

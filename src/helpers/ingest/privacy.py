@@ -116,7 +116,7 @@ def start_mask_texts(texts: list[str], workers: int | None = None, context: Mask
     """
     from functools import partial
 
-    may = may_match(texts)
+    may = may_match(texts, context)
     workers = _worker_count() if workers is None else workers
     warm = _WARM[0] if workers == _worker_count() > 1 else None  # one worker: no pool (a part process)
     if warm is None and (workers < 2 or len(texts) < PARALLEL_MASKING or not can_fork()):
