@@ -219,7 +219,7 @@ def _cluster_distances(block: np.ndarray, labels: np.ndarray, freqs: np.ndarray,
     (sklearn's ``_silhouette_reduce``; rows of `block` with cluster labels `own`)."""
     k = len(freqs)
     bins = (np.arange(len(block))[:, None] * k + labels[None, :]).ravel()
-    sums = np.bincount(bins, weights=block.ravel(), minlength=len(block) * k).reshape(-1, k)
+    sums: np.ndarray = np.bincount(bins, weights=block.ravel(), minlength=len(block) * k).reshape(-1, k)
     mine = (np.arange(len(block)), own)
     within = sums[mine]
     sums[mine] = np.inf
