@@ -146,17 +146,19 @@ def test_govern_reasons() -> None:
     assert not segments.govern(t, min_n=5, max_halfwidth=40)["suppressed"].iloc[:3].any()
 
 
-@pytest.mark.parametrize(("n", "sample"), [(600, 400), (300, 400)])
-def test_silhouette_distances_score_as_silhouette_score(n: int, sample: int) -> None:
+@pytest.mark.parametrize(("n", "sample"), [(600, 400), (300, 400), (700, 650)])
+def test_silhouettes_score_as_silhouette_score(n: int, sample: int) -> None:
     from sklearn.cluster import KMeans
     from sklearn.metrics import silhouette_score
 
     z = np.random.default_rng(3).integers(0, 11, (n, 5)).astype(float)
-    picked, dist = personas._silhouette_distances(z, sample, 2)
-    for k in (2, 4):
-        lab = KMeans(k, n_init=2, random_state=2).fit_predict(z)
-        assert silhouette_score(dist, lab[picked], metric="precomputed") == silhouette_score(
-            z, lab, sample_size=min(sample, n), random_state=2)
+    labelings = [KMeans(k, n_init=2, random_state=2).fit_predict(z) for k in (2, 4)]
+    lonely = labelings[0].copy()
+    lonely[np.random.RandomState(2).permutation(n)[0]] = 7  # a cluster of one sampled row
+    labelings.append(lonely)
+    got = personas._silhouettes(z, labelings, sample, 2)
+    assert got == [silhouette_score(z, lab, sample_size=min(sample, n), random_state=2)
+                   for lab in labelings]  # exactly: the same sums in the same order
 
 
 def test_personas_recover_planted_clusters() -> None:

@@ -105,7 +105,12 @@ def shared_rows(table: pd.DataFrame, min_n: int, n: str = "n",
     sheet or page may list by name (`keep_empty`: groups of 0, which show no answer, stay).
     ``attrs['suppressed']`` counts the rows left out."""
     require_columns(table, [n], "per-group table")
-    keep = ~table[n].map(lambda v: too_few(v, min_n)).astype(bool)
+    counts = table[n]
+    if pd.api.types.is_numeric_dtype(counts) and not pd.api.types.is_bool_dtype(counts):
+        # :func:`too_few` on the whole column at once (missing counts are too few)
+        keep = pd.Series(counts.to_numpy(float, na_value=np.nan) >= min_n, index=table.index)
+    else:
+        keep = ~counts.map(lambda v: too_few(v, min_n)).astype(bool)
     if keep_empty:
         keep |= table[n].fillna(-1).eq(0)
     out = table.loc[keep].reset_index(drop=True)

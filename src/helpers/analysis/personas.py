@@ -165,34 +165,66 @@ def _choose_k(z: np.ndarray, o: PersonaOptions, seed: int) -> tuple[pd.DataFrame
     ``chosen`` marking the best (highest silhouette, lowest BIC); and the KMeans fitted with
     `seed` per k (silhouette), the very fit of that seed at the chosen k."""
     from sklearn.cluster import KMeans
-    from sklearn.metrics import silhouette_score
     from sklearn.mixture import GaussianMixture
 
-    rows, fitted = [], {}
+    ks = list(range(o.k_min, o.k_max + 1))
     criterion = o.criterion
+    fitted: dict[int, Any] = {}
     if criterion == "silhouette":
-        picked, dist = _silhouette_distances(z, o.silhouette_sample, seed)
-    for k in range(o.k_min, o.k_max + 1):
-        if criterion == "silhouette":
-            fitted[k] = KMeans(k, n_init=4, random_state=seed).fit(z)
-            val = silhouette_score(dist, fitted[k].labels_[picked], metric="precomputed")
-        else:
-            val = GaussianMixture(k, random_state=seed, n_init=2).fit(z).bic(z)
-        rows.append({"k": k, criterion: float(val)})
-    selection = pd.DataFrame(rows)
+        fitted = {k: KMeans(k, n_init=4, random_state=seed).fit(z) for k in ks}
+        values = _silhouettes(z, [fitted[k].labels_ for k in ks], o.silhouette_sample, seed)
+    else:
+        values = [GaussianMixture(k, random_state=seed, n_init=2).fit(z).bic(z) for k in ks]
+    selection = pd.DataFrame([{"k": k, criterion: float(v)} for k, v in zip(ks, values, strict=True)])
     best = selection[criterion].idxmax() if criterion == "silhouette" else selection[criterion].idxmin()
     selection["chosen"] = selection.index == best
     return selection, fitted
 
 
-def _silhouette_distances(z: np.ndarray, sample: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """The rows ``silhouette_score(z, labels, sample_size=sample, random_state=seed)`` scores
-    (they do not depend on the labels) and their distance matrix, computed once for every k
-    exactly as silhouette_score computes it (same chunks, zero diagonal)."""
+def _silhouettes(z: np.ndarray, labelings: list[np.ndarray], sample: int, seed: int) -> list[float]:
+    """``silhouette_score(z, labels, sample_size=sample, random_state=seed)`` of each labeling,
+    from one pass over the sampled rows' distances in the chunks silhouette_score computes, the
+    distances to each cluster summed in the same order (a bincount per block of rows, not per
+    row), and no distance matrix kept."""
     from sklearn.metrics import pairwise_distances_chunked
 
     picked = np.random.RandomState(seed).permutation(len(z))[:min(sample, len(z))]
-    return picked, np.vstack(list(pairwise_distances_chunked(z[picked])))
+    n = len(picked)
+    coded = [np.unique(lab[picked], return_inverse=True)[1] for lab in labelings]
+    freqs = [np.bincount(c) for c in coded]
+    if any(not 1 < len(f) < n for f in freqs):
+        raise ValueError(f"Number of labels is invalid: {[len(f) for f in freqs]}. Valid values "
+                         f"are 2 to n_samples - 1 (inclusive) = {n - 1}")
+    intra, inter = np.empty((len(coded), n)), np.empty((len(coded), n))
+    start = 0
+    for chunk in pairwise_distances_chunked(z[picked]):
+        for row in range(0, len(chunk), 256):
+            block = chunk[row:row + 256]
+            at = slice(start + row, start + row + len(block))
+            for j, (labels, f) in enumerate(zip(coded, freqs, strict=True)):
+                intra[j, at], inter[j, at] = _cluster_distances(block, labels, f, labels[at])
+        start += len(chunk)
+    out = []
+    for a, b, labels, f in zip(intra, inter, coded, freqs, strict=True):
+        with np.errstate(divide="ignore", invalid="ignore"):
+            a = a / (f - 1).take(labels, mode="clip")
+            s = (b - a) / np.maximum(a, b)
+        out.append(float(np.mean(np.nan_to_num(s))))  # NaN: clusters of one, silhouette 0
+    return out
+
+
+def _cluster_distances(block: np.ndarray, labels: np.ndarray, freqs: np.ndarray,
+                       own: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each row's summed distance to its own cluster and mean distance to the nearest other one
+    (sklearn's ``_silhouette_reduce``; rows of `block` with cluster labels `own`)."""
+    k = len(freqs)
+    bins = (np.arange(len(block))[:, None] * k + labels[None, :]).ravel()
+    sums: np.ndarray = np.bincount(bins, weights=block.ravel(), minlength=len(block) * k).reshape(-1, k)
+    mine = (np.arange(len(block)), own)
+    within = sums[mine]
+    sums[mine] = np.inf
+    sums /= freqs
+    return within, sums.min(axis=1)
 
 
 def _persona_nps(df: pd.DataFrame, labels: pd.Series, profile: pd.DataFrame, cluster: str | None,

@@ -87,8 +87,11 @@ def coverage_gaps(invitations: pd.DataFrame, waves: Sequence[str],
     for r in roles:
         out[f"no_{r}"] = heard[r].eq(False) if r in heard else False
     flags = out[[f"no_{r}" for r in roles]].to_numpy(bool)
-    out["gaps"] = [", ".join(r.replace("_", " ") for r, f in zip(roles, row, strict=True) if f)
-                   for row in flags]
+    # the words of each combination of missing roles, looked up by its bit pattern (not a
+    # string built per account)
+    words = np.array([", ".join(r.replace("_", " ") for i, r in enumerate(roles) if combo >> i & 1)
+                      for combo in range(2 ** len(roles))], dtype=object)
+    out["gaps"] = words[flags.astype(np.int64) @ (1 << np.arange(len(roles), dtype=np.int64))]
     out["invited_contacts"] = inv.groupby("account_id")["contact_key"].nunique() \
         if "contact_key" in inv else inv.groupby("account_id").size()
     out = out[flags.any(axis=1)].reset_index()
@@ -109,10 +112,13 @@ def propensity_features(invitations: pd.DataFrame, accounts: pd.DataFrame | None
     x["contact_key"] = inv["contact_key"].astype(str) if "contact_key" in inv else x.index.astype(str)
     x["role"] = inv["role"].astype(str) if "role" in inv else "unknown"
     acc = accounts.set_index("account_id") if accounts is not None and len(accounts) else None
-    x["tier"] = (x["account_id"].map(acc["tier"]).astype(str) if acc is not None and "tier" in acc
-                 else "unknown")
+    # account columns looked up once per distinct account, then taken per invitation
+    codes, ids = pd.factorize(x["account_id"])
+    x["tier"] = (_per_account(acc["tier"], ids, codes, x.index).astype(str)
+                 if acc is not None and "tier" in acc else "unknown")
     if acc is not None and "deal_close_date" in acc and "invited_at" in inv:
-        close = pd.to_datetime(x["account_id"].map(acc["deal_close_date"]), errors="coerce")
+        close = pd.to_datetime(_per_account(acc["deal_close_date"], ids, codes, x.index),
+                               errors="coerce")
         x["tenure_years"] = (pd.to_datetime(inv["invited_at"]) - close).dt.days / 365.25
     contact = pd.factorize(x["contact_key"])[0]
     order = np.lexsort((pd.factorize(x["wave"], sort=True)[0], contact))
@@ -125,6 +131,12 @@ def propensity_features(invitations: pd.DataFrame, accounts: pd.DataFrame | None
         if c in inv:
             x[c] = pd.to_numeric(inv[c], errors="coerce")
     return x
+
+
+def _per_account(column: pd.Series, ids: pd.Index, codes: np.ndarray, index: pd.Index) -> pd.Series:
+    """``account_id.map(column)`` from the factorised ids: each distinct account looked up once."""
+    return pd.Series(column.reindex(ids).array.take(codes, allow_fill=True), index=index,
+                     name=column.name)
 
 
 def _design(x: pd.DataFrame, levels: dict[str, list[str]] | None = None
@@ -141,7 +153,10 @@ def _design(x: pd.DataFrame, levels: dict[str, list[str]] | None = None
                 names.append(f"{c}: {v}")
     for c in ("tenure_years", "past_response", "first_invite", *OPTIONAL_FEATURES):
         if c in x:
-            cols.append(x[c].fillna(x[c].median() if x[c].notna().any() else 0).to_numpy(float))
+            v = x[c]
+            if v.isna().any():  # the median only where there is something to fill
+                v = v.fillna(v.median() if v.notna().any() else 0)
+            cols.append(v.to_numpy(float))
             names.append(c)
     return np.column_stack(cols), names, levels
 
@@ -195,6 +210,10 @@ def fit_propensity(features: pd.DataFrame, holdout_wave: str | None = None) -> P
     model refitted on every wave."""
     from sklearn.metrics import roc_auc_score
 
+    # accounts as integer codes (the clusters of the fits) and no contact keys: the waves'
+    # row selections below copy numbers, not texts
+    features = features.drop(columns=["contact_key"], errors="ignore").assign(
+        account_id=pd.factorize(features["account_id"])[0])
     waves = sorted(features["wave"].unique())
     hold = holdout_wave or waves[-1]
     train, test = features[features["wave"] < hold], features[features["wave"] == hold]

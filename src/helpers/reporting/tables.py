@@ -209,8 +209,7 @@ def table(df: pd.DataFrame, cols: Sequence[Col], *, caption: str = "", note: str
     """
     suppressed, reason = (suppressed if isinstance(suppressed, tuple) else (suppressed, None))
     present = [c for c in cols if (c.low or c.key) in df.columns]
-    records = df.to_dict("records")
-    shown = records if max_rows is None else records[:max_rows]
+    shown = (df if max_rows is None else df.head(max_rows)).to_dict("records")  # rows shown only
     rows, row_classes = [], []
     for r in shown:
         hidden = bool(suppressed) and _truthy(r.get(suppressed or ""))
@@ -225,8 +224,8 @@ def table(df: pd.DataFrame, cols: Sequence[Col], *, caption: str = "", note: str
             cells.append((txt, cls))
         rows.append(tuple(cells))
         row_classes.append("cx-suppressed-row" if hidden else "")
-    if max_rows is not None and len(records) > max_rows:
-        more = f"{len(records) - max_rows:,} more rows in the run's tables (tables.xlsx)."
+    if max_rows is not None and len(df) > max_rows:
+        more = f"{len(df) - max_rows:,} more rows in the run's tables (tables.xlsx)."
         note = f"{note} {more}".strip()
     return Table(tuple(c.label for c in present), tuple(rows), tuple(row_classes), caption, note,
                  interactive)
