@@ -6,8 +6,9 @@ part with the same code as one file (:func:`helpers.ingest.clean.clean_responses
 into the staging folder; then the two rules that look across rows are settled over all parts
 out of core by DuckDB: the speeder median of every part's durations, and duplicates (the same
 contact and wave in any two parts: the latest complete submission is kept, as in one file).
-Each part's flags, ``include`` and ``exclusion_reason`` are rewritten and the cleaning log is
-summed. One CSV/TSV export file too large to clean at once is first streamed into parts of
+Each part's flags, ``include`` and ``exclusion_reason`` are then set and the cleaning log is
+summed: a cleaned part waits for that as an uncompressed Arrow file (about 0.5 GB per million
+responses of disk, no decoding), so each part's parquet is encoded once. One CSV/TSV export file too large to clean at once is first streamed into parts of
 :data:`PART_ROWS` responses (:func:`run_file`); its errors then name the file's own rows. Memory is that of one part plus DuckDB's limit; the output is ``responses.parquet`` as a
 folder of parts (pandas, pyarrow and DuckDB read it as one table). Nothing is published unless
 every part was read: a malformed row anywhere is one line naming the file and the row, and
@@ -20,6 +21,7 @@ import csv
 import dataclasses
 import itertools
 import os
+import shutil
 import tempfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -28,6 +30,8 @@ from typing import Any, TypeVar
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from helpers import catalog, config, paths
@@ -45,6 +49,8 @@ PART_SUFFIXES = (".csv", ".tsv", ".txt", ".parquet")
 DUCKDB_MEMORY_GB = 4.0
 #: Responses per part when one export file is streamed into parts.
 PART_ROWS = 1_000_000
+#: The staging folder's cleaned parts before the settling (removed after it).
+SETTLING = ".settling"
 
 
 @dataclass(frozen=True)
@@ -174,10 +180,11 @@ def run_parts(raw_path: str | os.PathLike[str],
     out = catalog.refuse_raw(out_dir)
     with catalog.writer_lock():
         with catalog.staged_folder(out) as stage:
-            logs, derived = _clean_each(files, sch, salt, stage,
-                                        dataclasses.replace(options, speeder_fraction=frac),
-                                        given, origin=origin)
+            logs, derived, masked = _clean_each(files, sch, salt, stage,
+                                                dataclasses.replace(options, speeder_fraction=frac),
+                                                given, origin=origin)
             tally = _settle(stage, sch, frac)
+            tally.masked = masked
             log = _merged_log(folder, logs, tally, origin)
             provided = _side_tables(stage, salt, derived, given)
             log["side_tables"] = provided
@@ -197,7 +204,6 @@ def run_parts(raw_path: str | os.PathLike[str],
 
 def _remove(p: Path) -> None:
     if p.is_dir() and not p.is_symlink():   # a planted link is removed, never followed
-        import shutil
         shutil.rmtree(p)
     else:
         p.unlink(missing_ok=True)
@@ -205,16 +211,15 @@ def _remove(p: Path) -> None:
 
 def _clean_each(files: list[Path], sch: Schema, salt: str, stage: Path, options: CleanOptions,
                 given: Mapping[str, str], origin: Origin | None
-                ) -> tuple[list[dict[str, Any]], list[pd.DataFrame]]:
+                ) -> tuple[list[dict[str, Any]], list[pd.DataFrame], int]:
     """Clean every part (rules within the part; the company names of the account master in
-    `given` masked in comments) into stage/responses.parquet/part-NNN.parquet; the logs, and
-    the accounts named in each part when no account master is given."""
+    `given` masked in comments) into the settling folder (:func:`_stage_part`); the logs, the
+    accounts named in each part when no account master is given, and the masked comments."""
     companies, need_accounts = clean.company_names(given), "accounts" not in given
-    resp_dir = stage / "responses.parquet"
-    comp_dir = stage / INPUTS["competitor_ratings"].file
-    resp_dir.mkdir()
+    (stage / SETTLING).mkdir()
+    key_columns = {"duration_s", "flag_test", "submitted_at", "response_id", *sch.quality["duplicate_key"]}
 
-    def clean_part(k: int) -> tuple[dict[str, Any], pd.DataFrame | None]:
+    def clean_part(k: int) -> tuple[dict[str, Any], pd.DataFrame | None, int]:
         try:
             survey = readers.read_survey(files[k], format=options.format, encoding=options.encoding)
             res = clean.clean_responses(survey, sch, salt, options.speeder_fraction,
@@ -226,17 +231,53 @@ def _clean_each(files: list[Path], sch: Schema, salt: str, stage: Path, options:
         complete = r[sch.headline].notna().to_numpy() & ~r["flag_out_of_range"].to_numpy(bool)
         if "finished" in r:
             complete &= r["finished"].fillna(1).to_numpy(float) == 1
-        r = r.drop(columns=["finished"], errors="ignore").assign(
-            _part=k, _row=np.arange(len(r)), _complete=complete)
-        r.to_parquet(resp_dir / f"part-{k:04d}.parquet", index=False)
-        if len(res.competitor_ratings):
-            comp_dir.mkdir(exist_ok=True)
-            res.competitor_ratings.to_parquet(comp_dir / f"part-{k:04d}.parquet", index=False)
+        r = r.drop(columns=["finished"], errors="ignore")
+        _stage_part(stage / SETTLING, k, r, res.competitor_ratings, r[[
+            c for c in r.columns if c in key_columns]].assign(_part=k, _row=np.arange(len(r)), _complete=complete))
         derived = side_tables.accounts_from_responses(r) if need_accounts and "account_id" in r else None
-        return res.log, derived
+        return res.log, derived, _masked(r)
 
     done = _each_part(clean_part, len(files), _processes(files))
-    return [log for log, _ in done], [acc for _, acc in done if acc is not None]
+    return ([log for log, _, _ in done], [acc for _, acc, _ in done if acc is not None],
+            sum(m for _, _, m in done))
+
+
+def _stage_part(folder: Path, k: int, r: pd.DataFrame, ratings: pd.DataFrame, keys: pd.DataFrame) -> None:
+    """A cleaned part kept for the settling: its responses and competitor ratings as Arrow files
+    (read back without decoding; written to parquet once, settled), the columns the cross-part
+    rules read (`keys`) as parquet for DuckDB."""
+    _write_arrow(_table(r), folder / f"part-{k:04d}.arrow")
+    if len(ratings):
+        _write_arrow(_table(ratings), folder / f"ratings-{k:04d}.arrow")
+    pq.write_table(_table(keys), folder / f"keys-{k:04d}.parquet", compression="snappy")
+
+
+def _table(df: pd.DataFrame) -> pa.Table:
+    """`df` as DataFrame.to_parquet(index=False) converts it (so the parquet bytes are the same)."""
+    import json
+
+    table = pa.Table.from_pandas(df, preserve_index=False)
+    if df.attrs:
+        table = table.replace_schema_metadata({**(table.schema.metadata or {}),
+                                               "PANDAS_ATTRS": json.dumps(df.attrs)})
+    return table
+
+
+def _write_arrow(table: pa.Table, p: Path) -> None:
+    with pa.OSFile(str(p), "wb") as sink, pa.ipc.new_file(sink, table.schema) as writer:
+        writer.write_table(table)
+
+
+def _read_arrow(p: Path) -> pa.Table:
+    with pa.memory_map(str(p)) as source:
+        return pa.ipc.open_file(source).read_all()
+
+
+def _masked(r: pd.DataFrame) -> int:
+    """Comments with personal data masked (a placeholder in them)."""
+    if "comment" not in r:
+        return 0
+    return int(r["comment"].astype("string").str.contains(PLACEHOLDER.pattern, regex=True, na=False).sum())
 
 
 #: What the forked part processes run (set before they are forked, so they inherit it).
@@ -286,46 +327,80 @@ def _unpacked_bytes(f: Path) -> int:
 
 
 def _settle(stage: Path, sch: Schema, frac: float) -> _Tally:
-    """The cross-part rules by DuckDB, then every part's flags rewritten and counted."""
+    """The cross-part rules by DuckDB over the parts' keys, then every part's flags set and its
+    responses and competitor ratings written to parquet, and counted."""
     import duckdb
 
-    resp_dir = stage / "responses.parquet"
-    parts = sorted(resp_dir.glob("part-*.parquet"))
-    cols = set(pq.read_schema(parts[0]).names)
+    folder, resp_dir = stage / SETTLING, stage / "responses.parquet"
+    parts = sorted(folder.glob("part-*.arrow"))
+    cols = set(pq.read_schema(folder / "keys-0000.parquet").names)
     con = duckdb.connect()
     con.execute(f"SET memory_limit='{DUCKDB_MEMORY_GB:g}GB'")
     con.execute(f"SET temp_directory='{stage / '.duckdb'}'")
-    con.execute(f"CREATE VIEW parts AS SELECT * FROM read_parquet('{resp_dir / '*.parquet'}')")
+    con.execute(f"CREATE VIEW parts AS SELECT * FROM read_parquet('{folder / 'keys-*.parquet'}')")
     median = None
     if "duration_s" in cols:
         (median,) = con.execute("SELECT median(duration_s) FROM parts WHERE NOT flag_test"
                                 ).fetchone() or (None,)
     dups = _duplicates(con, sch, cols)
     con.close()
-    comp_dir = stage / INPUTS["competitor_ratings"].file
+    resp_dir.mkdir()
     rules = quality.rules(sch)
 
     def settle_part(k: int) -> _Tally:
-        p = parts[k]
-        r = pd.read_parquet(p)
+        r = _as_read(_read_arrow(parts[k]))
         if median is not None and pd.notna(median):
             r["flag_speeder"] = (r["duration_s"] < frac * median).fillna(False).to_numpy(bool)
         if dups is not None:
-            r["flag_duplicate"] = np.isin(r["_row"].to_numpy(), dups.get(k, np.empty(0, np.int64)))
+            r["flag_duplicate"] = np.isin(np.arange(len(r)), dups.get(k, np.empty(0, np.int64)))
         quality.set_verdict(r, rules)
-        r = r.drop(columns=["_part", "_row", "_complete"])
-        r.to_parquet(p, index=False)
-        comp = comp_dir / p.name
-        if comp.exists():
-            c = pd.read_parquet(comp)
-            c["include"] = c["response_id"].map(r.set_index("response_id")["include"]).fillna(False)
-            c.to_parquet(comp, index=False)
+        r.to_parquet(resp_dir / f"part-{k:04d}.parquet", index=False)
+        _settle_ratings(folder / f"ratings-{k:04d}.arrow", stage, r)
         return _count(_Tally(), r, sch.headline)
 
     tally = _Tally()
     for part in _each_part(settle_part, len(parts), _processes(parts)):
         tally.add(part)
+    shutil.rmtree(folder)
     return tally
+
+
+def _settle_ratings(p: Path, stage: Path, r: pd.DataFrame) -> None:
+    """A part's competitor ratings with the ``include`` of their responses, written to parquet."""
+    if not p.exists():
+        return
+    comp_dir = stage / INPUTS["competitor_ratings"].file
+    comp_dir.mkdir(exist_ok=True)
+    c = _as_read(_read_arrow(p))
+    ids = pa.array(r["response_id"])
+    at = pc.index_in(pa.array(c["response_id"]), value_set=ids, skip_nulls=True)
+    if at.null_count or len(c) == 0 or pc.count_distinct(ids, mode="all").as_py() != len(ids):
+        # a rating of no response, or ids not unique: pandas' mapping (and its error) as it was
+        c["include"] = c["response_id"].map(r.set_index("response_id")["include"]).fillna(False)
+    else:   # the same values and dtype, by position instead of a pandas index lookup
+        include = r["include"].to_numpy(bool)[at.to_numpy()]
+        first = c["response_id"].iloc[:1]
+        dtype = first.map(pd.Series(include[:1], index=first.to_numpy())).fillna(False).dtype
+        c["include"] = pd.Series(include, index=c.index).astype(dtype)
+    c.to_parquet(comp_dir / p.name.replace("ratings-", "part-").replace(".arrow", ".parquet"), index=False)
+
+
+def _as_read(t: pa.Table) -> pd.DataFrame:
+    """Arrow table `t` as pandas reads it back from the parquet file DataFrame.to_parquet writes of
+    it (chunked as pyarrow reads it: the parquet written of the frame is the same, byte for byte)."""
+    import io
+    import json
+
+    probe = io.BytesIO()
+    pq.write_table(pa.table({"x": np.zeros(t.num_rows, np.int8)}), probe)
+    lengths = [len(c) for c in pq.read_table(probe).column("x").chunks]
+    starts = np.cumsum([0, *lengths[:-1]])
+    t = t.combine_chunks()
+    t = pa.concat_tables([t.slice(s, n) for s, n in zip(starts, lengths, strict=True)])
+    frame = t.to_pandas()
+    if t.schema.metadata and b"PANDAS_ATTRS" in t.schema.metadata:
+        frame.attrs = json.loads(t.schema.metadata[b"PANDAS_ATTRS"])
+    return frame
 
 
 def _duplicates(con: Any, sch: Schema, cols: set[str]) -> dict[int, np.ndarray] | None:
@@ -357,9 +432,6 @@ def _count(tally: _Tally, r: pd.DataFrame, headline: str) -> _Tally:
         tally.funnel[i] += int(remaining.sum())
     tally.ltr.append(r[headline].to_numpy(np.float32))
     tally.include.append(r["include"].to_numpy(bool))
-    if "comment" in r:
-        tally.masked += int(r["comment"].astype("string").str.contains(
-            PLACEHOLDER.pattern, regex=True, na=False).sum())
     return tally
 
 
