@@ -5,10 +5,9 @@ content that happened to decode is refused. Messages name the file, the line and
 from __future__ import annotations
 
 import codecs
+import mmap
 import re
 from pathlib import Path
-
-import pyarrow as pa
 
 from helpers.errors import DataError
 
@@ -67,22 +66,13 @@ def check_text(text: str, p: Path, encoding: str) -> None:
 
 def check_nul_bytes(p: Path, encoding: str) -> None:
     """Refuse a NUL byte anywhere in a file read in place (a memory-mapped scan, no copy)."""
-    with pa.memory_map(str(p), "r") as mm:
-        buf = memoryview(mm.read_buffer())
-        at = bytes(buf).find(b"\x00") if len(buf) < (1 << 26) else _find_in_chunks(buf)
+    with open(p, "rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as mm:
+        at = mm.find(b"\x00")
         if at >= 0:
-            line = bytes(buf[:at]).count(b"\n") + 1
+            line = mm[:at].count(b"\n") + 1
             raise DataError(f"contains NUL bytes (binary content) when decoded as {encoding}",
                             file=p, row=line,
                             expected="a text export (CSV/TSV) or XLSX/SPSS/parquet")
-
-
-def _find_in_chunks(buf: memoryview, size: int = 1 << 24) -> int:
-    for start in range(0, len(buf), size):
-        at = bytes(buf[start:start + size]).find(b"\x00")
-        if at >= 0:
-            return start + at
-    return -1
 
 
 def undecodable(raw: bytes, encoding: str, exc: UnicodeDecodeError, p: Path) -> DataError:

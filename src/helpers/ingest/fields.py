@@ -205,15 +205,19 @@ def read_numbers(s: pd.Series, spec: schema_mod.FieldSpec, sch: Schema, col: str
         parse_column(s, None, labels, sch.not_applicable).values
     lo, hi = spec.scale
     outside = int(((values < lo) | (values > hi)).sum())
-    found = f"values {values.min():g} to {values.max():g}"
     if outside > 0.2 * answered:
-        raise DataError(f"{section}.{spec.name}: column {col!r} of {name} holds {found}, {outside:,} "
-                        f"of {answered:,} answers outside the scale [{lo:g}, {hi:g}]", file=where,
-                        expected="the scale the question was asked on: fix `scale`")
+        raise DataError(f"{section}.{spec.name}: column {col!r} of {name} holds {_span(values)}, "
+                        f"{outside:,} of {answered:,} answers outside the scale [{lo:g}, {hi:g}]",
+                        file=where, expected="the scale the question was asked on: fix `scale`")
     if spec.name == "ltr" and values.max() <= 5:
-        raise DataError(f"fields.ltr: column {col!r} of {name} holds {found} only", file=where,
+        raise DataError(f"fields.ltr: column {col!r} of {name} holds {_span(values)} only", file=where,
                         expected="a 0-10 likelihood-to-recommend question (NPS needs 0-10)")
     return parsed
+
+
+def _span(values: pd.Series) -> str:
+    """The smallest and largest number read, e.g. "values 1 to 7" (for a scale error)."""
+    return f"values {values.min():g} to {values.max():g}"
 
 
 #: Answers of a yes/no field in the usual languages (en, de, fr, es, it, nl, pt) -> 1 / 0.
@@ -264,6 +268,9 @@ def journey_durations(out: pd.DataFrame) -> None:
 def quarter_end(dates: pd.Series, days: int = 14) -> pd.Series:
     """True when a date lies in the last `days` days of its calendar quarter (missing stays missing)."""
     d = pd.to_datetime(dates)
-    end = d.dt.to_period("Q").dt.end_time.dt.normalize()
-    res = (end - d.dt.normalize()).dt.days < days
+    codes, uniq = pd.factorize(d)   # a few thousand distinct days: each judged once
+    when = pd.Series(uniq)
+    end = when.dt.to_period("Q").dt.end_time.dt.normalize()
+    near = np.append(((end - when.dt.normalize()).dt.days < days).to_numpy(bool), False)
+    res = pd.Series(near[codes], index=d.index, name=d.name)   # missing (code -1): False
     return res.astype("boolean").where(d.notna())

@@ -144,12 +144,7 @@ class CompanyNames:
     whole words of any text it is found in), longest name first, as one pattern of them all."""
 
     def __init__(self, forms: Iterable[str]) -> None:
-        index: dict[tuple[str, ...], list[str]] = {}
-        for form in forms:
-            key = tuple(w.lower() for w in _WORD.findall(form)[:2])
-            if key:
-                index.setdefault(key, []).append(form)
-        self.index = {k: tuple(v) for k, v in index.items()}
+        self.index = _by_first_words(list(forms))
         self.words = frozenset(k[0] for k in self.index)
         self._patterns: dict[frozenset[str], re.Pattern[str]] = {}
 
@@ -186,6 +181,35 @@ class CompanyNames:
     def sub(self, repl: str, text: str) -> str:
         pattern = self._pattern(text)
         return text if pattern is None else pattern.sub(repl, text)
+
+
+#: What _WORD finds first (`a`) and second (`b`, "" when none) in an ASCII text, in RE2 syntax.
+_ASCII_FIRST_WORDS = r"^[^A-Za-z0-9_]*(?P<a>[A-Za-z0-9_]+)(?:[^A-Za-z0-9_]+(?P<b>[A-Za-z0-9_]+))?"
+
+
+def _by_first_words(forms: list[str]) -> dict[tuple[str, ...], tuple[str, ...]]:
+    """`forms` grouped by their first two words in lower case (the first alone in a one-word
+    form), as :data:`_WORD` finds them; a form without a word is left out. The ASCII forms (an
+    account master's 100k names) are keyed and grouped by Arrow at once, the others one by one."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    arr = pa.array(forms, pa.string())
+    is_ascii = pc.string_is_ascii(arr)
+    plain = arr.filter(is_ascii)
+    words = pc.extract_regex(pc.ascii_lower(plain), _ASCII_FIRST_WORDS)
+    table = pa.table({"a": pc.struct_field(words, "a"), "b": pc.struct_field(words, "b"),
+                      "form": plain}).filter(words.is_valid())
+    grouped = table.group_by(["a", "b"], use_threads=False).aggregate([("form", "list")])
+    index: dict[tuple[str, ...], tuple[str, ...]] = {
+        (a, b) if b else (a,): tuple(group) for a, b, group in zip(
+            grouped["a"].to_pylist(), grouped["b"].to_pylist(), grouped["form_list"].to_pylist(),
+            strict=True)}
+    for form in arr.filter(pc.invert(is_ascii)).to_pylist():
+        key = tuple(w.lower() for w in _WORD.findall(form)[:2])
+        if key:
+            index[key] = (*index.get(key, ()), form)
+    return index
 
 
 _BIRTH_KEYS = ("birth", "dob", "d.o.b", "born", "geb", "né", "naissance", "nacid", "nacimiento",

@@ -109,9 +109,7 @@ def _duplicate_rows(out: pd.DataFrame, key: list[str], oor: np.ndarray,
     else:
         newest_first = np.zeros(len(cand), np.int64)
     sorted_rows = np.lexsort((newest_first, ~complete[cand]))
-    first = np.unique(group[sorted_rows], return_index=True)[1]
-    later = np.ones(len(cand), bool)
-    later[first] = False
+    later = pd.Series(group[sorted_rows]).duplicated().to_numpy()   # hashed, not sorted
     dup[cand[sorted_rows[later]]] = True
     return dup
 

@@ -43,7 +43,7 @@ def clean_accounts(df: pd.DataFrame, file: object) -> pd.DataFrame:
                             expected="a non-negative number")
     fields.journey_durations(out)
     if "renewed" in out:
-        out["renewed"] = out["renewed"].astype(str).str.lower().isin(["true", "1", "yes"])
+        out["renewed"] = _yes(out["renewed"])
         out["churned"] = ~out["renewed"]
         if {"arr", "expansion_arr"} <= set(out):
             out["expansion_arr"] = pd.to_numeric(out["expansion_arr"], errors="coerce").fillna(0.0)
@@ -52,6 +52,13 @@ def clean_accounts(df: pd.DataFrame, file: object) -> pd.DataFrame:
         if out[c].dtype == object:
             out[c] = out[c].astype("string")
     return out
+
+
+def _yes(values: pd.Series) -> pd.Series:
+    """True where a value reads true, 1 or yes (any case); a column read as booleans as it is."""
+    if values.dtype == np.dtype(bool):
+        return values.copy()
+    return values.astype(str).str.lower().isin(["true", "1", "yes"])
 
 
 def accounts_from_responses(responses: pd.DataFrame) -> pd.DataFrame:
@@ -81,7 +88,7 @@ def clean_invitations(df: pd.DataFrame, file: object, salt: str) -> pd.DataFrame
     out = df.copy()
     if "contact_email" in out:
         out["contact_key"] = hash_keys(out.pop("contact_email"), salt)
-    out["responded"] = out["responded"].astype(str).str.lower().isin(["true", "1", "yes"])
+    out["responded"] = _yes(out["responded"])
     if "invited_at" in out:
         out["invited_at"] = fields.by_distinct(out["invited_at"], lambda v: pd.to_datetime(v, errors="coerce"))
     for c in ("wave", "account_id", "role", "market"):
