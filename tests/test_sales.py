@@ -326,3 +326,10 @@ def test_a_card_on_a_leadership_page_speaks_a_leaders_words() -> None:
     assert "stages: {implementation: &lt;group&gt;}" in analyst      # schema terms for analysts
     assert "It needs account data, deal dates, go-live dates and journey-stage questions" in leader
     assert "schema" not in leader and "`" not in leader and 'href="analyst_notes.html"' in leader
+
+
+def test_text_ids_found_by_arrow_as_get_indexer_finds_them():
+    ids = pd.Index(pd.array(["r3", "r1", "r2"], dtype="string"))
+    values = pd.Series(["r2", None, "r9", "r3", "r3"], dtype="string")
+    assert list(competitors._positions(ids, values)) == list(ids.get_indexer(values)) == [2, -1, -1, 0, 0]
+    assert list(competitors._positions(pd.Index(["a", "b"]), pd.Series(["b", "x"]))) == [1, -1]

@@ -12,6 +12,8 @@ from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from helpers.errors import DataError, ThinData, require_columns
 from helpers.stats import compare, estimators
@@ -57,7 +59,7 @@ def vendor_ratings(
     ids = pd.Index(base["response_id"])
     cid, clusters = pd.factorize(base["cluster"])
     if ids.is_unique and not ids.hasnans:  # one row per respondent: matched by position
-        at = ids.get_indexer(competitor_ratings["response_id"])
+        at = _positions(ids, competitor_ratings["response_id"])
         hit = np.flatnonzero(at >= 0)
         hit = hit[np.argsort(at[hit], kind="stable")]  # the inner join's order
         theirs = base[keep].take(at[hit]).assign(
@@ -78,6 +80,16 @@ def vendor_ratings(
     out["response_id"] = _categories(rid[rated], pd.Index(ids))
     out["cluster"] = _categories(cid[rated], pd.Index(clusters))
     return out[[*keep, "vendor", "ltr"]].reset_index(drop=True)
+
+
+def _positions(ids: pd.Index, values: pd.Series) -> np.ndarray:
+    """``ids.get_indexer(values)`` (unique ids, -1 where absent); text ids by Arrow's hash
+    lookup, without turning a million ids into Python strings."""
+    if not (isinstance(ids.dtype, pd.StringDtype) and isinstance(values.dtype, pd.StringDtype)):
+        return ids.get_indexer(values)
+    known = pa.array(ids.array)
+    found = pc.index_in(pa.array(values.array).cast(known.type), value_set=known)
+    return found.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.intp)
 
 
 def _categories(codes: np.ndarray, values: pd.Index) -> pd.Categorical:

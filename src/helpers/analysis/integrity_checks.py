@@ -22,6 +22,7 @@ the same columns (:data:`EVIDENCE_COLUMNS`), so checks stack into one long table
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -281,6 +282,21 @@ def fit_ltr_model(
     Frame with columns rep_id, account_id (when present), ltr, predicted, residual
     (given - predicted), indexed like the used rows of `df`.
     """
+    return _fit_design(_ltr_design(df, items, rep), leave_rep_out, exclude)
+
+
+class _LtrDesign(NamedTuple):
+    """The rows the LTR model reads, built once for every refit: design matrix (intercept first),
+    scores, rep codes into the sorted rep ids `names`, the rows' index and account column."""
+    X: np.ndarray
+    y: np.ndarray
+    codes: np.ndarray
+    names: pd.Index
+    index: pd.Index
+    account: np.ndarray | None
+
+
+def _ltr_design(df: pd.DataFrame, items: Sequence[str], rep: str) -> _LtrDesign:
     require_columns(df, [rep, "ltr", *items], "responses", "the LTR residual check")
     if not items:
         raise ArgumentError("no driver items given for the LTR model", argument="items",
@@ -293,30 +309,40 @@ def fit_ltr_model(
     if keep.sum() <= len(items) + 1:
         raise ThinData(f"only {int(keep.sum())} responses with LTR and ratings", file="responses",
                        column="ltr", expected=f"more than {len(items) + 1} to fit the model")
-    x, y, codes = x.loc[keep], y[keep], codes[keep]  # the rows and columns the model reads
+    x = x.loc[keep]  # the rows and columns the model reads
     x = x.fillna(x.mean())
-    X = np.column_stack([np.ones(len(y)), x.to_numpy(float)])
-    pred = np.empty(len(y))
+    X = np.column_stack([np.ones(int(keep.sum())), x.to_numpy(float)])
+    account = df["account_id"].to_numpy(object)[keep] if "account_id" in df else None
+    return _LtrDesign(X, y[keep], codes[keep], names, df.index[keep], account)
+
+
+def _fit_design(d: _LtrDesign, leave_rep_out: bool, exclude: Iterable[str]) -> pd.DataFrame:
+    """:func:`fit_ltr_model` on a built design: one sort by rep, each rep's rows a slice."""
+    X, y, codes, names = d.X, d.y, d.codes, d.names
     train = ~np.isin(names.to_numpy(), list(exclude))[codes]
-    xtx, xty = X[train].T @ X[train], X[train].T @ y[train]
+    xt = X[train]  # times a second copy, as it always was: times itself numpy sums otherwise (syrk)
+    xtx, xty = xt.T @ X[train], xt.T @ y[train]
     if train.sum() <= X.shape[1]:
         raise ThinData(f"only {int(train.sum())} responses left to fit the LTR model",
                        column="rep_id", expected="more responses outside the excluded reps")
     beta_all = np.linalg.lstsq(xtx, xty, rcond=None)[0]
     order = np.argsort(codes, kind="stable")
     bounds = np.r_[0, np.flatnonzero(np.diff(codes[order])) + 1, len(order)]
+    xs, ys, ts = X[order], y[order], train[order]  # one rep's rows are a slice, in their order
+    pred_sorted = np.empty(len(y))
     for a, b in zip(bounds[:-1], bounds[1:], strict=True):
-        m = order[a:b]  # one rep's rows, in their order
-        if leave_rep_out and train[m].all():
-            xr, yr = X[m], y[m]
-            beta = np.linalg.lstsq(xtx - xr.T @ xr, xty - xr.T @ yr, rcond=None)[0]
+        xr = xs[a:b]
+        if leave_rep_out and ts[a:b].all():
+            beta = np.linalg.lstsq(xtx - xr.T @ xr, xty - xr.T @ ys[a:b], rcond=None)[0]
         else:
             beta = beta_all
-        pred[m] = X[m] @ beta
+        pred_sorted[a:b] = xr @ beta
+    pred = np.empty(len(y))
+    pred[order] = pred_sorted
     out = pd.DataFrame({"rep_id": names.to_numpy()[codes], "ltr": y, "predicted": pred,
-                        "residual": y - pred}, index=df.index[keep])
-    if "account_id" in df:
-        out["account_id"] = df["account_id"].to_numpy(object)[keep]
+                        "residual": y - pred}, index=d.index)
+    if d.account is not None:
+        out["account_id"] = d.account
     return out
 
 
@@ -380,8 +406,9 @@ def ltr_residual_evidence(
     the predicted-vs-given chart.
     """
     excluded: set[str] = set()
+    design = _ltr_design(df, items, rep)  # the same rows and columns for every refit
     for _ in range(max_iter):
-        out = _residual_pass(df, items, rep, cluster, leave_rep_out, alpha, excluded)
+        out = _residual_pass(design, cluster, leave_rep_out, alpha, excluded)
         failing = set(out.loc[out["fail"], "rep_id"])
         if failing == excluded:
             break
@@ -389,10 +416,10 @@ def ltr_residual_evidence(
     return out
 
 
-def _residual_pass(df: pd.DataFrame, items: Sequence[str], rep: str, cluster: str | None,
-                   leave_rep_out: bool, alpha: float, excluded: set[str]) -> pd.DataFrame:
-    fit = fit_ltr_model(df, items, rep=rep, leave_rep_out=leave_rep_out, exclude=excluded)
-    r, names = rep_codes(fit["rep_id"])
+def _residual_pass(design: _LtrDesign, cluster: str | None, leave_rep_out: bool, alpha: float,
+                   excluded: set[str]) -> pd.DataFrame:
+    fit = _fit_design(design, leave_rep_out, excluded)
+    r, names = design.codes, design.names  # every design row has a rep; every rep has a row
     cl = fit["account_id"] if cluster and "account_id" in fit else None
     stats = _clustered_means(fit["residual"].to_numpy(float), r, len(names), cl)
     mean, se, dof = stats["mean"], stats["se"], stats["dof"]
