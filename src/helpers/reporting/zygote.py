@@ -15,6 +15,7 @@ from __future__ import annotations
 import atexit
 import contextlib
 import ctypes
+import gc
 import json
 import logging
 import os
@@ -162,6 +163,8 @@ def main(argv: Sequence[str]) -> int:
     if extra := _extra_threads():
         print(f"kernel zygote: not forking with threads {extra}", file=sys.stderr)
         return 1
+    gc.collect()
+    gc.freeze()  # the collector of a kernel never writes to (so copies) the pages imported here
     return _serve(listener)
 
 
@@ -184,6 +187,8 @@ def _serve(listener: socket.socket) -> int:
                 conn.settimeout(10)
                 request = json.loads(_read_all(conn))
                 started_r, started_w = os.pipe()
+                sys.stdout.flush()  # nothing buffered here is written again by the kernel
+                sys.stderr.flush()
                 pid = os.fork()
                 if pid == 0:
                     os.close(started_r)
