@@ -149,11 +149,17 @@ def _memory(pid: int) -> int:
         return 0
 
 
+_TIMING: list[Path | None] = [None]  # $CX_TIMING_DIR of the run being watched
+
+
 def _label(pid: int, root: int) -> str:
-    """What a process of a run is: the runner, the kernel of a notebook ($CX_NOTEBOOK), or its
-    command name."""
+    """What a process of a run is: the runner, the kernel of a notebook ($CX_NOTEBOOK, or the
+    pid file its startup file wrote: a kernel forked from the zygote), or its command name."""
     if pid == root:
         return "runner"
+    forked = _TIMING[0] / f"pid-{pid}" if _TIMING[0] else None
+    if forked is not None and forked.exists():
+        return forked.read_text()
     try:
         with open(f"/proc/{pid}/environ", "rb") as f:
             for item in f.read().split(b"\0"):
@@ -264,6 +270,7 @@ def pipeline(rows: int) -> tuple[float, float, str, str]:
            "--cx-index", str(raw / "cx_index.csv"), "--prices", str(raw / "prices.csv")]
     peak = [0]
     timing = Path(tempfile.mkdtemp(prefix="cx-bench-"))
+    _TIMING[0] = timing
     env = {**os.environ, "CX_DATA_DIR": str(d), "IPYTHONDIR": str(IPYTHON), "CX_TIMING_DIR": str(timing)}
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()

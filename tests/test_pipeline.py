@@ -24,7 +24,7 @@ from hypothesis import strategies as st
 
 from helpers import cli, config
 from helpers.errors import ConfigError, ExitCode
-from helpers.reporting import kernels, pipeline, run_folder, run_index, run_params
+from helpers.reporting import kernels, pipeline, run_folder, run_index, run_params, zygote
 
 FIX = Path(__file__).parent / "fixtures" / "pipeline"
 PARAMS = FIX / "params.yaml"
@@ -256,9 +256,12 @@ def test_failing_notebook_fails_the_run_and_skips_dependants(runs: dict) -> None
     assert not CODE_IN_DOM.search(page)
 
 
-def _kernel_processes() -> list[int]:
-    """Live kernels of this process: children whose environment names a notebook."""
-    found = []
+def _kernel_processes(forked: list[int] = []) -> list[int]:  # noqa: B006 - never changed
+    """Live kernels of this process: children whose environment names a notebook, and those of
+    `forked` (kernels forked from a zygote, and zygotes) still running."""
+    found = [pid for pid in forked
+             if "\nState:\tZ" not in (Path(f"/proc/{pid}/status").read_text()
+                                      if Path(f"/proc/{pid}/status").exists() else "\nState:\tZ")]
     for d in filter(str.isdigit, os.listdir("/proc")):
         try:
             status = Path(f"/proc/{d}/status").read_text()
@@ -279,6 +282,12 @@ def test_kernels_started_ahead_are_shut_down_when_a_notebook_fails_or_the_run_is
     import papermill
 
     started: dict[str, object] = {}
+    forked: list[int] = []  # kernels forked from the run's zygote, and the zygote
+    real_init, real_zygote = zygote.ForkedKernel.__init__, zygote.Zygote.__init__
+    monkeypatch.setattr(zygote.ForkedKernel, "__init__", lambda self, pid: (
+        forked.append(pid), real_init(self, pid))[-1])
+    monkeypatch.setattr(zygote.Zygote, "__init__", lambda self, *a: (
+        real_zygote(self, *a), forked.append(self.process.pid))[0])
     real_start = kernels.start
     monkeypatch.setattr(kernels, "start", lambda notebook, name: started.setdefault(
         name, real_start(notebook, name)))
@@ -298,7 +307,8 @@ def test_kernels_started_ahead_are_shut_down_when_a_notebook_fails_or_the_run_is
         assert [n["status"] for n in _manifest(result)["notebooks"]] == ["succeeded", "failed", "skipped"]
     assert sorted(started) == ["01_ok", "02_fail", "03_dep"]
     assert not any(km.has_kernel for km in started.values())  # type: ignore[attr-defined]
-    assert _kernel_processes() == []
+    assert len(forked) == (4 if zygote.available() else 0)
+    assert _kernel_processes(forked) == []
 
 
 def test_latest_is_not_switched_by_a_failed_run(runs: dict) -> None:

@@ -25,12 +25,13 @@ import sys
 import tempfile
 import threading
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from helpers import catalog, contract, paths
-from helpers.reporting.preload import PRELOAD_ENV
+from helpers.reporting import zygote
+from helpers.reporting.preload import PRELOAD_ENV, modules_to_load
 
 log = logging.getLogger("helpers.reporting.pipeline")
 #: Notebooks run at once (CX_PARALLEL_NOTEBOOKS; 1 runs them one by one).
@@ -41,6 +42,7 @@ THREAD_SETTINGS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
 KERNELS = ".kernels"  # reports/.kernels/<run-id>/: connection files of the run's kernels (0700)
 _KERNEL_DIR: list[Path | None] = [None]
 _SOCKET_DIR: list[Path | None] = [None]
+_ZYGOTE: list[zygote.Zygote | None] = [None]  # the run's kernel zygote, where there is one
 _SOCKET_PATH_MAX = 100  # bytes of a Unix socket's path (108 on Linux, 104 on macOS, with the NUL)
 _SOCKET_NAME = len("/cx-XXXXXXXX/0123456789ab-9999")  # folder, kernel and channel of one socket
 #: Libraries every report notebook uses, imported by its kernel as it boots (then its own modules).
@@ -53,8 +55,10 @@ _STOPPING: list[threading.Thread] = []  # kernels of finished notebooks being sh
 
 
 @contextlib.contextmanager
-def kernel_folder(reports: Path, rid: str) -> Iterator[None]:
-    """Kernel connection files go to a private folder of the run, never to /tmp.
+def kernel_folder(reports: Path, rid: str, notebooks: Sequence[Path] = ()) -> Iterator[None]:
+    """Kernel connection files go to a private folder of the run, never to /tmp; the run's
+    kernels are forked from a zygote that imports `notebooks`' modules (:mod:`.zygote`), where
+    there is one.
 
     A run killed outright cannot clean up after itself; the next run (which holds the lock, so no
     other run is alive) removes what killed runs left behind.
@@ -67,9 +71,13 @@ def kernel_folder(reports: Path, rid: str) -> Iterator[None]:
     _KERNEL_DIR[0] = folder
     try:
         _SOCKET_DIR[0] = _socket_folder(folder)
+        _ZYGOTE[0] = _start_zygote(notebooks)
         yield
     finally:
-        discard_all()
+        try:
+            discard_all()
+        finally:
+            _stop_zygote()
         _KERNEL_DIR[0] = None
         if _SOCKET_DIR[0] is not None:
             shutil.rmtree(_SOCKET_DIR[0], ignore_errors=True)
@@ -77,6 +85,42 @@ def kernel_folder(reports: Path, rid: str) -> Iterator[None]:
         _remove_stale(root)  # also what a killed run's late-starting kernel wrote meanwhile
         with contextlib.suppress(OSError):
             root.rmdir()  # only when no killed run left a folder in it
+
+
+def _start_zygote(notebooks: Sequence[Path]) -> zygote.Zygote | None:
+    """The run's kernel zygote, importing what the kernels of `notebooks` would (None where
+    kernels cannot be forked or it failed to start)."""
+    if _SOCKET_DIR[0] is None or not zygote.available():
+        return None
+    names = [name for nb in notebooks for name in notebook_modules(nb)]
+    try:
+        return zygote.Zygote(_SOCKET_DIR[0], [*LIBRARIES, *modules_to_load(names)],
+                             kernel_env(os.environ, None, _KERNEL_DIR[0]), paths.PROJECT_ROOT)
+    except OSError as e:
+        log.warning("kernel zygote not started (%s): kernels start on their own", e)
+        return None
+
+
+def _stop_zygote() -> None:
+    started, _ZYGOTE[0] = _ZYGOTE[0], None
+    if started is not None:
+        started.close()
+
+
+def kernel_env(base: Mapping[str, str], notebook: str | None,
+               folder: Path | None) -> dict[str, str]:
+    """The environment of `notebook`'s kernel (of the zygote: None): `base` naming the notebook
+    and the run's kernel `folder` (its study cache), with its share of the cores for numeric
+    threads."""
+    env = dict(base)
+    if notebook is not None:
+        env[contract.NOTEBOOK_ENV] = notebook
+    if folder is not None:
+        env[contract.STUDY_CACHE_ENV] = str(folder)
+    share = str(max(1, (os.cpu_count() or 1) // PARALLEL))
+    for setting in THREAD_SETTINGS:
+        env.setdefault(setting, share)  # a user's own setting stands
+    return env
 
 
 def _socket_folder(run_folder: Path) -> Path | None:
@@ -107,7 +151,7 @@ def kernel_manager(notebook: str) -> type:
     knows it runs `notebook` (``$CX_NOTEBOOK``)."""
     from jupyter_client.manager import KernelManager
 
-    folder, sockets = _KERNEL_DIR[0], _SOCKET_DIR[0]
+    folder, sockets, forks = _KERNEL_DIR[0], _SOCKET_DIR[0], _ZYGOTE[0]
 
     class RunKernelManager(KernelManager):
         def __init__(self, **kw: Any) -> None:
@@ -124,16 +168,43 @@ def kernel_manager(notebook: str) -> type:
             return made
 
         def start_kernel(self, **kw: Any) -> None:
-            env = dict(kw.pop("env", None) or os.environ)
-            env[contract.NOTEBOOK_ENV] = notebook
-            if folder is not None:
-                env[contract.STUDY_CACHE_ENV] = str(folder)
-            share = str(max(1, (os.cpu_count() or 1) // PARALLEL))
-            for setting in THREAD_SETTINGS:
-                env.setdefault(setting, share)  # a user's own setting stands
+            env = kernel_env(kw.pop("env", None) or os.environ, notebook, folder)
+            if forks is not None and self.provisioner is None:
+                self.kernel_id = self.kernel_id or str(uuid.uuid4())
+                self.provisioner = _zygote_provisioner()(
+                    kernel_id=self.kernel_id, kernel_spec=self.kernel_spec, parent=self,
+                    forks=forks)
             super().start_kernel(env=env, **kw)
 
     return RunKernelManager
+
+
+@functools.lru_cache(maxsize=1)
+def _zygote_provisioner() -> type:
+    """A jupyter_client provisioner that forks its kernel from the run's zygote (or starts it as
+    its own process when the zygote cannot)."""
+    from jupyter_client.provisioning import LocalProvisioner
+
+    class ZygoteProvisioner(LocalProvisioner):
+        def __init__(self, *, forks: zygote.Zygote, **kw: Any) -> None:
+            super().__init__(**kw)
+            self.zygote = forks
+
+        async def launch_kernel(self, cmd: list[str], **kw: Any) -> Any:
+            if cmd[0] != sys.executable or cmd[1:3] != zygote.LAUNCHER:
+                return await super().launch_kernel(cmd, **kw)
+            try:
+                forked = self.zygote.fork(cmd, kw.get("env") or os.environ,
+                                          str(kw.get("cwd") or os.getcwd()))
+            except (OSError, ValueError) as e:
+                log.warning("kernel not forked (%s): started on its own", e)
+                return await super().launch_kernel(cmd, **kw)
+            self.process = forked  # type: ignore[assignment] # a Popen to jupyter_client
+            self.pid = self.pgid = forked.pid  # the kernel leads a session of its own
+            self.cwd = kw.get("cwd", os.getcwd())
+            return self.connection_info
+
+    return ZygoteProvisioner
 
 
 def notebook_modules(notebook: Path) -> list[str]:

@@ -102,7 +102,8 @@ def run(
         git = run_folder.git_info()
         rid, run_dir = run_folder.make_run_dir(reports, run_id, short_sha=git["short"])
         try:
-            with _run_env(rid), run_folder.run_log(run_dir), kernels.kernel_folder(reports, rid):
+            with _run_env(rid), run_folder.run_log(run_dir), kernels.kernel_folder(
+                    reports, rid, [p.notebook for p in plan]):
                 for first in [p for p in plan if not p.step.needs][:min(WARM, PARALLEL)]:
                     kernels.warm(first.notebook, first.step.name)  # booting while inputs are hashed
                 started = _Run(rid, run_dir, reports, git["short"],

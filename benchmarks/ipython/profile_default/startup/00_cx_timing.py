@@ -77,6 +77,10 @@ def _post(*_):
             json.dump(_REC, f)
 
 
+if os.environ.get("CX_TIMING_DIR") and os.environ.get("CX_NOTEBOOK"):
+    # a kernel forked from the run's zygote shows the zygote's environment in /proc
+    with open(os.path.join(os.environ["CX_TIMING_DIR"], f"pid-{os.getpid()}"), "w") as f:
+        f.write(os.environ["CX_NOTEBOOK"])
 get_ipython().events.register("pre_run_cell", _pre)  # noqa: F821
 get_ipython().events.register("post_run_cell", _post)  # noqa: F821
 
