@@ -47,3 +47,14 @@ def test_kernels_of_computing_notebooks_preload_what_the_stats_layer_defers() ->
     for name in ("02_segments", "03_promoter_drivers", "09_follow_up_list"):
         assert by_notebook[name][-len(ON_FIRST_USE):] == list(ON_FIRST_USE)
     assert preload.modules_to_load(["numpy", "numpy"]) == ["numpy"]
+
+
+
+def test_the_runner_loads_papermill_and_nbconvert_without_compiling_iri_grammars() -> None:
+    """`cx run` imports papermill and nbconvert (through jsonschema) at its start: no Lark grammar
+    compiled for rfc3987_syntax's "iri" checks, which no notebook schema uses."""
+    probe = ("import sys, helpers.reporting.run_command, papermill, nbconvert\n"
+             "print(sorted(m for m in ('jsonschema', 'lark', 'rfc3987_syntax') if sys.modules.get(m)))")
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True,
+                          env={**os.environ, "PYTHONPATH": str(PROJECT_ROOT / "src")})
+    assert done.stdout.strip() == "['jsonschema']"
