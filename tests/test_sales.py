@@ -333,3 +333,16 @@ def test_text_ids_found_by_arrow_as_get_indexer_finds_them():
     values = pd.Series(["r2", None, "r9", "r3", "r3"], dtype="string")
     assert list(competitors._positions(ids, values)) == list(ids.get_indexer(values)) == [2, -1, -1, 0, 0]
     assert list(competitors._positions(pd.Index(["a", "b"]), pd.Series(["b", "x"]))) == [1, -1]
+
+
+def test_summary_reads_only_what_it_declares(tmp_path) -> None:
+    """A notebook the summary does not wait for (07, 09) may or may not have finished when it
+    runs: what it wrote must not reach the summary, its sources table included."""
+    catalog.save_metrics({"wave": "2026Q3"}, "02_segments", tmp_path)
+    catalog.save_metrics({"separators": 3}, "07_sales_briefing", tmp_path)
+    catalog.save_result(pd.DataFrame({"x": [1]}), "nps_trend", tmp_path)
+    catalog.save_result(pd.DataFrame({"x": [1]}), "follow_up_effect", tmp_path)
+    catalog.save_result(pd.DataFrame({"x": [1]}), "sales_coverage", tmp_path)
+    art = summary.load_artefacts(tmp_path)
+    assert set(art.metrics) == {"02_segments"} and set(art.tables) == {"nps_trend"}
+    assert "02_segments" in repr(summary.sources(art)) and "07_sales" not in repr(summary.sources(art))

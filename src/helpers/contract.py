@@ -284,11 +284,13 @@ class Reads:
     metrics: tuple[str, ...] = ()   # notebooks whose metrics file it reads (names in METRICS)
 
 
+#: The executive summary: it reads the other notebooks' artefacts, never recomputes.
+SUMMARY = "06_executive_summary"
 #: Every notebook that reads another's artefacts, and what it reads. Before anything runs,
 #: `cx run` checks that each writer is among the reader's ``needs`` (config/pipeline.yaml);
 #: while it runs, the catalog refuses a table read that is not declared here.
 READS: dict[str, Reads] = {
-    "06_executive_summary": Reads(
+    SUMMARY: Reads(
         tables=("market_headline", "headline_changes", "wave_changes", "nps_trend",
                 "drivers_ranked", "drivers_priority", "drivers_what_if", "gap_value"),
         metrics=("01_clean_survey", "02_segments", "04_leaders_vs_laggards",

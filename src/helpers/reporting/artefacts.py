@@ -43,11 +43,15 @@ class Artefacts:
 
 
 def load_artefacts(run_dir: str | os.PathLike[str]) -> Artefacts:
-    """Read ``<run_dir>/metrics/*.json`` and ``<run_dir>/tables/*.parquet`` (what exists)."""
-    root = Path(run_dir)
-    folder = paths.resolve(root)
-    metrics = catalog.load_metrics(folder) if (folder / "metrics").is_dir() else {}
-    tables = {p.stem: pd.read_parquet(p) for p in sorted((folder / "tables").glob("*.parquet"))}
+    """Read the metrics files and result tables of `run_dir` that the summary declares it reads
+    (``contract.READS``), where the run wrote them. Only those: a notebook the summary does not
+    wait for may or may not have finished, and must not change what the summary says."""
+    reads = contract.READS[contract.SUMMARY]
+    folder = paths.resolve(Path(run_dir))
+    metrics = {nb: m for nb, m in catalog.load_metrics(folder).items() if nb in reads.metrics} \
+        if (folder / "metrics").is_dir() else {}
+    tables = {p.stem: pd.read_parquet(p) for p in sorted((folder / "tables").glob("*.parquet"))
+              if p.stem in reads.tables}
     return Artefacts(run_dir=folder, metrics=metrics, tables=tables,
                      not_available=cards.not_available(folder))
 

@@ -32,13 +32,14 @@ from email.utils import formatdate, make_msgid
 from pathlib import Path
 from typing import Any
 
+from helpers import contract
 from helpers.config import DeliverySettings
 from helpers.reporting import analyst_notes, manifest, render, safe_html
 from helpers.reporting.manifest import RunManifest, Status
 
 log = logging.getLogger("helpers.reporting.delivery")
 
-SUMMARY = "06_executive_summary"
+SUMMARY = contract.SUMMARY
 _IMG = re.compile(r'src="data:image/png;base64,([A-Za-z0-9+/=\s]+)"')
 _MAIN = re.compile(r'<main class="cx-main">(.*?)</main>', re.S)
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
