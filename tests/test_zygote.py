@@ -145,3 +145,20 @@ def test_no_zygote_when_switched_off(tmp_path: Path, monkeypatch: pytest.MonkeyP
     assert not zygote.available()
     with kernels.kernel_folder(tmp_path / "reports", "r1"):
         assert kernels._ZYGOTE[0] is None
+
+
+def test_the_first_notebooks_kernel_does_not_wait_for_the_others_modules(tmp_path: Path) -> None:
+    """01 (cleaning) imports no statistics: its kernel is forked once its own modules are in,
+    while the zygote goes on to import what the later notebooks need."""
+    first = PROJECT_ROOT / "notebooks" / "01_clean_survey.ipynb"
+    probe = "import sys\nprint('pandas' in sys.modules, 'scipy.sparse' in sys.modules)"
+    with kernels.kernel_folder(tmp_path / "reports", "r1", [first, NOTEBOOK]):
+        started = [_started("01_clean_survey")]
+        try:
+            assert _run(started[0][1], probe).split() == ["True", "False"]
+            started.append(_started("02_segments"))
+            assert _run(started[1][1], probe).split() == ["True", "True"]
+        finally:
+            for km, client in started:
+                client.stop_channels()
+                km.shutdown_kernel(now=True)

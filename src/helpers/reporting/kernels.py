@@ -92,9 +92,10 @@ def _start_zygote(notebooks: Sequence[Path]) -> zygote.Zygote | None:
     kernels cannot be forked or it failed to start)."""
     if _SOCKET_DIR[0] is None or not zygote.available():
         return None
+    first = [*LIBRARIES, *modules_to_load(notebook_modules(notebooks[0]))] if notebooks else []
     names = [name for nb in notebooks for name in notebook_modules(nb)]
-    try:
-        return zygote.Zygote(_SOCKET_DIR[0], [*LIBRARIES, *modules_to_load(names)],
+    try:  # the first notebook's kernel is forked before the others' modules are imported
+        return zygote.Zygote(_SOCKET_DIR[0], [first, [*LIBRARIES, *modules_to_load(names)]],
                              kernel_env(os.environ, None, _KERNEL_DIR[0]), paths.PROJECT_ROOT)
     except OSError as e:
         log.warning("kernel zygote not started (%s): kernels start on their own", e)

@@ -90,10 +90,12 @@ class ForkedKernel:
 
 
 class Zygote:
-    """The runner's end of a zygote: started with `modules` to import and `env` (a kernel's,
-    without its notebook), listening on `folder`/zygote (a private folder)."""
+    """The runner's end of a zygote: started with `stages` of modules to import (it forks the
+    kernels asked for after each stage: the first notebook's need not wait for the others'
+    modules) and `env` (a kernel's, without its notebook), listening on `folder`/zygote (a
+    private folder)."""
 
-    def __init__(self, folder: Path, modules: Sequence[str], env: Mapping[str, str],
+    def __init__(self, folder: Path, stages: Sequence[Sequence[str]], env: Mapping[str, str],
                  cwd: Path) -> None:
         self.path = str(folder / "zygote")
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as listener:
@@ -101,7 +103,7 @@ class Zygote:
             listener.listen(64)  # requests wait here while the zygote imports
             self.process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
                 [sys.executable, "-m", __name__, str(listener.fileno()), str(os.getpid()),
-                 ",".join(modules)],
+                 ";".join(",".join(modules) for modules in stages)],
                 stdin=subprocess.PIPE, env=dict(env), cwd=cwd, pass_fds=(listener.fileno(),))
 
     def fork(self, cmd: Sequence[str], env: Mapping[str, str], cwd: str) -> ForkedKernel:
@@ -149,7 +151,8 @@ def _extra_threads() -> list[str]:
 
 
 def main(argv: Sequence[str]) -> int:
-    """The zygote: argv is the listening socket's fd, the runner's pid and the modules."""
+    """The zygote: argv is the listening socket's fd, the runner's pid and the stages of modules
+    (``a,b;c,d``)."""
     listener = socket.socket(fileno=int(argv[0]))
     _die_with_parent(int(argv[1]))
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the runner's to handle
@@ -157,14 +160,19 @@ def main(argv: Sequence[str]) -> int:
     if sys.path and (sys.path[0] == "" or Path(sys.path[0]) == Path.cwd()):
         del sys.path[0]  # as ipykernel_launcher
     os.environ.setdefault("MPLBACKEND", "module://matplotlib_inline.backend_inline")  # as ipykernel
-    for name in ["ipykernel.kernelapp", *filter(None, argv[2].split(","))]:
-        with contextlib.suppress(Exception):
-            __import__(name)
-    if extra := _extra_threads():
-        print(f"kernel zygote: not forking with threads {extra}", file=sys.stderr)
-        return 1
-    gc.collect()
-    gc.freeze()  # the collector of a kernel never writes to (so copies) the pages imported here
+    stages = [s.split(",") for s in argv[2].split(";")]
+    stages[0] = ["ipykernel.kernelapp", *stages[0]]
+    for k, stage in enumerate(stages):
+        for name in filter(None, stage):
+            with contextlib.suppress(Exception):
+                __import__(name)
+        if extra := _extra_threads():
+            print(f"kernel zygote: not forking with threads {extra}", file=sys.stderr)
+            return _serve(listener, forks=False)
+        gc.collect()
+        gc.freeze()  # the collector of a kernel never writes to (so copies) the pages imported here
+        if k < len(stages) - 1 and not _serve(listener, pending_only=True):
+            return 0
     return _serve(listener)
 
 
@@ -175,14 +183,20 @@ def _reap(*_: object) -> None:
             pass
 
 
-def _serve(listener: socket.socket) -> int:
-    """Fork a kernel for each request until stdin closes (the runner is done or gone)."""
+def _serve(listener: socket.socket, *, forks: bool = True, pending_only: bool = False) -> int:
+    """Fork a kernel for each request until stdin closes (the runner is done or gone: 0); with
+    `pending_only`, only for the requests already waiting (1 when it should go on). Without
+    `forks`, a request is refused (its kernel then starts as its own process)."""
     while True:
-        ready, _, _ = select.select([listener, sys.stdin], [], [])
+        ready, _, _ = select.select([listener, sys.stdin], [], [], 0 if pending_only else None)
         if sys.stdin in ready:
             return 0
+        if not ready:
+            return 1
         conn, _ = listener.accept()
         with conn:
+            if not forks:
+                continue
             try:
                 conn.settimeout(10)
                 request = json.loads(_read_all(conn))
