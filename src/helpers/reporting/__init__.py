@@ -10,4 +10,4 @@ import sys
 # jsonschema (under papermill, nbformat and nbconvert) imports rfc3987_syntax where it is installed
 # (jupyter-events' format extra brings it), which compiles 38 Lark grammars as it loads: ~2 CPU s at
 # the start of every run, for "iri" format checks that no notebook schema uses. Taken as absent.
-sys.modules.setdefault("rfc3987_syntax", None)
+sys.modules.setdefault("rfc3987_syntax", None)  # type: ignore[arg-type]  # None: absent
