@@ -11,7 +11,7 @@ import pytest
 
 from helpers import catalog, config, contract, paths
 from helpers import inputs as registry
-from helpers.analysis import selection, study_cache
+from helpers.analysis import outofcore, selection, study_cache
 from helpers.ingest import schema
 
 ARGS = ("data/processed/responses.parquet", "data/processed/survey.yaml", "config/segments.yaml")
@@ -141,3 +141,23 @@ def test_market_order_is_the_same_from_arrow_and_numpy() -> None:
                                    kept, selection.MARKETS)
     assert np.array_equal(got[0], want[0]) and got[1] == want[1]
     assert want[0].tolist() == [1, 6, 0, 5, 2, 3] and want[1] == {"B2B": (0, 2), "B2C": (2, 4)}
+
+
+def test_the_subsample_above_the_memory_budget_is_drawn_once_per_run(tmp_path, monkeypatch) -> None:
+    """Above the budget every notebook works on the same stratified subsample: inside a run the
+    first draws it (two scans of every row), the later ones map it, the very same rows."""
+    monkeypatch.setenv("CX_MEMORY_BUDGET_GB", "0.004")
+    plain = selection.load(*ARGS)
+    assert plain.full is not None  # out of core
+    monkeypatch.setenv(contract.STUDY_CACHE_ENV, str(tmp_path))
+    first = selection.load(*ARGS)
+    assert len(list(tmp_path.glob("subsample-*.arrow"))) == 1
+
+    def draw_again(*_a: object) -> None:
+        raise AssertionError("drawn again")
+
+    monkeypatch.setattr(outofcore.FullData, "_fetch", draw_again)
+    again = selection.load(*ARGS)
+    for found in (first, again):
+        pd.testing.assert_frame_equal(found.included, plain.included, check_exact=True)
+        assert found.full is not None and found.full.rows_sampled == plain.full.rows_sampled

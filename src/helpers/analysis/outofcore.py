@@ -25,6 +25,7 @@ from typing import Any
 import pandas as pd
 
 from helpers import catalog, config, paths
+from helpers.analysis import study_cache
 from helpers.config import ScaleConfig
 from helpers.errors import ConfigError
 from helpers.stats import moments
@@ -225,7 +226,9 @@ def open_large(responses_path: str | Path, estimate: catalog.MemoryEstimate,
     fit = int(cfg.memory_budget_gb / 2 / per_row_gb)   # half: the aggregates' narrow frames too
     fraction = min(1.0, fit / max(estimate.rows, 1))
     full = FullData(engine, source, estimate.rows, 0, cfg.memory_budget_gb, columns)
-    sample = full._fetch(sample_sql(columns, fraction, engine.table_ref("responses"), engine.name))
+    sql = sample_sql(columns, fraction, engine.table_ref("responses"), engine.name)
+    # drawn once per run: the later notebooks map the first one's (its pages shared)
+    sample = study_cache.shared("subsample", source, lambda: full._fetch(sql), sql)
     full.rows_sampled = len(sample)
     return sample, full
 

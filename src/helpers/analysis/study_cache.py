@@ -337,9 +337,21 @@ def table(name: str, path: str) -> pd.DataFrame | None:
     folder, target = _folder(), paths.resolve(path) if path else None
     if folder is None or target is None or target.suffix != ".parquet" or not target.is_file():
         return catalog.load_optional(name, path)
-    digest = hashlib.sha256(code_version().encode() + b"\0" + _identity(target)).hexdigest()[:32]
-    cached = folder / f"table-{digest}.arrow"
+    return shared("table", target, lambda: catalog.load(name, target))
+
+
+def shared(kind: str, source: Path, make: Callable[[], pd.DataFrame], *settings: object
+           ) -> pd.DataFrame:
+    """`make()`, a frame drawn from `source` with `settings`, once per run: inside a run the
+    first notebook writes it to the run's folder and the later ones map it, sharing its pages
+    (keyed by the code, `source`'s identity and `settings`); outside a run, `make()`."""
+    folder = _folder()
+    if folder is None:
+        return make()
+    digest = hashlib.sha256(code_version().encode() + b"\0" + _identity(source) + b"\0"
+                            + repr(settings).encode()).hexdigest()[:32]
+    cached = folder / f"{kind}-{digest}.arrow"
     with _locked(cached.with_suffix(".lock")):
         if not cached.is_file():
-            _write(cached, (catalog.load(name, target), {}, ""))
+            _write(cached, (make(), {}, ""))
         return _read(cached)[0]
