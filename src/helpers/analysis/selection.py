@@ -576,8 +576,7 @@ def b2c_weights(df: pd.DataFrame, margins: Mapping[str, Mapping[str, float]], *,
     weighting.margin_table). Weights average 1 within each group.
     """
     require_columns(df, list(margins), "responses")
-    # categorical columns: raking looks levels up many times (much faster than on strings)
-    cats = df[list(margins)].astype("category")
+    cats = df[list(margins)].astype("category")  # levels looked up as codes, not strings
     groups = [(None, cats)] if by is None else list(cats.groupby(df[by], sort=True))
     parts = []
     for _, g in groups:
