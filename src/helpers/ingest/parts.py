@@ -7,9 +7,12 @@ into the staging folder; then the two rules that look across rows are settled ov
 out of core by DuckDB: the speeder median of every part's durations, and duplicates (the same
 contact and wave in any two parts: the latest complete submission is kept, as in one file).
 Each part's flags, ``include`` and ``exclusion_reason`` are then set and the cleaning log is
-summed: a cleaned part waits for that as an uncompressed Arrow file (about 0.5 GB per million
-responses of disk, no decoding), so each part's parquet is encoded once. One CSV/TSV export file too large to clean at once is first streamed into parts of
-:data:`PART_ROWS` responses (:func:`run_file`); its errors then name the file's own rows. Memory is that of one part plus DuckDB's limit; the output is ``responses.parquet`` as a
+summed: a cleaned part waits for that as an uncompressed Arrow file (about 0.6 GB of disk per
+million responses, no decoding), so each part's parquet is encoded once. One CSV/TSV export file
+too large to clean at once is first streamed into parts of :data:`PART_ROWS` responses
+(:func:`run_file`); its errors then name the file's own rows. Parts are cleaned in forked
+processes, as many at once as the cores and ``memory_budget_gb`` allow (each about
+``clean.CLEAN_MEMORY_FACTOR`` times its file), plus DuckDB's limit; the output is ``responses.parquet`` as a
 folder of parts (pandas, pyarrow and DuckDB read it as one table). Nothing is published unless
 every part was read: a malformed row anywhere is one line naming the file and the row, and
 ``data/processed`` stays as it was (catalog.staged_folder under the writer lock).
@@ -20,6 +23,7 @@ from __future__ import annotations
 import csv
 import dataclasses
 import itertools
+import json
 import os
 import shutil
 import tempfile
@@ -254,8 +258,6 @@ def _stage_part(folder: Path, k: int, r: pd.DataFrame, ratings: pd.DataFrame, ke
 
 def _table(df: pd.DataFrame) -> pa.Table:
     """`df` as DataFrame.to_parquet(index=False) converts it (so the parquet bytes are the same)."""
-    import json
-
     table = pa.Table.from_pandas(df, preserve_index=False)
     if df.attrs:
         table = table.replace_schema_metadata({**(table.schema.metadata or {}),
