@@ -93,3 +93,34 @@ def test_on_wait_sees_upcoming_jobs_without_failed_needs_and_sets_the_wait() -> 
     run_jobs([Job("a"), Job("b", ("a",)), Job("c")], run, parallel=1, on_wait=on_wait)
     assert seen[0] == (["b", "c"], ["a"]) and len(seen) > 2
     assert (["c"], ["a"]) not in seen and seen[-1] == ([], ["c"])  # b: a failed
+
+
+def test_critical_path_order_starts_the_longest_chain_first_and_ends_sooner() -> None:
+    from helpers.reporting.scheduler import by_critical_path, expected_starts
+    # the pipeline's shape at 1M responses: one long notebook with a follower, shorter ones
+    jobs = [Job("clean"), Job("segments", ("clean",)), Job("drivers", ("clean",)),
+            Job("leaders", ("clean",)), Job("integrity", ("clean",)),
+            Job("briefing", ("clean", "drivers")), Job("programme", ("clean",)),
+            Job("follow_up", ("clean",)),
+            Job("summary", ("clean", "segments", "drivers", "leaders", "integrity", "programme"))]
+    took = {"clean": 23, "segments": 21, "drivers": 35, "leaders": 9, "integrity": 8.5,
+            "briefing": 6.6, "programme": 11.4, "follow_up": 2.8, "summary": 1.4}
+    ordered = by_critical_path(jobs, took)
+    assert [j.name for j in ordered] == ["clean", "drivers", "segments", "programme", "leaders",
+                                         "integrity", "briefing", "follow_up", "summary"]
+
+    def end(order: list[Job]) -> float:  # when the last job ends, two at a time
+        starts = expected_starts(order, {}, took, 2)
+        return max(starts[j.name] + took[j.name] for j in order)
+
+    assert end(ordered) < end(jobs) - 1.5
+    assert by_critical_path(jobs, {}) == jobs  # a first run: the listed order
+    run, started, _ = _recorder()
+    run_jobs(ordered, run, parallel=1)
+    assert started == [j.name for j in ordered]
+
+
+def test_critical_path_order_refuses_a_cycle() -> None:
+    from helpers.reporting.scheduler import by_critical_path
+    with pytest.raises(ValueError, match="wait on each other"):
+        by_critical_path([Job("a", ("b",)), Job("b", ("a",))], {"a": 1.0})

@@ -193,7 +193,8 @@ def _run_locked(run: _Run, plan: list[PlannedStep], pipeline: PipelineConfig) ->
     log.info("run %s started: %d notebooks into %s", run.rid, len(plan), run.run_dir)
     durations = previous_durations(run.reports, run.manifest.study)
     run.ahead = workbook.Ahead(workbook.run_min_n(run.manifest), _currency(run.manifest))
-    jobs = [scheduler.Job(p.step.name, p.step.needs, p) for p in plan]
+    jobs = scheduler.by_critical_path([scheduler.Job(p.step.name, p.step.needs, p) for p in plan],
+                                      durations)
 
     def start(job: scheduler.Job) -> None:
         run.manifest.step(job.name).status = Status.RUNNING
