@@ -299,6 +299,8 @@ def execute(notebook: Path, output: Path, parameters: Mapping[str, Any], name: s
     :func:`kernel_folder` waits for it); `name` is the pipeline's name of the notebook."""
     import papermill
 
+    from helpers.reporting import engine
+
     with _WARM_LOCK:
         km = _WARM.pop(name, None)
     km = km if km is not None else start(notebook, name)
@@ -306,7 +308,8 @@ def execute(notebook: Path, output: Path, parameters: Mapping[str, Any], name: s
     try:
         papermill.execute_notebook(
             str(notebook), str(output), parameters=dict(parameters), kernel_name="python3",
-            cwd=str(paths.PROJECT_ROOT), progress_bar=on_tty, log_output=not on_tty, km=km)
+            cwd=str(paths.PROJECT_ROOT), progress_bar=on_tty, log_output=not on_tty, km=km,
+            engine_name=engine.NAME)
     finally:
         stopping = threading.Thread(target=stop, args=(km,), name="kernel-stop")
         stopping.start()
