@@ -11,7 +11,9 @@ notebook reads comes from a notebook it needs. Each problem is one one-line
 from __future__ import annotations
 
 import ast
+import copy
 import datetime as dt
+import functools
 import json
 import logging
 from dataclasses import dataclass, field, replace
@@ -132,14 +134,22 @@ def _plain(value: Any) -> Any:
 
 
 def inspect_parameters(notebook: Path) -> dict[str, dict[str, Any]]:
-    """Parameters declared by a notebook's ``parameters`` cell (name -> type, default, help)."""
+    """Parameters declared by a notebook's ``parameters`` cell (name -> type, default, help);
+    read once per version of the file (`cx run --raw` checks them before the run and as it
+    starts)."""
+    stat = Path(notebook).stat()
+    return copy.deepcopy(_declared(str(notebook), stat.st_mtime_ns, stat.st_size))
+
+
+@functools.lru_cache(maxsize=64)
+def _declared(notebook: str, mtime_ns: int, size: int) -> dict[str, dict[str, Any]]:
     import papermill
 
     pm_log = logging.getLogger("papermill")
     level = pm_log.level
     pm_log.setLevel(logging.WARNING)  # no "Input Notebook: ..." line per notebook on --check
     try:
-        return papermill.inspect_notebook(str(notebook))
+        return dict(papermill.inspect_notebook(notebook))
     finally:
         pm_log.setLevel(level)
 
