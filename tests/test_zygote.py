@@ -162,3 +162,27 @@ def test_the_first_notebooks_kernel_does_not_wait_for_the_others_modules(tmp_pat
             for km, client in started:
                 client.stop_channels()
                 km.shutdown_kernel(now=True)
+
+
+def test_a_zygote_started_ahead_is_adopted_by_the_run_and_stopped_with_it(tmp_path: Path) -> None:
+    with kernels.zygote_ahead([NOTEBOOK]):
+        ahead = kernels._AHEAD[0]
+        assert ahead is not None and ahead.process.poll() is None
+        folder = Path(ahead.path).parent
+        with kernels.kernel_folder(tmp_path / "reports", "r1", [NOTEBOOK]):
+            assert kernels._ZYGOTE[0] is ahead and kernels._AHEAD[0] is None  # not a second one
+            km, client = _started("nb_a")
+            assert _run(client, "import os; print(os.getppid())").strip() == str(ahead.process.pid)
+            client.stop_channels()
+            km.shutdown_kernel(now=True)
+        assert ahead.process.poll() is not None  # stopped with the run's kernel folder
+    assert not folder.exists()
+
+
+def test_a_zygote_started_ahead_of_a_run_that_never_starts_is_stopped() -> None:
+    with pytest.raises(ValueError, match="bad parameters"), kernels.zygote_ahead([NOTEBOOK]):
+        ahead = kernels._AHEAD[0]
+        assert ahead is not None
+        raise ValueError("bad parameters")
+    assert ahead.process.poll() is not None and kernels._AHEAD[0] is None
+    assert not Path(ahead.path).parent.exists()

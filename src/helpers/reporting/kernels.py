@@ -29,7 +29,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from helpers import catalog, contract, paths
+from helpers import contract, paths
 from helpers.reporting import zygote
 from helpers.reporting.preload import PRELOAD_ENV, modules_to_load
 
@@ -43,6 +43,7 @@ KERNELS = ".kernels"  # reports/.kernels/<run-id>/: connection files of the run'
 _KERNEL_DIR: list[Path | None] = [None]
 _SOCKET_DIR: list[Path | None] = [None]
 _ZYGOTE: list[zygote.Zygote | None] = [None]  # the run's kernel zygote, where there is one
+_AHEAD: list[zygote.Zygote | None] = [None]  # a zygote started before its run (zygote_ahead)
 _SOCKET_PATH_MAX = 100  # bytes of a Unix socket's path (108 on Linux, 104 on macOS, with the NUL)
 _SOCKET_NAME = len("/cx-XXXXXXXX/0123456789ab-9999")  # folder, kernel and channel of one socket
 #: Libraries every report notebook uses, imported by its kernel as it boots (then its own modules).
@@ -63,6 +64,8 @@ def kernel_folder(reports: Path, rid: str, notebooks: Sequence[Path] = ()) -> It
     A run killed outright cannot clean up after itself; the next run (which holds the lock, so no
     other run is alive) removes what killed runs left behind.
     """
+    from helpers import catalog  # pandas: not before zygote_ahead has started its imports
+
     root = catalog.refuse_symlink(reports / KERNELS, "the kernels folder")
     _remove_stale(root)
     folder = root / rid
@@ -71,7 +74,8 @@ def kernel_folder(reports: Path, rid: str, notebooks: Sequence[Path] = ()) -> It
     _KERNEL_DIR[0] = folder
     try:
         _SOCKET_DIR[0] = _socket_folder(folder)
-        _ZYGOTE[0] = _start_zygote(notebooks)
+        _ZYGOTE[0] = _AHEAD[0] or _start_zygote(notebooks, _SOCKET_DIR[0])
+        _AHEAD[0] = None  # stopped with the run's kernel folder
         yield
     finally:
         try:
@@ -87,15 +91,31 @@ def kernel_folder(reports: Path, rid: str, notebooks: Sequence[Path] = ()) -> It
             root.rmdir()  # only when no killed run left a folder in it
 
 
-def _start_zygote(notebooks: Sequence[Path]) -> zygote.Zygote | None:
-    """The run's kernel zygote, importing what the kernels of `notebooks` would (None where
-    kernels cannot be forked or it failed to start)."""
-    if _SOCKET_DIR[0] is None or not zygote.available():
+@contextlib.contextmanager
+def zygote_ahead(notebooks: Sequence[Path]) -> Iterator[None]:
+    """Start the kernel zygote of the run about to start now, in a private temporary folder: it
+    imports on the other core while the run's checks go on (seconds for a large export), and the
+    run's :func:`kernel_folder` adopts it. Stopped on leaving, adopted or not."""
+    folder = Path(tempfile.mkdtemp(prefix="cx-"))  # 0700, a path short enough for a socket
+    try:
+        _AHEAD[0] = _start_zygote(notebooks, folder)
+        yield
+    finally:
+        started, _AHEAD[0] = _AHEAD[0], None
+        if started is not None:
+            started.close()
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _start_zygote(notebooks: Sequence[Path], sockets: Path | None) -> zygote.Zygote | None:
+    """The run's kernel zygote, importing what the kernels of `notebooks` would, listening in
+    `sockets` (None where kernels cannot be forked or it failed to start)."""
+    if sockets is None or not zygote.available():
         return None
     first = [*LIBRARIES, *modules_to_load(notebook_modules(notebooks[0]))] if notebooks else []
     names = [name for nb in notebooks for name in notebook_modules(nb)]
     try:  # the first notebook's kernel is forked before the others' modules are imported
-        return zygote.Zygote(_SOCKET_DIR[0], [first, [*LIBRARIES, *modules_to_load(names)]],
+        return zygote.Zygote(sockets, [first, [*LIBRARIES, *modules_to_load(names)]],
                              kernel_env(os.environ, None, _KERNEL_DIR[0]), paths.PROJECT_ROOT)
     except OSError as e:
         log.warning("kernel zygote not started (%s): kernels start on their own", e)

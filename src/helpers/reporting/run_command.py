@@ -8,6 +8,7 @@ the top: ``cx --help`` builds this parser too.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import signal
 import sys
@@ -77,29 +78,17 @@ def _terminate(signum: int, frame: Any) -> None:
 
 def main(args: argparse.Namespace) -> int:
     """Run ``cx run`` with the parsed options of :func:`add_options`; the exit code."""
-    from helpers import catalog, config
-    from helpers.reporting import pipeline, run_params
+    from helpers import catalog
+    from helpers.reporting import kernels
 
     overrides = export_overrides(args.segments, **{o: getattr(args, o) for o in export_options()})
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s",
                             stream=sys.stderr)
     previous = signal.signal(signal.SIGTERM, _terminate)  # systemd stop: close the run as failed
-    try:
-        if args.check or args.raw:  # a new export is checked against its schema before it runs
-            plan = run_params.validate(
-                config.with_overrides(config.load_params(args.params), overrides),
-                config.load_pipeline(args.pipeline or "config/pipeline.yaml"))
-            run_params.preflight(plan)
-        if args.check:
-            print(f"parameters OK for {len(plan)} notebook(s)")
-            for line in run_params.not_provided(plan):
-                print(line)
-            return ExitCode.OK
-        # bad delivery settings stop the run before it starts (unless nothing is to be sent)
-        settings = config.DeliverySettings() if args.no_send else config.load_delivery()
-        result = pipeline.run(paths.resolve(args.params), out_dir=args.out,
-                              pipeline_path=args.pipeline, run_id=args.run_id, overrides=overrides)
+    try:  # the kernels' zygote imports while the parameters and the export are checked
+        with contextlib.nullcontext() if args.check else kernels.zygote_ahead(_notebooks(args)):
+            ran = _checked_run(args, overrides)
     except ConfigError as exc:
         print(f"cx run: configuration error: {exc}", file=sys.stderr)
         return ExitCode.BAD_INPUT
@@ -114,10 +103,45 @@ def main(args: argparse.Namespace) -> int:
         return ExitCode.BAD_INPUT
     finally:
         signal.signal(signal.SIGTERM, previous)
-    return _after(result, args, settings)
+    return ExitCode.OK if ran is None else _after(*ran, args)
 
 
-def _after(result: RunResult, args: argparse.Namespace, settings: DeliverySettings) -> int:
+def _checked_run(args: argparse.Namespace, overrides: dict[str, dict[str, Any]],
+                 ) -> tuple[RunResult, DeliverySettings] | None:
+    """Check the parameters (and a new export against its schema), then run unless only checking
+    (None: `--check` passed, said on stdout)."""
+    from helpers import config
+    from helpers.reporting import pipeline, run_params
+
+    if args.check or args.raw:  # a new export is checked against its schema before it runs
+        plan = run_params.validate(
+            config.with_overrides(config.load_params(args.params), overrides),
+            config.load_pipeline(args.pipeline or "config/pipeline.yaml"))
+        run_params.preflight(plan)
+    if args.check:
+        print(f"parameters OK for {len(plan)} notebook(s)")
+        for line in run_params.not_provided(plan):
+            print(line)
+        return None
+    # bad delivery settings stop the run before it starts (unless nothing is to be sent)
+    settings = config.DeliverySettings() if args.no_send else config.load_delivery()
+    return pipeline.run(paths.resolve(args.params), out_dir=args.out, pipeline_path=args.pipeline,
+                        run_id=args.run_id, overrides=overrides), settings
+
+
+def _notebooks(args: argparse.Namespace) -> list[Path]:
+    """The notebooks the run will execute, in order (none when the pipeline file is unreadable:
+    the run's checks say why)."""
+    from helpers import config
+    try:
+        steps = config.load_pipeline(args.pipeline or "config/pipeline.yaml").steps
+    except (ConfigError, OSError):
+        return []
+    found = [paths.resolve(step.path) for step in steps]
+    return found if all(p.is_file() for p in found) else []
+
+
+def _after(result: RunResult, settings: DeliverySettings, args: argparse.Namespace) -> int:
     """Say where the run went, check its pages and deliver it when asked; the run's exit code."""
     print(f"run {result.run_id} {result.status}: {result.run_dir}")
     print(f"report index: {result.index_path}")

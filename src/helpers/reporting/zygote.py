@@ -40,9 +40,9 @@ def available() -> bool:
     """Whether kernels of a run may be forked from a zygote here."""
     if os.environ.get(ENV, "1") == "0" or sys.platform != "linux" or not hasattr(os, "pidfd_open"):
         return False
-    from helpers.ingest.privacy import can_fork
+    import multiprocessing  # not helpers.ingest.privacy.can_fork: no pandas before the zygote
 
-    return can_fork()
+    return "fork" in multiprocessing.get_all_start_methods()
 
 
 class ForkedKernel:
