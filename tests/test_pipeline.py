@@ -24,6 +24,7 @@ from hypothesis import strategies as st
 
 from helpers import cli, config
 from helpers.errors import ConfigError, ExitCode
+from helpers.paths import PROJECT_ROOT
 from helpers.reporting import kernels, pipeline, run_folder, run_index, run_params, zygote
 
 FIX = Path(__file__).parent / "fixtures" / "pipeline"
@@ -512,3 +513,47 @@ def test_expected_durations_follow_the_pace_of_the_run() -> None:
     assert pipeline.paced(expected, doc) == {"a": 10.0, "b": 10.0, "c": 15.0}
     doc.notebooks[0].status = Status.RUNNING
     assert pipeline.paced(expected, doc) == expected
+
+
+def test_cx_run_stopped_while_a_kernel_computes_exits_and_closes_the_run(tmp_path: Path) -> None:
+    """systemd's stop (SIGTERM) in the middle of a cell: the run is closed as failed and cx run
+    exits at once; it used to wait for ever on the thread still listening to the dead kernel."""
+    import signal
+    import sys
+    import time
+
+    nb = json.loads((FIX / "01_ok.ipynb").read_text(encoding="utf-8"))
+    nb["cells"].append({"cell_type": "code", "execution_count": None, "metadata": {}, "outputs": [],
+                        "source": "import time\nprint('sleeping', flush=True)\ntime.sleep(300)"})
+    folder = tmp_path / "nbs"
+    folder.mkdir()
+    (folder / "01_ok.ipynb").write_text(json.dumps(nb), encoding="utf-8")
+    (folder / "pipeline.yaml").write_text(OK.read_text(encoding="utf-8").replace(
+        "notebooks_dir: tests/fixtures/pipeline", f"notebooks_dir: {folder}"), encoding="utf-8")
+    out = tmp_path / "reports"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "helpers.cli", "run", "--params", str(PARAMS), "--pipeline",
+         str(folder / "pipeline.yaml"), "--out", str(out), "--no-send"],
+        cwd=PROJECT_ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        for line in proc.stderr:  # type: ignore[union-attr]
+            if "sleeping" in line:
+                break
+        proc.send_signal(signal.SIGTERM)
+        t0 = time.monotonic()
+        assert proc.wait(timeout=60) == 128 + signal.SIGTERM
+        assert time.monotonic() - t0 < 30
+    finally:
+        proc.kill()
+        proc.wait()
+        proc.stderr.close()  # type: ignore[union-attr]
+    (run,) = [p for p in out.iterdir() if p.is_dir() and not p.name.startswith(".")]
+    doc = json.loads((run / "manifest.json").read_text())
+    assert doc["status"] == "failed" and doc["error"].startswith("interrupted")
+    time.sleep(1.0)  # the kernels die with the zygote, which dies with the runner
+    left = []
+    for environ in Path("/proc").glob("[0-9]*/environ"):
+        with contextlib.suppress(OSError):
+            if f"CX_RUN_ID={run.name}".encode() in environ.read_bytes().split(b"\0"):
+                left.append(environ.parent.name)
+    assert not left, f"processes of the stopped run left behind: {left}"

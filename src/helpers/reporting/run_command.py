@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import logging
+import os
 import signal
 import sys
 from pathlib import Path
@@ -101,9 +102,20 @@ def main(args: argparse.Namespace) -> int:
     except OSError as exc:  # full or read-only disk, data/raw refused: one line, no traceback
         print(f"cx run: error: {os_error_line(exc)}", file=sys.stderr)
         return ExitCode.BAD_INPUT
+    except SystemExit as exc:  # SIGTERM: the run is closed as failed by now
+        _exit_now(exc.code if isinstance(exc.code, int) else ExitCode.FAILED)
     finally:
         signal.signal(signal.SIGTERM, previous)
     return ExitCode.OK if ran is None else _after(*ran, args)
+
+
+def _exit_now(code: int) -> None:
+    """Exit without waiting for the run's threads: a notebook's thread may still be listening to
+    its stopped kernel, and Python's exit would wait for it for ever."""
+    logging.shutdown()
+    for stream in (sys.stdout, sys.stderr):
+        stream.flush()
+    os._exit(code)
 
 
 def _checked_run(args: argparse.Namespace, overrides: dict[str, dict[str, Any]],
