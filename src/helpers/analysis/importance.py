@@ -322,7 +322,7 @@ def _bootstrap(z: np.ndarray, w: np.ndarray, codes: np.ndarray, n_clusters: int,
         totals = np.column_stack([wc, s1, s2])   # one product per chunk reads k once
     corrs = np.empty((n_boot, q, q))
     for start in range(0, n_boot, chunk):
-        k = resample_counts(rng, n_clusters, min(chunk, n_boot - start)).astype(float)
+        k = resample_counts(rng, n_clusters, min(chunk, n_boot - start), float)
         part = slice(start, start + len(k))
         if missing == "complete":
             t = k @ totals
