@@ -166,6 +166,28 @@ def test_bootstrap_from_cluster_totals_equals_refitting_each_resample() -> None:
                                                  minlength=50 * n_cl).reshape(50, n_cl))
 
 
+def test_cluster_totals_add_each_clusters_rows_in_row_order() -> None:
+    """Per-cluster sums of w, w z and w z z' (centred z) equal a plain loop over the rows in
+    their order, bit for bit (the bootstrap's intervals are written to the run's tables)."""
+    rng = np.random.default_rng(5)
+    n, n_cl = 300, 23
+    codes = rng.integers(0, n_cl, n)
+    z = rng.normal(size=(n, 4)) * [1.0, 1e3, 1e-3, 7.0]   # a C-ordered matrix, as numeric_matrix gives
+    w = rng.uniform(0.5, 2.0, n)
+    wc, s1, s2, iu = importance._cluster_totals(z, w, codes, n_cl)
+    zc = z - np.average(z, axis=0, weights=w)
+    ref_w, ref1, ref2 = np.zeros(n_cl), np.zeros((n_cl, 4)), np.zeros((n_cl, len(iu[0])))
+    for r in range(n):
+        c = codes[r]
+        ref_w[c] += w[r]
+        for i in range(4):
+            ref1[c, i] += zc[r, i] * w[r]
+        for m, (i, j) in enumerate(zip(*iu, strict=True)):
+            ref2[c, m] += zc[r, i] * w[r] * zc[r, j]
+    for got, ref in ((wc, ref_w), (s1, ref1), (s2, ref2)):
+        np.testing.assert_array_equal(got, ref)
+
+
 def test_cluster_bootstrap_resamples_whole_clusters() -> None:
     """Planted: every row copied 5 times within its cluster. Resampling rows pretends to have 5x
     the information (intervals ~ sqrt(5) too narrow); resampling clusters must not."""

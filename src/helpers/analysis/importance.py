@@ -270,10 +270,11 @@ def _cluster_totals(z: np.ndarray, w: np.ndarray, codes: np.ndarray, n_clusters:
     """Per-cluster weighted sums: W_c, sum z, and the upper triangle of sum z z' (centred z).
 
     One bincount per column (each cluster's rows added in row order, as a sort by cluster
-    followed by a segmented sum would add them), never a rows x pairs matrix.
+    followed by a segmented sum would add them), never a rows x pairs matrix. The centred
+    columns are stored column by column, so each product reads two contiguous columns.
     """
     q = z.shape[1]
-    zc = z - np.average(z, axis=0, weights=w)
+    zc = np.subtract(z, np.average(z, axis=0, weights=w), out=np.empty(z.shape, order="F"))
     iu = np.triu_indices(q)
     wc = np.bincount(codes, weights=w, minlength=n_clusters)
     zw = zc * w[:, None]
@@ -321,7 +322,7 @@ def _bootstrap(z: np.ndarray, w: np.ndarray, codes: np.ndarray, n_clusters: int,
         totals = np.column_stack([wc, s1, s2])   # one product per chunk reads k once
     corrs = np.empty((n_boot, q, q))
     for start in range(0, n_boot, chunk):
-        k = resample_counts(rng, n_clusters, min(chunk, n_boot - start)).astype(float)
+        k = resample_counts(rng, n_clusters, min(chunk, n_boot - start), float)
         part = slice(start, start + len(k))
         if missing == "complete":
             t = k @ totals

@@ -100,13 +100,15 @@ def cluster_codes(df: pd.DataFrame, cluster: str | None, keep: np.ndarray) -> np
     return pd.factorize(codes[keep])[0]   # numbered in order of first appearance among kept rows
 
 
-def resample_counts(rng: np.random.Generator, n_clusters: int, b: int) -> np.ndarray:
-    """(b, n_clusters) multiplicities of a with-replacement resample of the clusters.
+def resample_counts(rng: np.random.Generator, n_clusters: int, b: int,
+                    dtype: type = np.int64) -> np.ndarray:
+    """(b, n_clusters) multiplicities of a with-replacement resample of the clusters, as
+    `dtype` (float for the products with per-cluster totals: no integer copy to convert).
 
     One bincount per resample: its counts stay in cache (one bincount over b x n_clusters bins
     with offsets is twice as slow at a million rows and draws the same counts)."""
     draws = rng.integers(0, n_clusters, size=(b, n_clusters))
-    out = np.empty((b, n_clusters), dtype=np.int64)
+    out: np.ndarray = np.empty((b, n_clusters), dtype=dtype)
     for i in range(b):
         out[i] = np.bincount(draws[i], minlength=n_clusters)
     return out

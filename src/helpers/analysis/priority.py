@@ -186,7 +186,7 @@ def _refit_boot(pats: _Patterns, b0: tuple[np.ndarray, np.ndarray], moved: list[
     n_cl = pats.sums.shape[0]
     boot = np.empty((n_boot, len(moved)))
     for b in range(n_boot):
-        k = resample_counts(rng, n_cl, 1)[0].astype(float)
+        k = resample_counts(rng, n_cl, 1, float)[0]
         wt, pro, det = pats.totals(k)
         boot[b], _ = _what_if_effects(pats.x, pro, det, wt, moved, b0)
     return boot
@@ -228,7 +228,7 @@ def _one_step_boot(pats: _Patterns, b0: tuple[np.ndarray, np.ndarray], moved: li
     n_cl, p_d, q = stats.shape[0], len(moved), xc.shape[1]
     out = np.empty((n_boot, p_d))
     for b in range(n_boot):
-        t = resample_counts(rng, n_cl, 1)[0].astype(float) @ stats
+        t = resample_counts(rng, n_cl, 1, float)[0] @ stats
         step = [np.linalg.solve(info[m], t[1 + p_d + m * q:1 + p_d + (m + 1) * q]) for m in (0, 1)]
         out[b] = 100 * (t[1:1 + p_d] / t[0] + step[0] @ grad[0] + step[1] @ grad[1])
     return out
