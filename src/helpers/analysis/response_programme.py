@@ -107,23 +107,40 @@ def coverage_gaps(invitations: pd.DataFrame, waves: Sequence[str],
     Columns: account_id, one True/False column per role (``no_<role>``: invited, never answered),
     ``gaps`` (the roles missing, in words) and ``invited_contacts``. Only accounts with a gap."""
     require_columns(invitations, ["wave", "account_id", "responded", "role"], "invitations")
-    inv = invitations[invitations["wave"].astype(str).isin([str(w) for w in waves])]
-    inv = inv[inv["role"].astype(str).isin(roles)]
-    heard = inv.groupby(["account_id", "role"], observed=True)["responded"].any().unstack()
-    out = pd.DataFrame(index=heard.index)
-    for r in roles:
-        out[f"no_{r}"] = heard[r].eq(False) if r in heard else False
-    flags = out[[f"no_{r}" for r in roles]].to_numpy(bool)
+    # accounts and roles as codes (accounts sorted, as grouping by them would; each distinct
+    # role's text looked up once)
+    role, found = pd.factorize(invitations["role"])
+    role = np.r_[pd.Index(roles).get_indexer(pd.Index(found).astype(str)), -1][role]
+    keep = (invitations["wave"].astype(str).isin([str(w) for w in waves]).to_numpy()
+            & (role >= 0) & invitations["account_id"].notna().to_numpy())
+    inv, role = invitations[keep], role[keep]
+    account, ids = pd.factorize(inv["account_id"], sort=True)
+    cell = account * len(roles) + role
+    answered = inv["responded"].fillna(False).to_numpy(bool).astype(float)
+    size = len(ids) * len(roles)
+    invited = np.bincount(cell, minlength=size).reshape(-1, len(roles)) > 0
+    heard = np.bincount(cell, weights=answered, minlength=size).reshape(-1, len(roles)) > 0
+    flags = invited & ~heard  # invited in the role, never answered
+    out = pd.DataFrame(flags, index=pd.Index(ids, name="account_id"), columns=[f"no_{r}" for r in roles])
     # the words of each combination of missing roles, looked up by its bit pattern (not a
     # string built per account)
     words = np.array([", ".join(r.replace("_", " ") for i, r in enumerate(roles) if combo >> i & 1)
                       for combo in range(2 ** len(roles))], dtype=object)
     out["gaps"] = words[flags.astype(np.int64) @ (1 << np.arange(len(roles), dtype=np.int64))]
-    out["invited_contacts"] = inv.groupby("account_id")["contact_key"].nunique() \
-        if "contact_key" in inv else inv.groupby("account_id").size()
+    out["invited_contacts"] = (_distinct_per_account(account, inv["contact_key"], len(ids))
+                               if "contact_key" in inv else np.bincount(account, minlength=len(ids)))
     out = out[flags.any(axis=1)].reset_index()
     out["account_id"] = out["account_id"].astype(str)
     return out.sort_values("account_id", ignore_index=True)
+
+
+def _distinct_per_account(account: np.ndarray, keys: pd.Series, n: int) -> np.ndarray:
+    """Distinct non-missing `keys` of each of the `n` accounts (codes in `account`)."""
+    key = pd.factorize(keys)[0]
+    known = key >= 0
+    base = int(key[known].max()) + 1 if known.any() else 1
+    pairs = np.unique(account[known].astype(np.int64) * base + key[known])
+    return np.bincount(pairs // base, minlength=n)
 
 
 def propensity_features(invitations: pd.DataFrame, accounts: pd.DataFrame | None = None
