@@ -151,7 +151,7 @@ def paired_gaps(ratings: pd.DataFrame, us: str = "Us", by: str | None = None,
     groups = ["vendor", *([by] if by else [])]
     pairs = _paired_with_us(ratings, us, groups)
     rows = []
-    for group_key, g in pairs.groupby(groups, sort=True):
+    for group_key, g in pairs.groupby(groups, sort=True)[["s_us", "score", "cluster"]]:  # numbers only
         key = group_key if isinstance(group_key, tuple) else (group_key,)
         s_us, score = g["s_us"].to_numpy(), g["score"].to_numpy()
         res = paired_mean_difference(s_us - score, g["cluster"].to_numpy(), level)

@@ -89,7 +89,10 @@ def evidence(
             if c in responses]
     inc = responses.loc[has_rep & responses["include"].astype(bool).to_numpy()
                         if "include" in responses else has_rep, read]  # the columns the checks read
-    if "account_id" in inc:  # a cluster is only compared with others: its code will do
+    # reps as categories: the checks look a rep up by its code, not its text (one pass here
+    # instead of one per check); a cluster is only compared with others: its code will do
+    inc = inc.assign(rep_id=pd.Categorical(inc["rep_id"]))
+    if "account_id" in inc:
         inc = inc.assign(account_id=pd.factorize(inc["account_id"], use_na_sentinel=False)[0])
     top = None
     if measure is None or measure.headline.kind == "nps":
@@ -109,7 +112,8 @@ def evidence(
     if {"ip_key", "contact_key", "wave"} <= set(responses.columns):
         rows = has_rep & ~responses["flag_test"].astype(bool).to_numpy() if "flag_test" in responses else has_rep
         read = [c for c in ("rep_id", "ip_key", "contact_key", "wave", "account_id") if c in responses]
-        parts.append(keys_evidence(responses.loc[rows, read], alpha=alpha))  # the columns it reads
+        keyed = responses.loc[rows, read]  # the columns it reads
+        parts.append(keys_evidence(keyed.assign(rep_id=pd.Categorical(keyed["rep_id"])), alpha=alpha))
     return pd.concat(parts, ignore_index=True)
 
 

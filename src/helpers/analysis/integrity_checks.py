@@ -547,7 +547,7 @@ def keys_evidence(
     A rep filling in surveys on behalf of customers, or having one friendly contact answer many
     invitations, leaves repeated keys. Reported as counts and rates only.
     """
-    d = df.loc[df[rep].notna()]
+    d = df if df[rep].notna().all() else df.loc[df[rep].notna()]
     hit = repeated_keys(d, keys)
     out = rate_vs_peers(d[rep], hit, "repeated_keys",
                         "of responses share a device/IP or email with another response "

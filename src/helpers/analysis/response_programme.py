@@ -40,13 +40,32 @@ def rates_against_target(invitations: pd.DataFrame, target: float = RESPONSE_TAR
     """Response rate (%) per wave and `by` (account, tier, role) with its 95 % CI, against the
     target: ``status`` is "at target" when the CI lies above it, "below target" when below,
     else "not yet clear"."""
-    goal = 100 * _check_target(target)
+    _check_target(target)
     require_columns(invitations, ["wave", "account_id", "responded"], "invitations")
+    if by not in invitations:  # the error response_rates gives
+        account_views.response_rates(invitations.head(0), by)
+    inv = invitations[invitations["account_id"].notna().to_numpy()]
+    group, labels = pd.factorize(inv[by], sort=True)
+    account = group if by == "account_id" else pd.factorize(inv["account_id"])[0]
+    return _rates_by_wave(inv["wave"], account, inv["responded"].to_numpy(), group, labels, by,
+                          target)
+
+
+def _rates_by_wave(wave: pd.Series, account: np.ndarray, responded: np.ndarray,
+                   group: np.ndarray, labels: pd.Index, by: str, target: float) -> pd.DataFrame:
+    """:func:`rates_against_target` of invitations given as codes: the accounts' in the order
+    they first appear (the clusters), `by`'s into its sorted `labels` (-1: missing). Each wave is
+    a frame of numbers, not of texts; the figures are those of the labelled invitations."""
+    goal = 100 * _check_target(target)
+    codes, waves = pd.factorize(wave, sort=True)
+    slim = pd.DataFrame({"account_id": account, "responded": responded,
+                         by: np.where(group >= 0, group, np.nan)})
     parts = []
-    for wave, inv in invitations.groupby("wave", sort=True):
-        part = account_views.response_rates(inv, by)
-        parts.append(part.assign(wave=str(wave)))
+    for k, name in enumerate(waves):
+        part = account_views.response_rates(slim.iloc[np.flatnonzero(codes == k)], by)
+        parts.append(part.assign(wave=str(name)))
     out = pd.concat(parts, ignore_index=True)
+    out[by] = labels.take(out[by].to_numpy(np.int64)).array
     out["target"] = goal
     out["gap"] = out["rate"] - goal
     out["status"] = np.select([out["ci_low"] >= goal, out["ci_high"] < goal],
@@ -59,13 +78,21 @@ def tier_trend(invitations: pd.DataFrame, accounts: pd.DataFrame, target: float 
                tier: str = "tier") -> pd.DataFrame:
     """Response rate per tier and wave against the target (clustered by account), with each
     tier's change per wave (least-squares slope over the waves, points per wave)."""
-    inv = invitations
-    if tier not in inv:
+    if tier in invitations:
+        out = rates_against_target(invitations, target, by=tier)
+    else:
         if tier not in accounts:
             raise ThinData(f"no column {tier!r} in the invitations or the account master",
                            file="accounts", column=tier, expected="the accounts' tier")
-        inv = inv.assign(**{tier: inv["account_id"].map(accounts.set_index("account_id")[tier])})
-    out = rates_against_target(inv, target, by=tier)
+        _check_target(target)
+        require_columns(invitations, ["wave", "account_id", "responded"], "invitations")
+        inv = invitations[invitations["account_id"].notna().to_numpy()]
+        account, ids = pd.factorize(inv["account_id"])
+        # each distinct account's tier looked up once (as account_id.map(tier) would)
+        per_account, labels = pd.factorize(accounts.set_index("account_id")[tier].reindex(ids),
+                                           sort=True)
+        out = _rates_by_wave(inv["wave"], account, inv["responded"].to_numpy(),
+                             per_account[account], labels, tier, target)
     order = {w: i for i, w in enumerate(sorted(out["wave"].unique()))}
     slopes = {t: (np.polyfit(g["wave"].map(order), g["rate"], 1)[0] if len(g) > 1 else np.nan)
               for t, g in out.groupby(tier)}
@@ -80,23 +107,40 @@ def coverage_gaps(invitations: pd.DataFrame, waves: Sequence[str],
     Columns: account_id, one True/False column per role (``no_<role>``: invited, never answered),
     ``gaps`` (the roles missing, in words) and ``invited_contacts``. Only accounts with a gap."""
     require_columns(invitations, ["wave", "account_id", "responded", "role"], "invitations")
-    inv = invitations[invitations["wave"].astype(str).isin([str(w) for w in waves])]
-    inv = inv[inv["role"].astype(str).isin(roles)]
-    heard = inv.groupby(["account_id", "role"], observed=True)["responded"].any().unstack()
-    out = pd.DataFrame(index=heard.index)
-    for r in roles:
-        out[f"no_{r}"] = heard[r].eq(False) if r in heard else False
-    flags = out[[f"no_{r}" for r in roles]].to_numpy(bool)
+    # accounts and roles as codes (accounts sorted, as grouping by them would; each distinct
+    # role's text looked up once)
+    role, found = pd.factorize(invitations["role"])
+    role = np.r_[pd.Index(roles).get_indexer(pd.Index(found).astype(str)), -1][role]
+    keep = (invitations["wave"].astype(str).isin([str(w) for w in waves]).to_numpy()
+            & (role >= 0) & invitations["account_id"].notna().to_numpy())
+    inv, role = invitations[keep], role[keep]
+    account, ids = pd.factorize(inv["account_id"], sort=True)
+    cell = account * len(roles) + role
+    answered = inv["responded"].fillna(False).to_numpy(bool).astype(float)
+    size = len(ids) * len(roles)
+    invited = np.bincount(cell, minlength=size).reshape(-1, len(roles)) > 0
+    heard = np.bincount(cell, weights=answered, minlength=size).reshape(-1, len(roles)) > 0
+    flags = invited & ~heard  # invited in the role, never answered
+    out = pd.DataFrame(flags, index=pd.Index(ids, name="account_id"), columns=[f"no_{r}" for r in roles])
     # the words of each combination of missing roles, looked up by its bit pattern (not a
     # string built per account)
     words = np.array([", ".join(r.replace("_", " ") for i, r in enumerate(roles) if combo >> i & 1)
                       for combo in range(2 ** len(roles))], dtype=object)
     out["gaps"] = words[flags.astype(np.int64) @ (1 << np.arange(len(roles), dtype=np.int64))]
-    out["invited_contacts"] = inv.groupby("account_id")["contact_key"].nunique() \
-        if "contact_key" in inv else inv.groupby("account_id").size()
+    out["invited_contacts"] = (_distinct_per_account(account, inv["contact_key"], len(ids))
+                               if "contact_key" in inv else np.bincount(account, minlength=len(ids)))
     out = out[flags.any(axis=1)].reset_index()
     out["account_id"] = out["account_id"].astype(str)
     return out.sort_values("account_id", ignore_index=True)
+
+
+def _distinct_per_account(account: np.ndarray, keys: pd.Series, n: int) -> np.ndarray:
+    """Distinct non-missing `keys` of each of the `n` accounts (codes in `account`)."""
+    key = pd.factorize(keys)[0]
+    known = key >= 0
+    base = int(key[known].max()) + 1 if known.any() else 1
+    pairs = np.unique(account[known].astype(np.int64) * base + key[known])
+    return np.bincount(pairs // base, minlength=n)
 
 
 def propensity_features(invitations: pd.DataFrame, accounts: pd.DataFrame | None = None
@@ -210,10 +254,11 @@ def fit_propensity(features: pd.DataFrame, holdout_wave: str | None = None) -> P
     model refitted on every wave."""
     from sklearn.metrics import roc_auc_score
 
-    # accounts as integer codes (the clusters of the fits) and no contact keys: the waves'
-    # row selections below copy numbers, not texts
+    # accounts as integer codes (the clusters of the fits), role and tier as categories and no
+    # contact keys: the waves' row selections and the dummies below read codes, not texts
     features = features.drop(columns=["contact_key"], errors="ignore").assign(
-        account_id=pd.factorize(features["account_id"])[0])
+        account_id=pd.factorize(features["account_id"])[0],
+        **{c: pd.Categorical(features[c]) for c in ("role", "tier")})
     waves = sorted(features["wave"].unique())
     hold = holdout_wave or waves[-1]
     train, test = features[features["wave"] < hold], features[features["wave"] == hold]
@@ -249,21 +294,28 @@ def chase_list(model: PropensityModel, features: pd.DataFrame, accounts: pd.Data
     account's share of decision-maker coverage when they are the decision maker of an account
     whose decision maker has not answered (percentage points of accounts)."""
     year = features[features["wave"].isin([str(w) for w in waves])]
-    latest = year[year["wave"] == year["wave"].max()].copy()
+    is_latest = (year["wave"] == year["wave"].max()).to_numpy()
+    latest = year[is_latest].copy()
     latest["past_response"], latest["first_invite"] = latest["responded"], 0.0
     p = model.predict(latest)
-    heard = year.groupby("account_id")["responded"].any()
-    dm_heard = year[year["role"] == "decision_maker"].groupby("account_id")["responded"].any()
+    # per account (factorised once, not a lookup of texts per contact): anyone heard this
+    # year, the decision maker heard, the share of ARR (a missing account: the last slot, none)
+    account, ids = pd.factorize(year["account_id"])
+    account = np.where(account >= 0, account, len(ids))
+    answered = (year["responded"].to_numpy() != 0).astype(float)
+    is_dm = year["role"].eq("decision_maker").to_numpy(bool)
+    heard = np.bincount(account, weights=answered, minlength=len(ids) + 1) > 0
+    dm_heard = np.bincount(account, weights=answered * is_dm, minlength=len(ids) + 1) > 0
     arr = accounts.set_index("account_id")["arr"] if "arr" in accounts else pd.Series(dtype=float)
-    share = latest["account_id"].map(arr / arr.sum()).fillna(0.0).to_numpy(float)
-    no_answer = ~latest["account_id"].map(heard).fillna(False).astype(bool).to_numpy()
-    dm_gap = (latest["role"].eq("decision_maker")
-              & ~latest["account_id"].map(dm_heard).fillna(False).astype(bool)).to_numpy()
+    share = np.r_[(arr / arr.sum()).reindex(ids).fillna(0.0).to_numpy(float), 0.0]
+    now = account[is_latest]
+    heard[-1] = dm_heard[-1] = False
+    share, no_answer, dm_gap = share[now], ~heard[now], is_dm[is_latest] & ~dm_heard[now]
     out = pd.DataFrame({
         "contact_key": latest["contact_key"].to_numpy(), "account_id": latest["account_id"].to_numpy(),
         "role": latest["role"].to_numpy(), "tier": latest["tier"].to_numpy(), "p_answer": p,
         "revenue_lift_pts": 100 * p * share * no_answer,
-        "dm_lift_pts": 100 * p * dm_gap / max(year["account_id"].nunique(), 1)})
+        "dm_lift_pts": 100 * p * dm_gap / max(len(ids), 1)})
     out["expected_lift_pts"] = out["revenue_lift_pts"] + out["dm_lift_pts"]
     out = out[out["expected_lift_pts"] > 0].sort_values(
         ["expected_lift_pts", "contact_key"], ascending=[False, True], ignore_index=True)

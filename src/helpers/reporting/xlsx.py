@@ -194,15 +194,16 @@ class Book:
 
     def _text_cells(self, start: str, rows: pa.Array, texts: pa.Array, style: Style | None) -> pa.Array:
         """Text cells (null where `texts` is): each text :func:`_inline`, wrapped at once unless
-        it needs more (a cheap test first, then Python's for the few it finds)."""
-        odd = pc.fill_null(pc.match_substring_regex(texts, _NOT_PLAIN_TEXT), False)
-        body = pc.binary_join_element_wise(' t="inlineStr"><is><t>', texts, "</t></is></c>", "")
-        if pc.any(odd).as_py():
-            body = pc.replace_with_mask(body, odd, pa.array([_inline(t) for t in texts.filter(odd).to_pylist()],
-                                                            pa.string()))
-        maybe = np.flatnonzero(pc.fill_null(pc.match_substring_regex(texts, _MAY_BE_FORMULA), False))
-        formula = np.zeros(len(texts), bool)
-        formula[maybe] = [catalog.starts_formula(t) for t in texts.take(maybe).to_pylist()]
+        it needs more (a cheap test first, then Python's for the few it finds). A column that
+        repeats its texts (waves, tiers, statuses) has each distinct text made once."""
+        coded = pc.dictionary_encode(texts)
+        if 2 * len(coded.dictionary) > len(texts):  # mostly distinct: made text by text
+            body, formula = _text_bodies(texts)
+        else:
+            distinct, quoted = _text_bodies(coded.dictionary)
+            body = distinct.take(coded.indices)
+            at = coded.indices.fill_null(len(quoted)).to_numpy(zero_copy_only=False)
+            formula = np.r_[quoted, False][at]  # a null is no formula
         plain = np.flatnonzero(~formula & texts.is_valid().to_numpy(zero_copy_only=False))
         order = sorted((int(at[0]), look) for at, look in ((plain, style), (np.flatnonzero(formula), QUOTED))
                        if len(at) and look is not None)
@@ -372,6 +373,20 @@ def _float_texts(numbers: np.ndarray) -> pa.Array:
     once for each distinct number (bit for bit: -0.0 is not 0.0)."""
     bits, at = np.unique(numbers.view(np.int64), return_inverse=True)
     return pa.array([repr(v) for v in bits.view(np.float64).tolist()], pa.string()).take(pa.array(at.ravel()))
+
+
+def _text_bodies(texts: pa.Array) -> tuple[pa.Array, np.ndarray]:
+    """Each text's cell after its style (:func:`_inline`; null where the text is) and whether it
+    would read as a formula (Excel's quote prefix then keeps it a text)."""
+    odd = pc.fill_null(pc.match_substring_regex(texts, _NOT_PLAIN_TEXT), False)
+    body = pc.binary_join_element_wise(' t="inlineStr"><is><t>', texts, "</t></is></c>", "")
+    if pc.any(odd).as_py():
+        body = pc.replace_with_mask(body, odd, pa.array([_inline(t) for t in texts.filter(odd).to_pylist()],
+                                                        pa.string()))
+    maybe = np.flatnonzero(pc.fill_null(pc.match_substring_regex(texts, _MAY_BE_FORMULA), False))
+    formula = np.zeros(len(texts), bool)
+    formula[maybe] = [catalog.starts_formula(t) for t in texts.take(maybe).to_pylist()]
+    return body, formula
 
 
 def _write_texts(f: _Sink, texts: pa.Array) -> None:

@@ -3,6 +3,7 @@ lists, arrays or Series with one-line errors, confidence quantiles, scale checks
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import cache
 from typing import Any, overload
 
@@ -83,11 +84,21 @@ def t_value(level: float, df: ArrayLike) -> np.ndarray | float:
     where no interval exists, as R's ``qt(p, 0)``)."""
     check_level(level)
     d = np.asarray(df, dtype=float)
+    distinct, which = (np.unique(d, return_inverse=True) if d.size > 64  # many groups, few dfs
+                       else (d, None))
     with np.errstate(invalid="ignore"):
-        q = np.where(np.isinf(d), norm_ppf(0.5 + level / 2),
-                     t_ppf(0.5 + level / 2, np.where(d >= 1, d, 1.0)))
-    q = np.where(d >= 1, q, np.nan)
+        q = np.where(np.isinf(distinct), norm_ppf(0.5 + level / 2),
+                     t_ppf(0.5 + level / 2, np.where(distinct >= 1, distinct, 1.0)))
+    q = np.where(distinct >= 1, q, np.nan)
+    if which is not None:  # each distinct df's quantile, given back to every group
+        q = q[which.reshape(d.shape)]
     return float(q) if q.ndim == 0 else q
+
+
+def worded(counts: ArrayLike, words: Callable[[int], str]) -> list[str]:
+    """``[words(k) for k in counts]``, each distinct count worded once (a note per group)."""
+    distinct, which = np.unique(np.asarray(counts, dtype=np.int64), return_inverse=True)
+    return np.array([words(int(k)) for k in distinct], dtype=object)[which.ravel()].tolist()
 
 
 def series_name(x: ArrayLike, default: str) -> str:

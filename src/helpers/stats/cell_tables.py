@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from helpers.errors import require_columns
-from helpers.stats.arrays import t_value
+from helpers.stats.arrays import t_value, worded
 from helpers.stats.design import Calibration, Design, stratum_coefficients
 from helpers.stats.estimators import (
     CellSums,
@@ -151,7 +151,7 @@ def nps_table_cells(cells: pd.DataFrame, by: str | Sequence[str], value: str = "
         nps=100 * gm.est[keep], se=100 * se[keep], ci_low=100 * lo[keep],
         ci_high=100 * hi[keep], df=gm.df[keep], deff=gm.deff[keep], n_eff=gm.n_eff[keep],
         n_psu=gm.n_psu[keep], **extra,
-        note=[lonely_note(int(k), design) for k in gm.lonely[keep]],
+        note=worded(gm.lonely[keep], lambda k: lonely_note(k, design)),
         ci_method=design_method(ci))
     attach_vcov(table, gm, keep, 100.0)
     return table

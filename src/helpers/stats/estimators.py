@@ -35,6 +35,7 @@ from helpers.stats.arrays import (
     check_scale,
     series_name,
     t_value,
+    worded,
 )
 from helpers.stats.design import DeffKind, Design, Interval, resolve_design
 from helpers.stats.intervals import (
@@ -541,7 +542,7 @@ def survey_by(df: pd.DataFrame, value: str, by: str | Sequence[str], *,
         estimate=gm.est[keep], se=se[keep], ci_low=(gm.est - q * se)[keep],
         ci_high=(gm.est + q * se)[keep], df=gm.df[keep], n=gm.n[keep],
         n_psu=gm.n_psu[keep], deff=gm.deff[keep], n_eff=gm.n_eff[keep],
-        note=[lonely_note(int(k), dz) for k in gm.lonely[keep]], ci_method="t")
+        note=worded(gm.lonely[keep], lambda k: lonely_note(k, dz)), ci_method="t")
     attach_vcov(table, gm, keep, 1.0)
     return table
 
@@ -592,7 +593,7 @@ def nps_table(df: pd.DataFrame, by: str | Sequence[str], score: str = "ltr", *,
         nps=100 * gm.est[keep], se=100 * se[keep], ci_low=100 * lo[keep],
         ci_high=100 * hi[keep], df=dfs[keep], deff=deffs[keep], n_eff=n_effs[keep],
         n_psu=gm.n_psu[keep], **extra,
-        note=[lonely_note(int(k), dz) for k in gm.lonely[keep]],
+        note=worded(gm.lonely[keep], lambda k: lonely_note(k, dz)),
         ci_method=ci if design is None else design_method(ci))
     attach_vcov(table, gm, keep, 100.0)
     return table
