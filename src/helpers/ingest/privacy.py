@@ -176,7 +176,10 @@ def forked_pool(workers: int) -> ProcessPoolExecutor:
     import warnings
     from concurrent.futures import ProcessPoolExecutor
 
-    pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"))
+    from helpers.lifetime import die_with_parent
+
+    pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"),
+                               initializer=die_with_parent, initargs=(os.getpid(),))
     with warnings.catch_warnings():  # a kernel's idle I/O threads: the workers never touch them
         warnings.filterwarnings("ignore", message=".*fork.*", category=DeprecationWarning)
         pool.submit(int).result()  # forks every worker (a fork pool starts them all at once)

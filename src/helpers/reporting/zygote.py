@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import atexit
 import contextlib
-import ctypes
 import gc
 import json
 import logging
@@ -28,10 +27,11 @@ import traceback
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from helpers.lifetime import die_with_parent
+
 log = logging.getLogger("helpers.reporting.pipeline")
 ENV = "CX_KERNEL_ZYGOTE"  # 0: every kernel starts as its own process
 LAUNCHER = ["-m", "ipykernel_launcher"]  # the kernel command a zygote can launch
-_PR_SET_PDEATHSIG = 1
 _SAFE_THREADS = {"jemalloc_bg_thd"}  # pyarrow's allocator thread: jemalloc re-arms it in a fork
 _REQUEST_TIMEOUT_S = 120.0  # the first request waits for the zygote's imports
 
@@ -134,15 +134,6 @@ def _read_all(conn: socket.socket) -> bytes:
     return b"".join(chunks)
 
 
-def _die_with_parent(parent: int) -> None:
-    """SIGKILL this process when its parent dies (exit at once if it already has)."""
-    libc = ctypes.CDLL(None, use_errno=True)
-    if libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) != 0:
-        raise OSError(ctypes.get_errno(), "prctl(PR_SET_PDEATHSIG)")
-    if os.getppid() != parent:
-        os._exit(1)
-
-
 def _extra_threads() -> list[str]:
     """Threads of this process other than the main one and those safe across a fork."""
     names = [Path(f"/proc/self/task/{t}/comm").read_text().strip()
@@ -154,7 +145,7 @@ def main(argv: Sequence[str]) -> int:
     """The zygote: argv is the listening socket's fd, the runner's pid and the stages of modules
     (``a,b;c,d``)."""
     listener = socket.socket(fileno=int(argv[0]))
-    _die_with_parent(int(argv[1]))
+    die_with_parent(int(argv[1]))
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the runner's to handle
     signal.signal(signal.SIGCHLD, _reap)  # not SIG_IGN: that drops the kernels' CPU times
     if sys.path and (sys.path[0] == "" or Path(sys.path[0]) == Path.cwd()):
@@ -223,7 +214,7 @@ def _become_kernel(request: dict, sockets: list[socket.socket], started: int) ->
         zygote = os.getppid()
         os.setsid()  # its own process group: interrupts reach it (and its children) alone
         os.close(started)
-        _die_with_parent(zygote)
+        die_with_parent(zygote)
         for sock in sockets:
             sock.close()
         devnull = os.open(os.devnull, os.O_RDONLY)
