@@ -3,7 +3,9 @@
 itself on request, instead of each kernel starting Python and importing them anew. Forked
 kernels share its pages until they write them.
 
-It lives in the run's kernel folder (:func:`helpers.reporting.kernels.kernel_folder`): it exits
+`cx run` starts it before its checks, so it imports meanwhile
+(:func:`helpers.reporting.kernels.zygote_ahead`), and the run's kernel folder adopts it
+(:func:`helpers.reporting.kernels.kernel_folder`; a run started otherwise starts its own). It exits
 when the runner closes its stdin or dies (``PR_SET_PDEATHSIG``, and the closed pipe), and each
 kernel dies with it. Linux only (a kernel is watched through a pidfd); ``CX_KERNEL_ZYGOTE=0``
 turns it off, and kernels then start as their own processes, as they do wherever it is off or
