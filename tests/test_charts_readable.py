@@ -164,8 +164,8 @@ def test_shared_text_metrics_draw_the_same_png(monkeypatch: pytest.MonkeyPatch) 
 
 def test_shared_font_layout_draws_the_same_png(monkeypatch: pytest.MonkeyPatch) -> None:
     """The theme shapes each text and reads each font's line heights once per kernel: the bytes
-    are those of matplotlib's shaping at every draw (texts repeated, sizes, rotations, a
-    fallback glyph, mathtext)."""
+    are those of matplotlib's shaping at every draw (texts repeated, sizes, rotations,
+    mathtext, another font under rc_context)."""
     from IPython.core.pylabtools import print_figure
     from matplotlib.backends.backend_agg import RendererAgg
 
@@ -184,10 +184,16 @@ def test_shared_font_layout_draws_the_same_png(monkeypatch: pytest.MonkeyPatch) 
         plt.close(fig)
         return bytes(out)
 
-    cached = png()
+    def serif_png() -> bytes:  # the same texts in another font: not drawn from the cache
+        with matplotlib.rc_context({"font.sans-serif": ["DejaVu Serif"]}):
+            return png()
+
+    cached, cached_serif = png(), serif_png()
+    assert cached != cached_serif
     monkeypatch.setattr(RendererAgg, "draw_text", shared.__wrapped__)
     monkeypatch.delattr(RendererAgg, "_get_font_height_metrics")
     assert png() == cached
+    assert serif_png() == cached_serif
 
 
 def test_no_idle_redraw_under_the_inline_backend(monkeypatch: pytest.MonkeyPatch) -> None:

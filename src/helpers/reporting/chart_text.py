@@ -171,7 +171,7 @@ def share_font_layout() -> None:
     draw_text = RendererAgg.draw_text
 
     def font_height_metrics(self: Any, prop: Any) -> tuple[Any, Any, Any]:
-        key = (prop.copy(), self.dpi)
+        key = (prop.copy(), self.dpi, _font_settings())
         if key not in heights:
             heights[key] = _font_height_metrics(prop, self.dpi)
         return heights[key]
@@ -183,7 +183,7 @@ def share_font_layout() -> None:
         features = mtext.get_fontfeatures() if mtext is not None else None
         language = mtext.get_language() if mtext is not None else None
         key = (prop.copy(), self.dpi, s, get_hinting_flag(),
-               None if features is None else tuple(features), language)
+               None if features is None else tuple(features), language, _font_settings())
         if key not in layouts:
             if len(layouts) >= 50_000:
                 layouts.clear()
@@ -198,6 +198,17 @@ def share_font_layout() -> None:
     RendererAgg.draw_text = shared_draw_text  # type: ignore[method-assign]
     RendererAgg.cx_layout = True  # type: ignore[attr-defined]  # installed once
     shared_draw_text.__wrapped__ = draw_text  # type: ignore[attr-defined]  # matplotlib's own
+
+
+_FONT_SETTINGS = ("font.family", "font.serif", "font.sans-serif", "font.cursive", "font.fantasy",
+                  "font.monospace", "text.hinting_factor")
+
+
+def _font_settings() -> tuple[str, ...]:
+    """The settings that decide which font file a font's properties resolve to (a chart drawn
+    under another ``rc_context`` gets its own cache entries)."""
+    rc: Any = mpl.rcParams
+    return tuple(str(rc[k]) for k in _FONT_SETTINGS)
 
 
 def _font_height_metrics(prop: Any, dpi: float) -> tuple[Any, Any, Any]:
