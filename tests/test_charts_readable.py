@@ -162,6 +162,40 @@ def test_shared_text_metrics_draw_the_same_png(monkeypatch: pytest.MonkeyPatch) 
     assert png() == with_sharing
 
 
+def test_shared_font_layout_draws_the_same_png(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The theme shapes each text and reads each font's line heights once per kernel: the bytes
+    are those of matplotlib's shaping at every draw (texts repeated, sizes, rotations,
+    mathtext, another font under rc_context)."""
+    from IPython.core.pylabtools import print_figure
+    from matplotlib.backends.backend_agg import RendererAgg
+
+    shared = RendererAgg.draw_text
+    assert getattr(RendererAgg, "cx_layout", False)
+
+    def png() -> bytes:
+        fig, axes = plt.subplots(1, 2, figsize=(7, 3))
+        for ax in axes:  # the same texts on both axes: the second draws them from the cache
+            ax.barh([0, 1, 2], [30, 50, 20])
+            ax.set_yticks([0, 1, 2], ["Onboarding", "Support", "Value for money \u2192 caf\u00e9"])
+            ax.set_title("Shares by item")
+            ax.text(10, 1, "n=812 $\\alpha$", rotation=30, fontsize=7)
+        charts.methods_note(axes[0], "A note long enough to wrap across the figure: " + "words " * 30)
+        out = print_figure(fig, "png")
+        plt.close(fig)
+        return bytes(out)
+
+    def serif_png() -> bytes:  # the same texts in another font: not drawn from the cache
+        with matplotlib.rc_context({"font.sans-serif": ["DejaVu Serif"]}):
+            return png()
+
+    cached, cached_serif = png(), serif_png()
+    assert cached != cached_serif
+    monkeypatch.setattr(RendererAgg, "draw_text", shared.__wrapped__)
+    monkeypatch.delattr(RendererAgg, "_get_font_height_metrics")
+    assert png() == cached
+    assert serif_png() == cached_serif
+
+
 def test_no_idle_redraw_under_the_inline_backend(monkeypatch: pytest.MonkeyPatch) -> None:
     """Under the inline backend the theme drops pyplot's after-cell redraw of every figure (the
     PNG is rendered anyway); elsewhere nothing changes."""

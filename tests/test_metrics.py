@@ -386,6 +386,24 @@ def test_compare_paired_drops_units_seen_once_and_validates():
         compare.compare_paired(df[df["account_id"] < 1], "ltr", ACCOUNT_WAVES)
 
 
+def test_unit_labels_of_any_type_give_the_same_codes_and_paired_change():
+    """Units as Arrow strings (factorized by Arrow) or Python strings, rows shuffled: the same
+    codes in order of first appearance, the same paired change to the bit."""
+    from helpers.stats.arrays import as_codes
+
+    df = _panel(4).sample(frac=1.0, random_state=1)
+    labels = "acct-" + (df["account_id"] * 7).astype(str)
+    arrow = labels.astype("string[pyarrow]")
+    assert arrow.dtype.storage == "pyarrow"
+    assert (as_codes(arrow, len(df), "u") == as_codes(labels.astype(object), len(df), "u")).all()
+    with pytest.raises(DataError, match="missing"):
+        as_codes(arrow.where(arrow != arrow.iloc[3]), len(df), "u")
+    results = {compare.compare_paired(df.assign(account_id=ids), "ltr", ACCOUNT_WAVES)
+               for ids in (arrow, labels.astype(object))}
+    assert len(results) == 1
+    assert results == {compare.compare_paired(df, "ltr", ACCOUNT_WAVES)}  # and integer ids
+
+
 def test_min_detectable_difference_matches_statsmodels_power():
     from statsmodels.stats.power import NormalIndPower
 

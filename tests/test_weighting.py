@@ -157,3 +157,22 @@ def test_margin_table_shows_before_and_after():
     assert len(t) == 6
     assert t["weighted_share"].to_numpy() == pytest.approx(t["population_share"].to_numpy())
     assert not np.allclose(t["sample_share"], t["population_share"], atol=0.02)
+
+
+def test_margins_sharing_a_column_give_the_codes_of_separate_factorisations():
+    """A design's margins [wave, region], [wave, age] factorize the wave once: the same codes as
+    factorizing every margin on its own, and a missing level still names its column."""
+    from helpers.stats.calibration import interaction
+
+    rng = np.random.default_rng(3)
+    df = pd.DataFrame({"wave": rng.choice(["2025Q4", "2026Q1"], 500),
+                       "region": rng.choice(["north", "south", "east"], 500),
+                       "age": rng.choice(["18-34", "35+"], 500)}).astype("string")
+    known: dict = {}
+    shared = [interaction(df, ["wave", m], known) for m in ("region", "age")]
+    assert set(known) == {"wave", "region", "age"}
+    for codes, m in zip(shared, ("region", "age"), strict=True):
+        assert (codes == interaction(df, ["wave", m])).all()
+        assert len(np.unique(codes)) == df.groupby(["wave", m]).ngroups
+    with pytest.raises(DataError, match="age"):
+        interaction(df.assign(age=df["age"].mask(df.index == 7)), ["wave", "age"], {"wave": known["wave"]})

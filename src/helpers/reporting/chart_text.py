@@ -153,6 +153,83 @@ def share_text_metrics() -> None:
     mtext._get_text_metrics_with_cache = shared  # type: ignore[attr-defined]  # private hook
 
 
+def share_font_layout() -> None:
+    """Lay out each text's glyphs and look up each font's line heights once per kernel, not at
+    every draw.
+
+    Agg shapes a text (``FT2Font._layout``, ~1 ms) each time it draws it, and every text's
+    layout reads its font's height tables (``Text._get_layout``, three passes of a tight PNG);
+    both depend only on the text, its font properties, the dpi and the hinting, so the images
+    are byte-identical. Installed only where matplotlib has these hooks (3.11's Agg).
+    """
+    from matplotlib.backends.backend_agg import RendererAgg, get_hinting_flag
+
+    if getattr(RendererAgg, "cx_layout", False) or not hasattr(RendererAgg, "_draw_text_glyphs_and_boxes"):
+        return
+    heights: dict[tuple[Any, ...], tuple[Any, Any, Any]] = {}
+    layouts: dict[tuple[Any, ...], list[tuple[Any, ...]]] = {}
+    draw_text = RendererAgg.draw_text
+
+    def font_height_metrics(self: Any, prop: Any) -> tuple[Any, Any, Any]:
+        key = (prop.copy(), self.dpi, _font_settings())
+        if key not in heights:
+            heights[key] = _font_height_metrics(prop, self.dpi)
+        return heights[key]
+
+    def shared_draw_text(self: Any, gc: Any, x: float, y: float, s: str, prop: Any,  # noqa: PLR0913  # matplotlib's signature
+                         angle: float, ismath: Any = False, mtext: Any = None) -> None:
+        if ismath:
+            return draw_text(self, gc, x, y, s, prop, angle, ismath, mtext)
+        features = mtext.get_fontfeatures() if mtext is not None else None
+        language = mtext.get_language() if mtext is not None else None
+        key = (prop.copy(), self.dpi, s, get_hinting_flag(),
+               None if features is None else tuple(features), language, _font_settings())
+        if key not in layouts:
+            if len(layouts) >= 50_000:
+                layouts.clear()
+            size = prop.get_size_in_points()
+            layouts[key] = [(item.ft_object, size, item.glyph_index, 0, 1, item.x, item.y)
+                            for item in self._prepare_font(prop)._layout(
+                                s, flags=get_hinting_flag(), features=features, language=language)]
+        self._draw_text_glyphs_and_boxes(gc, x, y, angle, layouts[key], [])
+        return None
+
+    RendererAgg._get_font_height_metrics = font_height_metrics  # type: ignore[attr-defined]  # Text's hook
+    RendererAgg.draw_text = shared_draw_text  # type: ignore[method-assign]
+    RendererAgg.cx_layout = True  # type: ignore[attr-defined]  # installed once
+    shared_draw_text.__wrapped__ = draw_text  # type: ignore[attr-defined]  # matplotlib's own
+
+
+_FONT_SETTINGS = ("font.family", "font.serif", "font.sans-serif", "font.cursive", "font.fantasy",
+                  "font.monospace", "text.hinting_factor")
+
+
+def _font_settings() -> tuple[str, ...]:
+    """The settings that decide which font file a font's properties resolve to (a chart drawn
+    under another ``rc_context`` gets its own cache entries)."""
+    rc: Any = mpl.rcParams
+    return tuple(str(rc[k]) for k in _FONT_SETTINGS)
+
+
+def _font_height_metrics(prop: Any, dpi: float) -> tuple[Any, Any, Any]:
+    """(ascent, descent, line gap) in pixels from the font's tables, as ``Text._get_layout``
+    computes them (Nones: no table, and Text measures "lp" instead)."""
+    from matplotlib.font_manager import fontManager, get_font
+
+    font: Any = get_font(fontManager._find_fonts_by_props(prop))
+    for table_name, gap_key, ascent_key, descent_key in (
+            ("OS/2", "sTypoLineGap", "sTypoAscender", "sTypoDescender"),
+            ("hhea", "lineGap", "ascent", "descent")):
+        table = font.get_sfnt_table(table_name)
+        if table is None:
+            continue
+        fontsize = prop.get_size_in_points()
+        units_per_em = font.get_sfnt_table("head")["unitsPerEm"]
+        scale = 1 / units_per_em * fontsize * dpi / 72
+        return table[ascent_key] * scale, -table[descent_key] * scale, table[gap_key] * scale
+    return None, None, None
+
+
 def fast_wrap() -> None:
     """Wrap a ``wrap=True`` text (the methods note) measuring a few candidate lines, not every
     word's prefix.

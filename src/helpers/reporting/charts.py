@@ -27,6 +27,7 @@ from helpers.reporting.chart_text import (
     fast_wrap,
     install_alt_text,
     root_figure,
+    share_font_layout,
     share_text_metrics,
     skip_idle_redraw,
     title_of,
@@ -64,6 +65,7 @@ def set_theme() -> None:
     pd.set_option("styler.format.escape", "html")  # Styler tables show data as text, like to_html
     install_alt_text()
     share_text_metrics()
+    share_font_layout()
     fast_wrap()
     skip_idle_redraw()
 

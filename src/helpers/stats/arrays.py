@@ -130,7 +130,11 @@ def as_codes(x: ArrayLike | None, n: int, name: str) -> np.ndarray | None:
     """Integer codes 0..k-1 for a grouping variable (strata / cluster); missing raises."""
     if x is None:
         return None
-    arr = np.asarray(x).ravel() if not isinstance(x, pd.Series) else x.to_numpy()
+    arrow = (isinstance(x, pd.Series) and getattr(x.dtype, "storage", None) == "pyarrow"
+             and x.dtype.kind not in "iufb")
+    # Arrow strings are factorized by Arrow (the same codes, in order of first appearance, a few
+    # times faster than hashing the Python strings of ``to_numpy()``)
+    arr = x if arrow else np.asarray(x).ravel() if not isinstance(x, pd.Series) else x.to_numpy()
     if len(arr) != n:
         raise ArgumentError(f"length {len(arr)} differs from the values' length {n}",
                             argument=name, expected=f"{n} entries")

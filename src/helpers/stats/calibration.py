@@ -82,11 +82,16 @@ def as_calibration(calibrate: Sequence[Any] | Calibration | None) -> Calibration
     return cal if len(cal.margins) or cal.method == "greg" else None
 
 
-def interaction(df: pd.DataFrame, cols: list[str]) -> np.ndarray:
-    """Codes of the combinations of ``cols`` (one factorisation per column, then arithmetic)."""
+def interaction(df: pd.DataFrame, cols: list[str],
+                known: dict[str, np.ndarray] | None = None) -> np.ndarray:
+    """Codes of the combinations of ``cols`` (one factorisation per column, then arithmetic);
+    `known` keeps each column's codes for the next call (margins sharing the wave)."""
     codes: np.ndarray | None = None
+    known = {} if known is None else known
     for col in cols:
-        k = pd.factorize(df[col])[0]
+        if col not in known:
+            known[col] = pd.factorize(df[col])[0]
+        k = known[col]
         if (k < 0).any():
             raise DataError("missing value in a calibration margin", column=col,
                             row=int(np.flatnonzero(k < 0)[0]), expected="a level for every row")

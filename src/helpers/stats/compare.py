@@ -17,7 +17,6 @@ import pandas as pd
 from helpers.errors import ArgumentError, DataError, ThinData
 from helpers.stats.arrays import (
     ArrayLike,
-    as_codes,
     as_float,
     norm_ppf,
     norm_sf,
@@ -271,7 +270,9 @@ def compare_paired(df: pd.DataFrame, score: str, panel: Panel, *, metric: Metric
     in_b = (df[period] == periods[1]).to_numpy()
     keep = ((df[period] == periods[0]).to_numpy() | in_b) & ~np.isnan(y_all)
     keep &= df[unit].notna().to_numpy()
-    sub_unit = df[unit].to_numpy()[keep]
+    # the units as integers (Arrow factorizes strings fast); factorizing those integers gives
+    # the codes, in order of first appearance, that the labels themselves would
+    sub_unit = pd.factorize(df[unit])[0][keep]
     sub_b = in_b[keep]
     codes, found_units = pd.factorize(sub_unit)   # units present in both periods, by code
     in_both = (np.bincount(codes[~sub_b], minlength=len(found_units)) > 0) & \
@@ -289,7 +290,7 @@ def compare_paired(df: pd.DataFrame, score: str, panel: Panel, *, metric: Metric
         tw = w[m].sum()
         est[flag] = float(w[m] @ y[m] / tw)
         z[m] = sign * w[m] * (y[m] - est[flag]) / tw
-    var = float(Design(len(z), cluster=as_codes(u, len(u), unit)).variance(z).var[0])
+    var = float(Design(len(z), cluster=pd.factorize(u)[0]).variance(z).var[0])
     return _diff(est[True] - est[False], float(np.sqrt(var)),
                  Sizes(int((~is_b).sum()), int(is_b.sum()), n_units), metric, level,
                  df=float(n_units - 1))

@@ -266,8 +266,9 @@ class Design:
         if cl is not None:
             own = cl < 0
             cl[own] = cl.max(initial=-1) + 1 + np.arange(int(own.sum()))
+        known: dict[str, np.ndarray] = {}   # the wave is in every margin: factorized once
         cal_codes = None if cal is None else dataclasses.replace(
-            cal, margins=tuple(interaction(df, m) for m in margins))
+            cal, margins=tuple(interaction(df, m, known) for m in margins))
         clusters = None if cl is None else Clusters(
             cl, None if not spec.ssu else df[spec.ssu],
             None if not spec.fpc2 else df[spec.fpc2], spec.nest)
