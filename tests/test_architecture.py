@@ -1,7 +1,7 @@
 """The package's architecture, enforced: layers import only the layers before them, analysis draws
 nothing, no module reaches into another's private names, and functions stay short enough to read.
 
-Layers, in data-flow order: core (paths, errors, config, catalog, contract, inputs) < ingest <
+Layers, in data-flow order: core (paths, errors, config, catalog, contract, inputs, lifetime) < ingest <
 stats < analysis < reporting; sample (the generated sample) may import only the core; cli may
 import anything.
 Imports inside functions count too.
@@ -17,7 +17,7 @@ import pytest
 from helpers.paths import PROJECT_ROOT
 
 PACKAGE = PROJECT_ROOT / "src" / "helpers"
-CORE = {"paths", "errors", "config", "catalog", "contract", "inputs", "measures"}
+CORE = {"paths", "errors", "config", "catalog", "contract", "inputs", "measures", "lifetime"}
 RANK = {"core": 0, "ingest": 1, "stats": 2, "analysis": 3, "reporting": 4}
 ALLOWED = {  # layer -> layers it may import
     **{layer: {other for other, r in RANK.items() if r <= rank} for layer, rank in RANK.items()},
