@@ -34,6 +34,7 @@ from helpers.ingest.privacy import (
     load_salt,
     mask_field,
     masking_workers,
+    start_hash_keys,
     start_mask_comments,
 )
 from helpers.ingest.schema import Schema
@@ -108,6 +109,7 @@ def clean_responses(survey: readers.Survey, sch: Schema, salt: str, speeder_frac
     if n == 0:
         raise DataError("no responses (only header rows)", file=survey.path, expected="at least one data row")
     mapped = fields.mapped(survey, sch)
+    hashed = {name: start_hash_keys(raw[source], salt) for name, source in _hashed(survey, sch)}
     out, oor, answers = _read_fields(survey, sch, mapped)
     log: dict[str, Any] = {"input": {"file": Path(survey.path).name, "format": survey.format,
                                      "encoding": survey.encoding, "rows": n, "columns": raw.shape[1],
@@ -118,14 +120,13 @@ def clean_responses(survey: readers.Survey, sch: Schema, salt: str, speeder_frac
         out["response_id"] = pd.Series([f"row{i + 1}" for i in range(n)], index=raw.index, dtype="string")
 
     # Personal data: hash or drop; only keys leave this function. The comments are masked in
-    # worker processes meanwhile (nothing below reads them).
+    # worker processes meanwhile (nothing below reads them), the identifiers hashed there from
+    # the start (before the fields are read).
     context = MaskContext.build(sch.privacy_keep, companies)
     masked_comments = start_mask_comments(out["comment"], context) if "comment" in out else None
     try:
-        for name, spec in sch.personal.items():
-            source = schema_mod.locate(spec, list(raw.columns), survey.questions, survey.import_ids)
-            if source is not None and spec.action == "hash":
-                out[name] = hash_keys(raw[source], salt)
+        for name, keys in hashed.items():
+            out[name] = keys()
         _mask_text_fields(out, sch, salt, context)
         _derive(out, sch, str(survey.path))
         _replicate_weights(raw, sch, out, str(survey.path))
@@ -138,6 +139,14 @@ def clean_responses(survey: readers.Survey, sch: Schema, salt: str, speeder_frac
     out = out.drop(columns=["status", "distribution_channel", "started_at",
                             *([] if keep_finished else ["finished"])], errors="ignore")
     return CleanResult(out.reset_index(drop=True), comp, log, schema=sch)
+
+
+def _hashed(survey: readers.Survey, sch: Schema) -> list[tuple[str, str]]:
+    """The personal fields kept as hash keys, with the export's column of each."""
+    located = [(name, schema_mod.locate(spec, list(survey.data.columns), survey.questions,
+                                        survey.import_ids))
+               for name, spec in sch.personal.items() if spec.action == "hash"]
+    return [(name, source) for name, source in located if source is not None]
 
 
 #: Fields that identify a response, an account or a rep: a value holding contact details is

@@ -66,6 +66,22 @@ def hash_keys(values: pd.Series, salt: str) -> pd.Series:
     return pd.Series(taken, index=values.index, dtype="string")
 
 
+#: From this many values on, :func:`start_hash_keys` hashes in a warm masking worker.
+PARALLEL_HASHING = 100_000
+
+
+def start_hash_keys(values: pd.Series, salt: str) -> Callable[[], pd.Series]:
+    """:func:`hash_keys` started in a warm masking worker (:func:`masking_workers`) when there
+    is one and `values` are many, else computed now; the function returned waits for the keys
+    (the same either way). The caller's process goes on meanwhile: hashing holds the GIL."""
+    pool = _WARM[0]
+    if pool is None or len(values) < PARALLEL_HASHING:
+        keys = hash_keys(values, salt)
+        return lambda: keys
+    future = pool.submit(hash_keys, values, salt)
+    return future.result
+
+
 def _keyed_digests(data: list[bytes], keyed: hashlib.blake2b, batch: int = 2048) -> bytes:
     """The digests of `data` from copies of `keyed`, concatenated (a batch of hash states alive
     at a time: the loop stays in C, the states stay in cache)."""
