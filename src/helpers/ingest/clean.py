@@ -12,7 +12,7 @@ import dataclasses
 import fnmatch
 import os
 import tempfile
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -35,6 +35,7 @@ from helpers.ingest.privacy import (
     mask_field,
     masking_workers,
     start_hash_keys,
+    start_in_worker,
     start_mask_comments,
 )
 from helpers.ingest.schema import Schema
@@ -97,12 +98,14 @@ def _read_fields(survey: readers.Survey, sch: Schema, mapped: dict[str, str]
 
 def clean_responses(survey: readers.Survey, sch: Schema, salt: str, speeder_fraction: float | None = None,
                     min_grid_items: int | None = None, keep_finished: bool = False, *,
-                    companies: Iterable[str] = ()) -> CleanResult:
+                    companies: Iterable[str] = (), context: Callable[[], MaskContext] | None = None
+                    ) -> CleanResult:
     """Map an export to the schema's fields, flag quality problems and remove personal data.
 
     `keep_finished` keeps the export's ``finished`` field (:func:`run_parts` needs it to rank
     duplicates across parts); it is dropped otherwise. `companies` (the accounts' names) are
-    masked in comments like personal data.
+    masked in comments like personal data; `context`, when given, waits for the masking
+    context (:func:`mask_context`, built meanwhile) instead.
     """
     raw = survey.data
     n = len(raw)
@@ -122,12 +125,12 @@ def clean_responses(survey: readers.Survey, sch: Schema, salt: str, speeder_frac
     # Personal data: hash or drop; only keys leave this function. The comments are masked in
     # worker processes meanwhile (nothing below reads them), the identifiers hashed there from
     # the start (before the fields are read).
-    context = MaskContext.build(sch.privacy_keep, companies)
-    masked_comments = start_mask_comments(out["comment"], context) if "comment" in out else None
+    masking_context = context() if context else MaskContext.build(sch.privacy_keep, companies)
+    masked_comments = start_mask_comments(out["comment"], masking_context) if "comment" in out else None
     try:
         for name, keys in hashed.items():
             out[name] = keys()
-        _mask_text_fields(out, sch, salt, context)
+        _mask_text_fields(out, sch, salt, masking_context)
         _derive(out, sch, str(survey.path))
         _replicate_weights(raw, sch, out, str(survey.path))
         quality.flag(out, sch, oor, speeder_fraction, min_grid_items)
@@ -301,8 +304,9 @@ def prepare(raw_path: str | os.PathLike[str], schema_path: str | os.PathLike[str
     check_memory(raw)
     sch = schema_mod.load(schema_path)
     salt = load_salt()
+    context = start_in_worker(mask_context, sch.privacy_keep, files)  # meanwhile, where it can
     survey = readers.read_survey(raw, format=format, encoding=encoding)
-    result = clean_responses(survey, sch, salt, speeder_fraction, companies=company_names(files))
+    result = clean_responses(survey, sch, salt, speeder_fraction, context=context)
     del survey  # the export as read, before the side tables are (the peak of a large clean)
     pa.default_memory_pool().release_unused()
     for name in registry.INPUTS:  # in registry order: the cleaning log lists them so
@@ -320,6 +324,11 @@ def prepare(raw_path: str | os.PathLike[str], schema_path: str | os.PathLike[str
 
 #: Columns of an account master that hold the customer's company name.
 COMPANY_COLUMNS = ("account_name", "company", "company_name", "customer_name", "name")
+
+
+def mask_context(keep: Iterable[str], files: Mapping[str, str]) -> MaskContext:
+    """The masking context of a programme: its allow-list and its customers' company names."""
+    return MaskContext.build(keep, company_names(files))
 
 
 def company_names(files: Mapping[str, str]) -> list[str]:

@@ -13,7 +13,7 @@ import hashlib
 import os
 import secrets
 from collections.abc import Callable, Iterable, Iterator
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -26,6 +26,7 @@ from helpers.ingest.pii_text import mask_contact_details, mask_text, may_match
 if TYPE_CHECKING:
     from concurrent.futures import ProcessPoolExecutor
 
+T = TypeVar("T")
 SALT_ENV = "CX_SALT"
 SALT_FILE = ".cx_salt"
 
@@ -74,12 +75,28 @@ def start_hash_keys(values: pd.Series, salt: str) -> Callable[[], pd.Series]:
     """:func:`hash_keys` started in a warm masking worker (:func:`masking_workers`) when there
     is one and `values` are many, else computed now; the function returned waits for the keys
     (the same either way). The caller's process goes on meanwhile: hashing holds the GIL."""
-    pool = _WARM[0]
-    if pool is None or len(values) < PARALLEL_HASHING:
+    if len(values) < PARALLEL_HASHING:
         keys = hash_keys(values, salt)
         return lambda: keys
-    future = pool.submit(hash_keys, values, salt)
-    return future.result
+    return start_in_worker(hash_keys, values, salt)
+
+
+def start_in_worker(fn: Callable[..., T], *args: Any) -> Callable[[], T]:
+    """`fn(*args)` in a warm masking worker (:func:`masking_workers`) when there is one, the
+    caller going on meanwhile, else now; the function returned waits for the result (an error
+    in the worker is raised by it as it would have been in the process, its one line alone)."""
+    pool = _WARM[0]
+    if pool is None:
+        value = fn(*args)
+        return lambda: value
+    future = pool.submit(fn, *args)
+
+    def result() -> T:
+        try:
+            return future.result()
+        except Exception as exc:
+            raise exc from None
+    return result
 
 
 def _keyed_digests(data: list[bytes], keyed: hashlib.blake2b, batch: int = 2048) -> bytes:
