@@ -157,3 +157,19 @@ def test_warm_workers_clean_as_the_process_alone(tmp_path, sample_dir, monkeypat
     with pytest.raises(DataError) as err:
         clean.run(sample_dir / "survey_export.csv", out_dir=tmp_path / "bad", inputs={"accounts": bad})
     assert "accounts.csv" in str(err.value) and "\n" not in str(err.value)
+
+
+def test_bad_side_table_read_while_writing_writes_nothing(tmp_path, sample_dir):
+    """The side tables are read while the responses are written to the staging folder: a bad
+    one is the usual one-line error and leaves the processed folder as it was."""
+    out = tmp_path / "out"
+    clean.run(sample_dir / "survey_export.csv", out_dir=out)
+    before = {f.name: f.read_bytes() for f in out.iterdir()}
+    bad = tmp_path / "invitations.csv"
+    bad.write_text("wave,account_id\n2026Q1,A1\n")
+    with pytest.raises(DataError) as err:
+        clean.run(sample_dir / "survey_export.csv", out_dir=out,
+                  inputs={"accounts": sample_dir / "accounts.csv", "invitations": bad})
+    assert "invitations.csv" in str(err.value) and "responded" in str(err.value)
+    assert "\n" not in str(err.value)
+    assert {f.name: f.read_bytes() for f in out.iterdir()} == before

@@ -10,9 +10,10 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import fnmatch
+import itertools
 import os
 import tempfile
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -300,26 +301,44 @@ def prepare(raw_path: str | os.PathLike[str], schema_path: str | os.PathLike[str
     None is not provided. Without an account master, the accounts named in the responses are
     used."""
     files = side_tables.files_given(inputs)
-    raw = paths.resolve(raw_path)
+    result = _clean_export(paths.resolve(raw_path), schema_path, files, format, encoding, speeder_fraction)
+    for _ in read_side_tables(result, files):
+        pass
+    return result
+
+
+def _clean_export(raw: Path, schema_path: str | os.PathLike[str], files: Mapping[str, str], format: str,
+                  encoding: str | None, speeder_fraction: float | None) -> CleanResult:
+    """The export read and cleaned, the export as read freed (the peak of a large clean)."""
     check_memory(raw)
     sch = schema_mod.load(schema_path)
     salt = load_salt()
     context = start_in_worker(mask_context, sch.privacy_keep, files)  # meanwhile, where it can
     survey = readers.read_survey(raw, format=format, encoding=encoding)
     result = clean_responses(survey, sch, salt, speeder_fraction, context=context)
-    del survey  # the export as read, before the side tables are (the peak of a large clean)
+    del survey
     pa.default_memory_pool().release_unused()
-    for name in registry.INPUTS:  # in registry order: the cleaning log lists them so
+    return result
+
+
+def read_side_tables(result: CleanResult, files: Mapping[str, str]) -> Iterator[str]:
+    """Read the optional inputs given (`files`) into ``result.side_tables`` one by one, in
+    registry order (the cleaning log lists them so), naming each once it is in; then log them.
+    Without an account master, the accounts named in the responses are used."""
+    salt = load_salt()
+    for name in registry.INPUTS:
         if name in files:
             result.side_tables[name] = side_tables.read_input(registry.INPUTS[name], paths.resolve(files[name]), salt)
         elif name == "accounts" and "account_id" in result.responses:
             result.side_tables[name] = side_tables.accounts_from_responses(result.responses)
         elif name == "competitor_ratings" and len(result.competitor_ratings):
             result.side_tables[name] = result.competitor_ratings
+        else:
+            continue
+        yield name
     result.log["side_tables"] = {k: int(len(v)) for k, v in result.side_tables.items()}
     result.log["accounts_from"] = ("account master" if "accounts" in files else
                                    "responses" if "accounts" in result.side_tables else None)
-    return result
 
 
 #: Columns of an account master that hold the customer's company name.
@@ -429,18 +448,27 @@ def run(raw_path: str | os.PathLike[str], schema_path: str | os.PathLike[str] = 
         from helpers.ingest import parts  # too large for memory: streamed into parts
         return parts.run_file(raw, layout, schema_path, out_dir, inputs=files, format=format,
                               speeder_fraction=speeder_fraction)
-    large = raw.stat().st_size >= WARM_MASKING_FROM_BYTES
-    with masking_workers() if large else contextlib.nullcontext():
-        result = prepare(raw_path, schema_path, inputs=files, format=format, encoding=encoding,
-                         speeder_fraction=speeder_fraction)
+    from concurrent.futures import ThreadPoolExecutor
+
     from helpers.ingest import provenance  # which export and schema, for stale-data checks
-    result.log["built_from"] = provenance.built_from(raw, schema_path)
-    publish(result, out_dir)
+    with ThreadPoolExecutor(1) as hashing:  # the export's SHA-256 (without the GIL) meanwhile
+        built_from = hashing.submit(provenance.built_from, raw, schema_path)
+        large = raw.stat().st_size >= WARM_MASKING_FROM_BYTES
+        with masking_workers() if large else contextlib.nullcontext():
+            result = _clean_export(raw, schema_path, files, format, encoding, speeder_fraction)
+
+    def side_tables_then_provenance() -> Iterator[str]:
+        yield from read_side_tables(result, files)
+        result.log["built_from"] = built_from.result()
+    publish(result, out_dir, reading=side_tables_then_provenance())
     return result
 
 
-def publish(result: CleanResult, out_dir: str | os.PathLike[str] = "data/processed") -> Path:
+def publish(result: CleanResult, out_dir: str | os.PathLike[str] = "data/processed", *,
+            reading: Iterable[str] = ()) -> Path:
     """Write a cleaning result into `out_dir` as one step, under the project's writer lock.
+    `reading` (e.g. :func:`read_side_tables`) reads more side tables into `result`, each
+    named once read, while the tables before it are written.
 
     Every table, the schema copy and the log are written to a staging folder first and swapped
     in together only when all were written, so a full or read-only disk leaves `out_dir` as it
@@ -451,9 +479,10 @@ def publish(result: CleanResult, out_dir: str | os.PathLike[str] = "data/process
     out = catalog.refuse_raw(out_dir)
     with catalog.writer_lock():
         with catalog.staged_folder(out) as stage:
-            _write_tables({stage / "responses.parquet": result.responses,
-                           **{stage / registry.INPUTS[name].file: df
-                              for name, df in result.side_tables.items()}})
+            _write_tables(itertools.chain(
+                [(stage / "responses.parquet", result.responses)],
+                ((stage / registry.INPUTS[name].file, result.side_tables[name])
+                 for name in itertools.chain(list(result.side_tables), reading))))
             if result.schema is not None:
                 catalog.atomic_write_bytes(stage / "survey.yaml",
                                            paths.resolve(result.schema.source).read_bytes())
@@ -464,14 +493,14 @@ def publish(result: CleanResult, out_dir: str | os.PathLike[str] = "data/process
     return out
 
 
-def _write_tables(tables: Mapping[Path, pd.DataFrame], threads: int = 2) -> None:
-    """Write each table to its file, two at a time (Arrow encodes and compresses a table
-    without holding the GIL: the side tables are written while the responses are); the first
-    error is raised once every write has ended."""
+def _write_tables(tables: Iterable[tuple[Path, pd.DataFrame]], threads: int = 2) -> None:
+    """Write each table to its file as it comes, two at a time (Arrow encodes and compresses a
+    table without holding the GIL: the side tables are read and written while the responses
+    are); the first error is raised once every write has ended."""
     from concurrent.futures import ThreadPoolExecutor
 
-    with ThreadPoolExecutor(min(threads, max(len(tables), 1))) as pool:
-        writes = [pool.submit(catalog.atomic_write_table, df, target) for target, df in tables.items()]
+    with ThreadPoolExecutor(threads) as pool:
+        writes = [pool.submit(catalog.atomic_write_table, df, target) for target, df in tables]
     for w in writes:
         w.result()
 
