@@ -30,6 +30,7 @@ from helpers.ingest import schema as schema_mod
 from helpers.ingest.pii_extra import MaskContext
 from helpers.ingest.pii_text import PLACEHOLDER, mask_text
 from helpers.ingest.privacy import (
+    end_helpers,
     hash_keys,
     holds_contact,
     load_salt,
@@ -124,13 +125,14 @@ def clean_responses(survey: readers.Survey, sch: Schema, salt: str, speeder_frac
         out["response_id"] = pd.Series([f"row{i + 1}" for i in range(n)], index=raw.index, dtype="string")
 
     # Personal data: hash or drop; only keys leave this function. The comments are masked in
-    # worker processes meanwhile (nothing below reads them), the identifiers hashed there from
-    # the start (before the fields are read).
+    # worker processes meanwhile (nothing below reads them); the identifiers were hashed in
+    # helper workers while the fields were read.
     masking_context = context() if context else MaskContext.build(sch.privacy_keep, companies)
+    for name, keys in hashed.items():
+        out[name] = keys()
+    end_helpers()
     masked_comments = start_mask_comments(out["comment"], masking_context) if "comment" in out else None
     try:
-        for name, keys in hashed.items():
-            out[name] = keys()
         _mask_text_fields(out, sch, salt, masking_context)
         _derive(out, sch, str(survey.path))
         _replicate_weights(raw, sch, out, str(survey.path))
