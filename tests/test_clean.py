@@ -173,3 +173,4 @@ def test_bad_side_table_read_while_writing_writes_nothing(tmp_path, sample_dir):
     assert "invitations.csv" in str(err.value) and "responded" in str(err.value)
     assert "\n" not in str(err.value)
     assert {f.name: f.read_bytes() for f in out.iterdir()} == before
+

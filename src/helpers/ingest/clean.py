@@ -28,7 +28,7 @@ from helpers.errors import DataError
 from helpers.ingest import fields, quality, readers, side_tables
 from helpers.ingest import schema as schema_mod
 from helpers.ingest.pii_extra import MaskContext
-from helpers.ingest.pii_text import PLACEHOLDER, mask_text
+from helpers.ingest.pii_text import PLACEHOLDER
 from helpers.ingest.privacy import (
     end_helpers,
     hash_keys,
@@ -58,46 +58,6 @@ class CleanResult:
     schema: Schema = field(kw_only=True)
 
 
-def _read_fields(survey: readers.Survey, sch: Schema, mapped: dict[str, str]
-                 ) -> tuple[pd.DataFrame, np.ndarray, dict[str, Any]]:
-    """Every mapped field read by its type: numbers on their scale (labels and not-applicable
-    codes read), dates, text (SPSS categories by their value labels). Returns the fields, which
-    rows hold an answer outside its scale, and what had to be interpreted per field."""
-    raw = survey.data
-    out = pd.DataFrame(index=raw.index)
-    oor = np.zeros(len(raw), bool)
-    answers: dict[str, Any] = {}
-    named = survey.category_labels()
-    for name, col in mapped.items():
-        spec = sch.fields.get(name) or sch.drivers[name]
-        if spec.type in ("score", "number", "boolean"):
-            parsed = (fields.read_booleans(raw[col]) if spec.type == "boolean"
-                      else fields.read_numbers(raw[col], spec, sch, col, survey.path))
-            out[name] = parsed.values
-            oor |= parsed.out_of_range.to_numpy(bool)
-            answers[name] = {"column": col, "labels_mapped": parsed.labels_mapped,
-                             "not_applicable": parsed.not_applicable, "unreadable": parsed.unparseable,
-                             "out_of_range": int(parsed.out_of_range.sum()),
-                             "examples": [mask_text(e) for e in fields.unreadable_examples(raw[col], parsed, sch)]}
-        elif spec.type == "datetime":
-            out[name] = fields.dates_checked(raw[col], survey.path, col)
-            if out[name].isna().all() and raw[col].notna().any():
-                raise DataError(f"fields.{name}: no readable dates in column {col!r}",
-                                file=sch.where(f"fields.{name}"), expected="dates/times, e.g. 2026-03-31")
-            bad = fields.unreadable_dates(raw[col], out[name])
-            if bad.any():  # an impossible date is a value outside its scale: flagged and logged
-                oor |= bad
-                answers[name] = {"column": col, "labels_mapped": 0, "not_applicable": 0,
-                                 "unreadable": int(bad.sum()), "out_of_range": 0}
-        else:  # text; SPSS categories by their value labels ("Enterprise", not 3)
-            labels = named.get(col)
-            if labels and name == "wave":
-                labels = readers.in_code_order(labels)  # waves keep their time order
-            values = raw[col].map(labels) if labels else raw[col]
-            out[name] = values.astype("string").str.strip().replace("", pd.NA)
-    return out, oor, answers
-
-
 def clean_responses(survey: readers.Survey, sch: Schema, salt: str, speeder_fraction: float | None = None,
                     min_grid_items: int | None = None, keep_finished: bool = False, *,
                     companies: Iterable[str] = (), context: Callable[[], MaskContext] | None = None
@@ -115,7 +75,7 @@ def clean_responses(survey: readers.Survey, sch: Schema, salt: str, speeder_frac
         raise DataError("no responses (only header rows)", file=survey.path, expected="at least one data row")
     mapped = fields.mapped(survey, sch)
     hashed = {name: start_hash_keys(raw[source], salt) for name, source in _hashed(survey, sch)}
-    out, oor, answers = _read_fields(survey, sch, mapped)
+    out, oor, answers = fields.read_fields(survey, sch, mapped)
     log: dict[str, Any] = {"input": {"file": Path(survey.path).name, "format": survey.format,
                                      "encoding": survey.encoding, "rows": n, "columns": raw.shape[1],
                                      "reader_notes": list(survey.notes)},

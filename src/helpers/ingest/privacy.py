@@ -195,10 +195,15 @@ def masking_workers() -> Iterator[None]:
 
 def end_helpers() -> None:
     """Stop the helper workers, their jobs done: the memory those used is given back before the
-    cleaning's peak (a worker keeps what it freed)."""
+    cleaning's peak (a worker keeps what it freed), and so is the heap that carried their
+    arguments and results here (glibc keeps large freed blocks)."""
+    import ctypes
+
     helpers, _HELPERS[0] = _HELPERS[0], None
     if helpers is not None:
         helpers.shutdown(cancel_futures=True)
+        with contextlib.suppress(OSError, AttributeError):   # glibc only
+            ctypes.CDLL("libc.so.6").malloc_trim(0)
 
 
 #: At most this many masking workers; 1 in a process that is itself one of several at work
