@@ -169,7 +169,7 @@ def start_mask_texts(texts: list[str], workers: int | None = None, context: Mask
 
 
 _WARM: list[ProcessPoolExecutor | None] = [None]
-#: Helper workers forked with the masking workers, for the jobs of :func:`start_in_worker`.
+#: The helper worker forked with the masking workers, for the jobs of :func:`start_in_worker`.
 _HELPERS: list[ProcessPoolExecutor | None] = [None]
 
 
@@ -178,13 +178,14 @@ def masking_workers() -> Iterator[None]:
     """Fork the masking workers now, while the process is small, for the masking of a large
     export inside the block: a worker forked later keeps a copy of every page its parent
     changes meanwhile (at 1M responses two workers forked after the parse held 1.3 GB).
-    As many helper workers are forked with them, for the jobs started before the masking
-    (:func:`start_in_worker`); :func:`end_helpers` stops them once those are done."""
+    One helper worker is forked with them, for the jobs started before the masking
+    (:func:`start_in_worker`, one at a time: two at once added their memory to the cleaning's);
+    :func:`end_helpers` stops it once those are done."""
     if _WARM[0] is not None or _worker_count() < 2 or not can_fork():
         yield
         return
     pool = forked_pool(_worker_count())
-    _WARM[0], _HELPERS[0] = pool, forked_pool(_worker_count())
+    _WARM[0], _HELPERS[0] = pool, forked_pool(1)
     try:
         yield
     finally:
@@ -194,7 +195,7 @@ def masking_workers() -> Iterator[None]:
 
 
 def end_helpers() -> None:
-    """Stop the helper workers, their jobs done: the memory those used is given back before the
+    """Stop the helper worker, its jobs done: the memory it used is given back before the
     cleaning's peak (a worker keeps what it freed), and so is the heap that carried their
     arguments and results here (glibc keeps large freed blocks)."""
     import ctypes
