@@ -123,3 +123,54 @@ def test_contact_roles_in_an_exports_own_words_become_role_codes() -> None:
                                                 "responded": ["yes"], "role": ["End-User"]}),
                                   "invitations.csv", "salt")
     assert inv["role"].tolist() == ["user"]
+
+
+def test_warm_workers_clean_as_the_process_alone(tmp_path, sample_dir, monkeypatch):
+    """A large export's clean hashes identifiers and builds the masking context in the warm
+    masking workers while the fields are read: every file it writes is the same as a clean in
+    one process, and a bad account master is the same one-line error."""
+    import os
+
+    if not privacy.can_fork():
+        pytest.skip("no fork on this platform")
+    inputs = {"accounts": sample_dir / "accounts.csv", "invitations": sample_dir / "invitations.csv"}
+    alone = clean.run(sample_dir / "survey_export.csv", out_dir=tmp_path / "alone", inputs=inputs)
+    monkeypatch.setattr(os, "cpu_count", lambda: 2)
+    monkeypatch.setattr(clean, "WARM_MASKING_FROM_BYTES", 0)
+    monkeypatch.setattr(privacy, "PARALLEL_HASHING", 100)
+    submitted: list[str] = []
+    real = privacy.forked_pool
+
+    def spied(workers: int):
+        pool = real(workers)
+        submit = pool.submit
+        monkeypatch.setattr(pool, "submit", lambda fn, *a, **k: submitted.append(getattr(fn, "__name__", "")) or submit(fn, *a, **k))
+        return pool
+    monkeypatch.setattr(privacy, "forked_pool", spied)
+    warm = clean.run(sample_dir / "survey_export.csv", out_dir=tmp_path / "warm", inputs=inputs)
+    assert {"mask_context", "hash_keys"} <= set(submitted)
+    assert alone.log == warm.log
+    for f in sorted((tmp_path / "alone").iterdir()):
+        assert f.read_bytes() == (tmp_path / "warm" / f.name).read_bytes(), f.name
+    bad = tmp_path / "accounts.csv"
+    bad.write_bytes(b"account_id,account_name\n\xff\xfe\x00bad")
+    with pytest.raises(DataError) as err:
+        clean.run(sample_dir / "survey_export.csv", out_dir=tmp_path / "bad", inputs={"accounts": bad})
+    assert "accounts.csv" in str(err.value) and "\n" not in str(err.value)
+
+
+def test_bad_side_table_read_while_writing_writes_nothing(tmp_path, sample_dir):
+    """The side tables are read while the responses are written to the staging folder: a bad
+    one is the usual one-line error and leaves the processed folder as it was."""
+    out = tmp_path / "out"
+    clean.run(sample_dir / "survey_export.csv", out_dir=out)
+    before = {f.name: f.read_bytes() for f in out.iterdir()}
+    bad = tmp_path / "invitations.csv"
+    bad.write_text("wave,account_id\n2026Q1,A1\n")
+    with pytest.raises(DataError) as err:
+        clean.run(sample_dir / "survey_export.csv", out_dir=out,
+                  inputs={"accounts": sample_dir / "accounts.csv", "invitations": bad})
+    assert "invitations.csv" in str(err.value) and "responded" in str(err.value)
+    assert "\n" not in str(err.value)
+    assert {f.name: f.read_bytes() for f in out.iterdir()} == before
+

@@ -155,6 +155,35 @@ def test_masking_workers_forked_early_mask_as_one_by_one(corpus: list[str],
     assert privacy._WARM[0] is None and pool._shutdown_thread
 
 
+def test_hash_keys_in_a_warm_worker_as_in_process(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Identifiers are hashed in a warm helper worker while the cleaning goes on: the worker is
+    used and gives the keys hashing in the process gives (blanks, case and spaces included);
+    end_helpers stops the helpers (hashing is then done in the process)."""
+    import os
+
+    if "fork" not in __import__("multiprocessing").get_all_start_methods():
+        pytest.skip("no fork on this platform")
+    monkeypatch.setattr(os, "cpu_count", lambda: 2)
+    monkeypatch.setattr(privacy, "PARALLEL_HASHING", 10)
+    values = pd.Series([f" User{i % 7}@Example.com" for i in range(40)] + [None, ""], dtype="string")
+    with privacy.masking_workers():
+        pool = privacy._HELPERS[0]
+        assert pool is not None and privacy._WARM[0] is not None
+        submitted: list[object] = []
+        submit = pool.submit
+        monkeypatch.setattr(pool, "submit", lambda *a, **k: submitted.append(a[0]) or submit(*a, **k))
+        keys = privacy.start_hash_keys(values, "salt-1")()
+        assert submitted == [privacy.hash_keys]
+        privacy.end_helpers()
+        assert privacy._HELPERS[0] is None and pool._shutdown_thread and privacy._WARM[0] is not None
+        pd.testing.assert_series_equal(privacy.start_hash_keys(values, "salt-1")(), keys)
+        assert submitted == [privacy.hash_keys]
+    pd.testing.assert_series_equal(keys, privacy.hash_keys(values, "salt-1"))
+    assert keys.iloc[0] == keys.iloc[7] and keys.iloc[-2:].isna().all()
+    small = privacy.start_hash_keys(values.head(3), "salt-1")()   # no warm pool: in process
+    pd.testing.assert_series_equal(small, privacy.hash_keys(values.head(3), "salt-1"))
+
+
 #: The key gates: keys -> (gate, what the step runs on only when one of them is found).
 KEY_GATES = {pii_extra._BIRTH_KEYS: "birth", pii_extra._CUSTOMER_KEYS: "customer",
              pii_extra._LOWER_CUE_KEYS: "lower_cue"}

@@ -10,9 +10,10 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import fnmatch
+import itertools
 import os
 import tempfile
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,13 +28,16 @@ from helpers.errors import DataError
 from helpers.ingest import fields, quality, readers, side_tables
 from helpers.ingest import schema as schema_mod
 from helpers.ingest.pii_extra import MaskContext
-from helpers.ingest.pii_text import PLACEHOLDER, mask_text
+from helpers.ingest.pii_text import PLACEHOLDER
 from helpers.ingest.privacy import (
+    end_helpers,
     hash_keys,
     holds_contact,
     load_salt,
     mask_field,
     masking_workers,
+    start_hash_keys,
+    start_in_worker,
     start_mask_comments,
 )
 from helpers.ingest.schema import Schema
@@ -54,61 +58,24 @@ class CleanResult:
     schema: Schema = field(kw_only=True)
 
 
-def _read_fields(survey: readers.Survey, sch: Schema, mapped: dict[str, str]
-                 ) -> tuple[pd.DataFrame, np.ndarray, dict[str, Any]]:
-    """Every mapped field read by its type: numbers on their scale (labels and not-applicable
-    codes read), dates, text (SPSS categories by their value labels). Returns the fields, which
-    rows hold an answer outside its scale, and what had to be interpreted per field."""
-    raw = survey.data
-    out = pd.DataFrame(index=raw.index)
-    oor = np.zeros(len(raw), bool)
-    answers: dict[str, Any] = {}
-    named = survey.category_labels()
-    for name, col in mapped.items():
-        spec = sch.fields.get(name) or sch.drivers[name]
-        if spec.type in ("score", "number", "boolean"):
-            parsed = (fields.read_booleans(raw[col]) if spec.type == "boolean"
-                      else fields.read_numbers(raw[col], spec, sch, col, survey.path))
-            out[name] = parsed.values
-            oor |= parsed.out_of_range.to_numpy(bool)
-            answers[name] = {"column": col, "labels_mapped": parsed.labels_mapped,
-                             "not_applicable": parsed.not_applicable, "unreadable": parsed.unparseable,
-                             "out_of_range": int(parsed.out_of_range.sum()),
-                             "examples": [mask_text(e) for e in fields.unreadable_examples(raw[col], parsed, sch)]}
-        elif spec.type == "datetime":
-            out[name] = fields.dates_checked(raw[col], survey.path, col)
-            if out[name].isna().all() and raw[col].notna().any():
-                raise DataError(f"fields.{name}: no readable dates in column {col!r}",
-                                file=sch.where(f"fields.{name}"), expected="dates/times, e.g. 2026-03-31")
-            bad = fields.unreadable_dates(raw[col], out[name])
-            if bad.any():  # an impossible date is a value outside its scale: flagged and logged
-                oor |= bad
-                answers[name] = {"column": col, "labels_mapped": 0, "not_applicable": 0,
-                                 "unreadable": int(bad.sum()), "out_of_range": 0}
-        else:  # text; SPSS categories by their value labels ("Enterprise", not 3)
-            labels = named.get(col)
-            if labels and name == "wave":
-                labels = readers.in_code_order(labels)  # waves keep their time order
-            values = raw[col].map(labels) if labels else raw[col]
-            out[name] = values.astype("string").str.strip().replace("", pd.NA)
-    return out, oor, answers
-
-
 def clean_responses(survey: readers.Survey, sch: Schema, salt: str, speeder_fraction: float | None = None,
                     min_grid_items: int | None = None, keep_finished: bool = False, *,
-                    companies: Iterable[str] = ()) -> CleanResult:
+                    companies: Iterable[str] = (), context: Callable[[], MaskContext] | None = None
+                    ) -> CleanResult:
     """Map an export to the schema's fields, flag quality problems and remove personal data.
 
     `keep_finished` keeps the export's ``finished`` field (:func:`run_parts` needs it to rank
     duplicates across parts); it is dropped otherwise. `companies` (the accounts' names) are
-    masked in comments like personal data.
+    masked in comments like personal data; `context`, when given, waits for the masking
+    context (:func:`mask_context`, built meanwhile) instead.
     """
     raw = survey.data
     n = len(raw)
     if n == 0:
         raise DataError("no responses (only header rows)", file=survey.path, expected="at least one data row")
     mapped = fields.mapped(survey, sch)
-    out, oor, answers = _read_fields(survey, sch, mapped)
+    hashed = {name: start_hash_keys(raw[source], salt) for name, source in _hashed(survey, sch)}
+    out, oor, answers = fields.read_fields(survey, sch, mapped)
     log: dict[str, Any] = {"input": {"file": Path(survey.path).name, "format": survey.format,
                                      "encoding": survey.encoding, "rows": n, "columns": raw.shape[1],
                                      "reader_notes": list(survey.notes)},
@@ -118,15 +85,15 @@ def clean_responses(survey: readers.Survey, sch: Schema, salt: str, speeder_frac
         out["response_id"] = pd.Series([f"row{i + 1}" for i in range(n)], index=raw.index, dtype="string")
 
     # Personal data: hash or drop; only keys leave this function. The comments are masked in
-    # worker processes meanwhile (nothing below reads them).
-    context = MaskContext.build(sch.privacy_keep, companies)
-    masked_comments = start_mask_comments(out["comment"], context) if "comment" in out else None
+    # worker processes meanwhile (nothing below reads them); the identifiers were hashed in
+    # helper workers while the fields were read.
+    masking_context = context() if context else MaskContext.build(sch.privacy_keep, companies)
+    for name, keys in hashed.items():
+        out[name] = keys()
+    end_helpers()
+    masked_comments = start_mask_comments(out["comment"], masking_context) if "comment" in out else None
     try:
-        for name, spec in sch.personal.items():
-            source = schema_mod.locate(spec, list(raw.columns), survey.questions, survey.import_ids)
-            if source is not None and spec.action == "hash":
-                out[name] = hash_keys(raw[source], salt)
-        _mask_text_fields(out, sch, salt, context)
+        _mask_text_fields(out, sch, salt, masking_context)
         _derive(out, sch, str(survey.path))
         _replicate_weights(raw, sch, out, str(survey.path))
         quality.flag(out, sch, oor, speeder_fraction, min_grid_items)
@@ -138,6 +105,14 @@ def clean_responses(survey: readers.Survey, sch: Schema, salt: str, speeder_frac
     out = out.drop(columns=["status", "distribution_channel", "started_at",
                             *([] if keep_finished else ["finished"])], errors="ignore")
     return CleanResult(out.reset_index(drop=True), comp, log, schema=sch)
+
+
+def _hashed(survey: readers.Survey, sch: Schema) -> list[tuple[str, str]]:
+    """The personal fields kept as hash keys, with the export's column of each."""
+    located = [(name, schema_mod.locate(spec, list(survey.data.columns), survey.questions,
+                                        survey.import_ids))
+               for name, spec in sch.personal.items() if spec.action == "hash"]
+    return [(name, source) for name, source in located if source is not None]
 
 
 #: Fields that identify a response, an account or a rep: a value holding contact details is
@@ -288,29 +263,53 @@ def prepare(raw_path: str | os.PathLike[str], schema_path: str | os.PathLike[str
     None is not provided. Without an account master, the accounts named in the responses are
     used."""
     files = side_tables.files_given(inputs)
-    raw = paths.resolve(raw_path)
+    result = _clean_export(paths.resolve(raw_path), schema_path, files, format, encoding, speeder_fraction)
+    for _ in read_side_tables(result, files):
+        pass
+    return result
+
+
+def _clean_export(raw: Path, schema_path: str | os.PathLike[str], files: Mapping[str, str], format: str,
+                  encoding: str | None, speeder_fraction: float | None) -> CleanResult:
+    """The export read and cleaned, the export as read freed (the peak of a large clean)."""
     check_memory(raw)
     sch = schema_mod.load(schema_path)
     salt = load_salt()
+    context = start_in_worker(mask_context, sch.privacy_keep, files)  # meanwhile, where it can
     survey = readers.read_survey(raw, format=format, encoding=encoding)
-    result = clean_responses(survey, sch, salt, speeder_fraction, companies=company_names(files))
-    del survey  # the export as read, before the side tables are (the peak of a large clean)
+    result = clean_responses(survey, sch, salt, speeder_fraction, context=context)
+    del survey
     pa.default_memory_pool().release_unused()
-    for name in registry.INPUTS:  # in registry order: the cleaning log lists them so
+    return result
+
+
+def read_side_tables(result: CleanResult, files: Mapping[str, str]) -> Iterator[str]:
+    """Read the optional inputs given (`files`) into ``result.side_tables`` one by one, in
+    registry order (the cleaning log lists them so), naming each once it is in; then log them.
+    Without an account master, the accounts named in the responses are used."""
+    salt = load_salt()
+    for name in registry.INPUTS:
         if name in files:
             result.side_tables[name] = side_tables.read_input(registry.INPUTS[name], paths.resolve(files[name]), salt)
         elif name == "accounts" and "account_id" in result.responses:
             result.side_tables[name] = side_tables.accounts_from_responses(result.responses)
         elif name == "competitor_ratings" and len(result.competitor_ratings):
             result.side_tables[name] = result.competitor_ratings
+        else:
+            continue
+        yield name
     result.log["side_tables"] = {k: int(len(v)) for k, v in result.side_tables.items()}
     result.log["accounts_from"] = ("account master" if "accounts" in files else
                                    "responses" if "accounts" in result.side_tables else None)
-    return result
 
 
 #: Columns of an account master that hold the customer's company name.
 COMPANY_COLUMNS = ("account_name", "company", "company_name", "customer_name", "name")
+
+
+def mask_context(keep: Iterable[str], files: Mapping[str, str]) -> MaskContext:
+    """The masking context of a programme: its allow-list and its customers' company names."""
+    return MaskContext.build(keep, company_names(files))
 
 
 def company_names(files: Mapping[str, str]) -> list[str]:
@@ -411,18 +410,27 @@ def run(raw_path: str | os.PathLike[str], schema_path: str | os.PathLike[str] = 
         from helpers.ingest import parts  # too large for memory: streamed into parts
         return parts.run_file(raw, layout, schema_path, out_dir, inputs=files, format=format,
                               speeder_fraction=speeder_fraction)
-    large = raw.stat().st_size >= WARM_MASKING_FROM_BYTES
-    with masking_workers() if large else contextlib.nullcontext():
-        result = prepare(raw_path, schema_path, inputs=files, format=format, encoding=encoding,
-                         speeder_fraction=speeder_fraction)
+    from concurrent.futures import ThreadPoolExecutor
+
     from helpers.ingest import provenance  # which export and schema, for stale-data checks
-    result.log["built_from"] = provenance.built_from(raw, schema_path)
-    publish(result, out_dir)
+    with ThreadPoolExecutor(1) as hashing:  # the export's SHA-256 (without the GIL) meanwhile
+        built_from = hashing.submit(provenance.built_from, raw, schema_path)
+        large = raw.stat().st_size >= WARM_MASKING_FROM_BYTES
+        with masking_workers() if large else contextlib.nullcontext():
+            result = _clean_export(raw, schema_path, files, format, encoding, speeder_fraction)
+
+    def side_tables_then_provenance() -> Iterator[str]:
+        yield from read_side_tables(result, files)
+        result.log["built_from"] = built_from.result()
+    publish(result, out_dir, reading=side_tables_then_provenance())
     return result
 
 
-def publish(result: CleanResult, out_dir: str | os.PathLike[str] = "data/processed") -> Path:
+def publish(result: CleanResult, out_dir: str | os.PathLike[str] = "data/processed", *,
+            reading: Iterable[str] = ()) -> Path:
     """Write a cleaning result into `out_dir` as one step, under the project's writer lock.
+    `reading` (e.g. :func:`read_side_tables`) reads more side tables into `result`, each
+    named once read, while the tables before it are written.
 
     Every table, the schema copy and the log are written to a staging folder first and swapped
     in together only when all were written, so a full or read-only disk leaves `out_dir` as it
@@ -433,9 +441,10 @@ def publish(result: CleanResult, out_dir: str | os.PathLike[str] = "data/process
     out = catalog.refuse_raw(out_dir)
     with catalog.writer_lock():
         with catalog.staged_folder(out) as stage:
-            _write_tables({stage / "responses.parquet": result.responses,
-                           **{stage / registry.INPUTS[name].file: df
-                              for name, df in result.side_tables.items()}})
+            _write_tables(itertools.chain(
+                [(stage / "responses.parquet", result.responses)],
+                ((stage / registry.INPUTS[name].file, result.side_tables[name])
+                 for name in itertools.chain(list(result.side_tables), reading))))
             if result.schema is not None:
                 catalog.atomic_write_bytes(stage / "survey.yaml",
                                            paths.resolve(result.schema.source).read_bytes())
@@ -446,14 +455,14 @@ def publish(result: CleanResult, out_dir: str | os.PathLike[str] = "data/process
     return out
 
 
-def _write_tables(tables: Mapping[Path, pd.DataFrame], threads: int = 2) -> None:
-    """Write each table to its file, two at a time (Arrow encodes and compresses a table
-    without holding the GIL: the side tables are written while the responses are); the first
-    error is raised once every write has ended."""
+def _write_tables(tables: Iterable[tuple[Path, pd.DataFrame]], threads: int = 2) -> None:
+    """Write each table to its file as it comes, two at a time (Arrow encodes and compresses a
+    table without holding the GIL: the side tables are read and written while the responses
+    are); the first error is raised once every write has ended."""
     from concurrent.futures import ThreadPoolExecutor
 
-    with ThreadPoolExecutor(min(threads, max(len(tables), 1))) as pool:
-        writes = [pool.submit(catalog.atomic_write_table, df, target) for target, df in tables.items()]
+    with ThreadPoolExecutor(threads) as pool:
+        writes = [pool.submit(catalog.atomic_write_table, df, target) for target, df in tables]
     for w in writes:
         w.result()
 

@@ -13,7 +13,7 @@ import hashlib
 import os
 import secrets
 from collections.abc import Callable, Iterable, Iterator
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -26,6 +26,7 @@ from helpers.ingest.pii_text import mask_contact_details, mask_text, may_match
 if TYPE_CHECKING:
     from concurrent.futures import ProcessPoolExecutor
 
+T = TypeVar("T")
 SALT_ENV = "CX_SALT"
 SALT_FILE = ".cx_salt"
 
@@ -60,22 +61,54 @@ def hash_keys(values: pd.Series, salt: str) -> pd.Series:
     else:
         norm_codes, distinct = pd.factorize(norm.where(norm != ""))
         rows = np.where(codes < 0, -1, norm_codes[np.maximum(codes, 0)] if len(uniq) else codes)
-    data = pa.array(distinct, pa.string()).cast(pa.binary()).to_pylist()
+    data = pa.array(distinct, pa.string()).cast(pa.binary())
     keys = _hex_keys(_keyed_digests(data, hashlib.blake2b(key=salt.encode()[:64], digest_size=8)))
     taken = keys.take(pa.array(rows, mask=rows < 0))
     return pd.Series(taken, index=values.index, dtype="string")
 
 
-def _keyed_digests(data: list[bytes], keyed: hashlib.blake2b, batch: int = 2048) -> bytes:
-    """The digests of `data` from copies of `keyed`, concatenated (a batch of hash states alive
-    at a time: the loop stays in C, the states stay in cache)."""
+#: From this many values on, :func:`start_hash_keys` hashes in a warm helper worker.
+PARALLEL_HASHING = 100_000
+
+
+def start_hash_keys(values: pd.Series, salt: str) -> Callable[[], pd.Series]:
+    """:func:`hash_keys` started in a warm helper worker (:func:`start_in_worker`) when there
+    is one and `values` are many, else computed now; the function returned waits for the keys
+    (the same either way). The caller's process goes on meanwhile: hashing holds the GIL."""
+    if len(values) < PARALLEL_HASHING:
+        keys = hash_keys(values, salt)
+        return lambda: keys
+    return start_in_worker(hash_keys, values, salt)
+
+
+def start_in_worker(fn: Callable[..., T], *args: Any) -> Callable[[], T]:
+    """`fn(*args)` in a warm helper worker (:func:`masking_workers`) when there is one, the
+    caller going on meanwhile, else now; the function returned waits for the result (an error
+    in the worker is raised by it as it would have been in the process, its one line alone)."""
+    pool = _HELPERS[0]
+    if pool is None:
+        value = fn(*args)
+        return lambda: value
+    future = pool.submit(fn, *args)
+
+    def result() -> T:
+        try:
+            return future.result()
+        except Exception as exc:
+            raise exc from None
+    return result
+
+
+def _keyed_digests(data: pa.Array, keyed: hashlib.blake2b, batch: int = 2048) -> bytes:
+    """The digests of `data` (binary) from copies of `keyed`, concatenated (a batch of values
+    and hash states alive at a time: the loop stays in C, the states stay in cache)."""
     from collections import deque
     from itertools import repeat
 
     copy, update, digest = hashlib.blake2b.copy, hashlib.blake2b.update, hashlib.blake2b.digest
     out = []
     for i in range(0, len(data), batch):
-        part = data[i:i + batch]
+        part = data.slice(i, batch).to_pylist()
         states = list(map(copy, repeat(keyed, len(part))))
         deque(map(update, states, part), 0)
         out.append(b"".join(map(digest, states)))
@@ -136,23 +169,42 @@ def start_mask_texts(texts: list[str], workers: int | None = None, context: Mask
 
 
 _WARM: list[ProcessPoolExecutor | None] = [None]
+#: The helper worker forked with the masking workers, for the jobs of :func:`start_in_worker`.
+_HELPERS: list[ProcessPoolExecutor | None] = [None]
 
 
 @contextlib.contextmanager
 def masking_workers() -> Iterator[None]:
     """Fork the masking workers now, while the process is small, for the masking of a large
     export inside the block: a worker forked later keeps a copy of every page its parent
-    changes meanwhile (at 1M responses two workers forked after the parse held 1.3 GB)."""
+    changes meanwhile (at 1M responses two workers forked after the parse held 1.3 GB).
+    One helper worker is forked with them, for the jobs started before the masking
+    (:func:`start_in_worker`, one at a time: two at once added their memory to the cleaning's);
+    :func:`end_helpers` stops it once those are done."""
     if _WARM[0] is not None or _worker_count() < 2 or not can_fork():
         yield
         return
     pool = forked_pool(_worker_count())
-    _WARM[0] = pool
+    _WARM[0], _HELPERS[0] = pool, forked_pool(1)
     try:
         yield
     finally:
         _WARM[0] = None
+        end_helpers()
         pool.shutdown(cancel_futures=True)
+
+
+def end_helpers() -> None:
+    """Stop the helper worker, its jobs done: the memory it used is given back before the
+    cleaning's peak (a worker keeps what it freed), and so is the heap that carried their
+    arguments and results here (glibc keeps large freed blocks)."""
+    import ctypes
+
+    helpers, _HELPERS[0] = _HELPERS[0], None
+    if helpers is not None:
+        helpers.shutdown(cancel_futures=True)
+        with contextlib.suppress(OSError, AttributeError):   # glibc only
+            ctypes.CDLL("libc.so.6").malloc_trim(0)
 
 
 #: At most this many masking workers; 1 in a process that is itself one of several at work
