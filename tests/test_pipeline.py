@@ -557,24 +557,3 @@ def test_cx_run_stopped_while_a_kernel_computes_exits_and_closes_the_run(tmp_pat
             if f"CX_RUN_ID={run.name}".encode() in environ.read_bytes().split(b"\0"):
                 left.append(environ.parent.name)
     assert not left, f"processes of the stopped run left behind: {left}"
-
-
-def test_inputs_are_hashed_while_the_first_notebook_runs_and_recorded(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """At 20M responses hashing the 13 GB of inputs took 40 s before the cleaning could start."""
-    running = threading.Event()
-    hashed_while_running: list[bool] = []
-    real = run_folder.sha256_path
-
-    def slow_hash(p: Path) -> str:
-        hashed_while_running.append(running.wait(timeout=10))
-        return real(p)
-
-    monkeypatch.setattr(run_folder, "sha256_path", slow_hash)
-    monkeypatch.setattr(kernels, "execute", lambda notebook, output, parameters, name: running.set())
-    monkeypatch.setattr(kernels, "warm", lambda notebook, name: False)
-    result = pipeline.run(PARAMS, out_dir=tmp_path / "reports", pipeline_path=OK)
-    assert hashed_while_running and all(hashed_while_running)
-    doc = _manifest(result)
-    assert doc["inputs"]["tests/fixtures/pipeline/data.csv"] == hashlib.sha256(
-        (FIX / "data.csv").read_bytes()).hexdigest()

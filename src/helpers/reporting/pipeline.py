@@ -97,7 +97,7 @@ def run(
     for p in plan:
         kernels.notebook_modules(p.notebook)  # read before the run's threads start (see there)
     same = (reports / ".lock").resolve() == catalog.writer_lock_path().resolve()
-    # the inputs are hashed (~1 s for a 600 MB export, ~40 s for 13 GB) while the notebooks run
+    # the inputs are hashed (~1 s for a 600 MB export) while the first kernel boots
     hashing = ThreadPoolExecutor(max_workers=1, thread_name_prefix="checksums")
     checksums = hashing.submit(input_checksums, plan, params, pipeline)
     hashing.shutdown(wait=False)
@@ -109,9 +109,9 @@ def run(
             with _run_env(rid), run_folder.run_log(run_dir), kernels.kernel_folder(
                     reports, rid, [p.notebook for p in plan]):
                 for first in [p for p in plan if not p.step.needs][:min(WARM, PARALLEL)]:
-                    kernels.warm(first.notebook, first.step.name)  # booting while the run starts
+                    kernels.warm(first.notebook, first.step.name)  # booting while inputs are hashed
                 started = _Run(rid, run_dir, reports, git["short"],
-                               _new_manifest(plan, params, pipeline, run_dir, git), checksums)
+                               _new_manifest(plan, params, pipeline, run_dir, git, checksums.result()))
                 return _run_locked(started, plan, pipeline)
         except OSError:
             if not (run_dir / manifest.FILE).is_file():  # nothing the index could show
@@ -143,7 +143,6 @@ class _Run:
     reports: Path
     short_sha: str
     manifest: RunManifest
-    checksums: Future[dict[str, str]] | None = None  # the inputs', being hashed
     lock: threading.Lock = field(default_factory=threading.Lock)
     publisher: ThreadPoolExecutor = field(
         default_factory=lambda: ThreadPoolExecutor(max_workers=1, thread_name_prefix="render"))
@@ -175,9 +174,8 @@ def input_checksums(plan: list[PlannedStep], params: RunParams,
 
 
 def _new_manifest(plan: list[PlannedStep], params: RunParams, pipeline: PipelineConfig,
-                  run_dir: Path, git: dict[str, Any]) -> RunManifest:
-    """The manifest a run starts with: parameters, packages, pending notebooks (the inputs'
-    checksums follow once hashed: :func:`_record_inputs`)."""
+                  run_dir: Path, git: dict[str, Any], inputs: dict[str, str]) -> RunManifest:
+    """The manifest a run starts with: inputs' checksums, parameters, packages, pending notebooks."""
     files: dict[str, Path] = {}
     for p in plan:
         for name, f in p.inputs.items():
@@ -189,7 +187,7 @@ def _new_manifest(plan: list[PlannedStep], params: RunParams, pipeline: Pipeline
         params_file=relative(params.file), pipeline_file=relative(pipeline.file),
         parameters={p.step.name: p.effective(relative(run_dir)) for p in plan},
         overrides={p.step.name: p.overrides for p in plan},
-        inputs={}, packages=run_folder.package_versions(),
+        inputs=inputs, packages=run_folder.package_versions(),
         notebooks=[StepRecord(name=p.step.name, needs=tuple(p.step.needs)) for p in plan])
 
 
@@ -204,8 +202,6 @@ def _run_locked(run: _Run, plan: list[PlannedStep], pipeline: PipelineConfig) ->
     run_index.write_index(run.reports, pipeline.headline)
     log.info("run %s started: %d notebooks into %s", run.rid, len(plan), run.run_dir)
     durations = previous_durations(run.reports, run.manifest.study)
-    if run.checksums is not None:
-        run.checksums.add_done_callback(lambda done: _record_inputs(run, done))
     run.ahead = workbook.Ahead(workbook.run_min_n(run.manifest), _currency(run.manifest))
     jobs = scheduler.by_critical_path([scheduler.Job(p.step.name, p.step.needs, p) for p in plan],
                                       durations)
@@ -350,27 +346,12 @@ def _publish(run: _Run, p: PlannedStep, output: Path, error: str | None) -> None
     run.save()
 
 
-def _record_inputs(run: _Run, hashing: Future[dict[str, str]]) -> None:
-    """The inputs' checksums into the manifest (a file gone meanwhile: said in the log; the
-    notebook reading it fails on its own)."""
-    try:
-        inputs = hashing.result()
-    except OSError as exc:
-        log.warning("inputs not hashed: %s", exc)
-        return
-    with run.lock:
-        run.manifest.inputs = inputs
-    run.save()
-
-
 def _finish(run: _Run, pipeline: PipelineConfig, started: float) -> Path:
     """Wait for rendering, close the manifest, switch latest on success, rewrite the index."""
     run.publisher.shutdown(wait=True)
     run.sheets.shutdown(wait=True)
     for job in run.rendering:
         job.result()
-    if run.checksums is not None:
-        _record_inputs(run, run.checksums)  # waits for the hashing
     doc = run.manifest
     doc.close()
     _write_workbook(run.run_dir, doc, run.ahead)
@@ -378,7 +359,7 @@ def _finish(run: _Run, pipeline: PipelineConfig, started: float) -> Path:
         analyst_notes.write(run.run_dir)
     doc.finished_at = run_folder.now()
     doc.duration_s = round(time.perf_counter() - started, 3)
-    run.save()
+    manifest.write(run.run_dir, doc)
     if doc.succeeded:
         run_folder.switch_latest(run.reports, run.rid)
         run_folder.switch_latest(run.reports, run.rid, studies.latest_link(doc.study or ""))
