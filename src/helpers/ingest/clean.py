@@ -60,14 +60,14 @@ class CleanResult:
 
 def clean_responses(survey: readers.Survey, sch: Schema, salt: str, speeder_fraction: float | None = None,
                     min_grid_items: int | None = None, keep_finished: bool = False, *,
-                    companies: Iterable[str] = (), context: Callable[[], MaskContext] | None = None
-                    ) -> CleanResult:
+                    context: Callable[[], MaskContext] | None = None) -> CleanResult:
     """Map an export to the schema's fields, flag quality problems and remove personal data.
 
     `keep_finished` keeps the export's ``finished`` field (:func:`run_parts` needs it to rank
-    duplicates across parts); it is dropped otherwise. `companies` (the accounts' names) are
-    masked in comments like personal data; `context`, when given, waits for the masking
-    context (:func:`mask_context`, built meanwhile) instead.
+    duplicates across parts); it is dropped otherwise. `context` gives the masking context
+    (:func:`mask_context`: the programme's allow-list and the accounts' company names, masked in
+    comments like personal data; it may wait for one built meanwhile); without it, the schema's
+    allow-list and no company names.
     """
     raw = survey.data
     n = len(raw)
@@ -87,7 +87,7 @@ def clean_responses(survey: readers.Survey, sch: Schema, salt: str, speeder_frac
     # Personal data: hash or drop; only keys leave this function. The comments are masked in
     # worker processes meanwhile (nothing below reads them); the identifiers were hashed in
     # helper workers while the fields were read.
-    masking_context = context() if context else MaskContext.build(sch.privacy_keep, companies)
+    masking_context = context() if context else MaskContext.build(sch.privacy_keep, ())
     for name, keys in hashed.items():
         out[name] = keys()
     end_helpers()

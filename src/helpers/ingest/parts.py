@@ -219,7 +219,7 @@ def _clean_each(files: list[Path], sch: Schema, salt: str, stage: Path, options:
     """Clean every part (rules within the part; the company names of the account master in
     `given` masked in comments) into the settling folder (:func:`_stage_part`); the logs, the
     accounts named in each part when no account master is given, and the masked comments."""
-    companies, need_accounts = clean.company_names(given), "accounts" not in given
+    context, need_accounts = clean.mask_context(sch.privacy_keep, given), "accounts" not in given
     (stage / SETTLING).mkdir()
     key_columns = {"duration_s", "flag_test", "submitted_at", "response_id", *sch.quality["duplicate_key"]}
 
@@ -227,7 +227,7 @@ def _clean_each(files: list[Path], sch: Schema, salt: str, stage: Path, options:
         try:
             survey = readers.read_survey(files[k], format=options.format, encoding=options.encoding)
             res = clean.clean_responses(survey, sch, salt, options.speeder_fraction,
-                                        keep_finished=True, companies=companies)
+                                        keep_finished=True, context=lambda: context)
         except DataError as exc:
             raise exc.moved(origin.file, origin.rows_before[k]) if origin else exc from None
         del survey
