@@ -10,6 +10,8 @@ same; while a notebook runs, its output file is at most that many seconds behind
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from typing import Any
 
 from papermill.engines import NBClientEngine, NotebookExecutionManager, papermill_engines
@@ -28,19 +30,21 @@ class _Manager(NotebookExecutionManager):
             return
         super().save(**kwargs)
 
-    def cell_start(self, cell: Any, cell_index: int | None = None, **kwargs: Any) -> None:
+    @contextlib.contextmanager
+    def _cell_hook(self) -> Iterator[None]:
         self.in_cell = True
         try:
-            super().cell_start(cell, cell_index, **kwargs)
+            yield
         finally:
             self.in_cell = False
 
+    def cell_start(self, cell: Any, cell_index: int | None = None, **kwargs: Any) -> None:
+        with self._cell_hook():
+            super().cell_start(cell, cell_index, **kwargs)
+
     def cell_complete(self, cell: Any, cell_index: int | None = None, **kwargs: Any) -> None:
-        self.in_cell = True
-        try:
+        with self._cell_hook():
             super().cell_complete(cell, cell_index, **kwargs)
-        finally:
-            self.in_cell = False
 
 
 class Engine(NBClientEngine):
