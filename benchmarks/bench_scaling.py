@@ -12,9 +12,11 @@ The samples are generated once into build/bench-data/<rows>/ (``cx sample --seed
 is the notebooks' own helper call on what selection.load gives (above memory_budget_gb the
 aggregates run out of core and the rest on a subsample, as in a report). Prints one line per
 step and size, "<step> @ <rows>: <s> s (target < X s)", then a table of seconds per step
-(rows as columns); the pipeline lines carry wall time and the peak memory of the whole
-process tree (the runner, its kernels and their workers, sampled every 0.2 s; proportional set
-size, so pages a forked worker shares with its kernel count once).
+(rows as columns); the pipeline lines carry the wall time of a run nobody watches and the
+peak memory of the whole process tree in a second, watched run (the runner, its kernels and
+their workers, sampled every 0.2 s; proportional set size, so pages a forked worker shares with
+its kernel count once). The watcher's reads cost the run a sixth of a core, hence two runs
+(``--one-run``: one watched run for both).
 
 ``--outofcore N`` (issue 25): N responses made from the cleaned 1M sample repeated with renamed
 responses, contacts and accounts, written one copy at a time as parquet partitioned by wave
@@ -255,10 +257,14 @@ def phase_table(phases: dict[str, dict[str, tuple[float, float]]], wall: float,
     return "\n".join(lines)
 
 
-def pipeline(rows: int) -> tuple[float, float, str, str]:
+def pipeline(rows: int, watched: bool = True) -> tuple[float, float, str, str]:
     """`cx run` on the sample of `rows` (cleaning included): wall seconds, peak MB of the
-    process tree, status, and the table of seconds per notebook and phase (with the CPU seconds
-    of every process of the run: the runner and its kernels, reaped)."""
+    process tree (0 when not `watched`), status, and the table of seconds per notebook and
+    phase (with the CPU seconds of every process of the run: the runner and its kernels, reaped).
+
+    The watcher reads every process's smaps_rollup five times a second: at 1M about 40 ms of
+    kernel time a sample, a sixth of a core taken from the run on two cores. So the wall time
+    that counts is a run nobody watches (`watched` False); the peak comes from a watched one."""
     import resource
     import tempfile
     d = data_dir(rows, clean=False)
@@ -294,15 +300,19 @@ def pipeline(rows: int) -> tuple[float, float, str, str]:
             time.sleep(0.2)
 
     t = threading.Thread(target=watch, daemon=True)
-    t.start()
+    if watched:
+        t.start()
     _, err = proc.communicate()
-    t.join()
+    if watched:
+        t.join()
     wall = time.perf_counter() - t0
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
     status = "succeeded" if proc.returncode == 0 else f"failed ({err.strip().splitlines()[-1:]})"
     runs = sorted(p for p in (d / "reports").glob("2*") if p.is_dir())
     table = phase_table(notebook_phases(runs[-1], timing), wall, cpu) if runs else ""
+    if not watched:
+        return wall, 0.0, status, table
     table += "\npeak PSS by process: " + ", ".join(
         f"{k} {v / 2**20:.0f} MB" for k, v in sorted(at_peak[0].items(), key=lambda kv: -kv[1]))
     table += (f"\npeak PSS after the cleaning {after_cleaning[0] / 2**20:.0f} MB; each process's own "
@@ -396,12 +406,33 @@ def outofcore(rows: int, only: list[str]) -> None:
           f"{min(loads, default=0):.1f}-{max(loads, default=0):.1f}", flush=True)
 
 
+def whole_pipeline(n: int, one_run: bool) -> None:
+    """Print `cx run` on `n` responses against its targets: the wall time of a run nobody
+    watches, then the peak memory of a watched run (`one_run`: both from the watched run)."""
+    t_s, t_mb = PIPELINE_TARGETS.get(n, (3600.0, 24 * 1024.0))
+    timed = None if one_run else pipeline(n, watched=False)
+    if timed is not None:
+        print(f"\n(run nobody watches)\n{timed[3]}\n", flush=True)
+    wall, peak, status, table = pipeline(n)
+    print(f"\n(run watched for memory)\n{table}\n", flush=True)
+    if timed is not None:
+        print(f"cx run with the memory watcher: {wall:.1f} s", flush=True)
+        wall, status = timed[0], timed[2] if timed[2] != "succeeded" else status
+    verdict = "met" if wall < t_s and peak < t_mb and status == "succeeded" else "MISSED"
+    timing = "one watched run" if timed is None else "wall of the run nobody watches"
+    print(f"cx run, whole pipeline on {n:,} responses ({status}): {wall:.1f} s ({timing}; "
+          f"target < {t_s:g} s), peak {peak:.0f} MB (target < {t_mb:g} MB): {verdict}", flush=True)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rows", default="100000,1000000", help="comma-separated sample sizes")
     ap.add_argument("--pipeline", default="200000", help="sizes for a whole cx run ('' = none)")
     ap.add_argument("--million", action="store_true", help="also cx run on 1M responses (issue 25)")
     ap.add_argument("--no-pipeline", action="store_true")
+    ap.add_argument("--one-run", action="store_true",
+                    help="time the pipeline on the run watched for memory (half the time; "
+                         "the watcher's reads slow it by a few %%)")
     ap.add_argument("--outofcore", type=int, default=0,
                     help="responses made from the 1M sample, the steps out of core (0 = none)")
     ap.add_argument("--outofcore-steps", default="",
@@ -420,13 +451,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{name:<34}" + "".join(f"{table[n].get(name, float('nan')):>14.2f}" for n in sizes))
     runs = [int(x) for x in args.pipeline.split(",") if x] + ([1_000_000] if args.million else [])
     for n in ([] if args.no_pipeline else list(dict.fromkeys(runs))):
-        wall, peak, status, table = pipeline(n)
-        print(f"\n{table}\n", flush=True)
-        t_s, t_mb = PIPELINE_TARGETS.get(n, (3600.0, 24 * 1024.0))
-        verdict = "met" if wall < t_s and peak < t_mb and status == "succeeded" else "MISSED"
-        print(f"cx run, whole pipeline on {n:,} responses ({status}): {wall:.1f} s "
-              f"(target < {t_s:g} s), peak {peak:.0f} MB (target < {t_mb:g} MB): {verdict}",
-              flush=True)
+        whole_pipeline(n, args.one_run)
     if args.outofcore:
         outofcore(args.outofcore, [x for x in args.outofcore_steps.split(",") if x])
     print(f"load average {os.getloadavg()[0]:.1f} (wall times grow with load)")
