@@ -381,3 +381,22 @@ def test_run_index_names_a_figure_by_the_label_stored_with_it() -> None:
     figure = {"estimate": 61.0, **find_statistic(MEASURES, "csat_top2")[1].describe()}
     assert run_index.figure_label("02_segments.csat_top2_b2c", figure) == "B2C CSAT % top-2 box (4-5)"
     assert run_index.figure_label("02_segments.nps_b2b", {"estimate": 1.0}) == "NPS B2B (segments)"
+
+
+def test_programme_words_read_once_per_version_of_the_schema(tmp_path: Path, monkeypatch) -> None:
+    from helpers.ingest import schema as schema_mod
+
+    nps = (paths.CONFIG_DIR / "survey.yaml").read_text(encoding="utf-8")
+    target = tmp_path / "survey.yaml"
+    target.write_text(nps, encoding="utf-8")
+    reads: list[str] = []
+    load = schema_mod.load
+    monkeypatch.setattr(schema_mod, "load", lambda p: reads.append(str(p)) or load(p))
+    assert [render.programme_words(str(target)) for _ in range(9)] == [None] * 9
+    assert len(reads) == 1  # nine pages of a run, one read
+    without_ltr = "\n".join(line for line in nps.splitlines() if not line.strip().startswith("ltr:"))
+    target.write_text(without_ltr + "\nheadline: csat\n", encoding="utf-8")
+    words = render.programme_words(str(target))
+    assert words is not None and words[0].lower() == "csat" and len(reads) == 2
+    target.unlink()
+    assert render.programme_words(str(target), words) == words  # unreadable: the last known

@@ -193,13 +193,22 @@ def programme_words(schema_path: str, known: tuple[str, str] | None = None
     """(headline name, measure in words) of a programme whose headline is not NPS, read from
     its survey schema (``("CSAT", "satisfaction")``); None for an NPS programme; `known` when the
     schema cannot be read."""
-    from helpers.ingest import schema as schema_mod
+    from helpers import paths
 
     try:
-        sch = schema_mod.load(schema_path)
+        st = paths.resolve(schema_path).stat()
+        return _schema_words(schema_path, st.st_size, st.st_mtime_ns, st.st_ino)
     except (OSError, ValueError):
         return known
-    head = sch.headline_measure
+
+
+@functools.lru_cache(maxsize=8)
+def _schema_words(schema_path: str, *identity: int) -> tuple[str, str] | None:
+    """:func:`programme_words` of one version of a schema file (a run renders nine pages of one
+    schema: it is read once, not once a page)."""
+    from helpers.ingest import schema as schema_mod
+
+    head = schema_mod.load(schema_path).headline_measure
     if head.headline.kind == "nps":
         return None
     return head.headline.name, head.label.lower()
