@@ -14,10 +14,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from helpers.analysis.drivers import logit_newton, model_frame, target_flag
+from helpers.analysis.drivers import model_frame, target_flag
 from helpers.analysis.modelling import (
     DEFAULT_BOOTSTRAP,
     Bootstrap,
+    logit_newton,
     resample_counts,
     single_thread,
 )
