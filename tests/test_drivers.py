@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.special import expit
 
-from helpers.analysis import drivers, importance, lmg, priority
+from helpers.analysis import drivers, importance, lmg, modelling, priority
 from helpers.analysis.modelling import Bootstrap
 from helpers.errors import ArgumentError, DataError, ThinData
 from helpers.paths import PROJECT_ROOT
@@ -508,11 +508,11 @@ def test_importance_chart_draws_an_interval_beside_its_estimate() -> None:
 
 def test_logit_newton_warm_start_reaches_the_cold_start_maximum() -> None:
     rng = np.random.default_rng(5)
-    n = 4 * drivers.WARM_START_ROWS + 1000
+    n = 4 * modelling.WARM_START_ROWS + 1000
     x = np.column_stack([np.ones(n), rng.integers(0, 2, n), rng.normal(size=n)])
     y = (rng.random(n) < 1 / (1 + np.exp(-(x @ [-0.5, 0.8, 0.3])))).astype(float)
     w = rng.uniform(0.5, 2.0, n)
-    warm = drivers.logit_newton(x, y, w)
-    cold = drivers.logit_newton(x, y, w, np.zeros(3))
+    warm = modelling.logit_newton(x, y, w)
+    cold = modelling.logit_newton(x, y, w, np.zeros(3))
     np.testing.assert_allclose(warm, cold, rtol=0, atol=1e-12)
     np.testing.assert_allclose(warm, [-0.5, 0.8, 0.3], atol=0.02)

@@ -26,9 +26,8 @@ from helpers.analysis.modelling import (
 )
 from helpers.analysis.selection import subsample
 from helpers.errors import ArgumentError, DataError, ThinData
-from helpers.stats.arrays import one_blas_thread
 from helpers.stats.design import Design
-from helpers.stats.regression import WARM_START_ROWS, GLMResult, survey_glm, survey_glms
+from helpers.stats.regression import GLMResult, survey_glm, survey_glms
 
 # --- promoter and detractor models ---------------------------------------------------------------
 TARGETS = {"promoter": (9.0, 10.0), "detractor": (0.0, 6.0)}
@@ -174,49 +173,52 @@ def _auc(y: np.ndarray, score: np.ndarray) -> float:
     return float(((n_pos * average_rank).sum() - n1 * (n1 + 1) / 2) / (n1 * n0))
 
 
-def _predict_distinct(model: Any, x: np.ndarray, codes: list[np.ndarray] | None = None) -> np.ndarray:
-    """P(class 1) of each row of `x`, each distinct row predicted once (ratings repeat);
-    `codes`: each column's ``pd.factorize`` codes, when known."""
-    codes = codes or [pd.factorize(x[:, j])[0] for j in range(x.shape[1])]
-    sizes = [int(c.max()) + 2 for c in codes]
+def _shuffled_copies(x: np.ndarray, n_repeats: int, rng: np.random.Generator
+                     ) -> tuple[np.ndarray, np.ndarray]:
+    """The held-out rows `x`, then copies with one driver's column shuffled (drivers in order,
+    `n_repeats` each, drawn from `rng` in that order), as the distinct rows of all copies (ratings
+    repeat: each predicted once) and each copy's index into them (copies x n), from the columns'
+    ``pd.factorize`` codes shuffled alike: no copy of the values, no factorization of the copies."""
+    n, p = x.shape
+    coded = [pd.factorize(x[:, j]) for j in range(p)]
+    codes = np.repeat(np.column_stack([c for c, _ in coded])[None], 1 + p * n_repeats, axis=0)
+    for j in range(p):
+        for r in range(n_repeats):
+            shuffled = rng.permutation(n)   # the draws of rng.permutation(x[:, j])
+            codes[1 + j * n_repeats + r, :, j] = codes[0, shuffled, j]
+    flat = codes.reshape(-1, p)
+    sizes = [len(values) + 1 for _, values in coded]
     if float(np.prod(np.array(sizes, float))) >= 2.0**62:
-        return np.asarray(model.predict_proba(x)[:, 1])
-    key = np.zeros(len(x), np.int64)
-    for c, size in zip(codes, sizes, strict=True):
-        key = key * size + c + 1
-    inverse, distinct = pd.factorize(key)   # a hash, no sort of the rows
-    first = np.empty(len(distinct), np.int64)
-    first[inverse[::-1]] = np.arange(len(key))[::-1]
-    return np.asarray(model.predict_proba(x[first])[:, 1])[inverse]
+        first, inverse = np.arange(len(flat)), np.arange(len(flat))
+    else:
+        key = np.zeros(len(flat), np.int64)
+        for j, size in enumerate(sizes):
+            key = key * size + flat[:, j] + 1
+        inverse, distinct = pd.factorize(key)   # a hash, no sort of the rows
+        first = np.empty(len(distinct), np.int64)
+        first[inverse[::-1]] = np.arange(len(key))[::-1]
+    rows = np.column_stack([values[flat[first, j]] for j, (_, values) in enumerate(coded)])
+    return rows, inverse.reshape(len(codes), n)
 
 
 def _permutation_importance(model: Any, x: np.ndarray, y: np.ndarray, n_repeats: int,
                             rng: np.random.Generator) -> np.ndarray:
-    """Mean drop in held-out AUC when one driver's column is shuffled (Breiman's permutation importance).
+    """Mean drop in held-out AUC when one driver's column is shuffled (Breiman's permutation importance)."""
+    return _permutation_drop(model, _shuffled_copies(x, n_repeats, rng), y, n_repeats)
 
-    Every shuffled copy (drivers in order, `n_repeats` each, drawn from `rng` in that order) is
-    scored in one ``predict_proba`` call: predictions are row by row, so this equals one call per
-    copy without the per-call cost of the model's prediction.
-    """
-    n, p = x.shape
-    copies = np.repeat(x[None], 1 + p * n_repeats, axis=0)
-    # the copies' column codes are the unshuffled copy's, shuffled alike (it comes first, so
-    # each value is coded by its first appearance there): no factorization of the copies
-    own = np.column_stack([pd.factorize(x[:, j])[0] for j in range(p)])
-    codes = np.repeat(own[None], len(copies), axis=0)
-    for j in range(p):
-        for r in range(n_repeats):
-            shuffled = rng.permutation(n)   # the draws of rng.permutation(x[:, j])
-            copies[1 + j * n_repeats + r, :, j] = x[shuffled, j]
-            codes[1 + j * n_repeats + r, :, j] = own[shuffled, j]
-    flat = codes.reshape(-1, p)
-    scores = _predict_distinct(model, copies.reshape(-1, p),
-                               [flat[:, j] for j in range(p)]).reshape(len(copies), n)
-    base = _auc(y, scores[0])
+
+def _permutation_drop(model: Any, copies: tuple[np.ndarray, np.ndarray], y: np.ndarray,
+                      n_repeats: int) -> np.ndarray:
+    """:func:`_permutation_importance` on the :func:`_shuffled_copies` of the held-out rows, all
+    scored in one ``predict_proba`` call (predictions are row by row: the same as a call per copy)."""
+    rows, inverse = copies
+    scores = np.asarray(model.predict_proba(rows)[:, 1])
+    base = _auc(y, scores[inverse[0]])
+    p = (len(inverse) - 1) // n_repeats
     drop = np.zeros(p)
     for j in range(p):
         for r in range(n_repeats):
-            drop[j] += (base - _auc(y, scores[1 + j * n_repeats + r])) / n_repeats
+            drop[j] += (base - _auc(y, scores[inverse[1 + j * n_repeats + r]])) / n_repeats
     return drop
 
 
@@ -302,19 +304,47 @@ def nonlinear_checks(
             if c in df.columns]   # the modelled columns only: subsampling copies the kept rows
     fit = subsample(df[used], sample or len(df), strata=("wave",), cluster=cluster, seed=cv.seed)
     x, y_ltr, _, codes = model_frame(fit.rows, drivers, ltr, cluster, None)
-    return {t: _nonlinear_target(x, target_flag(y_ltr, t).astype(int), codes, drivers,
-                                 (t, ltr, cluster is not None, cv, fit.note())) for t in targets}
+    folds = _Folds(x, codes, cluster is not None, cv)
+    return {t: _nonlinear_target(folds, target_flag(y_ltr, t).astype(int), drivers,
+                                 (t, ltr, fit.note())) for t in targets}
 
 
-def _nonlinear_target(x: np.ndarray, y: np.ndarray, codes: np.ndarray, drivers: Sequence[str],
-                      how: tuple[str, str, bool, CrossValidation, str]) -> NonlinearCheck:
-    """One target's check on the model frame: `how` is (target, ltr column, grouped, cv, note)."""
-    target, ltr, grouped, cv, note = how
+class _Folds:
+    """The model frame's cross-validation folds and each test part's shuffled copies, shared
+    by the targets when the folds are grouped (then neither depends on the target)."""
+
+    def __init__(self, x: np.ndarray, codes: np.ndarray, grouped: bool, cv: CrossValidation):
+        self.x, self.codes, self.grouped, self.cv = x, codes, grouped, cv
+        self._splits: tuple[list[tuple[np.ndarray, np.ndarray]], int] | None = None
+        self._copies: dict[bytes, tuple[np.ndarray, np.ndarray]] = {}
+
+    def splits(self, y: np.ndarray) -> tuple[list[tuple[np.ndarray, np.ndarray]], int]:
+        """The folds (by cluster when grouped, else stratified by `y`) and their count."""
+        found = self._splits or _cv_splits(self.x, y, self.codes, self.grouped, self.cv.folds,
+                                           self.cv.seed)
+        self._splits = found if self.grouped else None
+        return found
+
+    def copies(self, test: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """:func:`_shuffled_copies` of the rows `test`, from the seed's stream."""
+        found = self._copies.get(key := test.tobytes())
+        if found is None:
+            found = _shuffled_copies(self.x[test], self.cv.n_repeats,
+                                     np.random.default_rng(self.cv.seed))
+            if self.grouped:
+                self._copies[key] = found
+        return found
+
+
+def _nonlinear_target(folds: _Folds, y: np.ndarray, drivers: Sequence[str],
+                      how: tuple[str, str, str]) -> NonlinearCheck:
+    """One target's check on the folds' model frame: `how` is (target, ltr column, note)."""
+    (target, ltr, note), cv = how, folds.cv
     if min(y.sum(), len(y) - y.sum()) < cv.folds * 2:
         raise ThinData(f"too few {target}s or others for {cv.folds}-fold cross-validation",
                        column=ltr, expected=f"at least {cv.folds * 2} of each")
-    splits, k = _cv_splits(x, y, codes, grouped, cv.folds, cv.seed)
-    aucs, perm = _cv_scores(x, y, splits, len(drivers), cv.n_repeats, cv.seed)
+    splits, k = folds.splits(y)
+    aucs, perm = _cv_scores(folds, y, splits, len(drivers))
     imp = _importance_views(drivers, perm, cv.min_share_gap)
     dis = imp[imp["verdict"] != "agree"].copy()
     dis["note"] = [f"{r.driver}: {100 * r.share_boosting:.0f}% of the boosting model's "
@@ -336,9 +366,8 @@ def _cv_splits(x: np.ndarray, y: np.ndarray, codes: np.ndarray, grouped: bool, f
     return list(splits), folds
 
 
-def _cv_scores(x: np.ndarray, y: np.ndarray, splits: list[tuple[np.ndarray, np.ndarray]],
-               n_drivers: int, n_repeats: int, seed: int
-               ) -> tuple[dict[str, list[float]], dict[str, np.ndarray]]:
+def _cv_scores(folds: _Folds, y: np.ndarray, splits: list[tuple[np.ndarray, np.ndarray]],
+               n_drivers: int) -> tuple[dict[str, list[float]], dict[str, np.ndarray]]:
     """Held-out AUC per fold and mean permutation importance per driver, for each model.
 
     Folds whose test part holds one class only are skipped.
@@ -346,6 +375,7 @@ def _cv_scores(x: np.ndarray, y: np.ndarray, splits: list[tuple[np.ndarray, np.n
     from sklearn.ensemble import HistGradientBoostingClassifier
     from sklearn.linear_model import LogisticRegression
 
+    x, seed, n_repeats = folds.x, folds.cv.seed, folds.cv.n_repeats
     models = {
         "logistic": lambda: LogisticRegression(C=1e6, max_iter=1000),
         "gradient_boosting": lambda: HistGradientBoostingClassifier(
@@ -357,11 +387,11 @@ def _cv_scores(x: np.ndarray, y: np.ndarray, splits: list[tuple[np.ndarray, np.n
     for train, test in splits:
         if len(np.unique(y[test])) < 2:
             continue
+        copies = folds.copies(test)   # both models score the same shuffled copies
         for name, make in models.items():
             model = make().fit(x[train], y[train])
             aucs[name].append(_auc(y[test], model.predict_proba(x[test])[:, 1]))
-            perm[name] += _permutation_importance(model, x[test], y[test], n_repeats,
-                                                  np.random.default_rng(seed)) / len(splits)
+            perm[name] += _permutation_drop(model, copies, y[test], n_repeats) / len(splits)
     return aucs, perm
 
 
@@ -395,30 +425,6 @@ def _importance_views(drivers: Sequence[str], perm: dict[str, np.ndarray], min_s
                                ["boosting sees more (non-linear?)", "boosting sees less"],
                                "agree")
     return imp
-
-
-def logit_newton(x: np.ndarray, y: np.ndarray, w: np.ndarray, beta: np.ndarray | None = None,
-                 iters: int = 25) -> np.ndarray:
-    """Weighted logistic regression by Newton-Raphson (x includes the constant).
-
-    Without a start ``beta``, more than 4 x WARM_START_ROWS rows start from the fit of every
-    k-th row (the same maximum, reached in fewer passes over all rows)."""
-    if beta is None and len(y) > 4 * WARM_START_ROWS:
-        k = len(y) // WARM_START_ROWS
-        start = logit_newton(x[::k], y[::k], w[::k], np.zeros(x.shape[1]), iters)
-        beta = start if np.isfinite(start).all() else None
-    b = np.zeros(x.shape[1]) if beta is None else beta.copy()
-    with one_blas_thread():
-        for _ in range(iters):
-            eta = np.clip(x @ b, -30, 30)
-            p = 1 / (1 + np.exp(-eta))
-            g = x.T @ (w * (y - p))
-            h = (x * (w * p * (1 - p))[:, None]).T @ x + 1e-9 * np.eye(x.shape[1])
-            step = np.linalg.solve(h, g)
-            b += step
-            if np.abs(step).max() < 1e-8:
-                break
-    return b
 
 
 # --- report helpers (notebook 03) ---------------------------------------------------------------

@@ -139,11 +139,12 @@ def journey_effects(df: pd.DataFrame, impl_items: Sequence[str],
     rows: list[dict[str, object]] = []
     journey_vars = ("quarter_end_deal", "go_live_slip_days", "impl_length_days")
     fits: dict[tuple[str, ...], tuple[GLMResult, dict[str, int]]] = {}
+    present = {c: d[c].notna().to_numpy() for c in d.columns}   # each column tested once
     for expl in journey_vars:
         binary = expl == "quarter_end_deal"
         adjust = [v for v in journey_vars if v != expl] if (m.adjust_journey and not binary) else []
         for out in outcomes:
-            rows += _effect_rows(d, dz, (expl, out, adjust), m, fits)
+            rows += _effect_rows(d, dz, (expl, out, adjust), m, (fits, present))
     rows += _slip_rows(d, m)
     out = pd.DataFrame(rows)
     out.attrs.update({"cluster": m.cluster, "controls": list(m.controls), "level": m.level,
@@ -153,22 +154,24 @@ def journey_effects(df: pd.DataFrame, impl_items: Sequence[str],
 
 
 def _effect_rows(d: pd.DataFrame, design: Design, what: tuple[str, str, list[str]],
-                 m: JourneyModels, fits: dict[tuple[str, ...], tuple[GLMResult, dict[str, int]]]
-                 ) -> list[dict[str, object]]:
+                 m: JourneyModels,
+                 known: tuple[dict[tuple[str, ...], tuple[GLMResult, dict[str, int]]],
+                              dict[str, np.ndarray]]) -> list[dict[str, object]]:
     """Effects of one journey variable on one outcome, adjusted for `adjust` (``what`` =
     (explanation, outcome, adjust)).
 
     Promoter: an odds ratio (logit). Quarter-end deals: mean difference and Cohen's d. Slip and
     length: a slope per ``m.per_days`` days. None with under 20 rows or no variation.
-    `fits` keeps each adjusted model (and its unscaled columns) by outcome and variables: slip
-    adjusted for length and length adjusted for slip are one model (same rows and columns,
-    reordered and rescaled), fitted once.
+    `known` is (fits, present): `fits` keeps each adjusted model (and its unscaled columns) by
+    outcome and variables: slip adjusted for length and length adjusted for slip are one model
+    (same rows and columns, reordered and rescaled), fitted once; `present`: each column's
+    not-missing mask.
     """
-    expl, out, adjust = what
+    (expl, out, adjust), (fits, present) = what, known
     binary = expl == "quarter_end_deal"
     scale = 1.0 if binary else m.per_days
-    rows = d[[expl, out, m.cluster, *m.controls, *adjust]].notna().all(axis=1).to_numpy() \
-        & (design.w > 0)
+    rows = np.logical_and.reduce([present[c] for c in (expl, out, m.cluster, *m.controls, *adjust)]
+                                 + [design.w > 0])
     sub = d.loc[rows, [expl, out, *m.controls, *adjust]]
     varied = sub[expl].to_numpy(float)
     if len(sub) < 20 or varied.min() == varied.max():

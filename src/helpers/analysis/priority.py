@@ -14,10 +14,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from helpers.analysis.drivers import logit_newton, model_frame, target_flag
+from helpers.analysis.drivers import model_frame, target_flag
 from helpers.analysis.modelling import (
     DEFAULT_BOOTSTRAP,
     Bootstrap,
+    logit_newton,
     resample_counts,
     single_thread,
 )
@@ -161,12 +162,16 @@ def _patterns(x: np.ndarray, y_pro: np.ndarray, y_det: np.ndarray, w: np.ndarray
     """Distinct rows of `x` and each cluster's sums over them (see :class:`_Patterns`)."""
     from scipy import sparse
 
-    cards = [len(pd.unique(x[:, j])) + 1 for j in range(x.shape[1])]
+    coded = [pd.factorize(x[:, j]) for j in range(x.shape[1])]   # each column hashed once
+    cards = [len(values) + 1 for _, values in coded]
     if float(np.prod(np.array(cards, float))) < 2.0**62:   # answers on scales: mixed radix
         key = np.zeros(len(x), np.int64)
-        for j, card in enumerate(cards):
-            key = key * card + pd.factorize(x[:, j])[0]
-        _, pat_codes = np.unique(key, return_inverse=True)
+        for (codes_j, _), card in zip(coded, cards, strict=True):
+            key = key * card + codes_j
+        found, distinct = pd.factorize(key)   # np.unique's codes (keys in sorted order), by a
+        rank = np.empty(len(distinct), np.int64)   # hash and a sort of the distinct keys only
+        rank[np.argsort(distinct)] = np.arange(len(distinct))
+        pat_codes = rank[found]
     else:
         _, pat_codes = np.unique(x, axis=0, return_inverse=True)
     pat_codes = pat_codes.ravel()
@@ -209,15 +214,15 @@ def _one_step_boot(pats: _Patterns, b0: tuple[np.ndarray, np.ndarray], moved: li
     base_grad = [(xc * (wt * p * (1 - p))[:, None]).sum(0) for p in probs]
     f = np.empty((len(xc), len(moved)))
     grad = [np.empty((xc.shape[1], len(moved))) for _ in b0]
-    xn = xc.copy()   # one scratch copy: each driver's column moved, then put back
+    xn, scratch = xc.copy(), np.empty_like(xc)   # each driver's column moved, then put back
     for j, col in enumerate(moved):
         xn[:, j + 1] = col
         moved_p = [1 / (1 + np.exp(-(xn @ b))) for b in b0]
         f[:, j] = (moved_p[0] - probs[0]) - (moved_p[1] - probs[1])
         for m, sign in enumerate((1.0, -1.0)):
             pm = moved_p[m]
-            grad[m][:, j] = sign * ((xn * (wt * pm * (1 - pm))[:, None]).sum(0)
-                                    - base_grad[m]) / wt.sum()
+            np.multiply(xn, (wt * pm * (1 - pm))[:, None], out=scratch)
+            grad[m][:, j] = sign * (scratch.sum(0) - base_grad[m]) / wt.sum()
         xn[:, j + 1] = xc[:, j + 1]
     per_cluster = [np.asarray(s_w.sum(axis=1)), s_w @ f]
     info = []

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from helpers.analysis import accounts as account_views
-from helpers.analysis.drivers import logit_newton
+from helpers.analysis.modelling import logit_newton
 from helpers.analysis.programme import RESPONSE_TARGET
 from helpers.errors import ArgumentError, ThinData, require_columns
 from helpers.stats.arrays import norm_ppf, one_blas_thread

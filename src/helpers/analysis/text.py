@@ -390,11 +390,13 @@ def example_quotes(
     grp = pd.Series(group).astype("string")
     vocabulary = programme_context([str(c) for c in pd.unique(comments.dropna())])
     rows = []
+    docs = th.weights.index   # every theme's weights share it: each lookup made once
+    grp_of, theme_of = grp.reindex(docs), th.assignment.reindex(docs)
     for theme in th.terms["theme"]:
         wts = th.weights[theme]
         for g in groups:
-            idx = wts.index[(grp.reindex(wts.index) == g).fillna(False).to_numpy()
-                            & (th.assignment.reindex(wts.index) == theme).fillna(False).to_numpy()]
+            idx = wts.index[(grp_of == g).fillna(False).to_numpy()
+                            & (theme_of == theme).fillna(False).to_numpy()]
             for i in wts.loc[idx].sort_values(ascending=False).index[:k]:
                 q = str(mask_pii(comments.loc[[i]], vocabulary).iloc[0])
                 rows.append({"theme": theme, "group": g,
