@@ -350,16 +350,28 @@ def chase_list(model: PropensityModel, features: pd.DataFrame, accounts: pd.Data
     now = account[is_latest]
     heard[-1] = dm_heard[-1] = False
     share, no_answer, dm_gap = share[now], ~heard[now], is_dm[is_latest] & ~dm_heard[now]
-    out = pd.DataFrame({
-        "contact_key": latest["contact_key"].to_numpy(), "account_id": latest["account_id"].to_numpy(),
-        "role": latest["role"].to_numpy(), "tier": latest["tier"].to_numpy(), "p_answer": p,
-        "revenue_lift_pts": 100 * p * share * no_answer,
-        "dm_lift_pts": 100 * p * dm_gap / max(len(ids), 1)})
+    revenue, dm = 100 * p * share * no_answer, 100 * p * dm_gap / max(len(ids), 1)
+    rows = _chase_candidates(revenue + dm, top)
+    out = pd.DataFrame({c: latest[c].iloc[rows].to_numpy()
+                        for c in ("contact_key", "account_id", "role", "tier")})
+    out["p_answer"], out["revenue_lift_pts"], out["dm_lift_pts"] = p[rows], revenue[rows], dm[rows]
     out["expected_lift_pts"] = out["revenue_lift_pts"] + out["dm_lift_pts"]
     out = out[out["expected_lift_pts"] > 0].sort_values(
         ["expected_lift_pts", "contact_key"], ascending=[False, True], ignore_index=True)
     out.insert(0, "rank", np.arange(1, len(out) + 1))
     return out.head(top)
+
+
+def _chase_candidates(lift: np.ndarray, top: int) -> np.ndarray:
+    """Positions of the contacts with a positive expected `lift` that can be among the `top`
+    (those reaching the top-th largest lift), in their order; every contact when none has one
+    (the empty list then has the columns' types of the full one)."""
+    keep = lift > 0
+    if not keep.any():
+        return np.arange(len(lift))
+    if 0 < top < keep.sum():
+        keep &= lift >= np.partition(lift[keep], -top)[-top]
+    return np.flatnonzero(keep)
 
 
 def headline_metrics(rates_by_tier: pd.DataFrame, model: PropensityModel | None,
