@@ -139,7 +139,7 @@ def _distinct_per_account(account: np.ndarray, keys: pd.Series, n: int) -> np.nd
     key = pd.factorize(keys)[0]
     known = key >= 0
     base = int(key[known].max()) + 1 if known.any() else 1
-    pairs = np.unique(account[known].astype(np.int64) * base + key[known])
+    pairs = pd.unique(account[known].astype(np.int64) * base + key[known])  # hashed, not sorted
     return np.bincount(pairs // base, minlength=n)
 
 
