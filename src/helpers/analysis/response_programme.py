@@ -26,6 +26,8 @@ from helpers.stats.arrays import norm_ppf, one_blas_thread
 KEY_ROLES = ("decision_maker", "influencer")
 #: Invitation columns the propensity model uses when present (besides role, tier and tenure).
 OPTIONAL_FEATURES = ("reminders", "days_since_touch")
+#: A rate's status against the target: CI above it, CI below it, else.
+STATUS_WORDS = pd.array(["at target", "below target", "not yet clear"], dtype="str")
 
 
 def _check_target(target: float) -> float:
@@ -68,8 +70,9 @@ def _rates_by_wave(wave: pd.Series, account: np.ndarray, responded: np.ndarray,
     out[by] = labels.take(out[by].to_numpy(np.int64)).array
     out["target"] = goal
     out["gap"] = out["rate"] - goal
-    out["status"] = np.select([out["ci_low"] >= goal, out["ci_high"] < goal],
-                              ["at target", "below target"], "not yet clear")
+    # each row's word taken from the three (not a text array converted row by row)
+    out["status"] = STATUS_WORDS.take(np.select([out["ci_low"] >= goal, out["ci_high"] < goal],
+                                                [0, 1], 2))
     return out[["wave", by, "invited", "responded", "rate", "ci_low", "ci_high", "target", "gap",
                 "status", "n"]]
 
