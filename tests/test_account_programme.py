@@ -301,3 +301,29 @@ def test_the_clustered_propensity_fit_matches_statsmodels(prog):
         disp=0, cov_type="cluster", cov_kwds={"groups": pd.factorize(feats["account_id"])[0]})
     np.testing.assert_allclose(coef["estimate"].to_numpy(), ref.params.to_numpy(), atol=1e-6)
     np.testing.assert_allclose(coef["se"].to_numpy(), ref.bse.to_numpy(), rtol=1e-5)
+
+
+def test_the_waves_model_matrices_are_rows_of_one_matrix_filled_per_selection(prog):
+    feats = rp.propensity_features(prog.invitations, prog.accounts)
+    feats.loc[feats.index[::5], "tenure_years"] = np.nan  # medians differ between selections
+    feats = feats.assign(**{c: pd.Categorical(feats[c]) for c in ("role", "tier")})
+    whole, names, levels = rp._unfilled_design(feats)
+    for rows in ((feats["wave"] < feats["wave"].max()).to_numpy(), np.arange(len(feats)) % 3 == 0):
+        m, _, own_levels = rp._design(feats[rows])
+        tenure = feats.loc[rows, "tenure_years"]
+        assert own_levels == levels and not np.isnan(m).any()
+        assert np.array_equal(m[:, names.index("tenure_years")],
+                              tenure.fillna(tenure.median()).to_numpy())
+        assert np.array_equal(rp._fill_missing(whole[rows], names, rp._gappy(feats)), m)
+
+
+def test_the_chase_list_is_the_head_of_every_contact_ranked(prog):
+    feats = rp.propensity_features(prog.invitations, prog.accounts)
+    model = rp.fit_propensity(feats)
+    waves = programme.year_waves(prog.invitations["wave"].unique())
+    every = rp.chase_list(model, feats, prog.accounts, waves, top=10**9)
+    for top in (1, 7, 30):
+        assert rp.chase_list(model, feats, prog.accounts, waves, top=top).equals(every.head(top))
+    lift = np.array([0.0, 2.0, 1.0, 2.0, 0.5, 2.0])  # ties at the cut are all candidates
+    assert list(rp._chase_candidates(lift, 2)) == [1, 3, 5]
+    assert list(rp._chase_candidates(np.zeros(3), 2)) == [0, 1, 2]

@@ -37,19 +37,23 @@ def account_frame(responses: pd.DataFrame, role_order: Sequence[str] = ROLE_ORDE
     without roles the role-based columns are missing.
     """
     require_columns(responses, ["account_id", "ltr"], "responses")
-    d = responses.loc[responses["account_id"].notna()].copy()
+    d = responses.loc[responses["account_id"].notna().to_numpy(),  # only the columns used
+                      [c for c in ("account_id", "role", "ltr") if c in responses]]
     d["role"] = d["role"] if "role" in d else pd.Series(pd.NA, index=d.index, dtype="string")
     d = d[["account_id", "role", "ltr"]]
     d["score"] = nps_points(d["ltr"])
     d = d[d["score"].notna()]
-    counts = pd.DataFrame({"n_responses": 1, "n_promoters": d["score"] > 0,
-                           "n_passives": d["score"] == 0, "n_detractors": d["score"] < 0},
-                          index=d.index).astype(int).groupby(d["account_id"], sort=True).sum()
-    out = counts.assign(score_mean=d.groupby("account_id", sort=True)["score"].mean())
+    # accounts (sorted) and roles as codes, factorised once: the groupings below read numbers
+    account, ids = pd.factorize(d["account_id"], sort=True)
+    score = pd.Series(d["score"].to_numpy())
+    counts = pd.DataFrame({"n_responses": 1, "n_promoters": score > 0, "n_passives": score == 0,
+                           "n_detractors": score < 0}).astype(int).groupby(account).sum()
+    out = counts.assign(score_mean=score.groupby(account).mean())
+    out.index = pd.Index(ids, name="account_id")
     half = out["n_responses"] / 2
     out["score_majority"] = np.where(out["n_promoters"] > half, 100.0,
                                      np.where(out["n_detractors"] > half, -100.0, 0.0))
-    by_role = d.groupby(["account_id", "role"])["score"].mean().unstack("role")
+    by_role = _mean_by_role(score, account, d["role"], ids)
     out["waterfall_role"] = pd.Series(pd.NA, index=out.index, dtype="str")
     out["waterfall_score"] = np.nan
     for role in reversed(list(role_order)):
@@ -60,10 +64,23 @@ def account_frame(responses: pd.DataFrame, role_order: Sequence[str] = ROLE_ORDE
             out.loc[has, "waterfall_score"] = s[has]
     dm = role_order[0]
     out["dm_score"] = by_role[dm].reindex(out.index) if dm in by_role else np.nan
-    others = d[d["role"] != dm].groupby("account_id")["score"].mean()
-    out["others_score"] = others.reindex(out.index)
+    other = (d["role"] != dm).to_numpy(bool, na_value=False)
+    out["others_score"] = score[other].groupby(account[other]).mean().reindex(
+        np.arange(len(ids))).to_numpy()
     out["has_dm"] = out["dm_score"].notna()
     return out.reset_index()
+
+
+def _mean_by_role(score: pd.Series, account: np.ndarray, role: pd.Series, ids: pd.Index
+                  ) -> pd.DataFrame:
+    """Mean `score` per account (codes into `ids`) and known role: accounts x roles."""
+    role_code, roles = pd.factorize(role)
+    known = role_code >= 0
+    means = score[known].groupby([account[known], role_code[known]]).mean().unstack()
+    means.index = ids[means.index.to_numpy()]
+    means.columns = roles[means.columns.to_numpy()]
+    return means
+
 
 def account_nps(responses: pd.DataFrame, accounts: pd.DataFrame | None = None, *,
                 role_order: Sequence[str] = ROLE_ORDER,

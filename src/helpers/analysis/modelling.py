@@ -127,12 +127,14 @@ def logit_newton(x: np.ndarray, y: np.ndarray, w: np.ndarray, beta: np.ndarray |
         start = logit_newton(x[::k], y[::k], w[::k], np.zeros(x.shape[1]), iters)
         beta = start if np.isfinite(start).all() else None
     b = np.zeros(x.shape[1]) if beta is None else beta.copy()
+    scaled = np.empty_like(x, dtype=np.result_type(x.dtype, float))  # x's rows weighted, reused
     with arrays.one_blas_thread():
         for _ in range(iters):
             eta = np.clip(x @ b, -30, 30)
             p = 1 / (1 + np.exp(-eta))
             g = x.T @ (w * (y - p))
-            h = (x * (w * p * (1 - p))[:, None]).T @ x + 1e-9 * np.eye(x.shape[1])
+            scaled = np.multiply(x, (w * p * (1 - p))[:, None], out=scaled)
+            h = scaled.T @ x + 1e-9 * np.eye(x.shape[1])
             step = np.linalg.solve(h, g)
             b += step
             if np.abs(step).max() < 1e-8:

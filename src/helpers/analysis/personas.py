@@ -122,6 +122,9 @@ def _find_personas(df: pd.DataFrame, items: list[str], cluster: str | None,
     key = measure.key if measure is not None else "ltr"
     require_columns(df, [*items, key], "responses")
     df = df[[*dict.fromkeys([*items, key, *[c for c in ("wave", cluster) if c and c in df]])]]
+    if cluster and cluster in df:  # clusters as numbers (same codes), their texts hashed once
+        codes = pd.factorize(df[cluster])[0]
+        df = df.assign(**{cluster: np.where(codes >= 0, codes, np.nan)})
     data = df[list(items)].apply(pd.to_numeric, errors="coerce").astype(float)
     ok = data.notna().all(axis=1)
     x = data[ok].to_numpy()
@@ -132,7 +135,8 @@ def _find_personas(df: pd.DataFrame, items: list[str], cluster: str | None,
     sd[sd == 0] = 1.0
     z = (x - mu) / sd
     seed = int(o.seeds[0]) if len(o.seeds) else 0
-    fit = subsample(df[ok], o.sample or len(z), strata=("wave",), cluster=cluster, seed=seed)
+    fit = subsample(df.loc[ok.to_numpy(), [c for c in ("wave", cluster) if c and c in df]],
+                    o.sample or len(z), strata=("wave",), cluster=cluster, seed=seed)
     zf = z[fit.positions] if fit.sampled else z
     selection, fitted = _choose_k(zf, o, seed)
     k = int(selection.loc[selection["chosen"], "k"].iloc[0])

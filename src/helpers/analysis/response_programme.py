@@ -26,6 +26,8 @@ from helpers.stats.arrays import norm_ppf, one_blas_thread
 KEY_ROLES = ("decision_maker", "influencer")
 #: Invitation columns the propensity model uses when present (besides role, tier and tenure).
 OPTIONAL_FEATURES = ("reminders", "days_since_touch")
+#: A rate's status against the target: CI above it, CI below it, else.
+STATUS_WORDS = pd.array(["at target", "below target", "not yet clear"], dtype="str")
 
 
 def _check_target(target: float) -> float:
@@ -68,8 +70,9 @@ def _rates_by_wave(wave: pd.Series, account: np.ndarray, responded: np.ndarray,
     out[by] = labels.take(out[by].to_numpy(np.int64)).array
     out["target"] = goal
     out["gap"] = out["rate"] - goal
-    out["status"] = np.select([out["ci_low"] >= goal, out["ci_high"] < goal],
-                              ["at target", "below target"], "not yet clear")
+    # each row's word taken from the three (not a text array converted row by row)
+    out["status"] = STATUS_WORDS.take(np.select([out["ci_low"] >= goal, out["ci_high"] < goal],
+                                                [0, 1], 2))
     return out[["wave", by, "invited", "responded", "rate", "ci_low", "ci_high", "target", "gap",
                 "status", "n"]]
 
@@ -139,7 +142,7 @@ def _distinct_per_account(account: np.ndarray, keys: pd.Series, n: int) -> np.nd
     key = pd.factorize(keys)[0]
     known = key >= 0
     base = int(key[known].max()) + 1 if known.any() else 1
-    pairs = np.unique(account[known].astype(np.int64) * base + key[known])
+    pairs = pd.unique(account[known].astype(np.int64) * base + key[known])  # hashed, not sorted
     return np.bincount(pairs // base, minlength=n)
 
 
@@ -183,10 +186,21 @@ def _per_account(column: pd.Series, ids: pd.Index, codes: np.ndarray, index: pd.
                      name=column.name)
 
 
+#: Numeric features of the model, in the order of its columns (after the dummies).
+NUMERIC_FEATURES = ("tenure_years", "past_response", "first_invite", *OPTIONAL_FEATURES)
+
+
 def _design(x: pd.DataFrame, levels: dict[str, list[str]] | None = None
             ) -> tuple[np.ndarray, list[str], dict[str, list[str]]]:
     """Model matrix: intercept, dummies (reference: the first level seen in fitting) and
     numeric features with values."""
+    m, names, levels = _unfilled_design(x, levels)
+    return _fill_missing(m, names, _gappy(x)), names, levels
+
+
+def _unfilled_design(x: pd.DataFrame, levels: dict[str, list[str]] | None = None
+                     ) -> tuple[np.ndarray, list[str], dict[str, list[str]]]:
+    """:func:`_design` with the numeric features' missing values left NaN."""
     levels = levels or {c: sorted(x[c].unique()) for c in ("role", "tier")}
     cols, names = [np.ones(len(x))], ["intercept"]
     for c, lv in levels.items():
@@ -195,14 +209,27 @@ def _design(x: pd.DataFrame, levels: dict[str, list[str]] | None = None
             if v != ref:
                 cols.append((x[c] == v).to_numpy(float))
                 names.append(f"{c}: {v}")
-    for c in ("tenure_years", "past_response", "first_invite", *OPTIONAL_FEATURES):
+    for c in NUMERIC_FEATURES:
         if c in x:
-            v = x[c]
-            if v.isna().any():  # the median only where there is something to fill
-                v = v.fillna(v.median() if v.notna().any() else 0)
-            cols.append(v.to_numpy(float))
+            cols.append(x[c].to_numpy(float, na_value=np.nan))
             names.append(c)
     return np.column_stack(cols), names, levels
+
+
+def _gappy(x: pd.DataFrame) -> list[str]:
+    """The numeric features with missing values in `x`."""
+    return [c for c in NUMERIC_FEATURES if c in x and x[c].isna().any()]
+
+
+def _fill_missing(m: np.ndarray, names: list[str], gappy: list[str]) -> np.ndarray:
+    """The missing values of the `gappy` features' columns in `m` (in place): the column's
+    median, 0 when it has no values."""
+    for j, name in enumerate(names):
+        if name in gappy:
+            missing = np.isnan(m[:, j])
+            if missing.any():  # the median only where there is something to fill
+                m[missing, j] = 0 if missing.all() else pd.Series(m[:, j]).median()
+    return m
 
 
 @dataclass(frozen=True)
@@ -238,13 +265,22 @@ def _logit_fit(m: np.ndarray, y: np.ndarray, groups: pd.Series) -> tuple[np.ndar
     with one_blas_thread():   # a tall-and-thin product: a second BLAS thread mostly spins
         bread = np.linalg.pinv((m * (p * (1 - p))[:, None]).T @ m)
     codes, uniq = pd.factorize(groups, use_na_sentinel=False)
-    u = m * (y - p)[:, None]
-    scores = np.column_stack([np.bincount(codes, weights=u[:, j], minlength=len(uniq))
+    residual = y - p  # each column's scores summed per account, no n x k matrix of them
+    scores = np.column_stack([np.bincount(codes, weights=m[:, j] * residual, minlength=len(uniq))
                               for j in range(m.shape[1])])
     g, n, k = len(uniq), len(y), m.shape[1]
     adj = g / max(g - 1, 1) * (n - 1) / max(n - k, 1)
     cov = adj * bread @ (scores.T @ scores) @ bread
     return beta, np.sqrt(np.clip(np.diag(cov), 0, None))
+
+
+def _holdout_designs(train: pd.DataFrame, test: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """The model matrices of the training and the held-out rows, built from the rows (the
+    held-out levels not seen in training as the reference)."""
+    m_train, _, seen = _design(train)
+    m_test, _, _ = _design(test.assign(**{c: test[c].where(test[c].isin(lv), lv[0])
+                                         for c, lv in seen.items()}), seen)
+    return m_train, m_test
 
 
 def fit_propensity(features: pd.DataFrame, holdout_wave: str | None = None) -> PropensityModel:
@@ -261,19 +297,25 @@ def fit_propensity(features: pd.DataFrame, holdout_wave: str | None = None) -> P
         **{c: pd.Categorical(features[c]) for c in ("role", "tier")})
     waves = sorted(features["wave"].unique())
     hold = holdout_wave or waves[-1]
-    train, test = features[features["wave"] < hold], features[features["wave"] == hold]
+    is_train, is_test = (features["wave"] < hold).to_numpy(), (features["wave"] == hold).to_numpy()
+    train, test = features[is_train], features[is_test]
     if len(waves) < 2 or train["responded"].nunique() < 2 or test["responded"].nunique() < 2:
         raise ThinData(f"{len(waves)} wave(s) of invitations", file="invitations",
                        expected="two waves or more, with answers and non-answers in each")
-    m_train, _, levels = _design(train)
+    m_all, names, levels_all = _unfilled_design(features)
+    gappy = _gappy(features)
+    if all(sorted(train[c].unique()) == lv for c, lv in levels_all.items()):
+        # training sees every level: its and the held-out rows' matrices are rows of all waves'
+        # (each filled with its own medians)
+        m_train, m_test = (_fill_missing(m_all[rows], names, gappy) for rows in (is_train, is_test))
+    else:
+        m_train, m_test = _holdout_designs(train, test)
     beta, _ = _logit_fit(m_train, train["responded"].to_numpy(), train["account_id"])
-    m_test, _, _ = _design(test.assign(**{c: test[c].where(test[c].isin(lv), lv[0])
-                                         for c, lv in levels.items()}), levels)
     eta = m_test @ beta
     y_test = test["responded"].to_numpy()
     slope, slope_se = _logit_fit(np.column_stack([np.ones(len(eta)), eta]), y_test,
                                  test["account_id"])
-    m_all, names, levels_all = _design(features)
+    m_all = _fill_missing(m_all, names, gappy)
     beta_all, se_all = _logit_fit(m_all, features["responded"].to_numpy(),
                                   features["account_id"])
     z = norm_ppf(0.975)
@@ -311,16 +353,28 @@ def chase_list(model: PropensityModel, features: pd.DataFrame, accounts: pd.Data
     now = account[is_latest]
     heard[-1] = dm_heard[-1] = False
     share, no_answer, dm_gap = share[now], ~heard[now], is_dm[is_latest] & ~dm_heard[now]
-    out = pd.DataFrame({
-        "contact_key": latest["contact_key"].to_numpy(), "account_id": latest["account_id"].to_numpy(),
-        "role": latest["role"].to_numpy(), "tier": latest["tier"].to_numpy(), "p_answer": p,
-        "revenue_lift_pts": 100 * p * share * no_answer,
-        "dm_lift_pts": 100 * p * dm_gap / max(len(ids), 1)})
+    revenue, dm = 100 * p * share * no_answer, 100 * p * dm_gap / max(len(ids), 1)
+    rows = _chase_candidates(revenue + dm, top)
+    out = pd.DataFrame({c: latest[c].iloc[rows].to_numpy()
+                        for c in ("contact_key", "account_id", "role", "tier")})
+    out["p_answer"], out["revenue_lift_pts"], out["dm_lift_pts"] = p[rows], revenue[rows], dm[rows]
     out["expected_lift_pts"] = out["revenue_lift_pts"] + out["dm_lift_pts"]
     out = out[out["expected_lift_pts"] > 0].sort_values(
         ["expected_lift_pts", "contact_key"], ascending=[False, True], ignore_index=True)
     out.insert(0, "rank", np.arange(1, len(out) + 1))
     return out.head(top)
+
+
+def _chase_candidates(lift: np.ndarray, top: int) -> np.ndarray:
+    """Positions of the contacts with a positive expected `lift` that can be among the `top`
+    (those reaching the top-th largest lift), in their order; every contact when none has one
+    (the empty list then has the columns' types of the full one)."""
+    keep = lift > 0
+    if not keep.any():
+        return np.arange(len(lift))
+    if 0 < top < keep.sum():
+        keep &= lift >= np.partition(lift[keep], -top)[-top]
+    return np.flatnonzero(keep)
 
 
 def headline_metrics(rates_by_tier: pd.DataFrame, model: PropensityModel | None,
