@@ -201,16 +201,11 @@ def _shuffled_copies(x: np.ndarray, n_repeats: int, rng: np.random.Generator
     return rows, inverse.reshape(len(codes), n)
 
 
-def _permutation_importance(model: Any, x: np.ndarray, y: np.ndarray, n_repeats: int,
-                            rng: np.random.Generator) -> np.ndarray:
-    """Mean drop in held-out AUC when one driver's column is shuffled (Breiman's permutation importance)."""
-    return _permutation_drop(model, _shuffled_copies(x, n_repeats, rng), y, n_repeats)
-
-
 def _permutation_drop(model: Any, copies: tuple[np.ndarray, np.ndarray], y: np.ndarray,
                       n_repeats: int) -> np.ndarray:
-    """:func:`_permutation_importance` on the :func:`_shuffled_copies` of the held-out rows, all
-    scored in one ``predict_proba`` call (predictions are row by row: the same as a call per copy)."""
+    """Mean drop in held-out AUC when one driver's column is shuffled (Breiman's permutation
+    importance), from the :func:`_shuffled_copies` of the held-out rows, all scored in one
+    ``predict_proba`` call (predictions are row by row: the same as a call per copy)."""
     rows, inverse = copies
     scores = np.asarray(model.predict_proba(rows)[:, 1])
     base = _auc(y, scores[inverse[0]])
@@ -316,7 +311,7 @@ class _Folds:
     def __init__(self, x: np.ndarray, codes: np.ndarray, grouped: bool, cv: CrossValidation):
         self.x, self.codes, self.grouped, self.cv = x, codes, grouped, cv
         self._splits: tuple[list[tuple[np.ndarray, np.ndarray]], int] | None = None
-        self._copies: dict[bytes, tuple[np.ndarray, np.ndarray]] = {}
+        self._copies: dict[int, tuple[np.ndarray, np.ndarray]] = {}  # by fold, when grouped
 
     def splits(self, y: np.ndarray) -> tuple[list[tuple[np.ndarray, np.ndarray]], int]:
         """The folds (by cluster when grouped, else stratified by `y`) and their count."""
@@ -325,14 +320,15 @@ class _Folds:
         self._splits = found if self.grouped else None
         return found
 
-    def copies(self, test: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """:func:`_shuffled_copies` of the rows `test`, from the seed's stream."""
-        found = self._copies.get(key := test.tobytes())
+    def copies(self, fold: int, test: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """:func:`_shuffled_copies` of the rows `test` of fold number `fold`, from the seed's
+        stream (kept for the next target when the folds are grouped, so the same)."""
+        found = self._copies.get(fold)
         if found is None:
             found = _shuffled_copies(self.x[test], self.cv.n_repeats,
                                      np.random.default_rng(self.cv.seed))
             if self.grouped:
-                self._copies[key] = found
+                self._copies[fold] = found
         return found
 
 
@@ -384,10 +380,10 @@ def _cv_scores(folds: _Folds, y: np.ndarray, splits: list[tuple[np.ndarray, np.n
     }
     aucs: dict[str, list[float]] = {m: [] for m in models}
     perm = {m: np.zeros(n_drivers) for m in models}
-    for train, test in splits:
+    for fold, (train, test) in enumerate(splits):
         if len(np.unique(y[test])) < 2:
             continue
-        copies = folds.copies(test)   # both models score the same shuffled copies
+        copies = folds.copies(fold, test)   # both models score the same shuffled copies
         for name, make in models.items():
             model = make().fit(x[train], y[train])
             aucs[name].append(_auc(y[test], model.predict_proba(x[test])[:, 1]))
