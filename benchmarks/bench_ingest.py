@@ -13,6 +13,9 @@ process in the same run, best of three (issue 25: cleaning within twice the pars
 
     cx clean 1M rows vs 2x pyarrow parse (cpu): 9.10 s (target < 8.60 s) [ratio 2.12x cpu, ...; MISSED]
 
+Then a table of where one more cleaning of the export spends its time, step by step
+(benchmarks/clean_steps.py).
+
     .venv/bin/python benchmarks/bench_ingest.py [--rows 1000000] [--dir DIR] [--keep]
     .venv/bin/python benchmarks/bench_ingest.py --export build/bench-data/200000/raw/survey_export.csv
 """
@@ -123,6 +126,14 @@ def clean_against_parse(export: Path, processed: Path, repeat: int = 1) -> tuple
     return parse_ratio_line(size_label(int(parses[0]["rows"])), clean, min(parses, key=lambda r: r["cpu"])), clean
 
 
+def clean_steps(export: Path) -> str:
+    """The step table of one cleaning of `export` (clean_steps.py, in its own process)."""
+    out = subprocess.run([sys.executable, str(Path(__file__).with_name("clean_steps.py")), str(export)],
+                         capture_output=True, text=True, check=False)
+    return out.stdout.rstrip() if out.returncode == 0 else \
+        "clean steps failed: " + " | ".join(out.stderr.strip().splitlines()[-3:])
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rows", type=int, default=1_000_000)
@@ -135,7 +146,8 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     if args.export is not None:
         with tempfile.TemporaryDirectory(prefix="bench_ingest_") as tmp:
-            print(clean_against_parse(args.export, Path(tmp) / "processed", args.repeat)[0])
+            print(clean_against_parse(args.export, Path(tmp) / "processed", args.repeat)[0], flush=True)
+        print(clean_steps(args.export))
         return 0
     k = size_label(args.rows)
     cx = [sys.executable, "-m", "helpers.cli"]
@@ -150,6 +162,7 @@ def main(argv: list[str] | None = None) -> int:
         print(line(f"cx clean {k} rows ({size:.0f} MB export + side tables) to parquet", r,
                    CLEAN_TARGET_S, CLEAN_TARGET_MB, defects_found(processed, raw)), flush=True)
         print(ratio, flush=True)
+        print(clean_steps(export), flush=True)
     finally:
         if not args.keep:
             shutil.rmtree(work if args.dir is None else raw, ignore_errors=True)
