@@ -174,3 +174,24 @@ def test_bad_side_table_read_while_writing_writes_nothing(tmp_path, sample_dir):
     assert "\n" not in str(err.value)
     assert {f.name: f.read_bytes() for f in out.iterdir()} == before
 
+
+
+def test_columns_read_once_are_let_go_and_change_nothing(sample_dir, monkeypatch):
+    """The export's columns are dropped as their fields are read (most of a large cleaning's
+    peak); the personal, competitor and unmapped columns stay for the later steps, and the
+    result equals a cleaning that keeps every column."""
+    sch = schema.load()
+    survey = readers.read_survey(sample_dir / "survey_export.csv")
+    mapped = fields.mapped(survey, sch)
+    res = clean.clean_responses(survey, sch, "salt")
+    left = set(survey.data.columns)
+    assert not left & clean._read_once(readers.read_survey(sample_dir / "survey_export.csv"), sch, mapped)
+    assert {"RecipientEmail", "IPAddress", "UserLanguage"} <= left
+    assert set(res.competitor_ratings["vendor"].unique()) == set(sch.competitors)
+    monkeypatch.setattr(clean, "_read_once", lambda *args: set())
+    kept = readers.read_survey(sample_dir / "survey_export.csv")
+    ref = clean.clean_responses(kept, sch, "salt")
+    assert set(mapped.values()) <= set(kept.data.columns)
+    pd.testing.assert_frame_equal(res.responses, ref.responses)
+    pd.testing.assert_frame_equal(res.competitor_ratings, ref.competitor_ratings)
+    assert res.log == ref.log

@@ -67,17 +67,18 @@ def clean_responses(survey: readers.Survey, sch: Schema, salt: str, speeder_frac
     duplicates across parts); it is dropped otherwise. `context` gives the masking context
     (:func:`mask_context`: the programme's allow-list and the accounts' company names, masked in
     comments like personal data; it may wait for one built meanwhile); without it, the schema's
-    allow-list and no company names.
+    allow-list and no company names. The export's columns are let go as their fields are read
+    (``survey.data`` loses them: the export as read is most of a large cleaning's peak).
     """
     raw = survey.data
-    n = len(raw)
+    n, width = raw.shape
     if n == 0:
         raise DataError("no responses (only header rows)", file=survey.path, expected="at least one data row")
     mapped = fields.mapped(survey, sch)
     hashed = {name: start_hash_keys(raw[source], salt) for name, source in _hashed(survey, sch)}
-    out, oor, answers = fields.read_fields(survey, sch, mapped)
+    out, oor, answers = fields.read_fields(survey, sch, mapped, let_go=_read_once(survey, sch, mapped))
     log: dict[str, Any] = {"input": {"file": Path(survey.path).name, "format": survey.format,
-                                     "encoding": survey.encoding, "rows": n, "columns": raw.shape[1],
+                                     "encoding": survey.encoding, "rows": n, "columns": width,
                                      "reader_notes": list(survey.notes)},
                            "schema": sch.source, "answers": answers}
     _tidy_text(out, sch)
@@ -105,6 +106,19 @@ def clean_responses(survey: readers.Survey, sch: Schema, salt: str, speeder_frac
     out = out.drop(columns=["status", "distribution_channel", "started_at",
                             *([] if keep_finished else ["finished"])], errors="ignore")
     return CleanResult(out.reset_index(drop=True), comp, log, schema=sch)
+
+
+def _read_once(survey: readers.Survey, sch: Schema, mapped: dict[str, str]) -> set[str]:
+    """The export's columns nothing reads after their fields: every mapped column but those the
+    personal data, the competitors and the design also name (found as the later look-ups find
+    them, among all columns: those look-ups then find the same ones)."""
+    columns = list(survey.data.columns)
+    later = {schema_mod.locate(spec, columns, survey.questions, survey.import_ids)
+             for specs in (sch.personal, sch.competitors) for spec in specs.values()}
+    if sch.design:
+        later |= {sch.design["weights"],
+                  *(c for c in columns if fnmatch.fnmatchcase(str(c), sch.design["replicate_weights"]))}
+    return set(mapped.values()) - later
 
 
 def _hashed(survey: readers.Survey, sch: Schema) -> list[tuple[str, str]]:

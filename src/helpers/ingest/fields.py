@@ -7,7 +7,8 @@ Each function reads one export column the way the schema describes it; the quali
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections import Counter
+from collections.abc import Callable, Collection
 from pathlib import Path
 from typing import Any
 
@@ -66,24 +67,29 @@ def mapped(survey: readers.Survey, sch: Schema) -> dict[str, str]:
     return found
 
 
-def read_fields(survey: readers.Survey, sch: Schema, found: dict[str, str]
-                ) -> tuple[pd.DataFrame, np.ndarray, dict[str, Any]]:
+def read_fields(survey: readers.Survey, sch: Schema, found: dict[str, str], *,
+                let_go: Collection[str] = ()) -> tuple[pd.DataFrame, np.ndarray, dict[str, Any]]:
     """Every mapped field (`found`: field -> column) read by its type: numbers on their scale
     (labels and not-applicable codes read), dates, text (SPSS categories by their value labels).
     Returns the fields, which rows hold an answer outside its scale, and what had to be
-    interpreted per field. (Read one at a time: two threads gained little on two busy cores
-    and left 60 MB more at the peak of a 1M clean.)"""
+    interpreted per field. The columns in `let_go` are dropped from ``survey.data`` once read
+    (the export as read is most of a large cleaning's memory). (Read one at a time: two
+    threads gained little on two busy cores and left 60 MB more at the peak of a 1M clean.)"""
     raw = survey.data
     out = pd.DataFrame(index=raw.index)
     oor = np.zeros(len(raw), bool)
     answers: dict[str, Any] = {}
     named = survey.category_labels()
+    reads_left = Counter(found.values())
     for name, col in found.items():
         values, outside, answer = _read_field(name, col, raw[col], sch, survey.path, named.get(col))
         out[name] = values
         oor |= outside
         if answer is not None:
             answers[name] = answer
+        reads_left[col] -= 1
+        if col in let_go and not reads_left[col]:
+            del values, raw[col]
     return out, oor, answers
 
 

@@ -125,15 +125,19 @@ def _straightliners(out: pd.DataFrame, sch: Schema, k: int) -> np.ndarray:
     for items in by_group.values():
         if len(items) < k:
             continue
-        lo = np.array([sch.scale(i)[0] for i in items])
-        hi = np.array([sch.scale(i)[1] for i in items])
-        vals = (out[items].to_numpy(float) - lo) / (hi - lo)  # on a common 0-1 footing
-        finite = np.isfinite(vals)
-        answered = finite.sum(axis=1)
-        filled = np.where(finite, vals, np.nan)
-        with np.errstate(invalid="ignore"):  # fmax/fmin skip the unanswered items (NaN)
-            spread = np.fmax.reduce(filled, axis=1) - np.fmin.reduce(filled, axis=1)
-        flat |= (answered >= k) & (spread == 0)
+        # item by item, on a common 0-1 footing (no rows-by-items copies at a million rows)
+        answered = np.zeros(len(out), np.int64)
+        top, bottom = np.full(len(out), np.nan), np.full(len(out), np.nan)
+        for item in items:
+            lo, hi = sch.scale(item)
+            vals = (out[item].to_numpy(float) - lo) / (hi - lo)
+            finite = np.isfinite(vals)
+            answered += finite
+            vals[~finite] = np.nan
+            np.fmax(top, vals, out=top)   # fmax/fmin skip the unanswered items (NaN)
+            np.fmin(bottom, vals, out=bottom)
+        with np.errstate(invalid="ignore"):
+            flat |= (answered >= k) & (top - bottom == 0)
     return flat
 
 
