@@ -58,3 +58,47 @@ def test_the_runner_loads_papermill_and_nbconvert_without_compiling_iri_grammars
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True,
                           env={**os.environ, "PYTHONPATH": str(PROJECT_ROOT / "src")})
     assert done.stdout.strip() == "['jsonschema']"
+
+
+def test_libraries_the_analyses_import_on_first_use_are_listed_for_the_zygote() -> None:
+    """helpers.analysis.LIBRARIES_ON_FIRST_USE names exactly the scikit-learn and statsmodels
+    modules the analyses import inside their functions."""
+    import re
+
+    from helpers.analysis import LIBRARIES_ON_FIRST_USE
+
+    found = set()
+    for path in (PROJECT_ROOT / "src" / "helpers" / "analysis").glob("*.py"):
+        found |= set(re.findall(r"^\s*(?:from|import) ((?:sklearn|statsmodels)[\w.]*)",
+                                path.read_text(), re.M))
+    assert found == set(LIBRARIES_ON_FIRST_USE)
+
+
+def test_the_zygote_imports_them_once_after_the_cleanings_kernel(monkeypatch, tmp_path) -> None:
+    """The run's zygote imports them in its second stage (the kernels forked after the first
+    notebook's share them); the first notebook's kernel, the cleaning, is forked before."""
+    from helpers.analysis import LIBRARIES_ON_FIRST_USE
+
+    seen = {}
+    monkeypatch.setattr(kernels.zygote, "available", lambda: True)
+    monkeypatch.setattr(kernels.zygote, "Zygote", lambda sockets, stages, env, cwd: seen.update(stages=stages))
+    kernels._start_zygote(NOTEBOOKS, tmp_path)
+    first, later = seen["stages"]
+    assert not set(LIBRARIES_ON_FIRST_USE) & set(first)
+    assert later[-len(LIBRARIES_ON_FIRST_USE):] == list(LIBRARIES_ON_FIRST_USE)
+    kernels._start_zygote(NOTEBOOKS[:1], tmp_path)  # the cleaning alone computes nothing
+    assert not set(LIBRARIES_ON_FIRST_USE) & set(seen["stages"][1])
+
+
+def test_a_zygote_with_them_still_forks() -> None:
+    """Importing them starts no thread in the zygote (it refuses to fork with threads)."""
+    from helpers.analysis import LIBRARIES_ON_FIRST_USE
+
+    probe = ("import sys\nfrom helpers.reporting import zygote\n"
+             "for m in sys.argv[1:]:\n    __import__(m)\nprint(zygote._extra_threads())")
+    env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT / "src"),
+           **dict.fromkeys(kernels.THREAD_SETTINGS, "1")}
+    done = subprocess.run([sys.executable, "-c", probe, "ipykernel.kernelapp", *kernels.LIBRARIES,
+                           *ON_FIRST_USE, *LIBRARIES_ON_FIRST_USE],
+                          capture_output=True, text=True, check=True, env=env)
+    assert done.stdout.strip() == "[]"

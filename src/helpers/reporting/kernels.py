@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from helpers import contract, paths
+from helpers.analysis import LIBRARIES_ON_FIRST_USE
 from helpers.reporting import zygote
 from helpers.reporting.preload import PRELOAD_ENV, modules_to_load
 
@@ -114,8 +115,9 @@ def _start_zygote(notebooks: Sequence[Path], sockets: Path | None) -> zygote.Zyg
         return None
     first = [*LIBRARIES, *modules_to_load(notebook_modules(notebooks[0]))] if notebooks else []
     names = [name for nb in notebooks for name in notebook_modules(nb)]
+    analyses = LIBRARIES_ON_FIRST_USE if any(n.startswith("helpers.analysis.") for n in names) else ()
     try:  # the first notebook's kernel is forked before the others' modules are imported
-        return zygote.Zygote(sockets, [first, [*LIBRARIES, *modules_to_load(names)]],
+        return zygote.Zygote(sockets, [first, [*LIBRARIES, *modules_to_load(names), *analyses]],
                              kernel_env(os.environ, None, _KERNEL_DIR[0]), paths.PROJECT_ROOT)
     except OSError as e:
         log.warning("kernel zygote not started (%s): kernels start on their own", e)
