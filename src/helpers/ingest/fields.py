@@ -89,7 +89,7 @@ def read_fields(survey: readers.Survey, sch: Schema, found: dict[str, str], *,
             answers[name] = answer
         reads_left[col] -= 1
         if col in let_go and not reads_left[col]:
-            del values, raw[col]
+            del raw[col]
     return out, oor, answers
 
 
