@@ -11,6 +11,7 @@ import pytest
 
 from helpers import catalog, config
 from helpers.analysis import competitors, headline, sales, segments, selection
+from helpers.errors import ThinData
 from helpers.ingest import schema as schema_mod
 from helpers.measures import find_statistic
 from helpers.reporting import scorecard, summary
@@ -61,6 +62,20 @@ def test_competitor_gaps_by_fields_match_paired_gaps_per_field(study) -> None:
     mine = stacked[stacked["field"] == "tier"].reset_index(drop=True)
     assert list(mine["estimate"]) == pytest.approx(list(direct["estimate"]))
     assert list(mine["p_adjusted"]) == pytest.approx(list(direct["p_adjusted"]), nan_ok=True)
+
+
+def test_competitor_ratings_of_no_selected_respondent_are_thin_data_not_a_crash(study) -> None:
+    rows = study.market("B2B").rows
+    others = study.tables["competitor_ratings"].assign(response_id=lambda d: "other-" + d["response_id"])
+    with pytest.raises(ThinData, match="none of the .* competitor ratings is by a selected respondent"):
+        competitors.vendor_ratings(rows, others, us="Us")
+    ratings = competitors.vendor_ratings(rows, study.tables["competitor_ratings"], us="Us",
+                                         segments=["tier"])
+    with pytest.raises(ThinData, match="no respondent rated both 'Us' and a competitor"):
+        competitors.paired_gaps(ratings[ratings["vendor"] == "Us"], us="Us")
+    no_tier = ratings.assign(tier=ratings["tier"].where(ratings["vendor"] == "Us"))  # never paired
+    stacked = sales.competitor_gaps_by_fields(no_tier, "Us", ["tier"], min_n=10)
+    assert stacked.empty and "estimate" in stacked
 
 
 def test_decision_maker_coverage_by_tier_hand_computed(study) -> None:

@@ -74,6 +74,10 @@ def vendor_ratings(
         (rid, ids), (cid, clusters) = pd.factorize(out["response_id"]), pd.factorize(out["cluster"])
     out["ltr"] = pd.to_numeric(out["ltr"], errors="coerce")
     rated = out["ltr"].notna().to_numpy()
+    if not rated[len(ours):].any():
+        raise ThinData(f"none of the {len(competitor_ratings):,} competitor ratings is by a selected "
+                       "respondent", file="competitor_ratings", column="response_id",
+                       expected="ratings whose response_id is among the market's responses")
     out = out[rated]
     out["vendor"] = out["vendor"].astype(str)
     # respondent and cluster as categories: each later grouping of respondents reads codes
@@ -150,6 +154,9 @@ def paired_gaps(ratings: pd.DataFrame, us: str = "Us", by: str | None = None,
     require_columns(ratings, ["response_id", "cluster", "vendor", "ltr"], "ratings")
     groups = ["vendor", *([by] if by else [])]
     pairs = _paired_with_us(ratings, us, groups)
+    if pairs.empty:
+        raise ThinData(f"no respondent rated both {us!r} and a competitor", file="ratings",
+                       column="response_id", expected="respondents who rated us and a competitor")
     rows = []
     for group_key, g in pairs.groupby(groups, sort=True)[["s_us", "score", "cluster"]]:  # numbers only
         key = group_key if isinstance(group_key, tuple) else (group_key,)

@@ -53,7 +53,10 @@ def competitor_gaps_by_fields(ratings: pd.DataFrame, us: str, fields: Sequence[s
     for f in fields:
         if f not in ratings:
             continue
-        g = competitors.paired_gaps(ratings.dropna(subset=[f]), us=us, by=f, min_n=min_n, q=q)
+        try:
+            g = competitors.paired_gaps(ratings.dropna(subset=[f]), us=us, by=f, min_n=min_n, q=q)
+        except ThinData:  # no pair where this field is known: the other fields still count
+            continue
         parts.append(g.rename(columns={f: "segment"}).assign(field=f, segment=lambda d:
                                                                d["segment"].astype(str)))
     if not parts:
