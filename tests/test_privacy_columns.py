@@ -163,6 +163,16 @@ def test_mask_field_on_every_string_kind(dtype) -> None:
         == [False, True, True, False]
 
 
+def test_a_shared_value_keeps_no_titled_or_whole_person_name() -> None:
+    # a referrer column kept as a segment, a thank-you many customers copied: shared, still people
+    values = pd.Series(["Thomas Ashworth"] * 6 + ["Danke an Herrn Klaus Weber für die Hilfe."] * 6
+                       + ["Frau Petra Hoffmann war sehr hilfsbereit"] * 5
+                       + ["Rose Garden"] * 6 + ["Victoria"] * 6 + ["Key Account"] * 6, dtype="string")
+    out = mask_field(values).drop_duplicates().tolist()
+    assert out == ["[name]", "Danke an [name] für die Hilfe.", "[name] war sehr hilfsbereit",
+                   "Rose Garden", "Victoria", "Key Account"]
+
+
 def test_contact_details_and_noise_columns_in_drafts(tmp_path) -> None:
     n = 60
     pd.DataFrame({

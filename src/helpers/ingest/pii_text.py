@@ -579,6 +579,16 @@ def mask_contact_details(text: str) -> str:
     return _phones(t)
 
 
+def mask_shared_value(text: str) -> str:
+    """A value many respondents share (a segment level): its contact details, names after a
+    title ("Danke an Herrn Klaus Weber") and the whole value when it is written like a person's
+    name ("Thomas Ashworth", a referrer); its other capitalised words stay ("Rose Garden",
+    "Victoria" are levels, not people)."""
+    if is_person_name(text.strip()):
+        return "[name]"
+    return _TITLE.sub("[name]", mask_contact_details(text))
+
+
 def strip_placeholders(text: str) -> str:
     """Text without the placeholders (theme words must not be 'name' or 'address')."""
     return PLACEHOLDER.sub(" ", text)

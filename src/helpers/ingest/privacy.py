@@ -21,7 +21,7 @@ import pyarrow as pa
 
 from helpers import paths
 from helpers.ingest.pii_extra import MaskContext, may_hold_personal, recurring_words
-from helpers.ingest.pii_text import mask_contact_details, mask_text, may_match
+from helpers.ingest.pii_text import mask_shared_value, mask_text, may_match
 
 if TYPE_CHECKING:
     from concurrent.futures import ProcessPoolExecutor
@@ -313,9 +313,10 @@ def start_mask_comments(comments: pd.Series, context: MaskContext | None = None,
 
 def mask_field(values: pd.Series, context: MaskContext | None = None, rare: int = 5) -> pd.Series:
     """Personal data in a text field other than the comment: values held by fewer than `rare`
-    rows are masked in full (names too), the others only for contact details (a segment level
-    many respondents share is no one's name). Distinct values are masked once (Arrow's
-    dictionary encoding); a field with nothing to mask comes back as it was."""
+    rows are masked in full, the others for contact details and names a title or the whole
+    value marks as a person's (:func:`~helpers.ingest.pii_text.mask_shared_value`: a segment
+    level many respondents share is otherwise no one's name). Distinct values are masked once
+    (Arrow's dictionary encoding); a field with nothing to mask comes back as it was."""
     import pyarrow.compute as pc
 
     column = pa.array(values.astype("string"), from_pandas=True)
@@ -328,7 +329,7 @@ def mask_field(values: pd.Series, context: MaskContext | None = None, rare: int 
     codes = pc.fill_null(encoded.indices, -1).to_numpy(zero_copy_only=False)
     counts = np.bincount(codes[codes >= 0], minlength=len(texts))
     candidates = may_hold_personal(texts, context)
-    out = [(mask_text(t, context) if n < rare else mask_contact_details(t)) if c else t
+    out = [(mask_text(t, context) if n < rare else mask_shared_value(t)) if c else t
            for t, n, c in zip(texts, counts, candidates, strict=True)]
     if out == texts:
         return values
