@@ -70,6 +70,10 @@ def test_kernels_are_forked_from_the_zygote_each_with_its_own_environment(
             assert int(ppid) == folder.process.pid and notebook == name  # forked, its own name
             assert rest[:3] == ["True", "None", str(PROJECT_ROOT)]  # preloaded, own env and cwd
         assert seen[0][-2:] != seen[1][-2:]  # random generators seeded apart
+        # the kernel knows its parent: it polls it and prints no console banner on the run's stdout
+        handle = _run(started[0][1], "from ipykernel.kernelapp import IPKernelApp\n"
+                                     "print(IPKernelApp.instance().parent_handle)")
+        assert int(handle) == folder.process.pid
         assert "nb_a" not in os.environ.get("CX_NOTEBOOK", "")
     finally:
         for km, client in started:

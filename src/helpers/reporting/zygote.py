@@ -256,9 +256,10 @@ def _launch(cmd: Sequence[str]) -> int:
     from ipykernel import kernelapp
 
     launcher = importlib.util.find_spec(LAUNCHER[1])
-    # read from $JPY_PARENT_PID when kernelapp was imported (in the zygote, without it)
-    kernelapp.IPKernelApp.parent_handle.default_value = int(os.environ["JPY_PARENT_PID"])
-    sys.argv = [str(launcher and launcher.origin), *cmd[len(LAUNCHER) + 1:]]
+    # the parent is read from $JPY_PARENT_PID when kernelapp is imported (in the zygote, without
+    # it): given as an option, the kernel polls its parent and prints no console banner
+    sys.argv = [str(launcher and launcher.origin), *cmd[len(LAUNCHER) + 1:],
+                f"--IPKernelApp.parent_handle={int(os.environ['JPY_PARENT_PID'])}"]
     kernelapp.launch_new_instance(argv=sys.argv[1:])
     return 0
 
