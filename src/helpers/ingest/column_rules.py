@@ -12,7 +12,7 @@ from typing import Any
 #: A recommend question in the usual languages (en, de, fr, es, it, nl, pt): its question text,
 #: or the words of its answer labels ("10 - Extremely likely to recommend").
 LTR_TEXT = (r"(?i)(?:how likely .*recommend|recommend|likelihood to recommend|\bnps\b|\bltr\b|"
-             r"empfehl|recommand|recomend|raccomand|consigli|aanbevel|aanraden|aanbeveling)")
+             r"empfehl|empfiehl|recommand|recomend|recomie|raccomand|consigli|aanbevel|aanraden|aanbeveling)")
 LTR_NAME = re.compile(r"(?i)^(q?\d*[_ .-]?)?(ltr|nps|nps[_ .-]?score|rec|recommend\w*|"
                        r"likel\w*[_ .-]?to[_ .-]?recommend|likely\w*|likelihood\w*|"
                        r"recommandation|recommander|empfehlung\w*|weiterempfehlung\w*|"
@@ -101,10 +101,20 @@ PLATFORM = [
     _rule("last_rep_touch_at", "lastreptouch lastreptouchat lastcontact", "", type="datetime"),
 ]
 MEASURES = [
-    _rule("ces", "ces effort customereffort effortscore", "",
-       r"(?i)(easy|effort).*(handle|resolve|issue|request)|\beffort\b|\bCES\b", type="score"),
-    _rule("csat", "csat satisfaction satisfied overallsatisfaction csatscore", "",
-       r"(?i)(how satisfied|overall satisfaction|satisfaction)", type="score"),
+    _rule("ces", "ces effort customereffort effortscore aufwand kundenaufwand esfuerzo sforzo moeite "
+          "esforco", "",
+       r"(?i)(easy|effort).*(handle|resolve|issue|request)|\beffort\b|\bCES\b|"
+       r"(leicht|einfach).*(anliegen|lösen|erledigen)|aufwand|(facil|fácil|makkelijk|eenvoudig).*"
+       r"(résoudre|demande|problème|resolver|solicitud|consulta|problema|risolvere|richiesta|"
+       r"oplossen|verzoek)|esfuerzo|sforzo|moeite|esforço", type="score"),
+    _rule("csat", "csat satisfaction satisfied overallsatisfaction csatscore zufriedenheit "
+          "gesamtzufriedenheit kundenzufriedenheit satisfaccion soddisfazione tevredenheid satisfacao",
+          "", r"(?i)(how satisfied|overall satisfaction|satisfaction|wie zufrieden|zufriedenheit|"
+              r"satisfait|satisfecho|satisfacción|soddisfatt|soddisfazione|tevreden|satisfeito|"
+              r"satisfação)", type="score"),
 ]
 COMMENT = re.compile(r"(?i)comment|feedback|verbatim|reason|why|explication|explanation|remark|"
-                      r"text|open|kommentar|commentaire|anything else|tell us")
+                      r"text|open|kommentar|commentaire|anything else|tell us|improve|"
+                      r"verbessern|anmerkung|warum|begründung|améliorer|pourquoi|remarque|"
+                      r"mejorar|por qué|comentario|migliorare|perché|commento|suggeriment|"
+                      r"verbeteren|waarom|opmerking|toelichting|melhorar|comentário|sugest")

@@ -38,7 +38,12 @@ def quoted_name(name: str) -> str:
 
 
 def entry(mapping: Mapping[str, Any]) -> str:
-    return "{" + ", ".join(f"{k}: {fmt(v)}" for k, v in mapping.items() if v is not None) + "}"
+    """One YAML flow mapping (keys quoted where YAML needs it: "Teils, teils", "D'accord")."""
+    return "{" + ", ".join(f"{_key(k)}: {fmt(v)}" for k, v in mapping.items() if v is not None) + "}"
+
+
+def _key(key: str) -> str:
+    return key if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_ ]*[A-Za-z0-9_]", key) else fmt(key)
 
 
 

@@ -240,7 +240,8 @@ def _says_recommend(pl: _Placer, col: str) -> str:
     p = pl.profiles[col]
     if rules.LTR_NAME.match(p.column):
         return f"named {col!r}"
-    if p.question != col and re.search(rules.LTR_TEXT, p.question or ""):
+    # a one-row header's question is the column name: its words count when it holds numbers
+    if re.search(rules.LTR_TEXT, p.question or "") and (p.question != col or p.numeric >= 0.9):
         return f"question text {p.question[:50]!r}"
     words = pl.survey.data[col].dropna().astype(str).drop_duplicates().head(50)
     labels = words[~words.str.fullmatch(r"\s*-?\d+(?:[.,]\d+)?\s*")]

@@ -33,7 +33,7 @@ _SCALES = [(1, 3), (1, 4), (1, 5), (0, 5), (1, 7), (0, 7), (0, 10)]  # 10-point:
 _SCALE_FROM_ONE = re.compile(r"(?:^|\s)1\s*[-–:=)]\s*\D")
 
 
-LABEL_SETS: dict[str, dict[str, int]] = {
+_ENGLISH_LABELS: dict[str, dict[str, int]] = {
     "agree7": {"Strongly disagree": 1, "Disagree": 2, "Somewhat disagree": 3,
                "Neither agree nor disagree": 4, "Somewhat agree": 5, "Agree": 6,
                "Strongly agree": 7},
@@ -51,6 +51,54 @@ LABEL_SETS: dict[str, dict[str, int]] = {
     "rating5": {"Very poor": 1, "Poor": 2, "Fair": 3, "Good": 4, "Very good": 5,
                 "Excellent": 5},
 }
+#: The 5-point sets' wordings in German, French, Spanish, Italian, Dutch and Portuguese.
+_TRANSLATED_LABELS: dict[str, dict[str, int]] = {
+    "agree5": {
+        "Stimme überhaupt nicht zu": 1, "Stimme gar nicht zu": 1, "Stimme nicht zu": 2,
+        "Stimme eher nicht zu": 2, "Weder noch": 3, "Teils/teils": 3, "Teils, teils": 3,
+        "Stimme eher zu": 4, "Stimme zu": 4, "Stimme voll zu": 5, "Stimme voll und ganz zu": 5,
+        "Pas du tout d'accord": 1, "Tout à fait en désaccord": 1, "Pas d'accord": 2,
+        "Plutôt pas d'accord": 2, "Ni d'accord ni pas d'accord": 3, "Plutôt d'accord": 4,
+        "D'accord": 4, "Tout à fait d'accord": 5,
+        "Totalmente en desacuerdo": 1, "Muy en desacuerdo": 1, "En desacuerdo": 2,
+        "Ni de acuerdo ni en desacuerdo": 3, "De acuerdo": 4, "Totalmente de acuerdo": 5,
+        "Muy de acuerdo": 5,
+        "Per niente d'accordo": 1, "Fortemente in disaccordo": 1, "In disaccordo": 2,
+        "Poco d'accordo": 2, "Né d'accordo né in disaccordo": 3, "Abbastanza d'accordo": 4,
+        "D'accordo": 4, "Molto d'accordo": 5, "Completamente d'accordo": 5,
+        "Helemaal mee oneens": 1, "Zeer mee oneens": 1, "Mee oneens": 2, "Oneens": 2,
+        "Neutraal": 3, "Niet mee eens, niet mee oneens": 3, "Mee eens": 4, "Eens": 4,
+        "Helemaal mee eens": 5, "Zeer mee eens": 5,
+        "Discordo totalmente": 1, "Discordo": 2, "Não concordo nem discordo": 3,
+        "Nem concordo nem discordo": 3, "Concordo": 4, "Concordo totalmente": 5},
+    "satisfied5": {
+        "Sehr unzufrieden": 1, "Unzufrieden": 2, "Eher unzufrieden": 2,
+        "Weder zufrieden noch unzufrieden": 3, "Eher zufrieden": 4, "Zufrieden": 4, "Sehr zufrieden": 5,
+        "Très insatisfait": 1, "Pas du tout satisfait": 1, "Insatisfait": 2, "Plutôt insatisfait": 2,
+        "Peu satisfait": 2, "Ni satisfait ni insatisfait": 3, "Plutôt satisfait": 4, "Satisfait": 4,
+        "Très satisfait": 5,
+        "Muy insatisfecho": 1, "Insatisfecho": 2, "Ni satisfecho ni insatisfecho": 3,
+        "Satisfecho": 4, "Muy satisfecho": 5,
+        "Molto insoddisfatto": 1, "Per niente soddisfatto": 1, "Insoddisfatto": 2,
+        "Poco soddisfatto": 2, "Né soddisfatto né insoddisfatto": 3, "Abbastanza soddisfatto": 4,
+        "Soddisfatto": 4, "Molto soddisfatto": 5,
+        "Zeer ontevreden": 1, "Ontevreden": 2, "Neutraal": 3, "Niet tevreden, niet ontevreden": 3,
+        "Tevreden": 4, "Zeer tevreden": 5,
+        "Muito insatisfeito": 1, "Insatisfeito": 2, "Nem satisfeito nem insatisfeito": 3,
+        "Satisfeito": 4, "Muito satisfeito": 5},
+    "rating5": {
+        "Sehr schlecht": 1, "Schlecht": 2, "Mittelmäßig": 3, "Gut": 4, "Sehr gut": 5,
+        "Ausgezeichnet": 5,
+        "Très mauvais": 1, "Mauvais": 2, "Moyen": 3, "Passable": 3, "Bon": 4, "Très bon": 5,
+        "Muy malo": 1, "Malo": 2, "Regular": 3, "Bueno": 4, "Muy bueno": 5, "Excelente": 5,
+        "Pessimo": 1, "Scarso": 2, "Sufficiente": 3, "Buono": 4, "Ottimo": 5, "Eccellente": 5,
+        "Zeer slecht": 1, "Slecht": 2, "Matig": 3, "Redelijk": 3, "Goed": 4, "Zeer goed": 5,
+        "Uitstekend": 5,
+        "Péssimo": 1, "Ruim": 2, "Razoável": 3, "Bom": 4, "Muito bom": 5},
+}
+#: Answer labels -> their point on the scale, by set (English, then the other languages).
+LABEL_SETS: dict[str, dict[str, int]] = {name: {**labels, **_TRANSLATED_LABELS.get(name, {})}
+                                         for name, labels in _ENGLISH_LABELS.items()}
 
 
 NOT_APPLICABLE = ["N/A", "NA", "n/a", "Not applicable", "Don't know", "Dont know",

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -242,7 +242,7 @@ def load(path: str | os.PathLike[str] = DEFAULT_SCHEMA) -> Schema:
             raise ConfigError(f"personal.{n}.action is {s.action!r}", file=at(f"personal.{n}"),
                               expected="hash or drop")
     answers = doc.get("answers") or {}
-    label_sets = {k: {str(a).strip().lower(): float(v) for a, v in m.items()}
+    label_sets = {k: _label_set(m, f"answers.label_sets.{k}", at)
                   for k, m in (answers.get("label_sets") or {}).items()}
     for n, s in {**fields, **drivers}.items():
         if s.labels and s.labels not in label_sets:
@@ -263,6 +263,21 @@ def load(path: str | os.PathLike[str] = DEFAULT_SCHEMA) -> Schema:
         company=str(doc.get("company") or "Us"), lines=lines, privacy_keep=_privacy_keep(doc, at),
         design=_design(doc, at),
     )
+
+
+def _label_set(labels: Any, where: str, at: Callable[[str], str]) -> dict[str, float]:
+    """A label set of the schema, its labels read without case or surrounding spaces; a
+    ConfigError naming the label whose point is not a number."""
+    if not isinstance(labels, Mapping):
+        raise ConfigError(f"{where} is {type(labels).__name__}", file=at(where),
+                          expected="a mapping of answer label -> point, e.g. {Agree: 4}")
+    out = {}
+    for label, point in labels.items():
+        if isinstance(point, bool) or not isinstance(point, int | float):
+            raise ConfigError(f"{where}: {label!r} is {point!r}", file=at(where),
+                              expected="a number for every label (quote a label holding a comma or colon)")
+        out[str(label).strip().lower()] = float(point)
+    return out
 
 
 def _privacy_keep(doc: dict[str, Any], at: Callable[[str], str]) -> tuple[str, ...]:
