@@ -92,6 +92,20 @@ def test_ltr_without_numbers_is_a_clear_error(tmp_path):
     assert "x.csv" in msg and "Q1" in msg and "\n" not in msg
 
 
+def test_a_mapped_answer_column_empty_in_every_row_is_warned(tmp_path):
+    p = tmp_path / "x.csv"
+    rows = "".join(f"R_{i},2026-01-0{i % 9 + 1} 10:00:00,{i % 11},\n" for i in range(40))
+    p.write_text("ResponseId,EndDate,Q1,Q3\n" + rows)
+    (tmp_path / "s.yaml").write_text(
+        "fields:\n  response_id: {column: ResponseId}\n  submitted_at: {column: EndDate, type: datetime}\n"
+        "  ltr: {column: Q1, scale: [0, 10]}\n  csat: {column: Q3, scale: [1, 5]}\nmarket_rule: {all: B2C}\n",
+        encoding="utf-8")
+    log = clean.prepare(p, tmp_path / "s.yaml").log
+    assert clean.answer_warnings(log) == [
+        "warning: csat (column 'Q3'): no answer in any of the 40 rows, so it is left out of every "
+        "figure; check that the schema maps the right column"]
+
+
 def test_raw_folder_is_refused(tmp_path, sample_dir):
     from helpers import paths
     with pytest.raises(PermissionError):

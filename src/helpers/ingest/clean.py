@@ -555,12 +555,17 @@ def rule_summary(log: dict[str, Any]) -> str:
 
 
 def answer_warnings(log: dict[str, Any], share: float = 0.02) -> list[str]:
-    """One line per answer column with many answers that could not be read (more than `share`
-    of the rows and at least 5): they are missing in every figure, so say which and why."""
+    """One line per answer column that is empty in every row, or with many answers that could
+    not be read (more than `share` of the rows and at least 5): they are missing in every
+    figure, so say which and why."""
     rows = max(int(log["input"]["rows"]), 1)
     out = []
     for name, a in log.get("answers", {}).items():
         n = int(a.get("unreadable", 0))
+        if a.get("answered", 1) == 0 and not n:
+            out.append(f"warning: {name} (column {a['column']!r}): no answer in any of the {rows:,} "
+                       "rows, so it is left out of every figure; check that the schema maps the "
+                       "right column")
         if n >= 5 and n > share * rows:
             seen = ", ".join(repr(e) for e in a.get("examples", []))
             out.append(f"warning: {name} (column {a['column']!r}): {n:,} of {rows:,} answers could "

@@ -101,7 +101,8 @@ def _read_field(name: str, col: str, values: pd.Series, sch: Schema, path: objec
         parsed = read_booleans(values) if spec.type == "boolean" else read_numbers(values, spec, sch, col, path)
         outside = parsed.out_of_range.to_numpy(bool)
         return parsed.values, outside, {
-            "column": col, "labels_mapped": parsed.labels_mapped, "not_applicable": parsed.not_applicable,
+            "column": col, "answered": int(parsed.values.notna().sum()),
+            "labels_mapped": parsed.labels_mapped, "not_applicable": parsed.not_applicable,
             "unreadable": parsed.unparseable, "out_of_range": int(outside.sum()),
             "examples": [mask_text(e) for e in unreadable_examples(values, parsed, sch)]}
     if spec.type == "datetime":
