@@ -14,6 +14,7 @@ from scipy.special import expit
 from helpers.analysis import drivers, importance, lmg, modelling, priority
 from helpers.analysis.modelling import Bootstrap
 from helpers.errors import ArgumentError, DataError, ThinData
+from helpers.measures import Measure
 from helpers.paths import PROJECT_ROOT
 
 SWISS = PROJECT_ROOT / "tests" / "data" / "reference" / "swiss.csv"  # R datasets::swiss
@@ -22,6 +23,7 @@ SWISS_X = ["Agriculture", "Examination", "Education", "Catholic", "Infant.Mortal
 RELAIMPO_LMG = {"Agriculture": 0.057091, "Examination": 0.171173, "Education": 0.260135,
                 "Catholic": 0.105570, "Infant.Mortality": 0.112766}
 SWISS_R2 = 0.706735
+LTR = Measure.define("ltr", scale=(0, 10), rule="nps")
 PAIRWISE = importance.ImportanceOptions(missing="pairwise")
 
 
@@ -418,8 +420,10 @@ def test_report_helpers_tables_and_headline(swiss: pd.DataFrame) -> None:
     ranked = importance.ranked_table({"B2B": imp, "B2C": imp})
     assert len(ranked) == 10 and set(ranked["market"]) == {"B2B", "B2C"}
     assert ranked["r2"].iloc[0] == pytest.approx(SWISS_R2, abs=1e-6)
-    head = drivers.headline_metrics({"B2B": imp})
+    head = drivers.headline_metrics({"B2B": imp}, outcome=LTR)
     assert head["b2b_driver_1"]["driver"] == "Education"
+    assert head["b2b_driver_1"]["unit"] == "% of explained variance in LTR"
+    assert head["outcome"]["words"] == "likelihood to recommend"
     assert head["b2b_driver_1"]["estimate"] == pytest.approx(100 * 0.260135 / SWISS_R2, abs=1e-3)
     first = head["b2b_driver_1"]
     assert first["ci_low"] <= first["estimate"] <= first["ci_high"] and first["n"] == 47
@@ -429,6 +433,17 @@ def test_report_helpers_tables_and_headline(swiss: pd.DataFrame) -> None:
     assert list(text.index) == ["Education", "Examination"]
     stacked = drivers.stack({"A": imp, "B": imp})
     assert stacked["label"].iloc[0] == "A: Education" and stacked.attrs == {}
+
+
+def test_headline_metrics_name_the_measure_modelled(swiss: pd.DataFrame) -> None:
+    """A satisfaction programme's drivers explain CSAT: its metrics say so, never LTR."""
+    imp = importance.shapley_importance(swiss, "Fertility", SWISS_X)
+    csat = Measure.define("csat", scale=(1, 5), rule="top_box", name="CSAT")
+    head = drivers.headline_metrics({"B2C": imp}, outcome=csat)
+    assert head["b2c_driver_1"]["unit"] == "% of explained variance in CSAT"
+    assert head["outcome"] == {"measure": "csat", "rule": "top_box", "name": "CSAT",
+                               "words": "CSAT", "scale": "1-5"}
+    assert "LTR" not in str(head)
 
 
 # --------------------------------------------------------------------- properties

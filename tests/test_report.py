@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 
 import nbformat
@@ -12,8 +13,9 @@ import pandas as pd
 import pytest
 
 from helpers import catalog, paths
+from helpers.analysis import drivers
 from helpers.contract import ContractError
-from helpers.measures import Measure, find_statistic
+from helpers.measures import Measure, find_statistic, statistics
 from helpers.reporting import formats, render, run_index, summary
 
 
@@ -269,6 +271,29 @@ def test_drivers_use_the_schema_labels_stored_with_the_ranking(tmp_path: Path) -
                         "drivers_ranked", tmp_path)
     f = summary.drivers_finding(summary.load_artefacts(tmp_path))
     assert "**B2C** (all items together explain 59% of LTR variance):\n    1. Quality (32.2% [27.0, 37.1]" in f.text
+
+
+def test_drivers_finding_of_a_satisfaction_programme_names_the_measure_modelled(
+        tmp_path: Path) -> None:
+    """A CSAT-headline study that also asks CES (listed first): the drivers explain CSAT, the
+    measure notebook 03 modelled and stored with its metrics, not the first tile nor LTR."""
+    catalog.save_metrics({"statistics": [s.describe() for s in statistics(MEASURES[1:])]},
+                         "02_segments", tmp_path)
+    catalog.save_result(pd.DataFrame({"market": ["B2C"], "driver": ["loesung"],
+                                      "label": ["Dauerhafte Lösung"], "share": [0.41],
+                                      "share_ci_low": [0.3], "share_ci_high": [0.5],
+                                      "top3_share": [1.0], "n": [380], "r2": [0.6206]}),
+                        "drivers_ranked", tmp_path)
+    catalog.save_metrics(drivers.headline_metrics({}, outcome=MEASURES[2]), "03_promoter_drivers",
+                         tmp_path)
+    art = summary.load_artefacts(tmp_path)
+    f = summary.drivers_finding(art)
+    assert f.text.startswith("What moves CSAT: the top 3 experiences per market by their share "
+                             "of the explained variance in CSAT")
+    assert "(all items together explain 62% of CSAT variance)" in f.text
+    assert "R² of CSAT (1-5)" in f.note and f.title == "Top 3 drivers of CSAT"
+    assert not {"CES", "LTR", "promoter"} & set(re.findall(r"\w+", f.text + f.note + f.title))
+    assert "03_promoter_drivers" not in art.metrics  # only the outcome is read, no figure
 
 
 def test_revenue_finding_in_money_with_cis(run_art: summary.Artefacts) -> None:

@@ -11,6 +11,8 @@ import pandas as pd
 import pytest
 
 from helpers import catalog
+from helpers.analysis import drivers
+from helpers.measures import Measure
 from helpers.reporting import workbook
 from helpers.reporting.manifest import RunManifest, Status
 
@@ -51,6 +53,19 @@ def test_one_sheet_per_registered_table_with_a_readme(run: Path) -> None:
     assert ("Run id", run.name) == readme[1][:2]
     assert any(r[:3] == ("market_headline", "market_headline", "02_segments") for r in readme)
     assert any(r[:3] == ("min_n", "02_segments", "10") for r in readme)
+
+
+def test_readme_names_the_measure_the_drivers_explain(run: Path) -> None:
+    """LTR unless the drivers notebook stored another outcome (a CSAT-headline study: CSAT)."""
+    def described() -> str:
+        wb = openpyxl.load_workbook(workbook.write_workbook(run))
+        return next(r[3] for r in wb["README"].iter_rows(values_only=True)
+                    if r[0] == "drivers_ranked")
+
+    assert described() == "Driver importance (share of explained LTR variance) with bootstrap CI"
+    catalog.save_metrics(drivers.headline_metrics({}, outcome=Measure.define(
+        "csat", scale=(1, 5), rule="top_box", name="CSAT")), "03_promoter_drivers", run)
+    assert described() == "Driver importance (share of explained CSAT variance) with bootstrap CI"
 
 
 def test_numbers_are_numbers_with_formats_and_labels(run: Path) -> None:

@@ -293,6 +293,8 @@ READS: dict[str, Reads] = {
     SUMMARY: Reads(
         tables=("market_headline", "headline_changes", "wave_changes", "nps_trend",
                 "drivers_ranked", "drivers_priority", "drivers_what_if", "gap_value"),
+        # and, with drivers_ranked, only the ``outcome`` entry of 03's metrics (the measure
+        # its drivers explain: helpers.reporting.artefacts.stored_outcome), none of its figures
         metrics=("01_clean_survey", "02_segments", "04_leaders_vs_laggards",
                  "05_score_integrity", "08_account_programme")),
     "07_sales_briefing": Reads(tables=("drivers_ranked",)),

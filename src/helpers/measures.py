@@ -186,6 +186,19 @@ class Measure:
         """The measure's main figure (a tile on the summary)."""
         return next(s for s in self.statistics if s.headline)
 
+    @property
+    def answer_name(self) -> str:
+        """The answer a model of this measure explains, in short: "LTR" for the recommend
+        question (whose figure is NPS), else the measure's name ("CSAT")."""
+        return "LTR" if self.rule is Rule.NPS else self.name
+
+    def describe_answer(self) -> dict[str, str]:
+        """Plain JSON fields naming the answer a model explains (key, rule, short name, the name
+        in words, scale), stored with the driver results so that every label can name it."""
+        words = "likelihood to recommend" if self.rule is Rule.NPS else self.name
+        return {"measure": self.key, "rule": str(self.rule), "name": self.answer_name,
+                "words": words, "scale": self.range_text}
+
     def values(self, answers: Any, statistic: Statistic) -> np.ndarray:
         """Per-response values whose (weighted) mean is `statistic`: +100/0/-100 for NPS, 100 or
         0 for a share, the answer for a mean; NaN where not answered."""

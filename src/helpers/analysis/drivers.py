@@ -26,6 +26,7 @@ from helpers.analysis.modelling import (
 )
 from helpers.analysis.selection import subsample
 from helpers.errors import ArgumentError, DataError, ThinData
+from helpers.measures import Measure
 from helpers.stats.design import Design
 from helpers.stats.regression import GLMResult, survey_glm, survey_glms
 
@@ -425,26 +426,29 @@ def _importance_views(drivers: Sequence[str], perm: dict[str, np.ndarray], min_s
 
 # --- report helpers (notebook 03) ---------------------------------------------------------------
 def headline_metrics(imps: dict[str, pd.DataFrame], journey: pd.DataFrame | None = None,
-                     k: int = 3) -> dict[str, dict[str, object]]:
-    """Headline figures for the run's metrics file: top-k drivers per market (share of R² with
-    CI, n) and, when given, the quarter-end effect on implementation ratings and on LTR."""
-    out: dict[str, dict[str, object]] = {}
+                     k: int = 3, *, outcome: Measure) -> dict[str, dict[str, object]]:
+    """Headline figures for the run's metrics file: the measure the importances explain
+    (`outcome`, stored as ``outcome`` for every label downstream), top-k drivers per market
+    (share of R² with CI, n) and, when given, the quarter-end effect on implementation ratings
+    and on LTR."""
+    out: dict[str, dict[str, object]] = {"outcome": dict(outcome.describe_answer())}
+    unit = f"% of explained variance in {outcome.answer_name}"
     for market, imp in imps.items():
         for driver, r in imp.head(k).iterrows():
             out[f"{market.lower()}_driver_{int(r['rank'])}"] = {
                 "driver": driver, "estimate": 100 * float(r["share"]),
                 "ci_low": 100 * float(r.get("share_ci_low", np.nan)),
                 "ci_high": 100 * float(r.get("share_ci_high", np.nan)),
-                "n": int(r["n"]), "unit": "% of explained variance in LTR",
+                "n": int(r["n"]), "unit": unit,
                 "top3_share": float(r.get("top3_share", np.nan)),
             }
         out[f"{market.lower()}_r2"] = {"estimate": float(imp.attrs["r2"]), "n": imp.attrs["n"],
                                        "method": imp.attrs["method"]}
     if journey is not None and len(journey):
-        for outcome, key in (("impl_mean", "quarter_end_effect_impl"),
-                             ("ltr", "quarter_end_effect_ltr")):
-            hit = journey[(journey.explanation == "quarter_end_deal") & (journey.outcome == outcome)
-                          & (journey.effect == "mean difference")]
+        for effect_on, key in (("impl_mean", "quarter_end_effect_impl"),
+                               ("ltr", "quarter_end_effect_ltr")):
+            hit = journey[(journey.explanation == "quarter_end_deal")
+                          & (journey.outcome == effect_on) & (journey.effect == "mean difference")]
             if len(hit):
                 r = hit.iloc[0]
                 out[key] = {"estimate": float(r.estimate), "se": float(r.se),

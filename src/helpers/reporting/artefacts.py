@@ -4,6 +4,7 @@ significant changes, top drivers, revenue gap), never recomputed."""
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -15,11 +16,14 @@ import pandas as pd
 from helpers import catalog, contract, paths
 from helpers.analysis import disclosure
 from helpers.errors import ConfigError
-from helpers.measures import Statistic, Unit, metric_key
+from helpers.measures import Measure, Rule, Statistic, Unit, metric_key
 from helpers.reporting import cards
 from helpers.reporting.formats import MISSING, as_number, ci_text, is_number, too_few_text
 
 MARKETS = ("B2B", "B2C")
+#: The notebook whose models rank the drivers, and what they explain unless it says otherwise.
+DRIVERS = "03_promoter_drivers"
+LTR_OUTCOME = Measure.define("ltr", scale=(0, 10), rule=Rule.NPS).describe_answer()
 
 
 @dataclass(frozen=True)
@@ -30,6 +34,7 @@ class Artefacts:
     metrics: dict[str, dict[str, Any]]
     tables: dict[str, Any]
     not_available: list[dict[str, Any]] = field(default_factory=list)
+    drivers_outcome: Mapping[str, str] | None = None  # what the driver models explain (03)
 
     def metric(self, key: str, notebook: str) -> Any:
         """Metric `key` of the metrics file `notebook` wrote (None when this run has none)."""
@@ -53,7 +58,16 @@ def load_artefacts(run_dir: str | os.PathLike[str]) -> Artefacts:
     tables = {p.stem: pd.read_parquet(p) for p in sorted((folder / "tables").glob("*.parquet"))
               if p.stem in reads.tables}
     return Artefacts(run_dir=folder, metrics=metrics, tables=tables,
-                     not_available=cards.not_available(folder))
+                     not_available=cards.not_available(folder),
+                     drivers_outcome=stored_outcome(folder) if "drivers_ranked" in tables else None)
+
+
+def stored_outcome(folder: Path) -> Mapping[str, str] | None:
+    """The ``outcome`` the drivers notebook stored beside its ranking (the measure its models
+    explain), read alone: the summary states none of that notebook's figures."""
+    p = folder / "metrics" / f"{DRIVERS}.json"
+    found = json.loads(p.read_text(encoding="utf-8")).get("outcome") if p.is_file() else None
+    return found if isinstance(found, Mapping) else None
 
 
 def run_statistics(art: Artefacts) -> list[Statistic]:
@@ -184,8 +198,22 @@ def driver_label(item: str, labels: Mapping[str, str] | None = None) -> str:
     return (labels or {}).get(str(item)) or str(item).replace("_", " ")
 
 
+def driver_outcome(art: Artefacts) -> dict[str, str]:
+    """What the drivers notebook's models explain (measure, rule, name, words, scale), as it
+    stored it; a run from before it did: the LTR when the run reports NPS (or nothing), else
+    the headline measure unnamed."""
+    if art.drivers_outcome is not None:
+        return {**LTR_OUTCOME, **art.drivers_outcome}
+    stats = run_statistics(art)
+    if not stats or any(s.kind == "nps" for s in stats):
+        return dict(LTR_OUTCOME)
+    return {"measure": "", "rule": "", "name": "the headline measure",
+            "words": "the headline measure", "scale": ""}
+
+
 def top_drivers(art: Artefacts, k: int = 3) -> Any:
-    """The `k` most important drivers of LTR per market, as the drivers notebook ranked them.
+    """The `k` most important drivers per market (of the measure :func:`driver_outcome`
+    names), as the drivers notebook ranked them.
 
     Reads the ``drivers_ranked`` table (market, driver, label, share with share_ci_low /
     share_ci_high, top3_share, n, r2). Columns: market, rank, driver, label, importance, share,

@@ -22,6 +22,7 @@ from helpers.reporting.artefacts import (
     MARKETS,
     Artefacts,
     changes_tested,
+    driver_outcome,
     figure_text,
     headline_figures,
     integrity_summary,
@@ -177,12 +178,13 @@ def changes_finding(art: Artefacts, q: float = 0.05) -> Finding:
 
 
 def drivers_finding(art: Artefacts, k: int = 3) -> Finding:
-    """The top-k drivers of LTR per market with their importance intervals (03_promoter_drivers)."""
+    """The top-k drivers per market of the measure the drivers notebook modelled (LTR, or the
+    headline of a satisfaction or effort programme) with their importance intervals."""
     drv = top_drivers(art, k)
     empty = pd.DataFrame(columns=["label", "estimate", "ci_low", "ci_high", "n"])
-    head = next((s for s in run_statistics(art) if s.headline), None)
-    ltr = head is None or head.kind == "nps"  # else a satisfaction or effort programme
-    short, long = ("LTR", "likelihood to recommend") if head is None or ltr else (head.name,) * 2
+    outcome = driver_outcome(art)
+    ltr = outcome["rule"] == "nps"
+    short, long = outcome["name"], outcome["words"]
     if drv.empty:
         return Finding(f"Top drivers of {'promoters' if ltr else short}: {MISSING}.", empty,
                        "", "", "")
@@ -218,7 +220,8 @@ def drivers_finding(art: Artefacts, k: int = 3) -> Finding:
                           "estimate": est, "ci_low": lo.fillna(est), "ci_high": hi.fillna(est)})
     if n is not None:
         table["n"] = n.to_numpy()
-    note = (f"Importance = Shapley / LMG decomposition of R² of {'LTR (0-10)' if ltr else short} "
+    scale = f" ({outcome['scale']})" if outcome["scale"] else ""
+    note = (f"Importance = Shapley / LMG decomposition of R² of {short}{scale} "
             "on the experience items "
             "(general dominance), as a share of the model's R². 95% CIs from bootstrap resamples "
             "(B2B resampling accounts, B2C contacts); n = complete responses used. "

@@ -28,6 +28,7 @@ import pyarrow as pa
 from helpers import catalog, config, contract, paths
 from helpers.analysis import disclosure
 from helpers.reporting import render, xlsx
+from helpers.reporting.artefacts import LTR_OUTCOME, stored_outcome
 from helpers.reporting.manifest import RunManifest, Status
 
 FILE = "tables.xlsx"
@@ -62,7 +63,7 @@ DESCRIPTIONS: dict[str, str] = {
     "b2b_response_rates": "B2B response rate by segment and role (95% CI clustered by account)",
     "b2b_response_rates_by_account": "B2B response rate per account",
     "personas": "Experience personas per market with NPS and stability",
-    "drivers_ranked": "Driver importance (share of explained LTR variance) with bootstrap CI",
+    "drivers_ranked": "Driver importance (share of explained {outcome} variance) with bootstrap CI",
     "drivers_priority": "Priority matrix: importance x performance, quadrant per item",
     "drivers_what_if": "Expected NPS gain if the bottom quartile on an item moved to its median",
     "drivers_odds_ratios": "Promoter and detractor models: odds ratios per item",
@@ -141,6 +142,12 @@ def in_words(text: str, name: str | None) -> str:
     text = text.replace("detractor accounts", f"low-{name} accounts")
     return re.sub(r"(?<![A-Za-z])nps(?![A-Za-z])", name.lower(),
                   re.sub(r"\bNPS\b", name, text))
+
+
+def description(table: str, programme: str | None, outcome: str) -> str:
+    """A table's description (:data:`DESCRIPTIONS`) in the programme's words (:func:`in_words`),
+    naming the answer the driver models explain (`outcome`: "LTR", "CSAT")."""
+    return in_words(DESCRIPTIONS.get(table, ""), programme).replace("{outcome}", outcome)
 
 
 def sheet_name(name: str, taken: set[str]) -> str:
@@ -419,6 +426,7 @@ def write_workbook(run_dir: str | os.PathLike[str], manifest: RunManifest | None
     taken, listed, left_out, sheets = {"readme"}, [], [], []
     labels = _item_labels(run)
     programme = headline_name(run)
+    outcome = (stored_outcome(run) or LTR_OUTCOME)["name"]
     min_n = run_min_n(manifest)
     for p in files:
         found, sheet = ahead.sheet(p, labels, min_n, currency) if ahead else (False, None)
@@ -429,7 +437,7 @@ def write_workbook(run_dir: str | os.PathLike[str], manifest: RunManifest | None
         name = sheet_name(in_words(p.stem, programme), taken)
         sheets.append((name, sheet))
         listed.append((name, in_words(p.stem, programme), contract.TABLES[p.stem],
-                       in_words(DESCRIPTIONS.get(p.stem, ""), programme), sheet.rows))
+                       description(p.stem, programme, outcome), sheet.rows))
     buf = io.BytesIO()
     book = xlsx.Book(buf)
     _readme(book, manifest or RunManifest(run_id=run.name, status=Status.UNKNOWN),
