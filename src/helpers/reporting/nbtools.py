@@ -9,6 +9,7 @@ hook; exit 1 when it changed a file, so the commit stops for a look).
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
@@ -61,8 +62,10 @@ def strip_file(path: str | Path) -> bool:
 def problems(path: str | Path) -> list[str]:
     """Hygiene problems of one notebook (empty list when clean)."""
     p = Path(path)
+    raw = json.loads(p.read_text(encoding="utf-8"))
+    out = [f"{p.name}: cell {i} has no id (nbformat warns in every run)"
+           for i, c in enumerate(raw.get("cells", [])) if "id" not in c]
     nb = nbformat.read(p, as_version=4)
-    out = []
     if nb.metadata.get("kernelspec", {}).get("name") != "python3":
         out.append(f"{p.name}: kernelspec is not python3")
     first_code = next((c for c in nb.cells if c.cell_type == "code"), None)
