@@ -209,3 +209,79 @@ def test_columns_read_once_are_let_go_and_change_nothing(sample_dir, monkeypatch
     pd.testing.assert_frame_equal(res.responses, ref.responses)
     pd.testing.assert_frame_equal(res.competitor_ratings, ref.competitor_ratings)
     assert res.log == ref.log
+
+
+TINY_SCHEMA = """survey: tiny
+study: tiny
+headline: csat
+fields:
+  response_id: {column: ID}
+  submitted_at: {column: Date, type: datetime}
+  csat: {column: Sat, type: score, scale: [1, 5]}
+  region: {column: Region}
+market_rule: {all: B2C}
+waves: {period: quarter}
+segments: {B2C: [region]}
+drivers: {}
+competitors: {}
+personal: {}
+"""
+
+
+def _tiny_export(tmp_path, answer: str) -> tuple:
+    """A 12-response export answering `answer` to its headline question, and its schema."""
+    export, sch = tmp_path / "x.csv", tmp_path / "s.yaml"
+    export.write_text("ID,Date,Sat,Region\n" + "".join(
+        f"R{i},2026-0{i % 9 + 1}-10,{answer},North\n" for i in range(12)))
+    sch.write_text(TINY_SCHEMA)
+    return export, sch
+
+
+def test_nothing_kept_is_one_line_exit_2_and_writes_nothing(tmp_path, capsys):
+    """Every headline answer blank: `cx clean` names the rule that removed them all, exits 2 and
+    writes nothing (it used to write 0 included rows and exit 0)."""
+    from helpers import cli
+    export, sch = _tiny_export(tmp_path, "")
+    out = tmp_path / "out"
+    assert cli.main(["clean", str(export), "--schema", str(sch), "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1, err
+    assert "x.csv" in err and "no response kept: 12 of 12 responses removed as incomplete" in err
+    assert "column 'Sat'" in err
+    assert not out.exists()
+    with pytest.raises(DataError, match="no response kept"):
+        clean.prepare(export, sch)   # cx check
+
+
+def test_headline_answers_no_label_maps_say_so_when_nothing_is_kept(tmp_path):
+    """Headline answers in words the schema cannot map: the error names the column, examples of
+    the answers and the label sets to add them to, in the run's checks as in the clean."""
+    export, sch = _tiny_export(tmp_path, "Happy")
+    with pytest.raises(DataError) as err:
+        clean.run(export, sch, out_dir=tmp_path / "out")
+    msg = str(err.value)
+    assert "\n" not in msg and "column 'Sat'" in msg and "'Happy'" in msg, msg
+    assert "12 of 12 answers to the headline question (csat) could not be read" in msg
+    assert "answers.label_sets" in msg and not (tmp_path / "out").exists()
+    with pytest.raises(DataError) as pre:
+        clean.preflight(export, sch)
+    assert str(pre.value) == msg
+
+
+def test_preflight_cleans_a_small_export_only(tmp_path):
+    export, sch = _tiny_export(tmp_path, "4")
+    checked = clean.preflight(export, sch)
+    assert checked is not None and checked.log["included"] == 12
+    assert clean.preflight(export, sch, rows=11) is None   # larger than the rows it reads
+
+
+def test_nothing_kept_in_a_folder_of_parts_publishes_nothing(tmp_path):
+    export, sch = _tiny_export(tmp_path, "")
+    folder = tmp_path / "parts"
+    folder.mkdir()
+    lines = export.read_text().splitlines(keepends=True)
+    (folder / "part-0000.csv").write_text("".join(lines[:7]))
+    (folder / "part-0001.csv").write_text(lines[0] + "".join(lines[7:]))
+    with pytest.raises(DataError, match="no response kept: 12 of 12 responses removed as incomplete"):
+        clean.run(folder, sch, out_dir=tmp_path / "out")
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())

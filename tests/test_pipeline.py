@@ -426,6 +426,69 @@ def test_check_lists_the_optional_inputs_not_provided(tmp_path: Path,
     assert "accounts_path" not in out and "cx_index_path" not in out  # provided in params
 
 
+_TINY_SCHEMA = """survey: tiny
+study: tiny
+headline: csat
+fields:
+  response_id: {column: ID}
+  submitted_at: {column: Date, type: datetime}
+  csat: {column: Sat, type: score, scale: [1, 5]}
+  region: {column: Region}
+market_rule: {all: B2C}
+waves: {period: quarter}
+segments: {B2C: [region]}
+drivers: {}
+competitors: {}
+personal: {}
+"""
+_SETTINGS = """b2c_margins:
+  region: {%s}
+weights: {trim_lower: 0.3, trim_upper: 3.0}
+b2b: {role_order: [user], role_weights: {user: 1.0}, account_vote: mean}
+personas: {k_min: 2, k_max: 3, criterion: silhouette, seeds: [0]}
+"""
+
+
+def _cx_run_on_tiny_export(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, answer: str,
+                           margins: str = "North: 0.5, East: 0.5", *more: str) -> int:
+    """`cx run --raw` on a 12-response export of one wave (regions North and East) with its own
+    settings."""
+    export, sch, seg = tmp_path / "x.csv", tmp_path / "s.yaml", tmp_path / "seg_own.yaml"
+    export.write_text("ID,Date,Sat,Region\n" + "".join(
+        f"R{i},2026-03-{10 + i},{answer},{'East' if i % 2 else 'North'}\n" for i in range(12)))
+    sch.write_text(_TINY_SCHEMA)
+    seg.write_text(_SETTINGS % margins)
+    monkeypatch.setattr(kernels, "zygote_ahead", lambda notebooks: contextlib.nullcontext())
+    return cli.main(["run", "--raw", str(export), "--schema", str(sch), "--segments", str(seg),
+                     "--out", str(tmp_path / "reports"), "--no-send", *more])
+
+
+def test_run_stops_before_any_notebook_when_the_settings_lack_a_level(
+        tmp_path: Path, no_execution: list[str], monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """A B2C level the analysis settings given have no share for: one line naming that file and
+    the levels it has, exit 2, no notebook started (it used to fail six of them, exit 1)."""
+    code = _cx_run_on_tiny_export(tmp_path, monkeypatch, "4", "North: 0.5, South: 0.5")
+    err = capsys.readouterr().err.strip()
+    assert code == ExitCode.BAD_INPUT and len(err.splitlines()) == 1, err
+    assert "region='East' has no population share" in err and "one of North, South" in err
+    assert str(tmp_path / "seg_own.yaml") in err and "config/segments.yaml" not in err
+    assert no_execution == [] and not (tmp_path / "reports").exists()
+    assert _cx_run_on_tiny_export(tmp_path, monkeypatch, "4", "North: 0.5, East: 0.5",
+                                  "--check") == ExitCode.OK   # every level has its share
+
+
+def test_run_stops_before_any_notebook_when_no_response_is_kept(
+        tmp_path: Path, no_execution: list[str], monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """Headline answers left blank: the cleaning's one line before the run, exit 2, nothing run."""
+    code = _cx_run_on_tiny_export(tmp_path, monkeypatch, "")
+    err = capsys.readouterr().err.strip()
+    assert code == ExitCode.BAD_INPUT and len(err.splitlines()) == 1, err
+    assert "x.csv" in err and "no response kept: 12 of 12 responses removed as incomplete" in err
+    assert no_execution == [] and not (tmp_path / "reports").exists()
+
+
 def test_each_kernel_knows_the_notebook_it_runs(monkeypatch: pytest.MonkeyPatch) -> None:
     """The runner names the notebook in its kernel's environment: the catalog checks that
     notebook's reads and writes against the run contract (helpers.contract.NOTEBOOK_ENV)."""

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import yaml
@@ -127,6 +127,8 @@ class SegmentsConfig:
     k_max: int
     criterion: str
     seeds: list[int]
+    #: The settings file as the user named it (for messages; not part of the settings).
+    file: str = field(default="config/segments.yaml", compare=False, repr=False)
 
 
 def load_segments(path: str | os.PathLike[str] = "config/segments.yaml") -> SegmentsConfig:
@@ -169,6 +171,7 @@ def load_segments(path: str | os.PathLike[str] = "config/segments.yaml") -> Segm
         role_weights={str(k): float(v) for k, v in require(b2b, "role_weights", dict, f).items()},
         account_vote=vote, k_min=k_min, k_max=k_max, criterion=criterion,
         seeds=[int(s) for s in require(personas, "seeds", list, f)],
+        file=paths.shown(path),
     )
 
 

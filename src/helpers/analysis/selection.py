@@ -554,11 +554,13 @@ def _b2c_weights_or_none(b2c: pd.DataFrame, cfg: SegmentsConfig) -> tuple[pd.Ser
         return (pd.Series(1.0, index=b2c.index),
                 f"unweighted: {why} (b2c_margins in the analysis settings: config/segments.yaml or "
                 "cx run --segments); figures describe the respondents, not the population")
-    unknown = [f"{v}={x!r}" for v, shares in cfg.b2c_margins.items()
+    unknown = [(v, x) for v, shares in cfg.b2c_margins.items()
                for x in map(str, b2c[v].unique()) if x not in shares]
     if unknown:
-        raise DataError(f"B2C value {unknown[0]} has no population share", column=unknown[0].split("=")[0],
-                        expected="every level in b2c_margins of the analysis settings (config/segments.yaml)")
+        var, level = unknown[0]
+        raise DataError(f"B2C value {var}={level!r} has no population share", column=var,
+                        expected=f"one of {', '.join(cfg.b2c_margins[var])} (b2c_margins.{var} "
+                                 f"of the analysis settings {cfg.file})")
     w = b2c_weights(b2c, cfg.b2c_margins, trim_lower=cfg.trim_lower, trim_upper=cfg.trim_upper)
     return w, f"raked to {', '.join(cfg.b2c_margins)} margins, trimmed to " \
               f"{cfg.trim_lower:g}-{cfg.trim_upper:g} x mean weight"

@@ -293,6 +293,7 @@ def _clean_export(raw: Path, schema_path: str | os.PathLike[str], files: Mapping
     survey = readers.read_survey(raw, format=format, encoding=encoding)
     result = clean_responses(survey, sch, salt, speeder_fraction, context=context)
     del survey
+    quality.require_kept(result.log, sch)
     pa.default_memory_pool().release_unused()
     return result
 
@@ -340,11 +341,13 @@ def company_names(files: Mapping[str, str]) -> list[str]:
 
 
 def preflight(raw_path: str | os.PathLike[str], schema_path: str | os.PathLike[str] = schema_mod.DEFAULT_SCHEMA,
-              format: str = "auto", encoding: str | None = None, rows: int = 20_000) -> None:
+              format: str = "auto", encoding: str | None = None, rows: int = 20_000, *,
+              speeder_fraction: float | None = None) -> CleanResult | None:
     """Check an export against its schema before a run starts: the schema itself, every column it
     names, and the scales of its numeric columns (on the first `rows` responses). Raises the
     same one-line :class:`DataError` as the clean would, so a bad schema stops `cx run` before
-    anything is written."""
+    anything is written. An export of at most `rows` responses is cleaned too (in memory, as the
+    run will: :func:`require_kept`) and returned; None for a larger one."""
     sch = schema_mod.load(schema_path)
     raw = paths.resolve(raw_path)
     if raw.is_dir():   # a folder of parts: the first part stands for them all
@@ -352,8 +355,8 @@ def preflight(raw_path: str | os.PathLike[str], schema_path: str | os.PathLike[s
         raw = parts.part_files(raw)[0]
     if layout := readers.text_layout(raw, format, encoding):
         from helpers.ingest import parts  # a text export: only its first records are read
-        with tempfile.TemporaryDirectory(prefix=".cx-head-") as tmp:
-            if not parts.split_export(raw, Path(tmp), layout, rows=rows, limit=1).rows_before:
+        with tempfile.TemporaryDirectory(prefix=".cx-head-") as tmp:  # one more: is that all?
+            if not parts.split_export(raw, Path(tmp), layout, rows=rows + 1, limit=1).rows_before:
                 raise DataError("no responses (only header rows)", file=raw,
                                 expected="at least one data row")
             try:
@@ -371,6 +374,11 @@ def preflight(raw_path: str | os.PathLike[str], schema_path: str | os.PathLike[s
         spec = sch.fields.get(name) or sch.drivers[name]
         if spec.type in ("score", "number"):
             fields.read_numbers(head[col], spec, sch, col, survey.path)
+    if len(survey.data) > rows or raw != paths.resolve(raw_path):  # not the whole export
+        return None
+    result = clean_responses(survey, sch, load_salt(), speeder_fraction)
+    quality.require_kept(result.log, sch)
+    return result
 
 
 #: Memory to clean one export file in one go, per byte of the file (about 5 for a CSV export

@@ -190,6 +190,7 @@ def run_parts(raw_path: str | os.PathLike[str],
             tally = _settle(stage, sch, frac)
             tally.masked = masked
             log = _merged_log(folder, logs, tally, origin)
+            quality.require_kept(log, sch)   # nothing kept: one line, nothing published
             provided = _side_tables(stage, salt, derived, given)
             log["side_tables"] = provided
             log["accounts_from"] = ("account master" if "accounts" in given else

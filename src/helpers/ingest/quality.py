@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from helpers.errors import DataError
 from helpers.ingest.schema import Schema
 
 RULES: list[tuple[str, str]] = [  # flag column, plain-language reason (in funnel order)
@@ -61,6 +62,41 @@ def set_verdict(out: pd.DataFrame, reasons: list[tuple[str, str]] = RULES) -> No
     for i, (f, _) in reversed(list(enumerate(reasons, 1))):
         reason = np.where(out[f].to_numpy(bool), i, reason)
     out["exclusion_reason"] = labels(["", *(why for _, why in reasons)], reason, out.index)
+
+
+#: What each rule needs of a response, and the schema's setting behind it (for "no response kept").
+NEEDS: dict[str, str] = {
+    "test": "responses that are not previews or tests (quality.test_status and test_channels of "
+            "the schema)",
+    "duplicate": "distinct submissions (quality.duplicate_key of the schema)",
+    "speeder": "durations of at least speeder_fraction x the median (quality.speeder_fraction of "
+               "the schema, or --speeder-fraction)",
+    "straightliner": "varied answers across a grid (quality.straightliner_min_items of the schema)",
+    "out_of_range": "answers within each field's `scale` in the schema",
+}
+
+
+def require_kept(log: dict[str, Any], sch: Schema) -> None:
+    """A one-line :class:`DataError` when the cleaning (its `log`) kept no response: the rule
+    that removed most of them, or the headline answers the schema could not read as numbers."""
+    if log["included"] > 0:
+        return
+    rows, file = int(log["input"]["rows"]), log["input"]["file"]
+    rule, hit = max(log["rules"].items(), key=lambda kv: kv[1]["rows"])  # ties: funnel order
+    answers = log.get("answers", {}).get(sch.headline, {})
+    column = log.get("mapped_columns", {}).get(sch.headline)
+    unread = int(answers.get("unreadable", 0))
+    if rule == "incomplete" and unread:
+        seen = ", ".join(repr(e) for e in answers.get("examples", []))
+        raise DataError(f"no response kept: {unread:,} of {rows:,} answers to the headline "
+                        f"question ({sch.headline}) could not be read as numbers, e.g. {seen}, "
+                        f"so {hit['rows']:,} responses are {hit['reason']}", file=file,
+                        column=column, expected=f"these answers in a label set under "
+                        f"answers.label_sets of the schema, named in `labels:` of fields.{sch.headline}")
+    needs = NEEDS.get(rule, f"an answer to the headline question ({sch.headline}"
+                            + (f", column {column!r})" if column else ")"))
+    raise DataError(f"no response kept: {hit['rows']:,} of {rows:,} responses removed as "
+                    f"{hit['reason']}", file=file, expected=f"at least one response with {needs}")
 
 
 def _test_rows(out: pd.DataFrame, q: dict[str, Any]) -> np.ndarray:

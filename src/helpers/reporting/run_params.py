@@ -16,6 +16,7 @@ import datetime as dt
 import functools
 import json
 import logging
+import warnings
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -149,7 +150,9 @@ def _declared(notebook: str, mtime_ns: int, size: int) -> dict[str, dict[str, An
     level = pm_log.level
     pm_log.setLevel(logging.WARNING)  # no "Input Notebook: ..." line per notebook on --check
     try:
-        return dict(papermill.inspect_notebook(notebook))
+        with warnings.catch_warnings():  # nor nbformat's about cells without an id
+            warnings.filterwarnings("ignore", message="Cell is missing an id field")
+            return dict(papermill.inspect_notebook(notebook))
     finally:
         pm_log.setLevel(level)
 
@@ -317,10 +320,18 @@ def not_provided(plan: list[PlannedStep]) -> list[str]:
 
 def preflight(plan: list[PlannedStep]) -> None:
     """Check the export of the cleaning step against its schema (columns, scales) before the run
-    starts, so a wrong schema is one line and nothing is written."""
+    starts, so a wrong schema is one line and nothing is written. An export small enough to be
+    cleaned here must keep a response, and its study must agree with every analysis settings
+    file (``segments_config``) the notebooks will read, as `cx check` does."""
+    from helpers.analysis import selection
     from helpers.ingest import clean
     for p in plan:
         values = {**p.defaults, **p.overrides}
         if "raw_path" in values and "schema_path" in values:
-            clean.preflight(values["raw_path"], values["schema_path"])
-
+            cleaned = clean.preflight(values["raw_path"], values["schema_path"],
+                                      speeder_fraction=values.get("speeder_fraction"))
+            if cleaned is None:
+                continue
+            for settings in dict.fromkeys(q.effective("")["segments_config"] for q in plan
+                                          if "segments_config" in q.declared):
+                selection.study(cleaned.responses, cleaned.schema, config.load_segments(settings))
