@@ -16,7 +16,6 @@ import datetime as dt
 import functools
 import json
 import logging
-import warnings
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -150,9 +149,7 @@ def _declared(notebook: str, mtime_ns: int, size: int) -> dict[str, dict[str, An
     level = pm_log.level
     pm_log.setLevel(logging.WARNING)  # no "Input Notebook: ..." line per notebook on --check
     try:
-        with warnings.catch_warnings():  # nor nbformat's about cells without an id
-            warnings.filterwarnings("ignore", message="Cell is missing an id field")
-            return dict(papermill.inspect_notebook(notebook))
+        return dict(papermill.inspect_notebook(notebook))
     finally:
         pm_log.setLevel(level)
 
