@@ -97,15 +97,15 @@ INPUTS: dict[str, Input] = {i.name: i for i in (
     Input("accounts", "accounts_path", key="account_id", option="--accounts",
           label="account master (CRM extract)",
           what="an account master or an account column in the export",
-          how="map account_id in the survey schema, or set accounts_path (01_clean_survey) "
-              "to a CRM extract with account_id",
+          how="map account_id in the survey schema, or give cx run --accounts a CRM extract with "
+              "account_id (accounts_path in config/params.yaml)",
           reader="helpers.ingest.side_tables:read_accounts",
           fallback="the export has an account column"),
     Input("invitations", "invitations_path", key="account_id", option="--invitations",
           label="invitations: who was invited each wave",
           what="an invitations table (who was invited each wave)",
-          how="set invitations_path (01_clean_survey) to a file with wave, account_id, "
-              "responded (and role)",
+          how="give cx run --invitations a file with wave, account_id, responded (and role) "
+              "(invitations_path in config/params.yaml)",
           reader="helpers.ingest.side_tables:read_invitations", sampled=True),
     Input("competitor_ratings", "competitor_ratings_path", key="response_id", source=EXPORT,
           label="competitor ratings",
@@ -115,31 +115,31 @@ INPUTS: dict[str, Input] = {i.name: i for i in (
     Input("cx_index", "cx_index_path", key="ticker", option="--cx-index",
           label="public CX index (market view)",
           what="a public CX index (year, ticker, rank or score)",
-          how=f"set cx_index_path (01_clean_survey); {_README_MARKET}",
+          how=f"give cx run --cx-index the file (cx_index_path in config/params.yaml); {_README_MARKET}",
           reader="helpers.ingest.side_tables:read_dated"),
     Input("prices", "prices_path", key="ticker", option="--prices",
           label="daily prices (market view)",
           what="daily prices with dividends or total returns",
-          how=f"set prices_path (01_clean_survey); {_README_MARKET}",
+          how=f"give cx run --prices the file (prices_path in config/params.yaml); {_README_MARKET}",
           reader="helpers.ingest.side_tables:read_dated"),
     Input("exclusions", "exclusions_path", key="account_id", option="--exclusions",
           label="exclusions: accounts removed from the invitation list",
           what="an exclusions file (account_id, excluded_by) or an excluded_by column in the "
                "account master",
-          how="set exclusions_path (01_clean_survey) to a file with account_id and excluded_by "
+          how="give cx run --exclusions a file with account_id and excluded_by "
               "(who removed the account), or add an excluded_by column to the account master",
           reader="helpers.ingest.side_tables:read_exclusions",
           fallback="the account master has an excluded_by column"),
     Input("follow_ups", "follow_ups_path", key="account_id", option="--follow-ups",
           label="follow-ups: account teams' follow-ups of what they heard",
           what="a follow-up file (account_id, date, outcome)",
-          how="set follow_ups_path (01_clean_survey) to the account teams' follow-up log with "
+          how="give cx run --follow-ups the account teams' follow-up log with "
               "account_id, date and outcome",
           reader="helpers.ingest.side_tables:read_follow_ups"),
     Input("concessions", "concessions_path", key="account_id", option="--concessions",
           label="concessions: discounts, credits and free services per account",
           what="a concessions table (account_id, rep_id, date, type, value)",
-          how="set concessions_path (01_clean_survey) to a CRM or billing extract with "
+          how="give cx run --concessions a CRM or billing extract with "
               "account_id, rep_id, date, type and value",
           reader="helpers.ingest.side_tables:read_concessions"),
 )}
