@@ -6,6 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from helpers import paths
 from helpers.errors import ConfigError
 from helpers.ingest import schema
 
@@ -91,3 +92,15 @@ def test_a_bad_measure_is_one_line_naming_the_schema(tmp_path, measures, message
     with pytest.raises(ConfigError, match=message) as err:
         _with(tmp_path, lambda doc: doc.update(measures=measures))
     assert "s.yaml line" in str(err.value) and "\n" not in str(err.value)
+
+
+def test_the_headline_measure_leads_the_measures(tmp_path):
+    """A satisfaction programme that also asks for effort: every "first measure" (summary tile,
+    workbook sheet, change line) is the headline the schema names, not the first one mapped."""
+    (tmp_path / "s.yaml").write_text(
+        "fields:\n  response_id: {column: R}\n  ces: {column: E, scale: [1, 7]}\n"
+        "  csat: {column: S, scale: [1, 5]}\nheadline: csat\nmarket_rule: {all: B2C}\n", encoding="utf-8")
+    sch = schema.load(tmp_path / "s.yaml")
+    assert [m.key for m in sch.measures] == ["csat", "ces"] and sch.headline_measure.key == "csat"
+    ref = schema.load(paths.CONFIG_DIR / "survey.yaml")
+    assert ref.measures[0].key == "ltr"

@@ -95,7 +95,7 @@ class Schema:
     not_applicable: frozenset[str]
     label_sets: dict[str, dict[str, float]]
     quality: dict[str, Any]
-    measures: tuple[Measure, ...] = ()         # what the programme reports (helpers.measures)
+    measures: tuple[Measure, ...] = ()         # what the programme reports, its headline first
     headline: str = "ltr"                      # the measure the programme is run on
     source: str = DEFAULT_SCHEMA
     survey: str = ""
@@ -252,6 +252,8 @@ def load(path: str | os.PathLike[str] = DEFAULT_SCHEMA) -> Schema:
                "straightliner_min_items": 5, "duplicate_key": ["contact_key", "wave"],
                **(doc.get("quality") or {})}
     measures = _measures(doc, fields, at)
+    headline = _headline(doc, fields, measures, at)
+    measures = tuple(sorted(measures, key=lambda m: m.key != headline))  # the headline leads
     return Schema(
         fields=fields, drivers=drivers, competitors=competitors, personal=personal,
         markets=_markets(doc, drivers, at), segments=_segments(doc, fields, at),
@@ -259,7 +261,7 @@ def load(path: str | os.PathLike[str] = DEFAULT_SCHEMA) -> Schema:
         waves=_waves(doc, at),
         not_applicable=frozenset(str(v).strip().lower() for v in answers.get("not_applicable", [])),
         label_sets=label_sets, quality=quality, measures=measures,
-        headline=_headline(doc, fields, measures, at), source=file, survey=str(doc.get("survey", "")),
+        headline=headline, source=file, survey=str(doc.get("survey", "")),
         company=str(doc.get("company") or "Us"), lines=lines, privacy_keep=_privacy_keep(doc, at),
         design=_design(doc, at),
     )
