@@ -14,7 +14,7 @@ import pytest
 from helpers import contract, inputs
 from helpers.analysis import concessions, coverage_audit, follow_up, integrity, programme
 from helpers.analysis import response_programme as rp
-from helpers.errors import ArgumentError, DataError
+from helpers.errors import ArgumentError, DataError, ThinData
 from helpers.ingest import clean, side_tables
 from helpers.ingest import schema as schema_mod
 
@@ -72,6 +72,9 @@ def test_rates_against_the_target_count_the_invitations(prog):
     assert (below["ci_high"] < 70).all() and (rates["target"] == 70).all()
     trend = rp.tier_trend(prog.invitations, prog.accounts, 0.7)
     assert len(trend) == trend["wave"].nunique() * trend["tier"].nunique()
+    other_ids = prog.accounts.assign(account_id="CRM-" + prog.accounts["account_id"])  # rev26
+    with pytest.raises(ThinData, match="invited accounts has a tier in the account master"):
+        rp.tier_trend(prog.invitations.drop(columns="tier", errors="ignore"), other_ids, 0.7)
     with pytest.raises(ArgumentError, match="response_target"):
         rp.rates_against_target(prog.invitations, 70)
 

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from helpers import catalog, config, paths
 from helpers.analysis import accounts as acct
 from helpers.analysis import headline, personas, segments, selection
-from helpers.errors import DataError
+from helpers.errors import DataError, ThinData
 from helpers.ingest import schema
 from helpers.measures import Measure
 from helpers.sample import planted_model
@@ -102,6 +102,21 @@ def test_account_vote_majority_hand_computed(b2b: pd.DataFrame) -> None:
     assert _est(t, "account_vote")["estimate"] == pytest.approx(25.0)
 
 
+def test_account_matrix_draws_accounts_absent_from_the_master(b2b: pd.DataFrame,
+                                                                accounts: pd.DataFrame) -> None:
+    # rev26: an account without ARR (absent from the CRM extract) stopped notebook 02's chart
+    import matplotlib.pyplot as plt
+
+    from helpers.reporting import charts
+    arch = acct.account_archetypes(b2b, accounts=accounts[accounts["account_id"] != "A"])
+    assert arch.set_index("account_id")["arr"].isna().tolist() == [True, False, False, False]
+    ax = charts.account_matrix(arch.assign(dm_score=[-100.0, 50.0, 100.0, 20.0],
+                                           others_score=[100.0, -50.0, 10.0, -20.0]))
+    ax.figure.canvas.draw()
+    assert ax.collections[0].get_sizes()[0] == 40.0   # A: the size of an unknown ARR
+    plt.close(ax.figure)
+
+
 def test_all_responses_se_is_account_clustered(b2b: pd.DataFrame) -> None:
     # Linearised SE of a mean under one-stage cluster sampling (Lumley 2010, Complex Surveys,
     # sec. 2.2; R svymean(~y, svydesign(id=~account))): se^2 = C/(C-1) * sum_c (sum_i (y - ybar))^2 / N^2
@@ -165,6 +180,9 @@ def test_response_rates_by_tier(accounts: pd.DataFrame) -> None:
     assert r.loc["decision_maker", "rate"] == pytest.approx(60.0)
     with pytest.raises(DataError, match="industry"):
         acct.response_rates(inv, "industry", accounts)
+    other_ids = accounts.assign(account_id="CRM-" + accounts["account_id"])   # rev26
+    with pytest.raises(ThinData, match="none of the 5 invited accounts has a tier"):
+        acct.response_rates(inv, "tier", other_ids)
 
 
 def test_govern_reasons() -> None:

@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from helpers.analysis.segments import mean_points, nps_points, result_row
-from helpers.errors import ArgumentError, DataError, require_columns
+from helpers.errors import ArgumentError, DataError, ThinData, require_columns
 from helpers.stats import estimators
 from helpers.stats.design import Design
 
@@ -199,6 +199,10 @@ def response_rates(invitations: pd.DataFrame, by: str, accounts: pd.DataFrame | 
             raise DataError(f"no column {by!r}", file="invitations", expected="a column of "
                             "invitations or accounts")
         inv[by] = inv["account_id"].map(accounts.set_index("account_id")[by])
+        if len(inv) and inv[by].isna().all():
+            raise ThinData(f"none of the {inv['account_id'].nunique()} invited accounts has a {by} "
+                           "in the account master", file="accounts", column=by,
+                           expected="the invited accounts' ids in the account master")
     inv["responded"] = 100 * inv["responded"].astype(bool).astype(float)
     design = Design.from_frame(inv, cluster=None if by == "account_id" else "account_id")
     out = estimators.survey_by(inv, "responded", by, design=design).rename(

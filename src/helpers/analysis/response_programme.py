@@ -94,6 +94,10 @@ def tier_trend(invitations: pd.DataFrame, accounts: pd.DataFrame, target: float 
         # each distinct account's tier looked up once (as account_id.map(tier) would)
         per_account, labels = pd.factorize(accounts.set_index("account_id")[tier].reindex(ids),
                                            sort=True)
+        if len(ids) and not len(labels):
+            raise ThinData(f"none of the {len(ids)} invited accounts has a {tier} in the account "
+                           "master", file="accounts", column=tier,
+                           expected="the invited accounts' ids in the account master")
         out = _rates_by_wave(inv["wave"], account, inv["responded"].to_numpy(),
                              per_account[account], labels, tier, target)
     order = {w: i for i, w in enumerate(sorted(out["wave"].unique()))}
