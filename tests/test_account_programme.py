@@ -102,6 +102,15 @@ def test_propensity_model_recovers_the_planted_response_model(prog):
     assert model.holdout_wave == max(prog.invitations["wave"])
 
 
+def test_accounts_absent_from_the_master_have_an_unknown_tier_in_the_model(prog):
+    # rev26: a CRM extract without some invited accounts stopped the response model
+    ids = prog.invitations["account_id"].unique()[:5]
+    partial = prog.accounts[~prog.accounts["account_id"].isin(ids)]
+    feats = rp.propensity_features(prog.invitations.drop(columns="tier", errors="ignore"), partial)
+    assert set(feats.loc[feats["account_id"].isin(ids), "tier"]) == {"unknown"}
+    assert rp.fit_propensity(feats).auc > 0.5
+
+
 def test_chase_list_ranks_contacts_by_expected_coverage_lift_without_names(prog):
     feats = rp.propensity_features(prog.invitations, prog.accounts)
     model = rp.fit_propensity(feats)
