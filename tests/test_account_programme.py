@@ -14,7 +14,7 @@ import pytest
 from helpers import contract, inputs
 from helpers.analysis import concessions, coverage_audit, follow_up, integrity, programme
 from helpers.analysis import response_programme as rp
-from helpers.errors import ArgumentError, DataError
+from helpers.errors import ArgumentError, DataError, ThinData
 from helpers.ingest import clean, side_tables
 from helpers.ingest import schema as schema_mod
 
@@ -72,6 +72,9 @@ def test_rates_against_the_target_count_the_invitations(prog):
     assert (below["ci_high"] < 70).all() and (rates["target"] == 70).all()
     trend = rp.tier_trend(prog.invitations, prog.accounts, 0.7)
     assert len(trend) == trend["wave"].nunique() * trend["tier"].nunique()
+    other_ids = prog.accounts.assign(account_id="CRM-" + prog.accounts["account_id"])  # rev26
+    with pytest.raises(ThinData, match="invited accounts has a tier in the account master"):
+        rp.tier_trend(prog.invitations.drop(columns="tier", errors="ignore"), other_ids, 0.7)
     with pytest.raises(ArgumentError, match="response_target"):
         rp.rates_against_target(prog.invitations, 70)
 
@@ -97,6 +100,15 @@ def test_propensity_model_recovers_the_planted_response_model(prog):
     assert len(tiers) == 2 and (tiers["estimate"].abs() < 0.4).all()  # planted: no tier effect
     assert model.auc > 0.65 and 0.7 < model.calibration_slope < 1.3
     assert model.holdout_wave == max(prog.invitations["wave"])
+
+
+def test_accounts_absent_from_the_master_have_an_unknown_tier_in_the_model(prog):
+    # rev26: a CRM extract without some invited accounts stopped the response model
+    ids = prog.invitations["account_id"].unique()[:5]
+    partial = prog.accounts[~prog.accounts["account_id"].isin(ids)]
+    feats = rp.propensity_features(prog.invitations.drop(columns="tier", errors="ignore"), partial)
+    assert set(feats.loc[feats["account_id"].isin(ids), "tier"]) == {"unknown"}
+    assert rp.fit_propensity(feats).auc > 0.5
 
 
 def test_chase_list_ranks_contacts_by_expected_coverage_lift_without_names(prog):

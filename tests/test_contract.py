@@ -14,6 +14,7 @@ import yaml
 
 from helpers import catalog, cli, config, contract, inputs, paths
 from helpers.errors import ConfigError, DataError, ExitCode, ThinData
+from helpers.ingest import schema
 from helpers.paths import PROJECT_ROOT
 from helpers.reporting import cards, kernels, pipeline, run_params
 
@@ -55,6 +56,39 @@ def test_missing_needs_are_named_with_how_to_provide_them() -> None:
     assert m("outcomes.leaders", no_renewals) == [
         "columns arr, renewed in the accounts table (" + inputs.INPUTS["accounts"].how + ")"]
     assert "competitor ratings" in m("outcomes.competitors", no_renewals)[0]
+
+
+def test_sections_on_matched_accounts_need_responding_accounts_in_the_master() -> None:
+    # rev26: a master whose ids match no response counted revenue coverage and leaders as runnable
+    def facts(in_master: int | None) -> contract.Facts:
+        return contract.Facts(**{**FULL.__dict__, "accounts_responding": 120,
+                                 "accounts_in_master": in_master})
+    none_in = contract.missing("outcomes.leaders", facts(0))
+    assert none_in == ["responding accounts in the account master (none of the 120 accounts that "
+                       "answered has its account_id there)"]
+    assert contract.missing("segments.revenue_coverage", facts(0)) == none_in
+    assert contract.missing("segments.account_nps", facts(0)) == []
+    assert contract.missing("outcomes.leaders", facts(110)) == []
+
+
+def test_study_counts_responding_accounts_in_the_master(cleaned) -> None:
+    from dataclasses import replace
+
+    from helpers.analysis import selection
+    out = cleaned.out
+    study = selection.study(pd.read_parquet(out / "responses.parquet"),
+                            schema.load(out / "survey.yaml"), config.load_segments(),
+                            tables={"accounts": pd.read_parquet(out / "accounts.parquet")})
+    ids = study.b2b["account_id"].dropna().unique()
+    assert study.accounts_matched() == (len(ids), len(ids))   # the sample's master has them all
+    master = study.accounts
+    partial = replace(study, tables={"accounts": master[~master["account_id"].isin(ids[:3])]})
+    assert partial.accounts_matched() == (len(ids), len(ids) - 3)
+    other_ids = replace(study, tables={"accounts": master.assign(account_id="CRM-" + master.account_id)})
+    assert other_ids.facts.accounts_in_master == 0
+    assert any(m.startswith("responding accounts in the account master")
+               for m in contract.missing("outcomes.leaders", other_ids.facts))
+    assert replace(study, tables={}).accounts_matched() == (len(ids), None)
 
 
 def test_unknown_sections_and_tables_are_refused() -> None:

@@ -10,9 +10,9 @@ import pytest
 
 from helpers import catalog, paths
 from helpers.analysis import outcomes
-from helpers.errors import ArgumentError, DataError
+from helpers.errors import ArgumentError, DataError, ThinData
 from helpers.measures import Measure
-from helpers.reporting import charts
+from helpers.reporting import charts, views
 
 # R datasets::sleep, extra by group (Student 1908); R 4.x `t.test(extra ~ group, data = sleep)`
 # (Welch): t = -1.8608, df = 17.776, p = 0.07939, 95% CI -3.3654832 to 0.2054832.
@@ -106,6 +106,15 @@ def test_gap_value_scales_difference_by_laggard_arr() -> None:
     assert row["ci_low"] == pytest.approx(0.0524 * 80_000, rel=1e-3)
 
 
+def test_gaps_with_groups_too_small_keep_their_columns_and_say_why() -> None:
+    # rev26: a master matching too few accounts gave a gaps frame the view could not read
+    acc = pd.DataFrame({"group": ["leader", "laggard", "not rated"], "renewed": [1.0, 0.0, 1.0]})
+    gaps = outcomes.compare_groups(acc, outcomes=["renewed"])
+    assert gaps["estimate"].isna().all()
+    assert gaps["reason"].tolist() == ["fewer than 5 accounts in a group"]
+    assert "Note" in views.leader_gaps(gaps).to_html()
+
+
 def test_prepare_accounts_derives_nrr_and_keeps_unrated() -> None:
     acc = pd.DataFrame({"account_id": ["A", "B", "C"], "arr": [100.0, 200.0, 50.0],
                         "renewed": [True, False, True], "churned": [False, True, False],
@@ -117,9 +126,12 @@ def test_prepare_accounts_derives_nrr_and_keeps_unrated() -> None:
     out = outcomes.prepare_accounts(acc, ranked).set_index("account_id")
     assert out["nrr"].tolist() == [1.1, 0.0, 1.0]
     assert out.loc["C", "group"] == "not rated"
-    with pytest.warns(UserWarning, match="1 rated account"):
-        short = outcomes.prepare_accounts(acc.iloc[1:], ranked)
+    short = outcomes.prepare_accounts(acc.iloc[1:], ranked)   # a CRM extract without A
     assert short.attrs["rated_without_outcomes"] == ["A"]
+    assert views.unmatched_accounts(ranked, short).startswith(
+        "1 of the 2 accounts that answered are not in the account master (e.g. 'A')")
+    with pytest.raises(ThinData, match="none of the 2 rated accounts is in the account master"):
+        outcomes.prepare_accounts(acc.assign(account_id=["X", "Y", "Z"]), ranked)
     with pytest.raises(DataError, match="arr"):
         outcomes.prepare_accounts(acc.assign(arr=[1.0, 0.0, 1.0]), ranked)
     with pytest.raises(DataError, match="renewed"):

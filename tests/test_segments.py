@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from helpers import catalog, config, paths
 from helpers.analysis import accounts as acct
 from helpers.analysis import headline, personas, segments, selection
-from helpers.errors import DataError
+from helpers.errors import DataError, ThinData
 from helpers.ingest import schema
 from helpers.measures import Measure
 from helpers.sample import planted_model
@@ -66,10 +66,55 @@ def test_account_nps_three_ways_hand_computed(b2b: pd.DataFrame, accounts: pd.Da
     assert t.loc[t["unit"] == "accounts", "n"].tolist() == [4, 4, 4]
 
 
+def test_account_master_missing_one_responding_account_is_not_fatal() -> None:
+    # rev26: a CRM extract without one responding account stopped notebook 02 and the summary
+    responses = pd.DataFrame({"account_id": ["A1", "A1", "A2", "A3"], "ltr": [10, 9, 3, 8],
+                              "role": ["user"] * 4})
+    master = pd.DataFrame({"account_id": ["A1", "A2"], "arr": [1000.0, 5000.0]})  # A3 missing
+    out = acct.account_nps(responses, master)
+    assert np.isfinite(out["estimate"]).all()
+
+
+def test_arr_weighted_leaves_out_accounts_without_arr(b2b: pd.DataFrame, accounts: pd.DataFrame
+                                                      ) -> None:
+    # B absent from the master, D without ARR: (100/3 + 50) / 150 over A and C only
+    partial = accounts[accounts["account_id"] != "B"].assign(
+        arr=lambda d: d["arr"].where(d["account_id"] != "D"))
+    row = _est(acct.account_nps(b2b, partial), "arr_weighted")
+    assert row["estimate"] == pytest.approx(100 * (100 / 3 + 50) / 150)
+    assert row["n"] == 2
+    assert row["method"] == "ARR-weighted (one vote, mean; 2 of 4 accounts without ARR left out)"
+    assert _est(acct.account_nps(b2b, accounts), "arr_weighted")["method"] == \
+        "ARR-weighted (one vote, mean)"
+
+
+def test_arr_weighted_needs_a_responding_account_with_arr_and_no_negative(b2b: pd.DataFrame) -> None:
+    elsewhere = pd.DataFrame({"account_id": ["X", "Y"], "arr": [10.0, 20.0]})
+    assert "arr_weighted" not in set(acct.account_nps(b2b, elsewhere)["variant"])
+    negative = pd.DataFrame({"account_id": ["A", "B"], "arr": [10.0, -1.0]})
+    with pytest.raises(DataError, match="'B' has a negative ARR"):
+        acct.account_nps(b2b, negative)
+
+
 def test_account_vote_majority_hand_computed(b2b: pd.DataFrame) -> None:
     # strict majority: A promoters 2/3 -> +1; B 1 of 2 is not > half -> 0; C +1; D 2/3 det -> -1
     t = acct.account_nps(b2b, vote="majority")
     assert _est(t, "account_vote")["estimate"] == pytest.approx(25.0)
+
+
+def test_account_matrix_draws_accounts_absent_from_the_master(b2b: pd.DataFrame,
+                                                                accounts: pd.DataFrame) -> None:
+    # rev26: an account without ARR (absent from the CRM extract) stopped notebook 02's chart
+    import matplotlib.pyplot as plt
+
+    from helpers.reporting import charts
+    arch = acct.account_archetypes(b2b, accounts=accounts[accounts["account_id"] != "A"])
+    assert arch.set_index("account_id")["arr"].isna().tolist() == [True, False, False, False]
+    ax = charts.account_matrix(arch.assign(dm_score=[-100.0, 50.0, 100.0, 20.0],
+                                           others_score=[100.0, -50.0, 10.0, -20.0]))
+    ax.figure.canvas.draw()
+    assert ax.collections[0].get_sizes()[0] == 40.0   # A: the size of an unknown ARR
+    plt.close(ax.figure)
 
 
 def test_all_responses_se_is_account_clustered(b2b: pd.DataFrame) -> None:
@@ -135,6 +180,9 @@ def test_response_rates_by_tier(accounts: pd.DataFrame) -> None:
     assert r.loc["decision_maker", "rate"] == pytest.approx(60.0)
     with pytest.raises(DataError, match="industry"):
         acct.response_rates(inv, "industry", accounts)
+    other_ids = accounts.assign(account_id="CRM-" + accounts["account_id"])   # rev26
+    with pytest.raises(ThinData, match="none of the 5 invited accounts has a tier"):
+        acct.response_rates(inv, "tier", other_ids)
 
 
 def test_govern_reasons() -> None:

@@ -116,6 +116,11 @@ def _check(args: argparse.Namespace) -> int:
                            tables=res.side_tables)
     print(data.describe())
     facts = data.facts
+    if (found := facts.accounts_in_master) is not None:
+        others = facts.accounts_responding - found
+        print(f"account master: has {found:,} of the {facts.accounts_responding:,} B2B accounts that "
+              "answered" + (f"; the {others:,} others are left out of the ARR and outcome figures"
+                            if others else ""))
     lacking = {s: contract.missing(s, facts) for s in contract.SECTIONS}
     off = {s: m for s, m in lacking.items() if m}
     print(f"{len(lacking) - len(off)} of {len(lacking)} report sections can run on this data.")

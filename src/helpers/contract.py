@@ -51,6 +51,7 @@ class Needs:
     columns: dict[str, tuple[str, ...]] = field(default_factory=dict)  # input -> columns
     waves: int = 1                               # distinct waves, at least
     min_rows: int = 30                           # responses of the market, at least
+    matched: bool = False                        # responding accounts in the account master
 
 
 B2B, B2C = "B2B", "B2C"
@@ -63,7 +64,8 @@ SECTIONS: dict[str, Needs] = {
     "segments.account_nps": Needs("B2B {ltr} by account", market=B2B, fields=("account_id", "ltr")),
     "segments.dm_coverage": Needs("Decision-maker coverage", market=B2B, fields=("account_id", "role")),
     "segments.revenue_coverage": Needs("Revenue coverage", market=B2B, fields=("account_id",),
-                                       inputs=("accounts",), columns={"accounts": ("arr",)}),
+                                       inputs=("accounts",), columns={"accounts": ("arr",)},
+                                       matched=True),
     "segments.response_rates": Needs("Response rates by tier and role", market=B2B,
                                      fields=("account_id",), inputs=("invitations",)),
     "segments.archetypes": Needs("Account archetypes", market=B2B,
@@ -89,7 +91,7 @@ SECTIONS: dict[str, Needs] = {
     # 04_leaders_vs_laggards
     "outcomes.leaders": Needs("Leaders vs laggards: renewal and growth", market=B2B,
                               fields=("account_id",), inputs=("accounts",),
-                              columns={"accounts": ("arr", "renewed")}),
+                              columns={"accounts": ("arr", "renewed")}, matched=True),
     "outcomes.competitors": Needs("Competitive benchmark", fields=("ltr",),
                                   inputs=("competitor_ratings",), min_rows=10),
     "outcomes.market": Needs("Did CX leaders beat the market", inputs=("cx_index", "prices"), min_rows=0),
@@ -121,7 +123,7 @@ SECTIONS: dict[str, Needs] = {
                                         inputs=("follow_ups",), waves=2),
     "programme.coverage_audit": Needs("Coverage audit: accounts not surveyed", market=B2B,
                                       fields=("account_id", "ltr"), inputs=("accounts", "invitations"),
-                                      columns={"accounts": ("arr",)}),
+                                      columns={"accounts": ("arr",)}, matched=True),
     "programme.exclusions": Needs("Accounts removed from the invitation list", market=B2B,
                                   fields=("account_id",), inputs=("exclusions",)),
 }
@@ -163,6 +165,8 @@ class Facts:
     headline: str = "NPS"                        # the headline statistic's name
     measure: str = "likelihood to recommend"     # what it measures, in words
     has_ltr: bool = True                         # the programme asks the 0-10 recommend question
+    accounts_responding: int = 0                 # B2B accounts that answered
+    accounts_in_master: int | None = None        # of them in the account master (None: no master)
 
 
 def missing(section: str, facts: Facts, market: str | None = None) -> list[str]:
@@ -204,6 +208,9 @@ def missing(section: str, facts: Facts, market: str | None = None) -> list[str]:
             lacking = [c for c in need.columns.get(t, ()) if c not in facts.tables[t]]
             if lacking:
                 out.append(f"columns {', '.join(lacking)} in the {t} table ({registry.INPUTS[t].how})")
+    if need.matched and facts.accounts_in_master == 0 and "accounts" in facts.tables:
+        out.append(f"responding accounts in the account master (none of the "
+                   f"{facts.accounts_responding} accounts that answered has its account_id there)")
     return out
 
 

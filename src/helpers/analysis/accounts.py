@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from helpers.analysis.segments import mean_points, nps_points, result_row
-from helpers.errors import ArgumentError, DataError, require_columns
+from helpers.errors import ArgumentError, DataError, ThinData, require_columns
 from helpers.stats import estimators
 from helpers.stats.design import Design
 
@@ -97,7 +97,8 @@ def account_nps(responses: pd.DataFrame, accounts: pd.DataFrame | None = None, *
     - ARR-weighted: one vote per account weighted by the account's ARR (needs `accounts`).
 
     Without contact roles the waterfall and role-weighted rows, without ARR the ARR-weighted
-    row, are left out.
+    row, are left out; responding accounts absent from `accounts` (or without ARR) are left out
+    of the ARR-weighted row only, its method says how many.
     """
     if vote not in ("mean", "majority"):
         raise ArgumentError(f"vote={vote!r}: expected mean or majority")
@@ -116,18 +117,34 @@ def account_nps(responses: pd.DataFrame, accounts: pd.DataFrame | None = None, *
                  **mean_points(acc[vote_col])})
     if "role" in d and d["role"].isin(list(weights)).any():
         rows += _role_rows(d, acc, weights, account_code)
-    if accounts is not None and "arr" in accounts and accounts["arr"].notna().any():
-        arr = acc["account_id"].map(accounts.set_index("account_id")["arr"]).astype(float)
-        if arr.isna().any() or (arr < 0).any():
-            bad = acc["account_id"][arr.isna() | (arr < 0)].iloc[0]
-            raise DataError(f"account {bad!r} has no valid ARR", file="accounts", column="arr",
-                            expected="ARR >= 0 for every responding account")
-        rows.append({"variant": "arr_weighted", "method": f"ARR-weighted (one vote, {vote})",
-                     "unit": "accounts",
-                     **mean_points(acc[vote_col], weights=arr)})
+    arr_row = _arr_row(acc, accounts, vote_col, vote)
+    if arr_row is not None:
+        rows.append(arr_row)
     out = pd.DataFrame(rows)
     out["n_accounts"] = acc.shape[0]
     return out
+
+
+def _arr_row(acc: pd.DataFrame, accounts: pd.DataFrame | None, vote_col: str, vote: str
+             ) -> dict[str, object] | None:
+    """The ARR-weighted variant of account NPS over the responding accounts with an ARR in
+    `accounts` (those absent from the master, or without ARR, are left out and counted in the
+    method); None when no responding account has one. A negative ARR is bad data."""
+    if accounts is None or "arr" not in accounts:
+        return None
+    arr = acc["account_id"].map(accounts.set_index("account_id")["arr"]).astype(float)
+    if (arr < 0).any():
+        bad = acc["account_id"][arr < 0].iloc[0]
+        raise DataError(f"account {bad!r} has a negative ARR", file="accounts", column="arr",
+                        expected="ARR >= 0")
+    known = arr.notna()
+    if not known.any():
+        return None
+    method = f"ARR-weighted (one vote, {vote}"
+    if not known.all():
+        method += f"; {int((~known).sum())} of {len(arr)} accounts without ARR left out"
+    return {"variant": "arr_weighted", "method": method + ")", "unit": "accounts",
+            **mean_points(acc.loc[known, vote_col], weights=arr[known])}
 
 
 def _role_rows(d: pd.DataFrame, acc: pd.DataFrame, weights: Mapping[str, float],
@@ -182,6 +199,10 @@ def response_rates(invitations: pd.DataFrame, by: str, accounts: pd.DataFrame | 
             raise DataError(f"no column {by!r}", file="invitations", expected="a column of "
                             "invitations or accounts")
         inv[by] = inv["account_id"].map(accounts.set_index("account_id")[by])
+        if len(inv) and inv[by].isna().all():
+            raise ThinData(f"none of the {inv['account_id'].nunique()} invited accounts has a {by} "
+                           "in the account master", file="accounts", column=by,
+                           expected="the invited accounts' ids in the account master")
     inv["responded"] = 100 * inv["responded"].astype(bool).astype(float)
     design = Design.from_frame(inv, cluster=None if by == "account_id" else "account_id")
     out = estimators.survey_by(inv, "responded", by, design=design).rename(

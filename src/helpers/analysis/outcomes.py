@@ -13,7 +13,6 @@ experience alone would return.
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Sequence
 from typing import Any
 
@@ -30,6 +29,10 @@ GROUPS = ("leader", "middle", "laggard")
 BINARY = {"renewed": "Renewal rate", "churned": "Churn rate"}
 CONTINUOUS = {"nrr": "Net revenue retention", "expansion_rate": "Expansion (% of ARR)"}
 DEFAULT_OUTCOMES = ("renewed", "nrr", "expansion_rate", "churned")
+#: Columns of a compared outcome (:func:`compare_groups`), empty when a group is too small.
+GAP_COLUMNS = ("a", "a_ci_low", "a_ci_high", "b", "b_ci_low", "b_ci_high", "estimate", "se",
+               "ci_low", "ci_high", "ratio", "ratio_ci_low", "ratio_ci_high", "p_value",
+               "effect_size", "effect_size_name", "n_a", "n_b")
 
 
 
@@ -157,7 +160,8 @@ def prepare_accounts(accounts: pd.DataFrame, ranked: pd.DataFrame,
     Needs ``arr`` and ``renewed``; ``churned`` defaults to not renewed; with ``expansion_arr``
     (or ``nrr``) the revenue outcomes are added: nrr = (arr + expansion_arr - churned * arr) / arr.
     Accounts without a rating in the wave keep group "not rated" (they are not dropped: silent
-    accounts are a risk of their own).
+    accounts are a risk of their own). Rated accounts absent from `accounts` are left out
+    (listed in ``attrs["rated_without_outcomes"]``); ThinData when none of them is in it.
     """
     require_columns(accounts, [account, "arr", "renewed"], "accounts", "the leaders-vs-laggards view")
     acc = accounts.copy()
@@ -180,10 +184,11 @@ def prepare_accounts(accounts: pd.DataFrame, ranked: pd.DataFrame,
                         "nps_shrunk", "estimate_shrunk", "rank", "group") if c in ranked]
     out = acc.merge(ranked[cols], on=account, how="left")
     orphans = sorted(set(ranked[account]) - set(acc[account]))
-    if orphans:
-        warnings.warn(f"{len(orphans)} rated account(s) missing from the accounts table, left out of "
-                      f"the outcome comparison (e.g. {orphans[:3]})", stacklevel=2)
-    out.attrs["rated_without_outcomes"] = orphans
+    if len(ranked) and len(orphans) == ranked[account].nunique():
+        raise ThinData(f"none of the {len(orphans)} rated accounts is in the account master",
+                       file="accounts", column=account,
+                       expected=f"account ids as in the survey, e.g. {orphans[0]!r}")
+    out.attrs["rated_without_outcomes"] = orphans  # left out of the comparison: views say so
     out["group"] = out["group"].fillna("").replace("", "not rated")
     out.loc[out["n"].notna() & ~out["group"].isin(GROUPS), "group"] = "below min n"
     return out
@@ -270,7 +275,9 @@ def compare_groups(acc: pd.DataFrame, a: str = "leader", b: str = "laggard",
             continue
         res = _binary_compare(xa, xb, level) if kind == "rate" else _mean_compare(xa, xb, level)
         rows.append({**base, **res, "n": res["n_a"] + res["n_b"], "reason": ""})
-    return pd.DataFrame(rows)
+    out = pd.DataFrame(rows)
+    return out if "estimate" in out else out.reindex(columns=[*out.columns[:-2], *GAP_COLUMNS,
+                                                              "n", "reason"])
 
 
 def compare_by_segment(acc: pd.DataFrame, by: str, outcomes: Sequence[str] = DEFAULT_OUTCOMES,

@@ -94,6 +94,10 @@ def tier_trend(invitations: pd.DataFrame, accounts: pd.DataFrame, target: float 
         # each distinct account's tier looked up once (as account_id.map(tier) would)
         per_account, labels = pd.factorize(accounts.set_index("account_id")[tier].reindex(ids),
                                            sort=True)
+        if len(ids) and not len(labels):
+            raise ThinData(f"none of the {len(ids)} invited accounts has a {tier} in the account "
+                           "master", file="accounts", column=tier,
+                           expected="the invited accounts' ids in the account master")
         out = _rates_by_wave(inv["wave"], account, inv["responded"].to_numpy(),
                              per_account[account], labels, tier, target)
     order = {w: i for i, w in enumerate(sorted(out["wave"].unique()))}
@@ -161,8 +165,8 @@ def propensity_features(invitations: pd.DataFrame, accounts: pd.DataFrame | None
     acc = accounts.set_index("account_id") if accounts is not None and len(accounts) else None
     # account columns looked up once per distinct account, then taken per invitation
     codes, ids = pd.factorize(x["account_id"])
-    x["tier"] = (_per_account(acc["tier"], ids, codes, x.index).astype(str)
-                 if acc is not None and "tier" in acc else "unknown")
+    x["tier"] = (_per_account(acc["tier"], ids, codes, x.index).fillna("unknown").astype(str)
+                 if acc is not None and "tier" in acc else "unknown")  # absent from the master: unknown
     if acc is not None and "deal_close_date" in acc and "invited_at" in inv:
         close = pd.to_datetime(_per_account(acc["deal_close_date"], ids, codes, x.index),
                                errors="coerce")

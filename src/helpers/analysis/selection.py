@@ -227,9 +227,21 @@ class Study:
             segments[m] = sum(f in d and d[f].nunique() >= 2 for f in self.schema.segment_fields(m))
             waves[m] = int(d["wave"].nunique())
         tables = {k: frozenset(map(str, t.columns)) for k, t in self.tables.items() if len(t)}
+        responding, in_master = self.accounts_matched()
         return contract.Facts(rows, fields, drivers, stages, segments, waves, tables,
                               headline=self.headline.headline.name, measure=self.headline_words,
-                              has_ltr=self.schema.has_ltr)
+                              has_ltr=self.schema.has_ltr, accounts_responding=responding,
+                              accounts_in_master=in_master)
+
+    def accounts_matched(self) -> tuple[int, int | None]:
+        """B2B accounts that answered, and how many of them the account master has (None
+        without a master)."""
+        d = self._block("B2B")
+        ids = pd.Index(d["account_id"].dropna().unique()) if "account_id" in d else pd.Index([])
+        master = self.tables.get("accounts")
+        if master is None or not len(master) or "account_id" not in master:
+            return len(ids), None
+        return len(ids), int(ids.isin(master["account_id"]).sum())
 
     @property
     def headline_words(self) -> str:

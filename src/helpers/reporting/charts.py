@@ -234,6 +234,7 @@ def account_matrix(
     sizes = pd.Series(40.0, index=d.index)
     if size and size in d and len(d) and d[size].max() > 0:
         sizes = 20 + 280 * d[size].astype(float).clip(lower=0) / d[size].max()
+        sizes = sizes.fillna(40.0)   # accounts absent from the master: the size of unknown ARR
     groups = list(d.groupby(hue, sort=True)) if hue and hue in d else [(None, d)]
     for i, (name, g) in enumerate(groups):
         ax.scatter(g[x], g[y], s=sizes[g.index], color=PALETTE[i % len(PALETTE)], alpha=0.7,

@@ -366,6 +366,13 @@ def ranking_sentence(wave: str, market: str, rows: pd.DataFrame, ranked: pd.Data
             f"answered, {int(ranked['eligible'].sum()):,} ranked (n >= {min_n}).")
 
 
+def unmatched_accounts(ranked: pd.DataFrame, acc: pd.DataFrame) -> str:
+    """'10 of the 120 accounts that answered are not in the account master (e.g. 'ACC1110'): ...'"""
+    missing = acc.attrs["rated_without_outcomes"]
+    return (f"{len(missing):,} of the {len(ranked):,} accounts that answered are not in the account "
+            f"master (e.g. {missing[0]!r}): they have no outcomes and are left out below.")
+
+
 def group_counts(acc: pd.DataFrame) -> Table:
     """Accounts per NPS group, in the order leaders, middle, laggards, too few, no response."""
     counts = acc["group"].value_counts()
@@ -385,6 +392,8 @@ def leader_gaps(gaps: pd.DataFrame) -> Table:
             t.ci("ratio_ci_low", "ratio_ci_high", "Ratio 95% CI", kind="ratio", digits=2),
             t.pvalue("p_value", "p"), t.num("effect_size", "Effect size", 2),
             t.text("effect_size_name", "Measure"), t.count()]
+    if gaps.get("reason", pd.Series(dtype=str)).fillna("").ne("").any():
+        cols.append(t.text("reason", "Note"))  # a group too small for an outcome says so
     d = gaps.assign(**{c: 100 * gaps[c] for c in ("estimate", "ci_low", "ci_high")})
     return t.table(d, cols, note="Rates and NRR in percent; gaps in percentage points. Effect "
                                  "size: 0.2 small, 0.5 medium, 0.8 large.")
