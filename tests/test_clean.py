@@ -1,6 +1,7 @@
 """Cleaning finds every planted defect, removes personal data, and never writes half a result."""
 
 import json
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -211,30 +212,15 @@ def test_columns_read_once_are_let_go_and_change_nothing(sample_dir, monkeypatch
     assert res.log == ref.log
 
 
-TINY_SCHEMA = """survey: tiny
-study: tiny
-headline: csat
-fields:
-  response_id: {column: ID}
-  submitted_at: {column: Date, type: datetime}
-  csat: {column: Sat, type: score, scale: [1, 5]}
-  region: {column: Region}
-market_rule: {all: B2C}
-waves: {period: quarter}
-segments: {B2C: [region]}
-drivers: {}
-competitors: {}
-personal: {}
-"""
+TINY_SCHEMA = Path(__file__).parent / "data" / "tiny_schema.yaml"  # ID, Date, Sat, Region
 
 
 def _tiny_export(tmp_path, answer: str) -> tuple:
     """A 12-response export answering `answer` to its headline question, and its schema."""
-    export, sch = tmp_path / "x.csv", tmp_path / "s.yaml"
+    export = tmp_path / "x.csv"
     export.write_text("ID,Date,Sat,Region\n" + "".join(
         f"R{i},2026-0{i % 9 + 1}-10,{answer},North\n" for i in range(12)))
-    sch.write_text(TINY_SCHEMA)
-    return export, sch
+    return export, TINY_SCHEMA
 
 
 def test_nothing_kept_is_one_line_exit_2_and_writes_nothing(tmp_path, capsys):

@@ -426,21 +426,7 @@ def test_check_lists_the_optional_inputs_not_provided(tmp_path: Path,
     assert "accounts_path" not in out and "cx_index_path" not in out  # provided in params
 
 
-_TINY_SCHEMA = """survey: tiny
-study: tiny
-headline: csat
-fields:
-  response_id: {column: ID}
-  submitted_at: {column: Date, type: datetime}
-  csat: {column: Sat, type: score, scale: [1, 5]}
-  region: {column: Region}
-market_rule: {all: B2C}
-waves: {period: quarter}
-segments: {B2C: [region]}
-drivers: {}
-competitors: {}
-personal: {}
-"""
+TINY_SCHEMA = Path(__file__).parent / "data" / "tiny_schema.yaml"  # ID, Date, Sat, Region
 _SETTINGS = """b2c_margins:
   region: {%s}
 weights: {trim_lower: 0.3, trim_upper: 3.0}
@@ -453,13 +439,12 @@ def _cx_run_on_tiny_export(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, answ
                            margins: str = "North: 0.5, East: 0.5", *more: str) -> int:
     """`cx run --raw` on a 12-response export of one wave (regions North and East) with its own
     settings."""
-    export, sch, seg = tmp_path / "x.csv", tmp_path / "s.yaml", tmp_path / "seg_own.yaml"
+    export, seg = tmp_path / "x.csv", tmp_path / "seg_own.yaml"
     export.write_text("ID,Date,Sat,Region\n" + "".join(
         f"R{i},2026-03-{10 + i},{answer},{'East' if i % 2 else 'North'}\n" for i in range(12)))
-    sch.write_text(_TINY_SCHEMA)
     seg.write_text(_SETTINGS % margins)
     monkeypatch.setattr(kernels, "zygote_ahead", lambda notebooks: contextlib.nullcontext())
-    return cli.main(["run", "--raw", str(export), "--schema", str(sch), "--segments", str(seg),
+    return cli.main(["run", "--raw", str(export), "--schema", str(TINY_SCHEMA), "--segments", str(seg),
                      "--out", str(tmp_path / "reports"), "--no-send", *more])
 
 

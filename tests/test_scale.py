@@ -9,7 +9,16 @@ import pandas as pd
 import pytest
 from scipy.special import expit
 
-from helpers.analysis import drivers, headline, personas, priority, segments, selection, text
+from helpers.analysis import (
+    drivers,
+    headline,
+    personas,
+    priority,
+    segments,
+    selection,
+    subsample,
+    text,
+)
 from helpers.analysis.modelling import NO_BOOTSTRAP, Bootstrap
 from helpers.errors import DataError
 
@@ -27,7 +36,7 @@ def _panel(n_acc: int, seed: int) -> pd.DataFrame:
 
 def test_subsample_is_proportional_by_stratum_and_keeps_clusters_whole() -> None:
     df = _panel(3000, seed=1)
-    sub = selection.subsample(df, 6000, cluster="account_id", seed=3)
+    sub = subsample.subsample(df, 6000, cluster="account_id", seed=3)
     assert sub.sampled and abs(len(sub.rows) - 6000) < 60
     share = df["wave"].value_counts(normalize=True)
     got = sub.rows["wave"].value_counts(normalize=True)
@@ -38,16 +47,16 @@ def test_subsample_is_proportional_by_stratum_and_keeps_clusters_whole() -> None
     assert (kept >= 2).mean() > 0.7                              # panel accounts largely kept
     assert (sub.positions == np.flatnonzero(df.index.isin(sub.rows.index))).all()
     assert "stratified random subsample of" in sub.note() and "size parameter 6,000" in sub.note()
-    again = selection.subsample(df, 6000, cluster="account_id", seed=3)
+    again = subsample.subsample(df, 6000, cluster="account_id", seed=3)
     assert again.rows.index.equals(sub.rows.index)               # deterministic for a seed
 
 
 def test_subsample_keeps_everything_when_small_and_refuses_nonsense() -> None:
     df = _panel(50, seed=2)
-    sub = selection.subsample(df, 10_000, cluster="account_id")
+    sub = subsample.subsample(df, 10_000, cluster="account_id")
     assert not sub.sampled and sub.rows is df and sub.note().startswith(f"all {len(df):,}")
     with pytest.raises(DataError, match="subsample size 0"):
-        selection.subsample(df, 0)
+        subsample.subsample(df, 0)
 
 
 # --------------------------------------------------------------------- conclusions are stable

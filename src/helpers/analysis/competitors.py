@@ -75,15 +75,19 @@ def vendor_ratings(
     out["ltr"] = pd.to_numeric(out["ltr"], errors="coerce")
     rated = out["ltr"].notna().to_numpy()
     if not rated[len(ours):].any():
-        raise ThinData(f"none of the {len(competitor_ratings):,} competitor ratings is by a selected "
-                       "respondent", file="competitor_ratings", column="response_id",
-                       expected="ratings whose response_id is among the market's responses")
+        raise _unmatched(len(competitor_ratings))
     out = out[rated]
     out["vendor"] = out["vendor"].astype(str)
     # respondent and cluster as categories: each later grouping of respondents reads codes
     out["response_id"] = _categories(rid[rated], pd.Index(ids))
     out["cluster"] = _categories(cid[rated], pd.Index(clusters))
     return out[[*keep, "vendor", "ltr"]].reset_index(drop=True)
+
+
+def _unmatched(ratings: int) -> ThinData:
+    return ThinData(f"none of the {ratings:,} competitor ratings is by a selected respondent",
+                    file="competitor_ratings", column="response_id",
+                    expected="ratings whose response_id is among the market's responses")
 
 
 def _positions(ids: pd.Index, values: pd.Series) -> np.ndarray:

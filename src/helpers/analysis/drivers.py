@@ -24,7 +24,7 @@ from helpers.analysis.modelling import (
     row_weights,
     single_thread,
 )
-from helpers.analysis.selection import subsample
+from helpers.analysis.subsample import subsample
 from helpers.errors import ArgumentError, DataError, ThinData
 from helpers.measures import Measure
 from helpers.stats.design import Design
@@ -278,7 +278,7 @@ def nonlinear_check(
     not a population estimate); complete cases only.
 
     `sample`: with more rows than this, both models are compared on a stratified subsample of
-    that size (selection.subsample: by wave, whole clusters); ``sample_note`` says so.
+    that size (subsample.subsample: by wave, whole clusters); ``sample_note`` says so.
     """
     return nonlinear_checks(df, drivers, (target,), ltr=ltr, cluster=cluster, cv=cv,
                             sample=sample)[target]

@@ -13,7 +13,7 @@ import pandas as pd
 
 from helpers.analysis import headline
 from helpers.analysis.segments import nps_points, result_row
-from helpers.analysis.selection import subsample
+from helpers.analysis.subsample import subsample
 from helpers.errors import ArgumentError, ThinData, require_columns
 from helpers.measures import Measure
 from helpers.stats import estimators
@@ -100,7 +100,7 @@ def find_personas(df: pd.DataFrame, items: Sequence[str], *, cluster: str | None
     `cluster` names a column (e.g. account_id) for clustered SEs of persona NPS.
 
     ``options.sample``: with more complete rows than this, k, the seeds' stability and the
-    persona centres come from a stratified subsample of that size (selection.subsample: by
+    persona centres come from a stratified subsample of that size (subsample.subsample: by
     wave, whole clusters); every complete row is then assigned to its nearest centre, so
     shares, profiles and persona NPS describe all respondents. ``sample_note`` says which was
     done. `measure`: the headline measure whose statistic each persona is described (and

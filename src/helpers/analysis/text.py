@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from helpers.analysis.selection import subsample
+from helpers.analysis.subsample import subsample
 from helpers.errors import ThinData
 from helpers.stats import compare
 
